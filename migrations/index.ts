@@ -1,0 +1,22 @@
+import { ApiKeys20240106000000 } from './20240106000000-ApiKeys';
+import { AuditLog20240107000000 } from './20240107000000-AuditLog';
+import { HardenKeyStorage20240109000000 } from './20240109000000-HardenKeyStorage';
+import { InitialSchema20240101000000 } from './20240101000000-InitialSchema';
+import { NodeHeartbeatHistory20240108000000 } from './20240108000000-NodeHeartbeatHistory';
+import { NodeOwnership20240102000000 } from './20240102000000-NodeOwnership';
+import { ProofArtifacts20240105000000 } from './20240105000000-ProofArtifacts';
+import { RefreshTokens20240103000000 } from './20240103000000-RefreshTokens';
+import { TaskRuns20240104000000 } from './20240104000000-TaskRuns';
+
+/** Every migration, in order. A new migration is added here as well as in its own file. */
+export const MIGRATIONS = [
+  InitialSchema20240101000000,
+  NodeOwnership20240102000000,
+  RefreshTokens20240103000000,
+  TaskRuns20240104000000,
+  ProofArtifacts20240105000000,
+  ApiKeys20240106000000,
+  AuditLog20240107000000,
+  NodeHeartbeatHistory20240108000000,
+  HardenKeyStorage20240109000000,
+];

@@ -1,0 +1,48 @@
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger } from 'nestjs-pino';
+import { AppModule, AppModuleOptions } from './app.module';
+import { enableCors } from './common/http/cors';
+import { requestIdFor } from './common/http/request-id';
+import { registerSecurityHeaders } from './common/http/security-headers';
+import { AppConfig } from './config/app-config';
+import { registerOpenApi } from './openapi/openapi';
+
+export const API_PREFIX = 'api/v1';
+
+export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
+  return new FastifyAdapter({
+    bodyLimit: config.http.bodyLimitBytes,
+    genReqId: requestIdFor,
+    // X-Forwarded-For is believed only from these proxies; otherwise a client could choose its own IP.
+    trustProxy: config.http.trustedProxyCidrs.length > 0 ? [...config.http.trustedProxyCidrs] : false,
+    logger: false,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+}
+
+/** Everything an app needs around its modules; shared by main.ts and the end-to-end tests. */
+export async function configureApp(
+  app: NestFastifyApplication,
+  config: AppConfig,
+): Promise<NestFastifyApplication> {
+  app.useLogger(app.get(Logger));
+  app.flushLogs();
+  app.setGlobalPrefix(API_PREFIX);
+  await registerSecurityHeaders(app, config);
+  enableCors(app, config);
+  await registerOpenApi(app, config);
+  return app;
+}
+
+export async function createApp(
+  config: AppConfig,
+  options: AppModuleOptions = {},
+): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(config, options),
+    createFastifyAdapter(config),
+    { bufferLogs: true },
+  );
+  return configureApp(app, config);
+}

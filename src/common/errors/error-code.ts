@@ -1,0 +1,35 @@
+import { HttpStatus } from '@nestjs/common';
+
+/** The stable error codes of the wire format. Clients branch on these; never rename one. */
+export const ErrorCode = {
+  BadRequest: 'bad_request',
+  Unauthorized: 'unauthorized',
+  Forbidden: 'forbidden',
+  NotFound: 'not_found',
+  Conflict: 'conflict',
+  ValidationError: 'validation_error',
+  PayloadTooLarge: 'payload_too_large',
+  RateLimited: 'rate_limited',
+  InternalError: 'internal_error',
+  ServiceUnavailable: 'service_unavailable',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const CODE_BY_STATUS: Partial<Record<number, ErrorCode>> = {
+  [HttpStatus.BAD_REQUEST]: ErrorCode.BadRequest,
+  [HttpStatus.UNAUTHORIZED]: ErrorCode.Unauthorized,
+  [HttpStatus.FORBIDDEN]: ErrorCode.Forbidden,
+  [HttpStatus.NOT_FOUND]: ErrorCode.NotFound,
+  [HttpStatus.CONFLICT]: ErrorCode.Conflict,
+  [HttpStatus.UNPROCESSABLE_ENTITY]: ErrorCode.ValidationError,
+  [HttpStatus.PAYLOAD_TOO_LARGE]: ErrorCode.PayloadTooLarge,
+  [HttpStatus.TOO_MANY_REQUESTS]: ErrorCode.RateLimited,
+  [HttpStatus.SERVICE_UNAVAILABLE]: ErrorCode.ServiceUnavailable,
+};
+
+/** Maps an HTTP status to its stable code; other 4xx fall back to bad_request, other 5xx to internal_error. */
+export function errorCodeForStatus(status: number): ErrorCode {
+  const code = CODE_BY_STATUS[status];
+  if (code) return code;
+  return status >= 400 && status < 500 ? ErrorCode.BadRequest : ErrorCode.InternalError;
+}

@@ -1,0 +1,69 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AppException } from '../errors/app.exception';
+import { ErrorCode, errorCodeForStatus } from '../errors/error-code';
+
+export interface ErrorBody {
+  error: ErrorCode;
+  message: string;
+  request_id: string;
+  [extra: string]: unknown;
+}
+
+/**
+ * The one place errors become responses: `{error, message, request_id}` with a stable code. Anything that is
+ * not a known HTTP error is logged with its stack and answered with a generic 500, so internals never leak.
+ */
+@Catch()
+export class AllExceptionsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('ExceptionFilter');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const request = http.getRequest<FastifyRequest>();
+    const reply = http.getResponse<FastifyReply>();
+    const { status, body } = this.toResponse(exception, request);
+    if (status >= 500 && status !== Number(HttpStatus.SERVICE_UNAVAILABLE)) {
+      this.logger.error(
+        { err: exception, request_id: body.request_id },
+        exception instanceof Error ? exception.message : 'Non-error thrown',
+      );
+    }
+    if (reply.sent) return;
+    void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(body);
+  }
+
+  private toResponse(exception: unknown, request: FastifyRequest): { status: number; body: ErrorBody } {
+    const request_id = String(request.id);
+    if (exception instanceof AppException) {
+      const status = exception.getStatus();
+      const message = status === 500 ? 'Internal server error' : exception.message;
+      return { status, body: { error: exception.code, message, request_id, ...exception.extra } };
+    }
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const code = errorCodeForStatus(status);
+      const message =
+        status >= 500 && status !== 503 ? 'Internal server error' : this.messageOf(exception, request);
+      return { status, body: { error: code, message, request_id } };
+    }
+    return {
+      status: HttpStatus.INTERNAL_SERVER_ERROR,
+      body: { error: ErrorCode.InternalError, message: 'Internal server error', request_id },
+    };
+  }
+
+  private messageOf(exception: HttpException, request: FastifyRequest): string {
+    const status = exception.getStatus();
+    if (status === 404 && /^Cannot [A-Z]+ /.test(exception.message)) {
+      return `No route for ${request.method} ${request.url.split('?')[0]}`;
+    }
+    if (status === 413) return 'Request body is too large';
+    const response = exception.getResponse();
+    if (typeof response === 'string') return response;
+    const message = (response as { message?: unknown }).message;
+    if (typeof message === 'string') return message;
+    if (Array.isArray(message)) return message.map(String).join('; ');
+    return exception.message;
+  }
+}

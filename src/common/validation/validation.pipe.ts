@@ -1,0 +1,28 @@
+import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { AppException, FieldError } from '../errors/app.exception';
+
+function flatten(errors: ValidationError[], parent = ''): FieldError[] {
+  return errors.flatMap((error) => {
+    const field = parent ? `${parent}.${error.property}` : error.property;
+    const own = Object.entries(error.constraints ?? {}).map(([rule, message]) => ({
+      field,
+      // A rejected unknown property is reported as such, not as "property x should not exist".
+      message: rule === 'whitelistValidation' ? 'is not an allowed field' : message,
+    }));
+    return [...own, ...flatten(error.children ?? [], field)];
+  });
+}
+
+/**
+ * Strips nothing silently: unknown fields are rejected (forbidNonWhitelisted), so a typo in a request is a
+ * 422 the caller can see instead of a field that quietly does nothing.
+ */
+export function createValidationPipe(): ValidationPipe {
+  return new ValidationPipe({
+    whitelist: true,
+    forbidNonWhitelisted: true,
+    transform: true,
+    validationError: { target: false, value: false },
+    exceptionFactory: (errors) => AppException.validation(flatten(errors)),
+  });
+}

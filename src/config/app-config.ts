@@ -1,0 +1,64 @@
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { Environment } from './environment';
+
+/** Typed, validated configuration. Built once at boot by `loadConfig`; injected by class token. */
+export class AppConfig {
+  readonly environment!: Environment;
+  readonly isProduction!: boolean;
+  readonly version!: string;
+  readonly http!: {
+    readonly host: string;
+    readonly port: number;
+    readonly bodyLimitBytes: number;
+    readonly corsAllowedOrigins: readonly string[];
+    readonly trustedProxyCidrs: readonly string[];
+    readonly expectCtMaxAge: number | null;
+  };
+  readonly database!: {
+    /** null → embedded PGlite in `dataDir`. */
+    readonly url: string | null;
+    readonly maxConnections: number;
+    readonly connectionTimeoutMs: number;
+  };
+  readonly dataDir!: string;
+  readonly redisUrl!: string | null;
+  readonly secrets!: {
+    readonly jwtSecret: string;
+    readonly refreshTokenPepper: string;
+    readonly apiKeyPepper: string;
+  };
+  readonly wasmAllowedRoots!: readonly string[];
+  readonly logLevel!: string;
+  readonly healthCheckTimeoutMs!: number;
+
+  constructor(values: AppConfig) {
+    Object.assign(this, values);
+    Object.freeze(this);
+  }
+}
+
+export function splitList(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+}
+
+export function resolvePath(path: string, cwd = process.cwd()): string {
+  return isAbsolute(path) ? path : resolve(cwd, path);
+}
+
+export function packageVersion(): string {
+  // Walk up from this file: it sits at src/config (ts-jest) or dist/src/config (built).
+  let dir = __dirname;
+  for (let depth = 0; depth < 5; depth++) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'vcp' && pkg.version) return pkg.version;
+    }
+    dir = dirname(dir);
+  }
+  return '0.0.0';
+}

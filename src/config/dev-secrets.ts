@@ -1,0 +1,41 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const SECRET_NAMES = ['JWT_SECRET', 'REFRESH_TOKEN_PEPPER', 'API_KEY_PEPPER'] as const;
+export type SecretName = (typeof SECRET_NAMES)[number];
+export type DevSecrets = Record<SecretName, string>;
+
+export const DEV_SECRETS_FILE = 'secrets.json';
+
+/**
+ * Outside production, secrets that are not set are generated once from the CSPRNG and kept in
+ * DATA_DIR/secrets.json with mode 0600, so tokens and key hashes survive restarts without anyone having to
+ * invent a secret (and without a well-known default secret in the code).
+ */
+export function loadOrCreateDevSecrets(dataDir: string): DevSecrets {
+  const file = join(dataDir, DEV_SECRETS_FILE);
+  let stored: Partial<DevSecrets> = {};
+  if (existsSync(file)) {
+    const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    if (parsed && typeof parsed === 'object') stored = parsed;
+  }
+  let changed = false;
+  const secrets = {} as DevSecrets;
+  for (const name of SECRET_NAMES) {
+    const value = stored[name];
+    if (typeof value === 'string' && value.length >= 32) {
+      secrets[name] = value;
+    } else {
+      secrets[name] = randomBytes(48).toString('base64url');
+      changed = true;
+    }
+  }
+  if (changed) {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    writeFileSync(file, JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600 });
+  }
+  // Also tighten a file that was created earlier or copied in with looser permissions.
+  chmodSync(file, 0o600);
+  return secrets;
+}

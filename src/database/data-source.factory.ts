@@ -1,0 +1,104 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DataSource, DataSourceOptions } from 'typeorm';
+import { MIGRATIONS } from '../../migrations';
+import { AppConfig } from '../config/app-config';
+import { openEmbeddedPostgres, PGliteHandle } from './embedded-postgres';
+
+type CommonOptions = Pick<
+  DataSourceOptions & { type: 'postgres' },
+  | 'type'
+  | 'migrations'
+  | 'migrationsRun'
+  | 'migrationsTransactionMode'
+  | 'synchronize'
+  | 'entities'
+  | 'logging'
+>;
+
+function commonOptions(migrationsRun: boolean): CommonOptions {
+  return {
+    type: 'postgres',
+    migrations: MIGRATIONS,
+    migrationsRun,
+    migrationsTransactionMode: 'each',
+    // The schema is owned by migrations/ alone; never let the ORM alter tables.
+    synchronize: false,
+    entities: [],
+    logging: ['error', 'migration'],
+  };
+}
+
+/** A DataSource on the embedded database that also closes PGlite once TypeORM has let go of it. */
+export class EmbeddedDataSource extends DataSource {
+  constructor(
+    options: DataSourceOptions,
+    private readonly pglite: PGliteHandle,
+  ) {
+    super(options);
+  }
+
+  override async destroy(): Promise<void> {
+    if (this.isInitialized) await super.destroy();
+    if (!this.pglite.closed) await this.pglite.close();
+  }
+}
+
+export function embeddedDataDir(config: AppConfig): string {
+  return join(config.dataDir, 'pgdata');
+}
+
+const EMBEDDED_PGLITE = Symbol('vcp.embeddedPglite');
+
+/**
+ * PostgreSQL when DATABASE_URL is set, else embedded PGlite in DATA_DIR. Both go through the same `pg`
+ * driver, so type parsing and query results are identical; PGlite's pg adapter has a single session, so its
+ * pool is one client: TypeORM query runners then take turns and transactions cannot interleave.
+ */
+export async function buildDataSourceOptions(
+  config: AppConfig,
+  { migrationsRun = true }: { migrationsRun?: boolean } = {},
+): Promise<DataSourceOptions> {
+  if (config.database.url) {
+    return {
+      ...commonOptions(migrationsRun),
+      url: config.database.url,
+      extra: {
+        max: config.database.maxConnections,
+        connectionTimeoutMillis: config.database.connectionTimeoutMs,
+        idleTimeoutMillis: 30_000,
+      },
+    };
+  }
+  const dataDir = embeddedDataDir(config);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const { pglite, pgConfig } = await openEmbeddedPostgres(dataDir);
+  const extra = {
+    ...pgConfig,
+    max: 1,
+    // Never close the only client: its connection object is PGlite's single session.
+    idleTimeoutMillis: 0,
+    connectionTimeoutMillis: config.database.connectionTimeoutMs,
+  };
+  // Non-enumerable, so it rides along with the options without being handed to the pg pool.
+  Object.defineProperty(extra, EMBEDDED_PGLITE, { value: pglite, enumerable: false });
+  return {
+    ...commonOptions(migrationsRun),
+    // Installing uuid-ossp fails on PGlite and is not needed: gen_random_uuid() is built in.
+    installExtensions: false,
+    extra,
+  };
+}
+
+/** The DataSource for options made by buildDataSourceOptions (an embedded one closes PGlite on destroy). */
+export function dataSourceFromOptions(options: DataSourceOptions): DataSource {
+  const pglite = (options.extra as Record<symbol, PGliteHandle | undefined> | undefined)?.[EMBEDDED_PGLITE];
+  return pglite ? new EmbeddedDataSource(options, pglite) : new DataSource(options);
+}
+
+export async function createDataSource(
+  config: AppConfig,
+  options: { migrationsRun?: boolean } = {},
+): Promise<DataSource> {
+  return dataSourceFromOptions(await buildDataSourceOptions(config, options));
+}

@@ -1,0 +1,32 @@
+import { Controller, Get } from '@nestjs/common';
+import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { AppException } from '../common/errors/app.exception';
+import { ErrorCode } from '../common/errors/error-code';
+import { HealthResponseDto, ReadinessResponseDto } from './health.dto';
+import { HealthService } from './health.service';
+
+@ApiTags('health')
+@Controller('health')
+export class HealthController {
+  constructor(private readonly health: HealthService) {}
+
+  @Get()
+  @ApiOkResponse({ type: HealthResponseDto, description: 'The process is up' })
+  liveness(): HealthResponseDto {
+    return this.health.liveness();
+  }
+
+  @Get('ready')
+  @ApiOkResponse({ type: ReadinessResponseDto, description: 'Every dependency answers' })
+  @ApiServiceUnavailableResponse({ description: 'A dependency does not answer; `checks` says which' })
+  async readiness(): Promise<ReadinessResponseDto> {
+    const { ready, checks } = await this.health.readiness();
+    if (!ready) {
+      const failed = Object.keys(checks).filter((name) => checks[name].status === 'down');
+      throw new AppException(ErrorCode.ServiceUnavailable, `Not ready: ${failed.join(', ')} check failed`, {
+        checks,
+      });
+    }
+    return { status: 'ready', checks };
+  }
+}

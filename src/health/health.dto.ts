@@ -1,0 +1,31 @@
+import { ApiProperty } from '@nestjs/swagger';
+
+export class HealthResponseDto {
+  @ApiProperty({ example: 'healthy' })
+  status!: string;
+
+  @ApiProperty({ example: '0.1.0' })
+  version!: string;
+
+  @ApiProperty({ example: '2026-01-01T00:00:00.000Z' })
+  timestamp!: string;
+}
+
+export class CheckResultDto {
+  @ApiProperty({ enum: ['up', 'down'] })
+  status!: 'up' | 'down';
+
+  @ApiProperty()
+  latency_ms!: number;
+
+  @ApiProperty({ required: false })
+  error?: string;
+}
+
+export class ReadinessResponseDto {
+  @ApiProperty({ example: 'ready' })
+  status!: string;
+
+  @ApiProperty({ type: 'object', additionalProperties: { $ref: '#/components/schemas/CheckResultDto' } })
+  checks!: Record<string, CheckResultDto>;
+}

@@ -1,0 +1,57 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { AppConfig } from '../config/app-config';
+import { RedisConnection } from '../redis/redis.connection';
+
+export interface CheckResult {
+  status: 'up' | 'down';
+  latency_ms: number;
+  error?: string;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+@Injectable()
+export class HealthService {
+  constructor(
+    private readonly config: AppConfig,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly redis: RedisConnection,
+  ) {}
+
+  liveness() {
+    return { status: 'healthy', version: this.config.version, timestamp: new Date().toISOString() };
+  }
+
+  /** Each dependency answers a trivial query within the timeout; a failure names the check, not internals. */
+  async readiness(): Promise<{ ready: boolean; checks: Record<string, CheckResult> }> {
+    const checks: Record<string, Promise<CheckResult>> = {
+      database: this.check(() => this.dataSource.query('SELECT 1')),
+    };
+    const redis = this.redis.client;
+    if (redis) checks.redis = this.check(() => redis.ping());
+    const names = Object.keys(checks);
+    const results = await Promise.all(names.map((name) => checks[name]));
+    const byName = Object.fromEntries(names.map((name, i) => [name, results[i]]));
+    return { ready: results.every((r) => r.status === 'up'), checks: byName };
+  }
+
+  private async check(probe: () => Promise<unknown>): Promise<CheckResult> {
+    const started = performance.now();
+    try {
+      await withTimeout(probe(), this.config.healthCheckTimeoutMs);
+      return { status: 'up', latency_ms: Math.round(performance.now() - started) };
+    } catch (error) {
+      const message =
+        error instanceof Error && /no answer within/.test(error.message) ? error.message : 'unreachable';
+      return { status: 'down', latency_ms: Math.round(performance.now() - started), error: message };
+    }
+  }
+}

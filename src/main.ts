@@ -1,0 +1,61 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { createApp } from './app.factory';
+import { ConfigValidationError, loadConfig } from './config/load-config';
+
+const SHUTDOWN_DEADLINE_MS = 10_000;
+
+/**
+ * SIGTERM/SIGINT: stop accepting, let in-flight requests finish, close pools, exit 0. Nest's own shutdown
+ * hooks re-raise the signal after closing (exit by signal, not 0), so the signals are handled here.
+ */
+function handleShutdown(app: NestFastifyApplication): void {
+  const logger = new Logger('Shutdown');
+  let closing = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (closing) return;
+    closing = true;
+    logger.log(`${signal} received: draining requests and closing`);
+    const deadline = setTimeout(() => {
+      logger.error(`still closing after ${SHUTDOWN_DEADLINE_MS} ms; exiting`);
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS);
+    deadline.unref();
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error(`shutdown failed: ${error instanceof Error ? error.message : String(error)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}
+
+async function bootstrap(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigValidationError) {
+      console.error(error.message);
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
+  const app = await createApp(config);
+  handleShutdown(app);
+  await app.listen(config.http.port, config.http.host);
+  const where = config.database.url ? 'PostgreSQL' : `embedded PostgreSQL (PGlite) in ${config.dataDir}`;
+  new Logger('Bootstrap').log(
+    `VCP ${config.version} (${config.environment}) listening on ${await app.getUrl()} — database: ${where}; ` +
+      `Swagger UI at /swagger-ui`,
+  );
+}
+
+bootstrap().catch((error: unknown) => {
+  console.error('startup failed:', error instanceof Error ? error.message : error);
+  process.exit(1);
+});

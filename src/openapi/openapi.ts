@@ -1,0 +1,63 @@
+import fastifyStatic from '@fastify/static';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { AppConfig } from '../config/app-config';
+
+export const OPENAPI_JSON_PATH = '/api-docs/openapi.json';
+export const SWAGGER_UI_PATH = '/swagger-ui';
+
+export function buildOpenApiDocument(app: NestFastifyApplication, config: AppConfig): OpenAPIObject {
+  const builder = new DocumentBuilder()
+    .setTitle('VCP — verifiable compute control plane')
+    .setDescription(
+      'Register nodes, submit WebAssembly and zero-knowledge tasks, and get verified results. ' +
+        'Errors are JSON `{error, message, request_id}` with a stable `error` code.',
+    )
+    .setVersion(config.version)
+    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'bearer')
+    .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key' }, 'api-key')
+    .build();
+  return SwaggerModule.createDocument(app, builder);
+}
+
+/**
+ * Serves the OpenAPI document and our own Swagger UI page. Nest's built-in page carries inline styles that a
+ * strict CSP blocks, so the page here is static HTML plus an external init script over swagger-ui-dist's
+ * files, all served by the app itself (no CDN).
+ */
+export async function registerOpenApi(app: NestFastifyApplication, config: AppConfig): Promise<void> {
+  const document = buildOpenApiDocument(app, config);
+  const documentJson = JSON.stringify(document);
+  const assets = join(__dirname, 'assets');
+  const page = readFileSync(join(assets, 'swagger-ui.html'));
+  const initScript = readFileSync(join(assets, 'swagger-init.js'));
+  const fastify = app.getHttpAdapter().getInstance();
+
+  fastify.get(OPENAPI_JSON_PATH, (_request, reply) => {
+    void reply.type('application/json; charset=utf-8').send(documentJson);
+  });
+  // With ignoreTrailingSlash this also answers /swagger-ui/.
+  fastify.get(SWAGGER_UI_PATH, (_request, reply) => {
+    void reply.type('text/html; charset=utf-8').send(page);
+  });
+  fastify.get(`${SWAGGER_UI_PATH}/vcp-swagger-init.js`, (_request, reply) => {
+    void reply
+      .type('text/javascript; charset=utf-8')
+      .header('cache-control', 'public, max-age=300')
+      .send(initScript);
+  });
+  await app.register(fastifyStatic, {
+    root: dirname(require.resolve('swagger-ui-dist/package.json')),
+    prefix: `${SWAGGER_UI_PATH}/`,
+    index: false,
+    decorateReply: false,
+    // Only the files the page needs; the rest of the package (its own index.html, source maps) stays unserved.
+    allowedPath: (pathName: string) =>
+      ['/swagger-ui.css', '/swagger-ui-bundle.js', '/favicon-32x32.png', '/favicon-16x16.png'].includes(
+        pathName,
+      ),
+    maxAge: 3600 * 1000,
+  });
+}
