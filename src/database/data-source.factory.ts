@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { MIGRATIONS } from '../../migrations';
 import { AppConfig } from '../config/app-config';
+import { TypeOrmLogAdapter } from './typeorm-logger';
 import { openEmbeddedPostgres, PGliteHandle } from './embedded-postgres';
 
 type CommonOptions = Pick<
@@ -25,7 +26,9 @@ function commonOptions(migrationsRun: boolean): CommonOptions {
     // The schema is owned by migrations/ alone; never let the ORM alter tables.
     synchronize: false,
     entities: [],
-    logging: ['error', 'migration'],
+    logging: ['error', 'warn', 'migration'],
+    logger: new TypeOrmLogAdapter(),
+    maxQueryExecutionTime: 1000,
   };
 }
 

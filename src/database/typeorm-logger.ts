@@ -1,0 +1,32 @@
+import { Logger as NestLogger } from '@nestjs/common';
+import { Logger as TypeOrmLogger } from 'typeorm';
+
+/**
+ * Routes TypeORM's messages into the app's JSON log. Failed queries are logged without their parameters:
+ * parameters can carry user data and token hashes, which have no place in logs.
+ */
+export class TypeOrmLogAdapter implements TypeOrmLogger {
+  private readonly logger = new NestLogger('Database');
+
+  logQuery(): void {}
+
+  logQueryError(error: string | Error, query: string): void {
+    const message = error instanceof Error ? error.message : error;
+    this.logger.warn(`query failed: ${message} — ${query.slice(0, 500)}`);
+  }
+
+  logQuerySlow(time: number, query: string): void {
+    this.logger.warn(`slow query (${time} ms): ${query.slice(0, 500)}`);
+  }
+
+  logSchemaBuild(): void {}
+
+  logMigration(message: string): void {
+    this.logger.log(message);
+  }
+
+  log(level: 'log' | 'info' | 'warn', message: unknown): void {
+    if (level === 'warn') this.logger.warn(String(message));
+    else this.logger.debug?.(String(message));
+  }
+}

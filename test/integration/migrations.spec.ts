@@ -1,0 +1,127 @@
+import { DataSource } from 'typeorm';
+import { MIGRATIONS } from '../../migrations';
+import { createDataSource } from '../../src/database/data-source.factory';
+import { testConfig, TestConfig } from '../support/config';
+import { createTestDatabase, TestDatabase } from '../support/postgres';
+import { hasInlineIndex, migrationStatements, schemaSnapshot } from '../support/schema';
+
+const EXPECTED_TABLES = [
+  'api_keys',
+  'audit_log',
+  'migrations',
+  'node_heartbeat_history',
+  'nodes',
+  'proof_artifacts',
+  'refresh_tokens',
+  'task_assignments',
+  'task_runs',
+  'tasks',
+  'users',
+];
+
+async function upDownUp(ds: DataSource) {
+  await ds.runMigrations({ transaction: 'each' });
+  const first = await schemaSnapshot(ds);
+  for (let i = 0; i < MIGRATIONS.length; i++) await ds.undoLastMigration({ transaction: 'each' });
+  const empty = await schemaSnapshot(ds);
+  const applied = await ds.query('SELECT count(*)::int AS n FROM migrations');
+  await ds.runMigrations({ transaction: 'each' });
+  const second = await schemaSnapshot(ds);
+  return { first, empty, applied: applied[0].n as number, second };
+}
+
+describe('migrations', () => {
+  it('declare no index inline in CREATE TABLE', async () => {
+    const statements = await migrationStatements();
+    expect(statements.length).toBeGreaterThan(30);
+    const offenders = statements.filter((s) => hasInlineIndex(s.sql)).map((s) => s.migration);
+    expect(offenders).toEqual([]);
+  });
+
+  it('the inline-INDEX check catches the original audit_log syntax (negative control)', () => {
+    const original = `CREATE TABLE audit_log (log_id uuid PRIMARY KEY, action varchar(64) NOT NULL,
+      created_at timestamptz, INDEX idx_audit_log_action (action), INDEX idx_audit_log_created_at (created_at))`;
+    expect(hasInlineIndex(original)).toBe(true);
+    expect(hasInlineIndex('CREATE INDEX idx_a ON audit_log (action)')).toBe(false);
+  });
+
+  describe.each([
+    ['PostgreSQL', true],
+    ['PGlite', false],
+  ])('on %s: up → down → up', (_name, onPostgres) => {
+    let db: TestDatabase | undefined;
+    let env: TestConfig;
+    let ds: DataSource;
+    let result: Awaited<ReturnType<typeof upDownUp>>;
+
+    beforeAll(async () => {
+      db = onPostgres ? await createTestDatabase() : undefined;
+      env = testConfig(db ? { DATABASE_URL: db.url } : {});
+      ds = await createDataSource(env.config, { migrationsRun: false });
+      await ds.initialize();
+      result = await upDownUp(ds);
+    });
+
+    afterAll(async () => {
+      await ds?.destroy();
+      await db?.drop();
+      env?.cleanup();
+    });
+
+    it('creates every table of the schema', () => {
+      const tables = (result.first.tables as { table_name: string }[]).map((t) => t.table_name);
+      expect(tables).toEqual(EXPECTED_TABLES);
+    });
+
+    it('leaves nothing but the migrations table after all downs', () => {
+      expect(result.empty.tables).toEqual([{ table_name: 'migrations' }]);
+      expect(result.empty.indexes).toEqual([
+        expect.objectContaining({ tablename: 'migrations', indexname: expect.stringMatching(/^PK_/) }),
+      ]);
+      expect(result.applied).toBe(0);
+    });
+
+    it('rebuilds an identical schema (tables, columns, types, indexes, constraints)', () => {
+      expect(result.second).toEqual(result.first);
+      expect(result.first.indexes.length).toBeGreaterThan(30);
+      expect(result.first.constraints.length).toBeGreaterThan(30);
+    });
+
+    it('has the corrections: task creator, CHECKed enums, no plaintext key column', () => {
+      const columns = result.first.columns as { table_name: string; column_name: string }[];
+      expect(columns).toContainEqual(expect.objectContaining({ table_name: 'tasks', column_name: 'creator_id' }));
+      expect(columns.filter((c) => /^(api_key|key|token|refresh_token)$/.test(c.column_name))).toEqual([]);
+      const checks = (result.first.constraints as { conname: string }[]).map((c) => c.conname);
+      expect(checks).toEqual(
+        expect.arrayContaining([
+          'users_role_check',
+          'nodes_node_type_check',
+          'tasks_status_check',
+          'api_keys_key_hash_format_check',
+        ]),
+      );
+    });
+
+    it('enforces the constraints on real rows', async () => {
+      await expect(
+        ds.query(`INSERT INTO users (username, password_hash, role) VALUES ('a', 'x', 'root')`),
+      ).rejects.toThrow(/users_role_check/);
+      await ds.query(`INSERT INTO users (username, password_hash) VALUES ('Alice', 'x')`);
+      await expect(ds.query(`INSERT INTO users (username, password_hash) VALUES ('alice', 'x')`)).rejects.toThrow(
+        /users_username_lower_key/,
+      );
+      const [{ user_id }] = await ds.query(`SELECT user_id FROM users WHERE username = 'Alice'`);
+      await expect(
+        ds.query(
+          `INSERT INTO api_keys (user_id, key_hash, key_prefix) VALUES ($1, 'vcp_plaintextkey', 'vcp_plaintex')`,
+          [user_id],
+        ),
+      ).rejects.toThrow(/api_keys_key_hash_format_check/);
+      await expect(
+        ds.query(`INSERT INTO tasks (creator_id, task_type, status, max_execution_time_sec) VALUES ($1, 'wasm_execution', 'done', 10)`, [
+          user_id,
+        ]),
+      ).rejects.toThrow(/tasks_status_check/);
+    });
+  });
+});
