@@ -2,6 +2,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { AppModule, AppModuleOptions } from './app.module';
+import { ConnectionDraining } from './common/http/connection-draining';
 import { enableCors } from './common/http/cors';
 import { requestIdFor } from './common/http/request-id';
 import { registerSecurityHeaders } from './common/http/security-headers';
@@ -30,6 +31,7 @@ export async function configureApp(
   app.flushLogs();
   app.setGlobalPrefix(API_PREFIX);
   await registerSecurityHeaders(app, config);
+  app.get(ConnectionDraining).register(app);
   enableCors(app, config);
   await registerOpenApi(app, config);
   return app;

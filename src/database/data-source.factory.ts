@@ -1,35 +1,25 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataSource, DataSourceOptions } from 'typeorm';
+import type { PostgresConnectionOptions } from 'typeorm/driver/postgres/PostgresConnectionOptions';
 import { MIGRATIONS } from '../../migrations';
 import { AppConfig } from '../config/app-config';
 import { TypeOrmLogAdapter } from './typeorm-logger';
 import { openEmbeddedPostgres, PGliteHandle } from './embedded-postgres';
 
-type CommonOptions = Pick<
-  DataSourceOptions & { type: 'postgres' },
-  | 'type'
-  | 'migrations'
-  | 'migrationsRun'
-  | 'migrationsTransactionMode'
-  | 'synchronize'
-  | 'entities'
-  | 'logging'
->;
-
-function commonOptions(migrationsRun: boolean): CommonOptions {
+function commonOptions(migrationsRun: boolean) {
   return {
-    type: 'postgres',
+    type: 'postgres' as const,
     migrations: MIGRATIONS,
     migrationsRun,
-    migrationsTransactionMode: 'each',
+    migrationsTransactionMode: 'each' as const,
     // The schema is owned by migrations/ alone; never let the ORM alter tables.
     synchronize: false,
     entities: [],
     logging: ['error', 'warn', 'migration'],
     logger: new TypeOrmLogAdapter(),
     maxQueryExecutionTime: 1000,
-  };
+  } satisfies Partial<PostgresConnectionOptions>;
 }
 
 /** A DataSource on the embedded database that also closes PGlite once TypeORM has let go of it. */

@@ -1,0 +1,139 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEV_SECRETS_FILE } from './dev-secrets';
+import { ConfigValidationError, loadConfig } from './load-config';
+
+const STRONG = {
+  JWT_SECRET: 'k7Qw9zR2mX4pL8vN1bY6cF3hJ5tG0sAa',
+  REFRESH_TOKEN_PEPPER: 'pepper-one-0123456789abcdefghij',
+  API_KEY_PEPPER: 'pepper-two-0123456789abcdefghij',
+  CORS_ALLOWED_ORIGINS: 'https://app.example.com',
+};
+
+describe('loadConfig', () => {
+  let dataDir: string;
+  beforeEach(() => (dataDir = mkdtempSync(join(tmpdir(), 'vcp-config-'))));
+  afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  const load = (env: Record<string, string>) => loadConfig({ DATA_DIR: dataDir, ...env }, dataDir);
+  const problemsOf = (env: Record<string, string>): string[] => {
+    try {
+      load(env);
+    } catch (error) {
+      if (error instanceof ConfigValidationError) return error.problems;
+      throw error;
+    }
+    throw new Error('expected the configuration to be refused');
+  };
+
+  it('has the documented defaults', () => {
+    const sut = load({});
+    expect(sut.environment).toBe('development');
+    expect(sut.http.port).toBe(3000);
+    expect(sut.http.bodyLimitBytes).toBe(1024 * 1024);
+    expect(sut.database).toEqual({ url: null, maxConnections: 10, connectionTimeoutMs: 30_000 });
+    expect(sut.redisUrl).toBeNull();
+    expect(sut.http.expectCtMaxAge).toBeNull();
+    expect(sut.wasmAllowedRoots).toEqual([join(dataDir, 'wasm-modules')]);
+  });
+
+  it('reads typed values', () => {
+    const sut = load({
+      PORT: '8080',
+      DB_MAX_CONNECTIONS: '25',
+      DB_CONNECTION_TIMEOUT_SECS: '5',
+      DATABASE_URL: 'postgres://vcp@db.internal:5432/vcp',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      CORS_ALLOWED_ORIGINS: 'https://a.example.com, https://b.example.com',
+      TRUSTED_PROXY_CIDRS: '10.0.0.0/8,127.0.0.1',
+      EXPECT_CT_MAX_AGE: '86400',
+    });
+    expect(sut.http.port).toBe(8080);
+    expect(sut.database).toEqual({
+      url: 'postgres://vcp@db.internal:5432/vcp',
+      maxConnections: 25,
+      connectionTimeoutMs: 5000,
+    });
+    expect(sut.http.corsAllowedOrigins).toEqual(['https://a.example.com', 'https://b.example.com']);
+    expect(sut.http.trustedProxyCidrs).toEqual(['10.0.0.0/8', '127.0.0.1']);
+    expect(sut.http.expectCtMaxAge).toBe(86400);
+  });
+
+  it.each([
+    ['PORT', 'eighty'],
+    ['PORT', '70000'],
+    ['DB_MAX_CONNECTIONS', '0'],
+    ['DATABASE_URL', 'mysql://root@localhost/db'],
+    ['REDIS_URL', 'http://localhost:6379'],
+    ['ENVIRONMENT', 'staging'],
+    ['BODY_LIMIT_BYTES', '12kb'],
+    ['TRUSTED_PROXY_CIDRS', 'everyone'],
+  ])('refuses %s=%s, naming the variable but not its value', (name, value) => {
+    const problems = problemsOf({ [name]: value });
+    expect(problems.some((p) => p.startsWith(`${name}:`))).toBe(true);
+    expect(problems.join('\n')).not.toContain(value);
+  });
+
+  it.each([['*'], ['https://a.example.com,*'], ['null'], ['https://*.example.com'], ['a.example.com']])(
+    'refuses CORS_ALLOWED_ORIGINS=%s in any environment',
+    (origins) => {
+      expect(problemsOf({ CORS_ALLOWED_ORIGINS: origins }).join()).toMatch(/^CORS_ALLOWED_ORIGINS:/);
+    },
+  );
+
+  describe('in production', () => {
+    it('accepts strong settings', () => {
+      const sut = load({ ENVIRONMENT: 'production', ...STRONG });
+      expect(sut.isProduction).toBe(true);
+      expect(sut.secrets.jwtSecret).toBe(STRONG.JWT_SECRET);
+    });
+
+    it('is also selected by NODE_ENV=production', () => {
+      expect(problemsOf({ NODE_ENV: 'production' }).join('\n')).toMatch(/JWT_SECRET: is required in production/);
+    });
+
+    it.each([
+      ['a missing JWT_SECRET', { JWT_SECRET: undefined }, 'JWT_SECRET'],
+      ['a short JWT_SECRET', { JWT_SECRET: 'Zq8w3Lx0Rv7n2Kp5Jt9y' }, 'JWT_SECRET'],
+      ['a JWT_SECRET with "dev"', { JWT_SECRET: 'my-dev-jwt-key-0123456789abcdefghijk' }, 'JWT_SECRET'],
+      ['a JWT_SECRET with "test"', { JWT_SECRET: 'Test0123456789abcdefghijklmnopqrst' }, 'JWT_SECRET'],
+      ['a JWT_SECRET with "changeme"', { JWT_SECRET: 'CHANGEME0123456789abcdefghijklmnop' }, 'JWT_SECRET'],
+      ['a JWT_SECRET with "secret"', { JWT_SECRET: 'supersecret0123456789abcdefghijklm' }, 'JWT_SECRET'],
+      ['a missing REFRESH_TOKEN_PEPPER', { REFRESH_TOKEN_PEPPER: undefined }, 'REFRESH_TOKEN_PEPPER'],
+      ['a missing API_KEY_PEPPER', { API_KEY_PEPPER: undefined }, 'API_KEY_PEPPER'],
+      ['missing CORS_ALLOWED_ORIGINS', { CORS_ALLOWED_ORIGINS: undefined }, 'CORS_ALLOWED_ORIGINS'],
+      ['a wildcard CORS_ALLOWED_ORIGINS', { CORS_ALLOWED_ORIGINS: '*' }, 'CORS_ALLOWED_ORIGINS'],
+    ])('refuses %s', (_case, override: Record<string, string | undefined>, variable) => {
+      const env = Object.fromEntries(
+        Object.entries({ ENVIRONMENT: 'production', ...STRONG, ...override }).filter(([, v]) => v !== undefined),
+      ) as Record<string, string>;
+      const problems = problemsOf(env);
+      expect(problems.every((p) => p.startsWith(`${variable}:`))).toBe(true);
+      for (const value of Object.values(override)) if (value) expect(problems.join('\n')).not.toContain(value);
+    });
+
+    it('never generates secrets', () => {
+      expect(() => load({ ENVIRONMENT: 'production' })).toThrow(ConfigValidationError);
+      expect(() => statSync(join(dataDir, DEV_SECRETS_FILE))).toThrow();
+    });
+  });
+
+  describe('outside production', () => {
+    it('generates missing secrets once, stores them with mode 0600 and reuses them', () => {
+      const first = load({});
+      const file = join(dataDir, DEV_SECRETS_FILE);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      const second = load({});
+      expect(second.secrets).toEqual(first.secrets);
+      expect(first.secrets.jwtSecret.length).toBeGreaterThanOrEqual(32);
+      expect(new Set(Object.values(first.secrets)).size).toBe(3);
+      expect(JSON.parse(readFileSync(file, 'utf8')).JWT_SECRET).toBe(first.secrets.jwtSecret);
+    });
+
+    it('prefers a secret from the environment over the stored one', () => {
+      load({});
+      expect(load({ JWT_SECRET: STRONG.JWT_SECRET }).secrets.jwtSecret).toBe(STRONG.JWT_SECRET);
+    });
+  });
+});

@@ -1,0 +1,99 @@
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { bootApp } from '../support/app';
+import { testConfig, TestConfig } from '../support/config';
+import { createTestDatabase, REDIS_URL, TestDatabase } from '../support/postgres';
+import { TcpProxy } from '../support/tcp-proxy';
+
+/** Readiness against real PostgreSQL and Redis, each reached through a proxy the test can cut. */
+describe('GET /api/v1/health/ready', () => {
+  let db: TestDatabase;
+  let env: TestConfig;
+  let app: NestFastifyApplication;
+  let pgProxy: TcpProxy;
+  let redisProxy: TcpProxy;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const pgUrl = new URL(db.url);
+    pgProxy = new TcpProxy(pgUrl.hostname, Number(pgUrl.port || 5432));
+    pgUrl.port = String(await pgProxy.start());
+    const redisUrl = new URL(REDIS_URL);
+    redisProxy = new TcpProxy(redisUrl.hostname, Number(redisUrl.port || 6379));
+    redisUrl.port = String(await redisProxy.start());
+    env = testConfig({
+      DATABASE_URL: pgUrl.toString(),
+      REDIS_URL: redisUrl.toString(),
+      HEALTH_CHECK_TIMEOUT_MS: '1000',
+      DB_CONNECTION_TIMEOUT_SECS: '2',
+    });
+    app = await bootApp(env.config);
+  });
+
+  afterAll(async () => {
+    await pgProxy?.start(); // let the pool close cleanly
+    await app?.close();
+    await pgProxy?.stop();
+    await redisProxy?.stop();
+    await db?.drop();
+    env?.cleanup();
+  });
+
+  const ready = () => app.inject({ method: 'GET', url: '/api/v1/health/ready' });
+
+  async function eventually(status: number, withinMs = 15_000) {
+    const deadline = Date.now() + withinMs;
+    let last = await ready();
+    while (last.statusCode !== status && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      last = await ready();
+    }
+    expect(last.statusCode).toBe(status);
+    return last;
+  }
+
+  it('is 200 with every check up when PostgreSQL and Redis answer', async () => {
+    const res = await ready();
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({
+      status: 'ready',
+      checks: { database: { status: 'up' }, redis: { status: 'up' } },
+    });
+  });
+
+  it('is 503 naming the database while PostgreSQL is unreachable, and 200 again after, without restart', async () => {
+    await pgProxy.stop();
+    const down = await eventually(503);
+    expect(down.json()).toMatchObject({
+      error: 'service_unavailable',
+      message: expect.stringContaining('database'),
+      checks: { database: { status: 'down' }, redis: { status: 'up' } },
+    });
+    expect(down.json().request_id).toBeDefined();
+    expect(down.body).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|password/);
+
+    await pgProxy.start();
+    const up = await eventually(200);
+    expect(up.json().checks.database.status).toBe('up');
+  });
+
+  it('is 503 naming redis while Redis is unreachable, and recovers by itself', async () => {
+    await redisProxy.stop();
+    const down = await eventually(503);
+    expect(down.json().message).toContain('redis');
+    expect(down.json().checks).toMatchObject({ database: { status: 'up' }, redis: { status: 'down' } });
+
+    await redisProxy.start();
+    await eventually(200);
+  });
+
+  it('liveness stays 200 whatever the dependencies do', async () => {
+    await pgProxy.stop();
+    try {
+      const res = await app.inject({ method: 'GET', url: '/api/v1/health' });
+      expect(res.statusCode).toBe(200);
+      expect(res.json()).toEqual({ status: 'healthy', version: expect.any(String), timestamp: expect.any(String) });
+    } finally {
+      await pgProxy.start();
+    }
+  });
+});

@@ -1,0 +1,128 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/load-config';
+import { createDataSource } from '../../src/database/data-source.factory';
+import { MIGRATIONS } from '../../migrations';
+import { createTestDatabase, TestDatabase } from '../support/postgres';
+import { runServerToExit, startServer } from '../support/server-process';
+
+/** The built server as `npm start` runs it: a real process, real signals, real sockets. */
+describe('the server process', () => {
+  let dataDir: string;
+  beforeEach(() => (dataDir = mkdtempSync(join(tmpdir(), 'vcp-proc-'))));
+  afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  const get = (port: number, path: string) => fetch(`http://127.0.0.1:${port}${path}`);
+
+  async function withEmbeddedDb<T>(fn: (query: (sql: string, params?: unknown[]) => Promise<any>) => Promise<T>) {
+    const ds = await createDataSource(loadConfig({ DATA_DIR: dataDir, ENVIRONMENT: 'test' }), { migrationsRun: false });
+    await ds.initialize();
+    try {
+      return await fn((sql, params) => ds.query(sql, params));
+    } finally {
+      await ds.destroy();
+    }
+  }
+
+  it('serves on embedded PGlite in DATA_DIR with no database server, and keeps its data across restarts', async () => {
+    const first = await startServer({ DATA_DIR: dataDir });
+    const health = await get(first.port, '/api/v1/health');
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ status: 'healthy' });
+    expect((await get(first.port, '/api/v1/health/ready')).status).toBe(200);
+    expect(first.output()).toContain('embedded PostgreSQL (PGlite)');
+    expect((await first.stop()).code).toBe(0);
+    const secrets = readFileSync(join(dataDir, 'secrets.json'), 'utf8');
+
+    await withEmbeddedDb((query) =>
+      query(`INSERT INTO users (username, password_hash) VALUES ('survivor', 'not-a-real-hash')`),
+    );
+
+    const second = await startServer({ DATA_DIR: dataDir });
+    expect((await get(second.port, '/api/v1/health/ready')).status).toBe(200);
+    expect((await second.stop()).code).toBe(0);
+
+    await withEmbeddedDb(async (query) => {
+      expect(await query(`SELECT username FROM users`)).toEqual([{ username: 'survivor' }]);
+      const [{ n }] = await query(`SELECT count(*)::int AS n FROM migrations`);
+      expect(n).toBe(MIGRATIONS.length); // applied once, not again on restart
+    });
+    expect(readFileSync(join(dataDir, 'secrets.json'), 'utf8')).toBe(secrets); // tokens survive restarts
+  });
+
+  describe('on PostgreSQL', () => {
+    let db: TestDatabase;
+    beforeAll(async () => (db = await createTestDatabase()));
+    afterAll(() => db?.drop());
+
+    it('serves with DATABASE_URL and migrates the database', async () => {
+      const server = await startServer({ DATA_DIR: dataDir, DATABASE_URL: db.url });
+      try {
+        expect((await get(server.port, '/api/v1/health')).status).toBe(200);
+        const ready = await get(server.port, '/api/v1/health/ready');
+        expect(ready.status).toBe(200);
+        expect(server.output()).toContain('database: PostgreSQL');
+      } finally {
+        expect((await server.stop()).code).toBe(0);
+      }
+    });
+  });
+
+  it('on SIGTERM finishes the request in flight, then exits 0 within 10 s', async () => {
+    const server = await startServer({ DATA_DIR: dataDir });
+    const body = JSON.stringify({ probe: 'x'.repeat(64) });
+    const socket = connect(server.port, '127.0.0.1');
+    let response = '';
+    let respondedAt = 0;
+    socket.on('data', (chunk) => {
+      response += chunk.toString();
+      respondedAt ||= Date.now();
+    });
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(
+      `POST /api/v1/health HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    const stopping = server.stop('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(server.child.exitCode).toBeNull(); // still waiting for our request
+    expect(response).toBe('');
+    const sentRestAt = Date.now();
+    socket.write(body.slice(10));
+
+    const { code, ms } = await stopping;
+    socket.destroy();
+    expect(code).toBe(0);
+    expect(ms).toBeLessThan(10_000);
+    expect(respondedAt).toBeGreaterThanOrEqual(sentRestAt);
+    expect(response).toMatch(/^HTTP\/1\.1 404 /); // a full, ordinary answer to the in-flight request
+    expect(response).toContain('"error":"not_found"');
+  });
+
+  it('SIGINT also shuts down cleanly', async () => {
+    const server = await startServer({ DATA_DIR: dataDir });
+    const { code, ms } = await server.stop('SIGINT');
+    expect(code).toBe(0);
+    expect(ms).toBeLessThan(10_000);
+  });
+
+  it('refuses to start in production with a weak secret, naming the variable and not the value', async () => {
+    const weak = 'changeme-changeme-changeme-changeme';
+    const { code, output } = await runServerToExit({
+      DATA_DIR: dataDir,
+      ENVIRONMENT: 'production',
+      JWT_SECRET: weak,
+      REFRESH_TOKEN_PEPPER: 'a-strong-pepper-value-1234567890',
+      API_KEY_PEPPER: 'another-strong-pepper-0987654321',
+      CORS_ALLOWED_ORIGINS: 'https://app.example.com',
+    });
+    expect(code).toBe(78);
+    expect(output).toContain('JWT_SECRET');
+    expect(output).not.toContain(weak);
+    expect(output).not.toContain('a-strong-pepper-value');
+  });
+});
