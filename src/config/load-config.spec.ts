@@ -90,7 +90,9 @@ describe('loadConfig', () => {
     });
 
     it('is also selected by NODE_ENV=production', () => {
-      expect(problemsOf({ NODE_ENV: 'production' }).join('\n')).toMatch(/JWT_SECRET: is required in production/);
+      expect(problemsOf({ NODE_ENV: 'production' }).join('\n')).toMatch(
+        /JWT_SECRET: is required in production/,
+      );
     });
 
     it.each([
@@ -106,11 +108,14 @@ describe('loadConfig', () => {
       ['a wildcard CORS_ALLOWED_ORIGINS', { CORS_ALLOWED_ORIGINS: '*' }, 'CORS_ALLOWED_ORIGINS'],
     ])('refuses %s', (_case, override: Record<string, string | undefined>, variable) => {
       const env = Object.fromEntries(
-        Object.entries({ ENVIRONMENT: 'production', ...STRONG, ...override }).filter(([, v]) => v !== undefined),
+        Object.entries({ ENVIRONMENT: 'production', ...STRONG, ...override }).filter(
+          ([, v]) => v !== undefined,
+        ),
       ) as Record<string, string>;
       const problems = problemsOf(env);
       expect(problems.every((p) => p.startsWith(`${variable}:`))).toBe(true);
-      for (const value of Object.values(override)) if (value) expect(problems.join('\n')).not.toContain(value);
+      for (const value of Object.values(override))
+        if (value) expect(problems.join('\n')).not.toContain(value);
     });
 
     it('never generates secrets', () => {

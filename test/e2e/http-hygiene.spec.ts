@@ -73,7 +73,9 @@ describe('HTTP hygiene (real app on PostgreSQL)', () => {
       expect(res.statusCode).toBe(200);
       const doc = res.json();
       expect(doc.openapi).toMatch(/^3\./);
-      expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/health', '/api/v1/health/ready']));
+      expect(Object.keys(doc.paths)).toEqual(
+        expect.arrayContaining(['/api/v1/health', '/api/v1/health/ready']),
+      );
     });
 
     it('serves Swagger UI assets from the app and nothing else of the package', async () => {
@@ -111,13 +113,20 @@ describe('HTTP hygiene (real app on PostgreSQL)', () => {
         headers: {
           origin: ALLOWED,
           'access-control-request-method': 'POST',
-          'access-control-request-headers': 'authorization,content-type,x-api-key,idempotency-key,x-request-id',
+          'access-control-request-headers':
+            'authorization,content-type,x-api-key,idempotency-key,x-request-id',
         },
       });
       expect(res.statusCode).toBe(204);
       expect(res.headers['access-control-allow-origin']).toBe(ALLOWED);
       const allowed = String(res.headers['access-control-allow-headers']).toLowerCase();
-      for (const header of ['authorization', 'content-type', 'x-api-key', 'idempotency-key', 'x-request-id']) {
+      for (const header of [
+        'authorization',
+        'content-type',
+        'x-api-key',
+        'idempotency-key',
+        'x-request-id',
+      ]) {
         expect(allowed).toContain(header);
       }
     });
@@ -191,13 +200,21 @@ describe('HTTP hygiene (real app on PostgreSQL)', () => {
     });
 
     it('422 for a field that is not part of the request (never silently dropped or applied)', async () => {
-      const res = await inject({ method: 'POST', url: '/api/v1/probe/echo', payload: { name: 'ok', count: 1, role: 'admin' } });
+      const res = await inject({
+        method: 'POST',
+        url: '/api/v1/probe/echo',
+        payload: { name: 'ok', count: 1, role: 'admin' },
+      });
       expect(res.statusCode).toBe(422);
       expect(res.json().details).toEqual([{ field: 'role', message: 'is not an allowed field' }]);
     });
 
     it('accepts a valid body (the pipe transforms and passes it through)', async () => {
-      const res = await inject({ method: 'POST', url: '/api/v1/probe/echo', payload: { name: 'ok', count: 2 } });
+      const res = await inject({
+        method: 'POST',
+        url: '/api/v1/probe/echo',
+        payload: { name: 'ok', count: 2 },
+      });
       expect(res.statusCode).toBe(201);
       expect(res.json()).toEqual({ name: 'ok', count: 2 });
     });
@@ -225,7 +242,11 @@ describe('HTTP hygiene (real app on PostgreSQL)', () => {
     it.each([['not-a-uuid'], ['6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f\nforged log line'], ['x'.repeat(300)]])(
       'replaces an X-Request-Id that is not a UUID (%#)',
       async (incoming) => {
-        const res = await inject({ method: 'GET', url: '/api/v1/nope', headers: { 'x-request-id': incoming } });
+        const res = await inject({
+          method: 'GET',
+          url: '/api/v1/nope',
+          headers: { 'x-request-id': incoming },
+        });
         const id = String(res.headers['x-request-id']);
         expect(id).toMatch(UUID);
         expect(id).not.toBe(incoming);
@@ -248,7 +269,9 @@ describe('HTTP hygiene (real app on PostgreSQL)', () => {
       const text = JSON.stringify(lines);
       expect(text).not.toContain('sekrit');
       expect(text).toContain('[redacted]');
-      const completed = lines.find((line) => line.msg === 'request completed') as { req: { headers: object } };
+      const completed = lines.find((line) => line.msg === 'request completed') as {
+        req: { headers: object };
+      };
       expect(completed.req.headers).toMatchObject({ authorization: '[redacted]', 'x-api-key': '[redacted]' });
     });
   });

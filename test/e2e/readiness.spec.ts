@@ -91,7 +91,11 @@ describe('GET /api/v1/health/ready', () => {
     try {
       const res = await app.inject({ method: 'GET', url: '/api/v1/health' });
       expect(res.statusCode).toBe(200);
-      expect(res.json()).toEqual({ status: 'healthy', version: expect.any(String), timestamp: expect.any(String) });
+      expect(res.json()).toEqual({
+        status: 'healthy',
+        version: expect.any(String),
+        timestamp: expect.any(String),
+      });
     } finally {
       await pgProxy.start();
     }

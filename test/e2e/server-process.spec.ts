@@ -16,8 +16,12 @@ describe('the server process', () => {
 
   const get = (port: number, path: string) => fetch(`http://127.0.0.1:${port}${path}`);
 
-  async function withEmbeddedDb<T>(fn: (query: (sql: string, params?: unknown[]) => Promise<any>) => Promise<T>) {
-    const ds = await createDataSource(loadConfig({ DATA_DIR: dataDir, ENVIRONMENT: 'test' }), { migrationsRun: false });
+  async function withEmbeddedDb<T>(
+    fn: (query: (sql: string, params?: unknown[]) => Promise<Record<string, unknown>[]>) => Promise<T>,
+  ) {
+    const ds = await createDataSource(loadConfig({ DATA_DIR: dataDir, ENVIRONMENT: 'test' }), {
+      migrationsRun: false,
+    });
     await ds.initialize();
     try {
       return await fn((sql, params) => ds.query(sql, params));
@@ -68,46 +72,46 @@ describe('the server process', () => {
         expect((await server.stop()).code).toBe(0);
       }
     });
-  });
 
-  it('on SIGTERM finishes the request in flight, then exits 0 within 10 s', async () => {
-    const server = await startServer({ DATA_DIR: dataDir });
-    const body = JSON.stringify({ probe: 'x'.repeat(64) });
-    const socket = connect(server.port, '127.0.0.1');
-    let response = '';
-    let respondedAt = 0;
-    socket.on('data', (chunk) => {
-      response += chunk.toString();
-      respondedAt ||= Date.now();
+    it('on SIGTERM finishes the request in flight, then exits 0 within 10 s', async () => {
+      const server = await startServer({ DATA_DIR: dataDir, DATABASE_URL: db.url });
+      const body = JSON.stringify({ probe: 'x'.repeat(64) });
+      const socket = connect(server.port, '127.0.0.1');
+      let response = '';
+      let respondedAt = 0;
+      socket.on('data', (chunk) => {
+        response += chunk.toString();
+        respondedAt ||= Date.now();
+      });
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write(
+        `POST /api/v1/health HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n` +
+          `Content-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 200));
+
+      const stopping = server.stop('SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(server.child.exitCode).toBeNull(); // still waiting for our request
+      expect(response).toBe('');
+      const sentRestAt = Date.now();
+      socket.write(body.slice(10));
+
+      const { code, ms } = await stopping;
+      socket.destroy();
+      expect(code).toBe(0);
+      expect(ms).toBeLessThan(10_000);
+      expect(respondedAt).toBeGreaterThanOrEqual(sentRestAt);
+      expect(response).toMatch(/^HTTP\/1\.1 404 /); // a full, ordinary answer to the in-flight request
+      expect(response).toContain('"error":"not_found"');
     });
-    await new Promise((resolve) => socket.once('connect', resolve));
-    socket.write(
-      `POST /api/v1/health HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n` +
-        `Content-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
-    );
-    await new Promise((resolve) => setTimeout(resolve, 200));
 
-    const stopping = server.stop('SIGTERM');
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(server.child.exitCode).toBeNull(); // still waiting for our request
-    expect(response).toBe('');
-    const sentRestAt = Date.now();
-    socket.write(body.slice(10));
-
-    const { code, ms } = await stopping;
-    socket.destroy();
-    expect(code).toBe(0);
-    expect(ms).toBeLessThan(10_000);
-    expect(respondedAt).toBeGreaterThanOrEqual(sentRestAt);
-    expect(response).toMatch(/^HTTP\/1\.1 404 /); // a full, ordinary answer to the in-flight request
-    expect(response).toContain('"error":"not_found"');
-  });
-
-  it('SIGINT also shuts down cleanly', async () => {
-    const server = await startServer({ DATA_DIR: dataDir });
-    const { code, ms } = await server.stop('SIGINT');
-    expect(code).toBe(0);
-    expect(ms).toBeLessThan(10_000);
+    it('SIGINT also shuts down cleanly', async () => {
+      const server = await startServer({ DATA_DIR: dataDir, DATABASE_URL: db.url });
+      const { code, ms } = await server.stop('SIGINT');
+      expect(code).toBe(0);
+      expect(ms).toBeLessThan(10_000);
+    });
   });
 
   it('refuses to start in production with a weak secret, naming the variable and not the value', async () => {

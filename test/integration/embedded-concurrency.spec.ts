@@ -14,7 +14,9 @@ describe('embedded PostgreSQL (PGlite) under concurrency', () => {
     env = testConfig();
     ds = await createDataSource(env.config);
     await ds.initialize();
-    await ds.query(`CREATE TABLE concurrency_probe (id serial PRIMARY KEY, writer text NOT NULL, seq int NOT NULL)`);
+    await ds.query(
+      `CREATE TABLE concurrency_probe (id serial PRIMARY KEY, writer text NOT NULL, seq int NOT NULL)`,
+    );
   });
 
   afterAll(async () => {
@@ -39,7 +41,13 @@ describe('embedded PostgreSQL (PGlite) under concurrency', () => {
         }),
       ),
     );
-    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(results.map((r) => r.status)).toEqual([
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'fulfilled',
+    ]);
     const rows: { writer: string; n: number }[] = await ds.query(
       'SELECT writer, count(*)::int AS n FROM concurrency_probe GROUP BY writer ORDER BY writer',
     );

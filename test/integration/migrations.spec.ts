@@ -89,7 +89,9 @@ describe('migrations', () => {
 
     it('has the corrections: task creator, CHECKed enums, no plaintext key column', () => {
       const columns = result.first.columns as { table_name: string; column_name: string }[];
-      expect(columns).toContainEqual(expect.objectContaining({ table_name: 'tasks', column_name: 'creator_id' }));
+      expect(columns).toContainEqual(
+        expect.objectContaining({ table_name: 'tasks', column_name: 'creator_id' }),
+      );
       expect(columns.filter((c) => /^(api_key|key|token|refresh_token)$/.test(c.column_name))).toEqual([]);
       const checks = (result.first.constraints as { conname: string }[]).map((c) => c.conname);
       expect(checks).toEqual(
@@ -107,9 +109,9 @@ describe('migrations', () => {
         ds.query(`INSERT INTO users (username, password_hash, role) VALUES ('a', 'x', 'root')`),
       ).rejects.toThrow(/users_role_check/);
       await ds.query(`INSERT INTO users (username, password_hash) VALUES ('Alice', 'x')`);
-      await expect(ds.query(`INSERT INTO users (username, password_hash) VALUES ('alice', 'x')`)).rejects.toThrow(
-        /users_username_lower_key/,
-      );
+      await expect(
+        ds.query(`INSERT INTO users (username, password_hash) VALUES ('alice', 'x')`),
+      ).rejects.toThrow(/users_username_lower_key/);
       const [{ user_id }] = await ds.query(`SELECT user_id FROM users WHERE username = 'Alice'`);
       await expect(
         ds.query(
@@ -118,9 +120,10 @@ describe('migrations', () => {
         ),
       ).rejects.toThrow(/api_keys_key_hash_format_check/);
       await expect(
-        ds.query(`INSERT INTO tasks (creator_id, task_type, status, max_execution_time_sec) VALUES ($1, 'wasm_execution', 'done', 10)`, [
-          user_id,
-        ]),
+        ds.query(
+          `INSERT INTO tasks (creator_id, task_type, status, max_execution_time_sec) VALUES ($1, 'wasm_execution', 'done', 10)`,
+          [user_id],
+        ),
       ).rejects.toThrow(/tasks_status_check/);
     });
   });

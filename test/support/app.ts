@@ -12,7 +12,10 @@ export async function bootApp(
   options: { extraModules?: Type[]; logDestination?: DestinationStream } = {},
 ): Promise<NestFastifyApplication> {
   const moduleRef = await Test.createTestingModule({
-    imports: [AppModule.forRoot(config, { logDestination: options.logDestination }), ...(options.extraModules ?? [])],
+    imports: [
+      AppModule.forRoot(config, { logDestination: options.logDestination }),
+      ...(options.extraModules ?? []),
+    ],
   }).compile();
   const app = moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(config), {
     bufferLogs: true,
