@@ -32,8 +32,11 @@ export class EmbeddedDataSource extends DataSource {
   }
 
   override async destroy(): Promise<void> {
-    if (this.isInitialized) await super.destroy();
-    if (!this.pglite.closed) await this.pglite.close();
+    try {
+      if (this.isInitialized) await super.destroy();
+    } finally {
+      await this.pglite.close();
+    }
   }
 }
 

@@ -1,16 +1,31 @@
 import { Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
+import { TypeOrmModule, TypeOrmModuleOptions } from '@nestjs/typeorm';
 import { DataSourceOptions } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { buildDataSourceOptions, dataSourceFromOptions } from './data-source.factory';
+
+async function initialize(options: DataSourceOptions) {
+  const dataSource = dataSourceFromOptions(options);
+  try {
+    return await dataSource.initialize();
+  } catch (error) {
+    await dataSource.destroy().catch(() => undefined); // releases the embedded database and its lock
+    throw error;
+  }
+}
 
 /** The database connection; pending migrations run while the DataSource initialises, before the app listens. */
 @Module({
   imports: [
     TypeOrmModule.forRootAsync({
       inject: [AppConfig],
-      useFactory: (config: AppConfig) => buildDataSourceOptions(config),
-      dataSourceFactory: (options?: DataSourceOptions) => dataSourceFromOptions(options!).initialize(),
+      useFactory: async (config: AppConfig): Promise<TypeOrmModuleOptions> => ({
+        ...(await buildDataSourceOptions(config)),
+        // A PostgreSQL server may still be starting when we boot; an embedded database either opens or not.
+        retryAttempts: config.database.url ? 5 : 0,
+        retryDelay: 2000,
+      }),
+      dataSourceFactory: (options?: DataSourceOptions) => initialize(options!),
     }),
   ],
 })

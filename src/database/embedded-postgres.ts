@@ -1,3 +1,5 @@
+import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+
 /** What the app needs of a PGlite instance (its ESM and CJS typings differ, so a structural type). */
 export interface PGliteHandle {
   readonly closed: boolean;
@@ -10,12 +12,77 @@ export interface EmbeddedPostgres {
   pgConfig: Record<string, unknown>;
 }
 
-/** Opens (creating on first use) the PGlite database persisted in `dataDir`. */
+export class DataDirInUseError extends Error {
+  constructor(dataDir: string, pid: number) {
+    super(`The embedded database in ${dataDir} is in use by process ${pid}; stop it or use another DATA_DIR`);
+    this.name = 'DataDirInUseError';
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * PGlite does not lock its data directory, and two processes writing one directory corrupt it. A lock file
+ * holding our pid is taken atomically (O_EXCL); a lock left by a process that no longer runs is taken over.
+ */
+function lockDataDir(dataDir: string): () => void {
+  const lockFile = `${dataDir}.lock`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lockFile, 'wx', 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => {
+        try {
+          if (readFileSync(lockFile, 'utf8') === String(process.pid)) unlinkSync(lockFile);
+        } catch {
+          // Already gone: nothing to release.
+        }
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const holder = Number(readFileSync(lockFile, 'utf8'));
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+        throw new DataDirInUseError(dataDir, holder);
+      }
+      if (holder === process.pid) throw new DataDirInUseError(dataDir, holder);
+      unlinkSync(lockFile); // stale: its process is gone
+    }
+  }
+  throw new Error(`Could not lock ${dataDir}`);
+}
+
+/** Opens (creating on first use) the PGlite database persisted in `dataDir`, holding its lock until closed. */
 export async function openEmbeddedPostgres(dataDir: string): Promise<EmbeddedPostgres> {
-  // PGlite is ESM-only; `module: node20` keeps this a real dynamic import in the CommonJS build.
-  const { PGlite } = await import('@electric-sql/pglite');
-  const { createPgConfig } = await import('@electric-sql/pglite/node-postgres');
-  const pglite = await PGlite.create({ dataDir });
-  const config = createPgConfig(pglite);
-  return { pglite, pgConfig: { ...config, connection: config.connection } };
+  const release = lockDataDir(dataDir);
+  try {
+    // PGlite is ESM-only; `module: node20` keeps this a real dynamic import in the CommonJS build.
+    const { PGlite } = await import('@electric-sql/pglite');
+    const { createPgConfig } = await import('@electric-sql/pglite/node-postgres');
+    const pglite = await PGlite.create({ dataDir });
+    const config = createPgConfig(pglite);
+    const handle: PGliteHandle = {
+      get closed() {
+        return pglite.closed;
+      },
+      async close() {
+        try {
+          if (!pglite.closed) await pglite.close();
+        } finally {
+          release();
+        }
+      },
+    };
+    return { pglite: handle, pgConfig: { ...config, connection: config.connection } };
+  } catch (error) {
+    release();
+    throw error;
+  }
 }

@@ -174,6 +174,28 @@ describe('HTTP hygiene (real app on PostgreSQL)', () => {
       expectErrorShape(res.json(), 'bad_request');
     });
 
+    it('400 for a prototype-poisoning body (refused by the JSON parser, never merged into objects)', async () => {
+      const res = await inject({
+        method: 'POST',
+        url: '/api/v1/probe/echo',
+        headers: { 'content-type': 'application/json' },
+        payload: '{"name": "x", "count": 1, "__proto__": {"isAdmin": true}}',
+      });
+      expect(res.statusCode).toBe(400);
+      expectErrorShape(res.json(), 'bad_request');
+    });
+
+    it('415 with the bad_request code for a content type the API does not take', async () => {
+      const res = await inject({
+        method: 'POST',
+        url: '/api/v1/probe/echo',
+        headers: { 'content-type': 'application/xml' },
+        payload: '<name>x</name>',
+      });
+      expect(res.statusCode).toBe(415);
+      expectErrorShape(res.json(), 'bad_request');
+    });
+
     it('413 for a body over BODY_LIMIT_BYTES', async () => {
       const res = await inject({
         method: 'POST',

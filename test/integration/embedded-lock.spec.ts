@@ -1,0 +1,39 @@
+import { writeFileSync } from 'node:fs';
+import { DataSource } from 'typeorm';
+import { createDataSource, embeddedDataDir } from '../../src/database/data-source.factory';
+import { testConfig, TestConfig } from '../support/config';
+
+/** Two processes on one PGlite directory would corrupt it; the data directory is locked while open. */
+describe('embedded database lock', () => {
+  let env: TestConfig;
+  const open: DataSource[] = [];
+
+  beforeAll(() => (env = testConfig()));
+  afterAll(async () => {
+    for (const ds of open) if (ds.isInitialized) await ds.destroy();
+    env.cleanup();
+  });
+
+  async function openDb(): Promise<DataSource> {
+    const ds = await createDataSource(env.config, { migrationsRun: false });
+    open.push(ds);
+    await ds.initialize();
+    return ds;
+  }
+
+  it('refuses a second opener while the first holds it, and allows it after close', async () => {
+    const first = await openDb();
+    await expect(createDataSource(env.config)).rejects.toThrow(/is in use by process \d+/);
+    await first.destroy();
+    const second = await openDb();
+    expect(await second.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    await second.destroy();
+  });
+
+  it('takes over a lock left by a process that no longer runs', async () => {
+    writeFileSync(`${embeddedDataDir(env.config)}.lock`, '2147483646');
+    const ds = await openDb();
+    expect(await ds.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    await ds.destroy();
+  });
+});
