@@ -17,13 +17,11 @@ async function main(command: string | undefined): Promise<void> {
         applied.length ? applied.map((m) => `applied ${m.name}`).join('\n') : 'no pending migrations',
       );
     } else if (command === 'revert') {
-      const [{ exists }] = (await dataSource.query(
+      const [{ exists }] = await dataSource.query<{ exists: boolean }[]>(
         `SELECT to_regclass('public.migrations') IS NOT NULL AS exists`,
-      )) as { exists: boolean }[];
+      );
       const [last] = exists
-        ? ((await dataSource.query(`SELECT name FROM migrations ORDER BY id DESC LIMIT 1`)) as {
-            name: string;
-          }[])
+        ? await dataSource.query<{ name: string }[]>(`SELECT name FROM migrations ORDER BY id DESC LIMIT 1`)
         : [];
       await dataSource.undoLastMigration({ transaction: 'each' });
       console.log(last ? `reverted ${last.name}` : 'nothing to revert');
