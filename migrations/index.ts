@@ -1,6 +1,7 @@
 import { ApiKeys20240106000000 } from './20240106000000-ApiKeys';
 import { AuditLog20240107000000 } from './20240107000000-AuditLog';
 import { HardenKeyStorage20240109000000 } from './20240109000000-HardenKeyStorage';
+import { IdentityHardening20261128000000 } from './20261128000000-IdentityHardening';
 import { InitialSchema20240101000000 } from './20240101000000-InitialSchema';
 import { NodeHeartbeatHistory20240108000000 } from './20240108000000-NodeHeartbeatHistory';
 import { NodeOwnership20240102000000 } from './20240102000000-NodeOwnership';
@@ -19,4 +20,5 @@ export const MIGRATIONS = [
   AuditLog20240107000000,
   NodeHeartbeatHistory20240108000000,
   HardenKeyStorage20240109000000,
+  IdentityHardening20261128000000,
 ];

@@ -7,9 +7,13 @@ import { createValidationPipe } from './common/validation/validation.pipe';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
+import { AdminModule } from './admin/admin.module';
+import { AuditModule } from './audit/audit.module';
+import { AuthModule } from './auth/auth.module';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './logging/logging.module';
 import { RedisModule } from './redis/redis.module';
+import { UsersModule } from './users/users.module';
 
 export interface AppModuleOptions {
   /** Where JSON logs go (stdout by default); tests pass a stream to read them. */
@@ -27,6 +31,10 @@ export class AppModule {
         DatabaseModule,
         RedisModule,
         HealthModule,
+        UsersModule,
+        AuditModule,
+        AuthModule,
+        AdminModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: AllExceptionsFilter },

@@ -28,6 +28,13 @@ export class AppConfig {
     readonly refreshTokenPepper: string;
     readonly apiKeyPepper: string;
   };
+  readonly auth!: {
+    readonly bcryptCost: number;
+    readonly accessTokenTtlSeconds: number;
+    readonly refreshTokenTtlDays: number;
+    /** Created or promoted to admin at boot when both are set. */
+    readonly bootstrapAdmin: { readonly username: string; readonly password: string } | null;
+  };
   readonly wasmAllowedRoots!: readonly string[];
   readonly logLevel!: string;
   readonly healthCheckTimeoutMs!: number;

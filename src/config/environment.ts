@@ -147,4 +147,37 @@ export class EnvironmentVariables {
   @IsOptional()
   @Matches(/^[A-Za-z0-9._-]{1,64}$/)
   APP_VERSION?: string;
+
+  @Transform(toInt)
+  @IsOptional()
+  @IsInt()
+  @Min(4)
+  @Max(15)
+  BCRYPT_COST?: number;
+
+  @Transform(toInt)
+  @IsOptional()
+  @IsInt()
+  @Min(60)
+  @Max(86_400)
+  JWT_ACCESS_TTL_SECONDS?: number;
+
+  @Transform(toInt)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(365)
+  REFRESH_TOKEN_TTL_DAYS?: number;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9_]{3,32}$/)
+  ADMIN_USERNAME?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  @MinLength(8)
+  @MaxLength(256)
+  ADMIN_PASSWORD?: string;
 }

@@ -57,6 +57,9 @@ function productionProblems(env: EnvironmentVariables): string[] {
   for (const name of ['REFRESH_TOKEN_PEPPER', 'API_KEY_PEPPER'] as const) {
     if (!env[name]) problems.push(`${name}: is required in production`);
   }
+  // Below cost 10 a stolen hash table is cracked too cheaply; tests may go lower to stay fast.
+  if (env.BCRYPT_COST !== undefined && env.BCRYPT_COST < 10)
+    problems.push('BCRYPT_COST: must be at least 10 in production');
   const origins = splitList(env.CORS_ALLOWED_ORIGINS);
   if (origins.length === 0) problems.push('CORS_ALLOWED_ORIGINS: is required in production');
   return problems;
@@ -95,6 +98,8 @@ export function loadConfig(raw: NodeJS.ProcessEnv = process.env, cwd = process.c
   const corsAllowedOrigins = splitList(env.CORS_ALLOWED_ORIGINS);
   const trustedProxyCidrs = splitList(env.TRUSTED_PROXY_CIDRS);
   problems.push(...corsProblems(corsAllowedOrigins), ...cidrProblems(trustedProxyCidrs));
+  if (Boolean(env.ADMIN_USERNAME) !== Boolean(env.ADMIN_PASSWORD))
+    problems.push('ADMIN_USERNAME: ADMIN_USERNAME and ADMIN_PASSWORD must be set together');
   if (isProduction) problems.push(...productionProblems(env));
   if (problems.length > 0) throw new ConfigValidationError([...new Set(problems)]);
 
@@ -126,6 +131,15 @@ export function loadConfig(raw: NodeJS.ProcessEnv = process.env, cwd = process.c
       jwtSecret: secret('JWT_SECRET'),
       refreshTokenPepper: secret('REFRESH_TOKEN_PEPPER'),
       apiKeyPepper: secret('API_KEY_PEPPER'),
+    },
+    auth: {
+      bcryptCost: env.BCRYPT_COST ?? 12,
+      accessTokenTtlSeconds: env.JWT_ACCESS_TTL_SECONDS ?? 900,
+      refreshTokenTtlDays: env.REFRESH_TOKEN_TTL_DAYS ?? 30,
+      bootstrapAdmin:
+        env.ADMIN_USERNAME && env.ADMIN_PASSWORD
+          ? { username: env.ADMIN_USERNAME, password: env.ADMIN_PASSWORD }
+          : null,
     },
     wasmAllowedRoots: splitList(env.WASM_ALLOWED_ROOTS ?? './wasm-modules').map((p) => resolvePath(p, cwd)),
     logLevel: env.LOG_LEVEL ?? (environment === 'test' ? 'warn' : 'info'),

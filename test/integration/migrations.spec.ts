@@ -106,7 +106,7 @@ describe('migrations', () => {
 
     it('enforces the constraints on real rows', async () => {
       await expect(
-        ds.query(`INSERT INTO users (username, password_hash, role) VALUES ('a', 'x', 'root')`),
+        ds.query(`INSERT INTO users (username, password_hash, role) VALUES ('abc', 'x', 'root')`),
       ).rejects.toThrow(/users_role_check/);
       await ds.query(`INSERT INTO users (username, password_hash) VALUES ('Alice', 'x')`);
       await expect(

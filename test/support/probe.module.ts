@@ -1,5 +1,6 @@
 import { Body, Controller, Get, Module, Post } from '@nestjs/common';
 import { Type } from 'class-transformer';
+import { Public } from '../../src/auth/decorators/public.decorator';
 import { IsInt, IsOptional, IsString, Length, Max, Min, ValidateNested } from 'class-validator';
 
 class ProbeInnerDto {
@@ -25,6 +26,7 @@ class ProbeEchoDto {
 }
 
 /** Test-only routes that exercise the global pipe and filter; never part of the real app. */
+@Public()
 @Controller('probe')
 class ProbeController {
   @Post('echo')

@@ -1,0 +1,72 @@
+import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
+import { PasswordHasher, passwordProblem } from '../auth/password';
+import { AppConfig } from '../config/app-config';
+import { UserStatusCache } from '../users/user-status.cache';
+import { UsersRepository } from '../users/users.repository';
+
+export type EnsureAdminOutcome = 'created' | 'promoted' | 'unchanged';
+
+/**
+ * The first admin: ADMIN_USERNAME + ADMIN_PASSWORD at boot, or `npm run cli -- create-admin <username>`.
+ * Idempotent: an existing account is promoted (and re-enabled) but its password is left as it is.
+ */
+@Injectable()
+export class AdminBootstrapService implements OnApplicationBootstrap {
+  private readonly logger = new Logger('AdminBootstrap');
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly config: AppConfig,
+    private readonly users: UsersRepository,
+    private readonly statuses: UserStatusCache,
+    private readonly passwords: PasswordHasher,
+    private readonly audit: AuditService,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const admin = this.config.auth.bootstrapAdmin;
+    if (!admin) return;
+    const outcome = await this.ensureAdmin(admin.username, admin.password, 'env');
+    this.logger.log(`admin account "${admin.username}": ${outcome}`);
+  }
+
+  async ensureAdmin(username: string, password: string, source: 'env' | 'cli'): Promise<EnsureAdminOutcome> {
+    if (!/^[A-Za-z0-9_]{3,32}$/.test(username)) throw new Error('username must be 3 to 32 of A-Z a-z 0-9 _');
+    const problem = passwordProblem(password);
+    if (problem) throw new Error(`password ${problem}`);
+    const passwordHash = await this.passwords.hash(password);
+    const outcome = await this.dataSource.transaction(async (manager) => {
+      const existing = await this.users.findByUsername(username, manager);
+      let result: EnsureAdminOutcome = 'unchanged';
+      let userId = existing?.userId;
+      if (!existing) {
+        userId = (await this.users.create({ username, passwordHash, email: null, role: 'admin' }, manager))
+          .userId;
+        result = 'created';
+      } else if (existing.role !== 'admin' || existing.disabledAt) {
+        await this.users.update(existing.userId, { role: 'admin', disabledAt: null }, manager);
+        result = 'promoted';
+      }
+      if (result !== 'unchanged') {
+        await this.audit.record(
+          {
+            action: 'admin.bootstrap',
+            status: 'success',
+            userId,
+            resourceType: 'user',
+            resourceId: userId,
+            metadata: { source, outcome: result },
+          },
+          null,
+          manager,
+        );
+      }
+      return { result, userId: userId! };
+    });
+    this.statuses.invalidate(outcome.userId);
+    return outcome.result;
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * Control characters in user-supplied text are made visible instead of being stored or logged raw: a CR/LF
+ * could forge a log line, an ANSI escape could rewrite an operator's terminal, bidi overrides could disguise a
+ * name. Each becomes a literal `\u00XX`-style escape.
+ */
+// eslint-disable-next-line no-control-regex
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+export function neutralize(text: string): string {
+  return text.replace(UNSAFE, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+const MAX_DEPTH = 8;
+
+/** Applies `neutralize` to every string (keys included) of a JSON-like value. */
+export function neutralizeDeep(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return neutralize(value);
+  if (depth >= MAX_DEPTH || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((item) => neutralizeDeep(item, depth + 1));
+  return Object.fromEntries(
+    Object.entries(value as Record<string, unknown>).map(([k, v]) => [
+      neutralize(k),
+      neutralizeDeep(v, depth + 1),
+    ]),
+  );
+}

@@ -1,0 +1,49 @@
+import { Injectable } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import { randomUUID } from 'node:crypto';
+import { AppConfig } from '../config/app-config';
+import type { Role } from './scopes';
+
+export const JWT_ISSUER = 'vcp';
+export const JWT_AUDIENCE = 'vcp-api';
+/** HS256 only: pinning the algorithm closes alg=none and RS/HS key-confusion attacks. */
+export const JWT_ALGORITHM = 'HS256';
+
+export interface AccessTokenClaims {
+  sub: string;
+  typ: 'access';
+  role: Role;
+  iss: string;
+  aud: string | string[];
+  iat: number;
+  exp: number;
+  nbf?: number;
+  jti: string;
+}
+
+@Injectable()
+export class AccessTokenService {
+  constructor(
+    private readonly jwt: JwtService,
+    private readonly config: AppConfig,
+  ) {}
+
+  get ttlSeconds(): number {
+    return this.config.auth.accessTokenTtlSeconds;
+  }
+
+  sign(userId: string, role: Role): string {
+    return this.jwt.sign(
+      { typ: 'access', role },
+      {
+        secret: this.config.secrets.jwtSecret,
+        algorithm: JWT_ALGORITHM,
+        subject: userId,
+        issuer: JWT_ISSUER,
+        audience: JWT_AUDIENCE,
+        expiresIn: this.ttlSeconds,
+        jwtid: randomUUID(),
+      },
+    );
+  }
+}

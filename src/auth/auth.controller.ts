@@ -1,0 +1,77 @@
+import { Body, Controller, Get, HttpCode, HttpStatus, Post } from '@nestjs/common';
+import {
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiTags,
+  ApiUnauthorizedResponse,
+  ApiUnprocessableEntityResponse,
+} from '@nestjs/swagger';
+import { AuthService } from './auth.service';
+import { Authenticated } from './decorators/authenticated.decorator';
+import { Public } from './decorators/public.decorator';
+import { CurrentPrincipal, CurrentRequestMeta } from './decorators/request-context.decorator';
+import { LoginDto, MeDto, RefreshDto, RegisterDto, RegisterResponseDto, TokenPairDto } from './dto/auth.dto';
+import type { Principal, RequestMeta } from './principal';
+
+@ApiTags('auth')
+@Controller('auth')
+export class AuthController {
+  constructor(private readonly auth: AuthService) {}
+
+  @Public()
+  @Post('register')
+  @ApiCreatedResponse({ type: RegisterResponseDto })
+  @ApiConflictResponse({ description: 'The username (or email) is taken (`conflict`)' })
+  @ApiUnprocessableEntityResponse({ description: 'Invalid username, password or email (`validation_error`)' })
+  register(@Body() dto: RegisterDto, @CurrentRequestMeta() meta: RequestMeta): Promise<RegisterResponseDto> {
+    return this.auth.register(dto, meta);
+  }
+
+  @Public()
+  @Post('login')
+  @HttpCode(HttpStatus.OK)
+  @ApiOkResponse({ type: TokenPairDto })
+  @ApiUnauthorizedResponse({ description: 'Wrong username or password (`unauthorized`)' })
+  login(@Body() dto: LoginDto, @CurrentRequestMeta() meta: RequestMeta): Promise<TokenPairDto> {
+    return this.auth.login(dto, meta);
+  }
+
+  @Public()
+  @Post('refresh')
+  @HttpCode(HttpStatus.OK)
+  @ApiOkResponse({ type: TokenPairDto, description: 'A new pair; the presented refresh token is used up' })
+  @ApiUnauthorizedResponse({
+    description: 'Unknown, expired, revoked or replayed refresh token (`unauthorized`)',
+  })
+  refresh(@Body() dto: RefreshDto, @CurrentRequestMeta() meta: RequestMeta): Promise<TokenPairDto> {
+    return this.auth.refresh(dto.refresh_token, meta);
+  }
+
+  @Public()
+  @Post('logout')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiNoContentResponse({ description: 'The refresh token family is revoked (also when it was unknown)' })
+  logout(@Body() dto: RefreshDto, @CurrentRequestMeta() meta: RequestMeta): Promise<void> {
+    return this.auth.logout(dto.refresh_token, meta);
+  }
+
+  @Post('logout-all')
+  @Authenticated()
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiNoContentResponse({ description: 'Every refresh token family of the caller is revoked' })
+  logoutAll(
+    @CurrentPrincipal() principal: Principal,
+    @CurrentRequestMeta() meta: RequestMeta,
+  ): Promise<void> {
+    return this.auth.logoutAll(principal, meta);
+  }
+
+  @Get('me')
+  @Authenticated()
+  @ApiOkResponse({ type: MeDto })
+  me(@CurrentPrincipal() principal: Principal): Promise<MeDto> {
+    return this.auth.me(principal);
+  }
+}

@@ -1,0 +1,141 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
+import { AppException } from '../common/errors/app.exception';
+import { ErrorCode } from '../common/errors/error-code';
+import { UserEntity } from '../users/user.entity';
+import { isUniqueViolation, UsersRepository } from '../users/users.repository';
+import { AccessTokenService } from './access-token.service';
+import { LoginDto, MeDto, RegisterDto, RegisterResponseDto, TokenPairDto } from './dto/auth.dto';
+import { PasswordHasher } from './password';
+import type { Principal, RequestMeta } from './principal';
+import { RefreshTokenService } from './refresh-token.service';
+
+const invalidLogin = () => new AppException(ErrorCode.Unauthorized, 'Invalid username or password');
+const invalidRefresh = () => new AppException(ErrorCode.Unauthorized, 'Invalid or expired refresh token');
+
+@Injectable()
+export class AuthService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly users: UsersRepository,
+    private readonly passwords: PasswordHasher,
+    private readonly accessTokens: AccessTokenService,
+    private readonly refreshTokens: RefreshTokenService,
+    private readonly audit: AuditService,
+  ) {}
+
+  async register(dto: RegisterDto, meta: RequestMeta): Promise<RegisterResponseDto> {
+    const passwordHash = await this.passwords.hash(dto.password);
+    try {
+      const user = await this.dataSource.transaction(async (manager) => {
+        const created = await this.users.create(
+          { username: dto.username, passwordHash, email: dto.email ?? null },
+          manager,
+        );
+        await this.audit.record(
+          {
+            action: 'auth.register',
+            status: 'success',
+            userId: created.userId,
+            resourceType: 'user',
+            resourceId: created.userId,
+          },
+          meta,
+          manager,
+        );
+        return created;
+      });
+      return { user_id: user.userId, username: user.username };
+    } catch (error) {
+      if (isUniqueViolation(error))
+        throw new AppException(ErrorCode.Conflict, 'That username or email is taken');
+      throw error;
+    }
+  }
+
+  async login(dto: LoginDto, meta: RequestMeta): Promise<TokenPairDto> {
+    const user = await this.users.findByUsername(dto.username);
+    // Always one bcrypt comparison, against a dummy hash for unknown users: equal time either way.
+    const matches = await this.passwords.verify(
+      dto.password,
+      user?.passwordHash ?? (await this.passwords.dummy()),
+    );
+    if (!user || !matches || user.disabledAt) {
+      await this.audit.record(
+        {
+          action: 'auth.login',
+          status: 'failure',
+          userId: user?.userId ?? null,
+          errorMessage: user?.disabledAt && matches ? 'account disabled' : 'invalid credentials',
+          metadata: { username: dto.username.slice(0, 64) },
+        },
+        meta,
+      );
+      throw invalidLogin();
+    }
+    const refreshToken = await this.dataSource.transaction(async (manager) => {
+      await this.users.recordLogin(user.userId, manager);
+      const token = await this.refreshTokens.issueFamily(user.userId, meta, manager);
+      await this.audit.record(
+        { action: 'auth.login', status: 'success', userId: user.userId },
+        meta,
+        manager,
+      );
+      return token;
+    });
+    return this.tokenPair(user, refreshToken);
+  }
+
+  async refresh(presented: string, meta: RequestMeta): Promise<TokenPairDto> {
+    const result = await this.refreshTokens.rotate(presented, meta);
+    if (result.kind !== 'rotated') throw invalidRefresh();
+    const user = await this.users.findById(result.userId);
+    if (!user) throw invalidRefresh();
+    return this.tokenPair(user, result.refreshToken);
+  }
+
+  /** Idempotent: an unknown or already revoked token is not an error (nothing to reveal, nothing to undo). */
+  async logout(presented: string, meta: RequestMeta): Promise<void> {
+    await this.refreshTokens.revokeFamilyOf(presented, meta);
+  }
+
+  async logoutAll(principal: Principal, meta: RequestMeta): Promise<void> {
+    await this.dataSource.transaction(async (manager) => {
+      const revoked = await this.refreshTokens.revokeAllForUser(principal.userId, 'logout_all', manager);
+      await this.audit.record(
+        {
+          action: 'auth.logout_all',
+          status: 'success',
+          userId: principal.userId,
+          metadata: { revoked_tokens: revoked },
+        },
+        meta,
+        manager,
+      );
+    });
+  }
+
+  async me(principal: Principal): Promise<MeDto> {
+    const user = await this.users.findById(principal.userId);
+    if (!user) throw new AppException(ErrorCode.Unauthorized, 'Valid credentials are required');
+    return {
+      user_id: user.userId,
+      username: user.username,
+      role: user.role,
+      scopes: [...principal.scopes],
+      created_at: user.createdAt.toISOString(),
+      last_login: user.lastLogin?.toISOString() ?? null,
+    };
+  }
+
+  private tokenPair(user: UserEntity, refreshToken: string): TokenPairDto {
+    return {
+      access_token: this.accessTokens.sign(user.userId, user.role),
+      refresh_token: refreshToken,
+      token_type: 'Bearer',
+      expires_in: this.accessTokens.ttlSeconds,
+    };
+  }
+}

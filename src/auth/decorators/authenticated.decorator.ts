@@ -1,0 +1,28 @@
+import { applyDecorators, SetMetadata } from '@nestjs/common';
+import { ApiBearerAuth, ApiForbiddenResponse, ApiSecurity, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import type { Role, Scope } from '../scopes';
+
+export const AUTH_REQUIREMENTS_KEY = 'vcp:authRequirements';
+
+export interface AuthRequirements {
+  /** The caller's role must be one of these. */
+  roles?: readonly Role[];
+  /** The caller's credential must carry every one of these scopes. */
+  scopes?: readonly Scope[];
+}
+
+/**
+ * The one decorator for protected routes: role and scope requirements (enforced by AuthorizationGuard after the
+ * global AuthenticationGuard) plus the matching Swagger security and error responses.
+ */
+export function Authenticated(requirements: AuthRequirements = {}) {
+  return applyDecorators(
+    SetMetadata(AUTH_REQUIREMENTS_KEY, requirements),
+    ApiBearerAuth('bearer'),
+    ApiSecurity('api-key'),
+    ApiUnauthorizedResponse({ description: 'Missing, invalid or expired credentials (`unauthorized`)' }),
+    ApiForbiddenResponse({
+      description: 'Authenticated, but the role or scopes do not allow this (`forbidden`)',
+    }),
+  );
+}

@@ -1,0 +1,25 @@
+import { createParamDecorator, ExecutionContext } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import type { Principal, RequestMeta } from '../principal';
+
+type AuthedRequest = FastifyRequest & { user?: Principal };
+
+/** The authenticated principal (set by the global guard). */
+export const CurrentPrincipal = createParamDecorator((_data: unknown, ctx: ExecutionContext): Principal => {
+  const principal = ctx.switchToHttp().getRequest<AuthedRequest>().user;
+  if (!principal) throw new Error('CurrentPrincipal used on a route without authentication');
+  return principal;
+});
+
+/** Client address (as resolved by Fastify's trustProxy), user agent and request id. */
+export const CurrentRequestMeta = createParamDecorator(
+  (_data: unknown, ctx: ExecutionContext): RequestMeta => {
+    const request = ctx.switchToHttp().getRequest<FastifyRequest>();
+    const userAgent = request.headers['user-agent'];
+    return {
+      ip: request.ip ?? null,
+      userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 255) : null,
+      requestId: String(request.id),
+    };
+  },
+);

@@ -1,0 +1,90 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsEmail, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IsPassword, PASSWORD_MAX_BYTES, PASSWORD_MIN_BYTES } from '../password';
+import { ALL_SCOPES, ROLES } from '../scopes';
+
+const USERNAME = /^[A-Za-z0-9_]{3,32}$/;
+const PASSWORD_DOC = `${PASSWORD_MIN_BYTES}–${PASSWORD_MAX_BYTES} bytes of UTF-8, no NUL (bcrypt reads only 72 bytes)`;
+
+export class RegisterDto {
+  @ApiProperty({
+    example: 'alice',
+    pattern: USERNAME.source,
+    description: '3–32 of A–Z a–z 0–9 _; unique ignoring case',
+  })
+  @IsString()
+  @Matches(USERNAME, { message: 'username must be 3 to 32 characters of A-Z, a-z, 0-9 and _' })
+  username!: string;
+
+  @ApiProperty({ example: 'correct horse battery', description: PASSWORD_DOC })
+  @IsPassword()
+  password!: string;
+
+  @ApiPropertyOptional({ example: 'alice@example.com' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(254)
+  @IsEmail()
+  email?: string;
+}
+
+export class LoginDto {
+  @ApiProperty({ example: 'alice' })
+  @IsString()
+  @MaxLength(64)
+  username!: string;
+
+  @ApiProperty({ example: 'correct horse battery' })
+  @IsString()
+  @MaxLength(1024)
+  password!: string;
+}
+
+export class RefreshDto {
+  @ApiProperty({ example: 'rt_…', description: 'The refresh token from login or the previous refresh' })
+  @IsString()
+  @MaxLength(256)
+  refresh_token!: string;
+}
+
+export class RegisterResponseDto {
+  @ApiProperty({ format: 'uuid' })
+  user_id!: string;
+
+  @ApiProperty()
+  username!: string;
+}
+
+export class TokenPairDto {
+  @ApiProperty({ description: 'JWT (HS256) for `Authorization: Bearer`' })
+  access_token!: string;
+
+  @ApiProperty({ description: 'Opaque, single use: each refresh returns a new one' })
+  refresh_token!: string;
+
+  @ApiProperty({ example: 'Bearer' })
+  token_type!: 'Bearer';
+
+  @ApiProperty({ example: 900, description: 'Access token lifetime in seconds' })
+  expires_in!: number;
+}
+
+export class MeDto {
+  @ApiProperty({ format: 'uuid' })
+  user_id!: string;
+
+  @ApiProperty()
+  username!: string;
+
+  @ApiProperty({ enum: ROLES })
+  role!: string;
+
+  @ApiProperty({ enum: ALL_SCOPES, isArray: true })
+  scopes!: string[];
+
+  @ApiProperty({ format: 'date-time' })
+  created_at!: string;
+
+  @ApiProperty({ format: 'date-time', nullable: true, type: String })
+  last_login!: string | null;
+}

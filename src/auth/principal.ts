@@ -1,0 +1,18 @@
+import type { Role, Scope } from './scopes';
+
+/** Who is calling, as established by the authentication guard. Never carries a secret. */
+export interface Principal {
+  userId: string;
+  username: string;
+  role: Role;
+  scopes: readonly Scope[];
+  authMethod: 'jwt' | 'api_key';
+  keyId?: string;
+}
+
+/** Where a request came from, for audit rows and token metadata. */
+export interface RequestMeta {
+  ip: string | null;
+  userAgent: string | null;
+  requestId: string | null;
+}

@@ -1,0 +1,36 @@
+/** The scope vocabulary. Scopes only ever narrow what a role allows: a credential can carry fewer, never more. */
+export const Scope = {
+  TasksRead: 'tasks:read',
+  TasksWrite: 'tasks:write',
+  NodesRead: 'nodes:read',
+  NodesWrite: 'nodes:write',
+  ProofsWrite: 'proofs:write',
+  KeysManage: 'keys:manage',
+  AdminUsers: 'admin:users',
+  AdminAudit: 'admin:audit',
+  AdminThrottle: 'admin:throttle',
+} as const;
+export type Scope = (typeof Scope)[keyof typeof Scope];
+export const ALL_SCOPES: readonly Scope[] = Object.values(Scope);
+
+export const ROLES = ['user', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+const USER_SCOPES: readonly Scope[] = [
+  Scope.TasksRead,
+  Scope.TasksWrite,
+  Scope.NodesRead,
+  Scope.NodesWrite,
+  Scope.ProofsWrite,
+  Scope.KeysManage,
+];
+
+/** What each role may do at most. Admin scopes exist only on the admin role. */
+export const ROLE_SCOPES: Record<Role, readonly Scope[]> = {
+  user: USER_SCOPES,
+  admin: ALL_SCOPES,
+};
+
+export function isScope(value: string): value is Scope {
+  return (ALL_SCOPES as readonly string[]).includes(value);
+}

@@ -1,0 +1,51 @@
+import { Injectable } from '@nestjs/common';
+import { PassportStrategy } from '@nestjs/passport';
+import { ExtractJwt, Strategy } from 'passport-jwt';
+import { AppException } from '../../common/errors/app.exception';
+import { ErrorCode } from '../../common/errors/error-code';
+import { AppConfig } from '../../config/app-config';
+import { UserStatusCache } from '../../users/user-status.cache';
+import { AccessTokenClaims, JWT_ALGORITHM, JWT_AUDIENCE, JWT_ISSUER } from '../access-token.service';
+import type { Principal } from '../principal';
+import { ROLE_SCOPES } from '../scopes';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export const invalidToken = () => new AppException(ErrorCode.Unauthorized, 'Invalid or expired access token');
+
+@Injectable()
+export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
+  constructor(
+    config: AppConfig,
+    private readonly statuses: UserStatusCache,
+  ) {
+    super({
+      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+      secretOrKey: config.secrets.jwtSecret,
+      algorithms: [JWT_ALGORITHM],
+      issuer: JWT_ISSUER,
+      audience: JWT_AUDIENCE,
+      ignoreExpiration: false,
+      jsonWebTokenOptions: { clockTolerance: 0 },
+    });
+  }
+
+  /** Signature, algorithm, iss, aud, exp and nbf were checked by passport-jwt; the rest is checked here. */
+  async validate(claims: Partial<AccessTokenClaims>): Promise<Principal> {
+    // jsonwebtoken accepts a token without exp; an access token that never expires is refused here.
+    if (claims.typ !== 'access' || typeof claims.exp !== 'number' || typeof claims.sub !== 'string') {
+      throw invalidToken();
+    }
+    if (!UUID.test(claims.sub)) throw invalidToken();
+    const status = await this.statuses.get(claims.sub);
+    if (!status || status.disabled) throw invalidToken();
+    // The role comes from the account, not the token, so a demotion applies without waiting for expiry.
+    return {
+      userId: status.userId,
+      username: status.username,
+      role: status.role,
+      scopes: ROLE_SCOPES[status.role],
+      authMethod: 'jwt',
+    };
+  }
+}

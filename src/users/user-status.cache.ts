@@ -1,0 +1,42 @@
+import { Injectable } from '@nestjs/common';
+import type { Role } from '../auth/scopes';
+import { UsersRepository } from './users.repository';
+
+export interface UserStatus {
+  userId: string;
+  username: string;
+  role: Role;
+  disabled: boolean;
+}
+
+/**
+ * How long a replica may act on a stale role or a disabled account. Access tokens are checked against the
+ * account on every request, through this cache: a disabled or deleted user is locked out within this time on
+ * every replica, without a database read per request.
+ */
+export const USER_STATUS_TTL_MS = 2000;
+
+@Injectable()
+export class UserStatusCache {
+  private readonly entries = new Map<string, { status: UserStatus | null; expiresAt: number }>();
+
+  constructor(private readonly users: UsersRepository) {}
+
+  async get(userId: string): Promise<UserStatus | null> {
+    const now = Date.now();
+    const cached = this.entries.get(userId);
+    if (cached && cached.expiresAt > now) return cached.status;
+    const user = await this.users.findById(userId);
+    const status = user
+      ? { userId: user.userId, username: user.username, role: user.role, disabled: user.disabledAt !== null }
+      : null;
+    if (this.entries.size > 10_000) this.entries.clear(); // bounded: a flood of token subjects cannot grow it
+    this.entries.set(userId, { status, expiresAt: now + USER_STATUS_TTL_MS });
+    return status;
+  }
+
+  /** Local changes take effect at once on this replica; others follow within the TTL. */
+  invalidate(userId: string): void {
+    this.entries.delete(userId);
+  }
+}
