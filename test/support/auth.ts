@@ -1,0 +1,57 @@
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { randomBytes } from 'node:crypto';
+
+export interface Session {
+  userId: string;
+  username: string;
+  password: string;
+  accessToken: string;
+  refreshToken: string;
+}
+
+export const uniqueName = (prefix = 'user') => `${prefix}_${randomBytes(5).toString('hex')}`;
+
+export async function register(
+  app: NestFastifyApplication,
+  username: string,
+  password = 'correct horse battery',
+) {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/register',
+    payload: { username, password },
+  });
+  if (res.statusCode !== 201) throw new Error(`register failed: ${res.statusCode} ${res.body}`);
+  return res.json<{ user_id: string; username: string }>();
+}
+
+export async function login(
+  app: NestFastifyApplication,
+  username: string,
+  password = 'correct horse battery',
+) {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/login',
+    payload: { username, password },
+  });
+  if (res.statusCode !== 200) throw new Error(`login failed: ${res.statusCode} ${res.body}`);
+  return res.json<{ access_token: string; refresh_token: string }>();
+}
+
+/** A fresh account, logged in. */
+export async function newSession(app: NestFastifyApplication, prefix = 'user'): Promise<Session> {
+  const username = uniqueName(prefix);
+  const password = 'correct horse battery';
+  const { user_id } = await register(app, username, password);
+  const tokens = await login(app, username, password);
+  return {
+    userId: user_id,
+    username,
+    password,
+    accessToken: tokens.access_token,
+    refreshToken: tokens.refresh_token,
+  };
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
