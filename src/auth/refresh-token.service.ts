@@ -139,10 +139,14 @@ export class RefreshTokenService {
 
   /** Revokes every live token of the user (logout-all, account disabled). */
   async revokeAllForUser(userId: string, reason: RevokedReason, manager: EntityManager): Promise<number> {
-    const result = await manager.update(RefreshTokenEntity, { userId, revokedAt: IsNull() }, {
-      revokedAt: () => 'now()',
-      revokedReason: reason,
-    });
+    const result = await manager.update(
+      RefreshTokenEntity,
+      { userId, revokedAt: IsNull() },
+      {
+        revokedAt: () => 'now()',
+        revokedReason: reason,
+      },
+    );
     return result.affected ?? 0;
   }
 
@@ -151,10 +155,14 @@ export class RefreshTokenService {
     reason: RevokedReason,
     manager: EntityManager,
   ): Promise<number> {
-    const result = await manager.update(RefreshTokenEntity, { familyId, revokedAt: IsNull() }, {
-      revokedAt: () => 'now()',
-      revokedReason: reason,
-    });
+    const result = await manager.update(
+      RefreshTokenEntity,
+      { familyId, revokedAt: IsNull() },
+      {
+        revokedAt: () => 'now()',
+        revokedReason: reason,
+      },
+    );
     return result.affected ?? 0;
   }
 

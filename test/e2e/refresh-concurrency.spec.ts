@@ -27,7 +27,11 @@ describe('concurrent refreshes with one refresh token', () => {
     const session = await newSession(app);
     const responses = await Promise.all(
       Array.from({ length: 50 }, () =>
-        app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refresh_token: session.refreshToken } }),
+        app.inject({
+          method: 'POST',
+          url: '/api/v1/auth/refresh',
+          payload: { refresh_token: session.refreshToken },
+        }),
       ),
     );
     const statuses = responses.map((r) => r.statusCode);

@@ -23,7 +23,10 @@ const op: fc.Arbitrary<Op> = fc.oneof(
     weight: 4,
     arbitrary: fc.record({ kind: fc.constant('refresh' as const), family: fc.nat(3), token: fc.nat(6) }),
   },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('logout' as const), family: fc.nat(3), token: fc.nat(6) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('logout' as const), family: fc.nat(3), token: fc.nat(6) }),
+  },
 );
 
 /**

@@ -1,0 +1,71 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { testConfig, TestConfig } from '../support/config';
+import { createTestDatabase, TestDatabase } from '../support/postgres';
+import { requireBuild } from '../support/server-process';
+
+const CLI = join(__dirname, '../../dist/src/cli.js');
+
+/** `npm run cli -- create-admin <username>` runs `node dist/src/cli.js create-admin <username>`. */
+describe('create-admin CLI', () => {
+  let db: TestDatabase;
+  let env: TestConfig;
+
+  beforeAll(async () => {
+    requireBuild();
+    db = await createTestDatabase();
+    env = testConfig({ DATABASE_URL: db.url });
+  });
+
+  afterAll(async () => {
+    await db?.drop();
+    env?.cleanup();
+  });
+
+  function run(args: string[], stdin: string): Promise<{ code: number | null; output: string }> {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [CLI, ...args], {
+        env: { PATH: process.env.PATH ?? '', DATABASE_URL: db.url, DATA_DIR: env.dataDir, BCRYPT_COST: '4' },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stdin.end(stdin);
+      child.on('exit', (code) => resolve({ code, output }));
+    });
+  }
+
+  async function roleOf(username: string): Promise<string | undefined> {
+    const client = new Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ role: string }>('SELECT role FROM users WHERE username = $1', [
+        username,
+      ]);
+      return rows[0]?.role;
+    } finally {
+      await client.end();
+    }
+  }
+
+  it('creates an admin from a password typed twice, then is idempotent', async () => {
+    const first = await run(['create-admin', 'cli_admin'], 'a long password\na long password\n');
+    expect(first).toMatchObject({ code: 0 });
+    expect(first.output).toContain('created');
+    expect(first.output).not.toContain('a long password');
+    expect(await roleOf('cli_admin')).toBe('admin');
+    const second = await run(['create-admin', 'cli_admin'], 'a long password\na long password\n');
+    expect(second.output).toContain('unchanged');
+  });
+
+  it('refuses mismatched or weak passwords and bad usage without touching the database', async () => {
+    expect((await run(['create-admin', 'cli_other'], 'a long password\ndifferent one\n')).code).toBe(2);
+    const weak = await run(['create-admin', 'cli_other'], 'short\nshort\n');
+    expect(weak.code).toBe(1);
+    expect(weak.output).toMatch(/password must be 8 to 72 bytes/);
+    expect((await run(['create-admin'], '')).code).toBe(2);
+    expect(await roleOf('cli_other')).toBeUndefined();
+  });
+});

@@ -1,0 +1,275 @@
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DataSource } from 'typeorm';
+import { AdminBootstrapService } from '../../src/admin/admin-bootstrap.service';
+import { bootApp } from '../support/app';
+import { bearer, login, newSession, Session } from '../support/auth';
+import { testConfig, TestConfig } from '../support/config';
+import { createTestDatabase, TestDatabase } from '../support/postgres';
+
+const ADMIN = { username: 'root_admin', password: 'admin password 123' };
+
+describe('admin routes, roles and the audit log', () => {
+  let db: TestDatabase;
+  let env: TestConfig;
+  let app: NestFastifyApplication;
+  let ds: DataSource;
+  let admin: { accessToken: string; userId: string };
+  let user: Session;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    env = testConfig({
+      DATABASE_URL: db.url,
+      ADMIN_USERNAME: ADMIN.username,
+      ADMIN_PASSWORD: ADMIN.password,
+    });
+    app = await bootApp(env.config);
+    ds = app.get(DataSource);
+    const tokens = await login(app, ADMIN.username, ADMIN.password);
+    const me = await app.inject({
+      method: 'GET',
+      url: '/api/v1/auth/me',
+      headers: bearer(tokens.access_token),
+    });
+    admin = { accessToken: tokens.access_token, userId: me.json().user_id };
+    user = await newSession(app);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await db?.drop();
+    env?.cleanup();
+  });
+
+  const as = (
+    token: string,
+    method: 'GET' | 'PATCH' | 'POST' | 'PUT' | 'DELETE',
+    url: string,
+    payload?: object,
+  ) => app.inject({ method, url, headers: bearer(token), ...(payload ? { payload } : {}) });
+
+  it('ADMIN_USERNAME/ADMIN_PASSWORD create an admin with every scope, idempotently', async () => {
+    const me = await as(admin.accessToken, 'GET', '/api/v1/auth/me');
+    expect(me.json()).toMatchObject({ username: ADMIN.username, role: 'admin' });
+    expect(me.json().scopes).toEqual(
+      expect.arrayContaining(['admin:users', 'admin:audit', 'admin:throttle']),
+    );
+    // Booting again with the same settings changes nothing (the bootstrap hook runs on every boot).
+    await app.get(AdminBootstrapService).onApplicationBootstrap();
+    expect(await app.get(AdminBootstrapService).ensureAdmin(ADMIN.username, ADMIN.password, 'env')).toBe(
+      'unchanged',
+    );
+    const [{ n }] = await ds.query(
+      `SELECT count(*)::int AS n FROM audit_log WHERE action = 'admin.bootstrap'`,
+    );
+    expect(n).toBe(1);
+  });
+
+  it('gives a non-admin 403 and an anonymous caller 401 on every admin route and method', async () => {
+    const doc = (await app.inject({ method: 'GET', url: '/api-docs/openapi.json' })).json();
+    const adminOps = Object.entries(doc.paths as Record<string, Record<string, unknown>>)
+      .filter(([path]) => path.startsWith('/api/v1/admin/'))
+      .flatMap(([path, ops]) => Object.keys(ops).map((method) => [method.toUpperCase(), path] as const));
+    expect(adminOps.length).toBeGreaterThanOrEqual(3);
+    for (const [method, path] of adminOps) {
+      const url = path.replace(/\{[^}]+\}/g, user.userId);
+      const forbidden = await as(user.accessToken, method as 'GET', url, method === 'GET' ? undefined : {});
+      expect({ method, path, status: forbidden.statusCode, error: forbidden.json().error }).toEqual({
+        method,
+        path,
+        status: 403,
+        error: 'forbidden',
+      });
+      const anonymous = await app.inject({ method: method as 'GET', url });
+      expect(anonymous.statusCode).toBe(401);
+    }
+  });
+
+  it('lists users with cursor pagination (limit ≤ 100)', async () => {
+    for (let i = 0; i < 3; i++) await newSession(app, 'page');
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await as(
+        admin.accessToken,
+        'GET',
+        `/api/v1/admin/users?limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+      );
+      expect(page.statusCode).toBe(200);
+      const body = page.json();
+      expect(body.items.length).toBeLessThanOrEqual(2);
+      for (const item of body.items) {
+        expect(Object.keys(item).sort()).toEqual(
+          ['created_at', 'disabled', 'email', 'last_login', 'role', 'user_id', 'username'].sort(),
+        );
+        seen.push(item.user_id);
+      }
+      cursor = body.next_cursor;
+    } while (cursor);
+    const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM users`);
+    expect(seen).toHaveLength(n);
+    expect(new Set(seen).size).toBe(n);
+    expect((await as(admin.accessToken, 'GET', '/api/v1/admin/users?limit=101')).statusCode).toBe(422);
+    expect((await as(admin.accessToken, 'GET', '/api/v1/admin/users?cursor=bm90LWpzb24')).statusCode).toBe(
+      422,
+    );
+  });
+
+  it('promotes and demotes; a demoted admin loses admin routes at once', async () => {
+    const other = await newSession(app, 'promo');
+    const promoted = await as(admin.accessToken, 'PATCH', `/api/v1/admin/users/${other.userId}`, {
+      role: 'admin',
+    });
+    expect(promoted.statusCode).toBe(200);
+    expect(promoted.json()).toMatchObject({ user_id: other.userId, role: 'admin', disabled: false });
+    expect((await as(other.accessToken, 'GET', '/api/v1/admin/users')).statusCode).toBe(200);
+    await as(admin.accessToken, 'PATCH', `/api/v1/admin/users/${other.userId}`, { role: 'user' });
+    expect((await as(other.accessToken, 'GET', '/api/v1/admin/users')).statusCode).toBe(403);
+  });
+
+  it('disabling a user revokes every refresh family and locks out their tokens', async () => {
+    const victim = await newSession(app, 'victim');
+    const res = await as(admin.accessToken, 'PATCH', `/api/v1/admin/users/${victim.userId}`, {
+      disabled: true,
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().disabled).toBe(true);
+    const refresh = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/refresh',
+      payload: { refresh_token: victim.refreshToken },
+    });
+    expect(refresh.statusCode).toBe(401);
+    expect((await as(victim.accessToken, 'GET', '/api/v1/auth/me')).statusCode).toBe(401);
+    const [{ live }] = await ds.query(
+      `SELECT count(*) FILTER (WHERE revoked_at IS NULL)::int AS live FROM refresh_tokens WHERE user_id = $1`,
+      [victim.userId],
+    );
+    expect(live).toBe(0);
+    const enabled = await as(admin.accessToken, 'PATCH', `/api/v1/admin/users/${victim.userId}`, {
+      disabled: false,
+    });
+    expect(enabled.json().disabled).toBe(false);
+  });
+
+  it('refuses to demote or disable the last active admin, including oneself', async () => {
+    for (const change of [{ role: 'user' }, { disabled: true }]) {
+      const res = await as(admin.accessToken, 'PATCH', `/api/v1/admin/users/${admin.userId}`, change);
+      expect(res.statusCode).toBe(409);
+      expect(res.json().error).toBe('conflict');
+    }
+    expect((await as(admin.accessToken, 'GET', '/api/v1/auth/me')).json().role).toBe('admin');
+  });
+
+  it('rejects unknown fields, bad values and unknown users', async () => {
+    const url = `/api/v1/admin/users/${user.userId}`;
+    expect((await as(admin.accessToken, 'PATCH', url, { role: 'root' })).statusCode).toBe(422);
+    expect((await as(admin.accessToken, 'PATCH', url, { is_admin: true })).statusCode).toBe(422);
+    expect((await as(admin.accessToken, 'PATCH', url, { user_id: admin.userId })).statusCode).toBe(422);
+    const missing = await as(
+      admin.accessToken,
+      'PATCH',
+      '/api/v1/admin/users/00000000-0000-4000-8000-000000000000',
+      {
+        role: 'user',
+      },
+    );
+    expect(missing.statusCode).toBe(404);
+    expect(
+      (await as(admin.accessToken, 'PATCH', '/api/v1/admin/users/not-a-uuid', { role: 'user' })).statusCode,
+    ).toBe(404);
+  });
+
+  it('records every security event with its request id, neutralising control characters', async () => {
+    const session = await newSession(app, 'audited');
+    const failed = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      headers: { 'user-agent': 'curl\u001b[31m/evil' },
+      payload: { username: 'ghost\r\n{"forged":true}', password: 'wrong password' },
+    });
+    const rotated = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/refresh',
+      payload: { refresh_token: session.refreshToken },
+    });
+    const replay = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/refresh',
+      payload: { refresh_token: session.refreshToken },
+    });
+    const again = await login(app, session.username, session.password);
+    const logout = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/logout',
+      payload: { refresh_token: again.refresh_token },
+    });
+    const logoutAll = await as(again.access_token, 'POST', '/api/v1/auth/logout-all');
+
+    const log = async (query: string) => {
+      const res = await as(admin.accessToken, 'GET', `/api/v1/admin/audit-log?limit=100&${query}`);
+      expect(res.statusCode).toBe(200);
+      return res.json().items as Record<string, any>[];
+    };
+    const mine = await log(`user_id=${session.userId}`);
+    const byAction = (action: string) => mine.filter((e) => e.action === action);
+    expect(byAction('auth.register')).toHaveLength(1);
+    expect(
+      byAction('auth.login')
+        .map((e) => e.status)
+        .sort(),
+    ).toEqual(['success', 'success']);
+    expect(byAction('auth.refresh')[0].request_id).toBe(rotated.headers['x-request-id']);
+    expect(byAction('auth.refresh_reuse_detected')[0].request_id).toBe(replay.json().request_id);
+    expect(byAction('auth.logout')[0].request_id).toBe(logout.headers['x-request-id']);
+    expect(byAction('auth.logout_all')[0].request_id).toBe(logoutAll.headers['x-request-id']);
+    for (const entry of mine) expect(entry.request_id).toMatch(/^[0-9a-f-]{36}$/);
+
+    const failures = (await log('action=auth.login')).filter(
+      (e) => e.request_id === failed.json().request_id,
+    );
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatchObject({ status: 'failure', user_id: null });
+    expect(failures[0].metadata.username).toBe('ghost\\u000d\\u000a{"forged":true}');
+    expect(failures[0].user_agent).toBe('curl\\u001b[31m/evil');
+
+    const adminEvents = (await log(`user_id=${admin.userId}`)).map((e) => e.action);
+    expect(adminEvents).toEqual(
+      expect.arrayContaining([
+        'admin.role_changed',
+        'admin.user_disabled',
+        'admin.user_enabled',
+        'admin.users_listed',
+      ]),
+    );
+    expect((await log('action=admin.audit_viewed')).length).toBeGreaterThan(0);
+    const from = new Date(Date.now() - 60_000).toISOString();
+    expect((await log(`action=auth.register&from=${from}`)).length).toBeGreaterThan(0);
+    expect(await log(`action=auth.register&to=${new Date(0).toISOString()}`)).toEqual([]);
+  });
+
+  it('fails a login whose audit row cannot be written, issuing no tokens', async () => {
+    const session = await newSession(app, 'noaudit');
+    const [before] = await ds.query(`SELECT last_login FROM users WHERE user_id = $1`, [session.userId]);
+    await ds.query(
+      `ALTER TABLE audit_log ADD CONSTRAINT test_block_login CHECK (NOT (action = 'auth.login' AND status = 'success')) NOT VALID`,
+    );
+    try {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { username: session.username, password: session.password },
+      });
+      expect(res.statusCode).toBe(500);
+      expect(res.body).not.toContain('access_token');
+      const [after] = await ds.query(`SELECT last_login FROM users WHERE user_id = $1`, [session.userId]);
+      expect(after.last_login).toEqual(before.last_login); // the whole login rolled back
+      const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM refresh_tokens WHERE user_id = $1`, [
+        session.userId,
+      ]);
+      expect(n).toBe(1); // only the family from newSession
+    } finally {
+      await ds.query(`ALTER TABLE audit_log DROP CONSTRAINT test_block_login`);
+    }
+  });
+});
