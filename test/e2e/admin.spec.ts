@@ -1,44 +1,23 @@
-import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DataSource } from 'typeorm';
 import { AdminBootstrapService } from '../../src/admin/admin-bootstrap.service';
-import { bootApp } from '../support/app';
+import { useTestApp } from '../support/app';
 import { bearer, login, newSession, Session } from '../support/auth';
-import { testConfig, TestConfig } from '../support/config';
-import { createTestDatabase, TestDatabase } from '../support/postgres';
 
 const ADMIN = { username: 'root_admin', password: 'admin password 123' };
 
 describe('admin routes, roles and the audit log', () => {
-  let db: TestDatabase;
-  let env: TestConfig;
-  let app: NestFastifyApplication;
-  let ds: DataSource;
+  const ctx = useTestApp({ env: { ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password } });
   let admin: { accessToken: string; userId: string };
   let user: Session;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    env = testConfig({
-      DATABASE_URL: db.url,
-      ADMIN_USERNAME: ADMIN.username,
-      ADMIN_PASSWORD: ADMIN.password,
-    });
-    app = await bootApp(env.config);
-    ds = app.get(DataSource);
-    const tokens = await login(app, ADMIN.username, ADMIN.password);
-    const me = await app.inject({
+    const tokens = await login(ctx.app, ADMIN.username, ADMIN.password);
+    const me = await ctx.app.inject({
       method: 'GET',
       url: '/api/v1/auth/me',
       headers: bearer(tokens.access_token),
     });
     admin = { accessToken: tokens.access_token, userId: me.json().user_id };
-    user = await newSession(app);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-    env?.cleanup();
+    user = await newSession(ctx.app);
   });
 
   const as = (
@@ -46,7 +25,7 @@ describe('admin routes, roles and the audit log', () => {
     method: 'GET' | 'PATCH' | 'POST' | 'PUT' | 'DELETE',
     url: string,
     payload?: object,
-  ) => app.inject({ method, url, headers: bearer(token), ...(payload ? { payload } : {}) });
+  ) => ctx.app.inject({ method, url, headers: bearer(token), ...(payload ? { payload } : {}) });
 
   it('ADMIN_USERNAME/ADMIN_PASSWORD create an admin with every scope, idempotently', async () => {
     const me = await as(admin.accessToken, 'GET', '/api/v1/auth/me');
@@ -55,18 +34,18 @@ describe('admin routes, roles and the audit log', () => {
       expect.arrayContaining(['admin:users', 'admin:audit', 'admin:throttle']),
     );
     // Booting again with the same settings changes nothing (the bootstrap hook runs on every boot).
-    await app.get(AdminBootstrapService).onApplicationBootstrap();
-    expect(await app.get(AdminBootstrapService).ensureAdmin(ADMIN.username, ADMIN.password, 'env')).toBe(
+    await ctx.app.get(AdminBootstrapService).onApplicationBootstrap();
+    expect(await ctx.app.get(AdminBootstrapService).ensureAdmin(ADMIN.username, ADMIN.password, 'env')).toBe(
       'unchanged',
     );
-    const [{ n }] = await ds.query(
+    const [{ n }] = await ctx.dataSource.query(
       `SELECT count(*)::int AS n FROM audit_log WHERE action = 'admin.bootstrap'`,
     );
     expect(n).toBe(1);
   });
 
   it('gives a non-admin 403 and an anonymous caller 401 on every admin route and method', async () => {
-    const doc = (await app.inject({ method: 'GET', url: '/api-docs/openapi.json' })).json();
+    const doc = (await ctx.app.inject({ method: 'GET', url: '/api-docs/openapi.json' })).json();
     const adminOps = Object.entries(doc.paths as Record<string, Record<string, unknown>>)
       .filter(([path]) => path.startsWith('/api/v1/admin/'))
       .flatMap(([path, ops]) => Object.keys(ops).map((method) => [method.toUpperCase(), path] as const));
@@ -80,13 +59,13 @@ describe('admin routes, roles and the audit log', () => {
         status: 403,
         error: 'forbidden',
       });
-      const anonymous = await app.inject({ method: method as 'GET', url });
+      const anonymous = await ctx.app.inject({ method: method as 'GET', url });
       expect(anonymous.statusCode).toBe(401);
     }
   });
 
   it('lists users with cursor pagination (limit ≤ 100)', async () => {
-    for (let i = 0; i < 3; i++) await newSession(app, 'page');
+    for (let i = 0; i < 3; i++) await newSession(ctx.app, 'page');
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
@@ -106,7 +85,7 @@ describe('admin routes, roles and the audit log', () => {
       }
       cursor = body.next_cursor;
     } while (cursor);
-    const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM users`);
+    const [{ n }] = await ctx.dataSource.query(`SELECT count(*)::int AS n FROM users`);
     expect(seen).toHaveLength(n);
     expect(new Set(seen).size).toBe(n);
     expect((await as(admin.accessToken, 'GET', '/api/v1/admin/users?limit=101')).statusCode).toBe(422);
@@ -116,7 +95,7 @@ describe('admin routes, roles and the audit log', () => {
   });
 
   it('promotes and demotes; a demoted admin loses admin routes at once', async () => {
-    const other = await newSession(app, 'promo');
+    const other = await newSession(ctx.app, 'promo');
     const promoted = await as(admin.accessToken, 'PATCH', `/api/v1/admin/users/${other.userId}`, {
       role: 'admin',
     });
@@ -128,20 +107,20 @@ describe('admin routes, roles and the audit log', () => {
   });
 
   it('disabling a user revokes every refresh family and locks out their tokens', async () => {
-    const victim = await newSession(app, 'victim');
+    const victim = await newSession(ctx.app, 'victim');
     const res = await as(admin.accessToken, 'PATCH', `/api/v1/admin/users/${victim.userId}`, {
       disabled: true,
     });
     expect(res.statusCode).toBe(200);
     expect(res.json().disabled).toBe(true);
-    const refresh = await app.inject({
+    const refresh = await ctx.app.inject({
       method: 'POST',
       url: '/api/v1/auth/refresh',
       payload: { refresh_token: victim.refreshToken },
     });
     expect(refresh.statusCode).toBe(401);
     expect((await as(victim.accessToken, 'GET', '/api/v1/auth/me')).statusCode).toBe(401);
-    const [{ live }] = await ds.query(
+    const [{ live }] = await ctx.dataSource.query(
       `SELECT count(*) FILTER (WHERE revoked_at IS NULL)::int AS live FROM refresh_tokens WHERE user_id = $1`,
       [victim.userId],
     );
@@ -181,25 +160,25 @@ describe('admin routes, roles and the audit log', () => {
   });
 
   it('records every security event with its request id, neutralising control characters', async () => {
-    const session = await newSession(app, 'audited');
-    const failed = await app.inject({
+    const session = await newSession(ctx.app, 'audited');
+    const failed = await ctx.app.inject({
       method: 'POST',
       url: '/api/v1/auth/login',
       headers: { 'user-agent': 'curl\u001b[31m/evil' },
       payload: { username: 'ghost\r\n{"forged":true}', password: 'wrong password' },
     });
-    const rotated = await app.inject({
+    const rotated = await ctx.app.inject({
       method: 'POST',
       url: '/api/v1/auth/refresh',
       payload: { refresh_token: session.refreshToken },
     });
-    const replay = await app.inject({
+    const replay = await ctx.app.inject({
       method: 'POST',
       url: '/api/v1/auth/refresh',
       payload: { refresh_token: session.refreshToken },
     });
-    const again = await login(app, session.username, session.password);
-    const logout = await app.inject({
+    const again = await login(ctx.app, session.username, session.password);
+    const logout = await ctx.app.inject({
       method: 'POST',
       url: '/api/v1/auth/logout',
       payload: { refresh_token: again.refresh_token },
@@ -249,27 +228,32 @@ describe('admin routes, roles and the audit log', () => {
   });
 
   it('fails a login whose audit row cannot be written, issuing no tokens', async () => {
-    const session = await newSession(app, 'noaudit');
-    const [before] = await ds.query(`SELECT last_login FROM users WHERE user_id = $1`, [session.userId]);
-    await ds.query(
+    const session = await newSession(ctx.app, 'noaudit');
+    const [before] = await ctx.dataSource.query(`SELECT last_login FROM users WHERE user_id = $1`, [
+      session.userId,
+    ]);
+    await ctx.dataSource.query(
       `ALTER TABLE audit_log ADD CONSTRAINT test_block_login CHECK (NOT (action = 'auth.login' AND status = 'success')) NOT VALID`,
     );
     try {
-      const res = await app.inject({
+      const res = await ctx.app.inject({
         method: 'POST',
         url: '/api/v1/auth/login',
         payload: { username: session.username, password: session.password },
       });
       expect(res.statusCode).toBe(500);
       expect(res.body).not.toContain('access_token');
-      const [after] = await ds.query(`SELECT last_login FROM users WHERE user_id = $1`, [session.userId]);
-      expect(after.last_login).toEqual(before.last_login); // the whole login rolled back
-      const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM refresh_tokens WHERE user_id = $1`, [
+      const [after] = await ctx.dataSource.query(`SELECT last_login FROM users WHERE user_id = $1`, [
         session.userId,
       ]);
+      expect(after.last_login).toEqual(before.last_login); // the whole login rolled back
+      const [{ n }] = await ctx.dataSource.query(
+        `SELECT count(*)::int AS n FROM refresh_tokens WHERE user_id = $1`,
+        [session.userId],
+      );
       expect(n).toBe(1); // only the family from newSession
     } finally {
-      await ds.query(`ALTER TABLE audit_log DROP CONSTRAINT test_block_login`);
+      await ctx.dataSource.query(`ALTER TABLE audit_log DROP CONSTRAINT test_block_login`);
     }
   });
 });

@@ -1,10 +1,6 @@
-import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DataSource } from 'typeorm';
 import { USER_STATUS_TTL_MS } from '../../src/users/user-status.cache';
-import { bootApp } from '../support/app';
+import { useTestApp } from '../support/app';
 import { bearer, login, newSession, register, uniqueName } from '../support/auth';
-import { testConfig, TestConfig } from '../support/config';
-import { createTestDatabase, TestDatabase } from '../support/postgres';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const PASSWORD = 'correct horse battery';
@@ -13,26 +9,10 @@ describe.each([
   ['PostgreSQL', true],
   ['PGlite', false],
 ])('identity on %s', (_name, onPostgres) => {
-  let db: TestDatabase | undefined;
-  let env: TestConfig;
-  let app: NestFastifyApplication;
-  let ds: DataSource;
-
-  beforeAll(async () => {
-    db = onPostgres ? await createTestDatabase() : undefined;
-    env = testConfig(db ? { DATABASE_URL: db.url } : {});
-    app = await bootApp(env.config);
-    ds = app.get(DataSource);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-    env?.cleanup();
-  });
+  const ctx = useTestApp({ database: onPostgres ? 'postgres' : 'pglite' });
 
   const post = (url: string, payload: object, headers: Record<string, string> = {}) =>
-    app.inject({ method: 'POST', url: `/api/v1${url}`, payload, headers });
+    ctx.app.inject({ method: 'POST', url: `/api/v1${url}`, payload, headers });
 
   it('register → login → me → refresh → logout, with the exact shapes', async () => {
     const username = uniqueName('Flow');
@@ -54,7 +34,7 @@ describe.each([
       expires_in: 900,
     });
 
-    const me = await app.inject({
+    const me = await ctx.app.inject({
       method: 'GET',
       url: '/api/v1/auth/me',
       headers: bearer(tokens.access_token),
@@ -76,7 +56,7 @@ describe.each([
     expect(Object.keys(next).sort()).toEqual(['access_token', 'expires_in', 'refresh_token', 'token_type']);
     expect(next.refresh_token).not.toBe(tokens.refresh_token);
     expect(
-      (await app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: bearer(next.access_token) }))
+      (await ctx.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: bearer(next.access_token) }))
         .statusCode,
     ).toBe(200);
 
@@ -90,7 +70,7 @@ describe.each([
 
   it('refuses a taken username regardless of case with 409', async () => {
     const username = uniqueName('Taken');
-    await register(app, username);
+    await register(ctx.app, username);
     const res = await post('/auth/register', { username: username.toUpperCase(), password: PASSWORD });
     expect(res.statusCode).toBe(409);
     expect(res.json().error).toBe('conflict');
@@ -129,7 +109,7 @@ describe.each([
     it('the 72-byte password logs in, and a 71-byte prefix of it does not', async () => {
       const username = uniqueName('pw72');
       const password = '🔐'.repeat(17) + 'abcd';
-      await register(app, username, password);
+      await register(ctx.app, username, password);
       expect((await post('/auth/login', { username, password })).statusCode).toBe(200);
       expect((await post('/auth/login', { username, password: password.slice(0, -1) })).statusCode).toBe(401);
     });
@@ -144,13 +124,15 @@ describe.each([
       const username = uniqueName('sneaky');
       const res = await post('/auth/register', { username, password: PASSWORD, ...extra });
       expect(res.statusCode).toBe(422);
-      const [row] = await ds.query(`SELECT count(*)::int AS n FROM users WHERE username = $1`, [username]);
+      const [row] = await ctx.dataSource.query(`SELECT count(*)::int AS n FROM users WHERE username = $1`, [
+        username,
+      ]);
       expect(row.n).toBe(0);
     }
   });
 
   it('answers a wrong password and an unknown user with the same 401', async () => {
-    const { username } = await newSession(app);
+    const { username } = await newSession(ctx.app);
     const wrong = await post('/auth/login', { username, password: 'not the password' });
     const unknown = await post('/auth/login', { username: uniqueName('ghost'), password: PASSWORD });
     expect(wrong.statusCode).toBe(401);
@@ -160,7 +142,7 @@ describe.each([
   });
 
   it('replaying a rotated refresh token revokes the whole family and is audited', async () => {
-    const session = await newSession(app);
+    const session = await newSession(ctx.app);
     const first = (await post('/auth/refresh', { refresh_token: session.refreshToken })).json();
     const second = (await post('/auth/refresh', { refresh_token: first.refresh_token })).json();
 
@@ -168,12 +150,12 @@ describe.each([
     expect(replay.statusCode).toBe(401);
     // Every descendant is dead, including the newest token the thief or the user holds.
     expect((await post('/auth/refresh', { refresh_token: second.refresh_token })).statusCode).toBe(401);
-    const [{ live }] = await ds.query(
+    const [{ live }] = await ctx.dataSource.query(
       `SELECT count(*) FILTER (WHERE revoked_at IS NULL)::int AS live FROM refresh_tokens WHERE user_id = $1`,
       [session.userId],
     );
     expect(live).toBe(0);
-    const audit = await ds.query(
+    const audit = await ctx.dataSource.query(
       `SELECT request_id FROM audit_log WHERE action = 'auth.refresh_reuse_detected' AND user_id = $1`,
       [session.userId],
     );
@@ -181,14 +163,15 @@ describe.each([
   });
 
   it('a refresh family keeps its absolute expiry through rotations', async () => {
-    const session = await newSession(app);
-    const [before] = await ds.query(`SELECT family_expires_at FROM refresh_tokens WHERE user_id = $1`, [
-      session.userId,
-    ]);
+    const session = await newSession(ctx.app);
+    const [before] = await ctx.dataSource.query(
+      `SELECT family_expires_at FROM refresh_tokens WHERE user_id = $1`,
+      [session.userId],
+    );
     let token = session.refreshToken;
     for (let i = 0; i < 3; i++)
       token = (await post('/auth/refresh', { refresh_token: token })).json().refresh_token;
-    const rows = await ds.query(
+    const rows = await ctx.dataSource.query(
       `SELECT DISTINCT family_expires_at, expires_at FROM refresh_tokens WHERE user_id = $1`,
       [session.userId],
     );
@@ -198,7 +181,7 @@ describe.each([
     expect(days).toBeGreaterThan(29.9);
     expect(days).toBeLessThanOrEqual(30);
 
-    await ds.query(
+    await ctx.dataSource.query(
       `UPDATE refresh_tokens SET family_expires_at = now() - interval '1 second',
                       expires_at = now() - interval '1 second' WHERE user_id = $1`,
       [session.userId],
@@ -207,8 +190,8 @@ describe.each([
   });
 
   it('logout-all revokes every family of the caller', async () => {
-    const session = await newSession(app);
-    const other = await login(app, session.username, session.password);
+    const session = await newSession(ctx.app);
+    const other = await login(ctx.app, session.username, session.password);
     const res = await post('/auth/logout-all', {}, bearer(session.accessToken));
     expect(res.statusCode).toBe(204);
     for (const token of [session.refreshToken, other.refresh_token]) {
@@ -222,11 +205,11 @@ describe.each([
   });
 
   it('locks out a disabled user’s access token within 5 s', async () => {
-    const session = await newSession(app);
+    const session = await newSession(ctx.app);
     const me = () =>
-      app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: bearer(session.accessToken) });
+      ctx.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: bearer(session.accessToken) });
     expect((await me()).statusCode).toBe(200);
-    await ds.query(`UPDATE users SET disabled_at = now() WHERE user_id = $1`, [session.userId]);
+    await ctx.dataSource.query(`UPDATE users SET disabled_at = now() WHERE user_id = $1`, [session.userId]);
     await new Promise((resolve) => setTimeout(resolve, USER_STATUS_TTL_MS + 100));
     expect((await me()).statusCode).toBe(401);
     expect(
@@ -237,10 +220,10 @@ describe.each([
   });
 
   it('locks out a deleted user’s access token within 5 s', async () => {
-    const session = await newSession(app);
-    await ds.query(`DELETE FROM users WHERE user_id = $1`, [session.userId]);
+    const session = await newSession(ctx.app);
+    await ctx.dataSource.query(`DELETE FROM users WHERE user_id = $1`, [session.userId]);
     await new Promise((resolve) => setTimeout(resolve, USER_STATUS_TTL_MS + 100));
-    const res = await app.inject({
+    const res = await ctx.app.inject({
       method: 'GET',
       url: '/api/v1/auth/me',
       headers: bearer(session.accessToken),
@@ -249,7 +232,7 @@ describe.each([
   });
 
   it('stores no token or password in any column (dump of every table after a full flow)', async () => {
-    const session = await newSession(app);
+    const session = await newSession(ctx.app);
     const rotated = (await post('/auth/refresh', { refresh_token: session.refreshToken })).json();
     await post('/auth/logout', { refresh_token: rotated.refresh_token });
     const secrets = [
@@ -259,19 +242,20 @@ describe.each([
       session.accessToken,
       rotated.access_token,
     ];
-    const tables: { table_name: string }[] = await ds.query(
+    const tables: { table_name: string }[] = await ctx.dataSource.query(
       `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`,
     );
     for (const { table_name } of tables) {
-      const dump = JSON.stringify(await ds.query(`SELECT * FROM "${table_name}"`));
+      const dump = JSON.stringify(await ctx.dataSource.query(`SELECT * FROM "${table_name}"`));
       for (const secret of secrets) expect(dump).not.toContain(secret);
       // Not even the random part of a refresh token without its prefix.
       for (const token of [session.refreshToken, rotated.refresh_token])
         expect(dump).not.toContain(token.slice(3));
     }
-    const [stored] = await ds.query(`SELECT token_hash FROM refresh_tokens WHERE user_id = $1 LIMIT 1`, [
-      session.userId,
-    ]);
+    const [stored] = await ctx.dataSource.query(
+      `SELECT token_hash FROM refresh_tokens WHERE user_id = $1 LIMIT 1`,
+      [session.userId],
+    );
     expect(stored.token_hash).toMatch(/^[0-9a-f]{64}$/);
   });
 
@@ -280,7 +264,7 @@ describe.each([
       ['GET', '/api/v1/auth/me'],
       ['POST', '/api/v1/auth/logout-all'],
     ] as const) {
-      const res = await app.inject({ method, url });
+      const res = await ctx.app.inject({ method, url });
       expect(res.statusCode).toBe(401);
       expect(res.json().error).toBe('unauthorized');
     }

@@ -1,10 +1,7 @@
-import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createHmac, generateKeyPairSync, sign as rsaSign } from 'node:crypto';
 import { JWT_AUDIENCE, JWT_ISSUER } from '../../src/auth/access-token.service';
-import { bootApp } from '../support/app';
+import { useTestApp } from '../support/app';
 import { newSession, Session } from '../support/auth';
-import { testConfig, TestConfig } from '../support/config';
-import { createTestDatabase, TestDatabase } from '../support/postgres';
 
 const b64 = (value: object | string) =>
   Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
@@ -16,24 +13,13 @@ function hmacJwt(header: object, payload: object, secret: string | Buffer, hash 
 
 /** Every way we know to forge or misuse a bearer token is answered 401. */
 describe('forged and misused access tokens', () => {
-  let db: TestDatabase;
-  let env: TestConfig;
-  let app: NestFastifyApplication;
+  const ctx = useTestApp();
   let session: Session;
   let secret: string;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    env = testConfig({ DATABASE_URL: db.url });
-    app = await bootApp(env.config);
-    session = await newSession(app);
-    secret = env.config.secrets.jwtSecret;
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-    env?.cleanup();
+    session = await newSession(ctx.app);
+    secret = ctx.env.config.secrets.jwtSecret;
   });
 
   const now = () => Math.floor(Date.now() / 1000);
@@ -49,7 +35,7 @@ describe('forged and misused access tokens', () => {
     ...overrides,
   });
   const me = (token: string) =>
-    app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: { authorization: `Bearer ${token}` } });
+    ctx.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: { authorization: `Bearer ${token}` } });
 
   it('accepts a correctly signed token (the control case: the forgeries below fail for their flaw alone)', async () => {
     const res = await me(hmacJwt({ alg: 'HS256', typ: 'JWT' }, claims({ role: 'user' }), secret));
@@ -123,7 +109,7 @@ describe('forged and misused access tokens', () => {
     ['a Basic scheme', { authorization: 'Basic dXNlcjpwYXNz' }],
     ['a lowercase bearer with nothing after', { authorization: 'bearer' }],
   ])('rejects %s with 401', async (_case, headers: Record<string, string>) => {
-    const res = await app.inject({ method: 'GET', url: '/api/v1/auth/me', headers });
+    const res = await ctx.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers });
     expect(res.statusCode).toBe(401);
   });
 });

@@ -1,33 +1,15 @@
-import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DataSource } from 'typeorm';
-import { bootApp } from '../support/app';
+import { useTestApp } from '../support/app';
 import { newSession } from '../support/auth';
-import { testConfig, TestConfig } from '../support/config';
-import { createTestDatabase, TestDatabase } from '../support/postgres';
 
 /** Racing refreshes with one token on real PostgreSQL, through a pool with many connections. */
 describe('concurrent refreshes with one refresh token', () => {
-  let db: TestDatabase;
-  let env: TestConfig;
-  let app: NestFastifyApplication;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    env = testConfig({ DATABASE_URL: db.url, DB_MAX_CONNECTIONS: '20' });
-    app = await bootApp(env.config);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-    env?.cleanup();
-  });
+  const ctx = useTestApp({ env: { DB_MAX_CONNECTIONS: '20' } });
 
   it('50 at once → exactly one 200, one successor, never two live tokens in the family', async () => {
-    const session = await newSession(app);
+    const session = await newSession(ctx.app);
     const responses = await Promise.all(
       Array.from({ length: 50 }, () =>
-        app.inject({
+        ctx.app.inject({
           method: 'POST',
           url: '/api/v1/auth/refresh',
           payload: { refresh_token: session.refreshToken },
@@ -38,8 +20,7 @@ describe('concurrent refreshes with one refresh token', () => {
     expect(statuses.filter((s) => s === 200)).toHaveLength(1);
     expect(statuses.filter((s) => s === 401)).toHaveLength(49);
 
-    const ds = app.get(DataSource);
-    const [row] = await ds.query(
+    const [row] = await ctx.dataSource.query(
       `SELECT count(*)::int AS total,
               count(*) FILTER (WHERE parent_id IS NOT NULL)::int AS successors,
               count(*) FILTER (WHERE revoked_at IS NULL)::int AS live
@@ -47,7 +28,7 @@ describe('concurrent refreshes with one refresh token', () => {
       [session.userId],
     );
     expect(row).toEqual({ total: 2, successors: 1, live: 0 }); // the losers' replays killed the family
-    const [{ n }] = await ds.query(
+    const [{ n }] = await ctx.dataSource.query(
       `SELECT count(*)::int AS n FROM audit_log WHERE action = 'auth.refresh_reuse_detected' AND user_id = $1`,
       [session.userId],
     );
@@ -55,10 +36,9 @@ describe('concurrent refreshes with one refresh token', () => {
   });
 
   it('the database refuses a second live token in a family even if the code tried', async () => {
-    const session = await newSession(app);
-    const ds = app.get(DataSource);
+    const session = await newSession(ctx.app);
     await expect(
-      ds.query(
+      ctx.dataSource.query(
         `INSERT INTO refresh_tokens (user_id, token_hash, expires_at, family_id, family_expires_at)
          SELECT user_id, repeat('a', 64), expires_at, family_id, family_expires_at FROM refresh_tokens WHERE user_id = $1`,
         [session.userId],

@@ -1,10 +1,6 @@
-import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import fc from 'fast-check';
-import { DataSource } from 'typeorm';
-import { bootApp } from '../support/app';
+import { useTestApp } from '../support/app';
 import { login, register, uniqueName } from '../support/auth';
-import { testConfig, TestConfig } from '../support/config';
-import { createTestDatabase, TestDatabase } from '../support/postgres';
 
 type Op =
   | { kind: 'login' }
@@ -35,36 +31,20 @@ const op: fc.Arbitrary<Op> = fc.oneof(
  * family (replayed or logged out) stays dead.
  */
 describe('refresh token families (property)', () => {
-  let db: TestDatabase;
-  let env: TestConfig;
-  let app: NestFastifyApplication;
-  let ds: DataSource;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    env = testConfig({ DATABASE_URL: db.url });
-    app = await bootApp(env.config);
-    ds = app.get(DataSource);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-    env?.cleanup();
-  });
+  const ctx = useTestApp();
 
   const call = (url: string, refresh_token: string) =>
-    app.inject({ method: 'POST', url: `/api/v1/auth/${url}`, payload: { refresh_token } });
+    ctx.app.inject({ method: 'POST', url: `/api/v1/auth/${url}`, payload: { refresh_token } });
 
   it('holds the family invariants over 200 random runs (seed 20261128)', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 12 }), async (ops) => {
         const username = uniqueName('prop');
-        const { user_id } = await register(app, username);
+        const { user_id } = await register(ctx.app, username);
         const families: FamilyModel[] = [];
         for (const step of ops) {
           if (step.kind === 'login' || families.length === 0) {
-            families.push({ tokens: [(await login(app, username)).refresh_token], live: 0 });
+            families.push({ tokens: [(await login(ctx.app, username)).refresh_token], live: 0 });
             continue;
           }
           const family = families[step.family % families.length];
@@ -85,7 +65,7 @@ describe('refresh token families (property)', () => {
             family.live = null;
           }
         }
-        const rows: { family_id: string; live: number; total: number }[] = await ds.query(
+        const rows: { family_id: string; live: number; total: number }[] = await ctx.dataSource.query(
           `SELECT family_id, count(*)::int AS total, count(*) FILTER (WHERE revoked_at IS NULL)::int AS live
              FROM refresh_tokens WHERE user_id = $1 GROUP BY family_id`,
           [user_id],

@@ -4,7 +4,10 @@ import { Test } from '@nestjs/testing';
 import type { DestinationStream } from 'pino';
 import { configureApp, createFastifyAdapter } from '../../src/app.factory';
 import { AppModule } from '../../src/app.module';
+import { DataSource } from 'typeorm';
 import { AppConfig } from '../../src/config/app-config';
+import { testConfig, TestConfig } from './config';
+import { createTestDatabase, TestDatabase } from './postgres';
 
 /** The real app (same module, same HTTP setup as main.ts), optionally with extra test-only modules. */
 export async function bootApp(
@@ -24,4 +27,39 @@ export async function bootApp(
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   return app;
+}
+
+export interface TestAppContext {
+  app: NestFastifyApplication;
+  env: TestConfig;
+  /** The private PostgreSQL database, or undefined on PGlite. */
+  db: TestDatabase | undefined;
+  dataSource: DataSource;
+}
+
+/**
+ * Boots the real app once for the enclosing describe block, on a private PostgreSQL database (default) or a
+ * private PGlite directory, and tears everything down after. Read the fields inside hooks and tests.
+ */
+export function useTestApp(
+  options: {
+    database?: 'postgres' | 'pglite';
+    env?: Record<string, string>;
+    extraModules?: Type[];
+    logDestination?: DestinationStream;
+  } = {},
+): TestAppContext {
+  const ctx = {} as TestAppContext;
+  beforeAll(async () => {
+    ctx.db = options.database === 'pglite' ? undefined : await createTestDatabase();
+    ctx.env = testConfig({ ...(ctx.db ? { DATABASE_URL: ctx.db.url } : {}), ...options.env });
+    ctx.app = await bootApp(ctx.env.config, options);
+    ctx.dataSource = ctx.app.get(DataSource);
+  });
+  afterAll(async () => {
+    await ctx.app?.close();
+    await ctx.db?.drop();
+    ctx.env?.cleanup();
+  });
+  return ctx;
 }
