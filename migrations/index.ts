@@ -1,3 +1,4 @@
+import { ApiKeyManagement20261128000100 } from './20261128000100-ApiKeyManagement';
 import { ApiKeys20240106000000 } from './20240106000000-ApiKeys';
 import { AuditLog20240107000000 } from './20240107000000-AuditLog';
 import { HardenKeyStorage20240109000000 } from './20240109000000-HardenKeyStorage';
@@ -21,4 +22,5 @@ export const MIGRATIONS = [
   NodeHeartbeatHistory20240108000000,
   HardenKeyStorage20240109000000,
   IdentityHardening20261128000000,
+  ApiKeyManagement20261128000100,
 ];

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { ApiKeysService } from '../api-keys/api-keys.service';
 import { AuditService } from '../audit/audit.service';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
@@ -24,6 +25,7 @@ export class AuthService {
     private readonly accessTokens: AccessTokenService,
     private readonly refreshTokens: RefreshTokenService,
     private readonly audit: AuditService,
+    private readonly apiKeys: ApiKeysService,
   ) {}
 
   async register(dto: RegisterDto, meta: RequestMeta): Promise<RegisterResponseDto> {
@@ -45,9 +47,10 @@ export class AuthService {
           meta,
           manager,
         );
-        return created;
+        const apiKey = await this.apiKeys.createDefault(created.userId, meta, manager);
+        return { user: created, apiKey };
       });
-      return { user_id: user.userId, username: user.username };
+      return { user_id: user.user.userId, username: user.user.username, api_key: user.apiKey };
     } catch (error) {
       if (isUniqueViolation(error))
         throw new AppException(ErrorCode.Conflict, 'That username or email is taken');

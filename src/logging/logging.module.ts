@@ -19,6 +19,34 @@ export const REDACTED_PATHS = [
   ),
 ];
 
+const SECRET_QUERY = /^(api[_-]?key|key|token|access_token|refresh_token|password)$/i;
+
+/** Credentials in a URL's query string (which we refuse anyway) never reach the log. */
+export function redactUrl(url: string): string {
+  const at = url.indexOf('?');
+  if (at < 0) return url;
+  const params = url
+    .slice(at + 1)
+    .split('&')
+    .map((pair) => {
+      const name = pair.split('=')[0];
+      let decoded = name;
+      try {
+        decoded = decodeURIComponent(name);
+      } catch {
+        // A malformed escape: judge the raw name.
+      }
+      return SECRET_QUERY.test(decoded) ? `${name}=[redacted]` : pair;
+    });
+  return `${url.slice(0, at)}?${params.join('&')}`;
+}
+
+function redactQuery(query: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(query).map(([k, v]) => [k, SECRET_QUERY.test(k) ? '[redacted]' : v]),
+  );
+}
+
 @Module({})
 export class LoggingModule {
   static forRoot(config: AppConfig, destination?: DestinationStream): DynamicModule {
@@ -39,6 +67,11 @@ export class LoggingModule {
                 err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
               base: { service: 'vcp', version: config.version },
               serializers: {
+                req: (req: { url?: string; query?: Record<string, unknown> }) => ({
+                  ...req,
+                  url: req.url ? redactUrl(req.url) : req.url,
+                  query: req.query ? redactQuery(req.query) : req.query,
+                }),
                 // Response headers repeat what every response carries; status and timing are what matter.
                 res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
               },

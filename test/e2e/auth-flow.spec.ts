@@ -22,7 +22,11 @@ describe.each([
       email: `${username}@example.com`,
     });
     expect(registered.statusCode).toBe(201);
-    expect(registered.json()).toEqual({ user_id: expect.stringMatching(UUID), username });
+    expect(registered.json()).toEqual({
+      user_id: expect.stringMatching(UUID),
+      username,
+      api_key: expect.stringMatching(/^vcp_[0-9A-Za-z]{46}$/),
+    });
 
     const loggedIn = await post('/auth/login', { username: username.toLowerCase(), password: PASSWORD });
     expect(loggedIn.statusCode).toBe(200);
@@ -239,6 +243,7 @@ describe.each([
       session.password,
       session.refreshToken,
       rotated.refresh_token,
+      session.apiKey,
       session.accessToken,
       rotated.access_token,
     ];

@@ -7,6 +7,8 @@ export interface Session {
   password: string;
   accessToken: string;
   refreshToken: string;
+  /** The default key from registration. */
+  apiKey: string;
 }
 
 export const uniqueName = (prefix = 'user') => `${prefix}_${randomBytes(5).toString('hex')}`;
@@ -22,7 +24,7 @@ export async function register(
     payload: { username, password },
   });
   if (res.statusCode !== 201) throw new Error(`register failed: ${res.statusCode} ${res.body}`);
-  return res.json<{ user_id: string; username: string }>();
+  return res.json<{ user_id: string; username: string; api_key: string }>();
 }
 
 export async function login(
@@ -43,7 +45,7 @@ export async function login(
 export async function newSession(app: NestFastifyApplication, prefix = 'user'): Promise<Session> {
   const username = uniqueName(prefix);
   const password = 'correct horse battery';
-  const { user_id } = await register(app, username, password);
+  const { user_id, api_key } = await register(app, username, password);
   const tokens = await login(app, username, password);
   return {
     userId: user_id,
@@ -51,7 +53,9 @@ export async function newSession(app: NestFastifyApplication, prefix = 'user'): 
     password,
     accessToken: tokens.access_token,
     refreshToken: tokens.refresh_token,
+    apiKey: api_key,
   };
 }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+export const apiKeyHeader = (key: string) => ({ 'x-api-key': key });

@@ -1,5 +1,11 @@
 import { applyDecorators, SetMetadata } from '@nestjs/common';
-import { ApiBearerAuth, ApiForbiddenResponse, ApiSecurity, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiExtension,
+  ApiForbiddenResponse,
+  ApiSecurity,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
 import type { Role, Scope } from '../scopes';
 
 export const AUTH_REQUIREMENTS_KEY = 'vcp:authRequirements';
@@ -18,6 +24,9 @@ export interface AuthRequirements {
 export function Authenticated(requirements: AuthRequirements = {}) {
   return applyDecorators(
     SetMetadata(AUTH_REQUIREMENTS_KEY, requirements),
+    // Machine-readable in the OpenAPI document, so clients (and the scope-matrix test) know what each route needs.
+    ApiExtension('x-required-scopes', requirements.scopes ?? []),
+    ApiExtension('x-required-roles', requirements.roles ?? []),
     ApiBearerAuth('bearer'),
     ApiSecurity('api-key'),
     ApiUnauthorizedResponse({ description: 'Missing, invalid or expired credentials (`unauthorized`)' }),

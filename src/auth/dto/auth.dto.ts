@@ -53,6 +53,12 @@ export class RegisterResponseDto {
 
   @ApiProperty()
   username!: string;
+
+  @ApiProperty({
+    description:
+      'A default API key (scopes tasks:read tasks:write nodes:read nodes:write proofs:write). Shown only here.',
+  })
+  api_key!: string;
 }
 
 export class TokenPairDto {

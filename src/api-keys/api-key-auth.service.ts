@@ -1,0 +1,170 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
+import type { Principal, RequestMeta } from '../auth/principal';
+import { ROLE_SCOPES, Role, Scope } from '../auth/scopes';
+import { keyedHash } from '../common/crypto/keyed-hash';
+import { AppConfig } from '../config/app-config';
+import { isWellFormedApiKey } from './api-key.format';
+
+export type ApiKeyFailure = 'malformed' | 'unknown' | 'revoked' | 'expired' | 'owner_disabled';
+export type ApiKeyCheck = { ok: true; principal: Principal } | { ok: false; reason: ApiKeyFailure };
+
+interface CachedLookup {
+  keyId: string | null;
+  principal: Principal | null;
+  reason: ApiKeyFailure | null;
+  /** Key expiry, re-checked on every hit so a cached key never outlives it. */
+  expiresAt: number | null;
+  cachedUntil: number;
+}
+
+/** A key revoked on another replica stops working within this time (the limit is 5 s). */
+export const API_KEY_CACHE_TTL_MS = 2000;
+const LAST_USED_INTERVAL_MS = 60_000;
+const MAX_CACHE_ENTRIES = 10_000;
+/** At most this many failure rows per client IP per minute; the rest are counted into the next row. */
+const FAILURE_AUDITS_PER_MINUTE = 10;
+
+/**
+ * Authenticates X-API-Key values. The checksum is checked first (no database work for typos or random
+ * strings); then one indexed lookup by HMAC — the stored value is a keyed hash, so comparing it leaks nothing
+ * about the key and needs no constant-time loop; then a short in-memory cache keeps the hot path at one HMAC.
+ */
+@Injectable()
+export class ApiKeyAuthService {
+  private readonly logger = new Logger('ApiKeyAuth');
+  private readonly cache = new Map<string, CachedLookup>();
+  private readonly lastUsedWrites = new Map<string, number>();
+  private readonly failureWindows = new Map<
+    string,
+    { windowStart: number; written: number; suppressed: number }
+  >();
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly config: AppConfig,
+    private readonly audit: AuditService,
+  ) {}
+
+  async authenticate(candidate: string): Promise<ApiKeyCheck> {
+    if (!isWellFormedApiKey(candidate)) return { ok: false, reason: 'malformed' };
+    const hash = keyedHash(candidate, this.config.secrets.apiKeyPepper);
+    const now = Date.now();
+    let entry = this.cache.get(hash);
+    if (!entry || entry.cachedUntil <= now) {
+      entry = await this.lookup(hash, now);
+      if (this.cache.size >= MAX_CACHE_ENTRIES) this.cache.clear();
+      this.cache.set(hash, entry);
+    }
+    if (!entry.principal) return { ok: false, reason: entry.reason ?? 'unknown' };
+    if (entry.expiresAt !== null && entry.expiresAt <= now) return { ok: false, reason: 'expired' };
+    this.touch(entry.principal.keyId!, now);
+    return { ok: true, principal: entry.principal };
+  }
+
+  /** Drops a key from this replica's cache at once (revocation, rotation). */
+  forget(keyId: string): void {
+    for (const [hash, entry] of this.cache) if (entry.keyId === keyId) this.cache.delete(hash);
+  }
+
+  /** Audits a failed key authentication, rate-limited per client so a flood of bad keys cannot flood the table. */
+  recordFailure(reason: ApiKeyFailure | 'query_string', meta: RequestMeta): void {
+    // A value that fails the checksum is a typo or noise, refused without touching the database: it is logged,
+    // not audited, so garbage cannot cost a write.
+    if (reason === 'malformed') {
+      this.logger.warn({ msg: 'malformed API key refused', request_id: meta.requestId, ip: meta.ip });
+      return;
+    }
+    const client = meta.ip ?? 'unknown';
+    const now = Date.now();
+    let window = this.failureWindows.get(client);
+    if (!window || now - window.windowStart >= 60_000) {
+      if (this.failureWindows.size >= MAX_CACHE_ENTRIES) this.failureWindows.clear();
+      window = { windowStart: now, written: 0, suppressed: window?.suppressed ?? 0 };
+      this.failureWindows.set(client, window);
+    }
+    if (window.written >= FAILURE_AUDITS_PER_MINUTE) {
+      window.suppressed += 1;
+      return;
+    }
+    window.written += 1;
+    const suppressed = window.suppressed;
+    window.suppressed = 0;
+    this.audit
+      .record(
+        {
+          action: 'auth.api_key_failed',
+          status: 'denied',
+          errorMessage: reason,
+          metadata: suppressed ? { suppressed_since_last: suppressed } : undefined,
+        },
+        meta,
+      )
+      .catch((error: unknown) => this.logger.error(`could not audit an API key failure: ${String(error)}`));
+  }
+
+  private async lookup(hash: string, now: number): Promise<CachedLookup> {
+    const rows = await this.dataSource.query<
+      {
+        key_id: string;
+        scopes: Scope[];
+        expires_at: Date | null;
+        revoked_at: Date | null;
+        user_id: string;
+        username: string;
+        role: Role;
+        disabled: boolean;
+      }[]
+    >(
+      `SELECT k.key_id, k.scopes, k.expires_at, k.revoked_at, u.user_id, u.username, u.role,
+              u.disabled_at IS NOT NULL AS disabled
+         FROM api_keys k JOIN users u ON u.user_id = k.user_id
+        WHERE k.key_hash = $1`,
+      [hash],
+    );
+    const cachedUntil = now + API_KEY_CACHE_TTL_MS;
+    const row = rows[0];
+    const fail = (reason: ApiKeyFailure, keyId: string | null = null): CachedLookup => ({
+      keyId,
+      principal: null,
+      reason,
+      expiresAt: null,
+      cachedUntil,
+    });
+    if (!row) return fail('unknown');
+    if (row.revoked_at) return fail('revoked', row.key_id);
+    if (row.expires_at && row.expires_at.getTime() <= now) return fail('expired', row.key_id);
+    if (row.disabled) return fail('owner_disabled', row.key_id);
+    // The key's scopes, but never more than the owner's role allows today.
+    const allowed = ROLE_SCOPES[row.role];
+    return {
+      keyId: row.key_id,
+      principal: {
+        userId: row.user_id,
+        username: row.username,
+        role: row.role,
+        scopes: row.scopes.filter((scope) => allowed.includes(scope)),
+        authMethod: 'api_key',
+        keyId: row.key_id,
+      },
+      reason: null,
+      expiresAt: row.expires_at?.getTime() ?? null,
+      cachedUntil,
+    };
+  }
+
+  /** last_used_at at most once a minute per key, written after the response path (fire and forget). */
+  private touch(keyId: string, now: number): void {
+    const last = this.lastUsedWrites.get(keyId) ?? 0;
+    if (now - last < LAST_USED_INTERVAL_MS) return;
+    if (this.lastUsedWrites.size >= MAX_CACHE_ENTRIES) this.lastUsedWrites.clear();
+    this.lastUsedWrites.set(keyId, now);
+    setImmediate(() => {
+      this.dataSource
+        .query(`UPDATE api_keys SET last_used_at = now() WHERE key_id = $1`, [keyId])
+        .catch((error: unknown) => this.logger.warn(`last_used_at not updated: ${String(error)}`));
+    });
+  }
+}

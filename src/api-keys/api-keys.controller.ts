@@ -1,0 +1,105 @@
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
+import {
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import { Authenticated } from '../auth/decorators/authenticated.decorator';
+import { CurrentPrincipal, CurrentRequestMeta } from '../auth/decorators/request-context.decorator';
+import type { Principal, RequestMeta } from '../auth/principal';
+import { Scope } from '../auth/scopes';
+import { AppException } from '../common/errors/app.exception';
+import { ErrorCode } from '../common/errors/error-code';
+import { ApiKeysService } from './api-keys.service';
+import {
+  ApiKeyDto,
+  ApiKeyValidationDto,
+  CreatedApiKeyDto,
+  CreateApiKeyDto,
+  RotateApiKeyDto,
+} from './dto/api-key.dto';
+
+@ApiTags('api-keys')
+@Controller('api-keys')
+@Authenticated({ scopes: [Scope.KeysManage] })
+export class ApiKeysController {
+  constructor(private readonly keys: ApiKeysService) {}
+
+  @Post()
+  @ApiCreatedResponse({ type: CreatedApiKeyDto, description: 'The key is in `api_key`, shown only here' })
+  @ApiConflictResponse({ description: 'Already 50 live keys (`conflict`)' })
+  create(
+    @Body() dto: CreateApiKeyDto,
+    @CurrentPrincipal() principal: Principal,
+    @CurrentRequestMeta() meta: RequestMeta,
+  ): Promise<CreatedApiKeyDto> {
+    return this.keys.create(principal, dto, meta);
+  }
+
+  @Get()
+  @ApiOkResponse({ type: [ApiKeyDto], description: 'The caller’s keys, newest first, never with secrets' })
+  list(@CurrentPrincipal() principal: Principal): Promise<ApiKeyDto[]> {
+    return this.keys.list(principal);
+  }
+
+  @Get(':key_id')
+  @ApiOkResponse({ type: ApiKeyDto })
+  @ApiNotFoundResponse({ description: 'No such key of yours (`not_found`)' })
+  get(@Param('key_id') keyId: string, @CurrentPrincipal() principal: Principal): Promise<ApiKeyDto> {
+    return this.keys.get(principal, keyId);
+  }
+
+  @Delete(':key_id')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiNoContentResponse({ description: 'Revoked (every replica stops accepting it within 5 s)' })
+  @ApiNotFoundResponse({ description: 'No such key of yours (`not_found`)' })
+  revoke(
+    @Param('key_id') keyId: string,
+    @CurrentPrincipal() principal: Principal,
+    @CurrentRequestMeta() meta: RequestMeta,
+  ): Promise<void> {
+    return this.keys.revoke(principal, keyId, meta);
+  }
+
+  @Post(':key_id/rotate')
+  @ApiCreatedResponse({
+    type: CreatedApiKeyDto,
+    description: 'The new key; the old one works until the grace ends',
+  })
+  @ApiNotFoundResponse({ description: 'No such key of yours (`not_found`)' })
+  rotate(
+    @Param('key_id') keyId: string,
+    @Body() dto: RotateApiKeyDto,
+    @CurrentPrincipal() principal: Principal,
+    @CurrentRequestMeta() meta: RequestMeta,
+  ): Promise<CreatedApiKeyDto> {
+    return this.keys.rotate(principal, keyId, dto.grace_seconds ?? 0, meta);
+  }
+}
+
+@ApiTags('api-keys')
+@Controller('auth/api-key')
+export class ApiKeyValidationController {
+  @Get('validate')
+  @Authenticated()
+  @ApiOkResponse({
+    type: ApiKeyValidationDto,
+    description: 'Who the X-API-Key belongs to (original-compatible)',
+  })
+  validate(@CurrentPrincipal() principal: Principal): ApiKeyValidationDto {
+    if (principal.authMethod !== 'api_key' || !principal.keyId) {
+      throw new AppException(ErrorCode.Unauthorized, 'Send the key to validate in the X-API-Key header');
+    }
+    return {
+      user_id: principal.userId,
+      username: principal.username,
+      role: principal.role,
+      scopes: [...principal.scopes],
+      key_id: principal.keyId,
+      authenticated_via: 'api_key',
+    };
+  }
+}

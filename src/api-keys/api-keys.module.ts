@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { PassportModule } from '@nestjs/passport';
+import { ApiKeyAuthService } from './api-key-auth.service';
+import { ApiKeyStrategy } from './api-key.strategy';
+import { ApiKeysController, ApiKeyValidationController } from './api-keys.controller';
+import { ApiKeysService } from './api-keys.service';
+
+@Module({
+  imports: [PassportModule],
+  controllers: [ApiKeysController, ApiKeyValidationController],
+  providers: [ApiKeysService, ApiKeyAuthService, ApiKeyStrategy],
+  exports: [ApiKeysService, ApiKeyAuthService],
+})
+export class ApiKeysModule {}
