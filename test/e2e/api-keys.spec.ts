@@ -69,7 +69,7 @@ describe.each([
     // A key with keys:manage can manage keys itself.
     const listed = await call('GET', '/api-keys', apiKeyHeader(key.api_key));
     expect(listed.statusCode).toBe(200);
-    const items = listed.json() as Record<string, unknown>[];
+    const items = listed.json<Record<string, unknown>[]>();
     expect(items.map((k) => k.key_id)).toEqual(expect.arrayContaining([key.key_id]));
     for (const item of items) for (const field of SECRET_FIELDS) expect(item).not.toHaveProperty(field);
     expect(JSON.stringify(items)).not.toContain(key.api_key);
