@@ -9,26 +9,12 @@ import Fastify from 'fastify';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { createApp } from '../src/app.factory';
 import { loadConfig } from '../src/config/load-config';
+import { discardLogs, measureRps } from './support/load';
 
 const REQUESTS = Number(process.env.REQUESTS ?? 5000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 32);
-
-async function load(url: string): Promise<number> {
-  let next = 0;
-  const started = performance.now();
-  const worker = async () => {
-    while (next++ < REQUESTS) {
-      const res = await fetch(url);
-      if (res.status !== 200) throw new Error(`unexpected ${res.status} from ${url}`);
-      await res.arrayBuffer();
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  return REQUESTS / ((performance.now() - started) / 1000);
-}
 
 async function main(): Promise<void> {
   const bare = Fastify();
@@ -42,12 +28,12 @@ async function main(): Promise<void> {
 
   const dataDir = mkdtempSync(join(tmpdir(), 'vcp-bench-'));
   const config = loadConfig({ ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'info' });
-  // Logs go to a sink that discards them: the cost of formatting them is part of what is measured.
-  const sink = new Writable({ write: (_chunk, _enc, done) => done() });
-  const app = await createApp(config, { logDestination: { write: (msg: string) => sink.write(msg) } });
+  // Logs are formatted (part of the cost) but discarded.
+  const app = await createApp(config, { logDestination: discardLogs });
   await app.listen(0, '127.0.0.1');
   const appUrl = `${await app.getUrl()}/api/v1/health`;
 
+  const load = (url: string) => measureRps(url, { requests: REQUESTS, concurrency: CONCURRENCY });
   await load(bareUrl); // warm-up both
   await load(appUrl);
   const bareRps = await load(bareUrl);

@@ -1,4 +1,4 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Module, Type } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import type { DestinationStream } from 'pino';
 import { ConnectionDraining } from './common/http/connection-draining';
@@ -18,6 +18,8 @@ import { UsersModule } from './users/users.module';
 export interface AppModuleOptions {
   /** Where JSON logs go (stdout by default); tests pass a stream to read them. */
   logDestination?: DestinationStream;
+  /** Modules added beside the app's own (benches and tests mount probe routes this way). */
+  extraModules?: Type[];
 }
 
 @Module({})
@@ -35,6 +37,7 @@ export class AppModule {
         AuditModule,
         AuthModule,
         AdminModule,
+        ...(options.extraModules ?? []),
       ],
       providers: [
         { provide: APP_FILTER, useClass: AllExceptionsFilter },

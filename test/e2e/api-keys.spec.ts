@@ -1,4 +1,6 @@
 import { PostgresQueryRunner } from 'typeorm/driver/postgres/PostgresQueryRunner';
+import { API_KEY_CACHE_TTL_MS } from '../../src/api-keys/api-key-auth.service';
+import { generateApiKey } from '../../src/api-keys/api-key.format';
 import { apiKeyHeader, bearer, newSession, Session } from '../support/auth';
 import { useTestApp } from '../support/app';
 import { LogCapture } from '../support/log-capture';
@@ -26,7 +28,7 @@ describe.each([
     headers: Record<string, string>,
     payload?: object,
   ) => ctx.app.inject({ method, url: `/api/v1${url}`, headers, ...(payload ? { payload } : {}) });
-  const createKey = async (payload: object, headers = bearer(owner.accessToken)) => {
+  const createKey = async (payload: object, headers: Record<string, string> = bearer(owner.accessToken)) => {
     const res = await call('POST', '/api-keys', headers, payload);
     if (res.statusCode === 201) created.push(res.json().api_key);
     return res;
@@ -105,6 +107,20 @@ describe.each([
     expect((await call('GET', '/auth/api-key/validate', apiKeyHeader(key.api_key))).statusCode).toBe(401);
   });
 
+  it('a revocation made by another replica takes effect here within 5 s (cache TTL)', async () => {
+    const key = (await createKey({ name: 'replica', scopes: ['tasks:read'] })).json();
+    const validate = () => call('GET', '/auth/api-key/validate', apiKeyHeader(key.api_key));
+    expect((await validate()).statusCode).toBe(200); // now cached on this replica
+    // Another replica revokes it: only the shared database changes, not this replica's cache.
+    await ctx.dataSource.query(
+      `UPDATE api_keys SET revoked_at = now(), revoked_reason = 'revoked' WHERE key_id = $1`,
+      [key.key_id],
+    );
+    await new Promise((resolve) => setTimeout(resolve, API_KEY_CACHE_TTL_MS + 100));
+    expect((await validate()).statusCode).toBe(401);
+    expect(API_KEY_CACHE_TTL_MS).toBeLessThanOrEqual(5000);
+  });
+
   it('rejects a key with a wrong checksum without a single database query', async () => {
     const spy = jest.spyOn(PostgresQueryRunner.prototype, 'query');
     try {
@@ -115,7 +131,6 @@ describe.each([
       expect(res.statusCode).toBe(401);
       expect(spy).not.toHaveBeenCalled();
       // Control: a well-formed key that is unknown does reach the database.
-      const { generateApiKey } = await import('../../src/api-keys/api-key.format');
       spy.mockClear();
       expect((await call('GET', '/auth/api-key/validate', apiKeyHeader(generateApiKey()))).statusCode).toBe(
         401,
@@ -213,7 +228,6 @@ describe.each([
     const [{ before }] = await ctx.dataSource.query(
       `SELECT count(*)::int AS before FROM audit_log WHERE action = 'auth.api_key_failed'`,
     );
-    const { generateApiKey } = await import('../../src/api-keys/api-key.format');
     await Promise.all(
       Array.from({ length: 40 }, () => call('GET', '/auth/api-key/validate', apiKeyHeader(generateApiKey()))),
     );
