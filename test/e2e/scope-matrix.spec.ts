@@ -31,18 +31,18 @@ describe('scope matrix for API keys', () => {
     return res.json<{ key_id: string }>().key_id;
   };
 
-  const REQUESTS: Record<string, (scopes: string[]) => Promise<Request>> = {
-    'POST /api/v1/api-keys': async (scopes) => ({ url: '/api/v1/api-keys', payload: { name: 'm', scopes } }),
-    'GET /api/v1/api-keys': async () => ({ url: '/api/v1/api-keys' }),
+  const REQUESTS: Record<string, (scopes: string[]) => Request | Promise<Request>> = {
+    'POST /api/v1/api-keys': (scopes) => ({ url: '/api/v1/api-keys', payload: { name: 'm', scopes } }),
+    'GET /api/v1/api-keys': () => ({ url: '/api/v1/api-keys' }),
     'GET /api/v1/api-keys/{key_id}': async () => ({ url: `/api/v1/api-keys/${await freshKeyId()}` }),
     'DELETE /api/v1/api-keys/{key_id}': async () => ({ url: `/api/v1/api-keys/${await freshKeyId()}` }),
     'POST /api/v1/api-keys/{key_id}/rotate': async () => ({
       url: `/api/v1/api-keys/${await freshKeyId()}/rotate`,
       payload: {},
     }),
-    'GET /api/v1/admin/users': async () => ({ url: '/api/v1/admin/users' }),
-    'PATCH /api/v1/admin/users/{id}': async () => ({ url: `/api/v1/admin/users/${someUserId}`, payload: {} }),
-    'GET /api/v1/admin/audit-log': async () => ({ url: '/api/v1/admin/audit-log' }),
+    'GET /api/v1/admin/users': () => ({ url: '/api/v1/admin/users' }),
+    'PATCH /api/v1/admin/users/{id}': () => ({ url: `/api/v1/admin/users/${someUserId}`, payload: {} }),
+    'GET /api/v1/admin/audit-log': () => ({ url: '/api/v1/admin/audit-log' }),
   };
 
   it('covers every scope-guarded operation and enforces each scope both ways', async () => {
