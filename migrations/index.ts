@@ -1,5 +1,6 @@
 import { ApiKeys20240106000000 } from './20240106000000-ApiKeys';
 import { AuditLog20240107000000 } from './20240107000000-AuditLog';
+import { Circuits20261128100100 } from './20261128100100-Circuits';
 import { HardenKeyStorage20240109000000 } from './20240109000000-HardenKeyStorage';
 import { InitialSchema20240101000000 } from './20240101000000-InitialSchema';
 import { NodeHeartbeatHistory20240108000000 } from './20240108000000-NodeHeartbeatHistory';
@@ -19,4 +20,5 @@ export const MIGRATIONS = [
   AuditLog20240107000000,
   NodeHeartbeatHistory20240108000000,
   HardenKeyStorage20240109000000,
+  Circuits20261128100100,
 ];

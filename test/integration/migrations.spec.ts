@@ -8,6 +8,7 @@ import { hasInlineIndex, migrationStatements, schemaSnapshot } from '../support/
 const EXPECTED_TABLES = [
   'api_keys',
   'audit_log',
+  'circuits',
   'migrations',
   'node_heartbeat_history',
   'nodes',
