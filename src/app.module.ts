@@ -9,6 +9,7 @@ import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './logging/logging.module';
+import { ProofsModule } from './proofs/proofs.module';
 import { RedisModule } from './redis/redis.module';
 
 export interface AppModuleOptions {
@@ -27,6 +28,7 @@ export class AppModule {
         DatabaseModule,
         RedisModule,
         HealthModule,
+        ProofsModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
