@@ -57,11 +57,12 @@ export class VerifierPool implements OnApplicationShutdown {
     });
   }
 
-  get size(): number {
-    return this.options.workers;
+  /** Threads currently running (0 once closed). */
+  get threadCount(): number {
+    return this.pool.threads.length;
   }
 
-  async verify(job: VerifyJob): Promise<VerifyOutcome> {
+  async verify(job: VerifyJob, timeoutMs = this.options.timeoutMs): Promise<VerifyOutcome> {
     if (this.closing) return { kind: 'unavailable', message: 'the verifier is shutting down' };
     const abort = new AbortController();
     let timedOut = false;
@@ -69,7 +70,7 @@ export class VerifierPool implements OnApplicationShutdown {
     const timer = setTimeout(() => {
       timedOut = true;
       abort.abort();
-    }, this.options.timeoutMs);
+    }, timeoutMs);
     try {
       const result = await this.pool.run(job, { signal: abort.signal });
       if ('error' in result) return { kind: 'failed', message: result.error, ms: result.ms };

@@ -5,7 +5,29 @@
  */
 'use strict';
 
+const Module = require('node:module');
+const { dirname } = require('node:path');
 const { performance } = require('node:perf_hooks');
+
+/*
+ * ffjavascript (snarkjs's field library) requires the `web-worker` package, which, when loaded on any thread
+ * but the main one, assumes it *is* a web-worker child and crashes reading its workerData. Our curve is
+ * single-threaded and never starts a Worker, so the module is pre-seeded with a stand-in that refuses to.
+ */
+function stubWebWorker() {
+  const ffjavascript = require.resolve('ffjavascript', { paths: [dirname(require.resolve('snarkjs'))] });
+  const path = require.resolve('web-worker', { paths: [dirname(ffjavascript)] });
+  const stub = new Module(path);
+  stub.filename = path;
+  stub.loaded = true;
+  stub.exports = class NoWorker {
+    constructor() {
+      throw new Error('snarkjs worker threads are disabled inside a verifier thread');
+    }
+  };
+  require.cache[path] = stub;
+}
+stubWebWorker();
 const snarkjs = require('snarkjs');
 
 const PROTOCOLS = new Set(['groth16', 'plonk', 'fflonk']);
