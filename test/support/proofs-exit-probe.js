@@ -2,6 +2,8 @@
  * Acceptance 5 probe: from the build (dist/), boot config + database + ProofsModule, register a fixture circuit,
  * verify its proof, close the context, and then do nothing: the process must end on its own. A verifier
  * thread or snarkjs curve left running would keep it alive. Prints the result as one JSON line.
+ *   --main-curve        also build snarkjs's default (multi-threaded) curve on the main thread first
+ *   --leave-pool-open   close only the database, not the context (negative control)
  */
 'use strict';
 require('reflect-metadata');
@@ -21,6 +23,10 @@ const { ProofVerificationService } = require(join(DIST, 'proofs/proof-verificati
 const { DataSource } = require('typeorm');
 
 async function main() {
+  if (process.argv.includes('--main-curve')) {
+    // As a bench or CLI calling snarkjs directly would: its default curve owns threads of its own.
+    await require('snarkjs').curves.getCurveFromName('bn128');
+  }
   const config = loadConfig(process.env);
   class ProbeModule {}
   Module({ imports: [ConfigModule.forRoot(config), DatabaseModule, ProofsModule] })(ProbeModule);
