@@ -27,6 +27,6 @@ import { VerifierPool } from './verifier-pool';
         new VerifierPool({ workers: config.proofs.workers, timeoutMs: config.proofs.verifyTimeoutMs }),
     },
   ],
-  exports: [CircuitRegistryService, ProofVerificationService],
+  exports: [CircuitRegistryService, ProofVerificationService, VerifierPool],
 })
 export class ProofsModule {}
