@@ -56,7 +56,8 @@ async function throughput(workers: number, job: VerifyJob): Promise<number> {
     const started = performance.now();
     const results = await Promise.all(Array.from({ length: N }, () => pool.verify(job)));
     const seconds = (performance.now() - started) / 1000;
-    if (!results.every((r) => r.kind === 'verified' && r.valid)) throw new Error('a bench verification failed');
+    if (!results.every((r) => r.kind === 'verified' && r.valid))
+      throw new Error('a bench verification failed');
     return N / seconds;
   } finally {
     await pool.close();
@@ -69,13 +70,15 @@ async function main(): Promise<void> {
   @Module({ imports: [ConfigModule.forRoot(config), DatabaseModule, ProofsModule] })
   class BenchModule {}
   const app = await NestFactory.createApplicationContext(BenchModule, { logger: ['error'] });
-  const [{ user_id }] = (await app
+  const [{ user_id }] = await app
     .get(DataSource)
-    .query(`INSERT INTO users (username, password_hash) VALUES ('bench', 'x') RETURNING user_id`)) as {
-    user_id: string;
-  }[];
+    .query<{ user_id: string }[]>(
+      `INSERT INTO users (username, password_hash) VALUES ('bench', 'x') RETURNING user_id`,
+    );
   const service = app.get(ProofVerificationService);
-  console.log(`cores ${availableParallelism()}, service pool ${config.proofs.workers} threads, ${ROUNDS} rounds`);
+  console.log(
+    `cores ${availableParallelism()}, service pool ${config.proofs.workers} threads, ${ROUNDS} rounds`,
+  );
 
   for (const protocol of ['groth16', 'plonk'] as const) {
     const f = fixture(protocol);
@@ -96,7 +99,12 @@ async function main(): Promise<void> {
   await app.close(); // also terminates the main-thread curve the raw runs built
 
   const f = fixture('groth16');
-  const job: VerifyJob = { protocol: 'groth16', vkey: f.vkey, proof: f.proof, publicSignals: f.publicSignals };
+  const job: VerifyJob = {
+    protocol: 'groth16',
+    vkey: f.vkey,
+    proof: f.proof,
+    publicSignals: f.publicSignals,
+  };
   const single = await throughput(1, job);
   const cores = availableParallelism();
   const pooled = await throughput(cores, job);

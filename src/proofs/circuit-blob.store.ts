@@ -61,7 +61,8 @@ export class CircuitBlobStore {
       if (error.code === 'ENOENT') return null;
       throw error;
     });
-    if (bytes && sha256Hex(bytes) !== sha256) throw new Error(`stored blob ${sha256} does not match its hash`);
+    if (bytes && sha256Hex(bytes) !== sha256)
+      throw new Error(`stored blob ${sha256} does not match its hash`);
     return bytes;
   }
 }

@@ -80,7 +80,8 @@ export class ProofVerificationService {
       this.logger.warn(`verification not run: ${outcome.message}`);
       throw new AppException(ErrorCode.ServiceUnavailable, 'Proof verification is unavailable; retry later');
     }
-    if (outcome.kind === 'failed') this.logger.warn(`verifier failed on circuit ${circuit.circuitId}: ${outcome.message}`);
+    if (outcome.kind === 'failed')
+      this.logger.warn(`verifier failed on circuit ${circuit.circuitId}: ${outcome.message}`);
 
     const valid = outcome.kind === 'verified' && outcome.valid;
     const errorMessage = this.errorMessage(outcome);
@@ -163,7 +164,8 @@ export class ProofVerificationService {
       taskId = runTask;
     }
     if (!taskId) return null;
-    if ((await this.artifacts.taskCreator(taskId)) !== callerId) throw AppException.notFound('Task not found');
+    if ((await this.artifacts.taskCreator(taskId)) !== callerId)
+      throw AppException.notFound('Task not found');
     return taskId;
   }
 }

@@ -94,7 +94,9 @@ export class VerifierPool implements OnApplicationShutdown {
       try {
         await this.pool.close();
       } catch (error) {
-        this.logger.warn(`closing verifier threads: ${error instanceof Error ? error.message : String(error)}`);
+        this.logger.warn(
+          `closing verifier threads: ${error instanceof Error ? error.message : String(error)}`,
+        );
         await this.pool.destroy();
       }
       // The threads' curves die with them. A curve built on this thread (a bench, a CLI, a future prover

@@ -22,7 +22,10 @@ export const MAX_PUBLIC_SIGNALS = 10_000;
 export function canonicalDecimal(value: unknown, field: string): bigint {
   if (typeof value !== 'string') throw new ShapeError(field, 'must be a decimal string');
   if (value.length === 0 || value.length > MAX_DIGITS || !CANONICAL_DECIMAL.test(value)) {
-    throw new ShapeError(field, 'must be a canonical decimal (digits only: no sign, leading zero, hex or space)');
+    throw new ShapeError(
+      field,
+      'must be a canonical decimal (digits only: no sign, leading zero, hex or space)',
+    );
   }
   return BigInt(value);
 }

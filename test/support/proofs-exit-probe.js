@@ -34,10 +34,15 @@ async function main() {
   const json = (file) => JSON.parse(readFileSync(join(FIXTURES, file), 'utf8'));
   const { circuit } = await app
     .get(CircuitRegistryService)
-    .register({ name: 'probe', protocol: 'groth16', verification_key: json('multiplier.groth16.vkey.json') }, null);
+    .register(
+      { name: 'probe', protocol: 'groth16', verification_key: json('multiplier.groth16.vkey.json') },
+      null,
+    );
   const [{ user_id }] = await app
     .get(DataSource)
-    .query(`INSERT INTO users (username, password_hash) VALUES ($1, 'x') RETURNING user_id`, [`probe-${process.pid}`]);
+    .query(`INSERT INTO users (username, password_hash) VALUES ($1, 'x') RETURNING user_id`, [
+      `probe-${process.pid}`,
+    ]);
   const result = await app.get(ProofVerificationService).verify(
     {
       circuit_id: circuit.circuit_id,

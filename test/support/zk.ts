@@ -23,7 +23,7 @@ export interface ZkFixture {
   zkey: Buffer;
 }
 
-const json = (file: string) => JSON.parse(readFileSync(join(ZK_FIXTURES, file), 'utf8'));
+const json = <T>(file: string): T => JSON.parse(readFileSync(join(ZK_FIXTURES, file), 'utf8')) as T;
 
 /** A fixture written by scripts/zk/build-fixtures; a fresh copy each call, so tests may mutate it. */
 export function zkFixture(circuit: FixtureCircuit, protocol: FixtureProtocol): ZkFixture {
@@ -40,7 +40,10 @@ export function zkFixture(circuit: FixtureCircuit, protocol: FixtureProtocol): Z
 }
 
 /** Config, database (migrations run) and ProofsModule: the services beneath the proof routes. */
-export async function bootProofs(config: AppConfig, overrides: { provide: unknown; useValue: unknown }[] = []) {
+export async function bootProofs(
+  config: AppConfig,
+  overrides: { provide: unknown; useValue: unknown }[] = [],
+) {
   let builder = Test.createTestingModule({
     imports: [ConfigModule.forRoot(config), DatabaseModule, ProofsModule],
   });
@@ -69,6 +72,8 @@ export async function createTask(ds: DataSource, creatorId: string): Promise<str
 }
 
 export async function createRun(ds: DataSource, taskId: string): Promise<string> {
-  const [{ run_id }] = await ds.query(`INSERT INTO task_runs (task_id) VALUES ($1) RETURNING run_id`, [taskId]);
+  const [{ run_id }] = await ds.query(`INSERT INTO task_runs (task_id) VALUES ($1) RETURNING run_id`, [
+    taskId,
+  ]);
   return run_id as string;
 }

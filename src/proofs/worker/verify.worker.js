@@ -53,8 +53,9 @@ async function init() {
   // One bn128 curve per thread, built once (40-60 ms) and kept: snarkjs's verify looks the curve up in
   // globalThis.curve_bn128. Single-threaded, because the pool already spans the cores: snarkjs's default curve
   // would start its own worker threads inside each of ours and oversubscribe the machine.
-  // @ts-ignore -- snarkjs ships no types
-  globalThis.curve_bn128 = await snarkjs.curves.getCurveFromName('bn128', { singleThread: true });
+  /** @type {any} */ (globalThis).curve_bn128 = await snarkjs.curves.getCurveFromName('bn128', {
+    singleThread: true,
+  });
   return verify;
 }
 

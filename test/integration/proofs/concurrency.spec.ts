@@ -35,7 +35,10 @@ describe('200 concurrent verifications', () => {
     const cases = await Promise.all(
       (['groth16', 'plonk'] as const).map(async (protocol) => {
         const f = zkFixture('multiplier', protocol);
-        const { circuit } = await registry.register({ name: protocol, protocol, verification_key: f.vkey }, null);
+        const { circuit } = await registry.register(
+          { name: protocol, protocol, verification_key: f.vkey },
+          null,
+        );
         return { id: circuit.circuit_id, f };
       }),
     );
@@ -56,13 +59,16 @@ describe('200 concurrent verifications', () => {
 
     expect(results.map((r) => r.valid)).toEqual(requests.map((r) => r.expected));
     expect(new Set(results.map((r) => r.proof_id)).size).toBe(200);
-    const [{ n }] = await app.get(DataSource).query(
-      `SELECT count(*)::int AS n FROM proof_artifacts WHERE proof_id = ANY($1::uuid[])`,
-      [results.map((r) => r.proof_id)],
-    );
+    const [{ n }] = await app
+      .get(DataSource)
+      .query(`SELECT count(*)::int AS n FROM proof_artifacts WHERE proof_id = ANY($1::uuid[])`, [
+        results.map((r) => r.proof_id),
+      ]);
     expect(n).toBe(200);
     const p99 = lag.percentile(99) / 1e6;
-    console.log(`event-loop lag over 200 concurrent verifications: p99 ${p99.toFixed(1)} ms, max ${(lag.max / 1e6).toFixed(1)} ms`);
+    console.log(
+      `event-loop lag over 200 concurrent verifications: p99 ${p99.toFixed(1)} ms, max ${(lag.max / 1e6).toFixed(1)} ms`,
+    );
     expect(p99).toBeLessThan(20);
   });
 });

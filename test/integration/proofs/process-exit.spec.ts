@@ -47,13 +47,22 @@ describe('a process using the proof services exits by itself after closing them'
     env?.cleanup();
   });
 
-  const probeEnv = () => ({ DATABASE_URL: db.url, DATA_DIR: env.dataDir, ENVIRONMENT: 'test', LOG_LEVEL: 'silent', PROOF_WORKERS: '2' });
-
-  it.each([[[]], [['--main-curve']]])('verifies on dist/ worker threads and exits 0 on its own (%j)', async (args) => {
-    const { outcome, out } = await runProbe(probeEnv(), args, 30_000);
-    expect(outcome).toEqual({ code: 0, signal: null });
-    expect(JSON.parse(out.trim().split('\n').pop()!)).toMatchObject({ valid: true, error_message: null });
+  const probeEnv = () => ({
+    DATABASE_URL: db.url,
+    DATA_DIR: env.dataDir,
+    ENVIRONMENT: 'test',
+    LOG_LEVEL: 'silent',
+    PROOF_WORKERS: '2',
   });
+
+  it.each([[[]], [['--main-curve']]])(
+    'verifies on dist/ worker threads and exits 0 on its own (%j)',
+    async (args) => {
+      const { outcome, out } = await runProbe(probeEnv(), args, 30_000);
+      expect(outcome).toEqual({ code: 0, signal: null });
+      expect(JSON.parse(out.trim().split('\n').pop()!)).toMatchObject({ valid: true, error_message: null });
+    },
+  );
 
   it('negative control: a snarkjs curve not terminated by the shutdown keeps the process running (5 s)', async () => {
     const { outcome, out } = await runProbe(probeEnv(), ['--main-curve', '--leave-pool-open'], 5_000);

@@ -21,7 +21,10 @@ function referenceCircuitId(vkey: unknown): string {
 }
 
 async function expect422(promise: Promise<unknown>, field: string): Promise<void> {
-  const error = await promise.then(() => null, (e: unknown) => e);
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(AppException);
   const e = error as AppException;
   expect({ code: e.code, status: e.getStatus() }).toEqual({ code: 'validation_error', status: 422 });
@@ -89,10 +92,9 @@ describe.each([
 
     const ds = app.get(DataSource);
     const user = await createUser(ds, `u${Date.now()}`);
-    const result = await app.get(ProofVerificationService).verify(
-      { circuit_id: circuit.circuit_id, proof: f.proof, public_signals: f.publicSignals },
-      user,
-    );
+    const result = await app
+      .get(ProofVerificationService)
+      .verify({ circuit_id: circuit.circuit_id, proof: f.proof, public_signals: f.publicSignals }, user);
     expect(result.valid).toBe(true);
     const [row] = await ds.query(`SELECT verified, circuit_id FROM proof_artifacts WHERE proof_id = $1`, [
       result.proof_id,
@@ -103,7 +105,10 @@ describe.each([
   it('re-registering the same key (any key order, any name) returns the same id, flagged as existing', async () => {
     const f = zkFixture('multiplier', 'groth16');
     const reordered = Object.fromEntries(Object.entries(f.vkey).reverse());
-    const again = await sut.register({ name: 'other name', protocol: 'groth16', verification_key: reordered }, null);
+    const again = await sut.register(
+      { name: 'other name', protocol: 'groth16', verification_key: reordered },
+      null,
+    );
     expect(again.already_existed).toBe(true);
     expect(again.circuit.circuit_id).toBe(referenceCircuitId(f.vkey));
     expect(again.circuit.name).toBe('multiplier');
@@ -119,7 +124,10 @@ describe.each([
     await expect422(reg('groth16', plonk), 'verification_key.protocol');
     await expect422(reg('groth16', { ...groth, curve: 'bls12381' }), 'verification_key.curve');
     await expect422(reg('groth16', { ...groth, note: 'hi' }), 'verification_key.note');
-    await expect422(reg('groth16', { ...groth, IC: (groth.IC as unknown[]).slice(1) }), 'verification_key.IC');
+    await expect422(
+      reg('groth16', { ...groth, IC: (groth.IC as unknown[]).slice(1) }),
+      'verification_key.IC',
+    );
     await expect422(reg('groth16', { ...groth, nPublic: 0 }), 'verification_key.nPublic');
     await expect422(reg('snark', groth), 'protocol');
     await expect422(sut.register({ name: '', protocol: 'groth16', verification_key: groth }, null), 'name');

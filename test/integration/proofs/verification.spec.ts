@@ -56,7 +56,11 @@ describe('proof verification (service level, real PostgreSQL, real snarkjs threa
     );
     ids[`${circuit}.${protocol}`] = c.circuit_id;
   };
-  const modern = (circuit: FixtureCircuit, protocol: FixtureProtocol, patch: Record<string, unknown> = {}) => {
+  const modern = (
+    circuit: FixtureCircuit,
+    protocol: FixtureProtocol,
+    patch: Record<string, unknown> = {},
+  ) => {
     const f = zkFixture(circuit, protocol);
     return {
       circuit_id: ids[`${circuit}.${protocol}`],
@@ -115,8 +119,8 @@ describe('proof verification (service level, real PostgreSQL, real snarkjs threa
         submitted_by: alice,
         error_message: null,
       });
-      expect(JSON.parse(row.proof_data.toString('utf8'))).toEqual(f.proof);
-      expect(JSON.parse(row.public_inputs.toString('utf8'))).toEqual(f.publicSignals);
+      expect(JSON.parse((row.proof_data as Buffer).toString('utf8'))).toEqual(f.proof);
+      expect(JSON.parse((row.public_inputs as Buffer).toString('utf8'))).toEqual(f.publicSignals);
       expect(new Date(row.verified_at).toISOString()).toBe(result.verified_at);
       expect(Number(row.verification_time_ms)).toBe(result.verification_time_ms);
     });
@@ -134,7 +138,9 @@ describe('proof verification (service level, real PostgreSQL, real snarkjs threa
         alice,
       );
       expect(result).toMatchObject({ valid: true, task_id: task });
-      const [row] = await ds.query(`SELECT task_id FROM proof_artifacts WHERE proof_id = $1`, [result.proof_id]);
+      const [row] = await ds.query(`SELECT task_id FROM proof_artifacts WHERE proof_id = $1`, [
+        result.proof_id,
+      ]);
       expect(row.task_id).toBe(task);
     });
 
@@ -147,18 +153,22 @@ describe('proof verification (service level, real PostgreSQL, real snarkjs threa
   });
 
   describe('acceptance 2: rejections, never a 500', () => {
-    it.each(['groth16', 'plonk'] as const)('%s: one public signal changed → 200 valid:false, stored', async (p) => {
-      const before = await count();
-      const result = await sut.verify(modern('multiplier', p, { public_signals: ['34', '11'] }), alice);
-      expect(result.valid).toBe(false);
-      expect(result.error_message).toMatch(/does not verify/);
-      expect(await count()).toBe(before + 1);
-      const [row] = await ds.query(`SELECT verified, verified_at FROM proof_artifacts WHERE proof_id = $1`, [
-        result.proof_id,
-      ]);
-      expect(row.verified).toBe(false);
-      expect(row.verified_at).not.toBeNull();
-    });
+    it.each(['groth16', 'plonk'] as const)(
+      '%s: one public signal changed → 200 valid:false, stored',
+      async (p) => {
+        const before = await count();
+        const result = await sut.verify(modern('multiplier', p, { public_signals: ['34', '11'] }), alice);
+        expect(result.valid).toBe(false);
+        expect(result.error_message).toMatch(/does not verify/);
+        expect(await count()).toBe(before + 1);
+        const [row] = await ds.query(
+          `SELECT verified, verified_at FROM proof_artifacts WHERE proof_id = $1`,
+          [result.proof_id],
+        );
+        expect(row.verified).toBe(false);
+        expect(row.verified_at).not.toBeNull();
+      },
+    );
 
     const signalCases: [string, unknown, string][] = [
       ['a signal replaced by itself + r', [String(33n + R), '11'], 'public_signals[0]'],
@@ -175,13 +185,16 @@ describe('proof verification (service level, real PostgreSQL, real snarkjs threa
       ['empty signals', [], 'public_signals'],
       ['a string instead of a list', '33,11', 'public_signals'],
     ];
-    it.each(['groth16', 'plonk'] as const)('%s: every malformed signal list → 422 naming the field', async (p) => {
-      const before = await count();
-      for (const [, signals, field] of signalCases) {
-        await expect422(sut.verify(modern('multiplier', p, { public_signals: signals }), alice), field);
-      }
-      expect(await count()).toBe(before); // refused before verification: nothing to store
-    });
+    it.each(['groth16', 'plonk'] as const)(
+      '%s: every malformed signal list → 422 naming the field',
+      async (p) => {
+        const before = await count();
+        for (const [, signals, field] of signalCases) {
+          await expect422(sut.verify(modern('multiplier', p, { public_signals: signals }), alice), field);
+        }
+        expect(await count()).toBe(before); // refused before verification: nothing to store
+      },
+    );
 
     it("checked against another circuit's id → 422 (signal count of that circuit)", async () => {
       const body = modern('multiplier', 'groth16', { circuit_id: ids['poseidon_preimage.groth16'] });
@@ -204,13 +217,25 @@ describe('proof verification (service level, real PostgreSQL, real snarkjs threa
 
     it('malformed proof coordinates → 422 naming the coordinate', async () => {
       const f = zkFixture('multiplier', 'groth16');
-      const pi = (patch: Record<string, unknown>) => modern('multiplier', 'groth16', { proof: { ...f.proof, ...patch } });
+      const pi = (patch: Record<string, unknown>) =>
+        modern('multiplier', 'groth16', { proof: { ...f.proof, ...patch } });
       const [ax, ay] = f.proof.pi_a as string[];
       await expect422(sut.verify(pi({ pi_a: [`0${ax}`, ay, '1'] }), alice), 'proof.pi_a[0]');
       await expect422(sut.verify(pi({ pi_a: [String(BigInt(ax) + Q), ay, '1'] }), alice), 'proof.pi_a[0]');
       await expect422(sut.verify(pi({ pi_a: [ax, ay, '2'] }), alice), 'proof.pi_a[2]');
       await expect422(sut.verify(pi({ pi_a: [ax, ay] }), alice), 'proof.pi_a');
-      await expect422(sut.verify(pi({ pi_b: [['1', '2'], ['3', '4']] }), alice), 'proof.pi_b');
+      await expect422(
+        sut.verify(
+          pi({
+            pi_b: [
+              ['1', '2'],
+              ['3', '4'],
+            ],
+          }),
+          alice,
+        ),
+        'proof.pi_b',
+      );
       await expect422(sut.verify(pi({ extra: '1' }), alice), 'proof.extra');
       await expect422(sut.verify(pi({ curve: 'bls12381' }), alice), 'proof.curve');
       const plonk = zkFixture('multiplier', 'plonk').proof;
@@ -237,22 +262,41 @@ describe('proof verification (service level, real PostgreSQL, real snarkjs threa
       const ok = b64(zkFixture('multiplier', 'groth16').proof);
       // Not even valid base64: the cap must be what refuses it, not the decoder.
       await expect422(
-        sut.verify({ task_id: task, circuit_id: id, proof_data: '!'.repeat(100 * 1024 + 1), public_inputs: b64(['33', '11']) }, alice),
+        sut.verify(
+          {
+            task_id: task,
+            circuit_id: id,
+            proof_data: '!'.repeat(100 * 1024 + 1),
+            public_inputs: b64(['33', '11']),
+          },
+          alice,
+        ),
         'proof_data',
       );
       await expect422(
-        sut.verify({ task_id: task, circuit_id: id, proof_data: ok, public_inputs: 'A'.repeat(10 * 1024 + 4) }, alice),
+        sut.verify(
+          { task_id: task, circuit_id: id, proof_data: ok, public_inputs: 'A'.repeat(10 * 1024 + 4) },
+          alice,
+        ),
         'public_inputs',
       );
     });
 
     it('request-level mistakes → 422; an unknown circuit → 404', async () => {
-      await expect422(sut.verify(modern('multiplier', 'groth16', { circuit_id: 'ABC' }), alice), 'circuit_id');
+      await expect422(
+        sut.verify(modern('multiplier', 'groth16', { circuit_id: 'ABC' }), alice),
+        'circuit_id',
+      );
       await expect422(sut.verify(modern('multiplier', 'groth16', { task_id: 'nope' }), alice), 'task_id');
       await expect422(sut.verify(modern('multiplier', 'groth16', { surprise: 1 }), alice), 'surprise');
       const { proof_data } = { proof_data: b64({}) };
-      await expect422(sut.verify({ circuit_id: ids['multiplier.groth16'], proof_data, public_inputs: b64([]) }, alice), 'task_id');
-      const missing = await rejection(sut.verify(modern('multiplier', 'groth16', { circuit_id: 'a'.repeat(64) }), alice));
+      await expect422(
+        sut.verify({ circuit_id: ids['multiplier.groth16'], proof_data, public_inputs: b64([]) }, alice),
+        'task_id',
+      );
+      const missing = await rejection(
+        sut.verify(modern('multiplier', 'groth16', { circuit_id: 'a'.repeat(64) }), alice),
+      );
       expect({ code: missing.code, status: missing.getStatus() }).toEqual({ code: 'not_found', status: 404 });
     });
   });
@@ -269,9 +313,16 @@ describe('proof verification (service level, real PostgreSQL, real snarkjs threa
       const bobsRun = await createRun(ds, bobsTask);
       const before = await count();
       await expect404(sut.verify(modern('multiplier', 'groth16', { task_id: bobsTask }), alice));
-      await expect404(sut.verify(modern('multiplier', 'groth16', { task_id: '00000000-0000-4000-8000-000000000000' }), alice));
+      await expect404(
+        sut.verify(
+          modern('multiplier', 'groth16', { task_id: '00000000-0000-4000-8000-000000000000' }),
+          alice,
+        ),
+      );
       await expect404(sut.verify(modern('multiplier', 'groth16', { run_id: bobsRun }), alice));
-      await expect404(sut.verify(modern('multiplier', 'groth16', { task_id: alicesTask, run_id: bobsRun }), alice));
+      await expect404(
+        sut.verify(modern('multiplier', 'groth16', { task_id: alicesTask, run_id: bobsRun }), alice),
+      );
       expect(await count()).toBe(before);
     });
 
@@ -280,7 +331,9 @@ describe('proof verification (service level, real PostgreSQL, real snarkjs threa
       const run = await createRun(ds, task);
       const result = await sut.verify(modern('multiplier', 'plonk', { run_id: run }), alice);
       expect(result).toMatchObject({ valid: true, task_id: task });
-      const [row] = await ds.query(`SELECT task_id, run_id FROM proof_artifacts WHERE proof_id = $1`, [result.proof_id]);
+      const [row] = await ds.query(`SELECT task_id, run_id FROM proof_artifacts WHERE proof_id = $1`, [
+        result.proof_id,
+      ]);
       expect(row).toEqual({ task_id: task, run_id: run });
     });
   });
@@ -294,18 +347,29 @@ describe('proof verification (service level, real PostgreSQL, real snarkjs threa
     }
 
     it.each([
-      ['throws', { PROOF_WORKERS: '1' }, () => new ThrowingPool({ workers: 1, timeoutMs: 10_000 }), /could not evaluate/],
+      [
+        'throws',
+        { PROOF_WORKERS: '1' },
+        () => new ThrowingPool({ workers: 1, timeoutMs: 10_000 }),
+        /could not evaluate/,
+      ],
       ['times out', { PROOF_WORKERS: '1', PROOF_VERIFY_TIMEOUT_MS: '1' }, null, /did not finish within 1 ms/],
     ] as const)('snarkjs %s', async (_name, extraEnv, makePool, message) => {
       const pool = makePool?.();
-      const other = await bootProofs(testConfig({ DATABASE_URL: db.url, ...extraEnv }).config, pool ? [{ provide: VerifierPool, useValue: pool }] : []);
+      const other = await bootProofs(
+        testConfig({ DATABASE_URL: db.url, ...extraEnv }).config,
+        pool ? [{ provide: VerifierPool, useValue: pool }] : [],
+      );
       try {
-        const result = await other.get(ProofVerificationService).verify(modern('multiplier', 'groth16'), alice);
+        const result = await other
+          .get(ProofVerificationService)
+          .verify(modern('multiplier', 'groth16'), alice);
         expect(result.valid).toBe(false);
         expect(result.error_message).toMatch(message);
-        const [row] = await ds.query(`SELECT verified, error_message FROM proof_artifacts WHERE proof_id = $1`, [
-          result.proof_id,
-        ]);
+        const [row] = await ds.query(
+          `SELECT verified, error_message FROM proof_artifacts WHERE proof_id = $1`,
+          [result.proof_id],
+        );
         expect(row).toEqual({ verified: false, error_message: result.error_message });
       } finally {
         await other.close();

@@ -18,10 +18,16 @@ describe('VerifierPool (real worker threads running snarkjs)', () => {
     expect(sut.threadCount).toBe(2);
   });
 
-  it.each(['groth16', 'plonk', 'fflonk'] as const)('accepts a valid %s proof and refuses a false one', async (p) => {
-    await expect(sut.verify(job(p))).resolves.toMatchObject({ kind: 'verified', valid: true });
-    await expect(sut.verify(job(p, ['34', '11']))).resolves.toMatchObject({ kind: 'verified', valid: false });
-  });
+  it.each(['groth16', 'plonk', 'fflonk'] as const)(
+    'accepts a valid %s proof and refuses a false one',
+    async (p) => {
+      await expect(sut.verify(job(p))).resolves.toMatchObject({ kind: 'verified', valid: true });
+      await expect(sut.verify(job(p, ['34', '11']))).resolves.toMatchObject({
+        kind: 'verified',
+        valid: false,
+      });
+    },
+  );
 
   it('reports a throw inside snarkjs as failed, with its message, and keeps serving', async () => {
     const broken = { ...job('groth16'), vkey: { ...(job('groth16').vkey as object), IC: [] } };
