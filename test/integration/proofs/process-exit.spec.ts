@@ -6,24 +6,34 @@ import { createTestDatabase, TestDatabase } from '../../support/postgres';
 
 const PROBE = join(__dirname, '../../support/proofs-exit-probe.js');
 
-/** Runs the probe on the built code; resolves with its exit, or 'still running' after `ms`. */
+/**
+ * Runs the probe on the built code. Once it has printed its result (up to 30 s on a busy machine), waits
+ * `ms` more for it to exit; resolves with its exit or 'still running'.
+ */
 async function runProbe(env: Record<string, string>, args: string[], ms: number) {
   const child = spawn(process.execPath, [PROBE, ...args], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  let printed: () => void = () => undefined;
+  const result = new Promise<void>((resolve) => (printed = resolve));
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+    if (out.includes('"valid"')) printed();
+  });
   child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  const done = exited(child);
   let timer: NodeJS.Timeout | undefined;
-  const outcome = await Promise.race([
-    exited(child),
-    new Promise<'still running'>((resolve) => (timer = setTimeout(() => resolve('still running'), ms))),
-  ]);
+  const after = (wait: number) =>
+    new Promise<'still running'>((resolve) => (timer = setTimeout(() => resolve('still running'), wait)));
+  await Promise.race([result, done, after(30_000)]);
+  clearTimeout(timer);
+  const outcome = await Promise.race([done, after(ms)]);
   clearTimeout(timer);
   if (outcome === 'still running') {
     child.kill('SIGKILL');
-    await exited(child);
+    await done;
   }
   return { outcome, out };
 }
