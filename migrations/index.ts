@@ -1,6 +1,7 @@
 import { ApiKeyManagement20261128000100 } from './20261128000100-ApiKeyManagement';
 import { ApiKeys20240106000000 } from './20240106000000-ApiKeys';
 import { AuditLog20240107000000 } from './20240107000000-AuditLog';
+import { Circuits20261128100100 } from './20261128100100-Circuits';
 import { HardenKeyStorage20240109000000 } from './20240109000000-HardenKeyStorage';
 import { IdentityHardening20261128000000 } from './20261128000000-IdentityHardening';
 import { InitialSchema20240101000000 } from './20240101000000-InitialSchema';
@@ -23,4 +24,5 @@ export const MIGRATIONS = [
   HardenKeyStorage20240109000000,
   IdentityHardening20261128000000,
   ApiKeyManagement20261128000100,
+  Circuits20261128100100,
 ];

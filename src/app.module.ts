@@ -12,6 +12,7 @@ import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './logging/logging.module';
+import { ProofsModule } from './proofs/proofs.module';
 import { RedisModule } from './redis/redis.module';
 import { UsersModule } from './users/users.module';
 
@@ -37,6 +38,7 @@ export class AppModule {
         AuditModule,
         AuthModule,
         AdminModule,
+        ProofsModule,
         ...(options.extraModules ?? []),
       ],
       providers: [

@@ -38,6 +38,16 @@ export class AppConfig {
   readonly wasmAllowedRoots!: readonly string[];
   readonly logLevel!: string;
   readonly healthCheckTimeoutMs!: number;
+  readonly proofs!: {
+    /** Longest a verification may take, queueing in the worker pool included. */
+    readonly verifyTimeoutMs: number;
+    /** Worker threads that run snarkjs (default: the cores). */
+    readonly workers: number;
+    readonly maxWasmBytes: number;
+    readonly maxZkeyBytes: number;
+    /** Circuit witness generators and proving keys, stored by SHA-256. */
+    readonly storageDir: string;
+  };
 
   constructor(values: AppConfig) {
     Object.assign(this, values);

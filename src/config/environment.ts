@@ -180,4 +180,38 @@ export class EnvironmentVariables {
   @MinLength(8)
   @MaxLength(256)
   ADMIN_PASSWORD?: string;
+
+  @Transform(toInt)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(600_000)
+  PROOF_VERIFY_TIMEOUT_MS?: number;
+
+  @Transform(toInt)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(64)
+  PROOF_WORKERS?: number;
+
+  @Transform(toInt)
+  @IsOptional()
+  @IsInt()
+  @Min(1024)
+  @Max(256 * 1024 * 1024)
+  CIRCUIT_WASM_MAX_BYTES?: number;
+
+  @Transform(toInt)
+  @IsOptional()
+  @IsInt()
+  @Min(1024)
+  @Max(1024 * 1024 * 1024)
+  CIRCUIT_ZKEY_MAX_BYTES?: number;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  @MaxLength(4096)
+  CIRCUIT_STORAGE_DIR?: string;
 }

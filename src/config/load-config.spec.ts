@@ -1,5 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEV_SECRETS_FILE } from './dev-secrets';
 import { ConfigValidationError, loadConfig } from './load-config';
@@ -36,6 +36,30 @@ describe('loadConfig', () => {
     expect(sut.redisUrl).toBeNull();
     expect(sut.http.expectCtMaxAge).toBeNull();
     expect(sut.wasmAllowedRoots).toEqual([join(dataDir, 'wasm-modules')]);
+    expect(sut.proofs).toEqual({
+      verifyTimeoutMs: 10_000,
+      workers: availableParallelism(),
+      maxWasmBytes: 8 * 1024 * 1024,
+      maxZkeyBytes: 32 * 1024 * 1024,
+      storageDir: join(dataDir, 'circuits'),
+    });
+  });
+
+  it('reads the proof settings', () => {
+    const sut = load({
+      PROOF_VERIFY_TIMEOUT_MS: '2500',
+      PROOF_WORKERS: '3',
+      CIRCUIT_WASM_MAX_BYTES: '65536',
+      CIRCUIT_ZKEY_MAX_BYTES: '131072',
+      CIRCUIT_STORAGE_DIR: 'blobs',
+    });
+    expect(sut.proofs).toEqual({
+      verifyTimeoutMs: 2500,
+      workers: 3,
+      maxWasmBytes: 65536,
+      maxZkeyBytes: 131072,
+      storageDir: join(dataDir, 'blobs'),
+    });
   });
 
   it('reads typed values', () => {
@@ -69,6 +93,12 @@ describe('loadConfig', () => {
     ['ENVIRONMENT', 'staging'],
     ['BODY_LIMIT_BYTES', '12kb'],
     ['TRUSTED_PROXY_CIDRS', 'everyone'],
+    ['PROOF_VERIFY_TIMEOUT_MS', '0'],
+    ['PROOF_VERIFY_TIMEOUT_MS', '9999999'],
+    ['PROOF_WORKERS', '0'],
+    ['PROOF_WORKERS', 'many'],
+    ['CIRCUIT_WASM_MAX_BYTES', '512'],
+    ['CIRCUIT_ZKEY_MAX_BYTES', '2000000000'],
   ])('refuses %s=%s, naming the variable but not its value', (name, value) => {
     const problems = problemsOf({ [name]: value });
     expect(problems.some((p) => p.startsWith(`${name}:`))).toBe(true);

@@ -1,4 +1,6 @@
 import { plainToInstance } from 'class-transformer';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { ValidationError, validateSync } from 'class-validator';
 import { AppConfig, packageVersion, resolvePath, splitList } from './app-config';
 import { loadOrCreateDevSecrets, SECRET_NAMES, SecretName } from './dev-secrets';
@@ -144,5 +146,12 @@ export function loadConfig(raw: NodeJS.ProcessEnv = process.env, cwd = process.c
     wasmAllowedRoots: splitList(env.WASM_ALLOWED_ROOTS ?? './wasm-modules').map((p) => resolvePath(p, cwd)),
     logLevel: env.LOG_LEVEL ?? (environment === 'test' ? 'warn' : 'info'),
     healthCheckTimeoutMs: env.HEALTH_CHECK_TIMEOUT_MS ?? 2000,
+    proofs: {
+      verifyTimeoutMs: env.PROOF_VERIFY_TIMEOUT_MS ?? 10_000,
+      workers: env.PROOF_WORKERS ?? availableParallelism(),
+      maxWasmBytes: env.CIRCUIT_WASM_MAX_BYTES ?? 8 * 1024 * 1024,
+      maxZkeyBytes: env.CIRCUIT_ZKEY_MAX_BYTES ?? 32 * 1024 * 1024,
+      storageDir: resolvePath(env.CIRCUIT_STORAGE_DIR ?? join(dataDir, 'circuits'), cwd),
+    },
   });
 }

@@ -8,6 +8,7 @@ import { hasInlineIndex, migrationStatements, schemaSnapshot } from '../support/
 const EXPECTED_TABLES = [
   'api_keys',
   'audit_log',
+  'circuits',
   'migrations',
   'node_heartbeat_history',
   'nodes',
@@ -115,7 +116,7 @@ describe('migrations', () => {
       const [{ user_id }] = await ds.query(`SELECT user_id FROM users WHERE username = 'Alice'`);
       await expect(
         ds.query(
-          `INSERT INTO api_keys (user_id, key_hash, key_prefix) VALUES ($1, 'vcp_plaintextkey', 'vcp_plaintex')`,
+          `INSERT INTO api_keys (user_id, name, key_hash, key_prefix) VALUES ($1, 'k', 'vcp_plaintextkey', 'vcp_plaintex')`,
           [user_id],
         ),
       ).rejects.toThrow(/api_keys_key_hash_format_check/);

@@ -1,0 +1,107 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { ProofSystem } from './proof-system';
+
+export interface CircuitRecord {
+  circuitId: string;
+  name: string;
+  protocol: ProofSystem;
+  curve: string;
+  nPublic: number;
+  /** The canonical JSON the id is the hash of. */
+  verificationKey: string;
+  wasmSha256: string | null;
+  wasmSize: number | null;
+  zkeySha256: string | null;
+  zkeySize: number | null;
+  createdBy: string | null;
+  createdAt: Date;
+}
+
+interface CircuitRow {
+  circuit_id: string;
+  name: string;
+  protocol: ProofSystem;
+  curve: string;
+  n_public: number;
+  verification_key: string;
+  wasm_sha256: string | null;
+  wasm_size: string | null;
+  zkey_sha256: string | null;
+  zkey_size: string | null;
+  created_by: string | null;
+  created_at: Date;
+}
+
+const COLUMNS = `circuit_id, name, protocol, curve, n_public, verification_key, wasm_sha256, wasm_size,
+  zkey_sha256, zkey_size, created_by, created_at`;
+
+function toRecord(row: CircuitRow): CircuitRecord {
+  const num = (v: string | null) => (v === null ? null : Number(v));
+  return {
+    circuitId: row.circuit_id,
+    name: row.name,
+    protocol: row.protocol,
+    curve: row.curve,
+    nPublic: row.n_public,
+    verificationKey: row.verification_key,
+    wasmSha256: row.wasm_sha256,
+    wasmSize: num(row.wasm_size),
+    zkeySha256: row.zkey_sha256,
+    zkeySize: num(row.zkey_size),
+    createdBy: row.created_by,
+    createdAt: row.created_at,
+  };
+}
+
+/** The circuits table, in plain SQL; records out, never query objects. */
+@Injectable()
+export class CircuitRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Inserts unless the id exists; `created` says which. A concurrent twin insert resolves to the same row. */
+  async insertIfAbsent(
+    circuit: Omit<CircuitRecord, 'createdAt'>,
+  ): Promise<{ record: CircuitRecord; created: boolean }> {
+    const inserted: CircuitRow[] = await this.dataSource.query(
+      `INSERT INTO circuits (circuit_id, name, protocol, curve, n_public, verification_key, wasm_sha256,
+         wasm_size, zkey_sha256, zkey_size, created_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+       ON CONFLICT (circuit_id) DO NOTHING
+       RETURNING ${COLUMNS}`,
+      [
+        circuit.circuitId,
+        circuit.name,
+        circuit.protocol,
+        circuit.curve,
+        circuit.nPublic,
+        circuit.verificationKey,
+        circuit.wasmSha256,
+        circuit.wasmSize,
+        circuit.zkeySha256,
+        circuit.zkeySize,
+        circuit.createdBy,
+      ],
+    );
+    if (inserted.length > 0) return { record: toRecord(inserted[0]), created: true };
+    const existing = await this.findById(circuit.circuitId);
+    if (!existing) throw new Error('circuit vanished between conflict and read');
+    return { record: existing, created: false };
+  }
+
+  async findById(circuitId: string): Promise<CircuitRecord | null> {
+    const rows: CircuitRow[] = await this.dataSource.query(
+      `SELECT ${COLUMNS} FROM circuits WHERE circuit_id = $1`,
+      [circuitId],
+    );
+    return rows.length > 0 ? toRecord(rows[0]) : null;
+  }
+
+  async list(limit: number, offset: number): Promise<CircuitRecord[]> {
+    const rows: CircuitRow[] = await this.dataSource.query(
+      `SELECT ${COLUMNS} FROM circuits ORDER BY created_at, circuit_id LIMIT $1 OFFSET $2`,
+      [limit, offset],
+    );
+    return rows.map(toRecord);
+  }
+}

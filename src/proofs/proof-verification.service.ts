@@ -1,0 +1,171 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { AppException } from '../common/errors/app.exception';
+import { ErrorCode } from '../common/errors/error-code';
+import { canonicalJson } from './canonical-json';
+import { CircuitRepository } from './circuit.repository';
+import { ProofArtifactRepository } from './proof-artifact.repository';
+import { ProofSystem } from './proof-system';
+import { ProofVerificationEvent, ProofVerificationObserver } from './proof-verification.observer';
+import { VerifierPool, VerifyOutcome } from './verifier-pool';
+import { parseVerifyRequest, VerifyRequest } from './verify-request';
+import { ShapeError, validateProof, validatePublicSignals } from './zk-validation';
+
+export interface ProofVerificationResult {
+  valid: boolean;
+  proof_id: string;
+  circuit_id: string;
+  task_id: string | null;
+  verified_at: string;
+  verification_time_ms: number;
+  error_message: string | null;
+}
+
+interface CachedCircuit {
+  circuitId: string;
+  protocol: ProofSystem;
+  nPublic: number;
+  vkey: unknown;
+}
+
+// A circuit id is the hash of its key, so a cached entry can never be stale; the bound only caps memory.
+const CIRCUIT_CACHE_SIZE = 256;
+
+function rejected(error: ShapeError): AppException {
+  return AppException.validation([{ field: error.field, message: error.reason }], error.message);
+}
+
+/**
+ * Verifies a proof against a registered circuit. Everything about the request is checked on the event loop
+ * before snarkjs sees it (shape, protocol, curve, signal count, canonical decimals, field bounds), so a
+ * malformed proof is a 422 with its reason; snarkjs itself runs on the VerifierPool's threads, and whatever it
+ * does (false, throw, hang) ends as a stored `valid: false`, never a 500.
+ */
+@Injectable()
+export class ProofVerificationService {
+  private readonly logger = new Logger(ProofVerificationService.name);
+  private readonly cache = new Map<string, CachedCircuit>();
+
+  constructor(
+    private readonly circuits: CircuitRepository,
+    private readonly artifacts: ProofArtifactRepository,
+    private readonly pool: VerifierPool,
+    private readonly observer: ProofVerificationObserver,
+  ) {}
+
+  /** `callerId` is the authenticated user; a task or run named in the request must be theirs. */
+  async verify(body: unknown, callerId: string): Promise<ProofVerificationResult> {
+    let request: VerifyRequest;
+    try {
+      request = parseVerifyRequest(body);
+    } catch (error) {
+      throw error instanceof ShapeError ? rejected(error) : error;
+    }
+    const circuit = await this.circuit(request.circuitId);
+    const taskId = await this.ownedTask(request, callerId);
+    let publicSignals: string[];
+    try {
+      validateProof(circuit.protocol, request.proof);
+      publicSignals = validatePublicSignals(request.publicSignals, circuit.nPublic);
+    } catch (error) {
+      throw error instanceof ShapeError ? rejected(error) : error;
+    }
+
+    const outcome = await this.pool.verify({
+      protocol: circuit.protocol,
+      vkey: circuit.vkey,
+      publicSignals,
+      proof: request.proof,
+    });
+    if (outcome.kind === 'unavailable') {
+      this.logger.warn(`verification not run: ${outcome.message}`);
+      throw new AppException(ErrorCode.ServiceUnavailable, 'Proof verification is unavailable; retry later');
+    }
+    if (outcome.kind === 'failed')
+      this.logger.warn(`verifier failed on circuit ${circuit.circuitId}: ${outcome.message}`);
+
+    const valid = outcome.kind === 'verified' && outcome.valid;
+    const errorMessage = this.errorMessage(outcome);
+    const verificationTimeMs = Math.round(outcome.ms);
+    const { proofId, verifiedAt } = await this.artifacts.insert({
+      taskId,
+      runId: request.runId,
+      // Validation admitted only strings, arrays and known keys, so this canonical form is deterministic.
+      proofData: Buffer.from(canonicalJson(request.proof), 'utf8'),
+      publicInputs: Buffer.from(canonicalJson(publicSignals), 'utf8'),
+      circuitId: circuit.circuitId,
+      proofSystem: circuit.protocol,
+      verified: valid,
+      verificationTimeMs,
+      verifiedAt: new Date(),
+      errorMessage,
+      submittedBy: callerId,
+    });
+    this.observer.observe({
+      circuitId: circuit.circuitId,
+      protocol: circuit.protocol,
+      outcome: this.outcomeLabel(outcome),
+      durationSeconds: outcome.ms / 1000,
+    });
+    return {
+      valid,
+      proof_id: proofId,
+      circuit_id: circuit.circuitId,
+      task_id: taskId,
+      verified_at: verifiedAt.toISOString(),
+      verification_time_ms: verificationTimeMs,
+      error_message: errorMessage,
+    };
+  }
+
+  private errorMessage(outcome: Exclude<VerifyOutcome, { kind: 'unavailable' }>): string | null {
+    switch (outcome.kind) {
+      case 'verified':
+        return outcome.valid ? null : "The proof does not verify against the circuit's verification key";
+      case 'failed':
+        // snarkjs's own message stays in the server log: it may describe internals.
+        return 'The verifier could not evaluate this proof';
+      case 'timeout':
+        return `Verification did not finish within ${this.pool.options.timeoutMs} ms`;
+    }
+  }
+
+  private outcomeLabel(
+    outcome: Exclude<VerifyOutcome, { kind: 'unavailable' }>,
+  ): ProofVerificationEvent['outcome'] {
+    if (outcome.kind === 'verified') return outcome.valid ? 'valid' : 'invalid';
+    return outcome.kind;
+  }
+
+  private async circuit(circuitId: string): Promise<CachedCircuit> {
+    const cached = this.cache.get(circuitId);
+    if (cached) return cached;
+    const record = await this.circuits.findById(circuitId);
+    if (!record) throw AppException.notFound('Circuit not found');
+    const circuit: CachedCircuit = {
+      circuitId: record.circuitId,
+      protocol: record.protocol,
+      nPublic: record.nPublic,
+      vkey: JSON.parse(record.verificationKey) as unknown,
+    };
+    if (this.cache.size >= CIRCUIT_CACHE_SIZE) this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.set(circuitId, circuit);
+    return circuit;
+  }
+
+  /**
+   * The task the proof is for, when one is named (directly or through its run): it must exist and have been
+   * created by the caller. Any other case is the same 404, so a caller cannot probe for others' task ids.
+   */
+  private async ownedTask(request: VerifyRequest, callerId: string): Promise<string | null> {
+    let taskId = request.taskId;
+    if (request.runId) {
+      const runTask = await this.artifacts.runTask(request.runId);
+      if (!runTask || (taskId && runTask !== taskId)) throw AppException.notFound('Task run not found');
+      taskId = runTask;
+    }
+    if (!taskId) return null;
+    if ((await this.artifacts.taskCreator(taskId)) !== callerId)
+      throw AppException.notFound('Task not found');
+    return taskId;
+  }
+}

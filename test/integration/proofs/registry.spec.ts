@@ -1,0 +1,171 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { AppException } from '../../../src/common/errors/app.exception';
+import { CircuitRegistryService } from '../../../src/proofs/circuit-registry.service';
+import { ProofVerificationService } from '../../../src/proofs/proof-verification.service';
+import { testConfig, TestConfig } from '../../support/config';
+import { createTestDatabase, TestDatabase } from '../../support/postgres';
+import { bootProofs, createUser, zkFixture } from '../../support/zk';
+
+/**
+ * An independent canonicalisation: JSON.stringify with the sorted list of every key as the replacer emits
+ * each object's keys in that order and no whitespace. The service's id must equal SHA-256 of this.
+ */
+function referenceCircuitId(vkey: unknown): string {
+  const keys = new Set<string>();
+  JSON.stringify(vkey, (key, value: unknown) => (keys.add(key), value));
+  const canonical = JSON.stringify(vkey, [...keys].filter((k) => k !== '').sort());
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+async function expect422(promise: Promise<unknown>, field: string): Promise<void> {
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(AppException);
+  const e = error as AppException;
+  expect({ code: e.code, status: e.getStatus() }).toEqual({ code: 'validation_error', status: 422 });
+  expect((e.extra.details as { field: string }[])[0].field).toBe(field);
+}
+
+const blobPath = (root: string, sha: string) => join(root, sha.slice(0, 2), sha);
+
+describe.each([
+  ['PostgreSQL', true],
+  ['PGlite', false],
+])('circuit registry on %s', (_name, onPostgres) => {
+  let db: TestDatabase | undefined;
+  let env: TestConfig;
+  let app: Awaited<ReturnType<typeof bootProofs>>;
+  let sut: CircuitRegistryService;
+
+  beforeAll(async () => {
+    db = onPostgres ? await createTestDatabase() : undefined;
+    env = testConfig({
+      ...(db ? { DATABASE_URL: db.url } : {}),
+      PROOF_WORKERS: '1',
+      CIRCUIT_WASM_MAX_BYTES: String(64 * 1024),
+    });
+    app = await bootProofs(env.config);
+    sut = app.get(CircuitRegistryService);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await db?.drop();
+    env?.cleanup();
+  });
+
+  it('stores wasm and zkey by hash (atomically: no temp files left), then verifies against the circuit', async () => {
+    const f = zkFixture('multiplier', 'groth16');
+    const { circuit, already_existed } = await sut.register(
+      {
+        name: 'multiplier',
+        protocol: 'groth16',
+        verification_key: f.vkey,
+        wasm: f.wasm.toString('base64'),
+        zkey: f.zkey.toString('base64'),
+      },
+      null,
+    );
+    expect(already_existed).toBe(false);
+    expect(circuit).toMatchObject({
+      circuit_id: referenceCircuitId(f.vkey),
+      protocol: 'groth16',
+      curve: 'bn128',
+      n_public: 2,
+      verification_key: f.vkey,
+      wasm_sha256: createHash('sha256').update(f.wasm).digest('hex'),
+      wasm_size: f.wasm.length,
+      zkey_sha256: createHash('sha256').update(f.zkey).digest('hex'),
+      zkey_size: f.zkey.length,
+    });
+    const root = env.config.proofs.storageDir;
+    expect(root.startsWith(env.dataDir)).toBe(true);
+    expect(readFileSync(blobPath(root, circuit.wasm_sha256!)).equals(f.wasm)).toBe(true);
+    expect(readFileSync(blobPath(root, circuit.zkey_sha256!)).equals(f.zkey)).toBe(true);
+    const leftovers = readdirSync(root, { recursive: true }).filter((p) => String(p).endsWith('.tmp'));
+    expect(leftovers).toEqual([]);
+
+    const ds = app.get(DataSource);
+    const user = await createUser(ds, `u${Date.now()}`);
+    const result = await app
+      .get(ProofVerificationService)
+      .verify({ circuit_id: circuit.circuit_id, proof: f.proof, public_signals: f.publicSignals }, user);
+    expect(result.valid).toBe(true);
+    const [row] = await ds.query(`SELECT verified, circuit_id FROM proof_artifacts WHERE proof_id = $1`, [
+      result.proof_id,
+    ]);
+    expect(row).toEqual({ verified: true, circuit_id: circuit.circuit_id });
+  });
+
+  it('re-registering the same key (any key order, any name) returns the same id, flagged as existing', async () => {
+    const f = zkFixture('multiplier', 'groth16');
+    const reordered = Object.fromEntries(Object.entries(f.vkey).reverse());
+    const again = await sut.register(
+      { name: 'other name', protocol: 'groth16', verification_key: reordered },
+      null,
+    );
+    expect(again.already_existed).toBe(true);
+    expect(again.circuit.circuit_id).toBe(referenceCircuitId(f.vkey));
+    expect(again.circuit.name).toBe('multiplier');
+    await expect(sut.list()).resolves.toHaveLength(1);
+  });
+
+  it('refuses keys that are not bn128, not the declared protocol, or carry extra fields', async () => {
+    const groth = zkFixture('multiplier', 'groth16').vkey;
+    const plonk = zkFixture('multiplier', 'plonk').vkey;
+    const reg = (protocol: unknown, verification_key: unknown) =>
+      sut.register({ name: 'x', protocol, verification_key }, null);
+    await expect422(reg('plonk', groth), 'verification_key.protocol');
+    await expect422(reg('groth16', plonk), 'verification_key.protocol');
+    await expect422(reg('groth16', { ...groth, curve: 'bls12381' }), 'verification_key.curve');
+    await expect422(reg('groth16', { ...groth, note: 'hi' }), 'verification_key.note');
+    await expect422(
+      reg('groth16', { ...groth, IC: (groth.IC as unknown[]).slice(1) }),
+      'verification_key.IC',
+    );
+    await expect422(reg('groth16', { ...groth, nPublic: 0 }), 'verification_key.nPublic');
+    await expect422(reg('snark', groth), 'protocol');
+    await expect422(sut.register({ name: '', protocol: 'groth16', verification_key: groth }, null), 'name');
+  });
+
+  it('refuses uploads over the cap (before decoding), non-base64 and wrong file types', async () => {
+    const f = zkFixture('poseidon_preimage', 'plonk');
+    const reg = (extra: Record<string, unknown>) =>
+      sut.register({ name: 'p', protocol: 'plonk', verification_key: f.vkey, ...extra }, null);
+    await expect422(reg({ wasm: f.wasm.toString('base64') }), 'wasm'); // 1.6 MB > the 64 KiB cap set above
+    await expect422(reg({ wasm: '***' }), 'wasm');
+    await expect422(reg({ zkey: f.wasm.subarray(0, 1000).toString('base64') }), 'zkey');
+    await expect422(reg({ wasm: Buffer.from('not wasm').toString('base64') }), 'wasm');
+    await expect(sut.list()).resolves.toHaveLength(1);
+  });
+
+  it('the database refuses a circuit row whose id is not the hash of its stored key', async () => {
+    const ds = app.get(DataSource);
+    await expect(
+      ds.query(
+        `INSERT INTO circuits (circuit_id, name, protocol, curve, n_public, verification_key)
+         VALUES ($1, 'forged', 'groth16', 'bn128', 1, '{}')`,
+        ['0'.repeat(64)],
+      ),
+    ).rejects.toThrow(/circuits_circuit_id_is_vkey_hash/);
+  });
+
+  it('acceptance 6: the id is stable across a restart and equals SHA-256 of the canonical key', async () => {
+    const f = zkFixture('multiplier', 'groth16');
+    const id = referenceCircuitId(f.vkey);
+    await app.close();
+    app = await bootProofs(env.config);
+    sut = app.get(CircuitRegistryService);
+    const reloaded = await sut.get(id);
+    expect(reloaded.circuit_id).toBe(id);
+    expect(reloaded.verification_key).toEqual(f.vkey);
+    const again = await sut.register({ name: 'm', protocol: 'groth16', verification_key: f.vkey }, null);
+    expect(again).toMatchObject({ already_existed: true, circuit: { circuit_id: id } });
+    expect(existsSync(blobPath(env.config.proofs.storageDir, reloaded.wasm_sha256!))).toBe(true);
+  });
+});

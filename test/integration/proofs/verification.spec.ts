@@ -1,0 +1,380 @@
+import { DataSource } from 'typeorm';
+import { AppException } from '../../../src/common/errors/app.exception';
+import { CircuitRegistryService } from '../../../src/proofs/circuit-registry.service';
+import { ProofVerificationService } from '../../../src/proofs/proof-verification.service';
+import { VerifierPool, VerifyJob } from '../../../src/proofs/verifier-pool';
+import { testConfig, TestConfig } from '../../support/config';
+import { createTestDatabase, TestDatabase } from '../../support/postgres';
+import {
+  bootProofs,
+  createRun,
+  createTask,
+  createUser,
+  FixtureCircuit,
+  FixtureProtocol,
+  zkFixture,
+} from '../../support/zk';
+
+// Written out here rather than imported, so a wrong constant in the code cannot agree with itself.
+const R = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
+const Q = 21888242871839275222246405745257275088696311157297823662689037894645226208583n;
+const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64');
+
+type Boot = Awaited<ReturnType<typeof bootProofs>>;
+
+async function rejection(promise: Promise<unknown>): Promise<AppException> {
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof AppException)) throw new Error(`expected an AppException, got ${String(error)}`);
+  return error;
+}
+
+async function expect422(promise: Promise<unknown>, field: string): Promise<void> {
+  const error = await rejection(promise);
+  expect({ code: error.code, status: error.getStatus() }).toEqual({ code: 'validation_error', status: 422 });
+  expect((error.extra.details as { field: string }[])[0].field).toBe(field);
+}
+
+describe('proof verification (service level, real PostgreSQL, real snarkjs threads)', () => {
+  let db: TestDatabase;
+  let env: TestConfig;
+  let app: Boot;
+  let ds: DataSource;
+  let sut: ProofVerificationService;
+  let alice: string;
+  let bob: string;
+  const ids = {} as Record<string, string>;
+
+  const register = async (circuit: FixtureCircuit, protocol: FixtureProtocol) => {
+    const f = zkFixture(circuit, protocol);
+    const registry = app.get(CircuitRegistryService);
+    const { circuit: c } = await registry.register(
+      { name: `${circuit} ${protocol}`, protocol, verification_key: f.vkey },
+      null,
+    );
+    ids[`${circuit}.${protocol}`] = c.circuit_id;
+  };
+  const modern = (
+    circuit: FixtureCircuit,
+    protocol: FixtureProtocol,
+    patch: Record<string, unknown> = {},
+  ) => {
+    const f = zkFixture(circuit, protocol);
+    return {
+      circuit_id: ids[`${circuit}.${protocol}`],
+      proof: f.proof,
+      public_signals: f.publicSignals,
+      ...patch,
+    };
+  };
+  const count = async () => (await ds.query(`SELECT count(*)::int AS n FROM proof_artifacts`))[0].n as number;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    env = testConfig({ DATABASE_URL: db.url, PROOF_WORKERS: '2' });
+    app = await bootProofs(env.config);
+    ds = app.get(DataSource);
+    sut = app.get(ProofVerificationService);
+    alice = await createUser(ds, 'alice');
+    bob = await createUser(ds, 'bob');
+    await register('multiplier', 'groth16');
+    await register('multiplier', 'plonk');
+    await register('multiplier', 'fflonk');
+    await register('poseidon_preimage', 'groth16');
+    await register('poseidon_preimage', 'plonk');
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await db?.drop();
+    env?.cleanup();
+  });
+
+  describe('acceptance 1: valid fixture proofs verify and are stored', () => {
+    it.each([
+      ['multiplier', 'groth16'],
+      ['multiplier', 'plonk'],
+      ['multiplier', 'fflonk'],
+      ['poseidon_preimage', 'groth16'],
+      ['poseidon_preimage', 'plonk'],
+    ] as const)('%s %s', async (circuit, protocol) => {
+      const result = await sut.verify(modern(circuit, protocol), alice);
+      expect(result).toEqual({
+        valid: true,
+        proof_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        circuit_id: ids[`${circuit}.${protocol}`],
+        task_id: null,
+        verified_at: expect.any(String),
+        verification_time_ms: expect.any(Number),
+        error_message: null,
+      });
+      const [row] = await ds.query(`SELECT * FROM proof_artifacts WHERE proof_id = $1`, [result.proof_id]);
+      const f = zkFixture(circuit, protocol);
+      expect(row).toMatchObject({
+        verified: true,
+        proof_system: protocol,
+        circuit_id: ids[`${circuit}.${protocol}`],
+        submitted_by: alice,
+        error_message: null,
+      });
+      expect(JSON.parse((row.proof_data as Buffer).toString('utf8'))).toEqual(f.proof);
+      expect(JSON.parse((row.public_inputs as Buffer).toString('utf8'))).toEqual(f.publicSignals);
+      expect(new Date(row.verified_at).toISOString()).toBe(result.verified_at);
+      expect(Number(row.verification_time_ms)).toBe(result.verification_time_ms);
+    });
+
+    it("accepts the original's base64 form for the caller's own task", async () => {
+      const task = await createTask(ds, alice);
+      const f = zkFixture('multiplier', 'groth16');
+      const result = await sut.verify(
+        {
+          task_id: task,
+          circuit_id: ids['multiplier.groth16'],
+          proof_data: b64(f.proof),
+          public_inputs: b64(f.publicSignals),
+        },
+        alice,
+      );
+      expect(result).toMatchObject({ valid: true, task_id: task });
+      const [row] = await ds.query(`SELECT task_id FROM proof_artifacts WHERE proof_id = $1`, [
+        result.proof_id,
+      ]);
+      expect(row.task_id).toBe(task);
+    });
+
+    it('stores the same proof twice as two artifacts (proof bytes are never a key)', async () => {
+      const first = await sut.verify(modern('multiplier', 'plonk'), alice);
+      const second = await sut.verify(modern('multiplier', 'plonk'), alice);
+      expect(second.proof_id).not.toBe(first.proof_id);
+      expect(second.valid && first.valid).toBe(true);
+    });
+  });
+
+  describe('acceptance 2: rejections, never a 500', () => {
+    it.each(['groth16', 'plonk'] as const)(
+      '%s: one public signal changed → 200 valid:false, stored',
+      async (p) => {
+        const before = await count();
+        const result = await sut.verify(modern('multiplier', p, { public_signals: ['34', '11'] }), alice);
+        expect(result.valid).toBe(false);
+        expect(result.error_message).toMatch(/does not verify/);
+        expect(await count()).toBe(before + 1);
+        const [row] = await ds.query(
+          `SELECT verified, verified_at FROM proof_artifacts WHERE proof_id = $1`,
+          [result.proof_id],
+        );
+        expect(row.verified).toBe(false);
+        expect(row.verified_at).not.toBeNull();
+      },
+    );
+
+    const signalCases: [string, unknown, string][] = [
+      ['a signal replaced by itself + r', [String(33n + R), '11'], 'public_signals[0]'],
+      ['r itself', ['33', String(R)], 'public_signals[1]'],
+      ['a leading zero', ['033', '11'], 'public_signals[0]'],
+      ['hex', ['0x21', '11'], 'public_signals[0]'],
+      ['a plus sign', ['+33', '11'], 'public_signals[0]'],
+      ['a minus sign', ['33', '-11'], 'public_signals[1]'],
+      ['whitespace', [' 33', '11'], 'public_signals[0]'],
+      ['a number instead of a string', [33, '11'], 'public_signals[0]'],
+      ['an exponent', ['3.3e1', '11'], 'public_signals[0]'],
+      ['one signal too many', ['33', '11', '1'], 'public_signals'],
+      ['one signal too few', ['33'], 'public_signals'],
+      ['empty signals', [], 'public_signals'],
+      ['a string instead of a list', '33,11', 'public_signals'],
+    ];
+    it.each(['groth16', 'plonk'] as const)(
+      '%s: every malformed signal list → 422 naming the field',
+      async (p) => {
+        const before = await count();
+        for (const [, signals, field] of signalCases) {
+          await expect422(sut.verify(modern('multiplier', p, { public_signals: signals }), alice), field);
+        }
+        expect(await count()).toBe(before); // refused before verification: nothing to store
+      },
+    );
+
+    it("checked against another circuit's id → 422 (signal count of that circuit)", async () => {
+      const body = modern('multiplier', 'groth16', { circuit_id: ids['poseidon_preimage.groth16'] });
+      await expect422(sut.verify(body, alice), 'public_signals');
+      const poseidon = modern('poseidon_preimage', 'plonk', { circuit_id: ids['multiplier.plonk'] });
+      await expect422(sut.verify(poseidon, alice), 'public_signals');
+    });
+
+    it('a proof of the other protocol → 422 on proof.protocol, also when relabelled → 422 on its shape', async () => {
+      const plonkProof = zkFixture('multiplier', 'plonk').proof;
+      await expect422(
+        sut.verify(modern('multiplier', 'groth16', { proof: plonkProof }), alice),
+        'proof.protocol',
+      );
+      const relabelled = { ...plonkProof, protocol: 'groth16' };
+      await expect422(sut.verify(modern('multiplier', 'groth16', { proof: relabelled }), alice), 'proof.A');
+      const groth = zkFixture('multiplier', 'groth16').proof;
+      await expect422(sut.verify(modern('multiplier', 'fflonk', { proof: groth }), alice), 'proof.protocol');
+    });
+
+    it('malformed proof coordinates → 422 naming the coordinate', async () => {
+      const f = zkFixture('multiplier', 'groth16');
+      const pi = (patch: Record<string, unknown>) =>
+        modern('multiplier', 'groth16', { proof: { ...f.proof, ...patch } });
+      const [ax, ay] = f.proof.pi_a as string[];
+      await expect422(sut.verify(pi({ pi_a: [`0${ax}`, ay, '1'] }), alice), 'proof.pi_a[0]');
+      await expect422(sut.verify(pi({ pi_a: [String(BigInt(ax) + Q), ay, '1'] }), alice), 'proof.pi_a[0]');
+      await expect422(sut.verify(pi({ pi_a: [ax, ay, '2'] }), alice), 'proof.pi_a[2]');
+      await expect422(sut.verify(pi({ pi_a: [ax, ay] }), alice), 'proof.pi_a');
+      await expect422(
+        sut.verify(
+          pi({
+            pi_b: [
+              ['1', '2'],
+              ['3', '4'],
+            ],
+          }),
+          alice,
+        ),
+        'proof.pi_b',
+      );
+      await expect422(sut.verify(pi({ extra: '1' }), alice), 'proof.extra');
+      await expect422(sut.verify(pi({ curve: 'bls12381' }), alice), 'proof.curve');
+      const plonk = zkFixture('multiplier', 'plonk').proof;
+      const evalPlusR = { ...plonk, eval_a: String(BigInt(plonk.eval_a as string) + R) };
+      await expect422(sut.verify(modern('multiplier', 'plonk', { proof: evalPlusR }), alice), 'proof.eval_a');
+    });
+
+    it('garbage JSON → 422, in either form', async () => {
+      const id = ids['multiplier.groth16'];
+      const task = await createTask(ds, alice);
+      const legacy = (proof_data: string, public_inputs = b64(['33', '11'])) =>
+        sut.verify({ task_id: task, circuit_id: id, proof_data, public_inputs }, alice);
+      await expect422(legacy(Buffer.from('{"pi_a": [').toString('base64')), 'proof_data');
+      await expect422(legacy(b64(zkFixture('multiplier', 'groth16').proof), 'not base64!'), 'public_inputs');
+      await expect422(sut.verify(modern('multiplier', 'groth16', { proof: 'garbage' }), alice), 'proof');
+      await expect422(sut.verify(modern('multiplier', 'groth16', { proof: [1, 2] }), alice), 'proof');
+      await expect422(sut.verify('garbage', alice), 'body');
+      await expect422(sut.verify(null, alice), 'body');
+    });
+
+    it('oversized base64 → 422 before anything is decoded', async () => {
+      const id = ids['multiplier.groth16'];
+      const task = await createTask(ds, alice);
+      const ok = b64(zkFixture('multiplier', 'groth16').proof);
+      // Not even valid base64: the cap must be what refuses it, not the decoder.
+      await expect422(
+        sut.verify(
+          {
+            task_id: task,
+            circuit_id: id,
+            proof_data: '!'.repeat(100 * 1024 + 1),
+            public_inputs: b64(['33', '11']),
+          },
+          alice,
+        ),
+        'proof_data',
+      );
+      await expect422(
+        sut.verify(
+          { task_id: task, circuit_id: id, proof_data: ok, public_inputs: 'A'.repeat(10 * 1024 + 4) },
+          alice,
+        ),
+        'public_inputs',
+      );
+    });
+
+    it('request-level mistakes → 422; an unknown circuit → 404', async () => {
+      await expect422(
+        sut.verify(modern('multiplier', 'groth16', { circuit_id: 'ABC' }), alice),
+        'circuit_id',
+      );
+      await expect422(sut.verify(modern('multiplier', 'groth16', { task_id: 'nope' }), alice), 'task_id');
+      await expect422(sut.verify(modern('multiplier', 'groth16', { surprise: 1 }), alice), 'surprise');
+      const { proof_data } = { proof_data: b64({}) };
+      await expect422(
+        sut.verify({ circuit_id: ids['multiplier.groth16'], proof_data, public_inputs: b64([]) }, alice),
+        'task_id',
+      );
+      const missing = await rejection(
+        sut.verify(modern('multiplier', 'groth16', { circuit_id: 'a'.repeat(64) }), alice),
+      );
+      expect({ code: missing.code, status: missing.getStatus() }).toEqual({ code: 'not_found', status: 404 });
+    });
+  });
+
+  describe('task ownership', () => {
+    const expect404 = async (promise: Promise<unknown>) => {
+      const error = await rejection(promise);
+      expect({ code: error.code, status: error.getStatus() }).toEqual({ code: 'not_found', status: 404 });
+    };
+
+    it("another user's task, an unknown task and a run of another task are all the same 404", async () => {
+      const bobsTask = await createTask(ds, bob);
+      const alicesTask = await createTask(ds, alice);
+      const bobsRun = await createRun(ds, bobsTask);
+      const before = await count();
+      await expect404(sut.verify(modern('multiplier', 'groth16', { task_id: bobsTask }), alice));
+      await expect404(
+        sut.verify(
+          modern('multiplier', 'groth16', { task_id: '00000000-0000-4000-8000-000000000000' }),
+          alice,
+        ),
+      );
+      await expect404(sut.verify(modern('multiplier', 'groth16', { run_id: bobsRun }), alice));
+      await expect404(
+        sut.verify(modern('multiplier', 'groth16', { task_id: alicesTask, run_id: bobsRun }), alice),
+      );
+      expect(await count()).toBe(before);
+    });
+
+    it("a run of the caller's task records both the run and its task", async () => {
+      const task = await createTask(ds, alice);
+      const run = await createRun(ds, task);
+      const result = await sut.verify(modern('multiplier', 'plonk', { run_id: run }), alice);
+      expect(result).toMatchObject({ valid: true, task_id: task });
+      const [row] = await ds.query(`SELECT task_id, run_id FROM proof_artifacts WHERE proof_id = $1`, [
+        result.proof_id,
+      ]);
+      expect(row).toEqual({ task_id: task, run_id: run });
+    });
+  });
+
+  describe('when snarkjs throws or hangs: a stored valid:false, never a 500', () => {
+    /** A real pool whose jobs reach snarkjs with a key missing its IC points, so snarkjs throws in the thread. */
+    class ThrowingPool extends VerifierPool {
+      override verify(job: VerifyJob, timeoutMs?: number) {
+        return super.verify({ ...job, vkey: { ...(job.vkey as object), IC: [] } }, timeoutMs);
+      }
+    }
+
+    it.each([
+      [
+        'throws',
+        { PROOF_WORKERS: '1' },
+        () => new ThrowingPool({ workers: 1, timeoutMs: 10_000 }),
+        /could not evaluate/,
+      ],
+      ['times out', { PROOF_WORKERS: '1', PROOF_VERIFY_TIMEOUT_MS: '1' }, null, /did not finish within 1 ms/],
+    ] as const)('snarkjs %s', async (_name, extraEnv, makePool, message) => {
+      const pool = makePool?.();
+      const other = await bootProofs(
+        testConfig({ DATABASE_URL: db.url, ...extraEnv }).config,
+        pool ? [{ provide: VerifierPool, useValue: pool }] : [],
+      );
+      try {
+        const result = await other
+          .get(ProofVerificationService)
+          .verify(modern('multiplier', 'groth16'), alice);
+        expect(result.valid).toBe(false);
+        expect(result.error_message).toMatch(message);
+        const [row] = await ds.query(
+          `SELECT verified, error_message FROM proof_artifacts WHERE proof_id = $1`,
+          [result.proof_id],
+        );
+        expect(row).toEqual({ verified: false, error_message: result.error_message });
+      } finally {
+        await other.close();
+        await pool?.close();
+      }
+    });
+  });
+});

@@ -1,0 +1,79 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { INestApplicationContext } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { DataSource } from 'typeorm';
+import { AppConfig } from '../../src/config/app-config';
+import { ConfigModule } from '../../src/config/config.module';
+import { DatabaseModule } from '../../src/database/database.module';
+import { ProofsModule } from '../../src/proofs/proofs.module';
+
+export const ZK_FIXTURES = join(__dirname, '../fixtures/zk');
+
+export type FixtureCircuit = 'multiplier' | 'poseidon_preimage';
+export type FixtureProtocol = 'groth16' | 'plonk' | 'fflonk';
+
+export interface ZkFixture {
+  circuit: FixtureCircuit;
+  protocol: FixtureProtocol;
+  vkey: Record<string, unknown>;
+  proof: Record<string, unknown>;
+  publicSignals: string[];
+  wasm: Buffer;
+  zkey: Buffer;
+}
+
+const json = <T>(file: string): T => JSON.parse(readFileSync(join(ZK_FIXTURES, file), 'utf8')) as T;
+
+/** A fixture written by scripts/zk/build-fixtures; a fresh copy each call, so tests may mutate it. */
+export function zkFixture(circuit: FixtureCircuit, protocol: FixtureProtocol): ZkFixture {
+  const base = `${circuit}.${protocol}`;
+  return {
+    circuit,
+    protocol,
+    vkey: json(`${base}.vkey.json`),
+    proof: json(`${base}.proof.json`),
+    publicSignals: json(`${base}.public.json`),
+    wasm: readFileSync(join(ZK_FIXTURES, `${circuit}.wasm`)),
+    zkey: readFileSync(join(ZK_FIXTURES, `${base}.zkey`)),
+  };
+}
+
+/** Config, database (migrations run) and ProofsModule: the services beneath the proof routes. */
+export async function bootProofs(
+  config: AppConfig,
+  overrides: { provide: unknown; useValue: unknown }[] = [],
+) {
+  let builder = Test.createTestingModule({
+    imports: [ConfigModule.forRoot(config), DatabaseModule, ProofsModule],
+  });
+  for (const o of overrides) builder = builder.overrideProvider(o.provide).useValue(o.useValue);
+  const moduleRef = await builder.compile();
+  await moduleRef.init();
+  return moduleRef as INestApplicationContext & typeof moduleRef;
+}
+
+/** A user and, optionally, tasks of theirs, inserted directly (the identity layer does not exist yet). */
+export async function createUser(ds: DataSource, username: string): Promise<string> {
+  const [{ user_id }] = await ds.query(
+    `INSERT INTO users (username, password_hash) VALUES ($1, 'x') RETURNING user_id`,
+    [username],
+  );
+  return user_id as string;
+}
+
+export async function createTask(ds: DataSource, creatorId: string): Promise<string> {
+  const [{ task_id }] = await ds.query(
+    `INSERT INTO tasks (creator_id, task_type, max_execution_time_sec, require_proof)
+     VALUES ($1, 'zk_proof', 60, true) RETURNING task_id`,
+    [creatorId],
+  );
+  return task_id as string;
+}
+
+export async function createRun(ds: DataSource, taskId: string): Promise<string> {
+  const [{ run_id }] = await ds.query(`INSERT INTO task_runs (task_id) VALUES ($1) RETURNING run_id`, [
+    taskId,
+  ]);
+  return run_id as string;
+}
