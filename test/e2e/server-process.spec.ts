@@ -54,7 +54,7 @@ describe('the server process', () => {
       expect(n).toBe(MIGRATIONS.length); // applied once, not again on restart
     });
     expect(readFileSync(join(dataDir, 'secrets.json'), 'utf8')).toBe(secrets); // tokens survive restarts
-  });
+  }, 240_000); // a fresh embedded database boots in seconds, but slowly on a loaded 2-core machine
 
   describe('on PostgreSQL', () => {
     let db: TestDatabase;

@@ -25,7 +25,7 @@ export function exited(child: ChildProcess): Promise<{ code: number | null; sign
 }
 
 /** Runs the built server as `npm start` does (node dist/src/main.js) and waits until it listens. */
-export async function startServer(env: Record<string, string>, timeoutMs = 30_000): Promise<ServerProcess> {
+export async function startServer(env: Record<string, string>, timeoutMs = 90_000): Promise<ServerProcess> {
   requireBuild();
   const child = spawn(process.execPath, [MAIN], {
     env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
