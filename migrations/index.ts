@@ -1,4 +1,5 @@
 import { ApiKeyManagement20261128000100 } from './20261128000100-ApiKeyManagement';
+import { ThrottleOverrides20261128000200 } from './20261128000200-ThrottleOverrides';
 import { ApiKeys20240106000000 } from './20240106000000-ApiKeys';
 import { AuditLog20240107000000 } from './20240107000000-AuditLog';
 import { Circuits20261128100100 } from './20261128100100-Circuits';
@@ -24,5 +25,6 @@ export const MIGRATIONS = [
   HardenKeyStorage20240109000000,
   IdentityHardening20261128000000,
   ApiKeyManagement20261128000100,
+  ThrottleOverrides20261128000200,
   Circuits20261128100100,
 ];

@@ -13,6 +13,8 @@ import { AuthModule } from './auth/auth.module';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './logging/logging.module';
 import { ProofsModule } from './proofs/proofs.module';
+import { RateLimitStorageModule } from './rate-limit/rate-limit-storage.module';
+import { RateLimitModule } from './rate-limit/rate-limit.module';
 import { RedisModule } from './redis/redis.module';
 import { UsersModule } from './users/users.module';
 
@@ -33,12 +35,15 @@ export class AppModule {
         LoggingModule.forRoot(config, options.logDestination),
         DatabaseModule,
         RedisModule,
+        RateLimitStorageModule,
         HealthModule,
         UsersModule,
         AuditModule,
         AuthModule,
         AdminModule,
         ProofsModule,
+        // After AuthModule: its guard must see the authenticated principal.
+        RateLimitModule,
         ...(options.extraModules ?? []),
       ],
       providers: [

@@ -110,6 +110,7 @@ export class ApiKeyAuthService {
       {
         key_id: string;
         scopes: Scope[];
+        rate_limit_tier: string;
         expires_at: Date | null;
         revoked_at: Date | null;
         user_id: string;
@@ -118,7 +119,7 @@ export class ApiKeyAuthService {
         disabled: boolean;
       }[]
     >(
-      `SELECT k.key_id, k.scopes, k.expires_at, k.revoked_at, u.user_id, u.username, u.role,
+      `SELECT k.key_id, k.scopes, k.rate_limit_tier, k.expires_at, k.revoked_at, u.user_id, u.username, u.role,
               u.disabled_at IS NOT NULL AS disabled
          FROM api_keys k JOIN users u ON u.user_id = k.user_id
         WHERE k.key_hash = $1`,
@@ -148,6 +149,7 @@ export class ApiKeyAuthService {
         scopes: row.scopes.filter((scope) => allowed.includes(scope)),
         authMethod: 'api_key',
         keyId: row.key_id,
+        rateLimitTier: row.rate_limit_tier,
       },
       reason: null,
       expiresAt: row.expires_at?.getTime() ?? null,

@@ -8,6 +8,7 @@ import {
   ApiUnauthorizedResponse,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
+import { RateLimitTier } from '../rate-limit/rate-tier.decorator';
 import { AuthService } from './auth.service';
 import { Authenticated } from './decorators/authenticated.decorator';
 import { Public } from './decorators/public.decorator';
@@ -16,6 +17,7 @@ import { LoginDto, MeDto, RefreshDto, RegisterDto, RegisterResponseDto, TokenPai
 import type { Principal, RequestMeta } from './principal';
 
 @ApiTags('auth')
+@RateLimitTier('auth')
 @Controller('auth')
 export class AuthController {
   constructor(private readonly auth: AuthService) {}

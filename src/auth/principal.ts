@@ -8,6 +8,8 @@ export interface Principal {
   scopes: readonly Scope[];
   authMethod: 'jwt' | 'api_key';
   keyId?: string;
+  /** The API key's `rate_limit_tier` (general, elevated, unlimited). */
+  rateLimitTier?: string;
 }
 
 /** Where a request came from, for audit rows and token metadata. */

@@ -1,6 +1,7 @@
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { Environment } from './environment';
+import type { RateTier, TierLimits } from '../rate-limit/tiers';
 
 /** Typed, validated configuration. Built once at boot by `loadConfig`; injected by class token. */
 export class AppConfig {
@@ -34,6 +35,11 @@ export class AppConfig {
     readonly refreshTokenTtlDays: number;
     /** Created or promoted to admin at boot when both are set. */
     readonly bootstrapAdmin: { readonly username: string; readonly password: string } | null;
+  };
+  readonly rateLimits!: {
+    readonly tiers: Readonly<Record<RateTier, TierLimits>>;
+    /** Most buckets the in-memory store (and the Redis fallback) keeps. */
+    readonly memoryMaxKeys: number;
   };
   readonly wasmAllowedRoots!: readonly string[];
   readonly logLevel!: string;

@@ -214,4 +214,11 @@ export class EnvironmentVariables {
   @IsString()
   @MaxLength(4096)
   CIRCUIT_STORAGE_DIR?: string;
+
+  @Transform(toInt)
+  @IsOptional()
+  @IsInt()
+  @Min(1000)
+  @Max(10_000_000)
+  RATE_LIMIT_MEMORY_MAX_KEYS?: number;
 }

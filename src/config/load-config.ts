@@ -1,4 +1,6 @@
 import { plainToInstance } from 'class-transformer';
+import ipaddr from 'ipaddr.js';
+import { DEFAULT_TIER_LIMITS, RATE_TIERS, RateTier, TierLimits } from '../rate-limit/tiers';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { ValidationError, validateSync } from 'class-validator';
@@ -85,11 +87,46 @@ function corsProblems(origins: string[]): string[] {
   return problems;
 }
 
+/** Parsed with ipaddr.js (the library behind Fastify's proxy-addr), never by hand. */
 function cidrProblems(cidrs: string[]): string[] {
-  const valid = /^(\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F:]+)(\/\d{1,3})?$/;
-  return cidrs.every((cidr) => valid.test(cidr))
+  const valid = (entry: string) => {
+    if (ipaddr.isValid(entry)) return true;
+    try {
+      ipaddr.parseCIDR(entry);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  return cidrs.every(valid)
     ? []
     : ['TRUSTED_PROXY_CIDRS: each entry must be an IP address or CIDR such as 10.0.0.0/8'];
+}
+
+/** RATE_LIMIT_<TIER>_RPM and RATE_LIMIT_<TIER>_BURST, validated here because the names are generated. */
+function rateLimitTiers(raw: NodeJS.ProcessEnv, problems: string[]): Record<RateTier, TierLimits> {
+  const read = (name: string, fallback: number, max: number): number => {
+    const value = raw[name]?.trim();
+    if (!value) return fallback;
+    if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
+      problems.push(`${name}: must be a whole number from 1 to ${max}`);
+      return fallback;
+    }
+    return Number(value);
+  };
+  return Object.fromEntries(
+    RATE_TIERS.map((tier) => {
+      const prefix = `RATE_LIMIT_${tier.toUpperCase()}`;
+      const defaults = DEFAULT_TIER_LIMITS[tier];
+      return [
+        tier,
+        {
+          rpm: read(`${prefix}_RPM`, defaults.rpm, 1_000_000),
+          burst: read(`${prefix}_BURST`, defaults.burst, 100_000),
+        },
+      ];
+    }),
+  ) as Record<RateTier, TierLimits>;
 }
 
 export function loadConfig(raw: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): AppConfig {
@@ -100,6 +137,7 @@ export function loadConfig(raw: NodeJS.ProcessEnv = process.env, cwd = process.c
   const corsAllowedOrigins = splitList(env.CORS_ALLOWED_ORIGINS);
   const trustedProxyCidrs = splitList(env.TRUSTED_PROXY_CIDRS);
   problems.push(...corsProblems(corsAllowedOrigins), ...cidrProblems(trustedProxyCidrs));
+  const tiers = rateLimitTiers(raw, problems);
   if (Boolean(env.ADMIN_USERNAME) !== Boolean(env.ADMIN_PASSWORD))
     problems.push('ADMIN_USERNAME: ADMIN_USERNAME and ADMIN_PASSWORD must be set together');
   if (isProduction) problems.push(...productionProblems(env));
@@ -143,6 +181,7 @@ export function loadConfig(raw: NodeJS.ProcessEnv = process.env, cwd = process.c
           ? { username: env.ADMIN_USERNAME, password: env.ADMIN_PASSWORD }
           : null,
     },
+    rateLimits: { tiers, memoryMaxKeys: env.RATE_LIMIT_MEMORY_MAX_KEYS ?? 50_000 },
     wasmAllowedRoots: splitList(env.WASM_ALLOWED_ROOTS ?? './wasm-modules').map((p) => resolvePath(p, cwd)),
     logLevel: env.LOG_LEVEL ?? (environment === 'test' ? 'warn' : 'info'),
     healthCheckTimeoutMs: env.HEALTH_CHECK_TIMEOUT_MS ?? 2000,

@@ -1,4 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
+import { SkipThrottle } from '@nestjs/throttler';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { Public } from '../auth/decorators/public.decorator';
 import { AppException } from '../common/errors/app.exception';
@@ -8,6 +9,7 @@ import { HealthService } from './health.service';
 
 @ApiTags('health')
 @Public()
+@SkipThrottle()
 @Controller('health')
 export class HealthController {
   constructor(private readonly health: HealthService) {}
@@ -29,6 +31,7 @@ export class HealthController {
         checks,
       });
     }
-    return { status: 'ready', checks };
+    const degraded = Object.values(checks).some((check) => check.status === 'degraded');
+    return { status: degraded ? 'degraded' : 'ready', checks };
   }
 }

@@ -12,8 +12,8 @@ export class HealthResponseDto {
 }
 
 export class CheckResultDto {
-  @ApiProperty({ enum: ['up', 'down'] })
-  status!: 'up' | 'down';
+  @ApiProperty({ enum: ['up', 'down', 'degraded'] })
+  status!: 'up' | 'down' | 'degraded';
 
   @ApiProperty()
   latency_ms!: number;
@@ -23,7 +23,7 @@ export class CheckResultDto {
 }
 
 export class ReadinessResponseDto {
-  @ApiProperty({ example: 'ready' })
+  @ApiProperty({ example: 'ready', enum: ['ready', 'degraded'] })
   status!: string;
 
   @ApiProperty({ type: 'object', additionalProperties: { $ref: '#/components/schemas/CheckResultDto' } })

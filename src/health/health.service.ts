@@ -5,7 +5,7 @@ import { AppConfig } from '../config/app-config';
 import { RedisConnection } from '../redis/redis.connection';
 
 export interface CheckResult {
-  status: 'up' | 'down';
+  status: 'up' | 'down' | 'degraded';
   latency_ms: number;
   error?: string;
 }
@@ -36,11 +36,15 @@ export class HealthService {
       database: this.check(() => this.dataSource.query('SELECT 1')),
     };
     const redis = this.redis.client;
-    if (redis) checks.redis = this.check(() => redis.ping());
+    // Redis down is degraded, not unready: rate limits fall back to per-replica memory and requests are served.
+    if (redis)
+      checks.redis = this.check(() => redis.ping()).then((r) =>
+        r.status === 'down' ? { ...r, status: 'degraded' } : r,
+      );
     const names = Object.keys(checks);
     const results = await Promise.all(names.map((name) => checks[name]));
     const byName = Object.fromEntries(names.map((name, i) => [name, results[i]]));
-    return { ready: results.every((r) => r.status === 'up'), checks: byName };
+    return { ready: results.every((r) => r.status !== 'down'), checks: byName };
   }
 
   private async check(probe: () => Promise<unknown>): Promise<CheckResult> {

@@ -31,6 +31,17 @@ describe('scope matrix for API keys', () => {
     return res.json<{ key_id: string }>().key_id;
   };
 
+  const future = () => new Date(Date.now() + 3_600_000).toISOString();
+  const freshOverrideId = async () => {
+    const res = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/admin/throttle-overrides',
+      headers: bearer(adminToken),
+      payload: { subject_type: 'ip', subject_id: '198.51.100.7', rpm: 100, expires_at: future() },
+    });
+    return res.json<{ override_id: string }>().override_id;
+  };
+
   const REQUESTS: Record<string, (scopes: string[]) => Request | Promise<Request>> = {
     'POST /api/v1/api-keys': (scopes) => ({ url: '/api/v1/api-keys', payload: { name: 'm', scopes } }),
     'GET /api/v1/api-keys': () => ({ url: '/api/v1/api-keys' }),
@@ -43,6 +54,14 @@ describe('scope matrix for API keys', () => {
     'GET /api/v1/admin/users': () => ({ url: '/api/v1/admin/users' }),
     'PATCH /api/v1/admin/users/{id}': () => ({ url: `/api/v1/admin/users/${someUserId}`, payload: {} }),
     'GET /api/v1/admin/audit-log': () => ({ url: '/api/v1/admin/audit-log' }),
+    'POST /api/v1/admin/throttle-overrides': () => ({
+      url: '/api/v1/admin/throttle-overrides',
+      payload: { subject_type: 'ip', subject_id: '203.0.113.9', rpm: 100, expires_at: future() },
+    }),
+    'GET /api/v1/admin/throttle-overrides': () => ({ url: '/api/v1/admin/throttle-overrides' }),
+    'DELETE /api/v1/admin/throttle-overrides/{id}': async () => ({
+      url: `/api/v1/admin/throttle-overrides/${await freshOverrideId()}`,
+    }),
   };
 
   it('covers every scope-guarded operation and enforces each scope both ways', async () => {

@@ -17,6 +17,7 @@ const EXPECTED_TABLES = [
   'task_assignments',
   'task_runs',
   'tasks',
+  'throttle_overrides',
   'users',
 ];
 

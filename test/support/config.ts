@@ -4,6 +4,22 @@ import { join } from 'node:path';
 import { AppConfig } from '../../src/config/app-config';
 import { loadConfig } from '../../src/config/load-config';
 
+/**
+ * bcrypt cost 4 keeps tests fast (production refuses anything below 10); rate limits are lifted so tests that
+ * create many accounts from one address are not throttled (the rate-limit tests set their own).
+ */
+export const TEST_DEFAULTS: Record<string, string> = {
+  ENVIRONMENT: 'test',
+  LOG_LEVEL: 'silent',
+  BCRYPT_COST: '4',
+  ...Object.fromEntries(
+    ['AUTH', 'NODE', 'TASK', 'PROOF', 'GENERAL'].flatMap((tier) => [
+      [`RATE_LIMIT_${tier}_RPM`, '1000000'],
+      [`RATE_LIMIT_${tier}_BURST`, '100000'],
+    ]),
+  ),
+};
+
 export interface TestConfig {
   config: AppConfig;
   dataDir: string;
@@ -13,13 +29,6 @@ export interface TestConfig {
 /** A config built by the real loader from an explicit environment, with a private temporary DATA_DIR. */
 export function testConfig(env: Record<string, string | undefined> = {}): TestConfig {
   const dataDir = mkdtempSync(join(tmpdir(), 'vcp-test-'));
-  // bcrypt cost 4 keeps tests fast; production refuses anything below 10.
-  const config = loadConfig({
-    ENVIRONMENT: 'test',
-    DATA_DIR: dataDir,
-    LOG_LEVEL: 'silent',
-    BCRYPT_COST: '4',
-    ...env,
-  });
+  const config = loadConfig({ ...TEST_DEFAULTS, DATA_DIR: dataDir, ...env });
   return { config, dataDir, cleanup: () => rmSync(dataDir, { recursive: true, force: true }) };
 }

@@ -1,0 +1,51 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+
+export const SUBJECT_TYPES = ['user', 'api_key', 'ip'] as const;
+export const KEY_TIERS = ['general', 'elevated', 'unlimited'] as const;
+
+export class CreateThrottleOverrideDto {
+  @ApiProperty({ enum: SUBJECT_TYPES })
+  @IsIn(SUBJECT_TYPES)
+  subject_type!: (typeof SUBJECT_TYPES)[number];
+
+  @ApiProperty({ description: 'A user id, an API key id, or an IP address', example: '203.0.113.7' })
+  @IsString()
+  @Length(1, 128)
+  subject_id!: string;
+
+  @ApiPropertyOptional({ enum: KEY_TIERS, description: 'Multiplier set: general ×1, elevated ×5, unlimited' })
+  @IsOptional()
+  @IsIn(KEY_TIERS)
+  tier?: (typeof KEY_TIERS)[number];
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 1_000_000, description: 'Requests per minute, on every route' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  rpm?: number;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 100_000, description: 'Requests per second, on every route' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  burst?: number;
+
+  @ApiProperty({ format: 'date-time', description: 'When the override ends; in the future' })
+  @IsISO8601({ strict: true })
+  expires_at!: string;
+}
+
+export class ThrottleOverrideDto {
+  @ApiProperty({ format: 'uuid' }) override_id!: string;
+  @ApiProperty({ enum: SUBJECT_TYPES }) subject_type!: string;
+  @ApiProperty() subject_id!: string;
+  @ApiProperty({ nullable: true, type: String, enum: KEY_TIERS }) tier!: string | null;
+  @ApiProperty({ nullable: true, type: Number }) rpm!: number | null;
+  @ApiProperty({ nullable: true, type: Number }) burst!: number | null;
+  @ApiProperty({ format: 'date-time' }) expires_at!: string;
+  @ApiProperty({ format: 'uuid', nullable: true, type: String }) created_by!: string | null;
+  @ApiProperty({ format: 'date-time' }) created_at!: string;
+}

@@ -1,0 +1,83 @@
+import { ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import {
+  InjectThrottlerOptions,
+  InjectThrottlerStorage,
+  ThrottlerGuard,
+  type ThrottlerModuleOptions,
+  type ThrottlerRequest,
+  type ThrottlerStorage,
+} from '@nestjs/throttler';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { createHash } from 'node:crypto';
+import type { Principal } from '../auth/principal';
+import { AppException } from '../common/errors/app.exception';
+import { ErrorCode } from '../common/errors/error-code';
+import { clientSubject } from './client-subject';
+import { Limits, RateLimitPolicy } from './rate-limit.policy';
+import { RATE_TIER_KEY } from './rate-tier.decorator';
+import type { RateTier } from './tiers';
+
+type ThrottledRequest = FastifyRequest & { user?: Principal; [LIMITS]?: Promise<Limits | null> };
+const LIMITS = Symbol('vcp.rateLimits');
+
+export const BURST_WINDOW_MS = 1000;
+export const MINUTE_WINDOW_MS = 60_000;
+
+/**
+ * Runs after authentication, so a request counts against its API key, else its user, else its client IP
+ * (Fastify's request.ip: the socket peer, or the first untrusted X-Forwarded-For hop behind a trusted proxy).
+ * Buckets are per route template and method, never per class or method name, and never inferred from a path.
+ */
+@Injectable()
+export class RateLimitGuard extends ThrottlerGuard {
+  constructor(
+    @InjectThrottlerOptions() options: ThrottlerModuleOptions,
+    @InjectThrottlerStorage() storage: ThrottlerStorage,
+    reflector: Reflector,
+    private readonly policy: RateLimitPolicy,
+  ) {
+    super(options, storage, reflector);
+  }
+
+  protected override async handleRequest({ context, throttler }: ThrottlerRequest): Promise<boolean> {
+    const request = context.switchToHttp().getRequest<ThrottledRequest>();
+    const reply = context.switchToHttp().getResponse<FastifyReply>();
+    const tier =
+      this.reflector.getAllAndOverride<RateTier | undefined>(RATE_TIER_KEY, [
+        context.getHandler(),
+        context.getClass(),
+      ]) ?? 'general';
+    request[LIMITS] ??= this.policy.resolve(tier, request.user, clientSubject(request.ip));
+    const limits = await request[LIMITS];
+    if (!limits) return true;
+    const burst = throttler.name === 'burst';
+    const limit = burst ? limits.burst : limits.rpm;
+    const ttl = burst ? BURST_WINDOW_MS : MINUTE_WINDOW_MS;
+    const route = `${request.method} ${request.routeOptions.url ?? request.url}`;
+    const key = createHash('sha256').update(`${route}|${tier}|${limits.subject}`).digest('hex');
+    const record = await this.storageService.increment(key, ttl, limit, ttl, throttler.name ?? 'default');
+    if (record.isBlocked) {
+      void reply
+        .header('Retry-After', String(Math.max(1, record.timeToBlockExpire)))
+        .header('X-RateLimit-Limit', String(limit))
+        .header('X-RateLimit-Remaining', '0')
+        .header('X-RateLimit-Reset', String(Math.max(1, record.timeToBlockExpire)));
+      throw new AppException(
+        ErrorCode.RateLimited,
+        `Too many requests: at most ${limit} per ${burst ? 'second' : 'minute'} here; retry after ${Math.max(1, record.timeToBlockExpire)} s`,
+      );
+    }
+    if (!burst) {
+      void reply
+        .header('X-RateLimit-Limit', String(limit))
+        .header('X-RateLimit-Remaining', String(Math.max(0, limit - record.totalHits)))
+        .header('X-RateLimit-Reset', String(record.timeToExpire));
+    }
+    return true;
+  }
+
+  protected override async shouldSkip(context: ExecutionContext): Promise<boolean> {
+    return context.getType() !== 'http';
+  }
+}

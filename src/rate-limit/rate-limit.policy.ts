@@ -1,0 +1,43 @@
+import { Injectable } from '@nestjs/common';
+import type { Principal } from '../auth/principal';
+import { AppConfig } from '../config/app-config';
+import { ThrottleOverridesService } from './throttle-overrides.service';
+import { KEY_TIER_MULTIPLIERS, RateTier, TierLimits } from './tiers';
+
+export interface Limits extends TierLimits {
+  /** Whom the request counts against: `api_key:<id>`, `user:<id>` or `ip:<address>`. */
+  subject: string;
+}
+
+/** Decides a request's limits: the route's tier, scaled by the key's tier, replaced by an admin override. */
+@Injectable()
+export class RateLimitPolicy {
+  constructor(
+    private readonly config: AppConfig,
+    private readonly overrides: ThrottleOverridesService,
+  ) {}
+
+  /** null = not limited (an `unlimited` key or override). */
+  async resolve(tier: RateTier, principal: Principal | undefined, ip: string): Promise<Limits | null> {
+    const subject = principal?.keyId
+      ? `api_key:${principal.keyId}`
+      : principal
+        ? `user:${principal.userId}`
+        : `ip:${ip}`;
+    const candidates = [
+      ...(principal?.keyId ? [`api_key:${principal.keyId}`] : []),
+      ...(principal ? [`user:${principal.userId}`] : []),
+      `ip:${ip}`,
+    ];
+    const override = await this.overrides.find(candidates);
+    const keyTier = override?.tier ?? principal?.rateLimitTier ?? 'general';
+    const multiplier = KEY_TIER_MULTIPLIERS[keyTier] ?? 1;
+    if (multiplier === null) return null;
+    const base = this.config.rateLimits.tiers[tier];
+    return {
+      subject,
+      rpm: override?.rpm ?? base.rpm * multiplier,
+      burst: override?.burst ?? base.burst * multiplier,
+    };
+  }
+}

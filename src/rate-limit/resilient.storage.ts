@@ -1,0 +1,80 @@
+import { Logger } from '@nestjs/common';
+import type { ThrottlerStorage } from '@nestjs/throttler';
+import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
+import type Redis from 'ioredis';
+import { BoundedMemoryThrottlerStorage, StorageRecord } from './bounded-memory.storage';
+
+const REDIS_TIMEOUT_MS = 250;
+const RETRY_INTERVAL_MS = 1000;
+
+/**
+ * Shared counters in Redis (one atomic Lua script per hit) when REDIS_URL is set, with a per-replica in-memory
+ * fallback: if Redis stops answering, requests are still served and limited (per replica), the outage is
+ * logged and counted, and Redis is tried again at most once a second until it answers.
+ */
+export class ResilientThrottlerStorage implements ThrottlerStorage {
+  private readonly logger = new Logger('RateLimit');
+  private readonly redisStore: ThrottlerStorageRedisService | null;
+  private degradedSince: number | null = null;
+  private lastAttempt = 0;
+  /** How many times this replica fell back to memory (readiness and logs report it). */
+  fallbacks = 0;
+
+  constructor(
+    redis: Redis | null,
+    readonly memory = new BoundedMemoryThrottlerStorage(),
+  ) {
+    this.redisStore = redis ? new ThrottlerStorageRedisService(redis) : null;
+  }
+
+  get mode(): 'memory' | 'redis' | 'degraded' {
+    if (!this.redisStore) return 'memory';
+    return this.degradedSince === null ? 'redis' : 'degraded';
+  }
+
+  async increment(
+    key: string,
+    ttl: number,
+    limit: number,
+    blockDuration: number,
+    name: string,
+  ): Promise<StorageRecord> {
+    const now = Date.now();
+    if (!this.redisStore || (this.degradedSince !== null && now - this.lastAttempt < RETRY_INTERVAL_MS)) {
+      return this.memory.increment(key, ttl, limit, blockDuration, name);
+    }
+    this.lastAttempt = now;
+    try {
+      const record = await withTimeout(
+        this.redisStore.increment(key, ttl, limit, blockDuration, name),
+        REDIS_TIMEOUT_MS,
+      );
+      if (this.degradedSince !== null) {
+        this.logger.log(
+          `Redis answers again after ${now - this.degradedSince} ms: shared rate limits restored`,
+        );
+        this.degradedSince = null;
+      }
+      return record;
+    } catch (error) {
+      if (this.degradedSince === null) {
+        this.degradedSince = now;
+        this.fallbacks += 1;
+        this.logger.warn(
+          `Redis unreachable (${(error as Error).message}): rate limits fall back to this replica's memory`,
+        );
+      }
+      return this.memory.increment(key, ttl, limit, blockDuration, name);
+    }
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,49 @@
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
+import {
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import { Authenticated } from '../auth/decorators/authenticated.decorator';
+import { CurrentPrincipal, CurrentRequestMeta } from '../auth/decorators/request-context.decorator';
+import type { Principal, RequestMeta } from '../auth/principal';
+import { Scope } from '../auth/scopes';
+import { CreateThrottleOverrideDto, ThrottleOverrideDto } from './dto/throttle-override.dto';
+import { ThrottleOverridesService } from './throttle-overrides.service';
+
+@ApiTags('admin')
+@Controller('admin/throttle-overrides')
+@Authenticated({ roles: ['admin'], scopes: [Scope.AdminThrottle] })
+export class ThrottleOverridesController {
+  constructor(private readonly overrides: ThrottleOverridesService) {}
+
+  @Post()
+  @ApiCreatedResponse({ type: ThrottleOverrideDto, description: 'Applies on every replica within 5 s' })
+  create(
+    @Body() dto: CreateThrottleOverrideDto,
+    @CurrentPrincipal() actor: Principal,
+    @CurrentRequestMeta() meta: RequestMeta,
+  ): Promise<ThrottleOverrideDto> {
+    return this.overrides.create(actor, dto, meta);
+  }
+
+  @Get()
+  @ApiOkResponse({ type: [ThrottleOverrideDto], description: 'Overrides that have not expired' })
+  list(): Promise<ThrottleOverrideDto[]> {
+    return this.overrides.list();
+  }
+
+  @Delete(':id')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiNoContentResponse({ description: 'Removed' })
+  @ApiNotFoundResponse({ description: 'No such override (`not_found`)' })
+  remove(
+    @Param('id') id: string,
+    @CurrentPrincipal() actor: Principal,
+    @CurrentRequestMeta() meta: RequestMeta,
+  ): Promise<void> {
+    return this.overrides.remove(actor, id, meta);
+  }
+}
