@@ -3,6 +3,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { Logger } from 'nestjs-pino';
 import { AppModule, AppModuleOptions } from './app.module';
 import { ConnectionDraining } from './common/http/connection-draining';
+import { registerRouteBodyLimits } from './common/http/body-limit';
 import { enableCors } from './common/http/cors';
 import { requestIdFor } from './common/http/request-id';
 import { registerSecurityHeaders } from './common/http/security-headers';
@@ -30,6 +31,7 @@ export async function configureApp(
   app.useLogger(app.get(Logger));
   app.flushLogs();
   app.setGlobalPrefix(API_PREFIX);
+  registerRouteBodyLimits(app, config);
   await registerSecurityHeaders(app, config);
   app.get(ConnectionDraining).register(app);
   enableCors(app, config);

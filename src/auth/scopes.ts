@@ -9,6 +9,8 @@ export const Scope = {
   AdminUsers: 'admin:users',
   AdminAudit: 'admin:audit',
   AdminThrottle: 'admin:throttle',
+  /** Register proof circuits: a key narrowed to any other admin scope cannot change what proofs verify against. */
+  AdminCircuits: 'admin:circuits',
 } as const;
 export type Scope = (typeof Scope)[keyof typeof Scope];
 export const ALL_SCOPES: readonly Scope[] = Object.values(Scope);

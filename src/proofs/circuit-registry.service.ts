@@ -1,5 +1,9 @@
 import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
+import type { RequestMeta } from '../auth/principal';
 import { AppException } from '../common/errors/app.exception';
+import { decodeCursor, encodeCursor } from '../common/pagination/cursor';
 import { AppConfig } from '../config/app-config';
 import { canonicalJson, sha256Hex } from './canonical-json';
 import { CircuitBlobStore, StoredBlob } from './circuit-blob.store';
@@ -31,6 +35,12 @@ export interface CircuitView {
   created_at: string;
 }
 
+export interface CircuitPage {
+  items: CircuitView[];
+  /** Pass back as `cursor` for the next page; null on the last page. */
+  next_cursor: string | null;
+}
+
 export interface RegisterCircuitResult {
   circuit: CircuitView;
   /** True when this key was registered before: nothing was changed, the existing circuit is returned. */
@@ -40,6 +50,7 @@ export interface RegisterCircuitResult {
 /** A verification key larger than this is not a bn128 key snarkjs made for a circuit we could verify. */
 const MAX_VKEY_JSON_CHARS = 1024 * 1024;
 const NAME = /^[^\p{Cc}]{1,128}$/u;
+const CIRCUIT_ID = /^[0-9a-f]{64}$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 // Cheap sanity checks on uploads: these bytes are stored for provers, never run or parsed here.
 const WASM_MAGIC = Buffer.from([0x00, 0x61, 0x73, 0x6d]);
@@ -70,15 +81,38 @@ export function circuitIdOf(verificationKey: unknown): string {
   return sha256Hex(canonicalJson(verificationKey));
 }
 
+const base64Chars = (bytes: number) => Math.ceil(bytes / 3) * 4;
+
+/**
+ * The body limit of a registration: both uploads at their caps in base64, the largest key we accept and room
+ * for the rest of the JSON. A bigger body is refused by Fastify (413) before it is read; one under this limit
+ * with an upload over its own cap is a 422 naming the field. Never below BODY_LIMIT_BYTES.
+ */
+export function circuitUploadBodyLimit(config: AppConfig): number {
+  const { maxWasmBytes, maxZkeyBytes } = config.proofs;
+  const limit = base64Chars(maxWasmBytes) + base64Chars(maxZkeyBytes) + MAX_VKEY_JSON_CHARS + 64 * 1024;
+  return Math.max(limit, config.http.bodyLimitBytes);
+}
+
 @Injectable()
 export class CircuitRegistryService {
   constructor(
+    private readonly dataSource: DataSource,
     private readonly circuits: CircuitRepository,
     private readonly blobs: CircuitBlobStore,
+    private readonly audit: AuditService,
     private readonly config: AppConfig,
   ) {}
 
-  async register(input: RegisterCircuitInput, createdBy: string | null): Promise<RegisterCircuitResult> {
+  /**
+   * Registers a circuit, or finds it registered already. Either way the call is audited as
+   * `circuit.registered`, in the same transaction as the insert: no circuit appears without its audit row.
+   */
+  async register(
+    input: RegisterCircuitInput,
+    createdBy: string | null,
+    meta: RequestMeta | null = null,
+  ): Promise<RegisterCircuitResult> {
     const name = typeof input.name === 'string' ? input.name.trim() : '';
     if (!NAME.test(name)) throw invalid('name', 'must be 1 to 128 characters without control characters');
     const protocol = input.protocol;
@@ -97,24 +131,48 @@ export class CircuitRegistryService {
     const { maxWasmBytes, maxZkeyBytes } = this.config.proofs;
     const wasm = await this.storeUpload(input.wasm, 'wasm', maxWasmBytes, WASM_MAGIC);
     const zkey = await this.storeUpload(input.zkey, 'zkey', maxZkeyBytes, ZKEY_MAGIC);
-    const { record, created } = await this.circuits.insertIfAbsent({
-      circuitId,
-      name,
-      protocol,
-      curve: CURVE,
-      nPublic,
-      verificationKey,
-      wasmSha256: wasm?.sha256 ?? null,
-      wasmSize: wasm?.size ?? null,
-      zkeySha256: zkey?.sha256 ?? null,
-      zkeySize: zkey?.size ?? null,
-      createdBy,
+    // Blobs are stored (content-addressed, idempotent) before the transaction, so no connection waits on disk.
+    return this.dataSource.transaction(async (manager) => {
+      const { record, created } = await this.circuits.insertIfAbsent(
+        {
+          circuitId,
+          name,
+          protocol,
+          curve: CURVE,
+          nPublic,
+          verificationKey,
+          wasmSha256: wasm?.sha256 ?? null,
+          wasmSize: wasm?.size ?? null,
+          zkeySha256: zkey?.sha256 ?? null,
+          zkeySize: zkey?.size ?? null,
+          createdBy,
+        },
+        manager,
+      );
+      await this.audit.record(
+        {
+          action: 'circuit.registered',
+          status: 'success',
+          userId: createdBy,
+          resourceType: 'circuit',
+          resourceId: circuitId,
+          metadata: {
+            name,
+            protocol,
+            already_existed: !created,
+            wasm_sha256: wasm?.sha256 ?? null,
+            zkey_sha256: zkey?.sha256 ?? null,
+          },
+        },
+        meta,
+        manager,
+      );
+      return { circuit: circuitView(record), already_existed: !created };
     });
-    return { circuit: circuitView(record), already_existed: !created };
   }
 
   async get(circuitId: string): Promise<CircuitView> {
-    const record = /^[0-9a-f]{64}$/.test(circuitId) ? await this.circuits.findById(circuitId) : null;
+    const record = CIRCUIT_ID.test(circuitId) ? await this.circuits.findById(circuitId) : null;
     if (!record) throw AppException.notFound('Circuit not found');
     return circuitView(record);
   }
@@ -122,6 +180,25 @@ export class CircuitRegistryService {
   async list(limit = 100, offset = 0): Promise<CircuitView[]> {
     const bounded = Math.min(Math.max(Math.trunc(limit), 1), 500);
     return (await this.circuits.list(bounded, Math.max(Math.trunc(offset), 0))).map(circuitView);
+  }
+
+  /** Oldest first; `cursor` is a previous page's `next_cursor` (a tampered one is a 422). */
+  async page(limit: number, cursor: string | undefined): Promise<CircuitPage> {
+    const after = decodeCursor(cursor, CIRCUIT_ID);
+    const bounded = Math.min(Math.max(Math.trunc(limit), 1), 100);
+    const rows = await this.circuits.page(
+      bounded + 1,
+      after ? { createdAt: after.t, circuitId: after.id } : null,
+    );
+    const items = rows.slice(0, bounded);
+    const last = items[items.length - 1];
+    return {
+      items: items.map(circuitView),
+      next_cursor:
+        rows.length > bounded && last
+          ? encodeCursor({ t: last.createdAt.toISOString(), id: last.circuitId })
+          : null,
+    };
   }
 
   /** Decodes an optional base64 upload, refusing it by its encoded length before decoding anything. */

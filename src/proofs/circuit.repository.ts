@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { ProofSystem } from './proof-system';
 
 export interface CircuitRecord {
@@ -62,8 +62,9 @@ export class CircuitRepository {
   /** Inserts unless the id exists; `created` says which. A concurrent twin insert resolves to the same row. */
   async insertIfAbsent(
     circuit: Omit<CircuitRecord, 'createdAt'>,
+    manager?: EntityManager,
   ): Promise<{ record: CircuitRecord; created: boolean }> {
-    const inserted: CircuitRow[] = await this.dataSource.query(
+    const inserted: CircuitRow[] = await (manager ?? this.dataSource).query(
       `INSERT INTO circuits (circuit_id, name, protocol, curve, n_public, verification_key, wasm_sha256,
          wasm_size, zkey_sha256, zkey_size, created_by)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
@@ -84,13 +85,13 @@ export class CircuitRepository {
       ],
     );
     if (inserted.length > 0) return { record: toRecord(inserted[0]), created: true };
-    const existing = await this.findById(circuit.circuitId);
+    const existing = await this.findById(circuit.circuitId, manager);
     if (!existing) throw new Error('circuit vanished between conflict and read');
     return { record: existing, created: false };
   }
 
-  async findById(circuitId: string): Promise<CircuitRecord | null> {
-    const rows: CircuitRow[] = await this.dataSource.query(
+  async findById(circuitId: string, manager?: EntityManager): Promise<CircuitRecord | null> {
+    const rows: CircuitRow[] = await (manager ?? this.dataSource).query(
       `SELECT ${COLUMNS} FROM circuits WHERE circuit_id = $1`,
       [circuitId],
     );
@@ -102,6 +103,28 @@ export class CircuitRepository {
       `SELECT ${COLUMNS} FROM circuits ORDER BY created_at, circuit_id LIMIT $1 OFFSET $2`,
       [limit, offset],
     );
+    return rows.map(toRecord);
+  }
+
+  /**
+   * Oldest first, keyset-paginated on (created_at, circuit_id). Times compare at millisecond precision, the
+   * precision of the cursor's ISO timestamp, so a row is never skipped or repeated between pages.
+   */
+  async page(
+    limit: number,
+    after: { createdAt: string; circuitId: string } | null,
+  ): Promise<CircuitRecord[]> {
+    const sortKey = `date_trunc('milliseconds', created_at)`;
+    const rows: CircuitRow[] = after
+      ? await this.dataSource.query(
+          `SELECT ${COLUMNS} FROM circuits WHERE (${sortKey}, circuit_id) > ($2::timestamptz, $3)
+           ORDER BY ${sortKey}, circuit_id LIMIT $1`,
+          [limit, after.createdAt, after.circuitId],
+        )
+      : await this.dataSource.query(
+          `SELECT ${COLUMNS} FROM circuits ORDER BY ${sortKey}, circuit_id LIMIT $1`,
+          [limit],
+        );
     return rows.map(toRecord);
   }
 }

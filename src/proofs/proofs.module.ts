@@ -1,18 +1,23 @@
 import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module';
 import { AppConfig } from '../config/app-config';
 import { CircuitBlobStore } from './circuit-blob.store';
 import { CircuitRegistryService } from './circuit-registry.service';
+import { AdminCircuitsController, CircuitsController } from './circuits.controller';
 import { CircuitRepository } from './circuit.repository';
 import { ProofArtifactRepository } from './proof-artifact.repository';
 import { NoopProofVerificationObserver, ProofVerificationObserver } from './proof-verification.observer';
 import { ProofVerificationService } from './proof-verification.service';
+import { ProofsController } from './proofs.controller';
 import { VerifierPool } from './verifier-pool';
 
 /**
- * Circuit registry and proof verification (issue 8), beneath the HTTP layer: the admin and verify routes
- * arrive with the identity layer and call these services. The pool's threads end on application shutdown.
+ * Circuit registry and proof verification (issue 8): the admin registration route, the circuit reads and
+ * `POST /proofs/verify`, over services that also run without HTTP. The pool's threads end on shutdown.
  */
 @Module({
+  imports: [AuditModule],
+  controllers: [AdminCircuitsController, CircuitsController, ProofsController],
   providers: [
     CircuitRepository,
     CircuitBlobStore,

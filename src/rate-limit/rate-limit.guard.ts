@@ -77,7 +77,7 @@ export class RateLimitGuard extends ThrottlerGuard {
     return true;
   }
 
-  protected override async shouldSkip(context: ExecutionContext): Promise<boolean> {
-    return context.getType() !== 'http';
+  protected override shouldSkip(context: ExecutionContext): Promise<boolean> {
+    return Promise.resolve(context.getType() !== 'http');
   }
 }

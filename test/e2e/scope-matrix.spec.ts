@@ -1,6 +1,7 @@
 import { ALL_SCOPES } from '../../src/auth/scopes';
 import { useTestApp } from '../support/app';
 import { apiKeyHeader, bearer, login, newSession } from '../support/auth';
+import { circuitPayload, zkFixture } from '../support/zk';
 
 const ADMIN = { username: 'matrix_admin', password: 'admin password 123' };
 
@@ -15,10 +16,18 @@ describe('scope matrix for API keys', () => {
   const ctx = useTestApp({ env: { ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password } });
   let adminToken: string;
   let someUserId: string;
+  let circuitId: string;
 
   beforeAll(async () => {
     adminToken = (await login(ctx.app, ADMIN.username, ADMIN.password)).access_token;
     someUserId = (await newSession(ctx.app, 'matrix')).userId;
+    const circuit = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/admin/circuits',
+      headers: bearer(adminToken),
+      payload: circuitPayload('multiplier', 'groth16'),
+    });
+    circuitId = circuit.json<{ circuit_id: string }>().circuit_id;
   });
 
   const freshKeyId = async () => {
@@ -62,6 +71,17 @@ describe('scope matrix for API keys', () => {
     'DELETE /api/v1/admin/throttle-overrides/{id}': async () => ({
       url: `/api/v1/admin/throttle-overrides/${await freshOverrideId()}`,
     }),
+    'POST /api/v1/admin/circuits': () => ({
+      url: '/api/v1/admin/circuits',
+      payload: circuitPayload('multiplier', 'plonk'),
+    }),
+    'POST /api/v1/proofs/verify': () => {
+      const f = zkFixture('multiplier', 'groth16');
+      return {
+        url: '/api/v1/proofs/verify',
+        payload: { circuit_id: circuitId, proof: f.proof, public_signals: f.publicSignals },
+      };
+    },
   };
 
   it('covers every scope-guarded operation and enforces each scope both ways', async () => {

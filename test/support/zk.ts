@@ -77,3 +77,19 @@ export async function createRun(ds: DataSource, taskId: string): Promise<string>
   ]);
   return run_id as string;
 }
+
+/** The body of `POST /api/v1/admin/circuits` for a fixture (uploads optional). */
+export function circuitPayload(
+  circuit: FixtureCircuit,
+  protocol: FixtureProtocol,
+  uploads: { wasm?: boolean; zkey?: boolean } = {},
+): Record<string, unknown> {
+  const f = zkFixture(circuit, protocol);
+  return {
+    name: `${circuit} ${protocol}`,
+    protocol,
+    verification_key: f.vkey,
+    ...(uploads.wasm ? { wasm: f.wasm.toString('base64') } : {}),
+    ...(uploads.zkey ? { zkey: f.zkey.toString('base64') } : {}),
+  };
+}

@@ -36,13 +36,16 @@ export function encodeCursor(cursor: KeysetCursor): string {
   return Buffer.from(JSON.stringify(cursor)).toString('base64url');
 }
 
-/** Decodes a cursor or answers 422: a tampered cursor must never reach SQL as anything but checked values. */
-export function decodeCursor(raw: string | undefined): KeysetCursor | null {
+/**
+ * Decodes a cursor or answers 422: a tampered cursor must never reach SQL as anything but checked values.
+ * `idPattern` is what the list's tie-breaking id looks like (a UUID unless the list says otherwise).
+ */
+export function decodeCursor(raw: string | undefined, idPattern: RegExp = UUID): KeysetCursor | null {
   if (!raw) return null;
   try {
     const parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Partial<KeysetCursor>;
     const validTime = typeof parsed.t === 'string' && !Number.isNaN(Date.parse(parsed.t));
-    if (validTime && typeof parsed.id === 'string' && UUID.test(parsed.id))
+    if (validTime && typeof parsed.id === 'string' && idPattern.test(parsed.id))
       return { t: parsed.t!, id: parsed.id };
   } catch {
     // Not base64 JSON: answered by the validation error below.

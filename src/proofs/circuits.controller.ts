@@ -1,0 +1,66 @@
+import { Body, Controller, Get, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
+import {
+  ApiCreatedResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiPayloadTooLargeResponse,
+  ApiTags,
+  ApiUnprocessableEntityResponse,
+} from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { Authenticated } from '../auth/decorators/authenticated.decorator';
+import { CurrentPrincipal, CurrentRequestMeta } from '../auth/decorators/request-context.decorator';
+import type { Principal, RequestMeta } from '../auth/principal';
+import { Scope } from '../auth/scopes';
+import { BodyLimit } from '../common/http/body-limit';
+import { PageQueryDto } from '../common/pagination/cursor';
+import { circuitUploadBodyLimit, CircuitRegistryService } from './circuit-registry.service';
+import { CircuitDto, CircuitPageDto, RegisterCircuitDto } from './dto/circuit.dto';
+
+/**
+ * Registering circuits decides which proofs count as valid, so it takes the admin role and its own scope
+ * (`admin:circuits`): an admin key narrowed to users, audit or throttling cannot register one.
+ */
+@ApiTags('admin')
+@Controller('admin/circuits')
+@Authenticated({ roles: ['admin'], scopes: [Scope.AdminCircuits] })
+export class AdminCircuitsController {
+  constructor(private readonly registry: CircuitRegistryService) {}
+
+  @Post()
+  @BodyLimit(circuitUploadBodyLimit)
+  @ApiCreatedResponse({ type: CircuitDto, description: 'Registered' })
+  @ApiOkResponse({ type: CircuitDto, description: 'This key was registered before: the same circuit' })
+  @ApiUnprocessableEntityResponse({ description: 'Not a bn128 key of that protocol, or a bad upload' })
+  @ApiPayloadTooLargeResponse({ description: 'Body over the uploads’ caps (`payload_too_large`)' })
+  async register(
+    @Body() dto: RegisterCircuitDto,
+    @CurrentPrincipal() actor: Principal,
+    @CurrentRequestMeta() meta: RequestMeta,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<CircuitDto> {
+    const { circuit, already_existed } = await this.registry.register(dto, actor.userId, meta);
+    if (already_existed) void reply.status(HttpStatus.OK);
+    return circuit;
+  }
+}
+
+@ApiTags('circuits')
+@Controller('circuits')
+@Authenticated()
+export class CircuitsController {
+  constructor(private readonly registry: CircuitRegistryService) {}
+
+  @Get()
+  @ApiOkResponse({ type: CircuitPageDto, description: 'Registered circuits, oldest first' })
+  list(@Query() query: PageQueryDto): Promise<CircuitPageDto> {
+    return this.registry.page(query.limit ?? 50, query.cursor);
+  }
+
+  @Get(':circuit_id')
+  @ApiOkResponse({ type: CircuitDto })
+  @ApiNotFoundResponse({ description: 'No such circuit (`not_found`)' })
+  get(@Param('circuit_id') circuitId: string): Promise<CircuitDto> {
+    return this.registry.get(circuitId);
+  }
+}

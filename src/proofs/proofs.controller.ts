@@ -1,0 +1,59 @@
+import { RateLimitTier } from '../rate-limit/rate-tier.decorator';
+import { Body, Controller, HttpCode, HttpStatus, Post } from '@nestjs/common';
+import {
+  ApiBody,
+  ApiExtraModels,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiPayloadTooLargeResponse,
+  ApiTags,
+  ApiUnprocessableEntityResponse,
+  getSchemaPath,
+} from '@nestjs/swagger';
+import { Authenticated } from '../auth/decorators/authenticated.decorator';
+import { CurrentPrincipal } from '../auth/decorators/request-context.decorator';
+import type { Principal } from '../auth/principal';
+import { Scope } from '../auth/scopes';
+import { BodyLimit } from '../common/http/body-limit';
+import {
+  LegacyVerifyProofRequestDto,
+  VerifyProofBodyDto,
+  VerifyProofRequestDto,
+  VerifyProofResultDto,
+} from './dto/verify.dto';
+import { ProofVerificationService } from './proof-verification.service';
+import { verifyBodyLimit } from './verify-request';
+
+@ApiTags('proofs')
+@Controller('proofs')
+export class ProofsController {
+  constructor(private readonly verification: ProofVerificationService) {}
+
+  @Post('verify')
+  @HttpCode(HttpStatus.OK)
+  @Authenticated({ scopes: [Scope.ProofsWrite] })
+  @RateLimitTier('proof')
+  @BodyLimit(verifyBodyLimit)
+  @ApiExtraModels(VerifyProofRequestDto, LegacyVerifyProofRequestDto)
+  @ApiBody({
+    schema: {
+      oneOf: [
+        { $ref: getSchemaPath(VerifyProofRequestDto) },
+        { $ref: getSchemaPath(LegacyVerifyProofRequestDto) },
+      ],
+    },
+  })
+  @ApiOkResponse({
+    type: VerifyProofResultDto,
+    description: 'Verified and stored; a well-formed proof that does not verify is `valid: false`',
+  })
+  @ApiUnprocessableEntityResponse({ description: 'Malformed proof, signals or request (`validation_error`)' })
+  @ApiNotFoundResponse({ description: 'Unknown circuit, or a task or run that is not yours (`not_found`)' })
+  @ApiPayloadTooLargeResponse({ description: 'Body over the route’s limit (`payload_too_large`)' })
+  verify(
+    @Body() dto: VerifyProofBodyDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<VerifyProofResultDto> {
+    return this.verification.verify(dto, principal.userId);
+  }
+}
