@@ -1,7 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
-import { SkipThrottle } from '@nestjs/throttler';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { Public } from '../auth/decorators/public.decorator';
+import { NoRateLimit } from '../rate-limit/rate-tier.decorator';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
 import { HealthResponseDto, ReadinessResponseDto } from './health.dto';
@@ -9,7 +9,7 @@ import { HealthService } from './health.service';
 
 @ApiTags('health')
 @Public()
-@SkipThrottle()
+@NoRateLimit()
 @Controller('health')
 export class HealthController {
   constructor(private readonly health: HealthService) {}

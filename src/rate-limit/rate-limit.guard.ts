@@ -57,15 +57,18 @@ export class RateLimitGuard extends ThrottlerGuard {
     const route = `${request.method} ${request.routeOptions.url ?? request.url}`;
     const key = createHash('sha256').update(`${route}|${tier}|${limits.subject}`).digest('hex');
     const record = await this.storageService.increment(key, ttl, limit, ttl, throttler.name ?? 'default');
-    if (record.isBlocked) {
+    // Judged by the count against the limit in force now (not the storage's block flag), so a raised limit or an
+    // override applies at once; the window still ends when the counter expires.
+    if (record.totalHits > limit) {
+      const retryAfter = String(Math.max(1, record.timeToExpire));
       void reply
-        .header('Retry-After', String(Math.max(1, record.timeToBlockExpire)))
+        .header('Retry-After', retryAfter)
         .header('X-RateLimit-Limit', String(limit))
         .header('X-RateLimit-Remaining', '0')
-        .header('X-RateLimit-Reset', String(Math.max(1, record.timeToBlockExpire)));
+        .header('X-RateLimit-Reset', retryAfter);
       throw new AppException(
         ErrorCode.RateLimited,
-        `Too many requests: at most ${limit} per ${burst ? 'second' : 'minute'} here; retry after ${Math.max(1, record.timeToBlockExpire)} s`,
+        `Too many requests: at most ${limit} per ${burst ? 'second' : 'minute'} here; retry after ${retryAfter} s`,
       );
     }
     if (!burst) {

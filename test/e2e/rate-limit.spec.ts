@@ -1,0 +1,167 @@
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { randomInt } from 'node:crypto';
+import { ResilientThrottlerStorage } from '../../src/rate-limit/resilient.storage';
+import { bootApp, useTestApp } from '../support/app';
+import { apiKeyHeader, bearer, login, newSession } from '../support/auth';
+import { TEST_DEFAULTS, testConfig } from '../support/config';
+import { createTestDatabase, REDIS_URL } from '../support/postgres';
+import { RateLimitProbeModule } from '../support/rate-limit-probe.module';
+
+const LIMIT = 5;
+const STRICT = { ...TEST_DEFAULTS, RATE_LIMIT_GENERAL_RPM: String(LIMIT), RATE_LIMIT_GENERAL_BURST: '1000' };
+const randomIp = () => `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}`;
+const hit = (
+  app: NestFastifyApplication,
+  remoteAddress: string,
+  headers: Record<string, string> = {},
+  path = 'a',
+) => app.inject({ method: 'GET', url: `/api/v1/rate-probe-${path}/hit`, remoteAddress, headers });
+
+describe('rate limiting', () => {
+  describe('in memory, one instance', () => {
+    const ctx = useTestApp({
+      env: {
+        ...STRICT,
+        TRUSTED_PROXY_CIDRS: '10.250.0.0/16',
+        ADMIN_USERNAME: 'rl_admin',
+        ADMIN_PASSWORD: 'admin password 1',
+      },
+      extraModules: [RateLimitProbeModule],
+    });
+
+    it('answers 429 rate_limited with Retry-After and X-RateLimit-* headers', async () => {
+      const ip = randomIp();
+      const responses = [];
+      for (let i = 0; i < LIMIT + 1; i++) responses.push(await hit(ctx.app, ip));
+      expect(responses.map((r) => r.statusCode)).toEqual([...Array(LIMIT).fill(200), 429]);
+      expect(responses[0].headers['x-ratelimit-limit']).toBe(String(LIMIT));
+      expect(responses[0].headers['x-ratelimit-remaining']).toBe(String(LIMIT - 1));
+      expect(Number(responses[0].headers['x-ratelimit-reset'])).toBeGreaterThan(0);
+      const limited = responses[LIMIT];
+      expect(limited.json()).toMatchObject({ error: 'rate_limited', request_id: expect.any(String) });
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    });
+
+    it('counts 200 requests from an untrusted peer against one bucket, whatever X-Forwarded-For says', async () => {
+      const peer = randomIp();
+      const statuses = [];
+      for (let i = 0; i < 200; i++)
+        statuses.push((await hit(ctx.app, peer, { 'x-forwarded-for': randomIp() })).statusCode);
+      expect(statuses.filter((s) => s === 200)).toHaveLength(LIMIT);
+    });
+
+    it('behind a trusted proxy, counts the forwarded client (first untrusted hop from the right)', async () => {
+      const proxy = '10.250.0.5';
+      const [a, b] = [randomIp(), randomIp()];
+      // A client-supplied leftmost entry is ignored: the right-most untrusted hop is the client.
+      const via = (client: string) => ({ 'x-forwarded-for': `6.6.6.6, ${client}, 10.250.0.9` });
+      const fromA = [];
+      for (let i = 0; i < LIMIT + 2; i++) fromA.push((await hit(ctx.app, proxy, via(a))).statusCode);
+      expect(fromA.filter((s) => s === 200)).toHaveLength(LIMIT);
+      expect((await hit(ctx.app, proxy, via(b))).statusCode).toBe(200); // another client, another bucket
+    });
+
+    it('treats an IPv4-mapped IPv6 peer as the same IPv4 client', async () => {
+      const ip = randomIp();
+      for (let i = 0; i < LIMIT; i++) await hit(ctx.app, ip);
+      expect((await hit(ctx.app, `::ffff:${ip}`)).statusCode).toBe(429);
+    });
+
+    it('gives two controllers with the same class and method names separate buckets', async () => {
+      const ip = randomIp();
+      for (let i = 0; i < LIMIT; i++) await hit(ctx.app, ip, {}, 'a');
+      expect((await hit(ctx.app, ip, {}, 'a')).statusCode).toBe(429);
+      expect((await hit(ctx.app, ip, {}, 'b')).statusCode).toBe(200);
+    });
+
+    it('counts an API key’s requests against the key, and an admin override raises that key’s limit', async () => {
+      const user = await newSession(ctx.app, 'rl');
+      const mine = (key: string) =>
+        ctx.app.inject({
+          method: 'GET',
+          url: '/api/v1/rate-probe-a/mine',
+          headers: apiKeyHeader(key),
+          remoteAddress: randomIp(),
+        });
+      const first = [];
+      for (let i = 0; i < LIMIT + 1; i++) first.push((await mine(user.apiKey)).statusCode);
+      expect(first).toEqual([...Array(LIMIT).fill(200), 429]); // different IPs, one key: one bucket
+
+      const validate = await ctx.app.inject({
+        method: 'GET',
+        url: '/api/v1/auth/api-key/validate',
+        headers: apiKeyHeader(user.apiKey),
+      });
+      const admin = await login(ctx.app, 'rl_admin', 'admin password 1');
+      const override = await ctx.app.inject({
+        method: 'POST',
+        url: '/api/v1/admin/throttle-overrides',
+        headers: bearer(admin.access_token),
+        payload: {
+          subject_type: 'api_key',
+          subject_id: validate.json().key_id,
+          rpm: 1000,
+          expires_at: new Date(Date.now() + 60_000).toISOString(),
+        },
+      });
+      expect(override.statusCode).toBe(201);
+      const after = [];
+      for (let i = 0; i < LIMIT; i++) after.push((await mine(user.apiKey)).statusCode);
+      expect(after.every((s) => s === 200)).toBe(true);
+      expect(
+        (
+          await ctx.app.inject({
+            method: 'GET',
+            url: '/api/v1/admin/throttle-overrides',
+            headers: bearer(admin.access_token),
+          })
+        ).json(),
+      ).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ override_id: override.json().override_id, rpm: 1000 }),
+        ]),
+      );
+      const forbidden = await ctx.app.inject({
+        method: 'GET',
+        url: '/api/v1/admin/throttle-overrides',
+        headers: bearer(user.accessToken),
+      });
+      expect(forbidden.statusCode).toBe(403);
+    });
+
+    it('never throttles health checks', async () => {
+      const ip = randomIp();
+      for (let i = 0; i < LIMIT * 3; i++) {
+        expect(
+          (await ctx.app.inject({ method: 'GET', url: '/api/v1/health', remoteAddress: ip })).statusCode,
+        ).toBe(200);
+      }
+    });
+  });
+
+  describe('two instances on one Redis', () => {
+    it(`allow exactly L of 3L concurrent requests spread over both`, async () => {
+      const db = await createTestDatabase();
+      const envA = testConfig({ ...STRICT, DATABASE_URL: db.url, REDIS_URL });
+      const envB = testConfig({ ...STRICT, DATABASE_URL: db.url, REDIS_URL });
+      const a = await bootApp(envA.config, { extraModules: [RateLimitProbeModule] });
+      const b = await bootApp(envB.config, { extraModules: [RateLimitProbeModule] });
+      try {
+        const ip = randomIp();
+        const responses = await Promise.all(
+          Array.from({ length: 3 * LIMIT }, (_, i) => hit(i % 2 === 0 ? a : b, ip)),
+        );
+        const statuses = responses.map((r) => r.statusCode);
+        expect(statuses.filter((s) => s === 200)).toHaveLength(LIMIT);
+        expect(statuses.filter((s) => s === 429)).toHaveLength(2 * LIMIT);
+        expect(a.get(ResilientThrottlerStorage).mode).toBe('redis');
+      } finally {
+        await a.close();
+        await b.close();
+        await db.drop();
+        envA.cleanup();
+        envB.cleanup();
+      }
+    });
+  });
+});
