@@ -47,12 +47,18 @@ export function useTestApp(
     env?: Record<string, string>;
     extraModules?: Type[];
     logDestination?: DestinationStream;
+    /** Settings known only once other beforeAll hooks have run (a port, say). */
+    envFactory?: () => Record<string, string>;
   } = {},
 ): TestAppContext {
   const ctx = {} as TestAppContext;
   beforeAll(async () => {
     ctx.db = options.database === 'pglite' ? undefined : await createTestDatabase();
-    ctx.env = testConfig({ ...(ctx.db ? { DATABASE_URL: ctx.db.url } : {}), ...options.env });
+    ctx.env = testConfig({
+      ...(ctx.db ? { DATABASE_URL: ctx.db.url } : {}),
+      ...options.env,
+      ...options.envFactory?.(),
+    });
     ctx.app = await bootApp(ctx.env.config, options);
     ctx.dataSource = ctx.app.get(DataSource);
   });

@@ -1,0 +1,112 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { randomInt } from 'node:crypto';
+import { createServer } from 'node:net';
+import Redis from 'ioredis';
+import { ResilientThrottlerStorage } from '../../src/rate-limit/resilient.storage';
+import { useTestApp } from '../support/app';
+import { TEST_DEFAULTS } from '../support/config';
+import { RateLimitProbeModule } from '../support/rate-limit-probe.module';
+
+const LIMIT = 5;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function startRedis(port: number): Promise<ChildProcess> {
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  const client = new Redis({ port, lazyConnect: true, retryStrategy: () => null });
+  for (let i = 0; i < 50; i++) {
+    try {
+      await client.connect();
+      await client.ping();
+      client.disconnect();
+      return child;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  throw new Error('redis-server did not start');
+}
+
+/** A Redis of the test's own, killed mid-load and restarted: requests keep flowing, limits keep applying. */
+describe('rate limiting through a Redis outage', () => {
+  let port: number;
+  let redis: ChildProcess | undefined;
+
+  beforeAll(async () => {
+    port = await freePort();
+    redis = await startRedis(port);
+  });
+  afterAll(() => {
+    redis?.kill('SIGKILL');
+  });
+
+  const ctx = useTestApp({
+    env: {
+      ...TEST_DEFAULTS,
+      RATE_LIMIT_GENERAL_RPM: String(LIMIT),
+      RATE_LIMIT_GENERAL_BURST: '1000',
+    },
+    extraModules: [RateLimitProbeModule],
+    envFactory: () => ({ REDIS_URL: `redis://127.0.0.1:${port}` }),
+  });
+
+  const hit = (ip: string) =>
+    ctx.app.inject({ method: 'GET', url: '/api/v1/rate-probe-a/hit', remoteAddress: ip });
+  const ready = () => ctx.app.inject({ method: 'GET', url: '/api/v1/health/ready' });
+  const ip = () => `10.77.${randomInt(256)}.${randomInt(1, 255)}`;
+
+  it('serves and limits through the outage, reports degraded, and returns to Redis after', async () => {
+    const storage = ctx.app.get(ResilientThrottlerStorage);
+    const before = ip();
+    for (let i = 0; i < LIMIT; i++) expect((await hit(before)).statusCode).toBe(200);
+    expect(storage.mode).toBe('redis');
+
+    redis!.kill('SIGKILL');
+    await new Promise((resolve) => redis!.once('exit', resolve));
+    const during = ip();
+    const statuses: number[] = [];
+    for (let i = 0; i < LIMIT * 3; i++) statuses.push((await hit(during)).statusCode);
+    expect(statuses.filter((s) => s >= 500)).toEqual([]);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(LIMIT); // still limited, by this replica's memory
+    expect(statuses.filter((s) => s === 429)).toHaveLength(LIMIT * 2);
+    expect(storage.mode).toBe('degraded');
+    expect(storage.fallbacks).toBeGreaterThanOrEqual(1);
+    const degraded = await ready();
+    expect(degraded.statusCode).toBe(200);
+    expect(degraded.json().checks.redis.status).toBe('degraded');
+
+    redis = await startRedis(port);
+    const after = ip();
+    const deadline = Date.now() + 15_000;
+    while (storage.mode !== 'redis' && Date.now() < deadline) {
+      await hit(after);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(storage.mode).toBe('redis');
+    // The counters live in Redis again: a fresh client's hits show up there.
+    const client = new Redis({ port });
+    try {
+      const fresh = ip();
+      await hit(fresh);
+      expect((await client.keys('*:minute}:hits')).length).toBeGreaterThan(0);
+    } finally {
+      client.disconnect();
+    }
+    const back = await ready();
+    expect(back.json().checks.redis.status).toBe('up');
+  });
+});
