@@ -1,5 +1,6 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomInt } from 'node:crypto';
+import { generateApiKey } from '../../src/api-keys/api-key.format';
 import { ResilientThrottlerStorage } from '../../src/rate-limit/resilient.storage';
 import { bootApp, useTestApp } from '../support/app';
 import { apiKeyHeader, bearer, login, newSession } from '../support/auth';
@@ -22,6 +23,8 @@ describe('rate limiting', () => {
     const ctx = useTestApp({
       env: {
         ...STRICT,
+        RATE_LIMIT_AUTH_RPM: '20',
+        RATE_LIMIT_AUTH_BURST: '1000',
         TRUSTED_PROXY_CIDRS: '10.250.0.0/16',
         ADMIN_USERNAME: 'rl_admin',
         ADMIN_PASSWORD: 'admin password 1',
@@ -127,6 +130,29 @@ describe('rate limiting', () => {
         headers: bearer(user.accessToken),
       });
       expect(forbidden.statusCode).toBe(403);
+    });
+
+    it('throttles failed authentications per client IP (guessing keys is limited like guessing passwords)', async () => {
+      const attacker = randomIp();
+      const statuses: number[] = [];
+      for (let i = 0; i < 22; i++) {
+        const res = await ctx.app.inject({
+          method: 'GET',
+          url: '/api/v1/rate-probe-a/mine',
+          remoteAddress: attacker,
+          headers: apiKeyHeader(generateApiKey()),
+        });
+        statuses.push(res.statusCode);
+      }
+      expect(statuses.slice(0, 20).every((s) => s === 401)).toBe(true);
+      expect(statuses.slice(20)).toEqual([429, 429]);
+      // Another address is unaffected.
+      const other = await ctx.app.inject({
+        method: 'GET',
+        url: '/api/v1/rate-probe-a/mine',
+        remoteAddress: randomIp(),
+      });
+      expect(other.statusCode).toBe(401);
     });
 
     it('never throttles health checks', async () => {

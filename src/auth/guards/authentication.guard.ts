@@ -5,6 +5,9 @@ import type { FastifyRequest } from 'fastify';
 import { ApiKeyAuthService } from '../../api-keys/api-key-auth.service';
 import { ApiKeyRejected } from '../../api-keys/api-key.strategy';
 import { AppException } from '../../common/errors/app.exception';
+import { AppConfig } from '../../config/app-config';
+import { clientSubject } from '../../rate-limit/client-subject';
+import { ResilientThrottlerStorage } from '../../rate-limit/resilient.storage';
 import { ErrorCode } from '../../common/errors/error-code';
 import { IS_PUBLIC_KEY } from '../decorators/public.decorator';
 import type { Principal, RequestMeta } from '../principal';
@@ -30,11 +33,13 @@ export class AuthenticationGuard extends AuthGuard(['jwt', 'api-key']) {
   constructor(
     private readonly reflector: Reflector,
     private readonly apiKeys: ApiKeyAuthService,
+    private readonly counters: ResilientThrottlerStorage,
+    private readonly config: AppConfig,
   ) {
     super();
   }
 
-  override canActivate(context: ExecutionContext) {
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
     const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, [
       context.getHandler(),
       context.getClass(),
@@ -49,7 +54,31 @@ export class AuthenticationGuard extends AuthGuard(['jwt', 'api-key']) {
         'Credentials are accepted only in headers, never in the URL',
       );
     }
-    return super.canActivate(context);
+    try {
+      return (await super.canActivate(context)) as boolean;
+    } catch (error) {
+      if (error instanceof AppException && error.code === ErrorCode.Unauthorized)
+        await this.countFailure(request);
+      throw error;
+    }
+  }
+
+  /**
+   * Failed authentications count against the client IP on the auth tier's per-minute limit, so guessing
+   * keys or tokens on protected routes is throttled like guessing passwords on login.
+   */
+  private async countFailure(request: FastifyRequest): Promise<void> {
+    const limit = this.config.rateLimits.tiers.auth.rpm;
+    const record = await this.counters.increment(
+      `auth-failure:${clientSubject(request.ip)}`,
+      60_000,
+      limit,
+      60_000,
+      'minute',
+    );
+    if (record.totalHits > limit) {
+      throw new AppException(ErrorCode.RateLimited, 'Too many failed authentications; retry later', {}, 429);
+    }
   }
 
   override handleRequest<T = Principal>(
