@@ -1,6 +1,6 @@
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
-import { Environment } from './environment';
+import { Environment, WasmRuntimeName } from './environment';
 
 /** Typed, validated configuration. Built once at boot by `loadConfig`; injected by class token. */
 export class AppConfig {
@@ -29,6 +29,14 @@ export class AppConfig {
     readonly apiKeyPepper: string;
   };
   readonly wasmAllowedRoots!: readonly string[];
+  readonly wasm!: {
+    readonly maxModuleBytes: number;
+    readonly timeoutMs: number;
+    readonly maxMemoryBytes: number;
+    readonly maxConcurrency: number;
+    readonly defaultRuntime: WasmRuntimeName;
+    readonly maxOutputBytes: number;
+  };
   readonly logLevel!: string;
   readonly healthCheckTimeoutMs!: number;
 

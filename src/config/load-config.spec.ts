@@ -1,5 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEV_SECRETS_FILE } from './dev-secrets';
 import { ConfigValidationError, loadConfig } from './load-config';
@@ -38,6 +38,33 @@ describe('loadConfig', () => {
     expect(sut.wasmAllowedRoots).toEqual([join(dataDir, 'wasm-modules')]);
   });
 
+  it('has the documented WASM engine defaults and reads overrides', () => {
+    expect(load({}).wasm).toEqual({
+      maxModuleBytes: 10 * 1024 * 1024,
+      timeoutMs: 30_000,
+      maxMemoryBytes: 256 * 1024 * 1024,
+      maxConcurrency: availableParallelism(),
+      defaultRuntime: 'v8',
+      maxOutputBytes: 1024 * 1024,
+    });
+    const sut = load({
+      WASM_MAX_MODULE_BYTES: '2048',
+      WASM_TIMEOUT_SECS: '5',
+      WASM_MAX_MEMORY_MB: '64',
+      WASM_MAX_CONCURRENCY: '3',
+      WASM_DEFAULT_RUNTIME: 'wasmer',
+      WASM_MAX_OUTPUT_BYTES: '4096',
+    });
+    expect(sut.wasm).toEqual({
+      maxModuleBytes: 2048,
+      timeoutMs: 5000,
+      maxMemoryBytes: 64 * 1024 * 1024,
+      maxConcurrency: 3,
+      defaultRuntime: 'wasmer',
+      maxOutputBytes: 4096,
+    });
+  });
+
   it('reads typed values', () => {
     const sut = load({
       PORT: '8080',
@@ -69,6 +96,12 @@ describe('loadConfig', () => {
     ['ENVIRONMENT', 'staging'],
     ['BODY_LIMIT_BYTES', '12kb'],
     ['TRUSTED_PROXY_CIDRS', 'everyone'],
+    ['WASM_MAX_MODULE_BYTES', '10mb'],
+    ['WASM_TIMEOUT_SECS', '0'],
+    ['WASM_MAX_MEMORY_MB', '99999'],
+    ['WASM_MAX_CONCURRENCY', '-2'],
+    ['WASM_DEFAULT_RUNTIME', 'wasmtime'],
+    ['WASM_MAX_OUTPUT_BYTES', '12'],
   ])('refuses %s=%s, naming the variable but not its value', (name, value) => {
     const problems = problemsOf({ [name]: value });
     expect(problems.some((p) => p.startsWith(`${name}:`))).toBe(true);

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { plainToInstance } from 'class-transformer';
 import { ValidationError, validateSync } from 'class-validator';
 import { AppConfig, packageVersion, resolvePath, splitList } from './app-config';
@@ -128,6 +129,15 @@ export function loadConfig(raw: NodeJS.ProcessEnv = process.env, cwd = process.c
       apiKeyPepper: secret('API_KEY_PEPPER'),
     },
     wasmAllowedRoots: splitList(env.WASM_ALLOWED_ROOTS ?? './wasm-modules').map((p) => resolvePath(p, cwd)),
+    wasm: {
+      maxModuleBytes: env.WASM_MAX_MODULE_BYTES ?? 10 * 1024 * 1024,
+      timeoutMs: (env.WASM_TIMEOUT_SECS ?? 30) * 1000,
+      maxMemoryBytes: (env.WASM_MAX_MEMORY_MB ?? 256) * 1024 * 1024,
+      maxConcurrency: env.WASM_MAX_CONCURRENCY ?? availableParallelism(),
+      // v8 by the benchmark in bench/wasm.ts (numbers in the README).
+      defaultRuntime: env.WASM_DEFAULT_RUNTIME ?? 'v8',
+      maxOutputBytes: env.WASM_MAX_OUTPUT_BYTES ?? 1024 * 1024,
+    },
     logLevel: env.LOG_LEVEL ?? (environment === 'test' ? 'warn' : 'info'),
     healthCheckTimeoutMs: env.HEALTH_CHECK_TIMEOUT_MS ?? 2000,
   });
