@@ -18,6 +18,17 @@ export default tseslint.config(
     },
   },
   {
+    // Plain-JS worker scripts (loaded by path from src/ and dist/) are linted without type information.
+    files: ['src/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      sourceType: 'commonjs',
+      parserOptions: { projectService: false, project: null },
+      globals: { require: 'readonly', Buffer: 'readonly', WebAssembly: 'readonly' },
+    },
+    rules: { ...tseslint.configs.disableTypeChecked.rules, '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     files: ['test/**/*.ts', 'src/**/*.spec.ts'],
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',

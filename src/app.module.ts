@@ -10,6 +10,7 @@ import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './logging/logging.module';
 import { RedisModule } from './redis/redis.module';
+import { WasmModule } from './wasm/wasm.module';
 
 export interface AppModuleOptions {
   /** Where JSON logs go (stdout by default); tests pass a stream to read them. */
@@ -27,6 +28,7 @@ export class AppModule {
         DatabaseModule,
         RedisModule,
         HealthModule,
+        WasmModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: AllExceptionsFilter },

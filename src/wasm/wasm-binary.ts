@@ -100,7 +100,7 @@ function encodeLeb(value: bigint): number[] {
   return out;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
+function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   const total = parts.reduce((n, p) => n + p.length, 0);
   const out = new Uint8Array(total);
   let offset = 0;
@@ -211,7 +211,7 @@ function capLimits(limits: Limits, capPages: bigint): number[] {
  * Returns a copy of the module whose every memory (defined or imported) has `max ≤ capBytes`. Throws
  * InvalidModuleError for shared or 64-bit memories and for an initial size above the cap.
  */
-export function capMemory(bytes: Uint8Array, capBytes: number): Uint8Array {
+export function capMemory(bytes: Uint8Array, capBytes: number): Uint8Array<ArrayBuffer> {
   const capPages = BigInt(Math.floor(capBytes / WASM_PAGE_BYTES));
   const parts: Uint8Array[] = [bytes.subarray(0, 8)];
   for (const s of sections(bytes)) {

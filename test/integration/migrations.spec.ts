@@ -17,6 +17,7 @@ const EXPECTED_TABLES = [
   'task_runs',
   'tasks',
   'users',
+  'wasm_modules',
 ];
 
 async function upDownUp(ds: DataSource) {
