@@ -4,8 +4,9 @@ import { LruCache } from '../lru-cache';
 import { RuntimeJob, RuntimeResult, WasmRuntime } from '../runtime';
 
 const WASI_MODULE = 'wasi_snapshot_preview1';
-// Past the SDK's own timeout, how long we wait before declaring the SDK stuck and rebuilding the client.
-const WATCHDOG_GRACE_MS = 5000;
+// Past the timeout: when the caller gets `timeout` anyway, and when a still-running SDK call counts as stuck.
+const SOFT_GRACE_MS = 250;
+const HARD_GRACE_MS = 10_000;
 
 type WasmerSdk = typeof import('@wasmer/sdk/node');
 
@@ -51,48 +52,54 @@ export class WasmerRuntime implements WasmRuntime {
       network: { mode: 'disabled' },
       env: { ...job.env },
     });
-    let watchdog: NodeJS.Timeout | undefined;
-    try {
-      const output = await Promise.race([
-        sandbox.command(pkg, [...job.args]).run({
-          stdin: job.stdin,
-          timeoutMs: job.timeoutMs,
-          outputBytes: job.maxOutputBytes,
-          check: false,
-        }),
-        new Promise<never>((_, reject) => {
-          watchdog = setTimeout(
-            () => reject(new Error('wasmer did not honour its timeout')),
-            job.timeoutMs + WATCHDOG_GRACE_MS,
-          );
-        }),
-      ]);
-      const result = { stdout: output.stdout.bytes, stderr: output.stderr.bytes, memoryBytes: null };
-      if (output.stdout.truncated || output.stderr.truncated) {
-        return { end: 'output_limit', exitCode: null, ...result, detail: null };
-      }
-      if (output.reason === 'timeout') return { end: 'timeout', exitCode: null, ...result, detail: null };
-      if (output.reason === 'terminated')
-        return { end: 'trap', exitCode: null, ...result, detail: 'terminated' };
-      return { end: 'exited', exitCode: output.exitCode, ...result, detail: null };
-    } catch (error) {
-      // A guest trap is thrown by the SDK (EXECUTION_ERROR) even with check: false.
-      if (error instanceof sdk.WasmerError && error.code === 'EXECUTION_ERROR') {
-        return { end: 'trap', exitCode: null, ...empty, detail: this.describe(error) };
-      }
-      // Anything else means the SDK itself is in trouble: rebuild it so the next call starts clean.
-      this.logger.warn(`wasmer client reset after: ${this.describe(error)}`);
+    const started = performance.now();
+    const settled = sandbox
+      .command(pkg, [...job.args])
+      .run({ stdin: job.stdin, timeoutMs: job.timeoutMs, outputBytes: job.maxOutputBytes, check: false })
+      .then(
+        (output): RuntimeResult => {
+          const result = { stdout: output.stdout.bytes, stderr: output.stderr.bytes, memoryBytes: null };
+          if (output.stdout.truncated || output.stderr.truncated) {
+            return { end: 'output_limit', exitCode: null, ...result, detail: null };
+          }
+          if (output.reason === 'timeout') return { end: 'timeout', exitCode: null, ...result, detail: null };
+          if (output.reason === 'terminated') {
+            return { end: 'trap', exitCode: null, ...result, detail: 'terminated' };
+          }
+          return { end: 'exited', exitCode: output.exitCode, ...result, detail: null };
+        },
+        (error: unknown): RuntimeResult => {
+          // A guest trap is thrown by the SDK (EXECUTION_ERROR) even with check: false.
+          if (error instanceof sdk.WasmerError && error.code === 'EXECUTION_ERROR') {
+            return { end: 'trap', exitCode: null, ...empty, detail: this.describe(error) };
+          }
+          // Anything else means the SDK itself is in trouble: rebuild it so the next call starts clean.
+          this.logger.warn(`wasmer client reset after: ${this.describe(error)}`);
+          this.reset();
+          return { end: 'trap', exitCode: null, ...empty, detail: 'the wasmer runtime failed' };
+        },
+      )
+      .finally(() =>
+        sandbox.close().catch((error: unknown) => this.logger.warn(`sandbox close: ${this.describe(error)}`)),
+      );
+    // The SDK stops a runaway guest 0.1–0.7 s after its timeout; the caller gets its answer at the deadline
+    // (+ a small grace) regardless, and the SDK finishes killing the guest in the background.
+    let soft: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'deadline'>((resolve) => {
+      soft = setTimeout(() => resolve('deadline'), job.timeoutMs + SOFT_GRACE_MS);
+    });
+    const first = await Promise.race([settled, deadline]);
+    clearTimeout(soft);
+    if (first !== 'deadline') return first;
+    const hard = setTimeout(() => {
+      // The SDK did not stop the guest at all: a stuck client is replaced rather than trusted again.
+      this.logger.warn(
+        `wasmer ignored a ${job.timeoutMs} ms timeout for ${Math.round(performance.now() - started)} ms`,
+      );
       this.reset();
-      if (error instanceof Error && /did not honour its timeout/.test(error.message)) {
-        return { end: 'timeout', exitCode: null, ...empty, detail: null };
-      }
-      return { end: 'trap', exitCode: null, ...empty, detail: 'the wasmer runtime failed' };
-    } finally {
-      clearTimeout(watchdog);
-      await sandbox
-        .close()
-        .catch((error: unknown) => this.logger.warn(`sandbox close: ${this.describe(error)}`));
-    }
+    }, HARD_GRACE_MS);
+    void settled.finally(() => clearTimeout(hard));
+    return { end: 'timeout', exitCode: null, ...empty, detail: null };
   }
 
   async close(): Promise<void> {
