@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { Package, Wasmer } from '@wasmer/sdk/node';
+import { ConcurrencyLimiter } from '../concurrency-limiter';
 import { LruCache } from '../lru-cache';
 import { RuntimeJob, RuntimeResult, WasmRuntime } from '../runtime';
 
@@ -7,6 +8,7 @@ const WASI_MODULE = 'wasi_snapshot_preview1';
 // Past the timeout: when the caller gets `timeout` anyway, and when a still-running SDK call counts as stuck.
 const SOFT_GRACE_MS = 250;
 const HARD_GRACE_MS = 10_000;
+const CLOSE_TIMEOUT_MS = 5000;
 
 type WasmerSdk = typeof import('@wasmer/sdk/node');
 
@@ -26,6 +28,7 @@ export class WasmerRuntime implements WasmRuntime {
   private client: Promise<{ sdk: WasmerSdk; wasmer: Wasmer }> | null = null;
   private readonly packages: LruCache<string, Promise<Package>>;
   private closed = false;
+  private readonly serial = new ConcurrencyLimiter(1, Number.MAX_SAFE_INTEGER);
 
   constructor(options: { cacheSize?: number } = {}) {
     this.packages = new LruCache(options.cacheSize ?? 64);
@@ -35,7 +38,15 @@ export class WasmerRuntime implements WasmRuntime {
     return module === WASI_MODULE || /^wasix_[A-Za-z0-9_]+$/.test(module);
   }
 
-  async run(job: RuntimeJob): Promise<RuntimeResult> {
+  /**
+   * Measured here: with several runaway guests at once the SDK enforced none of their timeouts and its
+   * close() then hung; one at a time, every timeout fired. So calls into the SDK are serialised.
+   */
+  run(job: RuntimeJob): Promise<RuntimeResult> {
+    return this.serial.run(() => this.runOne(job));
+  }
+
+  private async runOne(job: RuntimeJob): Promise<RuntimeResult> {
     if (this.closed) throw new Error('WasmerRuntime is closed');
     if (job.deterministic) throw new Error('the wasmer runtime has no deterministic mode');
     const { sdk, wasmer } = await this.connect();
@@ -107,7 +118,13 @@ export class WasmerRuntime implements WasmRuntime {
     const client = this.client;
     this.client = null;
     this.packages.clear();
-    if (client) await (await client).wasmer.close();
+    if (!client) return;
+    // Bounded: a client stuck on a guest it failed to stop must not hold up shutdown.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      client.then(({ wasmer }) => wasmer.close()),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS).unref())),
+    ]).finally(() => clearTimeout(timer));
   }
 
   private connect(): Promise<{ sdk: WasmerSdk; wasmer: Wasmer }> {
