@@ -1,3 +1,6 @@
+// TypeScript ships the WebAssembly JS API types only in lib.dom (@types/node 20 has none); nothing else of
+// the DOM is used on the server.
+/// <reference lib="dom" />
 /**
  * Just enough of the WebAssembly binary format to summarise a module and cap its memories. Neither runtime
  * caps wasm memory by itself (a malloc loop reaches 4 GiB in both), so the cap is written into the module:

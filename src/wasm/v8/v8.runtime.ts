@@ -113,13 +113,12 @@ export class V8Runtime implements WasmRuntime {
   }
 
   private compile(job: RuntimeJob): Promise<WebAssembly.Module> {
-    let compiled = this.compiled.get(job.moduleHash);
-    if (!compiled) {
-      // Async compile runs off the event loop; a failed compile is not cached.
-      compiled = WebAssembly.compile(job.bytes());
-      compiled.catch(() => this.compiled.delete(job.moduleHash));
-      this.compiled.set(job.moduleHash, compiled);
-    }
+    const cached = this.compiled.get(job.moduleHash);
+    if (cached) return cached;
+    // Async compile runs off the event loop; a failed compile is not cached.
+    const compiled = WebAssembly.compile(job.bytes());
+    compiled.catch(() => this.compiled.delete(job.moduleHash));
+    this.compiled.set(job.moduleHash, compiled);
     return compiled;
   }
 
