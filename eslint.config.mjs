@@ -27,13 +27,21 @@ export default tseslint.config(
     },
   },
   {
-    // The verifier worker is plain CommonJS so that it runs unchanged from src/ (ts-jest) and dist/.
-    files: ['src/**/worker/*.js'],
+    // Plain-JS worker scripts (CommonJS, loaded by path from src/ under ts-jest and from dist/) are linted
+    // without type information.
+    files: ['src/**/*.js'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
       ...tseslint.configs.disableTypeChecked.languageOptions,
       sourceType: 'commonjs',
-      globals: { require: 'readonly', module: 'writable', globalThis: 'readonly' },
+      parserOptions: { projectService: false, project: null },
+      globals: {
+        require: 'readonly',
+        module: 'writable',
+        globalThis: 'readonly',
+        Buffer: 'readonly',
+        WebAssembly: 'readonly',
+      },
     },
     rules: { ...tseslint.configs.disableTypeChecked.rules, '@typescript-eslint/no-require-imports': 'off' },
   },

@@ -4,6 +4,8 @@ const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: false }];
 // transpiled to CommonJS for the tests alone.
 const ESM_ONLY = ['content-disposition'];
 const esmToCjs = ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', target: 'ES2022' }, diagnostics: false }];
+/** Tests that measure time or event-loop lag: they run in a second pass with nothing else on the machine. */
+const SERIAL = ['/test/integration/wasm/conformance.spec.ts', '/test/integration/wasm/event-loop.spec.ts'];
 const common = {
   moduleFileExtensions: ['ts', 'js', 'json'],
   transform: { '^.+\\.ts$': tsJest, [`node_modules/(${ESM_ONLY.join('|')})/.+\\.js$`]: esmToCjs },
@@ -23,6 +25,7 @@ module.exports = {
       displayName: 'integration',
       rootDir: '.',
       testMatch: ['<rootDir>/test/integration/**/*.spec.ts'],
+      testPathIgnorePatterns: SERIAL,
       globalSetup: '<rootDir>/test/support/global-setup.js',
     },
     {
@@ -31,6 +34,13 @@ module.exports = {
       rootDir: '.',
       testMatch: ['<rootDir>/test/e2e/**/*.spec.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.js',
+    },
+    {
+      // Timing-sensitive: runs alone, after the rest (see test/support/run-tests.js).
+      ...common,
+      displayName: 'serial',
+      rootDir: '.',
+      testMatch: SERIAL.map((path) => `<rootDir>${path}`),
     },
   ],
 };

@@ -11,6 +11,7 @@ import { NodeOwnership20240102000000 } from './20240102000000-NodeOwnership';
 import { ProofArtifacts20240105000000 } from './20240105000000-ProofArtifacts';
 import { RefreshTokens20240103000000 } from './20240103000000-RefreshTokens';
 import { TaskRuns20240104000000 } from './20240104000000-TaskRuns';
+import { WasmModules20261128100000 } from './20261128100000-WasmModules';
 
 /** Every migration, in order. A new migration is added here as well as in its own file. */
 export const MIGRATIONS = [
@@ -27,4 +28,5 @@ export const MIGRATIONS = [
   ApiKeyManagement20261128000100,
   ThrottleOverrides20261128000200,
   Circuits20261128100100,
+  WasmModules20261128100000,
 ];

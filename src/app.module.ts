@@ -17,6 +17,7 @@ import { RateLimitStorageModule } from './rate-limit/rate-limit-storage.module';
 import { RateLimitModule } from './rate-limit/rate-limit.module';
 import { RedisModule } from './redis/redis.module';
 import { UsersModule } from './users/users.module';
+import { WasmModule } from './wasm/wasm.module';
 
 export interface AppModuleOptions {
   /** Where JSON logs go (stdout by default); tests pass a stream to read them. */
@@ -42,6 +43,7 @@ export class AppModule {
         AuthModule,
         AdminModule,
         ProofsModule,
+        WasmModule,
         // After AuthModule: its guard must see the authenticated principal.
         RateLimitModule,
         ...(options.extraModules ?? []),

@@ -1,7 +1,7 @@
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
-import { Environment } from './environment';
 import type { RateTier, TierLimits } from '../rate-limit/tiers';
+import { Environment, WasmRuntimeName } from './environment';
 
 /** Typed, validated configuration. Built once at boot by `loadConfig`; injected by class token. */
 export class AppConfig {
@@ -42,6 +42,14 @@ export class AppConfig {
     readonly memoryMaxKeys: number;
   };
   readonly wasmAllowedRoots!: readonly string[];
+  readonly wasm!: {
+    readonly maxModuleBytes: number;
+    readonly timeoutMs: number;
+    readonly maxMemoryBytes: number;
+    readonly maxConcurrency: number;
+    readonly defaultRuntime: WasmRuntimeName;
+    readonly maxOutputBytes: number;
+  };
   readonly logLevel!: string;
   readonly healthCheckTimeoutMs!: number;
   readonly proofs!: {

@@ -14,6 +14,8 @@ import {
 
 export const ENVIRONMENTS = ['development', 'test', 'production'] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];
+export const WASM_RUNTIMES = ['wasmer', 'v8'] as const;
+export type WasmRuntimeName = (typeof WASM_RUNTIMES)[number];
 
 const toInt = ({ value }: { value: unknown }) =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value.trim()) : value;
@@ -123,6 +125,46 @@ export class EnvironmentVariables {
   @Min(1024)
   @Max(1024 * 1024 * 1024)
   BODY_LIMIT_BYTES?: number;
+
+  @Transform(toInt)
+  @IsOptional()
+  @IsInt()
+  @Min(1024)
+  @Max(1024 * 1024 * 1024)
+  WASM_MAX_MODULE_BYTES?: number;
+
+  @Transform(toInt)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  WASM_TIMEOUT_SECS?: number;
+
+  @Transform(toInt)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(4096)
+  WASM_MAX_MEMORY_MB?: number;
+
+  @Transform(toInt)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(256)
+  WASM_MAX_CONCURRENCY?: number;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsIn(WASM_RUNTIMES)
+  WASM_DEFAULT_RUNTIME?: WasmRuntimeName;
+
+  @Transform(toInt)
+  @IsOptional()
+  @IsInt()
+  @Min(1024)
+  @Max(64 * 1024 * 1024)
+  WASM_MAX_OUTPUT_BYTES?: number;
 
   @Transform(toInt)
   @IsOptional()

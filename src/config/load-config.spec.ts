@@ -62,6 +62,33 @@ describe('loadConfig', () => {
     });
   });
 
+  it('has the documented WASM engine defaults and reads overrides', () => {
+    expect(load({}).wasm).toEqual({
+      maxModuleBytes: 10 * 1024 * 1024,
+      timeoutMs: 30_000,
+      maxMemoryBytes: 256 * 1024 * 1024,
+      maxConcurrency: availableParallelism(),
+      defaultRuntime: 'v8',
+      maxOutputBytes: 1024 * 1024,
+    });
+    const sut = load({
+      WASM_MAX_MODULE_BYTES: '2048',
+      WASM_TIMEOUT_SECS: '5',
+      WASM_MAX_MEMORY_MB: '64',
+      WASM_MAX_CONCURRENCY: '3',
+      WASM_DEFAULT_RUNTIME: 'wasmer',
+      WASM_MAX_OUTPUT_BYTES: '4096',
+    });
+    expect(sut.wasm).toEqual({
+      maxModuleBytes: 2048,
+      timeoutMs: 5000,
+      maxMemoryBytes: 64 * 1024 * 1024,
+      maxConcurrency: 3,
+      defaultRuntime: 'wasmer',
+      maxOutputBytes: 4096,
+    });
+  });
+
   it('reads typed values', () => {
     const sut = load({
       PORT: '8080',
@@ -99,6 +126,12 @@ describe('loadConfig', () => {
     ['PROOF_WORKERS', 'many'],
     ['CIRCUIT_WASM_MAX_BYTES', '512'],
     ['CIRCUIT_ZKEY_MAX_BYTES', '2000000000'],
+    ['WASM_MAX_MODULE_BYTES', '10mb'],
+    ['WASM_TIMEOUT_SECS', '0'],
+    ['WASM_MAX_MEMORY_MB', '99999'],
+    ['WASM_MAX_CONCURRENCY', '-2'],
+    ['WASM_DEFAULT_RUNTIME', 'wasmtime'],
+    ['WASM_MAX_OUTPUT_BYTES', '12'],
   ])('refuses %s=%s, naming the variable but not its value', (name, value) => {
     const problems = problemsOf({ [name]: value });
     expect(problems.some((p) => p.startsWith(`${name}:`))).toBe(true);

@@ -1,7 +1,7 @@
+import { availableParallelism } from 'node:os';
 import { plainToInstance } from 'class-transformer';
 import ipaddr from 'ipaddr.js';
 import { DEFAULT_TIER_LIMITS, RATE_TIERS, RateTier, TierLimits } from '../rate-limit/tiers';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { ValidationError, validateSync } from 'class-validator';
 import { AppConfig, packageVersion, resolvePath, splitList } from './app-config';
@@ -183,6 +183,15 @@ export function loadConfig(raw: NodeJS.ProcessEnv = process.env, cwd = process.c
     },
     rateLimits: { tiers, memoryMaxKeys: env.RATE_LIMIT_MEMORY_MAX_KEYS ?? 50_000 },
     wasmAllowedRoots: splitList(env.WASM_ALLOWED_ROOTS ?? './wasm-modules').map((p) => resolvePath(p, cwd)),
+    wasm: {
+      maxModuleBytes: env.WASM_MAX_MODULE_BYTES ?? 10 * 1024 * 1024,
+      timeoutMs: (env.WASM_TIMEOUT_SECS ?? 30) * 1000,
+      maxMemoryBytes: (env.WASM_MAX_MEMORY_MB ?? 256) * 1024 * 1024,
+      maxConcurrency: env.WASM_MAX_CONCURRENCY ?? availableParallelism(),
+      // v8 by the benchmark in bench/wasm.ts (numbers in the README).
+      defaultRuntime: env.WASM_DEFAULT_RUNTIME ?? 'v8',
+      maxOutputBytes: env.WASM_MAX_OUTPUT_BYTES ?? 1024 * 1024,
+    },
     logLevel: env.LOG_LEVEL ?? (environment === 'test' ? 'warn' : 'info'),
     healthCheckTimeoutMs: env.HEALTH_CHECK_TIMEOUT_MS ?? 2000,
     proofs: {

@@ -19,6 +19,7 @@ const EXPECTED_TABLES = [
   'tasks',
   'throttle_overrides',
   'users',
+  'wasm_modules',
 ];
 
 async function upDownUp(ds: DataSource) {

@@ -1,0 +1,97 @@
+/**
+ * Per-call cost of each WASM runtime for a tiny module (an empty `_start`), cold and warm, against a raw
+ * `WebAssembly.instantiate(bytes) + _start()` measured in the same run. Prints p50s and ratios; asserts
+ * nothing. The default runtime (WASM_DEFAULT_RUNTIME) was chosen from these numbers (see README).
+ *
+ *   npm run bench:wasm            (CALLS=200 to change the number of warm calls)
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WasmRuntimeName } from '../src/config/environment';
+import { loadConfig } from '../src/config/load-config';
+import { ModulePaths, resolveAllowedRoots } from '../src/wasm/module-paths';
+import { ModuleStoreService } from '../src/wasm/module-store.service';
+import { V8Runtime } from '../src/wasm/v8/v8.runtime';
+import { WasmService } from '../src/wasm/wasm.service';
+import { NewWasmModule, WasmModuleRecord, WasmModulesRepository } from '../src/wasm/wasm-modules.repository';
+import { WasmerRuntime } from '../src/wasm/wasmer/wasmer.runtime';
+
+const CALLS = Number(process.env.CALLS ?? 200);
+const TINY = readFileSync(join(__dirname, '..', '..', 'test', 'fixtures', 'wasm', 'tiny.wasm'));
+
+/** The bench never touches a database; the store is only there to satisfy WasmService's constructor. */
+class NoRepository extends WasmModulesRepository {
+  insertIfAbsent(_module: NewWasmModule): Promise<{ record: WasmModuleRecord; created: boolean }> {
+    return Promise.reject(new Error('not used by the benchmark'));
+  }
+  findById(): Promise<WasmModuleRecord | null> {
+    return Promise.resolve(null);
+  }
+}
+
+const p50 = (samples: number[]) => [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)];
+
+async function time(fn: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await fn();
+  return performance.now() - started;
+}
+
+async function raw(): Promise<{ cold: number; warm: number }> {
+  const once = async () => {
+    const { instance } = await WebAssembly.instantiate(TINY, {});
+    (instance.exports._start as () => void)();
+  };
+  const cold = await time(once);
+  const samples: number[] = [];
+  for (let i = 0; i < CALLS; i++) samples.push(await time(once));
+  return { cold, warm: p50(samples) };
+}
+
+async function engine(runtime: WasmRuntimeName, dir: string): Promise<{ cold: number; warm: number }> {
+  const config = loadConfig({ ...process.env, DATA_DIR: dir, WASM_ALLOWED_ROOTS: join(dir, 'modules') });
+  const paths = new ModulePaths(await resolveAllowedRoots(config.wasmAllowedRoots));
+  const store = new ModuleStoreService(config, paths, new NoRepository());
+  // A fresh engine per runtime, so "cold" includes starting its workers or SDK and compiling the module.
+  const service = new WasmService(config, store, [
+    new V8Runtime({ poolSize: config.wasm.maxConcurrency }),
+    new WasmerRuntime(),
+  ]);
+  const call = async () => {
+    const result = await service.runBytes(TINY, { inputs: null, runtime });
+    if (result.outcome !== 'ok') throw new Error(`${runtime}: unexpected outcome ${result.outcome}`);
+  };
+  try {
+    const cold = await time(call);
+    const samples: number[] = [];
+    for (let i = 0; i < CALLS; i++) samples.push(await time(call));
+    return { cold, warm: p50(samples) };
+  } finally {
+    await service.onModuleDestroy();
+  }
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'vcp-bench-wasm-'));
+  try {
+    const baseline = await raw();
+    const rows: [string, { cold: number; warm: number }][] = [['raw', baseline]];
+    for (const runtime of ['v8', 'wasmer'] as const) rows.push([runtime, await engine(runtime, dir)]);
+    console.log(`tiny module (${TINY.length} bytes), ${CALLS} warm calls each; times in ms (warm = p50)`);
+    console.log('runtime   cold ms   warm p50 ms   cold/raw-cold   warm/raw-warm');
+    for (const [name, { cold, warm }] of rows) {
+      console.log(
+        `${name.padEnd(8)} ${cold.toFixed(2).padStart(8)} ${warm.toFixed(3).padStart(13)} ` +
+          `${(cold / baseline.cold).toFixed(1).padStart(15)} ${(warm / baseline.warm).toFixed(1).padStart(15)}`,
+      );
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,123 @@
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { mkdir, open, realpath } from 'node:fs/promises';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { AppException } from '../common/errors/app.exception';
+import { ErrorCode } from '../common/errors/error-code';
+
+export type PathRejection =
+  | 'nul_byte'
+  | 'percent_encoding'
+  | 'backslash'
+  | 'dot_dot'
+  | 'outside_roots'
+  | 'symlink_escape'
+  | 'not_a_file'
+  | 'too_large'
+  | 'missing';
+
+/**
+ * A module path the engine refuses to open. Clients only ever see "not found" (a path probe must not learn
+ * what exists on the host); `reason` is for logs and tests.
+ */
+export class PathRejectedError extends AppException {
+  constructor(readonly reason: PathRejection) {
+    super(ErrorCode.NotFound, 'Module not found');
+    this.name = 'PathRejectedError';
+  }
+}
+
+/** The bytes on disk no longer hash to the module id: tampering or corruption, never run them. */
+export class ModuleIntegrityError extends AppException {
+  constructor() {
+    // A 500: the store is inconsistent, which is the operator's problem; the filter logs it.
+    super(ErrorCode.InternalError, 'Module integrity check failed: stored bytes do not match the module id');
+    this.name = 'ModuleIntegrityError';
+  }
+}
+
+function isInside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel !== '' && !rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel);
+}
+
+/**
+ * Creates missing roots (0700) and canonicalises every root with realpath once, at boot. Containment is
+ * later checked against these canonical forms, so a root that is itself a symlink cannot confuse the check.
+ */
+export async function resolveAllowedRoots(roots: readonly string[]): Promise<string[]> {
+  if (roots.length === 0) throw new Error('WASM_ALLOWED_ROOTS: at least one directory is required');
+  const resolved: string[] = [];
+  for (const root of roots) {
+    await mkdir(root, { recursive: true, mode: 0o700 });
+    resolved.push(await realpath(root));
+  }
+  return resolved;
+}
+
+/** Path containment and verified reads for the module store. Roots must come from resolveAllowedRoots. */
+export class ModulePaths {
+  constructor(readonly roots: readonly string[]) {
+    if (roots.length === 0) throw new Error('ModulePaths needs at least one root');
+  }
+
+  /** Where uploads are written. */
+  get writeRoot(): string {
+    return this.roots[0];
+  }
+
+  /**
+   * Checks a candidate path and returns its canonical form inside a root. Relative paths are taken relative
+   * to the first root. Syntax is checked before any file system call so that a hostile string never reaches
+   * one; realpath then resolves every symlink, and only the resolved path is compared with the roots.
+   */
+  async canonicalize(candidate: string): Promise<string> {
+    // NUL truncates paths in C APIs: "a.wasm\0../../etc/passwd" must not mean two things.
+    if (candidate.includes('\0')) throw new PathRejectedError('nul_byte');
+    // Module paths never contain escapes; decoding them here would give one string two interpretations.
+    if (/%[0-9a-f]{2}/i.test(candidate)) throw new PathRejectedError('percent_encoding');
+    if (candidate.includes('\\')) throw new PathRejectedError('backslash');
+    if (candidate.split('/').includes('..')) throw new PathRejectedError('dot_dot');
+    const lexical = resolve(this.writeRoot, candidate);
+    let real: string;
+    try {
+      real = await realpath(lexical);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new PathRejectedError('missing');
+      throw error;
+    }
+    if (this.roots.some((root) => isInside(root, real))) return real;
+    // Distinguish for the logs: the path looked contained, but a symlink on the way leads out.
+    const lexicallyInside = this.roots.some((root) => isInside(root, lexical));
+    throw new PathRejectedError(lexicallyInside ? 'symlink_escape' : 'outside_roots');
+  }
+
+  /**
+   * Reads a module and proves it is the one named by `sha256`. The file is opened once (O_NOFOLLOW, so a
+   * last component swapped for a symlink after the check fails) and the bytes are read from that descriptor;
+   * whatever was swapped in between, only bytes hashing to the id are ever returned (no TOCTOU window).
+   */
+  async readVerified(candidate: string, sha256: string, maxBytes: number): Promise<Buffer> {
+    const real = await this.canonicalize(candidate);
+    let handle;
+    try {
+      handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ELOOP') throw new PathRejectedError('symlink_escape');
+      if (code === 'ENOENT') throw new PathRejectedError('missing');
+      throw error;
+    }
+    try {
+      const stat = await handle.stat();
+      if (!stat.isFile()) throw new PathRejectedError('not_a_file');
+      if (stat.size > maxBytes) throw new PathRejectedError('too_large');
+      const bytes = await handle.readFile();
+      if (bytes.length > maxBytes) throw new PathRejectedError('too_large');
+      if (createHash('sha256').update(bytes).digest('hex') !== sha256) throw new ModuleIntegrityError();
+      return bytes;
+    } finally {
+      await handle.close();
+    }
+  }
+}

@@ -1,0 +1,251 @@
+// TypeScript ships the WebAssembly JS API types only in lib.dom (@types/node 20 has none); nothing else of
+// the DOM is used on the server.
+/// <reference lib="dom" />
+/**
+ * Just enough of the WebAssembly binary format to summarise a module and cap its memories. Neither runtime
+ * caps wasm memory by itself (a malloc loop reaches 4 GiB in both), so the cap is written into the module:
+ * every memory's maximum is lowered to the cap before instantiation, and `memory.grow` past it then fails
+ * inside the guest. Only the import (2) and memory (5) sections are rewritten; every other byte is copied.
+ */
+
+export const WASM_PAGE_BYTES = 64 * 1024;
+
+export type ExternKind = 'function' | 'table' | 'memory' | 'global' | 'tag';
+const KINDS: readonly ExternKind[] = ['function', 'table', 'memory', 'global', 'tag'];
+
+export interface ImportEntry {
+  module: string;
+  name: string;
+  kind: ExternKind;
+}
+export interface ExportEntry {
+  name: string;
+  kind: ExternKind;
+}
+export interface ModuleSummary {
+  imports: ImportEntry[];
+  exports: ExportEntry[];
+}
+
+/** A module the engine refuses to load; `reason` is safe to show to the caller. */
+export class InvalidModuleError extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'InvalidModuleError';
+  }
+}
+
+interface Limits {
+  flags: number;
+  min: bigint;
+  max: bigint | null;
+}
+
+class Reader {
+  pos: number;
+  constructor(
+    readonly bytes: Uint8Array,
+    start = 0,
+    readonly end = bytes.length,
+  ) {
+    this.pos = start;
+  }
+
+  byte(): number {
+    if (this.pos >= this.end) throw new InvalidModuleError('truncated module');
+    return this.bytes[this.pos++];
+  }
+
+  /** Unsigned LEB128, at most `bits` wide (32 or 64). */
+  leb(bits = 32): bigint {
+    let result = 0n;
+    let shift = 0n;
+    for (;;) {
+      const b = this.byte();
+      result |= BigInt(b & 0x7f) << shift;
+      shift += 7n;
+      if ((b & 0x80) === 0) break;
+      if (shift >= BigInt(bits + 7)) throw new InvalidModuleError('malformed LEB128 integer');
+    }
+    return result;
+  }
+
+  u32(): number {
+    return Number(this.leb(32));
+  }
+
+  name(): string {
+    const length = this.u32();
+    if (this.pos + length > this.end) throw new InvalidModuleError('truncated name');
+    const slice = this.bytes.subarray(this.pos, this.pos + length);
+    this.pos += length;
+    // fatal: a name that is not UTF-8 makes the module invalid rather than silently mangled.
+    return new TextDecoder('utf-8', { fatal: true }).decode(slice);
+  }
+
+  limits(): Limits {
+    const flags = this.byte();
+    const wide = (flags & 0x04) !== 0;
+    const min = this.leb(wide ? 64 : 32);
+    const max = flags & 0x01 ? this.leb(wide ? 64 : 32) : null;
+    return { flags, min, max };
+  }
+}
+
+function encodeLeb(value: bigint): number[] {
+  const out: number[] = [];
+  do {
+    let b = Number(value & 0x7fn);
+    value >>= 7n;
+    if (value !== 0n) b |= 0x80;
+    out.push(b);
+  } while (value !== 0n);
+  return out;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+interface Section {
+  id: number;
+  /** Header (id + size) start. */
+  start: number;
+  contentStart: number;
+  end: number;
+}
+
+function sections(bytes: Uint8Array): Section[] {
+  const header = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+  if (bytes.length < 8 || header.some((b, i) => bytes[i] !== b)) {
+    throw new InvalidModuleError('not a WebAssembly binary module (bad magic or version)');
+  }
+  const out: Section[] = [];
+  const r = new Reader(bytes, 8);
+  while (r.pos < bytes.length) {
+    const start = r.pos;
+    const id = r.byte();
+    const size = r.u32();
+    const contentStart = r.pos;
+    const end = contentStart + size;
+    if (end > bytes.length) throw new InvalidModuleError('truncated section');
+    out.push({ id, start, contentStart, end });
+    r.pos = end;
+  }
+  return out;
+}
+
+function kindOf(code: number): ExternKind {
+  const kind = KINDS[code];
+  if (!kind) throw new InvalidModuleError('unknown import or export kind');
+  return kind;
+}
+
+/** Imports and exports, read from the binary (the caller has already run WebAssembly.validate). */
+export function summarize(bytes: Uint8Array): ModuleSummary {
+  const imports: ImportEntry[] = [];
+  const exports: ExportEntry[] = [];
+  for (const s of sections(bytes)) {
+    const r = new Reader(bytes, s.contentStart, s.end);
+    if (s.id === 2) {
+      for (let n = r.u32(); n > 0; n--) {
+        const module = r.name();
+        const name = r.name();
+        const kind = kindOf(r.byte());
+        imports.push({ module, name, kind });
+        skipImportDesc(r, kind);
+      }
+    } else if (s.id === 7) {
+      for (let n = r.u32(); n > 0; n--) {
+        const name = r.name();
+        exports.push({ name, kind: kindOf(r.byte()) });
+        r.u32();
+      }
+    }
+  }
+  return { imports, exports };
+}
+
+function skipImportDesc(r: Reader, kind: ExternKind): void {
+  switch (kind) {
+    case 'function':
+      r.u32();
+      return;
+    case 'table':
+      r.byte(); // reference type
+      r.limits();
+      return;
+    case 'memory':
+      r.limits();
+      return;
+    case 'global':
+      r.byte(); // value type
+      r.byte(); // mutability
+      return;
+    case 'tag':
+      r.byte(); // attribute
+      r.u32();
+      return;
+  }
+}
+
+/** The capped limits of one memory; shared and 64-bit memories are refused outright. */
+function capLimits(limits: Limits, capPages: bigint): number[] {
+  // Shared memories (0x02) let a guest share state across threads; memory64 (0x04) and any other flag
+  // (custom page sizes, …) fall outside what the cap logic understands, so they are rejected, not passed.
+  if (limits.flags & 0x02) throw new InvalidModuleError('shared memories are not allowed');
+  if (limits.flags & 0x04) throw new InvalidModuleError('64-bit memories are not allowed');
+  if (limits.flags > 0x01) throw new InvalidModuleError('unsupported memory limits');
+  if (limits.min > capPages) {
+    throw new InvalidModuleError('initial memory exceeds the memory limit');
+  }
+  const max = limits.max === null || limits.max > capPages ? capPages : limits.max;
+  return [0x01, ...encodeLeb(limits.min), ...encodeLeb(max)];
+}
+
+/**
+ * Returns a copy of the module whose every memory (defined or imported) has `max ≤ capBytes`. Throws
+ * InvalidModuleError for shared or 64-bit memories and for an initial size above the cap.
+ */
+export function capMemory(bytes: Uint8Array, capBytes: number): Uint8Array<ArrayBuffer> {
+  const capPages = BigInt(Math.floor(capBytes / WASM_PAGE_BYTES));
+  const parts: Uint8Array[] = [bytes.subarray(0, 8)];
+  for (const s of sections(bytes)) {
+    if (s.id !== 2 && s.id !== 5) {
+      parts.push(bytes.subarray(s.start, s.end));
+      continue;
+    }
+    const r = new Reader(bytes, s.contentStart, s.end);
+    const body: Uint8Array[] = [];
+    const count = r.u32();
+    body.push(new Uint8Array(encodeLeb(BigInt(count))));
+    for (let i = 0; i < count; i++) {
+      const entryStart = r.pos;
+      if (s.id === 5) {
+        body.push(new Uint8Array(capLimits(r.limits(), capPages)));
+        continue;
+      }
+      r.name();
+      r.name();
+      const kind = kindOf(r.byte());
+      if (kind !== 'memory') {
+        skipImportDesc(r, kind);
+        body.push(bytes.subarray(entryStart, r.pos));
+        continue;
+      }
+      body.push(bytes.subarray(entryStart, r.pos));
+      body.push(new Uint8Array(capLimits(r.limits(), capPages)));
+    }
+    if (r.pos !== s.end) throw new InvalidModuleError('malformed section');
+    const content = concat(body);
+    parts.push(new Uint8Array([s.id, ...encodeLeb(BigInt(content.length))]), content);
+  }
+  return concat(parts);
+}

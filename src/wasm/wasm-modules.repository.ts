@@ -1,0 +1,80 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { ExportEntry, ImportEntry } from './wasm-binary';
+
+export interface WasmModuleRecord {
+  moduleId: string;
+  sizeBytes: number;
+  imports: ImportEntry[];
+  exports: ExportEntry[];
+  uploadedBy: string | null;
+  createdAt: Date;
+}
+
+export type NewWasmModule = Omit<WasmModuleRecord, 'createdAt'>;
+
+/** Persistence port of the module store (the abstract class is the DI token). */
+export abstract class WasmModulesRepository {
+  /** Inserts the row unless one exists; `created` is false for a duplicate (the existing row is returned). */
+  abstract insertIfAbsent(module: NewWasmModule): Promise<{ record: WasmModuleRecord; created: boolean }>;
+  abstract findById(moduleId: string): Promise<WasmModuleRecord | null>;
+}
+
+interface Row {
+  module_id: string;
+  size_bytes: number;
+  imports: ImportEntry[];
+  exports: ExportEntry[];
+  uploaded_by: string | null;
+  created_at: Date;
+}
+
+const COLUMNS = 'module_id, size_bytes, imports, exports, uploaded_by, created_at';
+
+function toRecord(row: Row): WasmModuleRecord {
+  return {
+    moduleId: row.module_id,
+    sizeBytes: row.size_bytes,
+    imports: row.imports,
+    exports: row.exports,
+    uploadedBy: row.uploaded_by,
+    createdAt: row.created_at,
+  };
+}
+
+@Injectable()
+export class SqlWasmModulesRepository extends WasmModulesRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {
+    super();
+  }
+
+  async insertIfAbsent(module: NewWasmModule): Promise<{ record: WasmModuleRecord; created: boolean }> {
+    // ON CONFLICT DO NOTHING makes two simultaneous uploads of the same bytes one row, without a race.
+    const inserted = await this.dataSource.query<Row[]>(
+      `INSERT INTO wasm_modules (module_id, size_bytes, imports, exports, uploaded_by)
+       VALUES ($1, $2, $3::jsonb, $4::jsonb, $5)
+       ON CONFLICT (module_id) DO NOTHING
+       RETURNING ${COLUMNS}`,
+      [
+        module.moduleId,
+        module.sizeBytes,
+        JSON.stringify(module.imports),
+        JSON.stringify(module.exports),
+        module.uploadedBy,
+      ],
+    );
+    if (inserted.length > 0) return { record: toRecord(inserted[0]), created: true };
+    const existing = await this.findById(module.moduleId);
+    if (!existing) throw new Error('wasm module row vanished between insert and select');
+    return { record: existing, created: false };
+  }
+
+  async findById(moduleId: string): Promise<WasmModuleRecord | null> {
+    const rows = await this.dataSource.query<Row[]>(
+      `SELECT ${COLUMNS} FROM wasm_modules WHERE module_id = $1`,
+      [moduleId],
+    );
+    return rows.length > 0 ? toRecord(rows[0]) : null;
+  }
+}

@@ -1,0 +1,292 @@
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { AppException, FieldError } from '../common/errors/app.exception';
+import { findDeepJsonViolation } from '../common/validation/deep-json';
+import { AppConfig } from '../config/app-config';
+import { WASM_RUNTIMES, WasmRuntimeName } from '../config/environment';
+import { ConcurrencyLimiter } from './concurrency-limiter';
+import { LruCache } from './lru-cache';
+import { describeImport, ModuleStoreService } from './module-store.service';
+import { RuntimeResult, WasmRuntime } from './runtime';
+import { capMemory, InvalidModuleError, summarize } from './wasm-binary';
+
+export const WASM_RUNTIMES_TOKEN = Symbol('vcp.wasmRuntimes');
+
+export const OUTCOMES = [
+  'ok',
+  'exit_nonzero',
+  'trap',
+  'timeout',
+  'memory_limit',
+  'output_limit',
+  'invalid_module',
+] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+export interface RunRequest {
+  inputs: unknown;
+  args?: string[];
+  /** The only variables the guest sees. */
+  env?: Record<string, string>;
+  runtime?: WasmRuntimeName;
+  timeoutMs?: number;
+  deterministic?: boolean;
+}
+
+export interface RunResult {
+  exit_code: number | null;
+  /** Parsed when stdout is JSON within the deep-JSON limits, else the text. */
+  stdout: unknown;
+  stderr: string;
+  execution_time_ms: number;
+  module_hash: string;
+  inputs_hash: string;
+  output_hash: string;
+  runtime: WasmRuntimeName;
+  outcome: Outcome;
+}
+
+export const RUN_LIMITS = { maxArgs: 64, maxArgLength: 256, maxEnv: 64, maxEnvValueLength: 4096 } as const;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+// Calls waiting for a slot, per slot: beyond this the engine answers 503 instead of queueing without end.
+const QUEUE_PER_SLOT = 64;
+
+const sha256 = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
+
+/**
+ * The WASM engine's one entry point: validates a run request, picks a runtime, enforces the limits every
+ * runtime shares (concurrency, memory cap by rewriting, timeout, output cap) and maps what happened to a
+ * closed set of outcomes. Controllers are meant to be thin wrappers around `run`.
+ */
+@Injectable()
+export class WasmService implements OnModuleDestroy {
+  private readonly limiter: ConcurrencyLimiter;
+  private readonly runtimes: Map<WasmRuntimeName, WasmRuntime>;
+  /** Module hash → why it cannot run (or null when it can), so the binary is parsed once per module. */
+  private readonly verdicts = new LruCache<string, string | null>(1024);
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly store: ModuleStoreService,
+    @Inject(WASM_RUNTIMES_TOKEN) runtimes: WasmRuntime[],
+  ) {
+    this.runtimes = new Map(runtimes.map((r) => [r.name, r]));
+    const slots = config.wasm.maxConcurrency;
+    this.limiter = new ConcurrencyLimiter(slots, slots * QUEUE_PER_SLOT);
+  }
+
+  get stats(): { active: number; queued: number } {
+    return { active: this.limiter.active, queued: this.limiter.queued };
+  }
+
+  /** Runs a stored module: its row must exist and its file must hash to its id (read once, then verified). */
+  async run(moduleId: string, request: RunRequest): Promise<RunResult> {
+    this.validate(request);
+    const bytes = await this.store.read(moduleId);
+    return this.execute(bytes, moduleId, request);
+  }
+
+  /** Runs bytes that are not (yet) in the store, e.g. for benchmarks; the same checks apply. */
+  async runBytes(bytes: Uint8Array, request: RunRequest): Promise<RunResult> {
+    this.validate(request);
+    return this.execute(bytes, sha256(bytes), request);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await Promise.all([...this.runtimes.values()].map((runtime) => runtime.close()));
+  }
+
+  private runtimeFor(request: RunRequest): WasmRuntime {
+    const name = request.runtime ?? this.config.wasm.defaultRuntime;
+    const runtime = this.runtimes.get(name);
+    if (!runtime) throw AppException.validation([{ field: 'runtime', message: 'is not available' }]);
+    return runtime;
+  }
+
+  /** Every field of a run request is bounded; each violation is a 422 naming the field. */
+  private validate(request: RunRequest): void {
+    const problems: FieldError[] = [];
+    const inputs = findDeepJsonViolation(request.inputs ?? null, 'inputs');
+    if (inputs) problems.push({ field: inputs.path, message: `${inputs.rule}: ${inputs.message}` });
+    const args = request.args ?? [];
+    if (!Array.isArray(args) || args.length > RUN_LIMITS.maxArgs) {
+      problems.push({ field: 'args', message: `must be an array of at most ${RUN_LIMITS.maxArgs} strings` });
+    } else {
+      args.forEach((arg, i) => {
+        // NUL would truncate the argument inside the guest's C strings: one value, two meanings.
+        if (typeof arg !== 'string' || arg.length > RUN_LIMITS.maxArgLength || arg.includes('\0')) {
+          problems.push({
+            field: `args[${i}]`,
+            message: `must be a string of at most ${RUN_LIMITS.maxArgLength} characters without NUL`,
+          });
+        }
+      });
+    }
+    const env = request.env ?? {};
+    const entries =
+      typeof env === 'object' && env !== null && !Array.isArray(env) ? Object.entries(env) : null;
+    if (!entries || entries.length > RUN_LIMITS.maxEnv) {
+      problems.push({ field: 'env', message: `must be an object of at most ${RUN_LIMITS.maxEnv} variables` });
+    } else {
+      for (const [name, value] of entries) {
+        if (
+          !ENV_NAME.test(name) ||
+          typeof value !== 'string' ||
+          value.length > RUN_LIMITS.maxEnvValueLength ||
+          value.includes('\0')
+        ) {
+          problems.push({
+            field: `env.${name.slice(0, 64)}`,
+            message: 'must be NAME=string (no NUL, bounded length)',
+          });
+        }
+      }
+    }
+    const cap = this.config.wasm.timeoutMs;
+    if (
+      request.timeoutMs !== undefined &&
+      !(Number.isInteger(request.timeoutMs) && request.timeoutMs >= 1 && request.timeoutMs <= cap)
+    ) {
+      problems.push({
+        field: 'timeout_ms',
+        message: `must be a whole number from 1 to ${cap} (WASM_TIMEOUT_SECS)`,
+      });
+    }
+    if (request.runtime !== undefined && !WASM_RUNTIMES.includes(request.runtime)) {
+      problems.push({ field: 'runtime', message: `must be one of ${WASM_RUNTIMES.join(', ')}` });
+    }
+    if (request.deterministic !== undefined && typeof request.deterministic !== 'boolean') {
+      problems.push({ field: 'deterministic', message: 'must be a boolean' });
+    }
+    if (problems.length === 0 && request.deterministic && !this.runtimeFor(request).supportsDeterminism) {
+      problems.push({
+        field: 'deterministic',
+        message: `is not supported by the ${this.runtimeFor(request).name} runtime; use v8`,
+      });
+    }
+    if (problems.length > 0) throw AppException.validation(problems);
+  }
+
+  private async execute(bytes: Uint8Array, moduleHash: string, request: RunRequest): Promise<RunResult> {
+    const runtime = this.runtimeFor(request);
+    const stdin = Buffer.from(JSON.stringify(request.inputs ?? null), 'utf8');
+    const inputsHash = sha256(stdin);
+    const args = request.args ?? [];
+    const base = { module_hash: moduleHash, inputs_hash: inputsHash, runtime: runtime.name };
+    const refusal = this.verdict(bytes, moduleHash, runtime);
+    if (refusal !== null) {
+      return {
+        ...base,
+        exit_code: null,
+        stdout: '',
+        stderr: refusal,
+        execution_time_ms: 0,
+        output_hash: sha256(''),
+        outcome: 'invalid_module',
+      };
+    }
+    return this.limiter.run(async () => {
+      const started = performance.now();
+      const result = await runtime.run({
+        moduleHash,
+        bytes: () => capMemory(bytes, this.config.wasm.maxMemoryBytes),
+        stdin,
+        args,
+        env: request.env ?? {},
+        timeoutMs: request.timeoutMs ?? this.config.wasm.timeoutMs,
+        maxOutputBytes: this.config.wasm.maxOutputBytes,
+        // The seed binds the random stream to what is being run, so equal runs get equal bytes.
+        deterministic: request.deterministic
+          ? { seed: sha256(`${moduleHash}:${inputsHash}:${JSON.stringify(args)}`) }
+          : null,
+      });
+      const executionTimeMs = Math.round(performance.now() - started);
+      return {
+        ...base,
+        exit_code: result.end === 'exited' ? result.exitCode : null,
+        stdout: parseStdout(result.stdout),
+        stderr:
+          result.detail && result.end !== 'exited'
+            ? appendDetail(result)
+            : Buffer.from(result.stderr).toString('utf8'),
+        execution_time_ms: executionTimeMs,
+        output_hash: sha256(result.stdout),
+        outcome: this.outcomeOf(result),
+      };
+    });
+  }
+
+  /** Checks once per module (and runtime) what would stop it from running: imports, memories, entry point. */
+  private verdict(bytes: Uint8Array, moduleHash: string, runtime: WasmRuntime): string | null {
+    const key = `${runtime.name}:${moduleHash}`;
+    const cached = this.verdicts.get(key);
+    if (cached !== undefined) return cached;
+    let verdict: string | null = null;
+    try {
+      if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>))
+        throw new InvalidModuleError('not a valid WebAssembly module');
+      const summary = summarize(bytes);
+      const bad = summary.imports.find(
+        (i) => i.kind !== 'function' || !runtime.supportsImport(i.module, i.name),
+      );
+      if (bad)
+        throw new InvalidModuleError(
+          `import ${describeImport(bad)} is not available in the ${runtime.name} runtime`,
+        );
+      if (!summary.exports.some((e) => e.name === '_start' && e.kind === 'function')) {
+        throw new InvalidModuleError('not a WASI command: no _start export');
+      }
+      capMemory(bytes, this.config.wasm.maxMemoryBytes);
+    } catch (error) {
+      if (!(error instanceof InvalidModuleError)) throw error;
+      verdict = `invalid module: ${error.reason}`;
+    }
+    this.verdicts.set(key, verdict);
+    return verdict;
+  }
+
+  private outcomeOf(result: RuntimeResult): Outcome {
+    switch (result.end) {
+      case 'invalid_module':
+      case 'timeout':
+      case 'output_limit':
+        return result.end;
+      case 'trap':
+        return this.atMemoryCap(result) ? 'memory_limit' : 'trap';
+      case 'exited':
+        if (result.exitCode === 0) return 'ok';
+        return this.atMemoryCap(result) ? 'memory_limit' : 'exit_nonzero';
+    }
+  }
+
+  /**
+   * A failed run whose linear memory ended within the last 1/16 of the cap ran out of memory: after the
+   * rewrite `memory.grow` fails there, and the guest's allocator gives up. Only runtimes that expose the
+   * final memory size (v8) can tell; wasmer reports the guest's own nonzero exit instead.
+   */
+  private atMemoryCap(result: RuntimeResult): boolean {
+    const cap = this.config.wasm.maxMemoryBytes;
+    return result.memoryBytes !== null && result.memoryBytes >= cap - cap / 16;
+  }
+}
+
+function appendDetail(result: RuntimeResult): string {
+  const stderr = Buffer.from(result.stderr).toString('utf8');
+  return stderr ? `${stderr}\n[${result.end}: ${result.detail}]` : `[${result.end}: ${result.detail}]`;
+}
+
+/**
+ * Guest output is untrusted: it is only returned as parsed JSON when it also passes the deep-JSON limits
+ * (JSON.parse itself does not recurse, but serialising a 500 000-deep value back to a client would).
+ */
+function parseStdout(bytes: Uint8Array): unknown {
+  const text = Buffer.from(bytes).toString('utf8');
+  const trimmed = text.trim();
+  if (trimmed === '') return text;
+  try {
+    const parsed = JSON.parse(trimmed) as unknown;
+    return findDeepJsonViolation(parsed) ? text : parsed;
+  } catch {
+    return text; // not JSON: returned as text, as the contract says
+  }
+}
