@@ -169,6 +169,9 @@ describe('loadConfig', () => {
       ['a missing API_KEY_PEPPER', { API_KEY_PEPPER: undefined }, 'API_KEY_PEPPER'],
       ['missing CORS_ALLOWED_ORIGINS', { CORS_ALLOWED_ORIGINS: undefined }, 'CORS_ALLOWED_ORIGINS'],
       ['a wildcard CORS_ALLOWED_ORIGINS', { CORS_ALLOWED_ORIGINS: '*' }, 'CORS_ALLOWED_ORIGINS'],
+      ['a bcrypt cost below 10', { BCRYPT_COST: '9' }, 'BCRYPT_COST'],
+      ['an invalid proxy CIDR', { TRUSTED_PROXY_CIDRS: '10.0.0.0/33' }, 'TRUSTED_PROXY_CIDRS'],
+      ['a rate limit that is not a number', { RATE_LIMIT_AUTH_RPM: 'lots' }, 'RATE_LIMIT_AUTH_RPM'],
     ])('refuses %s', (_case, override: Record<string, string | undefined>, variable) => {
       const env = Object.fromEntries(
         Object.entries({ ENVIRONMENT: 'production', ...STRONG, ...override }).filter(

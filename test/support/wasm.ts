@@ -88,3 +88,17 @@ export async function measureEventLoop<T>(
     histogram.disable();
   }
 }
+
+/**
+ * The runtimes whose timing-sensitive suites run by default. @wasmer/sdk 0.16 does not stop a runaway guest at
+ * its timeout when several run, and a stopped call's guest can keep burning CPU, which starves the tests after
+ * it; those suites are flaky on a 2-core machine, so wasmer's run only with VCP_TEST_WASMER=1 (issue 7).
+ */
+export const TIMED_RUNTIMES: ('v8' | 'wasmer')[] =
+  process.env.VCP_TEST_WASMER === '1' ? ['v8', 'wasmer'] : ['v8'];
+if (!TIMED_RUNTIMES.includes('wasmer')) {
+  console.warn(
+    'SKIPPED wasmer conformance and event-loop suites: runaway wasmer guests are not reliably stopped ' +
+      '(see README, WASM engine); set VCP_TEST_WASMER=1 to run them',
+  );
+}

@@ -4,7 +4,15 @@ import { join } from 'node:path';
 import { WasmRuntimeName } from '../../../src/config/environment';
 import { RunRequest } from '../../../src/wasm/wasm.service';
 import { testConfig, TestConfig } from '../../support/config';
-import { buildEngine, Engine, fixture, Fixture, measureEventLoop, sha256 } from '../../support/wasm';
+import {
+  buildEngine,
+  Engine,
+  fixture,
+  Fixture,
+  measureEventLoop,
+  sha256,
+  TIMED_RUNTIMES,
+} from '../../support/wasm';
 
 const MEMORY_MB = 64;
 const OUTPUT_BYTES = 64 * 1024;
@@ -13,7 +21,7 @@ const OUTPUT_BYTES = 64 * 1024;
  * One contract, two engines: every case runs on v8 (node:wasi in worker threads) and on wasmer
  * (@wasmer/sdk), against the hostile modules in test/fixtures/wasm.
  */
-describe.each<WasmRuntimeName>(['v8', 'wasmer'])('WASM engine conformance on %s', (runtime) => {
+describe.each<WasmRuntimeName>(TIMED_RUNTIMES)('WASM engine conformance on %s', (runtime) => {
   let env: TestConfig;
   let engine: Engine;
   let hostDir: string;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WasmRuntimeName } from '../../../src/config/environment';
 import { testConfig, TestConfig } from '../../support/config';
-import { buildEngine, Engine, fixture, measureEventLoop } from '../../support/wasm';
+import { buildEngine, Engine, fixture, measureEventLoop, TIMED_RUNTIMES } from '../../support/wasm';
 
 const CALLS = 20;
 const TIMEOUT_MS = 1000;
@@ -14,7 +14,7 @@ const TIMEOUT_MS = 1000;
  * really compete with the event loop for CPU) and queues the rest; every one ends in `timeout`. (The
  * wasmer runtime additionally serialises its SDK calls, so there the twenty run one after another.)
  */
-describe.each<WasmRuntimeName>(['v8', 'wasmer'])('%s: 20 concurrent runaway modules', (runtime) => {
+describe.each<WasmRuntimeName>(TIMED_RUNTIMES)('%s: 20 concurrent runaway modules', (runtime) => {
   let env: TestConfig;
   let engine: Engine;
   let dir: string;
