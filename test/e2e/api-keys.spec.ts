@@ -4,6 +4,7 @@ import { generateApiKey } from '../../src/api-keys/api-key.format';
 import { apiKeyHeader, bearer, newSession, Session } from '../support/auth';
 import { useTestApp } from '../support/app';
 import { LogCapture } from '../support/log-capture';
+import { dumpEveryTable } from '../support/schema';
 
 const KEY = /^vcp_[0-9A-Za-z]{46}$/;
 const SECRET_FIELDS = ['api_key', 'key_hash', 'hash'];
@@ -241,13 +242,7 @@ describe.each([
 
   it('no table and no log line holds a plaintext key', async () => {
     expect(created.length).toBeGreaterThan(50);
-    const tables: { table_name: string }[] = await ctx.dataSource.query(
-      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`,
-    );
-    const dumps = await Promise.all(
-      tables.map(({ table_name }) => ctx.dataSource.query(`SELECT * FROM "${table_name}"`)),
-    );
-    const everything = JSON.stringify(dumps) + logs.text;
+    const everything = (await dumpEveryTable(ctx.dataSource)) + logs.text;
     for (const key of created) {
       expect(everything).not.toContain(key);
       expect(everything).not.toContain(key.slice(12)); // nor the secret part without the shown prefix

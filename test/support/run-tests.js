@@ -12,7 +12,10 @@ function jest(args) {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [require.resolve('jest/bin/jest'), ...args], {
       stdio: ['inherit', 'pipe', 'inherit'],
-      env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --experimental-vm-modules`.trim() },
+      env: {
+        ...process.env,
+        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --experimental-vm-modules`.trim(),
+      },
     });
     let out = '';
     child.stdout.on('data', (chunk) => {
