@@ -11,8 +11,7 @@ import { UserEntity } from '../users/user.entity';
 import { UserStatusCache } from '../users/user-status.cache';
 import { UsersRepository } from '../users/users.repository';
 import { AdminUserDto, AdminUserPageDto, UpdateUserDto } from './dto/admin.dto';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '../common/validation/uuid';
 
 export function toAdminUser(user: UserEntity): AdminUserDto {
   return {
@@ -62,7 +61,7 @@ export class AdminUsersService {
     dto: UpdateUserDto,
     meta: RequestMeta,
   ): Promise<AdminUserDto> {
-    if (!UUID.test(userId)) throw AppException.notFound('User not found');
+    if (!isUuid(userId)) throw AppException.notFound('User not found');
     const updated = await this.dataSource.transaction(async (manager) => {
       const target = await this.users.findByIdForUpdate(userId, manager);
       if (!target) throw AppException.notFound('User not found');

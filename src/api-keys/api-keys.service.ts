@@ -12,6 +12,7 @@ import { ApiKeyAuthService } from './api-key-auth.service';
 import { ApiKeyEntity } from './api-key.entity';
 import { displayPrefix, generateApiKey } from './api-key.format';
 import { ApiKeyDto, CreatedApiKeyDto, CreateApiKeyDto } from './dto/api-key.dto';
+import { isUuid } from '../common/validation/uuid';
 
 export const MAX_LIVE_KEYS_PER_USER = 50;
 /** The key every new account gets, as the original API did (shown once, in the register response). */
@@ -22,7 +23,6 @@ export const DEFAULT_KEY_SCOPES: readonly Scope[] = [
   Scope.NodesWrite,
   Scope.ProofsWrite,
 ];
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function toApiKeyDto(key: ApiKeyEntity): ApiKeyDto {
   return {
@@ -180,7 +180,7 @@ export class ApiKeysService {
     manager?: EntityManager,
     lock = false,
   ): Promise<ApiKeyEntity> {
-    if (!UUID.test(keyId)) throw AppException.notFound('API key not found');
+    if (!isUuid(keyId)) throw AppException.notFound('API key not found');
     const query = (manager ?? this.dataSource.manager)
       .getRepository(ApiKeyEntity)
       .createQueryBuilder('k')

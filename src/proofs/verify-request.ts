@@ -1,5 +1,6 @@
 import type { AppConfig } from '../config/app-config';
 import { ShapeError } from './zk-validation';
+import { isUuid } from '../common/validation/uuid';
 
 /** A verification request in either accepted form, reduced to one shape (nothing checked against a circuit yet). */
 export interface VerifyRequest {
@@ -25,7 +26,6 @@ export function verifyBodyLimit(config: AppConfig): number {
 const MODERN_KEYS = ['circuit_id', 'proof', 'public_signals', 'task_id', 'run_id'];
 const LEGACY_KEYS = ['task_id', 'proof_data', 'public_inputs', 'circuit_id', 'run_id'];
 const CIRCUIT_ID = /^[0-9a-f]{64}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // Standard alphabet with correct padding only: Buffer.from(…, 'base64') silently skips anything else, so a
 // lenient decode would accept text that is not the base64 the client meant.
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -57,7 +57,7 @@ function circuitId(value: unknown): string {
 function optionalUuid(value: unknown, field: string): string | null {
   if (value === undefined || value === null) return null;
   // Checked here so that a malformed id is a 422, not a database type error.
-  if (typeof value !== 'string' || !UUID.test(value)) throw new ShapeError(field, 'must be a UUID');
+  if (!isUuid(value)) throw new ShapeError(field, 'must be a UUID');
   return value.toLowerCase();
 }
 

@@ -6,6 +6,7 @@ import { AuditService } from '../audit/audit.service';
 import type { Principal, RequestMeta } from '../auth/principal';
 import { AppException } from '../common/errors/app.exception';
 import { CreateThrottleOverrideDto, ThrottleOverrideDto } from './dto/throttle-override.dto';
+import { isUuid } from '../common/validation/uuid';
 
 interface OverrideRow {
   override_id: string;
@@ -28,7 +29,6 @@ export interface ActiveOverride {
 
 /** Overrides made on another replica apply here within this time (the limit is 5 s). */
 export const OVERRIDES_REFRESH_MS = 2000;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const toDto = (row: OverrideRow): ThrottleOverrideDto => ({
   override_id: row.override_id,
@@ -124,7 +124,7 @@ export class ThrottleOverridesService {
   }
 
   async remove(actor: Principal, overrideId: string, meta: RequestMeta): Promise<void> {
-    if (!UUID.test(overrideId)) throw AppException.notFound('Override not found');
+    if (!isUuid(overrideId)) throw AppException.notFound('Override not found');
     await this.dataSource.transaction(async (manager) => {
       const deleted = await manager.query<unknown[]>(
         `DELETE FROM throttle_overrides WHERE override_id = $1 RETURNING override_id`,
@@ -153,7 +153,7 @@ export class ThrottleOverridesService {
       if (!ipaddr.isValid(id))
         problems.push({ field: 'subject_id', message: 'subject_id must be an IP address' });
       else return canonicalIp(id);
-    } else if (!UUID.test(id)) {
+    } else if (!isUuid(id)) {
       problems.push({
         field: 'subject_id',
         message: `subject_id must be a ${type === 'user' ? 'user' : 'key'} id`,

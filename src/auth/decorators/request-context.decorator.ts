@@ -12,14 +12,15 @@ export const CurrentPrincipal = createParamDecorator((_data: unknown, ctx: Execu
 });
 
 /** Client address (as resolved by Fastify's trustProxy), user agent and request id. */
-export const CurrentRequestMeta = createParamDecorator(
-  (_data: unknown, ctx: ExecutionContext): RequestMeta => {
-    const request = ctx.switchToHttp().getRequest<FastifyRequest>();
-    const userAgent = request.headers['user-agent'];
-    return {
-      ip: request.ip ?? null,
-      userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 255) : null,
-      requestId: String(request.id),
-    };
-  },
+export function requestMetaOf(request: FastifyRequest): RequestMeta {
+  const userAgent = request.headers['user-agent'];
+  return {
+    ip: request.ip ?? null,
+    userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 255) : null,
+    requestId: String(request.id),
+  };
+}
+
+export const CurrentRequestMeta = createParamDecorator((_data: unknown, ctx: ExecutionContext): RequestMeta =>
+  requestMetaOf(ctx.switchToHttp().getRequest<FastifyRequest>()),
 );

@@ -10,19 +10,11 @@ import { clientSubject } from '../../rate-limit/client-subject';
 import { ResilientThrottlerStorage } from '../../rate-limit/resilient.storage';
 import { ErrorCode } from '../../common/errors/error-code';
 import { IS_PUBLIC_KEY } from '../decorators/public.decorator';
-import type { Principal, RequestMeta } from '../principal';
+import type { Principal } from '../principal';
+import { requestMetaOf } from '../decorators/request-context.decorator';
 
 /** Query parameters that would carry a key in a URL, where proxies, browsers and logs keep it. */
 export const KEY_QUERY_PARAMS = ['api_key', 'apikey', 'api-key', 'key', 'access_token', 'token'];
-
-function metaOf(request: FastifyRequest): RequestMeta {
-  const userAgent = request.headers['user-agent'];
-  return {
-    ip: request.ip ?? null,
-    userAgent: typeof userAgent === 'string' ? userAgent : null,
-    requestId: String(request.id),
-  };
-}
 
 /**
  * Global and deny-by-default: every route needs a bearer JWT or an X-API-Key unless marked @Public(). A route
@@ -48,7 +40,7 @@ export class AuthenticationGuard extends AuthGuard(['jwt', 'api-key']) {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     const query = (request.query ?? {}) as Record<string, unknown>;
     if (KEY_QUERY_PARAMS.some((name) => name in query)) {
-      this.apiKeys.recordFailure('query_string', metaOf(request));
+      this.apiKeys.recordFailure('query_string', requestMetaOf(request));
       throw new AppException(
         ErrorCode.Unauthorized,
         'Credentials are accepted only in headers, never in the URL',
@@ -88,7 +80,10 @@ export class AuthenticationGuard extends AuthGuard(['jwt', 'api-key']) {
     context: ExecutionContext,
   ): T {
     if (error instanceof ApiKeyRejected) {
-      this.apiKeys.recordFailure(error.reason, metaOf(context.switchToHttp().getRequest<FastifyRequest>()));
+      this.apiKeys.recordFailure(
+        error.reason,
+        requestMetaOf(context.switchToHttp().getRequest<FastifyRequest>()),
+      );
     }
     if (error instanceof AppException) throw error;
     if (error || !principal) throw new AppException(ErrorCode.Unauthorized, 'Valid credentials are required');

@@ -8,8 +8,7 @@ import { UserStatusCache } from '../../users/user-status.cache';
 import { AccessTokenClaims, JWT_ALGORITHM, JWT_AUDIENCE, JWT_ISSUER } from '../access-token.service';
 import type { Principal } from '../principal';
 import { ROLE_SCOPES } from '../scopes';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '../../common/validation/uuid';
 
 export const invalidToken = () => new AppException(ErrorCode.Unauthorized, 'Invalid or expired access token');
 
@@ -36,7 +35,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     if (claims.typ !== 'access' || typeof claims.exp !== 'number' || typeof claims.sub !== 'string') {
       throw invalidToken();
     }
-    if (!UUID.test(claims.sub)) throw invalidToken();
+    if (!isUuid(claims.sub)) throw invalidToken();
     const status = await this.statuses.get(claims.sub);
     if (!status || status.disabled) throw invalidToken();
     // The role comes from the account, not the token, so a demotion applies without waiting for expiry.

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { isUuid } from '../validation/uuid';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Accepts a caller's X-Request-Id only when it is a UUID: anything else could smuggle log-injection text or
@@ -10,5 +10,5 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 export function requestIdFor(req: IncomingMessage): string {
   const incoming = req.headers[REQUEST_ID_HEADER];
-  return typeof incoming === 'string' && UUID.test(incoming) ? incoming.toLowerCase() : randomUUID();
+  return isUuid(incoming) ? incoming.toLowerCase() : randomUUID();
 }

@@ -2,6 +2,7 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import { AppException } from '../errors/app.exception';
+import { UUID_PATTERN } from '../validation/uuid';
 
 /** `?limit` (1–100, default 50) and an opaque `?cursor` from a previous page's `next_cursor`. */
 export class PageQueryDto {
@@ -30,8 +31,6 @@ export interface KeysetCursor {
   id: string;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export function encodeCursor(cursor: KeysetCursor): string {
   return Buffer.from(JSON.stringify(cursor)).toString('base64url');
 }
@@ -40,7 +39,7 @@ export function encodeCursor(cursor: KeysetCursor): string {
  * Decodes a cursor or answers 422: a tampered cursor must never reach SQL as anything but checked values.
  * `idPattern` is what the list's tie-breaking id looks like (a UUID unless the list says otherwise).
  */
-export function decodeCursor(raw: string | undefined, idPattern: RegExp = UUID): KeysetCursor | null {
+export function decodeCursor(raw: string | undefined, idPattern: RegExp = UUID_PATTERN): KeysetCursor | null {
   if (!raw) return null;
   try {
     const parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Partial<KeysetCursor>;
