@@ -1,3 +1,4 @@
+import { RequestMethod } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
@@ -8,6 +9,8 @@ import { enableCors } from './common/http/cors';
 import { requestIdFor } from './common/http/request-id';
 import { registerSecurityHeaders } from './common/http/security-headers';
 import { AppConfig } from './config/app-config';
+import { registerRequestLogContext } from './logging/request-log-context';
+import { HttpMetricsHook } from './metrics/http-metrics.hook';
 import { registerOpenApi } from './openapi/openapi';
 
 export const API_PREFIX = 'api/v1';
@@ -30,7 +33,10 @@ export async function configureApp(
 ): Promise<NestFastifyApplication> {
   app.useLogger(app.get(Logger));
   app.flushLogs();
-  app.setGlobalPrefix(API_PREFIX);
+  // Prometheus scrapes /metrics by convention; everything else lives under /api/v1.
+  app.setGlobalPrefix(API_PREFIX, { exclude: [{ path: 'metrics', method: RequestMethod.GET }] });
+  app.get(HttpMetricsHook).register(app);
+  registerRequestLogContext(app);
   registerRouteBodyLimits(app, config);
   await registerSecurityHeaders(app, config);
   app.get(ConnectionDraining).register(app);

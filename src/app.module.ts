@@ -12,6 +12,7 @@ import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './logging/logging.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { ProofsModule } from './proofs/proofs.module';
 import { RateLimitStorageModule } from './rate-limit/rate-limit-storage.module';
 import { RateLimitModule } from './rate-limit/rate-limit.module';
@@ -37,6 +38,7 @@ export class AppModule {
         DatabaseModule,
         RedisModule,
         RateLimitStorageModule,
+        MetricsModule.forRoot(),
         HealthModule,
         UsersModule,
         AuditModule,

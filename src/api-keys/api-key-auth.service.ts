@@ -6,6 +6,7 @@ import type { Principal, RequestMeta } from '../auth/principal';
 import { ROLE_SCOPES, Role, Scope } from '../auth/scopes';
 import { keyedHash } from '../common/crypto/keyed-hash';
 import { AppConfig } from '../config/app-config';
+import { VcpMetrics } from '../metrics/vcp-metrics';
 import { isWellFormedApiKey } from './api-key.format';
 
 export type ApiKeyFailure = 'malformed' | 'unknown' | 'revoked' | 'expired' | 'owner_disabled';
@@ -46,6 +47,7 @@ export class ApiKeyAuthService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly config: AppConfig,
     private readonly audit: AuditService,
+    private readonly metrics: VcpMetrics,
   ) {}
 
   async authenticate(candidate: string): Promise<ApiKeyCheck> {
@@ -71,6 +73,7 @@ export class ApiKeyAuthService {
 
   /** Audits a failed key authentication, rate-limited per client so a flood of bad keys cannot flood the table. */
   recordFailure(reason: ApiKeyFailure | 'query_string', meta: RequestMeta): void {
+    this.metrics.authEvent('api_key_failure');
     // A value that fails the checksum is a typo or noise, refused without touching the database: it is logged,
     // not audited, so garbage cannot cost a write.
     if (reason === 'malformed') {

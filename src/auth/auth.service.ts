@@ -5,6 +5,7 @@ import { ApiKeysService } from '../api-keys/api-keys.service';
 import { AuditService } from '../audit/audit.service';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
+import { VcpMetrics } from '../metrics/vcp-metrics';
 import { UserEntity } from '../users/user.entity';
 import { isUniqueViolation, UsersRepository } from '../users/users.repository';
 import { AccessTokenService } from './access-token.service';
@@ -26,6 +27,7 @@ export class AuthService {
     private readonly refreshTokens: RefreshTokenService,
     private readonly audit: AuditService,
     private readonly apiKeys: ApiKeysService,
+    private readonly metrics: VcpMetrics,
   ) {}
 
   async register(dto: RegisterDto, meta: RequestMeta): Promise<RegisterResponseDto> {
@@ -50,6 +52,7 @@ export class AuthService {
         const apiKey = await this.apiKeys.createDefault(created.userId, meta, manager);
         return { user: created, apiKey };
       });
+      this.metrics.authEvent('register');
       return { user_id: user.user.userId, username: user.user.username, api_key: user.apiKey };
     } catch (error) {
       if (isUniqueViolation(error))
@@ -76,6 +79,7 @@ export class AuthService {
         },
         meta,
       );
+      this.metrics.authEvent('login_failure');
       throw invalidLogin();
     }
     const refreshToken = await this.dataSource.transaction(async (manager) => {
@@ -88,14 +92,18 @@ export class AuthService {
       );
       return token;
     });
+    this.metrics.authEvent('login_success');
     return this.tokenPair(user, refreshToken);
   }
 
   async refresh(presented: string, meta: RequestMeta): Promise<TokenPairDto> {
     const result = await this.refreshTokens.rotate(presented, meta);
-    if (result.kind !== 'rotated') throw invalidRefresh();
-    const user = await this.users.findById(result.userId);
-    if (!user) throw invalidRefresh();
+    const user = result.kind === 'rotated' ? await this.users.findById(result.userId) : null;
+    if (result.kind !== 'rotated' || !user) {
+      this.metrics.authEvent(result.kind === 'reuse_detected' ? 'refresh_reuse_detected' : 'refresh_failure');
+      throw invalidRefresh();
+    }
+    this.metrics.authEvent('refresh');
     return this.tokenPair(user, result.refreshToken);
   }
 

@@ -52,6 +52,12 @@ export class AppConfig {
   };
   readonly logLevel!: string;
   readonly healthCheckTimeoutMs!: number;
+  readonly metrics!: {
+    /** Bearer token required on `/metrics` when set. */
+    readonly token: string | null;
+    /** Client IPs allowed to scrape when non-empty (IPs or CIDRs). */
+    readonly allowedCidrs: readonly string[];
+  };
   readonly proofs!: {
     /** Longest a verification may take, queueing in the worker pool included. */
     readonly verifyTimeoutMs: number;

@@ -108,6 +108,20 @@ export class EnvironmentVariables {
   @MaxLength(8192)
   TRUSTED_PROXY_CIDRS?: string;
 
+  /** Bearer token Prometheus must present on `/metrics`; compared in constant time. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  @MinLength(16)
+  @MaxLength(512)
+  METRICS_TOKEN?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  @MaxLength(8192)
+  METRICS_ALLOWED_CIDRS?: string;
+
   @Transform(emptyToUndefined)
   @IsOptional()
   @IsUrl({ protocols: ['redis', 'rediss'], require_tld: false, require_protocol: true })

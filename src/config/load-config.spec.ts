@@ -9,6 +9,7 @@ const STRONG = {
   REFRESH_TOKEN_PEPPER: 'pepper-one-0123456789abcdefghij',
   API_KEY_PEPPER: 'pepper-two-0123456789abcdefghij',
   CORS_ALLOWED_ORIGINS: 'https://app.example.com',
+  METRICS_TOKEN: 'scrape-9f8e7d6c5b4a39281706',
 };
 
 describe('loadConfig', () => {
@@ -172,6 +173,9 @@ describe('loadConfig', () => {
       ['a bcrypt cost below 10', { BCRYPT_COST: '9' }, 'BCRYPT_COST'],
       ['an invalid proxy CIDR', { TRUSTED_PROXY_CIDRS: '10.0.0.0/33' }, 'TRUSTED_PROXY_CIDRS'],
       ['a rate limit that is not a number', { RATE_LIMIT_AUTH_RPM: 'lots' }, 'RATE_LIMIT_AUTH_RPM'],
+      ['/metrics with neither a token nor allowed CIDRs', { METRICS_TOKEN: undefined }, 'METRICS_TOKEN'],
+      ['a short METRICS_TOKEN', { METRICS_TOKEN: 'Zq8w3Lx0Rv7' }, 'METRICS_TOKEN'],
+      ['an invalid METRICS_ALLOWED_CIDRS', { METRICS_ALLOWED_CIDRS: '10.0.0.0/40' }, 'METRICS_ALLOWED_CIDRS'],
     ])('refuses %s', (_case, override: Record<string, string | undefined>, variable) => {
       const env = Object.fromEntries(
         Object.entries({ ENVIRONMENT: 'production', ...STRONG, ...override }).filter(
@@ -182,6 +186,16 @@ describe('loadConfig', () => {
       expect(problems.every((p) => p.startsWith(`${variable}:`))).toBe(true);
       for (const value of Object.values(override))
         if (value) expect(problems.join('\n')).not.toContain(value);
+    });
+
+    it('accepts METRICS_ALLOWED_CIDRS instead of METRICS_TOKEN', () => {
+      const sut = load({
+        ENVIRONMENT: 'production',
+        ...STRONG,
+        METRICS_TOKEN: '',
+        METRICS_ALLOWED_CIDRS: '10.0.0.0/8, 192.168.1.7',
+      });
+      expect(sut.metrics).toEqual({ token: null, allowedCidrs: ['10.0.0.0/8', '192.168.1.7'] });
     });
 
     it('never generates secrets', () => {

@@ -66,6 +66,9 @@ function productionProblems(env: EnvironmentVariables): string[] {
     problems.push('BCRYPT_COST: must be at least 10 in production');
   const origins = splitList(env.CORS_ALLOWED_ORIGINS);
   if (origins.length === 0) problems.push('CORS_ALLOWED_ORIGINS: is required in production');
+  // An open /metrics tells anyone the routes, the traffic and the failure rates.
+  if (!env.METRICS_TOKEN && splitList(env.METRICS_ALLOWED_CIDRS).length === 0)
+    problems.push('METRICS_TOKEN: METRICS_TOKEN or METRICS_ALLOWED_CIDRS is required in production');
   return problems;
 }
 
@@ -88,7 +91,7 @@ function corsProblems(origins: string[]): string[] {
 }
 
 /** Parsed with ipaddr.js (the library behind Fastify's proxy-addr), never by hand. */
-function cidrProblems(cidrs: string[]): string[] {
+function cidrProblems(cidrs: string[], variable: string): string[] {
   const valid = (entry: string) => {
     if (ipaddr.isValid(entry)) return true;
     try {
@@ -100,7 +103,7 @@ function cidrProblems(cidrs: string[]): string[] {
   };
   return cidrs.every(valid)
     ? []
-    : ['TRUSTED_PROXY_CIDRS: each entry must be an IP address or CIDR such as 10.0.0.0/8'];
+    : [`${variable}: each entry must be an IP address or CIDR such as 10.0.0.0/8`];
 }
 
 /** RATE_LIMIT_<TIER>_RPM and RATE_LIMIT_<TIER>_BURST, validated here because the names are generated. */
@@ -136,7 +139,12 @@ export function loadConfig(raw: NodeJS.ProcessEnv = process.env, cwd = process.c
   const isProduction = environment === 'production';
   const corsAllowedOrigins = splitList(env.CORS_ALLOWED_ORIGINS);
   const trustedProxyCidrs = splitList(env.TRUSTED_PROXY_CIDRS);
-  problems.push(...corsProblems(corsAllowedOrigins), ...cidrProblems(trustedProxyCidrs));
+  const metricsAllowedCidrs = splitList(env.METRICS_ALLOWED_CIDRS);
+  problems.push(
+    ...corsProblems(corsAllowedOrigins),
+    ...cidrProblems(trustedProxyCidrs, 'TRUSTED_PROXY_CIDRS'),
+    ...cidrProblems(metricsAllowedCidrs, 'METRICS_ALLOWED_CIDRS'),
+  );
   const tiers = rateLimitTiers(raw, problems);
   if (Boolean(env.ADMIN_USERNAME) !== Boolean(env.ADMIN_PASSWORD))
     problems.push('ADMIN_USERNAME: ADMIN_USERNAME and ADMIN_PASSWORD must be set together');
@@ -194,6 +202,7 @@ export function loadConfig(raw: NodeJS.ProcessEnv = process.env, cwd = process.c
     },
     logLevel: env.LOG_LEVEL ?? (environment === 'test' ? 'warn' : 'info'),
     healthCheckTimeoutMs: env.HEALTH_CHECK_TIMEOUT_MS ?? 2000,
+    metrics: { token: env.METRICS_TOKEN ?? null, allowedCidrs: metricsAllowedCidrs },
     proofs: {
       verifyTimeoutMs: env.PROOF_VERIFY_TIMEOUT_MS ?? 10_000,
       workers: env.PROOF_WORKERS ?? availableParallelism(),

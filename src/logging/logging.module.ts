@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DestinationStream } from 'pino';
 import { AppConfig } from '../config/app-config';
 import { requestIdFor } from '../common/http/request-id';
+import { requestLogFields } from './request-log-context';
 
 /**
  * Credentials never reach a log line: headers that carry them and body fields that name them are replaced by
@@ -60,7 +61,9 @@ export class LoggingModule {
               // Fastify already picked the request id (see requestIdFor); middie copies it onto the raw request.
               genReqId: (req: IncomingMessage) =>
                 (req as IncomingMessage & { id?: string }).id ?? requestIdFor(req),
-              customAttributeKeys: { reqId: 'request_id' },
+              customAttributeKeys: { reqId: 'request_id', responseTime: 'duration_ms' },
+              // One line per request names the route template, the status and the caller's id.
+              customProps: requestLogFields,
               quietReqLogger: true,
               redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
               customLogLevel: (_req: IncomingMessage, res: ServerResponse, err?: Error) =>

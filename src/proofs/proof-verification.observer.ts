@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
+import { VcpMetrics } from '../metrics/vcp-metrics';
 import { ProofSystem } from './proof-system';
 
 export interface ProofVerificationEvent {
@@ -8,18 +9,24 @@ export interface ProofVerificationEvent {
   durationSeconds: number;
 }
 
-/**
- * Hook point for metrics: called once per stored verification. The metrics module will provide an
- * implementation that feeds the `proof_verification_duration_seconds` histogram (labels: protocol, outcome);
- * until then the no-op below is bound. An abstract class is the DI token, so no string token is needed.
- */
+/** Called once per stored verification. An abstract class is the DI token, so no string token is needed. */
 export abstract class ProofVerificationObserver {
   abstract observe(event: ProofVerificationEvent): void;
 }
 
+/**
+ * Feeds `proof_verification_duration_seconds{protocol, valid}`: valid is "true" or "false" for a verdict and
+ * "error" when none was reached (worker failure, timeout). Without the metrics module (the service-level
+ * tests and the proof bench compose ProofsModule alone) nothing is recorded.
+ */
 @Injectable()
-export class NoopProofVerificationObserver extends ProofVerificationObserver {
-  observe(): void {
-    // Deliberately empty until the metrics module exists.
+export class MetricsProofVerificationObserver extends ProofVerificationObserver {
+  constructor(@Optional() private readonly metrics?: VcpMetrics) {
+    super();
+  }
+
+  observe(event: ProofVerificationEvent): void {
+    const valid = event.outcome === 'valid' ? 'true' : event.outcome === 'invalid' ? 'false' : 'error';
+    this.metrics?.observeProofVerification(event.protocol, valid, event.durationSeconds);
   }
 }

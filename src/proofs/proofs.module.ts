@@ -6,7 +6,7 @@ import { CircuitRegistryService } from './circuit-registry.service';
 import { AdminCircuitsController, CircuitsController } from './circuits.controller';
 import { CircuitRepository } from './circuit.repository';
 import { ProofArtifactRepository } from './proof-artifact.repository';
-import { NoopProofVerificationObserver, ProofVerificationObserver } from './proof-verification.observer';
+import { MetricsProofVerificationObserver, ProofVerificationObserver } from './proof-verification.observer';
 import { ProofVerificationService } from './proof-verification.service';
 import { ProofsController } from './proofs.controller';
 import { VerifierPool } from './verifier-pool';
@@ -24,7 +24,7 @@ import { VerifierPool } from './verifier-pool';
     CircuitRegistryService,
     ProofArtifactRepository,
     ProofVerificationService,
-    { provide: ProofVerificationObserver, useClass: NoopProofVerificationObserver },
+    { provide: ProofVerificationObserver, useClass: MetricsProofVerificationObserver },
     {
       provide: VerifierPool,
       inject: [AppConfig],

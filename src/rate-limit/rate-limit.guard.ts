@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import type { Principal } from '../auth/principal';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
+import { VcpMetrics } from '../metrics/vcp-metrics';
 import { clientSubject } from './client-subject';
 import { Limits, RateLimitPolicy } from './rate-limit.policy';
 import { RATE_TIER_KEY } from './rate-tier.decorator';
@@ -36,6 +37,7 @@ export class RateLimitGuard extends ThrottlerGuard {
     @InjectThrottlerStorage() storage: ThrottlerStorage,
     reflector: Reflector,
     private readonly policy: RateLimitPolicy,
+    private readonly metrics: VcpMetrics,
   ) {
     super(options, storage, reflector);
   }
@@ -66,6 +68,7 @@ export class RateLimitGuard extends ThrottlerGuard {
         .header('X-RateLimit-Limit', String(limit))
         .header('X-RateLimit-Remaining', '0')
         .header('X-RateLimit-Reset', retryAfter);
+      this.metrics.rateLimitedRequest(tier);
       throw new AppException(
         ErrorCode.RateLimited,
         `Too many requests: at most ${limit} per ${burst ? 'second' : 'minute'} here; retry after ${retryAfter} s`,

@@ -9,6 +9,7 @@ import { AppConfig } from '../../config/app-config';
 import { clientSubject } from '../../rate-limit/client-subject';
 import { ResilientThrottlerStorage } from '../../rate-limit/resilient.storage';
 import { ErrorCode } from '../../common/errors/error-code';
+import { VcpMetrics } from '../../metrics/vcp-metrics';
 import { IS_PUBLIC_KEY } from '../decorators/public.decorator';
 import type { Principal } from '../principal';
 import { requestMetaOf } from '../decorators/request-context.decorator';
@@ -27,6 +28,7 @@ export class AuthenticationGuard extends AuthGuard(['jwt', 'api-key']) {
     private readonly apiKeys: ApiKeyAuthService,
     private readonly counters: ResilientThrottlerStorage,
     private readonly config: AppConfig,
+    private readonly metrics: VcpMetrics,
   ) {
     super();
   }
@@ -69,6 +71,7 @@ export class AuthenticationGuard extends AuthGuard(['jwt', 'api-key']) {
       'minute',
     );
     if (record.totalHits > limit) {
+      this.metrics.rateLimitedRequest('auth');
       throw new AppException(ErrorCode.RateLimited, 'Too many failed authentications; retry later', {}, 429);
     }
   }

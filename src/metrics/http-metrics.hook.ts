@@ -1,0 +1,31 @@
+import { Injectable } from '@nestjs/common';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { VcpMetrics } from './vcp-metrics';
+
+/**
+ * Records `http_request_duration`, `http_request_count` and `http_errors` for every response. It is a Fastify
+ * onResponse hook rather than a Nest interceptor alone, because only here is every path seen with its final
+ * status: handlers, errors thrown by guards and pipes, the exception filter's answers, 404s for paths that
+ * match no route, and bodies refused by the parser before Nest runs. `route` is Fastify's matched template
+ * (`/api/v1/tasks/:task_id`), or "unmatched", never the raw path.
+ */
+@Injectable()
+export class HttpMetricsHook {
+  constructor(private readonly metrics: VcpMetrics) {}
+
+  register(app: NestFastifyApplication): void {
+    app
+      .getHttpAdapter()
+      .getInstance()
+      .addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+        this.metrics.observeHttp(
+          request.method,
+          request.routeOptions.url,
+          reply.statusCode,
+          reply.elapsedTime / 1000,
+        );
+        done();
+      });
+  }
+}

@@ -1,0 +1,194 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { RateTier } from '../rate-limit/tiers';
+
+/**
+ * Every metric the service exports, defined here and only here; modules call the methods below where the
+ * event happens. Label values come from closed sets in code (never from a request), so the number of series
+ * is bounded whatever clients send.
+ */
+export const AUTH_EVENTS = [
+  'login_success',
+  'login_failure',
+  'register',
+  'refresh',
+  'refresh_failure',
+  'refresh_reuse_detected',
+  'api_key_failure',
+] as const;
+export type AuthEvent = (typeof AUTH_EVENTS)[number];
+
+const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+/** The route label of requests that matched no route: one series however many paths are tried. */
+export const UNMATCHED_ROUTE = 'unmatched';
+
+/** An API's latencies: 1 ms to 10 s. */
+const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** WASM runs end by WASM_TIMEOUT_SECS (default 30 s). */
+const WASM_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60];
+const PROOF_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+interface HttpSeries {
+  duration: ReturnType<Histogram['labels']>;
+  count: ReturnType<Counter['labels']>;
+  errors: ReturnType<Counter['labels']> | null;
+}
+
+@Injectable()
+export class VcpMetrics {
+  private readonly httpDuration: Histogram;
+  private readonly httpCount: Counter;
+  private readonly httpErrors: Counter;
+  /** Label children by "method route status": the set is bounded by the routes, so this map is too. */
+  private readonly httpSeries = new Map<string, HttpSeries>();
+  private readonly authEvents: Counter;
+  private readonly rateLimited: Counter;
+  private readonly tasksSubmitted: Counter;
+  private readonly taskRuns: Counter;
+  private readonly taskQueueDepth: Gauge;
+  private readonly nodesOnline: Gauge;
+  private readonly wasmDuration: Histogram;
+  private readonly proofDuration: Histogram;
+
+  constructor(readonly registry: Registry) {
+    const registers = [registry];
+    const httpLabels = ['method', 'route', 'status_code'];
+    this.httpDuration = new Histogram({
+      name: 'http_request_duration',
+      help: 'HTTP request duration in seconds, from arrival to the last byte of the response',
+      labelNames: httpLabels,
+      buckets: HTTP_BUCKETS,
+      registers,
+    });
+    this.httpCount = new Counter({
+      name: 'http_request_count',
+      help: 'HTTP requests answered, by route template and status',
+      labelNames: httpLabels,
+      registers,
+    });
+    this.httpErrors = new Counter({
+      name: 'http_errors',
+      help: 'HTTP responses with status 400 or above',
+      labelNames: httpLabels,
+      registers,
+    });
+    this.authEvents = new Counter({
+      name: 'auth_events_total',
+      help: 'Authentication events: logins, registrations, refreshes, refresh-token reuse, API key failures',
+      labelNames: ['event'],
+      registers,
+    });
+    this.rateLimited = new Counter({
+      name: 'rate_limited_total',
+      help: 'Requests refused with 429, by rate tier',
+      labelNames: ['tier'],
+      registers,
+    });
+    this.tasksSubmitted = new Counter({
+      name: 'tasks_submitted_total',
+      help: 'Tasks accepted, by task type',
+      labelNames: ['task_type'],
+      registers,
+    });
+    this.taskRuns = new Counter({
+      name: 'task_runs_total',
+      help: 'Task runs finished, by outcome',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.taskQueueDepth = new Gauge({
+      name: 'task_queue_depth',
+      help: 'Tasks waiting to be scheduled',
+      registers,
+    });
+    this.nodesOnline = new Gauge({ name: 'nodes_online', help: 'Nodes currently online', registers });
+    this.wasmDuration = new Histogram({
+      name: 'wasm_execution_duration_seconds',
+      help: 'WebAssembly execution time in seconds, by runtime and outcome',
+      labelNames: ['runtime', 'outcome'],
+      buckets: WASM_BUCKETS,
+      registers,
+    });
+    this.proofDuration = new Histogram({
+      name: 'proof_verification_duration_seconds',
+      help: 'Proof verification time in seconds, by protocol and result',
+      labelNames: ['protocol', 'valid'],
+      buckets: PROOF_BUCKETS,
+      registers,
+    });
+  }
+
+  observeHttp(method: string, route: string | undefined, statusCode: number, seconds: number): void {
+    const methodLabel = HTTP_METHODS.has(method) ? method : 'OTHER';
+    const routeLabel = route ?? UNMATCHED_ROUTE;
+    const key = `${methodLabel} ${routeLabel} ${statusCode}`;
+    let series = this.httpSeries.get(key);
+    if (!series) {
+      const labels = { method: methodLabel, route: routeLabel, status_code: String(statusCode) };
+      series = {
+        duration: this.httpDuration.labels(labels),
+        count: this.httpCount.labels(labels),
+        errors: statusCode >= 400 ? this.httpErrors.labels(labels) : null,
+      };
+      this.httpSeries.set(key, series);
+    }
+    series.duration.observe(seconds);
+    series.count.inc();
+    series.errors?.inc();
+  }
+
+  authEvent(event: AuthEvent): void {
+    this.authEvents.inc({ event });
+  }
+
+  rateLimitedRequest(tier: RateTier): void {
+    this.rateLimited.inc({ tier });
+  }
+
+  taskSubmitted(taskType: string): void {
+    this.tasksSubmitted.inc({ task_type: taskType });
+  }
+
+  taskRunFinished(outcome: string): void {
+    this.taskRuns.inc({ outcome });
+  }
+
+  setTaskQueueDepth(depth: number): void {
+    this.taskQueueDepth.set(depth);
+  }
+
+  setNodesOnline(count: number): void {
+    this.nodesOnline.set(count);
+  }
+
+  observeWasmExecution(runtime: string, outcome: string, seconds: number): void {
+    this.wasmDuration.observe({ runtime, outcome }, seconds);
+  }
+
+  /** `valid` is "error" when no verdict was reached (worker failure, timeout). */
+  observeProofVerification(protocol: string, valid: 'true' | 'false' | 'error', seconds: number): void {
+    this.proofDuration.observe({ protocol, valid }, seconds);
+  }
+
+  /** The rate limiter's Redis outage fallback, read from the storage when Prometheus scrapes. */
+  trackRateLimitStorage(storage: { readonly mode: string; readonly fallbacks: number }): void {
+    let counted = 0;
+    new Counter({
+      name: 'rate_limit_storage_fallbacks_total',
+      help: 'Times this replica lost Redis and fell back to in-memory rate limits',
+      registers: [this.registry],
+      collect() {
+        if (storage.fallbacks > counted) this.inc(storage.fallbacks - counted);
+        counted = storage.fallbacks;
+      },
+    });
+    new Gauge({
+      name: 'rate_limit_storage_degraded',
+      help: '1 while Redis is configured but unreachable, so rate limits hold per replica only',
+      registers: [this.registry],
+      collect() {
+        this.set(storage.mode === 'degraded' ? 1 : 0);
+      },
+    });
+  }
+}

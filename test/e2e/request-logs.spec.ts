@@ -1,0 +1,95 @@
+import { useTestApp } from '../support/app';
+import { apiKeyHeader, bearer, uniqueName } from '../support/auth';
+import { LogCapture } from '../support/log-capture';
+
+interface CompletedLine {
+  msg: string;
+  request_id: string;
+  route: string;
+  principal_id: string | null;
+  api_key_id?: string;
+  duration_ms: number;
+  req: { method: string; url: string };
+  res: { statusCode: number };
+}
+
+describe('request logs', () => {
+  const logs = new LogCapture();
+  const ctx = useTestApp({ database: 'pglite', env: { LOG_LEVEL: 'info' }, logDestination: logs });
+  const call = (method: 'GET' | 'POST' | 'DELETE', url: string, payload?: object, headers = {}) =>
+    ctx.app.inject({ method, url: `/api/v1${url}`, headers, ...(payload ? { payload } : {}) });
+
+  it('logs one line per request of a full auth flow, with route, status, duration and principal, and no secret', async () => {
+    const username = uniqueName('logs');
+    const password = 'Correct Horse Battery 9';
+    const secrets: string[] = [password];
+    const responses = [];
+    const track = (res: Awaited<ReturnType<typeof call>>) => {
+      responses.push(res);
+      return res;
+    };
+
+    const registered = track(await call('POST', '/auth/register', { username, password })).json();
+    secrets.push(registered.api_key);
+    const tokens = track(await call('POST', '/auth/login', { username, password })).json();
+    secrets.push(tokens.access_token, tokens.refresh_token);
+    track(await call('POST', '/auth/login', { username, password: 'a wrong password' }));
+    track(await call('GET', '/auth/me', undefined, bearer(tokens.access_token)));
+    const next = track(await call('POST', '/auth/refresh', { refresh_token: tokens.refresh_token })).json();
+    secrets.push(next.access_token, next.refresh_token);
+    const key = track(
+      await call('POST', '/api-keys', { name: 'logged', scopes: ['tasks:read'] }, bearer(next.access_token)),
+    ).json();
+    secrets.push(key.api_key);
+    const validated = track(
+      await call('GET', '/auth/api-key/validate', undefined, apiKeyHeader(key.api_key)),
+    );
+    track(await call('GET', '/auth/me', undefined, apiKeyHeader(`${key.api_key.slice(0, -4)}AAAA`)));
+    track(await call('GET', `/api-keys/${key.key_id}`, undefined, bearer(next.access_token)));
+    track(await call('POST', '/auth/logout', { refresh_token: next.refresh_token }));
+    track(await call('GET', '/no/such/route'));
+    expect(responses.map((r) => r.statusCode)).toEqual([
+      201, 200, 401, 200, 200, 201, 200, 401, 200, 204, 404,
+    ]);
+
+    // Secrets, whole and in their distinctive parts (a JWT's signature, a key's body).
+    const needles = secrets.flatMap((s) => [s, s.split('.').pop()!, s.slice(4, 24)]);
+    for (const needle of needles) expect(logs.text).not.toContain(needle);
+
+    const completed = logs
+      .parsed()
+      .filter((l) => l.msg === 'request completed') as unknown as CompletedLine[];
+    const lineOf = (res: { headers: Record<string, unknown> }) => {
+      const lines = completed.filter((l) => l.request_id === res.headers['x-request-id']);
+      expect(lines).toHaveLength(1);
+      return lines[0];
+    };
+    const userId = registered.user_id as string;
+    const expected = [
+      ['POST', '/api/v1/auth/register', 201, null],
+      ['POST', '/api/v1/auth/login', 200, null],
+      ['POST', '/api/v1/auth/login', 401, null],
+      ['GET', '/api/v1/auth/me', 200, userId],
+      ['POST', '/api/v1/auth/refresh', 200, null],
+      ['POST', '/api/v1/api-keys', 201, userId],
+      ['GET', '/api/v1/auth/api-key/validate', 200, userId],
+      ['GET', '/api/v1/auth/me', 401, null],
+      ['GET', '/api/v1/api-keys/:key_id', 200, userId],
+      ['POST', '/api/v1/auth/logout', 204, null],
+      ['GET', 'unmatched', 404, null],
+    ];
+    responses.forEach((res, i) => {
+      const line = lineOf(res);
+      const [method, route, status, principal] = expected[i];
+      expect({ method: line.req.method, route: line.route, status: line.res.statusCode }).toEqual({
+        method,
+        route,
+        status,
+      });
+      expect(line.principal_id).toBe(principal);
+      expect(line.duration_ms).toEqual(expect.any(Number));
+      expect(line.duration_ms).toBeGreaterThanOrEqual(0);
+    });
+    expect(lineOf(validated).api_key_id).toBe(key.key_id);
+  });
+});
