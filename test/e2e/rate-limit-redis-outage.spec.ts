@@ -5,6 +5,7 @@ import Redis from 'ioredis';
 import { ResilientThrottlerStorage } from '../../src/rate-limit/resilient.storage';
 import { useTestApp } from '../support/app';
 import { TEST_DEFAULTS } from '../support/config';
+import { scrape, valueOf } from '../support/prometheus';
 import { RateLimitProbeModule } from '../support/rate-limit-probe.module';
 
 const LIMIT = 5;
@@ -68,12 +69,20 @@ describe('rate limiting through a Redis outage', () => {
     ctx.app.inject({ method: 'GET', url: '/api/v1/rate-probe-a/hit', remoteAddress: ip });
   const ready = () => ctx.app.inject({ method: 'GET', url: '/api/v1/health/ready' });
   const ip = () => `10.77.${randomInt(256)}.${randomInt(1, 255)}`;
+  const storageMetrics = async () => {
+    const { samples } = await scrape(ctx.app);
+    return {
+      degraded: valueOf(samples, 'rate_limit_storage_degraded'),
+      fallbacks: valueOf(samples, 'rate_limit_storage_fallbacks_total'),
+    };
+  };
 
   it('serves and limits through the outage, reports degraded, and returns to Redis after', async () => {
     const storage = ctx.app.get(ResilientThrottlerStorage);
     const before = ip();
     for (let i = 0; i < LIMIT; i++) expect((await hit(before)).statusCode).toBe(200);
     expect(storage.mode).toBe('redis');
+    expect(await storageMetrics()).toEqual({ degraded: 0, fallbacks: 0 });
 
     redis!.kill('SIGKILL');
     await new Promise((resolve) => redis!.once('exit', resolve));
@@ -88,6 +97,7 @@ describe('rate limiting through a Redis outage', () => {
     const degraded = await ready();
     expect(degraded.statusCode).toBe(200);
     expect(degraded.json().checks.redis.status).toBe('degraded');
+    expect(await storageMetrics()).toEqual({ degraded: 1, fallbacks: 1 });
 
     redis = await startRedis(port);
     const after = ip();
@@ -108,5 +118,6 @@ describe('rate limiting through a Redis outage', () => {
     }
     const back = await ready();
     expect(back.json().checks.redis.status).toBe('up');
+    expect(await storageMetrics()).toEqual({ degraded: 0, fallbacks: 1 });
   });
 });
