@@ -5,6 +5,7 @@ import { Logger } from 'nestjs-pino';
 import { AppModule, AppModuleOptions } from './app.module';
 import { ConnectionDraining } from './common/http/connection-draining';
 import { registerRouteBodyLimits } from './common/http/body-limit';
+import { registerBodyParsers } from './common/http/body-parsers';
 import { enableCors } from './common/http/cors';
 import { requestIdFor } from './common/http/request-id';
 import { registerSecurityHeaders } from './common/http/security-headers';
@@ -37,6 +38,7 @@ export async function configureApp(
   app.setGlobalPrefix(API_PREFIX, { exclude: [{ path: 'metrics', method: RequestMethod.GET }] });
   app.get(HttpMetricsHook).register(app);
   registerRequestLogContext(app);
+  registerBodyParsers(app);
   registerRouteBodyLimits(app, config);
   await registerSecurityHeaders(app, config);
   app.get(ConnectionDraining).register(app);

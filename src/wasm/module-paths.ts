@@ -27,11 +27,17 @@ export class PathRejectedError extends AppException {
   }
 }
 
-/** The bytes on disk no longer hash to the module id: tampering or corruption, never run them. */
+/**
+ * The bytes on disk no longer hash to the module id: tampering or corruption, never run or serve them. A 409
+ * with a message the client can act on (uploading the same bytes again rewrites the file); the store logs
+ * each one as an error for the operator, since the filter logs only 5xx.
+ */
 export class ModuleIntegrityError extends AppException {
   constructor() {
-    // A 500: the store is inconsistent, which is the operator's problem; the filter logs it.
-    super(ErrorCode.InternalError, 'Module integrity check failed: stored bytes do not match the module id');
+    super(
+      ErrorCode.Conflict,
+      'Module integrity check failed: the stored bytes no longer match the module id; upload the module again',
+    );
     this.name = 'ModuleIntegrityError';
   }
 }

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { createHash, randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -35,6 +35,8 @@ export interface StoredModule {
  */
 @Injectable()
 export class ModuleStoreService {
+  private readonly logger = new Logger(ModuleStoreService.name);
+
   constructor(
     private readonly config: AppConfig,
     private readonly paths: ModulePaths,
@@ -85,6 +87,9 @@ export class ModuleStoreService {
         );
       } catch (error) {
         if (error instanceof PathRejectedError && error.reason === 'missing') continue;
+        if (error instanceof ModuleIntegrityError) {
+          this.logger.error({ module_id: moduleId, root }, 'stored module file does not hash to its id');
+        }
         throw error;
       }
     }

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { ModulePaths, resolveAllowedRoots } from './module-paths';
 import { ModuleStoreService } from './module-store.service';
+import { ModulesController } from './modules.controller';
 import { WasmRuntime } from './runtime';
 import { V8Runtime } from './v8/v8.runtime';
 import { WasmService, WASM_RUNTIMES_TOKEN } from './wasm.service';
@@ -10,9 +11,10 @@ import { WasmerRuntime } from './wasmer/wasmer.runtime';
 
 /**
  * The WebAssembly engine: content-addressed module store, path containment, and WasmService with its two
- * runtimes. No HTTP routes yet; controllers are thin wrappers over ModuleStoreService and WasmService.
+ * runtimes, plus the `/modules` routes (thin wrappers over ModuleStoreService and WasmService).
  */
 @Module({
+  controllers: [ModulesController],
   providers: [
     {
       provide: ModulePaths,

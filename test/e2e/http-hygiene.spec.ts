@@ -185,6 +185,41 @@ describe('HTTP hygiene (real app on PostgreSQL)', () => {
       expectErrorShape(res.json(), 'bad_request');
     });
 
+    it('422 max_depth naming the path for a body nested deeper than 64 levels, checked before parsing', async () => {
+      const nested = (n: number) => '['.repeat(n) + ']'.repeat(n);
+      const within = await inject({
+        method: 'POST',
+        url: '/api/v1/probe/echo',
+        headers: { 'content-type': 'application/json' },
+        payload: `{"name": "x", "count": 1, "extra": ${nested(63)}}`,
+      });
+      // Past the parser; the DTO refuses the unknown field.
+      expect(within.statusCode).toBe(422);
+      expect(within.json().details).toEqual([{ field: 'extra', message: 'is not an allowed field' }]);
+      const deeper = await inject({
+        method: 'POST',
+        url: '/api/v1/probe/echo',
+        headers: { 'content-type': 'application/json' },
+        payload: `{"name": "x", "count": 1, "extra": ${nested(64)}}`,
+      });
+      expect(deeper.statusCode).toBe(422);
+      expectErrorShape(deeper.json(), 'validation_error');
+      expect(deeper.json().details).toEqual([
+        { field: `extra${'[0]'.repeat(63)}`, message: 'max_depth: nesting is deeper than 64 levels' },
+      ]);
+    });
+
+    it('415 for a form post: the API takes JSON only', async () => {
+      const res = await inject({
+        method: 'POST',
+        url: '/api/v1/probe/echo',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: 'name=x&count=1',
+      });
+      expect(res.statusCode).toBe(415);
+      expectErrorShape(res.json(), 'bad_request');
+    });
+
     it('415 with the bad_request code for a content type the API does not take', async () => {
       const res = await inject({
         method: 'POST',

@@ -45,7 +45,7 @@ describe('metrics', () => {
 
   describe('GET /metrics access', () => {
     it('answers 401 in the usual error shape without the token, and with a wrong one', async () => {
-      for (const headers of [
+      for (const headers of <Record<string, string>[]>[
         {},
         { authorization: 'Bearer wrong-token-0123456789abcdef' },
         { authorization: TOKEN },

@@ -23,7 +23,7 @@ describe('request logs', () => {
     const username = uniqueName('logs');
     const password = 'Correct Horse Battery 9';
     const secrets: string[] = [password];
-    const responses = [];
+    const responses: Awaited<ReturnType<typeof call>>[] = [];
     const track = (res: Awaited<ReturnType<typeof call>>) => {
       responses.push(res);
       return res;

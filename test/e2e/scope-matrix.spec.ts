@@ -1,6 +1,7 @@
 import { ALL_SCOPES } from '../../src/auth/scopes';
 import { useTestApp } from '../support/app';
 import { apiKeyHeader, bearer, login, newSession } from '../support/auth';
+import { fixture, sha256 } from '../support/wasm';
 import { circuitPayload, zkFixture } from '../support/zk';
 
 const ADMIN = { username: 'matrix_admin', password: 'admin password 123' };
@@ -17,6 +18,8 @@ describe('scope matrix for API keys', () => {
   let adminToken: string;
   let someUserId: string;
   let circuitId: string;
+  const echoWasm = fixture('echo');
+  const echoId = sha256(echoWasm);
 
   beforeAll(async () => {
     adminToken = (await login(ctx.app, ADMIN.username, ADMIN.password)).access_token;
@@ -28,6 +31,13 @@ describe('scope matrix for API keys', () => {
       payload: circuitPayload('multiplier', 'groth16'),
     });
     circuitId = circuit.json<{ circuit_id: string }>().circuit_id;
+    const upload = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/modules',
+      headers: { ...bearer(adminToken), 'content-type': 'application/wasm' },
+      payload: echoWasm,
+    });
+    expect(upload.statusCode).toBe(201);
   });
 
   const freshKeyId = async () => {
@@ -74,6 +84,16 @@ describe('scope matrix for API keys', () => {
     'POST /api/v1/admin/circuits': () => ({
       url: '/api/v1/admin/circuits',
       payload: circuitPayload('multiplier', 'plonk'),
+    }),
+    'POST /api/v1/modules': () => ({
+      url: '/api/v1/modules',
+      payload: { wasm_module: echoWasm.toString('base64') },
+    }),
+    'GET /api/v1/modules/{module_id}': () => ({ url: `/api/v1/modules/${echoId}` }),
+    'GET /api/v1/modules/{module_id}/download': () => ({ url: `/api/v1/modules/${echoId}/download` }),
+    'POST /api/v1/modules/{module_id}/run': () => ({
+      url: `/api/v1/modules/${echoId}/run`,
+      payload: { inputs: { hello: 'matrix' } },
     }),
     'POST /api/v1/proofs/verify': () => {
       const f = zkFixture('multiplier', 'groth16');

@@ -29,6 +29,12 @@ export interface TestConfig {
 /** A config built by the real loader from an explicit environment, with a private temporary DATA_DIR. */
 export function testConfig(env: Record<string, string | undefined> = {}): TestConfig {
   const dataDir = mkdtempSync(join(tmpdir(), 'vcp-test-'));
-  const config = loadConfig({ ...TEST_DEFAULTS, DATA_DIR: dataDir, ...env });
+  const config = loadConfig({
+    ...TEST_DEFAULTS,
+    DATA_DIR: dataDir,
+    // The default root is relative to the working directory: tests would share (and litter) the checkout.
+    WASM_ALLOWED_ROOTS: join(dataDir, 'wasm-modules'),
+    ...env,
+  });
   return { config, dataDir, cleanup: () => rmSync(dataDir, { recursive: true, force: true }) };
 }

@@ -1,7 +1,7 @@
-import { FASTIFY_ROUTE_CONFIG_METADATA } from '@nestjs/platform-fastify/constants';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { RouteOptions } from 'fastify';
 import { AppConfig } from '../../config/app-config';
+import { addRouteConfig } from './route-config';
 
 /** Computes a route's body limit from the configuration, at boot. */
 export type BodyLimitResolver = (config: AppConfig) => number;
@@ -12,19 +12,11 @@ const BODY_LIMIT_KEY = 'vcpBodyLimit';
  * A per-route body limit in place of BODY_LIMIT_BYTES. Nest's Fastify adapter passes only a route's `config`
  * (from `@RouteConfig`) to Fastify, not its `bodyLimit`, so this puts a resolver into that config and
  * `registerRouteBodyLimits` turns it into the route's real `bodyLimit` when Fastify adds the route. Merges
- * with a `@RouteConfig` placed below it (decorators apply bottom-up; one placed above would replace it).
+ * with other route-config decorators (a plain `@RouteConfig` placed above it would replace it: decorators
+ * apply bottom-up).
  */
 export function BodyLimit(resolve: BodyLimitResolver): MethodDecorator {
-  return (_target, _key, descriptor: PropertyDescriptor) => {
-    const handler = descriptor.value as object;
-    const existing = (Reflect.getMetadata(FASTIFY_ROUTE_CONFIG_METADATA, handler) ?? {}) as object;
-    Reflect.defineMetadata(
-      FASTIFY_ROUTE_CONFIG_METADATA,
-      { ...existing, [BODY_LIMIT_KEY]: resolve },
-      handler,
-    );
-    return descriptor;
-  };
+  return addRouteConfig({ [BODY_LIMIT_KEY]: resolve });
 }
 
 /** Must run before the app's routes are registered (`app.init()`), like the rest of `configureApp`. */

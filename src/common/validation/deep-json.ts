@@ -37,9 +37,11 @@ export interface DeepJsonViolation {
 // Keys that reach Object.prototype when a consumer merges or assigns the value naively (prototype pollution).
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
-function childPath(parent: string, key: string | number): string {
+/** `parent.key`, `parent["odd key"]` or `parent[3]`; an empty parent gives `key` (a top-level body field). */
+export function childPath(parent: string, key: string | number): string {
   if (typeof key === 'number') return `${parent}[${key}]`;
-  return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key) ? `${parent}.${key}` : `${parent}[${JSON.stringify(key)}]`;
+  if (!/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key)) return `${parent}[${JSON.stringify(key)}]`;
+  return parent === '' ? key : `${parent}.${key}`;
 }
 
 /**

@@ -1,0 +1,57 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyRequest, RawServerDefault } from 'fastify';
+import { AppException } from '../errors/app.exception';
+import { findTooDeepJson } from '../validation/json-depth';
+import { addRouteConfig } from './route-config';
+
+/** No JSON body of the API nests deeper than this; the run route's `inputs` are held to 16 below it. */
+export const MAX_JSON_BODY_DEPTH = 64;
+
+const RAW_JSON_KEY = 'vcpRawJsonBody';
+
+/**
+ * The route's JSON body reaches the handler as JSON.parse made it, with keys named `__proto__` or
+ * `constructor` kept as ordinary own properties instead of the whole body being refused as 400, so that the
+ * handler's deep-JSON check can answer 422 naming the rule and the path. The handler must take the body as
+ * an untyped value (the global ValidationPipe then leaves it alone: class-transformer would copy such a key
+ * with an assignment, i.e. set a prototype) and must run findDeepJsonViolation before using it.
+ */
+export function RawJsonBody(): MethodDecorator {
+  return addRouteConfig({ [RAW_JSON_KEY]: true });
+}
+
+function keepsPrototypeKeys(request: FastifyRequest): boolean {
+  return (request.routeOptions.config as unknown as Record<string, unknown>)[RAW_JSON_KEY] === true;
+}
+
+/**
+ * The API's body parsers, in place of the ones Nest registers at `init()`:
+ * - `application/json`: Fastify's own parser (empty → 400, invalid → 400, prototype poisoning → 400), after a
+ *   depth check without parsing: a body nested deeper than MAX_JSON_BODY_DEPTH is a 422 `max_depth` naming
+ *   the path. JSON.parse is iterative but slow on deep nesting, and class-transformer (the global
+ *   ValidationPipe) recurses and overflows the stack at a few thousand levels: before this check, a
+ *   5 000-deep object in any DTO field was a 500.
+ * - `application/wasm`: the raw bytes, as a Buffer (module uploads).
+ * Nest's `application/x-www-form-urlencoded` parser is not registered: the API takes JSON, and a form post
+ * (which a browser sends cross-site without a preflight) is refused with 415.
+ * Body limits stay Fastify's: BODY_LIMIT_BYTES, or the route's own `@BodyLimit`.
+ */
+export function registerBodyParsers(app: NestFastifyApplication): void {
+  const fastify = app.getHttpAdapter().getInstance();
+  const { bodyLimit, onProtoPoisoning, onConstructorPoisoning } = fastify.initialConfig;
+  const strict = fastify.getDefaultJsonParser(onProtoPoisoning ?? 'error', onConstructorPoisoning ?? 'error');
+  const keepKeys = fastify.getDefaultJsonParser('ignore', 'ignore');
+
+  app.useBodyParser<RawServerDefault>('application/json', { bodyLimit }, (request, body, done) => {
+    const text = body.toString('utf8');
+    const tooDeep = findTooDeepJson(text, MAX_JSON_BODY_DEPTH);
+    if (tooDeep !== null) {
+      const message = `max_depth: nesting is deeper than ${MAX_JSON_BODY_DEPTH} levels`;
+      done(AppException.validation([{ field: tooDeep || 'body', message }]), undefined);
+      return;
+    }
+    // Fastify's default parser answers through `done`, synchronously; it returns nothing to wait for.
+    void (keepsPrototypeKeys(request) ? keepKeys : strict)(request, text, done);
+  });
+  app.useBodyParser('application/wasm', { bodyLimit });
+}

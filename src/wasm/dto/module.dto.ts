@@ -1,0 +1,55 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { Matches } from 'class-validator';
+import type { WasmModuleRecord } from '../wasm-modules.repository';
+import type { ExternKind } from '../wasm-binary';
+
+const EXTERN_KINDS: ExternKind[] = ['function', 'table', 'memory', 'global', 'tag'];
+const MODULE_ID = /^[0-9a-f]{64}$/;
+
+/** The `:module_id` of the module routes: checked before anything is looked up (422 naming it). */
+export class ModuleIdParams {
+  @ApiProperty({ pattern: MODULE_ID.source, description: 'SHA-256 of the module bytes, lowercase hex' })
+  @Matches(MODULE_ID, { message: 'must be 64 lowercase hex characters (the SHA-256 of the module)' })
+  module_id!: string;
+}
+
+/** Documents the JSON form of an upload; the route reads the body itself (it may be raw bytes instead). */
+export class UploadModuleJsonDto {
+  @ApiProperty({
+    format: 'byte',
+    description: 'Standard base64 (with padding) of the module, at most WASM_MAX_MODULE_BYTES once decoded',
+  })
+  wasm_module!: string;
+}
+
+export class ModuleImportDto {
+  @ApiProperty({ example: 'wasi_snapshot_preview1' }) module!: string;
+  @ApiProperty({ example: 'fd_write' }) name!: string;
+  @ApiProperty({ enum: EXTERN_KINDS }) kind!: ExternKind;
+}
+
+export class ModuleExportDto {
+  @ApiProperty({ example: '_start' }) name!: string;
+  @ApiProperty({ enum: EXTERN_KINDS }) kind!: ExternKind;
+}
+
+export class ModuleDto {
+  @ApiProperty({ pattern: MODULE_ID.source, description: 'SHA-256 of the module bytes' })
+  module_id!: string;
+  @ApiProperty() size_bytes!: number;
+  @ApiProperty({ type: [ModuleImportDto] }) imports!: ModuleImportDto[];
+  @ApiProperty({ type: [ModuleExportDto] }) exports!: ModuleExportDto[];
+  @ApiProperty({ format: 'date-time', description: 'When these bytes were first uploaded' })
+  created_at!: string;
+}
+
+/** The response form of a stored module; who uploaded it is not shown (modules are shared by hash). */
+export function toModuleDto(record: WasmModuleRecord): ModuleDto {
+  return {
+    module_id: record.moduleId,
+    size_bytes: record.sizeBytes,
+    imports: record.imports.map(({ module, name, kind }) => ({ module, name, kind })),
+    exports: record.exports.map(({ name, kind }) => ({ name, kind })),
+    created_at: record.createdAt.toISOString(),
+  };
+}

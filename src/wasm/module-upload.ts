@@ -1,0 +1,43 @@
+import { AppException } from '../common/errors/app.exception';
+import { ErrorCode } from '../common/errors/error-code';
+import type { AppConfig } from '../config/app-config';
+
+const base64Chars = (bytes: number) => Math.ceil(bytes / 3) * 4;
+// Room for the JSON around the base64 text: `{"wasm_module": "…"}` and some whitespace.
+const JSON_ENVELOPE_CHARS = 1024;
+
+/**
+ * The upload route's body limit: a module at WASM_MAX_MODULE_BYTES in base64 inside its JSON envelope, never
+ * below BODY_LIMIT_BYTES. A bigger body is refused by Fastify before it is read; a smaller one holding a
+ * module over the cap (raw, or base64 that decodes to more) is refused here or by the store. Both are 413.
+ */
+export function moduleUploadBodyLimit(config: AppConfig): number {
+  return Math.max(base64Chars(config.wasm.maxModuleBytes) + JSON_ENVELOPE_CHARS, config.http.bodyLimitBytes);
+}
+
+const invalid = (message: string, field = 'wasm_module') =>
+  AppException.validation([{ field, message }], `${field} ${message}`);
+
+const tooLarge = () =>
+  new AppException(ErrorCode.PayloadTooLarge, 'Module is larger than WASM_MAX_MODULE_BYTES');
+
+/**
+ * The module bytes of an upload: an `application/wasm` body (a Buffer from its parser) or JSON
+ * `{"wasm_module": "<standard base64>"}`. The base64 length is checked against the cap before anything is
+ * decoded, and the text must be canonical base64 (Buffer.from skips characters it does not know, so a
+ * lenient decode would accept text that is not what the client meant).
+ */
+export function moduleBytesOf(body: unknown, maxModuleBytes: number): Buffer {
+  if (Buffer.isBuffer(body)) return body;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw invalid('is required: send the module as application/wasm, or JSON {"wasm_module": base64}');
+  }
+  const extra = Object.keys(body).find((key) => key !== 'wasm_module');
+  if (extra !== undefined) throw invalid('is not an allowed field', extra.slice(0, 64));
+  const text = (body as { wasm_module?: unknown }).wasm_module;
+  if (typeof text !== 'string') throw invalid('must be a base64 string');
+  if (text.length > base64Chars(maxModuleBytes)) throw tooLarge();
+  const bytes = Buffer.from(text, 'base64');
+  if (bytes.toString('base64') !== text) throw invalid('must be standard base64 with padding');
+  return bytes;
+}

@@ -1,0 +1,131 @@
+import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Res } from '@nestjs/common';
+import {
+  ApiBody,
+  ApiConflictResponse,
+  ApiConsumes,
+  ApiCreatedResponse,
+  ApiExtraModels,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiPayloadTooLargeResponse,
+  ApiProduces,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+  ApiUnprocessableEntityResponse,
+  getSchemaPath,
+} from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { Authenticated } from '../auth/decorators/authenticated.decorator';
+import { CurrentPrincipal } from '../auth/decorators/request-context.decorator';
+import type { Principal } from '../auth/principal';
+import { Scope } from '../auth/scopes';
+import { BodyLimit } from '../common/http/body-limit';
+import { RawJsonBody } from '../common/http/body-parsers';
+import { AppConfig } from '../config/app-config';
+import { RateLimitTier } from '../rate-limit/rate-tier.decorator';
+import { ModuleDto, ModuleIdParams, toModuleDto, UploadModuleJsonDto } from './dto/module.dto';
+import { RunModuleRequestDto, RunResultDto } from './dto/run.dto';
+import { ModuleStoreService } from './module-store.service';
+import { moduleBytesOf, moduleUploadBodyLimit } from './module-upload';
+import { parseRunRequest } from './run-request';
+import { WasmService } from './wasm.service';
+
+const INTEGRITY =
+  'The stored file no longer hashes to the id: refused, not served (`conflict`); upload it again';
+
+/**
+ * The module store and synchronous runs over HTTP. Modules are content-addressed and shared: anyone with the
+ * scope can read or run a module whose hash they know. Bodies are read by hand (typed `unknown`, so the
+ * global ValidationPipe leaves them alone): an upload may be raw bytes, and run inputs are checked by the
+ * deep-JSON validator, which must see them as parsed.
+ */
+@ApiTags('modules')
+@Controller('modules')
+export class ModulesController {
+  constructor(
+    private readonly config: AppConfig,
+    private readonly store: ModuleStoreService,
+    private readonly wasm: WasmService,
+  ) {}
+
+  @Post()
+  @Authenticated({ scopes: [Scope.TasksWrite] })
+  @RateLimitTier('task')
+  @BodyLimit(moduleUploadBodyLimit)
+  @ApiConsumes('application/wasm', 'application/json')
+  @ApiExtraModels(UploadModuleJsonDto)
+  @ApiBody({
+    description: 'The module: raw bytes as `application/wasm`, or JSON `{"wasm_module": base64}`',
+    schema: {
+      oneOf: [{ type: 'string', format: 'binary' }, { $ref: getSchemaPath(UploadModuleJsonDto) }],
+    },
+  })
+  @ApiCreatedResponse({ type: ModuleDto, description: 'Stored' })
+  @ApiOkResponse({ type: ModuleDto, description: 'These bytes were stored before: the same module' })
+  @ApiUnprocessableEntityResponse({
+    description:
+      'Bad base64, not WebAssembly, not a WASI command, or an import outside `wasi_snapshot_preview1` / ' +
+      '`wasix_*` (named in the message) (`validation_error`)',
+  })
+  @ApiPayloadTooLargeResponse({ description: 'Module over WASM_MAX_MODULE_BYTES (`payload_too_large`)' })
+  async upload(
+    @Body() body: unknown,
+    @CurrentPrincipal() principal: Principal,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ModuleDto> {
+    const bytes = moduleBytesOf(body, this.config.wasm.maxModuleBytes);
+    const { record, created } = await this.store.store(bytes, principal.userId);
+    if (!created) void reply.status(HttpStatus.OK);
+    return toModuleDto(record);
+  }
+
+  @Get(':module_id')
+  @Authenticated({ scopes: [Scope.TasksRead] })
+  @ApiOkResponse({ type: ModuleDto })
+  @ApiUnprocessableEntityResponse({ description: 'Not a module id (`validation_error`)' })
+  @ApiNotFoundResponse({ description: 'No such module (`not_found`)' })
+  async get(@Param() { module_id }: ModuleIdParams): Promise<ModuleDto> {
+    return toModuleDto(await this.store.metadata(module_id));
+  }
+
+  @Get(':module_id/download')
+  @Authenticated({ scopes: [Scope.NodesRead] })
+  @ApiProduces('application/wasm')
+  @ApiOkResponse({
+    schema: { type: 'string', format: 'binary' },
+    description: 'The module bytes, verified against the id as they are read',
+  })
+  @ApiUnprocessableEntityResponse({ description: 'Not a module id (`validation_error`)' })
+  @ApiNotFoundResponse({ description: 'No such module (`not_found`)' })
+  @ApiConflictResponse({ description: INTEGRITY })
+  async download(
+    @Param() { module_id }: ModuleIdParams,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<Buffer> {
+    const bytes = await this.store.read(module_id);
+    void reply
+      .type('application/wasm')
+      .header('content-disposition', `attachment; filename="${module_id}.wasm"`);
+    return bytes;
+  }
+
+  @Post(':module_id/run')
+  @HttpCode(HttpStatus.OK)
+  @Authenticated({ scopes: [Scope.TasksWrite] })
+  @RateLimitTier('task')
+  @RawJsonBody()
+  @ApiBody({ type: RunModuleRequestDto })
+  @ApiOkResponse({
+    type: RunResultDto,
+    description: 'The run happened; `outcome` says how it ended (`ok`, `timeout`, `trap`, …)',
+  })
+  @ApiUnprocessableEntityResponse({
+    description: 'A field out of bounds, named with the rule and path (`validation_error`)',
+  })
+  @ApiNotFoundResponse({ description: 'No such module (`not_found`)' })
+  @ApiConflictResponse({ description: INTEGRITY })
+  @ApiServiceUnavailableResponse({ description: 'Too many runs queued (`service_unavailable`)' })
+  run(@Param() { module_id }: ModuleIdParams, @Body() body: unknown): Promise<RunResultDto> {
+    return this.wasm.run(module_id, parseRunRequest(body));
+  }
+}
