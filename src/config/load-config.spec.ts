@@ -37,6 +37,8 @@ describe('loadConfig', () => {
     expect(sut.redisUrl).toBeNull();
     expect(sut.http.expectCtMaxAge).toBeNull();
     expect(sut.wasmAllowedRoots).toEqual([join(dataDir, 'wasm-modules')]);
+    const elsewhere = loadConfig({ DATA_DIR: join(dataDir, 'data') }, dataDir);
+    expect(elsewhere.wasmAllowedRoots).toEqual([join(dataDir, 'data', 'wasm-modules')]);
     expect(sut.proofs).toEqual({
       verifyTimeoutMs: 10_000,
       workers: availableParallelism(),

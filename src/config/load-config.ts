@@ -190,7 +190,10 @@ export function loadConfig(raw: NodeJS.ProcessEnv = process.env, cwd = process.c
           : null,
     },
     rateLimits: { tiers, memoryMaxKeys: env.RATE_LIMIT_MEMORY_MAX_KEYS ?? 50_000 },
-    wasmAllowedRoots: splitList(env.WASM_ALLOWED_ROOTS ?? './wasm-modules').map((p) => resolvePath(p, cwd)),
+    // Uploaded modules live with the rest of the service's data unless roots are named.
+    wasmAllowedRoots: splitList(env.WASM_ALLOWED_ROOTS ?? join(dataDir, 'wasm-modules')).map((p) =>
+      resolvePath(p, cwd),
+    ),
     wasm: {
       maxModuleBytes: env.WASM_MAX_MODULE_BYTES ?? 10 * 1024 * 1024,
       timeoutMs: (env.WASM_TIMEOUT_SECS ?? 30) * 1000,
