@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { ProofSystem } from './proof-system';
 
@@ -26,13 +27,19 @@ export interface NewProofArtifact {
 export class ProofArtifactRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  async insert(artifact: NewProofArtifact): Promise<{ proofId: string; verifiedAt: Date }> {
-    const rows: { proof_id: string; verified_at: Date }[] = await this.dataSource.query(
-      `INSERT INTO proof_artifacts (task_id, run_id, proof_data, public_inputs, circuit_id, proof_system,
-         verified, verification_time_ms, verified_at, error_message, submitted_by)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-       RETURNING proof_id, verified_at`,
+  /**
+   * One INSERT, nothing read back: the proof_id is a random UUID (v4, from the CSPRNG, as the column's
+   * gen_random_uuid() default would be) made here, and verified_at is the caller's own value. Resolves once
+   * the row is committed.
+   */
+  async insert(artifact: NewProofArtifact): Promise<string> {
+    const proofId = randomUUID();
+    await this.dataSource.query(
+      `INSERT INTO proof_artifacts (proof_id, task_id, run_id, proof_data, public_inputs, circuit_id,
+         proof_system, verified, verification_time_ms, verified_at, error_message, submitted_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
       [
+        proofId,
         artifact.taskId,
         artifact.runId,
         artifact.proofData,
@@ -46,7 +53,7 @@ export class ProofArtifactRepository {
         artifact.submittedBy,
       ],
     );
-    return { proofId: rows[0].proof_id, verifiedAt: rows[0].verified_at };
+    return proofId;
   }
 
   /** The task's creator, or null when there is no such task. */
@@ -58,12 +65,13 @@ export class ProofArtifactRepository {
     return rows[0]?.creator_id ?? null;
   }
 
-  /** The task a run belongs to, or null when there is no such run. */
-  async runTask(runId: string): Promise<string | null> {
-    const rows: { task_id: string }[] = await this.dataSource.query(
-      `SELECT task_id FROM task_runs WHERE run_id = $1`,
+  /** The task a run belongs to and that task's creator, in one query; null when there is no such run. */
+  async runOwner(runId: string): Promise<{ taskId: string; creatorId: string } | null> {
+    const rows: { task_id: string; creator_id: string }[] = await this.dataSource.query(
+      `SELECT r.task_id, t.creator_id FROM task_runs r JOIN tasks t ON t.task_id = r.task_id
+        WHERE r.run_id = $1`,
       [runId],
     );
-    return rows[0]?.task_id ?? null;
+    return rows[0] ? { taskId: rows[0].task_id, creatorId: rows[0].creator_id } : null;
   }
 }

@@ -86,7 +86,8 @@ export class ProofVerificationService {
     const valid = outcome.kind === 'verified' && outcome.valid;
     const errorMessage = this.errorMessage(outcome);
     const verificationTimeMs = Math.round(outcome.ms);
-    const { proofId, verifiedAt } = await this.artifacts.insert({
+    const verifiedAt = new Date();
+    const proofId = await this.artifacts.insert({
       taskId,
       runId: request.runId,
       // Validation admitted only strings, arrays and known keys, so this canonical form is deterministic.
@@ -96,7 +97,7 @@ export class ProofVerificationService {
       proofSystem: circuit.protocol,
       verified: valid,
       verificationTimeMs,
-      verifiedAt: new Date(),
+      verifiedAt,
       errorMessage,
       submittedBy: callerId,
     });
@@ -158,14 +159,18 @@ export class ProofVerificationService {
    */
   private async ownedTask(request: VerifyRequest, callerId: string): Promise<string | null> {
     let taskId = request.taskId;
+    let creatorId: string | null;
     if (request.runId) {
-      const runTask = await this.artifacts.runTask(request.runId);
-      if (!runTask || (taskId && runTask !== taskId)) throw AppException.notFound('Task run not found');
-      taskId = runTask;
+      const run = await this.artifacts.runOwner(request.runId);
+      if (!run || (taskId && run.taskId !== taskId)) throw AppException.notFound('Task run not found');
+      taskId = run.taskId;
+      creatorId = run.creatorId;
+    } else if (taskId) {
+      creatorId = await this.artifacts.taskCreator(taskId);
+    } else {
+      return null;
     }
-    if (!taskId) return null;
-    if ((await this.artifacts.taskCreator(taskId)) !== callerId)
-      throw AppException.notFound('Task not found');
+    if (creatorId !== callerId) throw AppException.notFound('Task not found');
     return taskId;
   }
 }

@@ -1,18 +1,20 @@
 import { useTestApp } from '../support/app';
 import { apiKeyHeader, bearer, login, newSession, Session } from '../support/auth';
 import {
+  b64,
   circuitPayload,
   createRun,
   createTask,
   FixtureCircuit,
+  FixtureIds,
   FixtureProtocol,
+  legacyVerifyBody,
+  R,
+  verifyBody,
   zkFixture,
 } from '../support/zk';
 
 const ADMIN = { username: 'proof_admin', password: 'admin password 123' };
-// Written out here rather than imported, so a wrong constant in the code cannot agree with itself.
-const R = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
-const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64');
 /** base64 of `value`'s JSON padded with spaces to exactly `chars` base64 characters (a multiple of 4). */
 const paddedB64 = (value: unknown, chars: number) =>
   Buffer.from(JSON.stringify(value).padEnd((chars / 4) * 3, ' ')).toString('base64');
@@ -40,7 +42,7 @@ function proofApp(database: 'postgres' | 'pglite', fixtures: Fixture[]) {
       BODY_LIMIT_BYTES: '16384',
     },
   });
-  const ids: Record<string, string> = {};
+  const ids: FixtureIds = {};
   const users = {} as { alice: Session; bob: Session };
 
   beforeAll(async () => {
@@ -70,19 +72,8 @@ function proofApp(database: 'postgres' | 'pglite', fixtures: Fixture[]) {
     if (res.statusCode >= 500) throw new Error(`verify answered ${res.statusCode}: ${res.body}`);
     return res;
   };
-  const modern = (
-    circuit: FixtureCircuit,
-    protocol: FixtureProtocol,
-    patch: Record<string, unknown> = {},
-  ) => {
-    const f = zkFixture(circuit, protocol);
-    return {
-      circuit_id: ids[`${circuit}.${protocol}`],
-      proof: f.proof,
-      public_signals: f.publicSignals,
-      ...patch,
-    };
-  };
+  const modern = (circuit: FixtureCircuit, protocol: FixtureProtocol, patch: Record<string, unknown> = {}) =>
+    verifyBody(ids, circuit, protocol, patch);
   const expect422 = async (payload: unknown, field: string) => {
     const res = await verify(apiKeyHeader(users.alice.apiKey), payload);
     const body = res.json();
@@ -134,12 +125,12 @@ describe('POST /api/v1/proofs/verify on PostgreSQL', () => {
     it("accepts the original's base64 form at its full caps, far above BODY_LIMIT_BYTES", async () => {
       const task = await createTask(ctx.dataSource, users.alice.userId);
       const f = zkFixture('multiplier', 'groth16');
-      const payload = {
-        task_id: task,
-        circuit_id: ids['multiplier.groth16'],
-        proof_data: paddedB64(f.proof, 100 * 1024),
-        public_inputs: paddedB64(f.publicSignals, 10 * 1024),
-      };
+      const payload = legacyVerifyBody(
+        task,
+        ids['multiplier.groth16'],
+        paddedB64(f.proof, 100 * 1024),
+        paddedB64(f.publicSignals, 10 * 1024),
+      );
       expect(JSON.stringify(payload).length).toBeGreaterThan(16384 * 6);
       const res = await verify(bearer(users.alice.accessToken), payload);
       expect(res.statusCode).toBe(200);
@@ -226,12 +217,8 @@ describe('POST /api/v1/proofs/verify on PostgreSQL', () => {
 
     it('garbage JSON → 422 inside the request; a body that is not JSON at all → 400', async () => {
       const task = await createTask(ctx.dataSource, users.alice.userId);
-      const legacy = (proof_data: string, public_inputs = b64(['33', '11'])) => ({
-        task_id: task,
-        circuit_id: ids['multiplier.groth16'],
-        proof_data,
-        public_inputs,
-      });
+      const legacy = (proofData: string, publicInputs?: string) =>
+        legacyVerifyBody(task, ids['multiplier.groth16'], proofData, publicInputs);
       await expect422(legacy(Buffer.from('{"pi_a": [').toString('base64')), 'proof_data');
       await expect422(legacy(b64(zkFixture('multiplier', 'groth16').proof), 'not base64!'), 'public_inputs');
       await expect422(modern('multiplier', 'groth16', { proof: 'garbage' }), 'proof');
@@ -248,12 +235,8 @@ describe('POST /api/v1/proofs/verify on PostgreSQL', () => {
       const task = await createTask(ctx.dataSource, users.alice.userId);
       const id = ids['multiplier.groth16'];
       const ok = b64(zkFixture('multiplier', 'groth16').proof);
-      const big = (proof_data: string, public_inputs = b64(['33', '11'])) => ({
-        task_id: task,
-        circuit_id: id,
-        proof_data,
-        public_inputs,
-      });
+      const big = (proofData: string, publicInputs?: string) =>
+        legacyVerifyBody(task, id, proofData, publicInputs);
       await expect422(big('A'.repeat(100 * 1024 + 4)), 'proof_data');
       await expect422(big(ok, 'A'.repeat(10 * 1024 + 4)), 'public_inputs');
       const tooBig = await verify(apiKeyHeader(users.alice.apiKey), big('A'.repeat(512 * 1024)));
@@ -299,12 +282,10 @@ describe('POST /api/v1/proofs/verify on PostgreSQL', () => {
           error: 'not_found',
         });
       }
-      const legacy = await verify(bearer(users.alice.accessToken), {
-        task_id: bobsTask,
-        circuit_id: ids['multiplier.groth16'],
-        proof_data: b64(zkFixture('multiplier', 'groth16').proof),
-        public_inputs: b64(['33', '11']),
-      });
+      const legacy = await verify(
+        bearer(users.alice.accessToken),
+        legacyVerifyBody(bobsTask, ids['multiplier.groth16'], b64(zkFixture('multiplier', 'groth16').proof)),
+      );
       expect(legacy.statusCode).toBe(404);
       expect(await artifacts()).toBe(before);
       // Bob himself may.

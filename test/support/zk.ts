@@ -23,6 +23,18 @@ export interface ZkFixture {
   zkey: Buffer;
 }
 
+// Written out here rather than imported, so a wrong constant in the code cannot agree with itself.
+/** bn128's scalar field order r (public signals and evaluations must be below it). */
+export const R = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
+/** bn128's base field order q (point coordinates must be below it). */
+export const Q = 21888242871839275222246405745257275088696311157297823662689037894645226208583n;
+
+/** base64 of `value`'s JSON, as the original's `proof_data` / `public_inputs` carry it. */
+export const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64');
+
+/** Circuit ids of registered fixtures, keyed `${circuit}.${protocol}` (e.g. `multiplier.plonk`). */
+export type FixtureIds = Record<string, string>;
+
 const json = <T>(file: string): T => JSON.parse(readFileSync(join(ZK_FIXTURES, file), 'utf8')) as T;
 
 /** A fixture written by scripts/zk/build-fixtures; a fresh copy each call, so tests may mutate it. */
@@ -92,4 +104,30 @@ export function circuitPayload(
     ...(uploads.wasm ? { wasm: f.wasm.toString('base64') } : {}),
     ...(uploads.zkey ? { zkey: f.zkey.toString('base64') } : {}),
   };
+}
+
+/** A verify body in the modern form for a registered fixture's own proof and signals; `patch` overrides fields. */
+export function verifyBody(
+  ids: FixtureIds,
+  circuit: FixtureCircuit,
+  protocol: FixtureProtocol,
+  patch: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const f = zkFixture(circuit, protocol);
+  return {
+    circuit_id: ids[`${circuit}.${protocol}`],
+    proof: f.proof,
+    public_signals: f.publicSignals,
+    ...patch,
+  };
+}
+
+/** A verify body in the original's form: base64 fields as given (public inputs default to valid-looking ones). */
+export function legacyVerifyBody(
+  taskId: string,
+  circuitId: string,
+  proofData: string,
+  publicInputs: string = b64(['33', '11']),
+): Record<string, unknown> {
+  return { task_id: taskId, circuit_id: circuitId, proof_data: proofData, public_inputs: publicInputs };
 }

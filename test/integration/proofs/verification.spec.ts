@@ -6,19 +6,20 @@ import { VerifierPool, VerifyJob } from '../../../src/proofs/verifier-pool';
 import { testConfig, TestConfig } from '../../support/config';
 import { createTestDatabase, TestDatabase } from '../../support/postgres';
 import {
+  b64,
   bootProofs,
   createRun,
   createTask,
   createUser,
   FixtureCircuit,
+  FixtureIds,
   FixtureProtocol,
+  legacyVerifyBody,
+  Q,
+  R,
+  verifyBody,
   zkFixture,
 } from '../../support/zk';
-
-// Written out here rather than imported, so a wrong constant in the code cannot agree with itself.
-const R = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
-const Q = 21888242871839275222246405745257275088696311157297823662689037894645226208583n;
-const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64');
 
 type Boot = Awaited<ReturnType<typeof bootProofs>>;
 
@@ -45,7 +46,7 @@ describe('proof verification (service level, real PostgreSQL, real snarkjs threa
   let sut: ProofVerificationService;
   let alice: string;
   let bob: string;
-  const ids = {} as Record<string, string>;
+  const ids: FixtureIds = {};
 
   const register = async (circuit: FixtureCircuit, protocol: FixtureProtocol) => {
     const f = zkFixture(circuit, protocol);
@@ -56,19 +57,8 @@ describe('proof verification (service level, real PostgreSQL, real snarkjs threa
     );
     ids[`${circuit}.${protocol}`] = c.circuit_id;
   };
-  const modern = (
-    circuit: FixtureCircuit,
-    protocol: FixtureProtocol,
-    patch: Record<string, unknown> = {},
-  ) => {
-    const f = zkFixture(circuit, protocol);
-    return {
-      circuit_id: ids[`${circuit}.${protocol}`],
-      proof: f.proof,
-      public_signals: f.publicSignals,
-      ...patch,
-    };
-  };
+  const modern = (circuit: FixtureCircuit, protocol: FixtureProtocol, patch: Record<string, unknown> = {}) =>
+    verifyBody(ids, circuit, protocol, patch);
   const count = async () => (await ds.query(`SELECT count(*)::int AS n FROM proof_artifacts`))[0].n as number;
 
   beforeAll(async () => {
@@ -129,12 +119,7 @@ describe('proof verification (service level, real PostgreSQL, real snarkjs threa
       const task = await createTask(ds, alice);
       const f = zkFixture('multiplier', 'groth16');
       const result = await sut.verify(
-        {
-          task_id: task,
-          circuit_id: ids['multiplier.groth16'],
-          proof_data: b64(f.proof),
-          public_inputs: b64(f.publicSignals),
-        },
+        legacyVerifyBody(task, ids['multiplier.groth16'], b64(f.proof), b64(f.publicSignals)),
         alice,
       );
       expect(result).toMatchObject({ valid: true, task_id: task });
@@ -246,8 +231,8 @@ describe('proof verification (service level, real PostgreSQL, real snarkjs threa
     it('garbage JSON → 422, in either form', async () => {
       const id = ids['multiplier.groth16'];
       const task = await createTask(ds, alice);
-      const legacy = (proof_data: string, public_inputs = b64(['33', '11'])) =>
-        sut.verify({ task_id: task, circuit_id: id, proof_data, public_inputs }, alice);
+      const legacy = (proofData: string, publicInputs?: string) =>
+        sut.verify(legacyVerifyBody(task, id, proofData, publicInputs), alice);
       await expect422(legacy(Buffer.from('{"pi_a": [').toString('base64')), 'proof_data');
       await expect422(legacy(b64(zkFixture('multiplier', 'groth16').proof), 'not base64!'), 'public_inputs');
       await expect422(sut.verify(modern('multiplier', 'groth16', { proof: 'garbage' }), alice), 'proof');
@@ -262,22 +247,11 @@ describe('proof verification (service level, real PostgreSQL, real snarkjs threa
       const ok = b64(zkFixture('multiplier', 'groth16').proof);
       // Not even valid base64: the cap must be what refuses it, not the decoder.
       await expect422(
-        sut.verify(
-          {
-            task_id: task,
-            circuit_id: id,
-            proof_data: '!'.repeat(100 * 1024 + 1),
-            public_inputs: b64(['33', '11']),
-          },
-          alice,
-        ),
+        sut.verify(legacyVerifyBody(task, id, '!'.repeat(100 * 1024 + 1)), alice),
         'proof_data',
       );
       await expect422(
-        sut.verify(
-          { task_id: task, circuit_id: id, proof_data: ok, public_inputs: 'A'.repeat(10 * 1024 + 4) },
-          alice,
-        ),
+        sut.verify(legacyVerifyBody(task, id, ok, 'A'.repeat(10 * 1024 + 4)), alice),
         'public_inputs',
       );
     });
