@@ -56,7 +56,7 @@ async function engine(runtime: WasmRuntimeName, dir: string): Promise<{ cold: nu
   // A fresh engine per runtime, so "cold" includes starting its workers or SDK and compiling the module.
   const service = new WasmService(config, store, [
     new V8Runtime({ poolSize: config.wasm.maxConcurrency }),
-    new WasmerRuntime(),
+    new WasmerRuntime({ poolSize: config.wasm.maxConcurrency }),
   ]);
   const call = async () => {
     const result = await service.runBytes(TINY, { inputs: null, runtime });

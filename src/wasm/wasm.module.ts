@@ -30,7 +30,7 @@ import { WasmerRuntime } from './wasmer/wasmer.runtime';
       inject: [AppConfig],
       useFactory: (config: AppConfig): WasmRuntime[] => [
         new V8Runtime({ poolSize: config.wasm.maxConcurrency }),
-        new WasmerRuntime(),
+        new WasmerRuntime({ poolSize: config.wasm.maxConcurrency }),
       ],
     },
     WasmService,

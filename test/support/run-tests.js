@@ -33,9 +33,8 @@ function jest(args) {
 async function main() {
   const extra = process.argv.slice(2);
   const parallel = await jest(['--selectProjects', 'unit', 'integration', 'e2e', ...extra]);
-  // --forceExit: @wasmer/sdk keeps its worker threads alive after every sandbox is closed, and exposes no way
-  // to end them; without it this pass would hang after its last test. (The parallel pass needs no such flag.)
-  const serial = await jest(['--selectProjects', 'serial', '--runInBand', '--forceExit', ...extra]);
+  // No --forceExit: the wasmer runtime's SDK lives only in worker threads that it terminates on close.
+  const serial = await jest(['--selectProjects', 'serial', '--runInBand', ...extra]);
   const [passed, failed, skipped] = [0, 1, 2].map((i) => parallel.counts[i] + serial.counts[i]);
   process.stdout.write(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
   process.exit(parallel.code || serial.code);

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { AppConfig } from '../../src/config/app-config';
+import { WasmRuntimeName } from '../../src/config/environment';
 import { ModulePaths, resolveAllowedRoots } from '../../src/wasm/module-paths';
 import { ModuleStoreService } from '../../src/wasm/module-store.service';
 import { V8Runtime } from '../../src/wasm/v8/v8.runtime';
@@ -70,7 +71,7 @@ export async function buildEngine(config: AppConfig): Promise<Engine> {
   const store = new ModuleStoreService(config, paths, new InMemoryWasmModulesRepository());
   const service = new WasmService(config, store, [
     new V8Runtime({ poolSize: config.wasm.maxConcurrency }),
-    new WasmerRuntime(),
+    new WasmerRuntime({ poolSize: config.wasm.maxConcurrency }),
   ]);
   return { service, store, paths, close: () => service.onModuleDestroy() };
 }
@@ -89,16 +90,59 @@ export async function measureEventLoop<T>(
   }
 }
 
+/** The runtimes the conformance and event-loop suites run against: both, always (issue 7). */
+export const TIMED_RUNTIMES: WasmRuntimeName[] = ['v8', 'wasmer'];
+
 /**
- * The runtimes whose timing-sensitive suites run by default. @wasmer/sdk 0.16 does not stop a runaway guest at
- * its timeout when several run, and a stopped call's guest can keep burning CPU, which starves the tests after
- * it; those suites are flaky on a 2-core machine, so wasmer's run only with VCP_TEST_WASMER=1 (issue 7).
+ * Threads of this process that run guests (both runtimes lower their guest threads to nice ≥ 10) and are
+ * running or runnable right now. A spinning guest is always in this set, whatever the machine's load. Linux
+ * only: null where /proc/self/task does not exist.
  */
-export const TIMED_RUNTIMES: ('v8' | 'wasmer')[] =
-  process.env.VCP_TEST_WASMER === '1' ? ['v8', 'wasmer'] : ['v8'];
-if (!TIMED_RUNTIMES.includes('wasmer')) {
-  console.warn(
-    'SKIPPED wasmer conformance and event-loop suites: runaway wasmer guests are not reliably stopped ' +
-      '(see README, WASM engine); set VCP_TEST_WASMER=1 to run them',
-  );
+export function runnableGuestThreads(): Set<string> | null {
+  if (!existsSync('/proc/self/task')) return null;
+  const found = new Set<string>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      // After "pid (comm) ": field 3 (state) is index 0, field 19 (nice) index 16.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[0] === 'R' && Number(fields[16]) >= 10) found.add(tid);
+    } catch {
+      // the thread ended while we looked
+    }
+  }
+  return found;
+}
+
+/** Whether a thread of this process still exists. */
+export const threadExists = (tid: string) => existsSync(`/proc/self/task/${tid}`);
+
+/**
+ * Samples runnableGuestThreads every 50 ms while `work` runs, from `fromMs` on: the threads seen in every sample
+ * are the ones that spun throughout (null where /proc is not available).
+ */
+export async function spinningGuestThreads<T>(
+  work: () => Promise<T>,
+  fromMs: number,
+): Promise<{ value: T; spinning: Set<string> | null }> {
+  let spinning: Set<string> | null = null;
+  let sampled = false;
+  const sample = () => {
+    const now = runnableGuestThreads();
+    const before = spinning;
+    spinning = sampled && before && now ? new Set([...before].filter((tid) => now.has(tid))) : now;
+    sampled = true;
+  };
+  let interval: NodeJS.Timeout | undefined;
+  const start = setTimeout(() => {
+    sample();
+    interval = setInterval(sample, 50);
+  }, fromMs);
+  try {
+    const value = await work();
+    return { value, spinning };
+  } finally {
+    clearTimeout(start);
+    clearInterval(interval);
+  }
 }

@@ -1,0 +1,247 @@
+// @ts-check
+'use strict';
+/*
+ * The wasmer runtime's worker thread: owns one @wasmer/sdk client and runs one guest at a time with it. Plain
+ * JavaScript so the same file runs from src/ (tests) and dist/ (copied by nest-cli assets) without a loader.
+ *
+ * The SDK runs each guest in worker threads of its own, which it starts from this thread. Node ends a worker's
+ * nested workers with it, so the main thread stops a runaway guest — and every thread the SDK started for it —
+ * by terminating this worker (see WasmerRuntime). Nothing here enforces the timeout.
+ */
+const { parentPort, workerData } = require('node:worker_threads');
+const { setPriority } = require('node:os');
+
+if (!parentPort) throw new Error('wasmer-worker must run in a worker thread');
+const port = parentPort;
+
+try {
+  // Before the SDK starts: on Linux a thread inherits its creator's nice value, so the SDK's threads (where
+  // the guests run) get it too, and the main thread's event loop always wins the CPU.
+  setPriority(0, 10);
+} catch (error) {
+  port.postMessage({ type: 'warning', message: `could not lower guest thread priority: ${String(error)}` });
+}
+
+/** @typedef {typeof import('@wasmer/sdk/node')} Sdk */
+/** @typedef {import('@wasmer/sdk/node').Package} Package */
+/** @typedef {import('../runtime').RuntimeResult} Result (as posted; `end` and `detail` as in RuntimeResult) */
+
+const cacheSize = /** @type {{ cacheSize: number }} */ (workerData).cacheSize;
+
+/** The SDK's own compiled WebAssembly, sent once by the main thread (null: this worker compiles it). */
+/** @type {(module: WebAssembly.Module | null) => void} */
+let receiveSdkModule = () => undefined;
+/** @type {Promise<WebAssembly.Module | null>} */
+const sdkModule = new Promise((resolve) => (receiveSdkModule = resolve));
+
+// A WASI command that does nothing: run once at start-up, so the SDK has started the thread a guest runs in
+// (~0.3 s on the first run) before any real guest's clock starts.
+const WARM_UP = Buffer.from('AGFzbQEAAAABBAFgAAADAgEABQMBAAEHEwIGbWVtb3J5AgAGX3N0YXJ0AAAKBAECAAs=', 'base64');
+
+const client = (async () => {
+  // ESM-only package: a real dynamic import from this CommonJS file.
+  const sdk = /** @type {Sdk} */ (await import('@wasmer/sdk/node'));
+  const module = await sdkModule;
+  // cache: false — nothing is written to disk (the default is a .wasmer directory in the cwd).
+  const wasmer = new sdk.Wasmer({ cache: false, ...(module ? { wasm: module } : {}) });
+  await wasmer.ready();
+  try {
+    const pkg = await wasmer.packages.load(WARM_UP);
+    const sandbox = await wasmer.sandboxes.create({ packages: [pkg], network: { mode: 'disabled' } });
+    await sandbox
+      .command(pkg)
+      .run({ check: false })
+      .finally(() => sandbox.close());
+  } catch (error) {
+    port.postMessage({ type: 'warning', message: `wasmer worker warm-up failed: ${describe(error)}` });
+  }
+  return { sdk, wasmer };
+})();
+client.then(
+  () => port.postMessage({ type: 'ready' }),
+  // Without a client this worker is useless: failing it lets the main thread replace it.
+  (error) => {
+    throw error;
+  },
+);
+
+/** Loaded packages by module hash, least recently used first. @type {Map<string, Package>} */
+const packages = new Map();
+/** Module bytes asked of the main thread, by job id. @type {Map<number, (bytes: Uint8Array) => void>} */
+const pendingBytes = new Map();
+
+/** Collects up to `max` bytes; `push` returns false once more than that was offered. */
+class Capture {
+  /** @param {number} max */
+  constructor(max) {
+    this.max = max;
+    this.length = 0;
+    /** @type {Uint8Array[]} */
+    this.chunks = [];
+  }
+
+  /** @param {Uint8Array} bytes */
+  push(bytes) {
+    const room = this.max - this.length;
+    if (bytes.length > room) {
+      if (room > 0) this.chunks.push(bytes.slice(0, room));
+      this.length = this.max;
+      return false;
+    }
+    this.chunks.push(bytes.slice());
+    this.length += bytes.length;
+    return true;
+  }
+
+  bytes() {
+    // A fresh ArrayBuffer, so it can be transferred to the main thread.
+    const out = new Uint8Array(this.length);
+    let offset = 0;
+    for (const chunk of this.chunks) {
+      out.set(chunk, offset);
+      offset += chunk.length;
+    }
+    return out;
+  }
+}
+
+/** @param {unknown} error */
+function describe(error) {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n')[0].slice(0, 200);
+}
+
+/** @param {number} id @param {string} moduleHash */
+async function packageFor(id, moduleHash) {
+  const { wasmer } = await client;
+  const cached = packages.get(moduleHash);
+  if (cached) {
+    packages.delete(moduleHash);
+    packages.set(moduleHash, cached);
+    return cached;
+  }
+  const bytes = await new Promise((resolve) => {
+    pendingBytes.set(id, resolve);
+    port.postMessage({ type: 'need-bytes', id });
+  });
+  const pkg = await wasmer.packages.load(bytes);
+  packages.set(moduleHash, pkg);
+  if (packages.size > cacheSize) packages.delete(/** @type {string} */ (packages.keys().next().value));
+  return pkg;
+}
+
+/**
+ * @param {{ id: number, moduleHash: string, stdin: Uint8Array, args: string[], env: Record<string, string>,
+ *   maxOutputBytes: number }} job
+ * @returns {Promise<{ result: Result, healthy: boolean, warning?: string }>}
+ */
+async function execute(job) {
+  const { sdk, wasmer } = await client;
+  const stdout = new Capture(job.maxOutputBytes);
+  const stderr = new Capture(job.maxOutputBytes);
+  /** @returns {Result} */
+  const finish = (
+    /** @type {Result['end']} */ end,
+    /** @type {number | null} */ exitCode,
+    /** @type {string | null} */ detail = null,
+  ) => ({
+    end,
+    exitCode,
+    stdout: stdout.bytes(),
+    stderr: stderr.bytes(),
+    memoryBytes: null,
+    detail,
+  });
+  /** @type {Package} */
+  let pkg;
+  try {
+    pkg = await packageFor(job.id, job.moduleHash);
+  } catch (error) {
+    return { result: finish('invalid_module', null, describe(error)), healthy: true };
+  }
+  // A fresh sandbox per call, so no file a guest writes survives into another call. No network, no host
+  // directories, and only the variables the task lists.
+  /** @type {import('@wasmer/sdk/node').Sandbox | undefined} */
+  let sandbox;
+  let closeSandbox = true;
+  try {
+    // The guest's timeout runs from here (the main thread enforces it).
+    port.postMessage({ type: 'started', id: job.id });
+    sandbox = await wasmer.sandboxes.create({
+      packages: [pkg],
+      network: { mode: 'disabled' },
+      env: { ...job.env },
+    });
+    const proc = await sandbox
+      .command(pkg, [...job.args])
+      .spawn({ stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' });
+    // The guest may exit without reading its stdin: the write is not waited for, and its failure is not an
+    // error of the run.
+    const stdinPipe = /** @type {NonNullable<typeof proc.stdin>} */ (proc.stdin);
+    void (async () => {
+      if (job.stdin.length > 0) await stdinPipe.write(job.stdin);
+      await stdinPipe.close();
+    })().catch(() => undefined);
+    /** @type {() => void} */
+    let overflowed = () => undefined;
+    const overflow = new Promise((resolve) => (overflowed = () => resolve('overflow')));
+    /** Output is read as it comes, so a guest past the cap is stopped at once, not left to run to its timeout. */
+    const drain = async (
+      /** @type {AsyncIterable<Uint8Array> | null} */ stream,
+      /** @type {Capture} */ into,
+    ) => {
+      if (!stream) return;
+      for await (const chunk of stream) {
+        if (!into.push(chunk)) return overflowed();
+      }
+    };
+    const drained = Promise.all([drain(proc.stdout, stdout), drain(proc.stderr, stderr)]);
+    drained.catch(() => undefined); // still seen below; only a failure after an overflow goes unobserved
+    if ((await Promise.race([drained, overflow])) === 'overflow') {
+      // Nothing more is waited for: after the SDK's kill, a read of the other stream can stay pending for
+      // good (measured), and the SDK's kill only stops a guest at its next system call, so one that now spins
+      // would keep burning CPU here. The main thread terminates this worker, which ends all of it.
+      void proc.kill().catch(() => undefined);
+      closeSandbox = false;
+      return { result: finish('output_limit', null), healthy: false };
+    }
+    const output = await proc.wait({ check: false });
+    if (output.reason === 'exited') return { result: finish('exited', output.exitCode), healthy: true };
+    return { result: finish('trap', null, output.reason), healthy: true };
+  } catch (error) {
+    // A guest trap is thrown by the SDK (EXECUTION_ERROR).
+    if (error instanceof sdk.WasmerError && error.code === 'EXECUTION_ERROR') {
+      return { result: finish('trap', null, describe(error)), healthy: true };
+    }
+    // Anything else means the SDK itself is in trouble: the main thread replaces this worker.
+    return {
+      result: finish('trap', null, 'the wasmer runtime failed'),
+      healthy: false,
+      warning: describe(error),
+    };
+  } finally {
+    if (closeSandbox) await sandbox?.close().catch(() => undefined);
+  }
+}
+
+port.on('message', (message) => {
+  if (message.type === 'sdk') {
+    receiveSdkModule(message.module);
+    return;
+  }
+  if (message.type === 'bytes') {
+    const resolve = pendingBytes.get(message.id);
+    pendingBytes.delete(message.id);
+    resolve?.(message.bytes);
+    return;
+  }
+  if (message.type === 'run') {
+    void execute(message.job).then((outcome) => {
+      const { result } = outcome;
+      port.postMessage({ type: 'result', id: message.job.id, ...outcome }, [
+        /** @type {ArrayBuffer} */ (result.stdout.buffer),
+        /** @type {ArrayBuffer} */ (result.stderr.buffer),
+      ]);
+    });
+  }
+});
