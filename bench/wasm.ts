@@ -1,13 +1,19 @@
 /**
  * Per-call cost of each WASM runtime for a tiny module (an empty `_start`), cold and warm, against a raw
- * `WebAssembly.instantiate(bytes) + _start()` measured in the same run. Prints p50s and ratios; asserts
- * nothing. The default runtime (WASM_DEFAULT_RUNTIME) was chosen from these numbers (see README).
+ * `WebAssembly.instantiate(bytes) + _start()` measured in the same run (the baseline of issue 7). Prints
+ * p50s and ratios; asserts nothing. The default runtime (WASM_DEFAULT_RUNTIME) was chosen from these
+ * numbers (see README). Two reference rows, not part of the target:
+ *  - `raw+wasi`: the same plain script plus what a WASI command needs, a `node:wasi` instance and
+ *    `wasi.start()` (the tiny module imports nothing, so the raw baseline needs no WASI);
+ *  - `v8 by id`: a module run from the store by id, as the HTTP endpoint does (row lookup, path
+ *    containment and the verified read; the repository here is in memory, so no database time).
  *
  *   npm run bench:wasm            (CALLS=200 to change the number of warm calls)
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { WASI } from 'node:wasi';
 import { WasmRuntimeName } from '../src/config/environment';
 import { loadConfig } from '../src/config/load-config';
 import { ModulePaths, resolveAllowedRoots } from '../src/wasm/module-paths';
@@ -20,13 +26,18 @@ import { WasmerRuntime } from '../src/wasm/wasmer/wasmer.runtime';
 const CALLS = Number(process.env.CALLS ?? 200);
 const TINY = readFileSync(join(__dirname, '..', '..', 'test', 'fixtures', 'wasm', 'tiny.wasm'));
 
-/** The bench never touches a database; the store is only there to satisfy WasmService's constructor. */
-class NoRepository extends WasmModulesRepository {
-  insertIfAbsent(_module: NewWasmModule): Promise<{ record: WasmModuleRecord; created: boolean }> {
-    return Promise.reject(new Error('not used by the benchmark'));
+/** The bench never touches a database: module rows live in memory. */
+class MemoryRepository extends WasmModulesRepository {
+  private readonly rows = new Map<string, WasmModuleRecord>();
+  insertIfAbsent(module: NewWasmModule): Promise<{ record: WasmModuleRecord; created: boolean }> {
+    const existing = this.rows.get(module.moduleId);
+    if (existing) return Promise.resolve({ record: existing, created: false });
+    const record = { ...module, createdAt: new Date() };
+    this.rows.set(module.moduleId, record);
+    return Promise.resolve({ record, created: true });
   }
-  findById(): Promise<WasmModuleRecord | null> {
-    return Promise.resolve(null);
+  findById(moduleId: string): Promise<WasmModuleRecord | null> {
+    return Promise.resolve(this.rows.get(moduleId) ?? null);
   }
 }
 
@@ -38,28 +49,45 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - started;
 }
 
-async function raw(): Promise<{ cold: number; warm: number }> {
-  const once = async () => {
-    const { instance } = await WebAssembly.instantiate(TINY, {});
-    (instance.exports._start as () => void)();
-  };
+async function measure(once: () => Promise<unknown>): Promise<{ cold: number; warm: number }> {
   const cold = await time(once);
   const samples: number[] = [];
   for (let i = 0; i < CALLS; i++) samples.push(await time(once));
   return { cold, warm: p50(samples) };
 }
 
-async function engine(runtime: WasmRuntimeName, dir: string): Promise<{ cold: number; warm: number }> {
+function raw(): Promise<{ cold: number; warm: number }> {
+  return measure(async () => {
+    const { instance } = await WebAssembly.instantiate(TINY, {});
+    (instance.exports._start as () => void)();
+  });
+}
+
+function rawWithWasi(): Promise<{ cold: number; warm: number }> {
+  return measure(async () => {
+    const wasi = new WASI({ version: 'preview1', returnOnExit: true });
+    const { instance } = await WebAssembly.instantiate(TINY, wasi.getImportObject() as WebAssembly.Imports);
+    wasi.start(instance);
+  });
+}
+
+async function engine(
+  runtime: WasmRuntimeName,
+  dir: string,
+  stored = false,
+): Promise<{ cold: number; warm: number }> {
   const config = loadConfig({ ...process.env, DATA_DIR: dir, WASM_ALLOWED_ROOTS: join(dir, 'modules') });
   const paths = new ModulePaths(await resolveAllowedRoots(config.wasmAllowedRoots));
-  const store = new ModuleStoreService(config, paths, new NoRepository());
-  // A fresh engine per runtime, so "cold" includes starting its workers or SDK and compiling the module.
+  const store = new ModuleStoreService(config, paths, new MemoryRepository());
+  // A fresh engine per row, so "cold" includes starting its workers or SDK and compiling the module.
   const service = new WasmService(config, store, [
     new V8Runtime({ poolSize: config.wasm.maxConcurrency }),
     new WasmerRuntime({ poolSize: config.wasm.maxConcurrency }),
   ]);
+  const moduleId = stored ? (await store.store(TINY, null)).record.moduleId : null;
   const call = async () => {
-    const result = await service.runBytes(TINY, { inputs: null, runtime });
+    const request = { inputs: null, runtime };
+    const result = moduleId ? await service.run(moduleId, request) : await service.runBytes(TINY, request);
     if (result.outcome !== 'ok') throw new Error(`${runtime}: unexpected outcome ${result.outcome}`);
   };
   try {
@@ -77,12 +105,14 @@ async function main(): Promise<void> {
   try {
     const baseline = await raw();
     const rows: [string, { cold: number; warm: number }][] = [['raw', baseline]];
+    rows.push(['raw+wasi', await rawWithWasi()]);
     for (const runtime of ['v8', 'wasmer'] as const) rows.push([runtime, await engine(runtime, dir)]);
+    rows.push(['v8 by id', await engine('v8', dir, true)]);
     console.log(`tiny module (${TINY.length} bytes), ${CALLS} warm calls each; times in ms (warm = p50)`);
     console.log('runtime   cold ms   warm p50 ms   cold/raw-cold   warm/raw-warm');
     for (const [name, { cold, warm }] of rows) {
       console.log(
-        `${name.padEnd(8)} ${cold.toFixed(2).padStart(8)} ${warm.toFixed(3).padStart(13)} ` +
+        `${name.padEnd(9)}${cold.toFixed(2).padStart(8)} ${warm.toFixed(3).padStart(13)} ` +
           `${(cold / baseline.cold).toFixed(1).padStart(15)} ${(warm / baseline.warm).toFixed(1).padStart(15)}`,
       );
     }

@@ -4,7 +4,7 @@ export class LruCache<K, V> {
 
   constructor(
     readonly capacity: number,
-    private readonly onEvict: (value: V) => void = () => undefined,
+    private readonly onEvict: (value: V, key: K) => void = () => undefined,
   ) {
     if (capacity < 1) throw new Error('LruCache capacity must be at least 1');
   }
@@ -27,8 +27,13 @@ export class LruCache<K, V> {
     while (this.entries.size > this.capacity) {
       const [oldest, evicted] = this.entries.entries().next().value as [K, V];
       this.entries.delete(oldest);
-      this.onEvict(evicted);
+      this.onEvict(evicted, oldest);
     }
+  }
+
+  /** Whether `key` is cached, without making it the most recently used. */
+  has(key: K): boolean {
+    return this.entries.has(key);
   }
 
   delete(key: K): void {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { constants } from 'node:fs';
-import { mkdir, open, realpath } from 'node:fs/promises';
+import { BigIntStats, constants } from 'node:fs';
+import { lstat, mkdir, open, realpath } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
@@ -61,8 +61,72 @@ export async function resolveAllowedRoots(roots: readonly string[]): Promise<str
   return resolved;
 }
 
+/** The identity of a file as the kernel reports it: any rename over it, rewrite or resize changes it. */
+interface Fingerprint {
+  dev: bigint;
+  ino: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+
+const fingerprint = ({ dev, ino, size, mtimeNs, ctimeNs }: BigIntStats): Fingerprint => ({
+  dev,
+  ino,
+  size,
+  mtimeNs,
+  ctimeNs,
+});
+
+const sameFingerprint = (a: Fingerprint, b: Fingerprint) =>
+  a.dev === b.dev &&
+  a.ino === b.ino &&
+  a.size === b.size &&
+  a.mtimeNs === b.mtimeNs &&
+  a.ctimeNs === b.ctimeNs;
+
+/** Modules read and verified recently, least recently used first out, within a byte budget. */
+class VerifiedFiles {
+  private readonly entries = new Map<string, { file: Fingerprint; bytes: Buffer }>();
+  private total = 0;
+
+  constructor(private readonly budget: number) {}
+
+  get(key: string): { file: Fingerprint; bytes: Buffer } | undefined {
+    const entry = this.entries.get(key);
+    if (entry) {
+      this.entries.delete(key);
+      this.entries.set(key, entry);
+    }
+    return entry;
+  }
+
+  set(key: string, file: Fingerprint, bytes: Buffer): void {
+    this.delete(key);
+    if (bytes.length > this.budget) return;
+    this.entries.set(key, { file, bytes });
+    this.total += bytes.length;
+    for (const [oldest] of this.entries) {
+      if (this.total <= this.budget) break;
+      this.delete(oldest);
+    }
+  }
+
+  delete(key: string): void {
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    this.entries.delete(key);
+    this.total -= entry.bytes.length;
+  }
+}
+
+/** Verified module bytes kept in memory (a warm run then reads neither the file nor its hash again). */
+export const VERIFIED_CACHE_BYTES = 64 * 1024 * 1024;
+
 /** Path containment and verified reads for the module store. Roots must come from resolveAllowedRoots. */
 export class ModulePaths {
+  private readonly verified = new VerifiedFiles(VERIFIED_CACHE_BYTES);
+
   constructor(readonly roots: readonly string[]) {
     if (roots.length === 0) throw new Error('ModulePaths needs at least one root');
   }
@@ -102,9 +166,23 @@ export class ModulePaths {
    * Reads a module and proves it is the one named by `sha256`. The file is opened once (O_NOFOLLOW, so a
    * last component swapped for a symlink after the check fails) and the bytes are read from that descriptor;
    * whatever was swapped in between, only bytes hashing to the id are ever returned (no TOCTOU window).
+   *
+   * The verified bytes are then kept in memory with the file's identity (device, inode, size, mtime and
+   * ctime, taken before reading). While a later read finds the path unchanged (lstat, so a symlink put in
+   * its place differs too) it returns those bytes without reading or hashing again: they are the verified
+   * bytes themselves, so nothing unverified can run. Anything that changes the file (rename over it, rewrite,
+   * truncation) changes its identity, and the file is read and verified again, and refused if it no longer
+   * hashes to the id. The returned Buffer may be shared: callers must not modify it.
    */
   async readVerified(candidate: string, sha256: string, maxBytes: number): Promise<Buffer> {
     const real = await this.canonicalize(candidate);
+    const key = `${sha256}:${real}`;
+    const known = this.verified.get(key);
+    if (known && known.bytes.length <= maxBytes) {
+      const now = await lstat(real, { bigint: true }).catch(() => null);
+      if (now && now.isFile() && sameFingerprint(known.file, fingerprint(now))) return known.bytes;
+      this.verified.delete(key);
+    }
     let handle;
     try {
       handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
@@ -115,12 +193,13 @@ export class ModulePaths {
       throw error;
     }
     try {
-      const stat = await handle.stat();
+      const stat = await handle.stat({ bigint: true });
       if (!stat.isFile()) throw new PathRejectedError('not_a_file');
-      if (stat.size > maxBytes) throw new PathRejectedError('too_large');
+      if (stat.size > BigInt(maxBytes)) throw new PathRejectedError('too_large');
       const bytes = await handle.readFile();
       if (bytes.length > maxBytes) throw new PathRejectedError('too_large');
       if (createHash('sha256').update(bytes).digest('hex') !== sha256) throw new ModuleIntegrityError();
+      this.verified.set(key, fingerprint(stat), bytes);
       return bytes;
     } finally {
       await handle.close();

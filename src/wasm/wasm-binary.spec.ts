@@ -1,4 +1,4 @@
-import { capMemory, InvalidModuleError, summarize, WASM_PAGE_BYTES } from './wasm-binary';
+import { capMemory, hasStartFunction, InvalidModuleError, summarize, WASM_PAGE_BYTES } from './wasm-binary';
 
 const leb = (n: number): number[] => {
   const out: number[] = [];
@@ -110,5 +110,22 @@ describe('summarize', () => {
       imports: [{ module: 'wasi_snapshot_preview1', name: 'proc_exit', kind: 'function' }],
       exports: [{ name: 'memory', kind: 'memory' }],
     });
+  });
+});
+
+describe('hasStartFunction', () => {
+  const withFunction = (start: boolean) =>
+    new Uint8Array([
+      ...HEADER,
+      ...section(1, [1, 0x60, 0, 0]),
+      ...section(3, [1, 0]),
+      ...(start ? section(8, [0]) : []),
+      ...section(10, [1, 2, 0, 0x0b]),
+    ]);
+
+  it('tells a module with a start function (guest code run by instantiation) from one without', () => {
+    expect(WebAssembly.validate(withFunction(true))).toBe(true);
+    expect(hasStartFunction(withFunction(true))).toBe(true);
+    expect(hasStartFunction(withFunction(false))).toBe(false);
   });
 });

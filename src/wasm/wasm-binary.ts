@@ -148,6 +148,11 @@ function kindOf(code: number): ExternKind {
   return kind;
 }
 
+/** Whether the module has a start function, which runs guest code as part of instantiating it. */
+export function hasStartFunction(bytes: Uint8Array): boolean {
+  return sections(bytes).some((s) => s.id === 8);
+}
+
 /** Imports and exports, read from the binary (the caller has already run WebAssembly.validate). */
 export function summarize(bytes: Uint8Array): ModuleSummary {
   const imports: ImportEntry[] = [];

@@ -1,5 +1,5 @@
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { AppException, FieldError } from '../common/errors/app.exception';
 import { findDeepJsonViolation } from '../common/validation/deep-json';
 import { AppConfig } from '../config/app-config';
@@ -51,7 +51,12 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 // Calls waiting for a slot, per slot: beyond this the engine answers 503 instead of queueing without end.
 const QUEUE_PER_SLOT = 64;
 
-const sha256 = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
+// One-shot crypto.hash (Node ≥ 20.12) is about twice as fast as a Hash object on small inputs; a call hashes
+// three or four of them.
+const sha256: (data: Uint8Array | string) => string =
+  typeof hash === 'function'
+    ? (data) => hash('sha256', data, 'hex')
+    : (data) => createHash('sha256').update(data).digest('hex');
 
 /**
  * The WASM engine's one entry point: validates a run request, picks a runtime, enforces the limits every

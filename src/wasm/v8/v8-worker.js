@@ -7,8 +7,15 @@
  * node:wasi is not a sandbox by itself (Node's docs say so); isolation comes from V8's wasm sandbox plus
  * giving the guest nothing: no preopened directories, an explicit environment, no sockets, and stdio that
  * never touches the host's descriptors.
+ *
+ * Messages from the pool (v8.runtime.ts), on the `jobs` port; answers go to the parent port:
+ *   { run: { hash, module?, keep?, hasStart?, stdin, args, env, maxOutputBytes, deterministic } }
+ *                                                              → { result }, or { need: hash }
+ *   { drop: hash }                                                                 (no answer)
+ * A compiled module is sent once per worker and, with `keep`, held here by hash until the pool says to drop
+ * it (the pool mirrors this cache, so it stays within the pool's own compiled-module bound).
  */
-const { parentPort } = require('node:worker_threads');
+const { parentPort, receiveMessageOnPort, workerData } = require('node:worker_threads');
 const { WASI } = require('node:wasi');
 const { openSync } = require('node:fs');
 const { createHash } = require('node:crypto');
@@ -16,6 +23,8 @@ const { setPriority } = require('node:os');
 
 if (!parentPort) throw new Error('v8-worker must run in a worker thread');
 const port = parentPort;
+/** @type {{ jobs: import('node:worker_threads').MessagePort, signal: Int32Array }} */
+const { jobs, signal } = workerData;
 
 try {
   // On Linux pid 0 is the calling thread only: guests get lower CPU priority, so the event loop always wins.
@@ -26,11 +35,13 @@ try {
 
 // Any stdio call we do not intercept lands on /dev/null, never on the host's real stdin/stdout/stderr.
 const devNull = openSync('/dev/null', 'r+');
+const WASI_MODULE = 'wasi_snapshot_preview1';
 // 2023-11-14T22:13:20Z: a fixed, recognisable epoch for deterministic runs.
 const DETERMINISTIC_EPOCH_NS = 1_700_000_000_000_000_000n;
 const TICK_NS = 1_000_000n;
 const ESUCCESS = 0;
 const EBADF = 8;
+const ENOTSUP = 58;
 
 class OutputLimitReached extends Error {}
 
@@ -58,6 +69,8 @@ class Capture {
 
   bytes() {
     // A fresh ArrayBuffer (not Node's shared Buffer pool), so it can be transferred to the main thread.
+    if (this.length === 0) return EMPTY;
+    if (this.chunks.length === 1) return this.chunks[0]; // a slice: its own ArrayBuffer, exactly
     const out = new Uint8Array(this.length);
     let offset = 0;
     for (const chunk of this.chunks) {
@@ -87,114 +100,285 @@ function seededStream(/** @type {string} */ seed) {
 }
 
 /**
- * @param {{ module: WebAssembly.Module, stdin: Uint8Array, args: string[], env: Record<string, string>,
- *   maxOutputBytes: number, deterministic: { seed: string } | null }} job
+ * @typedef {{ module: WebAssembly.Module, imports: string[], hasStart: boolean }} Cached
+ *   `imports`: the names the module imports from WASI, so each call's import object holds only those.
+ *   `hasStart`: the module has a start function, which runs guest code at instantiation.
+ * @typedef {{ hash: string, module?: WebAssembly.Module, keep?: boolean, hasStart?: boolean,
+ *   stdin: Uint8Array, args: string[], env: Record<string, string>, maxOutputBytes: number,
+ *   deterministic: { seed: string } | null }} Job
+ * @typedef {{ stdin: Uint8Array, stdinOffset: number, stdout: Capture, stderr: Capture,
+ *   memory: WebAssembly.Memory | undefined, exitCode: number, deterministic: boolean, ticks: bigint,
+ *   random: (length: number) => Buffer }} CallState
+ *   What the import functions of one instance read; filled in when its call starts.
+ * @typedef {{ args: string[], env: Record<string, string>, wasi: WASI, base: Record<string, Function>,
+ *   used: boolean }} Host
+ *   A node:wasi instance and its import functions, for one argv and environment.
  */
-function execute(job) {
+
+/** @type {Map<string, Cached>} */
+const modules = new Map();
+
+/**
+ * node:wasi's memory setter. `wasi.start()` runs one command per WASI instance, and building an instance
+ * (native state plus ~45 bound functions) costs more than running a small guest; with the setter a host is
+ * pointed at each guest's memory in turn and reused while argv and environment stay the same. Nothing of
+ * one guest reaches the next: the only state node:wasi keeps is the stdio table, and every call that
+ * would change it (or the descriptor behind it) is refused below. The setter is not public API, so when
+ * a Node.js release hides it, every call falls back to a fresh host and `start()`.
+ */
+const setMemory = (() => {
+  const probe = new WASI({ version: 'preview1', stdin: devNull, stdout: devNull, stderr: devNull });
+  const symbol = Object.getOwnPropertySymbols(probe).find((s) => s.description === 'kSetMemory');
+  const setter = symbol && /** @type {Record<symbol, unknown>} */ (/** @type {unknown} */ (probe))[symbol];
+  if (typeof setter !== 'function') return null;
+  return (/** @type {WASI} */ wasi, /** @type {WebAssembly.Memory} */ memory) =>
+    /** @type {Record<symbol, (memory: WebAssembly.Memory) => void>} */ (/** @type {unknown} */ (wasi))[
+      /** @type {symbol} */ (symbol)
+    ](memory);
+})();
+/** What a reused host points at between calls, so it keeps no guest's memory alive. */
+const NO_MEMORY = new WebAssembly.Memory({ initial: 0 });
+/** Thrown by proc_exit to unwind the guest; the code is in the call's state. */
+const EXIT = Symbol('proc_exit');
+
+/** The host of the last call (or the one built for the next). */
+/** @type {Host | null} */
+let host = null;
+
+/**
+ * The next call's instance, made while the worker is idle (after answering a call): the same module,
+ * against the same host. Instantiating runs no guest code, so modules with a start function are not
+ * instantiated ahead. A call that matches uses it; any other instantiates for itself.
+ * @type {{ host: Host, hash: string, instance: WebAssembly.Instance, state: CallState } | null}
+ */
+let ahead = null;
+
+/** @returns {Host} */
+function newHost(/** @type {string[]} */ args, /** @type {Record<string, string>} */ env) {
   const wasi = new WASI({
     version: 'preview1',
-    args: ['main', ...job.args],
-    env: job.env,
+    args: ['main', ...args],
+    env,
     preopens: {},
     stdin: devNull,
     stdout: devNull,
     stderr: devNull,
     returnOnExit: true,
   });
-  const base = /** @type {Record<string, Function>} */ (wasi.getImportObject().wasi_snapshot_preview1);
-  /** @type {WebAssembly.Memory | undefined} */
-  let memory;
-  const mem = () => {
-    if (!memory) throw new Error('memory not ready');
-    return memory.buffer;
-  };
-  const stdout = new Capture(job.maxOutputBytes);
-  const stderr = new Capture(job.maxOutputBytes);
-  let stdinOffset = 0;
+  const base = /** @type {Record<string, Function>} */ (wasi.getImportObject()[WASI_MODULE]);
+  return { args, env, wasi, base, used: false };
+}
 
+function sameArgs(/** @type {string[]} */ a, /** @type {string[]} */ b) {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function sameEnv(/** @type {Record<string, string>} */ a, /** @type {Record<string, string>} */ b) {
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const key of keys) if (!Object.hasOwn(b, key) || a[key] !== b[key]) return false;
+  return true;
+}
+
+/** A host for this argv and environment: the last one if it fits and can run again, else a new one. */
+function hostFor(/** @type {string[]} */ args, /** @type {Record<string, string>} */ env) {
+  if (host && (setMemory || !host.used) && sameArgs(host.args, args) && sameEnv(host.env, env)) return host;
+  host = newHost(args, env);
+  return host;
+}
+
+const EMPTY = new Uint8Array(0);
+/** Descriptors are u32 in WASI; the i32 a guest passes may look negative here. */
+const isStdio = (/** @type {number} */ fd) => fd >>> 0 <= 2;
+const noRandom = () => Buffer.alloc(0);
+
+/** @returns {CallState} */
+function newState() {
+  const unset = new Capture(0);
+  return {
+    stdin: EMPTY,
+    stdinOffset: 0,
+    stdout: unset,
+    stderr: unset,
+    memory: undefined,
+    exitCode: 0,
+    deterministic: false,
+    ticks: 0n,
+    random: noRandom,
+  };
+}
+
+/**
+ * The import object of one instance: node:wasi's functions, with these replaced: stdio reads and writes
+ * (served from memory), the clock and random source of deterministic calls, proc_exit, and every call that
+ * would reach beyond the guest (below). Only the names the module imports are copied: copying all of
+ * node:wasi's costs more than running a small guest.
+ * @param {Cached} cached @param {Record<string, Function>} base @param {CallState} state
+ */
+function importsFor(cached, base, state) {
+  const mem = () => {
+    if (!state.memory) throw new Error('memory not ready');
+    return state.memory.buffer;
+  };
+  /** Refused on stdio: node:wasi would apply it to the host descriptor behind it (see below). */
+  const stdioGuard =
+    (/** @type {string} */ name) =>
+    (/** @type {number[]} */ ...a) =>
+      isStdio(a[0]) ? ENOTSUP : base[name](...a);
   /** @type {Record<string, Function>} */
-  const imports = { ...base };
-  imports.fd_write = (/** @type {number[]} */ ...a) => {
-    const [fd, iovs, iovsLen, nwrittenPtr] = a;
-    if (fd !== 1 && fd !== 2) return base.fd_write(...a);
-    const view = new DataView(mem());
-    let written = 0;
-    for (let i = 0; i < iovsLen; i++) {
-      const ptr = view.getUint32(iovs + i * 8, true);
-      const len = view.getUint32(iovs + i * 8 + 4, true);
-      (fd === 1 ? stdout : stderr).push(new Uint8Array(mem(), ptr, len));
-      written += len;
-    }
-    view.setUint32(nwrittenPtr, written, true);
-    return ESUCCESS;
-  };
-  imports.fd_read = (/** @type {number[]} */ ...a) => {
-    const [fd, iovs, iovsLen, nreadPtr] = a;
-    if (fd !== 0) return base.fd_read(...a);
-    const view = new DataView(mem());
-    let read = 0;
-    for (let i = 0; i < iovsLen && stdinOffset < job.stdin.length; i++) {
-      const ptr = view.getUint32(iovs + i * 8, true);
-      const len = view.getUint32(iovs + i * 8 + 4, true);
-      const chunk = job.stdin.subarray(stdinOffset, stdinOffset + len);
-      new Uint8Array(mem(), ptr, chunk.length).set(chunk);
-      stdinOffset += chunk.length;
-      read += chunk.length;
-    }
-    view.setUint32(nreadPtr, read, true);
-    return ESUCCESS;
-  };
-  if (job.deterministic) {
-    // Same module + same input ⇒ same bytes out: the clock starts at a fixed epoch and advances one tick
-    // per read, and random_get is a stream seeded by the caller, so nothing of the host leaks in.
-    let ticks = 0n;
-    const random = seededStream(job.deterministic.seed);
-    imports.clock_time_get = (
+  const overrides = {
+    fd_write: (/** @type {number[]} */ ...a) => {
+      const [fd, iovs, iovsLen, nwrittenPtr] = a;
+      if (fd !== 1 && fd !== 2) return base.fd_write(...a);
+      const view = new DataView(mem());
+      let written = 0;
+      for (let i = 0; i < iovsLen; i++) {
+        const ptr = view.getUint32(iovs + i * 8, true);
+        const len = view.getUint32(iovs + i * 8 + 4, true);
+        (fd === 1 ? state.stdout : state.stderr).push(new Uint8Array(mem(), ptr, len));
+        written += len;
+      }
+      view.setUint32(nwrittenPtr, written, true);
+      return ESUCCESS;
+    },
+    fd_read: (/** @type {number[]} */ ...a) => {
+      const [fd, iovs, iovsLen, nreadPtr] = a;
+      if (fd !== 0) return base.fd_read(...a);
+      const view = new DataView(mem());
+      const stdin = state.stdin;
+      let read = 0;
+      for (let i = 0; i < iovsLen && state.stdinOffset < stdin.length; i++) {
+        const ptr = view.getUint32(iovs + i * 8, true);
+        const len = view.getUint32(iovs + i * 8 + 4, true);
+        const chunk = stdin.subarray(state.stdinOffset, state.stdinOffset + len);
+        new Uint8Array(mem(), ptr, chunk.length).set(chunk);
+        state.stdinOffset += chunk.length;
+        read += chunk.length;
+      }
+      view.setUint32(nreadPtr, read, true);
+      return ESUCCESS;
+    },
+    proc_exit: (/** @type {number} */ code) => {
+      state.exitCode = code;
+      throw EXIT;
+    },
+    // node:wasi sends the signal to the host process: proc_raise(9) would SIGKILL the server.
+    proc_raise: () => ENOTSUP,
+    // node:wasi closes the host descriptor behind a guest's stdio, the worker's one /dev/null: later calls
+    // would fail, and the number could be reused by the host for a file or a socket that the next guest's
+    // stdio would then reach. Closing stdio is a no-op, and renumbering onto or from it (which closes the
+    // target) is refused. (No other descriptor can exist: there are no preopens.)
+    fd_close: (/** @type {number} */ fd) => (isStdio(fd) ? ESUCCESS : base.fd_close(fd)),
+    fd_renumber: (/** @type {number} */ from, /** @type {number} */ to) =>
+      isStdio(from) || isStdio(to) ? ENOTSUP : base.fd_renumber(from, to),
+    // The same for what would change the descriptor's flags, rights, size or times: state that outlives
+    // the call, and a host file (/dev/null) touched.
+    fd_fdstat_set_flags: stdioGuard('fd_fdstat_set_flags'),
+    fd_fdstat_set_rights: stdioGuard('fd_fdstat_set_rights'),
+    fd_filestat_set_size: stdioGuard('fd_filestat_set_size'),
+    fd_filestat_set_times: stdioGuard('fd_filestat_set_times'),
+    fd_allocate: stdioGuard('fd_allocate'),
+    // Same module + same input ⇒ same bytes out: in deterministic calls the clock starts at a fixed epoch
+    // and advances one tick per read, and random_get is a stream seeded by the caller, so nothing of the
+    // host leaks in.
+    clock_time_get: (
       /** @type {number} */ id,
-      /** @type {bigint} */ _precision,
+      /** @type {bigint} */ precision,
       /** @type {number} */ ptr,
     ) => {
+      if (!state.deterministic) return base.clock_time_get(id, precision, ptr);
       if (id > 3) return EBADF;
-      new DataView(mem()).setBigUint64(ptr, DETERMINISTIC_EPOCH_NS + ticks++ * TICK_NS, true);
+      new DataView(mem()).setBigUint64(ptr, DETERMINISTIC_EPOCH_NS + state.ticks++ * TICK_NS, true);
       return ESUCCESS;
-    };
-    imports.clock_res_get = (/** @type {number} */ id, /** @type {number} */ ptr) => {
+    },
+    clock_res_get: (/** @type {number} */ id, /** @type {number} */ ptr) => {
+      if (!state.deterministic) return base.clock_res_get(id, ptr);
       if (id > 3) return EBADF;
       new DataView(mem()).setBigUint64(ptr, TICK_NS, true);
       return ESUCCESS;
-    };
-    imports.random_get = (/** @type {number} */ ptr, /** @type {number} */ len) => {
-      new Uint8Array(mem(), ptr, len).set(random(len));
+    },
+    random_get: (/** @type {number} */ ptr, /** @type {number} */ len) => {
+      if (!state.deterministic) return base.random_get(ptr, len);
+      new Uint8Array(mem(), ptr, len).set(state.random(len));
       return ESUCCESS;
-    };
-  }
+    },
+  };
+  /** @type {Record<string, Function>} */
+  const imports = {};
+  for (const name of cached.imports)
+    imports[name] = Object.hasOwn(overrides, name) ? overrides[name] : base[name];
+  return { [WASI_MODULE]: imports };
+}
 
+/** Runs the command; returns its exit code (0 unless it called proc_exit). Throws what the guest threw. */
+function start(
+  /** @type {Host} */ h,
+  /** @type {WebAssembly.Instance} */ instance,
+  /** @type {CallState} */ state,
+) {
+  h.used = true;
+  try {
+    if (setMemory) {
+      // What wasi.start() checks, then what it does.
+      const { _start, _initialize } = instance.exports;
+      if (typeof _start !== 'function' || _initialize !== undefined)
+        throw new TypeError('not a WASI command');
+      setMemory(h.wasi, /** @type {WebAssembly.Memory} */ (state.memory));
+      _start();
+    } else {
+      h.wasi.start(instance);
+    }
+  } catch (error) {
+    if (error !== EXIT) throw error;
+  } finally {
+    if (setMemory) setMemory(h.wasi, NO_MEMORY);
+  }
+  return state.exitCode;
+}
+
+/** @param {Job} job @param {Cached} cached */
+function execute(job, cached) {
+  const h = hostFor(job.args, job.env);
+  const ready = ahead;
+  ahead = null; // used at most once, whatever happens
+  const matches = ready !== null && ready.host === h && ready.hash === job.hash;
+  const state = matches ? ready.state : newState();
+  state.stdin = job.stdin;
+  state.stdout = new Capture(job.maxOutputBytes);
+  state.stderr = new Capture(job.maxOutputBytes);
+  if (job.deterministic) {
+    state.deterministic = true;
+    state.random = seededStream(job.deterministic.seed);
+  }
   const finish = (/** @type {string} */ end, /** @type {number | null} */ exitCode, detail = null) => ({
     end,
     exitCode,
-    stdout: stdout.bytes(),
-    stderr: stderr.bytes(),
-    memoryBytes: memory ? memory.buffer.byteLength : null,
+    stdout: state.stdout.bytes(),
+    stderr: state.stderr.bytes(),
+    memoryBytes: state.memory ? state.memory.buffer.byteLength : null,
     detail,
   });
 
-  let instance;
-  try {
-    instance = new WebAssembly.Instance(job.module, { wasi_snapshot_preview1: imports });
-  } catch (error) {
-    return finish(
-      'invalid_module',
-      null,
-      `cannot instantiate: ${error instanceof Error ? error.message : 'error'}`,
-    );
+  let instance = matches ? ready.instance : null;
+  if (!instance) {
+    try {
+      instance = new WebAssembly.Instance(cached.module, importsFor(cached, h.base, state));
+    } catch (error) {
+      return finish(
+        'invalid_module',
+        null,
+        `cannot instantiate: ${error instanceof Error ? error.message : 'error'}`,
+      );
+    }
   }
   const exported = instance.exports.memory;
   if (!(exported instanceof WebAssembly.Memory))
     return finish('invalid_module', null, 'module exports no memory');
-  memory = exported;
+  state.memory = exported;
   try {
-    const code = wasi.start(instance);
-    return finish('exited', code);
+    return finish('exited', start(h, instance, state));
   } catch (error) {
     if (error instanceof OutputLimitReached) return finish('output_limit', null);
     // RuntimeError: unreachable, out-of-bounds access, …; RangeError: the wasm call stack overflowed.
@@ -204,7 +388,57 @@ function execute(job) {
   }
 }
 
-port.on('message', (job) => {
-  const result = execute(job);
-  port.postMessage({ result }, [result.stdout.buffer, result.stderr.buffer]);
-});
+/** After answering a call: the host and instance for another like it (see `ahead`). */
+function prepare(/** @type {Job} */ job) {
+  const h = hostFor(job.args, job.env);
+  const cached = modules.get(job.hash);
+  if (!cached || cached.hasStart) return;
+  const state = newState();
+  try {
+    const instance = new WebAssembly.Instance(cached.module, importsFor(cached, h.base, state));
+    ahead = { host: h, hash: job.hash, instance, state };
+  } catch {
+    // The call will instantiate again and report why it fails.
+  }
+}
+
+/** @param {Job} job */
+function cachedModule(job) {
+  if (!job.module) return modules.get(job.hash);
+  const imports = WebAssembly.Module.imports(job.module)
+    .filter((entry) => entry.module === WASI_MODULE)
+    .map((entry) => entry.name);
+  const cached = { module: job.module, imports, hasStart: job.hasStart !== false };
+  if (job.keep) modules.set(job.hash, cached);
+  return cached;
+}
+
+function handle(/** @type {{ run?: Job, drop?: string }} */ message) {
+  if (message.drop !== undefined) {
+    modules.delete(message.drop);
+    if (ahead?.hash === message.drop) ahead = null; // nor keep an instance of it
+    return;
+  }
+  const job = /** @type {Job} */ (message.run);
+  const cached = cachedModule(job);
+  if (!cached) {
+    port.postMessage({ need: job.hash }); // not sent to this worker yet (or dropped): the pool resends it
+    return;
+  }
+  const result = execute(job, cached);
+  // Empty output is copied (cheaply) rather than transferred: `EMPTY` is shared.
+  const transfer = [result.stdout, result.stderr].filter((b) => b.byteLength > 0).map((b) => b.buffer);
+  port.postMessage({ result }, transfer);
+  // Off the critical path: the caller already has its answer.
+  prepare(job);
+}
+
+host = newHost([], {});
+// This thread does nothing but run guests, so it needs no event loop: it sleeps on a futex until the pool
+// posts to `jobs` and raises `signal`, a direct wake-up that costs less than a round of the event loop.
+// (worker.terminate() interrupts the wait like it interrupts a guest.)
+for (;;) {
+  Atomics.wait(signal, 0, 0);
+  Atomics.store(signal, 0, 0);
+  for (let next = receiveMessageOnPort(jobs); next; next = receiveMessageOnPort(jobs)) handle(next.message);
+}

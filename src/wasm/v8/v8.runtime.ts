@@ -1,9 +1,10 @@
 import { Logger } from '@nestjs/common';
 import { WASI } from 'node:wasi';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, MessagePort, Worker } from 'node:worker_threads';
 import { LruCache } from '../lru-cache';
 import { RuntimeJob, RuntimeResult, WasmRuntime } from '../runtime';
+import { hasStartFunction } from '../wasm-binary';
 
 const WORKER_FILE = join(__dirname, 'v8-worker.js');
 const WASI_MODULE = 'wasi_snapshot_preview1';
@@ -13,9 +14,45 @@ const WASI_FUNCTIONS: ReadonlySet<string> = new Set(
   Object.keys((new WASI({ version: 'preview1' }).getImportObject() as Record<string, object>)[WASI_MODULE]),
 );
 
+/** What the worker is sent for one run (see v8-worker.js). */
+interface RunMessage {
+  hash: string;
+  /** Only when the worker does not hold this module yet. */
+  module?: WebAssembly.Module;
+  /** Whether the worker keeps `module` for later calls (only while it is in the pool's cache). */
+  keep?: boolean;
+  /** A module with a start function is never instantiated ahead of a call (that would run guest code). */
+  hasStart?: boolean;
+  stdin: Uint8Array<ArrayBuffer>;
+  args: readonly string[];
+  env: Readonly<Record<string, string>>;
+  maxOutputBytes: number;
+  deterministic: { seed: string } | null;
+}
+
+type WorkerMessage = { result: RuntimeResult } | { need: string } | { warning: string };
+
+interface Compiled {
+  module: WebAssembly.Module;
+  hasStart: boolean;
+}
+
+interface Call {
+  job: RuntimeJob;
+  compiled: Compiled;
+  timer: NodeJS.Timeout;
+  resolve: (result: RuntimeResult) => void;
+}
+
 interface Slot {
   worker: Worker;
-  busy: boolean;
+  /** Runs and drops go here, each followed by a raise of `signal`, which wakes the worker (v8-worker.js). */
+  jobs: MessagePort;
+  signal: Int32Array;
+  /** The call this worker is running, if any. */
+  call: Call | null;
+  /** Hashes of the compiled modules this worker holds (it keeps them until told to drop them). */
+  modules: Set<string>;
 }
 
 export interface V8RuntimeOptions {
@@ -23,21 +60,25 @@ export interface V8RuntimeOptions {
   cacheSize?: number;
 }
 
+const empty = () => ({ stdout: new Uint8Array(), stderr: new Uint8Array(), memoryBytes: null });
+
 /**
  * Runs WASI commands with node:wasi in a pool of worker threads. A worker runs one guest at a time; the
  * timeout terminates the worker (the only way to stop a wasm loop that makes no calls) and a fresh one takes
- * its place. Compiled modules are cached by hash and shared with workers by postMessage.
+ * its place. Compiled modules are cached by hash; each worker is sent a module once and keeps it while it is
+ * in the cache here, so a warm call sends only the inputs.
  */
 export class V8Runtime implements WasmRuntime {
   readonly name = 'v8' as const;
   readonly supportsDeterminism = true;
   private readonly logger = new Logger('V8Runtime');
   private readonly slots: Slot[] = [];
-  private readonly compiled: LruCache<string, Promise<WebAssembly.Module>>;
+  private readonly compiled: LruCache<string, Promise<Compiled>>;
   private closed = false;
 
   constructor(private readonly options: V8RuntimeOptions) {
-    this.compiled = new LruCache(options.cacheSize ?? 64);
+    // A module leaving the cache leaves every worker too, so compiled code stays bounded by the cache size.
+    this.compiled = new LruCache(options.cacheSize ?? 64, (_module, hash) => this.dropEverywhere(hash));
   }
 
   supportsImport(module: string, name: string): boolean {
@@ -51,57 +92,20 @@ export class V8Runtime implements WasmRuntime {
 
   async run(job: RuntimeJob): Promise<RuntimeResult> {
     if (this.closed) throw new Error('V8Runtime is closed');
-    let module: WebAssembly.Module;
+    let compiled: Compiled;
     try {
-      module = await this.compile(job);
+      compiled = await this.compile(job);
     } catch (error) {
       const detail = error instanceof Error ? error.message : 'compile error';
-      return {
-        end: 'invalid_module',
-        exitCode: null,
-        stdout: new Uint8Array(),
-        stderr: new Uint8Array(),
-        memoryBytes: null,
-        detail,
-      };
+      return { end: 'invalid_module', exitCode: null, ...empty(), detail };
     }
     const slot = this.acquire();
     return new Promise<RuntimeResult>((resolve) => {
-      const settle = (result: RuntimeResult, workerIsHealthy: boolean) => {
-        clearTimeout(timer);
-        slot.worker.off('message', onMessage);
-        slot.worker.off('error', onError);
-        slot.worker.off('exit', onExit);
-        if (workerIsHealthy) slot.busy = false;
-        else this.replace(slot);
-        resolve(result);
-      };
-      const empty = () => ({ stdout: new Uint8Array(), stderr: new Uint8Array(), memoryBytes: null });
       const timer = setTimeout(() => {
-        settle({ end: 'timeout', exitCode: null, ...empty(), detail: null }, false);
+        this.settle(slot, { end: 'timeout', exitCode: null, ...empty(), detail: null }, false);
       }, job.timeoutMs);
-      const onMessage = (message: { result?: RuntimeResult; warning?: string }) => {
-        if (message.warning) this.logger.warn(message.warning);
-        if (message.result) settle(message.result, true);
-      };
-      // A worker that dies (its own heap exhausted, an internal error) ends this call only.
-      const onError = (error: Error) => {
-        this.logger.warn(`guest worker failed: ${error.message}`);
-        settle({ end: 'trap', exitCode: null, ...empty(), detail: 'the guest worker failed' }, false);
-      };
-      const onExit = () =>
-        settle({ end: 'trap', exitCode: null, ...empty(), detail: 'the guest worker exited' }, false);
-      slot.worker.on('message', onMessage);
-      slot.worker.once('error', onError);
-      slot.worker.once('exit', onExit);
-      slot.worker.postMessage({
-        module,
-        stdin: job.stdin,
-        args: [...job.args],
-        env: { ...job.env },
-        maxOutputBytes: job.maxOutputBytes,
-        deterministic: job.deterministic,
-      });
+      slot.call = { job, compiled, timer, resolve };
+      this.post(slot, slot.call);
     });
   }
 
@@ -112,39 +116,128 @@ export class V8Runtime implements WasmRuntime {
     await Promise.all(workers);
   }
 
-  private compile(job: RuntimeJob): Promise<WebAssembly.Module> {
+  private compile(job: RuntimeJob): Promise<Compiled> {
     const cached = this.compiled.get(job.moduleHash);
     if (cached) return cached;
     // Async compile runs off the event loop; a failed compile is not cached.
-    const compiled = WebAssembly.compile(job.bytes());
+    const bytes = job.bytes();
+    const compiled = WebAssembly.compile(bytes).then((module) => ({
+      module,
+      hasStart: hasStartFunction(bytes),
+    }));
     compiled.catch(() => this.compiled.delete(job.moduleHash));
     this.compiled.set(job.moduleHash, compiled);
     return compiled;
   }
 
+  /** Sends a run to a worker, with the compiled module only if the worker does not hold it already. */
+  private post(slot: Slot, { job, compiled }: Call): void {
+    const hash = job.moduleHash;
+    const message: RunMessage = {
+      hash,
+      // A copy of exactly the input, transferred: posting a small Buffer would copy Node's whole Buffer pool.
+      stdin: new Uint8Array(job.stdin),
+      args: job.args,
+      env: job.env,
+      maxOutputBytes: job.maxOutputBytes,
+      deterministic: job.deterministic,
+    };
+    if (!slot.modules.has(hash)) {
+      message.module = compiled.module;
+      message.hasStart = compiled.hasStart;
+      // A worker keeps a module only while it is cached here: one evicted is dropped from every worker.
+      message.keep = this.compiled.has(hash);
+      if (message.keep) slot.modules.add(hash);
+    }
+    this.send(slot, { run: message }, [message.stdin.buffer]);
+  }
+
+  private send(slot: Slot, message: object, transfer: ArrayBuffer[] = []): void {
+    slot.jobs.postMessage(message, transfer);
+    Atomics.store(slot.signal, 0, 1);
+    Atomics.notify(slot.signal, 0);
+  }
+
+  private dropEverywhere(hash: string): void {
+    for (const slot of this.slots) {
+      if (slot.modules.delete(hash)) this.send(slot, { drop: hash });
+    }
+  }
+
+  /**
+   * The first idle worker, so back-to-back calls keep going to the same warm one (it has the module, and
+   * has prepared the next instance). Rotating through the pool instead measured slower on two cores: the
+   * other workers' preparation then competes with the event loop.
+   */
   private acquire(): Slot {
-    const idle = this.slots.find((slot) => !slot.busy);
-    const slot = idle ?? this.spawn();
-    if (!idle) this.slots.push(slot);
-    slot.busy = true;
+    let slot = this.slots.find((candidate) => candidate.call === null);
+    if (!slot) this.slots.push((slot = this.spawn()));
     return slot;
   }
 
   private spawn(): Slot {
+    const { port1: jobs, port2 } = new MessageChannel();
+    const signal = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
     const worker = new Worker(WORKER_FILE, {
+      workerData: { jobs: port2, signal },
+      transferList: [port2],
       // The guest's JS heap needs little; wasm memory is capped in the module itself (see wasm-binary.ts).
       resourceLimits: { maxOldGenerationSizeMb: 64, stackSizeMb: 4 },
       stdout: false,
       stderr: false,
     });
     worker.unref();
-    return { worker, busy: false };
+    const slot: Slot = { worker, jobs, signal, call: null, modules: new Set() };
+    worker.on('message', (message: WorkerMessage) => {
+      if ('warning' in message) this.logger.warn(message.warning);
+      else if ('need' in message) this.resend(slot, message.need);
+      else this.settle(slot, message.result, true);
+    });
+    // A worker that dies (its own heap exhausted, an internal error) ends its call only.
+    worker.on('error', (error: Error) => {
+      this.logger.warn(`guest worker failed: ${error.message}`);
+      this.settle(
+        slot,
+        { end: 'trap', exitCode: null, ...empty(), detail: 'the guest worker failed' },
+        false,
+      );
+    });
+    worker.on('exit', () => {
+      jobs.close();
+      this.settle(
+        slot,
+        { end: 'trap', exitCode: null, ...empty(), detail: 'the guest worker exited' },
+        false,
+      );
+    });
+    return slot;
   }
 
-  /** Terminates a worker that timed out or failed and puts a fresh one in its place (unless closing). */
+  /** The worker did not hold the module it was asked to run (it should not happen): send it again, whole. */
+  private resend(slot: Slot, hash: string): void {
+    const call = slot.call;
+    if (!call || call.job.moduleHash !== hash) return;
+    slot.modules.delete(hash);
+    this.post(slot, call);
+  }
+
+  /**
+   * Ends the slot's current call (a late answer from a worker already given up on finds none). An unhealthy
+   * worker is terminated and a fresh one takes its place (unless closing).
+   */
+  private settle(slot: Slot, result: RuntimeResult, workerIsHealthy: boolean): void {
+    const call = slot.call;
+    if (workerIsHealthy && !call) return;
+    slot.call = null;
+    if (call) clearTimeout(call.timer);
+    if (!workerIsHealthy) this.replace(slot);
+    call?.resolve(result);
+  }
+
   private replace(slot: Slot): void {
     const index = this.slots.indexOf(slot);
-    if (index >= 0) this.slots.splice(index, 1);
+    if (index < 0) return; // already replaced (e.g. its exit after a timeout's terminate)
+    this.slots.splice(index, 1);
     void slot.worker.terminate();
     if (!this.closed && this.slots.length < this.options.poolSize) this.slots.push(this.spawn());
   }

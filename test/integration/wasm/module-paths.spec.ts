@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -112,6 +112,40 @@ describe('ModulePaths', () => {
     await expect(sut.readVerified(`${id}.wasm`, id, 1024 * 1024)).rejects.toBeInstanceOf(
       ModuleIntegrityError,
     );
+  });
+
+  it('serves a warm read from memory while the file is unchanged: the same verified bytes', async () => {
+    const id = sha256(fixture('exit_code'));
+    writeFileSync(join(root, `${id}.wasm`), fixture('exit_code'));
+    const first = await sut.readVerified(`${id}.wasm`, id, 1024 * 1024);
+    await expect(sut.readVerified(`${id}.wasm`, id, 1024 * 1024)).resolves.toBe(first);
+  });
+
+  it('reads again, and refuses, a verified file replaced by rename with bytes of the same size', async () => {
+    const original = fixture('recursion');
+    const id = sha256(original);
+    writeFileSync(join(root, `${id}.wasm`), original);
+    await expect(sut.readVerified(`${id}.wasm`, id, 1024 * 1024)).resolves.toHaveLength(original.length);
+    const tampered = Buffer.from(original);
+    tampered[tampered.length - 1] ^= 0xff;
+    writeFileSync(join(root, 'tampered.tmp'), tampered);
+    renameSync(join(root, 'tampered.tmp'), join(root, `${id}.wasm`)); // new inode, same size
+    await expect(sut.readVerified(`${id}.wasm`, id, 1024 * 1024)).rejects.toBeInstanceOf(
+      ModuleIntegrityError,
+    );
+  });
+
+  it('refuses a symlink put in place of a verified file', async () => {
+    const id = sha256(fixture('flood'));
+    writeFileSync(join(root, `${id}.wasm`), fixture('flood'));
+    await expect(sut.readVerified(`${id}.wasm`, id, 1024 * 1024)).resolves.toHaveLength(
+      fixture('flood').length,
+    );
+    unlinkSync(join(root, `${id}.wasm`));
+    symlinkSync(join(base, 'outside', 'secret.wasm'), join(root, `${id}.wasm`));
+    await expect(sut.readVerified(`${id}.wasm`, id, 1024 * 1024)).rejects.toMatchObject({
+      reason: 'symlink_escape',
+    });
   });
 
   it('refuses a file larger than the module limit, and a directory', async () => {

@@ -1,0 +1,269 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ModulePaths, resolveAllowedRoots } from '../../../src/wasm/module-paths';
+import { ModuleStoreService } from '../../../src/wasm/module-store.service';
+import { V8Runtime, V8RuntimeOptions } from '../../../src/wasm/v8/v8.runtime';
+import { RunRequest, WasmService } from '../../../src/wasm/wasm.service';
+import { testConfig, TestConfig } from '../../support/config';
+import { fixture, Fixture, InMemoryWasmModulesRepository } from '../../support/wasm';
+
+const ENOTSUP = 58;
+
+// --- a few hand-assembled WASI commands (one memory page, `_start` calling WASI functions) ---------------
+type ValueType = 'i32' | 'i64';
+const CODE: Record<ValueType, number> = { i32: 0x7f, i64: 0x7e };
+const leb = (n: number): number[] => {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+};
+const name = (s: string) => [...leb(s.length), ...Buffer.from(s)];
+const vector = (items: number[][]) => [...leb(items.length), ...items.flat()];
+const section = (id: number, body: number[]) => [id, ...leb(body.length), ...body];
+
+interface Import {
+  name: string;
+  params: ValueType[];
+  result?: ValueType;
+}
+
+/** `body` may use `call(name)` and `i32(n)` / `i64(n)` (n < 64); `_start` ends by falling off its end. */
+function wasiCommand(
+  imports: Import[],
+  body: (op: {
+    call: (name: string) => number[];
+    i32: (n: number) => number[];
+    i64: (n: number) => number[];
+  }) => number[],
+  data: { offset: number; bytes: number[] }[] = [],
+): Buffer {
+  const types = [
+    ...imports.map((i) => [
+      0x60,
+      ...vector(i.params.map((p) => [CODE[p]])),
+      ...vector(i.result ? [[CODE[i.result]]] : []),
+    ]),
+    [0x60, 0, 0],
+  ];
+  const index = (n: string) => imports.findIndex((i) => i.name === n);
+  const code = body({
+    call: (n) => [0x10, ...leb(index(n))],
+    i32: (n) => [0x41, n],
+    i64: (n) => [0x42, n],
+  });
+  const fn = [0, ...code, 0x0b];
+  return Buffer.from([
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    ...section(1, vector(types)),
+    ...section(
+      2,
+      vector(imports.map((i, t) => [...name('wasi_snapshot_preview1'), ...name(i.name), 0x00, ...leb(t)])),
+    ),
+    ...section(3, vector([leb(imports.length)])),
+    ...section(5, vector([[0x00, 0x01]])),
+    ...section(
+      7,
+      vector([
+        [...name('memory'), 0x02, 0x00],
+        [...name('_start'), 0x00, ...leb(imports.length)],
+      ]),
+    ),
+    ...section(10, vector([[...leb(fn.length), ...fn]])),
+    ...section(
+      11,
+      vector(data.map((d) => [0x00, 0x41, ...leb(d.offset), 0x0b, ...vector(d.bytes.map((b) => [b]))])),
+    ),
+  ]);
+}
+
+const PROC_EXIT: Import = { name: 'proc_exit', params: ['i32'] };
+/** Calls `name(args)` and exits with the errno it returned. */
+const exitWithErrnoOf = (
+  fn: Import,
+  args: (op: { i32: (n: number) => number[]; i64: (n: number) => number[] }) => number[],
+) =>
+  wasiCommand([{ ...fn, result: 'i32' }, PROC_EXIT], (op) => [
+    ...args(op),
+    ...op.call(fn.name),
+    ...op.call('proc_exit'),
+  ]);
+
+/** The v8 runtime's own guarantees beyond the shared contract: what node:wasi would let a guest do to the host. */
+describe('v8 runtime: guests cannot reach the host through node:wasi', () => {
+  let env: TestConfig;
+  let dir: string;
+  const engines: { service: WasmService }[] = [];
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'vcp-wasm-v8-'));
+    env = testConfig({ WASM_ALLOWED_ROOTS: dir, WASM_TIMEOUT_SECS: '5' });
+  });
+
+  afterAll(async () => {
+    await Promise.all(engines.map((e) => e.service.onModuleDestroy()));
+    env?.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function engine(options: Partial<V8RuntimeOptions> = {}): Promise<WasmService> {
+    const paths = new ModulePaths(await resolveAllowedRoots(env.config.wasmAllowedRoots));
+    const store = new ModuleStoreService(env.config, paths, new InMemoryWasmModulesRepository());
+    const service = new WasmService(env.config, store, [new V8Runtime({ poolSize: 1, ...options })]);
+    engines.push({ service });
+    return service;
+  }
+
+  const run = (service: WasmService, bytes: Buffer, request: Partial<RunRequest> = {}) =>
+    service.runBytes(bytes, { inputs: null, runtime: 'v8', ...request });
+
+  it('proc_raise does not signal the host process', async () => {
+    const service = await engine();
+    let delivered = 0;
+    const onSignal = () => delivered++;
+    process.on('SIGWINCH', onSignal); // WASI signal 27; node:wasi would kill(getpid(), SIGWINCH)
+    try {
+      const sut = await run(
+        service,
+        exitWithErrnoOf({ name: 'proc_raise', params: ['i32'] }, (op) => op.i32(27)),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(sut).toEqual(expect.objectContaining({ outcome: 'exit_nonzero', exit_code: ENOTSUP }));
+      expect(delivered).toBe(0);
+    } finally {
+      process.off('SIGWINCH', onSignal);
+    }
+  });
+
+  it('closing stdio leaves the host descriptor and the guest stdio in place, call after call', async () => {
+    const service = await engine(); // one worker: every call below runs in the same thread
+    const closer = wasiCommand(
+      [
+        { name: 'fd_close', params: ['i32'], result: 'i32' },
+        { name: 'fd_write', params: ['i32', 'i32', 'i32', 'i32'], result: 'i32' },
+        { name: 'fd_fdstat_get', params: ['i32', 'i32'], result: 'i32' },
+        PROC_EXIT,
+      ],
+      (op) => [
+        ...[0, 1, 2].flatMap((fd) => [...op.i32(fd), ...op.call('fd_close'), 0x1a]),
+        ...[...op.i32(1), ...op.i32(0), ...op.i32(1), ...op.i32(8), ...op.call('fd_write'), 0x1a],
+        ...[...op.i32(1), ...op.i32(32), ...op.call('fd_fdstat_get'), ...op.call('proc_exit')],
+      ],
+      [
+        { offset: 0, bytes: [16, 0, 0, 0, 3, 0, 0, 0] }, // one iovec: 3 bytes at 16
+        { offset: 16, bytes: [...Buffer.from('"x"')] },
+      ],
+    );
+    for (let i = 0; i < 3; i++) {
+      expect(await run(service, closer)).toEqual(
+        expect.objectContaining({ outcome: 'ok', exit_code: 0, stdout: 'x' }),
+      );
+      expect((await run(service, fixture('echo'), { inputs: { i } })).stdout).toEqual({ i });
+    }
+  });
+
+  it.each<[string, Import, (op: { i32: (n: number) => number[]; i64: (n: number) => number[] }) => number[]]>(
+    [
+      [
+        'fd_renumber onto stdio',
+        { name: 'fd_renumber', params: ['i32', 'i32'] },
+        (op) => [...op.i32(2), ...op.i32(1)],
+      ],
+      [
+        'fd_fdstat_set_rights',
+        { name: 'fd_fdstat_set_rights', params: ['i32', 'i64', 'i64'] },
+        (op) => [...op.i32(1), ...op.i64(0), ...op.i64(0)],
+      ],
+      [
+        'fd_fdstat_set_flags',
+        { name: 'fd_fdstat_set_flags', params: ['i32', 'i32'] },
+        (op) => [...op.i32(1), ...op.i32(1)],
+      ],
+      [
+        'fd_filestat_set_size',
+        { name: 'fd_filestat_set_size', params: ['i32', 'i64'] },
+        (op) => [...op.i32(0), ...op.i64(0)],
+      ],
+      [
+        'fd_filestat_set_times',
+        { name: 'fd_filestat_set_times', params: ['i32', 'i64', 'i64', 'i32'] },
+        (op) => [...op.i32(0), ...op.i64(0), ...op.i64(0), ...op.i32(0)],
+      ],
+      [
+        'fd_allocate',
+        { name: 'fd_allocate', params: ['i32', 'i64', 'i64'] },
+        (op) => [...op.i32(1), ...op.i64(0), ...op.i64(1)],
+      ],
+    ],
+  )(
+    '%s on stdio is refused (it would change the host descriptor or outlive the call)',
+    async (_, fn, args) => {
+      const service = await engine();
+      const sut = await run(service, exitWithErrnoOf(fn, args));
+      expect(sut).toEqual(expect.objectContaining({ outcome: 'exit_nonzero', exit_code: ENOTSUP }));
+    },
+  );
+});
+
+/** Warm calls reuse what the worker holds (module, WASI host, an instance made ahead): results never mix. */
+describe('v8 runtime: warm state carries nothing from one call to the next', () => {
+  let env: TestConfig;
+  let dir: string;
+  let service: WasmService;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vcp-wasm-v8-'));
+    env = testConfig({ WASM_ALLOWED_ROOTS: dir, WASM_TIMEOUT_SECS: '5' });
+    const paths = new ModulePaths(await resolveAllowedRoots(env.config.wasmAllowedRoots));
+    const store = new ModuleStoreService(env.config, paths, new InMemoryWasmModulesRepository());
+    // One worker and room for one compiled module: switching modules evicts, and the worker drops it too.
+    service = new WasmService(env.config, store, [new V8Runtime({ poolSize: 1, cacheSize: 1 })]);
+  });
+
+  afterAll(async () => {
+    await service?.onModuleDestroy();
+    env?.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const run = (name: Fixture, request: Partial<RunRequest> = {}) =>
+    service.runBytes(fixture(name), { inputs: null, runtime: 'v8', ...request });
+
+  it('gives each call its own inputs, argv, environment and exit code, across module switches', async () => {
+    for (let i = 0; i < 3; i++) {
+      expect((await run('echo', { inputs: { i } })).stdout).toEqual({ i });
+      expect((await run('echo', { inputs: [i, 'again'] })).stdout).toEqual([i, 'again']);
+      const exit = await run('exit_code', { args: [String(i + 1), 'x'.repeat(i)] });
+      expect(exit).toEqual(expect.objectContaining({ exit_code: i + 1, stdout: { argc: 3 } }));
+      expect(await run('exit_code', { args: ['0'] })).toEqual(
+        expect.objectContaining({ outcome: 'ok', stdout: { argc: 2 } }),
+      );
+      expect((await run('env', { args: ['A'], env: { A: `v${i}` } })).stdout).toEqual({
+        count: 1,
+        value: `v${i}`,
+      });
+      expect((await run('env', { args: ['A'] })).stdout).toEqual({ count: 0, value: null });
+    }
+  });
+
+  it('a trap or an output overflow does not leak into the next call of the same module', async () => {
+    expect((await run('trap')).outcome).toBe('trap');
+    expect((await run('trap')).outcome).toBe('trap');
+    expect((await run('echo', { inputs: 'after trap' })).stdout).toBe('after trap');
+    expect((await run('flood', { timeoutMs: 3000 })).outcome).toBe('output_limit');
+    expect((await run('echo', { inputs: 'after flood' })).stdout).toBe('after flood');
+  });
+
+  it('deterministic and free runs of the same module alternate without affecting each other', async () => {
+    const fixed = await run('clock_random', { deterministic: true });
+    const free = await run('clock_random');
+    const fixedAgain = await run('clock_random', { deterministic: true });
+    expect(fixedAgain.output_hash).toBe(fixed.output_hash);
+    expect(free.output_hash).not.toBe(fixed.output_hash);
+  });
+});
