@@ -1,8 +1,9 @@
-import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, OnModuleDestroy, Optional } from '@nestjs/common';
 import { createHash, hash } from 'node:crypto';
 import { AppException, FieldError } from '../common/errors/app.exception';
 import { findDeepJsonViolation } from '../common/validation/deep-json';
 import { AppConfig } from '../config/app-config';
+import { VcpMetrics } from '../metrics/vcp-metrics';
 import { WASM_RUNTIMES, WasmRuntimeName } from '../config/environment';
 import { ConcurrencyLimiter } from './concurrency-limiter';
 import { LruCache } from './lru-cache';
@@ -74,6 +75,8 @@ export class WasmService implements OnModuleDestroy {
     private readonly config: AppConfig,
     private readonly store: ModuleStoreService,
     @Inject(WASM_RUNTIMES_TOKEN) runtimes: WasmRuntime[],
+    /** Absent where the engine is built without the app (engine tests, the bench). */
+    @Optional() private readonly metrics?: VcpMetrics,
   ) {
     this.runtimes = new Map(runtimes.map((r) => [r.name, r]));
     const slots = config.wasm.maxConcurrency;
@@ -180,6 +183,7 @@ export class WasmService implements OnModuleDestroy {
     const base = { module_hash: moduleHash, inputs_hash: inputsHash, runtime: runtime.name };
     const refusal = this.verdict(bytes, moduleHash, runtime);
     if (refusal !== null) {
+      this.metrics?.observeWasmExecution(runtime.name, 'invalid_module', 0);
       return {
         ...base,
         exit_code: null,
@@ -205,7 +209,10 @@ export class WasmService implements OnModuleDestroy {
           ? { seed: sha256(`${moduleHash}:${inputsHash}:${JSON.stringify(args)}`) }
           : null,
       });
-      const executionTimeMs = Math.round(performance.now() - started);
+      const elapsedMs = performance.now() - started;
+      const executionTimeMs = Math.round(elapsedMs);
+      const outcome = this.outcomeOf(result);
+      this.metrics?.observeWasmExecution(runtime.name, outcome, elapsedMs / 1000);
       return {
         ...base,
         exit_code: result.end === 'exited' ? result.exitCode : null,
@@ -216,7 +223,7 @@ export class WasmService implements OnModuleDestroy {
             : Buffer.from(result.stderr).toString('utf8'),
         execution_time_ms: executionTimeMs,
         output_hash: sha256(result.stdout),
-        outcome: this.outcomeOf(result),
+        outcome,
       };
     });
   }

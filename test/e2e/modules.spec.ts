@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_DEEP_JSON_LIMITS as L } from '../../src/common/validation/deep-json';
 import { useTestApp } from '../support/app';
+import { scrape, valueOf } from '../support/prometheus';
 import { apiKeyHeader, bearer, newSession, Session } from '../support/auth';
 import { fixture, sha256 } from '../support/wasm';
 
@@ -286,6 +287,26 @@ describe('module routes over HTTP', () => {
       const res = await run(sha256(loop), { inputs: null, timeout_ms: 300 });
       expect(res.status).toBe(200);
       expect(res.json()).toMatchObject({ outcome: 'timeout', exit_code: null, runtime: 'v8' });
+    });
+
+    it('feeds wasm_execution_duration_seconds{runtime, outcome}', async () => {
+      const series = async (outcome: string) => {
+        const { samples } = await scrape(ctx.app);
+        const labels = { runtime: 'v8', outcome };
+        return {
+          count: valueOf(samples, 'wasm_execution_duration_seconds_count', labels),
+          sum: valueOf(samples, 'wasm_execution_duration_seconds_sum', labels),
+        };
+      };
+      const [ok, timeout] = [await series('ok'), await series('timeout')];
+      expect((await run(echoId, { inputs: 1 })).json().outcome).toBe('ok');
+      expect((await run(sha256(fixture('loop')), { inputs: null, timeout_ms: 200 })).json().outcome).toBe(
+        'timeout',
+      );
+      const [okAfter, timeoutAfter] = [await series('ok'), await series('timeout')];
+      expect(okAfter.count - ok.count).toBe(1);
+      expect(timeoutAfter.count - timeout.count).toBe(1);
+      expect(timeoutAfter.sum - timeout.sum).toBeGreaterThanOrEqual(0.2);
     });
 
     const atLimit: [string, (n: number) => unknown, number, string, string][] = [

@@ -1,4 +1,5 @@
 import { useTestApp } from '../support/app';
+import { scrape, valueOf } from '../support/prometheus';
 import { apiKeyHeader, bearer, login, newSession, Session } from '../support/auth';
 import {
   b64,
@@ -120,6 +121,22 @@ describe('POST /api/v1/proofs/verify on PostgreSQL', () => {
       expect(JSON.parse((row.proof_data as Buffer).toString('utf8'))).toEqual(f.proof);
       expect(JSON.parse((row.public_inputs as Buffer).toString('utf8'))).toEqual(f.publicSignals);
       expect(new Date(row.verified_at).toISOString()).toBe(body.verified_at);
+    });
+
+    it('feeds proof_verification_duration_seconds{protocol, valid}', async () => {
+      const count = async (protocol: string, valid: string) =>
+        valueOf((await scrape(ctx.app)).samples, 'proof_verification_duration_seconds_count', {
+          protocol,
+          valid,
+        });
+      const before = { valid: await count('plonk', 'true'), invalid: await count('plonk', 'false') };
+      expect(
+        (await verify(apiKeyHeader(users.alice.apiKey), modern('multiplier', 'plonk'))).json().valid,
+      ).toBe(true);
+      const forged = modern('multiplier', 'plonk', { public_signals: ['34', '11'] });
+      expect((await verify(apiKeyHeader(users.alice.apiKey), forged)).json().valid).toBe(false);
+      expect((await count('plonk', 'true')) - before.valid).toBe(1);
+      expect((await count('plonk', 'false')) - before.invalid).toBe(1);
     });
 
     it("accepts the original's base64 form at its full caps, far above BODY_LIMIT_BYTES", async () => {
