@@ -1,18 +1,7 @@
+import { leb, name, section, WASM_HEADER } from '../../test/support/wasm-encoding';
 import { capMemory, hasStartFunction, InvalidModuleError, summarize, WASM_PAGE_BYTES } from './wasm-binary';
 
-const leb = (n: number): number[] => {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-};
-const name = (s: string) => [...leb(s.length), ...Buffer.from(s)];
-const section = (id: number, body: number[]) => [id, ...leb(body.length), ...body];
-const HEADER = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+const HEADER = WASM_HEADER;
 
 /** A module with one memory (flags, min, max) defined or imported, exported as "memory". */
 function moduleWithMemory(flags: number, min: number, max: number | null, imported = false): Uint8Array {

@@ -7,25 +7,13 @@ import { V8Runtime, V8RuntimeOptions } from '../../../src/wasm/v8/v8.runtime';
 import { RunRequest, WasmService } from '../../../src/wasm/wasm.service';
 import { testConfig, TestConfig } from '../../support/config';
 import { fixture, Fixture, InMemoryWasmModulesRepository } from '../../support/wasm';
+import { leb, name, section, vector } from '../../support/wasm-encoding';
 
 const ENOTSUP = 58;
 
 // --- a few hand-assembled WASI commands (one memory page, `_start` calling WASI functions) ---------------
 type ValueType = 'i32' | 'i64';
 const CODE: Record<ValueType, number> = { i32: 0x7f, i64: 0x7e };
-const leb = (n: number): number[] => {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-};
-const name = (s: string) => [...leb(s.length), ...Buffer.from(s)];
-const vector = (items: number[][]) => [...leb(items.length), ...items.flat()];
-const section = (id: number, body: number[]) => [id, ...leb(body.length), ...body];
 
 interface Import {
   name: string;
