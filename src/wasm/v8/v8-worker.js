@@ -20,6 +20,7 @@ const { WASI } = require('node:wasi');
 const { openSync } = require('node:fs');
 const { createHash } = require('node:crypto');
 const { setPriority } = require('node:os');
+const { Capture } = require('../output-capture.js');
 
 if (!parentPort) throw new Error('v8-worker must run in a worker thread');
 const port = parentPort;
@@ -44,42 +45,6 @@ const EBADF = 8;
 const ENOTSUP = 58;
 
 class OutputLimitReached extends Error {}
-
-/** Collects up to `max` bytes; past it, records the overflow and stops the guest. */
-class Capture {
-  /** @param {number} max */
-  constructor(max) {
-    this.max = max;
-    this.length = 0;
-    /** @type {Uint8Array[]} */
-    this.chunks = [];
-  }
-
-  /** @param {Uint8Array} bytes */
-  push(bytes) {
-    const room = this.max - this.length;
-    if (bytes.length > room) {
-      if (room > 0) this.chunks.push(bytes.slice(0, room));
-      this.length = this.max;
-      throw new OutputLimitReached();
-    }
-    this.chunks.push(bytes.slice());
-    this.length += bytes.length;
-  }
-
-  bytes() {
-    // A fresh ArrayBuffer (not Node's shared Buffer pool), so it can be transferred to the main thread.
-    if (this.length === 0) return EMPTY;
-    if (this.chunks.length === 1) return this.chunks[0]; // a slice: its own ArrayBuffer, exactly
-    const out = new Uint8Array(this.length);
-    let offset = 0;
-    for (const chunk of this.chunks) {
-      out.set(chunk, offset);
-      offset += chunk.length;
-    }
-    return out;
-  }
-}
 
 /** A reproducible byte stream: SHA-256(seed ‖ counter) blocks. */
 function seededStream(/** @type {string} */ seed) {
@@ -237,7 +202,8 @@ function importsFor(cached, base, state) {
       for (let i = 0; i < iovsLen; i++) {
         const ptr = view.getUint32(iovs + i * 8, true);
         const len = view.getUint32(iovs + i * 8 + 4, true);
-        (fd === 1 ? state.stdout : state.stderr).push(new Uint8Array(mem(), ptr, len));
+        if (!(fd === 1 ? state.stdout : state.stderr).push(new Uint8Array(mem(), ptr, len)))
+          throw new OutputLimitReached();
         written += len;
       }
       view.setUint32(nwrittenPtr, written, true);
@@ -426,7 +392,7 @@ function handle(/** @type {{ run?: Job, drop?: string }} */ message) {
     return;
   }
   const result = execute(job, cached);
-  // Empty output is copied (cheaply) rather than transferred: `EMPTY` is shared.
+  // Empty output is cloned (nothing to gain from a transfer).
   const transfer = [result.stdout, result.stderr].filter((b) => b.byteLength > 0).map((b) => b.buffer);
   port.postMessage({ result }, transfer);
   // Off the critical path: the caller already has its answer.

@@ -10,6 +10,7 @@
  */
 const { parentPort, workerData } = require('node:worker_threads');
 const { setPriority } = require('node:os');
+const { Capture } = require('../output-capture.js');
 
 if (!parentPort) throw new Error('wasmer-worker must run in a worker thread');
 const port = parentPort;
@@ -69,41 +70,6 @@ client.then(
 const packages = new Map();
 /** Module bytes asked of the main thread, by job id. @type {Map<number, (bytes: Uint8Array) => void>} */
 const pendingBytes = new Map();
-
-/** Collects up to `max` bytes; `push` returns false once more than that was offered. */
-class Capture {
-  /** @param {number} max */
-  constructor(max) {
-    this.max = max;
-    this.length = 0;
-    /** @type {Uint8Array[]} */
-    this.chunks = [];
-  }
-
-  /** @param {Uint8Array} bytes */
-  push(bytes) {
-    const room = this.max - this.length;
-    if (bytes.length > room) {
-      if (room > 0) this.chunks.push(bytes.slice(0, room));
-      this.length = this.max;
-      return false;
-    }
-    this.chunks.push(bytes.slice());
-    this.length += bytes.length;
-    return true;
-  }
-
-  bytes() {
-    // A fresh ArrayBuffer, so it can be transferred to the main thread.
-    const out = new Uint8Array(this.length);
-    let offset = 0;
-    for (const chunk of this.chunks) {
-      out.set(chunk, offset);
-      offset += chunk.length;
-    }
-    return out;
-  }
-}
 
 /** @param {unknown} error */
 function describe(error) {
