@@ -33,6 +33,13 @@ describe('HTTP hygiene (real app on PostgreSQL)', () => {
   });
 
   const inject = (...args: Parameters<NestFastifyApplication['inject']>) => app.inject(...args);
+  const postEcho = (payload: string, contentType = 'application/json') =>
+    inject({
+      method: 'POST',
+      url: '/api/v1/probe/echo',
+      headers: { 'content-type': contentType },
+      payload,
+    });
 
   describe('security headers', () => {
     it('sends the strict set on API responses', async () => {
@@ -164,44 +171,24 @@ describe('HTTP hygiene (real app on PostgreSQL)', () => {
     });
 
     it('400 for malformed JSON', async () => {
-      const res = await inject({
-        method: 'POST',
-        url: '/api/v1/probe/echo',
-        headers: { 'content-type': 'application/json' },
-        payload: '{"name": "x",',
-      });
+      const res = await postEcho('{"name": "x",');
       expect(res.statusCode).toBe(400);
       expectErrorShape(res.json(), 'bad_request');
     });
 
     it('400 for a prototype-poisoning body (refused by the JSON parser, never merged into objects)', async () => {
-      const res = await inject({
-        method: 'POST',
-        url: '/api/v1/probe/echo',
-        headers: { 'content-type': 'application/json' },
-        payload: '{"name": "x", "count": 1, "__proto__": {"isAdmin": true}}',
-      });
+      const res = await postEcho('{"name": "x", "count": 1, "__proto__": {"isAdmin": true}}');
       expect(res.statusCode).toBe(400);
       expectErrorShape(res.json(), 'bad_request');
     });
 
     it('422 max_depth naming the path for a body nested deeper than 64 levels, checked before parsing', async () => {
       const nested = (n: number) => '['.repeat(n) + ']'.repeat(n);
-      const within = await inject({
-        method: 'POST',
-        url: '/api/v1/probe/echo',
-        headers: { 'content-type': 'application/json' },
-        payload: `{"name": "x", "count": 1, "extra": ${nested(63)}}`,
-      });
+      const within = await postEcho(`{"name": "x", "count": 1, "extra": ${nested(63)}}`);
       // Past the parser; the DTO refuses the unknown field.
       expect(within.statusCode).toBe(422);
       expect(within.json().details).toEqual([{ field: 'extra', message: 'is not an allowed field' }]);
-      const deeper = await inject({
-        method: 'POST',
-        url: '/api/v1/probe/echo',
-        headers: { 'content-type': 'application/json' },
-        payload: `{"name": "x", "count": 1, "extra": ${nested(64)}}`,
-      });
+      const deeper = await postEcho(`{"name": "x", "count": 1, "extra": ${nested(64)}}`);
       expect(deeper.statusCode).toBe(422);
       expectErrorShape(deeper.json(), 'validation_error');
       expect(deeper.json().details).toEqual([
@@ -210,34 +197,19 @@ describe('HTTP hygiene (real app on PostgreSQL)', () => {
     });
 
     it('415 for a form post: the API takes JSON only', async () => {
-      const res = await inject({
-        method: 'POST',
-        url: '/api/v1/probe/echo',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        payload: 'name=x&count=1',
-      });
+      const res = await postEcho('name=x&count=1', 'application/x-www-form-urlencoded');
       expect(res.statusCode).toBe(415);
       expectErrorShape(res.json(), 'bad_request');
     });
 
     it('415 with the bad_request code for a content type the API does not take', async () => {
-      const res = await inject({
-        method: 'POST',
-        url: '/api/v1/probe/echo',
-        headers: { 'content-type': 'application/xml' },
-        payload: '<name>x</name>',
-      });
+      const res = await postEcho('<name>x</name>', 'application/xml');
       expect(res.statusCode).toBe(415);
       expectErrorShape(res.json(), 'bad_request');
     });
 
     it('413 for a body over BODY_LIMIT_BYTES', async () => {
-      const res = await inject({
-        method: 'POST',
-        url: '/api/v1/probe/echo',
-        headers: { 'content-type': 'application/json' },
-        payload: JSON.stringify({ name: 'x', count: 1, pad: 'y'.repeat(5000) }),
-      });
+      const res = await postEcho(JSON.stringify({ name: 'x', count: 1, pad: 'y'.repeat(5000) }));
       expect(res.statusCode).toBe(413);
       expectErrorShape(res.json(), 'payload_too_large');
     });
