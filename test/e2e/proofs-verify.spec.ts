@@ -10,7 +10,7 @@ import {
   FixtureIds,
   FixtureProtocol,
   legacyVerifyBody,
-  R,
+  MALFORMED_SIGNAL_CASES,
   verifyBody,
   zkFixture,
 } from '../support/zk';
@@ -187,23 +187,11 @@ describe('POST /api/v1/proofs/verify on PostgreSQL', () => {
       },
     );
 
-    const signalCases: [string, unknown, string][] = [
-      ['a signal replaced by itself + r', [String(33n + R), '11'], 'public_signals[0]'],
-      ['a leading zero', ['033', '11'], 'public_signals[0]'],
-      ['hex', ['0x21', '11'], 'public_signals[0]'],
-      ['a plus sign', ['+33', '11'], 'public_signals[0]'],
-      ['a minus sign', ['33', '-11'], 'public_signals[1]'],
-      ['a number instead of a string', [33, '11'], 'public_signals[0]'],
-      ['one signal too many', ['33', '11', '1'], 'public_signals'],
-      ['one signal too few', ['33'], 'public_signals'],
-      ['empty signals', [], 'public_signals'],
-      ['a string instead of a list', '33,11', 'public_signals'],
-    ];
     it.each(['groth16', 'plonk'] as const)(
       '%s: every malformed signal list → 422 naming the field',
       async (p) => {
         const before = await artifacts();
-        for (const [, signals, field] of signalCases) {
+        for (const [, signals, field] of MALFORMED_SIGNAL_CASES) {
           await expect422(modern('multiplier', p, { public_signals: signals }), field);
         }
         expect(await artifacts()).toBe(before);

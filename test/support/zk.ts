@@ -131,3 +131,23 @@ export function legacyVerifyBody(
 ): Record<string, unknown> {
   return { task_id: taskId, circuit_id: circuitId, proof_data: proofData, public_inputs: publicInputs };
 }
+
+/**
+ * Malformed `public_signals` for the multiplier circuit (valid: ["33", "11"]): each must be a 422 naming the
+ * field, before any verification runs. [case, signals, field named]
+ */
+export const MALFORMED_SIGNAL_CASES: [string, unknown, string][] = [
+  ['a signal replaced by itself + r', [String(33n + R), '11'], 'public_signals[0]'],
+  ['r itself', ['33', String(R)], 'public_signals[1]'],
+  ['a leading zero', ['033', '11'], 'public_signals[0]'],
+  ['hex', ['0x21', '11'], 'public_signals[0]'],
+  ['a plus sign', ['+33', '11'], 'public_signals[0]'],
+  ['a minus sign', ['33', '-11'], 'public_signals[1]'],
+  ['whitespace', [' 33', '11'], 'public_signals[0]'],
+  ['a number instead of a string', [33, '11'], 'public_signals[0]'],
+  ['an exponent', ['3.3e1', '11'], 'public_signals[0]'],
+  ['one signal too many', ['33', '11', '1'], 'public_signals'],
+  ['one signal too few', ['33'], 'public_signals'],
+  ['empty signals', [], 'public_signals'],
+  ['a string instead of a list', '33,11', 'public_signals'],
+];

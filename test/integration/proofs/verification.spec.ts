@@ -16,6 +16,7 @@ import {
   FixtureProtocol,
   legacyVerifyBody,
   Q,
+  MALFORMED_SIGNAL_CASES,
   R,
   verifyBody,
   zkFixture,
@@ -155,26 +156,11 @@ describe('proof verification (service level, real PostgreSQL, real snarkjs threa
       },
     );
 
-    const signalCases: [string, unknown, string][] = [
-      ['a signal replaced by itself + r', [String(33n + R), '11'], 'public_signals[0]'],
-      ['r itself', ['33', String(R)], 'public_signals[1]'],
-      ['a leading zero', ['033', '11'], 'public_signals[0]'],
-      ['hex', ['0x21', '11'], 'public_signals[0]'],
-      ['a plus sign', ['+33', '11'], 'public_signals[0]'],
-      ['a minus sign', ['33', '-11'], 'public_signals[1]'],
-      ['whitespace', [' 33', '11'], 'public_signals[0]'],
-      ['a number instead of a string', [33, '11'], 'public_signals[0]'],
-      ['an exponent', ['3.3e1', '11'], 'public_signals[0]'],
-      ['one signal too many', ['33', '11', '1'], 'public_signals'],
-      ['one signal too few', ['33'], 'public_signals'],
-      ['empty signals', [], 'public_signals'],
-      ['a string instead of a list', '33,11', 'public_signals'],
-    ];
     it.each(['groth16', 'plonk'] as const)(
       '%s: every malformed signal list → 422 naming the field',
       async (p) => {
         const before = await count();
-        for (const [, signals, field] of signalCases) {
+        for (const [, signals, field] of MALFORMED_SIGNAL_CASES) {
           await expect422(sut.verify(modern('multiplier', p, { public_signals: signals }), alice), field);
         }
         expect(await count()).toBe(before); // refused before verification: nothing to store
