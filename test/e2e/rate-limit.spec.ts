@@ -6,6 +6,7 @@ import { bootApp, useTestApp } from '../support/app';
 import { apiKeyHeader, bearer, login, newSession } from '../support/auth';
 import { TEST_DEFAULTS, testConfig } from '../support/config';
 import { createTestDatabase, REDIS_URL } from '../support/postgres';
+import { scrape, valueOf } from '../support/prometheus';
 import { RateLimitProbeModule } from '../support/rate-limit-probe.module';
 
 const LIMIT = 5;
@@ -134,6 +135,7 @@ describe('rate limiting', () => {
 
     it('throttles failed authentications per client IP (guessing keys is limited like guessing passwords)', async () => {
       const attacker = randomIp();
+      const limitedBefore = valueOf((await scrape(ctx.app)).samples, 'rate_limited_total', { tier: 'auth' });
       const statuses: number[] = [];
       for (let i = 0; i < 22; i++) {
         const res = await ctx.app.inject({
@@ -146,6 +148,8 @@ describe('rate limiting', () => {
       }
       expect(statuses.slice(0, 20).every((s) => s === 401)).toBe(true);
       expect(statuses.slice(20)).toEqual([429, 429]);
+      const limitedAfter = valueOf((await scrape(ctx.app)).samples, 'rate_limited_total', { tier: 'auth' });
+      expect(limitedAfter - limitedBefore).toBe(2);
       // Another address is unaffected.
       const other = await ctx.app.inject({
         method: 'GET',
