@@ -10,9 +10,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp } from '../src/app.factory';
-import { Authenticated } from '../src/auth/decorators/authenticated.decorator';
-import { Public } from '../src/auth/decorators/public.decorator';
-import { Scope } from '../src/auth/scopes';
+import { Authenticated } from '../src/common/auth/authenticated.decorator';
+import { Public } from '../src/common/auth/public.decorator';
+import { Scope } from '../src/common/auth/scopes';
 import { loadConfig } from '../src/config/load-config';
 import { discardLogs, measureRps } from './support/load';
 

@@ -10,9 +10,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp } from '../src/app.factory';
-import { Public } from '../src/auth/decorators/public.decorator';
+import { Public } from '../src/common/auth/public.decorator';
 import { loadConfig } from '../src/config/load-config';
-import { NoRateLimit, RateLimitTier } from '../src/rate-limit/rate-tier.decorator';
+import { NoRateLimit, RateLimitTier } from '../src/common/auth/rate-tier.decorator';
 import { discardLogs, measureRps } from './support/load';
 
 const REQUESTS = Number(process.env.REQUESTS ?? 4000);

@@ -1,5 +1,5 @@
 import { DynamicModule, Module, Type } from '@nestjs/common';
-import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import type { DestinationStream } from 'pino';
 import { ConnectionDraining } from './common/http/connection-draining';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
@@ -10,13 +10,14 @@ import { DatabaseModule } from './database/database.module';
 import { AdminModule } from './admin/admin.module';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
+import { AuthenticationGuard } from './auth/guards/authentication.guard';
+import { AuthorizationGuard } from './auth/guards/authorization.guard';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ProofsModule } from './proofs/proofs.module';
-import { RateLimitStorageModule } from './rate-limit/rate-limit-storage.module';
+import { RateLimitGuard } from './rate-limit/rate-limit.guard';
 import { RateLimitModule } from './rate-limit/rate-limit.module';
-import { RedisModule } from './redis/redis.module';
 import { UsersModule } from './users/users.module';
 import { WasmModule } from './wasm/wasm.module';
 
@@ -36,8 +37,6 @@ export class AppModule {
         ConfigModule.forRoot(config),
         LoggingModule.forRoot(config, options.logDestination),
         DatabaseModule,
-        RedisModule,
-        RateLimitStorageModule,
         MetricsModule.forRoot(),
         HealthModule,
         UsersModule,
@@ -46,11 +45,14 @@ export class AppModule {
         AdminModule,
         ProofsModule,
         WasmModule,
-        // After AuthModule: its guard must see the authenticated principal.
         RateLimitModule,
         ...(options.extraModules ?? []),
       ],
       providers: [
+        // The global guards, in the order they run: who is calling, may they, and how often.
+        { provide: APP_GUARD, useClass: AuthenticationGuard },
+        { provide: APP_GUARD, useClass: AuthorizationGuard },
+        { provide: APP_GUARD, useExisting: RateLimitGuard },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
         { provide: APP_PIPE, useFactory: createValidationPipe },
         ConnectionDraining,

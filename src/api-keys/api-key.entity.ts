@@ -1,5 +1,5 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
-import type { Scope } from '../auth/scopes';
+import type { Scope } from '../common/auth/scopes';
 
 export type ApiKeyRevokedReason = 'revoked' | 'rotated' | 'owner_deleted';
 

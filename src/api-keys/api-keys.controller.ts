@@ -7,10 +7,10 @@ import {
   ApiOkResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import { Authenticated } from '../auth/decorators/authenticated.decorator';
-import { CurrentPrincipal, CurrentRequestMeta } from '../auth/decorators/request-context.decorator';
-import type { Principal, RequestMeta } from '../auth/principal';
-import { Scope } from '../auth/scopes';
+import { Authenticated } from '../common/auth/authenticated.decorator';
+import { CurrentPrincipal, CurrentRequestMeta } from '../common/auth/request-context.decorator';
+import type { Principal, RequestMeta } from '../common/auth/principal';
+import { Scope } from '../common/auth/scopes';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
 import { ApiKeysService } from './api-keys.service';

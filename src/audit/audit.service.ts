@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import type { RequestMeta } from '../auth/principal';
+import type { RequestMeta } from '../common/auth/principal';
 import { AuditLogEntity, AuditStatus } from './audit-log.entity';
 import { neutralize, neutralizeDeep } from './sanitize';
 

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
-import type { Role } from './scopes';
+import type { Role } from '../common/auth/scopes';
 
 export const JWT_ISSUER = 'vcp';
 export const JWT_AUDIENCE = 'vcp-api';

@@ -8,13 +8,13 @@ import {
   ApiUnauthorizedResponse,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
-import { RateLimitTier } from '../rate-limit/rate-tier.decorator';
+import { RateLimitTier } from '../common/auth/rate-tier.decorator';
 import { AuthService } from './auth.service';
-import { Authenticated } from './decorators/authenticated.decorator';
-import { Public } from './decorators/public.decorator';
-import { CurrentPrincipal, CurrentRequestMeta } from './decorators/request-context.decorator';
+import { Authenticated } from '../common/auth/authenticated.decorator';
+import { Public } from '../common/auth/public.decorator';
+import { CurrentPrincipal, CurrentRequestMeta } from '../common/auth/request-context.decorator';
 import { LoginDto, MeDto, RefreshDto, RegisterDto, RegisterResponseDto, TokenPairDto } from './dto/auth.dto';
-import type { Principal, RequestMeta } from './principal';
+import type { Principal, RequestMeta } from '../common/auth/principal';
 
 @ApiTags('auth')
 @RateLimitTier('auth')

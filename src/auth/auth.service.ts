@@ -11,7 +11,7 @@ import { isUniqueViolation, UsersRepository } from '../users/users.repository';
 import { AccessTokenService } from './access-token.service';
 import { LoginDto, MeDto, RegisterDto, RegisterResponseDto, TokenPairDto } from './dto/auth.dto';
 import { PasswordHasher } from './password';
-import type { Principal, RequestMeta } from './principal';
+import type { Principal, RequestMeta } from '../common/auth/principal';
 import { RefreshTokenService } from './refresh-token.service';
 
 const invalidLogin = () => new AppException(ErrorCode.Unauthorized, 'Invalid username or password');

@@ -6,7 +6,7 @@ import { AuditService } from '../audit/audit.service';
 import { neutralize } from '../audit/sanitize';
 import { keyedHash, randomToken } from '../common/crypto/keyed-hash';
 import { AppConfig } from '../config/app-config';
-import type { RequestMeta } from './principal';
+import type { RequestMeta } from '../common/auth/principal';
 import { RefreshTokenEntity, RevokedReason } from './refresh-token.entity';
 
 export const REFRESH_TOKEN_PREFIX = 'rt_';

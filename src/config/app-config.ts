@@ -1,6 +1,7 @@
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
-import type { RateTier, TierLimits } from '../rate-limit/tiers';
+import type { RateTier } from '../common/auth/rate-tiers';
+import type { TierLimits } from '../rate-limit/tiers';
 import { Environment, WasmRuntimeName } from './environment';
 
 /** Typed, validated configuration. Built once at boot by `loadConfig`; injected by class token. */

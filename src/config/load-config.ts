@@ -1,7 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { plainToInstance } from 'class-transformer';
 import ipaddr from 'ipaddr.js';
-import { DEFAULT_TIER_LIMITS, RATE_TIERS, RateTier, TierLimits } from '../rate-limit/tiers';
+import { RATE_TIERS, RateTier } from '../common/auth/rate-tiers';
+import { DEFAULT_TIER_LIMITS, TierLimits } from '../rate-limit/tiers';
 import { join } from 'node:path';
 import { ValidationError, validateSync } from 'class-validator';
 import { AppConfig, packageVersion, resolvePath, splitList } from './app-config';

@@ -1,7 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
-import { Public } from '../auth/decorators/public.decorator';
-import { NoRateLimit } from '../rate-limit/rate-tier.decorator';
+import { Public } from '../common/auth/public.decorator';
+import { NoRateLimit } from '../common/auth/rate-tier.decorator';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
 import { HealthResponseDto, ReadinessResponseDto } from './health.dto';

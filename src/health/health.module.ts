@@ -1,6 +1,11 @@
 import { Module } from '@nestjs/common';
+import { RedisModule } from '../redis/redis.module';
 import { HealthController } from './health.controller';
 import { HealthService } from './health.service';
 
-@Module({ controllers: [HealthController], providers: [HealthService] })
+@Module({
+  imports: [RedisModule],
+  controllers: [HealthController],
+  providers: [HealthService],
+})
 export class HealthModule {}

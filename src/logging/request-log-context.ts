@@ -1,7 +1,7 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyRequest } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Principal } from '../auth/principal';
+import type { Principal } from '../common/auth/principal';
 
 const FASTIFY_REQUEST = Symbol('vcp.fastifyRequest');
 type RawRequest = IncomingMessage & { [FASTIFY_REQUEST]?: FastifyRequest & { user?: Principal } };

@@ -3,8 +3,8 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import { PrometheusController } from '@willsoto/nestjs-prometheus';
 import type { FastifyReply } from 'fastify';
 import { Registry } from 'prom-client';
-import { Public } from '../auth/decorators/public.decorator';
-import { NoRateLimit } from '../rate-limit/rate-tier.decorator';
+import { Public } from '../common/auth/public.decorator';
+import { NoRateLimit } from '../common/auth/rate-tier.decorator';
 import { MetricsAccessGuard } from './metrics-access.guard';
 
 /**

@@ -1,7 +1,6 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import { Registry } from 'prom-client';
-import { ResilientThrottlerStorage } from '../rate-limit/resilient.storage';
 import { HttpMetricsHook } from './http-metrics.hook';
 import { MetricsAccessGuard } from './metrics-access.guard';
 import { MetricsController } from './metrics.controller';
@@ -28,15 +27,7 @@ export class MetricsModule {
       ],
       providers: [
         { provide: Registry, useValue: registry },
-        {
-          provide: VcpMetrics,
-          inject: [ResilientThrottlerStorage],
-          useFactory: (storage: ResilientThrottlerStorage) => {
-            const metrics = new VcpMetrics(registry);
-            metrics.trackRateLimitStorage(storage);
-            return metrics;
-          },
-        },
+        { provide: VcpMetrics, useValue: new VcpMetrics(registry) },
         MetricsAccessGuard,
         HttpMetricsHook,
       ],

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { RateTier } from '../rate-limit/tiers';
+import type { RateTier } from '../common/auth/rate-tiers';
 
 /**
  * Every metric the service exports, defined here and only here; modules call the methods below where the

@@ -8,10 +8,10 @@ import {
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { Authenticated } from '../auth/decorators/authenticated.decorator';
-import { CurrentPrincipal, CurrentRequestMeta } from '../auth/decorators/request-context.decorator';
-import type { Principal, RequestMeta } from '../auth/principal';
-import { Scope } from '../auth/scopes';
+import { Authenticated } from '../common/auth/authenticated.decorator';
+import { CurrentPrincipal, CurrentRequestMeta } from '../common/auth/request-context.decorator';
+import type { Principal, RequestMeta } from '../common/auth/principal';
+import { Scope } from '../common/auth/scopes';
 import { BodyLimit } from '../common/http/body-limit';
 import { PageQueryDto } from '../common/pagination/cursor';
 import { circuitUploadBodyLimit, CircuitRegistryService } from './circuit-registry.service';

@@ -1,4 +1,4 @@
-import { RateLimitTier } from '../rate-limit/rate-tier.decorator';
+import { RateLimitTier } from '../common/auth/rate-tier.decorator';
 import { Body, Controller, HttpCode, HttpStatus, Post } from '@nestjs/common';
 import {
   ApiBody,
@@ -10,10 +10,10 @@ import {
   ApiUnprocessableEntityResponse,
   getSchemaPath,
 } from '@nestjs/swagger';
-import { Authenticated } from '../auth/decorators/authenticated.decorator';
-import { CurrentPrincipal } from '../auth/decorators/request-context.decorator';
-import type { Principal } from '../auth/principal';
-import { Scope } from '../auth/scopes';
+import { Authenticated } from '../common/auth/authenticated.decorator';
+import { CurrentPrincipal } from '../common/auth/request-context.decorator';
+import type { Principal } from '../common/auth/principal';
+import { Scope } from '../common/auth/scopes';
 import { BodyLimit } from '../common/http/body-limit';
 import {
   LegacyVerifyProofRequestDto,

@@ -1,21 +1,26 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
+import { VcpMetrics } from '../metrics/vcp-metrics';
 import { RedisConnection } from '../redis/redis.connection';
+import { RedisModule } from '../redis/redis.module';
 import { BoundedMemoryThrottlerStorage } from './bounded-memory.storage';
 import { ResilientThrottlerStorage } from './resilient.storage';
 
-/** The one storage of rate-limit counters (Redis when configured, else memory), shared by guard and health. */
-@Global()
+/** The one storage of rate-limit counters (Redis when configured, else memory), shared by the guards. */
 @Module({
+  imports: [RedisModule],
   providers: [
     {
       provide: ResilientThrottlerStorage,
-      inject: [AppConfig, RedisConnection],
-      useFactory: (config: AppConfig, redis: RedisConnection) =>
-        new ResilientThrottlerStorage(
+      inject: [AppConfig, RedisConnection, VcpMetrics],
+      useFactory: (config: AppConfig, redis: RedisConnection, metrics: VcpMetrics) => {
+        const storage = new ResilientThrottlerStorage(
           redis.client,
           new BoundedMemoryThrottlerStorage(config.rateLimits.memoryMaxKeys),
-        ),
+        );
+        metrics.trackRateLimitStorage(storage);
+        return storage;
+      },
     },
   ],
   exports: [ResilientThrottlerStorage],

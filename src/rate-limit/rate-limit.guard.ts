@@ -10,14 +10,14 @@ import {
 } from '@nestjs/throttler';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createHash } from 'node:crypto';
-import type { Principal } from '../auth/principal';
+import type { Principal } from '../common/auth/principal';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { clientSubject } from './client-subject';
 import { Limits, RateLimitPolicy } from './rate-limit.policy';
-import { RATE_TIER_KEY } from './rate-tier.decorator';
-import type { RateTier } from './tiers';
+import { RATE_TIER_KEY } from '../common/auth/rate-tier.decorator';
+import type { RateTier } from '../common/auth/rate-tiers';
 
 type ThrottledRequest = FastifyRequest & { user?: Principal; [LIMITS]?: Promise<Limits | null> };
 const LIMITS = Symbol('vcp.rateLimits');

@@ -1,6 +1,9 @@
 import { Module } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
+import { AuditModule } from '../audit/audit.module';
 import { ThrottlerModule } from '@nestjs/throttler';
+import { FailedAuthenticationThrottle } from '../common/auth/failed-authentication.throttle';
+import { AuthFailureThrottle } from './failed-authentication.throttle';
+import { RateLimitStorageModule } from './rate-limit-storage.module';
 import { BURST_WINDOW_MS, MINUTE_WINDOW_MS, RateLimitGuard } from './rate-limit.guard';
 import { RateLimitPolicy } from './rate-limit.policy';
 import { ResilientThrottlerStorage } from './resilient.storage';
@@ -10,11 +13,14 @@ import { ThrottleOverridesService } from './throttle-overrides.service';
 /**
  * Two fixed windows per route and subject: a per-second burst and a per-minute limit. The limits here are
  * placeholders; RateLimitGuard takes the real ones from the route's tier, the key's tier and overrides.
- * Registered after AuthModule, so its guard runs after authentication has found the principal.
+ * The guard is registered globally, in order, by app.module.ts.
  */
 @Module({
   imports: [
+    AuditModule,
+    RateLimitStorageModule,
     ThrottlerModule.forRootAsync({
+      imports: [RateLimitStorageModule],
       inject: [ResilientThrottlerStorage],
       useFactory: (storage: ResilientThrottlerStorage) => ({
         throttlers: [
@@ -27,6 +33,12 @@ import { ThrottleOverridesService } from './throttle-overrides.service';
     }),
   ],
   controllers: [ThrottleOverridesController],
-  providers: [RateLimitPolicy, ThrottleOverridesService, { provide: APP_GUARD, useClass: RateLimitGuard }],
+  providers: [
+    RateLimitPolicy,
+    ThrottleOverridesService,
+    RateLimitGuard,
+    { provide: FailedAuthenticationThrottle, useClass: AuthFailureThrottle },
+  ],
+  exports: [RateLimitGuard, FailedAuthenticationThrottle, RateLimitStorageModule],
 })
 export class RateLimitModule {}

@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import type { Principal } from '../auth/principal';
+import type { Principal } from '../common/auth/principal';
 import { AppConfig } from '../config/app-config';
 import { ThrottleOverridesService } from './throttle-overrides.service';
-import { KEY_TIER_MULTIPLIERS, RateTier, TierLimits } from './tiers';
+import type { RateTier } from '../common/auth/rate-tiers';
+import { KEY_TIER_MULTIPLIERS, TierLimits } from './tiers';
 
 export interface Limits extends TierLimits {
   /** Whom the request counts against: `api_key:<id>`, `user:<id>` or `ip:<address>`. */

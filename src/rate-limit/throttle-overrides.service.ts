@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import ipaddr from 'ipaddr.js';
 import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
-import type { Principal, RequestMeta } from '../auth/principal';
+import type { Principal, RequestMeta } from '../common/auth/principal';
 import { AppException } from '../common/errors/app.exception';
 import { CreateThrottleOverrideDto, ThrottleOverrideDto } from './dto/throttle-override.dto';
 import { isUuid } from '../common/validation/uuid';

@@ -1,6 +1,6 @@
-/** Rate-limit tiers: each a per-minute limit and a per-second burst limit (the original's defaults). */
-export const RATE_TIERS = ['auth', 'node', 'task', 'proof', 'general'] as const;
-export type RateTier = (typeof RATE_TIERS)[number];
+import type { RateTier } from '../common/auth/rate-tiers';
+
+/** Each rate-limit tier: a per-minute limit and a per-second burst limit (the original's defaults). */
 
 export interface TierLimits {
   rpm: number;

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { Role } from '../auth/scopes';
+import type { Role } from '../common/auth/scopes';
 import { UsersRepository } from './users.repository';
 
 export interface UserStatus {

@@ -1,5 +1,5 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
-import type { Role } from '../auth/scopes';
+import type { Role } from '../common/auth/scopes';
 
 @Entity({ name: 'users' })
 export class UserEntity {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import type { Role } from '../auth/scopes';
+import type { Role } from '../common/auth/scopes';
 import { UserEntity } from './user.entity';
 
 export interface UserPageCursor {

@@ -15,14 +15,14 @@ import {
   getSchemaPath,
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { Authenticated } from '../auth/decorators/authenticated.decorator';
-import { CurrentPrincipal } from '../auth/decorators/request-context.decorator';
-import type { Principal } from '../auth/principal';
-import { Scope } from '../auth/scopes';
+import { Authenticated } from '../common/auth/authenticated.decorator';
+import { CurrentPrincipal } from '../common/auth/request-context.decorator';
+import type { Principal } from '../common/auth/principal';
+import { Scope } from '../common/auth/scopes';
 import { BodyLimit } from '../common/http/body-limit';
 import { RawJsonBody } from '../common/http/body-parsers';
 import { AppConfig } from '../config/app-config';
-import { RateLimitTier } from '../rate-limit/rate-tier.decorator';
+import { RateLimitTier } from '../common/auth/rate-tier.decorator';
 import { ModuleDto, ModuleIdParams, toModuleDto, UploadModuleJsonDto } from './dto/module.dto';
 import { RunModuleRequestDto, RunResultDto } from './dto/run.dto';
 import { ModuleStoreService } from './module-store.service';

@@ -1,4 +1,4 @@
-import { ALL_SCOPES } from '../../src/auth/scopes';
+import { ALL_SCOPES } from '../../src/common/auth/scopes';
 import { useTestApp } from '../support/app';
 import { apiKeyHeader, bearer, login, newSession } from '../support/auth';
 import { fixture, sha256 } from '../support/wasm';

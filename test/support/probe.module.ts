@@ -1,6 +1,6 @@
 import { Body, Controller, Get, Module, Post } from '@nestjs/common';
 import { Type } from 'class-transformer';
-import { Public } from '../../src/auth/decorators/public.decorator';
+import { Public } from '../../src/common/auth/public.decorator';
 import { IsInt, IsOptional, IsString, Length, Max, Min, ValidateNested } from 'class-validator';
 
 class ProbeInnerDto {

@@ -1,7 +1,7 @@
 import { Controller, Get, Module } from '@nestjs/common';
-import { Public } from '../../src/auth/decorators/public.decorator';
-import { Authenticated } from '../../src/auth/decorators/authenticated.decorator';
-import { RateLimitTier } from '../../src/rate-limit/rate-tier.decorator';
+import { Public } from '../../src/common/auth/public.decorator';
+import { Authenticated } from '../../src/common/auth/authenticated.decorator';
+import { RateLimitTier } from '../../src/common/auth/rate-tier.decorator';
 
 function probeController(path: string) {
   // Two classes with the same name and the same method name, mounted at different paths.

@@ -10,8 +10,8 @@ import {
   MaxLength,
 } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination/cursor';
-import { ROLES } from '../../auth/scopes';
-import type { Role } from '../../auth/scopes';
+import { ROLES } from '../../common/auth/scopes';
+import type { Role } from '../../common/auth/scopes';
 
 export class UpdateUserDto {
   @ApiPropertyOptional({ enum: ROLES })

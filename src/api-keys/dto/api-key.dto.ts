@@ -14,8 +14,8 @@ import {
   Max,
   Min,
 } from 'class-validator';
-import { ALL_SCOPES, ROLES } from '../../auth/scopes';
-import type { Scope } from '../../auth/scopes';
+import { ALL_SCOPES, ROLES } from '../../common/auth/scopes';
+import type { Scope } from '../../common/auth/scopes';
 
 export class CreateApiKeyDto {
   @ApiProperty({ example: 'ci-runner', minLength: 1, maxLength: 128 })

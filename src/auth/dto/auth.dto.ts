@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsEmail, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { IsPassword, PASSWORD_MAX_BYTES, PASSWORD_MIN_BYTES } from '../password';
-import { ALL_SCOPES, ROLES } from '../scopes';
+import { ALL_SCOPES, ROLES } from '../../common/auth/scopes';
 
 const USERNAME = /^[A-Za-z0-9_]{3,32}$/;
 const PASSWORD_DOC = `${PASSWORD_MIN_BYTES}–${PASSWORD_MAX_BYTES} bytes of UTF-8, no NUL (bcrypt reads only 72 bytes)`;

@@ -5,14 +5,11 @@ import type { FastifyRequest } from 'fastify';
 import { ApiKeyAuthService } from '../../api-keys/api-key-auth.service';
 import { ApiKeyRejected } from '../../api-keys/api-key.strategy';
 import { AppException } from '../../common/errors/app.exception';
-import { AppConfig } from '../../config/app-config';
-import { clientSubject } from '../../rate-limit/client-subject';
-import { ResilientThrottlerStorage } from '../../rate-limit/resilient.storage';
 import { ErrorCode } from '../../common/errors/error-code';
-import { VcpMetrics } from '../../metrics/vcp-metrics';
-import { IS_PUBLIC_KEY } from '../decorators/public.decorator';
-import type { Principal } from '../principal';
-import { requestMetaOf } from '../decorators/request-context.decorator';
+import { FailedAuthenticationThrottle } from '../../common/auth/failed-authentication.throttle';
+import { IS_PUBLIC_KEY } from '../../common/auth/public.decorator';
+import type { Principal } from '../../common/auth/principal';
+import { requestMetaOf } from '../../common/auth/request-context.decorator';
 
 /** Query parameters that would carry a key in a URL, where proxies, browsers and logs keep it. */
 export const KEY_QUERY_PARAMS = ['api_key', 'apikey', 'api-key', 'key', 'access_token', 'token'];
@@ -26,9 +23,7 @@ export class AuthenticationGuard extends AuthGuard(['jwt', 'api-key']) {
   constructor(
     private readonly reflector: Reflector,
     private readonly apiKeys: ApiKeyAuthService,
-    private readonly counters: ResilientThrottlerStorage,
-    private readonly config: AppConfig,
-    private readonly metrics: VcpMetrics,
+    private readonly failures: FailedAuthenticationThrottle,
   ) {
     super();
   }
@@ -52,27 +47,8 @@ export class AuthenticationGuard extends AuthGuard(['jwt', 'api-key']) {
       return (await super.canActivate(context)) as boolean;
     } catch (error) {
       if (error instanceof AppException && error.code === ErrorCode.Unauthorized)
-        await this.countFailure(request);
+        await this.failures.recordFailure(request);
       throw error;
-    }
-  }
-
-  /**
-   * Failed authentications count against the client IP on the auth tier's per-minute limit, so guessing
-   * keys or tokens on protected routes is throttled like guessing passwords on login.
-   */
-  private async countFailure(request: FastifyRequest): Promise<void> {
-    const limit = this.config.rateLimits.tiers.auth.rpm;
-    const record = await this.counters.increment(
-      `auth-failure:${clientSubject(request.ip)}`,
-      60_000,
-      limit,
-      60_000,
-      'minute',
-    );
-    if (record.totalHits > limit) {
-      this.metrics.rateLimitedRequest('auth');
-      throw new AppException(ErrorCode.RateLimited, 'Too many failed authentications; retry later', {}, 429);
     }
   }
 

@@ -3,9 +3,9 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { AppException } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code';
-import { AUTH_REQUIREMENTS_KEY, AuthRequirements } from '../decorators/authenticated.decorator';
-import { IS_PUBLIC_KEY } from '../decorators/public.decorator';
-import type { Principal } from '../principal';
+import { AUTH_REQUIREMENTS_KEY, AuthRequirements } from '../../common/auth/authenticated.decorator';
+import { IS_PUBLIC_KEY } from '../../common/auth/public.decorator';
+import type { Principal } from '../../common/auth/principal';
 
 /** Runs after AuthenticationGuard: the principal's role and scopes must meet the route's @Authenticated(). */
 @Injectable()

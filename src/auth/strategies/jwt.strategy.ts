@@ -6,8 +6,8 @@ import { ErrorCode } from '../../common/errors/error-code';
 import { AppConfig } from '../../config/app-config';
 import { UserStatusCache } from '../../users/user-status.cache';
 import { AccessTokenClaims, JWT_ALGORITHM, JWT_AUDIENCE, JWT_ISSUER } from '../access-token.service';
-import type { Principal } from '../principal';
-import { ROLE_SCOPES } from '../scopes';
+import type { Principal } from '../../common/auth/principal';
+import { ROLE_SCOPES } from '../../common/auth/scopes';
 import { isUuid } from '../../common/validation/uuid';
 
 export const invalidToken = () => new AppException(ErrorCode.Unauthorized, 'Invalid or expired access token');

@@ -1,6 +1,6 @@
 import { SetMetadata } from '@nestjs/common';
 import { SkipThrottle } from '@nestjs/throttler';
-import type { RateTier } from './tiers';
+import type { RateTier } from './rate-tiers';
 
 export const RATE_TIER_KEY = 'vcp:rateTier';
 

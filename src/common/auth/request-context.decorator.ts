@@ -1,6 +1,6 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import type { Principal, RequestMeta } from '../principal';
+import type { Principal, RequestMeta } from './principal';
 
 type AuthedRequest = FastifyRequest & { user?: Principal };
 

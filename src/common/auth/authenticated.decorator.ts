@@ -6,7 +6,7 @@ import {
   ApiSecurity,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import type { Role, Scope } from '../scopes';
+import type { Role, Scope } from './scopes';
 
 export const AUTH_REQUIREMENTS_KEY = 'vcp:authRequirements';
 

@@ -1,0 +1,38 @@
+import { Injectable } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { FailedAuthenticationThrottle } from '../common/auth/failed-authentication.throttle';
+import { AppException } from '../common/errors/app.exception';
+import { ErrorCode } from '../common/errors/error-code';
+import { AppConfig } from '../config/app-config';
+import { VcpMetrics } from '../metrics/vcp-metrics';
+import { clientSubject } from './client-subject';
+import { ResilientThrottlerStorage } from './resilient.storage';
+
+const WINDOW_MS = 60_000;
+
+/** Failed authentications count against the client IP on the auth tier's per-minute limit. */
+@Injectable()
+export class AuthFailureThrottle extends FailedAuthenticationThrottle {
+  constructor(
+    private readonly counters: ResilientThrottlerStorage,
+    private readonly config: AppConfig,
+    private readonly metrics: VcpMetrics,
+  ) {
+    super();
+  }
+
+  async recordFailure(request: FastifyRequest): Promise<void> {
+    const limit = this.config.rateLimits.tiers.auth.rpm;
+    const record = await this.counters.increment(
+      `auth-failure:${clientSubject(request.ip)}`,
+      WINDOW_MS,
+      limit,
+      WINDOW_MS,
+      'minute',
+    );
+    if (record.totalHits > limit) {
+      this.metrics.rateLimitedRequest('auth');
+      throw new AppException(ErrorCode.RateLimited, 'Too many failed authentications; retry later', {}, 429);
+    }
+  }
+}
