@@ -16,8 +16,8 @@ import { join } from 'node:path';
 import { WASI } from 'node:wasi';
 import { WasmRuntimeName } from '../src/config/environment';
 import { loadConfig } from '../src/config/load-config';
-import { ModulePaths, resolveAllowedRoots } from '../src/wasm/module-paths';
-import { ModuleStoreService } from '../src/wasm/module-store.service';
+import { FsContentStore } from '../src/storage/fs-content-store';
+import { moduleContentOptions, ModuleStoreService } from '../src/wasm/module-store.service';
 import { V8Runtime } from '../src/wasm/v8/v8.runtime';
 import { WasmService } from '../src/wasm/wasm.service';
 import { NewWasmModule, WasmModuleRecord, WasmModulesRepository } from '../src/wasm/wasm-modules.repository';
@@ -77,8 +77,8 @@ async function engine(
   stored = false,
 ): Promise<{ cold: number; warm: number }> {
   const config = loadConfig({ ...process.env, DATA_DIR: dir, WASM_ALLOWED_ROOTS: join(dir, 'modules') });
-  const paths = new ModulePaths(await resolveAllowedRoots(config.wasmAllowedRoots));
-  const store = new ModuleStoreService(config, paths, new MemoryRepository());
+  const content = await FsContentStore.create(moduleContentOptions(config));
+  const store = new ModuleStoreService(config, content, new MemoryRepository());
   // A fresh engine per row, so "cold" includes starting its workers or SDK and compiling the module.
   const service = new WasmService(config, store, [
     new V8Runtime({ poolSize: config.wasm.maxConcurrency }),

@@ -5,8 +5,8 @@ import type { RequestMeta } from '../common/auth/principal';
 import { AppException } from '../common/errors/app.exception';
 import { decodeCursor, encodeCursor } from '../common/pagination/cursor';
 import { AppConfig } from '../config/app-config';
+import { ContentStore } from '../storage/content-store';
 import { canonicalJson, sha256Hex } from './canonical-json';
-import { CircuitBlobStore, StoredBlob } from './circuit-blob.store';
 import { CircuitRecord, CircuitRepository } from './circuit.repository';
 import { CURVE, isProofSystem, PROOF_SYSTEMS, ProofSystem } from './proof-system';
 import { ShapeError, validateVerificationKey } from './zk-validation';
@@ -39,6 +39,11 @@ export interface CircuitPage {
   items: CircuitView[];
   /** Pass back as `cursor` for the next page; null on the last page. */
   next_cursor: string | null;
+}
+
+interface StoredBlob {
+  sha256: string;
+  size: number;
 }
 
 export interface RegisterCircuitResult {
@@ -99,7 +104,7 @@ export class CircuitRegistryService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly circuits: CircuitRepository,
-    private readonly blobs: CircuitBlobStore,
+    private readonly blobs: ContentStore,
     private readonly audit: AuditService,
     private readonly config: AppConfig,
   ) {}
@@ -217,6 +222,6 @@ export class CircuitRegistryService {
     if (bytes.byteLength < magic.length || !bytes.subarray(0, magic.length).equals(magic)) {
       throw invalid(field, `is not a ${field} file`);
     }
-    return this.blobs.put(bytes);
+    return { sha256: await this.blobs.put(bytes), size: bytes.byteLength };
   }
 }

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
 import { AppConfig } from '../config/app-config';
-import { CircuitBlobStore } from './circuit-blob.store';
+import { provideContentStore } from '../storage/content-store.provider';
 import { CircuitRegistryService } from './circuit-registry.service';
 import { AdminCircuitsController, CircuitsController } from './circuits.controller';
 import { CircuitRepository } from './circuit.repository';
@@ -20,7 +20,15 @@ import { VerifierPool } from './verifier-pool';
   controllers: [AdminCircuitsController, CircuitsController, ProofsController],
   providers: [
     CircuitRepository,
-    CircuitBlobStore,
+    // Witness generators and proving keys, at `<CIRCUIT_STORAGE_DIR>/<first two hex>/<sha256>` (the layout
+    // existing data dirs hold). Nothing here reads them back, so no bytes are cached.
+    provideContentStore((config) => ({
+      name: 'circuit-blobs',
+      roots: [config.proofs.storageDir],
+      layout: { shard: true, suffix: '' },
+      maxBytes: Math.max(config.proofs.maxWasmBytes, config.proofs.maxZkeyBytes),
+      verifiedCacheBytes: 0,
+    })),
     CircuitRegistryService,
     ProofArtifactRepository,
     ProofVerificationService,

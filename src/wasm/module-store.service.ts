@@ -1,11 +1,9 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { createHash, randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { Injectable } from '@nestjs/common';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
 import { AppConfig } from '../config/app-config';
-import { ModuleIntegrityError, ModulePaths, PathRejectedError } from './module-paths';
+import { ContentIntegrityError, ContentStore, ContentUnavailableError } from '../storage/content-store';
+import { FsContentStoreOptions } from '../storage/fs-content-store';
 import { capMemory, ImportEntry, InvalidModuleError, ModuleSummary, summarize } from './wasm-binary';
 import { WasmModuleRecord, WasmModulesRepository } from './wasm-modules.repository';
 
@@ -23,23 +21,51 @@ export function describeImport(entry: ImportEntry): string {
   return JSON.stringify(`${entry.module}.${entry.name}`.slice(0, 128));
 }
 
+/**
+ * The bytes on disk no longer hash to the module id: tampering or corruption, never run or serve them. A 409
+ * with a message the client can act on (uploading the same bytes again rewrites the file); the content store
+ * logs each one as an error for the operator, since the filter logs only 5xx.
+ */
+export class ModuleIntegrityError extends AppException {
+  constructor() {
+    super(
+      ErrorCode.Conflict,
+      'Module integrity check failed: the stored bytes no longer match the module id; upload the module again',
+    );
+    this.name = 'ModuleIntegrityError';
+  }
+}
+
+/**
+ * The module namespace of the content store: `<root>/<sha256>.wasm`, the layout data dirs already hold.
+ * Uploads go to the first of WASM_ALLOWED_ROOTS; reads look in each root in order.
+ */
+export function moduleContentOptions(config: AppConfig): FsContentStoreOptions {
+  if (config.wasmAllowedRoots.length === 0) {
+    throw new Error('WASM_ALLOWED_ROOTS: at least one directory is required');
+  }
+  return {
+    name: 'wasm-modules',
+    roots: config.wasmAllowedRoots,
+    layout: { shard: false, suffix: '.wasm' },
+    maxBytes: config.wasm.maxModuleBytes,
+  };
+}
+
 export interface StoredModule {
   record: WasmModuleRecord;
   created: boolean;
 }
 
 /**
- * The content-addressed module store: `<first allowed root>/<sha256>.wasm` plus a `wasm_modules` row. The
- * id is the SHA-256 of the bytes, so identical uploads are one module and a stored file can always be
- * checked against its name.
+ * Modules: bytes in the content store plus a `wasm_modules` row. The id is the SHA-256 of the bytes, so
+ * identical uploads are one module and a stored file can always be checked against its name.
  */
 @Injectable()
 export class ModuleStoreService {
-  private readonly logger = new Logger(ModuleStoreService.name);
-
   constructor(
     private readonly config: AppConfig,
-    private readonly paths: ModulePaths,
+    private readonly content: ContentStore,
     private readonly repository: WasmModulesRepository,
   ) {}
 
@@ -49,9 +75,8 @@ export class ModuleStoreService {
       throw new AppException(ErrorCode.PayloadTooLarge, 'Module is larger than WASM_MAX_MODULE_BYTES');
     }
     const summary = this.validate(bytes);
-    const moduleId = createHash('sha256').update(bytes).digest('hex');
     // File first, row second: a row never points at bytes that are not on disk.
-    await this.writeFile(moduleId, bytes);
+    const moduleId = await this.content.put(bytes);
     return this.repository.insertIfAbsent({
       moduleId,
       sizeBytes: bytes.length,
@@ -75,25 +100,17 @@ export class ModuleStoreService {
     return this.readFile(moduleId);
   }
 
-  /** Looks for `<id>.wasm` in each root in order; the first one found must verify. */
+  /** The verified bytes of `<id>.wasm`; any refusal is "not found", a hash mismatch a 409. */
   async readFile(moduleId: string): Promise<Buffer> {
     if (!MODULE_ID_PATTERN.test(moduleId)) throw AppException.notFound('Module not found');
-    for (const root of this.paths.roots) {
-      try {
-        return await this.paths.readVerified(
-          join(root, `${moduleId}.wasm`),
-          moduleId,
-          this.config.wasm.maxModuleBytes,
-        );
-      } catch (error) {
-        if (error instanceof PathRejectedError && error.reason === 'missing') continue;
-        if (error instanceof ModuleIntegrityError) {
-          this.logger.error({ module_id: moduleId, root }, 'stored module file does not hash to its id');
-        }
-        throw error;
-      }
+    try {
+      return await this.content.open(moduleId);
+    } catch (error) {
+      // A path probe must not learn what exists on the host: every reason reads the same to a client.
+      if (error instanceof ContentUnavailableError) throw AppException.notFound('Module not found');
+      if (error instanceof ContentIntegrityError) throw new ModuleIntegrityError();
+      throw error;
     }
-    throw new PathRejectedError('missing');
   }
 
   /** The checks every stored module passes; failures are 422 with a reason safe to show. */
@@ -123,32 +140,5 @@ export class ModuleStoreService {
       throw invalid(`has more than ${MAX_SUMMARY_ENTRIES} imports or exports`);
     }
     return summary;
-  }
-
-  /**
-   * Atomic and idempotent: an existing file that verifies is kept; otherwise the bytes go to a fresh
-   * temporary name (O_EXCL, so a planted file or symlink is never followed), are fsynced, and renamed over
-   * the final name, so readers see the old file or the complete new one, never a partial write.
-   */
-  private async writeFile(moduleId: string, bytes: Uint8Array): Promise<void> {
-    try {
-      await this.readFile(moduleId);
-      return;
-    } catch (error) {
-      if (!(error instanceof PathRejectedError || error instanceof ModuleIntegrityError)) throw error;
-    }
-    const root = this.paths.writeRoot;
-    const temporary = join(root, `.${moduleId}.${randomBytes(8).toString('hex')}.tmp`);
-    const handle = await open(temporary, 'wx', 0o600);
-    try {
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } catch (error) {
-      await handle.close();
-      await unlink(temporary);
-      throw error;
-    }
-    await handle.close();
-    await rename(temporary, join(root, `${moduleId}.wasm`));
   }
 }

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
-import { ModulePaths, resolveAllowedRoots } from './module-paths';
-import { ModuleStoreService } from './module-store.service';
+import { provideContentStore } from '../storage/content-store.provider';
+import { moduleContentOptions, ModuleStoreService } from './module-store.service';
 import { ModulesController } from './modules.controller';
 import { WasmRuntime } from './runtime';
 import { V8Runtime } from './v8/v8.runtime';
@@ -10,19 +10,13 @@ import { SqlWasmModulesRepository, WasmModulesRepository } from './wasm-modules.
 import { WasmerRuntime } from './wasmer/wasmer.runtime';
 
 /**
- * The WebAssembly engine: content-addressed module store, path containment, and WasmService with its two
+ * The WebAssembly engine: the module store (over its own ContentStore namespace), and WasmService with its two
  * runtimes, plus the `/modules` routes (thin wrappers over ModuleStoreService and WasmService).
  */
 @Module({
   controllers: [ModulesController],
   providers: [
-    {
-      provide: ModulePaths,
-      inject: [AppConfig],
-      // Roots are created and canonicalised before the app starts; if that fails, the app does not start.
-      useFactory: async (config: AppConfig) =>
-        new ModulePaths(await resolveAllowedRoots(config.wasmAllowedRoots)),
-    },
+    provideContentStore(moduleContentOptions),
     { provide: WasmModulesRepository, useClass: SqlWasmModulesRepository },
     ModuleStoreService,
     {

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { AppConfig } from '../../src/config/app-config';
 import { WasmRuntimeName } from '../../src/config/environment';
-import { ModulePaths, resolveAllowedRoots } from '../../src/wasm/module-paths';
-import { ModuleStoreService } from '../../src/wasm/module-store.service';
+import { FsContentStore } from '../../src/storage/fs-content-store';
+import { moduleContentOptions, ModuleStoreService } from '../../src/wasm/module-store.service';
 import { V8Runtime } from '../../src/wasm/v8/v8.runtime';
 import { WasmService } from '../../src/wasm/wasm.service';
 import {
@@ -58,22 +58,26 @@ export class InMemoryWasmModulesRepository extends WasmModulesRepository {
   }
 }
 
+/** The real module store on disk (the module namespace of the content store) over an in-memory repository. */
+export async function buildModuleStore(config: AppConfig): Promise<ModuleStoreService> {
+  const content = await FsContentStore.create(moduleContentOptions(config));
+  return new ModuleStoreService(config, content, new InMemoryWasmModulesRepository());
+}
+
 export interface Engine {
   service: WasmService;
   store: ModuleStoreService;
-  paths: ModulePaths;
   close(): Promise<void>;
 }
 
 /** The real engine (both runtimes, real store on disk) built from a config, with an in-memory repository. */
 export async function buildEngine(config: AppConfig): Promise<Engine> {
-  const paths = new ModulePaths(await resolveAllowedRoots(config.wasmAllowedRoots));
-  const store = new ModuleStoreService(config, paths, new InMemoryWasmModulesRepository());
+  const store = await buildModuleStore(config);
   const service = new WasmService(config, store, [
     new V8Runtime({ poolSize: config.wasm.maxConcurrency }),
     new WasmerRuntime({ poolSize: config.wasm.maxConcurrency }),
   ]);
-  return { service, store, paths, close: () => service.onModuleDestroy() };
+  return { service, store, close: () => service.onModuleDestroy() };
 }
 
 /** Event-loop delay while `work` runs: p99 and max in milliseconds (10 ms sampling resolution). */

@@ -1,12 +1,12 @@
 import { TestingModule, Test } from '@nestjs/testing';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { symlink, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { ConfigModule } from '../../../src/config/config.module';
 import { DatabaseModule } from '../../../src/database/database.module';
-import { ModuleIntegrityError } from '../../../src/wasm/module-paths';
-import { ModuleStoreService } from '../../../src/wasm/module-store.service';
+import { ModuleIntegrityError, ModuleStoreService } from '../../../src/wasm/module-store.service';
 import { WasmService } from '../../../src/wasm/wasm.service';
 import { WasmModule } from '../../../src/wasm/wasm.module';
 import { testConfig, TestConfig } from '../../support/config';
@@ -134,6 +134,21 @@ describe.each([
     writeFileSync(join(root, `${record.moduleId}.wasm`), fixture('loop'));
     await expect(wasm.run(record.moduleId, { inputs: null })).rejects.toBeInstanceOf(ModuleIntegrityError);
     await expect(store.read(record.moduleId)).rejects.toBeInstanceOf(ModuleIntegrityError);
+    expect((await store.store(bytes, userId)).created).toBe(false);
+    expect(sha256(await store.read(record.moduleId))).toBe(record.moduleId);
+  });
+
+  it('answers "not found" whatever the reason a stored file is refused (here: a symlink out of the root)', async () => {
+    const bytes = fixture('flood');
+    const { record } = await store.store(bytes, userId);
+    const outside = join(base, `${record.moduleId}.wasm`);
+    writeFileSync(outside, bytes); // the right bytes, but outside every allowed root
+    await unlink(join(root, `${record.moduleId}.wasm`));
+    await symlink(outside, join(root, `${record.moduleId}.wasm`));
+    await expect(store.read(record.moduleId)).rejects.toMatchObject({
+      code: 'not_found',
+      message: 'Module not found',
+    });
     expect((await store.store(bytes, userId)).created).toBe(false);
     expect(sha256(await store.read(record.moduleId))).toBe(record.moduleId);
   });

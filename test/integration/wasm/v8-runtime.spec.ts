@@ -1,12 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ModulePaths, resolveAllowedRoots } from '../../../src/wasm/module-paths';
-import { ModuleStoreService } from '../../../src/wasm/module-store.service';
 import { V8Runtime, V8RuntimeOptions } from '../../../src/wasm/v8/v8.runtime';
 import { RunRequest, WasmService } from '../../../src/wasm/wasm.service';
 import { testConfig, TestConfig } from '../../support/config';
-import { fixture, Fixture, InMemoryWasmModulesRepository } from '../../support/wasm';
+import { buildModuleStore, fixture, Fixture } from '../../support/wasm';
 import { leb, name, section, vector } from '../../support/wasm-encoding';
 
 const ENOTSUP = 58;
@@ -100,8 +98,7 @@ describe('v8 runtime: guests cannot reach the host through node:wasi', () => {
   });
 
   async function engine(options: Partial<V8RuntimeOptions> = {}): Promise<WasmService> {
-    const paths = new ModulePaths(await resolveAllowedRoots(env.config.wasmAllowedRoots));
-    const store = new ModuleStoreService(env.config, paths, new InMemoryWasmModulesRepository());
+    const store = await buildModuleStore(env.config);
     const service = new WasmService(env.config, store, [new V8Runtime({ poolSize: 1, ...options })]);
     engines.push({ service });
     return service;
@@ -207,8 +204,7 @@ describe('v8 runtime: warm state carries nothing from one call to the next', () 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'vcp-wasm-v8-'));
     env = testConfig({ WASM_ALLOWED_ROOTS: dir, WASM_TIMEOUT_SECS: '5' });
-    const paths = new ModulePaths(await resolveAllowedRoots(env.config.wasmAllowedRoots));
-    const store = new ModuleStoreService(env.config, paths, new InMemoryWasmModulesRepository());
+    const store = await buildModuleStore(env.config);
     // One worker and room for one compiled module: switching modules evicts, and the worker drops it too.
     service = new WasmService(env.config, store, [new V8Runtime({ poolSize: 1, cacheSize: 1 })]);
   });

@@ -1,0 +1,54 @@
+/** Why a stored object cannot be read: `missing` is the ordinary case, the others are refusals. */
+export type ContentRejection =
+  | 'malformed_id'
+  | 'nul_byte'
+  | 'percent_encoding'
+  | 'backslash'
+  | 'dot_dot'
+  | 'outside_roots'
+  | 'symlink_escape'
+  | 'not_a_file'
+  | 'too_large'
+  | 'missing';
+
+/**
+ * The store cannot hand out the object. Callers turn this into their own "not found" (a path probe must not
+ * learn what exists on the host); `reason` is for logs and tests.
+ */
+export class ContentUnavailableError extends Error {
+  constructor(readonly reason: ContentRejection) {
+    super(`stored content unavailable: ${reason}`);
+    this.name = 'ContentUnavailableError';
+  }
+}
+
+/**
+ * The bytes on disk no longer hash to their id: tampering or corruption. Never serve or run them; callers
+ * answer 409 `conflict` (storing the same bytes again rewrites the file).
+ */
+export class ContentIntegrityError extends Error {
+  constructor(readonly sha256: string) {
+    super(`stored content ${sha256} does not hash to its id`);
+    this.name = 'ContentIntegrityError';
+  }
+}
+
+/**
+ * Content-addressed storage: bytes in, their SHA-256 (lowercase hex) out. Each instance is one namespace
+ * (a root and an on-disk layout chosen at construction), so identical bytes are stored once per namespace.
+ * The abstract class is the DI token; a feature module provides the instance for its own namespace.
+ */
+export abstract class ContentStore {
+  /** Stores `bytes` (atomically; a copy that already verifies is kept) and returns their SHA-256. */
+  abstract put(bytes: Uint8Array): Promise<string>;
+
+  /**
+   * The bytes stored under `sha256`, checked against it before they are returned. Throws
+   * ContentUnavailableError (missing or refused) or ContentIntegrityError (the bytes do not hash to the id).
+   * The returned Buffer may be shared: callers must not modify it.
+   */
+  abstract open(sha256: string): Promise<Buffer>;
+
+  /** Whether a copy that verifies against `sha256` is stored. */
+  abstract has(sha256: string): Promise<boolean>;
+}
