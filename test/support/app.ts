@@ -6,8 +6,9 @@ import { configureApp, createFastifyAdapter } from '../../src/app.factory';
 import { AppModule } from '../../src/app.module';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../../src/config/app-config';
-import { testConfig, TestConfig } from './config';
-import { createTestDatabase, TestDatabase } from './postgres';
+import { TestConfig } from './config';
+import { createTestEnv, TestDatabaseKind, TestEnv } from './databases';
+import { TestDatabase } from './postgres';
 
 /** The real app (same module, same HTTP setup as main.ts), optionally with extra test-only modules. */
 export async function bootApp(
@@ -37,35 +38,32 @@ export interface TestAppContext {
   dataSource: DataSource;
 }
 
+export interface TestAppOptions {
+  database?: TestDatabaseKind;
+  env?: Record<string, string>;
+  extraModules?: Type[];
+  logDestination?: DestinationStream;
+  /** Settings known only once other beforeAll hooks have run (a port, say). */
+  envFactory?: () => Record<string, string>;
+}
+
 /**
  * Boots the real app once for the enclosing describe block, on a private PostgreSQL database (default) or a
  * private PGlite directory, and tears everything down after. Read the fields inside hooks and tests.
  */
-export function useTestApp(
-  options: {
-    database?: 'postgres' | 'pglite';
-    env?: Record<string, string>;
-    extraModules?: Type[];
-    logDestination?: DestinationStream;
-    /** Settings known only once other beforeAll hooks have run (a port, say). */
-    envFactory?: () => Record<string, string>;
-  } = {},
-): TestAppContext {
+export function useTestApp(options: TestAppOptions = {}): TestAppContext {
   const ctx = {} as TestAppContext;
+  let testEnv: TestEnv | undefined;
   beforeAll(async () => {
-    ctx.db = options.database === 'pglite' ? undefined : await createTestDatabase();
-    ctx.env = testConfig({
-      ...(ctx.db ? { DATABASE_URL: ctx.db.url } : {}),
-      ...options.env,
-      ...options.envFactory?.(),
-    });
+    testEnv = await createTestEnv(options.database, { ...options.env, ...options.envFactory?.() });
+    ctx.db = testEnv.db;
+    ctx.env = testEnv;
     ctx.app = await bootApp(ctx.env.config, options);
     ctx.dataSource = ctx.app.get(DataSource);
   });
   afterAll(async () => {
     await ctx.app?.close();
-    await ctx.db?.drop();
-    ctx.env?.cleanup();
+    await testEnv?.dispose();
   });
   return ctx;
 }

@@ -1,3 +1,5 @@
+import { eventually } from './eventually';
+
 /** A pino destination that keeps every JSON log line in memory. */
 export class LogCapture {
   readonly lines: string[] = [];
@@ -12,5 +14,19 @@ export class LogCapture {
 
   parsed(): Record<string, unknown>[] {
     return this.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+  }
+
+  /**
+   * The one "request completed" line of a request, once it is there: pino-http writes it when the response
+   * has finished, which can be just after the test holds the response.
+   */
+  async completedLine(requestId: unknown): Promise<Record<string, unknown>> {
+    return eventually(() => {
+      const found = this.parsed().filter(
+        (line) => line.msg === 'request completed' && line.request_id === requestId,
+      );
+      expect(found).toHaveLength(1);
+      return found[0];
+    });
   }
 }

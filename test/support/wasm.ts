@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -14,6 +14,7 @@ import {
   WasmModulesRepository,
 } from '../../src/wasm/wasm-modules.repository';
 import { WasmerRuntime } from '../../src/wasm/wasmer/wasmer.runtime';
+import { name, section } from './wasm-encoding';
 
 export const FIXTURES = join(__dirname, '..', 'fixtures', 'wasm');
 
@@ -34,6 +35,15 @@ export type Fixture =
 
 export function fixture(name: Fixture): Buffer {
   return readFileSync(join(FIXTURES, `${name}.wasm`));
+}
+
+/**
+ * The fixture with a custom section of random bytes appended: it behaves the same, but its bytes (and so its
+ * module id) are new, so a test can upload it "for the first time" whatever ran before it.
+ */
+export function uniqueFixture(fixtureName: Fixture): Buffer {
+  const custom = section(0, [...name('vcp-test'), ...randomBytes(16)]);
+  return Buffer.concat([fixture(fixtureName), Buffer.from(custom)]);
 }
 
 export const sha256 = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
