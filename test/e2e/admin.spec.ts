@@ -1,22 +1,15 @@
 import { AdminBootstrapService } from '../../src/admin/admin-bootstrap.service';
-import { useTestApp } from '../support/app';
+import { AdminSession, TEST_ADMIN, useAdminApp } from '../support/admin';
 import { bearer, login, newSession, Session } from '../support/auth';
-
-const ADMIN = { username: 'root_admin', password: 'admin password 123' };
+import { expect422 } from '../support/validation';
 
 describe('admin routes, roles and the audit log', () => {
-  const ctx = useTestApp({ env: { ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password } });
-  let admin: { accessToken: string; userId: string };
+  const ctx = useAdminApp();
+  let admin: AdminSession;
   let user: Session;
 
   beforeAll(async () => {
-    const tokens = await login(ctx.app, ADMIN.username, ADMIN.password);
-    const me = await ctx.app.inject({
-      method: 'GET',
-      url: '/api/v1/auth/me',
-      headers: bearer(tokens.access_token),
-    });
-    admin = { accessToken: tokens.access_token, userId: me.json().user_id };
+    admin = ctx.admin;
     user = await newSession(ctx.app);
   });
 
@@ -29,15 +22,14 @@ describe('admin routes, roles and the audit log', () => {
 
   it('ADMIN_USERNAME/ADMIN_PASSWORD create an admin with every scope, idempotently', async () => {
     const me = await as(admin.accessToken, 'GET', '/api/v1/auth/me');
-    expect(me.json()).toMatchObject({ username: ADMIN.username, role: 'admin' });
+    expect(me.json()).toMatchObject({ username: TEST_ADMIN.username, role: 'admin' });
     expect(me.json().scopes).toEqual(
       expect.arrayContaining(['admin:users', 'admin:audit', 'admin:throttle']),
     );
     // Booting again with the same settings changes nothing (the bootstrap hook runs on every boot).
     await ctx.app.get(AdminBootstrapService).onApplicationBootstrap();
-    expect(await ctx.app.get(AdminBootstrapService).ensureAdmin(ADMIN.username, ADMIN.password, 'env')).toBe(
-      'unchanged',
-    );
+    const bootstrap = ctx.app.get(AdminBootstrapService);
+    expect(await bootstrap.ensureAdmin(TEST_ADMIN.username, TEST_ADMIN.password, 'env')).toBe('unchanged');
     const [{ n }] = await ctx.dataSource.query(
       `SELECT count(*)::int AS n FROM audit_log WHERE action = 'admin.bootstrap'`,
     );
@@ -88,10 +80,8 @@ describe('admin routes, roles and the audit log', () => {
     const [{ n }] = await ctx.dataSource.query(`SELECT count(*)::int AS n FROM users`);
     expect(seen).toHaveLength(n);
     expect(new Set(seen).size).toBe(n);
-    expect((await as(admin.accessToken, 'GET', '/api/v1/admin/users?limit=101')).statusCode).toBe(422);
-    expect((await as(admin.accessToken, 'GET', '/api/v1/admin/users?cursor=bm90LWpzb24')).statusCode).toBe(
-      422,
-    );
+    expect422(await as(admin.accessToken, 'GET', '/api/v1/admin/users?limit=101'), 'limit');
+    expect422(await as(admin.accessToken, 'GET', '/api/v1/admin/users?cursor=bm90LWpzb24'), 'cursor');
   });
 
   it('promotes and demotes; a demoted admin loses admin routes at once', async () => {
@@ -132,6 +122,10 @@ describe('admin routes, roles and the audit log', () => {
   });
 
   it('refuses to demote or disable the last active admin, including oneself', async () => {
+    const [{ admins }] = await ctx.dataSource.query(
+      `SELECT count(*)::int AS admins FROM users WHERE role = 'admin' AND disabled_at IS NULL`,
+    );
+    expect(admins).toBe(1); // the precondition: no other test left a second admin behind
     for (const change of [{ role: 'user' }, { disabled: true }]) {
       const res = await as(admin.accessToken, 'PATCH', `/api/v1/admin/users/${admin.userId}`, change);
       expect(res.statusCode).toBe(409);
@@ -142,9 +136,9 @@ describe('admin routes, roles and the audit log', () => {
 
   it('rejects unknown fields, bad values and unknown users', async () => {
     const url = `/api/v1/admin/users/${user.userId}`;
-    expect((await as(admin.accessToken, 'PATCH', url, { role: 'root' })).statusCode).toBe(422);
-    expect((await as(admin.accessToken, 'PATCH', url, { is_admin: true })).statusCode).toBe(422);
-    expect((await as(admin.accessToken, 'PATCH', url, { user_id: admin.userId })).statusCode).toBe(422);
+    expect422(await as(admin.accessToken, 'PATCH', url, { role: 'root' }), 'role');
+    expect422(await as(admin.accessToken, 'PATCH', url, { is_admin: true }), 'is_admin');
+    expect422(await as(admin.accessToken, 'PATCH', url, { user_id: admin.userId }), 'user_id');
     const missing = await as(
       admin.accessToken,
       'PATCH',
@@ -161,6 +155,19 @@ describe('admin routes, roles and the audit log', () => {
 
   it('records every security event with its request id, neutralising control characters', async () => {
     const session = await newSession(ctx.app, 'audited');
+    const subject = await newSession(ctx.app, 'subject');
+    const subjectUrl = `/api/v1/admin/users/${subject.userId}`;
+    const adminActions: Record<string, Awaited<ReturnType<typeof as>>> = {};
+    adminActions['admin.users_listed'] = await as(admin.accessToken, 'GET', '/api/v1/admin/users?limit=1');
+    adminActions['admin.role_changed'] = await as(admin.accessToken, 'PATCH', subjectUrl, { role: 'admin' });
+    expect((await as(admin.accessToken, 'PATCH', subjectUrl, { role: 'user' })).statusCode).toBe(200);
+    adminActions['admin.user_disabled'] = await as(admin.accessToken, 'PATCH', subjectUrl, {
+      disabled: true,
+    });
+    adminActions['admin.user_enabled'] = await as(admin.accessToken, 'PATCH', subjectUrl, {
+      disabled: false,
+    });
+    for (const res of Object.values(adminActions)) expect(res.statusCode).toBe(200);
     const failed = await ctx.app.inject({
       method: 'POST',
       url: '/api/v1/auth/login',
@@ -212,15 +219,11 @@ describe('admin routes, roles and the audit log', () => {
     expect(failures[0].metadata.username).toBe('ghost\\u000d\\u000a{"forged":true}');
     expect(failures[0].user_agent).toBe('curl\\u001b[31m/evil');
 
-    const adminEvents = (await log(`user_id=${admin.userId}`)).map((e) => e.action);
-    expect(adminEvents).toEqual(
-      expect.arrayContaining([
-        'admin.role_changed',
-        'admin.user_disabled',
-        'admin.user_enabled',
-        'admin.users_listed',
-      ]),
-    );
+    const adminEvents = await log(`user_id=${admin.userId}`);
+    for (const [action, res] of Object.entries(adminActions)) {
+      const requestId = res.headers['x-request-id'];
+      expect(adminEvents.filter((e) => e.request_id === requestId).map((e) => e.action)).toContain(action);
+    }
     expect((await log('action=admin.audit_viewed')).length).toBeGreaterThan(0);
     const from = new Date(Date.now() - 60_000).toISOString();
     expect((await log(`action=auth.register&from=${from}`)).length).toBeGreaterThan(0);

@@ -222,7 +222,9 @@ describeEachDatabase('API keys on %s', (database) => {
 
   it('audits creation, rotation and revocation, each with the key it concerns', async () => {
     const user = await newSession(ctx.app, 'audited');
-    const made = (await createKey({ name: 'audited', scopes: ['tasks:read'] }, bearer(user.accessToken))).json();
+    const made = (
+      await createKey({ name: 'audited', scopes: ['tasks:read'] }, bearer(user.accessToken))
+    ).json();
     const rotated = await call('POST', `/api-keys/${made.key_id}/rotate`, bearer(user.accessToken), {});
     const revoked = await call('DELETE', `/api-keys/${rotated.json().key_id}`, bearer(user.accessToken));
     expect([rotated.statusCode, revoked.statusCode]).toEqual([201, 204]);
@@ -288,7 +290,9 @@ describeEachDatabase('API keys on %s', (database) => {
       call('POST', `/api-keys/${keyId}/rotate`, bearer(user.accessToken), payload).then((r) => r.json());
     const graced = await rotate(viaKey.key_id, { grace_seconds: 60 });
     const replaced = await rotate(manager.key_id, {});
-    expect((await call('DELETE', `/api-keys/${graced.key_id}`, bearer(user.accessToken))).statusCode).toBe(204);
+    expect((await call('DELETE', `/api-keys/${graced.key_id}`, bearer(user.accessToken))).statusCode).toBe(
+      204,
+    );
     const keys: string[] = [user.apiKey, manager.api_key, viaKey.api_key, graced.api_key, replaced.api_key];
     expect(keys.every((key) => /^vcp_[0-9A-Za-z]{46}$/.test(key))).toBe(true);
     expect(new Set(keys).size).toBe(keys.length);

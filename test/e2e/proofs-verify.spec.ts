@@ -1,6 +1,7 @@
-import { useTestApp } from '../support/app';
+import { useAdminApp } from '../support/admin';
 import { scrape, valueOf } from '../support/prometheus';
-import { apiKeyHeader, bearer, login, newSession, Session } from '../support/auth';
+import { apiKeyHeader, bearer, newSession, Session } from '../support/auth';
+import { expect422 as expect422Reply } from '../support/validation';
 import {
   b64,
   circuitPayload,
@@ -15,7 +16,6 @@ import {
   zkFixture,
 } from '../support/zk';
 
-const ADMIN = { username: 'proof_admin', password: 'admin password 123' };
 /** base64 of `value`'s JSON padded with spaces to exactly `chars` base64 characters (a multiple of 4). */
 const paddedB64 = (value: unknown, chars: number) =>
   Buffer.from(JSON.stringify(value).padEnd((chars / 4) * 3, ' ')).toString('base64');
@@ -34,11 +34,9 @@ const ALL: Fixture[] = [
  * limit is set far below the verify route's own, so the tests show which limit applies where.
  */
 function proofApp(database: 'postgres' | 'pglite', fixtures: Fixture[]) {
-  const ctx = useTestApp({
+  const ctx = useAdminApp({
     database,
     env: {
-      ADMIN_USERNAME: ADMIN.username,
-      ADMIN_PASSWORD: ADMIN.password,
       PROOF_WORKERS: '1',
       BODY_LIMIT_BYTES: '16384',
     },
@@ -47,12 +45,11 @@ function proofApp(database: 'postgres' | 'pglite', fixtures: Fixture[]) {
   const users = {} as { alice: Session; bob: Session };
 
   beforeAll(async () => {
-    const admin = await login(ctx.app, ADMIN.username, ADMIN.password);
     for (const [circuit, protocol] of fixtures) {
       const res = await ctx.app.inject({
         method: 'POST',
         url: '/api/v1/admin/circuits',
-        headers: bearer(admin.access_token),
+        headers: bearer(ctx.admin.accessToken),
         payload: circuitPayload(circuit, protocol),
       });
       expect(res.statusCode).toBe(201);
@@ -75,15 +72,8 @@ function proofApp(database: 'postgres' | 'pglite', fixtures: Fixture[]) {
   };
   const modern = (circuit: FixtureCircuit, protocol: FixtureProtocol, patch: Record<string, unknown> = {}) =>
     verifyBody(ids, circuit, protocol, patch);
-  const expect422 = async (payload: unknown, field: string) => {
-    const res = await verify(apiKeyHeader(users.alice.apiKey), payload);
-    const body = res.json();
-    expect({ status: res.statusCode, error: body.error, field: body.details?.[0]?.field }).toEqual({
-      status: 422,
-      error: 'validation_error',
-      field,
-    });
-  };
+  const expect422 = async (payload: unknown, field: string) =>
+    expect422Reply(await verify(apiKeyHeader(users.alice.apiKey), payload), field);
   const artifacts = async () =>
     (await ctx.dataSource.query(`SELECT count(*)::int AS n FROM proof_artifacts`))[0].n as number;
   return { ctx, ids, users, verify, modern, expect422, artifacts };

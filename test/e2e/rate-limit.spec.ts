@@ -1,9 +1,10 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { randomInt } from 'node:crypto';
 import { generateApiKey } from '../../src/api-keys/api-key.format';
 import { ResilientThrottlerStorage } from '../../src/rate-limit/resilient.storage';
-import { bootApp, useTestApp } from '../support/app';
-import { apiKeyHeader, bearer, login, newSession } from '../support/auth';
+import { useAdminApp } from '../support/admin';
+import { bootApp } from '../support/app';
+import { apiKeyHeader, bearer, newSession } from '../support/auth';
+import { freshClientIp } from '../support/client-ip';
 import { TEST_DEFAULTS, testConfig } from '../support/config';
 import { createTestDatabase, REDIS_URL } from '../support/postgres';
 import { scrape, valueOf } from '../support/prometheus';
@@ -11,7 +12,6 @@ import { RateLimitProbeModule } from '../support/rate-limit-probe.module';
 
 const LIMIT = 5;
 const STRICT = { ...TEST_DEFAULTS, RATE_LIMIT_GENERAL_RPM: String(LIMIT), RATE_LIMIT_GENERAL_BURST: '1000' };
-const randomIp = () => `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}`;
 const hit = (
   app: NestFastifyApplication,
   remoteAddress: string,
@@ -21,20 +21,18 @@ const hit = (
 
 describe('rate limiting', () => {
   describe('in memory, one instance', () => {
-    const ctx = useTestApp({
+    const ctx = useAdminApp({
       env: {
         ...STRICT,
         RATE_LIMIT_AUTH_RPM: '20',
         RATE_LIMIT_AUTH_BURST: '1000',
         TRUSTED_PROXY_CIDRS: '10.250.0.0/16',
-        ADMIN_USERNAME: 'rl_admin',
-        ADMIN_PASSWORD: 'admin password 1',
       },
       extraModules: [RateLimitProbeModule],
     });
 
     it('answers 429 rate_limited with Retry-After and X-RateLimit-* headers', async () => {
-      const ip = randomIp();
+      const ip = freshClientIp();
       const responses = [];
       for (let i = 0; i < LIMIT + 1; i++) responses.push(await hit(ctx.app, ip));
       expect(responses.map((r) => r.statusCode)).toEqual([...Array(LIMIT).fill(200), 429]);
@@ -47,16 +45,16 @@ describe('rate limiting', () => {
     });
 
     it('counts 200 requests from an untrusted peer against one bucket, whatever X-Forwarded-For says', async () => {
-      const peer = randomIp();
+      const peer = freshClientIp();
       const statuses = [];
       for (let i = 0; i < 200; i++)
-        statuses.push((await hit(ctx.app, peer, { 'x-forwarded-for': randomIp() })).statusCode);
+        statuses.push((await hit(ctx.app, peer, { 'x-forwarded-for': freshClientIp() })).statusCode);
       expect(statuses.filter((s) => s === 200)).toHaveLength(LIMIT);
     });
 
     it('behind a trusted proxy, counts the forwarded client (first untrusted hop from the right)', async () => {
       const proxy = '10.250.0.5';
-      const [a, b] = [randomIp(), randomIp()];
+      const [a, b] = [freshClientIp(), freshClientIp()];
       // A client-supplied leftmost entry is ignored: the right-most untrusted hop is the client.
       const via = (client: string) => ({ 'x-forwarded-for': `6.6.6.6, ${client}, 10.250.0.9` });
       const fromA = [];
@@ -66,13 +64,13 @@ describe('rate limiting', () => {
     });
 
     it('treats an IPv4-mapped IPv6 peer as the same IPv4 client', async () => {
-      const ip = randomIp();
+      const ip = freshClientIp();
       for (let i = 0; i < LIMIT; i++) await hit(ctx.app, ip);
       expect((await hit(ctx.app, `::ffff:${ip}`)).statusCode).toBe(429);
     });
 
     it('gives two controllers with the same class and method names separate buckets', async () => {
-      const ip = randomIp();
+      const ip = freshClientIp();
       for (let i = 0; i < LIMIT; i++) await hit(ctx.app, ip, {}, 'a');
       expect((await hit(ctx.app, ip, {}, 'a')).statusCode).toBe(429);
       expect((await hit(ctx.app, ip, {}, 'b')).statusCode).toBe(200);
@@ -85,7 +83,7 @@ describe('rate limiting', () => {
           method: 'GET',
           url: '/api/v1/rate-probe-a/mine',
           headers: apiKeyHeader(key),
-          remoteAddress: randomIp(),
+          remoteAddress: freshClientIp(),
         });
       const first = [];
       for (let i = 0; i < LIMIT + 1; i++) first.push((await mine(user.apiKey)).statusCode);
@@ -96,11 +94,10 @@ describe('rate limiting', () => {
         url: '/api/v1/auth/api-key/validate',
         headers: apiKeyHeader(user.apiKey),
       });
-      const admin = await login(ctx.app, 'rl_admin', 'admin password 1');
       const override = await ctx.app.inject({
         method: 'POST',
         url: '/api/v1/admin/throttle-overrides',
-        headers: bearer(admin.access_token),
+        headers: bearer(ctx.admin.accessToken),
         payload: {
           subject_type: 'api_key',
           subject_id: validate.json().key_id,
@@ -117,7 +114,7 @@ describe('rate limiting', () => {
           await ctx.app.inject({
             method: 'GET',
             url: '/api/v1/admin/throttle-overrides',
-            headers: bearer(admin.access_token),
+            headers: bearer(ctx.admin.accessToken),
           })
         ).json(),
       ).toEqual(
@@ -134,7 +131,7 @@ describe('rate limiting', () => {
     });
 
     it('throttles failed authentications per client IP (guessing keys is limited like guessing passwords)', async () => {
-      const attacker = randomIp();
+      const attacker = freshClientIp();
       const limitedBefore = valueOf((await scrape(ctx.app)).samples, 'rate_limited_total', { tier: 'auth' });
       const statuses: number[] = [];
       for (let i = 0; i < 22; i++) {
@@ -154,13 +151,13 @@ describe('rate limiting', () => {
       const other = await ctx.app.inject({
         method: 'GET',
         url: '/api/v1/rate-probe-a/mine',
-        remoteAddress: randomIp(),
+        remoteAddress: freshClientIp(),
       });
       expect(other.statusCode).toBe(401);
     });
 
     it('never throttles health checks', async () => {
-      const ip = randomIp();
+      const ip = freshClientIp();
       for (let i = 0; i < LIMIT * 3; i++) {
         expect(
           (await ctx.app.inject({ method: 'GET', url: '/api/v1/health', remoteAddress: ip })).statusCode,
@@ -177,7 +174,7 @@ describe('rate limiting', () => {
       const a = await bootApp(envA.config, { extraModules: [RateLimitProbeModule] });
       const b = await bootApp(envB.config, { extraModules: [RateLimitProbeModule] });
       try {
-        const ip = randomIp();
+        const ip = freshClientIp();
         const responses = await Promise.all(
           Array.from({ length: 3 * LIMIT }, (_, i) => hit(i % 2 === 0 ? a : b, ip)),
         );

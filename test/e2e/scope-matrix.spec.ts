@@ -1,10 +1,8 @@
 import { ALL_SCOPES } from '../../src/common/auth/scopes';
-import { useTestApp } from '../support/app';
-import { apiKeyHeader, bearer, login, newSession } from '../support/auth';
+import { useAdminApp } from '../support/admin';
+import { apiKeyHeader, bearer, newSession } from '../support/auth';
 import { fixture, sha256 } from '../support/wasm';
 import { circuitPayload, zkFixture } from '../support/zk';
-
-const ADMIN = { username: 'matrix_admin', password: 'admin password 123' };
 
 type Request = { url: string; payload?: object };
 
@@ -14,7 +12,7 @@ type Request = { url: string; payload?: object };
  * to REQUESTS, or the coverage check fails.
  */
 describe('scope matrix for API keys', () => {
-  const ctx = useTestApp({ env: { ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password } });
+  const ctx = useAdminApp();
   let adminToken: string;
   let someUserId: string;
   let circuitId: string;
@@ -22,7 +20,7 @@ describe('scope matrix for API keys', () => {
   const echoId = sha256(echoWasm);
 
   beforeAll(async () => {
-    adminToken = (await login(ctx.app, ADMIN.username, ADMIN.password)).access_token;
+    adminToken = ctx.admin.accessToken;
     someUserId = (await newSession(ctx.app, 'matrix')).userId;
     const circuit = await ctx.app.inject({
       method: 'POST',

@@ -1,8 +1,7 @@
 import { DataSource } from 'typeorm';
 import { MIGRATIONS } from '../../migrations';
 import { createDataSource } from '../../src/database/data-source.factory';
-import { testConfig, TestConfig } from '../support/config';
-import { createTestDatabase, TestDatabase } from '../support/postgres';
+import { createTestEnv, describeEachDatabase, TestEnv } from '../support/databases';
 import { hasInlineIndex, migrationStatements, schemaSnapshot } from '../support/schema';
 
 const EXPECTED_TABLES = [
@@ -48,18 +47,13 @@ describe('migrations', () => {
     expect(hasInlineIndex('CREATE INDEX idx_a ON audit_log (action)')).toBe(false);
   });
 
-  describe.each([
-    ['PostgreSQL', true],
-    ['PGlite', false],
-  ])('on %s: up → down → up', (_name, onPostgres) => {
-    let db: TestDatabase | undefined;
-    let env: TestConfig;
+  describeEachDatabase('on %s: up → down → up', (database) => {
+    let env: TestEnv;
     let ds: DataSource;
     let result: Awaited<ReturnType<typeof upDownUp>>;
 
     beforeAll(async () => {
-      db = onPostgres ? await createTestDatabase() : undefined;
-      env = testConfig(db ? { DATABASE_URL: db.url } : {});
+      env = await createTestEnv(database);
       ds = await createDataSource(env.config, { migrationsRun: false });
       await ds.initialize();
       result = await upDownUp(ds);
@@ -67,8 +61,7 @@ describe('migrations', () => {
 
     afterAll(async () => {
       await ds?.destroy();
-      await db?.drop();
-      env?.cleanup();
+      await env?.dispose();
     });
 
     it('creates every table of the schema', () => {

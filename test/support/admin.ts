@@ -19,7 +19,11 @@ export async function loginAdmin(
   credentials: { username: string; password: string } = TEST_ADMIN,
 ): Promise<AdminSession> {
   const tokens = await login(app, credentials.username, credentials.password);
-  const me = await app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: bearer(tokens.access_token) });
+  const me = await app.inject({
+    method: 'GET',
+    url: '/api/v1/auth/me',
+    headers: bearer(tokens.access_token),
+  });
   const { user_id, role } = me.json<{ user_id: string; role: string }>();
   if (role !== 'admin') throw new Error(`${credentials.username} is not an admin: ${me.body}`);
   return {

@@ -24,7 +24,8 @@ function checkValidationError(
     field,
   });
   expect(list.length).toBeGreaterThan(0);
-  for (const detail of list) expect(detail).toEqual({ field: expect.any(String), message: expect.any(String) });
+  for (const detail of list)
+    expect(detail).toEqual({ field: expect.any(String), message: expect.any(String) });
   return list;
 }
 
@@ -38,7 +39,10 @@ export function expect422(res: HttpReply, field?: string): ValidationDetail[] {
 }
 
 /** The same for a service call: it must reject with a 422 `validation_error` AppException. */
-export async function expect422Thrown(promise: Promise<unknown>, field?: string): Promise<ValidationDetail[]> {
+export async function expect422Thrown(
+  promise: Promise<unknown>,
+  field?: string,
+): Promise<ValidationDetail[]> {
   const error = await promise.then(
     () => null,
     (e: unknown) => e,

@@ -5,6 +5,7 @@ import { ProofVerificationService } from '../../../src/proofs/proof-verification
 import { VerifierPool, VerifyJob } from '../../../src/proofs/verifier-pool';
 import { testConfig, TestConfig } from '../../support/config';
 import { createTestDatabase, TestDatabase } from '../../support/postgres';
+import { expect422Thrown as expect422 } from '../../support/validation';
 import {
   b64,
   bootProofs,
@@ -31,12 +32,6 @@ async function rejection(promise: Promise<unknown>): Promise<AppException> {
   );
   if (!(error instanceof AppException)) throw new Error(`expected an AppException, got ${String(error)}`);
   return error;
-}
-
-async function expect422(promise: Promise<unknown>, field: string): Promise<void> {
-  const error = await rejection(promise);
-  expect({ code: error.code, status: error.getStatus() }).toEqual({ code: 'validation_error', status: 422 });
-  expect((error.extra.details as { field: string }[])[0].field).toBe(field);
 }
 
 describe('proof verification (service level, real PostgreSQL, real snarkjs threads)', () => {

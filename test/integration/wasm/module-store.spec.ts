@@ -9,17 +9,12 @@ import { DatabaseModule } from '../../../src/database/database.module';
 import { ModuleIntegrityError, ModuleStoreService } from '../../../src/wasm/module-store.service';
 import { WasmService } from '../../../src/wasm/wasm.service';
 import { WasmModule } from '../../../src/wasm/wasm.module';
-import { testConfig, TestConfig } from '../../support/config';
-import { createTestDatabase, TestDatabase } from '../../support/postgres';
-import { fixture, sha256 } from '../../support/wasm';
+import { createTestEnv, describeEachDatabase, TestEnv } from '../../support/databases';
+import { fixture, sha256, uniqueFixture } from '../../support/wasm';
 
 /** The module store through the real Nest module, on real PostgreSQL and on PGlite. */
-describe.each([
-  ['PostgreSQL', true],
-  ['PGlite', false],
-])('module store on %s', (_name, onPostgres) => {
-  let db: TestDatabase | undefined;
-  let env: TestConfig;
+describeEachDatabase('module store on %s', (database) => {
+  let env: TestEnv;
   let moduleRef: TestingModule;
   let store: ModuleStoreService;
   let wasm: WasmService;
@@ -29,10 +24,8 @@ describe.each([
   let base: string;
 
   beforeAll(async () => {
-    db = onPostgres ? await createTestDatabase() : undefined;
     base = mkdtempSync(join(tmpdir(), 'vcp-wasm-store-'));
-    env = testConfig({
-      ...(db ? { DATABASE_URL: db.url } : {}),
+    env = await createTestEnv(database, {
       WASM_MAX_MODULE_BYTES: String(64 * 1024),
       WASM_ALLOWED_ROOTS: join(base, 'modules-not-created-yet'),
     });
@@ -51,8 +44,7 @@ describe.each([
 
   afterAll(async () => {
     await moduleRef?.close();
-    await db?.drop();
-    env?.cleanup();
+    await env?.dispose();
     rmSync(base, { recursive: true, force: true });
   });
 
@@ -61,7 +53,7 @@ describe.each([
   });
 
   it('stores a module under its SHA-256, atomically, with a metadata row', async () => {
-    const bytes = fixture('echo');
+    const bytes = uniqueFixture('echo'); // new bytes, whatever was stored before
     const sut = await store.store(bytes, userId);
     expect(sut.created).toBe(true);
     expect(sut.record).toEqual(
@@ -79,7 +71,7 @@ describe.each([
   });
 
   it('deduplicates the same bytes: one row, one file, created=false', async () => {
-    const bytes = fixture('exit_code');
+    const bytes = uniqueFixture('exit_code');
     const first = await store.store(bytes, userId);
     const second = await store.store(bytes, null);
     expect([first.created, second.created]).toEqual([true, false]);
