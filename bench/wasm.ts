@@ -2,7 +2,7 @@
  * Per-call cost of each WASM runtime for a tiny module (an empty `_start`), cold and warm, against a raw
  * `WebAssembly.instantiate(bytes) + _start()` measured in the same run (the baseline of issue 7). Prints
  * p50s and ratios; asserts nothing. The default runtime (WASM_DEFAULT_RUNTIME) was chosen from these
- * numbers (see README). Two reference rows, not part of the target:
+ * numbers (see bench/README.md). Two reference rows, not part of the target:
  *  - `raw+wasi`: the same plain script plus what a WASI command needs, a `node:wasi` instance and
  *    `wasi.start()` (the tiny module imports nothing, so the raw baseline needs no WASI);
  *  - `v8 by id`: a module run from the store by id, as the HTTP endpoint does (row lookup, path

@@ -200,7 +200,7 @@ export function loadConfig(raw: NodeJS.ProcessEnv = process.env, cwd = process.c
       timeoutMs: (env.WASM_TIMEOUT_SECS ?? 30) * 1000,
       maxMemoryBytes: (env.WASM_MAX_MEMORY_MB ?? 256) * 1024 * 1024,
       maxConcurrency: env.WASM_MAX_CONCURRENCY ?? availableParallelism(),
-      // v8 by the benchmark in bench/wasm.ts (numbers in the README).
+      // v8 by the benchmark in bench/wasm.ts (numbers in bench/README.md).
       defaultRuntime: env.WASM_DEFAULT_RUNTIME ?? 'v8',
       maxOutputBytes: env.WASM_MAX_OUTPUT_BYTES ?? 1024 * 1024,
     },
