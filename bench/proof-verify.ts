@@ -25,6 +25,7 @@ import { CircuitRegistryService } from '../src/proofs/circuit-registry.service';
 import { ProofVerificationService } from '../src/proofs/proof-verification.service';
 import { ProofsModule } from '../src/proofs/proofs.module';
 import { VerifierPool, VerifyJob } from '../src/proofs/verifier-pool';
+import { internalLane } from '../src/common/concurrency/fair-queue';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const snarkjs = require('snarkjs') as Record<
@@ -41,6 +42,7 @@ interface Curve {
 const global = globalThis as { curve_bn128?: Curve | null };
 
 const N = Number(process.env.N ?? 200);
+const BENCH = internalLane('bench');
 const ROUNDS = Number(process.env.ROUNDS ?? 60);
 const FIXTURES = join(__dirname, '../../test/fixtures/zk');
 const json = (file: string): unknown => JSON.parse(readFileSync(join(FIXTURES, file), 'utf8'));
@@ -79,11 +81,11 @@ async function interleaved<K extends string>(
 }
 
 async function throughput(workers: number, job: VerifyJob): Promise<number> {
-  const pool = new VerifierPool({ workers, timeoutMs: 120_000 });
+  const pool = new VerifierPool({ workers, timeoutMs: 120_000, maxQueuedPerUser: N });
   try {
-    await Promise.all(Array.from({ length: workers * 2 }, () => pool.verify(job))); // threads warm
+    await Promise.all(Array.from({ length: workers * 2 }, () => pool.verify(job, BENCH))); // threads warm
     const started = performance.now();
-    const results = await Promise.all(Array.from({ length: N }, () => pool.verify(job)));
+    const results = await Promise.all(Array.from({ length: N }, () => pool.verify(job, BENCH)));
     const seconds = (performance.now() - started) / 1000;
     if (!results.every((r) => r.kind === 'verified' && r.valid))
       throw new Error('a bench verification failed');
@@ -131,7 +133,7 @@ async function main(): Promise<void> {
       raw: () => rawVerify(protocol, f, singleCurve),
       rawDefault: () => rawVerify(protocol, f, threadedCurve),
       trip: async () => {
-        const outcome = await pool.verify(job);
+        const outcome = await pool.verify(job, BENCH);
         valid(outcome.kind === 'verified' && outcome.valid);
       },
       service: async () => valid((await service.verify(body, user_id)).valid),

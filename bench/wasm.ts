@@ -19,7 +19,7 @@ import { loadConfig } from '../src/config/load-config';
 import { FsContentStore } from '../src/storage/fs-content-store';
 import { moduleContentOptions, ModuleStoreService } from '../src/wasm/module-store.service';
 import { V8Runtime } from '../src/wasm/v8/v8.runtime';
-import { WasmService } from '../src/wasm/wasm.service';
+import { ENGINE_LANE, WasmService } from '../src/wasm/wasm.service';
 import { NewWasmModule, WasmModuleRecord, WasmModulesRepository } from '../src/wasm/wasm-modules.repository';
 import { WasmerRuntime } from '../src/wasm/wasmer/wasmer.runtime';
 
@@ -87,7 +87,9 @@ async function engine(
   const moduleId = stored ? (await store.store(TINY, null)).record.moduleId : null;
   const call = async () => {
     const request = { inputs: null, runtime };
-    const result = moduleId ? await service.run(moduleId, request) : await service.runBytes(TINY, request);
+    const result = moduleId
+      ? await service.run(moduleId, request, ENGINE_LANE)
+      : await service.runBytes(TINY, request);
     if (result.outcome !== 'ok') throw new Error(`${runtime}: unexpected outcome ${result.outcome}`);
   };
   try {

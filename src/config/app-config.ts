@@ -48,6 +48,10 @@ export class AppConfig {
     readonly timeoutMs: number;
     readonly maxMemoryBytes: number;
     readonly maxConcurrency: number;
+    /** Runs one user may have going at once (≤ maxConcurrency), so others always find a slot soon. */
+    readonly maxConcurrencyPerUser: number;
+    /** Runs one user may have waiting; past it, that user gets 503. */
+    readonly maxQueuedPerUser: number;
     readonly defaultRuntime: WasmRuntimeName;
     readonly maxOutputBytes: number;
   };
@@ -60,10 +64,15 @@ export class AppConfig {
     readonly allowedCidrs: readonly string[];
   };
   readonly proofs!: {
-    /** Longest a verification may take, queueing in the worker pool included. */
+    /**
+     * Longest a verification may wait for a thread, and longest it may run on one. Past either it is a 503,
+     * never a verdict.
+     */
     readonly verifyTimeoutMs: number;
     /** Worker threads that run snarkjs (default: the cores). */
     readonly workers: number;
+    /** Verifications one user may have waiting for a thread; past it, that user gets 503. */
+    readonly maxQueuedPerUser: number;
     readonly maxWasmBytes: number;
     readonly maxZkeyBytes: number;
     /** Circuit witness generators and proving keys, stored by SHA-256. */

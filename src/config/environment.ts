@@ -168,6 +168,20 @@ export class EnvironmentVariables {
   @Max(256)
   WASM_MAX_CONCURRENCY?: number;
 
+  @Transform(toInt)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(256)
+  WASM_MAX_CONCURRENCY_PER_USER?: number;
+
+  @Transform(toInt)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  WASM_MAX_QUEUED_PER_USER?: number;
+
   @Transform(emptyToUndefined)
   @IsOptional()
   @IsIn(WASM_RUNTIMES)
@@ -250,6 +264,13 @@ export class EnvironmentVariables {
   @Min(1)
   @Max(64)
   PROOF_WORKERS?: number;
+
+  @Transform(toInt)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  PROOF_MAX_QUEUED_PER_USER?: number;
 
   @Transform(toInt)
   @IsOptional()

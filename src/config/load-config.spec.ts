@@ -42,6 +42,7 @@ describe('loadConfig', () => {
     expect(sut.proofs).toEqual({
       verifyTimeoutMs: 10_000,
       workers: availableParallelism(),
+      maxQueuedPerUser: 256,
       maxWasmBytes: 8 * 1024 * 1024,
       maxZkeyBytes: 32 * 1024 * 1024,
       storageDir: join(dataDir, 'circuits'),
@@ -52,6 +53,7 @@ describe('loadConfig', () => {
     const sut = load({
       PROOF_VERIFY_TIMEOUT_MS: '2500',
       PROOF_WORKERS: '3',
+      PROOF_MAX_QUEUED_PER_USER: '40',
       CIRCUIT_WASM_MAX_BYTES: '65536',
       CIRCUIT_ZKEY_MAX_BYTES: '131072',
       CIRCUIT_STORAGE_DIR: 'blobs',
@@ -59,6 +61,7 @@ describe('loadConfig', () => {
     expect(sut.proofs).toEqual({
       verifyTimeoutMs: 2500,
       workers: 3,
+      maxQueuedPerUser: 40,
       maxWasmBytes: 65536,
       maxZkeyBytes: 131072,
       storageDir: join(dataDir, 'blobs'),
@@ -71,6 +74,8 @@ describe('loadConfig', () => {
       timeoutMs: 30_000,
       maxMemoryBytes: 256 * 1024 * 1024,
       maxConcurrency: availableParallelism(),
+      maxConcurrencyPerUser: Math.ceil(availableParallelism() / 2),
+      maxQueuedPerUser: 16,
       defaultRuntime: 'v8',
       maxOutputBytes: 1024 * 1024,
     });
@@ -79,6 +84,7 @@ describe('loadConfig', () => {
       WASM_TIMEOUT_SECS: '5',
       WASM_MAX_MEMORY_MB: '64',
       WASM_MAX_CONCURRENCY: '3',
+      WASM_MAX_QUEUED_PER_USER: '5',
       WASM_DEFAULT_RUNTIME: 'wasmer',
       WASM_MAX_OUTPUT_BYTES: '4096',
     });
@@ -87,8 +93,18 @@ describe('loadConfig', () => {
       timeoutMs: 5000,
       maxMemoryBytes: 64 * 1024 * 1024,
       maxConcurrency: 3,
+      maxConcurrencyPerUser: 2,
+      maxQueuedPerUser: 5,
       defaultRuntime: 'wasmer',
       maxOutputBytes: 4096,
+    });
+    // A per-user share above the whole is the whole.
+    expect(load({ WASM_MAX_CONCURRENCY: '2', WASM_MAX_CONCURRENCY_PER_USER: '8' }).wasm).toMatchObject({
+      maxConcurrency: 2,
+      maxConcurrencyPerUser: 2,
+    });
+    expect(load({ WASM_MAX_CONCURRENCY: '4', WASM_MAX_CONCURRENCY_PER_USER: '3' }).wasm).toMatchObject({
+      maxConcurrencyPerUser: 3,
     });
   });
 
@@ -133,6 +149,9 @@ describe('loadConfig', () => {
     ['WASM_TIMEOUT_SECS', '0'],
     ['WASM_MAX_MEMORY_MB', '99999'],
     ['WASM_MAX_CONCURRENCY', '-2'],
+    ['WASM_MAX_CONCURRENCY_PER_USER', '0'],
+    ['WASM_MAX_QUEUED_PER_USER', 'lots'],
+    ['PROOF_MAX_QUEUED_PER_USER', '0'],
     ['WASM_DEFAULT_RUNTIME', 'wasmtime'],
     ['WASM_MAX_OUTPUT_BYTES', '12'],
   ])('refuses %s=%s, naming the variable but not its value', (name, value) => {

@@ -156,6 +156,7 @@ export function loadConfig(raw: NodeJS.ProcessEnv = process.env, cwd = process.c
   const missing = SECRET_NAMES.filter((name) => !env[name]);
   const generated = missing.length > 0 ? loadOrCreateDevSecrets(dataDir) : null;
   const secret = (name: SecretName): string => env[name] ?? generated![name];
+  const wasmConcurrency = env.WASM_MAX_CONCURRENCY ?? availableParallelism();
 
   return new AppConfig({
     environment,
@@ -199,7 +200,13 @@ export function loadConfig(raw: NodeJS.ProcessEnv = process.env, cwd = process.c
       maxModuleBytes: env.WASM_MAX_MODULE_BYTES ?? 10 * 1024 * 1024,
       timeoutMs: (env.WASM_TIMEOUT_SECS ?? 30) * 1000,
       maxMemoryBytes: (env.WASM_MAX_MEMORY_MB ?? 256) * 1024 * 1024,
-      maxConcurrency: env.WASM_MAX_CONCURRENCY ?? availableParallelism(),
+      maxConcurrency: wasmConcurrency,
+      // Half the slots by default: a second user finds one free however many runs the first has queued.
+      maxConcurrencyPerUser: Math.min(
+        wasmConcurrency,
+        env.WASM_MAX_CONCURRENCY_PER_USER ?? Math.ceil(wasmConcurrency / 2),
+      ),
+      maxQueuedPerUser: env.WASM_MAX_QUEUED_PER_USER ?? 16,
       // v8 by the benchmark in bench/wasm.ts (numbers in bench/README.md).
       defaultRuntime: env.WASM_DEFAULT_RUNTIME ?? 'v8',
       maxOutputBytes: env.WASM_MAX_OUTPUT_BYTES ?? 1024 * 1024,
@@ -210,6 +217,7 @@ export function loadConfig(raw: NodeJS.ProcessEnv = process.env, cwd = process.c
     proofs: {
       verifyTimeoutMs: env.PROOF_VERIFY_TIMEOUT_MS ?? 10_000,
       workers: env.PROOF_WORKERS ?? availableParallelism(),
+      maxQueuedPerUser: env.PROOF_MAX_QUEUED_PER_USER ?? 256,
       maxWasmBytes: env.CIRCUIT_WASM_MAX_BYTES ?? 8 * 1024 * 1024,
       maxZkeyBytes: env.CIRCUIT_ZKEY_MAX_BYTES ?? 32 * 1024 * 1024,
       storageDir: resolvePath(env.CIRCUIT_STORAGE_DIR ?? join(dataDir, 'circuits'), cwd),

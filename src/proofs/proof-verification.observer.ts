@@ -9,7 +9,7 @@ export interface ProofVerificationEvent {
   durationSeconds: number;
 }
 
-/** Called once per stored verification. An abstract class is the DI token, so no string token is needed. */
+/** Called once per verification that ran on a thread (stored, or a timeout, which is not stored). An abstract class is the DI token, so no string token is needed. */
 export abstract class ProofVerificationObserver {
   abstract observe(event: ProofVerificationEvent): void;
 }

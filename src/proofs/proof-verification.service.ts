@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppException } from '../common/errors/app.exception';
-import { ErrorCode } from '../common/errors/error-code';
+import { userLane } from '../common/concurrency/fair-queue';
 import { canonicalJson } from './canonical-json';
 import { CircuitRepository } from './circuit.repository';
 import { ProofArtifactRepository } from './proof-artifact.repository';
@@ -30,6 +30,9 @@ interface CachedCircuit {
 // A circuit id is the hash of its key, so a cached entry can never be stale; the bound only caps memory.
 const CIRCUIT_CACHE_SIZE = 256;
 
+/** What a verification that ran to an answer can end as: these, and only these, are stored. */
+type Verdict = Extract<VerifyOutcome, { kind: 'verified' | 'failed' }>;
+
 function rejected(error: ShapeError): AppException {
   return AppException.validation([{ field: error.field, message: error.reason }], error.message);
 }
@@ -37,8 +40,9 @@ function rejected(error: ShapeError): AppException {
 /**
  * Verifies a proof against a registered circuit. Everything about the request is checked on the event loop
  * before snarkjs sees it (shape, protocol, curve, signal count, canonical decimals, field bounds), so a
- * malformed proof is a 422 with its reason; snarkjs itself runs on the VerifierPool's threads, and whatever it
- * does (false, throw, hang) ends as a stored `valid: false`, never a 500.
+ * malformed proof is a 422 with its reason; snarkjs itself runs on the VerifierPool's threads. An answer from
+ * snarkjs (true, false, or a throw on this input) is stored; anything that is not an answer about the proof —
+ * no thread in time, a run past its budget, a dead thread — is a 503 with Retry-After and stores nothing.
  */
 @Injectable()
 export class ProofVerificationService {
@@ -70,15 +74,29 @@ export class ProofVerificationService {
       throw error instanceof ShapeError ? rejected(error) : error;
     }
 
-    const outcome = await this.pool.verify({
-      protocol: circuit.protocol,
-      vkey: circuit.vkey,
-      publicSignals,
-      proof: request.proof,
-    });
+    const outcome = await this.pool.verify(
+      { protocol: circuit.protocol, vkey: circuit.vkey, publicSignals, proof: request.proof },
+      userLane(callerId),
+    );
     if (outcome.kind === 'unavailable') {
       this.logger.warn(`verification not run: ${outcome.message}`);
-      throw new AppException(ErrorCode.ServiceUnavailable, 'Proof verification is unavailable; retry later');
+      throw AppException.unavailable(
+        'Proof verification is unavailable right now; nothing was stored; retry later',
+        outcome.retryAfterMs,
+      );
+    }
+    if (outcome.kind === 'timeout') {
+      // Not a verdict: a verification's work depends on the key, not on the proof's values, so a run past the
+      // budget says the machine was starved, not that the proof is false. Storing `valid: false` would record
+      // a valid proof as invalid for good; the caller can retry instead.
+      this.observe(circuit, outcome);
+      this.logger.warn(
+        `verification on circuit ${circuit.circuitId} ran past ${this.pool.options.timeoutMs} ms`,
+      );
+      throw AppException.unavailable(
+        `Proof verification did not finish within ${this.pool.options.timeoutMs} ms; nothing was stored; retry later`,
+        this.pool.options.timeoutMs,
+      );
     }
     if (outcome.kind === 'failed')
       this.logger.warn(`verifier failed on circuit ${circuit.circuitId}: ${outcome.message}`);
@@ -101,12 +119,7 @@ export class ProofVerificationService {
       errorMessage,
       submittedBy: callerId,
     });
-    this.observer.observe({
-      circuitId: circuit.circuitId,
-      protocol: circuit.protocol,
-      outcome: this.outcomeLabel(outcome),
-      durationSeconds: outcome.ms / 1000,
-    });
+    this.observe(circuit, outcome);
     return {
       valid,
       proof_id: proofId,
@@ -118,23 +131,23 @@ export class ProofVerificationService {
     };
   }
 
-  private errorMessage(outcome: Exclude<VerifyOutcome, { kind: 'unavailable' }>): string | null {
-    switch (outcome.kind) {
-      case 'verified':
-        return outcome.valid ? null : "The proof does not verify against the circuit's verification key";
-      case 'failed':
-        // snarkjs's own message stays in the server log: it may describe internals.
-        return 'The verifier could not evaluate this proof';
-      case 'timeout':
-        return `Verification did not finish within ${this.pool.options.timeoutMs} ms`;
+  private errorMessage(outcome: Verdict): string | null {
+    if (outcome.kind === 'failed') {
+      // snarkjs's own message stays in the server log: it may describe internals.
+      return 'The verifier could not evaluate this proof';
     }
+    return outcome.valid ? null : "The proof does not verify against the circuit's verification key";
   }
 
-  private outcomeLabel(
-    outcome: Exclude<VerifyOutcome, { kind: 'unavailable' }>,
-  ): ProofVerificationEvent['outcome'] {
-    if (outcome.kind === 'verified') return outcome.valid ? 'valid' : 'invalid';
-    return outcome.kind;
+  private observe(circuit: CachedCircuit, outcome: Verdict | { kind: 'timeout'; ms: number }): void {
+    const label: ProofVerificationEvent['outcome'] =
+      outcome.kind === 'verified' ? (outcome.valid ? 'valid' : 'invalid') : outcome.kind;
+    this.observer.observe({
+      circuitId: circuit.circuitId,
+      protocol: circuit.protocol,
+      outcome: label,
+      durationSeconds: outcome.ms / 1000,
+    });
   }
 
   private async circuit(circuitId: string): Promise<CachedCircuit> {

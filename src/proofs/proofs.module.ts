@@ -37,7 +37,11 @@ import { VerifierPool } from './verifier-pool';
       provide: VerifierPool,
       inject: [AppConfig],
       useFactory: (config: AppConfig) =>
-        new VerifierPool({ workers: config.proofs.workers, timeoutMs: config.proofs.verifyTimeoutMs }),
+        new VerifierPool({
+          workers: config.proofs.workers,
+          timeoutMs: config.proofs.verifyTimeoutMs,
+          maxQueuedPerUser: config.proofs.maxQueuedPerUser,
+        }),
     },
   ],
   exports: [CircuitRegistryService, ProofVerificationService, VerifierPool],

@@ -2,6 +2,8 @@ import { Logger, OnApplicationShutdown } from '@nestjs/common';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Piscina } from 'piscina';
+import { FairLimiter, QueueRefusal } from '../common/concurrency/fair-limiter';
+import { Lane } from '../common/concurrency/fair-queue';
 import { ProofSystem } from './proof-system';
 
 export interface VerifyJob {
@@ -13,11 +15,12 @@ export interface VerifyJob {
 
 export type VerifyOutcome =
   | { kind: 'verified'; valid: boolean; ms: number }
-  /** snarkjs threw, or its thread died: the proof is not accepted. */
+  /** snarkjs threw on this input: the proof is not accepted. */
   | { kind: 'failed'; message: string; ms: number }
+  /** It ran on a thread for the whole budget without an answer: nothing was decided about the proof. */
   | { kind: 'timeout'; ms: number }
-  /** The pool is closing or its queue is full: nothing was decided about the proof. */
-  | { kind: 'unavailable'; message: string };
+  /** It never ran (queue full, no thread in time, closing), or its thread died: nothing was decided. */
+  | { kind: 'unavailable'; message: string; retryAfterMs: number };
 
 type WorkerResult = { valid: boolean; ms: number } | { error: string; ms: number };
 
@@ -29,30 +32,52 @@ export const VERIFY_WORKER_FILE = join(__dirname, 'worker', 'verify.worker.js');
 
 export interface VerifierPoolOptions {
   workers: number;
+  /** Longest a verification may wait for a thread, and longest it may then run on it. */
   timeoutMs: number;
-  /** Verifications waiting for a thread beyond this are refused at once (`unavailable`). */
+  /** Verifications one user may have waiting; beyond it that user is refused (`unavailable`). */
+  maxQueuedPerUser?: number;
+  /** Verifications waiting in all; beyond it the longest user queue gives way (see FairQueue). */
   maxQueue?: number;
 }
 
+// A verification's time until some have been measured (Groth16 27–32 ms, PLONK 13–16 ms here).
+const EXPECTED_VERIFY_MS = 50;
+
 /**
  * snarkjs verification on worker threads, so that the event loop only ever validates, copies and waits.
- * Each thread builds its bn128 curve once. A verification that runs past `timeoutMs` (queueing included) is
- * aborted; piscina then terminates that thread and starts a fresh one.
+ * Each thread builds its bn128 curve once.
+ *
+ * Admission happens here, not in piscina's queue: a FairLimiter hands the threads out fairly per user (a freed
+ * thread goes to the user with the fewest verifications running), refuses at once a verification that would
+ * wait longer than `timeoutMs` for a thread, and refuses one still waiting at `timeoutMs`. The run's own
+ * budget starts when it gets a thread; past it the run is aborted and piscina replaces that thread.
  */
 export class VerifierPool implements OnApplicationShutdown {
   private readonly logger = new Logger(VerifierPool.name);
   private readonly pool: Piscina<VerifyJob, WorkerResult>;
+  private readonly limiter: FairLimiter;
   private closing: Promise<void> | null = null;
 
   constructor(readonly options: VerifierPoolOptions) {
     if (!existsSync(VERIFY_WORKER_FILE)) throw new Error(`verifier worker missing: ${VERIFY_WORKER_FILE}`);
+    this.limiter = new FairLimiter({
+      limit: options.workers,
+      // Work-conserving: one user alone may use every thread. A verification takes tens of milliseconds, so
+      // a thread freed that soon goes to whoever has the fewest running; no share needs to be held back.
+      maxRunningPerUser: options.workers,
+      maxQueuedPerLane: options.maxQueuedPerUser ?? 256,
+      maxQueued: options.maxQueue ?? 4096,
+      maxWaitMs: options.timeoutMs,
+      expectedRunMs: EXPECTED_VERIFY_MS,
+    });
     this.pool = new Piscina<VerifyJob, WorkerResult>({
       filename: VERIFY_WORKER_FILE,
       minThreads: options.workers,
       maxThreads: options.workers,
       // Threads are kept: rebuilding a curve costs more than a verification.
       idleTimeout: Number.MAX_SAFE_INTEGER,
-      maxQueue: options.maxQueue ?? 4096,
+      // The limiter never has more than `workers` jobs out, so piscina only queues while it replaces a thread.
+      maxQueue: options.workers,
       closeTimeout: options.timeoutMs,
     });
   }
@@ -62,8 +87,22 @@ export class VerifierPool implements OnApplicationShutdown {
     return this.pool.threads.length;
   }
 
-  async verify(job: VerifyJob, timeoutMs = this.options.timeoutMs): Promise<VerifyOutcome> {
-    if (this.closing) return { kind: 'unavailable', message: 'the verifier is shutting down' };
+  get stats(): { active: number; queued: number } {
+    return { active: this.limiter.active, queued: this.limiter.queued };
+  }
+
+  /** `lane` is whose verification it is; `timeoutMs` (tests) overrides the run's budget on its thread. */
+  async verify(job: VerifyJob, lane: Lane, timeoutMs = this.options.timeoutMs): Promise<VerifyOutcome> {
+    if (this.closing) return this.unavailable('the verifier is shutting down');
+    try {
+      return await this.limiter.run(lane, () => this.runOnThread(job, timeoutMs));
+    } catch (error) {
+      if (!(error instanceof QueueRefusal)) throw error;
+      return { kind: 'unavailable', message: error.message, retryAfterMs: error.retryAfterMs };
+    }
+  }
+
+  private async runOnThread(job: VerifyJob, timeoutMs: number): Promise<VerifyOutcome> {
     const abort = new AbortController();
     let timedOut = false;
     const started = performance.now();
@@ -76,21 +115,23 @@ export class VerifierPool implements OnApplicationShutdown {
       if ('error' in result) return { kind: 'failed', message: result.error, ms: result.ms };
       return { kind: 'verified', valid: result.valid, ms: result.ms };
     } catch (error) {
-      const ms = performance.now() - started;
-      if (timedOut) return { kind: 'timeout', ms };
+      if (timedOut) return { kind: 'timeout', ms: performance.now() - started };
+      // snarkjs's own throws come back as results (above); a rejection here is the thread or the pool.
       const message = error instanceof Error ? error.message : String(error);
-      if (this.closing || /queue is at limit|shutting down|Terminating worker/i.test(message)) {
-        return { kind: 'unavailable', message };
-      }
-      return { kind: 'failed', message, ms };
+      return this.unavailable(message);
     } finally {
       clearTimeout(timer);
     }
   }
 
+  private unavailable(message: string): VerifyOutcome {
+    return { kind: 'unavailable', message, retryAfterMs: this.limiter.expectedRunMs };
+  }
+
   /** Lets running verifications finish (up to the timeout), then ends every thread. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.limiter.close();
       try {
         await this.pool.close();
       } catch (error) {

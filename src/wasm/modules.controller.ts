@@ -16,6 +16,7 @@ import {
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Authenticated } from '../common/auth/authenticated.decorator';
+import { userLane } from '../common/concurrency/fair-queue';
 import { CurrentPrincipal } from '../common/auth/request-context.decorator';
 import type { Principal } from '../common/auth/principal';
 import { Scope } from '../common/auth/scopes';
@@ -124,8 +125,15 @@ export class ModulesController {
   })
   @ApiNotFoundResponse({ description: 'No such module (`not_found`)' })
   @ApiConflictResponse({ description: INTEGRITY })
-  @ApiServiceUnavailableResponse({ description: 'Too many runs queued (`service_unavailable`)' })
-  run(@Param() { module_id }: ModuleIdParams, @Body() body: unknown): Promise<RunResultDto> {
-    return this.wasm.run(module_id, parseRunRequest(body));
+  @ApiServiceUnavailableResponse({
+    description:
+      'Too many of your runs waiting, or the engine full (`service_unavailable`, with `Retry-After`)',
+  })
+  run(
+    @Param() { module_id }: ModuleIdParams,
+    @Body() body: unknown,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<RunResultDto> {
+    return this.wasm.run(module_id, parseRunRequest(body), userLane(principal.userId));
   }
 }

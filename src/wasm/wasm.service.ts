@@ -1,11 +1,12 @@
 import { Inject, Injectable, OnModuleDestroy, Optional } from '@nestjs/common';
 import { createHash, hash } from 'node:crypto';
+import { FairLimiter, QueueRefusal } from '../common/concurrency/fair-limiter';
+import { internalLane, Lane } from '../common/concurrency/fair-queue';
 import { AppException, FieldError } from '../common/errors/app.exception';
 import { findDeepJsonViolation } from '../common/validation/deep-json';
 import { AppConfig } from '../config/app-config';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { WASM_RUNTIMES, WasmRuntimeName } from '../config/environment';
-import { ConcurrencyLimiter } from './concurrency-limiter';
 import { LruCache } from './lru-cache';
 import { describeImport, ModuleStoreService } from './module-store.service';
 import { RuntimeResult, WasmRuntime } from './runtime';
@@ -49,8 +50,10 @@ export interface RunResult {
 
 export const RUN_LIMITS = { maxArgs: 64, maxArgLength: 256, maxEnv: 64, maxEnvValueLength: 4096 } as const;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
-// Calls waiting for a slot, per slot: beyond this the engine answers 503 instead of queueing without end.
+// Calls waiting for a slot in total, per slot: beyond this the engine answers 503 instead of queueing without end.
 const QUEUE_PER_SLOT = 64;
+/** The lane of callers without a user (benches, engine tests): it is not held to a user's share of slots. */
+export const ENGINE_LANE = internalLane('engine');
 
 // One-shot crypto.hash (Node ≥ 20.12) is about twice as fast as a Hash object on small inputs; a call hashes
 // three or four of them.
@@ -66,7 +69,7 @@ const sha256: (data: Uint8Array | string) => string =
  */
 @Injectable()
 export class WasmService implements OnModuleDestroy {
-  private readonly limiter: ConcurrencyLimiter;
+  private readonly limiter: FairLimiter;
   private readonly runtimes: Map<WasmRuntimeName, WasmRuntime>;
   /** Module hash → why it cannot run (or null when it can), so the binary is parsed once per module. */
   private readonly verdicts = new LruCache<string, string | null>(1024);
@@ -80,24 +83,34 @@ export class WasmService implements OnModuleDestroy {
   ) {
     this.runtimes = new Map(runtimes.map((r) => [r.name, r]));
     const slots = config.wasm.maxConcurrency;
-    this.limiter = new ConcurrencyLimiter(slots, slots * QUEUE_PER_SLOT);
+    this.limiter = new FairLimiter({
+      limit: slots,
+      maxRunningPerUser: config.wasm.maxConcurrencyPerUser,
+      maxQueuedPerLane: config.wasm.maxQueuedPerUser,
+      maxQueued: slots * QUEUE_PER_SLOT,
+      // Only for Retry-After until runs have been timed; runs are not refused for their expected wait.
+      expectedRunMs: 1000,
+    });
   }
 
   get stats(): { active: number; queued: number } {
     return { active: this.limiter.active, queued: this.limiter.queued };
   }
 
-  /** Runs a stored module: its row must exist and its file must hash to its id (read once, then verified). */
-  async run(moduleId: string, request: RunRequest): Promise<RunResult> {
+  /**
+   * Runs a stored module: its row must exist and its file must hash to its id (read once, then verified).
+   * `lane` is whose run it is (`userLane(userId)` from a route): runs wait for a slot fairly per lane.
+   */
+  async run(moduleId: string, request: RunRequest, lane: Lane): Promise<RunResult> {
     this.validate(request);
     const bytes = await this.store.read(moduleId);
-    return this.execute(bytes, moduleId, request);
+    return this.execute(bytes, moduleId, request, lane);
   }
 
   /** Runs bytes that are not (yet) in the store, e.g. for benchmarks; the same checks apply. */
-  async runBytes(bytes: Uint8Array, request: RunRequest): Promise<RunResult> {
+  async runBytes(bytes: Uint8Array, request: RunRequest, lane: Lane = ENGINE_LANE): Promise<RunResult> {
     this.validate(request);
-    return this.execute(bytes, sha256(bytes), request);
+    return this.execute(bytes, sha256(bytes), request, lane);
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -175,7 +188,12 @@ export class WasmService implements OnModuleDestroy {
     if (problems.length > 0) throw AppException.validation(problems);
   }
 
-  private async execute(bytes: Uint8Array, moduleHash: string, request: RunRequest): Promise<RunResult> {
+  private async execute(
+    bytes: Uint8Array,
+    moduleHash: string,
+    request: RunRequest,
+    lane: Lane,
+  ): Promise<RunResult> {
     const runtime = this.runtimeFor(request);
     const stdin = Buffer.from(JSON.stringify(request.inputs ?? null), 'utf8');
     const inputsHash = sha256(stdin);
@@ -194,7 +212,7 @@ export class WasmService implements OnModuleDestroy {
         outcome: 'invalid_module',
       };
     }
-    return this.limiter.run(async () => {
+    return this.whenSlotFree(lane, async () => {
       const started = performance.now();
       const result = await runtime.run({
         moduleHash,
@@ -226,6 +244,20 @@ export class WasmService implements OnModuleDestroy {
         outcome,
       };
     });
+  }
+
+  private async whenSlotFree<T>(lane: Lane, run: () => Promise<T>): Promise<T> {
+    try {
+      return await this.limiter.run(lane, run);
+    } catch (error) {
+      if (!(error instanceof QueueRefusal)) throw error;
+      throw AppException.unavailable(
+        error.reason === 'lane_full'
+          ? 'Too many of your runs are waiting; retry later'
+          : 'The WebAssembly engine is busy; retry later',
+        error.retryAfterMs,
+      );
+    }
   }
 
   /** Checks once per module (and runtime) what would stop it from running: imports, memories, entry point. */

@@ -24,6 +24,9 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
  * internals; `extra` adds documented fields to the body (e.g. `details`, `checks`).
  */
 export class AppException extends HttpException {
+  /** Response headers that belong to this error, e.g. `Retry-After` on a 503. */
+  readonly headers: Record<string, string> = {};
+
   constructor(
     readonly code: ErrorCode,
     message: string,
@@ -39,5 +42,13 @@ export class AppException extends HttpException {
 
   static notFound(message = 'Resource not found'): AppException {
     return new AppException(ErrorCode.NotFound, message);
+  }
+
+  /** 503 `service_unavailable` with `Retry-After` in whole seconds (1–3600, rounded up). */
+  static unavailable(message: string, retryAfterMs: number): AppException {
+    const error = new AppException(ErrorCode.ServiceUnavailable, message);
+    const seconds = Number.isFinite(retryAfterMs) ? Math.ceil(retryAfterMs / 1000) : 3600;
+    error.headers['Retry-After'] = String(Math.min(3600, Math.max(1, seconds)));
+    return error;
   }
 }

@@ -30,6 +30,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
       );
     }
     if (reply.sent) return;
+    if (exception instanceof AppException) void reply.headers(exception.headers);
     void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(body);
   }
 

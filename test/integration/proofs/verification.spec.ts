@@ -1,4 +1,5 @@
 import { DataSource } from 'typeorm';
+import { Lane } from '../../../src/common/concurrency/fair-queue';
 import { AppException } from '../../../src/common/errors/app.exception';
 import { CircuitRegistryService } from '../../../src/proofs/circuit-registry.service';
 import { ProofVerificationService } from '../../../src/proofs/proof-verification.service';
@@ -293,34 +294,29 @@ describe('proof verification (service level, real PostgreSQL, real snarkjs threa
     });
   });
 
-  describe('when snarkjs throws or hangs: a stored valid:false, never a 500', () => {
+  describe('when snarkjs throws: a stored valid:false; when it runs out of time: a 503 that stores nothing', () => {
     /** A real pool whose jobs reach snarkjs with a key missing its IC points, so snarkjs throws in the thread. */
     class ThrowingPool extends VerifierPool {
-      override verify(job: VerifyJob, timeoutMs?: number) {
-        return super.verify({ ...job, vkey: { ...(job.vkey as object), IC: [] } }, timeoutMs);
+      override verify(job: VerifyJob, lane: Lane, timeoutMs?: number) {
+        return super.verify({ ...job, vkey: { ...(job.vkey as object), IC: [] } }, lane, timeoutMs);
       }
     }
 
-    it.each([
-      [
-        'throws',
-        { PROOF_WORKERS: '1' },
-        () => new ThrowingPool({ workers: 1, timeoutMs: 10_000 }),
-        /could not evaluate/,
-      ],
-      ['times out', { PROOF_WORKERS: '1', PROOF_VERIFY_TIMEOUT_MS: '1' }, null, /did not finish within 1 ms/],
-    ] as const)('snarkjs %s', async (_name, extraEnv, makePool, message) => {
-      const pool = makePool?.();
-      const other = await bootProofs(
+    const bootWith = (extraEnv: Record<string, string>, pool?: VerifierPool) =>
+      bootProofs(
         testConfig({ DATABASE_URL: db.url, ...extraEnv }).config,
         pool ? [{ provide: VerifierPool, useValue: pool }] : [],
       );
+
+    it('snarkjs throws: stored as valid:false', async () => {
+      const pool = new ThrowingPool({ workers: 1, timeoutMs: 10_000 });
+      const other = await bootWith({ PROOF_WORKERS: '1' }, pool);
       try {
         const result = await other
           .get(ProofVerificationService)
           .verify(modern('multiplier', 'groth16'), alice);
         expect(result.valid).toBe(false);
-        expect(result.error_message).toMatch(message);
+        expect(result.error_message).toMatch(/could not evaluate/);
         const [row] = await ds.query(
           `SELECT verified, error_message FROM proof_artifacts WHERE proof_id = $1`,
           [result.proof_id],
@@ -328,7 +324,26 @@ describe('proof verification (service level, real PostgreSQL, real snarkjs threa
         expect(row).toEqual({ verified: false, error_message: result.error_message });
       } finally {
         await other.close();
-        await pool?.close();
+        await pool.close();
+      }
+    });
+
+    it('snarkjs runs past its budget: 503 with Retry-After, nothing stored (a timeout is no verdict)', async () => {
+      const other = await bootWith({ PROOF_WORKERS: '1', PROOF_VERIFY_TIMEOUT_MS: '1' });
+      const before = await count();
+      try {
+        const error = await rejection(
+          other.get(ProofVerificationService).verify(modern('multiplier', 'groth16'), alice),
+        );
+        expect({ code: error.code, status: error.getStatus() }).toEqual({
+          code: 'service_unavailable',
+          status: 503,
+        });
+        expect(error.message).toMatch(/did not finish within 1 ms; nothing was stored/);
+        expect(error.headers['Retry-After']).toMatch(/^[1-9][0-9]*$/);
+        expect(await count()).toBe(before);
+      } finally {
+        await other.close();
       }
     });
   });

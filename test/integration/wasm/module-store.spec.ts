@@ -7,7 +7,7 @@ import { DataSource } from 'typeorm';
 import { ConfigModule } from '../../../src/config/config.module';
 import { DatabaseModule } from '../../../src/database/database.module';
 import { ModuleIntegrityError, ModuleStoreService } from '../../../src/wasm/module-store.service';
-import { WasmService } from '../../../src/wasm/wasm.service';
+import { ENGINE_LANE, WasmService } from '../../../src/wasm/wasm.service';
 import { WasmModule } from '../../../src/wasm/wasm.module';
 import { createTestEnv, describeEachDatabase, TestEnv } from '../../support/databases';
 import { fixture, sha256, uniqueFixture } from '../../support/wasm';
@@ -114,7 +114,7 @@ describeEachDatabase('module store on %s', (database) => {
 
   it('runs a stored module by id', async () => {
     const { record } = await store.store(fixture('echo'), userId);
-    const sut = await wasm.run(record.moduleId, { inputs: { via: 'store' } });
+    const sut = await wasm.run(record.moduleId, { inputs: { via: 'store' } }, ENGINE_LANE);
     expect(sut).toEqual(
       expect.objectContaining({ outcome: 'ok', stdout: { via: 'store' }, module_hash: record.moduleId }),
     );
@@ -124,7 +124,9 @@ describeEachDatabase('module store on %s', (database) => {
     const bytes = fixture('trap');
     const { record } = await store.store(bytes, userId);
     writeFileSync(join(root, `${record.moduleId}.wasm`), fixture('loop'));
-    await expect(wasm.run(record.moduleId, { inputs: null })).rejects.toBeInstanceOf(ModuleIntegrityError);
+    await expect(wasm.run(record.moduleId, { inputs: null }, ENGINE_LANE)).rejects.toBeInstanceOf(
+      ModuleIntegrityError,
+    );
     await expect(store.read(record.moduleId)).rejects.toBeInstanceOf(ModuleIntegrityError);
     expect((await store.store(bytes, userId)).created).toBe(false);
     expect(sha256(await store.read(record.moduleId))).toBe(record.moduleId);
