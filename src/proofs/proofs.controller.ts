@@ -6,6 +6,7 @@ import {
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiPayloadTooLargeResponse,
+  ApiServiceUnavailableResponse,
   ApiTags,
   ApiUnprocessableEntityResponse,
   getSchemaPath,
@@ -50,6 +51,11 @@ export class ProofsController {
   @ApiUnprocessableEntityResponse({ description: 'Malformed proof, signals or request (`validation_error`)' })
   @ApiNotFoundResponse({ description: 'Unknown circuit, or a task or run that is not yours (`not_found`)' })
   @ApiPayloadTooLargeResponse({ description: 'Body over the route’s limit (`payload_too_large`)' })
+  @ApiServiceUnavailableResponse({
+    description:
+      'Not verified, nothing stored: no thread in time, too many of yours waiting, or the run past its ' +
+      'budget (`service_unavailable`, with `Retry-After`)',
+  })
   verify(
     @Body() dto: VerifyProofBodyDto,
     @CurrentPrincipal() principal: Principal,
