@@ -74,22 +74,47 @@ describe('FairLimiter', () => {
     expect(h.sut.queuedIn(A)).toBe(18);
   });
 
-  it('serves waiting users round robin: a flood that queued first gets one turn per round', async () => {
+  it('serves waiting users round robin, counting a job that started at once as a turn', async () => {
     const h = harness({ limit: 1 });
     for (const lane of [A, B, C]) for (let i = 1; i <= 3; i++) void h.submit(lane, `${lane.key}#${i}`);
     await flush();
     for (let i = 0; i < 8; i++) await h.finish(h.started[i]);
     expect(h.started).toEqual([
-      'user:a#1', // started at once, before anyone queued
-      'user:a#2',
+      'user:a#1', // started at once, before anyone queued: A's turn is used
       'user:b#1',
       'user:c#1',
-      'user:a#3',
+      'user:a#2',
       'user:b#2',
       'user:c#2',
+      'user:a#3',
       'user:b#3',
       'user:c#3',
     ]);
+  });
+
+  it('serves a user who comes back with nothing going before a flood’s next job, at every free slot', async () => {
+    const h = harness({ limit: 2, maxRunningPerUser: 1 });
+    for (let i = 1; i <= 4; i++) void h.submit(A, `a${i}`);
+    for (let i = 1; i <= 4; i++) void h.submit(C, `c${i}`);
+    await h.finish('a1');
+    expect(h.started).toEqual(['a1', 'c1', 'a2']);
+    void h.submit(B, 'b1');
+    await h.finish('c1'); // C waited longer than B, but B has had no turn
+    await h.finish('b1'); // B has nothing waiting: C's next takes the slot
+    void h.submit(B, 'b2');
+    await h.finish('a2'); // B had nothing going or waiting between its runs: a newcomer again
+    expect(h.started).toEqual(['a1', 'c1', 'a2', 'b1', 'c2', 'b2']);
+    expect(h.sut.queuedIn(A) + h.sut.queuedIn(C)).toBe(4);
+  });
+
+  it('among users who have had no turn yet, serves the one with less waiting first', async () => {
+    const h = harness({ limit: 1 });
+    void h.submit(A, 'a1');
+    ['c1', 'c2', 'c3'].forEach((c) => void h.submit(C, c));
+    void h.submit(B, 'b1');
+    await h.finish('a1');
+    await h.finish('b1');
+    expect(h.started).toEqual(['a1', 'b1', 'c1']);
   });
 
   it('holds a user to its share of the slots, leaving the rest for others even when they come later', async () => {
@@ -124,8 +149,7 @@ describe('FairLimiter', () => {
     await expect(refused).rejects.toMatchObject({ reason: 'lane_full', retryAfterMs: 200 });
     void h.submit(B, 'b1');
     await h.finish('a1');
-    await h.finish('a2'); // A queued first: it has this turn, B the next
-    expect(h.started).toEqual(['a1', 'a2', 'b1']);
+    expect(h.started).toEqual(['a1', 'b1']);
   });
 
   it('when the whole queue is full, a newcomer pushes out the heaviest user’s newest job', async () => {
@@ -136,8 +160,7 @@ describe('FairLimiter', () => {
     expect(h.outcomes.get('a4')).toBe('pushed_out');
     await expect(h.submit(A, 'a5')).rejects.toMatchObject({ reason: 'queue_full' });
     await h.finish('a1');
-    await h.finish('a2');
-    expect(h.started).toEqual(['a1', 'a2', 'b1']);
+    expect(h.started).toEqual(['a1', 'b1']);
   });
 
   it('refuses at once a job whose expected wait exceeds maxWaitMs, estimated from measured runs', async () => {

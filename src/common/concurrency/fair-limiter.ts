@@ -39,6 +39,13 @@ export interface FairLimiterOptions {
   now?: () => number;
 }
 
+/** What the limiter knows of a lane while it has jobs running or waiting; forgotten when it has neither. */
+interface LaneState {
+  running: number;
+  /** When its latest job started (a sequence number); 0 if none has yet. */
+  lastStart: number;
+}
+
 interface Waiter {
   start: () => void;
   refuse: (refusal: QueueRefusal) => void;
@@ -50,16 +57,17 @@ const SMOOTHING = 0.2;
 
 /**
  * Runs jobs at most `limit` at a time, shared fairly between lanes (users): a freed slot goes to the waiting lane
- * with the fewest jobs running, round robin among equals; a user lane never holds more than `maxRunningPerUser`
- * slots, and the queue is bounded per lane
+ * with the fewest jobs running and, among equals, to the one served longest ago (round robin, with a user who
+ * had nothing going served first); a user lane never holds more than `maxRunningPerUser` slots, and the queue is bounded per lane
  * and in total (see FairQueue). A slot that frees passes straight to the next job in turn. Optionally, a job
  * may wait at most `maxWaitMs`, and one whose expected wait is already longer is refused at once.
  * Refusals are `QueueRefusal`s: the job never ran.
  */
 export class FairLimiter {
   private readonly queue: FairQueue<Waiter>;
-  private readonly runningByLane = new Map<string, number>();
+  private readonly lanes = new Map<string, LaneState>();
   private running = 0;
+  private starts = 0;
   private meanRunMs: number;
   private closed = false;
   private readonly now: () => number;
@@ -83,7 +91,7 @@ export class FairLimiter {
   }
 
   runningIn(lane: Lane): number {
-    return this.runningByLane.get(lane.key) ?? 0;
+    return this.lanes.get(lane.key)?.running ?? 0;
   }
 
   /** The moving average of measured run times (the prior until a run ends). */
@@ -109,6 +117,7 @@ export class FairLimiter {
       if (waiter.timer) clearTimeout(waiter.timer);
       waiter.refuse(new QueueRefusal('closed', 0));
     }
+    for (const [key, state] of this.lanes) if (state.running === 0) this.lanes.delete(key);
   }
 
   /**
@@ -140,10 +149,13 @@ export class FairLimiter {
         reject(new QueueRefusal(admission.reason, this.backlogMs(lane)));
         return;
       }
+      this.stateOf(lane);
       if (admission.evicted) this.refuseWaiting(admission.evicted, 'pushed_out');
       if (Number.isFinite(maxWait)) {
         waiter.timer = setTimeout(() => {
-          if (this.queue.remove(lane, waiter)) waiter.refuse(new QueueRefusal('deadline', this.backlogMs(lane)));
+          if (!this.queue.remove(lane, waiter)) return;
+          waiter.refuse(new QueueRefusal('deadline', this.backlogMs(lane)));
+          this.forgetIfIdle(lane);
         }, maxWait);
         waiter.timer.unref?.();
       }
@@ -152,18 +164,21 @@ export class FairLimiter {
 
   private release(lane: Lane): void {
     this.running--;
-    const left = this.runningIn(lane) - 1;
-    if (left > 0) this.runningByLane.set(lane.key, left);
-    else this.runningByLane.delete(lane.key);
+    this.stateOf(lane).running--;
+    this.forgetIfIdle(lane);
     this.dispatch();
   }
 
   private dispatch(): void {
     while (this.running < this.options.limit) {
-      // Fewest running first (a user with nothing running goes before one holding slots), then turn order.
+      // Fewest running first; among equals, the lane whose latest job started longest ago (a lane that had
+      // nothing running or waiting counts as never started, so a light user goes before a flood's next job);
+      // among lanes that never started, the one with less waiting.
       const next = this.queue.take((lane) => {
-        const running = this.runningIn(lane);
-        return running < this.shareOf(lane) ? running : null;
+        const state = this.lanes.get(lane.key);
+        const running = state?.running ?? 0;
+        if (running >= this.shareOf(lane)) return null;
+        return [running, state?.lastStart ?? 0, this.queue.queuedIn(lane)];
       });
       if (!next) return;
       if (next.item.timer) clearTimeout(next.item.timer);
@@ -178,7 +193,22 @@ export class FairLimiter {
 
   private occupy(lane: Lane): void {
     this.running++;
-    this.runningByLane.set(lane.key, this.runningIn(lane) + 1);
+    const state = this.stateOf(lane);
+    state.running++;
+    state.lastStart = ++this.starts;
+  }
+
+  private stateOf(lane: Lane): LaneState {
+    let state = this.lanes.get(lane.key);
+    if (!state) {
+      state = { running: 0, lastStart: 0 };
+      this.lanes.set(lane.key, state);
+    }
+    return state;
+  }
+
+  private forgetIfIdle(lane: Lane): void {
+    if (this.runningIn(lane) === 0 && this.queue.queuedIn(lane) === 0) this.lanes.delete(lane.key);
   }
 
   private shareOf(lane: Lane): number {

@@ -5,7 +5,7 @@ const B = userLane('b');
 const C = userLane('c');
 
 /** Takes everything, returning the items in the order served. */
-function takeAll<T>(sut: FairQueue<T>, rank?: (lane: Lane) => number | null): T[] {
+function takeAll<T>(sut: FairQueue<T>, rank?: (lane: Lane) => readonly number[] | null): T[] {
   const out: T[] = [];
   for (let next = sut.take(rank); next; next = sut.take(rank)) out.push(next.item);
   return out;
@@ -48,7 +48,7 @@ describe('FairQueue', () => {
     sut.push(A, 'a1');
     sut.push(A, 'a2');
     sut.push(B, 'b1');
-    const notA = (lane: Lane) => (lane.key === A.key ? null : 0);
+    const notA = (lane: Lane) => (lane.key === A.key ? null : []);
     expect(sut.take(notA)?.item).toBe('b1');
     expect(sut.take(notA)).toBeUndefined();
     expect(takeAll(sut)).toEqual(['a1', 'a2']);
@@ -59,10 +59,16 @@ describe('FairQueue', () => {
     ['a1', 'a2'].forEach((a) => sut.push(A, a));
     sut.push(B, 'b1');
     sut.push(C, 'c1');
-    const running: Record<string, number> = { [A.key]: 2, [B.key]: 1, [C.key]: 1 };
-    expect(sut.take((lane) => running[lane.key])?.item).toBe('b1');
-    expect(sut.take((lane) => running[lane.key])?.item).toBe('c1');
-    expect(sut.take((lane) => running[lane.key])?.item).toBe('a1');
+    const ranks: Record<string, number[]> = { [A.key]: [1, 0], [B.key]: [0, 5], [C.key]: [0, 5] };
+    const rank = (lane: Lane) => ranks[lane.key];
+    expect(sut.take(rank)?.item).toBe('b1');
+    expect(sut.take(rank)?.item).toBe('c1');
+    ranks[B.key] = [0, 1];
+    sut.push(C, 'c2');
+    sut.push(B, 'b2');
+    expect(sut.take(rank)?.item).toBe('b2'); // C is first in turn, but the second element decides
+    expect(sut.take(rank)?.item).toBe('c2');
+    expect(sut.take(rank)?.item).toBe('a1');
   });
 
   it('refuses a lane past its own bound, and only that lane', () => {

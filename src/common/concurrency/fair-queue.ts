@@ -72,16 +72,15 @@ export class FairQueue<T> {
   }
 
   /**
-   * The oldest job of the lane `rank` puts first (lowest; null: may not run now), the first in turn order
-   * among equals; that lane moves to the back of the turn. FairLimiter ranks by jobs running, so a lane with
-   * less running goes first.
+   * The oldest job of the lane `rank` puts first (compared element by element, lowest first; null: may not
+   * run now), the first in turn order among equals; that lane moves to the back of the turn.
    */
-  take(rank: (lane: Lane) => number | null = () => 0): { lane: Lane; item: T } | undefined {
+  take(rank: (lane: Lane) => readonly number[] | null = () => []): { lane: Lane; item: T } | undefined {
     let best: LaneQueue<T> | undefined;
-    let bestRank = Infinity;
+    let bestRank: readonly number[] = [];
     for (const queue of this.lanes.values()) {
       const r = rank(queue.lane);
-      if (r !== null && r < bestRank) {
+      if (r !== null && (!best || before(r, bestRank))) {
         best = queue;
         bestRank = r;
       }
@@ -140,4 +139,12 @@ export class FairQueue<T> {
     if (queue.items.length === 0) this.lanes.delete(queue.lane.key);
     return item;
   }
+}
+
+/** Lexicographic order of two ranks: true when `a` comes strictly first. */
+function before(a: readonly number[], b: readonly number[]): boolean {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    if (a[i] !== b[i]) return a[i] < b[i];
+  }
+  return a.length < b.length;
 }
