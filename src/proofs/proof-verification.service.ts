@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppException } from '../common/errors/app.exception';
+import { RefusalReason } from '../common/concurrency/fair-limiter';
 import { userLane } from '../common/concurrency/fair-queue';
 import { canonicalJson } from './canonical-json';
 import { CircuitRepository } from './circuit.repository';
@@ -32,6 +33,21 @@ const CIRCUIT_CACHE_SIZE = 256;
 
 /** What a verification that ran to an answer can end as: these, and only these, are stored. */
 type Verdict = Extract<VerifyOutcome, { kind: 'verified' | 'failed' }>;
+
+function refusalMessage(reason: RefusalReason | undefined): string {
+  switch (reason) {
+    case 'lane_full':
+      return 'Too many of your proof verifications are waiting; nothing was stored; retry later';
+    case 'queue_full':
+    case 'pushed_out':
+    case 'wait_too_long':
+    case 'deadline':
+      return 'The proof verifier is busy; nothing was stored; retry later';
+    case 'closed':
+    case undefined:
+      return 'Proof verification is unavailable right now; nothing was stored; retry later';
+  }
+}
 
 function rejected(error: ShapeError): AppException {
   return AppException.validation([{ field: error.field, message: error.reason }], error.message);
@@ -80,10 +96,7 @@ export class ProofVerificationService {
     );
     if (outcome.kind === 'unavailable') {
       this.logger.warn(`verification not run: ${outcome.message}`);
-      throw AppException.unavailable(
-        'Proof verification is unavailable right now; nothing was stored; retry later',
-        outcome.retryAfterMs,
-      );
+      throw AppException.unavailable(refusalMessage(outcome.reason), outcome.retryAfterMs);
     }
     if (outcome.kind === 'timeout') {
       // Not a verdict: a verification's work depends on the key, not on the proof's values, so a run past the

@@ -2,7 +2,7 @@ import { Logger, OnApplicationShutdown } from '@nestjs/common';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Piscina } from 'piscina';
-import { FairLimiter, QueueRefusal } from '../common/concurrency/fair-limiter';
+import { FairLimiter, QueueRefusal, RefusalReason } from '../common/concurrency/fair-limiter';
 import { Lane } from '../common/concurrency/fair-queue';
 import { ProofSystem } from './proof-system';
 
@@ -19,8 +19,11 @@ export type VerifyOutcome =
   | { kind: 'failed'; message: string; ms: number }
   /** It ran on a thread for the whole budget without an answer: nothing was decided about the proof. */
   | { kind: 'timeout'; ms: number }
-  /** It never ran (queue full, no thread in time, closing), or its thread died: nothing was decided. */
-  | { kind: 'unavailable'; message: string; retryAfterMs: number };
+  /**
+   * It never ran (`reason` says why the queue refused it), or the pool is closing or its thread died (no
+   * `reason`): nothing was decided.
+   */
+  | { kind: 'unavailable'; message: string; retryAfterMs: number; reason?: RefusalReason };
 
 type WorkerResult = { valid: boolean; ms: number } | { error: string; ms: number };
 
@@ -98,7 +101,12 @@ export class VerifierPool implements OnApplicationShutdown {
       return await this.limiter.run(lane, () => this.runOnThread(job, timeoutMs));
     } catch (error) {
       if (!(error instanceof QueueRefusal)) throw error;
-      return { kind: 'unavailable', message: error.message, retryAfterMs: error.retryAfterMs };
+      return {
+        kind: 'unavailable',
+        message: error.message,
+        retryAfterMs: error.retryAfterMs,
+        reason: error.reason,
+      };
     }
   }
 

@@ -139,6 +139,10 @@ export class FairLimiter {
       this.occupy(lane);
       return Promise.resolve();
     }
+    // A user whose own queue is full is told so, whatever the wait would be.
+    if (this.queue.queuedIn(lane) >= this.options.maxQueuedPerLane) {
+      return Promise.reject(new QueueRefusal('lane_full', this.backlogMs(lane)));
+    }
     const maxWait = this.options.maxWaitMs ?? Infinity;
     const expected = this.expectedWaitMs(lane);
     if (expected > maxWait) return Promise.reject(new QueueRefusal('wait_too_long', expected));

@@ -90,6 +90,58 @@ describe('a flood of valid proofs on one thread with a short budget', () => {
   });
 });
 
+describe('one user past PROOF_MAX_QUEUED_PER_USER', () => {
+  let db: TestDatabase;
+  let env: TestConfig;
+  let app: Awaited<ReturnType<typeof bootProofs>>;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    env = testConfig({
+      DATABASE_URL: db.url,
+      PROOF_WORKERS: '1',
+      PROOF_VERIFY_TIMEOUT_MS: '60000',
+      PROOF_MAX_QUEUED_PER_USER: '2',
+    });
+    app = await bootProofs(env.config);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await db?.drop();
+    env?.cleanup();
+  });
+
+  it('is refused with a message about their own queue, and another user is still served', async () => {
+    const f = zkFixture('multiplier', 'plonk');
+    const { circuit } = await app
+      .get(CircuitRegistryService)
+      .register({ name: 'plonk', protocol: 'plonk', verification_key: f.vkey }, null);
+    const ds = app.get(DataSource);
+    const [heavy, light] = [await createUser(ds, 'heavy'), await createUser(ds, 'light')];
+    const sut = app.get(ProofVerificationService);
+    const body = { circuit_id: circuit.circuit_id, proof: f.proof, public_signals: f.publicSignals };
+
+    // Circuit cached, so the calls below reach the pool within one turn of the event loop, before any ends.
+    await sut.verify(body, light);
+    const heavyCalls = Array.from({ length: 8 }, () => sut.verify(body, heavy));
+    const lightCall = sut.verify(body, light);
+    const settled = await Promise.allSettled(heavyCalls);
+
+    await expect(lightCall).resolves.toMatchObject({ valid: true });
+    // One running and two waiting; the other five refused at once.
+    expect(settled.filter((s) => s.status === 'fulfilled')).toHaveLength(3);
+    const messages = settled.flatMap((s) =>
+      s.status === 'rejected'
+        ? [`${(s.reason as AppException).getStatus()} ${(s.reason as Error).message}`]
+        : [],
+    );
+    expect(messages).toEqual(
+      Array(5).fill('503 Too many of your proof verifications are waiting; nothing was stored; retry later'),
+    );
+  });
+});
+
 describe('VerifierPool under a flood from one user', () => {
   const f = zkFixture('multiplier', 'plonk');
   const job: VerifyJob = { protocol: 'plonk', vkey: f.vkey, proof: f.proof, publicSignals: f.publicSignals };
@@ -119,7 +171,7 @@ describe('VerifierPool under a flood from one user', () => {
     // Most refusals came at once, at admission, rather than after waiting out the budget.
     expect(queuedAtB).toBeLessThan(400);
     const refusedAtOnce = floodOutcomes.filter(
-      (o) => o.kind === 'unavailable' && /wait_too_long/.test(o.message),
+      (o) => o.kind === 'unavailable' && o.reason === 'wait_too_long',
     );
     expect(refusedAtOnce.length).toBeGreaterThan(0);
     expect(refusedAtOnce.length).toBe(400 - 1 - queuedAtB); // all but the one running and those queued
