@@ -56,11 +56,11 @@ interface Waiter {
 const SMOOTHING = 0.2;
 
 /**
- * Runs jobs at most `limit` at a time, shared fairly between lanes (users): a freed slot goes to the waiting lane
- * with the fewest jobs running and, among equals, to the one served longest ago (round robin, with a user who
- * had nothing going served first); a user lane never holds more than `maxRunningPerUser` slots, and the queue is bounded per lane
- * and in total (see FairQueue). A slot that frees passes straight to the next job in turn. Optionally, a job
- * may wait at most `maxWaitMs`, and one whose expected wait is already longer is refused at once.
+ * Runs jobs at most `limit` at a time, shared fairly between lanes (users). A freed slot passes straight to a
+ * waiting job: of the lane with the fewest jobs running and, among equals, of the one served longest ago
+ * (round robin, where a user who had nothing going counts as never served). A user lane never holds more
+ * than `maxRunningPerUser` slots, and the queue is bounded per lane and in total (see FairQueue). Optionally,
+ * a job may wait at most `maxWaitMs`, and one whose expected wait is already longer is refused at once.
  * Refusals are `QueueRefusal`s: the job never ran.
  */
 export class FairLimiter {
