@@ -27,8 +27,8 @@ import { DatabaseModule } from '../src/database/database.module';
 import { CircuitRegistryService } from '../src/proofs/circuit-registry.service';
 import { ProofVerificationService } from '../src/proofs/proof-verification.service';
 import { ProofsModule } from '../src/proofs/proofs.module';
-import { ModulePaths, resolveAllowedRoots } from '../src/wasm/module-paths';
-import { ModuleStoreService } from '../src/wasm/module-store.service';
+import { FsContentStore } from '../src/storage/fs-content-store';
+import { moduleContentOptions, ModuleStoreService } from '../src/wasm/module-store.service';
 import { V8Runtime } from '../src/wasm/v8/v8.runtime';
 import { WasmService } from '../src/wasm/wasm.service';
 import { NewWasmModule, WasmModuleRecord, WasmModulesRepository } from '../src/wasm/wasm-modules.repository';
@@ -148,8 +148,8 @@ class MemoryRepository extends WasmModulesRepository {
 
 /** Four flooding users and one victim; `laneOf` decides whose queue each run waits in. */
 async function wasmFlood(config: AppConfig, laneOf: (user: string) => Lane): Promise<number[]> {
-  const paths = new ModulePaths(await resolveAllowedRoots(config.wasmAllowedRoots));
-  const store = new ModuleStoreService(config, paths, new MemoryRepository());
+  const content = await FsContentStore.create(moduleContentOptions(config));
+  const store = new ModuleStoreService(config, content, new MemoryRepository());
   const engine = new WasmService(config, store, [new V8Runtime({ poolSize: config.wasm.maxConcurrency })]);
   const loop = readFileSync(join(FIXTURES, 'wasm', 'loop.wasm'));
   const tiny = readFileSync(join(FIXTURES, 'wasm', 'tiny.wasm'));
