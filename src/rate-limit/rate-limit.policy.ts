@@ -32,7 +32,8 @@ export class RateLimitPolicy {
     ];
     const override = await this.overrides.find(candidates);
     const keyTier = override?.tier ?? principal?.rateLimitTier ?? 'general';
-    const multiplier = KEY_TIER_MULTIPLIERS[keyTier] ?? 1;
+    // `unlimited` maps to null, so `?? 1` would turn it into ×1: only a tier missing from the table defaults to 1.
+    const multiplier = Object.hasOwn(KEY_TIER_MULTIPLIERS, keyTier) ? KEY_TIER_MULTIPLIERS[keyTier] : 1;
     if (multiplier === null) return null;
     const base = this.config.rateLimits.tiers[tier];
     return {
