@@ -40,7 +40,7 @@ describe('MetricsAccessGuard', () => {
       ['the bare token', TOKEN],
       ['an empty bearer', 'Bearer '],
     ])('refuses %s with 401 unauthorized', async (_case, authorization) => {
-      const headers = authorization === undefined ? {} : { authorization };
+      const headers: Record<string, string> = authorization === undefined ? {} : { authorization };
       expect(await appErrorOf(() => scrape(sut, '203.0.113.9', headers))).toEqual({
         status: 401,
         code: 'unauthorized',
