@@ -3,6 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { ThrottlerModuleOptions } from '@nestjs/throttler';
 import { Registry } from 'prom-client';
 import { testConfig } from '../../test/support/config';
+import { advanceDate, fakeDate } from '../../test/support/fake-date';
 import { FakeThrottleOverrides } from '../../test/support/fake-throttle-overrides';
 import {
   appErrorOf,
@@ -60,18 +61,7 @@ describe('RateLimitGuard', () => {
   let sut: RateLimitGuard;
 
   beforeEach(async () => {
-    // Only Date is faked: the storage's windows follow it, and nothing else in the guard waits on timers.
-    jest.useFakeTimers({
-      now: new Date('2026-03-01T12:00:00.000Z'),
-      doNotFake: [
-        'nextTick',
-        'queueMicrotask',
-        'setImmediate',
-        'clearImmediate',
-        'setTimeout',
-        'clearTimeout',
-      ],
-    });
+    fakeDate(); // the storage's windows follow Date.now()
     storage = new BoundedMemoryThrottlerStorage(1000);
     overrides = new FakeThrottleOverrides();
     registry = new Registry();
@@ -89,8 +79,6 @@ describe('RateLimitGuard', () => {
     await sut.onModuleInit();
   });
   afterEach(() => jest.useRealTimers());
-
-  const advance = (ms: number) => jest.setSystemTime(Date.now() + ms);
 
   async function hit<T>(controller: Type<T>, handler: keyof T & string, init: FakeRequestInit = {}) {
     const reply = new FakeReply();
@@ -163,14 +151,14 @@ describe('RateLimitGuard', () => {
           expect(headers['X-RateLimit-Limit']).toBe('10');
           remaining.push(headers['X-RateLimit-Remaining']);
         }
-        advance(BURST_WINDOW_MS);
+        advanceDate(BURST_WINDOW_MS);
       }
       expect(remaining).toEqual(['9', '8', '7', '6', '5', '4', '3', '2', '1', '0']);
       const refused = await hit(GeneralController, 'login');
       expect(refused.status).toBe(429);
       expect(refused.message).toBe('Too many requests: at most 10 per minute here; retry after 56 s');
       expect(refused.headers['Retry-After']).toBe('56');
-      advance(MINUTE_WINDOW_MS);
+      advanceDate(MINUTE_WINDOW_MS);
       expect((await hit(GeneralController, 'login')).status).toBe(200);
     });
 

@@ -1,0 +1,50 @@
+import { Registry } from 'prom-client';
+import { testConfig } from '../../test/support/config';
+import { advanceDate, fakeDate } from '../../test/support/fake-date';
+import { appErrorOf, fakeRequest } from '../../test/support/guard-context';
+import { UNIT_RATE_LIMITS } from '../../test/support/rate-limit-env';
+import { VcpMetrics } from '../metrics/vcp-metrics';
+import { BoundedMemoryThrottlerStorage } from './bounded-memory.storage';
+import { AuthFailureThrottle } from './failed-authentication.throttle';
+import { ResilientThrottlerStorage } from './resilient.storage';
+
+describe('AuthFailureThrottle', () => {
+  const { config, cleanup } = testConfig(UNIT_RATE_LIMITS); // the auth tier allows 10 per minute
+  afterAll(cleanup);
+  let registry: Registry;
+  let sut: AuthFailureThrottle;
+
+  beforeEach(() => {
+    fakeDate();
+    registry = new Registry();
+    const storage = new ResilientThrottlerStorage(null, new BoundedMemoryThrottlerStorage(100));
+    sut = new AuthFailureThrottle(storage, config, new VcpMetrics(registry));
+  });
+  afterEach(() => jest.useRealTimers());
+
+  const fail = (ip: string) => sut.recordFailure(fakeRequest({ ip }));
+
+  it("allows the auth tier's per-minute count of failures from one client, then answers 429", async () => {
+    for (let i = 0; i < 10; i++) await fail('198.51.100.1');
+    expect(await appErrorOf(() => fail('198.51.100.1'))).toEqual({
+      status: 429,
+      code: 'rate_limited',
+      message: 'Too many failed authentications; retry later',
+    });
+    const limited = (await registry.getSingleMetric('rate_limited_total')!.get()).values;
+    expect(limited).toEqual([expect.objectContaining({ labels: { tier: 'auth' }, value: 1 })]);
+  });
+
+  it('counts per client: another address is not affected, an IPv6 /64 is one client', async () => {
+    for (let i = 0; i < 10; i++) await fail(`2001:db8:0:7::${i + 1}`);
+    await expect(fail('198.51.100.2')).resolves.toBeUndefined();
+    await expect(fail('2001:db8:0:8::1')).resolves.toBeUndefined();
+    expect(await appErrorOf(() => fail('2001:db8:0:7::ffff'))).toMatchObject({ status: 429 });
+  });
+
+  it('forgets failures after the minute', async () => {
+    for (let i = 0; i < 10; i++) await fail('198.51.100.3');
+    advanceDate(60_000);
+    await expect(fail('198.51.100.3')).resolves.toBeUndefined();
+  });
+});
