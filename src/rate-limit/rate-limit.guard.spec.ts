@@ -5,13 +5,7 @@ import { Registry } from 'prom-client';
 import { testConfig } from '../../test/support/config';
 import { advanceDate, fakeDate } from '../../test/support/fake-date';
 import { FakeThrottleOverrides } from '../../test/support/fake-throttle-overrides';
-import {
-  appErrorOf,
-  FakeReply,
-  fakeRequest,
-  FakeRequestInit,
-  httpContext,
-} from '../../test/support/guard-context';
+import { FakeReply, fakeRequest, FakeRequestInit, httpContext } from '../../test/support/guard-context';
 import { UNIT_RATE_LIMITS } from '../../test/support/rate-limit-env';
 import type { Principal } from '../common/auth/principal';
 import { NoRateLimit, RateLimitTier } from '../common/auth/rate-tier.decorator';
