@@ -130,6 +130,28 @@ describe('rate limiting', () => {
       expect(forbidden.statusCode).toBe(403);
     });
 
+    it('an unlimited override lifts every limit of its subject', async () => {
+      const [free, other] = [freshClientIp(), freshClientIp()];
+      const override = await ctx.app.inject({
+        method: 'POST',
+        url: '/api/v1/admin/throttle-overrides',
+        headers: bearer(ctx.admin.accessToken),
+        payload: {
+          subject_type: 'ip',
+          subject_id: free,
+          tier: 'unlimited',
+          expires_at: new Date(Date.now() + 60_000).toISOString(),
+        },
+      });
+      expect(override.statusCode).toBe(201);
+      const statuses = [];
+      for (let i = 0; i < 3 * LIMIT; i++) statuses.push((await hit(ctx.app, free)).statusCode);
+      expect(statuses.every((status) => status === 200)).toBe(true);
+      // Negative control: another address still meets the general tier's limit.
+      for (let i = 0; i < LIMIT; i++) await hit(ctx.app, other);
+      expect((await hit(ctx.app, other)).statusCode).toBe(429);
+    });
+
     it('throttles failed authentications per client IP (guessing keys is limited like guessing passwords)', async () => {
       const attacker = freshClientIp();
       const limitedBefore = valueOf((await scrape(ctx.app)).samples, 'rate_limited_total', { tier: 'auth' });
