@@ -1,9 +1,8 @@
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { PasswordHasher, passwordProblem } from '../auth/password';
 import { AppConfig } from '../config/app-config';
+import { TransactionRunner } from '../database/transaction-runner';
 import { UserStatusCache } from '../users/user-status.cache';
 import { UsersRepository } from '../users/users.repository';
 
@@ -18,7 +17,7 @@ export class AdminBootstrapService implements OnApplicationBootstrap {
   private readonly logger = new Logger('AdminBootstrap');
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: TransactionRunner,
     private readonly config: AppConfig,
     private readonly users: UsersRepository,
     private readonly statuses: UserStatusCache,
@@ -38,16 +37,15 @@ export class AdminBootstrapService implements OnApplicationBootstrap {
     const problem = passwordProblem(password);
     if (problem) throw new Error(`password ${problem}`);
     const passwordHash = await this.passwords.hash(password);
-    const outcome = await this.dataSource.transaction(async (manager) => {
-      const existing = await this.users.findByUsername(username, manager);
+    const outcome = await this.transactions.run(async () => {
+      const existing = await this.users.findByUsername(username);
       let result: EnsureAdminOutcome = 'unchanged';
       let userId = existing?.userId;
       if (!existing) {
-        userId = (await this.users.create({ username, passwordHash, email: null, role: 'admin' }, manager))
-          .userId;
+        userId = (await this.users.create({ username, passwordHash, email: null, role: 'admin' })).userId;
         result = 'created';
       } else if (existing.role !== 'admin' || existing.disabledAt) {
-        await this.users.update(existing.userId, { role: 'admin', disabledAt: null }, manager);
+        await this.users.update(existing.userId, { role: 'admin', disabled: false });
         result = 'promoted';
       }
       if (result !== 'unchanged') {
@@ -61,7 +59,6 @@ export class AdminBootstrapService implements OnApplicationBootstrap {
             metadata: { source, outcome: result },
           },
           null,
-          manager,
         );
       }
       return { result, userId: userId! };

@@ -1,19 +1,17 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import type { Principal, RequestMeta } from '../common/auth/principal';
 import { RefreshTokenService } from '../auth/refresh-token.service';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
 import { decodeCursor, encodeCursor } from '../common/pagination/cursor';
-import { UserEntity } from '../users/user.entity';
-import { UserStatusCache } from '../users/user-status.cache';
-import { UsersRepository } from '../users/users.repository';
-import { AdminUserDto, AdminUserPageDto, UpdateUserDto } from './dto/admin.dto';
 import { isUuid } from '../common/validation/uuid';
+import { TransactionRunner } from '../database/transaction-runner';
+import { UserStatusCache } from '../users/user-status.cache';
+import { UserRecord, UsersRepository } from '../users/users.repository';
+import { AdminUserDto, AdminUserPageDto, UpdateUserDto } from './dto/admin.dto';
 
-export function toAdminUser(user: UserEntity): AdminUserDto {
+export function toAdminUser(user: UserRecord): AdminUserDto {
   return {
     user_id: user.userId,
     username: user.username,
@@ -28,7 +26,7 @@ export function toAdminUser(user: UserEntity): AdminUserDto {
 @Injectable()
 export class AdminUsersService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: TransactionRunner,
     private readonly users: UsersRepository,
     private readonly statuses: UserStatusCache,
     private readonly refreshTokens: RefreshTokenService,
@@ -62,30 +60,30 @@ export class AdminUsersService {
     meta: RequestMeta,
   ): Promise<AdminUserDto> {
     if (!isUuid(userId)) throw AppException.notFound('User not found');
-    const updated = await this.dataSource.transaction(async (manager) => {
-      const target = await this.users.findByIdForUpdate(userId, manager);
+    const updated = await this.transactions.run(async () => {
+      const target = await this.users.findByIdForUpdate(userId);
       if (!target) throw AppException.notFound('User not found');
-      const changes: { role?: UserEntity['role']; disabledAt?: Date | null } = {};
+      const changes: { role?: UserRecord['role']; disabled?: boolean } = {};
       if (dto.role !== undefined && dto.role !== target.role) changes.role = dto.role;
       if (dto.disabled !== undefined && dto.disabled !== (target.disabledAt !== null)) {
-        changes.disabledAt = dto.disabled ? new Date() : null;
+        changes.disabled = dto.disabled;
       }
       const losesAdmin =
         target.role === 'admin' &&
         target.disabledAt === null &&
-        (changes.role === 'user' || changes.disabledAt);
+        (changes.role === 'user' || changes.disabled === true);
       // Never leave the system without an active admin (including an admin demoting or disabling themself).
-      if (losesAdmin && (await this.users.lockOtherActiveAdmins(target.userId, manager)) === 0) {
+      if (losesAdmin && (await this.users.lockOtherActiveAdmins(target.userId)) === 0) {
         throw new AppException(ErrorCode.Conflict, 'The last active admin cannot be demoted or disabled');
       }
       if (Object.keys(changes).length === 0) return target;
-      await this.users.update(target.userId, changes, manager);
-      const revoked = changes.disabledAt
-        ? await this.refreshTokens.revokeAllForUser(target.userId, 'user_disabled', manager)
+      const changed = (await this.users.update(target.userId, changes))!;
+      const revoked = changes.disabled
+        ? await this.refreshTokens.revokeAllForUser(target.userId, 'user_disabled')
         : 0;
       await this.audit.record(
         {
-          action: changes.disabledAt
+          action: changes.disabled
             ? 'admin.user_disabled'
             : changes.role
               ? 'admin.role_changed'
@@ -96,14 +94,13 @@ export class AdminUsersService {
           resourceId: target.userId,
           metadata: {
             ...(changes.role ? { role: { from: target.role, to: changes.role } } : {}),
-            ...(changes.disabledAt !== undefined ? { disabled: changes.disabledAt !== null } : {}),
+            ...(changes.disabled !== undefined ? { disabled: changes.disabled } : {}),
             ...(revoked ? { revoked_refresh_tokens: revoked } : {}),
           },
         },
         meta,
-        manager,
       );
-      return (await this.users.findById(target.userId, manager))!;
+      return changed;
     });
     this.statuses.invalidate(userId);
     return toAdminUser(updated);

@@ -1,13 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import type { Principal, RequestMeta } from '../common/auth/principal';
-import { ROLE_SCOPES, Role, Scope } from '../common/auth/scopes';
+import { ROLE_SCOPES } from '../common/auth/scopes';
+import { Clock } from '../common/clock/clock';
 import { keyedHash } from '../common/crypto/keyed-hash';
 import { AppConfig } from '../config/app-config';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { isWellFormedApiKey } from './api-key.format';
+import { ApiKeysRepository } from './api-keys.repository';
 
 export type ApiKeyFailure = 'malformed' | 'unknown' | 'revoked' | 'expired' | 'owner_disabled';
 export type ApiKeyCheck = { ok: true; principal: Principal } | { ok: false; reason: ApiKeyFailure };
@@ -16,7 +16,10 @@ interface CachedLookup {
   keyId: string | null;
   principal: Principal | null;
   reason: ApiKeyFailure | null;
-  /** Key expiry, re-checked on every hit so a cached key never outlives it. */
+  /**
+   * Key expiry on this replica's clock, re-checked on every hit so a cached key never outlives it: the
+   * database says how long the key has left when it is read, and the clock counts that down.
+   */
   expiresAt: number | null;
   cachedUntil: number;
 }
@@ -44,16 +47,17 @@ export class ApiKeyAuthService {
   >();
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly keys: ApiKeysRepository,
     private readonly config: AppConfig,
     private readonly audit: AuditService,
     private readonly metrics: VcpMetrics,
+    private readonly clock: Clock,
   ) {}
 
   async authenticate(candidate: string): Promise<ApiKeyCheck> {
     if (!isWellFormedApiKey(candidate)) return { ok: false, reason: 'malformed' };
     const hash = keyedHash(candidate, this.config.secrets.apiKeyPepper);
-    const now = Date.now();
+    const now = this.clock.nowMs();
     let entry = this.cache.get(hash);
     if (!entry || entry.cachedUntil <= now) {
       entry = await this.lookup(hash, now);
@@ -81,7 +85,7 @@ export class ApiKeyAuthService {
       return;
     }
     const client = meta.ip ?? 'unknown';
-    const now = Date.now();
+    const now = this.clock.nowMs();
     let window = this.failureWindows.get(client);
     if (!window || now - window.windowStart >= 60_000) {
       if (this.failureWindows.size >= MAX_CACHE_ENTRIES) this.failureWindows.clear();
@@ -109,27 +113,8 @@ export class ApiKeyAuthService {
   }
 
   private async lookup(hash: string, now: number): Promise<CachedLookup> {
-    const rows = await this.dataSource.query<
-      {
-        key_id: string;
-        scopes: Scope[];
-        rate_limit_tier: string;
-        expires_at: Date | null;
-        revoked_at: Date | null;
-        user_id: string;
-        username: string;
-        role: Role;
-        disabled: boolean;
-      }[]
-    >(
-      `SELECT k.key_id, k.scopes, k.rate_limit_tier, k.expires_at, k.revoked_at, u.user_id, u.username, u.role,
-              u.disabled_at IS NOT NULL AS disabled
-         FROM api_keys k JOIN users u ON u.user_id = k.user_id
-        WHERE k.key_hash = $1`,
-      [hash],
-    );
+    const key = await this.keys.findCredential(hash);
     const cachedUntil = now + API_KEY_CACHE_TTL_MS;
-    const row = rows[0];
     const fail = (reason: ApiKeyFailure, keyId: string | null = null): CachedLookup => ({
       keyId,
       principal: null,
@@ -137,25 +122,25 @@ export class ApiKeyAuthService {
       expiresAt: null,
       cachedUntil,
     });
-    if (!row) return fail('unknown');
-    if (row.revoked_at) return fail('revoked', row.key_id);
-    if (row.expires_at && row.expires_at.getTime() <= now) return fail('expired', row.key_id);
-    if (row.disabled) return fail('owner_disabled', row.key_id);
+    if (!key) return fail('unknown');
+    if (key.revoked) return fail('revoked', key.keyId);
+    if (key.expiresInMs !== null && key.expiresInMs <= 0) return fail('expired', key.keyId);
+    if (key.ownerDisabled) return fail('owner_disabled', key.keyId);
     // The key's scopes, but never more than the owner's role allows today.
-    const allowed = ROLE_SCOPES[row.role];
+    const allowed = ROLE_SCOPES[key.role];
     return {
-      keyId: row.key_id,
+      keyId: key.keyId,
       principal: {
-        userId: row.user_id,
-        username: row.username,
-        role: row.role,
-        scopes: row.scopes.filter((scope) => allowed.includes(scope)),
+        userId: key.userId,
+        username: key.username,
+        role: key.role,
+        scopes: key.scopes.filter((scope) => allowed.includes(scope)),
         authMethod: 'api_key',
-        keyId: row.key_id,
-        rateLimitTier: row.rate_limit_tier,
+        keyId: key.keyId,
+        rateLimitTier: key.rateLimitTier,
       },
       reason: null,
-      expiresAt: row.expires_at?.getTime() ?? null,
+      expiresAt: key.expiresInMs === null ? null : now + key.expiresInMs,
       cachedUntil,
     };
   }
@@ -167,8 +152,8 @@ export class ApiKeyAuthService {
     if (this.lastUsedWrites.size >= MAX_CACHE_ENTRIES) this.lastUsedWrites.clear();
     this.lastUsedWrites.set(keyId, now);
     setImmediate(() => {
-      this.dataSource
-        .query(`UPDATE api_keys SET last_used_at = now() WHERE key_id = $1`, [keyId])
+      this.keys
+        .touchLastUsed(keyId)
         .catch((error: unknown) => this.logger.warn(`last_used_at not updated: ${String(error)}`));
     });
   }

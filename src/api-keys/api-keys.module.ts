@@ -1,15 +1,17 @@
 import { Module } from '@nestjs/common';
 import { PassportModule } from '@nestjs/passport';
 import { AuditModule } from '../audit/audit.module';
+import { UsersModule } from '../users/users.module';
 import { ApiKeyAuthService } from './api-key-auth.service';
 import { ApiKeyStrategy } from './api-key.strategy';
 import { ApiKeysController, ApiKeyValidationController } from './api-keys.controller';
+import { ApiKeysRepository } from './api-keys.repository';
 import { ApiKeysService } from './api-keys.service';
 
 @Module({
-  imports: [PassportModule, AuditModule],
+  imports: [PassportModule, AuditModule, UsersModule],
   controllers: [ApiKeysController, ApiKeyValidationController],
-  providers: [ApiKeysService, ApiKeyAuthService, ApiKeyStrategy],
+  providers: [ApiKeysRepository, ApiKeysService, ApiKeyAuthService, ApiKeyStrategy],
   exports: [ApiKeysService, ApiKeyAuthService],
 })
 export class ApiKeysModule {}

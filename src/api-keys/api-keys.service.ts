@@ -1,18 +1,19 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import type { Principal, RequestMeta } from '../common/auth/principal';
 import { Scope } from '../common/auth/scopes';
+import { Clock } from '../common/clock/clock';
 import { keyedHash } from '../common/crypto/keyed-hash';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
-import { AppConfig } from '../config/app-config';
-import { ApiKeyAuthService } from './api-key-auth.service';
-import { ApiKeyEntity } from './api-key.entity';
-import { displayPrefix, generateApiKey } from './api-key.format';
-import { ApiKeyDto, CreatedApiKeyDto, CreateApiKeyDto } from './dto/api-key.dto';
 import { isUuid } from '../common/validation/uuid';
+import { AppConfig } from '../config/app-config';
+import { TransactionRunner } from '../database/transaction-runner';
+import { UsersRepository } from '../users/users.repository';
+import { ApiKeyAuthService } from './api-key-auth.service';
+import { displayPrefix, generateApiKey } from './api-key.format';
+import { ApiKeyRecord, ApiKeysRepository } from './api-keys.repository';
+import { ApiKeyDto, CreatedApiKeyDto, CreateApiKeyDto } from './dto/api-key.dto';
 
 export const MAX_LIVE_KEYS_PER_USER = 50;
 /** The key every new account gets, as the original API did (shown once, in the register response). */
@@ -24,7 +25,7 @@ export const DEFAULT_KEY_SCOPES: readonly Scope[] = [
   Scope.ProofsWrite,
 ];
 
-export function toApiKeyDto(key: ApiKeyEntity): ApiKeyDto {
+export function toApiKeyDto(key: ApiKeyRecord): ApiKeyDto {
   return {
     key_id: key.keyId,
     key_prefix: key.keyPrefix,
@@ -41,16 +42,18 @@ export function toApiKeyDto(key: ApiKeyEntity): ApiKeyDto {
 @Injectable()
 export class ApiKeysService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly keys: ApiKeysRepository,
+    private readonly users: UsersRepository,
+    private readonly transactions: TransactionRunner,
     private readonly config: AppConfig,
     private readonly auth: ApiKeyAuthService,
     private readonly audit: AuditService,
+    private readonly clock: Clock,
   ) {}
 
-  /** Mints the default key inside the registration transaction. */
-  async createDefault(userId: string, meta: RequestMeta, manager: EntityManager): Promise<string> {
+  /** Mints the default key; called inside the registration transaction, which it joins. */
+  async createDefault(userId: string, meta: RequestMeta): Promise<string> {
     const { apiKey } = await this.insert(
-      manager,
       userId,
       { name: 'default', scopes: [...DEFAULT_KEY_SCOPES], expiresAt: null },
       meta,
@@ -64,38 +67,29 @@ export class ApiKeysService {
     if (beyond.length > 0)
       throw new AppException(ErrorCode.Forbidden, `You cannot grant scope: ${beyond.join(', ')}`);
     const expiresAt = dto.expires_at ? new Date(dto.expires_at) : null;
-    if (expiresAt && expiresAt.getTime() <= Date.now()) {
+    if (expiresAt && expiresAt.getTime() <= this.clock.nowMs()) {
       throw AppException.validation([{ field: 'expires_at', message: 'expires_at must be in the future' }]);
     }
-    return this.dataSource.transaction(async (manager) => {
+    return this.transactions.run(async () => {
       // Lock the owner's row so concurrent creations cannot both pass the live-key limit.
-      await manager.query(`SELECT 1 FROM users WHERE user_id = $1 FOR UPDATE`, [principal.userId]);
-      const live = await manager.count(ApiKeyEntity, {
-        where: { userId: principal.userId, revokedAt: IsNull() },
-      });
-      if (live >= MAX_LIVE_KEYS_PER_USER) {
+      await this.users.findByIdForUpdate(principal.userId);
+      if ((await this.keys.countUnrevoked(principal.userId)) >= MAX_LIVE_KEYS_PER_USER) {
         throw new AppException(
           ErrorCode.Conflict,
           `At most ${MAX_LIVE_KEYS_PER_USER} live API keys per user`,
         );
       }
-      const { apiKey, entity } = await this.insert(
-        manager,
+      const { apiKey, record } = await this.insert(
         principal.userId,
         { name: dto.name, scopes: dto.scopes, expiresAt },
         meta,
       );
-      return { ...toApiKeyDto(entity), api_key: apiKey };
+      return { ...toApiKeyDto(record), api_key: apiKey };
     });
   }
 
   async list(principal: Principal): Promise<ApiKeyDto[]> {
-    const keys = await this.dataSource.manager.find(ApiKeyEntity, {
-      where: { userId: principal.userId },
-      order: { createdAt: 'DESC' },
-      take: 200,
-    });
-    return keys.map(toApiKeyDto);
+    return (await this.keys.listForUser(principal.userId, 200)).map(toApiKeyDto);
   }
 
   async get(principal: Principal, keyId: string): Promise<ApiKeyDto> {
@@ -103,10 +97,10 @@ export class ApiKeysService {
   }
 
   async revoke(principal: Principal, keyId: string, meta: RequestMeta): Promise<void> {
-    await this.dataSource.transaction(async (manager) => {
-      const key = await this.owned(principal, keyId, manager);
+    await this.transactions.run(async () => {
+      const key = await this.owned(principal, keyId);
       if (key.revokedAt) return;
-      await manager.update(ApiKeyEntity, { keyId }, { revokedAt: () => 'now()', revokedReason: 'revoked' });
+      await this.keys.revoke(keyId, 'revoked');
       await this.audit.record(
         {
           action: 'api_key.revoked',
@@ -116,7 +110,6 @@ export class ApiKeysService {
           resourceId: keyId,
         },
         meta,
-        manager,
       );
     });
     this.auth.forget(keyId);
@@ -128,33 +121,19 @@ export class ApiKeysService {
     graceSeconds: number,
     meta: RequestMeta,
   ): Promise<CreatedApiKeyDto> {
-    const created = await this.dataSource.transaction(async (manager) => {
-      const old = await this.owned(principal, keyId, manager, true);
-      if (old.revokedAt || (old.expiresAt && old.expiresAt.getTime() <= Date.now())) {
+    const created = await this.transactions.run(async () => {
+      const old = await this.owned(principal, keyId, true);
+      if (old.revokedAt || old.expired) {
         throw new AppException(ErrorCode.Conflict, 'A revoked or expired key cannot be rotated');
       }
-      const { apiKey, entity } = await this.insert(
-        manager,
+      const { apiKey, record } = await this.insert(
         old.userId,
         { name: old.name, scopes: old.scopes, expiresAt: old.expiresAt, tier: old.rateLimitTier },
         meta,
         false,
       );
-      if (graceSeconds === 0) {
-        await manager.update(
-          ApiKeyEntity,
-          { keyId },
-          { revokedAt: () => 'now()', revokedReason: 'rotated', replacedBy: entity.keyId },
-        );
-      } else {
-        // The old key keeps working until the grace ends (or its own expiry, if that comes first).
-        await manager.query(
-          `UPDATE api_keys SET replaced_by = $2,
-                  expires_at = LEAST(COALESCE(expires_at, 'infinity'), now() + make_interval(secs => $3))
-            WHERE key_id = $1`,
-          [keyId, entity.keyId, graceSeconds],
-        );
-      }
+      if (graceSeconds === 0) await this.keys.revoke(keyId, 'rotated', record.keyId);
+      else await this.keys.retireAfterGrace(keyId, record.keyId, graceSeconds);
       await this.audit.record(
         {
           action: 'api_key.rotated',
@@ -162,44 +141,32 @@ export class ApiKeysService {
           userId: principal.userId,
           resourceType: 'api_key',
           resourceId: keyId,
-          metadata: { new_key_id: entity.keyId, grace_seconds: graceSeconds },
+          metadata: { new_key_id: record.keyId, grace_seconds: graceSeconds },
         },
         meta,
-        manager,
       );
-      return { ...toApiKeyDto(entity), api_key: apiKey };
+      return { ...toApiKeyDto(record), api_key: apiKey };
     });
     this.auth.forget(keyId);
     return created;
   }
 
   /** Another user's key and a missing key look the same: 404, so key ids reveal nothing. */
-  private async owned(
-    principal: Principal,
-    keyId: string,
-    manager?: EntityManager,
-    lock = false,
-  ): Promise<ApiKeyEntity> {
+  private async owned(principal: Principal, keyId: string, forUpdate = false): Promise<ApiKeyRecord> {
     if (!isUuid(keyId)) throw AppException.notFound('API key not found');
-    const query = (manager ?? this.dataSource.manager)
-      .getRepository(ApiKeyEntity)
-      .createQueryBuilder('k')
-      .where('k.key_id = :keyId AND k.user_id = :userId', { keyId, userId: principal.userId });
-    if (lock) query.setLock('pessimistic_write');
-    const key = await query.getOne();
+    const key = await this.keys.findOwned(keyId, principal.userId, forUpdate);
     if (!key) throw AppException.notFound('API key not found');
     return key;
   }
 
   private async insert(
-    manager: EntityManager,
     userId: string,
     values: { name: string; scopes: Scope[]; expiresAt: Date | null; tier?: string },
     meta: RequestMeta,
     audited = true,
-  ): Promise<{ apiKey: string; entity: ApiKeyEntity }> {
+  ): Promise<{ apiKey: string; record: ApiKeyRecord }> {
     const apiKey = generateApiKey();
-    const result = await manager.insert(ApiKeyEntity, {
+    const record = await this.keys.insert({
       userId,
       keyHash: keyedHash(apiKey, this.config.secrets.apiKeyPepper),
       keyPrefix: displayPrefix(apiKey),
@@ -208,7 +175,6 @@ export class ApiKeysService {
       rateLimitTier: values.tier ?? 'general',
       expiresAt: values.expiresAt,
     });
-    const keyId = (result.identifiers[0] as { keyId: string }).keyId;
     if (audited) {
       await this.audit.record(
         {
@@ -216,14 +182,12 @@ export class ApiKeysService {
           status: 'success',
           userId,
           resourceType: 'api_key',
-          resourceId: keyId,
+          resourceId: record.keyId,
           metadata: { name: values.name, scopes: values.scopes },
         },
         meta,
-        manager,
       );
     }
-    const entity = (await manager.findOneBy(ApiKeyEntity, { keyId }))!;
-    return { apiKey, entity };
+    return { apiKey, record };
   }
 }

@@ -1,8 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
 import type { RequestMeta } from '../common/auth/principal';
-import { AuditLogEntity, AuditStatus } from './audit-log.entity';
+import { AuditLogRepository, AuditStatus, NewAuditRecord } from './audit-log.repository';
 import { neutralize, neutralizeDeep } from './sanitize';
 
 export interface AuditEvent {
@@ -19,16 +17,17 @@ const clip = (text: string | null | undefined, max: number) => (text ? neutraliz
 
 /**
  * Writes audit rows. `record` throws when the row cannot be written, so a security event is never silently
- * unrecorded: callers let it fail the request. Pass the transaction's manager to make the row part of it.
+ * unrecorded: callers let it fail the request. Called inside `TransactionRunner.run`, the row is part of that
+ * transaction: it commits or rolls back with the change it describes.
  */
 @Injectable()
 export class AuditService {
   private readonly logger = new Logger('Audit');
 
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(private readonly auditLog: AuditLogRepository) {}
 
-  async record(event: AuditEvent, meta: RequestMeta | null, manager?: EntityManager): Promise<void> {
-    const row: Partial<AuditLogEntity> = {
+  async record(event: AuditEvent, meta: RequestMeta | null): Promise<void> {
+    const row: NewAuditRecord = {
       action: event.action,
       status: event.status,
       userId: event.userId ?? null,
@@ -40,7 +39,7 @@ export class AuditService {
       errorMessage: clip(event.errorMessage, 1000),
       metadata: event.metadata ? (neutralizeDeep(event.metadata) as Record<string, unknown>) : null,
     };
-    await (manager ?? this.dataSource.manager).getRepository(AuditLogEntity).insert(row as never);
+    await this.auditLog.insert(row);
     this.logger.log({
       audit: row.action,
       status: row.status,

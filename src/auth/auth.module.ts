@@ -9,12 +9,20 @@ import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
 import { PasswordHasher } from './password';
 import { RefreshTokenService } from './refresh-token.service';
+import { RefreshTokensRepository } from './refresh-tokens.repository';
 import { JwtStrategy } from './strategies/jwt.strategy';
 
 @Module({
   imports: [PassportModule, JwtModule.register({}), ApiKeysModule, UsersModule, AuditModule],
   controllers: [AuthController],
-  providers: [AuthService, AccessTokenService, RefreshTokenService, PasswordHasher, JwtStrategy],
+  providers: [
+    AuthService,
+    AccessTokenService,
+    RefreshTokenService,
+    RefreshTokensRepository,
+    PasswordHasher,
+    JwtStrategy,
+  ],
   // ApiKeysModule: the authentication guard (registered in app.module.ts) needs ApiKeyAuthService.
   exports: [PasswordHasher, RefreshTokenService, ApiKeysModule],
 })

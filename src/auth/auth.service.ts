@@ -1,13 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { ApiKeysService } from '../api-keys/api-keys.service';
 import { AuditService } from '../audit/audit.service';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
 import { VcpMetrics } from '../metrics/vcp-metrics';
-import { UserEntity } from '../users/user.entity';
-import { isUniqueViolation, UsersRepository } from '../users/users.repository';
+import { TransactionRunner } from '../database/transaction-runner';
+import { isUniqueViolation, UserRecord, UsersRepository } from '../users/users.repository';
 import { AccessTokenService } from './access-token.service';
 import { LoginDto, MeDto, RegisterDto, RegisterResponseDto, TokenPairDto } from './dto/auth.dto';
 import { PasswordHasher } from './password';
@@ -20,7 +18,7 @@ const invalidRefresh = () => new AppException(ErrorCode.Unauthorized, 'Invalid o
 @Injectable()
 export class AuthService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: TransactionRunner,
     private readonly users: UsersRepository,
     private readonly passwords: PasswordHasher,
     private readonly accessTokens: AccessTokenService,
@@ -33,11 +31,12 @@ export class AuthService {
   async register(dto: RegisterDto, meta: RequestMeta): Promise<RegisterResponseDto> {
     const passwordHash = await this.passwords.hash(dto.password);
     try {
-      const user = await this.dataSource.transaction(async (manager) => {
-        const created = await this.users.create(
-          { username: dto.username, passwordHash, email: dto.email ?? null },
-          manager,
-        );
+      const user = await this.transactions.run(async () => {
+        const created = await this.users.create({
+          username: dto.username,
+          passwordHash,
+          email: dto.email ?? null,
+        });
         await this.audit.record(
           {
             action: 'auth.register',
@@ -47,9 +46,8 @@ export class AuthService {
             resourceId: created.userId,
           },
           meta,
-          manager,
         );
-        const apiKey = await this.apiKeys.createDefault(created.userId, meta, manager);
+        const apiKey = await this.apiKeys.createDefault(created.userId, meta);
         return { user: created, apiKey };
       });
       this.metrics.authEvent('register');
@@ -82,14 +80,10 @@ export class AuthService {
       this.metrics.authEvent('login_failure');
       throw invalidLogin();
     }
-    const refreshToken = await this.dataSource.transaction(async (manager) => {
-      await this.users.recordLogin(user.userId, manager);
-      const token = await this.refreshTokens.issueFamily(user.userId, meta, manager);
-      await this.audit.record(
-        { action: 'auth.login', status: 'success', userId: user.userId },
-        meta,
-        manager,
-      );
+    const refreshToken = await this.transactions.run(async () => {
+      await this.users.recordLogin(user.userId);
+      const token = await this.refreshTokens.issueFamily(user.userId, meta);
+      await this.audit.record({ action: 'auth.login', status: 'success', userId: user.userId }, meta);
       return token;
     });
     this.metrics.authEvent('login_success');
@@ -113,8 +107,8 @@ export class AuthService {
   }
 
   async logoutAll(principal: Principal, meta: RequestMeta): Promise<void> {
-    await this.dataSource.transaction(async (manager) => {
-      const revoked = await this.refreshTokens.revokeAllForUser(principal.userId, 'logout_all', manager);
+    await this.transactions.run(async () => {
+      const revoked = await this.refreshTokens.revokeAllForUser(principal.userId, 'logout_all');
       await this.audit.record(
         {
           action: 'auth.logout_all',
@@ -123,7 +117,6 @@ export class AuthService {
           metadata: { revoked_tokens: revoked },
         },
         meta,
-        manager,
       );
     });
   }
@@ -141,7 +134,7 @@ export class AuthService {
     };
   }
 
-  private tokenPair(user: UserEntity, refreshToken: string): TokenPairDto {
+  private tokenPair(user: UserRecord, refreshToken: string): TokenPairDto {
     return {
       access_token: this.accessTokens.sign(user.userId, user.role),
       refresh_token: refreshToken,

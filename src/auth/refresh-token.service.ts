@@ -1,13 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { neutralize } from '../audit/sanitize';
 import { keyedHash, randomToken } from '../common/crypto/keyed-hash';
 import { AppConfig } from '../config/app-config';
+import { TransactionRunner } from '../database/transaction-runner';
+import { UsersRepository } from '../users/users.repository';
 import type { RequestMeta } from '../common/auth/principal';
-import { RefreshTokenEntity, RevokedReason } from './refresh-token.entity';
+import { RefreshTokensRepository, RevokedReason, TokenOrigin } from './refresh-tokens.repository';
 
 export const REFRESH_TOKEN_PREFIX = 'rt_';
 
@@ -25,7 +25,9 @@ export type RotationResult =
 @Injectable()
 export class RefreshTokenService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly tokens: RefreshTokensRepository,
+    private readonly users: UsersRepository,
+    private readonly transactions: TransactionRunner,
     private readonly config: AppConfig,
     private readonly audit: AuditService,
   ) {}
@@ -34,10 +36,16 @@ export class RefreshTokenService {
     return keyedHash(token, this.config.secrets.refreshTokenPepper);
   }
 
-  /** Starts a new family for a fresh login. */
-  async issueFamily(userId: string, meta: RequestMeta, manager: EntityManager): Promise<string> {
-    const familyExpiresAt = new Date(Date.now() + this.config.auth.refreshTokenTtlDays * 86_400_000);
-    return this.insert(manager, { userId, familyId: randomUUID(), parentId: null, familyExpiresAt }, meta);
+  /** Starts a new family for a fresh login (joins the caller's transaction). */
+  async issueFamily(userId: string, meta: RequestMeta): Promise<string> {
+    const token = randomToken(REFRESH_TOKEN_PREFIX, 32);
+    await this.tokens.insertFamilyHead(
+      userId,
+      randomUUID(),
+      this.config.auth.refreshTokenTtlDays,
+      this.origin(token, meta),
+    );
+    return token;
   }
 
   async rotate(presented: string, meta: RequestMeta): Promise<RotationResult> {
@@ -45,18 +53,13 @@ export class RefreshTokenService {
     const tokenHash = this.hash(presented);
     // Decided and written in one transaction, with the token row locked: of N concurrent refreshes with one
     // token, exactly one sees it live. The others see it rotated, which is a replay.
-    return this.dataSource.transaction(async (manager) => {
-      const current = await manager
-        .getRepository(RefreshTokenEntity)
-        .createQueryBuilder('t')
-        .setLock('pessimistic_write')
-        .where('t.token_hash = :tokenHash', { tokenHash })
-        .getOne();
+    return this.transactions.run(async () => {
+      const current = await this.tokens.findByHashForUpdate(tokenHash);
       if (!current) return { kind: 'invalid' } as const;
 
       if (current.revokedAt) {
         if (current.revokedReason !== 'rotated') return { kind: 'invalid' } as const;
-        const revoked = await this.revokeFamily(current.familyId, 'reuse_detected', manager);
+        const revoked = await this.tokens.revokeFamily(current.familyId, 'reuse_detected');
         await this.audit.record(
           {
             action: 'auth.refresh_reuse_detected',
@@ -67,38 +70,23 @@ export class RefreshTokenService {
             metadata: { revoked_tokens: revoked },
           },
           meta,
-          manager,
         );
         return { kind: 'reuse_detected', userId: current.userId } as const;
       }
 
-      if (current.familyExpiresAt.getTime() <= Date.now()) {
-        await this.revokeFamily(current.familyId, 'expired', manager);
+      if (current.familyExpired) {
+        await this.tokens.revokeFamily(current.familyId, 'expired');
         return { kind: 'invalid' } as const;
       }
-      const [owner] = await manager.query<{ disabled: boolean }[]>(
-        `SELECT disabled_at IS NOT NULL AS disabled FROM users WHERE user_id = $1`,
-        [current.userId],
-      );
-      if (!owner || owner.disabled) {
-        await this.revokeFamily(current.familyId, 'user_disabled', manager);
+      const owner = await this.users.findById(current.userId);
+      if (!owner || owner.disabledAt) {
+        await this.tokens.revokeFamily(current.familyId, 'user_disabled');
         return { kind: 'invalid' } as const;
       }
 
-      await manager.update(RefreshTokenEntity, { tokenId: current.tokenId }, {
-        revokedAt: () => 'now()',
-        revokedReason: 'rotated',
-      } as never);
-      const refreshToken = await this.insert(
-        manager,
-        {
-          userId: current.userId,
-          familyId: current.familyId,
-          parentId: current.tokenId,
-          familyExpiresAt: current.familyExpiresAt,
-        },
-        meta,
-      );
+      await this.tokens.markRotated(current.tokenId);
+      const refreshToken = randomToken(REFRESH_TOKEN_PREFIX, 32);
+      await this.tokens.insertSuccessor(current.tokenId, this.origin(refreshToken, meta));
       await this.audit.record(
         {
           action: 'auth.refresh',
@@ -108,7 +96,6 @@ export class RefreshTokenService {
           resourceId: current.familyId,
         },
         meta,
-        manager,
       );
       return { kind: 'rotated', userId: current.userId, refreshToken } as const;
     });
@@ -117,10 +104,10 @@ export class RefreshTokenService {
   /** Logout: revokes the family of the presented token. Returns its owner when the token was known. */
   async revokeFamilyOf(presented: string, meta: RequestMeta): Promise<string | null> {
     if (!presented.startsWith(REFRESH_TOKEN_PREFIX)) return null;
-    return this.dataSource.transaction(async (manager) => {
-      const token = await manager.findOneBy(RefreshTokenEntity, { tokenHash: this.hash(presented) });
+    return this.transactions.run(async () => {
+      const token = await this.tokens.findByHash(this.hash(presented));
       if (!token) return null;
-      const revoked = await this.revokeFamily(token.familyId, 'logout', manager);
+      const revoked = await this.tokens.revokeFamily(token.familyId, 'logout');
       await this.audit.record(
         {
           action: 'auth.logout',
@@ -131,54 +118,21 @@ export class RefreshTokenService {
           metadata: { revoked_tokens: revoked },
         },
         meta,
-        manager,
       );
       return token.userId;
     });
   }
 
-  /** Revokes every live token of the user (logout-all, account disabled). */
-  async revokeAllForUser(userId: string, reason: RevokedReason, manager: EntityManager): Promise<number> {
-    const result = await manager.update(
-      RefreshTokenEntity,
-      { userId, revokedAt: IsNull() },
-      {
-        revokedAt: () => 'now()',
-        revokedReason: reason,
-      },
-    );
-    return result.affected ?? 0;
+  /** Revokes every live token of the user (logout-all, account disabled); joins the caller's transaction. */
+  revokeAllForUser(userId: string, reason: RevokedReason): Promise<number> {
+    return this.tokens.revokeAllForUser(userId, reason);
   }
 
-  private async revokeFamily(
-    familyId: string,
-    reason: RevokedReason,
-    manager: EntityManager,
-  ): Promise<number> {
-    const result = await manager.update(
-      RefreshTokenEntity,
-      { familyId, revokedAt: IsNull() },
-      {
-        revokedAt: () => 'now()',
-        revokedReason: reason,
-      },
-    );
-    return result.affected ?? 0;
-  }
-
-  private async insert(
-    manager: EntityManager,
-    values: { userId: string; familyId: string; parentId: string | null; familyExpiresAt: Date },
-    meta: RequestMeta,
-  ): Promise<string> {
-    const token = randomToken(REFRESH_TOKEN_PREFIX, 32);
-    await manager.insert(RefreshTokenEntity, {
-      ...values,
+  private origin(token: string, meta: RequestMeta): TokenOrigin {
+    return {
       tokenHash: this.hash(token),
-      expiresAt: values.familyExpiresAt,
       deviceInfo: meta.userAgent ? neutralize(meta.userAgent).slice(0, 255) : null,
       ipAddress: meta.ip,
-    });
-    return token;
+    };
   }
 }

@@ -4,7 +4,6 @@ import { DataSource, DataSourceOptions } from 'typeorm';
 import type { PostgresConnectionOptions } from 'typeorm/driver/postgres/PostgresConnectionOptions';
 import { MIGRATIONS } from '../../migrations';
 import { AppConfig } from '../config/app-config';
-import { ENTITIES } from './entities';
 import { TypeOrmLogAdapter } from './typeorm-logger';
 import { openEmbeddedPostgres, PGliteHandle } from './embedded-postgres';
 
@@ -16,7 +15,6 @@ function commonOptions(migrationsRun: boolean) {
     migrationsTransactionMode: 'each' as const,
     // The schema is owned by migrations/ alone; never let the ORM alter tables.
     synchronize: false,
-    entities: ENTITIES,
     logging: ['error', 'warn', 'migration'],
     logger: new TypeOrmLogAdapter(),
     maxQueryExecutionTime: 1000,

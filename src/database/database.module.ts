@@ -1,8 +1,9 @@
-import { Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule, TypeOrmModuleOptions } from '@nestjs/typeorm';
 import { DataSourceOptions } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { buildDataSourceOptions, dataSourceFromOptions } from './data-source.factory';
+import { DatabaseSession, TransactionRunner } from './transaction-runner';
 
 async function initialize(options: DataSourceOptions) {
   const dataSource = dataSourceFromOptions(options);
@@ -14,7 +15,11 @@ async function initialize(options: DataSourceOptions) {
   }
 }
 
-/** The database connection; pending migrations run while the DataSource initialises, before the app listens. */
+/**
+ * The database connection; pending migrations run while the DataSource initialises, before the app listens.
+ * Repositories query through DatabaseSession; services group repository calls with TransactionRunner.
+ */
+@Global()
 @Module({
   imports: [
     TypeOrmModule.forRootAsync({
@@ -28,5 +33,7 @@ async function initialize(options: DataSourceOptions) {
       dataSourceFactory: (options?: DataSourceOptions) => initialize(options!),
     }),
   ],
+  providers: [DatabaseSession, TransactionRunner],
+  exports: [DatabaseSession, TransactionRunner],
 })
 export class DatabaseModule {}

@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
+import { DatabaseSession } from '../database/transaction-runner';
 import { RedisConnection } from '../redis/redis.connection';
 
 export interface CheckResult {
@@ -22,7 +21,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 export class HealthService {
   constructor(
     private readonly config: AppConfig,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly database: DatabaseSession,
     private readonly redis: RedisConnection,
   ) {}
 
@@ -33,7 +32,7 @@ export class HealthService {
   /** Each dependency answers a trivial query within the timeout; a failure names the check, not internals. */
   async readiness(): Promise<{ ready: boolean; checks: Record<string, CheckResult> }> {
     const checks: Record<string, Promise<CheckResult>> = {
-      database: this.check(() => this.dataSource.query('SELECT 1')),
+      database: this.check(() => this.database.ping()),
     };
     const redis = this.redis.client;
     // Redis down is degraded, not unready: rate limits fall back to per-replica memory and requests are served.

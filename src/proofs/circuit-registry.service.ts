@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import type { RequestMeta } from '../common/auth/principal';
 import { AppException } from '../common/errors/app.exception';
 import { decodeCursor, encodeCursor } from '../common/pagination/cursor';
 import { AppConfig } from '../config/app-config';
+import { TransactionRunner } from '../database/transaction-runner';
 import { ContentStore } from '../storage/content-store';
 import { canonicalJson, sha256Hex } from './canonical-json';
 import { CircuitRecord, CircuitRepository } from './circuit.repository';
@@ -102,7 +102,7 @@ export function circuitUploadBodyLimit(config: AppConfig): number {
 @Injectable()
 export class CircuitRegistryService {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly transactions: TransactionRunner,
     private readonly circuits: CircuitRepository,
     private readonly blobs: ContentStore,
     private readonly audit: AuditService,
@@ -137,23 +137,20 @@ export class CircuitRegistryService {
     const wasm = await this.storeUpload(input.wasm, 'wasm', maxWasmBytes, WASM_MAGIC);
     const zkey = await this.storeUpload(input.zkey, 'zkey', maxZkeyBytes, ZKEY_MAGIC);
     // Blobs are stored (content-addressed, idempotent) before the transaction, so no connection waits on disk.
-    return this.dataSource.transaction(async (manager) => {
-      const { record, created } = await this.circuits.insertIfAbsent(
-        {
-          circuitId,
-          name,
-          protocol,
-          curve: CURVE,
-          nPublic,
-          verificationKey,
-          wasmSha256: wasm?.sha256 ?? null,
-          wasmSize: wasm?.size ?? null,
-          zkeySha256: zkey?.sha256 ?? null,
-          zkeySize: zkey?.size ?? null,
-          createdBy,
-        },
-        manager,
-      );
+    return this.transactions.run(async () => {
+      const { record, created } = await this.circuits.insertIfAbsent({
+        circuitId,
+        name,
+        protocol,
+        curve: CURVE,
+        nPublic,
+        verificationKey,
+        wasmSha256: wasm?.sha256 ?? null,
+        wasmSize: wasm?.size ?? null,
+        zkeySha256: zkey?.sha256 ?? null,
+        zkeySize: zkey?.size ?? null,
+        createdBy,
+      });
       await this.audit.record(
         {
           action: 'circuit.registered',
@@ -170,7 +167,6 @@ export class CircuitRegistryService {
           },
         },
         meta,
-        manager,
       );
       return { circuit: circuitView(record), already_existed: !created };
     });
@@ -180,11 +176,6 @@ export class CircuitRegistryService {
     const record = CIRCUIT_ID.test(circuitId) ? await this.circuits.findById(circuitId) : null;
     if (!record) throw AppException.notFound('Circuit not found');
     return circuitView(record);
-  }
-
-  async list(limit = 100, offset = 0): Promise<CircuitView[]> {
-    const bounded = Math.min(Math.max(Math.trunc(limit), 1), 500);
-    return (await this.circuits.list(bounded, Math.max(Math.trunc(offset), 0))).map(circuitView);
   }
 
   /** Oldest first; `cursor` is a previous page's `next_cursor` (a tampered one is a 422). */

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import { DatabaseSession } from '../database/transaction-runner';
 import { ProofSystem } from './proof-system';
 
 export interface CircuitRecord {
@@ -57,14 +57,13 @@ function toRecord(row: CircuitRow): CircuitRecord {
 /** The circuits table, in plain SQL; records out, never query objects. */
 @Injectable()
 export class CircuitRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(private readonly db: DatabaseSession) {}
 
   /** Inserts unless the id exists; `created` says which. A concurrent twin insert resolves to the same row. */
   async insertIfAbsent(
     circuit: Omit<CircuitRecord, 'createdAt'>,
-    manager?: EntityManager,
   ): Promise<{ record: CircuitRecord; created: boolean }> {
-    const inserted: CircuitRow[] = await (manager ?? this.dataSource).query(
+    const inserted = await this.db.query<CircuitRow>(
       `INSERT INTO circuits (circuit_id, name, protocol, curve, n_public, verification_key, wasm_sha256,
          wasm_size, zkey_sha256, zkey_size, created_by)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
@@ -85,25 +84,16 @@ export class CircuitRepository {
       ],
     );
     if (inserted.length > 0) return { record: toRecord(inserted[0]), created: true };
-    const existing = await this.findById(circuit.circuitId, manager);
+    const existing = await this.findById(circuit.circuitId);
     if (!existing) throw new Error('circuit vanished between conflict and read');
     return { record: existing, created: false };
   }
 
-  async findById(circuitId: string, manager?: EntityManager): Promise<CircuitRecord | null> {
-    const rows: CircuitRow[] = await (manager ?? this.dataSource).query(
-      `SELECT ${COLUMNS} FROM circuits WHERE circuit_id = $1`,
-      [circuitId],
-    );
+  async findById(circuitId: string): Promise<CircuitRecord | null> {
+    const rows = await this.db.query<CircuitRow>(`SELECT ${COLUMNS} FROM circuits WHERE circuit_id = $1`, [
+      circuitId,
+    ]);
     return rows.length > 0 ? toRecord(rows[0]) : null;
-  }
-
-  async list(limit: number, offset: number): Promise<CircuitRecord[]> {
-    const rows: CircuitRow[] = await this.dataSource.query(
-      `SELECT ${COLUMNS} FROM circuits ORDER BY created_at, circuit_id LIMIT $1 OFFSET $2`,
-      [limit, offset],
-    );
-    return rows.map(toRecord);
   }
 
   /**
@@ -115,13 +105,13 @@ export class CircuitRepository {
     after: { createdAt: string; circuitId: string } | null,
   ): Promise<CircuitRecord[]> {
     const sortKey = `date_trunc('milliseconds', created_at)`;
-    const rows: CircuitRow[] = after
-      ? await this.dataSource.query(
+    const rows = after
+      ? await this.db.query<CircuitRow>(
           `SELECT ${COLUMNS} FROM circuits WHERE (${sortKey}, circuit_id) > ($2::timestamptz, $3)
            ORDER BY ${sortKey}, circuit_id LIMIT $1`,
           [limit, after.createdAt, after.circuitId],
         )
-      : await this.dataSource.query(
+      : await this.db.query<CircuitRow>(
           `SELECT ${COLUMNS} FROM circuits ORDER BY ${sortKey}, circuit_id LIMIT $1`,
           [limit],
         );

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { DataSource } from 'typeorm';
+import { DatabaseSession } from '../database/transaction-runner';
 import { ProofSystem } from './proof-system';
 
 export interface NewProofArtifact {
@@ -25,7 +25,7 @@ export interface NewProofArtifact {
  */
 @Injectable()
 export class ProofArtifactRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(private readonly db: DatabaseSession) {}
 
   /**
    * One INSERT, nothing read back: the proof_id is a random UUID (v4, from the CSPRNG, as the column's
@@ -34,7 +34,7 @@ export class ProofArtifactRepository {
    */
   async insert(artifact: NewProofArtifact): Promise<string> {
     const proofId = randomUUID();
-    await this.dataSource.query(
+    await this.db.execute(
       `INSERT INTO proof_artifacts (proof_id, task_id, run_id, proof_data, public_inputs, circuit_id,
          proof_system, verified, verification_time_ms, verified_at, error_message, submitted_by)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
@@ -58,7 +58,7 @@ export class ProofArtifactRepository {
 
   /** The task's creator, or null when there is no such task. */
   async taskCreator(taskId: string): Promise<string | null> {
-    const rows: { creator_id: string }[] = await this.dataSource.query(
+    const rows = await this.db.query<{ creator_id: string }>(
       `SELECT creator_id FROM tasks WHERE task_id = $1`,
       [taskId],
     );
@@ -67,7 +67,7 @@ export class ProofArtifactRepository {
 
   /** The task a run belongs to and that task's creator, in one query; null when there is no such run. */
   async runOwner(runId: string): Promise<{ taskId: string; creatorId: string } | null> {
-    const rows: { task_id: string; creator_id: string }[] = await this.dataSource.query(
+    const rows = await this.db.query<{ task_id: string; creator_id: string }>(
       `SELECT r.task_id, t.creator_id FROM task_runs r JOIN tasks t ON t.task_id = r.task_id
         WHERE r.run_id = $1`,
       [runId],

@@ -1,4 +1,5 @@
 import type { ThrottlerStorage } from '@nestjs/throttler';
+import { Clock, SystemClock } from '../common/clock/clock';
 
 interface Bucket {
   hits: number;
@@ -21,7 +22,10 @@ export interface StorageRecord {
 export class BoundedMemoryThrottlerStorage implements ThrottlerStorage {
   private readonly buckets = new Map<string, Bucket>();
 
-  constructor(readonly maxKeys = 50_000) {}
+  constructor(
+    readonly maxKeys = 50_000,
+    private readonly clock: Clock = new SystemClock(),
+  ) {}
 
   get size(): number {
     return this.buckets.size;
@@ -35,7 +39,7 @@ export class BoundedMemoryThrottlerStorage implements ThrottlerStorage {
     throttlerName: string,
   ): Promise<StorageRecord> {
     const id = `${key}:${throttlerName}`;
-    const now = Date.now();
+    const now = this.clock.nowMs();
     let bucket = this.buckets.get(id);
     if (bucket && bucket.expiresAt <= now && bucket.blockedUntil <= now) {
       this.buckets.delete(id);

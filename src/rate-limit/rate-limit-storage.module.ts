@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { Clock } from '../common/clock/clock';
 import { AppConfig } from '../config/app-config';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { RedisConnection } from '../redis/redis.connection';
@@ -12,11 +13,12 @@ import { ResilientThrottlerStorage } from './resilient.storage';
   providers: [
     {
       provide: ResilientThrottlerStorage,
-      inject: [AppConfig, RedisConnection, VcpMetrics],
-      useFactory: (config: AppConfig, redis: RedisConnection, metrics: VcpMetrics) => {
+      inject: [AppConfig, RedisConnection, VcpMetrics, Clock],
+      useFactory: (config: AppConfig, redis: RedisConnection, metrics: VcpMetrics, clock: Clock) => {
         const storage = new ResilientThrottlerStorage(
           redis.client,
-          new BoundedMemoryThrottlerStorage(config.rateLimits.memoryMaxKeys),
+          new BoundedMemoryThrottlerStorage(config.rateLimits.memoryMaxKeys, clock),
+          clock,
         );
         metrics.trackRateLimitStorage(storage);
         return storage;

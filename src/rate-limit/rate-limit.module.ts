@@ -8,6 +8,7 @@ import { BURST_WINDOW_MS, MINUTE_WINDOW_MS, RateLimitGuard } from './rate-limit.
 import { RateLimitPolicy } from './rate-limit.policy';
 import { ResilientThrottlerStorage } from './resilient.storage';
 import { ThrottleOverridesController } from './throttle-overrides.controller';
+import { ThrottleOverridesRepository } from './throttle-overrides.repository';
 import { ThrottleOverridesService } from './throttle-overrides.service';
 
 /**
@@ -35,6 +36,7 @@ import { ThrottleOverridesService } from './throttle-overrides.service';
   controllers: [ThrottleOverridesController],
   providers: [
     RateLimitPolicy,
+    ThrottleOverridesRepository,
     ThrottleOverridesService,
     RateLimitGuard,
     { provide: FailedAuthenticationThrottle, useClass: AuthFailureThrottle },

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import type Redis from 'ioredis';
+import { Clock, SystemClock } from '../common/clock/clock';
 import { BoundedMemoryThrottlerStorage, StorageRecord } from './bounded-memory.storage';
 
 const REDIS_TIMEOUT_MS = 250;
@@ -23,6 +24,7 @@ export class ResilientThrottlerStorage implements ThrottlerStorage {
   constructor(
     redis: Redis | null,
     readonly memory = new BoundedMemoryThrottlerStorage(),
+    private readonly clock: Clock = new SystemClock(),
   ) {
     this.redisStore = redis ? new ThrottlerStorageRedisService(redis) : null;
   }
@@ -39,7 +41,7 @@ export class ResilientThrottlerStorage implements ThrottlerStorage {
     blockDuration: number,
     name: string,
   ): Promise<StorageRecord> {
-    const now = Date.now();
+    const now = this.clock.nowMs();
     if (!this.redisStore || (this.degradedSince !== null && now - this.lastAttempt < RETRY_INTERVAL_MS)) {
       return this.memory.increment(key, ttl, limit, blockDuration, name);
     }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Role } from '../common/auth/scopes';
+import { Clock } from '../common/clock/clock';
 import { UsersRepository } from './users.repository';
 
 export interface UserStatus {
@@ -20,10 +21,13 @@ export const USER_STATUS_TTL_MS = 2000;
 export class UserStatusCache {
   private readonly entries = new Map<string, { status: UserStatus | null; expiresAt: number }>();
 
-  constructor(private readonly users: UsersRepository) {}
+  constructor(
+    private readonly users: UsersRepository,
+    private readonly clock: Clock,
+  ) {}
 
   async get(userId: string): Promise<UserStatus | null> {
-    const now = Date.now();
+    const now = this.clock.nowMs();
     const cached = this.entries.get(userId);
     if (cached && cached.expiresAt > now) return cached.status;
     const user = await this.users.findById(userId);

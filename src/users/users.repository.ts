@@ -1,12 +1,50 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
 import type { Role } from '../common/auth/scopes';
-import { UserEntity } from './user.entity';
+import { DatabaseSession } from '../database/transaction-runner';
+
+export interface UserRecord {
+  userId: string;
+  username: string;
+  email: string | null;
+  passwordHash: string;
+  role: Role;
+  createdAt: Date;
+  updatedAt: Date;
+  lastLogin: Date | null;
+  disabledAt: Date | null;
+}
 
 export interface UserPageCursor {
   createdAt: string;
   userId: string;
+}
+
+interface UserRow {
+  user_id: string;
+  username: string;
+  email: string | null;
+  password_hash: string;
+  role: Role;
+  created_at: Date;
+  updated_at: Date;
+  last_login: Date | null;
+  disabled_at: Date | null;
+}
+
+const COLUMNS = `user_id, username, email, password_hash, role, created_at, updated_at, last_login, disabled_at`;
+
+function toRecord(row: UserRow): UserRecord {
+  return {
+    userId: row.user_id,
+    username: row.username,
+    email: row.email,
+    passwordHash: row.password_hash,
+    role: row.role,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    lastLogin: row.last_login,
+    disabledAt: row.disabled_at,
+  };
 }
 
 const UNIQUE_VIOLATION = '23505';
@@ -17,60 +55,60 @@ export function isUniqueViolation(error: unknown): boolean {
   );
 }
 
-/** Data access for accounts. Returns entities to services only; controllers map them to response DTOs. */
+/** The users table, in plain SQL. Records out; controllers map them to response DTOs. */
 @Injectable()
 export class UsersRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
-
-  private repo(manager?: EntityManager) {
-    return (manager ?? this.dataSource.manager).getRepository(UserEntity);
-  }
+  constructor(private readonly db: DatabaseSession) {}
 
   /** Usernames are unique regardless of case; lookups follow the same rule (the index is on lower()). */
-  findByUsername(username: string, manager?: EntityManager): Promise<UserEntity | null> {
-    return this.repo(manager)
-      .createQueryBuilder('u')
-      .where('lower(u.username) = lower(:username)', { username })
-      .getOne();
+  async findByUsername(username: string): Promise<UserRecord | null> {
+    return this.one(`SELECT ${COLUMNS} FROM users WHERE lower(username) = lower($1)`, [username]);
   }
 
-  findById(userId: string, manager?: EntityManager): Promise<UserEntity | null> {
-    return this.repo(manager).findOneBy({ userId });
+  async findById(userId: string): Promise<UserRecord | null> {
+    return this.one(`SELECT ${COLUMNS} FROM users WHERE user_id = $1`, [userId]);
   }
 
-  /** Locks the row for the rest of the transaction. */
-  findByIdForUpdate(userId: string, manager: EntityManager): Promise<UserEntity | null> {
-    return this.repo(manager)
-      .createQueryBuilder('u')
-      .setLock('pessimistic_write')
-      .where('u.user_id = :userId', { userId })
-      .getOne();
+  /** Locks the row for the rest of the current transaction. */
+  async findByIdForUpdate(userId: string): Promise<UserRecord | null> {
+    return this.one(`SELECT ${COLUMNS} FROM users WHERE user_id = $1 FOR UPDATE`, [userId]);
   }
 
-  async create(
-    values: { username: string; passwordHash: string; email: string | null; role?: Role },
-    manager?: EntityManager,
-  ): Promise<UserEntity> {
-    const result = await this.repo(manager).insert({ role: 'user', ...values });
-    const userId = (result.identifiers[0] as { userId: string }).userId;
-    return (await this.findById(userId, manager))!;
+  async create(values: {
+    username: string;
+    passwordHash: string;
+    email: string | null;
+    role?: Role;
+  }): Promise<UserRecord> {
+    const [row] = await this.db.query<UserRow>(
+      `INSERT INTO users (username, password_hash, email, role) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`,
+      [values.username, values.passwordHash, values.email, values.role ?? 'user'],
+    );
+    return toRecord(row);
   }
 
-  async recordLogin(userId: string, manager?: EntityManager): Promise<void> {
-    await this.repo(manager).update({ userId }, { lastLogin: () => 'now()' });
+  async recordLogin(userId: string): Promise<void> {
+    await this.db.execute(`UPDATE users SET last_login = now() WHERE user_id = $1`, [userId]);
   }
 
-  async update(
-    userId: string,
-    changes: { role?: Role; disabledAt?: Date | null },
-    manager?: EntityManager,
-  ): Promise<void> {
-    await this.repo(manager).update({ userId }, { ...changes, updatedAt: () => 'now()' });
+  /** `disabled: true` stamps disabled_at with the database's time; false clears it; undefined leaves it. */
+  async update(userId: string, changes: { role?: Role; disabled?: boolean }): Promise<UserRecord | null> {
+    return this.one(
+      `UPDATE users
+          SET role = COALESCE($2, role),
+              disabled_at = CASE WHEN $3::boolean IS NULL THEN disabled_at
+                                 WHEN $3::boolean THEN COALESCE(disabled_at, now())
+                                 ELSE NULL END,
+              updated_at = now()
+        WHERE user_id = $1
+        RETURNING ${COLUMNS}`,
+      [userId, changes.role ?? null, changes.disabled ?? null],
+    );
   }
 
   /** Active admins other than `exceptUserId`, locking their rows so two demotions cannot race past the check. */
-  async lockOtherActiveAdmins(exceptUserId: string, manager: EntityManager): Promise<number> {
-    const rows = await manager.query<unknown[]>(
+  async lockOtherActiveAdmins(exceptUserId: string): Promise<number> {
+    const rows = await this.db.query(
       `SELECT user_id FROM users WHERE role = 'admin' AND disabled_at IS NULL AND user_id <> $1 FOR UPDATE`,
       [exceptUserId],
     );
@@ -81,11 +119,22 @@ export class UsersRepository {
    * Keyset pagination by (created_at, user_id): stable under inserts, no OFFSET scans. Times compare at
    * millisecond precision, the precision a cursor carries through JavaScript.
    */
-  async page(limit: number, after: UserPageCursor | null): Promise<UserEntity[]> {
-    const sortKey = `date_trunc('milliseconds', u.created_at)`;
-    const query = this.repo().createQueryBuilder('u').orderBy(sortKey, 'ASC').addOrderBy('u.user_id', 'ASC');
-    if (after)
-      query.where(`(${sortKey}, u.user_id) > (:createdAt::timestamptz, :userId::uuid)`, { ...after });
-    return query.limit(limit).getMany();
+  async page(limit: number, after: UserPageCursor | null): Promise<UserRecord[]> {
+    const sortKey = `date_trunc('milliseconds', created_at)`;
+    const rows = after
+      ? await this.db.query<UserRow>(
+          `SELECT ${COLUMNS} FROM users WHERE (${sortKey}, user_id) > ($2::timestamptz, $3::uuid)
+            ORDER BY ${sortKey}, user_id LIMIT $1`,
+          [limit, after.createdAt, after.userId],
+        )
+      : await this.db.query<UserRow>(`SELECT ${COLUMNS} FROM users ORDER BY ${sortKey}, user_id LIMIT $1`, [
+          limit,
+        ]);
+    return rows.map(toRecord);
+  }
+
+  private async one(sql: string, parameters: unknown[]): Promise<UserRecord | null> {
+    const [row] = await this.db.query<UserRow>(sql, parameters);
+    return row ? toRecord(row) : null;
   }
 }

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DatabaseSession } from '../database/transaction-runner';
 import { ExportEntry, ImportEntry } from './wasm-binary';
 
 export interface WasmModuleRecord {
@@ -45,13 +44,13 @@ function toRecord(row: Row): WasmModuleRecord {
 
 @Injectable()
 export class SqlWasmModulesRepository extends WasmModulesRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {
+  constructor(private readonly db: DatabaseSession) {
     super();
   }
 
   async insertIfAbsent(module: NewWasmModule): Promise<{ record: WasmModuleRecord; created: boolean }> {
     // ON CONFLICT DO NOTHING makes two simultaneous uploads of the same bytes one row, without a race.
-    const inserted = await this.dataSource.query<Row[]>(
+    const inserted = await this.db.query<Row>(
       `INSERT INTO wasm_modules (module_id, size_bytes, imports, exports, uploaded_by)
        VALUES ($1, $2, $3::jsonb, $4::jsonb, $5)
        ON CONFLICT (module_id) DO NOTHING
@@ -71,10 +70,9 @@ export class SqlWasmModulesRepository extends WasmModulesRepository {
   }
 
   async findById(moduleId: string): Promise<WasmModuleRecord | null> {
-    const rows = await this.dataSource.query<Row[]>(
-      `SELECT ${COLUMNS} FROM wasm_modules WHERE module_id = $1`,
-      [moduleId],
-    );
+    const rows = await this.db.query<Row>(`SELECT ${COLUMNS} FROM wasm_modules WHERE module_id = $1`, [
+      moduleId,
+    ]);
     return rows.length > 0 ? toRecord(rows[0]) : null;
   }
 }

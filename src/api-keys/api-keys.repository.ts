@@ -1,0 +1,176 @@
+import { Injectable } from '@nestjs/common';
+import type { Role, Scope } from '../common/auth/scopes';
+import { DatabaseSession } from '../database/transaction-runner';
+
+export type ApiKeyRevokedReason = 'revoked' | 'rotated' | 'owner_deleted';
+
+export interface ApiKeyRecord {
+  keyId: string;
+  userId: string;
+  keyPrefix: string;
+  name: string;
+  scopes: Scope[];
+  rateLimitTier: string;
+  expiresAt: Date | null;
+  lastUsedAt: Date | null;
+  createdAt: Date;
+  revokedAt: Date | null;
+  /** Whether `expiresAt` has passed, by the database's clock when the row was read. */
+  expired: boolean;
+}
+
+export interface NewApiKey {
+  userId: string;
+  /** HMAC-SHA256 (hex) of the whole key under API_KEY_PEPPER; the key itself is never stored. */
+  keyHash: string;
+  keyPrefix: string;
+  name: string;
+  scopes: Scope[];
+  rateLimitTier: string;
+  expiresAt: Date | null;
+}
+
+/** What authentication needs of a key and its owner, in one read. */
+export interface KeyCredential {
+  keyId: string;
+  scopes: Scope[];
+  rateLimitTier: string;
+  revoked: boolean;
+  /** Milliseconds until the key expires by the database's clock (≤ 0: expired); null: never expires. */
+  expiresInMs: number | null;
+  userId: string;
+  username: string;
+  role: Role;
+  ownerDisabled: boolean;
+}
+
+interface KeyRow {
+  key_id: string;
+  user_id: string;
+  key_prefix: string;
+  name: string;
+  scopes: Scope[];
+  rate_limit_tier: string;
+  expires_at: Date | null;
+  last_used_at: Date | null;
+  created_at: Date;
+  revoked_at: Date | null;
+  expired: boolean;
+}
+
+const COLUMNS = `key_id, user_id, key_prefix, name, scopes, rate_limit_tier, expires_at, last_used_at, created_at,
+  revoked_at, COALESCE(expires_at <= now(), false) AS expired`;
+
+function toRecord(row: KeyRow): ApiKeyRecord {
+  return {
+    keyId: row.key_id,
+    userId: row.user_id,
+    keyPrefix: row.key_prefix,
+    name: row.name,
+    scopes: row.scopes,
+    rateLimitTier: row.rate_limit_tier,
+    expiresAt: row.expires_at,
+    lastUsedAt: row.last_used_at,
+    createdAt: row.created_at,
+    revokedAt: row.revoked_at,
+    expired: row.expired,
+  };
+}
+
+/** The api_keys table, in plain SQL. Expiry is judged by the database's clock. */
+@Injectable()
+export class ApiKeysRepository {
+  constructor(private readonly db: DatabaseSession) {}
+
+  async insert(key: NewApiKey): Promise<ApiKeyRecord> {
+    const [row] = await this.db.query<KeyRow>(
+      `INSERT INTO api_keys (user_id, key_hash, key_prefix, name, scopes, rate_limit_tier, expires_at)
+       VALUES ($1, $2, $3, $4, $5::text[], $6, $7)
+       RETURNING ${COLUMNS}`,
+      [key.userId, key.keyHash, key.keyPrefix, key.name, key.scopes, key.rateLimitTier, key.expiresAt],
+    );
+    return toRecord(row);
+  }
+
+  /** Keys not revoked (expired ones included), the number the per-user limit counts. */
+  async countUnrevoked(userId: string): Promise<number> {
+    const [{ n }] = await this.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL`,
+      [userId],
+    );
+    return n;
+  }
+
+  /** The user's keys, newest first. */
+  async listForUser(userId: string, limit: number): Promise<ApiKeyRecord[]> {
+    const rows = await this.db.query<KeyRow>(
+      `SELECT ${COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2`,
+      [userId, limit],
+    );
+    return rows.map(toRecord);
+  }
+
+  /** The key if `userId` owns it; `forUpdate` locks it for the rest of the current transaction. */
+  async findOwned(keyId: string, userId: string, forUpdate = false): Promise<ApiKeyRecord | null> {
+    const [row] = await this.db.query<KeyRow>(
+      `SELECT ${COLUMNS} FROM api_keys WHERE key_id = $1 AND user_id = $2 ${forUpdate ? 'FOR UPDATE' : ''}`,
+      [keyId, userId],
+    );
+    return row ? toRecord(row) : null;
+  }
+
+  async revoke(keyId: string, reason: ApiKeyRevokedReason, replacedBy: string | null = null): Promise<void> {
+    await this.db.execute(
+      `UPDATE api_keys SET revoked_at = now(), revoked_reason = $2, replaced_by = COALESCE($3, replaced_by)
+        WHERE key_id = $1`,
+      [keyId, reason, replacedBy],
+    );
+  }
+
+  /** The old key keeps working until the grace ends (or its own expiry, if that comes first). */
+  async retireAfterGrace(keyId: string, replacedBy: string, graceSeconds: number): Promise<void> {
+    await this.db.execute(
+      `UPDATE api_keys SET replaced_by = $2,
+              expires_at = LEAST(COALESCE(expires_at, 'infinity'), now() + make_interval(secs => $3))
+        WHERE key_id = $1`,
+      [keyId, replacedBy, graceSeconds],
+    );
+  }
+
+  async findCredential(keyHash: string): Promise<KeyCredential | null> {
+    const [row] = await this.db.query<{
+      key_id: string;
+      scopes: Scope[];
+      rate_limit_tier: string;
+      revoked: boolean;
+      expires_in_ms: number | null;
+      user_id: string;
+      username: string;
+      role: Role;
+      disabled: boolean;
+    }>(
+      `SELECT k.key_id, k.scopes, k.rate_limit_tier, k.revoked_at IS NOT NULL AS revoked,
+              (EXTRACT(EPOCH FROM k.expires_at - now()) * 1000)::float8 AS expires_in_ms,
+              u.user_id, u.username, u.role, u.disabled_at IS NOT NULL AS disabled
+         FROM api_keys k JOIN users u ON u.user_id = k.user_id
+        WHERE k.key_hash = $1`,
+      [keyHash],
+    );
+    if (!row) return null;
+    return {
+      keyId: row.key_id,
+      scopes: row.scopes,
+      rateLimitTier: row.rate_limit_tier,
+      revoked: row.revoked,
+      expiresInMs: row.expires_in_ms,
+      userId: row.user_id,
+      username: row.username,
+      role: row.role,
+      ownerDisabled: row.disabled,
+    };
+  }
+
+  async touchLastUsed(keyId: string): Promise<void> {
+    await this.db.execute(`UPDATE api_keys SET last_used_at = now() WHERE key_id = $1`, [keyId]);
+  }
+}

@@ -1,0 +1,73 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { DataSource, QueryRunner } from 'typeorm';
+
+/**
+ * The query runner of the transaction that the current async call chain runs in. AsyncLocalStorage follows
+ * awaits, callbacks and timers started inside `TransactionRunner.run`, so every repository call made there
+ * lands on the transaction's connection without anyone passing it along.
+ */
+const currentTransaction = new AsyncLocalStorage<QueryRunner>();
+
+export interface StatementResult<Row> {
+  rows: Row[];
+  /** Rows changed by an INSERT, UPDATE or DELETE. */
+  affected: number;
+}
+
+/**
+ * How repositories reach the database: inside `TransactionRunner.run` on the transaction's connection,
+ * otherwise on a pooled one. It is the only way repositories query, so the embedded database's rule (one
+ * session: inside a transaction, only the transaction's connection) cannot be broken by forgetting a
+ * parameter — a query on another connection would wait for the transaction to end, which is waiting for it.
+ */
+@Injectable()
+export class DatabaseSession {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  get inTransaction(): boolean {
+    return currentTransaction.getStore() !== undefined;
+  }
+
+  /** The rows of a statement (a write returns rows only with RETURNING). */
+  async query<Row>(sql: string, parameters: unknown[] = []): Promise<Row[]> {
+    return (await this.execute<Row>(sql, parameters)).rows;
+  }
+
+  /** Rows and affected count; TypeORM's plain `query` shapes UPDATE and DELETE results differently. */
+  async execute<Row = never>(sql: string, parameters: unknown[] = []): Promise<StatementResult<Row>> {
+    const transaction = currentTransaction.getStore();
+    if (transaction) return statementResult<Row>(await transaction.query(sql, parameters, true));
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      return statementResult<Row>(await runner.query(sql, parameters, true));
+    } finally {
+      await runner.release();
+    }
+  }
+
+  /** Readiness: the database answers a trivial query. */
+  async ping(): Promise<void> {
+    await this.query('SELECT 1');
+  }
+}
+
+function statementResult<Row>(result: { records?: Row[]; affected?: number }): StatementResult<Row> {
+  return { rows: result.records ?? [], affected: result.affected ?? 0 };
+}
+
+/**
+ * Runs work in one database transaction: it commits when the work resolves and rolls back when it throws.
+ * A `run` inside another joins the outer transaction (no savepoint): the whole unit commits or rolls back
+ * together, and the inner call never holds a second connection.
+ */
+@Injectable()
+export class TransactionRunner {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  run<T>(work: () => Promise<T>): Promise<T> {
+    if (currentTransaction.getStore()) return work();
+    return this.dataSource.transaction((manager) => currentTransaction.run(manager.queryRunner!, work));
+  }
+}
