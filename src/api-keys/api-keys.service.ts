@@ -2,12 +2,12 @@ import { Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import type { Principal, RequestMeta } from '../common/auth/principal';
 import { Scope } from '../common/auth/scopes';
-import { Clock } from '../common/clock/clock';
 import { keyedHash } from '../common/crypto/keyed-hash';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
 import { isUuid } from '../common/validation/uuid';
 import { AppConfig } from '../config/app-config';
+import { DatabaseClock } from '../database/database-clock';
 import { TransactionRunner } from '../database/transaction-runner';
 import { UsersRepository } from '../users/users.repository';
 import { ApiKeyAuthService } from './api-key-auth.service';
@@ -48,7 +48,7 @@ export class ApiKeysService {
     private readonly config: AppConfig,
     private readonly auth: ApiKeyAuthService,
     private readonly audit: AuditService,
-    private readonly clock: Clock,
+    private readonly databaseClock: DatabaseClock,
   ) {}
 
   /** Mints the default key; called inside the registration transaction, which it joins. */
@@ -67,7 +67,7 @@ export class ApiKeysService {
     if (beyond.length > 0)
       throw new AppException(ErrorCode.Forbidden, `You cannot grant scope: ${beyond.join(', ')}`);
     const expiresAt = dto.expires_at ? new Date(dto.expires_at) : null;
-    if (expiresAt && expiresAt.getTime() <= this.clock.nowMs()) {
+    if (expiresAt && !(await this.databaseClock.isFuture(expiresAt))) {
       throw AppException.validation([{ field: 'expires_at', message: 'expires_at must be in the future' }]);
     }
     return this.transactions.run(async () => {

@@ -2,6 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule, TypeOrmModuleOptions } from '@nestjs/typeorm';
 import { DataSourceOptions } from 'typeorm';
 import { AppConfig } from '../config/app-config';
+import { DatabaseClock } from './database-clock';
 import { buildDataSourceOptions, dataSourceFromOptions } from './data-source.factory';
 import { DatabaseSession, TransactionRunner } from './transaction-runner';
 
@@ -33,7 +34,7 @@ async function initialize(options: DataSourceOptions) {
       dataSourceFactory: (options?: DataSourceOptions) => initialize(options!),
     }),
   ],
-  providers: [DatabaseSession, TransactionRunner],
-  exports: [DatabaseSession, TransactionRunner],
+  providers: [DatabaseSession, TransactionRunner, DatabaseClock],
+  exports: [DatabaseSession, TransactionRunner, DatabaseClock],
 })
 export class DatabaseModule {}

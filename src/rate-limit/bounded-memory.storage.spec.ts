@@ -1,5 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { FakeClock } from '../common/clock/fake-clock';
 import { BoundedMemoryThrottlerStorage } from './bounded-memory.storage';
 
 setFlagsFromString('--expose_gc');
@@ -15,11 +16,14 @@ describe('BoundedMemoryThrottlerStorage', () => {
     expect(results[3].timeToBlockExpire).toBe(60);
   });
 
-  it('starts a new window after the ttl', async () => {
-    const sut = new BoundedMemoryThrottlerStorage(100);
+  it('starts a new window when the ttl has passed, not before', async () => {
+    const clock = new FakeClock();
+    const sut = new BoundedMemoryThrottlerStorage(100, clock);
     await sut.increment('k', 20, 1, 20, 'burst');
     expect((await sut.increment('k', 20, 1, 20, 'burst')).isBlocked).toBe(true);
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    clock.advance(19);
+    expect(await sut.increment('k', 20, 1, 20, 'burst')).toMatchObject({ totalHits: 3, isBlocked: true });
+    clock.advance(1);
     expect(await sut.increment('k', 20, 1, 20, 'burst')).toMatchObject({ totalHits: 1, isBlocked: false });
   });
 

@@ -5,6 +5,7 @@ import type { Principal, RequestMeta } from '../common/auth/principal';
 import { Clock } from '../common/clock/clock';
 import { AppException } from '../common/errors/app.exception';
 import { isUuid } from '../common/validation/uuid';
+import { DatabaseClock } from '../database/database-clock';
 import { TransactionRunner } from '../database/transaction-runner';
 import { CreateThrottleOverrideDto, ThrottleOverrideDto } from './dto/throttle-override.dto';
 import { ThrottleOverrideRecord, ThrottleOverridesRepository } from './throttle-overrides.repository';
@@ -44,6 +45,7 @@ export class ThrottleOverridesService {
     private readonly transactions: TransactionRunner,
     private readonly audit: AuditService,
     private readonly clock: Clock,
+    private readonly databaseClock: DatabaseClock,
   ) {}
 
   /** The override for a subject (`user:<id>`, `api_key:<id>`, `ip:<addr>`), if one is active. */
@@ -64,7 +66,7 @@ export class ThrottleOverridesService {
   ): Promise<ThrottleOverrideDto> {
     const expiresAt = new Date(dto.expires_at);
     const problems: { field: string; message: string }[] = [];
-    if (expiresAt.getTime() <= this.clock.nowMs())
+    if (!(await this.databaseClock.isFuture(expiresAt)))
       problems.push({ field: 'expires_at', message: 'expires_at must be in the future' });
     if (!dto.tier && dto.rpm === undefined && dto.burst === undefined) {
       problems.push({ field: 'tier', message: 'give a tier, rpm or burst' });

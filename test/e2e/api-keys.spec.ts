@@ -1,6 +1,7 @@
 import { PostgresQueryRunner } from 'typeorm/driver/postgres/PostgresQueryRunner';
 import { API_KEY_CACHE_TTL_MS } from '../../src/api-keys/api-key-auth.service';
 import { generateApiKey } from '../../src/api-keys/api-key.format';
+import { FakeClock } from '../../src/common/clock/fake-clock';
 import { apiKeyHeader, bearer, newSession, Session } from '../support/auth';
 import { useTestApp } from '../support/app';
 import { freshClientIp } from '../support/client-ip';
@@ -21,7 +22,9 @@ const SECRET_FIELDS = ['api_key', 'key_hash', 'hash'];
 const logs = new LogCapture();
 
 describeEachDatabase('API keys on %s', (database) => {
-  const ctx = useTestApp({ database, env: { LOG_LEVEL: 'info' }, logDestination: logs });
+  // The app's clock: caches count down on it. Stored expiry is judged by the database's own now().
+  const clock = new FakeClock();
+  const ctx = useTestApp({ database, env: { LOG_LEVEL: 'info' }, logDestination: logs, clock });
   let owner: Session;
 
   beforeAll(async () => {
@@ -90,7 +93,7 @@ describeEachDatabase('API keys on %s', (database) => {
     expect(next).toMatchObject({ name: 'ci', scopes: ['tasks:read', 'keys:manage'] });
     expect(next.api_key).not.toBe(key.api_key);
     expect((await call('GET', '/auth/api-key/validate', apiKeyHeader(key.api_key))).statusCode).toBe(200); // grace
-    await new Promise((resolve) => setTimeout(resolve, 1300));
+    clock.advance(1300); // the grace ends while the key is in this replica's cache
     expect((await call('GET', '/auth/api-key/validate', apiKeyHeader(key.api_key))).statusCode).toBe(401);
     expect((await call('GET', '/auth/api-key/validate', apiKeyHeader(next.api_key))).statusCode).toBe(200);
 
@@ -118,7 +121,7 @@ describeEachDatabase('API keys on %s', (database) => {
       `UPDATE api_keys SET revoked_at = now(), revoked_reason = 'revoked' WHERE key_id = $1`,
       [key.key_id],
     );
-    await new Promise((resolve) => setTimeout(resolve, API_KEY_CACHE_TTL_MS + 100));
+    clock.advance(API_KEY_CACHE_TTL_MS);
     expect((await validate()).statusCode).toBe(401);
     expect(API_KEY_CACHE_TTL_MS).toBeLessThanOrEqual(5000);
   });
@@ -160,11 +163,21 @@ describeEachDatabase('API keys on %s', (database) => {
   });
 
   it('refuses expired keys and keys of disabled owners', async () => {
-    const soon = new Date(Date.now() + 1000).toISOString();
-    const key = (await createKey({ name: 'expiring', scopes: ['tasks:read'], expires_at: soon })).json();
+    const [{ soon }] = await ctx.dataSource.query<{ soon: Date }[]>(
+      `SELECT now() + interval '1 second' AS soon`,
+    );
+    const key = (
+      await createKey({ name: 'expiring', scopes: ['tasks:read'], expires_at: soon.toISOString() })
+    ).json();
     expect((await call('GET', '/auth/api-key/validate', apiKeyHeader(key.api_key))).statusCode).toBe(200);
-    await new Promise((resolve) => setTimeout(resolve, 1200));
+    clock.advance(1200); // expires while cached: the cached entry does not outlive the key
     expect((await call('GET', '/auth/api-key/validate', apiKeyHeader(key.api_key))).statusCode).toBe(401);
+    // Read fresh from the database, a key is judged by the database's clock.
+    const lapsed = (await createKey({ name: 'lapsed', scopes: ['tasks:read'] })).json();
+    await ctx.dataSource.query(`UPDATE api_keys SET expires_at = now() - interval '1 ms' WHERE key_id = $1`, [
+      lapsed.key_id,
+    ]);
+    expect((await call('GET', '/auth/api-key/validate', apiKeyHeader(lapsed.api_key))).statusCode).toBe(401);
 
     const other = await newSession(ctx.app, 'disabled');
     await ctx.dataSource.query(`UPDATE users SET disabled_at = now() WHERE user_id = $1`, [other.userId]);

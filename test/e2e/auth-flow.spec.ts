@@ -1,3 +1,4 @@
+import { FakeClock } from '../../src/common/clock/fake-clock';
 import { USER_STATUS_TTL_MS } from '../../src/users/user-status.cache';
 import { useTestApp } from '../support/app';
 import { describeEachDatabase } from '../support/databases';
@@ -9,7 +10,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const PASSWORD = 'correct horse battery';
 
 describeEachDatabase('identity on %s', (database) => {
-  const ctx = useTestApp({ database });
+  const clock = new FakeClock();
+  const ctx = useTestApp({ database, clock });
 
   const post = (url: string, payload: object, headers: Record<string, string> = {}) =>
     ctx.app.inject({ method: 'POST', url: `/api/v1${url}`, payload, headers });
@@ -213,7 +215,7 @@ describeEachDatabase('identity on %s', (database) => {
       ctx.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: bearer(session.accessToken) });
     expect((await me()).statusCode).toBe(200);
     await ctx.dataSource.query(`UPDATE users SET disabled_at = now() WHERE user_id = $1`, [session.userId]);
-    await new Promise((resolve) => setTimeout(resolve, USER_STATUS_TTL_MS + 100));
+    clock.advance(USER_STATUS_TTL_MS);
     expect((await me()).statusCode).toBe(401);
     expect(
       (await post('/auth/login', { username: session.username, password: session.password })).statusCode,
@@ -224,14 +226,12 @@ describeEachDatabase('identity on %s', (database) => {
 
   it('locks out a deleted user’s access token within 5 s', async () => {
     const session = await newSession(ctx.app);
+    const me = () =>
+      ctx.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: bearer(session.accessToken) });
+    expect((await me()).statusCode).toBe(200); // the account's status is now cached
     await ctx.dataSource.query(`DELETE FROM users WHERE user_id = $1`, [session.userId]);
-    await new Promise((resolve) => setTimeout(resolve, USER_STATUS_TTL_MS + 100));
-    const res = await ctx.app.inject({
-      method: 'GET',
-      url: '/api/v1/auth/me',
-      headers: bearer(session.accessToken),
-    });
-    expect(res.statusCode).toBe(401);
+    clock.advance(USER_STATUS_TTL_MS);
+    expect((await me()).statusCode).toBe(401);
   });
 
   it('stores no token or password in any column (dump of every table after a full flow)', async () => {

@@ -5,22 +5,29 @@ import type { DestinationStream } from 'pino';
 import { configureApp, createFastifyAdapter } from '../../src/app.factory';
 import { AppModule } from '../../src/app.module';
 import { DataSource } from 'typeorm';
+import { Clock } from '../../src/common/clock/clock';
 import { AppConfig } from '../../src/config/app-config';
 import { TestConfig } from './config';
 import { createTestEnv, TestDatabaseKind, TestEnv } from './databases';
 import { TestDatabase } from './postgres';
 
+export interface BootOptions {
+  extraModules?: Type[];
+  logDestination?: DestinationStream;
+  /** The app's clock (a FakeClock, say) in place of the system clock. */
+  clock?: Clock;
+}
+
 /** The real app (same module, same HTTP setup as main.ts), optionally with extra test-only modules. */
-export async function bootApp(
-  config: AppConfig,
-  options: { extraModules?: Type[]; logDestination?: DestinationStream } = {},
-): Promise<NestFastifyApplication> {
-  const moduleRef = await Test.createTestingModule({
+export async function bootApp(config: AppConfig, options: BootOptions = {}): Promise<NestFastifyApplication> {
+  let builder = Test.createTestingModule({
     imports: [
       AppModule.forRoot(config, { logDestination: options.logDestination }),
       ...(options.extraModules ?? []),
     ],
-  }).compile();
+  });
+  if (options.clock) builder = builder.overrideProvider(Clock).useValue(options.clock);
+  const moduleRef = await builder.compile();
   const app = moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(config), {
     bufferLogs: true,
   });
@@ -38,11 +45,9 @@ export interface TestAppContext {
   dataSource: DataSource;
 }
 
-export interface TestAppOptions {
+export interface TestAppOptions extends BootOptions {
   database?: TestDatabaseKind;
   env?: Record<string, string>;
-  extraModules?: Type[];
-  logDestination?: DestinationStream;
   /** Settings known only once other beforeAll hooks have run (a port, say). */
   envFactory?: () => Record<string, string>;
 }

@@ -1,0 +1,157 @@
+import { Test, TestingModule } from '@nestjs/testing';
+import { AuditLogRepository, NewAuditRecord } from '../../../src/audit/audit-log.repository';
+import { ConfigModule } from '../../../src/config/config.module';
+import { DatabaseModule } from '../../../src/database/database.module';
+import { DatabaseSession, TransactionRunner } from '../../../src/database/transaction-runner';
+import { UsersRepository } from '../../../src/users/users.repository';
+import { uniqueName } from '../../support/auth';
+import { testConfig, TestConfig } from '../../support/config';
+import { createTestDatabase, TestDatabase } from '../../support/postgres';
+
+const probe = (action: string): NewAuditRecord => ({
+  userId: null,
+  action,
+  resourceType: null,
+  resourceId: null,
+  ipAddress: null,
+  userAgent: null,
+  requestId: null,
+  status: 'success',
+  errorMessage: null,
+  metadata: null,
+});
+
+/** Real repositories in TransactionRunner.run, on PostgreSQL and on the embedded database (one session). */
+describe.each([
+  ['PostgreSQL', true],
+  ['PGlite', false],
+])('TransactionRunner on %s', (_name, onPostgres) => {
+  let db: TestDatabase | undefined;
+  let env: TestConfig;
+  let moduleRef: TestingModule;
+  let sut: TransactionRunner;
+  let session: DatabaseSession;
+  let users: UsersRepository;
+  let auditLog: AuditLogRepository;
+
+  beforeAll(async () => {
+    db = onPostgres ? await createTestDatabase() : undefined;
+    env = testConfig(db ? { DATABASE_URL: db.url } : {});
+    moduleRef = await Test.createTestingModule({
+      imports: [ConfigModule.forRoot(env.config), DatabaseModule],
+      providers: [UsersRepository, AuditLogRepository],
+    }).compile();
+    await moduleRef.init();
+    sut = moduleRef.get(TransactionRunner);
+    session = moduleRef.get(DatabaseSession);
+    users = moduleRef.get(UsersRepository);
+    auditLog = moduleRef.get(AuditLogRepository);
+  });
+
+  afterAll(async () => {
+    await moduleRef?.close();
+    await db?.drop();
+    env?.cleanup();
+  });
+
+  const newUser = (username: string) => users.create({ username, passwordHash: 'x', email: null });
+  const count = async (action: string) =>
+    (
+      await session.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_log WHERE action = $1`, [
+        action,
+      ])
+    )[0].n;
+  const pause = () => new Promise((resolve) => setTimeout(resolve, 5));
+
+  it('commits repository calls made inside run, and they see each other’s writes', async () => {
+    const username = uniqueName('committed');
+    const found = await sut.run(async () => {
+      expect(session.inTransaction).toBe(true);
+      const created = await newUser(username);
+      await auditLog.insert(probe('probe.committed'));
+      return users.findById(created.userId);
+    });
+    expect(session.inTransaction).toBe(false);
+    expect(found?.username).toBe(username);
+    expect((await users.findByUsername(username))?.userId).toBe(found?.userId);
+    expect(await count('probe.committed')).toBe(1);
+  });
+
+  it('rolls a repository call back with the transaction it ran in', async () => {
+    const username = uniqueName('undone');
+    await expect(
+      sut.run(async () => {
+        await newUser(username);
+        await auditLog.insert(probe('probe.undone'));
+        expect(await users.findByUsername(username)).not.toBeNull(); // visible inside, before the end
+        throw new Error('undo');
+      }),
+    ).rejects.toThrow('undo');
+    expect(await users.findByUsername(username)).toBeNull();
+    expect(await count('probe.undone')).toBe(0);
+  });
+
+  it('a nested run joins the outer transaction: it sees the outer writes and rolls back with them', async () => {
+    const outer = uniqueName('outer');
+    const inner = uniqueName('inner');
+    await expect(
+      sut.run(async () => {
+        await newUser(outer);
+        const seenInside = await sut.run(async () => {
+          await newUser(inner);
+          return users.findByUsername(outer);
+        });
+        expect(seenInside?.username).toBe(outer);
+        throw new Error('undo both');
+      }),
+    ).rejects.toThrow('undo both');
+    expect(await users.findByUsername(outer)).toBeNull();
+    expect(await users.findByUsername(inner)).toBeNull();
+  });
+
+  it('keeps concurrent transactions apart: each commits or rolls back whole', async () => {
+    const writers = ['a', 'b', 'doomed', 'c', 'd'];
+    const results = await Promise.allSettled(
+      writers.map((writer) =>
+        sut.run(async () => {
+          for (let seq = 0; seq < 5; seq++) {
+            await auditLog.insert(probe(`probe.concurrent.${writer}`));
+            await pause(); // yield, so the other transactions get every chance to interleave
+          }
+          if (writer === 'doomed') throw new Error('roll me back');
+        }),
+      ),
+    );
+    expect(results.map((r) => r.status)).toEqual([
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'fulfilled',
+    ]);
+    const counts = await Promise.all(writers.map((writer) => count(`probe.concurrent.${writer}`)));
+    expect(counts).toEqual([5, 5, 0, 5, 5]);
+  });
+
+  it('a query from outside a running transaction neither lands in it nor sees its uncommitted rows', async () => {
+    let inserted!: () => void;
+    const insertedOnce = new Promise<void>((resolve) => (inserted = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const writer = sut.run(async () => {
+      await auditLog.insert(probe('probe.isolated'));
+      inserted();
+      await gate;
+      throw new Error('abort');
+    });
+    await insertedOnce;
+    // Started by the test, outside the transaction's async context, while the transaction is open.
+    const outside = Promise.all([count('probe.isolated'), auditLog.insert(probe('probe.outside'))]);
+    release();
+    await expect(writer).rejects.toThrow('abort');
+    const [seen] = await outside;
+    expect(seen).toBe(0);
+    expect(await count('probe.isolated')).toBe(0);
+    expect(await count('probe.outside')).toBe(1); // committed on its own, not rolled back with the writer
+  });
+});
