@@ -1,6 +1,7 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { bootApp } from '../support/app';
 import { testConfig, TestConfig } from '../support/config';
+import { eventually } from '../support/eventually';
 import { createTestDatabase, REDIS_URL, TestDatabase } from '../support/postgres';
 import { TcpProxy } from '../support/tcp-proxy';
 
@@ -40,16 +41,15 @@ describe('GET /api/v1/health/ready', () => {
 
   const ready = () => app.inject({ method: 'GET', url: '/api/v1/health/ready' });
 
-  async function eventually(status: number, withinMs = 15_000) {
-    const deadline = Date.now() + withinMs;
-    let last = await ready();
-    while (last.statusCode !== status && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 250));
-      last = await ready();
-    }
-    expect(last.statusCode).toBe(status);
-    return last;
-  }
+  const readyWith = (status: number) =>
+    eventually(
+      async () => {
+        const res = await ready();
+        expect(res.statusCode).toBe(status);
+        return res;
+      },
+      { timeoutMs: 15_000, intervalMs: 250 },
+    );
 
   it('is 200 with every check up when PostgreSQL and Redis answer', async () => {
     const res = await ready();
@@ -62,7 +62,7 @@ describe('GET /api/v1/health/ready', () => {
 
   it('is 503 naming the database while PostgreSQL is unreachable, and 200 again after, without restart', async () => {
     await pgProxy.stop();
-    const down = await eventually(503);
+    const down = await readyWith(503);
     expect(down.json()).toMatchObject({
       error: 'service_unavailable',
       message: expect.stringContaining('database'),
@@ -72,29 +72,35 @@ describe('GET /api/v1/health/ready', () => {
     expect(down.body).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|password/);
 
     await pgProxy.start();
-    const up = await eventually(200);
+    const up = await readyWith(200);
     expect(up.json().checks.database.status).toBe('up');
   });
 
   it('stays 200 but reports redis as degraded while Redis is unreachable, and recovers by itself', async () => {
     await redisProxy.stop();
-    const deadline = Date.now() + 15_000;
-    let res = await ready();
-    while (res.json().checks?.redis?.status !== 'degraded' && Date.now() < deadline) res = await ready();
-    expect(res.statusCode).toBe(200);
-    expect(res.json()).toMatchObject({
+    const degraded = await eventually(
+      async () => {
+        const res = await ready();
+        expect(res.json().checks?.redis?.status).toBe('degraded');
+        return res;
+      },
+      { timeoutMs: 15_000, intervalMs: 0 },
+    );
+    expect(degraded.statusCode).toBe(200);
+    expect(degraded.json()).toMatchObject({
       status: 'degraded',
       checks: { database: { status: 'up' }, redis: { status: 'degraded' } },
     });
 
     await redisProxy.start();
-    const until = Date.now() + 15_000;
-    res = await ready();
-    while (res.json().status !== 'ready' && Date.now() < until) {
-      await new Promise((resolve) => setTimeout(resolve, 250));
-      res = await ready();
-    }
-    expect(res.json()).toMatchObject({ status: 'ready', checks: { redis: { status: 'up' } } });
+    await eventually(
+      async () =>
+        expect((await ready()).json()).toMatchObject({
+          status: 'ready',
+          checks: { redis: { status: 'up' } },
+        }),
+      { timeoutMs: 15_000, intervalMs: 250 },
+    );
   });
 
   it('liveness stays 200 whatever the dependencies do', async () => {
