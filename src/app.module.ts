@@ -1,7 +1,6 @@
 import { DynamicModule, Module, Type } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import type { DestinationStream } from 'pino';
-import { ClockModule } from './common/clock/clock.module';
 import { ConnectionDraining } from './common/http/connection-draining';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
 import { createValidationPipe } from './common/validation/validation.pipe';
@@ -37,7 +36,6 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         LoggingModule.forRoot(config, options.logDestination),
-        ClockModule,
         DatabaseModule,
         MetricsModule.forRoot(),
         HealthModule,

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { PassportModule } from '@nestjs/passport';
 import { AuditModule } from '../audit/audit.module';
+import { ClockModule } from '../common/clock/clock.module';
 import { UsersModule } from '../users/users.module';
 import { ApiKeyAuthService } from './api-key-auth.service';
 import { ApiKeyStrategy } from './api-key.strategy';
@@ -9,7 +10,7 @@ import { ApiKeysRepository } from './api-keys.repository';
 import { ApiKeysService } from './api-keys.service';
 
 @Module({
-  imports: [PassportModule, AuditModule, UsersModule],
+  imports: [PassportModule, AuditModule, UsersModule, ClockModule],
   controllers: [ApiKeysController, ApiKeyValidationController],
   providers: [ApiKeysRepository, ApiKeysService, ApiKeyAuthService, ApiKeyStrategy],
   exports: [ApiKeysService, ApiKeyAuthService],

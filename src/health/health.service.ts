@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { Clock } from '../common/clock/clock';
 import { AppConfig } from '../config/app-config';
 import { DatabaseSession } from '../database/transaction-runner';
 import { RedisConnection } from '../redis/redis.connection';
@@ -23,10 +24,11 @@ export class HealthService {
     private readonly config: AppConfig,
     private readonly database: DatabaseSession,
     private readonly redis: RedisConnection,
+    private readonly clock: Clock,
   ) {}
 
   liveness() {
-    return { status: 'healthy', version: this.config.version, timestamp: new Date().toISOString() };
+    return { status: 'healthy', version: this.config.version, timestamp: this.clock.now().toISOString() };
   }
 
   /** Each dependency answers a trivial query within the timeout; a failure names the check, not internals. */

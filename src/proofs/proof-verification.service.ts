@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { Clock } from '../common/clock/clock';
 import { AppException } from '../common/errors/app.exception';
 import { RefusalReason } from '../common/concurrency/fair-limiter';
 import { userLane } from '../common/concurrency/fair-queue';
@@ -70,6 +71,7 @@ export class ProofVerificationService {
     private readonly artifacts: ProofArtifactRepository,
     private readonly pool: VerifierPool,
     private readonly observer: ProofVerificationObserver,
+    private readonly clock: Clock,
   ) {}
 
   /** `callerId` is the authenticated user; a task or run named in the request must be theirs. */
@@ -117,7 +119,7 @@ export class ProofVerificationService {
     const valid = outcome.kind === 'verified' && outcome.valid;
     const errorMessage = this.errorMessage(outcome);
     const verificationTimeMs = Math.round(outcome.ms);
-    const verifiedAt = new Date();
+    const verifiedAt = this.clock.now();
     const proofId = await this.artifacts.insert({
       taskId,
       runId: request.runId,

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
+import { ClockModule } from '../common/clock/clock.module';
 import { AppConfig } from '../config/app-config';
 import { provideContentStore } from '../storage/content-store.provider';
 import { CircuitRegistryService } from './circuit-registry.service';
@@ -16,7 +17,7 @@ import { VerifierPool } from './verifier-pool';
  * `POST /proofs/verify`, over services that also run without HTTP. The pool's threads end on shutdown.
  */
 @Module({
-  imports: [AuditModule],
+  imports: [AuditModule, ClockModule],
   controllers: [AdminCircuitsController, CircuitsController, ProofsController],
   providers: [
     CircuitRepository,

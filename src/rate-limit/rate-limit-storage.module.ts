@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { Clock } from '../common/clock/clock';
+import { ClockModule } from '../common/clock/clock.module';
 import { AppConfig } from '../config/app-config';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { RedisConnection } from '../redis/redis.connection';
@@ -9,7 +10,7 @@ import { ResilientThrottlerStorage } from './resilient.storage';
 
 /** The one storage of rate-limit counters (Redis when configured, else memory), shared by the guards. */
 @Module({
-  imports: [RedisModule],
+  imports: [RedisModule, ClockModule],
   providers: [
     {
       provide: ResilientThrottlerStorage,

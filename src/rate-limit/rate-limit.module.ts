@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { FailedAuthenticationThrottle } from '../common/auth/failed-authentication.throttle';
+import { ClockModule } from '../common/clock/clock.module';
 import { AuthFailureThrottle } from './failed-authentication.throttle';
 import { RateLimitStorageModule } from './rate-limit-storage.module';
 import { BURST_WINDOW_MS, MINUTE_WINDOW_MS, RateLimitGuard } from './rate-limit.guard';
@@ -19,6 +20,7 @@ import { ThrottleOverridesService } from './throttle-overrides.service';
 @Module({
   imports: [
     AuditModule,
+    ClockModule,
     RateLimitStorageModule,
     ThrottlerModule.forRootAsync({
       imports: [RateLimitStorageModule],

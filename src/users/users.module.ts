@@ -1,6 +1,11 @@
 import { Module } from '@nestjs/common';
+import { ClockModule } from '../common/clock/clock.module';
 import { UserStatusCache } from './user-status.cache';
 import { UsersRepository } from './users.repository';
 
-@Module({ providers: [UsersRepository, UserStatusCache], exports: [UsersRepository, UserStatusCache] })
+@Module({
+  imports: [ClockModule],
+  providers: [UsersRepository, UserStatusCache],
+  exports: [UsersRepository, UserStatusCache],
+})
 export class UsersModule {}
