@@ -1,0 +1,67 @@
+import { AuditService } from '../audit/audit.service';
+import { FakeClock } from '../common/clock/fake-clock';
+import { DatabaseClock } from '../database/database-clock';
+import { TransactionRunner } from '../database/transaction-runner';
+import { ActiveOverrideRecord, ThrottleOverridesRepository } from './throttle-overrides.repository';
+import { OVERRIDES_REFRESH_MS, ThrottleOverridesService } from './throttle-overrides.service';
+
+class FakeOverrides {
+  reads = 0;
+  rows: ActiveOverrideRecord[] = [];
+
+  active(): Promise<ActiveOverrideRecord[]> {
+    this.reads += 1;
+    return Promise.resolve(this.rows);
+  }
+}
+
+const override = (subjectId: string, expiresInMs: number): ActiveOverrideRecord => ({
+  overrideId: '00000000-0000-4000-8000-000000000001',
+  subjectType: 'ip',
+  subjectId,
+  tier: null,
+  rpm: 5,
+  burst: null,
+  expiresAt: new Date(),
+  createdBy: null,
+  createdAt: new Date(),
+  expiresInMs,
+});
+
+describe('ThrottleOverridesService.find', () => {
+  let clock: FakeClock;
+  let overrides: FakeOverrides;
+  let sut: ThrottleOverridesService;
+
+  beforeEach(() => {
+    clock = new FakeClock();
+    overrides = new FakeOverrides();
+    sut = new ThrottleOverridesService(
+      overrides as unknown as ThrottleOverridesRepository,
+      {} as TransactionRunner,
+      {} as AuditService,
+      clock,
+      {} as DatabaseClock,
+    );
+  });
+
+  it('stops applying an override when the time the database gave it runs out, between refreshes too', async () => {
+    overrides.rows = [override('203.0.113.7', 1500)];
+    expect(await sut.find(['ip:203.0.113.7'])).toMatchObject({ rpm: 5 });
+    clock.advance(1499);
+    expect(await sut.find(['ip:203.0.113.7'])).toMatchObject({ rpm: 5 });
+    clock.advance(1);
+    expect(await sut.find(['ip:203.0.113.7'])).toBeNull();
+    expect(overrides.reads).toBe(1); // judged on the snapshot: no read in between
+  });
+
+  it('re-reads the overrides once the refresh interval has passed, not before', async () => {
+    expect(await sut.find(['ip:198.51.100.1'])).toBeNull();
+    overrides.rows = [override('198.51.100.1', 60_000)];
+    clock.advance(OVERRIDES_REFRESH_MS - 1);
+    expect(await sut.find(['ip:198.51.100.1'])).toBeNull();
+    clock.advance(1);
+    expect(await sut.find(['ip:198.51.100.1'])).toMatchObject({ rpm: 5 });
+    expect(overrides.reads).toBe(2);
+  });
+});
