@@ -1,9 +1,10 @@
-import type { DataSource } from 'typeorm';
 import { appErrorOf } from '../../test/support/guard-context';
 import { FakeUsersRepository } from '../../test/support/fake-users.repository';
 import type { AuditEvent, AuditService } from '../audit/audit.service';
 import type { RefreshTokenService } from '../auth/refresh-token.service';
 import type { Principal, RequestMeta } from '../common/auth/principal';
+import { FakeClock } from '../common/clock/fake-clock';
+import type { TransactionRunner } from '../database/transaction-runner';
 import { UserStatusCache } from '../users/user-status.cache';
 import { AdminUsersService } from './admin-users.service';
 
@@ -27,10 +28,10 @@ class FakeRefreshTokens implements Pick<RefreshTokenService, 'revokeAllForUser'>
   }
 }
 
-/** The service opens a transaction and hands its manager on; the in-memory fakes ignore it. */
+/** The service opens a transaction; the in-memory fakes have none, so the work just runs. */
 const inlineTransactions = {
-  transaction: <T>(work: (manager: unknown) => Promise<T>) => work({}),
-} as unknown as DataSource;
+  run: <T>(work: () => Promise<T>) => work(),
+} as unknown as TransactionRunner;
 
 const meta: RequestMeta = { ip: '203.0.113.1', userAgent: 'unit-test', requestId: 'req-1' };
 
@@ -43,7 +44,7 @@ describe('AdminUsersService.update', () => {
 
   beforeEach(() => {
     users = new FakeUsersRepository();
-    statuses = new UserStatusCache(users.asRepository());
+    statuses = new UserStatusCache(users.asRepository(), new FakeClock());
     audit = new FakeAudit();
     refreshTokens = new FakeRefreshTokens();
     sut = new AdminUsersService(

@@ -1,8 +1,8 @@
 import { Registry } from 'prom-client';
 import { testConfig } from '../../test/support/config';
-import { advanceDate, fakeDate } from '../../test/support/fake-date';
 import { appErrorOf, fakeRequest } from '../../test/support/guard-context';
 import { UNIT_RATE_LIMITS } from '../../test/support/rate-limit-env';
+import { FakeClock } from '../common/clock/fake-clock';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { BoundedMemoryThrottlerStorage } from './bounded-memory.storage';
 import { AuthFailureThrottle } from './failed-authentication.throttle';
@@ -11,16 +11,16 @@ import { ResilientThrottlerStorage } from './resilient.storage';
 describe('AuthFailureThrottle', () => {
   const { config, cleanup } = testConfig(UNIT_RATE_LIMITS); // the auth tier allows 10 per minute
   afterAll(cleanup);
+  let clock: FakeClock;
   let registry: Registry;
   let sut: AuthFailureThrottle;
 
   beforeEach(() => {
-    fakeDate();
+    clock = new FakeClock();
     registry = new Registry();
-    const storage = new ResilientThrottlerStorage(null, new BoundedMemoryThrottlerStorage(100));
+    const storage = new ResilientThrottlerStorage(null, new BoundedMemoryThrottlerStorage(100, clock), clock);
     sut = new AuthFailureThrottle(storage, config, new VcpMetrics(registry));
   });
-  afterEach(() => jest.useRealTimers());
 
   const fail = (ip: string) => sut.recordFailure(fakeRequest({ ip }));
 
@@ -44,7 +44,7 @@ describe('AuthFailureThrottle', () => {
 
   it('forgets failures after the minute', async () => {
     for (let i = 0; i < 10; i++) await fail('198.51.100.3');
-    advanceDate(60_000);
+    clock.advance(60_000);
     await expect(fail('198.51.100.3')).resolves.toBeUndefined();
   });
 });

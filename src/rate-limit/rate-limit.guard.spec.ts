@@ -3,12 +3,12 @@ import { Reflector } from '@nestjs/core';
 import type { ThrottlerModuleOptions } from '@nestjs/throttler';
 import { Registry } from 'prom-client';
 import { testConfig } from '../../test/support/config';
-import { advanceDate, fakeDate } from '../../test/support/fake-date';
 import { FakeThrottleOverrides } from '../../test/support/fake-throttle-overrides';
 import { FakeReply, fakeRequest, FakeRequestInit, httpContext } from '../../test/support/guard-context';
 import { UNIT_RATE_LIMITS } from '../../test/support/rate-limit-env';
 import type { Principal } from '../common/auth/principal';
 import { NoRateLimit, RateLimitTier } from '../common/auth/rate-tier.decorator';
+import { FakeClock } from '../common/clock/fake-clock';
 import { AppException } from '../common/errors/app.exception';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { BoundedMemoryThrottlerStorage } from './bounded-memory.storage';
@@ -49,14 +49,15 @@ const keyPrincipal = (keyId: string, rateLimitTier = 'general'): Principal => ({
 describe('RateLimitGuard', () => {
   const { config, cleanup } = testConfig(UNIT_RATE_LIMITS);
   afterAll(cleanup);
+  let clock: FakeClock;
   let storage: BoundedMemoryThrottlerStorage;
   let overrides: FakeThrottleOverrides;
   let registry: Registry;
   let sut: RateLimitGuard;
 
   beforeEach(async () => {
-    fakeDate(); // the storage's windows follow Date.now()
-    storage = new BoundedMemoryThrottlerStorage(1000);
+    clock = new FakeClock(new Date('2026-03-01T12:00:00.000Z')); // the storage's windows follow it
+    storage = new BoundedMemoryThrottlerStorage(1000, clock);
     overrides = new FakeThrottleOverrides();
     registry = new Registry();
     // The two windows as RateLimitModule registers them; the guard replaces their placeholder limits.
@@ -72,8 +73,6 @@ describe('RateLimitGuard', () => {
     sut = new RateLimitGuard(options, storage, new Reflector(), policy, new VcpMetrics(registry));
     await sut.onModuleInit();
   });
-  afterEach(() => jest.useRealTimers());
-
   async function hit<T>(controller: Type<T>, handler: keyof T & string, init: FakeRequestInit = {}) {
     const reply = new FakeReply();
     const context = httpContext(controller, handler, fakeRequest(init), reply);
@@ -145,14 +144,14 @@ describe('RateLimitGuard', () => {
           expect(headers['X-RateLimit-Limit']).toBe('10');
           remaining.push(headers['X-RateLimit-Remaining']);
         }
-        advanceDate(BURST_WINDOW_MS);
+        clock.advance(BURST_WINDOW_MS);
       }
       expect(remaining).toEqual(['9', '8', '7', '6', '5', '4', '3', '2', '1', '0']);
       const refused = await hit(GeneralController, 'login');
       expect(refused.status).toBe(429);
       expect(refused.message).toBe('Too many requests: at most 10 per minute here; retry after 56 s');
       expect(refused.headers['Retry-After']).toBe('56');
-      advanceDate(MINUTE_WINDOW_MS);
+      clock.advance(MINUTE_WINDOW_MS);
       expect((await hit(GeneralController, 'login')).status).toBe(200);
     });
 

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Role } from '../../src/common/auth/scopes';
-import type { UserEntity } from '../../src/users/user.entity';
-import type { UsersRepository } from '../../src/users/users.repository';
+import type { UserRecord, UsersRepository } from '../../src/users/users.repository';
 
 type UsedByUnitTests = 'findById' | 'findByIdForUpdate' | 'lockOtherActiveAdmins' | 'update';
 
@@ -10,9 +9,9 @@ type UsedByUnitTests = 'findById' | 'findByIdForUpdate' | 'lockOtherActiveAdmins
  * tests that depend on either (two admins demoted at once) belong against a real database.
  */
 export class FakeUsersRepository implements Pick<UsersRepository, UsedByUnitTests> {
-  private readonly users = new Map<string, UserEntity>();
+  private readonly users = new Map<string, UserRecord>();
 
-  add(values: { username: string; role?: Role; disabled?: boolean }): UserEntity {
+  add(values: { username: string; role?: Role; disabled?: boolean }): UserRecord {
     const now = new Date();
     const user = {
       userId: randomUUID(),
@@ -24,18 +23,18 @@ export class FakeUsersRepository implements Pick<UsersRepository, UsedByUnitTest
       updatedAt: now,
       lastLogin: null,
       disabledAt: values.disabled ? now : null,
-    } satisfies UserEntity;
+    } satisfies UserRecord;
     this.users.set(user.userId, user);
     return { ...user };
   }
 
   /** A copy, so a service cannot change stored state without calling update. */
-  findById(userId: string): Promise<UserEntity | null> {
+  findById(userId: string): Promise<UserRecord | null> {
     const user = this.users.get(userId);
     return Promise.resolve(user ? { ...user } : null);
   }
 
-  findByIdForUpdate(userId: string): Promise<UserEntity | null> {
+  findByIdForUpdate(userId: string): Promise<UserRecord | null> {
     return this.findById(userId);
   }
 
@@ -47,10 +46,15 @@ export class FakeUsersRepository implements Pick<UsersRepository, UsedByUnitTest
     );
   }
 
-  update(userId: string, changes: { role?: Role; disabledAt?: Date | null }): Promise<void> {
+  update(userId: string, changes: { role?: Role; disabled?: boolean }): Promise<UserRecord | null> {
     const user = this.users.get(userId);
-    if (user) this.users.set(userId, { ...user, ...changes, updatedAt: new Date() });
-    return Promise.resolve();
+    if (!user) return Promise.resolve(null);
+    const now = new Date();
+    const disabledAt =
+      changes.disabled === undefined ? user.disabledAt : changes.disabled ? (user.disabledAt ?? now) : null;
+    const updated = { ...user, role: changes.role ?? user.role, disabledAt, updatedAt: now };
+    this.users.set(userId, updated);
+    return Promise.resolve({ ...updated });
   }
 
   asRepository(): UsersRepository {

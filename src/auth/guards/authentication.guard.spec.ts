@@ -11,6 +11,7 @@ import { FailedAuthenticationThrottle } from '../../common/auth/failed-authentic
 import type { Principal, RequestMeta } from '../../common/auth/principal';
 import { Public } from '../../common/auth/public.decorator';
 import { ROLE_SCOPES, Scope } from '../../common/auth/scopes';
+import { FakeClock } from '../../common/clock/fake-clock';
 import { AppException } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code';
 import { UserStatusCache } from '../../users/user-status.cache';
@@ -91,7 +92,7 @@ describe('AuthenticationGuard', () => {
 
   beforeEach(() => {
     users = new FakeUsersRepository();
-    statuses = new UserStatusCache(users.asRepository());
+    statuses = new UserStatusCache(users.asRepository(), new FakeClock());
     apiKeys = new FakeApiKeyAuth();
     new JwtStrategy(env.config, statuses);
     new ApiKeyStrategy(apiKeys.asService());
@@ -200,7 +201,7 @@ describe('AuthenticationGuard', () => {
       const user = users.add({ username: 'bob' });
       const token = tokens.sign(user.userId, 'user');
       await expect(run({ headers: bearer(token) }).outcome).resolves.toBe(true);
-      await users.update(user.userId, { disabledAt: new Date() });
+      await users.update(user.userId, { disabled: true });
       statuses.invalidate(user.userId);
       expect(await appErrorOf(() => run({ headers: bearer(token) }).outcome)).toEqual({
         status: 401,
