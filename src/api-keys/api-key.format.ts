@@ -1,14 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
+import {
+  API_KEY_BODY_LENGTH,
+  API_KEY_CHECKSUM_LENGTH,
+  API_KEY_PREFIX,
+} from '../common/auth/credentials-in-url';
 
 /**
  * `vcp_` + 40 base62 characters from the CSPRNG (40·log2(62) ≈ 238 bits) + 6 base62 characters of the CRC32 of
  * those 40. The checksum lets us reject a mistyped or made-up key before any database work, and lets secret
  * scanners recognise a real key with few false positives (GitHub's token format).
  */
-export const API_KEY_PREFIX = 'vcp_';
-const BODY_LENGTH = 40;
-const CHECKSUM_LENGTH = 6;
+export { API_KEY_PREFIX };
+const BODY_LENGTH = API_KEY_BODY_LENGTH;
+const CHECKSUM_LENGTH = API_KEY_CHECKSUM_LENGTH;
 export const API_KEY_LENGTH = API_KEY_PREFIX.length + BODY_LENGTH + CHECKSUM_LENGTH;
 /** What is stored and shown to identify a key: the first 12 characters (prefix + 8 random characters). */
 export const DISPLAY_PREFIX_LENGTH = 12;

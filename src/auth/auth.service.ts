@@ -8,7 +8,7 @@ import { TransactionRunner } from '../database/transaction-runner';
 import { isUniqueViolation, UserRecord, UsersRepository } from '../users/users.repository';
 import { AccessTokenService } from './access-token.service';
 import { LoginDto, MeDto, RegisterDto, RegisterResponseDto, TokenPairDto } from './dto/auth.dto';
-import { PasswordHasher } from './password';
+import { isBeyondBcrypt, PasswordHasher } from './password';
 import type { Principal, RequestMeta } from '../common/auth/principal';
 import { RefreshTokenService } from './refresh-token.service';
 
@@ -60,13 +60,17 @@ export class AuthService {
   }
 
   async login(dto: LoginDto, meta: RequestMeta): Promise<TokenPairDto> {
-    const user = await this.users.findByUsername(dto.username);
+    // PostgreSQL text cannot hold NUL (the query would fail): such a name belongs to no account.
+    const user = dto.username.includes('\0') ? null : await this.users.findByUsername(dto.username);
+    // bcrypt reads only 72 bytes, so a longer password (which registration refuses) would match on its first
+    // 72: it is checked against the dummy hash instead, and fails exactly like a wrong password.
+    const checkable = user !== null && !isBeyondBcrypt(dto.password);
     // Always one bcrypt comparison, against a dummy hash for unknown users: equal time either way.
     const matches = await this.passwords.verify(
       dto.password,
-      user?.passwordHash ?? (await this.passwords.dummy()),
+      checkable ? user.passwordHash : await this.passwords.dummy(),
     );
-    if (!user || !matches || user.disabledAt) {
+    if (!user || !checkable || !matches || user.disabledAt) {
       await this.audit.record(
         {
           action: 'auth.login',

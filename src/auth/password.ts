@@ -18,6 +18,11 @@ export function passwordProblem(value: unknown): string | null {
   return null;
 }
 
+/** A password bcrypt cannot judge whole: over 72 bytes (it would compare a prefix) or holding NUL. */
+export function isBeyondBcrypt(password: string): boolean {
+  return password.includes('\0') || Buffer.byteLength(password, 'utf8') > PASSWORD_MAX_BYTES;
+}
+
 export function IsPassword(options?: ValidationOptions) {
   return (target: object, propertyName: string) =>
     registerDecorator({

@@ -3,6 +3,12 @@ import { LoggerModule } from 'nestjs-pino';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DestinationStream } from 'pino';
 import { AppConfig } from '../config/app-config';
+import {
+  containsApiKey,
+  decodeQueryComponent,
+  isCredentialParamName,
+  queryValueHoldsApiKey,
+} from '../common/auth/credentials-in-url';
 import { requestIdFor } from '../common/http/request-id';
 import { requestLogFields } from './request-log-context';
 
@@ -20,9 +26,11 @@ export const REDACTED_PATHS = [
   ),
 ];
 
-const SECRET_QUERY = /^(api[_-]?key|key|token|access_token|refresh_token|password)$/i;
-
-/** Credentials in a URL's query string (which we refuse anyway) never reach the log. */
+/**
+ * Credentials in a URL's query string (which we refuse anyway) never reach the log: a parameter named like a
+ * credential, or whose name or value (percent-decoded, so `%76cp_…` is caught too) holds something shaped
+ * like a VCP key, is written as `[redacted]`.
+ */
 export function redactUrl(url: string): string {
   const at = url.indexOf('?');
   if (at < 0) return url;
@@ -30,21 +38,27 @@ export function redactUrl(url: string): string {
     .slice(at + 1)
     .split('&')
     .map((pair) => {
-      const name = pair.split('=')[0];
-      let decoded = name;
-      try {
-        decoded = decodeURIComponent(name);
-      } catch {
-        // A malformed escape: judge the raw name.
-      }
-      return SECRET_QUERY.test(decoded) ? `${name}=[redacted]` : pair;
+      const eq = pair.indexOf('=');
+      const name = eq < 0 ? pair : pair.slice(0, eq);
+      const decodedName = decodeQueryComponent(name);
+      if (containsApiKey(decodedName) || containsApiKey(name)) return '[redacted]';
+      const value = eq < 0 ? '' : pair.slice(eq + 1);
+      const secret =
+        isCredentialParamName(decodedName) ||
+        containsApiKey(decodeQueryComponent(value)) ||
+        containsApiKey(value);
+      return secret ? `${name}=[redacted]` : pair;
     });
   return `${url.slice(0, at)}?${params.join('&')}`;
 }
 
 function redactQuery(query: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(
-    Object.entries(query).map(([k, v]) => [k, SECRET_QUERY.test(k) ? '[redacted]' : v]),
+    Object.entries(query).map(([k, v]) =>
+      containsApiKey(k)
+        ? ['[redacted]', '[redacted]']
+        : [k, isCredentialParamName(k) || queryValueHoldsApiKey(v) ? '[redacted]' : v],
+    ),
   );
 }
 

@@ -5,6 +5,7 @@ import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
 import { AppConfig } from '../config/app-config';
 import { VcpMetrics } from '../metrics/vcp-metrics';
+import { clientAddress } from '../common/http/client-address';
 import { clientSubject } from './client-subject';
 import { ResilientThrottlerStorage } from './resilient.storage';
 
@@ -24,7 +25,7 @@ export class AuthFailureThrottle extends FailedAuthenticationThrottle {
   async recordFailure(request: FastifyRequest): Promise<void> {
     const limit = this.config.rateLimits.tiers.auth.rpm;
     const record = await this.counters.increment(
-      `auth-failure:${clientSubject(request.ip)}`,
+      `auth-failure:${clientSubject(clientAddress(request) ?? undefined)}`,
       WINDOW_MS,
       limit,
       WINDOW_MS,

@@ -14,6 +14,7 @@ import type { Principal } from '../common/auth/principal';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
 import { VcpMetrics } from '../metrics/vcp-metrics';
+import { clientAddress } from '../common/http/client-address';
 import { clientSubject } from './client-subject';
 import { Limits, RateLimitPolicy } from './rate-limit.policy';
 import { RATE_TIER_KEY } from '../common/auth/rate-tier.decorator';
@@ -50,7 +51,7 @@ export class RateLimitGuard extends ThrottlerGuard {
         context.getHandler(),
         context.getClass(),
       ]) ?? 'general';
-    request[LIMITS] ??= this.policy.resolve(tier, request.user, clientSubject(request.ip));
+    request[LIMITS] ??= this.policy.resolve(tier, request.user, clientSubject(clientAddress(request) ?? undefined));
     const limits = await request[LIMITS];
     if (!limits) return true;
     const burst = throttler.name === 'burst';

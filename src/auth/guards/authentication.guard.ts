@@ -7,12 +7,10 @@ import { ApiKeyRejected } from '../../api-keys/api-key.strategy';
 import { AppException } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code';
 import { FailedAuthenticationThrottle } from '../../common/auth/failed-authentication.throttle';
+import { isCredentialParamName, queryValueHoldsApiKey } from '../../common/auth/credentials-in-url';
 import { IS_PUBLIC_KEY } from '../../common/auth/public.decorator';
 import type { Principal } from '../../common/auth/principal';
 import { requestMetaOf } from '../../common/auth/request-context.decorator';
-
-/** Query parameters that would carry a key in a URL, where proxies, browsers and logs keep it. */
-export const KEY_QUERY_PARAMS = ['api_key', 'apikey', 'api-key', 'key', 'access_token', 'token'];
 
 /**
  * Global and deny-by-default: every route needs a bearer JWT or an X-API-Key unless marked @Public(). A route
@@ -33,16 +31,21 @@ export class AuthenticationGuard extends AuthGuard(['jwt', 'api-key']) {
       context.getHandler(),
       context.getClass(),
     ]);
-    if (isPublic) return true;
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     const query = (request.query ?? {}) as Record<string, unknown>;
-    if (KEY_QUERY_PARAMS.some((name) => name in query)) {
+    // A key in the URL is refused on every route, public ones included, and whatever the parameter's name:
+    // accepting it anywhere would teach clients to put keys where logs and proxies keep them.
+    if (
+      queryValueHoldsApiKey(query) ||
+      (!isPublic && Object.keys(query).some((name) => isCredentialParamName(name)))
+    ) {
       this.apiKeys.recordFailure('query_string', requestMetaOf(request));
       throw new AppException(
         ErrorCode.Unauthorized,
         'Credentials are accepted only in headers, never in the URL',
       );
     }
+    if (isPublic) return true;
     try {
       return (await super.canActivate(context)) as boolean;
     } catch (error) {

@@ -1,5 +1,6 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
+import { clientAddress } from '../http/client-address';
 import type { Principal, RequestMeta } from './principal';
 
 type AuthedRequest = FastifyRequest & { user?: Principal };
@@ -11,11 +12,11 @@ export const CurrentPrincipal = createParamDecorator((_data: unknown, ctx: Execu
   return principal;
 });
 
-/** Client address (as resolved by Fastify's trustProxy), user agent and request id. */
+/** Client address (as resolved by Fastify's trustProxy, if it is an IP), user agent and request id. */
 export function requestMetaOf(request: FastifyRequest): RequestMeta {
   const userAgent = request.headers['user-agent'];
   return {
-    ip: request.ip ?? null,
+    ip: clientAddress(request),
     userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 255) : null,
     requestId: String(request.id),
   };

@@ -1,0 +1,52 @@
+/**
+ * A VCP API key's shape (`vcp_` + 40 random + 6 checksum base62 characters; see api-key.format.ts), found
+ * anywhere in a text. Used to refuse and redact keys that arrive in a URL, whatever the parameter is called:
+ * proxies, browsers and logs keep URLs, so a key seen there must be treated as leaked and never stored again.
+ */
+export const API_KEY_PREFIX = 'vcp_';
+export const API_KEY_BODY_LENGTH = 40;
+export const API_KEY_CHECKSUM_LENGTH = 6;
+const API_KEY_ANYWHERE = new RegExp(
+  `${API_KEY_PREFIX}[0-9A-Za-z]{${API_KEY_BODY_LENGTH + API_KEY_CHECKSUM_LENGTH}}`,
+);
+
+/** Query parameter names that would carry a credential (compared lower-case, without a `[…]` suffix). */
+const CREDENTIAL_PARAM_NAMES = new Set([
+  'api_key',
+  'apikey',
+  'api-key',
+  'x-api-key',
+  'key',
+  'access_token',
+  'token',
+  'refresh_token',
+  'password',
+]);
+
+const MAX_DEPTH = 8;
+
+export function isCredentialParamName(name: string): boolean {
+  return CREDENTIAL_PARAM_NAMES.has(name.replace(/\[.*$/, '').toLowerCase());
+}
+
+export function containsApiKey(text: string): boolean {
+  return API_KEY_ANYWHERE.test(text);
+}
+
+/** True when any value of a parsed query (strings, arrays, nested objects) holds something shaped like a key. */
+export function queryValueHoldsApiKey(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return containsApiKey(value);
+  if (depth >= MAX_DEPTH || value === null || typeof value !== 'object') return false;
+  return Object.entries(value as Record<string, unknown>).some(
+    ([name, item]) => containsApiKey(name) || queryValueHoldsApiKey(item, depth + 1),
+  );
+}
+
+/** Percent-decoding that never throws: a malformed escape is judged as written. */
+export function decodeQueryComponent(text: string): string {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    return text; // a malformed escape (`%zz`): the raw text is what a reader of the log would see
+  }
+}
