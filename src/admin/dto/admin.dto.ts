@@ -8,19 +8,26 @@ import {
   IsUUID,
   Matches,
   MaxLength,
+  ValidateIf,
 } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination/cursor';
 import { ROLES } from '../../common/auth/scopes';
 import type { Role } from '../../common/auth/scopes';
 
+/**
+ * Optional, but not nullable: `@IsOptional` would let `null` through to a NOT NULL column (a 500). An absent
+ * field means "leave it"; `null` is a 422.
+ */
+const OmittableOnly = () => ValidateIf((_object, value) => value !== undefined);
+
 export class UpdateUserDto {
   @ApiPropertyOptional({ enum: ROLES })
-  @IsOptional()
+  @OmittableOnly()
   @IsIn(ROLES)
   role?: Role;
 
   @ApiPropertyOptional({ description: 'true disables the account and revokes all its refresh tokens' })
-  @IsOptional()
+  @OmittableOnly()
   @IsBoolean()
   disabled?: boolean;
 }
