@@ -73,12 +73,7 @@ export class ApiKeysService {
     return this.transactions.run(async () => {
       // Lock the owner's row so concurrent creations cannot both pass the live-key limit.
       await this.users.findByIdForUpdate(principal.userId);
-      if ((await this.keys.countUnrevoked(principal.userId)) >= MAX_LIVE_KEYS_PER_USER) {
-        throw new AppException(
-          ErrorCode.Conflict,
-          `At most ${MAX_LIVE_KEYS_PER_USER} live API keys per user`,
-        );
-      }
+      await this.assertRoomForAnotherKey(principal.userId);
       const { apiKey, record } = await this.insert(
         principal.userId,
         { name: dto.name, scopes: dto.scopes, expiresAt },
@@ -122,10 +117,22 @@ export class ApiKeysService {
     meta: RequestMeta,
   ): Promise<CreatedApiKeyDto> {
     const created = await this.transactions.run(async () => {
+      // The owner's row first, as in create: concurrent creations and rotations take turns at the cap.
+      await this.users.findByIdForUpdate(principal.userId);
       const old = await this.owned(principal, keyId, true);
       if (old.revokedAt || old.expired) {
         throw new AppException(ErrorCode.Conflict, 'A revoked or expired key cannot be rotated');
       }
+      // Rotation hands out a fresh secret with the old key's scopes: like creation, it must not give the
+      // caller (say, a key narrowed to keys:manage) more than it holds.
+      const beyond = old.scopes.filter((scope) => !principal.scopes.includes(scope));
+      if (beyond.length > 0)
+        throw new AppException(
+          ErrorCode.Forbidden,
+          `You cannot rotate a key with scope: ${beyond.join(', ')}`,
+        );
+      // With a grace period the old key stays live beside the new one, so the pair counts toward the cap.
+      if (graceSeconds > 0) await this.assertRoomForAnotherKey(principal.userId);
       const { apiKey, record } = await this.insert(
         old.userId,
         { name: old.name, scopes: old.scopes, expiresAt: old.expiresAt, tier: old.rateLimitTier },
@@ -149,6 +156,13 @@ export class ApiKeysService {
     });
     this.auth.forget(keyId);
     return created;
+  }
+
+  /** Call with the owner's row locked. Unrevoked keys count, including those in a rotation's grace period. */
+  private async assertRoomForAnotherKey(userId: string): Promise<void> {
+    if ((await this.keys.countUnrevoked(userId)) >= MAX_LIVE_KEYS_PER_USER) {
+      throw new AppException(ErrorCode.Conflict, `At most ${MAX_LIVE_KEYS_PER_USER} live API keys per user`);
+    }
   }
 
   /** Another user's key and a missing key look the same: 404, so key ids reveal nothing. */
