@@ -12,6 +12,7 @@ import { ProofArtifacts20240105000000 } from './20240105000000-ProofArtifacts';
 import { RefreshTokens20240103000000 } from './20240103000000-RefreshTokens';
 import { TaskRuns20240104000000 } from './20240104000000-TaskRuns';
 import { WasmModules20261128100000 } from './20261128100000-WasmModules';
+import { AccessTokenEpoch20261201160000 } from './20261201160000-AccessTokenEpoch';
 
 /** Every migration, in order. A new migration is added here as well as in its own file. */
 export const MIGRATIONS = [
@@ -29,4 +30,5 @@ export const MIGRATIONS = [
   ThrottleOverrides20261128000200,
   Circuits20261128100100,
   WasmModules20261128100000,
+  AccessTokenEpoch20261201160000,
 ];

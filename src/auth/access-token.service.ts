@@ -19,6 +19,8 @@ export interface AccessTokenClaims {
   exp: number;
   nbf?: number;
   jti: string;
+  /** The account's access-token epoch at issue; absent on tokens from before it existed (read as 0). */
+  epoch?: number;
 }
 
 @Injectable()
@@ -32,9 +34,9 @@ export class AccessTokenService {
     return this.config.auth.accessTokenTtlSeconds;
   }
 
-  sign(userId: string, role: Role): string {
+  sign(userId: string, role: Role, epoch: number): string {
     return this.jwt.sign(
-      { typ: 'access', role },
+      { typ: 'access', role, epoch },
       {
         secret: this.config.secrets.jwtSecret,
         algorithm: JWT_ALGORITHM,

@@ -6,6 +6,7 @@ import { ErrorCode } from '../common/errors/error-code';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { TransactionRunner } from '../database/transaction-runner';
 import { isUniqueViolation, UserRecord, UsersRepository } from '../users/users.repository';
+import { UserStatusCache } from '../users/user-status.cache';
 import { AccessTokenService } from './access-token.service';
 import { LoginDto, MeDto, RegisterDto, RegisterResponseDto, TokenPairDto } from './dto/auth.dto';
 import { isBeyondBcrypt, PasswordHasher } from './password';
@@ -26,6 +27,7 @@ export class AuthService {
     private readonly audit: AuditService,
     private readonly apiKeys: ApiKeysService,
     private readonly metrics: VcpMetrics,
+    private readonly statuses: UserStatusCache,
   ) {}
 
   async register(dto: RegisterDto, meta: RequestMeta): Promise<RegisterResponseDto> {
@@ -97,6 +99,7 @@ export class AuthService {
   async refresh(presented: string, meta: RequestMeta): Promise<TokenPairDto> {
     const result = await this.refreshTokens.rotate(presented, meta);
     const user = result.kind === 'rotated' ? await this.users.findById(result.userId) : null;
+    if (result.kind === 'reuse_detected') this.statuses.invalidate(result.userId); // its tokens were cut
     if (result.kind !== 'rotated' || !user) {
       this.metrics.authEvent(result.kind === 'reuse_detected' ? 'refresh_reuse_detected' : 'refresh_failure');
       throw invalidRefresh();
@@ -113,6 +116,7 @@ export class AuthService {
   async logoutAll(principal: Principal, meta: RequestMeta): Promise<void> {
     await this.transactions.run(async () => {
       const revoked = await this.refreshTokens.revokeAllForUser(principal.userId, 'logout_all');
+      await this.users.cutAccessTokens(principal.userId);
       await this.audit.record(
         {
           action: 'auth.logout_all',
@@ -123,6 +127,8 @@ export class AuthService {
         meta,
       );
     });
+    // This replica refuses the old access tokens at once; the others within USER_STATUS_TTL_MS.
+    this.statuses.invalidate(principal.userId);
   }
 
   async me(principal: Principal): Promise<MeDto> {
@@ -140,7 +146,7 @@ export class AuthService {
 
   private tokenPair(user: UserRecord, refreshToken: string): TokenPairDto {
     return {
-      access_token: this.accessTokens.sign(user.userId, user.role),
+      access_token: this.accessTokens.sign(user.userId, user.role, user.accessTokenEpoch),
       refresh_token: refreshToken,
       token_type: 'Bearer',
       expires_in: this.accessTokens.ttlSeconds,

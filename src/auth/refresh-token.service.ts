@@ -60,6 +60,9 @@ export class RefreshTokenService {
       if (current.revokedAt) {
         if (current.revokedReason !== 'rotated') return { kind: 'invalid' } as const;
         const revoked = await this.tokens.revokeFamily(current.familyId, 'reuse_detected');
+        // A replayed refresh token means one copy is in the wrong hands, and nobody can tell whose access
+        // tokens are whose: every access token of the account is cut with the family.
+        await this.users.cutAccessTokens(current.userId);
         await this.audit.record(
           {
             action: 'auth.refresh_reuse_detected',

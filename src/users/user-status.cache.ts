@@ -8,12 +8,13 @@ export interface UserStatus {
   username: string;
   role: Role;
   disabled: boolean;
+  accessTokenEpoch: number;
 }
 
 /**
  * How long a replica may act on a stale role or a disabled account. Access tokens are checked against the
- * account on every request, through this cache: a disabled or deleted user is locked out within this time on
- * every replica, without a database read per request.
+ * account on every request, through this cache: a disabled or deleted user, or one whose access tokens were
+ * cut (logout-all, refresh-token reuse), is locked out within this time on every replica, without a database read per request.
  */
 export const USER_STATUS_TTL_MS = 2000;
 
@@ -32,7 +33,13 @@ export class UserStatusCache {
     if (cached && cached.expiresAt > now) return cached.status;
     const user = await this.users.findById(userId);
     const status = user
-      ? { userId: user.userId, username: user.username, role: user.role, disabled: user.disabledAt !== null }
+      ? {
+          userId: user.userId,
+          username: user.username,
+          role: user.role,
+          disabled: user.disabledAt !== null,
+          accessTokenEpoch: user.accessTokenEpoch,
+        }
       : null;
     if (this.entries.size > 10_000) this.entries.clear(); // bounded: a flood of token subjects cannot grow it
     this.entries.set(userId, { status, expiresAt: now + USER_STATUS_TTL_MS });

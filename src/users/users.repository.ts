@@ -12,6 +12,8 @@ export interface UserRecord {
   updatedAt: Date;
   lastLogin: Date | null;
   disabledAt: Date | null;
+  /** The generation access tokens must carry (see the AccessTokenEpoch migration). */
+  accessTokenEpoch: number;
 }
 
 export interface UserPageCursor {
@@ -29,9 +31,11 @@ interface UserRow {
   updated_at: Date;
   last_login: Date | null;
   disabled_at: Date | null;
+  access_token_epoch: number;
 }
 
-const COLUMNS = `user_id, username, email, password_hash, role, created_at, updated_at, last_login, disabled_at`;
+const COLUMNS = `user_id, username, email, password_hash, role, created_at, updated_at, last_login, disabled_at,
+  access_token_epoch`;
 
 function toRecord(row: UserRow): UserRecord {
   return {
@@ -44,6 +48,7 @@ function toRecord(row: UserRow): UserRecord {
     updatedAt: row.updated_at,
     lastLogin: row.last_login,
     disabledAt: row.disabled_at,
+    accessTokenEpoch: row.access_token_epoch,
   };
 }
 
@@ -89,6 +94,14 @@ export class UsersRepository {
 
   async recordLogin(userId: string): Promise<void> {
     await this.db.execute(`UPDATE users SET last_login = now() WHERE user_id = $1`, [userId]);
+  }
+
+  /** Ends every access token issued so far: they carry the previous epoch (checked in JwtStrategy). */
+  async cutAccessTokens(userId: string): Promise<void> {
+    await this.db.execute(
+      `UPDATE users SET access_token_epoch = access_token_epoch + 1, updated_at = now() WHERE user_id = $1`,
+      [userId],
+    );
   }
 
   /** `disabled: true` stamps disabled_at with the database's time; false clears it; undefined leaves it. */

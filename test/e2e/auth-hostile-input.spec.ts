@@ -2,6 +2,7 @@ import { useTestApp } from '../support/app';
 import { apiKeyHeader, newSession, register, uniqueName } from '../support/auth';
 import { freshClientIp } from '../support/client-ip';
 import { LogCapture } from '../support/log-capture';
+import { expect422 } from '../support/validation';
 
 const PROXY = '10.251.0.7';
 
@@ -65,7 +66,7 @@ describe('auth under hostile input', () => {
   });
 
   describe('control characters in the login username (row 10)', () => {
-    it.each(['alice\u0000', '\u0000', 'bob\u0000; DROP TABLE users', 'x\ud800y', '\u0001\u001f\u007f'])(
+    it.each(['alice\u0000', '\u0000', 'bob\u0000; DROP TABLE users', '\u0001\u001f\u007f'])(
       'answers %j with 401 and audits the attempt',
       async (username) => {
         const res = await login({ username, password: 'correct horse battery' });
@@ -78,6 +79,11 @@ describe('auth under hostile input', () => {
         expect(rows).toEqual([{ status: 'failure' }]);
       },
     );
+
+    it('answers a lone surrogate (no UTF-8 form) with 422 naming the field', async () => {
+      const res = await login({ username: 'x\ud800y', password: 'correct horse battery' });
+      expect422(res, 'username');
+    });
 
     it('does not let a NUL hide a real account: "name\\0" is not "name"', async () => {
       const session = await newSession(ctx.app, 'nul');

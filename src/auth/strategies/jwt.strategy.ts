@@ -38,6 +38,8 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     if (!isUuid(claims.sub)) throw invalidToken();
     const status = await this.statuses.get(claims.sub);
     if (!status || status.disabled) throw invalidToken();
+    // A token from before the last logout-all or refresh-token reuse carries an older epoch: it is cut.
+    if ((claims.epoch ?? 0) !== status.accessTokenEpoch) throw invalidToken();
     // The role comes from the account, not the token, so a demotion applies without waiting for expiry.
     return {
       userId: status.userId,
