@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post } from
 import {
   ApiConflictResponse,
   ApiCreatedResponse,
+  ApiForbiddenResponse,
   ApiNoContentResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -70,6 +71,10 @@ export class ApiKeysController {
     description: 'The new key; the old one works until the grace ends',
   })
   @ApiNotFoundResponse({ description: 'No such key of yours (`not_found`)' })
+  @ApiForbiddenResponse({ description: 'The key has a scope the caller lacks (`forbidden`)' })
+  @ApiConflictResponse({
+    description: 'The key is revoked or expired, or a grace period would pass the live-key cap (`conflict`)',
+  })
   rotate(
     @Param('key_id') keyId: string,
     @Body() dto: RotateApiKeyDto,

@@ -1,0 +1,35 @@
+import { generateApiKey } from '../../api-keys/api-key.format';
+import { containsApiKey, isCredentialParamName, queryValueHoldsApiKey } from './credentials-in-url';
+import { redactUrl } from '../../logging/logging.module';
+
+describe('credentials in a URL', () => {
+  const key = generateApiKey();
+
+  it('recognises a key anywhere in a text, and nothing shorter', () => {
+    expect(containsApiKey(key)).toBe(true);
+    expect(containsApiKey(`Bearer ${key}, more`)).toBe(true);
+    expect(containsApiKey(key.slice(0, -1))).toBe(false);
+    expect(containsApiKey('vcp_short')).toBe(false);
+  });
+
+  it('finds a key in strings, arrays and nested values of a parsed query', () => {
+    expect(queryValueHoldsApiKey({ q: 'fine', list: ['a', key] })).toBe(true);
+    expect(queryValueHoldsApiKey({ filter: { deep: { er: key } } })).toBe(true);
+    expect(queryValueHoldsApiKey({ [key]: '' })).toBe(true);
+    expect(queryValueHoldsApiKey({ q: 'fine', list: ['a', 'b'] })).toBe(false);
+  });
+
+  it('names credential parameters whatever the case or array suffix', () => {
+    for (const name of ['api_key', 'API_KEY[]', 'x-api-key', 'Token', 'access_token[0]'])
+      expect(isCredentialParamName(name)).toBe(true);
+    for (const name of ['page', 'keys', 'tokenizer']) expect(isCredentialParamName(name)).toBe(false);
+  });
+
+  it('redacts keys from a logged URL by value (also percent-encoded) and by name', () => {
+    const encoded = [...key].map((c) => `%${c.charCodeAt(0).toString(16)}`).join('');
+    const url = `/x?page=2&innocent=${key}&e=${encoded}&api_key[]=secret&${key}=1&bad=%zz`;
+    const logged = redactUrl(url);
+    expect(logged).toBe('/x?page=2&innocent=[redacted]&e=[redacted]&api_key[]=[redacted]&[redacted]&bad=%zz');
+    expect(logged).not.toContain(key.slice(4, 24));
+  });
+});
