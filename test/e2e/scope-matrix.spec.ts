@@ -38,12 +38,12 @@ describe('scope matrix for API keys', () => {
     expect(upload.statusCode).toBe(201);
   });
 
-  const freshKeyId = async () => {
+  const freshKeyId = async (scopes: string[] = ['tasks:read']) => {
     const res = await ctx.app.inject({
       method: 'POST',
       url: '/api/v1/api-keys',
       headers: bearer(adminToken),
-      payload: { name: 'target', scopes: ['tasks:read'] },
+      payload: { name: 'target', scopes },
     });
     return res.json<{ key_id: string }>().key_id;
   };
@@ -64,8 +64,9 @@ describe('scope matrix for API keys', () => {
     'GET /api/v1/api-keys': () => ({ url: '/api/v1/api-keys' }),
     'GET /api/v1/api-keys/{key_id}': async () => ({ url: `/api/v1/api-keys/${await freshKeyId()}` }),
     'DELETE /api/v1/api-keys/{key_id}': async () => ({ url: `/api/v1/api-keys/${await freshKeyId()}` }),
-    'POST /api/v1/api-keys/{key_id}/rotate': async () => ({
-      url: `/api/v1/api-keys/${await freshKeyId()}/rotate`,
+    // Rotating needs every scope of the rotated key, so the target holds only what the route requires.
+    'POST /api/v1/api-keys/{key_id}/rotate': async (scopes) => ({
+      url: `/api/v1/api-keys/${await freshKeyId(scopes)}/rotate`,
       payload: {},
     }),
     'GET /api/v1/admin/users': () => ({ url: '/api/v1/admin/users' }),
