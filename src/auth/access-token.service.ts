@@ -34,7 +34,8 @@ export class AccessTokenService {
     return this.config.auth.accessTokenTtlSeconds;
   }
 
-  sign(userId: string, role: Role, epoch: number): string {
+  /** `epoch`: the account's access-token epoch now (UserRecord.accessTokenEpoch); 0 for a fresh account. */
+  sign(userId: string, role: Role, epoch = 0): string {
     return this.jwt.sign(
       { typ: 'access', role, epoch },
       {

@@ -7,10 +7,17 @@ import { ApiKeyRejected } from '../../api-keys/api-key.strategy';
 import { AppException } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code';
 import { FailedAuthenticationThrottle } from '../../common/auth/failed-authentication.throttle';
-import { isCredentialParamName, queryValueHoldsApiKey } from '../../common/auth/credentials-in-url';
+import {
+  CREDENTIAL_PARAM_NAMES,
+  isCredentialParamName,
+  queryValueHoldsApiKey,
+} from '../../common/auth/credentials-in-url';
 import { IS_PUBLIC_KEY } from '../../common/auth/public.decorator';
 import type { Principal } from '../../common/auth/principal';
 import { requestMetaOf } from '../../common/auth/request-context.decorator';
+
+/** Query parameters that would carry a key in a URL, where proxies, browsers and logs keep it. */
+export const KEY_QUERY_PARAMS: readonly string[] = [...CREDENTIAL_PARAM_NAMES];
 
 /**
  * Global and deny-by-default: every route needs a bearer JWT or an X-API-Key unless marked @Public(). A route

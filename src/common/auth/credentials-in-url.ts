@@ -11,7 +11,7 @@ const API_KEY_ANYWHERE = new RegExp(
 );
 
 /** Query parameter names that would carry a credential (compared lower-case, without a `[…]` suffix). */
-const CREDENTIAL_PARAM_NAMES = new Set([
+export const CREDENTIAL_PARAM_NAMES: ReadonlySet<string> = new Set([
   'api_key',
   'apikey',
   'api-key',
