@@ -23,6 +23,7 @@ export class FakeUsersRepository implements Pick<UsersRepository, UsedByUnitTest
       updatedAt: now,
       lastLogin: null,
       disabledAt: values.disabled ? now : null,
+      accessTokenEpoch: 0,
     } satisfies UserRecord;
     this.users.set(user.userId, user);
     return { ...user };
