@@ -5,7 +5,7 @@ import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
 import { AppConfig } from '../config/app-config';
 import { VcpMetrics } from '../metrics/vcp-metrics';
-import { clientAddress } from '../common/http/client-address';
+import { clientAddress } from '../common/auth/client-address';
 import { clientSubject } from './client-subject';
 import { ResilientThrottlerStorage } from './resilient.storage';
 

@@ -14,7 +14,7 @@ import type { Principal } from '../common/auth/principal';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
 import { VcpMetrics } from '../metrics/vcp-metrics';
-import { clientAddress } from '../common/http/client-address';
+import { clientAddress } from '../common/auth/client-address';
 import { clientSubject } from './client-subject';
 import { Limits, RateLimitPolicy } from './rate-limit.policy';
 import { RATE_TIER_KEY } from '../common/auth/rate-tier.decorator';

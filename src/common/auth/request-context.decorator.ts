@@ -1,6 +1,6 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { clientAddress } from '../http/client-address';
+import { clientAddress } from './client-address';
 import type { Principal, RequestMeta } from './principal';
 
 type AuthedRequest = FastifyRequest & { user?: Principal };
