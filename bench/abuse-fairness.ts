@@ -24,9 +24,11 @@ import { AppConfig } from '../src/config/app-config';
 import { ConfigModule } from '../src/config/config.module';
 import { loadConfig } from '../src/config/load-config';
 import { DatabaseModule } from '../src/database/database.module';
+import { toCircuitRegistration } from '../src/proofs/circuit-registration.pipe';
 import { CircuitRegistryService } from '../src/proofs/circuit-registry.service';
 import { ProofVerificationService } from '../src/proofs/proof-verification.service';
 import { ProofsModule } from '../src/proofs/proofs.module';
+import { parseVerifyRequest } from '../src/proofs/verify-request';
 import { FsContentStore } from '../src/storage/fs-content-store';
 import { moduleContentOptions, ModuleStoreService } from '../src/wasm/module-store.service';
 import { V8Runtime } from '../src/wasm/v8/v8.runtime';
@@ -68,12 +70,19 @@ async function proofs(config: AppConfig): Promise<void> {
     const vkey = read('multiplier.plonk.vkey.json') as Record<string, unknown>;
     const { circuit } = await app
       .get(CircuitRegistryService)
-      .register({ name: 'abuse plonk', protocol: 'plonk', verification_key: vkey }, null);
-    const body = {
+      .register(
+        toCircuitRegistration(
+          { name: 'abuse plonk', protocol: 'plonk', verification_key: vkey },
+          config.proofs,
+        ),
+        null,
+      );
+    // Parsed once, as VerifyRequestPipe would: the flood below measures the service.
+    const body = parseVerifyRequest({
       circuit_id: circuit.circuit_id,
       proof: read('multiplier.plonk.proof.json'),
       public_signals: read('multiplier.plonk.public.json'),
-    };
+    });
     const sut = app.get(ProofVerificationService);
     for (let i = 0; i < 20; i++) await sut.verify(body, victim).catch(() => undefined); // warm threads
 

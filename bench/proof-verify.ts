@@ -21,11 +21,13 @@ import { DataSource } from 'typeorm';
 import { ConfigModule } from '../src/config/config.module';
 import { loadConfig } from '../src/config/load-config';
 import { DatabaseModule } from '../src/database/database.module';
+import { toCircuitRegistration } from '../src/proofs/circuit-registration.pipe';
 import { CircuitRegistryService } from '../src/proofs/circuit-registry.service';
 import { ProofVerificationService } from '../src/proofs/proof-verification.service';
 import { ProofsModule } from '../src/proofs/proofs.module';
 import { VerifierPool, VerifyJob } from '../src/proofs/verifier-pool';
 import { internalLane } from '../src/common/concurrency/fair-queue';
+import { parseVerifyRequest } from '../src/proofs/verify-request';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const snarkjs = require('snarkjs') as Record<
@@ -126,7 +128,10 @@ async function main(): Promise<void> {
     const f = fixture(protocol);
     const { circuit } = await app
       .get(CircuitRegistryService)
-      .register({ name: protocol, protocol, verification_key: f.vkey }, null);
+      .register(
+        toCircuitRegistration({ name: protocol, protocol, verification_key: f.vkey }, config.proofs),
+        null,
+      );
     const body = { circuit_id: circuit.circuit_id, proof: f.proof, public_signals: f.publicSignals };
     const job: VerifyJob = { protocol, vkey: f.vkey, proof: f.proof, publicSignals: f.publicSignals };
     const times = await interleaved({
@@ -136,7 +141,8 @@ async function main(): Promise<void> {
         const outcome = await pool.verify(job, BENCH);
         valid(outcome.kind === 'verified' && outcome.valid);
       },
-      service: async () => valid((await service.verify(body, user_id)).valid),
+      // As the route runs it: the body parsed (VerifyRequestPipe past its DTO), then verified.
+      service: async () => valid((await service.verify(parseVerifyRequest(body), user_id)).valid),
     });
     const raw = median(times.raw);
     const svc = median(times.service);

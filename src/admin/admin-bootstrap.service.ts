@@ -1,10 +1,12 @@
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import { PasswordHasher, passwordProblem } from '../auth/password';
+import { isUsername } from '../common/validation/username';
 import { AppConfig } from '../config/app-config';
 import { TransactionRunner } from '../database/transaction-runner';
 import { UserStatusCache } from '../users/user-status.cache';
 import { UsersRepository } from '../users/users.repository';
+import { AuditAction } from '../audit/audit-actions';
 
 export type EnsureAdminOutcome = 'created' | 'promoted' | 'unchanged';
 
@@ -33,7 +35,7 @@ export class AdminBootstrapService implements OnApplicationBootstrap {
   }
 
   async ensureAdmin(username: string, password: string, source: 'env' | 'cli'): Promise<EnsureAdminOutcome> {
-    if (!/^[A-Za-z0-9_]{3,32}$/.test(username)) throw new Error('username must be 3 to 32 of A-Z a-z 0-9 _');
+    if (!isUsername(username)) throw new Error('username must be 3 to 32 of A-Z a-z 0-9 _');
     const problem = passwordProblem(password);
     if (problem) throw new Error(`password ${problem}`);
     const passwordHash = await this.passwords.hash(password);
@@ -51,7 +53,7 @@ export class AdminBootstrapService implements OnApplicationBootstrap {
       if (result !== 'unchanged') {
         await this.audit.record(
           {
-            action: 'admin.bootstrap',
+            action: AuditAction.AdminBootstrap,
             status: 'success',
             userId,
             resourceType: 'user',

@@ -1,27 +1,15 @@
 import { Injectable } from '@nestjs/common';
+import { AuditAction } from '../audit/audit-actions';
 import { AuditService } from '../audit/audit.service';
 import type { Principal, RequestMeta } from '../common/auth/principal';
 import { RefreshTokenService } from '../auth/refresh-token.service';
 import { AppException } from '../common/errors/app.exception';
-import { ErrorCode } from '../common/errors/error-code';
-import { decodeCursor, encodeCursor } from '../common/pagination/cursor';
-import { isUuid } from '../common/validation/uuid';
+import { ErrorCode, ErrorReason } from '../common/errors/error-code';
+import { Page, pageRequest, toPage } from '../common/pagination/page';
 import { TransactionRunner } from '../database/transaction-runner';
 import { UserStatusCache } from '../users/user-status.cache';
 import { UserRecord, UsersRepository } from '../users/users.repository';
-import { AdminUserDto, AdminUserPageDto, UpdateUserDto } from './dto/admin.dto';
-
-export function toAdminUser(user: UserRecord): AdminUserDto {
-  return {
-    user_id: user.userId,
-    username: user.username,
-    email: user.email,
-    role: user.role,
-    disabled: user.disabledAt !== null,
-    created_at: user.createdAt.toISOString(),
-    last_login: user.lastLogin?.toISOString() ?? null,
-  };
-}
+import { AdminUserDto, toAdminUserDto, UpdateUserDto } from './dto/admin.dto';
 
 @Injectable()
 export class AdminUsersService {
@@ -33,24 +21,23 @@ export class AdminUsersService {
     private readonly audit: AuditService,
   ) {}
 
+  /** Oldest first; `cursor` is a previous page's `next_cursor` (a tampered one is a 422). */
   async list(
     actor: Principal,
-    limit: number,
-    cursor: string | undefined,
+    query: { limit?: number; cursor?: string },
     meta: RequestMeta,
-  ): Promise<AdminUserPageDto> {
-    const after = decodeCursor(cursor);
-    const rows = await this.users.page(limit + 1, after ? { createdAt: after.t, userId: after.id } : null);
-    const items = rows.slice(0, limit);
-    const last = items[items.length - 1];
-    await this.audit.record({ action: 'admin.users_listed', status: 'success', userId: actor.userId }, meta);
-    return {
-      items: items.map(toAdminUser),
-      next_cursor:
-        rows.length > limit && last
-          ? encodeCursor({ t: last.createdAt.toISOString(), id: last.userId })
-          : null,
-    };
+  ): Promise<Page<AdminUserDto>> {
+    const request = pageRequest(query);
+    const after = request.after;
+    const rows = await this.users.page(
+      request.fetch,
+      after ? { createdAt: after.t, userId: after.id } : null,
+    );
+    await this.audit.record(
+      { action: AuditAction.AdminUsersListed, status: 'success', userId: actor.userId },
+      meta,
+    );
+    return toPage(rows, request, (u) => ({ t: u.createdAt.toISOString(), id: u.userId }), toAdminUserDto);
   }
 
   async update(
@@ -59,7 +46,6 @@ export class AdminUsersService {
     dto: UpdateUserDto,
     meta: RequestMeta,
   ): Promise<AdminUserDto> {
-    if (!isUuid(userId)) throw AppException.notFound('User not found');
     const updated = await this.transactions.run(async () => {
       const target = await this.users.findByIdForUpdate(userId);
       if (!target) throw AppException.notFound('User not found');
@@ -74,7 +60,9 @@ export class AdminUsersService {
         (changes.role === 'user' || changes.disabled === true);
       // Never leave the system without an active admin (including an admin demoting or disabling themself).
       if (losesAdmin && (await this.users.lockOtherActiveAdmins(target.userId)) === 0) {
-        throw new AppException(ErrorCode.Conflict, 'The last active admin cannot be demoted or disabled');
+        throw new AppException(ErrorCode.Conflict, 'The last active admin cannot be demoted or disabled', {
+          reason: ErrorReason.LastAdmin,
+        });
       }
       if (Object.keys(changes).length === 0) return target;
       const changed = (await this.users.update(target.userId, changes))!;
@@ -84,10 +72,10 @@ export class AdminUsersService {
       await this.audit.record(
         {
           action: changes.disabled
-            ? 'admin.user_disabled'
+            ? AuditAction.AdminUserDisabled
             : changes.role
-              ? 'admin.role_changed'
-              : 'admin.user_enabled',
+              ? AuditAction.AdminRoleChanged
+              : AuditAction.AdminUserEnabled,
           status: 'success',
           userId: actor.userId,
           resourceType: 'user',
@@ -103,6 +91,6 @@ export class AdminUsersService {
       return changed;
     });
     this.statuses.invalidate(userId);
-    return toAdminUser(updated);
+    return toAdminUserDto(updated);
   }
 }

@@ -6,9 +6,12 @@ import { Authenticated } from '../common/auth/authenticated.decorator';
 import { CurrentPrincipal, CurrentRequestMeta } from '../common/auth/request-context.decorator';
 import type { Principal, RequestMeta } from '../common/auth/principal';
 import { Scope } from '../common/auth/scopes';
-import { PageQueryDto } from '../common/pagination/cursor';
+import { PageQueryDto } from '../common/pagination/page.dto';
+import { ParseUuidPipe } from '../common/validation/parse-id.pipe';
 import { AdminUsersService } from './admin-users.service';
-import { AdminUserDto, AdminUserPageDto, AuditPageDto, AuditQueryDto, UpdateUserDto } from './dto/admin.dto';
+import { AuditPageDto, AuditQueryDto } from '../audit/dto/audit-log.dto';
+import { AdminUserDto, AdminUserPageDto, UpdateUserDto } from './dto/admin.dto';
+import { AuditAction } from '../audit/audit-actions';
 
 @ApiTags('admin')
 @Controller('admin/users')
@@ -23,14 +26,14 @@ export class AdminUsersController {
     @CurrentPrincipal() actor: Principal,
     @CurrentRequestMeta() meta: RequestMeta,
   ): Promise<AdminUserPageDto> {
-    return this.adminUsers.list(actor, query.limit ?? 50, query.cursor, meta);
+    return this.adminUsers.list(actor, query, meta);
   }
 
   @Patch(':id')
   @ApiOkResponse({ type: AdminUserDto })
   @ApiNotFoundResponse({ description: 'No such user (`not_found`)' })
   update(
-    @Param('id') userId: string,
+    @Param('id', new ParseUuidPipe('User not found')) userId: string,
     @Body() dto: UpdateUserDto,
     @CurrentPrincipal() actor: Principal,
     @CurrentRequestMeta() meta: RequestMeta,
@@ -57,34 +60,17 @@ export class AdminAuditController {
   ): Promise<AuditPageDto> {
     const page = await this.auditLog.page(
       { action: query.action, userId: query.user_id, from: query.from, to: query.to },
-      query.limit ?? 50,
-      query.cursor,
+      query,
     );
     await this.audit.record(
       {
-        action: 'admin.audit_viewed',
+        action: AuditAction.AdminAuditViewed,
         status: 'success',
         userId: actor.userId,
         metadata: { filters: { ...query } },
       },
       meta,
     );
-    return {
-      items: page.items.map((row) => ({
-        log_id: row.logId,
-        user_id: row.userId,
-        action: row.action,
-        resource_type: row.resourceType,
-        resource_id: row.resourceId,
-        ip_address: row.ipAddress,
-        user_agent: row.userAgent,
-        request_id: row.requestId,
-        status: row.status,
-        error_message: row.errorMessage,
-        metadata: row.metadata,
-        created_at: row.createdAt.toISOString(),
-      })),
-      next_cursor: page.nextCursor,
-    };
+    return page;
   }
 }

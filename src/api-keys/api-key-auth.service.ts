@@ -8,6 +8,7 @@ import { AppConfig } from '../config/app-config';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { isWellFormedApiKey } from './api-key.format';
 import { ApiKeysRepository } from './api-keys.repository';
+import { AuditAction } from '../audit/audit-actions';
 
 export type ApiKeyFailure = 'malformed' | 'unknown' | 'revoked' | 'expired' | 'owner_disabled';
 export type ApiKeyCheck = { ok: true; principal: Principal } | { ok: false; reason: ApiKeyFailure };
@@ -102,7 +103,7 @@ export class ApiKeyAuthService {
     this.audit
       .record(
         {
-          action: 'auth.api_key_failed',
+          action: AuditAction.AuthApiKeyFailed,
           status: 'denied',
           errorMessage: reason,
           metadata: suppressed ? { suppressed_since_last: suppressed } : undefined,

@@ -14,6 +14,7 @@ import type { Principal, RequestMeta } from '../common/auth/principal';
 import { Scope } from '../common/auth/scopes';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
+import { ParseUuidPipe } from '../common/validation/parse-id.pipe';
 import { ApiKeysService } from './api-keys.service';
 import {
   ApiKeyDto,
@@ -21,6 +22,7 @@ import {
   CreatedApiKeyDto,
   CreateApiKeyDto,
   RotateApiKeyDto,
+  toApiKeyValidationDto,
 } from './dto/api-key.dto';
 
 @ApiTags('api-keys')
@@ -49,7 +51,10 @@ export class ApiKeysController {
   @Get(':key_id')
   @ApiOkResponse({ type: ApiKeyDto })
   @ApiNotFoundResponse({ description: 'No such key of yours (`not_found`)' })
-  get(@Param('key_id') keyId: string, @CurrentPrincipal() principal: Principal): Promise<ApiKeyDto> {
+  get(
+    @Param('key_id', new ParseUuidPipe('API key not found')) keyId: string,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<ApiKeyDto> {
     return this.keys.get(principal, keyId);
   }
 
@@ -58,7 +63,7 @@ export class ApiKeysController {
   @ApiNoContentResponse({ description: 'Revoked (every replica stops accepting it within 5 s)' })
   @ApiNotFoundResponse({ description: 'No such key of yours (`not_found`)' })
   revoke(
-    @Param('key_id') keyId: string,
+    @Param('key_id', new ParseUuidPipe('API key not found')) keyId: string,
     @CurrentPrincipal() principal: Principal,
     @CurrentRequestMeta() meta: RequestMeta,
   ): Promise<void> {
@@ -76,7 +81,7 @@ export class ApiKeysController {
     description: 'The key is revoked or expired, or a grace period would pass the live-key cap (`conflict`)',
   })
   rotate(
-    @Param('key_id') keyId: string,
+    @Param('key_id', new ParseUuidPipe('API key not found')) keyId: string,
     @Body() dto: RotateApiKeyDto,
     @CurrentPrincipal() principal: Principal,
     @CurrentRequestMeta() meta: RequestMeta,
@@ -98,13 +103,6 @@ export class ApiKeyValidationController {
     if (principal.authMethod !== 'api_key' || !principal.keyId) {
       throw new AppException(ErrorCode.Unauthorized, 'Send the key to validate in the X-API-Key header');
     }
-    return {
-      user_id: principal.userId,
-      username: principal.username,
-      role: principal.role,
-      scopes: [...principal.scopes],
-      key_id: principal.keyId,
-      authenticated_via: 'api_key',
-    };
+    return toApiKeyValidationDto(principal, principal.keyId);
   }
 }

@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
+import { AuditAction } from '../audit/audit-actions';
 import { AuditService } from '../audit/audit.service';
 import type { Principal, RequestMeta } from '../common/auth/principal';
 import { Scope } from '../common/auth/scopes';
 import { keyedHash } from '../common/crypto/keyed-hash';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
-import { isUuid } from '../common/validation/uuid';
 import { AppConfig } from '../config/app-config';
 import { DatabaseClock } from '../database/database-clock';
 import { TransactionRunner } from '../database/transaction-runner';
@@ -13,7 +13,13 @@ import { UsersRepository } from '../users/users.repository';
 import { ApiKeyAuthService } from './api-key-auth.service';
 import { displayPrefix, generateApiKey } from './api-key.format';
 import { ApiKeyRecord, ApiKeysRepository } from './api-keys.repository';
-import { ApiKeyDto, CreatedApiKeyDto, CreateApiKeyDto } from './dto/api-key.dto';
+import {
+  ApiKeyDto,
+  CreatedApiKeyDto,
+  CreateApiKeyDto,
+  toApiKeyDto,
+  toCreatedApiKeyDto,
+} from './dto/api-key.dto';
 
 export const MAX_LIVE_KEYS_PER_USER = 50;
 /** The key every new account gets, as the original API did (shown once, in the register response). */
@@ -24,20 +30,6 @@ export const DEFAULT_KEY_SCOPES: readonly Scope[] = [
   Scope.NodesWrite,
   Scope.ProofsWrite,
 ];
-
-export function toApiKeyDto(key: ApiKeyRecord): ApiKeyDto {
-  return {
-    key_id: key.keyId,
-    key_prefix: key.keyPrefix,
-    name: key.name,
-    scopes: key.scopes,
-    rate_limit_tier: key.rateLimitTier,
-    expires_at: key.expiresAt?.toISOString() ?? null,
-    last_used_at: key.lastUsedAt?.toISOString() ?? null,
-    created_at: key.createdAt.toISOString(),
-    revoked_at: key.revokedAt?.toISOString() ?? null,
-  };
-}
 
 @Injectable()
 export class ApiKeysService {
@@ -79,7 +71,7 @@ export class ApiKeysService {
         { name: dto.name, scopes: dto.scopes, expiresAt },
         meta,
       );
-      return { ...toApiKeyDto(record), api_key: apiKey };
+      return toCreatedApiKeyDto(record, apiKey);
     });
   }
 
@@ -98,7 +90,7 @@ export class ApiKeysService {
       await this.keys.revoke(keyId, 'revoked');
       await this.audit.record(
         {
-          action: 'api_key.revoked',
+          action: AuditAction.ApiKeyRevoked,
           status: 'success',
           userId: principal.userId,
           resourceType: 'api_key',
@@ -143,7 +135,7 @@ export class ApiKeysService {
       else await this.keys.retireAfterGrace(keyId, record.keyId, graceSeconds);
       await this.audit.record(
         {
-          action: 'api_key.rotated',
+          action: AuditAction.ApiKeyRotated,
           status: 'success',
           userId: principal.userId,
           resourceType: 'api_key',
@@ -152,7 +144,7 @@ export class ApiKeysService {
         },
         meta,
       );
-      return { ...toApiKeyDto(record), api_key: apiKey };
+      return toCreatedApiKeyDto(record, apiKey);
     });
     this.auth.forget(keyId);
     return created;
@@ -167,7 +159,6 @@ export class ApiKeysService {
 
   /** Another user's key and a missing key look the same: 404, so key ids reveal nothing. */
   private async owned(principal: Principal, keyId: string, forUpdate = false): Promise<ApiKeyRecord> {
-    if (!isUuid(keyId)) throw AppException.notFound('API key not found');
     const key = await this.keys.findOwned(keyId, principal.userId, forUpdate);
     if (!key) throw AppException.notFound('API key not found');
     return key;
@@ -192,7 +183,7 @@ export class ApiKeysService {
     if (audited) {
       await this.audit.record(
         {
-          action: 'api_key.created',
+          action: AuditAction.ApiKeyCreated,
           status: 'success',
           userId,
           resourceType: 'api_key',

@@ -1,34 +1,31 @@
 import { Injectable } from '@nestjs/common';
-import { decodeCursor, encodeCursor } from '../common/pagination/cursor';
-import { AuditFilters, AuditLogRepository, AuditRecord } from './audit-log.repository';
+import { Page, pageRequest, toPage } from '../common/pagination/page';
+import { AuditFilters, AuditLogRepository } from './audit-log.repository';
+import { AuditEntryDto, toAuditEntryDto } from './dto/audit-log.dto';
 
 export type { AuditFilters } from './audit-log.repository';
-
-export interface AuditPage {
-  items: AuditRecord[];
-  nextCursor: string | null;
-}
 
 /** Reads the audit log newest first, with keyset pagination on (created_at, log_id). */
 @Injectable()
 export class AuditQueryService {
   constructor(private readonly auditLog: AuditLogRepository) {}
 
-  async page(filters: AuditFilters, limit: number, cursor: string | undefined): Promise<AuditPage> {
-    const after = decodeCursor(cursor);
+  async page(
+    filters: AuditFilters,
+    query: { limit?: number; cursor?: string },
+  ): Promise<Page<AuditEntryDto>> {
+    const request = pageRequest(query);
+    const after = request.after;
     const rows = await this.auditLog.page(
       filters,
-      limit + 1,
+      request.fetch,
       after ? { createdAt: after.t, logId: after.id } : null,
     );
-    const items = rows.slice(0, limit);
-    const last = items[items.length - 1];
-    return {
-      items,
-      nextCursor:
-        rows.length > limit && last
-          ? encodeCursor({ t: last.createdAt.toISOString(), id: last.logId })
-          : null,
-    };
+    return toPage(
+      rows,
+      request,
+      (row) => ({ t: row.createdAt.toISOString(), id: row.logId }),
+      toAuditEntryDto,
+    );
   }
 }

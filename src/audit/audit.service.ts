@@ -1,10 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { RequestMeta } from '../common/auth/principal';
+import type { AuditAction } from './audit-actions';
 import { AuditLogRepository, AuditStatus, NewAuditRecord } from './audit-log.repository';
 import { neutralize, neutralizeDeep } from './sanitize';
 
 export interface AuditEvent {
-  action: string;
+  action: AuditAction;
   status: AuditStatus;
   userId?: string | null;
   resourceType?: string;

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ApiKeysService } from '../api-keys/api-keys.service';
+import { AuditAction } from '../audit/audit-actions';
 import { AuditService } from '../audit/audit.service';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
@@ -8,7 +9,15 @@ import { TransactionRunner } from '../database/transaction-runner';
 import { isUniqueViolation, UserRecord, UsersRepository } from '../users/users.repository';
 import { UserStatusCache } from '../users/user-status.cache';
 import { AccessTokenService } from './access-token.service';
-import { LoginDto, MeDto, RegisterDto, RegisterResponseDto, TokenPairDto } from './dto/auth.dto';
+import {
+  LoginDto,
+  MeDto,
+  RegisterDto,
+  RegisterResponseDto,
+  TokenPairDto,
+  toMeDto,
+  toRegisterResponseDto,
+} from './dto/auth.dto';
 import { isBeyondBcrypt, PasswordHasher } from './password';
 import type { Principal, RequestMeta } from '../common/auth/principal';
 import { RefreshTokenService } from './refresh-token.service';
@@ -41,7 +50,7 @@ export class AuthService {
         });
         await this.audit.record(
           {
-            action: 'auth.register',
+            action: AuditAction.AuthRegister,
             status: 'success',
             userId: created.userId,
             resourceType: 'user',
@@ -53,7 +62,7 @@ export class AuthService {
         return { user: created, apiKey };
       });
       this.metrics.authEvent('register');
-      return { user_id: user.user.userId, username: user.user.username, api_key: user.apiKey };
+      return toRegisterResponseDto(user.user, user.apiKey);
     } catch (error) {
       if (isUniqueViolation(error))
         throw new AppException(ErrorCode.Conflict, 'That username or email is taken');
@@ -75,7 +84,7 @@ export class AuthService {
     if (!user || !checkable || !matches || user.disabledAt) {
       await this.audit.record(
         {
-          action: 'auth.login',
+          action: AuditAction.AuthLogin,
           status: 'failure',
           userId: user?.userId ?? null,
           errorMessage: user?.disabledAt && matches ? 'account disabled' : 'invalid credentials',
@@ -89,7 +98,10 @@ export class AuthService {
     const refreshToken = await this.transactions.run(async () => {
       await this.users.recordLogin(user.userId);
       const token = await this.refreshTokens.issueFamily(user.userId, meta);
-      await this.audit.record({ action: 'auth.login', status: 'success', userId: user.userId }, meta);
+      await this.audit.record(
+        { action: AuditAction.AuthLogin, status: 'success', userId: user.userId },
+        meta,
+      );
       return token;
     });
     this.metrics.authEvent('login_success');
@@ -119,7 +131,7 @@ export class AuthService {
       await this.users.cutAccessTokens(principal.userId);
       await this.audit.record(
         {
-          action: 'auth.logout_all',
+          action: AuditAction.AuthLogoutAll,
           status: 'success',
           userId: principal.userId,
           metadata: { revoked_tokens: revoked },
@@ -134,14 +146,7 @@ export class AuthService {
   async me(principal: Principal): Promise<MeDto> {
     const user = await this.users.findById(principal.userId);
     if (!user) throw new AppException(ErrorCode.Unauthorized, 'Valid credentials are required');
-    return {
-      user_id: user.userId,
-      username: user.username,
-      role: user.role,
-      scopes: [...principal.scopes],
-      created_at: user.createdAt.toISOString(),
-      last_login: user.lastLogin?.toISOString() ?? null,
-    };
+    return toMeDto(user, principal.scopes);
   }
 
   private tokenPair(user: UserRecord, refreshToken: string): TokenPairDto {

@@ -8,6 +8,7 @@ import { TransactionRunner } from '../database/transaction-runner';
 import { UsersRepository } from '../users/users.repository';
 import type { RequestMeta } from '../common/auth/principal';
 import { RefreshTokensRepository, RevokedReason, TokenOrigin } from './refresh-tokens.repository';
+import { AuditAction } from '../audit/audit-actions';
 
 export const REFRESH_TOKEN_PREFIX = 'rt_';
 
@@ -65,7 +66,7 @@ export class RefreshTokenService {
         await this.users.cutAccessTokens(current.userId);
         await this.audit.record(
           {
-            action: 'auth.refresh_reuse_detected',
+            action: AuditAction.AuthRefreshReuseDetected,
             status: 'denied',
             userId: current.userId,
             resourceType: 'refresh_token_family',
@@ -92,7 +93,7 @@ export class RefreshTokenService {
       await this.tokens.insertSuccessor(current.tokenId, this.origin(refreshToken, meta));
       await this.audit.record(
         {
-          action: 'auth.refresh',
+          action: AuditAction.AuthRefresh,
           status: 'success',
           userId: current.userId,
           resourceType: 'refresh_token_family',
@@ -113,7 +114,7 @@ export class RefreshTokenService {
       const revoked = await this.tokens.revokeFamily(token.familyId, 'logout');
       await this.audit.record(
         {
-          action: 'auth.logout',
+          action: AuditAction.AuthLogout,
           status: 'success',
           userId: token.userId,
           resourceType: 'refresh_token_family',

@@ -11,6 +11,7 @@ import {
   Min,
   MinLength,
 } from 'class-validator';
+import { USERNAME_PATTERN } from '../common/validation/username';
 
 export const ENVIRONMENTS = ['development', 'test', 'production'] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];
@@ -241,7 +242,7 @@ export class EnvironmentVariables {
 
   @Transform(emptyToUndefined)
   @IsOptional()
-  @Matches(/^[A-Za-z0-9_]{3,32}$/)
+  @Matches(USERNAME_PATTERN)
   ADMIN_USERNAME?: string;
 
   @Transform(emptyToUndefined)

@@ -28,7 +28,7 @@ export class HealthController {
     if (!ready) {
       const failed = Object.keys(checks).filter((name) => checks[name].status === 'down');
       throw new AppException(ErrorCode.ServiceUnavailable, `Not ready: ${failed.join(', ')} check failed`, {
-        checks,
+        extra: { checks },
       });
     }
     const degraded = Object.values(checks).some((check) => check.status === 'degraded');

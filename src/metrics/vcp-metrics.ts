@@ -4,7 +4,8 @@ import type { RateTier } from '../common/auth/rate-tiers';
 
 /**
  * Every metric the service exports, defined here and only here; modules call the methods below where the
- * event happens. Label values come from closed sets in code (never from a request), so the number of series
+ * event happens. A metric is added with the module that feeds it (none for tasks or nodes yet), so a scrape never
+ * shows a series that stays at zero for want of code. Label values come from closed sets in code (never from a request), so the number of series
  * is bounded whatever clients send.
  */
 export const AUTH_EVENTS = [
@@ -43,10 +44,6 @@ export class VcpMetrics {
   private readonly httpSeries = new Map<string, HttpSeries>();
   private readonly authEvents: Counter;
   private readonly rateLimited: Counter;
-  private readonly tasksSubmitted: Counter;
-  private readonly taskRuns: Counter;
-  private readonly taskQueueDepth: Gauge;
-  private readonly nodesOnline: Gauge;
   private readonly wasmDuration: Histogram;
   private readonly proofDuration: Histogram;
 
@@ -84,24 +81,6 @@ export class VcpMetrics {
       labelNames: ['tier'],
       registers,
     });
-    this.tasksSubmitted = new Counter({
-      name: 'tasks_submitted_total',
-      help: 'Tasks accepted, by task type',
-      labelNames: ['task_type'],
-      registers,
-    });
-    this.taskRuns = new Counter({
-      name: 'task_runs_total',
-      help: 'Task runs finished, by outcome',
-      labelNames: ['outcome'],
-      registers,
-    });
-    this.taskQueueDepth = new Gauge({
-      name: 'task_queue_depth',
-      help: 'Tasks waiting to be scheduled',
-      registers,
-    });
-    this.nodesOnline = new Gauge({ name: 'nodes_online', help: 'Nodes currently online', registers });
     this.wasmDuration = new Histogram({
       name: 'wasm_execution_duration_seconds',
       help: 'WebAssembly execution time in seconds, by runtime and outcome',
@@ -143,22 +122,6 @@ export class VcpMetrics {
 
   rateLimitedRequest(tier: RateTier): void {
     this.rateLimited.inc({ tier });
-  }
-
-  taskSubmitted(taskType: string): void {
-    this.tasksSubmitted.inc({ task_type: taskType });
-  }
-
-  taskRunFinished(outcome: string): void {
-    this.taskRuns.inc({ outcome });
-  }
-
-  setTaskQueueDepth(depth: number): void {
-    this.taskQueueDepth.set(depth);
-  }
-
-  setNodesOnline(count: number): void {
-    this.nodesOnline.set(count);
   }
 
   observeWasmExecution(runtime: string, outcome: string, seconds: number): void {

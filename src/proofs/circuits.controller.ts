@@ -1,5 +1,6 @@
 import { Body, Controller, Get, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
 import {
+  ApiBody,
   ApiCreatedResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -13,8 +14,11 @@ import { CurrentPrincipal, CurrentRequestMeta } from '../common/auth/request-con
 import type { Principal, RequestMeta } from '../common/auth/principal';
 import { Scope } from '../common/auth/scopes';
 import { BodyLimit } from '../common/http/body-limit';
-import { PageQueryDto } from '../common/pagination/cursor';
-import { circuitUploadBodyLimit, CircuitRegistryService } from './circuit-registry.service';
+import { PageQueryDto } from '../common/pagination/page.dto';
+import { ParseSha256Pipe } from '../common/validation/parse-id.pipe';
+import { CircuitRegistrationPipe, circuitUploadBodyLimit } from './circuit-registration.pipe';
+import type { CircuitRegistration } from './circuit-registration.pipe';
+import { CircuitRegistryService } from './circuit-registry.service';
 import { CircuitDto, CircuitPageDto, RegisterCircuitDto } from './dto/circuit.dto';
 
 /**
@@ -29,17 +33,18 @@ export class AdminCircuitsController {
 
   @Post()
   @BodyLimit(circuitUploadBodyLimit)
+  @ApiBody({ type: RegisterCircuitDto })
   @ApiCreatedResponse({ type: CircuitDto, description: 'Registered' })
   @ApiOkResponse({ type: CircuitDto, description: 'This key was registered before: the same circuit' })
   @ApiUnprocessableEntityResponse({ description: 'Not a bn128 key of that protocol, or a bad upload' })
   @ApiPayloadTooLargeResponse({ description: 'Body over the uploads’ caps (`payload_too_large`)' })
   async register(
-    @Body() dto: RegisterCircuitDto,
+    @Body(CircuitRegistrationPipe) registration: CircuitRegistration,
     @CurrentPrincipal() actor: Principal,
     @CurrentRequestMeta() meta: RequestMeta,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<CircuitDto> {
-    const { circuit, already_existed } = await this.registry.register(dto, actor.userId, meta);
+    const { circuit, already_existed } = await this.registry.register(registration, actor.userId, meta);
     if (already_existed) void reply.status(HttpStatus.OK);
     return circuit;
   }
@@ -54,13 +59,13 @@ export class CircuitsController {
   @Get()
   @ApiOkResponse({ type: CircuitPageDto, description: 'Registered circuits, oldest first' })
   list(@Query() query: PageQueryDto): Promise<CircuitPageDto> {
-    return this.registry.page(query.limit ?? 50, query.cursor);
+    return this.registry.page(query);
   }
 
   @Get(':circuit_id')
   @ApiOkResponse({ type: CircuitDto })
   @ApiNotFoundResponse({ description: 'No such circuit (`not_found`)' })
-  get(@Param('circuit_id') circuitId: string): Promise<CircuitDto> {
+  get(@Param('circuit_id', new ParseSha256Pipe('Circuit not found')) circuitId: string): Promise<CircuitDto> {
     return this.registry.get(circuitId);
   }
 }

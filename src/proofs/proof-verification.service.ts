@@ -4,23 +4,14 @@ import { AppException } from '../common/errors/app.exception';
 import { RefusalReason } from '../common/concurrency/fair-limiter';
 import { userLane } from '../common/concurrency/fair-queue';
 import { canonicalJson } from './canonical-json';
+import type { VerifyProofResultDto } from './dto/verify.dto';
 import { CircuitRepository } from './circuit.repository';
 import { ProofArtifactRepository } from './proof-artifact.repository';
 import { ProofSystem } from './proof-system';
 import { ProofVerificationEvent, ProofVerificationObserver } from './proof-verification.observer';
 import { VerifierPool, VerifyOutcome } from './verifier-pool';
-import { parseVerifyRequest, VerifyRequest } from './verify-request';
+import type { VerifyRequest } from './verify-request';
 import { ShapeError, validateProof, validatePublicSignals } from './zk-validation';
-
-export interface ProofVerificationResult {
-  valid: boolean;
-  proof_id: string;
-  circuit_id: string;
-  task_id: string | null;
-  verified_at: string;
-  verification_time_ms: number;
-  error_message: string | null;
-}
 
 interface CachedCircuit {
   circuitId: string;
@@ -50,9 +41,7 @@ function refusalMessage(reason: RefusalReason | undefined): string {
   }
 }
 
-function rejected(error: ShapeError): AppException {
-  return AppException.validation([{ field: error.field, message: error.reason }], error.message);
-}
+const rejected = (error: ShapeError) => AppException.invalidField(error.field, error.reason);
 
 /**
  * Verifies a proof against a registered circuit. Everything about the request is checked on the event loop
@@ -74,14 +63,11 @@ export class ProofVerificationService {
     private readonly clock: Clock,
   ) {}
 
-  /** `callerId` is the authenticated user; a task or run named in the request must be theirs. */
-  async verify(body: unknown, callerId: string): Promise<ProofVerificationResult> {
-    let request: VerifyRequest;
-    try {
-      request = parseVerifyRequest(body);
-    } catch (error) {
-      throw error instanceof ShapeError ? rejected(error) : error;
-    }
+  /**
+   * `request` is a parsed body (VerifyRequestPipe); `callerId` is the authenticated user, and a task or run
+   * named in the request must be theirs.
+   */
+  async verify(request: VerifyRequest, callerId: string): Promise<VerifyProofResultDto> {
     const circuit = await this.circuit(request.circuitId);
     const taskId = await this.ownedTask(request, callerId);
     let publicSignals: string[];

@@ -16,14 +16,11 @@ import { CurrentPrincipal } from '../common/auth/request-context.decorator';
 import type { Principal } from '../common/auth/principal';
 import { Scope } from '../common/auth/scopes';
 import { BodyLimit } from '../common/http/body-limit';
-import {
-  LegacyVerifyProofRequestDto,
-  VerifyProofBodyDto,
-  VerifyProofRequestDto,
-  VerifyProofResultDto,
-} from './dto/verify.dto';
+import { LegacyVerifyProofRequestDto, VerifyProofRequestDto, VerifyProofResultDto } from './dto/verify.dto';
 import { ProofVerificationService } from './proof-verification.service';
 import { verifyBodyLimit } from './verify-request';
+import type { VerifyRequest } from './verify-request';
+import { VerifyRequestPipe } from './verify-request.pipe';
 
 @ApiTags('proofs')
 @Controller('proofs')
@@ -57,9 +54,9 @@ export class ProofsController {
       'budget (`service_unavailable`, with `Retry-After`)',
   })
   verify(
-    @Body() dto: VerifyProofBodyDto,
+    @Body(VerifyRequestPipe) request: VerifyRequest,
     @CurrentPrincipal() principal: Principal,
   ): Promise<VerifyProofResultDto> {
-    return this.verification.verify(dto, principal.userId);
+    return this.verification.verify(request, principal.userId);
   }
 }

@@ -1,6 +1,8 @@
-import type { AppConfig } from '../config/app-config';
-import { ShapeError } from './zk-validation';
+import { AppException } from '../common/errors/app.exception';
+import { isStandardBase64 } from '../common/validation/base64';
+import { isSha256Hex } from '../common/validation/sha256';
 import { isUuid } from '../common/validation/uuid';
+import type { AppConfig } from '../config/app-config';
 
 /** A verification request in either accepted form, reduced to one shape (nothing checked against a circuit yet). */
 export interface VerifyRequest {
@@ -25,10 +27,6 @@ export function verifyBodyLimit(config: AppConfig): number {
 
 const MODERN_KEYS = ['circuit_id', 'proof', 'public_signals', 'task_id', 'run_id'];
 const LEGACY_KEYS = ['task_id', 'proof_data', 'public_inputs', 'circuit_id', 'run_id'];
-const CIRCUIT_ID = /^[0-9a-f]{64}$/;
-// Standard alphabet with correct padding only: Buffer.from(…, 'base64') silently skips anything else, so a
-// lenient decode would accept text that is not the base64 the client meant.
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /**
  * The body's fields, without those that are undefined: JSON cannot say `undefined`, but a validated DTO
@@ -36,20 +34,20 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
  */
 function record(body: unknown): Record<string, unknown> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new ShapeError('body', 'must be a JSON object');
+    throw AppException.invalidField('body', 'must be a JSON object');
   }
   return Object.fromEntries(Object.entries(body).filter(([, value]) => value !== undefined));
 }
 
 function onlyKeys(body: Record<string, unknown>, allowed: string[]): void {
   const extra = Object.keys(body).find((key) => !allowed.includes(key));
-  if (extra !== undefined) throw new ShapeError(extra.slice(0, 64), 'is not expected in this request');
+  if (extra !== undefined)
+    throw AppException.invalidField(extra.slice(0, 64), 'is not expected in this request');
 }
 
 function circuitId(value: unknown): string {
-  // Lowercase hex only: an id is compared as text, so "ABC…" must not be a second spelling of "abc…".
-  if (typeof value !== 'string' || !CIRCUIT_ID.test(value)) {
-    throw new ShapeError('circuit_id', 'must be 64 lowercase hex characters (a SHA-256)');
+  if (!isSha256Hex(value)) {
+    throw AppException.invalidField('circuit_id', 'must be 64 lowercase hex characters (a SHA-256)');
   }
   return value;
 }
@@ -57,33 +55,38 @@ function circuitId(value: unknown): string {
 function optionalUuid(value: unknown, field: string): string | null {
   if (value === undefined || value === null) return null;
   // Checked here so that a malformed id is a 422, not a database type error.
-  if (!isUuid(value)) throw new ShapeError(field, 'must be a UUID');
+  if (!isUuid(value)) throw AppException.invalidField(field, 'must be a UUID');
   return value.toLowerCase();
 }
 
 /** Decodes one base64 field of JSON, refusing it by length before decoding anything. */
 function base64Json(value: unknown, field: string, maxChars: number): unknown {
-  if (typeof value !== 'string') throw new ShapeError(field, 'must be a base64 string');
-  if (value.length > maxChars) throw new ShapeError(field, `must be at most ${maxChars} base64 characters`);
-  if (!BASE64.test(value)) throw new ShapeError(field, 'must be standard base64 with padding');
+  if (typeof value !== 'string') throw AppException.invalidField(field, 'must be a base64 string');
+  if (value.length > maxChars) {
+    throw AppException.invalidField(field, `must be at most ${maxChars} base64 characters`);
+  }
+  if (!isStandardBase64(value))
+    throw AppException.invalidField(field, 'must be standard base64 with padding');
   const text = Buffer.from(value, 'base64').toString('utf8');
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    throw new ShapeError(field, 'must be base64 of JSON');
+    throw AppException.invalidField(field, 'must be base64 of JSON');
   }
 }
 
 /**
  * Accepts `{circuit_id, proof, public_signals, task_id?, run_id?}` or the original's
- * `{task_id, proof_data, public_inputs, circuit_id}` (the two fields are base64 of the same JSON).
+ * `{task_id, proof_data, public_inputs, circuit_id}` (the two fields are base64 of the same JSON). A refusal is
+ * a 422 naming the field. Nothing here knows the circuit: the proof and signals are checked against it later.
  */
 export function parseVerifyRequest(body: unknown): VerifyRequest {
   const b = record(body);
   const legacy = 'proof_data' in b || 'public_inputs' in b;
   onlyKeys(b, legacy ? LEGACY_KEYS : MODERN_KEYS);
   if (legacy) {
-    if (b.task_id === undefined || b.task_id === null) throw new ShapeError('task_id', 'is required');
+    if (b.task_id === undefined || b.task_id === null)
+      throw AppException.invalidField('task_id', 'is required');
     const request = {
       circuitId: circuitId(b.circuit_id),
       taskId: optionalUuid(b.task_id, 'task_id'),
@@ -95,8 +98,8 @@ export function parseVerifyRequest(body: unknown): VerifyRequest {
       publicSignals: base64Json(b.public_inputs, 'public_inputs', MAX_PUBLIC_INPUTS_CHARS),
     };
   }
-  if (!('proof' in b)) throw new ShapeError('proof', 'is required');
-  if (!('public_signals' in b)) throw new ShapeError('public_signals', 'is required');
+  if (!('proof' in b)) throw AppException.invalidField('proof', 'is required');
+  if (!('public_signals' in b)) throw AppException.invalidField('public_signals', 'is required');
   return {
     circuitId: circuitId(b.circuit_id),
     proof: b.proof,

@@ -33,7 +33,7 @@ export class AuthFailureThrottle extends FailedAuthenticationThrottle {
     );
     if (record.totalHits > limit) {
       this.metrics.rateLimitedRequest('auth');
-      throw new AppException(ErrorCode.RateLimited, 'Too many failed authentications; retry later', {}, 429);
+      throw new AppException(ErrorCode.RateLimited, 'Too many failed authentications; retry later');
     }
   }
 }

@@ -10,6 +10,7 @@ import { Authenticated } from '../common/auth/authenticated.decorator';
 import { CurrentPrincipal, CurrentRequestMeta } from '../common/auth/request-context.decorator';
 import type { Principal, RequestMeta } from '../common/auth/principal';
 import { Scope } from '../common/auth/scopes';
+import { ParseUuidPipe } from '../common/validation/parse-id.pipe';
 import { CreateThrottleOverrideDto, ThrottleOverrideDto } from './dto/throttle-override.dto';
 import { ThrottleOverridesService } from './throttle-overrides.service';
 
@@ -40,7 +41,7 @@ export class ThrottleOverridesController {
   @ApiNoContentResponse({ description: 'Removed' })
   @ApiNotFoundResponse({ description: 'No such override (`not_found`)' })
   remove(
-    @Param('id') id: string,
+    @Param('id', new ParseUuidPipe('Override not found')) id: string,
     @CurrentPrincipal() actor: Principal,
     @CurrentRequestMeta() meta: RequestMeta,
   ): Promise<void> {

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import ipaddr from 'ipaddr.js';
+import { AuditAction } from '../audit/audit-actions';
 import { AuditService } from '../audit/audit.service';
 import type { Principal, RequestMeta } from '../common/auth/principal';
 import { Clock } from '../common/clock/clock';
@@ -7,8 +8,12 @@ import { AppException } from '../common/errors/app.exception';
 import { isUuid } from '../common/validation/uuid';
 import { DatabaseClock } from '../database/database-clock';
 import { TransactionRunner } from '../database/transaction-runner';
-import { CreateThrottleOverrideDto, ThrottleOverrideDto } from './dto/throttle-override.dto';
-import { ThrottleOverrideRecord, ThrottleOverridesRepository } from './throttle-overrides.repository';
+import {
+  CreateThrottleOverrideDto,
+  ThrottleOverrideDto,
+  toThrottleOverrideDto,
+} from './dto/throttle-override.dto';
+import { ThrottleOverridesRepository } from './throttle-overrides.repository';
 
 export interface ActiveOverride {
   tier: string | null;
@@ -20,18 +25,6 @@ export interface ActiveOverride {
 
 /** Overrides made on another replica apply here within this time (the limit is 5 s). */
 export const OVERRIDES_REFRESH_MS = 2000;
-
-const toDto = (record: ThrottleOverrideRecord): ThrottleOverrideDto => ({
-  override_id: record.overrideId,
-  subject_type: record.subjectType,
-  subject_id: record.subjectId,
-  tier: record.tier,
-  rpm: record.rpm,
-  burst: record.burst,
-  expires_at: record.expiresAt.toISOString(),
-  created_by: record.createdBy,
-  created_at: record.createdAt.toISOString(),
-});
 
 /** Admin overrides, read by the throttler from an in-memory snapshot refreshed every 2 s. */
 @Injectable()
@@ -85,7 +78,7 @@ export class ThrottleOverridesService {
       });
       await this.audit.record(
         {
-          action: 'admin.throttle_override_created',
+          action: AuditAction.AdminThrottleOverrideCreated,
           status: 'success',
           userId: actor.userId,
           resourceType: 'throttle_override',
@@ -102,20 +95,19 @@ export class ThrottleOverridesService {
       return created;
     });
     this.loadedAt = 0; // this replica sees it at once
-    return toDto(record);
+    return toThrottleOverrideDto(record);
   }
 
   async list(): Promise<ThrottleOverrideDto[]> {
-    return (await this.overrides.listActive(500)).map(toDto);
+    return (await this.overrides.listActive(500)).map(toThrottleOverrideDto);
   }
 
   async remove(actor: Principal, overrideId: string, meta: RequestMeta): Promise<void> {
-    if (!isUuid(overrideId)) throw AppException.notFound('Override not found');
     await this.transactions.run(async () => {
       if (!(await this.overrides.delete(overrideId))) throw AppException.notFound('Override not found');
       await this.audit.record(
         {
-          action: 'admin.throttle_override_deleted',
+          action: AuditAction.AdminThrottleOverrideDeleted,
           status: 'success',
           userId: actor.userId,
           resourceType: 'throttle_override',

@@ -3,11 +3,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { isSha256Hex } from '../common/validation/sha256';
 import { ContainedPaths, resolveRoots } from './contained-paths';
 import { ContentIntegrityError, ContentStore, ContentUnavailableError } from './content-store';
 import { fingerprint, sameFingerprint, VerifiedFiles } from './verified-files';
-
-const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /** Verified bytes kept in memory by default (a warm read then reads neither the file nor its hash again). */
 export const VERIFIED_CACHE_BYTES = 64 * 1024 * 1024;
@@ -87,7 +86,7 @@ export class FsContentStore extends ContentStore {
   /** Looks in each root in order; the first copy found must verify. */
   async open(sha256: string): Promise<Buffer> {
     // Only a well-formed digest becomes a path: nothing a caller passes can name another file.
-    if (!SHA256_HEX.test(sha256)) throw new ContentUnavailableError('malformed_id');
+    if (!isSha256Hex(sha256)) throw new ContentUnavailableError('malformed_id');
     const name = this.relativePath(sha256);
     for (const root of this.paths.roots) {
       try {

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AppException } from '../common/errors/app.exception';
+import { isSha256Hex } from '../common/validation/sha256';
 import { ErrorCode } from '../common/errors/error-code';
 import { AppConfig } from '../config/app-config';
 import { ContentIntegrityError, ContentStore, ContentUnavailableError } from '../storage/content-store';
@@ -7,7 +8,6 @@ import { FsContentStoreOptions } from '../storage/fs-content-store';
 import { capMemory, ImportEntry, InvalidModuleError, ModuleSummary, summarize } from './wasm-binary';
 import { WasmModuleRecord, WasmModulesRepository } from './wasm-modules.repository';
 
-export const MODULE_ID_PATTERN = /^[0-9a-f]{64}$/;
 const MAX_SUMMARY_ENTRIES = 1000;
 const WASI_MODULE = 'wasi_snapshot_preview1';
 
@@ -88,7 +88,7 @@ export class ModuleStoreService {
 
   async metadata(moduleId: string): Promise<WasmModuleRecord> {
     // A malformed id is "not found" too: it can never name a module, and it never reaches the file system.
-    if (!MODULE_ID_PATTERN.test(moduleId)) throw AppException.notFound('Module not found');
+    if (!isSha256Hex(moduleId)) throw AppException.notFound('Module not found');
     const record = await this.repository.findById(moduleId);
     if (!record) throw AppException.notFound('Module not found');
     return record;
@@ -102,7 +102,7 @@ export class ModuleStoreService {
 
   /** The verified bytes of `<id>.wasm`; any refusal is "not found", a hash mismatch a 409. */
   async readFile(moduleId: string): Promise<Buffer> {
-    if (!MODULE_ID_PATTERN.test(moduleId)) throw AppException.notFound('Module not found');
+    if (!isSha256Hex(moduleId)) throw AppException.notFound('Module not found');
     try {
       return await this.content.open(moduleId);
     } catch (error) {

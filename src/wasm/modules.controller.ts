@@ -28,7 +28,8 @@ import { ModuleDto, ModuleIdParams, toModuleDto, UploadModuleJsonDto } from './d
 import { RunModuleRequestDto, RunResultDto } from './dto/run.dto';
 import { ModuleStoreService } from './module-store.service';
 import { moduleBytesOf, moduleUploadBodyLimit } from './module-upload';
-import { parseRunRequest } from './run-request';
+import { RunRequestPipe } from './run-request';
+import type { RunRequest } from './run-request';
 import { WasmService } from './wasm.service';
 
 const INTEGRITY =
@@ -36,9 +37,9 @@ const INTEGRITY =
 
 /**
  * The module store and synchronous runs over HTTP. Modules are content-addressed and shared: anyone with the
- * scope can read or run a module whose hash they know. Bodies are read by hand (typed `unknown`, so the
- * global ValidationPipe leaves them alone): an upload may be raw bytes, and run inputs are checked by the
- * deep-JSON validator, which must see them as parsed.
+ * scope can read or run a module whose hash they know. Bodies are not DTO classes, so the global
+ * ValidationPipe leaves them alone: an upload may be raw bytes, and a run body is read by RunRequestPipe, whose
+ * deep-JSON check must see `inputs` as parsed.
  */
 @ApiTags('modules')
 @Controller('modules')
@@ -131,9 +132,9 @@ export class ModulesController {
   })
   run(
     @Param() { module_id }: ModuleIdParams,
-    @Body() body: unknown,
+    @Body(RunRequestPipe) request: RunRequest,
     @CurrentPrincipal() principal: Principal,
   ): Promise<RunResultDto> {
-    return this.wasm.run(module_id, parseRunRequest(body), userLane(principal.userId));
+    return this.wasm.run(module_id, request, userLane(principal.userId));
   }
 }

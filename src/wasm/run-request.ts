@@ -1,15 +1,28 @@
-import { AppException } from '../common/errors/app.exception';
+import { Injectable, PipeTransform } from '@nestjs/common';
+import { AppException, FieldError } from '../common/errors/app.exception';
+import { deepJsonFieldError } from '../common/validation/deep-json';
+import { refuseAfterOtherParameters } from '../common/validation/pipe-order';
+import { AppConfig } from '../config/app-config';
+import { WASM_RUNTIMES } from '../config/environment';
 import type { WasmRuntimeName } from '../config/environment';
-import type { RunRequest } from './wasm.service';
 
+/** A run as WasmService takes it: every field already checked (RunRequestPipe, or the caller). */
+export interface RunRequest {
+  inputs: unknown;
+  args?: string[];
+  /** The only variables the guest sees. */
+  env?: Record<string, string>;
+  runtime?: WasmRuntimeName;
+  timeoutMs?: number;
+  deterministic?: boolean;
+}
+
+export const RUN_LIMITS = { maxArgs: 64, maxArgLength: 256, maxEnv: 64, maxEnvValueLength: 4096 } as const;
 const RUN_FIELDS = ['inputs', 'args', 'env', 'runtime', 'timeout_ms', 'deterministic'];
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 
-/**
- * The body of `POST /modules/:id/run` as a RunRequest. Only the shape is checked here (an object, known
- * fields, `inputs` present); every value, `inputs` included (deep-JSON limits), is checked by
- * WasmService.run, which names the field and the rule in its 422.
- */
-export function parseRunRequest(body: unknown): RunRequest {
+/** The body's own fields: an object, known fields only, `inputs` present. The first problem is the 422. */
+function runFields(body: unknown): Record<string, unknown> {
   if (typeof body !== 'object' || body === null || Array.isArray(body) || Buffer.isBuffer(body)) {
     throw AppException.validation([{ field: 'body', message: 'must be a JSON object' }]);
   }
@@ -24,12 +37,94 @@ export function parseRunRequest(body: unknown): RunRequest {
       { field: 'inputs', message: 'is required (any JSON value, null included)' },
     ]);
   }
+  return fields;
+}
+
+// `args` and `env` may be null: the same as absent.
+function argsProblems(args: unknown): FieldError[] {
+  if (args === undefined || args === null) return [];
+  if (!Array.isArray(args) || args.length > RUN_LIMITS.maxArgs) {
+    return [{ field: 'args', message: `must be an array of at most ${RUN_LIMITS.maxArgs} strings` }];
+  }
+  return args.flatMap((arg: unknown, i) =>
+    // NUL would truncate the argument inside the guest's C strings: one value, two meanings.
+    typeof arg !== 'string' || arg.length > RUN_LIMITS.maxArgLength || arg.includes('\0')
+      ? [
+          {
+            field: `args[${i}]`,
+            message: `must be a string of at most ${RUN_LIMITS.maxArgLength} characters without NUL`,
+          },
+        ]
+      : [],
+  );
+}
+
+function envProblems(env: unknown): FieldError[] {
+  if (env === undefined || env === null) return [];
+  const entries = typeof env === 'object' && env !== null && !Array.isArray(env) ? Object.entries(env) : null;
+  if (!entries || entries.length > RUN_LIMITS.maxEnv) {
+    return [{ field: 'env', message: `must be an object of at most ${RUN_LIMITS.maxEnv} variables` }];
+  }
+  return entries.flatMap(([name, value]: [string, unknown]) =>
+    !ENV_NAME.test(name) ||
+    typeof value !== 'string' ||
+    value.length > RUN_LIMITS.maxEnvValueLength ||
+    value.includes('\0')
+      ? [{ field: `env.${name.slice(0, 64)}`, message: 'must be NAME=string (no NUL, bounded length)' }]
+      : [],
+  );
+}
+
+/**
+ * The body of `POST /modules/:id/run` as a RunRequest, or a 422: the shape first (one problem), then every
+ * value, each problem named with its field (`inputs` by the deep-JSON rule and path). `maxTimeoutMs` is
+ * WASM_TIMEOUT_SECS. Whether the chosen runtime can honour the request is WasmService's to say.
+ */
+export function parseRunRequest(body: unknown, maxTimeoutMs: number): RunRequest {
+  const fields = runFields(body);
+  const { inputs, args, env, runtime, timeout_ms: timeoutMs, deterministic } = fields;
+  const problems: FieldError[] = [];
+  const inputsProblem = deepJsonFieldError(inputs, 'inputs');
+  if (inputsProblem) problems.push(inputsProblem);
+  problems.push(...argsProblems(args), ...envProblems(env));
+  const wholeMs = typeof timeoutMs === 'number' && Number.isInteger(timeoutMs);
+  if (timeoutMs !== undefined && !(wholeMs && timeoutMs >= 1 && timeoutMs <= maxTimeoutMs)) {
+    problems.push({
+      field: 'timeout_ms',
+      message: `must be a whole number from 1 to ${maxTimeoutMs} (WASM_TIMEOUT_SECS)`,
+    });
+  }
+  if (runtime !== undefined && !WASM_RUNTIMES.includes(runtime as WasmRuntimeName)) {
+    problems.push({ field: 'runtime', message: `must be one of ${WASM_RUNTIMES.join(', ')}` });
+  }
+  if (deterministic !== undefined && typeof deterministic !== 'boolean') {
+    problems.push({ field: 'deterministic', message: 'must be a boolean' });
+  }
+  if (problems.length > 0) throw AppException.validation(problems);
   return {
-    inputs: fields.inputs,
-    args: fields.args as string[] | undefined,
-    env: fields.env as Record<string, string> | undefined,
-    runtime: fields.runtime as WasmRuntimeName | undefined,
-    timeoutMs: fields.timeout_ms as number | undefined,
-    deterministic: fields.deterministic as boolean | undefined,
+    inputs,
+    args: (args ?? undefined) as string[] | undefined,
+    env: (env ?? undefined) as Record<string, string> | undefined,
+    runtime: runtime as WasmRuntimeName | undefined,
+    timeoutMs: timeoutMs as number | undefined,
+    deterministic: deterministic as boolean | undefined,
   };
+}
+
+/**
+ * The run route's body. It arrives through @RawJsonBody and typed `unknown`, so the global ValidationPipe
+ * leaves it alone (class-transformer would copy it, `__proto__` keys included); this pipe reads it as parsed.
+ */
+@Injectable()
+export class RunRequestPipe implements PipeTransform<unknown, Promise<RunRequest>> {
+  constructor(private readonly config: AppConfig) {}
+
+  async transform(body: unknown): Promise<RunRequest> {
+    try {
+      return parseRunRequest(body, this.config.wasm.timeoutMs);
+    } catch (error) {
+      // A malformed module id (ModuleIdParams) is still the 422 it was when the handler read the body.
+      return refuseAfterOtherParameters(error);
+    }
+  }
 }

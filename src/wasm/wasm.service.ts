@@ -2,13 +2,14 @@ import { Inject, Injectable, OnModuleDestroy, Optional } from '@nestjs/common';
 import { createHash, hash } from 'node:crypto';
 import { FairLimiter, QueueRefusal } from '../common/concurrency/fair-limiter';
 import { internalLane, Lane } from '../common/concurrency/fair-queue';
-import { AppException, FieldError } from '../common/errors/app.exception';
+import { AppException } from '../common/errors/app.exception';
 import { findDeepJsonViolation } from '../common/validation/deep-json';
 import { AppConfig } from '../config/app-config';
 import { VcpMetrics } from '../metrics/vcp-metrics';
-import { WASM_RUNTIMES, WasmRuntimeName } from '../config/environment';
+import type { WasmRuntimeName } from '../config/environment';
 import { LruCache } from './lru-cache';
 import { describeImport, ModuleStoreService } from './module-store.service';
+import type { RunRequest } from './run-request';
 import { RuntimeResult, WasmRuntime } from './runtime';
 import { capMemory, InvalidModuleError, summarize } from './wasm-binary';
 
@@ -25,16 +26,6 @@ export const OUTCOMES = [
 ] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
-export interface RunRequest {
-  inputs: unknown;
-  args?: string[];
-  /** The only variables the guest sees. */
-  env?: Record<string, string>;
-  runtime?: WasmRuntimeName;
-  timeoutMs?: number;
-  deterministic?: boolean;
-}
-
 export interface RunResult {
   exit_code: number | null;
   /** Parsed when stdout is JSON within the deep-JSON limits, else the text. */
@@ -48,8 +39,6 @@ export interface RunResult {
   outcome: Outcome;
 }
 
-export const RUN_LIMITS = { maxArgs: 64, maxArgLength: 256, maxEnv: 64, maxEnvValueLength: 4096 } as const;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 // Calls waiting for a slot in total, per slot: beyond this the engine answers 503 instead of queueing without end.
 const QUEUE_PER_SLOT = 64;
 /** The lane of callers without a user (benches, engine tests): it is not held to a user's share of slots. */
@@ -63,7 +52,7 @@ const sha256: (data: Uint8Array | string) => string =
     : (data) => createHash('sha256').update(data).digest('hex');
 
 /**
- * The WASM engine's one entry point: validates a run request, picks a runtime, enforces the limits every
+ * The WASM engine's one entry point: takes a checked run request, picks a runtime, enforces the limits every
  * runtime shares (concurrency, memory cap by rewriting, timeout, output cap) and maps what happened to a
  * closed set of outcomes. Controllers are meant to be thin wrappers around `run`.
  */
@@ -102,14 +91,14 @@ export class WasmService implements OnModuleDestroy {
    * `lane` is whose run it is (`userLane(userId)` from a route): runs wait for a slot fairly per lane.
    */
   async run(moduleId: string, request: RunRequest, lane: Lane): Promise<RunResult> {
-    this.validate(request);
+    this.checkRuntime(request);
     const bytes = await this.store.read(moduleId);
     return this.execute(bytes, moduleId, request, lane);
   }
 
-  /** Runs bytes that are not (yet) in the store, e.g. for benchmarks; the same checks apply. */
+  /** Runs bytes that are not (yet) in the store, e.g. for benchmarks; the same runtime checks apply. */
   async runBytes(bytes: Uint8Array, request: RunRequest, lane: Lane = ENGINE_LANE): Promise<RunResult> {
-    this.validate(request);
+    this.checkRuntime(request);
     return this.execute(bytes, sha256(bytes), request, lane);
   }
 
@@ -124,68 +113,17 @@ export class WasmService implements OnModuleDestroy {
     return runtime;
   }
 
-  /** Every field of a run request is bounded; each violation is a 422 naming the field. */
-  private validate(request: RunRequest): void {
-    const problems: FieldError[] = [];
-    const inputs = findDeepJsonViolation(request.inputs ?? null, 'inputs');
-    if (inputs) problems.push({ field: inputs.path, message: `${inputs.rule}: ${inputs.message}` });
-    const args = request.args ?? [];
-    if (!Array.isArray(args) || args.length > RUN_LIMITS.maxArgs) {
-      problems.push({ field: 'args', message: `must be an array of at most ${RUN_LIMITS.maxArgs} strings` });
-    } else {
-      args.forEach((arg, i) => {
-        // NUL would truncate the argument inside the guest's C strings: one value, two meanings.
-        if (typeof arg !== 'string' || arg.length > RUN_LIMITS.maxArgLength || arg.includes('\0')) {
-          problems.push({
-            field: `args[${i}]`,
-            message: `must be a string of at most ${RUN_LIMITS.maxArgLength} characters without NUL`,
-          });
-        }
-      });
+  /**
+   * What the chosen runtime cannot do is refused before the module is read (the request's own fields were
+   * checked by RunRequestPipe): 422 naming the field.
+   */
+  private checkRuntime(request: RunRequest): void {
+    const runtime = request.deterministic ? this.runtimeFor(request) : null;
+    if (runtime && !runtime.supportsDeterminism) {
+      throw AppException.validation([
+        { field: 'deterministic', message: `is not supported by the ${runtime.name} runtime; use v8` },
+      ]);
     }
-    const env = request.env ?? {};
-    const entries =
-      typeof env === 'object' && env !== null && !Array.isArray(env) ? Object.entries(env) : null;
-    if (!entries || entries.length > RUN_LIMITS.maxEnv) {
-      problems.push({ field: 'env', message: `must be an object of at most ${RUN_LIMITS.maxEnv} variables` });
-    } else {
-      for (const [name, value] of entries) {
-        if (
-          !ENV_NAME.test(name) ||
-          typeof value !== 'string' ||
-          value.length > RUN_LIMITS.maxEnvValueLength ||
-          value.includes('\0')
-        ) {
-          problems.push({
-            field: `env.${name.slice(0, 64)}`,
-            message: 'must be NAME=string (no NUL, bounded length)',
-          });
-        }
-      }
-    }
-    const cap = this.config.wasm.timeoutMs;
-    if (
-      request.timeoutMs !== undefined &&
-      !(Number.isInteger(request.timeoutMs) && request.timeoutMs >= 1 && request.timeoutMs <= cap)
-    ) {
-      problems.push({
-        field: 'timeout_ms',
-        message: `must be a whole number from 1 to ${cap} (WASM_TIMEOUT_SECS)`,
-      });
-    }
-    if (request.runtime !== undefined && !WASM_RUNTIMES.includes(request.runtime)) {
-      problems.push({ field: 'runtime', message: `must be one of ${WASM_RUNTIMES.join(', ')}` });
-    }
-    if (request.deterministic !== undefined && typeof request.deterministic !== 'boolean') {
-      problems.push({ field: 'deterministic', message: 'must be a boolean' });
-    }
-    if (problems.length === 0 && request.deterministic && !this.runtimeFor(request).supportsDeterminism) {
-      problems.push({
-        field: 'deterministic',
-        message: `is not supported by the ${this.runtimeFor(request).name} runtime; use v8`,
-      });
-    }
-    if (problems.length > 0) throw AppException.validation(problems);
   }
 
   private async execute(

@@ -69,6 +69,14 @@ describe('metrics', () => {
       expect(valueOf(samples, 'process_resident_memory_bytes')).toBeGreaterThan(0);
     });
 
+    it('exports no metric that nothing feeds yet (task and node metrics come with their modules)', async () => {
+      const { types } = await scrape(ctx.app, AUTH);
+      expect(types.get('http_request_count')).toBe('counter');
+      for (const name of ['tasks_submitted_total', 'task_runs_total', 'task_queue_depth', 'nodes_online']) {
+        expect({ name, type: types.get(name) }).toEqual({ name, type: undefined });
+      }
+    });
+
     it('is not rate limited and not under /api/v1', async () => {
       for (let i = 0; i < LIMIT * 3; i++) expect((await get('/metrics', AUTH)).statusCode).toBe(200);
       expect((await get('/api/v1/metrics', AUTH)).statusCode).toBe(404);

@@ -8,20 +8,18 @@ import {
   IsInt,
   IsISO8601,
   IsOptional,
-  IsString,
-  Length,
-  Matches,
   Max,
   Min,
 } from 'class-validator';
+import type { Principal } from '../../common/auth/principal';
 import { ALL_SCOPES, ROLES } from '../../common/auth/scopes';
 import type { Scope } from '../../common/auth/scopes';
+import { IsDisplayName } from '../../common/validation/display-name';
+import type { ApiKeyRecord } from '../api-keys.repository';
 
 export class CreateApiKeyDto {
   @ApiProperty({ example: 'ci-runner', minLength: 1, maxLength: 128 })
-  @IsString()
-  @Length(1, 128)
-  @Matches(/^[^\p{Cc}]+$/u, { message: 'name must not contain control characters' })
+  @IsDisplayName()
   name!: string;
 
   @ApiProperty({ enum: ALL_SCOPES, isArray: true, example: ['tasks:read', 'tasks:write'] })
@@ -65,9 +63,28 @@ export class ApiKeyDto {
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) revoked_at!: string | null;
 }
 
+/** Never carries the key's hash: only what the owner may see. */
+export function toApiKeyDto(key: ApiKeyRecord): ApiKeyDto {
+  return {
+    key_id: key.keyId,
+    key_prefix: key.keyPrefix,
+    name: key.name,
+    scopes: key.scopes,
+    rate_limit_tier: key.rateLimitTier,
+    expires_at: key.expiresAt?.toISOString() ?? null,
+    last_used_at: key.lastUsedAt?.toISOString() ?? null,
+    created_at: key.createdAt.toISOString(),
+    revoked_at: key.revokedAt?.toISOString() ?? null,
+  };
+}
+
 export class CreatedApiKeyDto extends ApiKeyDto {
   @ApiProperty({ description: 'The key itself. Shown only in this response: store it now.' })
   api_key!: string;
+}
+
+export function toCreatedApiKeyDto(key: ApiKeyRecord, apiKey: string): CreatedApiKeyDto {
+  return { ...toApiKeyDto(key), api_key: apiKey };
 }
 
 export class ApiKeyValidationDto {
@@ -77,4 +94,16 @@ export class ApiKeyValidationDto {
   @ApiProperty({ enum: ALL_SCOPES, isArray: true }) scopes!: string[];
   @ApiProperty({ format: 'uuid' }) key_id!: string;
   @ApiProperty({ example: 'api_key' }) authenticated_via!: 'api_key';
+}
+
+/** For a principal authenticated by the API key `keyId`. */
+export function toApiKeyValidationDto(principal: Principal, keyId: string): ApiKeyValidationDto {
+  return {
+    user_id: principal.userId,
+    username: principal.username,
+    role: principal.role,
+    scopes: [...principal.scopes],
+    key_id: keyId,
+    authenticated_via: 'api_key',
+  };
 }

@@ -1,19 +1,19 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsEmail, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IsEmail, IsOptional, IsString, MaxLength } from 'class-validator';
 import { IsPassword, PASSWORD_MAX_BYTES, PASSWORD_MIN_BYTES } from '../password';
 import { ALL_SCOPES, ROLES } from '../../common/auth/scopes';
-
-const USERNAME = /^[A-Za-z0-9_]{3,32}$/;
+import type { Scope } from '../../common/auth/scopes';
+import { IsUsername, USERNAME_PATTERN } from '../../common/validation/username';
+import type { UserRecord } from '../../users/users.repository';
 const PASSWORD_DOC = `${PASSWORD_MIN_BYTES}–${PASSWORD_MAX_BYTES} bytes of UTF-8, no NUL (bcrypt reads only 72 bytes)`;
 
 export class RegisterDto {
   @ApiProperty({
     example: 'alice',
-    pattern: USERNAME.source,
+    pattern: USERNAME_PATTERN.source,
     description: '3–32 of A–Z a–z 0–9 _; unique ignoring case',
   })
-  @IsString()
-  @Matches(USERNAME, { message: 'username must be 3 to 32 characters of A-Z, a-z, 0-9 and _' })
+  @IsUsername()
   username!: string;
 
   @ApiProperty({ example: 'correct horse battery', description: PASSWORD_DOC })
@@ -61,6 +61,10 @@ export class RegisterResponseDto {
   api_key!: string;
 }
 
+export function toRegisterResponseDto(user: UserRecord, apiKey: string): RegisterResponseDto {
+  return { user_id: user.userId, username: user.username, api_key: apiKey };
+}
+
 export class TokenPairDto {
   @ApiProperty({ description: 'JWT (HS256) for `Authorization: Bearer`' })
   access_token!: string;
@@ -93,4 +97,16 @@ export class MeDto {
 
   @ApiProperty({ format: 'date-time', nullable: true, type: String })
   last_login!: string | null;
+}
+
+/** `scopes` are the caller's, which narrow the account's role (an API key may carry fewer). */
+export function toMeDto(user: UserRecord, scopes: readonly Scope[]): MeDto {
+  return {
+    user_id: user.userId,
+    username: user.username,
+    role: user.role,
+    scopes: [...scopes],
+    created_at: user.createdAt.toISOString(),
+    last_login: user.lastLogin?.toISOString() ?? null,
+  };
 }

@@ -1,5 +1,5 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
-import { ErrorCode } from './error-code';
+import { ErrorCode, ErrorReason } from './error-code';
 
 export interface FieldError {
   field: string;
@@ -19,25 +19,43 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   service_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
 };
 
+export interface AppExceptionOptions {
+  /** Documented fields added to the body (e.g. `details`, `checks`). */
+  extra?: Record<string, unknown>;
+  /** A finer cause where one code covers several cases; absent from the body unless given. */
+  reason?: ErrorReason;
+  /** Defaults to the code's status. */
+  status?: number;
+}
+
 /**
  * A domain error with a stable code. Its message is shown to the client, so it must never carry secrets or
- * internals; `extra` adds documented fields to the body (e.g. `details`, `checks`).
+ * internals.
  */
 export class AppException extends HttpException {
   /** Response headers that belong to this error, e.g. `Retry-After` on a 503. */
   readonly headers: Record<string, string> = {};
+  readonly extra: Record<string, unknown>;
+  /** The body's `reason`. Public, unlike the log-only reasons some subclasses carry (e.g. why a path was refused). */
+  readonly publicReason: ErrorReason | undefined;
 
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly extra: Record<string, unknown> = {},
-    status: number = STATUS_BY_CODE[code],
+    options: AppExceptionOptions = {},
   ) {
-    super(message, status);
+    super(message, options.status ?? STATUS_BY_CODE[code]);
+    this.extra = options.extra ?? {};
+    this.publicReason = options.reason;
   }
 
   static validation(details: FieldError[], message = 'Request validation failed'): AppException {
-    return new AppException(ErrorCode.ValidationError, message, { details });
+    return new AppException(ErrorCode.ValidationError, message, { extra: { details } });
+  }
+
+  /** One refused field, named in the message too: `wasm: must be standard base64 with padding`. */
+  static invalidField(field: string, message: string): AppException {
+    return AppException.validation([{ field, message }], `${field}: ${message}`);
   }
 
   static notFound(message = 'Resource not found'): AppException {

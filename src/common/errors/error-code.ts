@@ -15,6 +15,16 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/**
+ * Finer, stable causes that may accompany a code where one status covers several cases (body field `reason`).
+ * Clients may branch on them; never rename one.
+ */
+export const ErrorReason = {
+  /** 409 `conflict`: the change would leave no active admin. */
+  LastAdmin: 'last_admin',
+} as const;
+export type ErrorReason = (typeof ErrorReason)[keyof typeof ErrorReason];
+
 const CODE_BY_STATUS: Partial<Record<number, ErrorCode>> = {
   [HttpStatus.BAD_REQUEST]: ErrorCode.BadRequest,
   [HttpStatus.UNAUTHORIZED]: ErrorCode.Unauthorized,

@@ -1,10 +1,12 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppException } from '../errors/app.exception';
-import { ErrorCode, errorCodeForStatus } from '../errors/error-code';
+import { ErrorCode, errorCodeForStatus, ErrorReason } from '../errors/error-code';
 
 export interface ErrorBody {
   error: ErrorCode;
+  /** Only where the code covers several cases and the thrower named one (see ErrorReason). */
+  reason?: ErrorReason;
   message: string;
   request_id: string;
   [extra: string]: unknown;
@@ -39,7 +41,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (exception instanceof AppException) {
       const status = exception.getStatus();
       const message = status === 500 ? 'Internal server error' : exception.message;
-      return { status, body: { error: exception.code, message, request_id, ...exception.extra } };
+      const reason = exception.publicReason === undefined ? {} : { reason: exception.publicReason };
+      return { status, body: { error: exception.code, ...reason, message, request_id, ...exception.extra } };
     }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();

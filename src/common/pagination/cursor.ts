@@ -1,33 +1,11 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import { AppException } from '../errors/app.exception';
 import { UUID_PATTERN } from '../validation/uuid';
 
-/** `?limit` (1–100, default 50) and an opaque `?cursor` from a previous page's `next_cursor`. */
-export class PageQueryDto {
-  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 50 })
-  @IsOptional()
-  @Transform(({ value }: { value: unknown }) =>
-    typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value,
-  )
-  @IsInt()
-  @Min(1)
-  @Max(100)
-  limit?: number;
-
-  @ApiPropertyOptional({ description: 'The `next_cursor` of the previous page' })
-  @IsOptional()
-  @IsString()
-  @MaxLength(512)
-  @Matches(/^[A-Za-z0-9_-]+$/, { message: 'cursor is not a valid cursor' })
-  cursor?: string;
-}
-
+/** Where a page ended: the last row's sort key and id (the tie-breaker). */
 export interface KeysetCursor {
   /** ISO timestamp of the last row's sort time. */
   t: string;
-  /** The last row's id, the tie-breaker. */
+  /** The last row's id. */
   id: string;
 }
 

@@ -1,4 +1,4 @@
-import { AppException } from '../errors/app.exception';
+import { AppException, FieldError } from '../errors/app.exception';
 
 /** The limits of an untrusted JSON value (the task `inputs` of the original service). */
 export interface DeepJsonLimits {
@@ -108,16 +108,22 @@ export function findDeepJsonViolation(
   return null;
 }
 
+/** The first violation as a 422 detail: the field is its path (`inputs.a[0]`), the message names the rule. */
+export function deepJsonFieldError(
+  value: unknown,
+  field: string,
+  limits: DeepJsonLimits = DEFAULT_DEEP_JSON_LIMITS,
+): FieldError | null {
+  const violation = findDeepJsonViolation(value, field, limits);
+  return violation ? { field: violation.path, message: `${violation.rule}: ${violation.message}` } : null;
+}
+
 /** Throws a 422 `validation_error` whose detail names the rule and the path of the first violation. */
 export function assertDeepJson(
   value: unknown,
   field: string,
   limits: DeepJsonLimits = DEFAULT_DEEP_JSON_LIMITS,
 ): void {
-  const violation = findDeepJsonViolation(value, field, limits);
-  if (violation) {
-    throw AppException.validation([
-      { field: violation.path, message: `${violation.rule}: ${violation.message}` },
-    ]);
-  }
+  const problem = deepJsonFieldError(value, field, limits);
+  if (problem) throw AppException.validation([problem]);
 }

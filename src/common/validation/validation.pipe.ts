@@ -1,14 +1,23 @@
 import { ValidationError, ValidationPipe } from '@nestjs/common';
 import { AppException, FieldError } from '../errors/app.exception';
+import { IS_DEEP_JSON, readDeepJsonMessage } from './deep-json.decorator';
+
+function fieldError(rule: string, message: string, parent: string, field: string): FieldError {
+  // A rejected unknown property is reported as such, not as "property x should not exist".
+  if (rule === 'whitelistValidation') return { field, message: 'is not an allowed field' };
+  if (rule === IS_DEEP_JSON) {
+    const { path, text } = readDeepJsonMessage(message);
+    return { field: parent ? `${parent}.${path}` : path, message: text };
+  }
+  return { field, message };
+}
 
 function flatten(errors: ValidationError[], parent = ''): FieldError[] {
   return errors.flatMap((error) => {
     const field = parent ? `${parent}.${error.property}` : error.property;
-    const own = Object.entries(error.constraints ?? {}).map(([rule, message]) => ({
-      field,
-      // A rejected unknown property is reported as such, not as "property x should not exist".
-      message: rule === 'whitelistValidation' ? 'is not an allowed field' : message,
-    }));
+    const own = Object.entries(error.constraints ?? {}).map(([rule, message]) =>
+      fieldError(rule, message, parent, field),
+    );
     return [...own, ...flatten(error.children ?? [], field)];
   });
 }

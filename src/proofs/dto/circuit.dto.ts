@@ -1,17 +1,19 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsObject, IsOptional, IsString, Length, Matches } from 'class-validator';
+import { IsIn, IsObject, IsOptional, IsString } from 'class-validator';
+import { PageDto } from '../../common/pagination/page.dto';
+import { IsDisplayName } from '../../common/validation/display-name';
+import { SHA256_HEX_PATTERN } from '../../common/validation/sha256';
+import type { CircuitRecord } from '../circuit.repository';
 import { PROOF_SYSTEMS } from '../proof-system';
 import type { ProofSystem } from '../proof-system';
 
 /**
- * Types and bounds only: the registry checks the key's exact snarkjs shape, the curve and the upload sizes
- * (which come from the configuration, so they cannot be decorator constants) and names the failing field.
+ * Types and bounds only: CircuitRegistrationPipe then checks the key's exact snarkjs shape, the curve and the
+ * upload sizes (which come from the configuration, so they cannot be decorator constants) and names the field.
  */
 export class RegisterCircuitDto {
   @ApiProperty({ example: 'multiplier', minLength: 1, maxLength: 128 })
-  @IsString()
-  @Length(1, 128)
-  @Matches(/^[^\p{Cc}]+$/u, { message: 'name must not contain control characters' })
+  @IsDisplayName()
   name!: string;
 
   @ApiProperty({ enum: PROOF_SYSTEMS })
@@ -44,7 +46,7 @@ export class RegisterCircuitDto {
 }
 
 export class CircuitDto {
-  @ApiProperty({ pattern: '^[0-9a-f]{64}$', description: "SHA-256 of the key's canonical JSON" })
+  @ApiProperty({ pattern: SHA256_HEX_PATTERN.source, description: "SHA-256 of the key's canonical JSON" })
   circuit_id!: string;
   @ApiProperty() name!: string;
   @ApiProperty({ enum: PROOF_SYSTEMS }) protocol!: ProofSystem;
@@ -58,8 +60,20 @@ export class CircuitDto {
   @ApiProperty({ format: 'date-time' }) created_at!: string;
 }
 
-export class CircuitPageDto {
-  @ApiProperty({ type: [CircuitDto] }) items!: CircuitDto[];
-  @ApiProperty({ nullable: true, type: String, description: 'Pass as `cursor` for the next page' })
-  next_cursor!: string | null;
+export class CircuitPageDto extends PageDto(CircuitDto) {}
+
+export function toCircuitDto(record: CircuitRecord): CircuitDto {
+  return {
+    circuit_id: record.circuitId,
+    name: record.name,
+    protocol: record.protocol,
+    curve: record.curve,
+    n_public: record.nPublic,
+    verification_key: JSON.parse(record.verificationKey) as unknown,
+    wasm_sha256: record.wasmSha256,
+    wasm_size: record.wasmSize,
+    zkey_sha256: record.zkeySha256,
+    zkey_size: record.zkeySize,
+    created_at: record.createdAt.toISOString(),
+  };
 }

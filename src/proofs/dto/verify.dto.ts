@@ -1,17 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import {
-  ArrayMaxSize,
-  IsArray,
-  IsObject,
-  IsOptional,
-  IsString,
-  IsUUID,
-  Matches,
-  MaxLength,
-} from 'class-validator';
+import { ArrayMaxSize, IsArray, IsObject, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
+import { IsSha256Hex, SHA256_HEX_PATTERN } from '../../common/validation/sha256';
 import { MAX_PROOF_DATA_CHARS, MAX_PUBLIC_INPUTS_CHARS } from '../verify-request';
 
-const CIRCUIT_ID = /^[0-9a-f]{64}$/;
 /** More signals than this cannot fit in the route's body limit anyway. */
 const MAX_PUBLIC_SIGNALS = 2048;
 
@@ -21,8 +12,7 @@ const MAX_PUBLIC_SIGNALS = 2048;
  * field). The OpenAPI document shows the two forms separately (the DTOs below).
  */
 export class VerifyProofBodyDto {
-  @IsString()
-  @Matches(CIRCUIT_ID, { message: 'circuit_id must be 64 lowercase hex characters (a SHA-256)' })
+  @IsSha256Hex('circuit_id must be 64 lowercase hex characters (a SHA-256)')
   circuit_id!: string;
 
   @IsOptional()
@@ -54,7 +44,7 @@ export class VerifyProofBodyDto {
 }
 
 export class VerifyProofRequestDto {
-  @ApiProperty({ pattern: '^[0-9a-f]{64}$' }) circuit_id!: string;
+  @ApiProperty({ pattern: SHA256_HEX_PATTERN.source }) circuit_id!: string;
   @ApiProperty({
     type: 'object',
     additionalProperties: true,
@@ -75,7 +65,7 @@ export class VerifyProofRequestDto {
 
 export class LegacyVerifyProofRequestDto {
   @ApiProperty({ format: 'uuid', description: 'A task of yours the proof is for' }) task_id!: string;
-  @ApiProperty({ pattern: '^[0-9a-f]{64}$' }) circuit_id!: string;
+  @ApiProperty({ pattern: SHA256_HEX_PATTERN.source }) circuit_id!: string;
   @ApiProperty({ format: 'byte', maxLength: MAX_PROOF_DATA_CHARS, description: 'base64 of the proof JSON' })
   proof_data!: string;
   @ApiProperty({
@@ -90,7 +80,7 @@ export class LegacyVerifyProofRequestDto {
 export class VerifyProofResultDto {
   @ApiProperty() valid!: boolean;
   @ApiProperty({ format: 'uuid' }) proof_id!: string;
-  @ApiProperty({ pattern: '^[0-9a-f]{64}$' }) circuit_id!: string;
+  @ApiProperty({ pattern: SHA256_HEX_PATTERN.source }) circuit_id!: string;
   @ApiProperty({ format: 'uuid', nullable: true, type: String }) task_id!: string | null;
   @ApiProperty({ format: 'date-time' }) verified_at!: string;
   @ApiProperty() verification_time_ms!: number;

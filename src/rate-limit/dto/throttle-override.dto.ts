@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import type { ThrottleOverrideRecord } from '../throttle-overrides.repository';
 
 export const SUBJECT_TYPES = ['user', 'api_key', 'ip'] as const;
 export const KEY_TIERS = ['general', 'elevated', 'unlimited'] as const;
@@ -48,4 +49,18 @@ export class ThrottleOverrideDto {
   @ApiProperty({ format: 'date-time' }) expires_at!: string;
   @ApiProperty({ format: 'uuid', nullable: true, type: String }) created_by!: string | null;
   @ApiProperty({ format: 'date-time' }) created_at!: string;
+}
+
+export function toThrottleOverrideDto(record: ThrottleOverrideRecord): ThrottleOverrideDto {
+  return {
+    override_id: record.overrideId,
+    subject_type: record.subjectType,
+    subject_id: record.subjectId,
+    tier: record.tier,
+    rpm: record.rpm,
+    burst: record.burst,
+    expires_at: record.expiresAt.toISOString(),
+    created_by: record.createdBy,
+    created_at: record.createdAt.toISOString(),
+  };
 }

@@ -1,15 +1,17 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { Matches } from 'class-validator';
+import { IsSha256Hex, SHA256_HEX_PATTERN } from '../../common/validation/sha256';
 import type { WasmModuleRecord } from '../wasm-modules.repository';
 import type { ExternKind } from '../wasm-binary';
 
 const EXTERN_KINDS: ExternKind[] = ['function', 'table', 'memory', 'global', 'tag'];
-const MODULE_ID = /^[0-9a-f]{64}$/;
 
 /** The `:module_id` of the module routes: checked before anything is looked up (422 naming it). */
 export class ModuleIdParams {
-  @ApiProperty({ pattern: MODULE_ID.source, description: 'SHA-256 of the module bytes, lowercase hex' })
-  @Matches(MODULE_ID, { message: 'must be 64 lowercase hex characters (the SHA-256 of the module)' })
+  @ApiProperty({
+    pattern: SHA256_HEX_PATTERN.source,
+    description: 'SHA-256 of the module bytes, lowercase hex',
+  })
+  @IsSha256Hex('must be 64 lowercase hex characters (the SHA-256 of the module)')
   module_id!: string;
 }
 
@@ -34,7 +36,7 @@ export class ModuleExportDto {
 }
 
 export class ModuleDto {
-  @ApiProperty({ pattern: MODULE_ID.source, description: 'SHA-256 of the module bytes' })
+  @ApiProperty({ pattern: SHA256_HEX_PATTERN.source, description: 'SHA-256 of the module bytes' })
   module_id!: string;
   @ApiProperty() size_bytes!: number;
   @ApiProperty({ type: [ModuleImportDto] }) imports!: ModuleImportDto[];

@@ -1,8 +1,10 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { DEFAULT_DEEP_JSON_LIMITS as L } from '../../common/validation/deep-json';
+import { SHA256_HEX_PATTERN } from '../../common/validation/sha256';
 import { WASM_RUNTIMES } from '../../config/environment';
 import type { WasmRuntimeName } from '../../config/environment';
-import { OUTCOMES, RUN_LIMITS } from '../wasm.service';
+import { RUN_LIMITS } from '../run-request';
+import { OUTCOMES } from '../wasm.service';
 import type { Outcome } from '../wasm.service';
 
 /** Any JSON value (OpenAPI 3.0 has no "any" type with a description of its own). */
@@ -18,8 +20,8 @@ const ANY_JSON = {
 };
 
 /**
- * Documents the run body. The route reads the body itself (see parseRunRequest) and WasmService checks every
- * value, so these classes carry no validation decorators.
+ * Documents the run body. The route reads the body itself (RunRequestPipe checks every value), so these
+ * classes carry no validation decorators.
  */
 export class RunModuleRequestDto {
   @ApiProperty({
@@ -74,10 +76,11 @@ export class RunResultDto {
   stdout!: unknown;
   @ApiProperty() stderr!: string;
   @ApiProperty() execution_time_ms!: number;
-  @ApiProperty({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 of the module' }) module_hash!: string;
-  @ApiProperty({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 of the JSON given on stdin' })
+  @ApiProperty({ pattern: SHA256_HEX_PATTERN.source, description: 'SHA-256 of the module' })
+  module_hash!: string;
+  @ApiProperty({ pattern: SHA256_HEX_PATTERN.source, description: 'SHA-256 of the JSON given on stdin' })
   inputs_hash!: string;
-  @ApiProperty({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 of the raw stdout bytes' })
+  @ApiProperty({ pattern: SHA256_HEX_PATTERN.source, description: 'SHA-256 of the raw stdout bytes' })
   output_hash!: string;
   @ApiProperty({ enum: WASM_RUNTIMES }) runtime!: WasmRuntimeName;
   @ApiProperty({ enum: OUTCOMES }) outcome!: Outcome;

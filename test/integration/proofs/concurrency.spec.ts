@@ -1,7 +1,9 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { DataSource } from 'typeorm';
+import { toCircuitRegistration } from '../../../src/proofs/circuit-registration.pipe';
 import { CircuitRegistryService } from '../../../src/proofs/circuit-registry.service';
 import { ProofVerificationService } from '../../../src/proofs/proof-verification.service';
+import { parseVerifyRequest } from '../../../src/proofs/verify-request';
 import { testConfig, TestConfig } from '../../support/config';
 import { createTestDatabase, TestDatabase } from '../../support/postgres';
 import { bootProofs, createUser, zkFixture } from '../../support/zk';
@@ -39,7 +41,7 @@ describe('200 concurrent verifications', () => {
       (['groth16', 'plonk'] as const).map(async (protocol) => {
         const f = zkFixture('multiplier', protocol);
         const { circuit } = await registry.register(
-          { name: protocol, protocol, verification_key: f.vkey },
+          toCircuitRegistration({ name: protocol, protocol, verification_key: f.vkey }, env.config.proofs),
           null,
         );
         return { id: circuit.circuit_id, f };
@@ -50,7 +52,11 @@ describe('200 concurrent verifications', () => {
       const valid = i % 4 < 2; // half of each protocol valid, half with a changed signal
       return {
         expected: valid,
-        body: { circuit_id: id, proof: f.proof, public_signals: valid ? f.publicSignals : ['34', '11'] },
+        body: parseVerifyRequest({
+          circuit_id: id,
+          proof: f.proof,
+          public_signals: valid ? f.publicSignals : ['34', '11'],
+        }),
       };
     });
     await Promise.all(requests.slice(0, 4).map((r) => sut.verify(r.body, user))); // threads warm

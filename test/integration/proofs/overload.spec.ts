@@ -1,9 +1,11 @@
 import { DataSource } from 'typeorm';
 import { userLane } from '../../../src/common/concurrency/fair-queue';
 import { AppException } from '../../../src/common/errors/app.exception';
+import { toCircuitRegistration } from '../../../src/proofs/circuit-registration.pipe';
 import { CircuitRegistryService } from '../../../src/proofs/circuit-registry.service';
 import { ProofVerificationService } from '../../../src/proofs/proof-verification.service';
 import { VerifierPool, VerifyJob, VerifyOutcome } from '../../../src/proofs/verifier-pool';
+import { parseVerifyRequest } from '../../../src/proofs/verify-request';
 import { testConfig, TestConfig } from '../../support/config';
 import { createTestDatabase, TestDatabase } from '../../support/postgres';
 import { bootProofs, createUser, zkFixture } from '../../support/zk';
@@ -61,10 +63,20 @@ describe('a flood of valid proofs on one thread with a short budget', () => {
     const f = zkFixture('multiplier', 'plonk');
     const { circuit } = await app
       .get(CircuitRegistryService)
-      .register({ name: 'plonk', protocol: 'plonk', verification_key: f.vkey }, null);
+      .register(
+        toCircuitRegistration(
+          { name: 'plonk', protocol: 'plonk', verification_key: f.vkey },
+          env.config.proofs,
+        ),
+        null,
+      );
     const user = await createUser(ds, 'flood');
     const sut = app.get(ProofVerificationService);
-    const body = { circuit_id: circuit.circuit_id, proof: f.proof, public_signals: f.publicSignals };
+    const body = parseVerifyRequest({
+      circuit_id: circuit.circuit_id,
+      proof: f.proof,
+      public_signals: f.publicSignals,
+    });
     await warmUp(() => sut.verify(body, user).then((r) => r.valid));
 
     const settled = await Promise.allSettled(Array.from({ length: FLOOD }, () => sut.verify(body, user)));
@@ -116,11 +128,21 @@ describe('one user past PROOF_MAX_QUEUED_PER_USER', () => {
     const f = zkFixture('multiplier', 'plonk');
     const { circuit } = await app
       .get(CircuitRegistryService)
-      .register({ name: 'plonk', protocol: 'plonk', verification_key: f.vkey }, null);
+      .register(
+        toCircuitRegistration(
+          { name: 'plonk', protocol: 'plonk', verification_key: f.vkey },
+          env.config.proofs,
+        ),
+        null,
+      );
     const ds = app.get(DataSource);
     const [heavy, light] = [await createUser(ds, 'heavy'), await createUser(ds, 'light')];
     const sut = app.get(ProofVerificationService);
-    const body = { circuit_id: circuit.circuit_id, proof: f.proof, public_signals: f.publicSignals };
+    const body = parseVerifyRequest({
+      circuit_id: circuit.circuit_id,
+      proof: f.proof,
+      public_signals: f.publicSignals,
+    });
 
     // Circuit cached, so the calls below reach the pool within one turn of the event loop, before any ends.
     await sut.verify(body, light);

@@ -2,8 +2,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
+import { RegisterCircuitInput, toCircuitRegistration } from '../../../src/proofs/circuit-registration.pipe';
 import { CircuitRegistryService } from '../../../src/proofs/circuit-registry.service';
 import { ProofVerificationService } from '../../../src/proofs/proof-verification.service';
+import { parseVerifyRequest } from '../../../src/proofs/verify-request';
 import { createTestEnv, describeEachDatabase, TestEnv } from '../../support/databases';
 import { expect422Thrown as expect422 } from '../../support/validation';
 import { bootProofs, createUser, zkFixture } from '../../support/zk';
@@ -24,12 +26,18 @@ const blobPath = (root: string, sha: string) => join(root, sha.slice(0, 2), sha)
 describeEachDatabase('circuit registry on %s', (database) => {
   let env: TestEnv;
   let app: Awaited<ReturnType<typeof bootProofs>>;
-  let sut: CircuitRegistryService;
+  let registry: CircuitRegistryService;
+  /** The route's checks (CircuitRegistrationPipe past its DTO) and the registry, as a body meets them. */
+  const sut = {
+    register: async (input: RegisterCircuitInput, createdBy: string | null) =>
+      registry.register(toCircuitRegistration(input, env.config.proofs), createdBy),
+    get: (circuitId: string) => registry.get(circuitId),
+  };
 
   beforeAll(async () => {
     env = await createTestEnv(database, { PROOF_WORKERS: '1', CIRCUIT_WASM_MAX_BYTES: String(64 * 1024) });
     app = await bootProofs(env.config);
-    sut = app.get(CircuitRegistryService);
+    registry = app.get(CircuitRegistryService);
   });
 
   afterAll(async () => {
@@ -73,9 +81,14 @@ describeEachDatabase('circuit registry on %s', (database) => {
 
     const ds = app.get(DataSource);
     const user = await createUser(ds, `u${Date.now()}`);
-    const result = await app
-      .get(ProofVerificationService)
-      .verify({ circuit_id: circuit.circuit_id, proof: f.proof, public_signals: f.publicSignals }, user);
+    const result = await app.get(ProofVerificationService).verify(
+      parseVerifyRequest({
+        circuit_id: circuit.circuit_id,
+        proof: f.proof,
+        public_signals: f.publicSignals,
+      }),
+      user,
+    );
     expect(result.valid).toBe(true);
     const [row] = await ds.query(`SELECT verified, circuit_id FROM proof_artifacts WHERE proof_id = $1`, [
       result.proof_id,
@@ -154,7 +167,7 @@ describeEachDatabase('circuit registry on %s', (database) => {
     expect(before.circuit.circuit_id).toBe(id);
     await app.close();
     app = await bootProofs(env.config);
-    sut = app.get(CircuitRegistryService);
+    registry = app.get(CircuitRegistryService);
     const reloaded = await sut.get(id);
     expect(reloaded.circuit_id).toBe(id);
     expect(reloaded.verification_key).toEqual(f.vkey);

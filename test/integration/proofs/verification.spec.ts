@@ -2,8 +2,10 @@ import { DataSource } from 'typeorm';
 import { Lane } from '../../../src/common/concurrency/fair-queue';
 import { AppException } from '../../../src/common/errors/app.exception';
 import { CircuitRegistryService } from '../../../src/proofs/circuit-registry.service';
+import { toCircuitRegistration } from '../../../src/proofs/circuit-registration.pipe';
 import { ProofVerificationService } from '../../../src/proofs/proof-verification.service';
 import { VerifierPool, VerifyJob } from '../../../src/proofs/verifier-pool';
+import { parseVerifyRequest } from '../../../src/proofs/verify-request';
 import { testConfig, TestConfig } from '../../support/config';
 import { createTestDatabase, TestDatabase } from '../../support/postgres';
 import { expect422Thrown as expect422 } from '../../support/validation';
@@ -40,7 +42,11 @@ describe('proof verification (service level, real PostgreSQL, real snarkjs threa
   let env: TestConfig;
   let app: Boot;
   let ds: DataSource;
-  let sut: ProofVerificationService;
+  let service: ProofVerificationService;
+  /** The route's parsing (VerifyRequestPipe past its DTO) and the service, as a body meets them. */
+  const sut = {
+    verify: async (body: unknown, caller: string) => service.verify(parseVerifyRequest(body), caller),
+  };
   let alice: string;
   let bob: string;
   const ids: FixtureIds = {};
@@ -49,7 +55,10 @@ describe('proof verification (service level, real PostgreSQL, real snarkjs threa
     const f = zkFixture(circuit, protocol);
     const registry = app.get(CircuitRegistryService);
     const { circuit: c } = await registry.register(
-      { name: `${circuit} ${protocol}`, protocol, verification_key: f.vkey },
+      toCircuitRegistration(
+        { name: `${circuit} ${protocol}`, protocol, verification_key: f.vkey },
+        env.config.proofs,
+      ),
       null,
     );
     ids[`${circuit}.${protocol}`] = c.circuit_id;
@@ -63,7 +72,7 @@ describe('proof verification (service level, real PostgreSQL, real snarkjs threa
     env = testConfig({ DATABASE_URL: db.url, PROOF_WORKERS: '2' });
     app = await bootProofs(env.config);
     ds = app.get(DataSource);
-    sut = app.get(ProofVerificationService);
+    service = app.get(ProofVerificationService);
     alice = await createUser(ds, 'alice');
     bob = await createUser(ds, 'bob');
     await register('multiplier', 'groth16');
@@ -314,7 +323,7 @@ describe('proof verification (service level, real PostgreSQL, real snarkjs threa
       try {
         const result = await other
           .get(ProofVerificationService)
-          .verify(modern('multiplier', 'groth16'), alice);
+          .verify(parseVerifyRequest(modern('multiplier', 'groth16')), alice);
         expect(result.valid).toBe(false);
         expect(result.error_message).toMatch(/could not evaluate/);
         const [row] = await ds.query(
@@ -333,7 +342,9 @@ describe('proof verification (service level, real PostgreSQL, real snarkjs threa
       const before = await count();
       try {
         const error = await rejection(
-          other.get(ProofVerificationService).verify(modern('multiplier', 'groth16'), alice),
+          other
+            .get(ProofVerificationService)
+            .verify(parseVerifyRequest(modern('multiplier', 'groth16')), alice),
         );
         expect({ code: error.code, status: error.getStatus() }).toEqual({
           code: 'service_unavailable',

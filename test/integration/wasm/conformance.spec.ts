@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WasmRuntimeName } from '../../../src/config/environment';
-import { RunRequest } from '../../../src/wasm/wasm.service';
+import type { RunRequest } from '../../../src/wasm/run-request';
 import { testConfig, TestConfig } from '../../support/config';
 import {
   buildEngine,

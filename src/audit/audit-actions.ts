@@ -1,0 +1,28 @@
+/**
+ * Every action an audit row can name. Operators filter the log by these strings (and dashboards will group by
+ * them), so they are part of the contract: add new ones, never rename one.
+ */
+export const AuditAction = {
+  AuthRegister: 'auth.register',
+  AuthLogin: 'auth.login',
+  AuthRefresh: 'auth.refresh',
+  AuthRefreshReuseDetected: 'auth.refresh_reuse_detected',
+  AuthLogout: 'auth.logout',
+  AuthLogoutAll: 'auth.logout_all',
+  AuthApiKeyFailed: 'auth.api_key_failed',
+  ApiKeyCreated: 'api_key.created',
+  ApiKeyRotated: 'api_key.rotated',
+  ApiKeyRevoked: 'api_key.revoked',
+  AdminBootstrap: 'admin.bootstrap',
+  AdminUsersListed: 'admin.users_listed',
+  AdminRoleChanged: 'admin.role_changed',
+  AdminUserDisabled: 'admin.user_disabled',
+  AdminUserEnabled: 'admin.user_enabled',
+  AdminAuditViewed: 'admin.audit_viewed',
+  AdminThrottleOverrideCreated: 'admin.throttle_override_created',
+  AdminThrottleOverrideDeleted: 'admin.throttle_override_deleted',
+  CircuitRegistered: 'circuit.registered',
+} as const;
+export type AuditAction = (typeof AuditAction)[keyof typeof AuditAction];
+
+export const AUDIT_ACTIONS: readonly AuditAction[] = Object.values(AuditAction);

@@ -1,0 +1,67 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsISO8601, IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
+import { PageDto, PageQueryDto } from '../../common/pagination/page.dto';
+import { AUDIT_ACTIONS, AuditAction } from '../audit-actions';
+import type { AuditRecord } from '../audit-log.repository';
+
+export class AuditQueryDto extends PageQueryDto {
+  @ApiPropertyOptional({
+    enum: AUDIT_ACTIONS,
+    example: AuditAction.AuthLogin,
+    description: 'A well-formed name outside this list matches no row',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(64)
+  @Matches(/^[a-z0-9_.:-]+$/, { message: 'action must be an action name such as auth.login' })
+  action?: string;
+
+  @ApiPropertyOptional({ format: 'uuid' })
+  @IsOptional()
+  @IsUUID()
+  user_id?: string;
+
+  @ApiPropertyOptional({ format: 'date-time' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  from?: string;
+
+  @ApiPropertyOptional({ format: 'date-time' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  to?: string;
+}
+
+export class AuditEntryDto {
+  @ApiProperty({ format: 'uuid' }) log_id!: string;
+  @ApiProperty({ nullable: true, type: String }) user_id!: string | null;
+  @ApiProperty() action!: string;
+  @ApiProperty({ nullable: true, type: String }) resource_type!: string | null;
+  @ApiProperty({ nullable: true, type: String }) resource_id!: string | null;
+  @ApiProperty({ nullable: true, type: String }) ip_address!: string | null;
+  @ApiProperty({ nullable: true, type: String }) user_agent!: string | null;
+  @ApiProperty({ nullable: true, type: String }) request_id!: string | null;
+  @ApiProperty({ enum: ['success', 'failure', 'denied'] }) status!: string;
+  @ApiProperty({ nullable: true, type: String }) error_message!: string | null;
+  @ApiProperty({ nullable: true, type: Object }) metadata!: Record<string, unknown> | null;
+  @ApiProperty({ format: 'date-time' }) created_at!: string;
+}
+
+export class AuditPageDto extends PageDto(AuditEntryDto) {}
+
+export function toAuditEntryDto(row: AuditRecord): AuditEntryDto {
+  return {
+    log_id: row.logId,
+    user_id: row.userId,
+    action: row.action,
+    resource_type: row.resourceType,
+    resource_id: row.resourceId,
+    ip_address: row.ipAddress,
+    user_agent: row.userAgent,
+    request_id: row.requestId,
+    status: row.status,
+    error_message: row.errorMessage,
+    metadata: row.metadata,
+    created_at: row.createdAt.toISOString(),
+  };
+}
