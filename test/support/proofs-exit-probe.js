@@ -18,8 +18,10 @@ const { loadConfig } = require(join(DIST, 'config/load-config'));
 const { ConfigModule } = require(join(DIST, 'config/config.module'));
 const { DatabaseModule } = require(join(DIST, 'database/database.module'));
 const { ProofsModule } = require(join(DIST, 'proofs/proofs.module'));
+const { toCircuitRegistration } = require(join(DIST, 'proofs/circuit-registration.pipe'));
 const { CircuitRegistryService } = require(join(DIST, 'proofs/circuit-registry.service'));
 const { ProofVerificationService } = require(join(DIST, 'proofs/proof-verification.service'));
+const { parseVerifyRequest } = require(join(DIST, 'proofs/verify-request'));
 const { DataSource } = require('typeorm');
 
 async function main() {
@@ -35,7 +37,10 @@ async function main() {
   const { circuit } = await app
     .get(CircuitRegistryService)
     .register(
-      { name: 'probe', protocol: 'groth16', verification_key: json('multiplier.groth16.vkey.json') },
+      toCircuitRegistration(
+        { name: 'probe', protocol: 'groth16', verification_key: json('multiplier.groth16.vkey.json') },
+        config.proofs,
+      ),
       null,
     );
   const [{ user_id }] = await app
@@ -44,11 +49,11 @@ async function main() {
       `probe_${process.pid}`,
     ]);
   const result = await app.get(ProofVerificationService).verify(
-    {
+    parseVerifyRequest({
       circuit_id: circuit.circuit_id,
       proof: json('multiplier.groth16.proof.json'),
       public_signals: json('multiplier.groth16.public.json'),
-    },
+    }),
     user_id,
   );
   console.log(JSON.stringify(result));
