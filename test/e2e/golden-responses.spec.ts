@@ -1,6 +1,5 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { useTestApp } from '../support/app';
+import { expectGolden, RecordedResponse } from '../support/golden';
 import { apiKeyHeader, bearer, login } from '../support/auth';
 import { fixture } from '../support/wasm';
 import { circuitPayload, verifyBody } from '../support/zk';
@@ -10,7 +9,6 @@ import { circuitPayload, verifyBody } from '../support/zk';
  * refactor cannot change a status, a field name or an error code unnoticed. Ids, times, tokens and keys are
  * masked; everything else is compared exactly.
  */
-const GOLDEN_FILE = join(__dirname, '..', 'golden', 'responses.json');
 const ADMIN = { username: 'golden_admin', password: 'golden admin password' };
 
 const MASKS: [RegExp, string][] = [
@@ -48,7 +46,7 @@ describe('golden responses of the main routes', () => {
     database: 'pglite',
     env: { ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password, WASM_DEFAULT_RUNTIME: 'v8' },
   });
-  const recorded: Record<string, { status: number; body: unknown }> = {};
+  const recorded: Record<string, RecordedResponse> = {};
 
   async function step(
     name: string,
@@ -239,13 +237,6 @@ describe('golden responses of the main routes', () => {
     );
     await step('logout-all', 'POST', '/api/v1/auth/logout-all', user);
 
-    if (process.env.UPDATE_GOLDEN === '1' || !existsSync(GOLDEN_FILE)) {
-      if (process.env.CI) throw new Error(`${GOLDEN_FILE} is missing: record it with UPDATE_GOLDEN=1`);
-      writeFileSync(GOLDEN_FILE, `${JSON.stringify(recorded, null, 2)}\n`);
-    }
-    const golden = JSON.parse(readFileSync(GOLDEN_FILE, 'utf8')) as typeof recorded;
-    expect(Object.keys(recorded)).toEqual(Object.keys(golden));
-    for (const name of Object.keys(golden))
-      expect({ name, ...recorded[name] }).toEqual({ name, ...golden[name] });
+    expectGolden('responses.json', recorded);
   });
 });

@@ -266,6 +266,22 @@ describe('circuit registry over HTTP', () => {
     ]) {
       expect(Object.keys(doc.components.schemas[name].properties).length).toBeGreaterThan(3);
     }
+    // Every list route documents the same page: items of its own DTO and a nullable `next_cursor`.
+    for (const [page, item] of [
+      ['CircuitPageDto', 'CircuitDto'],
+      ['AdminUserPageDto', 'AdminUserDto'],
+      ['AuditPageDto', 'AuditEntryDto'],
+    ]) {
+      expect({ page, ...doc.components.schemas[page] }).toEqual({
+        page,
+        type: 'object',
+        properties: {
+          items: { type: 'array', items: ref(item) },
+          next_cursor: { type: 'string', nullable: true, description: expect.any(String) },
+        },
+        required: ['items', 'next_cursor'],
+      });
+    }
     expect(doc.components.schemas.LegacyVerifyProofRequestDto.required).toEqual(
       expect.arrayContaining(['task_id', 'circuit_id', 'proof_data', 'public_inputs']),
     );

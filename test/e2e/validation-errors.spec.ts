@@ -1,6 +1,5 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { useTestApp } from '../support/app';
+import { expectGolden, RecordedResponse } from '../support/golden';
 import { bearer, login, newSession } from '../support/auth';
 import { fixture } from '../support/wasm';
 import { b64, circuitPayload, verifyBody, zkFixture } from '../support/zk';
@@ -10,11 +9,8 @@ import { b64, circuitPayload, verifyBody, zkFixture } from '../support/zk';
  * cursors), recorded once (`UPDATE_GOLDEN=1`) and compared on every run: moving a check from a service into
  * a pipe or a decorator must not change a status, a field, a message or which error wins.
  */
-const GOLDEN_FILE = join(__dirname, '..', 'golden', 'validation-errors.json');
 const ADMIN = { username: 'contract_admin', password: 'contract admin password' };
 const BAD_ID = 'not-a-uuid';
-
-type Recorded = { status: number; body: unknown };
 
 function withoutRequestId(body: unknown): unknown {
   if (!body || typeof body !== 'object' || Array.isArray(body)) return body;
@@ -32,7 +28,7 @@ describe('validation error bodies', () => {
       CIRCUIT_WASM_MAX_BYTES: '1024',
     },
   });
-  const recorded: Record<string, Recorded> = {};
+  const recorded: Record<string, RecordedResponse> = {};
 
   async function step(
     name: string,
@@ -237,13 +233,6 @@ describe('validation error bodies', () => {
     await step('user: demote the last admin', 'PATCH', `/admin/users/${adminId}`, admin, { role: 'user' });
     await step('user: disable the last admin', 'PATCH', `/admin/users/${adminId}`, admin, { disabled: true });
 
-    if (process.env.UPDATE_GOLDEN === '1' || !existsSync(GOLDEN_FILE)) {
-      if (process.env.CI) throw new Error(`${GOLDEN_FILE} is missing: record it with UPDATE_GOLDEN=1`);
-      writeFileSync(GOLDEN_FILE, `${JSON.stringify(recorded, null, 2)}\n`);
-    }
-    const golden = JSON.parse(readFileSync(GOLDEN_FILE, 'utf8')) as typeof recorded;
-    expect(Object.keys(recorded)).toEqual(Object.keys(golden));
-    for (const name of Object.keys(golden))
-      expect({ name, ...recorded[name] }).toEqual({ name, ...golden[name] });
+    expectGolden('validation-errors.json', recorded);
   });
 });

@@ -1,3 +1,5 @@
+import { Type } from 'class-transformer';
+import { ValidateNested } from 'class-validator';
 import { AppException, FieldError } from '../errors/app.exception';
 import { IsDeepJson } from './deep-json.decorator';
 import { IsDisplayName } from './display-name';
@@ -10,6 +12,14 @@ class Sample {
   @IsUsername() username!: string;
   @IsDisplayName() name!: string;
   @IsDeepJson() inputs!: unknown;
+}
+
+class Task {
+  @IsDeepJson() inputs!: unknown;
+}
+
+class Envelope {
+  @ValidateNested() @Type(() => Task) task!: Task;
 }
 
 const valid = { hash: 'a'.repeat(64), username: 'alice_1', name: 'CI runner ✓', inputs: { a: [1, null] } };
@@ -77,6 +87,15 @@ describe('composite validators', () => {
     expect(await details({ inputs: { 'odd key': 'x'.repeat(10_001) } })).toEqual([
       { field: 'inputs["odd key"]', message: 'max_string_length: string is longer than 10000 characters' },
     ]);
+    await expect(
+      validateDto(Envelope, { task: { inputs: { s: 'x'.repeat(10_001) } } }),
+    ).rejects.toMatchObject({
+      extra: {
+        details: [
+          { field: 'task.inputs.s', message: 'max_string_length: string is longer than 10000 characters' },
+        ],
+      },
+    });
     const deep = JSON.parse('['.repeat(17) + ']'.repeat(17)) as unknown;
     expect(await details({ inputs: deep })).toEqual([
       { field: `inputs${'[0]'.repeat(16)}`, message: 'max_depth: nesting is deeper than 16 levels' },
