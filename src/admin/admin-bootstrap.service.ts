@@ -1,4 +1,5 @@
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { AuditAction } from '../audit/audit-actions';
 import { AuditService } from '../audit/audit.service';
 import { PasswordHasher, passwordProblem } from '../auth/password';
 import { isUsername } from '../common/validation/username';
@@ -6,7 +7,6 @@ import { AppConfig } from '../config/app-config';
 import { TransactionRunner } from '../database/transaction-runner';
 import { UserStatusCache } from '../users/user-status.cache';
 import { UsersRepository } from '../users/users.repository';
-import { AuditAction } from '../audit/audit-actions';
 
 export type EnsureAdminOutcome = 'created' | 'promoted' | 'unchanged';
 

@@ -1,5 +1,6 @@
 import { Body, Controller, Get, Param, Patch, Query } from '@nestjs/common';
 import { ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { AuditAction } from '../audit/audit-actions';
 import { AuditService } from '../audit/audit.service';
 import { AuditQueryService } from '../audit/audit-query.service';
 import { Authenticated } from '../common/auth/authenticated.decorator';
@@ -11,7 +12,6 @@ import { ParseUuidPipe } from '../common/validation/parse-id.pipe';
 import { AdminUsersService } from './admin-users.service';
 import { AuditPageDto, AuditQueryDto } from '../audit/dto/audit-log.dto';
 import { AdminUserDto, AdminUserPageDto, UpdateUserDto } from './dto/admin.dto';
-import { AuditAction } from '../audit/audit-actions';
 
 @ApiTags('admin')
 @Controller('admin/users')

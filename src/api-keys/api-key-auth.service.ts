@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { AuditAction } from '../audit/audit-actions';
 import { AuditService } from '../audit/audit.service';
 import type { Principal, RequestMeta } from '../common/auth/principal';
 import { ROLE_SCOPES } from '../common/auth/scopes';
@@ -8,7 +9,6 @@ import { AppConfig } from '../config/app-config';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { isWellFormedApiKey } from './api-key.format';
 import { ApiKeysRepository } from './api-keys.repository';
-import { AuditAction } from '../audit/audit-actions';
 
 export type ApiKeyFailure = 'malformed' | 'unknown' | 'revoked' | 'expired' | 'owner_disabled';
 export type ApiKeyCheck = { ok: true; principal: Principal } | { ok: false; reason: ApiKeyFailure };

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { AuditAction } from '../audit/audit-actions';
 import { AuditService } from '../audit/audit.service';
 import { neutralize } from '../audit/sanitize';
 import { keyedHash, randomToken } from '../common/crypto/keyed-hash';
@@ -8,7 +9,6 @@ import { TransactionRunner } from '../database/transaction-runner';
 import { UsersRepository } from '../users/users.repository';
 import type { RequestMeta } from '../common/auth/principal';
 import { RefreshTokensRepository, RevokedReason, TokenOrigin } from './refresh-tokens.repository';
-import { AuditAction } from '../audit/audit-actions';
 
 export const REFRESH_TOKEN_PREFIX = 'rt_';
 
