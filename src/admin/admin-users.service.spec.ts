@@ -68,11 +68,12 @@ describe('AdminUsersService.update', () => {
     it.each([
       ['demote', { role: 'user' as const }],
       ['disable', { disabled: true }],
-    ])('cannot %s themself: 409 conflict, nothing changed or audited', async (_verb, change) => {
+    ])('cannot %s themself: 409 conflict (last_admin), nothing changed or audited', async (_verb, change) => {
       const admin = users.add({ username: 'root', role: 'admin' });
       expect(await appErrorOf(() => sut.update(actorFor(admin.userId), admin.userId, change, meta))).toEqual({
         status: 409,
         code: 'conflict',
+        reason: 'last_admin',
         message: 'The last active admin cannot be demoted or disabled',
       });
       expect(await users.findById(admin.userId)).toMatchObject({ role: 'admin', disabledAt: null });

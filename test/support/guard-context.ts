@@ -67,6 +67,8 @@ export function httpContext<T>(
 export interface RaisedAppError {
   status: number;
   code: string;
+  /** Only when the error names one (the body's `reason`). */
+  reason?: string;
   message: string;
 }
 
@@ -75,8 +77,10 @@ export async function appErrorOf(run: () => unknown): Promise<RaisedAppError> {
   try {
     await run();
   } catch (error) {
-    if (error instanceof AppException)
-      return { status: error.getStatus(), code: error.code, message: error.message };
+    if (error instanceof AppException) {
+      const reason = error.publicReason === undefined ? {} : { reason: error.publicReason };
+      return { status: error.getStatus(), code: error.code, ...reason, message: error.message };
+    }
     throw error;
   }
   throw new Error('expected an AppException, but the call succeeded');
