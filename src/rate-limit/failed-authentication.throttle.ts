@@ -33,7 +33,9 @@ export class AuthFailureThrottle extends FailedAuthenticationThrottle {
     );
     if (record.totalHits > limit) {
       this.metrics.rateLimitedRequest('auth');
-      throw new AppException(ErrorCode.RateLimited, 'Too many failed authentications; retry later');
+      const error = new AppException(ErrorCode.RateLimited, 'Too many failed authentications; retry later');
+      error.headers['Retry-After'] = String(Math.max(1, record.timeToExpire));
+      throw error;
     }
   }
 }

@@ -29,7 +29,7 @@ export const MINUTE_WINDOW_MS = 60_000;
 /**
  * Runs after authentication, so a request counts against its API key, else its user, else its client IP
  * (Fastify's request.ip: the socket peer, or the first untrusted X-Forwarded-For hop behind a trusted proxy).
- * Buckets are per route template and method, never per class or method name, and never inferred from a path.
+ * Buckets are per route template and method (HEAD counts as GET), never per class or method name, and never inferred from a path.
  */
 @Injectable()
 export class RateLimitGuard extends ThrottlerGuard {
@@ -57,7 +57,9 @@ export class RateLimitGuard extends ThrottlerGuard {
     const burst = throttler.name === 'burst';
     const limit = burst ? limits.burst : limits.rpm;
     const ttl = burst ? BURST_WINDOW_MS : MINUTE_WINDOW_MS;
-    const route = `${request.method} ${request.routeOptions.url ?? request.url}`;
+    // Fastify answers HEAD with the GET handler: one route, so one bucket (else HEAD doubles the allowance).
+    const method = request.method === 'HEAD' ? 'GET' : request.method;
+    const route = `${method} ${request.routeOptions.url ?? request.url}`;
     const key = createHash('sha256').update(`${route}|${tier}|${limits.subject}`).digest('hex');
     const record = await this.storageService.increment(key, ttl, limit, ttl, throttler.name ?? 'default');
     // Judged by the count against the limit in force now (not the storage's block flag), so a raised limit or an

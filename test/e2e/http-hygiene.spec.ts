@@ -99,7 +99,12 @@ describe('HTTP hygiene (real app on PostgreSQL)', () => {
       const res = await inject({ method: 'GET', url: '/api/v1/health', headers: { origin: ALLOWED } });
       expect(res.headers['access-control-allow-origin']).toBe(ALLOWED);
       expect(String(res.headers.vary)).toMatch(/Origin/i);
-      expect(String(res.headers['access-control-expose-headers'])).toMatch(/X-Request-Id/i);
+      const exposed = String(res.headers['access-control-expose-headers']).split(/,\s*/);
+      // Exactly the headers the server sends: the rate-limit guard's X-RateLimit-* and Retry-After.
+      expect(exposed).toEqual(
+        expect.arrayContaining(['X-Request-Id', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Reset']),
+      );
+      expect(exposed.filter((name) => name.startsWith('RateLimit-'))).toEqual([]);
     });
 
     it.each([

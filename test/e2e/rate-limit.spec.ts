@@ -63,6 +63,18 @@ describe('rate limiting', () => {
       expect((await hit(ctx.app, proxy, via(b))).statusCode).toBe(200); // another client, another bucket
     });
 
+    it('counts HEAD and GET of one route in one bucket', async () => {
+      const ip = freshClientIp();
+      const head = () =>
+        ctx.app.inject({ method: 'HEAD', url: '/api/v1/rate-probe-a/hit', remoteAddress: ip });
+      const statuses = [];
+      for (let i = 0; i < LIMIT; i++)
+        statuses.push((i % 2 === 0 ? await head() : await hit(ctx.app, ip)).statusCode);
+      expect(statuses).toEqual(Array(LIMIT).fill(200));
+      expect((await head()).statusCode).toBe(429);
+      expect((await hit(ctx.app, ip)).statusCode).toBe(429);
+    });
+
     it('treats an IPv4-mapped IPv6 peer as the same IPv4 client', async () => {
       const ip = freshClientIp();
       for (let i = 0; i < LIMIT; i++) await hit(ctx.app, ip);
@@ -156,17 +168,20 @@ describe('rate limiting', () => {
       const attacker = freshClientIp();
       const limitedBefore = valueOf((await scrape(ctx.app)).samples, 'rate_limited_total', { tier: 'auth' });
       const statuses: number[] = [];
+      let last = undefined as unknown as Awaited<ReturnType<NestFastifyApplication['inject']>>;
       for (let i = 0; i < 22; i++) {
-        const res = await ctx.app.inject({
+        const res = (last = await ctx.app.inject({
           method: 'GET',
           url: '/api/v1/rate-probe-a/mine',
           remoteAddress: attacker,
           headers: apiKeyHeader(generateApiKey()),
-        });
+        }));
         statuses.push(res.statusCode);
       }
       expect(statuses.slice(0, 20).every((s) => s === 401)).toBe(true);
       expect(statuses.slice(20)).toEqual([429, 429]);
+      expect(Number(last.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(Number(last.headers['retry-after'])).toBeLessThanOrEqual(60);
       const limitedAfter = valueOf((await scrape(ctx.app)).samples, 'rate_limited_total', { tier: 'auth' });
       expect(limitedAfter - limitedBefore).toBe(2);
       // Another address is unaffected.
