@@ -3,10 +3,12 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { AppModule, AppModuleOptions } from './app.module';
+import { answerClientError } from './common/http/client-errors';
 import { ConnectionDraining } from './common/http/connection-draining';
 import { registerRouteBodyLimits } from './common/http/body-limit';
 import { registerBodyParsers } from './common/http/body-parsers';
 import { enableCors } from './common/http/cors';
+import { registerLingeringClose } from './common/http/lingering-close';
 import { requestIdFor } from './common/http/request-id';
 import { registerSecurityHeaders } from './common/http/security-headers';
 import { AppConfig } from './config/app-config';
@@ -17,8 +19,19 @@ import { registerOpenApi } from './openapi/openapi';
 export const API_PREFIX = 'api/v1';
 
 export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
+  const requestTimeout = config.http.requestTimeoutMs;
   return new FastifyAdapter({
     bodyLimit: config.http.bodyLimitBytes,
+    // A body trickled a byte at a time (slowloris) would hold its connection forever: Node ends a request not
+    // received within requestTimeout with a 408 (answerClientError). Node checks only every
+    // connectionsCheckingInterval, so that is a tenth of the timeout: the cut comes within 1.1 × the timeout.
+    requestTimeout,
+    http: {
+      requestTimeout,
+      headersTimeout: Math.min(60_000, requestTimeout),
+      connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(requestTimeout / 10))),
+    },
+    clientErrorHandler: answerClientError,
     genReqId: requestIdFor,
     // X-Forwarded-For is believed only from these proxies; otherwise a client could choose its own IP.
     trustProxy: config.http.trustedProxyCidrs.length > 0 ? [...config.http.trustedProxyCidrs] : false,
@@ -41,6 +54,7 @@ export async function configureApp(
   registerBodyParsers(app);
   registerRouteBodyLimits(app, config);
   await registerSecurityHeaders(app, config);
+  registerLingeringClose(app);
   app.get(ConnectionDraining).register(app);
   enableCors(app, config);
   await registerOpenApi(app, config);

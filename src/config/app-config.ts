@@ -13,6 +13,8 @@ export class AppConfig {
     readonly host: string;
     readonly port: number;
     readonly bodyLimitBytes: number;
+    /** Headers and body must have arrived within this long, or the connection gets a 408 and is closed. */
+    readonly requestTimeoutMs: number;
     readonly corsAllowedOrigins: readonly string[];
     readonly trustedProxyCidrs: readonly string[];
     readonly expectCtMaxAge: number | null;

@@ -144,6 +144,13 @@ export class EnvironmentVariables {
   @Transform(toInt)
   @IsOptional()
   @IsInt()
+  @Min(1000)
+  @Max(3_600_000)
+  HTTP_REQUEST_TIMEOUT_MS?: number;
+
+  @Transform(toInt)
+  @IsOptional()
+  @IsInt()
   @Min(1024)
   @Max(1024 * 1024 * 1024)
   WASM_MAX_MODULE_BYTES?: number;

@@ -166,6 +166,7 @@ export function loadConfig(raw: NodeJS.ProcessEnv = process.env, cwd = process.c
       host: env.HOST ?? '0.0.0.0',
       port: env.PORT ?? 3000,
       bodyLimitBytes: env.BODY_LIMIT_BYTES ?? 1024 * 1024,
+      requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS ?? 120_000,
       corsAllowedOrigins,
       trustedProxyCidrs,
       expectCtMaxAge: env.EXPECT_CT_MAX_AGE ?? null,

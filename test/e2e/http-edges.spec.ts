@@ -1,0 +1,146 @@
+import { connect } from 'node:net';
+import { createTestDatabase, TestDatabase } from '../support/postgres';
+import { ServerProcess, startServer } from '../support/server-process';
+
+const MiB = 1024 * 1024;
+const REQUEST_TIMEOUT_MS = 1500;
+
+interface RawAnswer {
+  text: string;
+  /** Body bytes the client had sent when the server closed the connection. */
+  sent: number;
+}
+
+/**
+ * Writes `head` on a raw socket, then `body` one byte per `intervalMs` (0: all at once), and collects what
+ * the server answers until it closes the connection.
+ */
+function rawExchange(port: number, head: string, body = '', intervalMs = 0): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    let sent = 0;
+    let timer: NodeJS.Timeout | undefined;
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+    socket.on('error', () => undefined); // a reset after the answer is read is not a failure here
+    socket.on('close', () => {
+      clearInterval(timer);
+      resolve({ text, sent });
+    });
+    socket.on('connect', () => {
+      socket.write(head);
+      if (intervalMs === 0) {
+        socket.write(body);
+        sent = body.length;
+        return;
+      }
+      timer = setInterval(() => {
+        if (sent >= body.length || socket.destroyed) return clearInterval(timer);
+        socket.write(body[sent++]);
+      }, intervalMs);
+    });
+    setTimeout(() => reject(new Error(`no close within 60 s; got ${text}`)), 60_000).unref();
+  });
+}
+
+function parseAnswer(text: string): {
+  status: number;
+  headers: Record<string, string>;
+  json: Record<string, unknown>;
+} {
+  const [head, ...rest] = text.split('\r\n\r\n');
+  const [statusLine, ...lines] = head.split('\r\n');
+  const headers = Object.fromEntries(
+    lines.map((line) => [
+      line.slice(0, line.indexOf(':')).toLowerCase(),
+      line.slice(line.indexOf(':') + 1).trim(),
+    ]),
+  );
+  return { status: Number(statusLine.split(' ')[1]), headers, json: JSON.parse(rest.join('\r\n\r\n')) };
+}
+
+function expectApiErrorAnswer(answer: ReturnType<typeof parseAnswer>, status: number, code: string): void {
+  expect(answer.status).toBe(status);
+  expect(answer.json).toEqual({ error: code, message: expect.any(String), request_id: expect.any(String) });
+  expect(answer.headers['x-request-id']).toBe(answer.json.request_id);
+  expect(answer.headers['content-type']).toMatch(/^application\/json/);
+  expect(answer.headers['x-content-type-options']).toBe('nosniff');
+  expect(answer.headers['x-frame-options']).toBe('DENY');
+  expect(answer.headers['content-security-policy']).toContain("default-src 'none'");
+  expect(answer.headers['cache-control']).toBe('no-store');
+}
+
+/** Against the built server in its own process: a client in the server's own process never saw these. */
+describe('HTTP edges over a real socket (oversize and slow bodies, parser errors)', () => {
+  let db: TestDatabase;
+  let server: ServerProcess;
+  let baseUrl: string;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    server = await startServer({
+      DATABASE_URL: db.url,
+      BODY_LIMIT_BYTES: String(MiB),
+      HTTP_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
+    });
+    baseUrl = `http://127.0.0.1:${server.port}`;
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    await db?.drop();
+  });
+
+  it('answers 5 MB to a 1 MB limit with the 413 JSON that Node fetch reads, ten times of ten', async () => {
+    const body = Buffer.alloc(5 * MiB, 'y');
+    const outcomes: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      try {
+        const res = await fetch(`${baseUrl}/api/v1/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+        });
+        outcomes.push(`${res.status} ${((await res.json()) as { error: string }).error}`);
+      } catch (error) {
+        outcomes.push(`failed: ${String((error as { cause?: unknown }).cause ?? error)}`);
+      }
+    }
+    expect(outcomes).toEqual(Array(10).fill('413 payload_too_large'));
+  });
+
+  it('ends a body trickled one byte at a time with a JSON 408 before the body is complete', async () => {
+    const body = JSON.stringify({ username: 'slow', password: 'x'.repeat(200) });
+    const head =
+      `POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${body.length}\r\n\r\n`;
+    // 200 ms a byte: the whole body would take over 40 s; the server's bound is 1.5 s (checked every 150 ms).
+    const answer = await rawExchange(server.port, head, body, 200);
+    expect(answer.sent).toBeLessThan(body.length);
+    expectApiErrorAnswer(parseAnswer(answer.text), 408, 'bad_request');
+  });
+
+  it('answers a request the HTTP parser refuses with the JSON error, a request id and the security headers', async () => {
+    const malformed = await rawExchange(
+      server.port,
+      'GET /api/v1/health HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n',
+    );
+    expectApiErrorAnswer(parseAnswer(malformed.text), 400, 'bad_request');
+    const huge = await rawExchange(
+      server.port,
+      `GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+    );
+    expectApiErrorAnswer(parseAnswer(huge.text), 431, 'bad_request');
+  });
+
+  it('answers an unsupported content type with the JSON 415, a request id and the security headers', async () => {
+    const body = 'username=a&password=b';
+    const answer = await rawExchange(
+      server.port,
+      `POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n` +
+        `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n`,
+      body,
+    );
+    expectApiErrorAnswer(parseAnswer(answer.text), 415, 'bad_request');
+  });
+});
