@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { AppModule, AppModuleOptions } from './app.module';
+import { EarlyAuthentication } from './auth/early-authentication.hook';
 import { answerClientError } from './common/http/client-errors';
 import { ConnectionDraining } from './common/http/connection-draining';
 import { registerRouteBodyLimits } from './common/http/body-limit';
@@ -57,6 +58,8 @@ export async function configureApp(
   registerLingeringClose(app);
   app.get(ConnectionDraining).register(app);
   enableCors(app, config);
+  // After the request id, security headers and CORS hooks, so an early 401/403 carries them.
+  app.get(EarlyAuthentication).register(app);
   await registerOpenApi(app, config);
   return app;
 }

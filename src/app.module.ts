@@ -10,6 +10,7 @@ import { DatabaseModule } from './database/database.module';
 import { AdminModule } from './admin/admin.module';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
+import { EarlyAuthentication } from './auth/early-authentication.hook';
 import { AuthenticationGuard } from './auth/guards/authentication.guard';
 import { AuthorizationGuard } from './auth/guards/authorization.guard';
 import { HealthModule } from './health/health.module';
@@ -56,6 +57,8 @@ export class AppModule {
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
         { provide: APP_PIPE, useFactory: createValidationPipe },
         ConnectionDraining,
+        // The same two guards, run in onRequest for routes with large bodies (see the class).
+        EarlyAuthentication,
       ],
     };
   }

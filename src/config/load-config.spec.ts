@@ -33,6 +33,7 @@ describe('loadConfig', () => {
     expect(sut.environment).toBe('development');
     expect(sut.http.port).toBe(3000);
     expect(sut.http.bodyLimitBytes).toBe(1024 * 1024);
+    expect(sut.http.requestTimeoutMs).toBe(120_000);
     expect(sut.database).toEqual({ url: null, maxConnections: 10, connectionTimeoutMs: 30_000 });
     expect(sut.redisUrl).toBeNull();
     expect(sut.http.expectCtMaxAge).toBeNull();
@@ -137,6 +138,7 @@ describe('loadConfig', () => {
     ['DATABASE_URL', 'mysql://root@localhost/db'],
     ['REDIS_URL', 'http://localhost:6379'],
     ['ENVIRONMENT', 'staging'],
+    ['HTTP_REQUEST_TIMEOUT_MS', '10'],
     ['BODY_LIMIT_BYTES', '12kb'],
     ['TRUSTED_PROXY_CIDRS', 'everyone'],
     ['PROOF_VERIFY_TIMEOUT_MS', '0'],

@@ -13,15 +13,28 @@ interface RawAnswer {
 
 /**
  * Writes `head` on a raw socket, then `body` one byte per `intervalMs` (0: all at once), and collects what
- * the server answers until it closes the connection.
+ * the server answers until it closes the connection (or, with `untilAnswer`, until one whole answer came).
  */
-function rawExchange(port: number, head: string, body = '', intervalMs = 0): Promise<RawAnswer> {
+function rawExchange(
+  port: number,
+  head: string,
+  body = '',
+  intervalMs = 0,
+  untilAnswer = false,
+): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     let text = '';
     let sent = 0;
     let timer: NodeJS.Timeout | undefined;
-    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      if (untilAnswer && isWholeAnswer(text)) {
+        clearInterval(timer);
+        resolve({ text, sent });
+        socket.destroy();
+      }
+    });
     socket.on('error', () => undefined); // a reset after the answer is read is not a failure here
     socket.on('close', () => {
       clearInterval(timer);
@@ -41,6 +54,12 @@ function rawExchange(port: number, head: string, body = '', intervalMs = 0): Pro
     });
     setTimeout(() => reject(new Error(`no close within 60 s; got ${text}`)), 60_000).unref();
   });
+}
+
+function isWholeAnswer(text: string): boolean {
+  const end = text.indexOf('\r\n\r\n');
+  const length = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end));
+  return end >= 0 && length !== null && Buffer.byteLength(text.slice(end + 4), 'latin1') >= Number(length[1]);
 }
 
 function parseAnswer(text: string): {
@@ -142,5 +161,40 @@ describe('HTTP edges over a real socket (oversize and slow bodies, parser errors
       body,
     );
     expectApiErrorAnswer(parseAnswer(answer.text), 415, 'bad_request');
+  });
+
+  describe('routes with large body limits answer 401/403 before reading the body', () => {
+    const DECLARED = 50 * MiB;
+    const firstPart = 'x'.repeat(MiB);
+    /** Declares a 50 MB body, sends 1 MB of it and waits: only an answer given before the body is read comes. */
+    const uploadStart = (path: string, headers: string) =>
+      rawExchange(
+        server.port,
+        `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${headers}` +
+          `Content-Length: ${DECLARED}\r\n\r\n`,
+        firstPart,
+        0,
+        true,
+      );
+
+    it('401 for a circuit upload without credentials, while the client is still sending', async () => {
+      const answer = await uploadStart('/api/v1/admin/circuits', '');
+      expect(answer.sent).toBeLessThan(DECLARED);
+      expectApiErrorAnswer(parseAnswer(answer.text), 401, 'unauthorized');
+    });
+
+    it('401 for a module upload with a bad key, and 403 for a circuit upload by a non-admin', async () => {
+      const badKey = await uploadStart('/api/v1/modules', 'X-API-Key: vcp_notarealkey\r\n');
+      expectApiErrorAnswer(parseAnswer(badKey.text), 401, 'unauthorized');
+      const registered = await fetch(`${baseUrl}/api/v1/auth/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: `early_${Date.now()}`, password: 'correct horse battery' }),
+      });
+      const { api_key } = (await registered.json()) as { api_key: string };
+      const notAdmin = await uploadStart('/api/v1/admin/circuits', `X-API-Key: ${api_key}\r\n`);
+      expect(notAdmin.sent).toBeLessThan(DECLARED);
+      expectApiErrorAnswer(parseAnswer(notAdmin.text), 403, 'forbidden');
+    });
   });
 });

@@ -15,6 +15,7 @@ import {
 import { IS_PUBLIC_KEY } from '../../common/auth/public.decorator';
 import type { Principal } from '../../common/auth/principal';
 import { requestMetaOf } from '../../common/auth/request-context.decorator';
+import { wasAuthenticatedEarly } from './authenticated-early';
 
 /** Query parameters that would carry a key in a URL, where proxies, browsers and logs keep it. */
 export const KEY_QUERY_PARAMS: readonly string[] = [...CREDENTIAL_PARAM_NAMES];
@@ -38,7 +39,7 @@ export class AuthenticationGuard extends AuthGuard(['jwt', 'api-key']) {
       context.getHandler(),
       context.getClass(),
     ]);
-    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    const request = context.switchToHttp().getRequest<FastifyRequest & { user?: Principal }>();
     const query = (request.query ?? {}) as Record<string, unknown>;
     // A key in the URL is refused on every route, public ones included, and whatever the parameter's name:
     // accepting it anywhere would teach clients to put keys where logs and proxies keep them.
@@ -53,6 +54,8 @@ export class AuthenticationGuard extends AuthGuard(['jwt', 'api-key']) {
       );
     }
     if (isPublic) return true;
+    // A large-body route was authenticated in onRequest by this same guard (EarlyAuthentication).
+    if (request.user && wasAuthenticatedEarly(request)) return true;
     try {
       return (await super.canActivate(context)) as boolean;
     } catch (error) {

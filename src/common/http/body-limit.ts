@@ -16,7 +16,35 @@ const BODY_LIMIT_KEY = 'vcpBodyLimit';
  * apply bottom-up).
  */
 export function BodyLimit(resolve: BodyLimitResolver): MethodDecorator {
-  return addRouteConfig({ [BODY_LIMIT_KEY]: resolve });
+  return (target, key, descriptor: PropertyDescriptor) => {
+    const route: LargeBodyRoute = {
+      controller: target.constructor,
+      handler: descriptor.value as LargeBodyRoute['handler'],
+    };
+    return addRouteConfig({ [BODY_LIMIT_KEY]: resolve, [LARGE_BODY_ROUTE_KEY]: route })(
+      target,
+      key,
+      descriptor,
+    );
+  };
+}
+
+const LARGE_BODY_ROUTE_KEY = 'vcpLargeBodyRoute';
+
+/** The controller method behind a route with its own body limit, so a hook can read its metadata. */
+export interface LargeBodyRoute {
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- what Nest's ExecutionContext takes
+  controller: Function;
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  handler: Function;
+}
+
+/**
+ * Routes with their own (larger) body limit are authenticated in `onRequest`, before Fastify reads the body
+ * (see src/auth/early-authentication.hook.ts); this finds such a route from a request's route config.
+ */
+export function largeBodyRouteOf(routeConfig: unknown): LargeBodyRoute | undefined {
+  return (routeConfig as Record<string, LargeBodyRoute | undefined> | undefined)?.[LARGE_BODY_ROUTE_KEY];
 }
 
 /** Must run before the app's routes are registered (`app.init()`), like the rest of `configureApp`. */
