@@ -30,7 +30,8 @@ export function registerLingeringClose(
     .getInstance()
     .addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
       const raw = request.raw;
-      if (raw.complete || raw.destroyed || !hasBody(request)) return payload;
+      // `readableEnded` too: light-my-request's requests (app.inject) never set `complete`.
+      if (raw.complete || raw.readableEnded || raw.destroyed || !hasBody(request)) return payload;
       void reply.removeHeader('connection');
       discardRestOfBody(request, limits);
       return payload;
@@ -44,11 +45,11 @@ function hasBody(request: FastifyRequest): boolean {
 
 function discardRestOfBody(request: FastifyRequest, limits: LingerLimits): void {
   const raw = request.raw;
-  const socket = raw.socket;
   let discarded = 0;
   const giveUp = () => {
     cleanUp();
-    socket.destroy();
+    // Destroying a request whose body is incomplete destroys its socket.
+    raw.destroy();
   };
   const timer = setTimeout(giveUp, limits.maxMs);
   timer.unref();
