@@ -62,6 +62,16 @@ function redactQuery(query: Record<string, unknown>): Record<string, unknown> {
   );
 }
 
+/** An `autoLogging.ignore` that lets each raw request through once. */
+export function loggedOnce(): (req: IncomingMessage) => boolean {
+  const seen = new WeakSet<IncomingMessage>();
+  return (req) => {
+    if (seen.has(req)) return true;
+    seen.add(req);
+    return false;
+  };
+}
+
 @Module({})
 export class LoggingModule {
   static forRoot(config: AppConfig, destination?: DestinationStream): DynamicModule {
@@ -79,6 +89,9 @@ export class LoggingModule {
               // One line per request names the route template, the status and the caller's id.
               customProps: requestLogFields,
               quietReqLogger: true,
+              // Nest applies this middleware twice to routes excluded from the global prefix (/metrics): the
+              // second pass would log the request again. A raw request is logged by its first pass only.
+              autoLogging: { ignore: loggedOnce() },
               redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
               customLogLevel: (_req: IncomingMessage, res: ServerResponse, err?: Error) =>
                 err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',

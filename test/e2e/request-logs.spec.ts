@@ -15,7 +15,11 @@ interface CompletedLine {
 
 describe('request logs', () => {
   const logs = new LogCapture();
-  const ctx = useTestApp({ database: 'pglite', env: { LOG_LEVEL: 'info' }, logDestination: logs });
+  const ctx = useTestApp({
+    database: 'pglite',
+    env: { LOG_LEVEL: 'info', METRICS_TOKEN: 'request-logs-metrics-token-0123456789' },
+    logDestination: logs,
+  });
   const call = (method: 'GET' | 'POST' | 'DELETE', url: string, payload?: object, headers = {}) =>
     ctx.app.inject({ method, url: `/api/v1${url}`, headers, ...(payload ? { payload } : {}) });
 
@@ -92,5 +96,28 @@ describe('request logs', () => {
     // Secrets, whole and in their distinctive parts (a JWT's signature, a key's body).
     const needles = secrets.flatMap((s) => [s, s.split('.').pop()!, s.slice(4, 24)]);
     for (const needle of needles) expect(logs.text).not.toContain(needle);
+  });
+
+  it('logs a /metrics scrape once, like any other request', async () => {
+    const responses = [
+      await ctx.app.inject({
+        method: 'GET',
+        url: '/metrics',
+        headers: { authorization: 'Bearer request-logs-metrics-token-0123456789' },
+      }),
+      await ctx.app.inject({ method: 'GET', url: '/metrics' }),
+      await ctx.app.inject({ method: 'GET', url: '/api/v1/health' }),
+    ];
+    for (const res of responses) {
+      const id = res.headers['x-request-id'];
+      await logs.completedLine(id);
+      const completed = logs.parsed().filter((line) => line.request_id === id && 'res' in line);
+      expect({ url: res.raw.req.url, status: res.statusCode, lines: completed.length }).toEqual({
+        url: res.raw.req.url,
+        status: res.statusCode,
+        lines: 1,
+      });
+    }
+    expect(responses.map((r) => r.statusCode)).toEqual([200, 401, 200]);
   });
 });
