@@ -1,3 +1,4 @@
+import { isOnG1Curve, isOnG2Curve } from './bn128-curve';
 import { BN128_Q, BN128_R, CURVE, ProofSystem } from './proof-system';
 
 /** A proof, key or signal that is not exactly what its protocol prescribes; `field` says where. */
@@ -67,9 +68,11 @@ function exactObject(value: unknown, keys: readonly string[], field: string): Re
 
 /**
  * A G1 point in snarkjs's affine form [x, y, "1"], or the point at infinity ["0", "1", "0"]. Other z values
- * are projective spellings of the same point; refusing them keeps one encoding per point.
+ * are projective spellings of the same point; refusing them keeps one encoding per point. `onCurve` also
+ * checks the curve equation (for verification keys: a key with a point off the curve is corrupt, and would be
+ * stored and hashed into a circuit id that no proof can ever verify against).
  */
-function g1(value: unknown, field: string): void {
+function g1(value: unknown, field: string, onCurve = false): void {
   const [x, y, z] = tuple(value, 3, field);
   const cx = coordinate(x, `${field}[0]`);
   const cy = coordinate(y, `${field}[1]`);
@@ -77,10 +80,12 @@ function g1(value: unknown, field: string): void {
   const affine = cz === 1n;
   const infinity = cx === 0n && cy === 1n && cz === 0n;
   if (!affine && !infinity) throw new ShapeError(`${field}[2]`, 'must be "1" (affine form)');
+  if (onCurve && affine && !isOnG1Curve(cx, cy))
+    throw new ShapeError(field, 'is not a point on the bn128 curve');
 }
 
 /** A G2 point: [[x0, x1], [y0, y1], ["1", "0"]] (or the point at infinity), each coordinate in F_q. */
-function g2(value: unknown, field: string): void {
+function g2(value: unknown, field: string, onCurve = false): void {
   const pairs = tuple(value, 3, field).map((pair, i) =>
     tuple(pair, 2, `${field}[${i}]`).map((c, j) => coordinate(c, `${field}[${i}][${j}]`)),
   );
@@ -88,6 +93,9 @@ function g2(value: unknown, field: string): void {
   const affine = z0 === 1n && z1 === 0n;
   const infinity = x0 === 0n && x1 === 0n && y0 === 1n && y1 === 0n && z0 === 0n && z1 === 0n;
   if (!affine && !infinity) throw new ShapeError(`${field}[2]`, 'must be ["1", "0"] (affine form)');
+  if (onCurve && affine && !isOnG2Curve([x0, x1], [y0, y1])) {
+    throw new ShapeError(field, 'is not a point on the bn128 twist curve (G2)');
+  }
 }
 
 const GROTH16_PROOF = ['pi_a', 'pi_b', 'pi_c', 'protocol', 'curve'] as const;
@@ -176,8 +184,8 @@ export function validateVerificationKey(protocol: ProofSystem, vkey: unknown): {
   const nPublic = integer(k.nPublic, 1, MAX_PUBLIC_SIGNALS, `${f}.nPublic`);
   switch (protocol) {
     case 'groth16': {
-      g1(k.vk_alpha_1, `${f}.vk_alpha_1`);
-      for (const key of ['vk_beta_2', 'vk_gamma_2', 'vk_delta_2']) g2(k[key], `${f}.${key}`);
+      g1(k.vk_alpha_1, `${f}.vk_alpha_1`, true);
+      for (const key of ['vk_beta_2', 'vk_gamma_2', 'vk_delta_2']) g2(k[key], `${f}.${key}`, true);
       tuple(k.vk_alphabeta_12, 2, `${f}.vk_alphabeta_12`).forEach((row, i) =>
         tuple(row, 3, `${f}.vk_alphabeta_12[${i}]`).forEach((pair, j) =>
           tuple(pair, 2, `${f}.vk_alphabeta_12[${i}][${j}]`).forEach((c, m) =>
@@ -185,20 +193,20 @@ export function validateVerificationKey(protocol: ProofSystem, vkey: unknown): {
           ),
         ),
       );
-      tuple(k.IC, nPublic + 1, `${f}.IC`).forEach((point, i) => g1(point, `${f}.IC[${i}]`));
+      tuple(k.IC, nPublic + 1, `${f}.IC`).forEach((point, i) => g1(point, `${f}.IC[${i}]`, true));
       break;
     }
     case 'plonk':
       integer(k.power, 1, 28, `${f}.power`);
       for (const key of ['k1', 'k2', 'w']) scalar(k[key], `${f}.${key}`);
-      for (const key of ['Qm', 'Ql', 'Qr', 'Qo', 'Qc', 'S1', 'S2', 'S3']) g1(k[key], `${f}.${key}`);
-      g2(k.X_2, `${f}.X_2`);
+      for (const key of ['Qm', 'Ql', 'Qr', 'Qo', 'Qc', 'S1', 'S2', 'S3']) g1(k[key], `${f}.${key}`, true);
+      g2(k.X_2, `${f}.X_2`, true);
       break;
     case 'fflonk':
       integer(k.power, 1, 28, `${f}.power`);
       for (const key of ['k1', 'k2', 'w', 'w3', 'w4', 'w8', 'wr']) scalar(k[key], `${f}.${key}`);
-      g2(k.X_2, `${f}.X_2`);
-      g1(k.C0, `${f}.C0`);
+      g2(k.X_2, `${f}.X_2`, true);
+      g1(k.C0, `${f}.C0`, true);
       break;
   }
   return { nPublic };
