@@ -157,9 +157,11 @@ class MemoryRepository extends WasmModulesRepository {
 
 /** Four flooding users and one victim; `laneOf` decides whose queue each run waits in. */
 async function wasmFlood(config: AppConfig, laneOf: (user: string) => Lane): Promise<number[]> {
-  const content = await FsContentStore.create(moduleContentOptions(config));
-  const store = new ModuleStoreService(config, content, new MemoryRepository());
-  const engine = new WasmService(config, store, [new V8Runtime({ poolSize: config.wasm.maxConcurrency })]);
+  const content = await FsContentStore.create(moduleContentOptions(config.wasm));
+  const store = new ModuleStoreService(config.wasm, content, new MemoryRepository());
+  const engine = new WasmService(config.wasm, store, [
+    new V8Runtime({ poolSize: config.wasm.maxConcurrency }),
+  ]);
   const loop = readFileSync(join(FIXTURES, 'wasm', 'loop.wasm'));
   const tiny = readFileSync(join(FIXTURES, 'wasm', 'tiny.wasm'));
   try {

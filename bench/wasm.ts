@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WASI } from 'node:wasi';
-import { WasmRuntimeName } from '../src/config/environment';
+import { WasmRuntimeName } from '../src/wasm/wasm.config';
 import { loadConfig } from '../src/config/load-config';
 import { FsContentStore } from '../src/storage/fs-content-store';
 import { moduleContentOptions, ModuleStoreService } from '../src/wasm/module-store.service';
@@ -77,10 +77,10 @@ async function engine(
   stored = false,
 ): Promise<{ cold: number; warm: number }> {
   const config = loadConfig({ ...process.env, DATA_DIR: dir, WASM_ALLOWED_ROOTS: join(dir, 'modules') });
-  const content = await FsContentStore.create(moduleContentOptions(config));
-  const store = new ModuleStoreService(config, content, new MemoryRepository());
+  const content = await FsContentStore.create(moduleContentOptions(config.wasm));
+  const store = new ModuleStoreService(config.wasm, content, new MemoryRepository());
   // A fresh engine per row, so "cold" includes starting its workers or SDK and compiling the module.
-  const service = new WasmService(config, store, [
+  const service = new WasmService(config.wasm, store, [
     new V8Runtime({ poolSize: config.wasm.maxConcurrency }),
     new WasmerRuntime({ poolSize: config.wasm.maxConcurrency }),
   ]);

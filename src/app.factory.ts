@@ -53,14 +53,14 @@ export async function configureApp(
   app.get(HttpMetricsHook).register(app);
   registerRequestLogContext(app);
   registerBodyParsers(app);
-  registerRouteBodyLimits(app, config);
-  await registerSecurityHeaders(app, config);
+  registerRouteBodyLimits(app, config.http.bodyLimitBytes);
+  await registerSecurityHeaders(app, config.http);
   registerLingeringClose(app);
   app.get(ConnectionDraining).register(app);
-  enableCors(app, config);
+  enableCors(app, config.http.corsAllowedOrigins);
   // After the request id, security headers and CORS hooks, so an early 401/403 carries them.
   app.get(EarlyAuthentication).register(app);
-  await registerOpenApi(app, config);
+  await registerOpenApi(app, config.core.version);
   return app;
 }
 

@@ -36,7 +36,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
-        LoggingModule.forRoot(config, options.logDestination),
+        LoggingModule.forRoot(options.logDestination),
         DatabaseModule,
         MetricsModule.forRoot(),
         HealthModule,

@@ -4,7 +4,8 @@ import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { AdminBootstrapService } from './admin/admin-bootstrap.service';
 import { AppModule } from './app.module';
-import { ConfigValidationError, loadConfig } from './config/load-config';
+import { ConfigValidationError } from './common/config/problems';
+import { loadConfig } from './config/load-config';
 
 const USAGE =
   'usage: npm run cli -- create-admin <username>   (the password is read from the terminal or stdin)';

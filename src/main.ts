@@ -2,7 +2,8 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from './app.factory';
-import { ConfigValidationError, loadConfig } from './config/load-config';
+import { ConfigValidationError } from './common/config/problems';
+import { loadConfig } from './config/load-config';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
 
@@ -48,9 +49,9 @@ async function bootstrap(): Promise<void> {
   const app = await createApp(config);
   handleShutdown(app);
   await app.listen(config.http.port, config.http.host);
-  const where = config.database.url ? 'PostgreSQL' : `embedded PostgreSQL (PGlite) in ${config.dataDir}`;
+  const where = config.database.url ? 'PostgreSQL' : `embedded PostgreSQL (PGlite) in ${config.core.dataDir}`;
   new Logger('Bootstrap').log(
-    `VCP ${config.version} (${config.environment}) listening on ${await app.getUrl()} — database: ${where}; ` +
+    `VCP ${config.core.version} (${config.core.environment}) listening on ${await app.getUrl()} — database: ${where}; ` +
       `Swagger UI at /swagger-ui`,
   );
 }

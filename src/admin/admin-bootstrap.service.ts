@@ -3,10 +3,10 @@ import { AuditAction } from '../audit/audit-actions';
 import { AuditService } from '../audit/audit.service';
 import { PasswordHasher, passwordProblem } from '../auth/password';
 import { isUsername } from '../common/validation/username';
-import { AppConfig } from '../config/app-config';
 import { TransactionRunner } from '../database/transaction-runner';
 import { UserStatusCache } from '../users/user-status.cache';
 import { UsersRepository } from '../users/users.repository';
+import { AdminConfig } from './admin.config';
 
 export type EnsureAdminOutcome = 'created' | 'promoted' | 'unchanged';
 
@@ -20,7 +20,7 @@ export class AdminBootstrapService implements OnApplicationBootstrap {
 
   constructor(
     private readonly transactions: TransactionRunner,
-    private readonly config: AppConfig,
+    private readonly config: AdminConfig,
     private readonly users: UsersRepository,
     private readonly statuses: UserStatusCache,
     private readonly passwords: PasswordHasher,
@@ -28,7 +28,7 @@ export class AdminBootstrapService implements OnApplicationBootstrap {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const admin = this.config.auth.bootstrapAdmin;
+    const admin = this.config.bootstrapAdmin;
     if (!admin) return;
     const outcome = await this.ensureAdmin(admin.username, admin.password, 'env');
     this.logger.log(`admin account "${admin.username}": ${outcome}`);

@@ -5,9 +5,9 @@ import type { Principal, RequestMeta } from '../common/auth/principal';
 import { ROLE_SCOPES } from '../common/auth/scopes';
 import { Clock } from '../common/clock/clock';
 import { keyedHash } from '../common/crypto/keyed-hash';
-import { AppConfig } from '../config/app-config';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { isWellFormedApiKey } from './api-key.format';
+import { ApiKeysConfig } from './api-keys.config';
 import { ApiKeysRepository } from './api-keys.repository';
 
 export type ApiKeyFailure = 'malformed' | 'unknown' | 'revoked' | 'expired' | 'owner_disabled';
@@ -49,7 +49,7 @@ export class ApiKeyAuthService {
 
   constructor(
     private readonly keys: ApiKeysRepository,
-    private readonly config: AppConfig,
+    private readonly config: ApiKeysConfig,
     private readonly audit: AuditService,
     private readonly metrics: VcpMetrics,
     private readonly clock: Clock,
@@ -57,7 +57,7 @@ export class ApiKeyAuthService {
 
   async authenticate(candidate: string): Promise<ApiKeyCheck> {
     if (!isWellFormedApiKey(candidate)) return { ok: false, reason: 'malformed' };
-    const hash = keyedHash(candidate, this.config.secrets.apiKeyPepper);
+    const hash = keyedHash(candidate, this.config.pepper);
     const now = this.clock.nowMs();
     let entry = this.cache.get(hash);
     if (!entry || entry.cachedUntil <= now) {

@@ -6,12 +6,12 @@ import { Scope } from '../common/auth/scopes';
 import { keyedHash } from '../common/crypto/keyed-hash';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
-import { AppConfig } from '../config/app-config';
 import { DatabaseClock } from '../database/database-clock';
 import { TransactionRunner } from '../database/transaction-runner';
 import { UsersRepository } from '../users/users.repository';
 import { ApiKeyAuthService } from './api-key-auth.service';
 import { displayPrefix, generateApiKey } from './api-key.format';
+import { ApiKeysConfig } from './api-keys.config';
 import { ApiKeyRecord, ApiKeysRepository } from './api-keys.repository';
 import {
   ApiKeyDto,
@@ -37,7 +37,7 @@ export class ApiKeysService {
     private readonly keys: ApiKeysRepository,
     private readonly users: UsersRepository,
     private readonly transactions: TransactionRunner,
-    private readonly config: AppConfig,
+    private readonly config: ApiKeysConfig,
     private readonly auth: ApiKeyAuthService,
     private readonly audit: AuditService,
     private readonly databaseClock: DatabaseClock,
@@ -173,7 +173,7 @@ export class ApiKeysService {
     const apiKey = generateApiKey();
     const record = await this.keys.insert({
       userId,
-      keyHash: keyedHash(apiKey, this.config.secrets.apiKeyPepper),
+      keyHash: keyedHash(apiKey, this.config.pepper),
       keyPrefix: displayPrefix(apiKey),
       name: values.name,
       scopes: values.scopes,

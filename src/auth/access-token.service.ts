@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { randomUUID } from 'node:crypto';
-import { AppConfig } from '../config/app-config';
 import type { Role } from '../common/auth/scopes';
+import { AuthConfig } from './auth.config';
 
 export const JWT_ISSUER = 'vcp';
 export const JWT_AUDIENCE = 'vcp-api';
@@ -27,11 +27,11 @@ export interface AccessTokenClaims {
 export class AccessTokenService {
   constructor(
     private readonly jwt: JwtService,
-    private readonly config: AppConfig,
+    private readonly config: AuthConfig,
   ) {}
 
   get ttlSeconds(): number {
-    return this.config.auth.accessTokenTtlSeconds;
+    return this.config.accessTokenTtlSeconds;
   }
 
   /** `epoch`: the account's access-token epoch now (UserRecord.accessTokenEpoch); 0 for a fresh account. */
@@ -39,7 +39,7 @@ export class AccessTokenService {
     return this.jwt.sign(
       { typ: 'access', role, epoch },
       {
-        secret: this.config.secrets.jwtSecret,
+        secret: this.config.jwtSecret,
         algorithm: JWT_ALGORITHM,
         subject: userId,
         issuer: JWT_ISSUER,

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import * as bcrypt from 'bcrypt';
 import { randomBytes } from 'node:crypto';
 import { registerDecorator, ValidationOptions } from 'class-validator';
-import { AppConfig } from '../config/app-config';
+import { AuthConfig } from './auth.config';
 
 export const PASSWORD_MIN_BYTES = 8;
 /** bcrypt reads only the first 72 bytes: longer passwords are refused rather than silently truncated. */
@@ -43,10 +43,10 @@ export function IsPassword(options?: ValidationOptions) {
 export class PasswordHasher {
   private dummyHash: Promise<string> | null = null;
 
-  constructor(private readonly config: AppConfig) {}
+  constructor(private readonly config: AuthConfig) {}
 
   hash(password: string): Promise<string> {
-    return bcrypt.hash(password, this.config.auth.bcryptCost);
+    return bcrypt.hash(password, this.config.bcryptCost);
   }
 
   verify(password: string, hash: string): Promise<boolean> {
@@ -58,7 +58,7 @@ export class PasswordHasher {
    * "wrong password" take the same time and an attacker cannot enumerate accounts by timing.
    */
   dummy(): Promise<string> {
-    this.dummyHash ??= bcrypt.hash(randomBytes(32).toString('hex'), this.config.auth.bcryptCost);
+    this.dummyHash ??= bcrypt.hash(randomBytes(32).toString('hex'), this.config.bcryptCost);
     return this.dummyHash;
   }
 }

@@ -4,10 +4,10 @@ import { AuditAction } from '../audit/audit-actions';
 import { AuditService } from '../audit/audit.service';
 import { neutralize } from '../audit/sanitize';
 import { keyedHash, randomToken } from '../common/crypto/keyed-hash';
-import { AppConfig } from '../config/app-config';
 import { TransactionRunner } from '../database/transaction-runner';
 import { UsersRepository } from '../users/users.repository';
 import type { RequestMeta } from '../common/auth/principal';
+import { AuthConfig } from './auth.config';
 import { RefreshTokensRepository, RevokedReason, TokenOrigin } from './refresh-tokens.repository';
 
 export const REFRESH_TOKEN_PREFIX = 'rt_';
@@ -29,12 +29,12 @@ export class RefreshTokenService {
     private readonly tokens: RefreshTokensRepository,
     private readonly users: UsersRepository,
     private readonly transactions: TransactionRunner,
-    private readonly config: AppConfig,
+    private readonly config: AuthConfig,
     private readonly audit: AuditService,
   ) {}
 
   hash(token: string): string {
-    return keyedHash(token, this.config.secrets.refreshTokenPepper);
+    return keyedHash(token, this.config.refreshTokenPepper);
   }
 
   /** Starts a new family for a fresh login (joins the caller's transaction). */
@@ -43,7 +43,7 @@ export class RefreshTokenService {
     await this.tokens.insertFamilyHead(
       userId,
       randomUUID(),
-      this.config.auth.refreshTokenTtlDays,
+      this.config.refreshTokenTtlDays,
       this.origin(token, meta),
     );
     return token;

@@ -1,15 +1,19 @@
-import { DynamicModule, Global, Module } from '@nestjs/common';
-import { AppConfig } from './app-config';
+import { DynamicModule, Global, Module, ValueProvider } from '@nestjs/common';
+import { CoreConfig } from '../common/config/core.config';
+import { AppConfig, FEATURE_CONFIGS, FEATURE_KEYS } from './app-config';
 
-/** Provides the one AppConfig built at boot (or by a test) to every module. */
+/**
+ * Provides the config built at boot (or by a test) to every module, each part under its own class: a feature
+ * injects `WasmConfig`, `AuthConfig`, …, or the `CoreConfig` every feature may use, never the whole AppConfig.
+ */
 @Global()
 @Module({})
 export class ConfigModule {
   static forRoot(config: AppConfig): DynamicModule {
-    return {
-      module: ConfigModule,
-      providers: [{ provide: AppConfig, useValue: config }],
-      exports: [AppConfig],
-    };
+    const providers: ValueProvider[] = [
+      { provide: CoreConfig, useValue: config.core },
+      ...FEATURE_KEYS.map((key) => ({ provide: FEATURE_CONFIGS[key].token, useValue: config[key] })),
+    ];
+    return { module: ConfigModule, providers, exports: providers.map((provider) => provider.provide) };
   }
 }

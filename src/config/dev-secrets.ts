@@ -2,10 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const SECRET_NAMES = ['JWT_SECRET', 'REFRESH_TOKEN_PEPPER', 'API_KEY_PEPPER'] as const;
-export type SecretName = (typeof SECRET_NAMES)[number];
-export type DevSecrets = Record<SecretName, string>;
-
 export const DEV_SECRETS_FILE = 'secrets.json';
 
 /**
@@ -13,16 +9,16 @@ export const DEV_SECRETS_FILE = 'secrets.json';
  * DATA_DIR/secrets.json with mode 0600, so tokens and key hashes survive restarts without anyone having to
  * invent a secret (and without a well-known default secret in the code).
  */
-export function loadOrCreateDevSecrets(dataDir: string): DevSecrets {
+export function loadOrCreateDevSecrets(dataDir: string, names: readonly string[]): Record<string, string> {
   const file = join(dataDir, DEV_SECRETS_FILE);
-  let stored: Partial<DevSecrets> = {};
+  let stored: Record<string, unknown> = {};
   if (existsSync(file)) {
     const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
-    if (parsed && typeof parsed === 'object') stored = parsed;
+    if (parsed && typeof parsed === 'object') stored = parsed as Record<string, unknown>;
   }
   let changed = false;
-  const secrets = {} as DevSecrets;
-  for (const name of SECRET_NAMES) {
+  const secrets: Record<string, string> = {};
+  for (const name of names) {
     const value = stored[name];
     if (typeof value === 'string' && value.length >= 32) {
       secrets[name] = value;

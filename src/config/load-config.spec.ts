@@ -1,8 +1,10 @@
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ConfigValidationError } from '../common/config/problems';
+import { AppConfig } from './app-config';
 import { DEV_SECRETS_FILE } from './dev-secrets';
-import { ConfigValidationError, loadConfig } from './load-config';
+import { loadConfig } from './load-config';
 
 const STRONG = {
   JWT_SECRET: 'k7Qw9zR2mX4pL8vN1bY6cF3hJ5tG0sAa',
@@ -18,6 +20,11 @@ describe('loadConfig', () => {
   afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
 
   const load = (env: Record<string, string>) => loadConfig({ DATA_DIR: dataDir, ...env }, dataDir);
+  const secretsOf = (config: AppConfig) => ({
+    jwtSecret: config.auth.jwtSecret,
+    refreshTokenPepper: config.auth.refreshTokenPepper,
+    apiKeyPepper: config.apiKeys.pepper,
+  });
   const problemsOf = (env: Record<string, string>): string[] => {
     try {
       load(env);
@@ -30,16 +37,16 @@ describe('loadConfig', () => {
 
   it('has the documented defaults', () => {
     const sut = load({});
-    expect(sut.environment).toBe('development');
+    expect(sut.core.environment).toBe('development');
     expect(sut.http.port).toBe(3000);
     expect(sut.http.bodyLimitBytes).toBe(1024 * 1024);
     expect(sut.http.requestTimeoutMs).toBe(120_000);
     expect(sut.database).toEqual({ url: null, maxConnections: 10, connectionTimeoutMs: 30_000 });
-    expect(sut.redisUrl).toBeNull();
+    expect(sut.redis.url).toBeNull();
     expect(sut.http.expectCtMaxAge).toBeNull();
-    expect(sut.wasmAllowedRoots).toEqual([join(dataDir, 'wasm-modules')]);
+    expect(sut.wasm.allowedRoots).toEqual([join(dataDir, 'wasm-modules')]);
     const elsewhere = loadConfig({ DATA_DIR: join(dataDir, 'data') }, dataDir);
-    expect(elsewhere.wasmAllowedRoots).toEqual([join(dataDir, 'data', 'wasm-modules')]);
+    expect(elsewhere.wasm.allowedRoots).toEqual([join(dataDir, 'data', 'wasm-modules')]);
     expect(sut.proofs).toEqual({
       verifyTimeoutMs: 10_000,
       workers: availableParallelism(),
@@ -71,6 +78,7 @@ describe('loadConfig', () => {
 
   it('has the documented WASM engine defaults and reads overrides', () => {
     expect(load({}).wasm).toEqual({
+      allowedRoots: [join(dataDir, 'wasm-modules')],
       maxModuleBytes: 10 * 1024 * 1024,
       timeoutMs: 30_000,
       maxMemoryBytes: 256 * 1024 * 1024,
@@ -90,6 +98,7 @@ describe('loadConfig', () => {
       WASM_MAX_OUTPUT_BYTES: '4096',
     });
     expect(sut.wasm).toEqual({
+      allowedRoots: [join(dataDir, 'wasm-modules')],
       maxModuleBytes: 2048,
       timeoutMs: 5000,
       maxMemoryBytes: 64 * 1024 * 1024,
@@ -172,8 +181,8 @@ describe('loadConfig', () => {
   describe('in production', () => {
     it('accepts strong settings', () => {
       const sut = load({ ENVIRONMENT: 'production', ...STRONG });
-      expect(sut.isProduction).toBe(true);
-      expect(sut.secrets.jwtSecret).toBe(STRONG.JWT_SECRET);
+      expect(sut.core.isProduction).toBe(true);
+      expect(sut.auth.jwtSecret).toBe(STRONG.JWT_SECRET);
     });
 
     it('is also selected by NODE_ENV=production', () => {
@@ -233,15 +242,15 @@ describe('loadConfig', () => {
       const file = join(dataDir, DEV_SECRETS_FILE);
       expect(statSync(file).mode & 0o777).toBe(0o600);
       const second = load({});
-      expect(second.secrets).toEqual(first.secrets);
-      expect(first.secrets.jwtSecret.length).toBeGreaterThanOrEqual(32);
-      expect(new Set(Object.values(first.secrets)).size).toBe(3);
-      expect(JSON.parse(readFileSync(file, 'utf8')).JWT_SECRET).toBe(first.secrets.jwtSecret);
+      expect(secretsOf(second)).toEqual(secretsOf(first));
+      expect(secretsOf(first).jwtSecret.length).toBeGreaterThanOrEqual(32);
+      expect(new Set(Object.values(secretsOf(first))).size).toBe(3);
+      expect(JSON.parse(readFileSync(file, 'utf8')).JWT_SECRET).toBe(secretsOf(first).jwtSecret);
     });
 
     it('prefers a secret from the environment over the stored one', () => {
       load({});
-      expect(load({ JWT_SECRET: STRONG.JWT_SECRET }).secrets.jwtSecret).toBe(STRONG.JWT_SECRET);
+      expect(load({ JWT_SECRET: STRONG.JWT_SECRET }).auth.jwtSecret).toBe(STRONG.JWT_SECRET);
     });
   });
 });

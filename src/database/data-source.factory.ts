@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import type { PostgresConnectionOptions } from 'typeorm/driver/postgres/PostgresConnectionOptions';
 import { MIGRATIONS } from '../../migrations';
-import { AppConfig } from '../config/app-config';
+import type { CoreConfig } from '../common/config/core.config';
+import type { DatabaseConfig } from './database.config';
 import { TypeOrmLogAdapter } from './typeorm-logger';
 import { openEmbeddedPostgres, PGliteHandle } from './embedded-postgres';
 
@@ -39,8 +40,14 @@ export class EmbeddedDataSource extends DataSource {
   }
 }
 
-export function embeddedDataDir(config: AppConfig): string {
-  return join(config.dataDir, 'pgdata');
+/** What a data source is built from (AppConfig has both parts). */
+export interface DataSourceSettings {
+  readonly database: DatabaseConfig;
+  readonly core: Pick<CoreConfig, 'dataDir'>;
+}
+
+export function embeddedDataDir(settings: DataSourceSettings): string {
+  return join(settings.core.dataDir, 'pgdata');
 }
 
 const EMBEDDED_PGLITE = Symbol('vcp.embeddedPglite');
@@ -51,21 +58,22 @@ const EMBEDDED_PGLITE = Symbol('vcp.embeddedPglite');
  * pool is one client: TypeORM query runners then take turns and transactions cannot interleave.
  */
 export async function buildDataSourceOptions(
-  config: AppConfig,
+  settings: DataSourceSettings,
   { migrationsRun = true }: { migrationsRun?: boolean } = {},
 ): Promise<DataSourceOptions> {
-  if (config.database.url) {
+  const { database } = settings;
+  if (database.url) {
     return {
       ...commonOptions(migrationsRun),
-      url: config.database.url,
+      url: database.url,
       extra: {
-        max: config.database.maxConnections,
-        connectionTimeoutMillis: config.database.connectionTimeoutMs,
+        max: database.maxConnections,
+        connectionTimeoutMillis: database.connectionTimeoutMs,
         idleTimeoutMillis: 30_000,
       },
     };
   }
-  const dataDir = embeddedDataDir(config);
+  const dataDir = embeddedDataDir(settings);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const { pglite, pgConfig } = await openEmbeddedPostgres(dataDir);
   const extra = {
@@ -73,7 +81,7 @@ export async function buildDataSourceOptions(
     max: 1,
     // Never close the only client: its connection object is PGlite's single session.
     idleTimeoutMillis: 0,
-    connectionTimeoutMillis: config.database.connectionTimeoutMs,
+    connectionTimeoutMillis: database.connectionTimeoutMs,
   };
   // Non-enumerable, so it rides along with the options without being handed to the pg pool.
   Object.defineProperty(extra, EMBEDDED_PGLITE, { value: pglite, enumerable: false });
@@ -92,8 +100,8 @@ export function dataSourceFromOptions(options: DataSourceOptions): DataSource {
 }
 
 export async function createDataSource(
-  config: AppConfig,
+  settings: DataSourceSettings,
   options: { migrationsRun?: boolean } = {},
 ): Promise<DataSource> {
-  return dataSourceFromOptions(await buildDataSourceOptions(config, options));
+  return dataSourceFromOptions(await buildDataSourceOptions(settings, options));
 }

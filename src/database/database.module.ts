@@ -1,9 +1,10 @@
 import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule, TypeOrmModuleOptions } from '@nestjs/typeorm';
 import { DataSourceOptions } from 'typeorm';
-import { AppConfig } from '../config/app-config';
+import { CoreConfig } from '../common/config/core.config';
 import { DatabaseClock } from './database-clock';
 import { buildDataSourceOptions, dataSourceFromOptions } from './data-source.factory';
+import { DatabaseConfig } from './database.config';
 import { DatabaseSession, TransactionRunner } from './transaction-runner';
 
 async function initialize(options: DataSourceOptions) {
@@ -24,11 +25,11 @@ async function initialize(options: DataSourceOptions) {
 @Module({
   imports: [
     TypeOrmModule.forRootAsync({
-      inject: [AppConfig],
-      useFactory: async (config: AppConfig): Promise<TypeOrmModuleOptions> => ({
-        ...(await buildDataSourceOptions(config)),
+      inject: [DatabaseConfig, CoreConfig],
+      useFactory: async (database: DatabaseConfig, core: CoreConfig): Promise<TypeOrmModuleOptions> => ({
+        ...(await buildDataSourceOptions({ database, core })),
         // A PostgreSQL server may still be starting when we boot; an embedded database either opens or not.
-        retryAttempts: config.database.url ? 5 : 0,
+        retryAttempts: database.url ? 5 : 0,
         retryDelay: 2000,
       }),
       dataSourceFactory: (options?: DataSourceOptions) => initialize(options!),

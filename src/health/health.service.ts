@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { Clock } from '../common/clock/clock';
-import { AppConfig } from '../config/app-config';
+import { CoreConfig } from '../common/config/core.config';
 import { DatabaseSession } from '../database/transaction-runner';
 import { RedisConnection } from '../redis/redis.connection';
+import { HealthConfig } from './health.config';
 
 export interface CheckResult {
   status: 'up' | 'down' | 'degraded';
@@ -21,14 +22,15 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 @Injectable()
 export class HealthService {
   constructor(
-    private readonly config: AppConfig,
+    private readonly core: CoreConfig,
+    private readonly config: HealthConfig,
     private readonly database: DatabaseSession,
     private readonly redis: RedisConnection,
     private readonly clock: Clock,
   ) {}
 
   liveness() {
-    return { status: 'healthy', version: this.config.version, timestamp: this.clock.now().toISOString() };
+    return { status: 'healthy', version: this.core.version, timestamp: this.clock.now().toISOString() };
   }
 
   /** Each dependency answers a trivial query within the timeout; a failure names the check, not internals. */
@@ -51,7 +53,7 @@ export class HealthService {
   private async check(probe: () => Promise<unknown>): Promise<CheckResult> {
     const started = performance.now();
     try {
-      await withTimeout(probe(), this.config.healthCheckTimeoutMs);
+      await withTimeout(probe(), this.config.checkTimeoutMs);
       return { status: 'up', latency_ms: Math.round(performance.now() - started) };
     } catch (error) {
       const message =

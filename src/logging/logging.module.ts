@@ -2,14 +2,15 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DestinationStream } from 'pino';
-import { AppConfig } from '../config/app-config';
 import {
   containsApiKey,
   decodeQueryComponent,
   isCredentialParamName,
   queryValueHoldsApiKey,
 } from '../common/auth/credentials-in-url';
+import { CoreConfig } from '../common/config/core.config';
 import { requestIdFor } from '../common/http/request-id';
+import { LoggingConfig } from './logging.config';
 import { requestLogFields } from './request-log-context';
 
 /**
@@ -74,40 +75,43 @@ export function loggedOnce(): (req: IncomingMessage) => boolean {
 
 @Module({})
 export class LoggingModule {
-  static forRoot(config: AppConfig, destination?: DestinationStream): DynamicModule {
+  static forRoot(destination?: DestinationStream): DynamicModule {
     return {
       module: LoggingModule,
       imports: [
-        LoggerModule.forRoot({
-          pinoHttp: [
-            {
-              level: config.logLevel,
-              // Fastify already picked the request id (see requestIdFor); middie copies it onto the raw request.
-              genReqId: (req: IncomingMessage) =>
-                (req as IncomingMessage & { id?: string }).id ?? requestIdFor(req),
-              customAttributeKeys: { reqId: 'request_id', responseTime: 'duration_ms' },
-              // One line per request names the route template, the status and the caller's id.
-              customProps: requestLogFields,
-              quietReqLogger: true,
-              // Nest applies this middleware twice to routes excluded from the global prefix (/metrics): the
-              // second pass would log the request again. A raw request is logged by its first pass only.
-              autoLogging: { ignore: loggedOnce() },
-              redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-              customLogLevel: (_req: IncomingMessage, res: ServerResponse, err?: Error) =>
-                err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
-              base: { service: 'vcp', version: config.version },
-              serializers: {
-                req: (req: { url?: string; query?: Record<string, unknown> }) => ({
-                  ...req,
-                  url: req.url ? redactUrl(req.url) : req.url,
-                  query: req.query ? redactQuery(req.query) : req.query,
-                }),
-                // Response headers repeat what every response carries; status and timing are what matter.
-                res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+        LoggerModule.forRootAsync({
+          inject: [LoggingConfig, CoreConfig],
+          useFactory: (logging: LoggingConfig, core: CoreConfig) => ({
+            pinoHttp: [
+              {
+                level: logging.level,
+                // Fastify already picked the request id (see requestIdFor); middie copies it onto the raw request.
+                genReqId: (req: IncomingMessage) =>
+                  (req as IncomingMessage & { id?: string }).id ?? requestIdFor(req),
+                customAttributeKeys: { reqId: 'request_id', responseTime: 'duration_ms' },
+                // One line per request names the route template, the status and the caller's id.
+                customProps: requestLogFields,
+                quietReqLogger: true,
+                // Nest applies this middleware twice to routes excluded from the global prefix (/metrics): the
+                // second pass would log the request again. A raw request is logged by its first pass only.
+                autoLogging: { ignore: loggedOnce() },
+                redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+                customLogLevel: (_req: IncomingMessage, res: ServerResponse, err?: Error) =>
+                  err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
+                base: { service: 'vcp', version: core.version },
+                serializers: {
+                  req: (req: { url?: string; query?: Record<string, unknown> }) => ({
+                    ...req,
+                    url: req.url ? redactUrl(req.url) : req.url,
+                    query: req.query ? redactQuery(req.query) : req.query,
+                  }),
+                  // Response headers repeat what every response carries; status and timing are what matter.
+                  res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+                },
               },
-            },
-            destination ?? process.stdout,
-          ],
+              destination ?? process.stdout,
+            ],
+          }),
         }),
       ],
     };

@@ -12,7 +12,7 @@ const TOKEN = 'scrape-9f8e7d6c5b4a39281706';
 function guardFor(env: Record<string, string>): MetricsAccessGuard {
   const { config, cleanup } = testConfig(env);
   cleanup();
-  return new MetricsAccessGuard(config);
+  return new MetricsAccessGuard(config.metrics);
 }
 
 const scrape = (sut: MetricsAccessGuard, ip: string, headers: Record<string, string> = {}) =>

@@ -4,7 +4,7 @@ import ipaddr from 'ipaddr.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
-import { AppConfig } from '../config/app-config';
+import { MetricsConfig } from './metrics.config';
 
 type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
@@ -18,8 +18,7 @@ export class MetricsAccessGuard implements CanActivate {
   private readonly tokenDigest: Buffer | null;
   private readonly ranges: Range[];
 
-  constructor(config: AppConfig) {
-    const { token, allowedCidrs } = config.metrics;
+  constructor({ token, allowedCidrs }: MetricsConfig) {
     this.tokenDigest = token === null ? null : digest(token);
     this.ranges = allowedCidrs.map((entry) =>
       entry.includes('/') ? ipaddr.parseCIDR(entry) : hostRange(ipaddr.parse(entry)),

@@ -3,19 +3,18 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { AppConfig } from '../config/app-config';
 
 export const OPENAPI_JSON_PATH = '/api-docs/openapi.json';
 export const SWAGGER_UI_PATH = '/swagger-ui';
 
-export function buildOpenApiDocument(app: NestFastifyApplication, config: AppConfig): OpenAPIObject {
+export function buildOpenApiDocument(app: NestFastifyApplication, version: string): OpenAPIObject {
   const builder = new DocumentBuilder()
     .setTitle('VCP — verifiable compute control plane')
     .setDescription(
       'Register nodes, submit WebAssembly and zero-knowledge tasks, and get verified results. ' +
         'Errors are JSON `{error, message, request_id}` with a stable `error` code.',
     )
-    .setVersion(config.version)
+    .setVersion(version)
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'bearer')
     .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key' }, 'api-key')
     .build();
@@ -27,8 +26,8 @@ export function buildOpenApiDocument(app: NestFastifyApplication, config: AppCon
  * strict CSP blocks, so the page here is static HTML plus an external init script over swagger-ui-dist's
  * files, all served by the app itself (no CDN).
  */
-export async function registerOpenApi(app: NestFastifyApplication, config: AppConfig): Promise<void> {
-  const document = buildOpenApiDocument(app, config);
+export async function registerOpenApi(app: NestFastifyApplication, version: string): Promise<void> {
+  const document = buildOpenApiDocument(app, version);
   const documentJson = JSON.stringify(document);
   const assets = join(__dirname, 'assets');
   const page = readFileSync(join(assets, 'swagger-ui.html'));

@@ -1,12 +1,13 @@
 import { Injectable, PipeTransform } from '@nestjs/common';
 import { AppException } from '../common/errors/app.exception';
+import type { BodyLimitContext } from '../common/http/body-limit';
 import { base64Length, isStandardBase64 } from '../common/validation/base64';
 import { isDisplayName } from '../common/validation/display-name';
 import { validateDto } from '../common/validation/validate-dto';
-import { AppConfig } from '../config/app-config';
 import { canonicalJson, sha256Hex } from './canonical-json';
 import { RegisterCircuitDto } from './dto/circuit.dto';
 import { isProofSystem, PROOF_SYSTEMS, ProofSystem } from './proof-system';
+import { ProofsConfig } from './proofs.config';
 import { ShapeError, validateVerificationKey } from './zk-validation';
 
 /** A registration body, as loosely typed as it arrives. */
@@ -49,10 +50,10 @@ const ZKEY_MAGIC = Buffer.from('zkey', 'ascii');
  * for the rest of the JSON. A bigger body is refused by Fastify (413) before it is read; one under this limit
  * with an upload over its own cap is a 422 naming the field. Never below BODY_LIMIT_BYTES.
  */
-export function circuitUploadBodyLimit(config: AppConfig): number {
-  const { maxWasmBytes, maxZkeyBytes } = config.proofs;
+export function circuitUploadBodyLimit({ get, defaultLimit }: BodyLimitContext): number {
+  const { maxWasmBytes, maxZkeyBytes } = get(ProofsConfig);
   const limit = base64Length(maxWasmBytes) + base64Length(maxZkeyBytes) + MAX_VKEY_JSON_CHARS + 64 * 1024;
-  return Math.max(limit, config.http.bodyLimitBytes);
+  return Math.max(limit, defaultLimit);
 }
 
 /** Decodes an optional base64 upload, refusing it by its encoded length before decoding anything. */
@@ -115,9 +116,9 @@ export function toCircuitRegistration(
 /** `POST /admin/circuits`: the DTO's types and bounds first (the global pipe's 422), then the checks above. */
 @Injectable()
 export class CircuitRegistrationPipe implements PipeTransform<unknown, Promise<CircuitRegistration>> {
-  constructor(private readonly config: AppConfig) {}
+  constructor(private readonly config: ProofsConfig) {}
 
   async transform(body: unknown): Promise<CircuitRegistration> {
-    return toCircuitRegistration(await validateDto(RegisterCircuitDto, body), this.config.proofs);
+    return toCircuitRegistration(await validateDto(RegisterCircuitDto, body), this.config);
   }
 }

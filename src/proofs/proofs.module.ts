@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
 import { ClockModule } from '../common/clock/clock.module';
-import { AppConfig } from '../config/app-config';
 import { provideContentStore } from '../storage/content-store.provider';
 import { CircuitRegistryService } from './circuit-registry.service';
 import { AdminCircuitsController, CircuitsController } from './circuits.controller';
@@ -9,6 +8,7 @@ import { CircuitRepository } from './circuit.repository';
 import { ProofArtifactRepository } from './proof-artifact.repository';
 import { MetricsProofVerificationObserver, ProofVerificationObserver } from './proof-verification.observer';
 import { ProofVerificationService } from './proof-verification.service';
+import { ProofsConfig } from './proofs.config';
 import { ProofsController } from './proofs.controller';
 import { VerifierPool } from './verifier-pool';
 
@@ -23,11 +23,11 @@ import { VerifierPool } from './verifier-pool';
     CircuitRepository,
     // Witness generators and proving keys, at `<CIRCUIT_STORAGE_DIR>/<first two hex>/<sha256>` (the layout
     // existing data dirs hold). Nothing here reads them back, so no bytes are cached.
-    provideContentStore((config) => ({
+    provideContentStore(ProofsConfig, (config) => ({
       name: 'circuit-blobs',
-      roots: [config.proofs.storageDir],
+      roots: [config.storageDir],
       layout: { shard: true, suffix: '' },
-      maxBytes: Math.max(config.proofs.maxWasmBytes, config.proofs.maxZkeyBytes),
+      maxBytes: Math.max(config.maxWasmBytes, config.maxZkeyBytes),
       verifiedCacheBytes: 0,
     })),
     CircuitRegistryService,
@@ -36,12 +36,12 @@ import { VerifierPool } from './verifier-pool';
     { provide: ProofVerificationObserver, useClass: MetricsProofVerificationObserver },
     {
       provide: VerifierPool,
-      inject: [AppConfig],
-      useFactory: (config: AppConfig) =>
+      inject: [ProofsConfig],
+      useFactory: (config: ProofsConfig) =>
         new VerifierPool({
-          workers: config.proofs.workers,
-          timeoutMs: config.proofs.verifyTimeoutMs,
-          maxQueuedPerUser: config.proofs.maxQueuedPerUser,
+          workers: config.workers,
+          timeoutMs: config.verifyTimeoutMs,
+          maxQueuedPerUser: config.maxQueuedPerUser,
         }),
     },
   ],

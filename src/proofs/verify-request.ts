@@ -2,7 +2,7 @@ import { AppException } from '../common/errors/app.exception';
 import { isStandardBase64 } from '../common/validation/base64';
 import { isSha256Hex } from '../common/validation/sha256';
 import { isUuid } from '../common/validation/uuid';
-import type { AppConfig } from '../config/app-config';
+import type { BodyLimitContext } from '../common/http/body-limit';
 
 /** A verification request in either accepted form, reduced to one shape (nothing checked against a circuit yet). */
 export interface VerifyRequest {
@@ -21,8 +21,8 @@ export const MAX_PUBLIC_INPUTS_CHARS = 10 * 1024;
  * The verify route's body limit: the original's two base64 fields at their caps plus room for the rest, so a
  * field just over its cap still reaches the checks above and is a 422 naming it. Never below BODY_LIMIT_BYTES.
  */
-export function verifyBodyLimit(config: AppConfig): number {
-  return Math.max(MAX_PROOF_DATA_CHARS + MAX_PUBLIC_INPUTS_CHARS + 16 * 1024, config.http.bodyLimitBytes);
+export function verifyBodyLimit({ defaultLimit }: BodyLimitContext): number {
+  return Math.max(MAX_PROOF_DATA_CHARS + MAX_PUBLIC_INPUTS_CHARS + 16 * 1024, defaultLimit);
 }
 
 const MODERN_KEYS = ['circuit_id', 'proof', 'public_signals', 'task_id', 'run_id'];

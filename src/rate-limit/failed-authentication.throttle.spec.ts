@@ -19,7 +19,7 @@ describe('AuthFailureThrottle', () => {
     clock = new FakeClock();
     registry = new Registry();
     const storage = new ResilientThrottlerStorage(null, new BoundedMemoryThrottlerStorage(100, clock), clock);
-    sut = new AuthFailureThrottle(storage, config, new VcpMetrics(registry));
+    sut = new AuthFailureThrottle(storage, config.rateLimit, new VcpMetrics(registry));
   });
 
   const fail = (ip: string) => sut.recordFailure(fakeRequest({ ip }));

@@ -3,10 +3,10 @@ import type { FastifyRequest } from 'fastify';
 import { FailedAuthenticationThrottle } from '../common/auth/failed-authentication.throttle';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
-import { AppConfig } from '../config/app-config';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { clientAddress } from '../common/auth/client-address';
 import { clientSubject } from './client-subject';
+import { RateLimitConfig } from './rate-limit.config';
 import { ResilientThrottlerStorage } from './resilient.storage';
 
 const WINDOW_MS = 60_000;
@@ -16,14 +16,14 @@ const WINDOW_MS = 60_000;
 export class AuthFailureThrottle extends FailedAuthenticationThrottle {
   constructor(
     private readonly counters: ResilientThrottlerStorage,
-    private readonly config: AppConfig,
+    private readonly config: RateLimitConfig,
     private readonly metrics: VcpMetrics,
   ) {
     super();
   }
 
   async recordFailure(request: FastifyRequest): Promise<void> {
-    const limit = this.config.rateLimits.tiers.auth.rpm;
+    const limit = this.config.tiers.auth.rpm;
     const record = await this.counters.increment(
       `auth-failure:${clientSubject(clientAddress(request) ?? undefined)}`,
       WINDOW_MS,

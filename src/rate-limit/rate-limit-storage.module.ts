@@ -1,11 +1,11 @@
 import { Module } from '@nestjs/common';
 import { Clock } from '../common/clock/clock';
 import { ClockModule } from '../common/clock/clock.module';
-import { AppConfig } from '../config/app-config';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { RedisConnection } from '../redis/redis.connection';
 import { RedisModule } from '../redis/redis.module';
 import { BoundedMemoryThrottlerStorage } from './bounded-memory.storage';
+import { RateLimitConfig } from './rate-limit.config';
 import { ResilientThrottlerStorage } from './resilient.storage';
 
 /** The one storage of rate-limit counters (Redis when configured, else memory), shared by the guards. */
@@ -14,11 +14,11 @@ import { ResilientThrottlerStorage } from './resilient.storage';
   providers: [
     {
       provide: ResilientThrottlerStorage,
-      inject: [AppConfig, RedisConnection, VcpMetrics, Clock],
-      useFactory: (config: AppConfig, redis: RedisConnection, metrics: VcpMetrics, clock: Clock) => {
+      inject: [RateLimitConfig, RedisConnection, VcpMetrics, Clock],
+      useFactory: (config: RateLimitConfig, redis: RedisConnection, metrics: VcpMetrics, clock: Clock) => {
         const storage = new ResilientThrottlerStorage(
           redis.client,
-          new BoundedMemoryThrottlerStorage(config.rateLimits.memoryMaxKeys, clock),
+          new BoundedMemoryThrottlerStorage(config.memoryMaxKeys, clock),
           clock,
         );
         metrics.trackRateLimitStorage(storage);

@@ -69,7 +69,7 @@ describe('RateLimitGuard', () => {
       storage,
       setHeaders: false,
     };
-    const policy = new RateLimitPolicy(config, overrides.asService());
+    const policy = new RateLimitPolicy(config.rateLimit, overrides.asService());
     sut = new RateLimitGuard(options, storage, new Reflector(), policy, new VcpMetrics(registry));
     await sut.onModuleInit();
   });

@@ -24,7 +24,7 @@ describe('RateLimitPolicy', () => {
 
   beforeEach(() => {
     overrides = new FakeThrottleOverrides();
-    sut = new RateLimitPolicy(config, overrides.asService());
+    sut = new RateLimitPolicy(config.rateLimit, overrides.asService());
   });
 
   describe('whom a request counts against', () => {

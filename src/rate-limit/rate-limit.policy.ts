@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { Principal } from '../common/auth/principal';
-import { AppConfig } from '../config/app-config';
 import { ThrottleOverridesService } from './throttle-overrides.service';
 import type { RateTier } from '../common/auth/rate-tiers';
-import { KEY_TIER_MULTIPLIERS, TierLimits } from './tiers';
+import { RateLimitConfig, TierLimits } from './rate-limit.config';
+import { KEY_TIER_MULTIPLIERS } from './tiers';
 
 export interface Limits extends TierLimits {
   /** Whom the request counts against: `api_key:<id>`, `user:<id>` or `ip:<address>`. */
@@ -14,7 +14,7 @@ export interface Limits extends TierLimits {
 @Injectable()
 export class RateLimitPolicy {
   constructor(
-    private readonly config: AppConfig,
+    private readonly config: RateLimitConfig,
     private readonly overrides: ThrottleOverridesService,
   ) {}
 
@@ -35,7 +35,7 @@ export class RateLimitPolicy {
     // `unlimited` maps to null, so `?? 1` would turn it into ×1: only a tier missing from the table defaults to 1.
     const multiplier = Object.hasOwn(KEY_TIER_MULTIPLIERS, keyTier) ? KEY_TIER_MULTIPLIERS[keyTier] : 1;
     if (multiplier === null) return null;
-    const base = this.config.rateLimits.tiers[tier];
+    const base = this.config.tiers[tier];
     return {
       subject,
       rpm: override?.rpm ?? base.rpm * multiplier,

@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
-import { AppConfig } from '../config/app-config';
+import { RedisConfig } from './redis.config';
 
 /** The shared Redis client when REDIS_URL is set (null otherwise), closed on shutdown. */
 @Injectable()
@@ -8,9 +8,9 @@ export class RedisConnection implements OnApplicationShutdown {
   private readonly logger = new Logger(RedisConnection.name);
   readonly client: Redis | null;
 
-  constructor(config: AppConfig) {
-    this.client = config.redisUrl
-      ? new Redis(config.redisUrl, {
+  constructor(config: RedisConfig) {
+    this.client = config.url
+      ? new Redis(config.url, {
           lazyConnect: false,
           // Fail fast while Redis is down instead of queueing commands without bound; ioredis keeps
           // reconnecting in the background, so the service recovers when Redis returns.

@@ -2,9 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { AppException } from '../common/errors/app.exception';
 import { isSha256Hex } from '../common/validation/sha256';
 import { ErrorCode } from '../common/errors/error-code';
-import { AppConfig } from '../config/app-config';
 import { ContentIntegrityError, ContentStore, ContentUnavailableError } from '../storage/content-store';
 import { FsContentStoreOptions } from '../storage/fs-content-store';
+import { WasmConfig } from './wasm.config';
 import { capMemory, ImportEntry, InvalidModuleError, ModuleSummary, summarize } from './wasm-binary';
 import { WasmModuleRecord, WasmModulesRepository } from './wasm-modules.repository';
 
@@ -40,15 +40,15 @@ export class ModuleIntegrityError extends AppException {
  * The module namespace of the content store: `<root>/<sha256>.wasm`, the layout data dirs already hold.
  * Uploads go to the first of WASM_ALLOWED_ROOTS; reads look in each root in order.
  */
-export function moduleContentOptions(config: AppConfig): FsContentStoreOptions {
-  if (config.wasmAllowedRoots.length === 0) {
+export function moduleContentOptions(config: WasmConfig): FsContentStoreOptions {
+  if (config.allowedRoots.length === 0) {
     throw new Error('WASM_ALLOWED_ROOTS: at least one directory is required');
   }
   return {
     name: 'wasm-modules',
-    roots: config.wasmAllowedRoots,
+    roots: config.allowedRoots,
     layout: { shard: false, suffix: '.wasm' },
-    maxBytes: config.wasm.maxModuleBytes,
+    maxBytes: config.maxModuleBytes,
   };
 }
 
@@ -64,14 +64,14 @@ export interface StoredModule {
 @Injectable()
 export class ModuleStoreService {
   constructor(
-    private readonly config: AppConfig,
+    private readonly config: WasmConfig,
     private readonly content: ContentStore,
     private readonly repository: WasmModulesRepository,
   ) {}
 
   /** Validates, hashes and stores a module; `created` is false when the same bytes were stored before. */
   async store(bytes: Uint8Array, uploadedBy: string | null): Promise<StoredModule> {
-    if (bytes.length > this.config.wasm.maxModuleBytes) {
+    if (bytes.length > this.config.maxModuleBytes) {
       throw new AppException(ErrorCode.PayloadTooLarge, 'Module is larger than WASM_MAX_MODULE_BYTES');
     }
     const summary = this.validate(bytes);

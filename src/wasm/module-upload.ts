@@ -1,6 +1,7 @@
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
-import type { AppConfig } from '../config/app-config';
+import type { BodyLimitContext } from '../common/http/body-limit';
+import { WasmConfig } from './wasm.config';
 
 const base64Chars = (bytes: number) => Math.ceil(bytes / 3) * 4;
 // Room for the JSON around the base64 text: `{"wasm_module": "…"}` and some whitespace.
@@ -11,8 +12,8 @@ const JSON_ENVELOPE_CHARS = 1024;
  * below BODY_LIMIT_BYTES. A bigger body is refused by Fastify before it is read; a smaller one holding a
  * module over the cap (raw, or base64 that decodes to more) is refused here or by the store. Both are 413.
  */
-export function moduleUploadBodyLimit(config: AppConfig): number {
-  return Math.max(base64Chars(config.wasm.maxModuleBytes) + JSON_ENVELOPE_CHARS, config.http.bodyLimitBytes);
+export function moduleUploadBodyLimit({ get, defaultLimit }: BodyLimitContext): number {
+  return Math.max(base64Chars(get(WasmConfig).maxModuleBytes) + JSON_ENVELOPE_CHARS, defaultLimit);
 }
 
 const invalid = (message: string, field = 'wasm_module') =>

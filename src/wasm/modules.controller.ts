@@ -22,7 +22,6 @@ import type { Principal } from '../common/auth/principal';
 import { Scope } from '../common/auth/scopes';
 import { BodyLimit } from '../common/http/body-limit';
 import { RawJsonBody } from '../common/http/body-parsers';
-import { AppConfig } from '../config/app-config';
 import { RateLimitTier } from '../common/auth/rate-tier.decorator';
 import { ModuleDto, ModuleIdParams, toModuleDto, UploadModuleJsonDto } from './dto/module.dto';
 import { RunModuleRequestDto, RunResultDto } from './dto/run.dto';
@@ -30,6 +29,7 @@ import { ModuleStoreService } from './module-store.service';
 import { moduleBytesOf, moduleUploadBodyLimit } from './module-upload';
 import { RunRequestPipe } from './run-request';
 import type { RunRequest } from './run-request';
+import { WasmConfig } from './wasm.config';
 import { WasmService } from './wasm.service';
 
 const INTEGRITY =
@@ -45,7 +45,7 @@ const INTEGRITY =
 @Controller('modules')
 export class ModulesController {
   constructor(
-    private readonly config: AppConfig,
+    private readonly config: WasmConfig,
     private readonly store: ModuleStoreService,
     private readonly wasm: WasmService,
   ) {}
@@ -75,7 +75,7 @@ export class ModulesController {
     @CurrentPrincipal() principal: Principal,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ModuleDto> {
-    const bytes = moduleBytesOf(body, this.config.wasm.maxModuleBytes);
+    const bytes = moduleBytesOf(body, this.config.maxModuleBytes);
     const { record, created } = await this.store.store(bytes, principal.userId);
     if (!created) void reply.status(HttpStatus.OK);
     return toModuleDto(record);

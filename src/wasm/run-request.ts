@@ -2,9 +2,7 @@ import { Injectable, PipeTransform } from '@nestjs/common';
 import { AppException, FieldError } from '../common/errors/app.exception';
 import { deepJsonFieldError } from '../common/validation/deep-json';
 import { refuseAfterOtherParameters } from '../common/validation/pipe-order';
-import { AppConfig } from '../config/app-config';
-import { WASM_RUNTIMES } from '../config/environment';
-import type { WasmRuntimeName } from '../config/environment';
+import { WASM_RUNTIMES, WasmConfig, WasmRuntimeName } from './wasm.config';
 
 /** A run as WasmService takes it: every field already checked (RunRequestPipe, or the caller). */
 export interface RunRequest {
@@ -117,11 +115,11 @@ export function parseRunRequest(body: unknown, maxTimeoutMs: number): RunRequest
  */
 @Injectable()
 export class RunRequestPipe implements PipeTransform<unknown, Promise<RunRequest>> {
-  constructor(private readonly config: AppConfig) {}
+  constructor(private readonly config: WasmConfig) {}
 
   async transform(body: unknown): Promise<RunRequest> {
     try {
-      return parseRunRequest(body, this.config.wasm.timeoutMs);
+      return parseRunRequest(body, this.config.timeoutMs);
     } catch (error) {
       // A malformed module id (ModuleIdParams) is still the 422 it was when the handler read the body.
       return refuseAfterOtherParameters(error);

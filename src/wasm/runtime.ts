@@ -1,4 +1,4 @@
-import { WasmRuntimeName } from '../config/environment';
+import { WasmRuntimeName } from './wasm.config';
 
 /** One execution, as handed to a runtime. Everything is already validated and capped by WasmService. */
 export interface RuntimeJob {

@@ -1,10 +1,10 @@
 import { Module } from '@nestjs/common';
-import { AppConfig } from '../config/app-config';
 import { provideContentStore } from '../storage/content-store.provider';
 import { moduleContentOptions, ModuleStoreService } from './module-store.service';
 import { ModulesController } from './modules.controller';
 import { WasmRuntime } from './runtime';
 import { V8Runtime } from './v8/v8.runtime';
+import { WasmConfig } from './wasm.config';
 import { WasmService, WASM_RUNTIMES_TOKEN } from './wasm.service';
 import { SqlWasmModulesRepository, WasmModulesRepository } from './wasm-modules.repository';
 import { WasmerRuntime } from './wasmer/wasmer.runtime';
@@ -16,15 +16,15 @@ import { WasmerRuntime } from './wasmer/wasmer.runtime';
 @Module({
   controllers: [ModulesController],
   providers: [
-    provideContentStore(moduleContentOptions),
+    provideContentStore(WasmConfig, moduleContentOptions),
     { provide: WasmModulesRepository, useClass: SqlWasmModulesRepository },
     ModuleStoreService,
     {
       provide: WASM_RUNTIMES_TOKEN,
-      inject: [AppConfig],
-      useFactory: (config: AppConfig): WasmRuntime[] => [
-        new V8Runtime({ poolSize: config.wasm.maxConcurrency }),
-        new WasmerRuntime({ poolSize: config.wasm.maxConcurrency }),
+      inject: [WasmConfig],
+      useFactory: (config: WasmConfig): WasmRuntime[] => [
+        new V8Runtime({ poolSize: config.maxConcurrency }),
+        new WasmerRuntime({ poolSize: config.maxConcurrency }),
       ],
     },
     WasmService,

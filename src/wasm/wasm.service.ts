@@ -4,14 +4,13 @@ import { FairLimiter, QueueRefusal } from '../common/concurrency/fair-limiter';
 import { internalLane, Lane } from '../common/concurrency/fair-queue';
 import { AppException } from '../common/errors/app.exception';
 import { findDeepJsonViolation } from '../common/validation/deep-json';
-import { AppConfig } from '../config/app-config';
 import { VcpMetrics } from '../metrics/vcp-metrics';
-import type { WasmRuntimeName } from '../config/environment';
 import { LruCache } from './lru-cache';
 import { describeImport, ModuleStoreService } from './module-store.service';
 import type { RunRequest } from './run-request';
 import { RuntimeResult, WasmRuntime } from './runtime';
 import { capMemory, InvalidModuleError, summarize } from './wasm-binary';
+import { WasmConfig, WasmRuntimeName } from './wasm.config';
 
 export const WASM_RUNTIMES_TOKEN = Symbol('vcp.wasmRuntimes');
 
@@ -64,18 +63,18 @@ export class WasmService implements OnModuleDestroy {
   private readonly verdicts = new LruCache<string, string | null>(1024);
 
   constructor(
-    private readonly config: AppConfig,
+    private readonly config: WasmConfig,
     private readonly store: ModuleStoreService,
     @Inject(WASM_RUNTIMES_TOKEN) runtimes: WasmRuntime[],
     /** Absent where the engine is built without the app (engine tests, the bench). */
     @Optional() private readonly metrics?: VcpMetrics,
   ) {
     this.runtimes = new Map(runtimes.map((r) => [r.name, r]));
-    const slots = config.wasm.maxConcurrency;
+    const slots = config.maxConcurrency;
     this.limiter = new FairLimiter({
       limit: slots,
-      maxRunningPerUser: config.wasm.maxConcurrencyPerUser,
-      maxQueuedPerLane: config.wasm.maxQueuedPerUser,
+      maxRunningPerUser: config.maxConcurrencyPerUser,
+      maxQueuedPerLane: config.maxQueuedPerUser,
       maxQueued: slots * QUEUE_PER_SLOT,
       // Only for Retry-After until runs have been timed; runs are not refused for their expected wait.
       expectedRunMs: 1000,
@@ -107,7 +106,7 @@ export class WasmService implements OnModuleDestroy {
   }
 
   private runtimeFor(request: RunRequest): WasmRuntime {
-    const name = request.runtime ?? this.config.wasm.defaultRuntime;
+    const name = request.runtime ?? this.config.defaultRuntime;
     const runtime = this.runtimes.get(name);
     if (!runtime) throw AppException.validation([{ field: 'runtime', message: 'is not available' }]);
     return runtime;
@@ -154,12 +153,12 @@ export class WasmService implements OnModuleDestroy {
       const started = performance.now();
       const result = await runtime.run({
         moduleHash,
-        bytes: () => capMemory(bytes, this.config.wasm.maxMemoryBytes),
+        bytes: () => capMemory(bytes, this.config.maxMemoryBytes),
         stdin,
         args,
         env: request.env ?? {},
-        timeoutMs: request.timeoutMs ?? this.config.wasm.timeoutMs,
-        maxOutputBytes: this.config.wasm.maxOutputBytes,
+        timeoutMs: request.timeoutMs ?? this.config.timeoutMs,
+        maxOutputBytes: this.config.maxOutputBytes,
         // The seed binds the random stream to what is being run, so equal runs get equal bytes.
         deterministic: request.deterministic
           ? { seed: sha256(`${moduleHash}:${inputsHash}:${JSON.stringify(args)}`) }
@@ -218,7 +217,7 @@ export class WasmService implements OnModuleDestroy {
       if (!summary.exports.some((e) => e.name === '_start' && e.kind === 'function')) {
         throw new InvalidModuleError('not a WASI command: no _start export');
       }
-      capMemory(bytes, this.config.wasm.maxMemoryBytes);
+      capMemory(bytes, this.config.maxMemoryBytes);
     } catch (error) {
       if (!(error instanceof InvalidModuleError)) throw error;
       verdict = `invalid module: ${error.reason}`;
@@ -247,7 +246,7 @@ export class WasmService implements OnModuleDestroy {
    * final memory size (v8) can tell; wasmer reports the guest's own nonzero exit instead.
    */
   private atMemoryCap(result: RuntimeResult): boolean {
-    const cap = this.config.wasm.maxMemoryBytes;
+    const cap = this.config.maxMemoryBytes;
     return result.memoryBytes !== null && result.memoryBytes >= cap - cap / 16;
   }
 }

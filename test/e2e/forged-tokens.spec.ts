@@ -19,7 +19,7 @@ describe('forged and misused access tokens', () => {
 
   beforeAll(async () => {
     session = await newSession(ctx.app);
-    secret = ctx.env.config.secrets.jwtSecret;
+    secret = ctx.env.config.auth.jwtSecret;
   });
 
   const now = () => Math.floor(Date.now() / 1000);

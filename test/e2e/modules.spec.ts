@@ -417,7 +417,7 @@ describe('module routes over HTTP', () => {
       expect((await run(id, { inputs: null })).json()).toMatchObject({ outcome: 'trap' });
 
       // Another valid module under this module's name: only the hash check can tell.
-      writeFileSync(join(ctx.env.config.wasmAllowedRoots[0], `${id}.wasm`), echo);
+      writeFileSync(join(ctx.env.config.wasm.allowedRoots[0], `${id}.wasm`), echo);
       for (const res of [
         await run(id, { inputs: { leaked: true } }),
         await call('GET', `/modules/${id}/download`, { headers: auth() }),

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { AppConfig } from '../../src/config/app-config';
-import { WasmRuntimeName } from '../../src/config/environment';
+import { WasmRuntimeName } from '../../src/wasm/wasm.config';
 import { FsContentStore } from '../../src/storage/fs-content-store';
 import { moduleContentOptions, ModuleStoreService } from '../../src/wasm/module-store.service';
 import { V8Runtime } from '../../src/wasm/v8/v8.runtime';
@@ -70,8 +70,8 @@ export class InMemoryWasmModulesRepository extends WasmModulesRepository {
 
 /** The real module store on disk (the module namespace of the content store) over an in-memory repository. */
 export async function buildModuleStore(config: AppConfig): Promise<ModuleStoreService> {
-  const content = await FsContentStore.create(moduleContentOptions(config));
-  return new ModuleStoreService(config, content, new InMemoryWasmModulesRepository());
+  const content = await FsContentStore.create(moduleContentOptions(config.wasm));
+  return new ModuleStoreService(config.wasm, content, new InMemoryWasmModulesRepository());
 }
 
 export interface Engine {
@@ -83,7 +83,7 @@ export interface Engine {
 /** The real engine (both runtimes, real store on disk) built from a config, with an in-memory repository. */
 export async function buildEngine(config: AppConfig): Promise<Engine> {
   const store = await buildModuleStore(config);
-  const service = new WasmService(config, store, [
+  const service = new WasmService(config.wasm, store, [
     new V8Runtime({ poolSize: config.wasm.maxConcurrency }),
     new WasmerRuntime({ poolSize: config.wasm.maxConcurrency }),
   ]);

@@ -94,10 +94,10 @@ describe('AuthenticationGuard', () => {
     users = new FakeUsersRepository();
     statuses = new UserStatusCache(users.asRepository(), new FakeClock());
     apiKeys = new FakeApiKeyAuth();
-    new JwtStrategy(env.config, statuses);
+    new JwtStrategy(env.config.auth, statuses);
     new ApiKeyStrategy(apiKeys.asService());
     failures = new RecordingFailureThrottle();
-    tokens = new AccessTokenService(new JwtService(), env.config);
+    tokens = new AccessTokenService(new JwtService(), env.config.auth);
     sut = new AuthenticationGuard(new Reflector(), apiKeys.asService(), failures);
     const owner = users.add({ username: 'key-owner' });
     keyOwner = {
@@ -185,7 +185,7 @@ describe('AuthenticationGuard', () => {
       const token = new JwtService().sign(
         { typ: 'access', role: 'user', exp: twist.exp ?? Math.floor(Date.now() / 1000) + 300 },
         {
-          secret: twist.secret ?? env.config.secrets.jwtSecret,
+          secret: twist.secret ?? env.config.auth.jwtSecret,
           algorithm: JWT_ALGORITHM,
           subject: user.userId,
           issuer: twist.issuer ?? JWT_ISSUER,

@@ -3,8 +3,8 @@ import { PassportStrategy } from '@nestjs/passport';
 import { ExtractJwt, Strategy } from 'passport-jwt';
 import { AppException } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code';
-import { AppConfig } from '../../config/app-config';
 import { UserStatusCache } from '../../users/user-status.cache';
+import { AuthConfig } from '../auth.config';
 import { AccessTokenClaims, JWT_ALGORITHM, JWT_AUDIENCE, JWT_ISSUER } from '../access-token.service';
 import type { Principal } from '../../common/auth/principal';
 import { ROLE_SCOPES } from '../../common/auth/scopes';
@@ -15,12 +15,12 @@ export const invalidToken = () => new AppException(ErrorCode.Unauthorized, 'Inva
 @Injectable()
 export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   constructor(
-    config: AppConfig,
+    config: AuthConfig,
     private readonly statuses: UserStatusCache,
   ) {
     super({
       jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
-      secretOrKey: config.secrets.jwtSecret,
+      secretOrKey: config.jwtSecret,
       algorithms: [JWT_ALGORITHM],
       issuer: JWT_ISSUER,
       audience: JWT_AUDIENCE,

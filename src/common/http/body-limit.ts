@@ -1,10 +1,18 @@
+import type { Type } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { RouteOptions } from 'fastify';
-import { AppConfig } from '../../config/app-config';
 import { addRouteConfig } from './route-config';
 
+/** What a route's body limit may depend on. */
+export interface BodyLimitContext {
+  /** BODY_LIMIT_BYTES: the limit of every route without its own. */
+  readonly defaultLimit: number;
+  /** A provider of the app, typically the feature's config class. */
+  readonly get: <T>(token: Type<T>) => T;
+}
+
 /** Computes a route's body limit from the configuration, at boot. */
-export type BodyLimitResolver = (config: AppConfig) => number;
+export type BodyLimitResolver = (context: BodyLimitContext) => number;
 
 const BODY_LIMIT_KEY = 'vcpBodyLimit';
 
@@ -48,14 +56,15 @@ export function largeBodyRouteOf(routeConfig: unknown): LargeBodyRoute | undefin
 }
 
 /** Must run before the app's routes are registered (`app.init()`), like the rest of `configureApp`. */
-export function registerRouteBodyLimits(app: NestFastifyApplication, config: AppConfig): void {
+export function registerRouteBodyLimits(app: NestFastifyApplication, defaultLimit: number): void {
+  const context: BodyLimitContext = { defaultLimit, get: (token) => app.get(token) };
   app
     .getHttpAdapter()
     .getInstance()
     .addHook('onRoute', (route: RouteOptions) => {
       const resolve = (route.config as Record<string, unknown> | undefined)?.[BODY_LIMIT_KEY];
       if (typeof resolve !== 'function') return;
-      const limit = (resolve as BodyLimitResolver)(config);
+      const limit = (resolve as BodyLimitResolver)(context);
       if (!Number.isSafeInteger(limit) || limit <= 0) throw new Error(`bad body limit for ${route.url}`);
       // Fastify's route bodyLimit takes precedence over the content-type parser's (BODY_LIMIT_BYTES).
       route.bodyLimit = limit;

@@ -1,5 +1,4 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { AppConfig } from '../../config/app-config';
 
 export const CORS_ALLOWED_HEADERS = [
   'Authorization',
@@ -21,8 +20,8 @@ export const CORS_EXPOSED_HEADERS = [
  * Exact-match origins only (config refuses `*` and `null`). An unknown origin gets no
  * Access-Control-Allow-Origin at all; `Vary: Origin` keeps caches from serving one origin's answer to another.
  */
-export function enableCors(app: NestFastifyApplication, config: AppConfig): void {
-  const allowed = new Set(config.http.corsAllowedOrigins);
+export function enableCors(app: NestFastifyApplication, allowedOrigins: readonly string[]): void {
+  const allowed = new Set(allowedOrigins);
   app.enableCors({
     origin: (origin: string | undefined, callback: (error: Error | null, allow: boolean) => void) =>
       callback(null, origin !== undefined && allowed.has(origin)),

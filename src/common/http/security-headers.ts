@@ -1,7 +1,6 @@
 import helmet from '@fastify/helmet';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { AppConfig } from '../../config/app-config';
 import { REQUEST_ID_HEADER } from './request-id';
 
 /** JSON needs nothing: an API response that a browser renders anyway can load and frame nothing. */
@@ -25,7 +24,10 @@ export const HTML_CSP = [
  * nosniff, frame DENY, no-referrer, and the API CSP. An onSend hook then swaps in the HTML CSP for HTML,
  * marks responses no-store unless a static asset chose its own caching, and echoes the request id.
  */
-export async function registerSecurityHeaders(app: NestFastifyApplication, config: AppConfig): Promise<void> {
+export async function registerSecurityHeaders(
+  app: NestFastifyApplication,
+  { expectCtMaxAge }: { expectCtMaxAge: number | null },
+): Promise<void> {
   await app.register(helmet, {
     global: true,
     contentSecurityPolicy: {
@@ -51,8 +53,8 @@ export async function registerSecurityHeaders(app: NestFastifyApplication, confi
       void reply.header('cache-control', 'no-store');
     }
     // Expect-CT is deprecated (Chrome removed it in v107, helmet in v7); sent only when explicitly configured.
-    if (config.http.expectCtMaxAge !== null) {
-      void reply.header('expect-ct', `max-age=${config.http.expectCtMaxAge}`);
+    if (expectCtMaxAge !== null) {
+      void reply.header('expect-ct', `max-age=${expectCtMaxAge}`);
     }
     return payload;
   });

@@ -1,8 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { DEFAULT_DEEP_JSON_LIMITS as L } from '../../common/validation/deep-json';
 import { SHA256_HEX_PATTERN } from '../../common/validation/sha256';
-import { WASM_RUNTIMES } from '../../config/environment';
-import type { WasmRuntimeName } from '../../config/environment';
+import { WASM_RUNTIMES } from '../wasm.config';
+import type { WasmRuntimeName } from '../wasm.config';
 import { RUN_LIMITS } from '../run-request';
 import { OUTCOMES } from '../wasm.service';
 import type { Outcome } from '../wasm.service';

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WasmRuntimeName } from '../../../src/config/environment';
+import { WasmRuntimeName } from '../../../src/wasm/wasm.config';
 import type { RunRequest } from '../../../src/wasm/run-request';
 import { testConfig, TestConfig } from '../../support/config';
 import {

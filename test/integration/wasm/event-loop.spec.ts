@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WasmRuntimeName } from '../../../src/config/environment';
+import { WasmRuntimeName } from '../../../src/wasm/wasm.config';
 import { testConfig, TestConfig } from '../../support/config';
 import { buildEngine, Engine, fixture, measureEventLoop, TIMED_RUNTIMES } from '../../support/wasm';
 

@@ -36,7 +36,7 @@ describeEachDatabase('module store on %s', (database) => {
     store = moduleRef.get(ModuleStoreService);
     wasm = moduleRef.get(WasmService);
     ds = moduleRef.get(DataSource);
-    root = env.config.wasmAllowedRoots[0];
+    root = env.config.wasm.allowedRoots[0];
     [{ user_id: userId }] = await ds.query<{ user_id: string }[]>(
       `INSERT INTO users (username, password_hash) VALUES ('uploader', 'x') RETURNING user_id`,
     );

@@ -100,7 +100,7 @@ describe('v8 runtime: guests cannot reach the host through node:wasi', () => {
 
   async function engine(options: Partial<V8RuntimeOptions> = {}): Promise<WasmService> {
     const store = await buildModuleStore(env.config);
-    const service = new WasmService(env.config, store, [new V8Runtime({ poolSize: 1, ...options })]);
+    const service = new WasmService(env.config.wasm, store, [new V8Runtime({ poolSize: 1, ...options })]);
     engines.push({ service });
     return service;
   }
@@ -207,7 +207,7 @@ describe('v8 runtime: warm state carries nothing from one call to the next', () 
     env = testConfig({ WASM_ALLOWED_ROOTS: dir, WASM_TIMEOUT_SECS: '5' });
     const store = await buildModuleStore(env.config);
     // One worker and room for one compiled module: switching modules evicts, and the worker drops it too.
-    service = new WasmService(env.config, store, [new V8Runtime({ poolSize: 1, cacheSize: 1 })]);
+    service = new WasmService(env.config.wasm, store, [new V8Runtime({ poolSize: 1, cacheSize: 1 })]);
   });
 
   afterAll(async () => {

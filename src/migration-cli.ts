@@ -1,5 +1,5 @@
-import { loadConfig } from '../config/load-config';
-import { createDataSource } from './data-source.factory';
+import { loadConfig } from './config/load-config';
+import { createDataSource } from './database/data-source.factory';
 
 /** `npm run migration:run` / `migration:revert`, on PostgreSQL or the embedded database, like the app. */
 async function main(command: string | undefined): Promise<void> {

@@ -1,0 +1,48 @@
+import { defineFeatureConfig } from '../common/config/feature-config';
+import { IntVariable, SecretVariable } from '../common/config/variables';
+
+export class AuthVariables {
+  @SecretVariable()
+  JWT_SECRET?: string;
+
+  @SecretVariable()
+  REFRESH_TOKEN_PEPPER?: string;
+
+  @IntVariable(4, 15)
+  BCRYPT_COST?: number;
+
+  @IntVariable(60, 86_400)
+  JWT_ACCESS_TTL_SECONDS?: number;
+
+  @IntVariable(1, 365)
+  REFRESH_TOKEN_TTL_DAYS?: number;
+}
+
+/** Passwords, access tokens (JWT) and refresh tokens. */
+export class AuthConfig {
+  readonly jwtSecret!: string;
+  /** Refresh tokens are stored as keyed hashes under this pepper. */
+  readonly refreshTokenPepper!: string;
+  readonly bcryptCost!: number;
+  readonly accessTokenTtlSeconds!: number;
+  readonly refreshTokenTtlDays!: number;
+
+  constructor(values: AuthConfig) {
+    Object.assign(this, values);
+    Object.freeze(this);
+  }
+}
+
+export const authConfig = defineFeatureConfig({
+  token: AuthConfig,
+  schema: AuthVariables,
+  secrets: ['JWT_SECRET', 'REFRESH_TOKEN_PEPPER'],
+  build: (env, { secrets }) =>
+    new AuthConfig({
+      jwtSecret: secrets.JWT_SECRET,
+      refreshTokenPepper: secrets.REFRESH_TOKEN_PEPPER,
+      bcryptCost: env.BCRYPT_COST ?? 12,
+      accessTokenTtlSeconds: env.JWT_ACCESS_TTL_SECONDS ?? 900,
+      refreshTokenTtlDays: env.REFRESH_TOKEN_TTL_DAYS ?? 30,
+    }),
+});

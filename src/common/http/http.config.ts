@@ -1,0 +1,75 @@
+import { defineFeatureConfig } from '../config/feature-config';
+import { cidrListProblems } from '../config/problems';
+import { splitList } from '../config/values';
+import { IntVariable, TextVariable } from '../config/variables';
+
+export class HttpVariables {
+  @IntVariable(0, 65535)
+  PORT?: number;
+
+  @TextVariable({ maxLength: 255 })
+  HOST?: string;
+
+  @IntVariable(1024, 1024 * 1024 * 1024)
+  BODY_LIMIT_BYTES?: number;
+
+  @IntVariable(1000, 3_600_000)
+  HTTP_REQUEST_TIMEOUT_MS?: number;
+
+  @TextVariable({ maxLength: 8192 })
+  CORS_ALLOWED_ORIGINS?: string;
+
+  @TextVariable({ maxLength: 8192 })
+  TRUSTED_PROXY_CIDRS?: string;
+
+  @IntVariable(0, 365 * 24 * 3600)
+  EXPECT_CT_MAX_AGE?: number;
+}
+
+/** The HTTP server: where it listens, what it accepts and whom it believes. */
+export class HttpConfig {
+  readonly host!: string;
+  readonly port!: number;
+  /** The body limit of every route without its own `@BodyLimit`. */
+  readonly bodyLimitBytes!: number;
+  /** Headers and body must have arrived within this long, or the connection gets a 408 and is closed. */
+  readonly requestTimeoutMs!: number;
+  readonly corsAllowedOrigins!: readonly string[];
+  readonly trustedProxyCidrs!: readonly string[];
+  readonly expectCtMaxAge!: number | null;
+
+  constructor(values: HttpConfig) {
+    Object.assign(this, values);
+    Object.freeze(this);
+  }
+}
+
+/** A wildcard or `null` origin would let any page drive the API with a user's credentials. */
+function corsProblems(origins: string[]): string[] {
+  for (const origin of origins) {
+    if (origin.includes('*')) return ['CORS_ALLOWED_ORIGINS: wildcards are not allowed; list exact origins'];
+    if (origin === 'null' || !/^https?:\/\/[^/\s]+$/.test(origin)) {
+      return ['CORS_ALLOWED_ORIGINS: each entry must be an exact origin such as https://app.example.com'];
+    }
+  }
+  return [];
+}
+
+export const httpConfig = defineFeatureConfig({
+  token: HttpConfig,
+  schema: HttpVariables,
+  check: (env) => [
+    ...corsProblems(splitList(env.CORS_ALLOWED_ORIGINS)),
+    ...cidrListProblems(splitList(env.TRUSTED_PROXY_CIDRS), 'TRUSTED_PROXY_CIDRS'),
+  ],
+  build: (env) =>
+    new HttpConfig({
+      host: env.HOST ?? '0.0.0.0',
+      port: env.PORT ?? 3000,
+      bodyLimitBytes: env.BODY_LIMIT_BYTES ?? 1024 * 1024,
+      requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS ?? 120_000,
+      corsAllowedOrigins: splitList(env.CORS_ALLOWED_ORIGINS),
+      trustedProxyCidrs: splitList(env.TRUSTED_PROXY_CIDRS),
+      expectCtMaxAge: env.EXPECT_CT_MAX_AGE ?? null,
+    }),
+});

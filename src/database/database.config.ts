@@ -1,0 +1,36 @@
+import { defineFeatureConfig } from '../common/config/feature-config';
+import { IntVariable, UrlVariable } from '../common/config/variables';
+
+export class DatabaseVariables {
+  @UrlVariable(['postgres', 'postgresql'])
+  DATABASE_URL?: string;
+
+  @IntVariable(1, 500)
+  DB_MAX_CONNECTIONS?: number;
+
+  @IntVariable(1, 600)
+  DB_CONNECTION_TIMEOUT_SECS?: number;
+}
+
+export class DatabaseConfig {
+  /** null → embedded PGlite in DATA_DIR. */
+  readonly url!: string | null;
+  readonly maxConnections!: number;
+  readonly connectionTimeoutMs!: number;
+
+  constructor(values: DatabaseConfig) {
+    Object.assign(this, values);
+    Object.freeze(this);
+  }
+}
+
+export const databaseConfig = defineFeatureConfig({
+  token: DatabaseConfig,
+  schema: DatabaseVariables,
+  build: (env) =>
+    new DatabaseConfig({
+      url: env.DATABASE_URL ?? null,
+      maxConnections: env.DB_MAX_CONNECTIONS ?? 10,
+      connectionTimeoutMs: (env.DB_CONNECTION_TIMEOUT_SECS ?? 30) * 1000,
+    }),
+});

@@ -1,0 +1,69 @@
+import { RATE_TIERS, RateTier } from '../common/auth/rate-tiers';
+import { defineFeatureConfig } from '../common/config/feature-config';
+import { positiveIntVariable, RawEnvironment } from '../common/config/problems';
+import { IntVariable } from '../common/config/variables';
+
+/** Each rate-limit tier: a per-minute limit and a per-second burst limit (the original's defaults). */
+export interface TierLimits {
+  rpm: number;
+  burst: number;
+}
+
+export const DEFAULT_TIER_LIMITS: Record<RateTier, TierLimits> = {
+  auth: { rpm: 10, burst: 3 },
+  node: { rpm: 20, burst: 5 },
+  task: { rpm: 30, burst: 10 },
+  proof: { rpm: 15, burst: 3 },
+  general: { rpm: 60, burst: 10 },
+};
+
+/** RATE_LIMIT_<TIER>_RPM and RATE_LIMIT_<TIER>_BURST (generated names, read from the raw environment). */
+const TIER_VARIABLES = RATE_TIERS.map((tier) => {
+  const prefix = `RATE_LIMIT_${tier.toUpperCase()}`;
+  return { tier, rpm: `${prefix}_RPM`, burst: `${prefix}_BURST` };
+});
+const MAX_RPM = 1_000_000;
+const MAX_BURST = 100_000;
+
+export class RateLimitVariables {
+  @IntVariable(1000, 10_000_000)
+  RATE_LIMIT_MEMORY_MAX_KEYS?: number;
+}
+
+export class RateLimitConfig {
+  readonly tiers!: Readonly<Record<RateTier, TierLimits>>;
+  /** Most buckets the in-memory store (and the Redis fallback) keeps. */
+  readonly memoryMaxKeys!: number;
+
+  constructor(values: RateLimitConfig) {
+    Object.assign(this, values);
+    Object.freeze(this);
+  }
+}
+
+function tierProblems(raw: RawEnvironment): string[] {
+  return TIER_VARIABLES.flatMap(({ rpm, burst }) => [
+    positiveIntVariable(raw, rpm, MAX_RPM).problem,
+    positiveIntVariable(raw, burst, MAX_BURST).problem,
+  ]).filter((problem) => problem !== null);
+}
+
+function tierLimits(raw: RawEnvironment): Record<RateTier, TierLimits> {
+  return Object.fromEntries(
+    TIER_VARIABLES.map(({ tier, rpm, burst }) => [
+      tier,
+      {
+        rpm: positiveIntVariable(raw, rpm, MAX_RPM).value ?? DEFAULT_TIER_LIMITS[tier].rpm,
+        burst: positiveIntVariable(raw, burst, MAX_BURST).value ?? DEFAULT_TIER_LIMITS[tier].burst,
+      },
+    ]),
+  ) as Record<RateTier, TierLimits>;
+}
+
+export const rateLimitConfig = defineFeatureConfig({
+  token: RateLimitConfig,
+  schema: RateLimitVariables,
+  check: (_env, raw) => tierProblems(raw),
+  build: (env, { raw }) =>
+    new RateLimitConfig({ tiers: tierLimits(raw), memoryMaxKeys: env.RATE_LIMIT_MEMORY_MAX_KEYS ?? 50_000 }),
+});

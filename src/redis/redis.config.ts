@@ -1,0 +1,23 @@
+import { defineFeatureConfig } from '../common/config/feature-config';
+import { UrlVariable } from '../common/config/variables';
+
+export class RedisVariables {
+  @UrlVariable(['redis', 'rediss'])
+  REDIS_URL?: string;
+}
+
+export class RedisConfig {
+  /** null → no Redis: rate-limit counters stay in memory. */
+  readonly url!: string | null;
+
+  constructor(values: RedisConfig) {
+    Object.assign(this, values);
+    Object.freeze(this);
+  }
+}
+
+export const redisConfig = defineFeatureConfig({
+  token: RedisConfig,
+  schema: RedisVariables,
+  build: (env) => new RedisConfig({ url: env.REDIS_URL ?? null }),
+});

@@ -1,0 +1,85 @@
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { defineFeatureConfig } from '../common/config/feature-config';
+import { resolvePath, splitList } from '../common/config/values';
+import { ChoiceVariable, IntVariable, TextVariable } from '../common/config/variables';
+
+export const WASM_RUNTIMES = ['wasmer', 'v8'] as const;
+export type WasmRuntimeName = (typeof WASM_RUNTIMES)[number];
+
+export class WasmVariables {
+  @TextVariable({ maxLength: 8192 })
+  WASM_ALLOWED_ROOTS?: string;
+
+  @IntVariable(1024, 1024 * 1024 * 1024)
+  WASM_MAX_MODULE_BYTES?: number;
+
+  @IntVariable(1, 3600)
+  WASM_TIMEOUT_SECS?: number;
+
+  @IntVariable(1, 4096)
+  WASM_MAX_MEMORY_MB?: number;
+
+  @IntVariable(1, 256)
+  WASM_MAX_CONCURRENCY?: number;
+
+  @IntVariable(1, 256)
+  WASM_MAX_CONCURRENCY_PER_USER?: number;
+
+  @IntVariable(1, 10_000)
+  WASM_MAX_QUEUED_PER_USER?: number;
+
+  @ChoiceVariable(WASM_RUNTIMES)
+  WASM_DEFAULT_RUNTIME?: WasmRuntimeName;
+
+  @IntVariable(1024, 64 * 1024 * 1024)
+  WASM_MAX_OUTPUT_BYTES?: number;
+}
+
+/** The WebAssembly engine and its module store. */
+export class WasmConfig {
+  /** Directories modules are stored in (uploads go to the first) and read from. */
+  readonly allowedRoots!: readonly string[];
+  readonly maxModuleBytes!: number;
+  readonly timeoutMs!: number;
+  readonly maxMemoryBytes!: number;
+  readonly maxConcurrency!: number;
+  /** Runs one user may have going at once (≤ maxConcurrency), so others always find a slot soon. */
+  readonly maxConcurrencyPerUser!: number;
+  /** Runs one user may have waiting; past it, that user gets 503. */
+  readonly maxQueuedPerUser!: number;
+  readonly defaultRuntime!: WasmRuntimeName;
+  readonly maxOutputBytes!: number;
+
+  constructor(values: WasmConfig) {
+    Object.assign(this, values);
+    Object.freeze(this);
+  }
+}
+
+export const wasmConfig = defineFeatureConfig({
+  token: WasmConfig,
+  schema: WasmVariables,
+  build: (env, { core, cwd }) => {
+    const maxConcurrency = env.WASM_MAX_CONCURRENCY ?? availableParallelism();
+    return new WasmConfig({
+      // Uploaded modules live with the rest of the service's data unless roots are named.
+      allowedRoots: splitList(env.WASM_ALLOWED_ROOTS ?? join(core.dataDir, 'wasm-modules')).map((path) =>
+        resolvePath(path, cwd),
+      ),
+      maxModuleBytes: env.WASM_MAX_MODULE_BYTES ?? 10 * 1024 * 1024,
+      timeoutMs: (env.WASM_TIMEOUT_SECS ?? 30) * 1000,
+      maxMemoryBytes: (env.WASM_MAX_MEMORY_MB ?? 256) * 1024 * 1024,
+      maxConcurrency,
+      // Half the slots by default: a second user finds one free however many runs the first has queued.
+      maxConcurrencyPerUser: Math.min(
+        maxConcurrency,
+        env.WASM_MAX_CONCURRENCY_PER_USER ?? Math.ceil(maxConcurrency / 2),
+      ),
+      maxQueuedPerUser: env.WASM_MAX_QUEUED_PER_USER ?? 16,
+      // v8 by the benchmark in bench/wasm.ts (numbers in bench/README.md).
+      defaultRuntime: env.WASM_DEFAULT_RUNTIME ?? 'v8',
+      maxOutputBytes: env.WASM_MAX_OUTPUT_BYTES ?? 1024 * 1024,
+    });
+  },
+});
