@@ -39,6 +39,10 @@ describe('architecture rules (dependency-cruiser)', () => {
   const dirs: string[] = [];
   afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
+  it('the real src/ has no folder cycle and no upward import', async () => {
+    expect(await cruise(ROOT)).toEqual([]);
+  });
+
   it('catches a cycle between two feature folders', async () => {
     const dir = tree({
       'src/tasks/tasks.service.ts':
