@@ -33,7 +33,7 @@ export class NodeRegistry20261201000000 implements MigrationInterface {
     // The liveness sweep: online nodes by last heartbeat. The purge: offline ones by the same column.
     await q.query(
       `CREATE INDEX idx_nodes_online_heartbeat ON nodes (last_heartbeat)
-         WHERE status = 'online' AND deleted_at IS NULL`,
+         WHERE status IN ('online', 'busy', 'draining') AND deleted_at IS NULL`,
     );
     await q.query(
       `CREATE INDEX idx_nodes_offline_heartbeat ON nodes (last_heartbeat)

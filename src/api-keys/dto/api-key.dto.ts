@@ -12,7 +12,7 @@ import {
   Min,
 } from 'class-validator';
 import type { Principal } from '../../common/auth/principal';
-import { ALL_SCOPES, ROLES } from '../../common/auth/scopes';
+import { ALL_SCOPES, GRANTABLE_SCOPES, ROLES } from '../../common/auth/scopes';
 import type { Scope } from '../../common/auth/scopes';
 import { IsDisplayName } from '../../common/validation/display-name';
 import type { ApiKeyRecord } from '../api-keys.repository';
@@ -22,12 +22,12 @@ export class CreateApiKeyDto {
   @IsDisplayName()
   name!: string;
 
-  @ApiProperty({ enum: ALL_SCOPES, isArray: true, example: ['tasks:read', 'tasks:write'] })
+  @ApiProperty({ enum: GRANTABLE_SCOPES, isArray: true, example: ['tasks:read', 'tasks:write'] })
   @IsArray()
   @ArrayMinSize(1)
-  @ArrayMaxSize(ALL_SCOPES.length)
+  @ArrayMaxSize(GRANTABLE_SCOPES.length)
   @ArrayUnique()
-  @IsIn(ALL_SCOPES, { each: true })
+  @IsIn(GRANTABLE_SCOPES, { each: true })
   scopes!: Scope[];
 
   @ApiPropertyOptional({ format: 'date-time', description: 'When the key stops working; in the future' })

@@ -4,10 +4,15 @@ import type { FastifyRequest } from 'fastify';
 import { AppException } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code';
 import { AUTH_REQUIREMENTS_KEY, AuthRequirements } from '../../common/auth/authenticated.decorator';
+import { NODE_AGENT_KEY, NodeAgentAccess } from '../../common/auth/node-agent.decorator';
 import { IS_PUBLIC_KEY } from '../../common/auth/public.decorator';
 import type { Principal } from '../../common/auth/principal';
+import { Scope } from '../../common/auth/scopes';
 
-/** Runs after AuthenticationGuard: the principal's role and scopes must meet the route's @Authenticated(). */
+/**
+ * Runs after AuthenticationGuard: the principal's role and scopes must meet the route's @Authenticated().
+ * Node keys are judged apart: they pass only @NodeAgent routes, and only for their own node.
+ */
 @Injectable()
 export class AuthorizationGuard implements CanActivate {
   constructor(private readonly reflector: Reflector) {}
@@ -15,8 +20,14 @@ export class AuthorizationGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, targets)) return true;
-    const principal = context.switchToHttp().getRequest<FastifyRequest & { user?: Principal }>().user;
+    const request = context.switchToHttp().getRequest<FastifyRequest & { user?: Principal }>();
+    const principal = request.user;
     if (!principal) throw new AppException(ErrorCode.Unauthorized, 'Valid credentials are required');
+    const agent = this.reflector.getAllAndOverride<NodeAgentAccess | undefined>(NODE_AGENT_KEY, targets);
+    if (principal.nodeId !== undefined) return this.allowAgent(principal, agent, request);
+    if (agent && !agent.users) {
+      throw new AppException(ErrorCode.Forbidden, 'Only the node’s own key can call this route');
+    }
     const requirements = this.reflector.getAllAndOverride<AuthRequirements | undefined>(
       AUTH_REQUIREMENTS_KEY,
       targets,
@@ -30,6 +41,23 @@ export class AuthorizationGuard implements CanActivate {
     const missing = (requirements?.scopes ?? []).filter((scope) => !principal.scopes.includes(scope));
     if (missing.length > 0) {
       throw new AppException(ErrorCode.Forbidden, `Missing scope: ${missing.join(', ')}`);
+    }
+    return true;
+  }
+
+  /** A node key: an agent route, the agent scope, and (when the path names a node) its own node. */
+  private allowAgent(
+    principal: Principal,
+    agent: NodeAgentAccess | undefined,
+    request: FastifyRequest,
+  ): boolean {
+    if (!agent || !principal.scopes.includes(Scope.NodesAgent)) {
+      throw new AppException(ErrorCode.Forbidden, 'A node key can only call its own node’s agent routes');
+    }
+    if (agent.nodeParam !== undefined) {
+      const nodeId = (request.params as Record<string, string | undefined>)[agent.nodeParam];
+      // Another node's routes look like a node that does not exist, as they do to other users.
+      if (nodeId !== principal.nodeId) throw AppException.notFound('Node not found');
     }
     return true;
   }

@@ -10,6 +10,12 @@ export interface Principal {
   keyId?: string;
   /** The API key's `rate_limit_tier` (general, elevated, unlimited). */
   rateLimitTier?: string;
+  /**
+   * Set when the credential is a node key: the node it is bound to. Such a principal is that node's agent
+   * and nothing else (AuthorizationGuard lets it through only on @NodeAgent routes of its own node); userId
+   * is the node's owner, for rate limiting and audit.
+   */
+  nodeId?: string;
 }
 
 /** Where a request came from, for audit rows and token metadata. */

@@ -11,6 +11,11 @@ export const Scope = {
   AdminThrottle: 'admin:throttle',
   /** Register proof circuits: a key narrowed to any other admin scope cannot change what proofs verify against. */
   AdminCircuits: 'admin:circuits',
+  /**
+   * A node's agent acting for its node. Carried only by node keys (API keys bound to one node), never granted
+   * to a user or a user's key: no role has it, and a node key carries nothing else.
+   */
+  NodesAgent: 'nodes:agent',
 } as const;
 export type Scope = (typeof Scope)[keyof typeof Scope];
 export const ALL_SCOPES: readonly Scope[] = Object.values(Scope);
@@ -27,11 +32,17 @@ const USER_SCOPES: readonly Scope[] = [
   Scope.KeysManage,
 ];
 
-/** What each role may do at most. Admin scopes exist only on the admin role. */
+/** What each role may do at most. Admin scopes exist only on the admin role; no role is a node's agent. */
 export const ROLE_SCOPES: Record<Role, readonly Scope[]> = {
   user: USER_SCOPES,
-  admin: ALL_SCOPES,
+  admin: ALL_SCOPES.filter((scope) => scope !== Scope.NodesAgent),
 };
+
+/** Scopes a user may put on an API key (POST /api-keys); `nodes:agent` comes only with a node key. */
+export const GRANTABLE_SCOPES: readonly Scope[] = ROLE_SCOPES.admin;
+
+/** The scopes of every node key. */
+export const NODE_KEY_SCOPES: readonly Scope[] = [Scope.NodesAgent];
 
 export function isScope(value: string): value is Scope {
   return (ALL_SCOPES as readonly string[]).includes(value);

@@ -1,0 +1,102 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import {
+  IsIn,
+  IsInt,
+  IsISO8601,
+  IsNumber,
+  IsOptional,
+  IsString,
+  Length,
+  Matches,
+  Max,
+  Min,
+} from 'class-validator';
+import { PageQueryDto } from '../../common/pagination/cursor';
+import { NODE_TYPES, NodeType } from './register-node.dto';
+
+export const NODE_STATUSES = ['online', 'offline', 'busy', 'draining', 'suspended', 'rejected'] as const;
+export type NodeStatus = (typeof NODE_STATUSES)[number];
+
+const Percent = () => [IsOptional(), IsNumber({ allowNaN: false, allowInfinity: false }), Min(0), Max(100)];
+const apply =
+  (...decorators: PropertyDecorator[]): PropertyDecorator =>
+  (target, key) => {
+    for (const decorator of decorators) decorator(target, key);
+  };
+
+/** Telemetry a node reports with its heartbeat; every field optional (the original sent an empty body). */
+export class HeartbeatDto {
+  @ApiPropertyOptional({ minimum: 0, maximum: 100 }) @apply(...Percent()) cpu_usage?: number;
+  @ApiPropertyOptional({ minimum: 0, maximum: 100 }) @apply(...Percent()) memory_usage?: number;
+  @ApiPropertyOptional({ minimum: 0, maximum: 100 }) @apply(...Percent()) disk_usage?: number;
+
+  @ApiPropertyOptional({ minimum: 0, maximum: 600000 })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(600_000)
+  network_latency_ms?: number;
+
+  @ApiPropertyOptional({ minimum: 0, maximum: 100000 })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(100_000)
+  active_tasks?: number;
+
+  @ApiPropertyOptional({ maxLength: 32, example: '0.3.1' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 32)
+  @Matches(/^[\x21-\x7e]+$/, { message: 'agent_version must be printable ASCII without spaces' })
+  agent_version?: string;
+}
+
+const toBoolean = ({ value }: { value: unknown }) =>
+  value === 'true' ? true : value === 'false' ? false : value;
+
+export class ListNodesQueryDto extends PageQueryDto {
+  @ApiPropertyOptional({ enum: NODE_STATUSES })
+  @IsOptional()
+  @IsIn(NODE_STATUSES)
+  status?: NodeStatus;
+
+  @ApiPropertyOptional({ enum: NODE_TYPES })
+  @IsOptional()
+  @IsIn(NODE_TYPES)
+  node_type?: NodeType;
+
+  @ApiPropertyOptional({ maxLength: 32 })
+  @IsOptional()
+  @IsString()
+  @Length(1, 32)
+  region?: string;
+
+  @ApiPropertyOptional({ description: 'Admins only: every user’s nodes', type: Boolean })
+  @IsOptional()
+  @Transform(toBoolean)
+  @IsIn([true, false], { message: 'all must be true or false' })
+  all?: boolean;
+}
+
+export class HeartbeatHistoryQueryDto extends PageQueryDto {
+  @ApiPropertyOptional({ format: 'date-time', description: 'Only rows recorded at or after this time' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  since?: string;
+}
+
+export class RotateNodeKeyDto {
+  @ApiPropertyOptional({
+    minimum: 0,
+    maximum: 86400,
+    default: 0,
+    description: 'How long the node’s current key keeps working, so the agent can switch without a gap',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(86400)
+  grace_seconds?: number;
+}

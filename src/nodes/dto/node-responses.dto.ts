@@ -1,0 +1,105 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { NODE_STATUSES } from './node-requests.dto';
+import { NodeCapabilitiesDto, NODE_TYPES } from './register-node.dto';
+
+/** The original's NodeInfo plus `public_key` and `labels`; `owner_id` is null for non-admins viewing others. */
+export class NodeInfoDto {
+  @ApiProperty({ example: 'node-001' }) node_id!: string;
+  @ApiProperty({ format: 'uuid', nullable: true, type: String }) owner_id!: string | null;
+  @ApiProperty() region!: string;
+  @ApiProperty({ enum: NODE_TYPES }) node_type!: string;
+  @ApiProperty({ type: NodeCapabilitiesDto }) capabilities!: NodeCapabilitiesDto;
+  @ApiProperty({ minimum: 0, maximum: 100, description: 'See README “Nodes” for the formula' })
+  health_score!: number;
+  @ApiProperty({ enum: NODE_STATUSES }) status!: string;
+  @ApiProperty({ format: 'date-time' }) registered_at!: string;
+  @ApiProperty({ format: 'date-time' }) last_seen!: string;
+  @ApiProperty({ format: 'date-time', nullable: true, type: String }) last_heartbeat!: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'Ed25519, standard base64 of the raw 32 bytes' })
+  public_key!: string | null;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } }) labels!: Record<string, string>;
+}
+
+export class RegisteredNodeDto extends NodeInfoDto {
+  @ApiProperty({
+    description: 'The node’s own API key (scope nodes:agent, valid only on this node’s routes). Shown once.',
+  })
+  node_api_key!: string;
+}
+
+export class NodeKeyDto {
+  @ApiProperty() node_id!: string;
+  @ApiProperty({ format: 'uuid' }) key_id!: string;
+  @ApiProperty({ example: 'vcp_AbCd1234' }) key_prefix!: string;
+  @ApiProperty({ description: 'The new node key. Shown only in this response.' }) node_api_key!: string;
+  @ApiProperty({ format: 'date-time' }) created_at!: string;
+  @ApiProperty({
+    format: 'date-time',
+    nullable: true,
+    type: String,
+    description: 'Until when the previous key still works (null: revoked at once)',
+  })
+  previous_key_expires_at!: string | null;
+}
+
+export class NodeMessageDto {
+  @ApiProperty({ example: 'Node deleted successfully' }) message!: string;
+  @ApiProperty() node_id!: string;
+}
+
+export class HeartbeatResponseDto {
+  @ApiProperty({ example: 'Heartbeat received' }) message!: string;
+  @ApiProperty() node_id!: string;
+  @ApiProperty({ format: 'date-time' }) timestamp!: string;
+  @ApiProperty() health_score!: number;
+  @ApiProperty({ enum: NODE_STATUSES }) node_status!: string;
+  @ApiProperty() active_tasks!: number;
+  @ApiProperty({ description: 'Send the next heartbeat within this many seconds' })
+  heartbeat_interval_secs!: number;
+}
+
+export class HeartbeatRecordDto {
+  @ApiProperty({ format: 'date-time', description: 'Start of the interval this row covers' })
+  bucket_start!: string;
+  @ApiProperty({ format: 'date-time', description: 'The latest heartbeat in the interval' })
+  recorded_at!: string;
+  @ApiProperty({ description: 'Heartbeats received in the interval' }) heartbeats!: number;
+  @ApiProperty() health_score!: number;
+  @ApiProperty({ nullable: true, type: Number }) cpu_usage!: number | null;
+  @ApiProperty({ nullable: true, type: Number }) memory_usage!: number | null;
+  @ApiProperty({ nullable: true, type: Number }) disk_usage!: number | null;
+  @ApiProperty({ nullable: true, type: Number }) network_latency_ms!: number | null;
+  @ApiProperty() active_tasks!: number;
+  @ApiProperty({ nullable: true, type: String }) agent_version!: string | null;
+  @ApiProperty({ enum: NODE_STATUSES }) status!: string;
+}
+
+export class NodePageDto {
+  @ApiProperty({ type: [NodeInfoDto] }) items!: NodeInfoDto[];
+  @ApiProperty({ nullable: true, type: String }) next_cursor!: string | null;
+}
+
+export class HeartbeatPageDto {
+  @ApiProperty({ type: [HeartbeatRecordDto] }) items!: HeartbeatRecordDto[];
+  @ApiProperty({ nullable: true, type: String }) next_cursor!: string | null;
+}
+
+export class ClusterStatsDto {
+  @ApiProperty({ description: 'Live (not deleted), non-rejected nodes' }) total_nodes!: number;
+  @ApiProperty({ description: 'Online with a health score of at least 70' }) healthy_nodes!: number;
+  @ApiProperty() total_tasks!: number;
+  @ApiProperty() completed_tasks!: number;
+  @ApiProperty() failed_tasks!: number;
+  @ApiProperty({ description: 'Mean health score of the counted nodes (0 when there are none)' })
+  avg_health_score!: number;
+  @ApiProperty({ description: 'Σ cpu_cores of the counted nodes' }) total_compute_capacity!: number;
+  @ApiProperty() online_nodes!: number;
+  @ApiProperty() pending_tasks!: number;
+  @ApiProperty() running_tasks!: number;
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: { type: 'integer' },
+    example: { compute: 3, gateway: 0, storage: 1, validator: 0 },
+  })
+  by_node_type!: Record<string, number>;
+}

@@ -1,0 +1,241 @@
+import { Injectable } from '@nestjs/common';
+import type { KeysetCursor } from '../common/pagination/cursor';
+import { DatabaseSession } from '../database/transaction-runner';
+import type { NodeStatus } from './dto/node-requests.dto';
+import type { NodeType } from './dto/register-node.dto';
+
+export interface NodeRecord {
+  nodeId: string;
+  ownerId: string | null;
+  region: string;
+  nodeType: NodeType;
+  bandwidthMbps: number;
+  cpuCores: number;
+  memoryGb: number;
+  gpuAvailable: boolean;
+  healthScore: number;
+  status: NodeStatus;
+  registeredAt: Date;
+  lastSeen: Date;
+  lastHeartbeat: Date | null;
+  publicKey: string | null;
+  labels: Record<string, string>;
+}
+
+export interface NewNode {
+  nodeId: string;
+  ownerId: string;
+  region: string;
+  nodeType: NodeType;
+  bandwidthMbps: number;
+  cpuCores: number;
+  memoryGb: number;
+  gpuAvailable: boolean;
+  healthScore: number;
+  publicKey: string | null;
+  labels: Record<string, string>;
+}
+
+export interface NodeFilter {
+  /** null: every owner's nodes (admins). */
+  ownerId: string | null;
+  status?: NodeStatus;
+  nodeType?: NodeType;
+  region?: string;
+}
+
+interface NodeRow {
+  node_id: string;
+  owner_id: string | null;
+  region: string;
+  node_type: NodeType;
+  bandwidth_mbps: number;
+  cpu_cores: number;
+  memory_gb: number;
+  gpu_available: boolean;
+  health_score: number;
+  status: NodeStatus;
+  registered_at: Date;
+  last_seen: Date;
+  last_heartbeat: Date | null;
+  public_key: string | null;
+  labels: Record<string, string>;
+}
+
+const COLUMNS = `node_id, owner_id, region, node_type, bandwidth_mbps, cpu_cores, memory_gb, gpu_available,
+  health_score, status, registered_at, last_seen, last_heartbeat, public_key, labels`;
+
+function toRecord(row: NodeRow): NodeRecord {
+  return {
+    nodeId: row.node_id,
+    ownerId: row.owner_id,
+    region: row.region,
+    nodeType: row.node_type,
+    bandwidthMbps: row.bandwidth_mbps,
+    cpuCores: row.cpu_cores,
+    memoryGb: row.memory_gb,
+    gpuAvailable: row.gpu_available,
+    healthScore: row.health_score,
+    status: row.status,
+    registeredAt: row.registered_at,
+    lastSeen: row.last_seen,
+    lastHeartbeat: row.last_heartbeat,
+    publicKey: row.public_key,
+    labels: row.labels,
+  };
+}
+
+/** Statuses a silent node leaves for `offline` (the sweep) — matches idx_nodes_online_heartbeat. */
+const ALIVE_STATUSES = `('online', 'busy', 'draining')`;
+
+/** The nodes table. Soft-deleted rows are invisible to every method but `register` (which may revive one). */
+@Injectable()
+export class NodesRepository {
+  constructor(private readonly db: DatabaseSession) {}
+
+  /**
+   * Inserts the node, or revives the owner's own soft-deleted node of that id, in one statement (so two
+   * registrations racing for an id cannot both win). null: the id belongs to a live node or to someone else.
+   */
+  async register(node: NewNode): Promise<NodeRecord | null> {
+    const [row] = await this.db.query<NodeRow>(
+      `INSERT INTO nodes (node_id, owner_id, region, node_type, bandwidth_mbps, cpu_cores, memory_gb,
+                          gpu_available, health_score, status, public_key, labels, last_heartbeat)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'online', $10, $11::jsonb, now())
+       ON CONFLICT (node_id) DO UPDATE SET
+         region = EXCLUDED.region, node_type = EXCLUDED.node_type, bandwidth_mbps = EXCLUDED.bandwidth_mbps,
+         cpu_cores = EXCLUDED.cpu_cores, memory_gb = EXCLUDED.memory_gb, gpu_available = EXCLUDED.gpu_available,
+         health_score = EXCLUDED.health_score, status = 'online', public_key = EXCLUDED.public_key,
+         labels = EXCLUDED.labels, agent_version = NULL, registered_at = now(), last_seen = now(),
+         last_heartbeat = now(), updated_at = now(), deleted_at = NULL
+       WHERE nodes.deleted_at IS NOT NULL AND nodes.owner_id = EXCLUDED.owner_id
+       RETURNING ${COLUMNS}`,
+      [
+        node.nodeId,
+        node.ownerId,
+        node.region,
+        node.nodeType,
+        node.bandwidthMbps,
+        node.cpuCores,
+        node.memoryGb,
+        node.gpuAvailable,
+        node.healthScore,
+        node.publicKey,
+        JSON.stringify(node.labels),
+      ],
+    );
+    return row ? toRecord(row) : null;
+  }
+
+  /** A live node; with `ownerId`, only if that user owns it (so another user's node reads as missing). */
+  async findLive(nodeId: string, ownerId: string | null, forUpdate = false): Promise<NodeRecord | null> {
+    const [row] = await this.db.query<NodeRow>(
+      `SELECT ${COLUMNS} FROM nodes
+        WHERE node_id = $1 AND deleted_at IS NULL AND ($2::uuid IS NULL OR owner_id = $2::uuid)
+        ${forUpdate ? 'FOR UPDATE' : ''}`,
+      [nodeId, ownerId],
+    );
+    return row ? toRecord(row) : null;
+  }
+
+  /** Newest first, keyset-paged on (registered_at, node_id). */
+  async list(filter: NodeFilter, after: KeysetCursor | null, fetch: number): Promise<NodeRecord[]> {
+    const rows = await this.db.query<NodeRow>(
+      `SELECT ${COLUMNS} FROM nodes
+        WHERE deleted_at IS NULL
+          AND ($1::uuid IS NULL OR owner_id = $1::uuid)
+          AND ($2::varchar IS NULL OR status = $2)
+          AND ($3::varchar IS NULL OR node_type = $3)
+          AND ($4::varchar IS NULL OR region = $4)
+          AND ($5::timestamptz IS NULL OR (registered_at, node_id) < ($5::timestamptz, $6::varchar))
+        ORDER BY registered_at DESC, node_id DESC
+        LIMIT $7`,
+      [
+        filter.ownerId,
+        filter.status ?? null,
+        filter.nodeType ?? null,
+        filter.region ?? null,
+        after?.t ?? null,
+        after?.id ?? null,
+        fetch,
+      ],
+    );
+    return rows.map(toRecord);
+  }
+
+  async softDelete(nodeId: string): Promise<boolean> {
+    const { affected } = await this.db.execute(
+      `UPDATE nodes SET deleted_at = now(), updated_at = now() WHERE node_id = $1 AND deleted_at IS NULL`,
+      [nodeId],
+    );
+    return affected > 0;
+  }
+
+  /** Moves a live node between `rejected` and any other status; false when it was not in a `from` status. */
+  async reject(nodeId: string): Promise<boolean> {
+    const { affected } = await this.db.execute(
+      `UPDATE nodes SET status = 'rejected', updated_at = now()
+        WHERE node_id = $1 AND deleted_at IS NULL AND status <> 'rejected'`,
+      [nodeId],
+    );
+    return affected > 0;
+  }
+
+  /** A reinstated node is offline until its agent (with a new key) heartbeats again. */
+  async reinstate(nodeId: string): Promise<boolean> {
+    const { affected } = await this.db.execute(
+      `UPDATE nodes SET status = 'offline', updated_at = now()
+        WHERE node_id = $1 AND deleted_at IS NULL AND status = 'rejected'`,
+      [nodeId],
+    );
+    return affected > 0;
+  }
+
+  /** What a heartbeat needs to score a node: its bandwidth; null if it is not live or is rejected. */
+  async heartbeatProfile(nodeId: string): Promise<{ bandwidthMbps: number; status: NodeStatus } | null> {
+    const [row] = await this.db.query<{ bandwidth_mbps: number; status: NodeStatus }>(
+      `SELECT bandwidth_mbps, status FROM nodes WHERE node_id = $1 AND deleted_at IS NULL`,
+      [nodeId],
+    );
+    return row ? { bandwidthMbps: row.bandwidth_mbps, status: row.status } : null;
+  }
+
+  /**
+   * The liveness sweep: nodes silent for longer than `offlineAfterSecs` become offline. Conditional on the
+   * status and the database's clock, so replicas sweeping at once change each node once: under PostgreSQL's
+   * row lock the second UPDATE re-reads the row, finds it offline and skips it.
+   */
+  async markSilentOffline(offlineAfterSecs: number): Promise<string[]> {
+    const rows = await this.db.query<{ node_id: string }>(
+      `UPDATE nodes SET status = 'offline', updated_at = now()
+        WHERE status IN ${ALIVE_STATUSES} AND deleted_at IS NULL
+          AND last_heartbeat < now() - make_interval(secs => $1)
+        RETURNING node_id`,
+      [offlineAfterSecs],
+    );
+    return rows.map((row) => row.node_id);
+  }
+
+  /** Soft-deletes nodes offline for longer than `days`; returns them (they are audited, never silent). */
+  async purgeLongOffline(days: number, limit: number): Promise<{ nodeId: string; ownerId: string | null }[]> {
+    const rows = await this.db.query<{ node_id: string; owner_id: string | null }>(
+      `UPDATE nodes SET deleted_at = now(), updated_at = now()
+        WHERE node_id IN (
+          SELECT node_id FROM nodes
+           WHERE status = 'offline' AND deleted_at IS NULL AND last_heartbeat < now() - make_interval(days => $1)
+           ORDER BY last_heartbeat LIMIT $2 FOR UPDATE SKIP LOCKED)
+          AND status = 'offline' AND deleted_at IS NULL
+        RETURNING node_id, owner_id`,
+      [days, limit],
+    );
+    return rows.map((row) => ({ nodeId: row.node_id, ownerId: row.owner_id }));
+  }
+
+  /** Live nodes by status, for the `vcp_nodes{status}` gauge. */
+  async countByStatus(): Promise<Map<NodeStatus, number>> {
+    const rows = await this.db.query<{ status: NodeStatus; n: number }>(
+      `SELECT status, count(*)::int AS n FROM nodes WHERE deleted_at IS NULL GROUP BY status`,
+    );
+    return new Map(rows.map((row) => [row.status, row.n]));
+  }
+}

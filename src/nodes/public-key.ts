@@ -1,0 +1,33 @@
+import { createPublicKey } from 'node:crypto';
+
+/** DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): the raw 32-byte key follows it. */
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
+/**
+ * An Ed25519 public key given as standard base64 of its 32 raw bytes or as an SPKI PEM, normalised to the
+ * base64 of the raw bytes (the form results will be verified against); null when it is neither. Parsing is
+ * left to node:crypto, which also refuses keys of other algorithms.
+ */
+export function normalizeEd25519PublicKey(text: string): string | null {
+  const trimmed = text.trim();
+  if (trimmed.startsWith('-----BEGIN PUBLIC KEY-----')) {
+    try {
+      const key = createPublicKey({ key: trimmed, format: 'pem' });
+      if (key.asymmetricKeyType !== 'ed25519') return null;
+      const der = key.export({ format: 'der', type: 'spki' });
+      return der.subarray(ED25519_SPKI_PREFIX.length).toString('base64');
+    } catch {
+      return null; // not a PEM node:crypto can read: refused by the caller with a 422
+    }
+  }
+  if (!/^[A-Za-z0-9+/]{43}=$/.test(trimmed)) return null;
+  const raw = Buffer.from(trimmed, 'base64');
+  if (raw.length !== 32) return null;
+  try {
+    // Builds the key to be sure node:crypto accepts it (a point it refuses could never verify anything).
+    createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+  } catch {
+    return null;
+  }
+  return raw.toString('base64');
+}
