@@ -1,0 +1,196 @@
+import { Injectable } from '@nestjs/common';
+import type { Principal } from '../common/auth/principal';
+import { Clock } from '../common/clock/clock';
+import { AppException } from '../common/errors/app.exception';
+import { ErrorCode } from '../common/errors/error-code';
+import { decodeCursor, encodeCursor } from '../common/pagination/cursor';
+import { UUID_PATTERN } from '../common/validation/uuid';
+import { DatabaseSession } from '../database/transaction-runner';
+import { VcpMetrics } from '../metrics/vcp-metrics';
+import type { HeartbeatDto, HeartbeatHistoryQueryDto } from './dto/node-requests.dto';
+import type { HeartbeatPageDto, HeartbeatResponseDto } from './dto/node-responses.dto';
+import { healthScore } from './health-score';
+import { HeartbeatResult, HeartbeatsRepository, HeartbeatWrite } from './heartbeats.repository';
+import { NodesConfig } from './nodes.config';
+import { NodesRepository } from './nodes.repository';
+import { NodesService } from './nodes.service';
+
+/** A node's bandwidth changes only when it registers again, so scoring reads it from here for a few seconds. */
+const PROFILE_TTL_MS = 5000;
+const MAX_PROFILES = 10_000;
+/** Most nodes written by one statement. */
+const MAX_BATCH = 500;
+const DEFAULT_PAGE = 50;
+
+interface Waiter {
+  resolve(result: HeartbeatResult | null): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Heartbeats, written by group commit: heartbeats that arrive while a write is in flight wait for the next
+ * one, which records all of them in one statement (several from one node merge into one row: latest telemetry
+ * wins). Under load that turns N writes into one without delaying anyone at low load, and every caller still
+ * answers only after its heartbeat is committed.
+ */
+@Injectable()
+export class HeartbeatService {
+  private pending = new Map<string, { write: HeartbeatWrite; waiters: Waiter[] }>();
+  private draining = false;
+  private readonly profiles = new Map<string, { bandwidthMbps: number; until: number }>();
+
+  constructor(
+    private readonly heartbeats: HeartbeatsRepository,
+    private readonly nodesRepository: NodesRepository,
+    private readonly nodes: NodesService,
+    private readonly config: NodesConfig,
+    private readonly metrics: VcpMetrics,
+    private readonly clock: Clock,
+    private readonly db: DatabaseSession,
+  ) {}
+
+  /** The node's key (checked by the guard) or its owner/an admin (checked here). */
+  async heartbeat(principal: Principal, nodeId: string, dto: HeartbeatDto): Promise<HeartbeatResponseDto> {
+    if (principal.nodeId === undefined) await this.nodes.visible(principal, nodeId);
+    const bandwidthMbps = await this.bandwidthOf(nodeId);
+    const telemetry = [dto.cpu_usage, dto.memory_usage, dto.network_latency_ms].some((v) => v !== undefined);
+    const write: HeartbeatWrite = {
+      nodeId,
+      cpuUsage: dto.cpu_usage ?? null,
+      memoryUsage: dto.memory_usage ?? null,
+      diskUsage: dto.disk_usage ?? null,
+      networkLatencyMs: dto.network_latency_ms ?? null,
+      activeTasks: dto.active_tasks ?? null,
+      agentVersion: dto.agent_version ?? null,
+      healthScore: telemetry
+        ? healthScore({
+            bandwidthMbps,
+            cpuUsage: dto.cpu_usage,
+            memoryUsage: dto.memory_usage,
+            networkLatencyMs: dto.network_latency_ms,
+          })
+        : null,
+      count: 1,
+    };
+    // Inside a caller's transaction the write must be part of it, not of a batch that outlives it.
+    const result = this.db.inTransaction
+      ? ((await this.heartbeats.record([write], this.config.historyIntervalSecs))[0] ?? null)
+      : await this.enqueue(write);
+    if (!result) throw await this.refusal(nodeId);
+    this.metrics.nodeHeartbeat();
+    return {
+      message: 'Heartbeat received',
+      node_id: nodeId,
+      timestamp: this.clock.now().toISOString(),
+      health_score: result.healthScore,
+      node_status: result.status,
+      active_tasks: dto.active_tasks ?? 0,
+      heartbeat_interval_secs: this.config.heartbeatIntervalSecs,
+    };
+  }
+
+  async history(principal: Principal, nodeId: string, query: HeartbeatHistoryQueryDto): Promise<HeartbeatPageDto> {
+    await this.nodes.visible(principal, nodeId);
+    const limit = query.limit ?? DEFAULT_PAGE;
+    const rows = await this.heartbeats.list(
+      nodeId,
+      query.since ? new Date(query.since) : null,
+      decodeCursor(query.cursor, UUID_PATTERN),
+      limit + 1,
+    );
+    const items = rows.slice(0, limit);
+    const last = items[items.length - 1];
+    return {
+      items: items.map((row) => ({
+        bucket_start: row.bucketStart.toISOString(),
+        recorded_at: row.recordedAt.toISOString(),
+        heartbeats: row.heartbeats,
+        health_score: row.healthScore,
+        cpu_usage: row.cpuUsage,
+        memory_usage: row.memoryUsage,
+        disk_usage: row.diskUsage,
+        network_latency_ms: row.networkLatencyMs,
+        active_tasks: row.activeTasks,
+        agent_version: row.agentVersion,
+        status: row.status,
+      })),
+      next_cursor:
+        rows.length > limit && last
+          ? encodeCursor({ t: last.bucketStart.toISOString(), id: last.heartbeatId })
+          : null,
+    };
+  }
+
+  private async bandwidthOf(nodeId: string): Promise<number> {
+    const now = this.clock.nowMs();
+    const cached = this.profiles.get(nodeId);
+    if (cached && cached.until > now) return cached.bandwidthMbps;
+    const profile = await this.nodesRepository.heartbeatProfile(nodeId);
+    if (!profile) throw AppException.notFound('Node not found');
+    if (this.profiles.size >= MAX_PROFILES) this.profiles.clear();
+    this.profiles.set(nodeId, { bandwidthMbps: profile.bandwidthMbps, until: now + PROFILE_TTL_MS });
+    return profile.bandwidthMbps;
+  }
+
+  /** Why a heartbeat changed nothing: the node was rejected or deleted meanwhile. */
+  private async refusal(nodeId: string): Promise<AppException> {
+    const node = await this.nodesRepository.findLive(nodeId, null);
+    return node?.status === 'rejected'
+      ? new AppException(ErrorCode.Conflict, 'The node is rejected')
+      : AppException.notFound('Node not found');
+  }
+
+  private enqueue(write: HeartbeatWrite): Promise<HeartbeatResult | null> {
+    return new Promise((resolve, reject) => {
+      const entry = this.pending.get(write.nodeId);
+      if (entry) {
+        entry.write = merge(entry.write, write);
+        entry.waiters.push({ resolve, reject });
+      } else {
+        this.pending.set(write.nodeId, { write, waiters: [{ resolve, reject }] });
+      }
+      if (!this.draining) {
+        this.draining = true;
+        // The first heartbeat of a quiet period is written at once (next turn of the event loop).
+        setImmediate(() => void this.drain());
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending.size > 0) {
+      const batch = [...this.pending.entries()].slice(0, MAX_BATCH);
+      for (const [nodeId] of batch) this.pending.delete(nodeId);
+      try {
+        const results = await this.heartbeats.record(
+          batch.map(([, entry]) => entry.write),
+          this.config.historyIntervalSecs,
+        );
+        const byNode = new Map(results.map((result) => [result.nodeId, result]));
+        for (const [nodeId, entry] of batch) {
+          const result = byNode.get(nodeId) ?? null;
+          if (result?.previousStatus === 'offline' && result.status === 'online') this.metrics.nodeBackOnline();
+          for (const waiter of entry.waiters) waiter.resolve(result);
+        }
+      } catch (error) {
+        for (const [, entry] of batch) for (const waiter of entry.waiters) waiter.reject(error);
+      }
+    }
+    this.draining = false;
+  }
+}
+
+/** Two heartbeats of one node in one batch: the later one's telemetry, the earlier one's where it sent none. */
+function merge(earlier: HeartbeatWrite, later: HeartbeatWrite): HeartbeatWrite {
+  return {
+    nodeId: later.nodeId,
+    cpuUsage: later.cpuUsage ?? earlier.cpuUsage,
+    memoryUsage: later.memoryUsage ?? earlier.memoryUsage,
+    diskUsage: later.diskUsage ?? earlier.diskUsage,
+    networkLatencyMs: later.networkLatencyMs ?? earlier.networkLatencyMs,
+    activeTasks: later.activeTasks ?? earlier.activeTasks,
+    agentVersion: later.agentVersion ?? earlier.agentVersion,
+    healthScore: later.healthScore ?? earlier.healthScore,
+    count: earlier.count + later.count,
+  };
+}

@@ -1,0 +1,164 @@
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Put, Query } from '@nestjs/common';
+import {
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import { Authenticated } from '../common/auth/authenticated.decorator';
+import { NodeAgent } from '../common/auth/node-agent.decorator';
+import type { Principal, RequestMeta } from '../common/auth/principal';
+import { RateLimitTier } from '../common/auth/rate-tier.decorator';
+import { CurrentPrincipal, CurrentRequestMeta } from '../common/auth/request-context.decorator';
+import { Scope } from '../common/auth/scopes';
+import { ClusterStatsService } from './cluster-stats.service';
+import {
+  HeartbeatDto,
+  HeartbeatHistoryQueryDto,
+  ListNodesQueryDto,
+  RotateNodeKeyDto,
+} from './dto/node-requests.dto';
+import {
+  ClusterStatsDto,
+  HeartbeatPageDto,
+  HeartbeatResponseDto,
+  NodeInfoDto,
+  NodeKeyDto,
+  NodeMessageDto,
+  NodePageDto,
+  RegisteredNodeDto,
+} from './dto/node-responses.dto';
+import { RegisterNodeDto } from './dto/register-node.dto';
+import { HeartbeatService } from './heartbeat.service';
+import { NodesService } from './nodes.service';
+
+const NOT_FOUND = 'No such node, or not yours (`not_found`)';
+
+@ApiTags('nodes')
+@Controller('nodes')
+export class NodesController {
+  constructor(
+    private readonly nodes: NodesService,
+    private readonly heartbeats: HeartbeatService,
+  ) {}
+
+  @Post()
+  @Authenticated({ scopes: [Scope.NodesWrite] })
+  @RateLimitTier('node')
+  @ApiCreatedResponse({ type: RegisteredNodeDto, description: 'The node key is in `node_api_key`, shown once' })
+  @ApiConflictResponse({ description: 'The node_id belongs to a live node (`conflict`)' })
+  register(
+    @Body() dto: RegisterNodeDto,
+    @CurrentPrincipal() principal: Principal,
+    @CurrentRequestMeta() meta: RequestMeta,
+  ): Promise<RegisteredNodeDto> {
+    return this.nodes.register(principal, dto, meta);
+  }
+
+  @Get()
+  @Authenticated({ scopes: [Scope.NodesRead] })
+  @ApiOkResponse({ type: NodePageDto, description: 'The caller’s nodes (admins: `?all=true`), newest first' })
+  list(@Query() query: ListNodesQueryDto, @CurrentPrincipal() principal: Principal): Promise<NodePageDto> {
+    return this.nodes.list(principal, query);
+  }
+
+  @Get(':node_id')
+  @Authenticated({ scopes: [Scope.NodesRead] })
+  @ApiOkResponse({ type: NodeInfoDto })
+  @ApiNotFoundResponse({ description: NOT_FOUND })
+  get(@Param('node_id') nodeId: string, @CurrentPrincipal() principal: Principal): Promise<NodeInfoDto> {
+    return this.nodes.get(principal, nodeId);
+  }
+
+  @Delete(':node_id')
+  @Authenticated({ scopes: [Scope.NodesWrite] })
+  @ApiOkResponse({ type: NodeMessageDto, description: 'Soft-deleted; its node keys are revoked' })
+  @ApiNotFoundResponse({ description: NOT_FOUND })
+  delete(
+    @Param('node_id') nodeId: string,
+    @CurrentPrincipal() principal: Principal,
+    @CurrentRequestMeta() meta: RequestMeta,
+  ): Promise<NodeMessageDto> {
+    return this.nodes.delete(principal, nodeId, meta);
+  }
+
+  @Post(':node_id/reject')
+  @HttpCode(HttpStatus.OK)
+  @Authenticated({ scopes: [Scope.NodesWrite] })
+  @ApiOkResponse({ type: NodeInfoDto, description: 'Status `rejected`; its node keys are revoked' })
+  @ApiNotFoundResponse({ description: NOT_FOUND })
+  reject(
+    @Param('node_id') nodeId: string,
+    @CurrentPrincipal() principal: Principal,
+    @CurrentRequestMeta() meta: RequestMeta,
+  ): Promise<NodeInfoDto> {
+    return this.nodes.reject(principal, nodeId, meta);
+  }
+
+  @Post(':node_id/reinstate')
+  @HttpCode(HttpStatus.OK)
+  @Authenticated({ roles: ['admin'], scopes: [Scope.NodesWrite] })
+  @ApiOkResponse({ type: NodeInfoDto, description: 'Offline until the owner issues a key and it heartbeats' })
+  @ApiConflictResponse({ description: 'The node is not rejected (`conflict`)' })
+  reinstate(
+    @Param('node_id') nodeId: string,
+    @CurrentPrincipal() principal: Principal,
+    @CurrentRequestMeta() meta: RequestMeta,
+  ): Promise<NodeInfoDto> {
+    return this.nodes.reinstate(principal, nodeId, meta);
+  }
+
+  @Post(':node_id/keys')
+  @Authenticated({ scopes: [Scope.NodesWrite] })
+  @ApiCreatedResponse({ type: NodeKeyDto, description: 'The new node key, shown once' })
+  @ApiNotFoundResponse({ description: 'No such node of yours (`not_found`)' })
+  rotateKey(
+    @Param('node_id') nodeId: string,
+    @Body() dto: RotateNodeKeyDto,
+    @CurrentPrincipal() principal: Principal,
+    @CurrentRequestMeta() meta: RequestMeta,
+  ): Promise<NodeKeyDto> {
+    return this.nodes.rotateKey(principal, nodeId, dto.grace_seconds ?? 0, meta);
+  }
+
+  @Put(':node_id/heartbeat')
+  @Authenticated({ scopes: [Scope.NodesWrite] })
+  @NodeAgent({ nodeParam: 'node_id', users: true })
+  @RateLimitTier('node')
+  @ApiOkResponse({ type: HeartbeatResponseDto, description: 'The node’s key, or its owner (`nodes:write`)' })
+  @ApiNotFoundResponse({ description: NOT_FOUND })
+  @ApiConflictResponse({ description: 'The node is rejected (`conflict`)' })
+  heartbeat(
+    @Param('node_id') nodeId: string,
+    @Body() dto: HeartbeatDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<HeartbeatResponseDto> {
+    return this.heartbeats.heartbeat(principal, nodeId, dto ?? {});
+  }
+
+  @Get(':node_id/heartbeats')
+  @Authenticated({ scopes: [Scope.NodesRead] })
+  @ApiOkResponse({ type: HeartbeatPageDto, description: 'One row per node per NODE_HISTORY_INTERVAL_SECS' })
+  @ApiNotFoundResponse({ description: NOT_FOUND })
+  history(
+    @Param('node_id') nodeId: string,
+    @Query() query: HeartbeatHistoryQueryDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<HeartbeatPageDto> {
+    return this.heartbeats.history(principal, nodeId, query);
+  }
+}
+
+@ApiTags('nodes')
+@Controller('cluster')
+export class ClusterController {
+  constructor(private readonly stats: ClusterStatsService) {}
+
+  @Get('stats')
+  @Authenticated({ scopes: [Scope.NodesRead] })
+  @ApiOkResponse({ type: ClusterStatsDto, description: 'Cached for at most 2 s' })
+  clusterStats(): Promise<ClusterStatsDto> {
+    return this.stats.stats();
+  }
+}

@@ -1,0 +1,224 @@
+import { Injectable } from '@nestjs/common';
+import { NodeKeysService } from '../api-keys/node-keys.service';
+import { AuditService } from '../audit/audit.service';
+import type { Principal, RequestMeta } from '../common/auth/principal';
+import { AppException } from '../common/errors/app.exception';
+import { ErrorCode } from '../common/errors/error-code';
+import { decodeCursor, encodeCursor } from '../common/pagination/cursor';
+import { TransactionRunner } from '../database/transaction-runner';
+import type { ListNodesQueryDto } from './dto/node-requests.dto';
+import type {
+  NodeInfoDto,
+  NodeKeyDto,
+  NodeMessageDto,
+  NodePageDto,
+  RegisteredNodeDto,
+} from './dto/node-responses.dto';
+import { NODE_ID_PATTERN, RegisterNodeDto } from './dto/register-node.dto';
+import { NEUTRAL_SCORE } from './health-score';
+import { NodeRecord, NodesRepository } from './nodes.repository';
+import { normalizeEd25519PublicKey } from './public-key';
+
+const DEFAULT_PAGE = 50;
+
+/** NodeInfo as the original shaped it; another user's owner_id is never shown to a non-admin. */
+export function toNodeInfo(node: NodeRecord, viewer: Principal): NodeInfoDto {
+  const showOwner = viewer.role === 'admin' || node.ownerId === viewer.userId;
+  return {
+    node_id: node.nodeId,
+    owner_id: showOwner ? node.ownerId : null,
+    region: node.region,
+    node_type: node.nodeType,
+    capabilities: {
+      bandwidth_mbps: node.bandwidthMbps,
+      cpu_cores: node.cpuCores,
+      memory_gb: node.memoryGb,
+      gpu_available: node.gpuAvailable,
+    },
+    health_score: node.healthScore,
+    status: node.status,
+    registered_at: node.registeredAt.toISOString(),
+    last_seen: node.lastSeen.toISOString(),
+    last_heartbeat: node.lastHeartbeat?.toISOString() ?? null,
+    public_key: node.publicKey,
+    labels: node.labels,
+  };
+}
+
+/** Registration, reads and the owner's (or an admin's) management of nodes and their keys. */
+@Injectable()
+export class NodesService {
+  constructor(
+    private readonly nodes: NodesRepository,
+    private readonly nodeKeys: NodeKeysService,
+    private readonly audit: AuditService,
+    private readonly tx: TransactionRunner,
+  ) {}
+
+  async register(principal: Principal, dto: RegisterNodeDto, meta: RequestMeta): Promise<RegisteredNodeDto> {
+    const publicKey = dto.public_key === undefined ? null : normalizeEd25519PublicKey(dto.public_key);
+    if (dto.public_key !== undefined && publicKey === null) {
+      throw AppException.validation([
+        {
+          field: 'public_key',
+          message: 'public_key must be an Ed25519 key: base64 of its 32 raw bytes, or an SPKI PEM',
+        },
+      ]);
+    }
+    const { node, key } = await this.tx.run(async () => {
+      const node = await this.nodes.register({
+        nodeId: dto.node_id,
+        ownerId: principal.userId,
+        region: dto.region,
+        nodeType: dto.node_type,
+        bandwidthMbps: dto.capabilities.bandwidth_mbps,
+        cpuCores: dto.capabilities.cpu_cores,
+        memoryGb: dto.capabilities.memory_gb,
+        gpuAvailable: dto.capabilities.gpu_available,
+        healthScore: NEUTRAL_SCORE,
+        publicKey,
+        labels: dto.labels ?? {},
+      });
+      if (!node) throw new AppException(ErrorCode.Conflict, `Node id ${dto.node_id} is already registered`);
+      // A revived node starts with a fresh credential: whatever keys it had were revoked when it was deleted.
+      const key = await this.nodeKeys.issue(principal.userId, node.nodeId);
+      await this.audit.record(
+        {
+          action: 'node.registered',
+          status: 'success',
+          userId: principal.userId,
+          resourceType: 'node',
+          resourceId: node.nodeId,
+          metadata: { node_type: node.nodeType, region: node.region, key_id: key.keyId },
+        },
+        meta,
+      );
+      return { node, key };
+    });
+    return { ...toNodeInfo(node, principal), node_api_key: key.apiKey };
+  }
+
+  async list(principal: Principal, query: ListNodesQueryDto): Promise<NodePageDto> {
+    if (query.all && principal.role !== 'admin') {
+      throw new AppException(ErrorCode.Forbidden, 'Only admins can list every user’s nodes');
+    }
+    const limit = query.limit ?? DEFAULT_PAGE;
+    const after = decodeCursor(query.cursor, NODE_ID_PATTERN);
+    const rows = await this.nodes.list(
+      {
+        ownerId: query.all ? null : principal.userId,
+        status: query.status,
+        nodeType: query.node_type,
+        region: query.region,
+      },
+      after,
+      limit + 1,
+    );
+    const items = rows.slice(0, limit);
+    const last = items[items.length - 1];
+    return {
+      items: items.map((node) => toNodeInfo(node, principal)),
+      next_cursor:
+        rows.length > limit && last
+          ? encodeCursor({ t: last.registeredAt.toISOString(), id: last.nodeId })
+          : null,
+    };
+  }
+
+  async get(principal: Principal, nodeId: string): Promise<NodeInfoDto> {
+    return toNodeInfo(await this.visible(principal, nodeId), principal);
+  }
+
+  async delete(principal: Principal, nodeId: string, meta: RequestMeta): Promise<NodeMessageDto> {
+    const revoked = await this.tx.run(async () => {
+      const node = await this.visible(principal, nodeId, true);
+      await this.nodes.softDelete(node.nodeId);
+      const keyIds = await this.nodeKeys.revokeAll(node.nodeId, 'node_deleted');
+      await this.audit.record(this.event('node.deleted', principal, node, { revoked_keys: keyIds.length }), meta);
+      return keyIds;
+    });
+    this.nodeKeys.forget(revoked);
+    return { message: 'Node deleted successfully', node_id: nodeId };
+  }
+
+  /** The original's "eject": the node stops being scheduled and its keys stop working. */
+  async reject(principal: Principal, nodeId: string, meta: RequestMeta): Promise<NodeInfoDto> {
+    const { node, revoked } = await this.tx.run(async () => {
+      const node = await this.visible(principal, nodeId, true);
+      if (!(await this.nodes.reject(node.nodeId))) {
+        throw new AppException(ErrorCode.Conflict, 'The node is already rejected');
+      }
+      const revoked = await this.nodeKeys.revokeAll(node.nodeId, 'node_rejected');
+      await this.audit.record(this.event('node.rejected', principal, node, { revoked_keys: revoked.length }), meta);
+      return { node: (await this.nodes.findLive(node.nodeId, null))!, revoked };
+    });
+    this.nodeKeys.forget(revoked);
+    return toNodeInfo(node, principal);
+  }
+
+  /** Admins lift a rejection; the node is offline until its owner issues a key and the agent heartbeats. */
+  async reinstate(principal: Principal, nodeId: string, meta: RequestMeta): Promise<NodeInfoDto> {
+    const node = await this.tx.run(async () => {
+      const node = await this.visible(principal, nodeId, true);
+      if (!(await this.nodes.reinstate(node.nodeId))) {
+        throw new AppException(ErrorCode.Conflict, 'Only a rejected node can be reinstated');
+      }
+      await this.audit.record(this.event('node.reinstated', principal, node), meta);
+      return (await this.nodes.findLive(node.nodeId, null))!;
+    });
+    return toNodeInfo(node, principal);
+  }
+
+  /** A new node key; the old ones stop at once or after `graceSeconds`. Owner only. */
+  async rotateKey(
+    principal: Principal,
+    nodeId: string,
+    graceSeconds: number,
+    meta: RequestMeta,
+  ): Promise<NodeKeyDto> {
+    const { rotation, node } = await this.tx.run(async () => {
+      const node = await this.nodes.findLive(nodeId, principal.userId, true);
+      if (!node) throw AppException.notFound('Node not found');
+      if (node.status === 'rejected') {
+        throw new AppException(ErrorCode.Conflict, 'A rejected node gets no key until an admin reinstates it');
+      }
+      const rotation = await this.nodeKeys.rotate(principal.userId, node.nodeId, graceSeconds);
+      await this.audit.record(
+        this.event('node.key_rotated', principal, node, {
+          new_key_id: rotation.issued.keyId,
+          previous_key_ids: rotation.previousKeyIds,
+          grace_seconds: graceSeconds,
+        }),
+        meta,
+      );
+      return { rotation, node };
+    });
+    this.nodeKeys.forget(rotation.previousKeyIds);
+    return {
+      node_id: node.nodeId,
+      key_id: rotation.issued.keyId,
+      key_prefix: rotation.issued.keyPrefix,
+      node_api_key: rotation.issued.apiKey,
+      created_at: rotation.issued.createdAt.toISOString(),
+      previous_key_expires_at: rotation.previousExpiresAt?.toISOString() ?? null,
+    };
+  }
+
+  /** The node if the caller owns it or is an admin; otherwise the same 404 as a node that does not exist. */
+  async visible(principal: Principal, nodeId: string, forUpdate = false): Promise<NodeRecord> {
+    const node = await this.nodes.findLive(nodeId, principal.role === 'admin' ? null : principal.userId, forUpdate);
+    if (!node) throw AppException.notFound('Node not found');
+    return node;
+  }
+
+  private event(action: string, principal: Principal, node: NodeRecord, metadata?: Record<string, unknown>) {
+    return {
+      action,
+      status: 'success' as const,
+      userId: principal.userId,
+      resourceType: 'node',
+      resourceId: node.nodeId,
+      metadata: { ...metadata, owner_id: node.ownerId },
+    };
+  }
+}
