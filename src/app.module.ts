@@ -16,6 +16,7 @@ import { AuthorizationGuard } from './auth/guards/authorization.guard';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { NodesModule } from './nodes/nodes.module';
 import { ProofsModule } from './proofs/proofs.module';
 import { RateLimitGuard } from './rate-limit/rate-limit.guard';
 import { RateLimitModule } from './rate-limit/rate-limit.module';
@@ -46,6 +47,7 @@ export class AppModule {
         AdminModule,
         ProofsModule,
         WasmModule,
+        NodesModule,
         RateLimitModule,
         ...(options.extraModules ?? []),
       ],

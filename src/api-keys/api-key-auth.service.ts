@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { AuditAction } from '../audit/audit-actions';
 import { AuditService } from '../audit/audit.service';
 import type { Principal, RequestMeta } from '../common/auth/principal';
-import { ROLE_SCOPES } from '../common/auth/scopes';
+import { NODE_KEY_SCOPES, ROLE_SCOPES } from '../common/auth/scopes';
 import { Clock } from '../common/clock/clock';
 import { keyedHash } from '../common/crypto/keyed-hash';
 import { VcpMetrics } from '../metrics/vcp-metrics';
@@ -127,8 +127,9 @@ export class ApiKeyAuthService {
     if (key.revoked) return fail('revoked', key.keyId);
     if (key.expiresInMs !== null && key.expiresInMs <= 0) return fail('expired', key.keyId);
     if (key.ownerDisabled) return fail('owner_disabled', key.keyId);
-    // The key's scopes, but never more than the owner's role allows today.
-    const allowed = ROLE_SCOPES[key.role];
+    // The key's scopes, but never more than the owner's role allows today. A node key is its node's agent and
+    // nothing else, whatever its owner's role: it gets the agent scope only, and the node binding.
+    const allowed = key.nodeId === null ? ROLE_SCOPES[key.role] : NODE_KEY_SCOPES;
     return {
       keyId: key.keyId,
       principal: {
@@ -139,6 +140,7 @@ export class ApiKeyAuthService {
         authMethod: 'api_key',
         keyId: key.keyId,
         rateLimitTier: key.rateLimitTier,
+        ...(key.nodeId === null ? {} : { nodeId: key.nodeId }),
       },
       reason: null,
       expiresAt: key.expiresInMs === null ? null : now + key.expiresInMs,

@@ -8,11 +8,12 @@ import { ApiKeyStrategy } from './api-key.strategy';
 import { ApiKeysController, ApiKeyValidationController } from './api-keys.controller';
 import { ApiKeysRepository } from './api-keys.repository';
 import { ApiKeysService } from './api-keys.service';
+import { NodeKeysService } from './node-keys.service';
 
 @Module({
   imports: [PassportModule, AuditModule, UsersModule, ClockModule],
   controllers: [ApiKeysController, ApiKeyValidationController],
-  providers: [ApiKeysRepository, ApiKeysService, ApiKeyAuthService, ApiKeyStrategy],
-  exports: [ApiKeysService, ApiKeyAuthService],
+  providers: [ApiKeysRepository, ApiKeysService, NodeKeysService, ApiKeyAuthService, ApiKeyStrategy],
+  exports: [ApiKeysService, ApiKeyAuthService, NodeKeysService],
 })
 export class ApiKeysModule {}

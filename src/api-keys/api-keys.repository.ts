@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { Role, Scope } from '../common/auth/scopes';
 import { DatabaseSession } from '../database/transaction-runner';
 
-export type ApiKeyRevokedReason = 'revoked' | 'rotated' | 'owner_deleted';
+export type ApiKeyRevokedReason = 'revoked' | 'rotated' | 'owner_deleted' | 'node_deleted' | 'node_rejected';
 
 export interface ApiKeyRecord {
   keyId: string;
@@ -28,6 +28,8 @@ export interface NewApiKey {
   scopes: Scope[];
   rateLimitTier: string;
   expiresAt: Date | null;
+  /** Set for a node key: the node whose credential it is. */
+  nodeId?: string | null;
 }
 
 /** What authentication needs of a key and its owner, in one read. */
@@ -42,6 +44,8 @@ export interface KeyCredential {
   username: string;
   role: Role;
   ownerDisabled: boolean;
+  /** The node a node key is bound to; null for a user's key. */
+  nodeId: string | null;
 }
 
 interface KeyRow {
@@ -84,27 +88,37 @@ export class ApiKeysRepository {
 
   async insert(key: NewApiKey): Promise<ApiKeyRecord> {
     const [row] = await this.db.query<KeyRow>(
-      `INSERT INTO api_keys (user_id, key_hash, key_prefix, name, scopes, rate_limit_tier, expires_at)
-       VALUES ($1, $2, $3, $4, $5::text[], $6, $7)
+      `INSERT INTO api_keys (user_id, key_hash, key_prefix, name, scopes, rate_limit_tier, expires_at, node_id)
+       VALUES ($1, $2, $3, $4, $5::text[], $6, $7, $8)
        RETURNING ${COLUMNS}`,
-      [key.userId, key.keyHash, key.keyPrefix, key.name, key.scopes, key.rateLimitTier, key.expiresAt],
+      [
+        key.userId,
+        key.keyHash,
+        key.keyPrefix,
+        key.name,
+        key.scopes,
+        key.rateLimitTier,
+        key.expiresAt,
+        key.nodeId ?? null,
+      ],
     );
     return toRecord(row);
   }
 
-  /** Keys not revoked (expired ones included), the number the per-user limit counts. */
+  /** A user's own keys (not revoked, expired ones included): node keys are the node's and do not count. */
   async countUnrevoked(userId: string): Promise<number> {
     const [{ n }] = await this.db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL`,
+      `SELECT count(*)::int AS n FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL AND node_id IS NULL`,
       [userId],
     );
     return n;
   }
 
-  /** The user's keys, newest first. */
+  /** The user's keys, newest first; node keys are managed through their node and not listed. */
   async listForUser(userId: string, limit: number): Promise<ApiKeyRecord[]> {
     const rows = await this.db.query<KeyRow>(
-      `SELECT ${COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2`,
+      `SELECT ${COLUMNS} FROM api_keys WHERE user_id = $1 AND node_id IS NULL
+        ORDER BY created_at DESC LIMIT $2`,
       [userId, limit],
     );
     return rows.map(toRecord);
@@ -113,7 +127,8 @@ export class ApiKeysRepository {
   /** The key if `userId` owns it; `forUpdate` locks it for the rest of the current transaction. */
   async findOwned(keyId: string, userId: string, forUpdate = false): Promise<ApiKeyRecord | null> {
     const [row] = await this.db.query<KeyRow>(
-      `SELECT ${COLUMNS} FROM api_keys WHERE key_id = $1 AND user_id = $2 ${forUpdate ? 'FOR UPDATE' : ''}`,
+      `SELECT ${COLUMNS} FROM api_keys WHERE key_id = $1 AND user_id = $2 AND node_id IS NULL
+        ${forUpdate ? 'FOR UPDATE' : ''}`,
       [keyId, userId],
     );
     return row ? toRecord(row) : null;
@@ -148,8 +163,9 @@ export class ApiKeysRepository {
       username: string;
       role: Role;
       disabled: boolean;
+      node_id: string | null;
     }>(
-      `SELECT k.key_id, k.scopes, k.rate_limit_tier, k.revoked_at IS NOT NULL AS revoked,
+      `SELECT k.key_id, k.node_id, k.scopes, k.rate_limit_tier, k.revoked_at IS NOT NULL AS revoked,
               (EXTRACT(EPOCH FROM k.expires_at - now()) * 1000)::float8 AS expires_in_ms,
               u.user_id, u.username, u.role, u.disabled_at IS NOT NULL AS disabled
          FROM api_keys k JOIN users u ON u.user_id = k.user_id
@@ -167,10 +183,46 @@ export class ApiKeysRepository {
       username: row.username,
       role: row.role,
       ownerDisabled: row.disabled,
+      nodeId: row.node_id,
     };
   }
 
   async touchLastUsed(keyId: string): Promise<void> {
     await this.db.execute(`UPDATE api_keys SET last_used_at = now() WHERE key_id = $1`, [keyId]);
+  }
+
+  /** Revokes a node's live keys (all, or all but `except`); returns the revoked ids. */
+  async revokeNodeKeys(
+    nodeId: string,
+    reason: ApiKeyRevokedReason,
+    except: string | null = null,
+  ): Promise<string[]> {
+    const rows = await this.db.query<{ key_id: string }>(
+      `UPDATE api_keys SET revoked_at = now(), revoked_reason = $2, replaced_by = COALESCE($3, replaced_by)
+        WHERE node_id = $1 AND revoked_at IS NULL AND key_id IS DISTINCT FROM $3::uuid
+        RETURNING key_id`,
+      [nodeId, reason, except],
+    );
+    return rows.map((row) => row.key_id);
+  }
+
+  /** A node's other live keys keep working for `graceSeconds` more (or until their own expiry, if sooner). */
+  async retireNodeKeysAfterGrace(
+    nodeId: string,
+    replacedBy: string,
+    graceSeconds: number,
+  ): Promise<{ keyIds: string[]; expiresAt: Date | null }> {
+    const rows = await this.db.query<{ key_id: string; expires_at: Date }>(
+      `UPDATE api_keys SET replaced_by = $2,
+              expires_at = LEAST(COALESCE(expires_at, 'infinity'), now() + make_interval(secs => $3))
+        WHERE node_id = $1 AND revoked_at IS NULL AND key_id <> $2
+        RETURNING key_id, expires_at`,
+      [nodeId, replacedBy, graceSeconds],
+    );
+    const latest = rows.reduce<Date | null>(
+      (max, row) => (max === null || row.expires_at > max ? row.expires_at : max),
+      null,
+    );
+    return { keyIds: rows.map((row) => row.key_id), expiresAt: latest };
   }
 }

@@ -4,7 +4,7 @@ import type { RateTier } from '../common/auth/rate-tiers';
 
 /**
  * Every metric the service exports, defined here and only here; modules call the methods below where the
- * event happens. A metric is added with the module that feeds it (none for tasks or nodes yet), so a scrape never
+ * event happens. A metric is added with the module that feeds it (none for tasks yet), so a scrape never
  * shows a series that stays at zero for want of code. Label values come from closed sets in code (never from a request), so the number of series
  * is bounded whatever clients send.
  */
@@ -18,6 +18,9 @@ export const AUTH_EVENTS = [
   'api_key_failure',
 ] as const;
 export type AuthEvent = (typeof AUTH_EVENTS)[number];
+
+/** The node statuses the `vcp_nodes` gauge reports (the nodes table's CHECK constraint). */
+export const NODE_STATUS_LABELS = ['online', 'offline', 'busy', 'draining', 'suspended', 'rejected'] as const;
 
 const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 /** The route label of requests that matched no route: one series however many paths are tried. */
@@ -44,6 +47,10 @@ export class VcpMetrics {
   private readonly httpSeries = new Map<string, HttpSeries>();
   private readonly authEvents: Counter;
   private readonly rateLimited: Counter;
+  private readonly nodes: Gauge;
+  private readonly nodeHeartbeats: Counter;
+  private readonly nodeOfflineTransitions: Counter;
+  private readonly nodeOnlineTransitions: Counter;
   private readonly wasmDuration: Histogram;
   private readonly proofDuration: Histogram;
 
@@ -79,6 +86,27 @@ export class VcpMetrics {
       name: 'rate_limited_total',
       help: 'Requests refused with 429, by rate tier',
       labelNames: ['tier'],
+      registers,
+    });
+    this.nodes = new Gauge({
+      name: 'vcp_nodes',
+      help: 'Live (not deleted) nodes by status, as of this replica’s last liveness sweep',
+      labelNames: ['status'],
+      registers,
+    });
+    this.nodeHeartbeats = new Counter({
+      name: 'vcp_node_heartbeats_total',
+      help: 'Node heartbeats recorded by this replica',
+      registers,
+    });
+    this.nodeOfflineTransitions = new Counter({
+      name: 'vcp_node_offline_transitions_total',
+      help: 'Nodes this replica’s sweep marked offline after NODE_OFFLINE_AFTER_SECS of silence',
+      registers,
+    });
+    this.nodeOnlineTransitions = new Counter({
+      name: 'vcp_node_online_transitions_total',
+      help: 'Offline nodes that came back online with a heartbeat on this replica',
       registers,
     });
     this.wasmDuration = new Histogram({
@@ -122,6 +150,23 @@ export class VcpMetrics {
 
   rateLimitedRequest(tier: RateTier): void {
     this.rateLimited.inc({ tier });
+  }
+
+  /** Every status of the closed set is set (0 when absent), so a status that empties does not keep its value. */
+  setNodeCounts(counts: ReadonlyMap<string, number>): void {
+    for (const status of NODE_STATUS_LABELS) this.nodes.set({ status }, counts.get(status) ?? 0);
+  }
+
+  nodeHeartbeat(): void {
+    this.nodeHeartbeats.inc();
+  }
+
+  nodesWentOffline(count: number): void {
+    this.nodeOfflineTransitions.inc(count);
+  }
+
+  nodeBackOnline(): void {
+    this.nodeOnlineTransitions.inc();
   }
 
   observeWasmExecution(runtime: string, outcome: string, seconds: number): void {

@@ -89,7 +89,11 @@ export class HeartbeatService {
     };
   }
 
-  async history(principal: Principal, nodeId: string, query: HeartbeatHistoryQueryDto): Promise<HeartbeatPageDto> {
+  async history(
+    principal: Principal,
+    nodeId: string,
+    query: HeartbeatHistoryQueryDto,
+  ): Promise<HeartbeatPageDto> {
     await this.nodes.visible(principal, nodeId);
     const limit = query.limit ?? DEFAULT_PAGE;
     const rows = await this.heartbeats.list(
@@ -169,7 +173,8 @@ export class HeartbeatService {
         const byNode = new Map(results.map((result) => [result.nodeId, result]));
         for (const [nodeId, entry] of batch) {
           const result = byNode.get(nodeId) ?? null;
-          if (result?.previousStatus === 'offline' && result.status === 'online') this.metrics.nodeBackOnline();
+          if (result?.previousStatus === 'offline' && result.status === 'online')
+            this.metrics.nodeBackOnline();
           for (const waiter of entry.waiters) waiter.resolve(result);
         }
       } catch (error) {

@@ -46,7 +46,10 @@ export class NodesController {
   @Post()
   @Authenticated({ scopes: [Scope.NodesWrite] })
   @RateLimitTier('node')
-  @ApiCreatedResponse({ type: RegisteredNodeDto, description: 'The node key is in `node_api_key`, shown once' })
+  @ApiCreatedResponse({
+    type: RegisteredNodeDto,
+    description: 'The node key is in `node_api_key`, shown once',
+  })
   @ApiConflictResponse({ description: 'The node_id belongs to a live node (`conflict`)' })
   register(
     @Body() dto: RegisterNodeDto,

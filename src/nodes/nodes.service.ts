@@ -134,7 +134,10 @@ export class NodesService {
       const node = await this.visible(principal, nodeId, true);
       await this.nodes.softDelete(node.nodeId);
       const keyIds = await this.nodeKeys.revokeAll(node.nodeId, 'node_deleted');
-      await this.audit.record(this.event('node.deleted', principal, node, { revoked_keys: keyIds.length }), meta);
+      await this.audit.record(
+        this.event('node.deleted', principal, node, { revoked_keys: keyIds.length }),
+        meta,
+      );
       return keyIds;
     });
     this.nodeKeys.forget(revoked);
@@ -149,7 +152,10 @@ export class NodesService {
         throw new AppException(ErrorCode.Conflict, 'The node is already rejected');
       }
       const revoked = await this.nodeKeys.revokeAll(node.nodeId, 'node_rejected');
-      await this.audit.record(this.event('node.rejected', principal, node, { revoked_keys: revoked.length }), meta);
+      await this.audit.record(
+        this.event('node.rejected', principal, node, { revoked_keys: revoked.length }),
+        meta,
+      );
       return { node: (await this.nodes.findLive(node.nodeId, null))!, revoked };
     });
     this.nodeKeys.forget(revoked);
@@ -180,7 +186,10 @@ export class NodesService {
       const node = await this.nodes.findLive(nodeId, principal.userId, true);
       if (!node) throw AppException.notFound('Node not found');
       if (node.status === 'rejected') {
-        throw new AppException(ErrorCode.Conflict, 'A rejected node gets no key until an admin reinstates it');
+        throw new AppException(
+          ErrorCode.Conflict,
+          'A rejected node gets no key until an admin reinstates it',
+        );
       }
       const rotation = await this.nodeKeys.rotate(principal.userId, node.nodeId, graceSeconds);
       await this.audit.record(
@@ -206,7 +215,11 @@ export class NodesService {
 
   /** The node if the caller owns it or is an admin; otherwise the same 404 as a node that does not exist. */
   async visible(principal: Principal, nodeId: string, forUpdate = false): Promise<NodeRecord> {
-    const node = await this.nodes.findLive(nodeId, principal.role === 'admin' ? null : principal.userId, forUpdate);
+    const node = await this.nodes.findLive(
+      nodeId,
+      principal.role === 'admin' ? null : principal.userId,
+      forUpdate,
+    );
     if (!node) throw AppException.notFound('Node not found');
     return node;
   }

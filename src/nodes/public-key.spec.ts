@@ -16,7 +16,9 @@ describe('normalizeEd25519PublicKey', () => {
     expect(normalizeEd25519PublicKey(rsa.export({ format: 'pem', type: 'spki' }).toString())).toBeNull();
     expect(normalizeEd25519PublicKey(Buffer.alloc(31).toString('base64'))).toBeNull();
     expect(normalizeEd25519PublicKey(Buffer.alloc(33).toString('base64'))).toBeNull();
-    expect(normalizeEd25519PublicKey('-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----')).toBeNull();
+    expect(
+      normalizeEd25519PublicKey('-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----'),
+    ).toBeNull();
     expect(normalizeEd25519PublicKey('not base64 at all')).toBeNull();
   });
 });

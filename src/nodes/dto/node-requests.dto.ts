@@ -13,7 +13,8 @@ import {
   Min,
 } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination/cursor';
-import { NODE_TYPES, NodeType } from './register-node.dto';
+import { NODE_TYPES } from './register-node.dto';
+import type { NodeType } from './register-node.dto';
 
 export const NODE_STATUSES = ['online', 'offline', 'busy', 'draining', 'suspended', 'rejected'] as const;
 export type NodeStatus = (typeof NODE_STATUSES)[number];

@@ -22,7 +22,7 @@ export const NODE_TYPES = ['compute', 'gateway', 'storage', 'validator'] as cons
 export type NodeType = (typeof NODE_TYPES)[number];
 export const NODE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 export const MAX_LABELS = 16;
-const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9_.\/-]{0,62}$/;
+const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9_./-]{0,62}$/;
 const LABEL_VALUE_MAX = 128;
 const WITHOUT_CONTROL_CHARACTERS = /^[^\p{Cc}]*$/u;
 
@@ -34,7 +34,11 @@ export function labelsProblem(value: unknown): string | null {
   for (const [key, label] of entries) {
     if (!LABEL_KEY.test(key))
       return 'label keys are 1–63 letters, digits, ".", "_", "/" or "-", starting with a letter or digit';
-    if (typeof label !== 'string' || label.length > LABEL_VALUE_MAX || !WITHOUT_CONTROL_CHARACTERS.test(label))
+    if (
+      typeof label !== 'string' ||
+      label.length > LABEL_VALUE_MAX ||
+      !WITHOUT_CONTROL_CHARACTERS.test(label)
+    )
       return `label values are strings of at most ${LABEL_VALUE_MAX} characters without control characters`;
   }
   return null;
