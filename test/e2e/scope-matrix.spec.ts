@@ -1,6 +1,7 @@
-import { ALL_SCOPES } from '../../src/common/auth/scopes';
+import { GRANTABLE_SCOPES } from '../../src/common/auth/scopes';
 import { useAdminApp } from '../support/admin';
 import { apiKeyHeader, bearer, newSession } from '../support/auth';
+import { heartbeat, registerNode } from '../support/nodes';
 import { fixture, sha256 } from '../support/wasm';
 import { circuitPayload, zkFixture } from '../support/zk';
 
@@ -59,7 +60,47 @@ describe('scope matrix for API keys', () => {
     return res.json<{ override_id: string }>().override_id;
   };
 
+  // Nodes owned by the admin, whose keys the matrix mints; each destructive call gets a fresh one.
+  const adminNode = async () => (await registerNode(ctx.app, bearer(adminToken))).node_id;
+  const rejectedNode = async () => {
+    const nodeId = await adminNode();
+    await ctx.app.inject({
+      method: 'POST',
+      url: `/api/v1/nodes/${nodeId}/reject`,
+      headers: bearer(adminToken),
+    });
+    return nodeId;
+  };
+
   const REQUESTS: Record<string, (scopes: string[]) => Request | Promise<Request>> = {
+    'POST /api/v1/nodes': () => ({
+      url: '/api/v1/nodes',
+      payload: {
+        node_id: `matrix-${Math.random().toString(36).slice(2, 10)}`,
+        region: 'us-west',
+        node_type: 'compute',
+        capabilities: { bandwidth_mbps: 150, cpu_cores: 8, memory_gb: 16, gpu_available: true },
+      },
+    }),
+    'GET /api/v1/nodes': () => ({ url: '/api/v1/nodes' }),
+    'GET /api/v1/nodes/{node_id}': async () => ({ url: `/api/v1/nodes/${await adminNode()}` }),
+    'DELETE /api/v1/nodes/{node_id}': async () => ({ url: `/api/v1/nodes/${await adminNode()}` }),
+    'POST /api/v1/nodes/{node_id}/reject': async () => ({ url: `/api/v1/nodes/${await adminNode()}/reject` }),
+    'POST /api/v1/nodes/{node_id}/reinstate': async () => ({
+      url: `/api/v1/nodes/${await rejectedNode()}/reinstate`,
+    }),
+    'POST /api/v1/nodes/{node_id}/keys': async () => ({
+      url: `/api/v1/nodes/${await adminNode()}/keys`,
+      payload: {},
+    }),
+    'PUT /api/v1/nodes/{node_id}/heartbeat': async () => ({
+      url: `/api/v1/nodes/${await adminNode()}/heartbeat`,
+      payload: { cpu_usage: 10 },
+    }),
+    'GET /api/v1/nodes/{node_id}/heartbeats': async () => ({
+      url: `/api/v1/nodes/${await adminNode()}/heartbeats`,
+    }),
+    'GET /api/v1/cluster/stats': () => ({ url: '/api/v1/cluster/stats' }),
     'POST /api/v1/api-keys': (scopes) => ({ url: '/api/v1/api-keys', payload: { name: 'm', scopes } }),
     'GET /api/v1/api-keys': () => ({ url: '/api/v1/api-keys' }),
     'GET /api/v1/api-keys/{key_id}': async () => ({ url: `/api/v1/api-keys/${await freshKeyId()}` }),
@@ -117,17 +158,22 @@ describe('scope matrix for API keys', () => {
     expect(guarded.map(([op]) => op).sort()).toEqual(Object.keys(REQUESTS).sort());
 
     for (const [op, required] of guarded) {
-      const method = op.split(' ')[0] as 'GET' | 'POST' | 'PATCH' | 'DELETE';
-      const mint = async (scopes: string[]) =>
-        (
+      const method = op.split(' ')[0] as 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
+      const mint = async (scopes: string[]) => {
+        const minted = (
           await ctx.app.inject({
             method: 'POST',
             url: '/api/v1/api-keys',
             headers: bearer(adminToken),
             payload: { name: 'matrix', scopes },
           })
-        ).json<{ api_key: string }>().api_key;
-      const lacking = await mint(ALL_SCOPES.filter((scope) => !required.includes(scope)));
+        ).json<{ api_key: string; key_id: string }>();
+        mintedKeyIds.push(minted.key_id);
+        return minted.api_key;
+      };
+      // Revoked after each operation, so the admin stays under the 50-live-keys limit.
+      const mintedKeyIds: string[] = [];
+      const lacking = await mint(GRANTABLE_SCOPES.filter((scope) => !required.includes(scope)));
       const having = await mint(required);
 
       const denied = await REQUESTS[op](required);
@@ -155,6 +201,13 @@ describe('scope matrix for API keys', () => {
         ok: true,
         body: '',
       });
+      for (const keyId of mintedKeyIds) {
+        await ctx.app.inject({
+          method: 'DELETE',
+          url: `/api/v1/api-keys/${keyId}`,
+          headers: bearer(adminToken),
+        });
+      }
     }
   });
 
@@ -166,5 +219,51 @@ describe('scope matrix for API keys', () => {
       headers: apiKeyHeader(user.apiKey),
     });
     expect(res.statusCode).toBe(403);
+  });
+
+  it('a node key works only on its own node’s agent routes: every other operation is 403 or 404', async () => {
+    const own = await registerNode(ctx.app, bearer(adminToken));
+    const otherNode = await adminNode();
+    const doc = (await ctx.app.inject({ method: 'GET', url: '/api-docs/openapi.json' })).json();
+    const allowed: string[] = [];
+    const checked: string[] = [];
+    for (const [path, ops] of Object.entries(
+      doc.paths as Record<string, Record<string, Record<string, unknown>>>,
+    )) {
+      for (const [method, op] of Object.entries(ops)) {
+        if (!op.security) continue; // public routes need no credential at all
+        const agent = op['x-node-agent'] as { node_param: string | null } | undefined;
+        const fill = (nodeId: string) =>
+          path
+            .replace(/\{node_id\}/g, nodeId)
+            .replace(/\{module_id\}/g, echoId)
+            .replace(/\{circuit_id\}/g, circuitId)
+            .replace(/\{[a-z_]+\}/g, '00000000-0000-4000-8000-000000000000');
+        const send = (url: string) =>
+          ctx.app.inject({
+            method: method.toUpperCase() as 'GET',
+            url,
+            headers: apiKeyHeader(own.node_api_key),
+            ...(method === 'get' || method === 'delete' ? {} : { payload: {} }),
+          });
+        const op_ = `${method.toUpperCase()} ${path}`;
+        const elsewhere = await send(fill(otherNode));
+        expect({ op: op_, denied: [403, 404].includes(elsewhere.statusCode) }).toEqual({
+          op: op_,
+          denied: true,
+        });
+        checked.push(op_);
+        if (agent?.node_param) {
+          const home = await send(fill(own.node_id));
+          expect({ op: op_, status: home.statusCode }).toEqual({ op: op_, status: 200 });
+          allowed.push(op_);
+        }
+      }
+    }
+    expect(allowed).toEqual(['PUT /api/v1/nodes/{node_id}/heartbeat']);
+    expect(checked.length).toBeGreaterThan(30);
+    // A user's credential cannot stand in for the agent either: the node key is the only node credential.
+    const user = await newSession(ctx.app, 'notagent');
+    expect((await heartbeat(ctx.app, own.node_id, apiKeyHeader(user.apiKey))).statusCode).toBe(404);
   });
 });
