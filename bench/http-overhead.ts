@@ -1,9 +1,11 @@
 /**
  * How much the full stack (Nest on Fastify, helmet, CORS, request ids, JSON logging, error filter) costs per
  * request, against a bare Fastify server answering the same JSON, measured in the same run on this machine.
- * Prints requests/s for both and their ratio; it asserts nothing.
+ * Prints requests/s for both and their ratio; it asserts nothing. Then the heartbeat row (bench/heartbeat.ts):
+ * node-key heartbeats against bare Fastify, load from a child process, on PGlite and, when BENCH_DATABASE_URL
+ * is set, on PostgreSQL.
  *
- *   npm run bench:http            (REQUESTS=5000 CONCURRENCY=32 to change the load)
+ *   npm run bench:http            (REQUESTS=5000 CONCURRENCY=32 ROUNDS=3 to change the load)
  */
 import Fastify from 'fastify';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,10 +13,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp } from '../src/app.factory';
 import { loadConfig } from '../src/config/load-config';
+import { heartbeatRow } from './heartbeat';
 import { discardLogs, measureRps } from './support/load';
 
 const REQUESTS = Number(process.env.REQUESTS ?? 5000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 32);
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
+/** The node tier allows 20 heartbeats a minute per key; the bench lifts it (the limiter still runs). */
+const LIFTED_NODE_LIMITS = { RATE_LIMIT_NODE_RPM: '1000000', RATE_LIMIT_NODE_BURST: '100000' };
 
 async function main(): Promise<void> {
   const bare = Fastify();
@@ -46,6 +52,26 @@ async function main(): Promise<void> {
 
   await app.close();
   await bare.close();
+
+  const databases: [string, Record<string, string>][] = [['PGlite', {}]];
+  if (process.env.BENCH_DATABASE_URL)
+    databases.push(['PostgreSQL', { DATABASE_URL: process.env.BENCH_DATABASE_URL }]);
+  for (const [name, env] of databases) {
+    const nodeDir = mkdtempSync(join(tmpdir(), 'vcp-bench-'));
+    const nodeConfig = loadConfig({
+      ...process.env,
+      DATABASE_URL: undefined,
+      ...env,
+      ...LIFTED_NODE_LIMITS,
+      DATA_DIR: nodeDir,
+      LOG_LEVEL: 'info',
+    });
+    const nodeApp = await createApp(nodeConfig, { logDestination: discardLogs });
+    await nodeApp.listen(0, '127.0.0.1');
+    await heartbeatRow(nodeApp, name, { requests: REQUESTS, concurrency: CONCURRENCY, rounds: ROUNDS });
+    await nodeApp.close();
+    rmSync(nodeDir, { recursive: true, force: true });
+  }
   rmSync(dataDir, { recursive: true, force: true });
 }
 
