@@ -62,8 +62,8 @@ describe('HeartbeatService group commit', () => {
   beforeEach(() => {
     writes = new ControlledWrites();
     const nodes = {
-      heartbeatProfile: async () => ({ bandwidthMbps: 100, status: 'online' }),
-      findLive: async () => null,
+      heartbeatProfile: () => Promise.resolve({ bandwidthMbps: 100, status: 'online' }),
+      findLive: () => Promise.resolve(null),
     } as unknown as NodesRepository;
     const metrics = { nodeHeartbeat: jest.fn(), nodeBackOnline: backOnline } as unknown as VcpMetrics;
     sut = new HeartbeatService(
