@@ -92,6 +92,13 @@ describe('who may see and act on a node', () => {
 
   it('a node key acts only for its node: another node is 404, user routes are 403', async () => {
     const key = apiKeyHeader(alicesNode.node_api_key);
+    // The original agent sent no body at all.
+    const bare = await ctx.app.inject({
+      method: 'PUT',
+      url: `/api/v1/nodes/${alicesNode.node_id}/heartbeat`,
+      headers: key,
+    });
+    expect(bare.json()).toMatchObject({ message: 'Heartbeat received', node_id: alicesNode.node_id });
     expect((await heartbeat(ctx.app, alicesNode.node_id, key)).statusCode).toBe(200);
     expect((await heartbeat(ctx.app, bobsNode.node_id, key)).statusCode).toBe(404);
     expect((await call('GET', `/nodes/${alicesNode.node_id}`, key)).statusCode).toBe(403);
