@@ -8,7 +8,7 @@ import { IdentityHardening20261128000000 } from './20261128000000-IdentityHarden
 import { InitialSchema20240101000000 } from './20240101000000-InitialSchema';
 import { NodeHeartbeatHistory20240108000000 } from './20240108000000-NodeHeartbeatHistory';
 import { NodeOwnership20240102000000 } from './20240102000000-NodeOwnership';
-import { NodeRegistry20261201000000 } from './20261201000000-NodeRegistry';
+import { NodeRegistry20261201170000 } from './20261201170000-NodeRegistry';
 import { ProofArtifacts20240105000000 } from './20240105000000-ProofArtifacts';
 import { RefreshTokens20240103000000 } from './20240103000000-RefreshTokens';
 import { TaskRuns20240104000000 } from './20240104000000-TaskRuns';
@@ -32,5 +32,5 @@ export const MIGRATIONS = [
   Circuits20261128100100,
   WasmModules20261128100000,
   AccessTokenEpoch20261201160000,
-  NodeRegistry20261201000000,
+  NodeRegistry20261201170000,
 ];

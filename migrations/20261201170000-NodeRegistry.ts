@@ -6,8 +6,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * (node credentials), heartbeat history bucketed so a chatty node cannot grow it, and the partial indexes the
  * liveness sweep and the purge scan.
  */
-export class NodeRegistry20261201000000 implements MigrationInterface {
-  name = 'NodeRegistry20261201000000';
+export class NodeRegistry20261201170000 implements MigrationInterface {
+  name = 'NodeRegistry20261201170000';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE nodes ADD COLUMN public_key text`);
