@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { NODE_KEY_SCOPES } from '../common/auth/scopes';
 import { keyedHash } from '../common/crypto/keyed-hash';
-import { AppConfig } from '../config/app-config';
 import { TransactionRunner } from '../database/transaction-runner';
 import { ApiKeyAuthService } from './api-key-auth.service';
 import { displayPrefix, generateApiKey } from './api-key.format';
+import { ApiKeysConfig } from './api-keys.config';
 import { ApiKeyRevokedReason, ApiKeysRepository } from './api-keys.repository';
 
 export interface IssuedNodeKey {
@@ -34,14 +34,14 @@ export class NodeKeysService {
     private readonly keys: ApiKeysRepository,
     private readonly auth: ApiKeyAuthService,
     private readonly transactions: TransactionRunner,
-    private readonly config: AppConfig,
+    private readonly config: ApiKeysConfig,
   ) {}
 
   async issue(ownerId: string, nodeId: string): Promise<IssuedNodeKey> {
     const apiKey = generateApiKey();
     const record = await this.keys.insert({
       userId: ownerId,
-      keyHash: keyedHash(apiKey, this.config.secrets.apiKeyPepper),
+      keyHash: keyedHash(apiKey, this.config.pepper),
       keyPrefix: displayPrefix(apiKey),
       name: `node:${nodeId}`,
       scopes: [...NODE_KEY_SCOPES],

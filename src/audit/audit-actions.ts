@@ -22,6 +22,12 @@ export const AuditAction = {
   AdminThrottleOverrideCreated: 'admin.throttle_override_created',
   AdminThrottleOverrideDeleted: 'admin.throttle_override_deleted',
   CircuitRegistered: 'circuit.registered',
+  NodeRegistered: 'node.registered',
+  NodeDeleted: 'node.deleted',
+  NodeRejected: 'node.rejected',
+  NodeReinstated: 'node.reinstated',
+  NodeKeyRotated: 'node.key_rotated',
+  NodePurged: 'node.purged',
 } as const;
 export type AuditAction = (typeof AuditAction)[keyof typeof AuditAction];
 

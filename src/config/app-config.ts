@@ -8,6 +8,7 @@ import { DatabaseConfig, databaseConfig } from '../database/database.config';
 import { HealthConfig, healthConfig } from '../health/health.config';
 import { LoggingConfig, loggingConfig } from '../logging/logging.config';
 import { MetricsConfig, metricsConfig } from '../metrics/metrics.config';
+import { NodesConfig, nodesConfig } from '../nodes/nodes.config';
 import { ProofsConfig, proofsConfig } from '../proofs/proofs.config';
 import { RateLimitConfig, rateLimitConfig } from '../rate-limit/rate-limit.config';
 import { RedisConfig, redisConfig } from '../redis/redis.config';
@@ -32,6 +33,7 @@ export class AppConfig {
   readonly rateLimit!: RateLimitConfig;
   readonly wasm!: WasmConfig;
   readonly proofs!: ProofsConfig;
+  readonly nodes!: NodesConfig;
 
   constructor(values: AppConfig) {
     Object.assign(this, values);
@@ -55,6 +57,7 @@ export const FEATURE_CONFIGS = {
   rateLimit: rateLimitConfig,
   wasm: wasmConfig,
   proofs: proofsConfig,
+  nodes: nodesConfig,
 } satisfies { readonly [K in FeatureKey]: FeatureConfig<object, AppConfig[K]> };
 
 export const FEATURE_KEYS = Object.keys(FEATURE_CONFIGS) as FeatureKey[];

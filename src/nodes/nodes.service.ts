@@ -1,3 +1,4 @@
+import { AuditAction } from '../audit/audit-actions';
 import { Injectable } from '@nestjs/common';
 import { NodeKeysService } from '../api-keys/node-keys.service';
 import { AuditService } from '../audit/audit.service';
@@ -224,7 +225,12 @@ export class NodesService {
     return node;
   }
 
-  private event(action: string, principal: Principal, node: NodeRecord, metadata?: Record<string, unknown>) {
+  private event(
+    action: AuditAction,
+    principal: Principal,
+    node: NodeRecord,
+    metadata?: Record<string, unknown>,
+  ) {
     return {
       action,
       status: 'success' as const,

@@ -12,7 +12,7 @@ import {
   Max,
   Min,
 } from 'class-validator';
-import { PageQueryDto } from '../../common/pagination/cursor';
+import { PageQueryDto } from '../../common/pagination/page.dto';
 import { NODE_TYPES } from './register-node.dto';
 import type { NodeType } from './register-node.dto';
 
