@@ -14,6 +14,7 @@ const EXPECTED_TABLES = [
   'proof_artifacts',
   'refresh_tokens',
   'task_assignments',
+  'task_idempotency_keys',
   'task_runs',
   'tasks',
   'throttle_overrides',
@@ -121,6 +122,33 @@ describe('migrations', () => {
           [user_id],
         ),
       ).rejects.toThrow(/tasks_status_check/);
+    });
+
+    it('keeps runs of one task on distinct nodes and fences them from a sequence', async () => {
+      const [{ user_id }] = await ds.query(
+        `INSERT INTO users (username, password_hash) VALUES ('runner', 'x') RETURNING user_id`,
+      );
+      await ds.query(
+        `INSERT INTO nodes (node_id, owner_id, region, node_type, bandwidth_mbps, cpu_cores, memory_gb)
+           VALUES ('n-1', $1, 'eu', 'compute', 100, 2, 4)`,
+        [user_id],
+      );
+      const [{ task_id }] = await ds.query(
+        `INSERT INTO tasks (creator_id, task_type, max_execution_time_sec) VALUES ($1, 'computation', 10)
+           RETURNING task_id`,
+        [user_id],
+      );
+      const insertRun = `INSERT INTO task_runs (task_id, node_id, lease_expires_at) VALUES ($1, 'n-1', now())
+        RETURNING fence`;
+      const [first] = await ds.query(insertRun, [task_id]);
+      await expect(ds.query(insertRun, [task_id])).rejects.toThrow(/task_runs_task_node_key/);
+      expect(Number(first.fence)).toBeGreaterThan(0);
+      await expect(
+        ds.query(`INSERT INTO task_runs (task_id, node_id) VALUES ($1, 'n-1')`, [task_id]),
+      ).rejects.toThrow(/task_runs_leased_check|task_runs_task_node_key/);
+      await expect(
+        ds.query(`UPDATE tasks SET priority = 10 WHERE task_id = $1`, [task_id]),
+      ).rejects.toThrow(/tasks_priority_check/);
     });
   });
 });
