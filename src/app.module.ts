@@ -16,6 +16,7 @@ import { AuthorizationGuard } from './auth/guards/authorization.guard';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { TasksModule } from './tasks/tasks.module';
 import { NodesModule } from './nodes/nodes.module';
 import { ProofsModule } from './proofs/proofs.module';
 import { RateLimitGuard } from './rate-limit/rate-limit.guard';
@@ -48,6 +49,7 @@ export class AppModule {
         ProofsModule,
         WasmModule,
         NodesModule,
+        TasksModule,
         RateLimitModule,
         ...(options.extraModules ?? []),
       ],

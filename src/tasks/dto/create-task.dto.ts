@@ -1,0 +1,124 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  IsBoolean,
+  IsDefined,
+  IsIn,
+  IsInt,
+  IsNumber,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+
+export const TASK_TYPES = ['wasm_execution', 'computation', 'zk_proof', 'federated_learning'] as const;
+export type TaskType = (typeof TASK_TYPES)[number];
+
+export const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** Longest accepted `wasm_module` text; the module's own cap (WASM_MAX_MODULE_BYTES) is checked on decode. */
+const MAX_MODULE_BASE64 = 180_000_000;
+export const DEFAULT_MAX_ATTEMPTS = 3;
+export const DEFAULT_QUEUE_TIMEOUT_SEC = 86_400;
+
+/** The original's requirements, plus optional capability floors (no hidden per-type minimums). */
+export class TaskRequirementsDto {
+  @ApiProperty({ minimum: 1, maximum: 1000, example: 1 })
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  min_nodes!: number;
+
+  @ApiProperty({ minimum: 1, maximum: 3600, example: 60 })
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  max_execution_time_sec!: number;
+
+  @ApiPropertyOptional({ default: false }) @IsOptional() @IsBoolean() require_gpu?: boolean;
+  @ApiPropertyOptional({ default: false }) @IsOptional() @IsBoolean() require_proof?: boolean;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 1024 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1024)
+  min_cpu_cores?: number;
+
+  @ApiPropertyOptional({ minimum: 0.1, maximum: 10000 })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0.1)
+  @Max(10000)
+  min_memory_gb?: number;
+}
+
+/** The original body (`task_type`, `wasm_module`, `inputs`, `requirements`) and our additions. */
+export class CreateTaskDto {
+  @ApiProperty({ enum: TASK_TYPES }) @IsIn(TASK_TYPES) task_type!: TaskType;
+
+  @ApiPropertyOptional({ description: 'Standard base64 of a module, stored like an upload' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(MAX_MODULE_BASE64)
+  wasm_module?: string;
+
+  @ApiPropertyOptional({ description: 'Any JSON value within the deep-JSON limits; default {}' })
+  @IsOptional()
+  inputs?: unknown;
+
+  @ApiProperty({ type: TaskRequirementsDto })
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => TaskRequirementsDto)
+  requirements!: TaskRequirementsDto;
+
+  @ApiPropertyOptional({
+    pattern: SHA256_HEX.source,
+    description: 'A stored module (instead of wasm_module)',
+  })
+  @IsOptional()
+  @IsString()
+  @Matches(SHA256_HEX, { message: 'module_id must be a lowercase hex SHA-256' })
+  module_id?: string;
+
+  @ApiPropertyOptional({ pattern: SHA256_HEX.source, description: 'zk_proof: a registered circuit' })
+  @IsOptional()
+  @IsString()
+  @Matches(SHA256_HEX, { message: 'circuit_id must be a lowercase hex SHA-256' })
+  circuit_id?: string;
+
+  @ApiPropertyOptional({ type: [String], maxItems: 64 })
+  @IsOptional()
+  @ArrayMaxSize(64)
+  @IsString({ each: true })
+  @MaxLength(1024, { each: true })
+  args?: string[];
+
+  @ApiPropertyOptional({ default: true }) @IsOptional() @IsBoolean() deterministic?: boolean;
+
+  @ApiPropertyOptional({ minimum: 0, maximum: 9, default: 0, description: 'Higher runs first' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(9)
+  priority?: number;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: DEFAULT_MAX_ATTEMPTS })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  max_attempts?: number;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 2_592_000, default: DEFAULT_QUEUE_TIMEOUT_SEC })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(2_592_000)
+  queue_timeout_sec?: number;
+}

@@ -1,0 +1,58 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { TASK_TYPES, TaskRequirementsDto } from './create-task.dto';
+import { TASK_STATUSES } from './task-queries.dto';
+
+export const VERIFICATION_METHODS = ['none', 'quorum', 'proof'] as const;
+export type VerificationMethod = (typeof VERIFICATION_METHODS)[number];
+
+export class TaskVerificationDto {
+  @ApiProperty({ enum: VERIFICATION_METHODS }) method!: VerificationMethod;
+}
+
+export class TaskRunDto {
+  @ApiProperty({ format: 'uuid' }) run_id!: string;
+  @ApiProperty() node_id!: string;
+  @ApiProperty({ enum: ['leased', 'succeeded', 'failed', 'expired', 'cancelled', 'rejected'] })
+  status!: string;
+  @ApiProperty() attempt!: number;
+  @ApiProperty({ nullable: true, type: String }) outcome!: string | null;
+  @ApiProperty({ nullable: true, type: String }) output_hash!: string | null;
+  @ApiProperty({ nullable: true, type: Number }) execution_time_ms!: number | null;
+  @ApiProperty({ format: 'date-time', nullable: true, type: String }) started_at!: string | null;
+  @ApiProperty({ format: 'date-time', nullable: true, type: String }) finished_at!: string | null;
+}
+
+/** The original TaskInfo (`task_id` … `proof_id`) and our additions. */
+export class TaskInfoDto {
+  @ApiProperty({ format: 'uuid' }) task_id!: string;
+  @ApiProperty({ enum: TASK_TYPES }) task_type!: string;
+  @ApiProperty({ enum: TASK_STATUSES }) status!: string;
+  @ApiProperty({ type: [String], description: 'Nodes holding or having completed a run' })
+  assigned_nodes!: string[];
+  @ApiProperty({ format: 'date-time' }) created_at!: string;
+  @ApiProperty({ format: 'date-time' }) updated_at!: string;
+  @ApiProperty({ nullable: true, description: 'The accepted output, once completed' }) result!: unknown;
+  @ApiProperty({ nullable: true, type: String }) proof_id!: string | null;
+  @ApiProperty({ type: TaskRequirementsDto }) requirements!: TaskRequirementsDto;
+  @ApiProperty({ nullable: true, type: String }) module_id!: string | null;
+  @ApiProperty({ nullable: true, type: String }) circuit_id!: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'Why it waits, or why it failed' })
+  status_reason!: string | null;
+  @ApiProperty() attempts!: number;
+  @ApiProperty() max_attempts!: number;
+  @ApiProperty() priority!: number;
+  @ApiProperty({ format: 'date-time', nullable: true, type: String }) completed_at!: string | null;
+  @ApiProperty({ type: TaskVerificationDto }) verification!: TaskVerificationDto;
+  @ApiPropertyOptional({ type: [TaskRunDto], description: 'On the single-task GET only' })
+  runs?: TaskRunDto[];
+}
+
+export class TaskPageDto {
+  @ApiProperty({ type: [TaskInfoDto] }) items!: TaskInfoDto[];
+  @ApiProperty({ nullable: true, type: String }) next_cursor!: string | null;
+}
+
+export class TaskDeletedDto {
+  @ApiProperty() message!: string;
+  @ApiProperty({ format: 'uuid' }) task_id!: string;
+}

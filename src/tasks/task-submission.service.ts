@@ -1,0 +1,179 @@
+import { Injectable } from '@nestjs/common';
+import { AuditService } from '../audit/audit.service';
+import type { Principal, RequestMeta } from '../common/auth/principal';
+import { jsonSha256Hex } from '../common/crypto/json-hash';
+import { AppException } from '../common/errors/app.exception';
+import { ErrorCode } from '../common/errors/error-code';
+import { assertDeepJson } from '../common/validation/deep-json';
+import { AppConfig } from '../config/app-config';
+import { TransactionRunner } from '../database/transaction-runner';
+import { CircuitRegistryService } from '../proofs/circuit-registry.service';
+import { ModuleStoreService } from '../wasm/module-store.service';
+import { moduleBytesOf } from '../wasm/module-upload';
+import { CreateTaskDto, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE_TIMEOUT_SEC } from './dto/create-task.dto';
+import type { TaskInfoDto } from './dto/task-responses.dto';
+import { IdempotencyKeysRepository } from './idempotency-keys.repository';
+import { toTaskInfo } from './task-view';
+import { TasksRepository } from './tasks.repository';
+import { WorkSignal } from './work-signal';
+
+const IDEMPOTENCY_TTL_SECS = 24 * 3600;
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+const invalid = (field: string, message: string) => AppException.validation([{ field, message }]);
+
+/** A concurrent request with the same Idempotency-Key committed first: roll back and answer with its task. */
+class IdempotencyRace extends Error {}
+
+/** POST /tasks: per-type validation, module intake, Idempotency-Key, one insert, a wake-up for claimers. */
+@Injectable()
+export class TaskSubmissionService {
+  constructor(
+    private readonly config: AppConfig,
+    private readonly tasks: TasksRepository,
+    private readonly idempotencyKeys: IdempotencyKeysRepository,
+    private readonly modules: ModuleStoreService,
+    private readonly circuits: CircuitRegistryService,
+    private readonly audit: AuditService,
+    private readonly tx: TransactionRunner,
+    private readonly signal: WorkSignal,
+  ) {}
+
+  async submit(
+    principal: Principal,
+    dto: CreateTaskDto,
+    idempotencyKey: string | undefined,
+    meta: RequestMeta,
+  ): Promise<TaskInfoDto> {
+    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+      throw invalid('Idempotency-Key', 'Idempotency-Key must be 1–255 printable ASCII characters');
+    }
+    const inputs = dto.inputs === undefined ? {} : dto.inputs;
+    assertDeepJson(inputs, 'inputs');
+    const requestHash = jsonSha256Hex(dto);
+    if (idempotencyKey !== undefined) {
+      const replay = await this.replay(principal, idempotencyKey, requestHash);
+      if (replay) return replay;
+    }
+    await this.checkType(dto);
+    const moduleId = await this.moduleOf(principal, dto);
+    try {
+      const task = await this.tx.run(async () => {
+        const task = await this.insert(principal, dto, inputs, moduleId);
+        if (
+          idempotencyKey !== undefined &&
+          !(await this.idempotencyKeys.claim(
+            principal.userId,
+            idempotencyKey,
+            requestHash,
+            task.taskId,
+            IDEMPOTENCY_TTL_SECS,
+          ))
+        ) {
+          throw new IdempotencyRace();
+        }
+        await this.audit.record(
+          {
+            action: 'task.submitted',
+            status: 'success',
+            userId: principal.userId,
+            resourceType: 'task',
+            resourceId: task.taskId,
+            metadata: { task_type: task.taskType, priority: task.priority },
+          },
+          meta,
+        );
+        return task;
+      });
+      this.signal.notify();
+      return toTaskInfo(task);
+    } catch (error) {
+      if (!(error instanceof IdempotencyRace) || idempotencyKey === undefined) throw error;
+      const replay = await this.replay(principal, idempotencyKey, requestHash);
+      if (!replay) throw error;
+      return replay;
+    }
+  }
+
+  /** The first request's task for a repeated key and body; a reused key with another body is a 422. */
+  private async replay(principal: Principal, key: string, requestHash: string): Promise<TaskInfoDto | null> {
+    const existing = await this.idempotencyKeys.findLive(principal.userId, key);
+    if (!existing) return null;
+    if (existing.requestHash !== requestHash) {
+      throw new AppException(
+        ErrorCode.ValidationError,
+        'Idempotency-Key was used with another request body',
+        {
+          reason: 'idempotency_key_reused',
+          details: [{ field: 'Idempotency-Key', message: 'was used with another request body' }],
+        },
+      );
+    }
+    const task = await this.tasks.findLive(existing.taskId);
+    if (!task) throw AppException.notFound('Task not found');
+    return toTaskInfo(task);
+  }
+
+  /** What each task type needs, with a 422 naming the field that is missing or not allowed. */
+  private async checkType(dto: CreateTaskDto): Promise<void> {
+    if (dto.wasm_module !== undefined && dto.module_id !== undefined) {
+      throw invalid('wasm_module', 'give either wasm_module or module_id, not both');
+    }
+    const hasModule = dto.wasm_module !== undefined || dto.module_id !== undefined;
+    if (dto.task_type === 'wasm_execution' && !hasModule) {
+      throw invalid('module_id', 'wasm_execution needs a module: module_id or wasm_module');
+    }
+    if (dto.task_type !== 'zk_proof') {
+      if (dto.circuit_id !== undefined) throw invalid('circuit_id', 'only zk_proof tasks take a circuit');
+      return;
+    }
+    if (dto.circuit_id === undefined) throw invalid('circuit_id', 'zk_proof needs a registered circuit');
+    const circuit = await this.circuits.get(dto.circuit_id).catch((error: unknown) => {
+      if (error instanceof AppException && error.code === ErrorCode.NotFound) return null;
+      throw error;
+    });
+    if (!circuit) throw invalid('circuit_id', 'no such circuit is registered');
+    if (circuit.wasm_sha256 === null || circuit.zkey_sha256 === null) {
+      throw invalid('circuit_id', 'the circuit has no witness generator (wasm) and proving key (zkey)');
+    }
+  }
+
+  /** A stored module's id, storing `wasm_module` first exactly as an upload would (outside any transaction). */
+  private async moduleOf(principal: Principal, dto: CreateTaskDto): Promise<string | null> {
+    if (dto.wasm_module !== undefined) {
+      const bytes = moduleBytesOf({ wasm_module: dto.wasm_module }, this.config.wasm.maxModuleBytes);
+      return (await this.modules.store(bytes, principal.userId)).record.moduleId;
+    }
+    if (dto.module_id === undefined) return null;
+    await this.modules.metadata(dto.module_id).catch((error: unknown) => {
+      if (error instanceof AppException && error.code === ErrorCode.NotFound) {
+        throw invalid('module_id', 'no stored module has this id');
+      }
+      throw error;
+    });
+    return dto.module_id;
+  }
+
+  private insert(principal: Principal, dto: CreateTaskDto, inputs: unknown, moduleId: string | null) {
+    const r = dto.requirements;
+    return this.tasks.insert({
+      creatorId: principal.userId,
+      taskType: dto.task_type,
+      inputs,
+      inputsHash: jsonSha256Hex(inputs),
+      minNodes: r.min_nodes,
+      maxExecutionTimeSec: r.max_execution_time_sec,
+      requireGpu: r.require_gpu ?? false,
+      requireProof: r.require_proof ?? false,
+      minCpuCores: r.min_cpu_cores ?? null,
+      minMemoryGb: r.min_memory_gb ?? null,
+      moduleId,
+      circuitId: dto.circuit_id ?? null,
+      args: dto.args ?? [],
+      deterministic: dto.deterministic ?? true,
+      priority: dto.priority ?? 0,
+      maxAttempts: dto.max_attempts ?? DEFAULT_MAX_ATTEMPTS,
+      queueTimeoutSec: dto.queue_timeout_sec ?? DEFAULT_QUEUE_TIMEOUT_SEC,
+    });
+  }
+}

@@ -1,0 +1,51 @@
+import type { TaskInfoDto, TaskRunDto } from './dto/task-responses.dto';
+import type { TaskRecord, TaskRunRecord } from './tasks.repository';
+
+/** TaskInfo as the original shaped it, plus our fields; never the entity (it holds inputs and hashes). */
+export function toTaskInfo(task: TaskRecord, runs?: TaskRunRecord[]): TaskInfoDto {
+  const requirements: TaskInfoDto['requirements'] = {
+    min_nodes: task.minNodes,
+    max_execution_time_sec: task.maxExecutionTimeSec,
+    require_gpu: task.requireGpu,
+    require_proof: task.requireProof,
+  };
+  if (task.minCpuCores !== null) requirements.min_cpu_cores = task.minCpuCores;
+  if (task.minMemoryGb !== null) requirements.min_memory_gb = task.minMemoryGb;
+  const info: TaskInfoDto = {
+    task_id: task.taskId,
+    task_type: task.taskType,
+    status: task.status,
+    assigned_nodes: task.assignedNodes,
+    created_at: task.createdAt.toISOString(),
+    updated_at: task.updatedAt.toISOString(),
+    result: task.result ?? null,
+    proof_id: task.proofId,
+    requirements,
+    module_id: task.moduleId,
+    circuit_id: task.circuitId,
+    status_reason: task.statusReason,
+    attempts: task.attempts,
+    max_attempts: task.maxAttempts,
+    priority: task.priority,
+    completed_at: task.completedAt?.toISOString() ?? null,
+    verification: {
+      method: task.taskType === 'zk_proof' ? 'proof' : task.minNodes > 1 ? 'quorum' : 'none',
+    },
+  };
+  if (runs) info.runs = runs.map(toRunView);
+  return info;
+}
+
+function toRunView(run: TaskRunRecord): TaskRunDto {
+  return {
+    run_id: run.runId,
+    node_id: run.nodeId,
+    status: run.status,
+    attempt: run.attempt,
+    outcome: run.outcome,
+    output_hash: run.outputHash,
+    execution_time_ms: run.executionTimeMs,
+    started_at: run.startedAt?.toISOString() ?? null,
+    finished_at: run.finishedAt?.toISOString() ?? null,
+  };
+}

@@ -1,0 +1,22 @@
+import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module';
+import { ProofsModule } from '../proofs/proofs.module';
+import { WasmModule } from '../wasm/wasm.module';
+import { IdempotencyKeysRepository } from './idempotency-keys.repository';
+import { TaskSubmissionService } from './task-submission.service';
+import { TasksController } from './tasks.controller';
+import { TasksRepository } from './tasks.repository';
+import { TasksService } from './tasks.service';
+import { WorkSignal } from './work-signal';
+
+/**
+ * Tasks (issue 16): submission, reads, cancel, delete. The scheduling module leases them to nodes; it hears
+ * about new work through WorkSignal.
+ */
+@Module({
+  imports: [AuditModule, ProofsModule, WasmModule],
+  controllers: [TasksController],
+  providers: [TasksRepository, IdempotencyKeysRepository, TaskSubmissionService, TasksService, WorkSignal],
+  exports: [TasksRepository, WorkSignal],
+})
+export class TasksModule {}

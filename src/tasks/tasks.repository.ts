@@ -1,0 +1,262 @@
+import { Injectable } from '@nestjs/common';
+import type { KeysetCursor } from '../common/pagination/cursor';
+import { DatabaseSession } from '../database/transaction-runner';
+import type { TaskType } from './dto/create-task.dto';
+import type { TaskStatus } from './dto/task-queries.dto';
+
+export interface TaskRecord {
+  taskId: string;
+  creatorId: string;
+  taskType: TaskType;
+  status: TaskStatus;
+  statusReason: string | null;
+  inputs: unknown;
+  result: unknown;
+  proofId: string | null;
+  minNodes: number;
+  maxExecutionTimeSec: number;
+  requireGpu: boolean;
+  requireProof: boolean;
+  minCpuCores: number | null;
+  minMemoryGb: number | null;
+  moduleId: string | null;
+  circuitId: string | null;
+  priority: number;
+  attempts: number;
+  maxAttempts: number;
+  assignedNodes: string[];
+  createdAt: Date;
+  updatedAt: Date;
+  completedAt: Date | null;
+}
+
+export interface NewTask {
+  creatorId: string;
+  taskType: TaskType;
+  inputs: unknown;
+  inputsHash: string;
+  minNodes: number;
+  maxExecutionTimeSec: number;
+  requireGpu: boolean;
+  requireProof: boolean;
+  minCpuCores: number | null;
+  minMemoryGb: number | null;
+  moduleId: string | null;
+  circuitId: string | null;
+  args: string[];
+  deterministic: boolean;
+  priority: number;
+  maxAttempts: number;
+  queueTimeoutSec: number;
+}
+
+export interface TaskFilter {
+  /** null: every creator's tasks (admins). */
+  creatorId: string | null;
+  status?: TaskStatus;
+  taskType?: TaskType;
+}
+
+export interface TaskRunRecord {
+  runId: string;
+  nodeId: string;
+  status: string;
+  attempt: number;
+  outcome: string | null;
+  outputHash: string | null;
+  executionTimeMs: number | null;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+interface TaskRow {
+  task_id: string;
+  creator_id: string;
+  task_type: TaskType;
+  status: TaskStatus;
+  status_reason: string | null;
+  inputs: unknown;
+  result: unknown;
+  proof_id: string | null;
+  min_nodes: number;
+  max_execution_time_sec: string | number;
+  require_gpu: boolean;
+  require_proof: boolean;
+  min_cpu_cores: number | null;
+  min_memory_gb: number | null;
+  module_id: string | null;
+  circuit_id: string | null;
+  priority: number;
+  attempts: number;
+  max_attempts: number;
+  assigned_nodes: string[] | null;
+  created_at: Date;
+  updated_at: Date;
+  completed_at: Date | null;
+}
+
+// Nodes holding a lease or having delivered an accepted result, in lease order (the original's field).
+const COLUMNS = `t.task_id, t.creator_id, t.task_type, t.status, t.status_reason, t.inputs, t.result, t.proof_id,
+  t.min_nodes, t.max_execution_time_sec, t.require_gpu, t.require_proof, t.min_cpu_cores, t.min_memory_gb,
+  t.module_id, t.circuit_id, t.priority, t.attempts, t.max_attempts, t.created_at, t.updated_at, t.completed_at,
+  (SELECT array_agg(r.node_id ORDER BY r.fence) FROM task_runs r
+     WHERE r.task_id = t.task_id AND r.status IN ('leased', 'succeeded')) AS assigned_nodes`;
+
+/** Task states from which a task can still change. */
+export const OPEN_STATUSES = `('pending', 'running')`;
+
+function toRecord(row: TaskRow): TaskRecord {
+  return {
+    taskId: row.task_id,
+    creatorId: row.creator_id,
+    taskType: row.task_type,
+    status: row.status,
+    statusReason: row.status_reason,
+    inputs: row.inputs,
+    result: row.result,
+    proofId: row.proof_id,
+    minNodes: row.min_nodes,
+    maxExecutionTimeSec: Number(row.max_execution_time_sec),
+    requireGpu: row.require_gpu,
+    requireProof: row.require_proof,
+    minCpuCores: row.min_cpu_cores,
+    minMemoryGb: row.min_memory_gb,
+    moduleId: row.module_id,
+    circuitId: row.circuit_id,
+    priority: row.priority,
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts,
+    assignedNodes: row.assigned_nodes ?? [],
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    completedAt: row.completed_at,
+  };
+}
+
+/** The tasks table (and the run rows a task's owner reads). Soft-deleted tasks are invisible here. */
+@Injectable()
+export class TasksRepository {
+  constructor(private readonly db: DatabaseSession) {}
+
+  async insert(task: NewTask): Promise<TaskRecord> {
+    const [row] = await this.db.query<TaskRow>(
+      `WITH t AS (
+         INSERT INTO tasks (creator_id, task_type, inputs, inputs_hash, min_nodes, max_execution_time_sec,
+                            require_gpu, require_proof, min_cpu_cores, min_memory_gb, module_id, circuit_id, args,
+                            deterministic, priority, max_attempts, queue_timeout_sec, queue_expires_at,
+                            status_reason)
+         VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $14, $15, $16, $17,
+                 now() + $17::int * interval '1 second', 'waiting for a node')
+         RETURNING *)
+       SELECT ${COLUMNS} FROM t`,
+      [
+        task.creatorId,
+        task.taskType,
+        JSON.stringify(task.inputs),
+        task.inputsHash,
+        task.minNodes,
+        task.maxExecutionTimeSec,
+        task.requireGpu,
+        task.requireProof,
+        task.minCpuCores,
+        task.minMemoryGb,
+        task.moduleId,
+        task.circuitId,
+        JSON.stringify(task.args),
+        task.deterministic,
+        task.priority,
+        task.maxAttempts,
+        task.queueTimeoutSec,
+      ],
+    );
+    return toRecord(row);
+  }
+
+  async findLive(taskId: string): Promise<TaskRecord | null> {
+    const [row] = await this.db.query<TaskRow>(
+      `SELECT ${COLUMNS} FROM tasks t WHERE t.task_id = $1 AND t.deleted_at IS NULL`,
+      [taskId],
+    );
+    return row ? toRecord(row) : null;
+  }
+
+  /** Newest first, keyset-paged on (created_at, task_id). */
+  async list(filter: TaskFilter, after: KeysetCursor | null, fetch: number): Promise<TaskRecord[]> {
+    const rows = await this.db.query<TaskRow>(
+      `SELECT ${COLUMNS} FROM tasks t
+        WHERE t.deleted_at IS NULL
+          AND ($1::uuid IS NULL OR t.creator_id = $1::uuid)
+          AND ($2::varchar IS NULL OR t.status = $2)
+          AND ($3::varchar IS NULL OR t.task_type = $3)
+          AND ($4::timestamptz IS NULL OR (t.created_at, t.task_id) < ($4::timestamptz, $5::uuid))
+        ORDER BY t.created_at DESC, t.task_id DESC
+        LIMIT $6`,
+      [
+        filter.creatorId,
+        filter.status ?? null,
+        filter.taskType ?? null,
+        after?.t ?? null,
+        after?.id ?? null,
+        fetch,
+      ],
+    );
+    return rows.map(toRecord);
+  }
+
+  async runsOf(taskId: string): Promise<TaskRunRecord[]> {
+    const rows = await this.db.query<{
+      run_id: string;
+      node_id: string;
+      status: string;
+      attempt: number;
+      outcome: string | null;
+      output_hash: string | null;
+      execution_time_ms: string | null;
+      started_at: Date | null;
+      completed_at: Date | null;
+    }>(
+      `SELECT run_id, node_id, status, attempt, outcome, output_hash, execution_time_ms, started_at, completed_at
+         FROM task_runs WHERE task_id = $1 ORDER BY fence`,
+      [taskId],
+    );
+    return rows.map((row) => ({
+      runId: row.run_id,
+      nodeId: row.node_id,
+      status: row.status,
+      attempt: row.attempt,
+      outcome: row.outcome,
+      outputHash: row.output_hash,
+      executionTimeMs: row.execution_time_ms === null ? null : Number(row.execution_time_ms),
+      startedAt: row.started_at,
+      finishedAt: row.completed_at,
+    }));
+  }
+
+  /**
+   * Cancels an open task and withdraws its leases in one statement: the leased runs become `cancelled`, and
+   * their nodes are told to stop at their next heartbeat. false: the task was not open.
+   */
+  async cancel(taskId: string, reason: string): Promise<boolean> {
+    const rows = await this.db.query(
+      `WITH task AS (
+         UPDATE tasks SET status = 'cancelled', status_reason = $2, completed_at = now(), updated_at = now()
+          WHERE task_id = $1 AND status IN ${OPEN_STATUSES} AND deleted_at IS NULL
+          RETURNING task_id),
+       runs AS (
+         UPDATE task_runs r SET status = 'cancelled', completed_at = now()
+           FROM task WHERE r.task_id = task.task_id AND r.status = 'leased'
+          RETURNING r.run_id)
+       SELECT task_id FROM task`,
+      [taskId, reason],
+    );
+    return rows.length > 0;
+  }
+
+  async softDelete(taskId: string): Promise<boolean> {
+    const { affected } = await this.db.execute(
+      `UPDATE tasks SET deleted_at = now(), updated_at = now() WHERE task_id = $1 AND deleted_at IS NULL`,
+      [taskId],
+    );
+    return affected > 0;
+  }
+}

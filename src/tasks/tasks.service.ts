@@ -1,0 +1,100 @@
+import { Injectable } from '@nestjs/common';
+import { AuditService } from '../audit/audit.service';
+import type { Principal, RequestMeta } from '../common/auth/principal';
+import { AppException } from '../common/errors/app.exception';
+import { ErrorCode } from '../common/errors/error-code';
+import { decodeCursor, encodeCursor } from '../common/pagination/cursor';
+import { isUuid, UUID_PATTERN } from '../common/validation/uuid';
+import { TransactionRunner } from '../database/transaction-runner';
+import type { ListTasksQueryDto } from './dto/task-queries.dto';
+import type { TaskDeletedDto, TaskInfoDto, TaskPageDto } from './dto/task-responses.dto';
+import { toTaskInfo } from './task-view';
+import { TaskRecord, TasksRepository } from './tasks.repository';
+
+const DEFAULT_PAGE = 50;
+
+/** Reads, cancel and delete of tasks; only the creator (or an admin) may see or touch a task. */
+@Injectable()
+export class TasksService {
+  constructor(
+    private readonly tasks: TasksRepository,
+    private readonly audit: AuditService,
+    private readonly tx: TransactionRunner,
+  ) {}
+
+  async list(principal: Principal, query: ListTasksQueryDto): Promise<TaskPageDto> {
+    if (query.all && principal.role !== 'admin') {
+      throw new AppException(ErrorCode.Forbidden, 'Only admins can list every user’s tasks');
+    }
+    const limit = query.limit ?? DEFAULT_PAGE;
+    const rows = await this.tasks.list(
+      { creatorId: query.all ? null : principal.userId, status: query.status, taskType: query.task_type },
+      decodeCursor(query.cursor, UUID_PATTERN),
+      limit + 1,
+    );
+    const items = rows.slice(0, limit);
+    const last = items[items.length - 1];
+    return {
+      items: items.map((task) => toTaskInfo(task)),
+      next_cursor:
+        rows.length > limit && last
+          ? encodeCursor({ t: last.createdAt.toISOString(), id: last.taskId })
+          : null,
+    };
+  }
+
+  async get(principal: Principal, taskId: string): Promise<TaskInfoDto> {
+    const task = await this.visible(principal, taskId);
+    return toTaskInfo(task, await this.tasks.runsOf(task.taskId));
+  }
+
+  /** Pending runs are withdrawn; leased runs are told to stop at their node's next heartbeat. */
+  async cancel(principal: Principal, taskId: string, meta: RequestMeta): Promise<TaskInfoDto> {
+    const task = await this.tx.run(async () => {
+      const task = await this.visible(principal, taskId);
+      if (task.status === 'cancelled') return task;
+      if (!(await this.tasks.cancel(task.taskId, 'cancelled_by_user'))) {
+        throw new AppException(ErrorCode.Conflict, `The task is already ${task.status}`);
+      }
+      await this.recordAudit('task.cancelled', principal, task, meta);
+      return (await this.tasks.findLive(task.taskId))!;
+    });
+    return toTaskInfo(task, await this.tasks.runsOf(task.taskId));
+  }
+
+  /** Cancels first if needed, then removes the task from lists; runs and artifacts stay for audit. */
+  async delete(principal: Principal, taskId: string, meta: RequestMeta): Promise<TaskDeletedDto> {
+    await this.tx.run(async () => {
+      const task = await this.visible(principal, taskId);
+      if (task.status === 'pending' || task.status === 'running') {
+        await this.tasks.cancel(task.taskId, 'deleted');
+      }
+      await this.tasks.softDelete(task.taskId);
+      await this.recordAudit('task.deleted', principal, task, meta);
+    });
+    return { message: 'Task deleted successfully', task_id: taskId };
+  }
+
+  /** The task if the caller created it or is an admin; otherwise the same 404 as a task that does not exist. */
+  private async visible(principal: Principal, taskId: string): Promise<TaskRecord> {
+    const task = isUuid(taskId) ? await this.tasks.findLive(taskId.toLowerCase()) : null;
+    if (!task || (task.creatorId !== principal.userId && principal.role !== 'admin')) {
+      throw AppException.notFound('Task not found');
+    }
+    return task;
+  }
+
+  private recordAudit(action: string, principal: Principal, task: TaskRecord, meta: RequestMeta) {
+    return this.audit.record(
+      {
+        action,
+        status: 'success',
+        userId: principal.userId,
+        resourceType: 'task',
+        resourceId: task.taskId,
+        metadata: { previous_status: task.status },
+      },
+      meta,
+    );
+  }
+}

@@ -1,0 +1,149 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { useAdminApp } from '../support/admin';
+import { apiKeyHeader, bearer, newSession, Session } from '../support/auth';
+import { ORIGINAL_TASK, submitTask, TaskInfo } from '../support/tasks';
+import { expect422 } from '../support/validation';
+
+/** The tasks API of issue 16 on PostgreSQL: submission, per-type validation, idempotency, privacy, cancel. */
+describe('tasks API', () => {
+  const ctx = useAdminApp();
+  let alice: Session;
+  let bob: Session;
+
+  beforeAll(async () => {
+    alice = await newSession(ctx.app, 'alice');
+    bob = await newSession(ctx.app, 'bob');
+  });
+
+  const post = (payload: object, headers: Record<string, string>) =>
+    ctx.app.inject({ method: 'POST', url: '/api/v1/tasks', headers, payload });
+  const call = (method: 'GET' | 'POST' | 'DELETE', url: string, headers: Record<string, string>) =>
+    ctx.app.inject({ method, url: `/api/v1${url}`, headers });
+
+  it('accepts the original body and queues the task as pending', async () => {
+    const res = await post(ORIGINAL_TASK, bearer(alice.accessToken));
+    expect(res.statusCode).toBe(201);
+    expect(res.json()).toMatchObject({
+      task_type: 'computation',
+      status: 'pending',
+      assigned_nodes: [],
+      result: null,
+      proof_id: null,
+      attempts: 0,
+      max_attempts: 3,
+      priority: 0,
+      requirements: ORIGINAL_TASK.requirements,
+      verification: { method: 'none' },
+      completed_at: null,
+    });
+    expect(res.json().task_id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('names the field of each invalid or missing per-type value (422)', async () => {
+    const h = bearer(alice.accessToken);
+    expect422(await post({ ...ORIGINAL_TASK, task_type: 'mining' }, h), 'task_type');
+    expect422(await post({ ...ORIGINAL_TASK, task_type: 'wasm_execution' }, h), 'module_id');
+    expect422(await post({ ...ORIGINAL_TASK, task_type: 'zk_proof' }, h), 'circuit_id');
+    expect422(await post({ ...ORIGINAL_TASK, circuit_id: 'a'.repeat(64) }, h), 'circuit_id');
+    expect422(
+      await post({ ...ORIGINAL_TASK, task_type: 'zk_proof', circuit_id: 'a'.repeat(64) }, h),
+      'circuit_id',
+    );
+    expect422(await post({ ...ORIGINAL_TASK, module_id: 'b'.repeat(64) }, h), 'module_id');
+    expect422(await post({ ...ORIGINAL_TASK, priority: 10 }, h), 'priority');
+    expect422(
+      await post({ ...ORIGINAL_TASK, requirements: { ...ORIGINAL_TASK.requirements, min_nodes: 0 } }, h),
+      'requirements.min_nodes',
+    );
+    expect422(await post({ ...ORIGINAL_TASK, inputs: { a: 'x'.repeat(10_001) } }, h), 'inputs.a');
+    expect422(await post({ ...ORIGINAL_TASK, surprise: 1 }, h));
+  });
+
+  it('stores a base64 wasm_module like an upload and records its id', async () => {
+    const module = readFileSync(join(__dirname, '../fixtures/wasm/echo.wasm'));
+    const res = await post(
+      { ...ORIGINAL_TASK, task_type: 'wasm_execution', wasm_module: module.toString('base64') },
+      bearer(alice.accessToken),
+    );
+    expect(res.statusCode).toBe(201);
+    const moduleId = res.json().module_id as string;
+    expect(moduleId).toBe(createHash('sha256').update(module).digest('hex'));
+    const stored = await call('GET', `/modules/${moduleId}`, bearer(alice.accessToken));
+    expect(stored.statusCode).toBe(200);
+  });
+
+  it('Idempotency-Key: same key and body → one task; same key, other body → 422 idempotency_key_reused', async () => {
+    const headers = { ...bearer(alice.accessToken), 'idempotency-key': `k-${Date.now()}` };
+    const first = await post(ORIGINAL_TASK, headers);
+    const second = await post(ORIGINAL_TASK, headers);
+    expect([first.statusCode, second.statusCode]).toEqual([201, 201]);
+    expect(second.json().task_id).toBe(first.json().task_id);
+    const reused = await post({ ...ORIGINAL_TASK, priority: 5 }, headers);
+    expect(reused.statusCode).toBe(422);
+    expect(reused.json()).toMatchObject({ error: 'validation_error', reason: 'idempotency_key_reused' });
+    // Bob's identical key is his own.
+    const bobs = await post(ORIGINAL_TASK, {
+      ...bearer(bob.accessToken),
+      'idempotency-key': headers['idempotency-key'],
+    });
+    expect(bobs.json().task_id).not.toBe(first.json().task_id);
+  });
+
+  it('another user gets 404 for every operation and does not see the task listed; an admin sees it', async () => {
+    const task = await submitTask(ctx.app, bearer(alice.accessToken));
+    for (const headers of [bearer(bob.accessToken), apiKeyHeader(bob.apiKey)]) {
+      expect((await call('GET', `/tasks/${task.task_id}`, headers)).statusCode).toBe(404);
+      expect((await call('POST', `/tasks/${task.task_id}/cancel`, headers)).statusCode).toBe(404);
+      expect((await call('DELETE', `/tasks/${task.task_id}`, headers)).statusCode).toBe(404);
+      const listed = (await call('GET', '/tasks?limit=100', headers)).json<{ items: TaskInfo[] }>().items;
+      expect(listed.map((t) => t.task_id)).not.toContain(task.task_id);
+    }
+    expect((await call('GET', '/tasks/not-a-uuid', bearer(bob.accessToken))).statusCode).toBe(404);
+    expect((await call('GET', '/tasks?all=true', bearer(bob.accessToken))).statusCode).toBe(403);
+    const mine = (await call('GET', '/tasks?limit=100', bearer(alice.accessToken))).json<{
+      items: TaskInfo[];
+    }>();
+    expect(mine.items.map((t) => t.task_id)).toContain(task.task_id);
+    const asAdmin = await call('GET', `/tasks/${task.task_id}`, bearer(ctx.admin.accessToken));
+    expect(asAdmin.json()).toMatchObject({ task_id: task.task_id, runs: [] });
+    const all = await call('GET', '/tasks?all=true&limit=100', bearer(ctx.admin.accessToken));
+    expect(all.json<{ items: TaskInfo[] }>().items.map((t) => t.task_id)).toContain(task.task_id);
+  });
+
+  it('pages with next_cursor and filters by status', async () => {
+    const carol = await newSession(ctx.app, 'carol');
+    const h = bearer(carol.accessToken);
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push((await submitTask(ctx.app, h)).task_id);
+    const page1 = (await call('GET', '/tasks?limit=2', h)).json<{ items: TaskInfo[]; next_cursor: string }>();
+    const page2 = (await call('GET', `/tasks?limit=2&cursor=${page1.next_cursor}`, h)).json<{
+      items: TaskInfo[];
+      next_cursor: string | null;
+    }>();
+    expect([...page1.items, ...page2.items].map((t) => t.task_id).sort()).toEqual([...ids].sort());
+    expect(page2.next_cursor).toBeNull();
+    await call('POST', `/tasks/${ids[0]}/cancel`, h);
+    const cancelled = (await call('GET', '/tasks?status=cancelled', h)).json<{ items: TaskInfo[] }>();
+    expect(cancelled.items.map((t) => t.task_id)).toEqual([ids[0]]);
+    expect422(await call('GET', '/tasks?status=done', h), 'status');
+  });
+
+  it('cancel makes a pending task cancelled; delete hides it from lists and reads', async () => {
+    const h = bearer(alice.accessToken);
+    const task = await submitTask(ctx.app, h);
+    const cancelled = await call('POST', `/tasks/${task.task_id}/cancel`, h);
+    expect(cancelled.json()).toMatchObject({ status: 'cancelled', status_reason: 'cancelled_by_user' });
+    expect(cancelled.json().completed_at).not.toBeNull();
+    const other = await submitTask(ctx.app, h);
+    const deleted = await call('DELETE', `/tasks/${other.task_id}`, h);
+    expect(deleted.json()).toEqual({ message: 'Task deleted successfully', task_id: other.task_id });
+    expect((await call('GET', `/tasks/${other.task_id}`, h)).statusCode).toBe(404);
+    const [row] = await ctx.dataSource.query(`SELECT status, deleted_at FROM tasks WHERE task_id = $1`, [
+      other.task_id,
+    ]);
+    expect(row.status).toBe('cancelled');
+    expect(row.deleted_at).not.toBeNull();
+  });
+});
