@@ -92,9 +92,7 @@ export class SchedulingEngine20261201180000 implements MigrationInterface {
          WHERE status IN ('pending', 'running') AND active_runs < min_nodes`,
     );
     // The queue-timeout sweep.
-    await q.query(
-      `CREATE INDEX idx_tasks_queue_expiry ON tasks (queue_expires_at) WHERE status = 'pending'`,
-    );
+    await q.query(`CREATE INDEX idx_tasks_queue_expiry ON tasks (queue_expires_at) WHERE status = 'pending'`);
     await q.query(
       `CREATE INDEX idx_tasks_creator_live ON tasks (creator_id, created_at DESC, task_id)
          WHERE deleted_at IS NULL`,

@@ -2,6 +2,7 @@ import { GRANTABLE_SCOPES } from '../../src/common/auth/scopes';
 import { useAdminApp } from '../support/admin';
 import { apiKeyHeader, bearer, newSession } from '../support/auth';
 import { heartbeat, registerNode } from '../support/nodes';
+import { ORIGINAL_TASK, submitTask } from '../support/tasks';
 import { fixture, sha256 } from '../support/wasm';
 import { circuitPayload, zkFixture } from '../support/zk';
 
@@ -72,6 +73,9 @@ describe('scope matrix for API keys', () => {
     return nodeId;
   };
 
+  // Tasks created by the admin; each destructive call gets a fresh one.
+  const adminTask = async () => (await submitTask(ctx.app, bearer(adminToken))).task_id;
+
   const REQUESTS: Record<string, (scopes: string[]) => Request | Promise<Request>> = {
     'POST /api/v1/nodes': () => ({
       url: '/api/v1/nodes',
@@ -100,6 +104,11 @@ describe('scope matrix for API keys', () => {
     'GET /api/v1/nodes/{node_id}/heartbeats': async () => ({
       url: `/api/v1/nodes/${await adminNode()}/heartbeats`,
     }),
+    'POST /api/v1/tasks': () => ({ url: '/api/v1/tasks', payload: ORIGINAL_TASK }),
+    'GET /api/v1/tasks': () => ({ url: '/api/v1/tasks' }),
+    'GET /api/v1/tasks/{task_id}': async () => ({ url: `/api/v1/tasks/${await adminTask()}` }),
+    'POST /api/v1/tasks/{task_id}/cancel': async () => ({ url: `/api/v1/tasks/${await adminTask()}/cancel` }),
+    'DELETE /api/v1/tasks/{task_id}': async () => ({ url: `/api/v1/tasks/${await adminTask()}` }),
     'GET /api/v1/cluster/stats': () => ({ url: '/api/v1/cluster/stats' }),
     'POST /api/v1/api-keys': (scopes) => ({ url: '/api/v1/api-keys', payload: { name: 'm', scopes } }),
     'GET /api/v1/api-keys': () => ({ url: '/api/v1/api-keys' }),
