@@ -17,6 +17,7 @@ import { HealthModule } from './health/health.module';
 import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { TasksModule } from './tasks/tasks.module';
+import { SchedulingModule } from './scheduling/scheduling.module';
 import { NodesModule } from './nodes/nodes.module';
 import { ProofsModule } from './proofs/proofs.module';
 import { RateLimitGuard } from './rate-limit/rate-limit.guard';
@@ -50,6 +51,7 @@ export class AppModule {
         WasmModule,
         NodesModule,
         TasksModule,
+        SchedulingModule,
         RateLimitModule,
         ...(options.extraModules ?? []),
       ],

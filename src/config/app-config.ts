@@ -9,6 +9,7 @@ import { HealthConfig, healthConfig } from '../health/health.config';
 import { LoggingConfig, loggingConfig } from '../logging/logging.config';
 import { MetricsConfig, metricsConfig } from '../metrics/metrics.config';
 import { NodesConfig, nodesConfig } from '../nodes/nodes.config';
+import { SchedulingConfig, schedulingConfig } from '../scheduling/scheduling.config';
 import { ProofsConfig, proofsConfig } from '../proofs/proofs.config';
 import { RateLimitConfig, rateLimitConfig } from '../rate-limit/rate-limit.config';
 import { RedisConfig, redisConfig } from '../redis/redis.config';
@@ -34,6 +35,7 @@ export class AppConfig {
   readonly wasm!: WasmConfig;
   readonly proofs!: ProofsConfig;
   readonly nodes!: NodesConfig;
+  readonly scheduling!: SchedulingConfig;
 
   constructor(values: AppConfig) {
     Object.assign(this, values);
@@ -58,6 +60,7 @@ export const FEATURE_CONFIGS = {
   wasm: wasmConfig,
   proofs: proofsConfig,
   nodes: nodesConfig,
+  scheduling: schedulingConfig,
 } satisfies { readonly [K in FeatureKey]: FeatureConfig<object, AppConfig[K]> };
 
 export const FEATURE_KEYS = Object.keys(FEATURE_CONFIGS) as FeatureKey[];

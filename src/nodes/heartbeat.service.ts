@@ -8,7 +8,7 @@ import { UUID_PATTERN } from '../common/validation/uuid';
 import { DatabaseSession } from '../database/transaction-runner';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import type { HeartbeatDto, HeartbeatHistoryQueryDto } from './dto/node-requests.dto';
-import type { HeartbeatPageDto, HeartbeatResponseDto } from './dto/node-responses.dto';
+import type { HeartbeatPageDto, HeartbeatResponseDto, LeaseReportDto } from './dto/node-responses.dto';
 import { healthScore } from './health-score';
 import { HeartbeatResult, HeartbeatsRepository, HeartbeatWrite } from './heartbeats.repository';
 import { NodesConfig } from './nodes.config';
@@ -21,6 +21,12 @@ const MAX_PROFILES = 10_000;
 /** Most nodes written by one statement. */
 const MAX_BATCH = 500;
 const DEFAULT_PAGE = 50;
+
+/** Renews the leases a heartbeat names; provided by the scheduling module (nodes does not know runs). */
+export type LeaseRenewer = (
+  nodeId: string,
+  runs: { runId: string; fence: string }[],
+) => Promise<LeaseReportDto>;
 
 interface Waiter {
   resolve(result: HeartbeatResult | null): void;
@@ -38,6 +44,7 @@ export class HeartbeatService {
   private pending = new Map<string, { write: HeartbeatWrite; waiters: Waiter[] }>();
   private draining = false;
   private readonly profiles = new Map<string, { bandwidthMbps: number; until: number }>();
+  private leaseRenewer: LeaseRenewer | undefined;
 
   constructor(
     private readonly heartbeats: HeartbeatsRepository,
@@ -48,6 +55,10 @@ export class HeartbeatService {
     private readonly clock: Clock,
     private readonly db: DatabaseSession,
   ) {}
+
+  useLeaseRenewer(renewer: LeaseRenewer): void {
+    this.leaseRenewer = renewer;
+  }
 
   /** The node's key (checked by the guard) or its owner/an admin (checked here). */
   async heartbeat(principal: Principal, nodeId: string, dto: HeartbeatDto): Promise<HeartbeatResponseDto> {
@@ -78,6 +89,14 @@ export class HeartbeatService {
       : await this.enqueue(write);
     if (!result) throw await this.refusal(nodeId);
     this.metrics.nodeHeartbeat();
+    // After the heartbeat is committed: a node that is rejected or gone renews nothing.
+    const leases =
+      dto.runs && this.leaseRenewer
+        ? await this.leaseRenewer(
+            nodeId,
+            dto.runs.map((run) => ({ runId: run.run_id.toLowerCase(), fence: run.fence })),
+          )
+        : undefined;
     return {
       message: 'Heartbeat received',
       node_id: nodeId,
@@ -86,6 +105,7 @@ export class HeartbeatService {
       node_status: result.status,
       active_tasks: dto.active_tasks ?? 0,
       heartbeat_interval_secs: this.config.heartbeatIntervalSecs,
+      ...(leases ? { leases } : {}),
     };
   }
 

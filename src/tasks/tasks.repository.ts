@@ -259,4 +259,65 @@ export class TasksRepository {
     );
     return affected > 0;
   }
+
+  /** The accepted result completes an open task (once: the status check is the compare-and-set). */
+  async complete(taskId: string, result: unknown): Promise<boolean> {
+    const rows = await this.db.query(
+      `UPDATE tasks SET status = 'completed', result = $2::jsonb, status_reason = NULL, completed_at = now(),
+              updated_at = now()
+        WHERE task_id = $1 AND status IN ${OPEN_STATUSES}
+        RETURNING task_id`,
+      [taskId, JSON.stringify(result ?? null)],
+    );
+    return rows.length > 0;
+  }
+
+  async fail(taskId: string, reason: string): Promise<boolean> {
+    const rows = await this.db.query(
+      `UPDATE tasks SET status = 'failed', status_reason = $2, completed_at = now(), updated_at = now()
+        WHERE task_id = $1 AND status IN ${OPEN_STATUSES}
+        RETURNING task_id`,
+      [taskId, reason],
+    );
+    return rows.length > 0;
+  }
+
+  /**
+   * A run that will not deliver (node fault, lease expiry) gives its slot back. The task fails as
+   * attempts_exhausted when the claims left cannot fill the slots still needed; otherwise it is queued again
+   * after a jittered exponential backoff (base × 2^(attempts−1) × [0.5, 1), at most 5 minutes).
+   */
+  async releaseSlot(taskId: string, retryBaseMs: number): Promise<'requeued' | 'failed' | 'unchanged'> {
+    const [row] = await this.db.query<{ status: string }>(
+      `WITH t AS (
+         SELECT task_id, (min_nodes - (active_runs - 1)) > (max_attempts + min_nodes - 1 - attempts) AS exhausted
+           FROM tasks WHERE task_id = $1 AND status IN ${OPEN_STATUSES} AND active_runs > 0)
+       UPDATE tasks SET active_runs = active_runs - 1, updated_at = now(),
+              status = CASE WHEN t.exhausted THEN 'failed' WHEN active_runs = 1 THEN 'pending' ELSE status END,
+              status_reason = CASE WHEN t.exhausted THEN 'attempts_exhausted'
+                                   WHEN active_runs = 1 THEN 'retrying after a failed run' ELSE status_reason END,
+              completed_at = CASE WHEN t.exhausted THEN now() ELSE completed_at END,
+              not_before = now() + LEAST(300000, $2::int * power(2, LEAST(attempts - 1, 20))
+                                                 * (0.5 + random() / 2)) * interval '1 millisecond'
+         FROM t WHERE tasks.task_id = t.task_id
+       RETURNING tasks.status`,
+      [taskId, retryBaseMs],
+    );
+    if (!row) return 'unchanged';
+    return row.status === 'failed' ? 'failed' : 'requeued';
+  }
+
+  /** Pending tasks no node claimed within their queue timeout fail (a batch per call). */
+  async expireQueued(limit: number): Promise<string[]> {
+    const rows = await this.db.query<{ task_id: string }>(
+      `UPDATE tasks SET status = 'failed', status_reason = 'queue_timeout', completed_at = now(), updated_at = now()
+        WHERE task_id IN (SELECT task_id FROM tasks
+                           WHERE status = 'pending' AND queue_expires_at <= now() AND active_runs = 0
+                           LIMIT $1 FOR UPDATE SKIP LOCKED)
+          AND status = 'pending' AND active_runs = 0
+        RETURNING task_id`,
+      [limit],
+    );
+    return rows.map((row) => row.task_id);
+  }
 }

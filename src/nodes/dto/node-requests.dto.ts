@@ -1,6 +1,10 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform, Type } from 'class-transformer';
 import {
+  ArrayMaxSize,
+  IsArray,
+  IsUUID,
+  ValidateNested,
   IsIn,
   IsInt,
   IsISO8601,
@@ -25,6 +29,16 @@ const apply =
   (target, key) => {
     for (const decorator of decorators) decorator(target, key);
   };
+
+/** A lease the node holds and wants renewed (see the scheduling module). */
+export class HeldRunDto {
+  @ApiProperty({ format: 'uuid' }) @IsUUID() run_id!: string;
+
+  @ApiProperty({ description: 'The fence of the lease, as claimed' })
+  @IsString()
+  @Matches(/^[1-9][0-9]{0,18}$/, { message: 'fence must be the decimal fence of the lease' })
+  fence!: string;
+}
 
 /** Telemetry a node reports with its heartbeat; every field optional (the original sent an empty body). */
 export class HeartbeatDto {
@@ -52,6 +66,14 @@ export class HeartbeatDto {
   @Length(1, 32)
   @Matches(/^[\x21-\x7e]+$/, { message: 'agent_version must be printable ASCII without spaces' })
   agent_version?: string;
+
+  @ApiPropertyOptional({ type: [HeldRunDto], maxItems: 1024, description: 'Leases to renew' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(1024)
+  @ValidateNested({ each: true })
+  @Type(() => HeldRunDto)
+  runs?: HeldRunDto[];
 }
 
 const toBoolean = ({ value }: { value: unknown }) =>

@@ -47,6 +47,13 @@ export class NodeMessageDto {
   @ApiProperty() node_id!: string;
 }
 
+/** What became of each lease a heartbeat named. */
+export class LeaseReportDto {
+  @ApiProperty({ type: [String], description: 'Renewed for RUN_LEASE_SECS' }) renewed!: string[];
+  @ApiProperty({ type: [String], description: 'Not yours any more: stop, do not report' }) lost!: string[];
+  @ApiProperty({ type: [String], description: 'Task cancelled: stop now' }) cancel!: string[];
+}
+
 export class HeartbeatResponseDto {
   @ApiProperty({ example: 'Heartbeat received' }) message!: string;
   @ApiProperty() node_id!: string;
@@ -56,6 +63,8 @@ export class HeartbeatResponseDto {
   @ApiProperty() active_tasks!: number;
   @ApiProperty({ description: 'Send the next heartbeat within this many seconds' })
   heartbeat_interval_secs!: number;
+  @ApiPropertyOptional({ type: LeaseReportDto, description: 'When the heartbeat named runs' })
+  leases?: LeaseReportDto;
 }
 
 export class HeartbeatRecordDto {

@@ -1,0 +1,53 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsInt, IsOptional, Max, Min } from 'class-validator';
+
+export class ClaimRequestDto {
+  @ApiPropertyOptional({ minimum: 1, maximum: 16, default: 1, description: 'Most runs to lease at once' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(16)
+  max?: number;
+
+  @ApiPropertyOptional({
+    minimum: 0,
+    maximum: 25000,
+    default: 0,
+    description: 'Long poll: wait this long for work',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(25_000)
+  wait_ms?: number;
+}
+
+export class RunLimitsDto {
+  @ApiProperty() timeout_ms!: number;
+  @ApiProperty() memory_mb!: number;
+  @ApiProperty() output_bytes!: number;
+}
+
+/** Everything the node needs to execute the run. */
+export class RunSpecDto {
+  @ApiProperty({ nullable: true, type: String }) module_id!: string | null;
+  @ApiProperty({ nullable: true, type: String }) module_url!: string | null;
+  @ApiProperty({ description: 'The task inputs (any JSON)' }) inputs!: unknown;
+  @ApiProperty({ type: [String] }) args!: string[];
+  @ApiProperty() deterministic!: boolean;
+  @ApiProperty({ type: RunLimitsDto }) limits!: RunLimitsDto;
+  @ApiPropertyOptional({ type: String }) circuit_id?: string;
+}
+
+export class LeasedRunDto {
+  @ApiProperty({ format: 'uuid' }) run_id!: string;
+  @ApiProperty({ format: 'uuid' }) task_id!: string;
+  @ApiProperty() task_type!: string;
+  @ApiProperty({ description: 'Decimal string; send it back with renewals and the result' }) fence!: string;
+  @ApiProperty({ format: 'date-time' }) lease_expires_at!: string;
+  @ApiProperty({ type: RunSpecDto }) spec!: RunSpecDto;
+}
+
+export class ClaimResponseDto {
+  @ApiProperty({ type: [LeasedRunDto] }) runs!: LeasedRunDto[];
+}

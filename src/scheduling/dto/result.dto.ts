@@ -1,0 +1,51 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { OUTCOMES } from '../../wasm/wasm.service';
+
+/** The WASM engine's outcomes, plus `error` (the node could not run it at all). */
+export const RESULT_OUTCOMES = [...OUTCOMES, 'error'] as const;
+export type ResultOutcome = (typeof RESULT_OUTCOMES)[number];
+
+/** Outcomes that are the task's own fault: two distinct nodes reporting one identically fail the task. */
+export const TASK_FAULT_OUTCOMES: readonly ResultOutcome[] = [
+  'trap',
+  'exit_nonzero',
+  'invalid_module',
+  'memory_limit',
+];
+
+const FENCE = /^[1-9][0-9]{0,18}$/;
+const HEX64 = /^[0-9a-f]{64}$/;
+
+export class RunResultRequestDto {
+  @ApiProperty({ description: 'The fence of the lease, as claimed' })
+  @IsString()
+  @Matches(FENCE, { message: 'fence must be the decimal fence of the lease' })
+  fence!: string;
+
+  @ApiProperty({ enum: RESULT_OUTCOMES }) @IsIn(RESULT_OUTCOMES) outcome!: ResultOutcome;
+
+  @ApiPropertyOptional({ description: 'Any JSON value' }) @IsOptional() output?: unknown;
+
+  @ApiProperty({ pattern: HEX64.source, description: 'Lowercase hex SHA-256 of the RFC 8785 form of output' })
+  @IsString()
+  @Matches(HEX64, { message: 'output_hash must be a lowercase hex SHA-256' })
+  output_hash!: string;
+
+  @ApiPropertyOptional({ maxLength: 65536 }) @IsOptional() @IsString() @MaxLength(65_536) stdout?: string;
+  @ApiPropertyOptional({ maxLength: 65536 }) @IsOptional() @IsString() @MaxLength(65_536) stderr?: string;
+
+  @ApiPropertyOptional() @IsOptional() @IsInt() @Min(-2147483648) @Max(2147483647) exit_code?: number;
+
+  @ApiProperty({ minimum: 0 }) @IsInt() @Min(0) @Max(86_400_000) execution_time_ms!: number;
+
+  @ApiPropertyOptional({ minimum: 0 }) @IsOptional() @IsInt() @Min(0) gas_used?: number;
+}
+
+export class RunResultResponseDto {
+  @ApiProperty({ format: 'uuid' }) run_id!: string;
+  @ApiProperty({ format: 'uuid' }) task_id!: string;
+  @ApiProperty({ enum: ['succeeded', 'failed'] }) run_status!: string;
+  @ApiProperty() task_status!: string;
+  @ApiProperty({ nullable: true, type: String }) task_status_reason!: string | null;
+}

@@ -1,0 +1,114 @@
+import { Injectable } from '@nestjs/common';
+import { jsonSha256Hex } from '../common/crypto/json-hash';
+import { AppException } from '../common/errors/app.exception';
+import { ErrorCode } from '../common/errors/error-code';
+import { isUuid } from '../common/validation/uuid';
+import { TransactionRunner } from '../database/transaction-runner';
+import { TasksRepository } from '../tasks/tasks.repository';
+import { WorkSignal } from '../tasks/work-signal';
+import { RunResultRequestDto, RunResultResponseDto, TASK_FAULT_OUTCOMES } from './dto/result.dto';
+import { RunForResult, RunsRepository } from './runs.repository';
+import { SchedulingConfig } from './scheduling.config';
+
+const leaseLost = () =>
+  new AppException(ErrorCode.Conflict, 'The lease of this run is lost: stop and claim again', {
+    reason: 'lease_lost',
+  });
+
+/**
+ * POST /runs/:run_id/result. Fence check, hash check, the run row, the task's state change and the stored
+ * answer commit in one transaction; an identical repeat (same run, same fence, same body) gets that answer.
+ */
+@Injectable()
+export class RunResultService {
+  constructor(
+    private readonly runs: RunsRepository,
+    private readonly tasks: TasksRepository,
+    private readonly config: SchedulingConfig,
+    private readonly tx: TransactionRunner,
+    private readonly signal: WorkSignal,
+  ) {}
+
+  async submit(nodeId: string, runId: string, dto: RunResultRequestDto): Promise<RunResultResponseDto> {
+    const requestHash = jsonSha256Hex(dto);
+    let requeued = false;
+    const response = await this.tx.run(async () => {
+      const run = isUuid(runId) ? await this.runs.lockForResult(runId.toLowerCase()) : null;
+      // Another node's run answers like a lost lease: the caller learns nothing about runs not leased to it.
+      if (!run || run.nodeId !== nodeId) throw leaseLost();
+      if (run.status !== 'leased') {
+        if (run.fence === dto.fence && run.resultRequestHash === requestHash) {
+          return run.resultResponse as RunResultResponseDto;
+        }
+        throw leaseLost();
+      }
+      if (run.fence !== dto.fence || !run.leaseLive) throw leaseLost();
+      // The pinned hash: lowercase hex SHA-256 of the RFC 8785 form of `output` (absent output is null).
+      const outputHash = jsonSha256Hex(dto.output ?? null);
+      if (outputHash !== dto.output_hash) {
+        throw AppException.validation([
+          { field: 'output_hash', message: 'does not match the SHA-256 of the RFC 8785 form of output' },
+        ]);
+      }
+      // Inside one transaction: if the fenced update below finds the lease gone, all of this rolls back.
+      const effect = await this.applyOutcome(run, dto, outputHash);
+      requeued = effect.requeued;
+      const response: RunResultResponseDto = {
+        run_id: run.runId,
+        task_id: run.taskId,
+        run_status: dto.outcome === 'ok' ? 'succeeded' : 'failed',
+        task_status: effect.taskStatus,
+        task_status_reason: effect.reason,
+      };
+      const recorded = await this.runs.finish(run.runId, run.fence, {
+        status: response.run_status as 'succeeded' | 'failed',
+        outcome: dto.outcome,
+        output: dto.output ?? null,
+        outputHash,
+        stdout: dto.stdout ?? null,
+        stderr: dto.stderr ?? null,
+        exitCode: dto.exit_code ?? null,
+        executionTimeMs: dto.execution_time_ms,
+        gasUsed: dto.gas_used ?? null,
+        requestHash,
+        response,
+      });
+      if (!recorded) throw leaseLost();
+      return response;
+    });
+    if (requeued) this.signal.notify();
+    return response;
+  }
+
+  /** What the result does to the task: complete, fail, or give the slot back to the queue. */
+  private async applyOutcome(
+    run: RunForResult,
+    dto: RunResultRequestDto,
+    outputHash: string,
+  ): Promise<{ taskStatus: string; reason: string | null; requeued: boolean }> {
+    const outcome = dto.outcome;
+    if (outcome === 'ok') {
+      const hashes = [...(await this.runs.succeededHashes(run.taskId)), outputHash];
+      if (hashes.length < run.minNodes) return { taskStatus: 'running', reason: null, requeued: false };
+      // min_nodes ≥ 2 until the verification issue lands: complete only when every output is equal.
+      if (hashes.every((hash) => hash === hashes[0])) {
+        await this.tasks.complete(run.taskId, dto.output ?? null);
+        return { taskStatus: 'completed', reason: null, requeued: false };
+      }
+      await this.tasks.fail(run.taskId, 'no_consensus');
+      return { taskStatus: 'failed', reason: 'no_consensus', requeued: false };
+    }
+    if (
+      TASK_FAULT_OUTCOMES.includes(outcome) &&
+      (await this.runs.sameFaultElsewhere(run.taskId, run.runId, outcome, outputHash))
+    ) {
+      await this.tasks.fail(run.taskId, 'unexecutable');
+      return { taskStatus: 'failed', reason: 'unexecutable', requeued: false };
+    }
+    // A node fault, or a task fault not yet confirmed by a second node: the slot goes back to the queue.
+    const released = await this.tasks.releaseSlot(run.taskId, this.config.retryBaseMs);
+    if (released === 'failed') return { taskStatus: 'failed', reason: 'attempts_exhausted', requeued: false };
+    if (released === 'requeued') return { taskStatus: 'pending', reason: null, requeued: true };
+    return { taskStatus: run.taskStatus, reason: null, requeued: false };
+  }
+}

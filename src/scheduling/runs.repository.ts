@@ -1,0 +1,259 @@
+import { Injectable } from '@nestjs/common';
+import { DatabaseSession } from '../database/transaction-runner';
+
+export interface ClaimedRun {
+  runId: string;
+  taskId: string;
+  taskType: string;
+  fence: string;
+  leaseExpiresAt: Date;
+  inputs: unknown;
+  args: string[];
+  deterministic: boolean;
+  moduleId: string | null;
+  circuitId: string | null;
+  maxExecutionTimeSec: number;
+}
+
+export type LeaseVerdict = 'renewed' | 'lost' | 'cancel';
+
+export interface RunForResult {
+  runId: string;
+  taskId: string;
+  nodeId: string;
+  status: string;
+  fence: string;
+  leaseLive: boolean;
+  resultRequestHash: string | null;
+  resultResponse: unknown;
+  taskStatus: string;
+  minNodes: number;
+}
+
+export interface RunOutcome {
+  status: 'succeeded' | 'failed';
+  outcome: string;
+  output: unknown;
+  outputHash: string;
+  stdout: string | null;
+  stderr: string | null;
+  exitCode: number | null;
+  executionTimeMs: number;
+  gasUsed: number | null;
+  requestHash: string;
+  response: unknown;
+}
+
+/**
+ * Runs and the task state they drive. Every state change is a conditional UPDATE (state, fence, lease expiry
+ * judged by the database's `now()`): on the embedded database, where row locks exclude nothing, those
+ * compare-and-sets are what make a claim, a renewal or a result count once; on PostgreSQL the same
+ * statements hold, and SKIP LOCKED only spares claimers from queueing behind each other.
+ */
+@Injectable()
+export class RunsRepository {
+  constructor(private readonly db: DatabaseSession) {}
+
+  /**
+   * Leases up to `max` runs to the node in one statement: eligible open tasks in priority then age order, a
+   * slot taken on each by compare-and-set on `active_runs`, a run row with a fresh fence per task. The
+   * unique (task_id, node_id) index refuses a second run of one task on one node even if the query erred.
+   */
+  async claim(nodeId: string, max: number, maxConcurrent: number, leaseSecs: number): Promise<ClaimedRun[]> {
+    const rows = await this.db.query<{
+      run_id: string;
+      task_id: string;
+      task_type: string;
+      fence: string;
+      lease_expires_at: Date;
+      inputs: unknown;
+      args: string[];
+      deterministic: boolean;
+      module_id: string | null;
+      circuit_id: string | null;
+      max_execution_time_sec: string;
+    }>(
+      `WITH node AS (
+         SELECT node_id, owner_id, cpu_cores, memory_gb, gpu_available FROM nodes
+          WHERE node_id = $1 AND status = 'online' AND deleted_at IS NULL AND node_type = 'compute'),
+       slots AS (
+         SELECT GREATEST(0, LEAST($2::int, $3::int - (
+           SELECT count(*)::int FROM task_runs WHERE node_id = $1 AND status = 'leased'))) AS n),
+       candidates AS (
+         SELECT t.task_id FROM tasks t, node
+          WHERE t.status IN ('pending', 'running') AND t.active_runs < t.min_nodes AND t.deleted_at IS NULL
+            AND t.attempts < t.max_attempts + t.min_nodes - 1
+            AND (t.not_before IS NULL OR t.not_before <= now())
+            AND (NOT t.require_gpu OR node.gpu_available)
+            AND (t.min_cpu_cores IS NULL OR node.cpu_cores >= t.min_cpu_cores)
+            AND (t.min_memory_gb IS NULL OR node.memory_gb >= t.min_memory_gb)
+            AND NOT EXISTS (SELECT 1 FROM task_runs r WHERE r.task_id = t.task_id AND r.node_id = $1)
+          ORDER BY t.priority DESC, t.created_at, t.task_id
+          LIMIT (SELECT n FROM slots)
+          FOR UPDATE OF t SKIP LOCKED),
+       claimed AS (
+         UPDATE tasks t SET active_runs = t.active_runs + 1, attempts = t.attempts + 1, status = 'running',
+                status_reason = NULL, updated_at = now()
+           FROM candidates c
+          WHERE t.task_id = c.task_id AND t.status IN ('pending', 'running') AND t.active_runs < t.min_nodes
+          RETURNING t.task_id, t.task_type, t.attempts, t.inputs, t.inputs_hash, t.args, t.deterministic,
+                    t.module_id, t.circuit_id, t.max_execution_time_sec),
+       runs AS (
+         INSERT INTO task_runs (task_id, node_id, node_owner_id, status, fence, lease_expires_at, attempt,
+                                started_at, inputs_hash, wasm_module_hash)
+         SELECT c.task_id, node.node_id, node.owner_id, 'leased', nextval('task_run_fence_seq'),
+                now() + $4::int * interval '1 second', c.attempts, now(), c.inputs_hash, c.module_id
+           FROM claimed c, node
+         RETURNING run_id, task_id, fence, lease_expires_at)
+       SELECT r.run_id, r.task_id, r.fence, r.lease_expires_at, c.task_type, c.inputs, c.args, c.deterministic,
+              c.module_id, c.circuit_id, c.max_execution_time_sec
+         FROM runs r JOIN claimed c ON c.task_id = r.task_id
+        ORDER BY r.fence`,
+      [nodeId, max, maxConcurrent, leaseSecs],
+    );
+    return rows.map((row) => ({
+      runId: row.run_id,
+      taskId: row.task_id,
+      taskType: row.task_type,
+      fence: String(row.fence),
+      leaseExpiresAt: row.lease_expires_at,
+      inputs: row.inputs,
+      args: row.args,
+      deterministic: row.deterministic,
+      moduleId: row.module_id,
+      circuitId: row.circuit_id,
+      maxExecutionTimeSec: Number(row.max_execution_time_sec),
+    }));
+  }
+
+  /**
+   * Renews every lease the node names, in one statement: renewed when the run is still leased to it with
+   * that fence and not yet expired; `cancel` when its task was cancelled; otherwise lost.
+   */
+  async renew(
+    nodeId: string,
+    leases: { runId: string; fence: string }[],
+    leaseSecs: number,
+  ): Promise<{ runId: string; verdict: LeaseVerdict }[]> {
+    if (leases.length === 0) return [];
+    const rows = await this.db.query<{ run_id: string; verdict: LeaseVerdict }>(
+      `WITH given AS (
+         SELECT DISTINCT * FROM unnest($2::uuid[], $3::bigint[]) AS g(run_id, fence)),
+       renewed AS (
+         UPDATE task_runs r SET lease_expires_at = now() + $4::int * interval '1 second'
+           FROM given g
+          WHERE r.run_id = g.run_id AND r.fence = g.fence AND r.node_id = $1 AND r.status = 'leased'
+            AND r.lease_expires_at > now()
+         RETURNING r.run_id)
+       SELECT g.run_id,
+              CASE WHEN g.run_id IN (SELECT run_id FROM renewed) THEN 'renewed'
+                   WHEN r.status = 'cancelled' AND r.node_id = $1 AND r.fence = g.fence THEN 'cancel'
+                   ELSE 'lost' END AS verdict
+         FROM given g LEFT JOIN task_runs r ON r.run_id = g.run_id`,
+      [nodeId, leases.map((l) => l.runId), leases.map((l) => l.fence), leaseSecs],
+    );
+    return rows.map((row) => ({ runId: row.run_id, verdict: row.verdict }));
+  }
+
+  /** The run and its task, locked for the result's transaction (PostgreSQL; the CAS below holds anyway). */
+  async lockForResult(runId: string): Promise<RunForResult | null> {
+    const [row] = await this.db.query<{
+      run_id: string;
+      task_id: string;
+      node_id: string;
+      status: string;
+      fence: string;
+      lease_live: boolean;
+      result_request_hash: string | null;
+      result_response: unknown;
+      task_status: string;
+      min_nodes: number;
+    }>(
+      `SELECT r.run_id, r.task_id, r.node_id, r.status, r.fence, r.result_request_hash, r.result_response,
+              (r.lease_expires_at > now()) AS lease_live, t.status AS task_status, t.min_nodes
+         FROM task_runs r JOIN tasks t ON t.task_id = r.task_id
+        WHERE r.run_id = $1
+        FOR UPDATE OF r, t`,
+      [runId],
+    );
+    if (!row) return null;
+    return {
+      runId: row.run_id,
+      taskId: row.task_id,
+      nodeId: row.node_id,
+      status: row.status,
+      fence: String(row.fence),
+      leaseLive: row.lease_live,
+      resultRequestHash: row.result_request_hash,
+      resultResponse: row.result_response,
+      taskStatus: row.task_status,
+      minNodes: row.min_nodes,
+    };
+  }
+
+  /** Records the result if the lease still holds (same fence, still leased, not expired). false: it did not. */
+  async finish(runId: string, fence: string, result: RunOutcome): Promise<boolean> {
+    const { rows } = await this.db.execute<{ run_id: string }>(
+      `UPDATE task_runs SET status = $3, outcome = $4, output = $5::jsonb, output_hash = $6, stdout = $7,
+              stderr = $8, exit_code = $9, execution_time_ms = $10, gas_used = $11, result_request_hash = $12,
+              result_response = $13::jsonb, completed_at = now(), lease_expires_at = NULL
+        WHERE run_id = $1 AND fence = $2 AND status = 'leased' AND lease_expires_at > now()
+        RETURNING run_id`,
+      [
+        runId,
+        fence,
+        result.status,
+        result.outcome,
+        JSON.stringify(result.output ?? null),
+        result.outputHash,
+        result.stdout,
+        result.stderr,
+        result.exitCode,
+        result.executionTimeMs,
+        result.gasUsed,
+        result.requestHash,
+        JSON.stringify(result.response),
+      ],
+    );
+    return rows.length > 0;
+  }
+
+  /** Whether another node reported this same task-fault outcome (and output) for the task. */
+  async sameFaultElsewhere(
+    taskId: string,
+    runId: string,
+    outcome: string,
+    outputHash: string,
+  ): Promise<boolean> {
+    const rows = await this.db.query(
+      `SELECT 1 FROM task_runs
+        WHERE task_id = $1 AND run_id <> $2 AND status = 'failed' AND outcome = $3 AND output_hash = $4
+        LIMIT 1`,
+      [taskId, runId, outcome, outputHash],
+    );
+    return rows.length > 0;
+  }
+
+  /** Output hashes of the task's succeeded runs (the completion rule compares them). */
+  async succeededHashes(taskId: string): Promise<string[]> {
+    const rows = await this.db.query<{ output_hash: string }>(
+      `SELECT output_hash FROM task_runs WHERE task_id = $1 AND status = 'succeeded' ORDER BY fence`,
+      [taskId],
+    );
+    return rows.map((row) => row.output_hash);
+  }
+
+  /** Expires leases past their time, a batch at a time; each run changes once however many sweepers race. */
+  async expireLeases(limit: number): Promise<{ runId: string; taskId: string; nodeId: string }[]> {
+    const rows = await this.db.query<{ run_id: string; task_id: string; node_id: string }>(
+      `UPDATE task_runs SET status = 'expired', outcome = 'lease_expired', completed_at = now()
+        WHERE run_id IN (SELECT run_id FROM task_runs
+                          WHERE status = 'leased' AND lease_expires_at <= now()
+                          ORDER BY lease_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+          AND status = 'leased' AND lease_expires_at <= now()
+        RETURNING run_id, task_id, node_id`,
+      [limit],
+    );
+    return rows.map((row) => ({ runId: row.run_id, taskId: row.task_id, nodeId: row.node_id }));
+  }
+}

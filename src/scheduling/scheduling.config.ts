@@ -1,0 +1,45 @@
+import { defineFeatureConfig } from '../common/config/feature-config';
+import { IntVariable } from '../common/config/variables';
+
+export class SchedulingVariables {
+  @IntVariable(1, 3600)
+  RUN_LEASE_SECS?: number;
+
+  @IntVariable(1, 1024)
+  NODE_MAX_CONCURRENT_RUNS?: number;
+
+  @IntVariable(0, 3_600_000)
+  TASK_RETRY_BASE_MS?: number;
+
+  @IntVariable(1, 3600)
+  SCHEDULER_SWEEP_INTERVAL_SECS?: number;
+}
+
+/** Leases, retries and the scheduler's sweep. */
+export class SchedulingConfig {
+  /** A lease lasts this long unless the node's heartbeat renews it. */
+  readonly leaseSecs!: number;
+  /** Most runs one node holds at once. */
+  readonly maxConcurrentRuns!: number;
+  /** First retry delay after a node fault; doubled per attempt, jittered, capped at 5 minutes. */
+  readonly retryBaseMs!: number;
+  /** How often each replica expires leases and enforces queue timeouts. */
+  readonly sweepIntervalMs!: number;
+
+  constructor(values: SchedulingConfig) {
+    Object.assign(this, values);
+    Object.freeze(this);
+  }
+}
+
+export const schedulingConfig = defineFeatureConfig({
+  token: SchedulingConfig,
+  schema: SchedulingVariables,
+  build: (env) =>
+    new SchedulingConfig({
+      leaseSecs: env.RUN_LEASE_SECS ?? 30,
+      maxConcurrentRuns: env.NODE_MAX_CONCURRENT_RUNS ?? 4,
+      retryBaseMs: env.TASK_RETRY_BASE_MS ?? 1000,
+      sweepIntervalMs: (env.SCHEDULER_SWEEP_INTERVAL_SECS ?? 5) * 1000,
+    }),
+});

@@ -1,0 +1,66 @@
+import { Body, Controller, HttpCode, HttpStatus, Param, Post, Res } from '@nestjs/common';
+import {
+  ApiConflictResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiTags,
+  ApiUnprocessableEntityResponse,
+} from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { Authenticated } from '../common/auth/authenticated.decorator';
+import { NodeAgent } from '../common/auth/node-agent.decorator';
+import type { Principal } from '../common/auth/principal';
+import { RateLimitTier } from '../common/auth/rate-tier.decorator';
+import { CurrentPrincipal } from '../common/auth/request-context.decorator';
+import { Scope } from '../common/auth/scopes';
+import { ClaimService } from './claim.service';
+import { ClaimRequestDto, ClaimResponseDto } from './dto/claim.dto';
+import { RunResultRequestDto, RunResultResponseDto } from './dto/result.dto';
+import { RunResultService } from './run-result.service';
+
+/** The node protocol: claim runs (long poll) and report their results. Node keys only. */
+@ApiTags('scheduling')
+@Controller()
+export class SchedulingController {
+  constructor(
+    private readonly claims: ClaimService,
+    private readonly results: RunResultService,
+  ) {}
+
+  @Post('nodes/:node_id/claim')
+  @HttpCode(HttpStatus.OK)
+  @Authenticated({ scopes: [Scope.NodesAgent] })
+  @NodeAgent({ nodeParam: 'node_id', users: false })
+  @RateLimitTier('node')
+  @ApiOkResponse({ type: ClaimResponseDto, description: 'Leased runs, each with its fence and spec' })
+  @ApiNoContentResponse({ description: 'Nothing to do within wait_ms' })
+  async claim(
+    @Param('node_id') nodeId: string,
+    @Body() dto: ClaimRequestDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ClaimResponseDto | undefined> {
+    const claimed = await this.claims.claim(nodeId, dto ?? {});
+    if (claimed) return claimed;
+    void reply.status(HttpStatus.NO_CONTENT);
+    return undefined;
+  }
+
+  @Post('runs/:run_id/result')
+  @HttpCode(HttpStatus.OK)
+  @Authenticated({ scopes: [Scope.NodesAgent] })
+  // The node is not in the path: the service checks the run is leased to the calling node.
+  @NodeAgent({ users: false })
+  @RateLimitTier('node')
+  @ApiOkResponse({ type: RunResultResponseDto })
+  @ApiConflictResponse({
+    description: 'Stale fence, expired lease or another node’s run (`reason: lease_lost`)',
+  })
+  @ApiUnprocessableEntityResponse({ description: 'output_hash is not the hash of output' })
+  result(
+    @Param('run_id') runId: string,
+    @Body() dto: RunResultRequestDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<RunResultResponseDto> {
+    return this.results.submit(principal.nodeId!, runId, dto);
+  }
+}

@@ -1,0 +1,21 @@
+import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module';
+import { NodesModule } from '../nodes/nodes.module';
+import { TasksModule } from '../tasks/tasks.module';
+import { ClaimService } from './claim.service';
+import { LeaseRenewal } from './lease-renewal';
+import { LeaseSweeper } from './lease-sweeper';
+import { RunResultService } from './run-result.service';
+import { RunsRepository } from './runs.repository';
+import { SchedulingController } from './scheduling.controller';
+
+/**
+ * The scheduling engine (issue 16): runs leased to nodes with fences, claims by long poll, lease renewal on
+ * the heartbeat, results, and the sweeper that expires leases and queue timeouts.
+ */
+@Module({
+  imports: [AuditModule, NodesModule, TasksModule],
+  controllers: [SchedulingController],
+  providers: [RunsRepository, ClaimService, RunResultService, LeaseRenewal, LeaseSweeper],
+})
+export class SchedulingModule {}
