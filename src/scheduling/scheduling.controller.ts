@@ -12,7 +12,6 @@ import { NodeAgent } from '../common/auth/node-agent.decorator';
 import type { Principal } from '../common/auth/principal';
 import { RateLimitTier } from '../common/auth/rate-tier.decorator';
 import { CurrentPrincipal } from '../common/auth/request-context.decorator';
-import { Scope } from '../common/auth/scopes';
 import { ClaimService } from './claim.service';
 import { ClaimRequestDto, ClaimResponseDto } from './dto/claim.dto';
 import { RunResultRequestDto, RunResultResponseDto } from './dto/result.dto';
@@ -29,7 +28,8 @@ export class SchedulingController {
 
   @Post('nodes/:node_id/claim')
   @HttpCode(HttpStatus.OK)
-  @Authenticated({ scopes: [Scope.NodesAgent] })
+  // No user scope opens these: AuthorizationGuard admits only the node's own key (nodes:agent).
+  @Authenticated()
   @NodeAgent({ nodeParam: 'node_id', users: false })
   @RateLimitTier('node')
   @ApiOkResponse({ type: ClaimResponseDto, description: 'Leased runs, each with its fence and spec' })
@@ -47,7 +47,7 @@ export class SchedulingController {
 
   @Post('runs/:run_id/result')
   @HttpCode(HttpStatus.OK)
-  @Authenticated({ scopes: [Scope.NodesAgent] })
+  @Authenticated()
   // The node is not in the path: the service checks the run is leased to the calling node.
   @NodeAgent({ users: false })
   @RateLimitTier('node')
