@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import { TransactionRunner } from '../database/transaction-runner';
+import { VcpMetrics } from '../metrics/vcp-metrics';
 import { TasksRepository } from '../tasks/tasks.repository';
 import { WorkSignal } from '../tasks/work-signal';
 import { RunsRepository } from './runs.repository';
@@ -34,6 +35,7 @@ export class LeaseSweeper implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly tx: TransactionRunner,
     private readonly config: SchedulingConfig,
     private readonly signal: WorkSignal,
+    private readonly metrics: VcpMetrics,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -77,6 +79,7 @@ export class LeaseSweeper implements OnApplicationBootstrap, OnModuleDestroy {
         return expired.length;
       });
       report.expired += expired;
+      for (let i = 0; i < expired; i++) this.metrics.taskRunFinished('lease_expired');
       if (expired < BATCH) break;
     }
     for (let round = 0; round < MAX_ROUNDS; round++) {

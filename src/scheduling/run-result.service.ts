@@ -4,6 +4,7 @@ import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
 import { isUuid } from '../common/validation/uuid';
 import { TransactionRunner } from '../database/transaction-runner';
+import { VcpMetrics } from '../metrics/vcp-metrics';
 import { TasksRepository } from '../tasks/tasks.repository';
 import { WorkSignal } from '../tasks/work-signal';
 import { RunResultRequestDto, RunResultResponseDto, TASK_FAULT_OUTCOMES } from './dto/result.dto';
@@ -27,6 +28,7 @@ export class RunResultService {
     private readonly config: SchedulingConfig,
     private readonly tx: TransactionRunner,
     private readonly signal: WorkSignal,
+    private readonly metrics: VcpMetrics,
   ) {}
 
   async submit(nodeId: string, runId: string, dto: RunResultRequestDto): Promise<RunResultResponseDto> {
@@ -77,6 +79,7 @@ export class RunResultService {
       return response;
     });
     if (requeued) this.signal.notify();
+    this.metrics.taskRunFinished(dto.outcome);
     return response;
   }
 

@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseSession } from '../database/transaction-runner';
 
+const UNIQUE_VIOLATION = '23505';
+
 export interface ClaimedRun {
   runId: string;
   taskId: string;
@@ -60,6 +62,17 @@ export class RunsRepository {
    * unique (task_id, node_id) index refuses a second run of one task on one node even if the query erred.
    */
   async claim(nodeId: string, max: number, maxConcurrent: number, leaseSecs: number): Promise<ClaimedRun[]> {
+    try {
+      return await this.claimOnce(nodeId, max, maxConcurrent, leaseSecs);
+    } catch (error) {
+      // Two concurrent claims by one node on PostgreSQL can both pick a task with a second free slot; the
+      // unique (task_id, node_id) index refuses the second, whose statement then leases nothing at all.
+      if ((error as { driverError?: { code?: string } })?.driverError?.code === UNIQUE_VIOLATION) return [];
+      throw error;
+    }
+  }
+
+  private async claimOnce(nodeId: string, max: number, maxConcurrent: number, leaseSecs: number) {
     const rows = await this.db.query<{
       run_id: string;
       task_id: string;
@@ -111,7 +124,7 @@ export class RunsRepository {
         ORDER BY r.fence`,
       [nodeId, max, maxConcurrent, leaseSecs],
     );
-    return rows.map((row) => ({
+    return rows.map<ClaimedRun>((row) => ({
       runId: row.run_id,
       taskId: row.task_id,
       taskType: row.task_type,

@@ -7,6 +7,7 @@ import { ErrorCode } from '../common/errors/error-code';
 import { assertDeepJson } from '../common/validation/deep-json';
 import { AppConfig } from '../config/app-config';
 import { TransactionRunner } from '../database/transaction-runner';
+import { VcpMetrics } from '../metrics/vcp-metrics';
 import { CircuitRegistryService } from '../proofs/circuit-registry.service';
 import { ModuleStoreService } from '../wasm/module-store.service';
 import { moduleBytesOf } from '../wasm/module-upload';
@@ -37,6 +38,7 @@ export class TaskSubmissionService {
     private readonly audit: AuditService,
     private readonly tx: TransactionRunner,
     private readonly signal: WorkSignal,
+    private readonly metrics: VcpMetrics,
   ) {}
 
   async submit(
@@ -85,6 +87,7 @@ export class TaskSubmissionService {
         );
         return task;
       });
+      this.metrics.taskSubmitted(task.taskType);
       this.signal.notify();
       return toTaskInfo(task);
     } catch (error) {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { INestApplicationContext } from '@nestjs/common';
@@ -83,10 +84,19 @@ export async function createTask(ds: DataSource, creatorId: string): Promise<str
   return task_id as string;
 }
 
+/** A run of the task, leased to a fresh node of the task's creator (a run always belongs to a node). */
 export async function createRun(ds: DataSource, taskId: string): Promise<string> {
-  const [{ run_id }] = await ds.query(`INSERT INTO task_runs (task_id) VALUES ($1) RETURNING run_id`, [
-    taskId,
-  ]);
+  const nodeId = `zk-node-${randomBytes(4).toString('hex')}`;
+  await ds.query(
+    `INSERT INTO nodes (node_id, owner_id, region, node_type, bandwidth_mbps, cpu_cores, memory_gb)
+     SELECT $1, creator_id, 'test', 'compute', 100, 2, 4 FROM tasks WHERE task_id = $2`,
+    [nodeId, taskId],
+  );
+  const [{ run_id }] = await ds.query(
+    `INSERT INTO task_runs (task_id, node_id, lease_expires_at) VALUES ($1, $2, now() + interval '1 minute')
+     RETURNING run_id`,
+    [taskId, nodeId],
+  );
   return run_id as string;
 }
 
