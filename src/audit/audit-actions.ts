@@ -28,6 +28,10 @@ export const AuditAction = {
   NodeReinstated: 'node.reinstated',
   NodeKeyRotated: 'node.key_rotated',
   NodePurged: 'node.purged',
+  TaskSubmitted: 'task.submitted',
+  TaskCancelled: 'task.cancelled',
+  TaskDeleted: 'task.deleted',
+  RunLeaseLost: 'run.lease_lost',
 } as const;
 export type AuditAction = (typeof AuditAction)[keyof typeof AuditAction];
 

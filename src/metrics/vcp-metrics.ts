@@ -4,7 +4,7 @@ import type { RateTier } from '../common/auth/rate-tiers';
 
 /**
  * Every metric the service exports, defined here and only here; modules call the methods below where the
- * event happens. A metric is added with the module that feeds it (none for tasks yet), so a scrape never
+ * event happens. A metric is added with the module that feeds it, so a scrape never
  * shows a series that stays at zero for want of code. Label values come from closed sets in code (never from a request), so the number of series
  * is bounded whatever clients send.
  */
@@ -51,6 +51,8 @@ export class VcpMetrics {
   private readonly nodeHeartbeats: Counter;
   private readonly nodeOfflineTransitions: Counter;
   private readonly nodeOnlineTransitions: Counter;
+  private readonly tasksSubmitted: Counter;
+  private readonly taskRuns: Counter;
   private readonly wasmDuration: Histogram;
   private readonly proofDuration: Histogram;
 
@@ -107,6 +109,18 @@ export class VcpMetrics {
     this.nodeOnlineTransitions = new Counter({
       name: 'vcp_node_online_transitions_total',
       help: 'Offline nodes that came back online with a heartbeat on this replica',
+      registers,
+    });
+    this.tasksSubmitted = new Counter({
+      name: 'vcp_tasks_submitted_total',
+      help: 'Tasks accepted, by task type',
+      labelNames: ['task_type'],
+      registers,
+    });
+    this.taskRuns = new Counter({
+      name: 'vcp_task_runs_total',
+      help: 'Task runs finished on this replica, by outcome (lease_expired from the lease sweep)',
+      labelNames: ['outcome'],
       registers,
     });
     this.wasmDuration = new Histogram({
@@ -167,6 +181,16 @@ export class VcpMetrics {
 
   nodeBackOnline(): void {
     this.nodeOnlineTransitions.inc();
+  }
+
+  /** `taskType` is a validated enum value (closed set). */
+  taskSubmitted(taskType: string): void {
+    this.tasksSubmitted.inc({ task_type: taskType });
+  }
+
+  /** `outcome` is a validated run outcome or `lease_expired` (closed set). */
+  taskRunFinished(outcome: string): void {
+    this.taskRuns.inc({ outcome });
   }
 
   observeWasmExecution(runtime: string, outcome: string, seconds: number): void {

@@ -108,7 +108,7 @@ export class TaskSubmissionService {
         'Idempotency-Key was used with another request body',
         {
           reason: 'idempotency_key_reused',
-          details: [{ field: 'Idempotency-Key', message: 'was used with another request body' }],
+          extra: { details: [{ field: 'Idempotency-Key', message: 'was used with another request body' }] },
         },
       );
     }

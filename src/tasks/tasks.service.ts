@@ -1,3 +1,4 @@
+import type { AuditAction } from '../audit/audit-actions';
 import { Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import type { Principal, RequestMeta } from '../common/auth/principal';
@@ -84,7 +85,7 @@ export class TasksService {
     return task;
   }
 
-  private recordAudit(action: string, principal: Principal, task: TaskRecord, meta: RequestMeta) {
+  private recordAudit(action: AuditAction, principal: Principal, task: TaskRecord, meta: RequestMeta) {
     return this.audit.record(
       {
         action,

@@ -22,6 +22,10 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 export const ErrorReason = {
   /** 409 `conflict`: the change would leave no active admin. */
   LastAdmin: 'last_admin',
+  /** 409 `conflict`: the run's lease is no longer this node's (stale fence, expired lease, another node). */
+  LeaseLost: 'lease_lost',
+  /** 422 `validation_error`: the Idempotency-Key was used before with another body. */
+  IdempotencyKeyReused: 'idempotency_key_reused',
 } as const;
 export type ErrorReason = (typeof ErrorReason)[keyof typeof ErrorReason];
 

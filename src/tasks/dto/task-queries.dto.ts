@@ -1,7 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsOptional } from 'class-validator';
-import { PageQueryDto } from '../../common/pagination/cursor';
+import { PageQueryDto } from '../../common/pagination/page.dto';
 import { TASK_TYPES } from './create-task.dto';
 import type { TaskType } from './create-task.dto';
 
