@@ -1,5 +1,5 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
-import { AppConfig } from '../config/app-config';
+import { WasmConfig } from '../wasm/wasm.config';
 import { WorkSignal } from '../tasks/work-signal';
 import type { ClaimRequestDto, ClaimResponseDto, LeasedRunDto } from './dto/claim.dto';
 import { ClaimedRun, RunsRepository } from './runs.repository';
@@ -20,7 +20,7 @@ export class ClaimService implements OnModuleDestroy {
   constructor(
     private readonly runs: RunsRepository,
     private readonly config: SchedulingConfig,
-    private readonly appConfig: AppConfig,
+    private readonly wasmConfig: WasmConfig,
     private readonly signal: WorkSignal,
   ) {}
 
@@ -75,7 +75,7 @@ export class ClaimService implements OnModuleDestroy {
   }
 
   private toLeasedRun(run: ClaimedRun): LeasedRunDto {
-    const wasm = this.appConfig.wasm;
+    const wasm = this.wasmConfig;
     return {
       run_id: run.runId,
       task_id: run.taskId,

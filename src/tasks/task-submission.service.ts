@@ -5,7 +5,7 @@ import { jsonSha256Hex } from '../common/crypto/json-hash';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
 import { assertDeepJson } from '../common/validation/deep-json';
-import { AppConfig } from '../config/app-config';
+import { WasmConfig } from '../wasm/wasm.config';
 import { TransactionRunner } from '../database/transaction-runner';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { CircuitRegistryService } from '../proofs/circuit-registry.service';
@@ -30,7 +30,7 @@ class IdempotencyRace extends Error {}
 @Injectable()
 export class TaskSubmissionService {
   constructor(
-    private readonly config: AppConfig,
+    private readonly wasmConfig: WasmConfig,
     private readonly tasks: TasksRepository,
     private readonly idempotencyKeys: IdempotencyKeysRepository,
     private readonly modules: ModuleStoreService,
@@ -144,7 +144,7 @@ export class TaskSubmissionService {
   /** A stored module's id, storing `wasm_module` first exactly as an upload would (outside any transaction). */
   private async moduleOf(principal: Principal, dto: CreateTaskDto): Promise<string | null> {
     if (dto.wasm_module !== undefined) {
-      const bytes = moduleBytesOf({ wasm_module: dto.wasm_module }, this.config.wasm.maxModuleBytes);
+      const bytes = moduleBytesOf({ wasm_module: dto.wasm_module }, this.wasmConfig.maxModuleBytes);
       return (await this.modules.store(bytes, principal.userId)).record.moduleId;
     }
     if (dto.module_id === undefined) return null;
