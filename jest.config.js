@@ -5,7 +5,11 @@ const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: false }];
 const ESM_ONLY = ['content-disposition'];
 const esmToCjs = ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', target: 'ES2022' }, diagnostics: false }];
 /** Tests that measure time or event-loop lag: they run in a second pass with nothing else on the machine. */
-const SERIAL = ['/test/integration/wasm/conformance.spec.ts', '/test/integration/wasm/event-loop.spec.ts'];
+const SERIAL = [
+  '/test/integration/wasm/conformance.spec.ts',
+  '/test/integration/wasm/event-loop.spec.ts',
+  '/test/integration/proofs/concurrency.spec.ts',
+];
 const common = {
   moduleFileExtensions: ['ts', 'js', 'json'],
   transform: { '^.+\\.ts$': tsJest, [`node_modules/(${ESM_ONLY.join('|')})/.+\\.js$`]: esmToCjs },
