@@ -18,9 +18,9 @@
 const { parentPort, receiveMessageOnPort, workerData } = require('node:worker_threads');
 const { WASI } = require('node:wasi');
 const { openSync } = require('node:fs');
-const { createHash } = require('node:crypto');
 const { setPriority } = require('node:os');
 const { Capture } = require('../output-capture.js');
+const { seededStream } = require('./seeded-stream.js');
 
 if (!parentPort) throw new Error('v8-worker must run in a worker thread');
 const port = parentPort;
@@ -45,24 +45,6 @@ const EBADF = 8;
 const ENOTSUP = 58;
 
 class OutputLimitReached extends Error {}
-
-/** A reproducible byte stream: SHA-256(seed ‖ counter) blocks. */
-function seededStream(/** @type {string} */ seed) {
-  let counter = 0;
-  let block = Buffer.alloc(0);
-  return (/** @type {number} */ length) => {
-    const out = Buffer.alloc(length);
-    let filled = 0;
-    while (filled < length) {
-      if (block.length === 0) block = createHash('sha256').update(`${seed}:${counter++}`).digest();
-      const n = Math.min(block.length, length - filled);
-      block.copy(out, filled, 0, n);
-      block = block.subarray(n);
-      filled += n;
-    }
-    return out;
-  };
-}
 
 /**
  * @typedef {{ module: WebAssembly.Module, imports: string[], hasStart: boolean }} Cached
