@@ -12,6 +12,7 @@ import { NodeRegistry20261201170000 } from './20261201170000-NodeRegistry';
 import { ProofArtifacts20240105000000 } from './20240105000000-ProofArtifacts';
 import { RefreshTokens20240103000000 } from './20240103000000-RefreshTokens';
 import { SchedulingEngine20261201180000 } from './20261201180000-SchedulingEngine';
+import { TaskEvents20261201193000 } from './20261201193000-TaskEvents';
 import { TaskRuns20240104000000 } from './20240104000000-TaskRuns';
 import { WasmModules20261128100000 } from './20261128100000-WasmModules';
 import { AccessTokenEpoch20261201160000 } from './20261201160000-AccessTokenEpoch';
@@ -35,4 +36,5 @@ export const MIGRATIONS = [
   AccessTokenEpoch20261201160000,
   NodeRegistry20261201170000,
   SchedulingEngine20261201180000,
+  TaskEvents20261201193000,
 ];

@@ -10,6 +10,7 @@ import { LoggingConfig, loggingConfig } from '../logging/logging.config';
 import { MetricsConfig, metricsConfig } from '../metrics/metrics.config';
 import { NodesConfig, nodesConfig } from '../nodes/nodes.config';
 import { SchedulingConfig, schedulingConfig } from '../scheduling/scheduling.config';
+import { TasksConfig, tasksConfig } from '../tasks/tasks.config';
 import { ProofsConfig, proofsConfig } from '../proofs/proofs.config';
 import { RateLimitConfig, rateLimitConfig } from '../rate-limit/rate-limit.config';
 import { RedisConfig, redisConfig } from '../redis/redis.config';
@@ -36,6 +37,7 @@ export class AppConfig {
   readonly proofs!: ProofsConfig;
   readonly nodes!: NodesConfig;
   readonly scheduling!: SchedulingConfig;
+  readonly tasks!: TasksConfig;
 
   constructor(values: AppConfig) {
     Object.assign(this, values);
@@ -61,6 +63,7 @@ export const FEATURE_CONFIGS = {
   proofs: proofsConfig,
   nodes: nodesConfig,
   scheduling: schedulingConfig,
+  tasks: tasksConfig,
 } satisfies { readonly [K in FeatureKey]: FeatureConfig<object, AppConfig[K]> };
 
 export const FEATURE_KEYS = Object.keys(FEATURE_CONFIGS) as FeatureKey[];

@@ -6,10 +6,13 @@ import { isUuid } from '../common/validation/uuid';
 import { TransactionRunner } from '../database/transaction-runner';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { TasksRepository } from '../tasks/tasks.repository';
+import { TaskEventSignal } from '../tasks/task-event-signal';
 import { WorkSignal } from '../tasks/work-signal';
 import { RunResultRequestDto, RunResultResponseDto, TASK_FAULT_OUTCOMES } from './dto/result.dto';
 import { RunForResult, RunsRepository } from './runs.repository';
 import { SchedulingConfig } from './scheduling.config';
+
+const OPEN: ReadonlySet<string> = new Set(['pending', 'running']);
 
 const leaseLost = () =>
   new AppException(ErrorCode.Conflict, 'The lease of this run is lost: stop and claim again', {
@@ -29,11 +32,13 @@ export class RunResultService {
     private readonly tx: TransactionRunner,
     private readonly signal: WorkSignal,
     private readonly metrics: VcpMetrics,
+    private readonly events: TaskEventSignal,
   ) {}
 
   async submit(nodeId: string, runId: string, dto: RunResultRequestDto): Promise<RunResultResponseDto> {
     const requestHash = jsonSha256Hex(dto);
     let requeued = false;
+    const finished: { taskType?: string; status?: string } = {};
     const response = await this.tx.run(async () => {
       const run = isUuid(runId) ? await this.runs.lockForResult(runId.toLowerCase()) : null;
       // Another node's run answers like a lost lease: the caller learns nothing about runs not leased to it.
@@ -55,6 +60,10 @@ export class RunResultService {
       // Inside one transaction: if the fenced update below finds the lease gone, all of this rolls back.
       const effect = await this.applyOutcome(run, dto, outputHash);
       requeued = effect.requeued;
+      if (OPEN.has(run.taskStatus) && !OPEN.has(effect.taskStatus)) {
+        finished.taskType = run.taskType;
+        finished.status = effect.taskStatus;
+      }
       const response: RunResultResponseDto = {
         run_id: run.runId,
         task_id: run.taskId,
@@ -79,7 +88,9 @@ export class RunResultService {
       return response;
     });
     if (requeued) this.signal.notify();
+    this.events.publish(response.task_id);
     this.metrics.taskRunFinished(dto.outcome);
+    if (finished.taskType && finished.status) this.metrics.taskFinished(finished.taskType, finished.status);
     return response;
   }
 

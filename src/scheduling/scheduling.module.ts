@@ -5,6 +5,7 @@ import { TasksModule } from '../tasks/tasks.module';
 import { ClaimService } from './claim.service';
 import { LeaseRenewal } from './lease-renewal';
 import { LeaseSweeper } from './lease-sweeper';
+import { RunRelease } from './run-release';
 import { RunResultService } from './run-result.service';
 import { RunsRepository } from './runs.repository';
 import { SchedulingController } from './scheduling.controller';
@@ -16,6 +17,6 @@ import { SchedulingController } from './scheduling.controller';
 @Module({
   imports: [AuditModule, NodesModule, TasksModule],
   controllers: [SchedulingController],
-  providers: [RunsRepository, ClaimService, RunResultService, LeaseRenewal, LeaseSweeper],
+  providers: [RunsRepository, ClaimService, RunResultService, LeaseRenewal, RunRelease, LeaseSweeper],
 })
 export class SchedulingModule {}

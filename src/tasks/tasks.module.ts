@@ -3,6 +3,9 @@ import { AuditModule } from '../audit/audit.module';
 import { ProofsModule } from '../proofs/proofs.module';
 import { WasmModule } from '../wasm/wasm.module';
 import { IdempotencyKeysRepository } from './idempotency-keys.repository';
+import { TaskEventSignal } from './task-event-signal';
+import { TaskEventStreams } from './task-event-streams';
+import { TaskEventsRepository } from './task-events.repository';
 import { TaskSubmissionService } from './task-submission.service';
 import { TasksController } from './tasks.controller';
 import { TasksRepository } from './tasks.repository';
@@ -16,7 +19,16 @@ import { WorkSignal } from './work-signal';
 @Module({
   imports: [AuditModule, ProofsModule, WasmModule],
   controllers: [TasksController],
-  providers: [TasksRepository, IdempotencyKeysRepository, TaskSubmissionService, TasksService, WorkSignal],
-  exports: [TasksRepository, WorkSignal],
+  providers: [
+    TasksRepository,
+    IdempotencyKeysRepository,
+    TaskSubmissionService,
+    TasksService,
+    WorkSignal,
+    TaskEventsRepository,
+    TaskEventSignal,
+    TaskEventStreams,
+  ],
+  exports: [TasksRepository, WorkSignal, TaskEventSignal],
 })
 export class TasksModule {}

@@ -308,16 +308,16 @@ export class TasksRepository {
   }
 
   /** Pending tasks no node claimed within their queue timeout fail (a batch per call). */
-  async expireQueued(limit: number): Promise<string[]> {
-    const rows = await this.db.query<{ task_id: string }>(
+  async expireQueued(limit: number): Promise<{ taskId: string; taskType: TaskType }[]> {
+    const rows = await this.db.query<{ task_id: string; task_type: TaskType }>(
       `UPDATE tasks SET status = 'failed', status_reason = 'queue_timeout', completed_at = now(), updated_at = now()
         WHERE task_id IN (SELECT task_id FROM tasks
                            WHERE status = 'pending' AND queue_expires_at <= now() AND active_runs = 0
                            LIMIT $1 FOR UPDATE SKIP LOCKED)
           AND status = 'pending' AND active_runs = 0
-        RETURNING task_id`,
+        RETURNING task_id, task_type`,
       [limit],
     );
-    return rows.map((row) => row.task_id);
+    return rows.map((row) => ({ taskId: row.task_id, taskType: row.task_type }));
   }
 }

@@ -107,6 +107,16 @@ describe('scope matrix for API keys', () => {
     'POST /api/v1/tasks': () => ({ url: '/api/v1/tasks', payload: ORIGINAL_TASK }),
     'GET /api/v1/tasks': () => ({ url: '/api/v1/tasks' }),
     'GET /api/v1/tasks/{task_id}': async () => ({ url: `/api/v1/tasks/${await adminTask()}` }),
+    // A cancelled task: its event stream replays and ends, so inject returns.
+    'GET /api/v1/tasks/{task_id}/events': async () => {
+      const taskId = await adminTask();
+      await ctx.app.inject({
+        method: 'POST',
+        url: `/api/v1/tasks/${taskId}/cancel`,
+        headers: bearer(adminToken),
+      });
+      return { url: `/api/v1/tasks/${taskId}/events` };
+    },
     'POST /api/v1/tasks/{task_id}/cancel': async () => ({ url: `/api/v1/tasks/${await adminTask()}/cancel` }),
     'DELETE /api/v1/tasks/{task_id}': async () => ({ url: `/api/v1/tasks/${await adminTask()}` }),
     'GET /api/v1/cluster/stats': () => ({ url: '/api/v1/cluster/stats' }),
