@@ -1,5 +1,5 @@
 import type { AuditAction } from '../audit/audit-actions';
-import { Injectable } from '@nestjs/common';
+import { Injectable, OnModuleInit } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import type { Principal, RequestMeta } from '../common/auth/principal';
 import { AppException } from '../common/errors/app.exception';
@@ -12,13 +12,14 @@ import type { ListTasksQueryDto } from './dto/task-queries.dto';
 import type { TaskDeletedDto, TaskInfoDto, TaskPageDto } from './dto/task-responses.dto';
 import { TaskEventSignal } from './task-event-signal';
 import { toTaskInfo } from './task-view';
+import { waitReason } from './wait-reason';
 import { TaskRecord, TasksRepository } from './tasks.repository';
 
 const DEFAULT_PAGE = 50;
 
 /** Reads, cancel and delete of tasks; only the creator (or an admin) may see or touch a task. */
 @Injectable()
-export class TasksService {
+export class TasksService implements OnModuleInit {
   constructor(
     private readonly tasks: TasksRepository,
     private readonly audit: AuditService,
@@ -26,6 +27,10 @@ export class TasksService {
     private readonly events: TaskEventSignal,
     private readonly metrics: VcpMetrics,
   ) {}
+
+  onModuleInit(): void {
+    this.metrics.trackQueueDepth(() => this.tasks.countPending());
+  }
 
   async list(principal: Principal, query: ListTasksQueryDto): Promise<TaskPageDto> {
     if (query.all && principal.role !== 'admin') {
@@ -48,8 +53,13 @@ export class TasksService {
     };
   }
 
+  /** A pending task's `status_reason` says why it waits, computed from the nodes online now. */
   async get(principal: Principal, taskId: string): Promise<TaskInfoDto> {
-    const task = await this.visible(principal, taskId);
+    let task = await this.visible(principal, taskId);
+    if (task.status === 'pending') {
+      const facts = await this.tasks.waitFacts(task.taskId);
+      if (facts) task = { ...task, statusReason: waitReason(facts) };
+    }
     return toTaskInfo(task, await this.tasks.runsOf(task.taskId));
   }
 
