@@ -11,6 +11,7 @@ import { WorkSignal } from '../tasks/work-signal';
 import { RunResultRequestDto, RunResultResponseDto, TASK_FAULT_OUTCOMES } from './dto/result.dto';
 import { RunForResult, RunsRepository } from './runs.repository';
 import { SchedulingConfig } from './scheduling.config';
+import { ZkResults } from './zk-results';
 
 const OPEN: ReadonlySet<string> = new Set(['pending', 'running']);
 
@@ -33,12 +34,15 @@ export class RunResultService {
     private readonly signal: WorkSignal,
     private readonly metrics: VcpMetrics,
     private readonly events: TaskEventSignal,
+    private readonly zkResults: ZkResults,
   ) {}
 
   async submit(nodeId: string, runId: string, dto: RunResultRequestDto): Promise<RunResultResponseDto> {
     const requestHash = jsonSha256Hex(dto);
     let requeued = false;
     const finished: { taskType?: string; status?: string } = {};
+    const zk = await this.zkResults.verify(nodeId, runId, dto);
+    const proofRejected = zk !== null && !zk.accepted;
     const response = await this.tx.run(async () => {
       const run = isUuid(runId) ? await this.runs.lockForResult(runId.toLowerCase()) : null;
       // Another node's run answers like a lost lease: the caller learns nothing about runs not leased to it.
@@ -58,7 +62,12 @@ export class RunResultService {
         ]);
       }
       // Inside one transaction: if the fenced update below finds the lease gone, all of this rolls back.
-      const effect = await this.applyOutcome(run, dto, outputHash);
+      // A zk_proof task never completes on an unverified proof (verify saw another lease state: answer again).
+      if (run.taskType === 'zk_proof' && dto.outcome === 'ok' && zk === null) throw leaseLost();
+      const effect = proofRejected
+        ? await this.zkResults.reject(run)
+        : await this.applyOutcome(run, dto, outputHash);
+      if (zk) await this.zkResults.store(run, zk, effect.taskStatus === 'completed');
       requeued = effect.requeued;
       if (OPEN.has(run.taskStatus) && !OPEN.has(effect.taskStatus)) {
         finished.taskType = run.taskType;
@@ -67,13 +76,13 @@ export class RunResultService {
       const response: RunResultResponseDto = {
         run_id: run.runId,
         task_id: run.taskId,
-        run_status: dto.outcome === 'ok' ? 'succeeded' : 'failed',
+        run_status: proofRejected ? 'rejected' : dto.outcome === 'ok' ? 'succeeded' : 'failed',
         task_status: effect.taskStatus,
         task_status_reason: effect.reason,
       };
       const recorded = await this.runs.finish(run.runId, run.fence, {
-        status: response.run_status as 'succeeded' | 'failed',
-        outcome: dto.outcome,
+        status: response.run_status as 'succeeded' | 'failed' | 'rejected',
+        outcome: proofRejected ? 'proof_invalid' : dto.outcome,
         output: dto.output ?? null,
         outputHash,
         stdout: dto.stdout ?? null,
@@ -89,7 +98,7 @@ export class RunResultService {
     });
     if (requeued) this.signal.notify();
     this.events.publish(response.task_id);
-    this.metrics.taskRunFinished(dto.outcome);
+    this.metrics.taskRunFinished(proofRejected ? 'proof_invalid' : dto.outcome);
     if (finished.taskType && finished.status) this.metrics.taskFinished(finished.taskType, finished.status);
     return response;
   }

@@ -42,6 +42,15 @@ const toEndedLease = (row: EndedLeaseRow): EndedLease => ({
   taskType: row.task_type,
 });
 
+export interface ProofContext {
+  nodeId: string;
+  nodeOwnerId: string | null;
+  leased: boolean;
+  taskType: string;
+  circuitId: string | null;
+  inputs: unknown;
+}
+
 export type LeaseVerdict = 'renewed' | 'lost' | 'cancel';
 
 export interface RunForResult {
@@ -59,7 +68,7 @@ export interface RunForResult {
 }
 
 export interface RunOutcome {
-  status: 'succeeded' | 'failed';
+  status: 'succeeded' | 'failed' | 'rejected';
   outcome: string;
   output: unknown;
   outputHash: string;
@@ -257,6 +266,32 @@ export class RunsRepository {
       ],
     );
     return rows.length > 0;
+  }
+
+  /** What a zk_proof result is checked against: the run's lease holder and its task's circuit and statement. */
+  async proofContext(runId: string): Promise<ProofContext | null> {
+    const [row] = await this.db.query<{
+      node_id: string;
+      node_owner_id: string | null;
+      status: string;
+      task_type: string;
+      circuit_id: string | null;
+      inputs: unknown;
+    }>(
+      `SELECT r.node_id, r.node_owner_id, r.status, t.task_type, t.circuit_id, t.inputs
+         FROM task_runs r JOIN tasks t ON t.task_id = r.task_id
+        WHERE r.run_id = $1`,
+      [runId],
+    );
+    if (!row) return null;
+    return {
+      nodeId: row.node_id,
+      nodeOwnerId: row.node_owner_id,
+      leased: row.status === 'leased',
+      taskType: row.task_type,
+      circuitId: row.circuit_id,
+      inputs: row.inputs,
+    };
   }
 
   /** Whether another node reported this same task-fault outcome (and output) for the task. */

@@ -9,6 +9,7 @@ import { WasmConfig } from '../wasm/wasm.config';
 import { TransactionRunner } from '../database/transaction-runner';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { CircuitRegistryService } from '../proofs/circuit-registry.service';
+import { ShapeError, validatePublicSignals } from '../proofs/zk-validation';
 import { ModuleStoreService } from '../wasm/module-store.service';
 import { moduleBytesOf } from '../wasm/module-upload';
 import { CreateTaskDto, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE_TIMEOUT_SEC } from './dto/create-task.dto';
@@ -138,6 +139,18 @@ export class TaskSubmissionService {
     if (!circuit) throw invalid('circuit_id', 'no such circuit is registered');
     if (circuit.wasm_sha256 === null || circuit.zkey_sha256 === null) {
       throw invalid('circuit_id', 'the circuit has no witness generator (wasm) and proving key (zkey)');
+    }
+    // The statement to prove: a proof is accepted only with exactly these public signals (outputs, then public
+    // inputs, in the circuit's order). Everything else in `inputs` (a witness, say) is for the node alone.
+    const inputs = dto.inputs as { public_signals?: unknown } | undefined;
+    if (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs)) {
+      throw invalid('inputs', 'zk_proof needs an object with public_signals, the statement to prove');
+    }
+    try {
+      validatePublicSignals(inputs.public_signals, circuit.n_public, 'inputs.public_signals');
+    } catch (error) {
+      if (error instanceof ShapeError) throw invalid(error.field, error.reason);
+      throw error;
     }
   }
 

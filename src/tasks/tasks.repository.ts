@@ -321,6 +321,14 @@ export class TasksRepository {
     return rows.length > 0;
   }
 
+  /** The accepted proof of a completed zk_proof task (the task's original `proof_id` field). */
+  async setProof(taskId: string, proofId: string): Promise<void> {
+    await this.db.execute(`UPDATE tasks SET proof_id = $2, updated_at = now() WHERE task_id = $1`, [
+      taskId,
+      proofId,
+    ]);
+  }
+
   async fail(taskId: string, reason: string): Promise<boolean> {
     const rows = await this.db.query(
       `UPDATE tasks SET status = 'failed', status_reason = $2, completed_at = now(), updated_at = now()
@@ -336,21 +344,25 @@ export class TasksRepository {
    * attempts_exhausted when the claims left cannot fill the slots still needed; otherwise it is queued again
    * after a jittered exponential backoff (base × 2^(attempts−1) × [0.5, 1), at most 5 minutes).
    */
-  async releaseSlot(taskId: string, retryBaseMs: number): Promise<'requeued' | 'failed' | 'unchanged'> {
+  async releaseSlot(
+    taskId: string,
+    retryBaseMs: number,
+    exhaustedReason = 'attempts_exhausted',
+  ): Promise<'requeued' | 'failed' | 'unchanged'> {
     const [row] = await this.db.query<{ status: string }>(
       `WITH t AS (
          SELECT task_id, (min_nodes - (active_runs - 1)) > (max_attempts + min_nodes - 1 - attempts) AS exhausted
            FROM tasks WHERE task_id = $1 AND status IN ${OPEN_STATUSES} AND active_runs > 0)
        UPDATE tasks SET active_runs = active_runs - 1, updated_at = now(),
               status = CASE WHEN t.exhausted THEN 'failed' WHEN active_runs = 1 THEN 'pending' ELSE status END,
-              status_reason = CASE WHEN t.exhausted THEN 'attempts_exhausted'
+              status_reason = CASE WHEN t.exhausted THEN $3::varchar
                                    WHEN active_runs = 1 THEN 'retrying after a failed run' ELSE status_reason END,
               completed_at = CASE WHEN t.exhausted THEN now() ELSE completed_at END,
               not_before = now() + LEAST(300000, $2::int * power(2, LEAST(attempts - 1, 20))
                                                  * (0.5 + random() / 2)) * interval '1 millisecond'
          FROM t WHERE tasks.task_id = t.task_id
        RETURNING tasks.status`,
-      [taskId, retryBaseMs],
+      [taskId, retryBaseMs, exhaustedReason],
     );
     if (!row) return 'unchanged';
     return row.status === 'failed' ? 'failed' : 'requeued';
