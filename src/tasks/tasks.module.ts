@@ -6,6 +6,7 @@ import { IdempotencyKeysRepository } from './idempotency-keys.repository';
 import { TaskEventSignal } from './task-event-signal';
 import { TaskEventStreams } from './task-event-streams';
 import { TaskEventsRepository } from './task-events.repository';
+import { TaskQueueRepository } from './task-queue.repository';
 import { TaskSubmissionService } from './task-submission.service';
 import { TasksController } from './tasks.controller';
 import { TasksRepository } from './tasks.repository';
@@ -26,6 +27,7 @@ import { WorkSignal } from './work-signal';
     TasksService,
     WorkSignal,
     TaskEventsRepository,
+    TaskQueueRepository,
     TaskEventSignal,
     TaskEventStreams,
   ],

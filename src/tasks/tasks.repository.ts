@@ -3,7 +3,6 @@ import type { KeysetCursor } from '../common/pagination/cursor';
 import { DatabaseSession } from '../database/transaction-runner';
 import type { TaskType } from './dto/create-task.dto';
 import type { TaskStatus } from './dto/task-queries.dto';
-import type { WaitFacts } from './wait-reason';
 
 export interface TaskRecord {
   taskId: string;
@@ -96,10 +95,39 @@ interface TaskRow {
   completed_at: Date | null;
 }
 
+/** Every stored column TaskRow reads, once: the SELECT list below is built from it. */
+const TASK_COLUMNS = [
+  'task_id',
+  'creator_id',
+  'task_type',
+  'status',
+  'status_reason',
+  'inputs',
+  'result',
+  'proof_id',
+  'min_nodes',
+  'max_execution_time_sec',
+  'require_gpu',
+  'require_proof',
+  'min_cpu_cores',
+  'min_memory_gb',
+  'module_id',
+  'circuit_id',
+  'priority',
+  'attempts',
+  'max_attempts',
+  'created_at',
+  'updated_at',
+  'completed_at',
+] as const satisfies readonly (keyof TaskRow)[];
+
+// Compile-time check that the list covers TaskRow (all but the computed assigned_nodes).
+type UnreadColumn = Exclude<keyof TaskRow, (typeof TASK_COLUMNS)[number] | 'assigned_nodes'>;
+const everyColumnRead: [UnreadColumn] extends [never] ? true : never = true;
+void everyColumnRead;
+
 // Nodes holding a lease or having delivered an accepted result, in lease order (the original's field).
-const COLUMNS = `t.task_id, t.creator_id, t.task_type, t.status, t.status_reason, t.inputs, t.result, t.proof_id,
-  t.min_nodes, t.max_execution_time_sec, t.require_gpu, t.require_proof, t.min_cpu_cores, t.min_memory_gb,
-  t.module_id, t.circuit_id, t.priority, t.attempts, t.max_attempts, t.created_at, t.updated_at, t.completed_at,
+const COLUMNS = `${TASK_COLUMNS.map((column) => `t.${column}`).join(', ')},
   (SELECT array_agg(r.node_id ORDER BY r.fence) FROM task_runs r
      WHERE r.task_id = t.task_id AND r.status IN ('leased', 'succeeded')) AS assigned_nodes`;
 
@@ -251,54 +279,6 @@ export class TasksRepository {
       [taskId, reason],
     );
     return rows.length > 0;
-  }
-
-  /**
-   * Why a pending task waits, as counts over the live online compute nodes: one statement, one pass over the
-   * online nodes (never many), run only for a single-task GET.
-   */
-  async waitFacts(taskId: string): Promise<WaitFacts | null> {
-    const [row] = await this.db.query<{
-      require_gpu: boolean;
-      backing_off: boolean;
-      online: number;
-      with_gpu: number;
-      capable: number;
-      fresh: number;
-    }>(
-      `WITH n AS (
-         SELECT n.node_id,
-                (NOT t.require_gpu OR n.gpu_available) AS gpu_ok,
-                (t.min_cpu_cores IS NULL OR n.cpu_cores >= t.min_cpu_cores)
-                  AND (t.min_memory_gb IS NULL OR n.memory_gb >= t.min_memory_gb) AS size_ok,
-                EXISTS (SELECT 1 FROM task_runs r WHERE r.task_id = t.task_id AND r.node_id = n.node_id) AS ran
-           FROM tasks t JOIN nodes n ON n.status = 'online' AND n.deleted_at IS NULL AND n.node_type = 'compute'
-          WHERE t.task_id = $1)
-       SELECT t.require_gpu, coalesce(t.not_before > now(), false) AS backing_off,
-              (SELECT count(*)::int FROM n) AS online,
-              (SELECT count(*)::int FROM n WHERE gpu_ok) AS with_gpu,
-              (SELECT count(*)::int FROM n WHERE gpu_ok AND size_ok) AS capable,
-              (SELECT count(*)::int FROM n WHERE gpu_ok AND size_ok AND NOT ran) AS fresh
-         FROM tasks t WHERE t.task_id = $1`,
-      [taskId],
-    );
-    if (!row) return null;
-    return {
-      requireGpu: row.require_gpu,
-      backingOff: row.backing_off,
-      online: row.online,
-      withGpu: row.with_gpu,
-      capable: row.capable,
-      fresh: row.fresh,
-    };
-  }
-
-  /** Tasks waiting for a node (the queue depth gauge); idx_tasks_queue_expiry covers `status = 'pending'`. */
-  async countPending(): Promise<number> {
-    const [row] = await this.db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM tasks WHERE status = 'pending'`,
-    );
-    return row.n;
   }
 
   async softDelete(taskId: string): Promise<boolean> {

@@ -11,6 +11,7 @@ import { VcpMetrics } from '../metrics/vcp-metrics';
 import type { ListTasksQueryDto } from './dto/task-queries.dto';
 import type { TaskDeletedDto, TaskInfoDto, TaskPageDto } from './dto/task-responses.dto';
 import { TaskEventSignal } from './task-event-signal';
+import { TaskQueueRepository } from './task-queue.repository';
 import { toTaskInfo } from './task-view';
 import { waitReason } from './wait-reason';
 import { TaskRecord, TasksRepository } from './tasks.repository';
@@ -22,6 +23,7 @@ const DEFAULT_PAGE = 50;
 export class TasksService implements OnModuleInit {
   constructor(
     private readonly tasks: TasksRepository,
+    private readonly queue: TaskQueueRepository,
     private readonly audit: AuditService,
     private readonly tx: TransactionRunner,
     private readonly events: TaskEventSignal,
@@ -29,7 +31,7 @@ export class TasksService implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.metrics.trackQueueDepth(() => this.tasks.countPending());
+    this.metrics.trackQueueDepth(() => this.queue.countPending());
   }
 
   async list(principal: Principal, query: ListTasksQueryDto): Promise<TaskPageDto> {
@@ -57,7 +59,7 @@ export class TasksService implements OnModuleInit {
   async get(principal: Principal, taskId: string): Promise<TaskInfoDto> {
     let task = await this.visible(principal, taskId);
     if (task.status === 'pending') {
-      const facts = await this.tasks.waitFacts(task.taskId);
+      const facts = await this.queue.waitFacts(task.taskId);
       if (facts) task = { ...task, statusReason: waitReason(facts) };
     }
     return toTaskInfo(task, await this.tasks.runsOf(task.taskId));
