@@ -62,6 +62,7 @@ export class VcpMetrics {
   private readonly tasksFinished: Counter;
   private readonly claimDuration: Histogram;
   private readonly leasesExpired: Counter;
+  private readonly queueDepth: Gauge;
   private readonly wasmDuration: Histogram;
   private readonly proofDuration: Histogram;
 
@@ -151,6 +152,11 @@ export class VcpMetrics {
       labelNames: ['cause'],
       registers,
     });
+    this.queueDepth = new Gauge({
+      name: 'vcp_tasks_queued',
+      help: 'Tasks waiting for a node (status pending), as of this replica’s last lease sweep',
+      registers,
+    });
     this.wasmDuration = new Histogram({
       name: 'wasm_execution_duration_seconds',
       help: 'WebAssembly execution time in seconds, by runtime and outcome',
@@ -234,20 +240,9 @@ export class VcpMetrics {
     if (count > 0) this.leasesExpired.inc({ cause }, count);
   }
 
-  /** `vcp_tasks_queued`: pending tasks, read from the database when Prometheus scrapes (last value on error). */
-  trackQueueDepth(read: () => Promise<number>): void {
-    new Gauge({
-      name: 'vcp_tasks_queued',
-      help: 'Tasks waiting for a node (status pending), read at scrape time',
-      registers: [this.registry],
-      async collect() {
-        try {
-          this.set(await read());
-        } catch {
-          // A scrape during a database outage keeps the last value; readiness reports the outage itself.
-        }
-      },
-    });
+  /** Pending tasks as counted by this replica's last lease sweep (never a query at scrape time). */
+  setQueueDepth(pending: number): void {
+    this.queueDepth.set(pending);
   }
 
   observeWasmExecution(runtime: string, outcome: string, seconds: number): void {

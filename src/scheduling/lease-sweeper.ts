@@ -3,6 +3,7 @@ import { IntervalSweep } from '../common/concurrency/interval-sweep';
 import { TransactionRunner } from '../database/transaction-runner';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { TaskEventSignal } from '../tasks/task-event-signal';
+import { TaskQueueRepository } from '../tasks/task-queue.repository';
 import { TasksRepository } from '../tasks/tasks.repository';
 import { RunRelease } from './run-release';
 import { RunsRepository } from './runs.repository';
@@ -28,6 +29,7 @@ export class LeaseSweeper extends IntervalSweep {
   constructor(
     private readonly runs: RunsRepository,
     private readonly tasks: TasksRepository,
+    private readonly queue: TaskQueueRepository,
     private readonly release: RunRelease,
     private readonly tx: TransactionRunner,
     private readonly config: SchedulingConfig,
@@ -60,6 +62,7 @@ export class LeaseSweeper extends IntervalSweep {
       this.events.publish(...failed.map((task) => task.taskId));
       if (failed.length < BATCH) break;
     }
+    this.metrics.setQueueDepth(await this.queue.countPending());
     if (report.expired > 0) this.logger.warn({ msg: 'leases expired', ...report });
     return report;
   }

@@ -31,6 +31,6 @@ import { WorkSignal } from './work-signal';
     TaskEventSignal,
     TaskEventStreams,
   ],
-  exports: [TasksRepository, WorkSignal, TaskEventSignal],
+  exports: [TasksRepository, TaskQueueRepository, WorkSignal, TaskEventSignal],
 })
 export class TasksModule {}

@@ -1,5 +1,5 @@
 import type { AuditAction } from '../audit/audit-actions';
-import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import type { Principal, RequestMeta } from '../common/auth/principal';
 import { AppException } from '../common/errors/app.exception';
@@ -20,7 +20,7 @@ const DEFAULT_PAGE = 50;
 
 /** Reads, cancel and delete of tasks; only the creator (or an admin) may see or touch a task. */
 @Injectable()
-export class TasksService implements OnModuleInit {
+export class TasksService {
   constructor(
     private readonly tasks: TasksRepository,
     private readonly queue: TaskQueueRepository,
@@ -29,10 +29,6 @@ export class TasksService implements OnModuleInit {
     private readonly events: TaskEventSignal,
     private readonly metrics: VcpMetrics,
   ) {}
-
-  onModuleInit(): void {
-    this.metrics.trackQueueDepth(() => this.queue.countPending());
-  }
 
   async list(principal: Principal, query: ListTasksQueryDto): Promise<TaskPageDto> {
     if (query.all && principal.role !== 'admin') {

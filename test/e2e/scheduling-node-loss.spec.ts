@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { NodeLivenessSweeper } from '../../src/nodes/node-liveness.sweeper';
+import { LeaseSweeper } from '../../src/scheduling/lease-sweeper';
 import { useAdminApp } from '../support/admin';
 import { LeasedRun, TestAgent } from '../support/agent';
 import { bearer, newSession, Session } from '../support/auth';
@@ -158,11 +159,13 @@ describeEachDatabase('node loss, wait reasons and task metrics on %s', (database
     const claimsBefore = await leasedClaims();
 
     const queued = await submitTask(ctx.app, h, { priority: 9 });
+    await ctx.app.get(LeaseSweeper).sweep(); // the gauge is refreshed by the sweep
     const depth = await metric('vcp_tasks_queued', {});
     expect(depth).toBeGreaterThanOrEqual(1);
     const agent = await newAgent();
     const run = (await agent.claim({ max: 16, wait_ms: 0 })).find((r) => r.task_id === queued.task_id)!;
     expect(await leasedClaims()).toBe(claimsBefore + 1);
+    await ctx.app.get(LeaseSweeper).sweep();
     expect(await metric('vcp_tasks_queued', {})).toBeLessThan(depth);
     await agent.report(run, 'ok', 1);
     expect(await metric('vcp_tasks_finished_total', labels)).toBe(completedBefore + 1);
