@@ -64,7 +64,8 @@ export class WasmService implements OnModuleDestroy {
 
   constructor(
     private readonly config: WasmConfig,
-    private readonly store: ModuleStoreService,
+    /** Absent where the engine runs without the service's store (the node agent runs bytes it downloaded). */
+    @Inject(ModuleStoreService) private readonly store: ModuleStoreService | undefined,
     @Inject(WASM_RUNTIMES_TOKEN) runtimes: WasmRuntime[],
     /** Absent where the engine is built without the app (engine tests, the bench). */
     @Optional() private readonly metrics?: VcpMetrics,
@@ -91,6 +92,7 @@ export class WasmService implements OnModuleDestroy {
    */
   async run(moduleId: string, request: RunRequest, lane: Lane): Promise<RunResult> {
     this.checkRuntime(request);
+    if (!this.store) throw new Error('this engine has no module store: use runBytes');
     const bytes = await this.store.read(moduleId);
     return this.execute(bytes, moduleId, request, lane);
   }
@@ -136,7 +138,9 @@ export class WasmService implements OnModuleDestroy {
     const inputsHash = sha256(stdin);
     const args = request.args ?? [];
     const base = { module_hash: moduleHash, inputs_hash: inputsHash, runtime: runtime.name };
-    const refusal = this.verdict(bytes, moduleHash, runtime);
+    const maxMemoryBytes = Math.min(request.limits?.maxMemoryBytes ?? Infinity, this.config.maxMemoryBytes);
+    const maxOutputBytes = Math.min(request.limits?.maxOutputBytes ?? Infinity, this.config.maxOutputBytes);
+    const refusal = this.verdict(bytes, moduleHash, runtime, maxMemoryBytes);
     if (refusal !== null) {
       this.metrics?.observeWasmExecution(runtime.name, 'invalid_module', 0);
       return {
@@ -153,20 +157,21 @@ export class WasmService implements OnModuleDestroy {
       const started = performance.now();
       const result = await runtime.run({
         moduleHash,
-        bytes: () => capMemory(bytes, this.config.maxMemoryBytes),
+        bytes: () => capMemory(bytes, maxMemoryBytes),
         stdin,
         args,
         env: request.env ?? {},
         timeoutMs: request.timeoutMs ?? this.config.timeoutMs,
-        maxOutputBytes: this.config.maxOutputBytes,
+        maxOutputBytes,
         // The seed binds the random stream to what is being run, so equal runs get equal bytes.
         deterministic: request.deterministic
           ? { seed: sha256(`${moduleHash}:${inputsHash}:${JSON.stringify(args)}`) }
           : null,
+        signal: request.signal,
       });
       const elapsedMs = performance.now() - started;
       const executionTimeMs = Math.round(elapsedMs);
-      const outcome = this.outcomeOf(result);
+      const outcome = this.outcomeOf(result, maxMemoryBytes);
       this.metrics?.observeWasmExecution(runtime.name, outcome, elapsedMs / 1000);
       return {
         ...base,
@@ -198,8 +203,13 @@ export class WasmService implements OnModuleDestroy {
   }
 
   /** Checks once per module (and runtime) what would stop it from running: imports, memories, entry point. */
-  private verdict(bytes: Uint8Array, moduleHash: string, runtime: WasmRuntime): string | null {
-    const key = `${runtime.name}:${moduleHash}`;
+  private verdict(
+    bytes: Uint8Array,
+    moduleHash: string,
+    runtime: WasmRuntime,
+    maxMemoryBytes: number,
+  ): string | null {
+    const key = `${runtime.name}:${maxMemoryBytes}:${moduleHash}`;
     const cached = this.verdicts.get(key);
     if (cached !== undefined) return cached;
     let verdict: string | null = null;
@@ -217,7 +227,7 @@ export class WasmService implements OnModuleDestroy {
       if (!summary.exports.some((e) => e.name === '_start' && e.kind === 'function')) {
         throw new InvalidModuleError('not a WASI command: no _start export');
       }
-      capMemory(bytes, this.config.maxMemoryBytes);
+      capMemory(bytes, maxMemoryBytes);
     } catch (error) {
       if (!(error instanceof InvalidModuleError)) throw error;
       verdict = `invalid module: ${error.reason}`;
@@ -226,17 +236,17 @@ export class WasmService implements OnModuleDestroy {
     return verdict;
   }
 
-  private outcomeOf(result: RuntimeResult): Outcome {
+  private outcomeOf(result: RuntimeResult, maxMemoryBytes: number): Outcome {
     switch (result.end) {
       case 'invalid_module':
       case 'timeout':
       case 'output_limit':
         return result.end;
       case 'trap':
-        return this.atMemoryCap(result) ? 'memory_limit' : 'trap';
+        return this.atMemoryCap(result, maxMemoryBytes) ? 'memory_limit' : 'trap';
       case 'exited':
         if (result.exitCode === 0) return 'ok';
-        return this.atMemoryCap(result) ? 'memory_limit' : 'exit_nonzero';
+        return this.atMemoryCap(result, maxMemoryBytes) ? 'memory_limit' : 'exit_nonzero';
     }
   }
 
@@ -245,8 +255,7 @@ export class WasmService implements OnModuleDestroy {
    * rewrite `memory.grow` fails there, and the guest's allocator gives up. Only runtimes that expose the
    * final memory size (v8) can tell; wasmer reports the guest's own nonzero exit instead.
    */
-  private atMemoryCap(result: RuntimeResult): boolean {
-    const cap = this.config.maxMemoryBytes;
+  private atMemoryCap(result: RuntimeResult, cap: number): boolean {
     return result.memoryBytes !== null && result.memoryBytes >= cap - cap / 16;
   }
 }

@@ -3,7 +3,6 @@ import { useAdminApp } from '../support/admin';
 import { TestAgent } from '../support/agent';
 import { bearer, newSession, Session } from '../support/auth';
 import { describeEachDatabase } from '../support/databases';
-import { registerNode } from '../support/nodes';
 import { getTask, submitTask } from '../support/tasks';
 
 /** Acceptance 1–4 (and the cancel part of 5) of issue 16, with test agents making plain HTTP calls. */
@@ -20,7 +19,7 @@ describeEachDatabase('scheduling on %s', (database) => {
     bob = await newSession(ctx.app, 'bob');
   });
 
-  const newAgent = async () => new TestAgent(ctx.app, await registerNode(ctx.app, bearer(bob.accessToken)));
+  const newAgent = () => TestAgent.register(ctx.app, bearer(bob.accessToken));
   const expireLease = (runId: string) =>
     ctx.dataSource.query(
       `UPDATE task_runs SET lease_expires_at = now() - interval '1 millisecond' WHERE run_id = $1`,

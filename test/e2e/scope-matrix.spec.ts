@@ -28,7 +28,7 @@ describe('scope matrix for API keys', () => {
       method: 'POST',
       url: '/api/v1/admin/circuits',
       headers: bearer(adminToken),
-      payload: circuitPayload('multiplier', 'groth16'),
+      payload: circuitPayload('multiplier', 'groth16', { wasm: true, zkey: true }),
     });
     circuitId = circuit.json<{ circuit_id: string }>().circuit_id;
     const upload = await ctx.app.inject({
@@ -249,10 +249,18 @@ describe('scope matrix for API keys', () => {
             .replace(/\{circuit_id\}/g, circuitId)
             .replace(/\{[a-z_]+\}/g, '00000000-0000-4000-8000-000000000000');
         const op_ = `${method.toUpperCase()} ${path}`;
+        // Shared content a node downloads to execute (modules, circuit artifacts): any node key may read it.
+        const sharedRead = agent !== undefined && !agent.node_param && method === 'get';
         // A run route names no node: a run not leased to this node is refused by the handler (lease_lost).
-        const runRoute = agent !== undefined && !agent.node_param;
+        const runRoute = agent !== undefined && !agent.node_param && !sharedRead;
         const payload = runRoute
-          ? { fence: '1', outcome: 'ok', output_hash: 'a'.repeat(64), execution_time_ms: 1 }
+          ? {
+              fence: '1',
+              outcome: 'ok',
+              output_hash: 'a'.repeat(64),
+              execution_time_ms: 1,
+              signature: 'A'.repeat(86) + '==',
+            }
           : {};
         const send = (url: string) =>
           ctx.app.inject({
@@ -261,6 +269,13 @@ describe('scope matrix for API keys', () => {
             headers: apiKeyHeader(own.node_api_key),
             ...(method === 'get' || method === 'delete' ? {} : { payload }),
           });
+        if (sharedRead) {
+          const read = await send(fill(otherNode));
+          expect({ op: op_, ok: read.statusCode }).toEqual({ op: op_, ok: 200 });
+          allowed.push(op_);
+          checked.push(op_);
+          continue;
+        }
         const elsewhere = await send(fill(otherNode));
         expect({ op: op_, denied: (runRoute ? [409] : [403, 404]).includes(elsewhere.statusCode) }).toEqual({
           op: op_,
@@ -277,6 +292,10 @@ describe('scope matrix for API keys', () => {
       }
     }
     expect(allowed.sort()).toEqual([
+      'GET /api/v1/circuits/{circuit_id}',
+      'GET /api/v1/circuits/{circuit_id}/wasm',
+      'GET /api/v1/circuits/{circuit_id}/zkey',
+      'GET /api/v1/modules/{module_id}/download',
       'POST /api/v1/nodes/{node_id}/claim',
       'PUT /api/v1/nodes/{node_id}/heartbeat',
     ]);

@@ -99,13 +99,22 @@ export class V8Runtime implements WasmRuntime {
       const detail = error instanceof Error ? error.message : 'compile error';
       return { end: 'invalid_module', exitCode: null, ...empty(), detail };
     }
+    if (job.signal?.aborted) return { end: 'timeout', exitCode: null, ...empty(), detail: 'cancelled' };
     const slot = this.acquire();
     return new Promise<RuntimeResult>((resolve) => {
       const timer = setTimeout(() => {
         this.settle(slot, { end: 'timeout', exitCode: null, ...empty(), detail: null }, false);
       }, job.timeoutMs);
-      slot.call = { job, compiled, timer, resolve };
-      this.post(slot, slot.call);
+      const call: Call = { job, compiled, timer, resolve };
+      // A cancelled run is stopped like a timed-out one: its worker is terminated and replaced.
+      const cancel = () => {
+        if (slot.call === call) {
+          this.settle(slot, { end: 'timeout', exitCode: null, ...empty(), detail: 'cancelled' }, false);
+        }
+      };
+      job.signal?.addEventListener('abort', cancel, { once: true });
+      slot.call = call;
+      this.post(slot, call);
     });
   }
 
