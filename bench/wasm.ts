@@ -76,7 +76,12 @@ async function engine(
   dir: string,
   stored = false,
 ): Promise<{ cold: number; warm: number }> {
-  const config = loadConfig({ ...process.env, DATA_DIR: dir, WASM_ALLOWED_ROOTS: join(dir, 'modules') });
+  const config = loadConfig({
+    ...process.env,
+    EMBEDDED_NODE: 'off',
+    DATA_DIR: dir,
+    WASM_ALLOWED_ROOTS: join(dir, 'modules'),
+  });
   const content = await FsContentStore.create(moduleContentOptions(config.wasm));
   const store = new ModuleStoreService(config.wasm, content, new MemoryRepository());
   // A fresh engine per row, so "cold" includes starting its workers or SDK and compiling the module.

@@ -215,7 +215,12 @@ export class Agent {
       execution = await execute(deps, run, held.controller.signal);
     } catch (error) {
       // Downloads that failed on the network: the node could not run it, the task goes back to the queue.
-      execution = { outcome: 'error', output: null, stderr: String(error).slice(0, 4096), executionTimeMs: 0 };
+      execution = {
+        outcome: 'error',
+        output: null,
+        stderr: String(error).slice(0, 4096),
+        executionTimeMs: 0,
+      };
     }
     if (held.dropped !== null) return this.reportDropped(held);
     this.setup.reporter.emit({

@@ -39,10 +39,15 @@ export class HttpTransport implements AgentTransport {
   }
 
   async claim(max: number, waitMs: number, signal: AbortSignal): Promise<LeasedRun[]> {
-    const res = await this.call('POST', `/nodes/${this.nodeId}/claim`, { max, wait_ms: waitMs }, {
-      timeoutMs: waitMs + CLAIM_SLACK_MS,
-      signal,
-    });
+    const res = await this.call(
+      'POST',
+      `/nodes/${this.nodeId}/claim`,
+      { max, wait_ms: waitMs },
+      {
+        timeoutMs: waitMs + CLAIM_SLACK_MS,
+        signal,
+      },
+    );
     if (res.status === 204) return [];
     return ((await res.json()) as { runs: LeasedRun[] }).runs;
   }

@@ -1,12 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import {
-  generateNodeKeyPair,
-  keyPairFromPem,
-  NodeKeyPair,
-  privateKeyPem,
-} from '../common/receipts/receipt';
+import { generateNodeKeyPair, keyPairFromPem, NodeKeyPair, privateKeyPem } from '../common/receipts/receipt';
 import { measureCapabilities } from './machine';
 import { Reporter } from './reporter';
 
@@ -40,7 +35,10 @@ export function loadOrCreateKeyPair(dataDir: string): NodeKeyPair {
 
 /** A node id from the host name: the allowed characters only, at most 64. */
 export function nodeIdFromHost(host = hostname()): string {
-  const cleaned = host.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 64);
+  const cleaned = host
+    .replace(/[^A-Za-z0-9_-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 64);
   return cleaned || 'vcp-node';
 }
 

@@ -65,8 +65,11 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    const known = error instanceof AgentSetupError || error instanceof OptionsError || error instanceof TransportError;
-    process.stderr.write(`vcp agent: ${known ? (error as Error).message : String((error as Error)?.stack ?? error)}\n`);
+    const known =
+      error instanceof AgentSetupError || error instanceof OptionsError || error instanceof TransportError;
+    process.stderr.write(
+      `vcp agent: ${known ? (error as Error).message : String((error as Error)?.stack ?? error)}\n`,
+    );
     process.exit(known ? 78 : 1);
   },
 );

@@ -20,10 +20,7 @@ export type ProveResult =
   /** The prover itself could not run (bad protocol, a crashed thread): the node's fault. */
   | { end: 'error'; message: string };
 
-type WorkerAnswer =
-  | { proof: unknown; publicSignals: unknown }
-  | { failed: string }
-  | { error: string };
+type WorkerAnswer = { proof: unknown; publicSignals: unknown } | { failed: string } | { error: string };
 
 /**
  * snarkjs fullProve in a worker thread of its own, so a proof never blocks the agent's event loop (heartbeats
@@ -50,7 +47,8 @@ export function prove(job: ProveJob): Promise<ProveResult> {
     const cancel = () => finish({ end: 'cancelled' });
     job.signal?.addEventListener('abort', cancel, { once: true });
     worker.on('message', (answer: WorkerAnswer) => {
-      if ('proof' in answer) finish({ end: 'proved', proof: answer.proof, publicSignals: answer.publicSignals });
+      if ('proof' in answer)
+        finish({ end: 'proved', proof: answer.proof, publicSignals: answer.publicSignals });
       else if ('failed' in answer) finish({ end: 'failed', message: answer.failed });
       else finish({ end: 'error', message: answer.error });
     });

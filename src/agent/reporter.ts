@@ -37,11 +37,13 @@ const HUMAN: Record<string, (e: AgentEvent) => string> = {
   started: (e) =>
     `node ${String(e.node_id)} started: ${String(e.concurrency)} slots, public key ${String(e.public_key)}`,
   claimed: (e) => `claimed task ${String(e.task_id)} (${String(e.task_type)}, run ${String(e.run_id)})`,
-  finished: (e) => `finished task ${String(e.task_id)} in ${String(e.execution_time_ms)} ms: ${String(e.outcome)}`,
+  finished: (e) =>
+    `finished task ${String(e.task_id)} in ${String(e.execution_time_ms)} ms: ${String(e.outcome)}`,
   submitted: (e) => `submitted task ${String(e.task_id)}: task ${String(e.task_status)}`,
   dropped: (e) => `dropped task ${String(e.task_id)}: ${String(e.reason)}`,
   refused: (e) => `result of task ${String(e.task_id)} refused: ${String(e.message)}`,
-  network_error: (e) => `network error (${String(e.during)}): ${String(e.message)}; retrying in ${String(e.retry_ms)} ms`,
+  network_error: (e) =>
+    `network error (${String(e.during)}): ${String(e.message)}; retrying in ${String(e.retry_ms)} ms`,
   counters: (e) =>
     `counters: ${Object.entries(e)
       .filter(([key]) => key !== 'event')

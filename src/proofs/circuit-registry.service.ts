@@ -109,7 +109,8 @@ export class CircuitRegistryService {
     try {
       return await this.blobs.open(sha256);
     } catch (error) {
-      if (error instanceof ContentUnavailableError) throw AppException.notFound(`The circuit's ${kind} is missing`);
+      if (error instanceof ContentUnavailableError)
+        throw AppException.notFound(`The circuit's ${kind} is missing`);
       if (error instanceof ContentIntegrityError) {
         throw new AppException(ErrorCode.Conflict, `The stored ${kind} no longer hashes to its id`);
       }

@@ -14,10 +14,14 @@ import { RunForResult, RunsRepository } from './runs.repository';
 import { SchedulingConfig } from './scheduling.config';
 
 const signatureInvalid = () =>
-  new AppException(ErrorCode.ValidationError, 'The signature is not this node’s signature of the run receipt', {
-    reason: 'signature_invalid',
-    extra: { details: [{ field: 'signature', message: 'does not verify against the node’s public key' }] },
-  });
+  new AppException(
+    ErrorCode.ValidationError,
+    'The signature is not this node’s signature of the run receipt',
+    {
+      reason: 'signature_invalid',
+      extra: { details: [{ field: 'signature', message: 'does not verify against the node’s public key' }] },
+    },
+  );
 
 const leaseLost = () =>
   new AppException(ErrorCode.Conflict, 'The lease of this run is lost: stop and claim again', {

@@ -17,5 +17,7 @@ import { SchedulingController } from './scheduling.controller';
   imports: [AuditModule, NodesModule, TasksModule],
   controllers: [SchedulingController],
   providers: [RunsRepository, ClaimService, RunResultService, LeaseRenewal, LeaseSweeper],
+  // The embedded node (issue 17) calls the node protocol's services directly.
+  exports: [ClaimService, RunResultService],
 })
 export class SchedulingModule {}

@@ -52,7 +52,11 @@ export function verifyReceipt(receipt: RunReceipt, signature: string, publicKeyB
   try {
     const raw = Buffer.from(publicKeyBase64, 'base64');
     if (raw.length !== 32) return false;
-    const key = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+    const key = createPublicKey({
+      key: Buffer.concat([ED25519_SPKI_PREFIX, raw]),
+      format: 'der',
+      type: 'spki',
+    });
     const bytes = Buffer.from(signature, 'base64');
     // Ed25519 signatures are 64 bytes; anything else (bad base64 included) is simply not a signature.
     if (bytes.length !== 64) return false;
