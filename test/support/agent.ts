@@ -96,7 +96,7 @@ export class TestAgent {
     return res.json<{ runs: LeasedRun[] }>().runs;
   }
 
-  /** Reports a result, signed over its receipt unless `extra` carries its own `signature`. */
+  /** Reports a result, signed over its receipt unless `extra` names its own `signature`. */
   report(run: LeasedRun, outcome: string, output: unknown, extra: Record<string, unknown> = {}) {
     const body: Record<string, unknown> = {
       fence: run.fence,
@@ -109,7 +109,8 @@ export class TestAgent {
       execution_time_ms: 12,
       ...extra,
     };
-    body.signature ??= signReceipt(receiptFor(run, body), this.keys.privateKey);
+    // `extra.signature` (even undefined: then none is sent) replaces the node's own signature.
+    if (!('signature' in extra)) body.signature = signReceipt(receiptFor(run, body), this.keys.privateKey);
     return this.app.inject({
       method: 'POST',
       url: `/api/v1/runs/${run.run_id}/result`,
