@@ -51,6 +51,8 @@ export class Agent {
   private readonly held = new Map<string, Held>();
   private readonly inflight = new Set<Promise<void>>();
   private readonly sleepers = new Set<() => void>();
+  /** The heartbeat loop's wait, woken to be recomputed. */
+  private readonly beatWakers = new Set<() => void>();
   private readonly claimAbort = new AbortController();
   private readonly random: () => number;
   private slotFreed: (() => void) | null = null;
@@ -117,25 +119,38 @@ export class Agent {
     this.setup.reporter.emit({ event: 'counters', running: this.held.size, ...this.counters });
   }
 
+  /**
+   * Beats when the next one is due. The wait is recomputed whenever something changes it (a lease taken while
+   * idle shortens it from the server's interval to a third of the lease), so a run claimed in the middle of a
+   * long idle wait is still renewed in time.
+   */
   private async heartbeatLoop(): Promise<void> {
     let failures = 0;
+    let lastAttempt = performance.now();
+    let jitter = this.random();
     while (!this.stopped) {
-      await this.sleep(failures > 0 ? this.backoffMs(failures) : this.nextBeatMs());
-      if (this.stopped) break;
+      const gap = failures > 0 ? this.backoffMs(failures, jitter) : this.beatGapMs(jitter);
+      const wait = lastAttempt + gap - performance.now();
+      if (wait > 0) {
+        await this.sleep(wait, this.beatWakers);
+        continue;
+      }
+      lastAttempt = performance.now();
+      jitter = this.random();
       try {
         await this.beat();
         failures = 0;
       } catch (error) {
         failures++;
-        this.noteFailure(error, 'heartbeat', 0);
+        this.noteFailure(error, 'heartbeat', failures - 1);
       }
     }
   }
 
   /** The server's interval; while holding leases at most a third of the lease, so one lost beat is survivable. */
-  private nextBeatMs(): number {
+  private beatGapMs(jitter: number): number {
     const interval = this.held.size > 0 ? Math.min(this.intervalMs, this.leaseMs / 3) : this.intervalMs;
-    return interval * (0.9 + 0.2 * this.random());
+    return interval * (0.9 + 0.2 * jitter);
   }
 
   private async beat(): Promise<void> {
@@ -189,6 +204,7 @@ export class Agent {
     // Clocks differ between machines: the estimate only sets how often to beat, within sane bounds.
     if (Number.isFinite(leaseMs)) this.leaseMs = Math.min(300_000, Math.max(3_000, leaseMs));
     this.counters.claimed++;
+    for (const wake of this.beatWakers) wake();
     this.setup.reporter.emit({
       event: 'claimed',
       task_id: run.task_id,
@@ -341,22 +357,25 @@ export class Agent {
    * Exponential backoff with full jitter (AWS's "full jitter"), so agents cut off together do not return in
    * step; while holding leases never longer than a third of the lease, so renewals still get through.
    */
-  private backoffMs(failures: number): number {
+  private backoffMs(failures: number, jitter = this.random()): number {
     let cap = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** Math.min(failures, 16));
     if (this.held.size > 0) cap = Math.min(cap, this.leaseMs / 3);
-    return Math.max(50, cap * this.random());
+    return Math.max(50, cap * jitter);
   }
 
-  private sleep(ms: number): Promise<void> {
+  /** Sleeps `ms`, or less: every sleep ends at stop, and one registered in `wakers` when it is woken. */
+  private sleep(ms: number, wakers?: Set<() => void>): Promise<void> {
     if (this.stopped) return Promise.resolve();
     return new Promise((resolve) => {
       const wake = () => {
         clearTimeout(timer);
         this.sleepers.delete(wake);
+        wakers?.delete(wake);
         resolve();
       };
       const timer = setTimeout(wake, ms);
       this.sleepers.add(wake);
+      wakers?.add(wake);
     });
   }
 }

@@ -135,8 +135,14 @@ export class ContentCache {
     this.memoryBytes += bytes.byteLength;
   }
 
+  /** Marks an entry most recently used, in memory and on disk. */
   private touch(sha256: string, bytes: Uint8Array): void {
     this.memory.delete(sha256);
     this.memory.set(sha256, bytes);
+    const size = this.disk.get(sha256);
+    if (size !== undefined) {
+      this.disk.delete(sha256);
+      this.disk.set(sha256, size);
+    }
   }
 }

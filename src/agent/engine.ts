@@ -7,7 +7,10 @@ import { WasmService } from '../wasm/wasm.service';
  * (memory cap written into the module, timeout by terminating the worker, output cap, deterministic mode).
  * The engine's own caps are the widest the server may ask for; each run is held to its spec's limits.
  */
-export function standaloneEngine(concurrency: number): { engine: WasmService; close(): Promise<void> } {
+export function standaloneEngine(concurrency: number): {
+  engine: WasmService;
+  close: () => Promise<void>;
+} {
   const config = new WasmConfig({
     allowedRoots: [],
     maxModuleBytes: 1024 * 1024 * 1024,
@@ -22,5 +25,5 @@ export function standaloneEngine(concurrency: number): { engine: WasmService; cl
   const runtime = new V8Runtime({ poolSize: concurrency });
   runtime.warmUp();
   const engine = new WasmService(config, undefined, [runtime]);
-  return { engine, close: () => engine.onModuleDestroy() };
+  return { engine, close: () => engine.onModuleDestroy() } as const;
 }

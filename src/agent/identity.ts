@@ -97,7 +97,7 @@ export async function resolveIdentity(options: IdentityOptions, reporter: Report
     });
     if (registered.status !== 201) {
       throw new AgentSetupError(
-        `registering node ${nodeId} failed: ${registered.status} ${String(registered.json.message ?? '')}`,
+        `registering node ${nodeId} failed: ${registered.status} ${typeof registered.json.message === 'string' ? registered.json.message : ''}`,
       );
     }
     identity = { nodeId, nodeKey: String(registered.json.node_api_key), keys };

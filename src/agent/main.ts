@@ -65,11 +65,18 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    const known =
-      error instanceof AgentSetupError || error instanceof OptionsError || error instanceof TransportError;
+    // Setup problems (bad flags, a refused key, an unknown node) are the operator's to fix: their message only.
+    if (
+      error instanceof AgentSetupError ||
+      error instanceof OptionsError ||
+      error instanceof TransportError
+    ) {
+      process.stderr.write(`vcp agent: ${error.message}\n`);
+      process.exit(78);
+    }
     process.stderr.write(
-      `vcp agent: ${known ? (error as Error).message : String((error as Error)?.stack ?? error)}\n`,
+      `vcp agent: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
     );
-    process.exit(known ? 78 : 1);
+    process.exit(1);
   },
 );

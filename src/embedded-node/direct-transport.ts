@@ -53,7 +53,7 @@ export class DirectTransport implements AgentTransport {
         call(() => this.services.claims.claim(this.nodeId, { max, wait_ms: waitMs })),
         aborted,
       ]);
-      return (claimed?.runs ?? []) as LeasedRun[];
+      return claimed?.runs ?? [];
     } finally {
       signal.removeEventListener('abort', onAbort!);
     }
