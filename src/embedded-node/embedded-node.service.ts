@@ -71,7 +71,11 @@ export class EmbeddedNodes implements OnApplicationBootstrap, OnModuleDestroy {
   async onApplicationBootstrap(): Promise<void> {
     if (!this.config.enabled) return;
     for (let index = 1; index <= this.config.nodes; index++) {
-      const agent = await this.startNode(index);
+      // A node that cannot start (its id taken, its first heartbeat refused) is logged; the server still serves.
+      const agent = await this.startNode(index).catch((error: unknown) => {
+        this.logger.error(`embedded node ${index} not started: ${String(error)}`);
+        return null;
+      });
       if (agent) this.agents.push(agent);
     }
   }
