@@ -153,6 +153,11 @@ class MemoryRepository extends WasmModulesRepository {
   findById(moduleId: string): Promise<WasmModuleRecord | null> {
     return Promise.resolve(this.rows.get(moduleId) ?? null);
   }
+  disown(moduleId: string): Promise<void> {
+    const row = this.rows.get(moduleId);
+    if (row) this.rows.set(moduleId, { ...row, uploadedBy: null });
+    return Promise.resolve();
+  }
 }
 
 /** Four flooding users and one victim; `laneOf` decides whose queue each run waits in. */

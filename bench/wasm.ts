@@ -39,6 +39,11 @@ class MemoryRepository extends WasmModulesRepository {
   findById(moduleId: string): Promise<WasmModuleRecord | null> {
     return Promise.resolve(this.rows.get(moduleId) ?? null);
   }
+  disown(moduleId: string): Promise<void> {
+    const row = this.rows.get(moduleId);
+    if (row) this.rows.set(moduleId, { ...row, uploadedBy: null });
+    return Promise.resolve();
+  }
 }
 
 const p50 = (samples: number[]) => [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)];
