@@ -36,6 +36,8 @@ async function main() {
   const argv = process.argv.slice(2);
   const outAt = argv.indexOf('--out');
   const outDir = resolve(outAt >= 0 ? argv[outAt + 1] : join(ROOT, 'dist', 'programs'));
+  // asc reads its entry files relative to the working directory, whatever its baseDir says.
+  process.chdir(ROOT);
   mkdirSync(outDir, { recursive: true });
   // assemblyscript's compiler API is an ES module: a dynamic import from this CommonJS script.
   const asc = await import('assemblyscript/asc');

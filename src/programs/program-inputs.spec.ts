@@ -49,7 +49,7 @@ describe('resolveComputation', () => {
 
   it('maps the original demo body {numbers, operation} to an expression', () => {
     const expression = (operation: string, numbers: number[]) =>
-      sut({ numbers, operation }) as { inputs: { expression: string } };
+      sut({ numbers, operation }) as unknown as { inputs: { expression: string } };
     expect(sut({ numbers: [1, 2, 3], operation: 'sum' })).toEqual({
       program: 'expression',
       inputs: { program: 'expression', expression: '1+2+3' },
