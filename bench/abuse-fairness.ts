@@ -30,6 +30,7 @@ import { ProofVerificationService } from '../src/proofs/proof-verification.servi
 import { ProofsModule } from '../src/proofs/proofs.module';
 import { parseVerifyRequest } from '../src/proofs/verify-request';
 import { FsContentStore } from '../src/storage/fs-content-store';
+import { ModuleChecker } from '../src/wasm/module-checker';
 import { moduleContentOptions, ModuleStoreService } from '../src/wasm/module-store.service';
 import { V8Runtime } from '../src/wasm/v8/v8.runtime';
 import { WasmService } from '../src/wasm/wasm.service';
@@ -158,7 +159,12 @@ class MemoryRepository extends WasmModulesRepository {
 /** Four flooding users and one victim; `laneOf` decides whose queue each run waits in. */
 async function wasmFlood(config: AppConfig, laneOf: (user: string) => Lane): Promise<number[]> {
   const content = await FsContentStore.create(moduleContentOptions(config.wasm));
-  const store = new ModuleStoreService(config.wasm, content, new MemoryRepository());
+  const store = new ModuleStoreService(
+    config.wasm,
+    content,
+    new MemoryRepository(),
+    new ModuleChecker(config.wasm),
+  );
   const engine = new WasmService(config.wasm, store, [
     new V8Runtime({ poolSize: config.wasm.maxConcurrency }),
   ]);
@@ -178,7 +184,7 @@ async function wasmFlood(config: AppConfig, laneOf: (user: string) => Lane): Pro
     console.log(`    (attackers' runs still waiting when the victim was done: ${queuedAfter})`);
     return latencies;
   } finally {
-    await engine.onModuleDestroy();
+    await Promise.all([engine.onModuleDestroy(), store.checker.close()]);
   }
 }
 

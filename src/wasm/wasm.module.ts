@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { provideContentStore } from '../storage/content-store.provider';
+import { ModuleChecker } from './module-checker';
 import { moduleContentOptions, ModuleStoreService } from './module-store.service';
 import { ModulesController } from './modules.controller';
 import { WasmRuntime } from './runtime';
@@ -18,6 +19,7 @@ import { WasmerRuntime } from './wasmer/wasmer.runtime';
   providers: [
     provideContentStore(WasmConfig, moduleContentOptions),
     { provide: WasmModulesRepository, useClass: SqlWasmModulesRepository },
+    ModuleChecker,
     ModuleStoreService,
     {
       provide: WASM_RUNTIMES_TOKEN,
