@@ -56,7 +56,9 @@ export function moduleContentOptions(config: WasmConfig): FsContentStoreOptions 
 
 /** SHA-256 hex computed by WebCrypto, which hashes on libuv's thread pool instead of the event loop. */
 async function sha256Off(bytes: Uint8Array): Promise<string> {
-  return Buffer.from(await webcrypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>)).toString('hex');
+  return Buffer.from(await webcrypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>)).toString(
+    'hex',
+  );
 }
 
 export interface StoredModule {

@@ -9,8 +9,8 @@
  * never touches the host's descriptors.
  *
  * Messages from the pool (v8.runtime.ts), on the `jobs` port; answers go to the parent port:
- *   { run: { hash, module?, keep?, hasStart?, stdin, args, env, maxOutputBytes, deterministic } }
- *                                                              → { result }, or { need: hash }
+ *   { run: { hash, module? | bytes?, keep?, hasStart?, stdin, args, env, maxOutputBytes, deterministic } }
+ *                                      → { compiled }? (after compiling `bytes`), then { result }; or { need }
  *   { drop: hash }                                                                 (no answer)
  * A compiled module is sent once per worker and, with `keep`, held here by hash until the pool says to drop
  * it (the pool mirrors this cache, so it stays within the pool's own compiled-module bound).
@@ -50,7 +50,7 @@ class OutputLimitReached extends Error {}
  * @typedef {{ module: WebAssembly.Module, imports: string[], hasStart: boolean }} Cached
  *   `imports`: the names the module imports from WASI, so each call's import object holds only those.
  *   `hasStart`: the module has a start function, which runs guest code at instantiation.
- * @typedef {{ hash: string, module?: WebAssembly.Module, keep?: boolean, hasStart?: boolean,
+ * @typedef {{ hash: string, module?: WebAssembly.Module, bytes?: Uint8Array, keep?: boolean, hasStart?: boolean,
  *   stdin: Uint8Array, args: string[], env: Record<string, string>, maxOutputBytes: number,
  *   deterministic: { seed: string } | null }} Job
  * @typedef {{ stdin: Uint8Array, stdinOffset: number, stdout: Capture, stderr: Capture,
@@ -74,7 +74,24 @@ const modules = new Map();
  * a Node.js release hides it, every call falls back to a fresh host and `start()`.
  */
 const setMemory = (() => {
-  const probe = new WASI({ version: 'preview1', stdin: devNull, stdout: devNull, stderr: devNull });
+  // The thread's first WASI, with Node's one-time "WASI is experimental" warning filtered (a non-JSON line in
+  // the log; see firstWasi in v8.runtime.ts). Other warnings pass.
+  const emitWarning = process.emitWarning;
+  process.emitWarning = /** @type {typeof process.emitWarning} */ (
+    (/** @type {string | Error} */ warning, /** @type {unknown[]} */ ...rest) => {
+      const text = typeof warning === 'string' ? warning : warning.message;
+      const type =
+        typeof rest[0] === 'string' ? rest[0] : /** @type {{ type?: string }} */ (rest[0] ?? {}).type;
+      if (type === 'ExperimentalWarning' && text.startsWith('WASI ')) return;
+      /** @type {Function} */ (emitWarning).call(process, warning, ...rest);
+    }
+  );
+  let probe;
+  try {
+    probe = new WASI({ version: 'preview1', stdin: devNull, stdout: devNull, stderr: devNull });
+  } finally {
+    process.emitWarning = emitWarning;
+  }
   const symbol = Object.getOwnPropertySymbols(probe).find((s) => s.description === 'kSetMemory');
   const setter = symbol && /** @type {Record<symbol, unknown>} */ (/** @type {unknown} */ (probe))[symbol];
   if (typeof setter !== 'function') return null;
@@ -350,8 +367,21 @@ function prepare(/** @type {Job} */ job) {
   }
 }
 
-/** @param {Job} job */
+/**
+ * The module of a job: held here, sent compiled, or compiled here from `bytes` (synchronously: this thread
+ * has no event loop, and the pool's timeout, which terminates the thread, covers the compile). A module
+ * compiled here goes back to the pool for its cache. Throws V8's CompileError for bytes it refuses.
+ * @param {Job} job
+ */
 function cachedModule(job) {
+  if (job.bytes) {
+    job.module = new WebAssembly.Module(job.bytes);
+    job.bytes = undefined;
+    if (job.keep)
+      port.postMessage({
+        compiled: { hash: job.hash, module: job.module, hasStart: job.hasStart !== false },
+      });
+  }
   if (!job.module) return modules.get(job.hash);
   const imports = WebAssembly.Module.imports(job.module)
     .filter((entry) => entry.module === WASI_MODULE)
@@ -368,7 +398,22 @@ function handle(/** @type {{ run?: Job, drop?: string }} */ message) {
     return;
   }
   const job = /** @type {Job} */ (message.run);
-  const cached = cachedModule(job);
+  let cached;
+  try {
+    cached = cachedModule(job);
+  } catch (error) {
+    const detail = `cannot compile: ${error instanceof Error ? error.message : 'error'}`;
+    const result = {
+      end: 'invalid_module',
+      exitCode: null,
+      stdout: EMPTY,
+      stderr: EMPTY,
+      memoryBytes: null,
+      detail,
+    };
+    port.postMessage({ result });
+    return;
+  }
   if (!cached) {
     port.postMessage({ need: job.hash }); // not sent to this worker yet (or dropped): the pool resends it
     return;

@@ -9,9 +9,29 @@ import { hasStartFunction } from '../wasm-binary';
 const WORKER_FILE = join(__dirname, 'v8-worker.js');
 const WASI_MODULE = 'wasi_snapshot_preview1';
 
+/**
+ * The first WASI of a thread makes Node print "ExperimentalWarning: WASI is an experimental feature" to
+ * stderr, a line that is not JSON in the JSON log. It is built with that one warning filtered (Node warns once
+ * per thread, so none comes later); every other warning still reaches stderr. v8-worker.js does the same.
+ */
+function firstWasi(): WASI {
+  const emitWarning = process.emitWarning;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const text = typeof warning === 'string' ? warning : warning.message;
+    const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
+    if (type === 'ExperimentalWarning' && text.startsWith('WASI ')) return;
+    (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
+  }) as typeof process.emitWarning;
+  try {
+    return new WASI({ version: 'preview1' });
+  } finally {
+    process.emitWarning = emitWarning;
+  }
+}
+
 /** The preview1 functions node:wasi implements; anything else would fail to link, so it is refused first. */
 const WASI_FUNCTIONS: ReadonlySet<string> = new Set(
-  Object.keys((new WASI({ version: 'preview1' }).getImportObject() as Record<string, object>)[WASI_MODULE]),
+  Object.keys((firstWasi().getImportObject() as Record<string, object>)[WASI_MODULE]),
 );
 
 /** What the worker is sent for one run (see v8-worker.js). */
@@ -19,6 +39,11 @@ interface RunMessage {
   hash: string;
   /** Only when the worker does not hold this module yet. */
   module?: WebAssembly.Module;
+  /**
+   * The module's bytes, when no compiled module is cached: the worker compiles them itself, inside the
+   * run's timeout, so a module that is costly to compile is ended with the run (and its memory with it).
+   */
+  bytes?: Uint8Array<ArrayBuffer>;
   /** Whether the worker keeps `module` for later calls (only while it is in the pool's cache). */
   keep?: boolean;
   /** A module with a start function is never instantiated ahead of a call (that would run guest code). */
@@ -30,7 +55,11 @@ interface RunMessage {
   deterministic: { seed: string } | null;
 }
 
-type WorkerMessage = { result: RuntimeResult } | { need: string } | { warning: string };
+type WorkerMessage =
+  | { result: RuntimeResult }
+  | { need: string }
+  | { warning: string }
+  | { compiled: { hash: string; module: WebAssembly.Module; hasStart: boolean } };
 
 interface Compiled {
   module: WebAssembly.Module;
@@ -39,7 +68,8 @@ interface Compiled {
 
 interface Call {
   job: RuntimeJob;
-  compiled: Compiled;
+  /** Null when the worker compiles the module for this call. */
+  compiled: Compiled | null;
   timer: NodeJS.Timeout;
   resolve: (result: RuntimeResult) => void;
 }
@@ -73,7 +103,7 @@ export class V8Runtime implements WasmRuntime {
   readonly supportsDeterminism = true;
   private readonly logger = new Logger('V8Runtime');
   private readonly slots: Slot[] = [];
-  private readonly compiled: LruCache<string, Promise<Compiled>>;
+  private readonly compiled: LruCache<string, Compiled>;
   private closed = false;
 
   constructor(private readonly options: V8RuntimeOptions) {
@@ -90,15 +120,15 @@ export class V8Runtime implements WasmRuntime {
     while (this.slots.length < this.options.poolSize) this.slots.push(this.spawn());
   }
 
-  async run(job: RuntimeJob): Promise<RuntimeResult> {
-    if (this.closed) throw new Error('V8Runtime is closed');
-    let compiled: Compiled;
-    try {
-      compiled = await this.compile(job);
-    } catch (error) {
-      const detail = error instanceof Error ? error.message : 'compile error';
-      return { end: 'invalid_module', exitCode: null, ...empty(), detail };
-    }
+  /**
+   * The timeout starts before the module is compiled: a cache miss is compiled by the worker as part of the
+   * run, so compile time counts against `timeoutMs`, and at the deadline the worker (compiler and all) is
+   * terminated. A compile that V8 cannot interrupt ends with the thread, within the structural limits'
+   * bounded cost (wasm-limits.ts); the caller has its `timeout` at the deadline either way.
+   */
+  run(job: RuntimeJob): Promise<RuntimeResult> {
+    if (this.closed) return Promise.reject(new Error('V8Runtime is closed'));
+    const compiled = this.compiled.get(job.moduleHash) ?? null;
     const slot = this.acquire();
     return new Promise<RuntimeResult>((resolve) => {
       const timer = setTimeout(() => {
@@ -116,20 +146,6 @@ export class V8Runtime implements WasmRuntime {
     await Promise.all(workers);
   }
 
-  private compile(job: RuntimeJob): Promise<Compiled> {
-    const cached = this.compiled.get(job.moduleHash);
-    if (cached) return cached;
-    // Async compile runs off the event loop; a failed compile is not cached.
-    const bytes = job.bytes();
-    const compiled = WebAssembly.compile(bytes).then((module) => ({
-      module,
-      hasStart: hasStartFunction(bytes),
-    }));
-    compiled.catch(() => this.compiled.delete(job.moduleHash));
-    this.compiled.set(job.moduleHash, compiled);
-    return compiled;
-  }
-
   /** Sends a run to a worker, with the compiled module only if the worker does not hold it already. */
   private post(slot: Slot, { job, compiled }: Call): void {
     const hash = job.moduleHash;
@@ -142,14 +158,22 @@ export class V8Runtime implements WasmRuntime {
       maxOutputBytes: job.maxOutputBytes,
       deterministic: job.deterministic,
     };
-    if (!slot.modules.has(hash)) {
+    const transfer: ArrayBuffer[] = [message.stdin.buffer];
+    if (!compiled) {
+      // Compiled by the worker, which sends the module back for the cache (see `cache`).
+      const bytes = job.bytes();
+      message.bytes = bytes;
+      message.hasStart = hasStartFunction(bytes);
+      message.keep = true;
+      transfer.push(bytes.buffer);
+    } else if (!slot.modules.has(hash)) {
       message.module = compiled.module;
       message.hasStart = compiled.hasStart;
       // A worker keeps a module only while it is cached here: one evicted is dropped from every worker.
       message.keep = this.compiled.has(hash);
       if (message.keep) slot.modules.add(hash);
     }
-    this.send(slot, { run: message }, [message.stdin.buffer]);
+    this.send(slot, { run: message }, transfer);
   }
 
   private send(slot: Slot, message: object, transfer: ArrayBuffer[] = []): void {
@@ -190,6 +214,7 @@ export class V8Runtime implements WasmRuntime {
     const slot: Slot = { worker, jobs, signal, call: null, modules: new Set() };
     worker.on('message', (message: WorkerMessage) => {
       if ('warning' in message) this.logger.warn(message.warning);
+      else if ('compiled' in message) this.cache(slot, message.compiled);
       else if ('need' in message) this.resend(slot, message.need);
       else this.settle(slot, message.result, true);
     });
@@ -211,6 +236,15 @@ export class V8Runtime implements WasmRuntime {
       );
     });
     return slot;
+  }
+
+  /** A worker compiled a module (and keeps it): cached here so other workers are sent the compiled code. */
+  private cache(slot: Slot, { hash, module, hasStart }: Compiled & { hash: string }): void {
+    const call = slot.call;
+    if (!call || call.job.moduleHash !== hash || this.closed) return;
+    call.compiled = { module, hasStart };
+    slot.modules.add(hash);
+    this.compiled.set(hash, call.compiled);
   }
 
   /** The worker did not hold the module it was asked to run (it should not happen): send it again, whole. */
