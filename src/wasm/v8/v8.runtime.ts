@@ -115,6 +115,11 @@ export class V8Runtime implements WasmRuntime {
     return module === WASI_MODULE && WASI_FUNCTIONS.has(name);
   }
 
+  /** Whether a compiled module is cached for this hash (a module whose compile was cut short never is). */
+  holdsCompiled(moduleHash: string): boolean {
+    return this.compiled.has(moduleHash);
+  }
+
   /** Starts the pool ahead of the first call (optional: workers are also started on demand). */
   warmUp(): void {
     while (this.slots.length < this.options.poolSize) this.slots.push(this.spawn());
