@@ -16,11 +16,11 @@
  * it (the pool mirrors this cache, so it stays within the pool's own compiled-module bound).
  */
 const { parentPort, receiveMessageOnPort, workerData } = require('node:worker_threads');
-const { WASI } = require('node:wasi');
 const { openSync } = require('node:fs');
 const { setPriority } = require('node:os');
 const { Capture } = require('../output-capture.js');
 const { seededStream } = require('./seeded-stream.js');
+const { WASI, setMemory } = require('./node-wasi.js');
 
 if (!parentPort) throw new Error('v8-worker must run in a worker thread');
 const port = parentPort;
@@ -65,41 +65,6 @@ class OutputLimitReached extends Error {}
 /** @type {Map<string, Cached>} */
 const modules = new Map();
 
-/**
- * node:wasi's memory setter. `wasi.start()` runs one command per WASI instance, and building an instance
- * (native state plus ~45 bound functions) costs more than running a small guest; with the setter a host is
- * pointed at each guest's memory in turn and reused while argv and environment stay the same. Nothing of
- * one guest reaches the next: the only state node:wasi keeps is the stdio table, and every call that
- * would change it (or the descriptor behind it) is refused below. The setter is not public API, so when
- * a Node.js release hides it, every call falls back to a fresh host and `start()`.
- */
-const setMemory = (() => {
-  // The thread's first WASI, with Node's one-time "WASI is experimental" warning filtered (a non-JSON line in
-  // the log; see firstWasi in v8.runtime.ts). Other warnings pass.
-  const emitWarning = process.emitWarning;
-  process.emitWarning = /** @type {typeof process.emitWarning} */ (
-    (/** @type {string | Error} */ warning, /** @type {unknown[]} */ ...rest) => {
-      const text = typeof warning === 'string' ? warning : warning.message;
-      const type =
-        typeof rest[0] === 'string' ? rest[0] : /** @type {{ type?: string }} */ (rest[0] ?? {}).type;
-      if (type === 'ExperimentalWarning' && text.startsWith('WASI ')) return;
-      /** @type {Function} */ (emitWarning).call(process, warning, ...rest);
-    }
-  );
-  let probe;
-  try {
-    probe = new WASI({ version: 'preview1', stdin: devNull, stdout: devNull, stderr: devNull });
-  } finally {
-    process.emitWarning = emitWarning;
-  }
-  const symbol = Object.getOwnPropertySymbols(probe).find((s) => s.description === 'kSetMemory');
-  const setter = symbol && /** @type {Record<symbol, unknown>} */ (/** @type {unknown} */ (probe))[symbol];
-  if (typeof setter !== 'function') return null;
-  return (/** @type {WASI} */ wasi, /** @type {WebAssembly.Memory} */ memory) =>
-    /** @type {Record<symbol, (memory: WebAssembly.Memory) => void>} */ (/** @type {unknown} */ (wasi))[
-      /** @type {symbol} */ (symbol)
-    ](memory);
-})();
 /** What a reused host points at between calls, so it keeps no guest's memory alive. */
 const NO_MEMORY = new WebAssembly.Memory({ initial: 0 });
 /** Thrown by proc_exit to unwind the guest; the code is in the call's state. */

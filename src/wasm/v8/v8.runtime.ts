@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { WASI } from 'node:wasi';
+import type { WASI as WasiClass } from 'node:wasi';
 import { join } from 'node:path';
 import { MessageChannel, MessagePort, Worker } from 'node:worker_threads';
 import { LruCache } from '../lru-cache';
@@ -10,11 +10,12 @@ const WORKER_FILE = join(__dirname, 'v8-worker.js');
 const WASI_MODULE = 'wasi_snapshot_preview1';
 
 /**
- * The first WASI of a thread makes Node print "ExperimentalWarning: WASI is an experimental feature" to
- * stderr, a line that is not JSON in the JSON log. It is built with that one warning filtered (Node warns once
- * per thread, so none comes later); every other warning still reaches stderr. v8-worker.js does the same.
+ * Loading node:wasi makes Node print "ExperimentalWarning: WASI is an experimental feature" to stderr (once
+ * per thread; some versions on first construction instead), a line that is not JSON in the JSON log. Both
+ * happen here with that one warning filtered; every other warning still reaches stderr. v8-worker.js does
+ * the same for its thread.
  */
-function firstWasi(): WASI {
+function loadWasiQuietly(): { WASI: typeof WasiClass; probe: WasiClass } {
   const emitWarning = process.emitWarning;
   process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
     const text = typeof warning === 'string' ? warning : warning.message;
@@ -23,7 +24,8 @@ function firstWasi(): WASI {
     (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
   }) as typeof process.emitWarning;
   try {
-    return new WASI({ version: 'preview1' });
+    const { WASI } = process.getBuiltinModule('node:wasi');
+    return { WASI, probe: new WASI({ version: 'preview1' }) };
   } finally {
     process.emitWarning = emitWarning;
   }
@@ -31,7 +33,7 @@ function firstWasi(): WASI {
 
 /** The preview1 functions node:wasi implements; anything else would fail to link, so it is refused first. */
 const WASI_FUNCTIONS: ReadonlySet<string> = new Set(
-  Object.keys((firstWasi().getImportObject() as Record<string, object>)[WASI_MODULE]),
+  Object.keys((loadWasiQuietly().probe.getImportObject() as Record<string, object>)[WASI_MODULE]),
 );
 
 /** What the worker is sent for one run (see v8-worker.js). */
