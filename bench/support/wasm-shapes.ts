@@ -26,7 +26,11 @@ export function nestedLoopsModule({ depth, groups = 1, functions = 1 }: NestedLo
   const opens = Buffer.alloc(depth * 2);
   for (let i = 0; i < depth; i++) opens.set([0x03, 0x40], i * 2); // loop (empty block type)
   const group = Buffer.concat([opens, Buffer.alloc(depth, 0x0b)]); // … end
-  const code = Buffer.concat([Buffer.from([0x00]), ...Array<Buffer>(groups).fill(group), Buffer.from([0x0b])]);
+  const code = Buffer.concat([
+    Buffer.from([0x00]),
+    ...Array<Buffer>(groups).fill(group),
+    Buffer.from([0x0b]),
+  ]);
   const body = Buffer.concat([Buffer.from(leb(code.length)), code]);
   return Buffer.concat([
     Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]),
@@ -61,7 +65,10 @@ export function largestNestedLoopsModule(limits: {
   // A loop with no locals and an empty stack counts 1 toward the loop state.
   const groups = Math.max(
     1,
-    Math.min(Math.floor((limits.maxFunctionBytes - 8) / (depth * 3)), Math.floor(limits.maxLoopState / depth)),
+    Math.min(
+      Math.floor((limits.maxFunctionBytes - 8) / (depth * 3)),
+      Math.floor(limits.maxLoopState / depth),
+    ),
   );
   const functionBytes = depth * 3 * groups + 8;
   const functions = Math.max(1, Math.floor((limits.maxModuleBytes - 128) / functionBytes));

@@ -17,10 +17,9 @@ if (!existsSync(join(__dirname, 'module-check.js')) && !require.extensions['.ts'
       compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 },
       fileName: filename,
     });
-    /** @type {{ _compile(code: string, filename: string): void }} */ (/** @type {unknown} */ (module))._compile(
-      outputText,
-      filename,
-    );
+    /** @type {{ _compile(code: string, filename: string): void }} */ (
+      /** @type {unknown} */ (module)
+    )._compile(outputText, filename);
   };
 }
 

@@ -47,7 +47,10 @@ const violation = (bytes: Uint8Array, overrides: Partial<StructuralLimits> = {})
   }
 };
 
-const loops = (n: number) => [...Array<number[]>(n).fill([0x03, 0x40]).flat(), ...Array<number>(n).fill(0x0b)];
+const loops = (n: number) => [
+  ...Array<number[]>(n).fill([0x03, 0x40]).flat(),
+  ...Array<number>(n).fill(0x0b),
+];
 
 describe('structural limits', () => {
   it('accepts every test fixture under the default-like limits', () => {

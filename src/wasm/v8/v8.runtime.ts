@@ -16,18 +16,20 @@ const WASI_MODULE = 'wasi_snapshot_preview1';
  * the same for its thread.
  */
 function loadWasiQuietly(): { WASI: typeof WasiClass; probe: WasiClass } {
-  const emitWarning = process.emitWarning;
-  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  // Restored below; bound so the filter can call it.
+  const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  const original = Object.getOwnPropertyDescriptor(process, 'emitWarning');
+  process.emitWarning = (warning: string | Error, ...rest: unknown[]) => {
     const text = typeof warning === 'string' ? warning : warning.message;
     const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
     if (type === 'ExperimentalWarning' && text.startsWith('WASI ')) return;
-    (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
-  }) as typeof process.emitWarning;
+    emitWarning(warning, ...rest);
+  };
   try {
     const { WASI } = process.getBuiltinModule('node:wasi');
     return { WASI, probe: new WASI({ version: 'preview1' }) };
   } finally {
-    process.emitWarning = emitWarning;
+    if (original) Object.defineProperty(process, 'emitWarning', original);
   }
 }
 
