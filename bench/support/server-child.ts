@@ -27,7 +27,10 @@ export async function startServerChild(env: Record<string, string>): Promise<Ser
   child.stdout?.on('data', (chunk: Buffer) => (out = (out + chunk.toString()).slice(-20_000)));
   child.stderr?.on('data', (chunk: Buffer) => (out = (out + chunk.toString()).slice(-20_000)));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 120_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL'); // never leave a half-started server behind
+      reject(new Error(`server did not start:\n${out}`));
+    }, 120_000);
     child.stdout?.on('data', () => {
       const match = /listening on http:\/\/[^:]+:(\d+)/.exec(out);
       if (match) {
