@@ -83,7 +83,7 @@ export async function run(): Promise<AbuseResult> {
       { afterMs: SETTLE_MS },
     );
     lines.push(
-      `  one run: ${one.value.value} in ${ms(one.value.ms)}; peak RSS +${mb(one.peak - idle)} over idle`,
+      `  one run: ${one.value.value} in ${ms(one.value.ms)}; peak RSS ${mb(one.peak)} (+${mb(Math.max(0, one.peak - idle))} over idle)`,
     );
 
     const many = await peakRss(
@@ -100,7 +100,7 @@ export async function run(): Promise<AbuseResult> {
       { afterMs: SETTLE_MS },
     );
     lines.push(
-      `  ${PARALLEL} at once: ${many.value.join(', ')}; peak RSS +${mb(many.peak - idle)} over idle`,
+      `  ${PARALLEL} at once: ${many.value.join(', ')}; peak RSS ${mb(many.peak)} (+${mb(Math.max(0, many.peak - idle))} over idle)`,
     );
 
     const reported = nestedLoopsModule({ depth: 2_500_000 });
@@ -108,7 +108,7 @@ export async function run(): Promise<AbuseResult> {
     const named = refused.value.status === 422 && /WASM_MAX_/.test(refused.value.body.message ?? '');
     lines.push(
       `  the reported module (${mb(reported.length)}, 2.5 M nested loops): HTTP ${refused.value.status} ` +
-        `"${refused.value.body.message ?? ''}"; peak RSS +${mb(refused.peak - idle)} ` +
+        `"${refused.value.body.message ?? ''}"; peak RSS ${mb(refused.peak)} ` +
         `(target: 422 naming the limit: ${verdict(named)})`,
     );
     const peak = Math.max(0, Math.max(one.peak, many.peak, refused.peak) - idle);

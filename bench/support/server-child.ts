@@ -30,7 +30,7 @@ export async function startServerChild(env: Record<string, string>): Promise<Ser
     const timer = setTimeout(() => {
       child.kill('SIGKILL'); // never leave a half-started server behind
       reject(new Error(`server did not start:\n${out}`));
-    }, 120_000);
+    }, 300_000);
     child.stdout?.on('data', () => {
       const match = /listening on http:\/\/[^:]+:(\d+)/.exec(out);
       if (match) {
