@@ -34,6 +34,15 @@ export class WasmVariables {
 
   @IntVariable(1024, 64 * 1024 * 1024)
   WASM_MAX_OUTPUT_BYTES?: number;
+
+  @IntVariable(1024 * 1024, Number.MAX_SAFE_INTEGER)
+  WASM_MODULE_CACHE_BYTES?: number;
+
+  @IntVariable(1024, Number.MAX_SAFE_INTEGER)
+  MODULE_STORAGE_QUOTA_BYTES?: number;
+
+  @IntVariable(1, 1_000_000)
+  MODULE_STORAGE_QUOTA_COUNT?: number;
 }
 
 /** The WebAssembly engine and its module store. */
@@ -50,6 +59,15 @@ export class WasmConfig {
   readonly maxQueuedPerUser!: number;
   readonly defaultRuntime!: WasmRuntimeName;
   readonly maxOutputBytes!: number;
+  /**
+   * Budget of each runtime's compiled-module cache, in bytes (compiled code is charged per module byte, see
+   * V8Runtime), least recently used out first.
+   */
+  readonly moduleCacheBytes!: number;
+  /** Module bytes one user may be charged for (modules they own or their live tasks run). */
+  readonly moduleQuotaBytes!: number;
+  /** Modules one user may be charged for. */
+  readonly moduleQuotaCount!: number;
 
   constructor(values: WasmConfig) {
     Object.assign(this, values);
@@ -80,6 +98,10 @@ export const wasmConfig = defineFeatureConfig({
       // v8 by the benchmark in bench/wasm.ts (numbers in bench/README.md).
       defaultRuntime: env.WASM_DEFAULT_RUNTIME ?? 'v8',
       maxOutputBytes: env.WASM_MAX_OUTPUT_BYTES ?? 1024 * 1024,
+      moduleCacheBytes: env.WASM_MODULE_CACHE_BYTES ?? 256 * 1024 * 1024,
+      // 25 modules at the default WASM_MAX_MODULE_BYTES.
+      moduleQuotaBytes: env.MODULE_STORAGE_QUOTA_BYTES ?? 256 * 1024 * 1024,
+      moduleQuotaCount: env.MODULE_STORAGE_QUOTA_COUNT ?? 1000,
     });
   },
 });

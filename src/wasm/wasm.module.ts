@@ -23,8 +23,8 @@ import { WasmerRuntime } from './wasmer/wasmer.runtime';
       provide: WASM_RUNTIMES_TOKEN,
       inject: [WasmConfig],
       useFactory: (config: WasmConfig): WasmRuntime[] => [
-        new V8Runtime({ poolSize: config.maxConcurrency }),
-        new WasmerRuntime({ poolSize: config.maxConcurrency }),
+        new V8Runtime({ poolSize: config.maxConcurrency, cacheBytes: config.moduleCacheBytes }),
+        new WasmerRuntime({ poolSize: config.maxConcurrency, cacheBytes: config.moduleCacheBytes }),
       ],
     },
     WasmService,
