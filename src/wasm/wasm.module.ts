@@ -1,7 +1,10 @@
 import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module';
 import { provideContentStore } from '../storage/content-store.provider';
 import { moduleContentOptions, ModuleStoreService } from './module-store.service';
 import { ModulesController } from './modules.controller';
+import { ModuleOwnershipService } from './module-ownership.service';
+import { ModuleOwnersRepository } from './module-owners.repository';
 import { WasmRuntime } from './runtime';
 import { V8Runtime } from './v8/v8.runtime';
 import { WasmConfig } from './wasm.config';
@@ -14,11 +17,14 @@ import { WasmerRuntime } from './wasmer/wasmer.runtime';
  * runtimes, plus the `/modules` routes (thin wrappers over ModuleStoreService and WasmService).
  */
 @Module({
+  imports: [AuditModule],
   controllers: [ModulesController],
   providers: [
     provideContentStore(WasmConfig, moduleContentOptions),
     { provide: WasmModulesRepository, useClass: SqlWasmModulesRepository },
     ModuleStoreService,
+    ModuleOwnersRepository,
+    ModuleOwnershipService,
     {
       provide: WASM_RUNTIMES_TOKEN,
       inject: [WasmConfig],
@@ -29,6 +35,6 @@ import { WasmerRuntime } from './wasmer/wasmer.runtime';
     },
     WasmService,
   ],
-  exports: [ModuleStoreService, WasmService],
+  exports: [ModuleStoreService, ModuleOwnershipService, WasmService],
 })
 export class WasmModule {}
