@@ -34,24 +34,29 @@ interface Server {
 
 function startServer(env: Record<string, string>): Promise<Server> {
   const child = spawn(process.execPath, [MAIN], {
-    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  const collect = (chunk: Buffer) => (out = (out + chunk.toString()).slice(-20_000));
+  let port: string | null = null;
+  // The log is kept only until the server says where it listens (it would grow with every request after).
+  const collect = (chunk: Buffer) => {
+    if (port !== null) return;
+    out += chunk.toString();
+    port = /listening on http:\/\/[^:]+:(\d+)/.exec(out)?.[1] ?? null;
+  };
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 120_000);
     child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${out}`)));
     const poll = setInterval(() => {
-      const match = /listening on http:\/\/[^:]+:(\d+)/.exec(out);
-      if (!match) return;
+      if (port === null) return;
       clearInterval(poll);
       clearTimeout(timer);
       resolve({
         child,
-        base: `http://127.0.0.1:${match[1]}/api/v1`,
+        base: `http://127.0.0.1:${port}/api/v1`,
         stop: () =>
           new Promise((done) => {
             child.removeAllListeners('exit');
@@ -114,7 +119,7 @@ async function variant(cacheBytes: number, modules: Buffer[]): Promise<VariantRe
   const server = await startServer({
     DATA_DIR: dataDir,
     WASM_MODULE_CACHE_BYTES: String(cacheBytes),
-    MODULE_STORAGE_QUOTA_BYTES: String(moduleSize * FIT + moduleSize / 2),
+    MODULE_STORAGE_QUOTA_BYTES: String(Math.floor(moduleSize * (FIT + 0.5))),
     WASM_MAX_MODULE_BYTES: String(Math.max(10 * MIB, moduleSize + MIB)),
     RATE_LIMIT_TASK_RPM: '100000',
     RATE_LIMIT_TASK_BURST: '100000',
