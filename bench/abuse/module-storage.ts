@@ -48,7 +48,11 @@ function startServer(env: Record<string, string>): Promise<Server> {
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 120_000);
+    // Generous: on a loaded machine the embedded database's first start takes a while.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start:\n${out}`));
+    }, 300_000);
     child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${out}`)));
     const poll = setInterval(() => {
       if (port === null) return;
