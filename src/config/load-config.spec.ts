@@ -94,6 +94,9 @@ describe('loadConfig', () => {
         maxNestingDepth: 4096,
         maxLoopState: 1_000_000,
       },
+      moduleCacheBytes: 256 * 1024 * 1024,
+      moduleQuotaBytes: 256 * 1024 * 1024,
+      moduleQuotaCount: 1000,
     });
     const sut = load({
       WASM_MAX_MODULE_BYTES: '2048',
@@ -108,6 +111,9 @@ describe('loadConfig', () => {
       WASM_MAX_LOCALS: '20',
       WASM_MAX_NESTING_DEPTH: '30',
       WASM_MAX_LOOP_STATE: '40',
+      WASM_MODULE_CACHE_BYTES: String(8 * 1024 * 1024),
+      MODULE_STORAGE_QUOTA_BYTES: '65536',
+      MODULE_STORAGE_QUOTA_COUNT: '7',
     });
     expect(sut.wasm).toEqual({
       allowedRoots: [join(dataDir, 'wasm-modules')],
@@ -126,6 +132,9 @@ describe('loadConfig', () => {
         maxNestingDepth: 30,
         maxLoopState: 40,
       },
+      moduleCacheBytes: 8 * 1024 * 1024,
+      moduleQuotaBytes: 65536,
+      moduleQuotaCount: 7,
     });
     // A per-user share above the whole is the whole.
     expect(load({ WASM_MAX_CONCURRENCY: '2', WASM_MAX_CONCURRENCY_PER_USER: '8' }).wasm).toMatchObject({

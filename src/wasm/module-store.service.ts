@@ -114,6 +114,11 @@ export class ModuleStoreService {
     return record;
   }
 
+  /** Whether a module row exists (a malformed id never does). */
+  async exists(moduleId: string): Promise<boolean> {
+    return isSha256Hex(moduleId) && (await this.repository.findById(moduleId)) !== null;
+  }
+
   /** The verified bytes of a stored module (row must exist; file read once and checked against the id). */
   async read(moduleId: string): Promise<Buffer> {
     await this.metadata(moduleId);

@@ -35,6 +35,14 @@ export class WasmVariables {
   @IntVariable(1024, 64 * 1024 * 1024)
   WASM_MAX_OUTPUT_BYTES?: number;
 
+  @IntVariable(1024 * 1024, Number.MAX_SAFE_INTEGER)
+  WASM_MODULE_CACHE_BYTES?: number;
+
+  @IntVariable(1024, Number.MAX_SAFE_INTEGER)
+  MODULE_STORAGE_QUOTA_BYTES?: number;
+
+  @IntVariable(1, 1_000_000)
+  MODULE_STORAGE_QUOTA_COUNT?: number;
   @IntVariable(1, 1_000_000)
   WASM_MAX_FUNCTIONS?: number;
 
@@ -81,6 +89,15 @@ export class WasmConfig {
   readonly maxOutputBytes!: number;
   /** Checked at upload and before a run, off the event loop (see wasm-limits.ts). */
   readonly structure!: StructuralLimits;
+  /**
+   * Budget of each runtime's compiled-module cache, in bytes (compiled code is charged per module byte, see
+   * V8Runtime), least recently used out first.
+   */
+  readonly moduleCacheBytes!: number;
+  /** Module bytes one user may be charged for (modules they own or their live tasks run). */
+  readonly moduleQuotaBytes!: number;
+  /** Modules one user may be charged for. */
+  readonly moduleQuotaCount!: number;
 
   constructor(values: WasmConfig) {
     Object.assign(this, values);
@@ -120,6 +137,10 @@ export const wasmConfig = defineFeatureConfig({
         maxNestingDepth: env.WASM_MAX_NESTING_DEPTH ?? 4096,
         maxLoopState: env.WASM_MAX_LOOP_STATE ?? 1_000_000,
       },
+      moduleCacheBytes: env.WASM_MODULE_CACHE_BYTES ?? 256 * 1024 * 1024,
+      // 25 modules at the default WASM_MAX_MODULE_BYTES.
+      moduleQuotaBytes: env.MODULE_STORAGE_QUOTA_BYTES ?? 256 * 1024 * 1024,
+      moduleQuotaCount: env.MODULE_STORAGE_QUOTA_COUNT ?? 1000,
     });
   },
 });

@@ -60,7 +60,7 @@ export class WasmService implements OnModuleDestroy {
   private readonly limiter: FairLimiter;
   private readonly runtimes: Map<WasmRuntimeName, WasmRuntime>;
   /** Module hash → why it cannot run (or null when it can), so the binary is parsed once per module. */
-  private readonly verdicts = new LruCache<string, string | null>(1024);
+  private readonly verdicts = new LruCache<string, string | null>({ maxEntries: 1024 });
 
   constructor(
     private readonly config: WasmConfig,

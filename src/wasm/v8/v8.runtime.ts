@@ -68,12 +68,26 @@ type WorkerMessage =
 interface Compiled {
   module: WebAssembly.Module;
   hasStart: boolean;
+  /** What it costs the cache: COMPILED_BYTES_PER_MODULE_BYTE per byte of the module. */
+  chargedBytes: number;
 }
+
+/**
+ * What a compiled module is charged in the cache, per byte of its (memory-capped) binary. V8 does not expose
+ * a module's compiled size. Measured here (Node 20, the 9 MB modules of bench/support/large-module.ts): RSS grew
+ * by 19.7 MB per compiled module held, 2.2 bytes per module byte; 3 leaves room for code V8 later optimises.
+ */
+export const COMPILED_BYTES_PER_MODULE_BYTE = 3;
+
+/** WASM_MODULE_CACHE_BYTES's default: what each runtime's compiled modules may hold. */
+export const DEFAULT_MODULE_CACHE_BYTES = 256 * 1024 * 1024;
 
 interface Call {
   job: RuntimeJob;
   /** Null when the worker compiles the module for this call. */
   compiled: Compiled | null;
+  /** The module's size in bytes, recorded when its bytes are sent to be compiled by the worker. */
+  moduleBytes: number;
   timer: NodeJS.Timeout;
   resolve: (result: RuntimeResult) => void;
 }
@@ -91,7 +105,12 @@ interface Slot {
 
 export interface V8RuntimeOptions {
   poolSize: number;
-  cacheSize?: number;
+  /**
+   * Budget of the compiled-module cache in bytes (modules charged COMPILED_BYTES_PER_MODULE_BYTE per byte),
+   * least recently used out first. The workers hold only what this cache holds (the pool shares one compiled
+   * copy of each module with them), so this bounds the compiled code of the whole pool.
+   */
+  cacheBytes?: number;
 }
 
 const empty = () => ({ stdout: new Uint8Array(), stderr: new Uint8Array(), memoryBytes: null });
@@ -111,8 +130,22 @@ export class V8Runtime implements WasmRuntime {
   private closed = false;
 
   constructor(private readonly options: V8RuntimeOptions) {
-    // A module leaving the cache leaves every worker too, so compiled code stays bounded by the cache size.
-    this.compiled = new LruCache(options.cacheSize ?? 64, (_module, hash) => this.dropEverywhere(hash));
+    // A module leaving the cache leaves every worker too, so compiled code stays bounded by the cache budget.
+    this.compiled = new LruCache({
+      maxBytes: options.cacheBytes ?? DEFAULT_MODULE_CACHE_BYTES,
+      sizeOf: (entry) => entry.chargedBytes,
+      onEvict: (_entry, hash) => this.dropEverywhere(hash),
+    });
+  }
+
+  /** The compiled-module cache: entries and charged bytes (for tests and benches). */
+  get cacheStats(): { entries: number; bytes: number; budget: number } {
+    return { entries: this.compiled.size, bytes: this.compiled.bytes, budget: this.compiled.maxBytes };
+  }
+
+  /** Whether the compiled form of `hash` is cached (without making it the most recently used). */
+  isCached(hash: string): boolean {
+    return this.compiled.has(hash);
   }
 
   supportsImport(module: string, name: string): boolean {
@@ -143,7 +176,7 @@ export class V8Runtime implements WasmRuntime {
       const timer = setTimeout(() => {
         this.settle(slot, { end: 'timeout', exitCode: null, ...empty(), detail: null }, false);
       }, job.timeoutMs);
-      slot.call = { job, compiled, timer, resolve };
+      slot.call = { job, compiled, moduleBytes: 0, timer, resolve };
       this.post(slot, slot.call);
     });
   }
@@ -156,7 +189,8 @@ export class V8Runtime implements WasmRuntime {
   }
 
   /** Sends a run to a worker, with the compiled module only if the worker does not hold it already. */
-  private post(slot: Slot, { job, compiled }: Call): void {
+  private post(slot: Slot, call: Call): void {
+    const { job, compiled } = call;
     const hash = job.moduleHash;
     const message: RunMessage = {
       hash,
@@ -171,6 +205,7 @@ export class V8Runtime implements WasmRuntime {
     if (!compiled) {
       // Compiled by the worker, which sends the module back for the cache (see `cache`).
       const bytes = job.bytes();
+      call.moduleBytes = bytes.byteLength;
       message.bytes = bytes;
       message.hasStart = hasStartFunction(bytes);
       message.keep = true;
@@ -248,12 +283,16 @@ export class V8Runtime implements WasmRuntime {
   }
 
   /** A worker compiled a module (and keeps it): cached here so other workers are sent the compiled code. */
-  private cache(slot: Slot, { hash, module, hasStart }: Compiled & { hash: string }): void {
+  private cache(
+    slot: Slot,
+    { hash, module, hasStart }: Omit<Compiled, 'chargedBytes'> & { hash: string },
+  ): void {
     const call = slot.call;
     if (!call || call.job.moduleHash !== hash || this.closed) return;
-    call.compiled = { module, hasStart };
+    call.compiled = { module, hasStart, chargedBytes: call.moduleBytes * COMPILED_BYTES_PER_MODULE_BYTE };
     slot.modules.add(hash);
-    this.compiled.set(hash, call.compiled);
+    // A module over the whole budget serves this call only: no worker keeps it.
+    if (!this.compiled.set(hash, call.compiled)) this.dropEverywhere(hash);
   }
 
   /** The worker did not hold the module it was asked to run (it should not happen): send it again, whole. */

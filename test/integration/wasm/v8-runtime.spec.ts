@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { V8Runtime, V8RuntimeOptions } from '../../../src/wasm/v8/v8.runtime';
+import { COMPILED_BYTES_PER_MODULE_BYTE, V8Runtime, V8RuntimeOptions } from '../../../src/wasm/v8/v8.runtime';
 import type { RunRequest } from '../../../src/wasm/run-request';
 import type { ModuleStoreService } from '../../../src/wasm/module-store.service';
 import { WasmService } from '../../../src/wasm/wasm.service';
@@ -208,8 +208,11 @@ describe('v8 runtime: warm state carries nothing from one call to the next', () 
     dir = mkdtempSync(join(tmpdir(), 'vcp-wasm-v8-'));
     env = testConfig({ WASM_ALLOWED_ROOTS: dir, WASM_TIMEOUT_SECS: '5' });
     store = await buildModuleStore(env.config);
-    // One worker and room for one compiled module: switching modules evicts, and the worker drops it too.
-    service = new WasmService(env.config.wasm, store, [new V8Runtime({ poolSize: 1, cacheSize: 1 })]);
+    // One worker and room (by bytes) for one of the larger fixtures: switching modules evicts, and the worker
+    // drops it too.
+    service = new WasmService(env.config.wasm, store, [
+      new V8Runtime({ poolSize: 1, cacheBytes: 30_000 * COMPILED_BYTES_PER_MODULE_BYTE }),
+    ]);
   });
 
   afterAll(async () => {
