@@ -10,6 +10,7 @@ import { TransactionRunner } from '../database/transaction-runner';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { CircuitRegistryService } from '../proofs/circuit-registry.service';
 import { ProgramsService } from '../programs/programs.service';
+import { ModuleOwnershipService } from '../wasm/module-ownership.service';
 import { ModuleStoreService } from '../wasm/module-store.service';
 import { moduleBytesOf } from '../wasm/module-upload';
 import { CreateTaskDto, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE_TIMEOUT_SEC } from './dto/create-task.dto';
@@ -35,6 +36,7 @@ export class TaskSubmissionService {
     private readonly tasks: TasksRepository,
     private readonly idempotencyKeys: IdempotencyKeysRepository,
     private readonly modules: ModuleStoreService,
+    private readonly ownership: ModuleOwnershipService,
     private readonly circuits: CircuitRegistryService,
     private readonly programs: ProgramsService,
     private readonly audit: AuditService,
@@ -154,15 +156,18 @@ export class TaskSubmissionService {
   private async moduleOf(principal: Principal, dto: CreateTaskDto): Promise<string | null> {
     if (dto.wasm_module !== undefined) {
       const bytes = moduleBytesOf({ wasm_module: dto.wasm_module }, this.wasmConfig.maxModuleBytes);
-      return (await this.modules.store(bytes, principal.userId)).record.moduleId;
+      // Stored as the user's own upload, under the same storage quota.
+      return (await this.ownership.upload(bytes, principal.userId)).record.moduleId;
     }
     if (dto.module_id === undefined) return null;
-    await this.modules.metadata(dto.module_id).catch((error: unknown) => {
+    const module = await this.modules.metadata(dto.module_id).catch((error: unknown) => {
       if (error instanceof AppException && error.code === ErrorCode.NotFound) {
         throw invalid('module_id', 'no stored module has this id');
       }
       throw error;
     });
+    // A live task keeps its module stored, so the module counts toward its creator's quota too.
+    await this.ownership.assertCanRun(principal.userId, module.moduleId, module.sizeBytes);
     return dto.module_id;
   }
 

@@ -9,7 +9,7 @@ import { LruCache } from './lru-cache';
 import { describeImport, ModuleStoreService } from './module-store.service';
 import type { RunRequest } from './run-request';
 import { RuntimeResult, WasmRuntime } from './runtime';
-import { capMemory, InvalidModuleError, summarize } from './wasm-binary';
+import { capMemory, InvalidModuleError } from './wasm-binary';
 import { WasmConfig, WasmRuntimeName } from './wasm.config';
 
 export const WASM_RUNTIMES_TOKEN = Symbol('vcp.wasmRuntimes');
@@ -60,7 +60,7 @@ export class WasmService implements OnModuleDestroy {
   private readonly limiter: FairLimiter;
   private readonly runtimes: Map<WasmRuntimeName, WasmRuntime>;
   /** Module hash → why it cannot run (or null when it can), so the binary is parsed once per module. */
-  private readonly verdicts = new LruCache<string, string | null>(1024);
+  private readonly verdicts = new LruCache<string, string | null>({ maxEntries: 1024 });
 
   constructor(
     private readonly config: WasmConfig,
@@ -136,7 +136,7 @@ export class WasmService implements OnModuleDestroy {
     const inputsHash = sha256(stdin);
     const args = request.args ?? [];
     const base = { module_hash: moduleHash, inputs_hash: inputsHash, runtime: runtime.name };
-    const refusal = this.verdict(bytes, moduleHash, runtime);
+    const refusal = await this.verdict(bytes, moduleHash, runtime);
     if (refusal !== null) {
       this.metrics?.observeWasmExecution(runtime.name, 'invalid_module', 0);
       return {
@@ -197,16 +197,20 @@ export class WasmService implements OnModuleDestroy {
     }
   }
 
-  /** Checks once per module (and runtime) what would stop it from running: imports, memories, entry point. */
-  private verdict(bytes: Uint8Array, moduleHash: string, runtime: WasmRuntime): string | null {
+  /**
+   * Checks once per module (and runtime) what would stop it from running: structural limits, validity,
+   * imports, memories, entry point. The parsing happens on the check thread, not the event loop; a module
+   * stored before the limits were lowered is refused here.
+   */
+  private async verdict(bytes: Uint8Array, moduleHash: string, runtime: WasmRuntime): Promise<string | null> {
     const key = `${runtime.name}:${moduleHash}`;
     const cached = this.verdicts.get(key);
     if (cached !== undefined) return cached;
     let verdict: string | null = null;
     try {
-      if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>))
-        throw new InvalidModuleError('not a valid WebAssembly module');
-      const summary = summarize(bytes);
+      const checked = await this.store.checker.check(bytes);
+      if (!checked.ok) throw new InvalidModuleError(checked.reason);
+      const summary = checked.summary;
       const bad = summary.imports.find(
         (i) => i.kind !== 'function' || !runtime.supportsImport(i.module, i.name),
       );
@@ -217,6 +221,7 @@ export class WasmService implements OnModuleDestroy {
       if (!summary.exports.some((e) => e.name === '_start' && e.kind === 'function')) {
         throw new InvalidModuleError('not a WASI command: no _start export');
       }
+      // Reads only the import and memory sections (the rest is copied): the configured cap is checked here.
       capMemory(bytes, this.config.maxMemoryBytes);
     } catch (error) {
       if (!(error instanceof InvalidModuleError)) throw error;

@@ -26,6 +26,8 @@ export const ErrorReason = {
   LeaseLost: 'lease_lost',
   /** 422 `validation_error`: the Idempotency-Key was used before with another body. */
   IdempotencyKeyReused: 'idempotency_key_reused',
+  /** 413 `payload_too_large`: the module would take the user past MODULE_STORAGE_QUOTA_BYTES (or _COUNT). */
+  StorageQuotaExceeded: 'storage_quota_exceeded',
 } as const;
 export type ErrorReason = (typeof ErrorReason)[keyof typeof ErrorReason];
 
