@@ -83,7 +83,8 @@ export class SqlWasmModulesRepository extends WasmModulesRepository {
 
   async markBuiltIn(moduleId: string): Promise<void> {
     await this.db.query(
-      `UPDATE wasm_modules SET uploaded_by = NULL, built_in = true WHERE module_id = $1 AND NOT built_in`,
+      `UPDATE wasm_modules SET uploaded_by = NULL, built_in = true
+        WHERE module_id = $1 AND (NOT built_in OR uploaded_by IS NOT NULL)`,
       [moduleId],
     );
   }

@@ -132,4 +132,32 @@ describe('built-in programs over HTTP', () => {
       result: { result: 14, decimal: '14', exact: true },
     });
   });
+
+  it('a program is charged to nobody, and deleting the last task that ran it (or an admin delete) keeps its bytes', async () => {
+    const carol = await newSession(ctx.app, 'carol');
+    const h = bearer(carol.accessToken);
+    const task = await submitTask(ctx.app, h, { inputs: { program: 'expression', expression: '6*7' } });
+    const usage = await ctx.app.inject({ method: 'GET', url: '/api/v1/modules/usage', headers: h });
+    expect(usage.json()).toMatchObject({ used_bytes: 0, used_modules: 0 });
+    const del = await ctx.app.inject({ method: 'DELETE', url: `/api/v1/tasks/${task.task_id}`, headers: h });
+    expect(del.statusCode).toBeLessThan(300);
+    const adminDelete = await ctx.app.inject({
+      method: 'DELETE',
+      url: `/api/v1/modules/${EXPRESSION_ID}`,
+      headers: bearer(ctx.admin.accessToken),
+    });
+    expect(adminDelete.statusCode).toBe(200);
+    const download = await ctx.app.inject({
+      method: 'GET',
+      url: `/api/v1/modules/${EXPRESSION_ID}/download`,
+      headers: bearer(bob.accessToken),
+    });
+    expect(download.statusCode).toBe(200);
+    // (An ordinary module with no owner and no live task is collected by the same delete: modules-ownership.)
+    const rows = await ctx.dataSource.query<{ built_in: boolean }[]>(
+      `SELECT built_in FROM wasm_modules WHERE module_id = $1`,
+      [EXPRESSION_ID],
+    );
+    expect(rows).toEqual([{ built_in: true }]);
+  });
 });
