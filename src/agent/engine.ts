@@ -1,5 +1,5 @@
 import { V8Runtime } from '../wasm/v8/v8.runtime';
-import { WasmConfig } from '../wasm/wasm.config';
+import { DEFAULT_STRUCTURAL_LIMITS, WasmConfig } from '../wasm/wasm.config';
 import { WasmService } from '../wasm/wasm.service';
 
 /**
@@ -21,6 +21,11 @@ export function standaloneEngine(concurrency: number): {
     maxQueuedPerUser: 10_000,
     defaultRuntime: 'v8',
     maxOutputBytes: 64 * 1024 * 1024,
+    // The server's defaults: a module the server accepted passes here too (the server checked it first).
+    structure: DEFAULT_STRUCTURAL_LIMITS,
+    moduleCacheBytes: 256 * 1024 * 1024,
+    moduleQuotaBytes: 0,
+    moduleQuotaCount: 0,
   });
   const runtime = new V8Runtime({ poolSize: concurrency });
   runtime.warmUp();

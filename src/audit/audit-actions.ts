@@ -28,6 +28,7 @@ export const AuditAction = {
   NodeReinstated: 'node.reinstated',
   NodeKeyRotated: 'node.key_rotated',
   NodePurged: 'node.purged',
+  ModuleDeleted: 'module.deleted',
   TaskSubmitted: 'task.submitted',
   TaskCancelled: 'task.cancelled',
   TaskDeleted: 'task.deleted',

@@ -7,6 +7,7 @@ import { ErrorCode } from '../common/errors/error-code';
 import { decodeCursor, encodeCursor } from '../common/pagination/cursor';
 import { isUuid, UUID_PATTERN } from '../common/validation/uuid';
 import { TransactionRunner } from '../database/transaction-runner';
+import { ModuleOwnershipService } from '../wasm/module-ownership.service';
 import type { ListTasksQueryDto } from './dto/task-queries.dto';
 import type { TaskDeletedDto, TaskInfoDto, TaskPageDto } from './dto/task-responses.dto';
 import { toTaskInfo } from './task-view';
@@ -21,6 +22,7 @@ export class TasksService {
     private readonly tasks: TasksRepository,
     private readonly audit: AuditService,
     private readonly tx: TransactionRunner,
+    private readonly ownership: ModuleOwnershipService,
   ) {}
 
   async list(principal: Principal, query: ListTasksQueryDto): Promise<TaskPageDto> {
@@ -65,14 +67,17 @@ export class TasksService {
 
   /** Cancels first if needed, then removes the task from lists; runs and artifacts stay for audit. */
   async delete(principal: Principal, taskId: string, meta: RequestMeta): Promise<TaskDeletedDto> {
-    await this.tx.run(async () => {
+    const task = await this.tx.run(async () => {
       const task = await this.visible(principal, taskId);
       if (task.status === 'pending' || task.status === 'running') {
         await this.tasks.cancel(task.taskId, 'deleted');
       }
       await this.tasks.softDelete(task.taskId);
       await this.recordAudit('task.deleted', principal, task, meta);
+      return task;
     });
+    // The task no longer keeps its module: stored bytes nobody else holds go now.
+    if (task.moduleId !== null) await this.ownership.collect(task.moduleId);
     return { message: 'Task deleted successfully', task_id: taskId };
   }
 

@@ -6,10 +6,11 @@ import { AppException } from '../common/errors/app.exception';
 import { findDeepJsonViolation } from '../common/validation/deep-json';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { LruCache } from './lru-cache';
+import { ModuleChecker } from './module-checker';
 import { describeImport, ModuleStoreService } from './module-store.service';
 import type { RunRequest } from './run-request';
 import { RuntimeResult, WasmRuntime } from './runtime';
-import { capMemory, InvalidModuleError, summarize } from './wasm-binary';
+import { capMemory, InvalidModuleError } from './wasm-binary';
 import { WasmConfig, WasmRuntimeName } from './wasm.config';
 
 export const WASM_RUNTIMES_TOKEN = Symbol('vcp.wasmRuntimes');
@@ -60,7 +61,10 @@ export class WasmService implements OnModuleDestroy {
   private readonly limiter: FairLimiter;
   private readonly runtimes: Map<WasmRuntimeName, WasmRuntime>;
   /** Module hash → why it cannot run (or null when it can), so the binary is parsed once per module. */
-  private readonly verdicts = new LruCache<string, string | null>(1024);
+  private readonly verdicts = new LruCache<string, string | null>({ maxEntries: 1024 });
+
+  private readonly checker: ModuleChecker;
+  private readonly ownChecker: ModuleChecker | null;
 
   constructor(
     private readonly config: WasmConfig,
@@ -71,6 +75,9 @@ export class WasmService implements OnModuleDestroy {
     @Optional() private readonly metrics?: VcpMetrics,
   ) {
     this.runtimes = new Map(runtimes.map((r) => [r.name, r]));
+    // Without a store (the agent) the engine checks modules on its own check thread, closed with the engine.
+    this.ownChecker = store ? null : new ModuleChecker(config);
+    this.checker = store?.checker ?? this.ownChecker!;
     const slots = config.maxConcurrency;
     this.limiter = new FairLimiter({
       limit: slots,
@@ -105,6 +112,7 @@ export class WasmService implements OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     await Promise.all([...this.runtimes.values()].map((runtime) => runtime.close()));
+    await this.ownChecker?.close();
   }
 
   private runtimeFor(request: RunRequest): WasmRuntime {
@@ -140,7 +148,7 @@ export class WasmService implements OnModuleDestroy {
     const base = { module_hash: moduleHash, inputs_hash: inputsHash, runtime: runtime.name };
     const maxMemoryBytes = Math.min(request.limits?.maxMemoryBytes ?? Infinity, this.config.maxMemoryBytes);
     const maxOutputBytes = Math.min(request.limits?.maxOutputBytes ?? Infinity, this.config.maxOutputBytes);
-    const refusal = this.verdict(bytes, moduleHash, runtime, maxMemoryBytes);
+    const refusal = await this.verdict(bytes, moduleHash, runtime, maxMemoryBytes);
     if (refusal !== null) {
       this.metrics?.observeWasmExecution(runtime.name, 'invalid_module', 0);
       return {
@@ -202,21 +210,25 @@ export class WasmService implements OnModuleDestroy {
     }
   }
 
-  /** Checks once per module (and runtime) what would stop it from running: imports, memories, entry point. */
-  private verdict(
+  /**
+   * Checks once per module (and runtime, and memory cap) what would stop it from running: structural limits,
+   * validity, imports, memories, entry point. The parsing happens on the check thread, not the event loop; a
+   * module stored before the limits were lowered is refused here.
+   */
+  private async verdict(
     bytes: Uint8Array,
     moduleHash: string,
     runtime: WasmRuntime,
     maxMemoryBytes: number,
-  ): string | null {
+  ): Promise<string | null> {
     const key = `${runtime.name}:${maxMemoryBytes}:${moduleHash}`;
     const cached = this.verdicts.get(key);
     if (cached !== undefined) return cached;
     let verdict: string | null = null;
     try {
-      if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>))
-        throw new InvalidModuleError('not a valid WebAssembly module');
-      const summary = summarize(bytes);
+      const checked = await this.checker.check(bytes);
+      if (!checked.ok) throw new InvalidModuleError(checked.reason);
+      const summary = checked.summary;
       const bad = summary.imports.find(
         (i) => i.kind !== 'function' || !runtime.supportsImport(i.module, i.name),
       );
@@ -227,6 +239,7 @@ export class WasmService implements OnModuleDestroy {
       if (!summary.exports.some((e) => e.name === '_start' && e.kind === 'function')) {
         throw new InvalidModuleError('not a WASI command: no _start export');
       }
+      // Reads only the import and memory sections (the rest is copied): the run's memory cap is checked here.
       capMemory(bytes, maxMemoryBytes);
     } catch (error) {
       if (!(error instanceof InvalidModuleError)) throw error;

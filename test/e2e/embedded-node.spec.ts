@@ -72,6 +72,28 @@ describe('the embedded node (default setup: PGlite, EMBEDDED_NODE=auto)', () => 
     expect(run.inputs_hash).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  it('completes computation tasks (built-in programs): an exact expression and a seeded Monte-Carlo pi', async () => {
+    const h = bearer(alice.accessToken);
+    const expression = await submitTask(ctx.app, h, {
+      task_type: 'computation',
+      inputs: { program: 'expression', expression: '2+3*4' },
+      requirements: REQUIREMENTS,
+    });
+    const pi = await submitTask(ctx.app, h, {
+      task_type: 'computation',
+      inputs: { program: 'monte_carlo_pi', samples: 10_000, seed: 7 },
+      requirements: REQUIREMENTS,
+    });
+    expect(await finalTask(ctx.app, expression.task_id, h)).toMatchObject({
+      status: 'completed',
+      result: { result: 14 },
+    });
+    const done = await finalTask(ctx.app, pi.task_id, h);
+    expect(done).toMatchObject({ status: 'completed', result: { samples: 10_000, seed: 7 } });
+    const estimate = (done.result as { estimated_pi: number }).estimated_pi;
+    expect(Math.abs(estimate - Math.PI)).toBeLessThan(0.1);
+  });
+
   it.each<FixtureProtocol>(['groth16', 'plonk'])(
     'completes a %s zk_proof task: the proof it returns verifies against the circuit',
     async (protocol) => {

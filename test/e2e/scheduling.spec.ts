@@ -34,7 +34,8 @@ describeEachDatabase('scheduling on %s', (database) => {
     const agent = await newAgent();
     const [run] = await agent.claim();
     expect(run).toMatchObject({ task_id: task.task_id, task_type: 'computation' });
-    expect(run.spec.inputs).toEqual({ numbers: [1, 2, 3], operation: 'sum' });
+    // The original body's computation runs the expression program (issue 17): its inputs are that program's.
+    expect(run.spec.inputs).toEqual({ program: 'expression', expression: '1+2+3' });
     expect(run.spec.limits.timeout_ms).toBe(60_000);
     expect(Number(run.fence)).toBeGreaterThan(0);
     expect(await getTask(ctx.app, task.task_id, h)).toMatchObject({

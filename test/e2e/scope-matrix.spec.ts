@@ -3,7 +3,7 @@ import { useAdminApp } from '../support/admin';
 import { apiKeyHeader, bearer, newSession } from '../support/auth';
 import { heartbeat, registerNode } from '../support/nodes';
 import { ORIGINAL_TASK, submitTask } from '../support/tasks';
-import { fixture, sha256 } from '../support/wasm';
+import { fixture, sha256, uniqueFixture } from '../support/wasm';
 import { circuitPayload, zkFixture } from '../support/zk';
 
 type Request = { url: string; payload?: object };
@@ -48,6 +48,17 @@ describe('scope matrix for API keys', () => {
       payload: { name: 'target', scopes },
     });
     return res.json<{ key_id: string }>().key_id;
+  };
+
+  const freshModule = async () => {
+    const bytes = uniqueFixture('echo');
+    const res = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/modules',
+      headers: { ...bearer(adminToken), 'content-type': 'application/wasm' },
+      payload: bytes,
+    });
+    return res.json<{ module_id: string }>().module_id;
   };
 
   const future = () => new Date(Date.now() + 3_600_000).toISOString();
@@ -138,6 +149,9 @@ describe('scope matrix for API keys', () => {
       url: '/api/v1/modules',
       payload: { wasm_module: echoWasm.toString('base64') },
     }),
+    'GET /api/v1/modules': () => ({ url: '/api/v1/modules' }),
+    'GET /api/v1/modules/usage': () => ({ url: '/api/v1/modules/usage' }),
+    'DELETE /api/v1/modules/{module_id}': async () => ({ url: `/api/v1/modules/${await freshModule()}` }),
     'GET /api/v1/modules/{module_id}': () => ({ url: `/api/v1/modules/${echoId}` }),
     'GET /api/v1/modules/{module_id}/download': () => ({ url: `/api/v1/modules/${echoId}/download` }),
     'POST /api/v1/modules/{module_id}/run': () => ({

@@ -30,6 +30,8 @@ export const ErrorReason = {
   SignatureInvalid: 'signature_invalid',
   /** 403 `forbidden`: the node registered no public key, so its results cannot be verified. */
   NoPublicKey: 'no_public_key',
+  /** 413 `payload_too_large`: the module would take the user past MODULE_STORAGE_QUOTA_BYTES (or _COUNT). */
+  StorageQuotaExceeded: 'storage_quota_exceeded',
 } as const;
 export type ErrorReason = (typeof ErrorReason)[keyof typeof ErrorReason];
 
