@@ -40,7 +40,13 @@ class BenchModule {}
 
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'vcp-bench-keys-'));
-  const config = loadConfig({ ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'info', BCRYPT_COST: '4' });
+  const config = loadConfig({
+    ...process.env,
+    EMBEDDED_NODE: 'off',
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'info',
+    BCRYPT_COST: '4',
+  });
   const app = await createApp(config, { logDestination: discardLogs, extraModules: [BenchModule] });
   await app.listen(0, '127.0.0.1');
   const base = `${await app.getUrl()}/api/v1`;

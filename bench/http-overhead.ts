@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   const bareUrl = `http://127.0.0.1:${(bare.server.address() as { port: number }).port}/api/v1/health`;
 
   const dataDir = mkdtempSync(join(tmpdir(), 'vcp-bench-'));
-  const config = loadConfig({ ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'info' });
+  const config = loadConfig({ ...process.env, EMBEDDED_NODE: 'off', DATA_DIR: dataDir, LOG_LEVEL: 'info' });
   // Logs are formatted (part of the cost) but discarded.
   const app = await createApp(config, { logDestination: discardLogs });
   await app.listen(0, '127.0.0.1');
@@ -60,6 +60,7 @@ async function main(): Promise<void> {
     const nodeDir = mkdtempSync(join(tmpdir(), 'vcp-bench-'));
     const nodeConfig = loadConfig({
       ...process.env,
+      EMBEDDED_NODE: 'off',
       DATABASE_URL: undefined,
       ...env,
       ...LIFTED_NODE_LIMITS,

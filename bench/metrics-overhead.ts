@@ -50,7 +50,8 @@ interface PairResult {
 /** One process, two apps booted in the given order, measured in alternating rounds. */
 async function measurePair(bootFirst: Variant): Promise<PairResult> {
   const dirs = [mkdtempSync(join(tmpdir(), 'vcp-bench-m1-')), mkdtempSync(join(tmpdir(), 'vcp-bench-m0-'))];
-  const config = (dir: string) => loadConfig({ ...process.env, DATA_DIR: dir, LOG_LEVEL: 'info' });
+  const config = (dir: string) =>
+    loadConfig({ ...process.env, EMBEDDED_NODE: 'off', DATA_DIR: dir, LOG_LEVEL: 'info' });
   const apps = {} as Record<Variant, NestFastifyApplication>;
   const order: Variant[] = bootFirst === 'with' ? ['with', 'without'] : ['without', 'with'];
   for (const [i, variant] of order.entries()) apps[variant] = await boot(config(dirs[i]), variant === 'with');

@@ -42,6 +42,7 @@ async function measure(redisUrl: string | undefined): Promise<{ free: number; li
   const dataDir = mkdtempSync(join(tmpdir(), 'vcp-bench-rl-'));
   const config = loadConfig({
     ...process.env,
+    EMBEDDED_NODE: 'off',
     DATA_DIR: dataDir,
     REDIS_URL: redisUrl ?? '',
     RATE_LIMIT_GENERAL_RPM: '1000000',

@@ -17,6 +17,7 @@ import { WASI } from 'node:wasi';
 import { WasmRuntimeName } from '../src/wasm/wasm.config';
 import { loadConfig } from '../src/config/load-config';
 import { FsContentStore } from '../src/storage/fs-content-store';
+import { ModuleChecker } from '../src/wasm/module-checker';
 import { moduleContentOptions, ModuleStoreService } from '../src/wasm/module-store.service';
 import { V8Runtime } from '../src/wasm/v8/v8.runtime';
 import { ENGINE_LANE, WasmService } from '../src/wasm/wasm.service';
@@ -38,6 +39,11 @@ class MemoryRepository extends WasmModulesRepository {
   }
   findById(moduleId: string): Promise<WasmModuleRecord | null> {
     return Promise.resolve(this.rows.get(moduleId) ?? null);
+  }
+  markBuiltIn(moduleId: string): Promise<void> {
+    const row = this.rows.get(moduleId);
+    if (row) this.rows.set(moduleId, { ...row, uploadedBy: null });
+    return Promise.resolve();
   }
 }
 
@@ -76,9 +82,19 @@ async function engine(
   dir: string,
   stored = false,
 ): Promise<{ cold: number; warm: number }> {
-  const config = loadConfig({ ...process.env, DATA_DIR: dir, WASM_ALLOWED_ROOTS: join(dir, 'modules') });
+  const config = loadConfig({
+    ...process.env,
+    EMBEDDED_NODE: 'off',
+    DATA_DIR: dir,
+    WASM_ALLOWED_ROOTS: join(dir, 'modules'),
+  });
   const content = await FsContentStore.create(moduleContentOptions(config.wasm));
-  const store = new ModuleStoreService(config.wasm, content, new MemoryRepository());
+  const store = new ModuleStoreService(
+    config.wasm,
+    content,
+    new MemoryRepository(),
+    new ModuleChecker(config.wasm),
+  );
   // A fresh engine per row, so "cold" includes starting its workers or SDK and compiling the module.
   const service = new WasmService(config.wasm, store, [
     new V8Runtime({ poolSize: config.wasm.maxConcurrency }),
@@ -98,7 +114,7 @@ async function engine(
     for (let i = 0; i < CALLS; i++) samples.push(await time(call));
     return { cold, warm: p50(samples) };
   } finally {
-    await service.onModuleDestroy();
+    await Promise.all([service.onModuleDestroy(), store.checker.close()]);
   }
 }
 

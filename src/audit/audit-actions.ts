@@ -28,10 +28,12 @@ export const AuditAction = {
   NodeReinstated: 'node.reinstated',
   NodeKeyRotated: 'node.key_rotated',
   NodePurged: 'node.purged',
+  ModuleDeleted: 'module.deleted',
   TaskSubmitted: 'task.submitted',
   TaskCancelled: 'task.cancelled',
   TaskDeleted: 'task.deleted',
   RunLeaseLost: 'run.lease_lost',
+  RunSignatureInvalid: 'run.signature_invalid',
 } as const;
 export type AuditAction = (typeof AuditAction)[keyof typeof AuditAction];
 

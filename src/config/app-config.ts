@@ -15,6 +15,7 @@ import { ProofsConfig, proofsConfig } from '../proofs/proofs.config';
 import { RateLimitConfig, rateLimitConfig } from '../rate-limit/rate-limit.config';
 import { RedisConfig, redisConfig } from '../redis/redis.config';
 import { WasmConfig, wasmConfig } from '../wasm/wasm.config';
+import { EmbeddedNodeConfig, embeddedNodeConfig } from '../embedded-node/embedded-node.config';
 
 /**
  * The whole configuration, built once at boot by `loadConfig`: the core settings and each feature's own
@@ -38,6 +39,7 @@ export class AppConfig {
   readonly nodes!: NodesConfig;
   readonly scheduling!: SchedulingConfig;
   readonly tasks!: TasksConfig;
+  readonly embeddedNode!: EmbeddedNodeConfig;
 
   constructor(values: AppConfig) {
     Object.assign(this, values);
@@ -64,6 +66,7 @@ export const FEATURE_CONFIGS = {
   nodes: nodesConfig,
   scheduling: schedulingConfig,
   tasks: tasksConfig,
+  embeddedNode: embeddedNodeConfig,
 } satisfies { readonly [K in FeatureKey]: FeatureConfig<object, AppConfig[K]> };
 
 export const FEATURE_KEYS = Object.keys(FEATURE_CONFIGS) as FeatureKey[];

@@ -87,6 +87,16 @@ describe('loadConfig', () => {
       maxQueuedPerUser: 16,
       defaultRuntime: 'v8',
       maxOutputBytes: 1024 * 1024,
+      structure: {
+        maxFunctions: 100_000,
+        maxFunctionBytes: 1024 * 1024,
+        maxLocals: 50_000,
+        maxNestingDepth: 4096,
+        maxLoopState: 1_000_000,
+      },
+      moduleCacheBytes: 256 * 1024 * 1024,
+      moduleQuotaBytes: 256 * 1024 * 1024,
+      moduleQuotaCount: 1000,
     });
     const sut = load({
       WASM_MAX_MODULE_BYTES: '2048',
@@ -96,6 +106,14 @@ describe('loadConfig', () => {
       WASM_MAX_QUEUED_PER_USER: '5',
       WASM_DEFAULT_RUNTIME: 'wasmer',
       WASM_MAX_OUTPUT_BYTES: '4096',
+      WASM_MAX_FUNCTIONS: '10',
+      WASM_MAX_FUNCTION_BYTES: '2048',
+      WASM_MAX_LOCALS: '20',
+      WASM_MAX_NESTING_DEPTH: '30',
+      WASM_MAX_LOOP_STATE: '40',
+      WASM_MODULE_CACHE_BYTES: String(8 * 1024 * 1024),
+      MODULE_STORAGE_QUOTA_BYTES: '65536',
+      MODULE_STORAGE_QUOTA_COUNT: '7',
     });
     expect(sut.wasm).toEqual({
       allowedRoots: [join(dataDir, 'wasm-modules')],
@@ -107,6 +125,16 @@ describe('loadConfig', () => {
       maxQueuedPerUser: 5,
       defaultRuntime: 'wasmer',
       maxOutputBytes: 4096,
+      structure: {
+        maxFunctions: 10,
+        maxFunctionBytes: 2048,
+        maxLocals: 20,
+        maxNestingDepth: 30,
+        maxLoopState: 40,
+      },
+      moduleCacheBytes: 8 * 1024 * 1024,
+      moduleQuotaBytes: 65536,
+      moduleQuotaCount: 7,
     });
     // A per-user share above the whole is the whole.
     expect(load({ WASM_MAX_CONCURRENCY: '2', WASM_MAX_CONCURRENCY_PER_USER: '8' }).wasm).toMatchObject({

@@ -3,6 +3,8 @@ import { jsonSha256Hex } from '../common/crypto/json-hash';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
 import { isUuid } from '../common/validation/uuid';
+import { AuditService } from '../audit/audit.service';
+import { proofHash, RunReceipt, verifyReceipt } from '../common/receipts/receipt';
 import { TransactionRunner } from '../database/transaction-runner';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { TasksRepository } from '../tasks/tasks.repository';
@@ -14,6 +16,16 @@ import { SchedulingConfig } from './scheduling.config';
 import { ZkResults } from './zk-results';
 
 const OPEN: ReadonlySet<string> = new Set(['pending', 'running']);
+
+const signatureInvalid = () =>
+  new AppException(
+    ErrorCode.ValidationError,
+    'The signature is not this node’s signature of the run receipt',
+    {
+      reason: 'signature_invalid',
+      extra: { details: [{ field: 'signature', message: 'does not verify against the node’s public key' }] },
+    },
+  );
 
 const leaseLost = () =>
   new AppException(ErrorCode.Conflict, 'The lease of this run is lost: stop and claim again', {
@@ -35,6 +47,7 @@ export class RunResultService {
     private readonly metrics: VcpMetrics,
     private readonly events: TaskEventSignal,
     private readonly zkResults: ZkResults,
+    private readonly audit: AuditService,
   ) {}
 
   async submit(nodeId: string, runId: string, dto: RunResultRequestDto): Promise<RunResultResponseDto> {
@@ -43,7 +56,8 @@ export class RunResultService {
     const finished: { taskType?: string; status?: string } = {};
     const zk = await this.zkResults.verify(nodeId, runId, dto);
     const proofRejected = zk !== null && !zk.accepted;
-    const response = await this.tx.run(async () => {
+    let badSignature = false;
+    const response = await this.tx.run(async (): Promise<RunResultResponseDto | null> => {
       const run = isUuid(runId) ? await this.runs.lockForResult(runId.toLowerCase()) : null;
       // Another node's run answers like a lost lease: the caller learns nothing about runs not leased to it.
       if (!run || run.nodeId !== nodeId) throw leaseLost();
@@ -60,6 +74,30 @@ export class RunResultService {
         throw AppException.validation([
           { field: 'output_hash', message: 'does not match the SHA-256 of the RFC 8785 form of output' },
         ]);
+      }
+      // The receipt is checked before anything changes: a result the node did not sign is not its result.
+      if (run.nodePublicKey === null) {
+        throw new AppException(
+          ErrorCode.Forbidden,
+          'This node registered no public key: its results cannot be verified (register it with one)',
+          { reason: 'no_public_key' },
+        );
+      }
+      if (!verifyReceipt(receiptOf(run, dto, outputHash), dto.signature, run.nodePublicKey)) {
+        // Audited in this transaction, which commits (nothing else was written); the 422 follows it.
+        await this.audit.record(
+          {
+            action: 'run.signature_invalid',
+            status: 'failure',
+            userId: null,
+            resourceType: 'task_run',
+            resourceId: run.runId,
+            metadata: { task_id: run.taskId, node_id: nodeId, fence: dto.fence },
+          },
+          null,
+        );
+        badSignature = true;
+        return null;
       }
       // Inside one transaction: if the fenced update below finds the lease gone, all of this rolls back.
       // A zk_proof task never completes on an unverified proof (verify saw another lease state: answer again).
@@ -96,6 +134,7 @@ export class RunResultService {
       if (!recorded) throw leaseLost();
       return response;
     });
+    if (badSignature || response === null) throw signatureInvalid();
     if (requeued) this.signal.notify();
     this.events.publish(response.task_id);
     this.metrics.taskRunFinished(proofRejected ? 'proof_invalid' : dto.outcome);
@@ -134,4 +173,29 @@ export class RunResultService {
     if (released === 'requeued') return { taskStatus: 'pending', reason: null, requeued: true };
     return { taskStatus: run.taskStatus, reason: null, requeued: false };
   }
+}
+
+/**
+ * The receipt the node must have signed, rebuilt from what the server knows (task, run, inputs hash, module
+ * or circuit) and what the node reports (output hash, outcome, time). `proof_hash` binds a zk run's proof.
+ */
+export function receiptOf(run: RunForResult, dto: RunResultRequestDto, outputHash: string): RunReceipt {
+  const receipt: RunReceipt = {
+    task_id: run.taskId,
+    run_id: run.runId,
+    fence: dto.fence,
+    inputs_hash: run.inputsHash,
+    output_hash: outputHash,
+    outcome: dto.outcome,
+    execution_time_ms: dto.execution_time_ms,
+  };
+  if (run.moduleHash !== null) receipt.module_hash = run.moduleHash;
+  if (run.circuitId !== null) {
+    receipt.circuit_id = run.circuitId;
+    const output = dto.output as { proof?: unknown; public_signals?: unknown } | null | undefined;
+    if (typeof output === 'object' && output !== null && output.proof !== undefined) {
+      receipt.proof_hash = proofHash(output.proof, output.public_signals);
+    }
+  }
+  return receipt;
 }

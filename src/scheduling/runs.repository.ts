@@ -65,6 +65,12 @@ export interface RunForResult {
   taskStatus: string;
   taskType: string;
   minNodes: number;
+  /** What the node's receipt binds: the run's inputs hash, module and circuit. */
+  inputsHash: string;
+  moduleHash: string | null;
+  circuitId: string | null;
+  /** The Ed25519 key the node registered (base64 of the raw 32 bytes), or null. */
+  nodePublicKey: string | null;
 }
 
 export interface RunOutcome {
@@ -217,9 +223,15 @@ export class RunsRepository {
       task_status: string;
       task_type: string;
       min_nodes: number;
+      inputs_hash: string;
+      wasm_module_hash: string | null;
+      circuit_id: string | null;
+      public_key: string | null;
     }>(
       `SELECT r.run_id, r.task_id, r.node_id, r.status, r.fence, r.result_request_hash, r.result_response,
-              (r.lease_expires_at > now()) AS lease_live, t.status AS task_status, t.task_type, t.min_nodes
+              (r.lease_expires_at > now()) AS lease_live, t.status AS task_status, t.task_type, t.min_nodes,
+              r.inputs_hash, r.wasm_module_hash, t.circuit_id,
+              (SELECT n.public_key FROM nodes n WHERE n.node_id = r.node_id) AS public_key
          FROM task_runs r JOIN tasks t ON t.task_id = r.task_id
         WHERE r.run_id = $1
         FOR UPDATE OF r, t`,
@@ -238,6 +250,10 @@ export class RunsRepository {
       taskStatus: row.task_status,
       taskType: row.task_type,
       minNodes: row.min_nodes,
+      inputsHash: row.inputs_hash,
+      moduleHash: row.wasm_module_hash,
+      circuitId: row.circuit_id,
+      nodePublicKey: row.public_key,
     };
   }
 

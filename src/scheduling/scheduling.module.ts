@@ -28,5 +28,7 @@ import { ZkResults } from './zk-results';
     RunRelease,
     LeaseSweeper,
   ],
+  // The embedded node (issue 17) calls the node protocol's services directly.
+  exports: [ClaimService, RunResultService],
 })
 export class SchedulingModule {}

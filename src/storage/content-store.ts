@@ -51,4 +51,10 @@ export abstract class ContentStore {
 
   /** Whether a copy that verifies against `sha256` is stored. */
   abstract has(sha256: string): Promise<boolean>;
+
+  /**
+   * Removes the object this store wrote (idempotent: absent is fine). Copies an operator placed in other
+   * read roots are not the store's to delete.
+   */
+  abstract delete(sha256: string): Promise<void>;
 }

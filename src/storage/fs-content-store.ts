@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, rename, rm } from 'node:fs/promises';
+import { lstat, mkdir, open, rename, rm, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { isSha256Hex } from '../common/validation/sha256';
 import { ContainedPaths, resolveRoots } from './contained-paths';
@@ -101,6 +101,32 @@ export class FsContentStore extends ContentStore {
       }
     }
     throw new ContentUnavailableError('missing');
+  }
+
+  async delete(sha256: string): Promise<void> {
+    if (!isSha256Hex(sha256)) throw new ContentUnavailableError('malformed_id');
+    const root = this.paths.writeRoot;
+    const relative = this.relativePath(sha256);
+    let dir = dirname(join(root, relative));
+    if (dir !== root) {
+      try {
+        // A shard directory replaced by a symlink must not carry the unlink out of the root.
+        dir = await this.paths.canonicalize(dir);
+      } catch (error) {
+        if (error instanceof ContentUnavailableError && error.reason === 'missing') return;
+        throw error;
+      }
+    }
+    const path = join(dir, basename(relative));
+    this.verified.delete(`${sha256}:${path}`);
+    try {
+      // unlink removes the directory entry itself, never what a symlink put there points at.
+      await unlink(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    await syncDirectory(dir);
   }
 
   private relativePath(sha256: string): string {

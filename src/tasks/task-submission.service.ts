@@ -10,6 +10,8 @@ import { TransactionRunner } from '../database/transaction-runner';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { CircuitRegistryService } from '../proofs/circuit-registry.service';
 import { ShapeError, validatePublicSignals } from '../proofs/zk-validation';
+import { ProgramsService } from '../programs/programs.service';
+import { ModuleOwnershipService } from '../wasm/module-ownership.service';
 import { ModuleStoreService } from '../wasm/module-store.service';
 import { moduleBytesOf } from '../wasm/module-upload';
 import { CreateTaskDto, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE_TIMEOUT_SEC } from './dto/create-task.dto';
@@ -35,7 +37,9 @@ export class TaskSubmissionService {
     private readonly tasks: TasksRepository,
     private readonly idempotencyKeys: IdempotencyKeysRepository,
     private readonly modules: ModuleStoreService,
+    private readonly ownership: ModuleOwnershipService,
     private readonly circuits: CircuitRegistryService,
+    private readonly programs: ProgramsService,
     private readonly audit: AuditService,
     private readonly tx: TransactionRunner,
     private readonly signal: WorkSignal,
@@ -59,10 +63,13 @@ export class TaskSubmissionService {
       if (replay) return replay;
     }
     await this.checkType(dto);
-    const moduleId = await this.moduleOf(principal, dto);
+    // A computation runs a built-in program: its module, with the inputs that program reads (a prompt or the
+    // original `{numbers, operation}` body is stored as the program inputs it maps to).
+    const plan = dto.task_type === 'computation' ? this.programs.plan(inputs) : null;
+    const moduleId = plan ? plan.moduleId : await this.moduleOf(principal, dto);
     try {
       const task = await this.tx.run(async () => {
-        const task = await this.insert(principal, dto, inputs, moduleId);
+        const task = await this.insert(principal, dto, plan ? plan.inputs : inputs, moduleId);
         if (
           idempotencyKey !== undefined &&
           !(await this.idempotencyKeys.claim(
@@ -124,6 +131,10 @@ export class TaskSubmissionService {
       throw invalid('wasm_module', 'give either wasm_module or module_id, not both');
     }
     const hasModule = dto.wasm_module !== undefined || dto.module_id !== undefined;
+    if (dto.task_type === 'computation' && hasModule) {
+      const field = dto.module_id !== undefined ? 'module_id' : 'wasm_module';
+      throw invalid(field, 'computation tasks run a built-in program (inputs.program); use wasm_execution');
+    }
     if (dto.task_type === 'wasm_execution' && !hasModule) {
       throw invalid('module_id', 'wasm_execution needs a module: module_id or wasm_module');
     }
@@ -158,15 +169,18 @@ export class TaskSubmissionService {
   private async moduleOf(principal: Principal, dto: CreateTaskDto): Promise<string | null> {
     if (dto.wasm_module !== undefined) {
       const bytes = moduleBytesOf({ wasm_module: dto.wasm_module }, this.wasmConfig.maxModuleBytes);
-      return (await this.modules.store(bytes, principal.userId)).record.moduleId;
+      // Stored as the user's own upload, under the same storage quota.
+      return (await this.ownership.upload(bytes, principal.userId)).record.moduleId;
     }
     if (dto.module_id === undefined) return null;
-    await this.modules.metadata(dto.module_id).catch((error: unknown) => {
+    const module = await this.modules.metadata(dto.module_id).catch((error: unknown) => {
       if (error instanceof AppException && error.code === ErrorCode.NotFound) {
         throw invalid('module_id', 'no stored module has this id');
       }
       throw error;
     });
+    // A live task keeps its module stored, so the module counts toward its creator's quota too.
+    await this.ownership.assertCanRun(principal.userId, module.moduleId, module.sizeBytes);
     return dto.module_id;
   }
 

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
+import { ProgramsModule } from '../programs/programs.module';
 import { ProofsModule } from '../proofs/proofs.module';
 import { WasmModule } from '../wasm/wasm.module';
 import { IdempotencyKeysRepository } from './idempotency-keys.repository';
@@ -18,7 +19,7 @@ import { WorkSignal } from './work-signal';
  * about new work through WorkSignal.
  */
 @Module({
-  imports: [AuditModule, ProofsModule, WasmModule],
+  imports: [AuditModule, ProgramsModule, ProofsModule, WasmModule],
   controllers: [TasksController],
   providers: [
     TasksRepository,

@@ -8,6 +8,7 @@ import { decodeCursor, encodeCursor } from '../common/pagination/cursor';
 import { isUuid, UUID_PATTERN } from '../common/validation/uuid';
 import { TransactionRunner } from '../database/transaction-runner';
 import { VcpMetrics } from '../metrics/vcp-metrics';
+import { ModuleOwnershipService } from '../wasm/module-ownership.service';
 import type { ListTasksQueryDto } from './dto/task-queries.dto';
 import type { TaskDeletedDto, TaskInfoDto, TaskPageDto } from './dto/task-responses.dto';
 import { TaskEventSignal } from './task-event-signal';
@@ -28,6 +29,7 @@ export class TasksService {
     private readonly tx: TransactionRunner,
     private readonly events: TaskEventSignal,
     private readonly metrics: VcpMetrics,
+    private readonly ownership: ModuleOwnershipService,
   ) {}
 
   async list(principal: Principal, query: ListTasksQueryDto): Promise<TaskPageDto> {
@@ -90,6 +92,8 @@ export class TasksService {
     });
     this.events.publish(deleted.task.taskId);
     if (deleted.cancelled) this.metrics.taskFinished(deleted.task.taskType, 'cancelled');
+    // The task no longer keeps its module: stored bytes nobody else holds go now.
+    if (deleted.task.moduleId !== null) await this.ownership.collect(deleted.task.moduleId);
     return { message: 'Task deleted successfully', task_id: taskId };
   }
 

@@ -1,11 +1,13 @@
 import { Injectable } from '@nestjs/common';
+import { webcrypto } from 'node:crypto';
 import { AppException } from '../common/errors/app.exception';
 import { isSha256Hex } from '../common/validation/sha256';
 import { ErrorCode } from '../common/errors/error-code';
 import { ContentIntegrityError, ContentStore, ContentUnavailableError } from '../storage/content-store';
 import { FsContentStoreOptions } from '../storage/fs-content-store';
 import { WasmConfig } from './wasm.config';
-import { capMemory, ImportEntry, InvalidModuleError, ModuleSummary, summarize } from './wasm-binary';
+import { ModuleChecker } from './module-checker';
+import { ImportEntry, ModuleSummary } from './wasm-binary';
 import { WasmModuleRecord, WasmModulesRepository } from './wasm-modules.repository';
 
 const MAX_SUMMARY_ENTRIES = 1000;
@@ -52,6 +54,13 @@ export function moduleContentOptions(config: WasmConfig): FsContentStoreOptions 
   };
 }
 
+/** SHA-256 hex computed by WebCrypto, which hashes on libuv's thread pool instead of the event loop. */
+async function sha256Off(bytes: Uint8Array): Promise<string> {
+  return Buffer.from(await webcrypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>)).toString(
+    'hex',
+  );
+}
+
 export interface StoredModule {
   record: WasmModuleRecord;
   created: boolean;
@@ -67,14 +76,25 @@ export class ModuleStoreService {
     private readonly config: WasmConfig,
     private readonly content: ContentStore,
     private readonly repository: WasmModulesRepository,
+    readonly checker: ModuleChecker,
   ) {}
 
-  /** Validates, hashes and stores a module; `created` is false when the same bytes were stored before. */
+  /**
+   * Hashes, validates and stores a module; `created` is false when the same bytes were stored before. Known
+   * bytes are recognised by their hash before anything parses them: they passed the same checks when first
+   * stored, and re-uploading them must cost no more than hashing (the hash runs on libuv's thread pool).
+   */
   async store(bytes: Uint8Array, uploadedBy: string | null): Promise<StoredModule> {
     if (bytes.length > this.config.maxModuleBytes) {
       throw new AppException(ErrorCode.PayloadTooLarge, 'Module is larger than WASM_MAX_MODULE_BYTES');
     }
-    const summary = this.validate(bytes);
+    const known = await this.repository.findById(await sha256Off(bytes));
+    // The file is rewritten if it went missing or no longer verifies (put is idempotent).
+    if (known) {
+      await this.content.put(bytes);
+      return { record: known, created: false };
+    }
+    const summary = await this.validate(bytes);
     // File first, row second: a row never points at bytes that are not on disk.
     const moduleId = await this.content.put(bytes);
     return this.repository.insertIfAbsent({
@@ -86,12 +106,29 @@ export class ModuleStoreService {
     });
   }
 
+  /**
+   * Stores a built-in module (the programs of `computation` tasks) owned by no user: an uploader owns what
+   * counts toward their storage and what they may delete, and a built-in is neither (even when a user had
+   * uploaded the same bytes first). Idempotent: run at every boot.
+   */
+  async registerBuiltIn(bytes: Uint8Array): Promise<WasmModuleRecord> {
+    const { record } = await this.store(bytes, null);
+    // Idempotent: also claims bytes a user uploaded first (they keep their ownership row, uncharged).
+    await this.repository.markBuiltIn(record.moduleId);
+    return { ...record, uploadedBy: null };
+  }
+
   async metadata(moduleId: string): Promise<WasmModuleRecord> {
     // A malformed id is "not found" too: it can never name a module, and it never reaches the file system.
     if (!isSha256Hex(moduleId)) throw AppException.notFound('Module not found');
     const record = await this.repository.findById(moduleId);
     if (!record) throw AppException.notFound('Module not found');
     return record;
+  }
+
+  /** Whether a module row exists (a malformed id never does). */
+  async exists(moduleId: string): Promise<boolean> {
+    return isSha256Hex(moduleId) && (await this.repository.findById(moduleId)) !== null;
   }
 
   /** The verified bytes of a stored module (row must exist; file read once and checked against the id). */
@@ -113,22 +150,13 @@ export class ModuleStoreService {
     }
   }
 
-  /** The checks every stored module passes; failures are 422 with a reason safe to show. */
-  validate(bytes: Uint8Array): ModuleSummary {
+  /** The checks every stored module passes (parsing on the check thread); failures are 422 with a reason. */
+  async validate(bytes: Uint8Array): Promise<ModuleSummary> {
     const invalid = (message: string, field = 'wasm_module') =>
       AppException.validation([{ field, message }], message);
-    // WebAssembly.validate is V8's own full validation: our parser below then only reads well-formed input.
-    if (bytes.length === 0 || !WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>))
-      throw invalid('is not a valid WebAssembly module');
-    let summary: ModuleSummary;
-    try {
-      summary = summarize(bytes);
-      // A cap of 4 GiB checks only what can never run (shared or 64-bit memories), not the configured cap.
-      capMemory(bytes, 4 * 1024 * 1024 * 1024);
-    } catch (error) {
-      if (error instanceof InvalidModuleError) throw invalid(error.reason);
-      throw error;
-    }
+    const checked = await this.checker.check(bytes);
+    if (!checked.ok) throw invalid(checked.reason);
+    const summary = checked.summary;
     const offending = summary.imports.find((entry) => !isAllowedImportModule(entry.module));
     if (offending) {
       throw invalid(`import ${describeImport(offending)} is not allowed: only WASI (or WASIX) imports are`);

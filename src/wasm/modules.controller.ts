@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
 import {
   ApiBody,
   ApiConflictResponse,
@@ -16,14 +16,26 @@ import {
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Authenticated } from '../common/auth/authenticated.decorator';
+import { NodeAgent } from '../common/auth/node-agent.decorator';
 import { userLane } from '../common/concurrency/fair-queue';
-import { CurrentPrincipal } from '../common/auth/request-context.decorator';
-import type { Principal } from '../common/auth/principal';
+import { CurrentPrincipal, CurrentRequestMeta } from '../common/auth/request-context.decorator';
+import type { Principal, RequestMeta } from '../common/auth/principal';
+import { PageQueryDto } from '../common/pagination/page.dto';
+import { ParseSha256Pipe } from '../common/validation/parse-id.pipe';
 import { Scope } from '../common/auth/scopes';
 import { BodyLimit } from '../common/http/body-limit';
 import { RawJsonBody } from '../common/http/body-parsers';
 import { RateLimitTier } from '../common/auth/rate-tier.decorator';
-import { ModuleDto, ModuleIdParams, toModuleDto, UploadModuleJsonDto } from './dto/module.dto';
+import {
+  ModuleDeletedDto,
+  ModuleDto,
+  ModuleIdParams,
+  ModuleUsageDto,
+  OwnedModulePageDto,
+  toModuleDto,
+  UploadModuleJsonDto,
+} from './dto/module.dto';
+import { ModuleOwnershipService } from './module-ownership.service';
 import { RunModuleRequestDto, RunResultDto } from './dto/run.dto';
 import { ModuleStoreService } from './module-store.service';
 import { moduleBytesOf, moduleUploadBodyLimit } from './module-upload';
@@ -47,6 +59,7 @@ export class ModulesController {
   constructor(
     private readonly config: WasmConfig,
     private readonly store: ModuleStoreService,
+    private readonly ownership: ModuleOwnershipService,
     private readonly wasm: WasmService,
   ) {}
 
@@ -69,16 +82,66 @@ export class ModulesController {
       'Bad base64, not WebAssembly, not a WASI command, or an import outside `wasi_snapshot_preview1` / ' +
       '`wasix_*` (named in the message) (`validation_error`)',
   })
-  @ApiPayloadTooLargeResponse({ description: 'Module over WASM_MAX_MODULE_BYTES (`payload_too_large`)' })
+  @ApiPayloadTooLargeResponse({
+    description:
+      'Module over WASM_MAX_MODULE_BYTES (`payload_too_large`), or past your module storage quota ' +
+      '(`payload_too_large` with `reason: "storage_quota_exceeded"` and `quota`: used and maximum bytes and modules)',
+  })
   async upload(
     @Body() body: unknown,
     @CurrentPrincipal() principal: Principal,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ModuleDto> {
     const bytes = moduleBytesOf(body, this.config.maxModuleBytes);
-    const { record, created } = await this.store.store(bytes, principal.userId);
+    const { record, created } = await this.ownership.upload(bytes, principal.userId);
     if (!created) void reply.status(HttpStatus.OK);
     return toModuleDto(record);
+  }
+
+  @Get()
+  @Authenticated({ scopes: [Scope.TasksRead] })
+  @ApiOkResponse({ type: OwnedModulePageDto, description: 'Your modules, newest first' })
+  @ApiUnprocessableEntityResponse({ description: 'Bad `limit` or `cursor` (`validation_error`)' })
+  list(@Query() query: PageQueryDto, @CurrentPrincipal() principal: Principal): Promise<OwnedModulePageDto> {
+    return this.ownership.list(principal.userId, query);
+  }
+
+  @Get('usage')
+  @Authenticated({ scopes: [Scope.TasksRead] })
+  @ApiOkResponse({
+    type: ModuleUsageDto,
+    description:
+      'What your module storage quota is charged: every distinct module you own or one of your live tasks ' +
+      'runs, at its full size (shared modules are charged to each holder)',
+  })
+  async usage(@CurrentPrincipal() principal: Principal): Promise<ModuleUsageDto> {
+    const used = await this.ownership.usage(principal.userId);
+    return {
+      used_bytes: used.bytes,
+      used_modules: used.modules,
+      max_bytes: this.config.moduleQuotaBytes,
+      max_modules: this.config.moduleQuotaCount,
+    };
+  }
+
+  @Delete(':module_id')
+  @Authenticated({ scopes: [Scope.TasksWrite] })
+  @RateLimitTier('task')
+  @ApiOkResponse({
+    type: ModuleDeletedDto,
+    description:
+      'Removed from your modules (an admin: from everyone’s). The bytes are deleted unless another user ' +
+      'still owns the module or a live task runs it; either way it no longer counts toward your quota ' +
+      'unless one of your own live tasks runs it',
+  })
+  @ApiNotFoundResponse({ description: 'Not one of your modules, or no such module (`not_found`)' })
+  async delete(
+    @Param('module_id', new ParseSha256Pipe('Module not found')) moduleId: string,
+    @CurrentPrincipal() principal: Principal,
+    @CurrentRequestMeta() meta: RequestMeta,
+  ): Promise<ModuleDeletedDto> {
+    await this.ownership.remove(principal, moduleId, meta);
+    return { message: 'Module deleted', module_id: moduleId };
   }
 
   @Get(':module_id')
@@ -92,6 +155,9 @@ export class ModulesController {
 
   @Get(':module_id/download')
   @Authenticated({ scopes: [Scope.NodesRead] })
+  // Nodes download the modules of the runs they lease (spec.module_url): modules are content-addressed and
+  // shared, so any node key may read any module, as any user with nodes:read may.
+  @NodeAgent({ users: true })
   @ApiProduces('application/wasm')
   @ApiOkResponse({
     schema: { type: 'string', format: 'binary' },

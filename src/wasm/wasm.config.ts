@@ -34,7 +34,56 @@ export class WasmVariables {
 
   @IntVariable(1024, 64 * 1024 * 1024)
   WASM_MAX_OUTPUT_BYTES?: number;
+
+  @IntVariable(1024 * 1024, Number.MAX_SAFE_INTEGER)
+  WASM_MODULE_CACHE_BYTES?: number;
+
+  @IntVariable(1024, Number.MAX_SAFE_INTEGER)
+  MODULE_STORAGE_QUOTA_BYTES?: number;
+
+  @IntVariable(1, 1_000_000)
+  MODULE_STORAGE_QUOTA_COUNT?: number;
+  @IntVariable(1, 1_000_000)
+  WASM_MAX_FUNCTIONS?: number;
+
+  @IntVariable(1024, 7_654_321)
+  WASM_MAX_FUNCTION_BYTES?: number;
+
+  @IntVariable(1, 50_000)
+  WASM_MAX_LOCALS?: number;
+
+  @IntVariable(1, 100_000)
+  WASM_MAX_NESTING_DEPTH?: number;
+
+  @IntVariable(1, 100_000_000)
+  WASM_MAX_LOOP_STATE?: number;
 }
+
+/** Structural limits on a module's code (why each matters: src/wasm/wasm-limits.ts). */
+export interface StructuralLimits {
+  /** Functions, imported and defined (WASM_MAX_FUNCTIONS). */
+  maxFunctions: number;
+  /** One function body's size in bytes (WASM_MAX_FUNCTION_BYTES). */
+  maxFunctionBytes: number;
+  /** Parameters plus declared locals of one function (WASM_MAX_LOCALS). */
+  maxLocals: number;
+  /** Blocks, loops, ifs and trys open at once in one function (WASM_MAX_NESTING_DEPTH). */
+  maxNestingDepth: number;
+  /** Sum over a function's loops of 1 + its locals + the operand-stack height there (WASM_MAX_LOOP_STATE). */
+  maxLoopState: number;
+}
+
+/**
+ * Far above what real modules use (PostgreSQL as WebAssembly: 14 k functions, 128 KB, 83 locals, depth 2 055,
+ * loop state 8 k), far below what makes an engine allocate gigabytes (wasm-limits.ts).
+ */
+export const DEFAULT_STRUCTURAL_LIMITS: StructuralLimits = {
+  maxFunctions: 100_000,
+  maxFunctionBytes: 1024 * 1024,
+  maxLocals: 50_000,
+  maxNestingDepth: 4096,
+  maxLoopState: 1_000_000,
+};
 
 /** The WebAssembly engine and its module store. */
 export class WasmConfig {
@@ -50,6 +99,17 @@ export class WasmConfig {
   readonly maxQueuedPerUser!: number;
   readonly defaultRuntime!: WasmRuntimeName;
   readonly maxOutputBytes!: number;
+  /** Checked at upload and before a run, off the event loop (see wasm-limits.ts). */
+  readonly structure!: StructuralLimits;
+  /**
+   * Budget of each runtime's compiled-module cache, in bytes (compiled code is charged per module byte, see
+   * V8Runtime), least recently used out first.
+   */
+  readonly moduleCacheBytes!: number;
+  /** Module bytes one user may be charged for (modules they own or their live tasks run). */
+  readonly moduleQuotaBytes!: number;
+  /** Modules one user may be charged for. */
+  readonly moduleQuotaCount!: number;
 
   constructor(values: WasmConfig) {
     Object.assign(this, values);
@@ -80,6 +140,17 @@ export const wasmConfig = defineFeatureConfig({
       // v8 by the benchmark in bench/wasm.ts (numbers in bench/README.md).
       defaultRuntime: env.WASM_DEFAULT_RUNTIME ?? 'v8',
       maxOutputBytes: env.WASM_MAX_OUTPUT_BYTES ?? 1024 * 1024,
+      structure: {
+        maxFunctions: env.WASM_MAX_FUNCTIONS ?? DEFAULT_STRUCTURAL_LIMITS.maxFunctions,
+        maxFunctionBytes: env.WASM_MAX_FUNCTION_BYTES ?? DEFAULT_STRUCTURAL_LIMITS.maxFunctionBytes,
+        maxLocals: env.WASM_MAX_LOCALS ?? DEFAULT_STRUCTURAL_LIMITS.maxLocals,
+        maxNestingDepth: env.WASM_MAX_NESTING_DEPTH ?? DEFAULT_STRUCTURAL_LIMITS.maxNestingDepth,
+        maxLoopState: env.WASM_MAX_LOOP_STATE ?? DEFAULT_STRUCTURAL_LIMITS.maxLoopState,
+      },
+      moduleCacheBytes: env.WASM_MODULE_CACHE_BYTES ?? 256 * 1024 * 1024,
+      // 25 modules at the default WASM_MAX_MODULE_BYTES.
+      moduleQuotaBytes: env.MODULE_STORAGE_QUOTA_BYTES ?? 256 * 1024 * 1024,
+      moduleQuotaCount: env.MODULE_STORAGE_QUOTA_COUNT ?? 1000,
     });
   },
 });

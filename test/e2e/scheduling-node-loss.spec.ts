@@ -5,7 +5,6 @@ import { useAdminApp } from '../support/admin';
 import { LeasedRun, TestAgent } from '../support/agent';
 import { bearer, newSession, Session } from '../support/auth';
 import { describeEachDatabase } from '../support/databases';
-import { registerNode } from '../support/nodes';
 import { scrape, valueOf } from '../support/prometheus';
 import { getTask, ORIGINAL_TASK, submitTask } from '../support/tasks';
 
@@ -33,10 +32,7 @@ describeEachDatabase('node loss, wait reasons and task metrics on %s', (database
   });
 
   const newAgent = async (capabilities?: object) =>
-    new TestAgent(
-      ctx.app,
-      await registerNode(ctx.app, bearer(bob.accessToken), capabilities ? { capabilities } : {}),
-    );
+    TestAgent.register(ctx.app, bearer(bob.accessToken), capabilities ? { capabilities } : {});
   /** A fresh task leased to `agent` (it may lease other queued tasks too; this one is among them). */
   const leaseTo = async (agent: TestAgent): Promise<{ taskId: string; run: LeasedRun }> => {
     const task = await submitTask(ctx.app, bearer(alice.accessToken), { max_attempts: 3 });

@@ -3,7 +3,6 @@ import { useAdminApp } from '../support/admin';
 import { LeasedRun, TestAgent } from '../support/agent';
 import { bearer, newSession, Session } from '../support/auth';
 import { expect422 } from '../support/validation';
-import { registerNode } from '../support/nodes';
 import { getTask, ORIGINAL_TASK, submitTask } from '../support/tasks';
 import { circuitPayload, ZK_FIXTURES, zkFixture } from '../support/zk';
 
@@ -55,7 +54,7 @@ describe('zk_proof tasks', () => {
     await (globalThis as { curve_bn128?: { terminate(): Promise<void> } }).curve_bn128?.terminate();
   });
 
-  const newAgent = async () => new TestAgent(ctx.app, await registerNode(ctx.app, bearer(bob.accessToken)));
+  const newAgent = () => TestAgent.register(ctx.app, bearer(bob.accessToken));
   const zkTask = (overrides: Record<string, unknown> = {}) =>
     submitTask(ctx.app, bearer(alice.accessToken), {
       task_type: 'zk_proof',

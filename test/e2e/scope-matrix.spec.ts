@@ -3,7 +3,7 @@ import { useAdminApp } from '../support/admin';
 import { apiKeyHeader, bearer, newSession } from '../support/auth';
 import { heartbeat, registerNode } from '../support/nodes';
 import { ORIGINAL_TASK, submitTask } from '../support/tasks';
-import { fixture, sha256 } from '../support/wasm';
+import { fixture, sha256, uniqueFixture } from '../support/wasm';
 import { circuitPayload, zkFixture } from '../support/zk';
 
 type Request = { url: string; payload?: object };
@@ -28,7 +28,7 @@ describe('scope matrix for API keys', () => {
       method: 'POST',
       url: '/api/v1/admin/circuits',
       headers: bearer(adminToken),
-      payload: circuitPayload('multiplier', 'groth16'),
+      payload: circuitPayload('multiplier', 'groth16', { wasm: true, zkey: true }),
     });
     circuitId = circuit.json<{ circuit_id: string }>().circuit_id;
     const upload = await ctx.app.inject({
@@ -48,6 +48,17 @@ describe('scope matrix for API keys', () => {
       payload: { name: 'target', scopes },
     });
     return res.json<{ key_id: string }>().key_id;
+  };
+
+  const freshModule = async () => {
+    const bytes = uniqueFixture('echo');
+    const res = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/modules',
+      headers: { ...bearer(adminToken), 'content-type': 'application/wasm' },
+      payload: bytes,
+    });
+    return res.json<{ module_id: string }>().module_id;
   };
 
   const future = () => new Date(Date.now() + 3_600_000).toISOString();
@@ -148,6 +159,9 @@ describe('scope matrix for API keys', () => {
       url: '/api/v1/modules',
       payload: { wasm_module: echoWasm.toString('base64') },
     }),
+    'GET /api/v1/modules': () => ({ url: '/api/v1/modules' }),
+    'GET /api/v1/modules/usage': () => ({ url: '/api/v1/modules/usage' }),
+    'DELETE /api/v1/modules/{module_id}': async () => ({ url: `/api/v1/modules/${await freshModule()}` }),
     'GET /api/v1/modules/{module_id}': () => ({ url: `/api/v1/modules/${echoId}` }),
     'GET /api/v1/modules/{module_id}/download': () => ({ url: `/api/v1/modules/${echoId}/download` }),
     'POST /api/v1/modules/{module_id}/run': () => ({
@@ -259,10 +273,18 @@ describe('scope matrix for API keys', () => {
             .replace(/\{circuit_id\}/g, circuitId)
             .replace(/\{[a-z_]+\}/g, '00000000-0000-4000-8000-000000000000');
         const op_ = `${method.toUpperCase()} ${path}`;
+        // Shared content a node downloads to execute (modules, circuit artifacts): any node key may read it.
+        const sharedRead = agent !== undefined && !agent.node_param && method === 'get';
         // A run route names no node: a run not leased to this node is refused by the handler (lease_lost).
-        const runRoute = agent !== undefined && !agent.node_param;
+        const runRoute = agent !== undefined && !agent.node_param && !sharedRead;
         const payload = runRoute
-          ? { fence: '1', outcome: 'ok', output_hash: 'a'.repeat(64), execution_time_ms: 1 }
+          ? {
+              fence: '1',
+              outcome: 'ok',
+              output_hash: 'a'.repeat(64),
+              execution_time_ms: 1,
+              signature: 'A'.repeat(86) + '==',
+            }
           : {};
         const send = (url: string) =>
           ctx.app.inject({
@@ -271,6 +293,13 @@ describe('scope matrix for API keys', () => {
             headers: apiKeyHeader(own.node_api_key),
             ...(method === 'get' || method === 'delete' ? {} : { payload }),
           });
+        if (sharedRead) {
+          const read = await send(fill(otherNode));
+          expect({ op: op_, ok: read.statusCode }).toEqual({ op: op_, ok: 200 });
+          allowed.push(op_);
+          checked.push(op_);
+          continue;
+        }
         const elsewhere = await send(fill(otherNode));
         expect({ op: op_, denied: (runRoute ? [409] : [403, 404]).includes(elsewhere.statusCode) }).toEqual({
           op: op_,
@@ -287,6 +316,10 @@ describe('scope matrix for API keys', () => {
       }
     }
     expect(allowed.sort()).toEqual([
+      'GET /api/v1/circuits/{circuit_id}',
+      'GET /api/v1/circuits/{circuit_id}/wasm',
+      'GET /api/v1/circuits/{circuit_id}/zkey',
+      'GET /api/v1/modules/{module_id}/download',
       'POST /api/v1/nodes/{node_id}/claim',
       'PUT /api/v1/nodes/{node_id}/heartbeat',
     ]);

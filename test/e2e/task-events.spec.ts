@@ -5,7 +5,6 @@ import { TestAgent } from '../support/agent';
 import { bearer, newSession, Session } from '../support/auth';
 import { describeEachDatabase } from '../support/databases';
 import { eventually } from '../support/eventually';
-import { registerNode } from '../support/nodes';
 import { parseSse, SseClient, SseMessage } from '../support/sse';
 import { submitTask } from '../support/tasks';
 
@@ -40,7 +39,7 @@ describeEachDatabase('task events (SSE) on %s', (database) => {
     for (const client of clients.splice(0)) client.close();
   });
 
-  const newAgent = async () => new TestAgent(ctx.app, await registerNode(ctx.app, bearer(bob.accessToken)));
+  const newAgent = () => TestAgent.register(ctx.app, bearer(bob.accessToken));
   const stream = (taskId: string, session: Session, headers: Record<string, string> = {}) => {
     const client = new SseClient(`${baseUrl}/api/v1/tasks/${taskId}/events`, {
       ...bearer(session.accessToken),

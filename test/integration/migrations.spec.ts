@@ -9,6 +9,7 @@ const EXPECTED_TABLES = [
   'audit_log',
   'circuits',
   'migrations',
+  'module_owners',
   'node_heartbeat_history',
   'nodes',
   'proof_artifacts',

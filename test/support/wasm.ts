@@ -5,6 +5,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { AppConfig } from '../../src/config/app-config';
 import { WasmRuntimeName } from '../../src/wasm/wasm.config';
 import { FsContentStore } from '../../src/storage/fs-content-store';
+import { ModuleChecker } from '../../src/wasm/module-checker';
 import { moduleContentOptions, ModuleStoreService } from '../../src/wasm/module-store.service';
 import { V8Runtime } from '../../src/wasm/v8/v8.runtime';
 import { WasmService } from '../../src/wasm/wasm.service';
@@ -66,12 +67,23 @@ export class InMemoryWasmModulesRepository extends WasmModulesRepository {
   findById(moduleId: string) {
     return Promise.resolve(this.rows.get(moduleId) ?? null);
   }
+
+  markBuiltIn(moduleId: string) {
+    const row = this.rows.get(moduleId);
+    if (row) this.rows.set(moduleId, { ...row, uploadedBy: null });
+    return Promise.resolve();
+  }
 }
 
 /** The real module store on disk (the module namespace of the content store) over an in-memory repository. */
 export async function buildModuleStore(config: AppConfig): Promise<ModuleStoreService> {
   const content = await FsContentStore.create(moduleContentOptions(config.wasm));
-  return new ModuleStoreService(config.wasm, content, new InMemoryWasmModulesRepository());
+  return new ModuleStoreService(
+    config.wasm,
+    content,
+    new InMemoryWasmModulesRepository(),
+    new ModuleChecker(config.wasm),
+  );
 }
 
 export interface Engine {
@@ -87,7 +99,10 @@ export async function buildEngine(config: AppConfig): Promise<Engine> {
     new V8Runtime({ poolSize: config.wasm.maxConcurrency }),
     new WasmerRuntime({ poolSize: config.wasm.maxConcurrency }),
   ]);
-  return { service, store, close: () => service.onModuleDestroy() };
+  const close = async () => {
+    await Promise.all([service.onModuleDestroy(), store.checker.close()]);
+  };
+  return { service, store, close };
 }
 
 /** Event-loop delay while `work` runs: p99 and max in milliseconds (10 ms sampling resolution). */

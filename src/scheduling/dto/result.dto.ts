@@ -68,6 +68,16 @@ export class RunResultRequestDto {
   @IsArray()
   @ArrayMaxSize(1024)
   public_signals?: unknown[];
+  @ApiProperty({
+    maxLength: 128,
+    description:
+      'Standard base64 of the Ed25519 signature over the UTF-8 RFC 8785 form of the receipt ' +
+      '{task_id, run_id, fence, module_hash | circuit_id, inputs_hash, output_hash, proof_hash, outcome, ' +
+      'execution_time_ms} (absent fields omitted), by the key the node registered',
+  })
+  @IsString()
+  @MaxLength(128)
+  signature!: string;
 }
 
 export class RunResultResponseDto {

@@ -1,5 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { PageDto } from '../../common/pagination/page.dto';
 import { IsSha256Hex, SHA256_HEX_PATTERN } from '../../common/validation/sha256';
+import type { OwnedModule } from '../module-owners.repository';
 import type { WasmModuleRecord } from '../wasm-modules.repository';
 import type { ExternKind } from '../wasm-binary';
 
@@ -54,4 +56,33 @@ export function toModuleDto(record: WasmModuleRecord): ModuleDto {
     exports: record.exports.map(({ name, kind }) => ({ name, kind })),
     created_at: record.createdAt.toISOString(),
   };
+}
+
+/** One of the caller's modules (`GET /modules`). */
+export class OwnedModuleDto extends ModuleDto {
+  @ApiProperty({
+    format: 'date-time',
+    description: 'When you uploaded it (or first stored it through a task)',
+  })
+  owned_since!: string;
+}
+
+export class OwnedModulePageDto extends PageDto(OwnedModuleDto) {}
+
+export function toOwnedModuleDto(record: OwnedModule): OwnedModuleDto {
+  return { ...toModuleDto(record), owned_since: record.ownedSince.toISOString() };
+}
+
+/** `GET /modules/usage`: what the caller is charged for, and their quota. */
+export class ModuleUsageDto {
+  @ApiProperty({ description: 'Bytes of the distinct modules you own or your live tasks run' })
+  used_bytes!: number;
+  @ApiProperty({ description: 'How many such modules' }) used_modules!: number;
+  @ApiProperty({ description: 'MODULE_STORAGE_QUOTA_BYTES' }) max_bytes!: number;
+  @ApiProperty({ description: 'MODULE_STORAGE_QUOTA_COUNT' }) max_modules!: number;
+}
+
+export class ModuleDeletedDto {
+  @ApiProperty() message!: string;
+  @ApiProperty({ pattern: SHA256_HEX_PATTERN.source }) module_id!: string;
 }

@@ -9,18 +9,18 @@
  * never touches the host's descriptors.
  *
  * Messages from the pool (v8.runtime.ts), on the `jobs` port; answers go to the parent port:
- *   { run: { hash, module?, keep?, hasStart?, stdin, args, env, maxOutputBytes, deterministic } }
- *                                                              → { result }, or { need: hash }
+ *   { run: { hash, module? | bytes?, keep?, hasStart?, stdin, args, env, maxOutputBytes, deterministic } }
+ *                                      → { compiled }? (after compiling `bytes`), then { result }; or { need }
  *   { drop: hash }                                                                 (no answer)
  * A compiled module is sent once per worker and, with `keep`, held here by hash until the pool says to drop
  * it (the pool mirrors this cache, so it stays within the pool's own compiled-module bound).
  */
 const { parentPort, receiveMessageOnPort, workerData } = require('node:worker_threads');
-const { WASI } = require('node:wasi');
 const { openSync } = require('node:fs');
 const { setPriority } = require('node:os');
 const { Capture } = require('../output-capture.js');
 const { seededStream } = require('./seeded-stream.js');
+const { WASI, setMemory } = require('./node-wasi.js');
 
 if (!parentPort) throw new Error('v8-worker must run in a worker thread');
 const port = parentPort;
@@ -50,7 +50,7 @@ class OutputLimitReached extends Error {}
  * @typedef {{ module: WebAssembly.Module, imports: string[], hasStart: boolean }} Cached
  *   `imports`: the names the module imports from WASI, so each call's import object holds only those.
  *   `hasStart`: the module has a start function, which runs guest code at instantiation.
- * @typedef {{ hash: string, module?: WebAssembly.Module, keep?: boolean, hasStart?: boolean,
+ * @typedef {{ hash: string, module?: WebAssembly.Module, bytes?: Uint8Array, keep?: boolean, hasStart?: boolean,
  *   stdin: Uint8Array, args: string[], env: Record<string, string>, maxOutputBytes: number,
  *   deterministic: { seed: string } | null }} Job
  * @typedef {{ stdin: Uint8Array, stdinOffset: number, stdout: Capture, stderr: Capture,
@@ -65,24 +65,6 @@ class OutputLimitReached extends Error {}
 /** @type {Map<string, Cached>} */
 const modules = new Map();
 
-/**
- * node:wasi's memory setter. `wasi.start()` runs one command per WASI instance, and building an instance
- * (native state plus ~45 bound functions) costs more than running a small guest; with the setter a host is
- * pointed at each guest's memory in turn and reused while argv and environment stay the same. Nothing of
- * one guest reaches the next: the only state node:wasi keeps is the stdio table, and every call that
- * would change it (or the descriptor behind it) is refused below. The setter is not public API, so when
- * a Node.js release hides it, every call falls back to a fresh host and `start()`.
- */
-const setMemory = (() => {
-  const probe = new WASI({ version: 'preview1', stdin: devNull, stdout: devNull, stderr: devNull });
-  const symbol = Object.getOwnPropertySymbols(probe).find((s) => s.description === 'kSetMemory');
-  const setter = symbol && /** @type {Record<symbol, unknown>} */ (/** @type {unknown} */ (probe))[symbol];
-  if (typeof setter !== 'function') return null;
-  return (/** @type {WASI} */ wasi, /** @type {WebAssembly.Memory} */ memory) =>
-    /** @type {Record<symbol, (memory: WebAssembly.Memory) => void>} */ (/** @type {unknown} */ (wasi))[
-      /** @type {symbol} */ (symbol)
-    ](memory);
-})();
 /** What a reused host points at between calls, so it keeps no guest's memory alive. */
 const NO_MEMORY = new WebAssembly.Memory({ initial: 0 });
 /** Thrown by proc_exit to unwind the guest; the code is in the call's state. */
@@ -350,8 +332,21 @@ function prepare(/** @type {Job} */ job) {
   }
 }
 
-/** @param {Job} job */
+/**
+ * The module of a job: held here, sent compiled, or compiled here from `bytes` (synchronously: this thread
+ * has no event loop, and the pool's timeout, which terminates the thread, covers the compile). A module
+ * compiled here goes back to the pool for its cache. Throws V8's CompileError for bytes it refuses.
+ * @param {Job} job
+ */
 function cachedModule(job) {
+  if (job.bytes) {
+    job.module = new WebAssembly.Module(job.bytes);
+    job.bytes = undefined;
+    if (job.keep)
+      port.postMessage({
+        compiled: { hash: job.hash, module: job.module, hasStart: job.hasStart !== false },
+      });
+  }
   if (!job.module) return modules.get(job.hash);
   const imports = WebAssembly.Module.imports(job.module)
     .filter((entry) => entry.module === WASI_MODULE)
@@ -368,7 +363,22 @@ function handle(/** @type {{ run?: Job, drop?: string }} */ message) {
     return;
   }
   const job = /** @type {Job} */ (message.run);
-  const cached = cachedModule(job);
+  let cached;
+  try {
+    cached = cachedModule(job);
+  } catch (error) {
+    const detail = `cannot compile: ${error instanceof Error ? error.message : 'error'}`;
+    const result = {
+      end: 'invalid_module',
+      exitCode: null,
+      stdout: EMPTY,
+      stderr: EMPTY,
+      memoryBytes: null,
+      detail,
+    };
+    port.postMessage({ result });
+    return;
+  }
   if (!cached) {
     port.postMessage({ need: job.hash }); // not sent to this worker yet (or dropped): the pool resends it
     return;

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { WASI } from 'node:wasi';
+import type { WASI as WasiClass } from 'node:wasi';
 import { join } from 'node:path';
 import { MessageChannel, MessagePort, Worker } from 'node:worker_threads';
 import { LruCache } from '../lru-cache';
@@ -9,9 +9,33 @@ import { hasStartFunction } from '../wasm-binary';
 const WORKER_FILE = join(__dirname, 'v8-worker.js');
 const WASI_MODULE = 'wasi_snapshot_preview1';
 
+/**
+ * Loading node:wasi makes Node print "ExperimentalWarning: WASI is an experimental feature" to stderr (once
+ * per thread; some versions on first construction instead), a line that is not JSON in the JSON log. Both
+ * happen here with that one warning filtered; every other warning still reaches stderr. v8-worker.js does
+ * the same for its thread.
+ */
+function loadWasiQuietly(): { WASI: typeof WasiClass; probe: WasiClass } {
+  // Restored below; bound so the filter can call it.
+  const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  const original = Object.getOwnPropertyDescriptor(process, 'emitWarning');
+  process.emitWarning = (warning: string | Error, ...rest: unknown[]) => {
+    const text = typeof warning === 'string' ? warning : warning.message;
+    const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
+    if (type === 'ExperimentalWarning' && text.startsWith('WASI ')) return;
+    emitWarning(warning, ...rest);
+  };
+  try {
+    const { WASI } = process.getBuiltinModule('node:wasi');
+    return { WASI, probe: new WASI({ version: 'preview1' }) };
+  } finally {
+    if (original) Object.defineProperty(process, 'emitWarning', original);
+  }
+}
+
 /** The preview1 functions node:wasi implements; anything else would fail to link, so it is refused first. */
 const WASI_FUNCTIONS: ReadonlySet<string> = new Set(
-  Object.keys((new WASI({ version: 'preview1' }).getImportObject() as Record<string, object>)[WASI_MODULE]),
+  Object.keys((loadWasiQuietly().probe.getImportObject() as Record<string, object>)[WASI_MODULE]),
 );
 
 /** What the worker is sent for one run (see v8-worker.js). */
@@ -19,6 +43,11 @@ interface RunMessage {
   hash: string;
   /** Only when the worker does not hold this module yet. */
   module?: WebAssembly.Module;
+  /**
+   * The module's bytes, when no compiled module is cached: the worker compiles them itself, inside the
+   * run's timeout, so a module that is costly to compile is ended with the run (and its memory with it).
+   */
+  bytes?: Uint8Array<ArrayBuffer>;
   /** Whether the worker keeps `module` for later calls (only while it is in the pool's cache). */
   keep?: boolean;
   /** A module with a start function is never instantiated ahead of a call (that would run guest code). */
@@ -30,16 +59,35 @@ interface RunMessage {
   deterministic: { seed: string } | null;
 }
 
-type WorkerMessage = { result: RuntimeResult } | { need: string } | { warning: string };
+type WorkerMessage =
+  | { result: RuntimeResult }
+  | { need: string }
+  | { warning: string }
+  | { compiled: { hash: string; module: WebAssembly.Module; hasStart: boolean } };
 
 interface Compiled {
   module: WebAssembly.Module;
   hasStart: boolean;
+  /** What it costs the cache: COMPILED_BYTES_PER_MODULE_BYTE per byte of the module. */
+  chargedBytes: number;
 }
+
+/**
+ * What a compiled module is charged in the cache, per byte of its (memory-capped) binary. V8 does not expose
+ * a module's compiled size. Measured here (Node 20, the 9 MB modules of bench/support/large-module.ts): RSS grew
+ * by 19.7 MB per compiled module held, 2.2 bytes per module byte; 3 leaves room for code V8 later optimises.
+ */
+export const COMPILED_BYTES_PER_MODULE_BYTE = 3;
+
+/** WASM_MODULE_CACHE_BYTES's default: what each runtime's compiled modules may hold. */
+export const DEFAULT_MODULE_CACHE_BYTES = 256 * 1024 * 1024;
 
 interface Call {
   job: RuntimeJob;
-  compiled: Compiled;
+  /** Null when the worker compiles the module for this call. */
+  compiled: Compiled | null;
+  /** The module's size in bytes, recorded when its bytes are sent to be compiled by the worker. */
+  moduleBytes: number;
   timer: NodeJS.Timeout;
   resolve: (result: RuntimeResult) => void;
 }
@@ -57,7 +105,12 @@ interface Slot {
 
 export interface V8RuntimeOptions {
   poolSize: number;
-  cacheSize?: number;
+  /**
+   * Budget of the compiled-module cache in bytes (modules charged COMPILED_BYTES_PER_MODULE_BYTE per byte),
+   * least recently used out first. The workers hold only what this cache holds (the pool shares one compiled
+   * copy of each module with them), so this bounds the compiled code of the whole pool.
+   */
+  cacheBytes?: number;
 }
 
 const empty = () => ({ stdout: new Uint8Array(), stderr: new Uint8Array(), memoryBytes: null });
@@ -73,16 +126,35 @@ export class V8Runtime implements WasmRuntime {
   readonly supportsDeterminism = true;
   private readonly logger = new Logger('V8Runtime');
   private readonly slots: Slot[] = [];
-  private readonly compiled: LruCache<string, Promise<Compiled>>;
+  private readonly compiled: LruCache<string, Compiled>;
   private closed = false;
 
   constructor(private readonly options: V8RuntimeOptions) {
-    // A module leaving the cache leaves every worker too, so compiled code stays bounded by the cache size.
-    this.compiled = new LruCache(options.cacheSize ?? 64, (_module, hash) => this.dropEverywhere(hash));
+    // A module leaving the cache leaves every worker too, so compiled code stays bounded by the cache budget.
+    this.compiled = new LruCache({
+      maxBytes: options.cacheBytes ?? DEFAULT_MODULE_CACHE_BYTES,
+      sizeOf: (entry) => entry.chargedBytes,
+      onEvict: (_entry, hash) => this.dropEverywhere(hash),
+    });
+  }
+
+  /** The compiled-module cache: entries and charged bytes (for tests and benches). */
+  get cacheStats(): { entries: number; bytes: number; budget: number } {
+    return { entries: this.compiled.size, bytes: this.compiled.bytes, budget: this.compiled.maxBytes };
+  }
+
+  /** Whether the compiled form of `hash` is cached (without making it the most recently used). */
+  isCached(hash: string): boolean {
+    return this.compiled.has(hash);
   }
 
   supportsImport(module: string, name: string): boolean {
     return module === WASI_MODULE && WASI_FUNCTIONS.has(name);
+  }
+
+  /** Whether a compiled module is cached for this hash (a module whose compile was cut short never is). */
+  holdsCompiled(moduleHash: string): boolean {
+    return this.compiled.has(moduleHash);
   }
 
   /** Starts the pool ahead of the first call (optional: workers are also started on demand). */
@@ -90,22 +162,32 @@ export class V8Runtime implements WasmRuntime {
     while (this.slots.length < this.options.poolSize) this.slots.push(this.spawn());
   }
 
-  async run(job: RuntimeJob): Promise<RuntimeResult> {
-    if (this.closed) throw new Error('V8Runtime is closed');
-    let compiled: Compiled;
-    try {
-      compiled = await this.compile(job);
-    } catch (error) {
-      const detail = error instanceof Error ? error.message : 'compile error';
-      return { end: 'invalid_module', exitCode: null, ...empty(), detail };
-    }
+  /**
+   * The timeout starts before the module is compiled: a cache miss is compiled by the worker as part of the
+   * run, so compile time counts against `timeoutMs`, and at the deadline the worker (compiler and all) is
+   * terminated. A compile that V8 cannot interrupt ends with the thread, within the structural limits'
+   * bounded cost (wasm-limits.ts); the caller has its `timeout` at the deadline either way.
+   */
+  run(job: RuntimeJob): Promise<RuntimeResult> {
+    if (this.closed) return Promise.reject(new Error('V8Runtime is closed'));
+    const compiled = this.compiled.get(job.moduleHash) ?? null;
+    if (job.signal?.aborted)
+      return Promise.resolve({ end: 'timeout', exitCode: null, ...empty(), detail: 'cancelled' });
     const slot = this.acquire();
     return new Promise<RuntimeResult>((resolve) => {
       const timer = setTimeout(() => {
         this.settle(slot, { end: 'timeout', exitCode: null, ...empty(), detail: null }, false);
       }, job.timeoutMs);
-      slot.call = { job, compiled, timer, resolve };
-      this.post(slot, slot.call);
+      const call: Call = { job, compiled, moduleBytes: 0, timer, resolve };
+      // A cancelled run is stopped like a timed-out one: its worker is terminated and replaced.
+      const cancel = () => {
+        if (slot.call === call) {
+          this.settle(slot, { end: 'timeout', exitCode: null, ...empty(), detail: 'cancelled' }, false);
+        }
+      };
+      job.signal?.addEventListener('abort', cancel, { once: true });
+      slot.call = call;
+      this.post(slot, call);
     });
   }
 
@@ -116,22 +198,9 @@ export class V8Runtime implements WasmRuntime {
     await Promise.all(workers);
   }
 
-  private compile(job: RuntimeJob): Promise<Compiled> {
-    const cached = this.compiled.get(job.moduleHash);
-    if (cached) return cached;
-    // Async compile runs off the event loop; a failed compile is not cached.
-    const bytes = job.bytes();
-    const compiled = WebAssembly.compile(bytes).then((module) => ({
-      module,
-      hasStart: hasStartFunction(bytes),
-    }));
-    compiled.catch(() => this.compiled.delete(job.moduleHash));
-    this.compiled.set(job.moduleHash, compiled);
-    return compiled;
-  }
-
   /** Sends a run to a worker, with the compiled module only if the worker does not hold it already. */
-  private post(slot: Slot, { job, compiled }: Call): void {
+  private post(slot: Slot, call: Call): void {
+    const { job, compiled } = call;
     const hash = job.moduleHash;
     const message: RunMessage = {
       hash,
@@ -142,14 +211,23 @@ export class V8Runtime implements WasmRuntime {
       maxOutputBytes: job.maxOutputBytes,
       deterministic: job.deterministic,
     };
-    if (!slot.modules.has(hash)) {
+    const transfer: ArrayBuffer[] = [message.stdin.buffer];
+    if (!compiled) {
+      // Compiled by the worker, which sends the module back for the cache (see `cache`).
+      const bytes = job.bytes();
+      call.moduleBytes = bytes.byteLength;
+      message.bytes = bytes;
+      message.hasStart = hasStartFunction(bytes);
+      message.keep = true;
+      transfer.push(bytes.buffer);
+    } else if (!slot.modules.has(hash)) {
       message.module = compiled.module;
       message.hasStart = compiled.hasStart;
       // A worker keeps a module only while it is cached here: one evicted is dropped from every worker.
       message.keep = this.compiled.has(hash);
       if (message.keep) slot.modules.add(hash);
     }
-    this.send(slot, { run: message }, [message.stdin.buffer]);
+    this.send(slot, { run: message }, transfer);
   }
 
   private send(slot: Slot, message: object, transfer: ArrayBuffer[] = []): void {
@@ -190,6 +268,7 @@ export class V8Runtime implements WasmRuntime {
     const slot: Slot = { worker, jobs, signal, call: null, modules: new Set() };
     worker.on('message', (message: WorkerMessage) => {
       if ('warning' in message) this.logger.warn(message.warning);
+      else if ('compiled' in message) this.cache(slot, message.compiled);
       else if ('need' in message) this.resend(slot, message.need);
       else this.settle(slot, message.result, true);
     });
@@ -211,6 +290,19 @@ export class V8Runtime implements WasmRuntime {
       );
     });
     return slot;
+  }
+
+  /** A worker compiled a module (and keeps it): cached here so other workers are sent the compiled code. */
+  private cache(
+    slot: Slot,
+    { hash, module, hasStart }: Omit<Compiled, 'chargedBytes'> & { hash: string },
+  ): void {
+    const call = slot.call;
+    if (!call || call.job.moduleHash !== hash || this.closed) return;
+    call.compiled = { module, hasStart, chargedBytes: call.moduleBytes * COMPILED_BYTES_PER_MODULE_BYTE };
+    slot.modules.add(hash);
+    // A module over the whole budget serves this call only: no worker keeps it.
+    if (!this.compiled.set(hash, call.compiled)) this.dropEverywhere(hash);
   }
 
   /** The worker did not hold the module it was asked to run (it should not happen): send it again, whole. */

@@ -27,7 +27,13 @@ try {
 /** @typedef {import('@wasmer/sdk/node').Package} Package */
 /** @typedef {import('../runtime').RuntimeResult} Result (as posted; `end` and `detail` as in RuntimeResult) */
 
-const cacheSize = /** @type {{ cacheSize: number }} */ (workerData).cacheSize;
+/**
+ * This worker's budget for loaded packages, in bytes: each is charged `bytesPerModuleByte` per byte of its
+ * binary (the SDK holds the bytes and V8's compiled code for them), least recently used out first.
+ */
+const { cacheBytes, bytesPerModuleByte } = /** @type {{ cacheBytes: number, bytesPerModuleByte: number }} */ (
+  workerData
+);
 
 /** The SDK's own compiled WebAssembly, sent once by the main thread (null: this worker compiles it). */
 /** @type {(module: WebAssembly.Module | null) => void} */
@@ -66,8 +72,9 @@ client.then(
   },
 );
 
-/** Loaded packages by module hash, least recently used first. @type {Map<string, Package>} */
+/** Loaded packages by module hash, least recently used first. @type {Map<string, { pkg: Package, bytes: number }>} */
 const packages = new Map();
+let packageBytes = 0;
 /** Module bytes asked of the main thread, by job id. @type {Map<number, (bytes: Uint8Array) => void>} */
 const pendingBytes = new Map();
 
@@ -84,15 +91,25 @@ async function packageFor(id, moduleHash) {
   if (cached) {
     packages.delete(moduleHash);
     packages.set(moduleHash, cached);
-    return cached;
+    return cached.pkg;
   }
-  const bytes = await new Promise((resolve) => {
-    pendingBytes.set(id, resolve);
-    port.postMessage({ type: 'need-bytes', id });
-  });
+  const bytes = /** @type {Uint8Array} */ (
+    await new Promise((resolve) => {
+      pendingBytes.set(id, resolve);
+      port.postMessage({ type: 'need-bytes', id });
+    })
+  );
   const pkg = await wasmer.packages.load(bytes);
-  packages.set(moduleHash, pkg);
-  if (packages.size > cacheSize) packages.delete(/** @type {string} */ (packages.keys().next().value));
+  const charged = bytes.byteLength * bytesPerModuleByte;
+  // One over the whole budget runs once and is not kept; otherwise the oldest go until it fits.
+  if (charged > cacheBytes || packages.has(moduleHash)) return pkg;
+  packages.set(moduleHash, { pkg, bytes: charged });
+  packageBytes += charged;
+  for (const [hash, entry] of packages) {
+    if (packageBytes <= cacheBytes) break;
+    packages.delete(hash);
+    packageBytes -= entry.bytes;
+  }
   return pkg;
 }
 

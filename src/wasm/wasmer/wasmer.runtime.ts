@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { RuntimeJob, RuntimeResult, WasmRuntime } from '../runtime';
+import { COMPILED_BYTES_PER_MODULE_BYTE, DEFAULT_MODULE_CACHE_BYTES } from '../v8/v8.runtime';
 
 const WORKER_FILE = join(__dirname, 'wasmer-worker.js');
 const WASI_MODULE = 'wasi_snapshot_preview1';
@@ -28,8 +29,12 @@ type FromWorker =
 export interface WasmerRuntimeOptions {
   /** Workers kept (each holds one SDK client, 60–90 MB fresh); more start on demand, up to the service's cap. */
   poolSize: number;
-  /** Loaded packages kept per worker. */
-  cacheSize?: number;
+  /**
+   * Budget of loaded packages in bytes for the whole pool: each of `poolSize` workers keeps its own packages
+   * (and compiled code), so each gets an even share, charging COMPILED_BYTES_PER_MODULE_BYTE + 1 per module
+   * byte (the SDK keeps the bytes too).
+   */
+  cacheBytes?: number;
   /** Runs after which a worker is replaced by a fresh one (the SDK's memory only grows; see RUNS_PER_WORKER). */
   runsPerWorker?: number;
 }
@@ -163,7 +168,12 @@ export class WasmerRuntime implements WasmRuntime {
 
   private spawn(): Slot {
     const worker = new Worker(WORKER_FILE, {
-      workerData: { cacheSize: this.options.cacheSize ?? 64 },
+      workerData: {
+        cacheBytes: Math.floor(
+          (this.options.cacheBytes ?? DEFAULT_MODULE_CACHE_BYTES) / this.options.poolSize,
+        ),
+        bytesPerModuleByte: COMPILED_BYTES_PER_MODULE_BYTE + 1,
+      },
       stdout: false,
       stderr: false,
     });

@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { V8Runtime, V8RuntimeOptions } from '../../../src/wasm/v8/v8.runtime';
+import { COMPILED_BYTES_PER_MODULE_BYTE, V8Runtime, V8RuntimeOptions } from '../../../src/wasm/v8/v8.runtime';
 import type { RunRequest } from '../../../src/wasm/run-request';
+import type { ModuleStoreService } from '../../../src/wasm/module-store.service';
 import { WasmService } from '../../../src/wasm/wasm.service';
 import { testConfig, TestConfig } from '../../support/config';
 import { buildModuleStore, fixture, Fixture } from '../../support/wasm';
@@ -85,7 +86,7 @@ const exitWithErrnoOf = (
 describe('v8 runtime: guests cannot reach the host through node:wasi', () => {
   let env: TestConfig;
   let dir: string;
-  const engines: { service: WasmService }[] = [];
+  const engines: { close: () => Promise<unknown> }[] = [];
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'vcp-wasm-v8-'));
@@ -93,7 +94,7 @@ describe('v8 runtime: guests cannot reach the host through node:wasi', () => {
   });
 
   afterAll(async () => {
-    await Promise.all(engines.map((e) => e.service.onModuleDestroy()));
+    await Promise.all(engines.map((e) => e.close()));
     env?.cleanup();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -101,7 +102,7 @@ describe('v8 runtime: guests cannot reach the host through node:wasi', () => {
   async function engine(options: Partial<V8RuntimeOptions> = {}): Promise<WasmService> {
     const store = await buildModuleStore(env.config);
     const service = new WasmService(env.config.wasm, store, [new V8Runtime({ poolSize: 1, ...options })]);
-    engines.push({ service });
+    engines.push({ close: () => Promise.all([service.onModuleDestroy(), store.checker.close()]) });
     return service;
   }
 
@@ -201,17 +202,22 @@ describe('v8 runtime: warm state carries nothing from one call to the next', () 
   let env: TestConfig;
   let dir: string;
   let service: WasmService;
+  let store: ModuleStoreService;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'vcp-wasm-v8-'));
     env = testConfig({ WASM_ALLOWED_ROOTS: dir, WASM_TIMEOUT_SECS: '5' });
-    const store = await buildModuleStore(env.config);
-    // One worker and room for one compiled module: switching modules evicts, and the worker drops it too.
-    service = new WasmService(env.config.wasm, store, [new V8Runtime({ poolSize: 1, cacheSize: 1 })]);
+    store = await buildModuleStore(env.config);
+    // One worker and room (by bytes) for one of the larger fixtures: switching modules evicts, and the worker
+    // drops it too.
+    service = new WasmService(env.config.wasm, store, [
+      new V8Runtime({ poolSize: 1, cacheBytes: 30_000 * COMPILED_BYTES_PER_MODULE_BYTE }),
+    ]);
   });
 
   afterAll(async () => {
     await service?.onModuleDestroy();
+    await store?.checker.close();
     env?.cleanup();
     rmSync(dir, { recursive: true, force: true });
   });

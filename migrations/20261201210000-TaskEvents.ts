@@ -11,8 +11,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * (a status change updates that row; a run event locks it first), so a later transaction on the same task
  * waits for the earlier one's commit before it takes an id.
  */
-export class TaskEvents20261201193000 implements MigrationInterface {
-  name = 'TaskEvents20261201193000';
+export class TaskEvents20261201210000 implements MigrationInterface {
+  name = 'TaskEvents20261201210000';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`

@@ -1,0 +1,50 @@
+import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { join } from 'node:path';
+import { Piscina } from 'piscina';
+import type { ModuleCheck } from './module-check';
+import { WasmConfig } from './wasm.config';
+
+const WORKER_FILE = join(__dirname, 'module-check.worker.js');
+
+/**
+ * Runs checkModule on a thread of its own (piscina), so a module's parsing and validation never block the
+ * event loop. `checks` counts the modules parsed, for tests that must show a path parses nothing.
+ */
+@Injectable()
+export class ModuleChecker implements OnModuleDestroy {
+  private readonly pool: Piscina<{ bytes: Uint8Array; limits: WasmConfig['structure'] }, ModuleCheck>;
+  private parsed = 0;
+  private closing: Promise<void> | null = null;
+
+  constructor(private readonly config: WasmConfig) {
+    this.pool = new Piscina({
+      filename: WORKER_FILE,
+      minThreads: 0,
+      maxThreads: 2,
+      // A thread that sat idle for a minute is let go: uploads are rare next to runs.
+      idleTimeout: 60_000,
+      // The scan needs little JS heap; V8's validation memory is bounded by the structural limits.
+      resourceLimits: { maxOldGenerationSizeMb: 128 },
+    });
+  }
+
+  get checks(): number {
+    return this.parsed;
+  }
+
+  async check(bytes: Uint8Array): Promise<ModuleCheck> {
+    this.parsed++;
+    // A copy goes to the thread (structured clone): the caller keeps its bytes to store or run.
+    return this.pool.run({ bytes, limits: this.config.structure });
+  }
+
+  /** Ends the threads (idempotent: the app and a test's teardown may both call it). */
+  close(): Promise<void> {
+    this.closing ??= this.pool.destroy();
+    return this.closing;
+  }
+
+  onModuleDestroy(): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,101 @@
+import { Test, TestingModule } from '@nestjs/testing';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import type { Principal } from '../../../src/common/auth/principal';
+import { AppException } from '../../../src/common/errors/app.exception';
+import { ConfigModule } from '../../../src/config/config.module';
+import { DatabaseModule } from '../../../src/database/database.module';
+import { ModuleOwnershipService } from '../../../src/wasm/module-ownership.service';
+import { WasmModule } from '../../../src/wasm/wasm.module';
+import { createTestEnv, describeEachDatabase, TestEnv } from '../../support/databases';
+import { sha256, uniqueFixture } from '../../support/wasm';
+
+const ECHO_SIZE = uniqueFixture('echo').length;
+const META = { ip: null, userAgent: null, requestId: null };
+
+/** Ownership, quota and collection through the real Nest module, on PostgreSQL and on PGlite. */
+describeEachDatabase('module ownership on %s', (database) => {
+  let env: TestEnv;
+  let moduleRef: TestingModule;
+  let sut: ModuleOwnershipService;
+  let ds: DataSource;
+  let n = 0;
+
+  beforeAll(async () => {
+    env = await createTestEnv(database, { MODULE_STORAGE_QUOTA_BYTES: String(Math.floor(ECHO_SIZE * 2.5)) });
+    moduleRef = await Test.createTestingModule({
+      imports: [ConfigModule.forRoot(env.config), DatabaseModule, WasmModule],
+    }).compile();
+    await moduleRef.init();
+    sut = moduleRef.get(ModuleOwnershipService);
+    ds = moduleRef.get(DataSource);
+  });
+
+  afterAll(async () => {
+    await moduleRef?.close();
+    await env?.dispose();
+  });
+
+  const newUser = async (): Promise<Principal> => {
+    const [{ user_id }] = await ds.query<{ user_id: string }[]>(
+      `INSERT INTO users (username, password_hash) VALUES ($1, 'x') RETURNING user_id`,
+      [`owner_${database}_${n++}`],
+    );
+    return { userId: user_id, username: 'u', role: 'user', scopes: [], authMethod: 'jwt' };
+  };
+  const onDisk = (id: string) => existsSync(join(env.config.wasm.allowedRoots[0], `${id}.wasm`));
+  const quotaRefusal = (error: unknown) =>
+    error instanceof AppException && error.publicReason === 'storage_quota_exceeded';
+
+  it('concurrent uploads at the edge of the quota: exactly the ones that fit are stored', async () => {
+    const user = await newUser();
+    const modules = [uniqueFixture('echo'), uniqueFixture('echo'), uniqueFixture('echo')];
+    const results = await Promise.allSettled(modules.map((bytes) => sut.upload(bytes, user.userId)));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(refused).toHaveLength(1);
+    expect(quotaRefusal(refused[0].reason)).toBe(true);
+    expect(await sut.usage(user.userId)).toEqual({ bytes: modules[0].length * 2, modules: 2 });
+    // The refused bytes are not left on disk, whichever upload lost.
+    expect(modules.filter((bytes) => onDisk(sha256(bytes)))).toHaveLength(2);
+  });
+
+  it('a live task keeps the module after its owner deletes it; once the task is deleted, collection removes it', async () => {
+    const user = await newUser();
+    const bytes = uniqueFixture('echo');
+    const id = sha256(bytes);
+    await sut.upload(bytes, user.userId);
+    const [{ task_id }] = await ds.query<{ task_id: string }[]>(
+      `INSERT INTO tasks (creator_id, task_type, max_execution_time_sec, module_id)
+       VALUES ($1, 'wasm_execution', 60, $2) RETURNING task_id`,
+      [user.userId, id],
+    );
+    await sut.remove(user, id, META);
+    expect(onDisk(id)).toBe(true);
+    expect(await ds.query(`SELECT 1 FROM wasm_modules WHERE module_id = $1`, [id])).toHaveLength(1);
+    await sut.collect(id); // still held by the live task: nothing happens
+    expect(onDisk(id)).toBe(true);
+
+    await ds.query(`UPDATE tasks SET deleted_at = now() WHERE task_id = $1`, [task_id]);
+    await sut.collect(id);
+    expect(onDisk(id)).toBe(false);
+    expect(await ds.query(`SELECT 1 FROM wasm_modules WHERE module_id = $1`, [id])).toHaveLength(0);
+    // The deleted task forgets the module it ran (it can never run again).
+    expect(await ds.query(`SELECT module_id FROM tasks WHERE task_id = $1`, [task_id])).toEqual([
+      { module_id: null },
+    ]);
+  });
+
+  it('an upload after a delete of the same bytes stores them again', async () => {
+    const user = await newUser();
+    const bytes = uniqueFixture('echo');
+    const id = sha256(bytes);
+    await sut.upload(bytes, user.userId);
+    await sut.remove(user, id, META);
+    expect(onDisk(id)).toBe(false);
+    const again = await sut.upload(bytes, user.userId);
+    expect(again.created).toBe(true);
+    expect(onDisk(id)).toBe(true);
+  });
+});
