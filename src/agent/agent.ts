@@ -313,6 +313,10 @@ export class Agent {
     if (execution.stdout !== undefined) body.stdout = execution.stdout;
     if (execution.stderr !== undefined) body.stderr = execution.stderr;
     if (execution.exitCode !== undefined) body.exit_code = execution.exitCode;
+    if (execution.proof) {
+      body.proof = execution.proof.proof;
+      body.public_signals = execution.proof.publicSignals;
+    }
     return body;
   }
 

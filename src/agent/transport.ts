@@ -55,6 +55,9 @@ export interface ResultBody {
   stderr?: string;
   exit_code?: number;
   execution_time_ms: number;
+  /** zk_proof runs: what the server verifies against the task's circuit and statement. */
+  proof?: unknown;
+  public_signals?: unknown;
   signature: string;
 }
 
