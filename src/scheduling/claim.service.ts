@@ -1,5 +1,6 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { VcpMetrics } from '../metrics/vcp-metrics';
+import { TransactionRunner } from '../database/transaction-runner';
 import { WasmConfig } from '../wasm/wasm.config';
 import { TaskEventSignal } from '../tasks/task-event-signal';
 import { WorkSignal } from '../tasks/work-signal';
@@ -7,8 +8,7 @@ import type { ClaimRequestDto, ClaimResponseDto, LeasedRunDto } from './dto/clai
 import { ClaimedRun, RunsRepository } from './runs.repository';
 import { SchedulingConfig } from './scheduling.config';
 
-/** Claimers re-check at least this often while waiting: wake-ups are hints, this poll is the guarantee. */
-const FALLBACK_POLL_MS = 1000;
+const UNIQUE_VIOLATION = '23505';
 
 /**
  * Claims with long polling: try at once; with nothing to lease, wait for a wake-up (a submission or a
@@ -26,6 +26,7 @@ export class ClaimService implements OnModuleDestroy {
     private readonly signal: WorkSignal,
     private readonly events: TaskEventSignal,
     private readonly metrics: VcpMetrics,
+    private readonly tx: TransactionRunner,
   ) {}
 
   onModuleDestroy(): void {
@@ -48,12 +49,7 @@ export class ClaimService implements OnModuleDestroy {
     try {
       for (;;) {
         const started = performance.now();
-        const claimed = await this.runs.claim(
-          nodeId,
-          max,
-          this.config.maxConcurrentRuns,
-          this.config.leaseSecs,
-        );
+        const claimed = await this.claimNow(nodeId, max);
         this.metrics.observeClaim(claimed.length > 0, (performance.now() - started) / 1000);
         if (claimed.length > 0) {
           this.events.publish(...claimed.map((run) => run.taskId));
@@ -67,6 +63,21 @@ export class ClaimService implements OnModuleDestroy {
     }
   }
 
+  /** One claim: the node's claims take turns (see serializeNodeClaims), then one statement leases. */
+  private async claimNow(nodeId: string, max: number): Promise<ClaimedRun[]> {
+    try {
+      return await this.tx.run(async () => {
+        await this.runs.serializeNodeClaims(nodeId);
+        return this.runs.claim(nodeId, max, this.config.maxConcurrentRuns, this.config.leaseSecs);
+      });
+    } catch (error) {
+      // The unique (task_id, node_id) index is the last guard against leasing one task twice to a node; if it
+      // ever fires, the claim's transaction has rolled back and leases nothing.
+      if ((error as { driverError?: { code?: string } })?.driverError?.code === UNIQUE_VIOLATION) return [];
+      throw error;
+    }
+  }
+
   /** Resolves on a work signal, after the fallback poll interval, at the deadline, or at shutdown. */
   private nextChance(onDeadline: (done: () => void) => void): Promise<void> {
     return new Promise((resolve) => {
@@ -76,7 +87,7 @@ export class ClaimService implements OnModuleDestroy {
         this.stopWaiting.delete(done);
         resolve();
       };
-      const poll = setTimeout(done, FALLBACK_POLL_MS);
+      const poll = setTimeout(done, this.config.fallbackPollMs);
       const unsubscribe = this.signal.subscribe(done);
       this.stopWaiting.add(done);
       onDeadline(done);

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseSession } from '../database/transaction-runner';
 
-const UNIQUE_VIOLATION = '23505';
+/** First key of the advisory locks that serialize one node's claims (the second is the node id's hash). */
+const CLAIM_LOCK_CLASS = 0x7663_7001;
 
 export interface ClaimedRun {
   runId: string;
@@ -98,22 +99,25 @@ export class RunsRepository {
   constructor(private readonly db: DatabaseSession) {}
 
   /**
+   * Makes the node's other claims wait until the current transaction ends. A claim counts the node's leases
+   * in its statement's snapshot; on PostgreSQL two concurrent claims of one node would both see the same
+   * free slots and together lease more than NODE_MAX_CONCURRENT_RUNS. Called first in the claim's
+   * transaction, the claim statement that follows starts after the previous claim committed and sees its
+   * runs. An advisory lock, not the node row's: heartbeats update that row and must not queue behind claims
+   * (a hash collision of two node ids only serializes their claims). On the embedded database statements
+   * never overlap anyway.
+   */
+  async serializeNodeClaims(nodeId: string): Promise<void> {
+    await this.db.query(`SELECT pg_advisory_xact_lock($1::int, hashtext($2))`, [CLAIM_LOCK_CLASS, nodeId]);
+  }
+
+  /**
    * Leases up to `max` runs to the node in one statement: eligible open tasks in priority then age order, a
    * slot taken on each by compare-and-set on `active_runs`, a run row with a fresh fence per task. The
    * unique (task_id, node_id) index refuses a second run of one task on one node even if the query erred.
+   * Run it after serializeNodeClaims in one transaction, or the node's limit can be overshot.
    */
   async claim(nodeId: string, max: number, maxConcurrent: number, leaseSecs: number): Promise<ClaimedRun[]> {
-    try {
-      return await this.claimOnce(nodeId, max, maxConcurrent, leaseSecs);
-    } catch (error) {
-      // Two concurrent claims by one node on PostgreSQL can both pick a task with a second free slot; the
-      // unique (task_id, node_id) index refuses the second, whose statement then leases nothing at all.
-      if ((error as { driverError?: { code?: string } })?.driverError?.code === UNIQUE_VIOLATION) return [];
-      throw error;
-    }
-  }
-
-  private async claimOnce(nodeId: string, max: number, maxConcurrent: number, leaseSecs: number) {
     const rows = await this.db.query<{
       run_id: string;
       task_id: string;

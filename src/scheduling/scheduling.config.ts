@@ -13,6 +13,9 @@ export class SchedulingVariables {
 
   @IntVariable(1, 3600)
   SCHEDULER_SWEEP_INTERVAL_SECS?: number;
+
+  @IntVariable(10, 60_000)
+  SCHEDULER_FALLBACK_POLL_MS?: number;
 }
 
 /** Leases, retries and the scheduler's sweep. */
@@ -25,6 +28,11 @@ export class SchedulingConfig {
   readonly retryBaseMs!: number;
   /** How often each replica expires leases and enforces queue timeouts. */
   readonly sweepIntervalMs!: number;
+  /**
+   * Waiting claims look again at least this often even without a wake-up (wake-ups are hints; this poll is
+   * the guarantee). Default 1 s; tests raise it to prove that wake-ups alone deliver.
+   */
+  readonly fallbackPollMs!: number;
 
   constructor(values: SchedulingConfig) {
     Object.assign(this, values);
@@ -41,5 +49,6 @@ export const schedulingConfig = defineFeatureConfig({
       maxConcurrentRuns: env.NODE_MAX_CONCURRENT_RUNS ?? 4,
       retryBaseMs: env.TASK_RETRY_BASE_MS ?? 1000,
       sweepIntervalMs: (env.SCHEDULER_SWEEP_INTERVAL_SECS ?? 5) * 1000,
+      fallbackPollMs: env.SCHEDULER_FALLBACK_POLL_MS ?? 1000,
     }),
 });
