@@ -34,6 +34,11 @@ export class ClaimService implements OnModuleDestroy {
     for (const stop of this.stopWaiting) stop();
   }
 
+  /** Claims waiting for work right now (each has looked once and found nothing). */
+  get waiting(): number {
+    return this.stopWaiting.size;
+  }
+
   /** null: nothing to do within `wait_ms` (204). */
   async claim(nodeId: string, dto: ClaimRequestDto): Promise<ClaimResponseDto | null> {
     const max = dto.max ?? 1;

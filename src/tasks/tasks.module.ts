@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
 import { ProgramsModule } from '../programs/programs.module';
 import { ProofsModule } from '../proofs/proofs.module';
+import { WakeUpsModule } from '../wake-ups/wake-ups.module';
 import { WasmModule } from '../wasm/wasm.module';
 import { IdempotencyKeysRepository } from './idempotency-keys.repository';
 import { TaskEventSignal } from './task-event-signal';
@@ -19,7 +20,7 @@ import { WorkSignal } from './work-signal';
  * about new work through WorkSignal.
  */
 @Module({
-  imports: [AuditModule, ProgramsModule, ProofsModule, WasmModule],
+  imports: [AuditModule, ProgramsModule, ProofsModule, WasmModule, WakeUpsModule],
   controllers: [TasksController],
   providers: [
     TasksRepository,

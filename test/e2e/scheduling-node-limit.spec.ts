@@ -38,9 +38,7 @@ describeEachDatabase('per-node run limit under concurrent claims on %s', (databa
     const h = bearer(alice.accessToken);
     for (let i = 0; i < 40; i++) await submitTask(ctx.app, h);
     const agent = new TestAgent(ctx.app, await registerNode(ctx.app, h));
-    const results = await Promise.all(
-      Array.from({ length: claims }, () => agent.claim({ max, wait_ms: 0 })),
-    );
+    const results = await Promise.all(Array.from({ length: claims }, () => agent.claim({ max, wait_ms: 0 })));
     const leased = results.flat();
     expect(leased).toHaveLength(LIMIT);
     expect(await leasedRuns(agent.nodeId)).toBe(LIMIT);

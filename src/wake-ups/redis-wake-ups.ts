@@ -1,0 +1,87 @@
+import { Logger, OnApplicationShutdown } from '@nestjs/common';
+import Redis from 'ioredis';
+import { CoalescingSender, WakeUpTransport } from './wake-up-transport';
+
+const START_WAIT_MS = 2000;
+
+/**
+ * Wake-ups between replicas over Redis pub/sub (when REDIS_URL is set). Publishing goes through the shared
+ * client; subscribing needs a connection of its own (a subscribed Redis connection can do nothing else),
+ * which ioredis reconnects and re-subscribes by itself. After each (re)connect the listeners look once.
+ */
+export class RedisWakeUps extends WakeUpTransport implements OnApplicationShutdown {
+  readonly kind = 'redis' as const;
+  private readonly logger = new Logger('WakeUps');
+  private readonly listeners: (() => void)[] = [];
+  private readonly subscriber: Redis;
+  private readonly sender: CoalescingSender;
+
+  constructor(
+    url: string,
+    publisher: Redis,
+    private readonly channel: string,
+    private readonly replicaId: string,
+  ) {
+    super();
+    this.sender = new CoalescingSender(
+      () => publisher.publish(channel, replicaId),
+      (error) =>
+        this.logger.debug(`PUBLISH failed: ${error instanceof Error ? error.message : String(error)}`),
+    );
+    this.subscriber = new Redis(url, {
+      lazyConnect: true,
+      // The subscription waits for Redis however long it is away, instead of failing after 20 retries.
+      maxRetriesPerRequest: null,
+      connectTimeout: 2000,
+      retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
+    });
+    this.subscriber.on('error', (error: Error) => this.logger.warn(`wake-up subscriber: ${error.message}`));
+    this.subscriber.on('message', (channel: string, payload: string) => {
+      if (channel === this.channel && payload !== this.replicaId) this.wake();
+    });
+    this.subscriber.on('ready', () => this.wake());
+  }
+
+  /**
+   * Subscribes, waiting at most START_WAIT_MS: with Redis away at boot, the subscription completes when it
+   * returns (ioredis keeps retrying) and the service starts meanwhile (wake-ups are hints).
+   */
+  async start(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const subscribed = this.subscriber.subscribe(this.channel).then(
+      () => true,
+      (error: unknown) => {
+        this.logger.warn(`wake-up subscriber: ${error instanceof Error ? error.message : String(error)}`);
+        return false;
+      },
+    );
+    const waited = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), START_WAIT_MS)));
+    try {
+      if (!(await Promise.race([subscribed, waited]))) {
+        this.logger.warn('wake-up subscriber not ready yet; claims rely on the fallback poll until it is');
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    try {
+      await this.subscriber.quit();
+    } catch {
+      this.subscriber.disconnect();
+    }
+  }
+
+  publish(): void {
+    this.sender.request();
+  }
+
+  subscribe(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  private wake(): void {
+    for (const listener of this.listeners) listener();
+  }
+}

@@ -1,0 +1,96 @@
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DataSource } from 'typeorm';
+import { ClaimService } from '../../src/scheduling/claim.service';
+import { LISTENER_APPLICATION_NAME } from '../../src/wake-ups/postgres-wake-ups';
+import { WakeUpTransport } from '../../src/wake-ups/wake-up-transport';
+import { TestAgent } from '../support/agent';
+import { bootApp } from '../support/app';
+import { bearer, newSession, Session } from '../support/auth';
+import { createTestEnv, TestEnv } from '../support/databases';
+import { eventually } from '../support/eventually';
+import { registerNode } from '../support/nodes';
+import { REDIS_URL } from '../support/postgres';
+import { submitTask } from '../support/tasks';
+
+/**
+ * Wake-ups between replicas: two app instances on one PostgreSQL database, a long-polling claim on replica B
+ * and a submission on replica A. The fallback poll is 30 s and the claim waits 25 s, so the claim can only
+ * come back with the run (within the test's timeout) if A's wake-up reached B.
+ * Both apps share one config (same secrets and database): passport's strategies are process-global, and the
+ * second app's strategies then authenticate the first app's callers against the same data.
+ */
+describe.each([
+  ['LISTEN/NOTIFY', 'postgres', {}],
+  ['Redis pub/sub', 'redis', { REDIS_URL }],
+] as const)('wake-ups between replicas over %s', (_name, kind, extraEnv) => {
+  let env: TestEnv;
+  let a: NestFastifyApplication;
+  let b: NestFastifyApplication;
+  let alice: Session;
+
+  beforeAll(async () => {
+    env = await createTestEnv('postgres', {
+      SCHEDULER_FALLBACK_POLL_MS: '30000',
+      SCHEDULER_SWEEP_INTERVAL_SECS: '3600',
+      ...extraEnv,
+    });
+    a = await bootApp(env.config);
+    b = await bootApp(env.config);
+    alice = await newSession(a, 'alice');
+  });
+
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await env?.dispose();
+  });
+
+  const listenerPids = async () =>
+    (
+      await a
+        .get(DataSource)
+        .query<{ pid: number }[]>(
+          `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = $2`,
+          [env.db!.name, LISTENER_APPLICATION_NAME],
+        )
+    ).map((row) => row.pid);
+
+  /** B's agent waits in a long poll; A's submission must wake it. */
+  const wokenAcrossReplicas = async () => {
+    const agent = new TestAgent(b, await registerNode(a, bearer(alice.accessToken)));
+    const claims = b.get(ClaimService);
+    const before = claims.waiting;
+    const waiting = agent.claimRaw({ max: 1, wait_ms: 25_000 });
+    await eventually(() => expect(claims.waiting).toBe(before + 1));
+    const task = await submitTask(a, bearer(alice.accessToken));
+    const res = await waiting;
+    expect(res.statusCode).toBe(200);
+    expect(res.json().runs).toEqual([expect.objectContaining({ task_id: task.task_id })]);
+  };
+
+  it('uses the transport it should', async () => {
+    expect(a.get(WakeUpTransport).kind).toBe(kind);
+    expect(b.get(WakeUpTransport).kind).toBe(kind);
+    // One LISTEN connection per replica on PostgreSQL, none when Redis carries the wake-ups.
+    expect(await listenerPids()).toHaveLength(kind === 'postgres' ? 2 : 0);
+  });
+
+  it('a long-polling claim on replica B is woken by a submission on replica A', wokenAcrossReplicas, 20_000);
+
+  if (kind === 'postgres') {
+    it('a LISTEN connection that drops is replaced, and wake-ups resume', async () => {
+      const old = await listenerPids();
+      expect(old).toHaveLength(2);
+      await a.get(DataSource).query(`SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid`, [old]);
+      await eventually(
+        async () => {
+          const now = await listenerPids();
+          expect(now).toHaveLength(2);
+          expect(now.filter((pid) => old.includes(pid))).toEqual([]);
+        },
+        { timeoutMs: 15_000 },
+      );
+      await wokenAcrossReplicas();
+    }, 30_000);
+  }
+});
