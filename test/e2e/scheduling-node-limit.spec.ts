@@ -2,7 +2,6 @@ import { TestAgent } from '../support/agent';
 import { bearer, newSession, Session } from '../support/auth';
 import { useTestApp } from '../support/app';
 import { describeEachDatabase } from '../support/databases';
-import { registerNode } from '../support/nodes';
 import { submitTask } from '../support/tasks';
 
 const LIMIT = 3;
@@ -37,7 +36,7 @@ describeEachDatabase('per-node run limit under concurrent claims on %s', (databa
   ])('%s: a node never holds more than its limit', async (_name, max, claims) => {
     const h = bearer(alice.accessToken);
     for (let i = 0; i < 40; i++) await submitTask(ctx.app, h);
-    const agent = new TestAgent(ctx.app, await registerNode(ctx.app, h));
+    const agent = await TestAgent.register(ctx.app, h);
     const results = await Promise.all(Array.from({ length: claims }, () => agent.claim({ max, wait_ms: 0 })));
     const leased = results.flat();
     expect(leased).toHaveLength(LIMIT);

@@ -8,7 +8,6 @@ import { bootApp } from '../support/app';
 import { bearer, newSession, Session } from '../support/auth';
 import { createTestEnv, TestEnv } from '../support/databases';
 import { eventually } from '../support/eventually';
-import { registerNode } from '../support/nodes';
 import { REDIS_URL } from '../support/postgres';
 import { submitTask } from '../support/tasks';
 
@@ -57,7 +56,7 @@ describe.each([
 
   /** B's agent waits in a long poll; A's submission must wake it. */
   const wokenAcrossReplicas = async () => {
-    const agent = new TestAgent(b, await registerNode(a, bearer(alice.accessToken)));
+    const agent = await TestAgent.register(b, bearer(alice.accessToken));
     const claims = b.get(ClaimService);
     const before = claims.waiting;
     const waiting = agent.claimRaw({ max: 1, wait_ms: 25_000 });

@@ -1,0 +1,268 @@
+/**
+ * bench:tasks (issue 16, acceptance 7): the scheduling engine measured from outside.
+ * - The server is the built `dist/src/main.js` in a child process: embedded PGlite in a fresh DATA_DIR, and
+ *   PostgreSQL on a fresh database created on BENCH_POSTGRES_ADMIN_URL (default the local server; skipped
+ *   with a note if it is unreachable).
+ * - The test nodes are plain HTTP clients in another child process (bench/support/task-nodes.ts). This
+ *   process only sets up, starts the two, and prints.
+ * Rows: dispatch latency (submit sent → run claimed by an idle long-polling node, p50/p99) and claim+result
+ * throughput (8 nodes, batched claims of up to 16, runs/s). Targets: p50 ≤ 5 ms, p99 ≤ 25 ms; ≥ 300 runs/s
+ * on PGlite, ≥ 600 on PostgreSQL. Knobs: SAMPLES (latency samples, 300), RUNS (throughput runs, 3000),
+ * BENCH_LOG_LEVEL (the server's LOG_LEVEL, default info as in production; its output is discarded).
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { generateNodeKeyPair, privateKeyPem } from '../src/common/receipts/receipt';
+import type { BenchNode, TaskNodesJob, TaskNodesReport } from './support/task-nodes';
+
+const SAMPLES = Number(process.env.SAMPLES ?? 300);
+const RUNS = Number(process.env.RUNS ?? 3000);
+const NODES = 8;
+const BATCH = 16;
+const ADMIN_URL = process.env.BENCH_POSTGRES_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const MAIN = join(__dirname, '../src/main.js');
+const TASK_NODES = join(__dirname, 'support/task-nodes.js');
+const CLOCK_TICKS = 100; // USER_HZ on Linux: /proc/<pid>/stat counts CPU time in these
+
+interface Server {
+  child: ChildProcess;
+  base: string;
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+async function startServer(env: Record<string, string>): Promise<Server> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [MAIN], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      ENVIRONMENT: 'development',
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+      BCRYPT_COST: '4',
+      // The test nodes are the only nodes: no embedded node competes for the work.
+      EMBEDDED_NODE: 'off',
+      NODE_MAX_CONCURRENT_RUNS: String(BATCH),
+      // The bench measures the engine, not the rate limiter: every tier is lifted out of the way.
+      ...Object.fromEntries(
+        ['AUTH', 'NODE', 'TASK', 'PROOF', 'GENERAL'].flatMap((tier) => [
+          [`RATE_LIMIT_${tier}_RPM`, '1000000'],
+          [`RATE_LIMIT_${tier}_BURST`, '100000'],
+        ]),
+      ),
+      ...env,
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}): ${stderr}`);
+    const up = await fetch(`${base}/api/v1/health`).then(
+      (res) => res.ok,
+      () => false,
+    );
+    if (up) break;
+    if (Date.now() > deadline) throw new Error(`server did not start: ${stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    child,
+    base,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** CPU seconds the process has used so far (user + system), from /proc. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+function runTaskNodes(job: TaskNodesJob): Promise<TaskNodesReport> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [TASK_NODES], {
+      env: { ...process.env, VCP_TASKS_JOB: JSON.stringify(job) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0
+        ? resolve(JSON.parse(out) as TaskNodesReport)
+        : reject(new Error(`test nodes failed: ${err.trim()}`)),
+    );
+  });
+}
+
+async function json<T>(res: Response, status: number): Promise<T> {
+  if (res.status !== status) throw new Error(`unexpected ${res.status}: ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+/** A fresh account (its API key submits tasks) and `count` compute nodes with their keys. */
+async function setUp(base: string, count: number): Promise<{ userKey: string; nodes: BenchNode[] }> {
+  const suffix = randomBytes(4).toString('hex');
+  const { api_key: userKey } = await json<{ api_key: string }>(
+    await fetch(`${base}/api/v1/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: `bench_${suffix}`, password: 'bench password 123' }),
+    }),
+    201,
+  );
+  const nodes: BenchNode[] = [];
+  for (let i = 0; i < count; i++) {
+    const nodeId = `bench-${suffix}-${i}`;
+    const keys = generateNodeKeyPair();
+    const node = await json<{ node_api_key: string }>(
+      await fetch(`${base}/api/v1/nodes`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': userKey },
+        body: JSON.stringify({
+          node_id: nodeId,
+          region: 'bench',
+          node_type: 'compute',
+          capabilities: { bandwidth_mbps: 1000, cpu_cores: 8, memory_gb: 16, gpu_available: false },
+          public_key: keys.publicKeyBase64,
+        }),
+      }),
+      201,
+    );
+    nodes.push({ nodeId, nodeKey: node.node_api_key, privateKeyPem: privateKeyPem(keys) });
+  }
+  return { userKey, nodes };
+}
+
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+const pct = (share: number) => `${(share * 100).toFixed(0)} %`;
+const saturation = (share: number) => (share >= 0.9 ? 'SATURATED (numbers are a floor)' : 'not saturated');
+
+async function benchDatabase(name: string, env: Record<string, string>, target: number): Promise<void> {
+  const server = await startServer(env);
+  try {
+    const { userKey, nodes } = await setUp(server.base, NODES);
+
+    const latencyCpu = cpuSeconds(server.child.pid!);
+    const latencyStarted = performance.now();
+    const latency = await runTaskNodes({
+      mode: 'latency',
+      base: server.base,
+      userKey,
+      node: nodes[0],
+      samples: SAMPLES,
+      warmup: Math.ceil(SAMPLES / 10),
+    });
+    const serverLatencyShare =
+      (cpuSeconds(server.child.pid!) - latencyCpu) / ((performance.now() - latencyStarted) / 1000);
+    const dispatch = [...latency.dispatchMs!].sort((a, b) => a - b);
+    const submits = [...latency.submitMs!].sort((a, b) => a - b);
+    console.log(
+      `${name} dispatch (submit sent → claimed by an idle long-polling node, ${dispatch.length} samples): ` +
+        `p50 ${percentile(dispatch, 50).toFixed(2)} ms, p99 ${percentile(dispatch, 99).toFixed(2)} ms ` +
+        `(targets ≤ 5 / ≤ 25 ms); the submit's own round trip p50 ${percentile(submits, 50).toFixed(2)} ms; ` +
+        `client CPU ${pct(latency.cpuShare)} (${saturation(latency.cpuShare)}), server CPU ${pct(serverLatencyShare)}`,
+    );
+
+    await runTaskNodes({ mode: 'submit', base: server.base, userKey, count: RUNS, concurrency: 8 });
+    const throughputCpu = cpuSeconds(server.child.pid!);
+    const throughputStarted = performance.now();
+    const throughput = await runTaskNodes({
+      mode: 'throughput',
+      base: server.base,
+      nodes,
+      max: BATCH,
+      expected: RUNS,
+    });
+    const serverShare =
+      (cpuSeconds(server.child.pid!) - throughputCpu) / ((performance.now() - throughputStarted) / 1000);
+    const rate = throughput.completed! / (throughput.elapsedMs! / 1000);
+    console.log(
+      `${name} claim+result throughput (${NODES} nodes, claims of up to ${BATCH}): ${rate.toFixed(0)} runs/s ` +
+        `(${throughput.completed} runs in ${(throughput.elapsedMs! / 1000).toFixed(1)} s, ` +
+        `${(throughput.completed! / throughput.claims!).toFixed(1)} runs per claim, ${throughput.lost} results lease_lost; ` +
+        `target ≥ ${target}); ` +
+        `client CPU ${pct(throughput.cpuShare)} (${saturation(throughput.cpuShare)}), server CPU ${pct(serverShare)}`,
+    );
+  } finally {
+    await server.stop();
+  }
+}
+
+async function freshPostgres(): Promise<{ url: string; drop(): Promise<void> } | null> {
+  const name = `vcp_bench_${randomBytes(6).toString('hex')}`;
+  const admin = new Client({ connectionString: ADMIN_URL });
+  try {
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+  } catch (error) {
+    console.log(`PostgreSQL rows skipped: ${error instanceof Error ? error.message : String(error)}`);
+    return null;
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const client = new Client({ connectionString: ADMIN_URL });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'vcp-bench-tasks-'));
+  try {
+    await benchDatabase('PGlite', { DATA_DIR: join(dataDir, 'pglite') }, 300);
+    const postgres = await freshPostgres();
+    if (postgres) {
+      try {
+        await benchDatabase(
+          'PostgreSQL',
+          { DATA_DIR: join(dataDir, 'postgres'), DATABASE_URL: postgres.url },
+          600,
+        );
+      } finally {
+        await postgres.drop();
+      }
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
