@@ -54,7 +54,7 @@ export async function configureApp(
   app.get(RequestLogger).register(app);
   registerBodyParsers(app);
   registerRouteBodyLimits(app, config.http.bodyLimitBytes);
-  await registerSecurityHeaders(app, config.http);
+  registerSecurityHeaders(app, config.http);
   registerLingeringClose(app);
   app.get(ConnectionDraining).register(app);
   enableCors(app, config.http.corsAllowedOrigins);
