@@ -108,7 +108,7 @@ export function runLoad(job: LoadJob): Promise<LoadResult> {
       const result = JSON.parse(out) as LoadResult;
       // A non-2xx answer is a bench bug (a limit not lifted, a fixture gone): stop. Connection errors and
       // timeouts are the machine's doing: the round is kept, and refused as a ratio (see saturation).
-      if (result.non2xx > 0 || result.ok === 0)
+      if (result.non2xx > 0)
         return reject(
           new Error(`${job.method} ${job.url}: ${result.non2xx} non-2xx answers, ${result.errors} errors`),
         );
@@ -146,6 +146,7 @@ const median = (values: number[]) => {
 
 /** Why a measurement cannot be a baseline or a ratio's numerator, or null when it can. */
 export function saturation(result: LoadResult, isBare: boolean): string | null {
+  if (result.ok === 0) return 'not one answer completed in the run: the machine is overloaded';
   if (result.errors > 0)
     return `${result.errors} connection errors or timeouts beside ${result.ok} answers: the machine is overloaded`;
   if (result.generatorCpu >= settings.generatorCpuLimit)
@@ -172,7 +173,7 @@ export async function measureRows(rows: Row[]): Promise<RowResult[]> {
       const cpuBefore = processCpuMs(result.row.server.pid);
       const measured = await runLoad(job(result.row, settings.durationSecs));
       const cpuAfter = processCpuMs(result.row.server.pid);
-      if (cpuBefore !== null && cpuAfter !== null)
+      if (cpuBefore !== null && cpuAfter !== null && measured.ok > 0)
         measured.serverCpuUs = ((cpuAfter - cpuBefore) * 1000) / measured.ok;
       result.rounds.push(measured);
       process.stderr.write(
