@@ -21,7 +21,7 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'vcp-bench-login-'));
-  const config = loadConfig({ ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'error' });
+  const config = loadConfig({ ...process.env, EMBEDDED_NODE: 'off', DATA_DIR: dataDir, LOG_LEVEL: 'error' });
   const app = await createApp(config, { logDestination: { write: () => undefined } });
   await app.init();
   const post = (url: string, payload: object) =>

@@ -99,7 +99,13 @@ async function throughput(workers: number, job: VerifyJob): Promise<number> {
 
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'vcp-bench-proofs-'));
-  const config = loadConfig({ ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'error', ENVIRONMENT: 'test' });
+  const config = loadConfig({
+    ...process.env,
+    EMBEDDED_NODE: 'off',
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'error',
+    ENVIRONMENT: 'test',
+  });
   @Module({ imports: [ConfigModule.forRoot(config), DatabaseModule, ProofsModule] })
   class BenchModule {}
   const app = await NestFactory.createApplicationContext(BenchModule, { logger: ['error'] });

@@ -40,6 +40,11 @@ class MemoryRepository extends WasmModulesRepository {
   findById(moduleId: string): Promise<WasmModuleRecord | null> {
     return Promise.resolve(this.rows.get(moduleId) ?? null);
   }
+  markBuiltIn(moduleId: string): Promise<void> {
+    const row = this.rows.get(moduleId);
+    if (row) this.rows.set(moduleId, { ...row, uploadedBy: null });
+    return Promise.resolve();
+  }
 }
 
 const p50 = (samples: number[]) => [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)];
@@ -77,7 +82,12 @@ async function engine(
   dir: string,
   stored = false,
 ): Promise<{ cold: number; warm: number }> {
-  const config = loadConfig({ ...process.env, DATA_DIR: dir, WASM_ALLOWED_ROOTS: join(dir, 'modules') });
+  const config = loadConfig({
+    ...process.env,
+    EMBEDDED_NODE: 'off',
+    DATA_DIR: dir,
+    WASM_ALLOWED_ROOTS: join(dir, 'modules'),
+  });
   const content = await FsContentStore.create(moduleContentOptions(config.wasm));
   const store = new ModuleStoreService(
     config.wasm,

@@ -10,9 +10,11 @@ import { NodeHeartbeatHistory20240108000000 } from './20240108000000-NodeHeartbe
 import { NodeOwnership20240102000000 } from './20240102000000-NodeOwnership';
 import { NodeRegistry20261201170000 } from './20261201170000-NodeRegistry';
 import { ModuleOwners20261201190000 } from './20261201190000-ModuleOwners';
+import { BuiltInModules20261201200000 } from './20261201200000-BuiltInModules';
 import { ProofArtifacts20240105000000 } from './20240105000000-ProofArtifacts';
 import { RefreshTokens20240103000000 } from './20240103000000-RefreshTokens';
 import { SchedulingEngine20261201180000 } from './20261201180000-SchedulingEngine';
+import { TaskEvents20261201210000 } from './20261201210000-TaskEvents';
 import { TaskRuns20240104000000 } from './20240104000000-TaskRuns';
 import { WasmModules20261128100000 } from './20261128100000-WasmModules';
 import { AccessTokenEpoch20261201160000 } from './20261201160000-AccessTokenEpoch';
@@ -37,4 +39,6 @@ export const MIGRATIONS = [
   NodeRegistry20261201170000,
   SchedulingEngine20261201180000,
   ModuleOwners20261201190000,
+  BuiltInModules20261201200000,
+  TaskEvents20261201210000,
 ];

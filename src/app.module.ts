@@ -24,6 +24,7 @@ import { RateLimitGuard } from './rate-limit/rate-limit.guard';
 import { RateLimitModule } from './rate-limit/rate-limit.module';
 import { UsersModule } from './users/users.module';
 import { WasmModule } from './wasm/wasm.module';
+import { EmbeddedNodeModule } from './embedded-node/embedded-node.module';
 
 export interface AppModuleOptions {
   /** Where JSON logs go (stdout by default); tests pass a stream to read them. */
@@ -52,6 +53,7 @@ export class AppModule {
         NodesModule,
         TasksModule,
         SchedulingModule,
+        EmbeddedNodeModule,
         RateLimitModule,
         ...(options.extraModules ?? []),
       ],

@@ -58,6 +58,8 @@ async function main(argv: string[]): Promise<number> {
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     ADMIN_USERNAME: '',
     ADMIN_PASSWORD: '',
+    // A one-shot command: it must not start an embedded node (issue 17).
+    EMBEDDED_NODE: 'off',
   });
   const app = await NestFactory.createApplicationContext(AppModule.forRoot(config), {
     logger: ['error', 'warn'],

@@ -39,4 +39,9 @@ export class MemoryRepository extends WasmModulesRepository {
   findById(moduleId: string): Promise<WasmModuleRecord | null> {
     return Promise.resolve(this.rows.get(moduleId) ?? null);
   }
+  markBuiltIn(moduleId: string): Promise<void> {
+    const row = this.rows.get(moduleId);
+    if (row) this.rows.set(moduleId, { ...row, uploadedBy: null });
+    return Promise.resolve();
+  }
 }

@@ -71,7 +71,8 @@ export function startServer(
   env: Record<string, string> = {},
 ): Promise<BenchServer> {
   const child: ChildProcess = spawn(process.execPath, [join(__dirname, '..', 'servers', `${script}.js`)], {
-    env: { ...process.env, ...env },
+    // Benches measure the API alone: no embedded node claiming in the measured process.
+    env: { ...process.env, EMBEDDED_NODE: 'off', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

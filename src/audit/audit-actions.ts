@@ -33,6 +33,7 @@ export const AuditAction = {
   TaskCancelled: 'task.cancelled',
   TaskDeleted: 'task.deleted',
   RunLeaseLost: 'run.lease_lost',
+  RunSignatureInvalid: 'run.signature_invalid',
 } as const;
 export type AuditAction = (typeof AuditAction)[keyof typeof AuditAction];
 

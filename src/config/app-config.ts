@@ -10,10 +10,12 @@ import { LoggingConfig, loggingConfig } from '../logging/logging.config';
 import { MetricsConfig, metricsConfig } from '../metrics/metrics.config';
 import { NodesConfig, nodesConfig } from '../nodes/nodes.config';
 import { SchedulingConfig, schedulingConfig } from '../scheduling/scheduling.config';
+import { TasksConfig, tasksConfig } from '../tasks/tasks.config';
 import { ProofsConfig, proofsConfig } from '../proofs/proofs.config';
 import { RateLimitConfig, rateLimitConfig } from '../rate-limit/rate-limit.config';
 import { RedisConfig, redisConfig } from '../redis/redis.config';
 import { WasmConfig, wasmConfig } from '../wasm/wasm.config';
+import { EmbeddedNodeConfig, embeddedNodeConfig } from '../embedded-node/embedded-node.config';
 
 /**
  * The whole configuration, built once at boot by `loadConfig`: the core settings and each feature's own
@@ -36,6 +38,8 @@ export class AppConfig {
   readonly proofs!: ProofsConfig;
   readonly nodes!: NodesConfig;
   readonly scheduling!: SchedulingConfig;
+  readonly tasks!: TasksConfig;
+  readonly embeddedNode!: EmbeddedNodeConfig;
 
   constructor(values: AppConfig) {
     Object.assign(this, values);
@@ -61,6 +65,8 @@ export const FEATURE_CONFIGS = {
   proofs: proofsConfig,
   nodes: nodesConfig,
   scheduling: schedulingConfig,
+  tasks: tasksConfig,
+  embeddedNode: embeddedNodeConfig,
 } satisfies { readonly [K in FeatureKey]: FeatureConfig<object, AppConfig[K]> };
 
 export const FEATURE_KEYS = Object.keys(FEATURE_CONFIGS) as FeatureKey[];

@@ -31,6 +31,12 @@ const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1
 /** WASM runs end by WASM_TIMEOUT_SECS (default 30 s). */
 const WASM_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60];
 const PROOF_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** One claim statement: well under a millisecond on an idle database, seconds only under lock contention. */
+const CLAIM_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+
+/** Why a lease ended without a result (`vcp_task_leases_expired_total{cause}`). */
+export const LEASE_LOSS_CAUSES = ['lease_expired', 'node_deleted', 'node_rejected', 'node_offline'] as const;
+export type LeaseLossCause = (typeof LEASE_LOSS_CAUSES)[number];
 
 interface HttpSeries {
   duration: ReturnType<Histogram['labels']>;
@@ -53,6 +59,10 @@ export class VcpMetrics {
   private readonly nodeOnlineTransitions: Counter;
   private readonly tasksSubmitted: Counter;
   private readonly taskRuns: Counter;
+  private readonly tasksFinished: Counter;
+  private readonly claimDuration: Histogram;
+  private readonly leasesExpired: Counter;
+  private readonly queueDepth: Gauge;
   private readonly wasmDuration: Histogram;
   private readonly proofDuration: Histogram;
 
@@ -123,6 +133,30 @@ export class VcpMetrics {
       labelNames: ['outcome'],
       registers,
     });
+    this.tasksFinished = new Counter({
+      name: 'vcp_tasks_finished_total',
+      help: 'Tasks that reached a final status on this replica, by task type and status',
+      labelNames: ['task_type', 'status'],
+      registers,
+    });
+    this.claimDuration = new Histogram({
+      name: 'vcp_task_claim_duration_seconds',
+      help: 'Time of one claim statement (not the long poll around it), by whether it leased anything',
+      labelNames: ['result'],
+      buckets: CLAIM_BUCKETS,
+      registers,
+    });
+    this.leasesExpired = new Counter({
+      name: 'vcp_task_leases_expired_total',
+      help: 'Leases that ended without a result on this replica, by cause (timeout, or the node lost)',
+      labelNames: ['cause'],
+      registers,
+    });
+    this.queueDepth = new Gauge({
+      name: 'vcp_tasks_queued',
+      help: 'Tasks waiting for a node (status pending), as of this replica’s last lease sweep',
+      registers,
+    });
     this.wasmDuration = new Histogram({
       name: 'wasm_execution_duration_seconds',
       help: 'WebAssembly execution time in seconds, by runtime and outcome',
@@ -191,6 +225,24 @@ export class VcpMetrics {
   /** `outcome` is a validated run outcome or `lease_expired` (closed set). */
   taskRunFinished(outcome: string): void {
     this.taskRuns.inc({ outcome });
+  }
+
+  /** `taskType` and `status` come from the task's closed sets (completed, failed, cancelled). */
+  taskFinished(taskType: string, status: string, count = 1): void {
+    if (count > 0) this.tasksFinished.inc({ task_type: taskType, status }, count);
+  }
+
+  observeClaim(leased: boolean, seconds: number): void {
+    this.claimDuration.observe({ result: leased ? 'leased' : 'empty' }, seconds);
+  }
+
+  leaseExpired(cause: LeaseLossCause, count = 1): void {
+    if (count > 0) this.leasesExpired.inc({ cause }, count);
+  }
+
+  /** Pending tasks as counted by this replica's last lease sweep (never a query at scrape time). */
+  setQueueDepth(pending: number): void {
+    this.queueDepth.set(pending);
   }
 
   observeWasmExecution(runtime: string, outcome: string, seconds: number): void {

@@ -1,9 +1,11 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { NodeKeysService } from '../api-keys/node-keys.service';
 import { AuditService } from '../audit/audit.service';
+import { IntervalSweep } from '../common/concurrency/interval-sweep';
 import { TransactionRunner } from '../database/transaction-runner';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { HeartbeatsRepository } from './heartbeats.repository';
+import { NodeLoss } from './node-loss';
 import { NodesConfig } from './nodes.config';
 import { NodesRepository } from './nodes.repository';
 
@@ -21,15 +23,12 @@ export interface SweepReport {
 /**
  * Liveness on every replica, no leader: each step is a conditional statement judged by the database's clock
  * (`status = 'online' AND last_heartbeat < now() − interval`), so replicas sweeping at once change every node
- * once and a second sweep finds nothing to do. Marks silent nodes offline, soft-deletes (and audits) nodes
- * offline for NODE_PURGE_AFTER_DAYS, prunes heartbeat history past its retention, refreshes the node gauge.
+ * once and a second sweep finds nothing to do. Marks silent nodes offline (releasing their leased runs in the
+ * same transaction), soft-deletes (and audits) nodes offline for NODE_PURGE_AFTER_DAYS, prunes heartbeat
+ * history past its retention, refreshes the node gauge.
  */
 @Injectable()
-export class NodeLivenessSweeper implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly logger = new Logger('NodeLiveness');
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
-
+export class NodeLivenessSweeper extends IntervalSweep {
   constructor(
     private readonly nodes: NodesRepository,
     private readonly heartbeats: HeartbeatsRepository,
@@ -38,27 +37,21 @@ export class NodeLivenessSweeper implements OnApplicationBootstrap, OnModuleDest
     private readonly tx: TransactionRunner,
     private readonly config: NodesConfig,
     private readonly metrics: VcpMetrics,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    this.timer = setInterval(() => this.tick(), this.config.sweepIntervalMs);
-    this.timer.unref();
+    private readonly nodeLoss: NodeLoss,
+  ) {
+    super('NodeLiveness');
   }
 
-  async onModuleDestroy(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
-  }
-
-  private tick(): void {
-    if (this.running) return; // a slow sweep is never overlapped by the next one on the same replica
-    this.running = this.sweep()
-      .catch((error: unknown) => this.logger.error(`node sweep failed: ${String(error)}`))
-      .finally(() => (this.running = undefined));
+  protected get intervalMs(): number {
+    return this.config.sweepIntervalMs;
   }
 
   async sweep(): Promise<SweepReport> {
-    const offline = await this.nodes.markSilentOffline(this.config.offlineAfterSecs);
+    const { offline, released } = await this.tx.run(async () => {
+      const offline = await this.nodes.markSilentOffline(this.config.offlineAfterSecs);
+      return { offline, released: await this.nodeLoss.release(offline, 'node_offline') };
+    });
+    released();
     if (offline.length > 0) {
       this.metrics.nodesWentOffline(offline.length);
       this.logger.warn({ msg: 'nodes went offline', nodes: offline.slice(0, 50), count: offline.length });

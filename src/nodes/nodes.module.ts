@@ -7,6 +7,7 @@ import { ClusterStatsService } from './cluster-stats.service';
 import { HeartbeatService } from './heartbeat.service';
 import { HeartbeatsRepository } from './heartbeats.repository';
 import { NodeLivenessSweeper } from './node-liveness.sweeper';
+import { NodeLoss } from './node-loss';
 import { ClusterController, NodesController } from './nodes.controller';
 import { NodesRepository } from './nodes.repository';
 import { NodesService } from './nodes.service';
@@ -27,7 +28,8 @@ import { NodesService } from './nodes.service';
     HeartbeatService,
     ClusterStatsService,
     NodeLivenessSweeper,
+    NodeLoss,
   ],
-  exports: [NodesService, HeartbeatService, NodesRepository],
+  exports: [NodesService, HeartbeatService, NodesRepository, NodeLoss],
 })
 export class NodesModule {}

@@ -17,6 +17,7 @@ import type {
 } from './dto/node-responses.dto';
 import { NODE_ID_PATTERN, RegisterNodeDto } from './dto/register-node.dto';
 import { NEUTRAL_SCORE } from './health-score';
+import { NodeLoss } from './node-loss';
 import { NodeRecord, NodesRepository } from './nodes.repository';
 import { normalizeEd25519PublicKey } from './public-key';
 
@@ -54,6 +55,7 @@ export class NodesService {
     private readonly nodeKeys: NodeKeysService,
     private readonly audit: AuditService,
     private readonly tx: TransactionRunner,
+    private readonly nodeLoss: NodeLoss,
   ) {}
 
   async register(principal: Principal, dto: RegisterNodeDto, meta: RequestMeta): Promise<RegisteredNodeDto> {
@@ -131,7 +133,7 @@ export class NodesService {
   }
 
   async delete(principal: Principal, nodeId: string, meta: RequestMeta): Promise<NodeMessageDto> {
-    const revoked = await this.tx.run(async () => {
+    const { revoked, released } = await this.tx.run(async () => {
       const node = await this.visible(principal, nodeId, true);
       await this.nodes.softDelete(node.nodeId);
       const keyIds = await this.nodeKeys.revokeAll(node.nodeId, 'node_deleted');
@@ -139,15 +141,16 @@ export class NodesService {
         this.event('node.deleted', principal, node, { revoked_keys: keyIds.length }),
         meta,
       );
-      return keyIds;
+      return { revoked: keyIds, released: await this.nodeLoss.release([node.nodeId], 'node_deleted') };
     });
     this.nodeKeys.forget(revoked);
+    released();
     return { message: 'Node deleted successfully', node_id: nodeId };
   }
 
   /** The original's "eject": the node stops being scheduled and its keys stop working. */
   async reject(principal: Principal, nodeId: string, meta: RequestMeta): Promise<NodeInfoDto> {
-    const { node, revoked } = await this.tx.run(async () => {
+    const { node, revoked, released } = await this.tx.run(async () => {
       const node = await this.visible(principal, nodeId, true);
       if (!(await this.nodes.reject(node.nodeId))) {
         throw new AppException(ErrorCode.Conflict, 'The node is already rejected');
@@ -157,9 +160,11 @@ export class NodesService {
         this.event('node.rejected', principal, node, { revoked_keys: revoked.length }),
         meta,
       );
-      return { node: (await this.nodes.findLive(node.nodeId, null))!, revoked };
+      const released = await this.nodeLoss.release([node.nodeId], 'node_rejected');
+      return { node: (await this.nodes.findLive(node.nodeId, null))!, revoked, released };
     });
     this.nodeKeys.forget(revoked);
+    released();
     return toNodeInfo(node, principal);
   }
 

@@ -6,7 +6,8 @@ import { AppException } from '../common/errors/app.exception';
 import { Page, pageRequest, toPage } from '../common/pagination/page';
 import { SHA256_HEX_PATTERN } from '../common/validation/sha256';
 import { TransactionRunner } from '../database/transaction-runner';
-import { ContentStore } from '../storage/content-store';
+import { ErrorCode } from '../common/errors/error-code';
+import { ContentIntegrityError, ContentStore, ContentUnavailableError } from '../storage/content-store';
 import type { CircuitRegistration } from './circuit-registration.pipe';
 import { CircuitRepository } from './circuit.repository';
 import { CircuitDto, toCircuitDto } from './dto/circuit.dto';
@@ -95,6 +96,26 @@ export class CircuitRegistryService {
       request.after ? { createdAt: request.after.t, circuitId: request.after.id } : null,
     );
     return toPage(rows, request, (r) => ({ t: r.createdAt.toISOString(), id: r.circuitId }), toCircuitDto);
+  }
+
+  /**
+   * A circuit's witness generator (`wasm`) or proving key (`zkey`), checked against its hash as it is read.
+   * Nodes download these to prove zk_proof tasks; they are public inputs to proving, not secrets.
+   */
+  async artifact(circuitId: string, kind: 'wasm' | 'zkey'): Promise<Buffer> {
+    const record = await this.circuits.findById(circuitId);
+    const sha256 = kind === 'wasm' ? record?.wasmSha256 : record?.zkeySha256;
+    if (!sha256) throw AppException.notFound(`Circuit not found, or it has no ${kind}`);
+    try {
+      return await this.blobs.open(sha256);
+    } catch (error) {
+      if (error instanceof ContentUnavailableError)
+        throw AppException.notFound(`The circuit's ${kind} is missing`);
+      if (error instanceof ContentIntegrityError) {
+        throw new AppException(ErrorCode.Conflict, `The stored ${kind} no longer hashes to its id`);
+      }
+      throw error;
+    }
   }
 
   private async store(bytes: Buffer | null): Promise<StoredBlob | null> {

@@ -5,11 +5,13 @@ import {
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiPayloadTooLargeResponse,
+  ApiProduces,
   ApiTags,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Authenticated } from '../common/auth/authenticated.decorator';
+import { NodeAgent } from '../common/auth/node-agent.decorator';
 import { CurrentPrincipal, CurrentRequestMeta } from '../common/auth/request-context.decorator';
 import type { Principal, RequestMeta } from '../common/auth/principal';
 import { Scope } from '../common/auth/scopes';
@@ -63,9 +65,37 @@ export class CircuitsController {
   }
 
   @Get(':circuit_id')
+  // Nodes read the circuit (its protocol) to prove zk_proof tasks: any node key may, like any user.
+  @NodeAgent({ users: true })
   @ApiOkResponse({ type: CircuitDto })
   @ApiNotFoundResponse({ description: 'No such circuit (`not_found`)' })
   get(@Param('circuit_id', new ParseSha256Pipe('Circuit not found')) circuitId: string): Promise<CircuitDto> {
     return this.registry.get(circuitId);
+  }
+
+  @Get(':circuit_id/wasm')
+  @NodeAgent({ users: true })
+  @ApiProduces('application/wasm')
+  @ApiOkResponse({ schema: { type: 'string', format: 'binary' }, description: 'The witness generator' })
+  @ApiNotFoundResponse({ description: 'No such circuit, or it has no wasm (`not_found`)' })
+  wasm(
+    @Param('circuit_id', new ParseSha256Pipe('Circuit not found')) circuitId: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<Buffer> {
+    void reply.type('application/wasm');
+    return this.registry.artifact(circuitId, 'wasm');
+  }
+
+  @Get(':circuit_id/zkey')
+  @NodeAgent({ users: true })
+  @ApiProduces('application/octet-stream')
+  @ApiOkResponse({ schema: { type: 'string', format: 'binary' }, description: 'The proving key' })
+  @ApiNotFoundResponse({ description: 'No such circuit, or it has no zkey (`not_found`)' })
+  zkey(
+    @Param('circuit_id', new ParseSha256Pipe('Circuit not found')) circuitId: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<Buffer> {
+    void reply.type('application/octet-stream');
+    return this.registry.artifact(circuitId, 'zkey');
   }
 }

@@ -23,6 +23,19 @@ interface CachedCircuit {
 // A circuit id is the hash of its key, so a cached entry can never be stale; the bound only caps memory.
 const CIRCUIT_CACHE_SIZE = 256;
 
+/** A proof checked against a circuit, with the verdict (not yet stored). */
+export interface ProofCheck {
+  circuitId: string;
+  protocol: ProofSystem;
+  proof: unknown;
+  /** Canonical decimal strings, as validated. */
+  publicSignals: string[];
+  valid: boolean;
+  errorMessage: string | null;
+  verificationTimeMs: number;
+  verifiedAt: Date;
+}
+
 /** What a verification that ran to an answer can end as: these, and only these, are stored. */
 type Verdict = Extract<VerifyOutcome, { kind: 'verified' | 'failed' }>;
 
@@ -70,17 +83,67 @@ export class ProofVerificationService {
   async verify(request: VerifyRequest, callerId: string): Promise<VerifyProofResultDto> {
     const circuit = await this.circuit(request.circuitId);
     const taskId = await this.ownedTask(request, callerId);
+    const check = await this.checkAgainst(circuit, request.proof, request.publicSignals, callerId);
+    const proofId = await this.store(check, { taskId, runId: request.runId, submittedBy: callerId });
+    return {
+      valid: check.valid,
+      proof_id: proofId,
+      circuit_id: circuit.circuitId,
+      task_id: taskId,
+      verified_at: check.verifiedAt.toISOString(),
+      verification_time_ms: check.verificationTimeMs,
+      error_message: check.errorMessage,
+    };
+  }
+
+  /**
+   * Verifies a proof against a circuit and stores nothing (a task run's result stores it in its own
+   * transaction). Same refusals as `verify`: 404 for an unknown circuit, 422 naming a malformed field, 503 when
+   * no verdict was reached. `lane` is the fair-queue lane of whoever submitted it.
+   */
+  async check(circuitId: string, proof: unknown, publicSignals: unknown, lane: string): Promise<ProofCheck> {
+    return this.checkAgainst(await this.circuit(circuitId), proof, publicSignals, lane);
+  }
+
+  /** Stores a checked proof as an artifact; `verified` may be narrowed (a true proof of the wrong statement). */
+  store(
+    check: ProofCheck,
+    owner: { taskId: string | null; runId: string | null; submittedBy: string | null },
+    verdict: { valid: boolean; errorMessage: string | null } = check,
+  ): Promise<string> {
+    return this.artifacts.insert({
+      taskId: owner.taskId,
+      runId: owner.runId,
+      // Validation admitted only strings, arrays and known keys, so this canonical form is deterministic.
+      proofData: Buffer.from(canonicalJson(check.proof), 'utf8'),
+      publicInputs: Buffer.from(canonicalJson(check.publicSignals), 'utf8'),
+      circuitId: check.circuitId,
+      proofSystem: check.protocol,
+      verified: verdict.valid,
+      verificationTimeMs: check.verificationTimeMs,
+      verifiedAt: check.verifiedAt,
+      errorMessage: verdict.errorMessage,
+      submittedBy: owner.submittedBy,
+    });
+  }
+
+  private async checkAgainst(
+    circuit: CachedCircuit,
+    proof: unknown,
+    rawSignals: unknown,
+    laneOwner: string,
+  ): Promise<ProofCheck> {
     let publicSignals: string[];
     try {
-      validateProof(circuit.protocol, request.proof);
-      publicSignals = validatePublicSignals(request.publicSignals, circuit.nPublic);
+      validateProof(circuit.protocol, proof);
+      publicSignals = validatePublicSignals(rawSignals, circuit.nPublic);
     } catch (error) {
       throw error instanceof ShapeError ? rejected(error) : error;
     }
 
     const outcome = await this.pool.verify(
-      { protocol: circuit.protocol, vkey: circuit.vkey, publicSignals, proof: request.proof },
-      userLane(callerId),
+      { protocol: circuit.protocol, vkey: circuit.vkey, publicSignals, proof },
+      userLane(laneOwner),
     );
     if (outcome.kind === 'unavailable') {
       this.logger.warn(`verification not run: ${outcome.message}`);
@@ -101,34 +164,16 @@ export class ProofVerificationService {
     }
     if (outcome.kind === 'failed')
       this.logger.warn(`verifier failed on circuit ${circuit.circuitId}: ${outcome.message}`);
-
-    const valid = outcome.kind === 'verified' && outcome.valid;
-    const errorMessage = this.errorMessage(outcome);
-    const verificationTimeMs = Math.round(outcome.ms);
-    const verifiedAt = this.clock.now();
-    const proofId = await this.artifacts.insert({
-      taskId,
-      runId: request.runId,
-      // Validation admitted only strings, arrays and known keys, so this canonical form is deterministic.
-      proofData: Buffer.from(canonicalJson(request.proof), 'utf8'),
-      publicInputs: Buffer.from(canonicalJson(publicSignals), 'utf8'),
-      circuitId: circuit.circuitId,
-      proofSystem: circuit.protocol,
-      verified: valid,
-      verificationTimeMs,
-      verifiedAt,
-      errorMessage,
-      submittedBy: callerId,
-    });
     this.observe(circuit, outcome);
     return {
-      valid,
-      proof_id: proofId,
-      circuit_id: circuit.circuitId,
-      task_id: taskId,
-      verified_at: verifiedAt.toISOString(),
-      verification_time_ms: verificationTimeMs,
-      error_message: errorMessage,
+      circuitId: circuit.circuitId,
+      protocol: circuit.protocol,
+      proof,
+      publicSignals,
+      valid: outcome.kind === 'verified' && outcome.valid,
+      errorMessage: this.errorMessage(outcome),
+      verificationTimeMs: Math.round(outcome.ms),
+      verifiedAt: this.clock.now(),
     };
   }
 

@@ -1,5 +1,7 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { VcpMetrics } from '../metrics/vcp-metrics';
 import { WasmConfig } from '../wasm/wasm.config';
+import { TaskEventSignal } from '../tasks/task-event-signal';
 import { WorkSignal } from '../tasks/work-signal';
 import type { ClaimRequestDto, ClaimResponseDto, LeasedRunDto } from './dto/claim.dto';
 import { ClaimedRun, RunsRepository } from './runs.repository';
@@ -22,6 +24,8 @@ export class ClaimService implements OnModuleDestroy {
     private readonly config: SchedulingConfig,
     private readonly wasmConfig: WasmConfig,
     private readonly signal: WorkSignal,
+    private readonly events: TaskEventSignal,
+    private readonly metrics: VcpMetrics,
   ) {}
 
   onModuleDestroy(): void {
@@ -43,13 +47,18 @@ export class ClaimService implements OnModuleDestroy {
         }, waitMs);
     try {
       for (;;) {
+        const started = performance.now();
         const claimed = await this.runs.claim(
           nodeId,
           max,
           this.config.maxConcurrentRuns,
           this.config.leaseSecs,
         );
-        if (claimed.length > 0) return { runs: claimed.map((run) => this.toLeasedRun(run)) };
+        this.metrics.observeClaim(claimed.length > 0, (performance.now() - started) / 1000);
+        if (claimed.length > 0) {
+          this.events.publish(...claimed.map((run) => run.taskId));
+          return { runs: claimed.map((run) => this.toLeasedRun(run)) };
+        }
         if (expired || this.closing) return null;
         await this.nextChance((done) => (wake = done));
       }

@@ -1,9 +1,11 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { AuditService } from '../audit/audit.service';
+import { Injectable } from '@nestjs/common';
+import { IntervalSweep } from '../common/concurrency/interval-sweep';
 import { TransactionRunner } from '../database/transaction-runner';
 import { VcpMetrics } from '../metrics/vcp-metrics';
+import { TaskEventSignal } from '../tasks/task-event-signal';
+import { TaskQueueRepository } from '../tasks/task-queue.repository';
 import { TasksRepository } from '../tasks/tasks.repository';
-import { WorkSignal } from '../tasks/work-signal';
+import { RunRelease } from './run-release';
 import { RunsRepository } from './runs.repository';
 import { SchedulingConfig } from './scheduling.config';
 
@@ -23,71 +25,44 @@ export interface LeaseSweepReport {
  * conditional update judged by the database's clock, so replicas sweeping at once change each row once.
  */
 @Injectable()
-export class LeaseSweeper implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly logger = new Logger('LeaseSweeper');
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
-
+export class LeaseSweeper extends IntervalSweep {
   constructor(
     private readonly runs: RunsRepository,
     private readonly tasks: TasksRepository,
-    private readonly audit: AuditService,
+    private readonly queue: TaskQueueRepository,
+    private readonly release: RunRelease,
     private readonly tx: TransactionRunner,
     private readonly config: SchedulingConfig,
-    private readonly signal: WorkSignal,
+    private readonly events: TaskEventSignal,
     private readonly metrics: VcpMetrics,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    this.timer = setInterval(() => this.tick(), this.config.sweepIntervalMs);
-    this.timer.unref();
+  ) {
+    super('LeaseSweeper');
   }
 
-  async onModuleDestroy(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
-  }
-
-  private tick(): void {
-    if (this.running) return;
-    this.running = this.sweep()
-      .catch((error: unknown) => this.logger.error(`lease sweep failed: ${String(error)}`))
-      .finally(() => (this.running = undefined));
+  protected get intervalMs(): number {
+    return this.config.sweepIntervalMs;
   }
 
   async sweep(): Promise<LeaseSweepReport> {
     const report: LeaseSweepReport = { expired: 0, requeued: 0, exhausted: 0, queueTimeouts: 0 };
     for (let round = 0; round < MAX_ROUNDS; round++) {
-      const expired = await this.tx.run(async () => {
-        const expired = await this.runs.expireLeases(BATCH);
-        for (const run of expired) {
-          const released = await this.tasks.releaseSlot(run.taskId, this.config.retryBaseMs);
-          if (released === 'requeued') report.requeued++;
-          if (released === 'failed') report.exhausted++;
-          await this.audit.record(
-            {
-              action: 'run.lease_lost',
-              status: 'failure',
-              userId: null,
-              resourceType: 'task_run',
-              resourceId: run.runId,
-              metadata: { task_id: run.taskId, node_id: run.nodeId, task: released },
-            },
-            null,
-          );
-        }
-        return expired.length;
-      });
-      report.expired += expired;
-      for (let i = 0; i < expired; i++) this.metrics.taskRunFinished('lease_expired');
-      if (expired < BATCH) break;
+      const effect = await this.tx.run(async () =>
+        this.release.giveBack(await this.runs.expireLeases(BATCH), 'lease_expired'),
+      );
+      this.release.afterCommit(effect);
+      report.expired += effect.leases;
+      report.requeued += effect.requeued;
+      report.exhausted += effect.exhausted.length;
+      if (effect.leases < BATCH) break;
     }
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const failed = await this.tasks.expireQueued(BATCH);
       report.queueTimeouts += failed.length;
+      for (const task of failed) this.metrics.taskFinished(task.taskType, 'failed');
+      this.events.publish(...failed.map((task) => task.taskId));
       if (failed.length < BATCH) break;
     }
-    if (report.requeued > 0) this.signal.notify();
+    this.metrics.setQueueDepth(await this.queue.countPending());
     if (report.expired > 0) this.logger.warn({ msg: 'leases expired', ...report });
     return report;
   }

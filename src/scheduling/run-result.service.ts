@@ -3,13 +3,29 @@ import { jsonSha256Hex } from '../common/crypto/json-hash';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
 import { isUuid } from '../common/validation/uuid';
+import { AuditService } from '../audit/audit.service';
+import { proofHash, RunReceipt, verifyReceipt } from '../common/receipts/receipt';
 import { TransactionRunner } from '../database/transaction-runner';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { TasksRepository } from '../tasks/tasks.repository';
+import { TaskEventSignal } from '../tasks/task-event-signal';
 import { WorkSignal } from '../tasks/work-signal';
 import { RunResultRequestDto, RunResultResponseDto, TASK_FAULT_OUTCOMES } from './dto/result.dto';
 import { RunForResult, RunsRepository } from './runs.repository';
 import { SchedulingConfig } from './scheduling.config';
+import { ZkResults } from './zk-results';
+
+const OPEN: ReadonlySet<string> = new Set(['pending', 'running']);
+
+const signatureInvalid = () =>
+  new AppException(
+    ErrorCode.ValidationError,
+    'The signature is not this node’s signature of the run receipt',
+    {
+      reason: 'signature_invalid',
+      extra: { details: [{ field: 'signature', message: 'does not verify against the node’s public key' }] },
+    },
+  );
 
 const leaseLost = () =>
   new AppException(ErrorCode.Conflict, 'The lease of this run is lost: stop and claim again', {
@@ -29,12 +45,19 @@ export class RunResultService {
     private readonly tx: TransactionRunner,
     private readonly signal: WorkSignal,
     private readonly metrics: VcpMetrics,
+    private readonly events: TaskEventSignal,
+    private readonly zkResults: ZkResults,
+    private readonly audit: AuditService,
   ) {}
 
   async submit(nodeId: string, runId: string, dto: RunResultRequestDto): Promise<RunResultResponseDto> {
     const requestHash = jsonSha256Hex(dto);
     let requeued = false;
-    const response = await this.tx.run(async () => {
+    const finished: { taskType?: string; status?: string } = {};
+    const zk = await this.zkResults.verify(nodeId, runId, dto);
+    const proofRejected = zk !== null && !zk.accepted;
+    let badSignature = false;
+    const response = await this.tx.run(async (): Promise<RunResultResponseDto | null> => {
       const run = isUuid(runId) ? await this.runs.lockForResult(runId.toLowerCase()) : null;
       // Another node's run answers like a lost lease: the caller learns nothing about runs not leased to it.
       if (!run || run.nodeId !== nodeId) throw leaseLost();
@@ -52,19 +75,52 @@ export class RunResultService {
           { field: 'output_hash', message: 'does not match the SHA-256 of the RFC 8785 form of output' },
         ]);
       }
+      // The receipt is checked before anything changes: a result the node did not sign is not its result.
+      if (run.nodePublicKey === null) {
+        throw new AppException(
+          ErrorCode.Forbidden,
+          'This node registered no public key: its results cannot be verified (register it with one)',
+          { reason: 'no_public_key' },
+        );
+      }
+      if (!verifyReceipt(receiptOf(run, dto, outputHash), dto.signature, run.nodePublicKey)) {
+        // Audited in this transaction, which commits (nothing else was written); the 422 follows it.
+        await this.audit.record(
+          {
+            action: 'run.signature_invalid',
+            status: 'failure',
+            userId: null,
+            resourceType: 'task_run',
+            resourceId: run.runId,
+            metadata: { task_id: run.taskId, node_id: nodeId, fence: dto.fence },
+          },
+          null,
+        );
+        badSignature = true;
+        return null;
+      }
       // Inside one transaction: if the fenced update below finds the lease gone, all of this rolls back.
-      const effect = await this.applyOutcome(run, dto, outputHash);
+      // A zk_proof task never completes on an unverified proof (verify saw another lease state: answer again).
+      if (run.taskType === 'zk_proof' && dto.outcome === 'ok' && zk === null) throw leaseLost();
+      const effect = proofRejected
+        ? await this.zkResults.reject(run)
+        : await this.applyOutcome(run, dto, outputHash);
+      if (zk) await this.zkResults.store(run, zk, effect.taskStatus === 'completed');
       requeued = effect.requeued;
+      if (OPEN.has(run.taskStatus) && !OPEN.has(effect.taskStatus)) {
+        finished.taskType = run.taskType;
+        finished.status = effect.taskStatus;
+      }
       const response: RunResultResponseDto = {
         run_id: run.runId,
         task_id: run.taskId,
-        run_status: dto.outcome === 'ok' ? 'succeeded' : 'failed',
+        run_status: proofRejected ? 'rejected' : dto.outcome === 'ok' ? 'succeeded' : 'failed',
         task_status: effect.taskStatus,
         task_status_reason: effect.reason,
       };
       const recorded = await this.runs.finish(run.runId, run.fence, {
-        status: response.run_status as 'succeeded' | 'failed',
-        outcome: dto.outcome,
+        status: response.run_status as 'succeeded' | 'failed' | 'rejected',
+        outcome: proofRejected ? 'proof_invalid' : dto.outcome,
         output: dto.output ?? null,
         outputHash,
         stdout: dto.stdout ?? null,
@@ -78,8 +134,11 @@ export class RunResultService {
       if (!recorded) throw leaseLost();
       return response;
     });
+    if (badSignature || response === null) throw signatureInvalid();
     if (requeued) this.signal.notify();
-    this.metrics.taskRunFinished(dto.outcome);
+    this.events.publish(response.task_id);
+    this.metrics.taskRunFinished(proofRejected ? 'proof_invalid' : dto.outcome);
+    if (finished.taskType && finished.status) this.metrics.taskFinished(finished.taskType, finished.status);
     return response;
   }
 
@@ -114,4 +173,29 @@ export class RunResultService {
     if (released === 'requeued') return { taskStatus: 'pending', reason: null, requeued: true };
     return { taskStatus: run.taskStatus, reason: null, requeued: false };
   }
+}
+
+/**
+ * The receipt the node must have signed, rebuilt from what the server knows (task, run, inputs hash, module
+ * or circuit) and what the node reports (output hash, outcome, time). `proof_hash` binds a zk run's proof.
+ */
+export function receiptOf(run: RunForResult, dto: RunResultRequestDto, outputHash: string): RunReceipt {
+  const receipt: RunReceipt = {
+    task_id: run.taskId,
+    run_id: run.runId,
+    fence: dto.fence,
+    inputs_hash: run.inputsHash,
+    output_hash: outputHash,
+    outcome: dto.outcome,
+    execution_time_ms: dto.execution_time_ms,
+  };
+  if (run.moduleHash !== null) receipt.module_hash = run.moduleHash;
+  if (run.circuitId !== null) {
+    receipt.circuit_id = run.circuitId;
+    const output = dto.output as { proof?: unknown; public_signals?: unknown } | null | undefined;
+    if (typeof output === 'object' && output !== null && output.proof !== undefined) {
+      receipt.proof_hash = proofHash(output.proof, output.public_signals);
+    }
+  }
+  return receipt;
 }

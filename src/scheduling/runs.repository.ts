@@ -17,6 +17,40 @@ export interface ClaimedRun {
   maxExecutionTimeSec: number;
 }
 
+/** A lease that ended without a result, and the type of its task (for metrics). */
+export interface EndedLease {
+  runId: string;
+  taskId: string;
+  nodeId: string;
+  taskType: string;
+}
+
+interface EndedLeaseRow {
+  run_id: string;
+  task_id: string;
+  node_id: string;
+  task_type: string;
+}
+
+const ENDED_LEASE_COLUMNS = `run_id, task_id, node_id,
+  (SELECT t.task_type FROM tasks t WHERE t.task_id = task_runs.task_id) AS task_type`;
+
+const toEndedLease = (row: EndedLeaseRow): EndedLease => ({
+  runId: row.run_id,
+  taskId: row.task_id,
+  nodeId: row.node_id,
+  taskType: row.task_type,
+});
+
+export interface ProofContext {
+  nodeId: string;
+  nodeOwnerId: string | null;
+  leased: boolean;
+  taskType: string;
+  circuitId: string | null;
+  inputs: unknown;
+}
+
 export type LeaseVerdict = 'renewed' | 'lost' | 'cancel';
 
 export interface RunForResult {
@@ -29,11 +63,18 @@ export interface RunForResult {
   resultRequestHash: string | null;
   resultResponse: unknown;
   taskStatus: string;
+  taskType: string;
   minNodes: number;
+  /** What the node's receipt binds: the run's inputs hash, module and circuit. */
+  inputsHash: string;
+  moduleHash: string | null;
+  circuitId: string | null;
+  /** The Ed25519 key the node registered (base64 of the raw 32 bytes), or null. */
+  nodePublicKey: string | null;
 }
 
 export interface RunOutcome {
-  status: 'succeeded' | 'failed';
+  status: 'succeeded' | 'failed' | 'rejected';
   outcome: string;
   output: unknown;
   outputHash: string;
@@ -180,10 +221,17 @@ export class RunsRepository {
       result_request_hash: string | null;
       result_response: unknown;
       task_status: string;
+      task_type: string;
       min_nodes: number;
+      inputs_hash: string;
+      wasm_module_hash: string | null;
+      circuit_id: string | null;
+      public_key: string | null;
     }>(
       `SELECT r.run_id, r.task_id, r.node_id, r.status, r.fence, r.result_request_hash, r.result_response,
-              (r.lease_expires_at > now()) AS lease_live, t.status AS task_status, t.min_nodes
+              (r.lease_expires_at > now()) AS lease_live, t.status AS task_status, t.task_type, t.min_nodes,
+              r.inputs_hash, r.wasm_module_hash, t.circuit_id,
+              (SELECT n.public_key FROM nodes n WHERE n.node_id = r.node_id) AS public_key
          FROM task_runs r JOIN tasks t ON t.task_id = r.task_id
         WHERE r.run_id = $1
         FOR UPDATE OF r, t`,
@@ -200,7 +248,12 @@ export class RunsRepository {
       resultRequestHash: row.result_request_hash,
       resultResponse: row.result_response,
       taskStatus: row.task_status,
+      taskType: row.task_type,
       minNodes: row.min_nodes,
+      inputsHash: row.inputs_hash,
+      moduleHash: row.wasm_module_hash,
+      circuitId: row.circuit_id,
+      nodePublicKey: row.public_key,
     };
   }
 
@@ -231,6 +284,32 @@ export class RunsRepository {
     return rows.length > 0;
   }
 
+  /** What a zk_proof result is checked against: the run's lease holder and its task's circuit and statement. */
+  async proofContext(runId: string): Promise<ProofContext | null> {
+    const [row] = await this.db.query<{
+      node_id: string;
+      node_owner_id: string | null;
+      status: string;
+      task_type: string;
+      circuit_id: string | null;
+      inputs: unknown;
+    }>(
+      `SELECT r.node_id, r.node_owner_id, r.status, t.task_type, t.circuit_id, t.inputs
+         FROM task_runs r JOIN tasks t ON t.task_id = r.task_id
+        WHERE r.run_id = $1`,
+      [runId],
+    );
+    if (!row) return null;
+    return {
+      nodeId: row.node_id,
+      nodeOwnerId: row.node_owner_id,
+      leased: row.status === 'leased',
+      taskType: row.task_type,
+      circuitId: row.circuit_id,
+      inputs: row.inputs,
+    };
+  }
+
   /** Whether another node reported this same task-fault outcome (and output) for the task. */
   async sameFaultElsewhere(
     taskId: string,
@@ -257,16 +336,31 @@ export class RunsRepository {
   }
 
   /** Expires leases past their time, a batch at a time; each run changes once however many sweepers race. */
-  async expireLeases(limit: number): Promise<{ runId: string; taskId: string; nodeId: string }[]> {
-    const rows = await this.db.query<{ run_id: string; task_id: string; node_id: string }>(
+  async expireLeases(limit: number): Promise<EndedLease[]> {
+    const rows = await this.db.query<EndedLeaseRow>(
       `UPDATE task_runs SET status = 'expired', outcome = 'lease_expired', completed_at = now()
         WHERE run_id IN (SELECT run_id FROM task_runs
                           WHERE status = 'leased' AND lease_expires_at <= now()
                           ORDER BY lease_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
           AND status = 'leased' AND lease_expires_at <= now()
-        RETURNING run_id, task_id, node_id`,
+        RETURNING ${ENDED_LEASE_COLUMNS}`,
       [limit],
     );
-    return rows.map((row) => ({ runId: row.run_id, taskId: row.task_id, nodeId: row.node_id }));
+    return rows.map(toEndedLease);
+  }
+
+  /**
+   * Ends every lease held by these nodes now (deleted, rejected or gone offline): their runs are `expired`
+   * with outcome `node_lost`, without waiting for the lease to run out. Conditional on `leased`, so a result
+   * that committed first keeps its run, and a repeat finds nothing.
+   */
+  async releaseForNodes(nodeIds: string[]): Promise<EndedLease[]> {
+    const rows = await this.db.query<EndedLeaseRow>(
+      `UPDATE task_runs SET status = 'expired', outcome = 'node_lost', completed_at = now()
+        WHERE node_id = ANY($1::varchar[]) AND status = 'leased'
+        RETURNING ${ENDED_LEASE_COLUMNS}`,
+      [nodeIds],
+    );
+    return rows.map(toEndedLease);
   }
 }

@@ -1,21 +1,34 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
 import { NodesModule } from '../nodes/nodes.module';
+import { ProofsModule } from '../proofs/proofs.module';
 import { TasksModule } from '../tasks/tasks.module';
 import { ClaimService } from './claim.service';
 import { LeaseRenewal } from './lease-renewal';
 import { LeaseSweeper } from './lease-sweeper';
+import { RunRelease } from './run-release';
 import { RunResultService } from './run-result.service';
 import { RunsRepository } from './runs.repository';
 import { SchedulingController } from './scheduling.controller';
+import { ZkResults } from './zk-results';
 
 /**
  * The scheduling engine (issue 16): runs leased to nodes with fences, claims by long poll, lease renewal on
  * the heartbeat, results, and the sweeper that expires leases and queue timeouts.
  */
 @Module({
-  imports: [AuditModule, NodesModule, TasksModule],
+  imports: [AuditModule, NodesModule, ProofsModule, TasksModule],
   controllers: [SchedulingController],
-  providers: [RunsRepository, ClaimService, RunResultService, LeaseRenewal, LeaseSweeper],
+  providers: [
+    RunsRepository,
+    ClaimService,
+    RunResultService,
+    ZkResults,
+    LeaseRenewal,
+    RunRelease,
+    LeaseSweeper,
+  ],
+  // The embedded node (issue 17) calls the node protocol's services directly.
+  exports: [ClaimService, RunResultService],
 })
 export class SchedulingModule {}

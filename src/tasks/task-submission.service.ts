@@ -9,6 +9,8 @@ import { WasmConfig } from '../wasm/wasm.config';
 import { TransactionRunner } from '../database/transaction-runner';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { CircuitRegistryService } from '../proofs/circuit-registry.service';
+import { ShapeError, validatePublicSignals } from '../proofs/zk-validation';
+import { ProgramsService } from '../programs/programs.service';
 import { ModuleOwnershipService } from '../wasm/module-ownership.service';
 import { ModuleStoreService } from '../wasm/module-store.service';
 import { moduleBytesOf } from '../wasm/module-upload';
@@ -37,6 +39,7 @@ export class TaskSubmissionService {
     private readonly modules: ModuleStoreService,
     private readonly ownership: ModuleOwnershipService,
     private readonly circuits: CircuitRegistryService,
+    private readonly programs: ProgramsService,
     private readonly audit: AuditService,
     private readonly tx: TransactionRunner,
     private readonly signal: WorkSignal,
@@ -60,10 +63,13 @@ export class TaskSubmissionService {
       if (replay) return replay;
     }
     await this.checkType(dto);
-    const moduleId = await this.moduleOf(principal, dto);
+    // A computation runs a built-in program: its module, with the inputs that program reads (a prompt or the
+    // original `{numbers, operation}` body is stored as the program inputs it maps to).
+    const plan = dto.task_type === 'computation' ? this.programs.plan(inputs) : null;
+    const moduleId = plan ? plan.moduleId : await this.moduleOf(principal, dto);
     try {
       const task = await this.tx.run(async () => {
-        const task = await this.insert(principal, dto, inputs, moduleId);
+        const task = await this.insert(principal, dto, plan ? plan.inputs : inputs, moduleId);
         if (
           idempotencyKey !== undefined &&
           !(await this.idempotencyKeys.claim(
@@ -125,6 +131,10 @@ export class TaskSubmissionService {
       throw invalid('wasm_module', 'give either wasm_module or module_id, not both');
     }
     const hasModule = dto.wasm_module !== undefined || dto.module_id !== undefined;
+    if (dto.task_type === 'computation' && hasModule) {
+      const field = dto.module_id !== undefined ? 'module_id' : 'wasm_module';
+      throw invalid(field, 'computation tasks run a built-in program (inputs.program); use wasm_execution');
+    }
     if (dto.task_type === 'wasm_execution' && !hasModule) {
       throw invalid('module_id', 'wasm_execution needs a module: module_id or wasm_module');
     }
@@ -140,6 +150,18 @@ export class TaskSubmissionService {
     if (!circuit) throw invalid('circuit_id', 'no such circuit is registered');
     if (circuit.wasm_sha256 === null || circuit.zkey_sha256 === null) {
       throw invalid('circuit_id', 'the circuit has no witness generator (wasm) and proving key (zkey)');
+    }
+    // The statement to prove: a proof is accepted only with exactly these public signals (outputs, then public
+    // inputs, in the circuit's order). Everything else in `inputs` (a witness, say) is for the node alone.
+    const inputs = dto.inputs as { public_signals?: unknown } | undefined;
+    if (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs)) {
+      throw invalid('inputs', 'zk_proof needs an object with public_signals, the statement to prove');
+    }
+    try {
+      validatePublicSignals(inputs.public_signals, circuit.n_public, 'inputs.public_signals');
+    } catch (error) {
+      if (error instanceof ShapeError) throw invalid(error.field, error.reason);
+      throw error;
     }
   }
 

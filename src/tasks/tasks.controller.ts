@@ -9,8 +9,18 @@ import {
   Param,
   Post,
   Query,
+  Res,
 } from '@nestjs/common';
-import { ApiCreatedResponse, ApiHeader, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiCreatedResponse,
+  ApiHeader,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiProduces,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+} from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
 import { Authenticated } from '../common/auth/authenticated.decorator';
 import type { Principal, RequestMeta } from '../common/auth/principal';
 import { RateLimitTier } from '../common/auth/rate-tier.decorator';
@@ -21,6 +31,7 @@ import { moduleUploadBodyLimit } from '../wasm/module-upload';
 import { CreateTaskDto } from './dto/create-task.dto';
 import { ListTasksQueryDto } from './dto/task-queries.dto';
 import { TaskDeletedDto, TaskInfoDto, TaskPageDto } from './dto/task-responses.dto';
+import { TaskEventStreams } from './task-event-streams';
 import { TaskSubmissionService } from './task-submission.service';
 import { TasksService } from './tasks.service';
 
@@ -32,6 +43,7 @@ export class TasksController {
   constructor(
     private readonly submission: TaskSubmissionService,
     private readonly tasks: TasksService,
+    private readonly eventStreams: TaskEventStreams,
   ) {}
 
   @Post()
@@ -68,6 +80,35 @@ export class TasksController {
   @ApiNotFoundResponse({ description: NOT_FOUND })
   get(@Param('task_id') taskId: string, @CurrentPrincipal() principal: Principal): Promise<TaskInfoDto> {
     return this.tasks.get(principal, taskId);
+  }
+
+  @Get(':task_id/events')
+  @Authenticated({ scopes: [Scope.TasksRead] })
+  @RateLimitTier('task')
+  @ApiProduces('text/event-stream')
+  @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume after this event id' })
+  @ApiOkResponse({
+    description:
+      'Server-Sent Events: `status` and `run` events (JSON data) with increasing ids, heartbeat comments; ' +
+      'ends after the terminal status event',
+  })
+  @ApiNotFoundResponse({ description: NOT_FOUND })
+  @ApiTooManyRequestsResponse({ description: 'Too many of the caller’s streams are open' })
+  async events(
+    @Param('task_id') taskId: string,
+    @Headers('last-event-id') lastEventId: string | undefined,
+    @CurrentPrincipal() principal: Principal,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const stream = await this.eventStreams.open(principal, taskId, lastEventId);
+    // A client that goes away ends its stream (and frees its slot) at once.
+    reply.raw.on('close', () => stream.destroy());
+    // Sent as a stream through Fastify, so the security headers, request id and metrics hooks all apply.
+    await reply
+      .header('content-type', 'text/event-stream; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .header('x-accel-buffering', 'no')
+      .send(stream);
   }
 
   @Post(':task_id/cancel')

@@ -1,8 +1,13 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
+import { ProgramsModule } from '../programs/programs.module';
 import { ProofsModule } from '../proofs/proofs.module';
 import { WasmModule } from '../wasm/wasm.module';
 import { IdempotencyKeysRepository } from './idempotency-keys.repository';
+import { TaskEventSignal } from './task-event-signal';
+import { TaskEventStreams } from './task-event-streams';
+import { TaskEventsRepository } from './task-events.repository';
+import { TaskQueueRepository } from './task-queue.repository';
 import { TaskSubmissionService } from './task-submission.service';
 import { TasksController } from './tasks.controller';
 import { TasksRepository } from './tasks.repository';
@@ -14,9 +19,19 @@ import { WorkSignal } from './work-signal';
  * about new work through WorkSignal.
  */
 @Module({
-  imports: [AuditModule, ProofsModule, WasmModule],
+  imports: [AuditModule, ProgramsModule, ProofsModule, WasmModule],
   controllers: [TasksController],
-  providers: [TasksRepository, IdempotencyKeysRepository, TaskSubmissionService, TasksService, WorkSignal],
-  exports: [TasksRepository, WorkSignal],
+  providers: [
+    TasksRepository,
+    IdempotencyKeysRepository,
+    TaskSubmissionService,
+    TasksService,
+    WorkSignal,
+    TaskEventsRepository,
+    TaskQueueRepository,
+    TaskEventSignal,
+    TaskEventStreams,
+  ],
+  exports: [TasksRepository, TaskQueueRepository, WorkSignal, TaskEventSignal],
 })
 export class TasksModule {}

@@ -95,10 +95,39 @@ interface TaskRow {
   completed_at: Date | null;
 }
 
+/** Every stored column TaskRow reads, once: the SELECT list below is built from it. */
+const TASK_COLUMNS = [
+  'task_id',
+  'creator_id',
+  'task_type',
+  'status',
+  'status_reason',
+  'inputs',
+  'result',
+  'proof_id',
+  'min_nodes',
+  'max_execution_time_sec',
+  'require_gpu',
+  'require_proof',
+  'min_cpu_cores',
+  'min_memory_gb',
+  'module_id',
+  'circuit_id',
+  'priority',
+  'attempts',
+  'max_attempts',
+  'created_at',
+  'updated_at',
+  'completed_at',
+] as const satisfies readonly (keyof TaskRow)[];
+
+// Compile-time check that the list covers TaskRow (all but the computed assigned_nodes).
+type UnreadColumn = Exclude<keyof TaskRow, (typeof TASK_COLUMNS)[number] | 'assigned_nodes'>;
+const everyColumnRead: [UnreadColumn] extends [never] ? true : never = true;
+void everyColumnRead;
+
 // Nodes holding a lease or having delivered an accepted result, in lease order (the original's field).
-const COLUMNS = `t.task_id, t.creator_id, t.task_type, t.status, t.status_reason, t.inputs, t.result, t.proof_id,
-  t.min_nodes, t.max_execution_time_sec, t.require_gpu, t.require_proof, t.min_cpu_cores, t.min_memory_gb,
-  t.module_id, t.circuit_id, t.priority, t.attempts, t.max_attempts, t.created_at, t.updated_at, t.completed_at,
+const COLUMNS = `${TASK_COLUMNS.map((column) => `t.${column}`).join(', ')},
   (SELECT array_agg(r.node_id ORDER BY r.fence) FROM task_runs r
      WHERE r.task_id = t.task_id AND r.status IN ('leased', 'succeeded')) AS assigned_nodes`;
 
@@ -272,6 +301,14 @@ export class TasksRepository {
     return rows.length > 0;
   }
 
+  /** The accepted proof of a completed zk_proof task (the task's original `proof_id` field). */
+  async setProof(taskId: string, proofId: string): Promise<void> {
+    await this.db.execute(`UPDATE tasks SET proof_id = $2, updated_at = now() WHERE task_id = $1`, [
+      taskId,
+      proofId,
+    ]);
+  }
+
   async fail(taskId: string, reason: string): Promise<boolean> {
     const rows = await this.db.query(
       `UPDATE tasks SET status = 'failed', status_reason = $2, completed_at = now(), updated_at = now()
@@ -287,37 +324,41 @@ export class TasksRepository {
    * attempts_exhausted when the claims left cannot fill the slots still needed; otherwise it is queued again
    * after a jittered exponential backoff (base × 2^(attempts−1) × [0.5, 1), at most 5 minutes).
    */
-  async releaseSlot(taskId: string, retryBaseMs: number): Promise<'requeued' | 'failed' | 'unchanged'> {
+  async releaseSlot(
+    taskId: string,
+    retryBaseMs: number,
+    exhaustedReason = 'attempts_exhausted',
+  ): Promise<'requeued' | 'failed' | 'unchanged'> {
     const [row] = await this.db.query<{ status: string }>(
       `WITH t AS (
          SELECT task_id, (min_nodes - (active_runs - 1)) > (max_attempts + min_nodes - 1 - attempts) AS exhausted
            FROM tasks WHERE task_id = $1 AND status IN ${OPEN_STATUSES} AND active_runs > 0)
        UPDATE tasks SET active_runs = active_runs - 1, updated_at = now(),
               status = CASE WHEN t.exhausted THEN 'failed' WHEN active_runs = 1 THEN 'pending' ELSE status END,
-              status_reason = CASE WHEN t.exhausted THEN 'attempts_exhausted'
+              status_reason = CASE WHEN t.exhausted THEN $3::varchar
                                    WHEN active_runs = 1 THEN 'retrying after a failed run' ELSE status_reason END,
               completed_at = CASE WHEN t.exhausted THEN now() ELSE completed_at END,
               not_before = now() + LEAST(300000, $2::int * power(2, LEAST(attempts - 1, 20))
                                                  * (0.5 + random() / 2)) * interval '1 millisecond'
          FROM t WHERE tasks.task_id = t.task_id
        RETURNING tasks.status`,
-      [taskId, retryBaseMs],
+      [taskId, retryBaseMs, exhaustedReason],
     );
     if (!row) return 'unchanged';
     return row.status === 'failed' ? 'failed' : 'requeued';
   }
 
   /** Pending tasks no node claimed within their queue timeout fail (a batch per call). */
-  async expireQueued(limit: number): Promise<string[]> {
-    const rows = await this.db.query<{ task_id: string }>(
+  async expireQueued(limit: number): Promise<{ taskId: string; taskType: TaskType }[]> {
+    const rows = await this.db.query<{ task_id: string; task_type: TaskType }>(
       `UPDATE tasks SET status = 'failed', status_reason = 'queue_timeout', completed_at = now(), updated_at = now()
         WHERE task_id IN (SELECT task_id FROM tasks
                            WHERE status = 'pending' AND queue_expires_at <= now() AND active_runs = 0
                            LIMIT $1 FOR UPDATE SKIP LOCKED)
           AND status = 'pending' AND active_runs = 0
-        RETURNING task_id`,
+        RETURNING task_id, task_type`,
       [limit],
     );
-    return rows.map((row) => row.task_id);
+    return rows.map((row) => ({ taskId: row.task_id, taskType: row.task_type }));
   }
 }

@@ -7,10 +7,14 @@ import { ErrorCode } from '../common/errors/error-code';
 import { decodeCursor, encodeCursor } from '../common/pagination/cursor';
 import { isUuid, UUID_PATTERN } from '../common/validation/uuid';
 import { TransactionRunner } from '../database/transaction-runner';
+import { VcpMetrics } from '../metrics/vcp-metrics';
 import { ModuleOwnershipService } from '../wasm/module-ownership.service';
 import type { ListTasksQueryDto } from './dto/task-queries.dto';
 import type { TaskDeletedDto, TaskInfoDto, TaskPageDto } from './dto/task-responses.dto';
+import { TaskEventSignal } from './task-event-signal';
+import { TaskQueueRepository } from './task-queue.repository';
 import { toTaskInfo } from './task-view';
+import { waitReason } from './wait-reason';
 import { TaskRecord, TasksRepository } from './tasks.repository';
 
 const DEFAULT_PAGE = 50;
@@ -20,8 +24,11 @@ const DEFAULT_PAGE = 50;
 export class TasksService {
   constructor(
     private readonly tasks: TasksRepository,
+    private readonly queue: TaskQueueRepository,
     private readonly audit: AuditService,
     private readonly tx: TransactionRunner,
+    private readonly events: TaskEventSignal,
+    private readonly metrics: VcpMetrics,
     private readonly ownership: ModuleOwnershipService,
   ) {}
 
@@ -46,43 +53,52 @@ export class TasksService {
     };
   }
 
+  /** A pending task's `status_reason` says why it waits, computed from the nodes online now. */
   async get(principal: Principal, taskId: string): Promise<TaskInfoDto> {
-    const task = await this.visible(principal, taskId);
+    let task = await this.visible(principal, taskId);
+    if (task.status === 'pending') {
+      const facts = await this.queue.waitFacts(task.taskId);
+      if (facts) task = { ...task, statusReason: waitReason(facts) };
+    }
     return toTaskInfo(task, await this.tasks.runsOf(task.taskId));
   }
 
   /** Pending runs are withdrawn; leased runs are told to stop at their node's next heartbeat. */
   async cancel(principal: Principal, taskId: string, meta: RequestMeta): Promise<TaskInfoDto> {
+    let cancelled = false;
     const task = await this.tx.run(async () => {
       const task = await this.visible(principal, taskId);
       if (task.status === 'cancelled') return task;
       if (!(await this.tasks.cancel(task.taskId, 'cancelled_by_user'))) {
         throw new AppException(ErrorCode.Conflict, `The task is already ${task.status}`);
       }
+      cancelled = true;
       await this.recordAudit('task.cancelled', principal, task, meta);
       return (await this.tasks.findLive(task.taskId))!;
     });
+    this.events.publish(task.taskId);
+    if (cancelled) this.metrics.taskFinished(task.taskType, 'cancelled');
     return toTaskInfo(task, await this.tasks.runsOf(task.taskId));
   }
 
   /** Cancels first if needed, then removes the task from lists; runs and artifacts stay for audit. */
   async delete(principal: Principal, taskId: string, meta: RequestMeta): Promise<TaskDeletedDto> {
-    const task = await this.tx.run(async () => {
+    const deleted = await this.tx.run(async () => {
       const task = await this.visible(principal, taskId);
-      if (task.status === 'pending' || task.status === 'running') {
-        await this.tasks.cancel(task.taskId, 'deleted');
-      }
+      const cancelled = await this.tasks.cancel(task.taskId, 'deleted');
       await this.tasks.softDelete(task.taskId);
       await this.recordAudit('task.deleted', principal, task, meta);
-      return task;
+      return { task, cancelled };
     });
+    this.events.publish(deleted.task.taskId);
+    if (deleted.cancelled) this.metrics.taskFinished(deleted.task.taskType, 'cancelled');
     // The task no longer keeps its module: stored bytes nobody else holds go now.
-    if (task.moduleId !== null) await this.ownership.collect(task.moduleId);
+    if (deleted.task.moduleId !== null) await this.ownership.collect(deleted.task.moduleId);
     return { message: 'Task deleted successfully', task_id: taskId };
   }
 
   /** The task if the caller created it or is an admin; otherwise the same 404 as a task that does not exist. */
-  private async visible(principal: Principal, taskId: string): Promise<TaskRecord> {
+  async visible(principal: Principal, taskId: string): Promise<TaskRecord> {
     const task = isUuid(taskId) ? await this.tasks.findLive(taskId.toLowerCase()) : null;
     if (!task || (task.creatorId !== principal.userId && principal.role !== 'admin')) {
       throw AppException.notFound('Task not found');

@@ -118,10 +118,12 @@ export class ModuleOwnersRepository {
    * instead of losing its module.
    */
   async deleteIfUnheld(moduleId: string): Promise<boolean> {
-    const locked = await this.db.query(`SELECT 1 FROM wasm_modules WHERE module_id = $1 FOR UPDATE`, [
-      moduleId,
-    ]);
-    if (locked.length === 0) return false;
+    const locked = await this.db.query<{ built_in: boolean }>(
+      `SELECT built_in FROM wasm_modules WHERE module_id = $1 FOR UPDATE`,
+      [moduleId],
+    );
+    // A built-in program is held by the system for as long as the server ships it.
+    if (locked.length === 0 || locked[0].built_in) return false;
     const held = await this.db.query(
       `SELECT 1 WHERE EXISTS (SELECT 1 FROM module_owners WHERE module_id = $1)
                    OR EXISTS (SELECT 1 FROM tasks WHERE module_id = $1 AND deleted_at IS NULL)`,
@@ -139,5 +141,6 @@ export class ModuleOwnersRepository {
 }
 
 /** `m` is held by user `$1`: owned, or run by one of their live tasks. */
-const HELD_BY_USER = `(EXISTS (SELECT 1 FROM module_owners o WHERE o.module_id = m.module_id AND o.user_id = $1)
+// Built-in programs are the system's: nobody is charged for them.
+const HELD_BY_USER = `NOT m.built_in AND (EXISTS (SELECT 1 FROM module_owners o WHERE o.module_id = m.module_id AND o.user_id = $1)
    OR EXISTS (SELECT 1 FROM tasks t WHERE t.module_id = m.module_id AND t.creator_id = $1 AND t.deleted_at IS NULL))`;

@@ -106,6 +106,18 @@ export class ModuleStoreService {
     });
   }
 
+  /**
+   * Stores a built-in module (the programs of `computation` tasks) owned by no user: an uploader owns what
+   * counts toward their storage and what they may delete, and a built-in is neither (even when a user had
+   * uploaded the same bytes first). Idempotent: run at every boot.
+   */
+  async registerBuiltIn(bytes: Uint8Array): Promise<WasmModuleRecord> {
+    const { record } = await this.store(bytes, null);
+    // Idempotent: also claims bytes a user uploaded first (they keep their ownership row, uncharged).
+    await this.repository.markBuiltIn(record.moduleId);
+    return { ...record, uploadedBy: null };
+  }
+
   async metadata(moduleId: string): Promise<WasmModuleRecord> {
     // A malformed id is "not found" too: it can never name a module, and it never reaches the file system.
     if (!isSha256Hex(moduleId)) throw AppException.notFound('Module not found');

@@ -16,6 +16,7 @@ import {
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Authenticated } from '../common/auth/authenticated.decorator';
+import { NodeAgent } from '../common/auth/node-agent.decorator';
 import { userLane } from '../common/concurrency/fair-queue';
 import { CurrentPrincipal, CurrentRequestMeta } from '../common/auth/request-context.decorator';
 import type { Principal, RequestMeta } from '../common/auth/principal';
@@ -154,6 +155,9 @@ export class ModulesController {
 
   @Get(':module_id/download')
   @Authenticated({ scopes: [Scope.NodesRead] })
+  // Nodes download the modules of the runs they lease (spec.module_url): modules are content-addressed and
+  // shared, so any node key may read any module, as any user with nodes:read may.
+  @NodeAgent({ users: true })
   @ApiProduces('application/wasm')
   @ApiOkResponse({
     schema: { type: 'string', format: 'binary' },

@@ -13,6 +13,13 @@ export interface RunRequest {
   runtime?: WasmRuntimeName;
   timeoutMs?: number;
   deterministic?: boolean;
+  /**
+   * Set only by in-process callers, never from a request body: the node agent runs a leased task under the
+   * server's limits for it (spec.limits), which may be below this engine's own, and stops a run the server
+   * cancelled or gave to another node.
+   */
+  limits?: { maxMemoryBytes?: number; maxOutputBytes?: number };
+  signal?: AbortSignal;
 }
 
 export const RUN_LIMITS = { maxArgs: 64, maxArgLength: 256, maxEnv: 64, maxEnvValueLength: 4096 } as const;

@@ -13,6 +13,8 @@ export interface RuntimeJob {
   maxOutputBytes: number;
   /** When set, the clock is fixed and random_get is seeded (v8 only). */
   deterministic: { seed: string } | null;
+  /** Aborting ends the run at once, like a timeout (the caller discards its result). */
+  signal?: AbortSignal;
 }
 
 export type RuntimeEnd = 'exited' | 'trap' | 'timeout' | 'output_limit' | 'invalid_module';

@@ -18,6 +18,11 @@ export abstract class WasmModulesRepository {
   /** Inserts the row unless one exists; `created` is false for a duplicate (the existing row is returned). */
   abstract insertIfAbsent(module: NewWasmModule): Promise<{ record: WasmModuleRecord; created: boolean }>;
   abstract findById(moduleId: string): Promise<WasmModuleRecord | null>;
+  /**
+   * Makes the module the system's (built in, no uploader): what built-in programs are, whoever uploaded the bytes
+   * first. Never charged to anyone's quota, never collected.
+   */
+  abstract markBuiltIn(moduleId: string): Promise<void>;
 }
 
 interface Row {
@@ -74,5 +79,13 @@ export class SqlWasmModulesRepository extends WasmModulesRepository {
       moduleId,
     ]);
     return rows.length > 0 ? toRecord(rows[0]) : null;
+  }
+
+  async markBuiltIn(moduleId: string): Promise<void> {
+    await this.db.query(
+      `UPDATE wasm_modules SET uploaded_by = NULL, built_in = true
+        WHERE module_id = $1 AND (NOT built_in OR uploaded_by IS NOT NULL)`,
+      [moduleId],
+    );
   }
 }

@@ -73,6 +73,18 @@ export interface StructuralLimits {
   maxLoopState: number;
 }
 
+/**
+ * Far above what real modules use (PostgreSQL as WebAssembly: 14 k functions, 128 KB, 83 locals, depth 2 055,
+ * loop state 8 k), far below what makes an engine allocate gigabytes (wasm-limits.ts).
+ */
+export const DEFAULT_STRUCTURAL_LIMITS: StructuralLimits = {
+  maxFunctions: 100_000,
+  maxFunctionBytes: 1024 * 1024,
+  maxLocals: 50_000,
+  maxNestingDepth: 4096,
+  maxLoopState: 1_000_000,
+};
+
 /** The WebAssembly engine and its module store. */
 export class WasmConfig {
   /** Directories modules are stored in (uploads go to the first) and read from. */
@@ -128,14 +140,12 @@ export const wasmConfig = defineFeatureConfig({
       // v8 by the benchmark in bench/wasm.ts (numbers in bench/README.md).
       defaultRuntime: env.WASM_DEFAULT_RUNTIME ?? 'v8',
       maxOutputBytes: env.WASM_MAX_OUTPUT_BYTES ?? 1024 * 1024,
-      // Far above what real modules use (PostgreSQL as WebAssembly: 14 k functions, 128 KB, 83 locals, depth
-      // 2 055, loop state 8 k), far below what makes an engine allocate gigabytes (wasm-limits.ts).
       structure: {
-        maxFunctions: env.WASM_MAX_FUNCTIONS ?? 100_000,
-        maxFunctionBytes: env.WASM_MAX_FUNCTION_BYTES ?? 1024 * 1024,
-        maxLocals: env.WASM_MAX_LOCALS ?? 50_000,
-        maxNestingDepth: env.WASM_MAX_NESTING_DEPTH ?? 4096,
-        maxLoopState: env.WASM_MAX_LOOP_STATE ?? 1_000_000,
+        maxFunctions: env.WASM_MAX_FUNCTIONS ?? DEFAULT_STRUCTURAL_LIMITS.maxFunctions,
+        maxFunctionBytes: env.WASM_MAX_FUNCTION_BYTES ?? DEFAULT_STRUCTURAL_LIMITS.maxFunctionBytes,
+        maxLocals: env.WASM_MAX_LOCALS ?? DEFAULT_STRUCTURAL_LIMITS.maxLocals,
+        maxNestingDepth: env.WASM_MAX_NESTING_DEPTH ?? DEFAULT_STRUCTURAL_LIMITS.maxNestingDepth,
+        maxLoopState: env.WASM_MAX_LOOP_STATE ?? DEFAULT_STRUCTURAL_LIMITS.maxLoopState,
       },
       moduleCacheBytes: env.WASM_MODULE_CACHE_BYTES ?? 256 * 1024 * 1024,
       // 25 modules at the default WASM_MAX_MODULE_BYTES.

@@ -6,6 +6,7 @@ import { AppException } from '../common/errors/app.exception';
 import { findDeepJsonViolation } from '../common/validation/deep-json';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { LruCache } from './lru-cache';
+import { ModuleChecker } from './module-checker';
 import { describeImport, ModuleStoreService } from './module-store.service';
 import type { RunRequest } from './run-request';
 import { RuntimeResult, WasmRuntime } from './runtime';
@@ -62,14 +63,21 @@ export class WasmService implements OnModuleDestroy {
   /** Module hash → why it cannot run (or null when it can), so the binary is parsed once per module. */
   private readonly verdicts = new LruCache<string, string | null>({ maxEntries: 1024 });
 
+  private readonly checker: ModuleChecker;
+  private readonly ownChecker: ModuleChecker | null;
+
   constructor(
     private readonly config: WasmConfig,
-    private readonly store: ModuleStoreService,
+    /** Absent where the engine runs without the service's store (the node agent runs bytes it downloaded). */
+    @Inject(ModuleStoreService) private readonly store: ModuleStoreService | undefined,
     @Inject(WASM_RUNTIMES_TOKEN) runtimes: WasmRuntime[],
     /** Absent where the engine is built without the app (engine tests, the bench). */
     @Optional() private readonly metrics?: VcpMetrics,
   ) {
     this.runtimes = new Map(runtimes.map((r) => [r.name, r]));
+    // Without a store (the agent) the engine checks modules on its own check thread, closed with the engine.
+    this.ownChecker = store ? null : new ModuleChecker(config);
+    this.checker = store?.checker ?? this.ownChecker!;
     const slots = config.maxConcurrency;
     this.limiter = new FairLimiter({
       limit: slots,
@@ -91,6 +99,7 @@ export class WasmService implements OnModuleDestroy {
    */
   async run(moduleId: string, request: RunRequest, lane: Lane): Promise<RunResult> {
     this.checkRuntime(request);
+    if (!this.store) throw new Error('this engine has no module store: use runBytes');
     const bytes = await this.store.read(moduleId);
     return this.execute(bytes, moduleId, request, lane);
   }
@@ -103,6 +112,7 @@ export class WasmService implements OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     await Promise.all([...this.runtimes.values()].map((runtime) => runtime.close()));
+    await this.ownChecker?.close();
   }
 
   private runtimeFor(request: RunRequest): WasmRuntime {
@@ -136,7 +146,9 @@ export class WasmService implements OnModuleDestroy {
     const inputsHash = sha256(stdin);
     const args = request.args ?? [];
     const base = { module_hash: moduleHash, inputs_hash: inputsHash, runtime: runtime.name };
-    const refusal = await this.verdict(bytes, moduleHash, runtime);
+    const maxMemoryBytes = Math.min(request.limits?.maxMemoryBytes ?? Infinity, this.config.maxMemoryBytes);
+    const maxOutputBytes = Math.min(request.limits?.maxOutputBytes ?? Infinity, this.config.maxOutputBytes);
+    const refusal = await this.verdict(bytes, moduleHash, runtime, maxMemoryBytes);
     if (refusal !== null) {
       this.metrics?.observeWasmExecution(runtime.name, 'invalid_module', 0);
       return {
@@ -153,20 +165,21 @@ export class WasmService implements OnModuleDestroy {
       const started = performance.now();
       const result = await runtime.run({
         moduleHash,
-        bytes: () => capMemory(bytes, this.config.maxMemoryBytes),
+        bytes: () => capMemory(bytes, maxMemoryBytes),
         stdin,
         args,
         env: request.env ?? {},
         timeoutMs: request.timeoutMs ?? this.config.timeoutMs,
-        maxOutputBytes: this.config.maxOutputBytes,
+        maxOutputBytes,
         // The seed binds the random stream to what is being run, so equal runs get equal bytes.
         deterministic: request.deterministic
           ? { seed: sha256(`${moduleHash}:${inputsHash}:${JSON.stringify(args)}`) }
           : null,
+        signal: request.signal,
       });
       const elapsedMs = performance.now() - started;
       const executionTimeMs = Math.round(elapsedMs);
-      const outcome = this.outcomeOf(result);
+      const outcome = this.outcomeOf(result, maxMemoryBytes);
       this.metrics?.observeWasmExecution(runtime.name, outcome, elapsedMs / 1000);
       return {
         ...base,
@@ -198,17 +211,22 @@ export class WasmService implements OnModuleDestroy {
   }
 
   /**
-   * Checks once per module (and runtime) what would stop it from running: structural limits, validity,
-   * imports, memories, entry point. The parsing happens on the check thread, not the event loop; a module
-   * stored before the limits were lowered is refused here.
+   * Checks once per module (and runtime, and memory cap) what would stop it from running: structural limits,
+   * validity, imports, memories, entry point. The parsing happens on the check thread, not the event loop; a
+   * module stored before the limits were lowered is refused here.
    */
-  private async verdict(bytes: Uint8Array, moduleHash: string, runtime: WasmRuntime): Promise<string | null> {
-    const key = `${runtime.name}:${moduleHash}`;
+  private async verdict(
+    bytes: Uint8Array,
+    moduleHash: string,
+    runtime: WasmRuntime,
+    maxMemoryBytes: number,
+  ): Promise<string | null> {
+    const key = `${runtime.name}:${maxMemoryBytes}:${moduleHash}`;
     const cached = this.verdicts.get(key);
     if (cached !== undefined) return cached;
     let verdict: string | null = null;
     try {
-      const checked = await this.store.checker.check(bytes);
+      const checked = await this.checker.check(bytes);
       if (!checked.ok) throw new InvalidModuleError(checked.reason);
       const summary = checked.summary;
       const bad = summary.imports.find(
@@ -221,8 +239,8 @@ export class WasmService implements OnModuleDestroy {
       if (!summary.exports.some((e) => e.name === '_start' && e.kind === 'function')) {
         throw new InvalidModuleError('not a WASI command: no _start export');
       }
-      // Reads only the import and memory sections (the rest is copied): the configured cap is checked here.
-      capMemory(bytes, this.config.maxMemoryBytes);
+      // Reads only the import and memory sections (the rest is copied): the run's memory cap is checked here.
+      capMemory(bytes, maxMemoryBytes);
     } catch (error) {
       if (!(error instanceof InvalidModuleError)) throw error;
       verdict = `invalid module: ${error.reason}`;
@@ -231,17 +249,17 @@ export class WasmService implements OnModuleDestroy {
     return verdict;
   }
 
-  private outcomeOf(result: RuntimeResult): Outcome {
+  private outcomeOf(result: RuntimeResult, maxMemoryBytes: number): Outcome {
     switch (result.end) {
       case 'invalid_module':
       case 'timeout':
       case 'output_limit':
         return result.end;
       case 'trap':
-        return this.atMemoryCap(result) ? 'memory_limit' : 'trap';
+        return this.atMemoryCap(result, maxMemoryBytes) ? 'memory_limit' : 'trap';
       case 'exited':
         if (result.exitCode === 0) return 'ok';
-        return this.atMemoryCap(result) ? 'memory_limit' : 'exit_nonzero';
+        return this.atMemoryCap(result, maxMemoryBytes) ? 'memory_limit' : 'exit_nonzero';
     }
   }
 
@@ -250,8 +268,7 @@ export class WasmService implements OnModuleDestroy {
    * rewrite `memory.grow` fails there, and the guest's allocator gives up. Only runtimes that expose the
    * final memory size (v8) can tell; wasmer reports the guest's own nonzero exit instead.
    */
-  private atMemoryCap(result: RuntimeResult): boolean {
-    const cap = this.config.maxMemoryBytes;
+  private atMemoryCap(result: RuntimeResult, cap: number): boolean {
     return result.memoryBytes !== null && result.memoryBytes >= cap - cap / 16;
   }
 }

@@ -3,7 +3,6 @@ import { useAdminApp } from '../support/admin';
 import { TestAgent } from '../support/agent';
 import { bearer, newSession, Session } from '../support/auth';
 import { describeEachDatabase } from '../support/databases';
-import { registerNode } from '../support/nodes';
 import { getTask, submitTask } from '../support/tasks';
 
 /** Acceptance 1–4 (and the cancel part of 5) of issue 16, with test agents making plain HTTP calls. */
@@ -20,7 +19,7 @@ describeEachDatabase('scheduling on %s', (database) => {
     bob = await newSession(ctx.app, 'bob');
   });
 
-  const newAgent = async () => new TestAgent(ctx.app, await registerNode(ctx.app, bearer(bob.accessToken)));
+  const newAgent = () => TestAgent.register(ctx.app, bearer(bob.accessToken));
   const expireLease = (runId: string) =>
     ctx.dataSource.query(
       `UPDATE task_runs SET lease_expires_at = now() - interval '1 millisecond' WHERE run_id = $1`,
@@ -35,7 +34,8 @@ describeEachDatabase('scheduling on %s', (database) => {
     const agent = await newAgent();
     const [run] = await agent.claim();
     expect(run).toMatchObject({ task_id: task.task_id, task_type: 'computation' });
-    expect(run.spec.inputs).toEqual({ numbers: [1, 2, 3], operation: 'sum' });
+    // The original body's computation runs the expression program (issue 17): its inputs are that program's.
+    expect(run.spec.inputs).toEqual({ program: 'expression', expression: '1+2+3' });
     expect(run.spec.limits.timeout_ms).toBe(60_000);
     expect(Number(run.fence)).toBeGreaterThan(0);
     expect(await getTask(ctx.app, task.task_id, h)).toMatchObject({

@@ -28,7 +28,7 @@ describe('scope matrix for API keys', () => {
       method: 'POST',
       url: '/api/v1/admin/circuits',
       headers: bearer(adminToken),
-      payload: circuitPayload('multiplier', 'groth16'),
+      payload: circuitPayload('multiplier', 'groth16', { wasm: true, zkey: true }),
     });
     circuitId = circuit.json<{ circuit_id: string }>().circuit_id;
     const upload = await ctx.app.inject({
@@ -118,6 +118,16 @@ describe('scope matrix for API keys', () => {
     'POST /api/v1/tasks': () => ({ url: '/api/v1/tasks', payload: ORIGINAL_TASK }),
     'GET /api/v1/tasks': () => ({ url: '/api/v1/tasks' }),
     'GET /api/v1/tasks/{task_id}': async () => ({ url: `/api/v1/tasks/${await adminTask()}` }),
+    // A cancelled task: its event stream replays and ends, so inject returns.
+    'GET /api/v1/tasks/{task_id}/events': async () => {
+      const taskId = await adminTask();
+      await ctx.app.inject({
+        method: 'POST',
+        url: `/api/v1/tasks/${taskId}/cancel`,
+        headers: bearer(adminToken),
+      });
+      return { url: `/api/v1/tasks/${taskId}/events` };
+    },
     'POST /api/v1/tasks/{task_id}/cancel': async () => ({ url: `/api/v1/tasks/${await adminTask()}/cancel` }),
     'DELETE /api/v1/tasks/{task_id}': async () => ({ url: `/api/v1/tasks/${await adminTask()}` }),
     'GET /api/v1/cluster/stats': () => ({ url: '/api/v1/cluster/stats' }),
@@ -263,10 +273,18 @@ describe('scope matrix for API keys', () => {
             .replace(/\{circuit_id\}/g, circuitId)
             .replace(/\{[a-z_]+\}/g, '00000000-0000-4000-8000-000000000000');
         const op_ = `${method.toUpperCase()} ${path}`;
+        // Shared content a node downloads to execute (modules, circuit artifacts): any node key may read it.
+        const sharedRead = agent !== undefined && !agent.node_param && method === 'get';
         // A run route names no node: a run not leased to this node is refused by the handler (lease_lost).
-        const runRoute = agent !== undefined && !agent.node_param;
+        const runRoute = agent !== undefined && !agent.node_param && !sharedRead;
         const payload = runRoute
-          ? { fence: '1', outcome: 'ok', output_hash: 'a'.repeat(64), execution_time_ms: 1 }
+          ? {
+              fence: '1',
+              outcome: 'ok',
+              output_hash: 'a'.repeat(64),
+              execution_time_ms: 1,
+              signature: 'A'.repeat(86) + '==',
+            }
           : {};
         const send = (url: string) =>
           ctx.app.inject({
@@ -275,6 +293,13 @@ describe('scope matrix for API keys', () => {
             headers: apiKeyHeader(own.node_api_key),
             ...(method === 'get' || method === 'delete' ? {} : { payload }),
           });
+        if (sharedRead) {
+          const read = await send(fill(otherNode));
+          expect({ op: op_, ok: read.statusCode }).toEqual({ op: op_, ok: 200 });
+          allowed.push(op_);
+          checked.push(op_);
+          continue;
+        }
         const elsewhere = await send(fill(otherNode));
         expect({ op: op_, denied: (runRoute ? [409] : [403, 404]).includes(elsewhere.statusCode) }).toEqual({
           op: op_,
@@ -291,6 +316,10 @@ describe('scope matrix for API keys', () => {
       }
     }
     expect(allowed.sort()).toEqual([
+      'GET /api/v1/circuits/{circuit_id}',
+      'GET /api/v1/circuits/{circuit_id}/wasm',
+      'GET /api/v1/circuits/{circuit_id}/zkey',
+      'GET /api/v1/modules/{module_id}/download',
       'POST /api/v1/nodes/{node_id}/claim',
       'PUT /api/v1/nodes/{node_id}/heartbeat',
     ]);

@@ -15,6 +15,7 @@ const EXPECTED_TABLES = [
   'proof_artifacts',
   'refresh_tokens',
   'task_assignments',
+  'task_events',
   'task_idempotency_keys',
   'task_runs',
   'tasks',

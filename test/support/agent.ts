@@ -1,8 +1,16 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import canonicalize from 'canonicalize';
 import { createHash } from 'node:crypto';
+import { jsonSha256Hex } from '../../src/common/crypto/json-hash';
+import {
+  generateNodeKeyPair,
+  NodeKeyPair,
+  proofHash,
+  RunReceipt,
+  signReceipt,
+} from '../../src/common/receipts/receipt';
 import { apiKeyHeader } from './auth';
-import type { RegisteredNode } from './nodes';
+import { Headers, registerNode, RegisteredNode } from './nodes';
 
 export interface LeasedRun {
   run_id: string;
@@ -10,7 +18,37 @@ export interface LeasedRun {
   task_type: string;
   fence: string;
   lease_expires_at: string;
-  spec: { inputs: unknown; args: string[]; module_id: string | null; limits: Record<string, number> };
+  spec: {
+    inputs: unknown;
+    args: string[];
+    module_id: string | null;
+    module_url: string | null;
+    circuit_id?: string;
+    deterministic: boolean;
+    limits: Record<string, number>;
+  };
+}
+
+/** The receipt a node signs for a result (issue 17), built the way a third-party node would. */
+export function receiptFor(run: LeasedRun, body: Record<string, unknown>): RunReceipt {
+  const receipt: RunReceipt = {
+    task_id: run.task_id,
+    run_id: run.run_id,
+    fence: String(body.fence),
+    inputs_hash: jsonSha256Hex(run.spec.inputs),
+    output_hash: String(body.output_hash),
+    outcome: String(body.outcome),
+    execution_time_ms: Number(body.execution_time_ms),
+  };
+  if (run.spec.module_id) receipt.module_hash = run.spec.module_id;
+  if (run.spec.circuit_id) {
+    receipt.circuit_id = run.spec.circuit_id;
+    const output = body.output as { proof?: unknown; public_signals?: unknown } | null;
+    if (output && typeof output === 'object' && output.proof !== undefined) {
+      receipt.proof_hash = proofHash(output.proof, output.public_signals);
+    }
+  }
+  return receipt;
 }
 
 /** The pinned output hash, computed the way a third-party node would: SHA-256 of the RFC 8785 form. */
@@ -19,12 +57,24 @@ export const outputHash = (output: unknown) =>
     .update(canonicalize(output ?? null) ?? 'null', 'utf8')
     .digest('hex');
 
-/** A test agent: plain HTTP calls with the node's key, no engine. */
+/** A test agent: plain HTTP calls with the node's key, no engine; results signed with its own key pair. */
 export class TestAgent {
   constructor(
     private readonly app: NestFastifyApplication,
     readonly node: RegisteredNode,
+    readonly keys: NodeKeyPair,
   ) {}
+
+  /** Registers a node with a fresh Ed25519 key pair (as the real agent does) and returns its agent. */
+  static async register(
+    app: NestFastifyApplication,
+    headers: Headers,
+    overrides: Record<string, unknown> = {},
+  ): Promise<TestAgent> {
+    const keys = generateNodeKeyPair();
+    const node = await registerNode(app, headers, { public_key: keys.publicKeyBase64, ...overrides });
+    return new TestAgent(app, node, keys);
+  }
 
   get nodeId(): string {
     return this.node.node_id;
@@ -46,22 +96,26 @@ export class TestAgent {
     return res.json<{ runs: LeasedRun[] }>().runs;
   }
 
-  report(run: Pick<LeasedRun, 'run_id' | 'fence'>, outcome: string, output: unknown, extra: object = {}) {
+  /** Reports a result, signed over its receipt unless `extra` names its own `signature`. */
+  report(run: LeasedRun, outcome: string, output: unknown, extra: Record<string, unknown> = {}) {
+    const body: Record<string, unknown> = {
+      fence: run.fence,
+      outcome,
+      output,
+      output_hash: outputHash(output),
+      stdout: '',
+      stderr: '',
+      exit_code: outcome === 'ok' ? 0 : null,
+      execution_time_ms: 12,
+      ...extra,
+    };
+    // `extra.signature` (even undefined: then none is sent) replaces the node's own signature.
+    if (!('signature' in extra)) body.signature = signReceipt(receiptFor(run, body), this.keys.privateKey);
     return this.app.inject({
       method: 'POST',
       url: `/api/v1/runs/${run.run_id}/result`,
       headers: apiKeyHeader(this.node.node_api_key),
-      payload: {
-        fence: run.fence,
-        outcome,
-        output,
-        output_hash: outputHash(output),
-        stdout: '',
-        stderr: '',
-        exit_code: outcome === 'ok' ? 0 : null,
-        execution_time_ms: 12,
-        ...extra,
-      },
+      payload: body,
     });
   }
 

@@ -12,6 +12,9 @@ export const TEST_DEFAULTS: Record<string, string> = {
   ENVIRONMENT: 'test',
   LOG_LEVEL: 'silent',
   BCRYPT_COST: '4',
+  // Tests boot the embedded database: without this every app would start an embedded node (tests that want
+  // one say EMBEDDED_NODE=auto or on).
+  EMBEDDED_NODE: 'off',
   ...Object.fromEntries(
     ['AUTH', 'NODE', 'TASK', 'PROOF', 'GENERAL'].flatMap((tier) => [
       [`RATE_LIMIT_${tier}_RPM`, '1000000'],

@@ -15,6 +15,7 @@ export interface TaskInfo {
   attempts: number;
   assigned_nodes: string[];
   result: unknown;
+  proof_id: string | null;
   runs?: {
     run_id: string;
     node_id: string;

@@ -67,6 +67,12 @@ export class InMemoryWasmModulesRepository extends WasmModulesRepository {
   findById(moduleId: string) {
     return Promise.resolve(this.rows.get(moduleId) ?? null);
   }
+
+  markBuiltIn(moduleId: string) {
+    const row = this.rows.get(moduleId);
+    if (row) this.rows.set(moduleId, { ...row, uploadedBy: null });
+    return Promise.resolve();
+  }
 }
 
 /** The real module store on disk (the module namespace of the content store) over an in-memory repository. */

@@ -26,6 +26,10 @@ export const ErrorReason = {
   LeaseLost: 'lease_lost',
   /** 422 `validation_error`: the Idempotency-Key was used before with another body. */
   IdempotencyKeyReused: 'idempotency_key_reused',
+  /** 422 `validation_error`: a run result's signature is not the node's signature of its receipt. */
+  SignatureInvalid: 'signature_invalid',
+  /** 403 `forbidden`: the node registered no public key, so its results cannot be verified. */
+  NoPublicKey: 'no_public_key',
   /** 413 `payload_too_large`: the module would take the user past MODULE_STORAGE_QUOTA_BYTES (or _COUNT). */
   StorageQuotaExceeded: 'storage_quota_exceeded',
 } as const;

@@ -1,5 +1,17 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
 import { OUTCOMES } from '../../wasm/wasm.service';
 
 /** The WASM engine's outcomes, plus `error` (the node could not run it at all). */
@@ -40,12 +52,38 @@ export class RunResultRequestDto {
   @ApiProperty({ minimum: 0 }) @IsInt() @Min(0) @Max(86_400_000) execution_time_ms!: number;
 
   @ApiPropertyOptional({ minimum: 0 }) @IsOptional() @IsInt() @Min(0) gas_used?: number;
+
+  @ApiPropertyOptional({
+    description: 'zk_proof tasks: the proof (snarkjs JSON), checked against the task’s circuit',
+  })
+  @IsOptional()
+  @IsObject()
+  proof?: Record<string, unknown>;
+
+  @ApiPropertyOptional({
+    type: [String],
+    description: 'zk_proof tasks: the proof’s public signals; must equal the task’s inputs.public_signals',
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(1024)
+  public_signals?: unknown[];
+  @ApiProperty({
+    maxLength: 128,
+    description:
+      'Standard base64 of the Ed25519 signature over the UTF-8 RFC 8785 form of the receipt ' +
+      '{task_id, run_id, fence, module_hash | circuit_id, inputs_hash, output_hash, proof_hash, outcome, ' +
+      'execution_time_ms} (absent fields omitted), by the key the node registered',
+  })
+  @IsString()
+  @MaxLength(128)
+  signature!: string;
 }
 
 export class RunResultResponseDto {
   @ApiProperty({ format: 'uuid' }) run_id!: string;
   @ApiProperty({ format: 'uuid' }) task_id!: string;
-  @ApiProperty({ enum: ['succeeded', 'failed'] }) run_status!: string;
+  @ApiProperty({ enum: ['succeeded', 'failed', 'rejected'] }) run_status!: string;
   @ApiProperty() task_status!: string;
   @ApiProperty({ nullable: true, type: String }) task_status_reason!: string | null;
 }

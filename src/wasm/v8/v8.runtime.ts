@@ -171,13 +171,23 @@ export class V8Runtime implements WasmRuntime {
   run(job: RuntimeJob): Promise<RuntimeResult> {
     if (this.closed) return Promise.reject(new Error('V8Runtime is closed'));
     const compiled = this.compiled.get(job.moduleHash) ?? null;
+    if (job.signal?.aborted)
+      return Promise.resolve({ end: 'timeout', exitCode: null, ...empty(), detail: 'cancelled' });
     const slot = this.acquire();
     return new Promise<RuntimeResult>((resolve) => {
       const timer = setTimeout(() => {
         this.settle(slot, { end: 'timeout', exitCode: null, ...empty(), detail: null }, false);
       }, job.timeoutMs);
-      slot.call = { job, compiled, moduleBytes: 0, timer, resolve };
-      this.post(slot, slot.call);
+      const call: Call = { job, compiled, moduleBytes: 0, timer, resolve };
+      // A cancelled run is stopped like a timed-out one: its worker is terminated and replaced.
+      const cancel = () => {
+        if (slot.call === call) {
+          this.settle(slot, { end: 'timeout', exitCode: null, ...empty(), detail: 'cancelled' }, false);
+        }
+      };
+      job.signal?.addEventListener('abort', cancel, { once: true });
+      slot.call = call;
+      this.post(slot, call);
     });
   }
 

@@ -1,0 +1,218 @@
+import { createHash } from 'node:crypto';
+import { jsonSha256Hex } from '../common/crypto/json-hash';
+import { generateNodeKeyPair, RunReceipt, verifyReceipt } from '../common/receipts/receipt';
+import type { RunRequest } from '../wasm/run-request';
+import type { RunResult } from '../wasm/wasm.service';
+import { Agent } from './agent';
+import { ContentCache } from './content-cache';
+import type { WasmEngine } from './executors';
+import type { AgentEvent } from './reporter';
+import {
+  AgentTransport,
+  HeartbeatAnswer,
+  HeartbeatBody,
+  LeasedRun,
+  ResultBody,
+  SubmitAnswer,
+  TransportError,
+} from './transport';
+
+const MODULE = Buffer.from('not really wasm: the engine is a stand-in here');
+const MODULE_ID = createHash('sha256').update(MODULE).digest('hex');
+
+const leasedRun = (n: number): LeasedRun => ({
+  run_id: `00000000-0000-4000-8000-00000000000${n}`,
+  task_id: `10000000-0000-4000-8000-00000000000${n}`,
+  task_type: 'wasm_execution',
+  fence: String(40 + n),
+  lease_expires_at: new Date(Date.now() + 3000).toISOString(),
+  spec: {
+    module_id: MODULE_ID,
+    module_url: `/api/v1/modules/${MODULE_ID}/download`,
+    inputs: { n },
+    args: [],
+    deterministic: true,
+    limits: { timeout_ms: 10_000, memory_mb: 64, output_bytes: 65536 },
+  },
+});
+
+/** The server side of the protocol, scripted by each test. */
+class FakeServer implements AgentTransport {
+  queue: LeasedRun[] = [];
+  beats: HeartbeatBody[] = [];
+  submitted: { runId: string; body: ResultBody }[] = [];
+  leases: HeartbeatAnswer['leases'] = { renewed: [], lost: [], cancel: [] };
+  submitAnswers: (SubmitAnswer | Error)[] = [];
+
+  heartbeat(body: HeartbeatBody): Promise<HeartbeatAnswer> {
+    this.beats.push(body);
+    const leases = this.leases;
+    this.leases = { renewed: [], lost: [], cancel: [] };
+    return Promise.resolve({ heartbeat_interval_secs: 1, node_status: 'online', leases });
+  }
+
+  async claim(max: number, _waitMs: number, signal: AbortSignal): Promise<LeasedRun[]> {
+    const runs = this.queue.splice(0, max);
+    if (runs.length === 0) await new Promise((resolve) => setTimeout(resolve, signal.aborted ? 0 : 20));
+    return runs;
+  }
+
+  submit(runId: string, body: ResultBody): Promise<SubmitAnswer> {
+    const answer = this.submitAnswers.shift() ?? { accepted: true, taskStatus: 'completed' };
+    if (answer instanceof Error) return Promise.reject(answer);
+    if (answer.accepted) this.submitted.push({ runId, body });
+    return Promise.resolve(answer);
+  }
+
+  module(): Promise<Uint8Array> {
+    return Promise.resolve(MODULE);
+  }
+
+  circuit(): never {
+    throw new Error('no circuits here');
+  }
+
+  circuitArtifact(): never {
+    throw new Error('no circuits here');
+  }
+}
+
+/** Echoes the inputs after `release()` is called for the run (or at once), and notices a cancel. */
+class FakeEngine implements WasmEngine {
+  readonly started: RunRequest[] = [];
+  readonly aborted: RunRequest[] = [];
+  hold = false;
+  private readonly waiting: (() => void)[] = [];
+
+  async runBytes(bytes: Uint8Array, request: RunRequest): Promise<RunResult> {
+    this.started.push(request);
+    if (this.hold) {
+      await new Promise<void>((resolve) => {
+        this.waiting.push(resolve);
+        request.signal?.addEventListener('abort', () => {
+          this.aborted.push(request);
+          resolve();
+        });
+      });
+    }
+    return {
+      exit_code: 0,
+      stdout: request.inputs,
+      stderr: '',
+      execution_time_ms: 3,
+      module_hash: createHash('sha256').update(bytes).digest('hex'),
+      inputs_hash: 'x',
+      output_hash: 'x',
+      runtime: 'v8',
+      outcome: 'ok',
+    };
+  }
+
+  releaseAll(): void {
+    for (const resolve of this.waiting.splice(0)) resolve();
+  }
+}
+
+const until = async (check: () => boolean, timeoutMs = 5000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+};
+
+describe('Agent', () => {
+  let server: FakeServer;
+  let engine: FakeEngine;
+  let events: AgentEvent[];
+  let sut: Agent;
+  const keys = generateNodeKeyPair();
+
+  beforeEach(async () => {
+    server = new FakeServer();
+    engine = new FakeEngine();
+    events = [];
+    sut = new Agent({
+      nodeId: 'n1',
+      concurrency: 2,
+      keys,
+      transport: server,
+      engine,
+      cache: new ContentCache(null, 1024 * 1024),
+      reporter: { emit: (event) => events.push(event) },
+      version: 'test',
+      claimWaitMs: 20,
+      random: () => 0,
+    });
+    await sut.start();
+  });
+
+  afterEach(() => sut.stop(0));
+
+  it('executes a claimed run and reports it signed over the pinned receipt', async () => {
+    const run = leasedRun(1);
+    server.queue.push(run);
+    await until(() => server.submitted.length === 1);
+    const { runId, body } = server.submitted[0];
+    expect(runId).toBe(run.run_id);
+    expect(body).toMatchObject({ fence: run.fence, outcome: 'ok', output: { n: 1 }, execution_time_ms: 3 });
+    expect(body.output_hash).toBe(jsonSha256Hex({ n: 1 }));
+    const receipt: RunReceipt = {
+      task_id: run.task_id,
+      run_id: run.run_id,
+      fence: run.fence,
+      module_hash: MODULE_ID,
+      inputs_hash: jsonSha256Hex({ n: 1 }),
+      output_hash: body.output_hash,
+      outcome: 'ok',
+      execution_time_ms: 3,
+    };
+    expect(verifyReceipt(receipt, body.signature, keys.publicKeyBase64)).toBe(true);
+    expect(verifyReceipt({ ...receipt, outcome: 'trap' }, body.signature, keys.publicKeyBase64)).toBe(false);
+    expect(engine.started[0]).toMatchObject({
+      deterministic: true,
+      timeoutMs: 10_000,
+      limits: { maxMemoryBytes: 64 * 1024 * 1024, maxOutputBytes: 65536 },
+    });
+    expect(sut.counters).toMatchObject({ claimed: 1, submitted: 1, succeeded: 1 });
+  });
+
+  it('names its leases in heartbeats, and stops a run at once when the server says it is lost', async () => {
+    engine.hold = true;
+    const run = leasedRun(2);
+    server.queue.push(run);
+    await until(() => server.beats.some((beat) => beat.runs.some((r) => r.run_id === run.run_id)));
+    expect(server.beats.at(-1)!.runs).toEqual([{ run_id: run.run_id, fence: run.fence }]);
+    server.leases = { renewed: [], lost: [run.run_id], cancel: [] };
+    await until(() => engine.aborted.length === 1);
+    await until(() => events.some((e) => e.event === 'dropped'));
+    expect(server.submitted).toEqual([]);
+    expect(sut.counters.lease_lost).toBe(1);
+    expect(sut.running).toBe(0);
+  });
+
+  it('a 409 lease_lost answer drops the run quietly; a network error is retried', async () => {
+    server.submitAnswers = [
+      new TransportError('POST /runs/x/result: ECONNRESET', true),
+      { accepted: false, reason: 'lease_lost' },
+    ];
+    server.queue.push(leasedRun(3));
+    await until(() => sut.counters.lease_lost === 1);
+    expect(sut.counters.network_errors).toBe(1);
+    expect(server.submitted).toEqual([]);
+    expect(events.filter((e) => e.event === 'refused')).toEqual([]);
+  });
+
+  it('stop: no more claims; running work finishes within the grace period and is reported', async () => {
+    engine.hold = true;
+    server.queue.push(leasedRun(4));
+    await until(() => engine.started.length === 1);
+    const stopped = sut.stop(5000);
+    server.queue.push(leasedRun(5));
+    engine.releaseAll();
+    await stopped;
+    expect(server.submitted.map((s) => s.runId)).toEqual([leasedRun(4).run_id]);
+    expect(server.queue).toHaveLength(1);
+    expect(events.at(-1)).toMatchObject({ event: 'stopped' });
+  });
+});

@@ -1,0 +1,385 @@
+import { NodeKeyPair, RunReceipt, signReceipt } from '../common/receipts/receipt';
+import { proofHash } from '../common/receipts/receipt';
+import { jsonSha256Hex } from '../common/crypto/json-hash';
+import { ContentCache } from './content-cache';
+import { execute, Execution, outputHashOf, WasmEngine } from './executors';
+import { Counters, Reporter, zeroCounters } from './reporter';
+import {
+  AgentTransport,
+  HeartbeatBody,
+  LeasedRun,
+  ResultBody,
+  SubmitAnswer,
+  TransportError,
+} from './transport';
+
+export interface AgentSetup {
+  nodeId: string;
+  concurrency: number;
+  keys: NodeKeyPair;
+  transport: AgentTransport;
+  engine: WasmEngine;
+  cache: ContentCache;
+  reporter: Reporter;
+  version: string;
+  /** Machine telemetry sent with each heartbeat (the embedded node and the CLI measure the same things). */
+  telemetry?: () => Pick<HeartbeatBody, 'cpu_usage' | 'memory_usage'>;
+  /** How long one claim waits for work on the server (long poll). */
+  claimWaitMs?: number;
+  random?: () => number;
+}
+
+interface Held {
+  run: LeasedRun;
+  controller: AbortController;
+  /** Why the run is no longer ours to report (lost, cancelled, shutdown), or null while it is. */
+  dropped: string | null;
+}
+
+const MAX_BACKOFF_MS = 30_000;
+const BASE_BACKOFF_MS = 250;
+const MAX_CLAIM = 16;
+
+/**
+ * The node agent's loop, the same for a remote node (HTTP) and the embedded one (direct calls): heartbeats at
+ * the server's interval (more often while holding leases, so they are renewed well before they expire) naming
+ * the leases it holds; long-poll claims for its free slots; each run executed off the event loop (the engine's
+ * worker threads, a prover thread), signed and reported; `lost`/`cancel` answers stop a run at once.
+ */
+export class Agent {
+  readonly counters: Counters = zeroCounters();
+  private readonly held = new Map<string, Held>();
+  private readonly inflight = new Set<Promise<void>>();
+  private readonly sleepers = new Set<() => void>();
+  /** The heartbeat loop's wait, woken to be recomputed. */
+  private readonly beatWakers = new Set<() => void>();
+  private readonly claimAbort = new AbortController();
+  private readonly random: () => number;
+  private slotFreed: (() => void) | null = null;
+  private stopping = false;
+  private stopped = false;
+  private stopPromise: Promise<void> | null = null;
+  private intervalMs = 15_000;
+  private leaseMs = 30_000;
+  private latencyMs: number | undefined;
+  private loops: Promise<void>[] = [];
+
+  constructor(private readonly setup: AgentSetup) {
+    this.random = setup.random ?? Math.random;
+  }
+
+  get running(): number {
+    return this.held.size;
+  }
+
+  /** The first heartbeat (retried until the server answers), then the heartbeat and claim loops. */
+  async start(): Promise<void> {
+    for (let failures = 0; !this.stopping; failures++) {
+      try {
+        await this.beat();
+        break;
+      } catch (error) {
+        // A refusal (unknown node, a revoked key) will not change by retrying: the operator must act.
+        if (error instanceof TransportError && !error.retryable) throw error;
+        await this.afterFailure(error, 'heartbeat', failures);
+      }
+    }
+    this.loops = [this.heartbeatLoop(), this.claimLoop()];
+  }
+
+  /**
+   * Stops claiming, lets running work finish within `graceMs` (heartbeats go on meanwhile), then stops what is
+   * left without reporting it: those leases expire and the server gives the runs to other nodes.
+   */
+  stop(graceMs: number): Promise<void> {
+    this.stopPromise ??= this.shutdown(graceMs);
+    return this.stopPromise;
+  }
+
+  private async shutdown(graceMs: number): Promise<void> {
+    this.stopping = true;
+    this.claimAbort.abort();
+    this.slotFreed?.();
+    this.setup.reporter.emit({ event: 'stopping', running: this.held.size, grace_ms: graceMs });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all([...this.inflight]),
+      new Promise((resolve) => (timer = setTimeout(resolve, graceMs))),
+    ]);
+    clearTimeout(timer);
+    for (const held of this.held.values()) this.drop(held, 'shutdown');
+    await Promise.all([...this.inflight]);
+    this.stopped = true;
+    for (const wake of this.sleepers) wake();
+    await Promise.all(this.loops);
+    this.setup.reporter.emit({ event: 'stopped', ...this.counters });
+  }
+
+  reportCounters(): void {
+    this.setup.reporter.emit({ event: 'counters', running: this.held.size, ...this.counters });
+  }
+
+  /**
+   * Beats when the next one is due. The wait is recomputed whenever something changes it (a lease taken while
+   * idle shortens it from the server's interval to a third of the lease), so a run claimed in the middle of a
+   * long idle wait is still renewed in time.
+   */
+  private async heartbeatLoop(): Promise<void> {
+    let failures = 0;
+    let lastAttempt = performance.now();
+    let jitter = this.random();
+    while (!this.stopped) {
+      const gap = failures > 0 ? this.backoffMs(failures, jitter) : this.beatGapMs(jitter);
+      const wait = lastAttempt + gap - performance.now();
+      if (wait > 0) {
+        await this.sleep(wait, this.beatWakers);
+        continue;
+      }
+      lastAttempt = performance.now();
+      jitter = this.random();
+      try {
+        await this.beat();
+        failures = 0;
+      } catch (error) {
+        failures++;
+        this.noteFailure(error, 'heartbeat', failures - 1);
+      }
+    }
+  }
+
+  /** The server's interval; while holding leases at most a third of the lease, so one lost beat is survivable. */
+  private beatGapMs(jitter: number): number {
+    const interval = this.held.size > 0 ? Math.min(this.intervalMs, this.leaseMs / 3) : this.intervalMs;
+    return interval * (0.9 + 0.2 * jitter);
+  }
+
+  private async beat(): Promise<void> {
+    const runs = [...this.held.values()]
+      .filter((held) => held.dropped === null)
+      .map(({ run }) => ({ run_id: run.run_id, fence: run.fence }));
+    const body: HeartbeatBody = {
+      ...this.setup.telemetry?.(),
+      active_tasks: runs.length,
+      agent_version: this.setup.version,
+      runs,
+    };
+    if (this.latencyMs !== undefined) body.network_latency_ms = Math.min(600_000, this.latencyMs);
+    const started = performance.now();
+    const answer = await this.setup.transport.heartbeat(body);
+    this.latencyMs = Math.round(performance.now() - started);
+    this.counters.heartbeats++;
+    if (answer.heartbeat_interval_secs > 0) this.intervalMs = answer.heartbeat_interval_secs * 1000;
+    for (const runId of answer.leases?.lost ?? []) this.dropById(runId, 'lease lost');
+    for (const runId of answer.leases?.cancel ?? []) this.dropById(runId, 'task cancelled');
+  }
+
+  private async claimLoop(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping) {
+      const free = this.setup.concurrency - this.held.size;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => (this.slotFreed = resolve));
+        this.slotFreed = null;
+        continue;
+      }
+      try {
+        const runs = await this.setup.transport.claim(
+          Math.min(free, MAX_CLAIM),
+          this.setup.claimWaitMs ?? 20_000,
+          this.claimAbort.signal,
+        );
+        failures = 0;
+        for (const run of runs) this.startRun(run);
+      } catch (error) {
+        if (this.stopping) break;
+        await this.afterFailure(error, 'claim', failures++);
+      }
+    }
+  }
+
+  private startRun(run: LeasedRun): void {
+    const held: Held = { run, controller: new AbortController(), dropped: null };
+    this.held.set(run.run_id, held);
+    const leaseMs = Date.parse(run.lease_expires_at) - Date.now();
+    // Clocks differ between machines: the estimate only sets how often to beat, within sane bounds.
+    if (Number.isFinite(leaseMs)) this.leaseMs = Math.min(300_000, Math.max(3_000, leaseMs));
+    this.counters.claimed++;
+    for (const wake of this.beatWakers) wake();
+    this.setup.reporter.emit({
+      event: 'claimed',
+      task_id: run.task_id,
+      run_id: run.run_id,
+      task_type: run.task_type,
+    });
+    const done: Promise<void> = this.process(held)
+      .catch((error: unknown) => {
+        this.setup.reporter.emit({ event: 'refused', task_id: run.task_id, message: String(error) });
+      })
+      .finally(() => {
+        this.held.delete(run.run_id);
+        this.inflight.delete(done);
+        this.slotFreed?.();
+      });
+    this.inflight.add(done);
+  }
+
+  private async process(held: Held): Promise<void> {
+    const { run } = held;
+    const deps = { transport: this.setup.transport, engine: this.setup.engine, cache: this.setup.cache };
+    let execution: Execution;
+    try {
+      execution = await execute(deps, run, held.controller.signal);
+    } catch (error) {
+      // Downloads that failed on the network: the node could not run it, the task goes back to the queue.
+      execution = {
+        outcome: 'error',
+        output: null,
+        stderr: String(error).slice(0, 4096),
+        executionTimeMs: 0,
+      };
+    }
+    if (held.dropped !== null) return this.reportDropped(held);
+    this.setup.reporter.emit({
+      event: 'finished',
+      task_id: run.task_id,
+      run_id: run.run_id,
+      outcome: execution.outcome,
+      execution_time_ms: execution.executionTimeMs,
+    });
+    const body = this.resultBody(run, execution);
+    for (let failures = 0; ; failures++) {
+      if (held.dropped !== null) return this.reportDropped(held);
+      let answer: SubmitAnswer;
+      try {
+        answer = await this.setup.transport.submit(run.run_id, body);
+      } catch (error) {
+        if (error instanceof TransportError && error.retryable && !this.stopped) {
+          await this.afterFailure(error, 'submit', failures);
+          continue;
+        }
+        this.counters.refused++;
+        this.setup.reporter.emit({
+          event: 'refused',
+          task_id: run.task_id,
+          run_id: run.run_id,
+          message: error instanceof Error ? error.message : String(error),
+        });
+        return;
+      }
+      if (!answer.accepted) {
+        // Another node has the run now (or the task was cancelled): nothing to do, nothing to shout about.
+        this.counters.lease_lost++;
+        this.setup.reporter.emit({ event: 'dropped', task_id: run.task_id, reason: 'lease lost' });
+        return;
+      }
+      this.counters.submitted++;
+      if (execution.outcome === 'ok') this.counters.succeeded++;
+      else this.counters.failed++;
+      this.setup.reporter.emit({
+        event: 'submitted',
+        task_id: run.task_id,
+        run_id: run.run_id,
+        task_status: answer.taskStatus,
+      });
+      return;
+    }
+  }
+
+  /** The result as reported: the output, its pinned hash, and the node's signature over the receipt. */
+  private resultBody(run: LeasedRun, execution: Execution): ResultBody {
+    const outputHash = outputHashOf(execution.output);
+    const receipt: RunReceipt = {
+      task_id: run.task_id,
+      run_id: run.run_id,
+      fence: run.fence,
+      inputs_hash: jsonSha256Hex(run.spec.inputs),
+      output_hash: outputHash,
+      outcome: execution.outcome,
+      execution_time_ms: execution.executionTimeMs,
+    };
+    if (execution.moduleHash !== undefined) receipt.module_hash = execution.moduleHash;
+    if (execution.circuitId !== undefined) receipt.circuit_id = execution.circuitId;
+    if (execution.proof) {
+      receipt.proof_hash = proofHash(execution.proof.proof, execution.proof.publicSignals);
+    }
+    const body: ResultBody = {
+      fence: run.fence,
+      outcome: execution.outcome,
+      output: execution.output,
+      output_hash: outputHash,
+      execution_time_ms: execution.executionTimeMs,
+      signature: signReceipt(receipt, this.setup.keys.privateKey),
+    };
+    if (execution.stdout !== undefined) body.stdout = execution.stdout;
+    if (execution.stderr !== undefined) body.stderr = execution.stderr;
+    if (execution.exitCode !== undefined) body.exit_code = execution.exitCode;
+    if (execution.proof) {
+      body.proof = execution.proof.proof;
+      body.public_signals = execution.proof.publicSignals;
+    }
+    return body;
+  }
+
+  private reportDropped(held: Held): void {
+    if (held.dropped === 'task cancelled') this.counters.cancelled++;
+    else if (held.dropped === 'lease lost') this.counters.lease_lost++;
+    this.setup.reporter.emit({ event: 'dropped', task_id: held.run.task_id, reason: held.dropped });
+  }
+
+  private dropById(runId: string, reason: string): void {
+    const held = this.held.get(runId);
+    if (held) this.drop(held, reason);
+  }
+
+  /** Stops the run at once (its engine worker or prover thread is terminated); its result is never sent. */
+  private drop(held: Held, reason: string): void {
+    if (held.dropped !== null) return;
+    held.dropped = reason;
+    held.controller.abort();
+  }
+
+  private async afterFailure(error: unknown, during: string, failures: number): Promise<void> {
+    this.noteFailure(error, during, failures);
+    await this.sleep(this.backoffMs(failures + 1));
+  }
+
+  private noteFailure(error: unknown, during: string, failures: number): void {
+    if (error instanceof TransportError && !error.retryable) {
+      this.setup.reporter.emit({ event: 'refused', during, message: error.message, status: error.status });
+      return;
+    }
+    this.counters.network_errors++;
+    this.setup.reporter.emit({
+      event: 'network_error',
+      during,
+      message: error instanceof Error ? error.message : String(error),
+      retry_ms: Math.round(this.backoffMs(failures + 1)),
+    });
+  }
+
+  /**
+   * Exponential backoff with full jitter (AWS's "full jitter"), so agents cut off together do not return in
+   * step; while holding leases never longer than a third of the lease, so renewals still get through.
+   */
+  private backoffMs(failures: number, jitter = this.random()): number {
+    let cap = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** Math.min(failures, 16));
+    if (this.held.size > 0) cap = Math.min(cap, this.leaseMs / 3);
+    return Math.max(50, cap * jitter);
+  }
+
+  /** Sleeps `ms`, or less: every sleep ends at stop, and one registered in `wakers` when it is woken. */
+  private sleep(ms: number, wakers?: Set<() => void>): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.sleepers.delete(wake);
+        wakers?.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.sleepers.add(wake);
+      wakers?.add(wake);
+    });
+  }
+}

@@ -1,0 +1,174 @@
+import { jsonSha256Hex } from '../common/crypto/json-hash';
+import { internalLane } from '../common/concurrency/fair-queue';
+import type { WasmService } from '../wasm/wasm.service';
+import { ContentCache, ContentMismatchError } from './content-cache';
+import { prove } from './prover';
+import type { AgentTransport, LeasedRun } from './transport';
+
+/** The part of the WASM engine the agent uses: runs bytes it downloaded, under the run's limits. */
+export type WasmEngine = Pick<WasmService, 'runBytes'>;
+
+/** What executing a run produced, before it is signed and reported. */
+export interface Execution {
+  outcome: string;
+  output: unknown;
+  stdout?: string;
+  stderr?: string;
+  exitCode?: number;
+  executionTimeMs: number;
+  /** For the receipt: the module's SHA-256 (WASM runs) or the circuit (zk runs). */
+  moduleHash?: string;
+  circuitId?: string;
+  /** zk runs that produced a proof. */
+  proof?: { proof: unknown; publicSignals: unknown };
+}
+
+export interface ExecutorDeps {
+  transport: AgentTransport;
+  engine: WasmEngine;
+  cache: ContentCache;
+}
+
+/** The agent's runs wait for the engine's slots in their own lane (the embedded node shares the server's engine). */
+const AGENT_LANE = internalLane('node-agent');
+const MAX_TEXT = 65_536;
+
+const clip = (text: string) => (text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) : text);
+
+/** A run the node could not execute at all (`error`, a node fault: the task goes back to the queue). */
+const refused = (message: string, extra: Partial<Execution> = {}): Execution => ({
+  outcome: 'error',
+  output: null,
+  stderr: clip(message),
+  executionTimeMs: 0,
+  ...extra,
+});
+
+export async function execute(deps: ExecutorDeps, run: LeasedRun, signal: AbortSignal): Promise<Execution> {
+  switch (run.task_type) {
+    case 'wasm_execution':
+    case 'computation':
+      return executeWasm(deps, run, signal);
+    case 'zk_proof':
+      return executeProof(deps, run, signal);
+    case 'federated_learning':
+      return refused('federated_learning is not supported by this agent yet (its own issue)');
+    default:
+      return refused(`unknown task type ${run.task_type}`);
+  }
+}
+
+/** Downloads through the content-addressed cache; a mismatch or a missing object refuses the run. */
+async function fetchChecked(
+  cache: ContentCache,
+  sha256: string,
+  download: () => Promise<Uint8Array>,
+): Promise<Uint8Array | string> {
+  try {
+    return await cache.get(sha256, download);
+  } catch (error) {
+    if (error instanceof ContentMismatchError) return `the downloaded content does not hash to ${sha256}`;
+    const status = (error as { status?: number | null }).status;
+    if (status === 404) return `${sha256} is not on the server`;
+    throw error; // network trouble: the caller retries or lets the lease go
+  }
+}
+
+async function executeWasm(deps: ExecutorDeps, run: LeasedRun, signal: AbortSignal): Promise<Execution> {
+  const { spec } = run;
+  if (!spec.module_id) {
+    return refused(`this ${run.task_type} task names no module (built-in programs need a newer server)`);
+  }
+  const moduleId = spec.module_id;
+  const bytes = await fetchChecked(deps.cache, moduleId, () => deps.transport.module(moduleId));
+  if (typeof bytes === 'string') return refused(bytes, { moduleHash: moduleId });
+  const result = await deps.engine.runBytes(
+    bytes,
+    {
+      inputs: spec.inputs,
+      args: spec.args,
+      runtime: 'v8',
+      timeoutMs: spec.limits.timeout_ms,
+      deterministic: spec.deterministic,
+      limits: {
+        maxMemoryBytes: spec.limits.memory_mb * 1024 * 1024,
+        maxOutputBytes: spec.limits.output_bytes,
+      },
+      signal,
+    },
+    AGENT_LANE,
+  );
+  const execution: Execution = {
+    outcome: result.outcome,
+    // The output is stdout parsed as JSON, else its text (the engine's rule).
+    output: result.outcome === 'ok' ? result.stdout : null,
+    executionTimeMs: result.execution_time_ms,
+    moduleHash: result.module_hash,
+    stderr: clip(result.stderr),
+  };
+  if (result.outcome !== 'ok' && typeof result.stdout === 'string') execution.stdout = clip(result.stdout);
+  if (result.exit_code !== null) execution.exitCode = result.exit_code;
+  return execution;
+}
+
+async function executeProof(deps: ExecutorDeps, run: LeasedRun, signal: AbortSignal): Promise<Execution> {
+  const circuitId = run.spec.circuit_id;
+  if (!circuitId) return refused('this zk_proof task names no circuit');
+  const circuit = await deps.transport.circuit(circuitId);
+  if (!circuit.wasm_sha256 || !circuit.zkey_sha256) {
+    return refused('the circuit has no witness generator and proving key', { circuitId });
+  }
+  const wasm = await fetchChecked(deps.cache, circuit.wasm_sha256, () =>
+    deps.transport.circuitArtifact(circuitId, 'wasm'),
+  );
+  if (typeof wasm === 'string') return refused(wasm, { circuitId });
+  const zkey = await fetchChecked(deps.cache, circuit.zkey_sha256, () =>
+    deps.transport.circuitArtifact(circuitId, 'zkey'),
+  );
+  if (typeof zkey === 'string') return refused(zkey, { circuitId });
+  const started = performance.now();
+  const result = await prove({
+    protocol: circuit.protocol,
+    inputs: witnessInputs(run.spec.inputs),
+    wasm,
+    zkey,
+    timeoutMs: run.spec.limits.timeout_ms,
+    signal,
+  });
+  const executionTimeMs = Math.round(performance.now() - started);
+  switch (result.end) {
+    case 'proved': {
+      const output = { proof: result.proof, public_signals: result.publicSignals };
+      return {
+        outcome: 'ok',
+        output,
+        executionTimeMs,
+        circuitId,
+        proof: { proof: result.proof, publicSignals: result.publicSignals },
+      };
+    }
+    case 'failed':
+      // The inputs do not satisfy the circuit: the task's own fault, like a guest trap.
+      return { outcome: 'trap', output: null, stderr: clip(result.message), executionTimeMs, circuitId };
+    case 'timeout':
+    case 'cancelled':
+      return { outcome: 'timeout', output: null, executionTimeMs, circuitId };
+    case 'error':
+      return refused(`the prover failed: ${result.message}`, { circuitId, executionTimeMs });
+  }
+}
+
+/** The pinned output hash: SHA-256 of the RFC 8785 form of the output. */
+export const outputHashOf = (output: unknown) => jsonSha256Hex(output ?? null);
+
+/**
+ * The circuit's input signals: a zk_proof task's `inputs` also state the public signals the proof must have
+ * (`public_signals`, checked by the server), which are not a signal of the circuit (the witness calculator
+ * refuses unknown signals).
+ */
+export function witnessInputs(inputs: unknown): unknown {
+  if (inputs === null || typeof inputs !== 'object' || Array.isArray(inputs)) return inputs;
+  const signals: Record<string, unknown> = { ...(inputs as Record<string, unknown>) };
+  delete signals.public_signals;
+  return signals;
+}

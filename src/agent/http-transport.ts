@@ -1,0 +1,124 @@
+import {
+  AgentTransport,
+  CircuitInfo,
+  HeartbeatAnswer,
+  HeartbeatBody,
+  LeasedRun,
+  ResultBody,
+  SubmitAnswer,
+  TransportError,
+} from './transport';
+
+/** Slack beyond a long poll's wait before the agent gives up on the answer. */
+const CLAIM_SLACK_MS = 15_000;
+const CALL_TIMEOUT_MS = 30_000;
+/** Downloads may be large (a proving key): they get longer. */
+const DOWNLOAD_TIMEOUT_MS = 300_000;
+
+interface ErrorBody {
+  error?: string;
+  reason?: string;
+  message?: string;
+}
+
+/** The node protocol over HTTP(S) with the node's key, against a server on any machine. */
+export class HttpTransport implements AgentTransport {
+  private readonly base: string;
+
+  constructor(
+    server: string,
+    private readonly nodeId: string,
+    private readonly nodeKey: string,
+  ) {
+    this.base = `${server.replace(/\/+$/, '')}/api/v1`;
+  }
+
+  async heartbeat(body: HeartbeatBody): Promise<HeartbeatAnswer> {
+    const res = await this.call('PUT', `/nodes/${this.nodeId}/heartbeat`, body);
+    return (await res.json()) as HeartbeatAnswer;
+  }
+
+  async claim(max: number, waitMs: number, signal: AbortSignal): Promise<LeasedRun[]> {
+    const res = await this.call(
+      'POST',
+      `/nodes/${this.nodeId}/claim`,
+      { max, wait_ms: waitMs },
+      {
+        timeoutMs: waitMs + CLAIM_SLACK_MS,
+        signal,
+      },
+    );
+    if (res.status === 204) return [];
+    return ((await res.json()) as { runs: LeasedRun[] }).runs;
+  }
+
+  async submit(runId: string, body: ResultBody): Promise<SubmitAnswer> {
+    try {
+      const res = await this.call('POST', `/runs/${runId}/result`, body);
+      return { accepted: true, taskStatus: ((await res.json()) as { task_status: string }).task_status };
+    } catch (error) {
+      if (error instanceof TransportError && error.status === 409 && error.code === 'lease_lost') {
+        return { accepted: false, reason: 'lease_lost' };
+      }
+      throw error;
+    }
+  }
+
+  async module(moduleId: string): Promise<Uint8Array> {
+    return this.download(`/modules/${moduleId}/download`);
+  }
+
+  async circuit(circuitId: string): Promise<CircuitInfo> {
+    return (await (await this.call('GET', `/circuits/${circuitId}`)).json()) as CircuitInfo;
+  }
+
+  circuitArtifact(circuitId: string, kind: 'wasm' | 'zkey'): Promise<Uint8Array> {
+    return this.download(`/circuits/${circuitId}/${kind}`);
+  }
+
+  private async download(path: string): Promise<Uint8Array> {
+    const res = await this.call('GET', path, undefined, { timeoutMs: DOWNLOAD_TIMEOUT_MS });
+    return new Uint8Array(await res.arrayBuffer());
+  }
+
+  /** One request; a network error, a 5xx or a 429 is a retryable TransportError, another non-2xx is not. */
+  private async call(
+    method: string,
+    path: string,
+    body?: unknown,
+    options: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<Response> {
+    const timeout = AbortSignal.timeout(options.timeoutMs ?? CALL_TIMEOUT_MS);
+    const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
+    let res: Response;
+    try {
+      res = await fetch(`${this.base}${path}`, {
+        method,
+        // The key travels only in a header (never in the URL, which the server refuses and logs redacted).
+        headers: {
+          'x-api-key': this.nodeKey,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
+      });
+    } catch (error) {
+      throw new TransportError(`${method} ${path}: ${describe(error)}`, true);
+    }
+    if (res.ok) return res;
+    const answer = (await res.json().catch(() => ({}))) as ErrorBody;
+    const retryable = res.status >= 500 || res.status === 429;
+    throw new TransportError(
+      `${method} ${path}: ${res.status} ${answer.error ?? ''} ${answer.message ?? ''}`.trim(),
+      retryable,
+      res.status,
+      answer.reason ?? answer.error ?? null,
+    );
+  }
+}
+
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? error.message;
+}

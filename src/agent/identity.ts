@@ -1,0 +1,114 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { generateNodeKeyPair, keyPairFromPem, NodeKeyPair, privateKeyPem } from '../common/receipts/receipt';
+import { measureCapabilities } from './machine';
+import { Reporter } from './reporter';
+
+const KEY_FILE = 'node-key.pem';
+const NODE_FILE = 'node.json';
+const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+export interface NodeIdentity {
+  nodeId: string;
+  nodeKey: string;
+  keys: NodeKeyPair;
+}
+
+export class AgentSetupError extends Error {}
+
+/** Written with mode 0600 from the start (O_CREAT with the mode), then chmod in case the file existed. */
+function writePrivate(path: string, text: string): void {
+  writeFileSync(path, text, { mode: 0o600 });
+  chmodSync(path, 0o600);
+}
+
+/** The node's Ed25519 key pair, generated on first start and kept in the data dir (private key 0600). */
+export function loadOrCreateKeyPair(dataDir: string): NodeKeyPair {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const path = join(dataDir, KEY_FILE);
+  if (existsSync(path)) return keyPairFromPem(readFileSync(path, 'utf8'));
+  const pair = generateNodeKeyPair();
+  writePrivate(path, privateKeyPem(pair));
+  return pair;
+}
+
+/** A node id from the host name: the allowed characters only, at most 64. */
+export function nodeIdFromHost(host = hostname()): string {
+  const cleaned = host
+    .replace(/[^A-Za-z0-9_-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 64);
+  return cleaned || 'vcp-node';
+}
+
+export interface IdentityOptions {
+  server: string;
+  apiKey: string | undefined;
+  nodeId: string | undefined;
+  dataDir: string;
+  region: string;
+}
+
+async function request(server: string, key: string, method: string, path: string, body?: unknown) {
+  const res = await fetch(`${server.replace(/\/+$/, '')}/api/v1${path}`, {
+    method,
+    headers: { 'x-api-key': key, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+  return { status: res.status, json };
+}
+
+/**
+ * Who this agent is. A stored node key (from an earlier start) is used as is. Otherwise `--api-key` is either
+ * a user key with `nodes:write` — the agent registers its node with its public key and capabilities and
+ * stores the node key it gets (0600), using only that from then on — or a node key, used for `--node-id`.
+ */
+export async function resolveIdentity(options: IdentityOptions, reporter: Reporter): Promise<NodeIdentity> {
+  const keys = loadOrCreateKeyPair(options.dataDir);
+  const nodeFile = join(options.dataDir, NODE_FILE);
+  if (existsSync(nodeFile)) {
+    const stored = JSON.parse(readFileSync(nodeFile, 'utf8')) as { node_id: string; node_api_key: string };
+    if (!options.nodeId || options.nodeId === stored.node_id) {
+      return { nodeId: stored.node_id, nodeKey: stored.node_api_key, keys };
+    }
+  }
+  if (!options.apiKey) {
+    throw new AgentSetupError('no node key stored in the data dir: give --api-key (VCP_API_KEY)');
+  }
+  if (options.nodeId !== undefined && !NODE_ID.test(options.nodeId)) {
+    throw new AgentSetupError('--node-id must be 1–64 ASCII letters, digits, "-" or "_"');
+  }
+  const who = await request(options.server, options.apiKey, 'GET', '/auth/api-key/validate');
+  let identity: NodeIdentity;
+  if (who.status === 200) {
+    if (!(who.json.scopes as string[] | undefined)?.includes('nodes:write')) {
+      throw new AgentSetupError('the API key lacks nodes:write: it cannot register a node');
+    }
+    const nodeId = options.nodeId ?? nodeIdFromHost();
+    const registered = await request(options.server, options.apiKey, 'POST', '/nodes', {
+      node_id: nodeId,
+      region: options.region,
+      node_type: 'compute',
+      capabilities: measureCapabilities(),
+      public_key: keys.publicKeyBase64,
+    });
+    if (registered.status !== 201) {
+      throw new AgentSetupError(
+        `registering node ${nodeId} failed: ${registered.status} ${typeof registered.json.message === 'string' ? registered.json.message : ''}`,
+      );
+    }
+    identity = { nodeId, nodeKey: String(registered.json.node_api_key), keys };
+    reporter.emit({ event: 'registered', node_id: nodeId, data_dir: options.dataDir });
+  } else if (who.status === 403) {
+    // A node key is refused on every route but its node's agent routes: it is one, for the node named.
+    if (!options.nodeId) throw new AgentSetupError('with a node key, give its node with --node-id');
+    identity = { nodeId: options.nodeId, nodeKey: options.apiKey, keys };
+  } else {
+    throw new AgentSetupError(`the server refused the API key (${who.status})`);
+  }
+  writePrivate(nodeFile, JSON.stringify({ node_id: identity.nodeId, node_api_key: identity.nodeKey }));
+  return identity;
+}

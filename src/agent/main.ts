@@ -1,0 +1,82 @@
+import { join } from 'node:path';
+import { Agent } from './agent';
+import { ContentCache } from './content-cache';
+import { standaloneEngine } from './engine';
+import { HttpTransport } from './http-transport';
+import { AgentSetupError, resolveIdentity } from './identity';
+import { telemetry } from './machine';
+import { OptionsError, parseOptions, USAGE } from './options';
+import { LineReporter } from './reporter';
+import { TransportError } from './transport';
+
+const AGENT_VERSION = '0.1.0';
+const COUNTERS_EVERY_MS = 60_000;
+
+/** `npm run agent`: a node of a VCP server on this machine. It does not boot the API. */
+async function main(): Promise<number> {
+  let options;
+  try {
+    options = parseOptions(process.argv.slice(2), process.env);
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`);
+    return 64; // EX_USAGE
+  }
+  const reporter = new LineReporter(options.json);
+  const identity = await resolveIdentity(options, reporter);
+  const { engine, close } = standaloneEngine(options.concurrency);
+  const agent = new Agent({
+    nodeId: identity.nodeId,
+    concurrency: options.concurrency,
+    keys: identity.keys,
+    transport: new HttpTransport(options.server, identity.nodeId, identity.nodeKey),
+    engine,
+    cache: new ContentCache(join(options.dataDir, 'cache'), options.cacheBytes),
+    reporter,
+    version: AGENT_VERSION,
+    telemetry,
+  });
+  let stopping: Promise<void> | undefined;
+  const stop = () => (stopping ??= agent.stop(options.graceMs));
+  const stopRequested = new Promise<void>((resolve) => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      process.on(signal, () => {
+        void stop();
+        resolve();
+      });
+    }
+  });
+  process.on('SIGUSR1', () => agent.reportCounters());
+  await agent.start();
+  reporter.emit({
+    event: 'started',
+    node_id: identity.nodeId,
+    concurrency: options.concurrency,
+    public_key: identity.keys.publicKeyBase64,
+    server: options.server,
+  });
+  const counters = setInterval(() => agent.reportCounters(), COUNTERS_EVERY_MS);
+  await stopRequested;
+  await stop();
+  clearInterval(counters);
+  await close();
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    // Setup problems (bad flags, a refused key, an unknown node) are the operator's to fix: their message only.
+    if (
+      error instanceof AgentSetupError ||
+      error instanceof OptionsError ||
+      error instanceof TransportError
+    ) {
+      process.stderr.write(`vcp agent: ${error.message}\n`);
+      process.exit(78);
+    }
+    process.stderr.write(
+      `vcp agent: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);

@@ -1,0 +1,57 @@
+import { parseOptions } from './options';
+
+describe('agent options', () => {
+  it('reads the pinned flags, each also from its pinned environment variable (flags win)', () => {
+    const env = {
+      VCP_SERVER_URL: 'http://env:3000',
+      VCP_API_KEY: 'env-key',
+      VCP_NODE_ID: 'env-node',
+      VCP_AGENT_CONCURRENCY: '3',
+      VCP_AGENT_DIR: '/tmp/env-dir',
+      VCP_REGION: 'env-region',
+    };
+    expect(parseOptions([], env)).toMatchObject({
+      server: 'http://env:3000',
+      apiKey: 'env-key',
+      nodeId: 'env-node',
+      concurrency: 3,
+      dataDir: '/tmp/env-dir',
+      region: 'env-region',
+      json: false,
+    });
+    const flags = [
+      '--server',
+      'https://flag:8443/',
+      '--api-key',
+      'flag-key',
+      '--node-id',
+      'flag-node',
+      '--concurrency',
+      '5',
+      '--data-dir',
+      '/tmp/flag-dir',
+      '--region',
+      'flag-region',
+      '--json',
+    ];
+    expect(parseOptions(flags, env)).toMatchObject({
+      server: 'https://flag:8443',
+      apiKey: 'flag-key',
+      nodeId: 'flag-node',
+      concurrency: 5,
+      dataDir: '/tmp/flag-dir',
+      region: 'flag-region',
+      json: true,
+    });
+  });
+
+  it.each([
+    [[], 'server'],
+    [['--server', 'ftp://x'], 'http or https'],
+    [['--server', 'http://x', '--concurrency', '0'], 'concurrency'],
+    [['--server', 'http://x', '--concurrency', '2.5'], 'concurrency'],
+    [['--server', 'http://x', '--bogus'], 'bogus'],
+  ])('refuses %j with a message naming the problem', (argv, named) => {
+    expect(() => parseOptions(argv, {})).toThrow(named);
+  });
+});

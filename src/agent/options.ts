@@ -1,0 +1,82 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { defaultConcurrency } from './machine';
+
+export interface AgentOptions {
+  server: string;
+  apiKey: string | undefined;
+  nodeId: string | undefined;
+  concurrency: number;
+  dataDir: string;
+  region: string;
+  json: boolean;
+  graceMs: number;
+  cacheBytes: number;
+}
+
+export class OptionsError extends Error {}
+
+export const USAGE = `usage: npm run agent -- --server <url> --api-key <key> [--node-id <id>] [--concurrency <n>]
+                     [--data-dir <dir>] [--region <r>] [--json]
+each flag also as env: VCP_SERVER_URL, VCP_API_KEY, VCP_NODE_ID, VCP_AGENT_CONCURRENCY, VCP_AGENT_DIR, VCP_REGION
+(also --grace-secs / VCP_AGENT_GRACE_SECS, default 30; --cache-mb / VCP_AGENT_CACHE_MB, default 1024)`;
+
+function integer(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new OptionsError(`${name} must be a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/** Flags win over the environment; the names are pinned by issue 17 (operators and scripts rely on them). */
+export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): AgentOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      server: { type: 'string' },
+      'api-key': { type: 'string' },
+      'node-id': { type: 'string' },
+      concurrency: { type: 'string' },
+      'data-dir': { type: 'string' },
+      region: { type: 'string' },
+      json: { type: 'boolean' },
+      'grace-secs': { type: 'string' },
+      'cache-mb': { type: 'string' },
+    },
+    strict: true,
+  });
+  const server = values.server ?? env.VCP_SERVER_URL;
+  if (!server) throw new OptionsError('--server (VCP_SERVER_URL) is required');
+  let url: URL;
+  try {
+    url = new URL(server);
+  } catch {
+    throw new OptionsError('--server must be a URL such as http://host:3000');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new OptionsError('--server must be an http or https URL');
+  }
+  const region = values.region ?? env.VCP_REGION ?? 'default';
+  if (region.length < 1 || region.length > 32) throw new OptionsError('--region must be 1–32 characters');
+  return {
+    server: url.toString().replace(/\/+$/, ''),
+    apiKey: values['api-key'] ?? env.VCP_API_KEY,
+    nodeId: values['node-id'] ?? env.VCP_NODE_ID,
+    concurrency: integer(
+      '--concurrency',
+      values.concurrency ?? env.VCP_AGENT_CONCURRENCY,
+      defaultConcurrency(),
+      1,
+      256,
+    ),
+    dataDir: resolve(values['data-dir'] ?? env.VCP_AGENT_DIR ?? join(homedir(), '.vcp-agent')),
+    region,
+    json: values.json ?? false,
+    graceMs: integer('--grace-secs', values['grace-secs'] ?? env.VCP_AGENT_GRACE_SECS, 30, 0, 3600) * 1000,
+    cacheBytes:
+      integer('--cache-mb', values['cache-mb'] ?? env.VCP_AGENT_CACHE_MB, 1024, 1, 1024 * 1024) * 1024 * 1024,
+  };
+}

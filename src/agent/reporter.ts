@@ -1,0 +1,71 @@
+/** What the agent tells a person (one line per state change) or a machine (`--json`: one JSON object a line). */
+export interface AgentEvent {
+  event: string;
+  [field: string]: unknown;
+}
+
+export interface Reporter {
+  emit(event: AgentEvent): void;
+}
+
+export interface Counters {
+  claimed: number;
+  succeeded: number;
+  failed: number;
+  submitted: number;
+  lease_lost: number;
+  cancelled: number;
+  refused: number;
+  heartbeats: number;
+  network_errors: number;
+}
+
+export const zeroCounters = (): Counters => ({
+  claimed: 0,
+  succeeded: 0,
+  failed: 0,
+  submitted: 0,
+  lease_lost: 0,
+  cancelled: 0,
+  refused: 0,
+  heartbeats: 0,
+  network_errors: 0,
+});
+
+const HUMAN: Record<string, (e: AgentEvent) => string> = {
+  registered: (e) => `registered node ${String(e.node_id)} (key stored in ${String(e.data_dir)})`,
+  started: (e) =>
+    `node ${String(e.node_id)} started: ${String(e.concurrency)} slots, public key ${String(e.public_key)}`,
+  claimed: (e) => `claimed task ${String(e.task_id)} (${String(e.task_type)}, run ${String(e.run_id)})`,
+  finished: (e) =>
+    `finished task ${String(e.task_id)} in ${String(e.execution_time_ms)} ms: ${String(e.outcome)}`,
+  submitted: (e) => `submitted task ${String(e.task_id)}: task ${String(e.task_status)}`,
+  dropped: (e) => `dropped task ${String(e.task_id)}: ${String(e.reason)}`,
+  refused: (e) => `result of task ${String(e.task_id)} refused: ${String(e.message)}`,
+  network_error: (e) =>
+    `network error (${String(e.during)}): ${String(e.message)}; retrying in ${String(e.retry_ms)} ms`,
+  counters: (e) =>
+    `counters: ${Object.entries(e)
+      .filter(([key]) => key !== 'event')
+      .map(([key, value]) => `${key}=${String(value)}`)
+      .join(' ')}`,
+  stopping: (e) => `stopping: ${String(e.running)} runs in flight, grace ${String(e.grace_ms)} ms`,
+  stopped: () => 'stopped',
+};
+
+export class LineReporter implements Reporter {
+  constructor(
+    private readonly json: boolean,
+    private readonly write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+  ) {}
+
+  emit(event: AgentEvent): void {
+    const time = new Date().toISOString();
+    if (this.json) {
+      this.write(JSON.stringify({ time, ...event }));
+      return;
+    }
+    const human = HUMAN[event.event];
+    this.write(`${time} ${human ? human(event) : JSON.stringify(event)}`);
+  }
+}

@@ -1,0 +1,101 @@
+/** The node protocol as the agent sees it; HTTP for a real node, direct calls for the embedded one. */
+
+export interface RunLimits {
+  timeout_ms: number;
+  memory_mb: number;
+  output_bytes: number;
+}
+
+export interface RunSpec {
+  module_id: string | null;
+  module_url: string | null;
+  inputs: unknown;
+  args: string[];
+  deterministic: boolean;
+  limits: RunLimits;
+  circuit_id?: string;
+}
+
+export interface LeasedRun {
+  run_id: string;
+  task_id: string;
+  task_type: string;
+  fence: string;
+  lease_expires_at: string;
+  spec: RunSpec;
+}
+
+export interface HeartbeatBody {
+  cpu_usage?: number;
+  memory_usage?: number;
+  network_latency_ms?: number;
+  active_tasks: number;
+  agent_version: string;
+  runs: { run_id: string; fence: string }[];
+}
+
+export interface LeaseReport {
+  renewed: string[];
+  lost: string[];
+  cancel: string[];
+}
+
+export interface HeartbeatAnswer {
+  heartbeat_interval_secs: number;
+  node_status: string;
+  leases?: LeaseReport;
+}
+
+export interface ResultBody {
+  fence: string;
+  outcome: string;
+  output?: unknown;
+  output_hash: string;
+  stdout?: string;
+  stderr?: string;
+  exit_code?: number;
+  execution_time_ms: number;
+  /** zk_proof runs: what the server verifies against the task's circuit and statement. */
+  proof?: unknown;
+  public_signals?: unknown;
+  signature: string;
+}
+
+export type SubmitAnswer =
+  | { accepted: true; taskStatus: string }
+  /** 409 lease_lost: the run is no longer this node's; dropped quietly. */
+  | { accepted: false; reason: 'lease_lost' };
+
+export interface CircuitInfo {
+  circuit_id: string;
+  protocol: string;
+  wasm_sha256: string | null;
+  zkey_sha256: string | null;
+}
+
+/**
+ * Why a call failed. `retryable` ones (network errors, 5xx, 429) are retried with jittered backoff; the
+ * others are answers (a 4xx) the agent acts on.
+ */
+export class TransportError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    readonly status: number | null = null,
+    readonly code: string | null = null,
+  ) {
+    super(message);
+    this.name = 'TransportError';
+  }
+}
+
+export interface AgentTransport {
+  heartbeat(body: HeartbeatBody): Promise<HeartbeatAnswer>;
+  /** Long poll: resolves with the runs leased (possibly none) within `waitMs`, or early on `signal`. */
+  claim(max: number, waitMs: number, signal: AbortSignal): Promise<LeasedRun[]>;
+  submit(runId: string, body: ResultBody): Promise<SubmitAnswer>;
+  /** The bytes of a stored module (the caller checks them against the id). */
+  module(moduleId: string): Promise<Uint8Array>;
+  circuit(circuitId: string): Promise<CircuitInfo>;
+  circuitArtifact(circuitId: string, kind: 'wasm' | 'zkey'): Promise<Uint8Array>;
+}

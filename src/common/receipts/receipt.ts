@@ -1,0 +1,94 @@
+import canonicalize from 'canonicalize';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, sign, verify } from 'node:crypto';
+import { jsonSha256Hex } from '../crypto/json-hash';
+
+/**
+ * The signed receipt of a run (issue 17, pinned so that anyone can write a node). The signature is the
+ * standard base64 of the Ed25519 signature over the UTF-8 bytes of the RFC 8785 (JCS) form of this object.
+ * Absent fields are omitted, never null: `module_hash` for WASM runs, `circuit_id` and `proof_hash` for zk runs.
+ */
+export interface RunReceipt {
+  task_id: string;
+  run_id: string;
+  /** The decimal fence of the lease, as claimed. */
+  fence: string;
+  module_hash?: string;
+  circuit_id?: string;
+  /** Lowercase hex SHA-256 of the JCS form of the task's inputs. */
+  inputs_hash: string;
+  output_hash: string;
+  proof_hash?: string;
+  outcome: string;
+  execution_time_ms: number;
+}
+
+/** DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): the raw 32-byte key follows it. */
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
+/** `proof_hash`: SHA-256 (hex) of the JCS form of `{proof, public_signals}`. */
+export function proofHash(proof: unknown, publicSignals: unknown): string {
+  return jsonSha256Hex({ proof, public_signals: publicSignals });
+}
+
+/** The receipt with every undefined field dropped (JCS would refuse them; null is never used for absence). */
+function present(receipt: RunReceipt): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(receipt).filter(([, value]) => value !== undefined));
+}
+
+/** The exact bytes that are signed. */
+export function receiptBytes(receipt: RunReceipt): Buffer {
+  const canonical = canonicalize(present(receipt));
+  if (canonical === undefined) throw new Error('receipt is not serializable');
+  return Buffer.from(canonical, 'utf8');
+}
+
+export function signReceipt(receipt: RunReceipt, privateKey: KeyObject): string {
+  // Ed25519 takes no digest algorithm: node:crypto wants null here.
+  return sign(null, receiptBytes(receipt), privateKey).toString('base64');
+}
+
+/** Whether `signature` (standard base64) is the node's signature of the receipt; never throws. */
+export function verifyReceipt(receipt: RunReceipt, signature: string, publicKeyBase64: string): boolean {
+  try {
+    const raw = Buffer.from(publicKeyBase64, 'base64');
+    if (raw.length !== 32) return false;
+    const key = createPublicKey({
+      key: Buffer.concat([ED25519_SPKI_PREFIX, raw]),
+      format: 'der',
+      type: 'spki',
+    });
+    const bytes = Buffer.from(signature, 'base64');
+    // Ed25519 signatures are 64 bytes; anything else (bad base64 included) is simply not a signature.
+    if (bytes.length !== 64) return false;
+    return verify(null, receiptBytes(receipt), key, bytes);
+  } catch {
+    return false; // a key or signature node:crypto cannot read verifies nothing
+  }
+}
+
+export interface NodeKeyPair {
+  privateKey: KeyObject;
+  /** Standard base64 of the 32 raw bytes, the form nodes register. */
+  publicKeyBase64: string;
+}
+
+export function generateNodeKeyPair(): NodeKeyPair {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  return keyPairOf(privateKey);
+}
+
+export function keyPairOf(privateKey: KeyObject): NodeKeyPair {
+  const der = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
+  return { privateKey, publicKeyBase64: der.subarray(ED25519_SPKI_PREFIX.length).toString('base64') };
+}
+
+/** The PKCS#8 PEM a key pair is kept in on disk. */
+export function privateKeyPem(pair: NodeKeyPair): string {
+  return pair.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+}
+
+export function keyPairFromPem(pem: string): NodeKeyPair {
+  const key = createPrivateKey({ key: pem, format: 'pem' });
+  if (key.asymmetricKeyType !== 'ed25519') throw new Error('the key file does not hold an Ed25519 key');
+  return keyPairOf(key);
+}

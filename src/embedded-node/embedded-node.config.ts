@@ -1,0 +1,47 @@
+import { availableParallelism } from 'node:os';
+import { defineFeatureConfig } from '../common/config/feature-config';
+import { ChoiceVariable, IntVariable } from '../common/config/variables';
+
+export const EMBEDDED_NODE_MODES = ['auto', 'on', 'off'] as const;
+export type EmbeddedNodeMode = (typeof EMBEDDED_NODE_MODES)[number];
+
+export class EmbeddedNodeVariables {
+  @ChoiceVariable(EMBEDDED_NODE_MODES)
+  EMBEDDED_NODE?: EmbeddedNodeMode;
+
+  @IntVariable(1, 256)
+  EMBEDDED_NODE_CONCURRENCY?: number;
+
+  @IntVariable(1, 16)
+  EMBEDDED_NODES?: number;
+}
+
+/** The node agent run inside the server (issue 17), so that `npm start` alone completes tasks. */
+export class EmbeddedNodeConfig {
+  /** Whether the server starts embedded nodes at all. */
+  readonly enabled!: boolean;
+  /** Slots of each embedded node. */
+  readonly concurrency!: number;
+  /** How many embedded nodes, each with its own key pair and owner (a demo setting: quorum on one machine). */
+  readonly nodes!: number;
+
+  constructor(values: EmbeddedNodeConfig) {
+    Object.assign(this, values);
+    Object.freeze(this);
+  }
+}
+
+export const embeddedNodeConfig = defineFeatureConfig({
+  token: EmbeddedNodeConfig,
+  schema: EmbeddedNodeVariables,
+  build: (env, { core, raw }) => {
+    const mode = env.EMBEDDED_NODE ?? 'auto';
+    // auto: the default setup only (embedded database, not production); a real deployment runs real nodes.
+    const enabled = mode === 'on' || (mode === 'auto' && !raw.DATABASE_URL && !core.isProduction);
+    return new EmbeddedNodeConfig({
+      enabled,
+      concurrency: env.EMBEDDED_NODE_CONCURRENCY ?? Math.max(1, availableParallelism() - 1),
+      nodes: env.EMBEDDED_NODES ?? 1,
+    });
+  },
+});

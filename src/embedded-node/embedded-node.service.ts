@@ -1,0 +1,162 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { join } from 'node:path';
+import { Agent } from '../agent/agent';
+import { ContentCache } from '../agent/content-cache';
+import { loadOrCreateKeyPair } from '../agent/identity';
+import { measureCapabilities, telemetry } from '../agent/machine';
+import type { AgentEvent, Reporter } from '../agent/reporter';
+import type { Principal } from '../common/auth/principal';
+import { Scope } from '../common/auth/scopes';
+import { CoreConfig } from '../common/config/core.config';
+import { TransactionRunner } from '../database/transaction-runner';
+import { HeartbeatService } from '../nodes/heartbeat.service';
+import { NEUTRAL_SCORE } from '../nodes/health-score';
+import { NodesRepository } from '../nodes/nodes.repository';
+import { CircuitRegistryService } from '../proofs/circuit-registry.service';
+import { ClaimService } from '../scheduling/claim.service';
+import { RunResultService } from '../scheduling/run-result.service';
+import { UsersRepository } from '../users/users.repository';
+import { ModuleStoreService } from '../wasm/module-store.service';
+import { WasmService } from '../wasm/wasm.service';
+import { DirectTransport } from './direct-transport';
+import { EmbeddedNodeConfig } from './embedded-node.config';
+
+/** Embedded runs get this long to finish at shutdown; the rest are handed back (their leases expire). */
+const SHUTDOWN_GRACE_MS = 5000;
+/** Verified module and circuit bytes each embedded node keeps in memory. */
+const CACHE_BYTES = 256 * 1024 * 1024;
+
+/** The built-in owner of embedded node `index` (created disabled, so no one logs in as it). */
+export const embeddedOwnerName = (index: number) => `system_embedded_${index}`;
+export const embeddedNodeId = (index: number) => `embedded-${index}`;
+/**
+ * Not a bcrypt hash: no password ever matches it, and no account created through the API can have it. That
+ * tells the built-in owner apart from a user who registered the same name first (never adopted as owner).
+ */
+const NO_PASSWORD = '!embedded-node-system-account';
+
+class LogReporter implements Reporter {
+  constructor(private readonly logger: Logger) {}
+
+  emit(event: AgentEvent): void {
+    if (event.event === 'network_error' || event.event === 'refused') this.logger.warn(event);
+    else this.logger.debug?.(event);
+  }
+}
+
+/**
+ * With EMBEDDED_NODE on (by default: the embedded database outside production), the server runs the node
+ * agent in-process: each embedded node is registered under its own built-in owner with its own Ed25519 key
+ * pair (kept in DATA_DIR/embedded-nodes/<n>/), and talks to the scheduling services directly.
+ */
+@Injectable()
+export class EmbeddedNodes implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('EmbeddedNode');
+  private readonly agents: Agent[] = [];
+
+  constructor(
+    private readonly config: EmbeddedNodeConfig,
+    private readonly core: CoreConfig,
+    private readonly tx: TransactionRunner,
+    private readonly users: UsersRepository,
+    private readonly nodes: NodesRepository,
+    private readonly heartbeats: HeartbeatService,
+    private readonly claims: ClaimService,
+    private readonly results: RunResultService,
+    private readonly modules: ModuleStoreService,
+    private readonly circuits: CircuitRegistryService,
+    private readonly engine: WasmService,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.config.enabled) return;
+    for (let index = 1; index <= this.config.nodes; index++) {
+      // A node that cannot start (its id taken, its first heartbeat refused) is logged; the server still serves.
+      const agent = await this.startNode(index).catch((error: unknown) => {
+        this.logger.error(`embedded node ${index} not started: ${String(error)}`);
+        return null;
+      });
+      if (agent) this.agents.push(agent);
+    }
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await Promise.all(this.agents.splice(0).map((agent) => agent.stop(SHUTDOWN_GRACE_MS)));
+  }
+
+  private async startNode(index: number): Promise<Agent | null> {
+    const keys = loadOrCreateKeyPair(join(this.core.dataDir, 'embedded-nodes', String(index)));
+    const nodeId = embeddedNodeId(index);
+    const owner = await this.register(index, nodeId, keys.publicKeyBase64);
+    if (!owner) {
+      this.logger.error(
+        `node id ${nodeId} or account ${embeddedOwnerName(index)} belongs to a user: embedded node ${index} not started`,
+      );
+      return null;
+    }
+    const principal: Principal = {
+      userId: owner.userId,
+      username: owner.username,
+      role: 'user',
+      scopes: [Scope.NodesAgent],
+      authMethod: 'api_key',
+      nodeId,
+    };
+    const services = {
+      heartbeats: this.heartbeats,
+      claims: this.claims,
+      results: this.results,
+      modules: this.modules,
+      circuits: this.circuits,
+    };
+    const agent = new Agent({
+      nodeId,
+      concurrency: this.config.concurrency,
+      keys,
+      transport: new DirectTransport(services, nodeId, principal),
+      engine: this.engine,
+      cache: new ContentCache(null, CACHE_BYTES),
+      reporter: new LogReporter(this.logger),
+      version: `embedded-${this.core.version}`.slice(0, 32),
+      telemetry,
+    });
+    await agent.start();
+    this.logger.log(`embedded node ${nodeId} started (${this.config.concurrency} slots)`);
+    return agent;
+  }
+
+  /**
+   * The node under its built-in owner, with this start's public key and measured capabilities: registered
+   * fresh, or (after a restart) re-registered in place of the previous start's row.
+   */
+  private register(index: number, nodeId: string, publicKey: string) {
+    return this.tx.run(async () => {
+      const username = embeddedOwnerName(index);
+      let owner = await this.users.findByUsername(username);
+      if (!owner) {
+        owner = await this.users.create({ username, passwordHash: NO_PASSWORD, email: null, role: 'user' });
+        await this.users.update(owner.userId, { disabled: true });
+      } else if (owner.passwordHash !== NO_PASSWORD) {
+        return null; // a user's own account of that name: never made the owner of a server-run node
+      }
+      const existing = await this.nodes.findLive(nodeId, null, true);
+      if (existing && existing.ownerId !== owner.userId) return null;
+      if (existing) await this.nodes.softDelete(nodeId);
+      const capabilities = measureCapabilities();
+      const node = await this.nodes.register({
+        nodeId,
+        ownerId: owner.userId,
+        region: 'embedded',
+        nodeType: 'compute',
+        bandwidthMbps: capabilities.bandwidth_mbps,
+        cpuCores: capabilities.cpu_cores,
+        memoryGb: capabilities.memory_gb,
+        gpuAvailable: capabilities.gpu_available,
+        healthScore: NEUTRAL_SCORE,
+        publicKey,
+        labels: { embedded: 'true' },
+      });
+      return node ? owner : null;
+    });
+  }
+}

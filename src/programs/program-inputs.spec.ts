@@ -1,0 +1,83 @@
+import { programForPrompt, resolveComputation } from './program-inputs';
+
+describe('resolveComputation', () => {
+  const sut = resolveComputation;
+
+  it('keeps program inputs that fit the schema as they are', () => {
+    const inputs = { program: 'monte_carlo_pi', samples: 100_000_000, seed: 0 };
+    expect(sut(inputs)).toEqual({ program: 'monte_carlo_pi', inputs });
+    expect(sut({ program: 'text_stats', text: '' })).toMatchObject({ program: 'text_stats' });
+  });
+
+  it.each([
+    [{ program: 'monte_carlo_pi', samples: 100_000_001 }, 'inputs.samples', 'must be from 1 to 100000000'],
+    [{ program: 'monte_carlo_pi', samples: 2.5 }, 'inputs.samples', 'must be an integer'],
+    [{ program: 'monte_carlo_pi', seed: -1 }, 'inputs.seed', 'must be from 0 to 9007199254740991'],
+    [{ program: 'expression' }, 'inputs.expression', 'is required'],
+    [{ program: 'expression', expression: '' }, 'inputs.expression', 'must be at least 1 characters'],
+    [
+      { program: 'expression', expression: '1'.repeat(1001) },
+      'inputs.expression',
+      'must be at most 1000 characters',
+    ],
+    [{ program: 'expression', expression: 7 }, 'inputs.expression', 'must be a string'],
+    [{ program: 'expression', expression: '1', x: 1 }, 'inputs.x', 'is not an input of this program'],
+    [{ program: 'sort' }, 'inputs.program', 'must be one of expression, monte_carlo_pi, text_stats'],
+    [{ program: 3 }, 'inputs.program', 'must be one of expression, monte_carlo_pi, text_stats'],
+    [
+      { text: 'hi' },
+      'inputs.program',
+      'is required: one of expression, monte_carlo_pi, text_stats (or inputs.prompt)',
+    ],
+    [[1, 2], 'inputs', 'must be an object naming a program (expression, monte_carlo_pi, text_stats)'],
+    [{ numbers: [1, 2], operation: 'max' }, 'inputs.operation', 'must be one of sum, product, average, mean'],
+    [
+      { numbers: [1, 1e21], operation: 'sum' },
+      'inputs.numbers[1]',
+      'must be a number written without an exponent',
+    ],
+    [{ numbers: [], operation: 'sum' }, 'inputs.numbers', 'must be a non-empty array of numbers'],
+    [{ prompt: 'hi', seed: 1 }, 'inputs.seed', 'is not allowed beside prompt'],
+    [
+      { prompt: 'estimate pi with 1000000000 samples' },
+      'inputs.prompt',
+      'asks for samples that must be from 1 to 100000000',
+    ],
+  ])('refuses %j: %s %s', (inputs, field, message) => {
+    expect(sut(inputs)).toEqual({ field, message });
+  });
+
+  it('maps the original demo body {numbers, operation} to an expression', () => {
+    const expression = (operation: string, numbers: number[]) =>
+      sut({ numbers, operation }) as unknown as { inputs: { expression: string } };
+    expect(sut({ numbers: [1, 2, 3], operation: 'sum' })).toEqual({
+      program: 'expression',
+      inputs: { program: 'expression', expression: '1+2+3' },
+    });
+    expect(expression('product', [2, -3, 0.5]).inputs.expression).toBe('2*-3*0.5');
+    expect(expression('average', [1, 2]).inputs.expression).toBe('(1+2)/2');
+  });
+});
+
+describe('programForPrompt', () => {
+  it.each([
+    ['2+3*4', { program: 'expression', expression: '2+3*4' }],
+    ['What is (1 + 2) / 3?', { program: 'expression', expression: '(1 + 2) / 3' }],
+    ['calculate: 7 × 6 =', { program: 'expression', expression: '7 × 6' }],
+    ['Estimate pi', { program: 'monte_carlo_pi' }],
+    ['estimate π with 1,000,000 samples, seed 9', { program: 'monte_carlo_pi', samples: 1_000_000, seed: 9 }],
+    ['Summarize: The cat sat.', { program: 'text_stats', text: 'The cat sat.' }],
+    ['word count the fox and the hen', { program: 'text_stats', text: 'the fox and the hen' }],
+  ])('%s → %j', (prompt, inputs) => {
+    expect(programForPrompt(prompt)).toEqual({ program: inputs.program, inputs });
+  });
+
+  it('lists the programs for a prompt it cannot map, instead of guessing', () => {
+    for (const prompt of ['Write me a poem', 'spin the pipeline', 'summarize', '']) {
+      expect(programForPrompt(prompt)).toMatchObject({
+        field: 'inputs.prompt',
+        message: expect.stringContaining('expression, monte_carlo_pi, text_stats'),
+      });
+    }
+  });
+});

@@ -1,0 +1,169 @@
+import type { FieldError } from '../common/errors/app.exception';
+import {
+  InputSchema,
+  MAX_EXPRESSION_LENGTH,
+  PROGRAM_NAMES,
+  programNamed,
+  ProgramName,
+} from './program-catalog';
+
+/** The program a `computation` task runs and the inputs it reads on stdin (stored as the task's inputs). */
+export interface ResolvedComputation {
+  program: ProgramName;
+  inputs: Record<string, unknown>;
+}
+
+const PROGRAM_LIST = PROGRAM_NAMES.join(', ');
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The first way `value` breaks `schema` (the subset in program-catalog.ts), as a field error under `inputs`. */
+export function schemaProblem(schema: InputSchema, value: Record<string, unknown>): FieldError | null {
+  const problem = (key: string, message: string): FieldError => ({ field: `inputs.${key}`, message });
+  for (const key of Object.keys(value)) {
+    if (!Object.hasOwn(schema.properties, key)) return problem(key, 'is not an input of this program');
+  }
+  for (const key of schema.required) {
+    if (!Object.hasOwn(value, key)) return problem(key, 'is required');
+  }
+  for (const [key, rule] of Object.entries(schema.properties)) {
+    if (!Object.hasOwn(value, key)) continue;
+    const field = value[key];
+    if (rule.type === 'string') {
+      if (typeof field !== 'string') return problem(key, 'must be a string');
+      if (rule.const !== undefined && field !== rule.const) return problem(key, `must be "${rule.const}"`);
+      if (rule.minLength !== undefined && field.length < rule.minLength) {
+        return problem(key, `must be at least ${rule.minLength} characters`);
+      }
+      if (rule.maxLength !== undefined && field.length > rule.maxLength) {
+        return problem(key, `must be at most ${rule.maxLength} characters`);
+      }
+    } else {
+      // Integers only: a node reads the literal digit by digit, so 1e3 or 2.5 must never reach it.
+      if (typeof field !== 'number' || !Number.isSafeInteger(field))
+        return problem(key, 'must be an integer');
+      if (
+        (rule.minimum !== undefined && field < rule.minimum) ||
+        (rule.maximum !== undefined && field > rule.maximum)
+      ) {
+        return problem(key, `must be from ${rule.minimum} to ${rule.maximum}`);
+      }
+    }
+  }
+  return null;
+}
+
+/** Only digits, operators, parentheses and spaces (a question like "what is 2+2?" is stripped to this first). */
+const ARITHMETIC = /^[\d\s.+\-*/()×÷−]+$/u;
+const QUESTION = /^(?:what\s+is|what's|calculate|compute|evaluate|solve)\s*:?\s*/i;
+const SUMMARY =
+  /^(?:summari[sz]e|analy[sz]e|text\s+stats|word\s+count|count\s+(?:the\s+)?words(?:\s+in)?)\s*:?\s*/i;
+const PI = /(?:^|[^a-z])(?:pi|π)(?:[^a-z]|$)/iu;
+
+/**
+ * The original service's prompt-style inputs (`{prompt: "..."}`), mapped to a program: arithmetic (optionally
+ * "what is …", "calculate …", ending in "?" or "=") → expression; a prompt naming π → monte_carlo_pi, with
+ * "N samples" and "seed N" when given; "summarize …", "analyze …", "word count …" → text_stats of the rest.
+ * Anything else is a 422 listing the programs: guessing would run something the caller did not ask for.
+ */
+export function programForPrompt(prompt: string): ResolvedComputation | FieldError {
+  const text = prompt.trim();
+  const arithmetic = text
+    .replace(QUESTION, '')
+    .replace(/[?=]\s*$/, '')
+    .trim();
+  if (arithmetic.length > 0 && /\d/.test(arithmetic) && ARITHMETIC.test(arithmetic)) {
+    return { program: 'expression', inputs: { program: 'expression', expression: arithmetic } };
+  }
+  if (PI.test(text)) {
+    const inputs: Record<string, unknown> = { program: 'monte_carlo_pi' };
+    const samples = /([\d_,]+)\s*(?:samples|points|iterations)/i.exec(text);
+    const seed = /seed\s*[:=]?\s*(\d+)/i.exec(text);
+    if (samples) inputs.samples = Number(samples[1].replace(/[_,]/g, ''));
+    if (seed) inputs.seed = Number(seed[1]);
+    return { program: 'monte_carlo_pi', inputs };
+  }
+  const summary = SUMMARY.exec(text);
+  if (summary && text.length > summary[0].length) {
+    return { program: 'text_stats', inputs: { program: 'text_stats', text: text.slice(summary[0].length) } };
+  }
+  return {
+    field: 'inputs.prompt',
+    message:
+      `matches no built-in program (${PROGRAM_LIST}); give inputs.program, or a prompt that is arithmetic, ` +
+      'asks to estimate pi, or starts with "summarize"',
+  };
+}
+
+const OPERATIONS: Record<string, (terms: string[]) => string> = {
+  sum: (terms) => terms.join('+'),
+  product: (terms) => terms.join('*'),
+  average: (terms) => `(${terms.join('+')})/${terms.length}`,
+  mean: (terms) => `(${terms.join('+')})/${terms.length}`,
+};
+
+/** The original demo body `{numbers: [1, 2, 3], operation: "sum"}` as an expression ("1+2+3"). */
+function programForNumbers(inputs: Record<string, unknown>): ResolvedComputation | FieldError {
+  const extra = Object.keys(inputs).find((key) => key !== 'numbers' && key !== 'operation');
+  if (extra !== undefined) return { field: `inputs.${extra}`, message: 'is not an input of this program' };
+  const operation = inputs.operation;
+  if (typeof operation !== 'string' || !Object.hasOwn(OPERATIONS, operation)) {
+    return { field: 'inputs.operation', message: `must be one of ${Object.keys(OPERATIONS).join(', ')}` };
+  }
+  const numbers = inputs.numbers;
+  if (!Array.isArray(numbers) || numbers.length === 0) {
+    return { field: 'inputs.numbers', message: 'must be a non-empty array of numbers' };
+  }
+  const terms: string[] = [];
+  for (const [i, n] of numbers.entries()) {
+    // String(n) of a double is its shortest exact spelling; the expression grammar has no exponents.
+    const literal = typeof n === 'number' ? String(n) : '';
+    if (!/^-?\d+(?:\.\d+)?$/.test(literal)) {
+      return { field: `inputs.numbers[${i}]`, message: 'must be a number written without an exponent' };
+    }
+    terms.push(literal);
+  }
+  const expression = OPERATIONS[operation](terms);
+  if (expression.length > MAX_EXPRESSION_LENGTH) {
+    return {
+      field: 'inputs.numbers',
+      message: `make an expression over ${MAX_EXPRESSION_LENGTH} characters`,
+    };
+  }
+  return { program: 'expression', inputs: { program: 'expression', expression } };
+}
+
+/**
+ * A `computation` task's inputs → its program and the inputs that program reads. `{program, …}` is checked
+ * against the program's schema; `{prompt}` and the original `{numbers, operation}` are mapped (and then
+ * checked the same way). A FieldError is the 422.
+ */
+export function resolveComputation(inputs: unknown): ResolvedComputation | FieldError {
+  if (!isObject(inputs)) {
+    return { field: 'inputs', message: `must be an object naming a program (${PROGRAM_LIST})` };
+  }
+  let resolved: ResolvedComputation | FieldError;
+  if (Object.hasOwn(inputs, 'program')) {
+    const program = typeof inputs.program === 'string' ? programNamed(inputs.program) : undefined;
+    if (!program) return { field: 'inputs.program', message: `must be one of ${PROGRAM_LIST}` };
+    resolved = { program: program.name, inputs };
+  } else if (Object.hasOwn(inputs, 'prompt')) {
+    if (typeof inputs.prompt !== 'string') return { field: 'inputs.prompt', message: 'must be a string' };
+    const extra = Object.keys(inputs).find((key) => key !== 'prompt');
+    if (extra !== undefined) return { field: `inputs.${extra}`, message: 'is not allowed beside prompt' };
+    resolved = programForPrompt(inputs.prompt);
+  } else if (Object.hasOwn(inputs, 'numbers') || Object.hasOwn(inputs, 'operation')) {
+    resolved = programForNumbers(inputs);
+  } else {
+    return { field: 'inputs.program', message: `is required: one of ${PROGRAM_LIST} (or inputs.prompt)` };
+  }
+  if ('field' in resolved) return resolved;
+  const problem = schemaProblem(programNamed(resolved.program)!.inputSchema, resolved.inputs);
+  if (!problem) return resolved;
+  // A value read out of a prompt is reported against the prompt, the only field the caller wrote.
+  if (!Object.hasOwn(inputs, 'prompt')) return problem;
+  return {
+    field: 'inputs.prompt',
+    message: `asks for ${problem.field.slice('inputs.'.length)} that ${problem.message}`,
+  };
+}

@@ -1,0 +1,82 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { AuditService } from '../audit/audit.service';
+import { TransactionRunner } from '../database/transaction-runner';
+import { LeaseLossCause, VcpMetrics } from '../metrics/vcp-metrics';
+import { NodeLoss } from '../nodes/node-loss';
+import { TaskEventSignal } from '../tasks/task-event-signal';
+import { TasksRepository } from '../tasks/tasks.repository';
+import { WorkSignal } from '../tasks/work-signal';
+import { EndedLease, RunsRepository } from './runs.repository';
+import { SchedulingConfig } from './scheduling.config';
+
+/** What giving back ended leases did; applied to metrics and wake-ups once its transaction has committed. */
+export interface ReleaseEffect {
+  cause: LeaseLossCause;
+  leases: number;
+  requeued: number;
+  /** Task types of the tasks that failed as attempts_exhausted. */
+  exhausted: string[];
+  taskIds: string[];
+}
+
+/**
+ * Leases that end without a result — past their time (the lease sweep) or because their node was deleted,
+ * rejected or went offline (at once, in the transaction that lost the node) — give their slot back: the task
+ * is queued again with backoff, or fails as attempts_exhausted. Each is audited as `run.lease_lost`.
+ */
+@Injectable()
+export class RunRelease implements OnModuleInit {
+  constructor(
+    private readonly runs: RunsRepository,
+    private readonly tasks: TasksRepository,
+    private readonly audit: AuditService,
+    private readonly tx: TransactionRunner,
+    private readonly config: SchedulingConfig,
+    private readonly nodeLoss: NodeLoss,
+    private readonly signal: WorkSignal,
+    private readonly events: TaskEventSignal,
+    private readonly metrics: VcpMetrics,
+  ) {}
+
+  onModuleInit(): void {
+    this.nodeLoss.useReleaser(async (nodeIds, cause) => {
+      const effect = await this.tx.run(async () =>
+        this.giveBack(await this.runs.releaseForNodes(nodeIds), cause),
+      );
+      return () => this.afterCommit(effect);
+    });
+  }
+
+  /** Inside the caller's transaction. */
+  async giveBack(ended: EndedLease[], cause: LeaseLossCause): Promise<ReleaseEffect> {
+    const effect: ReleaseEffect = { cause, leases: ended.length, requeued: 0, exhausted: [], taskIds: [] };
+    for (const run of ended) {
+      const released = await this.tasks.releaseSlot(run.taskId, this.config.retryBaseMs);
+      if (released === 'requeued') effect.requeued++;
+      if (released === 'failed') effect.exhausted.push(run.taskType);
+      effect.taskIds.push(run.taskId);
+      await this.audit.record(
+        {
+          action: 'run.lease_lost',
+          status: 'failure',
+          userId: null,
+          resourceType: 'task_run',
+          resourceId: run.runId,
+          metadata: { task_id: run.taskId, node_id: run.nodeId, cause, task: released },
+        },
+        null,
+      );
+    }
+    return effect;
+  }
+
+  afterCommit(effect: ReleaseEffect): void {
+    if (effect.leases === 0) return;
+    this.metrics.leaseExpired(effect.cause, effect.leases);
+    const outcome = effect.cause === 'lease_expired' ? 'lease_expired' : 'node_lost';
+    for (let i = 0; i < effect.leases; i++) this.metrics.taskRunFinished(outcome);
+    for (const taskType of effect.exhausted) this.metrics.taskFinished(taskType, 'failed');
+    if (effect.requeued > 0) this.signal.notify();
+    this.events.publish(...effect.taskIds);
+  }
+}

@@ -1,0 +1,101 @@
+import { Injectable } from '@nestjs/common';
+import { AppException } from '../common/errors/app.exception';
+import { isUuid } from '../common/validation/uuid';
+import { ProofCheck, ProofVerificationService } from '../proofs/proof-verification.service';
+import { TasksRepository } from '../tasks/tasks.repository';
+import type { RunResultRequestDto } from './dto/result.dto';
+import { RunForResult, RunsRepository } from './runs.repository';
+import { SchedulingConfig } from './scheduling.config';
+
+/** A zk_proof result's proof, checked before the result's transaction. */
+export interface ZkVerdict {
+  check: ProofCheck;
+  /** The proof verifies and proves the statement the task asked for. */
+  accepted: boolean;
+  errorMessage: string | null;
+  submittedBy: string | null;
+}
+
+export interface ZkRejection {
+  taskStatus: string;
+  reason: string | null;
+  requeued: boolean;
+}
+
+const OTHER_STATEMENT =
+  'The proof does not prove the task’s statement: its public signals differ from inputs.public_signals';
+
+/**
+ * zk_proof results (issue 16): an `ok` result carries `proof` and `public_signals`, verified with the
+ * ProofModule against the task's circuit, and accepted only if the signals are exactly the task's
+ * `inputs.public_signals` (a valid proof of another statement proves nothing the creator asked). The proof
+ * artifact is stored with the task and run; a rejected proof rejects the run, and the task goes back to the
+ * queue (another node) until its attempts run out: then `failed: proof_invalid`.
+ */
+@Injectable()
+export class ZkResults {
+  constructor(
+    private readonly runs: RunsRepository,
+    private readonly tasks: TasksRepository,
+    private readonly proofs: ProofVerificationService,
+    private readonly config: SchedulingConfig,
+  ) {}
+
+  /**
+   * Before the result's transaction: verification runs on the verifier pool's threads, never while holding the
+   * run's and task's locks. null: nothing to verify here (not a zk_proof ok result, or not this node's live
+   * lease, which the result's transaction answers itself).
+   */
+  async verify(nodeId: string, runId: string, dto: RunResultRequestDto): Promise<ZkVerdict | null> {
+    const context = isUuid(runId) ? await this.runs.proofContext(runId.toLowerCase()) : null;
+    if (!context || context.nodeId !== nodeId || !context.leased) return null;
+    if (context.taskType !== 'zk_proof' || context.circuitId === null) {
+      if (dto.proof !== undefined)
+        throw AppException.invalidField('proof', 'only zk_proof tasks take a proof');
+      return null;
+    }
+    if (dto.outcome !== 'ok') return null;
+    if (dto.proof === undefined) {
+      throw AppException.invalidField('proof', 'an ok result of a zk_proof task carries its proof');
+    }
+    if (dto.public_signals === undefined) {
+      throw AppException.invalidField('public_signals', 'an ok result of a zk_proof task carries them');
+    }
+    // The node owner's fair-queue lane: one owner's nodes cannot crowd out other verifications.
+    const submittedBy = context.nodeOwnerId;
+    const check = await this.proofs.check(
+      context.circuitId,
+      dto.proof,
+      dto.public_signals,
+      submittedBy ?? `node:${nodeId}`,
+    );
+    if (!check.valid) return { check, accepted: false, errorMessage: check.errorMessage, submittedBy };
+    const asked = (context.inputs as { public_signals?: unknown } | null)?.public_signals;
+    const same =
+      Array.isArray(asked) &&
+      asked.length === check.publicSignals.length &&
+      asked.every((signal, i) => signal === check.publicSignals[i]);
+    return same
+      ? { check, accepted: true, errorMessage: null, submittedBy }
+      : { check, accepted: false, errorMessage: OTHER_STATEMENT, submittedBy };
+  }
+
+  /** Inside the result's transaction: a rejected proof gives the run's slot back (or fails the task). */
+  async reject(run: RunForResult): Promise<ZkRejection> {
+    const released = await this.tasks.releaseSlot(run.taskId, this.config.retryBaseMs, 'proof_invalid');
+    if (released === 'failed') return { taskStatus: 'failed', reason: 'proof_invalid', requeued: false };
+    if (released === 'requeued') return { taskStatus: 'pending', reason: null, requeued: true };
+    return { taskStatus: run.taskStatus, reason: null, requeued: false };
+  }
+
+  /** Inside the result's transaction: the artifact, with task and run; an accepted proof of a completed task is its proof_id. */
+  async store(run: RunForResult, verdict: ZkVerdict, taskCompleted: boolean): Promise<string> {
+    const proofId = await this.proofs.store(
+      verdict.check,
+      { taskId: run.taskId, runId: run.runId, submittedBy: verdict.submittedBy },
+      { valid: verdict.accepted, errorMessage: verdict.errorMessage },
+    );
+    if (verdict.accepted && taskCompleted) await this.tasks.setProof(run.taskId, proofId);
+    return proofId;
+  }
+}

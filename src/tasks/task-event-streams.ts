@@ -1,0 +1,155 @@
+import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { PassThrough } from 'node:stream';
+import type { Principal } from '../common/auth/principal';
+import { AppException } from '../common/errors/app.exception';
+import { ErrorCode } from '../common/errors/error-code';
+import type { TaskStatus } from './dto/task-queries.dto';
+import { TaskEventSignal } from './task-event-signal';
+import { TaskEvent, TaskEventsRepository } from './task-events.repository';
+import { TasksConfig } from './tasks.config';
+import { TasksService } from './tasks.service';
+
+/** Streams re-read their task at least this often: signals are hints, this poll is the guarantee. */
+const FALLBACK_POLL_MS = 1000;
+/** Events read per statement. */
+const BATCH = 200;
+/** A client reconnecting after a drop waits this long (the `retry` field); it then sends Last-Event-ID. */
+const RECONNECT_MS = 2000;
+const TERMINAL: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'cancelled']);
+/** An event id as we send it: a positive decimal that fits a bigint. */
+const EVENT_ID = /^(0|[1-9][0-9]{0,17})$/;
+
+interface OpenStream {
+  userId: string;
+  out: PassThrough;
+  closed: boolean;
+  wake?: () => void;
+}
+
+/** One SSE message: `id`, `event` and one line of JSON data (JSON.stringify never emits a newline). */
+export function formatEvent(event: TaskEvent): string {
+  return `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`;
+}
+
+/**
+ * `GET /tasks/:task_id/events`: replays the task's events after Last-Event-ID, then follows it live (woken by
+ * TaskEventSignal, re-reading at least once a second) with heartbeat comments in between, and ends after the
+ * terminal status event. Open streams are bounded per user and per replica.
+ */
+@Injectable()
+export class TaskEventStreams implements OnModuleDestroy {
+  private readonly logger = new Logger('TaskEventStreams');
+  private readonly streams = new Set<OpenStream>();
+  private readonly perUser = new Map<string, number>();
+
+  constructor(
+    private readonly tasks: TasksService,
+    private readonly events: TaskEventsRepository,
+    private readonly signal: TaskEventSignal,
+    private readonly config: TasksConfig,
+  ) {}
+
+  get openCount(): number {
+    return this.streams.size;
+  }
+
+  onModuleDestroy(): void {
+    for (const stream of this.streams) this.close(stream);
+  }
+
+  /** Checks access and capacity (404/422/429/503 before anything is sent), then returns the event stream. */
+  async open(principal: Principal, taskId: string, lastEventId: string | undefined): Promise<PassThrough> {
+    const afterId = lastEventId === undefined ? '0' : lastEventId.trim();
+    if (!EVENT_ID.test(afterId)) {
+      throw AppException.invalidField('Last-Event-ID', 'must be the id of an event of this stream');
+    }
+    const task = await this.tasks.visible(principal, taskId);
+    // Each open stream holds a socket and a poll a second: bounded so one user (or all) cannot exhaust them.
+    if (this.streams.size >= this.config.maxStreams) {
+      throw AppException.unavailable('Too many event streams are open on this server; retry later', 5000);
+    }
+    const mine = this.perUser.get(principal.userId) ?? 0;
+    if (mine >= this.config.maxStreamsPerUser) {
+      throw new AppException(
+        ErrorCode.RateLimited,
+        `At most ${this.config.maxStreamsPerUser} task event streams may be open at once; close one first`,
+      );
+    }
+    const stream: OpenStream = { userId: principal.userId, out: new PassThrough(), closed: false };
+    this.streams.add(stream);
+    this.perUser.set(principal.userId, mine + 1);
+    stream.out.on('close', () => this.close(stream));
+    stream.out.write(`retry: ${RECONNECT_MS}\n\n`);
+    const heartbeat = setInterval(() => {
+      if (!stream.closed) stream.out.write(': heartbeat\n\n');
+    }, this.config.eventsHeartbeatMs);
+    heartbeat.unref();
+    this.follow(stream, task.taskId, afterId)
+      .catch((error: unknown) => this.logger.error(`task event stream failed: ${String(error)}`))
+      .finally(() => {
+        clearInterval(heartbeat);
+        this.close(stream);
+      });
+    return stream.out;
+  }
+
+  private async follow(stream: OpenStream, taskId: string, afterId: string): Promise<void> {
+    let last = afterId;
+    while (!stream.closed) {
+      // Subscribed before the read, so a signal for a commit that the read just missed still wakes us.
+      const woken = this.nextChance(stream, taskId);
+      const page = await this.events.after(taskId, last, BATCH);
+      for (const event of page.events) {
+        if (stream.closed) return;
+        if (!stream.out.write(formatEvent(event))) await this.drained(stream);
+        last = event.id;
+      }
+      const drainedAll = page.events.length < BATCH;
+      // The status comes from the same snapshot as the events: terminal and drained means nothing follows.
+      if (page.taskStatus === null || (drainedAll && TERMINAL.has(page.taskStatus))) {
+        stream.wake?.();
+        return;
+      }
+      if (drainedAll) await woken;
+      else stream.wake?.();
+    }
+  }
+
+  /** Resolves on a signal for the task, after the fallback poll, or when the stream closes. */
+  private nextChance(stream: OpenStream, taskId: string): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(poll);
+        unsubscribe();
+        if (stream.wake === done) stream.wake = undefined;
+        resolve();
+      };
+      const poll = setTimeout(done, FALLBACK_POLL_MS);
+      const unsubscribe = this.signal.subscribe(taskId, done);
+      stream.wake = done;
+    });
+  }
+
+  private drained(stream: OpenStream): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        stream.out.off('drain', done);
+        stream.out.off('close', done);
+        resolve();
+      };
+      stream.out.once('drain', done);
+      stream.out.once('close', done);
+    });
+  }
+
+  private close(stream: OpenStream): void {
+    if (stream.closed) return;
+    stream.closed = true;
+    this.streams.delete(stream);
+    const left = (this.perUser.get(stream.userId) ?? 1) - 1;
+    if (left > 0) this.perUser.set(stream.userId, left);
+    else this.perUser.delete(stream.userId);
+    stream.wake?.();
+    stream.out.end();
+  }
+}

@@ -1,0 +1,57 @@
+import { Injectable } from '@nestjs/common';
+import { DatabaseSession } from '../database/transaction-runner';
+import type { WaitFacts } from './wait-reason';
+
+/** Reads about the queue rather than one task: why a task waits, how many wait. */
+@Injectable()
+export class TaskQueueRepository {
+  constructor(private readonly db: DatabaseSession) {}
+
+  /**
+   * Why a pending task waits, as counts over the live online compute nodes: one statement, one pass over the
+   * online nodes (never many), run only for a single-task GET.
+   */
+  async waitFacts(taskId: string): Promise<WaitFacts | null> {
+    const [row] = await this.db.query<{
+      require_gpu: boolean;
+      backing_off: boolean;
+      online: number;
+      with_gpu: number;
+      capable: number;
+      fresh: number;
+    }>(
+      `WITH n AS (
+         SELECT n.node_id,
+                (NOT t.require_gpu OR n.gpu_available) AS gpu_ok,
+                (t.min_cpu_cores IS NULL OR n.cpu_cores >= t.min_cpu_cores)
+                  AND (t.min_memory_gb IS NULL OR n.memory_gb >= t.min_memory_gb) AS size_ok,
+                EXISTS (SELECT 1 FROM task_runs r WHERE r.task_id = t.task_id AND r.node_id = n.node_id) AS ran
+           FROM tasks t JOIN nodes n ON n.status = 'online' AND n.deleted_at IS NULL AND n.node_type = 'compute'
+          WHERE t.task_id = $1)
+       SELECT t.require_gpu, coalesce(t.not_before > now(), false) AS backing_off,
+              (SELECT count(*)::int FROM n) AS online,
+              (SELECT count(*)::int FROM n WHERE gpu_ok) AS with_gpu,
+              (SELECT count(*)::int FROM n WHERE gpu_ok AND size_ok) AS capable,
+              (SELECT count(*)::int FROM n WHERE gpu_ok AND size_ok AND NOT ran) AS fresh
+         FROM tasks t WHERE t.task_id = $1`,
+      [taskId],
+    );
+    if (!row) return null;
+    return {
+      requireGpu: row.require_gpu,
+      backingOff: row.backing_off,
+      online: row.online,
+      withGpu: row.with_gpu,
+      capable: row.capable,
+      fresh: row.fresh,
+    };
+  }
+
+  /** Tasks waiting for a node (the queue depth gauge); idx_tasks_queue_expiry covers `status = 'pending'`. */
+  async countPending(): Promise<number> {
+    const [row] = await this.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM tasks WHERE status = 'pending'`,
+    );
+    return row.n;
+  }
+}

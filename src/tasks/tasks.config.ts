@@ -1,0 +1,39 @@
+import { defineFeatureConfig } from '../common/config/feature-config';
+import { IntVariable } from '../common/config/variables';
+
+export class TasksVariables {
+  @IntVariable(100, 300_000)
+  TASK_EVENTS_HEARTBEAT_MS?: number;
+
+  @IntVariable(1, 1000)
+  TASK_EVENTS_MAX_STREAMS_PER_USER?: number;
+
+  @IntVariable(1, 100_000)
+  TASK_EVENTS_MAX_STREAMS?: number;
+}
+
+/** The task event streams (`GET /tasks/:task_id/events`). */
+export class TasksConfig {
+  /** A comment line this often keeps an idle stream (and the proxies on its way) open. */
+  readonly eventsHeartbeatMs!: number;
+  /** Open streams one user may hold on a replica; past it, 429. */
+  readonly maxStreamsPerUser!: number;
+  /** Open streams on a replica; past it, 503. */
+  readonly maxStreams!: number;
+
+  constructor(values: TasksConfig) {
+    Object.assign(this, values);
+    Object.freeze(this);
+  }
+}
+
+export const tasksConfig = defineFeatureConfig({
+  token: TasksConfig,
+  schema: TasksVariables,
+  build: (env) =>
+    new TasksConfig({
+      eventsHeartbeatMs: env.TASK_EVENTS_HEARTBEAT_MS ?? 15_000,
+      maxStreamsPerUser: env.TASK_EVENTS_MAX_STREAMS_PER_USER ?? 8,
+      maxStreams: env.TASK_EVENTS_MAX_STREAMS ?? 2_000,
+    }),
+});

@@ -1,0 +1,29 @@
+import { WAIT_REASONS, WaitFacts, waitReason } from './wait-reason';
+
+describe('waitReason', () => {
+  const ready: WaitFacts = {
+    requireGpu: false,
+    online: 3,
+    withGpu: 3,
+    capable: 3,
+    fresh: 3,
+    backingOff: false,
+  };
+
+  it.each<[string, Partial<WaitFacts>, string]>([
+    ['capable nodes exist', {}, WAIT_REASONS.waiting],
+    ['no node is online', { online: 0, withGpu: 0, capable: 0, fresh: 0 }, WAIT_REASONS.noComputeNode],
+    [
+      'a GPU is needed and none is online',
+      { requireGpu: true, withGpu: 0, capable: 0, fresh: 0 },
+      WAIT_REASONS.noGpuNode,
+    ],
+    ['no GPU needed: a zero GPU count is no reason', { withGpu: 0 }, WAIT_REASONS.waiting],
+    ['floors unmet', { capable: 0, fresh: 0 }, WAIT_REASONS.noCapableNode],
+    ['every capable node ran it', { fresh: 0 }, WAIT_REASONS.noFreshNode],
+    ['in backoff', { backingOff: true }, WAIT_REASONS.backingOff],
+    ['no node beats backoff', { online: 0, backingOff: true }, WAIT_REASONS.noComputeNode],
+  ])('%s', (_case, patch, reason) => {
+    expect(waitReason({ ...ready, ...patch })).toBe(reason);
+  });
+});

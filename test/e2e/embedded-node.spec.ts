@@ -1,0 +1,156 @@
+import { useAdminApp } from '../support/admin';
+import { bearer, login, newSession, Session } from '../support/auth';
+import { eventually } from '../support/eventually';
+import { finalTask } from '../support/task-waits';
+import { submitTask } from '../support/tasks';
+import { fixture, sha256 } from '../support/wasm';
+import { circuitPayload, FixtureProtocol } from '../support/zk';
+
+const REQUIREMENTS = { min_nodes: 1, max_execution_time_sec: 30, require_gpu: false, require_proof: false };
+
+/**
+ * Issue 17, acceptance 1 (the wasm_execution and zk_proof parts): the default setup — embedded database, no
+ * DATABASE_URL, EMBEDDED_NODE=auto — completes tasks with no node started by hand.
+ */
+describe('the embedded node (default setup: PGlite, EMBEDDED_NODE=auto)', () => {
+  const ctx = useAdminApp({
+    database: 'pglite',
+    env: { EMBEDDED_NODE: 'auto', EMBEDDED_NODE_CONCURRENCY: '2' },
+  });
+  let alice: Session;
+
+  beforeAll(async () => {
+    alice = await newSession(ctx.app, 'alice');
+  });
+
+  it('is a node owned by a built-in, disabled account: visible to admins and in cluster stats', async () => {
+    const listed = await ctx.app.inject({
+      method: 'GET',
+      url: '/api/v1/nodes?all=true',
+      headers: bearer(ctx.admin.accessToken),
+    });
+    const node = listed
+      .json<{ items: Record<string, unknown>[] }>()
+      .items.find((n) => n.node_id === 'embedded-1');
+    expect(node).toMatchObject({ status: 'online', node_type: 'compute', labels: { embedded: 'true' } });
+    expect(node!.public_key).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+    const stats = await ctx.app.inject({
+      method: 'GET',
+      url: '/api/v1/cluster/stats',
+      headers: bearer(alice.accessToken),
+    });
+    expect(stats.json()).toMatchObject({ total_nodes: 1, online_nodes: 1 });
+    // Nobody logs in as the built-in owner.
+    const [owner] = await ctx.dataSource.query(`SELECT username, disabled_at FROM users WHERE user_id = $1`, [
+      node!.owner_id,
+    ]);
+    expect(owner.username).toBe('system_embedded_1');
+    expect(owner.disabled_at).not.toBeNull();
+    await expect(login(ctx.app, 'system_embedded_1', 'anything at all')).rejects.toThrow();
+  });
+
+  it('completes a wasm_execution task whose module was uploaded inline (base64)', async () => {
+    const h = bearer(alice.accessToken);
+    const echo = fixture('echo');
+    const inputs = { numbers: [1, 2, 3], text: 'héllo' };
+    const task = await submitTask(ctx.app, h, {
+      task_type: 'wasm_execution',
+      wasm_module: echo.toString('base64'),
+      inputs,
+      requirements: REQUIREMENTS,
+    });
+    const done = await finalTask(ctx.app, task.task_id, h);
+    expect(done).toMatchObject({ status: 'completed', result: inputs, assigned_nodes: ['embedded-1'] });
+    expect(done.runs).toEqual([
+      expect.objectContaining({ node_id: 'embedded-1', status: 'succeeded', outcome: 'ok' }),
+    ]);
+    const [run] = await ctx.dataSource.query(
+      `SELECT wasm_module_hash, inputs_hash, execution_time_ms FROM task_runs WHERE task_id = $1`,
+      [task.task_id],
+    );
+    expect(run.wasm_module_hash).toBe(sha256(echo));
+    expect(run.inputs_hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('completes computation tasks (built-in programs): an exact expression and a seeded Monte-Carlo pi', async () => {
+    const h = bearer(alice.accessToken);
+    const expression = await submitTask(ctx.app, h, {
+      task_type: 'computation',
+      inputs: { program: 'expression', expression: '2+3*4' },
+      requirements: REQUIREMENTS,
+    });
+    const pi = await submitTask(ctx.app, h, {
+      task_type: 'computation',
+      inputs: { program: 'monte_carlo_pi', samples: 10_000, seed: 7 },
+      requirements: REQUIREMENTS,
+    });
+    expect(await finalTask(ctx.app, expression.task_id, h)).toMatchObject({
+      status: 'completed',
+      result: { result: 14 },
+    });
+    const done = await finalTask(ctx.app, pi.task_id, h);
+    expect(done).toMatchObject({ status: 'completed', result: { samples: 10_000, seed: 7 } });
+    const estimate = (done.result as { estimated_pi: number }).estimated_pi;
+    expect(Math.abs(estimate - Math.PI)).toBeLessThan(0.1);
+  });
+
+  it.each<FixtureProtocol>(['groth16', 'plonk'])(
+    'completes a %s zk_proof task: the proof it returns verifies against the circuit',
+    async (protocol) => {
+      const registered = await ctx.app.inject({
+        method: 'POST',
+        url: '/api/v1/admin/circuits',
+        headers: bearer(ctx.admin.accessToken),
+        payload: circuitPayload('multiplier', protocol, { wasm: true, zkey: true }),
+      });
+      const circuitId = registered.json<{ circuit_id: string }>().circuit_id;
+      const h = bearer(alice.accessToken);
+      const task = await submitTask(ctx.app, h, {
+        task_type: 'zk_proof',
+        circuit_id: circuitId,
+        inputs: { a: '3', b: '11', public_signals: ['33', '11'] },
+        requirements: REQUIREMENTS,
+      });
+      const done = await finalTask(ctx.app, task.task_id, h);
+      expect(done.status).toBe('completed');
+      const result = done.result as { proof: { protocol: string }; public_signals: string[] };
+      expect(result.public_signals).toEqual(['33', '11']);
+      expect(result.proof.protocol).toBe(protocol);
+      // The proof the server verified is stored and bound to the task (and its run).
+      expect(done.proof_id).toMatch(/^[0-9a-f-]{36}$/);
+      const [artifact] = await ctx.dataSource.query(
+        `SELECT task_id FROM proof_artifacts WHERE proof_id = $1`,
+        [done.proof_id],
+      );
+      expect(artifact).toEqual({ task_id: task.task_id });
+      const verified = await ctx.app.inject({
+        method: 'POST',
+        url: '/api/v1/proofs/verify',
+        headers: bearer(alice.accessToken),
+        payload: { circuit_id: circuitId, proof: result.proof, public_signals: result.public_signals },
+      });
+      expect(verified.json()).toMatchObject({ valid: true });
+      // A witness the circuit does not accept cannot be proved (a real prover ran, not a stand-in).
+      const bad = await submitTask(ctx.app, h, {
+        task_type: 'zk_proof',
+        circuit_id: circuitId,
+        inputs: { a: '3', public_signals: ['3', '1'] },
+        requirements: REQUIREMENTS,
+        max_attempts: 1,
+      });
+      // One node only: a task fault waits for a second node to confirm it, so read the run itself.
+      const run = await eventually(
+        async () => {
+          const [row] = await ctx.dataSource.query(
+            `SELECT outcome, stderr FROM task_runs WHERE task_id = $1 AND outcome IS NOT NULL`,
+            [bad.task_id],
+          );
+          if (!row) throw new Error('no result yet');
+          return row as { outcome: string; stderr: string };
+        },
+        { timeoutMs: 30_000 },
+      );
+      expect(run.outcome).toBe('trap');
+    },
+  );
+});

@@ -1,0 +1,175 @@
+import { randomBytes } from 'node:crypto';
+import { NodeLivenessSweeper } from '../../src/nodes/node-liveness.sweeper';
+import { LeaseSweeper } from '../../src/scheduling/lease-sweeper';
+import { useAdminApp } from '../support/admin';
+import { LeasedRun, TestAgent } from '../support/agent';
+import { bearer, newSession, Session } from '../support/auth';
+import { describeEachDatabase } from '../support/databases';
+import { scrape, valueOf } from '../support/prometheus';
+import { getTask, ORIGINAL_TASK, submitTask } from '../support/tasks';
+
+const TOKEN = 'scrape-token-' + randomBytes(12).toString('hex');
+const SCRAPE = { authorization: `Bearer ${TOKEN}` };
+const CPU_ONLY = { bandwidth_mbps: 100, cpu_cores: 2, memory_gb: 4, gpu_available: false };
+
+/** Issue 16: a lost node's leases are released at once; a pending task says why it waits; task metrics. */
+describeEachDatabase('node loss, wait reasons and task metrics on %s', (database) => {
+  const ctx = useAdminApp({
+    database,
+    env: {
+      TASK_RETRY_BASE_MS: '0',
+      SCHEDULER_SWEEP_INTERVAL_SECS: '3600',
+      NODE_MAX_CONCURRENT_RUNS: '100',
+      METRICS_TOKEN: TOKEN,
+    },
+  });
+  let alice: Session;
+  let bob: Session;
+
+  beforeAll(async () => {
+    alice = await newSession(ctx.app, 'alice');
+    bob = await newSession(ctx.app, 'bob');
+  });
+
+  const newAgent = async (capabilities?: object) =>
+    TestAgent.register(ctx.app, bearer(bob.accessToken), capabilities ? { capabilities } : {});
+  /** A fresh task leased to `agent` (it may lease other queued tasks too; this one is among them). */
+  const leaseTo = async (agent: TestAgent): Promise<{ taskId: string; run: LeasedRun }> => {
+    const task = await submitTask(ctx.app, bearer(alice.accessToken), { max_attempts: 3 });
+    const run = (await agent.claim({ max: 16, wait_ms: 0 })).find((r) => r.task_id === task.task_id);
+    expect(run).toBeDefined();
+    return { taskId: task.task_id, run: run! };
+  };
+  const metric = async (name: string, labels: Record<string, string>) =>
+    valueOf((await scrape(ctx.app, SCRAPE)).samples, name, labels);
+
+  const LOSSES: [string, string, (agent: TestAgent) => Promise<void>][] = [
+    [
+      'deleting',
+      'node_deleted',
+      async (agent) => {
+        const res = await ctx.app.inject({
+          method: 'DELETE',
+          url: `/api/v1/nodes/${agent.nodeId}`,
+          headers: bearer(bob.accessToken),
+        });
+        expect(res.statusCode).toBe(200);
+      },
+    ],
+    [
+      'rejecting',
+      'node_rejected',
+      async (agent) => {
+        const res = await ctx.app.inject({
+          method: 'POST',
+          url: `/api/v1/nodes/${agent.nodeId}/reject`,
+          headers: bearer(ctx.admin.accessToken),
+        });
+        expect(res.statusCode).toBe(200);
+      },
+    ],
+    [
+      'the liveness sweep losing',
+      'node_offline',
+      async (agent) => {
+        await ctx.dataSource.query(
+          `UPDATE nodes SET last_heartbeat = now() - interval '1 hour' WHERE node_id = $1`,
+          [agent.nodeId],
+        );
+        expect((await ctx.app.get(NodeLivenessSweeper).sweep()).offline).toContain(agent.nodeId);
+      },
+    ],
+  ];
+
+  it.each(LOSSES)(
+    '%s a node releases its leased runs at once; another node takes them',
+    async (_how, cause, lose) => {
+      const lost = await newAgent();
+      const kept = await newAgent();
+      const mine = await leaseTo(lost);
+      const control = await leaseTo(kept);
+      const expiredBefore = await metric('vcp_task_leases_expired_total', { cause });
+
+      await lose(lost);
+
+      const released = await getTask(ctx.app, mine.taskId, bearer(alice.accessToken));
+      expect(released).toMatchObject({ status: 'pending', assigned_nodes: [] });
+      expect(released.runs).toEqual([
+        expect.objectContaining({ run_id: mine.run.run_id, status: 'expired', outcome: 'node_lost' }),
+      ]);
+      // Negative control: a node that was not lost keeps its lease.
+      expect(await getTask(ctx.app, control.taskId, bearer(alice.accessToken))).toMatchObject({
+        status: 'running',
+        assigned_nodes: [kept.nodeId],
+      });
+      const [audit] = await ctx.dataSource.query(
+        `SELECT metadata FROM audit_log WHERE action = 'run.lease_lost' AND resource_id = $1`,
+        [mine.run.run_id],
+      );
+      expect(audit.metadata).toMatchObject({ cause, node_id: lost.nodeId, task_id: mine.taskId });
+      expect(await metric('vcp_task_leases_expired_total', { cause })).toBe(expiredBefore + 1);
+
+      const other = await newAgent();
+      const retaken = (await other.claim({ max: 16, wait_ms: 0 })).find((r) => r.task_id === mine.taskId);
+      expect(retaken).toBeDefined();
+      expect((await other.report(retaken!, 'ok', 6)).json()).toMatchObject({ task_status: 'completed' });
+      expect((await kept.report(control.run, 'ok', 6)).statusCode).toBe(200);
+    },
+  );
+
+  it('a pending task’s status_reason says why it waits', async () => {
+    const h = bearer(alice.accessToken);
+    // Every node of earlier tests leaves, so this test sees only the nodes it registers.
+    await ctx.dataSource.query(`UPDATE nodes SET status = 'offline' WHERE status <> 'rejected'`);
+    const reason = async (taskId: string) => (await getTask(ctx.app, taskId, h)).status_reason;
+    const requirements = ORIGINAL_TASK.requirements;
+    const plain = await submitTask(ctx.app, h, { max_attempts: 5 });
+    const gpu = await submitTask(ctx.app, h, { requirements: { ...requirements, require_gpu: true } });
+    const big = await submitTask(ctx.app, h, { requirements: { ...requirements, min_cpu_cores: 64 } });
+    expect(await reason(plain.task_id)).toBe('no online compute node');
+    expect(await reason(gpu.task_id)).toBe('no online compute node');
+
+    const agent = await newAgent(CPU_ONLY);
+    expect(await reason(plain.task_id)).toBe('waiting for a free node');
+    expect(await reason(gpu.task_id)).toBe('no online node with a GPU');
+    expect(await reason(big.task_id)).toBe('no online node with the required CPU cores and memory');
+
+    const runs = await agent.claim({ max: 16, wait_ms: 0 });
+    expect(runs.map((r) => r.task_id)).toEqual([plain.task_id]);
+    expect((await agent.report(runs[0], 'error', null)).json()).toMatchObject({ task_status: 'pending' });
+    expect(await reason(plain.task_id)).toBe('every capable online node has already run this task');
+    await newAgent(CPU_ONLY);
+    expect(await reason(plain.task_id)).toBe('waiting for a free node');
+
+    for (const task of [plain, gpu, big]) {
+      await ctx.app.inject({ method: 'POST', url: `/api/v1/tasks/${task.task_id}/cancel`, headers: h });
+    }
+  });
+
+  it('counts finished tasks by type and status, claims by result, and reports the queue depth', async () => {
+    const h = bearer(alice.accessToken);
+    const labels = { task_type: 'computation', status: 'completed' };
+    const completedBefore = await metric('vcp_tasks_finished_total', labels);
+    const cancelledBefore = await metric('vcp_tasks_finished_total', { ...labels, status: 'cancelled' });
+    const leasedClaims = () => metric('vcp_task_claim_duration_seconds_count', { result: 'leased' });
+    const claimsBefore = await leasedClaims();
+
+    const queued = await submitTask(ctx.app, h, { priority: 9 });
+    await ctx.app.get(LeaseSweeper).sweep(); // the gauge is refreshed by the sweep
+    const depth = await metric('vcp_tasks_queued', {});
+    expect(depth).toBeGreaterThanOrEqual(1);
+    const agent = await newAgent();
+    const run = (await agent.claim({ max: 16, wait_ms: 0 })).find((r) => r.task_id === queued.task_id)!;
+    expect(await leasedClaims()).toBe(claimsBefore + 1);
+    await ctx.app.get(LeaseSweeper).sweep();
+    expect(await metric('vcp_tasks_queued', {})).toBeLessThan(depth);
+    await agent.report(run, 'ok', 1);
+    expect(await metric('vcp_tasks_finished_total', labels)).toBe(completedBefore + 1);
+
+    const cancelled = await submitTask(ctx.app, h);
+    await ctx.app.inject({ method: 'POST', url: `/api/v1/tasks/${cancelled.task_id}/cancel`, headers: h });
+    expect(await metric('vcp_tasks_finished_total', { ...labels, status: 'cancelled' })).toBe(
+      cancelledBefore + 1,
+    );
+  });
+});

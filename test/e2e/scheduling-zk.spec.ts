@@ -1,0 +1,167 @@
+import { join } from 'node:path';
+import { useAdminApp } from '../support/admin';
+import { LeasedRun, TestAgent } from '../support/agent';
+import { bearer, newSession, Session } from '../support/auth';
+import { expect422 } from '../support/validation';
+import { getTask, ORIGINAL_TASK, submitTask } from '../support/tasks';
+import { circuitPayload, ZK_FIXTURES, zkFixture } from '../support/zk';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const snarkjs = require('snarkjs') as {
+  groth16: {
+    fullProve(
+      input: Record<string, string>,
+      wasm: string,
+      zkey: string,
+    ): Promise<{ proof: Record<string, unknown>; publicSignals: string[] }>;
+  };
+};
+
+/** The multiplier circuit proves knowledge of a, b with c = a·b; its public signals are [c, b]. */
+const STATEMENT = ['33', '11'];
+const prove = (a: string, b: string) =>
+  snarkjs.groth16.fullProve(
+    { a, b },
+    join(ZK_FIXTURES, 'multiplier.wasm'),
+    join(ZK_FIXTURES, 'multiplier.groth16.zkey'),
+  );
+
+/** Acceptance 6 of issue 16: a zk_proof task completes only with a proof of its circuit and statement. */
+describe('zk_proof tasks', () => {
+  const ctx = useAdminApp({
+    env: { TASK_RETRY_BASE_MS: '0', SCHEDULER_SWEEP_INTERVAL_SECS: '3600', NODE_MAX_CONCURRENT_RUNS: '100' },
+  });
+  let alice: Session;
+  let bob: Session;
+  let circuitId: string;
+  let otherStatement: { proof: Record<string, unknown>; publicSignals: string[] };
+
+  beforeAll(async () => {
+    alice = await newSession(ctx.app, 'alice');
+    bob = await newSession(ctx.app, 'bob');
+    const res = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/admin/circuits',
+      headers: bearer(ctx.admin.accessToken),
+      payload: circuitPayload('multiplier', 'groth16', { wasm: true, zkey: true }),
+    });
+    expect(res.statusCode).toBe(201);
+    circuitId = res.json().circuit_id;
+    // A valid proof, generated here, of another statement: 35 = 5 · 7.
+    otherStatement = await prove('5', '7');
+  });
+  afterAll(async () => {
+    await (globalThis as { curve_bn128?: { terminate(): Promise<void> } }).curve_bn128?.terminate();
+  });
+
+  const newAgent = () => TestAgent.register(ctx.app, bearer(bob.accessToken));
+  const zkTask = (overrides: Record<string, unknown> = {}) =>
+    submitTask(ctx.app, bearer(alice.accessToken), {
+      task_type: 'zk_proof',
+      circuit_id: circuitId,
+      inputs: { public_signals: STATEMENT, witness: { a: '3', b: '11' } },
+      ...overrides,
+    });
+  const claimTask = async (agent: TestAgent, taskId: string): Promise<LeasedRun> => {
+    const run = (await agent.claim({ max: 16, wait_ms: 0 })).find((r) => r.task_id === taskId);
+    expect(run).toBeDefined();
+    return run!;
+  };
+  const reportProof = (agent: TestAgent, run: LeasedRun, proof: object, publicSignals: string[]) =>
+    agent.report(run, 'ok', { public_signals: publicSignals }, { proof, public_signals: publicSignals });
+  const artifactsOf = (taskId: string) =>
+    ctx.dataSource.query(
+      `SELECT proof_id, run_id, verified, error_message FROM proof_artifacts WHERE task_id = $1 ORDER BY verified_at`,
+      [taskId],
+    );
+
+  it('submission states the statement: inputs.public_signals, checked against the circuit', async () => {
+    const h = bearer(alice.accessToken);
+    const post = (inputs: unknown) =>
+      ctx.app.inject({
+        method: 'POST',
+        url: '/api/v1/tasks',
+        headers: h,
+        payload: { ...ORIGINAL_TASK, task_type: 'zk_proof', circuit_id: circuitId, inputs },
+      });
+    expect422(await post({ witness: {} }), 'inputs.public_signals');
+    expect422(await post({ public_signals: ['33'] }), 'inputs.public_signals');
+    expect422(await post({ public_signals: ['033', '11'] }), 'inputs.public_signals[0]');
+    expect((await post({ public_signals: STATEMENT })).statusCode).toBe(201);
+  });
+
+  it('a proof that verifies for the circuit and the task’s statement completes it, stored with task and run', async () => {
+    const task = await zkTask();
+    const agent = await newAgent();
+    const run = await claimTask(agent, task.task_id);
+    expect(run.spec.inputs).toEqual({ public_signals: STATEMENT, witness: { a: '3', b: '11' } });
+    const { proof, publicSignals } = zkFixture('multiplier', 'groth16');
+    expect(publicSignals).toEqual(STATEMENT);
+
+    const res = await reportProof(agent, run, proof, publicSignals);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ run_status: 'succeeded', task_status: 'completed' });
+    const done = await getTask(ctx.app, task.task_id, bearer(alice.accessToken));
+    const [artifact] = await artifactsOf(task.task_id);
+    expect(artifact).toMatchObject({ run_id: run.run_id, verified: true, error_message: null });
+    expect(done).toMatchObject({ status: 'completed', proof_id: artifact.proof_id });
+  });
+
+  it('a valid proof of another statement is rejected; the task goes to another node, then fails proof_invalid', async () => {
+    const task = await zkTask({ max_attempts: 2 });
+    const first = await newAgent();
+    const run1 = await claimTask(first, task.task_id);
+    const res1 = await reportProof(first, run1, otherStatement.proof, otherStatement.publicSignals);
+    expect(res1.json()).toMatchObject({ run_status: 'rejected', task_status: 'pending' });
+    expect(await first.claim({ max: 16, wait_ms: 0 })).not.toContainEqual(
+      expect.objectContaining({ task_id: task.task_id }),
+    );
+
+    const second = await newAgent();
+    const run2 = await claimTask(second, task.task_id);
+    // A tampered proof of the right statement: well formed, but it does not verify.
+    const { proof } = zkFixture('multiplier', 'groth16');
+    const tampered = { ...proof, pi_a: otherStatement.proof.pi_a };
+    const res2 = await reportProof(second, run2, tampered, STATEMENT);
+    expect(res2.json()).toMatchObject({
+      run_status: 'rejected',
+      task_status: 'failed',
+      task_status_reason: 'proof_invalid',
+    });
+
+    const done = await getTask(ctx.app, task.task_id, bearer(alice.accessToken));
+    expect(done).toMatchObject({
+      status: 'failed',
+      status_reason: 'proof_invalid',
+      proof_id: null,
+      result: null,
+    });
+    expect(done.runs!.map((r) => [r.status, r.outcome])).toEqual([
+      ['rejected', 'proof_invalid'],
+      ['rejected', 'proof_invalid'],
+    ]);
+    const artifacts = await artifactsOf(task.task_id);
+    expect(artifacts.map((a: { run_id: string; verified: boolean }) => [a.run_id, a.verified])).toEqual([
+      [run1.run_id, false],
+      [run2.run_id, false],
+    ]);
+    expect(artifacts[0].error_message).toContain('public signals differ');
+  });
+
+  it('an ok zk result without a proof, or a proof on another task type, is a 422 that changes nothing', async () => {
+    const task = await zkTask();
+    const agent = await newAgent();
+    const run = await claimTask(agent, task.task_id);
+    expect422(await agent.report(run, 'ok', 1), 'proof');
+    const plain = await submitTask(ctx.app, bearer(alice.accessToken));
+    const plainRun = await claimTask(agent, plain.task_id);
+    const { proof, publicSignals } = zkFixture('multiplier', 'groth16');
+    expect422(await reportProof(agent, plainRun, proof, publicSignals), 'proof');
+    expect(await getTask(ctx.app, task.task_id, bearer(alice.accessToken))).toMatchObject({
+      status: 'running',
+    });
+    expect((await reportProof(agent, run, proof, publicSignals)).json()).toMatchObject({
+      task_status: 'completed',
+    });
+  });
+});
