@@ -1,79 +1,135 @@
 /**
- * How much the full stack (Nest on Fastify, helmet, CORS, request ids, JSON logging, error filter) costs per
- * request, against a bare Fastify server answering the same JSON, measured in the same run on this machine.
- * Prints requests/s for both and their ratio; it asserts nothing. Then the heartbeat row (bench/heartbeat.ts):
- * node-key heartbeats against bare Fastify, load from a child process, on PGlite and, when BENCH_DATABASE_URL
- * is set, on PostgreSQL.
+ * bench:http — what VCP's HTTP pipeline costs against bare Fastify and a minimal Nest-on-Fastify app answering
+ * the same JSON, all measured in one run by the shared harness (support/http-harness.ts: every server and the
+ * autocannon load generator in child processes, warm-up, interleaved rounds). Rows:
+ *   - GET /api/v1/health (issue 14: ÷bare ≥ 0.60, ÷nest ≥ 0.75, p99 ≤ 3 × bare's)
+ *   - GET /api/v1/nodes/:id of the caller's own node with an API key (≥ 0.35) and with a JWT (≥ 0.40):
+ *     authenticated, rate-limited (limits lifted, the limiter still counts) and metered
+ *   - PUT /api/v1/nodes/:id/heartbeat with the node key and telemetry (issue 15: ≥ 0.15 on PGlite, ≥ 0.20 on
+ *     PostgreSQL), against bare Fastify and minimal Nest answering a PUT of the same shape
+ * PostgreSQL rows run when BENCH_DATABASE_URL names a server (a private database is created and dropped).
+ * Asserts nothing; prints numbers and ratios.
  *
- *   npm run bench:http            (REQUESTS=5000 CONCURRENCY=32 ROUNDS=3 to change the load)
+ *   npm run bench:http          (CONNECTIONS=50 DURATION=8 WARMUP=2 ROUNDS=3 BARE_FLOOR_RPS=10000)
  */
-import Fastify from 'fastify';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createApp } from '../src/app.factory';
-import { loadConfig } from '../src/config/load-config';
-import { heartbeatRow } from './heartbeat';
-import { discardLogs, measureRps } from './support/load';
+import { LIFTED_RATE_LIMITS } from './support/bench-env';
+import { benchPostgres } from './support/databases';
+import {
+  BenchServer,
+  formatRatio,
+  measureRows,
+  p99Multiple,
+  printTable,
+  Row,
+  settings,
+  startServer,
+} from './support/http-harness';
 
-const REQUESTS = Number(process.env.REQUESTS ?? 5000);
-const CONCURRENCY = Number(process.env.CONCURRENCY ?? 32);
-const ROUNDS = Number(process.env.ROUNDS ?? 3);
-/** The node tier allows 20 heartbeats a minute per key; the bench lifts it (the limiter still runs). */
-const LIFTED_NODE_LIMITS = { RATE_LIMIT_NODE_RPM: '1000000', RATE_LIMIT_NODE_BURST: '100000' };
+const TELEMETRY = JSON.stringify({
+  cpu_usage: 21.5,
+  memory_usage: 40,
+  network_latency_ms: 12,
+  active_tasks: 1,
+});
+const JSON_BODY = { 'content-type': 'application/json' };
+
+function vcpRows(vcp: BenchServer, database: string, withUserRows: boolean): Row[] {
+  const { api_key, access_token, node_id, node_key } = vcp.fixtures;
+  const heartbeat: Row = {
+    label: `vcp PUT heartbeat, node key (${database})`,
+    server: vcp,
+    path: `/api/v1/nodes/${node_id}/heartbeat`,
+    method: 'PUT',
+    headers: { ...JSON_BODY, 'x-api-key': node_key },
+    body: TELEMETRY,
+    bare: 'bare fastify PUT heartbeat',
+    nest: 'nest minimal PUT heartbeat',
+    targets: [{ of: 'bare', atLeast: database === 'PGlite' ? 0.15 : 0.2 }],
+  };
+  if (!withUserRows) return [heartbeat];
+  return [
+    {
+      label: 'vcp GET /health',
+      server: vcp,
+      path: '/api/v1/health',
+      targets: [
+        { of: 'bare', atLeast: 0.6 },
+        { of: 'nest', atLeast: 0.75 },
+      ],
+    },
+    {
+      label: `vcp GET own node, API key (${database})`,
+      server: vcp,
+      path: `/api/v1/nodes/${node_id}`,
+      headers: { 'x-api-key': api_key },
+      targets: [{ of: 'bare', atLeast: 0.35 }],
+    },
+    {
+      label: `vcp GET own node, JWT (${database})`,
+      server: vcp,
+      path: `/api/v1/nodes/${node_id}`,
+      headers: { authorization: `Bearer ${access_token}` },
+      targets: [{ of: 'bare', atLeast: 0.4 }],
+    },
+    heartbeat,
+  ];
+}
 
 async function main(): Promise<void> {
-  const bare = Fastify();
-  bare.get('/api/v1/health', () => ({
-    status: 'healthy',
-    version: '0.0.0',
-    timestamp: new Date().toISOString(),
-  }));
-  await bare.listen({ port: 0, host: '127.0.0.1' });
-  const bareUrl = `http://127.0.0.1:${(bare.server.address() as { port: number }).port}/api/v1/health`;
+  const postgres = await benchPostgres();
+  const servers: BenchServer[] = [];
+  try {
+    const vcpEnv = { ...LIFTED_RATE_LIMITS, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' };
+    const bare = await startServer('bare', 'bare-fastify');
+    servers.push(bare);
+    const nest = await startServer('nest', 'nest-minimal');
+    servers.push(nest);
+    const pglite = await startServer('vcp-pglite', 'vcp', { ...vcpEnv, DATABASE_URL: '' });
+    servers.push(pglite);
+    const pg = postgres
+      ? await startServer('vcp-postgres', 'vcp', { ...vcpEnv, DATABASE_URL: postgres.url })
+      : null;
+    if (pg) servers.push(pg);
 
-  const dataDir = mkdtempSync(join(tmpdir(), 'vcp-bench-'));
-  const config = loadConfig({ ...process.env, EMBEDDED_NODE: 'off', DATA_DIR: dataDir, LOG_LEVEL: 'info' });
-  // Logs are formatted (part of the cost) but discarded.
-  const app = await createApp(config, { logDestination: discardLogs });
-  await app.listen(0, '127.0.0.1');
-  const appUrl = `${await app.getUrl()}/api/v1/health`;
-
-  const load = (url: string) => measureRps(url, { requests: REQUESTS, concurrency: CONCURRENCY });
-  await load(bareUrl); // warm-up both
-  await load(appUrl);
-  const bareRps = await load(bareUrl);
-  const appRps = await load(appUrl);
-  console.log(`bare fastify : ${bareRps.toFixed(0)} req/s`);
-  console.log(`vcp full app : ${appRps.toFixed(0)} req/s`);
-  console.log(
-    `ratio app/bare: ${(appRps / bareRps).toFixed(2)} (${REQUESTS} requests, concurrency ${CONCURRENCY})`,
-  );
-
-  await app.close();
-  await bare.close();
-
-  const databases: [string, Record<string, string>][] = [['PGlite', {}]];
-  if (process.env.BENCH_DATABASE_URL)
-    databases.push(['PostgreSQL', { DATABASE_URL: process.env.BENCH_DATABASE_URL }]);
-  for (const [name, env] of databases) {
-    const nodeDir = mkdtempSync(join(tmpdir(), 'vcp-bench-'));
-    const nodeConfig = loadConfig({
-      ...process.env,
-      EMBEDDED_NODE: 'off',
-      DATABASE_URL: undefined,
-      ...env,
-      ...LIFTED_NODE_LIMITS,
-      DATA_DIR: nodeDir,
-      LOG_LEVEL: 'info',
-    });
-    const nodeApp = await createApp(nodeConfig, { logDestination: discardLogs });
-    await nodeApp.listen(0, '127.0.0.1');
-    await heartbeatRow(nodeApp, name, { requests: REQUESTS, concurrency: CONCURRENCY, rounds: ROUNDS });
-    await nodeApp.close();
-    rmSync(nodeDir, { recursive: true, force: true });
+    const rows: Row[] = [
+      { label: 'bare fastify GET /health', server: bare, path: '/api/v1/health', isBare: true },
+      { label: 'nest minimal GET /health', server: nest, path: '/api/v1/health' },
+      ...vcpRows(pglite, 'PGlite', true),
+      ...(pg ? vcpRows(pg, 'PostgreSQL', false) : []),
+      {
+        label: 'bare fastify PUT heartbeat',
+        server: bare,
+        path: '/api/v1/nodes/bench/heartbeat',
+        method: 'PUT',
+        headers: JSON_BODY,
+        body: TELEMETRY,
+        isBare: true,
+        bare: 'bare fastify PUT heartbeat',
+        nest: 'nest minimal PUT heartbeat',
+      },
+      {
+        label: 'nest minimal PUT heartbeat',
+        server: nest,
+        path: '/api/v1/nodes/bench/heartbeat',
+        method: 'PUT',
+        headers: JSON_BODY,
+        body: TELEMETRY,
+        bare: 'bare fastify PUT heartbeat',
+        nest: 'nest minimal PUT heartbeat',
+      },
+    ];
+    const results = await measureRows(rows);
+    printTable(results, `bench:http (LOG_LEVEL=${vcpEnv.LOG_LEVEL})`);
+    const health = results.find((r) => r.row.label === 'vcp GET /health')!;
+    const p99 = p99Multiple(results, health, results[0]);
+    console.log(
+      `p99 of vcp GET /health ÷ bare fastify's p99: ${formatRatio(p99)} (target ≤ 3.00, ` +
+        `${p99.value === null ? 'not judged' : p99.value <= 3 ? 'met' : 'MISSED'}; ${settings.connections} connections)`,
+    );
+  } finally {
+    for (const server of servers.reverse()) await server.stop();
+    await postgres?.drop();
   }
-  rmSync(dataDir, { recursive: true, force: true });
 }
 
 main().catch((error: unknown) => {

@@ -1,78 +1,56 @@
 /**
- * Throttler overhead: requests/s on one route with the rate-limit guard against the same handler exempt from
- * it (@NoRateLimit), in memory and on Redis (REDIS_URL, default redis://127.0.0.1:6379), in the same run.
- * Limits are set high so nothing is refused: this measures the cost of counting. Prints ratios; asserts nothing.
+ * Throttler overhead: one route with the rate-limit guard against the same handler exempt from it
+ * (@NoRateLimit), in memory and on Redis (REDIS_URL, default redis://127.0.0.1:6379), measured in one run
+ * through the shared harness (support/http-harness.ts). Limits are set high so nothing is refused: this
+ * measures the cost of counting. Prints ratios; asserts nothing.
  *
- *   npm run bench:rate-limit        (REQUESTS=4000 CONCURRENCY=32)
+ *   npm run bench:rate-limit        (CONNECTIONS=50 DURATION=8 ROUNDS=3)
  */
-import { Controller, Get, Module } from '@nestjs/common';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createApp } from '../src/app.factory';
-import { Public } from '../src/common/auth/public.decorator';
-import { loadConfig } from '../src/config/load-config';
-import { NoRateLimit, RateLimitTier } from '../src/common/auth/rate-tier.decorator';
-import { discardLogs, measureRps } from './support/load';
-
-const REQUESTS = Number(process.env.REQUESTS ?? 4000);
-const CONCURRENCY = Number(process.env.CONCURRENCY ?? 32);
-
-@Controller('bench')
-class BenchController {
-  @Public()
-  @NoRateLimit()
-  @Get('free')
-  free() {
-    return { ok: true };
-  }
-
-  @Public()
-  @RateLimitTier('general')
-  @Get('limited')
-  limited() {
-    return { ok: true };
-  }
-}
-
-@Module({ controllers: [BenchController] })
-class BenchModule {}
-
-async function measure(redisUrl: string | undefined): Promise<{ free: number; limited: number }> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'vcp-bench-rl-'));
-  const config = loadConfig({
-    ...process.env,
-    EMBEDDED_NODE: 'off',
-    DATA_DIR: dataDir,
-    REDIS_URL: redisUrl ?? '',
-    RATE_LIMIT_GENERAL_RPM: '1000000',
-    RATE_LIMIT_GENERAL_BURST: '100000',
-  });
-  const app = await createApp(config, { logDestination: discardLogs, extraModules: [BenchModule] });
-  await app.listen(0, '127.0.0.1');
-  const base = `${await app.getUrl()}/api/v1/bench`;
-  const options = { requests: REQUESTS, concurrency: CONCURRENCY };
-  await measureRps(`${base}/free`, options);
-  await measureRps(`${base}/limited`, options);
-  const best = { free: 0, limited: 0 };
-  for (let i = 0; i < 3; i++) {
-    best.free = Math.max(best.free, await measureRps(`${base}/free`, options));
-    best.limited = Math.max(best.limited, await measureRps(`${base}/limited`, options));
-  }
-  await app.close();
-  rmSync(dataDir, { recursive: true, force: true });
-  return best;
-}
+import { LIFTED_RATE_LIMITS } from './support/bench-env';
+import {
+  BenchServer,
+  formatRatio,
+  measureRows,
+  printTable,
+  ratio,
+  Row,
+  startServer,
+} from './support/http-harness';
 
 async function main(): Promise<void> {
-  for (const [label, url] of [
-    ['in memory', undefined],
-    ['on Redis', process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'],
-  ] as const) {
-    const { free, limited } = await measure(url);
-    console.log(
-      `${label.padEnd(9)}: exempt ${free.toFixed(0)} req/s, limited ${limited.toFixed(0)} req/s, ratio ${(limited / free).toFixed(2)}`,
-    );
+  const servers: BenchServer[] = [];
+  try {
+    const bare = await startServer('bare', 'bare-fastify');
+    servers.push(bare);
+    const nest = await startServer('nest', 'nest-minimal');
+    servers.push(nest);
+    const env = { ...LIFTED_RATE_LIMITS, BENCH_MODULE: 'rate-limit' };
+    const memory = await startServer('vcp-memory', 'vcp', { ...env, REDIS_URL: '' });
+    servers.push(memory);
+    const redis = await startServer('vcp-redis', 'vcp', {
+      ...env,
+      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    });
+    servers.push(redis);
+    const rows: Row[] = [
+      { label: 'bare fastify GET /health', server: bare, path: '/api/v1/health', isBare: true },
+      { label: 'nest minimal GET /health', server: nest, path: '/api/v1/health' },
+    ];
+    for (const [where, server] of [
+      ['in memory', memory],
+      ['on Redis', redis],
+    ] as const) {
+      rows.push({ label: `vcp exempt (${where})`, server, path: '/api/v1/bench/free' });
+      rows.push({ label: `vcp limited (${where})`, server, path: '/api/v1/bench/limited' });
+    }
+    const results = await measureRows(rows);
+    printTable(results, 'bench:rate-limit');
+    for (const at of [2, 4]) {
+      const r = ratio(results, results[at + 1], results[at]);
+      console.log(`${results[at + 1].row.label} ÷ ${results[at].row.label}: ${formatRatio(r)}`);
+    }
+  } finally {
+    for (const server of servers.reverse()) await server.stop();
   }
 }
 

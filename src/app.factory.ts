@@ -13,7 +13,7 @@ import { registerLingeringClose } from './common/http/lingering-close';
 import { requestIdFor } from './common/http/request-id';
 import { registerSecurityHeaders } from './common/http/security-headers';
 import { AppConfig } from './config/app-config';
-import { registerRequestLogContext } from './logging/request-log-context';
+import { RequestLogger } from './logging/request-logger';
 import { HttpMetricsHook } from './metrics/http-metrics.hook';
 import { registerOpenApi } from './openapi/openapi';
 
@@ -51,10 +51,10 @@ export async function configureApp(
   // Prometheus scrapes /metrics by convention; everything else lives under /api/v1.
   app.setGlobalPrefix(API_PREFIX, { exclude: [{ path: 'metrics', method: RequestMethod.GET }] });
   app.get(HttpMetricsHook).register(app);
-  registerRequestLogContext(app);
+  app.get(RequestLogger).register(app);
   registerBodyParsers(app);
   registerRouteBodyLimits(app, config.http.bodyLimitBytes);
-  await registerSecurityHeaders(app, config.http);
+  registerSecurityHeaders(app, config.http);
   registerLingeringClose(app);
   app.get(ConnectionDraining).register(app);
   enableCors(app, config.http.corsAllowedOrigins);

@@ -1,5 +1,5 @@
 import { useTestApp } from '../support/app';
-import { apiKeyHeader, bearer, uniqueName } from '../support/auth';
+import { apiKeyHeader, bearer, newSession, uniqueName } from '../support/auth';
 import { LogCapture } from '../support/log-capture';
 
 interface CompletedLine {
@@ -96,6 +96,37 @@ describe('request logs', () => {
     // Secrets, whole and in their distinctive parts (a JWT's signature, a key's body).
     const needles = secrets.flatMap((s) => [s, s.split('.').pop()!, s.slice(4, 24)]);
     for (const needle of needles) expect(logs.text).not.toContain(needle);
+  });
+
+  // The line is written by a Fastify onResponse hook from the request itself (no pino-http middleware, no
+  // per-request child logger): everything an operator joins on must still be on it.
+  it('names request id, route template, principal and API key on the line of a keyed request', async () => {
+    const session = await newSession(ctx.app, 'keyline');
+    const created = await call(
+      'POST',
+      '/api-keys',
+      { name: 'line', scopes: ['keys:manage'] },
+      bearer(session.accessToken),
+    );
+    expect(created.statusCode).toBe(201);
+    const { key_id, api_key } = created.json<{ key_id: string; api_key: string }>();
+    const res = await call('GET', `/api-keys/${key_id}`, undefined, apiKeyHeader(api_key));
+    expect(res.statusCode).toBe(200);
+    const line = (await logs.completedLine(res.headers['x-request-id'])) as unknown as CompletedLine;
+    expect(line).toMatchObject({
+      request_id: res.headers['x-request-id'],
+      route: '/api/v1/api-keys/:key_id',
+      principal_id: session.userId,
+      api_key_id: key_id,
+      res: { statusCode: 200 },
+      req: { method: 'GET', url: `/api/v1/api-keys/${key_id}` },
+    });
+    expect(line.req.headers['x-api-key']).toBe('[redacted]');
+    // The same route with a JWT: same template and principal, and no api_key_id.
+    const byJwt = await call('GET', `/api-keys/${key_id}`, undefined, bearer(session.accessToken));
+    const jwtLine = (await logs.completedLine(byJwt.headers['x-request-id'])) as unknown as CompletedLine;
+    expect(jwtLine).toMatchObject({ route: '/api/v1/api-keys/:key_id', principal_id: session.userId });
+    expect(jwtLine).not.toHaveProperty('api_key_id');
   });
 
   it('logs a /metrics scrape once, like any other request', async () => {

@@ -1,4 +1,5 @@
-import helmet from '@fastify/helmet';
+import helmet from 'helmet';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { REQUEST_ID_HEADER } from './request-id';
@@ -19,43 +20,71 @@ export const HTML_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
+/** What helmet sets on every response: HSTS for a year with subdomains, nosniff, frame DENY, no-referrer, API CSP. */
+const HELMET_OPTIONS: Parameters<typeof helmet>[0] = {
+  contentSecurityPolicy: {
+    useDefaults: false,
+    directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
+  },
+  hsts: { maxAge: 31_536_000, includeSubDomains: true, preload: false },
+  frameguard: { action: 'deny' },
+  referrerPolicy: { policy: 'no-referrer' },
+  noSniff: true,
+  hidePoweredBy: true,
+  crossOriginEmbedderPolicy: false,
+};
+
 /**
- * helmet (through @fastify/helmet) sets the baseline on every response: HSTS for a year with subdomains,
- * nosniff, frame DENY, no-referrer, and the API CSP. An onSend hook then swaps in the HTML CSP for HTML,
- * marks responses no-store unless a static asset chose its own caching, and echoes the request id.
+ * The headers helmet would set, computed once by running its middleware against a recording response: with
+ * these options none of them depends on the request (no nonces), so every response gets the same set.
  */
-export async function registerSecurityHeaders(
+export function staticSecurityHeaders(): Readonly<Record<string, string>> {
+  const headers: Record<string, string> = {};
+  const recorder = {
+    setHeader: (name: string, value: unknown) => void (headers[name.toLowerCase()] = String(value)),
+    removeHeader: (name: string) => void delete headers[name.toLowerCase()],
+  };
+  let done = false;
+  helmet(HELMET_OPTIONS)({} as IncomingMessage, recorder as unknown as ServerResponse, () => (done = true));
+  // helmet runs its middlewares synchronously; a version that stopped doing so must not ship without headers.
+  if (!done || !headers['strict-transport-security']) throw new Error('helmet did not produce its headers');
+  return Object.freeze(headers);
+}
+
+/**
+ * Security headers in one onRequest hook: helmet's static set (computed once at boot, see above) and the
+ * request id. An onSend hook then swaps in the HTML CSP for HTML, marks responses no-store unless a static
+ * asset chose its own caching, and adds Expect-CT when configured.
+ */
+export function registerSecurityHeaders(
   app: NestFastifyApplication,
   { expectCtMaxAge }: { expectCtMaxAge: number | null },
-): Promise<void> {
-  await app.register(helmet, {
-    global: true,
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
-    },
-    hsts: { maxAge: 31_536_000, includeSubDomains: true, preload: false },
-    frameguard: { action: 'deny' },
-    referrerPolicy: { policy: 'no-referrer' },
-    noSniff: true,
-    hidePoweredBy: true,
-    crossOriginEmbedderPolicy: false,
-  });
-
+): void {
+  const headers = staticSecurityHeaders();
   const fastify = app.getHttpAdapter().getInstance();
-  fastify.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+  fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    void reply.headers(headers);
     void reply.header(REQUEST_ID_HEADER, request.id);
+    done();
   });
-  fastify.addHook('onSend', async (_request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
-    const contentType = String(reply.getHeader('content-type') ?? '');
-    void reply.header('content-security-policy', contentType.startsWith('text/html') ? HTML_CSP : API_CSP);
-    if (!reply.hasHeader('cache-control') || contentType.startsWith('application/json')) {
-      void reply.header('cache-control', 'no-store');
-    }
-    // Expect-CT is deprecated (Chrome removed it in v107, helmet in v7); sent only when explicitly configured.
-    if (expectCtMaxAge !== null) {
-      void reply.header('expect-ct', `max-age=${expectCtMaxAge}`);
-    }
-    return payload;
-  });
+  fastify.addHook(
+    'onSend',
+    (
+      _request: FastifyRequest,
+      reply: FastifyReply,
+      payload: unknown,
+      done: (e: null, p: unknown) => void,
+    ) => {
+      const contentType = String(reply.getHeader('content-type') ?? '');
+      void reply.header('content-security-policy', contentType.startsWith('text/html') ? HTML_CSP : API_CSP);
+      if (!reply.hasHeader('cache-control') || contentType.startsWith('application/json')) {
+        void reply.header('cache-control', 'no-store');
+      }
+      // Expect-CT is deprecated (Chrome removed it in v107, helmet in v7); sent only when explicitly configured.
+      if (expectCtMaxAge !== null) {
+        void reply.header('expect-ct', `max-age=${expectCtMaxAge}`);
+      }
+      done(null, payload);
+    },
+  );
 }

@@ -1,0 +1,64 @@
+import { Injectable } from '@nestjs/common';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { Principal } from '../common/auth/principal';
+import { redactQuery, redactUrl } from './redaction';
+
+type LoggedRequest = FastifyRequest & { user?: Principal };
+
+/**
+ * The one "request completed" line per request, written by a Fastify onResponse hook with the app's pino
+ * logger (built once, redaction compiled once): `request_id`, `req` (id, method, url and query with
+ * credentials redacted, headers with credential headers redacted, remote address and port), `route` (the
+ * matched template, or "unmatched"), `principal_id`, `api_key_id` when a key was used, `res.statusCode` and
+ * `duration_ms`. Level: error from 500 (message "request errored", as pino-http wrote), warn from 400, else
+ * info. Nothing is built for a level that is off, and no per-request child logger or async context is made:
+ * app logs inside a request that matter name their request id themselves (audit, the exception filter).
+ */
+@Injectable()
+export class RequestLogger {
+  constructor(readonly logger: Logger) {}
+
+  register(app: NestFastifyApplication): void {
+    const logger = this.logger;
+    app
+      .getHttpAdapter()
+      .getInstance()
+      .addHook('onResponse', (request: LoggedRequest, reply: FastifyReply, done: () => void) => {
+        const status = reply.statusCode;
+        const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+        if (logger.isLevelEnabled(level))
+          logger[level](lineOf(request, status, reply.elapsedTime), message(status));
+        done();
+      });
+  }
+}
+
+const message = (status: number) => (status >= 500 ? 'request errored' : 'request completed');
+
+function lineOf(request: LoggedRequest, status: number, elapsedMs: number): Record<string, unknown> {
+  const raw = request.raw;
+  const socket = raw.socket as { remoteAddress?: string; remotePort?: number } | undefined;
+  const user = request.user;
+  const query = request.query as Record<string, unknown> | undefined;
+  const line: Record<string, unknown> = {
+    request_id: request.id,
+    req: {
+      id: request.id,
+      method: raw.method,
+      url: raw.url ? redactUrl(raw.url) : raw.url,
+      query: query ? redactQuery(query) : query,
+      headers: raw.headers,
+      remoteAddress: socket?.remoteAddress,
+      remotePort: socket?.remotePort,
+    },
+    route: request.routeOptions.url ?? 'unmatched',
+    principal_id: user?.userId ?? null,
+  };
+  if (user?.keyId) line.api_key_id = user.keyId;
+  line.res = { statusCode: status };
+  line.duration_ms = Math.round(elapsedMs);
+  if (status >= 500) line.err = new Error(`failed with status code ${status}`);
+  return line;
+}
