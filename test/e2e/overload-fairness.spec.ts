@@ -129,12 +129,16 @@ describe('WASM runs shared fairly between users', () => {
     const engine = ctx.app.get(WasmService);
     const floodSize = 12;
     let aliceRan = 0;
-    const flood = Array.from({ length: floodSize }, () =>
-      run(alice, loopId, { timeout_ms: 400 }).then((res) => {
+    const counted = (timeoutMs: number) =>
+      run(alice, loopId, { timeout_ms: timeoutMs }).then((res) => {
         if (res.statusCode === 200) aliceRan++;
         return res;
-      }),
-    );
+      });
+    // Her first run holds her one slot long enough for the rest to be admitted or refused however slowly the
+    // requests arrive (with every run at 400 ms, a slow machine freed the slot mid-flood and admitted one more).
+    const holder = counted(5000);
+    await until(() => engine.stats.active === 1, 'alice holds her slot');
+    const flood = [holder, ...Array.from({ length: floodSize - 1 }, () => counted(400))];
     // One of Alice's runs holds her slot, eight wait in her lane, three are refused.
     await until(() => engine.stats.queued === 8, 'alice has 8 runs waiting');
 
