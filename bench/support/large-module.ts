@@ -3,16 +3,7 @@
  * and the rest of the size is code in other functions (`i32.const <seeded>; drop` pairs), so each module costs
  * an engine real compile work and compiled code in proportion to its size, and no two seeds share a hash.
  */
-const leb = (n: number): number[] => {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-};
+import { leb } from './leb128';
 const sleb = (n: number): number[] => {
   const out: number[] = [];
   for (;;) {

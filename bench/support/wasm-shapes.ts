@@ -3,16 +3,7 @@
  * whose `_start` is `groups` runs of `depth` nested `loop` blocks, repeated over `functions` functions (the
  * last one exported as `_start`). The reported module was depth 2.5 M, one group, one function (7.5 MB).
  */
-const leb = (n: number): number[] => {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-};
+import { leb } from './leb128';
 const section = (id: number, body: Buffer) => Buffer.concat([Buffer.from([id, ...leb(body.length)]), body]);
 const name = (s: string) => Buffer.from([...leb(s.length), ...Buffer.from(s)]);
 

@@ -1,3 +1,4 @@
+import { leb } from '../../bench/support/leb128';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nestedLoopsModule } from '../../bench/support/wasm-shapes';
@@ -13,16 +14,6 @@ const limits: StructuralLimits = {
   maxLoopState: 10_000,
 };
 
-const leb = (n: number): number[] => {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-};
 const section = (id: number, body: number[]) => [id, ...leb(body.length), ...body];
 
 /** One exported function `() -> ()` with `locals` i32 locals and `code` as its body (before `end`). */
