@@ -10,7 +10,8 @@
  * PostgreSQL rows run when BENCH_DATABASE_URL names a server (a private database is created and dropped).
  * Asserts nothing; prints numbers and ratios.
  *
- *   npm run bench:http          (CONNECTIONS=50 DURATION=8 WARMUP=2 ROUNDS=3 BARE_FLOOR_RPS=10000)
+ *   npm run bench:http          (CONNECTIONS=50 DURATION=8 WARMUP=2 ROUNDS=3 BARE_FLOOR_RPS=10000;
+ *                                ONLY=<regex> keeps the VCP rows whose label matches, e.g. ONLY=health)
  */
 import { LIFTED_RATE_LIMITS } from './support/bench-env';
 import { benchPostgres } from './support/databases';
@@ -118,9 +119,13 @@ async function main(): Promise<void> {
         nest: 'nest minimal PUT heartbeat',
       },
     ];
-    const results = await measureRows(rows);
+    const only = process.env.ONLY ? new RegExp(process.env.ONLY, 'i') : null;
+    const results = await measureRows(
+      only ? rows.filter((row) => row.isBare || row.label.startsWith('nest') || only.test(row.label)) : rows,
+    );
     printTable(results, `bench:http (LOG_LEVEL=${vcpEnv.LOG_LEVEL})`);
-    const health = results.find((r) => r.row.label === 'vcp GET /health')!;
+    const health = results.find((r) => r.row.label === 'vcp GET /health');
+    if (!health) return;
     const p99 = p99Multiple(results, health, results[0]);
     console.log(
       `p99 of vcp GET /health ÷ bare fastify's p99: ${formatRatio(p99)} (target ≤ 3.00, ` +

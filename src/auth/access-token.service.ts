@@ -39,7 +39,7 @@ export class AccessTokenService {
     return this.jwt.sign(
       { typ: 'access', role, epoch },
       {
-        secret: this.config.jwtSecret,
+        secret: this.config.jwtKey as unknown as string,
         algorithm: JWT_ALGORITHM,
         subject: userId,
         issuer: JWT_ISSUER,

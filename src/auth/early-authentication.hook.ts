@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { ApiKeyAuthService } from '../api-keys/api-key-auth.service';
 import { FailedAuthenticationThrottle } from '../common/auth/failed-authentication.throttle';
 import { largeBodyRouteOf } from '../common/http/body-limit';
@@ -29,19 +29,35 @@ export class EarlyAuthentication {
     this.authorization = new AuthorizationGuard(reflector);
   }
 
+  /**
+   * Attaches the check as a route-level onRequest hook of the large-body routes only (it runs after the
+   * global onRequest hooks: request id, security headers, CORS), so every other route pays nothing for it.
+   * Must run before the app's routes are registered, like the rest of `configureApp`.
+   */
   register(app: NestFastifyApplication): void {
     app
       .getHttpAdapter()
       .getInstance()
-      .addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-        const route = largeBodyRouteOf(request.routeOptions.config);
+      .addHook('onRoute', (routeOptions: RouteOptions) => {
+        const route = largeBodyRouteOf(routeOptions.config);
         if (!route) return;
-        const context = new ExecutionContextHost([request, reply], route.controller as never, route.handler);
-        context.setType('http');
-        // Both throw the API's AppException (401/403/429); Fastify hands it to the global exception filter.
-        await this.authentication.canActivate(context);
-        this.authorization.canActivate(context);
-        markAuthenticatedEarly(request);
+        const authenticateEarly = async (request: FastifyRequest, reply: FastifyReply) => {
+          const context = new ExecutionContextHost(
+            [request, reply],
+            route.controller as never,
+            route.handler,
+          );
+          context.setType('http');
+          // Both throw the API's AppException (401/403/429); Fastify hands it to the global exception filter.
+          await this.authentication.canActivate(context);
+          this.authorization.canActivate(context);
+          markAuthenticatedEarly(request);
+        };
+        const existing = routeOptions.onRequest;
+        routeOptions.onRequest = [
+          ...(Array.isArray(existing) ? existing : existing ? [existing] : []),
+          authenticateEarly,
+        ] as RouteOptions['onRequest'];
       });
   }
 }

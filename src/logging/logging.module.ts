@@ -21,17 +21,13 @@ export class LoggingModule {
     const requestLoggerProvider = {
       provide: RequestLogger,
       inject: [LoggingConfig, CoreConfig],
-      useFactory: (logging: LoggingConfig, core: CoreConfig) =>
-        (built ??= new RequestLogger(
-          pino(
-            {
-              level: logging.level,
-              base: { service: 'vcp', version: core.version },
-              redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-            },
-            destination ?? process.stdout,
-          ),
-        )),
+      useFactory: (logging: LoggingConfig, core: CoreConfig) => {
+        if (built) return built;
+        const stream = destination ?? process.stdout;
+        const options = { level: logging.level, base: { service: 'vcp', version: core.version } };
+        const app = pino({ ...options, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, stream);
+        return (built = new RequestLogger(app, pino(options, stream)));
+      },
     };
     return {
       module: LoggingModule,
@@ -41,7 +37,10 @@ export class LoggingModule {
         LoggerModule.forRootAsync({
           providers: [requestLoggerProvider],
           inject: [RequestLogger],
-          useFactory: (requests: RequestLogger) => ({ pinoHttp: { logger: requests.logger }, forRoutes: [] }),
+          useFactory: (requests: RequestLogger) => ({
+            pinoHttp: { logger: requests.appLogger },
+            forRoutes: [],
+          }),
         }),
       ],
     };

@@ -3,13 +3,15 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Principal } from '../common/auth/principal';
-import { redactQuery, redactUrl } from './redaction';
+import { redactHeaders, redactQuery, redactUrl } from './redaction';
 
 type LoggedRequest = FastifyRequest & { user?: Principal };
 
 /**
- * The one "request completed" line per request, written by a Fastify onResponse hook with the app's pino
- * logger (built once, redaction compiled once): `request_id`, `req` (id, method, url and query with
+ * The one "request completed" line per request, written by a Fastify onResponse hook with a pino logger built
+ * once and sharing the app logger's destination and base fields. Its line is assembled here from known fields
+ * with credentials already removed (redactHeaders/redactQuery/redactUrl), so this logger has no redaction
+ * paths of its own — the app logger keeps them for free-form app logs: `request_id`, `req` (id, method, url and query with
  * credentials redacted, headers with credential headers redacted, remote address and port), `route` (the
  * matched template, or "unmatched"), `principal_id`, `api_key_id` when a key was used, `res.statusCode` and
  * `duration_ms`. Level: error from 500 (message "request errored", as pino-http wrote), warn from 400, else
@@ -18,10 +20,14 @@ type LoggedRequest = FastifyRequest & { user?: Principal };
  */
 @Injectable()
 export class RequestLogger {
-  constructor(readonly logger: Logger) {}
+  /** `appLogger`: the redacting root of Nest's Logger; `lines`: the request-line logger, same destination. */
+  constructor(
+    readonly appLogger: Logger,
+    private readonly lines: Logger,
+  ) {}
 
   register(app: NestFastifyApplication): void {
-    const logger = this.logger;
+    const logger = this.lines;
     app
       .getHttpAdapter()
       .getInstance()
@@ -49,7 +55,7 @@ function lineOf(request: LoggedRequest, status: number, elapsedMs: number): Reco
       method: raw.method,
       url: raw.url ? redactUrl(raw.url) : raw.url,
       query: query ? redactQuery(query) : query,
-      headers: raw.headers,
+      headers: redactHeaders(raw.headers),
       remoteAddress: socket?.remoteAddress,
       remotePort: socket?.remotePort,
     },

@@ -1,6 +1,7 @@
 import { BeforeApplicationShutdown, Injectable } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { OnSendDone } from './fastify-hooks';
 
 /**
  * Graceful shutdown: once the app starts closing, every response still being written says
@@ -23,9 +24,12 @@ export class ConnectionDraining implements BeforeApplicationShutdown {
     app
       .getHttpAdapter()
       .getInstance()
-      .addHook('onSend', async (_request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
-        if (this.draining) void reply.header('connection', 'close');
-        return payload;
-      });
+      .addHook(
+        'onSend',
+        (_request: FastifyRequest, reply: FastifyReply, payload: unknown, done: OnSendDone) => {
+          if (this.draining) void reply.header('connection', 'close');
+          done(null, payload);
+        },
+      );
   }
 }

@@ -1,5 +1,6 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { OnSendDone } from './fastify-hooks';
 
 /** At most this much of an unread request body is read and thrown away after an early answer. */
 export const LINGER_MAX_BYTES = 16 * 1024 * 1024;
@@ -28,13 +29,14 @@ export function registerLingeringClose(
   app
     .getHttpAdapter()
     .getInstance()
-    .addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+    .addHook('onSend', (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: OnSendDone) => {
       const raw = request.raw;
       // `readableEnded` too: light-my-request's requests (app.inject) never set `complete`.
-      if (raw.complete || raw.readableEnded || raw.destroyed || !hasBody(request)) return payload;
-      void reply.removeHeader('connection');
-      discardRestOfBody(request, limits);
-      return payload;
+      if (!(raw.complete || raw.readableEnded || raw.destroyed || !hasBody(request))) {
+        void reply.removeHeader('connection');
+        discardRestOfBody(request, limits);
+      }
+      done(null, payload);
     });
 }
 

@@ -2,6 +2,7 @@ import helmet from 'helmet';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { OnSendDone } from './fastify-hooks';
 import { REQUEST_ID_HEADER } from './request-id';
 
 /** JSON needs nothing: an API response that a browser renders anyway can load and frame nothing. */
@@ -69,12 +70,7 @@ export function registerSecurityHeaders(
   });
   fastify.addHook(
     'onSend',
-    (
-      _request: FastifyRequest,
-      reply: FastifyReply,
-      payload: unknown,
-      done: (e: null, p: unknown) => void,
-    ) => {
+    (_request: FastifyRequest, reply: FastifyReply, payload: unknown, done: OnSendDone) => {
       const contentType = String(reply.getHeader('content-type') ?? '');
       void reply.header('content-security-policy', contentType.startsWith('text/html') ? HTML_CSP : API_CSP);
       if (!reply.hasHeader('cache-control') || contentType.startsWith('application/json')) {
