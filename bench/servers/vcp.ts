@@ -80,7 +80,7 @@ async function main(): Promise<void> {
   const config = loadConfig({ LOG_LEVEL: 'info', ...process.env, DATA_DIR: dataDir });
   const module = process.env.BENCH_MODULE as BenchModuleName | undefined;
   const app = await boot(config, {
-    logDestination: pino.destination({ dest: '/dev/null', sync: process.env.SYNC === '1', minLength: Number(process.env.MINLEN ?? 0) }),
+    logDestination: pino.destination({ dest: '/dev/null', sync: false }),
     extraModules: module ? [BENCH_MODULES[module]] : [],
   });
   await app.listen(0, '127.0.0.1');
