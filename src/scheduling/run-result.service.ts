@@ -54,6 +54,9 @@ export class RunResultService {
     const requestHash = jsonSha256Hex(dto);
     let requeued = false;
     const finished: { taskType?: string; status?: string } = {};
+    // A proof costs up to seconds of a verifier thread: a result this node did not sign never gets that far.
+    if (dto.proof !== undefined && (await this.signedByAnotherKey(nodeId, runId, dto)))
+      throw signatureInvalid();
     const zk = await this.zkResults.verify(nodeId, runId, dto);
     const proofRejected = zk !== null && !zk.accepted;
     let badSignature = false;
@@ -85,17 +88,7 @@ export class RunResultService {
       }
       if (!verifyReceipt(receiptOf(run, dto, outputHash), dto.signature, run.nodePublicKey)) {
         // Audited in this transaction, which commits (nothing else was written); the 422 follows it.
-        await this.audit.record(
-          {
-            action: 'run.signature_invalid',
-            status: 'failure',
-            userId: null,
-            resourceType: 'task_run',
-            resourceId: run.runId,
-            metadata: { task_id: run.taskId, node_id: nodeId, fence: dto.fence },
-          },
-          null,
-        );
+        await this.auditBadSignature(run, dto);
         badSignature = true;
         return null;
       }
@@ -140,6 +133,40 @@ export class RunResultService {
     this.metrics.taskRunFinished(proofRejected ? 'proof_invalid' : dto.outcome);
     if (finished.taskType && finished.status) this.metrics.taskFinished(finished.taskType, finished.status);
     return response;
+  }
+
+  /**
+   * Before a proof is verified: true when the run is this node's live lease and the receipt does not verify
+   * against its key (audited). Anything else (no such run, a lost lease, no key, a wrong output hash) is left
+   * to the result's transaction, which answers it with the run locked.
+   */
+  private async signedByAnotherKey(
+    nodeId: string,
+    runId: string,
+    dto: RunResultRequestDto,
+  ): Promise<boolean> {
+    const run = isUuid(runId) ? await this.runs.readForResult(runId.toLowerCase()) : null;
+    if (!run || run.nodeId !== nodeId || run.status !== 'leased' || run.fence !== dto.fence) return false;
+    if (run.nodePublicKey === null) return false;
+    const outputHash = jsonSha256Hex(dto.output ?? null);
+    if (outputHash !== dto.output_hash) return false;
+    if (verifyReceipt(receiptOf(run, dto, outputHash), dto.signature, run.nodePublicKey)) return false;
+    await this.auditBadSignature(run, dto);
+    return true;
+  }
+
+  private auditBadSignature(run: RunForResult, dto: RunResultRequestDto): Promise<unknown> {
+    return this.audit.record(
+      {
+        action: 'run.signature_invalid',
+        status: 'failure',
+        userId: null,
+        resourceType: 'task_run',
+        resourceId: run.runId,
+        metadata: { task_id: run.taskId, node_id: run.nodeId, fence: dto.fence },
+      },
+      null,
+    );
   }
 
   /** What the result does to the task: complete, fail, or give the slot back to the queue. */

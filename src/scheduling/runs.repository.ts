@@ -215,6 +215,15 @@ export class RunsRepository {
 
   /** The run and its task, locked for the result's transaction (PostgreSQL; the CAS below holds anyway). */
   async lockForResult(runId: string): Promise<RunForResult | null> {
+    return this.forResult(runId, true);
+  }
+
+  /** The same read without locks: for checks that must not wait on, or hold, the run's lock. */
+  async readForResult(runId: string): Promise<RunForResult | null> {
+    return this.forResult(runId, false);
+  }
+
+  private async forResult(runId: string, lock: boolean): Promise<RunForResult | null> {
     const [row] = await this.db.query<{
       run_id: string;
       task_id: string;
@@ -238,7 +247,7 @@ export class RunsRepository {
               (SELECT n.public_key FROM nodes n WHERE n.node_id = r.node_id) AS public_key
          FROM task_runs r JOIN tasks t ON t.task_id = r.task_id
         WHERE r.run_id = $1
-        FOR UPDATE OF r, t`,
+        ${lock ? 'FOR UPDATE OF r, t' : ''}`,
       [runId],
     );
     if (!row) return null;

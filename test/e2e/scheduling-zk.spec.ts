@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { useAdminApp } from '../support/admin';
-import { LeasedRun, TestAgent } from '../support/agent';
+import { generateNodeKeyPair, signReceipt } from '../../src/common/receipts/receipt';
+import { ProofVerificationService } from '../../src/proofs/proof-verification.service';
+import { LeasedRun, outputHash, receiptFor, TestAgent } from '../support/agent';
 import { bearer, newSession, Session } from '../support/auth';
 import { expect422 } from '../support/validation';
 import { getTask, ORIGINAL_TASK, submitTask } from '../support/tasks';
@@ -105,6 +107,37 @@ describe('zk_proof tasks', () => {
     const [artifact] = await artifactsOf(task.task_id);
     expect(artifact).toMatchObject({ run_id: run.run_id, verified: true, error_message: null });
     expect(done).toMatchObject({ status: 'completed', proof_id: artifact.proof_id });
+  });
+
+  it('a zk result the node did not sign is refused before its proof costs a verifier thread', async () => {
+    const check = jest.spyOn(ctx.app.get(ProofVerificationService), 'check');
+    try {
+      const task = await zkTask();
+      const agent = await newAgent();
+      const run = await claimTask(agent, task.task_id);
+      const { proof, publicSignals } = zkFixture('multiplier', 'groth16');
+      const extra = { proof, public_signals: publicSignals };
+      const output = { public_signals: publicSignals };
+      const body = {
+        fence: run.fence,
+        outcome: 'ok',
+        output,
+        output_hash: outputHash(output),
+        execution_time_ms: 12,
+      };
+      const forged = signReceipt(receiptFor(run, body), generateNodeKeyPair().privateKey);
+      const refused = await agent.report(run, 'ok', output, { ...extra, signature: forged });
+      expect(refused.statusCode).toBe(422);
+      expect(refused.json()).toMatchObject({ reason: 'signature_invalid' });
+      expect(check).not.toHaveBeenCalled();
+      expect(await artifactsOf(task.task_id)).toEqual([]);
+      // The control: the node's own signature over the same result is verified (once) and completes the task.
+      const accepted = await agent.report(run, 'ok', output, extra);
+      expect(accepted.json()).toMatchObject({ task_status: 'completed' });
+      expect(check).toHaveBeenCalledTimes(1);
+    } finally {
+      check.mockRestore();
+    }
   });
 
   it('a valid proof of another statement is rejected; the task goes to another node, then fails proof_invalid', async () => {
