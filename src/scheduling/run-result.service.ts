@@ -94,6 +94,7 @@ export class RunResultService {
       }
       // Inside one transaction: if the fenced update below finds the lease gone, all of this rolls back.
       // A zk_proof task never completes on an unverified proof (verify saw another lease state: answer again).
+      this.zkResults.requireProof(run, dto);
       if (run.taskType === 'zk_proof' && dto.outcome === 'ok' && zk === null) throw leaseLost();
       const effect = proofRejected
         ? await this.zkResults.reject(run)
@@ -177,7 +178,9 @@ export class RunResultService {
   ): Promise<{ taskStatus: string; reason: string | null; requeued: boolean }> {
     const outcome = dto.outcome;
     if (outcome === 'ok') {
-      const hashes = [...(await this.runs.succeededHashes(run.taskId)), outputHash];
+      // One node's word is the whole quorum when min_nodes is 1: no need to read the others' outputs.
+      const others = run.minNodes > 1 ? await this.runs.succeededHashes(run.taskId) : [];
+      const hashes = [...others, outputHash];
       if (hashes.length < run.minNodes) return { taskStatus: 'running', reason: null, requeued: false };
       // min_nodes ≥ 2 until the verification issue lands: complete only when every output is equal.
       if (hashes.every((hash) => hash === hashes[0])) {

@@ -47,6 +47,9 @@ export class ZkResults {
    * lease, which the result's transaction answers itself).
    */
   async verify(nodeId: string, runId: string, dto: RunResultRequestDto): Promise<ZkVerdict | null> {
+    // Most results carry no proof and cost no read here; a zk_proof `ok` without one is refused in the
+    // result's transaction (requireProof), which has the task's type anyway.
+    if (dto.proof === undefined) return null;
     const context = isUuid(runId) ? await this.runs.proofContext(runId.toLowerCase()) : null;
     if (!context || context.nodeId !== nodeId || !context.leased) return null;
     if (context.taskType !== 'zk_proof' || context.circuitId === null) {
@@ -55,9 +58,6 @@ export class ZkResults {
       return null;
     }
     if (dto.outcome !== 'ok') return null;
-    if (dto.proof === undefined) {
-      throw AppException.invalidField('proof', 'an ok result of a zk_proof task carries its proof');
-    }
     if (dto.public_signals === undefined) {
       throw AppException.invalidField('public_signals', 'an ok result of a zk_proof task carries them');
     }
@@ -78,6 +78,13 @@ export class ZkResults {
     return same
       ? { check, accepted: true, errorMessage: null, submittedBy }
       : { check, accepted: false, errorMessage: OTHER_STATEMENT, submittedBy };
+  }
+
+  /** Inside the result's transaction, before anything is written: an ok zk_proof result carries a proof. */
+  requireProof(run: RunForResult, dto: RunResultRequestDto): void {
+    if (run.taskType === 'zk_proof' && dto.outcome === 'ok' && dto.proof === undefined) {
+      throw AppException.invalidField('proof', 'an ok result of a zk_proof task carries its proof');
+    }
   }
 
   /** Inside the result's transaction: a rejected proof gives the run's slot back (or fails the task). */
