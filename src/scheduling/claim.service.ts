@@ -12,12 +12,21 @@ const UNIQUE_VIOLATION = '23505';
 
 /**
  * Claims with long polling: try at once; with nothing to lease, wait for a wake-up (a submission or a
- * requeue on this replica) or the fallback poll, and try again until `wait_ms` has passed.
+ * requeue) or the fallback poll, and try again until `wait_ms` has passed.
+ *
+ * A wake-up wakes one waiting claim, the one that has waited longest, not all of them: every woken claim is a
+ * transaction, and on the embedded database they all queue on its one session, so waking eight idle nodes for
+ * one new run made the winner wait behind seven empty claims. A woken claim that leased something passes the
+ * wake-up on to the next waiter (there may be more work); one that found nothing ends the chain. A waiter the
+ * chain does not reach (say a GPU node behind a CPU node that woke for a GPU task) still looks at its fallback
+ * poll (SCHEDULER_FALLBACK_POLL_MS).
  */
 @Injectable()
 export class ClaimService implements OnModuleDestroy {
   private closing = false;
-  private readonly stopWaiting = new Set<() => void>();
+  /** Waiting claims in the order they started to wait (a Set keeps insertion order): the head wakes first. */
+  private readonly stopWaiting = new Set<(byWakeUp?: boolean) => void>();
+  private readonly unsubscribe: () => void;
 
   constructor(
     private readonly runs: RunsRepository,
@@ -27,10 +36,13 @@ export class ClaimService implements OnModuleDestroy {
     private readonly events: TaskEventSignal,
     private readonly metrics: VcpMetrics,
     private readonly tx: TransactionRunner,
-  ) {}
+  ) {
+    this.unsubscribe = this.signal.subscribe(() => this.wakeOne());
+  }
 
   onModuleDestroy(): void {
     this.closing = true;
+    this.unsubscribe();
     for (const stop of this.stopWaiting) stop();
   }
 
@@ -44,6 +56,7 @@ export class ClaimService implements OnModuleDestroy {
     const max = dto.max ?? 1;
     const waitMs = dto.wait_ms ?? 0;
     let expired = waitMs === 0;
+    let wokenByWork = false;
     let wake: (() => void) | undefined;
     const deadline = expired
       ? undefined
@@ -57,11 +70,12 @@ export class ClaimService implements OnModuleDestroy {
         const claimed = await this.claimNow(nodeId, max);
         this.metrics.observeClaim(claimed.length > 0, (performance.now() - started) / 1000);
         if (claimed.length > 0) {
+          if (wokenByWork) this.wakeOne();
           this.events.publish(...claimed.map((run) => run.taskId));
           return { runs: claimed.map((run) => this.toLeasedRun(run)) };
         }
         if (expired || this.closing) return null;
-        await this.nextChance((done) => (wake = done));
+        wokenByWork = await this.nextChance((done) => (wake = done));
       }
     } finally {
       clearTimeout(deadline);
@@ -83,17 +97,24 @@ export class ClaimService implements OnModuleDestroy {
     }
   }
 
-  /** Resolves on a work signal, after the fallback poll interval, at the deadline, or at shutdown. */
-  private nextChance(onDeadline: (done: () => void) => void): Promise<void> {
+  /** Wakes the claim that has waited longest, if any. */
+  private wakeOne(): void {
+    const first = this.stopWaiting.values().next();
+    if (!first.done) first.value(true);
+  }
+
+  /**
+   * Resolves true on a wake-up (wakeOne), false after the fallback poll interval, at the deadline or at
+   * shutdown.
+   */
+  private nextChance(onDeadline: (done: () => void) => void): Promise<boolean> {
     return new Promise((resolve) => {
-      const done = () => {
+      const done = (byWakeUp = false) => {
         clearTimeout(poll);
-        unsubscribe();
         this.stopWaiting.delete(done);
-        resolve();
+        resolve(byWakeUp);
       };
       const poll = setTimeout(done, this.config.fallbackPollMs);
-      const unsubscribe = this.signal.subscribe(done);
       this.stopWaiting.add(done);
       onDeadline(done);
     });

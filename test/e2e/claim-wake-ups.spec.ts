@@ -1,0 +1,69 @@
+import { ClaimService } from '../../src/scheduling/claim.service';
+import { RunsRepository } from '../../src/scheduling/runs.repository';
+import { LeasedRun, TestAgent } from '../support/agent';
+import { useTestApp } from '../support/app';
+import { bearer, newSession, Session } from '../support/auth';
+import { eventually } from '../support/eventually';
+import { ORIGINAL_TASK, submitTask } from '../support/tasks';
+
+/**
+ * A submission wakes the claim that has waited longest, not every waiting node: each woken claim is a
+ * transaction, and on the embedded database they all queued on its one session (issue 16's dispatch latency).
+ * The fallback poll is 30 s, so within these tests only wake-ups move a waiting claim.
+ */
+describe('claim wake-ups', () => {
+  const ctx = useTestApp({
+    env: {
+      SCHEDULER_FALLBACK_POLL_MS: '30000',
+      SCHEDULER_SWEEP_INTERVAL_SECS: '3600',
+      TASK_RETRY_BASE_MS: '0',
+    },
+  });
+  let alice: Session;
+  let bob: Session;
+
+  beforeAll(async () => {
+    alice = await newSession(ctx.app, 'alice');
+    bob = await newSession(ctx.app, 'bob');
+  });
+
+  /** Three agents long-polling, in this order; resolves once all three wait. */
+  const threeWaiting = async () => {
+    const agents = [
+      await TestAgent.register(ctx.app, bearer(bob.accessToken)),
+      await TestAgent.register(ctx.app, bearer(bob.accessToken)),
+      await TestAgent.register(ctx.app, bearer(bob.accessToken)),
+    ];
+    const claims = ctx.app.get(ClaimService);
+    const polls: Promise<LeasedRun[]>[] = [];
+    for (const agent of agents) {
+      const waitingBefore = claims.waiting;
+      polls.push(agent.claim({ max: 1, wait_ms: 20_000 }));
+      await eventually(() => expect(claims.waiting).toBe(waitingBefore + 1));
+    }
+    return { agents, polls };
+  };
+
+  it('one new run wakes the longest-waiting claim, which passes the wake-up on once (not a herd of three)', async () => {
+    const { polls } = await threeWaiting();
+    const claim = jest.spyOn(ctx.app.get(RunsRepository), 'claim');
+    try {
+      const task = await submitTask(ctx.app, bearer(alice.accessToken));
+      const [first] = await polls[0];
+      expect(first.task_id).toBe(task.task_id);
+      // The winner woke the second waiter (there might have been more work); it found none and waits again.
+      await eventually(() => expect(claim).toHaveBeenCalledTimes(2));
+      await eventually(() => expect(ctx.app.get(ClaimService).waiting).toBe(2));
+      expect(claim).toHaveBeenCalledTimes(2);
+    } finally {
+      claim.mockRestore();
+    }
+    // The two still waiting take the next runs: a task needing two nodes reaches both through the chain.
+    const pair = await submitTask(ctx.app, bearer(alice.accessToken), {
+      ...ORIGINAL_TASK,
+      requirements: { ...ORIGINAL_TASK.requirements, min_nodes: 2 },
+    });
+    const [second, third] = await Promise.all([polls[1], polls[2]]);
+    expect([second[0]?.task_id, third[0]?.task_id]).toEqual([pair.task_id, pair.task_id]);
+  });
+});
