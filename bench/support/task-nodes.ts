@@ -4,7 +4,7 @@
  * line with what it measured, including its own CPU time so the bench can say whether the client saturated.
  */
 import type { KeyObject } from 'node:crypto';
-import { keyPairFromPem, RunReceipt, signReceipt } from '../../src/common/receipts/receipt';
+import { keyPairFromPem, resultReceipt, signReceipt } from '../../src/common/receipts/receipt';
 import { jsonSha256Hex } from '../../src/common/crypto/json-hash';
 import canonicalize from 'canonicalize';
 import { createHash } from 'node:crypto';
@@ -63,16 +63,17 @@ function signature(node: BenchNode, run: Run): string {
     key = keyPairFromPem(node.privateKeyPem).privateKey;
     signingKeys.set(node.nodeId, key);
   }
-  const receipt: RunReceipt = {
+  const receipt = resultReceipt({
     task_id: run.task_id,
     run_id: run.run_id,
     fence: run.fence,
     inputs_hash: jsonSha256Hex(run.spec.inputs),
+    module_hash: run.spec.module_id,
+    output: OUTPUT,
     output_hash: OUTPUT_HASH,
     outcome: 'ok',
     execution_time_ms: 1,
-  };
-  if (run.spec.module_id) receipt.module_hash = run.spec.module_id;
+  });
   return signReceipt(receipt, key);
 }
 

@@ -1,5 +1,4 @@
-import { NodeKeyPair, RunReceipt, signReceipt } from '../common/receipts/receipt';
-import { proofHash } from '../common/receipts/receipt';
+import { NodeKeyPair, resultReceipt, signReceipt } from '../common/receipts/receipt';
 import { jsonSha256Hex } from '../common/crypto/json-hash';
 import { ContentCache } from './content-cache';
 import { execute, Execution, outputHashOf, WasmEngine } from './executors';
@@ -288,20 +287,18 @@ export class Agent {
   /** The result as reported: the output, its pinned hash, and the node's signature over the receipt. */
   private resultBody(run: LeasedRun, execution: Execution): ResultBody {
     const outputHash = outputHashOf(execution.output);
-    const receipt: RunReceipt = {
+    const receipt = resultReceipt({
       task_id: run.task_id,
       run_id: run.run_id,
       fence: run.fence,
       inputs_hash: jsonSha256Hex(run.spec.inputs),
+      module_hash: execution.moduleHash,
+      circuit_id: execution.circuitId,
+      output: execution.output,
       output_hash: outputHash,
       outcome: execution.outcome,
       execution_time_ms: execution.executionTimeMs,
-    };
-    if (execution.moduleHash !== undefined) receipt.module_hash = execution.moduleHash;
-    if (execution.circuitId !== undefined) receipt.circuit_id = execution.circuitId;
-    if (execution.proof) {
-      receipt.proof_hash = proofHash(execution.proof.proof, execution.proof.publicSignals);
-    }
+    });
     const body: ResultBody = {
       fence: run.fence,
       outcome: execution.outcome,

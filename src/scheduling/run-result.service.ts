@@ -4,7 +4,7 @@ import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
 import { isUuid } from '../common/validation/uuid';
 import { AuditService } from '../audit/audit.service';
-import { proofHash, RunReceipt, verifyReceipt } from '../common/receipts/receipt';
+import { resultReceipt, RunReceipt, verifyReceipt } from '../common/receipts/receipt';
 import { TransactionRunner } from '../database/transaction-runner';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { TasksRepository } from '../tasks/tasks.repository';
@@ -210,22 +210,16 @@ export class RunResultService {
  * or circuit) and what the node reports (output hash, outcome, time). `proof_hash` binds a zk run's proof.
  */
 export function receiptOf(run: RunForResult, dto: RunResultRequestDto, outputHash: string): RunReceipt {
-  const receipt: RunReceipt = {
+  return resultReceipt({
     task_id: run.taskId,
     run_id: run.runId,
     fence: dto.fence,
     inputs_hash: run.inputsHash,
+    module_hash: run.moduleHash,
+    circuit_id: run.circuitId,
+    output: dto.output,
     output_hash: outputHash,
     outcome: dto.outcome,
     execution_time_ms: dto.execution_time_ms,
-  };
-  if (run.moduleHash !== null) receipt.module_hash = run.moduleHash;
-  if (run.circuitId !== null) {
-    receipt.circuit_id = run.circuitId;
-    const output = dto.output as { proof?: unknown; public_signals?: unknown } | null | undefined;
-    if (typeof output === 'object' && output !== null && output.proof !== undefined) {
-      receipt.proof_hash = proofHash(output.proof, output.public_signals);
-    }
-  }
-  return receipt;
+  });
 }

@@ -5,7 +5,7 @@ import { jsonSha256Hex } from '../../src/common/crypto/json-hash';
 import {
   generateNodeKeyPair,
   NodeKeyPair,
-  proofHash,
+  resultReceipt,
   RunReceipt,
   signReceipt,
 } from '../../src/common/receipts/receipt';
@@ -31,24 +31,18 @@ export interface LeasedRun {
 
 /** The receipt a node signs for a result (issue 17), built the way a third-party node would. */
 export function receiptFor(run: LeasedRun, body: Record<string, unknown>): RunReceipt {
-  const receipt: RunReceipt = {
+  return resultReceipt({
     task_id: run.task_id,
     run_id: run.run_id,
     fence: String(body.fence),
     inputs_hash: jsonSha256Hex(run.spec.inputs),
+    module_hash: run.spec.module_id,
+    circuit_id: run.spec.circuit_id,
+    output: body.output,
     output_hash: String(body.output_hash),
     outcome: String(body.outcome),
     execution_time_ms: Number(body.execution_time_ms),
-  };
-  if (run.spec.module_id) receipt.module_hash = run.spec.module_id;
-  if (run.spec.circuit_id) {
-    receipt.circuit_id = run.spec.circuit_id;
-    const output = body.output as { proof?: unknown; public_signals?: unknown } | null;
-    if (output && typeof output === 'object' && output.proof !== undefined) {
-      receipt.proof_hash = proofHash(output.proof, output.public_signals);
-    }
-  }
-  return receipt;
+  });
 }
 
 /** The pinned output hash, computed the way a third-party node would: SHA-256 of the RFC 8785 form. */

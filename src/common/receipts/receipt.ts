@@ -22,6 +22,48 @@ export interface RunReceipt {
   execution_time_ms: number;
 }
 
+/** What a result's receipt is made of: the run as leased and the result as reported, in wire names. */
+export interface ResultReceiptParts {
+  task_id: string;
+  run_id: string;
+  fence: string;
+  inputs_hash: string;
+  /** The module run (WASM runs); absent or null otherwise. */
+  module_hash?: string | null;
+  /** The task's circuit (zk runs); absent or null otherwise. */
+  circuit_id?: string | null;
+  /** The reported output: a zk run's `{proof, public_signals}` gives `proof_hash`. */
+  output: unknown;
+  output_hash: string;
+  outcome: string;
+  execution_time_ms: number;
+}
+
+/**
+ * The receipt of a result, as the node signs it and the server rebuilds it to check the signature: one
+ * builder for both sides (server, agent, test and bench nodes), so they cannot drift apart.
+ */
+export function resultReceipt(parts: ResultReceiptParts): RunReceipt {
+  const receipt: RunReceipt = {
+    task_id: parts.task_id,
+    run_id: parts.run_id,
+    fence: parts.fence,
+    inputs_hash: parts.inputs_hash,
+    output_hash: parts.output_hash,
+    outcome: parts.outcome,
+    execution_time_ms: parts.execution_time_ms,
+  };
+  if (parts.module_hash) receipt.module_hash = parts.module_hash;
+  if (parts.circuit_id) {
+    receipt.circuit_id = parts.circuit_id;
+    const output = parts.output as { proof?: unknown; public_signals?: unknown } | null | undefined;
+    if (typeof output === 'object' && output !== null && output.proof !== undefined) {
+      receipt.proof_hash = proofHash(output.proof, output.public_signals);
+    }
+  }
+  return receipt;
+}
+
 /** DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): the raw 32-byte key follows it. */
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
