@@ -118,7 +118,7 @@ export class RunsRepository {
    * Run it after serializeNodeClaims in one transaction, or the node's limit can be overshot.
    */
   async claim(nodeId: string, max: number, maxConcurrent: number, leaseSecs: number): Promise<ClaimedRun[]> {
-    const rows = await this.db.query<{
+    const rows = await this.db.queryPrepared<{
       run_id: string;
       task_id: string;
       task_type: string;
@@ -131,6 +131,7 @@ export class RunsRepository {
       circuit_id: string | null;
       max_execution_time_sec: string;
     }>(
+      'vcp_claim',
       `WITH node AS (
          SELECT node_id, owner_id, cpu_cores, memory_gb, gpu_available FROM nodes
           WHERE node_id = $1 AND status = 'online' AND deleted_at IS NULL AND node_type = 'compute'),
@@ -224,7 +225,7 @@ export class RunsRepository {
   }
 
   private async forResult(runId: string, lock: boolean): Promise<RunForResult | null> {
-    const [row] = await this.db.query<{
+    const [row] = await this.db.queryPrepared<{
       run_id: string;
       task_id: string;
       node_id: string;
@@ -241,6 +242,7 @@ export class RunsRepository {
       circuit_id: string | null;
       public_key: string | null;
     }>(
+      lock ? 'vcp_run_for_result_locked' : 'vcp_run_for_result',
       `SELECT r.run_id, r.task_id, r.node_id, r.status, r.fence, r.result_request_hash, r.result_response,
               (r.lease_expires_at > now()) AS lease_live, t.status AS task_status, t.task_type, t.min_nodes,
               r.inputs_hash, r.wasm_module_hash, t.circuit_id,
@@ -272,7 +274,8 @@ export class RunsRepository {
 
   /** Records the result if the lease still holds (same fence, still leased, not expired). false: it did not. */
   async finish(runId: string, fence: string, result: RunOutcome): Promise<boolean> {
-    const { rows } = await this.db.execute<{ run_id: string }>(
+    const rows = await this.db.queryPrepared<{ run_id: string }>(
+      'vcp_finish_run',
       `UPDATE task_runs SET status = $3, outcome = $4, output = $5::jsonb, output_hash = $6, stdout = $7,
               stderr = $8, exit_code = $9, execution_time_ms = $10, gas_used = $11, result_request_hash = $12,
               result_response = $13::jsonb, completed_at = now(), lease_expires_at = NULL

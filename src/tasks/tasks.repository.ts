@@ -168,7 +168,8 @@ export class TasksRepository {
   constructor(private readonly db: DatabaseSession) {}
 
   async insert(task: NewTask): Promise<TaskRecord> {
-    const [row] = await this.db.query<TaskRow>(
+    const [row] = await this.db.queryPrepared<TaskRow>(
+      'vcp_insert_task',
       `WITH t AS (
          INSERT INTO tasks (creator_id, task_type, inputs, inputs_hash, min_nodes, max_execution_time_sec,
                             require_gpu, require_proof, min_cpu_cores, min_memory_gb, module_id, circuit_id, args,
@@ -291,7 +292,8 @@ export class TasksRepository {
 
   /** The accepted result completes an open task (once: the status check is the compare-and-set). */
   async complete(taskId: string, result: unknown): Promise<boolean> {
-    const rows = await this.db.query(
+    const rows = await this.db.queryPrepared(
+      'vcp_complete_task',
       `UPDATE tasks SET status = 'completed', result = $2::jsonb, status_reason = NULL, completed_at = now(),
               updated_at = now()
         WHERE task_id = $1 AND status IN ${OPEN_STATUSES}
