@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { DataSource, QueryFailedError, QueryRunner } from 'typeorm';
+import { EmbeddedDataSource } from './data-source.factory';
 
 /**
  * The query runner of the transaction that the current async call chain runs in. AsyncLocalStorage follows
@@ -25,6 +26,14 @@ export interface StatementResult<Row> {
 @Injectable()
 export class DatabaseSession {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /**
+   * True on the embedded database: one session, so statements never interleave and each runs alone from
+   * start to end (what an advisory lock buys on PostgreSQL, it has by construction).
+   */
+  get singleSession(): boolean {
+    return this.dataSource instanceof EmbeddedDataSource;
+  }
 
   get inTransaction(): boolean {
     return currentTransaction.getStore() !== undefined;
