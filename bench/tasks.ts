@@ -7,7 +7,10 @@
  *   process only sets up, starts the two, and prints.
  * Rows: dispatch latency (submit sent → run claimed by an idle long-polling node, p50/p99) and claim+result
  * throughput (8 nodes, batched claims of up to 16, runs/s). Targets: p50 ≤ 5 ms, p99 ≤ 25 ms; ≥ 300 runs/s
- * on PGlite, ≥ 600 on PostgreSQL. Knobs: SAMPLES (latency samples, 300), RUNS (throughput runs, 3000),
+ * on PGlite, ≥ 600 on PostgreSQL. End-to-end rows (issue 17, support/end-to-end.ts): trivial built-in-program
+ * tasks submit → completed by the embedded node on PGlite (≥ 200 tasks/s) and by two agent processes on
+ * PostgreSQL (≥ 300 tasks/s, agent overhead per run p50 ≤ 2 ms). Knobs: SAMPLES (latency samples, 300),
+ * RUNS (throughput runs, 3000), E2E_TASKS (end-to-end tasks, 1000), PARTS (engine,end-to-end),
  * BENCH_LOG_LEVEL (the server's LOG_LEVEL, default info as in production; its output is discarded).
  */
 import { ChildProcess, spawn } from 'node:child_process';
@@ -18,10 +21,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { generateNodeKeyPair, privateKeyPem } from '../src/common/receipts/receipt';
+import { endToEnd, EndToEndDeps } from './support/end-to-end';
 import type { BenchNode, TaskNodesJob, TaskNodesReport } from './support/task-nodes';
 
 const SAMPLES = Number(process.env.SAMPLES ?? 300);
 const RUNS = Number(process.env.RUNS ?? 3000);
+const E2E_TASKS = Number(process.env.E2E_TASKS ?? 1000);
+/** PARTS=engine or PARTS=end-to-end runs one kind of row only. */
+const PARTS = new Set((process.env.PARTS ?? 'engine,end-to-end').split(','));
 const NODES = 8;
 const BATCH = 16;
 const ADMIN_URL = process.env.BENCH_POSTGRES_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -241,18 +248,41 @@ async function freshPostgres(): Promise<{ url: string; drop(): Promise<void> } |
   };
 }
 
+const END_TO_END: EndToEndDeps = {
+  startServer,
+  userKeyOf: async (base) => (await setUp(base, 0)).userKey,
+  runTaskNodes,
+  cpuSeconds,
+};
+
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'vcp-bench-tasks-'));
   try {
-    await benchDatabase('PGlite', { DATA_DIR: join(dataDir, 'pglite') }, 300);
-    const postgres = await freshPostgres();
-    if (postgres) {
+    if (PARTS.has('engine')) await benchDatabase('PGlite', { DATA_DIR: join(dataDir, 'pglite') }, 300);
+    if (PARTS.has('end-to-end')) {
+      await endToEnd(END_TO_END, {
+        label: 'PGlite, embedded node',
+        env: { DATA_DIR: join(dataDir, 'pglite-e2e') },
+        agents: 0,
+        tasks: E2E_TASKS,
+        target: 200,
+      });
+    }
+    for (const step of (['engine', 'end-to-end'] as const).filter((part) => PARTS.has(part))) {
+      const postgres = await freshPostgres();
+      if (!postgres) break;
       try {
-        await benchDatabase(
-          'PostgreSQL',
-          { DATA_DIR: join(dataDir, 'postgres'), DATABASE_URL: postgres.url },
-          600,
-        );
+        const env = { DATA_DIR: join(dataDir, `postgres-${step}`), DATABASE_URL: postgres.url };
+        if (step === 'engine') await benchDatabase('PostgreSQL', env, 600);
+        else {
+          await endToEnd(END_TO_END, {
+            label: 'PostgreSQL, two agent processes',
+            env,
+            agents: 2,
+            tasks: E2E_TASKS,
+            target: 300,
+          });
+        }
       } finally {
         await postgres.drop();
       }

@@ -225,6 +225,7 @@ export class Agent {
   private async process(held: Held): Promise<void> {
     const { run } = held;
     const deps = { transport: this.setup.transport, engine: this.setup.engine, cache: this.setup.cache };
+    const started = performance.now();
     let execution: Execution;
     try {
       execution = await execute(deps, run, held.controller.signal);
@@ -246,6 +247,9 @@ export class Agent {
       execution_time_ms: execution.executionTimeMs,
     });
     const body = this.resultBody(run, execution);
+    // What the agent adds to the engine's run (module fetch or cache, hashing, signing), for bench:tasks.
+    const overheadMs =
+      execution.engineMs === undefined ? undefined : round2(performance.now() - started - execution.engineMs);
     for (let failures = 0; ; failures++) {
       if (held.dropped !== null) return this.reportDropped(held);
       let answer: SubmitAnswer;
@@ -278,6 +282,9 @@ export class Agent {
         event: 'submitted',
         task_id: run.task_id,
         run_id: run.run_id,
+        ...(overheadMs === undefined
+          ? {}
+          : { overhead_ms: overheadMs, engine_ms: round2(execution.engineMs ?? 0) }),
         task_status: answer.taskStatus,
       });
       return;
@@ -380,3 +387,5 @@ export class Agent {
     });
   }
 }
+
+const round2 = (ms: number) => Math.round(ms * 100) / 100;

@@ -21,6 +21,8 @@ export interface Execution {
   circuitId?: string;
   /** zk runs that produced a proof. */
   proof?: { proof: unknown; publicSignals: unknown };
+  /** Wall time of the engine call itself (WASM runs): what the agent adds is measured against it. */
+  engineMs?: number;
 }
 
 export interface ExecutorDeps {
@@ -82,6 +84,7 @@ async function executeWasm(deps: ExecutorDeps, run: LeasedRun, signal: AbortSign
   const moduleId = spec.module_id;
   const bytes = await fetchChecked(deps.cache, moduleId, () => deps.transport.module(moduleId));
   if (typeof bytes === 'string') return refused(bytes, { moduleHash: moduleId });
+  const engineStarted = performance.now();
   const result = await deps.engine.runBytes(
     bytes,
     {
@@ -98,7 +101,9 @@ async function executeWasm(deps: ExecutorDeps, run: LeasedRun, signal: AbortSign
     },
     AGENT_LANE,
   );
+  const engineMs = performance.now() - engineStarted;
   const execution: Execution = {
+    engineMs,
     outcome: result.outcome,
     // The output is stdout parsed as JSON, else its text (the engine's rule).
     output: result.outcome === 'ok' ? result.stdout : null,
