@@ -59,10 +59,10 @@ function startAgent(base: string, userKey: string, dataDir: string, nodeId: stri
   const engineMs: number[] = [];
   let buffered = '';
   let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const started = new Promise<void>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`agent exited (${code}) before starting: ${stderr}`)));
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
       const lines = buffered.split('\n');
       buffered = lines.pop() ?? '';
