@@ -53,12 +53,14 @@ export class HeartbeatsRepository {
    */
   async record(beats: readonly HeartbeatWrite[], bucketSecs: number): Promise<HeartbeatResult[]> {
     const column = <K extends keyof HeartbeatWrite>(key: K) => beats.map((beat) => beat[key]);
-    const rows = await this.db.query<{
+    // One SQL text for any batch size (arrays, not a VALUES list), so it is prepared once per connection.
+    const rows = await this.db.queryPrepared<{
       node_id: string;
       status: NodeStatus;
       health_score: number;
       previous_status: NodeStatus;
     }>(
+      'vcp_record_heartbeats',
       `WITH v AS (
          SELECT * FROM unnest($1::varchar[], $2::float8[], $3::float8[], $4::float8[], $5::float8[], $6::int[],
                               $7::varchar[], $8::float8[], $9::int[])
