@@ -9,6 +9,8 @@ const SERIAL = [
   '/test/integration/wasm/conformance.spec.ts',
   '/test/integration/wasm/event-loop.spec.ts',
   '/test/integration/proofs/concurrency.spec.ts',
+  // A 100 ms run timeout as its negative control, and an RSS bound: a loaded parallel pass timed the control out.
+  '/test/integration/wasm/compile-bounds.spec.ts',
 ];
 const common = {
   moduleFileExtensions: ['ts', 'js', 'json'],
