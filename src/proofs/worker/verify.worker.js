@@ -5,34 +5,15 @@
  */
 'use strict';
 
-const Module = require('node:module');
-const { dirname } = require('node:path');
 const { performance } = require('node:perf_hooks');
+const {
+  installSingleThreadCurve,
+  loadSnarkjs,
+  PROTOCOLS,
+  SILENT_LOGGER: logger,
+} = require('../../common/zk/snarkjs-thread');
 
-/*
- * ffjavascript (snarkjs's field library) requires the `web-worker` package, which, when loaded on any thread
- * but the main one, assumes it *is* a web-worker child and crashes reading its workerData. Our curve is
- * single-threaded and never starts a Worker, so the module is pre-seeded with a stand-in that refuses to.
- */
-function stubWebWorker() {
-  const ffjavascript = require.resolve('ffjavascript', { paths: [dirname(require.resolve('snarkjs'))] });
-  const path = require.resolve('web-worker', { paths: [dirname(ffjavascript)] });
-  const stub = new Module(path);
-  stub.filename = path;
-  stub.loaded = true;
-  stub.exports = class NoWorker {
-    constructor() {
-      throw new Error('snarkjs worker threads are disabled inside a verifier thread');
-    }
-  };
-  require.cache[path] = stub;
-}
-stubWebWorker();
-const snarkjs = require('snarkjs');
-
-const PROTOCOLS = new Set(['groth16', 'plonk', 'fflonk']);
-// Some snarkjs failure paths call logger.error unconditionally; a silent logger keeps them returning false.
-const logger = { debug() {}, info() {}, warn() {}, error() {} };
+const snarkjs = loadSnarkjs();
 
 /**
  * @param {{ protocol: string, vkey: unknown, publicSignals: string[], proof: unknown }} task
@@ -50,12 +31,9 @@ async function verify(task) {
 }
 
 async function init() {
-  // One bn128 curve per thread, built once (40-60 ms) and kept: snarkjs's verify looks the curve up in
-  // globalThis.curve_bn128. Single-threaded, because the pool already spans the cores: snarkjs's default curve
-  // would start its own worker threads inside each of ours and oversubscribe the machine.
-  /** @type {any} */ (globalThis).curve_bn128 = await snarkjs.curves.getCurveFromName('bn128', {
-    singleThread: true,
-  });
+  // One bn128 curve per thread, built once (40-60 ms) and kept. Single-threaded, because the pool already
+  // spans the cores: snarkjs's default curve would start its own threads inside each of ours.
+  await installSingleThreadCurve(snarkjs);
   return verify;
 }
 
