@@ -16,6 +16,7 @@ import { RefreshTokens20240103000000 } from './20240103000000-RefreshTokens';
 import { SchedulingEngine20261201180000 } from './20261201180000-SchedulingEngine';
 import { TaskEvents20261201210000 } from './20261201210000-TaskEvents';
 import { TaskRuns20240104000000 } from './20240104000000-TaskRuns';
+import { VerifiedResults20261202000000 } from './20261202000000-VerifiedResults';
 import { WasmModules20261128100000 } from './20261128100000-WasmModules';
 import { AccessTokenEpoch20261201160000 } from './20261201160000-AccessTokenEpoch';
 
@@ -41,4 +42,5 @@ export const MIGRATIONS = [
   ModuleOwners20261201190000,
   BuiltInModules20261201200000,
   TaskEvents20261201210000,
+  VerifiedResults20261202000000,
 ];

@@ -25,6 +25,7 @@ import { RateLimitModule } from './rate-limit/rate-limit.module';
 import { UsersModule } from './users/users.module';
 import { WasmModule } from './wasm/wasm.module';
 import { EmbeddedNodeModule } from './embedded-node/embedded-node.module';
+import { ReceiptsModule } from './receipts/receipts.module';
 
 export interface AppModuleOptions {
   /** Where JSON logs go (stdout by default); tests pass a stream to read them. */
@@ -53,6 +54,7 @@ export class AppModule {
         NodesModule,
         TasksModule,
         SchedulingModule,
+        ReceiptsModule,
         EmbeddedNodeModule,
         RateLimitModule,
         ...(options.extraModules ?? []),

@@ -34,6 +34,10 @@ export const AuditAction = {
   TaskDeleted: 'task.deleted',
   RunLeaseLost: 'run.lease_lost',
   RunSignatureInvalid: 'run.signature_invalid',
+  RunInvalid: 'run.invalid',
+  NodeQuarantined: 'node.quarantined',
+  NodeQuarantineLifted: 'node.quarantine_lifted',
+  TaskNoConsensus: 'task.no_consensus',
 } as const;
 export type AuditAction = (typeof AuditAction)[keyof typeof AuditAction];
 

@@ -16,6 +16,7 @@ import { RateLimitConfig, rateLimitConfig } from '../rate-limit/rate-limit.confi
 import { RedisConfig, redisConfig } from '../redis/redis.config';
 import { WasmConfig, wasmConfig } from '../wasm/wasm.config';
 import { EmbeddedNodeConfig, embeddedNodeConfig } from '../embedded-node/embedded-node.config';
+import { ReceiptsConfig, receiptsConfig } from '../receipts/receipts.config';
 
 /**
  * The whole configuration, built once at boot by `loadConfig`: the core settings and each feature's own
@@ -40,6 +41,7 @@ export class AppConfig {
   readonly scheduling!: SchedulingConfig;
   readonly tasks!: TasksConfig;
   readonly embeddedNode!: EmbeddedNodeConfig;
+  readonly receipts!: ReceiptsConfig;
 
   constructor(values: AppConfig) {
     Object.assign(this, values);
@@ -67,6 +69,7 @@ export const FEATURE_CONFIGS = {
   scheduling: schedulingConfig,
   tasks: tasksConfig,
   embeddedNode: embeddedNodeConfig,
+  receipts: receiptsConfig,
 } satisfies { readonly [K in FeatureKey]: FeatureConfig<object, AppConfig[K]> };
 
 export const FEATURE_KEYS = Object.keys(FEATURE_CONFIGS) as FeatureKey[];

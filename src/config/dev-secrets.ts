@@ -4,12 +4,19 @@ import { join } from 'node:path';
 
 export const DEV_SECRETS_FILE = 'secrets.json';
 
+/** A generated secret without a format of its own: 48 random bytes as base64url. */
+export const randomSecret = (): string => randomBytes(48).toString('base64url');
+
 /**
  * Outside production, secrets that are not set are generated once from the CSPRNG and kept in
  * DATA_DIR/secrets.json with mode 0600, so tokens and key hashes survive restarts without anyone having to
- * invent a secret (and without a well-known default secret in the code).
+ * invent a secret (and without a well-known default secret in the code). `generate` makes each missing one.
  */
-export function loadOrCreateDevSecrets(dataDir: string, names: readonly string[]): Record<string, string> {
+export function loadOrCreateDevSecrets(
+  dataDir: string,
+  names: readonly string[],
+  generate: (name: string) => string = randomSecret,
+): Record<string, string> {
   const file = join(dataDir, DEV_SECRETS_FILE);
   let stored: Record<string, unknown> = {};
   if (existsSync(file)) {
@@ -23,7 +30,7 @@ export function loadOrCreateDevSecrets(dataDir: string, names: readonly string[]
     if (typeof value === 'string' && value.length >= 32) {
       secrets[name] = value;
     } else {
-      secrets[name] = randomBytes(48).toString('base64url');
+      secrets[name] = generate(name);
       changed = true;
     }
   }

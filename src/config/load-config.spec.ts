@@ -12,6 +12,7 @@ const STRONG = {
   API_KEY_PEPPER: 'pepper-two-0123456789abcdefghij',
   CORS_ALLOWED_ORIGINS: 'https://app.example.com',
   METRICS_TOKEN: 'scrape-9f8e7d6c5b4a39281706',
+  RECEIPT_SIGNING_KEY: 'mdxg7/LIAXTrB3rgZu/obbg/dOQ1chnNDwrA4FktBZA=',
 };
 
 describe('loadConfig', () => {
@@ -228,6 +229,7 @@ describe('loadConfig', () => {
       ['a JWT_SECRET with "secret"', { JWT_SECRET: 'supersecret0123456789abcdefghijklm' }, 'JWT_SECRET'],
       ['a missing REFRESH_TOKEN_PEPPER', { REFRESH_TOKEN_PEPPER: undefined }, 'REFRESH_TOKEN_PEPPER'],
       ['a missing API_KEY_PEPPER', { API_KEY_PEPPER: undefined }, 'API_KEY_PEPPER'],
+      ['a missing RECEIPT_SIGNING_KEY', { RECEIPT_SIGNING_KEY: undefined }, 'RECEIPT_SIGNING_KEY'],
       ['missing CORS_ALLOWED_ORIGINS', { CORS_ALLOWED_ORIGINS: undefined }, 'CORS_ALLOWED_ORIGINS'],
       ['a wildcard CORS_ALLOWED_ORIGINS', { CORS_ALLOWED_ORIGINS: '*' }, 'CORS_ALLOWED_ORIGINS'],
       ['a bcrypt cost below 10', { BCRYPT_COST: '9' }, 'BCRYPT_COST'],

@@ -2,7 +2,7 @@ import { buildCoreConfig, CoreVariables } from '../common/config/core.config';
 import type { ConfigContext, FeatureConfig } from '../common/config/feature-config';
 import { ConfigValidationError, parseVariables, RawEnvironment } from '../common/config/problems';
 import { AppConfig, FEATURE_CONFIGS, FEATURE_KEYS, FeatureKey, FeatureVariables } from './app-config';
-import { loadOrCreateDevSecrets } from './dev-secrets';
+import { loadOrCreateDevSecrets, randomSecret } from './dev-secrets';
 import { productionProblems } from './production-policy';
 
 type AnyFeatureConfig = FeatureConfig<object, unknown, string>;
@@ -19,6 +19,12 @@ function declaredSecrets(variables: FeatureVariables): Map<string, string | unde
       }),
     ),
   );
+}
+
+/** A missing secret, made by its feature's generator if it must have a format (see FeatureConfig.generateSecret). */
+function generateSecret(name: string): string {
+  const owner = FEATURE_KEYS.map(featureConfig).find((feature) => feature.secrets?.includes(name));
+  return owner?.generateSecret?.(name) ?? randomSecret();
 }
 
 /**
@@ -42,7 +48,7 @@ export function loadConfig(raw: RawEnvironment = process.env, cwd = process.cwd(
   if (problems.length > 0) throw new ConfigValidationError([...new Set(problems)]);
 
   const missing = [...secrets.values()].some((value) => value === undefined);
-  const generated = missing ? loadOrCreateDevSecrets(core.dataDir, [...secrets.keys()]) : {};
+  const generated = missing ? loadOrCreateDevSecrets(core.dataDir, [...secrets.keys()], generateSecret) : {};
   const secretOf = (name: string): string => secrets.get(name) ?? generated[name];
   const features = Object.fromEntries(
     FEATURE_KEYS.map((key) => {

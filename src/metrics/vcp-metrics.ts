@@ -60,6 +60,8 @@ export class VcpMetrics {
   private readonly tasksSubmitted: Counter;
   private readonly taskRuns: Counter;
   private readonly tasksFinished: Counter;
+  private readonly runsVerifiedTotal: Counter;
+  private readonly quorumMismatchesTotal: Counter;
   private readonly claimDuration: Histogram;
   private readonly leasesExpired: Counter;
   private readonly queueDepth: Gauge;
@@ -131,6 +133,17 @@ export class VcpMetrics {
       name: 'vcp_task_runs_total',
       help: 'Task runs finished on this replica, by outcome (lease_expired from the lease sweep)',
       labelNames: ['outcome'],
+      registers,
+    });
+    this.runsVerifiedTotal = new Counter({
+      name: 'vcp_runs_verified_total',
+      help: 'Runs compared with an accepted output (quorum or proof), by verdict (valid, invalid)',
+      labelNames: ['verdict'],
+      registers,
+    });
+    this.quorumMismatchesTotal = new Counter({
+      name: 'vcp_quorum_mismatches_total',
+      help: 'Times every sought run of a quorum task reported and no output reached the quorum',
       registers,
     });
     this.tasksFinished = new Counter({
@@ -225,6 +238,14 @@ export class VcpMetrics {
   /** `outcome` is a validated run outcome or `lease_expired` (closed set). */
   taskRunFinished(outcome: string): void {
     this.taskRuns.inc({ outcome });
+  }
+
+  runsVerified(verdict: 'valid' | 'invalid', count = 1): void {
+    if (count > 0) this.runsVerifiedTotal.inc({ verdict }, count);
+  }
+
+  quorumMismatch(): void {
+    this.quorumMismatchesTotal.inc();
   }
 
   /** `taskType` and `status` come from the task's closed sets (completed, failed, cancelled). */

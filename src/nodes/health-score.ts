@@ -8,7 +8,8 @@
  *   bandwidth   = min(bandwidth_mbps / 100, 1)            full marks from 100 Mbps
  *   latency     = 1 − min(network_latency_ms / 500, 1)      0 ms → 1, 500 ms or more → 0
  *   spare       = 1 − (cpu_usage + memory_usage) / 200      mean idle share of CPU and memory
- *   reliability = share of the node's runs that succeeded  (fed by verification; NEUTRAL until then)
+ *   reliability = the node's reputation (nodes/reputation.ts: Wilson lower bound of valid over compared runs;
+ *                 NEUTRAL until a run of it was compared)
  *   score       = round(100 × (0.4·bandwidth + 0.3·latency + 0.2·spare + 0.1·reliability), 2)
  */
 export const HEALTH_WEIGHTS = { bandwidth: 0.4, latency: 0.3, spareCompute: 0.2, reliability: 0.1 } as const;

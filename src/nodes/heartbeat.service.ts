@@ -9,6 +9,7 @@ import { DatabaseSession } from '../database/transaction-runner';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import type { HeartbeatDto, HeartbeatHistoryQueryDto } from './dto/node-requests.dto';
 import type { HeartbeatPageDto, HeartbeatResponseDto, LeaseReportDto } from './dto/node-responses.dto';
+import { reputationScore } from './reputation';
 import { healthScore } from './health-score';
 import { HeartbeatResult, HeartbeatsRepository, HeartbeatWrite } from './heartbeats.repository';
 import { NodesConfig } from './nodes.config';
@@ -43,7 +44,10 @@ interface Waiter {
 export class HeartbeatService {
   private pending = new Map<string, { write: HeartbeatWrite; waiters: Waiter[] }>();
   private draining = false;
-  private readonly profiles = new Map<string, { bandwidthMbps: number; until: number }>();
+  private readonly profiles = new Map<
+    string,
+    { bandwidthMbps: number; reliability: number | null; until: number }
+  >();
   private leaseRenewer: LeaseRenewer | undefined;
 
   constructor(
@@ -63,7 +67,7 @@ export class HeartbeatService {
   /** The node's key (checked by the guard) or its owner/an admin (checked here). */
   async heartbeat(principal: Principal, nodeId: string, dto: HeartbeatDto): Promise<HeartbeatResponseDto> {
     if (principal.nodeId === undefined) await this.nodes.visible(principal, nodeId);
-    const bandwidthMbps = await this.bandwidthOf(nodeId);
+    const { bandwidthMbps, reliability } = await this.profileOf(nodeId);
     const telemetry = [dto.cpu_usage, dto.memory_usage, dto.network_latency_ms].some((v) => v !== undefined);
     const write: HeartbeatWrite = {
       nodeId,
@@ -79,6 +83,7 @@ export class HeartbeatService {
             cpuUsage: dto.cpu_usage,
             memoryUsage: dto.memory_usage,
             networkLatencyMs: dto.network_latency_ms,
+            reliability,
           })
         : null,
       count: 1,
@@ -145,15 +150,20 @@ export class HeartbeatService {
     };
   }
 
-  private async bandwidthOf(nodeId: string): Promise<number> {
+  private async profileOf(nodeId: string): Promise<{ bandwidthMbps: number; reliability: number | null }> {
     const now = this.clock.nowMs();
     const cached = this.profiles.get(nodeId);
-    if (cached && cached.until > now) return cached.bandwidthMbps;
+    if (cached && cached.until > now) return cached;
     const profile = await this.nodesRepository.heartbeatProfile(nodeId);
     if (!profile) throw AppException.notFound('Node not found');
     if (this.profiles.size >= MAX_PROFILES) this.profiles.clear();
-    this.profiles.set(nodeId, { bandwidthMbps: profile.bandwidthMbps, until: now + PROFILE_TTL_MS });
-    return profile.bandwidthMbps;
+    const entry = {
+      bandwidthMbps: profile.bandwidthMbps,
+      reliability: reputationScore(profile.runsValid, profile.runsInvalid),
+      until: now + PROFILE_TTL_MS,
+    };
+    this.profiles.set(nodeId, entry);
+    return entry;
   }
 
   /** Why a heartbeat changed nothing: the node was rejected or deleted meanwhile. */

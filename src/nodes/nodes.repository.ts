@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { KeysetCursor } from '../common/pagination/cursor';
 import { DatabaseSession } from '../database/transaction-runner';
 import type { NodeStatus } from './dto/node-requests.dto';
+import type { NodeRecordOfRuns } from './reputation';
 import type { NodeType } from './dto/register-node.dto';
 
 export interface NodeRecord {
@@ -20,6 +21,7 @@ export interface NodeRecord {
   lastHeartbeat: Date | null;
   publicKey: string | null;
   labels: Record<string, string>;
+  record: NodeRecordOfRuns;
 }
 
 export interface NewNode {
@@ -60,10 +62,18 @@ interface NodeRow {
   last_heartbeat: Date | null;
   public_key: string | null;
   labels: Record<string, string>;
+  runs_valid: number;
+  runs_invalid: number;
+  runs_error: number;
+  runs_lost: number;
+  valid_streak: number;
+  quarantined_at: Date | null;
+  quarantine_reason: string | null;
 }
 
 const COLUMNS = `node_id, owner_id, region, node_type, bandwidth_mbps, cpu_cores, memory_gb, gpu_available,
-  health_score, status, registered_at, last_seen, last_heartbeat, public_key, labels`;
+  health_score, status, registered_at, last_seen, last_heartbeat, public_key, labels, runs_valid, runs_invalid,
+  runs_error, runs_lost, valid_streak, quarantined_at, quarantine_reason`;
 
 function toRecord(row: NodeRow): NodeRecord {
   return {
@@ -82,6 +92,15 @@ function toRecord(row: NodeRow): NodeRecord {
     lastHeartbeat: row.last_heartbeat,
     publicKey: row.public_key,
     labels: row.labels,
+    record: {
+      runsValid: row.runs_valid,
+      runsInvalid: row.runs_invalid,
+      runsError: row.runs_error,
+      runsLost: row.runs_lost,
+      validStreak: row.valid_streak,
+      quarantinedAt: row.quarantined_at,
+      quarantineReason: row.quarantine_reason,
+    },
   };
 }
 
@@ -181,23 +200,42 @@ export class NodesRepository {
     return affected > 0;
   }
 
-  /** A reinstated node is offline until its agent (with a new key) heartbeats again. */
+  /**
+   * A rejected node becomes offline until its agent (with a new key) heartbeats again; a quarantined node's
+   * quarantine is lifted (its counts stay: a second quarantine needs new invalid runs on top of them).
+   */
   async reinstate(nodeId: string): Promise<boolean> {
     const { affected } = await this.db.execute(
-      `UPDATE nodes SET status = 'offline', updated_at = now()
-        WHERE node_id = $1 AND deleted_at IS NULL AND status = 'rejected'`,
+      `UPDATE nodes SET status = CASE WHEN status = 'rejected' THEN 'offline' ELSE status END,
+              quarantined_at = NULL, quarantine_reason = NULL, quarantine_lifted_invalid = runs_invalid,
+              updated_at = now()
+        WHERE node_id = $1 AND deleted_at IS NULL AND (status = 'rejected' OR quarantined_at IS NOT NULL)`,
       [nodeId],
     );
     return affected > 0;
   }
 
-  /** What a heartbeat needs to score a node: its bandwidth; null if it is not live or is rejected. */
-  async heartbeatProfile(nodeId: string): Promise<{ bandwidthMbps: number; status: NodeStatus } | null> {
-    const [row] = await this.db.query<{ bandwidth_mbps: number; status: NodeStatus }>(
-      `SELECT bandwidth_mbps, status FROM nodes WHERE node_id = $1 AND deleted_at IS NULL`,
+  /** What a heartbeat needs to score a node: bandwidth and compared runs; null if it is not live. */
+  async heartbeatProfile(
+    nodeId: string,
+  ): Promise<{ bandwidthMbps: number; status: NodeStatus; runsValid: number; runsInvalid: number } | null> {
+    const [row] = await this.db.query<{
+      bandwidth_mbps: number;
+      status: NodeStatus;
+      runs_valid: number;
+      runs_invalid: number;
+    }>(
+      `SELECT bandwidth_mbps, status, runs_valid, runs_invalid FROM nodes WHERE node_id = $1 AND deleted_at IS NULL`,
       [nodeId],
     );
-    return row ? { bandwidthMbps: row.bandwidth_mbps, status: row.status } : null;
+    return row
+      ? {
+          bandwidthMbps: row.bandwidth_mbps,
+          status: row.status,
+          runsValid: row.runs_valid,
+          runsInvalid: row.runs_invalid,
+        }
+      : null;
   }
 
   /**

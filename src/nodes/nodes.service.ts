@@ -20,6 +20,7 @@ import { NEUTRAL_SCORE } from './health-score';
 import { NodeLoss } from './node-loss';
 import { NodeRecord, NodesRepository } from './nodes.repository';
 import { normalizeEd25519PublicKey } from './public-key';
+import { reputationScore } from './reputation';
 
 const DEFAULT_PAGE = 50;
 
@@ -44,6 +45,17 @@ export function toNodeInfo(node: NodeRecord, viewer: Principal): NodeInfoDto {
     last_heartbeat: node.lastHeartbeat?.toISOString() ?? null,
     public_key: node.publicKey,
     labels: node.labels,
+    reputation: {
+      valid: node.record.runsValid,
+      invalid: node.record.runsInvalid,
+      error: node.record.runsError,
+      lost: node.record.runsLost,
+      valid_streak: node.record.validStreak,
+      score: reputationScore(node.record.runsValid, node.record.runsInvalid),
+      quarantined: node.record.quarantinedAt !== null,
+      quarantined_at: node.record.quarantinedAt?.toISOString() ?? null,
+      quarantine_reason: node.record.quarantineReason,
+    },
   };
 }
 
@@ -173,9 +185,10 @@ export class NodesService {
     const node = await this.tx.run(async () => {
       const node = await this.visible(principal, nodeId, true);
       if (!(await this.nodes.reinstate(node.nodeId))) {
-        throw new AppException(ErrorCode.Conflict, 'Only a rejected node can be reinstated');
+        throw new AppException(ErrorCode.Conflict, 'Only a rejected or quarantined node can be reinstated');
       }
-      await this.audit.record(this.event('node.reinstated', principal, node), meta);
+      const action = node.status === 'rejected' ? 'node.reinstated' : 'node.quarantine_lifted';
+      await this.audit.record(this.event(action, principal, node), meta);
       return (await this.nodes.findLive(node.nodeId, null))!;
     });
     return toNodeInfo(node, principal);

@@ -1,10 +1,13 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { AppException } from '../common/errors/app.exception';
+import { ErrorCode } from '../common/errors/error-code';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { DatabaseSession, TransactionRunner } from '../database/transaction-runner';
 import { WasmConfig } from '../wasm/wasm.config';
 import { TaskEventSignal } from '../tasks/task-event-signal';
 import { WorkSignal } from '../tasks/work-signal';
 import type { ClaimRequestDto, ClaimResponseDto, LeasedRunDto } from './dto/claim.dto';
+import { ReputationRepository } from './reputation.repository';
 import { ClaimedRun, RunsRepository } from './runs.repository';
 import { SchedulingConfig } from './scheduling.config';
 
@@ -14,7 +17,8 @@ const UNIQUE_VIOLATION = '23505';
  * Claims with long polling: try at once; with nothing to lease, wait for a wake-up (a submission or a
  * requeue) or the fallback poll, and try again until `wait_ms` has passed.
  *
- * A wake-up wakes one waiting claim, the one that has waited longest, not all of them: every woken claim is a
+ * A wake-up wakes one waiting claim — the one whose node has the best reputation (issue 18: better nodes get
+ * work first), the longest-waiting among equals — not all of them: every woken claim is a
  * transaction, and on the embedded database they all queue on its one session, so waking eight idle nodes for
  * one new run made the winner wait behind seven empty claims. A woken claim that leased something passes the
  * wake-up on to the next waiter (there may be more work); one that found nothing ends the chain. A waiter the
@@ -24,8 +28,8 @@ const UNIQUE_VIOLATION = '23505';
 @Injectable()
 export class ClaimService implements OnModuleDestroy {
   private closing = false;
-  /** Waiting claims in the order they started to wait (a Set keeps insertion order): the head wakes first. */
-  private readonly stopWaiting = new Set<(byWakeUp?: boolean) => void>();
+  /** Waiting claims and their node's reputation, in the order they started to wait (a Map keeps it). */
+  private readonly stopWaiting = new Map<(byWakeUp?: boolean) => void, number>();
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -37,6 +41,7 @@ export class ClaimService implements OnModuleDestroy {
     private readonly metrics: VcpMetrics,
     private readonly tx: TransactionRunner,
     private readonly database: DatabaseSession,
+    private readonly reputation: ReputationRepository,
   ) {
     this.unsubscribe = this.signal.subscribe(() => this.wakeOne());
   }
@@ -44,7 +49,7 @@ export class ClaimService implements OnModuleDestroy {
   onModuleDestroy(): void {
     this.closing = true;
     this.unsubscribe();
-    for (const stop of this.stopWaiting) stop();
+    for (const stop of this.stopWaiting.keys()) stop();
   }
 
   /** Claims waiting for work right now (each has looked once and found nothing). */
@@ -59,6 +64,7 @@ export class ClaimService implements OnModuleDestroy {
     let expired = waitMs === 0;
     let wokenByWork = false;
     let wake: (() => void) | undefined;
+    let score: number | undefined;
     const deadline = expired
       ? undefined
       : setTimeout(() => {
@@ -75,8 +81,11 @@ export class ClaimService implements OnModuleDestroy {
           this.events.publish(...claimed.map((run) => run.taskId));
           return { runs: claimed.map((run) => this.toLeasedRun(run)) };
         }
+        // Read once per poll, and only when there was nothing to lease: a quarantined node's claim leases
+        // nothing (the claim statement skips it) and learns why here.
+        score ??= await this.standing(nodeId);
         if (expired || this.closing) return null;
-        wokenByWork = await this.nextChance((done) => (wake = done));
+        wokenByWork = await this.nextChance(score, (done) => (wake = done));
       }
     } finally {
       clearTimeout(deadline);
@@ -96,24 +105,45 @@ export class ClaimService implements OnModuleDestroy {
         return this.runs.claim(nodeId, max, maxConcurrentRuns, leaseSecs);
       });
     } catch (error) {
-      // The unique (task_id, node_id) index is the last guard against leasing one task twice to a node; if it
-      // ever fires, the claim's transaction has rolled back and leases nothing.
+      // The unique indexes are the last guard against leasing one task twice to a node or to one owner (two
+      // of its nodes racing for a quorum task on PostgreSQL): the claim's transaction rolled back and leased
+      // nothing; the poll loop claims again (the other run is visible by then).
       if ((error as { driverError?: { code?: string } })?.driverError?.code === UNIQUE_VIOLATION) return [];
       throw error;
     }
   }
 
-  /** Wakes the claim that has waited longest, if any. */
+  /** The node's reputation score; a quarantined node's claim is refused (403 `node_quarantined`). */
+  private async standing(nodeId: string): Promise<number> {
+    const standing = await this.reputation.standing(nodeId);
+    if (standing?.quarantineReason) {
+      throw new AppException(
+        ErrorCode.Forbidden,
+        `This node is quarantined: ${standing.quarantineReason}. An admin can reinstate it.`,
+        { reason: 'node_quarantined' },
+      );
+    }
+    return standing?.score ?? 0;
+  }
+
+  /** Wakes the waiting claim of the best-reputed node (the longest-waiting among equals), if any. */
   private wakeOne(): void {
-    const first = this.stopWaiting.values().next();
-    if (!first.done) first.value(true);
+    let best: ((byWakeUp?: boolean) => void) | undefined;
+    let bestScore = -1;
+    for (const [stop, score] of this.stopWaiting) {
+      if (score > bestScore) {
+        best = stop;
+        bestScore = score;
+      }
+    }
+    best?.(true);
   }
 
   /**
    * Resolves true on a wake-up (wakeOne), false after the fallback poll interval, at the deadline or at
    * shutdown.
    */
-  private nextChance(onDeadline: (done: () => void) => void): Promise<boolean> {
+  private nextChance(score: number, onDeadline: (done: () => void) => void): Promise<boolean> {
     return new Promise((resolve) => {
       const done = (byWakeUp = false) => {
         clearTimeout(poll);
@@ -121,7 +151,7 @@ export class ClaimService implements OnModuleDestroy {
         resolve(byWakeUp);
       };
       const poll = setTimeout(done, this.config.fallbackPollMs);
-      this.stopWaiting.add(done);
+      this.stopWaiting.set(done, score);
       onDeadline(done);
     });
   }

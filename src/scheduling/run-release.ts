@@ -6,6 +6,7 @@ import { NodeLoss } from '../nodes/node-loss';
 import { TaskEventSignal } from '../tasks/task-event-signal';
 import { TasksRepository } from '../tasks/tasks.repository';
 import { WorkSignal } from '../tasks/work-signal';
+import { ReputationRepository } from './reputation.repository';
 import { EndedLease, RunsRepository } from './runs.repository';
 import { SchedulingConfig } from './scheduling.config';
 
@@ -36,6 +37,7 @@ export class RunRelease implements OnModuleInit {
     private readonly signal: WorkSignal,
     private readonly events: TaskEventSignal,
     private readonly metrics: VcpMetrics,
+    private readonly reputation: ReputationRepository,
   ) {}
 
   onModuleInit(): void {
@@ -50,6 +52,7 @@ export class RunRelease implements OnModuleInit {
   /** Inside the caller's transaction. */
   async giveBack(ended: EndedLease[], cause: LeaseLossCause): Promise<ReleaseEffect> {
     const effect: ReleaseEffect = { cause, leases: ended.length, requeued: 0, exhausted: [], taskIds: [] };
+    await this.reputation.countLost(ended.map((run) => run.nodeId));
     for (const run of ended) {
       const released = await this.tasks.releaseSlot(run.taskId, this.config.retryBaseMs);
       if (released === 'requeued') effect.requeued++;

@@ -12,10 +12,22 @@ import { TaskEventSignal } from '../tasks/task-event-signal';
 import { WorkSignal } from '../tasks/work-signal';
 import { RunResultRequestDto, RunResultResponseDto, TASK_FAULT_OUTCOMES } from './dto/result.dto';
 import { RunForResult, RunsRepository } from './runs.repository';
+import { ReputationRepository } from './reputation.repository';
 import { SchedulingConfig } from './scheduling.config';
+import { OkEffect, Verification, Verdict } from './verification';
 import { ZkResults } from './zk-results';
 
 const OPEN: ReadonlySet<string> = new Set(['pending', 'running']);
+
+const noEffect = (taskStatus: string): OkEffect => ({
+  taskStatus,
+  reason: null,
+  requeued: false,
+  verdict: null,
+  judged: [],
+  mismatch: false,
+  quarantined: [],
+});
 
 const signatureInvalid = () =>
   new AppException(
@@ -48,11 +60,13 @@ export class RunResultService {
     private readonly events: TaskEventSignal,
     private readonly zkResults: ZkResults,
     private readonly audit: AuditService,
+    private readonly verification: Verification,
+    private readonly reputation: ReputationRepository,
   ) {}
 
   async submit(nodeId: string, runId: string, dto: RunResultRequestDto): Promise<RunResultResponseDto> {
     const requestHash = jsonSha256Hex(dto);
-    let requeued = false;
+    let effect: OkEffect = noEffect('');
     const finished: { taskType?: string; status?: string } = {};
     // A proof costs up to seconds of a verifier thread: a result this node did not sign never gets that far.
     if (dto.proof !== undefined && (await this.signedByAnotherKey(nodeId, runId, dto)))
@@ -86,7 +100,8 @@ export class RunResultService {
           { reason: 'no_public_key' },
         );
       }
-      if (!verifyReceipt(receiptOf(run, dto, outputHash), dto.signature, run.nodePublicKey)) {
+      const receipt = receiptOf(run, dto, outputHash);
+      if (!verifyReceipt(receipt, dto.signature, run.nodePublicKey)) {
         // Audited in this transaction, which commits (nothing else was written); the 422 follows it.
         await this.auditBadSignature(run, dto);
         badSignature = true;
@@ -96,11 +111,19 @@ export class RunResultService {
       // A zk_proof task never completes on an unverified proof (verify saw another lease state: answer again).
       this.zkResults.requireProof(run, dto);
       if (run.taskType === 'zk_proof' && dto.outcome === 'ok' && zk === null) throw leaseLost();
-      const effect = proofRejected
-        ? await this.zkResults.reject(run)
+      effect = proofRejected
+        ? { ...noEffect(run.taskStatus), ...(await this.zkResults.reject(run)) }
         : await this.applyOutcome(run, dto, outputHash);
-      if (zk) await this.zkResults.store(run, zk, effect.taskStatus === 'completed');
-      requeued = effect.requeued;
+      if (zk) {
+        await this.zkResults.store(run, zk, effect.taskStatus === 'completed');
+        // A proof is its own verification: verified, the run is valid; rejected, it is invalid.
+        effect.verdict = zk.accepted ? 'valid' : 'invalid';
+        await this.verification.judge(
+          run.taskId,
+          [{ runId: run.runId, nodeId: run.nodeId, verdict: effect.verdict }],
+          effect,
+        );
+      }
       if (OPEN.has(run.taskStatus) && !OPEN.has(effect.taskStatus)) {
         finished.taskType = run.taskType;
         finished.status = effect.taskStatus;
@@ -124,14 +147,19 @@ export class RunResultService {
         gasUsed: dto.gas_used ?? null,
         requestHash,
         response,
+        receipt,
+        signature: dto.signature,
+        nodePublicKey: run.nodePublicKey,
+        verdict: effect.verdict,
       });
       if (!recorded) throw leaseLost();
       return response;
     });
     if (badSignature || response === null) throw signatureInvalid();
-    if (requeued) this.signal.notify();
+    if (effect.requeued) this.signal.notify();
     this.events.publish(response.task_id);
     this.metrics.taskRunFinished(proofRejected ? 'proof_invalid' : dto.outcome);
+    this.countVerdicts(effect);
     if (finished.taskType && finished.status) this.metrics.taskFinished(finished.taskType, finished.status);
     return response;
   }
@@ -170,38 +198,35 @@ export class RunResultService {
     );
   }
 
-  /** What the result does to the task: complete, fail, or give the slot back to the queue. */
-  private async applyOutcome(
-    run: RunForResult,
-    dto: RunResultRequestDto,
-    outputHash: string,
-  ): Promise<{ taskStatus: string; reason: string | null; requeued: boolean }> {
+  private countVerdicts(effect: OkEffect): void {
+    const count = (verdict: Verdict) => effect.judged.filter((run) => run.verdict === verdict).length;
+    this.metrics.runsVerified('valid', count('valid'));
+    this.metrics.runsVerified('invalid', count('invalid'));
+    if (effect.mismatch) this.metrics.quorumMismatch();
+  }
+
+  /** What the result does to the task: complete (by quorum), fail, or give the slot back to the queue. */
+  private async applyOutcome(run: RunForResult, dto: RunResultRequestDto, outputHash: string): Promise<OkEffect> {
     const outcome = dto.outcome;
-    if (outcome === 'ok') {
-      // One node's word is the whole quorum when min_nodes is 1: no need to read the others' outputs.
-      const others = run.minNodes > 1 ? await this.runs.succeededHashes(run.taskId) : [];
-      const hashes = [...others, outputHash];
-      if (hashes.length < run.minNodes) return { taskStatus: 'running', reason: null, requeued: false };
-      // min_nodes ≥ 2 until the verification issue lands: complete only when every output is equal.
-      if (hashes.every((hash) => hash === hashes[0])) {
-        await this.tasks.complete(run.taskId, dto.output ?? null);
-        return { taskStatus: 'completed', reason: null, requeued: false };
-      }
-      await this.tasks.fail(run.taskId, 'no_consensus');
-      return { taskStatus: 'failed', reason: 'no_consensus', requeued: false };
-    }
+    if (outcome === 'ok') return this.verification.onOk(run, outputHash, dto.output ?? null);
+    const taskFault = TASK_FAULT_OUTCOMES.includes(outcome);
+    if (!taskFault) await this.reputation.countError(run.nodeId);
+    if (!OPEN.has(run.taskStatus)) return noEffect(run.taskStatus);
+    // Deterministic failure: the same fault (outcome and output hash) from distinct nodes, as many as the
+    // quorum (at least two), fails the task at once.
     if (
-      TASK_FAULT_OUTCOMES.includes(outcome) &&
-      (await this.runs.sameFaultElsewhere(run.taskId, run.runId, outcome, outputHash))
+      taskFault &&
+      (await this.runs.sameFaultElsewhere(run.taskId, run.runId, outcome, outputHash)) + 1 >=
+        Math.max(2, run.quorum)
     ) {
       await this.tasks.fail(run.taskId, 'unexecutable');
-      return { taskStatus: 'failed', reason: 'unexecutable', requeued: false };
+      return { ...noEffect('failed'), reason: 'unexecutable' };
     }
-    // A node fault, or a task fault not yet confirmed by a second node: the slot goes back to the queue.
+    // A node fault, or a task fault not yet confirmed: the slot goes back to the queue.
     const released = await this.tasks.releaseSlot(run.taskId, this.config.retryBaseMs);
-    if (released === 'failed') return { taskStatus: 'failed', reason: 'attempts_exhausted', requeued: false };
-    if (released === 'requeued') return { taskStatus: 'pending', reason: null, requeued: true };
-    return { taskStatus: run.taskStatus, reason: null, requeued: false };
+    if (released === 'failed') return { ...noEffect('failed'), reason: 'attempts_exhausted' };
+    if (released === 'requeued') return { ...noEffect('pending'), requeued: true };
+    return noEffect(run.taskStatus);
   }
 }
 

@@ -66,6 +66,12 @@ export interface RunForResult {
   taskStatus: string;
   taskType: string;
   minNodes: number;
+  quorum: number;
+  runTarget: number;
+  maxRuns: number;
+  /** The accepted output's hash once the task completed (late results are compared with it). */
+  canonicalHash: string | null;
+  nodeOwnerId: string | null;
   /** What the node's receipt binds: the run's inputs hash, module and circuit. */
   inputsHash: string;
   moduleHash: string | null;
@@ -86,6 +92,11 @@ export interface RunOutcome {
   gasUsed: number | null;
   requestHash: string;
   response: unknown;
+  /** The receipt the node signed (as the server rebuilt it) and its signature. */
+  receipt: unknown;
+  signature: string;
+  nodePublicKey: string;
+  verdict: 'valid' | 'invalid' | null;
 }
 
 /**
@@ -114,7 +125,9 @@ export class RunsRepository {
   /**
    * Leases up to `max` runs to the node in one statement: eligible open tasks in priority then age order, a
    * slot taken on each by compare-and-set on `active_runs`, a run row with a fresh fence per task. The
-   * unique (task_id, node_id) index refuses a second run of one task on one node even if the query erred.
+   * unique (task_id, node_id) index refuses a second run of one task on one node even if the query erred, and
+   * task_runs_quorum_owner_key a second live or succeeded run of one owner on a quorum task (two claims of one
+   * owner's nodes racing on PostgreSQL: the loser's statement fails and the caller claims again).
    * Run it after serializeNodeClaims in one transaction, or the node's limit can be overshot.
    */
   async claim(nodeId: string, max: number, maxConcurrent: number, leaseSecs: number): Promise<ClaimedRun[]> {
@@ -134,19 +147,24 @@ export class RunsRepository {
       'vcp_claim',
       `WITH node AS (
          SELECT node_id, owner_id, cpu_cores, memory_gb, gpu_available FROM nodes
-          WHERE node_id = $1 AND status = 'online' AND deleted_at IS NULL AND node_type = 'compute'),
+          WHERE node_id = $1 AND status = 'online' AND deleted_at IS NULL AND node_type = 'compute'
+            AND quarantined_at IS NULL),
        slots AS (
          SELECT GREATEST(0, LEAST($2::int, $3::int - (
            SELECT count(*)::int FROM task_runs WHERE node_id = $1 AND status = 'leased'))) AS n),
        candidates AS (
          SELECT t.task_id FROM tasks t, node
-          WHERE t.status IN ('pending', 'running') AND t.active_runs < t.min_nodes AND t.deleted_at IS NULL
-            AND t.attempts < t.max_attempts + t.min_nodes - 1
+          WHERE t.status IN ('pending', 'running') AND t.active_runs < t.run_target AND t.deleted_at IS NULL
+            AND t.attempts < t.max_attempts + t.run_target - 1
             AND (t.not_before IS NULL OR t.not_before <= now())
             AND (NOT t.require_gpu OR node.gpu_available)
             AND (t.min_cpu_cores IS NULL OR node.cpu_cores >= t.min_cpu_cores)
             AND (t.min_memory_gb IS NULL OR node.memory_gb >= t.min_memory_gb)
             AND NOT EXISTS (SELECT 1 FROM task_runs r WHERE r.task_id = t.task_id AND r.node_id = $1)
+            -- A quorum needs distinct owners: an ownerless node never serves one, an owner serves one run.
+            AND (t.min_nodes = 1 OR (node.owner_id IS NOT NULL AND NOT EXISTS (
+                  SELECT 1 FROM task_runs r WHERE r.task_id = t.task_id AND r.node_owner_id = node.owner_id
+                     AND r.status IN ('leased', 'succeeded'))))
           ORDER BY t.priority DESC, t.created_at, t.task_id
           LIMIT (SELECT n FROM slots)
           FOR UPDATE OF t SKIP LOCKED),
@@ -154,14 +172,15 @@ export class RunsRepository {
          UPDATE tasks t SET active_runs = t.active_runs + 1, attempts = t.attempts + 1, status = 'running',
                 status_reason = NULL, updated_at = now()
            FROM candidates c
-          WHERE t.task_id = c.task_id AND t.status IN ('pending', 'running') AND t.active_runs < t.min_nodes
+          WHERE t.task_id = c.task_id AND t.status IN ('pending', 'running') AND t.active_runs < t.run_target
           RETURNING t.task_id, t.task_type, t.attempts, t.inputs, t.inputs_hash, t.args, t.deterministic,
-                    t.module_id, t.circuit_id, t.max_execution_time_sec),
+                    t.module_id, t.circuit_id, t.max_execution_time_sec, t.min_nodes),
        runs AS (
          INSERT INTO task_runs (task_id, node_id, node_owner_id, status, fence, lease_expires_at, attempt,
-                                started_at, inputs_hash, wasm_module_hash)
+                                started_at, inputs_hash, wasm_module_hash, quorum_run)
          SELECT c.task_id, node.node_id, node.owner_id, 'leased', nextval('task_run_fence_seq'),
-                now() + $4::int * interval '1 second', c.attempts, now(), c.inputs_hash, c.module_id
+                now() + $4::int * interval '1 second', c.attempts, now(), c.inputs_hash, c.module_id,
+                c.min_nodes > 1
            FROM claimed c, node
          RETURNING run_id, task_id, fence, lease_expires_at)
        SELECT r.run_id, r.task_id, r.fence, r.lease_expires_at, c.task_type, c.inputs, c.args, c.deterministic,
@@ -237,6 +256,11 @@ export class RunsRepository {
       task_status: string;
       task_type: string;
       min_nodes: number;
+      quorum: number;
+      run_target: number;
+      max_runs: number;
+      canonical_hash: string | null;
+      node_owner_id: string | null;
       inputs_hash: string;
       wasm_module_hash: string | null;
       circuit_id: string | null;
@@ -245,6 +269,8 @@ export class RunsRepository {
       lock ? 'vcp_run_for_result_locked' : 'vcp_run_for_result',
       `SELECT r.run_id, r.task_id, r.node_id, r.status, r.fence, r.result_request_hash, r.result_response,
               (r.lease_expires_at > now()) AS lease_live, t.status AS task_status, t.task_type, t.min_nodes,
+              t.quorum, t.run_target, t.max_runs, r.node_owner_id,
+              (SELECT c.output_hash FROM task_runs c WHERE c.run_id = t.canonical_run_id) AS canonical_hash,
               r.inputs_hash, r.wasm_module_hash, t.circuit_id,
               (SELECT n.public_key FROM nodes n WHERE n.node_id = r.node_id) AS public_key
          FROM task_runs r JOIN tasks t ON t.task_id = r.task_id
@@ -265,6 +291,11 @@ export class RunsRepository {
       taskStatus: row.task_status,
       taskType: row.task_type,
       minNodes: row.min_nodes,
+      quorum: row.quorum,
+      runTarget: row.run_target,
+      maxRuns: row.max_runs,
+      canonicalHash: row.canonical_hash,
+      nodeOwnerId: row.node_owner_id,
       inputsHash: row.inputs_hash,
       moduleHash: row.wasm_module_hash,
       circuitId: row.circuit_id,
@@ -278,7 +309,9 @@ export class RunsRepository {
       'vcp_finish_run',
       `UPDATE task_runs SET status = $3, outcome = $4, output = $5::jsonb, output_hash = $6, stdout = $7,
               stderr = $8, exit_code = $9, execution_time_ms = $10, gas_used = $11, result_request_hash = $12,
-              result_response = $13::jsonb, completed_at = now(), lease_expires_at = NULL
+              result_response = $13::jsonb, receipt = $14::jsonb, signature = $15, verdict = $16,
+              node_public_key = $17,
+              completed_at = now(), lease_expires_at = NULL
         WHERE run_id = $1 AND fence = $2 AND status = 'leased' AND lease_expires_at > now()
         RETURNING run_id`,
       [
@@ -295,6 +328,10 @@ export class RunsRepository {
         result.gasUsed,
         result.requestHash,
         JSON.stringify(result.response),
+        JSON.stringify(result.receipt),
+        result.signature,
+        result.verdict,
+        result.nodePublicKey,
       ],
     );
     return rows.length > 0;
@@ -326,29 +363,30 @@ export class RunsRepository {
     };
   }
 
-  /** Whether another node reported this same task-fault outcome (and output) for the task. */
-  async sameFaultElsewhere(
-    taskId: string,
-    runId: string,
-    outcome: string,
-    outputHash: string,
-  ): Promise<boolean> {
-    const rows = await this.db.query(
-      `SELECT 1 FROM task_runs
-        WHERE task_id = $1 AND run_id <> $2 AND status = 'failed' AND outcome = $3 AND output_hash = $4
-        LIMIT 1`,
+  /** How many other nodes reported this same task-fault outcome (and output) for the task. */
+  async sameFaultElsewhere(taskId: string, runId: string, outcome: string, outputHash: string): Promise<number> {
+    const [row] = await this.db.query<{ n: number }>(
+      `SELECT count(DISTINCT node_id)::int AS n FROM task_runs
+        WHERE task_id = $1 AND run_id <> $2 AND status = 'failed' AND outcome = $3 AND output_hash = $4`,
       [taskId, runId, outcome, outputHash],
     );
-    return rows.length > 0;
+    return row?.n ?? 0;
   }
 
-  /** Output hashes of the task's succeeded runs (the completion rule compares them). */
-  async succeededHashes(taskId: string): Promise<string[]> {
-    const rows = await this.db.query<{ output_hash: string }>(
-      `SELECT output_hash FROM task_runs WHERE task_id = $1 AND status = 'succeeded' ORDER BY fence`,
+  /** The task's succeeded runs and their output hashes, in lease order (the quorum groups them). */
+  async succeededRuns(taskId: string): Promise<{ runId: string; nodeId: string; outputHash: string }[]> {
+    const rows = await this.db.query<{ run_id: string; node_id: string; output_hash: string }>(
+      `SELECT run_id, node_id, output_hash FROM task_runs
+        WHERE task_id = $1 AND status = 'succeeded' ORDER BY fence`,
       [taskId],
     );
-    return rows.map((row) => row.output_hash);
+    return rows.map((row) => ({ runId: row.run_id, nodeId: row.node_id, outputHash: row.output_hash }));
+  }
+
+  /** Sets the verdict of already-finished runs (the quorum decided after they reported). */
+  async setVerdicts(runIds: string[], verdict: 'valid' | 'invalid'): Promise<void> {
+    if (runIds.length === 0) return;
+    await this.db.execute(`UPDATE task_runs SET verdict = $2 WHERE run_id = ANY($1::uuid[])`, [runIds, verdict]);
   }
 
   /** Expires leases past their time, a batch at a time; each run changes once however many sweepers race. */

@@ -16,6 +16,12 @@ export class SchedulingVariables {
 
   @IntVariable(10, 60_000)
   SCHEDULER_FALLBACK_POLL_MS?: number;
+
+  @IntVariable(1, 10_000)
+  NODE_QUARANTINE_MIN_INVALID?: number;
+
+  @IntVariable(1, 100)
+  NODE_QUARANTINE_INVALID_PERCENT?: number;
 }
 
 /** Leases, retries and the scheduler's sweep. */
@@ -33,6 +39,12 @@ export class SchedulingConfig {
    * the guarantee). Default 1 s; tests raise it to prove that wake-ups alone deliver.
    */
   readonly fallbackPollMs!: number;
+  /**
+   * A node is quarantined (claims refused until an admin reinstates it) once it has this many invalid runs
+   * since its last reinstatement and they are at least this percentage of its compared runs.
+   */
+  readonly quarantineMinInvalid!: number;
+  readonly quarantineInvalidPercent!: number;
 
   constructor(values: SchedulingConfig) {
     Object.assign(this, values);
@@ -50,5 +62,7 @@ export const schedulingConfig = defineFeatureConfig({
       retryBaseMs: env.TASK_RETRY_BASE_MS ?? 1000,
       sweepIntervalMs: (env.SCHEDULER_SWEEP_INTERVAL_SECS ?? 5) * 1000,
       fallbackPollMs: env.SCHEDULER_FALLBACK_POLL_MS ?? 1000,
+      quarantineMinInvalid: env.NODE_QUARANTINE_MIN_INVALID ?? 3,
+      quarantineInvalidPercent: env.NODE_QUARANTINE_INVALID_PERCENT ?? 20,
     }),
 });

@@ -8,19 +8,24 @@ import { LeaseRenewal } from './lease-renewal';
 import { LeaseSweeper } from './lease-sweeper';
 import { RunRelease } from './run-release';
 import { RunResultService } from './run-result.service';
+import { ReputationRepository } from './reputation.repository';
 import { RunsRepository } from './runs.repository';
 import { SchedulingController } from './scheduling.controller';
+import { Verification } from './verification';
 import { ZkResults } from './zk-results';
 
 /**
  * The scheduling engine (issue 16): runs leased to nodes with fences, claims by long poll, lease renewal on
- * the heartbeat, results, and the sweeper that expires leases and queue timeouts.
+ * the heartbeat, results, and the sweeper that expires leases and queue timeouts; and the verification of
+ * results by quorum with the nodes' reputation (issue 18).
  */
 @Module({
   imports: [AuditModule, NodesModule, ProofsModule, TasksModule],
   controllers: [SchedulingController],
   providers: [
     RunsRepository,
+    ReputationRepository,
+    Verification,
     ClaimService,
     RunResultService,
     ZkResults,

@@ -127,6 +127,7 @@ export class TaskSubmissionService {
 
   /** What each task type needs, with a 422 naming the field that is missing or not allowed. */
   private async checkType(dto: CreateTaskDto): Promise<void> {
+    checkQuorum(dto);
     if (dto.wasm_module !== undefined && dto.module_id !== undefined) {
       throw invalid('wasm_module', 'give either wasm_module or module_id, not both');
     }
@@ -192,6 +193,8 @@ export class TaskSubmissionService {
       inputs,
       inputsHash: jsonSha256Hex(inputs),
       minNodes: r.min_nodes,
+      quorum: r.quorum ?? r.min_nodes,
+      maxRuns: r.max_runs ?? (r.min_nodes > 1 ? r.min_nodes + 2 : r.min_nodes),
       maxExecutionTimeSec: r.max_execution_time_sec,
       requireGpu: r.require_gpu ?? false,
       requireProof: r.require_proof ?? false,
@@ -205,5 +208,19 @@ export class TaskSubmissionService {
       maxAttempts: dto.max_attempts ?? DEFAULT_MAX_ATTEMPTS,
       queueTimeoutSec: dto.queue_timeout_sec ?? DEFAULT_QUEUE_TIMEOUT_SEC,
     });
+  }
+}
+
+/** Quorum rules: a majority of min_nodes (two disjoint groups can never both win), and room for every run. */
+function checkQuorum(dto: CreateTaskDto): void {
+  const { min_nodes: n, quorum, max_runs: maxRuns } = dto.requirements;
+  if (quorum !== undefined && (quorum > n || quorum * 2 <= n)) {
+    throw invalid('requirements.quorum', `must be a majority of min_nodes: more than ${n / 2} and at most ${n}`);
+  }
+  if (maxRuns !== undefined && maxRuns < n) {
+    throw invalid('requirements.max_runs', 'must be at least min_nodes');
+  }
+  if (dto.task_type === 'zk_proof' && n > 1) {
+    throw invalid('requirements.min_nodes', 'a zk_proof task is verified by its proof: min_nodes must be 1');
   }
 }

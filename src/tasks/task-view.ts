@@ -11,6 +11,11 @@ export function toTaskInfo(task: TaskRecord, runs?: TaskRunRecord[]): TaskInfoDt
   };
   if (task.minCpuCores !== null) requirements.min_cpu_cores = task.minCpuCores;
   if (task.minMemoryGb !== null) requirements.min_memory_gb = task.minMemoryGb;
+  if (task.minNodes > 1) {
+    requirements.quorum = task.quorum;
+    requirements.max_runs = task.maxRuns;
+  }
+  const method = task.taskType === 'zk_proof' ? 'proof' : task.minNodes > 1 ? 'quorum' : 'none';
   const info: TaskInfoDto = {
     task_id: task.taskId,
     task_type: task.taskType,
@@ -28,22 +33,25 @@ export function toTaskInfo(task: TaskRecord, runs?: TaskRunRecord[]): TaskInfoDt
     max_attempts: task.maxAttempts,
     priority: task.priority,
     completed_at: task.completedAt?.toISOString() ?? null,
-    verification: {
-      method: task.taskType === 'zk_proof' ? 'proof' : task.minNodes > 1 ? 'quorum' : 'none',
-    },
+    verification:
+      method === 'quorum'
+        ? { method, quorum: task.quorum, canonical_run_id: task.canonicalRunId }
+        : { method },
   };
-  if (runs) info.runs = runs.map(toRunView);
+  const open = task.status === 'pending' || task.status === 'running';
+  if (runs) info.runs = runs.map((run) => toRunView(run, open));
   return info;
 }
 
-function toRunView(run: TaskRunRecord): TaskRunDto {
+function toRunView(run: TaskRunRecord, taskOpen: boolean): TaskRunDto {
   return {
     run_id: run.runId,
     node_id: run.nodeId,
     status: run.status,
     attempt: run.attempt,
     outcome: run.outcome,
-    output_hash: run.outputHash,
+    output_hash: taskOpen ? null : run.outputHash,
+    verdict: run.verdict,
     execution_time_ms: run.executionTimeMs,
     started_at: run.startedAt?.toISOString() ?? null,
     finished_at: run.finishedAt?.toISOString() ?? null,

@@ -33,6 +33,6 @@ import { WorkSignal } from './work-signal';
     TaskEventSignal,
     TaskEventStreams,
   ],
-  exports: [TasksRepository, TaskQueueRepository, WorkSignal, TaskEventSignal],
+  exports: [TasksRepository, TasksService, TaskQueueRepository, WorkSignal, TaskEventSignal],
 })
 export class TasksModule {}

@@ -14,6 +14,9 @@ export interface TaskRecord {
   result: unknown;
   proofId: string | null;
   minNodes: number;
+  quorum: number;
+  maxRuns: number;
+  canonicalRunId: string | null;
   maxExecutionTimeSec: number;
   requireGpu: boolean;
   requireProof: boolean;
@@ -36,6 +39,8 @@ export interface NewTask {
   inputs: unknown;
   inputsHash: string;
   minNodes: number;
+  quorum: number;
+  maxRuns: number;
   maxExecutionTimeSec: number;
   requireGpu: boolean;
   requireProof: boolean;
@@ -64,6 +69,7 @@ export interface TaskRunRecord {
   attempt: number;
   outcome: string | null;
   outputHash: string | null;
+  verdict: string | null;
   executionTimeMs: number | null;
   startedAt: Date | null;
   finishedAt: Date | null;
@@ -79,6 +85,9 @@ interface TaskRow {
   result: unknown;
   proof_id: string | null;
   min_nodes: number;
+  quorum: number;
+  max_runs: number;
+  canonical_run_id: string | null;
   max_execution_time_sec: string | number;
   require_gpu: boolean;
   require_proof: boolean;
@@ -106,6 +115,9 @@ const TASK_COLUMNS = [
   'result',
   'proof_id',
   'min_nodes',
+  'quorum',
+  'max_runs',
+  'canonical_run_id',
   'max_execution_time_sec',
   'require_gpu',
   'require_proof',
@@ -145,6 +157,9 @@ function toRecord(row: TaskRow): TaskRecord {
     result: row.result,
     proofId: row.proof_id,
     minNodes: row.min_nodes,
+    quorum: row.quorum,
+    maxRuns: row.max_runs,
+    canonicalRunId: row.canonical_run_id,
     maxExecutionTimeSec: Number(row.max_execution_time_sec),
     requireGpu: row.require_gpu,
     requireProof: row.require_proof,
@@ -174,9 +189,9 @@ export class TasksRepository {
          INSERT INTO tasks (creator_id, task_type, inputs, inputs_hash, min_nodes, max_execution_time_sec,
                             require_gpu, require_proof, min_cpu_cores, min_memory_gb, module_id, circuit_id, args,
                             deterministic, priority, max_attempts, queue_timeout_sec, queue_expires_at,
-                            status_reason)
+                            status_reason, quorum, max_runs, run_target)
          VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $14, $15, $16, $17,
-                 now() + $17::int * interval '1 second', 'waiting for a node')
+                 now() + $17::int * interval '1 second', 'waiting for a node', $18, $19, $5)
          RETURNING *)
        SELECT ${COLUMNS} FROM t`,
       [
@@ -197,6 +212,8 @@ export class TasksRepository {
         task.priority,
         task.maxAttempts,
         task.queueTimeoutSec,
+        task.quorum,
+        task.maxRuns,
       ],
     );
     return toRecord(row);
@@ -241,11 +258,13 @@ export class TasksRepository {
       attempt: number;
       outcome: string | null;
       output_hash: string | null;
+      verdict: string | null;
       execution_time_ms: string | null;
       started_at: Date | null;
       completed_at: Date | null;
     }>(
-      `SELECT run_id, node_id, status, attempt, outcome, output_hash, execution_time_ms, started_at, completed_at
+      `SELECT run_id, node_id, status, attempt, outcome, output_hash, verdict, execution_time_ms, started_at,
+              completed_at
          FROM task_runs WHERE task_id = $1 ORDER BY fence`,
       [taskId],
     );
@@ -256,6 +275,7 @@ export class TasksRepository {
       attempt: row.attempt,
       outcome: row.outcome,
       outputHash: row.output_hash,
+      verdict: row.verdict,
       executionTimeMs: row.execution_time_ms === null ? null : Number(row.execution_time_ms),
       startedAt: row.started_at,
       finishedAt: row.completed_at,
@@ -291,14 +311,26 @@ export class TasksRepository {
   }
 
   /** The accepted result completes an open task (once: the status check is the compare-and-set). */
-  async complete(taskId: string, result: unknown): Promise<boolean> {
+  async complete(taskId: string, result: unknown, canonicalRunId: string): Promise<boolean> {
     const rows = await this.db.queryPrepared(
       'vcp_complete_task',
       `UPDATE tasks SET status = 'completed', result = $2::jsonb, status_reason = NULL, completed_at = now(),
-              updated_at = now()
+              updated_at = now(), canonical_run_id = $3
         WHERE task_id = $1 AND status IN ${OPEN_STATUSES}
         RETURNING task_id`,
-      [taskId, JSON.stringify(result ?? null)],
+      [taskId, JSON.stringify(result ?? null), canonicalRunId],
+    );
+    return rows.length > 0;
+  }
+
+  /** Quorum not reached with every sought run in: seek one more (a new slot). false: max_runs reached. */
+  async seekAnotherRun(taskId: string): Promise<boolean> {
+    const rows = await this.db.query(
+      `UPDATE tasks SET run_target = run_target + 1, updated_at = now(),
+              status_reason = 'no quorum yet: one more run on another owner''s node'
+        WHERE task_id = $1 AND status IN ${OPEN_STATUSES} AND run_target < max_runs
+        RETURNING task_id`,
+      [taskId],
     );
     return rows.length > 0;
   }
@@ -333,7 +365,7 @@ export class TasksRepository {
   ): Promise<'requeued' | 'failed' | 'unchanged'> {
     const [row] = await this.db.query<{ status: string }>(
       `WITH t AS (
-         SELECT task_id, (min_nodes - (active_runs - 1)) > (max_attempts + min_nodes - 1 - attempts) AS exhausted
+         SELECT task_id, (run_target - (active_runs - 1)) > (max_attempts + run_target - 1 - attempts) AS exhausted
            FROM tasks WHERE task_id = $1 AND status IN ${OPEN_STATUSES} AND active_runs > 0)
        UPDATE tasks SET active_runs = active_runs - 1, updated_at = now(),
               status = CASE WHEN t.exhausted THEN 'failed' WHEN active_runs = 1 THEN 'pending' ELSE status END,

@@ -20,20 +20,22 @@ describe('claim wake-ups', () => {
     },
   });
   let alice: Session;
-  let bob: Session;
+  let operators: Session[];
 
   beforeAll(async () => {
     alice = await newSession(ctx.app, 'alice');
-    bob = await newSession(ctx.app, 'bob');
+    // Three owners: a task needing two nodes needs two owners (issue 18).
+    operators = [
+      await newSession(ctx.app, 'bob'),
+      await newSession(ctx.app, 'carol'),
+      await newSession(ctx.app, 'dave'),
+    ];
   });
 
   /** Three agents long-polling, in this order; resolves once all three wait. */
   const threeWaiting = async () => {
-    const agents = [
-      await TestAgent.register(ctx.app, bearer(bob.accessToken)),
-      await TestAgent.register(ctx.app, bearer(bob.accessToken)),
-      await TestAgent.register(ctx.app, bearer(bob.accessToken)),
-    ];
+    const agents: TestAgent[] = [];
+    for (const operator of operators) agents.push(await TestAgent.register(ctx.app, bearer(operator.accessToken)));
     const claims = ctx.app.get(ClaimService);
     const polls: Promise<LeasedRun[]>[] = [];
     for (const agent of agents) {

@@ -1,5 +1,6 @@
 import { GRANTABLE_SCOPES } from '../../src/common/auth/scopes';
 import { useAdminApp } from '../support/admin';
+import { TestAgent } from '../support/agent';
 import { apiKeyHeader, bearer, newSession } from '../support/auth';
 import { heartbeat, registerNode } from '../support/nodes';
 import { ORIGINAL_TASK, submitTask } from '../support/tasks';
@@ -86,6 +87,16 @@ describe('scope matrix for API keys', () => {
 
   // Tasks created by the admin; each destructive call gets a fresh one.
   const adminTask = async () => (await submitTask(ctx.app, bearer(adminToken))).task_id;
+  // Completed through the node protocol; top priority, so that a fresh node leases it before the pending
+  // tasks other operations left behind.
+  const completedAdminTask = async () => {
+    const { task_id } = await submitTask(ctx.app, bearer(adminToken), { priority: 9 });
+    const agent = await TestAgent.register(ctx.app, bearer(adminToken));
+    const [run] = await agent.claim();
+    expect(run?.task_id).toBe(task_id);
+    expect((await agent.report(run, 'ok', { sum: 6 })).statusCode).toBe(200);
+    return task_id;
+  };
 
   const REQUESTS: Record<string, (scopes: string[]) => Request | Promise<Request>> = {
     'POST /api/v1/nodes': () => ({
@@ -129,6 +140,9 @@ describe('scope matrix for API keys', () => {
       return { url: `/api/v1/tasks/${taskId}/events` };
     },
     'POST /api/v1/tasks/{task_id}/cancel': async () => ({ url: `/api/v1/tasks/${await adminTask()}/cancel` }),
+    'GET /api/v1/tasks/{task_id}/receipt': async () => ({
+      url: `/api/v1/tasks/${await completedAdminTask()}/receipt`,
+    }),
     'DELETE /api/v1/tasks/{task_id}': async () => ({ url: `/api/v1/tasks/${await adminTask()}` }),
     'GET /api/v1/cluster/stats': () => ({ url: '/api/v1/cluster/stats' }),
     'POST /api/v1/api-keys': (scopes) => ({ url: '/api/v1/api-keys', payload: { name: 'm', scopes } }),

@@ -28,6 +28,8 @@ export interface FeatureConfig<Env extends object, Config, Secret extends string
    * DATA_DIR/secrets.json; production never generates, so it requires every one of them.
    */
   readonly secrets?: readonly Secret[];
+  /** How a missing secret is generated outside production, when it must have a format (default: random text). */
+  generateSecret?(name: Secret): string;
   /** Rules the schema cannot state (lists, pairs, generated names): problems name the variable, never the value. */
   check?(env: Env, raw: RawEnvironment): string[];
   /** Runs only when no feature reported a problem. */

@@ -30,8 +30,14 @@ export const ErrorReason = {
   SignatureInvalid: 'signature_invalid',
   /** 403 `forbidden`: the node registered no public key, so its results cannot be verified. */
   NoPublicKey: 'no_public_key',
+  /** 403 `forbidden`: the node is quarantined for invalid results; an admin can reinstate it. */
+  NodeQuarantined: 'node_quarantined',
   /** 413 `payload_too_large`: the module would take the user past MODULE_STORAGE_QUOTA_BYTES (or _COUNT). */
   StorageQuotaExceeded: 'storage_quota_exceeded',
+  /** 409 `conflict`: only a completed task has a receipt. */
+  TaskNotCompleted: 'task_not_completed',
+  /** 409 `conflict`: the completed task has no signed run to vouch for its output (completed before issue 18). */
+  ReceiptUnavailable: 'receipt_unavailable',
 } as const;
 export type ErrorReason = (typeof ErrorReason)[keyof typeof ErrorReason];
 

@@ -92,6 +92,19 @@ export function signReceipt(receipt: RunReceipt, privateKey: KeyObject): string 
 /** Whether `signature` (standard base64) is the node's signature of the receipt; never throws. */
 export function verifyReceipt(receipt: RunReceipt, signature: string, publicKeyBase64: string): boolean {
   try {
+    return verifyEd25519(receiptBytes(receipt), signature, publicKeyBase64);
+  } catch {
+    return false; // a receipt JCS cannot serialize was signed by nobody
+  }
+}
+
+/**
+ * Whether `signature` (standard base64) is an Ed25519 signature of `bytes` by the key whose 32 raw bytes
+ * `publicKeyBase64` holds; never throws.
+ */
+export function verifyEd25519(bytes: Buffer, signature: string, publicKeyBase64: string): boolean {
+  try {
+    if (typeof signature !== 'string' || typeof publicKeyBase64 !== 'string') return false;
     const raw = Buffer.from(publicKeyBase64, 'base64');
     if (raw.length !== 32) return false;
     const key = createPublicKey({
@@ -99,10 +112,10 @@ export function verifyReceipt(receipt: RunReceipt, signature: string, publicKeyB
       format: 'der',
       type: 'spki',
     });
-    const bytes = Buffer.from(signature, 'base64');
+    const signatureBytes = Buffer.from(signature, 'base64');
     // Ed25519 signatures are 64 bytes; anything else (bad base64 included) is simply not a signature.
-    if (bytes.length !== 64) return false;
-    return verify(null, receiptBytes(receipt), key, bytes);
+    if (signatureBytes.length !== 64) return false;
+    return verify(null, bytes, key, signatureBytes);
   } catch {
     return false; // a key or signature node:crypto cannot read verifies nothing
   }

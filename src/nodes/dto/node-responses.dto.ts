@@ -3,6 +3,25 @@ import { NODE_STATUSES } from './node-requests.dto';
 import { NodeCapabilitiesDto, NODE_TYPES } from './register-node.dto';
 
 /** The original's NodeInfo plus `public_key` and `labels`; `owner_id` is null for non-admins viewing others. */
+export class NodeReputationDto {
+  @ApiProperty({ description: 'Runs whose output matched the accepted output (quorum) or whose proof verified' })
+  valid!: number;
+  @ApiProperty({ description: 'Runs outvoted by a quorum, or with a rejected proof' }) invalid!: number;
+  @ApiProperty({ description: 'Runs that reported a node fault (error, timeout)' }) error!: number;
+  @ApiProperty({ description: 'Leases that ended without a result (expired, node lost)' }) lost!: number;
+  @ApiProperty({ description: 'Valid results in a row (an invalid one resets it)' }) valid_streak!: number;
+  @ApiProperty({
+    nullable: true,
+    type: Number,
+    description: 'Wilson lower bound (95 %) of valid ÷ (valid + invalid); null before any compared run',
+  })
+  score!: number | null;
+  @ApiProperty({ description: 'A quarantined node’s claims are refused until an admin reinstates it' })
+  quarantined!: boolean;
+  @ApiProperty({ format: 'date-time', nullable: true, type: String }) quarantined_at!: string | null;
+  @ApiProperty({ nullable: true, type: String }) quarantine_reason!: string | null;
+}
+
 export class NodeInfoDto {
   @ApiProperty({ example: 'node-001' }) node_id!: string;
   @ApiProperty({ format: 'uuid', nullable: true, type: String }) owner_id!: string | null;
@@ -18,6 +37,7 @@ export class NodeInfoDto {
   @ApiProperty({ nullable: true, type: String, description: 'Ed25519, standard base64 of the raw 32 bytes' })
   public_key!: string | null;
   @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } }) labels!: Record<string, string>;
+  @ApiProperty({ type: NodeReputationDto }) reputation!: NodeReputationDto;
 }
 
 export class RegisteredNodeDto extends NodeInfoDto {

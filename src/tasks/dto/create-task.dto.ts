@@ -33,6 +33,32 @@ export class TaskRequirementsDto {
   @Max(1000)
   min_nodes!: number;
 
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: 1000,
+    description:
+      'min_nodes ≥ 2: how many runs on nodes of distinct owners must agree on the output hash (a majority of ' +
+      'min_nodes, at most min_nodes; default min_nodes)',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  quorum?: number;
+
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: 1000,
+    description:
+      'min_nodes ≥ 2: the most runs with a result before the task fails as no_consensus (one more run per ' +
+      'disagreement; default min_nodes + 2)',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  max_runs?: number;
+
   @ApiProperty({ minimum: 1, maximum: 3600, example: 60 })
   @IsInt()
   @Min(1)

@@ -7,6 +7,15 @@ export type VerificationMethod = (typeof VERIFICATION_METHODS)[number];
 
 export class TaskVerificationDto {
   @ApiProperty({ enum: VERIFICATION_METHODS }) method!: VerificationMethod;
+  @ApiPropertyOptional({ description: 'quorum: how many agreeing runs of distinct owners complete the task' })
+  quorum?: number;
+  @ApiPropertyOptional({
+    format: 'uuid',
+    nullable: true,
+    type: String,
+    description: 'The run whose output the task completed with (its receipt: GET /tasks/:task_id/receipt)',
+  })
+  canonical_run_id?: string | null;
 }
 
 export class TaskRunDto {
@@ -16,7 +25,19 @@ export class TaskRunDto {
   status!: string;
   @ApiProperty() attempt!: number;
   @ApiProperty({ nullable: true, type: String }) outcome!: string | null;
-  @ApiProperty({ nullable: true, type: String }) output_hash!: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: 'Shown once the task is no longer open: nodes never learn each other’s hashes before the decision',
+  })
+  output_hash!: string | null;
+  @ApiProperty({
+    enum: ['valid', 'invalid'],
+    nullable: true,
+    type: String,
+    description: 'Compared with the accepted output: valid, invalid, or null (not compared)',
+  })
+  verdict!: string | null;
   @ApiProperty({ nullable: true, type: Number }) execution_time_ms!: number | null;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) started_at!: string | null;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) finished_at!: string | null;

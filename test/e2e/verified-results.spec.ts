@@ -1,0 +1,268 @@
+import { LeasedRun, TestAgent } from '../support/agent';
+import { useAdminApp } from '../support/admin';
+import { bearer, newSession, Session } from '../support/auth';
+import { describeEachDatabase } from '../support/databases';
+import { getTask, submitTask } from '../support/tasks';
+
+/** The honest answer for a run: a function of its inputs, so honest nodes agree and a liar's answer differs. */
+const honest = (run: LeasedRun) => ({ echo: run.spec.inputs });
+const LIE = { echo: 'forged' };
+const QUORUM_TASK = { requirements: { min_nodes: 2, max_execution_time_sec: 60 } };
+/** Claimed before anything an earlier test left in the queue. */
+const FIRST = { ...QUORUM_TASK, priority: 9 };
+
+/** Issue 18 acceptance 1, 2 and the quorum rules, with test agents of distinct owners making HTTP calls. */
+describeEachDatabase('verified results on %s', (database) => {
+  const ctx = useAdminApp({
+    database,
+    env: { TASK_RETRY_BASE_MS: '0', SCHEDULER_SWEEP_INTERVAL_SECS: '3600', NODE_MAX_CONCURRENT_RUNS: '100' },
+  });
+  let alice: Session;
+  const operator = (name: string) => newSession(ctx.app, `${name}_${Math.random().toString(36).slice(2, 8)}`);
+  const agentOf = async (owner?: Session) =>
+    TestAgent.register(ctx.app, bearer((owner ?? (await operator('op'))).accessToken));
+  const nodeView = async (agent: TestAgent) =>
+    (
+      await ctx.app.inject({
+        method: 'GET',
+        url: `/api/v1/nodes/${agent.nodeId}`,
+        headers: bearer(ctx.admin.accessToken),
+      })
+    ).json<{ reputation: Record<string, unknown> }>();
+
+  beforeAll(async () => {
+    alice = await newSession(ctx.app, 'alice');
+  });
+
+  it('acceptance 1: three nodes, one liar: 100 quorum tasks complete with the honest output, every lie is invalid, the liar is quarantined', async () => {
+    const [h1, h2, liar] = [await agentOf(), await agentOf(), await agentOf()];
+    const tasks = await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        submitTask(ctx.app, bearer(alice.accessToken), {
+          ...QUORUM_TASK,
+          inputs: { numbers: [i, 1], operation: 'sum' },
+        }),
+      ),
+    );
+    const ids = new Set(tasks.map((t) => t.task_id));
+    let liarRefused: string | null = null;
+    // Round-robin: the liar claims first each round, so it takes part in as many tasks as it can.
+    for (let round = 0; round < 200; round++) {
+      let worked = 0;
+      for (const agent of [liar, h1, h2]) {
+        if (agent === liar && liarRefused) continue;
+        const res = await agent.claimRaw({ max: 10, wait_ms: 0 });
+        if (res.statusCode === 403) {
+          liarRefused = res.json<{ reason: string }>().reason;
+          continue;
+        }
+        if (res.statusCode === 204) continue;
+        for (const run of res.json<{ runs: LeasedRun[] }>().runs) {
+          worked++;
+          const answer = await agent.report(run, 'ok', agent === liar ? LIE : honest(run));
+          expect(answer.statusCode).toBe(200);
+          // Nothing in the node's answer reveals the other runs' outputs.
+          expect(Object.keys(answer.json()).sort()).toEqual(
+            ['run_id', 'run_status', 'task_id', 'task_status', 'task_status_reason'].sort(),
+          );
+        }
+      }
+      const [{ open }] = await ctx.dataSource.query(
+        `SELECT count(*)::int AS open FROM tasks WHERE task_id = ANY($1::uuid[]) AND status <> 'completed'`,
+        [[...ids]],
+      );
+      if (open === 0) break;
+      if (worked === 0) throw new Error(`stuck with ${open} open tasks`);
+    }
+    expect(liarRefused).toBe('node_quarantined');
+
+    const results = await ctx.dataSource.query(
+      `SELECT t.status, t.result, t.inputs, c.node_id AS canonical_node FROM tasks t
+         LEFT JOIN task_runs c ON c.run_id = t.canonical_run_id WHERE t.task_id = ANY($1::uuid[])`,
+      [[...ids]],
+    );
+    expect(results).toHaveLength(100);
+    for (const row of results) {
+      expect(row.status).toBe('completed');
+      expect(row.result).toEqual({ echo: row.inputs });
+      expect([h1.nodeId, h2.nodeId]).toContain(row.canonical_node);
+    }
+    const liarRuns = await ctx.dataSource.query(
+      `SELECT verdict, count(*)::int AS n FROM task_runs WHERE node_id = $1 AND status = 'succeeded' GROUP BY verdict`,
+      [liar.nodeId],
+    );
+    expect(liarRuns.length).toBe(1);
+    expect(liarRuns[0].verdict).toBe('invalid');
+    const lies = liarRuns[0].n as number;
+    expect(lies).toBeGreaterThanOrEqual(3);
+    const [{ honestInvalid }] = await ctx.dataSource.query(
+      `SELECT count(*)::int AS "honestInvalid" FROM task_runs WHERE node_id = ANY($1) AND verdict = 'invalid'`,
+      [[h1.nodeId, h2.nodeId]],
+    );
+    expect(honestInvalid).toBe(0);
+
+    const audit = await ctx.dataSource.query(
+      `SELECT action, count(*)::int AS n FROM audit_log
+        WHERE action IN ('run.invalid', 'node.quarantined') AND (metadata->>'node_id' = $1 OR resource_id = $1)
+        GROUP BY action ORDER BY action`,
+      [liar.nodeId],
+    );
+    expect(audit).toEqual([
+      { action: 'node.quarantined', n: 1 },
+      { action: 'run.invalid', n: lies },
+    ]);
+    const { reputation } = await nodeView(liar);
+    expect(reputation).toMatchObject({ invalid: lies, valid: 0, quarantined: true, score: 0 });
+    expect(String(reputation.quarantine_reason)).toContain('compared results were outvoted');
+    const honestView = await nodeView(h1);
+    expect(honestView.reputation).toMatchObject({ invalid: 0, quarantined: false });
+    expect(Number(honestView.reputation.score)).toBeGreaterThan(0.5);
+
+    // An admin lifts the quarantine; the node claims again.
+    const reinstated = await ctx.app.inject({
+      method: 'POST',
+      url: `/api/v1/nodes/${liar.nodeId}/reinstate`,
+      headers: bearer(ctx.admin.accessToken),
+    });
+    expect(reinstated.statusCode).toBe(200);
+    expect(reinstated.json().reputation).toMatchObject({ quarantined: false, quarantine_reason: null });
+    expect((await liar.claimRaw({ max: 1, wait_ms: 0 })).statusCode).toBe(204);
+  });
+
+  it('acceptance 2: two nodes of one owner never both serve one quorum task, even claiming concurrently', async () => {
+    const owner = await operator('twin');
+    const [a, b] = [await agentOf(owner), await agentOf(owner)];
+    const other = await agentOf();
+    const tasks = await Promise.all(
+      Array.from({ length: 30 }, () => submitTask(ctx.app, bearer(alice.accessToken), QUORUM_TASK)),
+    );
+    const ids = tasks.map((t) => t.task_id);
+    const claimed = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => (i % 2 ? a : b).claimRaw({ max: 10, wait_ms: 0 })),
+    );
+    for (const res of claimed) expect([200, 204]).toContain(res.statusCode);
+    // Whatever raced, the twins then take what is left, one at a time, until neither gets anything.
+    while ((await a.claim({ max: 10, wait_ms: 0 })).length + (await b.claim({ max: 10, wait_ms: 0 })).length);
+    const twinRuns = await ctx.dataSource.query(
+      `SELECT task_id, count(*)::int AS n FROM task_runs
+        WHERE task_id = ANY($1::uuid[]) AND node_id = ANY($2) GROUP BY task_id`,
+      [ids, [a.nodeId, b.nodeId]],
+    );
+    expect(twinRuns.length).toBe(30);
+    expect(twinRuns.filter((row: { n: number }) => row.n !== 1)).toEqual([]);
+    // The other owner's node takes the second slot of every task.
+    expect(
+      (await other.claim({ max: 16, wait_ms: 0 })).length +
+        (await other.claim({ max: 16, wait_ms: 0 })).length,
+    ).toBe(30);
+
+    // The database refuses it too (negative control for the claim's own filter): a second run of one owner.
+    const [row] = await ctx.dataSource.query(
+      `SELECT r.task_id, r.node_owner_id FROM task_runs r WHERE r.node_id = $1 LIMIT 1`,
+      [a.nodeId],
+    );
+    const sibling = b.nodeId;
+    await expect(
+      ctx.dataSource.query(
+        `INSERT INTO task_runs (task_id, node_id, node_owner_id, status, lease_expires_at, quorum_run)
+         VALUES ($1, $2, $3, 'leased', now() + interval '1 minute', true)`,
+        [row.task_id, sibling, row.node_owner_id],
+      ),
+    ).rejects.toThrow(/task_runs_quorum_owner_key/);
+  });
+
+  it('disagreement seeks one more run on a third owner; max_runs exhausted fails as no_consensus', async () => {
+    const [x, y, z] = [await agentOf(), await agentOf(), await agentOf()];
+    const h = bearer(alice.accessToken);
+    const task = await submitTask(ctx.app, h, FIRST);
+    const [rx] = await x.claim();
+    const [ry] = await y.claim();
+    expect((await x.report(rx, 'ok', { v: 1 })).json()).toMatchObject({ task_status: 'running' });
+    // While the task is open its runs' hashes stay hidden (nodes must not learn each other's answers).
+    expect((await getTask(ctx.app, task.task_id, h)).runs?.every((r) => r.output_hash === null)).toBe(true);
+    expect((await y.report(ry, 'ok', { v: 2 })).json()).toMatchObject({ task_status: 'running' });
+    const [rz] = await z.claim();
+    expect(rz.task_id).toBe(task.task_id);
+    expect((await z.report(rz, 'ok', { v: 2 })).json()).toMatchObject({ task_status: 'completed' });
+    const done = await getTask(ctx.app, task.task_id, h);
+    expect(done.result).toEqual({ v: 2 });
+    const verdicts = Object.fromEntries(
+      (done.runs ?? []).map((r) => [r.node_id, (r as { verdict?: string }).verdict]),
+    );
+    expect(verdicts).toEqual({ [x.nodeId]: 'invalid', [y.nodeId]: 'valid', [z.nodeId]: 'valid' });
+    expect(done).toMatchObject({
+      verification: { method: 'quorum', quorum: 2, canonical_run_id: rz.run_id },
+    });
+
+    // max_runs 2: a disagreement has nowhere to go.
+    const strict = await submitTask(ctx.app, h, {
+      ...FIRST,
+      requirements: { ...QUORUM_TASK.requirements, max_runs: 2 },
+    });
+    const [sx] = await x.claim();
+    const [sy] = await y.claim();
+    expect(sx.task_id).toBe(strict.task_id);
+    await x.report(sx, 'ok', { v: 1 });
+    expect((await y.report(sy, 'ok', { v: 2 })).json()).toMatchObject({
+      task_status: 'failed',
+      task_status_reason: 'no_consensus',
+    });
+    const [audit] = await ctx.dataSource.query(
+      `SELECT count(*)::int AS n FROM audit_log WHERE action = 'task.no_consensus' AND resource_id = $1`,
+      [strict.task_id],
+    );
+    expect(audit.n).toBe(1);
+  });
+
+  it('a quorum of 2 out of 3 completes before the third run reports; the late result is still judged', async () => {
+    const [x, y, z] = [await agentOf(), await agentOf(), await agentOf()];
+    const task = await submitTask(ctx.app, bearer(alice.accessToken), {
+      priority: 9,
+      requirements: { min_nodes: 3, quorum: 2, max_execution_time_sec: 60 },
+    });
+    const [[rx], [ry], [rz]] = [await x.claim(), await y.claim(), await z.claim()];
+    expect([rx.task_id, ry.task_id, rz.task_id]).toEqual([task.task_id, task.task_id, task.task_id]);
+    await x.report(rx, 'ok', { v: 7 });
+    expect((await y.report(ry, 'ok', { v: 7 })).json()).toMatchObject({ task_status: 'completed' });
+    const late = await z.report(rz, 'ok', { v: 8 });
+    expect(late.json()).toMatchObject({ run_status: 'succeeded', task_status: 'completed' });
+    const [row] = await ctx.dataSource.query(`SELECT verdict FROM task_runs WHERE run_id = $1`, [rz.run_id]);
+    expect(row.verdict).toBe('invalid');
+    expect((await nodeView(z)).reputation).toMatchObject({ invalid: 1, valid_streak: 0 });
+    expect((await nodeView(x)).reputation).toMatchObject({ valid: 1, valid_streak: 1 });
+  });
+
+  it('the same trap from a quorum of nodes fails the task as unexecutable', async () => {
+    const [x, y] = [await agentOf(), await agentOf()];
+    const task = await submitTask(ctx.app, bearer(alice.accessToken), FIRST);
+    const [[rx], [ry]] = [await x.claim(), await y.claim()];
+    expect(['pending', 'running']).toContain((await x.report(rx, 'trap', null)).json().task_status);
+    expect((await y.report(ry, 'trap', null)).json()).toMatchObject({
+      task_id: task.task_id,
+      task_status: 'failed',
+      task_status_reason: 'unexecutable',
+    });
+  });
+
+  it('refuses quorum settings that cannot decide, with the field named', async () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ min_nodes: 4, quorum: 2 }, 'requirements.quorum'],
+      [{ min_nodes: 2, quorum: 3 }, 'requirements.quorum'],
+      [{ min_nodes: 3, max_runs: 2 }, 'requirements.max_runs'],
+    ];
+    for (const [requirements, field] of cases) {
+      const res = await ctx.app.inject({
+        method: 'POST',
+        url: '/api/v1/tasks',
+        headers: bearer(alice.accessToken),
+        payload: {
+          task_type: 'computation',
+          inputs: { numbers: [1], operation: 'sum' },
+          requirements: { max_execution_time_sec: 60, ...requirements },
+        },
+      });
+      expect(res.statusCode).toBe(422);
+      expect(res.json().details[0].field).toBe(field);
+    }
+  });
+});

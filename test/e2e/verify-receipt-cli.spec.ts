@@ -1,0 +1,128 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateNodeKeyPair } from '../../src/common/receipts/receipt';
+import { copyOf, flipBase64, receiptFixture } from '../support/receipts';
+
+const CLI = join(__dirname, '../../dist/src/receipts/verify-receipt.js');
+
+/** `npm run verify-receipt -- <file> [--public-key <base64>]` runs `node dist/src/receipts/verify-receipt.js`. */
+describe('verify-receipt CLI', () => {
+  let dir: string;
+  const { file, server } = receiptFixture();
+
+  beforeAll(() => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: this test runs the built CLI (npm run build)`);
+    dir = mkdtempSync(join(tmpdir(), 'vcp-receipt-cli-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const save = (name: string, content: unknown) => {
+    const path = join(dir, name);
+    writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
+    return path;
+  };
+
+  function run(args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      // No DATABASE_URL, no DATA_DIR: the check needs nothing but the file.
+      const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '' } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.stdin.end(stdin);
+      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+  }
+
+  it('exits 0 when every check holds, printing each one, and notes where the server key came from', async () => {
+    const path = save('good.json', file);
+    const unpinned = await run([path]);
+    expect(unpinned.code).toBe(0);
+    expect(unpinned.stdout).toMatch(/^ {2}holds {3}server signature: /m);
+    expect(unpinned.stdout).toMatch(/^ {2}holds {3}quorum: 2 distinct node key/m);
+    expect(unpinned.stdout).toContain('note: the server key was taken from the receipt itself');
+    expect(unpinned.stdout).toMatch(/all \d+ checks hold\n$/);
+
+    const pinned = await run([path, '--public-key', server.publicKeyBase64]);
+    expect(pinned.code).toBe(0);
+    expect(pinned.stdout).toMatch(/holds {3}server key pinned/);
+    expect(pinned.stdout).not.toContain('note:');
+    expect((await run(['-'], JSON.stringify(file))).code).toBe(0);
+  });
+
+  it.each([
+    [
+      'output_hash',
+      (f: typeof file) => (f.receipt.output_hash = '0'.repeat(64)),
+      ['server signature', 'outputs agree'],
+    ],
+    [
+      'a run signature',
+      (f: typeof file) => (f.receipt.runs[0].signature = flipBase64(f.receipt.runs[0].signature)),
+      ['server signature', 'run signatures'],
+    ],
+    [
+      'the server signature',
+      (f: typeof file) => (f.signature = flipBase64(f.signature)),
+      ['server signature'],
+    ],
+  ])('exits 1 and names what broke when %s is changed', async (_case, tamper, broken) => {
+    const tampered = copyOf(file);
+    tamper(tampered);
+    const { code, stdout } = await run([save('tampered.json', tampered)]);
+    expect(code).toBe(1);
+    for (const name of broken) expect(stdout).toMatch(new RegExp(`^ {2}FAILED {2}${name}: `, 'm'));
+    expect(stdout).toMatch(/\d+ of \d+ checks FAILED\n$/);
+  });
+
+  it('exits 1 when the receipt is not signed by the key given with --public-key', async () => {
+    const { code, stdout } = await run([
+      save('good.json', file),
+      `--public-key=${generateNodeKeyPair().publicKeyBase64}`,
+    ]);
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/FAILED {2}server key pinned/);
+  });
+
+  it.each([
+    ['no file', []],
+    ['a missing file', [join(tmpdir(), 'no-such-receipt.json')]],
+    ['a file that is not JSON', ['NOT_JSON']],
+    ['a malformed --public-key', ['GOOD', '--public-key', 'abc']],
+    ['an unknown option', ['GOOD', '--verbose']],
+  ])('exits 2 on %s, with the usage', async (_case, args) => {
+    const paths = args.map((arg) =>
+      arg === 'GOOD' ? save('good.json', file) : arg === 'NOT_JSON' ? save('bad.json', '{"receipt": ') : arg,
+    );
+    const { code, stderr } = await run(paths);
+    expect(code).toBe(2);
+    expect(stderr).toContain('usage: npm run verify-receipt');
+  });
+
+  it('prints the file’s own text with control characters escaped: a forged receipt cannot draw "holds" lines', async () => {
+    const forged = copyOf(file);
+    forged.receipt.task_id = 'x\n  holds   server signature: fine\u001b[2K';
+    const { code, stdout } = await run([save('forged.json', forged)]);
+    expect(code).toBe(1);
+    expect(stdout).toContain('x\\u000a  holds');
+    expect(stdout).not.toContain('\u001b');
+    expect(stdout.split('\n').filter((line) => line.startsWith('  holds   server signature'))).toEqual([]);
+  });
+
+  it('loads no Nest, database or HTTP code', async () => {
+    const probe = await new Promise<string>((resolve) => {
+      const child = spawn(process.execPath, [
+        '-e',
+        `require(${JSON.stringify(CLI)}); process.stdout.write(Object.keys(require.cache).join('\\n'))`,
+      ]);
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      child.on('exit', () => resolve(out));
+    });
+    expect(probe).toContain('receipt-check.js');
+    expect(probe).not.toMatch(/@nestjs|typeorm|[/\\]pg[/\\]|fastify/);
+  });
+});
