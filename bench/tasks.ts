@@ -9,8 +9,11 @@
  * throughput (8 nodes, batched claims of up to 16, runs/s). Targets: p50 ≤ 5 ms, p99 ≤ 25 ms; ≥ 300 runs/s
  * on PGlite, ≥ 600 on PostgreSQL. End-to-end rows (issue 17, support/end-to-end.ts): trivial built-in-program
  * tasks submit → completed by the embedded node on PGlite (≥ 200 tasks/s) and by two agent processes on
- * PostgreSQL (≥ 300 tasks/s, agent overhead per run p50 ≤ 2 ms). Knobs: SAMPLES (latency samples, 300),
- * RUNS (throughput runs, 3000), E2E_TASKS (end-to-end tasks, 1000), PARTS (engine,end-to-end),
+ * PostgreSQL (≥ 300 tasks/s, agent overhead per run p50 ≤ 2 ms). Verification rows (issue 18,
+ * support/verification-cost.ts): cost per completed task of quorum 2 (≤ 2.2×) and of adaptive replication with
+ * trusted nodes (≤ 1.3×) relative to min_nodes 1, and a planted liar under both. Knobs: SAMPLES (latency samples, 300),
+ * RUNS (throughput runs, 3000), E2E_TASKS (end-to-end tasks, 1000), VERIFY_TASKS (tasks per verification
+ * mode, 400), PARTS (engine,verification,end-to-end),
  * BENCH_LOG_LEVEL (the server's LOG_LEVEL, default info as in production; its output is discarded).
  */
 import { ChildProcess, spawn } from 'node:child_process';
@@ -22,13 +25,15 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { generateNodeKeyPair, privateKeyPem } from '../src/common/receipts/receipt';
 import { endToEnd, EndToEndDeps } from './support/end-to-end';
+import { verificationRows, VerificationDeps } from './support/verification-cost';
 import type { BenchNode, TaskNodesJob, TaskNodesReport } from './support/task-nodes';
 
 const SAMPLES = Number(process.env.SAMPLES ?? 300);
 const RUNS = Number(process.env.RUNS ?? 3000);
 const E2E_TASKS = Number(process.env.E2E_TASKS ?? 1000);
-/** PARTS=engine or PARTS=end-to-end runs one kind of row only. */
-const PARTS = new Set((process.env.PARTS ?? 'engine,end-to-end').split(','));
+const VERIFY_TASKS = Number(process.env.VERIFY_TASKS ?? 400);
+/** PARTS=engine, end-to-end or verification (comma-separated) runs those kinds of row only. */
+const PARTS = new Set((process.env.PARTS ?? 'engine,verification,end-to-end').split(','));
 const NODES = 8;
 const BATCH = 16;
 const ADMIN_URL = process.env.BENCH_POSTGRES_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -133,25 +138,38 @@ async function json<T>(res: Response, status: number): Promise<T> {
   return (await res.json()) as T;
 }
 
-/** A fresh account (its API key submits tasks) and `count` compute nodes with their keys. */
-async function setUp(base: string, count: number): Promise<{ userKey: string; nodes: BenchNode[] }> {
-  const suffix = randomBytes(4).toString('hex');
+async function register(base: string, username: string): Promise<string> {
   const { api_key: userKey } = await json<{ api_key: string }>(
     await fetch(`${base}/api/v1/auth/register`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: `bench_${suffix}`, password: 'bench password 123' }),
+      body: JSON.stringify({ username, password: 'bench password 123' }),
     }),
     201,
   );
+  return userKey;
+}
+
+/**
+ * A fresh account (its API key submits tasks) and `count` compute nodes with their keys, registered by that
+ * account or, with `ownerPerNode`, each by an account of its own (a quorum needs distinct owners).
+ */
+async function setUp(
+  base: string,
+  count: number,
+  ownerPerNode = false,
+): Promise<{ userKey: string; nodes: BenchNode[] }> {
+  const suffix = randomBytes(4).toString('hex');
+  const userKey = await register(base, `bench_${suffix}`);
   const nodes: BenchNode[] = [];
   for (let i = 0; i < count; i++) {
     const nodeId = `bench-${suffix}-${i}`;
     const keys = generateNodeKeyPair();
+    const ownerKey = ownerPerNode ? await register(base, `bench_${suffix}_owner_${i}`) : userKey;
     const node = await json<{ node_api_key: string }>(
       await fetch(`${base}/api/v1/nodes`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-api-key': userKey },
+        headers: { 'content-type': 'application/json', 'x-api-key': ownerKey },
         body: JSON.stringify({
           node_id: nodeId,
           region: 'bench',
@@ -248,6 +266,13 @@ async function freshPostgres(): Promise<{ url: string; drop(): Promise<void> } |
   };
 }
 
+const VERIFICATION: VerificationDeps = {
+  startServer,
+  setUpOwners: (base, count) => setUp(base, count, true),
+  runTaskNodes,
+  cpuSeconds,
+};
+
 const END_TO_END: EndToEndDeps = {
   startServer,
   userKeyOf: async (base) => (await setUp(base, 0)).userKey,
@@ -259,6 +284,7 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'vcp-bench-tasks-'));
   try {
     if (PARTS.has('engine')) await benchDatabase('PGlite', { DATA_DIR: join(dataDir, 'pglite') }, 300);
+    if (PARTS.has('verification')) await verificationRows(VERIFICATION, dataDir, VERIFY_TASKS);
     if (PARTS.has('end-to-end')) {
       await endToEnd(END_TO_END, {
         label: 'PGlite, embedded node',

@@ -21,9 +21,14 @@ export class VerifiedResults20261202000000 implements MigrationInterface {
       await q.query(`ALTER TABLE tasks ALTER COLUMN ${column} SET DEFAULT 1`);
       await q.query(`ALTER TABLE tasks ALTER COLUMN ${column} SET NOT NULL`);
     }
+    // Adaptive replication: a trusted node may run a task alone (run_target and quorum drop to 1 at its claim).
+    await q.query(
+      `ALTER TABLE tasks ADD COLUMN verification_mode varchar(16) NOT NULL DEFAULT 'replicate'
+         CHECK (verification_mode IN ('replicate', 'adaptive'))`,
+    );
     await q.query(
       `ALTER TABLE tasks ADD CONSTRAINT tasks_quorum_check
-         CHECK (quorum BETWEEN 1 AND min_nodes AND run_target BETWEEN min_nodes AND max_runs)`,
+         CHECK (quorum BETWEEN 1 AND min_nodes AND run_target BETWEEN 1 AND max_runs AND max_runs >= min_nodes)`,
     );
     await q.query(`ALTER TABLE tasks ADD COLUMN canonical_run_id uuid`);
     await q.query(`DROP INDEX idx_tasks_claimable`);
@@ -82,7 +87,7 @@ export class VerifiedResults20261202000000 implements MigrationInterface {
     );
     await q.query(`ALTER TABLE tasks DROP COLUMN canonical_run_id`);
     await q.query(`ALTER TABLE tasks DROP CONSTRAINT tasks_quorum_check`);
-    for (const column of ['run_target', 'max_runs', 'quorum']) {
+    for (const column of ['verification_mode', 'run_target', 'max_runs', 'quorum']) {
       await q.query(`ALTER TABLE tasks DROP COLUMN ${column}`);
     }
   }

@@ -18,9 +18,27 @@ export interface BenchNode {
 }
 
 export type TaskNodesJob =
-  | { mode: 'submit'; base: string; userKey: string; count: number; concurrency: number }
+  | {
+      mode: 'submit';
+      base: string;
+      userKey: string;
+      count: number;
+      concurrency: number;
+      /** Replaces the default task's requirements (quorum tasks, adaptive replication). */
+      requirements?: Record<string, unknown>;
+    }
   | { mode: 'latency'; base: string; userKey: string; node: BenchNode; samples: number; warmup: number }
-  | { mode: 'throughput'; base: string; nodes: BenchNode[]; max: number; expected: number };
+  | {
+      mode: 'throughput';
+      base: string;
+      nodes: BenchNode[];
+      max: number;
+      /** Stop once this many runs are done; or, with `untilIdle`, once every node found no work for 1 s. */
+      expected: number;
+      untilIdle?: boolean;
+      /** Nodes that report a wrong output (validly signed): the planted liars of the verification rows. */
+      liars?: string[];
+    };
 
 export interface TaskNodesReport {
   /** latency: submit sent → run claimed, ms; and the submit's own round trip, ms. */
@@ -32,6 +50,9 @@ export interface TaskNodesReport {
   claims?: number;
   /** throughput: results refused with 409 lease_lost (included in `completed`). */
   lost?: number;
+  /** throughput: results the liars reported, and claims a quarantine refused (403). */
+  lies?: number;
+  refused?: number;
   /** The client's CPU time over wall time during the measured part (1 = one core busy). */
   cpuShare: number;
 }
@@ -43,9 +64,13 @@ const TASK = {
   requirements: { min_nodes: 1, max_execution_time_sec: 60, require_gpu: false, require_proof: false },
 };
 const OUTPUT = { sum: 6 };
-const OUTPUT_HASH = createHash('sha256')
-  .update(canonicalize(OUTPUT) ?? 'null')
-  .digest('hex');
+const LIE = { sum: 7 };
+const hashOf = (output: unknown) =>
+  createHash('sha256')
+    .update(canonicalize(output) ?? 'null')
+    .digest('hex');
+const OUTPUT_HASH = hashOf(OUTPUT);
+const LIE_HASH = hashOf(LIE);
 
 interface Run {
   run_id: string;
@@ -56,8 +81,8 @@ interface Run {
 
 const signingKeys = new Map<string, KeyObject>();
 
-/** The signed receipt of an `ok` result with OUTPUT (the pinned form, src/common/receipts). */
-function signature(node: BenchNode, run: Run): string {
+/** The signed receipt of an `ok` result with `output` (the pinned form, src/common/receipts). */
+function signature(node: BenchNode, run: Run, output: unknown, outputHash: string): string {
   let key = signingKeys.get(node.nodeId);
   if (!key) {
     key = keyPairFromPem(node.privateKeyPem).privateKey;
@@ -69,8 +94,8 @@ function signature(node: BenchNode, run: Run): string {
     fence: run.fence,
     inputs_hash: jsonSha256Hex(run.spec.inputs),
     module_hash: run.spec.module_id,
-    output: OUTPUT,
-    output_hash: OUTPUT_HASH,
+    output,
+    output_hash: outputHash,
     outcome: 'ok',
     execution_time_ms: 1,
   });
@@ -115,8 +140,11 @@ async function expectStatus(
   return res;
 }
 
-const submit = (base: string, userKey: string) =>
-  expectStatus(call(base, 'POST', '/api/v1/tasks', { 'x-api-key': userKey }, TASK), 201);
+const submit = (base: string, userKey: string, requirements?: Record<string, unknown>) =>
+  expectStatus(
+    call(base, 'POST', '/api/v1/tasks', { 'x-api-key': userKey }, requirements ? { ...TASK, requirements } : TASK),
+    201,
+  );
 
 async function claim(base: string, node: BenchNode, max: number, waitMs: number): Promise<Run[]> {
   const res = await expectStatus(
@@ -133,8 +161,9 @@ async function claim(base: string, node: BenchNode, max: number, waitMs: number)
   return res.status === 204 ? [] : (JSON.parse(res.body) as { runs: Run[] }).runs;
 }
 
-const report = (base: string, node: BenchNode, run: Run, ...ok: number[]) =>
-  expectStatus(
+const report = (base: string, node: BenchNode, run: Run, lie: boolean, ...ok: number[]) => {
+  const [output, outputHash] = lie ? [LIE, LIE_HASH] : [OUTPUT, OUTPUT_HASH];
+  return expectStatus(
     call(
       base,
       'POST',
@@ -143,18 +172,19 @@ const report = (base: string, node: BenchNode, run: Run, ...ok: number[]) =>
       {
         fence: run.fence,
         outcome: 'ok',
-        output: OUTPUT,
-        output_hash: OUTPUT_HASH,
+        output,
+        output_hash: outputHash,
         stdout: '',
         stderr: '',
         exit_code: 0,
         execution_time_ms: 1,
-        signature: signature(node, run),
+        signature: signature(node, run, output, outputHash),
       },
     ),
     200,
     ...ok,
   );
+};
 
 function measureCpu<T>(work: () => Promise<T>): Promise<{ value: T; cpuShare: number; wallMs: number }> {
   const cpu = process.cpuUsage();
@@ -171,7 +201,7 @@ async function submitMany(job: Extract<TaskNodesJob, { mode: 'submit' }>): Promi
   const { cpuShare } = await measureCpu(() =>
     Promise.all(
       Array.from({ length: job.concurrency }, async () => {
-        while (next++ < job.count) await submit(job.base, job.userKey);
+        while (next++ < job.count) await submit(job.base, job.userKey, job.requirements);
       }),
     ),
   );
@@ -202,35 +232,62 @@ async function latency(job: Extract<TaskNodesJob, { mode: 'latency' }>): Promise
         dispatchMs.push(at - sent);
         submitMs.push(answered - sent);
       }
-      await report(job.base, job.node, runs[0]);
+      await report(job.base, job.node, runs[0], false);
     }
   });
   return { dispatchMs, submitMs, cpuShare };
 }
 
-/** Every node claims batches of up to `max` and reports each run at once, until `expected` runs are done. */
+/**
+ * Every node claims batches of up to `max` and reports each run at once, until `expected` runs are done (or,
+ * with `untilIdle`, until no node has found work for 1 s: quorum tasks take a varying number of runs).
+ */
 async function throughput(job: Extract<TaskNodesJob, { mode: 'throughput' }>): Promise<TaskNodesReport> {
   let completed = 0;
   let claims = 0;
   let lost = 0;
+  let lies = 0;
+  let refused = 0;
+  let idle = 0;
+  const liars = new Set(job.liars ?? []);
   const started = performance.now();
   let doneAt = 0;
+  const finished = () => (job.untilIdle ? idle >= job.nodes.length : completed >= job.expected);
   const { cpuShare } = await measureCpu(() =>
     Promise.all(
       job.nodes.map(async (node) => {
-        while (completed < job.expected) {
-          const runs = await claim(job.base, node, job.max, 200);
+        let emptyFor = 0;
+        let quarantined = false;
+        while (!finished()) {
+          const runs = quarantined
+            ? []
+            : await claim(job.base, node, job.max, 200).catch((error: Error) => {
+                // A quarantined liar's claims are refused (403 node_quarantined): it stops asking.
+                if (!error.message.startsWith('unexpected 403')) throw error;
+                refused++;
+                quarantined = true;
+                return [];
+              });
           claims++;
+          if (runs.length === 0) {
+            if (++emptyFor === 5) idle++;
+            if (quarantined) await new Promise((resolve) => setTimeout(resolve, 200));
+            continue;
+          }
+          if (emptyFor >= 5) idle--;
+          emptyFor = 0;
+          const lie = liars.has(node.nodeId);
           // A 409 (lease lost: the lease expired before the result came) is counted, not hidden.
-          const answers = await Promise.all(runs.map((run) => report(job.base, node, run, 409)));
+          const answers = await Promise.all(runs.map((run) => report(job.base, node, run, lie, 409)));
           lost += answers.filter((answer) => answer.status === 409).length;
+          if (lie) lies += runs.length;
           completed += runs.length;
-          if (completed >= job.expected && !doneAt) doneAt = performance.now();
+          doneAt = performance.now();
         }
       }),
     ),
   );
-  return { completed, claims, lost, elapsedMs: doneAt - started, cpuShare };
+  return { completed, claims, lost, lies, refused, elapsedMs: doneAt - started, cpuShare };
 }
 
 async function main(): Promise<void> {

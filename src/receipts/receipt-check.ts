@@ -119,7 +119,8 @@ function formatProblems(receipt: Json): string[] {
     problems.push('min_nodes and quorum must be whole numbers with 1 ≤ quorum ≤ min_nodes');
   } else if (
     isText(receipt.task_type) &&
-    receipt.verification !== verificationOf(receipt.task_type, receipt.min_nodes)
+    receipt.verification !== verificationOf(receipt.task_type, receipt.min_nodes) &&
+    receipt.verification !== verificationOf(receipt.task_type, receipt.min_nodes, true)
   ) {
     problems.push(`verification does not follow from task_type and min_nodes`);
   }

@@ -68,7 +68,7 @@ export class ReceiptsService {
       inputs_hash: evidence.inputsHash,
       ...(task.moduleId ? { module_hash: task.moduleId } : {}),
       ...(task.circuitId ? { circuit_id: task.circuitId } : {}),
-      verification: verificationOf(task.taskType, task.minNodes),
+      verification: verificationOf(task.taskType, task.minNodes, task.runTarget === 1),
       min_nodes: task.minNodes,
       quorum: task.quorum,
       output_hash: canonical.receipt.output_hash,

@@ -10,7 +10,8 @@ import type { RunReceipt } from '../common/receipts/receipt';
 
 export const TASK_RECEIPT_VERSION = 1;
 
-export const RECEIPT_VERIFICATIONS = ['none', 'quorum', 'proof'] as const;
+/** `trusted_node`: adaptive replication let one node with a long valid streak run a quorum task alone. */
+export const RECEIPT_VERIFICATIONS = ['none', 'quorum', 'proof', 'trusted_node'] as const;
 export type ReceiptVerification = (typeof RECEIPT_VERIFICATIONS)[number];
 
 export const RUN_VERDICTS = ['valid', 'invalid'] as const;
@@ -63,9 +64,10 @@ export interface SignedTaskReceipt {
 }
 
 /** How a task was verified: a zk task by its proof, a task run on several nodes by their quorum. */
-export function verificationOf(taskType: string, minNodes: number): ReceiptVerification {
+export function verificationOf(taskType: string, minNodes: number, trusted = false): ReceiptVerification {
   if (taskType === 'zk_proof') return 'proof';
-  return minNodes > 1 ? 'quorum' : 'none';
+  if (minNodes === 1) return 'none';
+  return trusted ? 'trusted_node' : 'quorum';
 }
 
 /** The exact bytes the server signs: UTF-8 of the RFC 8785 (JCS) form of the receipt. */

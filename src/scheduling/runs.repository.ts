@@ -146,14 +146,19 @@ export class RunsRepository {
     }>(
       'vcp_claim',
       `WITH node AS (
-         SELECT node_id, owner_id, cpu_cores, memory_gb, gpu_available FROM nodes
+         SELECT node_id, owner_id, cpu_cores, memory_gb, gpu_available, valid_streak FROM nodes
           WHERE node_id = $1 AND status = 'online' AND deleted_at IS NULL AND node_type = 'compute'
             AND quarantined_at IS NULL),
        slots AS (
          SELECT GREATEST(0, LEAST($2::int, $3::int - (
            SELECT count(*)::int FROM task_runs WHERE node_id = $1 AND status = 'leased'))) AS n),
        candidates AS (
-         SELECT t.task_id FROM tasks t, node
+         -- Adaptive replication: a node with a valid streak s ≥ 10 taking an untouched adaptive task runs it
+         -- alone with probability 1 − 1/s (its run_target drops to 1; a failed run restores replication).
+         SELECT t.task_id,
+                (t.verification_mode = 'adaptive' AND t.active_runs = 0 AND t.attempts = 0
+                 AND node.valid_streak >= 10 AND random() < 1 - 1.0 / node.valid_streak) AS trusted
+           FROM tasks t, node
           WHERE t.status IN ('pending', 'running') AND t.active_runs < t.run_target AND t.deleted_at IS NULL
             AND t.attempts < t.max_attempts + t.run_target - 1
             AND (t.not_before IS NULL OR t.not_before <= now())
@@ -170,7 +175,8 @@ export class RunsRepository {
           FOR UPDATE OF t SKIP LOCKED),
        claimed AS (
          UPDATE tasks t SET active_runs = t.active_runs + 1, attempts = t.attempts + 1, status = 'running',
-                status_reason = NULL, updated_at = now()
+                status_reason = NULL, updated_at = now(),
+                run_target = CASE WHEN c.trusted THEN 1 ELSE t.run_target END
            FROM candidates c
           WHERE t.task_id = c.task_id AND t.status IN ('pending', 'running') AND t.active_runs < t.run_target
           RETURNING t.task_id, t.task_type, t.attempts, t.inputs, t.inputs_hash, t.args, t.deterministic,

@@ -195,6 +195,7 @@ export class TaskSubmissionService {
       minNodes: r.min_nodes,
       quorum: r.quorum ?? r.min_nodes,
       maxRuns: r.max_runs ?? (r.min_nodes > 1 ? r.min_nodes + 2 : r.min_nodes),
+      verificationMode: r.verification ?? 'replicate',
       maxExecutionTimeSec: r.max_execution_time_sec,
       requireGpu: r.require_gpu ?? false,
       requireProof: r.require_proof ?? false,
@@ -216,6 +217,9 @@ function checkQuorum(dto: CreateTaskDto): void {
   const { min_nodes: n, quorum, max_runs: maxRuns } = dto.requirements;
   if (quorum !== undefined && (quorum > n || quorum * 2 <= n)) {
     throw invalid('requirements.quorum', `must be a majority of min_nodes: more than ${n / 2} and at most ${n}`);
+  }
+  if (dto.requirements.verification === 'adaptive' && n < 2) {
+    throw invalid('requirements.verification', 'adaptive replication needs min_nodes ≥ 2 (a quorum to skip)');
   }
   if (maxRuns !== undefined && maxRuns < n) {
     throw invalid('requirements.max_runs', 'must be at least min_nodes');

@@ -1,4 +1,4 @@
-import type { TaskInfoDto, TaskRunDto } from './dto/task-responses.dto';
+import type { TaskInfoDto, TaskRunDto, VerificationMethod } from './dto/task-responses.dto';
 import type { TaskRecord, TaskRunRecord } from './tasks.repository';
 
 /** TaskInfo as the original shaped it, plus our fields; never the entity (it holds inputs and hashes). */
@@ -14,8 +14,9 @@ export function toTaskInfo(task: TaskRecord, runs?: TaskRunRecord[]): TaskInfoDt
   if (task.minNodes > 1) {
     requirements.quorum = task.quorum;
     requirements.max_runs = task.maxRuns;
+    requirements.verification = task.verificationMode;
   }
-  const method = task.taskType === 'zk_proof' ? 'proof' : task.minNodes > 1 ? 'quorum' : 'none';
+  const method = verificationMethod(task);
   const info: TaskInfoDto = {
     task_id: task.taskId,
     task_type: task.taskType,
@@ -34,8 +35,8 @@ export function toTaskInfo(task: TaskRecord, runs?: TaskRunRecord[]): TaskInfoDt
     priority: task.priority,
     completed_at: task.completedAt?.toISOString() ?? null,
     verification:
-      method === 'quorum'
-        ? { method, quorum: task.quorum, canonical_run_id: task.canonicalRunId }
+      task.minNodes > 1
+        ? { method, mode: task.verificationMode, quorum: task.quorum, canonical_run_id: task.canonicalRunId }
         : { method },
   };
   const open = task.status === 'pending' || task.status === 'running';
@@ -56,4 +57,11 @@ function toRunView(run: TaskRunRecord, taskOpen: boolean): TaskRunDto {
     started_at: run.startedAt?.toISOString() ?? null,
     finished_at: run.finishedAt?.toISOString() ?? null,
   };
+}
+
+/** How the task's output is (or will be) verified. */
+export function verificationMethod(task: TaskRecord): VerificationMethod {
+  if (task.taskType === 'zk_proof') return 'proof';
+  if (task.minNodes === 1) return 'none';
+  return task.runTarget === 1 ? 'trusted_node' : 'quorum';
 }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { KeysetCursor } from '../common/pagination/cursor';
 import { DatabaseSession } from '../database/transaction-runner';
-import type { TaskType } from './dto/create-task.dto';
+import type { TaskType, VerificationMode } from './dto/create-task.dto';
 import type { TaskStatus } from './dto/task-queries.dto';
 
 export interface TaskRecord {
@@ -16,6 +16,8 @@ export interface TaskRecord {
   minNodes: number;
   quorum: number;
   maxRuns: number;
+  runTarget: number;
+  verificationMode: VerificationMode;
   canonicalRunId: string | null;
   maxExecutionTimeSec: number;
   requireGpu: boolean;
@@ -41,6 +43,7 @@ export interface NewTask {
   minNodes: number;
   quorum: number;
   maxRuns: number;
+  verificationMode: VerificationMode;
   maxExecutionTimeSec: number;
   requireGpu: boolean;
   requireProof: boolean;
@@ -87,6 +90,8 @@ interface TaskRow {
   min_nodes: number;
   quorum: number;
   max_runs: number;
+  run_target: number;
+  verification_mode: VerificationMode;
   canonical_run_id: string | null;
   max_execution_time_sec: string | number;
   require_gpu: boolean;
@@ -117,6 +122,8 @@ const TASK_COLUMNS = [
   'min_nodes',
   'quorum',
   'max_runs',
+  'run_target',
+  'verification_mode',
   'canonical_run_id',
   'max_execution_time_sec',
   'require_gpu',
@@ -159,6 +166,8 @@ function toRecord(row: TaskRow): TaskRecord {
     minNodes: row.min_nodes,
     quorum: row.quorum,
     maxRuns: row.max_runs,
+    runTarget: row.run_target,
+    verificationMode: row.verification_mode,
     canonicalRunId: row.canonical_run_id,
     maxExecutionTimeSec: Number(row.max_execution_time_sec),
     requireGpu: row.require_gpu,
@@ -189,9 +198,9 @@ export class TasksRepository {
          INSERT INTO tasks (creator_id, task_type, inputs, inputs_hash, min_nodes, max_execution_time_sec,
                             require_gpu, require_proof, min_cpu_cores, min_memory_gb, module_id, circuit_id, args,
                             deterministic, priority, max_attempts, queue_timeout_sec, queue_expires_at,
-                            status_reason, quorum, max_runs, run_target)
+                            status_reason, quorum, max_runs, run_target, verification_mode)
          VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $14, $15, $16, $17,
-                 now() + $17::int * interval '1 second', 'waiting for a node', $18, $19, $5)
+                 now() + $17::int * interval '1 second', 'waiting for a node', $18, $19, $5, $20)
          RETURNING *)
        SELECT ${COLUMNS} FROM t`,
       [
@@ -214,6 +223,7 @@ export class TasksRepository {
         task.queueTimeoutSec,
         task.quorum,
         task.maxRuns,
+        task.verificationMode,
       ],
     );
     return toRecord(row);
@@ -365,9 +375,12 @@ export class TasksRepository {
   ): Promise<'requeued' | 'failed' | 'unchanged'> {
     const [row] = await this.db.query<{ status: string }>(
       `WITH t AS (
-         SELECT task_id, (run_target - (active_runs - 1)) > (max_attempts + run_target - 1 - attempts) AS exhausted
+         SELECT task_id, (GREATEST(run_target, min_nodes) - (active_runs - 1))
+                         > (max_attempts + GREATEST(run_target, min_nodes) - 1 - attempts) AS exhausted
            FROM tasks WHERE task_id = $1 AND status IN ${OPEN_STATUSES} AND active_runs > 0)
        UPDATE tasks SET active_runs = active_runs - 1, updated_at = now(),
+              -- A trusted node's failed run (adaptive replication) sends the task back to full replication.
+              run_target = GREATEST(run_target, min_nodes),
               status = CASE WHEN t.exhausted THEN 'failed' WHEN active_runs = 1 THEN 'pending' ELSE status END,
               status_reason = CASE WHEN t.exhausted THEN $3::varchar
                                    WHEN active_runs = 1 THEN 'retrying after a failed run' ELSE status_reason END,

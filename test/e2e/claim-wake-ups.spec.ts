@@ -35,7 +35,8 @@ describe('claim wake-ups', () => {
   /** Three agents long-polling, in this order; resolves once all three wait. */
   const threeWaiting = async () => {
     const agents: TestAgent[] = [];
-    for (const operator of operators) agents.push(await TestAgent.register(ctx.app, bearer(operator.accessToken)));
+    for (const operator of operators)
+      agents.push(await TestAgent.register(ctx.app, bearer(operator.accessToken)));
     const claims = ctx.app.get(ClaimService);
     const polls: Promise<LeasedRun[]>[] = [];
     for (const agent of agents) {
@@ -67,5 +68,30 @@ describe('claim wake-ups', () => {
     });
     const [second, third] = await Promise.all([polls[1], polls[2]]);
     expect([second[0]?.task_id, third[0]?.task_id]).toEqual([pair.task_id, pair.task_id]);
+  });
+
+  it('issue 18 acceptance 4: the better-reputed node gets the next task first, though it waited less', async () => {
+    const worse = await TestAgent.register(ctx.app, bearer(operators[0].accessToken));
+    const better = await TestAgent.register(ctx.app, bearer(operators[1].accessToken));
+    // Wilson lower bounds: 5 valid of 10 → 0.24; 50 of 50 → 0.93. (Equal reputations: the first test above.)
+    const setRecord = (agent: TestAgent, valid: number, invalid: number) =>
+      ctx.dataSource.query(`UPDATE nodes SET runs_valid = $2, runs_invalid = $3 WHERE node_id = $1`, [
+        agent.nodeId,
+        valid,
+        invalid,
+      ]);
+    await setRecord(worse, 5, 5);
+    await setRecord(better, 50, 0);
+    const claims = ctx.app.get(ClaimService);
+    const before = claims.waiting;
+    const worsePoll = worse.claim({ max: 1, wait_ms: 20_000 });
+    await eventually(() => expect(claims.waiting).toBe(before + 1));
+    const betterPoll = better.claim({ max: 1, wait_ms: 20_000 });
+    await eventually(() => expect(claims.waiting).toBe(before + 2));
+
+    const task = await submitTask(ctx.app, bearer(alice.accessToken));
+    expect((await betterPoll)[0]?.task_id).toBe(task.task_id);
+    const next = await submitTask(ctx.app, bearer(alice.accessToken));
+    expect((await worsePoll)[0]?.task_id).toBe(next.task_id);
   });
 });

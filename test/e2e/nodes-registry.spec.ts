@@ -39,6 +39,18 @@ describe('node registry', () => {
       last_heartbeat: expect.any(String),
       public_key: null,
       labels: {},
+      // Issue 18: a new node's record — nothing compared yet, so no score.
+      reputation: {
+        valid: 0,
+        invalid: 0,
+        error: 0,
+        lost: 0,
+        valid_streak: 0,
+        score: null,
+        quarantined: false,
+        quarantined_at: null,
+        quarantine_reason: null,
+      },
       node_api_key: expect.stringMatching(KEY),
     });
     // The node key is not one of the owner's keys: not listed, not counted.

@@ -1,3 +1,4 @@
+import { checkReceipt } from '../../src/receipts/receipt-check';
 import { LeasedRun, TestAgent } from '../support/agent';
 import { useAdminApp } from '../support/admin';
 import { bearer, newSession, Session } from '../support/auth';
@@ -242,6 +243,46 @@ describeEachDatabase('verified results on %s', (database) => {
       task_status: 'failed',
       task_status_reason: 'unexecutable',
     });
+  });
+
+  it('adaptive replication: a node with a long valid streak runs an adaptive task alone; nobody else does', async () => {
+    const h = bearer(alice.accessToken);
+    const [veteran, rookie] = [await agentOf(), await agentOf()];
+    // A streak of a million: trusted with probability 1 − 10⁻⁶.
+    await ctx.dataSource.query(
+      `UPDATE nodes SET valid_streak = 1000000, runs_valid = 1000000 WHERE node_id = $1`,
+      [veteran.nodeId],
+    );
+    const adaptive = { ...FIRST, requirements: { ...QUORUM_TASK.requirements, verification: 'adaptive' } };
+    const alone = await submitTask(ctx.app, h, adaptive);
+    const [run] = await veteran.claim();
+    expect(run.task_id).toBe(alone.task_id);
+    expect((await veteran.report(run, 'ok', { v: 1 })).json()).toMatchObject({ task_status: 'completed' });
+    expect(await getTask(ctx.app, alone.task_id, h)).toMatchObject({
+      result: { v: 1 },
+      verification: { method: 'trusted_node', mode: 'adaptive' },
+    });
+    const receipt = await ctx.app.inject({
+      method: 'GET',
+      url: `/api/v1/tasks/${alone.task_id}/receipt`,
+      headers: h,
+    });
+    expect(receipt.statusCode).toBe(200);
+    expect(receipt.json().receipt.verification).toBe('trusted_node');
+    expect(checkReceipt(receipt.json()).filter((check) => !check.holds)).toEqual([]);
+
+    // Negative controls: the same veteran on a `replicate` task, and a rookie on an adaptive one, are checked.
+    for (const [agent, body] of [
+      [veteran, FIRST],
+      [rookie, adaptive],
+    ] as const) {
+      const task = await submitTask(ctx.app, h, body);
+      const [leased] = await agent.claim();
+      expect(leased.task_id).toBe(task.task_id);
+      expect((await agent.report(leased, 'ok', { v: 1 })).json()).toMatchObject({ task_status: 'running' });
+      expect((await getTask(ctx.app, task.task_id, h)).verification).toMatchObject({ method: 'quorum' });
+      await ctx.app.inject({ method: 'POST', url: `/api/v1/tasks/${task.task_id}/cancel`, headers: h });
+    }
   });
 
   it('refuses quorum settings that cannot decide, with the field named', async () => {

@@ -16,12 +16,14 @@ export interface TaskInfo {
   assigned_nodes: string[];
   result: unknown;
   proof_id: string | null;
+  verification?: Record<string, unknown>;
   runs?: {
     run_id: string;
     node_id: string;
     status: string;
     outcome: string | null;
     output_hash: string | null;
+    verdict?: string | null;
   }[];
 }
 

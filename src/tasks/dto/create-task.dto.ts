@@ -19,6 +19,9 @@ import {
 export const TASK_TYPES = ['wasm_execution', 'computation', 'zk_proof', 'federated_learning'] as const;
 export type TaskType = (typeof TASK_TYPES)[number];
 
+export const VERIFICATION_MODES = ['replicate', 'adaptive'] as const;
+export type VerificationMode = (typeof VERIFICATION_MODES)[number];
+
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** Longest accepted `wasm_module` text; the module's own cap (WASM_MAX_MODULE_BYTES) is checked on decode. */
 const MAX_MODULE_BASE64 = 180_000_000;
@@ -58,6 +61,17 @@ export class TaskRequirementsDto {
   @Min(1)
   @Max(1000)
   max_runs?: number;
+
+  @ApiPropertyOptional({
+    enum: VERIFICATION_MODES,
+    default: 'replicate',
+    description:
+      'min_nodes ≥ 2: `replicate` always runs the quorum; `adaptive` lets a node with a long valid streak ' +
+      '(≥ 10) run the task alone with probability 1 − 1/streak (BOINC’s adaptive replication)',
+  })
+  @IsOptional()
+  @IsIn(VERIFICATION_MODES)
+  verification?: VerificationMode;
 
   @ApiProperty({ minimum: 1, maximum: 3600, example: 60 })
   @IsInt()

@@ -2,11 +2,14 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { TASK_TYPES, TaskRequirementsDto } from './create-task.dto';
 import { TASK_STATUSES } from './task-queries.dto';
 
-export const VERIFICATION_METHODS = ['none', 'quorum', 'proof'] as const;
+/** `trusted_node`: adaptive replication let a node with a long valid streak run the task alone. */
+export const VERIFICATION_METHODS = ['none', 'quorum', 'proof', 'trusted_node'] as const;
 export type VerificationMethod = (typeof VERIFICATION_METHODS)[number];
 
 export class TaskVerificationDto {
   @ApiProperty({ enum: VERIFICATION_METHODS }) method!: VerificationMethod;
+  @ApiPropertyOptional({ enum: ['replicate', 'adaptive'], description: 'min_nodes ≥ 2: requirements.verification' })
+  mode?: string;
   @ApiPropertyOptional({ description: 'quorum: how many agreeing runs of distinct owners complete the task' })
   quorum?: number;
   @ApiPropertyOptional({
