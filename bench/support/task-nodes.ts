@@ -142,7 +142,13 @@ async function expectStatus(
 
 const submit = (base: string, userKey: string, requirements?: Record<string, unknown>) =>
   expectStatus(
-    call(base, 'POST', '/api/v1/tasks', { 'x-api-key': userKey }, requirements ? { ...TASK, requirements } : TASK),
+    call(
+      base,
+      'POST',
+      '/api/v1/tasks',
+      { 'x-api-key': userKey },
+      requirements ? { ...TASK, requirements } : TASK,
+    ),
     201,
   );
 

@@ -114,10 +114,16 @@ const client = (phases: Phase[]) => {
   return `nodes' client CPU up to ${(worst * 100).toFixed(0)} % of a core (${worst >= 0.9 ? 'SATURATED' : 'not saturated'})`;
 };
 
-export async function verificationRows(deps: VerificationDeps, dataDir: string, tasks: number): Promise<void> {
+export async function verificationRows(
+  deps: VerificationDeps,
+  dataDir: string,
+  tasks: number,
+): Promise<void> {
   const server = await deps.startServer({ DATA_DIR: join(dataDir, 'pglite-verification') });
   try {
     const setup = await deps.setUpOwners(server.base, NODES);
+    // Warm-up (JIT, the database's caches and prepared statements), not measured.
+    await phase(deps, server, setup, BASELINE, Math.ceil(tasks / 4));
     const single = await phase(deps, server, setup, BASELINE, tasks);
     // The quorum phase also builds every node's valid streak (≈ 2·tasks/8 each), so the adaptive phase that
     // follows runs with trusted nodes (trust probability 1 − 1/streak).

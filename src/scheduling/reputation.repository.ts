@@ -13,18 +13,34 @@ export interface NodeStanding {
 export class ReputationRepository {
   constructor(private readonly db: DatabaseSession) {}
 
-  /** Counts verdicts: valid extends the node's streak, invalid ends it. One statement for any number. */
-  async countVerdicts(verdicts: { nodeId: string; verdict: 'valid' | 'invalid' }[]): Promise<void> {
+  /**
+   * Records verdicts in one statement for any number: sets them on the runs that already finished (`runId`
+   * given; the reporting run gets its verdict with its result) and counts them into their nodes' records —
+   * valid extends the node's streak, invalid ends it.
+   */
+  async recordVerdicts(
+    verdicts: { nodeId: string; verdict: 'valid' | 'invalid'; setOnRun: string | null }[],
+  ): Promise<void> {
     if (verdicts.length === 0) return;
+    const finished = verdicts.filter((v) => v.setOnRun !== null);
     await this.db.execute(
-      `WITH v AS (
+      `WITH runs AS (
+         UPDATE task_runs r SET verdict = f.verdict
+           FROM unnest($3::uuid[], $4::varchar[]) AS f(run_id, verdict) WHERE r.run_id = f.run_id
+         RETURNING r.run_id),
+       v AS (
          SELECT node_id, count(*) FILTER (WHERE verdict = 'valid')::int AS valid,
                 count(*) FILTER (WHERE verdict = 'invalid')::int AS invalid
            FROM unnest($1::varchar[], $2::varchar[]) AS x(node_id, verdict) GROUP BY node_id)
        UPDATE nodes n SET runs_valid = n.runs_valid + v.valid, runs_invalid = n.runs_invalid + v.invalid,
               valid_streak = CASE WHEN v.invalid > 0 THEN 0 ELSE n.valid_streak + v.valid END
          FROM v WHERE n.node_id = v.node_id`,
-      [verdicts.map((v) => v.nodeId), verdicts.map((v) => v.verdict)],
+      [
+        verdicts.map((v) => v.nodeId),
+        verdicts.map((v) => v.verdict),
+        finished.map((v) => v.setOnRun),
+        finished.map((v) => v.verdict),
+      ],
     );
   }
 

@@ -206,7 +206,11 @@ export class RunResultService {
   }
 
   /** What the result does to the task: complete (by quorum), fail, or give the slot back to the queue. */
-  private async applyOutcome(run: RunForResult, dto: RunResultRequestDto, outputHash: string): Promise<OkEffect> {
+  private async applyOutcome(
+    run: RunForResult,
+    dto: RunResultRequestDto,
+    outputHash: string,
+  ): Promise<OkEffect> {
     const outcome = dto.outcome;
     if (outcome === 'ok') return this.verification.onOk(run, outputHash, dto.output ?? null);
     const taskFault = TASK_FAULT_OUTCOMES.includes(outcome);

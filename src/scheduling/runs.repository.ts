@@ -71,6 +71,12 @@ export interface RunForResult {
   maxRuns: number;
   /** The accepted output's hash once the task completed (late results are compared with it). */
   canonicalHash: string | null;
+  /**
+   * The task's succeeded runs when this was read (0 for min_nodes 1). Exact on the embedded database, where
+   * transactions run one at a time; on PostgreSQL a result committed while this read waited for the lock is
+   * missing from its snapshot, so there the quorum reads the runs again (succeededRuns).
+   */
+  succeededSoFar: number;
   nodeOwnerId: string | null;
   /** What the node's receipt binds: the run's inputs hash, module and circuit. */
   inputsHash: string;
@@ -266,6 +272,7 @@ export class RunsRepository {
       run_target: number;
       max_runs: number;
       canonical_hash: string | null;
+      succeeded_so_far: number;
       node_owner_id: string | null;
       inputs_hash: string;
       wasm_module_hash: string | null;
@@ -277,6 +284,9 @@ export class RunsRepository {
               (r.lease_expires_at > now()) AS lease_live, t.status AS task_status, t.task_type, t.min_nodes,
               t.quorum, t.run_target, t.max_runs, r.node_owner_id,
               (SELECT c.output_hash FROM task_runs c WHERE c.run_id = t.canonical_run_id) AS canonical_hash,
+              CASE WHEN t.min_nodes > 1 THEN (SELECT count(*)::int FROM task_runs s
+                                               WHERE s.task_id = r.task_id AND s.status = 'succeeded')
+                   ELSE 0 END AS succeeded_so_far,
               r.inputs_hash, r.wasm_module_hash, t.circuit_id,
               (SELECT n.public_key FROM nodes n WHERE n.node_id = r.node_id) AS public_key
          FROM task_runs r JOIN tasks t ON t.task_id = r.task_id
@@ -301,6 +311,7 @@ export class RunsRepository {
       runTarget: row.run_target,
       maxRuns: row.max_runs,
       canonicalHash: row.canonical_hash,
+      succeededSoFar: row.succeeded_so_far,
       nodeOwnerId: row.node_owner_id,
       inputsHash: row.inputs_hash,
       moduleHash: row.wasm_module_hash,
@@ -370,7 +381,12 @@ export class RunsRepository {
   }
 
   /** How many other nodes reported this same task-fault outcome (and output) for the task. */
-  async sameFaultElsewhere(taskId: string, runId: string, outcome: string, outputHash: string): Promise<number> {
+  async sameFaultElsewhere(
+    taskId: string,
+    runId: string,
+    outcome: string,
+    outputHash: string,
+  ): Promise<number> {
     const [row] = await this.db.query<{ n: number }>(
       `SELECT count(DISTINCT node_id)::int AS n FROM task_runs
         WHERE task_id = $1 AND run_id <> $2 AND status = 'failed' AND outcome = $3 AND output_hash = $4`,
@@ -387,12 +403,6 @@ export class RunsRepository {
       [taskId],
     );
     return rows.map((row) => ({ runId: row.run_id, nodeId: row.node_id, outputHash: row.output_hash }));
-  }
-
-  /** Sets the verdict of already-finished runs (the quorum decided after they reported). */
-  async setVerdicts(runIds: string[], verdict: 'valid' | 'invalid'): Promise<void> {
-    if (runIds.length === 0) return;
-    await this.db.execute(`UPDATE task_runs SET verdict = $2 WHERE run_id = ANY($1::uuid[])`, [runIds, verdict]);
   }
 
   /** Expires leases past their time, a batch at a time; each run changes once however many sweepers race. */

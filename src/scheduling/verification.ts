@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
+import { DatabaseSession } from '../database/transaction-runner';
 import { TasksRepository } from '../tasks/tasks.repository';
 import { ReputationRepository } from './reputation.repository';
 import type { RunForResult } from './runs.repository';
@@ -46,6 +47,7 @@ export class Verification {
     private readonly reputation: ReputationRepository,
     private readonly audit: AuditService,
     private readonly config: SchedulingConfig,
+    private readonly database: DatabaseSession,
   ) {}
 
   /** Inside the result's transaction, with the run and its task locked. */
@@ -63,7 +65,11 @@ export class Verification {
       // A late result: the decision is made, but the node's answer still counts for its record.
       if (run.taskStatus === 'completed' && run.canonicalHash !== null) {
         effect.verdict = outputHash === run.canonicalHash ? 'valid' : 'invalid';
-        await this.judge(run.taskId, [{ runId: run.runId, nodeId: run.nodeId, verdict: effect.verdict }], effect);
+        await this.judge(
+          run.taskId,
+          [{ runId: run.runId, nodeId: run.nodeId, verdict: effect.verdict }],
+          effect,
+        );
       }
       return effect;
     }
@@ -73,6 +79,9 @@ export class Verification {
       await this.tasks.complete(run.taskId, output, run.runId);
       return { ...effect, taskStatus: 'completed' };
     }
+    // Nothing to decide before `quorum` runs reported (quorum ≤ run_target). Only the embedded database's
+    // count is exact without a fresh read (see RunForResult.succeededSoFar).
+    if (this.database.singleSession && run.succeededSoFar + 1 < run.quorum) return effect;
     const reported = [
       ...(await this.runs.succeededRuns(run.taskId)),
       { runId: run.runId, nodeId: run.nodeId, outputHash },
@@ -85,16 +94,8 @@ export class Verification {
         nodeId: r.nodeId,
         verdict: r.outputHash === outputHash ? 'valid' : 'invalid',
       }));
-      const earlier = judged.filter((r) => r.runId !== run.runId);
-      await this.runs.setVerdicts(
-        earlier.filter((r) => r.verdict === 'valid').map((r) => r.runId),
-        'valid',
-      );
-      await this.runs.setVerdicts(
-        earlier.filter((r) => r.verdict === 'invalid').map((r) => r.runId),
-        'invalid',
-      );
-      await this.judge(run.taskId, judged, effect);
+      // The reporting run's verdict is written with its result; the earlier runs' by judge().
+      await this.judge(run.taskId, judged, effect, run.runId);
       return { ...effect, taskStatus: 'completed', verdict: 'valid' };
     }
     if (reported.length < run.runTarget) return effect;
@@ -121,9 +122,15 @@ export class Verification {
    * Counts verdicts into the nodes' records, audits every invalid run, and quarantines a node whose invalid
    * share crossed the threshold (its claims are refused from then on; an admin can reinstate it).
    */
-  async judge(taskId: string, judged: JudgedRun[], effect: OkEffect): Promise<void> {
+  async judge(taskId: string, judged: JudgedRun[], effect: OkEffect, reportingRunId?: string): Promise<void> {
     effect.judged.push(...judged);
-    await this.reputation.countVerdicts(judged);
+    await this.reputation.recordVerdicts(
+      judged.map((r) => ({
+        nodeId: r.nodeId,
+        verdict: r.verdict,
+        setOnRun: reportingRunId === undefined || r.runId === reportingRunId ? null : r.runId,
+      })),
+    );
     const liars = new Set<string>();
     for (const run of judged) {
       if (run.verdict !== 'invalid') continue;

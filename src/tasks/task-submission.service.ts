@@ -216,7 +216,10 @@ export class TaskSubmissionService {
 function checkQuorum(dto: CreateTaskDto): void {
   const { min_nodes: n, quorum, max_runs: maxRuns } = dto.requirements;
   if (quorum !== undefined && (quorum > n || quorum * 2 <= n)) {
-    throw invalid('requirements.quorum', `must be a majority of min_nodes: more than ${n / 2} and at most ${n}`);
+    throw invalid(
+      'requirements.quorum',
+      `must be a majority of min_nodes: more than ${n / 2} and at most ${n}`,
+    );
   }
   if (dto.requirements.verification === 'adaptive' && n < 2) {
     throw invalid('requirements.verification', 'adaptive replication needs min_nodes ≥ 2 (a quorum to skip)');

@@ -39,7 +39,11 @@ describe('module structural limits over HTTP', () => {
   it('refuses the issue’s module shape (nested loops past WASM_MAX_NESTING_DEPTH) with a 422 naming it', async () => {
     const res = await upload(nestedLoopsModule({ depth: 20_000 })); // 60 KB, under the size caps
     expect(res.statusCode).toBe(422);
-    const body = res.json<{ error: string; message: string; details: { field: string; message: string }[] }>();
+    const body = res.json<{
+      error: string;
+      message: string;
+      details: { field: string; message: string }[];
+    }>();
     expect(body.error).toBe('validation_error');
     expect(body.details[0].field).toBe('wasm_module');
     expect(body.message).toContain('WASM_MAX_NESTING_DEPTH');
