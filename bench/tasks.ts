@@ -13,7 +13,7 @@
  * support/verification-cost.ts): cost per completed task of quorum 2 (≤ 2.2×) and of adaptive replication with
  * trusted nodes (≤ 1.3×) relative to min_nodes 1, and a planted liar under both. Knobs: SAMPLES (latency samples, 300),
  * RUNS (throughput runs, 3000), E2E_TASKS (end-to-end tasks, 1000), VERIFY_TASKS (tasks per verification
- * mode, 400), PARTS (engine,verification,end-to-end),
+ * mode and round, 400), VERIFY_ROUNDS (3), PARTS (engine,verification,end-to-end),
  * BENCH_LOG_LEVEL (the server's LOG_LEVEL, default info as in production; its output is discarded).
  */
 import { ChildProcess, spawn } from 'node:child_process';
@@ -32,6 +32,7 @@ const SAMPLES = Number(process.env.SAMPLES ?? 300);
 const RUNS = Number(process.env.RUNS ?? 3000);
 const E2E_TASKS = Number(process.env.E2E_TASKS ?? 1000);
 const VERIFY_TASKS = Number(process.env.VERIFY_TASKS ?? 400);
+const VERIFY_ROUNDS = Number(process.env.VERIFY_ROUNDS ?? 3);
 /** PARTS=engine, end-to-end or verification (comma-separated) runs those kinds of row only. */
 const PARTS = new Set((process.env.PARTS ?? 'engine,verification,end-to-end').split(','));
 const NODES = 8;
@@ -270,7 +271,6 @@ const VERIFICATION: VerificationDeps = {
   startServer,
   setUpOwners: (base, count) => setUp(base, count, true),
   runTaskNodes,
-  cpuSeconds,
 };
 
 const END_TO_END: EndToEndDeps = {
@@ -284,7 +284,7 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'vcp-bench-tasks-'));
   try {
     if (PARTS.has('engine')) await benchDatabase('PGlite', { DATA_DIR: join(dataDir, 'pglite') }, 300);
-    if (PARTS.has('verification')) await verificationRows(VERIFICATION, dataDir, VERIFY_TASKS);
+    if (PARTS.has('verification')) await verificationRows(VERIFICATION, dataDir, VERIFY_TASKS, VERIFY_ROUNDS);
     if (PARTS.has('end-to-end')) {
       await endToEnd(END_TO_END, {
         label: 'PGlite, embedded node',

@@ -8,6 +8,7 @@ import { keyPairFromPem, resultReceipt, signReceipt } from '../../src/common/rec
 import { jsonSha256Hex } from '../../src/common/crypto/json-hash';
 import canonicalize from 'canonicalize';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 
 export interface BenchNode {
@@ -36,6 +37,8 @@ export type TaskNodesJob =
       /** Stop once this many runs are done; or, with `untilIdle`, once every node found no work for 1 s. */
       expected: number;
       untilIdle?: boolean;
+      /** The server's pid: its CPU time is read at the start and after the last result (not the idle tail). */
+      serverPid?: number;
       /** Nodes that report a wrong output (validly signed): the planted liars of the verification rows. */
       liars?: string[];
     };
@@ -53,6 +56,8 @@ export interface TaskNodesReport {
   /** throughput: results the liars reported, and claims a quarantine refused (403). */
   lies?: number;
   refused?: number;
+  /** throughput with serverPid: the server's CPU seconds from the start to the last result. */
+  serverCpuSeconds?: number;
   /** The client's CPU time over wall time during the measured part (1 = one core busy). */
   cpuShare: number;
 }
@@ -192,6 +197,12 @@ const report = (base: string, node: BenchNode, run: Run, lie: boolean, ...ok: nu
   );
 };
 
+/** CPU seconds a process has used so far (user + system), from /proc (USER_HZ = 100 on Linux). */
+function processCpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 function measureCpu<T>(work: () => Promise<T>): Promise<{ value: T; cpuShare: number; wallMs: number }> {
   const cpu = process.cpuUsage();
   const started = performance.now();
@@ -256,6 +267,9 @@ async function throughput(job: Extract<TaskNodesJob, { mode: 'throughput' }>): P
   let refused = 0;
   let idle = 0;
   const liars = new Set(job.liars ?? []);
+  const serverCpu = () => (job.serverPid === undefined ? 0 : processCpuSeconds(job.serverPid));
+  const serverCpuAtStart = serverCpu();
+  let serverCpuAtDone = serverCpuAtStart;
   const started = performance.now();
   let doneAt = 0;
   const finished = () => (job.untilIdle ? idle >= job.nodes.length : completed >= job.expected);
@@ -289,11 +303,21 @@ async function throughput(job: Extract<TaskNodesJob, { mode: 'throughput' }>): P
           if (lie) lies += runs.length;
           completed += runs.length;
           doneAt = performance.now();
+          serverCpuAtDone = serverCpu();
         }
       }),
     ),
   );
-  return { completed, claims, lost, lies, refused, elapsedMs: doneAt - started, cpuShare };
+  return {
+    completed,
+    claims,
+    lost,
+    lies,
+    refused,
+    elapsedMs: doneAt - started,
+    cpuShare,
+    serverCpuSeconds: serverCpuAtDone - serverCpuAtStart,
+  };
 }
 
 async function main(): Promise<void> {

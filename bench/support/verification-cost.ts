@@ -18,7 +18,6 @@ export interface VerificationDeps {
   /** `count` nodes, each of its own owner; `userKey` submits the tasks. */
   setUpOwners(base: string, count: number): Promise<{ userKey: string; nodes: BenchNode[] }>;
   runTaskNodes(job: TaskNodesJob): Promise<TaskNodesReport>;
-  cpuSeconds(pid: number): number;
 }
 
 const NODES = 8;
@@ -53,7 +52,6 @@ async function phase(
     concurrency: 8,
     requirements,
   });
-  const serverCpu = deps.cpuSeconds(server.child.pid!);
   const report = await deps.runTaskNodes({
     mode: 'throughput',
     base: server.base,
@@ -62,10 +60,11 @@ async function phase(
     expected: Infinity,
     untilIdle: true,
     liars,
+    serverPid: server.child.pid,
   });
-  // The drain ends after 1 s of idle polling; only the time until the last result is the nodes' work.
+  // The drain ends after 1 s of idle polling: only the time until the last result counts, on both sides.
   const clientCpu = (report.cpuShare * report.elapsedMs!) / 1000;
-  const serverUsed = deps.cpuSeconds(server.child.pid!) - serverCpu;
+  const serverUsed = report.serverCpuSeconds!;
   return {
     tasks,
     runs: report.completed!,
@@ -101,41 +100,54 @@ async function wrongResults(base: string, userKey: string): Promise<{ wrong: num
 }
 
 const ms = (value: number) => `${value.toFixed(2)} ms`;
-const ratioLine = (phase: Phase, base: Phase, target: number | null) => {
-  const ratio = phase.cpuPerTaskMs / base.cpuPerTaskMs;
-  const verdict = target === null ? '' : `; target ≤ ${target}: ${ratio <= target ? 'met' : 'MISSED'}`;
-  return (
-    `${(phase.runs / phase.tasks).toFixed(2)} runs/task, ${ms(phase.cpuPerTaskMs)} CPU/task ` +
-    `(server + nodes) = ${ratio.toFixed(2)}× min_nodes 1${verdict}`
-  );
-};
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const client = (phases: Phase[]) => {
   const worst = Math.max(...phases.map((p) => p.clientShare));
   return `nodes' client CPU up to ${(worst * 100).toFixed(0)} % of a core (${worst >= 0.9 ? 'SATURATED' : 'not saturated'})`;
 };
 
+/** One mode's line: runs per task, CPU per task, and the median of its per-round ratios to min_nodes 1. */
+function modeLine(label: string, phases: Phase[], baselines: Phase[], target: number | null): string {
+  const ratios = phases.map((phase, i) => phase.cpuPerTaskMs / baselines[i].cpuPerTaskMs);
+  const ratio = median(ratios);
+  const runs = median(phases.map((phase) => phase.runs / phase.tasks));
+  const verdict = target === null ? '' : `; target ≤ ${target}: ${ratio <= target ? 'met' : 'MISSED'}`;
+  return (
+    `  ${label.padEnd(26)} ${runs.toFixed(2)} runs/task, ${ms(median(phases.map((p) => p.cpuPerTaskMs)))} ` +
+    `CPU/task (server + nodes), ${ratio.toFixed(2)}× min_nodes 1 ` +
+    `(rounds ${ratios.map((r) => r.toFixed(2)).join(', ')})${verdict}`
+  );
+}
+
 export async function verificationRows(
   deps: VerificationDeps,
   dataDir: string,
   tasks: number,
+  rounds: number,
 ): Promise<void> {
   const server = await deps.startServer({ DATA_DIR: join(dataDir, 'pglite-verification') });
   try {
     const setup = await deps.setUpOwners(server.base, NODES);
-    // Warm-up (JIT, the database's caches and prepared statements), not measured.
+    // Warm-up (JIT, the database's caches and prepared statements) and the nodes' valid streaks (≈ 2·tasks/8
+    // each, so adaptive replication runs with trusted nodes: trust probability 1 − 1/streak); not measured.
     await phase(deps, server, setup, BASELINE, Math.ceil(tasks / 4));
-    const single = await phase(deps, server, setup, BASELINE, tasks);
-    // The quorum phase also builds every node's valid streak (≈ 2·tasks/8 each), so the adaptive phase that
-    // follows runs with trusted nodes (trust probability 1 − 1/streak).
-    const quorum = await phase(deps, server, setup, QUORUM, tasks);
-    const adaptive = await phase(deps, server, setup, ADAPTIVE, tasks);
+    await phase(deps, server, setup, QUORUM, tasks);
+    const measured = { single: [] as Phase[], quorum: [] as Phase[], adaptive: [] as Phase[] };
+    // Interleaved rounds: this VM's speed drifts by more than the differences measured.
+    for (let round = 0; round < rounds; round++) {
+      measured.single.push(await phase(deps, server, setup, BASELINE, tasks));
+      measured.quorum.push(await phase(deps, server, setup, QUORUM, tasks));
+      measured.adaptive.push(await phase(deps, server, setup, ADAPTIVE, tasks));
+    }
     const { wrong, open } = await wrongResults(server.base, setup.userKey);
+    const all = [...measured.single, ...measured.quorum, ...measured.adaptive];
     console.log(
-      `verification cost (PGlite, ${NODES} signed test nodes of ${NODES} owners, ${tasks} trivial tasks per mode):\n` +
-        `  min_nodes 1:                 ${(single.runs / single.tasks).toFixed(2)} runs/task, ${ms(single.cpuPerTaskMs)} CPU/task (server + nodes)\n` +
-        `  min_nodes 2 (quorum 2):      ${ratioLine(quorum, single, 2.2)}\n` +
-        `  adaptive, trusted nodes:     ${ratioLine(adaptive, single, 1.3)}\n` +
-        `  ${wrong} wrong results accepted, ${open} tasks not completed; ${client([single, quorum, adaptive])}`,
+      `verification cost (PGlite, ${NODES} signed test nodes of ${NODES} owners, ${tasks} trivial tasks per mode ` +
+        `and round, ${rounds} interleaved rounds, medians; CPU of server and nodes until the last result):\n` +
+        `${modeLine('min_nodes 1', measured.single, measured.single, null)}\n` +
+        `${modeLine('min_nodes 2 (quorum 2)', measured.quorum, measured.single, 2.2)}\n` +
+        `${modeLine('adaptive, trusted nodes', measured.adaptive, measured.single, 1.3)}\n` +
+        `  ${wrong} wrong results accepted, ${open} tasks not completed; ${client(all)}`,
     );
   } finally {
     await server.stop();

@@ -54,6 +54,18 @@ export interface ProofContext {
 
 export type LeaseVerdict = 'renewed' | 'lost' | 'cancel';
 
+export interface SucceededRun {
+  runId: string;
+  nodeId: string;
+  outputHash: string;
+}
+
+const toSucceededRun = (row: { run_id: string; node_id: string; output_hash: string }): SucceededRun => ({
+  runId: row.run_id,
+  nodeId: row.node_id,
+  outputHash: row.output_hash,
+});
+
 export interface RunForResult {
   runId: string;
   taskId: string;
@@ -72,11 +84,11 @@ export interface RunForResult {
   /** The accepted output's hash once the task completed (late results are compared with it). */
   canonicalHash: string | null;
   /**
-   * The task's succeeded runs when this was read (0 for min_nodes 1). Exact on the embedded database, where
-   * transactions run one at a time; on PostgreSQL a result committed while this read waited for the lock is
-   * missing from its snapshot, so there the quorum reads the runs again (succeededRuns).
+   * The task's succeeded runs when this was read (empty for min_nodes 1). Exact on the embedded database,
+   * where transactions run one at a time; on PostgreSQL a result committed while this read waited for the
+   * lock is missing from its snapshot, so there the quorum reads them again (succeededRuns).
    */
-  succeededSoFar: number;
+  succeededSoFar: SucceededRun[];
   nodeOwnerId: string | null;
   /** What the node's receipt binds: the run's inputs hash, module and circuit. */
   inputsHash: string;
@@ -272,7 +284,7 @@ export class RunsRepository {
       run_target: number;
       max_runs: number;
       canonical_hash: string | null;
-      succeeded_so_far: number;
+      succeeded_so_far: { run_id: string; node_id: string; output_hash: string }[] | null;
       node_owner_id: string | null;
       inputs_hash: string;
       wasm_module_hash: string | null;
@@ -284,9 +296,10 @@ export class RunsRepository {
               (r.lease_expires_at > now()) AS lease_live, t.status AS task_status, t.task_type, t.min_nodes,
               t.quorum, t.run_target, t.max_runs, r.node_owner_id,
               (SELECT c.output_hash FROM task_runs c WHERE c.run_id = t.canonical_run_id) AS canonical_hash,
-              CASE WHEN t.min_nodes > 1 THEN (SELECT count(*)::int FROM task_runs s
-                                               WHERE s.task_id = r.task_id AND s.status = 'succeeded')
-                   ELSE 0 END AS succeeded_so_far,
+              CASE WHEN t.min_nodes > 1 THEN (
+                SELECT json_agg(json_build_object('run_id', s.run_id, 'node_id', s.node_id,
+                                                  'output_hash', s.output_hash) ORDER BY s.fence)
+                  FROM task_runs s WHERE s.task_id = r.task_id AND s.status = 'succeeded') END AS succeeded_so_far,
               r.inputs_hash, r.wasm_module_hash, t.circuit_id,
               (SELECT n.public_key FROM nodes n WHERE n.node_id = r.node_id) AS public_key
          FROM task_runs r JOIN tasks t ON t.task_id = r.task_id
@@ -311,7 +324,7 @@ export class RunsRepository {
       runTarget: row.run_target,
       maxRuns: row.max_runs,
       canonicalHash: row.canonical_hash,
-      succeededSoFar: row.succeeded_so_far,
+      succeededSoFar: (row.succeeded_so_far ?? []).map(toSucceededRun),
       nodeOwnerId: row.node_owner_id,
       inputsHash: row.inputs_hash,
       moduleHash: row.wasm_module_hash,
@@ -396,13 +409,13 @@ export class RunsRepository {
   }
 
   /** The task's succeeded runs and their output hashes, in lease order (the quorum groups them). */
-  async succeededRuns(taskId: string): Promise<{ runId: string; nodeId: string; outputHash: string }[]> {
+  async succeededRuns(taskId: string): Promise<SucceededRun[]> {
     const rows = await this.db.query<{ run_id: string; node_id: string; output_hash: string }>(
       `SELECT run_id, node_id, output_hash FROM task_runs
         WHERE task_id = $1 AND status = 'succeeded' ORDER BY fence`,
       [taskId],
     );
-    return rows.map((row) => ({ runId: row.run_id, nodeId: row.node_id, outputHash: row.output_hash }));
+    return rows.map(toSucceededRun);
   }
 
   /** Expires leases past their time, a batch at a time; each run changes once however many sweepers race. */

@@ -79,13 +79,9 @@ export class Verification {
       await this.tasks.complete(run.taskId, output, run.runId);
       return { ...effect, taskStatus: 'completed' };
     }
-    // Nothing to decide before `quorum` runs reported (quorum ≤ run_target). Only the embedded database's
-    // count is exact without a fresh read (see RunForResult.succeededSoFar).
-    if (this.database.singleSession && run.succeededSoFar + 1 < run.quorum) return effect;
-    const reported = [
-      ...(await this.runs.succeededRuns(run.taskId)),
-      { runId: run.runId, nodeId: run.nodeId, outputHash },
-    ];
+    // The runs read with the lock are exact only on the embedded database (see RunForResult.succeededSoFar).
+    const earlier = this.database.singleSession ? run.succeededSoFar : await this.runs.succeededRuns(run.taskId);
+    const reported = [...earlier, { runId: run.runId, nodeId: run.nodeId, outputHash }];
     const agreeing = reported.filter((r) => r.outputHash === outputHash);
     if (agreeing.length >= run.quorum) {
       await this.tasks.complete(run.taskId, output, run.runId);
