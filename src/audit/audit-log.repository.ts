@@ -69,7 +69,9 @@ export class AuditLogRepository {
   constructor(private readonly db: DatabaseSession) {}
 
   async insert(entry: NewAuditRecord): Promise<void> {
-    await this.db.execute(
+    // Prepared once per connection: audited writes (every submission, say) skip planning this insert.
+    await this.db.queryPrepared(
+      'vcp_audit_insert',
       `INSERT INTO audit_log (user_id, action, resource_type, resource_id, ip_address, user_agent, request_id,
          status, error_message, metadata)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)`,

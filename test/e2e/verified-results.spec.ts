@@ -3,6 +3,7 @@ import { LeasedRun, TestAgent } from '../support/agent';
 import { useAdminApp } from '../support/admin';
 import { bearer, newSession, Session } from '../support/auth';
 import { describeEachDatabase } from '../support/databases';
+import { scrape, valueOf } from '../support/prometheus';
 import { getTask, submitTask } from '../support/tasks';
 
 /** The honest answer for a run: a function of its inputs, so honest nodes agree and a liar's answer differs. */
@@ -112,6 +113,10 @@ describeEachDatabase('verified results on %s', (database) => {
       { action: 'node.quarantined', n: 1 },
       { action: 'run.invalid', n: lies },
     ]);
+    const { samples } = await scrape(ctx.app);
+    expect(valueOf(samples, 'vcp_runs_verified_total', { verdict: 'invalid' })).toBe(lies);
+    expect(valueOf(samples, 'vcp_runs_verified_total', { verdict: 'valid' })).toBeGreaterThanOrEqual(200);
+    expect(valueOf(samples, 'vcp_quorum_mismatches_total')).toBeGreaterThanOrEqual(1);
     const { reputation } = await nodeView(liar);
     expect(reputation).toMatchObject({ invalid: lies, valid: 0, quarantined: true, score: 0 });
     expect(String(reputation.quarantine_reason)).toContain('compared results were outvoted');
@@ -127,6 +132,11 @@ describeEachDatabase('verified results on %s', (database) => {
     });
     expect(reinstated.statusCode).toBe(200);
     expect(reinstated.json().reputation).toMatchObject({ quarantined: false, quarantine_reason: null });
+    const [lifted] = await ctx.dataSource.query(
+      `SELECT user_id FROM audit_log WHERE action = 'node.quarantine_lifted' AND resource_id = $1`,
+      [liar.nodeId],
+    );
+    expect(lifted.user_id).toBe(ctx.admin.userId);
     expect((await liar.claimRaw({ max: 1, wait_ms: 0 })).statusCode).toBe(204);
   });
 
