@@ -1,3 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { checkReceipt } from '../../src/receipts/receipt-check';
 import { LeasedRun, TestAgent } from '../support/agent';
 import { useAdminApp } from '../support/admin';
@@ -223,6 +227,54 @@ describeEachDatabase('verified results on %s', (database) => {
       [strict.task_id],
     );
     expect(audit.n).toBe(1);
+  });
+
+  it('acceptance 3: a quorum task’s receipt from the server verifies offline; a changed byte fails, named', async () => {
+    const CLI = join(__dirname, '../../dist/src/receipts/verify-receipt.js');
+    const [x, y] = [await agentOf(), await agentOf()];
+    const h = bearer(alice.accessToken);
+    const task = await submitTask(ctx.app, h, FIRST);
+    const [[rx], [ry]] = [await x.claim(), await y.claim()];
+    await x.report(rx, 'ok', { v: 42 });
+    expect((await y.report(ry, 'ok', { v: 42 })).json()).toMatchObject({ task_status: 'completed' });
+    const downloaded = await ctx.app.inject({
+      method: 'GET',
+      url: `/api/v1/tasks/${task.task_id}/receipt`,
+      headers: h,
+    });
+    expect(downloaded.statusCode).toBe(200);
+    const key = (await ctx.app.inject({ method: 'GET', url: '/api/v1/receipts/public-key' })).json()
+      .public_key;
+    const dir = mkdtempSync(join(tmpdir(), 'vcp-quorum-receipt-'));
+    // Offline: the built CLI in a process of its own, with nothing but the file and the pinned key.
+    const verify = (text: string) => {
+      const file = join(dir, 'receipt.json');
+      writeFileSync(file, text);
+      return spawnSync(process.execPath, [CLI, file, '--public-key', key], {
+        env: { PATH: process.env.PATH ?? '' },
+        encoding: 'utf8',
+      });
+    };
+    try {
+      const good = verify(downloaded.body);
+      expect(good.status).toBe(0);
+      expect(good.stdout).toMatch(/holds {3}quorum: 2 distinct node key/);
+      const body = downloaded.json();
+      const runSignature: string = body.receipt.runs[0].signature;
+      const flipped = (b64: string) => (b64[0] === 'A' ? 'B' : 'A') + b64.slice(1);
+      for (const [changed, broken] of [
+        [downloaded.body.replace(body.receipt.output_hash, 'f'.repeat(64)), 'server signature'],
+        [downloaded.body.replace(runSignature, flipped(runSignature)), 'run signatures'],
+        [downloaded.body.replace(body.signature, flipped(body.signature)), 'server signature'],
+      ]) {
+        expect(changed).not.toBe(downloaded.body);
+        const bad = verify(changed);
+        expect(bad.status).toBe(1);
+        expect(bad.stdout).toMatch(new RegExp(`^ {2}FAILED {2}${broken}: `, 'm'));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a quorum of 2 out of 3 completes before the third run reports; the late result is still judged', async () => {
