@@ -1,6 +1,7 @@
 import { Body, Controller, HttpCode, HttpStatus, Param, Post, Res } from '@nestjs/common';
 import {
   ApiConflictResponse,
+  ApiForbiddenResponse,
   ApiNoContentResponse,
   ApiOkResponse,
   ApiTags,
@@ -34,6 +35,9 @@ export class SchedulingController {
   @RateLimitTier('node')
   @ApiOkResponse({ type: ClaimResponseDto, description: 'Leased runs, each with its fence and spec' })
   @ApiNoContentResponse({ description: 'Nothing to do within wait_ms' })
+  @ApiForbiddenResponse({
+    description: 'The node is quarantined for invalid results (`reason: node_quarantined`, with why)',
+  })
   async claim(
     @Param('node_id') nodeId: string,
     @Body() dto: ClaimRequestDto,
