@@ -186,6 +186,40 @@ describeEachDatabase('verified results on %s', (database) => {
     ).rejects.toThrow(/task_runs_quorum_owner_key/);
   });
 
+  it('results of one quorum task arriving at the same moment decide it exactly once', async () => {
+    const [x, y] = [await agentOf(), await agentOf()];
+    const tasks = await Promise.all(
+      Array.from({ length: 40 }, () => submitTask(ctx.app, bearer(alice.accessToken), FIRST)),
+    );
+    const [xs, ys] = [await x.claim({ max: 16, wait_ms: 0 }), await y.claim({ max: 16, wait_ms: 0 })];
+    const paired = xs.filter((run) => ys.some((other) => other.task_id === run.task_id));
+    expect(paired.length).toBeGreaterThanOrEqual(8);
+    const answers = await Promise.all(
+      [...xs, ...ys].map((run) => (xs.includes(run) ? x : y).report(run, 'ok', honest(run))),
+    );
+    expect(answers.every((answer) => answer.statusCode === 200)).toBe(true);
+    const rows = await ctx.dataSource.query(
+      `SELECT t.task_id, t.status, t.canonical_run_id,
+              (SELECT count(*)::int FROM task_runs r WHERE r.task_id = t.task_id AND r.verdict = 'valid') AS valid,
+              (SELECT count(*)::int FROM task_events e WHERE e.task_id = t.task_id
+                  AND e.event_type = 'status' AND e.data->>'status' = 'completed') AS completions
+         FROM tasks t WHERE t.task_id = ANY($1::uuid[])`,
+      [paired.map((run) => run.task_id)],
+    );
+    for (const row of rows) {
+      expect(row).toMatchObject({ status: 'completed', valid: 2, completions: 1 });
+      expect(row.canonical_run_id).not.toBeNull();
+    }
+    // The rest of this batch is left for nobody: cancel it so later tests start from an empty queue.
+    for (const task of tasks) {
+      await ctx.app.inject({
+        method: 'POST',
+        url: `/api/v1/tasks/${task.task_id}/cancel`,
+        headers: bearer(alice.accessToken),
+      });
+    }
+  });
+
   it('disagreement seeks one more run on a third owner; max_runs exhausted fails as no_consensus', async () => {
     const [x, y, z] = [await agentOf(), await agentOf(), await agentOf()];
     const h = bearer(alice.accessToken);
