@@ -8,7 +8,7 @@ import { TaskEventSignal } from '../tasks/task-event-signal';
 import { WorkSignal } from '../tasks/work-signal';
 import type { ClaimRequestDto, ClaimResponseDto, LeasedRunDto } from './dto/claim.dto';
 import { ReputationRepository } from './reputation.repository';
-import { ClaimedRun, RunsRepository } from './runs.repository';
+import { ClaimedRun, ClaimsRepository } from './claims.repository';
 import { SchedulingConfig } from './scheduling.config';
 
 const UNIQUE_VIOLATION = '23505';
@@ -33,7 +33,7 @@ export class ClaimService implements OnModuleDestroy {
   private readonly unsubscribe: () => void;
 
   constructor(
-    private readonly runs: RunsRepository,
+    private readonly repository: ClaimsRepository,
     private readonly config: SchedulingConfig,
     private readonly wasmConfig: WasmConfig,
     private readonly signal: WorkSignal,
@@ -99,10 +99,10 @@ export class ClaimService implements OnModuleDestroy {
     // node's limit there, so it needs neither the lock nor a transaction around it (3 statements fewer).
     try {
       if (this.database.singleSession)
-        return await this.runs.claim(nodeId, max, maxConcurrentRuns, leaseSecs);
+        return await this.repository.claim(nodeId, max, maxConcurrentRuns, leaseSecs);
       return await this.tx.run(async () => {
-        await this.runs.serializeNodeClaims(nodeId);
-        return this.runs.claim(nodeId, max, maxConcurrentRuns, leaseSecs);
+        await this.repository.serializeNodeClaims(nodeId);
+        return this.repository.claim(nodeId, max, maxConcurrentRuns, leaseSecs);
       });
     } catch (error) {
       // The unique indexes are the last guard against leasing one task twice to a node or to one owner (two

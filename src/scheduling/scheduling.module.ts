@@ -4,6 +4,7 @@ import { NodesModule } from '../nodes/nodes.module';
 import { ProofsModule } from '../proofs/proofs.module';
 import { TasksModule } from '../tasks/tasks.module';
 import { ClaimService } from './claim.service';
+import { ClaimsRepository } from './claims.repository';
 import { LeaseRenewal } from './lease-renewal';
 import { LeaseSweeper } from './lease-sweeper';
 import { RunRelease } from './run-release';
@@ -24,6 +25,7 @@ import { ZkResults } from './zk-results';
   controllers: [SchedulingController],
   providers: [
     RunsRepository,
+    ClaimsRepository,
     ReputationRepository,
     Verification,
     ClaimService,

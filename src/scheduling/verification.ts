@@ -80,7 +80,9 @@ export class Verification {
       return { ...effect, taskStatus: 'completed' };
     }
     // The runs read with the lock are exact only on the embedded database (see RunForResult.succeededSoFar).
-    const earlier = this.database.singleSession ? run.succeededSoFar : await this.runs.succeededRuns(run.taskId);
+    const earlier = this.database.singleSession
+      ? run.succeededSoFar
+      : await this.runs.succeededRuns(run.taskId);
     const reported = [...earlier, { runId: run.runId, nodeId: run.nodeId, outputHash }];
     const agreeing = reported.filter((r) => r.outputHash === outputHash);
     if (agreeing.length >= run.quorum) {

@@ -1,5 +1,5 @@
 import { ClaimService } from '../../src/scheduling/claim.service';
-import { RunsRepository } from '../../src/scheduling/runs.repository';
+import { ClaimsRepository } from '../../src/scheduling/claims.repository';
 import { LeasedRun, TestAgent } from '../support/agent';
 import { useTestApp } from '../support/app';
 import { bearer, newSession, Session } from '../support/auth';
@@ -49,7 +49,7 @@ describe('claim wake-ups', () => {
 
   it('one new run wakes the longest-waiting claim, which passes the wake-up on once (not a herd of three)', async () => {
     const { polls } = await threeWaiting();
-    const claim = jest.spyOn(ctx.app.get(RunsRepository), 'claim');
+    const claim = jest.spyOn(ctx.app.get(ClaimsRepository), 'claim');
     try {
       const task = await submitTask(ctx.app, bearer(alice.accessToken));
       const [first] = await polls[0];

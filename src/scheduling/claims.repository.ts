@@ -1,0 +1,129 @@
+import { Injectable } from '@nestjs/common';
+import { DatabaseSession } from '../database/transaction-runner';
+
+/** First key of the advisory locks that serialize one node's claims (the second is the node id's hash). */
+const CLAIM_LOCK_CLASS = 0x7663_7001;
+
+export interface ClaimedRun {
+  runId: string;
+  taskId: string;
+  taskType: string;
+  fence: string;
+  leaseExpiresAt: Date;
+  inputs: unknown;
+  args: string[];
+  deterministic: boolean;
+  moduleId: string | null;
+  circuitId: string | null;
+  maxExecutionTimeSec: number;
+}
+
+/**
+ * The claim: which open tasks a node may lease now, and the lease itself, in one statement (see claim()).
+ * Every state change is a compare-and-set judged by the database, as in RunsRepository.
+ */
+@Injectable()
+export class ClaimsRepository {
+  constructor(private readonly db: DatabaseSession) {}
+
+  /**
+   * Makes the node's other claims wait until the current transaction ends. A claim counts the node's leases
+   * in its statement's snapshot; on PostgreSQL two concurrent claims of one node would both see the same
+   * free slots and together lease more than NODE_MAX_CONCURRENT_RUNS. Called first in the claim's
+   * transaction, the claim statement that follows starts after the previous claim committed and sees its
+   * runs. An advisory lock, not the node row's: heartbeats update that row and must not queue behind claims
+   * (a hash collision of two node ids only serializes their claims). On the embedded database statements
+   * never overlap anyway.
+   */
+  async serializeNodeClaims(nodeId: string): Promise<void> {
+    await this.db.query(`SELECT pg_advisory_xact_lock($1::int, hashtext($2))`, [CLAIM_LOCK_CLASS, nodeId]);
+  }
+
+  /**
+   * Leases up to `max` runs to the node in one statement: eligible open tasks in priority then age order, a
+   * slot taken on each by compare-and-set on `active_runs`, a run row with a fresh fence per task. The
+   * unique (task_id, node_id) index refuses a second run of one task on one node even if the query erred, and
+   * task_runs_quorum_owner_key a second live or succeeded run of one owner on a quorum task (two claims of one
+   * owner's nodes racing on PostgreSQL: the loser's statement fails and the caller claims again).
+   * Run it after serializeNodeClaims in one transaction, or the node's limit can be overshot.
+   */
+  async claim(nodeId: string, max: number, maxConcurrent: number, leaseSecs: number): Promise<ClaimedRun[]> {
+    const rows = await this.db.queryPrepared<{
+      run_id: string;
+      task_id: string;
+      task_type: string;
+      fence: string;
+      lease_expires_at: Date;
+      inputs: unknown;
+      args: string[];
+      deterministic: boolean;
+      module_id: string | null;
+      circuit_id: string | null;
+      max_execution_time_sec: string;
+    }>(
+      'vcp_claim',
+      `WITH node AS (
+         SELECT node_id, owner_id, cpu_cores, memory_gb, gpu_available, valid_streak FROM nodes
+          WHERE node_id = $1 AND status = 'online' AND deleted_at IS NULL AND node_type = 'compute'
+            AND quarantined_at IS NULL),
+       slots AS (
+         SELECT GREATEST(0, LEAST($2::int, $3::int - (
+           SELECT count(*)::int FROM task_runs WHERE node_id = $1 AND status = 'leased'))) AS n),
+       candidates AS (
+         -- Adaptive replication: a node with a valid streak s ≥ 10 taking an untouched adaptive task runs it
+         -- alone with probability 1 − 1/s (its run_target drops to 1; a failed run restores replication).
+         SELECT t.task_id,
+                (t.verification_mode = 'adaptive' AND t.active_runs = 0 AND t.attempts = 0
+                 AND node.valid_streak >= 10 AND random() < 1 - 1.0 / node.valid_streak) AS trusted
+           FROM tasks t, node
+          WHERE t.status IN ('pending', 'running') AND t.active_runs < t.run_target AND t.deleted_at IS NULL
+            AND t.attempts < t.max_attempts + t.run_target - 1
+            AND (t.not_before IS NULL OR t.not_before <= now())
+            AND (NOT t.require_gpu OR node.gpu_available)
+            AND (t.min_cpu_cores IS NULL OR node.cpu_cores >= t.min_cpu_cores)
+            AND (t.min_memory_gb IS NULL OR node.memory_gb >= t.min_memory_gb)
+            AND NOT EXISTS (SELECT 1 FROM task_runs r WHERE r.task_id = t.task_id AND r.node_id = $1)
+            -- A quorum needs distinct owners: an ownerless node never serves one, an owner serves one run.
+            AND (t.min_nodes = 1 OR (node.owner_id IS NOT NULL AND NOT EXISTS (
+                  SELECT 1 FROM task_runs r WHERE r.task_id = t.task_id AND r.node_owner_id = node.owner_id
+                     AND r.status IN ('leased', 'succeeded'))))
+          ORDER BY t.priority DESC, t.created_at, t.task_id
+          LIMIT (SELECT n FROM slots)
+          FOR UPDATE OF t SKIP LOCKED),
+       claimed AS (
+         UPDATE tasks t SET active_runs = t.active_runs + 1, attempts = t.attempts + 1, status = 'running',
+                status_reason = NULL, updated_at = now(),
+                run_target = CASE WHEN c.trusted THEN 1 ELSE t.run_target END
+           FROM candidates c
+          WHERE t.task_id = c.task_id AND t.status IN ('pending', 'running') AND t.active_runs < t.run_target
+          RETURNING t.task_id, t.task_type, t.attempts, t.inputs, t.inputs_hash, t.args, t.deterministic,
+                    t.module_id, t.circuit_id, t.max_execution_time_sec, t.min_nodes),
+       runs AS (
+         INSERT INTO task_runs (task_id, node_id, node_owner_id, status, fence, lease_expires_at, attempt,
+                                started_at, inputs_hash, wasm_module_hash, quorum_run)
+         SELECT c.task_id, node.node_id, node.owner_id, 'leased', nextval('task_run_fence_seq'),
+                now() + $4::int * interval '1 second', c.attempts, now(), c.inputs_hash, c.module_id,
+                c.min_nodes > 1
+           FROM claimed c, node
+         RETURNING run_id, task_id, fence, lease_expires_at)
+       SELECT r.run_id, r.task_id, r.fence, r.lease_expires_at, c.task_type, c.inputs, c.args, c.deterministic,
+              c.module_id, c.circuit_id, c.max_execution_time_sec
+         FROM runs r JOIN claimed c ON c.task_id = r.task_id
+        ORDER BY r.fence`,
+      [nodeId, max, maxConcurrent, leaseSecs],
+    );
+    return rows.map<ClaimedRun>((row) => ({
+      runId: row.run_id,
+      taskId: row.task_id,
+      taskType: row.task_type,
+      fence: String(row.fence),
+      leaseExpiresAt: row.lease_expires_at,
+      inputs: row.inputs,
+      args: row.args,
+      deterministic: row.deterministic,
+      moduleId: row.module_id,
+      circuitId: row.circuit_id,
+      maxExecutionTimeSec: Number(row.max_execution_time_sec),
+    }));
+  }
+}
