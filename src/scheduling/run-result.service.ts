@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { jsonSha256Hex } from '../common/crypto/json-hash';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
@@ -50,6 +50,8 @@ const leaseLost = () =>
  */
 @Injectable()
 export class RunResultService {
+  private readonly logger = new Logger('Verification');
+
   constructor(
     private readonly runs: RunsRepository,
     private readonly tasks: TasksRepository,
@@ -199,6 +201,9 @@ export class RunResultService {
   }
 
   private countVerdicts(effect: OkEffect): void {
+    for (const nodeId of effect.quarantined) {
+      this.logger.warn({ msg: 'node quarantined for invalid results', node_id: nodeId });
+    }
     const count = (verdict: Verdict) => effect.judged.filter((run) => run.verdict === verdict).length;
     this.metrics.runsVerified('valid', count('valid'));
     this.metrics.runsVerified('invalid', count('invalid'));
