@@ -14,7 +14,7 @@ describe('chaos invariants (PostgreSQL)', () => {
   let alice: Session;
   const db: Queryable = {
     query: async <Row>(text: string, values?: unknown[]) => ({
-      rows: (await ctx.dataSource.query(text, values)) as Row[],
+      rows: await ctx.dataSource.query<Row[]>(text, values),
     }),
   };
   const broken = (results: InvariantResult[]) =>
