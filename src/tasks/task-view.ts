@@ -1,5 +1,6 @@
 import type { TaskInfoDto, TaskRunDto, VerificationMethod } from './dto/task-responses.dto';
-import type { TaskRecord, TaskRunRecord } from './tasks.repository';
+import type { TaskRunRecord } from './task-runs.repository';
+import type { TaskRecord } from './tasks.repository';
 
 /** TaskInfo as the original shaped it, plus our fields; never the entity (it holds inputs and hashes). */
 export function toTaskInfo(task: TaskRecord, runs?: TaskRunRecord[]): TaskInfoDto {

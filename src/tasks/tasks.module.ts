@@ -13,6 +13,7 @@ import { TaskSubmissionService } from './task-submission.service';
 import { TasksController } from './tasks.controller';
 import { TasksRepository } from './tasks.repository';
 import { TasksService } from './tasks.service';
+import { TaskRunsRepository } from './task-runs.repository';
 import { WorkSignal } from './work-signal';
 
 /**
@@ -27,6 +28,7 @@ import { WorkSignal } from './work-signal';
     IdempotencyKeysRepository,
     TaskSubmissionService,
     TasksService,
+    TaskRunsRepository,
     WorkSignal,
     TaskEventsRepository,
     TaskQueueRepository,

@@ -15,6 +15,7 @@ import { TaskEventSignal } from './task-event-signal';
 import { TaskQueueRepository } from './task-queue.repository';
 import { toTaskInfo } from './task-view';
 import { waitReason } from './wait-reason';
+import { TaskRunsRepository } from './task-runs.repository';
 import { TaskRecord, TasksRepository } from './tasks.repository';
 
 const DEFAULT_PAGE = 50;
@@ -24,6 +25,7 @@ const DEFAULT_PAGE = 50;
 export class TasksService {
   constructor(
     private readonly tasks: TasksRepository,
+    private readonly taskRuns: TaskRunsRepository,
     private readonly queue: TaskQueueRepository,
     private readonly audit: AuditService,
     private readonly tx: TransactionRunner,
@@ -60,7 +62,7 @@ export class TasksService {
       const facts = await this.queue.waitFacts(task.taskId);
       if (facts) task = { ...task, statusReason: waitReason(facts) };
     }
-    return toTaskInfo(task, await this.tasks.runsOf(task.taskId));
+    return toTaskInfo(task, await this.taskRuns.runsOf(task.taskId));
   }
 
   /** Pending runs are withdrawn; leased runs are told to stop at their node's next heartbeat. */
@@ -78,7 +80,7 @@ export class TasksService {
     });
     this.events.publish(task.taskId);
     if (cancelled) this.metrics.taskFinished(task.taskType, 'cancelled');
-    return toTaskInfo(task, await this.tasks.runsOf(task.taskId));
+    return toTaskInfo(task, await this.taskRuns.runsOf(task.taskId));
   }
 
   /** Cancels first if needed, then removes the task from lists; runs and artifacts stay for audit. */

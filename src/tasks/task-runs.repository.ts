@@ -1,0 +1,53 @@
+import { Injectable } from '@nestjs/common';
+import { DatabaseSession } from '../database/transaction-runner';
+
+export interface TaskRunRecord {
+  runId: string;
+  nodeId: string;
+  status: string;
+  attempt: number;
+  outcome: string | null;
+  outputHash: string | null;
+  verdict: string | null;
+  executionTimeMs: number | null;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+/** The runs of one task as its creator reads them (GET /tasks/:task_id). */
+@Injectable()
+export class TaskRunsRepository {
+  constructor(private readonly db: DatabaseSession) {}
+
+  async runsOf(taskId: string): Promise<TaskRunRecord[]> {
+    const rows = await this.db.query<{
+      run_id: string;
+      node_id: string;
+      status: string;
+      attempt: number;
+      outcome: string | null;
+      output_hash: string | null;
+      verdict: string | null;
+      execution_time_ms: string | null;
+      started_at: Date | null;
+      completed_at: Date | null;
+    }>(
+      `SELECT run_id, node_id, status, attempt, outcome, output_hash, verdict, execution_time_ms, started_at,
+              completed_at
+         FROM task_runs WHERE task_id = $1 ORDER BY fence`,
+      [taskId],
+    );
+    return rows.map((row) => ({
+      runId: row.run_id,
+      nodeId: row.node_id,
+      status: row.status,
+      attempt: row.attempt,
+      outcome: row.outcome,
+      outputHash: row.output_hash,
+      verdict: row.verdict,
+      executionTimeMs: row.execution_time_ms === null ? null : Number(row.execution_time_ms),
+      startedAt: row.started_at,
+      finishedAt: row.completed_at,
+    }));
+  }
+}
