@@ -14,20 +14,10 @@ import { RunResultRequestDto, RunResultResponseDto, TASK_FAULT_OUTCOMES } from '
 import { RunForResult, RunsRepository } from './runs.repository';
 import { ReputationRepository } from './reputation.repository';
 import { SchedulingConfig } from './scheduling.config';
-import { OkEffect, Verification, Verdict } from './verification';
+import { noEffect, OkEffect, Verification, Verdict } from './verification';
 import { ZkResults } from './zk-results';
 
 const OPEN: ReadonlySet<string> = new Set(['pending', 'running']);
-
-const noEffect = (taskStatus: string): OkEffect => ({
-  taskStatus,
-  reason: null,
-  requeued: false,
-  verdict: null,
-  judged: [],
-  mismatch: false,
-  quarantined: [],
-});
 
 const signatureInvalid = () =>
   new AppException(

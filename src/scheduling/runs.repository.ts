@@ -67,12 +67,10 @@ export interface RunForResult {
   /** The accepted output's hash once the task completed (late results are compared with it). */
   canonicalHash: string | null;
   /**
-   * The task's succeeded runs when this was read (empty for min_nodes 1). Exact on the embedded database,
-   * where transactions run one at a time; on PostgreSQL a result committed while this read waited for the
-   * lock is missing from its snapshot, so there the quorum reads them again (succeededRuns).
+   * A quorum task's succeeded runs, read with the run on the embedded database only (null elsewhere): there
+   * transactions run one at a time, so the read is exact. Ask earlierSucceeded(), not this field.
    */
-  succeededSoFar: SucceededRun[];
-  nodeOwnerId: string | null;
+  succeededSoFar: SucceededRun[] | null;
   /** What the node's receipt binds: the run's inputs hash, module and circuit. */
   inputsHash: string;
   moduleHash: string | null;
@@ -167,7 +165,6 @@ export class RunsRepository {
       max_runs: number;
       canonical_hash: string | null;
       succeeded_so_far: { run_id: string; node_id: string; output_hash: string }[] | null;
-      node_owner_id: string | null;
       inputs_hash: string;
       wasm_module_hash: string | null;
       circuit_id: string | null;
@@ -176,9 +173,9 @@ export class RunsRepository {
       lock ? 'vcp_run_for_result_locked' : 'vcp_run_for_result',
       `SELECT r.run_id, r.task_id, r.node_id, r.status, r.fence, r.result_request_hash, r.result_response,
               (r.lease_expires_at > now()) AS lease_live, t.status AS task_status, t.task_type, t.min_nodes,
-              t.quorum, t.run_target, t.max_runs, r.node_owner_id,
+              t.quorum, t.run_target, t.max_runs,
               (SELECT c.output_hash FROM task_runs c WHERE c.run_id = t.canonical_run_id) AS canonical_hash,
-              CASE WHEN t.min_nodes > 1 THEN (
+              CASE WHEN $2::boolean AND t.min_nodes > 1 THEN (
                 SELECT json_agg(json_build_object('run_id', s.run_id, 'node_id', s.node_id,
                                                   'output_hash', s.output_hash) ORDER BY s.fence)
                   FROM task_runs s WHERE s.task_id = r.task_id AND s.status = 'succeeded') END AS succeeded_so_far,
@@ -187,7 +184,7 @@ export class RunsRepository {
          FROM task_runs r JOIN tasks t ON t.task_id = r.task_id
         WHERE r.run_id = $1
         ${lock ? 'FOR UPDATE OF r, t' : ''}`,
-      [runId],
+      [runId, this.db.singleSession],
     );
     if (!row) return null;
     return {
@@ -206,8 +203,7 @@ export class RunsRepository {
       runTarget: row.run_target,
       maxRuns: row.max_runs,
       canonicalHash: row.canonical_hash,
-      succeededSoFar: (row.succeeded_so_far ?? []).map(toSucceededRun),
-      nodeOwnerId: row.node_owner_id,
+      succeededSoFar: row.succeeded_so_far?.map(toSucceededRun) ?? (this.db.singleSession ? [] : null),
       inputsHash: row.inputs_hash,
       moduleHash: row.wasm_module_hash,
       circuitId: row.circuit_id,
@@ -290,8 +286,16 @@ export class RunsRepository {
     return row?.n ?? 0;
   }
 
-  /** The task's succeeded runs and their output hashes, in lease order (the quorum groups them). */
-  async succeededRuns(taskId: string): Promise<SucceededRun[]> {
+  /**
+   * The other succeeded runs of the result's task, in lease order (the quorum groups them). On PostgreSQL they
+   * are read now, after the lock: a result committed while the locking read waited is missing from that
+   * read's snapshot.
+   */
+  async earlierSucceeded(run: RunForResult): Promise<SucceededRun[]> {
+    return run.succeededSoFar ?? this.succeededRuns(run.taskId);
+  }
+
+  private async succeededRuns(taskId: string): Promise<SucceededRun[]> {
     const rows = await this.db.query<{ run_id: string; node_id: string; output_hash: string }>(
       `SELECT run_id, node_id, output_hash FROM task_runs
         WHERE task_id = $1 AND status = 'succeeded' ORDER BY fence`,

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
-import { DatabaseSession } from '../database/transaction-runner';
 import { TasksRepository } from '../tasks/tasks.repository';
 import { ReputationRepository } from './reputation.repository';
 import type { RunForResult } from './runs.repository';
@@ -31,6 +30,17 @@ export interface OkEffect {
   quarantined: string[];
 }
 
+/** A result's effect before anything is decided: the task stays as it is. */
+export const noEffect = (taskStatus: string): OkEffect => ({
+  taskStatus,
+  reason: null,
+  requeued: false,
+  verdict: null,
+  judged: [],
+  mismatch: false,
+  quarantined: [],
+});
+
 /**
  * The quorum (issue 18). A task of `min_nodes` n ≥ 2 seeks n succeeded runs on nodes of distinct owners (the
  * claim and a unique index see to that). When `quorum` of them report one output hash, the task completes with
@@ -47,20 +57,11 @@ export class Verification {
     private readonly reputation: ReputationRepository,
     private readonly audit: AuditService,
     private readonly config: SchedulingConfig,
-    private readonly database: DatabaseSession,
   ) {}
 
   /** Inside the result's transaction, with the run and its task locked. */
   async onOk(run: RunForResult, outputHash: string, output: unknown): Promise<OkEffect> {
-    const effect: OkEffect = {
-      taskStatus: run.taskStatus,
-      reason: null,
-      requeued: false,
-      verdict: null,
-      judged: [],
-      mismatch: false,
-      quarantined: [],
-    };
+    const effect = noEffect(run.taskStatus);
     if (!OPEN.has(run.taskStatus)) {
       // A late result: the decision is made, but the node's answer still counts for its record.
       if (run.taskStatus === 'completed' && run.canonicalHash !== null) {
@@ -79,10 +80,7 @@ export class Verification {
       await this.tasks.complete(run.taskId, output, run.runId);
       return { ...effect, taskStatus: 'completed' };
     }
-    // The runs read with the lock are exact only on the embedded database (see RunForResult.succeededSoFar).
-    const earlier = this.database.singleSession
-      ? run.succeededSoFar
-      : await this.runs.succeededRuns(run.taskId);
+    const earlier = await this.runs.earlierSucceeded(run);
     const reported = [...earlier, { runId: run.runId, nodeId: run.nodeId, outputHash }];
     const agreeing = reported.filter((r) => r.outputHash === outputHash);
     if (agreeing.length >= run.quorum) {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { checkReceipt } from '../../src/receipts/receipt-check';
 import { LeasedRun, TestAgent } from '../support/agent';
 import { useAdminApp } from '../support/admin';
-import { bearer, newSession, Session } from '../support/auth';
+import { apiKeyHeader, bearer, newSession, Session } from '../support/auth';
 import { describeEachDatabase } from '../support/databases';
 import { scrape, valueOf } from '../support/prometheus';
 import { getTask, submitTask } from '../support/tasks';
@@ -127,6 +127,19 @@ describeEachDatabase('verified results on %s', (database) => {
     const honestView = await nodeView(h1);
     expect(honestView.reputation).toMatchObject({ invalid: 0, quarantined: false });
     expect(Number(honestView.reputation.score)).toBeGreaterThan(0.5);
+
+    // Reputation is the health score's reliability term: same telemetry, the liar scores lower.
+    const scoreOf = async (agent: TestAgent) =>
+      (
+        await ctx.app.inject({
+          method: 'PUT',
+          url: `/api/v1/nodes/${agent.nodeId}/heartbeat`,
+          headers: apiKeyHeader(agent.node.node_api_key),
+          payload: { cpu_usage: 10, memory_usage: 10, network_latency_ms: 10 },
+        })
+      ).json<{ health_score: number }>().health_score;
+    const [liarScore, honestScore] = [await scoreOf(liar), await scoreOf(h1)];
+    expect(honestScore - liarScore).toBeGreaterThan(5);
 
     // An admin lifts the quarantine; the node claims again.
     const reinstated = await ctx.app.inject({
