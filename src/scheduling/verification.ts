@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
-import { TasksRepository } from '../tasks/tasks.repository';
+import { NO_QUORUM_YET, TasksRepository } from '../tasks/tasks.repository';
 import { ReputationRepository } from './reputation.repository';
 import type { RunForResult } from './runs.repository';
 import { RunsRepository } from './runs.repository';
@@ -97,7 +97,7 @@ export class Verification {
     if (reported.length < run.runTarget) return effect;
     effect.mismatch = true;
     if (await this.tasks.seekAnotherRun(run.taskId)) {
-      return { ...effect, taskStatus: 'running', reason: 'no quorum yet', requeued: true };
+      return { ...effect, taskStatus: 'running', reason: NO_QUORUM_YET, requeued: true };
     }
     await this.tasks.fail(run.taskId, 'no_consensus');
     await this.audit.record(

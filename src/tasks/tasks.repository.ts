@@ -137,6 +137,9 @@ const COLUMNS = `${TASK_COLUMNS.map((column) => `t.${column}`).join(', ')},
   (SELECT array_agg(r.node_id ORDER BY r.fence) FROM task_runs r
      WHERE r.task_id = t.task_id AND r.status IN ('leased', 'succeeded')) AS assigned_nodes`;
 
+/** Why a quorum task runs once more: its sought runs all reported and no output had a quorum. */
+export const NO_QUORUM_YET = "no quorum yet: one more run on another owner's node";
+
 /** Task states from which a task can still change. */
 export const OPEN_STATUSES = `('pending', 'running')`;
 
@@ -292,10 +295,10 @@ export class TasksRepository {
   async seekAnotherRun(taskId: string): Promise<boolean> {
     const rows = await this.db.query(
       `UPDATE tasks SET run_target = run_target + 1, updated_at = now(),
-              status_reason = 'no quorum yet: one more run on another owner''s node'
+              status_reason = $2
         WHERE task_id = $1 AND status IN ${OPEN_STATUSES} AND run_target < max_runs
         RETURNING task_id`,
-      [taskId],
+      [taskId, NO_QUORUM_YET],
     );
     return rows.length > 0;
   }

@@ -233,7 +233,12 @@ describeEachDatabase('verified results on %s', (database) => {
     expect((await x.report(rx, 'ok', { v: 1 })).json()).toMatchObject({ task_status: 'running' });
     // While the task is open its runs' hashes stay hidden (nodes must not learn each other's answers).
     expect((await getTask(ctx.app, task.task_id, h)).runs?.every((r) => r.output_hash === null)).toBe(true);
-    expect((await y.report(ry, 'ok', { v: 2 })).json()).toMatchObject({ task_status: 'running' });
+    const mismatch = "no quorum yet: one more run on another owner's node";
+    expect((await y.report(ry, 'ok', { v: 2 })).json()).toMatchObject({
+      task_status: 'running',
+      task_status_reason: mismatch,
+    });
+    expect((await getTask(ctx.app, task.task_id, h)).status_reason).toBe(mismatch);
     const [rz] = await z.claim();
     expect(rz.task_id).toBe(task.task_id);
     expect((await z.report(rz, 'ok', { v: 2 })).json()).toMatchObject({ task_status: 'completed' });
