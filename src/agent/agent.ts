@@ -272,7 +272,13 @@ export class Agent {
       if (!answer.accepted) {
         // Another node has the run now (or the task was cancelled): nothing to do, nothing to shout about.
         this.counters.lease_lost++;
-        this.setup.reporter.emit({ event: 'dropped', task_id: run.task_id, reason: 'lease lost' });
+        this.setup.reporter.emit({
+          event: 'dropped',
+          task_id: run.task_id,
+          run_id: run.run_id,
+          reason: 'lease lost',
+          result_status: 409,
+        });
         return;
       }
       this.counters.submitted++;
@@ -327,7 +333,12 @@ export class Agent {
   private reportDropped(held: Held): void {
     if (held.dropped === 'task cancelled') this.counters.cancelled++;
     else if (held.dropped === 'lease lost') this.counters.lease_lost++;
-    this.setup.reporter.emit({ event: 'dropped', task_id: held.run.task_id, reason: held.dropped });
+    this.setup.reporter.emit({
+      event: 'dropped',
+      task_id: held.run.task_id,
+      run_id: held.run.run_id,
+      reason: held.dropped,
+    });
   }
 
   private dropById(runId: string, reason: string): void {

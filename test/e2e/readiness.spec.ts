@@ -103,6 +103,32 @@ describe('GET /api/v1/health/ready', () => {
     );
   });
 
+  it('answers an API key it cannot look up with 503 to retry, never 401, while PostgreSQL is unreachable', async () => {
+    const registered = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/register',
+      payload: { username: 'outage_user', password: 'outage password 123' },
+    });
+    expect(registered.statusCode).toBe(201);
+    const apiKey = registered.json<{ api_key: string }>().api_key;
+    const list = () => app.inject({ method: 'GET', url: '/api/v1/tasks', headers: { 'x-api-key': apiKey } });
+    await pgProxy.stop();
+    try {
+      await readyWith(503);
+      const res = await list();
+      expect(res.statusCode).toBe(503);
+      expect(res.json()).toMatchObject({ error: 'service_unavailable' });
+      expect(res.headers['retry-after']).toBe('1');
+    } finally {
+      await pgProxy.start();
+    }
+    // Negative control: the same key is valid once the database answers.
+    await eventually(async () => expect((await list()).statusCode).toBe(200), {
+      timeoutMs: 15_000,
+      intervalMs: 250,
+    });
+  });
+
   it('liveness stays 200 whatever the dependencies do', async () => {
     await pgProxy.stop();
     try {

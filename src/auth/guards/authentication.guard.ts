@@ -78,7 +78,10 @@ export class AuthenticationGuard extends AuthGuard(['jwt', 'api-key']) {
       );
     }
     if (error instanceof AppException) throw error;
-    if (error || !principal) throw new AppException(ErrorCode.Unauthorized, 'Valid credentials are required');
+    // A strategy that threw (not refused) could not look the credentials up: the database is unreachable. That
+    // is a 503 to retry, never a 401 that tells a client its valid key is bad.
+    if (error) throw AppException.unavailable('Authentication is temporarily unavailable; retry shortly', 1000);
+    if (!principal) throw new AppException(ErrorCode.Unauthorized, 'Valid credentials are required');
     return principal;
   }
 }

@@ -1,0 +1,157 @@
+/**
+ * The faults `npm run chaos` injects while work flows, each recorded with its time so the checks can tell
+ * what a latency overlapped: agents SIGKILLed and restarted, one agent SIGSTOPped past its lease, one API
+ * replica SIGKILLed and restarted, PostgreSQL crashed and restarted (readiness watched on every replica), and
+ * Redis killed and restarted. Nothing else is ever restarted: recovery is the system's own.
+ */
+import type { AgentProcess } from '../cluster/agent-process';
+import type { Cluster } from '../cluster/cluster';
+import { sleep } from '../cluster/submitter';
+
+export interface AgentKill {
+  nodeId: string;
+  at: number;
+  /** Runs the agent had claimed and not finished with when it died. */
+  heldRuns: { runId: string; taskId: string }[];
+}
+
+export interface PauseRecord {
+  nodeId: string;
+  pausedAt: number;
+  resumedAt: number;
+  heldRuns: { runId: string; taskId: string }[];
+}
+
+export interface OutageRecord {
+  what: 'postgres' | 'redis' | 'replica';
+  from: number;
+  to: number;
+  detail: string;
+}
+
+export interface ReadinessRecord {
+  replica: string;
+  /** The readiness status seen while PostgreSQL was down (503 expected). */
+  whileDown: number;
+  /** Seconds from PostgreSQL's return until the replica reported ready again, or null if it never did. */
+  recoveredAfterS: number | null;
+}
+
+/** Runs claimed (per the agent's own lines) and not yet submitted or dropped. */
+export function heldRuns(agent: AgentProcess, before = Date.now()): { runId: string; taskId: string }[] {
+  const held = new Map<string, string>();
+  for (const event of agent.events) {
+    if (event.at > before) break;
+    const runId = event.run_id as string | undefined;
+    if (!runId) continue;
+    if (event.event === 'claimed') held.set(runId, event.task_id as string);
+    else if (['submitted', 'dropped', 'refused'].includes(event.event)) held.delete(runId);
+  }
+  return [...held].map(([runId, taskId]) => ({ runId, taskId }));
+}
+
+export class FaultInjector {
+  readonly kills: AgentKill[] = [];
+  readonly outages: OutageRecord[] = [];
+  readonly readiness: ReadinessRecord[] = [];
+  pause: PauseRecord | null = null;
+  private paused: AgentProcess | null = null;
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly random: () => number,
+    private readonly leaseSecs: number,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /** SIGKILLs a random agent every 2–5 s and restarts it 0.5–1.5 s later, until `stop()` returns true. */
+  async killAgents(stop: () => boolean): Promise<void> {
+    while (!stop()) {
+      await sleep(2000 + this.random() * 3000);
+      if (stop()) break;
+      const candidates = this.cluster.agents.filter((agent) => agent !== this.paused && agent.running);
+      if (candidates.length === 0) continue;
+      const agent = candidates[Math.floor(this.random() * candidates.length)];
+      const at = Date.now();
+      const held = heldRuns(agent, at);
+      await agent.kill();
+      this.kills.push({ nodeId: agent.nodeId, at, heldRuns: held });
+      await sleep(500 + this.random() * 1000);
+      await agent.start();
+    }
+  }
+
+  /** SIGSTOPs the busiest agent for the lease plus 3 s, then SIGCONTs it: its leases are re-let meanwhile. */
+  async pauseAgent(): Promise<void> {
+    let agent: AgentProcess | undefined;
+    for (let tries = 0; tries < 100 && !agent; tries++) {
+      agent = this.cluster.agents.find((a) => a.running && heldRuns(a).length > 0);
+      if (!agent) await sleep(50);
+    }
+    agent ??= this.cluster.agents[0];
+    this.paused = agent;
+    agent.signal('SIGSTOP');
+    const pausedAt = Date.now();
+    const held = heldRuns(agent, pausedAt);
+    this.log(`SIGSTOP ${agent.nodeId} holding ${held.length} run(s), for ${this.leaseSecs + 3} s`);
+    await sleep((this.leaseSecs + 3) * 1000);
+    agent.signal('SIGCONT');
+    this.pause = { nodeId: agent.nodeId, pausedAt, resumedAt: Date.now(), heldRuns: held };
+    this.paused = null;
+  }
+
+  async killReplica(index: number): Promise<void> {
+    const replica = this.cluster.replicas[index];
+    const from = Date.now();
+    this.log(`SIGKILL ${replica.name}`);
+    await replica.stop('SIGKILL');
+    await sleep(2000);
+    await replica.start();
+    this.outages.push({ what: 'replica', from, to: Date.now(), detail: replica.name });
+    this.log(`${replica.name} back after ${((Date.now() - from) / 1000).toFixed(1)} s`);
+  }
+
+  /** A crash (`pg_ctl stop -m immediate`), 3 s down, then start; readiness is watched on every replica. */
+  async restartPostgres(): Promise<void> {
+    const from = Date.now();
+    this.log('PostgreSQL: crash (immediate stop)');
+    await this.cluster.postgres.stop('immediate');
+    const whileDown = await Promise.all(
+      this.cluster.replicas.map(async (replica) => {
+        for (let tries = 0; tries < 20; tries++) {
+          const status = await replica.readiness();
+          if (status === 503) return status;
+          await sleep(100);
+        }
+        return replica.readiness();
+      }),
+    );
+    await sleep(Math.max(0, 3000 - (Date.now() - from)));
+    await this.cluster.postgres.start();
+    const back = Date.now();
+    this.outages.push({ what: 'postgres', from, to: back, detail: 'crash + restart' });
+    this.log(`PostgreSQL back after ${((back - from) / 1000).toFixed(1)} s`);
+    await Promise.all(
+      this.cluster.replicas.map(async (replica, i) => {
+        let recoveredAfterS: number | null = null;
+        while (Date.now() - back < 60_000) {
+          if ((await replica.readiness()) === 200) {
+            recoveredAfterS = (Date.now() - back) / 1000;
+            break;
+          }
+          await sleep(100);
+        }
+        this.readiness.push({ replica: replica.name, whileDown: whileDown[i], recoveredAfterS });
+      }),
+    );
+  }
+
+  async restartRedis(): Promise<void> {
+    const from = Date.now();
+    this.log('Redis: kill -9, 1 s down, start');
+    await this.cluster.redis.kill();
+    await sleep(1000);
+    await this.cluster.redis.start();
+    this.outages.push({ what: 'redis', from, to: Date.now(), detail: 'kill + restart' });
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * A scale-out deployment on one machine, loopback only: a PostgreSQL and a Redis of the bench's own, N API
+ * replicas on that one database (each with its own data directory: no shared disk), a TCP balancer in front,
+ * and K agent processes whose nodes belong to a few distinct owners (quorum tasks need distinct owners).
+ * `npm run chaos` breaks it on purpose; `npm run bench:scale` measures it.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Pool } from 'pg';
+import { LIFTED_RATE_LIMITS } from '../support/bench-env';
+import { AgentProcess } from './agent-process';
+import { Balancer } from './balancer';
+import { freePort } from './ports';
+import { PrivatePostgres } from './private-postgres';
+import { PrivateRedis } from './private-redis';
+import { Replica } from './replica';
+
+export interface ClusterOptions {
+  runDir: string;
+  replicas: number;
+  agents: number;
+  /** Accounts the agents' nodes are registered by, round-robin. */
+  owners: number;
+  agentConcurrency: number;
+  /** Extra server environment (lease and heartbeat timings…). */
+  serverEnv?: Record<string, string>;
+}
+
+export class Cluster {
+  readonly replicas: Replica[] = [];
+  readonly agents: AgentProcess[] = [];
+  readonly balancer: Balancer;
+  /** A pool on the cluster's database, for the checks (not used by the system under test). */
+  db!: Pool;
+  /** The API key of the account that submits tasks. */
+  submitterKey = '';
+  private ownerKeys: string[] = [];
+
+  private constructor(
+    private readonly options: ClusterOptions,
+    readonly postgres: PrivatePostgres,
+    readonly redis: PrivateRedis,
+  ) {
+    this.balancer = new Balancer(() => this.replicas.map((replica) => replica.port));
+  }
+
+  static async start(options: ClusterOptions, log: (line: string) => void = console.log): Promise<Cluster> {
+    const logDir = join(options.runDir, 'logs');
+    mkdirSync(logDir, { recursive: true });
+    const postgres = await PrivatePostgres.create(await freePort());
+    const databaseUrl = await postgres.createDatabase('vcp');
+    const redis = new PrivateRedis(await freePort());
+    await redis.start();
+    const cluster = new Cluster(options, postgres, redis);
+    cluster.db = new Pool({ connectionString: databaseUrl, max: 4 });
+    // The checks' pool outlives a PostgreSQL restart: a dropped idle client is an event, not a crash.
+    cluster.db.on('error', () => undefined);
+    log(`PostgreSQL on :${postgres.port}, Redis on :${redis.port}`);
+
+    const env = {
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: redis.url,
+      ENVIRONMENT: 'development',
+      LOG_LEVEL: process.env.CLUSTER_LOG_LEVEL ?? 'warn',
+      BCRYPT_COST: '4',
+      EMBEDDED_NODE: 'off',
+      ...LIFTED_RATE_LIMITS,
+      ...options.serverEnv,
+    };
+    for (let i = 0; i < options.replicas; i++) {
+      const replica = new Replica(
+        `replica-${i}`,
+        await freePort(),
+        join(options.runDir, `replica-${i}`),
+        env,
+        logDir,
+      );
+      // The first replica migrates the database and generates the development secrets the others share.
+      if (i > 0) cluster.replicas[0].shareSecretsWith(replica);
+      await replica.start();
+      cluster.replicas.push(replica);
+    }
+    await cluster.balancer.start();
+    log(`${options.replicas} replica(s) behind the balancer on ${cluster.balancer.url}`);
+
+    const suffix = randomBytes(3).toString('hex');
+    cluster.submitterKey = await cluster.register(`submitter_${suffix}`);
+    for (let i = 0; i < options.owners; i++) cluster.ownerKeys.push(await cluster.register(`owner${i}_${suffix}`));
+    for (let i = 0; i < options.agents; i++) cluster.addAgent(`agent-${suffix}-${i}`, logDir);
+    await Promise.all(cluster.agents.map((agent) => agent.start()));
+    log(`${options.agents} agent(s) started, nodes of ${options.owners} owner(s)`);
+    return cluster;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.agents.map((agent) => agent.stop()));
+    await Promise.all(this.replicas.map((replica) => replica.stop()));
+    await this.balancer.stop();
+    await this.db.end().catch(() => undefined);
+    await this.redis.kill();
+    await this.postgres.destroy();
+    for (const process of [...this.agents, ...this.replicas]) process.close();
+  }
+
+  private addAgent(nodeId: string, logDir: string): void {
+    const ownerKey = this.ownerKeys[this.agents.length % this.ownerKeys.length];
+    const args = [
+      '--server',
+      this.balancer.url,
+      '--api-key',
+      ownerKey,
+      '--data-dir',
+      join(this.options.runDir, 'agents', nodeId),
+      '--concurrency',
+      String(this.options.agentConcurrency),
+      '--grace-secs',
+      '2',
+    ];
+    this.agents.push(new AgentProcess(nodeId, args, logDir));
+  }
+
+  private async register(username: string): Promise<string> {
+    const res = await fetch(`${this.balancer.url}/api/v1/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username, password: 'cluster password 123' }),
+    });
+    if (res.status !== 201) throw new Error(`registering ${username}: ${res.status} ${await res.text()}`);
+    return ((await res.json()) as { api_key: string }).api_key;
+  }
+}
