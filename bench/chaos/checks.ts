@@ -11,7 +11,7 @@ export interface RedispatchReport {
   seconds: number[];
   /** Held runs whose task needed no new run (it had completed, or was completed by the other replicas). */
   notNeeded: number;
-  /** Held runs skipped because a PostgreSQL, Redis or replica outage overlapped their window. */
+  /** Held runs skipped because the PostgreSQL outage overlapped their window. */
   overlapped: number;
 }
 
@@ -23,7 +23,10 @@ export async function redispatchTimes(
 ): Promise<RedispatchReport> {
   const report: RedispatchReport = { seconds: [], notNeeded: 0, overlapped: 0 };
   for (const kill of kills) {
-    const overlaps = outages.some((o) => o.from <= kill.at + windowMs && o.to >= kill.at - windowMs);
+    // Only a database outage stops redispatch (replica and Redis restarts must not, so they are not excused).
+    const overlaps = outages.some(
+      (o) => o.what === 'postgres' && o.from <= kill.at + windowMs && o.to >= kill.at,
+    );
     for (const held of kill.heldRuns) {
       if (overlaps) {
         report.overlapped++;
@@ -72,7 +75,10 @@ export async function tasksThroughApi(base: string, apiKey: string): Promise<Map
     const url = `${base}/api/v1/tasks?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
     const res = await fetch(url, { headers: { 'x-api-key': apiKey } });
     if (!res.ok) throw new Error(`GET /tasks: ${res.status} ${await res.text()}`);
-    const page = (await res.json()) as { items: { task_id: string; status: string }[]; next_cursor: string | null };
+    const page = (await res.json()) as {
+      items: { task_id: string; status: string }[];
+      next_cursor: string | null;
+    };
     for (const item of page.items) statuses.set(item.task_id, item.status);
     cursor = page.next_cursor;
   } while (cursor);

@@ -64,21 +64,28 @@ export class FaultInjector {
     private readonly log: (line: string) => void,
   ) {}
 
-  /** SIGKILLs a random agent every 2–5 s and restarts it 0.5–1.5 s later, until `stop()` returns true. */
+  /**
+   * SIGKILLs a random running agent every 1.5–4 s and restarts it 0.5–1.5 s later (in the background, so
+   * kills keep coming while agents boot), until `stop()` returns true; resolves when every restart is done.
+   */
   async killAgents(stop: () => boolean): Promise<void> {
+    const restarts: Promise<void>[] = [];
     while (!stop()) {
-      await sleep(2000 + this.random() * 3000);
+      await sleep(1500 + this.random() * 2500);
       if (stop()) break;
-      const candidates = this.cluster.agents.filter((agent) => agent !== this.paused && agent.running);
+      const candidates = this.cluster.agents.filter(
+        (agent) => agent !== this.paused && agent.running && agent.started,
+      );
       if (candidates.length === 0) continue;
       const agent = candidates[Math.floor(this.random() * candidates.length)];
       const at = Date.now();
       const held = heldRuns(agent, at);
       await agent.kill();
       this.kills.push({ nodeId: agent.nodeId, at, heldRuns: held });
-      await sleep(500 + this.random() * 1000);
-      await agent.start();
+      const downMs = 500 + this.random() * 1000;
+      restarts.push(sleep(downMs).then(() => agent.start()));
     }
+    await Promise.all(restarts);
   }
 
   /** SIGSTOPs the busiest agent for the lease plus 3 s, then SIGCONTs it: its leases are re-let meanwhile. */

@@ -75,7 +75,8 @@ async function main(): Promise<void> {
   const seed = Number(process.env.CHAOS_SEED ?? Date.now() % 1_000_000);
   const random = seeded(seed);
   const started = Date.now();
-  const log = (line: string) => console.log(`[chaos ${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}`);
+  const log = (line: string) =>
+    console.log(`[chaos ${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}`);
   const runDir = mkdtempSync(join(tmpdir(), 'vcp-chaos-'));
   log(
     `profile ${profileName}: ${tasks} tasks (${QUORUM_SHARE * 100} % quorum of 2) over ${base.windowSecs} s, ` +
@@ -92,7 +93,6 @@ async function main(): Promise<void> {
       serverEnv: {
         RUN_LEASE_SECS: String(LEASE_SECS),
         NODE_HEARTBEAT_INTERVAL_SECS: String(HEARTBEAT_SECS),
-        SCHEDULER_SWEEP_INTERVAL_SECS: '1',
       },
     },
     log,
@@ -127,10 +127,12 @@ async function main(): Promise<void> {
     const report = await submitted;
     await Promise.all([killing, scheduled]);
     const ids = [...report.taskIds.values()];
-    log(`${ids.length} tasks submitted (${report.retries} retried submissions); waiting for every task to end`);
+    log(
+      `${ids.length} tasks submitted (${report.retries} retried submissions); waiting for every task to end`,
+    );
 
     const drainDeadline = Date.now() + base.drainSecs * 1000;
-    for (let lastLog = 0; ; ) {
+    for (let lastLog = 0; ;) {
       const { rows } = await cluster.db
         .query<{ open: number }>(
           `SELECT count(*)::int AS open FROM tasks WHERE task_id = ANY($1::uuid[]) AND status IN ('pending', 'running')`,
@@ -152,7 +154,11 @@ async function main(): Promise<void> {
     const invariants = await checkInvariants(cluster.db, ids);
     console.log(`\n${invariantTable(invariants)}\n`);
     for (const result of invariants) {
-      checks.push({ name: result.name, ok: result.violations === 0, detail: `${result.violations} violation(s)` });
+      checks.push({
+        name: result.name,
+        ok: result.violations === 0,
+        detail: `${result.violations} violation(s)`,
+      });
     }
 
     // 2. Nothing lost, nothing doubled, every task completed.
@@ -201,7 +207,12 @@ async function main(): Promise<void> {
     } else checks.push({ name: 'paused agent refused', ok: false, detail: 'the pause was not injected' });
 
     // 5. Redispatch time of a killed agent's runs.
-    const redispatch = await redispatchTimes(cluster.db, faults.kills, faults.outages, (LEASE_SECS + 2) * 1000);
+    const redispatch = await redispatchTimes(
+      cluster.db,
+      faults.kills,
+      faults.outages,
+      (LEASE_SECS + 2) * 1000,
+    );
     const p99 = percentile(redispatch.seconds, 99);
     checks.push({
       name: 'redispatch ≤ lease + 2 s',
@@ -210,7 +221,7 @@ async function main(): Promise<void> {
         `${faults.kills.length} kills; ${redispatch.seconds.length} held runs re-leased after p50 ` +
         `${percentile(redispatch.seconds, 50).toFixed(1)} s, p99 ${p99.toFixed(1)} s, max ` +
         `${Math.max(...redispatch.seconds, 0).toFixed(1)} s (target ${LEASE_SECS + 2} s); ` +
-        `${redispatch.notNeeded} needed no new run, ${redispatch.overlapped} skipped (another outage overlapped)`,
+        `${redispatch.notNeeded} needed no new run, ${redispatch.overlapped} skipped (the PostgreSQL outage overlapped)`,
     });
 
     // 6. Recovery from the PostgreSQL crash without restarts.
@@ -221,7 +232,10 @@ async function main(): Promise<void> {
       name: 'readiness through the PG crash',
       ok: readinessOk,
       detail: faults.readiness
-        .map((r) => `${r.replica}: ${r.whileDown} while down, ready ${r.recoveredAfterS?.toFixed(1) ?? 'NEVER'} s after`)
+        .map(
+          (r) =>
+            `${r.replica}: ${r.whileDown} while down, ready ${r.recoveredAfterS?.toFixed(1) ?? 'NEVER'} s after`,
+        )
         .join('; '),
     });
     const exits = [...cluster.replicas, ...cluster.agents].flatMap((p) => p.unexpectedExits);
@@ -230,7 +244,9 @@ async function main(): Promise<void> {
       ok: exits.length === 0,
       detail: exits.length ? exits.join(', ') : 'only the processes the test killed exited',
     });
-    const injected = ['replica', 'postgres', 'redis'].filter((what) => faults.outages.some((o) => o.what === what));
+    const injected = ['replica', 'postgres', 'redis'].filter((what) =>
+      faults.outages.some((o) => o.what === what),
+    );
     checks.push({
       name: 'every fault injected',
       ok: injected.length === (replicas > 1 ? 3 : 2) && faults.pause !== null && faults.kills.length >= 3,
@@ -239,7 +255,9 @@ async function main(): Promise<void> {
     failed = checks.some((check) => !check.ok);
   } finally {
     const width = Math.max(0, ...checks.map((check) => check.name.length));
-    console.log(checks.map((c) => `${c.ok ? 'ok    ' : 'FAILED'}  ${c.name.padEnd(width)}  ${c.detail}`).join('\n'));
+    console.log(
+      checks.map((c) => `${c.ok ? 'ok    ' : 'FAILED'}  ${c.name.padEnd(width)}  ${c.detail}`).join('\n'),
+    );
     await cluster.stop();
     const keep = failed || process.env.CHAOS_KEEP === '1';
     if (!keep) rmSync(runDir, { recursive: true, force: true });

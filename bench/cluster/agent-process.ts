@@ -30,6 +30,9 @@ export class AgentProcess {
     this.log = createWriteStream(join(logDir, `${nodeId}.log`), { flags: 'a' });
   }
 
+  /** Printed `started` since its last spawn (a kill before that is a kill of a booting agent). */
+  started = false;
+
   get running(): boolean {
     return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
   }
@@ -42,11 +45,12 @@ export class AgentProcess {
     });
     this.child = child;
     this.expectingExit = false;
-    child.stderr!.pipe(this.log, { end: false });
+    this.started = false;
+    child.stderr.pipe(this.log, { end: false });
     let buffered = '';
     let resolveStarted: () => void = () => undefined;
     const started = new Promise<void>((resolve) => (resolveStarted = resolve));
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       this.log.write(chunk);
       buffered += chunk.toString();
       const lines = buffered.split('\n');
@@ -55,7 +59,10 @@ export class AgentProcess {
         if (!line.startsWith('{')) continue;
         const event = { ...(JSON.parse(line) as { event: string }), at: Date.now() };
         this.events.push(event);
-        if (event.event === 'started') resolveStarted();
+        if (event.event === 'started') {
+          this.started = true;
+          resolveStarted();
+        }
       }
     });
     const exited = new Promise<never>((_, reject) =>
@@ -67,7 +74,10 @@ export class AgentProcess {
     exited.catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${this.nodeId} did not start in ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`${this.nodeId} did not start in ${timeoutMs} ms`)),
+        timeoutMs,
+      );
     });
     try {
       await Promise.race([started, exited, timeout]);

@@ -86,7 +86,8 @@ export class Cluster {
 
     const suffix = randomBytes(3).toString('hex');
     cluster.submitterKey = await cluster.register(`submitter_${suffix}`);
-    for (let i = 0; i < options.owners; i++) cluster.ownerKeys.push(await cluster.register(`owner${i}_${suffix}`));
+    for (let i = 0; i < options.owners; i++)
+      cluster.ownerKeys.push(await cluster.register(`owner${i}_${suffix}`));
     for (let i = 0; i < options.agents; i++) cluster.addAgent(`agent-${suffix}-${i}`, logDir);
     await Promise.all(cluster.agents.map((agent) => agent.start()));
     log(`${options.agents} agent(s) started, nodes of ${options.owners} owner(s)`);

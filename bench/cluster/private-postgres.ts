@@ -71,7 +71,18 @@ export class PrivatePostgres {
   async start(): Promise<void> {
     // fsync off: the machine does not crash in this test, the server process does (kill -9 keeps the OS cache).
     const options = `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`;
-    this.run('pg_ctl', ['-D', this.data, '-o', options, '-l', join(this.dir, 'server.log'), '-w', '-t', '60', 'start']);
+    this.run('pg_ctl', [
+      '-D',
+      this.data,
+      '-o',
+      options,
+      '-l',
+      join(this.dir, 'server.log'),
+      '-w',
+      '-t',
+      '60',
+      'start',
+    ]);
     return Promise.resolve();
   }
 

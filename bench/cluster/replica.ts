@@ -53,8 +53,8 @@ export class Replica {
     });
     this.child = child;
     this.expectingExit = false;
-    child.stdout!.pipe(this.log, { end: false });
-    child.stderr!.pipe(this.log, { end: false });
+    child.stdout.pipe(this.log, { end: false });
+    child.stderr.pipe(this.log, { end: false });
     child.once('exit', (code, signal) => {
       if (!this.expectingExit) this.unexpectedExits.push(`${this.name} exited (${signal ?? code})`);
     });

@@ -43,7 +43,11 @@ export async function submitAll(submissions: Submission[], options: SubmitOption
   return report;
 }
 
-async function submitOne(submission: Submission, options: SubmitOptions, report: SubmitReport): Promise<void> {
+async function submitOne(
+  submission: Submission,
+  options: SubmitOptions,
+  report: SubmitReport,
+): Promise<void> {
   const deadline = Date.now() + options.giveUpMs;
   for (let attempt = 0; ; attempt++) {
     let status = 0;
@@ -73,7 +77,9 @@ async function submitOne(submission: Submission, options: SubmitOptions, report:
       return;
     }
     if (Date.now() > deadline) {
-      report.refused.push(`${submission.key}: gave up after ${attempt + 1} attempts (${status} ${text.slice(0, 200)})`);
+      report.refused.push(
+        `${submission.key}: gave up after ${attempt + 1} attempts (${status} ${text.slice(0, 200)})`,
+      );
       return;
     }
     report.retries++;

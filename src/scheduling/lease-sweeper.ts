@@ -43,6 +43,11 @@ export class LeaseSweeper extends IntervalSweep {
     return this.config.sweepIntervalMs;
   }
 
+  /** On time for the earliest lease still held: a dead node's runs go back to the queue when it runs out. */
+  protected override nextDueInMs(): Promise<number | null> {
+    return this.runs.msUntilFirstLeaseExpiry();
+  }
+
   async sweep(): Promise<LeaseSweepReport> {
     const report: LeaseSweepReport = { expired: 0, requeued: 0, exhausted: 0, queueTimeouts: 0 };
     for (let round = 0; round < MAX_ROUNDS; round++) {

@@ -8,7 +8,6 @@ import { TasksRepository } from '../tasks/tasks.repository';
 import { WorkSignal } from '../tasks/work-signal';
 import { ReputationRepository } from './reputation.repository';
 import { EndedLease, RunsRepository } from './runs.repository';
-import { SchedulingConfig } from './scheduling.config';
 
 /** What giving back ended leases did; applied to metrics and wake-ups once its transaction has committed. */
 export interface ReleaseEffect {
@@ -23,7 +22,7 @@ export interface ReleaseEffect {
 /**
  * Leases that end without a result — past their time (the lease sweep) or because their node was deleted,
  * rejected or went offline (at once, in the transaction that lost the node) — give their slot back: the task
- * is queued again with backoff, or fails as attempts_exhausted. Each is audited as `run.lease_lost`.
+ * is queued again at once, or fails as attempts_exhausted. Each is audited as `run.lease_lost`.
  */
 @Injectable()
 export class RunRelease implements OnModuleInit {
@@ -32,7 +31,6 @@ export class RunRelease implements OnModuleInit {
     private readonly tasks: TasksRepository,
     private readonly audit: AuditService,
     private readonly tx: TransactionRunner,
-    private readonly config: SchedulingConfig,
     private readonly nodeLoss: NodeLoss,
     private readonly signal: WorkSignal,
     private readonly events: TaskEventSignal,
@@ -54,7 +52,9 @@ export class RunRelease implements OnModuleInit {
     const effect: ReleaseEffect = { cause, leases: ended.length, requeued: 0, exhausted: [], taskIds: [] };
     await this.reputation.countLost(ended.map((run) => run.nodeId));
     for (const run of ended) {
-      const released = await this.tasks.releaseSlot(run.taskId, this.config.retryBaseMs);
+      // No backoff: a lost lease says the node went away, not that the task fails (max_attempts still bounds
+      // a task that takes its nodes down), and the issue's promise is redispatch within the lease + 2 s.
+      const released = await this.tasks.releaseSlot(run.taskId, 0);
       if (released === 'requeued') effect.requeued++;
       if (released === 'failed') effect.exhausted.push(run.taskType);
       effect.taskIds.push(run.taskId);

@@ -305,6 +305,15 @@ export class RunsRepository {
   }
 
   /** Expires leases past their time, a batch at a time; each run changes once however many sweepers race. */
+  /** Milliseconds (by the database's clock) until the earliest held lease runs out; null when none is held. */
+  async msUntilFirstLeaseExpiry(): Promise<number | null> {
+    const [row] = await this.db.query<{ ms: number | null }>(
+      `SELECT (extract(epoch FROM min(lease_expires_at) - now()) * 1000)::float8 AS ms
+         FROM task_runs WHERE status = 'leased'`,
+    );
+    return row?.ms === null || row?.ms === undefined ? null : Math.ceil(Number(row.ms)) + 10;
+  }
+
   async expireLeases(limit: number): Promise<EndedLease[]> {
     const rows = await this.db.query<EndedLeaseRow>(
       `UPDATE task_runs SET status = 'expired', outcome = 'lease_expired', completed_at = now()
