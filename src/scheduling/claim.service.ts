@@ -7,6 +7,7 @@ import { WasmConfig } from '../wasm/wasm.config';
 import { TaskEventSignal } from '../tasks/task-event-signal';
 import { WorkSignal } from '../tasks/work-signal';
 import type { ClaimRequestDto, ClaimResponseDto, LeasedRunDto } from './dto/claim.dto';
+import { LeaseSweeper } from './lease-sweeper';
 import { ReputationRepository } from './reputation.repository';
 import { ClaimedRun, ClaimsRepository } from './claims.repository';
 import { SchedulingConfig } from './scheduling.config';
@@ -42,6 +43,7 @@ export class ClaimService implements OnModuleDestroy {
     private readonly tx: TransactionRunner,
     private readonly database: DatabaseSession,
     private readonly reputation: ReputationRepository,
+    private readonly sweeper: LeaseSweeper,
   ) {
     this.unsubscribe = this.signal.subscribe(() => this.wakeOne());
   }
@@ -78,6 +80,7 @@ export class ClaimService implements OnModuleDestroy {
         this.metrics.observeClaim(claimed.length > 0, (performance.now() - started) / 1000);
         if (claimed.length > 0) {
           if (wokenByWork) this.wakeOne();
+          this.sweeper.leaseGranted(claimed[0].leaseExpiresAt);
           this.events.publish(...claimed.map((run) => run.taskId));
           return { runs: claimed.map((run) => this.toLeasedRun(run)) };
         }

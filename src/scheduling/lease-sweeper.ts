@@ -48,6 +48,11 @@ export class LeaseSweeper extends IntervalSweep {
     return this.runs.msUntilFirstLeaseExpiry();
   }
 
+  /** A lease this replica just granted: if its node dies, the run is let again when the lease runs out. */
+  leaseGranted(expiresAt: Date): void {
+    this.sweepWithin(expiresAt.getTime() - Date.now() + 10);
+  }
+
   async sweep(): Promise<LeaseSweepReport> {
     const report: LeaseSweepReport = { expired: 0, requeued: 0, exhausted: 0, queueTimeouts: 0 };
     for (let round = 0; round < MAX_ROUNDS; round++) {

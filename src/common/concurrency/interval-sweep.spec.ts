@@ -5,6 +5,7 @@ class ProbeSweep extends IntervalSweep {
   started = 0;
   finish: (() => void)[] = [];
   failNext = false;
+  dueInMs: number | null = null;
 
   constructor() {
     super('ProbeSweep');
@@ -12,6 +13,10 @@ class ProbeSweep extends IntervalSweep {
 
   protected get intervalMs(): number {
     return 100;
+  }
+
+  protected override nextDueInMs(): Promise<number | null> {
+    return Promise.resolve(this.dueInMs);
   }
 
   sweep(): Promise<void> {
@@ -23,6 +28,11 @@ class ProbeSweep extends IntervalSweep {
     return new Promise((resolve) => this.finish.push(resolve));
   }
 }
+
+/** Lets the promise chain after a sweep (the early-sweep question, clearing `running`) settle. */
+const settle = async () => {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+};
 
 describe('IntervalSweep', () => {
   let sut: ProbeSweep;
@@ -47,10 +57,29 @@ describe('IntervalSweep', () => {
     jest.advanceTimersByTime(500);
     expect(sut.started).toBe(1);
     sut.finish.shift()!();
-    await Promise.resolve();
-    await Promise.resolve();
+    await settle();
     jest.advanceTimersByTime(100);
     expect(sut.started).toBe(2);
+  });
+
+  it('sweeps early when the sweeper names a deadline sooner than the interval', async () => {
+    sut.dueInMs = 30;
+    jest.advanceTimersByTime(100);
+    sut.finish.shift()!();
+    await settle();
+    jest.advanceTimersByTime(29);
+    expect(sut.started).toBe(1);
+    jest.advanceTimersByTime(1);
+    expect(sut.started).toBe(2);
+  });
+
+  it('does not sweep early for a deadline at or past the interval (negative control)', async () => {
+    sut.dueInMs = 100;
+    jest.advanceTimersByTime(100);
+    sut.finish.shift()!();
+    await settle();
+    jest.advanceTimersByTime(99);
+    expect(sut.started).toBe(1);
   });
 
   it('logs a failed sweep and sweeps again at the next tick', async () => {

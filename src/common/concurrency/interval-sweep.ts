@@ -8,6 +8,7 @@ import { Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common'
 export abstract class IntervalSweep implements OnApplicationBootstrap, OnModuleDestroy {
   private timer: NodeJS.Timeout | undefined;
   private early: NodeJS.Timeout | undefined;
+  private earlyAt = Infinity;
   private stopped = false;
   private running: Promise<unknown> | undefined;
 
@@ -51,11 +52,27 @@ export abstract class IntervalSweep implements OnApplicationBootstrap, OnModuleD
       .finally(() => (this.running = undefined));
   }
 
+  /**
+   * Sweeps by `dueInMs` from now if that is sooner than the next tick (and sooner than an early sweep already
+   * planned): for a deadline the sweeper learns of between sweeps, such as a lease just granted.
+   */
+  protected sweepWithin(dueInMs: number): void {
+    const at = Date.now() + Math.max(0, dueInMs);
+    if (this.stopped || this.timer === undefined || dueInMs >= this.intervalMs || at >= this.earlyAt) return;
+    clearTimeout(this.early);
+    this.earlyAt = at;
+    this.early = setTimeout(
+      () => {
+        this.earlyAt = Infinity;
+        this.tick();
+      },
+      Math.max(0, dueInMs),
+    );
+    this.early.unref();
+  }
+
   private async armEarly(): Promise<void> {
     const dueMs = await this.nextDueInMs();
-    clearTimeout(this.early);
-    if (this.stopped || dueMs === null || dueMs >= this.intervalMs) return;
-    this.early = setTimeout(() => this.tick(), Math.max(0, dueMs));
-    this.early.unref();
+    if (dueMs !== null) this.sweepWithin(dueMs);
   }
 }
