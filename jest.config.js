@@ -11,6 +11,8 @@ const SERIAL = [
   '/test/integration/proofs/concurrency.spec.ts',
   // A 100 ms run timeout as its negative control, and an RSS bound: a loaded parallel pass timed the control out.
   '/test/integration/wasm/compile-bounds.spec.ts',
+  // A whole deployment (replicas, agents, PostgreSQL and Redis of its own) with faults: alone on the machine.
+  '/test/chaos/chaos-ci.spec.ts',
 ];
 const common = {
   moduleFileExtensions: ['ts', 'js', 'json'],
