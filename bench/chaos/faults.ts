@@ -37,10 +37,10 @@ export interface ReadinessRecord {
   recoveredAfterS: number | null;
 }
 
-/** Runs claimed (per the agent's own lines) and not yet submitted or dropped. */
+/** Runs this incarnation of the agent claimed (per its own lines) and has not yet submitted or dropped. */
 export function heldRuns(agent: AgentProcess, before = Date.now()): { runId: string; taskId: string }[] {
   const held = new Map<string, string>();
-  for (const event of agent.events) {
+  for (const event of agent.events.slice(agent.firstEventOfRun)) {
     if (event.at > before) break;
     const runId = event.run_id as string | undefined;
     if (!runId) continue;

@@ -30,6 +30,8 @@ export class AgentProcess {
     this.log = createWriteStream(join(logDir, `${nodeId}.log`), { flags: 'a' });
   }
 
+  /** Index in `events` of this incarnation's first line (runs of an earlier, killed one are not its own). */
+  firstEventOfRun = 0;
   /** Printed `started` since its last spawn (a kill before that is a kill of a booting agent). */
   started = false;
 
@@ -46,6 +48,7 @@ export class AgentProcess {
     this.child = child;
     this.expectingExit = false;
     this.started = false;
+    this.firstEventOfRun = this.events.length;
     child.stderr.pipe(this.log, { end: false });
     let buffered = '';
     let resolveStarted: () => void = () => undefined;

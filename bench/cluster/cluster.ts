@@ -36,6 +36,7 @@ export class Cluster {
   /** The API key of the account that submits tasks. */
   submitterKey = '';
   private ownerKeys: string[] = [];
+  private suffix = '';
 
   private constructor(
     private readonly options: ClusterOptions,
@@ -88,10 +89,17 @@ export class Cluster {
     cluster.submitterKey = await cluster.register(`submitter_${suffix}`);
     for (let i = 0; i < options.owners; i++)
       cluster.ownerKeys.push(await cluster.register(`owner${i}_${suffix}`));
-    for (let i = 0; i < options.agents; i++) cluster.addAgent(`agent-${suffix}-${i}`, logDir);
-    await Promise.all(cluster.agents.map((agent) => agent.start()));
+    cluster.suffix = suffix;
+    await cluster.addAgents(options.agents);
     log(`${options.agents} agent(s) started, nodes of ${options.owners} owner(s)`);
     return cluster;
+  }
+
+  /** Starts `count` more agents (each a node of the next owner in turn) and waits until they run. */
+  async addAgents(count: number): Promise<void> {
+    const added: AgentProcess[] = [];
+    for (let i = 0; i < count; i++) added.push(this.addAgent(`agent-${this.suffix}-${this.agents.length}`));
+    await Promise.all(added.map((agent) => agent.start()));
   }
 
   async stop(): Promise<void> {
@@ -104,7 +112,7 @@ export class Cluster {
     for (const process of [...this.agents, ...this.replicas]) process.close();
   }
 
-  private addAgent(nodeId: string, logDir: string): void {
+  private addAgent(nodeId: string): AgentProcess {
     const ownerKey = this.ownerKeys[this.agents.length % this.ownerKeys.length];
     const args = [
       '--server',
@@ -118,7 +126,9 @@ export class Cluster {
       '--grace-secs',
       '2',
     ];
-    this.agents.push(new AgentProcess(nodeId, args, logDir));
+    const agent = new AgentProcess(nodeId, args, join(this.options.runDir, 'logs'));
+    this.agents.push(agent);
+    return agent;
   }
 
   private async register(username: string): Promise<string> {

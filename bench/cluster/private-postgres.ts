@@ -3,7 +3,7 @@
  * can crash and restart it without touching the machine's shared server or anyone else's databases.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -90,6 +90,11 @@ export class PrivatePostgres {
   async stop(mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
     this.run('pg_ctl', ['-D', this.data, '-m', mode, '-w', '-t', '60', 'stop']);
     return Promise.resolve();
+  }
+
+  /** The postmaster's pid (its first line of postmaster.pid); its backends are its children. */
+  postmasterPid(): number {
+    return Number(readFileSync(join(this.data, 'postmaster.pid'), 'utf8').split('\n')[0]);
   }
 
   /** Stops the server if it runs and deletes its directory. */

@@ -157,7 +157,7 @@ export class NodesRepository {
     return row ? toRecord(row) : null;
   }
 
-  /** Newest first, keyset-paged on (registered_at, node_id). */
+  /** Newest first, keyset-paged on (registered_at, node_id), compared at millisecond precision (the cursor's). */
   async list(filter: NodeFilter, after: KeysetCursor | null, fetch: number): Promise<NodeRecord[]> {
     const rows = await this.db.query<NodeRow>(
       `SELECT ${COLUMNS} FROM nodes
@@ -166,8 +166,8 @@ export class NodesRepository {
           AND ($2::varchar IS NULL OR status = $2)
           AND ($3::varchar IS NULL OR node_type = $3)
           AND ($4::varchar IS NULL OR region = $4)
-          AND ($5::timestamptz IS NULL OR (registered_at, node_id) < ($5::timestamptz, $6::varchar))
-        ORDER BY registered_at DESC, node_id DESC
+          AND ($5::timestamptz IS NULL OR (date_trunc('milliseconds', registered_at), node_id) < ($5::timestamptz, $6::varchar))
+        ORDER BY date_trunc('milliseconds', registered_at) DESC, node_id DESC
         LIMIT $7`,
       [
         filter.ownerId,

@@ -227,7 +227,10 @@ export class TasksRepository {
     return row ? toRecord(row) : null;
   }
 
-  /** Newest first, keyset-paged on (created_at, task_id). */
+  /**
+   * Newest first, keyset-paged on (created_at, task_id). Times compare at millisecond precision, the precision a
+   * cursor carries through JavaScript (at microseconds, tasks created within one millisecond were skipped).
+   */
   async list(filter: TaskFilter, after: KeysetCursor | null, fetch: number): Promise<TaskRecord[]> {
     const rows = await this.db.query<TaskRow>(
       `SELECT ${COLUMNS} FROM tasks t
@@ -235,8 +238,8 @@ export class TasksRepository {
           AND ($1::uuid IS NULL OR t.creator_id = $1::uuid)
           AND ($2::varchar IS NULL OR t.status = $2)
           AND ($3::varchar IS NULL OR t.task_type = $3)
-          AND ($4::timestamptz IS NULL OR (t.created_at, t.task_id) < ($4::timestamptz, $5::uuid))
-        ORDER BY t.created_at DESC, t.task_id DESC
+          AND ($4::timestamptz IS NULL OR (date_trunc('milliseconds', t.created_at), t.task_id) < ($4::timestamptz, $5::uuid))
+        ORDER BY date_trunc('milliseconds', t.created_at) DESC, t.task_id DESC
         LIMIT $6`,
       [
         filter.creatorId,

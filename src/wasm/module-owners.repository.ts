@@ -79,7 +79,7 @@ export class ModuleOwnersRepository {
     return rows.length;
   }
 
-  /** The user's modules, newest ownership first, keyset-paged on (owned since, module_id). */
+  /** The user's modules, newest ownership first, keyset-paged on (owned since, module_id) at millisecond precision. */
   async list(userId: string, after: KeysetCursor | null, fetch: number): Promise<OwnedModule[]> {
     const rows = await this.db.query<{
       module_id: string;
@@ -94,8 +94,8 @@ export class ModuleOwnersRepository {
               o.created_at AS owned_since
          FROM module_owners o JOIN wasm_modules m ON m.module_id = o.module_id
         WHERE o.user_id = $1
-          AND ($2::timestamptz IS NULL OR (o.created_at, o.module_id) < ($2::timestamptz, $3::varchar))
-        ORDER BY o.created_at DESC, o.module_id DESC
+          AND ($2::timestamptz IS NULL OR (date_trunc('milliseconds', o.created_at), o.module_id) < ($2::timestamptz, $3::varchar))
+        ORDER BY date_trunc('milliseconds', o.created_at) DESC, o.module_id DESC
         LIMIT $4`,
       [userId, after?.t ?? null, after?.id ?? null, fetch],
     );

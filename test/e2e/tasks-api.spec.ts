@@ -130,6 +130,29 @@ describe('tasks API', () => {
     expect422(await call('GET', '/tasks?status=done', h), 'status');
   });
 
+  it('pages through tasks created within one millisecond without skipping any', async () => {
+    const dave = await newSession(ctx.app, 'dave');
+    const h = bearer(dave.accessToken);
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push((await submitTask(ctx.app, h)).task_id);
+    // Bulk submissions share milliseconds; a cursor carries milliseconds, the database microseconds.
+    await ctx.dataSource.query(
+      `UPDATE tasks SET created_at = timestamptz '2026-06-01 12:00:00.123000+00' + (random() * 999)::int * interval '1 microsecond'
+        WHERE task_id = ANY($1::uuid[])`,
+      [ids],
+    );
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { items: TaskInfo[]; next_cursor: string | null } = (
+        await call('GET', `/tasks?limit=1${cursor ? `&cursor=${cursor}` : ''}`, h)
+      ).json();
+      seen.push(...page.items.map((t) => t.task_id));
+      cursor = page.next_cursor;
+    } while (cursor && seen.length <= ids.length);
+    expect(seen.sort()).toEqual([...ids].sort());
+  });
+
   it('cancel makes a pending task cancelled; delete hides it from lists and reads', async () => {
     const h = bearer(alice.accessToken);
     const task = await submitTask(ctx.app, h);
