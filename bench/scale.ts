@@ -26,6 +26,8 @@ interface Row {
   dispatchP50Ms: number;
   dispatchP99Ms: number;
   commitsPerTask: number;
+  /** CPU the rest of the machine used meanwhile (share of one core): another load makes the row noisy. */
+  otherCpu: number;
   cpu: Record<'replicas' | 'agents' | 'postgres' | 'client', number>;
 }
 
@@ -50,6 +52,14 @@ function childrenOf(parent: number): number[] {
     }
   }
   return pids;
+}
+
+/** Busy and total CPU seconds of the whole machine, from /proc/stat (to see load that is not ours). */
+function machineCpu(): { busy: number; total: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
+  const idle = fields[3] + fields[4];
+  const total = fields.reduce((s, v) => s + v, 0);
+  return { busy: (total - idle) / CLOCK_TICKS, total: total / CLOCK_TICKS };
 }
 
 function cpuSnapshot(cluster: Cluster): Row['cpu'] {
@@ -78,7 +88,11 @@ const work = (count: number): Submission[] =>
     const i = serial++;
     return {
       key: `scale-${process.pid}-${i}`,
-      body: { task_type: 'computation', inputs: { numbers: [i, i + 1, 2], operation: 'sum' } },
+      body: {
+        task_type: 'computation',
+        inputs: { numbers: [i, i + 1, 2], operation: 'sum' },
+        requirements: { min_nodes: 1, max_execution_time_sec: 30 },
+      },
     };
   });
 
@@ -127,12 +141,14 @@ async function measure(cluster: Cluster, replicas: number, agents: number, tasks
 
   // Throughput: everything submitted at once, timed until the last task completed.
   const cpuBefore = cpuSnapshot(cluster);
+  const machineBefore = machineCpu();
   const commitsBefore = await commits(cluster);
   const started = performance.now();
   const ids = await submit(cluster, tasks, 0);
   await drained(cluster, ids);
   const elapsed = (performance.now() - started) / 1000;
   const cpuAfter = cpuSnapshot(cluster);
+  const machineAfter = machineCpu();
   const cpu = Object.fromEntries(
     Object.entries(cpuAfter).map(([k, v]) => [k, (v - cpuBefore[k as keyof Row['cpu']]) / elapsed]),
   ) as Row['cpu'];
@@ -143,6 +159,10 @@ async function measure(cluster: Cluster, replicas: number, agents: number, tasks
     dispatchP50Ms: Number(rows[0].p50),
     dispatchP99Ms: Number(rows[0].p99),
     commitsPerTask: ((await commits(cluster)) - commitsBefore) / tasks,
+    otherCpu: Math.max(
+      0,
+      (machineAfter.busy - machineBefore.busy) / elapsed - Object.values(cpu).reduce((sum, v) => sum + v, 0),
+    ),
     cpu,
   };
 }
@@ -151,7 +171,7 @@ const pct = (share: number) => `${Math.round(share * 100)} %`;
 
 function describe(row: Row): string {
   const cores = cpus().length;
-  const busy = Object.values(row.cpu).reduce((s, v) => s + v, 0);
+  const busy = Object.values(row.cpu).reduce((s, v) => s + v, 0) + row.otherCpu;
   const top = (Object.entries(row.cpu) as [keyof Row['cpu'], number][]).sort((a, b) => b[1] - a[1])[0];
   const bottleneck =
     busy >= cores * 0.85
@@ -163,7 +183,8 @@ function describe(row: Row): string {
     `${row.commitsPerTask.toFixed(1)} commits/task (${(row.commitsPerTask * row.tasksPerSec).toFixed(0)}/s); CPU ` +
     `replicas ${pct(row.cpu.replicas)}, agents ${pct(row.cpu.agents)}, postgres ${pct(row.cpu.postgres)}, ` +
     `client ${pct(row.cpu.client)}${row.cpu.client >= 0.9 ? ' (CLIENT SATURATED: row is a floor)' : ''} ` +
-    `→ ${bottleneck}`
+    `→ ${bottleneck}` +
+    (row.otherCpu >= 0.1 ? `; OTHER LOAD on the machine ${pct(row.otherCpu)} (noisy row)` : '')
   );
 }
 
@@ -179,7 +200,7 @@ async function main(): Promise<void> {
   for (const replicas of replicaCounts) {
     const runDir = mkdtempSync(join(tmpdir(), 'vcp-scale-'));
     const cluster = await Cluster.start(
-      { runDir, replicas, agents: 0, owners: 1, agentConcurrency: 4 },
+      { runDir, replicas, agents: 0, owners: 1, agentConcurrency: 4, durable: true },
       () => undefined,
     );
     try {

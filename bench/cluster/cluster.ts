@@ -23,6 +23,8 @@ export interface ClusterOptions {
   /** Accounts the agents' nodes are registered by, round-robin. */
   owners: number;
   agentConcurrency: number;
+  /** fsync on (benches measure real commits); off for fault tests, where only processes crash. */
+  durable?: boolean;
   /** Extra server environment (lease and heartbeat timings…). */
   serverEnv?: Record<string, string>;
 }
@@ -49,7 +51,7 @@ export class Cluster {
   static async start(options: ClusterOptions, log: (line: string) => void = console.log): Promise<Cluster> {
     const logDir = join(options.runDir, 'logs');
     mkdirSync(logDir, { recursive: true });
-    const postgres = await PrivatePostgres.create(await freePort());
+    const postgres = await PrivatePostgres.create(await freePort(), options.durable);
     const databaseUrl = await postgres.createDatabase('vcp');
     const redis = new PrivateRedis(await freePort());
     await redis.start();

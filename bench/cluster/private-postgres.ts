@@ -36,6 +36,7 @@ export class PrivatePostgres {
   private constructor(
     private readonly dir: string,
     readonly port: number,
+    private readonly durable: boolean,
   ) {
     this.data = join(dir, 'data');
   }
@@ -44,9 +45,9 @@ export class PrivatePostgres {
    * initdb (trust auth on loopback only) into a directory of its own under the system temp directory (the
    * server user must be able to reach it, which a private run directory would not allow) and start.
    */
-  static async create(port: number): Promise<PrivatePostgres> {
+  static async create(port: number, durable = false): Promise<PrivatePostgres> {
     const dir = mkdtempSync(join(tmpdir(), 'vcp-postgres-'));
-    const server = new PrivatePostgres(dir, port);
+    const server = new PrivatePostgres(dir, port, durable);
     if (server.user.uid !== null) chownSync(dir, server.user.uid, server.user.gid!);
     server.run('initdb', ['-D', server.data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync']);
     await server.start();
@@ -69,8 +70,11 @@ export class PrivatePostgres {
   }
 
   async start(): Promise<void> {
-    // fsync off: the machine does not crash in this test, the server process does (kill -9 keeps the OS cache).
-    const options = `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`;
+    // Not durable (fault tests): the machine does not crash, the server process does, and the OS cache survives
+    // kill -9. Durable (benches): commits cost what they cost in a deployment.
+    const options =
+      `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c max_connections=200` +
+      (this.durable ? '' : ' -c fsync=off');
     this.run('pg_ctl', [
       '-D',
       this.data,
