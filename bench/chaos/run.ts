@@ -53,11 +53,16 @@ function seeded(seed: number): () => number {
 function submissions(count: number, random: () => number, runTag: string): Submission[] {
   return Array.from({ length: count }, (_, i) => {
     const quorum = random() < QUORUM_SHARE;
+    // One in twenty runs for a few hundred milliseconds, so kills and the pause catch runs mid-execution.
+    const inputs =
+      i % 20 === 0
+        ? { program: 'monte_carlo_pi', samples: 20_000_000, seed: i }
+        : { numbers: [i, i + 1, i * 7], operation: i % 2 ? 'sum' : 'product' };
     return {
       key: `chaos-${runTag}-${i}`,
       body: {
         task_type: 'computation',
-        inputs: { numbers: [i, i + 1, i * 7], operation: i % 2 ? 'sum' : 'product' },
+        inputs,
         requirements: { min_nodes: quorum ? 2 : 1, max_execution_time_sec: 30 },
         max_attempts: 20,
       },
