@@ -86,7 +86,12 @@ export class PgContentStore extends ContentStore {
       // Stored before: kept if every chunk matches ours, rewritten (repaired) if not.
       const existing = await repository.lock(this.namespace, sha256);
       if (existing && (await this.matches(sha256, existing, chunks))) return;
-      if (existing) this.logger.error({ sha256 }, 'stored content did not hash to its id: rewritten');
+      if (existing) {
+        this.logger.warn(
+          { sha256 },
+          'stored copy did not match the bytes put (corrupt, or chunked otherwise): rewritten',
+        );
+      }
       await repository.reset(this.namespace, sha256, object);
       await writeChunks();
     });
