@@ -17,6 +17,7 @@ import { RedisConfig, redisConfig } from '../redis/redis.config';
 import { WasmConfig, wasmConfig } from '../wasm/wasm.config';
 import { EmbeddedNodeConfig, embeddedNodeConfig } from '../embedded-node/embedded-node.config';
 import { ReceiptsConfig, receiptsConfig } from '../receipts/receipts.config';
+import { StorageConfig, storageConfig } from '../storage/storage.config';
 
 /**
  * The whole configuration, built once at boot by `loadConfig`: the core settings and each feature's own
@@ -42,6 +43,7 @@ export class AppConfig {
   readonly tasks!: TasksConfig;
   readonly embeddedNode!: EmbeddedNodeConfig;
   readonly receipts!: ReceiptsConfig;
+  readonly storage!: StorageConfig;
 
   constructor(values: AppConfig) {
     Object.assign(this, values);
@@ -70,6 +72,7 @@ export const FEATURE_CONFIGS = {
   tasks: tasksConfig,
   embeddedNode: embeddedNodeConfig,
   receipts: receiptsConfig,
+  storage: storageConfig,
 } satisfies { readonly [K in FeatureKey]: FeatureConfig<object, AppConfig[K]> };
 
 export const FEATURE_KEYS = Object.keys(FEATURE_CONFIGS) as FeatureKey[];

@@ -20,7 +20,7 @@ export interface ContentLayout {
 }
 
 export interface FsContentStoreOptions {
-  /** Names the namespace in logs. */
+  /** Names the namespace in logs, and on PostgreSQL in the content tables and cache (never rename one). */
   name: string;
   /** New objects are written to the first root; reads look in every root, in order. */
   roots: readonly string[];

@@ -1,7 +1,7 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { DataSource } from 'typeorm';
 import { useAdminApp } from '../support/admin';
 import { bearer, newSession, Session } from '../support/auth';
+import { MODULES, storedBytes } from '../support/content';
 import { ORIGINAL_TASK } from '../support/tasks';
 import { sha256, uniqueFixture } from '../support/wasm';
 
@@ -46,7 +46,9 @@ describe('module ownership, deletion and storage quota', () => {
     (await call('GET', '/modules?limit=100', session))
       .json<{ items: { module_id: string }[] }>()
       .items.map((item) => item.module_id);
-  const onDisk = (id: string) => existsSync(join(ctx.env.config.wasm.allowedRoots[0], `${id}.wasm`));
+  /** Whether the module's bytes are stored (database rows on PostgreSQL, a file on PGlite). */
+  const stored = async (id: string) =>
+    (await storedBytes(ctx.app.get(DataSource), ctx.env.config, MODULES, id)) !== null;
   const wasmTask = (moduleId: string) => ({
     ...ORIGINAL_TASK,
     task_type: 'wasm_execution',
@@ -70,13 +72,13 @@ describe('module ownership, deletion and storage quota', () => {
     const bytes = uniqueFixture('echo');
     const id = sha256(bytes);
     await upload(alice, bytes);
-    expect(onDisk(id)).toBe(true);
+    expect(await stored(id)).toBe(true);
     const res = await call('DELETE', `/modules/${id}`, alice);
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({ message: 'Module deleted', module_id: id });
     expect(await listed(alice)).not.toContain(id);
     expect((await call('GET', `/modules/${id}`, alice)).statusCode).toBe(404);
-    expect(onDisk(id)).toBe(false);
+    expect(await stored(id)).toBe(false);
     expect((await call('DELETE', `/modules/${id}`, alice)).statusCode).toBe(404); // once only
     const audit = await call(
       'GET',
@@ -102,7 +104,7 @@ describe('module ownership, deletion and storage quota', () => {
     }
     expect(await listed(alice)).toContain(id);
     expect((await call('GET', `/modules/${id}`, bob)).statusCode).toBe(200);
-    expect(onDisk(id)).toBe(true);
+    expect(await stored(id)).toBe(true);
   });
 
   it('bytes two users uploaded stay until both have deleted them', async () => {
@@ -114,9 +116,9 @@ describe('module ownership, deletion and storage quota', () => {
     expect((await call('DELETE', `/modules/${id}`, alice)).statusCode).toBe(200);
     expect(await listed(alice)).not.toContain(id);
     expect(await listed(bob)).toContain(id);
-    expect(onDisk(id)).toBe(true);
+    expect(await stored(id)).toBe(true);
     expect((await call('DELETE', `/modules/${id}`, bob)).statusCode).toBe(200);
-    expect(onDisk(id)).toBe(false);
+    expect(await stored(id)).toBe(false);
   });
 
   it('bytes a live task runs are kept after the delete, and go with the task', async () => {
@@ -128,10 +130,10 @@ describe('module ownership, deletion and storage quota', () => {
     expect(task.statusCode).toBe(201);
     expect((await call('DELETE', `/modules/${id}`, alice)).statusCode).toBe(200);
     expect(await listed(alice)).not.toContain(id);
-    expect(onDisk(id)).toBe(true);
+    expect(await stored(id)).toBe(true);
     expect((await call('GET', `/modules/${id}`, alice)).statusCode).toBe(200); // nodes can still fetch it
     expect((await call('DELETE', `/tasks/${task.json().task_id}`, alice)).statusCode).toBe(200);
-    expect(onDisk(id)).toBe(false);
+    expect(await stored(id)).toBe(false);
     expect((await call('GET', `/modules/${id}`, alice)).statusCode).toBe(404);
   });
 
@@ -144,7 +146,7 @@ describe('module ownership, deletion and storage quota', () => {
     expect((await call('DELETE', `/modules/${id}`, ctx.admin.accessToken)).statusCode).toBe(200);
     expect(await listed(alice)).not.toContain(id);
     expect(await listed(bob)).not.toContain(id);
-    expect(onDisk(id)).toBe(false);
+    expect(await stored(id)).toBe(false);
     expect((await call('DELETE', `/modules/${'e'.repeat(64)}`, ctx.admin.accessToken)).statusCode).toBe(404);
   });
 
@@ -167,7 +169,7 @@ describe('module ownership, deletion and storage quota', () => {
       const refused = await upload(carol, c);
       refusedForQuota(refused);
       expect(refused.json().quota).toMatchObject({ used_bytes: a.length + b.length, used_modules: 2 });
-      expect(onDisk(sha256(c))).toBe(false);
+      expect(await stored(sha256(c))).toBe(false);
       // The same bytes again are already charged: accepted, and the usage does not change.
       expect((await upload(carol, a)).statusCode).toBe(200);
       expect((await call('GET', '/modules/usage', carol)).json()).toEqual({

@@ -1,5 +1,5 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { MODULES, swapStored } from '../support/content';
 import { BODY_LIMIT, CAP, Reply, useModuleRoutes } from '../support/module-routes';
 import { expect422 } from '../support/validation';
 import { fixture, sha256, uniqueFixture } from '../support/wasm';
@@ -171,7 +171,7 @@ describe('module routes over HTTP', () => {
     });
   });
 
-  describe('a module file swapped on disk after upload', () => {
+  describe('a module swapped in storage after upload', () => {
     it('is refused by run and download (409 conflict, not served), and a new upload of the bytes repairs it', async () => {
       const trap = fixture('trap');
       const id = sha256(trap);
@@ -179,7 +179,7 @@ describe('module routes over HTTP', () => {
       expect((await run(id, { inputs: null })).json()).toMatchObject({ outcome: 'trap' });
 
       // Another valid module under this module's name: only the hash check can tell.
-      writeFileSync(join(ctx.env.config.wasm.allowedRoots[0], `${id}.wasm`), echo);
+      await swapStored(ctx.app.get(DataSource), ctx.env.config, MODULES, id, echo);
       for (const res of [
         await run(id, { inputs: { leaked: true } }),
         await call('GET', `/modules/${id}/download`, { headers: auth() }),

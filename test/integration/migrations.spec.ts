@@ -8,6 +8,8 @@ const EXPECTED_TABLES = [
   'api_keys',
   'audit_log',
   'circuits',
+  'content_chunks',
+  'content_objects',
   'migrations',
   'module_owners',
   'node_heartbeat_history',

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
 import { DataSource } from 'typeorm';
 import { RegisterCircuitInput, toCircuitRegistration } from '../../../src/proofs/circuit-registration.pipe';
 import { CircuitRegistryService } from '../../../src/proofs/circuit-registry.service';
 import { ProofVerificationService } from '../../../src/proofs/proof-verification.service';
 import { parseVerifyRequest } from '../../../src/proofs/verify-request';
+import { CIRCUIT_BLOBS, storeDirectory, storedBytes, storedFile } from '../../support/content';
 import { createTestEnv, describeEachDatabase, TestEnv } from '../../support/databases';
 import { expect422Thrown as expect422 } from '../../support/validation';
 import { bootProofs, createUser, zkFixture } from '../../support/zk';
@@ -20,8 +20,6 @@ function referenceCircuitId(vkey: unknown): string {
   const canonical = JSON.stringify(vkey, [...keys].filter((k) => k !== '').sort());
   return createHash('sha256').update(canonical).digest('hex');
 }
-
-const blobPath = (root: string, sha: string) => join(root, sha.slice(0, 2), sha);
 
 describeEachDatabase('circuit registry on %s', (database) => {
   let env: TestEnv;
@@ -72,14 +70,19 @@ describeEachDatabase('circuit registry on %s', (database) => {
       zkey_sha256: createHash('sha256').update(f.zkey).digest('hex'),
       zkey_size: f.zkey.length,
     });
-    const root = env.config.proofs.storageDir;
+    const ds = app.get(DataSource);
+    const root = storeDirectory(ds, env.config, CIRCUIT_BLOBS);
     expect(root.startsWith(env.dataDir)).toBe(true);
-    expect(readFileSync(blobPath(root, circuit.wasm_sha256!)).equals(f.wasm)).toBe(true);
-    expect(readFileSync(blobPath(root, circuit.zkey_sha256!)).equals(f.zkey)).toBe(true);
+    for (const [id, bytes] of [
+      [circuit.wasm_sha256!, f.wasm],
+      [circuit.zkey_sha256!, f.zkey],
+    ] as const) {
+      expect((await storedBytes(ds, env.config, CIRCUIT_BLOBS, id))?.equals(bytes)).toBe(true);
+      expect(readFileSync(storedFile(ds, env.config, CIRCUIT_BLOBS, id)).equals(bytes)).toBe(true);
+    }
     const leftovers = readdirSync(root, { recursive: true }).filter((p) => String(p).endsWith('.tmp'));
     expect(leftovers).toEqual([]);
 
-    const ds = app.get(DataSource);
     const user = await createUser(ds, `u${Date.now()}`);
     const result = await app.get(ProofVerificationService).verify(
       parseVerifyRequest({
@@ -173,6 +176,7 @@ describeEachDatabase('circuit registry on %s', (database) => {
     expect(reloaded.verification_key).toEqual(f.vkey);
     const again = await sut.register({ name: 'm', protocol: 'fflonk', verification_key: f.vkey }, null);
     expect(again).toMatchObject({ already_existed: true, circuit: { circuit_id: id } });
-    expect(existsSync(blobPath(env.config.proofs.storageDir, reloaded.wasm_sha256!))).toBe(true);
+    const stored = await storedBytes(app.get(DataSource), env.config, CIRCUIT_BLOBS, reloaded.wasm_sha256!);
+    expect(stored?.equals(f.wasm)).toBe(true);
   });
 });

@@ -1,6 +1,4 @@
 import { Test, TestingModule } from '@nestjs/testing';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import type { Principal } from '../../../src/common/auth/principal';
 import { AppException } from '../../../src/common/errors/app.exception';
@@ -8,6 +6,7 @@ import { ConfigModule } from '../../../src/config/config.module';
 import { DatabaseModule } from '../../../src/database/database.module';
 import { ModuleOwnershipService } from '../../../src/wasm/module-ownership.service';
 import { WasmModule } from '../../../src/wasm/wasm.module';
+import { MODULES, storedBytes } from '../../support/content';
 import { createTestEnv, describeEachDatabase, TestEnv } from '../../support/databases';
 import { sha256, uniqueFixture } from '../../support/wasm';
 
@@ -44,7 +43,8 @@ describeEachDatabase('module ownership on %s', (database) => {
     );
     return { userId: user_id, username: 'u', role: 'user', scopes: [], authMethod: 'jwt' };
   };
-  const onDisk = (id: string) => existsSync(join(env.config.wasm.allowedRoots[0], `${id}.wasm`));
+  /** Whether the module's bytes are stored (database rows on PostgreSQL, a file on PGlite). */
+  const stored = async (id: string) => (await storedBytes(ds, env.config, MODULES, id)) !== null;
   const quotaRefusal = (error: unknown) =>
     error instanceof AppException && error.publicReason === 'storage_quota_exceeded';
 
@@ -57,8 +57,9 @@ describeEachDatabase('module ownership on %s', (database) => {
     expect(refused).toHaveLength(1);
     expect(quotaRefusal(refused[0].reason)).toBe(true);
     expect(await sut.usage(user.userId)).toEqual({ bytes: modules[0].length * 2, modules: 2 });
-    // The refused bytes are not left on disk, whichever upload lost.
-    expect(modules.filter((bytes) => onDisk(sha256(bytes)))).toHaveLength(2);
+    // The refused bytes are not left stored, whichever upload lost.
+    const kept = await Promise.all(modules.map((bytes) => stored(sha256(bytes))));
+    expect(kept.filter(Boolean)).toHaveLength(2);
   });
 
   it('a live task keeps the module after its owner deletes it; once the task is deleted, collection removes it', async () => {
@@ -72,14 +73,14 @@ describeEachDatabase('module ownership on %s', (database) => {
       [user.userId, id],
     );
     await sut.remove(user, id, META);
-    expect(onDisk(id)).toBe(true);
+    expect(await stored(id)).toBe(true);
     expect(await ds.query(`SELECT 1 FROM wasm_modules WHERE module_id = $1`, [id])).toHaveLength(1);
     await sut.collect(id); // still held by the live task: nothing happens
-    expect(onDisk(id)).toBe(true);
+    expect(await stored(id)).toBe(true);
 
     await ds.query(`UPDATE tasks SET deleted_at = now() WHERE task_id = $1`, [task_id]);
     await sut.collect(id);
-    expect(onDisk(id)).toBe(false);
+    expect(await stored(id)).toBe(false);
     expect(await ds.query(`SELECT 1 FROM wasm_modules WHERE module_id = $1`, [id])).toHaveLength(0);
     // The deleted task forgets the module it ran (it can never run again).
     expect(await ds.query(`SELECT module_id FROM tasks WHERE task_id = $1`, [task_id])).toEqual([
@@ -93,9 +94,9 @@ describeEachDatabase('module ownership on %s', (database) => {
     const id = sha256(bytes);
     await sut.upload(bytes, user.userId);
     await sut.remove(user, id, META);
-    expect(onDisk(id)).toBe(false);
+    expect(await stored(id)).toBe(false);
     const again = await sut.upload(bytes, user.userId);
     expect(again.created).toBe(true);
-    expect(onDisk(id)).toBe(true);
+    expect(await stored(id)).toBe(true);
   });
 });

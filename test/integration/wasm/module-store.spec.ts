@@ -1,5 +1,14 @@
 import { TestingModule, Test } from '@nestjs/testing';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { symlink, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +18,14 @@ import { DatabaseModule } from '../../../src/database/database.module';
 import { ModuleIntegrityError, ModuleStoreService } from '../../../src/wasm/module-store.service';
 import { ENGINE_LANE, WasmService } from '../../../src/wasm/wasm.service';
 import { WasmModule } from '../../../src/wasm/wasm.module';
+import {
+  MODULES,
+  onPostgres,
+  storeDirectory,
+  storedBytes,
+  storedFile,
+  swapStored,
+} from '../../support/content';
 import { createTestEnv, describeEachDatabase, TestEnv } from '../../support/databases';
 import { fixture, sha256, uniqueFixture } from '../../support/wasm';
 
@@ -65,8 +82,10 @@ describeEachDatabase('module store on %s', (database) => {
       kind: 'function',
     });
     expect(sut.record.exports).toContainEqual({ name: '_start', kind: 'function' });
-    expect(readFileSync(join(root, `${sha256(bytes)}.wasm`))).toEqual(bytes);
-    expect(readdirSync(root).filter((f) => f.endsWith('.tmp'))).toEqual([]); // no temporary file left
+    expect(await storedBytes(ds, env.config, MODULES, sha256(bytes))).toEqual(bytes);
+    expect(readFileSync(storedFile(ds, env.config, MODULES, sha256(bytes)))).toEqual(bytes);
+    const dir = storeDirectory(ds, env.config, MODULES);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]); // no temporary file left
     expect(await store.metadata(sha256(bytes))).toEqual(sut.record);
   });
 
@@ -102,7 +121,8 @@ describeEachDatabase('module store on %s', (database) => {
       code: 'validation_error',
       message: expect.stringContaining('"env.host_escape"'),
     });
-    expect(existsSync(join(root, `${sha256(bytes)}.wasm`))).toBe(false);
+    expect(existsSync(storedFile(ds, env.config, MODULES, sha256(bytes)))).toBe(false);
+    expect(await storedBytes(ds, env.config, MODULES, sha256(bytes))).toBeNull();
     await expect(store.metadata(sha256(bytes))).rejects.toMatchObject({ code: 'not_found' });
   });
 
@@ -120,10 +140,10 @@ describeEachDatabase('module store on %s', (database) => {
     );
   });
 
-  it('refuses to run or download a file swapped after upload, and a re-upload repairs it', async () => {
+  it('refuses to run or download content swapped after upload, and a re-upload repairs it', async () => {
     const bytes = fixture('trap');
     const { record } = await store.store(bytes, userId);
-    writeFileSync(join(root, `${record.moduleId}.wasm`), fixture('loop'));
+    await swapStored(ds, env.config, MODULES, record.moduleId, fixture('loop'));
     await expect(wasm.run(record.moduleId, { inputs: null }, ENGINE_LANE)).rejects.toBeInstanceOf(
       ModuleIntegrityError,
     );
@@ -132,18 +152,25 @@ describeEachDatabase('module store on %s', (database) => {
     expect(sha256(await store.read(record.moduleId))).toBe(record.moduleId);
   });
 
-  it('answers "not found" whatever the reason a stored file is refused (here: a symlink out of the root)', async () => {
+  it('never follows a symlink planted in place of a stored file out of its directory', async () => {
     const bytes = fixture('flood');
     const { record } = await store.store(bytes, userId);
+    const file = storedFile(ds, env.config, MODULES, record.moduleId);
     const outside = join(base, `${record.moduleId}.wasm`);
     writeFileSync(outside, bytes); // the right bytes, but outside every allowed root
-    await unlink(join(root, `${record.moduleId}.wasm`));
-    await symlink(outside, join(root, `${record.moduleId}.wasm`));
-    await expect(store.read(record.moduleId)).rejects.toMatchObject({
-      code: 'not_found',
-      message: 'Module not found',
-    });
-    expect((await store.store(bytes, userId)).created).toBe(false);
+    await unlink(file);
+    await symlink(outside, file);
+    if (onPostgres(ds)) {
+      // The file is only this replica's cache: refused, dropped, and the module read from the database.
+      expect(sha256(await store.read(record.moduleId))).toBe(record.moduleId);
+      expect(lstatSync(file).isSymbolicLink()).toBe(false);
+    } else {
+      await expect(store.read(record.moduleId)).rejects.toMatchObject({
+        code: 'not_found',
+        message: 'Module not found',
+      });
+      expect((await store.store(bytes, userId)).created).toBe(false);
+    }
     expect(sha256(await store.read(record.moduleId))).toBe(record.moduleId);
   });
 
