@@ -54,6 +54,7 @@ export class FaultInjector {
   readonly kills: AgentKill[] = [];
   readonly outages: OutageRecord[] = [];
   readonly readiness: ReadinessRecord[] = [];
+  readonly failedRestarts: string[] = [];
   pause: PauseRecord | null = null;
   private paused: AgentProcess | null = null;
 
@@ -83,7 +84,12 @@ export class FaultInjector {
       await agent.kill();
       this.kills.push({ nodeId: agent.nodeId, at, heldRuns: held });
       const downMs = 500 + this.random() * 1000;
-      restarts.push(sleep(downMs).then(() => agent.start()));
+      // Caught at once: a failed restart is a finding for the report, not an unhandled rejection.
+      restarts.push(
+        sleep(downMs)
+          .then(() => agent.start())
+          .catch((error: unknown) => void this.failedRestarts.push(String(error))),
+      );
     }
     await Promise.all(restarts);
   }

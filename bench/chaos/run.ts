@@ -1,14 +1,14 @@
 /**
  * `npm run chaos` (issue 19): a bounded, self-contained fault test on loopback. It starts a PostgreSQL and a
  * Redis of its own, API replicas on that one database behind a TCP balancer, and agent processes; submits
- * tasks (single-node and quorum) while it SIGKILLs agents, SIGSTOPs one past its lease, kills a replica and
+ * tasks (built-in programs and an uploaded module, single-node and quorum) while it SIGKILLs agents, SIGSTOPs one past its lease, kills a replica and
  * crashes PostgreSQL and Redis; waits until every task is terminal; then checks the invariants in SQL and
  * through the API, prints a summary table and exits 1 on any violation.
  *
  *   CHAOS_PROFILE=ci   fewer tasks, same faults (runs inside .ci/run, under 5 minutes)
  *   CHAOS_TASKS, CHAOS_AGENTS, CHAOS_REPLICAS, CHAOS_SEED, CHAOS_KEEP=1 (keep the run directory)
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster } from '../cluster/cluster';
@@ -28,6 +28,7 @@ const PROFILES: Record<string, Profile> = {
   default: { tasks: 5000, windowSecs: 150, drainSecs: 600 },
   ci: { tasks: 600, windowSecs: 50, drainSecs: 180 },
 };
+const ECHO_WASM = join(__dirname, '../../../test/fixtures/wasm/echo.wasm');
 const LEASE_SECS = 8;
 const HEARTBEAT_SECS = 2;
 const QUORUM_SHARE = 0.25;
@@ -50,9 +51,33 @@ function seeded(seed: number): () => number {
   };
 }
 
-function submissions(count: number, random: () => number, runTag: string): Submission[] {
+/** A module uploaded through the balancer (so to one replica) that every agent must fetch through any. */
+async function uploadEcho(cluster: Cluster): Promise<string> {
+  const res = await fetch(`${cluster.balancer.url}/api/v1/modules`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/wasm', 'x-api-key': cluster.submitterKey },
+    body: readFileSync(ECHO_WASM),
+  });
+  if (res.status !== 201 && res.status !== 200)
+    throw new Error(`module upload: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { module_id: string }).module_id;
+}
+
+function submissions(count: number, random: () => number, runTag: string, echoModule: string): Submission[] {
   return Array.from({ length: count }, (_, i) => {
     const quorum = random() < QUORUM_SHARE;
+    if (i % 10 === 5) {
+      return {
+        key: `chaos-${runTag}-${i}`,
+        body: {
+          task_type: 'wasm_execution',
+          module_id: echoModule,
+          inputs: { task: i },
+          requirements: { min_nodes: quorum ? 2 : 1, max_execution_time_sec: 30 },
+          max_attempts: 20,
+        },
+      };
+    }
     // One in twenty runs for a few hundred milliseconds, so kills and the pause catch runs mid-execution.
     const inputs =
       i % 20 === 0
@@ -107,7 +132,7 @@ async function main(): Promise<void> {
   let failed = true;
   try {
     const window = base.windowSecs * 1000;
-    const work = submissions(tasks, random, String(seed));
+    const work = submissions(tasks, random, String(seed), await uploadEcho(cluster));
     let submitting = true;
     const submitted = submitAll(work, {
       base: cluster.balancer.url,
@@ -137,6 +162,8 @@ async function main(): Promise<void> {
     );
 
     const drainDeadline = Date.now() + base.drainSecs * 1000;
+    // A stuck task must not hold the run for the whole deadline: two minutes without progress ends the wait.
+    let progress = { open: -1, at: Date.now() };
     for (let lastLog = 0; ;) {
       const { rows } = await cluster.db
         .query<{ open: number }>(
@@ -144,7 +171,8 @@ async function main(): Promise<void> {
           [ids],
         )
         .catch(() => ({ rows: [{ open: -1 }] }));
-      if (rows[0].open === 0 || Date.now() > drainDeadline) break;
+      if (rows[0].open !== progress.open) progress = { open: rows[0].open, at: Date.now() };
+      if (rows[0].open === 0 || Date.now() > drainDeadline || Date.now() - progress.at > 120_000) break;
       if (Date.now() - lastLog > 10_000) {
         log(`${rows[0].open} task(s) still open`);
         lastLog = Date.now();
@@ -243,7 +271,10 @@ async function main(): Promise<void> {
         )
         .join('; '),
     });
-    const exits = [...cluster.replicas, ...cluster.agents].flatMap((p) => p.unexpectedExits);
+    const exits = [
+      ...[...cluster.replicas, ...cluster.agents].flatMap((p) => p.unexpectedExits),
+      ...faults.failedRestarts,
+    ];
     checks.push({
       name: 'no process died on its own',
       ok: exits.length === 0,

@@ -34,11 +34,17 @@ export class Cluster {
   readonly agents: AgentProcess[] = [];
   readonly balancer: Balancer;
   /** A pool on the cluster's database, for the checks (not used by the system under test). */
-  db!: Pool;
+  readonly db: Pool;
   /** The API key of the account that submits tasks. */
   submitterKey = '';
   private ownerKeys: string[] = [];
   private suffix = '';
+
+  private readonly databaseUrl: string;
+
+  private get logDir(): string {
+    return join(this.options.runDir, 'logs');
+  }
 
   private constructor(
     private readonly options: ClusterOptions,
@@ -46,23 +52,53 @@ export class Cluster {
     readonly redis: PrivateRedis,
   ) {
     this.balancer = new Balancer(() => this.replicas.map((replica) => replica.port));
+    this.databaseUrl = postgres.url('vcp');
+    this.db = new Pool({ connectionString: this.databaseUrl, max: 4 });
+    // The checks' pool outlives a PostgreSQL restart: a dropped idle client is an event, not a crash.
+    this.db.on('error', () => undefined);
+  }
+
+  /**
+   * Stops every cluster this process started when it is interrupted (SIGINT, SIGTERM) or fails: PostgreSQL is
+   * a daemon of its own and would otherwise outlive the bench.
+   */
+  private static readonly live = new Set<Cluster>();
+  private static handlersInstalled = false;
+
+  private static installHandlers(): void {
+    if (Cluster.handlersInstalled) return;
+    Cluster.handlersInstalled = true;
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        console.error(`${signal}: stopping the cluster`);
+        void Promise.all([...Cluster.live].map((cluster) => cluster.stop())).finally(() => process.exit(130));
+      });
+    }
   }
 
   static async start(options: ClusterOptions, log: (line: string) => void = console.log): Promise<Cluster> {
-    const logDir = join(options.runDir, 'logs');
-    mkdirSync(logDir, { recursive: true });
+    Cluster.installHandlers();
+    mkdirSync(join(options.runDir, 'logs'), { recursive: true });
     const postgres = await PrivatePostgres.create(await freePort(), options.durable);
-    const databaseUrl = await postgres.createDatabase('vcp');
+    await postgres.createDatabase('vcp');
     const redis = new PrivateRedis(await freePort());
     await redis.start();
     const cluster = new Cluster(options, postgres, redis);
-    cluster.db = new Pool({ connectionString: databaseUrl, max: 4 });
-    // The checks' pool outlives a PostgreSQL restart: a dropped idle client is an event, not a crash.
-    cluster.db.on('error', () => undefined);
-    log(`PostgreSQL on :${postgres.port}, Redis on :${redis.port}`);
+    Cluster.live.add(cluster);
+    try {
+      await cluster.boot(log);
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
+    return cluster;
+  }
 
+  private async boot(log: (line: string) => void): Promise<void> {
+    const { options, postgres, redis } = this;
+    log(`PostgreSQL on :${postgres.port}, Redis on :${redis.port}`);
     const env = {
-      DATABASE_URL: databaseUrl,
+      DATABASE_URL: this.databaseUrl,
       REDIS_URL: redis.url,
       ENVIRONMENT: 'development',
       LOG_LEVEL: process.env.CLUSTER_LOG_LEVEL ?? 'warn',
@@ -72,29 +108,22 @@ export class Cluster {
       ...options.serverEnv,
     };
     for (let i = 0; i < options.replicas; i++) {
-      const replica = new Replica(
-        `replica-${i}`,
-        await freePort(),
-        join(options.runDir, `replica-${i}`),
-        env,
-        logDir,
-      );
+      const dataDir = join(options.runDir, `replica-${i}`);
+      const replica = new Replica(`replica-${i}`, await freePort(), dataDir, env, this.logDir);
       // The first replica migrates the database and generates the development secrets the others share.
-      if (i > 0) cluster.replicas[0].shareSecretsWith(replica);
+      if (i > 0) this.replicas[0].shareSecretsWith(replica);
+      this.replicas.push(replica);
       await replica.start();
-      cluster.replicas.push(replica);
     }
-    await cluster.balancer.start();
-    log(`${options.replicas} replica(s) behind the balancer on ${cluster.balancer.url}`);
+    await this.balancer.start();
+    log(`${options.replicas} replica(s) behind the balancer on ${this.balancer.url}`);
 
-    const suffix = randomBytes(3).toString('hex');
-    cluster.submitterKey = await cluster.register(`submitter_${suffix}`);
+    this.suffix = randomBytes(3).toString('hex');
+    this.submitterKey = await this.register(`submitter_${this.suffix}`);
     for (let i = 0; i < options.owners; i++)
-      cluster.ownerKeys.push(await cluster.register(`owner${i}_${suffix}`));
-    cluster.suffix = suffix;
-    await cluster.addAgents(options.agents);
+      this.ownerKeys.push(await this.register(`owner${i}_${this.suffix}`));
+    await this.addAgents(options.agents);
     log(`${options.agents} agent(s) started, nodes of ${options.owners} owner(s)`);
-    return cluster;
   }
 
   /** Starts `count` more agents (each a node of the next owner in turn) and waits until they run. */
@@ -105,6 +134,7 @@ export class Cluster {
   }
 
   async stop(): Promise<void> {
+    if (!Cluster.live.delete(this)) return;
     await Promise.all(this.agents.map((agent) => agent.stop()));
     await Promise.all(this.replicas.map((replica) => replica.stop()));
     await this.balancer.stop();
@@ -128,7 +158,7 @@ export class Cluster {
       '--grace-secs',
       '2',
     ];
-    const agent = new AgentProcess(nodeId, args, join(this.options.runDir, 'logs'));
+    const agent = new AgentProcess(nodeId, args, this.logDir);
     this.agents.push(agent);
     return agent;
   }

@@ -42,7 +42,8 @@ export class ClaimsRepository {
   /**
    * Leases up to `max` runs to the node in one statement: eligible open tasks in priority then age order, a
    * slot taken on each by compare-and-set on `active_runs`, a run row with a fresh fence per task. The
-   * unique (task_id, node_id) index refuses a second run of one task on one node even if the query erred, and
+   * unique (task_id, node_id) index (over runs not `expired`) refuses a second live run of one task on one node
+   * even if the query erred, and
    * task_runs_quorum_owner_key a second live or succeeded run of one owner on a quorum task (two claims of one
    * owner's nodes racing on PostgreSQL: the loser's statement fails and the caller claims again).
    * Run it after serializeNodeClaims in one transaction, or the node's limit can be overshot.
@@ -82,7 +83,11 @@ export class ClaimsRepository {
             AND (NOT t.require_gpu OR node.gpu_available)
             AND (t.min_cpu_cores IS NULL OR node.cpu_cores >= t.min_cpu_cores)
             AND (t.min_memory_gb IS NULL OR node.memory_gb >= t.min_memory_gb)
-            AND NOT EXISTS (SELECT 1 FROM task_runs r WHERE r.task_id = t.task_id AND r.node_id = $1)
+            -- Distinct nodes per task; a node whose lease on it was lost may take it again one lease later,
+            -- when no other node has: otherwise a task lost on every eligible node would stay open forever.
+            AND NOT EXISTS (SELECT 1 FROM task_runs r
+                             WHERE r.task_id = t.task_id AND r.node_id = $1
+                               AND (r.status <> 'expired' OR r.completed_at > now() - $4::int * interval '1 second'))
             -- A quorum needs distinct owners: an ownerless node never serves one, an owner serves one run.
             AND (t.min_nodes = 1 OR (node.owner_id IS NOT NULL AND NOT EXISTS (
                   SELECT 1 FROM task_runs r WHERE r.task_id = t.task_id AND r.node_owner_id = node.owner_id

@@ -25,7 +25,8 @@ export class TaskQueueRepository {
                 (NOT t.require_gpu OR n.gpu_available) AS gpu_ok,
                 (t.min_cpu_cores IS NULL OR n.cpu_cores >= t.min_cpu_cores)
                   AND (t.min_memory_gb IS NULL OR n.memory_gb >= t.min_memory_gb) AS size_ok,
-                EXISTS (SELECT 1 FROM task_runs r WHERE r.task_id = t.task_id AND r.node_id = n.node_id) AS ran
+                EXISTS (SELECT 1 FROM task_runs r
+                        WHERE r.task_id = t.task_id AND r.node_id = n.node_id AND r.status <> 'expired') AS ran
            FROM tasks t JOIN nodes n ON n.status = 'online' AND n.deleted_at IS NULL AND n.node_type = 'compute'
           WHERE t.task_id = $1)
        SELECT t.require_gpu, coalesce(t.not_before > now(), false) AS backing_off,

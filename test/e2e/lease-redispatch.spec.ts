@@ -39,5 +39,21 @@ describeEachDatabase('redispatch of a dead node’s run on %s', (database) => {
     expect(again.map((run) => run.task_id)).toEqual([task.task_id]);
     expect(BigInt(again[0].fence)).toBeGreaterThan(BigInt(first.fence));
     expect(Date.now() - started).toBeGreaterThanOrEqual(LEASE_SECS * 1000 - 500);
+    expect((await waiting.report(again[0], 'ok', { sum: 6 })).statusCode).toBe(200);
+  });
+
+  it('lets the only node take its own lost task again (a new run, a higher fence); the old run stays refused', async () => {
+    const task = await submitTask(ctx.app, bearer(alice.accessToken), { max_attempts: 3, priority: 9 });
+    const only = await TestAgent.register(ctx.app, bearer(alice.accessToken));
+    const [lost] = await only.claim({ max: 1, wait_ms: 0 });
+    expect(lost.task_id).toBe(task.task_id);
+    // Its lease runs out (a crash, a pause) and no other node exists: one lease later it may take the task
+    // again (other nodes get the first chance). Before, the task could never be leased again.
+    const [again] = await only.claim({ max: 1, wait_ms: (2 * LEASE_SECS + 4) * 1000 });
+    expect(again?.task_id).toBe(task.task_id);
+    expect(again.run_id).not.toBe(lost.run_id);
+    expect(BigInt(again.fence)).toBeGreaterThan(BigInt(lost.fence));
+    expect((await only.report(lost, 'ok', { n: 1 })).statusCode).toBe(409);
+    expect((await only.report(again, 'ok', { n: 1 })).statusCode).toBe(200);
   });
 });
