@@ -94,11 +94,19 @@ export class FaultInjector {
     await Promise.all(restarts);
   }
 
-  /** SIGSTOPs the busiest agent for the lease plus 3 s, then SIGCONTs it: its leases are re-let meanwhile. */
-  async pauseAgent(): Promise<void> {
+  /**
+   * SIGSTOPs an agent in the middle of a slow run (`isSlow`: a task that runs for a second or so; else any
+   * agent holding a run) for the lease plus 3 s, then SIGCONTs it: its leases are re-let meanwhile, and what
+   * it sends when it wakes must be refused. That agent is never SIGKILLed, so its late results are seen.
+   */
+  async pauseAgent(isSlow: (taskId: string) => boolean): Promise<void> {
+    const holding = (slowOnly: boolean) =>
+      this.cluster.agents.find(
+        (a) => a.running && a.started && heldRuns(a).some((run) => !slowOnly || isSlow(run.taskId)),
+      );
     let agent: AgentProcess | undefined;
-    for (let tries = 0; tries < 100 && !agent; tries++) {
-      agent = this.cluster.agents.find((a) => a.running && heldRuns(a).length > 0);
+    for (let tries = 0; tries < 300 && !agent; tries++) {
+      agent = holding(true) ?? (tries >= 200 ? holding(false) : undefined);
       if (!agent) await sleep(50);
     }
     agent ??= this.cluster.agents[0];
@@ -110,7 +118,6 @@ export class FaultInjector {
     await sleep((this.leaseSecs + 3) * 1000);
     agent.signal('SIGCONT');
     this.pause = { nodeId: agent.nodeId, pausedAt, resumedAt: Date.now(), heldRuns: held };
-    this.paused = null;
   }
 
   async killReplica(index: number): Promise<void> {

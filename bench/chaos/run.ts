@@ -78,10 +78,10 @@ function submissions(count: number, random: () => number, runTag: string, echoMo
         },
       };
     }
-    // One in twenty runs for a few hundred milliseconds, so kills and the pause catch runs mid-execution.
+    // One in twenty runs for about a second, so kills and the pause catch runs mid-execution.
     const inputs =
       i % 20 === 0
-        ? { program: 'monte_carlo_pi', samples: 20_000_000, seed: i }
+        ? { program: 'monte_carlo_pi', samples: 50_000_000, seed: i }
         : { numbers: [i, i + 1, i * 7], operation: i % 2 ? 'sum' : 'product' };
     return {
       key: `chaos-${runTag}-${i}`,
@@ -134,19 +134,23 @@ async function main(): Promise<void> {
     const window = base.windowSecs * 1000;
     const work = submissions(tasks, random, String(seed), await uploadEcho(cluster));
     let submitting = true;
+    const slowTasks = new Set<string>();
     const submitted = submitAll(work, {
       base: cluster.balancer.url,
       apiKey: cluster.submitterKey,
       concurrency: 8,
       ratePerSec: tasks / base.windowSecs,
       giveUpMs: 120_000,
+      onAccepted: (key, taskId) => {
+        if (Number(key.slice(key.lastIndexOf('-') + 1)) % 20 === 0) slowTasks.add(taskId);
+      },
     }).finally(() => (submitting = false));
     const windowStart = Date.now();
     const at = async (share: number) => sleep(Math.max(0, windowStart + share * window - Date.now()));
     const killing = faults.killAgents(() => !submitting);
     const scheduled = (async () => {
       await at(0.15);
-      await faults.pauseAgent();
+      await faults.pauseAgent((taskId) => slowTasks.has(taskId));
       await at(0.4);
       if (replicas > 1) await faults.killReplica(replicas - 1);
       await at(0.6);

@@ -16,6 +16,8 @@ export interface SubmitOptions {
   ratePerSec: number;
   /** Stop retrying a submission after this long (ms). */
   giveUpMs: number;
+  /** Told of each task as soon as its submission is answered. */
+  onAccepted?: (key: string, taskId: string) => void;
 }
 
 export interface SubmitReport {
@@ -69,7 +71,9 @@ async function submitOne(
       text = String(error);
     }
     if (status === 201 || status === 200) {
-      report.taskIds.set(submission.key, (JSON.parse(text) as { task_id: string }).task_id);
+      const taskId = (JSON.parse(text) as { task_id: string }).task_id;
+      report.taskIds.set(submission.key, taskId);
+      options.onAccepted?.(submission.key, taskId);
       return;
     }
     if (status !== 0 && status < 500 && status !== 429) {
