@@ -19,6 +19,7 @@ import { TaskRuns20240104000000 } from './20240104000000-TaskRuns';
 import { VerifiedResults20261202000000 } from './20261202000000-VerifiedResults';
 import { WasmModules20261128100000 } from './20261128100000-WasmModules';
 import { AccessTokenEpoch20261201160000 } from './20261201160000-AccessTokenEpoch';
+import { ClaimReplay20261202110000 } from './20261202110000-ClaimReplay';
 
 /** Every migration, in order. A new migration is added here as well as in its own file. */
 export const MIGRATIONS = [
@@ -43,4 +44,5 @@ export const MIGRATIONS = [
   BuiltInModules20261201200000,
   TaskEvents20261201210000,
   VerifiedResults20261202000000,
+  ClaimReplay20261202110000,
 ];
