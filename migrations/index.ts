@@ -20,6 +20,7 @@ import { VerifiedResults20261202000000 } from './20261202000000-VerifiedResults'
 import { WasmModules20261128100000 } from './20261128100000-WasmModules';
 import { AccessTokenEpoch20261201160000 } from './20261201160000-AccessTokenEpoch';
 import { ContentStore20261202100000 } from './20261202100000-ContentStore';
+import { ClaimReplay20261202110000 } from './20261202110000-ClaimReplay';
 import { LostLeaseRetry20261202120000 } from './20261202120000-LostLeaseRetry';
 
 /** Every migration, in order. A new migration is added here as well as in its own file. */
@@ -46,5 +47,6 @@ export const MIGRATIONS = [
   TaskEvents20261201210000,
   VerifiedResults20261202000000,
   ContentStore20261202100000,
+  ClaimReplay20261202110000,
   LostLeaseRetry20261202120000,
 ];

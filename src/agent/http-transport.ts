@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   AgentTransport,
   CircuitInfo,
@@ -21,14 +22,20 @@ interface ErrorBody {
   message?: string;
 }
 
+/** What sends the requests: the global fetch, or a wrapper around it (tests replay every request through one). */
+export type Fetch = typeof fetch;
+
 /** The node protocol over HTTP(S) with the node's key, against a server on any machine. */
 export class HttpTransport implements AgentTransport {
   private readonly base: string;
+  /** The Idempotency-Key of a claim whose answer never arrived: its retry is the same claim. */
+  private unansweredClaimKey: string | null = null;
 
   constructor(
     server: string,
     private readonly nodeId: string,
     private readonly nodeKey: string,
+    private readonly send: Fetch = fetch,
   ) {
     this.base = `${server.replace(/\/+$/, '')}/api/v1`;
   }
@@ -38,18 +45,28 @@ export class HttpTransport implements AgentTransport {
     return (await res.json()) as HeartbeatAnswer;
   }
 
+  /**
+   * A claim whose answer is lost (network error, timeout, 5xx) is retried by the agent with the same
+   * Idempotency-Key, so the server answers with the runs it leased then instead of leasing more: runs this
+   * node never learned about would sit leased until they expire, counted against it as lost.
+   */
   async claim(max: number, waitMs: number, signal: AbortSignal): Promise<LeasedRun[]> {
-    const res = await this.call(
-      'POST',
-      `/nodes/${this.nodeId}/claim`,
-      { max, wait_ms: waitMs },
-      {
-        timeoutMs: waitMs + CLAIM_SLACK_MS,
-        signal,
-      },
-    );
-    if (res.status === 204) return [];
-    return ((await res.json()) as { runs: LeasedRun[] }).runs;
+    const key = (this.unansweredClaimKey ??= randomUUID());
+    try {
+      const res = await this.call(
+        'POST',
+        `/nodes/${this.nodeId}/claim`,
+        { max, wait_ms: waitMs },
+        { timeoutMs: waitMs + CLAIM_SLACK_MS, signal, headers: { 'idempotency-key': key } },
+      );
+      const runs = res.status === 204 ? [] : ((await res.json()) as { runs: LeasedRun[] }).runs;
+      this.unansweredClaimKey = null;
+      return runs;
+    } catch (error) {
+      // A refusal is an answer: the next claim is a new one. Anything else may have leased runs unseen.
+      if (error instanceof TransportError && !error.retryable) this.unansweredClaimKey = null;
+      throw error;
+    }
   }
 
   async submit(runId: string, body: ResultBody): Promise<SubmitAnswer> {
@@ -86,18 +103,19 @@ export class HttpTransport implements AgentTransport {
     method: string,
     path: string,
     body?: unknown,
-    options: { timeoutMs?: number; signal?: AbortSignal } = {},
+    options: { timeoutMs?: number; signal?: AbortSignal; headers?: Record<string, string> } = {},
   ): Promise<Response> {
     const timeout = AbortSignal.timeout(options.timeoutMs ?? CALL_TIMEOUT_MS);
     const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
     let res: Response;
     try {
-      res = await fetch(`${this.base}${path}`, {
+      res = await this.send(`${this.base}${path}`, {
         method,
         // The key travels only in a header (never in the URL, which the server refuses and logs redacted).
         headers: {
           'x-api-key': this.nodeKey,
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...options.headers,
         },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal,

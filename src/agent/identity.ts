@@ -2,6 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { generateNodeKeyPair, keyPairFromPem, NodeKeyPair, privateKeyPem } from '../common/receipts/receipt';
+import type { Fetch } from './http-transport';
 import { measureCapabilities } from './machine';
 import { Reporter } from './reporter';
 
@@ -48,10 +49,19 @@ export interface IdentityOptions {
   nodeId: string | undefined;
   dataDir: string;
   region: string;
+  /** What sends the requests (default: the global fetch). */
+  fetch?: Fetch;
 }
 
-async function request(server: string, key: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${server.replace(/\/+$/, '')}/api/v1${path}`, {
+async function request(
+  send: Fetch,
+  server: string,
+  key: string,
+  method: string,
+  path: string,
+  body?: unknown,
+) {
+  const res = await send(`${server.replace(/\/+$/, '')}/api/v1${path}`, {
     method,
     headers: { 'x-api-key': key, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -81,14 +91,17 @@ export async function resolveIdentity(options: IdentityOptions, reporter: Report
   if (options.nodeId !== undefined && !NODE_ID.test(options.nodeId)) {
     throw new AgentSetupError('--node-id must be 1–64 ASCII letters, digits, "-" or "_"');
   }
-  const who = await request(options.server, options.apiKey, 'GET', '/auth/api-key/validate');
+  const send = options.fetch ?? fetch;
+  const who = await request(send, options.server, options.apiKey, 'GET', '/auth/api-key/validate');
   let identity: NodeIdentity;
   if (who.status === 200) {
     if (!(who.json.scopes as string[] | undefined)?.includes('nodes:write')) {
       throw new AgentSetupError('the API key lacks nodes:write: it cannot register a node');
     }
     const nodeId = options.nodeId ?? nodeIdFromHost();
-    const registered = await request(options.server, options.apiKey, 'POST', '/nodes', {
+    // Safe to repeat: the server answers a repeat of this exact registration (same public key) with a fresh
+    // key as long as the node's key has not been used, so a lost answer does not strand the node.
+    const registered = await request(send, options.server, options.apiKey, 'POST', '/nodes', {
       node_id: nodeId,
       region: options.region,
       node_type: 'compute',

@@ -191,6 +191,16 @@ export class ApiKeysRepository {
     await this.db.execute(`UPDATE api_keys SET last_used_at = now() WHERE key_id = $1`, [keyId]);
   }
 
+  /** True when the node has live keys and none of them has been used yet. */
+  async nodeKeysUnused(nodeId: string): Promise<boolean> {
+    const [row] = await this.db.query<{ live: number; used: number }>(
+      `SELECT count(*)::int AS live, count(last_used_at)::int AS used FROM api_keys
+        WHERE node_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
+      [nodeId],
+    );
+    return row !== undefined && row.live > 0 && row.used === 0;
+  }
+
   /** Revokes a node's live keys (all, or all but `except`); returns the revoked ids. */
   async revokeNodeKeys(
     nodeId: string,

@@ -65,6 +65,11 @@ export class NodeKeysService {
     });
   }
 
+  /** Whether every live key of the node is still unused (its holder has not authenticated with it yet). */
+  keysUnused(nodeId: string): Promise<boolean> {
+    return this.keys.nodeKeysUnused(nodeId);
+  }
+
   revokeAll(
     nodeId: string,
     reason: Extract<ApiKeyRevokedReason, 'node_deleted' | 'node_rejected'>,

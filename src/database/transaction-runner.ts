@@ -2,7 +2,10 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { DataSource, QueryFailedError, QueryRunner } from 'typeorm';
+import { isRetryableConflict } from '../common/errors/transient-database-error';
 import { EmbeddedDataSource } from './data-source.factory';
+
+const MAX_ATTEMPTS = 3;
 
 /**
  * The query runner of the transaction that the current async call chain runs in. AsyncLocalStorage follows
@@ -100,10 +103,27 @@ function statementResult<Row>(result: { records?: Row[]; affected?: number }): S
  */
 @Injectable()
 export class TransactionRunner {
+  /** Runs of one transaction at most (1: no retry, as the deadlock test's negative control sets it). */
+  maxAttempts = MAX_ATTEMPTS;
+
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  run<T>(work: () => Promise<T>): Promise<T> {
+  /**
+   * A deadlock or serialization failure rolls the whole transaction back; it is run again (up to three times in
+   * all, after a short jittered pause), so `work` must keep its effects in the database (or set, not add to,
+   * outside state). Two transactions that lock the same rows in opposite orders are otherwise a 500.
+   */
+  async run<T>(work: () => Promise<T>): Promise<T> {
     if (currentTransaction.getStore()) return work();
-    return this.dataSource.transaction((manager) => currentTransaction.run(manager.queryRunner!, work));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.dataSource.transaction((manager) =>
+          currentTransaction.run(manager.queryRunner!, work),
+        );
+      } catch (error) {
+        if (attempt >= this.maxAttempts || !isRetryableConflict(error)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt));
+      }
+    }
   }
 }

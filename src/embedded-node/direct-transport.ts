@@ -41,6 +41,7 @@ export class DirectTransport implements AgentTransport {
     return call(() => this.services.heartbeats.heartbeat(this.principal, this.nodeId, body));
   }
 
+  /** No Idempotency-Key: a direct call's answer cannot be lost on the way, so it is never repeated. */
   async claim(max: number, waitMs: number, signal: AbortSignal): Promise<LeasedRun[]> {
     if (signal.aborted) return [];
     let onAbort: (() => void) | undefined;

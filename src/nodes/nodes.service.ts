@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { NodeKeysService } from '../api-keys/node-keys.service';
 import { AuditService } from '../audit/audit.service';
 import type { Principal, RequestMeta } from '../common/auth/principal';
+import { jsonSha256Hex } from '../common/crypto/json-hash';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
 import { decodeCursor, encodeCursor } from '../common/pagination/cursor';
@@ -59,6 +60,21 @@ export function toNodeInfo(node: NodeRecord, viewer: Principal): NodeInfoDto {
   };
 }
 
+/** The registration the node has: same place, type, capabilities, labels and public key. */
+function sameRegistration(node: NodeRecord, dto: RegisterNodeDto, publicKey: string): boolean {
+  const c = dto.capabilities;
+  return (
+    node.publicKey === publicKey &&
+    node.region === dto.region &&
+    node.nodeType === dto.node_type &&
+    node.bandwidthMbps === c.bandwidth_mbps &&
+    node.cpuCores === c.cpu_cores &&
+    node.memoryGb === c.memory_gb &&
+    node.gpuAvailable === c.gpu_available &&
+    jsonSha256Hex(node.labels) === jsonSha256Hex(dto.labels ?? {})
+  );
+}
+
 /** Registration, reads and the owner's (or an admin's) management of nodes and their keys. */
 @Injectable()
 export class NodesService {
@@ -80,7 +96,7 @@ export class NodesService {
         },
       ]);
     }
-    const { node, key } = await this.tx.run(async () => {
+    const { node, key, revoked } = await this.tx.run(async () => {
       const node = await this.nodes.register({
         nodeId: dto.node_id,
         ownerId: principal.userId,
@@ -94,7 +110,12 @@ export class NodesService {
         publicKey,
         labels: dto.labels ?? {},
       });
-      if (!node) throw new AppException(ErrorCode.Conflict, `Node id ${dto.node_id} is already registered`);
+      if (!node) {
+        const replayed =
+          publicKey === null ? null : await this.repeatedRegistration(principal, dto, publicKey, meta);
+        if (replayed) return replayed;
+        throw new AppException(ErrorCode.Conflict, `Node id ${dto.node_id} is already registered`);
+      }
       // A revived node starts with a fresh credential: whatever keys it had were revoked when it was deleted.
       const key = await this.nodeKeys.issue(principal.userId, node.nodeId);
       await this.audit.record(
@@ -108,9 +129,39 @@ export class NodesService {
         },
         meta,
       );
-      return { node, key };
+      return { node, key, revoked: [] as string[] };
     });
+    this.nodeKeys.forget(revoked);
     return { ...toNodeInfo(node, principal), node_api_key: key.apiKey };
+  }
+
+  /**
+   * A repeat of the owner's registration whose answer was lost (the agent retried, or was restarted with its
+   * key pair): the same body, this agent's public key included, for a node whose keys nobody has used yet.
+   * It answers like the first, with a fresh key; the unseen key is revoked so that the caller holds the only
+   * one. No privilege is gained: the owner may rotate the node's key anyway (POST …/keys). A node in use keeps
+   * its key and the repeat stays a 409.
+   */
+  private async repeatedRegistration(
+    principal: Principal,
+    dto: RegisterNodeDto,
+    publicKey: string,
+    meta: RequestMeta,
+  ) {
+    const node = await this.nodes.findLive(dto.node_id, principal.userId, true);
+    if (!node || node.status === 'rejected' || !sameRegistration(node, dto, publicKey)) return null;
+    if (!(await this.nodeKeys.keysUnused(node.nodeId))) return null;
+    const rotation = await this.nodeKeys.rotate(principal.userId, node.nodeId, 0);
+    await this.audit.record(
+      this.event('node.key_rotated', principal, node, {
+        new_key_id: rotation.issued.keyId,
+        previous_key_ids: rotation.previousKeyIds,
+        grace_seconds: 0,
+        cause: 'registration_repeated',
+      }),
+      meta,
+    );
+    return { node, key: rotation.issued, revoked: rotation.previousKeyIds };
   }
 
   async list(principal: Principal, query: ListNodesQueryDto): Promise<NodePageDto> {

@@ -59,8 +59,11 @@ export class ClaimService implements OnModuleDestroy {
     return this.stopWaiting.size;
   }
 
-  /** null: nothing to do within `wait_ms` (204). */
-  async claim(nodeId: string, dto: ClaimRequestDto): Promise<ClaimResponseDto | null> {
+  /**
+   * null: nothing to do within `wait_ms` (204). `claimKey`: the claim's Idempotency-Key; a repeat while the
+   * runs it leased are still leased to the node answers with those runs (see ClaimsRepository.claim).
+   */
+  async claim(nodeId: string, dto: ClaimRequestDto, claimKey?: string): Promise<ClaimResponseDto | null> {
     const max = dto.max ?? 1;
     const waitMs = dto.wait_ms ?? 0;
     let expired = waitMs === 0;
@@ -76,7 +79,7 @@ export class ClaimService implements OnModuleDestroy {
     try {
       for (;;) {
         const started = performance.now();
-        const claimed = await this.claimNow(nodeId, max);
+        const claimed = await this.claimNow(nodeId, max, claimKey ?? null);
         this.metrics.observeClaim(claimed.length > 0, (performance.now() - started) / 1000);
         if (claimed.length > 0) {
           if (wokenByWork) this.wakeOne();
@@ -96,16 +99,16 @@ export class ClaimService implements OnModuleDestroy {
   }
 
   /** One claim: the node's claims take turns (see serializeNodeClaims), then one statement leases. */
-  private async claimNow(nodeId: string, max: number): Promise<ClaimedRun[]> {
+  private async claimNow(nodeId: string, max: number, claimKey: string | null): Promise<ClaimedRun[]> {
     const { maxConcurrentRuns, leaseSecs } = this.config;
     // The embedded database runs one statement at a time: the claim statement alone cannot overshoot the
     // node's limit there, so it needs neither the lock nor a transaction around it (3 statements fewer).
     try {
       if (this.database.singleSession)
-        return await this.repository.claim(nodeId, max, maxConcurrentRuns, leaseSecs);
+        return await this.repository.claim(nodeId, max, maxConcurrentRuns, leaseSecs, claimKey);
       return await this.tx.run(async () => {
         await this.repository.serializeNodeClaims(nodeId);
-        return this.repository.claim(nodeId, max, maxConcurrentRuns, leaseSecs);
+        return this.repository.claim(nodeId, max, maxConcurrentRuns, leaseSecs, claimKey);
       });
     } catch (error) {
       // The unique indexes are the last guard against leasing one task twice to a node or to one owner (two

@@ -47,8 +47,18 @@ export class ClaimsRepository {
    * task_runs_quorum_owner_key a second live or succeeded run of one owner on a quorum task (two claims of one
    * owner's nodes racing on PostgreSQL: the loser's statement fails and the caller claims again).
    * Run it after serializeNodeClaims in one transaction, or the node's limit can be overshot.
+   *
+   * `claimKey` (the claim's Idempotency-Key, or null) is stored on the runs it leases. A repeat with the same
+   * key while any of them is still leased to the node leases nothing new and returns those runs, renewed: in
+   * the same statement, so two repeats racing on the embedded database cannot both lease.
    */
-  async claim(nodeId: string, max: number, maxConcurrent: number, leaseSecs: number): Promise<ClaimedRun[]> {
+  async claim(
+    nodeId: string,
+    max: number,
+    maxConcurrent: number,
+    leaseSecs: number,
+    claimKey: string | null,
+  ): Promise<ClaimedRun[]> {
     const rows = await this.db.queryPrepared<{
       run_id: string;
       task_id: string;
@@ -67,9 +77,18 @@ export class ClaimsRepository {
          SELECT node_id, owner_id, cpu_cores, memory_gb, gpu_available, valid_streak FROM nodes
           WHERE node_id = $1 AND status = 'online' AND deleted_at IS NULL AND node_type = 'compute'
             AND quarantined_at IS NULL),
+       replayed AS (
+         -- A repeated claim (its answer was lost): the runs it leased, renewed as a heartbeat would renew them.
+         UPDATE task_runs r SET lease_expires_at = now() + $4::int * interval '1 second'
+           FROM tasks t
+          WHERE $5::varchar IS NOT NULL AND r.node_id = $1 AND r.claim_key = $5 AND r.status = 'leased'
+            AND r.lease_expires_at > now() AND t.task_id = r.task_id
+         RETURNING r.run_id, r.task_id, r.fence, r.lease_expires_at, t.task_type, t.inputs, t.args,
+                   t.deterministic, t.module_id, t.circuit_id, t.max_execution_time_sec),
        slots AS (
-         SELECT GREATEST(0, LEAST($2::int, $3::int - (
-           SELECT count(*)::int FROM task_runs WHERE node_id = $1 AND status = 'leased'))) AS n),
+         SELECT CASE WHEN EXISTS (SELECT 1 FROM replayed) THEN 0
+                ELSE GREATEST(0, LEAST($2::int, $3::int - (
+                  SELECT count(*)::int FROM task_runs WHERE node_id = $1 AND status = 'leased'))) END AS n),
        candidates AS (
          -- Adaptive replication: a node with a valid streak s ≥ 10 taking an untouched adaptive task runs it
          -- alone with probability 1 − 1/s (its run_target drops to 1; a failed run restores replication).
@@ -105,17 +124,21 @@ export class ClaimsRepository {
                     t.module_id, t.circuit_id, t.max_execution_time_sec, t.min_nodes),
        runs AS (
          INSERT INTO task_runs (task_id, node_id, node_owner_id, status, fence, lease_expires_at, attempt,
-                                started_at, inputs_hash, wasm_module_hash, quorum_run)
+                                started_at, inputs_hash, wasm_module_hash, quorum_run, claim_key)
          SELECT c.task_id, node.node_id, node.owner_id, 'leased', nextval('task_run_fence_seq'),
                 now() + $4::int * interval '1 second', c.attempts, now(), c.inputs_hash, c.module_id,
-                c.min_nodes > 1
+                c.min_nodes > 1, $5::varchar
            FROM claimed c, node
          RETURNING run_id, task_id, fence, lease_expires_at)
        SELECT r.run_id, r.task_id, r.fence, r.lease_expires_at, c.task_type, c.inputs, c.args, c.deterministic,
               c.module_id, c.circuit_id, c.max_execution_time_sec
          FROM runs r JOIN claimed c ON c.task_id = r.task_id
-        ORDER BY r.fence`,
-      [nodeId, max, maxConcurrent, leaseSecs],
+       UNION ALL
+       SELECT run_id, task_id, fence, lease_expires_at, task_type, inputs, args, deterministic, module_id,
+              circuit_id, max_execution_time_sec
+         FROM replayed
+        ORDER BY fence`,
+      [nodeId, max, maxConcurrent, leaseSecs, claimKey],
     );
     return rows.map<ClaimedRun>((row) => ({
       runId: row.run_id,

@@ -2,6 +2,7 @@ import { Body, Controller, HttpCode, HttpStatus, Param, Post, Res } from '@nestj
 import {
   ApiConflictResponse,
   ApiForbiddenResponse,
+  ApiHeader,
   ApiNoContentResponse,
   ApiOkResponse,
   ApiTags,
@@ -13,6 +14,7 @@ import { NodeAgent } from '../common/auth/node-agent.decorator';
 import type { Principal } from '../common/auth/principal';
 import { RateLimitTier } from '../common/auth/rate-tier.decorator';
 import { CurrentPrincipal } from '../common/auth/request-context.decorator';
+import { IdempotencyKey } from '../common/validation/idempotency-key';
 import { ClaimService } from './claim.service';
 import { ClaimRequestDto, ClaimResponseDto } from './dto/claim.dto';
 import { RunResultRequestDto, RunResultResponseDto } from './dto/result.dto';
@@ -33,6 +35,15 @@ export class SchedulingController {
   @Authenticated()
   @NodeAgent({ nodeParam: 'node_id', users: false })
   @RateLimitTier('node')
+  // A header, not a body field: the pinned body stays as it is, and a server that predates it ignores the
+  // header where its validation would refuse an unknown field (422).
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description:
+      'One per logical claim, resent with its retries: a repeat while the runs it leased are still leased ' +
+      'to this node answers with those runs (same fences, leases renewed) instead of leasing more',
+  })
   @ApiOkResponse({ type: ClaimResponseDto, description: 'Leased runs, each with its fence and spec' })
   @ApiNoContentResponse({ description: 'Nothing to do within wait_ms' })
   @ApiForbiddenResponse({
@@ -41,9 +52,10 @@ export class SchedulingController {
   async claim(
     @Param('node_id') nodeId: string,
     @Body() dto: ClaimRequestDto,
+    @IdempotencyKey() claimKey: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ClaimResponseDto | undefined> {
-    const claimed = await this.claims.claim(nodeId, dto ?? {});
+    const claimed = await this.claims.claim(nodeId, dto ?? {}, claimKey);
     if (claimed) return claimed;
     void reply.status(HttpStatus.NO_CONTENT);
     return undefined;

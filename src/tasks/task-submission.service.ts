@@ -5,6 +5,7 @@ import { jsonSha256Hex } from '../common/crypto/json-hash';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
 import { assertDeepJson } from '../common/validation/deep-json';
+import { IDEMPOTENCY_KEY_PATTERN } from '../common/validation/idempotency-key';
 import { WasmConfig } from '../wasm/wasm.config';
 import { TransactionRunner } from '../database/transaction-runner';
 import { VcpMetrics } from '../metrics/vcp-metrics';
@@ -22,7 +23,6 @@ import { TasksRepository } from './tasks.repository';
 import { WorkSignal } from './work-signal';
 
 const IDEMPOTENCY_TTL_SECS = 24 * 3600;
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 const invalid = (field: string, message: string) => AppException.validation([{ field, message }]);
 
@@ -52,7 +52,7 @@ export class TaskSubmissionService {
     idempotencyKey: string | undefined,
     meta: RequestMeta,
   ): Promise<TaskInfoDto> {
-    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey)) {
       throw invalid('Idempotency-Key', 'Idempotency-Key must be 1–255 printable ASCII characters');
     }
     const inputs = dto.inputs === undefined ? {} : dto.inputs;

@@ -127,6 +127,22 @@ describe('GET /api/v1/health/ready', () => {
       timeoutMs: 15_000,
       intervalMs: 250,
     });
+    // Now known (cached): authentication passes without the database, and the route's own query is a 503 too.
+    await pgProxy.stop();
+    try {
+      await readyWith(503);
+      const res = await list();
+      expect(res.statusCode).toBe(503);
+      expect(res.json()).toMatchObject({ error: 'service_unavailable', request_id: expect.any(String) });
+      expect(res.headers['retry-after']).toBe('1');
+      expect(res.body).not.toMatch(/ECONNREFUSED|127\.0\.0\.1/);
+    } finally {
+      await pgProxy.start();
+    }
+    await eventually(async () => expect((await list()).statusCode).toBe(200), {
+      timeoutMs: 15_000,
+      intervalMs: 250,
+    });
   });
 
   it('liveness stays 200 whatever the dependencies do', async () => {

@@ -74,17 +74,17 @@ export class TestAgent {
     return this.node.node_id;
   }
 
-  claimRaw(body: object = { max: 1, wait_ms: 0 }) {
+  claimRaw(body: object = { max: 1, wait_ms: 0 }, headers: Headers = {}) {
     return this.app.inject({
       method: 'POST',
       url: `/api/v1/nodes/${this.nodeId}/claim`,
-      headers: apiKeyHeader(this.node.node_api_key),
+      headers: { ...apiKeyHeader(this.node.node_api_key), ...headers },
       payload: body,
     });
   }
 
-  async claim(body: object = { max: 1, wait_ms: 0 }): Promise<LeasedRun[]> {
-    const res = await this.claimRaw(body);
+  async claim(body: object = { max: 1, wait_ms: 0 }, headers: Headers = {}): Promise<LeasedRun[]> {
+    const res = await this.claimRaw(body, headers);
     if (res.statusCode === 204) return [];
     if (res.statusCode !== 200) throw new Error(`claim failed: ${res.statusCode} ${res.body}`);
     return res.json<{ runs: LeasedRun[] }>().runs;

@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode, errorCodeForStatus, ErrorReason } from '../errors/error-code';
+import { isTransientDatabaseError } from '../errors/transient-database-error';
 
 export interface ErrorBody {
   error: ErrorCode;
@@ -24,19 +25,25 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
-    const { status, body } = this.toResponse(exception, request);
+    const { status, body, headers } = this.toResponse(exception, request);
     if (status >= 500 && status !== Number(HttpStatus.SERVICE_UNAVAILABLE)) {
       this.logger.error(
         { err: exception, request_id: body.request_id },
         exception instanceof Error ? exception.message : 'Non-error thrown',
       );
+    } else if (headers) {
+      this.logger.warn({ request_id: body.request_id }, `database unavailable: ${String(exception)}`);
     }
     if (reply.sent) return;
     if (exception instanceof AppException) void reply.headers(exception.headers);
+    if (headers) void reply.headers(headers);
     void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(body);
   }
 
-  private toResponse(exception: unknown, request: FastifyRequest): { status: number; body: ErrorBody } {
+  private toResponse(
+    exception: unknown,
+    request: FastifyRequest,
+  ): { status: number; body: ErrorBody; headers?: Record<string, string> } {
     const request_id = String(request.id);
     if (exception instanceof AppException) {
       const status = exception.getStatus();
@@ -50,6 +57,17 @@ export class AllExceptionsFilter implements ExceptionFilter {
       const message =
         status >= 500 && status !== 503 ? 'Internal server error' : this.messageOf(exception, request);
       return { status, body: { error: code, message, request_id } };
+    }
+    if (isTransientDatabaseError(exception)) {
+      return {
+        status: HttpStatus.SERVICE_UNAVAILABLE,
+        body: {
+          error: ErrorCode.ServiceUnavailable,
+          message: 'The database is briefly unavailable; retry shortly',
+          request_id,
+        },
+        headers: { 'Retry-After': '1' },
+      };
     }
     return {
       status: HttpStatus.INTERNAL_SERVER_ERROR,

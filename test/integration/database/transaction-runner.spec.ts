@@ -155,3 +155,72 @@ describe.each([
     expect(await count('probe.outside')).toBe(1); // committed on its own, not rolled back with the writer
   });
 });
+
+/** Two transactions that lock two rows in opposite orders deadlock; TransactionRunner runs the loser again. */
+describe('TransactionRunner on a deadlock (PostgreSQL)', () => {
+  let db: TestDatabase;
+  let env: TestConfig;
+  let moduleRef: TestingModule;
+  let sut: TransactionRunner;
+  let session: DatabaseSession;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    env = testConfig({ DATABASE_URL: db.url });
+    moduleRef = await Test.createTestingModule({
+      imports: [ConfigModule.forRoot(env.config), DatabaseModule],
+    }).compile();
+    await moduleRef.init();
+    sut = moduleRef.get(TransactionRunner);
+    session = moduleRef.get(DatabaseSession);
+    await session.query(`CREATE TABLE deadlock_probe (id int PRIMARY KEY, n int NOT NULL)`);
+  });
+
+  afterAll(async () => {
+    await moduleRef?.close();
+    await db?.drop();
+    env?.cleanup();
+  });
+
+  /** Each transaction takes its first row, waits until the other has its own, then wants the other's. */
+  async function crossedTransactions(run: (work: () => Promise<void>) => Promise<void>) {
+    await session.query(`TRUNCATE deadlock_probe; INSERT INTO deadlock_probe VALUES (1, 0), (2, 0)`);
+    let arrived = 0;
+    let release!: () => void;
+    const bothHoldOne = new Promise<void>((resolve) => (release = resolve));
+    const attempts = [0, 0];
+    const crossed = (index: number, first: number, second: number) =>
+      run(async () => {
+        attempts[index]++;
+        await session.query(`UPDATE deadlock_probe SET n = n + 1 WHERE id = $1`, [first]);
+        if (attempts[index] === 1) {
+          if (++arrived === 2) release();
+          await bothHoldOne;
+        }
+        await session.query(`UPDATE deadlock_probe SET n = n + 1 WHERE id = $1`, [second]);
+      });
+    const outcomes = await Promise.allSettled([crossed(0, 1, 2), crossed(1, 2, 1)]);
+    const rows = await session.query<{ n: number }>(`SELECT n FROM deadlock_probe ORDER BY id`);
+    return { outcomes, attempts, counts: rows.map((row) => row.n) };
+  }
+
+  it('runs the transaction PostgreSQL chose as the deadlock victim again: both commit, each once', async () => {
+    const { outcomes, attempts, counts } = await crossedTransactions((work) => sut.run(work));
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled']);
+    expect(attempts[0] + attempts[1]).toBe(3);
+    expect(counts).toEqual([2, 2]);
+  });
+
+  it('without the retry the victim fails with deadlock_detected (negative control)', async () => {
+    sut.maxAttempts = 1;
+    try {
+      const { outcomes, counts } = await crossedTransactions((work) => sut.run(work));
+      const failures = outcomes.filter((o) => o.status === 'rejected');
+      expect(failures).toHaveLength(1);
+      expect(String((failures[0] as PromiseRejectedResult).reason)).toMatch(/deadlock/);
+      expect(counts).toEqual([1, 1]);
+    } finally {
+      sut.maxAttempts = 3;
+    }
+  });
+});

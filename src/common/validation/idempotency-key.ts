@@ -1,0 +1,29 @@
+import { createParamDecorator, ExecutionContext, PipeTransform } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { AppException } from '../errors/app.exception';
+import { refuseAfterOtherParameters } from './pipe-order';
+
+/** An `Idempotency-Key` header: 1–255 printable ASCII characters (no spaces), as for task submissions. */
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+
+/** Absent stays undefined; a malformed key is a 422 naming the header. */
+export class IdempotencyKeyPipe implements PipeTransform<unknown, Promise<string | undefined>> {
+  async transform(value: unknown): Promise<string | undefined> {
+    if (value === undefined) return undefined;
+    if (typeof value === 'string' && IDEMPOTENCY_KEY_PATTERN.test(value)) return value;
+    return refuseAfterOtherParameters(
+      AppException.invalidField(
+        'Idempotency-Key',
+        'Idempotency-Key must be 1–255 printable ASCII characters',
+      ),
+    );
+  }
+}
+
+const idempotencyKeyHeader = createParamDecorator(
+  (_data: unknown, ctx: ExecutionContext): unknown =>
+    ctx.switchToHttp().getRequest<FastifyRequest>().headers['idempotency-key'],
+);
+
+/** The request's `Idempotency-Key` header, checked (`IdempotencyKeyPipe`). */
+export const IdempotencyKey = (): ParameterDecorator => idempotencyKeyHeader(new IdempotencyKeyPipe());
