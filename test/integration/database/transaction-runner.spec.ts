@@ -217,7 +217,7 @@ describe('TransactionRunner on a deadlock (PostgreSQL)', () => {
       const { outcomes, counts } = await crossedTransactions((work) => sut.run(work));
       const failures = outcomes.filter((o) => o.status === 'rejected');
       expect(failures).toHaveLength(1);
-      expect(String((failures[0] as PromiseRejectedResult).reason)).toMatch(/deadlock/);
+      expect(String((failures[0]).reason)).toMatch(/deadlock/);
       expect(counts).toEqual([1, 1]);
     } finally {
       sut.maxAttempts = 3;
