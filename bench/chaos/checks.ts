@@ -47,22 +47,36 @@ export async function redispatchTimes(
 
 export interface PausedReport {
   held: number;
+  /** Results sent before the pause (the agent had finished the run) and answered after it: not late. */
+  inFlight: number;
   /** Late results the server refused with 409 (the agent printed `dropped … result_status 409`). */
   refused409: number;
   /** Runs the agent dropped when its first heartbeat after the pause said they were lost. */
   droppedAtHeartbeat: number;
-  /** Late results the server accepted: must be 0. */
+  /** Late results (finished after the pause began) the server accepted: must be 0. */
   accepted: string[];
 }
 
 export function pausedReport(agent: AgentProcess, pause: PauseRecord): PausedReport {
   const held = new Set(pause.heldRuns.map((run) => run.runId));
-  const report: PausedReport = { held: held.size, refused409: 0, droppedAtHeartbeat: 0, accepted: [] };
+  const report: PausedReport = {
+    held: held.size,
+    inFlight: 0,
+    refused409: 0,
+    droppedAtHeartbeat: 0,
+    accepted: [],
+  };
+  const sentBeforePause = new Set<string>();
   for (const event of agent.events) {
-    if (event.at < pause.pausedAt || !held.has(event.run_id as string)) continue;
-    if (event.event === 'submitted') report.accepted.push(event.run_id as string);
-    else if (event.event === 'dropped' && event.result_status === 409) report.refused409++;
-    else if (event.event === 'dropped') report.droppedAtHeartbeat++;
+    const runId = event.run_id as string;
+    if (!held.has(runId)) continue;
+    const time = Date.parse(event.time as string);
+    if (event.event === 'finished' && time < pause.pausedAt) sentBeforePause.add(runId);
+    if (time < pause.pausedAt || !['submitted', 'dropped'].includes(event.event)) continue;
+    if (sentBeforePause.has(runId)) report.inFlight++;
+    else if (event.event === 'submitted') report.accepted.push(runId);
+    else if (event.result_status === 409) report.refused409++;
+    else report.droppedAtHeartbeat++;
   }
   return report;
 }

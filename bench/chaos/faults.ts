@@ -41,7 +41,8 @@ export interface ReadinessRecord {
 export function heldRuns(agent: AgentProcess, before = Date.now()): { runId: string; taskId: string }[] {
   const held = new Map<string, string>();
   for (const event of agent.events.slice(agent.firstEventOfRun)) {
-    if (event.at > before) break;
+    // The agent's own timestamp: what it had done by then, however late this process read the line.
+    if (Date.parse(event.time as string) > before) break;
     const runId = event.run_id as string | undefined;
     if (!runId) continue;
     if (event.event === 'claimed') held.set(runId, event.task_id as string);

@@ -239,7 +239,8 @@ async function main(): Promise<void> {
         ok: paused.accepted.length === 0,
         detail:
           `held ${paused.held} run(s) through a ${LEASE_SECS + 3} s pause: ${paused.refused409} late result(s) ` +
-          `got 409, ${paused.droppedAtHeartbeat} dropped on its first heartbeat, ${paused.accepted.length} accepted`,
+          `got 409, ${paused.droppedAtHeartbeat} dropped on its first heartbeat, ${paused.accepted.length} ` +
+          `accepted (${paused.inFlight} sent before the pause, answered after)`,
       });
     } else checks.push({ name: 'paused agent refused', ok: false, detail: 'the pause was not injected' });
 
