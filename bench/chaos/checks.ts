@@ -7,11 +7,13 @@ import type { AgentKill, OutageRecord, PauseRecord } from './faults';
 import type { Queryable } from './invariants';
 
 export interface RedispatchReport {
-  /** Seconds from the kill until another run of the task was leased, for kills clear of other outages. */
+  /** Seconds from the kill until another run of the task was leased, for kills clear of the other faults. */
   seconds: number[];
+  /** The same for kills whose window a replica kill, the pause or the Redis restart overlapped. */
+  duringOtherFaults: number[];
   /** Held runs whose task needed no new run (it had completed, or was completed by the other replicas). */
   notNeeded: number;
-  /** Held runs skipped because the PostgreSQL outage overlapped their window. */
+  /** Held runs skipped because the PostgreSQL outage overlapped their window (nothing is let without it). */
   overlapped: number;
 }
 
@@ -21,14 +23,14 @@ export async function redispatchTimes(
   outages: OutageRecord[],
   windowMs: number,
 ): Promise<RedispatchReport> {
-  const report: RedispatchReport = { seconds: [], notNeeded: 0, overlapped: 0 };
+  const report: RedispatchReport = { seconds: [], duringOtherFaults: [], notNeeded: 0, overlapped: 0 };
+  const overlapping = (kill: AgentKill, what: (o: OutageRecord) => boolean) =>
+    outages.some((o) => what(o) && o.from <= kill.at + windowMs && o.to >= kill.at);
   for (const kill of kills) {
-    // Only a database outage stops redispatch (replica and Redis restarts must not, so they are not excused).
-    const overlaps = outages.some(
-      (o) => o.what === 'postgres' && o.from <= kill.at + windowMs && o.to >= kill.at,
-    );
+    const databaseDown = overlapping(kill, (o) => o.what === 'postgres');
+    const otherFault = overlapping(kill, (o) => o.what !== 'postgres');
     for (const held of kill.heldRuns) {
-      if (overlaps) {
+      if (databaseDown) {
         report.overlapped++;
         continue;
       }
@@ -39,7 +41,7 @@ export async function redispatchTimes(
       );
       const next = rows[0]?.next_ms;
       if (next === null || next === undefined) report.notNeeded++;
-      else report.seconds.push((Number(next) - kill.at) / 1000);
+      else (otherFault ? report.duringOtherFaults : report.seconds).push((Number(next) - kill.at) / 1000);
     }
   }
   return report;

@@ -23,7 +23,7 @@ export interface PauseRecord {
 }
 
 export interface OutageRecord {
-  what: 'postgres' | 'redis' | 'replica';
+  what: 'postgres' | 'redis' | 'replica' | 'pause';
   from: number;
   to: number;
   detail: string;
@@ -119,6 +119,7 @@ export class FaultInjector {
     await sleep((this.leaseSecs + 3) * 1000);
     agent.signal('SIGCONT');
     this.pause = { nodeId: agent.nodeId, pausedAt, resumedAt: Date.now(), heldRuns: held };
+    this.outages.push({ what: 'pause', from: pausedAt, to: Date.now(), detail: agent.nodeId });
   }
 
   async killReplica(index: number): Promise<void> {

@@ -252,14 +252,22 @@ async function main(): Promise<void> {
       (LEASE_SECS + 2) * 1000,
     );
     const p99 = percentile(redispatch.seconds, 99);
+    const seconds = (values: number[]) =>
+      values.length === 0
+        ? 'none'
+        : `p50 ${percentile(values, 50).toFixed(1)} s, p99 ${percentile(values, 99).toFixed(1)} s, max ` +
+          `${Math.max(...values).toFixed(1)} s (${values.length})`;
     checks.push({
       name: 'redispatch ≤ lease + 2 s',
-      ok: faults.kills.length >= 3 && (redispatch.seconds.length === 0 || p99 <= LEASE_SECS + 2),
+      // The CI profile's short window may leave no kill clear of the other faults; the default one must have some.
+      ok:
+        faults.kills.length >= 3 &&
+        (redispatch.seconds.length > 0 ? p99 <= LEASE_SECS + 2 : profileName === 'ci'),
       detail:
-        `${faults.kills.length} kills; ${redispatch.seconds.length} held runs re-leased after p50 ` +
-        `${percentile(redispatch.seconds, 50).toFixed(1)} s, p99 ${p99.toFixed(1)} s, max ` +
-        `${Math.max(...redispatch.seconds, 0).toFixed(1)} s (target ${LEASE_SECS + 2} s); ` +
-        `${redispatch.notNeeded} needed no new run, ${redispatch.overlapped} skipped (the PostgreSQL outage overlapped)`,
+        `${faults.kills.length} kills; held runs let again after ${seconds(redispatch.seconds)} (target p99 ` +
+        `${LEASE_SECS + 2} s); while another fault was under way (replica kill, pause, Redis restart) ` +
+        `${seconds(redispatch.duringOtherFaults)}; ${redispatch.notNeeded} needed no new run, ` +
+        `${redispatch.overlapped} skipped (PostgreSQL was down)`,
     });
 
     // 6. Recovery from the PostgreSQL crash without restarts.
