@@ -14,8 +14,8 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster } from './cluster/cluster';
 import { sleep, Submission, submitAll } from './cluster/submitter';
+import { CLOCK_TICKS, cpuSeconds } from './support/process-cpu';
 
-const CLOCK_TICKS = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in these
 const LATENCY_TASKS = 100;
 const LATENCY_RATE = 20;
 
@@ -29,15 +29,6 @@ interface Row {
   /** CPU the rest of the machine used meanwhile (share of one core): another load makes the row noisy. */
   otherCpu: number;
   cpu: Record<'replicas' | 'agents' | 'postgres' | 'client', number>;
-}
-
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return 0; // exited
-  }
 }
 
 function childrenOf(parent: number): number[] {

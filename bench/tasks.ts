@@ -18,8 +18,7 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -27,6 +26,8 @@ import { generateNodeKeyPair, privateKeyPem } from '../src/common/receipts/recei
 import { endToEnd, EndToEndDeps } from './support/end-to-end';
 import { verificationRows, VerificationDeps } from './support/verification-cost';
 import type { BenchNode, TaskNodesJob, TaskNodesReport } from './support/task-nodes';
+import { freePort } from './cluster/ports';
+import { cpuSeconds } from './support/process-cpu';
 
 const SAMPLES = Number(process.env.SAMPLES ?? 300);
 const RUNS = Number(process.env.RUNS ?? 3000);
@@ -40,23 +41,11 @@ const BATCH = 16;
 const ADMIN_URL = process.env.BENCH_POSTGRES_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const MAIN = join(__dirname, '../src/main.js');
 const TASK_NODES = join(__dirname, 'support/task-nodes.js');
-const CLOCK_TICKS = 100; // USER_HZ on Linux: /proc/<pid>/stat counts CPU time in these
 
 interface Server {
   child: ChildProcess;
   base: string;
   stop(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 async function startServer(env: Record<string, string>): Promise<Server> {
@@ -107,12 +96,6 @@ async function startServer(env: Record<string, string>): Promise<Server> {
         child.kill('SIGTERM');
       }),
   };
-}
-
-/** CPU seconds the process has used so far (user + system), from /proc. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
 function runTaskNodes(job: TaskNodesJob): Promise<TaskNodesReport> {

@@ -271,14 +271,7 @@ export class Agent {
       }
       if (!answer.accepted) {
         // Another node has the run now (or the task was cancelled): nothing to do, nothing to shout about.
-        this.counters.lease_lost++;
-        this.setup.reporter.emit({
-          event: 'dropped',
-          task_id: run.task_id,
-          run_id: run.run_id,
-          reason: 'lease lost',
-          result_status: 409,
-        });
+        this.emitDropped(run, 'lease lost', { result_status: 409 });
         return;
       }
       this.counters.submitted++;
@@ -331,13 +324,18 @@ export class Agent {
   }
 
   private reportDropped(held: Held): void {
-    if (held.dropped === 'task cancelled') this.counters.cancelled++;
-    else if (held.dropped === 'lease lost') this.counters.lease_lost++;
+    this.emitDropped(held.run, held.dropped ?? 'dropped');
+  }
+
+  private emitDropped(run: LeasedRun, reason: string, extra: Record<string, unknown> = {}): void {
+    if (reason === 'task cancelled') this.counters.cancelled++;
+    else if (reason === 'lease lost') this.counters.lease_lost++;
     this.setup.reporter.emit({
       event: 'dropped',
-      task_id: held.run.task_id,
-      run_id: held.run.run_id,
-      reason: held.dropped,
+      task_id: run.task_id,
+      run_id: run.run_id,
+      reason,
+      ...extra,
     });
   }
 

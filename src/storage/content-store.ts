@@ -50,7 +50,15 @@ export abstract class ContentStore {
   abstract open(sha256: string): Promise<Buffer>;
 
   /** Whether a copy that verifies against `sha256` is stored. */
-  abstract has(sha256: string): Promise<boolean>;
+  async has(sha256: string): Promise<boolean> {
+    try {
+      await this.open(sha256);
+      return true;
+    } catch (error) {
+      if (error instanceof ContentUnavailableError || error instanceof ContentIntegrityError) return false;
+      throw error;
+    }
+  }
 
   /**
    * Removes the object this store wrote (idempotent: absent is fine). Copies an operator placed in other

@@ -73,16 +73,6 @@ export class FsContentStore extends ContentStore {
     return sha256;
   }
 
-  async has(sha256: string): Promise<boolean> {
-    try {
-      await this.open(sha256);
-      return true;
-    } catch (error) {
-      if (error instanceof ContentUnavailableError || error instanceof ContentIntegrityError) return false;
-      throw error;
-    }
-  }
-
   /** Looks in each root in order; the first copy found must verify. */
   async open(sha256: string): Promise<Buffer> {
     // Only a well-formed digest becomes a path: nothing a caller passes can name another file.

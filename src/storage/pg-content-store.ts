@@ -99,16 +99,6 @@ export class PgContentStore extends ContentStore {
     return sha256;
   }
 
-  async has(sha256: string): Promise<boolean> {
-    try {
-      await this.open(sha256);
-      return true;
-    } catch (error) {
-      if (error instanceof ContentUnavailableError || error instanceof ContentIntegrityError) return false;
-      throw error;
-    }
-  }
-
   async open(sha256: string): Promise<Buffer> {
     // A malformed id never reaches SQL or the file system.
     if (!isSha256Hex(sha256)) throw new ContentUnavailableError('malformed_id');
