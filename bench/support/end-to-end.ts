@@ -39,9 +39,12 @@ interface AgentProcess {
 }
 
 function startAgent(base: string, userKey: string, dataDir: string, nodeId: string): AgentProcess {
+  // E2E_AGENT_NODE_ARGS profiles the agents under the bench's load, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p".
+  const nodeArgs = (process.env.E2E_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(
     process.execPath,
     [
+      ...nodeArgs,
       AGENT_MAIN,
       '--server',
       base,
@@ -52,6 +55,7 @@ function startAgent(base: string, userKey: string, dataDir: string, nodeId: stri
       '--data-dir',
       dataDir,
       '--json',
+      ...(process.env.E2E_CONCURRENCY ? ['--concurrency', process.env.E2E_CONCURRENCY] : []),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } },
   );
@@ -108,7 +112,11 @@ const median = (values: number[]) => {
 };
 
 export async function endToEnd(deps: EndToEndDeps, row: EndToEndRow): Promise<void> {
-  const server = await deps.startServer({ ...row.env, EMBEDDED_NODE: row.agents === 0 ? 'on' : 'off' });
+  const server = await deps.startServer({
+    ...row.env,
+    EMBEDDED_NODE: row.agents === 0 ? 'on' : 'off',
+    ...(process.env.E2E_CONCURRENCY ? { EMBEDDED_NODE_CONCURRENCY: process.env.E2E_CONCURRENCY } : {}),
+  });
   const agentDir = mkdtempSync(join(tmpdir(), 'vcp-bench-agents-'));
   const agents: AgentProcess[] = [];
   try {

@@ -28,7 +28,18 @@ export class AuditService {
   constructor(private readonly auditLog: AuditLogRepository) {}
 
   async record(event: AuditEvent, meta: RequestMeta | null): Promise<void> {
-    const row: NewAuditRecord = {
+    const row = this.row(event, meta);
+    await this.auditLog.insert(row);
+    this.written(row);
+  }
+
+  /**
+   * The row `record` would write, for a repository that writes it in the same statement as the change it
+   * describes (a submission: task and audit row in one atomic statement, no transaction). Call `written` once
+   * that statement succeeded.
+   */
+  row(event: AuditEvent, meta: RequestMeta | null): NewAuditRecord {
+    return {
       action: event.action,
       status: event.status,
       userId: event.userId ?? null,
@@ -40,7 +51,10 @@ export class AuditService {
       errorMessage: clip(event.errorMessage, 1000),
       metadata: event.metadata ? (neutralizeDeep(event.metadata) as Record<string, unknown>) : null,
     };
-    await this.auditLog.insert(row);
+  }
+
+  /** The log line of a stored audit row. */
+  written(row: NewAuditRecord): void {
     this.logger.log({
       audit: row.action,
       status: row.status,

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { NewAuditRecord } from '../audit/audit-log.repository';
 import { AuditService } from '../audit/audit.service';
 import type { Principal, RequestMeta } from '../common/auth/principal';
 import { jsonSha256Hex } from '../common/crypto/json-hash';
@@ -67,34 +68,36 @@ export class TaskSubmissionService {
     // original `{numbers, operation}` body is stored as the program inputs it maps to).
     const plan = dto.task_type === 'computation' ? this.programs.plan(inputs) : null;
     const moduleId = plan ? plan.moduleId : await this.moduleOf(principal, dto);
+    const audit = this.audit.row(
+      {
+        action: 'task.submitted',
+        status: 'success',
+        userId: principal.userId,
+        resourceType: 'task',
+        metadata: { task_type: dto.task_type, priority: dto.priority ?? 0 },
+      },
+      meta,
+    );
+    const insert = () => this.insert(principal, dto, plan ? plan.inputs : inputs, moduleId, audit);
     try {
-      const task = await this.tx.run(async () => {
-        const task = await this.insert(principal, dto, plan ? plan.inputs : inputs, moduleId);
-        if (
-          idempotencyKey !== undefined &&
-          !(await this.idempotencyKeys.claim(
-            principal.userId,
-            idempotencyKey,
-            requestHash,
-            task.taskId,
-            IDEMPOTENCY_TTL_SECS,
-          ))
-        ) {
-          throw new IdempotencyRace();
-        }
-        await this.audit.record(
-          {
-            action: 'task.submitted',
-            status: 'success',
-            userId: principal.userId,
-            resourceType: 'task',
-            resourceId: task.taskId,
-            metadata: { task_type: task.taskType, priority: task.priority },
-          },
-          meta,
-        );
-        return task;
-      });
+      // Without an Idempotency-Key the insert is one atomic statement; with one, the key is claimed in the
+      // same transaction, so a concurrent twin that claimed it first rolls this task back.
+      const task =
+        idempotencyKey === undefined
+          ? await insert()
+          : await this.tx.run(async () => {
+              const task = await insert();
+              const claimed = await this.idempotencyKeys.claim(
+                principal.userId,
+                idempotencyKey,
+                requestHash,
+                task.taskId,
+                IDEMPOTENCY_TTL_SECS,
+              );
+              if (!claimed) throw new IdempotencyRace();
+              return task;
+            });
+      this.audit.written({ ...audit, resourceId: task.taskId });
       this.metrics.taskSubmitted(task.taskType);
       this.signal.notify();
       return toTaskInfo(task);
@@ -185,30 +188,39 @@ export class TaskSubmissionService {
     return dto.module_id;
   }
 
-  private insert(principal: Principal, dto: CreateTaskDto, inputs: unknown, moduleId: string | null) {
+  private insert(
+    principal: Principal,
+    dto: CreateTaskDto,
+    inputs: unknown,
+    moduleId: string | null,
+    audit: NewAuditRecord,
+  ) {
     const r = dto.requirements;
-    return this.tasks.insert({
-      creatorId: principal.userId,
-      taskType: dto.task_type,
-      inputs,
-      inputsHash: jsonSha256Hex(inputs),
-      minNodes: r.min_nodes,
-      quorum: r.quorum ?? r.min_nodes,
-      maxRuns: r.max_runs ?? (r.min_nodes > 1 ? r.min_nodes + 2 : r.min_nodes),
-      verificationMode: r.verification ?? 'replicate',
-      maxExecutionTimeSec: r.max_execution_time_sec,
-      requireGpu: r.require_gpu ?? false,
-      requireProof: r.require_proof ?? false,
-      minCpuCores: r.min_cpu_cores ?? null,
-      minMemoryGb: r.min_memory_gb ?? null,
-      moduleId,
-      circuitId: dto.circuit_id ?? null,
-      args: dto.args ?? [],
-      deterministic: dto.deterministic ?? true,
-      priority: dto.priority ?? 0,
-      maxAttempts: dto.max_attempts ?? DEFAULT_MAX_ATTEMPTS,
-      queueTimeoutSec: dto.queue_timeout_sec ?? DEFAULT_QUEUE_TIMEOUT_SEC,
-    });
+    return this.tasks.insert(
+      {
+        creatorId: principal.userId,
+        taskType: dto.task_type,
+        inputs,
+        inputsHash: jsonSha256Hex(inputs),
+        minNodes: r.min_nodes,
+        quorum: r.quorum ?? r.min_nodes,
+        maxRuns: r.max_runs ?? (r.min_nodes > 1 ? r.min_nodes + 2 : r.min_nodes),
+        verificationMode: r.verification ?? 'replicate',
+        maxExecutionTimeSec: r.max_execution_time_sec,
+        requireGpu: r.require_gpu ?? false,
+        requireProof: r.require_proof ?? false,
+        minCpuCores: r.min_cpu_cores ?? null,
+        minMemoryGb: r.min_memory_gb ?? null,
+        moduleId,
+        circuitId: dto.circuit_id ?? null,
+        args: dto.args ?? [],
+        deterministic: dto.deterministic ?? true,
+        priority: dto.priority ?? 0,
+        maxAttempts: dto.max_attempts ?? DEFAULT_MAX_ATTEMPTS,
+        queueTimeoutSec: dto.queue_timeout_sec ?? DEFAULT_QUEUE_TIMEOUT_SEC,
+      },
+      audit,
+    );
   }
 }
 

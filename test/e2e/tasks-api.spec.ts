@@ -91,6 +91,61 @@ describe('tasks API', () => {
     expect(bobs.json().task_id).not.toBe(first.json().task_id);
   });
 
+  it('audits each submitted task once: one row naming the task, its creator and the request', async () => {
+    const keyed = {
+      ...bearer(alice.accessToken),
+      'idempotency-key': `audit-${Date.now()}`,
+      'user-agent': 'probe/1',
+    };
+    const first = await post({ ...ORIGINAL_TASK, priority: 3 }, keyed);
+    const replayed = await post({ ...ORIGINAL_TASK, priority: 3 }, keyed);
+    const plain = await post(ORIGINAL_TASK, bearer(alice.accessToken));
+    expect([first.statusCode, replayed.statusCode, plain.statusCode]).toEqual([201, 201, 201]);
+    const rows = await ctx.dataSource.query(
+      `SELECT resource_type, resource_id, user_id, request_id, status, user_agent, metadata FROM audit_log
+        WHERE action = 'task.submitted' AND resource_id = ANY($1) ORDER BY created_at`,
+      [[first.json().task_id, plain.json().task_id]],
+    );
+    expect(rows).toEqual([
+      {
+        resource_type: 'task',
+        resource_id: first.json().task_id,
+        user_id: alice.userId,
+        request_id: first.headers['x-request-id'],
+        status: 'success',
+        user_agent: 'probe/1',
+        metadata: { task_type: 'computation', priority: 3 },
+      },
+      expect.objectContaining({
+        resource_id: plain.json().task_id,
+        request_id: plain.headers['x-request-id'],
+      }),
+    ]);
+  });
+
+  it('stores no task when its audit row cannot be written (task and audit row are one statement)', async () => {
+    const count = async () =>
+      (
+        await ctx.dataSource.query(`SELECT count(*)::int AS n FROM tasks WHERE creator_id = $1`, [
+          alice.userId,
+        ])
+      )[0].n as number;
+    const before = await count();
+    await ctx.dataSource.query(
+      `ALTER TABLE audit_log ADD CONSTRAINT test_block_submit CHECK (action <> 'task.submitted') NOT VALID`,
+    );
+    try {
+      const res = await post(ORIGINAL_TASK, bearer(alice.accessToken));
+      expect(res.statusCode).toBe(500);
+      expect(await count()).toBe(before);
+    } finally {
+      await ctx.dataSource.query(`ALTER TABLE audit_log DROP CONSTRAINT test_block_submit`);
+    }
+    // Negative control: the same submission stores its task once the audit row can be written again.
+    expect((await post(ORIGINAL_TASK, bearer(alice.accessToken))).statusCode).toBe(201);
+    expect(await count()).toBe(before + 1);
+  });
+
   it('another user gets 404 for every operation and does not see the task listed; an admin sees it', async () => {
     const task = await submitTask(ctx.app, bearer(alice.accessToken));
     for (const headers of [bearer(bob.accessToken), apiKeyHeader(bob.apiKey)]) {

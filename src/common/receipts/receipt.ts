@@ -98,6 +98,27 @@ export function verifyReceipt(receipt: RunReceipt, signature: string, publicKeyB
   }
 }
 
+/** Parsed public keys by their base64 text: building a KeyObject costs more than the verify itself. */
+const publicKeys = new Map<string, KeyObject>();
+const PUBLIC_KEY_CACHE_MAX = 1024;
+
+/** The KeyObject of 32 raw Ed25519 key bytes in base64, or null; throws on bytes node:crypto cannot read. */
+function ed25519KeyOf(publicKeyBase64: string): KeyObject | null {
+  const cached = publicKeys.get(publicKeyBase64);
+  if (cached) return cached;
+  const raw = Buffer.from(publicKeyBase64, 'base64');
+  if (raw.length !== 32) return null;
+  const key = createPublicKey({
+    key: Buffer.concat([ED25519_SPKI_PREFIX, raw]),
+    format: 'der',
+    type: 'spki',
+  });
+  // Keyed by the exact text, so a node that registers another key never verifies against the old one.
+  if (publicKeys.size >= PUBLIC_KEY_CACHE_MAX) publicKeys.delete(publicKeys.keys().next().value as string);
+  publicKeys.set(publicKeyBase64, key);
+  return key;
+}
+
 /**
  * Whether `signature` (standard base64) is an Ed25519 signature of `bytes` by the key whose 32 raw bytes
  * `publicKeyBase64` holds; never throws.
@@ -105,13 +126,8 @@ export function verifyReceipt(receipt: RunReceipt, signature: string, publicKeyB
 export function verifyEd25519(bytes: Buffer, signature: string, publicKeyBase64: string): boolean {
   try {
     if (typeof signature !== 'string' || typeof publicKeyBase64 !== 'string') return false;
-    const raw = Buffer.from(publicKeyBase64, 'base64');
-    if (raw.length !== 32) return false;
-    const key = createPublicKey({
-      key: Buffer.concat([ED25519_SPKI_PREFIX, raw]),
-      format: 'der',
-      type: 'spki',
-    });
+    const key = ed25519KeyOf(publicKeyBase64);
+    if (key === null) return false;
     const signatureBytes = Buffer.from(signature, 'base64');
     // Ed25519 signatures are 64 bytes; anything else (bad base64 included) is simply not a signature.
     if (signatureBytes.length !== 64) return false;
