@@ -43,6 +43,14 @@ class FakeServer implements AgentTransport {
   submitted: { runId: string; body: ResultBody }[] = [];
   leases: HeartbeatAnswer['leases'] = { renewed: [], lost: [], cancel: [] };
   submitAnswers: (SubmitAnswer | Error)[] = [];
+  /** While set, submissions wait for releaseSubmits(). */
+  holdSubmits = false;
+  private readonly heldSubmits: (() => void)[] = [];
+
+  releaseSubmits(): void {
+    this.holdSubmits = false;
+    for (const resolve of this.heldSubmits.splice(0)) resolve();
+  }
 
   heartbeat(body: HeartbeatBody): Promise<HeartbeatAnswer> {
     this.beats.push(body);
@@ -57,7 +65,8 @@ class FakeServer implements AgentTransport {
     return runs;
   }
 
-  submit(runId: string, body: ResultBody): Promise<SubmitAnswer> {
+  async submit(runId: string, body: ResultBody): Promise<SubmitAnswer> {
+    if (this.holdSubmits) await new Promise<void>((resolve) => this.heldSubmits.push(resolve));
     const answer = this.submitAnswers.shift() ?? { accepted: true, taskStatus: 'completed' };
     if (answer instanceof Error) return Promise.reject(answer);
     if (answer.accepted) this.submitted.push({ runId, body });
@@ -201,6 +210,47 @@ describe('Agent', () => {
     expect(sut.counters.network_errors).toBe(1);
     expect(server.submitted).toEqual([]);
     expect(events.filter((e) => e.event === 'refused')).toEqual([]);
+  });
+
+  it('a slot frees when its run finished executing: the next run starts while the last result is unanswered', async () => {
+    const ownServer = new FakeServer();
+    const ownEngine = new FakeEngine();
+    const one = new Agent({
+      nodeId: 'n2',
+      concurrency: 1,
+      keys,
+      transport: ownServer,
+      engine: ownEngine,
+      cache: new ContentCache(null, 1024 * 1024),
+      reporter: { emit: () => undefined },
+      version: 'test',
+      claimWaitMs: 20,
+      random: () => 0,
+    });
+    await one.start();
+    try {
+      // One slot: a run still executing keeps the next one waiting (negative control).
+      ownEngine.hold = true;
+      ownServer.queue.push(leasedRun(6), leasedRun(7), leasedRun(8));
+      await until(() => ownEngine.started.length === 1);
+      // Absence cannot be polled for: five claim waits (claimWaitMs 20) give a wrong claim time to happen.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(ownEngine.started).toHaveLength(1);
+      // Its result unanswered, the slot is free again: run 7 executes; run 8 waits, one lease beyond the slot.
+      ownServer.holdSubmits = true;
+      ownEngine.hold = false;
+      ownEngine.releaseAll();
+      await until(() => ownEngine.started.length === 2);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(ownEngine.started).toHaveLength(2);
+      expect(one.running).toBe(2);
+      expect(ownServer.queue).toHaveLength(1);
+      ownServer.releaseSubmits();
+      await until(() => ownServer.submitted.length === 3);
+      expect(ownServer.submitted.map((s) => s.runId)).toEqual([6, 7, 8].map((n) => leasedRun(n).run_id));
+    } finally {
+      await one.stop(0);
+    }
   });
 
   it('stop: no more claims; running work finishes within the grace period and is reported', async () => {

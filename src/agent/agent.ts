@@ -48,6 +48,8 @@ const MAX_CLAIM = 16;
 export class Agent {
   readonly counters: Counters = zeroCounters();
   private readonly held = new Map<string, Held>();
+  /** Held runs still executing; the others are reporting their result, which needs no slot. */
+  private executing = 0;
   private readonly inflight = new Set<Promise<void>>();
   private readonly sleepers = new Set<() => void>();
   /** The heartbeat loop's wait, woken to be recomputed. */
@@ -175,7 +177,13 @@ export class Agent {
   private async claimLoop(): Promise<void> {
     let failures = 0;
     while (!this.stopping) {
-      const free = this.setup.concurrency - this.held.size;
+      // A slot is free once its run finished executing: the next run starts while the last result is still on
+      // its way (a round trip or two). At most one result beyond the slots waits for its answer, so the node
+      // holds at most one lease more than it has slots.
+      const free = Math.min(
+        this.setup.concurrency - this.executing,
+        this.setup.concurrency + 1 - this.held.size,
+      );
       if (free <= 0) {
         await new Promise<void>((resolve) => (this.slotFreed = resolve));
         this.slotFreed = null;
@@ -199,6 +207,7 @@ export class Agent {
   private startRun(run: LeasedRun): void {
     const held: Held = { run, controller: new AbortController(), dropped: null };
     this.held.set(run.run_id, held);
+    this.executing++;
     const leaseMs = Date.parse(run.lease_expires_at) - Date.now();
     // Clocks differ between machines: the estimate only sets how often to beat, within sane bounds.
     if (Number.isFinite(leaseMs)) this.leaseMs = Math.min(300_000, Math.max(3_000, leaseMs));
@@ -237,6 +246,9 @@ export class Agent {
         stderr: String(error).slice(0, 4096),
         executionTimeMs: 0,
       };
+    } finally {
+      this.executing--;
+      this.slotFreed?.();
     }
     if (held.dropped !== null) return this.reportDropped(held);
     this.setup.reporter.emit({

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { nodeFetch } from './node-fetch';
 import {
   AgentTransport,
   CircuitInfo,
@@ -22,7 +23,7 @@ interface ErrorBody {
   message?: string;
 }
 
-/** What sends the requests: the global fetch, or a wrapper around it (tests replay every request through one). */
+/** What sends the requests: nodeFetch, or a wrapper around a fetch (tests replay every request through one). */
 export type Fetch = typeof fetch;
 
 /** The node protocol over HTTP(S) with the node's key, against a server on any machine. */
@@ -35,7 +36,7 @@ export class HttpTransport implements AgentTransport {
     server: string,
     private readonly nodeId: string,
     private readonly nodeKey: string,
-    private readonly send: Fetch = fetch,
+    private readonly send: Fetch = nodeFetch,
   ) {
     this.base = `${server.replace(/\/+$/, '')}/api/v1`;
   }

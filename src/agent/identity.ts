@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { generateNodeKeyPair, keyPairFromPem, NodeKeyPair, privateKeyPem } from '../common/receipts/receipt';
 import type { Fetch } from './http-transport';
+import { nodeFetch } from './node-fetch';
 import { measureCapabilities } from './machine';
 import { Reporter } from './reporter';
 
@@ -49,7 +50,7 @@ export interface IdentityOptions {
   nodeId: string | undefined;
   dataDir: string;
   region: string;
-  /** What sends the requests (default: the global fetch). */
+  /** What sends the requests (default: nodeFetch). */
   fetch?: Fetch;
 }
 
@@ -91,7 +92,7 @@ export async function resolveIdentity(options: IdentityOptions, reporter: Report
   if (options.nodeId !== undefined && !NODE_ID.test(options.nodeId)) {
     throw new AgentSetupError('--node-id must be 1–64 ASCII letters, digits, "-" or "_"');
   }
-  const send = options.fetch ?? fetch;
+  const send = options.fetch ?? nodeFetch;
   const who = await request(send, options.server, options.apiKey, 'GET', '/auth/api-key/validate');
   let identity: NodeIdentity;
   if (who.status === 200) {

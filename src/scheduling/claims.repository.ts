@@ -119,7 +119,11 @@ export class ClaimsRepository {
                 status_reason = NULL, updated_at = now(),
                 run_target = CASE WHEN c.trusted THEN 1 ELSE t.run_target END
            FROM candidates c
-          WHERE t.task_id = c.task_id AND t.status IN ('pending', 'running') AND t.active_runs < t.run_target
+          -- By primary key alone. FOR UPDATE re-checked the candidates' conditions on the newest version of each
+          -- row and holds its lock, so they still hold here; repeating them let the planner walk the whole
+          -- queue through idx_tasks_claimable once per claim (its estimates on a fresh or embedded database,
+          -- which never auto-analyzes, put one row there), making every claim O(queue length).
+          WHERE t.task_id = c.task_id
           RETURNING t.task_id, t.task_type, t.attempts, t.inputs, t.inputs_hash, t.args, t.deterministic,
                     t.module_id, t.circuit_id, t.max_execution_time_sec, t.min_nodes),
        runs AS (

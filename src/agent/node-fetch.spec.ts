@@ -1,0 +1,101 @@
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { nodeFetch } from './node-fetch';
+
+/** A real loopback server: what nodeFetch sends is what arrives, and its answers come back unchanged. */
+describe('nodeFetch', () => {
+  let server: Server;
+  let base: string;
+  const sockets = new Set<Socket>();
+  const seen: { method?: string; url?: string; headers: IncomingMessage['headers']; body: string }[] = [];
+  let answer: (req: IncomingMessage, res: ServerResponse) => void;
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        seen.push({ method: req.method, url: req.url, headers: req.headers, body });
+        answer(req, res);
+      });
+    });
+    server.on('connection', (socket: Socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  beforeEach(() => {
+    seen.length = 0;
+    answer = (_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ runs: [{ run_id: 'r1' }] }));
+    };
+  });
+
+  it('sends method, headers and body; answers status and JSON; reuses its connection', async () => {
+    const before = sockets.size;
+    for (let i = 0; i < 3; i++) {
+      const res = await nodeFetch(`${base}/api/v1/nodes/n1/claim`, {
+        method: 'POST',
+        headers: { 'x-api-key': 'vcp_key', 'content-type': 'application/json' },
+        body: JSON.stringify({ max: 1, wait_ms: 0 }),
+      });
+      expect(res.status).toBe(200);
+      expect(res.ok).toBe(true);
+      expect(await res.json()).toEqual({ runs: [{ run_id: 'r1' }] });
+    }
+    expect(seen[0]).toMatchObject({
+      method: 'POST',
+      url: '/api/v1/nodes/n1/claim',
+      headers: { 'x-api-key': 'vcp_key', 'content-type': 'application/json' },
+      body: '{"max":1,"wait_ms":0}',
+    });
+    expect(sockets.size - before).toBe(1); // keep-alive: three requests, one connection
+  });
+
+  it('passes 204 as an empty body and error statuses with their JSON body', async () => {
+    answer = (_req, res) => {
+      res.statusCode = 204;
+      res.end();
+    };
+    const empty = await nodeFetch(`${base}/x`, { method: 'POST' });
+    expect(empty.status).toBe(204);
+    expect(await empty.text()).toBe('');
+    answer = (_req, res) => {
+      res.statusCode = 409;
+      res.setHeader('content-type', 'application/json');
+      res.end('{"error":"conflict","reason":"lease_lost"}');
+    };
+    const conflict = await nodeFetch(`${base}/x`, { method: 'POST', body: '{}' });
+    expect(conflict.ok).toBe(false);
+    expect(conflict.status).toBe(409);
+    expect(await conflict.json()).toEqual({ error: 'conflict', reason: 'lease_lost' });
+  });
+
+  it('downloads binary bodies byte for byte', async () => {
+    const bytes = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7) % 256));
+    answer = (_req, res) => res.end(bytes);
+    const res = await nodeFetch(`${base}/api/v1/modules/m/download`);
+    expect(Buffer.from(await res.arrayBuffer()).equals(bytes)).toBe(true);
+  });
+
+  it('rejects like fetch: a refused connection is a TypeError with its cause; an abort is an AbortError', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    await expect(nodeFetch(`http://127.0.0.1:${port}/x`)).rejects.toMatchObject({
+      name: 'TypeError',
+      cause: { code: 'ECONNREFUSED' },
+    });
+    answer = () => undefined; // never answers
+    await expect(nodeFetch(`${base}/slow`, { signal: AbortSignal.timeout(50) })).rejects.toMatchObject({
+      name: 'AbortError',
+    });
+  });
+});
