@@ -22,6 +22,7 @@ import { AccessTokenEpoch20261201160000 } from './20261201160000-AccessTokenEpoc
 import { ContentStore20261202100000 } from './20261202100000-ContentStore';
 import { ClaimReplay20261202110000 } from './20261202110000-ClaimReplay';
 import { LostLeaseRetry20261202120000 } from './20261202120000-LostLeaseRetry';
+import { PageIndexes20261202130000 } from './20261202130000-PageIndexes';
 
 /** Every migration, in order. A new migration is added here as well as in its own file. */
 export const MIGRATIONS = [
@@ -49,4 +50,5 @@ export const MIGRATIONS = [
   ContentStore20261202100000,
   ClaimReplay20261202110000,
   LostLeaseRetry20261202120000,
+  PageIndexes20261202130000,
 ];

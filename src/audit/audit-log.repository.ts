@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { cursorTime, pageTime } from '../common/pagination/cursor';
 import { DatabaseSession } from '../database/transaction-runner';
 
 export type AuditStatus = 'success' | 'failure' | 'denied';
@@ -99,7 +100,7 @@ export class AuditLogRepository {
     limit: number,
     before: { createdAt: string; logId: string } | null,
   ): Promise<AuditRecord[]> {
-    const sortKey = `date_trunc('milliseconds', created_at)`;
+    const sortKey = pageTime('created_at');
     const conditions: string[] = [];
     const parameters: unknown[] = [limit];
     const where = (condition: (placeholder: string) => string, value: unknown) => {
@@ -113,7 +114,7 @@ export class AuditLogRepository {
     if (before) {
       parameters.push(before.createdAt, before.logId);
       const n = parameters.length;
-      conditions.push(`(${sortKey}, log_id) < ($${n - 1}::timestamptz, $${n}::uuid)`);
+      conditions.push(`(${sortKey}, log_id) < (${cursorTime(`$${n - 1}`)}, $${n}::uuid)`);
     }
     const rows = await this.db.query<AuditRow>(
       `SELECT ${COLUMNS} FROM audit_log ${conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''}

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { KeysetCursor } from '../common/pagination/cursor';
+import { cursorTime, KeysetCursor, pageTime } from '../common/pagination/cursor';
 import type { NewAuditRecord } from '../audit/audit-log.repository';
 import { DatabaseSession } from '../database/transaction-runner';
 import type { TaskType, VerificationMode } from './dto/create-task.dto';
@@ -257,8 +257,8 @@ export class TasksRepository {
           AND ($1::uuid IS NULL OR t.creator_id = $1::uuid)
           AND ($2::varchar IS NULL OR t.status = $2)
           AND ($3::varchar IS NULL OR t.task_type = $3)
-          AND ($4::timestamptz IS NULL OR (date_trunc('milliseconds', t.created_at), t.task_id) < ($4::timestamptz, $5::uuid))
-        ORDER BY date_trunc('milliseconds', t.created_at) DESC, t.task_id DESC
+          AND ($4::timestamptz IS NULL OR (${pageTime('t.created_at')}, t.task_id) < (${cursorTime('$4')}, $5::uuid))
+        ORDER BY ${pageTime('t.created_at')} DESC, t.task_id DESC
         LIMIT $6`,
       [
         filter.creatorId,

@@ -230,6 +230,38 @@ describe('admin routes, roles and the audit log', () => {
     expect(await log(`action=auth.register&to=${new Date(0).toISOString()}`)).toEqual([]);
   });
 
+  it('pages through audit rows written within one millisecond, each once, newest first', async () => {
+    const action = `test.page_${Date.now()}`;
+    // Six rows in one millisecond (a cursor carries milliseconds, the database microseconds), one row later.
+    await ctx.dataSource.query(
+      `INSERT INTO audit_log (action, status, created_at)
+       SELECT $1, 'success', timestamptz '2026-06-01 12:00:00.123000+00' + (i * 97) * interval '1 microsecond'
+         FROM generate_series(1, 6) AS i
+       UNION ALL SELECT $1, 'success', timestamptz '2026-06-01 12:00:01+00'`,
+      [action],
+    );
+    const seen: { id: string; at: string }[] = [];
+    let cursor: string | null = null;
+    do {
+      const res = await as(
+        admin.accessToken,
+        'GET',
+        `/api/v1/admin/audit-log?action=${action}&limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+      );
+      expect(res.statusCode).toBe(200);
+      seen.push(
+        ...(res.json().items as { log_id: string; created_at: string }[]).map((e) => ({
+          id: e.log_id,
+          at: e.created_at,
+        })),
+      );
+      cursor = res.json().next_cursor;
+    } while (cursor && seen.length <= 7);
+    expect(seen).toHaveLength(7);
+    expect(new Set(seen.map((e) => e.id)).size).toBe(7);
+    expect(seen[0].at).toBe('2026-06-01T12:00:01.000Z');
+  });
+
   it('fails a login whose audit row cannot be written, issuing no tokens', async () => {
     const session = await newSession(ctx.app, 'noaudit');
     const [before] = await ctx.dataSource.query(`SELECT last_login FROM users WHERE user_id = $1`, [

@@ -29,3 +29,14 @@ export function decodeCursor(raw: string | undefined, idPattern: RegExp = UUID_P
   }
   throw AppException.validation([{ field: 'cursor', message: 'cursor is not a valid cursor' }]);
 }
+
+/**
+ * A list's sort key: its time at millisecond precision (the precision a cursor carries through JavaScript, so
+ * rows created within one millisecond are neither skipped nor repeated), in UTC so that it is immutable and
+ * an index can hold it (migrations/20261202130000-PageIndexes.ts; keep the two expressions identical).
+ */
+export const pageTime = (column: string): string =>
+  `date_trunc('milliseconds', ${column} AT TIME ZONE 'UTC')`;
+
+/** A cursor's time parameter in the form pageTime() compares with. */
+export const cursorTime = (parameter: string): string => `(${parameter}::timestamptz AT TIME ZONE 'UTC')`;
