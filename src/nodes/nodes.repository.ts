@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { KeysetCursor } from '../common/pagination/cursor';
+import { cursorTime, KeysetCursor, pageTime } from '../common/pagination/cursor';
 import { DatabaseSession } from '../database/transaction-runner';
 import type { NodeStatus } from './dto/node-requests.dto';
 import type { NodeRecordOfRuns } from './reputation';
@@ -166,8 +166,8 @@ export class NodesRepository {
           AND ($2::varchar IS NULL OR status = $2)
           AND ($3::varchar IS NULL OR node_type = $3)
           AND ($4::varchar IS NULL OR region = $4)
-          AND ($5::timestamptz IS NULL OR (date_trunc('milliseconds', registered_at), node_id) < ($5::timestamptz, $6::varchar))
-        ORDER BY date_trunc('milliseconds', registered_at) DESC, node_id DESC
+          AND ($5::timestamptz IS NULL OR (${pageTime('registered_at')}, node_id) < (${cursorTime('$5')}, $6::varchar))
+        ORDER BY ${pageTime('registered_at')} DESC, node_id DESC
         LIMIT $7`,
       [
         filter.ownerId,

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { cursorTime, pageTime } from '../common/pagination/cursor';
 import { DatabaseSession } from '../database/transaction-runner';
 import { ProofSystem } from './proof-system';
 
@@ -104,10 +105,10 @@ export class CircuitRepository {
     limit: number,
     after: { createdAt: string; circuitId: string } | null,
   ): Promise<CircuitRecord[]> {
-    const sortKey = `date_trunc('milliseconds', created_at)`;
+    const sortKey = pageTime('created_at');
     const rows = after
       ? await this.db.query<CircuitRow>(
-          `SELECT ${COLUMNS} FROM circuits WHERE (${sortKey}, circuit_id) > ($2::timestamptz, $3)
+          `SELECT ${COLUMNS} FROM circuits WHERE (${sortKey}, circuit_id) > (${cursorTime('$2')}, $3)
            ORDER BY ${sortKey}, circuit_id LIMIT $1`,
           [limit, after.createdAt, after.circuitId],
         )

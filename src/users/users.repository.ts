@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Role } from '../common/auth/scopes';
+import { cursorTime, pageTime } from '../common/pagination/cursor';
 import { DatabaseSession } from '../database/transaction-runner';
 
 export interface UserRecord {
@@ -133,10 +134,10 @@ export class UsersRepository {
    * millisecond precision, the precision a cursor carries through JavaScript.
    */
   async page(limit: number, after: UserPageCursor | null): Promise<UserRecord[]> {
-    const sortKey = `date_trunc('milliseconds', created_at)`;
+    const sortKey = pageTime('created_at');
     const rows = after
       ? await this.db.query<UserRow>(
-          `SELECT ${COLUMNS} FROM users WHERE (${sortKey}, user_id) > ($2::timestamptz, $3::uuid)
+          `SELECT ${COLUMNS} FROM users WHERE (${sortKey}, user_id) > (${cursorTime('$2')}, $3::uuid)
             ORDER BY ${sortKey}, user_id LIMIT $1`,
           [limit, after.createdAt, after.userId],
         )

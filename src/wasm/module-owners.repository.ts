@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { KeysetCursor } from '../common/pagination/cursor';
+import { cursorTime, KeysetCursor, pageTime } from '../common/pagination/cursor';
 import { DatabaseSession } from '../database/transaction-runner';
 import type { ExportEntry, ImportEntry } from './wasm-binary';
 import type { WasmModuleRecord } from './wasm-modules.repository';
@@ -94,8 +94,8 @@ export class ModuleOwnersRepository {
               o.created_at AS owned_since
          FROM module_owners o JOIN wasm_modules m ON m.module_id = o.module_id
         WHERE o.user_id = $1
-          AND ($2::timestamptz IS NULL OR (date_trunc('milliseconds', o.created_at), o.module_id) < ($2::timestamptz, $3::varchar))
-        ORDER BY date_trunc('milliseconds', o.created_at) DESC, o.module_id DESC
+          AND ($2::timestamptz IS NULL OR (${pageTime('o.created_at')}, o.module_id) < (${cursorTime('$2')}, $3::varchar))
+        ORDER BY ${pageTime('o.created_at')} DESC, o.module_id DESC
         LIMIT $4`,
       [userId, after?.t ?? null, after?.id ?? null, fetch],
     );

@@ -57,7 +57,14 @@ describe('admin routes, roles and the audit log', () => {
   });
 
   it('lists users with cursor pagination (limit ≤ 100)', async () => {
-    for (let i = 0; i < 3; i++) await newSession(ctx.app, 'page');
+    const made: string[] = [];
+    for (let i = 0; i < 3; i++) made.push((await newSession(ctx.app, 'page')).userId);
+    // Accounts created within one millisecond: a cursor carries milliseconds, the database microseconds.
+    await ctx.dataSource.query(
+      `UPDATE users SET created_at = timestamptz '2026-06-01 12:00:00.123000+00' + (random() * 999)::int * interval '1 microsecond'
+        WHERE user_id = ANY($1::uuid[])`,
+      [made],
+    );
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
