@@ -42,7 +42,12 @@ describe('loadConfig', () => {
     expect(sut.http.port).toBe(3000);
     expect(sut.http.bodyLimitBytes).toBe(1024 * 1024);
     expect(sut.http.requestTimeoutMs).toBe(120_000);
-    expect(sut.database).toEqual({ url: null, maxConnections: 10, connectionTimeoutMs: 30_000 });
+    expect(sut.database).toEqual({
+      url: null,
+      maxConnections: 10,
+      connectionTimeoutMs: 30_000,
+      embeddedVacuumIntervalMs: 300_000,
+    });
     expect(sut.redis.url).toBeNull();
     expect(sut.http.expectCtMaxAge).toBeNull();
     expect(sut.wasm.allowedRoots).toEqual([join(dataDir, 'wasm-modules')]);
@@ -152,6 +157,7 @@ describe('loadConfig', () => {
       PORT: '8080',
       DB_MAX_CONNECTIONS: '25',
       DB_CONNECTION_TIMEOUT_SECS: '5',
+      EMBEDDED_VACUUM_INTERVAL_SECS: '0',
       DATABASE_URL: 'postgres://vcp@db.internal:5432/vcp',
       REDIS_URL: 'redis://127.0.0.1:6379',
       CORS_ALLOWED_ORIGINS: 'https://a.example.com, https://b.example.com',
@@ -163,6 +169,7 @@ describe('loadConfig', () => {
       url: 'postgres://vcp@db.internal:5432/vcp',
       maxConnections: 25,
       connectionTimeoutMs: 5000,
+      embeddedVacuumIntervalMs: 0,
     });
     expect(sut.http.corsAllowedOrigins).toEqual(['https://a.example.com', 'https://b.example.com']);
     expect(sut.http.trustedProxyCidrs).toEqual(['10.0.0.0/8', '127.0.0.1']);

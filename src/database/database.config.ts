@@ -10,6 +10,9 @@ export class DatabaseVariables {
 
   @IntVariable(1, 600)
   DB_CONNECTION_TIMEOUT_SECS?: number;
+
+  @IntVariable(0, 86_400)
+  EMBEDDED_VACUUM_INTERVAL_SECS?: number;
 }
 
 export class DatabaseConfig {
@@ -17,6 +20,8 @@ export class DatabaseConfig {
   readonly url!: string | null;
   readonly maxConnections!: number;
   readonly connectionTimeoutMs!: number;
+  /** How often the embedded database is vacuumed and analyzed (it has no autovacuum); 0: never. */
+  readonly embeddedVacuumIntervalMs!: number;
 
   constructor(values: DatabaseConfig) {
     Object.assign(this, values);
@@ -32,5 +37,6 @@ export const databaseConfig = defineFeatureConfig({
       url: env.DATABASE_URL ?? null,
       maxConnections: env.DB_MAX_CONNECTIONS ?? 10,
       connectionTimeoutMs: (env.DB_CONNECTION_TIMEOUT_SECS ?? 30) * 1000,
+      embeddedVacuumIntervalMs: (env.EMBEDDED_VACUUM_INTERVAL_SECS ?? 300) * 1000,
     }),
 });

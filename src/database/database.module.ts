@@ -5,6 +5,7 @@ import { CoreConfig } from '../common/config/core.config';
 import { DatabaseClock } from './database-clock';
 import { buildDataSourceOptions, dataSourceFromOptions } from './data-source.factory';
 import { DatabaseConfig } from './database.config';
+import { EmbeddedVacuum } from './embedded-vacuum';
 import { DatabaseSession, TransactionRunner } from './transaction-runner';
 
 async function initialize(options: DataSourceOptions) {
@@ -35,7 +36,7 @@ async function initialize(options: DataSourceOptions) {
       dataSourceFactory: (options?: DataSourceOptions) => initialize(options!),
     }),
   ],
-  providers: [DatabaseSession, TransactionRunner, DatabaseClock],
+  providers: [DatabaseSession, TransactionRunner, DatabaseClock, EmbeddedVacuum],
   exports: [DatabaseSession, TransactionRunner, DatabaseClock],
 })
 export class DatabaseModule {}
