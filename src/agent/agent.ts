@@ -1,16 +1,9 @@
-import { NodeKeyPair, resultReceipt, signReceipt } from '../common/receipts/receipt';
-import { jsonSha256Hex } from '../common/crypto/json-hash';
+import type { NodeKeyPair } from '../common/receipts/receipt';
 import { ContentCache } from './content-cache';
-import { execute, Execution, outputHashOf, WasmEngine } from './executors';
+import { execute, Execution, WasmEngine } from './executors';
 import { Counters, Reporter, zeroCounters } from './reporter';
-import {
-  AgentTransport,
-  HeartbeatBody,
-  LeasedRun,
-  ResultBody,
-  SubmitAnswer,
-  TransportError,
-} from './transport';
+import { resultBodyOf } from './result-body';
+import { AgentTransport, HeartbeatBody, LeasedRun, SubmitAnswer, TransportError } from './transport';
 
 export interface AgentSetup {
   nodeId: string;
@@ -258,7 +251,7 @@ export class Agent {
       outcome: execution.outcome,
       execution_time_ms: execution.executionTimeMs,
     });
-    const body = this.resultBody(run, execution);
+    const body = resultBodyOf(run, execution, this.setup.keys.privateKey);
     // What the agent adds to the engine's run (module fetch or cache, hashing, signing), for bench:tasks.
     const overheadMs =
       execution.engineMs === undefined ? undefined : round2(performance.now() - started - execution.engineMs);
@@ -300,39 +293,6 @@ export class Agent {
       });
       return;
     }
-  }
-
-  /** The result as reported: the output, its pinned hash, and the node's signature over the receipt. */
-  private resultBody(run: LeasedRun, execution: Execution): ResultBody {
-    const outputHash = outputHashOf(execution.output);
-    const receipt = resultReceipt({
-      task_id: run.task_id,
-      run_id: run.run_id,
-      fence: run.fence,
-      inputs_hash: jsonSha256Hex(run.spec.inputs),
-      module_hash: execution.moduleHash,
-      circuit_id: execution.circuitId,
-      output: execution.output,
-      output_hash: outputHash,
-      outcome: execution.outcome,
-      execution_time_ms: execution.executionTimeMs,
-    });
-    const body: ResultBody = {
-      fence: run.fence,
-      outcome: execution.outcome,
-      output: execution.output,
-      output_hash: outputHash,
-      execution_time_ms: execution.executionTimeMs,
-      signature: signReceipt(receipt, this.setup.keys.privateKey),
-    };
-    if (execution.stdout !== undefined) body.stdout = execution.stdout;
-    if (execution.stderr !== undefined) body.stderr = execution.stderr;
-    if (execution.exitCode !== undefined) body.exit_code = execution.exitCode;
-    if (execution.proof) {
-      body.proof = execution.proof.proof;
-      body.public_signals = execution.proof.publicSignals;
-    }
-    return body;
   }
 
   private reportDropped(held: Held): void {

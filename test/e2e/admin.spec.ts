@@ -1,6 +1,7 @@
 import { AdminBootstrapService } from '../../src/admin/admin-bootstrap.service';
 import { AdminSession, TEST_ADMIN, useAdminApp } from '../support/admin';
 import { bearer, login, newSession, Session } from '../support/auth';
+import { collectPages } from '../support/pages';
 import { expect422 } from '../support/validation';
 
 describe('admin routes, roles and the audit log', () => {
@@ -247,23 +248,15 @@ describe('admin routes, roles and the audit log', () => {
        UNION ALL SELECT $1, 'success', timestamptz '2026-06-01 12:00:01+00'`,
       [action],
     );
-    const seen: { id: string; at: string }[] = [];
-    let cursor: string | null = null;
-    do {
-      const res = await as(
-        admin.accessToken,
-        'GET',
-        `/api/v1/admin/audit-log?action=${action}&limit=2${cursor ? `&cursor=${cursor}` : ''}`,
-      );
-      expect(res.statusCode).toBe(200);
-      seen.push(
-        ...(res.json().items as { log_id: string; created_at: string }[]).map((e) => ({
-          id: e.log_id,
-          at: e.created_at,
-        })),
-      );
-      cursor = res.json().next_cursor;
-    } while (cursor && seen.length <= 7);
+    const seen = (
+      await collectPages<{ log_id: string; created_at: string }>((cursor) =>
+        as(
+          admin.accessToken,
+          'GET',
+          `/api/v1/admin/audit-log?action=${action}&limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+        ),
+      )
+    ).map((e) => ({ id: e.log_id, at: e.created_at }));
     expect(seen).toHaveLength(7);
     expect(new Set(seen.map((e) => e.id)).size).toBe(7);
     expect(seen[0].at).toBe('2026-06-01T12:00:01.000Z');

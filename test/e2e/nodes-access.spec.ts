@@ -1,6 +1,7 @@
 import { useTestApp } from '../support/app';
 import { apiKeyHeader, bearer, login, newSession, Session } from '../support/auth';
 import { heartbeat, RegisteredNode, registerNode } from '../support/nodes';
+import { collectPages } from '../support/pages';
 
 const ADMIN = { username: 'access_admin', password: 'admin password 123' };
 
@@ -70,23 +71,20 @@ describe('who may see and act on a node', () => {
     expect((await call('GET', '/nodes?status=sleeping', bearer(admin))).statusCode).toBe(422);
   });
 
-  it('pages with next_cursor and no duplicates', async () => {
+  it('pages with next_cursor and no duplicates, also through nodes registered within one millisecond', async () => {
     const carol = await newSession(ctx.app, 'carol');
     const ids = [];
     for (let i = 0; i < 5; i++) ids.push((await registerNode(ctx.app, bearer(carol.accessToken))).node_id);
-    const seen: string[] = [];
-    let cursor: string | null = null;
-    do {
-      const page = await call(
-        'GET',
-        `/nodes?limit=2${cursor ? `&cursor=${cursor}` : ''}`,
-        bearer(carol.accessToken),
-      );
-      const body = page.json<{ items: { node_id: string }[]; next_cursor: string | null }>();
-      seen.push(...body.items.map((n) => n.node_id));
-      cursor = body.next_cursor;
-    } while (cursor);
-    expect(seen.sort()).toEqual(ids.sort());
+    // A cursor carries milliseconds, the database microseconds.
+    await ctx.dataSource.query(
+      `UPDATE nodes SET registered_at = timestamptz '2026-06-01 12:00:00.123000+00' + (random() * 999)::int * interval '1 microsecond'
+        WHERE node_id = ANY($1::varchar[])`,
+      [ids],
+    );
+    const seen = await collectPages<{ node_id: string }>((cursor) =>
+      call('GET', `/nodes?limit=2${cursor ? `&cursor=${cursor}` : ''}`, bearer(carol.accessToken)),
+    );
+    expect(seen.map((n) => n.node_id).sort()).toEqual(ids.sort());
     expect((await call('GET', '/nodes?cursor=bogus', bearer(carol.accessToken))).statusCode).toBe(422);
   });
 

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { useAdminApp } from '../support/admin';
 import { apiKeyHeader, bearer, newSession, Session } from '../support/auth';
+import { collectPages } from '../support/pages';
 import { ORIGINAL_TASK, submitTask, TaskInfo } from '../support/tasks';
 import { expect422 } from '../support/validation';
 
@@ -196,16 +197,10 @@ describe('tasks API', () => {
         WHERE task_id = ANY($1::uuid[])`,
       [ids],
     );
-    const seen: string[] = [];
-    let cursor: string | null = null;
-    do {
-      const page: { items: TaskInfo[]; next_cursor: string | null } = (
-        await call('GET', `/tasks?limit=1${cursor ? `&cursor=${cursor}` : ''}`, h)
-      ).json();
-      seen.push(...page.items.map((t) => t.task_id));
-      cursor = page.next_cursor;
-    } while (cursor && seen.length <= ids.length);
-    expect(seen.sort()).toEqual([...ids].sort());
+    const seen = await collectPages<TaskInfo>((cursor) =>
+      call('GET', `/tasks?limit=1${cursor ? `&cursor=${cursor}` : ''}`, h),
+    );
+    expect(seen.map((t) => t.task_id).sort()).toEqual([...ids].sort());
   });
 
   it('cancel makes a pending task cancelled; delete hides it from lists and reads', async () => {
