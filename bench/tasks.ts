@@ -71,6 +71,13 @@ async function startServer(env: Record<string, string>): Promise<Server> {
         ]),
       ),
       ...env,
+      // BENCH_SERVER_ENV="DB_MAX_CONNECTIONS=20,LOG_LEVEL=warn" sets server settings for an experiment.
+      ...Object.fromEntries(
+        (process.env.BENCH_SERVER_ENV ?? '')
+          .split(',')
+          .filter(Boolean)
+          .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+      ),
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -23,6 +23,7 @@ import { ContentStore20261202100000 } from './20261202100000-ContentStore';
 import { ClaimReplay20261202110000 } from './20261202110000-ClaimReplay';
 import { LostLeaseRetry20261202120000 } from './20261202120000-LostLeaseRetry';
 import { PageIndexes20261202130000 } from './20261202130000-PageIndexes';
+import { ClaimLookups20261202140000 } from './20261202140000-ClaimLookups';
 
 /** Every migration, in order. A new migration is added here as well as in its own file. */
 export const MIGRATIONS = [
@@ -51,4 +52,5 @@ export const MIGRATIONS = [
   ClaimReplay20261202110000,
   LostLeaseRetry20261202120000,
   PageIndexes20261202130000,
+  ClaimLookups20261202140000,
 ];

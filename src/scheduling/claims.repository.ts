@@ -104,13 +104,18 @@ export class ClaimsRepository {
             AND (t.min_memory_gb IS NULL OR node.memory_gb >= t.min_memory_gb)
             -- Distinct nodes per task; a node whose lease on it was lost may take it again one lease later,
             -- when no other node has: otherwise a task lost on every eligible node would stay open forever.
-            AND NOT EXISTS (SELECT 1 FROM task_runs r
-                             WHERE r.task_id = t.task_id AND r.node_id = $1
-                               AND (r.status <> 'expired' OR r.completed_at > now() - $4::int * interval '1 second'))
-            -- A quorum needs distinct owners: an ownerless node never serves one, an owner serves one run.
-            AND (t.min_nodes = 1 OR (node.owner_id IS NOT NULL AND NOT EXISTS (
+            -- Written as a per-task lookup (not NOT EXISTS, which the planner may turn into an anti-join that
+            -- rescans all of the node's runs for every queued task), on idx_task_runs_node_task.
+            AND (SELECT 1 FROM task_runs r
+                  WHERE r.node_id = $1 AND r.task_id = t.task_id
+                    AND (r.status <> 'expired' OR r.completed_at > now() - $4::int * interval '1 second')
+                  LIMIT 1) IS NULL
+            -- A quorum needs distinct owners: an ownerless node never serves one, an owner serves one run. The
+            -- runs of a quorum task are its quorum runs (min_nodes > 1 at claim): a lookup on
+            -- task_runs_quorum_owner_key, where NOT EXISTS hashed every leased and succeeded run per claim.
+            AND (t.min_nodes = 1 OR (node.owner_id IS NOT NULL AND (
                   SELECT 1 FROM task_runs r WHERE r.task_id = t.task_id AND r.node_owner_id = node.owner_id
-                     AND r.status IN ('leased', 'succeeded'))))
+                     AND r.quorum_run AND r.status IN ('leased', 'succeeded') LIMIT 1) IS NULL))
           ORDER BY t.priority DESC, t.created_at, t.task_id
           LIMIT (SELECT n FROM slots)
           FOR UPDATE OF t SKIP LOCKED),
