@@ -58,7 +58,8 @@ export class TaskSubmissionService {
     }
     const inputs = dto.inputs === undefined ? {} : dto.inputs;
     assertDeepJson(inputs, 'inputs');
-    const requestHash = jsonSha256Hex(dto);
+    // Only a submission with an Idempotency-Key is compared with an earlier one: hash the body only then.
+    const requestHash = idempotencyKey === undefined ? '' : jsonSha256Hex(dto);
     if (idempotencyKey !== undefined) {
       const replay = await this.replay(principal, idempotencyKey, requestHash);
       if (replay) return replay;

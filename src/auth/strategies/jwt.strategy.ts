@@ -10,6 +10,8 @@ import type { Principal } from '../../common/auth/principal';
 import { ROLE_SCOPES } from '../../common/auth/scopes';
 import { isUuid } from '../../common/validation/uuid';
 
+const NO_BEARER_TOKEN = { message: 'No auth token' };
+
 export const invalidToken = () => new AppException(ErrorCode.Unauthorized, 'Invalid or expired access token');
 
 @Injectable()
@@ -28,6 +30,16 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       ignoreExpiration: false,
       jsonWebTokenOptions: { clockTolerance: 0 },
     });
+  }
+
+  /**
+   * A request without an Authorization header (every X-API-Key request: nodes, agents, scripts) is declined at
+   * once, so the API-key strategy runs next. passport-jwt would get there too, but only after building an Error
+   * (a stack capture) for each such request.
+   */
+  override authenticate(request: { headers: Record<string, unknown> }, options?: object): void {
+    if (request.headers.authorization === undefined) return this.fail(NO_BEARER_TOKEN, 401);
+    super.authenticate(request as never, options);
   }
 
   /** Signature, algorithm, iss, aud, exp and nbf were checked by passport-jwt; the rest is checked here. */
