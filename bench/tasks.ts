@@ -14,7 +14,8 @@
  * trusted nodes (≤ 1.3×) relative to min_nodes 1, and a planted liar under both. Knobs: SAMPLES (latency samples, 300),
  * RUNS (throughput runs, 3000), E2E_TASKS (end-to-end tasks, 1000), VERIFY_TASKS (tasks per verification
  * mode and round, 400), VERIFY_ROUNDS (3), PARTS (engine,verification,end-to-end),
- * BENCH_LOG_LEVEL (the server's LOG_LEVEL, default info as in production; its output is discarded).
+ * BENCH_LOG_LEVEL (the server's LOG_LEVEL, default info as in production; its output is discarded),
+ * BENCH_SERVER_ENV (extra server settings, e.g. DB_MAX_CONNECTIONS=20,LOG_LEVEL=warn).
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
