@@ -41,14 +41,16 @@ describe('v8: compile cost is bounded and inside the timeout', () => {
   });
 
   it('ends a run whose module is still compiling at its timeout, with `timeout`', async () => {
-    // 18 MB of nested loops: seconds to compile (0.6 s per function here), far past the 100 ms timeout.
-    const heavy = nestedLoopsModule({ depth: 100_000, groups: 20, functions: 3 });
+    // 36 MB of nested loops. Its compile time depends on the machine (seconds on a busy 2-core VM, under 0.2 s on
+    // a fast one), so the timeout is a third of a compile measured here: the run's compile cannot finish in it.
+    const heavy = nestedLoopsModule({ depth: 100_000, groups: 20, functions: 6 });
+    const started = performance.now();
+    await WebAssembly.compile(heavy);
+    const timeoutMs = Math.max(10, Math.min(100, Math.floor((performance.now() - started) / 3)));
     const light = nestedLoopsModule({ depth: 10 });
     // Negative control: the same engine and timeout run a module that compiles at once.
-    expect((await service.runBytes(light, { inputs: null, runtime: 'v8', timeoutMs: 100 })).outcome).toBe(
-      'ok',
-    );
-    const result = await service.runBytes(heavy, { inputs: null, runtime: 'v8', timeoutMs: 100 });
+    expect((await service.runBytes(light, { inputs: null, runtime: 'v8', timeoutMs })).outcome).toBe('ok');
+    const result = await service.runBytes(heavy, { inputs: null, runtime: 'v8', timeoutMs });
     expect(result.outcome).toBe('timeout');
     // Ended while compiling: the worker never handed back a compiled module (a compile before the run, outside
     // its timeout, as before, would have cached it), and the light module's was.
