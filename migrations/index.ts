@@ -24,6 +24,7 @@ import { ClaimReplay20261202110000 } from './20261202110000-ClaimReplay';
 import { LostLeaseRetry20261202120000 } from './20261202120000-LostLeaseRetry';
 import { PageIndexes20261202130000 } from './20261202130000-PageIndexes';
 import { ClaimLookups20261202140000 } from './20261202140000-ClaimLookups';
+import { LeaseSlots20261202150000 } from './20261202150000-LeaseSlots';
 
 /** Every migration, in order. A new migration is added here as well as in its own file. */
 export const MIGRATIONS = [
@@ -53,4 +54,5 @@ export const MIGRATIONS = [
   LostLeaseRetry20261202120000,
   PageIndexes20261202130000,
   ClaimLookups20261202140000,
+  LeaseSlots20261202150000,
 ];

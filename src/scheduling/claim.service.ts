@@ -2,7 +2,6 @@ import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
 import { VcpMetrics } from '../metrics/vcp-metrics';
-import { DatabaseSession, TransactionRunner } from '../database/transaction-runner';
 import { WasmConfig } from '../wasm/wasm.config';
 import { TaskEventSignal } from '../tasks/task-event-signal';
 import { WorkSignal } from '../tasks/work-signal';
@@ -13,14 +12,17 @@ import { ClaimedRun, ClaimsRepository } from './claims.repository';
 import { SchedulingConfig } from './scheduling.config';
 
 const UNIQUE_VIOLATION = '23505';
+const DEADLOCK_DETECTED = '40P01';
+/** Runs of one claim statement that lost a race to a concurrent claim of the same node (see claimNow). */
+const MAX_CLAIM_ATTEMPTS = 8;
 
 /**
  * Claims with long polling: try at once; with nothing to lease, wait for a wake-up (a submission or a
  * requeue) or the fallback poll, and try again until `wait_ms` has passed.
  *
  * A wake-up wakes one waiting claim — the one whose node has the best reputation (issue 18: better nodes get
- * work first), the longest-waiting among equals — not all of them: every woken claim is a
- * transaction, and on the embedded database they all queue on its one session, so waking eight idle nodes for
+ * work first), the longest-waiting among equals — not all of them: every woken claim is a database
+ * statement, and on the embedded database they all queue on its one session, so waking eight idle nodes for
  * one new run made the winner wait behind seven empty claims. A woken claim that leased something passes the
  * wake-up on to the next waiter (there may be more work); one that found nothing ends the chain. A waiter the
  * chain does not reach (say a GPU node behind a CPU node that woke for a GPU task) still looks at its fallback
@@ -40,8 +42,6 @@ export class ClaimService implements OnModuleDestroy {
     private readonly signal: WorkSignal,
     private readonly events: TaskEventSignal,
     private readonly metrics: VcpMetrics,
-    private readonly tx: TransactionRunner,
-    private readonly database: DatabaseSession,
     private readonly reputation: ReputationRepository,
     private readonly sweeper: LeaseSweeper,
   ) {
@@ -98,24 +98,26 @@ export class ClaimService implements OnModuleDestroy {
     }
   }
 
-  /** One claim: the node's claims take turns (see serializeNodeClaims), then one statement leases. */
+  /**
+   * One claim: one statement, committing on its own. A unique violation means a concurrent claim of this node
+   * took a lease slot this one counted as free (or, for a quorum task, a run for the same owner): this statement
+   * rolled back whole and leased nothing, and runs again, now seeing the other's runs. The unique indexes are
+   * also the last guard against leasing one task twice to a node.
+   */
   private async claimNow(nodeId: string, max: number, claimKey: string | null): Promise<ClaimedRun[]> {
     const { maxConcurrentRuns, leaseSecs } = this.config;
-    // The embedded database runs one statement at a time: the claim statement alone cannot overshoot the
-    // node's limit there, so it needs neither the lock nor a transaction around it (3 statements fewer).
-    try {
-      if (this.database.singleSession)
+    for (let attempt = 1; ; attempt++) {
+      try {
         return await this.repository.claim(nodeId, max, maxConcurrentRuns, leaseSecs, claimKey);
-      return await this.tx.run(async () => {
-        await this.repository.serializeNodeClaims(nodeId);
-        return this.repository.claim(nodeId, max, maxConcurrentRuns, leaseSecs, claimKey);
-      });
-    } catch (error) {
-      // The unique indexes are the last guard against leasing one task twice to a node or to one owner (two
-      // of its nodes racing for a quorum task on PostgreSQL): the claim's transaction rolled back and leased
-      // nothing; the poll loop claims again (the other run is visible by then).
-      if ((error as { driverError?: { code?: string } })?.driverError?.code === UNIQUE_VIOLATION) return [];
-      throw error;
+      } catch (error) {
+        const code = (error as { driverError?: { code?: string } })?.driverError?.code;
+        // Bounded: under a storm of one node's claims the rest find nothing now and the poll loop goes on.
+        if (code === UNIQUE_VIOLATION || code === DEADLOCK_DETECTED) {
+          if (attempt < MAX_CLAIM_ATTEMPTS) continue;
+          return [];
+        }
+        throw error;
+      }
     }
   }
 

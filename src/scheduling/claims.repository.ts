@@ -1,9 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseSession } from '../database/transaction-runner';
 
-/** First key of the advisory locks that serialize one node's claims (the second is the node id's hash). */
-const CLAIM_LOCK_CLASS = 0x7663_7001;
-
 export interface ClaimedRun {
   runId: string;
   taskId: string;
@@ -27,30 +24,23 @@ export class ClaimsRepository {
   constructor(private readonly db: DatabaseSession) {}
 
   /**
-   * Makes the node's other claims wait until the current transaction ends. A claim counts the node's leases
-   * in its statement's snapshot; on PostgreSQL two concurrent claims of one node would both see the same
-   * free slots and together lease more than NODE_MAX_CONCURRENT_RUNS. Called first in the claim's
-   * transaction, the claim statement that follows starts after the previous claim committed and sees its
-   * runs. An advisory lock, not the node row's: heartbeats update that row and must not queue behind claims
-   * (a hash collision of two node ids only serializes their claims). On the embedded database statements
-   * never overlap anyway.
-   */
-  async serializeNodeClaims(nodeId: string): Promise<void> {
-    await this.db.query(`SELECT pg_advisory_xact_lock($1::int, hashtext($2))`, [CLAIM_LOCK_CLASS, nodeId]);
-  }
-
-  /**
    * Leases up to `max` runs to the node in one statement: eligible open tasks in priority then age order, a
    * slot taken on each by compare-and-set on `active_runs`, a run row with a fresh fence per task. The
    * unique (task_id, node_id) index (over runs not `expired`) refuses a second live run of one task on one node
    * even if the query erred, and
    * task_runs_quorum_owner_key a second live or succeeded run of one owner on a quorum task (two claims of one
    * owner's nodes racing on PostgreSQL: the loser's statement fails and the caller claims again).
-   * Run it after serializeNodeClaims in one transaction, or the node's limit can be overshot.
+   *
+   * NODE_MAX_CONCURRENT_RUNS without a lock: each new run takes one of the node's free lease slots (1..limit,
+   * lowest first, in slot order), unique among the node's leased runs (task_runs_node_lease_slot_key). Two
+   * concurrent claims of one node on PostgreSQL see the same free slots in their snapshots and both start with
+   * the lowest one, so the later one fails with a unique violation (and claims again, then seeing the other's
+   * runs): together they never exceed the limit. The statement commits on its own: no transaction needed.
    *
    * `claimKey` (the claim's Idempotency-Key, or null) is stored on the runs it leases. A repeat with the same
    * key while any of them is still leased to the node leases nothing new and returns those runs, renewed: in
-   * the same statement, so two repeats racing on the embedded database cannot both lease.
+   * the same statement, so two racing repeats cannot both lease (on PostgreSQL the later one collides on a
+   * lease slot, runs again and finds the first one's runs).
    */
   async claim(
     nodeId: string,
@@ -89,6 +79,11 @@ export class ClaimsRepository {
          SELECT CASE WHEN EXISTS (SELECT 1 FROM replayed) THEN 0
                 ELSE GREATEST(0, LEAST($2::int, $3::int - (
                   SELECT count(*)::int FROM task_runs WHERE node_id = $1 AND status = 'leased'))) END AS n),
+       free_slots AS (
+         SELECT s AS slot, row_number() OVER (ORDER BY s) AS k
+           FROM generate_series(1, $3::int) AS s
+          WHERE NOT EXISTS (SELECT 1 FROM task_runs r
+                             WHERE r.node_id = $1 AND r.status = 'leased' AND r.lease_slot = s)),
        candidates AS (
          -- Adaptive replication: a node with a valid streak s ≥ 10 taking an untouched adaptive task runs it
          -- alone with probability 1 − 1/s (its run_target drops to 1; a failed run restores replication).
@@ -133,11 +128,15 @@ export class ClaimsRepository {
                     t.module_id, t.circuit_id, t.max_execution_time_sec, t.min_nodes),
        runs AS (
          INSERT INTO task_runs (task_id, node_id, node_owner_id, status, fence, lease_expires_at, attempt,
-                                started_at, inputs_hash, wasm_module_hash, quorum_run, claim_key)
+                                started_at, inputs_hash, wasm_module_hash, quorum_run, claim_key, lease_slot)
          SELECT c.task_id, node.node_id, node.owner_id, 'leased', nextval('task_run_fence_seq'),
                 now() + $4::int * interval '1 second', c.attempts, now(), c.inputs_hash, c.module_id,
-                c.min_nodes > 1, $5::varchar
-           FROM claimed c, node
+                c.min_nodes > 1, $5::varchar, f.slot
+           FROM (SELECT claimed.*, row_number() OVER (ORDER BY task_id) AS k FROM claimed) c
+           JOIN free_slots f ON f.k = c.k
+           CROSS JOIN node
+          -- In slot order: two claims inserting common slots in opposite orders would deadlock.
+          ORDER BY f.slot
          RETURNING run_id, task_id, fence, lease_expires_at)
        SELECT r.run_id, r.task_id, r.fence, r.lease_expires_at, c.task_type, c.inputs, c.args, c.deterministic,
               c.module_id, c.circuit_id, c.max_execution_time_sec

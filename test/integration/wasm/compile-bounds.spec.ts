@@ -45,7 +45,7 @@ describe('v8: compile cost is bounded and inside the timeout', () => {
     // a fast one), so the timeout is a third of a compile measured here: the run's compile cannot finish in it.
     const heavy = nestedLoopsModule({ depth: 100_000, groups: 20, functions: 6 });
     const started = performance.now();
-    await WebAssembly.compile(heavy);
+    await WebAssembly.compile(new Uint8Array(heavy));
     const timeoutMs = Math.max(10, Math.min(100, Math.floor((performance.now() - started) / 3)));
     const light = nestedLoopsModule({ depth: 10 });
     // Negative control: the same engine and timeout run a module that compiles at once.
