@@ -1,11 +1,14 @@
 import { defineFeatureConfig } from '../common/config/feature-config';
 import { IntVariable } from '../common/config/variables';
 
+/** The highest NODE_MAX_CONCURRENT_RUNS: also the claim's fixed range of lease slot numbers. */
+export const MAX_NODE_CONCURRENT_RUNS = 1024;
+
 export class SchedulingVariables {
   @IntVariable(1, 3600)
   RUN_LEASE_SECS?: number;
 
-  @IntVariable(1, 1024)
+  @IntVariable(1, MAX_NODE_CONCURRENT_RUNS)
   NODE_MAX_CONCURRENT_RUNS?: number;
 
   @IntVariable(0, 3_600_000)
