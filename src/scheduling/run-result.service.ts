@@ -105,7 +105,7 @@ export class RunResultService {
       if (run.taskType === 'zk_proof' && dto.outcome === 'ok' && zk === null) throw leaseLost();
       effect = proofRejected
         ? { ...noEffect(run.taskStatus), ...(await this.zkResults.reject(run)) }
-        : await this.applyOutcome(run, dto, outputHash);
+        : await this.applyOutcome(run, dto, outputHash, zk === null);
       if (zk) {
         await this.zkResults.store(run, zk, effect.taskStatus === 'completed');
         // A proof is its own verification: verified, the run is valid; rejected, it is invalid.
@@ -127,6 +127,7 @@ export class RunResultService {
         task_status: effect.taskStatus,
         task_status_reason: effect.reason,
       };
+      const completion = effect.completesWithRun ? { taskId: run.taskId, output: dto.output ?? null } : null;
       const recorded = await this.runs.finish(run.runId, run.fence, {
         status: response.run_status as 'succeeded' | 'failed' | 'rejected',
         outcome: proofRejected ? 'proof_invalid' : dto.outcome,
@@ -143,6 +144,7 @@ export class RunResultService {
         signature: dto.signature,
         nodePublicKey: run.nodePublicKey,
         verdict: effect.verdict,
+        completion,
       });
       if (!recorded) throw leaseLost();
       return response;
@@ -205,9 +207,15 @@ export class RunResultService {
     run: RunForResult,
     dto: RunResultRequestDto,
     outputHash: string,
+    completeWithRun: boolean,
   ): Promise<OkEffect> {
     const outcome = dto.outcome;
-    if (outcome === 'ok') return this.verification.onOk(run, outputHash, dto.output ?? null);
+    // A task that this result alone completes is completed by the statement that records the result (one
+    // statement fewer per result); not for zk_proof results, whose proof is stored in between.
+    if (outcome === 'ok')
+      return this.verification.onOk(run, outputHash, dto.output ?? null, {
+        deferCompletion: completeWithRun,
+      });
     const taskFault = TASK_FAULT_OUTCOMES.includes(outcome);
     if (!taskFault) await this.reputation.countError(run.nodeId);
     if (!OPEN.has(run.taskStatus)) return noEffect(run.taskStatus);

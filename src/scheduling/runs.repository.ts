@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseSession } from '../database/transaction-runner';
+import { OPEN_STATUSES } from '../tasks/tasks.repository';
 
 /** A lease that ended without a result, and the type of its task (for metrics). */
 export interface EndedLease {
@@ -96,6 +97,8 @@ export interface RunOutcome {
   signature: string;
   nodePublicKey: string;
   verdict: 'valid' | 'invalid' | null;
+  /** Complete the run's task with this output in the same statement (see Verification.onOk), or null. */
+  completion?: { taskId: string; output: unknown } | null;
 }
 
 /**
@@ -213,34 +216,49 @@ export class RunsRepository {
 
   /** Records the result if the lease still holds (same fence, still leased, not expired). false: it did not. */
   async finish(runId: string, fence: string, result: RunOutcome): Promise<boolean> {
-    const rows = await this.db.queryPrepared<{ run_id: string }>(
-      'vcp_finish_run',
-      `UPDATE task_runs SET status = $3, outcome = $4, output = $5::jsonb, output_hash = $6, stdout = $7,
-              stderr = $8, exit_code = $9, execution_time_ms = $10, gas_used = $11, result_request_hash = $12,
-              result_response = $13::jsonb, receipt = $14::jsonb, signature = $15, verdict = $16,
-              node_public_key = $17,
-              completed_at = now(), lease_expires_at = NULL
+    const recordRun = `UPDATE task_runs SET status = $3, outcome = $4, output = $5::jsonb, output_hash = $6,
+              stdout = $7, stderr = $8, exit_code = $9, execution_time_ms = $10, gas_used = $11,
+              result_request_hash = $12, result_response = $13::jsonb, receipt = $14::jsonb, signature = $15,
+              verdict = $16, node_public_key = $17, completed_at = now(), lease_expires_at = NULL
         WHERE run_id = $1 AND fence = $2 AND status = 'leased' AND lease_expires_at > now()
-        RETURNING run_id`,
-      [
-        runId,
-        fence,
-        result.status,
-        result.outcome,
-        JSON.stringify(result.output ?? null),
-        result.outputHash,
-        result.stdout,
-        result.stderr,
-        result.exitCode,
-        result.executionTimeMs,
-        result.gasUsed,
-        result.requestHash,
-        JSON.stringify(result.response),
-        JSON.stringify(result.receipt),
-        result.signature,
-        result.verdict,
-        result.nodePublicKey,
-      ],
+        RETURNING run_id`;
+    const parameters = [
+      runId,
+      fence,
+      result.status,
+      result.outcome,
+      JSON.stringify(result.output ?? null),
+      result.outputHash,
+      result.stdout,
+      result.stderr,
+      result.exitCode,
+      result.executionTimeMs,
+      result.gasUsed,
+      result.requestHash,
+      JSON.stringify(result.response),
+      JSON.stringify(result.receipt),
+      result.signature,
+      result.verdict,
+      result.nodePublicKey,
+    ];
+    const completion = result.completion;
+    if (!completion) {
+      const rows = await this.db.queryPrepared<{ run_id: string }>('vcp_finish_run', recordRun, parameters);
+      return rows.length > 0;
+    }
+    // The task's completion as TasksRepository.complete writes it, only if the run's result was recorded (a lost
+    // lease records nothing, and the caller rolls the transaction back). The run's status event fires at the
+    // end of this statement, the task's (a deferred trigger) at commit: the same order as two statements.
+    const rows = await this.db.queryPrepared<{ run_id: string }>(
+      'vcp_finish_run_complete_task',
+      `WITH recorded AS (${recordRun}),
+       completed AS (
+         UPDATE tasks SET status = 'completed', result = $19::jsonb, status_reason = NULL, completed_at = now(),
+                updated_at = now(), canonical_run_id = $1
+          WHERE task_id = $18 AND status IN ${OPEN_STATUSES} AND EXISTS (SELECT 1 FROM recorded)
+          RETURNING task_id)
+       SELECT run_id FROM recorded`,
+      [...parameters, completion.taskId, JSON.stringify(completion.output ?? null)],
     );
     return rows.length > 0;
   }

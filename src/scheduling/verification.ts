@@ -28,6 +28,11 @@ export interface OkEffect {
   /** Every sought run reported and no output had a quorum. */
   mismatch: boolean;
   quarantined: string[];
+  /**
+   * The task completes with the reporting run's output, written in the same statement as the run's result
+   * (RunsRepository.finish) instead of one of its own: set only when onOk was asked to defer it.
+   */
+  completesWithRun?: boolean;
 }
 
 /** A result's effect before anything is decided: the task stays as it is. */
@@ -59,8 +64,16 @@ export class Verification {
     private readonly config: SchedulingConfig,
   ) {}
 
-  /** Inside the result's transaction, with the run and its task locked. */
-  async onOk(run: RunForResult, outputHash: string, output: unknown): Promise<OkEffect> {
+  /**
+   * Inside the result's transaction, with the run and its task locked. `deferCompletion`: a task that this one
+   * result completes is left for the caller to complete with the run's result (`completesWithRun`).
+   */
+  async onOk(
+    run: RunForResult,
+    outputHash: string,
+    output: unknown,
+    { deferCompletion = false }: { deferCompletion?: boolean } = {},
+  ): Promise<OkEffect> {
     const effect = noEffect(run.taskStatus);
     if (!OPEN.has(run.taskStatus)) {
       // A late result: the decision is made, but the node's answer still counts for its record.
@@ -77,6 +90,7 @@ export class Verification {
     if (run.minNodes === 1 || run.runTarget === 1) {
       // One node's word is the whole answer when min_nodes is 1, or when adaptive replication trusted the
       // node to run the task alone: nothing to compare it with.
+      if (deferCompletion) return { ...effect, taskStatus: 'completed', completesWithRun: true };
       await this.tasks.complete(run.taskId, output, run.runId);
       return { ...effect, taskStatus: 'completed' };
     }
