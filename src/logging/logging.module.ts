@@ -31,6 +31,8 @@ export class LoggingModule {
     };
     return {
       module: LoggingModule,
+      // Global: any feature may write a line through the app's one logger (see RequestLogger.plainLine).
+      global: true,
       providers: [requestLoggerProvider],
       exports: [RequestLogger],
       imports: [

@@ -1,5 +1,6 @@
 import { useTestApp } from '../support/app';
 import { apiKeyHeader, bearer, newSession, uniqueName } from '../support/auth';
+import { eventually } from '../support/eventually';
 import { LogCapture } from '../support/log-capture';
 
 interface CompletedLine {
@@ -150,5 +151,29 @@ describe('request logs', () => {
       });
     }
     expect(responses.map((r) => r.statusCode)).toEqual([200, 401, 200]);
+  });
+  it('writes the audit line of an audited action: context, action, status, user, resource and request id', async () => {
+    const session = await newSession(ctx.app, uniqueName('audited'));
+    const created = await call(
+      'POST',
+      '/api-keys',
+      { name: 'audited', scopes: ['tasks:read'] },
+      bearer(session.accessToken),
+    );
+    expect(created.statusCode).toBe(201);
+    const requestId = created.headers['x-request-id'];
+    const line = await eventually(() => {
+      const found = logs.parsed().filter((l) => l.context === 'Audit' && l.request_id === requestId);
+      expect(found).toHaveLength(1);
+      return found[0];
+    });
+    expect(line).toMatchObject({
+      level: 30,
+      service: 'vcp',
+      audit: 'api_key.created',
+      status: 'success',
+      user_id: session.userId,
+      resource: `api_key:${created.json().key_id}`,
+    });
   });
 });
