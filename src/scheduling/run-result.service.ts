@@ -105,7 +105,7 @@ export class RunResultService {
       if (run.taskType === 'zk_proof' && dto.outcome === 'ok' && zk === null) throw leaseLost();
       effect = proofRejected
         ? { ...noEffect(run.taskStatus), ...(await this.zkResults.reject(run)) }
-        : await this.applyOutcome(run, dto, outputHash, zk === null);
+        : await this.applyOutcome(run, dto, outputHash, { deferCompletion: zk === null });
       if (zk) {
         await this.zkResults.store(run, zk, effect.taskStatus === 'completed');
         // A proof is its own verification: verified, the run is valid; rejected, it is invalid.
@@ -207,15 +207,12 @@ export class RunResultService {
     run: RunForResult,
     dto: RunResultRequestDto,
     outputHash: string,
-    completeWithRun: boolean,
+    options: { deferCompletion: boolean },
   ): Promise<OkEffect> {
     const outcome = dto.outcome;
     // A task that this result alone completes is completed by the statement that records the result (one
     // statement fewer per result); not for zk_proof results, whose proof is stored in between.
-    if (outcome === 'ok')
-      return this.verification.onOk(run, outputHash, dto.output ?? null, {
-        deferCompletion: completeWithRun,
-      });
+    if (outcome === 'ok') return this.verification.onOk(run, outputHash, dto.output ?? null, options);
     const taskFault = TASK_FAULT_OUTCOMES.includes(outcome);
     if (!taskFault) await this.reputation.countError(run.nodeId);
     if (!OPEN.has(run.taskStatus)) return noEffect(run.taskStatus);

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseSession } from '../database/transaction-runner';
-import { OPEN_STATUSES } from '../tasks/tasks.repository';
+import { completeTaskStatement } from '../tasks/tasks.repository';
 
 /** A lease that ended without a result, and the type of its task (for metrics). */
 export interface EndedLease {
@@ -246,17 +246,16 @@ export class RunsRepository {
       const rows = await this.db.queryPrepared<{ run_id: string }>('vcp_finish_run', recordRun, parameters);
       return rows.length > 0;
     }
-    // The task's completion as TasksRepository.complete writes it, only if the run's result was recorded (a lost
-    // lease records nothing, and the caller rolls the transaction back). The run's status event fires at the
-    // end of this statement, the task's (a deferred trigger) at commit: the same order as two statements.
+    // The task's completion, only if the run's result was recorded (a lost lease records nothing, and the
+    // caller rolls the transaction back). The run's status event fires at the end of this statement, the
+    // task's (a deferred trigger) at commit: the same order as two statements.
+    const completeTask = completeTaskStatement(
+      { taskId: '$18', result: '$19', canonicalRunId: '$1' },
+      'AND EXISTS (SELECT 1 FROM recorded)',
+    );
     const rows = await this.db.queryPrepared<{ run_id: string }>(
       'vcp_finish_run_complete_task',
-      `WITH recorded AS (${recordRun}),
-       completed AS (
-         UPDATE tasks SET status = 'completed', result = $19::jsonb, status_reason = NULL, completed_at = now(),
-                updated_at = now(), canonical_run_id = $1
-          WHERE task_id = $18 AND status IN ${OPEN_STATUSES} AND EXISTS (SELECT 1 FROM recorded)
-          RETURNING task_id)
+      `WITH recorded AS (${recordRun}), completed AS (${completeTask})
        SELECT run_id FROM recorded`,
       [...parameters, completion.taskId, JSON.stringify(completion.output ?? null)],
     );

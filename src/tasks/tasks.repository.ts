@@ -144,6 +144,21 @@ export const NO_QUORUM_YET = "no quorum yet: one more run on another owner's nod
 /** Task states from which a task can still change. */
 export const OPEN_STATUSES = `('pending', 'running')`;
 
+/**
+ * The UPDATE that completes an open task with an accepted result (`complete`, and a run's result that completes
+ * its task in the same statement: RunsRepository.finish). Arguments are the statement's parameter references
+ * ('$1'); `andAlso` adds a condition.
+ */
+export function completeTaskStatement(
+  ref: { taskId: string; result: string; canonicalRunId: string },
+  andAlso = '',
+): string {
+  return `UPDATE tasks SET status = 'completed', result = ${ref.result}::jsonb, status_reason = NULL,
+                completed_at = now(), updated_at = now(), canonical_run_id = ${ref.canonicalRunId}
+          WHERE task_id = ${ref.taskId} AND status IN ${OPEN_STATUSES} ${andAlso}
+          RETURNING task_id`;
+}
+
 function toRecord(row: TaskRow): TaskRecord {
   return {
     taskId: row.task_id,
@@ -304,10 +319,7 @@ export class TasksRepository {
   async complete(taskId: string, result: unknown, canonicalRunId: string): Promise<boolean> {
     const rows = await this.db.queryPrepared(
       'vcp_complete_task',
-      `UPDATE tasks SET status = 'completed', result = $2::jsonb, status_reason = NULL, completed_at = now(),
-              updated_at = now(), canonical_run_id = $3
-        WHERE task_id = $1 AND status IN ${OPEN_STATUSES}
-        RETURNING task_id`,
+      completeTaskStatement({ taskId: '$1', result: '$2', canonicalRunId: '$3' }),
       [taskId, JSON.stringify(result ?? null), canonicalRunId],
     );
     return rows.length > 0;

@@ -20,11 +20,14 @@ export class LogCapture {
    * The one "request completed" line of a request, once it is there: pino-http writes it when the response
    * has finished, which can be just after the test holds the response.
    */
-  async completedLine(requestId: unknown): Promise<Record<string, unknown>> {
+  completedLine(requestId: unknown): Promise<Record<string, unknown>> {
+    return this.onlyLine((line) => line.msg === 'request completed' && line.request_id === requestId);
+  }
+
+  /** The one line that `matches`, once it is there (fails on none or several). */
+  onlyLine(matches: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
     return eventually(() => {
-      const found = this.parsed().filter(
-        (line) => line.msg === 'request completed' && line.request_id === requestId,
-      );
+      const found = this.parsed().filter(matches);
       expect(found).toHaveLength(1);
       return found[0];
     });

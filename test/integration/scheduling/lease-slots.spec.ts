@@ -29,22 +29,24 @@ describe('lease slots on PostgreSQL', () => {
    * Claim A leases inside a transaction that stays open until claim B (outside it, on another connection) has
    * started; B's outcome is returned once A has committed.
    */
-  async function race(): Promise<{ a: number; b: PromiseSettledResult<unknown[]> }> {
+  async function race(
+    claimKey: string | null = null,
+  ): Promise<{ a: string[]; b: PromiseSettledResult<unknown[]> }> {
     let startB!: () => void;
     // Registered here, outside A's transaction: B runs on its own connection, not in A's.
     const b = new Promise<void>((resolve) => (startB = resolve)).then(() =>
-      fixture.claims.claim('racer', LIMIT, LIMIT, 30, null),
+      fixture.claims.claim('racer', LIMIT, LIMIT, 30, claimKey),
     );
     const settledB = b.then(
       (value) => ({ status: 'fulfilled', value }) as const,
       (reason: unknown) => ({ status: 'rejected', reason }) as const,
     );
     const a = await fixture.tx.run(async () => {
-      const runs = await fixture.claims.claim('racer', LIMIT, LIMIT, 30, null);
+      const runs = await fixture.claims.claim('racer', LIMIT, LIMIT, 30, claimKey);
       startB();
       // B's statement has reached the database and waits on A's uncommitted slot (or has finished).
       await eventually(async () => expect((await waitingOnA()) || (await isSettled(settledB))).toBe(true));
-      return runs.length;
+      return runs.map((run) => run.runId);
     });
     return { a, b: await settledB };
   }
@@ -59,9 +61,19 @@ describe('lease slots on PostgreSQL', () => {
     return rows[0].n > 0;
   }
 
+  it('answers a repeat that raced the first claim of its key with the first claim’s runs, once it claims again', async () => {
+    const { a, b } = await race('repeat-key');
+    expect(b.status).toBe('rejected');
+    // What ClaimService does on that unique violation: claim again, now seeing the first one's runs.
+    const again = await fixture.claims.claim('racer', LIMIT, LIMIT, 30, 'repeat-key');
+    expect(again.map((run) => run.runId).sort()).toEqual([...a].sort());
+    expect(await leased()).toBe(LIMIT);
+    await fixture.session.query(`UPDATE task_runs SET status = 'expired' WHERE node_id = 'racer'`);
+  });
+
   it('refuses the second of two racing claims; without the slot index both lease (negative control)', async () => {
     const first = await race();
-    expect(first.a).toBe(LIMIT);
+    expect(first.a).toHaveLength(LIMIT);
     expect(first.b.status).toBe('rejected');
     const reason = (first.b as PromiseRejectedResult).reason as { driverError?: { code?: string } };
     expect(reason.driverError?.code).toBe('23505');
@@ -71,7 +83,7 @@ describe('lease slots on PostgreSQL', () => {
     await fixture.session.query(`UPDATE task_runs SET status = 'expired' WHERE node_id = 'racer'`);
     await fixture.session.query(`DROP INDEX task_runs_node_lease_slot_key`);
     const second = await race();
-    expect(second.a).toBe(LIMIT);
+    expect(second.a).toHaveLength(LIMIT);
     expect(second.b.status).toBe('fulfilled');
     expect(await leased()).toBe(2 * LIMIT);
   });
