@@ -1,7 +1,7 @@
 /**
  * VCP as a bench server: the real app (createApp, the same pipeline as dist/src/main.js) configured from the
- * environment, logging at LOG_LEVEL (default info) to /dev/null through pino's asynchronous destination, so
- * lines are formatted and written as in production. Once listening it creates the fixtures the rows need
+ * environment, logging at LOG_LEVEL (default info) to /dev/null through the line batcher that production puts in
+ * front of stdout, so lines are formatted, batched and written as in production. Once listening it creates the fixtures the rows need
  * (an account with its API key and an access token, a node of that account and its node key) through its own
  * HTTP routes, prints `{"url", "fixtures"}` and runs until SIGTERM.
  *
@@ -19,6 +19,7 @@ import { configureApp, createApp, createFastifyAdapter } from '../../src/app.fac
 import { AppModule, AppModuleOptions } from '../../src/app.module';
 import { AppConfig } from '../../src/config/app-config';
 import { loadConfig } from '../../src/config/load-config';
+import { LineBatcher } from '../../src/logging/line-batcher';
 import { HttpMetricsHook } from '../../src/metrics/http-metrics.hook';
 import { announce } from './announce';
 import { BENCH_MODULES, BenchModuleName } from './bench-controllers';
@@ -80,7 +81,8 @@ async function main(): Promise<void> {
   const config = loadConfig({ LOG_LEVEL: 'info', ...process.env, DATA_DIR: dataDir });
   const module = process.env.BENCH_MODULE as BenchModuleName | undefined;
   const app = await boot(config, {
-    logDestination: pino.destination({ dest: '/dev/null', sync: false }),
+    // As production writes to stdout (src/logging/line-batcher.ts), with /dev/null for stdout.
+    logDestination: new LineBatcher(pino.destination({ dest: '/dev/null', sync: true })),
     extraModules: module ? [BENCH_MODULES[module]] : [],
   });
   await app.listen(0, '127.0.0.1');

@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import pino, { DestinationStream } from 'pino';
 import { CoreConfig } from '../common/config/core.config';
+import { batchedStdout } from './line-batcher';
 import { LoggingConfig } from './logging.config';
 import { REDACTED_PATHS } from './redaction';
 import { RequestLogger } from './request-logger';
@@ -23,7 +24,7 @@ export class LoggingModule {
       inject: [LoggingConfig, CoreConfig],
       useFactory: (logging: LoggingConfig, core: CoreConfig) => {
         if (built) return built;
-        const stream = destination ?? process.stdout;
+        const stream = destination ?? batchedStdout();
         const options = { level: logging.level, base: { service: 'vcp', version: core.version } };
         const app = pino({ ...options, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, stream);
         return (built = new RequestLogger(app, pino(options, stream)));

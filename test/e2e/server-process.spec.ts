@@ -1,12 +1,15 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { loadConfig } from '../../src/config/load-config';
 import { createDataSource } from '../../src/database/data-source.factory';
 import { MIGRATIONS } from '../../migrations';
 import { createTestDatabase, TestDatabase } from '../support/postgres';
-import { runServerToExit, startServer } from '../support/server-process';
+import { MAIN, requireBuild, runServerToExit, startServer } from '../support/server-process';
+
+const LINE_BATCHER = join(dirname(MAIN), 'logging', 'line-batcher.js');
 
 /** The built server as `npm start` runs it: a real process, real signals, real sockets. */
 describe('the server process', () => {
@@ -104,6 +107,8 @@ describe('the server process', () => {
       expect(respondedAt).toBeGreaterThanOrEqual(sentRestAt);
       expect(response).toMatch(/^HTTP\/1\.1 404 /); // a full, ordinary answer to the in-flight request
       expect(response).toContain('"error":"not_found"');
+      // Its log line, written just before the exit, is not lost in the log batch (src/logging/line-batcher.ts).
+      expect(server.output()).toMatch(/"route":"unmatched".*"statusCode":404/);
     });
 
     it('SIGINT also shuts down cleanly', async () => {
@@ -112,6 +117,28 @@ describe('the server process', () => {
       expect(code).toBe(0);
       expect(ms).toBeLessThan(10_000);
     });
+  });
+
+  it('writes the log lines still batched when the process exits', async () => {
+    requireBuild();
+    const run = (batcher: string) =>
+      new Promise<string>((resolve, reject) => {
+        const script =
+          `const { LineBatcher, batchedStdout } = require(${JSON.stringify(LINE_BATCHER)});` +
+          `const out = ${batcher};` +
+          `for (let i = 0; i < 1000; i++) out.write('line ' + i + '\\n');` +
+          `process.exit(0);`;
+        const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+        child.once('error', reject);
+        child.once('close', () => resolve(out));
+      });
+    const lines = (await run('batchedStdout()')).trim().split('\n');
+    expect(lines).toHaveLength(1000);
+    expect(lines[999]).toBe('line 999');
+    // Control: a batcher without the exit hook loses the lines of the turn the process exits in.
+    expect(await run('new LineBatcher(process.stdout)')).toBe('');
   });
 
   it('refuses to start in production with a weak secret, naming the variable and not the value', async () => {
