@@ -13,6 +13,7 @@ import {
   queryValueHoldsApiKey,
 } from '../../common/auth/credentials-in-url';
 import { IS_PUBLIC_KEY } from '../../common/auth/public.decorator';
+import { routeMetadata } from '../../common/http/route-metadata';
 import type { Principal } from '../../common/auth/principal';
 import { requestMetaOf } from '../../common/auth/request-context.decorator';
 import { wasAuthenticatedEarly } from './authenticated-early';
@@ -35,10 +36,7 @@ export class AuthenticationGuard extends AuthGuard(['jwt', 'api-key']) {
   }
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {
-    const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
+    const isPublic = routeMetadata<boolean>(this.reflector, IS_PUBLIC_KEY, context);
     const request = context.switchToHttp().getRequest<FastifyRequest & { user?: Principal }>();
     const query = (request.query ?? {}) as Record<string, unknown>;
     // A key in the URL is refused on every route, public ones included, and whatever the parameter's name:
@@ -80,7 +78,8 @@ export class AuthenticationGuard extends AuthGuard(['jwt', 'api-key']) {
     if (error instanceof AppException) throw error;
     // A strategy that threw (not refused) could not look the credentials up: the database is unreachable. That
     // is a 503 to retry, never a 401 that tells a client its valid key is bad.
-    if (error) throw AppException.unavailable('Authentication is temporarily unavailable; retry shortly', 1000);
+    if (error)
+      throw AppException.unavailable('Authentication is temporarily unavailable; retry shortly', 1000);
     if (!principal) throw new AppException(ErrorCode.Unauthorized, 'Valid credentials are required');
     return principal;
   }

@@ -6,6 +6,7 @@ import { ErrorCode } from '../../common/errors/error-code';
 import { AUTH_REQUIREMENTS_KEY, AuthRequirements } from '../../common/auth/authenticated.decorator';
 import { NODE_AGENT_KEY, NodeAgentAccess } from '../../common/auth/node-agent.decorator';
 import { IS_PUBLIC_KEY } from '../../common/auth/public.decorator';
+import { routeMetadata } from '../../common/http/route-metadata';
 import type { Principal } from '../../common/auth/principal';
 import { Scope } from '../../common/auth/scopes';
 
@@ -18,20 +19,16 @@ export class AuthorizationGuard implements CanActivate {
   constructor(private readonly reflector: Reflector) {}
 
   canActivate(context: ExecutionContext): boolean {
-    const targets = [context.getHandler(), context.getClass()];
-    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, targets)) return true;
+    if (routeMetadata<boolean>(this.reflector, IS_PUBLIC_KEY, context)) return true;
     const request = context.switchToHttp().getRequest<FastifyRequest & { user?: Principal }>();
     const principal = request.user;
     if (!principal) throw new AppException(ErrorCode.Unauthorized, 'Valid credentials are required');
-    const agent = this.reflector.getAllAndOverride<NodeAgentAccess | undefined>(NODE_AGENT_KEY, targets);
+    const agent = routeMetadata<NodeAgentAccess>(this.reflector, NODE_AGENT_KEY, context);
     if (principal.nodeId !== undefined) return this.allowAgent(principal, agent, request);
     if (agent && !agent.users) {
       throw new AppException(ErrorCode.Forbidden, 'Only the node’s own key can call this route');
     }
-    const requirements = this.reflector.getAllAndOverride<AuthRequirements | undefined>(
-      AUTH_REQUIREMENTS_KEY,
-      targets,
-    );
+    const requirements = routeMetadata<AuthRequirements>(this.reflector, AUTH_REQUIREMENTS_KEY, context);
     if (requirements?.roles?.length && !requirements.roles.includes(principal.role)) {
       throw new AppException(
         ErrorCode.Forbidden,
