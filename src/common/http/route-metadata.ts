@@ -19,9 +19,9 @@ export function routeMetadata<T>(
   const handler = context.getHandler();
   const classRef = context.getClass();
   let byClass = cache.get(handler);
-  if (!byClass) cache.set(handler, (byClass = new WeakMap()));
+  if (!byClass) cache.set(handler, (byClass = new WeakMap<object, Entries>()));
   let entries = byClass.get(classRef);
-  if (!entries) byClass.set(classRef, (entries = new Map()));
+  if (!entries) byClass.set(classRef, (entries = new Map<MetadataKey, unknown>()));
   if (entries.has(key)) return entries.get(key) as T | undefined;
   const value = reflector.getAllAndOverride<T | undefined>(key as string, [handler, classRef]);
   entries.set(key, value);
