@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { jsonSha256Hex } from '../common/crypto/json-hash';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
+import { isRetryableConflict } from '../common/errors/transient-database-error';
 import { isUuid } from '../common/validation/uuid';
 import { AuditService } from '../audit/audit.service';
 import { resultReceipt, RunReceipt, verifyReceipt } from '../common/receipts/receipt';
@@ -58,6 +59,8 @@ export class RunResultService {
 
   async submit(nodeId: string, runId: string, dto: RunResultRequestDto): Promise<RunResultResponseDto> {
     const requestHash = jsonSha256Hex(dto);
+    const solo = await this.soloCompletion(nodeId, runId, dto, requestHash);
+    if (solo) return solo;
     let effect: OkEffect = noEffect('');
     const finished: { taskType?: string; status?: string } = {};
     // A proof costs up to seconds of a verifier thread: a result this node did not sign never gets that far.
@@ -127,24 +130,15 @@ export class RunResultService {
         task_status: effect.taskStatus,
         task_status_reason: effect.reason,
       };
-      const completion = effect.completesWithRun ? { taskId: run.taskId, output: dto.output ?? null } : null;
-      const recorded = await this.runs.finish(run.runId, run.fence, {
-        status: response.run_status as 'succeeded' | 'failed' | 'rejected',
+      const recorded = await this.record(run, dto, {
         outcome: proofRejected ? 'proof_invalid' : dto.outcome,
-        output: dto.output ?? null,
         outputHash,
-        stdout: dto.stdout ?? null,
-        stderr: dto.stderr ?? null,
-        exitCode: dto.exit_code ?? null,
-        executionTimeMs: dto.execution_time_ms,
-        gasUsed: dto.gas_used ?? null,
         requestHash,
         response,
         receipt,
-        signature: dto.signature,
-        nodePublicKey: run.nodePublicKey,
         verdict: effect.verdict,
-        completion,
+        nodePublicKey: run.nodePublicKey,
+        completes: effect.completesWithRun === true,
       });
       if (!recorded) throw leaseLost();
       return response;
@@ -155,6 +149,58 @@ export class RunResultService {
     this.metrics.taskRunFinished(proofRejected ? 'proof_invalid' : dto.outcome);
     this.countVerdicts(effect);
     if (finished.taskType && finished.status) this.metrics.taskFinished(finished.taskType, finished.status);
+    return response;
+  }
+
+  /**
+   * The common result in two statements and no transaction: an `ok` result of a live lease whose task it
+   * completes alone (not zk_proof; min_nodes 1, or a run target of 1), signed by the node. The read takes no
+   * lock; the write (RunsRepository.finish with a completion) re-checks under its own locks what the read
+   * showed — the lease (fence, leased, not expired) and the task still open — and writes nothing otherwise.
+   * null: not this case, or the state moved on since the read; the locked path below then decides (and audits a
+   * bad signature), as it always did.
+   */
+  private async soloCompletion(
+    nodeId: string,
+    runId: string,
+    dto: RunResultRequestDto,
+    requestHash: string,
+  ): Promise<RunResultResponseDto | null> {
+    if (dto.outcome !== 'ok' || dto.proof !== undefined || !isUuid(runId)) return null;
+    const run = await this.runs.readForResult(runId.toLowerCase());
+    if (!run || run.nodeId !== nodeId || run.status !== 'leased' || run.fence !== dto.fence || !run.leaseLive)
+      return null;
+    if (
+      run.taskType === 'zk_proof' ||
+      !OPEN.has(run.taskStatus) ||
+      (run.minNodes !== 1 && run.runTarget !== 1)
+    )
+      return null;
+    const outputHash = jsonSha256Hex(dto.output ?? null);
+    if (run.nodePublicKey === null || outputHash !== dto.output_hash) return null;
+    const receipt = receiptOf(run, dto, outputHash);
+    if (!verifyReceipt(receipt, dto.signature, run.nodePublicKey)) return null;
+    const effect = noEffect('completed');
+    const response: RunResultResponseDto = {
+      run_id: run.runId,
+      task_id: run.taskId,
+      run_status: 'succeeded',
+      task_status: effect.taskStatus,
+      task_status_reason: effect.reason,
+    };
+    const { nodePublicKey } = run;
+    const fields = { outcome: dto.outcome, outputHash, requestHash, response, receipt, nodePublicKey };
+    try {
+      if (!(await this.record(run, dto, { ...fields, verdict: effect.verdict, completes: true })))
+        return null;
+    } catch (error) {
+      // PostgreSQL chose this statement as a deadlock's victim: nothing was written; the locked path decides.
+      if (isRetryableConflict(error)) return null;
+      throw error;
+    }
+    this.events.publish(response.task_id);
+    this.metrics.taskRunFinished(dto.outcome);
+    this.metrics.taskFinished(run.taskType, 'completed');
     return response;
   }
 
@@ -176,6 +222,41 @@ export class RunResultService {
     if (verifyReceipt(receiptOf(run, dto, outputHash), dto.signature, run.nodePublicKey)) return false;
     await this.auditBadSignature(run, dto);
     return true;
+  }
+
+  /** The run's result, and with `completes` its task's completion, if the lease still holds (else false). */
+  private record(
+    run: RunForResult,
+    dto: RunResultRequestDto,
+    result: {
+      outcome: string;
+      outputHash: string;
+      requestHash: string;
+      response: RunResultResponseDto;
+      receipt: RunReceipt;
+      verdict: Verdict | null;
+      nodePublicKey: string;
+      completes: boolean;
+    },
+  ): Promise<boolean> {
+    return this.runs.finish(run.runId, run.fence, {
+      status: result.response.run_status as 'succeeded' | 'failed' | 'rejected',
+      outcome: result.outcome,
+      output: dto.output ?? null,
+      outputHash: result.outputHash,
+      stdout: dto.stdout ?? null,
+      stderr: dto.stderr ?? null,
+      exitCode: dto.exit_code ?? null,
+      executionTimeMs: dto.execution_time_ms,
+      gasUsed: dto.gas_used ?? null,
+      requestHash: result.requestHash,
+      response: result.response,
+      receipt: result.receipt,
+      signature: dto.signature,
+      nodePublicKey: result.nodePublicKey,
+      verdict: result.verdict,
+      completion: result.completes ? { taskId: run.taskId, output: dto.output ?? null } : null,
+    });
   }
 
   private auditBadSignature(run: RunForResult, dto: RunResultRequestDto): Promise<unknown> {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseSession } from '../database/transaction-runner';
-import { completeTaskStatement } from '../tasks/tasks.repository';
+import { completeTaskStatement, OPEN_STATUSES } from '../tasks/tasks.repository';
 
 /** A lease that ended without a result, and the type of its task (for metrics). */
 export interface EndedLease {
@@ -216,11 +216,11 @@ export class RunsRepository {
 
   /** Records the result if the lease still holds (same fence, still leased, not expired). false: it did not. */
   async finish(runId: string, fence: string, result: RunOutcome): Promise<boolean> {
-    const recordRun = `UPDATE task_runs SET status = $3, outcome = $4, output = $5::jsonb, output_hash = $6,
-              stdout = $7, stderr = $8, exit_code = $9, execution_time_ms = $10, gas_used = $11,
+    const recordRun = (andAlso = '') => `UPDATE task_runs SET status = $3, outcome = $4, output = $5::jsonb,
+              output_hash = $6, stdout = $7, stderr = $8, exit_code = $9, execution_time_ms = $10, gas_used = $11,
               result_request_hash = $12, result_response = $13::jsonb, receipt = $14::jsonb, signature = $15,
               verdict = $16, node_public_key = $17, completed_at = now(), lease_expires_at = NULL
-        WHERE run_id = $1 AND fence = $2 AND status = 'leased' AND lease_expires_at > now()
+        WHERE run_id = $1 AND fence = $2 AND status = 'leased' AND lease_expires_at > now() ${andAlso}
         RETURNING run_id`;
     const parameters = [
       runId,
@@ -243,19 +243,24 @@ export class RunsRepository {
     ];
     const completion = result.completion;
     if (!completion) {
-      const rows = await this.db.queryPrepared<{ run_id: string }>('vcp_finish_run', recordRun, parameters);
+      const rows = await this.db.queryPrepared<{ run_id: string }>('vcp_finish_run', recordRun(), parameters);
       return rows.length > 0;
     }
-    // The task's completion, only if the run's result was recorded (a lost lease records nothing, and the
-    // caller rolls the transaction back). The run's status event fires at the end of this statement, the
-    // task's (a deferred trigger) at commit: the same order as two statements.
+    // The run's result and its task's completion, both or neither: the task is locked first and must still be
+    // open, and it completes only if the run's result was recorded (a lost lease records nothing). So the
+    // statement is safe without a transaction around it, after an unlocked read (RunResultService's solo
+    // path); a caller that holds the locks already loses nothing by it. The run's status event fires at the
+    // end of this statement, the task's (a deferred trigger) at commit: the same order as two statements.
     const completeTask = completeTaskStatement(
       { taskId: '$18', result: '$19', canonicalRunId: '$1' },
       'AND EXISTS (SELECT 1 FROM recorded)',
     );
     const rows = await this.db.queryPrepared<{ run_id: string }>(
       'vcp_finish_run_complete_task',
-      `WITH recorded AS (${recordRun}), completed AS (${completeTask})
+      `WITH open_task AS (
+              SELECT task_id FROM tasks WHERE task_id = $18 AND status IN ${OPEN_STATUSES} FOR UPDATE),
+            recorded AS (${recordRun('AND EXISTS (SELECT 1 FROM open_task)')}),
+            completed AS (${completeTask})
        SELECT run_id FROM recorded`,
       [...parameters, completion.taskId, JSON.stringify(completion.output ?? null)],
     );
