@@ -7,6 +7,7 @@ import { TaskEventSignal } from '../tasks/task-event-signal';
 import { WorkSignal } from '../tasks/work-signal';
 import type { ClaimRequestDto, ClaimResponseDto, LeasedRunDto } from './dto/claim.dto';
 import { LeaseSweeper } from './lease-sweeper';
+import { LeasedRuns } from './leased-runs';
 import { ReputationRepository } from './reputation.repository';
 import { ClaimedRun, ClaimsRepository } from './claims.repository';
 import { SchedulingConfig } from './scheduling.config';
@@ -44,6 +45,7 @@ export class ClaimService implements OnModuleDestroy {
     private readonly metrics: VcpMetrics,
     private readonly reputation: ReputationRepository,
     private readonly sweeper: LeaseSweeper,
+    private readonly leased: LeasedRuns,
   ) {
     this.unsubscribe = this.signal.subscribe(() => this.wakeOne());
   }
@@ -84,6 +86,7 @@ export class ClaimService implements OnModuleDestroy {
         if (claimed.length > 0) {
           if (wokenByWork) this.wakeOne();
           this.sweeper.leaseGranted(claimed[0].leaseExpiresAt);
+          this.leased.remember(nodeId, claimed);
           this.events.publish(...claimed.map((run) => run.taskId));
           return { runs: claimed.map((run) => this.toLeasedRun(run)) };
         }

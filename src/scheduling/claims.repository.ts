@@ -14,6 +14,9 @@ export interface ClaimedRun {
   moduleId: string | null;
   circuitId: string | null;
   maxExecutionTimeSec: number;
+  /** What a result's receipt is rebuilt from (see LeasedRuns): the run's inputs hash and the node's key. */
+  inputsHash: string;
+  nodePublicKey: string | null;
 }
 
 /**
@@ -62,10 +65,12 @@ export class ClaimsRepository {
       module_id: string | null;
       circuit_id: string | null;
       max_execution_time_sec: string;
+      inputs_hash: string;
+      public_key: string | null;
     }>(
       'vcp_claim',
       `WITH node AS (
-         SELECT node_id, owner_id, cpu_cores, memory_gb, gpu_available, valid_streak FROM nodes
+         SELECT node_id, owner_id, cpu_cores, memory_gb, gpu_available, valid_streak, public_key FROM nodes
           WHERE node_id = $1 AND status = 'online' AND deleted_at IS NULL AND node_type = 'compute'
             AND quarantined_at IS NULL),
        replayed AS (
@@ -75,7 +80,7 @@ export class ClaimsRepository {
           WHERE $5::varchar IS NOT NULL AND r.node_id = $1 AND r.claim_key = $5 AND r.status = 'leased'
             AND r.lease_expires_at > now() AND t.task_id = r.task_id
          RETURNING r.run_id, r.task_id, r.fence, r.lease_expires_at, t.task_type, t.inputs, t.args,
-                   t.deterministic, t.module_id, t.circuit_id, t.max_execution_time_sec),
+                   t.deterministic, t.module_id, t.circuit_id, t.max_execution_time_sec, r.inputs_hash),
        slots AS (
          SELECT CASE WHEN EXISTS (SELECT 1 FROM replayed) THEN 0
                 ELSE GREATEST(0, LEAST($2::int, $3::int - (
@@ -142,11 +147,12 @@ export class ClaimsRepository {
           ORDER BY f.slot
          RETURNING run_id, task_id, fence, lease_expires_at)
        SELECT r.run_id, r.task_id, r.fence, r.lease_expires_at, c.task_type, c.inputs, c.args, c.deterministic,
-              c.module_id, c.circuit_id, c.max_execution_time_sec
+              c.module_id, c.circuit_id, c.max_execution_time_sec, c.inputs_hash,
+              (SELECT public_key FROM node) AS public_key
          FROM runs r JOIN claimed c ON c.task_id = r.task_id
        UNION ALL
        SELECT run_id, task_id, fence, lease_expires_at, task_type, inputs, args, deterministic, module_id,
-              circuit_id, max_execution_time_sec
+              circuit_id, max_execution_time_sec, inputs_hash, (SELECT public_key FROM node)
          FROM replayed
         ORDER BY fence`,
       [nodeId, max, maxConcurrent, leaseSecs, claimKey],
@@ -163,6 +169,8 @@ export class ClaimsRepository {
       moduleId: row.module_id,
       circuitId: row.circuit_id,
       maxExecutionTimeSec: Number(row.max_execution_time_sec),
+      inputsHash: row.inputs_hash,
+      nodePublicKey: row.public_key,
     }));
   }
 }

@@ -12,6 +12,7 @@ import { TasksRepository } from '../tasks/tasks.repository';
 import { TaskEventSignal } from '../tasks/task-event-signal';
 import { WorkSignal } from '../tasks/work-signal';
 import { RunResultRequestDto, RunResultResponseDto, TASK_FAULT_OUTCOMES } from './dto/result.dto';
+import { LeasedRunFacts, LeasedRuns } from './leased-runs';
 import { RunForResult, RunsRepository } from './runs.repository';
 import { ReputationRepository } from './reputation.repository';
 import { SchedulingConfig } from './scheduling.config';
@@ -55,6 +56,7 @@ export class RunResultService {
     private readonly audit: AuditService,
     private readonly verification: Verification,
     private readonly reputation: ReputationRepository,
+    private readonly leased: LeasedRuns,
   ) {}
 
   async submit(nodeId: string, runId: string, dto: RunResultRequestDto): Promise<RunResultResponseDto> {
@@ -153,12 +155,13 @@ export class RunResultService {
   }
 
   /**
-   * The common result in two statements and no transaction: an `ok` result of a live lease whose task it
-   * completes alone (not zk_proof; min_nodes 1, or a run target of 1), signed by the node. The read takes no
-   * lock; the write (RunsRepository.finish with a completion) re-checks under its own locks what the read
-   * showed — the lease (fence, leased, not expired) and the task still open — and writes nothing otherwise.
-   * null: not this case, or the state moved on since the read; the locked path below then decides (and audits a
-   * bad signature), as it always did.
+   * The common result without a transaction: an `ok` result of a live lease whose task it completes alone (not
+   * zk_proof; min_nodes 1, or a run target of 1), signed by the node. Its receipt is rebuilt from the facts this
+   * replica kept when it leased the run (LeasedRuns), else from an unlocked read of the run. The one write
+   * (RunsRepository.finish with a completion) then checks under its own locks everything that can have changed
+   * — the lease (fence, leased, not expired), the task (still open, still one the run completes alone) and the
+   * node's key — and writes nothing otherwise. null: not this case, or the state moved on; the locked path
+   * below then decides (and audits a bad signature), as it always did.
    */
   private async soloCompletion(
     nodeId: string,
@@ -167,17 +170,11 @@ export class RunResultService {
     requestHash: string,
   ): Promise<RunResultResponseDto | null> {
     if (dto.outcome !== 'ok' || dto.proof !== undefined || !isUuid(runId)) return null;
-    const run = await this.runs.readForResult(runId.toLowerCase());
-    if (!run || run.nodeId !== nodeId || run.status !== 'leased' || run.fence !== dto.fence || !run.leaseLive)
-      return null;
-    if (
-      run.taskType === 'zk_proof' ||
-      !OPEN.has(run.taskStatus) ||
-      (run.minNodes !== 1 && run.runTarget !== 1)
-    )
-      return null;
+    const id = runId.toLowerCase();
+    const run = this.leased.take(id) ?? (await this.soloRunAsRead(id));
+    if (!run || run.nodeId !== nodeId || run.fence !== dto.fence || run.taskType === 'zk_proof') return null;
     const outputHash = jsonSha256Hex(dto.output ?? null);
-    if (run.nodePublicKey === null || outputHash !== dto.output_hash) return null;
+    if (outputHash !== dto.output_hash) return null;
     const receipt = receiptOf(run, dto, outputHash);
     if (!verifyReceipt(receipt, dto.signature, run.nodePublicKey)) return null;
     const effect = noEffect('completed');
@@ -204,6 +201,14 @@ export class RunResultService {
     return response;
   }
 
+  /** The run as read without locks, when it looks like a solo completion (see soloCompletion); else null. */
+  private async soloRunAsRead(runId: string): Promise<LeasedRunFacts | null> {
+    const run = await this.runs.readForResult(runId);
+    if (!run || run.status !== 'leased' || !run.leaseLive || run.nodePublicKey === null) return null;
+    if (!OPEN.has(run.taskStatus) || (run.minNodes !== 1 && run.runTarget !== 1)) return null;
+    return { ...run, nodePublicKey: run.nodePublicKey };
+  }
+
   /**
    * Before a proof is verified: true when the run is this node's live lease and the receipt does not verify
    * against its key (audited). Anything else (no such run, a lost lease, no key, a wrong output hash) is left
@@ -226,7 +231,7 @@ export class RunResultService {
 
   /** The run's result, and with `completes` its task's completion, if the lease still holds (else false). */
   private record(
-    run: RunForResult,
+    run: Pick<RunForResult, 'runId' | 'taskId' | 'fence'>,
     dto: RunResultRequestDto,
     result: {
       outcome: string;
@@ -319,7 +324,11 @@ export class RunResultService {
  * The receipt the node must have signed, rebuilt from what the server knows (task, run, inputs hash, module
  * or circuit) and what the node reports (output hash, outcome, time). `proof_hash` binds a zk run's proof.
  */
-export function receiptOf(run: RunForResult, dto: RunResultRequestDto, outputHash: string): RunReceipt {
+export function receiptOf(
+  run: Pick<RunForResult, 'taskId' | 'runId' | 'inputsHash' | 'moduleHash' | 'circuitId'>,
+  dto: RunResultRequestDto,
+  outputHash: string,
+): RunReceipt {
   return resultReceipt({
     task_id: run.taskId,
     run_id: run.runId,

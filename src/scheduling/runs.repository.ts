@@ -247,10 +247,12 @@ export class RunsRepository {
       return rows.length > 0;
     }
     // The run's result and its task's completion, both or neither: the task is locked first and must still be
-    // open, and it completes only if the run's result was recorded (a lost lease records nothing). So the
-    // statement is safe without a transaction around it, after an unlocked read (RunResultService's solo
-    // path); a caller that holds the locks already loses nothing by it. The run's status event fires at the
-    // end of this statement, the task's (a deferred trigger) at commit: the same order as two statements.
+    // open and one this run completes alone (not zk_proof; min_nodes 1 or a run target of 1); the run is
+    // recorded only under its lease and if its node's key is still the one the receipt was checked with
+    // ($17); the task completes only if the run was recorded. So the statement is safe with no transaction and
+    // no read before it (RunResultService.soloCompletion); a caller that holds the locks loses nothing by it.
+    // The run's status event fires at the end of this statement, the task's (a deferred trigger) at commit:
+    // the same order as two statements.
     const completeTask = completeTaskStatement(
       { taskId: '$18', result: '$19', canonicalRunId: '$1' },
       'AND EXISTS (SELECT 1 FROM recorded)',
@@ -258,8 +260,14 @@ export class RunsRepository {
     const rows = await this.db.queryPrepared<{ run_id: string }>(
       'vcp_finish_run_complete_task',
       `WITH open_task AS (
-              SELECT task_id FROM tasks WHERE task_id = $18 AND status IN ${OPEN_STATUSES} FOR UPDATE),
-            recorded AS (${recordRun('AND EXISTS (SELECT 1 FROM open_task)')}),
+              SELECT task_id FROM tasks
+               WHERE task_id = $18 AND status IN ${OPEN_STATUSES} AND task_type <> 'zk_proof'
+                 AND (min_nodes = 1 OR run_target = 1)
+                 FOR UPDATE),
+            recorded AS (${recordRun(
+              `AND EXISTS (SELECT 1 FROM open_task)
+               AND (SELECT n.public_key FROM nodes n WHERE n.node_id = task_runs.node_id) = $17`,
+            )}),
             completed AS (${completeTask})
        SELECT run_id FROM recorded`,
       [...parameters, completion.taskId, JSON.stringify(completion.output ?? null)],

@@ -4,6 +4,7 @@ import { NodesModule } from '../nodes/nodes.module';
 import { ProofsModule } from '../proofs/proofs.module';
 import { TasksModule } from '../tasks/tasks.module';
 import { ClaimService } from './claim.service';
+import { LeasedRuns } from './leased-runs';
 import { ClaimsRepository } from './claims.repository';
 import { LeaseRenewal } from './lease-renewal';
 import { LeaseSweeper } from './lease-sweeper';
@@ -29,6 +30,7 @@ import { ZkResults } from './zk-results';
     ReputationRepository,
     Verification,
     ClaimService,
+    { provide: LeasedRuns, useFactory: () => new LeasedRuns() },
     RunResultService,
     ZkResults,
     LeaseRenewal,

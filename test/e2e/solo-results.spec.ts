@@ -1,4 +1,6 @@
 import { Client } from 'pg';
+import { generateNodeKeyPair } from '../../src/common/receipts/receipt';
+import { LeasedRuns } from '../../src/scheduling/leased-runs';
 import { RunsRepository } from '../../src/scheduling/runs.repository';
 import { TestAgent } from '../support/agent';
 import { bearer, newSession, Session } from '../support/auth';
@@ -62,6 +64,31 @@ describeEachDatabase('a result that completes its task alone, on %s', (database)
       task.task_id,
     ]);
     expect(row).toEqual({ status: 'cancelled', result: null });
+  });
+
+  it('a result on a replica that did not lease the run reads it, and completes the task as well', async () => {
+    const { task, agent, run } = await leasedTask();
+    expect(ctx.app.get(LeasedRuns).take(run.run_id)?.runId).toBe(run.run_id); // as if leased elsewhere
+    const res = await agent.report(run, 'ok', { result: 6 });
+    expect(res.json()).toMatchObject({ run_status: 'succeeded', task_status: 'completed' });
+    expect(await getTask(ctx.app, task.task_id, bearer(alice.accessToken))).toMatchObject({
+      status: 'completed',
+      result: { result: 6 },
+    });
+  });
+
+  it('a node key replaced after the lease: the remembered key no longer counts, the result is refused', async () => {
+    const { task, agent, run } = await leasedTask();
+    // The remembered facts hold the old key, which signed this result; the node's registered key is now another.
+    await ctx.dataSource.query(`UPDATE nodes SET public_key = $1 WHERE node_id = $2`, [
+      generateNodeKeyPair().publicKeyBase64,
+      agent.nodeId,
+    ]);
+    const res = await agent.report(run, 'ok', { result: 6 });
+    expect(res.statusCode).toBe(422);
+    expect(res.json().reason).toBe('signature_invalid');
+    expect(await runRow(run.run_id)).toEqual({ status: 'leased', outcome: null });
+    expect((await getTask(ctx.app, task.task_id, bearer(alice.accessToken))).status).toBe('running');
   });
 
   if (database !== 'postgres') return;
