@@ -17,6 +17,8 @@ export interface ClaimedRun {
   /** What a result's receipt is rebuilt from (see LeasedRuns): the run's inputs hash and the node's key. */
   inputsHash: string;
   nodePublicKey: string | null;
+  /** The run's result alone decides its task (min_nodes 1, or a run target of 1), as of the lease. */
+  completesAlone: boolean;
 }
 
 /**
@@ -67,6 +69,7 @@ export class ClaimsRepository {
       max_execution_time_sec: string;
       inputs_hash: string;
       public_key: string | null;
+      completes_alone: boolean;
     }>(
       'vcp_claim',
       `WITH node AS (
@@ -80,7 +83,8 @@ export class ClaimsRepository {
           WHERE $5::varchar IS NOT NULL AND r.node_id = $1 AND r.claim_key = $5 AND r.status = 'leased'
             AND r.lease_expires_at > now() AND t.task_id = r.task_id
          RETURNING r.run_id, r.task_id, r.fence, r.lease_expires_at, t.task_type, t.inputs, t.args,
-                   t.deterministic, t.module_id, t.circuit_id, t.max_execution_time_sec, r.inputs_hash),
+                   t.deterministic, t.module_id, t.circuit_id, t.max_execution_time_sec, r.inputs_hash,
+                   (t.min_nodes = 1 OR t.run_target = 1) AS completes_alone),
        slots AS (
          SELECT CASE WHEN EXISTS (SELECT 1 FROM replayed) THEN 0
                 ELSE GREATEST(0, LEAST($2::int, $3::int - (
@@ -133,7 +137,7 @@ export class ClaimsRepository {
           -- which never auto-analyzes, put one row there), making every claim O(queue length).
           WHERE t.task_id = c.task_id
           RETURNING t.task_id, t.task_type, t.attempts, t.inputs, t.inputs_hash, t.args, t.deterministic,
-                    t.module_id, t.circuit_id, t.max_execution_time_sec, t.min_nodes),
+                    t.module_id, t.circuit_id, t.max_execution_time_sec, t.min_nodes, t.run_target),
        runs AS (
          INSERT INTO task_runs (task_id, node_id, node_owner_id, status, fence, lease_expires_at, attempt,
                                 started_at, inputs_hash, wasm_module_hash, quorum_run, claim_key, lease_slot)
@@ -148,11 +152,11 @@ export class ClaimsRepository {
          RETURNING run_id, task_id, fence, lease_expires_at)
        SELECT r.run_id, r.task_id, r.fence, r.lease_expires_at, c.task_type, c.inputs, c.args, c.deterministic,
               c.module_id, c.circuit_id, c.max_execution_time_sec, c.inputs_hash,
-              (SELECT public_key FROM node) AS public_key
+              (SELECT public_key FROM node) AS public_key, (c.min_nodes = 1 OR c.run_target = 1) AS completes_alone
          FROM runs r JOIN claimed c ON c.task_id = r.task_id
        UNION ALL
        SELECT run_id, task_id, fence, lease_expires_at, task_type, inputs, args, deterministic, module_id,
-              circuit_id, max_execution_time_sec, inputs_hash, (SELECT public_key FROM node)
+              circuit_id, max_execution_time_sec, inputs_hash, (SELECT public_key FROM node), completes_alone
          FROM replayed
         ORDER BY fence`,
       [nodeId, max, maxConcurrent, leaseSecs, claimKey],
@@ -171,6 +175,7 @@ export class ClaimsRepository {
       maxExecutionTimeSec: Number(row.max_execution_time_sec),
       inputsHash: row.inputs_hash,
       nodePublicKey: row.public_key,
+      completesAlone: row.completes_alone,
     }));
   }
 }

@@ -15,6 +15,7 @@ const claimed = (runId: string, overrides: Partial<ClaimedRun> = {}): ClaimedRun
   maxExecutionTimeSec: 60,
   inputsHash: 'b'.repeat(64),
   nodePublicKey: 'key',
+  completesAlone: true,
   ...overrides,
 });
 
@@ -32,6 +33,7 @@ describe('LeasedRuns', () => {
       moduleHash: 'a'.repeat(64),
       circuitId: null,
       nodePublicKey: 'key',
+      completesAlone: true,
     });
     expect(runs.take('r1')).toBeUndefined();
   });

@@ -14,6 +14,8 @@ export interface LeasedRunFacts {
   moduleHash: string | null;
   circuitId: string | null;
   nodePublicKey: string;
+  /** As of the lease: its result alone decides the task. When false the result takes the locked path at once. */
+  completesAlone: boolean;
 }
 
 /**
@@ -43,6 +45,7 @@ export class LeasedRuns {
         moduleHash: run.moduleId,
         circuitId: run.circuitId,
         nodePublicKey: run.nodePublicKey,
+        completesAlone: run.completesAlone,
       });
       // A Map iterates in insertion order: the first key is the oldest.
       if (this.facts.size > this.capacity) this.facts.delete(this.facts.keys().next().value as string);

@@ -171,7 +171,10 @@ export class RunResultService {
   ): Promise<RunResultResponseDto | null> {
     if (dto.outcome !== 'ok' || dto.proof !== undefined || !isUuid(runId)) return null;
     const id = runId.toLowerCase();
-    const run = this.leased.take(id) ?? (await this.soloRunAsRead(id));
+    const remembered = this.leased.take(id);
+    // A quorum run's result is decided with its task locked: no read or write to spare it, none to add.
+    if (remembered && !remembered.completesAlone) return null;
+    const run = remembered ?? (await this.soloRunAsRead(id));
     if (!run || run.nodeId !== nodeId || run.fence !== dto.fence || run.taskType === 'zk_proof') return null;
     const outputHash = jsonSha256Hex(dto.output ?? null);
     if (outputHash !== dto.output_hash) return null;
@@ -206,7 +209,7 @@ export class RunResultService {
     const run = await this.runs.readForResult(runId);
     if (!run || run.status !== 'leased' || !run.leaseLive || run.nodePublicKey === null) return null;
     if (!OPEN.has(run.taskStatus) || (run.minNodes !== 1 && run.runTarget !== 1)) return null;
-    return { ...run, nodePublicKey: run.nodePublicKey };
+    return { ...run, nodePublicKey: run.nodePublicKey, completesAlone: true };
   }
 
   /**
