@@ -146,12 +146,22 @@ export class RunResultService {
       return response;
     });
     if (badSignature || response === null) throw signatureInvalid();
+    this.announce(response, effect, proofRejected ? 'proof_invalid' : dto.outcome, finished);
+    return response;
+  }
+
+  /** After a result committed: wake-ups, the task's event stream and the metrics. */
+  private announce(
+    response: RunResultResponseDto,
+    effect: OkEffect,
+    outcome: string,
+    finished: { taskType?: string; status?: string },
+  ): void {
     if (effect.requeued) this.signal.notify();
     this.events.publish(response.task_id);
-    this.metrics.taskRunFinished(proofRejected ? 'proof_invalid' : dto.outcome);
+    this.metrics.taskRunFinished(outcome);
     this.countVerdicts(effect);
     if (finished.taskType && finished.status) this.metrics.taskFinished(finished.taskType, finished.status);
-    return response;
   }
 
   /**
@@ -198,9 +208,7 @@ export class RunResultService {
       if (isRetryableConflict(error)) return null;
       throw error;
     }
-    this.events.publish(response.task_id);
-    this.metrics.taskRunFinished(dto.outcome);
-    this.metrics.taskFinished(run.taskType, 'completed');
+    this.announce(response, effect, dto.outcome, { taskType: run.taskType, status: 'completed' });
     return response;
   }
 

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseSession } from '../database/transaction-runner';
-import { completeTaskStatement, OPEN_STATUSES } from '../tasks/tasks.repository';
+import { completeTaskStatement, OPEN_STATUSES } from '../tasks/task-statements';
 
 /** A lease that ended without a result, and the type of its task (for metrics). */
 export interface EndedLease {

@@ -4,6 +4,7 @@ import type { NewAuditRecord } from '../audit/audit-log.repository';
 import { DatabaseSession } from '../database/transaction-runner';
 import type { TaskType, VerificationMode } from './dto/create-task.dto';
 import type { TaskStatus } from './dto/task-queries.dto';
+import { completeTaskStatement, OPEN_STATUSES } from './task-statements';
 
 export interface TaskRecord {
   taskId: string;
@@ -140,24 +141,6 @@ const COLUMNS = `${TASK_COLUMNS.map((column) => `t.${column}`).join(', ')},
 
 /** Why a quorum task runs once more: its sought runs all reported and no output had a quorum. */
 export const NO_QUORUM_YET = "no quorum yet: one more run on another owner's node";
-
-/** Task states from which a task can still change. */
-export const OPEN_STATUSES = `('pending', 'running')`;
-
-/**
- * The UPDATE that completes an open task with an accepted result (`complete`, and a run's result that completes
- * its task in the same statement: RunsRepository.finish). Arguments are the statement's parameter references
- * ('$1'); `andAlso` adds a condition.
- */
-export function completeTaskStatement(
-  ref: { taskId: string; result: string; canonicalRunId: string },
-  andAlso = '',
-): string {
-  return `UPDATE tasks SET status = 'completed', result = ${ref.result}::jsonb, status_reason = NULL,
-                completed_at = now(), updated_at = now(), canonical_run_id = ${ref.canonicalRunId}
-          WHERE task_id = ${ref.taskId} AND status IN ${OPEN_STATUSES} ${andAlso}
-          RETURNING task_id`;
-}
 
 function toRecord(row: TaskRow): TaskRecord {
   return {
