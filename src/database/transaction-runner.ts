@@ -8,11 +8,24 @@ import { EmbeddedDataSource } from './data-source.factory';
 const MAX_ATTEMPTS = 3;
 
 /**
- * The query runner of the transaction that the current async call chain runs in. AsyncLocalStorage follows
- * awaits, callbacks and timers started inside `TransactionRunner.run`, so every repository call made there
- * lands on the transaction's connection without anyone passing it along.
+ * The transaction that the current async call chain runs in. AsyncLocalStorage follows awaits, callbacks and
+ * timers started inside `TransactionRunner.run`, so every repository call made there lands on the
+ * transaction's connection without anyone passing it along. `open` turns false when the work settles: a
+ * callback the work started without awaiting, running after the commit, then queries on a pooled connection
+ * instead of the released one.
  */
-const currentTransaction = new AsyncLocalStorage<QueryRunner>();
+interface TransactionContext {
+  readonly runner: QueryRunner;
+  open: boolean;
+}
+
+const currentTransaction = new AsyncLocalStorage<TransactionContext>();
+let openTransactions = 0;
+
+function transactionRunner(): QueryRunner | undefined {
+  const context = currentTransaction.getStore();
+  return context?.open ? context.runner : undefined;
+}
 
 export interface StatementResult<Row> {
   rows: Row[];
@@ -39,7 +52,7 @@ export class DatabaseSession {
   }
 
   get inTransaction(): boolean {
-    return currentTransaction.getStore() !== undefined;
+    return transactionRunner() !== undefined;
   }
 
   /** The rows of a statement (a write returns rows only with RETURNING). */
@@ -49,7 +62,7 @@ export class DatabaseSession {
 
   /** Rows and affected count; TypeORM's plain `query` shapes UPDATE and DELETE results differently. */
   async execute<Row = never>(sql: string, parameters: unknown[] = []): Promise<StatementResult<Row>> {
-    const transaction = currentTransaction.getStore();
+    const transaction = transactionRunner();
     if (transaction) return statementResult<Row>(await transaction.query(sql, parameters, true));
     const runner = this.dataSource.createQueryRunner();
     try {
@@ -67,7 +80,7 @@ export class DatabaseSession {
    * server connection). Failures are TypeORM's QueryFailedError, as from `query`.
    */
   async queryPrepared<Row>(name: string, sql: string, parameters: unknown[] = []): Promise<Row[]> {
-    const transaction = currentTransaction.getStore();
+    const transaction = transactionRunner();
     const runner = transaction ?? this.dataSource.createQueryRunner();
     try {
       const client = (await runner.connect()) as PreparedClient<Row>;
@@ -114,16 +127,33 @@ export class TransactionRunner {
    * outside state). Two transactions that lock the same rows in opposite orders are otherwise a 500.
    */
   async run<T>(work: () => Promise<T>): Promise<T> {
-    if (currentTransaction.getStore()) return work();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.dataSource.transaction((manager) =>
-          currentTransaction.run(manager.queryRunner!, work),
-        );
-      } catch (error) {
-        if (attempt >= this.maxAttempts || !isRetryableConflict(error)) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt));
+    if (transactionRunner()) return work();
+    openTransactions++;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.dataSource.transaction((manager) => inContext(manager.queryRunner!, work));
+        } catch (error) {
+          if (attempt >= this.maxAttempts || !isRetryableConflict(error)) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt));
+        }
       }
+    } finally {
+      // Before Node 24, an enabled AsyncLocalStorage runs async hooks on every promise, tick and socket write
+      // in the process (~5 µs of a health request's ~48 on Node 20, bench/README.md); off between
+      // transactions, the next run() enables it again.
+      if (--openTransactions === 0) currentTransaction.disable();
     }
   }
+}
+
+function inContext<T>(runner: QueryRunner, work: () => Promise<T>): Promise<T> {
+  const context: TransactionContext = { runner, open: true };
+  return currentTransaction.run(context, async () => {
+    try {
+      return await work();
+    } finally {
+      context.open = false;
+    }
+  });
 }

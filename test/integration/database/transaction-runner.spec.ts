@@ -133,6 +133,44 @@ describe.each([
     expect(counts).toEqual([5, 5, 0, 5, 5]);
   });
 
+  it('work that outlives its transaction queries on a pooled connection, not the released one', async () => {
+    let committed!: () => void;
+    const afterCommit = new Promise<void>((resolve) => (committed = resolve));
+    let later!: Promise<[boolean, number]>;
+    await sut.run(async () => {
+      await auditLog.insert(probe('probe.outlived'));
+      // Registered inside the transaction, so it carries the transaction's async context; runs after the commit.
+      later = afterCommit.then(async () => [session.inTransaction, await count('probe.outlived')]);
+    });
+    committed();
+    expect(await later).toEqual([false, 1]);
+  });
+
+  it('a transaction that ends leaves the ones still running in their own transactions', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let firstEnded!: () => void;
+    const afterFirst = new Promise<void>((resolve) => (firstEnded = resolve));
+    const first = sut.run(async () => {
+      await auditLog.insert(probe('probe.first'));
+      await gate;
+    });
+    // On PostgreSQL it runs alongside the first; on the embedded database (one session) it waits for it.
+    const second = sut.run(async () => {
+      await auditLog.insert(probe('probe.second'));
+      await afterFirst;
+      expect(session.inTransaction).toBe(true);
+      await auditLog.insert(probe('probe.second'));
+      throw new Error('roll back both rows');
+    });
+    release();
+    await first;
+    firstEnded();
+    await expect(second).rejects.toThrow('roll back both rows');
+    expect(await count('probe.first')).toBe(1);
+    expect(await count('probe.second')).toBe(0);
+  });
+
   it('a query from outside a running transaction neither lands in it nor sees its uncommitted rows', async () => {
     let inserted!: () => void;
     const insertedOnce = new Promise<void>((resolve) => (inserted = resolve));
@@ -217,7 +255,7 @@ describe('TransactionRunner on a deadlock (PostgreSQL)', () => {
       const { outcomes, counts } = await crossedTransactions((work) => sut.run(work));
       const failures = outcomes.filter((o) => o.status === 'rejected');
       expect(failures).toHaveLength(1);
-      expect(String((failures[0]).reason)).toMatch(/deadlock/);
+      expect(String(failures[0].reason)).toMatch(/deadlock/);
       expect(counts).toEqual([1, 1]);
     } finally {
       sut.maxAttempts = 3;
