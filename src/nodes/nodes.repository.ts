@@ -148,7 +148,8 @@ export class NodesRepository {
 
   /** A live node; with `ownerId`, only if that user owns it (so another user's node reads as missing). */
   async findLive(nodeId: string, ownerId: string | null, forUpdate = false): Promise<NodeRecord | null> {
-    const [row] = await this.db.query<NodeRow>(
+    const [row] = await this.db.queryPrepared<NodeRow>(
+      forUpdate ? 'vcp_node_live_for_update' : 'vcp_node_live',
       `SELECT ${COLUMNS} FROM nodes
         WHERE node_id = $1 AND deleted_at IS NULL AND ($2::uuid IS NULL OR owner_id = $2::uuid)
         ${forUpdate ? 'FOR UPDATE' : ''}`,
