@@ -1,4 +1,5 @@
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { EmbeddedConnection } from './embedded-connection';
 
 /** What the app needs of a PGlite instance (its ESM and CJS typings differ, so a structural type). */
 export interface PGliteHandle {
@@ -65,9 +66,7 @@ export async function openEmbeddedPostgres(dataDir: string): Promise<EmbeddedPos
   try {
     // PGlite is ESM-only; `module: node20` keeps this a real dynamic import in the CommonJS build.
     const { PGlite } = await import('@electric-sql/pglite');
-    const { createPgConfig } = await import('@electric-sql/pglite/node-postgres');
     const pglite = await PGlite.create({ dataDir });
-    const config = createPgConfig(pglite);
     const handle: PGliteHandle = {
       get closed() {
         return pglite.closed;
@@ -80,7 +79,16 @@ export async function openEmbeddedPostgres(dataDir: string): Promise<EmbeddedPos
         }
       },
     };
-    return { pglite: handle, pgConfig: { ...config, connection: config.connection } };
+    // The pool's one client: PGlite is one session (credentials and host are placeholders pg requires).
+    const pgConfig = {
+      connection: new EmbeddedConnection(pglite),
+      user: 'postgres',
+      password: 'embedded',
+      database: 'postgres',
+      host: 'localhost',
+      port: 5432,
+    };
+    return { pglite: handle, pgConfig };
   } catch (error) {
     release();
     throw error;
