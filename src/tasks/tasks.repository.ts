@@ -237,7 +237,8 @@ export class TasksRepository {
   }
 
   async findLive(taskId: string): Promise<TaskRecord | null> {
-    const [row] = await this.db.query<TaskRow>(
+    const [row] = await this.db.queryPrepared<TaskRow>(
+      'vcp_task_live',
       `SELECT ${COLUMNS} FROM tasks t WHERE t.task_id = $1 AND t.deleted_at IS NULL`,
       [taskId],
     );
