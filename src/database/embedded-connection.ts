@@ -20,7 +20,8 @@ type Serializer = typeof serialize;
  * pool's one client), except that the messages pg writes in one synchronous run are sent to PGlite as one
  * batch, as a socket would carry them. PGlite's adapter made one `execProtocolStream` call per message: a
  * prepared statement's bind, describe, execute and sync were four passes through PGlite's lock, four wasm
- * calls and four file-system syncs where one does (bench/README.md).
+ * calls and four file-system syncs where one does (bench/README.md). And a prepared statement's Describe is
+ * sent once per session, its answer replayed after that (see `plan`).
  */
 export class EmbeddedConnection extends EventEmitter {
   /** pg's Client.end() skips connection.end() without it. */
@@ -32,8 +33,10 @@ export class EmbeddedConnection extends EventEmitter {
   submittedNamedStatements: Record<string, string> = {};
 
   private queue: Promise<unknown>;
-  private batch: Buffer[] = [];
+  private batch: Outgoing[] = [];
   private emitsMessage = false;
+  /** What a named statement's portal describes as (its RowDescription, or NoData), learned once per session. */
+  private readonly descriptions = new Map<string, BackendMessage>();
 
   constructor(private readonly pglite: PGliteProtocol) {
     super();
@@ -56,13 +59,15 @@ export class EmbeddedConnection extends EventEmitter {
     this.send(serialize.parse(query));
   }
   bind(config: Parameters<Serializer['bind']>[0]): void {
-    this.send(serialize.bind(config));
+    // Keyed with the result format too: a description carries the format codes of the answer it described.
+    const statement = config?.statement ? `${config.statement}${config.binary ? ' (binary)' : ''}` : '';
+    this.send(serialize.bind(config), { bind: statement });
   }
   execute(config: Parameters<Serializer['execute']>[0]): void {
     this.send(serialize.execute(config));
   }
   describe(message: Parameters<Serializer['describe']>[0]): void {
-    this.send(serialize.describe(message));
+    this.send(serialize.describe(message), { describesPortal: message.type === 'P' });
   }
   close(message: Parameters<Serializer['close']>[0]): void {
     this.send(serialize.close(message));
@@ -106,22 +111,59 @@ export class EmbeddedConnection extends EventEmitter {
   ref(): void {}
   unref(): void {}
 
-  private send(message: Buffer): void {
-    if (this.batch.push(message) === 1) queueMicrotask(() => this.sendBatch());
+  private send(message: Buffer, about: Omit<Outgoing, 'message'> = {}): void {
+    if (this.batch.push({ message, ...about }) === 1) queueMicrotask(() => this.sendBatch());
   }
 
   private sendBatch(): void {
     if (this.batch.length === 0) return;
-    const batch = this.batch.length === 1 ? this.batch[0] : Buffer.concat(this.batch);
+    const { messages, replay, learn } = this.plan(this.batch);
     this.batch = [];
+    const batch = messages.length === 1 ? messages[0] : Buffer.concat(messages);
     this.queue = this.queue
       .then(() => this.pglite.execProtocolStream(batch, { throwOnError: false }))
-      .then((messages) => {
-        for (const message of messages) {
-          if (this.emitsMessage) this.emit('message', message);
-          this.emit(message.name === 'error' ? 'errorMessage' : message.name, message);
+      .then((answers) => {
+        for (const answer of answers) {
+          if (learn && (answer.name === 'rowDescription' || answer.name === 'noData')) {
+            this.descriptions.set(learn, answer);
+          }
+          this.deliver(answer);
+          if (replay && answer.name === 'bindComplete') this.deliver(replay);
         }
       })
       .catch((error: unknown) => this.emit('error', error));
   }
+
+  /**
+   * pg describes the portal on every execution of a prepared statement, and PGlite parses the answer in
+   * JavaScript each time (~4 µs a column). A named statement's result shape cannot change (PostgreSQL refuses a
+   * cached plan whose result type changed), so after the first answer the Describe is left out and the answer
+   * it got is replayed right after BindComplete, where the backend would have sent it. Only for a batch of one
+   * statement (pg sends one at a time unless pipelining, which this app never turns on).
+   */
+  private plan(batch: Outgoing[]): { messages: Buffer[]; replay?: BackendMessage; learn?: string } {
+    const binds = batch.filter((item) => item.bind !== undefined);
+    const statement = binds.length === 1 ? binds[0].bind : '';
+    if (!statement) return { messages: batch.map((item) => item.message) };
+    const known = this.descriptions.get(statement);
+    if (!known) return { messages: batch.map((item) => item.message), learn: statement };
+    return {
+      messages: batch.filter((item) => !item.describesPortal).map((item) => item.message),
+      replay: known,
+    };
+  }
+
+  private deliver(message: BackendMessage): void {
+    if (this.emitsMessage) this.emit('message', message);
+    this.emit(message.name === 'error' ? 'errorMessage' : message.name, message);
+  }
+}
+
+/** A protocol message on its way to PGlite, with what the batch planner needs to know about it. */
+interface Outgoing {
+  message: Buffer;
+  /** A Bind: the statement it binds ('' for the unnamed one). */
+  bind?: string;
+  /** A Describe of a portal. */
+  describesPortal?: boolean;
 }

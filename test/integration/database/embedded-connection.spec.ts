@@ -7,6 +7,8 @@ type PGliteInstance = PGliteProtocol & { close(): Promise<void> };
 describe('EmbeddedConnection (node-postgres on PGlite)', () => {
   let pglite: PGliteInstance;
   let calls = 0;
+  /** The backend messages PGlite answered with, by name, since the last reset. */
+  let answered: string[] = [];
   let client: Client;
 
   const connect = async (connection: unknown) => {
@@ -19,9 +21,11 @@ describe('EmbeddedConnection (node-postgres on PGlite)', () => {
     const { PGlite } = await import('@electric-sql/pglite');
     pglite = await PGlite.create();
     const exec = pglite.execProtocolStream.bind(pglite);
-    pglite.execProtocolStream = (message, options) => {
+    pglite.execProtocolStream = async (message, options) => {
       calls++;
-      return exec(message, options);
+      const answers = await exec(message, options);
+      answered.push(...answers.map((answer) => answer.name));
+      return answers;
     };
     client = await connect(new EmbeddedConnection(pglite));
     await client.query('CREATE TABLE probe (id int PRIMARY KEY, label text NOT NULL)');
@@ -32,7 +36,7 @@ describe('EmbeddedConnection (node-postgres on PGlite)', () => {
     await pglite?.close();
   });
 
-  it('sends a prepared statement’s bind, describe, execute and sync to PGlite in one call', async () => {
+  it('sends a statement’s messages to PGlite in one call', async () => {
     await client.query({
       name: 'probe_insert',
       text: 'INSERT INTO probe VALUES ($1, $2)',
@@ -50,6 +54,39 @@ describe('EmbeddedConnection (node-postgres on PGlite)', () => {
     const rows = await client.query('SELECT id, label FROM probe WHERE id = $1', [2]);
     expect(rows.rows).toEqual([{ id: 2, label: 'two' }]);
     expect(calls).toBe(1); // parse, bind, describe, execute and sync together
+  });
+
+  it('describes a prepared statement once; later executions get the same fields from the replayed answer', async () => {
+    const read = { name: 'probe_read', text: 'SELECT id, label FROM probe WHERE id = $1' };
+    const first = await client.query({ ...read, values: [1] });
+    answered = [];
+    const second = await client.query({ ...read, values: [2] });
+    expect(answered).not.toContain('rowDescription'); // not asked for, not parsed again
+    expect(answered).toContain('dataRow');
+    expect(second.fields.map((field) => field.name)).toEqual(['id', 'label']);
+    expect(second.fields).toEqual(first.fields);
+    expect(second.rows).toEqual([{ id: 2, label: 'two' }]);
+    // An unnamed statement is described on every execution (negative control).
+    answered = [];
+    await client.query('SELECT id FROM probe WHERE id = $1', [1]);
+    expect(answered).toContain('rowDescription');
+  });
+
+  it('a described statement that fails to bind reports the error and runs again afterwards', async () => {
+    const typed = { name: 'probe_typed', text: 'SELECT $1::int + 1 AS n' };
+    expect((await client.query({ ...typed, values: [1] })).rows).toEqual([{ n: 2 }]);
+    await expect(client.query({ ...typed, values: ['one'] })).rejects.toMatchObject({ code: '22P02' });
+    expect((await client.query({ ...typed, values: [41] })).rows).toEqual([{ n: 42 }]);
+  });
+
+  it('replays "no rows" for a prepared write', async () => {
+    const write = { name: 'probe_relabel', text: 'UPDATE probe SET label = $2 WHERE id = $1' };
+    expect((await client.query({ ...write, values: [1, 'uno'] })).rowCount).toBe(1);
+    answered = [];
+    const again = await client.query({ ...write, values: [1, 'one'] });
+    expect(answered).not.toContain('noData');
+    expect(again.rowCount).toBe(1);
+    expect(again.rows).toEqual([]);
   });
 
   it('PGlite’s own adapter makes one call per message (negative control)', async () => {
