@@ -23,7 +23,8 @@ export class ReputationRepository {
   ): Promise<void> {
     if (verdicts.length === 0) return;
     const finished = verdicts.filter((v) => v.setOnRun !== null);
-    await this.db.execute(
+    await this.db.queryPrepared(
+      'vcp_record_verdicts',
       `WITH runs AS (
          UPDATE task_runs r SET verdict = f.verdict
            FROM unnest($3::uuid[], $4::varchar[]) AS f(run_id, verdict) WHERE r.run_id = f.run_id
