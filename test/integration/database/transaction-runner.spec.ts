@@ -21,6 +21,13 @@ const probe = (action: string): NewAuditRecord => ({
   metadata: null,
 });
 
+/** A promise and the function that resolves it: one step of a test waits for another. */
+function signal(): [Promise<void>, () => void] {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return [promise, resolve];
+}
+
 /** Real repositories in TransactionRunner.run, on PostgreSQL and on the embedded database (one session). */
 describe.each([
   ['PostgreSQL', true],
@@ -134,8 +141,7 @@ describe.each([
   });
 
   it('work that outlives its transaction queries on a pooled connection, not the released one', async () => {
-    let committed!: () => void;
-    const afterCommit = new Promise<void>((resolve) => (committed = resolve));
+    const [afterCommit, committed] = signal();
     let later!: Promise<[boolean, number]>;
     await sut.run(async () => {
       await auditLog.insert(probe('probe.outlived'));
@@ -147,14 +153,8 @@ describe.each([
   });
 
   it('a transaction that ends leaves the ones still running in their own transactions', async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let firstEnded!: () => void;
-    const afterFirst = new Promise<void>((resolve) => (firstEnded = resolve));
-    const first = sut.run(async () => {
-      await auditLog.insert(probe('probe.first'));
-      await gate;
-    });
+    const [afterFirst, firstEnded] = signal();
+    const first = sut.run(() => auditLog.insert(probe('probe.first')));
     // On PostgreSQL it runs alongside the first; on the embedded database (one session) it waits for it.
     const second = sut.run(async () => {
       await auditLog.insert(probe('probe.second'));
@@ -163,7 +163,6 @@ describe.each([
       await auditLog.insert(probe('probe.second'));
       throw new Error('roll back both rows');
     });
-    release();
     await first;
     firstEnded();
     await expect(second).rejects.toThrow('roll back both rows');
@@ -172,10 +171,8 @@ describe.each([
   });
 
   it('a query from outside a running transaction neither lands in it nor sees its uncommitted rows', async () => {
-    let inserted!: () => void;
-    const insertedOnce = new Promise<void>((resolve) => (inserted = resolve));
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
+    const [insertedOnce, inserted] = signal();
+    const [gate, release] = signal();
     const writer = sut.run(async () => {
       await auditLog.insert(probe('probe.isolated'));
       inserted();
