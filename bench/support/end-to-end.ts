@@ -6,9 +6,10 @@
  * per-run overhead (`overhead_ms`: the agent's time for a run minus the engine call's).
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from 'pg';
 import type { TaskNodesJob, TaskNodesReport } from './task-nodes';
 
 const AGENT_MAIN = join(__dirname, '../../src/agent/main.js');
@@ -106,6 +107,76 @@ async function drained(base: string, userKey: string, deadlineMs: number): Promi
   }
 }
 
+/** The machine's CPU time so far, from /proc/stat's first line (in USER_HZ ticks). */
+function machineTicks(): { busy: number; steal: number; total: number } {
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8')
+    .split('\n')[0]
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  const total = user + nice + system + idle + iowait + irq + softirq + steal;
+  return { busy: total - idle - iowait - steal, steal, total };
+}
+
+/** The PostgreSQL backends serving the database `url` names (the server's pool), by pid. */
+async function backendPids(url: string): Promise<number[]> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ pid: number }>(
+      'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+    );
+    return rows.map((row) => row.pid);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * CPU seconds of the processes a row spends its time in, so that a row can say where a task's CPU goes (and
+ * how much of the machine was busy, or taken by the hypervisor), which moves far less than tasks/s on a noisy VM.
+ */
+async function cpuSnapshot(
+  deps: EndToEndDeps,
+  serverPid: number,
+  agentPids: number[],
+  databaseUrl: string | undefined,
+  backendsSeen: Set<number>,
+) {
+  if (databaseUrl) for (const pid of await backendPids(databaseUrl)) backendsSeen.add(pid);
+  const backends = new Map([...backendsSeen].map((pid) => [pid, deps.cpuSeconds(pid)]));
+  return {
+    server: deps.cpuSeconds(serverPid),
+    agents: agentPids.reduce((sum, pid) => sum + deps.cpuSeconds(pid), 0),
+    backends,
+    machine: machineTicks(),
+  };
+}
+
+function cpuLine(
+  before: Awaited<ReturnType<typeof cpuSnapshot>>,
+  after: Awaited<ReturnType<typeof cpuSnapshot>>,
+  tasks: number,
+  submitterCpuS: number,
+  agents: number,
+): string {
+  // A backend that started during the row counts from zero; one that ended is left out (it reads 0 now).
+  let database = 0;
+  for (const [pid, used] of after.backends) database += Math.max(0, used - (before.backends.get(pid) ?? 0));
+  const perTask = (seconds: number) => `${((seconds * 1000) / tasks).toFixed(1)} ms`;
+  const ticks = after.machine.total - before.machine.total;
+  const share = (part: number) => `${((part / ticks) * 100 * availableParallelism()).toFixed(0)} %`;
+  return (
+    `  CPU per task: server ${perTask(after.server - before.server)}` +
+    (agents ? `, agents ${perTask(after.agents - before.agents)}` : '') +
+    (after.backends.size ? `, PostgreSQL ${perTask(database)}` : '') +
+    `, submitter ${perTask(submitterCpuS)}; the machine busy ` +
+    `${share(after.machine.busy - before.machine.busy)} of ${availableParallelism() * 100} %, ` +
+    `steal ${share(after.machine.steal - before.machine.steal)}`
+  );
+}
+
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted.length ? sorted[Math.floor((sorted.length - 1) / 2)] : NaN;
@@ -136,13 +207,17 @@ export async function endToEnd(deps: EndToEndDeps, row: EndToEndRow): Promise<vo
       agent.engineMs.length = 0;
     }
 
-    const cpuBefore = deps.cpuSeconds(server.child.pid!);
+    const agentPids = agents.map((agent) => agent.child.pid!);
+    const backendsSeen = new Set<number>();
+    const databaseUrl = row.env.DATABASE_URL;
+    const before = await cpuSnapshot(deps, server.child.pid!, agentPids, databaseUrl, backendsSeen);
     const started = performance.now();
     const submitter = await submit(row.tasks);
     const submittedS = (performance.now() - started) / 1000;
     const failed = await drained(server.base, userKey, Date.now() + 600_000);
     const elapsedS = (performance.now() - started) / 1000;
-    const serverShare = (deps.cpuSeconds(server.child.pid!) - cpuBefore) / elapsedS;
+    const after = await cpuSnapshot(deps, server.child.pid!, agentPids, databaseUrl, backendsSeen);
+    const serverShare = (after.server - before.server) / elapsedS;
     const rate = row.tasks / elapsedS;
     const overheads = agents.flatMap((agent) => agent.overheadMs);
     const engine = agents.flatMap((agent) => agent.engineMs);
@@ -159,6 +234,7 @@ export async function endToEnd(deps: EndToEndDeps, row: EndToEndRow): Promise<vo
             `the engine call itself p50 ${median(engine).toFixed(2)} ms)`
           : ''),
     );
+    console.log(cpuLine(before, after, row.tasks, submitter.cpuShare * submittedS, row.agents));
   } finally {
     await Promise.all(agents.map(stopAgent));
     await server.stop();
