@@ -12,6 +12,7 @@ import { enableCors } from './common/http/cors';
 import { registerLingeringClose } from './common/http/lingering-close';
 import { requestIdFor } from './common/http/request-id';
 import { registerSecurityHeaders } from './common/http/security-headers';
+import { WriteCoalescer } from './common/http/write-coalescing';
 import { AppConfig } from './config/app-config';
 import { RequestLogger } from './logging/request-logger';
 import { HttpMetricsHook } from './metrics/http-metrics.hook';
@@ -57,6 +58,7 @@ export async function configureApp(
   registerSecurityHeaders(app, config.http);
   registerLingeringClose(app);
   app.get(ConnectionDraining).register(app);
+  new WriteCoalescer().attach(app.getHttpServer());
   enableCors(app, config.http.corsAllowedOrigins);
   // After the request id, security headers and CORS hooks, so an early 401/403 carries them.
   app.get(EarlyAuthentication).register(app);
