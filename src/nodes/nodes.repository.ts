@@ -258,12 +258,12 @@ export class NodesRepository {
   /** Soft-deletes nodes offline for longer than `days`; returns them (they are audited, never silent). */
   async purgeLongOffline(days: number, limit: number): Promise<{ nodeId: string; ownerId: string | null }[]> {
     const rows = await this.db.query<{ node_id: string; owner_id: string | null }>(
+      // Chosen once, updated by primary key (see TasksRepository.expireQueued for why not `IN (SELECT …)`).
       `UPDATE nodes SET deleted_at = now(), updated_at = now()
-        WHERE node_id IN (
+        WHERE node_id = ANY (ARRAY(
           SELECT node_id FROM nodes
            WHERE status = 'offline' AND deleted_at IS NULL AND last_heartbeat < now() - make_interval(days => $1)
-           ORDER BY last_heartbeat LIMIT $2 FOR UPDATE SKIP LOCKED)
-          AND status = 'offline' AND deleted_at IS NULL
+           ORDER BY last_heartbeat LIMIT $2 FOR UPDATE SKIP LOCKED))
         RETURNING node_id, owner_id`,
       [days, limit],
     );

@@ -348,13 +348,18 @@ export class RunsRepository {
     return row?.ms === null || row?.ms === undefined ? null : Math.ceil(Number(row.ms)) + 10;
   }
 
+  /**
+   * Leases past their time end (a batch per call, the earliest first). Chosen once and updated by primary key,
+   * for the reason given at TasksRepository.expireQueued: the locked rows' conditions were re-checked by FOR
+   * UPDATE on their newest version, so a heartbeat that renewed a lease first keeps it.
+   */
   async expireLeases(limit: number): Promise<EndedLease[]> {
     const rows = await this.db.query<EndedLeaseRow>(
       `UPDATE task_runs SET status = 'expired', outcome = 'lease_expired', completed_at = now()
-        WHERE run_id IN (SELECT run_id FROM task_runs
-                          WHERE status = 'leased' AND lease_expires_at <= now()
-                          ORDER BY lease_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-          AND status = 'leased' AND lease_expires_at <= now()
+        WHERE run_id = ANY (ARRAY(
+                SELECT run_id FROM task_runs
+                 WHERE status = 'leased' AND lease_expires_at <= now()
+                 ORDER BY lease_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED))
         RETURNING ${ENDED_LEASE_COLUMNS}`,
       [limit],
     );

@@ -371,14 +371,21 @@ export class TasksRepository {
     return row.status === 'failed' ? 'failed' : 'requeued';
   }
 
-  /** Pending tasks no node claimed within their queue timeout fail (a batch per call). */
+  /**
+   * Pending tasks no node claimed within their queue timeout fail (a batch per call, oldest deadline first). The
+   * batch is chosen once (ARRAY(...) is an InitPlan) and updated by primary key: written as `task_id IN (SELECT
+   * …)` plus the conditions again, a database without statistics (PGlite never analyzes) planned the subquery
+   * inside a nested loop over every pending task, rescanning the queue once per queued task — 420 ms of the
+   * embedded server's only thread at 1 000 pending. FOR UPDATE re-checked the conditions on each row's newest
+   * version and holds its lock until the update, so they still hold there.
+   */
   async expireQueued(limit: number): Promise<{ taskId: string; taskType: TaskType }[]> {
     const rows = await this.db.query<{ task_id: string; task_type: TaskType }>(
       `UPDATE tasks SET status = 'failed', status_reason = 'queue_timeout', completed_at = now(), updated_at = now()
-        WHERE task_id IN (SELECT task_id FROM tasks
-                           WHERE status = 'pending' AND queue_expires_at <= now() AND active_runs = 0
-                           LIMIT $1 FOR UPDATE SKIP LOCKED)
-          AND status = 'pending' AND active_runs = 0
+        WHERE task_id = ANY (ARRAY(
+                SELECT task_id FROM tasks
+                 WHERE status = 'pending' AND queue_expires_at <= now() AND active_runs = 0
+                 ORDER BY queue_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED))
         RETURNING task_id, task_type`,
       [limit],
     );
