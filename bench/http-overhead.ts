@@ -4,7 +4,8 @@
  * autocannon load generator in child processes, warm-up, interleaved rounds). Rows:
  *   - GET /api/v1/health (issue 14: ÷bare ≥ 0.60, ÷nest ≥ 0.75, p99 ≤ 3 × bare's)
  *   - GET /api/v1/nodes/:id of the caller's own node with an API key (≥ 0.35) and with a JWT (≥ 0.40):
- *     authenticated, rate-limited (limits lifted, the limiter still counts) and metered
+ *     authenticated, rate-limited (limits lifted, the limiter still counts) and metered; one database read
+ *     each, so on PGlite and (BENCH_DATABASE_URL) on PostgreSQL, the database deployments use
  *   - PUT /api/v1/nodes/:id/heartbeat with the node key and telemetry (issue 15: ≥ 0.15 on PGlite, ≥ 0.20 on
  *     PostgreSQL), against bare Fastify and minimal Nest answering a PUT of the same shape
  * PostgreSQL rows run when BENCH_DATABASE_URL names a server (a private database is created and dropped).
@@ -34,30 +35,19 @@ const TELEMETRY = JSON.stringify({
 });
 const JSON_BODY = { 'content-type': 'application/json' };
 
-function vcpRows(vcp: BenchServer, database: string, withUserRows: boolean): Row[] {
+function vcpRows(vcp: BenchServer, database: string, withHealth: boolean): Row[] {
   const { api_key, access_token, node_id, node_key } = vcp.fixtures;
-  const heartbeat: Row = {
-    label: `vcp PUT heartbeat, node key (${database})`,
+  const health: Row = {
+    label: 'vcp GET /health',
     server: vcp,
-    path: `/api/v1/nodes/${node_id}/heartbeat`,
-    method: 'PUT',
-    headers: { ...JSON_BODY, 'x-api-key': node_key },
-    body: TELEMETRY,
-    bare: 'bare fastify PUT heartbeat',
-    nest: 'nest minimal PUT heartbeat',
-    targets: [{ of: 'bare', atLeast: database === 'PGlite' ? 0.15 : 0.2 }],
+    path: '/api/v1/health',
+    targets: [
+      { of: 'bare', atLeast: 0.6 },
+      { of: 'nest', atLeast: 0.75 },
+    ],
   };
-  if (!withUserRows) return [heartbeat];
   return [
-    {
-      label: 'vcp GET /health',
-      server: vcp,
-      path: '/api/v1/health',
-      targets: [
-        { of: 'bare', atLeast: 0.6 },
-        { of: 'nest', atLeast: 0.75 },
-      ],
-    },
+    ...(withHealth ? [health] : []),
     {
       label: `vcp GET own node, API key (${database})`,
       server: vcp,
@@ -72,7 +62,17 @@ function vcpRows(vcp: BenchServer, database: string, withUserRows: boolean): Row
       headers: { authorization: `Bearer ${access_token}` },
       targets: [{ of: 'bare', atLeast: 0.4 }],
     },
-    heartbeat,
+    {
+      label: `vcp PUT heartbeat, node key (${database})`,
+      server: vcp,
+      path: `/api/v1/nodes/${node_id}/heartbeat`,
+      method: 'PUT',
+      headers: { ...JSON_BODY, 'x-api-key': node_key },
+      body: TELEMETRY,
+      bare: 'bare fastify PUT heartbeat',
+      nest: 'nest minimal PUT heartbeat',
+      targets: [{ of: 'bare', atLeast: database === 'PGlite' ? 0.15 : 0.2 }],
+    },
   ];
 }
 
