@@ -19,6 +19,7 @@ import { moduleBytesOf } from '../wasm/module-upload';
 import { CreateTaskDto, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE_TIMEOUT_SEC } from './dto/create-task.dto';
 import type { TaskInfoDto } from './dto/task-responses.dto';
 import { IdempotencyKeysRepository } from './idempotency-keys.repository';
+import { TaskInsertBatcher } from './task-insert-batcher';
 import { toTaskInfo } from './task-view';
 import { TasksRepository } from './tasks.repository';
 import { WorkSignal } from './work-signal';
@@ -36,6 +37,7 @@ export class TaskSubmissionService {
   constructor(
     private readonly wasmConfig: WasmConfig,
     private readonly tasks: TasksRepository,
+    private readonly inserts: TaskInsertBatcher,
     private readonly idempotencyKeys: IdempotencyKeysRepository,
     private readonly modules: ModuleStoreService,
     private readonly ownership: ModuleOwnershipService,
@@ -81,8 +83,9 @@ export class TaskSubmissionService {
     );
     const insert = () => this.insert(principal, dto, plan ? plan.inputs : inputs, moduleId, audit);
     try {
-      // Without an Idempotency-Key the insert is one atomic statement; with one, the key is claimed in the
-      // same transaction, so a concurrent twin that claimed it first rolls this task back.
+      // Without an Idempotency-Key the insert is one atomic statement (shared with the submissions of the same
+      // event-loop turn: TaskInsertBatcher); with one, the key is claimed in the same transaction, so a
+      // concurrent twin that claimed it first rolls this task back.
       const task =
         idempotencyKey === undefined
           ? await insert()
@@ -197,7 +200,7 @@ export class TaskSubmissionService {
     audit: NewAuditRecord,
   ) {
     const r = dto.requirements;
-    return this.tasks.insert(
+    return this.inserts.insert(
       {
         creatorId: principal.userId,
         taskType: dto.task_type,

@@ -8,6 +8,8 @@ import { IdempotencyKeysRepository } from './idempotency-keys.repository';
 import { TaskEventSignal } from './task-event-signal';
 import { TaskEventStreams } from './task-event-streams';
 import { TaskEventsRepository } from './task-events.repository';
+import { TaskInsertBatcher } from './task-insert-batcher';
+import { TaskInsertsRepository } from './task-inserts.repository';
 import { TaskQueueRepository } from './task-queue.repository';
 import { TaskSubmissionService } from './task-submission.service';
 import { TasksController } from './tasks.controller';
@@ -25,6 +27,8 @@ import { WorkSignal } from './work-signal';
   controllers: [TasksController],
   providers: [
     TasksRepository,
+    TaskInsertsRepository,
+    TaskInsertBatcher,
     IdempotencyKeysRepository,
     TaskSubmissionService,
     TasksService,

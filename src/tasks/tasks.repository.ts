@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import { cursorTime, KeysetCursor, pageTime } from '../common/pagination/cursor';
-import type { NewAuditRecord } from '../audit/audit-log.repository';
 import { DatabaseSession } from '../database/transaction-runner';
 import type { TaskType, VerificationMode } from './dto/create-task.dto';
 import type { TaskStatus } from './dto/task-queries.dto';
@@ -67,7 +66,7 @@ export interface TaskFilter {
   taskType?: TaskType;
 }
 
-interface TaskRow {
+export interface TaskRow {
   task_id: string;
   creator_id: string;
   task_type: TaskType;
@@ -135,14 +134,14 @@ const everyColumnRead: [UnreadColumn] extends [never] ? true : never = true;
 void everyColumnRead;
 
 // Nodes holding a lease or having delivered an accepted result, in lease order (the original's field).
-const COLUMNS = `${TASK_COLUMNS.map((column) => `t.${column}`).join(', ')},
+export const COLUMNS = `${TASK_COLUMNS.map((column) => `t.${column}`).join(', ')},
   (SELECT array_agg(r.node_id ORDER BY r.fence) FROM task_runs r
      WHERE r.task_id = t.task_id AND r.status IN ('leased', 'succeeded')) AS assigned_nodes`;
 
 /** Why a quorum task runs once more: its sought runs all reported and no output had a quorum. */
 export const NO_QUORUM_YET = "no quorum yet: one more run on another owner's node";
 
-function toRecord(row: TaskRow): TaskRecord {
+export function toRecord(row: TaskRow): TaskRecord {
   return {
     taskId: row.task_id,
     creatorId: row.creator_id,
@@ -179,62 +178,6 @@ function toRecord(row: TaskRow): TaskRecord {
 @Injectable()
 export class TasksRepository {
   constructor(private readonly db: DatabaseSession) {}
-
-  /**
-   * The task, its `created` event (the tasks trigger) and its audit row (resource_id: the new task's id) in one
-   * statement: atomic without a transaction, so a submission costs one round trip to the database.
-   */
-  async insert(task: NewTask, audit: NewAuditRecord): Promise<TaskRecord> {
-    const [row] = await this.db.queryPrepared<TaskRow>(
-      'vcp_insert_task',
-      `WITH t AS (
-         INSERT INTO tasks (creator_id, task_type, inputs, inputs_hash, min_nodes, max_execution_time_sec,
-                            require_gpu, require_proof, min_cpu_cores, min_memory_gb, module_id, circuit_id, args,
-                            deterministic, priority, max_attempts, queue_timeout_sec, queue_expires_at,
-                            status_reason, quorum, max_runs, run_target, verification_mode)
-         VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $14, $15, $16, $17,
-                 now() + $17::int * interval '1 second', 'waiting for a node', $18, $19, $5, $20)
-         RETURNING *),
-       audited AS (
-         INSERT INTO audit_log (user_id, action, resource_type, resource_id, ip_address, user_agent, request_id,
-                                status, error_message, metadata)
-         SELECT $21::uuid, $22::varchar, $23::varchar, t.task_id::text, $24::inet, $25::text, $26::varchar,
-                $27::varchar, $28::text, $29::jsonb FROM t)
-       SELECT ${COLUMNS} FROM t`,
-      [
-        task.creatorId,
-        task.taskType,
-        JSON.stringify(task.inputs),
-        task.inputsHash,
-        task.minNodes,
-        task.maxExecutionTimeSec,
-        task.requireGpu,
-        task.requireProof,
-        task.minCpuCores,
-        task.minMemoryGb,
-        task.moduleId,
-        task.circuitId,
-        JSON.stringify(task.args),
-        task.deterministic,
-        task.priority,
-        task.maxAttempts,
-        task.queueTimeoutSec,
-        task.quorum,
-        task.maxRuns,
-        task.verificationMode,
-        audit.userId,
-        audit.action,
-        audit.resourceType,
-        audit.ipAddress,
-        audit.userAgent,
-        audit.requestId,
-        audit.status,
-        audit.errorMessage,
-        audit.metadata === null ? null : JSON.stringify(audit.metadata),
-      ],
-    );
-    return toRecord(row);
-  }
 
   async findLive(taskId: string): Promise<TaskRecord | null> {
     const [row] = await this.db.queryPrepared<TaskRow>(

@@ -1,0 +1,154 @@
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { NewAuditRecord } from '../audit/audit-log.repository';
+import { DatabaseSession } from '../database/transaction-runner';
+import { COLUMNS, NewTask, TaskRecord, TaskRow, toRecord } from './tasks.repository';
+
+export interface TaskInsert {
+  task: NewTask;
+  audit: NewAuditRecord;
+}
+
+/** Column lists shared by the one-task and the many-task statement (same columns, same order). */
+const TASK_INSERT_COLUMNS = `creator_id, task_type, inputs, inputs_hash, min_nodes, max_execution_time_sec,
+  require_gpu, require_proof, min_cpu_cores, min_memory_gb, module_id, circuit_id, args, deterministic, priority,
+  max_attempts, queue_timeout_sec, queue_expires_at, status_reason, quorum, max_runs, run_target,
+  verification_mode`;
+const AUDIT_INSERT_COLUMNS = `user_id, action, resource_type, resource_id, ip_address, user_agent, request_id, status,
+  error_message, metadata`;
+
+/** Submissions: a task, its `created` event (the tasks trigger) and its audit row, written together. */
+@Injectable()
+export class TaskInsertsRepository {
+  constructor(private readonly db: DatabaseSession) {}
+
+  /**
+   * The task, its `created` event (the tasks trigger) and its audit row (resource_id: the new task's id) in one
+   * statement: atomic without a transaction, so a submission costs one round trip to the database.
+   */
+  async insert(task: NewTask, audit: NewAuditRecord): Promise<TaskRecord> {
+    const [row] = await this.db.queryPrepared<TaskRow>(
+      'vcp_insert_task',
+      `WITH t AS (
+         INSERT INTO tasks (${TASK_INSERT_COLUMNS})
+         VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $14, $15, $16, $17,
+                 now() + $17::int * interval '1 second', 'waiting for a node', $18, $19, $5, $20)
+         RETURNING *),
+       audited AS (
+         INSERT INTO audit_log (${AUDIT_INSERT_COLUMNS})
+         SELECT $21::uuid, $22::varchar, $23::varchar, t.task_id::text, $24::inet, $25::text, $26::varchar,
+                $27::varchar, $28::text, $29::jsonb FROM t)
+       SELECT ${COLUMNS} FROM t`,
+      [
+        task.creatorId,
+        task.taskType,
+        JSON.stringify(task.inputs),
+        task.inputsHash,
+        task.minNodes,
+        task.maxExecutionTimeSec,
+        task.requireGpu,
+        task.requireProof,
+        task.minCpuCores,
+        task.minMemoryGb,
+        task.moduleId,
+        task.circuitId,
+        JSON.stringify(task.args),
+        task.deterministic,
+        task.priority,
+        task.maxAttempts,
+        task.queueTimeoutSec,
+        task.quorum,
+        task.maxRuns,
+        task.verificationMode,
+        audit.userId,
+        audit.action,
+        audit.resourceType,
+        audit.ipAddress,
+        audit.userAgent,
+        audit.requestId,
+        audit.status,
+        audit.errorMessage,
+        audit.metadata === null ? null : JSON.stringify(audit.metadata),
+      ],
+    );
+    return toRecord(row);
+  }
+
+  /**
+   * Several submissions in one statement (TaskInsertBatcher): the same rows as `insert` writes for each, in
+   * one round trip and one commit. Task ids are chosen here so that each caller gets its own row back; the rows
+   * come from arrays, one per column, so one prepared statement serves every batch size. All or nothing: a row
+   * the database refuses fails the statement (the batcher then writes each on its own).
+   */
+  async insertMany(items: readonly TaskInsert[]): Promise<TaskRecord[]> {
+    const ids = items.map(() => randomUUID());
+    const column = <T>(pick: (item: TaskInsert) => T): T[] => items.map(pick);
+    const rows = await this.db.queryPrepared<TaskRow>(
+      'vcp_insert_tasks',
+      `WITH input AS (
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::jsonb[], $5::varchar[], $6::int[],
+                              $7::bigint[], $8::bool[], $9::bool[], $10::int[], $11::float8[], $12::varchar[],
+                              $13::varchar[], $14::jsonb[], $15::bool[], $16::smallint[], $17::int[], $18::int[],
+                              $19::int[], $20::int[], $21::varchar[],
+                              $22::uuid[], $23::varchar[], $24::varchar[], $25::inet[], $26::text[], $27::varchar[],
+                              $28::varchar[], $29::text[], $30::jsonb[])
+             AS i(task_id, creator_id, task_type, inputs, inputs_hash, min_nodes, max_execution_time_sec,
+                  require_gpu, require_proof, min_cpu_cores, min_memory_gb, module_id, circuit_id, args,
+                  deterministic, priority, max_attempts, queue_timeout_sec, quorum, max_runs, verification_mode,
+                  a_user_id, a_action, a_resource_type, a_ip_address, a_user_agent, a_request_id, a_status,
+                  a_error_message, a_metadata)),
+       t AS (
+         INSERT INTO tasks (task_id, ${TASK_INSERT_COLUMNS})
+         SELECT task_id, creator_id, task_type, inputs, inputs_hash, min_nodes, max_execution_time_sec,
+                require_gpu, require_proof, min_cpu_cores, min_memory_gb, module_id, circuit_id, args, deterministic,
+                priority, max_attempts, queue_timeout_sec, now() + queue_timeout_sec * interval '1 second',
+                'waiting for a node', quorum, max_runs, min_nodes, verification_mode
+           FROM input
+         RETURNING *),
+       audited AS (
+         INSERT INTO audit_log (${AUDIT_INSERT_COLUMNS})
+         SELECT a_user_id, a_action, a_resource_type, task_id::text, a_ip_address, a_user_agent, a_request_id,
+                a_status, a_error_message, a_metadata
+           FROM input)
+       SELECT ${COLUMNS} FROM t`,
+      [
+        ids,
+        column((i) => i.task.creatorId),
+        column((i) => i.task.taskType),
+        column((i) => JSON.stringify(i.task.inputs)),
+        column((i) => i.task.inputsHash),
+        column((i) => i.task.minNodes),
+        column((i) => i.task.maxExecutionTimeSec),
+        column((i) => i.task.requireGpu),
+        column((i) => i.task.requireProof),
+        column((i) => i.task.minCpuCores),
+        column((i) => i.task.minMemoryGb),
+        column((i) => i.task.moduleId),
+        column((i) => i.task.circuitId),
+        column((i) => JSON.stringify(i.task.args)),
+        column((i) => i.task.deterministic),
+        column((i) => i.task.priority),
+        column((i) => i.task.maxAttempts),
+        column((i) => i.task.queueTimeoutSec),
+        column((i) => i.task.quorum),
+        column((i) => i.task.maxRuns),
+        column((i) => i.task.verificationMode),
+        column((i) => i.audit.userId),
+        column((i) => i.audit.action),
+        column((i) => i.audit.resourceType),
+        column((i) => i.audit.ipAddress),
+        column((i) => i.audit.userAgent),
+        column((i) => i.audit.requestId),
+        column((i) => i.audit.status),
+        column((i) => i.audit.errorMessage),
+        column((i) => (i.audit.metadata === null ? null : JSON.stringify(i.audit.metadata))),
+      ],
+    );
+    const byId = new Map(rows.map((row) => [row.task_id, toRecord(row)]));
+    return ids.map((id) => {
+      const record = byId.get(id);
+      if (!record) throw new Error(`batched insert returned no row for task ${id}`);
+      return record;
+    });
+  }
+}
