@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { QueryFailedError } from 'typeorm';
 import type { NewAuditRecord } from '../audit/audit-log.repository';
 import { DatabaseSession } from '../database/transaction-runner';
 import { TaskInsert, TaskInsertsRepository } from './task-inserts.repository';
@@ -49,14 +50,22 @@ export class TaskInsertBatcher {
 
   private async write(batch: Waiting[]): Promise<void> {
     if (batch.length > 1) {
+      let records: TaskRecord[];
       try {
-        const records = await this.inserts.insertMany(batch);
-        batch.forEach((item, i) => item.resolve(records[i]));
-        return;
-      } catch {
-        // One refused row fails the whole statement: write each on its own, each with its own answer.
+        records = await this.inserts.insertMany(batch);
+      } catch (error) {
+        // Only a statement the database refused wrote nothing and may be retried row by row; anything else
+        // (a bug after the commit) must not write the batch a second time.
+        if (!(error instanceof QueryFailedError)) return batch.forEach((item) => item.reject(error));
+        return this.writeEach(batch);
       }
+      return batch.forEach((item, i) => item.resolve(records[i]));
     }
+    return this.writeEach(batch);
+  }
+
+  /** One statement per submission, each with its own answer: one refused row fails only its own request. */
+  private async writeEach(batch: Waiting[]): Promise<void> {
     await Promise.all(
       batch.map((item) => this.inserts.insert(item.task, item.audit).then(item.resolve, item.reject)),
     );

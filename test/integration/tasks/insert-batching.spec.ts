@@ -155,6 +155,21 @@ describeEachDatabase('task submissions on %s, batched per event-loop turn', (dat
     expect(n).toBe(2);
   });
 
+  it('rejects the whole batch, writing nothing again, when it fails for a reason other than the database', async () => {
+    const bug = new Error('a bug after the statement');
+    jest.spyOn(inserts, 'insertMany').mockRejectedValueOnce(bug);
+    const one = jest.spyOn(inserts, 'insert');
+    const outcomes = await Promise.allSettled([
+      batcher.insert(task(4), audit(4)),
+      batcher.insert(task(5), audit(5)),
+    ]);
+    expect(outcomes).toEqual([
+      { status: 'rejected', reason: bug },
+      { status: 'rejected', reason: bug },
+    ]);
+    expect(one).not.toHaveBeenCalled();
+  });
+
   it(`splits a burst into statements of at most ${MAX_TASKS_PER_INSERT}`, async () => {
     const many = jest.spyOn(inserts, 'insertMany');
     const count = MAX_TASKS_PER_INSERT + 6;
