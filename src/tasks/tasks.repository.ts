@@ -317,7 +317,7 @@ export class TasksRepository {
   /**
    * Pending tasks no node claimed within their queue timeout fail (a batch per call, oldest deadline first). The
    * batch is chosen once (ARRAY(...) is an InitPlan) and updated by primary key: written as `task_id IN (SELECT
-   * …)` plus the conditions again, a database without statistics (PGlite never analyzes) planned the subquery
+   * …)` plus the conditions again, a database without statistics (PGlite until EmbeddedVacuum's first pass) planned the subquery
    * inside a nested loop over every pending task, rescanning the queue once per queued task — 420 ms of the
    * embedded server's only thread at 1 000 pending. FOR UPDATE re-checked the conditions on each row's newest
    * version and holds its lock until the update, so they still hold there.

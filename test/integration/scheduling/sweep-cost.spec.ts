@@ -23,7 +23,7 @@ const NESTED_EXPIRE_QUEUED = `
 /**
  * The lease sweeper runs on every replica every few seconds, on the embedded server's only thread. Its two
  * batch updates must read the queue (and the leased runs) a bounded number of times, not once per queued task:
- * on a database without statistics (PGlite never analyzes, PostgreSQL not before autovacuum gets to it) the
+ * on a database without statistics (PGlite until EmbeddedVacuum's first pass, PostgreSQL until autovacuum's) the
  * `IN (SELECT …)` form was planned as a nested loop that re-ran the subquery for every pending task — 420 ms at
  * 1 000 pending on PGlite, 180 ms on PostgreSQL (here: 160 390 rows read for 400 queued); the leases' form re-ran
  * its subquery per leased run when many ran out at once (5 450 rows for 100 of 400). Counted as rows read
