@@ -1,17 +1,9 @@
-import { Test, TestingModule } from '@nestjs/testing';
-import { ConfigModule } from '../../src/config/config.module';
-import { DatabaseModule } from '../../src/database/database.module';
-import { DatabaseSession, TransactionRunner } from '../../src/database/transaction-runner';
 import { ClaimsRepository } from '../../src/scheduling/claims.repository';
-import { createTestEnv, TestDatabaseKind, TestEnv } from './databases';
+import { DatabaseFixture, databaseFixture } from './database-fixture';
+import { TestDatabaseKind } from './databases';
 
-export interface ClaimFixture {
-  env: TestEnv;
-  moduleRef: TestingModule;
-  session: DatabaseSession;
-  tx: TransactionRunner;
+export interface ClaimFixture extends DatabaseFixture {
   claims: ClaimsRepository;
-  close(): Promise<void>;
 }
 
 /**
@@ -22,13 +14,8 @@ export async function claimFixture(
   database: TestDatabaseKind,
   { nodeId, history, queued }: { nodeId: string; history: number; queued: number },
 ): Promise<ClaimFixture> {
-  const env = await createTestEnv(database);
-  const moduleRef = await Test.createTestingModule({
-    imports: [ConfigModule.forRoot(env.config), DatabaseModule],
-    providers: [ClaimsRepository],
-  }).compile();
-  await moduleRef.init();
-  const session = moduleRef.get(DatabaseSession);
+  const fixture = await databaseFixture(database, [ClaimsRepository]);
+  const { session } = fixture;
   const [{ user_id }] = await session.query<{ user_id: string }>(
     `INSERT INTO users (username, password_hash, role) VALUES ('claimer', 'x', 'user') RETURNING user_id`,
   );
@@ -50,15 +37,5 @@ export async function claimFixture(
      SELECT $1, 'computation', 60 FROM generate_series(1, $2::int)`,
     [user_id, queued],
   );
-  return {
-    env,
-    moduleRef,
-    session,
-    tx: moduleRef.get(TransactionRunner),
-    claims: moduleRef.get(ClaimsRepository),
-    close: async () => {
-      await moduleRef.close();
-      await env.dispose();
-    },
-  };
+  return { ...fixture, claims: fixture.moduleRef.get(ClaimsRepository) };
 }

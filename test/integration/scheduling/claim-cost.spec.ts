@@ -1,5 +1,6 @@
 import { describeEachDatabase } from '../../support/databases';
 import { ClaimFixture, claimFixture } from '../../support/claim-fixtures';
+import { rowsReadBy } from '../../support/database-fixture';
 
 const QUEUED = 200;
 const HISTORY = 300;
@@ -20,22 +21,7 @@ describeEachDatabase('a claim on %s reads task_runs per queued task, not per pas
 
   afterAll(() => fixture?.close());
 
-  /** Rows read from task_runs by `work`, in one transaction (the counters are per transaction). */
-  function taskRunRowsReadBy(work: () => Promise<unknown>): Promise<number> {
-    return fixture.tx.run(async () => {
-      const before = await taskRunReads();
-      await work();
-      return (await taskRunReads()) - before;
-    });
-  }
-
-  async function taskRunReads(): Promise<number> {
-    const [row] = await fixture.session.query<{ n: string }>(
-      `SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) AS n
-         FROM pg_stat_xact_user_tables WHERE relname = 'task_runs'`,
-    );
-    return Number(row.n);
-  }
+  const taskRunRowsReadBy = (work: () => Promise<unknown>) => rowsReadBy(fixture, 'task_runs', work);
 
   it('stays proportional to the queue as the node’s history grows', async () => {
     // Past the prepared statement's first (custom) plans, into the plan it keeps.

@@ -1,5 +1,6 @@
 import { RunsRepository } from '../../../src/scheduling/runs.repository';
 import { ClaimFixture, claimFixture } from '../../support/claim-fixtures';
+import { rowsReadBy } from '../../support/database-fixture';
 
 const HISTORY = 400;
 
@@ -20,14 +21,6 @@ describe('a quorum result’s locked read on PGlite', () => {
 
   afterAll(() => fixture?.close());
 
-  const taskRunReads = async () => {
-    const [row] = await fixture.session.query<{ n: string }>(
-      `SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) AS n
-         FROM pg_stat_xact_user_tables WHERE relname = 'task_runs'`,
-    );
-    return Number(row.n);
-  };
-
   it('reads the task’s own runs, not every succeeded run', async () => {
     const runs = await fixture.claims.claim('veteran', 12, 12, 300, null);
     expect(runs).toHaveLength(12);
@@ -36,11 +29,9 @@ describe('a quorum result’s locked read on PGlite', () => {
     // Past the prepared statement's first five executions, when PostgreSQL settles on a generic plan.
     for (const run of runs) {
       reads.push(
-        await fixture.tx.run(async () => {
-          const before = await taskRunReads();
+        await rowsReadBy(fixture, 'task_runs', async () => {
           const read = await repository.lockForResult(run.runId);
           expect(read?.succeededSoFar).toEqual([]);
-          return (await taskRunReads()) - before;
         }),
       );
     }

@@ -1,10 +1,8 @@
-import { Test, TestingModule } from '@nestjs/testing';
-import { ConfigModule } from '../../../src/config/config.module';
-import { DatabaseModule } from '../../../src/database/database.module';
-import { DatabaseSession, TransactionRunner } from '../../../src/database/transaction-runner';
+import type { DatabaseSession } from '../../../src/database/transaction-runner';
 import { RunsRepository } from '../../../src/scheduling/runs.repository';
 import { TasksRepository } from '../../../src/tasks/tasks.repository';
-import { createTestEnv, describeEachDatabase, TestEnv } from '../../support/databases';
+import { DatabaseFixture, databaseFixture, rowsReadBy } from '../../support/database-fixture';
+import { describeEachDatabase } from '../../support/databases';
 
 const QUEUED = 400;
 const LEASED = 400;
@@ -30,20 +28,12 @@ const NESTED_EXPIRE_QUEUED = `
  * (pg_stat_xact_user_tables), not as time; each bound below fails with the old statement.
  */
 describeEachDatabase('the lease sweeper on %s reads the queue a bounded number of times', (database) => {
-  let env: TestEnv;
-  let moduleRef: TestingModule;
+  let fixture: DatabaseFixture;
   let session: DatabaseSession;
-  let tx: TransactionRunner;
 
   beforeAll(async () => {
-    env = await createTestEnv(database);
-    moduleRef = await Test.createTestingModule({
-      imports: [ConfigModule.forRoot(env.config), DatabaseModule],
-      providers: [TasksRepository, RunsRepository],
-    }).compile();
-    await moduleRef.init();
-    session = moduleRef.get(DatabaseSession);
-    tx = moduleRef.get(TransactionRunner);
+    fixture = await databaseFixture(database, [TasksRepository, RunsRepository]);
+    session = fixture.session;
     // Estimates stay those of a fresh table for the whole test: no autovacuum analyzes it halfway.
     for (const table of ['tasks', 'task_runs']) {
       await session.query(`ALTER TABLE ${table} SET (autovacuum_enabled = false)`);
@@ -71,31 +61,11 @@ describeEachDatabase('the lease sweeper on %s reads the queue a bounded number o
     );
   });
 
-  afterAll(async () => {
-    await moduleRef?.close();
-    await env?.dispose();
-  });
-
-  /** Rows read from `table` by `work`, in one transaction (the counters are per transaction). */
-  function rowsReadBy(table: string, work: () => Promise<unknown>): Promise<number> {
-    const reads = async () => {
-      const [row] = await session.query<{ n: string }>(
-        `SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) AS n
-           FROM pg_stat_xact_user_tables WHERE relname = $1`,
-        [table],
-      );
-      return Number(row.n);
-    };
-    return tx.run(async () => {
-      const before = await reads();
-      await work();
-      return (await reads()) - before;
-    });
-  }
+  afterAll(() => fixture?.close());
 
   it('fails the tasks past their queue timeout with reads proportional to the queue', async () => {
     // Negative control: the nested form, on these same fresh tables, reads the queue once per queued task.
-    const nested = await rowsReadBy('tasks', () => session.query(NESTED_EXPIRE_QUEUED));
+    const nested = await rowsReadBy(fixture, 'tasks', () => session.query(NESTED_EXPIRE_QUEUED));
     expect(nested).toBeGreaterThanOrEqual(QUEUED * (QUEUED / 2));
 
     await session.query(
@@ -104,8 +74,8 @@ describeEachDatabase('the lease sweeper on %s reads the queue a bounded number o
       [DUE],
     );
     let failed: { taskId: string }[] = [];
-    const read = await rowsReadBy('tasks', async () => {
-      failed = await moduleRef.get(TasksRepository).expireQueued(200);
+    const read = await rowsReadBy(fixture, 'tasks', async () => {
+      failed = await fixture.moduleRef.get(TasksRepository).expireQueued(200);
     });
     expect(failed).toHaveLength(DUE);
     expect(read).toBeLessThan(QUEUED * 3);
@@ -122,8 +92,8 @@ describeEachDatabase('the lease sweeper on %s reads the queue a bounded number o
       [DUE_LEASES],
     );
     let ended: unknown[] = [];
-    const read = await rowsReadBy('task_runs', async () => {
-      ended = await moduleRef.get(RunsRepository).expireLeases(200);
+    const read = await rowsReadBy(fixture, 'task_runs', async () => {
+      ended = await fixture.moduleRef.get(RunsRepository).expireLeases(200);
     });
     expect(ended).toHaveLength(DUE_LEASES);
     expect(read).toBeLessThan(LEASED * 3);

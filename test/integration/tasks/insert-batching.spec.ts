@@ -1,45 +1,34 @@
-import { Test, TestingModule } from '@nestjs/testing';
 import { randomUUID } from 'node:crypto';
 import type { NewAuditRecord } from '../../../src/audit/audit-log.repository';
-import { ConfigModule } from '../../../src/config/config.module';
-import { DatabaseModule } from '../../../src/database/database.module';
-import { DatabaseSession, TransactionRunner } from '../../../src/database/transaction-runner';
+import type { DatabaseSession } from '../../../src/database/transaction-runner';
 import { MAX_TASKS_PER_INSERT, TaskInsertBatcher } from '../../../src/tasks/task-insert-batcher';
 import { TaskInsertsRepository } from '../../../src/tasks/task-inserts.repository';
 import type { NewTask } from '../../../src/tasks/tasks.repository';
-import { createTestEnv, describeEachDatabase, TestEnv } from '../../support/databases';
+import { DatabaseFixture, databaseFixture } from '../../support/database-fixture';
+import { describeEachDatabase } from '../../support/databases';
 
 /**
  * Submissions that reach the database in one event-loop turn are written by one statement (group commit), and
  * each caller still gets its own task, audit row and `created` event; a row the database refuses fails alone.
  */
 describeEachDatabase('task submissions on %s, batched per event-loop turn', (database) => {
-  let env: TestEnv;
-  let moduleRef: TestingModule;
+  let fixture: DatabaseFixture;
   let session: DatabaseSession;
   let inserts: TaskInsertsRepository;
   let batcher: TaskInsertBatcher;
   let userId: string;
 
   beforeAll(async () => {
-    env = await createTestEnv(database);
-    moduleRef = await Test.createTestingModule({
-      imports: [ConfigModule.forRoot(env.config), DatabaseModule],
-      providers: [TaskInsertsRepository, TaskInsertBatcher],
-    }).compile();
-    await moduleRef.init();
-    session = moduleRef.get(DatabaseSession);
-    inserts = moduleRef.get(TaskInsertsRepository);
-    batcher = moduleRef.get(TaskInsertBatcher);
+    fixture = await databaseFixture(database, [TaskInsertsRepository, TaskInsertBatcher]);
+    session = fixture.session;
+    inserts = fixture.moduleRef.get(TaskInsertsRepository);
+    batcher = fixture.moduleRef.get(TaskInsertBatcher);
     [{ user_id: userId }] = await session.query<{ user_id: string }>(
       `INSERT INTO users (username, password_hash, role) VALUES ('submitter', 'x', 'user') RETURNING user_id`,
     );
   });
 
-  afterAll(async () => {
-    await moduleRef?.close();
-    await env?.dispose();
-  });
+  afterAll(() => fixture?.close());
 
   afterEach(() => jest.restoreAllMocks());
 
@@ -183,7 +172,7 @@ describeEachDatabase('task submissions on %s, batched per event-loop turn', (dat
   it('writes on the caller’s transaction inside one, so a rollback takes the task with it', async () => {
     let taskId = '';
     await expect(
-      moduleRef.get(TransactionRunner).run(async () => {
+      fixture.tx.run(async () => {
         taskId = (await batcher.insert(task(7), audit(7))).taskId;
         throw new Error('roll back');
       }),

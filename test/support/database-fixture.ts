@@ -1,0 +1,61 @@
+import type { Provider } from '@nestjs/common';
+import { Test, TestingModule } from '@nestjs/testing';
+import { ConfigModule } from '../../src/config/config.module';
+import { DatabaseModule } from '../../src/database/database.module';
+import { DatabaseSession, TransactionRunner } from '../../src/database/transaction-runner';
+import { createTestEnv, TestDatabaseKind, TestEnv } from './databases';
+
+export interface DatabaseFixture {
+  env: TestEnv;
+  moduleRef: TestingModule;
+  session: DatabaseSession;
+  tx: TransactionRunner;
+  close(): Promise<void>;
+}
+
+/** The app's database module (migrated) on a fresh database of `database`, with `providers`, without the app. */
+export async function databaseFixture(
+  database: TestDatabaseKind,
+  providers: Provider[],
+): Promise<DatabaseFixture> {
+  const env = await createTestEnv(database);
+  const moduleRef = await Test.createTestingModule({
+    imports: [ConfigModule.forRoot(env.config), DatabaseModule],
+    providers,
+  }).compile();
+  await moduleRef.init();
+  return {
+    env,
+    moduleRef,
+    session: moduleRef.get(DatabaseSession),
+    tx: moduleRef.get(TransactionRunner),
+    close: async () => {
+      await moduleRef.close();
+      await env.dispose();
+    },
+  };
+}
+
+/**
+ * Rows `work` read from `table`, counted by PostgreSQL in one transaction (pg_stat_xact_user_tables is per
+ * transaction): how the plan-cost tests tell a bounded read from a rescan without timing anything.
+ */
+export function rowsReadBy(
+  { session, tx }: Pick<DatabaseFixture, 'session' | 'tx'>,
+  table: string,
+  work: () => Promise<unknown>,
+): Promise<number> {
+  const reads = async () => {
+    const [row] = await session.query<{ n: string }>(
+      `SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) AS n
+         FROM pg_stat_xact_user_tables WHERE relname = $1`,
+      [table],
+    );
+    return Number(row.n);
+  };
+  return tx.run(async () => {
+    const before = await reads();
+    await work();
+    return (await reads()) - before;
+  });
+}
