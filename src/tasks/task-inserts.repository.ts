@@ -17,6 +17,42 @@ const TASK_INSERT_COLUMNS = `creator_id, task_type, inputs, inputs_hash, min_nod
 const AUDIT_INSERT_COLUMNS = `user_id, action, resource_type, resource_id, ip_address, user_agent, request_id, status,
   error_message, metadata`;
 
+/**
+ * The statements' parameters, in their order ($1… for one task; after the ids, one array each for many): one
+ * list, so the two statements cannot drift apart.
+ */
+const INSERT_FIELDS: readonly ((item: TaskInsert) => unknown)[] = [
+  ({ task }) => task.creatorId,
+  ({ task }) => task.taskType,
+  ({ task }) => JSON.stringify(task.inputs),
+  ({ task }) => task.inputsHash,
+  ({ task }) => task.minNodes,
+  ({ task }) => task.maxExecutionTimeSec,
+  ({ task }) => task.requireGpu,
+  ({ task }) => task.requireProof,
+  ({ task }) => task.minCpuCores,
+  ({ task }) => task.minMemoryGb,
+  ({ task }) => task.moduleId,
+  ({ task }) => task.circuitId,
+  ({ task }) => JSON.stringify(task.args),
+  ({ task }) => task.deterministic,
+  ({ task }) => task.priority,
+  ({ task }) => task.maxAttempts,
+  ({ task }) => task.queueTimeoutSec,
+  ({ task }) => task.quorum,
+  ({ task }) => task.maxRuns,
+  ({ task }) => task.verificationMode,
+  ({ audit }) => audit.userId,
+  ({ audit }) => audit.action,
+  ({ audit }) => audit.resourceType,
+  ({ audit }) => audit.ipAddress,
+  ({ audit }) => audit.userAgent,
+  ({ audit }) => audit.requestId,
+  ({ audit }) => audit.status,
+  ({ audit }) => audit.errorMessage,
+  ({ audit }) => (audit.metadata === null ? null : JSON.stringify(audit.metadata)),
+];
+
 /** Submissions: a task, its `created` event (the tasks trigger) and its audit row, written together. */
 @Injectable()
 export class TaskInsertsRepository {
@@ -39,37 +75,7 @@ export class TaskInsertsRepository {
          SELECT $21::uuid, $22::varchar, $23::varchar, t.task_id::text, $24::inet, $25::text, $26::varchar,
                 $27::varchar, $28::text, $29::jsonb FROM t)
        SELECT ${COLUMNS} FROM t`,
-      [
-        task.creatorId,
-        task.taskType,
-        JSON.stringify(task.inputs),
-        task.inputsHash,
-        task.minNodes,
-        task.maxExecutionTimeSec,
-        task.requireGpu,
-        task.requireProof,
-        task.minCpuCores,
-        task.minMemoryGb,
-        task.moduleId,
-        task.circuitId,
-        JSON.stringify(task.args),
-        task.deterministic,
-        task.priority,
-        task.maxAttempts,
-        task.queueTimeoutSec,
-        task.quorum,
-        task.maxRuns,
-        task.verificationMode,
-        audit.userId,
-        audit.action,
-        audit.resourceType,
-        audit.ipAddress,
-        audit.userAgent,
-        audit.requestId,
-        audit.status,
-        audit.errorMessage,
-        audit.metadata === null ? null : JSON.stringify(audit.metadata),
-      ],
+      INSERT_FIELDS.map((field) => field({ task, audit })),
     );
     return toRecord(row);
   }
@@ -82,7 +88,6 @@ export class TaskInsertsRepository {
    */
   async insertMany(items: readonly TaskInsert[]): Promise<TaskRecord[]> {
     const ids = items.map(() => randomUUID());
-    const column = <T>(pick: (item: TaskInsert) => T): T[] => items.map(pick);
     const rows = await this.db.queryPrepared<TaskRow>(
       'vcp_insert_tasks',
       `WITH input AS (
@@ -111,38 +116,7 @@ export class TaskInsertsRepository {
                 a_status, a_error_message, a_metadata
            FROM input)
        SELECT ${COLUMNS} FROM t`,
-      [
-        ids,
-        column((i) => i.task.creatorId),
-        column((i) => i.task.taskType),
-        column((i) => JSON.stringify(i.task.inputs)),
-        column((i) => i.task.inputsHash),
-        column((i) => i.task.minNodes),
-        column((i) => i.task.maxExecutionTimeSec),
-        column((i) => i.task.requireGpu),
-        column((i) => i.task.requireProof),
-        column((i) => i.task.minCpuCores),
-        column((i) => i.task.minMemoryGb),
-        column((i) => i.task.moduleId),
-        column((i) => i.task.circuitId),
-        column((i) => JSON.stringify(i.task.args)),
-        column((i) => i.task.deterministic),
-        column((i) => i.task.priority),
-        column((i) => i.task.maxAttempts),
-        column((i) => i.task.queueTimeoutSec),
-        column((i) => i.task.quorum),
-        column((i) => i.task.maxRuns),
-        column((i) => i.task.verificationMode),
-        column((i) => i.audit.userId),
-        column((i) => i.audit.action),
-        column((i) => i.audit.resourceType),
-        column((i) => i.audit.ipAddress),
-        column((i) => i.audit.userAgent),
-        column((i) => i.audit.requestId),
-        column((i) => i.audit.status),
-        column((i) => i.audit.errorMessage),
-        column((i) => (i.audit.metadata === null ? null : JSON.stringify(i.audit.metadata))),
-      ],
+      [ids, ...INSERT_FIELDS.map((field) => items.map(field))],
     );
     const byId = new Map(rows.map((row) => [row.task_id, toRecord(row)]));
     return ids.map((id) => {
