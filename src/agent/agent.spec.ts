@@ -40,7 +40,11 @@ const leasedRun = (n: number): LeasedRun => ({
 class FakeServer implements AgentTransport {
   queue: LeasedRun[] = [];
   beats: HeartbeatBody[] = [];
-  submitted: { runId: string; body: ResultBody }[] = [];
+  submitted: { runId: string; body: ResultBody; claimNext?: number }[] = [];
+  /** Claims that leased something, made by the claim loop (not those a result carried). */
+  leasingClaims = 0;
+  /** Whether results may carry a claim (Claim-Next); a server that predates it answers without `next`. */
+  offersClaimNext = true;
   leases: HeartbeatAnswer['leases'] = { renewed: [], lost: [], cancel: [] };
   submitAnswers: (SubmitAnswer | Error)[] = [];
   /** While set, submissions wait for releaseSubmits(). */
@@ -61,16 +65,20 @@ class FakeServer implements AgentTransport {
 
   async claim(max: number, _waitMs: number, signal: AbortSignal): Promise<LeasedRun[]> {
     const runs = this.queue.splice(0, max);
+    if (runs.length > 0) this.leasingClaims++;
     if (runs.length === 0) await new Promise((resolve) => setTimeout(resolve, signal.aborted ? 0 : 20));
     return runs;
   }
 
-  async submit(runId: string, body: ResultBody): Promise<SubmitAnswer> {
+  async submit(runId: string, body: ResultBody, claimNext?: number): Promise<SubmitAnswer> {
     if (this.holdSubmits) await new Promise<void>((resolve) => this.heldSubmits.push(resolve));
     const answer = this.submitAnswers.shift() ?? { accepted: true, taskStatus: 'completed' };
     if (answer instanceof Error) return Promise.reject(answer);
-    if (answer.accepted) this.submitted.push({ runId, body });
-    return Promise.resolve(answer);
+    if (!answer.accepted) return answer;
+    this.submitted.push({ runId, body, claimNext });
+    const next =
+      claimNext !== undefined && this.offersClaimNext ? this.queue.splice(0, claimNext) : undefined;
+    return { ...answer, next };
   }
 
   module(): Promise<Uint8Array> {
@@ -129,6 +137,20 @@ const until = async (check: () => boolean, timeoutMs = 5000) => {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 };
+
+const oneSlotAgent = (transport: AgentTransport, engine: WasmEngine) =>
+  new Agent({
+    nodeId: 'n2',
+    concurrency: 1,
+    keys: generateNodeKeyPair(),
+    transport,
+    engine,
+    cache: new ContentCache(null, 1024 * 1024),
+    reporter: { emit: () => undefined },
+    version: 'test',
+    claimWaitMs: 20,
+    random: () => 0,
+  });
 
 describe('Agent', () => {
   let server: FakeServer;
@@ -212,42 +234,60 @@ describe('Agent', () => {
     expect(events.filter((e) => e.event === 'refused')).toEqual([]);
   });
 
+  it('a result carries the claim for the slot its run freed (Claim-Next): one request per run', async () => {
+    const ownServer = new FakeServer();
+    const one = oneSlotAgent(ownServer, new FakeEngine());
+    await one.start();
+    try {
+      ownServer.queue.push(leasedRun(6), leasedRun(7), leasedRun(8));
+      await until(() => ownServer.submitted.length === 3);
+      // One claim leased run 6; each result then claimed the next run, the last one found nothing.
+      expect(ownServer.leasingClaims).toBe(1);
+      expect(ownServer.submitted.map((s) => [s.runId, s.claimNext])).toEqual(
+        [6, 7, 8].map((n) => [leasedRun(n).run_id, 1]),
+      );
+      // A proof's result carries no claim (its verification may take seconds): the claim loop claims.
+      ownServer.queue.push({ ...leasedRun(9), task_type: 'zk_proof' }, leasedRun(5));
+      await until(() => ownServer.submitted.length === 5);
+      expect(ownServer.submitted.slice(3).map((s) => s.claimNext)).toEqual([undefined, 1]);
+      expect(ownServer.leasingClaims).toBe(3);
+    } finally {
+      await one.stop(0);
+    }
+  });
+
   it('a slot frees when its run finished executing: the next run starts while the last result is unanswered', async () => {
     const ownServer = new FakeServer();
     const ownEngine = new FakeEngine();
-    const one = new Agent({
-      nodeId: 'n2',
-      concurrency: 1,
-      keys,
-      transport: ownServer,
-      engine: ownEngine,
-      cache: new ContentCache(null, 1024 * 1024),
-      reporter: { emit: () => undefined },
-      version: 'test',
-      claimWaitMs: 20,
-      random: () => 0,
-    });
+    const one = oneSlotAgent(ownServer, ownEngine);
+    // A server that predates Claim-Next: after its first answer without `next`, results carry no claim.
+    ownServer.offersClaimNext = false;
     await one.start();
     try {
+      ownServer.queue.push(leasedRun(5));
+      await until(() => ownServer.submitted.length === 1);
+      expect(ownServer.submitted[0].claimNext).toBe(1);
       // One slot: a run still executing keeps the next one waiting (negative control).
       ownEngine.hold = true;
       ownServer.queue.push(leasedRun(6), leasedRun(7), leasedRun(8));
-      await until(() => ownEngine.started.length === 1);
+      await until(() => ownEngine.started.length === 2);
       // Absence cannot be polled for: five claim waits (claimWaitMs 20) give a wrong claim time to happen.
       await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(ownEngine.started).toHaveLength(1);
+      expect(ownEngine.started).toHaveLength(2);
       // Its result unanswered, the slot is free again: run 7 executes; run 8 waits, one lease beyond the slot.
       ownServer.holdSubmits = true;
       ownEngine.hold = false;
       ownEngine.releaseAll();
-      await until(() => ownEngine.started.length === 2);
+      await until(() => ownEngine.started.length === 3);
       await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(ownEngine.started).toHaveLength(2);
+      expect(ownEngine.started).toHaveLength(3);
       expect(one.running).toBe(2);
       expect(ownServer.queue).toHaveLength(1);
       ownServer.releaseSubmits();
-      await until(() => ownServer.submitted.length === 3);
-      expect(ownServer.submitted.map((s) => s.runId)).toEqual([6, 7, 8].map((n) => leasedRun(n).run_id));
+      await until(() => ownServer.submitted.length === 4);
+      expect(ownServer.submitted.map((s) => [s.runId, s.claimNext])).toEqual(
+        [5, 6, 7, 8].map((n) => [leasedRun(n).run_id, n === 5 ? 1 : undefined]),
+      );
     } finally {
       await one.stop(0);
     }

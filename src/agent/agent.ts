@@ -50,6 +50,10 @@ export class Agent {
   private readonly claimAbort = new AbortController();
   private readonly random: () => number;
   private slotFreed: (() => void) | null = null;
+  /** Slots a result in flight claims for (Claim-Next); the claim loop leaves them alone. */
+  private reservedByResult = 0;
+  /** Cleared when the server answers a result without `next` (it predates Claim-Next): claim separately. */
+  private claimNextOffered = true;
   private stopping = false;
   private stopped = false;
   private stopPromise: Promise<void> | null = null;
@@ -170,13 +174,7 @@ export class Agent {
   private async claimLoop(): Promise<void> {
     let failures = 0;
     while (!this.stopping) {
-      // A slot is free once its run finished executing: the next run starts while the last result is still on
-      // its way (a round trip or two). At most one result beyond the slots waits for its answer, so the node
-      // holds at most one lease more than it has slots.
-      const free = Math.min(
-        this.setup.concurrency - this.executing,
-        this.setup.concurrency + 1 - this.held.size,
-      );
+      const free = this.freeSlots() - this.reservedByResult;
       if (free <= 0) {
         await new Promise<void>((resolve) => (this.slotFreed = resolve));
         this.slotFreed = null;
@@ -195,6 +193,38 @@ export class Agent {
         await this.afterFailure(error, 'claim', failures++);
       }
     }
+  }
+
+  /**
+   * A slot is free once its run finished executing: the next run starts while the last result is still on
+   * its way (a round trip or two). At most one result beyond the slots waits for its answer, so the node
+   * holds at most one lease more than it has slots.
+   */
+  private freeSlots(): number {
+    return Math.min(this.setup.concurrency - this.executing, this.setup.concurrency + 1 - this.held.size);
+  }
+
+  /**
+   * When the claim loop is idle for want of slots (not in a long poll), the result of the run that just freed
+   * one carries the claim for the free slots (Claim-Next): one round trip per run instead of two. Only one
+   * result at a time carries a claim; a slot freed meanwhile is the claim loop's. Not a proof's result: its
+   * verification may hold the answer for seconds, and the node would sit idle behind it.
+   */
+  private reserveClaimNext(run: LeasedRun): number | undefined {
+    const free = this.freeSlots() - this.reservedByResult;
+    if (this.stopping || !this.claimNextOffered || this.slotFreed === null) return undefined;
+    if (run.task_type === 'zk_proof') return undefined;
+    if (this.reservedByResult > 0 || free <= 0) return undefined;
+    this.reservedByResult = Math.min(free, MAX_CLAIM);
+    return this.reservedByResult;
+  }
+
+  /** The result that carried a claim is answered (or given up): its runs start, the claim loop takes over. */
+  private releaseClaimNext(next: LeasedRun[] | undefined): void {
+    this.reservedByResult = 0;
+    // Runs leased after shutdown began are not started: their leases expire, as a late claim answer's do.
+    if (!this.stopping) for (const run of next ?? []) this.startRun(run);
+    this.slotFreed?.();
   }
 
   private startRun(run: LeasedRun): void {
@@ -241,9 +271,29 @@ export class Agent {
       };
     } finally {
       this.executing--;
-      this.slotFreed?.();
     }
-    if (held.dropped !== null) return this.reportDropped(held);
+    const claimNext = held.dropped === null ? this.reserveClaimNext(run) : undefined;
+    if (claimNext === undefined) this.slotFreed?.();
+    let next: LeasedRun[] | undefined;
+    try {
+      next = await this.report(held, execution, started, claimNext);
+    } finally {
+      if (claimNext !== undefined) this.releaseClaimNext(next);
+    }
+  }
+
+  /** Submits the run's result (retrying network errors); the runs its Claim-Next leased, if any. */
+  private async report(
+    held: Held,
+    execution: Execution,
+    started: number,
+    claimNext: number | undefined,
+  ): Promise<LeasedRun[] | undefined> {
+    const { run } = held;
+    if (held.dropped !== null) {
+      this.reportDropped(held);
+      return undefined;
+    }
     this.setup.reporter.emit({
       event: 'finished',
       task_id: run.task_id,
@@ -256,10 +306,13 @@ export class Agent {
     const overheadMs =
       execution.engineMs === undefined ? undefined : round2(performance.now() - started - execution.engineMs);
     for (let failures = 0; ; failures++) {
-      if (held.dropped !== null) return this.reportDropped(held);
+      if (held.dropped !== null) {
+        this.reportDropped(held);
+        return undefined;
+      }
       let answer: SubmitAnswer;
       try {
-        answer = await this.setup.transport.submit(run.run_id, body);
+        answer = await this.setup.transport.submit(run.run_id, body, claimNext);
       } catch (error) {
         if (error instanceof TransportError && error.retryable && !this.stopped) {
           await this.afterFailure(error, 'submit', failures);
@@ -272,13 +325,14 @@ export class Agent {
           run_id: run.run_id,
           message: error instanceof Error ? error.message : String(error),
         });
-        return;
+        return undefined;
       }
       if (!answer.accepted) {
         // Another node has the run now (or the task was cancelled): nothing to do, nothing to shout about.
         this.emitDropped(run, 'lease lost', { result_status: 409 });
-        return;
+        return undefined;
       }
+      if (claimNext !== undefined && answer.next === undefined) this.claimNextOffered = false;
       this.counters.submitted++;
       if (execution.outcome === 'ok') this.counters.succeeded++;
       else this.counters.failed++;
@@ -291,7 +345,7 @@ export class Agent {
           : { overhead_ms: overheadMs, engine_ms: round2(execution.engineMs ?? 0) }),
         task_status: answer.taskStatus,
       });
-      return;
+      return answer.next;
     }
   }
 

@@ -3,16 +3,18 @@ import { TransportError } from './transport';
 
 type Reply = Response | Error;
 
-/** A fetch that answers from a script and records the Idempotency-Key each claim carried. */
+/** A fetch that answers from a script and records the Idempotency-Key (and Claim-Next) each request carried. */
 function scripted(replies: Reply[]) {
   const keys: (string | null)[] = [];
+  const claimNext: (string | null)[] = [];
   const send: Fetch = (_input, init) => {
     keys.push(new Headers(init?.headers).get('idempotency-key'));
+    claimNext.push(new Headers(init?.headers).get('claim-next'));
     const reply = replies.shift();
     if (reply === undefined) throw new Error('no reply scripted');
     return reply instanceof Error ? Promise.reject(reply) : Promise.resolve(reply);
   };
-  return { send, keys };
+  return { send, keys, claimNext };
 }
 
 const json = (status: number, body: unknown) =>
@@ -57,5 +59,54 @@ describe('HttpTransport claims', () => {
     const sut = new HttpTransport('http://server', 'node-1', 'vcp_key', send);
     await sut.heartbeat({ active_tasks: 0, agent_version: 'test', runs: [] });
     expect(keys).toEqual([null]);
+  });
+});
+
+describe('HttpTransport results carrying a claim (Claim-Next)', () => {
+  const body = {
+    fence: '1',
+    outcome: 'ok',
+    output_hash: '0'.repeat(64),
+    execution_time_ms: 1,
+    signature: 's',
+  };
+  const accepted = (next?: unknown[]) =>
+    json(200, { task_status: 'completed', ...(next ? { next_runs: next } : {}) });
+
+  it('sends the header with a key, the same key again when the answer was lost, a new one after an answer', async () => {
+    const { send, keys, claimNext } = scripted([
+      new TypeError('fetch failed'),
+      accepted([{ run_id: 'r2', fence: '2' }]),
+      accepted([]),
+      accepted(),
+    ]);
+    const sut = new HttpTransport('http://server', 'node-1', 'vcp_key', send);
+    await expect(sut.submit('r1', body, 2)).rejects.toMatchObject({ retryable: true });
+    expect(await sut.submit('r1', body, 2)).toEqual({
+      accepted: true,
+      taskStatus: 'completed',
+      next: [{ run_id: 'r2', fence: '2' }],
+    });
+    expect(await sut.submit('r2', body, 1)).toMatchObject({ next: [] });
+    // Without Claim-Next: neither header, and no `next` (a server that predates it answers the same).
+    expect(await sut.submit('r3', body)).toEqual({
+      accepted: true,
+      taskStatus: 'completed',
+      next: undefined,
+    });
+    expect(claimNext).toEqual(['2', '2', '1', null]);
+    expect(keys[0]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(keys[1]).toBe(keys[0]);
+    expect(keys[2]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(keys[2]).not.toBe(keys[0]);
+    expect(keys[3]).toBeNull();
+  });
+
+  it('a refusal is an answer (nothing was claimed): the next result carries a new key', async () => {
+    const { send, keys } = scripted([json(409, { error: 'conflict', reason: 'lease_lost' }), accepted([])]);
+    const sut = new HttpTransport('http://server', 'node-1', 'vcp_key', send);
+    expect(await sut.submit('r1', body, 1)).toEqual({ accepted: false, reason: 'lease_lost' });
+    await sut.submit('r2', body, 1);
+    expect(keys[1]).not.toBe(keys[0]);
   });
 });

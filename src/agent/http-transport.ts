@@ -31,6 +31,8 @@ export class HttpTransport implements AgentTransport {
   private readonly base: string;
   /** The Idempotency-Key of a claim whose answer never arrived: its retry is the same claim. */
   private unansweredClaimKey: string | null = null;
+  /** The same for the claim a result carries (Claim-Next; the agent has at most one in flight). */
+  private unansweredClaimNextKey: string | null = null;
 
   constructor(
     server: string,
@@ -70,11 +72,22 @@ export class HttpTransport implements AgentTransport {
     }
   }
 
-  async submit(runId: string, body: ResultBody): Promise<SubmitAnswer> {
+  async submit(runId: string, body: ResultBody, claimNext?: number): Promise<SubmitAnswer> {
+    const headers: Record<string, string> = {};
+    if (claimNext !== undefined) {
+      headers['claim-next'] = String(claimNext);
+      headers['idempotency-key'] = this.unansweredClaimNextKey ??= randomUUID();
+    }
     try {
-      const res = await this.call('POST', `/runs/${runId}/result`, body);
-      return { accepted: true, taskStatus: ((await res.json()) as { task_status: string }).task_status };
+      const res = await this.call('POST', `/runs/${runId}/result`, body, { headers });
+      const answer = (await res.json()) as { task_status: string; next_runs?: LeasedRun[] };
+      if (claimNext !== undefined) this.unansweredClaimNextKey = null;
+      return { accepted: true, taskStatus: answer.task_status, next: answer.next_runs };
     } catch (error) {
+      // A refusal is an answer (nothing was claimed); anything else may have leased runs unseen.
+      if (claimNext !== undefined && error instanceof TransportError && !error.retryable) {
+        this.unansweredClaimNextKey = null;
+      }
       if (error instanceof TransportError && error.status === 409 && error.code === 'lease_lost') {
         return { accepted: false, reason: 'lease_lost' };
       }

@@ -62,7 +62,8 @@ export interface ResultBody {
 }
 
 export type SubmitAnswer =
-  | { accepted: true; taskStatus: string }
+  /** `next`: the runs leased by the claim the result carried; undefined when the server does not offer it. */
+  | { accepted: true; taskStatus: string; next?: LeasedRun[] }
   /** 409 lease_lost: the run is no longer this node's; dropped quietly. */
   | { accepted: false; reason: 'lease_lost' };
 
@@ -93,7 +94,11 @@ export interface AgentTransport {
   heartbeat(body: HeartbeatBody): Promise<HeartbeatAnswer>;
   /** Long poll: resolves with the runs leased (possibly none) within `waitMs`, or early on `signal`. */
   claim(max: number, waitMs: number, signal: AbortSignal): Promise<LeasedRun[]>;
-  submit(runId: string, body: ResultBody): Promise<SubmitAnswer>;
+  /**
+   * `claimNext`: once the result is accepted, lease up to that many runs in the same call (no waiting). A
+   * retry of the same submit is the same claim (it gets the runs leased by an answer that was lost).
+   */
+  submit(runId: string, body: ResultBody, claimNext?: number): Promise<SubmitAnswer>;
   /** The bytes of a stored module (the caller checks them against the id). */
   module(moduleId: string): Promise<Uint8Array>;
   circuit(circuitId: string): Promise<CircuitInfo>;

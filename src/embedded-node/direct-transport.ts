@@ -60,12 +60,16 @@ export class DirectTransport implements AgentTransport {
     }
   }
 
-  async submit(runId: string, body: ResultBody): Promise<SubmitAnswer> {
+  async submit(runId: string, body: ResultBody, claimNext?: number): Promise<SubmitAnswer> {
     try {
       const answer = await call(() =>
         this.services.results.submit(this.nodeId, runId, body as RunResultRequestDto),
       );
-      return { accepted: true, taskStatus: answer.task_status };
+      const next =
+        claimNext === undefined
+          ? undefined
+          : await call(() => this.services.claims.claimNext(this.nodeId, claimNext));
+      return { accepted: true, taskStatus: answer.task_status, next };
     } catch (error) {
       if (error instanceof TransportError && error.code === 'lease_lost') {
         return { accepted: false, reason: 'lease_lost' };

@@ -102,6 +102,19 @@ export class ClaimService implements OnModuleDestroy {
   }
 
   /**
+   * The claim a result carries (`Claim-Next`): no waiting, and a quarantined node leases nothing without its
+   * accepted result turning into a refusal (its next claim of its own learns why).
+   */
+  async claimNext(nodeId: string, max: number, claimKey?: string): Promise<LeasedRunDto[]> {
+    try {
+      return (await this.claim(nodeId, { max, wait_ms: 0 }, claimKey))?.runs ?? [];
+    } catch (error) {
+      if (error instanceof AppException && error.publicReason === 'node_quarantined') return [];
+      throw error;
+    }
+  }
+
+  /**
    * One claim: one statement, committing on its own. A unique violation means a concurrent claim of this node
    * took a lease slot this one counted as free (or, for a quorum task, a run for the same owner): this statement
    * rolled back whole and leased nothing, and runs again, now seeing the other's runs. The unique indexes are

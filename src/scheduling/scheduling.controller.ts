@@ -15,6 +15,7 @@ import type { Principal } from '../common/auth/principal';
 import { RateLimitTier } from '../common/auth/rate-tier.decorator';
 import { CurrentPrincipal } from '../common/auth/request-context.decorator';
 import { IdempotencyKey } from '../common/validation/idempotency-key';
+import { ClaimNext } from './claim-next';
 import { ClaimService } from './claim.service';
 import { ClaimRequestDto, ClaimResponseDto } from './dto/claim.dto';
 import { RunResultRequestDto, RunResultResponseDto } from './dto/result.dto';
@@ -67,16 +68,36 @@ export class SchedulingController {
   // The node is not in the path: the service checks the run is leased to the calling node.
   @NodeAgent({ users: false })
   @RateLimitTier('node')
+  @ApiHeader({
+    name: 'Claim-Next',
+    required: false,
+    description:
+      'Once this result is accepted, also lease up to this many runs (1–16) to the node, without waiting: ' +
+      'they come back in `next_runs`, as a claim would answer them. A header, so a server that predates it ' +
+      'ignores it (no `next_runs`: claim as usual)',
+  })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description:
+      'With Claim-Next: the key of the claim it carries, resent with the result’s retries, so a retry whose ' +
+      'first answer was lost gets the runs leased then instead of more (see the claim route)',
+  })
   @ApiOkResponse({ type: RunResultResponseDto })
   @ApiConflictResponse({
     description: 'Stale fence, expired lease or another node’s run (`reason: lease_lost`)',
   })
   @ApiUnprocessableEntityResponse({ description: 'output_hash is not the hash of output' })
-  result(
+  async result(
     @Param('run_id') runId: string,
     @Body() dto: RunResultRequestDto,
     @CurrentPrincipal() principal: Principal,
+    @ClaimNext() claimNext: number | undefined,
+    @IdempotencyKey() claimKey: string | undefined,
   ): Promise<RunResultResponseDto> {
-    return this.results.submit(principal.nodeId!, runId, dto);
+    const nodeId = principal.nodeId!;
+    const answer = await this.results.submit(nodeId, runId, dto);
+    if (claimNext === undefined) return answer;
+    return { ...answer, next_runs: await this.claims.claimNext(nodeId, claimNext, claimKey) };
   }
 }

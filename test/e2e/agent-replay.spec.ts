@@ -75,16 +75,24 @@ describe('agent requests replayed twice (PostgreSQL)', () => {
       expect({ ...b, node_api_key: a.node_api_key }).toEqual(a);
       expect(b.node_api_key).not.toEqual(a.node_api_key);
     }
-    // A repeated result gets the first answer (not a 409, not a second verdict); a repeated claim the same runs.
+    // A repeated result gets the first answer (not a 409, not a second verdict), and the claim it carried
+    // (Claim-Next) the same runs; a repeated claim the same runs. Replayed leases are renewed: compared by
+    // run and fence.
+    const ids = (runs: LeasedRunView[]) => runs.map(({ run_id, fence }) => ({ run_id, fence }));
+    const resultView = ({ status, body }: { status: number; body: string }) => {
+      const answer = JSON.parse(body) as { next_runs?: LeasedRunView[] };
+      return { status, ...answer, ...(answer.next_runs ? { next_runs: ids(answer.next_runs) } : {}) };
+    };
     const results = answered('result');
-    for (const { first, second } of results) expect(second).toEqual(first);
+    for (const { first, second } of results) expect(resultView(second)).toEqual(resultView(first));
     expect(results.filter(({ first }) => first.status === 200).length).toBeGreaterThan(0);
+    const nextRuns = ({ body }: { body: string }) =>
+      (JSON.parse(body) as { next_runs?: LeasedRunView[] }).next_runs ?? [];
+    expect(results.filter(({ first }) => nextRuns(first).length > 0).length).toBeGreaterThan(0);
     const leasing = answered('claim').filter(({ first }) => runsOf(first.body).length > 0);
     expect(leasing.length).toBeGreaterThan(0);
-    for (const { first, second } of leasing) {
-      const ids = (body: string) => runsOf(body).map(({ run_id, fence }) => ({ run_id, fence }));
-      expect(ids(second.body)).toEqual(ids(first.body));
-    }
+    for (const { first, second } of leasing)
+      expect(ids(runsOf(second.body))).toEqual(ids(runsOf(first.body)));
     // A repeated heartbeat answers for the same runs and renews none the first did not (a result that
     // landed between the two sends makes a renewed run lost in the second, never the other way round).
     for (const { first, second } of answered('heartbeat')) {
@@ -106,6 +114,14 @@ describe('agent requests replayed twice (PostgreSQL)', () => {
     const lost = (snapshot: Snapshot) =>
       snapshot.nodes.reduce<number>((sum, node) => sum + (node as { runs_lost: number }).runs_lost, 0);
     expect(lost(baseline)).toBe(0);
+    expect(lost(replayed)).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('control: replayed results without the Idempotency-Key of the claim they carry lease runs unseen', async () => {
+    const replaying = new ReplayingFetch({ stripClaimKeys: 'results' });
+    const replayed = await runScenario(replaying.fetch);
+    const lost = (snapshot: Snapshot) =>
+      snapshot.nodes.reduce<number>((sum, node) => sum + (node as { runs_lost: number }).runs_lost, 0);
     expect(lost(replayed)).toBeGreaterThan(0);
   }, 60_000);
 });

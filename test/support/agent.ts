@@ -91,7 +91,13 @@ export class TestAgent {
   }
 
   /** Reports a result, signed over its receipt unless `extra` names its own `signature`. */
-  report(run: LeasedRun, outcome: string, output: unknown, extra: Record<string, unknown> = {}) {
+  report(
+    run: LeasedRun,
+    outcome: string,
+    output: unknown,
+    extra: Record<string, unknown> = {},
+    headers: Headers = {},
+  ) {
     const body: Record<string, unknown> = {
       fence: run.fence,
       outcome,
@@ -108,7 +114,7 @@ export class TestAgent {
     return this.app.inject({
       method: 'POST',
       url: `/api/v1/runs/${run.run_id}/result`,
-      headers: apiKeyHeader(this.node.node_api_key),
+      headers: { ...apiKeyHeader(this.node.node_api_key), ...headers },
       payload: body,
     });
   }

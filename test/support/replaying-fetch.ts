@@ -52,20 +52,25 @@ async function read(res: Response): Promise<{ answer: Answer; response: Response
 /**
  * A fetch that sends every request twice, one after the other, and hands the agent the second answer: what a
  * retry after a lost answer looks like (the server acted on the first, the client acts on the last). With
- * `stripClaimKeys`, claims go out without their Idempotency-Key (the negative control: an agent that
+ * `stripClaimKeys`, claims and results (which carry one with Claim-Next) go out without their
+ * Idempotency-Key, or with `'results'` only results (the negative control: an agent that
  * cannot be replayed safely).
  */
 export class ReplayingFetch {
   readonly exchanges: Exchange[] = [];
 
-  constructor(private readonly options: { stripClaimKeys?: boolean } = {}) {}
+  constructor(private readonly options: { stripClaimKeys?: boolean | 'results' } = {}) {}
 
   readonly fetch: Fetch = async (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
     const method = (init?.method ?? 'GET').toUpperCase();
     const kind = kindOf(method, url.pathname);
     const headers = headersOf(init);
-    if (kind === 'claim' && this.options.stripClaimKeys) delete headers['idempotency-key'];
+    // A result's Idempotency-Key is the key of the claim it carries (Claim-Next).
+    const strip = this.options.stripClaimKeys;
+    if ((strip === true && kind === 'claim') || (strip && kind === 'result')) {
+      delete headers['idempotency-key'];
+    }
     const send = () => fetch(url, { ...init, headers });
     // Bodies here are strings (JSON), so the same init can be sent again.
     const first = await read(await send());

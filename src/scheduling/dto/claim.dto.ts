@@ -1,12 +1,15 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 
+/** The most runs one claim leases (a claim's `max`, a result's `Claim-Next`). */
+export const MAX_CLAIM = 16;
+
 export class ClaimRequestDto {
-  @ApiPropertyOptional({ minimum: 1, maximum: 16, default: 1, description: 'Most runs to lease at once' })
+  @ApiPropertyOptional({ minimum: 1, maximum: MAX_CLAIM, default: 1, description: 'Most runs to lease at once' })
   @IsOptional()
   @IsInt()
   @Min(1)
-  @Max(16)
+  @Max(MAX_CLAIM)
   max?: number;
 
   @ApiPropertyOptional({

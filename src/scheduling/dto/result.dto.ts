@@ -13,6 +13,7 @@ import {
   Min,
 } from 'class-validator';
 import { OUTCOMES } from '../../wasm/wasm.service';
+import { LeasedRunDto } from './claim.dto';
 
 /** The WASM engine's outcomes, plus `error` (the node could not run it at all). */
 export const RESULT_OUTCOMES = [...OUTCOMES, 'error'] as const;
@@ -86,4 +87,9 @@ export class RunResultResponseDto {
   @ApiProperty({ enum: ['succeeded', 'failed', 'rejected'] }) run_status!: string;
   @ApiProperty() task_status!: string;
   @ApiProperty({ nullable: true, type: String }) task_status_reason!: string | null;
+  @ApiPropertyOptional({
+    type: [LeasedRunDto],
+    description: 'Only with a `Claim-Next` header: the runs leased to this node by the claim it carried',
+  })
+  next_runs?: LeasedRunDto[];
 }
