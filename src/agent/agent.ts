@@ -1,6 +1,7 @@
 import type { NodeKeyPair } from '../common/receipts/receipt';
 import { ContentCache } from './content-cache';
 import { execute, Execution, WasmEngine } from './executors';
+import { backoffMs, Sleeps } from './pacing';
 import { Counters, Reporter, zeroCounters } from './reporter';
 import { resultBodyOf } from './result-body';
 import { AgentTransport, HeartbeatBody, LeasedRun, SubmitAnswer, TransportError } from './transport';
@@ -28,8 +29,6 @@ interface Held {
   dropped: string | null;
 }
 
-const MAX_BACKOFF_MS = 30_000;
-const BASE_BACKOFF_MS = 250;
 const MAX_CLAIM = 16;
 
 /**
@@ -44,7 +43,7 @@ export class Agent {
   /** Held runs still executing; the others are reporting their result, which needs no slot. */
   private executing = 0;
   private readonly inflight = new Set<Promise<void>>();
-  private readonly sleepers = new Set<() => void>();
+  private readonly sleeps = new Sleeps();
   /** The heartbeat loop's wait, woken to be recomputed. */
   private readonly beatWakers = new Set<() => void>();
   private readonly claimAbort = new AbortController();
@@ -108,7 +107,7 @@ export class Agent {
     for (const held of this.held.values()) this.drop(held, 'shutdown');
     await Promise.all([...this.inflight]);
     this.stopped = true;
-    for (const wake of this.sleepers) wake();
+    this.sleeps.endAll();
     await Promise.all(this.loops);
     this.setup.reporter.emit({ event: 'stopped', ...this.counters });
   }
@@ -396,30 +395,13 @@ export class Agent {
     });
   }
 
-  /**
-   * Exponential backoff with full jitter (AWS's "full jitter"), so agents cut off together do not return in
-   * step; while holding leases never longer than a third of the lease, so renewals still get through.
-   */
+  /** While holding leases never longer than a third of the lease, so renewals still get through. */
   private backoffMs(failures: number, jitter = this.random()): number {
-    let cap = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** Math.min(failures, 16));
-    if (this.held.size > 0) cap = Math.min(cap, this.leaseMs / 3);
-    return Math.max(50, cap * jitter);
+    return backoffMs(failures, jitter, this.held.size > 0 ? this.leaseMs / 3 : Infinity);
   }
 
-  /** Sleeps `ms`, or less: every sleep ends at stop, and one registered in `wakers` when it is woken. */
   private sleep(ms: number, wakers?: Set<() => void>): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.sleepers.delete(wake);
-        wakers?.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      this.sleepers.add(wake);
-      wakers?.add(wake);
-    });
+    return this.sleeps.sleep(ms, wakers);
   }
 }
 
