@@ -80,15 +80,10 @@ export class ClaimService implements OnModuleDestroy {
         }, waitMs);
     try {
       for (;;) {
-        const started = performance.now();
-        const claimed = await this.claimNow(nodeId, max, claimKey ?? null);
-        this.metrics.observeClaim(claimed.length > 0, (performance.now() - started) / 1000);
-        if (claimed.length > 0) {
+        const runs = await this.leaseNow(nodeId, max, claimKey ?? null);
+        if (runs.length > 0) {
           if (wokenByWork) this.wakeOne();
-          this.sweeper.leaseGranted(claimed[0].leaseExpiresAt);
-          this.leased.remember(nodeId, claimed);
-          this.events.publish(...claimed.map((run) => run.taskId));
-          return { runs: claimed.map((run) => this.toLeasedRun(run)) };
+          return { runs };
         }
         // Read once per poll, and only when there was nothing to lease: a quarantined node's claim leases
         // nothing (the claim statement skips it) and learns why here.
@@ -102,16 +97,23 @@ export class ClaimService implements OnModuleDestroy {
   }
 
   /**
-   * The claim a result carries (`Claim-Next`): no waiting, and a quarantined node leases nothing without its
-   * accepted result turning into a refusal (its next claim of its own learns why).
+   * The claim a result carries (`Claim-Next`): one look, no waiting. A quarantined node leases nothing (the
+   * claim statement skips it) and its accepted result stays an acceptance: its next claim of its own learns why.
    */
-  async claimNext(nodeId: string, max: number, claimKey?: string): Promise<LeasedRunDto[]> {
-    try {
-      return (await this.claim(nodeId, { max, wait_ms: 0 }, claimKey))?.runs ?? [];
-    } catch (error) {
-      if (error instanceof AppException && error.publicReason === 'node_quarantined') return [];
-      throw error;
-    }
+  claimNext(nodeId: string, max: number, claimKey?: string): Promise<LeasedRunDto[]> {
+    return this.leaseNow(nodeId, max, claimKey ?? null);
+  }
+
+  /** One claim statement and what follows a lease: metrics, the sweeper's deadline, the result's facts, events. */
+  private async leaseNow(nodeId: string, max: number, claimKey: string | null): Promise<LeasedRunDto[]> {
+    const started = performance.now();
+    const claimed = await this.claimNow(nodeId, max, claimKey);
+    this.metrics.observeClaim(claimed.length > 0, (performance.now() - started) / 1000);
+    if (claimed.length === 0) return [];
+    this.sweeper.leaseGranted(claimed[0].leaseExpiresAt);
+    this.leased.remember(nodeId, claimed);
+    this.events.publish(...claimed.map((run) => run.taskId));
+    return claimed.map((run) => this.toLeasedRun(run));
   }
 
   /**
