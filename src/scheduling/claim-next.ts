@@ -1,7 +1,7 @@
-import { createParamDecorator, ExecutionContext, PipeTransform } from '@nestjs/common';
-import type { FastifyRequest } from 'fastify';
+import { PipeTransform } from '@nestjs/common';
 import { AppException } from '../common/errors/app.exception';
 import { refuseAfterOtherParameters } from '../common/validation/pipe-order';
+import { RequestHeader } from '../common/validation/request-header';
 import { MAX_CLAIM } from './dto/claim.dto';
 
 const COUNT = /^[1-9][0-9]?$/;
@@ -17,13 +17,8 @@ export class ClaimNextPipe implements PipeTransform<unknown, Promise<number | un
   }
 }
 
-const claimNextHeader = createParamDecorator(
-  (_data: unknown, ctx: ExecutionContext): unknown =>
-    ctx.switchToHttp().getRequest<FastifyRequest>().headers['claim-next'],
-);
-
 /**
  * A result's `Claim-Next: n` header: once the result is accepted, lease up to n more runs to the node in the
  * same request (no waiting), saving the agent a claim round trip per run.
  */
-export const ClaimNext = (): ParameterDecorator => claimNextHeader(new ClaimNextPipe());
+export const ClaimNext = (): ParameterDecorator => RequestHeader('claim-next', new ClaimNextPipe());

@@ -1,7 +1,7 @@
-import { createParamDecorator, ExecutionContext, PipeTransform } from '@nestjs/common';
-import type { FastifyRequest } from 'fastify';
+import { PipeTransform } from '@nestjs/common';
 import { AppException } from '../errors/app.exception';
 import { refuseAfterOtherParameters } from './pipe-order';
+import { RequestHeader } from './request-header';
 
 /** An `Idempotency-Key` header: 1–255 printable ASCII characters (no spaces), as for task submissions. */
 export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
@@ -20,10 +20,6 @@ export class IdempotencyKeyPipe implements PipeTransform<unknown, Promise<string
   }
 }
 
-const idempotencyKeyHeader = createParamDecorator(
-  (_data: unknown, ctx: ExecutionContext): unknown =>
-    ctx.switchToHttp().getRequest<FastifyRequest>().headers['idempotency-key'],
-);
-
 /** The request's `Idempotency-Key` header, checked (`IdempotencyKeyPipe`). */
-export const IdempotencyKey = (): ParameterDecorator => idempotencyKeyHeader(new IdempotencyKeyPipe());
+export const IdempotencyKey = (): ParameterDecorator =>
+  RequestHeader('idempotency-key', new IdempotencyKeyPipe());
