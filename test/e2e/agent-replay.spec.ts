@@ -8,6 +8,9 @@ interface LeasedRunView {
 
 const runsOf = (body: string): LeasedRunView[] =>
   body === '' ? [] : (JSON.parse(body) as { runs: LeasedRunView[] }).runs;
+/** Leases that ended without a result, over both nodes. */
+const lost = (snapshot: Snapshot) =>
+  snapshot.nodes.reduce<number>((sum, node) => sum + (node as { runs_lost: number }).runs_lost, 0);
 const NO_LEASES = { renewed: [], lost: [], cancel: [] };
 const leasesOf = (body: string): Record<'renewed' | 'lost' | 'cancel', string[]> =>
   (JSON.parse(body) as { leases?: Record<'renewed' | 'lost' | 'cancel', string[]> }).leases ?? NO_LEASES;
@@ -111,8 +114,6 @@ describe('agent requests replayed twice (PostgreSQL)', () => {
     const replayed = await runScenario(replaying.fetch);
     expect(replayed).not.toEqual(baseline);
     // The difference is the one expected: leases that ended without a result, counted against the nodes.
-    const lost = (snapshot: Snapshot) =>
-      snapshot.nodes.reduce<number>((sum, node) => sum + (node as { runs_lost: number }).runs_lost, 0);
     expect(lost(baseline)).toBe(0);
     expect(lost(replayed)).toBeGreaterThan(0);
   }, 60_000);
@@ -120,8 +121,6 @@ describe('agent requests replayed twice (PostgreSQL)', () => {
   it('control: replayed results without the Idempotency-Key of the claim they carry lease runs unseen', async () => {
     const replaying = new ReplayingFetch({ stripClaimKeys: 'results' });
     const replayed = await runScenario(replaying.fetch);
-    const lost = (snapshot: Snapshot) =>
-      snapshot.nodes.reduce<number>((sum, node) => sum + (node as { runs_lost: number }).runs_lost, 0);
     expect(lost(replayed)).toBeGreaterThan(0);
   }, 60_000);
 });
