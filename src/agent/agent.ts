@@ -1,6 +1,7 @@
 import type { NodeKeyPair } from '../common/receipts/receipt';
 import { ContentCache } from './content-cache';
 import { execute, Execution, WasmEngine } from './executors';
+import { Heartbeats } from './heartbeats';
 import { backoffMs, Sleeps } from './pacing';
 import { Counters, Reporter, zeroCounters } from './reporter';
 import { resultBodyOf } from './result-body';
@@ -44,8 +45,7 @@ export class Agent {
   private executing = 0;
   private readonly inflight = new Set<Promise<void>>();
   private readonly sleeps = new Sleeps();
-  /** The heartbeat loop's wait, woken to be recomputed. */
-  private readonly beatWakers = new Set<() => void>();
+  private readonly heartbeats: Heartbeats;
   private readonly claimAbort = new AbortController();
   private readonly random: () => number;
   private slotFreed: (() => void) | null = null;
@@ -56,13 +56,26 @@ export class Agent {
   private stopping = false;
   private stopped = false;
   private stopPromise: Promise<void> | null = null;
-  private intervalMs = 15_000;
   private leaseMs = 30_000;
-  private latencyMs: number | undefined;
   private loops: Promise<void>[] = [];
 
   constructor(private readonly setup: AgentSetup) {
     this.random = setup.random ?? Math.random;
+    this.heartbeats = new Heartbeats({
+      transport: setup.transport,
+      version: setup.version,
+      telemetry: setup.telemetry,
+      counters: this.counters,
+      random: this.random,
+      sleeps: this.sleeps,
+      leases: () =>
+        [...this.held.values()]
+          .filter((held) => held.dropped === null)
+          .map(({ run }) => ({ run_id: run.run_id, fence: run.fence })),
+      renewWithinMs: () => this.renewWithinMs(),
+      drop: (runId, reason) => this.dropById(runId, reason),
+      noteFailure: (error, failures) => this.noteFailure(error, 'heartbeat', failures),
+    });
   }
 
   get running(): number {
@@ -73,7 +86,7 @@ export class Agent {
   async start(): Promise<void> {
     for (let failures = 0; !this.stopping; failures++) {
       try {
-        await this.beat();
+        await this.heartbeats.beat();
         break;
       } catch (error) {
         // A refusal (unknown node, a revoked key) will not change by retrying: the operator must act.
@@ -81,7 +94,7 @@ export class Agent {
         await this.afterFailure(error, 'heartbeat', failures);
       }
     }
-    this.loops = [this.heartbeatLoop(), this.claimLoop()];
+    this.loops = [this.heartbeats.loop(() => !this.stopped), this.claimLoop()];
   }
 
   /**
@@ -114,60 +127,6 @@ export class Agent {
 
   reportCounters(): void {
     this.setup.reporter.emit({ event: 'counters', running: this.held.size, ...this.counters });
-  }
-
-  /**
-   * Beats when the next one is due. The wait is recomputed whenever something changes it (a lease taken while
-   * idle shortens it from the server's interval to a third of the lease), so a run claimed in the middle of a
-   * long idle wait is still renewed in time.
-   */
-  private async heartbeatLoop(): Promise<void> {
-    let failures = 0;
-    let lastAttempt = performance.now();
-    let jitter = this.random();
-    while (!this.stopped) {
-      const gap = failures > 0 ? this.backoffMs(failures, jitter) : this.beatGapMs(jitter);
-      const wait = lastAttempt + gap - performance.now();
-      if (wait > 0) {
-        await this.sleep(wait, this.beatWakers);
-        continue;
-      }
-      lastAttempt = performance.now();
-      jitter = this.random();
-      try {
-        await this.beat();
-        failures = 0;
-      } catch (error) {
-        failures++;
-        this.noteFailure(error, 'heartbeat', failures - 1);
-      }
-    }
-  }
-
-  /** The server's interval; while holding leases at most a third of the lease, so one lost beat is survivable. */
-  private beatGapMs(jitter: number): number {
-    const interval = this.held.size > 0 ? Math.min(this.intervalMs, this.leaseMs / 3) : this.intervalMs;
-    return interval * (0.9 + 0.2 * jitter);
-  }
-
-  private async beat(): Promise<void> {
-    const runs = [...this.held.values()]
-      .filter((held) => held.dropped === null)
-      .map(({ run }) => ({ run_id: run.run_id, fence: run.fence }));
-    const body: HeartbeatBody = {
-      ...this.setup.telemetry?.(),
-      active_tasks: runs.length,
-      agent_version: this.setup.version,
-      runs,
-    };
-    if (this.latencyMs !== undefined) body.network_latency_ms = Math.min(600_000, this.latencyMs);
-    const started = performance.now();
-    const answer = await this.setup.transport.heartbeat(body);
-    this.latencyMs = Math.round(performance.now() - started);
-    this.counters.heartbeats++;
-    if (answer.heartbeat_interval_secs > 0) this.intervalMs = answer.heartbeat_interval_secs * 1000;
-    for (const runId of answer.leases?.lost ?? []) this.dropById(runId, 'lease lost');
-    for (const runId of answer.leases?.cancel ?? []) this.dropById(runId, 'task cancelled');
   }
 
   private async claimLoop(): Promise<void> {
@@ -210,10 +169,9 @@ export class Agent {
    * verification may hold the answer for seconds, and the node would sit idle behind it.
    */
   private reserveClaimNext(run: LeasedRun): number | undefined {
-    const free = this.freeSlots() - this.reservedByResult;
-    if (this.stopping || !this.claimNextOffered || this.slotFreed === null) return undefined;
-    if (run.task_type === 'zk_proof') return undefined;
-    if (this.reservedByResult > 0 || free <= 0) return undefined;
+    const idle = this.slotFreed !== null && this.reservedByResult === 0 && !this.stopping;
+    const free = this.freeSlots();
+    if (!idle || !this.claimNextOffered || run.task_type === 'zk_proof' || free <= 0) return undefined;
     this.reservedByResult = Math.min(free, MAX_CLAIM);
     return this.reservedByResult;
   }
@@ -234,7 +192,7 @@ export class Agent {
     // Clocks differ between machines: the estimate only sets how often to beat, within sane bounds.
     if (Number.isFinite(leaseMs)) this.leaseMs = Math.min(300_000, Math.max(3_000, leaseMs));
     this.counters.claimed++;
-    for (const wake of this.beatWakers) wake();
+    this.heartbeats.wake();
     this.setup.reporter.emit({
       event: 'claimed',
       task_id: run.task_id,
@@ -395,13 +353,17 @@ export class Agent {
     });
   }
 
-  /** While holding leases never longer than a third of the lease, so renewals still get through. */
-  private backoffMs(failures: number, jitter = this.random()): number {
-    return backoffMs(failures, jitter, this.held.size > 0 ? this.leaseMs / 3 : Infinity);
+  /** While holding leases, a third of the lease: beats and retries wait no longer, so renewals get through. */
+  private renewWithinMs(): number | null {
+    return this.held.size > 0 ? this.leaseMs / 3 : null;
   }
 
-  private sleep(ms: number, wakers?: Set<() => void>): Promise<void> {
-    return this.sleeps.sleep(ms, wakers);
+  private backoffMs(failures: number, jitter = this.random()): number {
+    return backoffMs(failures, jitter, this.renewWithinMs() ?? Infinity);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return this.sleeps.sleep(ms);
   }
 }
 

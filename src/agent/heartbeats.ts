@@ -1,0 +1,94 @@
+import { backoffMs, Sleeps } from './pacing';
+import type { Counters } from './reporter';
+import type { AgentTransport, HeartbeatBody } from './transport';
+
+export interface HeartbeatSetup {
+  transport: AgentTransport;
+  version: string;
+  /** Machine telemetry sent with each heartbeat. */
+  telemetry?: () => Pick<HeartbeatBody, 'cpu_usage' | 'memory_usage'>;
+  counters: Counters;
+  random: () => number;
+  sleeps: Sleeps;
+  /** The leases to renew: the runs still the agent's. */
+  leases(): { run_id: string; fence: string }[];
+  /** While holding leases a third of the lease (so one lost beat is survivable), else null. */
+  renewWithinMs(): number | null;
+  /** The server's answer: the run is no longer the agent's (`lease lost`) or its task was `task cancelled`. */
+  drop(runId: string, reason: string): void;
+  noteFailure(error: unknown, failures: number): void;
+}
+
+/**
+ * The agent's heartbeats: at the server's interval (at most `renewWithinMs` while holding leases), naming the
+ * leases it holds with telemetry and the last beat's round trip; failures retried with backoff.
+ */
+export class Heartbeats {
+  private intervalMs = 15_000;
+  private latencyMs: number | undefined;
+  /** The loop's wait, woken to be recomputed. */
+  private readonly wakers = new Set<() => void>();
+
+  constructor(private readonly setup: HeartbeatSetup) {}
+
+  /** Something changed the next beat's time (a lease taken while idle): the wait is recomputed. */
+  wake(): void {
+    for (const wake of this.wakers) wake();
+  }
+
+  /**
+   * Beats when the next one is due, while `running()`. The wait is recomputed whenever something changes it (a
+   * lease taken while idle shortens it from the server's interval to a third of the lease), so a run claimed
+   * in the middle of a long idle wait is still renewed in time.
+   */
+  async loop(running: () => boolean): Promise<void> {
+    let failures = 0;
+    let lastAttempt = performance.now();
+    let jitter = this.setup.random();
+    while (running()) {
+      const gap =
+        failures > 0
+          ? backoffMs(failures, jitter, this.setup.renewWithinMs() ?? Infinity)
+          : this.gapMs(jitter);
+      const wait = lastAttempt + gap - performance.now();
+      if (wait > 0) {
+        await this.setup.sleeps.sleep(wait, this.wakers);
+        continue;
+      }
+      lastAttempt = performance.now();
+      jitter = this.setup.random();
+      try {
+        await this.beat();
+        failures = 0;
+      } catch (error) {
+        failures++;
+        this.setup.noteFailure(error, failures - 1);
+      }
+    }
+  }
+
+  async beat(): Promise<void> {
+    const runs = this.setup.leases();
+    const body: HeartbeatBody = {
+      ...this.setup.telemetry?.(),
+      active_tasks: runs.length,
+      agent_version: this.setup.version,
+      runs,
+    };
+    if (this.latencyMs !== undefined) body.network_latency_ms = Math.min(600_000, this.latencyMs);
+    const started = performance.now();
+    const answer = await this.setup.transport.heartbeat(body);
+    this.latencyMs = Math.round(performance.now() - started);
+    this.setup.counters.heartbeats++;
+    if (answer.heartbeat_interval_secs > 0) this.intervalMs = answer.heartbeat_interval_secs * 1000;
+    for (const runId of answer.leases?.lost ?? []) this.setup.drop(runId, 'lease lost');
+    for (const runId of answer.leases?.cancel ?? []) this.setup.drop(runId, 'task cancelled');
+  }
+
+  /** The server's interval, within `renewWithinMs` while holding leases, jittered ±10 %. */
+  private gapMs(jitter: number): number {
+    const within = this.setup.renewWithinMs();
+    const interval = within === null ? this.intervalMs : Math.min(this.intervalMs, within);
+    return interval * (0.9 + 0.2 * jitter);
+  }
+}
