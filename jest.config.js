@@ -1,8 +1,12 @@
 /** @type {import('jest').Config} */
 const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: false }];
-// Node 20 can require() ES modules; Jest's CommonJS runtime cannot. The few ESM-only packages on our path are
-// transpiled to CommonJS for the tests alone.
-const ESM_ONLY = ['content-disposition'];
+const vm = require('node:vm');
+// Node can require() ES modules; Jest's CommonJS runtime can only where node:vm evaluates a module graph
+// synchronously (Node 24.9+, the same test Jest makes): there it loads them as ES modules itself, and a
+// transpiled copy would run as an ES module without `exports`. Elsewhere (Node 20, 22) the few ESM-only packages
+// on our path are transpiled to CommonJS for the tests alone.
+const JEST_REQUIRES_ESM = typeof vm.SourceTextModule?.prototype.hasAsyncGraph === 'function';
+const ESM_ONLY = JEST_REQUIRES_ESM ? [] : ['content-disposition'];
 const esmToCjs = ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', target: 'ES2022' }, diagnostics: false }];
 /** Tests that measure time or event-loop lag: they run in a second pass with nothing else on the machine. */
 const SERIAL = [
@@ -16,8 +20,11 @@ const SERIAL = [
 ];
 const common = {
   moduleFileExtensions: ['ts', 'js', 'json'],
-  transform: { '^.+\\.ts$': tsJest, [`node_modules/(${ESM_ONLY.join('|')})/.+\\.js$`]: esmToCjs },
-  transformIgnorePatterns: [`/node_modules/(?!(${ESM_ONLY.join('|')})/)`],
+  transform: {
+    '^.+\\.ts$': tsJest,
+    ...(ESM_ONLY.length ? { [`node_modules/(${ESM_ONLY.join('|')})/.+\\.js$`]: esmToCjs } : {}),
+  },
+  transformIgnorePatterns: ESM_ONLY.length ? [`/node_modules/(?!(${ESM_ONLY.join('|')})/)`] : ['/node_modules/'],
   testEnvironment: 'node',
 };
 
