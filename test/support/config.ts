@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppConfig } from '../../src/config/app-config';
 import { loadConfig } from '../../src/config/load-config';
+import { seedEmbeddedDatabase } from './pglite-template';
 
 /**
  * bcrypt cost 4 keeps tests fast (production refuses anything below 10); rate limits are lifted so tests that
@@ -29,7 +30,10 @@ export interface TestConfig {
   cleanup(): void;
 }
 
-/** A config built by the real loader from an explicit environment, with a private temporary DATA_DIR. */
+/**
+ * A config built by the real loader from an explicit environment, with a private temporary DATA_DIR (holding a new,
+ * empty embedded database when the config has no DATABASE_URL: see seedEmbeddedDatabase).
+ */
 export function testConfig(env: Record<string, string | undefined> = {}): TestConfig {
   const dataDir = mkdtempSync(join(tmpdir(), 'vcp-test-'));
   const config = loadConfig({
@@ -39,5 +43,6 @@ export function testConfig(env: Record<string, string | undefined> = {}): TestCo
     WASM_ALLOWED_ROOTS: join(dataDir, 'wasm-modules'),
     ...env,
   });
+  if (config.database.url === null) seedEmbeddedDatabase(config);
   return { config, dataDir, cleanup: () => rmSync(dataDir, { recursive: true, force: true }) };
 }
