@@ -1,6 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { AppConfig } from '../../src/config/app-config';
 import { embeddedDataDir } from '../../src/database/data-source.factory';
@@ -15,14 +23,17 @@ function pgliteVersion(): string {
 }
 
 /**
- * A freshly created PGlite cluster, made once per PGlite version in the temp dir and shared by every test run.
- * Created in a directory of its own and renamed into place, so a half-made one is never used; two workers that
- * both find none each make one and the second rename loses (its copy is removed).
+ * A freshly created PGlite cluster, made once per PGlite version and shared by the test runs of this install:
+ * in node_modules/.cache (which `npm ci` empties, and no temp-dir cleaner prunes file by file). Made in a
+ * directory of its own and renamed into place, so a half-made one is never used; two workers that both find
+ * none each make one and the second rename loses (its copy is removed).
  */
 function template(): string {
-  const path = join(tmpdir(), `vcp-test-pglite-${pgliteVersion()}`);
+  const cache = join(ROOT, 'node_modules/.cache');
+  const path = join(cache, `vcp-test-pglite-${pgliteVersion()}`);
   if (existsSync(join(path, COMPLETE))) return path;
-  const building = mkdtempSync(join(tmpdir(), 'vcp-test-pglite-building-'));
+  mkdirSync(cache, { recursive: true });
+  const building = mkdtempSync(join(cache, 'vcp-test-pglite-building-'));
   // PGlite is ESM-only and its creation async: made by a child process, so that testConfig stays synchronous.
   execFileSync(
     process.execPath,
