@@ -1,3 +1,5 @@
+// First: an unsupported Node gets a sentence, not a stack from the first dependency it cannot load.
+import './common/runtime/require-supported-node';
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';

@@ -1,3 +1,5 @@
+// First: an unsupported Node gets a sentence, not a stack from the first dependency it cannot load.
+import './common/runtime/require-supported-node';
 import { loadConfig } from './config/load-config';
 import { createDataSource } from './database/data-source.factory';
 

@@ -1,3 +1,5 @@
+// First: an unsupported Node gets a sentence, not a stack from the first dependency it cannot load.
+import '../common/runtime/require-supported-node';
 import { readFileSync } from 'node:fs';
 import { checkReceipt, type ReceiptCheck } from './receipt-check';
 import { isCanonicalBase64 } from './task-receipt';
