@@ -105,6 +105,7 @@ async function main(): Promise<void> {
         headers: JSON_BODY,
         body: TELEMETRY,
         isBare: true,
+        noFloor: true,
         bare: 'bare fastify PUT heartbeat',
         nest: 'nest minimal PUT heartbeat',
       },
