@@ -4,6 +4,7 @@ import { generateNodeKeyPair, RunReceipt, verifyReceipt } from '../common/receip
 import type { RunRequest } from '../wasm/run-request';
 import type { RunResult } from '../wasm/wasm.service';
 import { Agent } from './agent';
+import { Sleeps } from './pacing';
 import { ContentCache } from './content-cache';
 import type { WasmEngine } from './executors';
 import type { AgentEvent } from './reporter';
@@ -232,6 +233,46 @@ describe('Agent', () => {
     expect(sut.counters.network_errors).toBe(1);
     expect(server.submitted).toEqual([]);
     expect(events.filter((e) => e.event === 'refused')).toEqual([]);
+  });
+
+  it('announces the wait it then makes before retrying (one random draw, not two)', async () => {
+    const waits: number[] = [];
+    const sleeps = new (class extends Sleeps {
+      override sleep(ms: number, wakers?: Set<() => void>): Promise<void> {
+        waits.push(ms);
+        return super.sleep(ms, wakers);
+      }
+    })();
+    // Each draw differs, so an announced wait drawn apart from the real one cannot match it by chance.
+    let draws = 0;
+    const ownServer = new FakeServer();
+    const ownEvents: AgentEvent[] = [];
+    const agent = new Agent({
+      nodeId: 'n3',
+      concurrency: 1,
+      keys,
+      transport: ownServer,
+      engine: new FakeEngine(),
+      cache: new ContentCache(null, 1024 * 1024),
+      reporter: { emit: (event) => ownEvents.push(event) },
+      version: 'test',
+      claimWaitMs: 20,
+      random: () => [0.3, 0.7][draws++ % 2],
+      sleeps,
+    });
+    ownServer.submitAnswers = [new TransportError('POST /runs/x/result: ECONNRESET', true)];
+    await agent.start();
+    try {
+      ownServer.queue.push(leasedRun(5));
+      await until(() => ownServer.submitted.length === 1);
+      const announced = ownEvents.filter((e) => e.event === 'network_error' && e.during === 'submit');
+      expect(announced).toHaveLength(1);
+      // Backoff after a first failure is at most 500 ms; the agent's other waits (heartbeat gaps) are longer.
+      const backoffs = waits.filter((ms) => ms <= 500).map(Math.round);
+      expect(backoffs).toEqual([announced[0].retry_ms]);
+    } finally {
+      await agent.stop(0);
+    }
   });
 
   it('a result carries the claim for the slot its run freed (Claim-Next): one request per run', async () => {

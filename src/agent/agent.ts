@@ -21,6 +21,8 @@ export interface AgentSetup {
   /** How long one claim waits for work on the server (long poll). */
   claimWaitMs?: number;
   random?: () => number;
+  /** The agent's waits (backoff, heartbeat gaps); tests observe them. */
+  sleeps?: Sleeps;
 }
 
 interface Held {
@@ -44,7 +46,7 @@ export class Agent {
   /** Held runs still executing; the others are reporting their result, which needs no slot. */
   private executing = 0;
   private readonly inflight = new Set<Promise<void>>();
-  private readonly sleeps = new Sleeps();
+  private readonly sleeps: Sleeps;
   private readonly heartbeats: Heartbeats;
   private readonly claimAbort = new AbortController();
   private readonly random: () => number;
@@ -61,6 +63,7 @@ export class Agent {
 
   constructor(private readonly setup: AgentSetup) {
     this.random = setup.random ?? Math.random;
+    this.sleeps = setup.sleeps ?? new Sleeps();
     this.heartbeats = new Heartbeats({
       transport: setup.transport,
       version: setup.version,
@@ -74,7 +77,7 @@ export class Agent {
           .map(({ run }) => ({ run_id: run.run_id, fence: run.fence })),
       renewWithinMs: () => this.renewWithinMs(),
       drop: (runId, reason) => this.dropById(runId, reason),
-      noteFailure: (error, failures) => this.noteFailure(error, 'heartbeat', failures),
+      noteFailure: (error, retryMs) => this.noteFailure(error, 'heartbeat', retryMs),
     });
   }
 
@@ -335,11 +338,13 @@ export class Agent {
   }
 
   private async afterFailure(error: unknown, during: string, failures: number): Promise<void> {
-    this.noteFailure(error, during, failures);
-    await this.sleep(this.backoffMs(failures + 1));
+    // One draw: the wait the line announces is the wait.
+    const retryMs = this.backoffMs(failures + 1);
+    this.noteFailure(error, during, retryMs);
+    await this.sleeps.sleep(retryMs);
   }
 
-  private noteFailure(error: unknown, during: string, failures: number): void {
+  private noteFailure(error: unknown, during: string, retryMs: number): void {
     if (error instanceof TransportError && !error.retryable) {
       this.setup.reporter.emit({ event: 'refused', during, message: error.message, status: error.status });
       return;
@@ -349,7 +354,7 @@ export class Agent {
       event: 'network_error',
       during,
       message: error instanceof Error ? error.message : String(error),
-      retry_ms: Math.round(this.backoffMs(failures + 1)),
+      retry_ms: Math.round(retryMs),
     });
   }
 
@@ -358,12 +363,8 @@ export class Agent {
     return this.held.size > 0 ? this.leaseMs / 3 : null;
   }
 
-  private backoffMs(failures: number, jitter = this.random()): number {
-    return backoffMs(failures, jitter, this.renewWithinMs() ?? Infinity);
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return this.sleeps.sleep(ms);
+  private backoffMs(failures: number): number {
+    return backoffMs(failures, this.random(), this.renewWithinMs() ?? Infinity);
   }
 }
 

@@ -16,7 +16,8 @@ export interface HeartbeatSetup {
   renewWithinMs(): number | null;
   /** The server's answer: the run is no longer the agent's (`lease lost`) or its task was `task cancelled`. */
   drop(runId: string, reason: string): void;
-  noteFailure(error: unknown, failures: number): void;
+  /** A beat failed; the next is tried in `retryMs` (unless the wait is recomputed meanwhile). */
+  noteFailure(error: unknown, retryMs: number): void;
 }
 
 /**
@@ -46,10 +47,7 @@ export class Heartbeats {
     let lastAttempt = performance.now();
     let jitter = this.setup.random();
     while (running()) {
-      const gap =
-        failures > 0
-          ? backoffMs(failures, jitter, this.setup.renewWithinMs() ?? Infinity)
-          : this.gapMs(jitter);
+      const gap = failures > 0 ? this.retryMs(failures, jitter) : this.gapMs(jitter);
       const wait = lastAttempt + gap - performance.now();
       if (wait > 0) {
         await this.setup.sleeps.sleep(wait, this.wakers);
@@ -62,7 +60,7 @@ export class Heartbeats {
         failures = 0;
       } catch (error) {
         failures++;
-        this.setup.noteFailure(error, failures - 1);
+        this.setup.noteFailure(error, this.retryMs(failures, jitter));
       }
     }
   }
@@ -83,6 +81,10 @@ export class Heartbeats {
     if (answer.heartbeat_interval_secs > 0) this.intervalMs = answer.heartbeat_interval_secs * 1000;
     for (const runId of answer.leases?.lost ?? []) this.setup.drop(runId, 'lease lost');
     for (const runId of answer.leases?.cancel ?? []) this.setup.drop(runId, 'task cancelled');
+  }
+
+  private retryMs(failures: number, jitter: number): number {
+    return backoffMs(failures, jitter, this.setup.renewWithinMs() ?? Infinity);
   }
 
   /** The server's interval, within `renewWithinMs` while holding leases, jittered ±10 %. */
