@@ -17,7 +17,7 @@ import { CurrentPrincipal } from '../common/auth/request-context.decorator';
 import { IdempotencyKey } from '../common/validation/idempotency-key';
 import { ClaimNext } from './claim-next';
 import { ClaimService } from './claim.service';
-import { ClaimRequestDto, ClaimResponseDto } from './dto/claim.dto';
+import { ClaimRequestDto, ClaimResponseDto, MAX_CLAIM } from './dto/claim.dto';
 import { RunResultRequestDto, RunResultResponseDto } from './dto/result.dto';
 import { RunResultService } from './run-result.service';
 
@@ -72,7 +72,7 @@ export class SchedulingController {
     name: 'Claim-Next',
     required: false,
     description:
-      'Once this result is accepted, also lease up to this many runs (1–16) to the node, without waiting: ' +
+      `Once this result is accepted, also lease up to this many runs (1–${MAX_CLAIM}) to the node, without waiting: ` +
       'they come back in `next_runs`, as a claim would answer them. A header, so a server that predates it ' +
       'ignores it (no `next_runs`: claim as usual)',
   })
