@@ -6,10 +6,11 @@
  * per-run overhead (`overhead_ms`: the agent's time for a run minus the engine call's).
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { machineTicks, STEAL_LIMIT, stealShare } from './process-cpu';
 import type { TaskNodesJob, TaskNodesReport } from './task-nodes';
 
 const AGENT_MAIN = join(__dirname, '../../src/agent/main.js');
@@ -141,13 +142,6 @@ async function lastCompletion(base: string, userKey: string): Promise<number> {
 /** A submitter at this share of a core or more may have set the pace: the row's rate is then a floor. */
 export const SUBMITTER_SATURATED = 0.9;
 /**
- * Steal (time the hypervisor gave to other guests) at or above this share of the machine's time: the machine the
- * target assumes was not all there. On 2026-12-03 single rows saw 5–17 % and ran 10–25 % slower than
- * rows of the same code without it.
- */
-export const STEAL_LIMIT = 0.05;
-
-/**
  * Whether a row met its target. A rate at or above it is met whatever slowed the row (it is a floor); below
  * it, a row that a saturated submitter or the hypervisor's steal may have paced is not judged, and says why.
  * `stealShare` is a share of the whole machine's time; it is printed, like the row's CPU line, in percent of
@@ -174,18 +168,6 @@ export function judgement(
     );
   }
   return reasons.length ? `not judged: ${reasons.join('; ')}` : 'MISSED';
-}
-
-/** The machine's CPU time so far, from /proc/stat's first line (in USER_HZ ticks). */
-function machineTicks(): { busy: number; steal: number; total: number } {
-  const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8')
-    .split('\n')[0]
-    .trim()
-    .split(/\s+/)
-    .slice(1)
-    .map(Number);
-  const total = user + nice + system + idle + iowait + irq + softirq + steal;
-  return { busy: total - idle - iowait - steal, steal, total };
 }
 
 /** The PostgreSQL backends serving the database `url` names (the server's pool), by pid. */
@@ -301,14 +283,12 @@ export async function endToEnd(deps: EndToEndDeps, row: EndToEndRow): Promise<vo
     }
     const serverShare = (after.server - before.server) / seenEmptyS;
     const rate = row.tasks / elapsedS;
-    const stealShare =
-      (after.machine.steal - before.machine.steal) / (after.machine.total - before.machine.total);
     const verdict = judgement(
       rate,
       row.target,
       failed,
       submitter.cpuShare,
-      stealShare,
+      stealShare(before.machine, after.machine),
       availableParallelism(),
     );
     const overheads = agents.flatMap((agent) => agent.overheadMs);

@@ -5,12 +5,14 @@
  * in order), so drift in machine load falls on all rows alike. Each row is printed with its median req/s,
  * p50 and p99 latency and its ratio to the two baselines measured in the same run: bare Fastify and a minimal
  * Nest-on-Fastify app. A ratio is refused (and the reason printed) for rounds where the generator, not the
- * server, set the pace: the generator's own CPU near one full core, or bare Fastify below a sanity floor.
+ * server, set the pace: the generator's own CPU near one full core, or bare Fastify below a sanity floor; or
+ * where the hypervisor took part of the machine (steal) while a row of the ratio ran.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { machineTicks, STEAL_LIMIT, stealShare } from './process-cpu';
 
 export interface LoadJob {
   url: string;
@@ -32,6 +34,8 @@ export interface LoadResult {
   generatorCpu: number;
   /** The measured server's CPU time per answered request (from /proc), in µs: robust to a busy machine. */
   serverCpuUs?: number;
+  /** The share of the machine's time the hypervisor took during the run (steal, from /proc/stat). */
+  stealShare?: number;
 }
 
 /** User + system CPU of a process in ms, from /proc/<pid>/stat (Linux; clock ticks of 10 ms). */
@@ -157,6 +161,9 @@ export function saturation(result: LoadResult, isBare: boolean): string | null {
     return `${result.errors} connection errors or timeouts beside ${result.ok} answers: the machine is overloaded`;
   if (result.generatorCpu >= settings.generatorCpuLimit)
     return `generator used ${(result.generatorCpu * 100).toFixed(0)} % of a core (limit ${(settings.generatorCpuLimit * 100).toFixed(0)} %): it set the pace`;
+  const steal = result.stealShare ?? 0;
+  if (steal >= STEAL_LIMIT)
+    return `the hypervisor took ${(steal * 100).toFixed(0)} % of the machine's time (steal; limit ${(STEAL_LIMIT * 100).toFixed(0)} %): the machine was not all there`;
   if (isBare && result.rps < settings.bareFloorRps)
     return `bare Fastify answered ${result.rps.toFixed(0)} req/s, below the sanity floor of ${settings.bareFloorRps} (BARE_FLOOR_RPS): the machine or the generator is the limit`;
   return null;
@@ -177,7 +184,9 @@ export async function measureRows(rows: Row[]): Promise<RowResult[]> {
   for (let round = 1; round <= settings.rounds; round++) {
     for (const result of results) {
       const cpuBefore = processCpuMs(result.row.server.pid);
+      const machineBefore = machineTicks();
       const measured = await runLoad(job(result.row, settings.durationSecs));
+      measured.stealShare = stealShare(machineBefore, machineTicks());
       const cpuAfter = processCpuMs(result.row.server.pid);
       if (cpuBefore !== null && cpuAfter !== null && measured.ok > 0)
         measured.serverCpuUs = ((cpuAfter - cpuBefore) * 1000) / measured.ok;
@@ -185,7 +194,7 @@ export async function measureRows(rows: Row[]): Promise<RowResult[]> {
       process.stderr.write(
         `  round ${round}: ${result.row.label.padEnd(44)} ${measured.rps.toFixed(0).padStart(6)} req/s, ` +
           `server CPU ${measured.serverCpuUs?.toFixed(0) ?? '?'} µs/req, ` +
-          `generator CPU ${(measured.generatorCpu * 100).toFixed(0)} %\n`,
+          `generator CPU ${(measured.generatorCpu * 100).toFixed(0)} %, steal ${(measured.stealShare * 100).toFixed(0)} %\n`,
       );
     }
   }
@@ -272,7 +281,9 @@ export function printTable(results: RowResult[], title: string): void {
       'PostgreSQL does not) — a busy machine slows req/s but changes this much less',
   );
   if (refusals.size > 0) {
-    console.log('ratios refused for these rounds (the load generator, not the server, was the bottleneck):');
+    console.log(
+      'ratios refused for these rounds (the load generator or the machine, not the server, set the pace):',
+    );
     for (const why of refusals) console.log(`  - ${why}`);
   }
 }

@@ -1,4 +1,5 @@
-import { judgement, STEAL_LIMIT, SUBMITTER_SATURATED } from '../../../bench/support/end-to-end';
+import { judgement, SUBMITTER_SATURATED } from '../../../bench/support/end-to-end';
+import { STEAL_LIMIT } from '../../../bench/support/process-cpu';
 
 /** bench:tasks' end-to-end rows: a miss is reported only where the machine and the submitter were all there. */
 describe('bench:tasks end-to-end judgement', () => {

@@ -1,4 +1,5 @@
 import { BenchServer, LoadResult, ratio, Row, RowResult } from '../../../bench/support/http-harness';
+import { STEAL_LIMIT } from '../../../bench/support/process-cpu';
 
 /** Issue 14, acceptance 2: a ratio is refused, with the reason, for a round the generator or machine paced. */
 const server: BenchServer = { name: 'x', pid: 0, url: '', fixtures: {}, stop: () => Promise.resolve() };
@@ -45,6 +46,24 @@ describe('bench:http ratios', () => {
     expect(result.refused).toEqual([
       expect.stringContaining('round 1: bare Fastify answered 8000 req/s'),
       expect.stringContaining('round 2: generator used 97 % of a core'),
+    ]);
+  });
+
+  it('refuse a round in which the hypervisor took the machine while the row or its baseline ran', () => {
+    const stolen = (rps: number, stealShare: number) => ({ ...load(rps), stealShare });
+    const bare = row(
+      'bare GET',
+      { isBare: true },
+      stolen(15_000, 0),
+      stolen(15_000, 0.12),
+      stolen(15_000, 0),
+    );
+    const vcp = row('vcp GET', {}, stolen(9_000, 0.2), stolen(9_000, 0), stolen(9_000, STEAL_LIMIT / 2));
+    const result = ratio([bare, vcp], vcp, bare);
+    expect(result.rounds).toEqual([0.6]);
+    expect(result.refused).toEqual([
+      expect.stringContaining("round 1: the hypervisor took 20 % of the machine's time (steal; limit 5 %)"),
+      expect.stringContaining("round 2: the hypervisor took 12 % of the machine's time"),
     ]);
   });
 });
