@@ -161,12 +161,16 @@ export function saturation(result: LoadResult, isBare: boolean): string | null {
     return `${result.errors} connection errors or timeouts beside ${result.ok} answers: the machine is overloaded`;
   if (result.generatorCpu >= settings.generatorCpuLimit)
     return `generator used ${(result.generatorCpu * 100).toFixed(0)} % of a core (limit ${(settings.generatorCpuLimit * 100).toFixed(0)} %): it set the pace`;
-  const steal = result.stealShare ?? 0;
-  if (steal >= STEAL_LIMIT)
-    return `the hypervisor took ${(steal * 100).toFixed(0)} % of the machine's time (steal; limit ${(STEAL_LIMIT * 100).toFixed(0)} %): the machine was not all there`;
   if (isBare && result.rps < settings.bareFloorRps)
     return `bare Fastify answered ${result.rps.toFixed(0)} req/s, below the sanity floor of ${settings.bareFloorRps} (BARE_FLOOR_RPS): the machine or the generator is the limit`;
   return null;
+}
+
+/** Why a measurement was not of the whole machine (the hypervisor took part of it), or null. */
+export function stolen(result: LoadResult): string | null {
+  const steal = result.stealShare ?? 0;
+  if (steal < STEAL_LIMIT) return null;
+  return `the hypervisor took ${(steal * 100).toFixed(0)} % of the machine's time (steal; limit ${(STEAL_LIMIT * 100).toFixed(0)} %): the machine was not all there`;
 }
 
 /** Warm-up, then `settings.rounds` interleaved rounds over every row. */
@@ -210,14 +214,16 @@ export interface Ratio {
 
 /**
  * Why round `i` cannot give ratios, or null: a bare-Fastify row of that round below the floor (the whole round
- * was starved), or the generator pegged while measuring the baseline or the row itself.
+ * was starved), or the generator pegged or the machine stolen from while measuring the baseline or the row
+ * itself (steal during another row of the round says nothing about these two).
  */
 function roundRefusal(all: RowResult[], row: RowResult, baseline: RowResult, i: number): string | null {
   for (const bare of all.filter((r) => r.row.isBare)) {
     const why = saturation(bare.rounds[i], !bare.row.noFloor);
     if (why) return why;
   }
-  return saturation(baseline.rounds[i], false) ?? saturation(row.rounds[i], false);
+  const [base, measured] = [baseline.rounds[i], row.rounds[i]];
+  return saturation(base, false) ?? saturation(measured, false) ?? stolen(base) ?? stolen(measured);
 }
 
 /** Median over rounds of row ÷ baseline, leaving out rounds that were refused. */

@@ -66,4 +66,12 @@ describe('bench:http ratios', () => {
       expect.stringContaining("round 2: the hypervisor took 12 % of the machine's time"),
     ]);
   });
+
+  it('do not refuse a row for steal during another row of the round', () => {
+    const stolen = (rps: number, stealShare: number) => ({ ...load(rps), stealShare });
+    const bare = row('bare GET', { isBare: true }, stolen(15_000, 0));
+    const vcp = row('vcp GET', {}, stolen(9_000, 0));
+    const barePut = row('bare PUT', { isBare: true, noFloor: true }, stolen(6_000, 0.3));
+    expect(ratio([bare, vcp, barePut], vcp, bare)).toEqual({ value: 0.6, rounds: [0.6], refused: [] });
+  });
 });
