@@ -167,10 +167,10 @@ export function saturation(result: LoadResult, isBare: boolean): string | null {
 }
 
 /** Why a measurement was not of the whole machine (the hypervisor took part of it), or null. */
-export function stolen(result: LoadResult): string | null {
+export function stolen(result: LoadResult, label: string): string | null {
   const steal = result.stealShare ?? 0;
   if (steal < STEAL_LIMIT) return null;
-  return `the hypervisor took ${(steal * 100).toFixed(0)} % of the machine's time (steal; limit ${(STEAL_LIMIT * 100).toFixed(0)} %): the machine was not all there`;
+  return `${label}: the hypervisor took ${(steal * 100).toFixed(0)} % of the machine's time (steal; limit ${(STEAL_LIMIT * 100).toFixed(0)} %): the machine was not all there`;
 }
 
 /** Warm-up, then `settings.rounds` interleaved rounds over every row. */
@@ -223,7 +223,12 @@ function roundRefusal(all: RowResult[], row: RowResult, baseline: RowResult, i: 
     if (why) return why;
   }
   const [base, measured] = [baseline.rounds[i], row.rounds[i]];
-  return saturation(base, false) ?? saturation(measured, false) ?? stolen(base) ?? stolen(measured);
+  return (
+    saturation(base, false) ??
+    saturation(measured, false) ??
+    stolen(base, baseline.row.label) ??
+    stolen(measured, row.row.label)
+  );
 }
 
 /** Median over rounds of row ÷ baseline, leaving out rounds that were refused. */

@@ -62,8 +62,10 @@ describe('bench:http ratios', () => {
     const result = ratio([bare, vcp], vcp, bare);
     expect(result.rounds).toEqual([0.6]);
     expect(result.refused).toEqual([
-      expect.stringContaining("round 1: the hypervisor took 20 % of the machine's time (steal; limit 5 %)"),
-      expect.stringContaining("round 2: the hypervisor took 12 % of the machine's time"),
+      expect.stringContaining(
+        "round 1: vcp GET: the hypervisor took 20 % of the machine's time (steal; limit 5 %)",
+      ),
+      expect.stringContaining("round 2: bare GET: the hypervisor took 12 % of the machine's time"),
     ]);
   });
 
