@@ -54,6 +54,12 @@ export const settings = {
   durationSecs: Number(process.env.DURATION ?? 8),
   warmupSecs: Number(process.env.WARMUP ?? 2),
   rounds: Number(process.env.ROUNDS ?? 3),
+  /**
+   * Rounds measured beyond `rounds`, at most, while a row with a target has fewer than `rounds` ratios that were
+   * not refused (a noisy VM: steal comes in bursts of seconds). Refusal never looks at the ratio itself, so
+   * measuring again does not favour any outcome.
+   */
+  maxExtraRounds: Number(process.env.MAX_EXTRA_ROUNDS ?? 3),
   /** Below this, bare Fastify (which does nearly nothing) was starved: the machine or generator is the limit. */
   bareFloorRps: Number(process.env.BARE_FLOOR_RPS ?? 10_000),
   /** At or above this share of a core, the generator itself is the bottleneck. */
@@ -173,7 +179,10 @@ export function stolen(result: LoadResult, label: string): string | null {
   return `${label}: the hypervisor took ${(steal * 100).toFixed(0)} % of the machine's time (steal; limit ${(STEAL_LIMIT * 100).toFixed(0)} %): the machine was not all there`;
 }
 
-/** Warm-up, then `settings.rounds` interleaved rounds over every row. */
+/**
+ * Warm-up, then `settings.rounds` interleaved rounds over every row, and up to `settings.maxExtraRounds` more
+ * while needsAnotherRound says a target still lacks accepted rounds.
+ */
 export async function measureRows(rows: Row[]): Promise<RowResult[]> {
   const job = (row: Row, durationSecs: number): LoadJob => ({
     url: `${row.server.url}${row.path}`,
@@ -185,7 +194,12 @@ export async function measureRows(rows: Row[]): Promise<RowResult[]> {
   });
   for (const row of rows) await runLoad(job(row, settings.warmupSecs));
   const results: RowResult[] = rows.map((row) => ({ row, rounds: [] }));
-  for (let round = 1; round <= settings.rounds; round++) {
+  const maxRounds = settings.rounds + settings.maxExtraRounds;
+  for (
+    let round = 1;
+    round <= settings.rounds || (round <= maxRounds && needsAnotherRound(results));
+    round++
+  ) {
     for (const result of results) {
       const cpuBefore = processCpuMs(result.row.server.pid);
       const machineBefore = machineTicks();
@@ -203,6 +217,25 @@ export async function measureRows(rows: Row[]): Promise<RowResult[]> {
     }
   }
   return results;
+}
+
+/** The bare and minimal-Nest rows a row is compared with. */
+function baselinesOf(results: RowResult[], result: RowResult): { bare: RowResult; nest: RowResult } {
+  const byLabel = (label: string) => results.find((r) => r.row.label === label)!;
+  return {
+    bare: byLabel(result.row.bare ?? results[0].row.label),
+    nest: byLabel(result.row.nest ?? results[1].row.label),
+  };
+}
+
+/** Whether some row's target has fewer than `settings.rounds` rounds whose ratio was not refused. */
+export function needsAnotherRound(results: RowResult[]): boolean {
+  return results.some((result) =>
+    (result.row.targets ?? []).some((target) => {
+      const baseline = baselinesOf(results, result)[target.of];
+      return ratio(results, result, baseline).rounds.length < settings.rounds;
+    }),
+  );
 }
 
 export interface Ratio {
@@ -248,19 +281,19 @@ const cell = (self: boolean, r: Ratio) => (self ? '—' : fmt(r));
 
 /** Prints one line per row: median req/s, p50, p99, ratio to bare and to Nest (each with its spread). */
 export function printTable(results: RowResult[], title: string): void {
-  const byLabel = new Map(results.map((r) => [r.row.label, r]));
   const refusals = new Set<string>();
+  const measured = results[0]?.rounds.length ?? 0;
+  const extra = measured - settings.rounds;
   console.log(
     `\n${title} — autocannon -c ${settings.connections} -d ${settings.durationSecs} in a child process, ` +
-      `${settings.rounds} interleaved rounds, medians`,
+      `${measured} interleaved rounds${extra > 0 ? ` (${extra} more for refused ones)` : ''}, medians`,
   );
   console.log(
     `${'row'.padEnd(46)} ${'req/s'.padStart(7)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ` +
       `${'cpu µs'.padStart(7)} ${'÷bare'.padStart(8)} ${'÷nest'.padStart(8)}  target`,
   );
   for (const result of results) {
-    const bare = byLabel.get(result.row.bare ?? results[0].row.label)!;
-    const nest = byLabel.get(result.row.nest ?? results[1].row.label)!;
+    const { bare, nest } = baselinesOf(results, result);
     const toBare = ratio(results, result, bare);
     const toNest = ratio(results, result, nest);
     for (const why of [...toBare.refused, ...toNest.refused]) refusals.add(why);

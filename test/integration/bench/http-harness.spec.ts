@@ -1,4 +1,12 @@
-import { BenchServer, LoadResult, ratio, Row, RowResult } from '../../../bench/support/http-harness';
+import {
+  BenchServer,
+  LoadResult,
+  needsAnotherRound,
+  ratio,
+  Row,
+  RowResult,
+  settings,
+} from '../../../bench/support/http-harness';
 import { STEAL_LIMIT } from '../../../bench/support/process-cpu';
 
 /** Issue 14, acceptance 2: a ratio is refused, with the reason, for a round the generator or machine paced. */
@@ -75,5 +83,29 @@ describe('bench:http ratios', () => {
     const vcp = row('vcp GET', {}, stolen(9_000, 0));
     const barePut = row('bare PUT', { isBare: true, noFloor: true }, stolen(6_000, 0.3));
     expect(ratio([bare, vcp, barePut], vcp, bare)).toEqual({ value: 0.6, rounds: [0.6], refused: [] });
+  });
+});
+
+describe('bench:http extra rounds', () => {
+  const clean = load(15_000);
+  const stolen = { ...load(15_000), stealShare: 0.2 };
+  const rounds = (n: number, stolenAt: number[] = []) =>
+    Array.from({ length: n }, (_, i) => (stolenAt.includes(i) ? stolen : clean));
+  const results = (vcpRounds: LoadResult[]): RowResult[] => [
+    row('bare GET', { isBare: true }, ...rounds(vcpRounds.length)),
+    row('nest GET', {}, ...rounds(vcpRounds.length)),
+    row('vcp GET', { targets: [{ of: 'bare', atLeast: 0.6 }] }, ...vcpRounds),
+  ];
+
+  it(`are needed while a row with a target has fewer than ${settings.rounds} accepted rounds`, () => {
+    expect(needsAnotherRound(results(rounds(settings.rounds, [1])))).toBe(true);
+    expect(needsAnotherRound(results(rounds(settings.rounds + 1, [1])))).toBe(false);
+  });
+
+  it('are not needed when every round was accepted, or for a refused row without a target', () => {
+    expect(needsAnotherRound(results(rounds(settings.rounds)))).toBe(false);
+    const untargeted = results(rounds(settings.rounds));
+    untargeted.push(row('other', {}, ...rounds(settings.rounds, [0, 1, 2])));
+    expect(needsAnotherRound(untargeted)).toBe(false);
   });
 });
