@@ -209,6 +209,40 @@ describe('Agent', () => {
     expect(sut.counters).toMatchObject({ claimed: 1, submitted: 1, succeeded: 1 });
   });
 
+  it('reports how busy its slots were since the last counters (a run holds a slot until it finished executing)', async () => {
+    let clock = 0;
+    const counted: AgentEvent[] = [];
+    const agent = new Agent({
+      nodeId: 'n3',
+      concurrency: 2,
+      keys,
+      transport: server,
+      engine,
+      cache: new ContentCache(null, 1024 * 1024),
+      reporter: { emit: (event) => event.event === 'counters' && counted.push(event) },
+      version: 'test',
+      claimWaitMs: 20,
+      random: () => 0,
+      clock: () => clock,
+    });
+    await sut.stop(0); // the shared agent would claim the run too
+    await agent.start();
+    try {
+      engine.hold = true;
+      server.queue.push(leasedRun(7));
+      await until(() => engine.started.length === 1);
+      clock = 1_000; // one of two slots busy for the whole second
+      agent.reportCounters();
+      engine.releaseAll();
+      await until(() => server.submitted.length === 1);
+      clock = 2_000; // nothing held since
+      agent.reportCounters();
+      expect(counted.map((event) => event.slots_busy_pct)).toEqual([50, 0]);
+    } finally {
+      await agent.stop(0);
+    }
+  });
+
   it('names its leases in heartbeats, and stops a run at once when the server says it is lost', async () => {
     engine.hold = true;
     const run = leasedRun(2);

@@ -5,6 +5,7 @@ import { Heartbeats } from './heartbeats';
 import { backoffMs, Sleeps } from './pacing';
 import { Counters, Reporter, zeroCounters } from './reporter';
 import { resultBodyOf } from './result-body';
+import { SlotUsage } from './slot-usage';
 import { AgentTransport, HeartbeatBody, LeasedRun, SubmitAnswer, TransportError } from './transport';
 
 export interface AgentSetup {
@@ -23,6 +24,8 @@ export interface AgentSetup {
   random?: () => number;
   /** The agent's waits (backoff, heartbeat gaps); tests observe them. */
   sleeps?: Sleeps;
+  /** Milliseconds from a monotonic clock, for the slots' busy share in the counters; tests set it. */
+  clock?: () => number;
 }
 
 interface Held {
@@ -47,6 +50,7 @@ export class Agent {
   private executing = 0;
   private readonly inflight = new Set<Promise<void>>();
   private readonly sleeps: Sleeps;
+  private readonly slotUsage: SlotUsage;
   private readonly heartbeats: Heartbeats;
   private readonly claimAbort = new AbortController();
   private readonly random: () => number;
@@ -64,6 +68,7 @@ export class Agent {
   constructor(private readonly setup: AgentSetup) {
     this.random = setup.random ?? Math.random;
     this.sleeps = setup.sleeps ?? new Sleeps();
+    this.slotUsage = new SlotUsage(setup.concurrency, setup.clock);
     this.heartbeats = new Heartbeats({
       transport: setup.transport,
       version: setup.version,
@@ -128,8 +133,14 @@ export class Agent {
     this.setup.reporter.emit({ event: 'stopped', ...this.counters });
   }
 
+  /** The counters, the runs held now and how busy the slots were since the last report (percent). */
   reportCounters(): void {
-    this.setup.reporter.emit({ event: 'counters', running: this.held.size, ...this.counters });
+    this.setup.reporter.emit({
+      event: 'counters',
+      running: this.held.size,
+      slots_busy_pct: Math.round(this.slotUsage.take() * 100),
+      ...this.counters,
+    });
   }
 
   private async claimLoop(): Promise<void> {
@@ -191,6 +202,7 @@ export class Agent {
     const held: Held = { run, controller: new AbortController(), dropped: null };
     this.held.set(run.run_id, held);
     this.executing++;
+    this.slotUsage.begin(run.run_id);
     const leaseMs = Date.parse(run.lease_expires_at) - Date.now();
     // Clocks differ between machines: the estimate only sets how often to beat, within sane bounds.
     if (Number.isFinite(leaseMs)) this.leaseMs = Math.min(300_000, Math.max(3_000, leaseMs));
@@ -231,6 +243,7 @@ export class Agent {
       };
     } finally {
       this.executing--;
+      this.slotUsage.end(run.run_id);
     }
     const claimNext = held.dropped === null ? this.reserveClaimNext(run) : undefined;
     if (claimNext === undefined) this.slotFreed?.();

@@ -1,0 +1,43 @@
+/**
+ * How busy the agent's slots were between two counter reports: the share of slot-time in which a run held a
+ * slot (from its start until it finished executing). For an operator: a low share while the queue is full
+ * means runs are short next to the round trips between them, and `--concurrency` can be raised.
+ */
+export class SlotUsage {
+  private busyMs = 0;
+  private since: number;
+  /** Runs holding a slot now, with when their slot time was last counted from. */
+  private readonly holding = new Map<string, number>();
+
+  constructor(
+    private readonly slots: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.since = now();
+  }
+
+  begin(runId: string): void {
+    this.holding.set(runId, this.now());
+  }
+
+  end(runId: string): void {
+    const from = this.holding.get(runId);
+    if (from === undefined) return;
+    this.busyMs += this.now() - from;
+    this.holding.delete(runId);
+  }
+
+  /** The share (0–1) since the last call (or since start), counting runs still executing up to now. */
+  take(): number {
+    const now = this.now();
+    let busy = this.busyMs;
+    for (const [runId, from] of this.holding) {
+      busy += now - from;
+      this.holding.set(runId, now);
+    }
+    const elapsed = now - this.since;
+    this.busyMs = 0;
+    this.since = now;
+    return elapsed > 0 ? Math.min(1, busy / (this.slots * elapsed)) : 0;
+  }
+}
