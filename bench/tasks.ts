@@ -29,6 +29,7 @@ import { endToEnd, EndToEndDeps } from './support/end-to-end';
 import { verificationRows, VerificationDeps } from './support/verification-cost';
 import type { BenchNode, TaskNodesJob, TaskNodesReport } from './support/task-nodes';
 import { freePort } from './cluster/ports';
+import { LIFTED_RATE_LIMITS } from './support/bench-env';
 import { cpuSeconds, machineTicks, STEAL_LIMIT, stealShare } from './support/process-cpu';
 
 const SAMPLES = Number(process.env.SAMPLES ?? 300);
@@ -66,12 +67,7 @@ async function startServer(env: Record<string, string>): Promise<Server> {
       EMBEDDED_NODE: 'off',
       NODE_MAX_CONCURRENT_RUNS: String(BATCH),
       // The bench measures the engine, not the rate limiter: every tier is lifted out of the way.
-      ...Object.fromEntries(
-        ['AUTH', 'NODE', 'TASK', 'PROOF', 'GENERAL'].flatMap((tier) => [
-          [`RATE_LIMIT_${tier}_RPM`, '1000000'],
-          [`RATE_LIMIT_${tier}_BURST`, '100000'],
-        ]),
-      ),
+      ...LIFTED_RATE_LIMITS,
       ...env,
       // BENCH_SERVER_ENV="DB_MAX_CONNECTIONS=20,LOG_LEVEL=warn" sets server settings for an experiment.
       ...Object.fromEntries(

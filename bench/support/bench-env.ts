@@ -1,9 +1,11 @@
+import { RATE_TIERS } from '../../src/common/auth/rate-tiers';
+
 /**
  * Rate limits lifted far above any bench's load, so nothing is refused: the limiter still runs and counts
  * every request (its cost is part of the measurement), it just never says no.
  */
 export const LIFTED_RATE_LIMITS: Record<string, string> = Object.fromEntries(
-  ['AUTH', 'NODE', 'TASK', 'PROOF', 'GENERAL'].flatMap((tier) => [
+  RATE_TIERS.map((tier) => tier.toUpperCase()).flatMap((tier) => [
     [`RATE_LIMIT_${tier}_RPM`, '1000000'],
     [`RATE_LIMIT_${tier}_BURST`, '100000'],
   ]),

@@ -128,7 +128,7 @@ export class NodesController {
   @Put(':node_id/heartbeat')
   @Authenticated({ scopes: [Scope.NodesWrite] })
   @NodeAgent({ nodeParam: 'node_id', users: true })
-  @RateLimitTier('node')
+  @RateLimitTier('agent')
   @ApiOkResponse({ type: HeartbeatResponseDto, description: 'The node’s key, or its owner (`nodes:write`)' })
   @ApiNotFoundResponse({ description: NOT_FOUND })
   @ApiConflictResponse({ description: 'The node is rejected (`conflict`)' })

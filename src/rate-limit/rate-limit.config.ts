@@ -3,7 +3,7 @@ import { defineFeatureConfig } from '../common/config/feature-config';
 import { positiveIntVariable, RawEnvironment } from '../common/config/problems';
 import { IntVariable } from '../common/config/variables';
 
-/** Each rate-limit tier: a per-minute limit and a per-second burst limit (the original's defaults). */
+/** Each rate-limit tier: a per-minute limit and a per-second burst limit (the original's defaults, and `agent`). */
 export interface TierLimits {
   rpm: number;
   burst: number;
@@ -12,6 +12,10 @@ export interface TierLimits {
 export const DEFAULT_TIER_LIMITS: Record<RateTier, TierLimits> = {
   auth: { rpm: 10, burst: 3 },
   node: { rpm: 20, burst: 5 },
+  // The node protocol (heartbeats, claims, results; per node key and route) runs at the pace of the work: one
+  // result per run, claims only for free slots or long polls. The original's `node` limits held an agent to 20
+  // results a minute; these allow ~100 a second and still stop a runaway or hostile key.
+  agent: { rpm: 6000, burst: 200 },
   task: { rpm: 30, burst: 10 },
   proof: { rpm: 15, burst: 3 },
   general: { rpm: 60, burst: 10 },

@@ -15,7 +15,8 @@ import { BoundedMemoryThrottlerStorage } from './bounded-memory.storage';
 import { BURST_WINDOW_MS, MINUTE_WINDOW_MS, RateLimitGuard } from './rate-limit.guard';
 import { RateLimitPolicy } from './rate-limit.policy';
 
-// Tier limits (UNIT_RATE_LIMITS): general 60/min burst 4, node burst 5, proof 15/min burst 2, auth 10/min burst 3.
+// Tier limits (UNIT_RATE_LIMITS): general 60/min burst 4, node burst 5, agent burst 7, proof 15/min burst 2,
+// auth 10/min burst 3.
 
 class GeneralController {
   list() {}
@@ -26,6 +27,7 @@ class GeneralController {
 @RateLimitTier('node')
 class NodesController {
   heartbeat() {}
+  @RateLimitTier('agent') claim() {}
   @RateLimitTier('proof') submitProof() {}
 }
 
@@ -125,6 +127,7 @@ describe('RateLimitGuard', () => {
       expect(await statuses(4, GeneralController, 'login')).toEqual([200, 200, 200, 429]); // auth: burst 3
       expect(await statuses(6, NodesController, 'heartbeat')).toEqual([200, 200, 200, 200, 200, 429]); // node: 5
       expect(await statuses(3, NodesController, 'submitProof')).toEqual([200, 200, 429]); // proof beats node
+      expect(await statuses(8, NodesController, 'claim')).toEqual([...Array<number>(7).fill(200), 429]); // agent: 7
     });
 
     it('counts each refusal in rate_limited_total by tier', async () => {

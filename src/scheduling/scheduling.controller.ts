@@ -35,7 +35,7 @@ export class SchedulingController {
   // No user scope opens these: AuthorizationGuard admits only the node's own key (nodes:agent).
   @Authenticated()
   @NodeAgent({ nodeParam: 'node_id', users: false })
-  @RateLimitTier('node')
+  @RateLimitTier('agent')
   // A header, not a body field: the pinned body stays as it is, and a server that predates it ignores the
   // header where its validation would refuse an unknown field (422).
   @ApiHeader({
@@ -67,7 +67,7 @@ export class SchedulingController {
   @Authenticated()
   // The node is not in the path: the service checks the run is leased to the calling node.
   @NodeAgent({ users: false })
-  @RateLimitTier('node')
+  @RateLimitTier('agent')
   @ApiHeader({
     name: 'Claim-Next',
     required: false,

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { RATE_TIERS } from '../../src/common/auth/rate-tiers';
 import { AppConfig } from '../../src/config/app-config';
 import { loadConfig } from '../../src/config/load-config';
 import { seedEmbeddedDatabase } from './pglite-template';
@@ -17,7 +18,7 @@ export const TEST_DEFAULTS: Record<string, string> = {
   // one say EMBEDDED_NODE=auto or on).
   EMBEDDED_NODE: 'off',
   ...Object.fromEntries(
-    ['AUTH', 'NODE', 'TASK', 'PROOF', 'GENERAL'].flatMap((tier) => [
+    RATE_TIERS.map((tier) => tier.toUpperCase()).flatMap((tier) => [
       [`RATE_LIMIT_${tier}_RPM`, '1000000'],
       [`RATE_LIMIT_${tier}_BURST`, '100000'],
     ]),
