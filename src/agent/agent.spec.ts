@@ -3,7 +3,7 @@ import { jsonSha256Hex } from '../common/crypto/json-hash';
 import { generateNodeKeyPair, RunReceipt, verifyReceipt } from '../common/receipts/receipt';
 import type { RunRequest } from '../wasm/run-request';
 import type { RunResult } from '../wasm/wasm.service';
-import { Agent } from './agent';
+import { Agent, AgentSetup } from './agent';
 import { Sleeps } from './pacing';
 import { ContentCache } from './content-cache';
 import type { WasmEngine } from './executors';
@@ -139,19 +139,21 @@ const until = async (check: () => boolean, timeoutMs = 5000) => {
   }
 };
 
-const oneSlotAgent = (transport: AgentTransport, engine: WasmEngine) =>
+/** An agent with one slot, a fresh key, a silent reporter and short claims, unless `setup` says otherwise. */
+const testAgent = (setup: Pick<AgentSetup, 'transport' | 'engine'> & Partial<AgentSetup>) =>
   new Agent({
     nodeId: 'n2',
     concurrency: 1,
     keys: generateNodeKeyPair(),
-    transport,
-    engine,
     cache: new ContentCache(null, 1024 * 1024),
     reporter: { emit: () => undefined },
     version: 'test',
     claimWaitMs: 20,
     random: () => 0,
+    ...setup,
   });
+
+const oneSlotAgent = (transport: AgentTransport, engine: WasmEngine) => testAgent({ transport, engine });
 
 describe('Agent', () => {
   let server: FakeServer;
@@ -164,17 +166,13 @@ describe('Agent', () => {
     server = new FakeServer();
     engine = new FakeEngine();
     events = [];
-    sut = new Agent({
+    sut = testAgent({
       nodeId: 'n1',
       concurrency: 2,
       keys,
       transport: server,
       engine,
-      cache: new ContentCache(null, 1024 * 1024),
       reporter: { emit: (event) => events.push(event) },
-      version: 'test',
-      claimWaitMs: 20,
-      random: () => 0,
     });
     await sut.start();
   });
@@ -212,17 +210,13 @@ describe('Agent', () => {
   it('reports how busy its slots were since the last counters (a run holds a slot until it finished executing)', async () => {
     let clock = 0;
     const counted: AgentEvent[] = [];
-    const agent = new Agent({
+    const agent = testAgent({
       nodeId: 'n3',
       concurrency: 2,
       keys,
       transport: server,
       engine,
-      cache: new ContentCache(null, 1024 * 1024),
       reporter: { emit: (event) => event.event === 'counters' && counted.push(event) },
-      version: 'test',
-      claimWaitMs: 20,
-      random: () => 0,
       clock: () => clock,
     });
     await sut.stop(0); // the shared agent would claim the run too
@@ -281,16 +275,12 @@ describe('Agent', () => {
     let draws = 0;
     const ownServer = new FakeServer();
     const ownEvents: AgentEvent[] = [];
-    const agent = new Agent({
+    const agent = testAgent({
       nodeId: 'n3',
-      concurrency: 1,
       keys,
       transport: ownServer,
       engine: new FakeEngine(),
-      cache: new ContentCache(null, 1024 * 1024),
       reporter: { emit: (event) => ownEvents.push(event) },
-      version: 'test',
-      claimWaitMs: 20,
       random: () => [0.3, 0.7][draws++ % 2],
       sleeps,
     });
