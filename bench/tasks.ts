@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { generateNodeKeyPair, privateKeyPem } from '../src/common/receipts/receipt';
-import { endToEnd, EndToEndDeps } from './support/end-to-end';
+import { endToEnd, EndToEndDeps, SUBMITTER_SATURATED } from './support/end-to-end';
 import { verificationRows, VerificationDeps } from './support/verification-cost';
 import type { BenchNode, TaskNodesJob, TaskNodesReport } from './support/task-nodes';
 import { freePort } from './cluster/ports';
@@ -179,7 +179,8 @@ async function setUp(
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 const pct = (share: number) => `${(share * 100).toFixed(0)} %`;
-const saturation = (share: number) => (share >= 0.9 ? 'SATURATED (numbers are a floor)' : 'not saturated');
+const saturation = (share: number) =>
+  share >= SUBMITTER_SATURATED ? 'SATURATED (numbers are a floor)' : 'not saturated';
 /** The hypervisor's steal during a row, said only when it is enough to have slowed the row (see STEAL_LIMIT). */
 const stealNote = (share: number) =>
   share >= STEAL_LIMIT

@@ -139,7 +139,7 @@ async function lastCompletion(base: string, userKey: string): Promise<number> {
   return newest;
 }
 
-/** A submitter at this share of a core or more may have set the pace: the row's rate is then a floor. */
+/** A client (submitter, test nodes) at this share of a core or more may have set the pace: its row's rate is a floor. */
 export const SUBMITTER_SATURATED = 0.9;
 /**
  * Whether a row met its target. A rate at or above it is met whatever slowed the row (it is a floor); below
@@ -205,15 +205,9 @@ async function cpuSnapshot(
   };
 }
 
-type CpuSnapshot = Awaited<ReturnType<typeof cpuSnapshot>>;
-
-/** `part` ticks as a share of one core, so that the whole machine is availableParallelism() (2.0 here). */
-const machineShare = (before: CpuSnapshot, after: CpuSnapshot, part: number) =>
-  (part / (after.machine.total - before.machine.total)) * availableParallelism();
-
 function cpuLine(
-  before: CpuSnapshot,
-  after: CpuSnapshot,
+  before: Awaited<ReturnType<typeof cpuSnapshot>>,
+  after: Awaited<ReturnType<typeof cpuSnapshot>>,
   tasks: number,
   submitterCpuS: number,
   agents: number,
@@ -222,7 +216,8 @@ function cpuLine(
   let database = 0;
   for (const [pid, used] of after.backends) database += Math.max(0, used - (before.backends.get(pid) ?? 0));
   const perTask = (seconds: number) => `${((seconds * 1000) / tasks).toFixed(1)} ms`;
-  const share = (part: number) => `${(machineShare(before, after, part) * 100).toFixed(0)} %`;
+  const ticks = after.machine.total - before.machine.total;
+  const share = (part: number) => `${((part / ticks) * 100 * availableParallelism()).toFixed(0)} %`;
   return (
     `  CPU per task: server ${perTask(after.server - before.server)}` +
     (agents ? `, agents ${perTask(after.agents - before.agents)}` : '') +

@@ -173,7 +173,7 @@ export function saturation(result: LoadResult, isBare: boolean): string | null {
 }
 
 /** Why a measurement was not of the whole machine (the hypervisor took part of it), or null. */
-export function stolen(result: LoadResult, label: string): string | null {
+function stolen(result: LoadResult, label: string): string | null {
   const steal = result.stealShare ?? 0;
   if (steal < STEAL_LIMIT) return null;
   return `${label}: the hypervisor took ${(steal * 100).toFixed(0)} % of the machine's time (steal; limit ${(STEAL_LIMIT * 100).toFixed(0)} %): the machine was not all there`;

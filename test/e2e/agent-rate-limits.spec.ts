@@ -1,5 +1,5 @@
 import { DEFAULT_TIER_LIMITS } from '../../src/rate-limit/rate-limit.config';
-import { TestAgent } from '../support/agent';
+import { LeasedRun, TestAgent } from '../support/agent';
 import { bearer, newSession, Session } from '../support/auth';
 import { useTestApp } from '../support/app';
 import { submitTask } from '../support/tasks';
@@ -32,7 +32,7 @@ describe('the node protocol under the default rate limits', () => {
       await submitTask(ctx.app, bearer(alice.accessToken));
       const claim = await agent.claimRaw();
       statuses.push(claim.statusCode);
-      const [run] = claim.json<{ runs: Parameters<TestAgent['report']>[0][] }>().runs;
+      const [run] = claim.json<{ runs: LeasedRun[] }>().runs;
       statuses.push((await agent.heartbeat([run])).statusCode);
       statuses.push((await agent.report(run, 'ok', { result: 6 })).statusCode);
     }
