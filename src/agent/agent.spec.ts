@@ -57,7 +57,12 @@ class FakeServer implements AgentTransport {
     for (const resolve of this.heldSubmits.splice(0)) resolve();
   }
 
+  /** Failures the next heartbeats meet, in order. */
+  heartbeatFailures: Error[] = [];
+
   heartbeat(body: HeartbeatBody): Promise<HeartbeatAnswer> {
+    const failure = this.heartbeatFailures.shift();
+    if (failure) return Promise.reject(failure);
     this.beats.push(body);
     const leases = this.leases;
     this.leases = { renewed: [], lost: [], cancel: [] };
@@ -294,6 +299,54 @@ describe('Agent', () => {
       // Backoff after a first failure is at most 500 ms; the agent's other waits (heartbeat gaps) are longer.
       const backoffs = waits.filter((ms) => ms <= 500).map(Math.round);
       expect(backoffs).toEqual([announced[0].retry_ms]);
+    } finally {
+      await agent.stop(0);
+    }
+  });
+
+  it('a 429 waits as long as its Retry-After asks (within a third of a held lease), counted as throttled', async () => {
+    const waits: number[] = [];
+    const sleeps = new (class extends Sleeps {
+      override sleep(ms: number, wakers?: Set<() => void>): Promise<void> {
+        waits.push(ms);
+        // Recorded, not made: the test needs only what each wait would have been.
+        return super.sleep(Math.min(ms, 5), wakers);
+      }
+    })();
+    const ownServer = new FakeServer();
+    const ownEvents: AgentEvent[] = [];
+    const agent = testAgent({
+      transport: ownServer,
+      engine: new FakeEngine(),
+      reporter: { emit: (event) => ownEvents.push(event) },
+      sleeps,
+    });
+    const throttled = (path: string, retryAfterMs: number | null) =>
+      new TransportError(`${path}: 429 rate_limited`, true, 429, 'rate_limited', retryAfterMs);
+    ownServer.submitAnswers = [
+      throttled('POST /runs/x/result', 2_000),
+      throttled('POST /runs/x/result', 500),
+      throttled('POST /runs/x/result', null),
+    ];
+    await agent.start();
+    try {
+      ownServer.queue.push(leasedRun(6));
+      await until(() => ownServer.submitted.length === 1);
+      ownServer.heartbeatFailures = [throttled('PUT /nodes/n2/heartbeat', 7_000)];
+      await until(() => ownEvents.some((e) => e.event === 'throttled' && e.during === 'heartbeat'));
+      // Jitter 0 (testAgent's random): the Retry-After itself, but at most a third of the 3 s lease the agent
+      // holds while its result waits; without a Retry-After the backoff (here its 50 ms floor). Holding no
+      // lease, the heartbeat waits the 7 s asked.
+      const announced = ownEvents.filter((e) => e.event === 'throttled');
+      expect(announced.map((e) => [e.during, e.retry_ms])).toEqual([
+        ['submit', 1_000],
+        ['submit', 500],
+        ['submit', 50],
+        ['heartbeat', 7_000],
+      ]);
+      expect(waits).toEqual(expect.arrayContaining([1_000, 500, 50]));
+      expect(waits.some((ms) => ms > 6_900 && ms <= 7_000)).toBe(true);
+      expect(agent.counters).toMatchObject({ throttled: 4, network_errors: 0, submitted: 1 });
     } finally {
       await agent.stop(0);
     }

@@ -2,11 +2,18 @@ import type { NodeKeyPair } from '../common/receipts/receipt';
 import { ContentCache } from './content-cache';
 import { execute, Execution, WasmEngine } from './executors';
 import { Heartbeats } from './heartbeats';
-import { backoffMs, Sleeps } from './pacing';
+import { retryWaitMs, Sleeps } from './pacing';
 import { Counters, Reporter, zeroCounters } from './reporter';
 import { resultBodyOf } from './result-body';
 import { SlotUsage } from './slot-usage';
-import { AgentTransport, HeartbeatBody, LeasedRun, SubmitAnswer, TransportError } from './transport';
+import {
+  AgentTransport,
+  HeartbeatBody,
+  LeasedRun,
+  retryAfterOf,
+  SubmitAnswer,
+  TransportError,
+} from './transport';
 
 export interface AgentSetup {
   nodeId: string;
@@ -352,7 +359,12 @@ export class Agent {
 
   private async afterFailure(error: unknown, during: string, failures: number): Promise<void> {
     // One draw: the wait the line announces is the wait.
-    const retryMs = this.backoffMs(failures + 1);
+    const retryMs = retryWaitMs(
+      failures + 1,
+      this.random(),
+      retryAfterOf(error),
+      this.renewWithinMs() ?? Infinity,
+    );
     this.noteFailure(error, during, retryMs);
     await this.sleeps.sleep(retryMs);
   }
@@ -360,6 +372,16 @@ export class Agent {
   private noteFailure(error: unknown, during: string, retryMs: number): void {
     if (error instanceof TransportError && !error.retryable) {
       this.setup.reporter.emit({ event: 'refused', during, message: error.message, status: error.status });
+      return;
+    }
+    if (error instanceof TransportError && error.status === 429) {
+      this.counters.throttled++;
+      this.setup.reporter.emit({
+        event: 'throttled',
+        during,
+        message: error.message,
+        retry_ms: Math.round(retryMs),
+      });
       return;
     }
     this.counters.network_errors++;
@@ -374,10 +396,6 @@ export class Agent {
   /** While holding leases, a third of the lease: beats and retries wait no longer, so renewals get through. */
   private renewWithinMs(): number | null {
     return this.held.size > 0 ? this.leaseMs / 3 : null;
-  }
-
-  private backoffMs(failures: number): number {
-    return backoffMs(failures, this.random(), this.renewWithinMs() ?? Infinity);
   }
 }
 

@@ -1,6 +1,6 @@
-import { backoffMs, Sleeps } from './pacing';
+import { retryWaitMs, Sleeps } from './pacing';
 import type { Counters } from './reporter';
-import type { AgentTransport, HeartbeatBody } from './transport';
+import { AgentTransport, HeartbeatBody, retryAfterOf } from './transport';
 
 export interface HeartbeatSetup {
   transport: AgentTransport;
@@ -44,10 +44,11 @@ export class Heartbeats {
    */
   async loop(running: () => boolean): Promise<void> {
     let failures = 0;
+    let retryAfterMs: number | null = null;
     let lastAttempt = performance.now();
     let jitter = this.setup.random();
     while (running()) {
-      const gap = failures > 0 ? this.retryMs(failures, jitter) : this.gapMs(jitter);
+      const gap = failures > 0 ? this.retryMs(failures, jitter, retryAfterMs) : this.gapMs(jitter);
       const wait = lastAttempt + gap - performance.now();
       if (wait > 0) {
         await this.setup.sleeps.sleep(wait, this.wakers);
@@ -60,7 +61,8 @@ export class Heartbeats {
         failures = 0;
       } catch (error) {
         failures++;
-        this.setup.noteFailure(error, this.retryMs(failures, jitter));
+        retryAfterMs = retryAfterOf(error);
+        this.setup.noteFailure(error, this.retryMs(failures, jitter, retryAfterMs));
       }
     }
   }
@@ -83,8 +85,8 @@ export class Heartbeats {
     for (const runId of answer.leases?.cancel ?? []) this.setup.drop(runId, 'task cancelled');
   }
 
-  private retryMs(failures: number, jitter: number): number {
-    return backoffMs(failures, jitter, this.setup.renewWithinMs() ?? Infinity);
+  private retryMs(failures: number, jitter: number, retryAfterMs: number | null): number {
+    return retryWaitMs(failures, jitter, retryAfterMs, this.setup.renewWithinMs() ?? Infinity);
   }
 
   /** The server's interval, within `renewWithinMs` while holding leases, jittered ±10 %. */

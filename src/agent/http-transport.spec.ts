@@ -54,6 +54,27 @@ describe('HttpTransport claims', () => {
     expect(keys[2]).not.toBe(keys[1]);
   });
 
+  it('a 429 or 503 carries its Retry-After; a refusal does not look at one', async () => {
+    const withRetryAfter = (status: number, value: string) =>
+      new Response(JSON.stringify({ error: 'x' }), {
+        status,
+        headers: { 'content-type': 'application/json', 'retry-after': value },
+      });
+    const { send } = scripted([
+      withRetryAfter(429, '3'),
+      withRetryAfter(503, new Date(Date.now() + 60_000).toUTCString()),
+      withRetryAfter(400, '3'),
+      json(429, {}),
+    ]);
+    const claim = claimWith(send);
+    await expect(claim()).rejects.toMatchObject({ retryable: true, status: 429, retryAfterMs: 3_000 });
+    const error = (await claim().catch((e: unknown) => e)) as TransportError;
+    expect(error.retryAfterMs).toBeGreaterThan(55_000);
+    expect(error.retryAfterMs).toBeLessThanOrEqual(60_000);
+    await expect(claim()).rejects.toMatchObject({ retryable: false, status: 400, retryAfterMs: null });
+    await expect(claim()).rejects.toMatchObject({ retryable: true, status: 429, retryAfterMs: null });
+  });
+
   it('sends no key with other requests', async () => {
     const { send, keys } = scripted([json(200, { heartbeat_interval_secs: 15, node_status: 'online' })]);
     const sut = new HttpTransport('http://server', 'node-1', 'vcp_key', send);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { nodeFetch } from './node-fetch';
+import { parseRetryAfter } from './pacing';
 import {
   AgentTransport,
   CircuitInfo,
@@ -145,6 +146,7 @@ export class HttpTransport implements AgentTransport {
       retryable,
       res.status,
       answer.reason ?? answer.error ?? null,
+      retryable ? parseRetryAfter(res.headers.get('retry-after'), Date.now()) : null,
     );
   }
 }

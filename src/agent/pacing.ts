@@ -11,6 +11,35 @@ export function backoffMs(failures: number, jitter: number, capMs = Infinity): n
   return Math.max(50, cap * jitter);
 }
 
+/**
+ * The wait before a retry: the backoff, or the server's `Retry-After` when it asks for longer — retrying
+ * sooner only meets the same refusal. Spread over a quarter more (agents refused together come back apart),
+ * and bounded like the backoff (30 s, and `capMs` while holding leases: a renewal beats a lost lease).
+ */
+export function retryWaitMs(
+  failures: number,
+  jitter: number,
+  retryAfterMs: number | null,
+  capMs = Infinity,
+): number {
+  const backoff = backoffMs(failures, jitter, capMs);
+  if (retryAfterMs === null) return backoff;
+  return Math.max(backoff, Math.min(MAX_BACKOFF_MS, capMs, retryAfterMs * (1 + 0.25 * jitter)));
+}
+
+/**
+ * `Retry-After` in milliseconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3), null when absent or
+ * unreadable (the backoff then decides alone).
+ */
+export function parseRetryAfter(header: string | null, nowMs: number): number | null {
+  if (header === null) return null;
+  const value = header.trim();
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  // Every HTTP-date form ends in GMT; Date.parse alone would read '-3' as a year.
+  const date = value.endsWith('GMT') ? Date.parse(value) : NaN;
+  return Number.isNaN(date) ? null : Math.max(0, date - nowMs);
+}
+
 /** Timed sleeps that end early: every one at `endAll()`, one registered in `wakers` when it is woken. */
 export class Sleeps {
   private readonly sleepers = new Set<() => void>();

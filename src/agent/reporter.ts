@@ -18,6 +18,7 @@ export interface Counters {
   refused: number;
   heartbeats: number;
   network_errors: number;
+  throttled: number;
 }
 
 export const zeroCounters = (): Counters => ({
@@ -30,6 +31,7 @@ export const zeroCounters = (): Counters => ({
   refused: 0,
   heartbeats: 0,
   network_errors: 0,
+  throttled: 0,
 });
 
 const HUMAN: Record<string, (e: AgentEvent) => string> = {
@@ -44,6 +46,8 @@ const HUMAN: Record<string, (e: AgentEvent) => string> = {
   refused: (e) => `result of task ${String(e.task_id)} refused: ${String(e.message)}`,
   network_error: (e) =>
     `network error (${String(e.during)}): ${String(e.message)}; retrying in ${String(e.retry_ms)} ms`,
+  throttled: (e) =>
+    `rate limited (${String(e.during)}): ${String(e.message)}; retrying in ${String(e.retry_ms)} ms`,
   counters: (e) =>
     `counters: ${Object.entries(e)
       .filter(([key]) => key !== 'event')

@@ -84,11 +84,17 @@ export class TransportError extends Error {
     readonly retryable: boolean,
     readonly status: number | null = null,
     readonly code: string | null = null,
+    /** The server's `Retry-After` (429, 503), in milliseconds. */
+    readonly retryAfterMs: number | null = null,
   ) {
     super(message);
     this.name = 'TransportError';
   }
 }
+
+/** The `Retry-After` a failed call carried, if any. */
+export const retryAfterOf = (error: unknown): number | null =>
+  error instanceof TransportError ? error.retryAfterMs : null;
 
 export interface AgentTransport {
   heartbeat(body: HeartbeatBody): Promise<HeartbeatAnswer>;
