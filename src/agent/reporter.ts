@@ -43,7 +43,10 @@ const HUMAN: Record<string, (e: AgentEvent) => string> = {
     `finished task ${String(e.task_id)} in ${String(e.execution_time_ms)} ms: ${String(e.outcome)}`,
   submitted: (e) => `submitted task ${String(e.task_id)}: task ${String(e.task_status)}`,
   dropped: (e) => `dropped task ${String(e.task_id)}: ${String(e.reason)}`,
-  refused: (e) => `result of task ${String(e.task_id)} refused: ${String(e.message)}`,
+  refused: (e) =>
+    typeof e.task_id === 'string'
+      ? `result of task ${e.task_id} refused: ${String(e.message)}`
+      : `${String(e.during)} refused: ${String(e.message)}`,
   network_error: (e) =>
     `network error (${String(e.during)}): ${String(e.message)}; retrying in ${String(e.retry_ms)} ms`,
   throttled: (e) =>

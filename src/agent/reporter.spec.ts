@@ -1,0 +1,31 @@
+import { LineReporter } from './reporter';
+
+describe('LineReporter', () => {
+  const linesOf = (json: boolean, event: Parameters<LineReporter['emit']>[0]) => {
+    const lines: string[] = [];
+    new LineReporter(json, (line) => lines.push(line)).emit(event);
+    return lines;
+  };
+
+  it('names what was refused: a result by its task, another call by what the agent was doing', () => {
+    const [result] = linesOf(false, { event: 'refused', task_id: 't1', run_id: 'r1', message: '422 x' });
+    const [beat] = linesOf(false, { event: 'refused', during: 'heartbeat', message: '403 forbidden' });
+    expect(result).toMatch(/ result of task t1 refused: 422 x$/);
+    expect(beat).toMatch(/ heartbeat refused: 403 forbidden$/);
+  });
+
+  it('says a throttled call waits, and how long', () => {
+    const [line] = linesOf(false, { event: 'throttled', during: 'claim', message: '429', retry_ms: 2000 });
+    expect(line).toMatch(/ rate limited \(claim\): 429; retrying in 2000 ms$/);
+  });
+
+  it('--json: one object a line with its time', () => {
+    const [line] = linesOf(true, { event: 'throttled', during: 'claim', retry_ms: 2000 });
+    expect(JSON.parse(line)).toEqual({
+      time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      event: 'throttled',
+      during: 'claim',
+      retry_ms: 2000,
+    });
+  });
+});
