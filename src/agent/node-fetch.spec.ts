@@ -1,5 +1,6 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { HttpTransport } from './http-transport';
 import { nodeFetch } from './node-fetch';
 
 /** A real loopback server: what nodeFetch sends is what arrives, and its answers come back unchanged. */
@@ -75,6 +76,26 @@ describe('nodeFetch', () => {
     expect(conflict.ok).toBe(false);
     expect(conflict.status).toBe(409);
     expect(await conflict.json()).toEqual({ error: 'conflict', reason: 'lease_lost' });
+  });
+
+  it('answers with the headers the agent reads: content type and Retry-After', async () => {
+    answer = (_req, res) => {
+      res.statusCode = 429;
+      res.setHeader('content-type', 'application/json');
+      res.setHeader('retry-after', '7');
+      res.setHeader('x-ratelimit-limit', '3');
+      res.end('{"error":"rate_limited"}');
+    };
+    const throttled = await nodeFetch(`${base}/x`, { method: 'POST', body: '{}' });
+    expect(throttled.headers.get('retry-after')).toBe('7');
+    expect(throttled.headers.get('content-type')).toBe('application/json');
+    expect(throttled.headers.get('x-ratelimit-limit')).toBeNull();
+    // Composed as the agent runs it: the transport over nodeFetch sees the wait the server asked for.
+    const transport = new HttpTransport(base, 'n1', 'vcp_key', nodeFetch);
+    await expect(transport.claim(1, 0, new AbortController().signal)).rejects.toMatchObject({
+      status: 429,
+      retryAfterMs: 7_000,
+    });
   });
 
   it('downloads binary bodies byte for byte', async () => {

@@ -11,7 +11,8 @@ const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: MAX_SOCKETS });
  * The agent's fetch: node:http(s) on keep-alive connections, the answer buffered into a `Response`. The
  * global fetch (undici's WHATWG streams, Headers and Request objects) cost the agent about twice the CPU per
  * request, and an agent makes two or three requests for every run it executes. Only what the agent sends is
- * supported: a method, string headers, a string body and an abort signal. TLS is verified as by fetch (the
+ * supported: a method, string headers, a string body and an abort signal; of the answer's headers, those in
+ * READ_HEADERS. TLS is verified as by fetch (the
  * defaults of node:https).
  */
 export const nodeFetch: Fetch = (input, init = {}) =>
@@ -34,16 +35,25 @@ export const nodeFetch: Fetch = (input, init = {}) =>
         res.on('end', () => {
           const status = res.statusCode ?? 0;
           const body = status === 204 || status === 304 ? null : Buffer.concat(chunks);
-          const contentType = res.headers['content-type'];
-          resolve(
-            new Response(body, { status, headers: contentType ? { 'content-type': contentType } : {} }),
-          );
+          resolve(new Response(body, { status, headers: headersRead(res) }));
         });
       },
     );
     req.on('error', (error) => reject(failed(error)));
     req.end(typeof init.body === 'string' ? init.body : undefined);
   });
+
+/** The answer's headers the agent reads (a full Headers object per answer costs CPU for nothing). */
+const READ_HEADERS = ['content-type', 'retry-after'] as const;
+
+function headersRead(res: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const name of READ_HEADERS) {
+    const value = res.headers[name];
+    if (typeof value === 'string') headers[name] = value;
+  }
+  return headers;
+}
 
 /** Rejects like fetch does: a TypeError whose cause is the network error (an abort stays an AbortError). */
 function failed(error: Error): Error {
