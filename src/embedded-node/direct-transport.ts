@@ -51,7 +51,7 @@ export class DirectTransport implements AgentTransport {
     });
     try {
       const claimed = await Promise.race([
-        call(() => this.services.claims.claim(this.nodeId, { max, wait_ms: waitMs })),
+        call(() => this.services.claims.claim(this.nodeId, { max, wait_ms: waitMs }, undefined, signal)),
         aborted,
       ]);
       return claimed?.runs ?? [];

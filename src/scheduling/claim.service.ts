@@ -64,8 +64,14 @@ export class ClaimService implements OnModuleDestroy {
   /**
    * null: nothing to do within `wait_ms` (204). `claimKey`: the claim's Idempotency-Key; a repeat while the
    * runs it leased are still leased to the node answers with those runs (see ClaimsRepository.claim).
+   * `abandoned`: the caller is gone (its connection closed): the claim stops waiting and leases nothing more.
    */
-  async claim(nodeId: string, dto: ClaimRequestDto, claimKey?: string): Promise<ClaimResponseDto | null> {
+  async claim(
+    nodeId: string,
+    dto: ClaimRequestDto,
+    claimKey?: string,
+    abandoned?: AbortSignal,
+  ): Promise<ClaimResponseDto | null> {
     const max = dto.max ?? 1;
     const waitMs = dto.wait_ms ?? 0;
     let expired = waitMs === 0;
@@ -78,8 +84,16 @@ export class ClaimService implements OnModuleDestroy {
           expired = true;
           wake?.();
         }, waitMs);
+    const leave = () => wake?.();
+    abandoned?.addEventListener('abort', leave, { once: true });
     try {
       for (;;) {
+        // Runs leased to a caller that left (an agent stopped or restarted mid-poll) would sit out their
+        // lease and count as lost against its node; a wake-up it was given goes to the next waiter.
+        if (abandoned?.aborted) {
+          if (wokenByWork) this.wakeOne();
+          return null;
+        }
         const runs = await this.leaseNow(nodeId, max, claimKey ?? null);
         if (runs.length > 0) {
           if (wokenByWork) this.wakeOne();
@@ -93,6 +107,7 @@ export class ClaimService implements OnModuleDestroy {
       }
     } finally {
       clearTimeout(deadline);
+      abandoned?.removeEventListener('abort', leave);
     }
   }
 

@@ -10,6 +10,7 @@ import {
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Authenticated } from '../common/auth/authenticated.decorator';
+import { abandonedBy } from '../common/http/abandoned';
 import { NodeAgent } from '../common/auth/node-agent.decorator';
 import type { Principal } from '../common/auth/principal';
 import { RateLimitTier } from '../common/auth/rate-tier.decorator';
@@ -56,7 +57,7 @@ export class SchedulingController {
     @IdempotencyKey() claimKey: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ClaimResponseDto | undefined> {
-    const claimed = await this.claims.claim(nodeId, dto ?? {}, claimKey);
+    const claimed = await this.claims.claim(nodeId, dto ?? {}, claimKey, abandonedBy(reply));
     if (claimed) return claimed;
     void reply.status(HttpStatus.NO_CONTENT);
     return undefined;

@@ -5,7 +5,12 @@ import { IsInt, IsOptional, Max, Min } from 'class-validator';
 export const MAX_CLAIM = 16;
 
 export class ClaimRequestDto {
-  @ApiPropertyOptional({ minimum: 1, maximum: MAX_CLAIM, default: 1, description: 'Most runs to lease at once' })
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: MAX_CLAIM,
+    default: 1,
+    description: 'Most runs to lease at once',
+  })
   @IsOptional()
   @IsInt()
   @Min(1)
