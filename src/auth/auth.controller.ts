@@ -72,6 +72,8 @@ export class AuthController {
 
   @Get('me')
   @Authenticated()
+  // A read that scripts make often: not held to the auth tier's 10 a minute, which guards credentials.
+  @RateLimitTier('general')
   @ApiOkResponse({ type: MeDto })
   me(@CurrentPrincipal() principal: Principal): Promise<MeDto> {
     return this.auth.me(principal);

@@ -1,13 +1,15 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { ApiExtraModels, ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { Public } from '../common/auth/public.decorator';
 import { NoRateLimit } from '../common/auth/rate-tier.decorator';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
-import { HealthResponseDto, ReadinessResponseDto } from './health.dto';
+import { CheckResultDto, HealthResponseDto, ReadinessResponseDto } from './health.dto';
 import { HealthService } from './health.service';
 
 @ApiTags('health')
+// Referenced from ReadinessResponseDto.checks by name only: registered here so the reference resolves.
+@ApiExtraModels(CheckResultDto)
 @Public()
 @NoRateLimit()
 @Controller('health')

@@ -1,4 +1,4 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, getSchemaPath } from '@nestjs/swagger';
 
 export class HealthResponseDto {
   @ApiProperty({ example: 'healthy' })
@@ -26,6 +26,6 @@ export class ReadinessResponseDto {
   @ApiProperty({ example: 'ready', enum: ['ready', 'degraded'] })
   status!: string;
 
-  @ApiProperty({ type: 'object', additionalProperties: { $ref: '#/components/schemas/CheckResultDto' } })
+  @ApiProperty({ type: 'object', additionalProperties: { $ref: getSchemaPath(CheckResultDto) } })
   checks!: Record<string, CheckResultDto>;
 }

@@ -3,6 +3,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { completeDocument } from './document-fixes';
 
 export const OPENAPI_JSON_PATH = '/api-docs/openapi.json';
 export const SWAGGER_UI_PATH = '/swagger-ui';
@@ -18,7 +19,7 @@ export function buildOpenApiDocument(app: NestFastifyApplication, version: strin
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'bearer')
     .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key' }, 'api-key')
     .build();
-  return SwaggerModule.createDocument(app, builder);
+  return completeDocument(SwaggerModule.createDocument(app, builder));
 }
 
 /**

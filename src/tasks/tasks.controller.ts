@@ -12,6 +12,7 @@ import {
   Res,
 } from '@nestjs/common';
 import {
+  ApiBody,
   ApiCreatedResponse,
   ApiHeader,
   ApiNotFoundResponse,
@@ -29,6 +30,7 @@ import { Scope } from '../common/auth/scopes';
 import { BodyLimit } from '../common/http/body-limit';
 import { moduleUploadBodyLimit } from '../wasm/module-upload';
 import { CreateTaskDto } from './dto/create-task.dto';
+import { TASK_EXAMPLES } from './dto/task-examples';
 import { ListTasksQueryDto } from './dto/task-queries.dto';
 import { TaskDeletedDto, TaskInfoDto, TaskPageDto } from './dto/task-responses.dto';
 import { TaskEventStreams } from './task-event-streams';
@@ -55,6 +57,7 @@ export class TasksController {
     required: false,
     description: 'Same key and body within 24 h: same task',
   })
+  @ApiBody({ type: CreateTaskDto, examples: TASK_EXAMPLES })
   @ApiCreatedResponse({ type: TaskInfoDto, description: 'Queued (`pending`)' })
   submit(
     @Body() dto: CreateTaskDto,

@@ -89,6 +89,10 @@ if (!haveChromium) {
     await page.waitForSelector(cell, { timeout: 10_000 });
     const status = await page.$eval(cell, (n) => n.textContent?.trim());
     expect(status).toBe('200');
+    // Its schemas resolve (a dangling $ref shows a resolver error banner), and its extensions are shown.
+    expect(await page.$('.errors-wrapper')).toBeNull();
+    const expanded = await page.$eval('.opblock.is-open', (n) => n.textContent ?? '');
+    expect(expanded).toContain('x-rate-limit-tier');
 
     const violations = await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp);
     expect(violations).toEqual([]);

@@ -4,6 +4,8 @@ window.addEventListener('load', function () {
     url: '/api-docs/openapi.json',
     dom_id: '#swagger-ui',
     deepLinking: true,
+    // Each operation's x-required-scopes, x-required-roles, x-node-agent and x-rate-limit-tier.
+    showExtensions: true,
     // No call to the public validator service: the page talks to this origin only.
     validatorUrl: null,
     presets: [SwaggerUIBundle.presets.apis],

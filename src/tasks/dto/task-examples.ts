@@ -1,0 +1,54 @@
+/**
+ * A WASI command of 160 bytes that writes {"hello":"world"} to stdout (fd_write of a data segment), so the
+ * inline-module example runs as it is.
+ */
+export const HELLO_WASM_BASE64 =
+  'AGFzbQEAAAABDAJgBH9/f38Bf2AAAAIjARZ3YXNpX3NuYXBzaG90X3ByZXZpZXcxCGZkX3dyaXRlAAADAgEBBQMBAAEHEwIGbWVtb3J5AgAGX3N0YXJ0AAEKHQEbAEEAQRA2AgBBBEESNgIAQQFBAEEBQQgQABoLCxgBAEEQCxJ7ImhlbGxvIjoid29ybGQifQo=';
+
+const solo = { min_nodes: 1, max_execution_time_sec: 60 };
+
+/**
+ * Request bodies for POST /tasks that work as they are in Swagger UI (the first is its default), instead of the
+ * one Swagger UI would build from the schema (every field, at its maximum: not a valid task).
+ */
+export const TASK_EXAMPLES: Record<string, { summary: string; value: object }> = {
+  expression: {
+    summary: 'Built-in program: exact arithmetic',
+    value: {
+      task_type: 'computation',
+      inputs: { program: 'expression', expression: '2+3*4' },
+      requirements: solo,
+    },
+  },
+  monte_carlo_pi: {
+    summary: 'Built-in program: Monte Carlo π (same seed, same answer on every node)',
+    value: {
+      task_type: 'computation',
+      inputs: { program: 'monte_carlo_pi', samples: 1_000_000, seed: 42 },
+      requirements: solo,
+    },
+  },
+  text_stats: {
+    summary: 'Built-in program: word and sentence counts, top keywords',
+    value: {
+      task_type: 'computation',
+      inputs: {
+        program: 'text_stats',
+        text: 'Nodes run tasks. Nodes sign results. The server verifies results.',
+      },
+      requirements: solo,
+    },
+  },
+  wasm_inline: {
+    summary: 'Your own WebAssembly module, inline (base64), JSON inputs on its stdin',
+    value: { task_type: 'wasm_execution', wasm_module: HELLO_WASM_BASE64, inputs: {}, requirements: solo },
+  },
+  quorum: {
+    summary: 'Verified by quorum: two nodes of distinct owners must agree (try EMBEDDED_NODES=2)',
+    value: {
+      task_type: 'computation',
+      inputs: { program: 'expression', expression: '6*7' },
+      requirements: { min_nodes: 2, max_execution_time_sec: 60 },
+    },
+  },
+};
