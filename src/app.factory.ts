@@ -10,6 +10,7 @@ import { registerRouteBodyLimits } from './common/http/body-limit';
 import { registerBodyParsers } from './common/http/body-parsers';
 import { enableCors } from './common/http/cors';
 import { registerLingeringClose } from './common/http/lingering-close';
+import { registerNulInUrlCheck } from './common/http/nul-in-url';
 import { requestIdFor } from './common/http/request-id';
 import { registerSecurityHeaders } from './common/http/security-headers';
 import { WriteCoalescer } from './common/http/write-coalescing';
@@ -60,6 +61,7 @@ export async function configureApp(
   app.get(ConnectionDraining).register(app);
   new WriteCoalescer().attach(app.getHttpServer());
   enableCors(app, config.http.corsAllowedOrigins);
+  registerNulInUrlCheck(app);
   // After the request id, security headers and CORS hooks, so an early 401/403 carries them.
   app.get(EarlyAuthentication).register(app);
   await registerOpenApi(app, config.core.version);

@@ -1,5 +1,6 @@
-import { jsonSha256Hex } from '../common/crypto/json-hash';
 import { internalLane } from '../common/concurrency/fair-queue';
+import { jsonSha256Hex } from '../common/crypto/json-hash';
+import { storableText } from '../common/validation/unstorable-text';
 import type { WasmService } from '../wasm/wasm.service';
 import { ContentCache, ContentMismatchError } from './content-cache';
 import { prove } from './prover';
@@ -105,13 +106,15 @@ async function executeWasm(deps: ExecutorDeps, run: LeasedRun, signal: AbortSign
   const execution: Execution = {
     engineMs,
     outcome: result.outcome,
-    // The output is stdout parsed as JSON, else its text (the engine's rule).
-    output: result.outcome === 'ok' ? result.stdout : null,
+    // The output is stdout parsed as JSON, else its text (the engine's rule); a program may print a NUL,
+    // which the server could not store: it is reported as U+FFFD, the same on every node.
+    output: result.outcome === 'ok' ? storableText(result.stdout) : null,
     executionTimeMs: result.execution_time_ms,
     moduleHash: result.module_hash,
-    stderr: clip(result.stderr),
+    stderr: storableText(clip(result.stderr)),
   };
-  if (result.outcome !== 'ok' && typeof result.stdout === 'string') execution.stdout = clip(result.stdout);
+  if (result.outcome !== 'ok' && typeof result.stdout === 'string')
+    execution.stdout = storableText(clip(result.stdout));
   if (result.exit_code !== null) execution.exitCode = result.exit_code;
   return execution;
 }

@@ -14,6 +14,10 @@ const task = (name: Fixture, seconds: number, extra: Record<string, unknown> = {
   ...extra,
 });
 
+/** A WASI command that writes the three bytes `a`, NUL, `b` to stdout (fd_write of a data segment). */
+const NUL_PRINTER_BASE64 =
+  'AGFzbQEAAAABDAJgBH9/f38Bf2AAAAIjARZ3YXNpX3NuYXBzaG90X3ByZXZpZXcxCGZkX3dyaXRlAAADAgEBBQMBAAEHEwIGbWVtb3J5AgAGX3N0YXJ0AAEKHQEbAEEAQRA2AgBBBEEDNgIAQQFBAEEBQQgQABoLCwkBAEEQCwNhAGI=';
+
 /**
  * Issue 17, acceptance 5: the WASM engine's hostile fixtures, run as tasks by two embedded nodes, end in the
  * right outcome while the nodes keep heartbeating: the loop runs longer than a lease, so its lease survives
@@ -83,6 +87,19 @@ describe('hostile modules as tasks (two embedded nodes)', () => {
       { node_id: 'embedded-2', status: 'online' },
     ]);
   }, 180_000);
+
+  it('a program that prints a NUL: both nodes report it as U+FFFD and agree (PostgreSQL stores no U+0000)', async () => {
+    const h = bearer(alice.accessToken);
+    const printsNul = {
+      task_type: 'wasm_execution',
+      wasm_module: NUL_PRINTER_BASE64,
+      inputs: {},
+      requirements: { min_nodes: 2, max_execution_time_sec: 30 },
+    };
+    const submitted = await submitTask(ctx.app, h, printsNul);
+    const done = await finalTask(ctx.app, submitted.task_id, h, 60_000);
+    expect(done).toMatchObject({ status: 'completed', result: 'a\ufffdb' });
+  }, 90_000);
 
   it('a cancelled task stops its run at once: the slot is free long before the run would have timed out', async () => {
     const h = bearer(alice.accessToken);

@@ -2,7 +2,11 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyRequest, RawServerDefault } from 'fastify';
 import { AppException } from '../errors/app.exception';
 import { findTooDeepJson } from '../validation/json-depth';
-import { findLoneSurrogate, mayHoldLoneSurrogate } from '../validation/lone-surrogates';
+import {
+  findUnstorableText,
+  mayHoldUnstorableText,
+  UNSTORABLE_TEXT_MESSAGE,
+} from '../validation/unstorable-text';
 import { addRouteConfig } from './route-config';
 
 /** No JSON body of the API nests deeper than this; the run route's `inputs` are held to 16 below it. */
@@ -31,8 +35,8 @@ function keepsPrototypeKeys(request: FastifyRequest): boolean {
  *   depth check without parsing: a body nested deeper than MAX_JSON_BODY_DEPTH is a 422 `max_depth` naming
  *   the path. JSON.parse is iterative but slow on deep nesting, and class-transformer (the global
  *   ValidationPipe) recurses and overflows the stack at a few thousand levels: before this check, a
- *   5 000-deep object in any DTO field was a 500. A string or key with an unpaired surrogate escape is a 422
- *   too (see lone-surrogates.ts).
+ *   5 000-deep object in any DTO field was a 500. A string or key PostgreSQL cannot store (an unpaired
+ *   surrogate escape, a NUL) is a 422 too (see unstorable-text.ts).
  * - `application/wasm`: the raw bytes, as a Buffer (module uploads).
  * Nest's `application/x-www-form-urlencoded` parser is not registered: the API takes JSON, and a form post
  * (which a browser sends cross-site without a preflight) is refused with 415.
@@ -53,16 +57,15 @@ export function registerBodyParsers(app: NestFastifyApplication): void {
       return;
     }
     const parse = keepsPrototypeKeys(request) ? keepKeys : strict;
-    if (!mayHoldLoneSurrogate(text)) {
+    if (!mayHoldUnstorableText(text)) {
       // Fastify's default parser answers through `done`, synchronously; it returns nothing to wait for.
       void parse(request, text, done);
       return;
     }
     void parse(request, text, (error, parsed) => {
-      const at = error ? null : findLoneSurrogate(parsed);
+      const at = error ? null : findUnstorableText(parsed);
       if (at === null) return done(error, parsed);
-      const message = 'must be well-formed Unicode (it holds an unpaired UTF-16 surrogate escape)';
-      done(AppException.validation([{ field: at, message }]), undefined);
+      done(AppException.validation([{ field: at, message: UNSTORABLE_TEXT_MESSAGE }]), undefined);
     });
   });
   app.useBodyParser('application/wasm', { bodyLimit });
