@@ -11,6 +11,8 @@ import {
 import type { FastifyReply } from 'fastify';
 import { Authenticated } from '../common/auth/authenticated.decorator';
 import { abandonedBy } from '../common/http/abandoned';
+import { BodyLimit, BodyLimitContext } from '../common/http/body-limit';
+import { WasmConfig } from '../wasm/wasm.config';
 import { NodeAgent } from '../common/auth/node-agent.decorator';
 import type { Principal } from '../common/auth/principal';
 import { RateLimitTier } from '../common/auth/rate-tier.decorator';
@@ -21,6 +23,19 @@ import { ClaimService } from './claim.service';
 import { ClaimRequestDto, ClaimResponseDto, MAX_CLAIM } from './dto/claim.dto';
 import { RunResultRequestDto, RunResultResponseDto } from './dto/result.dto';
 import { RunResultService } from './run-result.service';
+
+/** JSON escapes a control character in 6 bytes (`\u0001`). */
+const ESCAPED_BYTES_PER_BYTE = 6;
+const RESULT_TEXT_CHARS = 65_536; // stdout and stderr, each (RunResultRequestDto)
+
+/**
+ * A result carries an output of up to WASM_MAX_OUTPUT_BYTES, which JSON may escape to six times its size, and
+ * stdout and stderr: a correct result must never be a 413 (the run would be lost and retried elsewhere).
+ */
+function resultBodyLimit({ get, defaultLimit }: BodyLimitContext): number {
+  const text = ESCAPED_BYTES_PER_BYTE * (get(WasmConfig).maxOutputBytes + 2 * RESULT_TEXT_CHARS);
+  return Math.max(defaultLimit, text + 64 * 1024);
+}
 
 /** The node protocol: claim runs (long poll) and report their results. Node keys only. */
 @ApiTags('scheduling')
@@ -65,6 +80,7 @@ export class SchedulingController {
 
   @Post('runs/:run_id/result')
   @HttpCode(HttpStatus.OK)
+  @BodyLimit(resultBodyLimit)
   @Authenticated()
   // The node is not in the path: the service checks the run is leased to the calling node.
   @NodeAgent({ users: false })

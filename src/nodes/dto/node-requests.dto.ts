@@ -1,3 +1,4 @@
+import { IsFence } from '../../common/validation/fence';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import {
@@ -35,8 +36,7 @@ export class HeldRunDto {
   @ApiProperty({ format: 'uuid' }) @IsUUID() run_id!: string;
 
   @ApiProperty({ description: 'The fence of the lease, as claimed' })
-  @IsString()
-  @Matches(/^[1-9][0-9]{0,18}$/, { message: 'fence must be the decimal fence of the lease' })
+  @IsFence()
   fence!: string;
 }
 

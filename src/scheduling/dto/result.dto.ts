@@ -1,3 +1,4 @@
+import { IsFence } from '../../common/validation/fence';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
   ArrayMaxSize,
@@ -27,13 +28,11 @@ export const TASK_FAULT_OUTCOMES: readonly ResultOutcome[] = [
   'memory_limit',
 ];
 
-const FENCE = /^[1-9][0-9]{0,18}$/;
 const HEX64 = /^[0-9a-f]{64}$/;
 
 export class RunResultRequestDto {
   @ApiProperty({ description: 'The fence of the lease, as claimed' })
-  @IsString()
-  @Matches(FENCE, { message: 'fence must be the decimal fence of the lease' })
+  @IsFence()
   fence!: string;
 
   @ApiProperty({ enum: RESULT_OUTCOMES }) @IsIn(RESULT_OUTCOMES) outcome!: ResultOutcome;
@@ -52,7 +51,13 @@ export class RunResultRequestDto {
 
   @ApiProperty({ minimum: 0 }) @IsInt() @Min(0) @Max(86_400_000) execution_time_ms!: number;
 
-  @ApiPropertyOptional({ minimum: 0 }) @IsOptional() @IsInt() @Min(0) gas_used?: number;
+  // A bigint column; JSON numbers past 2^53 are not exact anyway.
+  @ApiPropertyOptional({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
+  gas_used?: number;
 
   @ApiPropertyOptional({
     description: 'zk_proof tasks: the proof (snarkjs JSON), checked against the task’s circuit',

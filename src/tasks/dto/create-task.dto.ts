@@ -5,6 +5,7 @@ import {
   IsBoolean,
   IsDefined,
   IsIn,
+  IsObject,
   IsInt,
   IsNumber,
   IsOptional,
@@ -113,6 +114,8 @@ export class CreateTaskDto {
 
   @ApiProperty({ type: TaskRequirementsDto })
   @IsDefined()
+  // Without it an array passes: ValidateNested checks each element, and the insert met a null (a 500).
+  @IsObject()
   @ValidateNested()
   @Type(() => TaskRequirementsDto)
   requirements!: TaskRequirementsDto;
