@@ -111,9 +111,11 @@ export class RunResultService {
       effect = proofRejected
         ? { ...noEffect(run.taskStatus), ...(await this.zkResults.reject(run)) }
         : await this.applyOutcome(run, dto, outputHash, { deferCompletion: zk === null });
-      if (zk) {
-        await this.zkResults.store(run, zk, effect.taskStatus === 'completed');
-        // A proof is its own verification: verified, the run is valid; rejected, it is invalid.
+      if (zk) await this.zkResults.store(run, zk, effect.taskStatus === 'completed');
+      // A proof is its own verification: verified, the run is valid; a false proof, invalid. A valid proof of
+      // other public signals is not judged: the task's declared signals may be what is wrong (the node proved
+      // its inputs), and counting it would let a task's creator get honest nodes quarantined.
+      if (zk && !zk.otherStatement) {
         effect.verdict = zk.accepted ? 'valid' : 'invalid';
         await this.verification.judge(
           run.taskId,

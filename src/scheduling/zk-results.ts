@@ -12,6 +12,8 @@ export interface ZkVerdict {
   check: ProofCheck;
   /** The proof verifies and proves the statement the task asked for. */
   accepted: boolean;
+  /** The proof verifies, but proves other public signals than the task's inputs.public_signals. */
+  otherStatement: boolean;
   errorMessage: string | null;
   submittedBy: string | null;
 }
@@ -69,15 +71,17 @@ export class ZkResults {
       dto.public_signals,
       submittedBy ?? `node:${nodeId}`,
     );
-    if (!check.valid) return { check, accepted: false, errorMessage: check.errorMessage, submittedBy };
+    if (!check.valid) {
+      return { check, accepted: false, otherStatement: false, errorMessage: check.errorMessage, submittedBy };
+    }
     const asked = (context.inputs as { public_signals?: unknown } | null)?.public_signals;
     const same =
       Array.isArray(asked) &&
       asked.length === check.publicSignals.length &&
       asked.every((signal, i) => signal === check.publicSignals[i]);
     return same
-      ? { check, accepted: true, errorMessage: null, submittedBy }
-      : { check, accepted: false, errorMessage: OTHER_STATEMENT, submittedBy };
+      ? { check, accepted: true, otherStatement: false, errorMessage: null, submittedBy }
+      : { check, accepted: false, otherStatement: true, errorMessage: OTHER_STATEMENT, submittedBy };
   }
 
   /** Inside the result's transaction, before anything is written: an ok zk_proof result carries a proof. */

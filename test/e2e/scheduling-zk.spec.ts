@@ -169,10 +169,17 @@ describe('zk_proof tasks', () => {
       proof_id: null,
       result: null,
     });
-    expect(done.runs!.map((r) => [r.status, r.outcome])).toEqual([
-      ['rejected', 'proof_invalid'],
-      ['rejected', 'proof_invalid'],
+    // A false proof is the node's fault (invalid); a valid proof of other signals is not judged: the task's
+    // declared statement may be what is wrong, and no task creator may get honest nodes quarantined.
+    expect(done.runs!.map((r) => [r.status, r.outcome, r.verdict])).toEqual([
+      ['rejected', 'proof_invalid', null],
+      ['rejected', 'proof_invalid', 'invalid'],
     ]);
+    const invalidCounts = await ctx.dataSource.query(
+      `SELECT runs_invalid AS invalid FROM nodes WHERE node_id = ANY($1) ORDER BY node_id = $2 DESC`,
+      [[first.nodeId, second.nodeId], first.nodeId],
+    );
+    expect(invalidCounts.map((row: { invalid: number }) => Number(row.invalid))).toEqual([0, 1]);
     const artifacts = await artifactsOf(task.task_id);
     expect(artifacts.map((a: { run_id: string; verified: boolean }) => [a.run_id, a.verified])).toEqual([
       [run1.run_id, false],
