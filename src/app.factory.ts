@@ -9,10 +9,11 @@ import { ConnectionDraining } from './common/http/connection-draining';
 import { registerRouteBodyLimits } from './common/http/body-limit';
 import { registerBodyParsers } from './common/http/body-parsers';
 import { enableCors } from './common/http/cors';
+import { frameworkErrorHandler } from './common/http/framework-errors';
 import { registerLingeringClose } from './common/http/lingering-close';
 import { registerNulInUrlCheck } from './common/http/nul-in-url';
 import { requestIdFor } from './common/http/request-id';
-import { registerSecurityHeaders } from './common/http/security-headers';
+import { registerSecurityHeaders, securityHeaders } from './common/http/security-headers';
 import { WriteCoalescer } from './common/http/write-coalescing';
 import { AppConfig } from './config/app-config';
 import { RequestLogger } from './logging/request-logger';
@@ -35,6 +36,8 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
       connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(requestTimeout / 10))),
     },
     clientErrorHandler: answerClientError,
+    // A URL the router refuses (bad percent-encoding, over-long parameter) gets the API's error body and headers.
+    frameworkErrors: frameworkErrorHandler(securityHeaders(config.http)),
     genReqId: requestIdFor,
     // X-Forwarded-For is believed only from these proxies; otherwise a client could choose its own IP.
     trustProxy: config.http.trustedProxyCidrs.length > 0 ? [...config.http.trustedProxyCidrs] : false,

@@ -8,7 +8,7 @@ import { ErrorCode, ErrorReason } from '../common/errors/error-code';
 import { Page, pageRequest, toPage } from '../common/pagination/page';
 import { TransactionRunner } from '../database/transaction-runner';
 import { UserStatusCache } from '../users/user-status.cache';
-import { UserRecord, UsersRepository } from '../users/users.repository';
+import { isSystemAccount, UserRecord, UsersRepository } from '../users/users.repository';
 import { AdminUserDto, toAdminUserDto, UpdateUserDto } from './dto/admin.dto';
 
 @Injectable()
@@ -49,6 +49,13 @@ export class AdminUsersService {
     const updated = await this.transactions.run(async () => {
       const target = await this.users.findByIdForUpdate(userId);
       if (!target) throw AppException.notFound('User not found');
+      // Enabled or promoted, a passwordless system account would pass for an active admin (the last-admin check).
+      if (isSystemAccount(target)) {
+        throw new AppException(
+          ErrorCode.Forbidden,
+          `${target.username} is a built-in system account: its role and status cannot be changed`,
+        );
+      }
       const changes: { role?: UserRecord['role']; disabled?: boolean } = {};
       if (dto.role !== undefined && dto.role !== target.role) changes.role = dto.role;
       if (dto.disabled !== undefined && dto.disabled !== (target.disabledAt !== null)) {

@@ -15,7 +15,7 @@ import { NodesRepository } from '../nodes/nodes.repository';
 import { CircuitRegistryService } from '../proofs/circuit-registry.service';
 import { ClaimService } from '../scheduling/claim.service';
 import { RunResultService } from '../scheduling/run-result.service';
-import { UsersRepository } from '../users/users.repository';
+import { SYSTEM_ACCOUNT_PASSWORD_HASH, isSystemAccount, UsersRepository } from '../users/users.repository';
 import { ModuleStoreService } from '../wasm/module-store.service';
 import { WasmService } from '../wasm/wasm.service';
 import { DirectTransport } from './direct-transport';
@@ -29,11 +29,6 @@ const CACHE_BYTES = 256 * 1024 * 1024;
 /** The built-in owner of embedded node `index` (created disabled, so no one logs in as it). */
 export const embeddedOwnerName = (index: number) => `system_embedded_${index}`;
 export const embeddedNodeId = (index: number) => `embedded-${index}`;
-/**
- * Not a bcrypt hash: no password ever matches it, and no account created through the API can have it. That
- * tells the built-in owner apart from a user who registered the same name first (never adopted as owner).
- */
-const NO_PASSWORD = '!embedded-node-system-account';
 
 class LogReporter implements Reporter {
   constructor(private readonly logger: Logger) {}
@@ -134,9 +129,15 @@ export class EmbeddedNodes implements OnApplicationBootstrap, OnModuleDestroy {
       const username = embeddedOwnerName(index);
       let owner = await this.users.findByUsername(username);
       if (!owner) {
-        owner = await this.users.create({ username, passwordHash: NO_PASSWORD, email: null, role: 'user' });
+        owner = await this.users.create({
+          username,
+          passwordHash: SYSTEM_ACCOUNT_PASSWORD_HASH,
+          email: null,
+          role: 'user',
+        });
         await this.users.update(owner.userId, { disabled: true });
-      } else if (owner.passwordHash !== NO_PASSWORD) {
+      } else if (!isSystemAccount(owner)) {
+        // The hash tells the built-in owner apart from a user who registered the same name first.
         return null; // a user's own account of that name: never made the owner of a server-run node
       }
       const existing = await this.nodes.findLive(nodeId, null, true);

@@ -53,6 +53,17 @@ function toRecord(row: UserRow): UserRecord {
   };
 }
 
+/**
+ * The password "hash" of the server's own accounts (the embedded nodes' owners, `system_embedded_<n>`): not a
+ * bcrypt hash, so no password ever matches it, and no account created through the API can have it.
+ */
+export const SYSTEM_ACCOUNT_PASSWORD_HASH = '!embedded-node-system-account';
+
+/** An account the server runs (see SYSTEM_ACCOUNT_PASSWORD_HASH); nobody can log in as it. */
+export function isSystemAccount(user: Pick<UserRecord, 'passwordHash'>): boolean {
+  return user.passwordHash === SYSTEM_ACCOUNT_PASSWORD_HASH;
+}
+
 const UNIQUE_VIOLATION = '23505';
 
 export function isUniqueViolation(error: unknown): boolean {
@@ -120,11 +131,16 @@ export class UsersRepository {
     );
   }
 
-  /** Active admins other than `exceptUserId`, locking their rows so two demotions cannot race past the check. */
+  /**
+   * Active admins other than `exceptUserId`, locking their rows so two demotions cannot race past the check.
+   * System accounts never count: nobody can log in as them, so they could not stand in for the last admin.
+   */
   async lockOtherActiveAdmins(exceptUserId: string): Promise<number> {
     const rows = await this.db.query(
-      `SELECT user_id FROM users WHERE role = 'admin' AND disabled_at IS NULL AND user_id <> $1 FOR UPDATE`,
-      [exceptUserId],
+      `SELECT user_id FROM users
+        WHERE role = 'admin' AND disabled_at IS NULL AND user_id <> $1 AND password_hash <> $2
+          FOR UPDATE`,
+      [exceptUserId, SYSTEM_ACCOUNT_PASSWORD_HASH],
     );
     return rows.length;
   }

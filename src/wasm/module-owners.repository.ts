@@ -110,6 +110,14 @@ export class ModuleOwnersRepository {
     }));
   }
 
+  /** A built-in program's module (see the BuiltInModules migration); false for an unknown one. */
+  async isBuiltIn(moduleId: string): Promise<boolean> {
+    const rows = await this.db.query(`SELECT 1 FROM wasm_modules WHERE module_id = $1 AND built_in`, [
+      moduleId,
+    ]);
+    return rows.length > 0;
+  }
+
   /**
    * Deletes the module's row if nothing holds it (no owner, no live task); true when it did, and the caller
    * then deletes the bytes before the transaction commits. The row is locked first, so an upload of the same

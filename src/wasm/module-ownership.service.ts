@@ -99,6 +99,11 @@ export class ModuleOwnershipService {
     if (!isSha256Hex(moduleId)) throw notFound();
     const asAdmin = principal.role === 'admin';
     await this.tx.run(async () => {
+      // The server runs its programs from these bytes: an admin's delete (of everyone's ownership) is refused.
+      // A user who uploaded the same bytes may still take them out of their own list; the bytes stay.
+      if (asAdmin && (await this.owners.isBuiltIn(moduleId))) {
+        throw new AppException(ErrorCode.Forbidden, 'Built-in programs cannot be deleted');
+      }
       const removed = await this.owners.remove(moduleId, asAdmin ? null : principal.userId);
       // An admin may delete a module nobody owns any more (kept by a task): it must exist, though.
       if (removed === 0 && !(asAdmin && (await this.store.exists(moduleId)))) throw notFound();

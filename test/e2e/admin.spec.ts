@@ -1,4 +1,5 @@
 import { AdminBootstrapService } from '../../src/admin/admin-bootstrap.service';
+import { SYSTEM_ACCOUNT_PASSWORD_HASH } from '../../src/users/users.repository';
 import { AdminSession, TEST_ADMIN, useAdminApp } from '../support/admin';
 import { bearer, login, newSession, Session } from '../support/auth';
 import { collectPages } from '../support/pages';
@@ -140,6 +141,50 @@ describe('admin routes, roles and the audit log', () => {
       expect(res.json().error).toBe('conflict');
     }
     expect((await as(admin.accessToken, 'GET', '/api/v1/auth/me')).json().role).toBe('admin');
+  });
+
+  it('refuses to change a built-in system account, which never stands in for the last admin', async () => {
+    // What the embedded node creates for its owner (disabled, no usable password).
+    const [{ user_id: systemId }] = await ctx.dataSource.query(
+      `INSERT INTO users (username, password_hash, role, disabled_at)
+       VALUES ('system_embedded_1', $1, 'user', now()) RETURNING user_id`,
+      [SYSTEM_ACCOUNT_PASSWORD_HASH],
+    );
+    const row = async () =>
+      (
+        await ctx.dataSource.query(`SELECT role, disabled_at, updated_at FROM users WHERE user_id = $1`, [
+          systemId,
+        ])
+      )[0];
+    try {
+      const before = await row();
+      for (const change of [{ disabled: false, role: 'admin' }, { disabled: false }, { role: 'admin' }]) {
+        const res = await as(admin.accessToken, 'PATCH', `/api/v1/admin/users/${systemId}`, change);
+        expect(res.statusCode).toBe(403);
+        expect(res.json()).toMatchObject({
+          error: 'forbidden',
+          message: 'system_embedded_1 is a built-in system account: its role and status cannot be changed',
+        });
+      }
+      expect(await row()).toEqual(before);
+      const [{ n }] = await ctx.dataSource.query(
+        `SELECT count(*)::int AS n FROM audit_log WHERE resource_id = $1`,
+        [systemId],
+      );
+      expect(n).toBe(0);
+      // Were it an active admin anyway (only the database can make it one now), it is not another admin.
+      await ctx.dataSource.query(`UPDATE users SET role = 'admin', disabled_at = NULL WHERE user_id = $1`, [
+        systemId,
+      ]);
+      const demoted = await as(admin.accessToken, 'PATCH', `/api/v1/admin/users/${admin.userId}`, {
+        role: 'user',
+      });
+      expect(demoted.statusCode).toBe(409);
+      expect(demoted.json()).toMatchObject({ error: 'conflict', reason: 'last_admin' });
+      expect((await as(admin.accessToken, 'GET', '/api/v1/auth/me')).json().role).toBe('admin');
+    } finally {
+      await ctx.dataSource.query(`DELETE FROM users WHERE user_id = $1`, [systemId]);
+    }
   });
 
   it('rejects unknown fields, bad values and unknown users', async () => {

@@ -47,6 +47,15 @@ describe('the embedded node (default setup: PGlite, EMBEDDED_NODE=auto)', () => 
     expect(owner.username).toBe('system_embedded_1');
     expect(owner.disabled_at).not.toBeNull();
     await expect(login(ctx.app, 'system_embedded_1', 'anything at all')).rejects.toThrow();
+    // Nor can an admin enable or promote it.
+    const patched = await ctx.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/admin/users/${String(node!.owner_id)}`,
+      headers: bearer(ctx.admin.accessToken),
+      payload: { disabled: false, role: 'admin' },
+    });
+    expect(patched.statusCode).toBe(403);
+    expect(patched.json().error).toBe('forbidden');
   });
 
   it('completes a wasm_execution task whose module was uploaded inline (base64)', async () => {

@@ -264,6 +264,26 @@ describe('HTTP hygiene (real app on PostgreSQL)', () => {
       const logged = logs.parsed().find((line) => line.request_id === body.request_id && line.level === 50);
       expect(JSON.stringify(logged)).toContain('hunter2'); // the operator still gets the real error
     });
+
+    it.each([
+      ['a malformed percent-encoding', '/api/v1/tasks/%zz', 400],
+      ['a path parameter over maxParamLength', `/api/v1/tasks/${'a'.repeat(101)}`, 414],
+    ])('%s, refused by the router itself: the same body and headers as any error', async (_, url, status) => {
+      const id = '6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f';
+      const res = await inject({ method: 'GET', url, headers: { 'x-request-id': id } });
+      expect(res.statusCode).toBe(status);
+      expect(res.headers['content-type']).toMatch(/^application\/json/);
+      expect(Object.keys(res.json()).sort()).toEqual(['error', 'message', 'request_id']);
+      expectErrorShape(res.json(), 'bad_request');
+      expect(res.body).not.toContain('FST_ERR');
+      expect(res.json().request_id).toBe(id);
+      expect(res.headers['x-request-id']).toBe(id);
+      expect(res.headers['content-security-policy']).toBe(API_CSP);
+      expect(res.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+      expect(res.headers['x-frame-options']).toBe('DENY');
+      expect(res.headers['cache-control']).toBe('no-store');
+    });
   });
 
   describe('request ids and logs', () => {

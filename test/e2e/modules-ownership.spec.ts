@@ -1,4 +1,5 @@
 import { DataSource } from 'typeorm';
+import { programNamed } from '../../src/programs/program-catalog';
 import { useAdminApp } from '../support/admin';
 import { bearer, newSession, Session } from '../support/auth';
 import { MODULES, storedBytes } from '../support/content';
@@ -148,6 +149,30 @@ describe('module ownership, deletion and storage quota', () => {
     expect(await listed(bob)).not.toContain(id);
     expect(await stored(id)).toBe(false);
     expect((await call('DELETE', `/modules/${'e'.repeat(64)}`, ctx.admin.accessToken)).statusCode).toBe(404);
+  });
+
+  it('a built-in program’s module is refused even to an admin: 403, bytes and owners stay, nothing audited', async () => {
+    const alice = await user();
+    const id = programNamed('expression')!.sha256;
+    // As if alice had uploaded the program's bytes herself.
+    await ctx.dataSource.query(`INSERT INTO module_owners (user_id, module_id) VALUES ($1, $2)`, [
+      alice.userId,
+      id,
+    ]);
+    const res = await call('DELETE', `/modules/${id}`, ctx.admin.accessToken);
+    expect(res.statusCode).toBe(403);
+    expect(res.json()).toMatchObject({ error: 'forbidden', message: 'Built-in programs cannot be deleted' });
+    expect(await stored(id)).toBe(true);
+    expect(await listed(alice)).toContain(id);
+    const [{ n }] = await ctx.dataSource.query(
+      `SELECT count(*)::int AS n FROM audit_log WHERE action = 'module.deleted' AND resource_id = $1`,
+      [id],
+    );
+    expect(n).toBe(0);
+    // Her own delete only takes it out of her list.
+    expect((await call('DELETE', `/modules/${id}`, alice)).statusCode).toBe(200);
+    expect(await listed(alice)).not.toContain(id);
+    expect(await stored(id)).toBe(true);
   });
 
   describe('storage quota', () => {

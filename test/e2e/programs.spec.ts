@@ -132,7 +132,7 @@ describe('built-in programs over HTTP', () => {
     });
   });
 
-  it('a program is charged to nobody, and deleting the last task that ran it (or an admin delete) keeps its bytes', async () => {
+  it('a program is charged to nobody, deleting the last task that ran it keeps its bytes, and an admin cannot delete it', async () => {
     const carol = await newSession(ctx.app, 'carol');
     const h = bearer(carol.accessToken);
     const task = await submitTask(ctx.app, h, { inputs: { program: 'expression', expression: '6*7' } });
@@ -145,7 +145,8 @@ describe('built-in programs over HTTP', () => {
       url: `/api/v1/modules/${EXPRESSION_ID}`,
       headers: bearer(ctx.admin.accessToken),
     });
-    expect(adminDelete.statusCode).toBe(200);
+    expect(adminDelete.statusCode).toBe(403);
+    expect(adminDelete.json().error).toBe('forbidden');
     const download = await ctx.app.inject({
       method: 'GET',
       url: `/api/v1/modules/${EXPRESSION_ID}/download`,

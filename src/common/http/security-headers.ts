@@ -52,25 +52,22 @@ export function staticSecurityHeaders(): Readonly<Record<string, string>> {
   return Object.freeze(headers);
 }
 
-/**
- * Security headers in one onRequest hook: helmet's static set (computed once at boot, see above) and the
- * request id. An onSend hook then swaps in the HTML CSP for HTML, marks responses no-store unless a static
- * asset chose its own caching, and adds Expect-CT when configured.
- */
-export function registerSecurityHeaders(
-  app: NestFastifyApplication,
-  { expectCtMaxAge }: { expectCtMaxAge: number | null },
-): void {
+/** What the hooks of registerSecurityHeaders put on a response; also applied by hand where no hook runs. */
+export interface SecurityHeaders {
+  /** Before anything else: helmet's static set and the request id. */
+  onRequest(request: FastifyRequest, reply: FastifyReply): void;
+  /** Once the content type is known: the CSP for it, no-store, Expect-CT when configured. */
+  onSend(reply: FastifyReply): void;
+}
+
+export function securityHeaders({ expectCtMaxAge }: { expectCtMaxAge: number | null }): SecurityHeaders {
   const headers = staticSecurityHeaders();
-  const fastify = app.getHttpAdapter().getInstance();
-  fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
-    void reply.headers(headers);
-    void reply.header(REQUEST_ID_HEADER, request.id);
-    done();
-  });
-  fastify.addHook(
-    'onSend',
-    (_request: FastifyRequest, reply: FastifyReply, payload: unknown, done: OnSendDone) => {
+  return {
+    onRequest(request, reply) {
+      void reply.headers(headers);
+      void reply.header(REQUEST_ID_HEADER, request.id);
+    },
+    onSend(reply) {
       const contentType = String(reply.getHeader('content-type') ?? '');
       void reply.header('content-security-policy', contentType.startsWith('text/html') ? HTML_CSP : API_CSP);
       if (!reply.hasHeader('cache-control') || contentType.startsWith('application/json')) {
@@ -80,6 +77,29 @@ export function registerSecurityHeaders(
       if (expectCtMaxAge !== null) {
         void reply.header('expect-ct', `max-age=${expectCtMaxAge}`);
       }
+    },
+  };
+}
+
+/**
+ * Security headers in one onRequest hook: helmet's static set (computed once at boot, see above) and the
+ * request id. An onSend hook then swaps in the HTML CSP for HTML, marks responses no-store unless a static
+ * asset chose its own caching, and adds Expect-CT when configured.
+ */
+export function registerSecurityHeaders(
+  app: NestFastifyApplication,
+  config: { expectCtMaxAge: number | null },
+): void {
+  const security = securityHeaders(config);
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    security.onRequest(request, reply);
+    done();
+  });
+  fastify.addHook(
+    'onSend',
+    (_request: FastifyRequest, reply: FastifyReply, payload: unknown, done: OnSendDone) => {
+      security.onSend(reply);
       done(null, payload);
     },
   );

@@ -1,0 +1,40 @@
+import { Logger } from '@nestjs/common';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { errorCodeForStatus } from '../errors/error-code';
+import type { ErrorBody } from '../filters/all-exceptions.filter';
+import type { SecurityHeaders } from './security-headers';
+
+/** Our own words, not Fastify's: its messages quote the raw URL. */
+const MESSAGES: Readonly<Record<string, string>> = {
+  FST_ERR_BAD_URL: 'The URL is malformed: a percent-encoded sequence is not valid',
+  FST_ERR_MAX_PARAM_LENGTH: 'A path parameter is too long',
+};
+
+const logger = new Logger('FrameworkErrors');
+
+/**
+ * Fastify's `frameworkErrors`: its router refused the request before any route matched it (FST_ERR_BAD_URL,
+ * FST_ERR_MAX_PARAM_LENGTH, FST_ERR_ASYNC_CONSTRAINT, and whatever later versions add). No hook runs for such a
+ * request, so the API's error body and the headers the security hooks set are applied here; the status stays
+ * Fastify's (400, 414, 500).
+ */
+export function frameworkErrorHandler(security: SecurityHeaders) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+    const status =
+      error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 600
+        ? error.statusCode
+        : 500;
+    const request_id = String(request.id);
+    if (status >= 500) logger.error({ err: error, request_id }, error.message);
+    const body: ErrorBody = {
+      error: errorCodeForStatus(status),
+      message:
+        status >= 500 ? 'Internal server error' : (MESSAGES[error.code] ?? 'The request URL is not valid'),
+      request_id,
+    };
+    security.onRequest(request, reply);
+    void reply.status(status).header('content-type', 'application/json; charset=utf-8');
+    security.onSend(reply);
+    void reply.send(JSON.stringify(body));
+  };
+}
