@@ -352,6 +352,34 @@ describe('Agent', () => {
     }
   });
 
+  it('counts a run the server rejected (a proof that did not verify) as failed, not succeeded', async () => {
+    server.submitAnswers = [{ accepted: true, taskStatus: 'pending', runStatus: 'rejected' }];
+    server.queue.push(leasedRun(7));
+    await until(() => sut.counters.submitted === 1);
+    expect(sut.counters).toMatchObject({ succeeded: 0, failed: 1 });
+    expect(events.find((e) => e.event === 'submitted')).toMatchObject({ run_status: 'rejected' });
+  });
+
+  it('says when the server refuses its key (401), not when it refuses something else (403)', async () => {
+    let refused: TransportError | null = null;
+    void sut.keyRefused.then((error) => (refused = error));
+    const beats = server.beats.length;
+    server.heartbeatFailures = [
+      new TransportError('PUT /nodes/n1/heartbeat: 403 forbidden', false, 403, 'forbidden'),
+    ];
+    await until(() => server.beats.length > beats); // the 403 was met, and a later beat went through
+    await Promise.resolve();
+    expect(refused).toBeNull();
+    const revoked = new TransportError(
+      'PUT /nodes/n1/heartbeat: 401 unauthorized',
+      false,
+      401,
+      'unauthorized',
+    );
+    server.heartbeatFailures = [revoked];
+    expect(await sut.keyRefused).toBe(revoked);
+  });
+
   it('a result carries the claim for the slot its run freed (Claim-Next): one request per run', async () => {
     const ownServer = new FakeServer();
     const one = oneSlotAgent(ownServer, new FakeEngine());

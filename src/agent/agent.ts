@@ -71,6 +71,12 @@ export class Agent {
   private stopPromise: Promise<void> | null = null;
   private leaseMs = 30_000;
   private loops: Promise<void>[] = [];
+  private keyRefusedBy: ((error: TransportError) => void) | null = null;
+  /**
+   * Resolves when the server refuses the node's key (401: revoked, rotated past its grace, the node deleted
+   * or rejected). Nothing the agent retries can change that: the operator must act, so it should stop.
+   */
+  readonly keyRefused = new Promise<TransportError>((resolve) => (this.keyRefusedBy = resolve));
 
   constructor(private readonly setup: AgentSetup) {
     this.random = setup.random ?? Math.random;
@@ -299,6 +305,7 @@ export class Agent {
           continue;
         }
         this.counters.refused++;
+        this.noticeKeyRefusal(error);
         this.setup.reporter.emit({
           event: 'refused',
           task_id: run.task_id,
@@ -314,12 +321,14 @@ export class Agent {
       }
       if (claimNext !== undefined && answer.next === undefined) this.claimNextOffered = false;
       this.counters.submitted++;
-      if (execution.outcome === 'ok') this.counters.succeeded++;
+      // A proof the server could not verify is rejected: the node's run did not succeed, whatever it thought.
+      if (execution.outcome === 'ok' && answer.runStatus !== 'rejected') this.counters.succeeded++;
       else this.counters.failed++;
       this.setup.reporter.emit({
         event: 'submitted',
         task_id: run.task_id,
         run_id: run.run_id,
+        ...(answer.runStatus ? { run_status: answer.runStatus } : {}),
         ...(overheadMs === undefined
           ? {}
           : { overhead_ms: overheadMs, engine_ms: round2(execution.engineMs ?? 0) }),
@@ -369,7 +378,12 @@ export class Agent {
     await this.sleeps.sleep(retryMs);
   }
 
+  private noticeKeyRefusal(error: unknown): void {
+    if (error instanceof TransportError && error.status === 401) this.keyRefusedBy?.(error);
+  }
+
   private noteFailure(error: unknown, during: string, retryMs: number): void {
+    this.noticeKeyRefusal(error);
     if (error instanceof TransportError && !error.retryable) {
       this.setup.reporter.emit({ event: 'refused', during, message: error.message, status: error.status });
       return;

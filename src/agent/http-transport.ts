@@ -81,9 +81,18 @@ export class HttpTransport implements AgentTransport {
     }
     try {
       const res = await this.call('POST', `/runs/${runId}/result`, body, { headers });
-      const answer = (await res.json()) as { task_status: string; next_runs?: LeasedRun[] };
+      const answer = (await res.json()) as {
+        task_status: string;
+        run_status?: string;
+        next_runs?: LeasedRun[];
+      };
       if (claimNext !== undefined) this.unansweredClaimNextKey = null;
-      return { accepted: true, taskStatus: answer.task_status, next: answer.next_runs };
+      return {
+        accepted: true,
+        taskStatus: answer.task_status,
+        runStatus: answer.run_status,
+        next: answer.next_runs,
+      };
     } catch (error) {
       // A refusal is an answer (nothing was claimed); anything else may have leased runs unseen.
       if (claimNext !== undefined && error instanceof TransportError && !error.retryable) {

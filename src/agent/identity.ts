@@ -19,6 +19,9 @@ export interface NodeIdentity {
 
 export class AgentSetupError extends Error {}
 
+/** The server did not answer at all (down, a wrong address, TLS against plain HTTP): worth a retry later. */
+export class ServerUnreachableError extends Error {}
+
 /** Written with mode 0600 from the start (O_CREAT with the mode), then chmod in case the file existed. */
 function writePrivate(path: string, text: string): void {
   writeFileSync(path, text, { mode: 0o600 });
@@ -62,27 +65,49 @@ async function request(
   path: string,
   body?: unknown,
 ) {
-  const res = await send(`${server.replace(/\/+$/, '')}/api/v1${path}`, {
-    method,
-    headers: { 'x-api-key': key, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(30_000),
-  });
+  const url = `${server.replace(/\/+$/, '')}/api/v1${path}`;
+  let res: Response;
+  try {
+    res = await send(url, {
+      method,
+      headers: { 'x-api-key': key, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    const why = cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error));
+    throw new ServerUnreachableError(`cannot reach the server at ${server} (${why})`);
+  }
   const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
   return { status: res.status, json };
 }
 
+/** A node key is refused (403) on every route but its node's agent routes, key validation included. */
+async function isNodeKey(send: Fetch, server: string, key: string): Promise<boolean> {
+  return (await request(send, server, key, 'GET', '/auth/api-key/validate')).status === 403;
+}
+
 /**
- * Who this agent is. A stored node key (from an earlier start) is used as is. Otherwise `--api-key` is either
+ * Who this agent is. A stored node key (from an earlier start) is used, unless `--api-key` is another node key
+ * (it replaces the stored one). Otherwise `--api-key` is either
  * a user key with `nodes:write` — the agent registers its node with its public key and capabilities and
  * stores the node key it gets (0600), using only that from then on — or a node key, used for `--node-id`.
  */
 export async function resolveIdentity(options: IdentityOptions, reporter: Reporter): Promise<NodeIdentity> {
   const keys = loadOrCreateKeyPair(options.dataDir);
   const nodeFile = join(options.dataDir, NODE_FILE);
+  const send = options.fetch ?? nodeFetch;
   if (existsSync(nodeFile)) {
     const stored = JSON.parse(readFileSync(nodeFile, 'utf8')) as { node_id: string; node_api_key: string };
     if (!options.nodeId || options.nodeId === stored.node_id) {
+      // Another node key given (rotated, or the node registered again) replaces the stored one; the user key
+      // of the first registration, often left in the environment, does not.
+      const given = options.apiKey;
+      if (given && given !== stored.node_api_key && (await isNodeKey(send, options.server, given))) {
+        writePrivate(nodeFile, JSON.stringify({ node_id: stored.node_id, node_api_key: given }));
+        return { nodeId: stored.node_id, nodeKey: given, keys };
+      }
       return { nodeId: stored.node_id, nodeKey: stored.node_api_key, keys };
     }
   }
@@ -92,7 +117,6 @@ export async function resolveIdentity(options: IdentityOptions, reporter: Report
   if (options.nodeId !== undefined && !NODE_ID.test(options.nodeId)) {
     throw new AgentSetupError('--node-id must be 1–64 ASCII letters, digits, "-" or "_"');
   }
-  const send = options.fetch ?? nodeFetch;
   const who = await request(send, options.server, options.apiKey, 'GET', '/auth/api-key/validate');
   let identity: NodeIdentity;
   if (who.status === 200) {

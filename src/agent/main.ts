@@ -5,7 +5,7 @@ import { Agent } from './agent';
 import { ContentCache } from './content-cache';
 import { standaloneEngine } from './engine';
 import { HttpTransport } from './http-transport';
-import { AgentSetupError, resolveIdentity } from './identity';
+import { AgentSetupError, resolveIdentity, ServerUnreachableError } from './identity';
 import { telemetry } from './machine';
 import { OptionsError, parseOptions, USAGE } from './options';
 import { LineReporter } from './reporter';
@@ -57,11 +57,17 @@ async function main(): Promise<number> {
     server: options.server,
   });
   const counters = setInterval(() => agent.reportCounters(), COUNTERS_EVERY_MS);
-  await stopRequested;
-  await stop();
+  const refusal = await Promise.race([stopRequested.then(() => null), agent.keyRefused]);
+  // A refused key: what runs now can no longer be reported, so nothing is waited for.
+  await (refusal ? agent.stop(0) : stop());
   clearInterval(counters);
   await close();
-  return 0;
+  if (!refusal) return 0;
+  process.stderr.write(
+    `vcp agent: the server refused this node's key (${refusal.message}); ` +
+      'it was revoked or rotated, or the node was deleted or rejected: give the agent a valid key\n',
+  );
+  return 78; // EX_CONFIG
 }
 
 main().then(
@@ -75,6 +81,10 @@ main().then(
     ) {
       process.stderr.write(`vcp agent: ${error.message}\n`);
       process.exit(78);
+    }
+    if (error instanceof ServerUnreachableError) {
+      process.stderr.write(`vcp agent: ${error.message}\n`);
+      process.exit(69); // EX_UNAVAILABLE: a supervisor's restart may find it up
     }
     process.stderr.write(
       `vcp agent: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,

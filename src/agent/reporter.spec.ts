@@ -14,6 +14,16 @@ describe('LineReporter', () => {
     expect(beat).toMatch(/ heartbeat refused: 403 forbidden$/);
   });
 
+  it('says when a submitted run was rejected', () => {
+    const [line] = linesOf(false, {
+      event: 'submitted',
+      task_id: 't1',
+      run_status: 'rejected',
+      task_status: 'pending',
+    });
+    expect(line).toMatch(/ submitted task t1: run rejected \(the proof did not verify\), task pending$/);
+  });
+
   it('says a throttled call waits, and how long', () => {
     const [line] = linesOf(false, { event: 'throttled', during: 'claim', message: '429', retry_ms: 2000 });
     expect(line).toMatch(/ rate limited \(claim\): 429; retrying in 2000 ms$/);

@@ -41,7 +41,10 @@ const HUMAN: Record<string, (e: AgentEvent) => string> = {
   claimed: (e) => `claimed task ${String(e.task_id)} (${String(e.task_type)}, run ${String(e.run_id)})`,
   finished: (e) =>
     `finished task ${String(e.task_id)} in ${String(e.execution_time_ms)} ms: ${String(e.outcome)}`,
-  submitted: (e) => `submitted task ${String(e.task_id)}: task ${String(e.task_status)}`,
+  submitted: (e) =>
+    e.run_status === 'rejected'
+      ? `submitted task ${String(e.task_id)}: run rejected (the proof did not verify), task ${String(e.task_status)}`
+      : `submitted task ${String(e.task_id)}: task ${String(e.task_status)}`,
   dropped: (e) => `dropped task ${String(e.task_id)}: ${String(e.reason)}`,
   refused: (e) =>
     typeof e.task_id === 'string'

@@ -62,8 +62,11 @@ export interface ResultBody {
 }
 
 export type SubmitAnswer =
-  /** `next`: the runs leased by the claim the result carried; undefined when the server does not offer it. */
-  | { accepted: true; taskStatus: string; next?: LeasedRun[] }
+  /**
+   * `runStatus`: succeeded, failed, or rejected (a proof that did not verify). `next`: the runs leased by the
+   * claim the result carried; undefined when the server does not offer it.
+   */
+  | { accepted: true; taskStatus: string; runStatus?: string; next?: LeasedRun[] }
   /** 409 lease_lost: the run is no longer this node's; dropped quietly. */
   | { accepted: false; reason: 'lease_lost' };
 

@@ -69,7 +69,7 @@ export class DirectTransport implements AgentTransport {
         claimNext === undefined
           ? undefined
           : await call(() => this.services.claims.claimNext(this.nodeId, claimNext));
-      return { accepted: true, taskStatus: answer.task_status, next };
+      return { accepted: true, taskStatus: answer.task_status, runStatus: answer.run_status, next };
     } catch (error) {
       if (error instanceof TransportError && error.code === 'lease_lost') {
         return { accepted: false, reason: 'lease_lost' };

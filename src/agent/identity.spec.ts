@@ -1,0 +1,63 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Fetch } from './http-transport';
+import { resolveIdentity, ServerUnreachableError } from './identity';
+
+const silent = { emit: () => undefined };
+
+/** Answers key validation: 200 for the user key, 403 for any other (a node key), and records the calls. */
+function validating(userKey: string) {
+  const calls: string[] = [];
+  const send: Fetch = (input, init) => {
+    calls.push(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
+    const key = new Headers(init?.headers).get('x-api-key');
+    const status = key === userKey ? 200 : 403;
+    return Promise.resolve(new Response(JSON.stringify({ scopes: ['nodes:write'] }), { status }));
+  };
+  return { send, calls };
+}
+
+describe('resolveIdentity with a node key stored in the data dir', () => {
+  let dataDir: string;
+  const stored = { node_id: 'n1', node_api_key: 'vcp_stored_node_key' };
+
+  beforeEach(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'vcp-identity-'));
+    writeFileSync(join(dataDir, 'node.json'), JSON.stringify(stored));
+  });
+  afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  const resolve = (apiKey: string | undefined, send: Fetch) =>
+    resolveIdentity(
+      { server: 'http://server', apiKey, nodeId: 'n1', dataDir, region: 'r', fetch: send },
+      silent,
+    );
+
+  it('uses the stored key when --api-key is the user key of the first registration, or absent', async () => {
+    const { send, calls } = validating('vcp_user_key');
+    expect((await resolve('vcp_user_key', send)).nodeKey).toBe(stored.node_api_key);
+    expect((await resolve(undefined, send)).nodeKey).toBe(stored.node_api_key);
+    expect((await resolve(stored.node_api_key, send)).nodeKey).toBe(stored.node_api_key);
+    expect(calls).toHaveLength(1); // only the user key needed a look
+    expect(JSON.parse(readFileSync(join(dataDir, 'node.json'), 'utf8'))).toEqual(stored);
+  });
+
+  it('takes another node key given with --api-key (rotated) and stores it in place of the old one', async () => {
+    const { send } = validating('vcp_user_key');
+    const identity = await resolve('vcp_rotated_node_key', send);
+    expect(identity).toMatchObject({ nodeId: 'n1', nodeKey: 'vcp_rotated_node_key' });
+    expect(JSON.parse(readFileSync(join(dataDir, 'node.json'), 'utf8'))).toEqual({
+      node_id: 'n1',
+      node_api_key: 'vcp_rotated_node_key',
+    });
+  });
+
+  it('says plainly when the server cannot be reached', async () => {
+    const refused: Fetch = () =>
+      Promise.reject(new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } }));
+    const error = (await resolve('vcp_other', refused).catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(ServerUnreachableError);
+    expect(error.message).toBe('cannot reach the server at http://server (ECONNREFUSED)');
+  });
+});
