@@ -163,6 +163,36 @@ describe('HTTP edges over a real socket (oversize and slow bodies, parser errors
     expectApiErrorAnswer(parseAnswer(answer.text), 415, 'bad_request');
   });
 
+  it('answers JSON declared in a charset other than UTF-8 with the JSON 415 (it would be misread, not converted)', async () => {
+    const login = (contentType: string) => {
+      const body = '{"username":"caf\u00e9","password":"x"}';
+      return rawExchange(
+        server.port,
+        `POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n` +
+          `Content-Type: ${contentType}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`,
+        body,
+      );
+    };
+    expectApiErrorAnswer(
+      parseAnswer((await login('application/json; charset=iso-8859-1')).text),
+      415,
+      'bad_request',
+    );
+    expectApiErrorAnswer(
+      parseAnswer((await login('application/json; charset="UTF-16"')).text),
+      415,
+      'bad_request',
+    );
+    // UTF-8, however spelled, reaches the route (a wrong password: 401).
+    for (const type of [
+      'application/json; charset=UTF-8',
+      'application/json;charset=utf8',
+      'application/json',
+    ]) {
+      expect(parseAnswer((await login(type)).text).status).toBe(401);
+    }
+  });
+
   describe('routes with large body limits answer 401/403 before reading the body', () => {
     const DECLARED = 50 * MiB;
     const firstPart = 'x'.repeat(MiB);

@@ -1,6 +1,7 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyRequest, RawServerDefault } from 'fastify';
 import { AppException } from '../errors/app.exception';
+import { ErrorCode } from '../errors/error-code';
 import { findTooDeepJson } from '../validation/json-depth';
 import {
   findUnstorableText,
@@ -23,6 +24,12 @@ const RAW_JSON_KEY = 'vcpRawJsonBody';
  */
 export function RawJsonBody(): MethodDecorator {
   return addRouteConfig({ [RAW_JSON_KEY]: true });
+}
+
+/** The charset parameter of a Content-Type, lowercased, or null. */
+function charsetOf(contentType: string | undefined): string | null {
+  const match = contentType?.match(/;\s*charset\s*=\s*"?([^";\s]+)"?/i);
+  return match ? match[1].toLowerCase() : null;
 }
 
 function keepsPrototypeKeys(request: FastifyRequest): boolean {
@@ -49,6 +56,13 @@ export function registerBodyParsers(app: NestFastifyApplication): void {
   const keepKeys = fastify.getDefaultJsonParser('ignore', 'ignore');
 
   app.useBodyParser<RawServerDefault>('application/json', { bodyLimit }, (request, body, done) => {
+    // JSON is UTF-8 (RFC 8259); a body declared in another charset would be read wrongly, not converted.
+    const charset = charsetOf(request.headers['content-type']);
+    if (charset !== null && charset !== 'utf-8' && charset !== 'utf8') {
+      const message = `The JSON body must be UTF-8, not ${charset}`;
+      done(new AppException(ErrorCode.BadRequest, message, { status: 415 }), undefined);
+      return;
+    }
     const text = body.toString('utf8');
     const tooDeep = findTooDeepJson(text, MAX_JSON_BODY_DEPTH);
     if (tooDeep !== null) {
