@@ -154,9 +154,20 @@ export class ClaimService implements OnModuleDestroy {
     }
   }
 
-  /** The node's reputation score; a quarantined node's claim is refused (403 `node_quarantined`). */
+  /**
+   * The node's reputation score; a quarantined node's claim is refused (403 `node_quarantined`), and so is a
+   * node's without a public key (403 `no_public_key`). Both lease nothing: the claim statement skips them.
+   */
   private async standing(nodeId: string): Promise<number> {
     const standing = await this.reputation.standing(nodeId);
+    // Its results would be refused (no key to check their signatures): leasing it work would only lose runs.
+    if (standing?.keyless) {
+      throw new AppException(
+        ErrorCode.Forbidden,
+        'This node registered no public key: its results cannot be verified, so it gets no work (register it with one)',
+        { reason: 'no_public_key' },
+      );
+    }
     if (standing?.quarantineReason) {
       throw new AppException(
         ErrorCode.Forbidden,

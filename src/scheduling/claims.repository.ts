@@ -75,7 +75,7 @@ export class ClaimsRepository {
       `WITH node AS (
          SELECT node_id, owner_id, cpu_cores, memory_gb, gpu_available, valid_streak, public_key FROM nodes
           WHERE node_id = $1 AND status = 'online' AND deleted_at IS NULL AND node_type = 'compute'
-            AND quarantined_at IS NULL),
+            AND quarantined_at IS NULL AND public_key IS NOT NULL),
        replayed AS (
          -- A repeated claim (its answer was lost): the runs it leased, renewed as a heartbeat would renew them.
          UPDATE task_runs r SET lease_expires_at = now() + $4::int * interval '1 second'

@@ -6,6 +6,8 @@ export interface NodeStanding {
   /** Wilson lower bound of valid over compared runs; 0 before any (a new node earns its place). */
   score: number;
   quarantineReason: string | null;
+  /** Registered without a public key: its results could never be verified. */
+  keyless: boolean;
 }
 
 /** The nodes' record of runs (issue 18): verdict counts, the valid streak, lost leases, quarantine. */
@@ -82,8 +84,10 @@ export class ReputationRepository {
       runs_invalid: number;
       quarantine_reason: string | null;
       quarantined: boolean;
+      keyless: boolean;
     }>(
-      `SELECT runs_valid, runs_invalid, quarantine_reason, quarantined_at IS NOT NULL AS quarantined
+      `SELECT runs_valid, runs_invalid, quarantine_reason, quarantined_at IS NOT NULL AS quarantined,
+              public_key IS NULL AS keyless
          FROM nodes WHERE node_id = $1`,
       [nodeId],
     );
@@ -91,6 +95,7 @@ export class ReputationRepository {
     return {
       score: reputationScore(row.runs_valid, row.runs_invalid) ?? 0,
       quarantineReason: row.quarantined ? (row.quarantine_reason ?? 'quarantined') : null,
+      keyless: row.keyless,
     };
   }
 }

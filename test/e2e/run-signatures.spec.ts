@@ -100,15 +100,15 @@ describe('signed run results', () => {
     );
   });
 
-  it('a node registered without a public key cannot submit results (403 no_public_key)', async () => {
-    await submitTask(ctx.app, bearer(alice.accessToken));
+  it('a node registered without a public key gets no work (403 no_public_key): its results could not be checked', async () => {
+    const task = await submitTask(ctx.app, bearer(alice.accessToken));
     const node = await registerNode(ctx.app, bearer(bob.accessToken));
     const agent = new TestAgent(ctx.app, node, generateNodeKeyPair());
-    const [run] = await agent.claim();
-    const res = await agent.report(run, 'ok', { sum: 6 });
-    expect(res.statusCode).toBe(403);
-    expect(res.json()).toMatchObject({ error: 'forbidden', reason: 'no_public_key' });
-    const missing = await agent.report(run, 'ok', { sum: 6 }, { signature: undefined });
-    expect(missing.statusCode).toBe(422);
+    const claim = await agent.claimRaw();
+    expect(claim.statusCode).toBe(403);
+    expect(claim.json()).toMatchObject({ error: 'forbidden', reason: 'no_public_key' });
+    // The task waits for a node that can sign: one with a key leases it.
+    const signer = await TestAgent.register(ctx.app, bearer(bob.accessToken));
+    expect((await signer.claim()).map((run) => run.task_id)).toContain(task.task_id);
   });
 });

@@ -3,6 +3,7 @@ import { useAdminApp } from '../support/admin';
 import { TestAgent } from '../support/agent';
 import { apiKeyHeader, bearer, newSession } from '../support/auth';
 import { heartbeat, registerNode } from '../support/nodes';
+import { generateNodeKeyPair } from '../../src/common/receipts/receipt';
 import { ORIGINAL_TASK, submitTask } from '../support/tasks';
 import { fixture, sha256, uniqueFixture } from '../support/wasm';
 import { circuitPayload, zkFixture } from '../support/zk';
@@ -269,7 +270,10 @@ describe('scope matrix for API keys', () => {
   });
 
   it('a node key works only on its own node’s agent routes: every other operation is 403 or 404', async () => {
-    const own = await registerNode(ctx.app, bearer(adminToken));
+    // With a key: a node without one gets no work (its claims are 403 no_public_key).
+    const own = await registerNode(ctx.app, bearer(adminToken), {
+      public_key: generateNodeKeyPair().publicKeyBase64,
+    });
     const otherNode = await adminNode();
     const doc = (await ctx.app.inject({ method: 'GET', url: '/api-docs/openapi.json' })).json();
     const allowed: string[] = [];

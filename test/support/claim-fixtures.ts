@@ -20,8 +20,8 @@ export async function claimFixture(
     `INSERT INTO users (username, password_hash, role) VALUES ('claimer', 'x', 'user') RETURNING user_id`,
   );
   await session.query(
-    `INSERT INTO nodes (node_id, owner_id, region, node_type, bandwidth_mbps, cpu_cores, memory_gb, status)
-     VALUES ($1, $2, 'r', 'compute', 100, 4, 8, 'online')`,
+    `INSERT INTO nodes (node_id, owner_id, region, node_type, bandwidth_mbps, cpu_cores, memory_gb, status, public_key)
+     VALUES ($1, $2, 'r', 'compute', 100, 4, 8, 'online', 'k')`,
     [nodeId, user_id],
   );
   await session.query(

@@ -42,8 +42,8 @@ describeEachDatabase('the lease sweeper on %s reads the queue a bounded number o
       `INSERT INTO users (username, password_hash, role) VALUES ('sweeper', 'x', 'user') RETURNING user_id`,
     );
     await session.query(
-      `INSERT INTO nodes (node_id, owner_id, region, node_type, bandwidth_mbps, cpu_cores, memory_gb, status)
-       VALUES ('busy', $1, 'r', 'compute', 100, 4, 8, 'online')`,
+      `INSERT INTO nodes (node_id, owner_id, region, node_type, bandwidth_mbps, cpu_cores, memory_gb, status, public_key)
+       VALUES ('busy', $1, 'r', 'compute', 100, 4, 8, 'online', 'k')`,
       [user_id],
     );
     await session.query(
