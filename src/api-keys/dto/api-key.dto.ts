@@ -6,7 +6,6 @@ import {
   IsArray,
   IsIn,
   IsInt,
-  IsISO8601,
   IsOptional,
   Max,
   Min,
@@ -14,6 +13,7 @@ import {
 import type { Principal } from '../../common/auth/principal';
 import { ALL_SCOPES, GRANTABLE_SCOPES, ROLES } from '../../common/auth/scopes';
 import type { Scope } from '../../common/auth/scopes';
+import { IsDateTime } from '../../common/validation/date-time';
 import { IsDisplayName } from '../../common/validation/display-name';
 import type { ApiKeyRecord } from '../api-keys.repository';
 
@@ -32,7 +32,7 @@ export class CreateApiKeyDto {
 
   @ApiPropertyOptional({ format: 'date-time', description: 'When the key stops working; in the future' })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsDateTime()
   expires_at?: string;
 }
 

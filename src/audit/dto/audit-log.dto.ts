@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsISO8601, IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
+import { IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
 import { PageDto, PageQueryDto } from '../../common/pagination/page.dto';
+import { IsDateTime } from '../../common/validation/date-time';
 import { AUDIT_ACTIONS, AuditAction } from '../audit-actions';
 import type { AuditRecord } from '../audit-log.repository';
 
@@ -23,12 +24,12 @@ export class AuditQueryDto extends PageQueryDto {
 
   @ApiPropertyOptional({ format: 'date-time' })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsDateTime()
   from?: string;
 
   @ApiPropertyOptional({ format: 'date-time' })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsDateTime()
   to?: string;
 }
 

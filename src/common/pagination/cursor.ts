@@ -3,7 +3,7 @@ import { UUID_PATTERN } from '../validation/uuid';
 
 /** Where a page ended: the last row's sort key and id (the tie-breaker). */
 export interface KeysetCursor {
-  /** ISO timestamp of the last row's sort time. */
+  /** The last row's sort time as Date#toISOString writes it (the only form decodeCursor accepts). */
   t: string;
   /** The last row's id. */
   id: string;
@@ -11,6 +11,17 @@ export interface KeysetCursor {
 
 export function encodeCursor(cursor: KeysetCursor): string {
   return Buffer.from(JSON.stringify(cursor)).toString('base64url');
+}
+
+// Date#toISOString of a stored time, years 0001–9999: the only form encodeCursor's callers write. Date.parse
+// alone also reads "2026", "1" and "+275760-09-13T00:00:00.000Z", which `::timestamptz` then refuses (a 500).
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+function isCursorTime(value: unknown): value is string {
+  if (typeof value !== 'string' || !CURSOR_TIME.test(value)) return false;
+  const time = new Date(value);
+  // The round trip refuses what Date rolls over ("2026-02-30…"); PostgreSQL has no year 0.
+  return !Number.isNaN(time.getTime()) && time.getUTCFullYear() >= 1 && time.toISOString() === value;
 }
 
 /**
@@ -21,9 +32,8 @@ export function decodeCursor(raw: string | undefined, idPattern: RegExp = UUID_P
   if (!raw) return null;
   try {
     const parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Partial<KeysetCursor>;
-    const validTime = typeof parsed.t === 'string' && !Number.isNaN(Date.parse(parsed.t));
-    if (validTime && typeof parsed.id === 'string' && idPattern.test(parsed.id))
-      return { t: parsed.t!, id: parsed.id };
+    if (isCursorTime(parsed.t) && typeof parsed.id === 'string' && idPattern.test(parsed.id))
+      return { t: parsed.t, id: parsed.id };
   } catch {
     // Not base64 JSON: answered by the validation error below.
   }

@@ -8,7 +8,6 @@ import {
   ValidateNested,
   IsIn,
   IsInt,
-  IsISO8601,
   IsNumber,
   IsOptional,
   IsString,
@@ -18,6 +17,7 @@ import {
   Min,
 } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination/page.dto';
+import { IsDateTime } from '../../common/validation/date-time';
 import { NODE_TYPES } from './register-node.dto';
 import type { NodeType } from './register-node.dto';
 
@@ -106,7 +106,7 @@ export class ListNodesQueryDto extends PageQueryDto {
 export class HeartbeatHistoryQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ format: 'date-time', description: 'Only rows recorded at or after this time' })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsDateTime()
   since?: string;
 }
 

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { IsDateTime } from '../../common/validation/date-time';
 import type { ThrottleOverrideRecord } from '../throttle-overrides.repository';
 
 export const SUBJECT_TYPES = ['user', 'api_key', 'ip'] as const;
@@ -35,7 +36,7 @@ export class CreateThrottleOverrideDto {
   burst?: number;
 
   @ApiProperty({ format: 'date-time', description: 'When the override ends; in the future' })
-  @IsISO8601({ strict: true })
+  @IsDateTime()
   expires_at!: string;
 }
 
