@@ -9,6 +9,7 @@ import {
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
 import { RateLimitTier } from '../common/auth/rate-tier.decorator';
+import { AcceptsNulInBody } from '../common/http/body-parsers';
 import { AuthService } from './auth.service';
 import { Authenticated } from '../common/auth/authenticated.decorator';
 import { Public } from '../common/auth/public.decorator';
@@ -34,6 +35,8 @@ export class AuthController {
   @Public()
   @Post('login')
   @HttpCode(HttpStatus.OK)
+  // A NUL in the username is a failed login like any other (401, audited); AuthService never looks it up.
+  @AcceptsNulInBody()
   @ApiOkResponse({ type: TokenPairDto })
   @ApiUnauthorizedResponse({ description: 'Wrong username or password (`unauthorized`)' })
   login(@Body() dto: LoginDto, @CurrentRequestMeta() meta: RequestMeta): Promise<TokenPairDto> {

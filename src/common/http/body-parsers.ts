@@ -36,6 +36,21 @@ function keepsPrototypeKeys(request: FastifyRequest): boolean {
   return (request.routeOptions.config as unknown as Record<string, unknown>)[RAW_JSON_KEY] === true;
 }
 
+const ACCEPTS_NUL_KEY = 'vcpAcceptsNul';
+
+/**
+ * The route's JSON body may hold U+0000, which the parser otherwise refuses (422): for a route that handles
+ * NUL itself and stores none of it (login: a NUL in a username is a failed, audited attempt, pinned by the
+ * hostile-input tests). Unpaired surrogates are still refused.
+ */
+export function AcceptsNulInBody(): MethodDecorator {
+  return addRouteConfig({ [ACCEPTS_NUL_KEY]: true });
+}
+
+function acceptsNul(request: FastifyRequest): boolean {
+  return (request.routeOptions.config as unknown as Record<string, unknown>)[ACCEPTS_NUL_KEY] === true;
+}
+
 /**
  * The API's body parsers, in place of the ones Nest registers at `init()`:
  * - `application/json`: Fastify's own parser (empty → 400, invalid → 400, prototype poisoning → 400), after a
@@ -77,7 +92,7 @@ export function registerBodyParsers(app: NestFastifyApplication): void {
       return;
     }
     void parse(request, text, (error, parsed) => {
-      const at = error ? null : findUnstorableText(parsed);
+      const at = error ? null : findUnstorableText(parsed, acceptsNul(request));
       if (at === null) return done(error, parsed);
       done(AppException.validation([{ field: at, message: UNSTORABLE_TEXT_MESSAGE }]), undefined);
     });

@@ -36,3 +36,11 @@ describe('storableText', () => {
     expect(findUnstorableText(storableText(JSON.parse('{"a":"\\u0000\\udfff"}')))).toBeNull();
   });
 });
+
+describe('findUnstorableText for a route that handles NUL itself', () => {
+  it('lets NUL through and still names an unpaired surrogate', () => {
+    expect(findUnstorableText(JSON.parse('{"username":"a\\u0000"}'), true)).toBeNull();
+    expect(findUnstorableText(JSON.parse('{"username":"a\\u0000"}'))).toBe('username');
+    expect(findUnstorableText(JSON.parse('{"username":"x\\ud800"}'), true)).toBe('username');
+  });
+});

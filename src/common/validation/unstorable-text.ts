@@ -7,6 +7,7 @@
  */
 // eslint-disable-next-line no-control-regex -- matching NUL is the point
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 /** Both can only enter through an escape (`\uD8xx`–`\uDFxx`, `\u0000`): without one, the parsed value is clean. */
 const UNSTORABLE_ESCAPE = /\\u(?:[dD][89a-fA-F]|0000)/;
 const MAX_DEPTH = 80; // bodies deeper than 64 levels are refused before parsing
@@ -18,20 +19,27 @@ export function mayHoldUnstorableText(jsonText: string): boolean {
   return UNSTORABLE_ESCAPE.test(jsonText);
 }
 
-/** The path (`a.b[2]`, or `body`) of the first key or string that cannot be stored, or null. */
-export function findUnstorableText(value: unknown, path = '', depth = 0): string | null {
-  if (typeof value === 'string') return UNSTORABLE.test(value) ? path || 'body' : null;
+/**
+ * The path (`a.b[2]`, or `body`) of the first key or string that cannot be stored, or null. `allowNul`: for a
+ * route that handles NUL itself and stores none (login: a NUL username is a failed, audited attempt).
+ */
+export function findUnstorableText(value: unknown, allowNul = false): string | null {
+  return findMatch(value, allowNul ? LONE_SURROGATE : UNSTORABLE, '', 0);
+}
+
+function findMatch(value: unknown, pattern: RegExp, path: string, depth: number): string | null {
+  if (typeof value === 'string') return pattern.test(value) ? path || 'body' : null;
   if (value === null || typeof value !== 'object' || depth > MAX_DEPTH) return null;
   if (Array.isArray(value)) {
     for (const [i, item] of value.entries()) {
-      const found = findUnstorableText(item, `${path}[${i}]`, depth + 1);
+      const found = findMatch(item, pattern, `${path}[${i}]`, depth + 1);
       if (found !== null) return found;
     }
     return null;
   }
   for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
-    if (UNSTORABLE.test(key)) return path || 'body';
-    const found = findUnstorableText(item, path ? `${path}.${key}` : key, depth + 1);
+    if (pattern.test(key)) return path || 'body';
+    const found = findMatch(item, pattern, path ? `${path}.${key}` : key, depth + 1);
     if (found !== null) return found;
   }
   return null;
