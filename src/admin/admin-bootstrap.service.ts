@@ -5,7 +5,7 @@ import { PasswordHasher, passwordProblem } from '../auth/password';
 import { isUsername } from '../common/validation/username';
 import { TransactionRunner } from '../database/transaction-runner';
 import { UserStatusCache } from '../users/user-status.cache';
-import { UsersRepository } from '../users/users.repository';
+import { isSystemAccount, UsersRepository } from '../users/users.repository';
 import { AdminConfig } from './admin.config';
 
 export type EnsureAdminOutcome = 'created' | 'promoted' | 'unchanged';
@@ -41,6 +41,10 @@ export class AdminBootstrapService implements OnApplicationBootstrap {
     const passwordHash = await this.passwords.hash(password);
     const outcome = await this.transactions.run(async () => {
       const existing = await this.users.findByUsername(username);
+      // Nobody can log in as a system account: made admin, it would only pass for one (see AdminUsersService).
+      if (existing && isSystemAccount(existing)) {
+        throw new Error(`${username} is a built-in system account: choose another name for the admin`);
+      }
       let result: EnsureAdminOutcome = 'unchanged';
       let userId = existing?.userId;
       if (!existing) {

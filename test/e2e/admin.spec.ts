@@ -172,6 +172,11 @@ describe('admin routes, roles and the audit log', () => {
         [systemId],
       );
       expect(n).toBe(0);
+      // Nor can the bootstrap (ADMIN_USERNAME, create-admin) take its name.
+      await expect(
+        ctx.app.get(AdminBootstrapService).ensureAdmin('system_embedded_1', 'a good password 123', 'cli'),
+      ).rejects.toThrow('system_embedded_1 is a built-in system account: choose another name for the admin');
+      expect(await row()).toEqual(before);
       // Were it an active admin anyway (only the database can make it one now), it is not another admin.
       await ctx.dataSource.query(`UPDATE users SET role = 'admin', disabled_at = NULL WHERE user_id = $1`, [
         systemId,
