@@ -264,6 +264,10 @@ describe('Agent', () => {
     server.queue.push(leasedRun(3));
     await until(() => sut.counters.lease_lost === 1);
     expect(sut.counters.network_errors).toBe(1);
+    // The next answer after network errors says so, once.
+    expect(events.filter((e) => e.event === 'reconnected')).toEqual([
+      { event: 'reconnected', after_ms: expect.any(Number) },
+    ]);
     expect(server.submitted).toEqual([]);
     expect(events.filter((e) => e.event === 'refused')).toEqual([]);
   });
@@ -370,6 +374,7 @@ describe('Agent', () => {
     await until(() => server.beats.length > beats); // the 403 was met, and a later beat went through
     await Promise.resolve();
     expect(refused).toBeNull();
+    expect(sut.counters.refused).toBe(1); // a refusal is counted whatever was refused
     const revoked = new TransportError(
       'PUT /nodes/n1/heartbeat: 401 unauthorized',
       false,

@@ -72,6 +72,8 @@ export class Agent {
   private leaseMs = 30_000;
   private loops: Promise<void>[] = [];
   private keyRefusedBy: ((error: TransportError) => void) | null = null;
+  /** When the first network error of a run of them happened (null: the server answers). */
+  private unreachableSince: number | null = null;
   /**
    * Resolves when the server refuses the node's key (401: revoked, rotated past its grace, the node deleted
    * or rejected). Nothing the agent retries can change that: the operator must act, so it should stop.
@@ -96,6 +98,7 @@ export class Agent {
       renewWithinMs: () => this.renewWithinMs(),
       drop: (runId, reason) => this.dropById(runId, reason),
       noteFailure: (error, retryMs) => this.noteFailure(error, 'heartbeat', retryMs),
+      noteAnswered: () => this.noteAnswered(),
     });
   }
 
@@ -172,6 +175,7 @@ export class Agent {
           this.claimAbort.signal,
         );
         failures = 0;
+        this.noteAnswered();
         for (const run of runs) this.startRun(run);
       } catch (error) {
         if (this.stopping) break;
@@ -314,6 +318,7 @@ export class Agent {
         });
         return undefined;
       }
+      this.noteAnswered();
       if (!answer.accepted) {
         // Another node has the run now (or the task was cancelled): nothing to do, nothing to shout about.
         this.emitDropped(run, 'lease lost', { result_status: 409 });
@@ -382,9 +387,18 @@ export class Agent {
     if (error instanceof TransportError && error.status === 401) this.keyRefusedBy?.(error);
   }
 
+  /** After network errors, the first answer says the server is reachable again (once). */
+  private noteAnswered(): void {
+    if (this.unreachableSince === null) return;
+    const afterMs = Math.round(performance.now() - this.unreachableSince);
+    this.unreachableSince = null;
+    this.setup.reporter.emit({ event: 'reconnected', after_ms: afterMs });
+  }
+
   private noteFailure(error: unknown, during: string, retryMs: number): void {
     this.noticeKeyRefusal(error);
     if (error instanceof TransportError && !error.retryable) {
+      this.counters.refused++;
       this.setup.reporter.emit({ event: 'refused', during, message: error.message, status: error.status });
       return;
     }
@@ -399,6 +413,7 @@ export class Agent {
       return;
     }
     this.counters.network_errors++;
+    this.unreachableSince ??= performance.now();
     this.setup.reporter.emit({
       event: 'network_error',
       during,

@@ -18,6 +18,8 @@ export interface HeartbeatSetup {
   drop(runId: string, reason: string): void;
   /** A beat failed; the next is tried in `retryMs` (unless the wait is recomputed meanwhile). */
   noteFailure(error: unknown, retryMs: number): void;
+  /** The server answered a beat. */
+  noteAnswered(): void;
 }
 
 /**
@@ -79,6 +81,7 @@ export class Heartbeats {
     const started = performance.now();
     const answer = await this.setup.transport.heartbeat(body);
     this.latencyMs = Math.round(performance.now() - started);
+    this.setup.noteAnswered();
     this.setup.counters.heartbeats++;
     if (answer.heartbeat_interval_secs > 0) this.intervalMs = answer.heartbeat_interval_secs * 1000;
     for (const runId of answer.leases?.lost ?? []) this.setup.drop(runId, 'lease lost');

@@ -24,6 +24,13 @@ describe('LineReporter', () => {
     expect(line).toMatch(/ submitted task t1: run rejected \(the proof did not verify\), task pending$/);
   });
 
+  it('ends with the counters, and says when the server answers again', () => {
+    const [stopped] = linesOf(false, { event: 'stopped', claimed: 3, network_errors: 1 });
+    expect(stopped).toMatch(/ stopped: claimed=3 network_errors=1$/);
+    const [back] = linesOf(false, { event: 'reconnected', after_ms: 1200 });
+    expect(back).toMatch(/ the server answers again \(after 1200 ms of network errors\)$/);
+  });
+
   it('says a throttled call waits, and how long', () => {
     const [line] = linesOf(false, { event: 'throttled', during: 'claim', message: '429', retry_ms: 2000 });
     expect(line).toMatch(/ rate limited \(claim\): 429; retrying in 2000 ms$/);

@@ -34,6 +34,12 @@ export const zeroCounters = (): Counters => ({
   throttled: 0,
 });
 
+const fieldsOf = (e: AgentEvent) =>
+  Object.entries(e)
+    .filter(([key]) => key !== 'event')
+    .map(([key, value]) => `${key}=${String(value)}`)
+    .join(' ');
+
 const HUMAN: Record<string, (e: AgentEvent) => string> = {
   registered: (e) => `registered node ${String(e.node_id)} (key stored in ${String(e.data_dir)})`,
   started: (e) =>
@@ -54,13 +60,10 @@ const HUMAN: Record<string, (e: AgentEvent) => string> = {
     `network error (${String(e.during)}): ${String(e.message)}; retrying in ${String(e.retry_ms)} ms`,
   throttled: (e) =>
     `rate limited (${String(e.during)}): ${String(e.message)}; retrying in ${String(e.retry_ms)} ms`,
-  counters: (e) =>
-    `counters: ${Object.entries(e)
-      .filter(([key]) => key !== 'event')
-      .map(([key, value]) => `${key}=${String(value)}`)
-      .join(' ')}`,
+  reconnected: (e) => `the server answers again (after ${String(e.after_ms)} ms of network errors)`,
+  counters: (e) => `counters: ${fieldsOf(e)}`,
   stopping: (e) => `stopping: ${String(e.running)} runs in flight, grace ${String(e.grace_ms)} ms`,
-  stopped: () => 'stopped',
+  stopped: (e) => `stopped: ${fieldsOf(e)}`,
 };
 
 export class LineReporter implements Reporter {
