@@ -229,6 +229,7 @@ describe('validation error bodies', () => {
       user,
     );
     await step('page: limit 0', 'GET', '/admin/users?limit=0', admin);
+    await step('page: limit negative', 'GET', '/admin/users?limit=-1', admin);
     await step('page: limit a word', 'GET', '/admin/audit-log?limit=ten', admin);
 
     const me = await ctx.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: admin });

@@ -9,7 +9,7 @@ export class PageQueryDto {
   @ApiPropertyOptional({ minimum: 1, maximum: PAGE_LIMIT.max, default: PAGE_LIMIT.default })
   @IsOptional()
   @Transform(({ value }: { value: unknown }) =>
-    typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value,
+    typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value,
   )
   @IsInt()
   @Min(1)
