@@ -3,6 +3,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Principal } from '../common/auth/principal';
+import { onRouterErrorAnswered } from '../common/http/framework-errors';
 import { redactHeaders, redactQuery, redactUrl } from './redaction';
 
 type LoggedRequest = FastifyRequest & { user?: Principal };
@@ -36,16 +37,18 @@ export class RequestLogger {
 
   register(app: NestFastifyApplication): void {
     const logger = this.lines;
-    app
-      .getHttpAdapter()
-      .getInstance()
-      .addHook('onResponse', (request: LoggedRequest, reply: FastifyReply, done: () => void) => {
-        const status = reply.statusCode;
-        const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
-        if (logger.isLevelEnabled(level))
-          logger[level](lineOf(request, status, reply.elapsedTime), message(status));
-        done();
-      });
+    const writeLine = (request: LoggedRequest, reply: FastifyReply) => {
+      const status = reply.statusCode;
+      const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+      if (logger.isLevelEnabled(level))
+        logger[level](lineOf(request, status, reply.elapsedTime), message(status));
+    };
+    const fastify = app.getHttpAdapter().getInstance();
+    fastify.addHook('onResponse', (request: LoggedRequest, reply: FastifyReply, done: () => void) => {
+      writeLine(request, reply);
+      done();
+    });
+    onRouterErrorAnswered(fastify, writeLine);
   }
 }
 

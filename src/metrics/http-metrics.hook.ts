@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { onRouterErrorAnswered } from '../common/http/framework-errors';
 import { VcpMetrics } from './vcp-metrics';
 
 /**
@@ -15,17 +16,18 @@ export class HttpMetricsHook {
   constructor(private readonly metrics: VcpMetrics) {}
 
   register(app: NestFastifyApplication): void {
-    app
-      .getHttpAdapter()
-      .getInstance()
-      .addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
-        this.metrics.observeHttp(
-          request.method,
-          request.routeOptions.url,
-          reply.statusCode,
-          reply.elapsedTime / 1000,
-        );
-        done();
-      });
+    const observe = (request: FastifyRequest, reply: FastifyReply) =>
+      this.metrics.observeHttp(
+        request.method,
+        request.routeOptions.url,
+        reply.statusCode,
+        reply.elapsedTime / 1000,
+      );
+    const fastify = app.getHttpAdapter().getInstance();
+    fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+      observe(request, reply);
+      done();
+    });
+    onRouterErrorAnswered(fastify, observe);
   }
 }

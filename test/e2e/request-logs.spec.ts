@@ -163,4 +163,26 @@ describe('request logs', () => {
     }
     expect(responses.map((r) => r.statusCode)).toEqual([200, 401, 200]);
   });
+
+  it('logs and counts a request the router refused (bad percent-encoding, over-long parameter), once', async () => {
+    const scrape = async () =>
+      (
+        await ctx.app.inject({
+          method: 'GET',
+          url: '/metrics',
+          headers: { authorization: 'Bearer request-logs-metrics-token-0123456789' },
+        })
+      ).body;
+    const unmatched400 = (text: string) =>
+      Number(
+        /http_request_count\{method="GET",route="unmatched",status_code="400"\} (\d+)/.exec(text)?.[1] ?? 0,
+      );
+    const before = unmatched400(await scrape());
+    for (const url of ['/api/v1/tasks/%zz', `/api/v1/tasks/${'a'.repeat(101)}`]) {
+      const res = await ctx.app.inject({ method: 'GET', url });
+      const line = await logs.completedLine(res.headers['x-request-id']);
+      expect(line).toMatchObject({ route: 'unmatched', res: { statusCode: res.statusCode }, level: 40 });
+    }
+    expect(unmatched400(await scrape())).toBe(before + 1);
+  });
 });

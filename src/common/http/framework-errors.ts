@@ -12,6 +12,19 @@ const MESSAGES: Readonly<Record<string, string>> = {
 
 const logger = new Logger('FrameworkErrors');
 
+/** What onResponse hooks do for every other request (the request line, HTTP metrics), for these. */
+export type RouterErrorListener = (request: FastifyRequest, reply: FastifyReply) => void;
+
+const listenersByServer = new WeakMap<object, RouterErrorListener[]>();
+
+/**
+ * Registers `listener` for the requests the router of `fastify` refused: no hook runs for them, so the request
+ * line and the HTTP metrics would miss them. Called once each answer is written.
+ */
+export function onRouterErrorAnswered(fastify: object, listener: RouterErrorListener): void {
+  listenersByServer.set(fastify, [...(listenersByServer.get(fastify) ?? []), listener]);
+}
+
 /**
  * Fastify's `frameworkErrors`: its router refused the request before any route matched it (FST_ERR_BAD_URL,
  * FST_ERR_MAX_PARAM_LENGTH, FST_ERR_ASYNC_CONSTRAINT, and whatever later versions add). No hook runs for such a
@@ -35,6 +48,9 @@ export function frameworkErrorHandler(security: SecurityHeaders) {
     security.onRequest(request, reply);
     void reply.status(status).header('content-type', 'application/json; charset=utf-8');
     security.onSend(reply);
+    reply.raw.once('finish', () => {
+      for (const listener of listenersByServer.get(request.server) ?? []) listener(request, reply);
+    });
     void reply.send(JSON.stringify(body));
   };
 }
