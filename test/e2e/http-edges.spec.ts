@@ -87,6 +87,9 @@ function expectApiErrorAnswer(answer: ReturnType<typeof parseAnswer>, status: nu
   expect(answer.headers['x-frame-options']).toBe('DENY');
   expect(answer.headers['content-security-policy']).toContain("default-src 'none'");
   expect(answer.headers['cache-control']).toBe('no-store');
+  // Helmet's whole static set, also on answers written straight to the socket (one list, client-errors.ts).
+  expect(answer.headers['strict-transport-security']).toMatch(/^max-age=/);
+  expect(answer.headers['cross-origin-resource-policy']).toBe('same-origin');
 }
 
 /** Against the built server in its own process: a client in the server's own process never saw these. */

@@ -2,22 +2,23 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { errorCodeForStatus } from '../errors/error-code';
-import { API_CSP } from './security-headers';
+import { API_CSP, staticSecurityHeaders } from './security-headers';
+
+let socketHeaders: Readonly<Record<string, string>> | undefined;
 
 /**
- * The headers helmet and the onSend hook put on every API response, for answers written straight to the socket,
- * where no Fastify hook runs.
+ * The headers the security hooks put on every API response (helmet's static set, the API CSP, no-store), for
+ * answers written straight to the socket, where no Fastify hook runs. One list, so the two cannot drift.
  */
-const SOCKET_ANSWER_HEADERS: Record<string, string> = {
-  'content-type': 'application/json; charset=utf-8',
-  'cache-control': 'no-store',
-  'content-security-policy': API_CSP,
-  'strict-transport-security': 'max-age=31536000; includeSubDomains',
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
-  connection: 'close',
-};
+function socketAnswerHeaders(): Readonly<Record<string, string>> {
+  return (socketHeaders ??= Object.freeze({
+    ...staticSecurityHeaders(),
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-security-policy': API_CSP,
+    connection: 'close',
+  }));
+}
 
 function statusFor(error: NodeJS.ErrnoException): number {
   if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return 408;
@@ -48,7 +49,7 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Socket):
       request_id: requestId,
     });
     const headers = {
-      ...SOCKET_ANSWER_HEADERS,
+      ...socketAnswerHeaders(),
       'x-request-id': requestId,
       'content-length': String(Buffer.byteLength(body)),
     };
