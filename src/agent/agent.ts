@@ -3,6 +3,7 @@ import { ContentCache } from './content-cache';
 import { execute, Execution, WasmEngine } from './executors';
 import { Heartbeats } from './heartbeats';
 import { retryWaitMs, Sleeps } from './pacing';
+import { ServerAnswers } from './server-answers';
 import { Counters, Reporter, zeroCounters } from './reporter';
 import { resultBodyOf } from './result-body';
 import { SlotUsage } from './slot-usage';
@@ -71,19 +72,13 @@ export class Agent {
   private stopPromise: Promise<void> | null = null;
   private leaseMs = 30_000;
   private loops: Promise<void>[] = [];
-  private keyRefusedBy: ((error: TransportError) => void) | null = null;
-  /** When the first network error of a run of them happened (null: the server answers). */
-  private unreachableSince: number | null = null;
-  /**
-   * Resolves when the server refuses the node's key (401: revoked, rotated past its grace, the node deleted
-   * or rejected). Nothing the agent retries can change that: the operator must act, so it should stop.
-   */
-  readonly keyRefused = new Promise<TransportError>((resolve) => (this.keyRefusedBy = resolve));
+  private readonly answers: ServerAnswers;
 
   constructor(private readonly setup: AgentSetup) {
     this.random = setup.random ?? Math.random;
     this.sleeps = setup.sleeps ?? new Sleeps();
     this.slotUsage = new SlotUsage(setup.concurrency, setup.clock);
+    this.answers = new ServerAnswers(this.counters, setup.reporter);
     this.heartbeats = new Heartbeats({
       transport: setup.transport,
       version: setup.version,
@@ -97,9 +92,14 @@ export class Agent {
           .map(({ run }) => ({ run_id: run.run_id, fence: run.fence })),
       renewWithinMs: () => this.renewWithinMs(),
       drop: (runId, reason) => this.dropById(runId, reason),
-      noteFailure: (error, retryMs) => this.noteFailure(error, 'heartbeat', retryMs),
-      noteAnswered: () => this.noteAnswered(),
+      noteFailure: (error, retryMs) => this.answers.failed(error, 'heartbeat', retryMs),
+      noteAnswered: () => this.answers.answered(),
     });
+  }
+
+  /** Resolves when the server refuses the node's key (see ServerAnswers): the agent should stop. */
+  get keyRefused(): Promise<TransportError> {
+    return this.answers.keyRefused;
   }
 
   get running(): number {
@@ -175,7 +175,7 @@ export class Agent {
           this.claimAbort.signal,
         );
         failures = 0;
-        this.noteAnswered();
+        this.answers.answered();
         for (const run of runs) this.startRun(run);
       } catch (error) {
         if (this.stopping) break;
@@ -309,7 +309,7 @@ export class Agent {
           continue;
         }
         this.counters.refused++;
-        this.noticeKeyRefusal(error);
+        this.answers.resultRefused(error);
         this.setup.reporter.emit({
           event: 'refused',
           task_id: run.task_id,
@@ -318,7 +318,7 @@ export class Agent {
         });
         return undefined;
       }
-      this.noteAnswered();
+      this.answers.answered();
       if (!answer.accepted) {
         // Another node has the run now (or the task was cancelled): nothing to do, nothing to shout about.
         this.emitDropped(run, 'lease lost', { result_status: 409 });
@@ -379,47 +379,8 @@ export class Agent {
       retryAfterOf(error),
       this.renewWithinMs() ?? Infinity,
     );
-    this.noteFailure(error, during, retryMs);
+    this.answers.failed(error, during, retryMs);
     await this.sleeps.sleep(retryMs);
-  }
-
-  private noticeKeyRefusal(error: unknown): void {
-    if (error instanceof TransportError && error.status === 401) this.keyRefusedBy?.(error);
-  }
-
-  /** After network errors, the first answer says the server is reachable again (once). */
-  private noteAnswered(): void {
-    if (this.unreachableSince === null) return;
-    const afterMs = Math.round(performance.now() - this.unreachableSince);
-    this.unreachableSince = null;
-    this.setup.reporter.emit({ event: 'reconnected', after_ms: afterMs });
-  }
-
-  private noteFailure(error: unknown, during: string, retryMs: number): void {
-    this.noticeKeyRefusal(error);
-    if (error instanceof TransportError && !error.retryable) {
-      this.counters.refused++;
-      this.setup.reporter.emit({ event: 'refused', during, message: error.message, status: error.status });
-      return;
-    }
-    if (error instanceof TransportError && error.status === 429) {
-      this.counters.throttled++;
-      this.setup.reporter.emit({
-        event: 'throttled',
-        during,
-        message: error.message,
-        retry_ms: Math.round(retryMs),
-      });
-      return;
-    }
-    this.counters.network_errors++;
-    this.unreachableSince ??= performance.now();
-    this.setup.reporter.emit({
-      event: 'network_error',
-      during,
-      message: error instanceof Error ? error.message : String(error),
-      retry_ms: Math.round(retryMs),
-    });
   }
 
   /** While holding leases, a third of the lease: beats and retries wait no longer, so renewals get through. */

@@ -1,6 +1,5 @@
-import { AppException, FieldError } from '../errors/app.exception';
 import { IsDateTime, isDateTime } from './date-time';
-import { validateDto } from './validate-dto';
+import { validationDetails } from '../../../test/support/validation-details';
 
 class Window {
   @IsDateTime() since!: string;
@@ -8,20 +7,7 @@ class Window {
 
 const MESSAGE = 'since must be an RFC 3339 date-time, e.g. 2026-12-01T00:00:00Z';
 
-/** The details of the 422 the shared validation pipe answers for `since`, or [] when it passes. */
-async function details(since: unknown): Promise<FieldError[]> {
-  try {
-    await validateDto(Window, { since });
-  } catch (error) {
-    if (!(error instanceof AppException)) throw error;
-    expect({ status: error.getStatus(), code: error.code }).toEqual({
-      status: 422,
-      code: 'validation_error',
-    });
-    return error.extra.details as FieldError[];
-  }
-  return [];
-}
+const details = (since: unknown) => validationDetails(Window, { since });
 
 describe('IsDateTime', () => {
   it.each([

@@ -1,11 +1,11 @@
 import { Type } from 'class-transformer';
 import { ValidateNested } from 'class-validator';
-import { AppException, FieldError } from '../errors/app.exception';
 import { IsDeepJson } from './deep-json.decorator';
 import { IsDisplayName } from './display-name';
 import { IsSha256Hex } from './sha256';
 import { IsUsername } from './username';
 import { validateDto } from './validate-dto';
+import { validationDetails } from '../../../test/support/validation-details';
 
 class Sample {
   @IsSha256Hex('hash must be 64 lowercase hex characters') hash!: string;
@@ -24,20 +24,7 @@ class Envelope {
 
 const valid = { hash: 'a'.repeat(64), username: 'alice_1', name: 'CI runner ✓', inputs: { a: [1, null] } };
 
-/** The details of the 422 the shared validation pipe answers for `patch` over a valid body. */
-async function details(patch: Record<string, unknown>): Promise<FieldError[]> {
-  try {
-    await validateDto(Sample, { ...valid, ...patch });
-  } catch (error) {
-    if (!(error instanceof AppException)) throw error;
-    expect({ status: error.getStatus(), code: error.code }).toEqual({
-      status: 422,
-      code: 'validation_error',
-    });
-    return error.extra.details as FieldError[];
-  }
-  return [];
-}
+const details = (patch: Record<string, unknown>) => validationDetails(Sample, { ...valid, ...patch });
 
 describe('composite validators', () => {
   it('accept a valid body', async () => {
