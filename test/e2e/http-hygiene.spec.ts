@@ -169,6 +169,21 @@ describe('HTTP hygiene (real app on PostgreSQL)', () => {
       expect(res.json().request_id).toBe(res.headers['x-request-id']);
     });
 
+    it('405 with Allow for a known path and another method; 404 stays for unknown paths and preflights', async () => {
+      const wrong = await inject({ method: 'PATCH', url: '/api/v1/health?x=1' });
+      expect(wrong.statusCode).toBe(405);
+      expect(wrong.headers.allow).toBe('GET, HEAD');
+      expectErrorShape(wrong.json(), 'bad_request');
+      expect(wrong.json().message).toBe('PATCH is not allowed on /api/v1/health; allowed: GET, HEAD');
+      const parametrised = await inject({
+        method: 'PUT',
+        url: '/api/v1/tasks/00000000-0000-4000-8000-000000000000',
+      });
+      expect([parametrised.statusCode, parametrised.headers.allow]).toEqual([405, 'GET, HEAD, DELETE']);
+      expect((await inject({ method: 'PATCH', url: '/api/v1/nope' })).statusCode).toBe(404);
+      expect((await inject({ method: 'OPTIONS', url: '/api/v1/health' })).statusCode).not.toBe(405);
+    });
+
     it('404 outside the API prefix is JSON too, never an HTML page', async () => {
       const res = await inject({ method: 'GET', url: '/' });
       expect(res.statusCode).toBe(404);

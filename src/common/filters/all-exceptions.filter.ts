@@ -25,7 +25,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
-    const { status, body, headers } = this.toResponse(exception, request);
+    const { status, body, headers, allow } = this.toResponse(exception, request);
     if (status >= 500 && status !== Number(HttpStatus.SERVICE_UNAVAILABLE)) {
       this.logger.error(
         { err: exception, request_id: body.request_id },
@@ -37,13 +37,14 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (reply.sent) return;
     if (exception instanceof AppException) void reply.headers(exception.headers);
     if (headers) void reply.headers(headers);
+    if (allow) void reply.header('allow', allow);
     void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(body);
   }
 
   private toResponse(
     exception: unknown,
     request: FastifyRequest,
-  ): { status: number; body: ErrorBody; headers?: Record<string, string> } {
+  ): { status: number; body: ErrorBody; headers?: Record<string, string>; allow?: string } {
     const request_id = String(request.id);
     if (exception instanceof AppException) {
       const status = exception.getStatus();
@@ -53,6 +54,15 @@ export class AllExceptionsFilter implements ExceptionFilter {
     }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
+      const allow = status === 404 && isRouteNotFound(exception) ? allowedMethods(request) : [];
+      if (allow.length > 0) {
+        const message = `${request.method} is not allowed on ${pathOf(request)}; allowed: ${allow.join(', ')}`;
+        return {
+          status: HttpStatus.METHOD_NOT_ALLOWED,
+          body: { error: errorCodeForStatus(HttpStatus.METHOD_NOT_ALLOWED), message, request_id },
+          allow: allow.join(', '),
+        };
+      }
       const code = errorCodeForStatus(status);
       const message =
         status >= 500 && status !== 503 ? 'Internal server error' : this.messageOf(exception, request);
@@ -77,9 +87,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
 
   private messageOf(exception: HttpException, request: FastifyRequest): string {
     const status = exception.getStatus();
-    if (status === 404 && /^Cannot [A-Z]+ /.test(exception.message)) {
-      return `No route for ${request.method} ${request.url.split('?')[0]}`;
-    }
+    if (status === 404 && isRouteNotFound(exception))
+      return `No route for ${request.method} ${pathOf(request)}`;
     if (status === 413) return 'Request body is too large';
     const response = exception.getResponse();
     if (typeof response === 'string') return response;
@@ -88,4 +97,25 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (Array.isArray(message)) return message.map(String).join('; ');
     return exception.message;
   }
+}
+
+const ROUTED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
+
+/** Nest's answer when no route matched the method and path (its not-found handler's "Cannot GET /x"). */
+const isRouteNotFound = (exception: HttpException) => /^Cannot [A-Z]+ /.test(exception.message);
+
+const pathOf = (request: FastifyRequest) => request.url.split('?')[0];
+
+/**
+ * The methods the path has routes for, when the request's method is not one of them: a 405 with `Allow` tells a
+ * client it got the method wrong, not the path. OPTIONS (CORS preflights) keeps its own answers.
+ */
+function allowedMethods(request: FastifyRequest): string[] {
+  const url = pathOf(request);
+  // A route of this method that answered 404 itself (a static file it does not serve) is a plain 404.
+  if (request.method === 'OPTIONS' || request.server.findRoute({ method: request.method, url }) !== null)
+    return [];
+  return ROUTED_METHODS.filter(
+    (method) => method !== request.method && request.server.findRoute({ method, url }) !== null,
+  );
 }
