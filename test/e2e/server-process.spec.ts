@@ -88,7 +88,7 @@ describe('the server process', () => {
       });
       await new Promise((resolve) => socket.once('connect', resolve));
       socket.write(
-        `POST /api/v1/health HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n` +
+        `POST /api/v1/no-such-route HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n` +
           `Content-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
       );
       await new Promise((resolve) => setTimeout(resolve, 200));
