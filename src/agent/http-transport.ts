@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { nodeFetch } from './node-fetch';
+import { networkFailure, nodeFetch } from './node-fetch';
 import { parseRetryAfter } from './pacing';
 import {
   AgentTransport,
@@ -145,7 +145,7 @@ export class HttpTransport implements AgentTransport {
         signal,
       });
     } catch (error) {
-      throw new TransportError(`${method} ${path}: ${describe(error)}`, true);
+      throw new TransportError(`${method} ${path}: ${networkFailure(error)}`, true);
     }
     if (res.ok) return res;
     const answer = (await res.json().catch(() => ({}))) as ErrorBody;
@@ -158,10 +158,4 @@ export class HttpTransport implements AgentTransport {
       retryable ? parseRetryAfter(res.headers.get('retry-after'), Date.now()) : null,
     );
   }
-}
-
-function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? error.message;
 }

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { generateNodeKeyPair, keyPairFromPem, NodeKeyPair, privateKeyPem } from '../common/receipts/receipt';
 import type { Fetch } from './http-transport';
-import { nodeFetch } from './node-fetch';
+import { networkFailure, nodeFetch } from './node-fetch';
 import { measureCapabilities } from './machine';
 import { Reporter } from './reporter';
 
@@ -75,9 +75,7 @@ async function request(
       signal: AbortSignal.timeout(30_000),
     });
   } catch (error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    const why = cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error));
-    throw new ServerUnreachableError(`cannot reach the server at ${server} (${why})`);
+    throw new ServerUnreachableError(`cannot reach the server at ${server} (${networkFailure(error)})`);
   }
   const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
   return { status: res.status, json };

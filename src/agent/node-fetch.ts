@@ -60,3 +60,10 @@ function failed(error: Error): Error {
   if (error.name === 'AbortError') return error;
   return new TypeError('fetch failed', { cause: error });
 }
+
+/** A failed request's network cause, as fetch and nodeFetch report it (`ECONNREFUSED`), else its message. */
+export function networkFailure(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? error.message;
+}

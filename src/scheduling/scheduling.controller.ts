@@ -21,19 +21,18 @@ import { IdempotencyKey } from '../common/validation/idempotency-key';
 import { ClaimNext } from './claim-next';
 import { ClaimService } from './claim.service';
 import { ClaimRequestDto, ClaimResponseDto, MAX_CLAIM } from './dto/claim.dto';
-import { RunResultRequestDto, RunResultResponseDto } from './dto/result.dto';
+import { MAX_RESULT_TEXT_CHARS, RunResultRequestDto, RunResultResponseDto } from './dto/result.dto';
 import { RunResultService } from './run-result.service';
 
 /** JSON escapes a control character in 6 bytes (`\u0001`). */
 const ESCAPED_BYTES_PER_BYTE = 6;
-const RESULT_TEXT_CHARS = 65_536; // stdout and stderr, each (RunResultRequestDto)
 
 /**
  * A result carries an output of up to WASM_MAX_OUTPUT_BYTES, which JSON may escape to six times its size, and
  * stdout and stderr: a correct result must never be a 413 (the run would be lost and retried elsewhere).
  */
 function resultBodyLimit({ get, defaultLimit }: BodyLimitContext): number {
-  const text = ESCAPED_BYTES_PER_BYTE * (get(WasmConfig).maxOutputBytes + 2 * RESULT_TEXT_CHARS);
+  const text = ESCAPED_BYTES_PER_BYTE * (get(WasmConfig).maxOutputBytes + 2 * MAX_RESULT_TEXT_CHARS);
   return Math.max(defaultLimit, text + 64 * 1024);
 }
 

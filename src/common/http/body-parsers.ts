@@ -32,8 +32,9 @@ function charsetOf(contentType: string | undefined): string | null {
   return match ? match[1].toLowerCase() : null;
 }
 
-function keepsPrototypeKeys(request: FastifyRequest): boolean {
-  return (request.routeOptions.config as unknown as Record<string, unknown>)[RAW_JSON_KEY] === true;
+/** Whether the request's route set `key` in its config (RawJsonBody, AcceptsNulInBody). */
+function routeFlag(request: FastifyRequest, key: string): boolean {
+  return (request.routeOptions.config as unknown as Record<string, unknown>)[key] === true;
 }
 
 const ACCEPTS_NUL_KEY = 'vcpAcceptsNul';
@@ -45,10 +46,6 @@ const ACCEPTS_NUL_KEY = 'vcpAcceptsNul';
  */
 export function AcceptsNulInBody(): MethodDecorator {
   return addRouteConfig({ [ACCEPTS_NUL_KEY]: true });
-}
-
-function acceptsNul(request: FastifyRequest): boolean {
-  return (request.routeOptions.config as unknown as Record<string, unknown>)[ACCEPTS_NUL_KEY] === true;
 }
 
 /**
@@ -85,14 +82,14 @@ export function registerBodyParsers(app: NestFastifyApplication): void {
       done(AppException.validation([{ field: tooDeep || 'body', message }]), undefined);
       return;
     }
-    const parse = keepsPrototypeKeys(request) ? keepKeys : strict;
+    const parse = routeFlag(request, RAW_JSON_KEY) ? keepKeys : strict;
     if (!mayHoldUnstorableText(text)) {
       // Fastify's default parser answers through `done`, synchronously; it returns nothing to wait for.
       void parse(request, text, done);
       return;
     }
     void parse(request, text, (error, parsed) => {
-      const at = error ? null : findUnstorableText(parsed, acceptsNul(request));
+      const at = error ? null : findUnstorableText(parsed, routeFlag(request, ACCEPTS_NUL_KEY));
       if (at === null) return done(error, parsed);
       done(AppException.validation([{ field: at, message: UNSTORABLE_TEXT_MESSAGE }]), undefined);
     });

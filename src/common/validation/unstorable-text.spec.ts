@@ -33,6 +33,8 @@ describe('storableText', () => {
       'k\ufffd': ['x\ufffd', 1, null, 'ok 𝒳'],
     });
     expect(storableText(42)).toBe(42);
+    const clean = { a: ['ok 𝒳'] };
+    expect(storableText(clean)).toBe(clean); // not copied
     expect(findUnstorableText(storableText(JSON.parse('{"a":"\\u0000\\udfff"}')))).toBeNull();
   });
 });

@@ -5,9 +5,8 @@
  *   with no UTF-8 form (validator.js's isEmail and isByteLength call encodeURI, which throws; jsonb refuses it);
  * - U+0000 (`"\u0000"`): neither `text` nor `jsonb` can hold it.
  */
-// eslint-disable-next-line no-control-regex -- matching NUL is the point
-const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const UNSTORABLE = new RegExp(`\\u0000|${LONE_SURROGATE.source}`);
 /** Both can only enter through an escape (`\uD8xx`–`\uDFxx`, `\u0000`): without one, the parsed value is clean. */
 const UNSTORABLE_ESCAPE = /\\u(?:[dD][89a-fA-F]|0000)/;
 const MAX_DEPTH = 80; // bodies deeper than 64 levels are refused before parsing
@@ -52,13 +51,18 @@ const UNSTORABLE_ALL = new RegExp(UNSTORABLE.source, 'g');
  * strings and keys: what a node reports of a program's output, which may hold anything. Deterministic, so
  * nodes that run the same program still agree on the output hash.
  */
-export function storableText<T>(value: T, depth = 0): T {
+export function storableText<T>(value: T): T {
+  // Almost every output is clean: it is returned as it is, not copied.
+  return findUnstorableText(value) === null ? value : replaced(value, 0);
+}
+
+function replaced<T>(value: T, depth: number): T {
   if (typeof value === 'string') return value.replace(UNSTORABLE_ALL, '\ufffd') as T;
   if (value === null || typeof value !== 'object' || depth > MAX_DEPTH) return value;
-  if (Array.isArray(value)) return value.map((item: unknown) => storableText(item, depth + 1)) as T;
+  if (Array.isArray(value)) return value.map((item: unknown) => replaced(item, depth + 1)) as T;
   const copy: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
-    copy[storableText(key)] = storableText(item, depth + 1);
+    copy[replaced(key, depth)] = replaced(item, depth + 1);
   }
   return copy as T;
 }

@@ -29,6 +29,8 @@ export const TASK_FAULT_OUTCOMES: readonly ResultOutcome[] = [
 ];
 
 const HEX64 = /^[0-9a-f]{64}$/;
+/** The most characters of stdout and of stderr a result carries. */
+export const MAX_RESULT_TEXT_CHARS = 65_536;
 
 export class RunResultRequestDto {
   @ApiProperty({ description: 'The fence of the lease, as claimed' })
@@ -44,8 +46,17 @@ export class RunResultRequestDto {
   @Matches(HEX64, { message: 'output_hash must be a lowercase hex SHA-256' })
   output_hash!: string;
 
-  @ApiPropertyOptional({ maxLength: 65536 }) @IsOptional() @IsString() @MaxLength(65_536) stdout?: string;
-  @ApiPropertyOptional({ maxLength: 65536 }) @IsOptional() @IsString() @MaxLength(65_536) stderr?: string;
+  @ApiPropertyOptional({ maxLength: MAX_RESULT_TEXT_CHARS })
+  @IsOptional()
+  @IsString()
+  @MaxLength(MAX_RESULT_TEXT_CHARS)
+  stdout?: string;
+
+  @ApiPropertyOptional({ maxLength: MAX_RESULT_TEXT_CHARS })
+  @IsOptional()
+  @IsString()
+  @MaxLength(MAX_RESULT_TEXT_CHARS)
+  stderr?: string;
 
   @ApiPropertyOptional() @IsOptional() @IsInt() @Min(-2147483648) @Max(2147483647) exit_code?: number;
 
