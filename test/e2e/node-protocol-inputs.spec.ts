@@ -1,7 +1,7 @@
 import { TestAgent } from '../support/agent';
 import { useTestApp } from '../support/app';
 import { bearer, newSession, Session } from '../support/auth';
-import { submitTask } from '../support/tasks';
+import { postTask, submitTask } from '../support/tasks';
 
 /** Values that used to pass validation and fail in SQL (500s), and a correct result the body limit refused. */
 describe('node protocol and task inputs at their bounds', () => {
@@ -45,15 +45,10 @@ describe('node protocol and task inputs at their bounds', () => {
 
   it('requirements as an array is a 422', async () => {
     for (const requirements of [[], [{ min_nodes: 1, max_execution_time_sec: 60 }]]) {
-      const res = await ctx.app.inject({
-        method: 'POST',
-        url: '/api/v1/tasks',
-        headers: bearer(alice.accessToken),
-        payload: {
-          task_type: 'computation',
-          inputs: { program: 'expression', expression: '1' },
-          requirements,
-        },
+      const res = await postTask(ctx.app, bearer(alice.accessToken), {
+        task_type: 'computation',
+        inputs: { program: 'expression', expression: '1' },
+        requirements,
       });
       expect([res.statusCode, res.json().error]).toEqual([422, 'validation_error']);
     }

@@ -1,6 +1,7 @@
 import { HELLO_WASM_BASE64, TASK_EXAMPLES } from '../../src/tasks/dto/task-examples';
 import { useTestApp } from '../support/app';
 import { bearer, newSession, Session } from '../support/auth';
+import { postTask } from '../support/tasks';
 
 type Json = Record<string, unknown>;
 interface Operation {
@@ -86,12 +87,7 @@ describe('the OpenAPI document', () => {
     const examples = operation('/api/v1/tasks', 'post').requestBody?.content as Record<string, Json>;
     expect(Object.keys(examples['application/json'].examples as Json)).toEqual(Object.keys(TASK_EXAMPLES));
     for (const [name, example] of Object.entries(TASK_EXAMPLES)) {
-      const res = await ctx.app.inject({
-        method: 'POST',
-        url: '/api/v1/tasks',
-        headers: bearer(alice.accessToken),
-        payload: example.value,
-      });
+      const res = await postTask(ctx.app, bearer(alice.accessToken), example.value);
       expect([name, res.statusCode]).toEqual([name, 201]);
     }
   });

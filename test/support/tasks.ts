@@ -27,17 +27,17 @@ export interface TaskInfo {
   }[];
 }
 
+/** POST /tasks with exactly `body`, whatever the answer. */
+export function postTask(app: NestFastifyApplication, headers: Headers, body: object) {
+  return app.inject({ method: 'POST', url: '/api/v1/tasks', headers, payload: body });
+}
+
 export async function submitTask(
   app: NestFastifyApplication,
   headers: Headers,
   overrides: Record<string, unknown> = {},
 ): Promise<TaskInfo> {
-  const res = await app.inject({
-    method: 'POST',
-    url: '/api/v1/tasks',
-    headers,
-    payload: { ...ORIGINAL_TASK, ...overrides },
-  });
+  const res = await postTask(app, headers, { ...ORIGINAL_TASK, ...overrides });
   if (res.statusCode !== 201) throw new Error(`task submission failed: ${res.statusCode} ${res.body}`);
   return res.json<TaskInfo>();
 }
