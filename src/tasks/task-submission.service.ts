@@ -4,7 +4,7 @@ import { AuditService } from '../audit/audit.service';
 import type { Principal, RequestMeta } from '../common/auth/principal';
 import { jsonSha256Hex } from '../common/crypto/json-hash';
 import { AppException } from '../common/errors/app.exception';
-import { ErrorCode } from '../common/errors/error-code';
+import { ErrorCode, ErrorReason } from '../common/errors/error-code';
 import { assertDeepJson } from '../common/validation/deep-json';
 import { IDEMPOTENCY_KEY_PATTERN } from '../common/validation/idempotency-key';
 import { WasmConfig } from '../wasm/wasm.config';
@@ -134,6 +134,15 @@ export class TaskSubmissionService {
 
   /** What each task type needs, with a 422 naming the field that is missing or not allowed. */
   private async checkType(dto: CreateTaskDto): Promise<void> {
+    // Accepted, it would be leased to nodes that can only refuse it: an `error` against each honest node's
+    // record, then `attempts_exhausted` — or, with one node, a task pending until its queue timeout.
+    if (dto.task_type === 'federated_learning') {
+      const message = 'federated_learning tasks cannot run yet: no node executes them';
+      throw new AppException(ErrorCode.ValidationError, `task_type: ${message}`, {
+        reason: ErrorReason.TaskTypeNotSupported,
+        extra: { details: [{ field: 'task_type', message }] },
+      });
+    }
     checkQuorum(dto);
     if (dto.wasm_module !== undefined && dto.module_id !== undefined) {
       throw invalid('wasm_module', 'give either wasm_module or module_id, not both');

@@ -38,12 +38,12 @@ describe('agent requests replayed twice (PostgreSQL)', () => {
     expect(byStatus.sort()).toEqual(
       [
         ...Array(5).fill('computation completed null'),
-        'federated_learning failed attempts_exhausted',
         ...Array(2).fill('wasm_execution completed null'),
+        'wasm_execution failed attempts_exhausted',
         'wasm_execution failed unexecutable',
       ].sort(),
     );
-    // Two quorum verdicts per node (three quorum tasks), one refused federated_learning run each.
+    // Two quorum verdicts per node (three quorum tasks), one run past the output cap each (a node fault).
     expect(baseline.nodes).toEqual(
       ['replay-a', 'replay-b'].map((node_id) =>
         expect.objectContaining({

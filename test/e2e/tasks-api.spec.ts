@@ -62,6 +62,23 @@ describe('tasks API', () => {
     expect422(await post({ ...ORIGINAL_TASK, surprise: 1 }, h));
   });
 
+  it('refuses federated_learning, which no node executes yet, and stores no task (422 task_type_not_supported)', async () => {
+    const h = bearer(alice.accessToken);
+    const before = await ctx.dataSource.query(`SELECT count(*)::int AS n FROM tasks`);
+    const res = await post({ ...ORIGINAL_TASK, task_type: 'federated_learning', inputs: { rounds: 1 } }, h);
+    expect(res.statusCode).toBe(422);
+    expect(res.json()).toMatchObject({
+      error: 'validation_error',
+      reason: 'task_type_not_supported',
+      details: [{ field: 'task_type', message: expect.stringContaining('no node executes them') }],
+    });
+    expect(await ctx.dataSource.query(`SELECT count(*)::int AS n FROM tasks`)).toEqual(before);
+    // The control: the same body with a type nodes execute is stored.
+    expect(
+      (await post({ ...ORIGINAL_TASK, inputs: { program: 'expression', expression: '1' } }, h)).statusCode,
+    ).toBe(201);
+  });
+
   it('stores a base64 wasm_module like an upload and records its id', async () => {
     const module = readFileSync(join(__dirname, '../fixtures/wasm/echo.wasm'));
     const res = await post(

@@ -29,8 +29,8 @@ const QUORUM = { min_nodes: 2, max_execution_time_sec: 30 };
 /**
  * The fixed set of tasks, each deterministic in its outcome and in what it does to the nodes' records with
  * two nodes of distinct owners: single-node programs (any node), quorum tasks (run on both: one valid
- * verdict each), a trapping module (both nodes trap: `unexecutable`, no record change) and a
- * `federated_learning` task the agent refuses (an `error` on each node, then `attempts_exhausted`).
+ * verdict each), a trapping module (both nodes trap: `unexecutable`, no record change) and a module that
+ * prints past the output cap (`output_limit`, a node fault: an `error` on each node, then `attempts_exhausted`).
  */
 function tasks(): Record<string, unknown>[] {
   const echo = fixture('echo').toString('base64');
@@ -57,7 +57,13 @@ function tasks(): Record<string, unknown>[] {
       inputs: { trap: true },
       requirements: REQUIREMENTS,
     },
-    { task_type: 'federated_learning', inputs: { rounds: 1 }, requirements: REQUIREMENTS, max_attempts: 2 },
+    {
+      task_type: 'wasm_execution',
+      wasm_module: fixture('flood').toString('base64'),
+      inputs: { flood: true },
+      requirements: REQUIREMENTS,
+      max_attempts: 2,
+    },
   ];
 }
 

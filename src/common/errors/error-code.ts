@@ -26,6 +26,8 @@ export const ErrorReason = {
   LeaseLost: 'lease_lost',
   /** 422 `validation_error`: the Idempotency-Key was used before with another body. */
   IdempotencyKeyReused: 'idempotency_key_reused',
+  /** 422 `validation_error`: a task type the API knows but no node executes yet (`federated_learning`). */
+  TaskTypeNotSupported: 'task_type_not_supported',
   /** 422 `validation_error`: a run result's signature is not the node's signature of its receipt. */
   SignatureInvalid: 'signature_invalid',
   /** 403 `forbidden`: the node registered no public key, so its results cannot be verified. */

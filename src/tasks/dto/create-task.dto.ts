@@ -100,7 +100,12 @@ export class TaskRequirementsDto {
 
 /** The original body (`task_type`, `wasm_module`, `inputs`, `requirements`) and our additions. */
 export class CreateTaskDto {
-  @ApiProperty({ enum: TASK_TYPES }) @IsIn(TASK_TYPES) task_type!: TaskType;
+  @ApiProperty({
+    enum: TASK_TYPES,
+    description: '`federated_learning` is refused (422 `task_type_not_supported`) until nodes execute it',
+  })
+  @IsIn(TASK_TYPES)
+  task_type!: TaskType;
 
   @ApiPropertyOptional({ description: 'Standard base64 of a module, stored like an upload' })
   @IsOptional()
