@@ -62,6 +62,31 @@ describe('tasks API', () => {
     expect422(await post({ ...ORIGINAL_TASK, surprise: 1 }, h));
   });
 
+  it('says a missing field is required, in one message, and a wrong one what is wrong with it', async () => {
+    const h = bearer(alice.accessToken);
+    const missing = await post({ ...ORIGINAL_TASK, requirements: { max_execution_time_sec: 60 } }, h);
+    expect(missing.statusCode).toBe(422);
+    expect(missing.json().details).toEqual([
+      { field: 'requirements.min_nodes', message: 'min_nodes is required' },
+    ]);
+    const { requirements: _, ...withoutRequirements } = ORIGINAL_TASK;
+    expect((await post(withoutRequirements, h)).json().details).toEqual([
+      { field: 'requirements', message: 'requirements is required' },
+    ]);
+    // A present but wrong value keeps its rules' messages (null is a value, not an absence).
+    const wrong = await post(
+      { ...ORIGINAL_TASK, requirements: { min_nodes: null, max_execution_time_sec: 60 } },
+      h,
+    );
+    expect(wrong.json().details).toContainEqual({
+      field: 'requirements.min_nodes',
+      message: 'min_nodes must not be less than 1',
+    });
+    expect(wrong.json().details).not.toContainEqual(
+      expect.objectContaining({ message: 'min_nodes is required' }),
+    );
+  });
+
   it('refuses federated_learning, which no node executes yet, and stores no task (422 task_type_not_supported)', async () => {
     const h = bearer(alice.accessToken);
     const before = await ctx.dataSource.query(`SELECT count(*)::int AS n FROM tasks`);

@@ -15,6 +15,9 @@ function fieldError(rule: string, message: string, parent: string, field: string
 function flatten(errors: ValidationError[], parent = ''): FieldError[] {
   return errors.flatMap((error) => {
     const field = parent ? `${parent}.${error.property}` : error.property;
+    // A missing field is one plain message, not every rule its absent value fails ("must not be less than 1", …).
+    if (error.value === undefined && error.constraints)
+      return [{ field, message: `${error.property} is required` }];
     const own = Object.entries(error.constraints ?? {}).map(([rule, message]) =>
       fieldError(rule, message, parent, field),
     );
@@ -31,7 +34,8 @@ export function createValidationPipe(): ValidationPipe {
     whitelist: true,
     forbidNonWhitelisted: true,
     transform: true,
-    validationError: { target: false, value: false },
+    // The value is read only to tell a missing field from a wrong one; it never reaches the answer.
+    validationError: { target: false, value: true },
     exceptionFactory: (errors) => AppException.validation(flatten(errors)),
   });
 }
