@@ -59,6 +59,10 @@ class FakeServer implements AgentTransport {
 
   /** Failures the next heartbeats meet, in order. */
   heartbeatFailures: Error[] = [];
+  /** What heartbeat answers say of NODE_MAX_CONCURRENT_RUNS (absent: a server that does not say). */
+  maxConcurrentRuns: number | undefined;
+  /** The `max` of every claim the claim loop made. */
+  claimMaxes: number[] = [];
 
   heartbeat(body: HeartbeatBody): Promise<HeartbeatAnswer> {
     const failure = this.heartbeatFailures.shift();
@@ -66,10 +70,12 @@ class FakeServer implements AgentTransport {
     this.beats.push(body);
     const leases = this.leases;
     this.leases = { renewed: [], lost: [], cancel: [] };
-    return Promise.resolve({ heartbeat_interval_secs: 1, node_status: 'online', leases });
+    const max = this.maxConcurrentRuns === undefined ? {} : { max_concurrent_runs: this.maxConcurrentRuns };
+    return Promise.resolve({ heartbeat_interval_secs: 1, node_status: 'online', leases, ...max });
   }
 
   async claim(max: number, _waitMs: number, signal: AbortSignal): Promise<LeasedRun[]> {
+    this.claimMaxes.push(max);
     const runs = this.queue.splice(0, max);
     if (runs.length > 0) this.leasingClaims++;
     if (runs.length === 0) await new Promise((resolve) => setTimeout(resolve, signal.aborted ? 0 : 20));
@@ -241,6 +247,47 @@ describe('Agent', () => {
       await agent.stop(0);
     }
   });
+
+  it.each([
+    [2, 2],
+    [undefined, 4],
+  ])(
+    'uses no more slots than the server leases to one node (max_concurrent_runs %s: %s of 4 slots)',
+    async (maxConcurrentRuns, slots) => {
+      await sut.stop(0); // the shared agent would claim the runs too
+      server.maxConcurrentRuns = maxConcurrentRuns;
+      const seen: AgentEvent[] = [];
+      const agent = testAgent({
+        nodeId: 'n4',
+        concurrency: 4,
+        keys,
+        transport: server,
+        engine,
+        reporter: { emit: (event) => seen.push(event) },
+      });
+      await agent.start();
+      try {
+        expect(agent.slots).toBe(slots);
+        engine.hold = true;
+        server.queue.push(...[1, 2, 3, 4].map(leasedRun));
+        await until(() => engine.started.length === slots);
+        // A heartbeat later (it names the held runs), no further run has started and no claim asked for more.
+        const beats = server.beats.length;
+        await until(() => server.beats.length > beats);
+        expect(engine.started).toHaveLength(slots);
+        expect(Math.max(...server.claimMaxes)).toBeLessThanOrEqual(slots);
+        const limited = seen.filter((event) => event.event === 'slots_limited');
+        expect(limited).toEqual(
+          maxConcurrentRuns === undefined
+            ? []
+            : [{ event: 'slots_limited', slots, concurrency: 4, max_concurrent_runs: maxConcurrentRuns }],
+        );
+      } finally {
+        engine.releaseAll();
+        await agent.stop(0);
+      }
+    },
+  );
 
   it('names its leases in heartbeats, and stops a run at once when the server says it is lost', async () => {
     engine.hold = true;

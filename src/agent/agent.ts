@@ -73,10 +73,12 @@ export class Agent {
   private leaseMs = 30_000;
   private loops: Promise<void>[] = [];
   private readonly answers: ServerAnswers;
+  private slotCount: number;
 
   constructor(private readonly setup: AgentSetup) {
     this.random = setup.random ?? Math.random;
     this.sleeps = setup.sleeps ?? new Sleeps();
+    this.slotCount = setup.concurrency;
     this.slotUsage = new SlotUsage(setup.concurrency, setup.clock);
     this.answers = new ServerAnswers(this.counters, setup.reporter);
     this.heartbeats = new Heartbeats({
@@ -94,7 +96,13 @@ export class Agent {
       drop: (runId, reason) => this.dropById(runId, reason),
       noteFailure: (error, retryMs) => this.answers.failed(error, 'heartbeat', retryMs),
       noteAnswered: () => this.answers.answered(),
+      noteMaxRuns: (max) => this.limitSlots(max),
     });
+  }
+
+  /** The slots in use: `concurrency`, or fewer when the server leases fewer runs to one node. */
+  get slots(): number {
+    return this.slotCount;
   }
 
   /** Resolves when the server refuses the node's key (see ServerAnswers): the agent should stop. */
@@ -190,7 +198,25 @@ export class Agent {
    * holds at most one lease more than it has slots.
    */
   private freeSlots(): number {
-    return Math.min(this.setup.concurrency - this.executing, this.setup.concurrency + 1 - this.held.size);
+    return Math.min(this.slotCount - this.executing, this.slotCount + 1 - this.held.size);
+  }
+
+  /**
+   * Slots beyond what the server leases to one node would only keep a claim waiting for nothing: the agent
+   * uses as many as the server allows, and says so once whenever that changes.
+   */
+  private limitSlots(maxConcurrentRuns: number): void {
+    const slots = Math.min(this.setup.concurrency, maxConcurrentRuns);
+    if (slots === this.slotCount) return;
+    this.slotCount = slots;
+    this.slotUsage.resize(slots);
+    this.setup.reporter.emit({
+      event: 'slots_limited',
+      slots,
+      concurrency: this.setup.concurrency,
+      max_concurrent_runs: maxConcurrentRuns,
+    });
+    this.slotFreed?.();
   }
 
   /**

@@ -20,6 +20,8 @@ export interface HeartbeatSetup {
   noteFailure(error: unknown, retryMs: number): void;
   /** The server answered a beat. */
   noteAnswered(): void;
+  /** The most runs the server leases to this node, as the last beat's answer said. */
+  noteMaxRuns(maxConcurrentRuns: number): void;
 }
 
 /**
@@ -84,6 +86,9 @@ export class Heartbeats {
     this.setup.noteAnswered();
     this.setup.counters.heartbeats++;
     if (answer.heartbeat_interval_secs > 0) this.intervalMs = answer.heartbeat_interval_secs * 1000;
+    const maxRuns = answer.max_concurrent_runs;
+    if (typeof maxRuns === 'number' && Number.isInteger(maxRuns) && maxRuns > 0)
+      this.setup.noteMaxRuns(maxRuns);
     for (const runId of answer.leases?.lost ?? []) this.setup.drop(runId, 'lease lost');
     for (const runId of answer.leases?.cancel ?? []) this.setup.drop(runId, 'task cancelled');
   }

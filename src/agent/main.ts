@@ -52,7 +52,7 @@ async function main(): Promise<number> {
   reporter.emit({
     event: 'started',
     node_id: identity.nodeId,
-    concurrency: options.concurrency,
+    concurrency: agent.slots,
     public_key: identity.keys.publicKeyBase64,
     server: options.server,
   });

@@ -44,6 +44,10 @@ const HUMAN: Record<string, (e: AgentEvent) => string> = {
   registered: (e) => `registered node ${String(e.node_id)} (key stored in ${String(e.data_dir)})`,
   started: (e) =>
     `node ${String(e.node_id)} started: ${String(e.concurrency)} slots, public key ${String(e.public_key)}`,
+  slots_limited: (e) =>
+    Number(e.slots) < Number(e.concurrency)
+      ? `the server leases at most ${String(e.max_concurrent_runs)} runs to one node: using ${String(e.slots)} of ${String(e.concurrency)} slots`
+      : `the server leases up to ${String(e.max_concurrent_runs)} runs to one node: using all ${String(e.slots)} slots`,
   claimed: (e) => `claimed task ${String(e.task_id)} (${String(e.task_type)}, run ${String(e.run_id)})`,
   finished: (e) =>
     `finished task ${String(e.task_id)} in ${String(e.execution_time_ms)} ms: ${String(e.outcome)}`,

@@ -10,10 +10,15 @@ export class SlotUsage {
   private readonly holding = new Map<string, number>();
 
   constructor(
-    private readonly slots: number,
+    private slots: number,
     private readonly now: () => number = () => performance.now(),
   ) {
     this.since = now();
+  }
+
+  /** The slot count changed (the server leases fewer runs): counted from the next report on. */
+  resize(slots: number): void {
+    this.slots = slots;
   }
 
   begin(runId: string): void {

@@ -43,6 +43,8 @@ export interface LeaseReport {
 export interface HeartbeatAnswer {
   heartbeat_interval_secs: number;
   node_status: string;
+  /** Most runs the server leases to one node (absent from servers that do not say). */
+  max_concurrent_runs?: number;
   leases?: LeaseReport;
 }
 

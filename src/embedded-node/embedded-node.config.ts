@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { defineFeatureConfig } from '../common/config/feature-config';
 import { ChoiceVariable, IntVariable } from '../common/config/variables';
 
@@ -20,8 +19,8 @@ export class EmbeddedNodeVariables {
 export class EmbeddedNodeConfig {
   /** Whether the server starts embedded nodes at all. */
   readonly enabled!: boolean;
-  /** Slots of each embedded node. */
-  readonly concurrency!: number;
+  /** Slots of each embedded node as set, or null: cores − 1, within what the server leases to one node. */
+  readonly concurrency!: number | null;
   /** How many embedded nodes, each with its own key pair and owner (a demo setting: quorum on one machine). */
   readonly nodes!: number;
 
@@ -40,7 +39,7 @@ export const embeddedNodeConfig = defineFeatureConfig({
     const enabled = mode === 'on' || (mode === 'auto' && !raw.DATABASE_URL && !core.isProduction);
     return new EmbeddedNodeConfig({
       enabled,
-      concurrency: env.EMBEDDED_NODE_CONCURRENCY ?? Math.max(1, availableParallelism() - 1),
+      concurrency: env.EMBEDDED_NODE_CONCURRENCY ?? null,
       nodes: env.EMBEDDED_NODES ?? 1,
     });
   },

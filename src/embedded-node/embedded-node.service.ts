@@ -1,4 +1,5 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from '../agent/agent';
 import { ContentCache } from '../agent/content-cache';
@@ -15,6 +16,7 @@ import { NodesRepository } from '../nodes/nodes.repository';
 import { CircuitRegistryService } from '../proofs/circuit-registry.service';
 import { ClaimService } from '../scheduling/claim.service';
 import { RunResultService } from '../scheduling/run-result.service';
+import { SchedulingConfig } from '../scheduling/scheduling.config';
 import { SYSTEM_ACCOUNT_PASSWORD_HASH, isSystemAccount, UsersRepository } from '../users/users.repository';
 import { ModuleStoreService } from '../wasm/module-store.service';
 import { WasmService } from '../wasm/wasm.service';
@@ -30,11 +32,13 @@ const CACHE_BYTES = 256 * 1024 * 1024;
 export const embeddedOwnerName = (index: number) => `system_embedded_${index}`;
 export const embeddedNodeId = (index: number) => `embedded-${index}`;
 
+const WARNINGS = new Set(['network_error', 'refused', 'slots_limited']);
+
 class LogReporter implements Reporter {
   constructor(private readonly logger: Logger) {}
 
   emit(event: AgentEvent): void {
-    if (event.event === 'network_error' || event.event === 'refused') this.logger.warn(event);
+    if (WARNINGS.has(event.event)) this.logger.warn(event);
     else this.logger.debug?.(event);
   }
 }
@@ -51,6 +55,7 @@ export class EmbeddedNodes implements OnApplicationBootstrap, OnModuleDestroy {
 
   constructor(
     private readonly config: EmbeddedNodeConfig,
+    private readonly scheduling: SchedulingConfig,
     private readonly core: CoreConfig,
     private readonly tx: TransactionRunner,
     private readonly users: UsersRepository,
@@ -106,7 +111,10 @@ export class EmbeddedNodes implements OnApplicationBootstrap, OnModuleDestroy {
     };
     const agent = new Agent({
       nodeId,
-      concurrency: this.config.concurrency,
+      // By default a slot per core but one (the server's own), never more than the server leases to a node.
+      concurrency:
+        this.config.concurrency ??
+        Math.min(Math.max(1, availableParallelism() - 1), this.scheduling.maxConcurrentRuns),
       keys,
       transport: new DirectTransport(services, nodeId, principal),
       engine: this.engine,
@@ -116,7 +124,7 @@ export class EmbeddedNodes implements OnApplicationBootstrap, OnModuleDestroy {
       telemetry,
     });
     await agent.start();
-    this.logger.log(`embedded node ${nodeId} started (${this.config.concurrency} slots)`);
+    this.logger.log(`embedded node ${nodeId} started (${agent.slots} slots)`);
     return agent;
   }
 

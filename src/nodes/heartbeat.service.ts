@@ -23,11 +23,13 @@ const MAX_PROFILES = 10_000;
 const MAX_BATCH = 500;
 const DEFAULT_PAGE = 50;
 
-/** Renews the leases a heartbeat names; provided by the scheduling module (nodes does not know runs). */
-export type LeaseRenewer = (
-  nodeId: string,
-  runs: { runId: string; fence: string }[],
-) => Promise<LeaseReportDto>;
+/** What the scheduling module adds to heartbeats (nodes does not know runs). */
+export interface HeartbeatScheduling {
+  /** Renews the leases a heartbeat names. */
+  renew(nodeId: string, runs: { runId: string; fence: string }[]): Promise<LeaseReportDto>;
+  /** NODE_MAX_CONCURRENT_RUNS: announced so that an agent with more slots uses only as many. */
+  maxConcurrentRuns: number;
+}
 
 interface Waiter {
   resolve(result: HeartbeatResult | null): void;
@@ -48,7 +50,7 @@ export class HeartbeatService {
     string,
     { bandwidthMbps: number; reliability: number | null; until: number }
   >();
-  private leaseRenewer: LeaseRenewer | undefined;
+  private scheduling: HeartbeatScheduling | undefined;
 
   constructor(
     private readonly heartbeats: HeartbeatsRepository,
@@ -60,8 +62,8 @@ export class HeartbeatService {
     private readonly db: DatabaseSession,
   ) {}
 
-  useLeaseRenewer(renewer: LeaseRenewer): void {
-    this.leaseRenewer = renewer;
+  useScheduling(scheduling: HeartbeatScheduling): void {
+    this.scheduling = scheduling;
   }
 
   /** The node's key (checked by the guard) or its owner/an admin (checked here). */
@@ -96,8 +98,8 @@ export class HeartbeatService {
     this.metrics.nodeHeartbeat();
     // After the heartbeat is committed: a node that is rejected or gone renews nothing.
     const leases =
-      dto.runs && this.leaseRenewer
-        ? await this.leaseRenewer(
+      dto.runs && this.scheduling
+        ? await this.scheduling.renew(
             nodeId,
             dto.runs.map((run) => ({ runId: run.run_id.toLowerCase(), fence: run.fence })),
           )
@@ -110,6 +112,7 @@ export class HeartbeatService {
       node_status: result.status,
       active_tasks: dto.active_tasks ?? 0,
       heartbeat_interval_secs: this.config.heartbeatIntervalSecs,
+      ...(this.scheduling ? { max_concurrent_runs: this.scheduling.maxConcurrentRuns } : {}),
       ...(leases ? { leases } : {}),
     };
   }

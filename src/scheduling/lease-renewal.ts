@@ -14,7 +14,10 @@ export class LeaseRenewal implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.heartbeats.useLeaseRenewer((nodeId, runs) => this.renew(nodeId, runs));
+    this.heartbeats.useScheduling({
+      renew: (nodeId, runs) => this.renew(nodeId, runs),
+      maxConcurrentRuns: this.config.maxConcurrentRuns,
+    });
   }
 
   async renew(nodeId: string, runs: { runId: string; fence: string }[]): Promise<LeaseReportDto> {

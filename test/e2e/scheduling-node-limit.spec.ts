@@ -47,4 +47,11 @@ describeEachDatabase('per-node run limit under concurrent claims on %s', (databa
     expect(again.flat()).toHaveLength(1);
     expect(await leasedRuns(agent.nodeId)).toBe(LIMIT);
   });
+
+  it('heartbeat answers say the limit, so that an agent with more slots uses only as many', async () => {
+    const agent = await TestAgent.register(ctx.app, bearer(alice.accessToken));
+    const answer = await agent.heartbeat([]);
+    expect(answer.statusCode).toBe(200);
+    expect(answer.json()).toMatchObject({ max_concurrent_runs: LIMIT });
+  });
 });

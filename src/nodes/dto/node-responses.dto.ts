@@ -4,7 +4,9 @@ import { NodeCapabilitiesDto, NODE_TYPES } from './register-node.dto';
 
 /** The original's NodeInfo plus `public_key` and `labels`; `owner_id` is null for non-admins viewing others. */
 export class NodeReputationDto {
-  @ApiProperty({ description: 'Runs whose output matched the accepted output (quorum) or whose proof verified' })
+  @ApiProperty({
+    description: 'Runs whose output matched the accepted output (quorum) or whose proof verified',
+  })
   valid!: number;
   @ApiProperty({ description: 'Runs outvoted by a quorum, or with a rejected proof' }) invalid!: number;
   @ApiProperty({ description: 'Runs that reported a node fault (error, timeout)' }) error!: number;
@@ -83,6 +85,11 @@ export class HeartbeatResponseDto {
   @ApiProperty() active_tasks!: number;
   @ApiProperty({ description: 'Send the next heartbeat within this many seconds' })
   heartbeat_interval_secs!: number;
+  @ApiPropertyOptional({
+    description:
+      'Most runs the server leases to one node at once (NODE_MAX_CONCURRENT_RUNS): slots beyond it would idle',
+  })
+  max_concurrent_runs?: number;
   @ApiPropertyOptional({ type: LeaseReportDto, description: 'When the heartbeat named runs' })
   leases?: LeaseReportDto;
 }
