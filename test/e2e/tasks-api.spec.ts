@@ -69,7 +69,7 @@ describe('tasks API', () => {
     expect(missing.json().details).toEqual([
       { field: 'requirements.min_nodes', message: 'min_nodes is required' },
     ]);
-    const { requirements: _, ...withoutRequirements } = ORIGINAL_TASK;
+    const withoutRequirements = { task_type: ORIGINAL_TASK.task_type, inputs: ORIGINAL_TASK.inputs };
     expect((await post(withoutRequirements, h)).json().details).toEqual([
       { field: 'requirements', message: 'requirements is required' },
     ]);
