@@ -19,6 +19,7 @@ export class TaskQueueRepository {
       with_gpu: number;
       capable: number;
       fresh: number;
+      last_failure: string | null;
     }>(
       `WITH n AS (
          SELECT n.node_id,
@@ -33,7 +34,9 @@ export class TaskQueueRepository {
               (SELECT count(*)::int FROM n) AS online,
               (SELECT count(*)::int FROM n WHERE gpu_ok) AS with_gpu,
               (SELECT count(*)::int FROM n WHERE gpu_ok AND size_ok) AS capable,
-              (SELECT count(*)::int FROM n WHERE gpu_ok AND size_ok AND NOT ran) AS fresh
+              (SELECT count(*)::int FROM n WHERE gpu_ok AND size_ok AND NOT ran) AS fresh,
+              (SELECT r.outcome FROM task_runs r WHERE r.task_id = t.task_id AND r.status = 'failed'
+                ORDER BY r.completed_at DESC NULLS LAST LIMIT 1) AS last_failure
          FROM tasks t WHERE t.task_id = $1`,
       [taskId],
     );
@@ -45,6 +48,7 @@ export class TaskQueueRepository {
       withGpu: row.with_gpu,
       capable: row.capable,
       fresh: row.fresh,
+      lastFailure: row.last_failure,
     };
   }
 

@@ -8,6 +8,7 @@ describe('waitReason', () => {
     capable: 3,
     fresh: 3,
     backingOff: false,
+    lastFailure: null,
   };
 
   it.each<[string, Partial<WaitFacts>, string]>([
@@ -21,6 +22,22 @@ describe('waitReason', () => {
     ['no GPU needed: a zero GPU count is no reason', { withGpu: 0 }, WAIT_REASONS.waiting],
     ['floors unmet', { capable: 0, fresh: 0 }, WAIT_REASONS.noCapableNode],
     ['every capable node ran it', { fresh: 0 }, WAIT_REASONS.noFreshNode],
+    [
+      'every capable node ran it, the last one trapped',
+      { fresh: 0, lastFailure: 'trap' },
+      `${WAIT_REASONS.noFreshNode}: its trap fails it as unexecutable once another node reports the same`,
+    ],
+    // A node fault is not the task's: no confirmation is awaited.
+    [
+      'every capable node ran it, the last one timed out',
+      { fresh: 0, lastFailure: 'timeout' },
+      WAIT_REASONS.noFreshNode,
+    ],
+    [
+      'a trap with fresh nodes left: they are simply waited for',
+      { lastFailure: 'trap' },
+      WAIT_REASONS.waiting,
+    ],
     ['in backoff', { backingOff: true }, WAIT_REASONS.backingOff],
     ['no node beats backoff', { online: 0, backingOff: true }, WAIT_REASONS.noComputeNode],
   ])('%s', (_case, patch, reason) => {

@@ -1,3 +1,5 @@
+import { PROGRAM_FAULT_OUTCOMES } from '../wasm/wasm.service';
+
 /** What the database says about the nodes a pending task could run on (TasksRepository.waitFacts). */
 export interface WaitFacts {
   requireGpu: boolean;
@@ -11,6 +13,8 @@ export interface WaitFacts {
   fresh: number;
   /** The task is in its retry backoff after a failed run. */
   backingOff: boolean;
+  /** The outcome of the task's latest failed run, if any. */
+  lastFailure: string | null;
 }
 
 export const WAIT_REASONS = {
@@ -27,7 +31,15 @@ export function waitReason(facts: WaitFacts): string {
   if (facts.online === 0) return WAIT_REASONS.noComputeNode;
   if (facts.requireGpu && facts.withGpu === 0) return WAIT_REASONS.noGpuNode;
   if (facts.capable === 0) return WAIT_REASONS.noCapableNode;
-  if (facts.fresh === 0) return WAIT_REASONS.noFreshNode;
+  if (facts.fresh === 0) {
+    const fault = facts.lastFailure;
+    // The pinned rule: a task fault fails the task only once another node reports it too (one node's trap
+    // may be its own broken runtime). With no other node online, say so rather than look stuck.
+    if (fault !== null && (PROGRAM_FAULT_OUTCOMES as readonly string[]).includes(fault)) {
+      return `${WAIT_REASONS.noFreshNode}: its ${fault} fails it as unexecutable once another node reports the same`;
+    }
+    return WAIT_REASONS.noFreshNode;
+  }
   if (facts.backingOff) return WAIT_REASONS.backingOff;
   return WAIT_REASONS.waiting;
 }

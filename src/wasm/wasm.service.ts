@@ -26,6 +26,17 @@ export const OUTCOMES = [
 ] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
+/**
+ * Outcomes that are the program's own fault, the same on any node (unlike a timeout or the output cap, which
+ * a slower or differently configured node may meet where another would not).
+ */
+export const PROGRAM_FAULT_OUTCOMES: readonly Outcome[] = [
+  'trap',
+  'exit_nonzero',
+  'invalid_module',
+  'memory_limit',
+];
+
 export interface RunResult {
   exit_code: number | null;
   /** Parsed when stdout is JSON within the deep-JSON limits, else the text. */

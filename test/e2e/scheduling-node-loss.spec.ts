@@ -138,10 +138,20 @@ describeEachDatabase('node loss, wait reasons and task metrics on %s', (database
     expect(runs.map((r) => r.task_id)).toEqual([plain.task_id]);
     expect((await agent.report(runs[0], 'error', null)).json()).toMatchObject({ task_status: 'pending' });
     expect(await reason(plain.task_id)).toBe('every capable online node has already run this task');
+    // A task fault from the only node waits for another node to confirm it, and says so.
+    const faulty = await submitTask(ctx.app, h);
+    const [faultyRun] = await agent.claim({ max: 16, wait_ms: 0 });
+    expect(faultyRun.task_id).toBe(faulty.task_id);
+    expect((await agent.report(faultyRun, 'trap', null)).json()).toMatchObject({ task_status: 'pending' });
+    expect(await reason(faulty.task_id)).toBe(
+      'every capable online node has already run this task: its trap fails it as unexecutable once another ' +
+        'node reports the same',
+    );
     await newAgent(CPU_ONLY);
     expect(await reason(plain.task_id)).toBe('waiting for a free node');
+    expect(await reason(faulty.task_id)).toBe('waiting for a free node');
 
-    for (const task of [plain, gpu, big]) {
+    for (const task of [plain, gpu, big, faulty]) {
       await ctx.app.inject({ method: 'POST', url: `/api/v1/tasks/${task.task_id}/cancel`, headers: h });
     }
   });

@@ -13,7 +13,7 @@ import {
   MaxLength,
   Min,
 } from 'class-validator';
-import { OUTCOMES } from '../../wasm/wasm.service';
+import { OUTCOMES, PROGRAM_FAULT_OUTCOMES } from '../../wasm/wasm.service';
 import { LeasedRunDto } from './claim.dto';
 
 /** The WASM engine's outcomes, plus `error` (the node could not run it at all). */
@@ -21,12 +21,7 @@ export const RESULT_OUTCOMES = [...OUTCOMES, 'error'] as const;
 export type ResultOutcome = (typeof RESULT_OUTCOMES)[number];
 
 /** Outcomes that are the task's own fault: two distinct nodes reporting one identically fail the task. */
-export const TASK_FAULT_OUTCOMES: readonly ResultOutcome[] = [
-  'trap',
-  'exit_nonzero',
-  'invalid_module',
-  'memory_limit',
-];
+export const TASK_FAULT_OUTCOMES: readonly ResultOutcome[] = PROGRAM_FAULT_OUTCOMES;
 
 const HEX64 = /^[0-9a-f]{64}$/;
 /** The most characters of stdout and of stderr a result carries. */
