@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
 import {
+  ApiConflictResponse,
   ApiCreatedResponse,
   ApiNoContentResponse,
   ApiNotFoundResponse,
@@ -22,6 +23,9 @@ export class ThrottleOverridesController {
 
   @Post()
   @ApiCreatedResponse({ type: ThrottleOverrideDto, description: 'Applies on every replica within 5 s' })
+  @ApiConflictResponse({
+    description: 'The subject has an override in force (`throttle_override_exists`; `override_id` names it)',
+  })
   create(
     @Body() dto: CreateThrottleOverrideDto,
     @CurrentPrincipal() actor: Principal,

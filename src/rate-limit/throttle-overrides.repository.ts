@@ -89,6 +89,38 @@ export class ThrottleOverridesRepository {
     return rows.map((row) => ({ ...toRecord(row), expiresInMs: row.expires_in_ms }));
   }
 
+  /**
+   * Whether the user or API key an override names exists: an override for a mistyped id would do nothing.
+   * (Rate limiting sits below the users and keys modules, so it reads their tables here.)
+   */
+  async subjectExists(subjectType: 'user' | 'api_key', subjectId: string): Promise<boolean> {
+    const sql =
+      subjectType === 'user'
+        ? `SELECT 1 FROM users WHERE user_id = $1`
+        : `SELECT 1 FROM api_keys WHERE key_id = $1`;
+    return (await this.db.query(sql, [subjectId])).length > 0;
+  }
+
+  /**
+   * Serialises override changes of one subject until the transaction ends, so two concurrent requests cannot
+   * both find none in force and both insert one. (On the embedded database transactions already take turns.)
+   */
+  async lockSubject(subjectType: string, subjectId: string): Promise<void> {
+    await this.db.query(`SELECT pg_advisory_xact_lock(hashtextextended('vcp.throttle_override:' || $1, 0))`, [
+      `${subjectType}:${subjectId}`,
+    ]);
+  }
+
+  /** The override in force for a subject, if any. */
+  async findActive(subjectType: string, subjectId: string): Promise<ThrottleOverrideRecord | null> {
+    const [row] = await this.db.query<OverrideRow>(
+      `SELECT ${COLUMNS} FROM throttle_overrides
+        WHERE subject_type = $1 AND subject_id = $2 AND expires_at > now() LIMIT 1`,
+      [subjectType, subjectId],
+    );
+    return row ? toRecord(row) : null;
+  }
+
   /** False when there was no such override. */
   async delete(overrideId: string): Promise<boolean> {
     const { affected } = await this.db.execute(`DELETE FROM throttle_overrides WHERE override_id = $1`, [

@@ -5,6 +5,7 @@ import { AuditService } from '../audit/audit.service';
 import type { Principal, RequestMeta } from '../common/auth/principal';
 import { Clock } from '../common/clock/clock';
 import { AppException } from '../common/errors/app.exception';
+import { ErrorCode, ErrorReason } from '../common/errors/error-code';
 import { isUuid } from '../common/validation/uuid';
 import { DatabaseClock } from '../database/database-clock';
 import { TransactionRunner } from '../database/transaction-runner';
@@ -66,7 +67,21 @@ export class ThrottleOverridesService {
     }
     const subjectId = this.normalizeSubject(dto.subject_type, dto.subject_id, problems);
     if (problems.length > 0) throw AppException.validation(problems);
+    if (dto.subject_type !== 'ip' && !(await this.overrides.subjectExists(dto.subject_type, subjectId))) {
+      const what = dto.subject_type === 'user' ? 'user' : 'API key';
+      throw AppException.invalidField('subject_id', `no ${what} has this id`);
+    }
     const record = await this.transactions.run(async () => {
+      await this.overrides.lockSubject(dto.subject_type, subjectId);
+      // Two overrides of one subject would leave which one applies to chance: one at a time.
+      const existing = await this.overrides.findActive(dto.subject_type, subjectId);
+      if (existing) {
+        throw new AppException(
+          ErrorCode.Conflict,
+          `An override for this subject is in force (${existing.overrideId}): delete it first`,
+          { reason: ErrorReason.ThrottleOverrideExists, extra: { override_id: existing.overrideId } },
+        );
+      }
       const created = await this.overrides.insert({
         subjectType: dto.subject_type,
         subjectId,

@@ -211,6 +211,41 @@ describe('admin routes, roles and the audit log', () => {
     ).toBe(404);
   });
 
+  it('throttle overrides: only for a user or key that exists, and one in force per subject', async () => {
+    const create = (subject_type: string, subject_id: string) =>
+      as(admin.accessToken, 'POST', '/api/v1/admin/throttle-overrides', {
+        subject_type,
+        subject_id,
+        rpm: 100,
+        expires_at: new Date(Date.now() + 3_600_000).toISOString(),
+      });
+    const nobody = '00000000-0000-4000-8000-000000000000';
+    expect422(await create('user', nobody), 'subject_id');
+    expect((await create('user', nobody)).json().details).toEqual([
+      { field: 'subject_id', message: 'no user has this id' },
+    ]);
+    expect422(await create('api_key', nobody), 'subject_id');
+    const keyId = (await as(user.accessToken, 'GET', '/api/v1/api-keys')).json()[0].key_id as string;
+
+    // Several creations for one subject at once: exactly one is in force; the others name it.
+    const answers = await Promise.all(Array.from({ length: 8 }, () => create('api_key', keyId)));
+    expect(answers.map((answer) => answer.statusCode).sort()).toEqual([201, ...Array(7).fill(409)]);
+    const created = answers.find((answer) => answer.statusCode === 201)!.json().override_id as string;
+    for (const refused of answers.filter((answer) => answer.statusCode === 409)) {
+      expect(refused.json()).toMatchObject({
+        error: 'conflict',
+        reason: 'throttle_override_exists',
+        override_id: created,
+      });
+    }
+    // Another subject is not affected (the control), and once deleted the subject can get a new one.
+    expect((await create('user', user.userId)).statusCode).toBe(201);
+    expect(
+      (await as(admin.accessToken, 'DELETE', `/api/v1/admin/throttle-overrides/${created}`)).statusCode,
+    ).toBe(204);
+    expect((await create('api_key', keyId)).statusCode).toBe(201);
+  });
+
   it('records every security event with its request id, neutralising control characters', async () => {
     const session = await newSession(ctx.app, 'audited');
     const subject = await newSession(ctx.app, 'subject');

@@ -64,12 +64,15 @@ describe('scope matrix for API keys', () => {
   };
 
   const future = () => new Date(Date.now() + 3_600_000).toISOString();
+  // One override in force per subject: each creation names an address of its own.
+  let overrideSubjects = 0;
+  const freshSubject = () => `198.51.100.${++overrideSubjects}`;
   const freshOverrideId = async () => {
     const res = await ctx.app.inject({
       method: 'POST',
       url: '/api/v1/admin/throttle-overrides',
       headers: bearer(adminToken),
-      payload: { subject_type: 'ip', subject_id: '198.51.100.7', rpm: 100, expires_at: future() },
+      payload: { subject_type: 'ip', subject_id: freshSubject(), rpm: 100, expires_at: future() },
     });
     return res.json<{ override_id: string }>().override_id;
   };
@@ -160,7 +163,7 @@ describe('scope matrix for API keys', () => {
     'GET /api/v1/admin/audit-log': () => ({ url: '/api/v1/admin/audit-log' }),
     'POST /api/v1/admin/throttle-overrides': () => ({
       url: '/api/v1/admin/throttle-overrides',
-      payload: { subject_type: 'ip', subject_id: '203.0.113.9', rpm: 100, expires_at: future() },
+      payload: { subject_type: 'ip', subject_id: freshSubject(), rpm: 100, expires_at: future() },
     }),
     'GET /api/v1/admin/throttle-overrides': () => ({ url: '/api/v1/admin/throttle-overrides' }),
     'DELETE /api/v1/admin/throttle-overrides/{id}': async () => ({

@@ -36,6 +36,8 @@ export const ErrorReason = {
   NodeQuarantined: 'node_quarantined',
   /** 413 `payload_too_large`: the module would take the user past MODULE_STORAGE_QUOTA_BYTES (or _COUNT). */
   StorageQuotaExceeded: 'storage_quota_exceeded',
+  /** 409 `conflict`: the subject already has a throttle override in force (`override_id` names it). */
+  ThrottleOverrideExists: 'throttle_override_exists',
   /** 409 `conflict`: only a completed task has a receipt. */
   TaskNotCompleted: 'task_not_completed',
   /** 409 `conflict`: the completed task has no signed run to vouch for its output (completed before issue 18). */
