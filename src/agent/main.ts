@@ -5,7 +5,7 @@ import { Agent } from './agent';
 import { ContentCache } from './content-cache';
 import { standaloneEngine } from './engine';
 import { HttpTransport } from './http-transport';
-import { AgentSetupError, resolveIdentity, ServerUnreachableError } from './identity';
+import { AgentSetupError, loadOrCreateKeyPair, resolveIdentity, ServerUnreachableError } from './identity';
 import { telemetry } from './machine';
 import { OptionsError, parseOptions, USAGE } from './options';
 import { LineReporter } from './reporter';
@@ -22,6 +22,14 @@ async function main(): Promise<number> {
   } catch (error) {
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`);
     return 64; // EX_USAGE
+  }
+  if (options.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (options.printPublicKey) {
+    process.stdout.write(`${loadOrCreateKeyPair(options.dataDir).publicKeyBase64}\n`);
+    return 0;
   }
   const reporter = new LineReporter(options.json);
   const identity = await resolveIdentity(options, reporter);

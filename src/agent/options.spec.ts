@@ -54,4 +54,14 @@ describe('agent options', () => {
   ])('refuses %j with a message naming the problem', (argv, named) => {
     expect(() => parseOptions(argv, {})).toThrow(named);
   });
+
+  it('--print-public-key and --help need no server; everything else does', () => {
+    expect(parseOptions(['--print-public-key', '--data-dir', '/tmp/k'], {})).toMatchObject({
+      printPublicKey: true,
+      help: false,
+      dataDir: '/tmp/k',
+    });
+    expect(parseOptions(['-h'], {})).toMatchObject({ help: true, printPublicKey: false });
+    expect(() => parseOptions(['--data-dir', '/tmp/k'], {})).toThrow('--server (VCP_SERVER_URL) is required');
+  });
 });

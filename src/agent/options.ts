@@ -13,12 +13,20 @@ export interface AgentOptions {
   json: boolean;
   graceMs: number;
   cacheBytes: number;
+  /**
+   * Print the node's public key (creating its key pair in the data dir if needed) and exit: what registering
+   * a node for a node key needs before the agent ever ran.
+   */
+  printPublicKey: boolean;
+  /** Print the usage and exit. */
+  help: boolean;
 }
 
 export class OptionsError extends Error {}
 
 export const USAGE = `usage: npm run agent -- --server <url> --api-key <key> [--node-id <id>] [--concurrency <n>]
                      [--data-dir <dir>] [--region <r>] [--json]
+       npm run agent -- --print-public-key [--data-dir <dir>]   (the key to register the node with; no server)
 each flag also as env: VCP_SERVER_URL, VCP_API_KEY, VCP_NODE_ID, VCP_AGENT_CONCURRENCY, VCP_AGENT_DIR, VCP_REGION
 (also --grace-secs / VCP_AGENT_GRACE_SECS, default 30; --cache-mb / VCP_AGENT_CACHE_MB, default 1024)`;
 
@@ -45,10 +53,15 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): AgentOptio
       json: { type: 'boolean' },
       'grace-secs': { type: 'string' },
       'cache-mb': { type: 'string' },
+      'print-public-key': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
-  const server = values.server ?? env.VCP_SERVER_URL;
+  const printPublicKey = values['print-public-key'] ?? false;
+  const help = values.help ?? false;
+  const server =
+    values.server ?? env.VCP_SERVER_URL ?? (printPublicKey || help ? 'http://localhost:3000' : '');
   if (!server) throw new OptionsError('--server (VCP_SERVER_URL) is required');
   let url: URL;
   try {
@@ -78,5 +91,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): AgentOptio
     graceMs: integer('--grace-secs', values['grace-secs'] ?? env.VCP_AGENT_GRACE_SECS, 30, 0, 3600) * 1000,
     cacheBytes:
       integer('--cache-mb', values['cache-mb'] ?? env.VCP_AGENT_CACHE_MB, 1024, 1, 1024 * 1024) * 1024 * 1024,
+    printPublicKey,
+    help,
   };
 }

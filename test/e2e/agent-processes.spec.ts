@@ -1,8 +1,9 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { AgentProcess, startAgent } from '../support/agent-process';
+import { AGENT_MAIN, AgentProcess, startAgent } from '../support/agent-process';
 import { TEST_DEFAULTS } from '../support/config';
 import { eventually } from '../support/eventually';
 import { createTestDatabase, TestDatabase } from '../support/postgres';
@@ -175,4 +176,48 @@ describe('two agent processes against a server process (PostgreSQL)', () => {
     expect(events.filter((e) => e.event === 'claimed').length).toBeGreaterThan(0);
     expect(events.at(-1)).toMatchObject({ event: 'stopped' });
   }, 240_000);
+
+  it('--print-public-key gives the key to register a node with before the agent ever ran; that node works', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'vcp-agent-'));
+    dirs.push(dataDir);
+    const printKey = () =>
+      execFileSync(process.execPath, [AGENT_MAIN, '--print-public-key', '--data-dir', dataDir], {
+        env: { PATH: process.env.PATH ?? '' },
+        encoding: 'utf8',
+      }).trim();
+    const publicKey = printKey();
+    expect(publicKey).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+    expect(printKey()).toBe(publicKey); // the same key pair, kept in the data dir
+    expect(statSync(join(dataDir, 'node-key.pem')).mode & 0o777).toBe(0o600);
+
+    // The owner registers the node with that key and hands the node key to the machine's operator.
+    const registered = await api('POST', '/nodes', {
+      node_id: 'pre-registered',
+      region: 'test-region',
+      node_type: 'compute',
+      capabilities: { bandwidth_mbps: 100, cpu_cores: 2, memory_gb: 4, gpu_available: false },
+      public_key: publicKey,
+    });
+    expect(registered.status).toBe(201);
+    const agent = startAgent(
+      ['--server', base, '--api-key', registered.json.node_api_key, '--node-id', 'pre-registered'],
+      { VCP_AGENT_DIR: dataDir, VCP_AGENT_CONCURRENCY: '1' },
+    );
+    agents.push(agent);
+    const task = await api('POST', '/tasks', {
+      task_type: 'computation',
+      inputs: { program: 'expression', expression: '6*7' },
+      requirements: { min_nodes: 1, max_execution_time_sec: 30 },
+    });
+    await eventually(
+      async () => {
+        const view = await api('GET', `/tasks/${task.json.task_id}`);
+        expect(view.json).toMatchObject({ status: 'completed', assigned_nodes: ['pre-registered'] });
+      },
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
+    expect(agent.events().find((e) => e.event === 'started')).toMatchObject({ public_key: publicKey });
+    agent.child.kill('SIGTERM');
+    expect(await agent.exited).toEqual({ code: 0, signal: null });
+  }, 60_000);
 });
