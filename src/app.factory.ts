@@ -8,7 +8,7 @@ import { answerClientError } from './common/http/client-errors';
 import { ConnectionDraining } from './common/http/connection-draining';
 import { registerRouteBodyLimits } from './common/http/body-limit';
 import { registerBodyParsers } from './common/http/body-parsers';
-import { enableCors } from './common/http/cors';
+import { corsResponseHeaders, enableCors } from './common/http/cors';
 import { frameworkErrorHandler } from './common/http/framework-errors';
 import { registerLingeringClose } from './common/http/lingering-close';
 import { registerNulInUrlCheck } from './common/http/nul-in-url';
@@ -37,7 +37,10 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
     },
     clientErrorHandler: answerClientError,
     // A URL the router refuses (bad percent-encoding, over-long parameter) gets the API's error body and headers.
-    frameworkErrors: frameworkErrorHandler(securityHeaders(config.http)),
+    frameworkErrors: frameworkErrorHandler(
+      securityHeaders(config.http),
+      corsResponseHeaders(config.http.corsAllowedOrigins),
+    ),
     genReqId: requestIdFor,
     // X-Forwarded-For is believed only from these proxies; otherwise a client could choose its own IP.
     trustProxy: config.http.trustedProxyCidrs.length > 0 ? [...config.http.trustedProxyCidrs] : false,

@@ -285,8 +285,15 @@ describe('HTTP hygiene (real app on PostgreSQL)', () => {
       ['a path parameter over maxParamLength', `/api/v1/tasks/${'a'.repeat(101)}`, 414],
     ])('%s, refused by the router itself: the same body and headers as any error', async (_, url, status) => {
       const id = '6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f';
-      const res = await inject({ method: 'GET', url, headers: { 'x-request-id': id } });
+      const res = await inject({ method: 'GET', url, headers: { 'x-request-id': id, origin: ALLOWED } });
       expect(res.statusCode).toBe(status);
+      // A browser page of an allowed origin can read the error (CORS), like any other answer's.
+      expect(res.headers['access-control-allow-origin']).toBe(ALLOWED);
+      expect(res.headers['access-control-expose-headers']).toContain('X-Request-Id');
+      expect(res.headers.vary).toBe('Origin');
+      const foreign = await inject({ method: 'GET', url, headers: { origin: 'https://evil.example' } });
+      expect(foreign.statusCode).toBe(status);
+      expect(foreign.headers['access-control-allow-origin']).toBeUndefined();
       expect(res.headers['content-type']).toMatch(/^application\/json/);
       expect(Object.keys(res.json()).sort()).toEqual(['error', 'message', 'request_id']);
       expectErrorShape(res.json(), 'bad_request');

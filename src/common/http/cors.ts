@@ -32,17 +32,12 @@ const PREFLIGHT_MAX_AGE = '600';
  * tokens and API keys travel in headers and no cookie is used, so no credentialed CORS.
  */
 export function enableCors(app: NestFastifyApplication, allowedOrigins: readonly string[]): void {
-  const allowed = new Set(allowedOrigins);
+  const corsHeaders = corsResponseHeaders(allowedOrigins);
   app
     .getHttpAdapter()
     .getInstance()
     .addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
-      void reply.header('vary', 'Origin');
-      const origin = request.headers.origin;
-      if (origin === undefined || !allowed.has(origin)) return done();
-      void reply.header('access-control-allow-origin', origin);
-      void reply.header('access-control-expose-headers', EXPOSED_HEADERS);
-      if (request.raw.method !== 'OPTIONS') return done();
+      if (!corsHeaders(request, reply) || request.raw.method !== 'OPTIONS') return done();
       void reply
         .header('access-control-allow-methods', ALLOWED_METHODS)
         .header('access-control-allow-headers', ALLOWED_HEADERS)
@@ -51,4 +46,22 @@ export function enableCors(app: NestFastifyApplication, allowedOrigins: readonly
         .header('content-length', '0')
         .send();
     });
+}
+
+/**
+ * Sets the CORS headers of an answer (not a preflight's); true when the request came from an allowed origin.
+ * Also used where no hook runs (the router's own refusals), so a browser can read those errors too.
+ */
+export function corsResponseHeaders(
+  allowedOrigins: readonly string[],
+): (request: FastifyRequest, reply: FastifyReply) => boolean {
+  const allowed = new Set(allowedOrigins);
+  return (request, reply) => {
+    void reply.header('vary', 'Origin');
+    const origin = request.headers.origin;
+    if (origin === undefined || !allowed.has(origin)) return false;
+    void reply.header('access-control-allow-origin', origin);
+    void reply.header('access-control-expose-headers', EXPOSED_HEADERS);
+    return true;
+  };
 }

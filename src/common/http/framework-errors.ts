@@ -28,10 +28,13 @@ export function onRouterErrorAnswered(fastify: object, listener: RouterErrorList
 /**
  * Fastify's `frameworkErrors`: its router refused the request before any route matched it (FST_ERR_BAD_URL,
  * FST_ERR_MAX_PARAM_LENGTH, FST_ERR_ASYNC_CONSTRAINT, and whatever later versions add). No hook runs for such a
- * request, so the API's error body and the headers the security hooks set are applied here; the status stays
+ * request, so the API's error body and the headers the security and CORS hooks set are applied here; the status stays
  * Fastify's (400, 414, 500).
  */
-export function frameworkErrorHandler(security: SecurityHeaders) {
+export function frameworkErrorHandler(
+  security: SecurityHeaders,
+  cors: (request: FastifyRequest, reply: FastifyReply) => boolean,
+) {
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
     const status =
       error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 600
@@ -46,6 +49,7 @@ export function frameworkErrorHandler(security: SecurityHeaders) {
       request_id,
     };
     security.onRequest(request, reply);
+    cors(request, reply);
     void reply.status(status).header('content-type', 'application/json; charset=utf-8');
     security.onSend(reply);
     reply.raw.once('finish', () => {
