@@ -55,6 +55,15 @@ describeEachDatabase('API keys on %s', (database) => {
     expect((await call('GET', '/auth/api-key/validate', bearer(owner.accessToken))).statusCode).toBe(401);
   });
 
+  it('with a bearer token and a key together, a valid token decides; otherwise the key does', async () => {
+    const other = await newSession(ctx.app, 'keys_both');
+    const both = (token: string) => ({ ...bearer(token), ...apiKeyHeader(other.apiKey) });
+    const me = async (headers: Record<string, string>) => (await call('GET', '/auth/me', headers)).json();
+    expect(await me(both(owner.accessToken))).toMatchObject({ user_id: owner.userId });
+    // A token that is not valid (here: not a token at all) leaves the key: the request is the key owner's.
+    expect(await me(both('not.a.token'))).toMatchObject({ user_id: other.userId });
+  });
+
   it('create → use → list without secrets → rotate with grace → old key dies → revoke → 401', async () => {
     const made = await createKey({ name: 'ci', scopes: ['tasks:read', 'keys:manage'] });
     expect(made.statusCode).toBe(201);
