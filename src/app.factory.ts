@@ -2,6 +2,7 @@ import { RequestMethod } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
+import { FrameworkChatterFilter } from './logging/framework-chatter';
 import { AppModule, AppModuleOptions } from './app.module';
 import { EarlyAuthentication } from './auth/early-authentication.hook';
 import { answerClientError } from './common/http/client-errors';
@@ -54,7 +55,7 @@ export async function configureApp(
   app: NestFastifyApplication,
   config: AppConfig,
 ): Promise<NestFastifyApplication> {
-  app.useLogger(app.get(Logger));
+  app.useLogger(new FrameworkChatterFilter(app.get(Logger)));
   app.flushLogs();
   // Prometheus scrapes /metrics by convention; everything else lives under /api/v1.
   app.setGlobalPrefix(API_PREFIX, { exclude: [{ path: 'metrics', method: RequestMethod.GET }] });

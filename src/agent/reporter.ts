@@ -43,7 +43,8 @@ const fieldsOf = (e: AgentEvent) =>
 const HUMAN: Record<string, (e: AgentEvent) => string> = {
   registered: (e) => `registered node ${String(e.node_id)} (key stored in ${String(e.data_dir)})`,
   started: (e) =>
-    `node ${String(e.node_id)} started: ${String(e.concurrency)} slots, public key ${String(e.public_key)}`,
+    `node ${String(e.node_id)} started: ${String(e.concurrency)} slot${e.concurrency === 1 ? '' : 's'}, ` +
+    `public key ${String(e.public_key)}`,
   slots_limited: (e) =>
     Number(e.slots) < Number(e.concurrency)
       ? `the server leases at most ${String(e.max_concurrent_runs)} runs to one node: using ${String(e.slots)} of ${String(e.concurrency)} slots`

@@ -124,7 +124,7 @@ export class EmbeddedNodes implements OnApplicationBootstrap, OnModuleDestroy {
       telemetry,
     });
     await agent.start();
-    this.logger.log(`embedded node ${nodeId} started (${agent.slots} slots)`);
+    this.logger.log(`embedded node ${nodeId} started (${agent.slots} slot${agent.slots === 1 ? '' : 's'})`);
     return agent;
   }
 

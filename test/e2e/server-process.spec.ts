@@ -40,6 +40,8 @@ describe('the server process', () => {
     expect(await health.json()).toMatchObject({ status: 'healthy' });
     expect((await get(first.port, '/api/v1/health/ready')).status).toBe(200);
     expect(first.output()).toContain('embedded PostgreSQL (PGlite)');
+    // Nest's hundred start-up lines (modules, routes) are debug: the listening line is not buried.
+    expect(first.output()).not.toMatch(/dependencies initialized|Mapped \{/);
     expect((await first.stop()).code).toBe(0);
     const secrets = readFileSync(join(dataDir, 'secrets.json'), 'utf8');
 
