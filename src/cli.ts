@@ -4,13 +4,14 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
-import { AdminBootstrapService } from './admin/admin-bootstrap.service';
+import { AdminBootstrapService, describeAdminOutcome } from './admin/admin-bootstrap.service';
 import { AppModule } from './app.module';
 import { ConfigValidationError } from './common/config/problems';
 import { loadConfig } from './config/load-config';
 
 const USAGE =
-  'usage: npm run cli -- create-admin <username>   (the password is read from the terminal or stdin)';
+  'usage: npm run cli -- create-admin <username> [--reset-password]   (the password is read from the terminal ' +
+  'or stdin; an existing account is made admin only with its own password, unless --reset-password sets it)';
 
 /** Reads the password without echoing it on a terminal; from a pipe, reads lines as they come. */
 async function readPasswords(count: number): Promise<string[]> {
@@ -41,18 +42,10 @@ async function readPasswords(count: number): Promise<string[]> {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [command, username] = argv;
-  if (command !== 'create-admin' || !username) {
+  const resetPassword = argv.includes('--reset-password');
+  const [command, username, ...rest] = argv.filter((arg) => arg !== '--reset-password');
+  if (command !== 'create-admin' || !username || rest.length > 0) {
     console.error(USAGE);
-    return 2;
-  }
-  const [password, repeated] = await readPasswords(2);
-  if (!password) {
-    console.error('no password given');
-    return 2;
-  }
-  if (repeated !== undefined && repeated !== password) {
-    console.error('the passwords do not match');
     return 2;
   }
   const config = loadConfig({
@@ -63,12 +56,27 @@ async function main(argv: string[]): Promise<number> {
     // A one-shot command: it must not start an embedded node (issue 17).
     EMBEDDED_NODE: 'off',
   });
+  // The database first (an embedded one in use by the server is refused here), then the password: nobody
+  // types a password twice to learn the command could not have run. Errors are printed below, without Nest's
+  // stack trace.
   const app = await NestFactory.createApplicationContext(AppModule.forRoot(config), {
-    logger: ['error', 'warn'],
+    logger: false,
+    abortOnError: false,
   });
   try {
-    const outcome = await app.get(AdminBootstrapService).ensureAdmin(username, password, 'cli');
-    console.log(`admin "${username}": ${outcome}`);
+    const [password, repeated] = await readPasswords(2);
+    if (!password) {
+      console.error('no password given');
+      return 2;
+    }
+    if (repeated !== undefined && repeated !== password) {
+      console.error('the passwords do not match');
+      return 2;
+    }
+    const outcome = await app
+      .get(AdminBootstrapService)
+      .ensureAdmin(username, password, 'cli', resetPassword);
+    console.log(describeAdminOutcome(username, outcome));
     return 0;
   } finally {
     await app.close();

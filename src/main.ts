@@ -4,6 +4,7 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from './app.factory';
+import { AdminPasswordMismatch } from './admin/admin-bootstrap.service';
 import { ConfigValidationError } from './common/config/problems';
 import { loadConfig } from './config/load-config';
 
@@ -60,5 +61,6 @@ async function bootstrap(): Promise<void> {
 
 bootstrap().catch((error: unknown) => {
   console.error('startup failed:', error instanceof Error ? error.message : error);
-  process.exit(1);
+  // ADMIN_USERNAME names an account whose password is not ADMIN_PASSWORD: the operator's settings to fix.
+  process.exit(error instanceof AdminPasswordMismatch ? 78 : 1);
 });

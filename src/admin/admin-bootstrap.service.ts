@@ -2,17 +2,34 @@ import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { AuditAction } from '../audit/audit-actions';
 import { AuditService } from '../audit/audit.service';
 import { PasswordHasher, passwordProblem } from '../auth/password';
+import { RefreshTokenService } from '../auth/refresh-token.service';
 import { isUsername } from '../common/validation/username';
 import { TransactionRunner } from '../database/transaction-runner';
 import { UserStatusCache } from '../users/user-status.cache';
 import { isSystemAccount, UsersRepository } from '../users/users.repository';
 import { AdminConfig } from './admin.config';
 
-export type EnsureAdminOutcome = 'created' | 'promoted' | 'unchanged';
+export type EnsureAdminOutcome =
+  'created' | 'promoted' | 'unchanged' | 'password reset' | 'password not its own';
+
+/** One line for the operator (boot log, CLI). */
+export function describeAdminOutcome(username: string, outcome: EnsureAdminOutcome): string {
+  if (outcome !== 'password not its own') return `admin "${username}": ${outcome}`;
+  return (
+    `admin "${username}": unchanged — the password given is not its password, which is left as it is ` +
+    '(`npm run cli -- create-admin --reset-password` sets it)'
+  );
+}
+
+/** The named account exists with another password: it is not made admin (and, unasked, not changed). */
+export class AdminPasswordMismatch extends Error {}
 
 /**
  * The first admin: ADMIN_USERNAME + ADMIN_PASSWORD at boot, or `npm run cli -- create-admin <username>`.
- * Idempotent: an existing account is promoted (and re-enabled) but its password is left as it is.
+ * Idempotent. An existing account is promoted (and re-enabled) only when the password given is its own:
+ * anyone may register a name before the operator picks it, and must not become admin by that.
+ * `resetPassword` (the CLI's `--reset-password`, for someone with the server's database) sets the password
+ * instead of checking it: the way back from a lost admin password.
  */
 @Injectable()
 export class AdminBootstrapService implements OnApplicationBootstrap {
@@ -24,6 +41,7 @@ export class AdminBootstrapService implements OnApplicationBootstrap {
     private readonly users: UsersRepository,
     private readonly statuses: UserStatusCache,
     private readonly passwords: PasswordHasher,
+    private readonly refreshTokens: RefreshTokenService,
     private readonly audit: AuditService,
   ) {}
 
@@ -31,10 +49,17 @@ export class AdminBootstrapService implements OnApplicationBootstrap {
     const admin = this.config.bootstrapAdmin;
     if (!admin) return;
     const outcome = await this.ensureAdmin(admin.username, admin.password, 'env');
-    this.logger.log(`admin account "${admin.username}": ${outcome}`);
+    const line = describeAdminOutcome(admin.username, outcome);
+    if (outcome === 'password not its own') this.logger.warn(line);
+    else this.logger.log(line);
   }
 
-  async ensureAdmin(username: string, password: string, source: 'env' | 'cli'): Promise<EnsureAdminOutcome> {
+  async ensureAdmin(
+    username: string,
+    password: string,
+    source: 'env' | 'cli',
+    resetPassword = false,
+  ): Promise<EnsureAdminOutcome> {
     if (!isUsername(username)) throw new Error('username must be 3 to 32 of A-Z a-z 0-9 _');
     const problem = passwordProblem(password);
     if (problem) throw new Error(`password ${problem}`);
@@ -50,11 +75,27 @@ export class AdminBootstrapService implements OnApplicationBootstrap {
       if (!existing) {
         userId = (await this.users.create({ username, passwordHash, email: null, role: 'admin' })).userId;
         result = 'created';
+      } else if (resetPassword) {
+        await this.users.update(existing.userId, { role: 'admin', disabled: false });
+        await this.users.setPasswordHash(existing.userId, passwordHash);
+        // Whoever held the old password loses what it gave them: refresh tokens and access tokens end.
+        await this.refreshTokens.revokeAllForUser(existing.userId, 'logout_all');
+        await this.users.cutAccessTokens(existing.userId);
+        result = 'password reset';
+      } else if (!(await this.passwords.verify(password, existing.passwordHash))) {
+        const active = existing.role === 'admin' && !existing.disabledAt;
+        if (!active) {
+          throw new AdminPasswordMismatch(
+            `account "${username}" exists with another password: it is not made admin. Give its own ` +
+              'password, choose another name, or reset it with `npm run cli -- create-admin --reset-password`',
+          );
+        }
+        result = 'password not its own';
       } else if (existing.role !== 'admin' || existing.disabledAt) {
         await this.users.update(existing.userId, { role: 'admin', disabled: false });
         result = 'promoted';
       }
-      if (result !== 'unchanged') {
+      if (result !== 'unchanged' && result !== 'password not its own') {
         await this.audit.record(
           {
             action: AuditAction.AdminBootstrap,

@@ -46,6 +46,9 @@ export class AdminUsersService {
     dto: UpdateUserDto,
     meta: RequestMeta,
   ): Promise<AdminUserDto> {
+    if (dto.role === undefined && dto.disabled === undefined) {
+      throw AppException.validation([{ field: 'role', message: 'give role or disabled (or both)' }]);
+    }
     const updated = await this.transactions.run(async () => {
       const target = await this.users.findByIdForUpdate(userId);
       if (!target) throw AppException.notFound('User not found');
@@ -73,28 +76,34 @@ export class AdminUsersService {
       }
       if (Object.keys(changes).length === 0) return target;
       const changed = (await this.users.update(target.userId, changes))!;
-      const revoked = changes.disabled
-        ? await this.refreshTokens.revokeAllForUser(target.userId, 'user_disabled')
-        : 0;
-      await this.audit.record(
-        {
-          action: changes.disabled
-            ? AuditAction.AdminUserDisabled
-            : changes.role
-              ? AuditAction.AdminRoleChanged
-              : AuditAction.AdminUserEnabled,
-          status: 'success',
-          userId: actor.userId,
-          resourceType: 'user',
-          resourceId: target.userId,
-          metadata: {
-            ...(changes.role ? { role: { from: target.role, to: changes.role } } : {}),
-            ...(changes.disabled !== undefined ? { disabled: changes.disabled } : {}),
-            ...(revoked ? { revoked_refresh_tokens: revoked } : {}),
+      let revoked = 0;
+      if (changes.disabled) {
+        revoked = await this.refreshTokens.revokeAllForUser(target.userId, 'user_disabled');
+        // Ended, not suspended: enabled again, the account starts from a new login.
+        await this.users.cutAccessTokens(target.userId);
+      }
+      const row = (action: AuditAction, metadata: Record<string, unknown>) =>
+        this.audit.record(
+          {
+            action,
+            status: 'success',
+            userId: actor.userId,
+            resourceType: 'user',
+            resourceId: target.userId,
+            metadata,
           },
-        },
-        meta,
-      );
+          meta,
+        );
+      // One row per change, so that filtering by action finds each (a promotion made with a disable, say).
+      if (changes.role)
+        await row(AuditAction.AdminRoleChanged, { role: { from: target.role, to: changes.role } });
+      if (changes.disabled === true) {
+        await row(AuditAction.AdminUserDisabled, {
+          disabled: true,
+          ...(revoked ? { revoked_refresh_tokens: revoked } : {}),
+        });
+      }
+      if (changes.disabled === false) await row(AuditAction.AdminUserEnabled, { disabled: false });
       return changed;
     });
     this.statuses.invalidate(userId);

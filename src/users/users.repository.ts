@@ -116,6 +116,13 @@ export class UsersRepository {
     );
   }
 
+  async setPasswordHash(userId: string, passwordHash: string): Promise<void> {
+    await this.db.execute(`UPDATE users SET password_hash = $2, updated_at = now() WHERE user_id = $1`, [
+      userId,
+      passwordHash,
+    ]);
+  }
+
   /** `disabled: true` stamps disabled_at with the database's time; false clears it; undefined leaves it. */
   async update(userId: string, changes: { role?: Role; disabled?: boolean }): Promise<UserRecord | null> {
     return this.one(

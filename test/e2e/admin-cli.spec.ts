@@ -68,4 +68,19 @@ describe('create-admin CLI', () => {
     expect((await run(['create-admin'], '')).code).toBe(2);
     expect(await roleOf('cli_other')).toBeUndefined();
   });
+
+  it('makes an existing account admin only with its own password; --reset-password sets a new one', async () => {
+    expect((await run(['create-admin', 'cli_owner'], 'first password\nfirst password\n')).code).toBe(0);
+    const other = await run(['create-admin', 'cli_owner'], 'other password\nother password\n');
+    expect(other.output).toContain('unchanged'); // already an active admin: left as it is
+    expect(other.output).toContain('not its password');
+    const reset = await run(
+      ['create-admin', 'cli_owner', '--reset-password'],
+      'other password\nother password\n',
+    );
+    expect(reset).toMatchObject({ code: 0 });
+    expect(reset.output).toContain('password reset');
+    expect(reset.output).not.toContain('other password');
+    expect((await run(['create-admin', 'cli_owner', 'extra'], '')).code).toBe(2);
+  });
 });

@@ -1,4 +1,5 @@
-import { AdminBootstrapService } from '../../src/admin/admin-bootstrap.service';
+import { AdminBootstrapService, AdminPasswordMismatch } from '../../src/admin/admin-bootstrap.service';
+import { UserStatusCache } from '../../src/users/user-status.cache';
 import { SYSTEM_ACCOUNT_PASSWORD_HASH } from '../../src/users/users.repository';
 import { AdminSession, TEST_ADMIN, useAdminApp } from '../support/admin';
 import { bearer, login, newSession, Session } from '../support/auth';
@@ -128,6 +129,75 @@ describe('admin routes, roles and the audit log', () => {
       disabled: false,
     });
     expect(enabled.json().disabled).toBe(false);
+    // Enabled again, the account starts from a new login: tokens from before the disable stay ended.
+    ctx.app.get(UserStatusCache).invalidate(victim.userId);
+    expect((await as(victim.accessToken, 'GET', '/api/v1/auth/me')).statusCode).toBe(401);
+    const again = await login(ctx.app, victim.username, victim.password);
+    expect((await as(again.access_token, 'GET', '/api/v1/auth/me')).statusCode).toBe(200);
+  });
+
+  it('audits each change of one PATCH in its own row; a PATCH that names no change is 422', async () => {
+    const target = await newSession(ctx.app, 'two_changes');
+    const url = `/api/v1/admin/users/${target.userId}`;
+    const rows = async () =>
+      (
+        await ctx.dataSource.query(
+          `SELECT action, metadata FROM audit_log WHERE resource_id = $1 AND action LIKE 'admin.%' ORDER BY created_at, action`,
+          [target.userId],
+        )
+      ).map((row: { action: string; metadata: unknown }) => [row.action, row.metadata]);
+    expect((await as(admin.accessToken, 'PATCH', url, { role: 'admin', disabled: true })).statusCode).toBe(
+      200,
+    );
+    expect(await rows()).toEqual([
+      ['admin.role_changed', { role: { from: 'user', to: 'admin' } }],
+      ['admin.user_disabled', expect.objectContaining({ disabled: true })],
+    ]);
+    expect((await as(admin.accessToken, 'PATCH', url, { role: 'user', disabled: false })).statusCode).toBe(
+      200,
+    );
+    expect((await rows()).slice(2)).toEqual([
+      ['admin.role_changed', { role: { from: 'admin', to: 'user' } }],
+      ['admin.user_enabled', { disabled: false }],
+    ]);
+    for (const body of [{}, undefined]) {
+      const empty = await as(admin.accessToken, 'PATCH', url, body);
+      expect(empty.statusCode).toBe(422);
+    }
+    expect(await rows()).toHaveLength(4);
+  });
+
+  it('ADMIN_USERNAME promotes an existing account only with its own password; --reset-password sets it', async () => {
+    const bootstrap = ctx.app.get(AdminBootstrapService);
+    const squatter = await newSession(ctx.app, 'chief');
+    // Whoever registered the name first does not become admin by the operator's choice of name.
+    await expect(
+      bootstrap.ensureAdmin(squatter.username, 'the operators own password', 'env'),
+    ).rejects.toThrow(AdminPasswordMismatch);
+    expect((await as(squatter.accessToken, 'GET', '/api/v1/auth/me')).json().role).toBe('user');
+    // With the account's own password it is promoted (the account is the operator's).
+    expect(await bootstrap.ensureAdmin(squatter.username, squatter.password, 'env')).toBe('promoted');
+    // An active admin named with another password stays as it is, password included.
+    expect(await bootstrap.ensureAdmin(squatter.username, 'yet another password', 'env')).toBe(
+      'password not its own',
+    );
+    expect((await login(ctx.app, squatter.username, squatter.password)).access_token).toBeDefined();
+    // A reset sets the password and ends what the old one gave.
+    expect(await bootstrap.ensureAdmin(squatter.username, 'the new password 1', 'cli', true)).toBe(
+      'password reset',
+    );
+    ctx.app.get(UserStatusCache).invalidate(squatter.userId);
+    expect((await as(squatter.accessToken, 'GET', '/api/v1/auth/me')).statusCode).toBe(401);
+    const refreshed = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/refresh',
+      payload: { refresh_token: squatter.refreshToken },
+    });
+    expect(refreshed.statusCode).toBe(401);
+    const fresh = await login(ctx.app, squatter.username, 'the new password 1');
+    expect((await as(fresh.access_token, 'GET', '/api/v1/auth/me')).json().role).toBe('admin');
+    // Demoted again so that the last-admin test below still sees one admin.
+    await as(admin.accessToken, 'PATCH', `/api/v1/admin/users/${squatter.userId}`, { role: 'user' });
   });
 
   it('refuses to demote or disable the last active admin, including oneself', async () => {

@@ -159,7 +159,10 @@ describe('scope matrix for API keys', () => {
       payload: {},
     }),
     'GET /api/v1/admin/users': () => ({ url: '/api/v1/admin/users' }),
-    'PATCH /api/v1/admin/users/{id}': () => ({ url: `/api/v1/admin/users/${someUserId}`, payload: {} }),
+    'PATCH /api/v1/admin/users/{id}': () => ({
+      url: `/api/v1/admin/users/${someUserId}`,
+      payload: { role: 'user' },
+    }),
     'GET /api/v1/admin/audit-log': () => ({ url: '/api/v1/admin/audit-log' }),
     'POST /api/v1/admin/throttle-overrides': () => ({
       url: '/api/v1/admin/throttle-overrides',
