@@ -315,7 +315,8 @@ export class TasksRepository {
   }
 
   /**
-   * Pending tasks no node claimed within their queue timeout fail (a batch per call, oldest deadline first). The
+   * Tasks waiting for a node past their queue timeout fail: pending ones no node claimed, and quorum tasks
+   * still seeking a run (a batch per call, oldest deadline first). The
    * batch is chosen once (ARRAY(...) is an InitPlan) and updated by primary key: written as `task_id IN (SELECT
    * …)` plus the conditions again, a database without statistics (PGlite until EmbeddedVacuum's first pass) planned the subquery
    * inside a nested loop over every pending task, rescanning the queue once per queued task — 420 ms of the
@@ -323,12 +324,20 @@ export class TasksRepository {
    * version and holds its lock until the update, so they still hold there.
    */
   async expireQueued(limit: number): Promise<{ taskId: string; taskType: TaskType }[]> {
+    // The second batch: quorum tasks between runs (running, seeking another run, none leased), which would
+    // otherwise wait forever for a node of another owner that never comes. Running tasks are few (in flight),
+    // found through idx_tasks_open_status.
     const rows = await this.db.query<{ task_id: string; task_type: TaskType }>(
       `UPDATE tasks SET status = 'failed', status_reason = 'queue_timeout', completed_at = now(), updated_at = now()
         WHERE task_id = ANY (ARRAY(
                 SELECT task_id FROM tasks
                  WHERE status = 'pending' AND queue_expires_at <= now() AND active_runs = 0
-                 ORDER BY queue_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED))
+                 ORDER BY queue_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+              || ARRAY(
+                SELECT t.task_id FROM tasks t
+                 WHERE t.status = 'running' AND t.queue_expires_at <= now() AND t.active_runs < t.run_target
+                   AND NOT EXISTS (SELECT 1 FROM task_runs r WHERE r.task_id = t.task_id AND r.status = 'leased')
+                 LIMIT $1 FOR UPDATE OF t SKIP LOCKED))
         RETURNING task_id, task_type`,
       [limit],
     );

@@ -1,3 +1,4 @@
+import { LeaseSweeper } from '../../src/scheduling/lease-sweeper';
 import { LeasedRun, TestAgent } from '../support/agent';
 import { useAdminApp } from '../support/admin';
 import { apiKeyHeader, bearer, newSession, Session } from '../support/auth';
@@ -288,6 +289,35 @@ describeEachDatabase('verified results on %s', (database) => {
     expect(row.verdict).toBe('invalid');
     expect((await nodeView(z)).reputation).toMatchObject({ invalid: 1, valid_streak: 0 });
     expect((await nodeView(x)).reputation).toMatchObject({ valid: 1, valid_streak: 1 });
+  });
+
+  it('a quorum task still seeking a run when its queue timeout passes fails as queue_timeout, not while a run is leased', async () => {
+    const [x, y] = [await agentOf(), await agentOf()];
+    const h = bearer(alice.accessToken);
+    // Three owners needed, two exist: after their runs the task waits for a third that never comes.
+    const waiting = await submitTask(ctx.app, h, {
+      ...FIRST,
+      requirements: { min_nodes: 3, max_execution_time_sec: 60 },
+    });
+    const [[rx], [ry]] = [await x.claim(), await y.claim()];
+    expect([rx.task_id, ry.task_id]).toEqual([waiting.task_id, waiting.task_id]);
+    await x.report(rx, 'ok', { v: 1 });
+    expect((await y.report(ry, 'ok', { v: 1 })).json()).toMatchObject({ task_status: 'running' });
+    // The control: a quorum task whose run is leased right now is working, not waiting.
+    const working = await submitTask(ctx.app, h, FIRST);
+    const [rw] = await x.claim();
+    expect(rw.task_id).toBe(working.task_id);
+    await ctx.dataSource.query(
+      `UPDATE tasks SET queue_expires_at = now() - interval '1 second' WHERE task_id = ANY($1)`,
+      [[waiting.task_id, working.task_id]],
+    );
+    await ctx.app.get(LeaseSweeper).sweep();
+    expect(await getTask(ctx.app, waiting.task_id, h)).toMatchObject({
+      status: 'failed',
+      status_reason: 'queue_timeout',
+    });
+    expect((await getTask(ctx.app, working.task_id, h)).status).toBe('running');
+    await ctx.app.inject({ method: 'POST', url: `/api/v1/tasks/${working.task_id}/cancel`, headers: h });
   });
 
   it('the same trap from a quorum of nodes fails the task as unexecutable', async () => {
