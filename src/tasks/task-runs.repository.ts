@@ -12,7 +12,14 @@ export interface TaskRunRecord {
   executionTimeMs: number | null;
   startedAt: Date | null;
   finishedAt: Date | null;
+  exitCode: number | null;
+  /** The last TAIL_CHARS characters of what the run printed. */
+  stdoutTail: string | null;
+  stderrTail: string | null;
 }
+
+/** How much of a run's stdout and stderr the task view carries: the end, where a failure says why. */
+export const TAIL_CHARS = 4096;
 
 /** The runs of one task as its creator reads them (GET /tasks/:task_id). */
 @Injectable()
@@ -31,11 +38,14 @@ export class TaskRunsRepository {
       execution_time_ms: string | null;
       started_at: Date | null;
       completed_at: Date | null;
+      exit_code: number | null;
+      stdout_tail: string | null;
+      stderr_tail: string | null;
     }>(
       `SELECT run_id, node_id, status, attempt, outcome, output_hash, verdict, execution_time_ms, started_at,
-              completed_at
+              completed_at, exit_code, right(stdout, $2) AS stdout_tail, right(stderr, $2) AS stderr_tail
          FROM task_runs WHERE task_id = $1 ORDER BY fence`,
-      [taskId],
+      [taskId, TAIL_CHARS],
     );
     return rows.map((row) => ({
       runId: row.run_id,
@@ -48,6 +58,9 @@ export class TaskRunsRepository {
       executionTimeMs: row.execution_time_ms === null ? null : Number(row.execution_time_ms),
       startedAt: row.started_at,
       finishedAt: row.completed_at,
+      exitCode: row.exit_code,
+      stdoutTail: row.stdout_tail,
+      stderrTail: row.stderr_tail,
     }));
   }
 }

@@ -46,6 +46,9 @@ export function toTaskInfo(task: TaskRecord, runs?: TaskRunRecord[]): TaskInfoDt
 }
 
 function toRunView(run: TaskRunRecord, taskOpen: boolean): TaskRunDto {
+  // What a run printed is shown like its hash: once the task is decided, or at once for a failed run, whose
+  // output counts for nothing (its creator needs it to learn why) — never a counted output while others run.
+  const printed = !taskOpen || run.status === 'failed';
   return {
     run_id: run.runId,
     node_id: run.nodeId,
@@ -57,6 +60,9 @@ function toRunView(run: TaskRunRecord, taskOpen: boolean): TaskRunDto {
     execution_time_ms: run.executionTimeMs,
     started_at: run.startedAt?.toISOString() ?? null,
     finished_at: run.finishedAt?.toISOString() ?? null,
+    exit_code: printed ? run.exitCode : null,
+    stdout_tail: printed ? run.stdoutTail : null,
+    stderr_tail: printed ? run.stderrTail : null,
   };
 }
 

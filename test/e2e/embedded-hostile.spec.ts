@@ -71,6 +71,11 @@ describe('hostile modules as tasks (two embedded nodes)', () => {
         ],
       });
     }
+    // The submitter can read why: the trap's stderr is in the task's runs.
+    const trapped = await finalTask(ctx.app, submitted[3], h);
+    for (const run of trapped.runs!) {
+      expect(run).toMatchObject({ exit_code: null, stderr_tail: expect.stringContaining('about to trap') });
+    }
     const [{ lost }] = await ctx.dataSource.query(
       `SELECT count(*)::int AS lost FROM task_runs WHERE outcome = 'lease_expired'`,
     );

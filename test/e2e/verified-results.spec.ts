@@ -234,6 +234,9 @@ describeEachDatabase('verified results on %s', (database) => {
     expect((await x.report(rx, 'ok', { v: 1 })).json()).toMatchObject({ task_status: 'running' });
     // While the task is open its runs' hashes stay hidden (nodes must not learn each other's answers).
     expect((await getTask(ctx.app, task.task_id, h)).runs?.every((r) => r.output_hash === null)).toBe(true);
+    // Nor what a counted run printed.
+    const succeeded = (await getTask(ctx.app, task.task_id, h)).runs!.find((r) => r.status === 'succeeded')!;
+    expect(succeeded).toMatchObject({ exit_code: null, stdout_tail: null, stderr_tail: null });
     const mismatch = "no quorum yet: one more run on another owner's node";
     expect((await y.report(ry, 'ok', { v: 2 })).json()).toMatchObject({
       task_status: 'running',
@@ -245,6 +248,7 @@ describeEachDatabase('verified results on %s', (database) => {
     expect((await z.report(rz, 'ok', { v: 2 })).json()).toMatchObject({ task_status: 'completed' });
     const done = await getTask(ctx.app, task.task_id, h);
     expect(done.result).toEqual({ v: 2 });
+    expect(done.runs!.map((r) => r.exit_code)).toEqual([0, 0, 0]); // decided: shown
     const verdicts = Object.fromEntries(
       (done.runs ?? []).map((r) => [r.node_id, (r as { verdict?: string }).verdict]),
     );

@@ -24,6 +24,9 @@ export interface TaskInfo {
     outcome: string | null;
     output_hash: string | null;
     verdict?: string | null;
+    exit_code?: number | null;
+    stdout_tail?: string | null;
+    stderr_tail?: string | null;
   }[];
 }
 

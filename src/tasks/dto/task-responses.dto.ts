@@ -8,7 +8,10 @@ export type VerificationMethod = (typeof VERIFICATION_METHODS)[number];
 
 export class TaskVerificationDto {
   @ApiProperty({ enum: VERIFICATION_METHODS }) method!: VerificationMethod;
-  @ApiPropertyOptional({ enum: ['replicate', 'adaptive'], description: 'min_nodes ≥ 2: requirements.verification' })
+  @ApiPropertyOptional({
+    enum: ['replicate', 'adaptive'],
+    description: 'min_nodes ≥ 2: requirements.verification',
+  })
   mode?: string;
   @ApiPropertyOptional({ description: 'quorum: how many agreeing runs of distinct owners complete the task' })
   quorum?: number;
@@ -31,7 +34,8 @@ export class TaskRunDto {
   @ApiProperty({
     nullable: true,
     type: String,
-    description: 'Shown once the task is no longer open: nodes never learn each other’s hashes before the decision',
+    description:
+      'Shown once the task is no longer open: nodes never learn each other’s hashes before the decision',
   })
   output_hash!: string | null;
   @ApiProperty({
@@ -44,6 +48,26 @@ export class TaskRunDto {
   @ApiProperty({ nullable: true, type: Number }) execution_time_ms!: number | null;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) started_at!: string | null;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) finished_at!: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: Number,
+    description:
+      'The module’s exit code; shown at once for a failed run, for the others once the task is decided',
+  })
+  exit_code!: number | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: 'The last 4 096 characters of the run’s stdout (shown like exit_code)',
+  })
+  stdout_tail!: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description:
+      'The last 4 096 characters of the run’s stderr, where a trap or a failed proof says why (shown like exit_code)',
+  })
+  stderr_tail!: string | null;
 }
 
 /** The original TaskInfo (`task_id` … `proof_id`) and our additions. */
