@@ -20,7 +20,10 @@ interface StoredBlob {
 
 export interface RegisterCircuitResult {
   circuit: CircuitDto;
-  /** True when this key was registered before: nothing was changed, the existing circuit is returned. */
+  /**
+   * True when this key was registered before: the existing circuit is returned, with the wasm or zkey of this
+   * call filled in where it had none.
+   */
   already_existed: boolean;
 }
 
@@ -47,7 +50,7 @@ export class CircuitRegistryService {
     const wasm = await this.store(registration.wasm);
     const zkey = await this.store(registration.zkey);
     return this.transactions.run(async () => {
-      const { record, created } = await this.circuits.insertIfAbsent({
+      const inserted = await this.circuits.insertIfAbsent({
         circuitId,
         name,
         protocol,
@@ -60,6 +63,27 @@ export class CircuitRegistryService {
         zkeySize: zkey?.size ?? null,
         createdBy,
       });
+      const { created } = inserted;
+      let record = inserted.record;
+      const attached: string[] = [];
+      if (!created) {
+        // A key registered without its artifacts gets them now (zk_proof tasks need both); different ones than
+        // it has are refused: tasks and proofs already rest on those.
+        for (const [kind, blob, stored] of [
+          ['wasm', wasm, record.wasmSha256],
+          ['zkey', zkey, record.zkeySha256],
+        ] as const) {
+          if (!blob) continue;
+          if (stored === null) attached.push(kind);
+          else if (stored !== blob.sha256) {
+            throw new AppException(
+              ErrorCode.Conflict,
+              `The circuit has another ${kind} (sha256 ${stored}); a registered circuit's artifacts do not change`,
+            );
+          }
+        }
+        if (attached.length > 0) record = await this.circuits.attachArtifacts(circuitId, wasm, zkey);
+      }
       await this.audit.record(
         {
           action: AuditAction.CircuitRegistered,
@@ -71,6 +95,7 @@ export class CircuitRegistryService {
             name,
             protocol,
             already_existed: !created,
+            ...(attached.length > 0 ? { attached } : {}),
             wasm_sha256: wasm?.sha256 ?? null,
             zkey_sha256: zkey?.sha256 ?? null,
           },

@@ -90,6 +90,26 @@ export class CircuitRepository {
     return { record: existing, created: false };
   }
 
+  /**
+   * Fills in a registered circuit's missing witness generator and proving key; one it has already is kept
+   * (the caller compares). Returns the circuit as it is now.
+   */
+  async attachArtifacts(
+    circuitId: string,
+    wasm: { sha256: string; size: number } | null,
+    zkey: { sha256: string; size: number } | null,
+  ): Promise<CircuitRecord> {
+    const [row] = await this.db.query<CircuitRow>(
+      `UPDATE circuits
+          SET wasm_sha256 = COALESCE(wasm_sha256, $2), wasm_size = COALESCE(wasm_size, $3),
+              zkey_sha256 = COALESCE(zkey_sha256, $4), zkey_size = COALESCE(zkey_size, $5)
+        WHERE circuit_id = $1
+        RETURNING ${COLUMNS}`,
+      [circuitId, wasm?.sha256 ?? null, wasm?.size ?? null, zkey?.sha256 ?? null, zkey?.size ?? null],
+    );
+    return toRecord(row);
+  }
+
   async findById(circuitId: string): Promise<CircuitRecord | null> {
     const rows = await this.db.query<CircuitRow>(`SELECT ${COLUMNS} FROM circuits WHERE circuit_id = $1`, [
       circuitId,

@@ -1,6 +1,7 @@
 import { Body, Controller, Get, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
 import {
   ApiBody,
+  ApiConflictResponse,
   ApiCreatedResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -21,7 +22,7 @@ import { ParseSha256Pipe } from '../common/validation/parse-id.pipe';
 import { CircuitRegistrationPipe, circuitUploadBodyLimit } from './circuit-registration.pipe';
 import type { CircuitRegistration } from './circuit-registration.pipe';
 import { CircuitRegistryService } from './circuit-registry.service';
-import { CircuitDto, CircuitPageDto, RegisterCircuitDto } from './dto/circuit.dto';
+import { CircuitDto, CircuitPageDto, RegisterCircuitDto, RegisteredCircuitDto } from './dto/circuit.dto';
 
 /**
  * Registering circuits decides which proofs count as valid, so it takes the admin role and its own scope
@@ -36,8 +37,12 @@ export class AdminCircuitsController {
   @Post()
   @BodyLimit(circuitUploadBodyLimit)
   @ApiBody({ type: RegisterCircuitDto })
-  @ApiCreatedResponse({ type: CircuitDto, description: 'Registered' })
-  @ApiOkResponse({ type: CircuitDto, description: 'This key was registered before: the same circuit' })
+  @ApiCreatedResponse({ type: RegisteredCircuitDto, description: 'Registered' })
+  @ApiOkResponse({
+    type: RegisteredCircuitDto,
+    description: 'This key was registered before: the same circuit (a wasm or zkey it lacked is added)',
+  })
+  @ApiConflictResponse({ description: 'The circuit has another wasm or zkey than this call’s (`conflict`)' })
   @ApiUnprocessableEntityResponse({ description: 'Not a bn128 key of that protocol, or a bad upload' })
   @ApiPayloadTooLargeResponse({ description: 'Body over the uploads’ caps (`payload_too_large`)' })
   async register(
@@ -45,10 +50,10 @@ export class AdminCircuitsController {
     @CurrentPrincipal() actor: Principal,
     @CurrentRequestMeta() meta: RequestMeta,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<CircuitDto> {
+  ): Promise<RegisteredCircuitDto> {
     const { circuit, already_existed } = await this.registry.register(registration, actor.userId, meta);
     if (already_existed) void reply.status(HttpStatus.OK);
-    return circuit;
+    return { ...circuit, already_existed };
   }
 }
 

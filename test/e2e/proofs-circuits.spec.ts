@@ -74,6 +74,7 @@ describe('circuit registry over HTTP', () => {
       zkey_sha256: null,
       zkey_size: null,
       created_at: expect.any(String),
+      already_existed: false,
     });
     // The same key with every object's keys reversed and indented: the same circuit, nothing changed.
     const respelled = JSON.stringify(
@@ -83,7 +84,7 @@ describe('circuit registry over HTTP', () => {
     );
     const again = await post(bearer(adminToken), respelled);
     expect(again.statusCode).toBe(200);
-    expect(again.json()).toEqual(circuit);
+    expect(again.json()).toEqual({ ...circuit, already_existed: true });
 
     const rows = await ctx.dataSource.query(
       `SELECT a.user_id, a.status, a.resource_type, a.resource_id, a.request_id, a.metadata
@@ -97,6 +98,33 @@ describe('circuit registry over HTTP', () => {
       [again.headers['x-request-id'], true],
     ]);
     expect(rows[0]).toMatchObject({ status: 'success', resource_type: 'circuit' });
+  });
+
+  it('registering a known key again adds the wasm or zkey it lacked, and refuses different ones (409)', async () => {
+    const f = zkFixture('multiplier', 'groth16');
+    // Registered with its wasm only (here, or by the first test).
+    const bare = await post(bearer(adminToken), circuitPayload('multiplier', 'groth16', { wasm: true }));
+    expect(bare.json()).toMatchObject({ zkey_sha256: null });
+    const completed = await post(bearer(adminToken), circuitPayload('multiplier', 'groth16', { zkey: true }));
+    expect(completed.statusCode).toBe(200);
+    expect(completed.json()).toMatchObject({
+      circuit_id: bare.json().circuit_id,
+      already_existed: true,
+      wasm_sha256: createHash('sha256').update(f.wasm).digest('hex'),
+      zkey_sha256: createHash('sha256').update(f.zkey).digest('hex'),
+    });
+    // The artifacts a circuit has do not change: another zkey for the same key is refused, nothing changes.
+    const refused = await post(bearer(adminToken), {
+      ...circuitPayload('multiplier', 'groth16'),
+      zkey: Buffer.concat([f.zkey, Buffer.from([0])]).toString('base64'),
+    });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().error).toBe('conflict');
+    expect((await get(`/circuits/${bare.json().circuit_id}`, bearer(user.accessToken))).json()).toMatchObject(
+      {
+        zkey_sha256: createHash('sha256').update(f.zkey).digest('hex'),
+      },
+    );
   });
 
   it('any authenticated caller reads circuits (name, protocol, n_public, key); unknown → 404', async () => {
@@ -242,8 +270,8 @@ describe('circuit registry over HTTP', () => {
     const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
     const register = doc.paths['/api/v1/admin/circuits'].post;
     expect(register.requestBody.content['application/json'].schema).toEqual(ref('RegisterCircuitDto'));
-    expect(register.responses['201'].content['application/json'].schema).toEqual(ref('CircuitDto'));
-    expect(register.responses['200'].content['application/json'].schema).toEqual(ref('CircuitDto'));
+    expect(register.responses['201'].content['application/json'].schema).toEqual(ref('RegisteredCircuitDto'));
+    expect(register.responses['200'].content['application/json'].schema).toEqual(ref('RegisteredCircuitDto'));
     expect(register['x-required-roles']).toEqual(['admin']);
     expect(register['x-required-scopes']).toEqual(['admin:circuits']);
     expect(doc.paths['/api/v1/circuits'].get.responses['200'].content['application/json'].schema).toEqual(

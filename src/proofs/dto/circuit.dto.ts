@@ -62,6 +62,15 @@ export class CircuitDto {
 
 export class CircuitPageDto extends PageDto(CircuitDto) {}
 
+/** The answer to a registration: the circuit, and whether its key was registered before. */
+export class RegisteredCircuitDto extends CircuitDto {
+  @ApiProperty({
+    description:
+      'The key was registered before (200): the same circuit, its missing wasm/zkey filled in from this call',
+  })
+  already_existed!: boolean;
+}
+
 export function toCircuitDto(record: CircuitRecord): CircuitDto {
   return {
     circuit_id: record.circuitId,
