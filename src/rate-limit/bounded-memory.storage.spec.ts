@@ -27,6 +27,24 @@ describe('BoundedMemoryThrottlerStorage', () => {
     expect(await sut.increment('k', 20, 1, 20, 'burst')).toMatchObject({ totalHits: 1, isBlocked: false });
   });
 
+  it('ends the window at its time even when the block, begun mid-window, lasts longer (like the Redis script)', async () => {
+    const clock = new FakeClock();
+    const sut = new BoundedMemoryThrottlerStorage(100, clock);
+    await sut.increment('k', 60_000, 1, 60_000, 'minute');
+    clock.advance(30_000);
+    // Over the limit half-way: blocked until 90 s, but the window (what Retry-After announces) ends at 60 s.
+    expect(await sut.increment('k', 60_000, 1, 60_000, 'minute')).toMatchObject({
+      totalHits: 2,
+      timeToExpire: 30,
+    });
+    clock.advance(30_000);
+    expect(await sut.increment('k', 60_000, 1, 60_000, 'minute')).toMatchObject({
+      totalHits: 1,
+      timeToExpire: 60,
+      isBlocked: true,
+    });
+  });
+
   it('stays bounded after 100 000 distinct client addresses (entries and heap measured)', async () => {
     const sut = new BoundedMemoryThrottlerStorage(10_000);
     const client = (i: number) => `ip:10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;

@@ -41,9 +41,16 @@ export class BoundedMemoryThrottlerStorage implements ThrottlerStorage {
     const id = `${key}:${throttlerName}`;
     const now = this.clock.nowMs();
     let bucket = this.buckets.get(id);
-    if (bucket && bucket.expiresAt <= now && bucket.blockedUntil <= now) {
-      this.buckets.delete(id);
-      bucket = undefined;
+    if (bucket && bucket.expiresAt <= now) {
+      if (bucket.blockedUntil <= now) {
+        this.buckets.delete(id);
+        bucket = undefined;
+      } else {
+        // A new window, the block kept (as the Redis script does: its hit key expires on its own). Kept counting
+        // past the window, a client told `Retry-After` (the window's end) would meet 429s until the block ended.
+        bucket.hits = 0;
+        bucket.expiresAt = now + ttl;
+      }
     }
     if (!bucket) {
       this.makeRoom(now);
