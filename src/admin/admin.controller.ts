@@ -1,5 +1,11 @@
 import { Body, Controller, Get, Param, Patch, Query } from '@nestjs/common';
-import { ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiConflictResponse,
+  ApiForbiddenResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import { AuditAction } from '../audit/audit-actions';
 import { AuditService } from '../audit/audit.service';
 import { AuditQueryService } from '../audit/audit-query.service';
@@ -32,6 +38,8 @@ export class AdminUsersController {
   @Patch(':id')
   @ApiOkResponse({ type: AdminUserDto })
   @ApiNotFoundResponse({ description: 'No such user (`not_found`)' })
+  @ApiConflictResponse({ description: 'It would leave no active admin (`last_admin`)' })
+  @ApiForbiddenResponse({ description: 'A built-in system account (`forbidden`), or not an admin' })
   update(
     @Param('id', new ParseUuidPipe('User not found')) userId: string,
     @Body() dto: UpdateUserDto,

@@ -91,6 +91,7 @@ export class NodesController {
   @Authenticated({ scopes: [Scope.NodesWrite] })
   @ApiOkResponse({ type: NodeInfoDto, description: 'Status `rejected`; its node keys are revoked' })
   @ApiNotFoundResponse({ description: NOT_FOUND })
+  @ApiConflictResponse({ description: 'The node is rejected already (`conflict`)' })
   reject(
     @Param('node_id') nodeId: string,
     @CurrentPrincipal() principal: Principal,
@@ -103,6 +104,7 @@ export class NodesController {
   @HttpCode(HttpStatus.OK)
   @Authenticated({ roles: ['admin'], scopes: [Scope.NodesWrite] })
   @ApiOkResponse({ type: NodeInfoDto, description: 'Offline until the owner issues a key and it heartbeats' })
+  @ApiNotFoundResponse({ description: NOT_FOUND })
   @ApiConflictResponse({ description: 'The node is not rejected (`conflict`)' })
   reinstate(
     @Param('node_id') nodeId: string,

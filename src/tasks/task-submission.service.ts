@@ -128,7 +128,14 @@ export class TaskSubmissionService {
       );
     }
     const task = await this.tasks.findLive(existing.taskId);
-    if (!task) throw AppException.notFound('Task not found');
+    // A 404 would say the route is wrong; a new task would break the key's promise (one task per key).
+    if (!task) {
+      throw new AppException(
+        ErrorCode.Conflict,
+        'The task this Idempotency-Key created was deleted: send the submission with a new key',
+        { reason: ErrorReason.IdempotencyKeyTaskDeleted },
+      );
+    }
     return toTaskInfo(task);
   }
 
@@ -251,6 +258,13 @@ function checkQuorum(dto: CreateTaskDto): void {
   }
   if (maxRuns !== undefined && maxRuns < n) {
     throw invalid('requirements.max_runs', 'must be at least min_nodes');
+  }
+  // Accepted, these would be stored and shown but do nothing: a task of one run has no quorum to seek.
+  if (n === 1 && maxRuns !== undefined && maxRuns > 1) {
+    throw invalid('requirements.max_runs', 'applies to quorum tasks (min_nodes ≥ 2)');
+  }
+  if (dto.requirements.require_proof === true && dto.task_type !== 'zk_proof') {
+    throw invalid('requirements.require_proof', 'only zk_proof tasks produce a proof');
   }
   if (dto.task_type === 'zk_proof' && n > 1) {
     throw invalid('requirements.min_nodes', 'a zk_proof task is verified by its proof: min_nodes must be 1');

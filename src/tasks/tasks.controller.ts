@@ -13,13 +13,16 @@ import {
 } from '@nestjs/common';
 import {
   ApiBody,
+  ApiConflictResponse,
   ApiCreatedResponse,
   ApiHeader,
   ApiNotFoundResponse,
   ApiOkResponse,
+  ApiPayloadTooLargeResponse,
   ApiProduces,
   ApiTags,
   ApiTooManyRequestsResponse,
+  ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Authenticated } from '../common/auth/authenticated.decorator';
@@ -58,7 +61,16 @@ export class TasksController {
     description: 'Same key and body within 24 h: same task',
   })
   @ApiBody({ type: CreateTaskDto, examples: TASK_EXAMPLES })
-  @ApiCreatedResponse({ type: TaskInfoDto, description: 'Queued (`pending`)' })
+  @ApiCreatedResponse({
+    type: TaskInfoDto,
+    description: 'Queued (`pending`); with a repeated Idempotency-Key and body, the first task',
+  })
+  @ApiConflictResponse({
+    description: 'The Idempotency-Key’s task was deleted (`idempotency_key_task_deleted`)',
+  })
+  @ApiPayloadTooLargeResponse({
+    description: 'Body over its limit, or `wasm_module` past the storage quota (`storage_quota_exceeded`)',
+  })
   submit(
     @Body() dto: CreateTaskDto,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
@@ -96,6 +108,9 @@ export class TasksController {
       'ends after the terminal status event',
   })
   @ApiNotFoundResponse({ description: NOT_FOUND })
+  @ApiUnprocessableEntityResponse({
+    description: 'Last-Event-ID is not an event of this stream (`validation_error`)',
+  })
   @ApiTooManyRequestsResponse({ description: 'Too many of the caller’s streams are open' })
   async events(
     @Param('task_id') taskId: string,
@@ -120,6 +135,7 @@ export class TasksController {
   @RateLimitTier('task')
   @ApiOkResponse({ type: TaskInfoDto, description: 'Leased runs stop at their node’s next heartbeat' })
   @ApiNotFoundResponse({ description: NOT_FOUND })
+  @ApiConflictResponse({ description: 'The task already completed or failed (`conflict`)' })
   cancel(
     @Param('task_id') taskId: string,
     @CurrentPrincipal() principal: Principal,

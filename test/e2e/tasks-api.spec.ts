@@ -59,6 +59,16 @@ describe('tasks API', () => {
       'requirements.min_nodes',
     );
     expect422(await post({ ...ORIGINAL_TASK, inputs: { a: 'x'.repeat(10_001) } }, h), 'inputs.a');
+    // Settings that would be stored but do nothing for this task.
+    const requirements = ORIGINAL_TASK.requirements;
+    expect422(
+      await post({ ...ORIGINAL_TASK, requirements: { ...requirements, require_proof: true } }, h),
+      'requirements.require_proof',
+    );
+    expect422(
+      await post({ ...ORIGINAL_TASK, requirements: { ...requirements, max_runs: 5 } }, h),
+      'requirements.max_runs',
+    );
     expect422(await post({ ...ORIGINAL_TASK, surprise: 1 }, h));
   });
 
@@ -132,6 +142,19 @@ describe('tasks API', () => {
       'idempotency-key': headers['idempotency-key'],
     });
     expect(bobs.json().task_id).not.toBe(first.json().task_id);
+  });
+
+  it('Idempotency-Key of a deleted task: 409 idempotency_key_task_deleted, not a 404 on POST', async () => {
+    const h = { ...bearer(alice.accessToken), 'idempotency-key': 'deleted-then-again' };
+    const first = await post(ORIGINAL_TASK, h);
+    expect(first.statusCode).toBe(201);
+    const deleted = await call('DELETE', `/tasks/${first.json().task_id}`, bearer(alice.accessToken));
+    expect(deleted.statusCode).toBe(200);
+    const again = await post(ORIGINAL_TASK, h);
+    expect(again.statusCode).toBe(409);
+    expect(again.json()).toMatchObject({ error: 'conflict', reason: 'idempotency_key_task_deleted' });
+    // A new key submits anew.
+    expect((await post(ORIGINAL_TASK, { ...h, 'idempotency-key': 'a-new-key' })).statusCode).toBe(201);
   });
 
   it('audits each submitted task once: one row naming the task, its creator and the request', async () => {

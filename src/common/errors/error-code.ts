@@ -26,6 +26,8 @@ export const ErrorReason = {
   LeaseLost: 'lease_lost',
   /** 422 `validation_error`: the Idempotency-Key was used before with another body. */
   IdempotencyKeyReused: 'idempotency_key_reused',
+  /** 409 `conflict`: the task an Idempotency-Key created was deleted, so the first answer cannot be repeated. */
+  IdempotencyKeyTaskDeleted: 'idempotency_key_task_deleted',
   /** 422 `validation_error`: a task type the API knows but no node executes yet (`federated_learning`). */
   TaskTypeNotSupported: 'task_type_not_supported',
   /** 422 `validation_error`: a run result's signature is not the node's signature of its receipt. */
