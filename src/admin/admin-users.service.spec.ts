@@ -136,6 +136,8 @@ describe('AdminUsersService.update', () => {
       disabled: true,
     });
     expect(refreshTokens.live.get(alice.userId)).toBe(0);
+    // Its access tokens end too: enabled again, it starts from a new login.
+    expect((await users.findById(alice.userId))!.accessTokenEpoch).toBe(1);
     expect(audit.events).toEqual([
       expect.objectContaining({
         action: 'admin.user_disabled',

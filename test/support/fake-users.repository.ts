@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Role } from '../../src/common/auth/scopes';
 import type { UserRecord, UsersRepository } from '../../src/users/users.repository';
 
-type UsedByUnitTests = 'findById' | 'findByIdForUpdate' | 'lockOtherActiveAdmins' | 'update';
+type UsedByUnitTests =
+  'findById' | 'findByIdForUpdate' | 'lockOtherActiveAdmins' | 'update' | 'cutAccessTokens';
 
 /**
  * An in-memory UsersRepository for unit tests of services and caches. It has no transactions and no locks:
@@ -56,6 +57,12 @@ export class FakeUsersRepository implements Pick<UsersRepository, UsedByUnitTest
     const updated = { ...user, role: changes.role ?? user.role, disabledAt, updatedAt: now };
     this.users.set(userId, updated);
     return Promise.resolve({ ...updated });
+  }
+
+  cutAccessTokens(userId: string): Promise<void> {
+    const user = this.users.get(userId);
+    if (user) this.users.set(userId, { ...user, accessTokenEpoch: user.accessTokenEpoch + 1 });
+    return Promise.resolve();
   }
 
   asRepository(): UsersRepository {
