@@ -11,10 +11,17 @@ import { ApiKeysConfig } from './api-keys.config';
 import { ApiKeysRepository } from './api-keys.repository';
 
 export type ApiKeyFailure = 'malformed' | 'unknown' | 'revoked' | 'expired' | 'owner_disabled';
-export type ApiKeyCheck = { ok: true; principal: Principal } | { ok: false; reason: ApiKeyFailure };
+/** The key a refused credential is, when it is one (revoked, expired, of a disabled owner). */
+export interface RefusedKey {
+  keyId: string;
+  ownerId: string;
+}
+export type ApiKeyCheck =
+  { ok: true; principal: Principal } | { ok: false; reason: ApiKeyFailure; key?: RefusedKey };
 
 interface CachedLookup {
   keyId: string | null;
+  ownerId: string | null;
   principal: Principal | null;
   reason: ApiKeyFailure | null;
   /**
@@ -65,8 +72,9 @@ export class ApiKeyAuthService {
       if (this.cache.size >= MAX_CACHE_ENTRIES) this.cache.clear();
       this.cache.set(hash, entry);
     }
-    if (!entry.principal) return { ok: false, reason: entry.reason ?? 'unknown' };
-    if (entry.expiresAt !== null && entry.expiresAt <= now) return { ok: false, reason: 'expired' };
+    const key = entry.keyId && entry.ownerId ? { keyId: entry.keyId, ownerId: entry.ownerId } : undefined;
+    if (!entry.principal) return { ok: false, reason: entry.reason ?? 'unknown', key };
+    if (entry.expiresAt !== null && entry.expiresAt <= now) return { ok: false, reason: 'expired', key };
     this.touch(entry.principal.keyId!, now);
     return { ok: true, principal: entry.principal };
   }
@@ -77,7 +85,7 @@ export class ApiKeyAuthService {
   }
 
   /** Audits a failed key authentication, rate-limited per client so a flood of bad keys cannot flood the table. */
-  recordFailure(reason: ApiKeyFailure | 'query_string', meta: RequestMeta): void {
+  recordFailure(reason: ApiKeyFailure | 'query_string', meta: RequestMeta, key?: RefusedKey): void {
     this.metrics.authEvent('api_key_failure');
     // A value that fails the checksum is a typo or noise, refused without touching the database: it is logged,
     // not audited, so garbage cannot cost a write.
@@ -106,6 +114,9 @@ export class ApiKeyAuthService {
           action: AuditAction.AuthApiKeyFailed,
           status: 'denied',
           errorMessage: reason,
+          // A real key refused (revoked, expired, its owner disabled): which one, and whose, so an admin can
+          // tell who still uses it.
+          ...(key ? { userId: key.ownerId, resourceType: 'api_key', resourceId: key.keyId } : {}),
           metadata: suppressed ? { suppressed_since_last: suppressed } : undefined,
         },
         meta,
@@ -118,6 +129,7 @@ export class ApiKeyAuthService {
     const cachedUntil = now + API_KEY_CACHE_TTL_MS;
     const fail = (reason: ApiKeyFailure, keyId: string | null = null): CachedLookup => ({
       keyId,
+      ownerId: keyId === null ? null : (key?.userId ?? null),
       principal: null,
       reason,
       expiresAt: null,
@@ -132,6 +144,7 @@ export class ApiKeyAuthService {
     const allowed = key.nodeId === null ? ROLE_SCOPES[key.role] : NODE_KEY_SCOPES;
     return {
       keyId: key.keyId,
+      ownerId: key.userId,
       principal: {
         userId: key.userId,
         username: key.username,

@@ -4,13 +4,16 @@ import { HeaderAPIKeyStrategy } from 'passport-headerapikey';
 import type { Principal } from '../common/auth/principal';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
-import { ApiKeyAuthService, ApiKeyFailure } from './api-key-auth.service';
+import { ApiKeyAuthService, ApiKeyFailure, RefusedKey } from './api-key-auth.service';
 
 export const API_KEY_HEADER = 'X-API-Key';
 
 /** Carries why a key was refused, so the guard can audit it with the request's metadata. */
 export class ApiKeyRejected extends AppException {
-  constructor(readonly reason: ApiKeyFailure) {
+  constructor(
+    readonly reason: ApiKeyFailure,
+    readonly key?: RefusedKey,
+  ) {
     super(ErrorCode.Unauthorized, 'Invalid, expired or revoked API key');
   }
 }
@@ -23,7 +26,7 @@ export class ApiKeyStrategy extends PassportStrategy(HeaderAPIKeyStrategy, 'api-
 
   async validate(apiKey: string): Promise<Principal> {
     const result = await this.keys.authenticate(apiKey);
-    if (!result.ok) throw new ApiKeyRejected(result.reason);
+    if (!result.ok) throw new ApiKeyRejected(result.reason, result.key);
     return result.principal;
   }
 }

@@ -262,6 +262,39 @@ describeEachDatabase('API keys on %s', (database) => {
     ]);
   });
 
+  it('audits a refused real key with the key and its owner; an unknown key with neither', async () => {
+    const user = await newSession(ctx.app, 'refused_key');
+    const made = (await createKey({ name: 'gone', scopes: ['tasks:read'] }, bearer(user.accessToken))).json();
+    await call('DELETE', `/api-keys/${made.key_id}`, bearer(user.accessToken));
+    const [known, unknown] = [freshClientIp(), freshClientIp()];
+    const attempt = (key: string, remoteAddress: string) =>
+      ctx.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: apiKeyHeader(key), remoteAddress });
+    expect((await attempt(made.api_key, known)).statusCode).toBe(401);
+    expect((await attempt(generateApiKey(), unknown)).statusCode).toBe(401);
+    // Failure rows are written off the request path: wait for both.
+    const rows = await eventually(async () => {
+      const found = await ctx.dataSource.query(
+        `SELECT host(ip_address) AS ip, user_id, resource_type, resource_id, error_message FROM audit_log
+          WHERE action = 'auth.api_key_failed' AND host(ip_address) = ANY($1)`,
+        [[known, unknown]],
+      );
+      expect(found).toHaveLength(2);
+      return found;
+    });
+    expect(rows).toEqual(
+      expect.arrayContaining([
+        {
+          ip: known,
+          user_id: user.userId,
+          resource_type: 'api_key',
+          resource_id: made.key_id,
+          error_message: 'revoked',
+        },
+        { ip: unknown, user_id: null, resource_type: null, resource_id: null, error_message: 'unknown' },
+      ]),
+    );
+  });
+
   it('audits exactly 10 failed key authentications a minute from a fresh client address, and not the 11th to the 40th', async () => {
     const client = freshClientIp();
     const failWith = (remoteAddress: string) =>

@@ -73,6 +73,7 @@ export class AuthenticationGuard extends AuthGuard(['jwt', 'api-key']) {
       this.apiKeys.recordFailure(
         error.reason,
         requestMetaOf(context.switchToHttp().getRequest<FastifyRequest>()),
+        error.key,
       );
     }
     if (error instanceof AppException) throw error;
