@@ -12,6 +12,8 @@ import type { CircuitRegistration } from './circuit-registration.pipe';
 import { CircuitRepository } from './circuit.repository';
 import { CircuitDto, toCircuitDto } from './dto/circuit.dto';
 import { CURVE } from './proof-system';
+import { canonicalJson, sha256Hex } from './canonical-json';
+import { verificationKeyOfZkey } from './zkey-key';
 
 interface StoredBlob {
   sha256: string;
@@ -25,6 +27,26 @@ export interface RegisterCircuitResult {
    * call filled in where it had none.
    */
   already_existed: boolean;
+}
+
+/**
+ * A proving key must yield the verification key it is registered with: proofs made with another would all fail,
+ * and each failed proof counts against the honest node that made it (it would end quarantined).
+ */
+async function assertZkeyOf(zkey: Buffer, circuitId: string): Promise<void> {
+  let key: unknown;
+  try {
+    key = await verificationKeyOfZkey(zkey);
+  } catch (error) {
+    throw AppException.invalidField(
+      'zkey',
+      `is not a proving key snarkjs can read (${(error as Error).message})`,
+    );
+  }
+  const keyId = sha256Hex(canonicalJson(key));
+  if (keyId !== circuitId) {
+    throw AppException.invalidField('zkey', `belongs to another verification key (circuit id ${keyId})`);
+  }
 }
 
 @Injectable()
@@ -46,6 +68,7 @@ export class CircuitRegistryService {
     meta: RequestMeta | null = null,
   ): Promise<RegisterCircuitResult> {
     const { circuitId, name, protocol } = registration;
+    if (registration.zkey) await assertZkeyOf(registration.zkey, circuitId);
     // Blobs are stored (content-addressed, idempotent) before the transaction, so no connection waits on disk.
     const wasm = await this.store(registration.wasm);
     const zkey = await this.store(registration.zkey);

@@ -127,6 +127,25 @@ describe('circuit registry over HTTP', () => {
     );
   });
 
+  it('refuses a zkey that does not belong to the verification key, or that snarkjs cannot read (422 zkey)', async () => {
+    // The multiplier's PLONK key with its Groth16 proving key: every proof made with it would fail.
+    const foreign = await post(bearer(adminToken), {
+      ...circuitPayload('multiplier', 'plonk'),
+      zkey: zkFixture('multiplier', 'groth16').zkey.toString('base64'),
+    });
+    expect(foreign.statusCode).toBe(422);
+    expect(foreign.json().details).toEqual([
+      { field: 'zkey', message: expect.stringContaining('belongs to another verification key') },
+    ]);
+    const garbage = Buffer.concat([Buffer.from('zkey'), Buffer.alloc(64, 7)]);
+    const unreadable = await post(bearer(adminToken), {
+      ...circuitPayload('multiplier', 'plonk'),
+      zkey: garbage.toString('base64'),
+    });
+    expect(unreadable.statusCode).toBe(422);
+    expect(unreadable.json().details[0]).toMatchObject({ field: 'zkey' });
+  });
+
   it('any authenticated caller reads circuits (name, protocol, n_public, key); unknown → 404', async () => {
     const plonk = await post(bearer(adminToken), circuitPayload('multiplier', 'plonk', { zkey: true }));
     expect(plonk.statusCode).toBe(201);
