@@ -35,9 +35,17 @@ export const embeddedNodeId = (index: number) => `embedded-${index}`;
 const WARNINGS = new Set(['network_error', 'refused', 'slots_limited']);
 
 class LogReporter implements Reporter {
-  constructor(private readonly logger: Logger) {}
+  constructor(
+    private readonly logger: Logger,
+    /** The node's heartbeat found no node: an admin deleted it. */
+    private readonly onNodeGone: () => void,
+  ) {}
 
   emit(event: AgentEvent): void {
+    if (event.event === 'refused' && event.during === 'heartbeat' && event.status === 404) {
+      this.onNodeGone();
+      return;
+    }
     if (WARNINGS.has(event.event)) this.logger.warn(event);
     else this.logger.debug?.(event);
   }
@@ -80,6 +88,17 @@ export class EmbeddedNodes implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
+  /** How many embedded nodes run now. */
+  get running(): number {
+    return this.agents.length;
+  }
+
+  private async retire(agent: Agent): Promise<void> {
+    const at = this.agents.indexOf(agent);
+    if (at >= 0) this.agents.splice(at, 1);
+    await agent.stop(0);
+  }
+
   async onModuleDestroy(): Promise<void> {
     await Promise.all(this.agents.splice(0).map((agent) => agent.stop(SHUTDOWN_GRACE_MS)));
   }
@@ -109,7 +128,18 @@ export class EmbeddedNodes implements OnApplicationBootstrap, OnModuleDestroy {
       modules: this.modules,
       circuits: this.circuits,
     };
-    const agent = new Agent({
+    let gone = false;
+    // Deleted by an admin: its built-in owner cannot register it again, so the agent stops (one line, not a
+    // refused heartbeat every few seconds) and the node is registered anew at the server's next start.
+    const onNodeGone = () => {
+      if (gone) return;
+      gone = true;
+      this.logger.warn(
+        `embedded node ${nodeId} was deleted: it stops, and is registered again at the next start`,
+      );
+      void this.retire(agent);
+    };
+    const agent: Agent = new Agent({
       nodeId,
       // By default a slot per core but one (the server's own), never more than the server leases to a node.
       concurrency:
@@ -119,7 +149,7 @@ export class EmbeddedNodes implements OnApplicationBootstrap, OnModuleDestroy {
       transport: new DirectTransport(services, nodeId, principal),
       engine: this.engine,
       cache: new ContentCache(null, CACHE_BYTES),
-      reporter: new LogReporter(this.logger),
+      reporter: new LogReporter(this.logger, onNodeGone),
       version: `embedded-${this.core.version}`.slice(0, 32),
       telemetry,
     });

@@ -1,3 +1,4 @@
+import { EmbeddedNodes } from '../../src/embedded-node/embedded-node.service';
 import { useAdminApp } from '../support/admin';
 import { bearer, login, newSession, Session } from '../support/auth';
 import { eventually } from '../support/eventually';
@@ -162,4 +163,17 @@ describe('the embedded node (default setup: PGlite, EMBEDDED_NODE=auto)', () => 
       expect(run.outcome).toBe('trap');
     },
   );
+
+  // Last: it deletes the embedded node.
+  it('stops its agent once an admin deletes the node (it cannot be registered again until the next start)', async () => {
+    const nodes = ctx.app.get(EmbeddedNodes);
+    expect(nodes.running).toBe(1);
+    const deleted = await ctx.app.inject({
+      method: 'DELETE',
+      url: '/api/v1/nodes/embedded-1',
+      headers: bearer(ctx.admin.accessToken),
+    });
+    expect(deleted.statusCode).toBe(200);
+    await eventually(() => expect(nodes.running).toBe(0), { timeoutMs: 30_000, intervalMs: 100 });
+  });
 });
