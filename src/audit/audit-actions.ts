@@ -10,6 +10,7 @@ export const AuditAction = {
   AuthLogout: 'auth.logout',
   AuthLogoutAll: 'auth.logout_all',
   AuthApiKeyFailed: 'auth.api_key_failed',
+  AuthAdminAccessDenied: 'auth.admin_access_denied',
   ApiKeyCreated: 'api_key.created',
   ApiKeyRotated: 'api_key.rotated',
   ApiKeyRevoked: 'api_key.revoked',

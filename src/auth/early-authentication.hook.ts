@@ -4,6 +4,7 @@ import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-hos
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { ApiKeyAuthService } from '../api-keys/api-key-auth.service';
+import { AccessDenialAudit } from '../audit/access-denials';
 import { FailedAuthenticationThrottle } from '../common/auth/failed-authentication.throttle';
 import { largeBodyRouteOf } from '../common/http/body-limit';
 import { AuthenticationGuard } from './guards/authentication.guard';
@@ -24,9 +25,14 @@ export class EarlyAuthentication {
   private readonly authentication: AuthenticationGuard;
   private readonly authorization: AuthorizationGuard;
 
-  constructor(reflector: Reflector, apiKeys: ApiKeyAuthService, failures: FailedAuthenticationThrottle) {
+  constructor(
+    reflector: Reflector,
+    apiKeys: ApiKeyAuthService,
+    failures: FailedAuthenticationThrottle,
+    denials: AccessDenialAudit,
+  ) {
     this.authentication = new AuthenticationGuard(reflector, apiKeys, failures);
-    this.authorization = new AuthorizationGuard(reflector);
+    this.authorization = new AuthorizationGuard(reflector, denials);
   }
 
   /**

@@ -4,6 +4,7 @@ import { SYSTEM_ACCOUNT_PASSWORD_HASH } from '../../src/users/users.repository';
 import { AdminSession, TEST_ADMIN, useAdminApp } from '../support/admin';
 import { bearer, login, newSession, Session } from '../support/auth';
 import { collectPages } from '../support/pages';
+import { eventually } from '../support/eventually';
 import { expect422 } from '../support/validation';
 
 describe('admin routes, roles and the audit log', () => {
@@ -56,6 +57,19 @@ describe('admin routes, roles and the audit log', () => {
       });
       const anonymous = await ctx.app.inject({ method: method as 'GET', url });
       expect(anonymous.statusCode).toBe(401);
+    }
+    // Each denied call of a signed-in non-admin is audited (at most 10 rows a minute per user; the rest counted).
+    const rows = await eventually(async () => {
+      const found = await ctx.dataSource.query(
+        `SELECT status, metadata FROM audit_log WHERE action = 'auth.admin_access_denied' AND user_id = $1`,
+        [user.userId],
+      );
+      expect(found).toHaveLength(Math.min(10, adminOps.length));
+      return found as { status: string; metadata: { route: string } }[];
+    });
+    for (const row of rows) {
+      expect(row.status).toBe('denied');
+      expect(row.metadata.route).toMatch(/^(GET|POST|PATCH|PUT|DELETE) \/api\/v1\/admin\//);
     }
   });
 

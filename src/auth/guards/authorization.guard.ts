@@ -1,4 +1,4 @@
-import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Injectable, Optional } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { AppException } from '../../common/errors/app.exception';
@@ -9,6 +9,8 @@ import { IS_PUBLIC_KEY } from '../../common/auth/public.decorator';
 import { routeMetadata } from '../../common/http/route-metadata';
 import type { Principal } from '../../common/auth/principal';
 import { Scope } from '../../common/auth/scopes';
+import { requestMetaOf } from '../../common/auth/request-context.decorator';
+import { AccessDenialAudit } from '../../audit/access-denials';
 
 /**
  * Runs after AuthenticationGuard: the principal's role and scopes must meet the route's @Authenticated().
@@ -16,7 +18,10 @@ import { Scope } from '../../common/auth/scopes';
  */
 @Injectable()
 export class AuthorizationGuard implements CanActivate {
-  constructor(private readonly reflector: Reflector) {}
+  constructor(
+    private readonly reflector: Reflector,
+    @Optional() private readonly denials?: AccessDenialAudit,
+  ) {}
 
   canActivate(context: ExecutionContext): boolean {
     if (routeMetadata<boolean>(this.reflector, IS_PUBLIC_KEY, context)) return true;
@@ -30,6 +35,10 @@ export class AuthorizationGuard implements CanActivate {
     }
     const requirements = routeMetadata<AuthRequirements>(this.reflector, AUTH_REQUIREMENTS_KEY, context);
     if (requirements?.roles?.length && !requirements.roles.includes(principal.role)) {
+      if (requirements.roles.includes('admin')) {
+        const route = `${request.method} ${request.routeOptions.url ?? request.url}`;
+        this.denials?.adminRouteDenied(principal, route, requestMetaOf(request));
+      }
       throw new AppException(
         ErrorCode.Forbidden,
         `This action requires the ${requirements.roles.join(' or ')} role`,
