@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Fetch } from './http-transport';
-import { resolveIdentity, ServerUnreachableError } from './identity';
+import { AgentSetupError, resolveIdentity, ServerUnreachableError } from './identity';
 
 const silent = { emit: () => undefined };
 
@@ -59,5 +59,56 @@ describe('resolveIdentity with a node key stored in the data dir', () => {
     const error = (await resolve('vcp_other', refused).catch((e: unknown) => e)) as Error;
     expect(error).toBeInstanceOf(ServerUnreachableError);
     expect(error.message).toBe('cannot reach the server at http://server (ECONNREFUSED)');
+  });
+
+  it('refuses another --node-id: the data dir is its node (a second registration would strand the first)', async () => {
+    const { send, calls } = validating('vcp_user_key');
+    const other = resolveIdentity(
+      { server: 'http://server', apiKey: 'vcp_user_key', nodeId: 'n2', dataDir, region: 'r', fetch: send },
+      silent,
+    );
+    await expect(other).rejects.toThrow(`the data dir ${dataDir} belongs to node n1`);
+    expect(calls).toEqual([]);
+    expect(JSON.parse(readFileSync(join(dataDir, 'node.json'), 'utf8'))).toEqual(stored);
+  });
+});
+
+describe('resolveIdentity without a stored node', () => {
+  let dataDir: string;
+  beforeEach(() => (dataDir = mkdtempSync(join(tmpdir(), 'vcp-identity-'))));
+  afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  const answering =
+    (status: number): Fetch =>
+    () =>
+      Promise.resolve(new Response('{}', { status }));
+  const resolve = (send: Fetch, dir = dataDir) =>
+    resolveIdentity(
+      {
+        server: 'http://server/api/v1',
+        apiKey: 'vcp_k',
+        nodeId: 'n1',
+        dataDir: dir,
+        region: 'r',
+        fetch: send,
+      },
+      silent,
+    );
+
+  it('says what a 404 and a 401 mean instead of blaming the key for a wrong URL', async () => {
+    await expect(resolve(answering(404))).rejects.toThrow(
+      "no VCP API at http://server/api/v1 (404): give the server's base URL",
+    );
+    await expect(resolve(answering(401))).rejects.toThrow('POST /api/v1/nodes/<node_id>/keys');
+  });
+
+  it('names an unusable data dir in one line (AgentSetupError), not a stack', async () => {
+    const file = join(dataDir, 'a-file');
+    writeFileSync(file, 'x');
+    const error = (await resolve(answering(200), join(file, 'agent')).catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(AgentSetupError);
+    expect(error.message).toBe(
+      `cannot use the data dir ${join(file, 'agent')} (ENOTDIR): give a writable --data-dir`,
+    );
   });
 });

@@ -30,13 +30,26 @@ function writePrivate(path: string, text: string): void {
 
 /** The node's Ed25519 key pair, generated on first start and kept in the data dir (private key 0600). */
 export function loadOrCreateKeyPair(dataDir: string): NodeKeyPair {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const path = join(dataDir, KEY_FILE);
-  if (existsSync(path)) return keyPairFromPem(readFileSync(path, 'utf8'));
-  const pair = generateNodeKeyPair();
-  writePrivate(path, privateKeyPem(pair));
-  return pair;
+  try {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const path = join(dataDir, KEY_FILE);
+    if (existsSync(path)) return keyPairFromPem(readFileSync(path, 'utf8'));
+    const pair = generateNodeKeyPair();
+    writePrivate(path, privateKeyPem(pair));
+    return pair;
+  } catch (error) {
+    // Not writable, a file in the way, a read-only file system: the operator's to fix, said in one line.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === undefined) throw error;
+    throw new AgentSetupError(`cannot use the data dir ${dataDir} (${code}): give a writable --data-dir`);
+  }
 }
+
+/** What a refused key means, and the ways out, for the line the agent exits with. */
+export const KEY_REFUSED_HINT =
+  'it is revoked, expired or mistyped, or its node was rotated, rejected or deleted: issue the node a key ' +
+  '(POST /api/v1/nodes/<node_id>/keys) and give it with --api-key, or remove node.json from the data dir to ' +
+  'register again with a user key';
 
 /** A node id from the host name: the allowed characters only, at most 64. */
 export function nodeIdFromHost(host = hostname()): string {
@@ -98,16 +111,22 @@ export async function resolveIdentity(options: IdentityOptions, reporter: Report
   const send = options.fetch ?? nodeFetch;
   if (existsSync(nodeFile)) {
     const stored = JSON.parse(readFileSync(nodeFile, 'utf8')) as { node_id: string; node_api_key: string };
-    if (!options.nodeId || options.nodeId === stored.node_id) {
-      // Another node key given (rotated, or the node registered again) replaces the stored one; the user key
-      // of the first registration, often left in the environment, does not.
-      const given = options.apiKey;
-      if (given && given !== stored.node_api_key && (await isNodeKey(send, options.server, given))) {
-        writePrivate(nodeFile, JSON.stringify({ node_id: stored.node_id, node_api_key: given }));
-        return { nodeId: stored.node_id, nodeKey: given, keys };
-      }
-      return { nodeId: stored.node_id, nodeKey: stored.node_api_key, keys };
+    // One data dir is one node (its key pair, its key): another id here would register a second node with
+    // this key pair and overwrite node.json, stranding the first.
+    if (options.nodeId !== undefined && options.nodeId !== stored.node_id) {
+      throw new AgentSetupError(
+        `the data dir ${options.dataDir} belongs to node ${stored.node_id}: give --node-id ${stored.node_id}, ` +
+          `or another --data-dir for node ${options.nodeId}`,
+      );
     }
+    // Another node key given (rotated, or the node registered again) replaces the stored one; the user key
+    // of the first registration, often left in the environment, does not.
+    const given = options.apiKey;
+    if (given && given !== stored.node_api_key && (await isNodeKey(send, options.server, given))) {
+      writePrivate(nodeFile, JSON.stringify({ node_id: stored.node_id, node_api_key: given }));
+      return { nodeId: stored.node_id, nodeKey: given, keys };
+    }
+    return { nodeId: stored.node_id, nodeKey: stored.node_api_key, keys };
   }
   if (!options.apiKey) {
     throw new AgentSetupError('no node key stored in the data dir: give --api-key (VCP_API_KEY)');
@@ -142,6 +161,13 @@ export async function resolveIdentity(options: IdentityOptions, reporter: Report
     // A node key is refused on every route but its node's agent routes: it is one, for the node named.
     if (!options.nodeId) throw new AgentSetupError('with a node key, give its node with --node-id');
     identity = { nodeId: options.nodeId, nodeKey: options.apiKey, keys };
+  } else if (who.status === 404) {
+    throw new AgentSetupError(
+      `no VCP API at ${options.server} (404): give the server's base URL, such as http://host:3000, ` +
+        'without /api/v1',
+    );
+  } else if (who.status === 401) {
+    throw new AgentSetupError(`the server refused the API key (401): ${KEY_REFUSED_HINT}`);
   } else {
     throw new AgentSetupError(`the server refused the API key (${who.status})`);
   }

@@ -5,7 +5,13 @@ import { Agent } from './agent';
 import { ContentCache } from './content-cache';
 import { standaloneEngine } from './engine';
 import { HttpTransport } from './http-transport';
-import { AgentSetupError, loadOrCreateKeyPair, resolveIdentity, ServerUnreachableError } from './identity';
+import {
+  AgentSetupError,
+  KEY_REFUSED_HINT,
+  loadOrCreateKeyPair,
+  resolveIdentity,
+  ServerUnreachableError,
+} from './identity';
 import { telemetry } from './machine';
 import { OptionsError, parseOptions, USAGE } from './options';
 import { LineReporter } from './reporter';
@@ -31,6 +37,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${loadOrCreateKeyPair(options.dataDir).publicKeyBase64}\n`);
     return 0;
   }
+  jsonLines = options.json;
   const reporter = new LineReporter(options.json);
   const identity = await resolveIdentity(options, reporter);
   const { engine, close } = standaloneEngine(options.concurrency);
@@ -71,32 +78,38 @@ async function main(): Promise<number> {
   clearInterval(counters);
   await close();
   if (!refusal) return 0;
-  process.stderr.write(
-    `vcp agent: the server refused this node's key (${refusal.message}); ` +
-      'it was revoked or rotated, or the node was deleted or rejected: give the agent a valid key\n',
-  );
-  return 78; // EX_CONFIG
+  return exitWith(78, `the server refused this node's key (${refusal.message}); ${KEY_REFUSED_HINT}`); // EX_CONFIG
+}
+
+let jsonLines = false;
+
+/** The last word: a line on stderr, and with --json also a JSON line on stdout, so a log consumer sees why. */
+function exitWith(code: number, message: string): number {
+  process.stderr.write(`vcp agent: ${message}\n`);
+  if (jsonLines)
+    process.stdout.write(
+      `${JSON.stringify({ time: new Date().toISOString(), event: 'exited', code, message })}\n`,
+    );
+  return code;
 }
 
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
     // Setup problems (bad flags, a refused key, an unknown node) are the operator's to fix: their message only.
+    if (error instanceof TransportError && error.status === 401) {
+      process.exit(exitWith(78, `${error.message}: ${KEY_REFUSED_HINT}`));
+    }
     if (
       error instanceof AgentSetupError ||
       error instanceof OptionsError ||
       error instanceof TransportError
     ) {
-      process.stderr.write(`vcp agent: ${error.message}\n`);
-      process.exit(78);
+      process.exit(exitWith(78, error.message));
     }
     if (error instanceof ServerUnreachableError) {
-      process.stderr.write(`vcp agent: ${error.message}\n`);
-      process.exit(69); // EX_UNAVAILABLE: a supervisor's restart may find it up
+      process.exit(exitWith(69, error.message)); // EX_UNAVAILABLE: a supervisor's restart may find it up
     }
-    process.stderr.write(
-      `vcp agent: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
-    process.exit(1);
+    process.exit(exitWith(1, error instanceof Error ? (error.stack ?? error.message) : String(error)));
   },
 );

@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
 import {
+  ApiBody,
   ApiConflictResponse,
   ApiCreatedResponse,
   ApiForbiddenResponse,
@@ -80,6 +81,7 @@ export class ApiKeysController {
   @ApiConflictResponse({
     description: 'The key is revoked or expired, or a grace period would pass the live-key cap (`conflict`)',
   })
+  @ApiBody({ type: RotateApiKeyDto, required: false })
   rotate(
     @Param('key_id', new ParseUuidPipe('API key not found')) keyId: string,
     @Body() dto: RotateApiKeyDto,
@@ -94,7 +96,7 @@ export class ApiKeysController {
 @Controller('auth/api-key')
 export class ApiKeyValidationController {
   @Get('validate')
-  @Authenticated()
+  @Authenticated({}, { apiKeyOnly: true })
   @ApiOkResponse({
     type: ApiKeyValidationDto,
     description: 'Who the X-API-Key belongs to (original-compatible)',

@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Put, Query } from '@nestjs/common';
 import {
+  ApiBody,
   ApiConflictResponse,
   ApiCreatedResponse,
   ApiNotFoundResponse,
@@ -118,6 +119,7 @@ export class NodesController {
   @Authenticated({ scopes: [Scope.NodesWrite] })
   @ApiCreatedResponse({ type: NodeKeyDto, description: 'The new node key, shown once' })
   @ApiNotFoundResponse({ description: 'No such node of yours (`not_found`)' })
+  @ApiBody({ type: RotateNodeKeyDto, required: false })
   rotateKey(
     @Param('node_id') nodeId: string,
     @Body() dto: RotateNodeKeyDto,
@@ -134,6 +136,7 @@ export class NodesController {
   @ApiOkResponse({ type: HeartbeatResponseDto, description: 'The node’s key, or its owner (`nodes:write`)' })
   @ApiNotFoundResponse({ description: NOT_FOUND })
   @ApiConflictResponse({ description: 'The node is rejected (`conflict`)' })
+  @ApiBody({ type: HeartbeatDto, required: false })
   heartbeat(
     @Param('node_id') nodeId: string,
     @Body() dto: HeartbeatDto,

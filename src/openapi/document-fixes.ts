@@ -55,6 +55,10 @@ function completeOperation(operation: Operation): void {
 function errorSchema(): Schema {
   return {
     type: 'object',
+    description:
+      'Some errors add fields their route documents (`details`, `override_id`, `quota`, `checks`): ' +
+      'clients must accept more properties',
+    additionalProperties: true,
     required: ['error', 'message', 'request_id'],
     properties: {
       error: {

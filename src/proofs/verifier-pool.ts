@@ -120,6 +120,10 @@ export class VerifierPool implements OnApplicationShutdown {
     }, timeoutMs);
     try {
       const result = await this.pool.run(job, { signal: abort.signal });
+      // The budget decides, not the event loop's order: an answer handled after the deadline (a busy loop can
+      // take the thread's message before the due timer) is a timeout like one the timer caught.
+      const elapsed = performance.now() - started;
+      if (elapsed >= timeoutMs) return { kind: 'timeout', ms: elapsed };
       if ('error' in result) return { kind: 'failed', message: result.error, ms: result.ms };
       return { kind: 'verified', valid: result.valid, ms: result.ms };
     } catch (error) {

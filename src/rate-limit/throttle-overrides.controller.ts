@@ -22,7 +22,7 @@ export class ThrottleOverridesController {
   constructor(private readonly overrides: ThrottleOverridesService) {}
 
   @Post()
-  @ApiCreatedResponse({ type: ThrottleOverrideDto, description: 'Applies on every replica within 5 s' })
+  @ApiCreatedResponse({ type: ThrottleOverrideDto, description: 'Applies on every replica within 2 s' })
   @ApiConflictResponse({
     description: 'The subject has an override in force (`throttle_override_exists`; `override_id` names it)',
   })

@@ -1,9 +1,11 @@
 import { Body, Controller, HttpCode, HttpStatus, Param, Post, Res } from '@nestjs/common';
 import {
+  ApiBody,
   ApiConflictResponse,
   ApiForbiddenResponse,
   ApiHeader,
   ApiNoContentResponse,
+  ApiNotFoundResponse,
   ApiOkResponse,
   ApiTags,
   ApiUnprocessableEntityResponse,
@@ -65,6 +67,8 @@ export class SchedulingController {
   @ApiForbiddenResponse({
     description: 'The node is quarantined for invalid results (`reason: node_quarantined`, with why)',
   })
+  @ApiNotFoundResponse({ description: 'Another node than the key’s own, or no such node (`not_found`)' })
+  @ApiBody({ type: ClaimRequestDto, required: false })
   async claim(
     @Param('node_id') nodeId: string,
     @Body() dto: ClaimRequestDto,

@@ -64,6 +64,10 @@ export class TaskEventStreams implements OnModuleDestroy {
       throw AppException.invalidField('Last-Event-ID', 'must be the id of an event of this stream');
     }
     const task = await this.tasks.visible(principal, taskId);
+    // Another stream's id would replay from an arbitrary point (or past this task's last event, hiding its end).
+    if (afterId !== '0' && !(await this.events.isEventOf(task.taskId, afterId))) {
+      throw AppException.invalidField('Last-Event-ID', 'must be the id of an event of this stream');
+    }
     // Each open stream holds a socket and a poll a second: bounded so one user (or all) cannot exhaust them.
     if (this.streams.size >= this.config.maxStreams) {
       throw AppException.unavailable('Too many event streams are open on this server; retry later', 5000);

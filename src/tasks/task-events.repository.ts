@@ -49,4 +49,13 @@ export class TaskEventsRepository {
         .map((row) => ({ id: row.event_id!, type: row.event_type!, data: row.data! })),
     };
   }
+
+  /** Whether `eventId` is one of the task's events (a client resuming sends the last one it saw). */
+  async isEventOf(taskId: string, eventId: string): Promise<boolean> {
+    const rows = await this.db.query(
+      `SELECT 1 FROM task_events WHERE event_id = $2::bigint AND task_id = $1`,
+      [taskId, eventId],
+    );
+    return rows.length > 0;
+  }
 }

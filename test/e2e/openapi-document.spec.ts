@@ -77,6 +77,22 @@ describe('the OpenAPI document', () => {
     expect(tiers('/api/v1/auth/login', 'post')).toEqual(['auth', true, true]);
   });
 
+  it('documents fields of any JSON value as such (a task result can be a string), and the key-only route as key-only', () => {
+    const anyJson = (schema: string, property: string) =>
+      (doc.components.schemas[schema].properties as Record<string, Json>)[property];
+    for (const [schema, property] of [
+      ['TaskInfoDto', 'result'],
+      ['CreateTaskDto', 'inputs'],
+      ['RunResultRequestDto', 'output'],
+      ['RunSpecDto', 'inputs'],
+    ]) {
+      const field = anyJson(schema, property);
+      expect({ schema, property, type: field.type }).toEqual({ schema, property, type: undefined });
+      expect(field.oneOf).toEqual(expect.arrayContaining([{ type: 'string' }, { type: 'number' }]));
+    }
+    expect(operation('/api/v1/auth/api-key/validate', 'get').security).toEqual([{ 'api-key': [] }]);
+  });
+
   it('lists null in the enums of nullable fields (a strict 3.0.3 validator rejects a null it does not list)', () => {
     const verdict = (doc.components.schemas.TaskRunDto as { properties: Record<string, Json> }).properties
       .verdict;

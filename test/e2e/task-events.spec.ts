@@ -117,6 +117,13 @@ describeEachDatabase('task events (SSE) on %s', (database) => {
     const malformed = await inject(taskId, alice, { 'last-event-id': 'abc' });
     expect(malformed.statusCode).toBe(422);
     expect(malformed.json().details[0].field).toBe('Last-Event-ID');
+    // Another stream's id (or one no stream has) would replay from an arbitrary point, or hide the end.
+    const other = parseSse((await inject(await completedTask(), alice)).body).messages[0].id!;
+    for (const foreign of [other, '999999999']) {
+      const res = await inject(taskId, alice, { 'last-event-id': foreign });
+      expect(res.statusCode).toBe(422);
+      expect(res.json().details[0].field).toBe('Last-Event-ID');
+    }
   });
 
   it('a live stream resumed with Last-Event-ID gets only later events', async () => {

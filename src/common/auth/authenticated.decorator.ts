@@ -21,13 +21,14 @@ export interface AuthRequirements {
  * The one decorator for protected routes: role and scope requirements (enforced by AuthorizationGuard after the
  * global AuthenticationGuard) plus the matching Swagger security and error responses.
  */
-export function Authenticated(requirements: AuthRequirements = {}) {
+export function Authenticated(requirements: AuthRequirements = {}, { apiKeyOnly = false } = {}) {
   return applyDecorators(
     SetMetadata(AUTH_REQUIREMENTS_KEY, requirements),
     // Machine-readable in the OpenAPI document, so clients (and the scope-matrix test) know what each route needs.
     ApiExtension('x-required-scopes', requirements.scopes ?? []),
     ApiExtension('x-required-roles', requirements.roles ?? []),
-    ApiBearerAuth('bearer'),
+    // `apiKeyOnly`: the route itself refuses a bearer token (it is about the key), so the document offers none.
+    ...(apiKeyOnly ? [] : [ApiBearerAuth('bearer')]),
     ApiSecurity('api-key'),
     ApiUnauthorizedResponse({ description: 'Missing, invalid or expired credentials (`unauthorized`)' }),
     ApiForbiddenResponse({

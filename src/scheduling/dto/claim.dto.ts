@@ -1,3 +1,4 @@
+import { ANY_JSON } from '../../common/openapi/any-json';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 
@@ -40,7 +41,7 @@ export class RunLimitsDto {
 export class RunSpecDto {
   @ApiProperty({ nullable: true, type: String }) module_id!: string | null;
   @ApiProperty({ nullable: true, type: String }) module_url!: string | null;
-  @ApiProperty({ description: 'The task inputs (any JSON)' }) inputs!: unknown;
+  @ApiProperty({ ...ANY_JSON, description: 'The task inputs (any JSON)' }) inputs!: unknown;
   @ApiProperty({ type: [String] }) args!: string[];
   @ApiProperty() deterministic!: boolean;
   @ApiProperty({ type: RunLimitsDto }) limits!: RunLimitsDto;

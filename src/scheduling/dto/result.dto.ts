@@ -1,3 +1,4 @@
+import { ANY_JSON } from '../../common/openapi/any-json';
 import { IsFence } from '../../common/validation/fence';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
@@ -34,7 +35,7 @@ export class RunResultRequestDto {
 
   @ApiProperty({ enum: RESULT_OUTCOMES }) @IsIn(RESULT_OUTCOMES) outcome!: ResultOutcome;
 
-  @ApiPropertyOptional({ description: 'Any JSON value' }) @IsOptional() output?: unknown;
+  @ApiPropertyOptional({ ...ANY_JSON, description: 'Any JSON value' }) @IsOptional() output?: unknown;
 
   @ApiProperty({ pattern: HEX64.source, description: 'Lowercase hex SHA-256 of the RFC 8785 form of output' })
   @IsString()

@@ -1,3 +1,4 @@
+import { ANY_JSON } from '../../common/openapi/any-json';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
@@ -113,7 +114,7 @@ export class CreateTaskDto {
   @MaxLength(MAX_MODULE_BASE64)
   wasm_module?: string;
 
-  @ApiPropertyOptional({ description: 'Any JSON value within the deep-JSON limits; default {}' })
+  @ApiPropertyOptional({ ...ANY_JSON, description: 'Any JSON value within the deep-JSON limits; default {}' })
   @IsOptional()
   inputs?: unknown;
 

@@ -1,3 +1,4 @@
+import { ANY_JSON } from '../../common/openapi/any-json';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { TASK_TYPES, TaskRequirementsDto } from './create-task.dto';
 import { TASK_STATUSES } from './task-queries.dto';
@@ -79,7 +80,8 @@ export class TaskInfoDto {
   assigned_nodes!: string[];
   @ApiProperty({ format: 'date-time' }) created_at!: string;
   @ApiProperty({ format: 'date-time' }) updated_at!: string;
-  @ApiProperty({ nullable: true, description: 'The accepted output, once completed' }) result!: unknown;
+  @ApiProperty({ ...ANY_JSON, description: 'The accepted output (any JSON value), once completed' })
+  result!: unknown;
   @ApiProperty({ nullable: true, type: String }) proof_id!: string | null;
   @ApiProperty({ type: TaskRequirementsDto }) requirements!: TaskRequirementsDto;
   @ApiProperty({ nullable: true, type: String }) module_id!: string | null;

@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ANY_JSON } from '../../common/openapi/any-json';
 import { DEFAULT_DEEP_JSON_LIMITS as L } from '../../common/validation/deep-json';
 import { SHA256_HEX_PATTERN } from '../../common/validation/sha256';
 import { WASM_RUNTIMES } from '../wasm.config';
@@ -6,18 +7,6 @@ import type { WasmRuntimeName } from '../wasm.config';
 import { RUN_LIMITS } from '../run-request';
 import { OUTCOMES } from '../wasm.service';
 import type { Outcome } from '../wasm.service';
-
-/** Any JSON value (OpenAPI 3.0 has no "any" type with a description of its own). */
-const ANY_JSON = {
-  nullable: true,
-  oneOf: [
-    { type: 'object', additionalProperties: true },
-    { type: 'array', items: {} },
-    { type: 'string' },
-    { type: 'number' },
-    { type: 'boolean' },
-  ],
-};
 
 /**
  * Documents the run body. The route reads the body itself (RunRequestPipe checks every value), so these
