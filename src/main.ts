@@ -52,9 +52,12 @@ async function bootstrap(): Promise<void> {
   const app = await createApp(config);
   handleShutdown(app);
   await app.listen(config.http.port, config.http.host);
+  // getUrl() names a loopback address for a wildcard bind: say the server answers on every interface too.
+  const wildcard = config.http.host === '0.0.0.0' || config.http.host === '::';
+  const bound = wildcard ? ` (bound to ${config.http.host}: every interface)` : '';
   const where = config.database.url ? 'PostgreSQL' : `embedded PostgreSQL (PGlite) in ${config.core.dataDir}`;
   new Logger('Bootstrap').log(
-    `VCP ${config.core.version} (${config.core.environment}) listening on ${await app.getUrl()} — database: ${where}; ` +
+    `VCP ${config.core.version} (${config.core.environment}) listening on ${await app.getUrl()}${bound} — database: ${where}; ` +
       `Swagger UI at /swagger-ui`,
   );
 }

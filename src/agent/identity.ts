@@ -5,11 +5,11 @@ import { generateNodeKeyPair, keyPairFromPem, NodeKeyPair, privateKeyPem } from 
 import type { Fetch } from './http-transport';
 import { networkFailure, nodeFetch } from './node-fetch';
 import { measureCapabilities } from './machine';
+import { NODE_ID } from './options';
 import { Reporter } from './reporter';
 
 const KEY_FILE = 'node-key.pem';
 const NODE_FILE = 'node.json';
-const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 export interface NodeIdentity {
   nodeId: string;

@@ -1,4 +1,4 @@
-import { parseOptions } from './options';
+import { OptionsError, parseOptions } from './options';
 
 describe('agent options', () => {
   it('reads the pinned flags, each also from its pinned environment variable (flags win)', () => {
@@ -63,5 +63,12 @@ describe('agent options', () => {
     });
     expect(parseOptions(['-h'], {})).toMatchObject({ help: true, printPublicKey: false });
     expect(() => parseOptions(['--data-dir', '/tmp/k'], {})).toThrow('--server (VCP_SERVER_URL) is required');
+  });
+
+  it('refuses a --node-id the server would refuse, as a bad flag', () => {
+    const server = ['--server', 'http://s:1'];
+    expect(() => parseOptions([...server, '--node-id', 'has space'], {})).toThrow(OptionsError);
+    expect(() => parseOptions(server, { VCP_NODE_ID: 'x'.repeat(65) })).toThrow('--node-id must be 1–64');
+    expect(parseOptions([...server, '--node-id', 'node_1-a'], {}).nodeId).toBe('node_1-a');
   });
 });

@@ -24,6 +24,9 @@ export interface AgentOptions {
 
 export class OptionsError extends Error {}
 
+/** What the server accepts as a node id (RegisterNodeDto's pattern). */
+export const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
 export const USAGE = `usage: npm run agent -- --server <url> --api-key <key> [--node-id <id>] [--concurrency <n>]
                      [--data-dir <dir>] [--region <r>] [--json]
        npm run agent -- --print-public-key [--data-dir <dir>]   (the key to register the node with; no server)
@@ -72,12 +75,17 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): AgentOptio
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new OptionsError('--server must be an http or https URL');
   }
+  const nodeId = values['node-id'] ?? env.VCP_NODE_ID;
+  // A flag's mistake, said before anything is created in the data dir (exit 64, like any bad flag).
+  if (nodeId !== undefined && !NODE_ID.test(nodeId)) {
+    throw new OptionsError('--node-id must be 1–64 ASCII letters, digits, "-" or "_"');
+  }
   const region = values.region ?? env.VCP_REGION ?? 'default';
   if (region.length < 1 || region.length > 32) throw new OptionsError('--region must be 1–32 characters');
   return {
     server: url.toString().replace(/\/+$/, ''),
     apiKey: values['api-key'] ?? env.VCP_API_KEY,
-    nodeId: values['node-id'] ?? env.VCP_NODE_ID,
+    nodeId,
     concurrency: integer(
       '--concurrency',
       values.concurrency ?? env.VCP_AGENT_CONCURRENCY,

@@ -23,7 +23,10 @@ export interface TaskCounts {
 export class ClusterStatsRepository {
   constructor(private readonly db: DatabaseSession) {}
 
-  /** Live (not deleted), non-rejected nodes by type; healthy = online with a score of at least `healthy`. */
+  /**
+   * Live (not deleted), non-rejected nodes by type; healthy = online, not quarantined, with a score of at least
+   * `healthy`.
+   */
   async nodeStats(healthy: number): Promise<NodeTypeStats[]> {
     const rows = await this.db.query<{
       node_type: string;
@@ -35,7 +38,9 @@ export class ClusterStatsRepository {
     }>(
       `SELECT node_type, count(*)::int AS nodes,
               count(*) FILTER (WHERE status = 'online')::int AS online,
-              count(*) FILTER (WHERE status = 'online' AND health_score >= $1)::int AS healthy,
+              -- A quarantined node is online but gets no work: never counted healthy.
+              count(*) FILTER (WHERE status = 'online' AND health_score >= $1 AND quarantined_at IS NULL)::int
+                AS healthy,
               COALESCE(sum(health_score), 0)::float8 AS score_sum,
               COALESCE(sum(cpu_cores), 0)::int AS cores
          FROM nodes WHERE deleted_at IS NULL AND status <> 'rejected'

@@ -73,6 +73,7 @@ describe.each([
       ['fx-4', 'storage', 'online', 70, 16, false], // exactly 70: healthy
       ['fx-5', 'validator', 'rejected', 100, 32, false], // rejected: not counted
       ['fx-6', 'compute', 'online', 95, 64, true], // deleted: not counted
+      ['fx-7', 'compute', 'online', 90, 2, false], // quarantined below: counted, online, never healthy
     ];
     for (const [id, type, status, score, cores, deleted] of nodes) {
       await ctx.dataSource.query(
@@ -82,6 +83,7 @@ describe.each([
         [id, owner.userId, type, cores, score, status, deleted],
       );
     }
+    await ctx.dataSource.query(`UPDATE nodes SET quarantined_at = now() WHERE node_id = 'fx-7'`);
     const tasks = [
       'pending',
       'pending',
@@ -105,17 +107,17 @@ describe.each([
     });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({
-      total_nodes: 4,
+      total_nodes: 5,
       healthy_nodes: 2,
       total_tasks: 8,
       completed_tasks: 3,
       failed_tasks: 1,
-      avg_health_score: 75, // (80 + 60 + 90 + 70) / 4
-      total_compute_capacity: 30, // 8 + 4 + 2 + 16
-      online_nodes: 3,
+      avg_health_score: 78, // (80 + 60 + 90 + 70 + 90) / 5
+      total_compute_capacity: 32, // 8 + 4 + 2 + 16 + 2
+      online_nodes: 4,
       pending_tasks: 2,
       running_tasks: 1,
-      by_node_type: { compute: 2, gateway: 1, storage: 1, validator: 0 },
+      by_node_type: { compute: 3, gateway: 1, storage: 1, validator: 0 },
     });
   });
 });
