@@ -133,12 +133,12 @@ export class Agent {
    * Stops claiming, lets running work finish within `graceMs` (heartbeats go on meanwhile), then stops what is
    * left without reporting it: those leases expire and the server gives the runs to other nodes.
    */
-  stop(graceMs: number): Promise<void> {
-    this.stopPromise ??= this.shutdown(graceMs);
+  stop(graceMs: number, why = 'shutdown'): Promise<void> {
+    this.stopPromise ??= this.shutdown(graceMs, why);
     return this.stopPromise;
   }
 
-  private async shutdown(graceMs: number): Promise<void> {
+  private async shutdown(graceMs: number, why: string): Promise<void> {
     this.stopping = true;
     this.claimAbort.abort();
     this.slotFreed?.();
@@ -149,7 +149,7 @@ export class Agent {
       new Promise((resolve) => (timer = setTimeout(resolve, graceMs))),
     ]);
     clearTimeout(timer);
-    for (const held of this.held.values()) this.drop(held, 'shutdown');
+    for (const held of this.held.values()) this.drop(held, why);
     await Promise.all([...this.inflight]);
     this.stopped = true;
     this.sleeps.endAll();

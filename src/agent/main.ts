@@ -74,7 +74,7 @@ async function main(): Promise<number> {
   const counters = setInterval(() => agent.reportCounters(), COUNTERS_EVERY_MS);
   const refusal = await Promise.race([stopRequested.then(() => null), agent.keyRefused]);
   // A refused key: what runs now can no longer be reported, so nothing is waited for.
-  await (refusal ? agent.stop(0) : stop());
+  await (refusal ? agent.stop(0, 'key refused: not reported') : stop());
   clearInterval(counters);
   await close();
   if (!refusal) return 0;
