@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AuditAction } from '../audit/audit-actions';
+import { AuditRowBudget } from '../audit/audit-row-budget';
 import { AuditService } from '../audit/audit.service';
 import type { Principal, RequestMeta } from '../common/auth/principal';
 import { NODE_KEY_SCOPES, ROLE_SCOPES } from '../common/auth/scopes';
@@ -49,10 +50,7 @@ export class ApiKeyAuthService {
   private readonly logger = new Logger('ApiKeyAuth');
   private readonly cache = new Map<string, CachedLookup>();
   private readonly lastUsedWrites = new Map<string, number>();
-  private readonly failureWindows = new Map<
-    string,
-    { windowStart: number; written: number; suppressed: number }
-  >();
+  private readonly failureRows: AuditRowBudget;
 
   constructor(
     private readonly keys: ApiKeysRepository,
@@ -60,7 +58,9 @@ export class ApiKeyAuthService {
     private readonly audit: AuditService,
     private readonly metrics: VcpMetrics,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.failureRows = new AuditRowBudget(FAILURE_AUDITS_PER_MINUTE, () => clock.nowMs(), MAX_CACHE_ENTRIES);
+  }
 
   async authenticate(candidate: string): Promise<ApiKeyCheck> {
     if (!isWellFormedApiKey(candidate)) return { ok: false, reason: 'malformed' };
@@ -93,21 +93,8 @@ export class ApiKeyAuthService {
       this.logger.warn({ msg: 'malformed API key refused', request_id: meta.requestId, ip: meta.ip });
       return;
     }
-    const client = meta.ip ?? 'unknown';
-    const now = this.clock.nowMs();
-    let window = this.failureWindows.get(client);
-    if (!window || now - window.windowStart >= 60_000) {
-      if (this.failureWindows.size >= MAX_CACHE_ENTRIES) this.failureWindows.clear();
-      window = { windowStart: now, written: 0, suppressed: window?.suppressed ?? 0 };
-      this.failureWindows.set(client, window);
-    }
-    if (window.written >= FAILURE_AUDITS_PER_MINUTE) {
-      window.suppressed += 1;
-      return;
-    }
-    window.written += 1;
-    const suppressed = window.suppressed;
-    window.suppressed = 0;
+    const suppressed = this.failureRows.take(meta.ip ?? 'unknown');
+    if (suppressed === null) return;
     this.audit
       .record(
         {
