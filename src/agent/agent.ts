@@ -1,12 +1,12 @@
 import type { NodeKeyPair } from '../common/receipts/receipt';
 import { ContentCache } from './content-cache';
-import { execute, Execution, WasmEngine } from './executors';
+import { execute, Execution, refused, WasmEngine } from './executors';
 import { Heartbeats } from './heartbeats';
 import { retryWaitMs, Sleeps } from './pacing';
 import { ServerAnswers } from './server-answers';
 import { Counters, Reporter, zeroCounters } from './reporter';
 import { resultBodyOf } from './result-body';
-import { SlotUsage } from './slot-usage';
+import { Slots } from './slot-usage';
 import {
   AgentTransport,
   HeartbeatBody,
@@ -54,11 +54,10 @@ const MAX_CLAIM = 16;
 export class Agent {
   readonly counters: Counters = zeroCounters();
   private readonly held = new Map<string, Held>();
-  /** Held runs still executing; the others are reporting their result, which needs no slot. */
-  private executing = 0;
   private readonly inflight = new Set<Promise<void>>();
   private readonly sleeps: Sleeps;
-  private readonly slotUsage: SlotUsage;
+  /** Held runs still executing take a slot; the others are reporting their result, which needs none. */
+  private readonly slotState: Slots;
   private readonly heartbeats: Heartbeats;
   private readonly claimAbort = new AbortController();
   private readonly random: () => number;
@@ -73,13 +72,11 @@ export class Agent {
   private leaseMs = 30_000;
   private loops: Promise<void>[] = [];
   private readonly answers: ServerAnswers;
-  private slotCount: number;
 
   constructor(private readonly setup: AgentSetup) {
     this.random = setup.random ?? Math.random;
     this.sleeps = setup.sleeps ?? new Sleeps();
-    this.slotCount = setup.concurrency;
-    this.slotUsage = new SlotUsage(setup.concurrency, setup.clock);
+    this.slotState = new Slots(setup.concurrency, setup.clock);
     this.answers = new ServerAnswers(this.counters, setup.reporter);
     this.heartbeats = new Heartbeats({
       transport: setup.transport,
@@ -102,7 +99,7 @@ export class Agent {
 
   /** The slots in use: `concurrency`, or fewer when the server leases fewer runs to one node. */
   get slots(): number {
-    return this.slotCount;
+    return this.slotState.size;
   }
 
   /** Resolves when the server refuses the node's key (see ServerAnswers): the agent should stop. */
@@ -162,7 +159,7 @@ export class Agent {
     this.setup.reporter.emit({
       event: 'counters',
       running: this.held.size,
-      slots_busy_pct: Math.round(this.slotUsage.take() * 100),
+      slots_busy_pct: Math.round(this.slotState.takeBusyShare() * 100),
       ...this.counters,
     });
   }
@@ -170,7 +167,7 @@ export class Agent {
   private async claimLoop(): Promise<void> {
     let failures = 0;
     while (!this.stopping) {
-      const free = this.freeSlots() - this.reservedByResult;
+      const free = this.slotState.free(this.held.size) - this.reservedByResult;
       if (free <= 0) {
         await new Promise<void>((resolve) => (this.slotFreed = resolve));
         this.slotFreed = null;
@@ -193,27 +190,16 @@ export class Agent {
   }
 
   /**
-   * A slot is free once its run finished executing: the next run starts while the last result is still on
-   * its way (a round trip or two). At most one result beyond the slots waits for its answer, so the node
-   * holds at most one lease more than it has slots.
-   */
-  private freeSlots(): number {
-    return Math.min(this.slotCount - this.executing, this.slotCount + 1 - this.held.size);
-  }
-
-  /**
    * Slots beyond what the server leases to one node would only keep a claim waiting for nothing: the agent
    * uses as many as the server allows, and says so once whenever that changes.
    */
   private limitSlots(maxConcurrentRuns: number): void {
-    const slots = Math.min(this.setup.concurrency, maxConcurrentRuns);
-    if (slots === this.slotCount) return;
-    this.slotCount = slots;
-    this.slotUsage.resize(slots);
+    if (!this.slotState.limitTo(maxConcurrentRuns)) return;
+    const { size: slots, concurrency } = this.slotState;
     this.setup.reporter.emit({
       event: 'slots_limited',
       slots,
-      concurrency: this.setup.concurrency,
+      concurrency,
       max_concurrent_runs: maxConcurrentRuns,
     });
     this.slotFreed?.();
@@ -227,7 +213,7 @@ export class Agent {
    */
   private reserveClaimNext(run: LeasedRun): number | undefined {
     const idle = this.slotFreed !== null && this.reservedByResult === 0 && !this.stopping;
-    const free = this.freeSlots();
+    const free = this.slotState.free(this.held.size);
     if (!idle || !this.claimNextOffered || run.task_type === 'zk_proof' || free <= 0) return undefined;
     this.reservedByResult = Math.min(free, MAX_CLAIM);
     return this.reservedByResult;
@@ -244,8 +230,7 @@ export class Agent {
   private startRun(run: LeasedRun): void {
     const held: Held = { run, controller: new AbortController(), dropped: null };
     this.held.set(run.run_id, held);
-    this.executing++;
-    this.slotUsage.begin(run.run_id);
+    this.slotState.begin(run.run_id);
     const leaseMs = Date.parse(run.lease_expires_at) - Date.now();
     // Clocks differ between machines: the estimate only sets how often to beat, within sane bounds.
     if (Number.isFinite(leaseMs)) this.leaseMs = Math.min(300_000, Math.max(3_000, leaseMs));
@@ -278,15 +263,9 @@ export class Agent {
       execution = await execute(deps, run, held.controller.signal);
     } catch (error) {
       // Downloads that failed on the network: the node could not run it, the task goes back to the queue.
-      execution = {
-        outcome: 'error',
-        output: null,
-        stderr: String(error).slice(0, 4096),
-        executionTimeMs: 0,
-      };
+      execution = refused(String(error));
     } finally {
-      this.executing--;
-      this.slotUsage.end(run.run_id);
+      this.slotState.end(run.run_id);
     }
     const claimNext = held.dropped === null ? this.reserveClaimNext(run) : undefined;
     if (claimNext === undefined) this.slotFreed?.();

@@ -39,7 +39,7 @@ const MAX_TEXT = 65_536;
 const clip = (text: string) => (text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) : text);
 
 /** A run the node could not execute at all (`error`, a node fault: the task goes back to the queue). */
-const refused = (message: string, extra: Partial<Execution> = {}): Execution => ({
+export const refused = (message: string, extra: Partial<Execution> = {}): Execution => ({
   outcome: 'error',
   output: null,
   stderr: clip(message),

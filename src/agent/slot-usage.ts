@@ -46,3 +46,58 @@ export class SlotUsage {
     return elapsed > 0 ? Math.min(1, busy / (this.slots * elapsed)) : 0;
   }
 }
+
+/**
+ * The agent's execution slots: `concurrency`, or fewer when the server leases fewer runs to one node; how many
+ * runs execute now; how busy the slots were (SlotUsage).
+ */
+export class Slots {
+  private count: number;
+  private executing = 0;
+  private readonly usage: SlotUsage;
+
+  constructor(
+    readonly concurrency: number,
+    clock?: () => number,
+  ) {
+    this.count = concurrency;
+    this.usage = new SlotUsage(concurrency, clock);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  begin(runId: string): void {
+    this.executing++;
+    this.usage.begin(runId);
+  }
+
+  end(runId: string): void {
+    this.executing--;
+    this.usage.end(runId);
+  }
+
+  /**
+   * A slot is free once its run finished executing: the next run starts while the last result is still on its
+   * way (a round trip or two). At most one result beyond the slots waits for its answer, so the node holds at
+   * most one lease more than it has slots.
+   */
+  free(heldLeases: number): number {
+    return Math.min(this.count - this.executing, this.count + 1 - heldLeases);
+  }
+
+  /** Uses no more slots than the server leases to one node; true when that changed the count. */
+  limitTo(maxConcurrentRuns: number): boolean {
+    const slots = Math.min(this.concurrency, maxConcurrentRuns);
+    if (slots === this.count) return false;
+    this.count = slots;
+    this.usage.resize(slots);
+    return true;
+  }
+
+  /** The busy share (0–1) since the last call: see SlotUsage.take. */
+  takeBusyShare(): number {
+    return this.usage.take();
+  }
+}
