@@ -63,7 +63,8 @@ export class AdminBootstrapService implements OnApplicationBootstrap {
     if (!isUsername(username)) throw new Error('username must be 3 to 32 of A-Z a-z 0-9 _');
     const problem = passwordProblem(password);
     if (problem) throw new Error(`password ${problem}`);
-    const passwordHash = await this.passwords.hash(password);
+    // Hashed only when a password is set (a new account, a reset): an existing one is verified instead.
+    const hash = () => this.passwords.hash(password);
     const outcome = await this.transactions.run(async () => {
       const existing = await this.users.findByUsername(username);
       // Nobody can log in as a system account: made admin, it would only pass for one (see AdminUsersService).
@@ -73,11 +74,13 @@ export class AdminBootstrapService implements OnApplicationBootstrap {
       let result: EnsureAdminOutcome = 'unchanged';
       let userId = existing?.userId;
       if (!existing) {
-        userId = (await this.users.create({ username, passwordHash, email: null, role: 'admin' })).userId;
+        userId = (
+          await this.users.create({ username, passwordHash: await hash(), email: null, role: 'admin' })
+        ).userId;
         result = 'created';
       } else if (resetPassword) {
         await this.users.update(existing.userId, { role: 'admin', disabled: false });
-        await this.users.setPasswordHash(existing.userId, passwordHash);
+        await this.users.setPasswordHash(existing.userId, await hash());
         // Whoever held the old password loses what it gave them: refresh tokens and access tokens end.
         await this.refreshTokens.revokeAllForUser(existing.userId, 'logout_all');
         await this.users.cutAccessTokens(existing.userId);

@@ -114,18 +114,18 @@ export class ApiKeyAuthService {
   private async lookup(hash: string, now: number): Promise<CachedLookup> {
     const key = await this.keys.findCredential(hash);
     const cachedUntil = now + API_KEY_CACHE_TTL_MS;
-    const fail = (reason: ApiKeyFailure, keyId: string | null = null): CachedLookup => ({
-      keyId,
-      ownerId: keyId === null ? null : (key?.userId ?? null),
+    const fail = (reason: ApiKeyFailure, found: { keyId: string; userId: string } | null): CachedLookup => ({
+      keyId: found?.keyId ?? null,
+      ownerId: found?.userId ?? null,
       principal: null,
       reason,
       expiresAt: null,
       cachedUntil,
     });
-    if (!key) return fail('unknown');
-    if (key.revoked) return fail('revoked', key.keyId);
-    if (key.expiresInMs !== null && key.expiresInMs <= 0) return fail('expired', key.keyId);
-    if (key.ownerDisabled) return fail('owner_disabled', key.keyId);
+    if (!key) return fail('unknown', null);
+    if (key.revoked) return fail('revoked', key);
+    if (key.expiresInMs !== null && key.expiresInMs <= 0) return fail('expired', key);
+    if (key.ownerDisabled) return fail('owner_disabled', key);
     // The key's scopes, but never more than the owner's role allows today. A node key is its node's agent and
     // nothing else, whatever its owner's role: it gets the agent scope only, and the node binding.
     const allowed = key.nodeId === null ? ROLE_SCOPES[key.role] : NODE_KEY_SCOPES;
