@@ -46,6 +46,8 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
     // X-Forwarded-For is believed only from these proxies; otherwise a client could choose its own IP.
     trustProxy: config.http.trustedProxyCidrs.length > 0 ? [...config.http.trustedProxyCidrs] : false,
     logger: false,
+    // No Nest middleware is mounted (request lines are a Fastify hook), so @fastify/middie's hook would only cost.
+    skipMiddie: true,
     routerOptions: { ignoreTrailingSlash: true },
   });
 }
