@@ -2,25 +2,53 @@ import type { OpenAPIObject } from '@nestjs/swagger';
 import { RATE_TIER_EXTENSION } from '../common/auth/rate-tier.decorator';
 
 type Schema = Record<string, unknown>;
+interface Response {
+  description?: string;
+  content?: unknown;
+  headers?: Record<string, unknown>;
+}
 interface Operation {
   parameters?: { in: string }[];
-  requestBody?: unknown;
-  responses: Record<string, { description?: string; content?: unknown }>;
+  requestBody?: { content?: Record<string, unknown> };
+  security?: Record<string, string[]>[];
+  responses: Record<string, Response>;
   [extension: `x-${string}`]: unknown;
 }
 
 const ERROR_SCHEMA = 'ErrorResponse';
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const;
 
+/** Response headers, defined once under components.headers and referenced from each response. */
+const HEADERS: Record<string, { description: string; schema: Schema }> = {
+  'X-Request-Id': {
+    description: "This request's id, also in the error body and the server log (a caller's UUID is kept)",
+    schema: { type: 'string' },
+  },
+  'X-RateLimit-Limit': {
+    description: "Requests allowed per window on this route's tier",
+    schema: { type: 'integer' },
+  },
+  'X-RateLimit-Remaining': {
+    description: 'Requests left in the current window',
+    schema: { type: 'integer' },
+  },
+  'X-RateLimit-Reset': { description: 'Seconds until the window ends', schema: { type: 'integer' } },
+  'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer' } },
+};
+const RATE_LIMIT_HEADERS = ['X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'];
+
 /**
  * What the decorators cannot say route by route, added to the generated document once: the error body every
- * 4xx/5xx carries, the 429 of every rate-limited route and the 422 of every route that validates a body or a
- * query, each route's rate-limit tier, and `null` in nullable enums (OpenAPI 3.0.3 validators reject a null
- * that the enum does not list).
+ * 4xx/5xx carries, the statuses the pipeline answers before any route runs (401 on routes that need
+ * credentials; 400, 413 and 415 on routes with a body; 429 on rate-limited routes; 422 where a body or a query
+ * is validated), the headers every response carries, each route's rate-limit tier, and `null` in nullable
+ * enums (OpenAPI 3.0.3 validators reject a null that the enum does not list).
  */
 export function completeDocument(document: OpenAPIObject): OpenAPIObject {
-  const schemas = (document.components ??= {}).schemas ?? (document.components.schemas = {});
+  const components = (document.components ??= {});
+  const schemas = components.schemas ?? (components.schemas = {});
   schemas[ERROR_SCHEMA] = errorSchema();
+  components.headers = { ...components.headers, ...HEADERS };
   for (const item of Object.values(document.paths)) {
     for (const method of METHODS) {
       const operation = item[method] as Operation | undefined;
@@ -35,20 +63,41 @@ function completeOperation(operation: Operation): void {
   const tier = (operation[RATE_TIER_EXTENSION] as string | undefined) ?? 'general';
   operation[RATE_TIER_EXTENSION] = tier;
   const { responses } = operation;
-  if (tier !== 'none')
+  const limited = tier !== 'none';
+  if (limited)
     responses['429'] ??= {
       description: `Over the \`${tier}\` tier's limit (\`rate_limited\`); \`Retry-After\` says when to retry`,
     };
-  const validatesInput =
-    operation.requestBody !== undefined || operation.parameters?.some((p) => p.in === 'query');
+  if (operation.security?.some((scheme) => Object.keys(scheme).length > 0))
+    responses['401'] ??= {
+      description:
+        'No credentials, or ones that are malformed, expired, revoked or not valid here (`unauthorized`)',
+    };
+  const body = operation.requestBody;
+  if (body !== undefined) {
+    responses['400'] ??= { description: 'The body is not well-formed JSON (`bad_request`)' };
+    responses['413'] ??= { description: 'The body is larger than this route accepts (`payload_too_large`)' };
+    const types = Object.keys(body.content ?? {}).join(', ') || 'application/json';
+    responses['415'] ??= {
+      description: `A body of another media type than ${types}, or JSON not in UTF-8 (\`bad_request\`)`,
+    };
+  }
+  const validatesInput = body !== undefined || operation.parameters?.some((p) => p.in === 'query');
   if (validatesInput)
     responses['422'] ??= {
       description: 'The body or query failed validation (`validation_error`; `details` names each field)',
     };
   for (const [status, response] of Object.entries(responses)) {
-    if (Number(status) >= 400 && response.content === undefined) {
+    const code = Number(status);
+    if (code >= 400 && response.content === undefined) {
       response.content = { 'application/json': { schema: { $ref: `#/components/schemas/${ERROR_SCHEMA}` } } };
     }
+    const headers = ['X-Request-Id'];
+    if (limited && code < 400) headers.push(...RATE_LIMIT_HEADERS);
+    if (code === 429) headers.push(...RATE_LIMIT_HEADERS, 'Retry-After');
+    if (code === 503 && response.description?.includes('Retry-After')) headers.push('Retry-After');
+    response.headers ??= {};
+    for (const name of headers) response.headers[name] ??= { $ref: `#/components/headers/${name}` };
   }
 }
 

@@ -6,7 +6,7 @@ import { postTask } from '../support/tasks';
 type Json = Record<string, unknown>;
 interface Operation {
   requestBody?: Json;
-  responses: Record<string, { content?: Record<string, { schema?: Json }> }>;
+  responses: Record<string, { content?: Record<string, { schema?: Json }>; headers?: Json }>;
   [key: string]: unknown;
 }
 
@@ -38,10 +38,14 @@ describe('the OpenAPI document', () => {
   });
 
   it('has no dangling reference (Swagger UI shows a resolver error for one)', () => {
-    const missing = refsIn(doc)
-      .map((ref) => ref.replace('#/components/schemas/', ''))
-      .filter((name) => doc.components.schemas[name] === undefined);
+    const resolves = (ref: string) =>
+      ref
+        .replace(/^#\//, '')
+        .split('/')
+        .reduce<unknown>((at, name) => (at as Json | undefined)?.[name], doc) !== undefined;
+    const missing = refsIn(doc).filter((ref) => !resolves(ref));
     expect(missing).toEqual([]);
+    expect(resolves('#/components/schemas/NoSuchSchema')).toBe(false);
     expect(refsIn(doc.components.schemas.ReadinessResponseDto)).toEqual([
       '#/components/schemas/CheckResultDto',
     ]);
@@ -75,6 +79,29 @@ describe('the OpenAPI document', () => {
     expect(tiers('/api/v1/auth/me', 'get')).toEqual(['general', true, false]);
     expect(tiers('/api/v1/nodes/{node_id}/claim', 'post')).toEqual(['agent', true, true]);
     expect(tiers('/api/v1/auth/login', 'post')).toEqual(['auth', true, true]);
+  });
+
+  it('documents the statuses the pipeline answers before a route runs, and the headers of every response', () => {
+    const statuses = (path: string, method: string) =>
+      ['400', '401', '413', '415'].filter((status) => status in operation(path, method).responses);
+    expect(statuses('/api/v1/health', 'get')).toEqual([]);
+    expect(statuses('/api/v1/auth/register', 'post')).toEqual(['400', '413', '415']);
+    expect(statuses('/api/v1/auth/me', 'get')).toEqual(['401']);
+    expect(statuses('/api/v1/tasks', 'post')).toEqual(['400', '401', '413', '415']);
+    expect(operation('/api/v1/modules', 'post').responses['415']).toMatchObject({
+      description: expect.stringContaining('application/wasm'),
+    });
+    const headers = (path: string, method: string, status: string) =>
+      Object.keys(operation(path, method).responses[status].headers ?? {});
+    expect(headers('/api/v1/health', 'get', '200')).toEqual(['X-Request-Id']);
+    expect(headers('/api/v1/auth/me', 'get', '200')).toEqual([
+      'X-Request-Id',
+      'X-RateLimit-Limit',
+      'X-RateLimit-Remaining',
+      'X-RateLimit-Reset',
+    ]);
+    expect(headers('/api/v1/auth/me', 'get', '429')).toContain('Retry-After');
+    expect(headers('/api/v1/auth/me', 'get', '401')).toEqual(['X-Request-Id']);
   });
 
   it('documents fields of any JSON value as such (a task result can be a string), and the key-only route as key-only', () => {
