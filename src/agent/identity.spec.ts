@@ -82,10 +82,10 @@ describe('resolveIdentity without a stored node', () => {
     (status: number): Fetch =>
     () =>
       Promise.resolve(new Response('{}', { status }));
-  const resolve = (send: Fetch, dir = dataDir) =>
+  const resolve = (send: Fetch, dir = dataDir, server = 'http://server/api/v1') =>
     resolveIdentity(
       {
-        server: 'http://server/api/v1',
+        server,
         apiKey: 'vcp_k',
         nodeId: 'n1',
         dataDir: dir,
@@ -100,6 +100,22 @@ describe('resolveIdentity without a stored node', () => {
       "no VCP API at http://server/api/v1 (404): give the server's base URL",
     );
     await expect(resolve(answering(401))).rejects.toThrow('POST /api/v1/nodes/<node_id>/keys');
+  });
+
+  it('never prints a password the server URL carries (basic auth for a proxy), but does send it', async () => {
+    const sent: string[] = [];
+    const failing: Fetch = (url) => {
+      sent.push(typeof url === 'string' ? url : url instanceof URL ? url.href : url.url);
+      return Promise.reject(new TypeError('fetch failed'));
+    };
+    const secret = 'http://proxyuser:s3cret@server:3000';
+    const unreachable = (await resolve(failing, dataDir, secret).catch((e: unknown) => e)) as Error;
+    expect(unreachable.message).toContain('http://proxyuser:***@server:3000');
+    expect(unreachable.message).not.toContain('s3cret');
+    expect(sent[0]).toContain('s3cret');
+    const notApi = (await resolve(answering(404), dataDir, secret).catch((e: unknown) => e)) as Error;
+    expect(notApi.message).toContain('no VCP API at http://proxyuser:***@server:3000 (404)');
+    expect(notApi.message).not.toContain('s3cret');
   });
 
   it('names an unusable data dir in one line (AgentSetupError), not a stack', async () => {

@@ -5,7 +5,7 @@ import { generateNodeKeyPair, keyPairFromPem, NodeKeyPair, privateKeyPem } from 
 import type { Fetch } from './http-transport';
 import { networkFailure, nodeFetch } from './node-fetch';
 import { measureCapabilities } from './machine';
-import { NODE_ID } from './options';
+import { NODE_ID, shownServer } from './options';
 import { Reporter } from './reporter';
 
 const KEY_FILE = 'node-key.pem';
@@ -88,7 +88,9 @@ async function request(
       signal: AbortSignal.timeout(30_000),
     });
   } catch (error) {
-    throw new ServerUnreachableError(`cannot reach the server at ${server} (${networkFailure(error)})`);
+    throw new ServerUnreachableError(
+      `cannot reach the server at ${shownServer(server)} (${networkFailure(error)})`,
+    );
   }
   const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
   return { status: res.status, json };
@@ -163,7 +165,7 @@ export async function resolveIdentity(options: IdentityOptions, reporter: Report
     identity = { nodeId: options.nodeId, nodeKey: options.apiKey, keys };
   } else if (who.status === 404) {
     throw new AgentSetupError(
-      `no VCP API at ${options.server} (404): give the server's base URL, such as http://host:3000, ` +
+      `no VCP API at ${shownServer(options.server)} (404): give the server's base URL, such as http://host:3000, ` +
         'without /api/v1',
     );
   } else if (who.status === 401) {

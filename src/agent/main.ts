@@ -13,11 +13,11 @@ import {
   ServerUnreachableError,
 } from './identity';
 import { telemetry } from './machine';
-import { OptionsError, parseOptions, USAGE } from './options';
+import { OptionsError, parseOptions, shownServer, USAGE } from './options';
+import { AGENT_VERSION } from './version';
 import { LineReporter } from './reporter';
 import { TransportError } from './transport';
 
-const AGENT_VERSION = '0.1.0';
 const COUNTERS_EVERY_MS = 60_000;
 
 /** `npm run agent`: a node of a VCP server on this machine. It does not boot the API. */
@@ -69,7 +69,7 @@ async function main(): Promise<number> {
     node_id: identity.nodeId,
     concurrency: agent.slots,
     public_key: identity.keys.publicKeyBase64,
-    server: options.server,
+    server: shownServer(options.server),
   });
   const counters = setInterval(() => agent.reportCounters(), COUNTERS_EVERY_MS);
   const refusal = await Promise.race([stopRequested.then(() => null), agent.keyRefused]);

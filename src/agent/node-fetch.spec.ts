@@ -56,6 +56,7 @@ describe('nodeFetch', () => {
       headers: { 'x-api-key': 'vcp_key', 'content-type': 'application/json' },
       body: '{"max":1,"wait_ms":0}',
     });
+    expect(seen[0].headers['user-agent']).toMatch(/^vcp-agent\/\d+\.\d+\.\d+$/);
     expect(sockets.size - before).toBe(1); // keep-alive: three requests, one connection
   });
 

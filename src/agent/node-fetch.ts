@@ -1,6 +1,10 @@
 import { Agent as HttpAgent, IncomingMessage, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Fetch } from './http-transport';
+import { AGENT_VERSION } from './version';
+
+/** Names the agent in the server's request lines and audit rows (a node's registration, a refused key). */
+const USER_AGENT = `vcp-agent/${AGENT_VERSION}`;
 
 /** Connections kept open to the server: an agent has a claim, a heartbeat and a few results in flight. */
 const MAX_SOCKETS = 16;
@@ -24,7 +28,7 @@ export const nodeFetch: Fetch = (input, init = {}) =>
       url,
       {
         method: init.method ?? 'GET',
-        headers: init.headers as Record<string, string> | undefined,
+        headers: { 'user-agent': USER_AGENT, ...(init.headers as Record<string, string> | undefined) },
         agent: https ? httpsAgent : httpAgent,
         signal: init.signal ?? undefined,
       },

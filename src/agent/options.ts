@@ -24,6 +24,16 @@ export interface AgentOptions {
 
 export class OptionsError extends Error {}
 
+/**
+ * The server URL as the agent prints it: a password in it (basic auth for a proxy in front of the API) is
+ * masked, since the agent's lines end up in logs that other people read.
+ */
+export function shownServer(server: string): string {
+  const url = new URL(server);
+  if (url.password) url.password = '***';
+  return url.toString().replace(/\/+$/, '');
+}
+
 /** What the server accepts as a node id (RegisterNodeDto's pattern). */
 export const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
