@@ -204,7 +204,18 @@ describe('loadConfig', () => {
   ])('refuses %s=%s, naming the variable but not its value', (name, value) => {
     const problems = problemsOf({ [name]: value });
     expect(problems.some((p) => p.startsWith(`${name}:`))).toBe(true);
-    expect(problems.join('\n')).not.toContain(value);
+    // As a token: a bound in the message ("from 1 to 300") may contain the digits of a short value.
+    const escaped = value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    expect(problems.join('\n')).not.toMatch(new RegExp(`(^|[^\\w-])${escaped}($|[^\\w])`));
+  });
+
+  it('says each rule with its bounds, once per variable', () => {
+    expect(problemsOf({ PORT: 'abc' })).toEqual(['PORT: must be a whole number from 0 to 65535']);
+    expect(problemsOf({ PORT: '70000' })).toEqual(['PORT: must be a whole number from 0 to 65535']);
+    expect(problemsOf({ LOG_LEVEL: 'loud' })).toEqual([
+      'LOG_LEVEL: must be one of: fatal, error, warn, info, debug, trace, silent',
+    ]);
+    expect(problemsOf({ JWT_SECRET: 'short' })).toEqual(['JWT_SECRET: must be at least 16 characters']);
   });
 
   it.each([['*'], ['https://a.example.com,*'], ['null'], ['https://*.example.com'], ['a.example.com']])(

@@ -1,5 +1,5 @@
 import { plainToInstance } from 'class-transformer';
-import { ValidationError, validateSync } from 'class-validator';
+import { getMetadataStorage, ValidationError, validateSync } from 'class-validator';
 import ipaddr from 'ipaddr.js';
 
 export type RawEnvironment = NodeJS.ProcessEnv;
@@ -13,33 +13,55 @@ export class ConfigValidationError extends Error {
 }
 
 const RULE_TEXTS: Record<string, string> = {
-  isInt: 'must be a whole number',
-  min: 'is below the allowed minimum',
-  max: 'is above the allowed maximum',
-  isIn: 'is not one of the allowed values',
   isUrl: 'is not a valid URL of the expected scheme',
-  minLength: 'is too short',
-  maxLength: 'is too long',
   matches: 'has characters that are not allowed',
   isString: 'must be a string',
 };
 
+/** The constraints each rule of a schema's variable was declared with (`min` → [1], `isIn` → [values]). */
+function declaredRules(schema: new () => object, property: string): Map<string, unknown[]> {
+  const rules = new Map<string, unknown[]>();
+  for (const rule of getMetadataStorage().getTargetValidationMetadatas(schema, '', true, false)) {
+    if (rule.propertyName === property && rule.name) rules.set(rule.name, rule.constraints ?? []);
+  }
+  return rules;
+}
+
 /**
- * Reads one schema (see variables.ts) from the raw environment. Problems name the variable and the rule, never
- * the value: a misplaced secret must not end up in a deploy log.
+ * One problem per variable, naming its rule with the rule's bounds (the operator must not have to look them
+ * up), never the value: a misplaced secret must not end up in a deploy log.
  */
+function describeRule(schema: new () => object, error: ValidationError): string[] {
+  const failed = Object.keys(error.constraints ?? { invalid: '' });
+  const rules = declaredRules(schema, error.property);
+  const bound = (rule: string) => rules.get(rule)?.[0];
+  const texts: string[] = [];
+  if (failed.some((rule) => rule === 'isInt' || rule === 'min' || rule === 'max')) {
+    const [min, max] = [bound('min') as number | undefined, bound('max') as number | undefined];
+    texts.push(
+      min !== undefined && max !== undefined
+        ? `must be a whole number from ${min} to ${max}`
+        : 'must be a whole number',
+    );
+  }
+  if (failed.includes('isIn')) texts.push(`must be one of: ${(bound('isIn') as string[]).join(', ')}`);
+  if (failed.includes('minLength')) texts.push(`must be at least ${String(bound('minLength'))} characters`);
+  if (failed.includes('maxLength')) texts.push(`must be at most ${String(bound('maxLength'))} characters`);
+  for (const rule of failed) {
+    if (['isInt', 'min', 'max', 'isIn', 'minLength', 'maxLength'].includes(rule)) continue;
+    texts.push(RULE_TEXTS[rule] ?? `fails rule ${rule}`);
+  }
+  return texts.map((text) => `${error.property}: ${text}`);
+}
+
+/** Reads one schema (see variables.ts) from the raw environment; see describeRule for the problems' form. */
 export function parseVariables<Env extends object>(
   schema: new () => Env,
   raw: RawEnvironment,
 ): { env: Env; problems: string[] } {
   const env = plainToInstance(schema, { ...raw }, { excludeExtraneousValues: false });
   const errors: ValidationError[] = validateSync(env, { whitelist: true, forbidUnknownValues: false });
-  const problems = errors.flatMap((error) =>
-    Object.keys(error.constraints ?? { invalid: '' }).map(
-      (rule) => `${error.property}: ${RULE_TEXTS[rule] ?? `fails rule ${rule}`}`,
-    ),
-  );
-  return { env, problems };
+  return { env, problems: errors.flatMap((error) => describeRule(schema, error)) };
 }
 
 /**
