@@ -74,7 +74,12 @@ class FakeServer implements AgentTransport {
     return Promise.resolve({ heartbeat_interval_secs: 1, node_status: 'online', leases, ...max });
   }
 
+  /** Failures the next claims meet, in order. */
+  claimFailures: Error[] = [];
+
   async claim(max: number, _waitMs: number, signal: AbortSignal): Promise<LeasedRun[]> {
+    const failure = this.claimFailures.shift();
+    if (failure) throw failure;
     this.claimMaxes.push(max);
     const runs = this.queue.splice(0, max);
     if (runs.length > 0) this.leasingClaims++;
@@ -317,6 +322,30 @@ describe('Agent', () => {
     ]);
     expect(server.submitted).toEqual([]);
     expect(events.filter((e) => e.event === 'refused')).toEqual([]);
+  });
+
+  it('a claim backing off from an unreachable server claims again as soon as a heartbeat gets through', async () => {
+    const ownServer = new FakeServer();
+    const ownEvents: AgentEvent[] = [];
+    const agent = testAgent({
+      nodeId: 'n4',
+      keys,
+      transport: ownServer,
+      engine: new FakeEngine(),
+      reporter: { emit: (event) => ownEvents.push(event) },
+    });
+    // A proxy in front of a restarting server: 503 with Retry-After 30 s, so the claim's own wait is long.
+    ownServer.claimFailures = [new TransportError('POST /nodes/n4/claim: 503', true, 503, null, 30_000)];
+    await agent.start();
+    try {
+      await until(() => ownEvents.some((e) => e.event === 'network_error' && e.during === 'claim'));
+      ownServer.queue.push(leasedRun(8));
+      // The next heartbeat (the fake server asks for one a second) is answered: the claim goes at once.
+      await until(() => ownServer.submitted.length === 1, 5_000);
+      expect(ownEvents.filter((e) => e.event === 'reconnected')).toHaveLength(1);
+    } finally {
+      await agent.stop(0);
+    }
   });
 
   it('announces the wait it then makes before retrying (one random draw, not two)', async () => {

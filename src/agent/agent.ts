@@ -72,12 +72,18 @@ export class Agent {
   private leaseMs = 30_000;
   private loops: Promise<void>[] = [];
   private readonly answers: ServerAnswers;
+  /** The claim loop's backoff sleep, ended early when the server answers again. */
+  private readonly claimRetryWakers = new Set<() => void>();
 
   constructor(private readonly setup: AgentSetup) {
     this.random = setup.random ?? Math.random;
     this.sleeps = setup.sleeps ?? new Sleeps();
     this.slotState = new Slots(setup.concurrency, setup.clock);
-    this.answers = new ServerAnswers(this.counters, setup.reporter);
+    // A claim backing off from network errors (up to 30 s) starts again as soon as a heartbeat gets through:
+    // after a server restart the node would otherwise sit idle for the rest of its backoff.
+    this.answers = new ServerAnswers(this.counters, setup.reporter, () => {
+      for (const wake of this.claimRetryWakers) wake();
+    });
     this.heartbeats = new Heartbeats({
       transport: setup.transport,
       version: setup.version,
@@ -184,7 +190,7 @@ export class Agent {
         for (const run of runs) this.startRun(run);
       } catch (error) {
         if (this.stopping) break;
-        await this.afterFailure(error, 'claim', failures++);
+        await this.afterFailure(error, 'claim', failures++, this.claimRetryWakers);
       }
     }
   }
@@ -376,7 +382,12 @@ export class Agent {
     held.controller.abort();
   }
 
-  private async afterFailure(error: unknown, during: string, failures: number): Promise<void> {
+  private async afterFailure(
+    error: unknown,
+    during: string,
+    failures: number,
+    wakers?: Set<() => void>,
+  ): Promise<void> {
     // One draw: the wait the line announces is the wait.
     const retryMs = retryWaitMs(
       failures + 1,
@@ -385,7 +396,7 @@ export class Agent {
       this.renewWithinMs() ?? Infinity,
     );
     this.answers.failed(error, during, retryMs);
-    await this.sleeps.sleep(retryMs);
+    await this.sleeps.sleep(retryMs, wakers);
   }
 
   /** While holding leases, a third of the lease: beats and retries wait no longer, so renewals get through. */

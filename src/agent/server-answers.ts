@@ -19,6 +19,8 @@ export class ServerAnswers {
   constructor(
     private readonly counters: Counters,
     private readonly reporter: Reporter,
+    /** Called when the server answers again after network errors (waits made for them can end). */
+    private readonly onReconnected: () => void = () => undefined,
   ) {}
 
   /** A refused result (the caller counts and reports it): a 401 still means the key is gone. */
@@ -32,6 +34,7 @@ export class ServerAnswers {
     const afterMs = Math.round(performance.now() - this.unreachableSince);
     this.unreachableSince = null;
     this.reporter.emit({ event: 'reconnected', after_ms: afterMs });
+    this.onReconnected();
   }
 
   /** A call failed during `during`; it is retried in `retryMs` unless it was refused. */
