@@ -19,6 +19,9 @@ export class TaskQueueRepository {
       with_gpu: number;
       capable: number;
       fresh: number;
+      fresh_owner: number;
+      quorum: boolean;
+      leased: number;
       last_failure: string | null;
     }>(
       `WITH n AS (
@@ -27,7 +30,11 @@ export class TaskQueueRepository {
                 (t.min_cpu_cores IS NULL OR n.cpu_cores >= t.min_cpu_cores)
                   AND (t.min_memory_gb IS NULL OR n.memory_gb >= t.min_memory_gb) AS size_ok,
                 EXISTS (SELECT 1 FROM task_runs r
-                        WHERE r.task_id = t.task_id AND r.node_id = n.node_id AND r.status <> 'expired') AS ran
+                        WHERE r.task_id = t.task_id AND r.node_id = n.node_id AND r.status <> 'expired') AS ran,
+                -- As the claim sees it: a quorum needs owners that have no live or succeeded run of it yet.
+                (t.min_nodes = 1 OR (n.owner_id IS NOT NULL AND NOT EXISTS (
+                   SELECT 1 FROM task_runs r WHERE r.task_id = t.task_id AND r.node_owner_id = n.owner_id
+                      AND r.quorum_run AND r.status IN ('leased', 'succeeded')))) AS owner_ok
            FROM tasks t JOIN nodes n ON n.status = 'online' AND n.deleted_at IS NULL AND n.node_type = 'compute'
           WHERE t.task_id = $1)
        SELECT t.require_gpu, coalesce(t.not_before > now(), false) AS backing_off,
@@ -35,6 +42,9 @@ export class TaskQueueRepository {
               (SELECT count(*)::int FROM n WHERE gpu_ok) AS with_gpu,
               (SELECT count(*)::int FROM n WHERE gpu_ok AND size_ok) AS capable,
               (SELECT count(*)::int FROM n WHERE gpu_ok AND size_ok AND NOT ran) AS fresh,
+              (SELECT count(*)::int FROM n WHERE gpu_ok AND size_ok AND NOT ran AND owner_ok) AS fresh_owner,
+              t.min_nodes > 1 AS quorum,
+              (SELECT count(*)::int FROM task_runs r WHERE r.task_id = t.task_id AND r.status = 'leased') AS leased,
               (SELECT r.outcome FROM task_runs r WHERE r.task_id = t.task_id AND r.status = 'failed'
                 ORDER BY r.completed_at DESC NULLS LAST LIMIT 1) AS last_failure
          FROM tasks t WHERE t.task_id = $1`,
@@ -48,6 +58,9 @@ export class TaskQueueRepository {
       withGpu: row.with_gpu,
       capable: row.capable,
       fresh: row.fresh,
+      freshOwner: row.fresh_owner,
+      quorum: row.quorum,
+      leased: row.leased,
       lastFailure: row.last_failure,
     };
   }

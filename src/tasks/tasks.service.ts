@@ -55,12 +55,16 @@ export class TasksService {
     };
   }
 
-  /** A pending task's `status_reason` says why it waits, computed from the nodes online now. */
+  /**
+   * A waiting task's `status_reason` says why it waits, computed from the nodes online now: a pending task, or
+   * a running one with no run leased (a quorum task seeking its next run).
+   */
   async get(principal: Principal, taskId: string): Promise<TaskInfoDto> {
     let task = await this.visible(principal, taskId);
-    if (task.status === 'pending') {
+    if (task.status === 'pending' || task.status === 'running') {
       const facts = await this.queue.waitFacts(task.taskId);
-      if (facts) task = { ...task, statusReason: waitReason(facts) };
+      if (facts && (task.status === 'pending' || facts.leased === 0))
+        task = { ...task, statusReason: waitReason(facts) };
     }
     return toTaskInfo(task, await this.taskRuns.runsOf(task.taskId));
   }

@@ -7,6 +7,9 @@ describe('waitReason', () => {
     withGpu: 3,
     capable: 3,
     fresh: 3,
+    freshOwner: 3,
+    quorum: false,
+    leased: 0,
     backingOff: false,
     lastFailure: null,
   };
@@ -39,6 +42,12 @@ describe('waitReason', () => {
       WAIT_REASONS.waiting,
     ],
     ['in backoff', { backingOff: true }, WAIT_REASONS.backingOff],
+    [
+      'a quorum whose every fresh node is of an owner that ran it',
+      { quorum: true, freshOwner: 0 },
+      WAIT_REASONS.noOtherOwner,
+    ],
+    ['owners are no reason for a task without a quorum', { freshOwner: 0 }, WAIT_REASONS.waiting],
     ['no node beats backoff', { online: 0, backingOff: true }, WAIT_REASONS.noComputeNode],
   ])('%s', (_case, patch, reason) => {
     expect(waitReason({ ...ready, ...patch })).toBe(reason);

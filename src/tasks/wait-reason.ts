@@ -11,6 +11,12 @@ export interface WaitFacts {
   capable: number;
   /** Of those, the ones that have not run this task yet (distinct nodes per task). */
   fresh: number;
+  /** Of those, the ones a quorum task may still take: of an owner with no live or succeeded run of it. */
+  freshOwner: number;
+  /** The task needs a quorum (min_nodes > 1): its runs must come from nodes of distinct owners. */
+  quorum: boolean;
+  /** Runs of the task leased now (a running quorum task with none is waiting for its next node). */
+  leased: number;
   /** The task is in its retry backoff after a failed run. */
   backingOff: boolean;
   /** The outcome of the task's latest failed run, if any. */
@@ -22,6 +28,8 @@ export const WAIT_REASONS = {
   noGpuNode: 'no online node with a GPU',
   noCapableNode: 'no online node with the required CPU cores and memory',
   noFreshNode: 'every capable online node has already run this task',
+  noOtherOwner:
+    'its quorum needs a node of another owner: every capable online node belongs to an owner that has run it',
   backingOff: 'retrying after a failed run',
   waiting: 'waiting for a free node',
 } as const;
@@ -40,6 +48,7 @@ export function waitReason(facts: WaitFacts): string {
     }
     return WAIT_REASONS.noFreshNode;
   }
+  if (facts.quorum && facts.freshOwner === 0) return WAIT_REASONS.noOtherOwner;
   if (facts.backingOff) return WAIT_REASONS.backingOff;
   return WAIT_REASONS.waiting;
 }

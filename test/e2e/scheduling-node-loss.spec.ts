@@ -156,6 +156,32 @@ describeEachDatabase('node loss, wait reasons and task metrics on %s', (database
     }
   });
 
+  it('a running quorum task with no run leased says what it waits for', async () => {
+    const h = bearer(alice.accessToken);
+    await ctx.dataSource.query(`UPDATE nodes SET status = 'offline' WHERE status <> 'rejected'`);
+    const view = (taskId: string) => getTask(ctx.app, taskId, h);
+    const quorum = await submitTask(ctx.app, h, {
+      requirements: { ...ORIGINAL_TASK.requirements, min_nodes: 2 },
+    });
+    const first = await newAgent(CPU_ONLY);
+    const run = (await first.claim({ max: 16, wait_ms: 0 })).find((r) => r.task_id === quorum.task_id)!;
+    // Leased: nothing to explain.
+    expect(await view(quorum.task_id)).toMatchObject({ status: 'running', status_reason: null });
+    expect((await first.report(run, 'ok', 6)).json()).toMatchObject({ task_status: 'running' });
+    expect(await view(quorum.task_id)).toMatchObject({
+      status: 'running',
+      status_reason: 'every capable online node has already run this task',
+    });
+    await newAgent(CPU_ONLY); // bob's second node: a node that has not run it, of the owner who has
+    expect((await view(quorum.task_id)).status_reason).toBe(
+      'its quorum needs a node of another owner: every capable online node belongs to an owner that has run it',
+    );
+    const carol = await newSession(ctx.app, `carol${randomBytes(3).toString('hex')}`);
+    await TestAgent.register(ctx.app, bearer(carol.accessToken), { capabilities: CPU_ONLY });
+    expect((await view(quorum.task_id)).status_reason).toBe('waiting for a free node');
+    await ctx.app.inject({ method: 'POST', url: `/api/v1/tasks/${quorum.task_id}/cancel`, headers: h });
+  });
+
   it('counts finished tasks by type and status, claims by result, and reports the queue depth', async () => {
     const h = bearer(alice.accessToken);
     const labels = { task_type: 'computation', status: 'completed' };
