@@ -1,6 +1,11 @@
 import { Logger as NestLogger } from '@nestjs/common';
 import { Logger as TypeOrmLogger } from 'typeorm';
 
+const UNIQUE_VIOLATION = '23505';
+
+const sqlStateOf = (error: string | Error): string | undefined =>
+  typeof error === 'string' ? undefined : (error as { code?: string }).code;
+
 /**
  * Routes TypeORM's messages into the app's JSON log. Failed queries are logged without their parameters:
  * parameters can carry user data and token hashes, which have no place in logs.
@@ -12,7 +17,11 @@ export class TypeOrmLogAdapter implements TypeOrmLogger {
 
   logQueryError(error: string | Error, query: string): void {
     const message = error instanceof Error ? error.message : error;
-    this.logger.warn(`query failed: ${message} — ${query.slice(0, 500)}`);
+    const line = `query failed: ${message} — ${query.slice(0, 500)}`;
+    // A unique violation is how the code learns of a duplicate (a taken username, a racing claim) and answers
+    // it (409, a retry): expected, so not a warning an operator should chase.
+    if (sqlStateOf(error) === UNIQUE_VIOLATION) this.logger.debug?.(line);
+    else this.logger.warn(line);
   }
 
   logQuerySlow(time: number, query: string): void {
