@@ -1,6 +1,7 @@
-import { TestAgent } from '../support/agent';
+import { randomUUID } from 'node:crypto';
+import { LeasedRun, outputHash, TestAgent } from '../support/agent';
 import { useTestApp } from '../support/app';
-import { bearer, newSession, Session } from '../support/auth';
+import { apiKeyHeader, bearer, newSession, Session } from '../support/auth';
 import { postTask, submitTask } from '../support/tasks';
 
 /** Values that used to pass validation and fail in SQL (500s), and a correct result the body limit refused. */
@@ -59,5 +60,53 @@ describe('node protocol and task inputs at their bounds', () => {
     // 300 000 control characters: 1.8 MB of JSON for 300 kB of output, within WASM_MAX_OUTPUT_BYTES.
     const res = await agent.report(run, 'ok', '\u0001'.repeat(300_000));
     expect(res.statusCode).toBe(200);
+  });
+
+  it('a number past the double range in output, proof or public_signals is a 422 naming it, not a 500', async () => {
+    const { agent, run } = await claimOne();
+    // JSON.parse reads 1e999 as Infinity, which RFC 8785 (the request hash) cannot encode.
+    const raw = (target: Pick<LeasedRun, 'run_id'>, field: string, value: string) =>
+      ctx.app.inject({
+        method: 'POST',
+        url: `/api/v1/runs/${target.run_id}/result`,
+        headers: { ...apiKeyHeader(agent.node.node_api_key), 'content-type': 'application/json' },
+        payload:
+          `{"fence":"${run.fence}","outcome":"ok","output_hash":"${outputHash(null)}",` +
+          `"execution_time_ms":1,"signature":"AAAA","${field}":${value}}`,
+      });
+    const cases: [string, string, string][] = [
+      ['output', '{"x":1e999}', 'output.x'],
+      ['output', '[1, -1e400]', 'output[1]'],
+      ['proof', '{"x":-1e400}', 'proof.x'],
+      ['public_signals', '["1", 1e999]', 'public_signals[1]'],
+    ];
+    for (const target of [run, { run_id: randomUUID() }]) {
+      for (const [field, value, path] of cases) {
+        const res = await raw(target, field, value);
+        expect([res.statusCode, res.json().error, res.json().details]).toEqual([
+          422,
+          'validation_error',
+          [{ field: path, message: expect.stringMatching(/^not_json: /) }],
+        ]);
+      }
+    }
+    // The lease is untouched: the node's honest result still lands.
+    expect((await agent.report(run, 'ok', { x: 1 })).statusCode).toBe(200);
+  });
+
+  it('output and proof keep the deep-JSON limits of inputs', async () => {
+    const { agent, run } = await claimOne();
+    const deep = JSON.parse('['.repeat(17) + ']'.repeat(17)) as unknown;
+    const tooDeep = await agent.report(run, 'ok', deep);
+    expect([tooDeep.statusCode, tooDeep.json().details[0].message]).toEqual([
+      422,
+      expect.stringMatching(/^max_depth: /),
+    ]);
+    const wide = Object.fromEntries(Array.from({ length: 1001 }, (_, i) => [`k${i}`, i]));
+    const proof = await agent.report(run, 'ok', 1, { proof: wide });
+    expect([proof.statusCode, proof.json().details[0]]).toEqual([
+      422,
+      { field: 'proof', message: expect.stringMatching(/^max_object_keys: /) },
+    ]);
   });
 });

@@ -1,4 +1,6 @@
 import { ANY_JSON } from '../../common/openapi/any-json';
+import { DEFAULT_DEEP_JSON_LIMITS, DeepJsonLimits } from '../../common/validation/deep-json';
+import { IsDeepJson } from '../../common/validation/deep-json.decorator';
 import { IsFence } from '../../common/validation/fence';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
@@ -27,6 +29,19 @@ export const TASK_FAULT_OUTCOMES: readonly ResultOutcome[] = PROGRAM_FAULT_OUTCO
 const HEX64 = /^[0-9a-f]{64}$/;
 /** The most characters of stdout and of stderr a result carries. */
 export const MAX_RESULT_TEXT_CHARS = 65_536;
+/** The most public signals a result carries. */
+const MAX_PUBLIC_SIGNALS = 1024;
+
+/**
+ * The free-form fields of a result get the inputs' deep-JSON limits (finite numbers, depth, sizes), checked
+ * before the body is hashed (RFC 8785 throws on a non-finite number: a 500). Strings are bounded by the body
+ * limit only: an output that is not JSON within the limits is the guest's stdout as text, up to
+ * WASM_MAX_OUTPUT_BYTES.
+ */
+const RESULT_JSON_LIMITS: DeepJsonLimits = Object.freeze({
+  ...DEFAULT_DEEP_JSON_LIMITS,
+  maxStringLength: Number.MAX_SAFE_INTEGER,
+});
 
 export class RunResultRequestDto {
   @ApiProperty({ description: 'The fence of the lease, as claimed' })
@@ -35,7 +50,10 @@ export class RunResultRequestDto {
 
   @ApiProperty({ enum: RESULT_OUTCOMES }) @IsIn(RESULT_OUTCOMES) outcome!: ResultOutcome;
 
-  @ApiPropertyOptional({ ...ANY_JSON, description: 'Any JSON value' }) @IsOptional() output?: unknown;
+  @ApiPropertyOptional({ ...ANY_JSON, description: 'Any JSON value within the deep-JSON limits' })
+  @IsOptional()
+  @IsDeepJson(RESULT_JSON_LIMITS)
+  output?: unknown;
 
   @ApiProperty({ pattern: HEX64.source, description: 'Lowercase hex SHA-256 of the RFC 8785 form of output' })
   @IsString()
@@ -71,6 +89,7 @@ export class RunResultRequestDto {
   })
   @IsOptional()
   @IsObject()
+  @IsDeepJson(RESULT_JSON_LIMITS)
   proof?: Record<string, unknown>;
 
   @ApiPropertyOptional({
@@ -79,8 +98,10 @@ export class RunResultRequestDto {
   })
   @IsOptional()
   @IsArray()
-  @ArrayMaxSize(1024)
+  @ArrayMaxSize(MAX_PUBLIC_SIGNALS)
+  @IsDeepJson({ ...RESULT_JSON_LIMITS, maxArrayItems: MAX_PUBLIC_SIGNALS })
   public_signals?: unknown[];
+
   @ApiProperty({
     maxLength: 128,
     description:
