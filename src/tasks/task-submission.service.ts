@@ -159,6 +159,12 @@ export class TaskSubmissionService {
       const field = dto.module_id !== undefined ? 'module_id' : 'wasm_module';
       throw invalid(field, 'computation tasks run a built-in program (inputs.program); use wasm_execution');
     }
+    // Refused before the module is stored: the server would bind the module to the receipt that the prover
+    // signs without it, so every honest result would be signature_invalid (and count against its node).
+    if (dto.task_type === 'zk_proof' && hasModule) {
+      const field = dto.module_id !== undefined ? 'module_id' : 'wasm_module';
+      throw invalid(field, 'zk_proof tasks run their circuit (circuit_id), not a module');
+    }
     if (dto.task_type === 'wasm_execution' && !hasModule) {
       throw invalid('module_id', 'wasm_execution needs a module: module_id or wasm_module');
     }

@@ -6,6 +6,7 @@ import { LeasedRun, outputHash, receiptFor, TestAgent } from '../support/agent';
 import { bearer, newSession, Session } from '../support/auth';
 import { expect422 } from '../support/validation';
 import { getTask, ORIGINAL_TASK, submitTask } from '../support/tasks';
+import { fixture, sha256, uniqueFixture } from '../support/wasm';
 import { circuitPayload, ZK_FIXTURES, zkFixture } from '../support/zk';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -90,6 +91,38 @@ describe('zk_proof tasks', () => {
     expect422(await post({ public_signals: ['33'] }), 'inputs.public_signals');
     expect422(await post({ public_signals: ['033', '11'] }), 'inputs.public_signals[0]');
     expect((await post({ public_signals: STATEMENT })).statusCode).toBe(201);
+  });
+
+  it('a module (module_id or wasm_module) is a 422 and stores nothing: the prover signs no module_hash', async () => {
+    const modules = (): Promise<unknown[]> =>
+      ctx.dataSource.query(
+        `SELECT (SELECT count(*) FROM wasm_modules)::int AS modules, (SELECT count(*) FROM module_owners)::int AS owners`,
+      );
+    const stored = fixture('echo');
+    const upload = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/modules',
+      headers: { ...bearer(alice.accessToken), 'content-type': 'application/wasm' },
+      payload: stored,
+    });
+    expect(upload.statusCode).toBeLessThan(300);
+    const before = await modules();
+    const post = (extra: object) =>
+      ctx.app.inject({
+        method: 'POST',
+        url: '/api/v1/tasks',
+        headers: bearer(alice.accessToken),
+        payload: {
+          ...ORIGINAL_TASK,
+          task_type: 'zk_proof',
+          circuit_id: circuitId,
+          inputs: { public_signals: STATEMENT },
+          ...extra,
+        },
+      });
+    expect422(await post({ wasm_module: uniqueFixture('echo').toString('base64') }), 'wasm_module');
+    expect422(await post({ module_id: sha256(stored) }), 'module_id');
+    expect(await modules()).toEqual(before);
   });
 
   it('a proof that verifies for the circuit and the task’s statement completes it, stored with task and run', async () => {
