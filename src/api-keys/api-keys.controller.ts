@@ -79,7 +79,9 @@ export class ApiKeysController {
   @ApiNotFoundResponse({ description: 'No such key of yours (`not_found`)' })
   @ApiForbiddenResponse({ description: 'The key has a scope the caller lacks (`forbidden`)' })
   @ApiConflictResponse({
-    description: 'The key is revoked or expired, or a grace period would pass the live-key cap (`conflict`)',
+    description:
+      'The key is revoked or expired, already rotated (in its grace period), or a grace period would pass the ' +
+      'live-key cap (`conflict`)',
   })
   @ApiBody({ type: RotateApiKeyDto, required: false })
   rotate(

@@ -15,6 +15,8 @@ export interface ApiKeyRecord {
   lastUsedAt: Date | null;
   createdAt: Date;
   revokedAt: Date | null;
+  /** The key that replaces this one (a rotation); set while a rotated key is in its grace period. */
+  replacedBy: string | null;
   /** Whether `expiresAt` has passed, by the database's clock when the row was read. */
   expired: boolean;
 }
@@ -59,11 +61,12 @@ interface KeyRow {
   last_used_at: Date | null;
   created_at: Date;
   revoked_at: Date | null;
+  replaced_by: string | null;
   expired: boolean;
 }
 
 const COLUMNS = `key_id, user_id, key_prefix, name, scopes, rate_limit_tier, expires_at, last_used_at, created_at,
-  revoked_at, COALESCE(expires_at <= now(), false) AS expired`;
+  revoked_at, replaced_by, COALESCE(expires_at <= now(), false) AS expired`;
 
 function toRecord(row: KeyRow): ApiKeyRecord {
   return {
@@ -77,6 +80,7 @@ function toRecord(row: KeyRow): ApiKeyRecord {
     lastUsedAt: row.last_used_at,
     createdAt: row.created_at,
     revokedAt: row.revoked_at,
+    replacedBy: row.replaced_by,
     expired: row.expired,
   };
 }

@@ -115,6 +115,15 @@ export class ApiKeysService {
       if (old.revokedAt || old.expired) {
         throw new AppException(ErrorCode.Conflict, 'A revoked or expired key cannot be rotated');
       }
+      // A key in its grace period is already replaced: rotating it again would mint a second successor (past the
+      // one the owner holds) whose expiry is the old key's grace end. The row lock makes concurrent rotations
+      // take turns, so only the first one sees no successor.
+      if (old.replacedBy !== null) {
+        throw new AppException(
+          ErrorCode.Conflict,
+          `This key was already rotated (it is in its grace period): rotate its successor ${old.replacedBy} instead`,
+        );
+      }
       // Rotation hands out a fresh secret with the old key's scopes: like creation, it must not give the
       // caller (say, a key narrowed to keys:manage) more than it holds.
       const beyond = old.scopes.filter((scope) => !principal.scopes.includes(scope));

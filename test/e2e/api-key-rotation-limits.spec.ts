@@ -120,4 +120,49 @@ describe('API key rotation limits', () => {
       expect(await liveKeyCount(owner.userId)).toBe(MAX_LIVE_KEYS_PER_USER);
     });
   });
+
+  describe('a key in its grace period is already replaced', () => {
+    it('rotating it again is a 409 naming its successor, which keeps the old key’s expiry', async () => {
+      const owner = await newSession(ctx.app, 'regrace');
+      const token = bearer(owner.accessToken);
+      const old = await createKey(token, ['tasks:read'], 'once');
+      const rotate = () => call('POST', `/api-keys/${old.key_id}/rotate`, token, { grace_seconds: 100 });
+      const first = await rotate();
+      expect([first.statusCode, first.json().expires_at]).toEqual([201, null]);
+      for (const again of [await rotate(), await call('POST', `/api-keys/${old.key_id}/rotate`, token, {})]) {
+        expect(again.statusCode).toBe(409);
+        expect(again.json()).toEqual({
+          error: 'conflict',
+          message: expect.stringContaining(`rotate its successor ${first.json().key_id}`),
+          request_id: expect.any(String),
+        });
+      }
+      // The old key still works for its grace; its one successor can be rotated as usual.
+      expect((await call('GET', '/auth/api-key/validate', apiKeyHeader(old.api_key))).statusCode).toBe(200);
+      const next = await call('POST', `/api-keys/${first.json().key_id}/rotate`, token, {
+        grace_seconds: 100,
+      });
+      expect([next.statusCode, next.json().expires_at]).toEqual([201, null]);
+      expect(await liveKeyCount(owner.userId)).toBe(4); // default key, old, first, next
+    });
+
+    it('concurrent rotations of one key take turns: one 201, the rest 409', async () => {
+      const owner = await newSession(ctx.app, 'regrace2');
+      const token = bearer(owner.accessToken);
+      const old = await createKey(token, ['tasks:read']);
+      const statuses = await Promise.all(
+        [100, 100, 0, 100].map((grace) =>
+          call('POST', `/api-keys/${old.key_id}/rotate`, token, { grace_seconds: grace }).then(
+            (res) => res.statusCode,
+          ),
+        ),
+      );
+      expect(statuses.sort()).toEqual([201, 409, 409, 409]);
+      const [row] = await ctx.dataSource.query<{ n: number }[]>(
+        `SELECT count(*)::int AS n FROM api_keys WHERE user_id = $1 AND name = 'k'`,
+        [owner.userId],
+      );
+      expect(row.n).toBe(2);
+    });
+  });
 });
