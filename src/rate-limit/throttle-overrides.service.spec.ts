@@ -3,7 +3,7 @@ import { FakeClock } from '../common/clock/fake-clock';
 import { DatabaseClock } from '../database/database-clock';
 import { TransactionRunner } from '../database/transaction-runner';
 import { ActiveOverrideRecord, ThrottleOverridesRepository } from './throttle-overrides.repository';
-import { OVERRIDES_REFRESH_MS, ThrottleOverridesService } from './throttle-overrides.service';
+import { isStandardIp, OVERRIDES_REFRESH_MS, ThrottleOverridesService } from './throttle-overrides.service';
 
 class FakeOverrides {
   reads = 0;
@@ -63,5 +63,19 @@ describe('ThrottleOverridesService.find', () => {
     clock.advance(1);
     expect(await sut.find(['ip:198.51.100.1'])).toMatchObject({ rpm: 5 });
     expect(overrides.reads).toBe(2);
+  });
+});
+
+describe('isStandardIp', () => {
+  it('takes dotted-quad decimal IPv4 and IPv6 text', () => {
+    for (const address of ['127.0.0.1', '0.0.0.0', '255.255.255.255', '203.0.113.7', '::1', '2001:DB8::1'])
+      expect([address, isStandardIp(address)]).toEqual([address, true]);
+    expect(isStandardIp('::ffff:10.0.0.1')).toBe(true);
+  });
+
+  it('refuses the inet_aton forms an IP parser would read as another address, and zones', () => {
+    const refused = ['0x7f.1', '0', '5', '127.1', '0x7f000001', '010.0.0.1', '127.000.0.1', '256.0.0.1'];
+    for (const address of [...refused, '1.2.3.4 ', '::ffff:010.0.0.1', 'fe80::1%eth0', 'localhost', ''])
+      expect([address, isStandardIp(address)]).toEqual([address, false]);
   });
 });

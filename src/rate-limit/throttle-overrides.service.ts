@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import ipaddr from 'ipaddr.js';
+import { isIP } from 'node:net';
 import { AuditAction } from '../audit/audit-actions';
 import { AuditService } from '../audit/audit.service';
 import type { Principal, RequestMeta } from '../common/auth/principal';
@@ -137,8 +138,11 @@ export class ThrottleOverridesService {
   private normalizeSubject(type: string, id: string, problems: { field: string; message: string }[]): string {
     if (type === 'ip') {
       // Stored in the same canonical form the throttler sees (IPv4-mapped IPv6 becomes IPv4).
-      if (!ipaddr.isValid(id))
-        problems.push({ field: 'subject_id', message: 'subject_id must be an IP address' });
+      if (!isStandardIp(id))
+        problems.push({
+          field: 'subject_id',
+          message: 'subject_id must be an IPv4 address in dotted-quad decimal or an IPv6 address',
+        });
       else return canonicalIp(id);
     } else if (!isUuid(id)) {
       problems.push({
@@ -165,6 +169,20 @@ export class ThrottleOverridesService {
     );
     this.loadedAt = this.clock.nowMs();
   }
+}
+
+const OCTET = '(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])';
+const DOTTED_QUAD = new RegExp(`^${OCTET}(?:\\.${OCTET}){3}$`);
+
+/**
+ * Dotted-quad decimal IPv4 (no leading zeros) or standard IPv6 text, without a zone. An override names the
+ * address an admin means: inet_aton forms ("0x7f.1", "127.1", "5", octal "010.0.0.1") would silently become
+ * another address, and a zone never appears in a client address, so such an override could never apply.
+ */
+export function isStandardIp(text: string): boolean {
+  const version = isIP(text);
+  if (version === 4) return DOTTED_QUAD.test(text);
+  return version === 6 && !text.includes('%');
 }
 
 /** One spelling per address, so `::ffff:10.0.0.1` and `10.0.0.1` are the same client. */
