@@ -31,8 +31,11 @@ import { RateLimitTier } from '../common/auth/rate-tier.decorator';
 import { CurrentPrincipal, CurrentRequestMeta } from '../common/auth/request-context.decorator';
 import { Scope } from '../common/auth/scopes';
 import { BodyLimit } from '../common/http/body-limit';
+import { RawJsonBody } from '../common/http/body-parsers';
 import { moduleUploadBodyLimit } from '../wasm/module-upload';
 import { CreateTaskDto } from './dto/create-task.dto';
+import { CreateTaskPipe } from './create-task.pipe';
+import type { CreateTaskRequest } from './create-task.pipe';
 import { TASK_EXAMPLES } from './dto/task-examples';
 import { ListTasksQueryDto } from './dto/task-queries.dto';
 import { TaskDeletedDto, TaskInfoDto, TaskPageDto } from './dto/task-responses.dto';
@@ -55,6 +58,8 @@ export class TasksController {
   @Authenticated({ scopes: [Scope.TasksWrite] })
   @RateLimitTier('task')
   @BodyLimit(moduleUploadBodyLimit)
+  // Forbidden keys reach CreateTaskPipe as own properties, to be refused by name instead of deleted unseen.
+  @RawJsonBody()
   @ApiHeader({
     name: 'Idempotency-Key',
     required: false,
@@ -72,7 +77,7 @@ export class TasksController {
     description: 'Body over its limit, or `wasm_module` past the storage quota (`storage_quota_exceeded`)',
   })
   submit(
-    @Body() dto: CreateTaskDto,
+    @Body(CreateTaskPipe) dto: CreateTaskRequest,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
     @CurrentPrincipal() principal: Principal,
     @CurrentRequestMeta() meta: RequestMeta,

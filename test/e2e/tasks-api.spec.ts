@@ -114,6 +114,49 @@ describe('tasks API', () => {
     ).toBe(201);
   });
 
+  it.each(['__proto__', 'constructor', 'prototype'])(
+    'a %s key in the inputs is a 422 forbidden_key naming the path, as on the run route, and stores no task',
+    async (key) => {
+      const before = await ctx.dataSource.query(`SELECT count(*)::int AS n FROM tasks`);
+      // Written as text: an object literal with a `__proto__` key would set a prototype instead.
+      const module = readFileSync(join(__dirname, '../fixtures/wasm/echo.wasm')).toString('base64');
+      const body = JSON.stringify({ ...ORIGINAL_TASK, task_type: 'wasm_execution', wasm_module: module });
+      const res = await ctx.app.inject({
+        method: 'POST',
+        url: '/api/v1/tasks',
+        headers: { ...bearer(alice.accessToken), 'content-type': 'application/json' },
+        payload: body.replace(/}$/, `, "inputs": {"a": [{"${key}": {"polluted": true}}]}}`),
+      });
+      expect([res.statusCode, res.json().details]).toEqual([
+        422,
+        [{ field: `inputs.a[0].${key}`, message: expect.stringMatching(/^forbidden_key: /) }],
+      ]);
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+      expect(await ctx.dataSource.query(`SELECT count(*)::int AS n FROM tasks`)).toEqual(before);
+    },
+  );
+
+  it('a forbidden key elsewhere in the body is a 422 naming it, never dropped in silence', async () => {
+    const text = JSON.stringify(ORIGINAL_TASK);
+    for (const [payload, field] of [
+      [text.replace(/^{/, '{"__proto__": {"x": 1}, '), '__proto__'],
+      [text.replace(/^{/, '{"constructor": 1, '), 'constructor'],
+      [text.replace('"requirements":{', '"requirements":{"prototype": 1, '), 'requirements.prototype'],
+    ]) {
+      const res = await ctx.app.inject({
+        method: 'POST',
+        url: '/api/v1/tasks',
+        headers: { ...bearer(alice.accessToken), 'content-type': 'application/json' },
+        payload,
+      });
+      expect({ payload, status: res.statusCode, details: res.json().details }).toEqual({
+        payload,
+        status: 422,
+        details: [expect.objectContaining({ field })],
+      });
+    }
+  });
+
   it('stores a base64 wasm_module like an upload and records its id', async () => {
     const module = readFileSync(join(__dirname, '../fixtures/wasm/echo.wasm'));
     const res = await post(

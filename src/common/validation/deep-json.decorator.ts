@@ -14,7 +14,7 @@ const SEPARATOR = '\u0000';
  *
  * Behind the global ValidationPipe, `__proto__`, `prototype` and `constructor` keys never reach this check:
  * Nest's pipe deletes them (at any depth) before validating. A route that must refuse them by name reads its
- * body raw and checks it itself (@RawJsonBody in DEVELOPERS.md; RunRequestPipe).
+ * body raw and checks it itself (@RawJsonBody in DEVELOPERS.md; RunRequestPipe, CreateTaskPipe).
  */
 export function IsDeepJson(limits: DeepJsonLimits = DEFAULT_DEEP_JSON_LIMITS): PropertyDecorator {
   return ValidateBy({
