@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import ipaddr from 'ipaddr.js';
 import { isIP } from 'node:net';
+import { clientSubject } from './client-subject';
 import { AuditAction } from '../audit/audit-actions';
 import { AuditService } from '../audit/audit.service';
 import type { Principal, RequestMeta } from '../common/auth/principal';
@@ -185,8 +185,11 @@ export function isStandardIp(text: string): boolean {
   return version === 6 && !text.includes('%');
 }
 
-/** One spelling per address, so `::ffff:10.0.0.1` and `10.0.0.1` are the same client. */
+/**
+ * The subject the throttler counts the address as (clientSubject): one spelling per address, so
+ * `::ffff:10.0.0.1` and `10.0.0.1` are the same client, and an IPv6 address's /64 — an override stored as the
+ * full IPv6 address never matched the /64 the throttler looks up, so it never applied.
+ */
 export function canonicalIp(address: string): string {
-  const parsed = ipaddr.process(address);
-  return parsed.toNormalizedString();
+  return clientSubject(address);
 }

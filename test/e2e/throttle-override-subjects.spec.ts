@@ -52,9 +52,22 @@ describe('throttle override IP subjects', () => {
     expect(await listed()).toEqual([]);
   });
 
-  it('dotted-quad IPv4 and IPv6 text are taken, stored in one canonical spelling', async () => {
+  it('dotted-quad IPv4 and IPv6 text are taken, stored as the subject the throttler counts', async () => {
     const answers = await Promise.all(['203.0.113.7', '::ffff:198.51.100.77', '2001:DB8::1'].map(create));
     expect(answers.map((res) => res.statusCode)).toEqual([201, 201, 201]);
-    expect((await listed()).sort()).toEqual(['198.51.100.77', '2001:db8:0:0:0:0:0:1', '203.0.113.7']);
+    // IPv6 clients are counted per /64, so an IPv6 override is its address's /64.
+    expect((await listed()).sort()).toEqual(['198.51.100.77', '2001:db8::/64', '203.0.113.7']);
+    expect((await create('2001:db8::ffff')).json()).toMatchObject({ reason: 'throttle_override_exists' });
+  });
+
+  it('an IPv6 override applies to the clients of its /64', async () => {
+    expect((await create('2001:db8:5::1')).statusCode).toBe(201); // rpm 5
+    // A public, rate-limited route: the client's address is its subject.
+    const login = (remoteAddress: string) =>
+      ctx.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: {}, remoteAddress });
+    const limits = async (remoteAddress: string) => (await login(remoteAddress)).headers['x-ratelimit-limit'];
+    expect(await limits('2001:db8:5::abcd')).toBe('5');
+    // Negative control: another /64 keeps the tier's limit.
+    expect(await limits('2001:db8:6::abcd')).not.toBe('5');
   });
 });
