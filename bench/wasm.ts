@@ -114,7 +114,7 @@ async function engine(
     for (let i = 0; i < CALLS; i++) samples.push(await time(call));
     return { cold, warm: p50(samples) };
   } finally {
-    await Promise.all([service.onModuleDestroy(), store.checker.close()]);
+    await Promise.all([service.close(), store.checker.close()]);
   }
 }
 

@@ -57,7 +57,7 @@ async function wasmFlood(config: AppConfig, laneOf: (user: string) => Lane): Pro
     console.log(`    (attackers' runs still waiting when the victim was done: ${queuedAfter})`);
     return latencies;
   } finally {
-    await Promise.all([engine.onModuleDestroy(), store.checker.close()]);
+    await Promise.all([engine.close(), store.checker.close()]);
   }
 }
 

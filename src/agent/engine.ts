@@ -30,5 +30,5 @@ export function standaloneEngine(concurrency: number): {
   const runtime = new V8Runtime({ poolSize: concurrency });
   runtime.warmUp();
   const engine = new WasmService(config, undefined, [runtime]);
-  return { engine, close: () => engine.onModuleDestroy() } as const;
+  return { engine, close: () => engine.close() } as const;
 }

@@ -1,4 +1,4 @@
-import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { join } from 'node:path';
 import { Piscina } from 'piscina';
 import type { ModuleCheck } from './module-check';
@@ -11,7 +11,7 @@ const WORKER_FILE = join(__dirname, 'module-check.worker.js');
  * event loop. `checks` counts the modules parsed, for tests that must show a path parses nothing.
  */
 @Injectable()
-export class ModuleChecker implements OnModuleDestroy {
+export class ModuleChecker implements OnApplicationShutdown {
   private readonly pool: Piscina<{ bytes: Uint8Array; limits: WasmConfig['structure'] }, ModuleCheck>;
   private parsed = 0;
   private closing: Promise<void> | null = null;
@@ -44,7 +44,8 @@ export class ModuleChecker implements OnModuleDestroy {
     return this.closing;
   }
 
-  onModuleDestroy(): Promise<void> {
+  /** After the HTTP server has closed, so an upload or run in flight at SIGTERM still has its check thread. */
+  onApplicationShutdown(): Promise<void> {
     return this.close();
   }
 }

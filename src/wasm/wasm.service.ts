@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnModuleDestroy, Optional } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { createHash, hash } from 'node:crypto';
 import { FairLimiter, QueueRefusal } from '../common/concurrency/fair-limiter';
 import { internalLane, Lane } from '../common/concurrency/fair-queue';
@@ -68,7 +68,7 @@ const sha256: (data: Uint8Array | string) => string =
  * closed set of outcomes. Controllers are meant to be thin wrappers around `run`.
  */
 @Injectable()
-export class WasmService implements OnModuleDestroy {
+export class WasmService implements OnApplicationShutdown {
   private readonly limiter: FairLimiter;
   private readonly runtimes: Map<WasmRuntimeName, WasmRuntime>;
   /** Module hash → why it cannot run (or null when it can), so the binary is parsed once per module. */
@@ -121,9 +121,18 @@ export class WasmService implements OnModuleDestroy {
     return this.execute(bytes, sha256(bytes), request, lane);
   }
 
-  async onModuleDestroy(): Promise<void> {
+  /** Ends the runtimes' threads; a run still under way ends as a trap. */
+  async close(): Promise<void> {
     await Promise.all([...this.runtimes.values()].map((runtime) => runtime.close()));
     await this.ownChecker?.close();
+  }
+
+  /**
+   * After the HTTP server has closed (Nest runs onModuleDestroy before it, while requests are still served):
+   * a run in flight at SIGTERM finishes and is answered before its runtime goes.
+   */
+  onApplicationShutdown(): Promise<void> {
+    return this.close();
   }
 
   private runtimeFor(request: RunRequest): WasmRuntime {

@@ -100,7 +100,7 @@ export async function buildEngine(config: AppConfig): Promise<Engine> {
     new WasmerRuntime({ poolSize: config.wasm.maxConcurrency }),
   ]);
   const close = async () => {
-    await Promise.all([service.onModuleDestroy(), store.checker.close()]);
+    await Promise.all([service.close(), store.checker.close()]);
   };
   return { service, store, close };
 }

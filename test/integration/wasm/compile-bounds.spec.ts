@@ -35,7 +35,7 @@ describe('v8: compile cost is bounded and inside the timeout', () => {
   });
 
   afterAll(async () => {
-    await service?.onModuleDestroy();
+    await service?.close();
     await closeStore?.();
     env?.cleanup();
   });

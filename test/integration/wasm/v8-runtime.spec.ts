@@ -102,7 +102,7 @@ describe('v8 runtime: guests cannot reach the host through node:wasi', () => {
   async function engine(options: Partial<V8RuntimeOptions> = {}): Promise<WasmService> {
     const store = await buildModuleStore(env.config);
     const service = new WasmService(env.config.wasm, store, [new V8Runtime({ poolSize: 1, ...options })]);
-    engines.push({ close: () => Promise.all([service.onModuleDestroy(), store.checker.close()]) });
+    engines.push({ close: () => Promise.all([service.close(), store.checker.close()]) });
     return service;
   }
 
@@ -216,7 +216,7 @@ describe('v8 runtime: warm state carries nothing from one call to the next', () 
   });
 
   afterAll(async () => {
-    await service?.onModuleDestroy();
+    await service?.close();
     await store?.checker.close();
     env?.cleanup();
     rmSync(dir, { recursive: true, force: true });
