@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
+import { closeRedis } from './close-redis';
 import { RedisConfig } from './redis.config';
 
 /** The shared Redis client when REDIS_URL is set (null otherwise), closed on shutdown. */
@@ -24,11 +25,6 @@ export class RedisConnection implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    if (!this.client) return;
-    try {
-      await this.client.quit();
-    } catch {
-      this.client.disconnect();
-    }
+    if (this.client) await closeRedis(this.client);
   }
 }

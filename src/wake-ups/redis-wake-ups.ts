@@ -1,5 +1,6 @@
 import { Logger, OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
+import { closeRedis } from '../redis/close-redis';
 import { CoalescingSender, WakeUpTransport } from './wake-up-transport';
 
 const START_WAIT_MS = 2000;
@@ -65,12 +66,8 @@ export class RedisWakeUps extends WakeUpTransport implements OnApplicationShutdo
     }
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    try {
-      await this.subscriber.quit();
-    } catch {
-      this.subscriber.disconnect();
-    }
+  onApplicationShutdown(): Promise<void> {
+    return closeRedis(this.subscriber);
   }
 
   publish(): void {

@@ -1,24 +1,14 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { createServer } from 'node:net';
 import Redis from 'ioredis';
 import { ResilientThrottlerStorage } from '../../src/rate-limit/resilient.storage';
 import { useTestApp } from '../support/app';
 import { TEST_DEFAULTS } from '../support/config';
+import { freePort } from '../support/free-port';
 import { scrape, valueOf } from '../support/prometheus';
 import { RateLimitProbeModule } from '../support/rate-limit-probe.module';
 
 const LIMIT = 5;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function startRedis(port: number): Promise<ChildProcess> {
   const child = spawn(

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TEST_DEFAULTS } from '../support/config';
 import { eventually } from '../support/eventually';
+import { freePort } from '../support/free-port';
 import { createTestDatabase, TestDatabase } from '../support/postgres';
 import { startServer } from '../support/server-process';
 import { fixture } from '../support/wasm';
@@ -68,5 +69,21 @@ describe('server shutdown', () => {
     const { code, ms } = await stopping;
     expect(code).toBe(0);
     expect(ms).toBeLessThan(10_000);
+  }, 60_000);
+
+  it('exits 0 at once on SIGTERM while Redis is unreachable', async () => {
+    const server = await startServer({
+      ...TEST_DEFAULTS,
+      LOG_LEVEL: 'info',
+      DATA_DIR: dataDir,
+      DATABASE_URL: db.url,
+      REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
+    });
+    const ready = await fetch(`http://127.0.0.1:${server.port}/api/v1/health/ready`);
+    expect(await ready.json()).toMatchObject({ checks: { redis: { status: 'degraded' } } });
+    const { code, ms } = await server.stop('SIGTERM');
+    expect(code).toBe(0);
+    // Not the 10 s shutdown deadline: a client that cannot reach Redis is dropped, not asked to QUIT.
+    expect(ms).toBeLessThan(5000);
   }, 60_000);
 });
