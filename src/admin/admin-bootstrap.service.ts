@@ -66,6 +66,9 @@ export class AdminBootstrapService implements OnApplicationBootstrap {
     // Hashed only when a password is set (a new account, a reset): an existing one is verified instead.
     const hash = () => this.passwords.hash(password);
     const outcome = await this.transactions.run(async () => {
+      // Replicas booting together would each find no account and each insert it (all but one then fail on the
+      // unique index): locked, the later ones find the first's account (read committed) and check it as usual.
+      await this.users.lockUsername(username);
       const existing = await this.users.findByUsername(username);
       // Nobody can log in as a system account: made admin, it would only pass for one (see AdminUsersService).
       if (existing && isSystemAccount(existing)) {

@@ -82,6 +82,16 @@ export class UsersRepository {
     return this.one(`SELECT ${COLUMNS} FROM users WHERE lower(username) = lower($1)`, [username]);
   }
 
+  /**
+   * Serialises, until the transaction ends, whatever looks a username up and then creates it (the admin
+   * bootstrap of replicas booting together). (On the embedded database transactions already take turns.)
+   */
+  async lockUsername(username: string): Promise<void> {
+    await this.db.query(`SELECT pg_advisory_xact_lock(hashtextextended('vcp.username:' || lower($1), 0))`, [
+      username,
+    ]);
+  }
+
   async findById(userId: string): Promise<UserRecord | null> {
     return this.one(`SELECT ${COLUMNS} FROM users WHERE user_id = $1`, [userId]);
   }
