@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { DataSource, DataSourceOptions } from 'typeorm';
+import { DataSource, DataSourceOptions, Migration, MigrationExecutor } from 'typeorm';
 import type { PostgresConnectionOptions } from 'typeorm/driver/postgres/PostgresConnectionOptions';
 import { MIGRATIONS } from '../../migrations';
 import type { CoreConfig } from '../common/config/core.config';
@@ -36,6 +36,33 @@ export class EmbeddedDataSource extends DataSource {
       if (this.isInitialized) await super.destroy();
     } finally {
       await this.pglite.close();
+    }
+  }
+}
+
+/**
+ * A DataSource on a PostgreSQL server whose migrations take turns across processes: every replica runs the
+ * pending migrations as it boots, and two running them at once on a fresh database collide (the second's
+ * CREATE TABLE meets the first's uncommitted one). The migrations run on one connection that holds a
+ * session-level advisory lock, so a replica that waited finds them applied. (PGlite needs none: one process
+ * holds its DATA_DIR.)
+ */
+export class PostgresDataSource extends DataSource {
+  override async runMigrations(options?: Parameters<DataSource['runMigrations']>[0]): Promise<Migration[]> {
+    const runner = this.createQueryRunner();
+    try {
+      // Session-level, not per transaction: migrations run one transaction each ('each'), all under the lock.
+      await runner.query(`SELECT pg_advisory_lock(hashtextextended('vcp.migrations', 0))`);
+      try {
+        const executor = new MigrationExecutor(this, runner);
+        executor.transaction = options?.transaction ?? this.options.migrationsTransactionMode ?? 'all';
+        executor.fake = options?.fake ?? false;
+        return await executor.executePendingMigrations();
+      } finally {
+        await runner.query(`SELECT pg_advisory_unlock(hashtextextended('vcp.migrations', 0))`);
+      }
+    } finally {
+      await runner.release();
     }
   }
 }
@@ -96,7 +123,7 @@ export async function buildDataSourceOptions(
 /** The DataSource for options made by buildDataSourceOptions (an embedded one closes PGlite on destroy). */
 export function dataSourceFromOptions(options: DataSourceOptions): DataSource {
   const pglite = (options.extra as Record<symbol, PGliteHandle | undefined> | undefined)?.[EMBEDDED_PGLITE];
-  return pglite ? new EmbeddedDataSource(options, pglite) : new DataSource(options);
+  return pglite ? new EmbeddedDataSource(options, pglite) : new PostgresDataSource(options);
 }
 
 export async function createDataSource(
