@@ -40,7 +40,9 @@ export class HealthService {
     };
     const redis = this.redis.client;
     // Redis down is degraded, not unready: rate limits fall back to per-replica memory and requests are served.
-    if (redis)
+    const refused = this.redis.problem;
+    if (refused) checks.redis = Promise.resolve({ status: 'degraded', latency_ms: 0, error: refused });
+    else if (redis)
       checks.redis = this.check(() => redis.ping()).then((r) =>
         r.status === 'down' ? { ...r, status: 'degraded' } : r,
       );

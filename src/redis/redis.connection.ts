@@ -1,5 +1,5 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import Redis from 'ioredis';
+import Redis, { ReplyError } from 'ioredis';
 import { closeRedis } from './close-redis';
 import { RedisConfig } from './redis.config';
 
@@ -8,6 +8,7 @@ import { RedisConfig } from './redis.config';
 export class RedisConnection implements OnApplicationShutdown {
   private readonly logger = new Logger(RedisConnection.name);
   readonly client: Redis | null;
+  private refusal: string | null = null;
 
   constructor(config: RedisConfig) {
     this.client = config.url
@@ -21,10 +22,35 @@ export class RedisConnection implements OnApplicationShutdown {
           retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
         })
       : null;
-    this.client?.on('error', (error: Error) => this.logger.warn(`redis: ${error.message}`));
+    this.client?.on('error', (error: Error) => this.onError(error));
+  }
+
+  /**
+   * Why REDIS_URL cannot be used as it is (null while it can): Redis refused the database it selects. The
+   * client is then closed and stays so: restarting with a REDIS_URL the server accepts is the way back.
+   */
+  get problem(): string | null {
+    return this.refusal;
   }
 
   async onApplicationShutdown(): Promise<void> {
     if (this.client) await closeRedis(this.client);
+  }
+
+  private onError(error: Error): void {
+    const client = this.client!;
+    const db = client.options.db ?? 0;
+    // ioredis reports a refused SELECT (sent on every connect to a database other than 0, before the client is
+    // ready) only as an error event, and goes on in database 0: this service's counters would then mix with
+    // whatever else lives there. A refused AUTH is a reply error too, but says nothing of SELECT or DB index.
+    if (!(error instanceof ReplyError) || db === 0 || !/\bselect\b|\bDB index\b/i.test(error.message)) {
+      this.logger.warn(`redis: ${error.message}`);
+      return;
+    }
+    this.refusal = `REDIS_URL selects database ${db}, which this Redis server refused (${error.message})`;
+    this.logger.error(
+      `${this.refusal}: Redis is not used (rate limits are per replica); fix REDIS_URL and restart`,
+    );
+    client.disconnect();
   }
 }
