@@ -2,6 +2,7 @@ import { RequestMethod } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
+import { bootstrapLogger } from './logging/bootstrap-logger';
 import { FrameworkChatterFilter } from './logging/framework-chatter';
 import { AppModule, AppModuleOptions } from './app.module';
 import { EarlyAuthentication } from './auth/early-authentication.hook';
@@ -77,6 +78,10 @@ export async function configureApp(
   return app;
 }
 
+/**
+ * The app, logging JSON from its first line (bootstrapLogger). A failed start rejects (abortOnError: false)
+ * instead of Nest printing its own report and exiting: main.ts says why in one line.
+ */
 export async function createApp(
   config: AppConfig,
   options: AppModuleOptions = {},
@@ -84,7 +89,7 @@ export async function createApp(
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, options),
     createFastifyAdapter(config),
-    { bufferLogs: true },
+    { logger: bootstrapLogger(config, options.logDestination), abortOnError: false },
   );
   return configureApp(app, config);
 }

@@ -7,6 +7,10 @@ import { createApp } from './app.factory';
 import { AdminPasswordMismatch } from './admin/admin-bootstrap.service';
 import { ConfigValidationError } from './common/config/problems';
 import { loadConfig } from './config/load-config';
+import { bootstrapLogger, PinoLoggerService } from './logging/bootstrap-logger';
+
+/** Set once the configuration is read: a failed start is then also told as a JSON line, at `fatal`. */
+let startupLog: PinoLoggerService | undefined;
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
 
@@ -49,6 +53,7 @@ async function bootstrap(): Promise<void> {
     }
     throw error;
   }
+  startupLog = bootstrapLogger(config);
   const app = await createApp(config);
   handleShutdown(app);
   await app.listen(config.http.port, config.http.host);
@@ -63,7 +68,9 @@ async function bootstrap(): Promise<void> {
 }
 
 bootstrap().catch((error: unknown) => {
-  console.error('startup failed:', error instanceof Error ? error.message : error);
+  const reason = error instanceof Error ? error.message : String(error);
+  startupLog?.fatal(`startup failed: ${reason}`, 'Bootstrap');
+  console.error('startup failed:', reason);
   // ADMIN_USERNAME names an account whose password is not ADMIN_PASSWORD: the operator's settings to fix.
   process.exit(error instanceof AdminPasswordMismatch ? 78 : 1);
 });

@@ -158,4 +158,40 @@ describe('the server process', () => {
     expect(output).not.toContain(weak);
     expect(output).not.toContain('a-strong-pepper-value');
   });
+
+  it('a failed start logs JSON lines at LOG_LEVEL, the last one fatal, and exits 1 (not Nest’s console report)', async () => {
+    const run = (level: string) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [MAIN], {
+          env: {
+            PATH: process.env.PATH ?? '',
+            PORT: '0',
+            EMBEDDED_NODE: 'off',
+            DATA_DIR: dataDir,
+            LOG_LEVEL: level,
+            WASM_ALLOWED_ROOTS: '/dev/null/not-a-dir', // mkdir fails while the modules start
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        child.once('exit', (code) => resolve({ code, stdout, stderr }));
+      });
+    const info = await run('info');
+    expect(info.code).toBe(1);
+    const lines = info.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { level: number; msg: string });
+    expect(lines.at(-1)).toMatchObject({
+      level: 60,
+      msg: expect.stringContaining('startup failed: ENOTDIR'),
+    });
+    expect(info.stdout).not.toContain('\u001b['); // no ANSI colours
+    expect(info.stderr).toContain('startup failed: ENOTDIR');
+    const silent = await run('silent');
+    expect([silent.code, silent.stdout]).toEqual([1, '']);
+  });
 });

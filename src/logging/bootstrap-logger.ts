@@ -1,0 +1,65 @@
+import type { LoggerService } from '@nestjs/common';
+import pino, { DestinationStream, Logger } from 'pino';
+import type { AppConfig } from '../config/app-config';
+import { FrameworkChatterFilter } from './framework-chatter';
+import { batchedStdout } from './line-batcher';
+
+/**
+ * Nest's logger until the app's own takes over (configureApp): the same JSON lines, level and destination as
+ * the app logger, written at once. Buffering them instead (bufferLogs) meant that a start that failed — a
+ * database that does not answer, an unusable directory — printed its buffer through Nest's coloured console
+ * logger, debug lines included, whatever LOG_LEVEL said, and only once TypeORM had given up.
+ */
+export function bootstrapLogger(config: AppConfig, destination?: DestinationStream): PinoLoggerService {
+  return new PinoLoggerService(
+    pino(
+      { level: config.logging.level, base: { service: 'vcp', version: config.core.version } },
+      destination ?? batchedStdout(),
+    ),
+  );
+}
+
+/** Nest's LoggerService over a pino logger: `{context, msg}` lines, as nestjs-pino writes them. */
+export class PinoLoggerService implements LoggerService {
+  private readonly filtered: FrameworkChatterFilter;
+
+  constructor(readonly pino: Logger) {
+    this.filtered = new FrameworkChatterFilter({
+      log: (message, ...rest) => this.write('info', message, rest),
+      error: (message, ...rest) => this.write('error', message, rest),
+      warn: (message, ...rest) => this.write('warn', message, rest),
+      debug: (message, ...rest) => this.write('debug', message, rest),
+      verbose: (message, ...rest) => this.write('trace', message, rest),
+      fatal: (message, ...rest) => this.write('fatal', message, rest),
+    });
+  }
+
+  log(message: unknown, ...rest: unknown[]): void {
+    this.filtered.log(message, ...rest);
+  }
+  error(message: unknown, ...rest: unknown[]): void {
+    this.filtered.error(message, ...rest);
+  }
+  warn(message: unknown, ...rest: unknown[]): void {
+    this.filtered.warn(message, ...rest);
+  }
+  debug(message: unknown, ...rest: unknown[]): void {
+    this.filtered.debug(message, ...rest);
+  }
+  verbose(message: unknown, ...rest: unknown[]): void {
+    this.filtered.verbose(message, ...rest);
+  }
+  fatal(message: unknown, ...rest: unknown[]): void {
+    this.filtered.fatal(message, ...rest);
+  }
+
+  /** Nest passes `(message, context)`, and for errors `(message, stack, context)`. */
+  private write(level: pino.Level, message: unknown, rest: unknown[]): void {
+    if (!this.pino.isLevelEnabled(level)) return;
+    const context = typeof rest.at(-1) === 'string' ? (rest.at(-1) as string) : undefined;
+    const stack = rest.length > 1 && typeof rest[0] === 'string' ? rest[0] : undefined;
+    const fields = { context, ...(stack ? { stack } : {}) };
+    if (message instanceof Error) this.pino[level]({ ...fields, err: message }, message.message);
+    else this.pino[level](fields, typeof message === 'string' ? message : JSON.stringify(message));
+  }
+}
