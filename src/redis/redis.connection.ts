@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import Redis, { ReplyError } from 'ioredis';
+import { RepeatedWarnings } from '../common/logging/repeated-warnings';
 import { closeRedis } from './close-redis';
 import { RedisConfig } from './redis.config';
 
@@ -9,6 +10,8 @@ export class RedisConnection implements OnApplicationShutdown {
   private readonly logger = new Logger(RedisConnection.name);
   readonly client: Redis | null;
   private refusal: string | null = null;
+  /** While Redis is away the client fails every reconnect (every 2 s): one line a minute says so. */
+  private readonly warnings = new RepeatedWarnings(this.logger);
 
   constructor(config: RedisConfig) {
     this.client = config.url
@@ -23,6 +26,7 @@ export class RedisConnection implements OnApplicationShutdown {
         })
       : null;
     this.client?.on('error', (error: Error) => this.onError(error));
+    this.client?.on('ready', () => this.warnings.recovered());
   }
 
   /**
@@ -44,7 +48,7 @@ export class RedisConnection implements OnApplicationShutdown {
     // ready) only as an error event, and goes on in database 0: this service's counters would then mix with
     // whatever else lives there. A refused AUTH is a reply error too, but says nothing of SELECT or DB index.
     if (!(error instanceof ReplyError) || db === 0 || !/\bselect\b|\bDB index\b/i.test(error.message)) {
-      this.logger.warn(`redis: ${error.message}`);
+      this.warnings.warn(`redis: ${error.message}`);
       return;
     }
     this.refusal = `REDIS_URL selects database ${db}, which this Redis server refused (${error.message})`;

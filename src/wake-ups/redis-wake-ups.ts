@@ -1,5 +1,6 @@
 import { Logger, OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
+import { RepeatedWarnings } from '../common/logging/repeated-warnings';
 import { closeRedis } from '../redis/close-redis';
 import { CoalescingSender, WakeUpTransport } from './wake-up-transport';
 
@@ -36,11 +37,16 @@ export class RedisWakeUps extends WakeUpTransport implements OnApplicationShutdo
       connectTimeout: 2000,
       retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
     });
-    this.subscriber.on('error', (error: Error) => this.logger.warn(`wake-up subscriber: ${error.message}`));
+    // While Redis is away the subscriber fails every reconnect: one line a minute says so.
+    const warnings = new RepeatedWarnings(this.logger);
+    this.subscriber.on('error', (error: Error) => warnings.warn(`wake-up subscriber: ${error.message}`));
     this.subscriber.on('message', (channel: string, payload: string) => {
       if (channel === this.channel && payload !== this.replicaId) this.wake();
     });
-    this.subscriber.on('ready', () => this.wake());
+    this.subscriber.on('ready', () => {
+      warnings.recovered();
+      this.wake();
+    });
   }
 
   /**
