@@ -5,6 +5,23 @@ const PLACEHOLDER_WORDS = ['dev', 'test', 'changeme', 'secret'];
 const MIN_PRODUCTION_SECRET_LENGTH = 32;
 
 /**
+ * A secret a person typed around a placeholder word: one whose leading letters hold the word ("supersecret…"), has it as a word of its
+ * own (between separators or at the end), or holds it with no digit and no capital. A word merely inside a
+ * random string is not one: about 1 in 800 outputs of `openssl rand -base64 32` contain "dev" or "test".
+ */
+export function looksLikePlaceholder(secret: string): boolean {
+  const lower = secret.toLowerCase();
+  const humanTyped = !/[0-9A-Z]/.test(secret);
+  const leadingWord = /^[a-z]+/.exec(lower)?.[0] ?? '';
+  return PLACEHOLDER_WORDS.some(
+    (word) =>
+      leadingWord.includes(word) ||
+      new RegExp(`(^|[^a-z0-9])${word}([^a-z0-9]|$)`).test(lower) ||
+      (humanTyped && lower.includes(word)),
+  );
+}
+
+/**
  * Production refuses weak settings outright instead of warning: a warning in a log is read too late.
  * `secrets` are the features' declared secrets with their values: production never generates one (a generated
  * secret lives on one disk only), so each is required.
@@ -18,7 +35,7 @@ export function productionProblems(
   const jwt = variables.auth.JWT_SECRET;
   if (jwt && jwt.length < MIN_PRODUCTION_SECRET_LENGTH)
     problems.push(`JWT_SECRET: must be at least ${MIN_PRODUCTION_SECRET_LENGTH} characters in production`);
-  else if (jwt && PLACEHOLDER_WORDS.some((word) => jwt.toLowerCase().includes(word)))
+  else if (jwt && looksLikePlaceholder(jwt))
     problems.push(
       'JWT_SECRET: looks like a placeholder (contains a word such as "dev", "test", "changeme" or "secret")',
     );
