@@ -1,16 +1,23 @@
 // First: an unsupported Node gets a sentence, not a stack from the first dependency it cannot load.
 import './common/runtime/require-supported-node';
-import { loadConfig } from './config/load-config';
+import { ConfigValidationError } from './common/config/problems';
+import { loadDatabaseSettings } from './config/load-config';
 import { createDataSource } from './database/data-source.factory';
 
-/** `npm run migration:run` / `migration:revert`, on PostgreSQL or the embedded database, like the app. */
+/** `show` with migrations not yet applied: a deploy step can wait for `run` (exit 0: all applied). */
+const EXIT_PENDING = 3;
+
+/**
+ * `npm run migration:run` / `migration:revert` / `migration:show`, on PostgreSQL or the embedded database, like
+ * the app. Only the database settings are read (a migration job needs none of the app's secrets).
+ */
 async function main(command: string | undefined): Promise<void> {
   if (command !== 'run' && command !== 'revert' && command !== 'show') {
     console.error('usage: migration-cli <run|revert|show>');
     process.exitCode = 2;
     return;
   }
-  const dataSource = await createDataSource(loadConfig(), { migrationsRun: false });
+  const dataSource = await createDataSource(loadDatabaseSettings(), { migrationsRun: false });
   await dataSource.initialize();
   try {
     if (command === 'run') {
@@ -28,8 +35,22 @@ async function main(command: string | undefined): Promise<void> {
       await dataSource.undoLastMigration({ transaction: 'each' });
       console.log(last ? `reverted ${last.name}` : 'nothing to revert');
     } else {
-      const pending = await dataSource.showMigrations();
-      console.log(pending ? 'there are pending migrations' : 'all migrations applied');
+      const applied = new Set(
+        (
+          await dataSource
+            .query<{ name: string }[]>(
+              `SELECT name FROM migrations WHERE to_regclass('public.migrations') IS NOT NULL`,
+            )
+            .catch(() => [])
+        ).map((row) => row.name),
+      );
+      const pending = dataSource.migrations
+        .map((m) => m.name ?? m.constructor.name)
+        .filter((n) => !applied.has(n));
+      console.log(
+        pending.length ? pending.map((name) => `pending ${name}`).join('\n') : 'all migrations applied',
+      );
+      if (pending.length) process.exitCode = EXIT_PENDING;
     }
   } finally {
     await dataSource.destroy();
@@ -38,5 +59,5 @@ async function main(command: string | undefined): Promise<void> {
 
 main(process.argv[2]).catch((error: unknown) => {
   console.error(error instanceof Error ? error.message : error);
-  process.exitCode = 1;
+  process.exitCode = error instanceof ConfigValidationError ? 78 : 1; // EX_CONFIG, as the server
 });

@@ -3,6 +3,7 @@ import type { ConfigContext, FeatureConfig } from '../common/config/feature-conf
 import { ConfigValidationError, parseVariables, RawEnvironment } from '../common/config/problems';
 import { AppConfig, FEATURE_CONFIGS, FEATURE_KEYS, FeatureKey, FeatureVariables } from './app-config';
 import { loadOrCreateDevSecrets, randomSecret } from './dev-secrets';
+import type { DataSourceSettings } from '../database/data-source.factory';
 import { productionProblems } from './production-policy';
 
 type AnyFeatureConfig = FeatureConfig<object, unknown, string>;
@@ -25,6 +26,23 @@ function declaredSecrets(variables: FeatureVariables): Map<string, string | unde
 function generateSecret(name: string): string {
   const owner = FEATURE_KEYS.map(featureConfig).find((feature) => feature.secrets?.includes(name));
   return owner?.generateSecret?.(name) ?? randomSecret();
+}
+
+/**
+ * Only what a migration job needs (the core and the database settings): it must not require the app's secrets,
+ * CORS or metrics settings to migrate a production database.
+ */
+export function loadDatabaseSettings(
+  raw: RawEnvironment = process.env,
+  cwd = process.cwd(),
+): DataSourceSettings {
+  const coreVariables = parseVariables(CoreVariables, raw);
+  const feature = FEATURE_CONFIGS.database;
+  const { env, problems } = parseVariables(feature.schema, raw);
+  const all = [...coreVariables.problems, ...problems, ...(feature.check?.(env, raw) ?? [])];
+  if (all.length > 0) throw new ConfigValidationError(all);
+  const core = buildCoreConfig(coreVariables.env, cwd);
+  return { core, database: feature.build(env, { core, cwd, raw, secrets: {} }) };
 }
 
 /**

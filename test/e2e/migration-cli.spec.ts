@@ -1,0 +1,52 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { MIGRATIONS } from '../../migrations';
+import { createTestDatabase, TestDatabase } from '../support/postgres';
+import { requireBuild } from '../support/server-process';
+
+const CLI = join(__dirname, '../../dist/src/migration-cli.js');
+
+/** The migration job of a deployment: a production database, none of the app's secrets, a gate on `show`. */
+describe('migration CLI (built)', () => {
+  let database: TestDatabase;
+
+  beforeAll(async () => {
+    requireBuild();
+    database = await createTestDatabase();
+  });
+  afterAll(() => database.drop());
+
+  const cli = (command: string, env: Record<string, string> = {}) =>
+    new Promise<{ code: number; out: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        [CLI, command],
+        // Production, without JWT_SECRET, peppers, CORS or metrics settings: a migration job needs none.
+        {
+          env: {
+            PATH: process.env.PATH ?? '',
+            ENVIRONMENT: 'production',
+            DATABASE_URL: database.url,
+            ...env,
+          },
+        },
+        (error, stdout, stderr) =>
+          resolve({ code: error ? Number(error.code) : 0, out: `${stdout}${stderr}` }),
+      );
+    });
+
+  it('show exits 3 naming what is pending, run applies it, then show exits 0', async () => {
+    const before = await cli('show');
+    expect(before.code).toBe(3);
+    for (const migration of MIGRATIONS) expect(before.out).toContain(`pending ${new migration().name}`);
+    const run = await cli('run');
+    expect([run.code, run.out]).toEqual([0, expect.stringContaining('applied ')]);
+    expect(await cli('show')).toEqual({ code: 0, out: 'all migrations applied\n' });
+  });
+
+  it('a bad setting is a configuration error (exit 78) naming the variable', async () => {
+    const bad = await cli('show', { DATABASE_URL: 'mysql://nowhere/db' });
+    expect(bad.code).toBe(78);
+    expect(bad.out).toContain('DATABASE_URL');
+  });
+});
