@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { DataSource, DataSourceOptions, Migration, MigrationExecutor } from 'typeorm';
 import type { PostgresConnectionOptions } from 'typeorm/driver/postgres/PostgresConnectionOptions';
@@ -67,6 +68,12 @@ export class PostgresDataSource extends DataSource {
   }
 }
 
+/**
+ * How this process's connections are named in pg_stat_activity (and PostgreSQL's logs): which replica holds
+ * which connection, when several run on one database. PostgreSQL keeps 63 bytes of it.
+ */
+export const POSTGRES_APPLICATION_NAME = `vcp ${hostname()} pid ${process.pid}`.slice(0, 63);
+
 /** What a data source is built from (AppConfig has both parts). */
 export interface DataSourceSettings {
   readonly database: DatabaseConfig;
@@ -93,6 +100,7 @@ export async function buildDataSourceOptions(
     return {
       ...commonOptions(migrationsRun),
       url: database.url,
+      applicationName: POSTGRES_APPLICATION_NAME,
       extra: {
         max: database.maxConnections,
         connectionTimeoutMillis: database.connectionTimeoutMs,

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { DataSource } from 'typeorm';
 import { MIGRATIONS } from '../../../migrations';
 import { createDataSource } from '../../../src/database/data-source.factory';
@@ -24,5 +25,12 @@ describe('migrations of two replicas booting at once (PostgreSQL)', () => {
     );
     expect({ n, distinct }).toEqual({ n: MIGRATIONS.length, distinct: MIGRATIONS.length });
     for (const source of sources) expect(await source.showMigrations()).toBe(false);
+  });
+
+  it('names its connections in pg_stat_activity (which replica holds which connection)', async () => {
+    const [{ application_name }] = await sources[0].query<{ application_name: string }[]>(
+      `SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid()`,
+    );
+    expect(application_name).toBe(`vcp ${hostname()} pid ${process.pid}`.slice(0, 63));
   });
 });
