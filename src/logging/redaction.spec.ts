@@ -1,4 +1,8 @@
+import { generateApiKey } from '../api-keys/api-key.format';
 import { redactHeaders } from './redaction';
+
+const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg';
+const REFRESH = `rt_${'A'.repeat(20)}-${'b'.repeat(22)}`;
 
 describe('redactHeaders (the request log line)', () => {
   it('censors every credential header and keeps the rest as they were', () => {
@@ -20,5 +24,45 @@ describe('redactHeaders (the request log line)', () => {
     });
     // A copy: the request's own headers are untouched (the route still needs them).
     expect(headers.authorization).toBe('Bearer eyJ.secret.sig');
+  });
+
+  it('censors headers named like a credential, whatever the client called them', () => {
+    const names = [
+      'proxy-authorization',
+      'x-auth-token',
+      'api-key',
+      'x-refresh-token',
+      'x-client-secret',
+      'x-user-password',
+      'x-apikey',
+    ];
+    const logged = redactHeaders(Object.fromEntries(names.map((name) => [name, 'opaque value'])));
+    expect(logged).toEqual(Object.fromEntries(names.map((name) => [name, '[redacted]'])));
+  });
+
+  it('censors any header whose value holds a key, a JWT or a refresh token', () => {
+    const key = generateApiKey();
+    const headers = {
+      'x-custom': `Bearer ${JWT}`,
+      referer: `https://example.test/?k=${key}`,
+      'x-forwarded-for-refresh': `rt=${REFRESH}`,
+      'set-cookie': ['a=1', `b=${key}`],
+    };
+    expect(redactHeaders(headers)).toEqual({
+      'x-custom': '[redacted]',
+      referer: '[redacted]',
+      'x-forwarded-for-refresh': '[redacted]',
+      'set-cookie': '[redacted]',
+    });
+  });
+
+  it('keeps ordinary headers that merely look close (negative control)', () => {
+    const headers = {
+      'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) eyJ-not-a-token',
+      'x-sort': `export_${'a'.repeat(50)}`,
+      accept: 'application/json',
+      'x-keyboard': 'vcp_short',
+    };
+    expect(redactHeaders(headers)).toEqual(headers);
   });
 });

@@ -1,5 +1,6 @@
 import {
   containsApiKey,
+  containsCredential,
   decodeQueryComponent,
   isCredentialParamName,
   queryValueHoldsApiKey,
@@ -18,10 +19,19 @@ const CREDENTIAL_FIELDS = [
   'secret',
   'authorization',
 ];
-const CREDENTIAL_HEADERS = new Set([...CREDENTIAL_FIELDS, 'x-api-key', 'cookie', 'set-cookie']);
+const CREDENTIAL_HEADERS = new Set([
+  ...CREDENTIAL_FIELDS,
+  'x-api-key',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
+]);
+/** A header whose (lower-case) name holds one of these carries a credential: X-Auth-Token, Api-Key. */
+const CREDENTIAL_NAME_PARTS = ['auth', 'token', 'secret', 'passw', 'apikey', 'api-key', 'api_key'];
 
 export const REDACTED_PATHS = [
   'req.headers.authorization',
+  'req.headers["proxy-authorization"]',
   'req.headers["x-api-key"]',
   'req.headers.cookie',
   'res.headers["set-cookie"]',
@@ -31,13 +41,27 @@ export const REDACTED_PATHS = [
 /**
  * Request headers for the request log line, with every header REDACTED_PATHS would censor replaced by
  * "[redacted]". The request line is built by hand from known fields, so it skips pino's path redaction (which
- * walked every wildcard path on every request and cost more than the rest of the line).
+ * walked every wildcard path on every request and cost more than the rest of the line). Clients and proxies
+ * invent their own credential headers, so a header is also censored when its name says it carries one, or
+ * when its value holds something shaped like a key, JWT or refresh token (a token pasted into `Referer`).
  */
 export function redactHeaders(headers: Record<string, unknown>): Record<string, unknown> {
   const copy: Record<string, unknown> = {};
-  for (const name in headers) copy[name] = CREDENTIAL_HEADERS.has(name) ? '[redacted]' : headers[name];
+  for (const name in headers) {
+    const value = headers[name];
+    copy[name] = isCredentialHeader(name) || holdsCredential(value) ? '[redacted]' : value;
+  }
   return copy;
 }
+
+const isCredentialHeader = (name: string) =>
+  CREDENTIAL_HEADERS.has(name) || CREDENTIAL_NAME_PARTS.some((part) => name.includes(part));
+
+/** A header value is a string, or an array of them for a repeated `set-cookie`. */
+const holdsCredential = (value: unknown): boolean =>
+  typeof value === 'string'
+    ? containsCredential(value)
+    : Array.isArray(value) && value.some((item) => typeof item === 'string' && containsCredential(item));
 
 /**
  * Credentials in a URL's query string (which we refuse anyway) never reach the log: a parameter named like a

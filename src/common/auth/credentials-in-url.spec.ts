@@ -1,5 +1,10 @@
 import { generateApiKey } from '../../api-keys/api-key.format';
-import { containsApiKey, isCredentialParamName, queryValueHoldsApiKey } from './credentials-in-url';
+import {
+  containsApiKey,
+  containsCredential,
+  isCredentialParamName,
+  queryValueHoldsApiKey,
+} from './credentials-in-url';
 import { redactUrl } from '../../logging/logging.module';
 
 describe('credentials in a URL', () => {
@@ -10,6 +15,15 @@ describe('credentials in a URL', () => {
     expect(containsApiKey(`Bearer ${key}, more`)).toBe(true);
     expect(containsApiKey(key.slice(0, -1))).toBe(false);
     expect(containsApiKey('vcp_short')).toBe(false);
+  });
+
+  it('recognises a key, a JWT or a refresh token anywhere in a text, and not words that resemble them', () => {
+    const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2ln';
+    const refresh = `rt_${'x'.repeat(43)}`;
+    for (const text of [key, `Bearer ${jwt}`, `${jwt.slice(0, -4)}`, refresh, `t=${refresh}; more`])
+      expect(containsCredential(text)).toBe(true);
+    for (const text of ['eyJhbGciOiJIUzI1NiJ9', `export_${'x'.repeat(43)}`, `rt_${'x'.repeat(42)}`, 'vcp_x'])
+      expect(containsCredential(text)).toBe(false);
   });
 
   it('finds a key in strings, arrays and nested values of a parsed query', () => {

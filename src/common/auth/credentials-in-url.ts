@@ -10,6 +10,15 @@ const API_KEY_ANYWHERE = new RegExp(
   `${API_KEY_PREFIX}[0-9A-Za-z]{${API_KEY_BODY_LENGTH + API_KEY_CHECKSUM_LENGTH}}`,
 );
 
+/**
+ * Any credential this service issues, by shape: a VCP key, a JWT (three base64url parts, the first a JSON
+ * object, so `eyJ`) or a refresh token (`rt_` + 43 base64url characters, not glued to a word before it:
+ * `short_`, `export_` are words, not tokens).
+ */
+const CREDENTIAL_ANYWHERE = new RegExp(
+  `${API_KEY_ANYWHERE.source}|eyJ[\\w-]+\\.[\\w-]+\\.|(?<![0-9A-Za-z])rt_[\\w-]{43}`,
+);
+
 /** Query parameter names that would carry a credential (compared lower-case, without a `[…]` suffix). */
 export const CREDENTIAL_PARAM_NAMES: ReadonlySet<string> = new Set([
   'api_key',
@@ -31,6 +40,14 @@ export function isCredentialParamName(name: string): boolean {
 
 export function containsApiKey(text: string): boolean {
   return API_KEY_ANYWHERE.test(text);
+}
+
+/** A key, JWT or refresh token anywhere in `text`; the regex runs only when a cheap prefix test finds one. */
+export function containsCredential(text: string): boolean {
+  return (
+    (text.includes(API_KEY_PREFIX) || text.includes('eyJ') || text.includes('rt_')) &&
+    CREDENTIAL_ANYWHERE.test(text)
+  );
 }
 
 /** True when any value of a parsed query (strings, arrays, nested objects) holds something shaped like a key. */
