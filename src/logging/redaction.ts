@@ -1,9 +1,8 @@
 import {
-  containsApiKey,
   containsCredential,
   decodeQueryComponent,
   isCredentialParamName,
-  queryValueHoldsApiKey,
+  queryValueHoldsCredential,
 } from '../common/auth/credentials-in-url';
 
 /**
@@ -66,7 +65,7 @@ const holdsCredential = (value: unknown): boolean =>
 /**
  * Credentials in a URL's query string (which we refuse anyway) never reach the log: a parameter named like a
  * credential, or whose name or value (percent-decoded, so `%76cp_…` is caught too) holds something shaped
- * like a VCP key, is written as `[redacted]`.
+ * like a VCP key, a JWT or a refresh token, is written as `[redacted]`.
  */
 export function redactUrl(url: string): string {
   const at = url.indexOf('?');
@@ -78,12 +77,12 @@ export function redactUrl(url: string): string {
       const eq = pair.indexOf('=');
       const name = eq < 0 ? pair : pair.slice(0, eq);
       const decodedName = decodeQueryComponent(name);
-      if (containsApiKey(decodedName) || containsApiKey(name)) return '[redacted]';
+      if (containsCredential(decodedName) || containsCredential(name)) return '[redacted]';
       const value = eq < 0 ? '' : pair.slice(eq + 1);
       const secret =
         isCredentialParamName(decodedName) ||
-        containsApiKey(decodeQueryComponent(value)) ||
-        containsApiKey(value);
+        containsCredential(decodeQueryComponent(value)) ||
+        containsCredential(value);
       return secret ? `${name}=[redacted]` : pair;
     });
   return `${url.slice(0, at)}?${params.join('&')}`;
@@ -93,14 +92,15 @@ export function redactUrl(url: string): string {
 export function redactQuery(query: Record<string, unknown>): Record<string, unknown> {
   let clean = true;
   for (const k in query) {
-    if (containsApiKey(k) || isCredentialParamName(k) || queryValueHoldsApiKey(query[k])) clean = false;
+    if (containsCredential(k) || isCredentialParamName(k) || queryValueHoldsCredential(query[k]))
+      clean = false;
   }
   if (clean) return query;
   return Object.fromEntries(
     Object.entries(query).map(([k, v]) =>
-      containsApiKey(k)
+      containsCredential(k)
         ? ['[redacted]', '[redacted]']
-        : [k, isCredentialParamName(k) || queryValueHoldsApiKey(v) ? '[redacted]' : v],
+        : [k, isCredentialParamName(k) || queryValueHoldsCredential(v) ? '[redacted]' : v],
     ),
   );
 }

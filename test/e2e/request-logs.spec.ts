@@ -164,6 +164,28 @@ describe('request logs', () => {
     expect(responses.map((r) => r.statusCode)).toEqual([200, 401, 200]);
   });
 
+  it('redacts tokens from the query string of the line by name and by shape, and refuses them (401)', async () => {
+    const session = await newSession(ctx.app, 'querylog');
+    const refresh = session.refreshToken;
+    const jwt = session.accessToken;
+    const query =
+      `jwt=${jwt}&accessToken=${jwt}&auth=Bearer%20${jwt}&refresh=${refresh}&refreshToken=${refresh}` +
+      `&secret=s3cr3t-value&client_secret=s3cr3t-value&passwd=s3cr3t-value&pass=s3cr3t-value&q=${jwt}`;
+    const res = await ctx.app.inject({
+      method: 'GET',
+      url: `/api/v1/auth/me?${query}`,
+      headers: bearer(jwt),
+    });
+    expect(res.statusCode).toBe(401);
+    const line = (await logs.completedLine(res.headers['x-request-id'])) as unknown as CompletedLine & {
+      req: { query: Record<string, string> };
+    };
+    const logged = JSON.stringify(line);
+    for (const secret of [jwt, jwt.split('.').pop()!, refresh, refresh.slice(3), 's3cr3t-value'])
+      expect(logged).not.toContain(secret);
+    expect(Object.values(line.req.query)).toEqual(Array(10).fill('[redacted]'));
+  });
+
   it('logs and counts a request the router refused (bad percent-encoding, over-long parameter), once', async () => {
     const scrape = async () =>
       (

@@ -240,8 +240,35 @@ describe('AuthenticationGuard', () => {
       },
     );
 
+    it.each([
+      ['accessToken', 'opaque'],
+      ['client_secret', 'opaque'],
+      ['Refresh-Token[]', 'opaque'],
+      ['id_token', 'opaque'],
+    ])('?%s= (a credential name in another spelling) is refused', async (name, value) => {
+      const { outcome } = run({ headers: { 'x-api-key': VALID_KEY }, query: { [name]: value } });
+      expect(await appErrorOf(() => outcome)).toMatchObject({ status: 401, code: 'unauthorized' });
+    });
+
+    it.each([
+      ['a JWT', { q: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2ln' }],
+      ['a bearer JWT', { filter: 'Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2ln' }],
+      ['a refresh token', { next: `rt_${'Z'.repeat(43)}` }],
+    ])('a query value holding %s is refused on a public route too', async (_shape, query) => {
+      const { outcome } = run({ query }, 'health');
+      expect(await appErrorOf(() => outcome)).toMatchObject({ status: 401, code: 'unauthorized' });
+      expect(apiKeys.failures.map((failure) => failure.reason)).toEqual(['query_string']);
+    });
+
     it('other query parameters do not matter (negative control)', async () => {
-      const { outcome } = run({ headers: { 'x-api-key': VALID_KEY }, query: { limit: '5', cursor: 'abc' } });
+      const query = {
+        limit: '5',
+        cursor: 'abc',
+        author: 'x',
+        tokenizer: 'y',
+        sort: `export_${'a'.repeat(43)}`,
+      };
+      const { outcome } = run({ headers: { 'x-api-key': VALID_KEY }, query });
       await expect(outcome).resolves.toBe(true);
     });
   });

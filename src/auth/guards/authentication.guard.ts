@@ -10,7 +10,7 @@ import { FailedAuthenticationThrottle } from '../../common/auth/failed-authentic
 import {
   CREDENTIAL_PARAM_NAMES,
   isCredentialParamName,
-  queryValueHoldsApiKey,
+  queryValueHoldsCredential,
 } from '../../common/auth/credentials-in-url';
 import { IS_PUBLIC_KEY } from '../../common/auth/public.decorator';
 import { routeMetadata } from '../../common/http/route-metadata';
@@ -18,7 +18,7 @@ import type { Principal } from '../../common/auth/principal';
 import { requestMetaOf } from '../../common/auth/request-context.decorator';
 import { wasAuthenticatedEarly } from './authenticated-early';
 
-/** Query parameters that would carry a key in a URL, where proxies, browsers and logs keep it. */
+/** Query parameters that would carry a credential in a URL, where proxies, browsers and logs keep it. */
 export const KEY_QUERY_PARAMS: readonly string[] = [...CREDENTIAL_PARAM_NAMES];
 
 /**
@@ -39,10 +39,11 @@ export class AuthenticationGuard extends AuthGuard(['jwt', 'api-key']) {
     const isPublic = routeMetadata<boolean>(this.reflector, IS_PUBLIC_KEY, context);
     const request = context.switchToHttp().getRequest<FastifyRequest & { user?: Principal }>();
     const query = (request.query ?? {}) as Record<string, unknown>;
-    // A key in the URL is refused on every route, public ones included, and whatever the parameter's name:
-    // accepting it anywhere would teach clients to put keys where logs and proxies keep them.
+    // A key, JWT or refresh token in the URL is refused on every route, public ones included, and whatever the
+    // parameter's name: accepting it anywhere would teach clients to put credentials where logs and proxies
+    // keep them.
     if (
-      queryValueHoldsApiKey(query) ||
+      queryValueHoldsCredential(query) ||
       (!isPublic && Object.keys(query).some((name) => isCredentialParamName(name)))
     ) {
       this.apiKeys.recordFailure('query_string', requestMetaOf(request));

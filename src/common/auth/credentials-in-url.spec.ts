@@ -3,7 +3,7 @@ import {
   containsApiKey,
   containsCredential,
   isCredentialParamName,
-  queryValueHoldsApiKey,
+  queryValueHoldsCredential,
 } from './credentials-in-url';
 import { redactUrl } from '../../logging/logging.module';
 
@@ -27,16 +27,23 @@ describe('credentials in a URL', () => {
   });
 
   it('finds a key in strings, arrays and nested values of a parsed query', () => {
-    expect(queryValueHoldsApiKey({ q: 'fine', list: ['a', key] })).toBe(true);
-    expect(queryValueHoldsApiKey({ filter: { deep: { er: key } } })).toBe(true);
-    expect(queryValueHoldsApiKey({ [key]: '' })).toBe(true);
-    expect(queryValueHoldsApiKey({ q: 'fine', list: ['a', 'b'] })).toBe(false);
+    expect(queryValueHoldsCredential({ q: 'fine', list: ['a', key] })).toBe(true);
+    expect(queryValueHoldsCredential({ filter: { deep: { er: key } } })).toBe(true);
+    expect(queryValueHoldsCredential({ [key]: '' })).toBe(true);
+    expect(queryValueHoldsCredential({ q: 'fine', list: ['a', 'b'] })).toBe(false);
   });
 
   it('names credential parameters whatever the case or array suffix', () => {
     for (const name of ['api_key', 'API_KEY[]', 'x-api-key', 'Token', 'access_token[0]'])
       expect(isCredentialParamName(name)).toBe(true);
-    for (const name of ['page', 'keys', 'tokenizer']) expect(isCredentialParamName(name)).toBe(false);
+    for (const name of ['page', 'keys', 'tokenizer', 'author', 'cursor', 'passage'])
+      expect(isCredentialParamName(name)).toBe(false);
+  });
+
+  it('names credential parameters in other spellings, and by their suffix', () => {
+    const names = ['jwt', 'accessToken', 'auth', 'refresh', 'refreshToken', 'secret', 'client_secret'];
+    for (const name of [...names, 'passwd', 'pass', 'id-token', 'userPassword', 'X_ApiKey'])
+      expect(isCredentialParamName(name)).toBe(true);
   });
 
   it('redacts keys from a logged URL by value (also percent-encoded) and by name', () => {
@@ -45,5 +52,17 @@ describe('credentials in a URL', () => {
     const logged = redactUrl(url);
     expect(logged).toBe('/x?page=2&innocent=[redacted]&e=[redacted]&api_key[]=[redacted]&[redacted]&bad=%zz');
     expect(logged).not.toContain(key.slice(4, 24));
+  });
+
+  it('redacts JWTs and refresh tokens from a logged URL by value, and the widened names', () => {
+    const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2lnbmF0dXJl';
+    const refresh = `rt_${'Q'.repeat(43)}`;
+    const url =
+      `/x?jwt=${jwt}&auth=Bearer%20${jwt}&refresh=${refresh}&accessToken=a&refreshToken=b` +
+      `&secret=c&client_secret=d&passwd=e&pass=f&q=${jwt}&cursor=ok`;
+    expect(redactUrl(url)).toBe(
+      '/x?jwt=[redacted]&auth=[redacted]&refresh=[redacted]&accessToken=[redacted]&refreshToken=[redacted]' +
+        '&secret=[redacted]&client_secret=[redacted]&passwd=[redacted]&pass=[redacted]&q=[redacted]&cursor=ok',
+    );
   });
 });

@@ -19,7 +19,11 @@ const CREDENTIAL_ANYWHERE = new RegExp(
   `${API_KEY_ANYWHERE.source}|eyJ[\\w-]+\\.[\\w-]+\\.|(?<![0-9A-Za-z])rt_[\\w-]{43}`,
 );
 
-/** Query parameter names that would carry a credential (compared lower-case, without a `[…]` suffix). */
+/**
+ * Query parameter names that would carry a credential. Compared lower-case, without `-`, `_` or a `[…]` suffix
+ * (`accessToken`, `access-token[]` and `access_token` are one name); a name ending in `token`, `secret`,
+ * `password`, `passwd` or `apikey` (`client_secret`, `idToken`) carries one too.
+ */
 export const CREDENTIAL_PARAM_NAMES: ReadonlySet<string> = new Set([
   'api_key',
   'apikey',
@@ -27,15 +31,37 @@ export const CREDENTIAL_PARAM_NAMES: ReadonlySet<string> = new Set([
   'x-api-key',
   'key',
   'access_token',
+  'accessToken',
   'token',
   'refresh_token',
+  'refreshToken',
+  'refresh',
+  'jwt',
+  'auth',
+  'authorization',
+  'bearer',
   'password',
+  'passwd',
+  'pass',
+  'pwd',
+  'secret',
+  'client_secret',
 ]);
+const NORMALIZED_PARAM_NAMES = new Set([...CREDENTIAL_PARAM_NAMES].map(normalizeParamName));
+const CREDENTIAL_PARAM_SUFFIXES = ['token', 'secret', 'password', 'passwd', 'apikey'];
 
 const MAX_DEPTH = 8;
 
+function normalizeParamName(name: string): string {
+  return name.replace(/\[.*$/, '').toLowerCase().replace(/[-_]/g, '');
+}
+
 export function isCredentialParamName(name: string): boolean {
-  return CREDENTIAL_PARAM_NAMES.has(name.replace(/\[.*$/, '').toLowerCase());
+  const normalized = normalizeParamName(name);
+  return (
+    NORMALIZED_PARAM_NAMES.has(normalized) ||
+    CREDENTIAL_PARAM_SUFFIXES.some((suffix) => normalized.endsWith(suffix))
+  );
 }
 
 export function containsApiKey(text: string): boolean {
@@ -50,12 +76,15 @@ export function containsCredential(text: string): boolean {
   );
 }
 
-/** True when any value of a parsed query (strings, arrays, nested objects) holds something shaped like a key. */
-export function queryValueHoldsApiKey(value: unknown, depth = 0): boolean {
-  if (typeof value === 'string') return containsApiKey(value);
+/**
+ * True when any value of a parsed query (strings, arrays, nested objects) holds something shaped like a key, a
+ * JWT or a refresh token.
+ */
+export function queryValueHoldsCredential(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return containsCredential(value);
   if (depth >= MAX_DEPTH || value === null || typeof value !== 'object') return false;
   return Object.entries(value as Record<string, unknown>).some(
-    ([name, item]) => containsApiKey(name) || queryValueHoldsApiKey(item, depth + 1),
+    ([name, item]) => containsCredential(name) || queryValueHoldsCredential(item, depth + 1),
   );
 }
 
