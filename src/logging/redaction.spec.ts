@@ -1,5 +1,5 @@
 import { generateApiKey } from '../api-keys/api-key.format';
-import { redactHeaders } from './redaction';
+import { redactHeaders, redactPath, redactUrl } from './redaction';
 
 const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg';
 const REFRESH = `rt_${'A'.repeat(20)}-${'b'.repeat(22)}`;
@@ -64,5 +64,26 @@ describe('redactHeaders (the request log line)', () => {
       'x-keyboard': 'vcp_short',
     };
     expect(redactHeaders(headers)).toEqual(headers);
+  });
+});
+
+describe('redactPath and redactUrl (credentials in a path)', () => {
+  it('censors each segment that holds a key, a JWT or a refresh token, also percent-encoded', () => {
+    const key = generateApiKey();
+    const encoded = [...key].map((c) => `%${c.charCodeAt(0).toString(16)}`).join('');
+    expect(redactPath(`/api/v1/api-keys/${key}`)).toBe('/api/v1/api-keys/[redacted]');
+    expect(redactPath(`/api/v1/${JWT}/x`)).toBe('/api/v1/[redacted]/x');
+    expect(redactPath(`/api/v1/a/${REFRESH}`)).toBe('/api/v1/a/[redacted]');
+    expect(redactPath(`/api/v1/keys/${encoded}/rotate`)).toBe('/api/v1/keys/[redacted]/rotate');
+    expect(redactUrl(`/api/v1/${key}?page=2&jwt=${JWT}`)).toBe('/api/v1/[redacted]?page=2&jwt=[redacted]');
+  });
+
+  it('returns an ordinary path as it was (negative control)', () => {
+    for (const path of [
+      '/api/v1/tasks/0b6a4f0e-2c1f-4c8e-9d1c-2f7f1d6f5a10',
+      '/api/v1/nodes/%zz',
+      '/vcp_x/eyJ',
+    ])
+      expect(redactPath(path)).toBe(path);
   });
 });

@@ -63,13 +63,13 @@ const holdsCredential = (value: unknown): boolean =>
     : Array.isArray(value) && value.some((item) => typeof item === 'string' && containsCredential(item));
 
 /**
- * Credentials in a URL's query string (which we refuse anyway) never reach the log: a parameter named like a
- * credential, or whose name or value (percent-decoded, so `%76cp_…` is caught too) holds something shaped
- * like a VCP key, a JWT or a refresh token, is written as `[redacted]`.
+ * Credentials in a URL never reach the log: a path segment, or a query parameter named like a credential (the
+ * query is refused anyway), or whose name or value (percent-decoded, so `%76cp_…` is caught too) holds
+ * something shaped like a VCP key, a JWT or a refresh token, is written as `[redacted]`.
  */
 export function redactUrl(url: string): string {
   const at = url.indexOf('?');
-  if (at < 0) return url;
+  if (at < 0) return redactPath(url);
   const params = url
     .slice(at + 1)
     .split('&')
@@ -85,7 +85,27 @@ export function redactUrl(url: string): string {
         containsCredential(value);
       return secret ? `${name}=[redacted]` : pair;
     });
-  return `${url.slice(0, at)}?${params.join('&')}`;
+  return `${redactPath(url.slice(0, at))}?${params.join('&')}`;
+}
+
+/**
+ * A URL path with every segment that holds a credential (`DELETE /api-keys/vcp_…`, a JWT pasted as a path)
+ * written as `[redacted]`, for the log line and for error messages that name the path. Paths are checked on
+ * every request, so the segments are split only when the cheap test finds a credential's prefix; a path with
+ * a `%` is judged decoded as well, as the router will read it.
+ */
+export function redactPath(path: string): string {
+  const suspect =
+    containsCredential(path) || (path.includes('%') && containsCredential(decodeQueryComponent(path)));
+  if (!suspect) return path;
+  return path
+    .split('/')
+    .map((segment) =>
+      containsCredential(segment) || containsCredential(decodeQueryComponent(segment))
+        ? '[redacted]'
+        : segment,
+    )
+    .join('/');
 }
 
 /** The parsed query, with the same rules as redactUrl. */

@@ -186,6 +186,32 @@ describe('request logs', () => {
     expect(Object.values(line.req.query)).toEqual(Array(10).fill('[redacted]'));
   });
 
+  it('redacts a key or a token pasted into the path, from the line and from the 404 that names the path', async () => {
+    const session = await newSession(ctx.app, 'pathlog');
+    const key = session.apiKey;
+    const jwt = session.accessToken;
+    const requests = [
+      { method: 'DELETE' as const, url: `/api/v1/api-keys/${key}`, headers: bearer(jwt) },
+      { method: 'GET' as const, url: `/api/v1/${key}` },
+      { method: 'GET' as const, url: `/${jwt}/x` },
+      { method: 'PUT' as const, url: `/api/v1/api-keys/${session.refreshToken}` },
+    ];
+    for (const request of requests) {
+      const res = await ctx.app.inject(request);
+      expect(res.statusCode).toBeGreaterThanOrEqual(400);
+      const line = await logs.completedLine(res.headers['x-request-id']);
+      for (const text of [JSON.stringify(line), res.body])
+        for (const secret of [key, key.slice(12), jwt.split('.').pop()!, session.refreshToken.slice(3)])
+          expect(text).not.toContain(secret);
+      expect((line as unknown as CompletedLine).req.url).toContain('[redacted]');
+    }
+    const notFound = await ctx.app.inject({ method: 'GET', url: `/api/v1/${key}` });
+    expect(notFound.json()).toMatchObject({
+      error: 'not_found',
+      message: 'No route for GET /api/v1/[redacted]',
+    });
+  });
+
   it('logs and counts a request the router refused (bad percent-encoding, over-long parameter), once', async () => {
     const scrape = async () =>
       (

@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode, errorCodeForStatus, ErrorReason } from '../errors/error-code';
 import { isTransientDatabaseError } from '../errors/transient-database-error';
+import { redactPath } from '../../logging/redaction';
 
 export interface ErrorBody {
   error: ErrorCode;
@@ -56,7 +57,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
       const status = exception.getStatus();
       const allow = status === 404 && isRouteNotFound(exception) ? allowedMethods(request) : [];
       if (allow.length > 0) {
-        const message = `${request.method} is not allowed on ${pathOf(request)}; allowed: ${allow.join(', ')}`;
+        const path = redactPath(pathOf(request));
+        const message = `${request.method} is not allowed on ${path}; allowed: ${allow.join(', ')}`;
         return {
           status: HttpStatus.METHOD_NOT_ALLOWED,
           body: { error: errorCodeForStatus(HttpStatus.METHOD_NOT_ALLOWED), message, request_id },
@@ -88,7 +90,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
   private messageOf(exception: HttpException, request: FastifyRequest): string {
     const status = exception.getStatus();
     if (status === 404 && isRouteNotFound(exception))
-      return `No route for ${request.method} ${pathOf(request)}`;
+      // The path is echoed to the client and into logs: a key or token pasted into it is not repeated.
+      return `No route for ${request.method} ${redactPath(pathOf(request))}`;
     if (status === 413) return 'Request body is too large';
     const response = exception.getResponse();
     if (typeof response === 'string') return response;
