@@ -67,6 +67,17 @@ describe('redactHeaders (the request log line)', () => {
   });
 });
 
+describe('redactHeaders (control characters)', () => {
+  it('escapes C1 and C0 controls in logged header values, as the audit trail does', () => {
+    const headers = { 'user-agent': 'curl\u009b31m\u0085next', 'x-note': ['a\u001bb', 'ok'], accept: '*/*' };
+    expect(redactHeaders(headers)).toEqual({
+      'user-agent': 'curl\\u009b31m\\u0085next',
+      'x-note': ['a\\u001bb', 'ok'],
+      accept: '*/*',
+    });
+  });
+});
+
 describe('redactPath and redactUrl (credentials in a path)', () => {
   it('censors each segment that holds a key, a JWT or a refresh token, also percent-encoded', () => {
     const key = generateApiKey();

@@ -4,6 +4,7 @@ import {
   isCredentialParamName,
   queryValueHoldsCredential,
 } from '../common/auth/credentials-in-url';
+import { hasUnsafeCharacters, neutralize } from '../audit/sanitize';
 
 /**
  * Credentials never reach a log line: headers that carry them and body fields that name them are replaced by
@@ -43,18 +44,29 @@ export const REDACTED_PATHS = [
  * walked every wildcard path on every request and cost more than the rest of the line). Clients and proxies
  * invent their own credential headers, so a header is also censored when its name says it carries one, or
  * when its value holds something shaped like a key, JWT or refresh token (a token pasted into `Referer`).
+ * Control characters in the other values are escaped (see `escaped`).
  */
 export function redactHeaders(headers: Record<string, unknown>): Record<string, unknown> {
   const copy: Record<string, unknown> = {};
   for (const name in headers) {
     const value = headers[name];
-    copy[name] = isCredentialHeader(name) || holdsCredential(value) ? '[redacted]' : value;
+    copy[name] = isCredentialHeader(name) || holdsCredential(value) ? '[redacted]' : escaped(value);
   }
   return copy;
 }
 
 const isCredentialHeader = (name: string) =>
   CREDENTIAL_HEADERS.has(name) || CREDENTIAL_NAME_PARTS.some((part) => name.includes(part));
+
+/**
+ * Node's parser lets bytes 0x80–0xFF through in header values (read as Latin-1), so a value can hold C1
+ * controls (U+009B is a terminal's CSI, U+0085 a line break to some readers) that JSON leaves raw: they are
+ * escaped as the audit trail escapes them. One regex test per value; the copy only when it finds one.
+ */
+function escaped(value: unknown): unknown {
+  if (typeof value === 'string') return hasUnsafeCharacters(value) ? neutralize(value) : value;
+  return Array.isArray(value) ? value.map(escaped) : value;
+}
 
 /** A header value is a string, or an array of them for a repeated `set-cookie`. */
 const holdsCredential = (value: unknown): boolean =>
