@@ -3,6 +3,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Principal } from '../common/auth/principal';
+import { onClientErrorAnswered, RefusedRequest } from '../common/http/client-errors';
 import { onRouterErrorAnswered } from '../common/http/framework-errors';
 import { redactHeaders, redactQuery, redactUrl } from './redaction';
 
@@ -49,6 +50,9 @@ export class RequestLogger {
       done();
     });
     onRouterErrorAnswered(fastify, writeLine);
+    onClientErrorAnswered(fastify, (refused) => {
+      if (logger.isLevelEnabled('warn')) logger.warn(refusedLineOf(refused), message(refused.status));
+    });
   }
 }
 
@@ -78,4 +82,27 @@ function lineOf(request: LoggedRequest, status: number, elapsedMs: number): Reco
   line.duration_ms = Math.round(elapsedMs);
   if (status >= 500) line.err = new Error(`failed with status code ${status}`);
   return line;
+}
+
+/**
+ * The line of a request Node's HTTP parser refused (400, 408, 431): what is known of it, credentials removed as
+ * on every line, `client_error` naming Node's reason; no duration (nothing timed it) and no principal.
+ */
+function refusedLineOf(refused: RefusedRequest): Record<string, unknown> {
+  const { requestId, socket } = refused;
+  return {
+    request_id: requestId,
+    req: {
+      id: requestId,
+      method: refused.method,
+      url: refused.url ? redactUrl(refused.url) : undefined,
+      headers: refused.headers ? redactHeaders(refused.headers) : undefined,
+      remoteAddress: socket.remoteAddress,
+      remotePort: socket.remotePort,
+    },
+    route: 'unmatched',
+    principal_id: null,
+    client_error: refused.code,
+    res: { statusCode: refused.status },
+  };
 }

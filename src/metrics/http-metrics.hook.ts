@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { onClientErrorAnswered } from '../common/http/client-errors';
 import { onRouterErrorAnswered } from '../common/http/framework-errors';
 import { VcpMetrics } from './vcp-metrics';
 
@@ -9,7 +10,8 @@ import { VcpMetrics } from './vcp-metrics';
  * onResponse hook rather than a Nest interceptor alone, because only here is every path seen with its final
  * status: handlers, errors thrown by guards and pipes, the exception filter's answers, 404s for paths that
  * match no route, and bodies refused by the parser before Nest runs. `route` is Fastify's matched template
- * (`/api/v1/tasks/:task_id`), or "unmatched", never the raw path.
+ * (`/api/v1/tasks/:task_id`), or "unmatched", never the raw path. Requests Node's HTTP parser refused (400, 408,
+ * 431: no Fastify request, no hook) are counted "unmatched" from answerClientError, without a duration.
  */
 @Injectable()
 export class HttpMetricsHook {
@@ -29,5 +31,8 @@ export class HttpMetricsHook {
       done();
     });
     onRouterErrorAnswered(fastify, observe);
+    onClientErrorAnswered(fastify, (refused) =>
+      this.metrics.countHttp(refused.method, undefined, refused.status),
+    );
   }
 }

@@ -187,6 +187,23 @@ export class VcpMetrics {
   }
 
   observeHttp(method: string, route: string | undefined, statusCode: number, seconds: number): void {
+    const series = this.httpSeriesOf(method, route, statusCode);
+    series.duration.observe(seconds);
+    series.count.inc();
+    series.errors?.inc();
+  }
+
+  /**
+   * A response whose duration nobody measured (a request Node's HTTP parser refused, answered before any hook
+   * ran): counted in `http_request_count` and `http_errors`, not observed in the duration histogram.
+   */
+  countHttp(method: string | undefined, route: string | undefined, statusCode: number): void {
+    const series = this.httpSeriesOf(method ?? 'OTHER', route, statusCode);
+    series.count.inc();
+    series.errors?.inc();
+  }
+
+  private httpSeriesOf(method: string, route: string | undefined, statusCode: number) {
     const methodLabel = HTTP_METHODS.has(method) ? method : 'OTHER';
     const routeLabel = route ?? UNMATCHED_ROUTE;
     const key = `${methodLabel} ${routeLabel} ${statusCode}`;
@@ -200,9 +217,7 @@ export class VcpMetrics {
       };
       this.httpSeries.set(key, series);
     }
-    series.duration.observe(seconds);
-    series.count.inc();
-    series.errors?.inc();
+    return series;
   }
 
   authEvent(event: AuthEvent): void {

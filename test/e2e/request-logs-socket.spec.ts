@@ -16,12 +16,18 @@ function rawExchange(port: number, request: Buffer | string): Promise<string> {
   });
 }
 
+const METRICS_TOKEN = 'request-logs-socket-metrics-token-0123456789';
+
 const requestIdOf = (answer: string) => /\r\nx-request-id: *([^\r]+)/i.exec(answer)?.[1];
 
 /** Request lines of requests that came over a real socket, byte for byte as a client may send them. */
 describe('request lines over a real socket', () => {
   const logs = new LogCapture();
-  const ctx = useTestApp({ database: 'pglite', env: { LOG_LEVEL: 'info' }, logDestination: logs });
+  const ctx = useTestApp({
+    database: 'pglite',
+    env: { LOG_LEVEL: 'info', HTTP_REQUEST_TIMEOUT_MS: '1000', METRICS_TOKEN },
+    logDestination: logs,
+  });
   let port: number;
 
   beforeAll(async () => {
@@ -42,5 +48,80 @@ describe('request lines over a real socket', () => {
       'evil\\u009b31m\\u0085tail',
     );
     expect(logs.lines.find((text) => text.includes(requestIdOf(answer)!))).not.toMatch(/[\u0080-\u009f]/);
+  });
+
+  /** `http_request_count` and `http_errors` of route "unmatched", by method and status. */
+  const unmatchedCounts = async () => {
+    const scrape = await ctx.app.inject({
+      method: 'GET',
+      url: '/metrics',
+      headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+    });
+    const counts: Record<string, number> = {};
+    for (const [, name, method, status, value] of scrape.body.matchAll(
+      /^(http_request_count|http_errors)\{method="(\w+)",route="unmatched",status_code="(\d+)"\} (\d+)$/gm,
+    ))
+      counts[`${name} ${method} ${status}`] = Number(value);
+    return counts;
+  };
+
+  it('logs and counts each request the HTTP parser refused (431, 400, 408), with what is known of it', async () => {
+    const before = await unmatchedCounts();
+    const key = 'vcp_' + 'K'.repeat(46);
+    const answers = {
+      tooLarge: await rawExchange(
+        port,
+        `GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+      ),
+      malformed: await rawExchange(
+        port,
+        `GET /api/v1/health?api_key=${key} HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n`,
+      ),
+      // The head arrived, the body never does: Node's request timeout, the request known to the parser.
+      bodyTimeout: await rawExchange(
+        port,
+        `POST /api/v1/auth/login?token=t0ps3cret HTTP/1.1\r\nHost: x\r\nX-Auth-Token: t0ps3cret\r\n` +
+          `Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a`,
+      ),
+      headTimeout: await rawExchange(port, 'GET /api/v1/heal'),
+    };
+    const expected = {
+      tooLarge: [431, 'HPE_HEADER_OVERFLOW'],
+      malformed: [400, 'HPE_INVALID_HEADER_TOKEN'],
+      bodyTimeout: [408, 'ERR_HTTP_REQUEST_TIMEOUT'],
+      headTimeout: [408, 'ERR_HTTP_REQUEST_TIMEOUT'],
+    } as const;
+    const lines: Record<string, Record<string, unknown>> = {};
+    for (const [name, answer] of Object.entries(answers)) {
+      const [status, code] = expected[name as keyof typeof expected];
+      expect({ name, status: Number(answer.split(' ')[1]) }).toEqual({ name, status });
+      lines[name] = await logs.completedLine(requestIdOf(answer));
+      expect(lines[name]).toMatchObject({
+        level: 40,
+        route: 'unmatched',
+        principal_id: null,
+        client_error: code,
+        res: { statusCode: status },
+        req: { id: requestIdOf(answer), remoteAddress: '127.0.0.1' },
+      });
+    }
+    expect(lines.malformed.req).toMatchObject({ method: 'GET', url: '/api/v1/health?api_key=[redacted]' });
+    expect(lines.bodyTimeout.req).toMatchObject({
+      method: 'POST',
+      url: '/api/v1/auth/login?token=[redacted]',
+      headers: { 'x-auth-token': '[redacted]', 'content-length': '100' },
+    });
+    expect(lines.headTimeout.req).not.toHaveProperty('method');
+    expect(logs.text).not.toContain(key);
+    expect(logs.text).not.toContain('t0ps3cret');
+
+    const after = await unmatchedCounts();
+    const grew = (series: string) => (after[series] ?? 0) - (before[series] ?? 0);
+    expect({
+      count431: grew('http_request_count GET 431') + grew('http_request_count OTHER 431'),
+      count400: grew('http_request_count GET 400'),
+      count408: grew('http_request_count POST 408') + grew('http_request_count OTHER 408'),
+      errors408: grew('http_errors POST 408') + grew('http_errors OTHER 408'),
+    }).toEqual({ count431: 1, count400: 1, count408: 2, errors408: 2 });
   });
 });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
+import { IncomingHttpHeaders, IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { errorCodeForStatus } from '../errors/error-code';
 import { API_CSP, staticSecurityHeaders } from './security-headers';
@@ -32,13 +32,61 @@ const MESSAGES: Record<number, string> = {
   400: 'Malformed HTTP request',
 };
 
+/** A request Node's parser refused, as the request line and the HTTP metrics see it: no Fastify request exists. */
+export interface RefusedRequest {
+  requestId: string;
+  status: number;
+  /** Node's error code: HPE_HEADER_OVERFLOW, HPE_INVALID_HEADER_TOKEN, ERR_HTTP_REQUEST_TIMEOUT… */
+  code: string;
+  /** What arrived of the request, when it can be told: the parsed head, or the request line of a raw packet. */
+  method?: string;
+  url?: string;
+  headers?: IncomingHttpHeaders;
+  socket: Socket;
+}
+
+export type ClientErrorListener = (refused: RefusedRequest) => void;
+
+const listenersByServer = new WeakMap<object, ClientErrorListener[]>();
+
 /**
- * Fastify's `clientErrorHandler`: Node's HTTP parser refused the request (malformed, headers too large) or it
- * did not arrive within HTTP_REQUEST_TIMEOUT_MS. No Fastify request exists yet, so the API's JSON error body,
- * a fresh request id and the security headers are written here by hand. Nothing is written once a response
- * has started on the socket: that would corrupt it for the client.
+ * Registers `listener` for the requests the HTTP parser of `fastify`'s server refused (answerClientError runs
+ * before the app exists, so the request logger and the HTTP metrics register here). Called once per answer.
  */
-export function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+export function onClientErrorAnswered(fastify: object, listener: ClientErrorListener): void {
+  listenersByServer.set(fastify, [...(listenersByServer.get(fastify) ?? []), listener]);
+}
+
+const REQUEST_LINE = /^([A-Z]{1,20}) ([\x21-\x7e]{1,2048}) HTTP\/1\.[01]\r?\n/;
+
+/**
+ * The method, URL and headers of the refused request, when Node got that far: a request whose head was parsed
+ * and whose body is still arriving (a timeout) is the parser's `incoming` (an internal field, read defensively;
+ * a complete one is an earlier request of the connection); otherwise the request line at the start of the
+ * packet the parser refused, if it is there.
+ */
+function whatArrived(error: NodeJS.ErrnoException, socket: Socket): Partial<RefusedRequest> {
+  const incoming = (socket as { parser?: { incoming?: IncomingMessage | null } }).parser?.incoming;
+  if (incoming?.method && !incoming.complete)
+    return { method: incoming.method, url: incoming.url, headers: incoming.headers };
+  const packet = (error as { rawPacket?: unknown }).rawPacket;
+  if (!Buffer.isBuffer(packet)) return {};
+  const line = REQUEST_LINE.exec(packet.subarray(0, 2100).toString('latin1'));
+  return line ? { method: line[1], url: line[2] } : {};
+}
+
+/**
+ * Fastify's `clientErrorHandler` (called with the Fastify instance as `this`): Node's HTTP parser refused the
+ * request (malformed, headers too large) or it did not arrive within HTTP_REQUEST_TIMEOUT_MS. No Fastify
+ * request exists yet, so the API's JSON error body, a fresh request id and the security headers are written
+ * here by hand, and the listeners (request line, metrics) are told. Nothing is written once a response has
+ * started on the socket: that would corrupt it for the client.
+ */
+export function answerClientError(
+  this: object | undefined,
+  error: NodeJS.ErrnoException,
+  socket: Socket,
+): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   if (socket.writable && socket.bytesWritten === 0) {
     const status = statusFor(error);
@@ -57,6 +105,17 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Socket):
       .map(([name, value]) => `${name}: ${value}\r\n`)
       .join('');
     socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head}\r\n${body}`);
+    const listeners = this ? listenersByServer.get(this) : undefined;
+    if (listeners) {
+      const refused = {
+        requestId,
+        status,
+        code: error.code ?? 'unknown',
+        socket,
+        ...whatArrived(error, socket),
+      };
+      for (const listener of listeners) listener(refused);
+    }
   }
   // end() rather than destroy(): destroying with unread input makes the kernel send a RST that can discard
   // the answer before the client reads it (see lingering-close.ts); a stalled client is cut off by the timer.
