@@ -6,7 +6,7 @@ import { bootstrapLogger } from './logging/bootstrap-logger';
 import { FrameworkChatterFilter } from './logging/framework-chatter';
 import { AppModule, AppModuleOptions } from './app.module';
 import { EarlyAuthentication } from './auth/early-authentication.hook';
-import { answerClientError } from './common/http/client-errors';
+import { answerClientError, registerExpectationAnswer } from './common/http/client-errors';
 import { ConnectionDraining } from './common/http/connection-draining';
 import { registerRouteBodyLimits } from './common/http/body-limit';
 import { registerBodyParsers } from './common/http/body-parsers';
@@ -68,6 +68,7 @@ export async function configureApp(
   registerRouteBodyLimits(app, config.http.bodyLimitBytes);
   registerSecurityHeaders(app, config.http);
   registerLingeringClose(app);
+  registerExpectationAnswer(app.getHttpAdapter().getInstance());
   app.get(ConnectionDraining).register(app);
   new WriteCoalescer().attach(app.getHttpServer());
   enableCors(app, config.http.corsAllowedOrigins);

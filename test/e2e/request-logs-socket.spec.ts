@@ -124,4 +124,48 @@ describe('request lines over a real socket', () => {
       errors408: grew('http_errors POST 408') + grew('http_errors OTHER 408'),
     }).toEqual({ count431: 1, count400: 1, count408: 2, errors408: 2 });
   });
+
+  it('answers an Expect other than 100-continue with the API 417, a request id and the security headers; logs and counts it', async () => {
+    const before = await unmatchedCounts();
+    const answer = await rawExchange(
+      port,
+      'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nExpect: fancy\r\nContent-Type: application/json\r\n' +
+        'Content-Length: 2\r\n\r\n',
+    );
+    const [head, body] = answer.split('\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1.1 417 Expectation Failed\r\n/);
+    const requestId = requestIdOf(answer);
+    expect(JSON.parse(body)).toEqual({
+      error: 'bad_request',
+      message: expect.any(String),
+      request_id: requestId,
+    });
+    for (const header of [
+      'content-type: application/json; charset=utf-8',
+      'cache-control: no-store',
+      "content-security-policy: default-src 'none'",
+      'x-content-type-options: nosniff',
+      'strict-transport-security: max-age=',
+    ])
+      expect(head.toLowerCase()).toContain(header);
+    expect(await logs.completedLine(requestId)).toMatchObject({
+      level: 40,
+      route: 'unmatched',
+      client_error: 'EXPECTATION_FAILED',
+      res: { statusCode: 417 },
+      req: { method: 'POST', url: '/api/v1/auth/login', headers: { expect: 'fancy' } },
+    });
+    // 100-continue is still Node's to answer, and the route runs (negative control).
+    const login = '{"username":"nobody_here","password":"not the password"}';
+    const continued = await rawExchange(
+      port,
+      'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nConnection: close\r\n' +
+        `Content-Type: application/json\r\nContent-Length: ${login.length}\r\n\r\n${login}`,
+    );
+    expect(continued).toMatch(/^HTTP\/1.1 100 Continue\r\n\r\nHTTP\/1.1 401 /);
+    const after = await unmatchedCounts();
+    expect((after['http_request_count POST 417'] ?? 0) - (before['http_request_count POST 417'] ?? 0)).toBe(
+      1,
+    );
+  });
 });

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { IncomingHttpHeaders, IncomingMessage, STATUS_CODES } from 'node:http';
+import { IncomingHttpHeaders, IncomingMessage, ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { errorCodeForStatus } from '../errors/error-code';
+import type { FastifyInstance } from 'fastify';
+import { requestIdFor } from './request-id';
 import { API_CSP, staticSecurityHeaders } from './security-headers';
 
 let socketHeaders: Readonly<Record<string, string>> | undefined;
@@ -30,7 +32,28 @@ const MESSAGES: Record<number, string> = {
   408: 'The request was not received in time',
   431: 'Request headers are too large',
   400: 'Malformed HTTP request',
+  417: 'The only expectation supported is "Expect: 100-continue"',
 };
+
+/** The API's JSON error body and the headers of an answer no Fastify hook sees (request id included). */
+function errorAnswer(status: number, requestId: string): { body: string; headers: Record<string, string> } {
+  const body = JSON.stringify({
+    error: errorCodeForStatus(status),
+    message: MESSAGES[status],
+    request_id: requestId,
+  });
+  const headers = {
+    ...socketAnswerHeaders(),
+    'x-request-id': requestId,
+    'content-length': String(Buffer.byteLength(body)),
+  };
+  return { body, headers };
+}
+
+function tellListeners(fastify: object | undefined, refused: RefusedRequest): void {
+  const listeners = fastify ? listenersByServer.get(fastify) : undefined;
+  for (const listener of listeners ?? []) listener(refused);
+}
 
 /** A request Node's parser refused, as the request line and the HTTP metrics see it: no Fastify request exists. */
 export interface RefusedRequest {
@@ -91,34 +114,33 @@ export function answerClientError(
   if (socket.writable && socket.bytesWritten === 0) {
     const status = statusFor(error);
     const requestId = randomUUID();
-    const body = JSON.stringify({
-      error: errorCodeForStatus(status),
-      message: MESSAGES[status],
-      request_id: requestId,
-    });
-    const headers = {
-      ...socketAnswerHeaders(),
-      'x-request-id': requestId,
-      'content-length': String(Buffer.byteLength(body)),
-    };
+    const { body, headers } = errorAnswer(status, requestId);
     const head = Object.entries(headers)
       .map(([name, value]) => `${name}: ${value}\r\n`)
       .join('');
     socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head}\r\n${body}`);
-    const listeners = this ? listenersByServer.get(this) : undefined;
-    if (listeners) {
-      const refused = {
-        requestId,
-        status,
-        code: error.code ?? 'unknown',
-        socket,
-        ...whatArrived(error, socket),
-      };
-      for (const listener of listeners) listener(refused);
-    }
+    const code = error.code ?? 'unknown';
+    tellListeners(this, { requestId, status, code, socket, ...whatArrived(error, socket) });
   }
   // end() rather than destroy(): destroying with unread input makes the kernel send a RST that can discard
   // the answer before the client reads it (see lingering-close.ts); a stalled client is cut off by the timer.
   socket.end();
   setTimeout(() => socket.destroy(), 1_000).unref();
+}
+
+/**
+ * Node's `checkExpectation`: a request with an `Expect` other than `100-continue`, which Node would answer with
+ * a bare 417 (no body, no request id, no security headers) and never hand to Fastify. It gets the API's 417
+ * here, closes the connection (the body the client holds back is never read) and is logged and counted as the
+ * parser's refusals are.
+ */
+export function registerExpectationAnswer(fastify: FastifyInstance): void {
+  fastify.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    const requestId = requestIdFor(req);
+    const { body, headers } = errorAnswer(417, requestId);
+    res.writeHead(417, headers).end(body);
+    const { method, url, socket } = req;
+    const code = 'EXPECTATION_FAILED';
+    tellListeners(fastify, { requestId, status: 417, code, method, url, headers: req.headers, socket });
+  });
 }
