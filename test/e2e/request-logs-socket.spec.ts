@@ -168,4 +168,25 @@ describe('request lines over a real socket', () => {
       1,
     );
   });
+
+  it('treats a body the client cut off as a client abort (info), never as the database being unavailable', async () => {
+    const marker = `abort-${Date.now()}`;
+    const before = logs.lines.length;
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    await new Promise<void>((resolve) => socket.on('connect', resolve));
+    socket.write(
+      `POST /api/v1/auth/login?m=${marker} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+        'Content-Length: 100\r\n\r\n{"username":',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    socket.destroy();
+    const aborted = await logs.onlyLine((line) => line.msg === 'client aborted');
+    expect(aborted).toMatchObject({ level: 30, context: 'ExceptionFilter', request_id: expect.any(String) });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Node also refuses the unfinished message (HPE_INVALID_EOF_STATE): that 400 is the request's line.
+    const after = logs.lines.slice(before).join('\n');
+    expect(after).not.toContain('database unavailable');
+    expect(after).not.toContain('"statusCode":503');
+  });
 });

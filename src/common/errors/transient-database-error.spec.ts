@@ -1,4 +1,4 @@
-import { isRetryableConflict, isTransientDatabaseError } from './transient-database-error';
+import { isClientAbort, isRetryableConflict, isTransientDatabaseError } from './transient-database-error';
 
 describe('isTransientDatabaseError', () => {
   it.each([
@@ -21,9 +21,19 @@ describe('isTransientDatabaseError', () => {
     ['a syntax error', { code: '42601', message: 'syntax error at or near' }],
     ['a plain bug', new TypeError('Cannot read properties of undefined')],
     ['nothing', undefined],
+    ['a request body the client cut off', Object.assign(new Error('aborted'), { code: 'ECONNRESET' })],
   ])('is false for %s (negative control)', (_name, error) =>
     expect(isTransientDatabaseError(error)).toBe(false),
   );
+
+  it("tells Node's aborted request body from a database socket's reset", () => {
+    const aborted = Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
+    const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', syscall: 'read' });
+    expect(isClientAbort(aborted)).toBe(true);
+    expect(isClientAbort(reset)).toBe(false);
+    expect(isTransientDatabaseError(reset)).toBe(true);
+    expect(isClientAbort(undefined)).toBe(false);
+  });
 
   it('calls only deadlocks and serialization failures retryable conflicts', () => {
     expect(isRetryableConflict({ driverError: { code: '40P01' } })).toBe(true);

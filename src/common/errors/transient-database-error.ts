@@ -21,8 +21,23 @@ const TRANSIENT_MESSAGES = [
   /terminating connection/i,
 ];
 
+/**
+ * Node's error for a request body the client stopped sending (its connection closed before Content-Length
+ * bytes came): `aborted`, code ECONNRESET like a database socket's reset, but with no syscall — a socket's
+ * reset reads `read ECONNRESET` and names its syscall. The request is gone, not the database: never a 503.
+ */
+export function isClientAbort(error: unknown): boolean {
+  const { code, message, syscall } = (error ?? {}) as {
+    code?: unknown;
+    message?: unknown;
+    syscall?: unknown;
+  };
+  return code === 'ECONNRESET' && message === 'aborted' && syscall === undefined;
+}
+
 export function isTransientDatabaseError(error: unknown): boolean {
   for (let current = error, depth = 0; current && typeof current === 'object' && depth < 4; depth++) {
+    if (isClientAbort(current)) return false;
     const { code, message } = current as { code?: unknown; message?: unknown };
     if (typeof code === 'string') {
       if (TRANSIENT_SQLSTATES.has(code) || TRANSIENT_NETWORK_CODES.has(code) || code.startsWith('08'))

@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode, errorCodeForStatus, ErrorReason } from '../errors/error-code';
-import { isTransientDatabaseError } from '../errors/transient-database-error';
+import { isClientAbort, isTransientDatabaseError } from '../errors/transient-database-error';
 import { redactPath } from '../../logging/redaction';
 
 export interface ErrorBody {
@@ -34,6 +34,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
       );
     } else if (headers) {
       this.logger.warn({ request_id: body.request_id }, `database unavailable: ${String(exception)}`);
+    } else if (isClientAbort(exception)) {
+      this.logger.log({ request_id: body.request_id }, 'client aborted');
     }
     if (reply.sent) return;
     if (exception instanceof AppException) void reply.headers(exception.headers);
@@ -69,6 +71,11 @@ export class AllExceptionsFilter implements ExceptionFilter {
       const message =
         status >= 500 && status !== 503 ? 'Internal server error' : this.messageOf(exception, request);
       return { status, body: { error: code, message, request_id } };
+    }
+    if (isClientAbort(exception)) {
+      // Answered only if the connection is still there to take it (it rarely is).
+      const message = 'The request body ended before it was complete';
+      return { status: HttpStatus.BAD_REQUEST, body: { error: ErrorCode.BadRequest, message, request_id } };
     }
     if (isTransientDatabaseError(exception)) {
       return {
