@@ -6,14 +6,14 @@
 // eslint-disable-next-line no-control-regex
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 /** The same class without the global flag: `test` keeps no `lastIndex` between calls. */
-const UNSAFE_ONE = new RegExp(UNSAFE.source);
+export const UNSAFE_CHARACTER = new RegExp(UNSAFE.source);
 
 /** A UTF-16 half without its partner: no UTF-8 encoding exists for it, and PostgreSQL's jsonb refuses its escape. */
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /** Whether `neutralize` would change anything visible: one regex test, no copy (for hot paths). */
 export function hasUnsafeCharacters(text: string): boolean {
-  return UNSAFE_ONE.test(text);
+  return UNSAFE_CHARACTER.test(text);
 }
 
 export function neutralize(text: string): string {

@@ -68,12 +68,12 @@ export function containsApiKey(text: string): boolean {
   return API_KEY_ANYWHERE.test(text);
 }
 
+/** What every credential CREDENTIAL_ANYWHERE finds starts with: a text without one needs no regex. */
+export const CREDENTIAL_PREFIXES: readonly string[] = [API_KEY_PREFIX, 'eyJ', 'rt_'];
+
 /** A key, JWT or refresh token anywhere in `text`; the regex runs only when a cheap prefix test finds one. */
 export function containsCredential(text: string): boolean {
-  return (
-    (text.includes(API_KEY_PREFIX) || text.includes('eyJ') || text.includes('rt_')) &&
-    CREDENTIAL_ANYWHERE.test(text)
-  );
+  return CREDENTIAL_PREFIXES.some((prefix) => text.includes(prefix)) && CREDENTIAL_ANYWHERE.test(text);
 }
 
 /**
