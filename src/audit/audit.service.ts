@@ -2,7 +2,7 @@ import { Injectable, Logger, Optional } from '@nestjs/common';
 import type { RequestMeta } from '../common/auth/principal';
 import type { AuditAction } from './audit-actions';
 import { AuditLogRepository, AuditStatus, NewAuditRecord } from './audit-log.repository';
-import { neutralize, neutralizeDeep } from './sanitize';
+import { neutralize, neutralizeDeep } from '../common/text/sanitize';
 import { RequestLogger } from '../logging/request-logger';
 
 export interface AuditEvent {

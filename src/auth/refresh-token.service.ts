@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AuditAction } from '../audit/audit-actions';
 import { AuditService } from '../audit/audit.service';
-import { neutralize } from '../audit/sanitize';
+import { neutralize } from '../common/text/sanitize';
 import { keyedHash, randomToken } from '../common/crypto/keyed-hash';
 import { TransactionRunner } from '../database/transaction-runner';
 import { UsersRepository } from '../users/users.repository';

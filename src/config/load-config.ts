@@ -3,7 +3,6 @@ import type { ConfigContext, FeatureConfig } from '../common/config/feature-conf
 import { ConfigValidationError, parseVariables, RawEnvironment } from '../common/config/problems';
 import { AppConfig, FEATURE_CONFIGS, FEATURE_KEYS, FeatureKey, FeatureVariables } from './app-config';
 import { loadOrCreateDevSecrets, randomSecret } from './dev-secrets';
-import type { DataSourceSettings } from '../database/data-source.factory';
 import { productionProblems } from './production-policy';
 
 type AnyFeatureConfig = FeatureConfig<object, unknown, string>;
@@ -35,7 +34,7 @@ function generateSecret(name: string): string {
 export function loadDatabaseSettings(
   raw: RawEnvironment = process.env,
   cwd = process.cwd(),
-): DataSourceSettings {
+): Pick<AppConfig, 'core' | 'database'> {
   const coreVariables = parseVariables(CoreVariables, raw);
   const feature = FEATURE_CONFIGS.database;
   const { env, problems } = parseVariables(feature.schema, raw);

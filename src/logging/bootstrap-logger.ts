@@ -1,6 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
 import pino, { DestinationStream, Logger } from 'pino';
-import type { AppConfig } from '../config/app-config';
 import { FrameworkChatterFilter } from './framework-chatter';
 import { batchedStdout } from './line-batcher';
 
@@ -10,7 +9,10 @@ import { batchedStdout } from './line-batcher';
  * database that does not answer, an unusable directory — printed its buffer through Nest's coloured console
  * logger, debug lines included, whatever LOG_LEVEL said, and only once TypeORM had given up.
  */
-export function bootstrapLogger(config: AppConfig, destination?: DestinationStream): PinoLoggerService {
+export function bootstrapLogger(
+  config: { logging: { level: string }; core: { version: string } },
+  destination?: DestinationStream,
+): PinoLoggerService {
   return new PinoLoggerService(
     pino(
       { level: config.logging.level, base: { service: 'vcp', version: config.core.version } },

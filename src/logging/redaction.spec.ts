@@ -1,5 +1,6 @@
 import { generateApiKey } from '../api-keys/api-key.format';
-import { redactHeaders, redactPath, redactUrl } from './redaction';
+import { redactPath } from '../common/auth/credentials-in-url';
+import { redactHeaders, redactUrl } from './redaction';
 
 const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg';
 const REFRESH = `rt_${'A'.repeat(20)}-${'b'.repeat(22)}`;

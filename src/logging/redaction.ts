@@ -4,8 +4,9 @@ import {
   decodeQueryComponent,
   isCredentialParamName,
   queryValueHoldsCredential,
+  redactPath,
 } from '../common/auth/credentials-in-url';
-import { hasUnsafeCharacters, neutralize, UNSAFE_CHARACTER } from '../audit/sanitize';
+import { hasUnsafeCharacters, neutralize, UNSAFE_CHARACTER } from '../common/text/sanitize';
 
 /**
  * Credentials never reach a log line: headers that carry them and body fields that name them are replaced by
@@ -105,26 +106,6 @@ export function redactUrl(url: string): string {
       return secret ? `${name}=[redacted]` : pair;
     });
   return `${redactPath(url.slice(0, at))}?${params.join('&')}`;
-}
-
-/**
- * A URL path with every segment that holds a credential (`DELETE /api-keys/vcp_…`, a JWT pasted as a path)
- * written as `[redacted]`, for the log line and for error messages that name the path. Paths are checked on
- * every request, so the segments are split only when the cheap test finds a credential's prefix; a path with
- * a `%` is judged decoded as well, as the router will read it.
- */
-export function redactPath(path: string): string {
-  const suspect =
-    containsCredential(path) || (path.includes('%') && containsCredential(decodeQueryComponent(path)));
-  if (!suspect) return path;
-  return path
-    .split('/')
-    .map((segment) =>
-      containsCredential(segment) || containsCredential(decodeQueryComponent(segment))
-        ? '[redacted]'
-        : segment,
-    )
-    .join('/');
 }
 
 /** The parsed query, with the same rules as redactUrl. */

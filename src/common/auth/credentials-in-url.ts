@@ -96,3 +96,23 @@ export function decodeQueryComponent(text: string): string {
     return text; // a malformed escape (`%zz`): the raw text is what a reader of the log would see
   }
 }
+
+/**
+ * A URL path with every segment that holds a credential (`DELETE /api-keys/vcp_…`, a JWT pasted as a path)
+ * written as `[redacted]`, for the log line and for error messages that name the path. Paths are checked on
+ * every request, so the segments are split only when the cheap test finds a credential's prefix; a path with
+ * a `%` is judged decoded as well, as the router will read it.
+ */
+export function redactPath(path: string): string {
+  const suspect =
+    containsCredential(path) || (path.includes('%') && containsCredential(decodeQueryComponent(path)));
+  if (!suspect) return path;
+  return path
+    .split('/')
+    .map((segment) =>
+      containsCredential(segment) || containsCredential(decodeQueryComponent(segment))
+        ? '[redacted]'
+        : segment,
+    )
+    .join('/');
+}

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode, errorCodeForStatus, ErrorReason } from '../errors/error-code';
 import { isClientAbort, isTransientDatabaseError } from '../errors/transient-database-error';
-import { redactPath } from '../../logging/redaction';
+import { redactPath } from '../auth/credentials-in-url';
 
 export interface ErrorBody {
   error: ErrorCode;
