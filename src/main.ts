@@ -1,16 +1,16 @@
 // First: an unsupported Node gets a sentence, not a stack from the first dependency it cannot load.
 import './common/runtime/require-supported-node';
 import 'reflect-metadata';
-import { Logger } from '@nestjs/common';
+import { Logger, LoggerService } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from './app.factory';
 import { AdminPasswordMismatch } from './admin/admin-bootstrap.service';
 import { ConfigValidationError } from './common/config/problems';
 import { loadConfig } from './config/load-config';
-import { bootstrapLogger, PinoLoggerService } from './logging/bootstrap-logger';
+import { bootstrapLogger } from './logging/bootstrap-logger';
 
 /** Set once the configuration is read: a failed start is then also told as a JSON line, at `fatal`. */
-let startupLog: PinoLoggerService | undefined;
+let startupLog: LoggerService | undefined;
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
 
@@ -69,7 +69,7 @@ async function bootstrap(): Promise<void> {
 
 bootstrap().catch((error: unknown) => {
   const reason = error instanceof Error ? error.message : String(error);
-  startupLog?.fatal(`startup failed: ${reason}`, 'Bootstrap');
+  startupLog?.fatal?.(`startup failed: ${reason}`, 'Bootstrap');
   console.error('startup failed:', reason);
   // ADMIN_USERNAME names an account whose password is not ADMIN_PASSWORD: the operator's settings to fix.
   process.exit(error instanceof AdminPasswordMismatch ? 78 : 1);

@@ -12,48 +12,24 @@ import { batchedStdout } from './line-batcher';
 export function bootstrapLogger(
   config: { logging: { level: string }; core: { version: string } },
   destination?: DestinationStream,
-): PinoLoggerService {
-  return new PinoLoggerService(
-    pino(
-      { level: config.logging.level, base: { service: 'vcp', version: config.core.version } },
-      destination ?? batchedStdout(),
-    ),
+): LoggerService {
+  const logger = pino(
+    { level: config.logging.level, base: { service: 'vcp', version: config.core.version } },
+    destination ?? batchedStdout(),
   );
+  return new FrameworkChatterFilter(new PinoLoggerService(logger));
 }
 
 /** Nest's LoggerService over a pino logger: `{context, msg}` lines, as nestjs-pino writes them. */
-export class PinoLoggerService implements LoggerService {
-  private readonly filtered: FrameworkChatterFilter;
+class PinoLoggerService implements LoggerService {
+  constructor(private readonly pino: Logger) {}
 
-  constructor(readonly pino: Logger) {
-    this.filtered = new FrameworkChatterFilter({
-      log: (message, ...rest) => this.write('info', message, rest),
-      error: (message, ...rest) => this.write('error', message, rest),
-      warn: (message, ...rest) => this.write('warn', message, rest),
-      debug: (message, ...rest) => this.write('debug', message, rest),
-      verbose: (message, ...rest) => this.write('trace', message, rest),
-      fatal: (message, ...rest) => this.write('fatal', message, rest),
-    });
-  }
-
-  log(message: unknown, ...rest: unknown[]): void {
-    this.filtered.log(message, ...rest);
-  }
-  error(message: unknown, ...rest: unknown[]): void {
-    this.filtered.error(message, ...rest);
-  }
-  warn(message: unknown, ...rest: unknown[]): void {
-    this.filtered.warn(message, ...rest);
-  }
-  debug(message: unknown, ...rest: unknown[]): void {
-    this.filtered.debug(message, ...rest);
-  }
-  verbose(message: unknown, ...rest: unknown[]): void {
-    this.filtered.verbose(message, ...rest);
-  }
-  fatal(message: unknown, ...rest: unknown[]): void {
-    this.filtered.fatal(message, ...rest);
-  }
+  log = (message: unknown, ...rest: unknown[]) => this.write('info', message, rest);
+  error = (message: unknown, ...rest: unknown[]) => this.write('error', message, rest);
+  warn = (message: unknown, ...rest: unknown[]) => this.write('warn', message, rest);
+  debug = (message: unknown, ...rest: unknown[]) => this.write('debug', message, rest);
+  verbose = (message: unknown, ...rest: unknown[]) => this.write('trace', message, rest);
+  fatal = (message: unknown, ...rest: unknown[]) => this.write('fatal', message, rest);
 
   /** Nest passes `(message, context)`, and for errors `(message, stack, context)`. */
   private write(level: pino.Level, message: unknown, rest: unknown[]): void {
