@@ -14,7 +14,7 @@ import type { TaskDeletedDto, TaskInfoDto, TaskPageDto } from './dto/task-respon
 import { TaskEventSignal } from './task-event-signal';
 import { TaskQueueRepository } from './task-queue.repository';
 import { toTaskInfo } from './task-view';
-import { waitReason } from './wait-reason';
+import { WAIT_REASONS, WaitFacts, waitReason } from './wait-reason';
 import { TaskRunsRepository } from './task-runs.repository';
 import { TaskRecord, TasksRepository } from './tasks.repository';
 
@@ -63,8 +63,8 @@ export class TasksService {
     let task = await this.visible(principal, taskId);
     if (task.status === 'pending' || task.status === 'running') {
       const facts = await this.queue.waitFacts(task.taskId);
-      if (facts && (task.status === 'pending' || facts.leased === 0))
-        task = { ...task, statusReason: waitReason(facts) };
+      if (facts && task.status === 'pending') task = { ...task, statusReason: waitReason(facts) };
+      else if (facts && facts.leased === 0) task = { ...task, statusReason: runningReason(task, facts) };
     }
     return toTaskInfo(task, await this.taskRuns.runsOf(task.taskId));
   }
@@ -125,4 +125,14 @@ export class TasksService {
       meta,
     );
   }
+}
+
+/**
+ * A running task with no run leased seeks its next run: the reason stored with its last change ("no quorum
+ * yet: …") stays, with what keeps the next run from starting, if anything does.
+ */
+function runningReason(task: { statusReason: string | null }, facts: WaitFacts): string | null {
+  const live = waitReason(facts);
+  if (task.statusReason === null) return live;
+  return live === WAIT_REASONS.waiting ? task.statusReason : `${task.statusReason}; ${live}`;
 }
