@@ -7,6 +7,7 @@ import { createApp } from './app.factory';
 import { AdminPasswordMismatch } from './admin/admin-bootstrap.service';
 import { ConfigValidationError } from './common/config/problems';
 import { loadConfig } from './config/load-config';
+import { misspelledVariables } from './config/misspelled-variables';
 import { bootstrapLogger } from './logging/bootstrap-logger';
 
 /** Set once the configuration is read: a failed start is then also told as a JSON line, at `fatal`. */
@@ -54,6 +55,7 @@ async function bootstrap(): Promise<void> {
     throw error;
   }
   startupLog = bootstrapLogger(config);
+  for (const warning of misspelledVariables(process.env)) startupLog.warn(warning, 'Config');
   const app = await createApp(config);
   handleShutdown(app);
   await app.listen(config.http.port, config.http.host);

@@ -67,6 +67,7 @@ function tierLimits(raw: RawEnvironment): Record<RateTier, TierLimits> {
 export const rateLimitConfig = defineFeatureConfig({
   token: RateLimitConfig,
   schema: RateLimitVariables,
+  otherVariables: TIER_VARIABLES.flatMap(({ rpm, burst }) => [rpm, burst]),
   check: (_env, raw) => tierProblems(raw),
   build: (env, { raw }) =>
     new RateLimitConfig({ tiers: tierLimits(raw), memoryMaxKeys: env.RATE_LIMIT_MEMORY_MAX_KEYS ?? 50_000 }),

@@ -30,6 +30,8 @@ export interface FeatureConfig<Env extends object, Config, Secret extends string
   readonly secrets?: readonly Secret[];
   /** How a missing secret is generated outside production, when it must have a format (default: random text). */
   generateSecret?(name: Secret): string;
+  /** Variables read from the raw environment besides the schema's (generated names), so they count as known. */
+  readonly otherVariables?: readonly string[];
   /** Rules the schema cannot state (lists, pairs, generated names): problems name the variable, never the value. */
   check?(env: Env, raw: RawEnvironment): string[];
   /** Runs only when no feature reported a problem. */

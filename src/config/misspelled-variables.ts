@@ -1,0 +1,63 @@
+import { getMetadataStorage } from 'class-validator';
+import { CoreVariables } from '../common/config/core.config';
+import type { RawEnvironment } from '../common/config/problems';
+import { FEATURE_CONFIGS } from './app-config';
+
+/** Every variable the service reads: each schema's properties and the names features read besides them. */
+export function knownVariables(): Set<string> {
+  const storage = getMetadataStorage();
+  const schemaNames = (schema: new () => object) =>
+    storage.getTargetValidationMetadatas(schema, '', true, false).map((rule) => rule.propertyName);
+  const features = Object.values(FEATURE_CONFIGS) as {
+    schema: new () => object;
+    otherVariables?: readonly string[];
+  }[];
+  return new Set([
+    ...schemaNames(CoreVariables),
+    ...features.flatMap((feature) => [...schemaNames(feature.schema), ...(feature.otherVariables ?? [])]),
+  ]);
+}
+
+/**
+ * Set variables that are not the service's but are one or two edits from one of its names
+ * (`RATE_LIMIT_TSAK_RPM`): a typo silently leaves the default in force, so start-up says so. Names far from
+ * every known one (NODE_OPTIONS, a platform's own) and single words (HOME) are not the service's business.
+ */
+export function misspelledVariables(raw: RawEnvironment, known = knownVariables()): string[] {
+  const warnings: string[] = [];
+  for (const name of Object.keys(raw)) {
+    // Short or single-word names (HOME, USER, TERM) are the shell's: one edit from PORT or HOST is chance.
+    if (known.has(name) || raw[name] === undefined || !name.includes('_') || name.length < 6) continue;
+    let closest: string | undefined;
+    let best = 3;
+    for (const candidate of known) {
+      const distance = editDistance(name, candidate, best);
+      if (distance < best) [closest, best] = [candidate, distance];
+    }
+    if (closest) warnings.push(`${name} is not a setting of this service; did you mean ${closest}?`);
+  }
+  return warnings;
+}
+
+/** Optimal string alignment distance (a swap of neighbours is one edit), or `limit` once it reaches it. */
+function editDistance(a: string, b: string, limit: number): number {
+  if (Math.abs(a.length - b.length) >= limit) return limit;
+  let before: number[] = [];
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    let rowMin = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let value = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        value = Math.min(value, before[j - 2] + 1);
+      current[j] = value;
+      rowMin = Math.min(rowMin, value);
+    }
+    if (rowMin >= limit) return limit;
+    before = previous;
+    previous = current;
+  }
+  return Math.min(previous[b.length], limit);
+}
