@@ -1,5 +1,8 @@
 import { Module } from '@nestjs/common';
 import { Clock } from '../common/clock/clock';
+import { CoreConfig } from '../common/config/core.config';
+import { DatabaseConfig } from '../database/database.config';
+import { deploymentScope } from '../database/deployment-scope';
 import { ClockModule } from '../common/clock/clock.module';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { RedisConnection } from '../redis/redis.connection';
@@ -14,12 +17,20 @@ import { ResilientThrottlerStorage } from './resilient.storage';
   providers: [
     {
       provide: ResilientThrottlerStorage,
-      inject: [RateLimitConfig, RedisConnection, VcpMetrics, Clock],
-      useFactory: (config: RateLimitConfig, redis: RedisConnection, metrics: VcpMetrics, clock: Clock) => {
+      inject: [RateLimitConfig, RedisConnection, VcpMetrics, Clock, DatabaseConfig, CoreConfig],
+      useFactory: (
+        config: RateLimitConfig,
+        redis: RedisConnection,
+        metrics: VcpMetrics,
+        clock: Clock,
+        database: DatabaseConfig,
+        core: CoreConfig,
+      ) => {
         const storage = new ResilientThrottlerStorage(
           redis.client,
           new BoundedMemoryThrottlerStorage(config.memoryMaxKeys, clock),
           clock,
+          `vcp:rl:${deploymentScope(database, core)}:`,
         );
         metrics.trackRateLimitStorage(storage);
         return storage;

@@ -21,10 +21,15 @@ export class ResilientThrottlerStorage implements ThrottlerStorage {
   /** How many times this replica fell back to memory (readiness and logs report it). */
   fallbacks = 0;
 
+  /**
+   * `namespace` prefixes every key in Redis: deployments that share a Redis database (staging and production,
+   * say) would otherwise share the counters of one subject, since keys are derived from route and subject only.
+   */
   constructor(
     redis: Redis | null,
     readonly memory = new BoundedMemoryThrottlerStorage(),
     private readonly clock: Clock = new SystemClock(),
+    private readonly namespace = '',
   ) {
     this.redisStore = redis ? new ThrottlerStorageRedisService(redis) : null;
   }
@@ -48,7 +53,7 @@ export class ResilientThrottlerStorage implements ThrottlerStorage {
     this.lastAttempt = now;
     try {
       const record = await withTimeout(
-        this.redisStore.increment(key, ttl, limit, blockDuration, name),
+        this.redisStore.increment(`${this.namespace}${key}`, ttl, limit, blockDuration, name),
         REDIS_TIMEOUT_MS,
       );
       if (this.degradedSince !== null) {

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { DatabaseConfig } from '../database/database.config';
+import { deploymentScope } from '../database/deployment-scope';
 import { RedisConfig } from '../redis/redis.config';
 import { RedisConnection } from '../redis/redis.connection';
 import { RedisModule } from '../redis/redis.module';
@@ -13,9 +14,7 @@ import { InProcessWakeUps, WakeUpTransport } from './wake-up-transport';
  * share a Redis server do not wake each other.
  */
 export function redisWakeUpChannel(databaseUrl: string): string {
-  const url = new URL(databaseUrl);
-  const scope = `${url.hostname}:${url.port}${url.pathname}`;
-  return `vcp:work:${createHash('sha256').update(scope).digest('hex').slice(0, 16)}`;
+  return `vcp:work:${deploymentScope({ url: databaseUrl }, { dataDir: '' })}`;
 }
 
 /**

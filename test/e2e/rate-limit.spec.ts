@@ -204,6 +204,27 @@ describe('rate limiting', () => {
   });
 
   describe('two instances on one Redis', () => {
+    it('of two deployments (two databases) count apart: their keys carry the deployment', async () => {
+      const [dbA, dbB] = [await createTestDatabase(), await createTestDatabase()];
+      const envA = testConfig({ ...STRICT, DATABASE_URL: dbA.url, REDIS_URL });
+      const envB = testConfig({ ...STRICT, DATABASE_URL: dbB.url, REDIS_URL });
+      const a = await bootApp(envA.config, { extraModules: [RateLimitProbeModule] });
+      const b = await bootApp(envB.config, { extraModules: [RateLimitProbeModule] });
+      try {
+        const ip = freshClientIp();
+        for (let i = 0; i < LIMIT; i++) expect((await hit(a, ip)).statusCode).toBe(200);
+        expect((await hit(a, ip)).statusCode).toBe(429);
+        expect((await hit(b, ip)).statusCode).toBe(200); // the same client, another deployment
+        expect([a, b].map((app) => app.get(ResilientThrottlerStorage).mode)).toEqual(['redis', 'redis']);
+      } finally {
+        await a.close();
+        await b.close();
+        await Promise.all([dbA.drop(), dbB.drop()]);
+        envA.cleanup();
+        envB.cleanup();
+      }
+    });
+
     it(`allow exactly L of 3L concurrent requests spread over both`, async () => {
       const db = await createTestDatabase();
       const envA = testConfig({ ...STRICT, DATABASE_URL: db.url, REDIS_URL });
