@@ -72,18 +72,12 @@ export class Agent {
   private leaseMs = 30_000;
   private loops: Promise<void>[] = [];
   private readonly answers: ServerAnswers;
-  /** The claim loop's backoff sleep, ended early when the server answers again. */
-  private readonly claimRetryWakers = new Set<() => void>();
 
   constructor(private readonly setup: AgentSetup) {
     this.random = setup.random ?? Math.random;
     this.sleeps = setup.sleeps ?? new Sleeps();
     this.slotState = new Slots(setup.concurrency, setup.clock);
-    // A claim backing off from network errors (up to 30 s) starts again as soon as a heartbeat gets through:
-    // after a server restart the node would otherwise sit idle for the rest of its backoff.
-    this.answers = new ServerAnswers(this.counters, setup.reporter, () => {
-      for (const wake of this.claimRetryWakers) wake();
-    });
+    this.answers = new ServerAnswers(this.counters, setup.reporter);
     this.heartbeats = new Heartbeats({
       transport: setup.transport,
       version: setup.version,
@@ -190,7 +184,9 @@ export class Agent {
         for (const run of runs) this.startRun(run);
       } catch (error) {
         if (this.stopping) break;
-        await this.afterFailure(error, 'claim', failures++, this.claimRetryWakers);
+        // Backing off from network errors (up to 30 s), it claims again once a heartbeat gets through: after a
+        // server restart the node would otherwise sit idle for the rest of its backoff.
+        await this.afterFailure(error, 'claim', failures++, this.answers.reconnectWakers);
       }
     }
   }
@@ -382,12 +378,7 @@ export class Agent {
     held.controller.abort();
   }
 
-  private async afterFailure(
-    error: unknown,
-    during: string,
-    failures: number,
-    wakers?: Set<() => void>,
-  ): Promise<void> {
+  private async afterFailure(error: unknown, during: string, failures: number, wakers?: Set<() => void>) {
     // One draw: the wait the line announces is the wait.
     const retryMs = retryWaitMs(
       failures + 1,

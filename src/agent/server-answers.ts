@@ -16,11 +16,12 @@ export class ServerAnswers {
    */
   readonly keyRefused = new Promise<TransportError>((resolve) => (this.keyRefusedBy = resolve));
 
+  /** Sleeps (Sleeps.sleep's wakers) that end when the server answers again after network errors. */
+  readonly reconnectWakers = new Set<() => void>();
+
   constructor(
     private readonly counters: Counters,
     private readonly reporter: Reporter,
-    /** Called when the server answers again after network errors (waits made for them can end). */
-    private readonly onReconnected: () => void = () => undefined,
   ) {}
 
   /** A refused result (the caller counts and reports it): a 401 still means the key is gone. */
@@ -34,7 +35,7 @@ export class ServerAnswers {
     const afterMs = Math.round(performance.now() - this.unreachableSince);
     this.unreachableSince = null;
     this.reporter.emit({ event: 'reconnected', after_ms: afterMs });
-    this.onReconnected();
+    for (const wake of this.reconnectWakers) wake();
   }
 
   /** A call failed during `during`; it is retried in `retryMs` unless it was refused. */

@@ -1,13 +1,10 @@
-import { getMetadataStorage } from 'class-validator';
 import { CoreVariables } from '../common/config/core.config';
-import type { RawEnvironment } from '../common/config/problems';
+import { declaredRules, RawEnvironment } from '../common/config/problems';
 import { FEATURE_CONFIGS } from './app-config';
 
 /** Every variable the service reads: each schema's properties and the names features read besides them. */
 export function knownVariables(): Set<string> {
-  const storage = getMetadataStorage();
-  const schemaNames = (schema: new () => object) =>
-    storage.getTargetValidationMetadatas(schema, '', true, false).map((rule) => rule.propertyName);
+  const schemaNames = (schema: new () => object) => declaredRules(schema).map((rule) => rule.propertyName);
   const features = Object.values(FEATURE_CONFIGS) as {
     schema: new () => object;
     otherVariables?: readonly string[];

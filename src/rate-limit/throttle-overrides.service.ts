@@ -137,13 +137,14 @@ export class ThrottleOverridesService {
 
   private normalizeSubject(type: string, id: string, problems: { field: string; message: string }[]): string {
     if (type === 'ip') {
-      // Stored in the same canonical form the throttler sees (IPv4-mapped IPv6 becomes IPv4).
+      // Stored as the subject the throttler counts (clientSubject): IPv4-mapped IPv6 as IPv4, IPv6 as its /64 —
+      // stored as the full IPv6 address, an override never matched the /64 looked up, so it never applied.
       if (!isStandardIp(id))
         problems.push({
           field: 'subject_id',
           message: 'subject_id must be an IPv4 address in dotted-quad decimal or an IPv6 address',
         });
-      else return canonicalIp(id);
+      else return clientSubject(id);
     } else if (!isUuid(id)) {
       problems.push({
         field: 'subject_id',
@@ -183,13 +184,4 @@ export function isStandardIp(text: string): boolean {
   const version = isIP(text);
   if (version === 4) return DOTTED_QUAD.test(text);
   return version === 6 && !text.includes('%');
-}
-
-/**
- * The subject the throttler counts the address as (clientSubject): one spelling per address, so
- * `::ffff:10.0.0.1` and `10.0.0.1` are the same client, and an IPv6 address's /64 — an override stored as the
- * full IPv6 address never matched the /64 the throttler looks up, so it never applied.
- */
-export function canonicalIp(address: string): string {
-  return clientSubject(address);
 }

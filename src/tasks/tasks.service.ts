@@ -61,7 +61,8 @@ export class TasksService {
    */
   async get(principal: Principal, taskId: string): Promise<TaskInfoDto> {
     let task = await this.visible(principal, taskId);
-    if (task.status === 'pending' || task.status === 'running') {
+    // Only a quorum task runs with no run leased (seeking its next one): another running task is working.
+    if (task.status === 'pending' || (task.status === 'running' && task.minNodes > 1)) {
       const facts = await this.queue.waitFacts(task.taskId);
       if (facts && task.status === 'pending') task = { ...task, statusReason: waitReason(facts) };
       else if (facts && facts.leased === 0) task = { ...task, statusReason: runningReason(task, facts) };

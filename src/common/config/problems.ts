@@ -18,10 +18,15 @@ const RULE_TEXTS: Record<string, string> = {
   isString: 'must be a string',
 };
 
+/** Each rule a schema declares: its variable (`propertyName`), its name (`min`) and its constraints ([1]). */
+export function declaredRules(schema: new () => object) {
+  return getMetadataStorage().getTargetValidationMetadatas(schema, '', true, false);
+}
+
 /** The constraints each rule of a schema's variable was declared with (`min` → [1], `isIn` → [values]). */
-function declaredRules(schema: new () => object, property: string): Map<string, unknown[]> {
+function rulesOf(schema: new () => object, property: string): Map<string, unknown[]> {
   const rules = new Map<string, unknown[]>();
-  for (const rule of getMetadataStorage().getTargetValidationMetadatas(schema, '', true, false)) {
+  for (const rule of declaredRules(schema)) {
     if (rule.propertyName === property && rule.name) rules.set(rule.name, rule.constraints ?? []);
   }
   return rules;
@@ -33,7 +38,7 @@ function declaredRules(schema: new () => object, property: string): Map<string, 
  */
 function describeRule(schema: new () => object, error: ValidationError): string[] {
   const failed = Object.keys(error.constraints ?? { invalid: '' });
-  const rules = declaredRules(schema, error.property);
+  const rules = rulesOf(schema, error.property);
   const bound = (rule: string) => rules.get(rule)?.[0];
   const texts: string[] = [];
   if (failed.some((rule) => rule === 'isInt' || rule === 'min' || rule === 'max')) {
