@@ -25,6 +25,7 @@ import { LostLeaseRetry20261202120000 } from './20261202120000-LostLeaseRetry';
 import { PageIndexes20261202130000 } from './20261202130000-PageIndexes';
 import { ClaimLookups20261202140000 } from './20261202140000-ClaimLookups';
 import { LeaseSlots20261202150000 } from './20261202150000-LeaseSlots';
+import { CircuitRetirement20261202160000 } from './20261202160000-CircuitRetirement';
 
 /** Every migration, in order. A new migration is added here as well as in its own file. */
 export const MIGRATIONS = [
@@ -55,4 +56,5 @@ export const MIGRATIONS = [
   PageIndexes20261202130000,
   ClaimLookups20261202140000,
   LeaseSlots20261202150000,
+  CircuitRetirement20261202160000,
 ];

@@ -1,5 +1,6 @@
 import { DataSource } from 'typeorm';
 import { MIGRATIONS } from '../../migrations';
+import { CircuitRetirement20261202160000 } from '../../migrations/20261202160000-CircuitRetirement';
 import { createDataSource } from '../../src/database/data-source.factory';
 import { createTestEnv, describeEachDatabase, TestEnv } from '../support/databases';
 import { hasInlineIndex, migrationStatements, schemaSnapshot } from '../support/schema';
@@ -150,9 +151,40 @@ describe('migrations', () => {
       await expect(
         ds.query(`INSERT INTO task_runs (task_id, node_id) VALUES ($1, 'n-1')`, [task_id]),
       ).rejects.toThrow(/task_runs_leased_check|task_runs_task_node_key/);
-      await expect(
-        ds.query(`UPDATE tasks SET priority = 10 WHERE task_id = $1`, [task_id]),
-      ).rejects.toThrow(/tasks_priority_check/);
+      await expect(ds.query(`UPDATE tasks SET priority = 10 WHERE task_id = $1`, [task_id])).rejects.toThrow(
+        /tasks_priority_check/,
+      );
+    });
+
+    it('circuit retirement: circuits from before are active; its down drops retired_at and the index', async () => {
+      const circuitColumns = async () =>
+        (
+          await ds.query(
+            `SELECT column_name FROM information_schema.columns WHERE table_name = 'circuits' ORDER BY 1`,
+          )
+        ).map((c: { column_name: string }) => c.column_name);
+      const taskIndex = `SELECT 1 FROM pg_indexes WHERE indexname = 'idx_tasks_circuit_id'`;
+      expect(await circuitColumns()).toContain('retired_at');
+      expect(await ds.query(taskIndex)).toHaveLength(1);
+
+      // Down to just before it (later migrations first).
+      const at = MIGRATIONS.indexOf(CircuitRetirement20261202160000);
+      expect(at).toBeGreaterThan(0);
+      for (let i = MIGRATIONS.length - 1; i >= at; i--) await ds.undoLastMigration({ transaction: 'each' });
+      expect(await circuitColumns()).not.toContain('retired_at');
+      expect(await circuitColumns()).toContain('created_at');
+      expect(await ds.query(taskIndex)).toHaveLength(0);
+      const key = '{"protocol":"groth16"}';
+      await ds.query(
+        `INSERT INTO circuits (circuit_id, name, protocol, curve, n_public, verification_key)
+         VALUES (encode(sha256(convert_to($1, 'UTF8')), 'hex'), 'before', 'groth16', 'bn128', 1, $1)`,
+        [key],
+      );
+      await ds.runMigrations({ transaction: 'each' });
+      expect(await ds.query(`SELECT name, retired_at FROM circuits`)).toEqual([
+        { name: 'before', retired_at: null },
+      ]);
+      expect(await ds.query(taskIndex)).toHaveLength(1);
     });
   });
 });
