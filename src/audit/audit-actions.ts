@@ -23,6 +23,8 @@ export const AuditAction = {
   AdminThrottleOverrideCreated: 'admin.throttle_override_created',
   AdminThrottleOverrideDeleted: 'admin.throttle_override_deleted',
   CircuitRegistered: 'circuit.registered',
+  CircuitDeleted: 'circuit.deleted',
+  CircuitRetired: 'circuit.retired',
   NodeRegistered: 'node.registered',
   NodeDeleted: 'node.deleted',
   NodeRejected: 'node.rejected',

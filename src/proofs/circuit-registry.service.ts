@@ -73,6 +73,10 @@ export class CircuitRegistryService {
     const wasm = await this.store(registration.wasm);
     const zkey = await this.store(registration.zkey);
     return this.transactions.run(async () => {
+      await this.circuits.lockArtifacts();
+      // A circuit deleted since our write may have taken files it shared with this one: store them again.
+      await this.restore(wasm, registration.wasm);
+      await this.restore(zkey, registration.zkey);
       const inserted = await this.circuits.insertIfAbsent({
         circuitId,
         name,
@@ -136,12 +140,16 @@ export class CircuitRegistryService {
     return toCircuitDto(record);
   }
 
-  /** Oldest first; `cursor` is a previous page's `next_cursor` (a tampered one is a 422). */
-  async page(query: { limit?: number; cursor?: string }): Promise<Page<CircuitDto>> {
+  /**
+   * Oldest first; `cursor` is a previous page's `next_cursor` (a tampered one is a 422); `retired` keeps only
+   * retired or only active circuits.
+   */
+  async page(query: { limit?: number; cursor?: string; retired?: boolean }): Promise<Page<CircuitDto>> {
     const request = pageRequest(query, SHA256_HEX_PATTERN);
     const rows = await this.circuits.page(
       request.fetch,
       request.after ? { createdAt: request.after.t, circuitId: request.after.id } : null,
+      query.retired,
     );
     return toPage(rows, request, (r) => ({ t: r.createdAt.toISOString(), id: r.circuitId }), toCircuitDto);
   }
@@ -164,6 +172,11 @@ export class CircuitRegistryService {
       }
       throw error;
     }
+  }
+
+  /** Under `lockArtifacts`, so no delete runs between this check and the commit. */
+  private async restore(blob: StoredBlob | null, bytes: Buffer | null): Promise<void> {
+    if (blob && bytes && !(await this.blobs.has(blob.sha256))) await this.blobs.put(bytes);
   }
 
   private async store(bytes: Buffer | null): Promise<StoredBlob | null> {

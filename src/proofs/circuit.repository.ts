@@ -17,6 +17,16 @@ export interface CircuitRecord {
   zkeySize: number | null;
   createdBy: string | null;
   createdAt: Date;
+  /** Set once the circuit is retired: readable still, but it takes no new tasks or proofs. */
+  retiredAt: Date | null;
+}
+
+/** What names a circuit: tasks (deleted ones too, whose rows stay) and stored proofs. */
+export interface CircuitReferences {
+  tasks: boolean;
+  proofs: boolean;
+  /** Pending or running tasks: they may still lease runs that download the circuit's wasm and zkey. */
+  unfinishedTasks: number;
 }
 
 interface CircuitRow {
@@ -32,10 +42,11 @@ interface CircuitRow {
   zkey_size: string | null;
   created_by: string | null;
   created_at: Date;
+  retired_at: Date | null;
 }
 
 const COLUMNS = `circuit_id, name, protocol, curve, n_public, verification_key, wasm_sha256, wasm_size,
-  zkey_sha256, zkey_size, created_by, created_at`;
+  zkey_sha256, zkey_size, created_by, created_at, retired_at`;
 
 function toRecord(row: CircuitRow): CircuitRecord {
   const num = (v: string | null) => (v === null ? null : Number(v));
@@ -52,6 +63,7 @@ function toRecord(row: CircuitRow): CircuitRecord {
     zkeySize: num(row.zkey_size),
     createdBy: row.created_by,
     createdAt: row.created_at,
+    retiredAt: row.retired_at,
   };
 }
 
@@ -62,7 +74,7 @@ export class CircuitRepository {
 
   /** Inserts unless the id exists; `created` says which. A concurrent twin insert resolves to the same row. */
   async insertIfAbsent(
-    circuit: Omit<CircuitRecord, 'createdAt'>,
+    circuit: Omit<CircuitRecord, 'createdAt' | 'retiredAt'>,
   ): Promise<{ record: CircuitRecord; created: boolean }> {
     const inserted = await this.db.query<CircuitRow>(
       `INSERT INTO circuits (circuit_id, name, protocol, curve, n_public, verification_key, wasm_sha256,
@@ -119,23 +131,92 @@ export class CircuitRepository {
 
   /**
    * Oldest first, keyset-paginated on (created_at, circuit_id). Times compare at millisecond precision, the
-   * precision of the cursor's ISO timestamp, so a row is never skipped or repeated between pages.
+   * precision of the cursor's ISO timestamp, so a row is never skipped or repeated between pages. `retired`
+   * keeps only retired (true) or only active (false) circuits.
    */
   async page(
     limit: number,
     after: { createdAt: string; circuitId: string } | null,
+    retired?: boolean,
   ): Promise<CircuitRecord[]> {
     const sortKey = pageTime('created_at');
-    const rows = after
-      ? await this.db.query<CircuitRow>(
-          `SELECT ${COLUMNS} FROM circuits WHERE (${sortKey}, circuit_id) > (${cursorTime('$2')}, $3)
-           ORDER BY ${sortKey}, circuit_id LIMIT $1`,
-          [limit, after.createdAt, after.circuitId],
-        )
-      : await this.db.query<CircuitRow>(
-          `SELECT ${COLUMNS} FROM circuits ORDER BY ${sortKey}, circuit_id LIMIT $1`,
-          [limit],
-        );
+    const conditions: string[] = [];
+    const parameters: unknown[] = [limit];
+    if (after) {
+      parameters.push(after.createdAt, after.circuitId);
+      conditions.push(`(${sortKey}, circuit_id) > (${cursorTime('$2')}, $3)`);
+    }
+    if (retired !== undefined) conditions.push(`retired_at IS ${retired ? 'NOT ' : ''}NULL`);
+    const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
+    const rows = await this.db.query<CircuitRow>(
+      `SELECT ${COLUMNS} FROM circuits ${where} ORDER BY ${sortKey}, circuit_id LIMIT $1`,
+      parameters,
+    );
     return rows.map(toRecord);
+  }
+
+  /** Whether the circuit exists and, if so, when it was retired (null: active). For checks on every proof. */
+  async retirement(circuitId: string): Promise<{ retiredAt: Date | null } | null> {
+    const rows = await this.db.query<{ retired_at: Date | null }>(
+      `SELECT retired_at FROM circuits WHERE circuit_id = $1`,
+      [circuitId],
+    );
+    return rows.length > 0 ? { retiredAt: rows[0].retired_at } : null;
+  }
+
+  /**
+   * Serialises the writes that decide whether a stored wasm or zkey is still needed (registrations and
+   * deletions, in a transaction): circuits may share those files (one witness generator, several setups), so
+   * a delete must see every circuit committed before it, and a registration must see a delete's effect.
+   * On the embedded database the single session serialises them already.
+   */
+  async lockArtifacts(): Promise<void> {
+    await this.db.query(`SELECT pg_advisory_xact_lock(hashtextextended('vcp.circuit_artifacts', 0))`);
+  }
+
+  /**
+   * The circuit, locked for this transaction. FOR UPDATE conflicts with the KEY SHARE lock a task's or a
+   * proof's foreign key check takes: an insert naming the circuit that is not yet committed is waited for (and
+   * then counted by `references`), and one that comes later waits for this transaction.
+   */
+  async lockById(circuitId: string): Promise<CircuitRecord | null> {
+    const rows = await this.db.query<CircuitRow>(
+      `SELECT ${COLUMNS} FROM circuits WHERE circuit_id = $1 FOR UPDATE`,
+      [circuitId],
+    );
+    return rows.length > 0 ? toRecord(rows[0]) : null;
+  }
+
+  async references(circuitId: string): Promise<CircuitReferences> {
+    const [row] = await this.db.query<{ tasks: boolean; proofs: boolean; unfinished: number }>(
+      `SELECT EXISTS (SELECT 1 FROM tasks WHERE circuit_id = $1) AS tasks,
+              EXISTS (SELECT 1 FROM proof_artifacts WHERE circuit_id = $1) AS proofs,
+              (SELECT count(*)::int FROM tasks
+                WHERE circuit_id = $1 AND status IN ('pending', 'running')) AS unfinished`,
+      [circuitId],
+    );
+    return { tasks: row.tasks, proofs: row.proofs, unfinishedTasks: row.unfinished };
+  }
+
+  /** Sets `retired_at` unless it is set; returns the circuit as it is now. */
+  async retire(circuitId: string): Promise<CircuitRecord> {
+    const [row] = await this.db.query<CircuitRow>(
+      `UPDATE circuits SET retired_at = COALESCE(retired_at, now()) WHERE circuit_id = $1 RETURNING ${COLUMNS}`,
+      [circuitId],
+    );
+    return toRecord(row);
+  }
+
+  async delete(circuitId: string): Promise<void> {
+    await this.db.execute(`DELETE FROM circuits WHERE circuit_id = $1`, [circuitId]);
+  }
+
+  /** Whether any circuit's wasm or zkey is the stored file `sha256`. */
+  async artifactInUse(sha256: string): Promise<boolean> {
+    const rows = await this.db.query(
+      `SELECT 1 WHERE EXISTS (SELECT 1 FROM circuits WHERE wasm_sha256 = $1 OR zkey_sha256 = $1)`,
+      [sha256],
+    );
+    return rows.length > 0;
   }
 }

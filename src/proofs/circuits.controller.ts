@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
 import {
   ApiBody,
   ApiConflictResponse,
@@ -17,22 +17,32 @@ import { CurrentPrincipal, CurrentRequestMeta } from '../common/auth/request-con
 import type { Principal, RequestMeta } from '../common/auth/principal';
 import { Scope } from '../common/auth/scopes';
 import { BodyLimit } from '../common/http/body-limit';
-import { PageQueryDto } from '../common/pagination/page.dto';
 import { ParseSha256Pipe } from '../common/validation/parse-id.pipe';
 import { CircuitRegistrationPipe, circuitUploadBodyLimit } from './circuit-registration.pipe';
 import type { CircuitRegistration } from './circuit-registration.pipe';
 import { CircuitRegistryService } from './circuit-registry.service';
-import { CircuitDto, CircuitPageDto, RegisterCircuitDto, RegisteredCircuitDto } from './dto/circuit.dto';
+import { CircuitRemovalService } from './circuit-removal.service';
+import {
+  CircuitDto,
+  CircuitPageDto,
+  CircuitRemovalDto,
+  ListCircuitsQueryDto,
+  RegisterCircuitDto,
+  RegisteredCircuitDto,
+} from './dto/circuit.dto';
 
 /**
- * Registering circuits decides which proofs count as valid, so it takes the admin role and its own scope
- * (`admin:circuits`): an admin key narrowed to users, audit or throttling cannot register one.
+ * Registering and removing circuits decides which proofs count as valid, so it takes the admin role and its own
+ * scope (`admin:circuits`): an admin key narrowed to users, audit or throttling cannot register one.
  */
 @ApiTags('admin')
 @Controller('admin/circuits')
 @Authenticated({ roles: ['admin'], scopes: [Scope.AdminCircuits] })
 export class AdminCircuitsController {
-  constructor(private readonly registry: CircuitRegistryService) {}
+  constructor(
+    private readonly registry: CircuitRegistryService,
+    private readonly removal: CircuitRemovalService,
+  ) {}
 
   @Post()
   @BodyLimit(circuitUploadBodyLimit)
@@ -55,6 +65,23 @@ export class AdminCircuitsController {
     if (already_existed) void reply.status(HttpStatus.OK);
     return { ...circuit, already_existed };
   }
+
+  @Delete(':circuit_id')
+  @ApiOkResponse({
+    type: CircuitRemovalDto,
+    description:
+      'Deleted (nothing referenced it), or retired (tasks or proofs reference it: readable still, no new ' +
+      'tasks or proofs; its unfinished tasks run to the end). Again on a retired circuit: retired again, or ' +
+      'deleted once nothing references it',
+  })
+  @ApiNotFoundResponse({ description: 'No such circuit, or deleted already (`not_found`)' })
+  remove(
+    @Param('circuit_id', new ParseSha256Pipe('Circuit not found')) circuitId: string,
+    @CurrentPrincipal() actor: Principal,
+    @CurrentRequestMeta() meta: RequestMeta,
+  ): Promise<CircuitRemovalDto> {
+    return this.removal.remove(circuitId, actor.userId, meta);
+  }
 }
 
 @ApiTags('circuits')
@@ -64,8 +91,11 @@ export class CircuitsController {
   constructor(private readonly registry: CircuitRegistryService) {}
 
   @Get()
-  @ApiOkResponse({ type: CircuitPageDto, description: 'Registered circuits, oldest first' })
-  list(@Query() query: PageQueryDto): Promise<CircuitPageDto> {
+  @ApiOkResponse({
+    type: CircuitPageDto,
+    description: 'Registered circuits (retired ones too), oldest first',
+  })
+  list(@Query() query: ListCircuitsQueryDto): Promise<CircuitPageDto> {
     return this.registry.page(query);
   }
 

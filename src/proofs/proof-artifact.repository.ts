@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { isForeignKeyViolation } from '../database/foreign-key-violation';
 import { DatabaseSession } from '../database/transaction-runner';
 import { ProofSystem } from './proof-system';
 
@@ -18,6 +19,25 @@ export interface NewProofArtifact {
   submittedBy: string | null;
 }
 
+const COLUMNS = `proof_id, task_id, run_id, proof_data, public_inputs, circuit_id, proof_system, verified,
+  verification_time_ms, verified_at, error_message, submitted_by`;
+const PLACEHOLDERS = Array.from({ length: 12 }, (_, i) => `$${i + 1}`).join(', ');
+
+const valuesOf = (proofId: string, artifact: NewProofArtifact) => [
+  proofId,
+  artifact.taskId,
+  artifact.runId,
+  artifact.proofData,
+  artifact.publicInputs,
+  artifact.circuitId,
+  artifact.proofSystem,
+  artifact.verified,
+  artifact.verificationTimeMs,
+  artifact.verifiedAt,
+  artifact.errorMessage,
+  artifact.submittedBy,
+];
+
 /**
  * proof_artifacts, in plain SQL. Every verification is a new row keyed by a random proof_id. Groth16 proofs are
  * malleable (anyone can re-randomise a valid proof into other valid bytes), so no uniqueness, lookup or
@@ -35,25 +55,33 @@ export class ProofArtifactRepository {
   async insert(artifact: NewProofArtifact): Promise<string> {
     const proofId = randomUUID();
     await this.db.execute(
-      `INSERT INTO proof_artifacts (proof_id, task_id, run_id, proof_data, public_inputs, circuit_id,
-         proof_system, verified, verification_time_ms, verified_at, error_message, submitted_by)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-      [
-        proofId,
-        artifact.taskId,
-        artifact.runId,
-        artifact.proofData,
-        artifact.publicInputs,
-        artifact.circuitId,
-        artifact.proofSystem,
-        artifact.verified,
-        artifact.verificationTimeMs,
-        artifact.verifiedAt,
-        artifact.errorMessage,
-        artifact.submittedBy,
-      ],
+      `INSERT INTO proof_artifacts (${COLUMNS}) VALUES (${PLACEHOLDERS})`,
+      valuesOf(proofId, artifact),
     );
     return proofId;
+  }
+
+  /**
+   * `insert`, but only if the proof's circuit exists and is not retired, judged by the same statement: a
+   * retirement or deletion committed before it is never missed (null then). A deletion committing while it
+   * runs fails its foreign key check: null too.
+   */
+  async insertForActiveCircuit(artifact: NewProofArtifact): Promise<string | null> {
+    const proofId = randomUUID();
+    try {
+      // The parameters are cast: in a SELECT list PostgreSQL cannot infer their types from the columns.
+      const { affected } = await this.db.execute(
+        `INSERT INTO proof_artifacts (${COLUMNS})
+         SELECT $1::uuid, $2::uuid, $3::uuid, $4::bytea, $5::bytea, $6::varchar, $7::varchar, $8::boolean,
+                $9::bigint, $10::timestamptz, $11::text, $12::uuid
+           FROM circuits WHERE circuit_id = $6 AND retired_at IS NULL`,
+        valuesOf(proofId, artifact),
+      );
+      return affected > 0 ? proofId : null;
+    } catch (error) {
+      if (isForeignKeyViolation(error, 'proof_artifacts_circuit_id_fkey')) return null;
+      throw error;
+    }
   }
 
   /** The task's creator, or null when there is no such task. */

@@ -5,8 +5,9 @@ import { RefusalReason } from '../common/concurrency/fair-limiter';
 import { userLane } from '../common/concurrency/fair-queue';
 import { canonicalJson } from './canonical-json';
 import type { VerifyProofResultDto } from './dto/verify.dto';
+import { circuitRetired } from './circuit-retired';
 import { CircuitRepository } from './circuit.repository';
-import { ProofArtifactRepository } from './proof-artifact.repository';
+import { NewProofArtifact, ProofArtifactRepository } from './proof-artifact.repository';
 import { ProofSystem } from './proof-system';
 import { ProofVerificationEvent, ProofVerificationObserver } from './proof-verification.observer';
 import { VerifierPool, VerifyOutcome } from './verifier-pool';
@@ -18,9 +19,11 @@ interface CachedCircuit {
   protocol: ProofSystem;
   nPublic: number;
   vkey: unknown;
+  /** Retired when it was read. Retirement is not cached as current: see `verify`. */
+  retired: boolean;
 }
 
-// A circuit id is the hash of its key, so a cached entry can never be stale; the bound only caps memory.
+// A circuit id is the hash of its key, so a cached key can never be stale; the bound only caps memory.
 const CIRCUIT_CACHE_SIZE = 256;
 
 /** A proof checked against a circuit, with the verdict (not yet stored). */
@@ -34,6 +37,12 @@ export interface ProofCheck {
   errorMessage: string | null;
   verificationTimeMs: number;
   verifiedAt: Date;
+}
+
+interface ArtifactOwner {
+  taskId: string | null;
+  runId: string | null;
+  submittedBy: string | null;
 }
 
 /** What a verification that ran to an answer can end as: these, and only these, are stored. */
@@ -81,10 +90,25 @@ export class ProofVerificationService {
    * named in the request must be theirs.
    */
   async verify(request: VerifyRequest, callerId: string): Promise<VerifyProofResultDto> {
-    const circuit = await this.circuit(request.circuitId);
+    let circuit = await this.circuit(request.circuitId);
+    // Deleted and registered again since it was cached as retired? Read it afresh before refusing.
+    if (circuit.retired) {
+      this.cache.delete(request.circuitId);
+      circuit = await this.circuit(request.circuitId);
+      if (circuit.retired) throw circuitRetired('proofs');
+    }
     const taskId = await this.ownedTask(request, callerId);
     const check = await this.checkAgainst(circuit, request.proof, request.publicSignals, callerId);
-    const proofId = await this.store(check, { taskId, runId: request.runId, submittedBy: callerId });
+    // A circuit cached as active may have been retired or deleted since, on any replica: the insert itself
+    // checks, so the common case costs no extra read.
+    const proofId = await this.artifacts.insertForActiveCircuit(
+      this.artifactOf(check, { taskId, runId: request.runId, submittedBy: callerId }, check),
+    );
+    if (proofId === null) {
+      this.cache.delete(request.circuitId);
+      if ((await this.circuits.retirement(request.circuitId))?.retiredAt) throw circuitRetired('proofs');
+      throw AppException.notFound('Circuit not found');
+    }
     return {
       valid: check.valid,
       proof_id: proofId,
@@ -99,7 +123,8 @@ export class ProofVerificationService {
   /**
    * Verifies a proof against a circuit and stores nothing (a task run's result stores it in its own
    * transaction). Same refusals as `verify`: 404 for an unknown circuit, 422 naming a malformed field, 503 when
-   * no verdict was reached. `lane` is the fair-queue lane of whoever submitted it.
+   * no verdict was reached — but a retired circuit is no refusal here: its tasks accepted before it was
+   * retired run to the end. `lane` is the fair-queue lane of whoever submitted it.
    */
   async check(circuitId: string, proof: unknown, publicSignals: unknown, lane: string): Promise<ProofCheck> {
     return this.checkAgainst(await this.circuit(circuitId), proof, publicSignals, lane);
@@ -108,10 +133,18 @@ export class ProofVerificationService {
   /** Stores a checked proof as an artifact; `verified` may be narrowed (a true proof of the wrong statement). */
   store(
     check: ProofCheck,
-    owner: { taskId: string | null; runId: string | null; submittedBy: string | null },
+    owner: ArtifactOwner,
     verdict: { valid: boolean; errorMessage: string | null } = check,
   ): Promise<string> {
-    return this.artifacts.insert({
+    return this.artifacts.insert(this.artifactOf(check, owner, verdict));
+  }
+
+  private artifactOf(
+    check: ProofCheck,
+    owner: ArtifactOwner,
+    verdict: { valid: boolean; errorMessage: string | null },
+  ): NewProofArtifact {
+    return {
       taskId: owner.taskId,
       runId: owner.runId,
       // Validation admitted only strings, arrays and known keys, so this canonical form is deterministic.
@@ -124,7 +157,7 @@ export class ProofVerificationService {
       verifiedAt: check.verifiedAt,
       errorMessage: verdict.errorMessage,
       submittedBy: owner.submittedBy,
-    });
+    };
   }
 
   private async checkAgainst(
@@ -206,6 +239,7 @@ export class ProofVerificationService {
       protocol: record.protocol,
       nPublic: record.nPublic,
       vkey: JSON.parse(record.verificationKey) as unknown,
+      retired: record.retiredAt !== null,
     };
     if (this.cache.size >= CIRCUIT_CACHE_SIZE) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(circuitId, circuit);

@@ -3,6 +3,7 @@ import { AuditModule } from '../audit/audit.module';
 import { ClockModule } from '../common/clock/clock.module';
 import { provideContentStore } from '../storage/content-store.provider';
 import { CircuitRegistryService } from './circuit-registry.service';
+import { CircuitRemovalService } from './circuit-removal.service';
 import { AdminCircuitsController, CircuitsController } from './circuits.controller';
 import { CircuitRepository } from './circuit.repository';
 import { ProofArtifactRepository } from './proof-artifact.repository';
@@ -22,7 +23,8 @@ import { VerifierPool } from './verifier-pool';
   providers: [
     CircuitRepository,
     // Witness generators and proving keys, at `<CIRCUIT_STORAGE_DIR>/<first two hex>/<sha256>` (the layout
-    // existing data dirs hold). Nothing here reads them back, so no bytes are cached.
+    // existing data dirs hold). Nothing here reads them back, so no bytes are cached. A circuit's deletion
+    // deletes the files no other circuit uses.
     provideContentStore(ProofsConfig, (config) => ({
       name: 'circuit-blobs',
       roots: [config.storageDir],
@@ -31,6 +33,7 @@ import { VerifierPool } from './verifier-pool';
       verifiedCacheBytes: 0,
     })),
     CircuitRegistryService,
+    CircuitRemovalService,
     ProofArtifactRepository,
     ProofVerificationService,
     { provide: ProofVerificationObserver, useClass: MetricsProofVerificationObserver },

@@ -8,8 +8,10 @@ import { ErrorCode, ErrorReason } from '../common/errors/error-code';
 import { assertDeepJson } from '../common/validation/deep-json';
 import { IDEMPOTENCY_KEY_PATTERN } from '../common/validation/idempotency-key';
 import { WasmConfig } from '../wasm/wasm.config';
+import { isForeignKeyViolation } from '../database/foreign-key-violation';
 import { TransactionRunner } from '../database/transaction-runner';
 import { VcpMetrics } from '../metrics/vcp-metrics';
+import { circuitRetired } from '../proofs/circuit-retired';
 import { CircuitRegistryService } from '../proofs/circuit-registry.service';
 import { ShapeError, validatePublicSignals } from '../proofs/zk-validation';
 import { ProgramsService } from '../programs/programs.service';
@@ -178,6 +180,7 @@ export class TaskSubmissionService {
       throw error;
     });
     if (!circuit) throw invalid('circuit_id', 'no such circuit is registered');
+    if (circuit.retired_at !== null) throw circuitRetired('tasks');
     if (circuit.wasm_sha256 === null || circuit.zkey_sha256 === null) {
       throw invalid('circuit_id', 'the circuit has no witness generator (wasm) and proving key (zkey)');
     }
@@ -222,7 +225,7 @@ export class TaskSubmissionService {
     audit: NewAuditRecord,
   ) {
     const r = dto.requirements;
-    return this.inserts.insert(
+    const inserted = this.inserts.insert(
       {
         creatorId: principal.userId,
         taskType: dto.task_type,
@@ -247,6 +250,12 @@ export class TaskSubmissionService {
       },
       audit,
     );
+    return inserted.catch((error: unknown) => {
+      if (isForeignKeyViolation(error, 'tasks_circuit_id_fkey')) {
+        throw invalid('circuit_id', 'no such circuit is registered');
+      }
+      throw error;
+    });
   }
 }
 

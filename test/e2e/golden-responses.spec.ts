@@ -213,6 +213,26 @@ describe('golden responses of the main routes', () => {
       verifyBody(ids, 'multiplier', 'groth16', { public_signals: ['34', '11'] }),
     );
     await step('verify proof malformed', 'POST', '/api/v1/proofs/verify', user, { circuit_id: 'x' });
+    const circuitUrl = `/api/v1/admin/circuits/${circuit.body.circuit_id}`;
+    await step('delete circuit as user', 'DELETE', circuitUrl, user);
+    // Its proofs above reference it: retired, not deleted.
+    await step('retire circuit', 'DELETE', circuitUrl, admin);
+    await step(
+      'verify proof retired circuit',
+      'POST',
+      '/api/v1/proofs/verify',
+      user,
+      verifyBody(ids, 'multiplier', 'groth16'),
+    );
+    const unused = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/admin/circuits',
+      headers: admin,
+      payload: circuitPayload('multiplier', 'plonk'),
+    });
+    const unusedUrl = `/api/v1/admin/circuits/${unused.json().circuit_id}`;
+    await step('delete circuit', 'DELETE', unusedUrl, admin);
+    await step('delete circuit unknown', 'DELETE', unusedUrl, admin);
 
     await step('admin list users', 'GET', '/api/v1/admin/users?limit=1', admin);
     await step('admin users as user', 'GET', '/api/v1/admin/users', user);

@@ -74,6 +74,7 @@ describe('circuit registry over HTTP', () => {
       zkey_sha256: null,
       zkey_size: null,
       created_at: expect.any(String),
+      retired_at: null,
       already_existed: false,
     });
     // The same key with every object's keys reversed and indented: the same circuit, nothing changed.

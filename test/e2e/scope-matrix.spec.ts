@@ -176,6 +176,16 @@ describe('scope matrix for API keys', () => {
       url: '/api/v1/admin/circuits',
       payload: circuitPayload('multiplier', 'plonk'),
     }),
+    // Registered (again) for each call: the denied call must leave it, the allowed one deletes it.
+    'DELETE /api/v1/admin/circuits/{circuit_id}': async () => {
+      const res = await ctx.app.inject({
+        method: 'POST',
+        url: '/api/v1/admin/circuits',
+        headers: bearer(adminToken),
+        payload: circuitPayload('poseidon_preimage', 'groth16'),
+      });
+      return { url: `/api/v1/admin/circuits/${res.json<{ circuit_id: string }>().circuit_id}` };
+    },
     'POST /api/v1/modules': () => ({
       url: '/api/v1/modules',
       payload: { wasm_module: echoWasm.toString('base64') },

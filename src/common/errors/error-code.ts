@@ -44,6 +44,8 @@ export const ErrorReason = {
   TaskNotCompleted: 'task_not_completed',
   /** 409 `conflict`: the completed task has no signed run to vouch for its output (completed before issue 18). */
   ReceiptUnavailable: 'receipt_unavailable',
+  /** 409 `conflict`: the circuit is retired; it stays readable but takes no new tasks or proofs. */
+  CircuitRetired: 'circuit_retired',
 } as const;
 export type ErrorReason = (typeof ErrorReason)[keyof typeof ErrorReason];
 

@@ -1,7 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsObject, IsOptional, IsString } from 'class-validator';
-import { PageDto } from '../../common/pagination/page.dto';
+import { PageDto, PageQueryDto } from '../../common/pagination/page.dto';
 import { IsDisplayName } from '../../common/validation/display-name';
+import { IsQueryBoolean } from '../../common/validation/query-boolean';
 import { SHA256_HEX_PATTERN } from '../../common/validation/sha256';
 import type { CircuitRecord } from '../circuit.repository';
 import { PROOF_SYSTEMS } from '../proof-system';
@@ -58,9 +59,46 @@ export class CircuitDto {
   @ApiProperty({ nullable: true, type: String }) zkey_sha256!: string | null;
   @ApiProperty({ nullable: true, type: Number }) zkey_size!: number | null;
   @ApiProperty({ format: 'date-time' }) created_at!: string;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    format: 'date-time',
+    description: 'When an admin retired it: still readable, but no new zk_proof tasks or proofs name it',
+  })
+  retired_at!: string | null;
 }
 
 export class CircuitPageDto extends PageDto(CircuitDto) {}
+
+export class ListCircuitsQueryDto extends PageQueryDto {
+  @ApiPropertyOptional({
+    description: 'Only retired circuits (true) or only active ones (false); all if absent',
+  })
+  @IsQueryBoolean()
+  retired?: boolean;
+}
+
+export const CIRCUIT_REMOVAL_OUTCOMES = ['deleted', 'retired'] as const;
+
+/** The answer to `DELETE /admin/circuits/:circuit_id`. */
+export class CircuitRemovalDto {
+  @ApiProperty({ pattern: SHA256_HEX_PATTERN.source }) circuit_id!: string;
+  @ApiProperty({
+    enum: CIRCUIT_REMOVAL_OUTCOMES,
+    description:
+      '`deleted`: nothing referenced it; it is gone with its wasm and zkey (files no other circuit uses). ' +
+      '`retired`: tasks or proofs reference it; it stays readable but takes no new tasks or proofs',
+  })
+  outcome!: (typeof CIRCUIT_REMOVAL_OUTCOMES)[number];
+  @ApiProperty({ nullable: true, type: String, format: 'date-time', description: 'null when deleted' })
+  retired_at!: string | null;
+  @ApiProperty({ description: 'It was retired by an earlier call (retired_at is that call’s)' })
+  already_retired!: boolean;
+  @ApiProperty({
+    description: 'Its pending or running tasks, left to finish (their nodes still download wasm and zkey)',
+  })
+  unfinished_tasks!: number;
+}
 
 /** The answer to a registration: the circuit, and whether its key was registered before. */
 export class RegisteredCircuitDto extends CircuitDto {
@@ -84,5 +122,6 @@ export function toCircuitDto(record: CircuitRecord): CircuitDto {
     zkey_sha256: record.zkeySha256,
     zkey_size: record.zkeySize,
     created_at: record.createdAt.toISOString(),
+    retired_at: record.retiredAt?.toISOString() ?? null,
   };
 }
