@@ -2,6 +2,7 @@ import { RateLimitTier } from '../common/auth/rate-tier.decorator';
 import { Body, Controller, HttpCode, HttpStatus, Post } from '@nestjs/common';
 import {
   ApiBody,
+  ApiConflictResponse,
   ApiExtraModels,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -47,6 +48,7 @@ export class ProofsController {
   })
   @ApiUnprocessableEntityResponse({ description: 'Malformed proof, signals or request (`validation_error`)' })
   @ApiNotFoundResponse({ description: 'Unknown circuit, or a task or run that is not yours (`not_found`)' })
+  @ApiConflictResponse({ description: 'The circuit is retired (`conflict`, `reason: circuit_retired`)' })
   @ApiPayloadTooLargeResponse({ description: 'Body over the route’s limit (`payload_too_large`)' })
   @ApiServiceUnavailableResponse({
     description:

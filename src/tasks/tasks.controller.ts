@@ -71,7 +71,9 @@ export class TasksController {
     description: 'Queued (`pending`); with a repeated Idempotency-Key and body, the first task',
   })
   @ApiConflictResponse({
-    description: 'The Idempotency-Key’s task was deleted (`idempotency_key_task_deleted`)',
+    description:
+      'The Idempotency-Key’s task was deleted (`idempotency_key_task_deleted`), or a `zk_proof` task names a ' +
+      'retired circuit (`circuit_retired`)',
   })
   @ApiPayloadTooLargeResponse({
     description: 'Body over its limit, or `wasm_module` past the storage quota (`storage_quota_exceeded`)',

@@ -188,6 +188,15 @@ describeEachDatabase('circuit removal on %s', (database) => {
     expect(await ids('&retired=true')).toContain(circuitId);
     expect(await ids('&retired=false')).not.toContain(circuitId);
     expect((await get('/circuits?retired=yes')).statusCode).toBe(422);
+    // Registering its key again finds it, and leaves it retired.
+    const reregistered = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/admin/circuits',
+      headers: admin,
+      payload: circuitPayload('multiplier', 'groth16'),
+    });
+    expect(reregistered.statusCode).toBe(200);
+    expect(reregistered.json()).toMatchObject({ already_existed: true, retired_at: retirement.retired_at });
 
     // New work naming it is refused with a stable reason.
     for (const refused of [await zkTask(circuitId), await verify(circuitId, 'groth16')]) {

@@ -126,6 +126,28 @@ describe('the OpenAPI document', () => {
     expect(verdict).toMatchObject({ nullable: true, enum: ['valid', 'invalid', null] });
   });
 
+  it('documents circuit removal: its answer, its scope, the list filter and the circuit_retired refusals', () => {
+    const remove = operation('/api/v1/admin/circuits/{circuit_id}', 'delete');
+    expect(remove.responses['200'].content?.['application/json']?.schema).toEqual({
+      $ref: '#/components/schemas/CircuitRemovalDto',
+    });
+    expect(Object.keys(remove.responses)).toEqual(expect.arrayContaining(['200', '401', '403', '404']));
+    expect(remove['x-required-scopes']).toEqual(['admin:circuits']);
+    expect(doc.components.schemas.CircuitRemovalDto).toMatchObject({
+      properties: { outcome: { enum: ['deleted', 'retired'] } },
+    });
+    expect(doc.components.schemas.CircuitDto).toMatchObject({
+      properties: { retired_at: { nullable: true, format: 'date-time' } },
+    });
+    const listParameters = operation('/api/v1/circuits', 'get').parameters as { name: string }[];
+    expect(listParameters.map((p) => p.name)).toEqual(expect.arrayContaining(['retired', 'limit', 'cursor']));
+    for (const path of ['/api/v1/proofs/verify', '/api/v1/tasks']) {
+      expect(operation(path, 'post').responses['409']).toMatchObject({
+        description: expect.stringContaining('circuit_retired'),
+      });
+    }
+  });
+
   it('offers task examples that the server accepts as they are', async () => {
     const examples = operation('/api/v1/tasks', 'post').requestBody?.content as Record<string, Json>;
     expect(Object.keys(examples['application/json'].examples as Json)).toEqual(Object.keys(TASK_EXAMPLES));
