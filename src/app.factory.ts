@@ -15,6 +15,7 @@ import { frameworkErrorHandler } from './common/http/framework-errors';
 import { registerLingeringClose } from './common/http/lingering-close';
 import { registerNulInUrlCheck } from './common/http/nul-in-url';
 import { requestIdFor } from './common/http/request-id';
+import { ROUTER_OPTIONS } from './common/http/route-templates';
 import { registerSecurityHeaders, securityHeaders } from './common/http/security-headers';
 import { WriteCoalescer } from './common/http/write-coalescing';
 import { AppConfig } from './config/app-config';
@@ -49,7 +50,7 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
     logger: false,
     // No Nest middleware is mounted (request lines are a Fastify hook), so @fastify/middie's hook would only cost.
     skipMiddie: true,
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: { ...ROUTER_OPTIONS },
   });
 }
 

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Principal } from '../common/auth/principal';
 import { onClientErrorAnswered, RefusedRequest } from '../common/http/client-errors';
 import { onRouterErrorAnswered } from '../common/http/framework-errors';
+import { RouteTemplates, UNMATCHED_ROUTE } from '../common/http/route-templates';
 import { redactHeaders, redactQuery, redactUrl } from './redaction';
 
 type LoggedRequest = FastifyRequest & { user?: Principal };
@@ -15,8 +16,8 @@ type LoggedRequest = FastifyRequest & { user?: Principal };
  * with credentials already removed (redactHeaders/redactQuery/redactUrl), so this logger has no redaction
  * paths of its own — the app logger keeps them for free-form app logs: `request_id`, `req` (id, method, url and query with
  * credentials redacted, headers with credential headers redacted, remote address and port), `route` (the
- * matched template, or "unmatched"), `principal_id`, `api_key_id` when a key was used, `res.statusCode` and
- * `duration_ms`. Level: error from 500 (message "request errored", as pino-http wrote), warn from 400, else
+ * matched template, the path's template for a 405, or "unmatched"), `principal_id`, `api_key_id` when a key
+ * was used, `res.statusCode` and `duration_ms`. Level: error from 500 (message "request errored", as pino-http wrote), warn from 400, else
  * info. Nothing is built for a level that is off, and no per-request child logger or async context is made:
  * app logs inside a request that matter name their request id themselves (audit, the exception filter).
  */
@@ -38,13 +39,16 @@ export class RequestLogger {
 
   register(app: NestFastifyApplication): void {
     const logger = this.lines;
+    const fastify = app.getHttpAdapter().getInstance();
+    const templates = RouteTemplates.of(fastify);
     const writeLine = (request: LoggedRequest, reply: FastifyReply) => {
       const status = reply.statusCode;
       const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
-      if (logger.isLevelEnabled(level))
-        logger[level](lineOf(request, status, reply.elapsedTime), message(status));
+      if (logger.isLevelEnabled(level)) {
+        const route = templates.labelOf(request, status) ?? UNMATCHED_ROUTE;
+        logger[level](lineOf(request, route, status, reply.elapsedTime), message(status));
+      }
     };
-    const fastify = app.getHttpAdapter().getInstance();
     fastify.addHook('onResponse', (request: LoggedRequest, reply: FastifyReply, done: () => void) => {
       writeLine(request, reply);
       done();
@@ -58,7 +62,12 @@ export class RequestLogger {
 
 const message = (status: number) => (status >= 500 ? 'request errored' : 'request completed');
 
-function lineOf(request: LoggedRequest, status: number, elapsedMs: number): Record<string, unknown> {
+function lineOf(
+  request: LoggedRequest,
+  route: string,
+  status: number,
+  elapsedMs: number,
+): Record<string, unknown> {
   const raw = request.raw;
   const socket = raw.socket as { remoteAddress?: string; remotePort?: number } | undefined;
   const user = request.user;
@@ -74,7 +83,7 @@ function lineOf(request: LoggedRequest, status: number, elapsedMs: number): Reco
       remoteAddress: socket?.remoteAddress,
       remotePort: socket?.remotePort,
     },
-    route: request.routeOptions.url ?? 'unmatched',
+    route,
     principal_id: user?.userId ?? null,
   };
   if (user?.keyId) line.api_key_id = user.keyId;
@@ -100,7 +109,7 @@ function refusedLineOf(refused: RefusedRequest): Record<string, unknown> {
       remoteAddress: socket.remoteAddress,
       remotePort: socket.remotePort,
     },
-    route: 'unmatched',
+    route: UNMATCHED_ROUTE,
     principal_id: null,
     client_error: refused.code,
     res: { statusCode: refused.status },

@@ -3,6 +3,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { onClientErrorAnswered } from '../common/http/client-errors';
 import { onRouterErrorAnswered } from '../common/http/framework-errors';
+import { RouteTemplates } from '../common/http/route-templates';
 import { VcpMetrics } from './vcp-metrics';
 
 /**
@@ -10,7 +11,8 @@ import { VcpMetrics } from './vcp-metrics';
  * onResponse hook rather than a Nest interceptor alone, because only here is every path seen with its final
  * status: handlers, errors thrown by guards and pipes, the exception filter's answers, 404s for paths that
  * match no route, and bodies refused by the parser before Nest runs. `route` is Fastify's matched template
- * (`/api/v1/tasks/:task_id`), or "unmatched", never the raw path. Requests Node's HTTP parser refused (400, 408,
+ * (`/api/v1/tasks/:task_id`; for a 405, the template of its path: RouteTemplates), or "unmatched", never the raw
+ * path. Requests Node's HTTP parser refused (400, 408,
  * 431: no Fastify request, no hook) are counted "unmatched" from answerClientError, without a duration.
  */
 @Injectable()
@@ -18,14 +20,15 @@ export class HttpMetricsHook {
   constructor(private readonly metrics: VcpMetrics) {}
 
   register(app: NestFastifyApplication): void {
+    const fastify = app.getHttpAdapter().getInstance();
+    const templates = RouteTemplates.of(fastify);
     const observe = (request: FastifyRequest, reply: FastifyReply) =>
       this.metrics.observeHttp(
         request.method,
-        request.routeOptions.url,
+        templates.labelOf(request, reply.statusCode),
         reply.statusCode,
         reply.elapsedTime / 1000,
       );
-    const fastify = app.getHttpAdapter().getInstance();
     fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
       observe(request, reply);
       done();

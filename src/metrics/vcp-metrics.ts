@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RateTier } from '../common/auth/rate-tiers';
+import { UNMATCHED_ROUTE } from '../common/http/route-templates';
 
 /**
  * Every metric the service exports, defined here and only here; modules call the methods below where the
@@ -23,8 +24,6 @@ export type AuthEvent = (typeof AUTH_EVENTS)[number];
 export const NODE_STATUS_LABELS = ['online', 'offline', 'busy', 'draining', 'suspended', 'rejected'] as const;
 
 const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
-/** The route label of requests that matched no route: one series however many paths are tried. */
-export const UNMATCHED_ROUTE = 'unmatched';
 
 /** An API's latencies: 1 ms to 10 s. */
 const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

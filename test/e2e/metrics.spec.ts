@@ -83,7 +83,7 @@ describe('metrics', () => {
     });
   });
 
-  it('counts 2xx, 401, 404, 422 and 429 under the route template with exact label sets', async () => {
+  it('counts 2xx, 401, 404, 405, 422 and 429 under the route template with exact label sets', async () => {
     const session = await newSession(ctx.app, 'metrics');
     const ip = `10.77.${Math.floor(Math.random() * 250)}.9`;
     const before = (await scrape(ctx.app, AUTH)).samples;
@@ -94,6 +94,9 @@ describe('metrics', () => {
     expect((await get(`/api/v1/circuits/${randomUUID()}`)).statusCode).toBe(401);
     expect((await get('/api/v1/no/such/route')).statusCode).toBe(404);
     expect((await get('/definitely-not-here')).statusCode).toBe(404);
+    const wrongMethod = (method: 'PATCH' | 'PUT', url: string) => ctx.app.inject({ method, url });
+    expect((await wrongMethod('PATCH', '/api/v1/health/')).statusCode).toBe(405);
+    expect((await wrongMethod('PUT', `/api/v1/tasks/${randomUUID()}?x=1`)).statusCode).toBe(405);
     const invalid = await ctx.app.inject({
       method: 'POST',
       url: '/api/v1/auth/login',
@@ -120,6 +123,11 @@ describe('metrics', () => {
       [errors('GET', '/api/v1/circuits/:circuit_id', 401)]: 2,
       [count('GET', 'unmatched', 404)]: 2,
       [errors('GET', 'unmatched', 404)]: 2,
+      // A 405's path is a known one: its template, not "unmatched" and never the raw path.
+      [count('PATCH', '/api/v1/health', 405)]: 1,
+      [errors('PATCH', '/api/v1/health', 405)]: 1,
+      [count('PUT', '/api/v1/tasks/:task_id', 405)]: 1,
+      [errors('PUT', '/api/v1/tasks/:task_id', 405)]: 1,
       [count('POST', '/api/v1/auth/login', 422)]: 1,
       [errors('POST', '/api/v1/auth/login', 422)]: 1,
       [count('GET', '/api/v1/rate-probe-a/hit', 200)]: LIMIT,

@@ -141,6 +141,25 @@ describe('request logs', () => {
     expect(jwtLine).not.toHaveProperty('api_key_id');
   });
 
+  it('names the route template of a 405 (a known path, another method) and keeps "unmatched" for a 404', async () => {
+    const id = '00000000-0000-4000-8000-000000000000';
+    const requests = [
+      {
+        method: 'PUT' as const,
+        url: `/api/v1/tasks/${id}?x=1`,
+        status: 405,
+        route: '/api/v1/tasks/:task_id',
+      },
+      { method: 'POST' as const, url: '/api/v1/health/', status: 405, route: '/api/v1/health' },
+      { method: 'PUT' as const, url: `/api/v1/tasks/${id}/nope`, status: 404, route: 'unmatched' },
+    ];
+    for (const { method, url, status, route } of requests) {
+      const res = await ctx.app.inject({ method, url });
+      const line = await logs.completedLine(res.headers['x-request-id']);
+      expect({ url, status: res.statusCode, route: line.route }).toEqual({ url, status, route });
+    }
+  });
+
   it('logs a /metrics scrape once, like any other request', async () => {
     const responses = [
       await ctx.app.inject({
