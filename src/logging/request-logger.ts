@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Principal } from '../common/auth/principal';
 import { onClientErrorAnswered, RefusedRequest } from '../common/http/client-errors';
 import { onRouterErrorAnswered } from '../common/http/framework-errors';
+import { onLongLivedClosedByClient } from '../common/http/long-lived';
 import { RouteTemplates, UNMATCHED_ROUTE } from '../common/http/route-templates';
 import { redactHeaders, redactQuery, redactUrl } from './redaction';
 
@@ -17,7 +18,8 @@ type LoggedRequest = FastifyRequest & { user?: Principal };
  * paths of its own — the app logger keeps them for free-form app logs: `request_id`, `req` (id, method, url and query with
  * credentials redacted, headers with credential headers redacted, remote address and port), `route` (the
  * matched template, the path's template for a 405, or "unmatched"), `principal_id`, `api_key_id` when a key
- * was used, `res.statusCode` and `duration_ms`. Level: error from 500 (message "request errored", as pino-http wrote), warn from 400, else
+ * was used, `res.statusCode` and `duration_ms`; `closed_by_client` on a long poll or stream its client left
+ * (status 499 when nothing had been sent, info level). Level: error from 500 (message "request errored", as pino-http wrote), warn from 400, else
  * info. Nothing is built for a level that is off, and no per-request child logger or async context is made:
  * app logs inside a request that matter name their request id themselves (audit, the exception filter).
  */
@@ -41,19 +43,23 @@ export class RequestLogger {
     const logger = this.lines;
     const fastify = app.getHttpAdapter().getInstance();
     const templates = RouteTemplates.of(fastify);
-    const writeLine = (request: LoggedRequest, reply: FastifyReply) => {
-      const status = reply.statusCode;
-      const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+    const writeLine = (request: LoggedRequest, reply: FastifyReply, closedWith?: number) => {
+      const status = closedWith ?? reply.statusCode;
+      // A client leaving a long poll or a stream is how those end, not a failure to warn about.
+      const level = status >= 500 ? 'error' : status >= 400 && closedWith === undefined ? 'warn' : 'info';
       if (logger.isLevelEnabled(level)) {
         const route = templates.labelOf(request, status) ?? UNMATCHED_ROUTE;
-        logger[level](lineOf(request, route, status, reply.elapsedTime), message(status));
+        const line = lineOf(request, route, status, reply.elapsedTime);
+        if (closedWith !== undefined) line.closed_by_client = true;
+        logger[level](line, message(status));
       }
     };
     fastify.addHook('onResponse', (request: LoggedRequest, reply: FastifyReply, done: () => void) => {
       writeLine(request, reply);
       done();
     });
-    onRouterErrorAnswered(fastify, writeLine);
+    onRouterErrorAnswered(fastify, (request, reply) => writeLine(request, reply));
+    onLongLivedClosedByClient(fastify, writeLine);
     onClientErrorAnswered(fastify, (refused) => {
       if (logger.isLevelEnabled('warn')) logger.warn(refusedLineOf(refused), message(refused.status));
     });

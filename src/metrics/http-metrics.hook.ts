@@ -3,6 +3,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { onClientErrorAnswered } from '../common/http/client-errors';
 import { onRouterErrorAnswered } from '../common/http/framework-errors';
+import { longLivedKindOf, onLongLivedClosedByClient } from '../common/http/long-lived';
 import { RouteTemplates } from '../common/http/route-templates';
 import { VcpMetrics } from './vcp-metrics';
 
@@ -11,9 +12,11 @@ import { VcpMetrics } from './vcp-metrics';
  * onResponse hook rather than a Nest interceptor alone, because only here is every path seen with its final
  * status: handlers, errors thrown by guards and pipes, the exception filter's answers, 404s for paths that
  * match no route, and bodies refused by the parser before Nest runs. `route` is Fastify's matched template
- * (`/api/v1/tasks/:task_id`; for a 405, the template of its path: RouteTemplates), or "unmatched", never the raw
- * path. Requests Node's HTTP parser refused (400, 408,
- * 431: no Fastify request, no hook) are counted "unmatched" from answerClientError, without a duration.
+ * (`/api/v1/tasks/:task_id`; for a 405, the template of its path: RouteTemplates), or "unmatched", never the
+ * raw path. Requests Node's HTTP parser refused (400, 408, 431: no Fastify request, no hook) are counted
+ * "unmatched" from answerClientError, without a duration. Long polls and event streams (`@LongLived` routes)
+ * are observed in `http_long_request_duration_seconds` instead of `http_request_duration`, and counted also
+ * when their client closes the connection first (status 499 if nothing was sent yet).
  */
 @Injectable()
 export class HttpMetricsHook {
@@ -22,18 +25,20 @@ export class HttpMetricsHook {
   register(app: NestFastifyApplication): void {
     const fastify = app.getHttpAdapter().getInstance();
     const templates = RouteTemplates.of(fastify);
-    const observe = (request: FastifyRequest, reply: FastifyReply) =>
+    const observe = (request: FastifyRequest, reply: FastifyReply, status = reply.statusCode) =>
       this.metrics.observeHttp(
         request.method,
-        templates.labelOf(request, reply.statusCode),
-        reply.statusCode,
+        templates.labelOf(request, status),
+        status,
         reply.elapsedTime / 1000,
+        longLivedKindOf(request, status) !== undefined,
       );
     fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
       observe(request, reply);
       done();
     });
-    onRouterErrorAnswered(fastify, observe);
+    onRouterErrorAnswered(fastify, (request, reply) => observe(request, reply));
+    onLongLivedClosedByClient(fastify, observe);
     onClientErrorAnswered(fastify, (refused) =>
       this.metrics.countHttp(refused.method, undefined, refused.status),
     );

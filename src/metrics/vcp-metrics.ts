@@ -27,6 +27,8 @@ const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', '
 
 /** An API's latencies: 1 ms to 10 s. */
 const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Long polls wait up to 25 s (`wait_ms`); event streams stay open for seconds to hours. */
+const LONG_HTTP_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 15, 20, 25, 30, 60, 300, 900, 1800, 3600, 7200];
 /** WASM runs end by WASM_TIMEOUT_SECS (default 30 s). */
 const WASM_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60];
 const PROOF_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -38,7 +40,10 @@ export const LEASE_LOSS_CAUSES = ['lease_expired', 'node_deleted', 'node_rejecte
 export type LeaseLossCause = (typeof LEASE_LOSS_CAUSES)[number];
 
 interface HttpSeries {
-  duration: ReturnType<Histogram['labels']>;
+  labels: Record<'method' | 'route' | 'status_code', string>;
+  /** Made on first use, so a series of only long requests adds none to http_request_duration (and back). */
+  duration?: ReturnType<Histogram['labels']>;
+  longDuration?: ReturnType<Histogram['labels']>;
   count: ReturnType<Counter['labels']>;
   errors: ReturnType<Counter['labels']> | null;
 }
@@ -46,6 +51,7 @@ interface HttpSeries {
 @Injectable()
 export class VcpMetrics {
   private readonly httpDuration: Histogram;
+  private readonly httpLongDuration: Histogram;
   private readonly httpCount: Counter;
   private readonly httpErrors: Counter;
   /** Label children by "method route status": the set is bounded by the routes, so this map is too. */
@@ -75,6 +81,15 @@ export class VcpMetrics {
       help: 'HTTP request duration in seconds, from arrival to the last byte of the response',
       labelNames: httpLabels,
       buckets: HTTP_BUCKETS,
+      registers,
+    });
+    this.httpLongDuration = new Histogram({
+      name: 'http_long_request_duration_seconds',
+      help:
+        'Duration in seconds of long polls (a claim with wait_ms) and event streams, from arrival to the last ' +
+        'byte or the client closing; kept out of http_request_duration',
+      labelNames: httpLabels,
+      buckets: LONG_HTTP_BUCKETS,
       registers,
     });
     this.httpCount = new Counter({
@@ -185,9 +200,20 @@ export class VcpMetrics {
     });
   }
 
-  observeHttp(method: string, route: string | undefined, statusCode: number, seconds: number): void {
+  /**
+   * `longLived`: a long poll or an event stream, whose duration is how long the client waited or listened:
+   * observed in `http_long_request_duration_seconds`, so it does not bury the request latencies.
+   */
+  observeHttp(
+    method: string,
+    route: string | undefined,
+    statusCode: number,
+    seconds: number,
+    longLived = false,
+  ): void {
     const series = this.httpSeriesOf(method, route, statusCode);
-    series.duration.observe(seconds);
+    if (longLived) (series.longDuration ??= this.httpLongDuration.labels(series.labels)).observe(seconds);
+    else (series.duration ??= this.httpDuration.labels(series.labels)).observe(seconds);
     series.count.inc();
     series.errors?.inc();
   }
@@ -210,7 +236,7 @@ export class VcpMetrics {
     if (!series) {
       const labels = { method: methodLabel, route: routeLabel, status_code: String(statusCode) };
       series = {
-        duration: this.httpDuration.labels(labels),
+        labels,
         count: this.httpCount.labels(labels),
         errors: statusCode >= 400 ? this.httpErrors.labels(labels) : null,
       };

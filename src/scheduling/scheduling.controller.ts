@@ -14,6 +14,7 @@ import type { FastifyReply } from 'fastify';
 import { Authenticated } from '../common/auth/authenticated.decorator';
 import { abandonedBy } from '../common/http/abandoned';
 import { BodyLimit, BodyLimitContext } from '../common/http/body-limit';
+import { LongLived } from '../common/http/long-lived';
 import { WasmConfig } from '../wasm/wasm.config';
 import { NodeAgent } from '../common/auth/node-agent.decorator';
 import type { Principal } from '../common/auth/principal';
@@ -22,7 +23,7 @@ import { CurrentPrincipal } from '../common/auth/request-context.decorator';
 import { IdempotencyKey } from '../common/validation/idempotency-key';
 import { ClaimNext } from './claim-next';
 import { ClaimService } from './claim.service';
-import { ClaimRequestDto, ClaimResponseDto, MAX_CLAIM } from './dto/claim.dto';
+import { ClaimRequestDto, ClaimResponseDto, claimWaits, MAX_CLAIM } from './dto/claim.dto';
 import { MAX_RESULT_TEXT_CHARS, RunResultRequestDto, RunResultResponseDto } from './dto/result.dto';
 import { RunResultService } from './run-result.service';
 
@@ -53,6 +54,7 @@ export class SchedulingController {
   @Authenticated()
   @NodeAgent({ nodeParam: 'node_id', users: false })
   @RateLimitTier('agent')
+  @LongLived('long_poll', claimWaits)
   // A header, not a body field: the pinned body stays as it is, and a server that predates it ignores the
   // header where its validation would refuse an unknown field (422).
   @ApiHeader({

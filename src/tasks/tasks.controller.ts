@@ -32,6 +32,7 @@ import { CurrentPrincipal, CurrentRequestMeta } from '../common/auth/request-con
 import { Scope } from '../common/auth/scopes';
 import { BodyLimit } from '../common/http/body-limit';
 import { RawJsonBody } from '../common/http/body-parsers';
+import { LongLived } from '../common/http/long-lived';
 import { moduleUploadBodyLimit } from '../wasm/module-upload';
 import { CreateTaskDto } from './dto/create-task.dto';
 import { CreateTaskPipe } from './create-task.pipe';
@@ -107,6 +108,7 @@ export class TasksController {
   @Get(':task_id/events')
   @Authenticated({ scopes: [Scope.TasksRead] })
   @RateLimitTier('task')
+  @LongLived('stream')
   @ApiProduces('text/event-stream')
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume after this event id' })
   @ApiOkResponse({

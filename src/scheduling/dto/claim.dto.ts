@@ -31,6 +31,12 @@ export class ClaimRequestDto {
   wait_ms?: number;
 }
 
+/** Whether a claim's body asks to wait for work (a long poll); read from the body as parsed, for the metrics. */
+export function claimWaits(request: { body?: unknown }): boolean {
+  const wait = (request.body as { wait_ms?: unknown } | null | undefined)?.wait_ms;
+  return typeof wait === 'number' && wait > 0;
+}
+
 export class RunLimitsDto {
   @ApiProperty() timeout_ms!: number;
   @ApiProperty() memory_mb!: number;
