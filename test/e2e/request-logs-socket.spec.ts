@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { useTestApp } from '../support/app';
@@ -169,24 +170,46 @@ describe('request lines over a real socket', () => {
     );
   });
 
-  it('treats a body the client cut off as a client abort (info), never as the database being unavailable', async () => {
+  it("treats a body the client cut off as a client abort (info) under the request line's id, never as the database being unavailable", async () => {
     const marker = `abort-${Date.now()}`;
     const before = logs.lines.length;
     const socket = connect(port, '127.0.0.1');
     socket.on('error', () => undefined);
     await new Promise<void>((resolve) => socket.on('connect', resolve));
-    socket.write(
-      `POST /api/v1/auth/login?m=${marker} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
-        'Content-Length: 100\r\n\r\n{"username":',
+    // The head and part of the body, then the connection closes (its FIN after them, once they are sent).
+    await new Promise<void>((resolve, reject) =>
+      socket.write(
+        `POST /api/v1/auth/login?m=${marker} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+          'Content-Length: 100\r\n\r\n{"username":',
+        (error) => (error ? reject(error) : resolve()),
+      ),
     );
-    await new Promise((resolve) => setTimeout(resolve, 100));
     socket.destroy();
-    const aborted = await logs.onlyLine((line) => line.msg === 'client aborted');
-    expect(aborted).toMatchObject({ level: 30, context: 'ExceptionFilter', request_id: expect.any(String) });
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    // Node also refuses the unfinished message (HPE_INVALID_EOF_STATE): that 400 is the request's line.
+    // Node refuses the unfinished message (HPE_INVALID_EOF_STATE): that 400 is the request's line; the app's
+    // body parser fails too, and its "client aborted" line carries the same request id.
+    const line = await logs.onlyLine((entry) =>
+      String((entry.req as { url?: string } | undefined)?.url).includes(marker),
+    );
+    expect(line).toMatchObject({ client_error: 'HPE_INVALID_EOF_STATE', res: { statusCode: 400 } });
+    const aborted = await logs.onlyLine(
+      (entry) => entry.msg === 'client aborted' && entry.request_id === line.request_id,
+    );
+    expect(aborted).toMatchObject({ level: 30, context: 'ExceptionFilter' });
     const after = logs.lines.slice(before).join('\n');
     expect(after).not.toContain('database unavailable');
     expect(after).not.toContain('"statusCode":503');
+  });
+
+  it("keeps a caller's X-Request-Id (a UUID) on the 408 of a body that never came", async () => {
+    const requestId = randomUUID();
+    const answer = await rawExchange(
+      port,
+      `POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nX-Request-Id: ${requestId}\r\n` +
+        'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a',
+    );
+    expect(answer).toMatch(/^HTTP\/1.1 408 /);
+    expect(requestIdOf(answer)).toBe(requestId);
+    expect(JSON.parse(answer.split('\r\n\r\n')[1])).toMatchObject({ request_id: requestId });
+    expect(await logs.completedLine(requestId)).toMatchObject({ res: { statusCode: 408 } });
   });
 });

@@ -90,8 +90,12 @@ const REQUEST_LINE = /^([A-Z]{1,20}) ([\x21-\x7e]{1,2048}) HTTP\/1\.[01]\r?\n/;
  */
 function whatArrived(error: NodeJS.ErrnoException, socket: Socket): Partial<RefusedRequest> {
   const incoming = (socket as { parser?: { incoming?: IncomingMessage | null } }).parser?.incoming;
-  if (incoming?.method && !incoming.complete)
-    return { method: incoming.method, url: incoming.url, headers: incoming.headers };
+  if (incoming?.method && !incoming.complete) {
+    // Its head was handed to Fastify, which may log it too (a body cut off is also the app's "client
+    // aborted"): the same id joins the lines.
+    const requestId = requestIdFor(incoming);
+    return { requestId, method: incoming.method, url: incoming.url, headers: incoming.headers };
+  }
   const packet = (error as { rawPacket?: unknown }).rawPacket;
   if (!Buffer.isBuffer(packet)) return {};
   const line = REQUEST_LINE.exec(packet.subarray(0, 2100).toString('latin1'));
@@ -100,10 +104,11 @@ function whatArrived(error: NodeJS.ErrnoException, socket: Socket): Partial<Refu
 
 /**
  * Fastify's `clientErrorHandler` (called with the Fastify instance as `this`): Node's HTTP parser refused the
- * request (malformed, headers too large) or it did not arrive within HTTP_REQUEST_TIMEOUT_MS. No Fastify
- * request exists yet, so the API's JSON error body, a fresh request id and the security headers are written
- * here by hand, and the listeners (request line, metrics) are told. Nothing is written once a response has
- * started on the socket: that would corrupt it for the client.
+ * request (malformed, headers too large, a body cut off) or it did not arrive within HTTP_REQUEST_TIMEOUT_MS.
+ * No Fastify hook runs for this answer, so the API's JSON error body, the request id (the request's own when
+ * its head had arrived and Fastify had it, else a fresh one) and the security headers are written here by
+ * hand, and the listeners (request line, metrics) are told. Nothing is written once a response has started on
+ * the socket: that would corrupt it for the client.
  */
 export function answerClientError(
   this: object | undefined,
@@ -113,14 +118,15 @@ export function answerClientError(
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   if (socket.writable && socket.bytesWritten === 0) {
     const status = statusFor(error);
-    const requestId = randomUUID();
+    const arrived = whatArrived(error, socket);
+    const requestId = arrived.requestId ?? randomUUID();
     const { body, headers } = errorAnswer(status, requestId);
     const head = Object.entries(headers)
       .map(([name, value]) => `${name}: ${value}\r\n`)
       .join('');
     socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head}\r\n${body}`);
     const code = error.code ?? 'unknown';
-    tellListeners(this, { requestId, status, code, socket, ...whatArrived(error, socket) });
+    tellListeners(this, { ...arrived, requestId, status, code, socket });
   }
   // end() rather than destroy(): destroying with unread input makes the kernel send a RST that can discard
   // the answer before the client reads it (see lingering-close.ts); a stalled client is cut off by the timer.

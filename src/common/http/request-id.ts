@@ -4,11 +4,20 @@ import { isUuid } from '../validation/uuid';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 
+const assigned = new WeakMap<IncomingMessage, string>();
+
 /**
+ * The id of a request (Fastify's genReqId): the same on every call for one request, so an answer written
+ * outside Fastify for it (its body cut off, answerClientError) carries the id its other lines carry.
  * Accepts a caller's X-Request-Id only when it is a UUID: anything else could smuggle log-injection text or
  * unbounded data into every log line, so it is replaced by a fresh id.
  */
 export function requestIdFor(req: IncomingMessage): string {
-  const incoming = req.headers[REQUEST_ID_HEADER];
-  return isUuid(incoming) ? incoming.toLowerCase() : randomUUID();
+  let id = assigned.get(req);
+  if (id === undefined) {
+    const incoming = req.headers[REQUEST_ID_HEADER];
+    id = isUuid(incoming) ? incoming.toLowerCase() : randomUUID();
+    assigned.set(req, id);
+  }
+  return id;
 }
