@@ -46,10 +46,34 @@ export class RateLimitConfig {
 }
 
 function tierProblems(raw: RawEnvironment): string[] {
-  return TIER_VARIABLES.flatMap(({ rpm, burst }) => [
-    positiveIntVariable(raw, rpm, MAX_RPM).problem,
-    positiveIntVariable(raw, burst, MAX_BURST).problem,
-  ]).filter((problem) => problem !== null);
+  return TIER_VARIABLES.flatMap((names) => {
+    const rpm = positiveIntVariable(raw, names.rpm, MAX_RPM);
+    const burst = positiveIntVariable(raw, names.burst, MAX_BURST);
+    const problems = [rpm.problem, burst.problem].filter((problem) => problem !== null);
+    return problems.length > 0 ? problems : burstProblems(names, rpm.value, burst.value);
+  });
+}
+
+/**
+ * A tier's burst is a per-second limit: above its per-minute limit it could never apply, so a value the
+ * operator set would be silently meaningless. The variable they set is named with the bound it must meet: the
+ * other variable, and its value only when that is the default (set values are never echoed).
+ */
+function burstProblems(
+  { tier, rpm: rpmName, burst: burstName }: (typeof TIER_VARIABLES)[number],
+  rpmSet: number | undefined,
+  burstSet: number | undefined,
+): string[] {
+  const defaults = DEFAULT_TIER_LIMITS[tier];
+  if ((burstSet ?? defaults.burst) <= (rpmSet ?? defaults.rpm)) return [];
+  if (burstSet === undefined)
+    return [
+      `${rpmName}: must be at least ${burstName} (${defaults.burst} by default), or set ${burstName} too`,
+    ];
+  const bound = rpmSet === undefined ? `${rpmName} (${defaults.rpm} by default)` : rpmName;
+  return [
+    `${burstName}: must be at most ${bound}: a per-second burst above the per-minute limit never applies`,
+  ];
 }
 
 function tierLimits(raw: RawEnvironment): Record<RateTier, TierLimits> {

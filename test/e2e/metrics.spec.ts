@@ -36,7 +36,7 @@ describe('metrics', () => {
       ...TEST_DEFAULTS,
       METRICS_TOKEN: TOKEN,
       RATE_LIMIT_GENERAL_RPM: String(LIMIT),
-      RATE_LIMIT_GENERAL_BURST: '1000',
+      RATE_LIMIT_GENERAL_BURST: String(LIMIT), // at most the per-minute limit (a start-up error above)
     },
     extraModules: [RateLimitProbeModule],
   });

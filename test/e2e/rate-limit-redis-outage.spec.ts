@@ -49,7 +49,7 @@ describe('rate limiting through a Redis outage', () => {
     env: {
       ...TEST_DEFAULTS,
       RATE_LIMIT_GENERAL_RPM: String(LIMIT),
-      RATE_LIMIT_GENERAL_BURST: '1000',
+      RATE_LIMIT_GENERAL_BURST: String(LIMIT), // at most the per-minute limit (a start-up error above)
     },
     extraModules: [RateLimitProbeModule],
     envFactory: () => ({ REDIS_URL: `redis://127.0.0.1:${port}` }),

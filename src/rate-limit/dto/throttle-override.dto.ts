@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { AtMostField } from '../../common/validation/at-most-field';
 import { IsDateTime } from '../../common/validation/date-time';
 import type { ThrottleOverrideRecord } from '../throttle-overrides.repository';
 
@@ -28,11 +29,16 @@ export class CreateThrottleOverrideDto {
   @Max(1_000_000)
   rpm?: number;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 100_000, description: 'Requests per second, on every route' })
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: 100_000,
+    description: 'Requests per second, on every route; at most `rpm` when both are given',
+  })
   @IsOptional()
   @IsInt()
   @Min(1)
   @Max(100_000)
+  @AtMostField('rpm', 'a per-second burst above the per-minute limit never applies')
   burst?: number;
 
   @ApiProperty({ format: 'date-time', description: 'When the override ends; in the future' })
