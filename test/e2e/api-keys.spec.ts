@@ -79,6 +79,7 @@ describeEachDatabase('API keys on %s', (database) => {
       last_used_at: null,
       created_at: expect.any(String),
       revoked_at: null,
+      replaced_by: null,
     });
 
     const used = await call('GET', '/auth/api-key/validate', apiKeyHeader(key.api_key));

@@ -61,6 +61,15 @@ export class ApiKeyDto {
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) last_used_at!: string | null;
   @ApiProperty({ format: 'date-time' }) created_at!: string;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) revoked_at!: string | null;
+  @ApiProperty({
+    format: 'uuid',
+    nullable: true,
+    type: String,
+    description:
+      'The key that replaced this one in a rotation. Unless revoked, this one works until `expires_at` (the ' +
+      "grace's end); `last_used_at` shows whether something still uses it",
+  })
+  replaced_by!: string | null;
 }
 
 /** Never carries the key's hash: only what the owner may see. */
@@ -75,6 +84,7 @@ export function toApiKeyDto(key: ApiKeyRecord): ApiKeyDto {
     last_used_at: key.lastUsedAt?.toISOString() ?? null,
     created_at: key.createdAt.toISOString(),
     revoked_at: key.revokedAt?.toISOString() ?? null,
+    replaced_by: key.replacedBy,
   };
 }
 
