@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { AuditAction } from '../audit/audit-actions';
 import { AuditRowBudget } from '../audit/audit-row-budget';
 import { AuditService } from '../audit/audit.service';
+import { keySunsetOf } from '../common/auth/key-sunset';
 import type { Principal, RequestMeta } from '../common/auth/principal';
 import { NODE_KEY_SCOPES, ROLE_SCOPES } from '../common/auth/scopes';
 import { Clock } from '../common/clock/clock';
@@ -129,6 +130,8 @@ export class ApiKeyAuthService {
     // The key's scopes, but never more than the owner's role allows today. A node key is its node's agent and
     // nothing else, whatever its owner's role: it gets the agent scope only, and the node binding.
     const allowed = key.nodeId === null ? ROLE_SCOPES[key.role] : NODE_KEY_SCOPES;
+    // Read with the rest of the key, so a rotation shows in the answers within the same window as a revocation.
+    const keySunset = keySunsetOf(key.expiresAt, key.replacedBy);
     return {
       keyId: key.keyId,
       ownerId: key.userId,
@@ -141,6 +144,7 @@ export class ApiKeyAuthService {
         keyId: key.keyId,
         rateLimitTier: key.rateLimitTier,
         ...(key.nodeId === null ? {} : { nodeId: key.nodeId }),
+        ...(keySunset ? { keySunset } : {}),
       },
       reason: null,
       expiresAt: key.expiresInMs === null ? null : now + key.expiresInMs,

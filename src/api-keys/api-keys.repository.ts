@@ -42,6 +42,9 @@ export interface KeyCredential {
   revoked: boolean;
   /** Milliseconds until the key expires by the database's clock (≤ 0: expired); null: never expires. */
   expiresInMs: number | null;
+  expiresAt: Date | null;
+  /** The key that replaces this one, while it is in a rotation's grace period. */
+  replacedBy: string | null;
   userId: string;
   username: string;
   role: Role;
@@ -163,6 +166,8 @@ export class ApiKeysRepository {
       rate_limit_tier: string;
       revoked: boolean;
       expires_in_ms: number | null;
+      expires_at: Date | null;
+      replaced_by: string | null;
       user_id: string;
       username: string;
       role: Role;
@@ -171,6 +176,7 @@ export class ApiKeysRepository {
     }>(
       `SELECT k.key_id, k.node_id, k.scopes, k.rate_limit_tier, k.revoked_at IS NOT NULL AS revoked,
               (EXTRACT(EPOCH FROM k.expires_at - now()) * 1000)::float8 AS expires_in_ms,
+              k.expires_at, k.replaced_by,
               u.user_id, u.username, u.role, u.disabled_at IS NOT NULL AS disabled
          FROM api_keys k JOIN users u ON u.user_id = k.user_id
         WHERE k.key_hash = $1`,
@@ -183,6 +189,8 @@ export class ApiKeysRepository {
       rateLimitTier: row.rate_limit_tier,
       revoked: row.revoked,
       expiresInMs: row.expires_in_ms,
+      expiresAt: row.expires_at,
+      replacedBy: row.replaced_by,
       userId: row.user_id,
       username: row.username,
       role: row.role,

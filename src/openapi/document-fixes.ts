@@ -1,4 +1,5 @@
 import type { OpenAPIObject } from '@nestjs/swagger';
+import { REPLACED_BY_HEADER, SUNSET_HEADER } from '../common/auth/key-sunset';
 import { RATE_TIER_EXTENSION } from '../common/auth/rate-tier.decorator';
 
 type Schema = Record<string, unknown>;
@@ -34,8 +35,21 @@ const HEADERS: Record<string, { description: string; schema: Schema }> = {
   },
   'X-RateLimit-Reset': { description: 'Seconds until the window ends', schema: { type: 'integer' } },
   'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer' } },
+  [SUNSET_HEADER]: {
+    description:
+      'RFC 8594, on answers to a request authenticated by an API key that stops working at a known time (its ' +
+      "expiry, or the end of a rotation's grace period): when the server stops accepting it, an HTTP-date",
+    schema: { type: 'string', example: 'Wed, 01 Jul 2026 12:00:00 GMT' },
+  },
+  [REPLACED_BY_HEADER]: {
+    description:
+      'Beside Sunset, when a rotation ends the key: the key_id of the key that replaces it (an id, not the key)',
+    schema: { type: 'string', format: 'uuid' },
+  },
 };
 const RATE_LIMIT_HEADERS = ['X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'];
+/** What the pipeline answers before a route's guards run: such an answer carries no key's Sunset. */
+const BEFORE_AUTHENTICATION = new Set([400, 401, 413, 415]);
 
 /**
  * What the decorators cannot say route by route, added to the generated document once: the error body every
@@ -68,6 +82,7 @@ function completeOperation(operation: Operation): void {
     responses['429'] ??= {
       description: `Over the \`${tier}\` tier's limit (\`rate_limited\`); \`Retry-After\` says when to retry`,
     };
+  const byApiKey = operation.security?.some((scheme) => 'api-key' in scheme) ?? false;
   if (operation.security?.some((scheme) => Object.keys(scheme).length > 0))
     responses['401'] ??= {
       description:
@@ -96,6 +111,7 @@ function completeOperation(operation: Operation): void {
     if (limited && code < 400) headers.push(...RATE_LIMIT_HEADERS);
     if (code === 429) headers.push(...RATE_LIMIT_HEADERS, 'Retry-After');
     if (code === 503 && response.description?.includes('Retry-After')) headers.push('Retry-After');
+    if (byApiKey && !BEFORE_AUTHENTICATION.has(code)) headers.push(SUNSET_HEADER, REPLACED_BY_HEADER);
     response.headers ??= {};
     for (const name of headers) response.headers[name] ??= { $ref: `#/components/headers/${name}` };
   }

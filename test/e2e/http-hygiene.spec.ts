@@ -100,9 +100,17 @@ describe('HTTP hygiene (real app on PostgreSQL)', () => {
       expect(res.headers['access-control-allow-origin']).toBe(ALLOWED);
       expect(String(res.headers.vary)).toMatch(/Origin/i);
       const exposed = String(res.headers['access-control-expose-headers']).split(/,\s*/);
-      // Exactly the headers the server sends: the rate-limit guard's X-RateLimit-* and Retry-After.
+      // Exactly the headers the server sends: the rate-limit guard's X-RateLimit-* and Retry-After, and an
+      // ending API key's Sunset and successor.
       expect(exposed).toEqual(
-        expect.arrayContaining(['X-Request-Id', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Reset']),
+        expect.arrayContaining([
+          'X-Request-Id',
+          'Retry-After',
+          'X-RateLimit-Limit',
+          'X-RateLimit-Reset',
+          'Sunset',
+          'X-API-Key-Replaced-By',
+        ]),
       );
       expect(exposed.filter((name) => name.startsWith('RateLimit-'))).toEqual([]);
     });

@@ -99,9 +99,16 @@ describe('the OpenAPI document', () => {
       'X-RateLimit-Limit',
       'X-RateLimit-Remaining',
       'X-RateLimit-Reset',
+      'Sunset',
+      'X-API-Key-Replaced-By',
     ]);
     expect(headers('/api/v1/auth/me', 'get', '429')).toContain('Retry-After');
+    // An ending key's Sunset: on what answers after authentication, never on a refusal of the credentials or
+    // on a route no key authenticates.
+    expect(headers('/api/v1/auth/me', 'get', '403')).toContain('Sunset');
     expect(headers('/api/v1/auth/me', 'get', '401')).toEqual(['X-Request-Id']);
+    expect(headers('/api/v1/auth/login', 'post', '200')).not.toContain('Sunset');
+    expect(headers('/api/v1/tasks', 'post', '415')).not.toContain('Sunset');
   });
 
   it('documents fields of any JSON value as such (a task result can be a string), and the key-only route as key-only', () => {

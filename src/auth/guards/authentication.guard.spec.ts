@@ -3,7 +3,13 @@ import { JwtService } from '@nestjs/jwt';
 import type { FastifyRequest } from 'fastify';
 import { testConfig, TestConfig } from '../../../test/support/config';
 import { FakeUsersRepository } from '../../../test/support/fake-users.repository';
-import { appErrorOf, fakeRequest, FakeRequestInit, httpContext } from '../../../test/support/guard-context';
+import {
+  appErrorOf,
+  fakeRequest,
+  FakeReply,
+  FakeRequestInit,
+  httpContext,
+} from '../../../test/support/guard-context';
 import type { ApiKeyAuthService, ApiKeyCheck, ApiKeyFailure } from '../../api-keys/api-key-auth.service';
 import { ApiKeyStrategy } from '../../api-keys/api-key.strategy';
 import { Authenticated } from '../../common/auth/authenticated.decorator';
@@ -159,6 +165,30 @@ describe('AuthenticationGuard', () => {
       await expect(outcome).resolves.toBe(true);
       expect(request.user).toEqual(keyOwner);
       expect(apiKeys.lookups).toEqual([VALID_KEY]);
+    });
+
+    it('a key that is ending announces it on the answer: Sunset, and the successor after a rotation', async () => {
+      const ending = 'vcp_ending_key_for_the_guard_test';
+      const successor = '00000000-0000-4000-8000-0000000000bb';
+      apiKeys.keys.set(ending, {
+        ok: true,
+        principal: {
+          ...keyOwner,
+          keySunset: { sunset: 'Wed, 01 Jul 2026 12:00:00 GMT', replacedBy: successor },
+        },
+      });
+      const answerTo = async (headers: Record<string, string>) => {
+        const reply = new FakeReply();
+        await sut.canActivate(
+          httpContext(ProbeController, 'protectedRoute', fakeRequest({ headers }), reply),
+        );
+        return Object.fromEntries(reply.headers);
+      };
+      expect(await answerTo({ 'x-api-key': ending })).toEqual({
+        Sunset: 'Wed, 01 Jul 2026 12:00:00 GMT',
+        'X-API-Key-Replaced-By': successor,
+      });
+      expect(await answerTo({ 'x-api-key': VALID_KEY })).toEqual({});
     });
 
     it('no credentials: 401 unauthorized, counted by the failed-authentication throttle', async () => {

@@ -1,7 +1,7 @@
 import { ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiKeyAuthService } from '../../api-keys/api-key-auth.service';
 import { ApiKeyRejected } from '../../api-keys/api-key.strategy';
 import { AppException } from '../../common/errors/app.exception';
@@ -12,6 +12,7 @@ import {
   isCredentialParamName,
   queryValueHoldsCredential,
 } from '../../common/auth/credentials-in-url';
+import { announceKeySunset } from '../../common/auth/key-sunset';
 import { IS_PUBLIC_KEY } from '../../common/auth/public.decorator';
 import { routeMetadata } from '../../common/http/route-metadata';
 import type { Principal } from '../../common/auth/principal';
@@ -56,7 +57,10 @@ export class AuthenticationGuard extends AuthGuard(['jwt', 'api-key']) {
     // A large-body route was authenticated in onRequest by this same guard (EarlyAuthentication).
     if (request.user && wasAuthenticatedEarly(request)) return true;
     try {
-      return (await super.canActivate(context)) as boolean;
+      const passed = (await super.canActivate(context)) as boolean;
+      // Whoever still uses a key that is about to end learns it on every answer, not first from a 401.
+      announceKeySunset(context.switchToHttp().getResponse<FastifyReply>(), request.user?.keySunset);
+      return passed;
     } catch (error) {
       if (error instanceof AppException && error.code === ErrorCode.Unauthorized)
         await this.failures.recordFailure(request);

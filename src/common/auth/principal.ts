@@ -1,3 +1,4 @@
+import type { KeySunset } from './key-sunset';
 import type { Role, Scope } from './scopes';
 
 /** Who is calling, as established by the authentication guard. Never carries a secret. */
@@ -16,6 +17,8 @@ export interface Principal {
    * is the node's owner, for rate limiting and audit.
    */
   nodeId?: string;
+  /** Set when the API key stops working at a known time (an expiry, a rotation's grace): answers announce it. */
+  keySunset?: KeySunset;
 }
 
 /** Where a request came from, for audit rows and token metadata. */

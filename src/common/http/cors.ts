@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { REPLACED_BY_HEADER, SUNSET_HEADER } from '../auth/key-sunset';
 
 export const CORS_ALLOWED_HEADERS = [
   'Authorization',
@@ -15,6 +16,8 @@ export const CORS_EXPOSED_HEADERS = [
   'X-RateLimit-Limit',
   'X-RateLimit-Remaining',
   'X-RateLimit-Reset',
+  SUNSET_HEADER,
+  REPLACED_BY_HEADER,
 ];
 
 const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE';
