@@ -5,6 +5,7 @@ import { Agent } from './agent';
 import { ContentCache } from './content-cache';
 import { standaloneEngine } from './engine';
 import { HttpTransport } from './http-transport';
+import { KeySunsetNotice, noticingKeySunset } from './key-sunset';
 import {
   AgentSetupError,
   KEY_REFUSED_HINT,
@@ -13,6 +14,7 @@ import {
   ServerUnreachableError,
 } from './identity';
 import { telemetry } from './machine';
+import { nodeFetch } from './node-fetch';
 import { OptionsError, parseOptions, shownServer, USAGE } from './options';
 import { AGENT_VERSION } from './version';
 import { LineReporter } from './reporter';
@@ -45,7 +47,12 @@ async function main(): Promise<number> {
     nodeId: identity.nodeId,
     concurrency: options.concurrency,
     keys: identity.keys,
-    transport: new HttpTransport(options.server, identity.nodeId, identity.nodeKey),
+    transport: new HttpTransport(
+      options.server,
+      identity.nodeId,
+      identity.nodeKey,
+      noticingKeySunset(nodeFetch, new KeySunsetNotice(identity.nodeId, reporter)),
+    ),
     engine,
     cache: new ContentCache(join(options.dataDir, 'cache'), options.cacheBytes),
     reporter,

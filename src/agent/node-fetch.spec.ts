@@ -99,6 +99,18 @@ describe('nodeFetch', () => {
     });
   });
 
+  it('answers with the headers an ending key comes with: Sunset, its successor, and the server’s Date', async () => {
+    answer = (_req, res) => {
+      res.setHeader('sunset', 'Wed, 01 Jul 2026 12:00:00 GMT');
+      res.setHeader('x-api-key-replaced-by', '0f9e8d7c-6b5a-4c3d-9e2f-1a0b9c8d7e6f');
+      res.end('{}');
+    };
+    const res = await nodeFetch(`${base}/x`);
+    expect(res.headers.get('sunset')).toBe('Wed, 01 Jul 2026 12:00:00 GMT');
+    expect(res.headers.get('x-api-key-replaced-by')).toBe('0f9e8d7c-6b5a-4c3d-9e2f-1a0b9c8d7e6f');
+    expect(res.headers.get('date')).toMatch(/ GMT$/); // node:http sends it by default
+  });
+
   it('downloads binary bodies byte for byte', async () => {
     const bytes = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7) % 256));
     answer = (_req, res) => res.end(bytes);

@@ -48,7 +48,7 @@ export const nodeFetch: Fetch = (input, init = {}) =>
   });
 
 /** The answer's headers the agent reads (a full Headers object per answer costs CPU for nothing). */
-const READ_HEADERS = ['content-type', 'retry-after'] as const;
+const READ_HEADERS = ['content-type', 'retry-after', 'date', 'sunset', 'x-api-key-replaced-by'] as const;
 
 function headersRead(res: IncomingMessage): Record<string, string> {
   const headers: Record<string, string> = {};

@@ -1,4 +1,4 @@
-import { LineReporter } from './reporter';
+import { inWords, LineReporter } from './reporter';
 
 describe('LineReporter', () => {
   const linesOf = (json: boolean, event: Parameters<LineReporter['emit']>[0]) => {
@@ -34,6 +34,27 @@ describe('LineReporter', () => {
   it('says a throttled call waits, and how long', () => {
     const [line] = linesOf(false, { event: 'throttled', during: 'claim', message: '429', retry_ms: 2000 });
     expect(line).toMatch(/ rate limited \(claim\): 429; retrying in 2000 ms$/);
+  });
+
+  it('says when the node key stops working, in words, and the way out', () => {
+    const [line] = linesOf(false, {
+      event: 'key_sunset',
+      node_id: 'n1',
+      sunset: '2026-07-01T12:00:00.000Z',
+      in_secs: 3599,
+      replaced_by: null,
+      hint: 'issue the node a key',
+    });
+    expect(line).toMatch(
+      / the server stops accepting this node's key at 2026-07-01T12:00:00.000Z \(in 59 min\): issue the node a key$/,
+    );
+    expect([59, 60, 3600, 3660 * 25, 190800].map(inWords)).toEqual([
+      '59 s',
+      '1 min',
+      '1 h 0 min',
+      '1 d 1 h',
+      '2 d 5 h',
+    ]);
   });
 
   it('--json: one object a line with its time', () => {

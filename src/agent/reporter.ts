@@ -40,6 +40,16 @@ const fieldsOf = (e: AgentEvent) =>
     .map(([key, value]) => `${key}=${String(value)}`)
     .join(' ');
 
+/** A coming time for people: `42 s`, `59 min`, `5 h 3 min`, `2 d 4 h`. */
+export function inWords(secs: number): string {
+  if (secs < 60) return `${secs} s`;
+  const mins = Math.floor(secs / 60);
+  if (mins < 60) return `${mins} min`;
+  const hours = Math.floor(mins / 60);
+  if (hours < 24) return `${hours} h ${mins % 60} min`;
+  return `${Math.floor(hours / 24)} d ${hours % 24} h`;
+}
+
 const HUMAN: Record<string, (e: AgentEvent) => string> = {
   registered: (e) => `registered node ${String(e.node_id)} (key stored in ${String(e.data_dir)})`,
   started: (e) =>
@@ -66,6 +76,9 @@ const HUMAN: Record<string, (e: AgentEvent) => string> = {
   throttled: (e) =>
     `rate limited (${String(e.during)}): ${String(e.message)}; retrying in ${String(e.retry_ms)} ms`,
   reconnected: (e) => `the server answers again (after ${String(e.after_ms)} ms of network errors)`,
+  key_sunset: (e) =>
+    `the server stops accepting this node's key at ${String(e.sunset)} (in ${inWords(Number(e.in_secs))}): ` +
+    String(e.hint),
   counters: (e) => `counters: ${fieldsOf(e)}`,
   stopping: (e) => `stopping: ${String(e.running)} runs in flight, grace ${String(e.grace_ms)} ms`,
   stopped: (e) => `stopped: ${fieldsOf(e)}`,
