@@ -2,7 +2,10 @@ import type { FastifyReply } from 'fastify';
 
 /** RFC 8594: when the server stops accepting the API key that authenticated the request (an HTTP-date). */
 export const SUNSET_HEADER = 'Sunset';
-/** The id of the key that replaces it, when a rotation's grace period is what ends it. */
+/**
+ * The id of the key that replaces it, when a rotation's grace period is what ends it. Only the id, which grants
+ * nothing: whoever holds the old key learns that a successor exists, while the key itself is shown only once.
+ */
 export const REPLACED_BY_HEADER = 'X-API-Key-Replaced-By';
 
 /** The coming end of an API key, as its responses announce it; worked out once per lookup, not per request. */
