@@ -51,6 +51,8 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
     // No Nest middleware is mounted (request lines are a Fastify hook), so @fastify/middie's hook would only cost.
     skipMiddie: true,
     routerOptions: { ...ROUTER_OPTIONS },
+    // Fastify's own 503 while closing is not in the API's format: ConnectionDraining answers instead.
+    return503OnClosing: false,
   });
 }
 
@@ -70,9 +72,9 @@ export async function configureApp(
   registerSecurityHeaders(app, config.http);
   registerLingeringClose(app);
   registerExpectationAnswer(app.getHttpAdapter().getInstance());
-  app.get(ConnectionDraining).register(app);
   new WriteCoalescer().attach(app.getHttpServer());
   enableCors(app, config.http.corsAllowedOrigins);
+  app.get(ConnectionDraining).register(app);
   registerNulInUrlCheck(app);
   // After the request id, security headers and CORS hooks, so an early 401/403 carries them.
   app.get(EarlyAuthentication).register(app);

@@ -1,7 +1,7 @@
 import { DynamicModule, Module, Type } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import type { DestinationStream } from 'pino';
-import { ConnectionDraining } from './common/http/connection-draining';
+import { DrainingModule } from './common/http/draining.module';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
 import { createValidationPipe } from './common/validation/validation.pipe';
 import { AppConfig } from './config/app-config';
@@ -42,6 +42,7 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         LoggingModule.forRoot(options.logDestination),
+        DrainingModule,
         DatabaseModule,
         MetricsModule.forRoot(),
         HealthModule,
@@ -66,7 +67,6 @@ export class AppModule {
         { provide: APP_GUARD, useExisting: RateLimitGuard },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
         { provide: APP_PIPE, useFactory: createValidationPipe },
-        ConnectionDraining,
         // The same two guards, run in onRequest for routes with large bodies (see the class).
         EarlyAuthentication,
       ],

@@ -6,6 +6,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from './app.factory';
 import { AdminPasswordMismatch } from './admin/admin-bootstrap.service';
 import { ConfigValidationError } from './common/config/problems';
+import { ConnectionDraining } from './common/http/connection-draining';
 import { loadConfig } from './config/load-config';
 import { misspelledVariables } from './config/misspelled-variables';
 import { bootstrapLogger } from './logging/bootstrap-logger';
@@ -13,23 +14,24 @@ import { bootstrapLogger } from './logging/bootstrap-logger';
 /** Set once the configuration is read: a failed start is then also told as a JSON line, at `fatal`. */
 let startupLog: LoggerService | undefined;
 
-const SHUTDOWN_DEADLINE_MS = 10_000;
-
 /**
- * SIGTERM/SIGINT: stop accepting, let in-flight requests finish, close pools, exit 0. Nest's own shutdown
- * hooks re-raise the signal after closing (exit by signal, not 0), so the signals are handled here.
+ * SIGTERM/SIGINT: answer new requests 503, let in-flight requests finish (ConnectionDraining stops what still
+ * runs shortly before the deadline), close pools, exit 0; exit 1 if closing outlasts the deadline. Nest's own
+ * shutdown hooks re-raise the signal after closing (exit by signal, not 0), so the signals are handled here.
  */
-function handleShutdown(app: NestFastifyApplication): void {
+function handleShutdown(app: NestFastifyApplication, deadlineMs: number): void {
   const logger = new Logger('Shutdown');
   let closing = false;
   const shutdown = (signal: NodeJS.Signals) => {
     if (closing) return;
     closing = true;
     logger.log(`${signal} received: draining requests and closing`);
+    // Started with the deadline's timer, so that the cutoff is measured from the same instant.
+    app.get(ConnectionDraining).begin();
     const deadline = setTimeout(() => {
-      logger.error(`still closing after ${SHUTDOWN_DEADLINE_MS} ms; exiting`);
+      logger.error(`still closing after ${deadlineMs} ms; exiting`);
       process.exit(1);
-    }, SHUTDOWN_DEADLINE_MS);
+    }, deadlineMs);
     deadline.unref();
     app.close().then(
       () => process.exit(0),
@@ -57,7 +59,7 @@ async function bootstrap(): Promise<void> {
   startupLog = bootstrapLogger(config);
   for (const warning of misspelledVariables(process.env)) startupLog.warn(warning, 'Config');
   const app = await createApp(config);
-  handleShutdown(app);
+  handleShutdown(app, config.http.shutdownTimeoutMs);
   await app.listen(config.http.port, config.http.host);
   // getUrl() names a loopback address for a wildcard bind: say the server answers on every interface too.
   const wildcard = config.http.host === '0.0.0.0' || config.http.host === '::';

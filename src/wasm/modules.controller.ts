@@ -194,7 +194,8 @@ export class ModulesController {
   @ApiConflictResponse({ description: INTEGRITY })
   @ApiServiceUnavailableResponse({
     description:
-      'Too many of your runs waiting, or the engine full (`service_unavailable`, with `Retry-After`)',
+      'Too many of your runs waiting, the engine full, or the run stopped because the server is shutting down ' +
+      '(`service_unavailable`, then with `reason: "shutting_down"`; with `Retry-After`)',
   })
   run(
     @Param() { module_id }: ModuleIdParams,

@@ -17,6 +17,9 @@ export interface RuntimeJob {
   signal?: AbortSignal;
 }
 
+/** The `detail` of a run stopped through its `signal` (ended as a `timeout`). */
+export const CANCELLED = 'cancelled';
+
 export type RuntimeEnd = 'exited' | 'trap' | 'timeout' | 'output_limit' | 'invalid_module';
 
 export interface RuntimeResult {

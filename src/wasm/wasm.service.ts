@@ -3,13 +3,14 @@ import { createHash, hash } from 'node:crypto';
 import { FairLimiter, QueueRefusal } from '../common/concurrency/fair-limiter';
 import { internalLane, Lane } from '../common/concurrency/fair-queue';
 import { AppException } from '../common/errors/app.exception';
+import { ConnectionDraining, shuttingDown } from '../common/http/connection-draining';
 import { findDeepJsonViolation } from '../common/validation/deep-json';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { LruCache } from './lru-cache';
 import { ModuleChecker } from './module-checker';
 import { describeImport, ModuleStoreService } from './module-store.service';
 import type { RunRequest } from './run-request';
-import { RuntimeResult, WasmRuntime } from './runtime';
+import { CANCELLED, RuntimeResult, WasmRuntime } from './runtime';
 import { capMemory, InvalidModuleError } from './wasm-binary';
 import { WasmConfig, WasmRuntimeName } from './wasm.config';
 
@@ -84,6 +85,8 @@ export class WasmService implements OnApplicationShutdown {
     @Inject(WASM_RUNTIMES_TOKEN) runtimes: WasmRuntime[],
     /** Absent where the engine is built without the app (engine tests, the bench). */
     @Optional() private readonly metrics?: VcpMetrics,
+    /** The app's shutdown: at its cutoff, runs still going are stopped and waiting ones refused (503). */
+    @Optional() private readonly draining?: ConnectionDraining,
   ) {
     this.runtimes = new Map(runtimes.map((r) => [r.name, r]));
     // Without a store (the agent) the engine checks modules on its own check thread, closed with the engine.
@@ -98,6 +101,7 @@ export class WasmService implements OnApplicationShutdown {
       // Only for Retry-After until runs have been timed; runs are not refused for their expected wait.
       expectedRunMs: 1000,
     });
+    draining?.cutoff.addEventListener('abort', () => this.limiter.close(), { once: true });
   }
 
   get stats(): { active: number; queued: number } {
@@ -182,21 +186,27 @@ export class WasmService implements OnApplicationShutdown {
       };
     }
     return this.whenSlotFree(lane, async () => {
+      const cancel = joinCutoff(request.signal, this.draining?.cutoff);
       const started = performance.now();
-      const result = await runtime.run({
-        moduleHash,
-        bytes: () => capMemory(bytes, maxMemoryBytes),
-        stdin,
-        args,
-        env: request.env ?? {},
-        timeoutMs: request.timeoutMs ?? this.config.timeoutMs,
-        maxOutputBytes,
-        // The seed binds the random stream to what is being run, so equal runs get equal bytes.
-        deterministic: request.deterministic
-          ? { seed: sha256(`${moduleHash}:${inputsHash}:${JSON.stringify(args)}`) }
-          : null,
-        signal: request.signal,
-      });
+      const result = await runtime
+        .run({
+          moduleHash,
+          bytes: () => capMemory(bytes, maxMemoryBytes),
+          stdin,
+          args,
+          env: request.env ?? {},
+          timeoutMs: request.timeoutMs ?? this.config.timeoutMs,
+          maxOutputBytes,
+          // The seed binds the random stream to what is being run, so equal runs get equal bytes.
+          deterministic: request.deterministic
+            ? { seed: sha256(`${moduleHash}:${inputsHash}:${JSON.stringify(args)}`) }
+            : null,
+          signal: cancel.signal,
+        })
+        .finally(cancel.release);
+      if (this.draining?.cutoff.aborted && result.end === 'timeout' && result.detail === CANCELLED) {
+        throw shuttingDown('The server is shutting down: the run was stopped before it ended; retry it');
+      }
       const elapsedMs = performance.now() - started;
       const executionTimeMs = Math.round(elapsedMs);
       const outcome = this.outcomeOf(result, maxMemoryBytes);
@@ -221,6 +231,7 @@ export class WasmService implements OnApplicationShutdown {
       return await this.limiter.run(lane, run);
     } catch (error) {
       if (!(error instanceof QueueRefusal)) throw error;
+      if (error.reason === 'closed') throw shuttingDown();
       throw AppException.unavailable(
         error.reason === 'lane_full'
           ? 'Too many of your runs are waiting; retry later'
@@ -291,6 +302,27 @@ export class WasmService implements OnApplicationShutdown {
   private atMemoryCap(result: RuntimeResult, cap: number): boolean {
     return result.memoryBytes !== null && result.memoryBytes >= cap - cap / 16;
   }
+}
+
+/**
+ * The run's signal: the caller's, aborted at the shutdown cutoff too. The cutoff lives as long as the app, so
+ * the run's listener on it is removed by `release` when the run ends.
+ */
+function joinCutoff(
+  own: AbortSignal | undefined,
+  cutoff: AbortSignal | undefined,
+): { signal: AbortSignal | undefined; release: () => void } {
+  if (!cutoff) return { signal: own, release: () => {} };
+  const joined = new AbortController();
+  const abort = () => joined.abort();
+  if (own?.aborted || cutoff.aborted) abort();
+  own?.addEventListener('abort', abort, { once: true });
+  cutoff.addEventListener('abort', abort, { once: true });
+  const release = () => {
+    own?.removeEventListener('abort', abort);
+    cutoff.removeEventListener('abort', abort);
+  };
+  return { signal: joined.signal, release };
 }
 
 function appendDetail(result: RuntimeResult): string {

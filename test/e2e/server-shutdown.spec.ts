@@ -6,7 +6,7 @@ import { TEST_DEFAULTS } from '../support/config';
 import { eventually } from '../support/eventually';
 import { freePort } from '../support/free-port';
 import { createTestDatabase, TestDatabase } from '../support/postgres';
-import { startServer } from '../support/server-process';
+import { ServerProcess, startServer } from '../support/server-process';
 import { fixture } from '../support/wasm';
 
 /** CPU time (user + system) a process has used, in ms, from /proc (Linux). */
@@ -20,18 +20,28 @@ function cpuMs(pid: number): number {
 describe('server shutdown', () => {
   let dataDir: string;
   let db: TestDatabase;
-  beforeAll(async () => (db = await createTestDatabase()));
-  afterAll(() => db?.drop());
-  beforeEach(() => (dataDir = mkdtempSync(join(tmpdir(), 'vcp-shutdown-'))));
-  afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+  /** The test's server, killed after it if the test failed before it stopped. */
+  let started: ServerProcess | undefined;
+  beforeEach(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'vcp-shutdown-'));
+    db = await createTestDatabase();
+  });
+  afterEach(async () => {
+    if (started) await started.stop('SIGKILL');
+    started = undefined;
+    await db?.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
 
-  it('lets a module run in flight finish before it closes the WASM engine, then exits 0', async () => {
-    const server = await startServer({
+  /** A server with one user who has uploaded the `loop` module (it spins until its timeout). */
+  async function serverWithLoop(env: Record<string, string> = {}) {
+    const server = (started = await startServer({
       ...TEST_DEFAULTS,
       LOG_LEVEL: 'info',
       DATA_DIR: dataDir,
       DATABASE_URL: db.url,
-    });
+      ...env,
+    }));
     const base = `http://127.0.0.1:${server.port}/api/v1`;
     const json = (body: unknown) => ({ 'content-type': 'application/json', body: JSON.stringify(body) });
     const post = (path: string, { body, ...headers }: Record<string, string>) =>
@@ -49,17 +59,26 @@ describe('server shutdown', () => {
       body: new Uint8Array(loop),
     });
     expect(upload.status).toBe(201);
-
-    const before = cpuMs(server.child.pid!);
     const moduleId = createHash('sha256').update(loop).digest('hex');
-    const running = post(`/modules/${moduleId}/run`, {
-      ...auth,
-      ...json({ inputs: null, timeout_ms: 3000 }),
-    });
-    // The loop spins a thread of the server at full speed: once it has burnt CPU, the run is in the engine.
-    await eventually(() => expect(cpuMs(server.child.pid!) - before).toBeGreaterThan(500), {
-      timeoutMs: 10_000,
-    });
+    /** Starts a run of the loop and resolves, once it spins in the engine, with its answer to come. */
+    const startLoop = async (timeoutMs: number, runtime = 'v8') => {
+      const before = cpuMs(server.child.pid!);
+      const running = post(`/modules/${moduleId}/run`, {
+        ...auth,
+        ...json({ inputs: null, timeout_ms: timeoutMs, runtime }),
+      });
+      // The loop spins a thread of the server at full speed: once it has burnt CPU, the run is in the engine.
+      await eventually(() => expect(cpuMs(server.child.pid!) - before).toBeGreaterThan(500), {
+        timeoutMs: 10_000,
+      });
+      return { running };
+    };
+    return { server, startLoop };
+  }
+
+  it('lets a module run in flight finish before it closes the WASM engine, then exits 0', async () => {
+    const { server, startLoop } = await serverWithLoop();
+    const { running } = await startLoop(3000);
     const stopping = server.stop('SIGTERM');
 
     const res = await running;
@@ -71,14 +90,42 @@ describe('server shutdown', () => {
     expect(ms).toBeLessThan(10_000);
   }, 60_000);
 
+  it.each(['v8', 'wasmer'])(
+    'stops a %s run that would outlast SHUTDOWN_TIMEOUT_MS, answers it 503 shutting_down, and exits 0 in time',
+    async (runtime) => {
+      const deadlineMs = 6000;
+      const { server, startLoop } = await serverWithLoop({ SHUTDOWN_TIMEOUT_MS: String(deadlineMs) });
+      // 20 s of spinning: without the cutoff the server would still wait on it at the deadline, exit 1, and the
+      // client would see its connection dropped.
+      const { running } = await startLoop(20_000, runtime);
+      const stopping = server.stop('SIGTERM');
+
+      const res = await running;
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('1');
+      expect(res.headers.get('connection')).toBe('close');
+      expect(await res.json()).toEqual({
+        error: 'service_unavailable',
+        reason: 'shutting_down',
+        message: expect.stringContaining('shutting down'),
+        request_id: expect.any(String),
+      });
+      const { code, ms } = await stopping;
+      expect(code).toBe(0);
+      expect(ms).toBeLessThan(deadlineMs);
+      expect(server.output()).toContain('shutdown deadline near');
+    },
+    60_000,
+  );
+
   it('exits 0 at once on SIGTERM while Redis is unreachable', async () => {
-    const server = await startServer({
+    const server = (started = await startServer({
       ...TEST_DEFAULTS,
       LOG_LEVEL: 'info',
       DATA_DIR: dataDir,
       DATABASE_URL: db.url,
       REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
-    });
+    }));
     const ready = await fetch(`http://127.0.0.1:${server.port}/api/v1/health/ready`);
     expect(await ready.json()).toMatchObject({ checks: { redis: { status: 'degraded' } } });
     const { code, ms } = await server.stop('SIGTERM');

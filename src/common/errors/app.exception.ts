@@ -63,8 +63,8 @@ export class AppException extends HttpException {
   }
 
   /** 503 `service_unavailable` with `Retry-After` in whole seconds (1–3600, rounded up). */
-  static unavailable(message: string, retryAfterMs: number): AppException {
-    const error = new AppException(ErrorCode.ServiceUnavailable, message);
+  static unavailable(message: string, retryAfterMs: number, reason?: ErrorReason): AppException {
+    const error = new AppException(ErrorCode.ServiceUnavailable, message, { reason });
     const seconds = Number.isFinite(retryAfterMs) ? Math.ceil(retryAfterMs / 1000) : 3600;
     error.headers['Retry-After'] = String(Math.min(3600, Math.max(1, seconds)));
     return error;

@@ -46,6 +46,8 @@ export const ErrorReason = {
   ReceiptUnavailable: 'receipt_unavailable',
   /** 409 `conflict`: the circuit is retired; it stays readable but takes no new tasks or proofs. */
   CircuitRetired: 'circuit_retired',
+  /** 503 `service_unavailable`: the server is draining before it stops; retry (another replica, or later). */
+  ShuttingDown: 'shutting_down',
 } as const;
 export type ErrorReason = (typeof ErrorReason)[keyof typeof ErrorReason];
 

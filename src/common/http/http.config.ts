@@ -16,6 +16,9 @@ export class HttpVariables {
   @IntVariable(1000, 3_600_000)
   HTTP_REQUEST_TIMEOUT_MS?: number;
 
+  @IntVariable(1000, 600_000)
+  SHUTDOWN_TIMEOUT_MS?: number;
+
   @TextVariable({ maxLength: 8192 })
   CORS_ALLOWED_ORIGINS?: string;
 
@@ -34,6 +37,8 @@ export class HttpConfig {
   readonly bodyLimitBytes!: number;
   /** Headers and body must have arrived within this long, or the connection gets a 408 and is closed. */
   readonly requestTimeoutMs!: number;
+  /** From SIGTERM to a forced exit (1); work still running shortly before it is stopped (ConnectionDraining). */
+  readonly shutdownTimeoutMs!: number;
   readonly corsAllowedOrigins!: readonly string[];
   readonly trustedProxyCidrs!: readonly string[];
   readonly expectCtMaxAge!: number | null;
@@ -68,6 +73,7 @@ export const httpConfig = defineFeatureConfig({
       port: env.PORT ?? 3000,
       bodyLimitBytes: env.BODY_LIMIT_BYTES ?? 1024 * 1024,
       requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS ?? 120_000,
+      shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS ?? 10_000,
       corsAllowedOrigins: splitList(env.CORS_ALLOWED_ORIGINS),
       trustedProxyCidrs: splitList(env.TRUSTED_PROXY_CIDRS),
       expectCtMaxAge: env.EXPECT_CT_MAX_AGE ?? null,

@@ -3,7 +3,7 @@ import type { WASI as WasiClass } from 'node:wasi';
 import { join } from 'node:path';
 import { MessageChannel, MessagePort, Worker } from 'node:worker_threads';
 import { LruCache } from '../lru-cache';
-import { RuntimeJob, RuntimeResult, WasmRuntime } from '../runtime';
+import { CANCELLED, RuntimeJob, RuntimeResult, WasmRuntime } from '../runtime';
 import { hasStartFunction } from '../wasm-binary';
 
 const WORKER_FILE = join(__dirname, 'v8-worker.js');
@@ -172,7 +172,7 @@ export class V8Runtime implements WasmRuntime {
     if (this.closed) return Promise.reject(new Error('V8Runtime is closed'));
     const compiled = this.compiled.get(job.moduleHash) ?? null;
     if (job.signal?.aborted)
-      return Promise.resolve({ end: 'timeout', exitCode: null, ...empty(), detail: 'cancelled' });
+      return Promise.resolve({ end: 'timeout', exitCode: null, ...empty(), detail: CANCELLED });
     const slot = this.acquire();
     return new Promise<RuntimeResult>((resolve) => {
       const timer = setTimeout(() => {
@@ -182,7 +182,7 @@ export class V8Runtime implements WasmRuntime {
       // A cancelled run is stopped like a timed-out one: its worker is terminated and replaced.
       const cancel = () => {
         if (slot.call === call) {
-          this.settle(slot, { end: 'timeout', exitCode: null, ...empty(), detail: 'cancelled' }, false);
+          this.settle(slot, { end: 'timeout', exitCode: null, ...empty(), detail: CANCELLED }, false);
         }
       };
       job.signal?.addEventListener('abort', cancel, { once: true });

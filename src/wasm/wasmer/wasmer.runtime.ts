@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { RuntimeJob, RuntimeResult, WasmRuntime } from '../runtime';
+import { CANCELLED, RuntimeJob, RuntimeResult, WasmRuntime } from '../runtime';
 import { COMPILED_BYTES_PER_MODULE_BYTE, DEFAULT_MODULE_CACHE_BYTES } from '../v8/v8.runtime';
 
 const WORKER_FILE = join(__dirname, 'wasmer-worker.js');
@@ -87,12 +87,15 @@ export class WasmerRuntime implements WasmRuntime {
   run(job: RuntimeJob): Promise<RuntimeResult> {
     if (this.closed) return Promise.reject(new Error('WasmerRuntime is closed'));
     if (job.deterministic) return Promise.reject(new Error('the wasmer runtime has no deterministic mode'));
+    const empty = () => ({ stdout: new Uint8Array(), stderr: new Uint8Array(), memoryBytes: null });
+    if (job.signal?.aborted)
+      return Promise.resolve({ end: 'timeout', exitCode: null, ...empty(), detail: CANCELLED });
     const slot = this.acquire();
     const id = this.nextId++;
     return new Promise<RuntimeResult>((resolve) => {
-      const empty = () => ({ stdout: new Uint8Array(), stderr: new Uint8Array(), memoryBytes: null });
       const settle = (result: RuntimeResult, workerIsHealthy: boolean) => {
         clearTimeout(timer);
+        job.signal?.removeEventListener('abort', onAbort);
         slot.worker.off('message', onMessage);
         slot.worker.off('error', onError);
         slot.worker.off('exit', onExit);
@@ -135,6 +138,9 @@ export class WasmerRuntime implements WasmRuntime {
       };
       const onExit = () =>
         settle({ end: 'trap', exitCode: null, ...empty(), detail: 'the wasmer worker exited' }, false);
+      // A cancelled run is stopped like a timed-out one: its worker is terminated and replaced.
+      const onAbort = () => settle({ end: 'timeout', exitCode: null, ...empty(), detail: CANCELLED }, false);
+      job.signal?.addEventListener('abort', onAbort, { once: true });
       slot.worker.on('message', onMessage);
       slot.worker.once('error', onError);
       slot.worker.once('exit', onExit);

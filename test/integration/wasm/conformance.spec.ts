@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { WasmRuntimeName } from '../../../src/wasm/wasm.config';
 import type { RunRequest } from '../../../src/wasm/run-request';
 import { testConfig, TestConfig } from '../../support/config';
+import { eventually } from '../../support/eventually';
 import {
   buildEngine,
   Engine,
@@ -102,6 +103,17 @@ describe.each<WasmRuntimeName>(TIMED_RUNTIMES)('WASM engine conformance on %s', 
     }
     // The engine is healthy afterwards: the next call runs normally.
     expect((await run('echo', { inputs: [1] })).stdout).toEqual([1]);
+  });
+
+  it('a run cancelled through its signal stops then (a timeout saying so), and the engine runs the next call', async () => {
+    const cancel = new AbortController();
+    const running = run('loop', { timeoutMs: 5000, signal: cancel.signal });
+    await eventually(() => expect(engine.service.stats.active).toBe(1));
+    cancel.abort();
+    const sut = await running;
+    // Not the 5 s timeout: that one has no detail.
+    expect(sut).toMatchObject({ outcome: 'timeout', exit_code: null, stderr: '[timeout: cancelled]' });
+    expect((await run('echo', { inputs: [2] })).stdout).toEqual([2]);
   });
 
   it('memory bomb: stops at the memory cap, promptly, reporting the failed allocation', async () => {
