@@ -3,11 +3,10 @@ import { UserStatusCache } from '../../src/users/user-status.cache';
 import { SYSTEM_ACCOUNT_PASSWORD_HASH } from '../../src/users/users.repository';
 import { AdminSession, TEST_ADMIN, useAdminApp } from '../support/admin';
 import { bearer, login, newSession, Session } from '../support/auth';
-import { collectPages } from '../support/pages';
 import { eventually } from '../support/eventually';
 import { expect422 } from '../support/validation';
 
-describe('admin routes, roles and the audit log', () => {
+describe('admin routes and roles', () => {
   const ctx = useAdminApp();
   let admin: AdminSession;
   let user: Session;
@@ -328,136 +327,5 @@ describe('admin routes, roles and the audit log', () => {
       (await as(admin.accessToken, 'DELETE', `/api/v1/admin/throttle-overrides/${created}`)).statusCode,
     ).toBe(204);
     expect((await create('api_key', keyId)).statusCode).toBe(201);
-  });
-
-  it('records every security event with its request id, neutralising control characters', async () => {
-    const session = await newSession(ctx.app, 'audited');
-    const subject = await newSession(ctx.app, 'subject');
-    const subjectUrl = `/api/v1/admin/users/${subject.userId}`;
-    const adminActions: Record<string, Awaited<ReturnType<typeof as>>> = {};
-    adminActions['admin.users_listed'] = await as(admin.accessToken, 'GET', '/api/v1/admin/users?limit=1');
-    adminActions['admin.role_changed'] = await as(admin.accessToken, 'PATCH', subjectUrl, { role: 'admin' });
-    expect((await as(admin.accessToken, 'PATCH', subjectUrl, { role: 'user' })).statusCode).toBe(200);
-    adminActions['admin.user_disabled'] = await as(admin.accessToken, 'PATCH', subjectUrl, {
-      disabled: true,
-    });
-    adminActions['admin.user_enabled'] = await as(admin.accessToken, 'PATCH', subjectUrl, {
-      disabled: false,
-    });
-    for (const res of Object.values(adminActions)) expect(res.statusCode).toBe(200);
-    const failed = await ctx.app.inject({
-      method: 'POST',
-      url: '/api/v1/auth/login',
-      headers: { 'user-agent': 'curl\u001b[31m/evil' },
-      payload: { username: 'ghost\r\n{"forged":true}', password: 'wrong password' },
-    });
-    const rotated = await ctx.app.inject({
-      method: 'POST',
-      url: '/api/v1/auth/refresh',
-      payload: { refresh_token: session.refreshToken },
-    });
-    const replay = await ctx.app.inject({
-      method: 'POST',
-      url: '/api/v1/auth/refresh',
-      payload: { refresh_token: session.refreshToken },
-    });
-    const again = await login(ctx.app, session.username, session.password);
-    const logout = await ctx.app.inject({
-      method: 'POST',
-      url: '/api/v1/auth/logout',
-      payload: { refresh_token: again.refresh_token },
-    });
-    const logoutAll = await as(again.access_token, 'POST', '/api/v1/auth/logout-all');
-
-    const log = async (query: string) => {
-      const res = await as(admin.accessToken, 'GET', `/api/v1/admin/audit-log?limit=100&${query}`);
-      expect(res.statusCode).toBe(200);
-      return res.json().items as Record<string, any>[];
-    };
-    const mine = await log(`user_id=${session.userId}`);
-    const byAction = (action: string) => mine.filter((e) => e.action === action);
-    expect(byAction('auth.register')).toHaveLength(1);
-    expect(
-      byAction('auth.login')
-        .map((e) => e.status)
-        .sort(),
-    ).toEqual(['success', 'success']);
-    expect(byAction('auth.refresh')[0].request_id).toBe(rotated.headers['x-request-id']);
-    expect(byAction('auth.refresh_reuse_detected')[0].request_id).toBe(replay.json().request_id);
-    expect(byAction('auth.logout')[0].request_id).toBe(logout.headers['x-request-id']);
-    expect(byAction('auth.logout_all')[0].request_id).toBe(logoutAll.headers['x-request-id']);
-    for (const entry of mine) expect(entry.request_id).toMatch(/^[0-9a-f-]{36}$/);
-
-    const failures = (await log('action=auth.login')).filter(
-      (e) => e.request_id === failed.json().request_id,
-    );
-    expect(failures).toHaveLength(1);
-    expect(failures[0]).toMatchObject({ status: 'failure', user_id: null });
-    expect(failures[0].metadata.username).toBe('ghost\\u000d\\u000a{"forged":true}');
-    expect(failures[0].user_agent).toBe('curl\\u001b[31m/evil');
-
-    const adminEvents = await log(`user_id=${admin.userId}`);
-    for (const [action, res] of Object.entries(adminActions)) {
-      const requestId = res.headers['x-request-id'];
-      expect(adminEvents.filter((e) => e.request_id === requestId).map((e) => e.action)).toContain(action);
-    }
-    expect((await log('action=admin.audit_viewed')).length).toBeGreaterThan(0);
-    const from = new Date(Date.now() - 60_000).toISOString();
-    expect((await log(`action=auth.register&from=${from}`)).length).toBeGreaterThan(0);
-    expect(await log(`action=auth.register&to=${new Date(0).toISOString()}`)).toEqual([]);
-  });
-
-  it('pages through audit rows written within one millisecond, each once, newest first', async () => {
-    const action = `test.page_${Date.now()}`;
-    // Six rows in one millisecond (a cursor carries milliseconds, the database microseconds), one row later.
-    await ctx.dataSource.query(
-      `INSERT INTO audit_log (action, status, created_at)
-       SELECT $1, 'success', timestamptz '2026-06-01 12:00:00.123000+00' + (i * 97) * interval '1 microsecond'
-         FROM generate_series(1, 6) AS i
-       UNION ALL SELECT $1, 'success', timestamptz '2026-06-01 12:00:01+00'`,
-      [action],
-    );
-    const seen = (
-      await collectPages<{ log_id: string; created_at: string }>((cursor) =>
-        as(
-          admin.accessToken,
-          'GET',
-          `/api/v1/admin/audit-log?action=${action}&limit=2${cursor ? `&cursor=${cursor}` : ''}`,
-        ),
-      )
-    ).map((e) => ({ id: e.log_id, at: e.created_at }));
-    expect(seen).toHaveLength(7);
-    expect(new Set(seen.map((e) => e.id)).size).toBe(7);
-    expect(seen[0].at).toBe('2026-06-01T12:00:01.000Z');
-  });
-
-  it('fails a login whose audit row cannot be written, issuing no tokens', async () => {
-    const session = await newSession(ctx.app, 'noaudit');
-    const [before] = await ctx.dataSource.query(`SELECT last_login FROM users WHERE user_id = $1`, [
-      session.userId,
-    ]);
-    await ctx.dataSource.query(
-      `ALTER TABLE audit_log ADD CONSTRAINT test_block_login CHECK (NOT (action = 'auth.login' AND status = 'success')) NOT VALID`,
-    );
-    try {
-      const res = await ctx.app.inject({
-        method: 'POST',
-        url: '/api/v1/auth/login',
-        payload: { username: session.username, password: session.password },
-      });
-      expect(res.statusCode).toBe(500);
-      expect(res.body).not.toContain('access_token');
-      const [after] = await ctx.dataSource.query(`SELECT last_login FROM users WHERE user_id = $1`, [
-        session.userId,
-      ]);
-      expect(after.last_login).toEqual(before.last_login); // the whole login rolled back
-      const [{ n }] = await ctx.dataSource.query(
-        `SELECT count(*)::int AS n FROM refresh_tokens WHERE user_id = $1`,
-        [session.userId],
-      );
-      expect(n).toBe(1); // only the family from newSession
-    } finally {
-      await ctx.dataSource.query(`ALTER TABLE audit_log DROP CONSTRAINT test_block_login`);
-    }
   });
 });

@@ -1,0 +1,172 @@
+import { generateNodeKeyPair } from '../common/receipts/receipt';
+import {
+  FakeEngine,
+  FakeServer,
+  leasedRun,
+  startSharedAgent,
+  testAgent,
+  until,
+} from '../../test/support/agent-fakes';
+import { Agent } from './agent';
+import { Sleeps } from './pacing';
+import type { AgentEvent } from './reporter';
+import { TransportError } from './transport';
+
+/** Network errors, 409s, 429s, 503s and refused keys: what the agent retries, waits for, counts and says. */
+describe('Agent when the server refuses, throttles or cannot be reached', () => {
+  let server: FakeServer;
+  let events: AgentEvent[];
+  let sut: Agent;
+  const keys = generateNodeKeyPair();
+
+  beforeEach(async () => {
+    ({ server, events, sut } = await startSharedAgent(keys));
+  });
+
+  afterEach(() => sut.stop(0));
+
+  it('a 409 lease_lost answer drops the run quietly; a network error is retried', async () => {
+    server.submitAnswers = [
+      new TransportError('POST /runs/x/result: ECONNRESET', true),
+      { accepted: false, reason: 'lease_lost' },
+    ];
+    server.queue.push(leasedRun(3));
+    await until(() => sut.counters.lease_lost === 1);
+    expect(sut.counters.network_errors).toBe(1);
+    // The next answer after network errors says so, once.
+    expect(events.filter((e) => e.event === 'reconnected')).toEqual([
+      { event: 'reconnected', after_ms: expect.any(Number) },
+    ]);
+    expect(server.submitted).toEqual([]);
+    expect(events.filter((e) => e.event === 'refused')).toEqual([]);
+  });
+
+  it('a claim backing off from an unreachable server claims again as soon as a heartbeat gets through', async () => {
+    const ownServer = new FakeServer();
+    const ownEvents: AgentEvent[] = [];
+    const agent = testAgent({
+      nodeId: 'n4',
+      keys,
+      transport: ownServer,
+      engine: new FakeEngine(),
+      reporter: { emit: (event) => ownEvents.push(event) },
+    });
+    // A proxy in front of a restarting server: 503 with Retry-After 30 s, so the claim's own wait is long.
+    ownServer.claimFailures = [new TransportError('POST /nodes/n4/claim: 503', true, 503, null, 30_000)];
+    await agent.start();
+    try {
+      await until(() => ownEvents.some((e) => e.event === 'network_error' && e.during === 'claim'));
+      ownServer.queue.push(leasedRun(8));
+      // The next heartbeat (the fake server asks for one a second) is answered: the claim goes at once.
+      await until(() => ownServer.submitted.length === 1, 5_000);
+      expect(ownEvents.filter((e) => e.event === 'reconnected')).toHaveLength(1);
+    } finally {
+      await agent.stop(0);
+    }
+  });
+
+  it('announces the wait it then makes before retrying (one random draw, not two)', async () => {
+    const waits: number[] = [];
+    const sleeps = new (class extends Sleeps {
+      override sleep(ms: number, wakers?: Set<() => void>): Promise<void> {
+        waits.push(ms);
+        return super.sleep(ms, wakers);
+      }
+    })();
+    // Each draw differs, so an announced wait drawn apart from the real one cannot match it by chance.
+    let draws = 0;
+    const ownServer = new FakeServer();
+    const ownEvents: AgentEvent[] = [];
+    const agent = testAgent({
+      nodeId: 'n3',
+      keys,
+      transport: ownServer,
+      engine: new FakeEngine(),
+      reporter: { emit: (event) => ownEvents.push(event) },
+      random: () => [0.3, 0.7][draws++ % 2],
+      sleeps,
+    });
+    ownServer.submitAnswers = [new TransportError('POST /runs/x/result: ECONNRESET', true)];
+    await agent.start();
+    try {
+      ownServer.queue.push(leasedRun(5));
+      await until(() => ownServer.submitted.length === 1);
+      const announced = ownEvents.filter((e) => e.event === 'network_error' && e.during === 'submit');
+      expect(announced).toHaveLength(1);
+      // Backoff after a first failure is at most 500 ms; the agent's other waits (heartbeat gaps) are longer.
+      const backoffs = waits.filter((ms) => ms <= 500).map(Math.round);
+      expect(backoffs).toEqual([announced[0].retry_ms]);
+    } finally {
+      await agent.stop(0);
+    }
+  });
+
+  it('a 429 waits as long as its Retry-After asks (within a third of a held lease), counted as throttled', async () => {
+    const waits: number[] = [];
+    const sleeps = new (class extends Sleeps {
+      override sleep(ms: number, wakers?: Set<() => void>): Promise<void> {
+        waits.push(ms);
+        // Recorded, not made: the test needs only what each wait would have been.
+        return super.sleep(Math.min(ms, 5), wakers);
+      }
+    })();
+    const ownServer = new FakeServer();
+    const ownEvents: AgentEvent[] = [];
+    const agent = testAgent({
+      transport: ownServer,
+      engine: new FakeEngine(),
+      reporter: { emit: (event) => ownEvents.push(event) },
+      sleeps,
+    });
+    const throttled = (path: string, retryAfterMs: number | null) =>
+      new TransportError(`${path}: 429 rate_limited`, true, 429, 'rate_limited', retryAfterMs);
+    ownServer.submitAnswers = [
+      throttled('POST /runs/x/result', 2_000),
+      throttled('POST /runs/x/result', 500),
+      throttled('POST /runs/x/result', null),
+    ];
+    await agent.start();
+    try {
+      ownServer.queue.push(leasedRun(6));
+      await until(() => ownServer.submitted.length === 1);
+      ownServer.heartbeatFailures = [throttled('PUT /nodes/n2/heartbeat', 7_000)];
+      await until(() => ownEvents.some((e) => e.event === 'throttled' && e.during === 'heartbeat'));
+      // Jitter 0 (testAgent's random): the Retry-After itself, but at most a third of the 3 s lease the agent
+      // holds while its result waits; without a Retry-After the backoff (here its 50 ms floor). Holding no
+      // lease, the heartbeat waits the 7 s asked.
+      const announced = ownEvents.filter((e) => e.event === 'throttled');
+      expect(announced.map((e) => [e.during, e.retry_ms])).toEqual([
+        ['submit', 1_000],
+        ['submit', 500],
+        ['submit', 50],
+        ['heartbeat', 7_000],
+      ]);
+      expect(waits).toEqual(expect.arrayContaining([1_000, 500, 50]));
+      expect(waits.some((ms) => ms > 6_900 && ms <= 7_000)).toBe(true);
+      expect(agent.counters).toMatchObject({ throttled: 4, network_errors: 0, submitted: 1 });
+    } finally {
+      await agent.stop(0);
+    }
+  });
+
+  it('says when the server refuses its key (401), not when it refuses something else (403)', async () => {
+    let refused: TransportError | null = null;
+    void sut.keyRefused.then((error) => (refused = error));
+    const beats = server.beats.length;
+    server.heartbeatFailures = [
+      new TransportError('PUT /nodes/n1/heartbeat: 403 forbidden', false, 403, 'forbidden'),
+    ];
+    await until(() => server.beats.length > beats); // the 403 was met, and a later beat went through
+    await Promise.resolve();
+    expect(refused).toBeNull();
+    expect(sut.counters.refused).toBe(1); // a refusal is counted whatever was refused
+    const revoked = new TransportError(
+      'PUT /nodes/n1/heartbeat: 401 unauthorized',
+      false,
+      401,
+      'unauthorized',
+    );
+    server.heartbeatFailures = [revoked];
+    expect(await sut.keyRefused).toBe(revoked);
+  });
+});
