@@ -14,6 +14,9 @@ const KEYS_ONLY: DeepJsonLimits = Object.freeze({
   maxStringLength: Infinity,
 });
 
+/** `inputs` is checked under the full deep-JSON limits first; the scan of the whole body need not repeat it. */
+const INPUTS = new Set(['inputs']);
+
 /** A task body as CreateTaskDto validated it (typed apart from the class, so the global pipe skips it). */
 export type CreateTaskRequest = Readonly<CreateTaskDto>;
 
@@ -33,7 +36,7 @@ export class CreateTaskPipe implements PipeTransform<unknown, Promise<CreateTask
         : undefined;
     const problem =
       (inputs === undefined ? null : deepJsonFieldError(inputs, 'inputs')) ??
-      deepJsonFieldError(body, '', KEYS_ONLY);
+      deepJsonFieldError(body, '', KEYS_ONLY, INPUTS);
     if (problem) throw AppException.validation([problem]);
     return validateDto(CreateTaskDto, body);
   }

@@ -72,6 +72,27 @@ describe('findDeepJsonViolation', () => {
     expect(performance.now() - started).toBeLessThan(5000);
   });
 
+  it('does not look into the values at skipPaths, and still into everything else', () => {
+    // Parsed from text, as a request body is.
+    const body = JSON.parse('{"inputs": {"a": [{"constructor": 1}]}, "requirements": {"prototype": 1}}');
+    const inputs = new Set(['inputs']);
+    // The control: without the skip, the first violation is inside `inputs`.
+    expect(findDeepJsonViolation(body, '')?.path).toBe('inputs.a[0].constructor');
+    expect(findDeepJsonViolation(body, '', L, inputs)).toMatchObject({
+      rule: 'forbidden_key',
+      path: 'requirements.prototype',
+    });
+    expect(findDeepJsonViolation({ inputs: body.inputs, x: undefined }, '', L, inputs)).toMatchObject({
+      rule: 'not_json',
+      path: 'x',
+    });
+    expect(findDeepJsonViolation({ inputs: body.inputs, x: 1 }, '', L, inputs)).toBeNull();
+    // Only that path: the same value under another key is looked into.
+    expect(findDeepJsonViolation({ other: { inputs: body.inputs } }, '', L, inputs)?.path).toBe(
+      'other.inputs.a[0].constructor',
+    );
+  });
+
   it('survives a cycle (stops at the depth limit instead of looping)', () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;

@@ -48,16 +48,20 @@ export function childPath(parent: string, key: string | number): string {
  * Finds the first rule a JSON value breaks, or null. Iterative with an explicit stack, and it stops
  * descending as soon as the depth limit is passed, so a 100 000-level value costs 17 steps, never a stack
  * overflow. Non-JSON values (undefined, functions, non-finite numbers, class instances) break `not_json`.
+ * The values at `skipPaths` (paths as reported, e.g. `inputs`) are not looked into: a caller that checked them
+ * under other limits already. Their keys are still checked in their parent.
  */
 export function findDeepJsonViolation(
   value: unknown,
   root = '$',
   limits: DeepJsonLimits = DEFAULT_DEEP_JSON_LIMITS,
+  skipPaths?: ReadonlySet<string>,
 ): DeepJsonViolation | null {
   const stack: { value: unknown; path: string; depth: number }[] = [{ value, path: root, depth: 0 }];
   const fail = (rule: DeepJsonRule, path: string, message: string) => ({ rule, path, message });
   while (stack.length > 0) {
     const { value: node, path, depth } = stack.pop()!;
+    if (skipPaths?.has(path)) continue;
     if (node === null || typeof node === 'boolean') continue;
     if (typeof node === 'number') {
       if (!Number.isFinite(node)) return fail('not_json', path, 'is not a finite number');
@@ -113,8 +117,9 @@ export function deepJsonFieldError(
   value: unknown,
   field: string,
   limits: DeepJsonLimits = DEFAULT_DEEP_JSON_LIMITS,
+  skipPaths?: ReadonlySet<string>,
 ): FieldError | null {
-  const violation = findDeepJsonViolation(value, field, limits);
+  const violation = findDeepJsonViolation(value, field, limits, skipPaths);
   return violation ? { field: violation.path, message: `${violation.rule}: ${violation.message}` } : null;
 }
 
