@@ -48,7 +48,7 @@ export class RequestLogger {
       // A client leaving a long poll or a stream is how those end, not a failure to warn about.
       const level = status >= 500 ? 'error' : status >= 400 && closedWith === undefined ? 'warn' : 'info';
       if (logger.isLevelEnabled(level)) {
-        const route = templates.labelOf(request, status) ?? UNMATCHED_ROUTE;
+        const route = templates.labelOf(request, request.routeOptions.url, status) ?? UNMATCHED_ROUTE;
         const line = lineOf(request, route, status, reply.elapsedTime);
         if (closedWith !== undefined) line.closed_by_client = true;
         logger[level](line, message(status));

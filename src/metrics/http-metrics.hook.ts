@@ -25,14 +25,16 @@ export class HttpMetricsHook {
   register(app: NestFastifyApplication): void {
     const fastify = app.getHttpAdapter().getInstance();
     const templates = RouteTemplates.of(fastify);
-    const observe = (request: FastifyRequest, reply: FastifyReply, status = reply.statusCode) =>
+    const observe = (request: FastifyRequest, reply: FastifyReply, status = reply.statusCode) => {
+      const route = request.routeOptions;
       this.metrics.observeHttp(
         request.method,
-        templates.labelOf(request, status),
+        templates.labelOf(request, route.url, status),
         status,
         reply.elapsedTime / 1000,
-        longLivedKindOf(request, status) !== undefined,
+        longLivedKindOf(request, route.config, status) !== undefined,
       );
+    };
     fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
       observe(request, reply);
       done();

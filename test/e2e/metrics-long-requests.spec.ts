@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { ClaimService } from '../../src/scheduling/claim.service';
 import { TestAgent } from '../support/agent';
@@ -139,5 +141,29 @@ describe('long polls and event streams in the HTTP metrics', () => {
     // The one poll waited its 200 ms: it is in none of the buckets below that.
     const le = (bound: string) => buckets.find((b) => b.labels.le === bound)?.value;
     expect([le('0.1'), le('+Inf')]).toEqual([0, 1]);
+  });
+  it("leaves a claim whose body never arrived in full to Node's parser: one 400 line and count, no 499", async () => {
+    const before = (await scrape(ctx.app)).samples;
+    const requestId = randomUUID();
+    const socket = connect((ctx.app.getHttpServer().address() as AddressInfo).port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    await new Promise<void>((resolve) => socket.on('connect', resolve));
+    await new Promise<void>((resolve, reject) =>
+      socket.write(
+        `POST /api/v1/nodes/${agent.nodeId}/claim HTTP/1.1\r\nHost: x\r\nX-Request-Id: ${requestId}\r\n` +
+          `X-Api-Key: ${agent.node.node_api_key}\r\nContent-Type: application/json\r\n` +
+          'Content-Length: 100\r\n\r\n{"max":',
+        (error) => (error ? reject(error) : resolve()),
+      ),
+    );
+    socket.destroy();
+
+    expect(await logs.completedLine(requestId)).toMatchObject({ res: { statusCode: 400 } });
+    await logs.onlyLine((line) => line.msg === 'client aborted' && line.request_id === requestId);
+    // The route's close watch ran by now (the socket closed before the parser's answer was logged).
+    expect(
+      logs.parsed().filter((line) => line.request_id === requestId && line.closed_by_client === true),
+    ).toEqual([]);
+    expect(growth(before, (await scrape(ctx.app)).samples)).toEqual({});
   });
 });

@@ -59,7 +59,8 @@ export class AuthenticationGuard extends AuthGuard(['jwt', 'api-key']) {
     try {
       const passed = (await super.canActivate(context)) as boolean;
       // Whoever still uses a key that is about to end learns it on every answer, not first from a 401.
-      announceKeySunset(context.switchToHttp().getResponse<FastifyReply>(), request.user?.keySunset);
+      const sunset = request.user?.keySunset;
+      if (sunset) announceKeySunset(context.switchToHttp().getResponse<FastifyReply>(), sunset);
       return passed;
     } catch (error) {
       if (error instanceof AppException && error.code === ErrorCode.Unauthorized)

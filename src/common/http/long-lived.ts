@@ -31,8 +31,12 @@ const longLivedRouteOf = (config: unknown) =>
  * The kind of wait a request's response ended, or undefined for an ordinary one. An error other than the
  * client's leaving (401, 404, 422, 429…) was answered before any wait began: ordinary service latency.
  */
-export function longLivedKindOf(request: FastifyRequest, status: number): LongLivedKind | undefined {
-  const route = longLivedRouteOf(request.routeOptions.config);
+export function longLivedKindOf(
+  request: FastifyRequest,
+  routeConfig: unknown,
+  status: number,
+): LongLivedKind | undefined {
+  const route = longLivedRouteOf(routeConfig);
   if (!route || (status >= 400 && status !== CLIENT_CLOSED_STATUS)) return undefined;
   return !route.waits || route.waits(request) ? route.kind : undefined;
 }
@@ -58,7 +62,8 @@ export function onLongLivedClosedByClient(fastify: FastifyInstance, listener: Cl
       const watchClose = (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
         reply.raw.once('close', () => {
           // Ended by us (finished or still flushing): the onResponse hooks have it, or nobody could time it.
-          if (reply.raw.writableEnded) return;
+          // A body never received in full (cut off, timed out) was answered by Node's parser: counted there.
+          if (reply.raw.writableEnded || !request.raw.complete) return;
           const status = reply.raw.headersSent ? reply.statusCode : CLIENT_CLOSED_STATUS;
           for (const notify of all) notify(request, reply, status);
         });

@@ -18,7 +18,8 @@ const byServer = new WeakMap<object, RouteTemplates>();
  * because Fastify's `findRoute` says whether a path matches but not which template. Never the raw path.
  */
 export class RouteTemplates {
-  private readonly router = FindMyWay(ROUTER_OPTIONS);
+  // Only the template is wanted: a parameter as long as Fastify's own router takes (it answers those 414) must match.
+  private readonly router = FindMyWay({ ...ROUTER_OPTIONS, maxParamLength: Number.MAX_SAFE_INTEGER });
 
   private constructor() {}
 
@@ -33,9 +34,11 @@ export class RouteTemplates {
     return templates;
   }
 
-  /** The template of `request`'s route, or undefined for a request that matched no route (a 404). */
-  labelOf(request: FastifyRequest, status: number): string | undefined {
-    const matched = request.routeOptions.url;
+  /**
+   * The template of `request`'s route, or undefined for a request that matched no route (a 404). `matched` is
+   * `request.routeOptions.url`, read once by the caller: Fastify builds that object anew on every access.
+   */
+  labelOf(request: FastifyRequest, matched: string | undefined, status: number): string | undefined {
     if (matched !== undefined || status !== 405) return matched;
     const path = request.url.split('?')[0];
     for (const method of METHODS) {
