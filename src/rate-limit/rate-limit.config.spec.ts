@@ -27,16 +27,18 @@ describe('rate-limit tiers in the configuration', () => {
     expect(load({ RATE_LIMIT_PROOF_RPM: '3' }).rateLimit.tiers.proof).toEqual({ rpm: 3, burst: 3 });
   });
 
+  it('lowers a burst not set to a per-minute limit set below it, as a configuration that started before did', () => {
+    expect(load({ RATE_LIMIT_PROOF_RPM: '2' }).rateLimit.tiers.proof).toEqual({ rpm: 2, burst: 2 });
+    expect(load({ RATE_LIMIT_AGENT_RPM: '100' }).rateLimit.tiers.agent).toEqual({ rpm: 100, burst: 100 });
+    expect(load({}).rateLimit.tiers.agent).toEqual({ rpm: 6000, burst: 200 });
+  });
+
   it('refuses a burst above the per-minute limit, naming the variable set and its bound, never the values', () => {
     expect(problemsOf({ RATE_LIMIT_TASK_RPM: '40', RATE_LIMIT_TASK_BURST: '41' })).toEqual([
       'RATE_LIMIT_TASK_BURST: must be at most RATE_LIMIT_TASK_RPM: a per-second burst above the per-minute limit never applies',
     ]);
     expect(problemsOf({ RATE_LIMIT_AUTH_BURST: '11' })).toEqual([
       'RATE_LIMIT_AUTH_BURST: must be at most RATE_LIMIT_AUTH_RPM (10 by default): a per-second burst above the per-minute limit never applies',
-    ]);
-    // Only the per-minute limit set, below the tier's default burst: that is the variable to change.
-    expect(problemsOf({ RATE_LIMIT_PROOF_RPM: '2' })).toEqual([
-      'RATE_LIMIT_PROOF_RPM: must be at least RATE_LIMIT_PROOF_BURST (3 by default), or set RATE_LIMIT_PROOF_BURST too',
     ]);
   });
 

@@ -55,9 +55,10 @@ function tierProblems(raw: RawEnvironment): string[] {
 }
 
 /**
- * A tier's burst is a per-second limit: above its per-minute limit it could never apply, so a value the
- * operator set would be silently meaningless. The variable they set is named with the bound it must meet: the
- * other variable, and its value only when that is the default (set values are never echoed).
+ * A tier's burst is a per-second limit: a burst the operator set above the per-minute limit could never apply,
+ * so it is refused, naming the bound (the other variable, and its value only when that is the default: set
+ * values are never echoed). A burst not set follows a lower per-minute limit down (tierLimits), so lowering
+ * only RATE_LIMIT_<TIER>_RPM keeps starting as it did.
  */
 function burstProblems(
   { tier, rpm: rpmName, burst: burstName }: (typeof TIER_VARIABLES)[number],
@@ -65,11 +66,7 @@ function burstProblems(
   burstSet: number | undefined,
 ): string[] {
   const defaults = DEFAULT_TIER_LIMITS[tier];
-  if ((burstSet ?? defaults.burst) <= (rpmSet ?? defaults.rpm)) return [];
-  if (burstSet === undefined)
-    return [
-      `${rpmName}: must be at least ${burstName} (${defaults.burst} by default), or set ${burstName} too`,
-    ];
+  if (burstSet === undefined || burstSet <= (rpmSet ?? defaults.rpm)) return [];
   const bound = rpmSet === undefined ? `${rpmName} (${defaults.rpm} by default)` : rpmName;
   return [
     `${burstName}: must be at most ${bound}: a per-second burst above the per-minute limit never applies`,
@@ -78,13 +75,13 @@ function burstProblems(
 
 function tierLimits(raw: RawEnvironment): Record<RateTier, TierLimits> {
   return Object.fromEntries(
-    TIER_VARIABLES.map(({ tier, rpm, burst }) => [
-      tier,
-      {
-        rpm: positiveIntVariable(raw, rpm, MAX_RPM).value ?? DEFAULT_TIER_LIMITS[tier].rpm,
-        burst: positiveIntVariable(raw, burst, MAX_BURST).value ?? DEFAULT_TIER_LIMITS[tier].burst,
-      },
-    ]),
+    TIER_VARIABLES.map(({ tier, rpm: rpmName, burst: burstName }) => {
+      const rpm = positiveIntVariable(raw, rpmName, MAX_RPM).value ?? DEFAULT_TIER_LIMITS[tier].rpm;
+      const burst =
+        positiveIntVariable(raw, burstName, MAX_BURST).value ??
+        Math.min(DEFAULT_TIER_LIMITS[tier].burst, rpm);
+      return [tier, { rpm, burst }];
+    }),
   ) as Record<RateTier, TierLimits>;
 }
 
