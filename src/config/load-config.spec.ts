@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { ConfigValidationError } from '../common/config/problems';
 import { AppConfig } from './app-config';
 import { DEV_SECRETS_FILE } from './dev-secrets';
+import { configProblems } from '../../test/support/config-problems';
 import { loadConfig } from './load-config';
 
 const STRONG = {
@@ -26,15 +27,7 @@ describe('loadConfig', () => {
     refreshTokenPepper: config.auth.refreshTokenPepper,
     apiKeyPepper: config.apiKeys.pepper,
   });
-  const problemsOf = (env: Record<string, string>): string[] => {
-    try {
-      load(env);
-    } catch (error) {
-      if (error instanceof ConfigValidationError) return error.problems;
-      throw error;
-    }
-    throw new Error('expected the configuration to be refused');
-  };
+  const problemsOf = (env: Record<string, string>) => configProblems(() => load(env));
 
   it('has the documented defaults', () => {
     const sut = load({});

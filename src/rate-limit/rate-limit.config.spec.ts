@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigValidationError } from '../common/config/problems';
+import { configProblems } from '../../test/support/config-problems';
 import { loadConfig } from '../config/load-config';
 
 describe('rate-limit tiers in the configuration', () => {
@@ -10,15 +10,7 @@ describe('rate-limit tiers in the configuration', () => {
   afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
 
   const load = (env: Record<string, string>) => loadConfig({ DATA_DIR: dataDir, ...env }, dataDir);
-  const problemsOf = (env: Record<string, string>): string[] => {
-    try {
-      load(env);
-    } catch (error) {
-      if (error instanceof ConfigValidationError) return error.problems;
-      throw error;
-    }
-    throw new Error('expected the configuration to be refused');
-  };
+  const problemsOf = (env: Record<string, string>) => configProblems(() => load(env));
 
   it('accepts a burst up to the per-minute limit, set or default', () => {
     const sut = load({ RATE_LIMIT_TASK_RPM: '50', RATE_LIMIT_TASK_BURST: '50', RATE_LIMIT_AUTH_BURST: '10' });

@@ -2,9 +2,9 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigValidationError } from '../common/config/problems';
 import { keyPairOf } from '../common/receipts/receipt';
 import { DEV_SECRETS_FILE } from '../config/dev-secrets';
+import { configProblems } from '../../test/support/config-problems';
 import { loadConfig } from '../config/load-config';
 
 const SEED = 'mdxg7/LIAXTrB3rgZu/obbg/dOQ1chnNDwrA4FktBZA=';
@@ -14,15 +14,7 @@ describe('RECEIPT_SIGNING_KEY', () => {
   beforeEach(() => (dataDir = mkdtempSync(join(tmpdir(), 'vcp-receipts-config-'))));
   afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
   const load = (env: Record<string, string>) => loadConfig({ DATA_DIR: dataDir, ...env }, dataDir).receipts;
-  const problemsOf = (env: Record<string, string>): string[] => {
-    try {
-      load(env);
-    } catch (error) {
-      if (error instanceof ConfigValidationError) return error.problems;
-      throw error;
-    }
-    throw new Error('expected the configuration to be refused');
-  };
+  const problemsOf = (env: Record<string, string>) => configProblems(() => load(env));
 
   it('reads base64 of the 32-byte seed', () => {
     const sut = load({ RECEIPT_SIGNING_KEY: SEED });

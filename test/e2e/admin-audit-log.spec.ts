@@ -1,5 +1,5 @@
 import { AdminSession, useAdminApp } from '../support/admin';
-import { bearer, login, newSession } from '../support/auth';
+import { login, newSession, requestAs } from '../support/auth';
 import { collectPages } from '../support/pages';
 
 /** The audit log: what each security event records, how it pages, and that a login it cannot record fails. */
@@ -11,12 +11,7 @@ describe('the audit log', () => {
     admin = ctx.admin;
   });
 
-  const as = (
-    token: string,
-    method: 'GET' | 'PATCH' | 'POST' | 'PUT' | 'DELETE',
-    url: string,
-    payload?: object,
-  ) => ctx.app.inject({ method, url, headers: bearer(token), ...(payload ? { payload } : {}) });
+  const as: ReturnType<typeof requestAs> = (...args) => requestAs(ctx.app)(...args);
 
   it('records every security event with its request id, neutralising control characters', async () => {
     const session = await newSession(ctx.app, 'audited');

@@ -2,7 +2,7 @@ import { AdminBootstrapService, AdminPasswordMismatch } from '../../src/admin/ad
 import { UserStatusCache } from '../../src/users/user-status.cache';
 import { SYSTEM_ACCOUNT_PASSWORD_HASH } from '../../src/users/users.repository';
 import { AdminSession, TEST_ADMIN, useAdminApp } from '../support/admin';
-import { bearer, login, newSession, Session } from '../support/auth';
+import { login, newSession, Session, requestAs } from '../support/auth';
 import { eventually } from '../support/eventually';
 import { expect422 } from '../support/validation';
 
@@ -16,12 +16,7 @@ describe('admin routes and roles', () => {
     user = await newSession(ctx.app);
   });
 
-  const as = (
-    token: string,
-    method: 'GET' | 'PATCH' | 'POST' | 'PUT' | 'DELETE',
-    url: string,
-    payload?: object,
-  ) => ctx.app.inject({ method, url, headers: bearer(token), ...(payload ? { payload } : {}) });
+  const as: ReturnType<typeof requestAs> = (...args) => requestAs(ctx.app)(...args);
 
   it('ADMIN_USERNAME/ADMIN_PASSWORD create an admin with every scope, idempotently', async () => {
     const me = await as(admin.accessToken, 'GET', '/api/v1/auth/me');

@@ -1,10 +1,7 @@
-import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ClaimService } from '../../src/scheduling/claim.service';
 import { TestAgent } from '../support/agent';
 import { useTestApp } from '../support/app';
 import { bearer, newSession, Session } from '../support/auth';
-import { eventually } from '../support/eventually';
 import { getTask, submitTask } from '../support/tasks';
 
 /**
@@ -24,28 +21,9 @@ describe('a claim whose caller went away', () => {
     baseUrl = `http://127.0.0.1:${(ctx.app.getHttpServer().address() as AddressInfo).port}`;
   });
 
-  /** A long-poll claim over a real connection, closed by the client once the server is waiting on it. */
-  async function abandonedClaim(agent: TestAgent): Promise<void> {
-    const claims = ctx.app.get(ClaimService);
-    const body = JSON.stringify({ max: 1, wait_ms: 20_000 });
-    const req = request(`${baseUrl}/api/v1/nodes/${agent.nodeId}/claim`, {
-      method: 'POST',
-      headers: {
-        'x-api-key': agent.node.node_api_key,
-        'content-type': 'application/json',
-        'content-length': Buffer.byteLength(body),
-      },
-    });
-    req.on('error', () => undefined); // the client's own destroy
-    req.end(body);
-    await eventually(() => expect(claims.waiting).toBe(1));
-    req.destroy();
-    await eventually(() => expect(claims.waiting).toBe(0));
-  }
-
   it('stops waiting and leases nothing; the next submission goes to a claim that is still there', async () => {
     const agent = await TestAgent.register(ctx.app, bearer(bob.accessToken));
-    await abandonedClaim(agent);
+    await agent.abandonClaim(baseUrl);
     const task = await submitTask(ctx.app, bearer(alice.accessToken));
     const [run] = await agent.claim({ max: 1, wait_ms: 2_000 });
     expect(run?.task_id).toBe(task.task_id);

@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { request } from 'node:http';
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { ClaimService } from '../../src/scheduling/claim.service';
 import { TestAgent } from '../support/agent';
 import { useTestApp } from '../support/app';
 import { bearer, newSession, Session } from '../support/auth';
@@ -51,25 +49,6 @@ describe('long polls and event streams in the HTTP metrics', () => {
     baseUrl = `http://127.0.0.1:${(ctx.app.getHttpServer().address() as AddressInfo).port}`;
   });
 
-  /** A long-poll claim over a real connection, closed by the client once the server is waiting on it. */
-  async function abandonedClaim(): Promise<void> {
-    const claims = ctx.app.get(ClaimService);
-    const body = JSON.stringify({ max: 1, wait_ms: 20_000 });
-    const req = request(`${baseUrl}/api/v1/nodes/${agent.nodeId}/claim`, {
-      method: 'POST',
-      headers: {
-        'x-api-key': agent.node.node_api_key,
-        'content-type': 'application/json',
-        'content-length': Buffer.byteLength(body),
-      },
-    });
-    req.on('error', () => undefined); // the client's own destroy
-    req.end(body);
-    await eventually(() => expect(claims.waiting).toBe(1));
-    req.destroy();
-    await eventually(() => expect(claims.waiting).toBe(0));
-  }
-
   const openStream = async () => {
     const task = await submitTask(ctx.app, bearer(alice.accessToken));
     const client = new SseClient(`${baseUrl}/api/v1/tasks/${task.task_id}/events`, bearer(alice.accessToken));
@@ -85,7 +64,7 @@ describe('long polls and event streams in the HTTP metrics', () => {
     expect((await agent.claimRaw({ max: 1 })).statusCode).toBe(204);
     expect((await agent.claimRaw({ max: 1, wait_ms: 200 })).statusCode).toBe(204);
     expect((await agent.claimRaw({ max: 1, wait_ms: 25_001 })).statusCode).toBe(422); // refused before any wait
-    await abandonedClaim();
+    await agent.abandonClaim(baseUrl);
 
     const ended = await openStream();
     const cancel = await ctx.app.inject({

@@ -1,6 +1,7 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import canonicalize from 'canonicalize';
 import { createHash } from 'node:crypto';
+import { request } from 'node:http';
 import { jsonSha256Hex } from '../../src/common/crypto/json-hash';
 import {
   generateNodeKeyPair,
@@ -9,7 +10,9 @@ import {
   RunReceipt,
   signReceipt,
 } from '../../src/common/receipts/receipt';
+import { ClaimService } from '../../src/scheduling/claim.service';
 import { apiKeyHeader } from './auth';
+import { eventually } from './eventually';
 import { Headers, registerNode, RegisteredNode } from './nodes';
 
 export interface LeasedRun {
@@ -72,6 +75,28 @@ export class TestAgent {
 
   get nodeId(): string {
     return this.node.node_id;
+  }
+
+  /**
+   * A long-poll claim over a real connection to the listening app at `baseUrl`, closed by this client once the
+   * server is waiting on it (an agent stopped mid-poll).
+   */
+  async abandonClaim(baseUrl: string): Promise<void> {
+    const claims = this.app.get(ClaimService);
+    const body = JSON.stringify({ max: 1, wait_ms: 20_000 });
+    const req = request(`${baseUrl}/api/v1/nodes/${this.nodeId}/claim`, {
+      method: 'POST',
+      headers: {
+        'x-api-key': this.node.node_api_key,
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+      },
+    });
+    req.on('error', () => undefined); // the client's own destroy
+    req.end(body);
+    await eventually(() => expect(claims.waiting).toBe(1));
+    req.destroy();
+    await eventually(() => expect(claims.waiting).toBe(0));
   }
 
   claimRaw(body: object = { max: 1, wait_ms: 0 }, headers: Headers = {}) {

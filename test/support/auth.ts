@@ -59,3 +59,9 @@ export async function newSession(app: NestFastifyApplication, prefix = 'user'): 
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 export const apiKeyHeader = (key: string) => ({ 'x-api-key': key });
+
+/** `app.inject` with `token` as the bearer: `requestAs(app)(token, "GET", url)`. */
+export const requestAs =
+  (app: NestFastifyApplication) =>
+  (token: string, method: 'GET' | 'PATCH' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: object) =>
+    app.inject({ method, url, headers: bearer(token), ...(payload ? { payload } : {}) });
