@@ -61,7 +61,10 @@ export class RequestLogger {
     onRouterErrorAnswered(fastify, (request, reply) => writeLine(request, reply));
     onLongLivedClosedByClient(fastify, writeLine);
     onClientErrorAnswered(fastify, (refused) => {
-      if (logger.isLevelEnabled('warn')) logger.warn(refusedLineOf(refused), message(refused.status));
+      if (logger.isLevelEnabled('warn')) {
+        const route = templates.templateOf(refused.method, refused.url) ?? UNMATCHED_ROUTE;
+        logger.warn(refusedLineOf(refused, route), message(refused.status));
+      }
     });
   }
 }
@@ -101,9 +104,10 @@ function lineOf(
 
 /**
  * The line of a request Node's HTTP parser refused (400, 408, 431): what is known of it, credentials removed as
- * on every line, `client_error` naming Node's reason; no duration (nothing timed it) and no principal.
+ * on every line, the route its method and URL match (else "unmatched"), `client_error` naming Node's reason;
+ * no duration (nothing timed it) and no principal.
  */
-function refusedLineOf(refused: RefusedRequest): Record<string, unknown> {
+function refusedLineOf(refused: RefusedRequest, route: string): Record<string, unknown> {
   const { requestId, socket } = refused;
   return {
     request_id: requestId,
@@ -115,7 +119,7 @@ function refusedLineOf(refused: RefusedRequest): Record<string, unknown> {
       remoteAddress: socket.remoteAddress,
       remotePort: socket.remotePort,
     },
-    route: UNMATCHED_ROUTE,
+    route,
     principal_id: null,
     client_error: refused.code,
     res: { statusCode: refused.status },

@@ -13,10 +13,11 @@ import { VcpMetrics } from './vcp-metrics';
  * status: handlers, errors thrown by guards and pipes, the exception filter's answers, 404s for paths that
  * match no route, and bodies refused by the parser before Nest runs. `route` is Fastify's matched template
  * (`/api/v1/tasks/:task_id`; for a 405, the template of its path: RouteTemplates), or "unmatched", never the
- * raw path. Requests Node's HTTP parser refused (400, 408, 431: no Fastify request, no hook) are counted
- * "unmatched" from answerClientError, without a duration. Long polls and event streams (`@LongLived` routes)
- * are observed in `http_long_request_duration_seconds` instead of `http_request_duration`, and counted also
- * when their client closes the connection first (status 499 if nothing was sent yet).
+ * raw path. Requests Node's HTTP parser refused (400, 408, 431: no Fastify request, no hook) are counted from
+ * answerClientError, without a duration, under the template their method and URL match, else "unmatched".
+ * Long polls and event streams (`@LongLived` routes) are observed in `http_long_request_duration_seconds`
+ * instead of `http_request_duration`, and counted also when their client closes the connection first (status
+ * 499 if nothing was sent yet).
  */
 @Injectable()
 export class HttpMetricsHook {
@@ -42,7 +43,11 @@ export class HttpMetricsHook {
     onRouterErrorAnswered(fastify, (request, reply) => observe(request, reply));
     onLongLivedClosedByClient(fastify, observe);
     onClientErrorAnswered(fastify, (refused) =>
-      this.metrics.countHttp(refused.method, undefined, refused.status),
+      this.metrics.countHttp(
+        refused.method,
+        templates.templateOf(refused.method, refused.url),
+        refused.status,
+      ),
     );
   }
 }

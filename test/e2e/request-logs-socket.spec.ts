@@ -51,23 +51,23 @@ describe('request lines over a real socket', () => {
     expect(logs.lines.find((text) => text.includes(requestIdOf(answer)!))).not.toMatch(/[\u0080-\u009f]/);
   });
 
-  /** `http_request_count` and `http_errors` of route "unmatched", by method and status. */
-  const unmatchedCounts = async () => {
+  /** `http_request_count` and `http_errors` by method, route and status ("name METHOD route status"). */
+  const httpCounts = async () => {
     const scrape = await ctx.app.inject({
       method: 'GET',
       url: '/metrics',
       headers: { authorization: `Bearer ${METRICS_TOKEN}` },
     });
     const counts: Record<string, number> = {};
-    for (const [, name, method, status, value] of scrape.body.matchAll(
-      /^(http_request_count|http_errors)\{method="(\w+)",route="unmatched",status_code="(\d+)"\} (\d+)$/gm,
+    for (const [, name, method, route, status, value] of scrape.body.matchAll(
+      /^(http_request_count|http_errors)\{method="(\w+)",route="([^"]+)",status_code="(\d+)"\} (\d+)$/gm,
     ))
-      counts[`${name} ${method} ${status}`] = Number(value);
+      counts[`${name} ${method} ${route} ${status}`] = Number(value);
     return counts;
   };
 
   it('logs and counts each request the HTTP parser refused (431, 400, 408), with what is known of it', async () => {
-    const before = await unmatchedCounts();
+    const before = await httpCounts();
     const key = 'vcp_' + 'K'.repeat(46);
     const answers = {
       tooLarge: await rawExchange(
@@ -86,20 +86,21 @@ describe('request lines over a real socket', () => {
       ),
       headTimeout: await rawExchange(port, 'GET /api/v1/heal'),
     };
+    // The route its method and URL match, when the parser got that far; "unmatched" when it did not.
     const expected = {
-      tooLarge: [431, 'HPE_HEADER_OVERFLOW'],
-      malformed: [400, 'HPE_INVALID_HEADER_TOKEN'],
-      bodyTimeout: [408, 'ERR_HTTP_REQUEST_TIMEOUT'],
-      headTimeout: [408, 'ERR_HTTP_REQUEST_TIMEOUT'],
+      tooLarge: [431, 'HPE_HEADER_OVERFLOW', '/api/v1/health'],
+      malformed: [400, 'HPE_INVALID_HEADER_TOKEN', '/api/v1/health'],
+      bodyTimeout: [408, 'ERR_HTTP_REQUEST_TIMEOUT', '/api/v1/auth/login'],
+      headTimeout: [408, 'ERR_HTTP_REQUEST_TIMEOUT', 'unmatched'],
     } as const;
     const lines: Record<string, Record<string, unknown>> = {};
     for (const [name, answer] of Object.entries(answers)) {
-      const [status, code] = expected[name as keyof typeof expected];
+      const [status, code, route] = expected[name as keyof typeof expected];
       expect({ name, status: Number(answer.split(' ')[1]) }).toEqual({ name, status });
       lines[name] = await logs.completedLine(requestIdOf(answer));
       expect(lines[name]).toMatchObject({
         level: 40,
-        route: 'unmatched',
+        route,
         principal_id: null,
         client_error: code,
         res: { statusCode: status },
@@ -116,18 +117,19 @@ describe('request lines over a real socket', () => {
     expect(logs.text).not.toContain(key);
     expect(logs.text).not.toContain('t0ps3cret');
 
-    const after = await unmatchedCounts();
+    const after = await httpCounts();
     const grew = (series: string) => (after[series] ?? 0) - (before[series] ?? 0);
     expect({
-      count431: grew('http_request_count GET 431') + grew('http_request_count OTHER 431'),
-      count400: grew('http_request_count GET 400'),
-      count408: grew('http_request_count POST 408') + grew('http_request_count OTHER 408'),
-      errors408: grew('http_errors POST 408') + grew('http_errors OTHER 408'),
-    }).toEqual({ count431: 1, count400: 1, count408: 2, errors408: 2 });
+      count431: grew('http_request_count GET /api/v1/health 431'),
+      count400: grew('http_request_count GET /api/v1/health 400'),
+      count408: grew('http_request_count POST /api/v1/auth/login 408'),
+      errors408: grew('http_errors POST /api/v1/auth/login 408'),
+      unmatched408: grew('http_request_count OTHER unmatched 408'),
+    }).toEqual({ count431: 1, count400: 1, count408: 1, errors408: 1, unmatched408: 1 });
   });
 
   it('answers an Expect other than 100-continue with the API 417, a request id and the security headers; logs and counts it', async () => {
-    const before = await unmatchedCounts();
+    const before = await httpCounts();
     const answer = await rawExchange(
       port,
       'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nExpect: fancy\r\nContent-Type: application/json\r\n' +
@@ -151,7 +153,7 @@ describe('request lines over a real socket', () => {
       expect(head.toLowerCase()).toContain(header);
     expect(await logs.completedLine(requestId)).toMatchObject({
       level: 40,
-      route: 'unmatched',
+      route: '/api/v1/auth/login',
       client_error: 'EXPECTATION_FAILED',
       res: { statusCode: 417 },
       req: { method: 'POST', url: '/api/v1/auth/login', headers: { expect: 'fancy' } },
@@ -164,10 +166,9 @@ describe('request lines over a real socket', () => {
         `Content-Type: application/json\r\nContent-Length: ${login.length}\r\n\r\n${login}`,
     );
     expect(continued).toMatch(/^HTTP\/1.1 100 Continue\r\n\r\nHTTP\/1.1 401 /);
-    const after = await unmatchedCounts();
-    expect((after['http_request_count POST 417'] ?? 0) - (before['http_request_count POST 417'] ?? 0)).toBe(
-      1,
-    );
+    const after = await httpCounts();
+    const series = 'http_request_count POST /api/v1/auth/login 417';
+    expect((after[series] ?? 0) - (before[series] ?? 0)).toBe(1);
   });
 
   it("treats a body the client cut off as a client abort (info) under the request line's id, never as the database being unavailable", async () => {

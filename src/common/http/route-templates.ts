@@ -48,6 +48,16 @@ export class RouteTemplates {
     return undefined;
   }
 
+  /**
+   * The template of a request Node's parser refused (a body cut off or too slow: 400, 408) that Fastify would
+   * have routed, from its method and URL; undefined when they name no route or could not be told.
+   */
+  templateOf(method: string | undefined, url: string | undefined): string | undefined {
+    const known = METHODS.find((candidate) => candidate === method);
+    if (!known || url === undefined) return undefined;
+    return this.router.find(known, url.split('?')[0])?.store as string | undefined;
+  }
+
   private add(route: RouteOptions): void {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const method of methods) {
