@@ -1,0 +1,156 @@
+import { LightMyRequestResponse } from 'fastify';
+import { useAdminApp } from '../support/admin';
+import { bearer, newSession, Session } from '../support/auth';
+import { describeEachDatabase } from '../support/databases';
+import { eventually } from '../support/eventually';
+import { ORIGINAL_TASK, postTask } from '../support/tasks';
+import { circuitPayload, FixtureCircuit, FixtureProtocol, zkFixture } from '../support/zk';
+import { CircuitRegistryService } from '../../src/proofs/circuit-registry.service';
+import { CircuitRepository } from '../../src/proofs/circuit.repository';
+import { ProofArtifactRepository } from '../../src/proofs/proof-artifact.repository';
+
+/**
+ * `DELETE /admin/circuits/:circuit_id` committing while a task or a proof naming the circuit is between its
+ * read of the circuit and its insert. Each test takes a circuit of its own (fixtures: 5 keys).
+ */
+describeEachDatabase('circuit removal racing new work on %s', (database) => {
+  const ctx = useAdminApp({ database, env: { PROOF_WORKERS: '1', SCHEDULER_SWEEP_INTERVAL_SECS: '3600' } });
+  let admin: Record<string, string>;
+  let alice: Session;
+
+  beforeAll(async () => {
+    admin = bearer(ctx.admin.accessToken);
+    alice = await newSession(ctx.app, 'alice');
+  });
+  afterEach(() => jest.restoreAllMocks());
+  afterAll(async () => {
+    await (globalThis as { curve_bn128?: { terminate(): Promise<void> } }).curve_bn128?.terminate();
+  });
+
+  const register = async (circuit: FixtureCircuit, protocol: FixtureProtocol, artifacts = true) => {
+    const res = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/admin/circuits',
+      headers: admin,
+      payload: circuitPayload(circuit, protocol, { wasm: artifacts, zkey: artifacts }),
+    });
+    expect(res.statusCode).toBe(201);
+    return res.json<{ circuit_id: string }>().circuit_id;
+  };
+  const remove = (circuitId: string) =>
+    ctx.app.inject({ method: 'DELETE', url: `/api/v1/admin/circuits/${circuitId}`, headers: admin });
+  const zkTask = (circuitId: string, circuit: FixtureCircuit, headers: Record<string, string> = {}) =>
+    postTask(
+      ctx.app,
+      { ...bearer(alice.accessToken), ...headers },
+      {
+        ...ORIGINAL_TASK,
+        task_type: 'zk_proof',
+        circuit_id: circuitId,
+        inputs: { public_signals: zkFixture(circuit, 'groth16').publicSignals },
+      },
+    );
+  const verify = (circuitId: string, circuit: FixtureCircuit, protocol: FixtureProtocol) => {
+    const f = zkFixture(circuit, protocol);
+    return ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/proofs/verify',
+      headers: bearer(alice.accessToken),
+      payload: { circuit_id: circuitId, proof: f.proof, public_signals: f.publicSignals },
+    });
+  };
+  const count = async (table: 'tasks' | 'proof_artifacts', circuitId: string) => {
+    const [{ n }] = await ctx.dataSource.query<{ n: number }[]>(
+      `SELECT count(*)::int AS n FROM ${table} WHERE circuit_id = $1`,
+      [circuitId],
+    );
+    return n;
+  };
+
+  /** The DELETE, run once right after the task submission's read of the circuit; its answer is kept. */
+  const removeAfterTaskRead = () => {
+    const registry = ctx.app.get(CircuitRegistryService);
+    const get = registry.get.bind(registry);
+    const removal: { res?: LightMyRequestResponse } = {};
+    jest.spyOn(registry, 'get').mockImplementationOnce(async (circuitId) => {
+      const circuit = await get(circuitId);
+      removal.res = await remove(circuitId);
+      return circuit;
+    });
+    return removal;
+  };
+
+  it('a task whose circuit is deleted after its read is a 422 naming circuit_id, not a 500', async () => {
+    const circuitId = await register('poseidon_preimage', 'groth16');
+    const removal = removeAfterTaskRead();
+
+    const res = await zkTask(circuitId, 'poseidon_preimage');
+    expect(removal.res?.json()).toMatchObject({ outcome: 'deleted' });
+    expect(res.statusCode).toBe(422);
+    expect(res.json()).toMatchObject({
+      error: 'validation_error',
+      details: [{ field: 'circuit_id', message: 'no such circuit is registered' }],
+    });
+    expect(await count('tasks', circuitId)).toBe(0);
+  });
+
+  it('a proof whose circuit is deleted after its read is a 404, and nothing is stored', async () => {
+    const circuitId = await register('multiplier', 'fflonk', false);
+    const artifacts = ctx.app.get(ProofArtifactRepository);
+    const insert = artifacts.insertForActiveCircuit.bind(artifacts);
+    let removal: LightMyRequestResponse | undefined;
+    jest.spyOn(artifacts, 'insertForActiveCircuit').mockImplementationOnce(async (artifact) => {
+      removal = await remove(circuitId);
+      return insert(artifact);
+    });
+
+    const res = await verify(circuitId, 'multiplier', 'fflonk');
+    expect(removal?.json()).toMatchObject({ outcome: 'deleted' });
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toMatchObject({ error: 'not_found', message: 'Circuit not found' });
+    expect(await count('proof_artifacts', circuitId)).toBe(0);
+  });
+
+  // Only PostgreSQL runs two transactions at once: on the embedded database a deletion commits before or after
+  // the proof's statement, never while it runs.
+  (database === 'postgres' ? it : it.skip)(
+    'a proof whose insert waits on a deletion in progress fails its foreign key check: a 404, not a 500',
+    async () => {
+      const circuitId = await register('poseidon_preimage', 'plonk', false);
+      const circuits = ctx.app.get(CircuitRepository);
+      const deleteRow = circuits.delete.bind(circuits);
+      let deleted!: () => void;
+      const rowDeleted = new Promise<void>((resolve) => (deleted = resolve));
+      let commit!: () => void;
+      const committing = new Promise<void>((resolve) => (commit = resolve));
+      // The remover deletes the row, then holds its transaction open until the proof's insert waits on it.
+      jest.spyOn(circuits, 'delete').mockImplementationOnce(async (id) => {
+        await deleteRow(id);
+        deleted();
+        await committing;
+      });
+      const artifacts = ctx.app.get(ProofArtifactRepository);
+      const insert = artifacts.insertForActiveCircuit.bind(artifacts);
+      let removal: Promise<LightMyRequestResponse> | undefined;
+      jest.spyOn(artifacts, 'insertForActiveCircuit').mockImplementationOnce(async (artifact) => {
+        removal = remove(circuitId);
+        await rowDeleted;
+        const inserted = insert(artifact);
+        await eventually(async () => {
+          const [{ waiting }] = await ctx.dataSource.query<{ waiting: number }[]>(
+            `SELECT count(*)::int AS waiting FROM pg_locks WHERE NOT granted`,
+          );
+          expect(waiting).toBeGreaterThan(0);
+        });
+        commit();
+        return inserted;
+      });
+
+      const res = await verify(circuitId, 'poseidon_preimage', 'plonk');
+      expect((await removal)?.json()).toMatchObject({ outcome: 'deleted' });
+      expect(res.statusCode).toBe(404);
+      expect(res.json()).toMatchObject({ error: 'not_found', message: 'Circuit not found' });
+      expect(await count('proof_artifacts', circuitId)).toBe(0);
+    },
+  );
+});
