@@ -141,6 +141,16 @@ export class CircuitRegistryService {
   }
 
   /**
+   * Inside a transaction, before inserting new work that names the circuit: whether it exists and is
+   * retired, decided as of that insert and held so until the transaction ends (CircuitRepository.lockRetirement).
+   * null when there is no such circuit.
+   */
+  async lockForNewWork(circuitId: string): Promise<{ retired: boolean } | null> {
+    const circuit = await this.circuits.lockRetirement(circuitId);
+    return circuit && { retired: circuit.retiredAt !== null };
+  }
+
+  /**
    * Oldest first; `cursor` is a previous page's `next_cursor` (a tampered one is a 422); `retired` keeps only
    * retired or only active circuits.
    */

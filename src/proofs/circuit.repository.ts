@@ -165,6 +165,20 @@ export class CircuitRepository {
   }
 
   /**
+   * `retirement`, for a transaction about to insert work naming the circuit, with the row locked until it
+   * ends. FOR SHARE conflicts with the remover's FOR UPDATE: a retirement or deletion in progress is waited
+   * for and its outcome read (READ COMMITTED reads the row as that commit left it); one that starts later
+   * waits for this transaction, and then counts what it inserted.
+   */
+  async lockRetirement(circuitId: string): Promise<{ retiredAt: Date | null } | null> {
+    const rows = await this.db.query<{ retired_at: Date | null }>(
+      `SELECT retired_at FROM circuits WHERE circuit_id = $1 FOR SHARE`,
+      [circuitId],
+    );
+    return rows.length > 0 ? { retiredAt: rows[0].retired_at } : null;
+  }
+
+  /**
    * Serialises the writes that decide whether a stored wasm or zkey is still needed (registrations and
    * deletions, in a transaction): circuits may share those files (one witness generator, several setups), so
    * a delete must see every circuit committed before it, and a registration must see a delete's effect.

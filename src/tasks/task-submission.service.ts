@@ -8,7 +8,6 @@ import { ErrorCode, ErrorReason } from '../common/errors/error-code';
 import { assertDeepJson } from '../common/validation/deep-json';
 import { IDEMPOTENCY_KEY_PATTERN } from '../common/validation/idempotency-key';
 import { WasmConfig } from '../wasm/wasm.config';
-import { isForeignKeyViolation } from '../database/foreign-key-violation';
 import { TransactionRunner } from '../database/transaction-runner';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { circuitRetired } from '../proofs/circuit-retired';
@@ -23,7 +22,7 @@ import type { TaskInfoDto } from './dto/task-responses.dto';
 import { IdempotencyKeysRepository } from './idempotency-keys.repository';
 import { TaskInsertBatcher } from './task-insert-batcher';
 import { toTaskInfo } from './task-view';
-import { TasksRepository } from './tasks.repository';
+import { NewTask, TasksRepository } from './tasks.repository';
 import { WorkSignal } from './work-signal';
 
 const IDEMPOTENCY_TTL_SECS = 24 * 3600;
@@ -86,8 +85,8 @@ export class TaskSubmissionService {
     const insert = () => this.insert(principal, dto, plan ? plan.inputs : inputs, moduleId, audit);
     try {
       // Without an Idempotency-Key the insert is one atomic statement (shared with the submissions of the same
-      // event-loop turn: TaskInsertBatcher); with one, the key is claimed in the same transaction, so a
-      // concurrent twin that claimed it first rolls this task back.
+      // event-loop turn: TaskInsertBatcher; a zk_proof task's is a transaction, see `insert`); with one, the
+      // key is claimed in the same transaction, so a concurrent twin that claimed it first rolls this task back.
       const task =
         idempotencyKey === undefined
           ? await insert()
@@ -225,36 +224,39 @@ export class TaskSubmissionService {
     audit: NewAuditRecord,
   ) {
     const r = dto.requirements;
-    const inserted = this.inserts.insert(
-      {
-        creatorId: principal.userId,
-        taskType: dto.task_type,
-        inputs,
-        inputsHash: jsonSha256Hex(inputs),
-        minNodes: r.min_nodes,
-        quorum: r.quorum ?? r.min_nodes,
-        maxRuns: r.max_runs ?? (r.min_nodes > 1 ? r.min_nodes + 2 : r.min_nodes),
-        verificationMode: r.verification ?? 'replicate',
-        maxExecutionTimeSec: r.max_execution_time_sec,
-        requireGpu: r.require_gpu ?? false,
-        requireProof: r.require_proof ?? false,
-        minCpuCores: r.min_cpu_cores ?? null,
-        minMemoryGb: r.min_memory_gb ?? null,
-        moduleId,
-        circuitId: dto.circuit_id ?? null,
-        args: dto.args ?? [],
-        deterministic: dto.deterministic ?? true,
-        priority: dto.priority ?? 0,
-        maxAttempts: dto.max_attempts ?? DEFAULT_MAX_ATTEMPTS,
-        queueTimeoutSec: dto.queue_timeout_sec ?? DEFAULT_QUEUE_TIMEOUT_SEC,
-      },
-      audit,
-    );
-    return inserted.catch((error: unknown) => {
-      if (isForeignKeyViolation(error, 'tasks_circuit_id_fkey')) {
-        throw invalid('circuit_id', 'no such circuit is registered');
-      }
-      throw error;
+    const task: NewTask = {
+      creatorId: principal.userId,
+      taskType: dto.task_type,
+      inputs,
+      inputsHash: jsonSha256Hex(inputs),
+      minNodes: r.min_nodes,
+      quorum: r.quorum ?? r.min_nodes,
+      maxRuns: r.max_runs ?? (r.min_nodes > 1 ? r.min_nodes + 2 : r.min_nodes),
+      verificationMode: r.verification ?? 'replicate',
+      maxExecutionTimeSec: r.max_execution_time_sec,
+      requireGpu: r.require_gpu ?? false,
+      requireProof: r.require_proof ?? false,
+      minCpuCores: r.min_cpu_cores ?? null,
+      minMemoryGb: r.min_memory_gb ?? null,
+      moduleId,
+      circuitId: dto.circuit_id ?? null,
+      args: dto.args ?? [],
+      deterministic: dto.deterministic ?? true,
+      priority: dto.priority ?? 0,
+      maxAttempts: dto.max_attempts ?? DEFAULT_MAX_ATTEMPTS,
+      queueTimeoutSec: dto.queue_timeout_sec ?? DEFAULT_QUEUE_TIMEOUT_SEC,
+    };
+    const circuitId = task.circuitId;
+    if (circuitId === null) return this.inserts.insert(task, audit);
+    // checkType read the circuit before the insert: a retirement or deletion committed in between would not
+    // stop the task (a retired row still satisfies the foreign key) and the remover would not count it. The
+    // check is made again with the row locked, in the insert's transaction. zk_proof tasks only: other
+    // submissions keep their one batched statement.
+    return this.tx.run(async () => {
+      const circuit = await this.circuits.lockForNewWork(circuitId);
+      if (!circuit) throw invalid('circuit_id', 'no such circuit is registered');
+      if (circuit.retired) throw circuitRetired('tasks');
+      return this.inserts.insert(task, audit);
     });
   }
 }

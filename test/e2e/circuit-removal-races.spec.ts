@@ -11,7 +11,8 @@ import { ProofArtifactRepository } from '../../src/proofs/proof-artifact.reposit
 
 /**
  * `DELETE /admin/circuits/:circuit_id` committing while a task or a proof naming the circuit is between its
- * read of the circuit and its insert. Each test takes a circuit of its own (fixtures: 5 keys).
+ * read of the circuit and its insert. Each test takes a circuit no other test retires (fixtures: 5 keys); a
+ * deleted one registers anew.
  */
 describeEachDatabase('circuit removal racing new work on %s', (database) => {
   const ctx = useAdminApp({ database, env: { PROOF_WORKERS: '1', SCHEDULER_SWEEP_INTERVAL_SECS: '3600' } });
@@ -67,6 +68,14 @@ describeEachDatabase('circuit removal racing new work on %s', (database) => {
     return n;
   };
 
+  /** Lock requests waiting on PostgreSQL: a statement blocked on a transaction still open. */
+  const waitingLocks = async () => {
+    const [{ n }] = await ctx.dataSource.query<{ n: number }[]>(
+      `SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted`,
+    );
+    return n;
+  };
+
   /** The DELETE, run once right after the task submission's read of the circuit; its answer is kept. */
   const removeAfterTaskRead = () => {
     const registry = ctx.app.get(CircuitRegistryService);
@@ -79,6 +88,68 @@ describeEachDatabase('circuit removal racing new work on %s', (database) => {
     });
     return removal;
   };
+
+  it.each([
+    ['without', 'multiplier', 'groth16', {}],
+    ['with', 'multiplier', 'plonk', { 'idempotency-key': 'race-retired' }],
+  ] as const)(
+    'a task (%s Idempotency-Key) whose circuit is retired after its read is refused 409 circuit_retired',
+    async (_, circuit, protocol, headers) => {
+      const circuitId = await register(circuit, protocol);
+      expect((await zkTask(circuitId, circuit)).statusCode).toBe(201);
+      const removal = removeAfterTaskRead();
+
+      const res = await zkTask(circuitId, circuit, headers);
+      expect(removal.res?.json()).toMatchObject({ outcome: 'retired', unfinished_tasks: 1 });
+      expect([res.statusCode, res.json()]).toEqual([
+        409,
+        expect.objectContaining({ error: 'conflict', reason: 'circuit_retired' }),
+      ]);
+      expect(await count('tasks', circuitId)).toBe(1);
+    },
+  );
+
+  (database === 'postgres' ? it : it.skip)(
+    'a task whose lock on its circuit waits on a retirement in progress is refused 409 circuit_retired',
+    async () => {
+      const circuitId = await register('poseidon_preimage', 'plonk');
+      expect((await zkTask(circuitId, 'poseidon_preimage')).statusCode).toBe(201);
+      const circuits = ctx.app.get(CircuitRepository);
+      const retire = circuits.retire.bind(circuits);
+      let retired!: () => void;
+      const rowRetired = new Promise<void>((resolve) => (retired = resolve));
+      let commit!: () => void;
+      const committing = new Promise<void>((resolve) => (commit = resolve));
+      // The remover retires the row, then holds its transaction open until the task's insert waits on it.
+      jest.spyOn(circuits, 'retire').mockImplementationOnce(async (id) => {
+        const record = await retire(id);
+        retired();
+        await committing;
+        return record;
+      });
+      const registry = ctx.app.get(CircuitRegistryService);
+      const get = registry.get.bind(registry);
+      let removal: Promise<LightMyRequestResponse> | undefined;
+      jest.spyOn(registry, 'get').mockImplementationOnce(async (id) => {
+        const circuit = await get(id);
+        removal = remove(id);
+        await rowRetired;
+        return circuit;
+      });
+
+      const submitted = zkTask(circuitId, 'poseidon_preimage');
+      await rowRetired;
+      await eventually(async () => expect(await waitingLocks()).toBeGreaterThan(0));
+      commit();
+      const res = await submitted;
+      expect((await removal)?.json()).toMatchObject({ outcome: 'retired', unfinished_tasks: 1 });
+      expect([res.statusCode, res.json()]).toEqual([
+        409,
+        expect.objectContaining({ error: 'conflict', reason: 'circuit_retired' }),
+      ]);
+      expect(await count('tasks', circuitId)).toBe(1);
+    },
+  );
 
   it('a task whose circuit is deleted after its read is a 422 naming circuit_id, not a 500', async () => {
     const circuitId = await register('poseidon_preimage', 'groth16');
@@ -116,7 +187,7 @@ describeEachDatabase('circuit removal racing new work on %s', (database) => {
   (database === 'postgres' ? it : it.skip)(
     'a proof whose insert waits on a deletion in progress fails its foreign key check: a 404, not a 500',
     async () => {
-      const circuitId = await register('poseidon_preimage', 'plonk', false);
+      const circuitId = await register('poseidon_preimage', 'groth16', false);
       const circuits = ctx.app.get(CircuitRepository);
       const deleteRow = circuits.delete.bind(circuits);
       let deleted!: () => void;
@@ -136,17 +207,12 @@ describeEachDatabase('circuit removal racing new work on %s', (database) => {
         removal = remove(circuitId);
         await rowDeleted;
         const inserted = insert(artifact);
-        await eventually(async () => {
-          const [{ waiting }] = await ctx.dataSource.query<{ waiting: number }[]>(
-            `SELECT count(*)::int AS waiting FROM pg_locks WHERE NOT granted`,
-          );
-          expect(waiting).toBeGreaterThan(0);
-        });
+        await eventually(async () => expect(await waitingLocks()).toBeGreaterThan(0));
         commit();
         return inserted;
       });
 
-      const res = await verify(circuitId, 'poseidon_preimage', 'plonk');
+      const res = await verify(circuitId, 'poseidon_preimage', 'groth16');
       expect((await removal)?.json()).toMatchObject({ outcome: 'deleted' });
       expect(res.statusCode).toBe(404);
       expect(res.json()).toMatchObject({ error: 'not_found', message: 'Circuit not found' });
