@@ -184,9 +184,13 @@ export class CircuitRegistryService {
     }
   }
 
-  /** Under `lockArtifacts`, so no delete runs between this check and the commit. */
+  /**
+   * Under `lockArtifacts`, so no delete runs between this check and the commit. Presence only: the `put`
+   * before the transaction verified the bytes, and reading and hashing up to two 50 MB files here would hold
+   * every registration and deletion behind the lock meanwhile.
+   */
   private async restore(blob: StoredBlob | null, bytes: Buffer | null): Promise<void> {
-    if (blob && bytes && !(await this.blobs.has(blob.sha256))) await this.blobs.put(bytes);
+    if (blob && bytes && !(await this.blobs.exists(blob.sha256))) await this.blobs.put(bytes);
   }
 
   private async store(bytes: Buffer | null): Promise<StoredBlob | null> {

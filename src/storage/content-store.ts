@@ -61,6 +61,14 @@ export abstract class ContentStore {
   }
 
   /**
+   * Whether an object is stored under `sha256`, by its presence alone: nothing is read or hashed, so it costs
+   * the same whatever the size, and a corrupt copy counts (`open` refuses it, `put` replaces it). For a caller
+   * that has just `put` the bytes and must know whether a `delete` has removed them since; `has` when the
+   * copy must also verify. A malformed id is never stored.
+   */
+  abstract exists(sha256: string): Promise<boolean>;
+
+  /**
    * Removes the object this store wrote (idempotent: absent is fine). Copies an operator placed in other
    * read roots are not the store's to delete.
    */

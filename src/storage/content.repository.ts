@@ -35,6 +35,14 @@ export class ContentRepository {
     return toObject(row);
   }
 
+  async exists(namespace: string, sha256: string): Promise<boolean> {
+    const rows = await this.db.query(`SELECT 1 FROM content_objects WHERE namespace = $1 AND sha256 = $2`, [
+      namespace,
+      sha256,
+    ]);
+    return rows.length > 0;
+  }
+
   /**
    * Inserts the object's row unless one exists. A concurrent insert of the same object waits for the other
    * transaction, then either finds its row (false) or, if that one rolled back, inserts (true): concurrent

@@ -93,6 +93,27 @@ export class FsContentStore extends ContentStore {
     throw new ContentUnavailableError('missing');
   }
 
+  /** A regular file under the id's name in a root, found as `open` finds it (stat only). */
+  async exists(sha256: string): Promise<boolean> {
+    if (!isSha256Hex(sha256)) return false;
+    const name = this.relativePath(sha256);
+    for (const root of this.paths.roots) {
+      try {
+        const stat = await lstat(await this.paths.canonicalize(join(root, name)));
+        return stat.isFile();
+      } catch (error) {
+        const missing =
+          (error instanceof ContentUnavailableError && error.reason === 'missing') ||
+          (error as NodeJS.ErrnoException).code === 'ENOENT';
+        if (missing) continue;
+        // What `open` refuses (a symlink leading out) is not stored: `put` writes the object again.
+        if (error instanceof ContentUnavailableError) return false;
+        throw error;
+      }
+    }
+    return false;
+  }
+
   async delete(sha256: string): Promise<void> {
     if (!isSha256Hex(sha256)) throw new ContentUnavailableError('malformed_id');
     const root = this.paths.writeRoot;

@@ -113,6 +113,15 @@ export class PgContentStore extends ContentStore {
     return bytes;
   }
 
+  /**
+   * The database's row alone, not its chunks nor the read roots: `put` always writes the row, and a file in
+   * this replica's read roots is not readable on the others.
+   */
+  async exists(sha256: string): Promise<boolean> {
+    if (!isSha256Hex(sha256)) return false;
+    return this.settings.repository.exists(this.namespace, sha256);
+  }
+
   async delete(sha256: string): Promise<void> {
     if (!isSha256Hex(sha256)) throw new ContentUnavailableError('malformed_id');
     await this.settings.repository.delete(this.namespace, sha256);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { toCircuitRegistration } from '../../../src/proofs/circuit-registration.pipe';
 import { CircuitRegistryService } from '../../../src/proofs/circuit-registry.service';
+import { DatabaseSession } from '../../../src/database/transaction-runner';
 import { ContentStore } from '../../../src/storage/content-store';
 import { createTestEnv, describeEachDatabase, TestEnv } from '../../support/databases';
 import { bootProofs, zkFixture } from '../../support/zk';
@@ -47,6 +48,32 @@ describeEachDatabase(
       expect(spy).toHaveBeenCalledTimes(2);
       expect(circuit.wasm_sha256).toBe(sha256(f.wasm));
       expect(sha256(await registry.artifact(circuit.circuit_id, 'wasm'))).toBe(sha256(f.wasm));
+    });
+
+    it('reads no stored file inside its transaction, under the lock every registration and deletion takes', async () => {
+      const f = zkFixture('multiplier', 'groth16');
+      const blobs = app.get(ContentStore);
+      const session = app.get(DatabaseSession);
+      const open = blobs.open.bind(blobs);
+      const openedInTransaction: boolean[] = [];
+      jest.spyOn(blobs, 'open').mockImplementation((id) => {
+        openedInTransaction.push(session.inTransaction);
+        return open(id);
+      });
+      const registration = toCircuitRegistration(
+        {
+          name: 'multiplier',
+          protocol: 'groth16',
+          verification_key: f.vkey,
+          wasm: f.wasm.toString('base64'),
+          zkey: f.zkey.toString('base64'),
+        },
+        env.config.proofs,
+      );
+      const { circuit } = await app.get(CircuitRegistryService).register(registration, null);
+
+      expect(circuit.zkey_sha256).toBe(sha256(f.zkey));
+      expect(openedInTransaction).not.toContain(true);
     });
   },
 );

@@ -12,6 +12,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContentIntegrityError, ContentUnavailableError } from '../../../src/storage/content-store';
@@ -70,6 +71,27 @@ describe('FsContentStore', () => {
     expect(sha256(await sut.open(id))).toBe(id);
     expect(await reason(sut.open('0'.repeat(64)))).toBe('missing');
     await expect(sut.has('0'.repeat(64))).resolves.toBe(false);
+  });
+
+  it('exists: a file under the id in any root, by its presence alone; not after delete, nor a symlink out', async () => {
+    const bytes = randomBytes(4096);
+    const id = await sut.put(bytes);
+    await expect(sut.exists(id)).resolves.toBe(true);
+    // Neither read nor hashed: a corrupt copy is still there (open refuses it, put replaces it).
+    writeFileSync(at(id), randomBytes(4096));
+    await expect(sut.exists(id)).resolves.toBe(true);
+    await expect(sut.has(id)).resolves.toBe(false);
+    await sut.delete(id);
+    await expect(sut.exists(id)).resolves.toBe(false);
+
+    const inSecond = randomBytes(100);
+    writeFileSync(at(sha256(inSecond), secondRoot), inSecond);
+    await expect(sut.exists(sha256(inSecond))).resolves.toBe(true);
+    symlinkSync(join(base, 'outside', 'secret.wasm'), at(id));
+    await expect(sut.exists(id)).resolves.toBe(false);
+    for (const malformed of ['../../etc/passwd', 'A'.repeat(64), '']) {
+      await expect(sut.exists(malformed)).resolves.toBe(false);
+    }
   });
 
   it.each([['../../etc/passwd'], ['A'.repeat(64)], [`${'0'.repeat(63)}\0`], [''], ['%2e%2e']])(

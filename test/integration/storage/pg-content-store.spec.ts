@@ -101,6 +101,27 @@ describe('PgContentStore on PostgreSQL', () => {
     await sut.delete(id); // idempotent
   });
 
+  it('exists: the database row alone (no chunk read, no read root); not after delete', async () => {
+    const sut = await replica();
+    const bytes = randomBytes(SMALL_CHUNK + 1);
+    const id = await sut.put(bytes);
+    await expect(sut.exists(id)).resolves.toBe(true);
+    await expect((await replica()).exists(id)).resolves.toBe(true);
+    await session.query(`DELETE FROM content_chunks WHERE namespace = 'test-blobs' AND sha256 = $1`, [id]);
+    await expect(sut.exists(id)).resolves.toBe(true);
+    await sut.delete(id);
+    await expect(sut.exists(id)).resolves.toBe(false);
+
+    // Readable here from an operator's root, but not stored for the other replicas.
+    const only = randomBytes(300);
+    const dir = join(env.dataDir, 'roots', 'operator', sha256(only).slice(0, 2));
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, sha256(only)), only);
+    await expect(sut.has(sha256(only))).resolves.toBe(true);
+    await expect(sut.exists(sha256(only))).resolves.toBe(false);
+    await expect(sut.exists('A'.repeat(64))).resolves.toBe(false);
+  });
+
   it('another replica (its own cache) reads what one stored', async () => {
     const [a, b] = [await replica(), await replica()];
     const bytes = randomBytes(3000);
