@@ -68,10 +68,11 @@ describeEachDatabase('circuit removal racing new work on %s', (database) => {
     return n;
   };
 
-  /** Lock requests waiting on PostgreSQL: a statement blocked on a transaction still open. */
+  /** Sessions of this test's database waiting for a lock: a statement blocked on a transaction still open. */
   const waitingLocks = async () => {
     const [{ n }] = await ctx.dataSource.query<{ n: number }[]>(
-      `SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted`,
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock'`,
     );
     return n;
   };
