@@ -69,12 +69,14 @@ export class ProofArtifactRepository {
   async insertForActiveCircuit(artifact: NewProofArtifact): Promise<string | null> {
     const proofId = randomUUID();
     try {
-      // The parameters are cast: in a SELECT list PostgreSQL cannot infer their types from the columns.
+      // The parameters are cast: in a SELECT list PostgreSQL cannot infer their types from the columns. FOR SHARE
+      // waits for a retirement or deletion in progress and re-reads the row it committed; a plain read would see
+      // the row as it was and store a proof after the circuit was answered retired.
       const { affected } = await this.db.execute(
         `INSERT INTO proof_artifacts (${COLUMNS})
          SELECT $1::uuid, $2::uuid, $3::uuid, $4::bytea, $5::bytea, $6::varchar, $7::varchar, $8::boolean,
                 $9::bigint, $10::timestamptz, $11::text, $12::uuid
-           FROM circuits WHERE circuit_id = $6 AND retired_at IS NULL`,
+           FROM circuits WHERE circuit_id = $6 AND retired_at IS NULL FOR SHARE`,
         valuesOf(proofId, artifact),
       );
       return affected > 0 ? proofId : null;

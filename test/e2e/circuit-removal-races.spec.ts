@@ -223,4 +223,45 @@ describeEachDatabase('circuit removal racing new work on %s', (database) => {
       expect(await count('proof_artifacts', circuitId)).toBe(0);
     },
   );
+
+  itOnPostgres(
+    'a proof whose insert waits on a retirement in progress is refused 409 circuit_retired, and nothing is stored',
+    async () => {
+      const circuitId = await register('multiplier', 'fflonk', false);
+      // A stored proof references it: removing it retires it.
+      expect((await verify(circuitId, 'multiplier', 'fflonk')).statusCode).toBe(200);
+      const circuits = ctx.app.get(CircuitRepository);
+      const retire = circuits.retire.bind(circuits);
+      let retired!: () => void;
+      const rowRetired = new Promise<void>((resolve) => (retired = resolve));
+      let commit!: () => void;
+      const committing = new Promise<void>((resolve) => (commit = resolve));
+      // The remover retires the row, then holds its transaction open until the proof's insert waits on it.
+      jest.spyOn(circuits, 'retire').mockImplementationOnce(async (id) => {
+        const record = await retire(id);
+        retired();
+        await committing;
+        return record;
+      });
+      const artifacts = ctx.app.get(ProofArtifactRepository);
+      const insert = artifacts.insertForActiveCircuit.bind(artifacts);
+      let removal: Promise<LightMyRequestResponse> | undefined;
+      jest.spyOn(artifacts, 'insertForActiveCircuit').mockImplementationOnce(async (artifact) => {
+        removal = remove(circuitId);
+        await rowRetired;
+        const inserted = insert(artifact);
+        await eventually(async () => expect(await waitingLocks()).toBeGreaterThan(0));
+        commit();
+        return inserted;
+      });
+
+      const res = await verify(circuitId, 'multiplier', 'fflonk');
+      expect((await removal)?.json()).toMatchObject({ outcome: 'retired' });
+      expect([res.statusCode, res.json()]).toEqual([
+        409,
+        expect.objectContaining({ error: 'conflict', reason: 'circuit_retired' }),
+      ]);
+      expect(await count('proof_artifacts', circuitId)).toBe(1);
+    },
+  );
 });
