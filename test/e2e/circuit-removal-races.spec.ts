@@ -80,6 +80,46 @@ describeEachDatabase('circuit removal racing new work on %s', (database) => {
     return n;
   };
 
+  /**
+   * The remover's `step` (retire or delete the row) runs, then its transaction stays open until `commit()`:
+   * new work that reads the circuit meanwhile waits on its lock.
+   */
+  const holdRemoverAfter = (step: 'retire' | 'delete') => {
+    const circuits = ctx.app.get(CircuitRepository);
+    const original = circuits[step].bind(circuits) as (id: string) => Promise<unknown>;
+    let reach!: () => void;
+    const reached = new Promise<void>((resolve) => (reach = resolve));
+    let commit!: () => void;
+    const committing = new Promise<void>((resolve) => (commit = resolve));
+    jest.spyOn(circuits, step).mockImplementationOnce((async (id: string) => {
+      const result = await original(id);
+      reach();
+      await committing;
+      return result;
+    }) as never);
+    return { reached, commit };
+  };
+
+  /**
+   * A DELETE of the circuit started as the proof's insert is about to run; the insert starts once the remover
+   * has done `step`, and the remover commits once the insert waits on its lock. Returns the DELETE's answer.
+   */
+  const removeDuringProofInsert = (circuitId: string, step: 'retire' | 'delete') => {
+    const remover = holdRemoverAfter(step);
+    const artifacts = ctx.app.get(ProofArtifactRepository);
+    const insert = artifacts.insertForActiveCircuit.bind(artifacts);
+    const removal: { res?: Promise<LightMyRequestResponse> } = {};
+    jest.spyOn(artifacts, 'insertForActiveCircuit').mockImplementationOnce(async (artifact) => {
+      removal.res = remove(circuitId);
+      await remover.reached;
+      const inserted = insert(artifact);
+      await eventually(async () => expect(await waitingLocks()).toBeGreaterThan(0));
+      remover.commit();
+      return inserted;
+    });
+    return removal;
+  };
+
   /** The DELETE, run once right after the task submission's read of the circuit; its answer is kept. */
   const removeAfterTaskRead = () => {
     const registry = ctx.app.get(CircuitRegistryService);
@@ -118,33 +158,22 @@ describeEachDatabase('circuit removal racing new work on %s', (database) => {
     async () => {
       const circuitId = await register('poseidon_preimage', 'plonk');
       expect((await zkTask(circuitId, 'poseidon_preimage')).statusCode).toBe(201);
-      const circuits = ctx.app.get(CircuitRepository);
-      const retire = circuits.retire.bind(circuits);
-      let retired!: () => void;
-      const rowRetired = new Promise<void>((resolve) => (retired = resolve));
-      let commit!: () => void;
-      const committing = new Promise<void>((resolve) => (commit = resolve));
       // The remover retires the row, then holds its transaction open until the task's insert waits on it.
-      jest.spyOn(circuits, 'retire').mockImplementationOnce(async (id) => {
-        const record = await retire(id);
-        retired();
-        await committing;
-        return record;
-      });
+      const remover = holdRemoverAfter('retire');
       const registry = ctx.app.get(CircuitRegistryService);
       const get = registry.get.bind(registry);
       let removal: Promise<LightMyRequestResponse> | undefined;
       jest.spyOn(registry, 'get').mockImplementationOnce(async (id) => {
         const circuit = await get(id);
         removal = remove(id);
-        await rowRetired;
+        await remover.reached;
         return circuit;
       });
 
       const submitted = zkTask(circuitId, 'poseidon_preimage');
-      await rowRetired;
+      await remover.reached;
       await eventually(async () => expect(await waitingLocks()).toBeGreaterThan(0));
-      commit();
+      remover.commit();
       const res = await submitted;
       expect((await removal)?.json()).toMatchObject({ outcome: 'retired', unfinished_tasks: 1 });
       expect([res.statusCode, res.json()]).toEqual([
@@ -189,35 +218,13 @@ describeEachDatabase('circuit removal racing new work on %s', (database) => {
   // Only PostgreSQL runs two transactions at once: on the embedded database a deletion commits before or after
   // the proof's statement, never while it runs.
   itOnPostgres(
-    'a proof whose insert waits on a deletion in progress fails its foreign key check: a 404, not a 500',
+    'a proof whose insert waits on a deletion in progress is a 404, not a 500, and nothing is stored',
     async () => {
       const circuitId = await register('poseidon_preimage', 'groth16', false);
-      const circuits = ctx.app.get(CircuitRepository);
-      const deleteRow = circuits.delete.bind(circuits);
-      let deleted!: () => void;
-      const rowDeleted = new Promise<void>((resolve) => (deleted = resolve));
-      let commit!: () => void;
-      const committing = new Promise<void>((resolve) => (commit = resolve));
-      // The remover deletes the row, then holds its transaction open until the proof's insert waits on it.
-      jest.spyOn(circuits, 'delete').mockImplementationOnce(async (id) => {
-        await deleteRow(id);
-        deleted();
-        await committing;
-      });
-      const artifacts = ctx.app.get(ProofArtifactRepository);
-      const insert = artifacts.insertForActiveCircuit.bind(artifacts);
-      let removal: Promise<LightMyRequestResponse> | undefined;
-      jest.spyOn(artifacts, 'insertForActiveCircuit').mockImplementationOnce(async (artifact) => {
-        removal = remove(circuitId);
-        await rowDeleted;
-        const inserted = insert(artifact);
-        await eventually(async () => expect(await waitingLocks()).toBeGreaterThan(0));
-        commit();
-        return inserted;
-      });
+      const removal = removeDuringProofInsert(circuitId, 'delete');
 
       const res = await verify(circuitId, 'poseidon_preimage', 'groth16');
-      expect((await removal)?.json()).toMatchObject({ outcome: 'deleted' });
+      expect((await removal.res)?.json()).toMatchObject({ outcome: 'deleted' });
       expect(res.statusCode).toBe(404);
       expect(res.json()).toMatchObject({ error: 'not_found', message: 'Circuit not found' });
       expect(await count('proof_artifacts', circuitId)).toBe(0);
@@ -230,33 +237,10 @@ describeEachDatabase('circuit removal racing new work on %s', (database) => {
       const circuitId = await register('multiplier', 'fflonk', false);
       // A stored proof references it: removing it retires it.
       expect((await verify(circuitId, 'multiplier', 'fflonk')).statusCode).toBe(200);
-      const circuits = ctx.app.get(CircuitRepository);
-      const retire = circuits.retire.bind(circuits);
-      let retired!: () => void;
-      const rowRetired = new Promise<void>((resolve) => (retired = resolve));
-      let commit!: () => void;
-      const committing = new Promise<void>((resolve) => (commit = resolve));
-      // The remover retires the row, then holds its transaction open until the proof's insert waits on it.
-      jest.spyOn(circuits, 'retire').mockImplementationOnce(async (id) => {
-        const record = await retire(id);
-        retired();
-        await committing;
-        return record;
-      });
-      const artifacts = ctx.app.get(ProofArtifactRepository);
-      const insert = artifacts.insertForActiveCircuit.bind(artifacts);
-      let removal: Promise<LightMyRequestResponse> | undefined;
-      jest.spyOn(artifacts, 'insertForActiveCircuit').mockImplementationOnce(async (artifact) => {
-        removal = remove(circuitId);
-        await rowRetired;
-        const inserted = insert(artifact);
-        await eventually(async () => expect(await waitingLocks()).toBeGreaterThan(0));
-        commit();
-        return inserted;
-      });
+      const removal = removeDuringProofInsert(circuitId, 'retire');
 
       const res = await verify(circuitId, 'multiplier', 'fflonk');
-      expect((await removal)?.json()).toMatchObject({ outcome: 'retired' });
+      expect((await removal.res)?.json()).toMatchObject({ outcome: 'retired' });
       expect([res.statusCode, res.json()]).toEqual([
         409,
         expect.objectContaining({ error: 'conflict', reason: 'circuit_retired' }),
