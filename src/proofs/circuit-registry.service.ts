@@ -142,11 +142,11 @@ export class CircuitRegistryService {
 
   /**
    * Inside a transaction, before inserting new work that names the circuit: whether it exists and is
-   * retired, decided as of that insert and held so until the transaction ends (CircuitRepository.lockRetirement).
+   * retired, decided as of that insert and held so until the transaction ends (CircuitRepository.retirement).
    * null when there is no such circuit.
    */
   async lockForNewWork(circuitId: string): Promise<{ retired: boolean } | null> {
-    const circuit = await this.circuits.lockRetirement(circuitId);
+    const circuit = await this.circuits.retirement(circuitId, true);
     return circuit && { retired: circuit.retiredAt !== null };
   }
 

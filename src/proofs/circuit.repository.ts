@@ -155,24 +155,16 @@ export class CircuitRepository {
     return rows.map(toRecord);
   }
 
-  /** Whether the circuit exists and, if so, when it was retired (null: active). For checks on every proof. */
-  async retirement(circuitId: string): Promise<{ retiredAt: Date | null } | null> {
-    const rows = await this.db.query<{ retired_at: Date | null }>(
-      `SELECT retired_at FROM circuits WHERE circuit_id = $1`,
-      [circuitId],
-    );
-    return rows.length > 0 ? { retiredAt: rows[0].retired_at } : null;
-  }
-
   /**
-   * `retirement`, for a transaction about to insert work naming the circuit, with the row locked until it
-   * ends. FOR SHARE conflicts with the remover's FOR UPDATE: a retirement or deletion in progress is waited
-   * for and its outcome read (READ COMMITTED reads the row as that commit left it); one that starts later
-   * waits for this transaction, and then counts what it inserted.
+   * Whether the circuit exists and, if so, when it was retired (null: active). `lock`, for a transaction about
+   * to insert work naming the circuit: the row is held FOR SHARE until it ends, which conflicts with the
+   * remover's FOR UPDATE — a retirement or deletion in progress is waited for and its outcome read (READ
+   * COMMITTED reads the row as that commit left it); one that starts later waits for this transaction, and then
+   * counts what it inserted.
    */
-  async lockRetirement(circuitId: string): Promise<{ retiredAt: Date | null } | null> {
+  async retirement(circuitId: string, lock = false): Promise<{ retiredAt: Date | null } | null> {
     const rows = await this.db.query<{ retired_at: Date | null }>(
-      `SELECT retired_at FROM circuits WHERE circuit_id = $1 FOR SHARE`,
+      `SELECT retired_at FROM circuits WHERE circuit_id = $1${lock ? ' FOR SHARE' : ''}`,
       [circuitId],
     );
     return rows.length > 0 ? { retiredAt: rows[0].retired_at } : null;

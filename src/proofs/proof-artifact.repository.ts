@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { isForeignKeyViolation } from '../database/foreign-key-violation';
 import { DatabaseSession } from '../database/transaction-runner';
 import { ProofSystem } from './proof-system';
 
@@ -62,28 +61,22 @@ export class ProofArtifactRepository {
   }
 
   /**
-   * `insert`, but only if the proof's circuit exists and is not retired, judged by the same statement: a
-   * retirement or deletion committed before it is never missed (null then). A deletion committing while it
-   * runs fails its foreign key check: null too.
+   * `insert`, but only if the proof's circuit exists and is not retired, judged by the same statement (null
+   * otherwise). FOR SHARE waits for a retirement or deletion in progress and re-reads the row it committed (a
+   * plain read would see the row as it was, and store a proof after the circuit was answered retired); once
+   * held, it keeps a deletion from starting until the proof is stored, so the foreign key cannot fail.
    */
   async insertForActiveCircuit(artifact: NewProofArtifact): Promise<string | null> {
     const proofId = randomUUID();
-    try {
-      // The parameters are cast: in a SELECT list PostgreSQL cannot infer their types from the columns. FOR SHARE
-      // waits for a retirement or deletion in progress and re-reads the row it committed; a plain read would see
-      // the row as it was and store a proof after the circuit was answered retired.
-      const { affected } = await this.db.execute(
-        `INSERT INTO proof_artifacts (${COLUMNS})
-         SELECT $1::uuid, $2::uuid, $3::uuid, $4::bytea, $5::bytea, $6::varchar, $7::varchar, $8::boolean,
-                $9::bigint, $10::timestamptz, $11::text, $12::uuid
-           FROM circuits WHERE circuit_id = $6 AND retired_at IS NULL FOR SHARE`,
-        valuesOf(proofId, artifact),
-      );
-      return affected > 0 ? proofId : null;
-    } catch (error) {
-      if (isForeignKeyViolation(error, 'proof_artifacts_circuit_id_fkey')) return null;
-      throw error;
-    }
+    // The parameters are cast: in a SELECT list PostgreSQL cannot infer their types from the columns.
+    const { affected } = await this.db.execute(
+      `INSERT INTO proof_artifacts (${COLUMNS})
+       SELECT $1::uuid, $2::uuid, $3::uuid, $4::bytea, $5::bytea, $6::varchar, $7::varchar, $8::boolean,
+              $9::bigint, $10::timestamptz, $11::text, $12::uuid
+         FROM circuits WHERE circuit_id = $6 AND retired_at IS NULL FOR SHARE`,
+      valuesOf(proofId, artifact),
+    );
+    return affected > 0 ? proofId : null;
   }
 
   /** The task's creator, or null when there is no such task. */

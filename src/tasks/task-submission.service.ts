@@ -179,7 +179,6 @@ export class TaskSubmissionService {
       throw error;
     });
     if (!circuit) throw invalid('circuit_id', 'no such circuit is registered');
-    if (circuit.retired_at !== null) throw circuitRetired('tasks');
     if (circuit.wasm_sha256 === null || circuit.zkey_sha256 === null) {
       throw invalid('circuit_id', 'the circuit has no witness generator (wasm) and proving key (zkey)');
     }
@@ -248,10 +247,10 @@ export class TaskSubmissionService {
     };
     const circuitId = task.circuitId;
     if (circuitId === null) return this.inserts.insert(task, audit);
-    // checkType read the circuit before the insert: a retirement or deletion committed in between would not
-    // stop the task (a retired row still satisfies the foreign key) and the remover would not count it. The
-    // check is made again with the row locked, in the insert's transaction. zk_proof tasks only: other
-    // submissions keep their one batched statement.
+    // Retirement is judged here, with the row locked in the insert's transaction, not by checkType's earlier
+    // read: a retirement committed in between would not stop the task (a retired row still satisfies the
+    // foreign key), and the remover would not count it. zk_proof tasks only: other submissions keep their one
+    // batched statement.
     return this.tx.run(async () => {
       const circuit = await this.circuits.lockForNewWork(circuitId);
       if (!circuit) throw invalid('circuit_id', 'no such circuit is registered');
