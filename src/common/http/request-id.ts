@@ -4,7 +4,8 @@ import { isUuid } from '../validation/uuid';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 
-const assigned = new WeakMap<IncomingMessage, string>();
+// A property of the message, not a WeakMap entry: this runs for every request.
+const ASSIGNED_ID = Symbol('vcp.requestId');
 
 /**
  * The id of a request (Fastify's genReqId): the same on every call for one request, so an answer written
@@ -12,12 +13,10 @@ const assigned = new WeakMap<IncomingMessage, string>();
  * Accepts a caller's X-Request-Id only when it is a UUID: anything else could smuggle log-injection text or
  * unbounded data into every log line, so it is replaced by a fresh id.
  */
-export function requestIdFor(req: IncomingMessage): string {
-  let id = assigned.get(req);
-  if (id === undefined) {
+export function requestIdFor(req: IncomingMessage & { [ASSIGNED_ID]?: string }): string {
+  if (req[ASSIGNED_ID] === undefined) {
     const incoming = req.headers[REQUEST_ID_HEADER];
-    id = isUuid(incoming) ? incoming.toLowerCase() : randomUUID();
-    assigned.set(req, id);
+    req[ASSIGNED_ID] = isUuid(incoming) ? incoming.toLowerCase() : randomUUID();
   }
-  return id;
+  return req[ASSIGNED_ID];
 }
