@@ -61,8 +61,8 @@ export class ModuleOwnershipService {
       throw error;
     }
     // A delete of the same module that committed between our write and our ownership removed the file:
-    // store it again (the row and our ownership now keep it).
-    if (!(await this.content.has(moduleId))) await this.content.put(bytes);
+    // store it again (the row and our ownership now keep it). Presence is enough: `put` verified the bytes.
+    if (!(await this.content.exists(moduleId))) await this.content.put(bytes);
     return stored;
   }
 
