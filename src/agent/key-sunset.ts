@@ -1,10 +1,10 @@
 import { REPLACED_BY_HEADER, SUNSET_HEADER } from '../common/auth/key-sunset';
+import { isUuid } from '../common/validation/uuid';
 import type { Fetch } from './http-transport';
 import type { Reporter } from './reporter';
 
 /** While the date stays the same, the agent says it again at most this often. */
 export const KEY_SUNSET_REMINDER_MS = 60 * 60 * 1000;
-const KEY_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 interface Told {
   sunset: number;
@@ -33,7 +33,7 @@ export class KeySunsetNotice {
     if (!Number.isFinite(sunset)) return;
     const successor = headers.get(REPLACED_BY_HEADER);
     // Only an id is echoed into the log: a header is not a place to take text from.
-    const replacedBy = successor !== null && KEY_ID.test(successor) ? successor.toLowerCase() : null;
+    const replacedBy = isUuid(successor) ? successor.toLowerCase() : null;
     const now = this.now();
     const told = this.told;
     const same = told !== null && told.sunset === sunset && told.replacedBy === replacedBy;
