@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import type { Principal } from '../common/auth/principal';
 import { onClientErrorAnswered, RefusedRequest } from '../common/http/client-errors';
 import { onRouterErrorAnswered } from '../common/http/framework-errors';
-import { onLongLivedClosedByClient } from '../common/http/long-lived';
+import { onClosedByClient } from '../common/http/closed-by-client';
+import { longLivedKindOf } from '../common/http/long-lived';
 import { RouteTemplates, UNMATCHED_ROUTE } from '../common/http/route-templates';
 import { redactHeaders, redactQuery, redactUrl } from './redaction';
 
@@ -18,8 +19,9 @@ type LoggedRequest = FastifyRequest & { user?: Principal };
  * paths of its own — the app logger keeps them for free-form app logs: `request_id`, `req` (id, method, url and query with
  * credentials redacted, headers with credential headers redacted, remote address and port), `route` (the
  * matched template, the path's template for a 405, or "unmatched"), `principal_id`, `api_key_id` when a key
- * was used, `res.statusCode` and `duration_ms`; `closed_by_client` on a long poll or stream its client left
- * (status 499 when nothing had been sent, info level). Level: error from 500 (message "request errored", as pino-http wrote), warn from 400, else
+ * was used, `res.statusCode` and `duration_ms`; `closed_by_client` on a request its client left before
+ * the response finished (status 499 when nothing had been sent; info on a long poll or stream, where that is
+ * how they end, else warn). Level: error from 500 (message "request errored", as pino-http wrote), warn from 400, else
  * info. Nothing is built for a level that is off, and no per-request child logger or async context is made:
  * app logs inside a request that matter name their request id themselves (audit, the exception filter).
  */
@@ -45,10 +47,14 @@ export class RequestLogger {
     const templates = RouteTemplates.of(fastify);
     const writeLine = (request: LoggedRequest, reply: FastifyReply, closedWith?: number) => {
       const status = closedWith ?? reply.statusCode;
-      // A client leaving a long poll or a stream is how those end, not a failure to warn about.
-      const level = status >= 500 ? 'error' : status >= 400 && closedWith === undefined ? 'warn' : 'info';
+      const routeOptions = request.routeOptions;
+      // A client leaving a long poll or a stream is how those end, not a failure to warn about; leaving any
+      // other request before its answer (499) is a warning like other 4xx: often a client's timeout.
+      const endedAsLongLived =
+        closedWith !== undefined && longLivedKindOf(request, routeOptions.config, status) !== undefined;
+      const level = status >= 500 ? 'error' : status >= 400 && !endedAsLongLived ? 'warn' : 'info';
       if (logger.isLevelEnabled(level)) {
-        const route = templates.labelOf(request, request.routeOptions.url, status) ?? UNMATCHED_ROUTE;
+        const route = templates.labelOf(request, routeOptions.url, status) ?? UNMATCHED_ROUTE;
         const line = lineOf(request, route, status, reply.elapsedTime);
         if (closedWith !== undefined) line.closed_by_client = true;
         logger[level](line, message(status));
@@ -59,7 +65,7 @@ export class RequestLogger {
       done();
     });
     onRouterErrorAnswered(fastify, (request, reply) => writeLine(request, reply));
-    onLongLivedClosedByClient(fastify, writeLine);
+    onClosedByClient(fastify, writeLine);
     onClientErrorAnswered(fastify, (refused) => {
       if (logger.isLevelEnabled('warn')) {
         const route = templates.templateOf(refused.method, refused.url) ?? UNMATCHED_ROUTE;

@@ -3,7 +3,8 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { onClientErrorAnswered } from '../common/http/client-errors';
 import { onRouterErrorAnswered } from '../common/http/framework-errors';
-import { longLivedKindOf, onLongLivedClosedByClient } from '../common/http/long-lived';
+import { onClosedByClient } from '../common/http/closed-by-client';
+import { longLivedKindOf } from '../common/http/long-lived';
 import { RouteTemplates } from '../common/http/route-templates';
 import { VcpMetrics } from './vcp-metrics';
 
@@ -16,8 +17,8 @@ import { VcpMetrics } from './vcp-metrics';
  * raw path. Requests Node's HTTP parser refused (400, 408, 431: no Fastify request, no hook) are counted from
  * answerClientError, without a duration, under the template their method and URL match, else "unmatched".
  * Long polls and event streams (`@LongLived` routes) are observed in `http_long_request_duration_seconds`
- * instead of `http_request_duration`, and counted also when their client closes the connection first (status
- * 499 if nothing was sent yet).
+ * instead of `http_request_duration`. A request whose client closed the connection first is counted too,
+ * until the moment it left (status 499 if nothing was sent yet).
  */
 @Injectable()
 export class HttpMetricsHook {
@@ -41,7 +42,7 @@ export class HttpMetricsHook {
       done();
     });
     onRouterErrorAnswered(fastify, (request, reply) => observe(request, reply));
-    onLongLivedClosedByClient(fastify, observe);
+    onClosedByClient(fastify, observe);
     onClientErrorAnswered(fastify, (refused) =>
       this.metrics.countHttp(
         refused.method,
