@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { connect, Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { useTestApp } from '../support/app';
-import { apiKeyHeader, newSession, Session } from '../support/auth';
+import { apiKeyHeader, bearer, newSession, Session } from '../support/auth';
 import { eventually } from '../support/eventually';
 import { LogCapture } from '../support/log-capture';
 import { scrape, valueOf } from '../support/prometheus';
+import { submitTask } from '../support/tasks';
 import { fixture, sha256 } from '../support/wasm';
 
 const RUN_ROUTE = '/api/v1/modules/:module_id/run';
@@ -47,7 +48,9 @@ describe('requests whose client left before the answer', () => {
     return socket;
   };
   const send = (socket: Socket, text: string) =>
-    new Promise<void>((resolve, reject) => socket.write(text, (error) => (error ? reject(error) : resolve())));
+    new Promise<void>((resolve, reject) =>
+      socket.write(text, (error) => (error ? reject(error) : resolve())),
+    );
   const runRequest = (requestId: string) => {
     const body = JSON.stringify({ inputs: null, timeout_ms: 1500 });
     return (
@@ -118,7 +121,10 @@ describe('requests whose client left before the answer', () => {
     await send(socket, runRequest(leftId));
     socket.destroy();
 
-    expect(await logs.completedLine(leftId)).toMatchObject({ res: { statusCode: 499 }, closed_by_client: true });
+    expect(await logs.completedLine(leftId)).toMatchObject({
+      res: { statusCode: 499 },
+      closed_by_client: true,
+    });
     expect(await logs.completedLine(answeredId)).toMatchObject({ res: { statusCode: 200 } });
     expect(linesOf(answeredId)).toHaveLength(1);
 
@@ -143,5 +149,23 @@ describe('requests whose client left before the answer', () => {
     expect(logs.parsed().filter((l) => l.closed_by_client === true && l.route === HEALTH_ROUTE)).toEqual([]);
     expect((await counted(HEALTH_ROUTE, '200')).requests).toBe(health.requests + 2);
     expect((await counted(HEALTH_ROUTE, '499')).requests).toBe(0);
+  });
+
+  it("never writes a refused request's answer into a response being streamed on the same connection", async () => {
+    const task = await submitTask(ctx.app, bearer(alice.accessToken));
+    const socket = await open();
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    await send(
+      socket,
+      `GET /api/v1/tasks/${task.task_id}/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n` +
+        `Authorization: Bearer ${alice.accessToken}\r\n\r\n`,
+    );
+    await eventually(() => expect(received).toMatch(/^HTTP\/1.1 200 [^]*\r\n\r\n[^]*data:/));
+    await send(socket, 'GET /api/v1/health HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n');
+    await closed;
+    // The connection is closed (it cannot go on), the stream's bytes are the only ones sent.
+    expect(received.match(/HTTP\/1.1 \d{3}/g)).toEqual(['HTTP/1.1 200']);
   });
 });

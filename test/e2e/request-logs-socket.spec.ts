@@ -128,6 +128,64 @@ describe('request lines over a real socket', () => {
     }).toEqual({ count431: 1, count400: 1, count408: 1, errors408: 1, unmatched408: 1 });
   });
 
+  it('answers, logs and counts a refusal on a keep-alive connection after answered requests (431, 408)', async () => {
+    const before = await httpCounts();
+    /** Two answered requests on one connection, then `refused`: what the server sent after the second answer. */
+    const afterTwoAnswers = (refused: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1');
+        const health = 'GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n';
+        let [text, sent, refusedAt] = ['', 1, -1];
+        socket.on('data', (chunk: Buffer) => {
+          const answered = (text += chunk.toString('latin1')).split('"status":"healthy"').length - 1;
+          if (answered === sent && sent < 2) {
+            sent += 1;
+            socket.write(health);
+          } else if (answered === 2 && refusedAt < 0) {
+            refusedAt = text.length;
+            socket.write(refused);
+          }
+        });
+        socket.on('error', () => undefined);
+        socket.on('close', () => resolve(refusedAt < 0 ? `(never refused) ${text}` : text.slice(refusedAt)));
+        socket.on('connect', () => socket.write(health));
+        setTimeout(() => reject(new Error(`no close within 20 s; got ${text}`)), 20_000).unref();
+      });
+    const answers = {
+      tooLarge: await afterTwoAnswers(
+        `GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+      ),
+      bodyTimeout: await afterTwoAnswers(
+        'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+          'Content-Length: 100\r\n\r\n{"a',
+      ),
+    };
+    for (const [name, status, route] of [
+      ['tooLarge', 431, '/api/v1/health'],
+      ['bodyTimeout', 408, '/api/v1/auth/login'],
+    ] as const) {
+      const answer = answers[name];
+      expect({ name, head: answer.split('\r\n')[0] }).toEqual({
+        name,
+        head: expect.stringMatching(`^HTTP/1.1 ${status} `),
+      });
+      const requestId = requestIdOf(answer);
+      expect(JSON.parse(answer.split('\r\n\r\n')[1])).toMatchObject({ request_id: requestId });
+      expect(await logs.completedLine(requestId)).toMatchObject({
+        level: 40,
+        route,
+        res: { statusCode: status },
+      });
+    }
+    const after = await httpCounts();
+    const grew = (series: string) => (after[series] ?? 0) - (before[series] ?? 0);
+    expect({
+      health200: grew('http_request_count GET /api/v1/health 200'),
+      health431: grew('http_request_count GET /api/v1/health 431'),
+      login408: grew('http_request_count POST /api/v1/auth/login 408'),
+    }).toEqual({ health200: 4, health431: 1, login408: 1 });
+  });
+
   it('answers an Expect other than 100-continue with the API 417, a request id and the security headers; logs and counts it', async () => {
     const before = await httpCounts();
     const answer = await rawExchange(

@@ -11,6 +11,16 @@ const IN_FLIGHT = Symbol('vcp.inFlightReply');
 /** The reply the connection is serving now; null between requests; undefined until its first request. */
 type WatchedSocket = Socket & { [IN_FLIGHT]?: FastifyReply | null };
 
+/**
+ * Whether a response is being written on this connection now (its head sent, its end not yet queued), so that
+ * anything else written to the socket would land inside it. False between the requests of a keep-alive
+ * connection; tracked only for connections whose requests reached Fastify (see onClosedByClient).
+ */
+export function responseUnderway(socket: Socket): boolean {
+  const reply = (socket as WatchedSocket)[IN_FLIGHT];
+  return !!reply && reply.raw.headersSent && !reply.raw.writableEnded;
+}
+
 const listenersByServer = new WeakMap<object, ClosedByClientListener[]>();
 
 /**
