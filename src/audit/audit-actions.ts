@@ -25,6 +25,7 @@ export const AuditAction = {
   CircuitRegistered: 'circuit.registered',
   CircuitDeleted: 'circuit.deleted',
   CircuitRetired: 'circuit.retired',
+  CircuitRestored: 'circuit.restored',
   NodeRegistered: 'node.registered',
   NodeDeleted: 'node.deleted',
   NodeRejected: 'node.rejected',

@@ -213,6 +213,15 @@ export class CircuitRepository {
     return toRecord(row);
   }
 
+  /** Clears `retired_at`; returns the circuit as it is now. The caller holds the row (`lockById`). */
+  async restore(circuitId: string): Promise<CircuitRecord> {
+    const [row] = await this.db.query<CircuitRow>(
+      `UPDATE circuits SET retired_at = NULL WHERE circuit_id = $1 RETURNING ${COLUMNS}`,
+      [circuitId],
+    );
+    return toRecord(row);
+  }
+
   async delete(circuitId: string): Promise<void> {
     await this.db.execute(`DELETE FROM circuits WHERE circuit_id = $1`, [circuitId]);
   }

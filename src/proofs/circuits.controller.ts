@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
 import {
   ApiBody,
   ApiConflictResponse,
@@ -22,6 +22,7 @@ import { CircuitRegistrationPipe, circuitUploadBodyLimit } from './circuit-regis
 import type { CircuitRegistration } from './circuit-registration.pipe';
 import { CircuitRegistryService } from './circuit-registry.service';
 import { CircuitRemovalService } from './circuit-removal.service';
+import { CircuitRestorationService } from './circuit-restoration.service';
 import {
   CircuitDto,
   CircuitPageDto,
@@ -32,8 +33,8 @@ import {
 } from './dto/circuit.dto';
 
 /**
- * Registering and removing circuits decides which proofs count as valid, so it takes the admin role and its own
- * scope (`admin:circuits`): an admin key narrowed to users, audit or throttling cannot register one.
+ * Registering, removing and restoring circuits decides which proofs count as valid, so it takes the admin role
+ * and its own scope (`admin:circuits`): an admin key narrowed to users, audit or throttling cannot register one.
  */
 @ApiTags('admin')
 @Controller('admin/circuits')
@@ -42,6 +43,7 @@ export class AdminCircuitsController {
   constructor(
     private readonly registry: CircuitRegistryService,
     private readonly removal: CircuitRemovalService,
+    private readonly restoration: CircuitRestorationService,
   ) {}
 
   @Post()
@@ -72,7 +74,7 @@ export class AdminCircuitsController {
     description:
       'Deleted (nothing referenced it), or retired (tasks or proofs reference it: readable still, no new ' +
       'tasks or proofs; its unfinished tasks run to the end). Again on a retired circuit: retired again, or ' +
-      'deleted once nothing references it',
+      'deleted once nothing references it. `POST /admin/circuits/{circuit_id}/restore` undoes a retirement',
   })
   @ApiNotFoundResponse({ description: 'No such circuit, or deleted already (`not_found`)' })
   remove(
@@ -81,6 +83,26 @@ export class AdminCircuitsController {
     @CurrentRequestMeta() meta: RequestMeta,
   ): Promise<CircuitRemovalDto> {
     return this.removal.remove(circuitId, actor.userId, meta);
+  }
+
+  @Post(':circuit_id/restore')
+  @HttpCode(HttpStatus.OK)
+  @ApiOkResponse({
+    type: CircuitDto,
+    description:
+      'Active again (`retired_at: null`): new zk_proof tasks and proofs may name it. A circuit that is not ' +
+      'retired is returned unchanged',
+  })
+  @ApiNotFoundResponse({
+    description:
+      'No such circuit, or deleted (`not_found`): a deleted circuit’s key is registered again instead',
+  })
+  restore(
+    @Param('circuit_id', new ParseSha256Pipe('Circuit not found')) circuitId: string,
+    @CurrentPrincipal() actor: Principal,
+    @CurrentRequestMeta() meta: RequestMeta,
+  ): Promise<CircuitDto> {
+    return this.restoration.restore(circuitId, actor.userId, meta);
   }
 }
 

@@ -4,6 +4,7 @@ import { ClockModule } from '../common/clock/clock.module';
 import { provideContentStore } from '../storage/content-store.provider';
 import { CircuitRegistryService } from './circuit-registry.service';
 import { CircuitRemovalService } from './circuit-removal.service';
+import { CircuitRestorationService } from './circuit-restoration.service';
 import { AdminCircuitsController, CircuitsController } from './circuits.controller';
 import { CircuitRepository } from './circuit.repository';
 import { ProofArtifactRepository } from './proof-artifact.repository';
@@ -34,6 +35,7 @@ import { VerifierPool } from './verifier-pool';
     })),
     CircuitRegistryService,
     CircuitRemovalService,
+    CircuitRestorationService,
     ProofArtifactRepository,
     ProofVerificationService,
     { provide: ProofVerificationObserver, useClass: MetricsProofVerificationObserver },

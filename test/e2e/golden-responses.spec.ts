@@ -224,6 +224,8 @@ describe('golden responses of the main routes', () => {
       user,
       verifyBody(ids, 'multiplier', 'groth16'),
     );
+    await step('restore circuit', 'POST', `${circuitUrl}/restore`, admin);
+    await step('restore circuit as user', 'POST', `${circuitUrl}/restore`, user);
     const unused = await ctx.app.inject({
       method: 'POST',
       url: '/api/v1/admin/circuits',
@@ -233,6 +235,7 @@ describe('golden responses of the main routes', () => {
     const unusedUrl = `/api/v1/admin/circuits/${unused.json().circuit_id}`;
     await step('delete circuit', 'DELETE', unusedUrl, admin);
     await step('delete circuit unknown', 'DELETE', unusedUrl, admin);
+    await step('restore circuit unknown', 'POST', `${unusedUrl}/restore`, admin);
 
     await step('admin list users', 'GET', '/api/v1/admin/users?limit=1', admin);
     await step('admin users as user', 'GET', '/api/v1/admin/users', user);

@@ -133,7 +133,7 @@ describe('the OpenAPI document', () => {
     expect(verdict).toMatchObject({ nullable: true, enum: ['valid', 'invalid', null] });
   });
 
-  it('documents circuit removal: its answer, its scope, the list filter and the circuit_retired refusals', () => {
+  it('documents circuit removal and restore: their answers, their scope, the list filter and the circuit_retired refusals', () => {
     const remove = operation('/api/v1/admin/circuits/{circuit_id}', 'delete');
     expect(remove.responses['200'].content?.['application/json']?.schema).toEqual({
       $ref: '#/components/schemas/CircuitRemovalDto',
@@ -146,6 +146,14 @@ describe('the OpenAPI document', () => {
     expect(doc.components.schemas.CircuitDto).toMatchObject({
       properties: { retired_at: { nullable: true, format: 'date-time' } },
     });
+    const restore = operation('/api/v1/admin/circuits/{circuit_id}/restore', 'post');
+    expect(restore.responses['200'].content?.['application/json']?.schema).toEqual({
+      $ref: '#/components/schemas/CircuitDto',
+    });
+    expect(Object.keys(restore.responses)).toEqual(expect.arrayContaining(['200', '401', '403', '404']));
+    expect(restore.responses['201']).toBeUndefined();
+    expect(restore['x-required-scopes']).toEqual(['admin:circuits']);
+    expect(remove.responses['200']).toMatchObject({ description: expect.stringContaining('/restore') });
     const listParameters = operation('/api/v1/circuits', 'get').parameters as { name: string }[];
     expect(listParameters.map((p) => p.name)).toEqual(expect.arrayContaining(['retired', 'limit', 'cursor']));
     for (const path of ['/api/v1/proofs/verify', '/api/v1/tasks']) {

@@ -186,6 +186,10 @@ describe('scope matrix for API keys', () => {
       });
       return { url: `/api/v1/admin/circuits/${res.json<{ circuit_id: string }>().circuit_id}` };
     },
+    // The shared circuit, which is active: allowed, the restore answers it unchanged.
+    'POST /api/v1/admin/circuits/{circuit_id}/restore': () => ({
+      url: `/api/v1/admin/circuits/${circuitId}/restore`,
+    }),
     'POST /api/v1/modules': () => ({
       url: '/api/v1/modules',
       payload: { wasm_module: echoWasm.toString('base64') },
