@@ -11,8 +11,8 @@ import { ProofArtifactRepository } from '../../src/proofs/proof-artifact.reposit
 
 /**
  * `DELETE /admin/circuits/:circuit_id` committing while a task or a proof naming the circuit is between its
- * read of the circuit and its insert. Each test takes a circuit no other test retires (fixtures: 5 keys); a
- * deleted one registers anew.
+ * read of the circuit and its insert, or while a restore of the circuit runs (and the other way round). Each
+ * test takes a circuit no other test retires (fixtures: 5 keys); a deleted one registers anew.
  */
 describeEachDatabase('circuit removal racing new work on %s', (database) => {
   const ctx = useAdminApp({ database, env: { PROOF_WORKERS: '1', SCHEDULER_SWEEP_INTERVAL_SECS: '3600' } });
@@ -43,6 +43,8 @@ describeEachDatabase('circuit removal racing new work on %s', (database) => {
   };
   const remove = (circuitId: string) =>
     ctx.app.inject({ method: 'DELETE', url: `/api/v1/admin/circuits/${circuitId}`, headers: admin });
+  const restore = (circuitId: string) =>
+    ctx.app.inject({ method: 'POST', url: `/api/v1/admin/circuits/${circuitId}/restore`, headers: admin });
   const zkTask = (circuitId: string, circuit: FixtureCircuit, headers: Record<string, string> = {}) =>
     postTask(
       ctx.app,
@@ -81,10 +83,10 @@ describeEachDatabase('circuit removal racing new work on %s', (database) => {
   };
 
   /**
-   * The remover's `step` (retire or delete the row) runs, then its transaction stays open until `commit()`:
-   * new work that reads the circuit meanwhile waits on its lock.
+   * The remover's (or restorer's) `step` — retire, delete or restore the row — runs, then its transaction stays
+   * open until `commit()`: whatever reads the circuit with a lock meanwhile waits on it.
    */
-  const holdRemoverAfter = (step: 'retire' | 'delete') => {
+  const holdRemoverAfter = (step: 'retire' | 'delete' | 'restore') => {
     const circuits = ctx.app.get(CircuitRepository);
     const original = circuits[step].bind(circuits) as (id: string) => Promise<unknown>;
     let reach!: () => void;
@@ -246,6 +248,71 @@ describeEachDatabase('circuit removal racing new work on %s', (database) => {
         expect.objectContaining({ error: 'conflict', reason: 'circuit_retired' }),
       ]);
       expect(await count('proof_artifacts', circuitId)).toBe(1);
+    },
+  );
+
+  const restoredAudits = async (circuitId: string) => {
+    const [{ n }] = await ctx.dataSource.query<{ n: number }[]>(
+      `SELECT count(*)::int AS n FROM audit_log WHERE action = 'circuit.restored' AND resource_id = $1`,
+      [circuitId],
+    );
+    return n;
+  };
+
+  // The restore reads the row with the remover's lock: read without it, it would find the row the deletion is
+  // removing, and its update would then find none (a 500).
+  itOnPostgres(
+    'a restore waiting on a deletion in progress is a 404, not a 500, and restores nothing',
+    async () => {
+      const circuitId = await register('poseidon_preimage', 'groth16', false);
+      // Retired, and since then nothing references it (as after old proofs were purged): removing deletes it.
+      await ctx.dataSource.query(`UPDATE circuits SET retired_at = now() WHERE circuit_id = $1`, [circuitId]);
+      const remover = holdRemoverAfter('delete');
+      const removal = remove(circuitId);
+      await remover.reached;
+
+      const restored = restore(circuitId);
+      await eventually(async () => expect(await waitingLocks()).toBeGreaterThan(0));
+      remover.commit();
+      expect((await removal).json()).toMatchObject({ outcome: 'deleted' });
+      const res = await restored;
+      expect([res.statusCode, res.json()]).toEqual([
+        404,
+        expect.objectContaining({ error: 'not_found', message: 'Circuit not found' }),
+      ]);
+      expect(await ctx.dataSource.query(`SELECT 1 FROM circuits WHERE circuit_id = $1`, [circuitId])).toEqual(
+        [],
+      );
+      expect(await restoredAudits(circuitId)).toBe(0);
+    },
+  );
+
+  // The removal's locked read comes after the restore's commit: it retires the circuit anew, and says so.
+  itOnPostgres(
+    'a removal waiting on a restore in progress retires the circuit anew, as its answer says',
+    async () => {
+      // Deleted by the tests above; it stays retired after this one.
+      const circuitId = await register('poseidon_preimage', 'groth16');
+      expect((await zkTask(circuitId, 'poseidon_preimage')).statusCode).toBe(201);
+      const first = (await remove(circuitId)).json<{ outcome: string; retired_at: string }>();
+      expect(first.outcome).toBe('retired');
+      const restorer = holdRemoverAfter('restore');
+      const restored = restore(circuitId);
+      await restorer.reached;
+
+      const removal = remove(circuitId);
+      await eventually(async () => expect(await waitingLocks()).toBeGreaterThan(0));
+      restorer.commit();
+      expect((await restored).json()).toMatchObject({ circuit_id: circuitId, retired_at: null });
+      const retired = (await removal).json<{ retired_at: string }>();
+      expect(retired).toMatchObject({ outcome: 'retired', already_retired: false, unfinished_tasks: 1 });
+      expect(retired.retired_at).not.toBe(first.retired_at);
+      const [row] = await ctx.dataSource.query<{ retired_at: Date }[]>(
+        `SELECT retired_at FROM circuits WHERE circuit_id = $1`,
+        [circuitId],
+      );
+      expect(row.retired_at.toISOString()).toBe(retired.retired_at);
+      expect(await restoredAudits(circuitId)).toBe(1);
     },
   );
 });
