@@ -64,6 +64,8 @@ export interface TaskFilter {
   creatorId: string | null;
   status?: TaskStatus;
   taskType?: TaskType;
+  /** Only tasks naming this circuit (well formed: the DTO checked it). */
+  circuitId?: string;
 }
 
 export interface TaskRow {
@@ -191,8 +193,13 @@ export class TasksRepository {
   /**
    * Newest first, keyset-paged on (created_at, task_id). Times compare at millisecond precision, the precision a
    * cursor carries through JavaScript (at microseconds, tasks created within one millisecond were skipped).
+   * A circuit's tasks are read through idx_tasks_circuit_id, not looked for by walking every task newest first
+   * (test/integration/tasks/list-by-circuit.spec.ts). Its condition is added only when asked for, as a plain
+   * equality: that index is partial (circuit_id IS NOT NULL), which a `$7 IS NULL OR …` condition implies only
+   * in a plan made for the values, never in a generic one.
    */
   async list(filter: TaskFilter, after: KeysetCursor | null, fetch: number): Promise<TaskRecord[]> {
+    const byCircuit = filter.circuitId === undefined ? '' : 'AND t.circuit_id = $7';
     const rows = await this.db.query<TaskRow>(
       `SELECT ${COLUMNS} FROM tasks t
         WHERE t.deleted_at IS NULL
@@ -200,6 +207,7 @@ export class TasksRepository {
           AND ($2::varchar IS NULL OR t.status = $2)
           AND ($3::varchar IS NULL OR t.task_type = $3)
           AND ($4::timestamptz IS NULL OR (${pageTime('t.created_at')}, t.task_id) < (${cursorTime('$4')}, $5::uuid))
+          ${byCircuit}
         ORDER BY ${pageTime('t.created_at')} DESC, t.task_id DESC
         LIMIT $6`,
       [
@@ -209,6 +217,7 @@ export class TasksRepository {
         after?.t ?? null,
         after?.id ?? null,
         fetch,
+        ...(filter.circuitId === undefined ? [] : [filter.circuitId]),
       ],
     );
     return rows.map(toRecord);

@@ -40,7 +40,12 @@ export class TasksService {
     }
     const limit = query.limit ?? DEFAULT_PAGE;
     const rows = await this.tasks.list(
-      { creatorId: query.all ? null : principal.userId, status: query.status, taskType: query.task_type },
+      {
+        creatorId: query.all ? null : principal.userId,
+        status: query.status,
+        taskType: query.task_type,
+        circuitId: query.circuit_id,
+      },
       decodeCursor(query.cursor, UUID_PATTERN),
       limit + 1,
     );

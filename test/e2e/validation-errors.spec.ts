@@ -215,6 +215,7 @@ describe('validation error bodies', () => {
     await step('audit: bad action', 'GET', '/admin/audit-log?action=Auth%20Login', admin);
     await step('audit: unknown action', 'GET', '/admin/audit-log?action=auth.unknown', admin);
     await step('audit: bad user id', 'GET', '/admin/audit-log?user_id=nope', admin);
+    await step('tasks: bad circuit id', 'GET', '/tasks?circuit_id=nope', user);
     await step('page: bad cursor', 'GET', '/circuits?cursor=!!', user);
     await step(
       'page: tampered cursor',

@@ -2,6 +2,7 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination/page.dto';
 import { IsQueryBoolean } from '../../common/validation/query-boolean';
+import { IsSha256Hex, SHA256_HEX_PATTERN } from '../../common/validation/sha256';
 import { TASK_TYPES } from './create-task.dto';
 import type { TaskType } from './create-task.dto';
 
@@ -11,6 +12,17 @@ export type TaskStatus = (typeof TASK_STATUSES)[number];
 export class ListTasksQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ enum: TASK_STATUSES }) @IsOptional() @IsIn(TASK_STATUSES) status?: TaskStatus;
   @ApiPropertyOptional({ enum: TASK_TYPES }) @IsOptional() @IsIn(TASK_TYPES) task_type?: TaskType;
+
+  @ApiPropertyOptional({
+    pattern: SHA256_HEX_PATTERN.source,
+    example: 'c8b3a5e0d6f24e1b9a7c3d2f1e0b9a8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a',
+    description:
+      'Only tasks naming this circuit (zk_proof tasks), e.g. a retired circuit’s unfinished ones with ' +
+      '`status=pending` or `running`. An unknown circuit matches none',
+  })
+  @IsOptional()
+  @IsSha256Hex('circuit_id must be 64 lowercase hex characters (a SHA-256)')
+  circuit_id?: string;
 
   @ApiPropertyOptional({ description: 'Admins: every user’s tasks' })
   @IsQueryBoolean()
