@@ -74,7 +74,9 @@ export class AdminCircuitsController {
     description:
       'Deleted (nothing referenced it), or retired (tasks or proofs reference it: readable still, no new ' +
       'tasks or proofs; its unfinished tasks run to the end). Again on a retired circuit: retired again, or ' +
-      'deleted once nothing references it. `POST /admin/circuits/{circuit_id}/restore` undoes a retirement',
+      'deleted once nothing references it. A retired circuit’s unfinished tasks are listed by ' +
+      '`GET /tasks?circuit_id=…&all=true` (with `status=pending` or `running`), to cancel any; ' +
+      '`POST /admin/circuits/{circuit_id}/restore` undoes a retirement',
   })
   @ApiNotFoundResponse({ description: 'No such circuit, or deleted already (`not_found`)' })
   remove(

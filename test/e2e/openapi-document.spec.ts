@@ -133,7 +133,7 @@ describe('the OpenAPI document', () => {
     expect(verdict).toMatchObject({ nullable: true, enum: ['valid', 'invalid', null] });
   });
 
-  it('documents circuit removal and restore: their answers, their scope, the list filter and the circuit_retired refusals', () => {
+  it('documents circuit removal and restore: their answers, their scope, the list filters and the circuit_retired refusals', () => {
     const remove = operation('/api/v1/admin/circuits/{circuit_id}', 'delete');
     expect(remove.responses['200'].content?.['application/json']?.schema).toEqual({
       $ref: '#/components/schemas/CircuitRemovalDto',
@@ -154,6 +154,16 @@ describe('the OpenAPI document', () => {
     expect(restore.responses['201']).toBeUndefined();
     expect(restore['x-required-scopes']).toEqual(['admin:circuits']);
     expect(remove.responses['200']).toMatchObject({ description: expect.stringContaining('/restore') });
+    // Where a retirement's unfinished tasks are found.
+    expect(remove.responses['200']).toMatchObject({
+      description: expect.stringContaining('/tasks?circuit_id='),
+    });
+    const taskParameters = operation('/api/v1/tasks', 'get').parameters as { name: string; schema: Json }[];
+    expect(taskParameters.find((p) => p.name === 'circuit_id')).toMatchObject({
+      in: 'query',
+      required: false,
+      schema: { pattern: '^[0-9a-f]{64}$' },
+    });
     const listParameters = operation('/api/v1/circuits', 'get').parameters as { name: string }[];
     expect(listParameters.map((p) => p.name)).toEqual(expect.arrayContaining(['retired', 'limit', 'cursor']));
     for (const path of ['/api/v1/proofs/verify', '/api/v1/tasks']) {

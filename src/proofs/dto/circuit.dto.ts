@@ -95,7 +95,9 @@ export class CircuitRemovalDto {
   @ApiProperty({ description: 'It was retired by an earlier call (retired_at is that call’s)' })
   already_retired!: boolean;
   @ApiProperty({
-    description: 'Its pending or running tasks, left to finish (their nodes still download wasm and zkey)',
+    description:
+      'Its pending or running tasks, left to finish (their nodes still download wasm and zkey); ' +
+      '`GET /tasks?circuit_id=…&all=true` lists them',
   })
   unfinished_tasks!: number;
 }
