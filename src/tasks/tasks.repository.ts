@@ -193,10 +193,11 @@ export class TasksRepository {
   /**
    * Newest first, keyset-paged on (created_at, task_id). Times compare at millisecond precision, the precision a
    * cursor carries through JavaScript (at microseconds, tasks created within one millisecond were skipped).
-   * A circuit's tasks are read through idx_tasks_circuit_id, not looked for by walking every task newest first
-   * (test/integration/tasks/list-by-circuit.spec.ts). Its condition is added only when asked for, as a plain
-   * equality: that index is partial (circuit_id IS NOT NULL), which a `$7 IS NULL OR …` condition implies only
-   * in a plan made for the values, never in a generic one.
+   * A circuit's tasks are read through idx_tasks_circuit_page (the circuit, then the page order), not looked for
+   * by walking every task newest first, nor read and sorted whole per page (test/integration/tasks/
+   * list-by-circuit.spec.ts). Its condition is added only when asked for, as a plain equality: that index is
+   * partial (circuit_id IS NOT NULL), which a `$7 IS NULL OR …` condition implies only in a plan made for the
+   * values, never in a generic one.
    */
   async list(filter: TaskFilter, after: KeysetCursor | null, fetch: number): Promise<TaskRecord[]> {
     const byCircuit = filter.circuitId === undefined ? '' : 'AND t.circuit_id = $7';

@@ -1,6 +1,7 @@
 import { DataSource } from 'typeorm';
 import { MIGRATIONS } from '../../migrations';
 import { CircuitRetirement20261202160000 } from '../../migrations/20261202160000-CircuitRetirement';
+import { CircuitTaskPages20261204000000 } from '../../migrations/20261204000000-CircuitTaskPages';
 import { createDataSource } from '../../src/database/data-source.factory';
 import { createTestEnv, describeEachDatabase, TestEnv } from '../support/databases';
 import { hasInlineIndex, migrationStatements, schemaSnapshot } from '../support/schema';
@@ -156,16 +157,27 @@ describe('migrations', () => {
       );
     });
 
-    it('circuit retirement: circuits from before are active; its down drops retired_at and the index', async () => {
+    it('circuit retirement: circuits from before are active; its down drops retired_at and the circuit index', async () => {
       const circuitColumns = async () =>
         (
           await ds.query(
             `SELECT column_name FROM information_schema.columns WHERE table_name = 'circuits' ORDER BY 1`,
           )
         ).map((c: { column_name: string }) => c.column_name);
-      const taskIndex = `SELECT 1 FROM pg_indexes WHERE indexname = 'idx_tasks_circuit_id'`;
+      const taskIndexes = async () =>
+        (
+          await ds.query(
+            `SELECT indexname FROM pg_indexes WHERE indexname LIKE 'idx_tasks_circuit%' ORDER BY 1`,
+          )
+        ).map((i: { indexname: string }) => i.indexname);
       expect(await circuitColumns()).toContain('retired_at');
-      expect(await ds.query(taskIndex)).toHaveLength(1);
+      // CircuitTaskPages replaced CircuitRetirement's index with one that also holds the page order.
+      expect(await taskIndexes()).toEqual(['idx_tasks_circuit_page']);
+      const pages = MIGRATIONS.indexOf(CircuitTaskPages20261204000000);
+      for (let i = MIGRATIONS.length - 1; i >= pages; i--)
+        await ds.undoLastMigration({ transaction: 'each' });
+      expect(await taskIndexes()).toEqual(['idx_tasks_circuit_id']);
+      await ds.runMigrations({ transaction: 'each' });
 
       // Down to just before it (later migrations first).
       const at = MIGRATIONS.indexOf(CircuitRetirement20261202160000);
@@ -173,7 +185,7 @@ describe('migrations', () => {
       for (let i = MIGRATIONS.length - 1; i >= at; i--) await ds.undoLastMigration({ transaction: 'each' });
       expect(await circuitColumns()).not.toContain('retired_at');
       expect(await circuitColumns()).toContain('created_at');
-      expect(await ds.query(taskIndex)).toHaveLength(0);
+      expect(await taskIndexes()).toEqual([]);
       const key = '{"protocol":"groth16"}';
       await ds.query(
         `INSERT INTO circuits (circuit_id, name, protocol, curve, n_public, verification_key)
@@ -184,7 +196,7 @@ describe('migrations', () => {
       expect(await ds.query(`SELECT name, retired_at FROM circuits`)).toEqual([
         { name: 'before', retired_at: null },
       ]);
-      expect(await ds.query(taskIndex)).toHaveLength(1);
+      expect(await taskIndexes()).toEqual(['idx_tasks_circuit_page']);
     });
   });
 });

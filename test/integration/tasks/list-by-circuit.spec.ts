@@ -3,6 +3,7 @@ import { DatabaseFixture, databaseFixture, rowsReadBy } from '../../support/data
 import { describeEachDatabase } from '../../support/databases';
 
 const OTHER_TASKS = 3000;
+const BIG_CIRCUIT_TASKS = 1000;
 
 /**
  * `GET /tasks?circuit_id=` reads a circuit's tasks through idx_tasks_circuit_id. The circuit's tasks here are
@@ -16,6 +17,7 @@ describeEachDatabase('listing tasks by circuit on %s', (database) => {
   let alice: string;
   let circuit: string;
   let other: string;
+  let big: string;
 
   beforeAll(async () => {
     fixture = await databaseFixture(database, [TasksRepository]);
@@ -27,11 +29,11 @@ describeEachDatabase('listing tasks by circuit on %s', (database) => {
     );
     alice = users[0].user_id;
     const bob = users[1].user_id;
-    [circuit, other] = (
+    [circuit, other, big] = (
       await session.query<{ circuit_id: string }>(
         `INSERT INTO circuits (circuit_id, name, protocol, curve, n_public, verification_key)
          SELECT encode(sha256(convert_to(k, 'UTF8')), 'hex'), 'c', 'groth16', 'bn128', 1, k
-           FROM (VALUES ('{"k":1}'), ('{"k":2}')) AS keys (k)
+           FROM (VALUES ('{"k":1}'), ('{"k":2}'), ('{"k":3}')) AS keys (k)
          RETURNING circuit_id`,
       )
     ).map((row) => row.circuit_id);
@@ -60,6 +62,12 @@ describeEachDatabase('listing tasks by circuit on %s', (database) => {
        SELECT $1, 'computation', 'completed', 60, now() - make_interval(secs => i)
          FROM generate_series(1, $2::int) AS i`,
       [alice, OTHER_TASKS],
+    );
+    await session.query(
+      `INSERT INTO tasks (creator_id, task_type, circuit_id, status, max_execution_time_sec, created_at)
+       SELECT $1, 'zk_proof', $2, 'completed', 60, now() - make_interval(secs => i) - interval '1 day'
+         FROM generate_series(1, $3::int) AS i`,
+      [alice, big, BIG_CIRCUIT_TASKS],
     );
   });
 
@@ -99,6 +107,30 @@ describeEachDatabase('listing tasks by circuit on %s', (database) => {
     const all = await everyones();
     // A walk newest first reads the 3 000 others first; the index reads the circuit's five rows.
     expect([own.read, running.read, all.read].filter((read) => read >= 50)).toEqual([]);
+  });
+
+  // The index holds the page order after the circuit: a page reads its own rows, not all of a big circuit's.
+  it('reads one page of a circuit with many tasks, not all of them, on every page', async () => {
+    await fixture.session.query('ANALYZE tasks');
+    for (const creatorId of [alice, null]) {
+      const first = await listed({ creatorId, circuitId: big }, 6);
+      expect(first.rows).toHaveLength(6);
+      const last = first.rows[4];
+      let second: typeof first.rows = [];
+      const secondRead = await rowsReadBy(fixture, 'tasks', async () => {
+        second = await tasks.list(
+          { creatorId, circuitId: big },
+          { t: last.createdAt.toISOString(), id: last.taskId },
+          6,
+        );
+      });
+      expect(second[0].taskId).toBe(first.rows[5].taskId);
+      // Sorting the circuit per page reads its 1 000 tasks each time.
+      expect({ creatorId, over50: [first.read, secondRead].filter((read) => read >= 50) }).toEqual({
+        creatorId,
+        over50: [],
+      });
+    }
   });
 
   it('pages a circuit’s tasks newest first with the other filters', async () => {
