@@ -26,6 +26,7 @@ import { PageIndexes20261202130000 } from './20261202130000-PageIndexes';
 import { ClaimLookups20261202140000 } from './20261202140000-ClaimLookups';
 import { LeaseSlots20261202150000 } from './20261202150000-LeaseSlots';
 import { CircuitRetirement20261202160000 } from './20261202160000-CircuitRetirement';
+import { NodeKeyPages20261203120000 } from './20261203120000-NodeKeyPages';
 import { CircuitTaskPages20261204000000 } from './20261204000000-CircuitTaskPages';
 
 /** Every migration, in order. A new migration is added here as well as in its own file. */
@@ -58,5 +59,6 @@ export const MIGRATIONS = [
   ClaimLookups20261202140000,
   LeaseSlots20261202150000,
   CircuitRetirement20261202160000,
+  NodeKeyPages20261203120000,
   CircuitTaskPages20261204000000,
 ];

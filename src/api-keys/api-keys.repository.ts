@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Role, Scope } from '../common/auth/scopes';
+import { cursorTime, KeysetCursor, pageTime } from '../common/pagination/cursor';
 import { DatabaseSession } from '../database/transaction-runner';
 
 export type ApiKeyRevokedReason = 'revoked' | 'rotated' | 'owner_deleted' | 'node_deleted' | 'node_rejected';
@@ -211,6 +212,22 @@ export class ApiKeysRepository {
       [nodeId],
     );
     return row !== undefined && row.live > 0 && row.used === 0;
+  }
+
+  /**
+   * A node's keys, newest first, revoked and expired ones included (the node's key history), one page after
+   * `after`. Matches idx_api_keys_node_page (migrations/20261203120000-NodeKeyPages.ts).
+   */
+  async listNodeKeys(nodeId: string, after: KeysetCursor | null, fetch: number): Promise<ApiKeyRecord[]> {
+    const rows = await this.db.query<KeyRow>(
+      `SELECT ${COLUMNS} FROM api_keys
+        WHERE node_id = $1
+          AND ($2::timestamptz IS NULL OR (${pageTime('created_at')}, key_id) < (${cursorTime('$2')}, $3::uuid))
+        ORDER BY ${pageTime('created_at')} DESC, key_id DESC
+        LIMIT $4`,
+      [nodeId, after?.t ?? null, after?.id ?? null, fetch],
+    );
+    return rows.map(toRecord);
   }
 
   /** Revokes a node's live keys (all, or all but `except`); returns the revoked ids. */

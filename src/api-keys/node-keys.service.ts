@@ -1,11 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { NODE_KEY_SCOPES } from '../common/auth/scopes';
 import { keyedHash } from '../common/crypto/keyed-hash';
+import type { PageRequest } from '../common/pagination/page';
 import { TransactionRunner } from '../database/transaction-runner';
 import { ApiKeyAuthService } from './api-key-auth.service';
 import { displayPrefix, generateApiKey } from './api-key.format';
 import { ApiKeysConfig } from './api-keys.config';
-import { ApiKeyRevokedReason, ApiKeysRepository } from './api-keys.repository';
+import { ApiKeyRecord, ApiKeyRevokedReason, ApiKeysRepository } from './api-keys.repository';
 
 export interface IssuedNodeKey {
   keyId: string;
@@ -63,6 +64,11 @@ export class NodeKeysService {
       const retired = await this.keys.retireNodeKeysAfterGrace(nodeId, issued.keyId, graceSeconds);
       return { issued, previousKeyIds: retired.keyIds, previousExpiresAt: retired.expiresAt };
     });
+  }
+
+  /** One page of the node's keys, newest first, revoked and expired ones included (`request.fetch` rows). */
+  list(nodeId: string, request: PageRequest): Promise<ApiKeyRecord[]> {
+    return this.keys.listNodeKeys(nodeId, request.after, request.fetch);
   }
 
   /** Whether every live key of the node is still unused (its holder has not authenticated with it yet). */
