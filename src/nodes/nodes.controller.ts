@@ -13,7 +13,9 @@ import type { Principal, RequestMeta } from '../common/auth/principal';
 import { RateLimitTier } from '../common/auth/rate-tier.decorator';
 import { CurrentPrincipal, CurrentRequestMeta } from '../common/auth/request-context.decorator';
 import { Scope } from '../common/auth/scopes';
+import { PageQueryDto } from '../common/pagination/page.dto';
 import { ClusterStatsService } from './cluster-stats.service';
+import { NODE_KEY_PAGE_EXAMPLE, NodeKeyPageDto } from './dto/node-keys.dto';
 import {
   HeartbeatDto,
   HeartbeatHistoryQueryDto,
@@ -127,6 +129,25 @@ export class NodesController {
     @CurrentRequestMeta() meta: RequestMeta,
   ): Promise<NodeKeyDto> {
     return this.nodes.rotateKey(principal, nodeId, dto.grace_seconds ?? 0, meta);
+  }
+
+  // Not @NodeAgent: a node key may not read its node (GET /nodes/:node_id is 403 to it), nor its key list.
+  @Get(':node_id/keys')
+  @Authenticated({ scopes: [Scope.NodesRead] })
+  @ApiOkResponse({
+    type: NodeKeyPageDto,
+    description:
+      'The node’s keys, newest first, never the key or its hash. Revoked and expired keys stay listed ' +
+      '(`active: false`); a key in a rotation’s grace period is active until `expires_at`',
+    example: NODE_KEY_PAGE_EXAMPLE,
+  })
+  @ApiNotFoundResponse({ description: NOT_FOUND })
+  listKeys(
+    @Param('node_id') nodeId: string,
+    @Query() query: PageQueryDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<NodeKeyPageDto> {
+    return this.nodes.listKeys(principal, nodeId, query);
   }
 
   @Put(':node_id/heartbeat')

@@ -7,7 +7,10 @@ import { jsonSha256Hex } from '../common/crypto/json-hash';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
 import { decodeCursor, encodeCursor } from '../common/pagination/cursor';
+import { pageRequest, toPage } from '../common/pagination/page';
+import type { PageQueryDto } from '../common/pagination/page.dto';
 import { TransactionRunner } from '../database/transaction-runner';
+import { NodeKeyPageDto, toNodeKeyInfoDto } from './dto/node-keys.dto';
 import type { ListNodesQueryDto } from './dto/node-requests.dto';
 import type {
   NodeInfoDto,
@@ -281,6 +284,19 @@ export class NodesService {
       created_at: rotation.issued.createdAt.toISOString(),
       previous_key_expires_at: rotation.previousExpiresAt?.toISOString() ?? null,
     };
+  }
+
+  /** The node's keys, newest first, with their history (revoked and expired ones are `active: false`). */
+  async listKeys(principal: Principal, nodeId: string, query: PageQueryDto): Promise<NodeKeyPageDto> {
+    const request = pageRequest(query);
+    const node = await this.visible(principal, nodeId);
+    const rows = await this.nodeKeys.list(node.nodeId, request);
+    return toPage(
+      rows,
+      request,
+      (key) => ({ t: key.createdAt.toISOString(), id: key.keyId }),
+      toNodeKeyInfoDto,
+    );
   }
 
   /** The node if the caller owns it or is an admin; otherwise the same 404 as a node that does not exist. */

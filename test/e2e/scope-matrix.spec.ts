@@ -123,6 +123,7 @@ describe('scope matrix for API keys', () => {
       url: `/api/v1/nodes/${await adminNode()}/keys`,
       payload: {},
     }),
+    'GET /api/v1/nodes/{node_id}/keys': async () => ({ url: `/api/v1/nodes/${await adminNode()}/keys` }),
     'PUT /api/v1/nodes/{node_id}/heartbeat': async () => ({
       url: `/api/v1/nodes/${await adminNode()}/heartbeat`,
       payload: { cpu_usage: 10 },
