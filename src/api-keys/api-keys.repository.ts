@@ -69,6 +69,12 @@ interface KeyRow {
   expired: boolean;
 }
 
+/**
+ * A key that still authenticates. A rotation or a revocation touches only these: a key whose grace already
+ * ended keeps the successor and the history it had (it was replaced then, not by the newest key).
+ */
+const LIVE = `revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`;
+
 const COLUMNS = `key_id, user_id, key_prefix, name, scopes, rate_limit_tier, expires_at, last_used_at, created_at,
   revoked_at, replaced_by, COALESCE(expires_at <= now(), false) AS expired`;
 
@@ -238,7 +244,7 @@ export class ApiKeysRepository {
   ): Promise<string[]> {
     const rows = await this.db.query<{ key_id: string }>(
       `UPDATE api_keys SET revoked_at = now(), revoked_reason = $2, replaced_by = COALESCE($3, replaced_by)
-        WHERE node_id = $1 AND revoked_at IS NULL AND key_id IS DISTINCT FROM $3::uuid
+        WHERE node_id = $1 AND ${LIVE} AND key_id IS DISTINCT FROM $3::uuid
         RETURNING key_id`,
       [nodeId, reason, except],
     );
@@ -254,7 +260,7 @@ export class ApiKeysRepository {
     const rows = await this.db.query<{ key_id: string; expires_at: Date }>(
       `UPDATE api_keys SET replaced_by = $2,
               expires_at = LEAST(COALESCE(expires_at, 'infinity'), now() + make_interval(secs => $3))
-        WHERE node_id = $1 AND revoked_at IS NULL AND key_id <> $2
+        WHERE node_id = $1 AND ${LIVE} AND key_id <> $2
         RETURNING key_id, expires_at`,
       [nodeId, replacedBy, graceSeconds],
     );

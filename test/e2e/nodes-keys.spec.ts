@@ -124,11 +124,23 @@ describe('listing a node’s keys', () => {
     });
     expect((await heartbeat(ctx.app, node.node_id, apiKeyHeader(node.node_api_key))).statusCode).toBe(401);
 
+    // Later rotations, graceful and abrupt, leave the ended key's history as it was: replaced by `next`, not
+    // by the newest key, and never revoked (it had ended before).
+    const later = await rotate(node.node_id, 600);
+    const abrupt = await rotate(node.node_id, 0);
+    const history = await itemsOf(node.node_id);
+    expect(history.map((key) => [key.key_id, key.active, key.replaced_by, key.revoked_at !== null])).toEqual([
+      [abrupt.key_id, true, null, false],
+      [later.key_id, false, abrupt.key_id, true],
+      [next.key_id, false, abrupt.key_id, true],
+      [oldId, false, next.key_id, false],
+    ]);
+
     const hashes = await ctx.dataSource.query<{ key_hash: string }[]>(
       `SELECT key_hash FROM api_keys WHERE node_id = $1`,
       [node.node_id],
     );
-    expect(hashes).toHaveLength(2);
+    expect(hashes).toHaveLength(4);
     for (const secret of [node.node_api_key, next.node_api_key, ...hashes.map((row) => row.key_hash)]) {
       expect(res.body).not.toContain(secret);
     }
