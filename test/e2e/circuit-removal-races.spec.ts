@@ -3,8 +3,7 @@ import { useAdminApp } from '../support/admin';
 import { bearer, newSession, Session } from '../support/auth';
 import { describeEachDatabase } from '../support/databases';
 import { eventually } from '../support/eventually';
-import { ORIGINAL_TASK, postTask } from '../support/tasks';
-import { circuitPayload, FixtureCircuit, FixtureProtocol, zkFixture } from '../support/zk';
+import { circuitPayload, FixtureCircuit, FixtureProtocol, postFixtureProof, postZkTask } from '../support/zk';
 import { CircuitRegistryService } from '../../src/proofs/circuit-registry.service';
 import { CircuitRepository } from '../../src/proofs/circuit.repository';
 import { ProofArtifactRepository } from '../../src/proofs/proof-artifact.repository';
@@ -46,25 +45,9 @@ describeEachDatabase('circuit removal racing new work on %s', (database) => {
   const restore = (circuitId: string) =>
     ctx.app.inject({ method: 'POST', url: `/api/v1/admin/circuits/${circuitId}/restore`, headers: admin });
   const zkTask = (circuitId: string, circuit: FixtureCircuit, headers: Record<string, string> = {}) =>
-    postTask(
-      ctx.app,
-      { ...bearer(alice.accessToken), ...headers },
-      {
-        ...ORIGINAL_TASK,
-        task_type: 'zk_proof',
-        circuit_id: circuitId,
-        inputs: { public_signals: zkFixture(circuit, 'groth16').publicSignals },
-      },
-    );
-  const verify = (circuitId: string, circuit: FixtureCircuit, protocol: FixtureProtocol) => {
-    const f = zkFixture(circuit, protocol);
-    return ctx.app.inject({
-      method: 'POST',
-      url: '/api/v1/proofs/verify',
-      headers: bearer(alice.accessToken),
-      payload: { circuit_id: circuitId, proof: f.proof, public_signals: f.publicSignals },
-    });
-  };
+    postZkTask(ctx.app, { ...bearer(alice.accessToken), ...headers }, circuitId, circuit);
+  const verify = (circuitId: string, circuit: FixtureCircuit, protocol: FixtureProtocol) =>
+    postFixtureProof(ctx.app, bearer(alice.accessToken), circuitId, circuit, protocol);
   const count = async (table: 'tasks' | 'proof_artifacts', circuitId: string) => {
     const [{ n }] = await ctx.dataSource.query<{ n: number }[]>(
       `SELECT count(*)::int AS n FROM ${table} WHERE circuit_id = $1`,

@@ -6,7 +6,7 @@ import { apiKeyHeader, bearer, newSession, Session } from '../support/auth';
 import { CIRCUIT_BLOBS, storedBytes, storedFile } from '../support/content';
 import { describeEachDatabase } from '../support/databases';
 import { getTask, postTask, ORIGINAL_TASK } from '../support/tasks';
-import { circuitPayload, FixtureCircuit, FixtureProtocol, zkFixture } from '../support/zk';
+import { circuitPayload, FixtureCircuit, FixtureProtocol, postFixtureProof, zkFixture } from '../support/zk';
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
@@ -56,15 +56,7 @@ describeEachDatabase('circuit removal on %s', (database) => {
     protocol: FixtureProtocol,
     circuit: FixtureCircuit = 'multiplier',
     patch: Record<string, unknown> = {},
-  ) => {
-    const f = zkFixture(circuit, protocol);
-    return ctx.app.inject({
-      method: 'POST',
-      url: '/api/v1/proofs/verify',
-      headers: bearer(alice.accessToken),
-      payload: { circuit_id: circuitId, proof: f.proof, public_signals: f.publicSignals, ...patch },
-    });
-  };
+  ) => postFixtureProof(ctx.app, bearer(alice.accessToken), circuitId, circuit, protocol, patch);
   const zkTask = (circuitId: string) =>
     postTask(ctx.app, bearer(alice.accessToken), {
       ...ORIGINAL_TASK,

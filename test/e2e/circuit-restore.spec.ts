@@ -1,8 +1,7 @@
 import { TEST_ADMIN, useAdminApp } from '../support/admin';
 import { apiKeyHeader, bearer, newSession, Session } from '../support/auth';
 import { describeEachDatabase } from '../support/databases';
-import { ORIGINAL_TASK, postTask } from '../support/tasks';
-import { circuitPayload, FixtureCircuit, FixtureProtocol, zkFixture } from '../support/zk';
+import { circuitPayload, FixtureCircuit, FixtureProtocol, postFixtureProof, postZkTask } from '../support/zk';
 
 /**
  * `POST /admin/circuits/:circuit_id/restore`: a retired circuit is active again (new tasks and proofs
@@ -45,21 +44,9 @@ describeEachDatabase('circuit restore on %s', (database) => {
       })
     ).json<Record<string, unknown>>();
   const zkTask = (circuitId: string, circuit: FixtureCircuit) =>
-    postTask(ctx.app, bearer(alice.accessToken), {
-      ...ORIGINAL_TASK,
-      task_type: 'zk_proof',
-      circuit_id: circuitId,
-      inputs: { public_signals: zkFixture(circuit, 'groth16').publicSignals },
-    });
-  const verify = (circuitId: string, circuit: FixtureCircuit, protocol: FixtureProtocol) => {
-    const f = zkFixture(circuit, protocol);
-    return ctx.app.inject({
-      method: 'POST',
-      url: '/api/v1/proofs/verify',
-      headers: bearer(alice.accessToken),
-      payload: { circuit_id: circuitId, proof: f.proof, public_signals: f.publicSignals },
-    });
-  };
+    postZkTask(ctx.app, bearer(alice.accessToken), circuitId, circuit);
+  const verify = (circuitId: string, circuit: FixtureCircuit, protocol: FixtureProtocol) =>
+    postFixtureProof(ctx.app, bearer(alice.accessToken), circuitId, circuit, protocol);
   const restoredRows = (circuitId: string) =>
     ctx.dataSource.query(
       `SELECT a.status, a.request_id, a.metadata, u.username FROM audit_log a

@@ -1,8 +1,8 @@
 import { useAdminApp } from '../support/admin';
 import { bearer, newSession, Session } from '../support/auth';
 import { describeEachDatabase } from '../support/databases';
-import { ORIGINAL_TASK, postTask, submitTask } from '../support/tasks';
-import { circuitPayload, FixtureCircuit, FixtureProtocol, zkFixture } from '../support/zk';
+import { submitTask } from '../support/tasks';
+import { circuitPayload, FixtureCircuit, FixtureProtocol, postZkTask } from '../support/zk';
 
 interface Page {
   items: { task_id: string; status: string; circuit_id: string | null }[];
@@ -32,12 +32,7 @@ describeEachDatabase('listing tasks by circuit on %s', (database) => {
     return res.json<{ circuit_id: string }>().circuit_id;
   };
   const zkTask = async (session: Session, circuitId: string) => {
-    const res = await postTask(ctx.app, bearer(session.accessToken), {
-      ...ORIGINAL_TASK,
-      task_type: 'zk_proof',
-      circuit_id: circuitId,
-      inputs: { public_signals: zkFixture('multiplier', 'groth16').publicSignals },
-    });
+    const res = await postZkTask(ctx.app, bearer(session.accessToken), circuitId);
     expect(res.statusCode).toBe(201);
     return res.json<{ task_id: string }>().task_id;
   };

@@ -2,12 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { INestApplicationContext } from '@nestjs/common';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../../src/config/app-config';
 import { ConfigModule } from '../../src/config/config.module';
 import { DatabaseModule } from '../../src/database/database.module';
 import { ProofsModule } from '../../src/proofs/proofs.module';
+import { ORIGINAL_TASK, postTask } from './tasks';
 
 export const ZK_FIXTURES = join(__dirname, '../fixtures/zk');
 
@@ -130,6 +132,38 @@ export function verifyBody(
     public_signals: f.publicSignals,
     ...patch,
   };
+}
+
+/** `POST /api/v1/tasks` of a zk_proof task on `circuitId` whose statement is the fixture's public signals. */
+export function postZkTask(
+  app: NestFastifyApplication,
+  headers: Record<string, string>,
+  circuitId: string,
+  circuit: FixtureCircuit = 'multiplier',
+) {
+  return postTask(app, headers, {
+    ...ORIGINAL_TASK,
+    task_type: 'zk_proof',
+    circuit_id: circuitId,
+    inputs: { public_signals: zkFixture(circuit, 'groth16').publicSignals },
+  });
+}
+
+/** `POST /api/v1/proofs/verify` of a fixture's own proof and signals against `circuitId`; `patch` overrides fields. */
+export function postFixtureProof(
+  app: NestFastifyApplication,
+  headers: Record<string, string>,
+  circuitId: string,
+  circuit: FixtureCircuit,
+  protocol: FixtureProtocol,
+  patch: Record<string, unknown> = {},
+) {
+  return app.inject({
+    method: 'POST',
+    url: '/api/v1/proofs/verify',
+    headers,
+    payload: verifyBody({ [`${circuit}.${protocol}`]: circuitId }, circuit, protocol, patch),
+  });
 }
 
 /** A verify body in the original's form: base64 fields as given (public inputs default to valid-looking ones). */
