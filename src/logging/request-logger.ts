@@ -20,8 +20,8 @@ type LoggedRequest = FastifyRequest & { user?: Principal };
  * credentials redacted, headers with credential headers redacted, remote address and port), `route` (the
  * matched template, the path's template for a 405, or "unmatched"), `principal_id`, `api_key_id` when a key
  * was used, `res.statusCode` and `duration_ms`; `closed_by_client` on a request its client left before
- * the response finished (status 499 when nothing had been sent; info on a long poll or stream, where that is
- * how they end, else warn). Level: error from 500 (message "request errored", as pino-http wrote), warn from 400, else
+ * the response was written (status 499 when nothing had been sent: warn, except on a long poll or a stream, where
+ * that is how they end). Level: error from 500 (message "request errored", as pino-http wrote), warn from 400, else
  * info. Nothing is built for a level that is off, and no per-request child logger or async context is made:
  * app logs inside a request that matter name their request id themselves (audit, the exception filter).
  */

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect, Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { useTestApp } from '../support/app';
@@ -109,7 +110,7 @@ describe('requests whose client left before the answer', () => {
     expect((await counted(RUN_ROUTE, '200')).requests).toBe(0);
   });
 
-  it('watches the newest request of a keep-alive connection, and adds nothing when an idle one closes', async () => {
+  it('watches the unanswered request of a keep-alive connection, and adds nothing when an idle one closes', async () => {
     const [answeredId, leftId, idleId] = [randomUUID(), randomUUID(), randomUUID()];
     const health = await counted(HEALTH_ROUTE, '200');
 
@@ -151,21 +152,53 @@ describe('requests whose client left before the answer', () => {
     expect((await counted(HEALTH_ROUTE, '499')).requests).toBe(0);
   });
 
-  it("never writes a refused request's answer into a response being streamed on the same connection", async () => {
+  /** An event stream on a fresh connection, its first event received; a valid request pipelined behind it. */
+  const streamWithPipelinedRequest = async () => {
     const task = await submitTask(ctx.app, bearer(alice.accessToken));
     const socket = await open();
-    let received = '';
-    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    const state = { received: '' };
+    socket.on('data', (chunk: Buffer) => (state.received += chunk.toString('latin1')));
     const closed = new Promise((resolve) => socket.once('close', resolve));
+    const streamId = randomUUID();
     await send(
       socket,
       `GET /api/v1/tasks/${task.task_id}/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n` +
-        `Authorization: Bearer ${alice.accessToken}\r\n\r\n`,
+        `X-Request-Id: ${streamId}\r\nAuthorization: Bearer ${alice.accessToken}\r\n\r\n`,
     );
-    await eventually(() => expect(received).toMatch(/^HTTP\/1.1 200 [^]*\r\n\r\n[^]*data:/));
+    await eventually(() => expect(state.received).toMatch(/^HTTP\/1.1 200 [^]*\r\n\r\n[^]*data:/));
+    // Answered by the app at once, but queued behind the stream: it has ended, it has not finished.
+    const queuedId = randomUUID();
+    const server = ctx.app.getHttpServer();
+    const queued = new Promise<ServerResponse>((resolve) =>
+      server.on('request', function seen(request: IncomingMessage, response: ServerResponse) {
+        if (request.headers['x-request-id'] !== queuedId) return;
+        server.off('request', seen);
+        resolve(response);
+      }),
+    );
+    await send(socket, healthRequest(queuedId));
+    const response = await queued;
+    await eventually(() =>
+      expect([response.writableEnded, response.writableFinished]).toEqual([true, false]),
+    );
+    return { socket, state, closed, streamId, queuedId };
+  };
+
+  it("never writes a refused request's answer into a response being streamed, also behind a pipelined request", async () => {
+    const { socket, state, closed } = await streamWithPipelinedRequest();
     await send(socket, 'GET /api/v1/health HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n');
     await closed;
     // The connection is closed (it cannot go on), the stream's bytes are the only ones sent.
-    expect(received.match(/HTTP\/1.1 \d{3}/g)).toEqual(['HTTP/1.1 200']);
+    expect(state.received.match(/HTTP\/1.1 \d{3}/g)).toEqual(['HTTP/1.1 200']);
+  });
+
+  it('logs and counts a stream its reader left with a pipelined request behind it', async () => {
+    const { socket, streamId } = await streamWithPipelinedRequest();
+    socket.destroy();
+    expect(await logs.completedLine(streamId)).toMatchObject({
+      level: 30,
+      res: { statusCode: 200 },
+      closed_by_client: true,
+    });
   });
 });

@@ -3,7 +3,7 @@ import { IncomingHttpHeaders, IncomingMessage, ServerResponse, STATUS_CODES } fr
 import type { Socket } from 'node:net';
 import { errorCodeForStatus } from '../errors/error-code';
 import type { FastifyInstance } from 'fastify';
-import { responseUnderway } from './closed-by-client';
+import { answerPending } from './closed-by-client';
 import { requestIdFor } from './request-id';
 import { API_CSP, staticSecurityHeaders } from './security-headers';
 
@@ -108,8 +108,8 @@ function whatArrived(error: NodeJS.ErrnoException, socket: Socket): Partial<Refu
  * request (malformed, headers too large, a body cut off) or it did not arrive within HTTP_REQUEST_TIMEOUT_MS.
  * No Fastify hook runs for this answer, so the API's JSON error body, the request id (the request's own when
  * its head had arrived and Fastify had it, else a fresh one) and the security headers are written here by
- * hand, and the listeners (request line, metrics) are told. Nothing is written while a response is being
- * written on the socket: that would corrupt it for the client.
+ * hand, and the listeners (request line, metrics) are told. Nothing is written while an earlier request of
+ * the connection awaits or receives its answer: that would corrupt it for the client.
  */
 export function answerClientError(
   this: object | undefined,
@@ -118,8 +118,9 @@ export function answerClientError(
 ): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   // A refused request after answered ones on a keep-alive connection is answered too (a 431 for a grown cookie
-  // must not look like a dropped connection); only one whose answer would land inside a response is not.
-  if (socket.writable && (socket.bytesWritten === 0 || !responseUnderway(socket))) {
+  // must not look like a dropped connection), but not while an earlier (pipelined) request still awaits or
+  // receives its answer: the client would read ours as, or inside, that one.
+  if (socket.writable && !answerPending(socket)) {
     const status = statusFor(error);
     const arrived = whatArrived(error, socket);
     const requestId = arrived.requestId ?? randomUUID();

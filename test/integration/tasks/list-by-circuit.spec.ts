@@ -6,7 +6,7 @@ const OTHER_TASKS = 3000;
 const BIG_CIRCUIT_TASKS = 1000;
 
 /**
- * `GET /tasks?circuit_id=` reads a circuit's tasks through idx_tasks_circuit_id. The circuit's tasks here are
+ * `GET /tasks?circuit_id=` reads a circuit's tasks through idx_tasks_circuit_page. The circuit's tasks here are
  * the oldest of many: a plan that walks the creator's (or everyone's) tasks newest first and filters on the
  * circuit reads all the others before it finds them. Counted as rows read from tasks
  * (pg_stat_xact_user_tables), not as time.
