@@ -204,10 +204,23 @@ describe('HTTP hygiene (real app on PostgreSQL)', () => {
       expectErrorShape(res.json(), 'bad_request');
     });
 
-    it('400 for a prototype-poisoning body (refused by the JSON parser, never merged into objects)', async () => {
+    it('400 for a prototype-poisoning body (refused by the JSON parser, never merged into objects), naming the key', async () => {
       const res = await postEcho('{"name": "x", "count": 1, "__proto__": {"isAdmin": true}}');
       expect(res.statusCode).toBe(400);
       expectErrorShape(res.json(), 'bad_request');
+      expect(res.json<{ message: string }>().message).toMatch(/holds the key __proto__, which is refused/);
+      for (const [body, path] of [
+        ['{"name": "x", "labels": [{"a": 1}, {"\\u005f_proto__": 1}]}', 'labels[1].__proto__'],
+        ['{"name": "x", "constructor": {"prototype": {"isAdmin": true}}}', 'constructor.prototype'],
+      ]) {
+        const nested = await postEcho(body);
+        expect({ path, status: nested.statusCode }).toEqual({ path, status: 400 });
+        expect(nested.json<{ message: string }>().message).toContain(`holds the key ${path},`);
+      }
+      // A body that is not JSON keeps the parser's own answer (negative control).
+      const broken = await postEcho('{"name": "x", "__proto__": ');
+      expect(broken.statusCode).toBe(400);
+      expect(broken.json<{ message: string }>().message).toMatch(/not valid JSON/);
     });
 
     it('422 max_depth naming the path for a body nested deeper than 64 levels, checked before parsing', async () => {

@@ -3,6 +3,7 @@ import type { FastifyRequest, RawServerDefault } from 'fastify';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code';
 import { findTooDeepJson } from '../validation/json-depth';
+import { mayNamePrototype, prototypePoisoningError } from '../validation/poisoned-key';
 import {
   findUnstorableText,
   mayHoldUnstorableText,
@@ -50,7 +51,8 @@ export function AcceptsNulInBody(): MethodDecorator {
 
 /**
  * The API's body parsers, in place of the ones Nest registers at `init()`:
- * - `application/json`: Fastify's own parser (empty → 400, invalid → 400, prototype poisoning → 400), after a
+ * - `application/json`: Fastify's own parser (empty → 400, invalid → 400, prototype poisoning → 400 naming the
+ *   key), after a
  *   depth check without parsing: a body nested deeper than MAX_JSON_BODY_DEPTH is a 422 `max_depth` naming
  *   the path. JSON.parse is iterative but slow on deep nesting, and class-transformer (the global
  *   ValidationPipe) recurses and overflows the stack at a few thousand levels: before this check, a
@@ -83,14 +85,18 @@ export function registerBodyParsers(app: NestFastifyApplication): void {
       return;
     }
     const parse = routeFlag(request, RAW_JSON_KEY) ? keepKeys : strict;
+    const answer: typeof done =
+      parse === strict && mayNamePrototype(text)
+        ? (error, parsed) => done(error ? (prototypePoisoningError(text) ?? error) : null, parsed)
+        : done;
     if (!mayHoldUnstorableText(text)) {
       // Fastify's default parser answers through `done`, synchronously; it returns nothing to wait for.
-      void parse(request, text, done);
+      void parse(request, text, answer);
       return;
     }
     void parse(request, text, (error, parsed) => {
       const at = error ? null : findUnstorableText(parsed, routeFlag(request, ACCEPTS_NUL_KEY));
-      if (at === null) return done(error, parsed);
+      if (at === null) return answer(error, parsed);
       done(AppException.validation([{ field: at, message: UNSTORABLE_TEXT_MESSAGE }]), undefined);
     });
   });
