@@ -83,12 +83,20 @@ describe('tasks API', () => {
     expect((await post(withoutRequirements, h)).json().details).toEqual([
       { field: 'requirements', message: 'requirements is required' },
     ]);
-    // A present but wrong value keeps its rules' messages (null is a value, not an absence).
+    // A present but wrong value is told what is wrong (null is a value, not an absence): a wrong type its type
+    // alone, a number out of range its range.
     const wrong = await post(
       { ...ORIGINAL_TASK, requirements: { min_nodes: null, max_execution_time_sec: 60 } },
       h,
     );
-    expect(wrong.json().details).toContainEqual({
+    expect(wrong.json().details).toEqual([
+      { field: 'requirements.min_nodes', message: 'min_nodes must be an integer number' },
+    ]);
+    const outOfRange = await post(
+      { ...ORIGINAL_TASK, requirements: { min_nodes: 0, max_execution_time_sec: 60 } },
+      h,
+    );
+    expect(outOfRange.json().details).toContainEqual({
       field: 'requirements.min_nodes',
       message: 'min_nodes must not be less than 1',
     });

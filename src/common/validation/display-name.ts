@@ -3,12 +3,14 @@ import { IsString, Length, Matches } from 'class-validator';
 
 export const DISPLAY_NAME_MAX_LENGTH = 128;
 // Control characters in a name could forge log lines or rewrite a terminal; the name is shown to people.
-const WITHOUT_CONTROL_CHARACTERS = /^[^\p{Cc}]+$/u;
+// An empty name is Length's to report: this rule is only about the characters.
+const WITHOUT_CONTROL_CHARACTERS = /^[^\p{Cc}]*$/u;
 
 /** 1–128 characters (code points), none of them a control character. */
 export function isDisplayName(value: unknown): value is string {
   return (
     typeof value === 'string' &&
+    value.length > 0 &&
     WITHOUT_CONTROL_CHARACTERS.test(value) &&
     [...value].length <= DISPLAY_NAME_MAX_LENGTH
   );

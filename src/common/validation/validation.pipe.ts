@@ -12,13 +12,20 @@ function fieldError(rule: string, message: string, parent: string, field: string
   return { field, message };
 }
 
+/** class-validator's type checks (its constraint names). */
+const TYPE_RULES = new Set(['isInt', 'isNumber', 'isString', 'isBoolean', 'isArray', 'isObject']);
+
 function flatten(errors: ValidationError[], parent = ''): FieldError[] {
   return errors.flatMap((error) => {
     const field = parent ? `${parent}.${error.property}` : error.property;
     // A missing field is one plain message, not every rule its absent value fails ("must not be less than 1", …).
     if (error.value === undefined && error.constraints)
       return [{ field, message: `${error.property} is required` }];
-    const own = Object.entries(error.constraints ?? {}).map(([rule, message]) =>
+    const constraints = Object.entries(error.constraints ?? {});
+    // A value of the wrong type gets its type's message alone, not also every range or size rule it fails
+    // ("10" for an integer is not also "must not be greater than 86400").
+    const wrongType = constraints.filter(([rule]) => TYPE_RULES.has(rule));
+    const own = (wrongType.length > 0 ? wrongType : constraints).map(([rule, message]) =>
       fieldError(rule, message, parent, field),
     );
     return [...own, ...flatten(error.children ?? [], field)];

@@ -93,7 +93,7 @@ export class RegisterNodeDto {
   @ApiProperty({ example: 'us-west', minLength: 1, maxLength: 32 })
   @IsString()
   @Length(1, 32)
-  @Matches(/^[^\p{Cc}]+$/u, { message: 'region must not contain control characters' })
+  @Matches(WITHOUT_CONTROL_CHARACTERS, { message: 'region must not contain control characters' })
   region!: string;
 
   @ApiProperty({ enum: NODE_TYPES, example: 'compute' })
