@@ -151,7 +151,7 @@ describe('Agent when the server refuses, throttles or cannot be reached', () => 
 
   it('says when the server refuses its key (401), not when it refuses something else (403)', async () => {
     let refused: TransportError | null = null;
-    void sut.keyRefused.then((error) => (refused = error));
+    void sut.unusable.then(({ error }) => (refused = error));
     const beats = server.beats.length;
     server.heartbeatFailures = [
       new TransportError('PUT /nodes/n1/heartbeat: 403 forbidden', false, 403, 'forbidden'),
@@ -167,6 +167,6 @@ describe('Agent when the server refuses, throttles or cannot be reached', () => 
       'unauthorized',
     );
     server.heartbeatFailures = [revoked];
-    expect(await sut.keyRefused).toBe(revoked);
+    expect(await sut.unusable).toEqual({ kind: 'key_refused', error: revoked });
   });
 });

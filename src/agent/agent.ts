@@ -3,7 +3,7 @@ import { ContentCache } from './content-cache';
 import { execute, Execution, refused, WasmEngine } from './executors';
 import { Heartbeats } from './heartbeats';
 import { retryWaitMs, Sleeps } from './pacing';
-import { ServerAnswers } from './server-answers';
+import { ServerAnswers, UnusableAnswer } from './server-answers';
 import { Counters, Reporter, zeroCounters } from './reporter';
 import { resultBodyOf } from './result-body';
 import { Slots } from './slot-usage';
@@ -77,7 +77,9 @@ export class Agent {
     this.random = setup.random ?? Math.random;
     this.sleeps = setup.sleeps ?? new Sleeps();
     this.slotState = new Slots(setup.concurrency, setup.clock);
-    this.answers = new ServerAnswers(this.counters, setup.reporter);
+    this.answers = new ServerAnswers(this.counters, setup.reporter, setup.clock);
+    // Nothing it runs now could be reported, and every claim would lease runs bound to expire: it stops at once.
+    void this.answers.unusable.then(({ kind }) => this.stop(0, `not reported: ${kind.replaceAll('_', ' ')}`));
     this.heartbeats = new Heartbeats({
       transport: setup.transport,
       version: setup.version,
@@ -102,9 +104,9 @@ export class Agent {
     return this.slotState.size;
   }
 
-  /** Resolves when the server refuses the node's key (see ServerAnswers): the agent should stop. */
-  get keyRefused(): Promise<TransportError> {
-    return this.answers.keyRefused;
+  /** Resolves when an answer makes the node unusable (see ServerAnswers); the agent is stopping by then. */
+  get unusable(): Promise<UnusableAnswer> {
+    return this.answers.unusable;
   }
 
   get running(): number {

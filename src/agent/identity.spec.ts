@@ -99,7 +99,7 @@ describe('resolveIdentity without a stored node', () => {
     await expect(resolve(answering(404))).rejects.toThrow(
       "no VCP API at http://server/api/v1 (404): give the server's base URL",
     );
-    await expect(resolve(answering(401))).rejects.toThrow('POST /api/v1/nodes/<node_id>/keys');
+    await expect(resolve(answering(401))).rejects.toThrow('POST /api/v1/nodes/n1/keys');
   });
 
   it('never prints a password the server URL carries (basic auth for a proxy), but does send it', async () => {

@@ -8,8 +8,11 @@ import { measureCapabilities } from './machine';
 import { NODE_ID, shownServer } from './options';
 import { Reporter } from './reporter';
 
-const KEY_FILE = 'node-key.pem';
+export const KEY_FILE = 'node-key.pem';
 const NODE_FILE = 'node.json';
+
+/** Whether an earlier start stored this data dir's node and key (then no --api-key is needed). */
+export const hasStoredNode = (dataDir: string): boolean => existsSync(join(dataDir, NODE_FILE));
 
 export interface NodeIdentity {
   nodeId: string;
@@ -46,10 +49,10 @@ export function loadOrCreateKeyPair(dataDir: string): NodeKeyPair {
 }
 
 /** What a refused key means, and the ways out, for the line the agent exits with. */
-export const KEY_REFUSED_HINT =
+export const keyRefusedHint = (nodeId: string | undefined): string =>
   'it is revoked, expired or mistyped, or its node was rotated, rejected or deleted: issue the node a key ' +
-  '(POST /api/v1/nodes/<node_id>/keys) and give it with --api-key, or remove node.json from the data dir to ' +
-  'register again with a user key';
+  `(POST /api/v1/nodes/${nodeId ?? '<node_id>'}/keys) and give it with --api-key, or remove node.json from ` +
+  'the data dir to register again with a user key';
 
 /** A node id from the host name: the allowed characters only, at most 64. */
 export function nodeIdFromHost(host = hostname()): string {
@@ -169,7 +172,7 @@ export async function resolveIdentity(options: IdentityOptions, reporter: Report
         'without /api/v1',
     );
   } else if (who.status === 401) {
-    throw new AgentSetupError(`the server refused the API key (401): ${KEY_REFUSED_HINT}`);
+    throw new AgentSetupError(`the server refused the API key (401): ${keyRefusedHint(options.nodeId)}`);
   } else {
     throw new AgentSetupError(`the server refused the API key (${who.status})`);
   }

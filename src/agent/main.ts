@@ -8,7 +8,8 @@ import { HttpTransport } from './http-transport';
 import { KeySunsetNotice, noticingKeySunset } from './key-sunset';
 import {
   AgentSetupError,
-  KEY_REFUSED_HINT,
+  hasStoredNode,
+  keyRefusedHint,
   loadOrCreateKeyPair,
   resolveIdentity,
   ServerUnreachableError,
@@ -19,6 +20,7 @@ import { OptionsError, parseOptions, shownServer, USAGE } from './options';
 import { AGENT_VERSION } from './version';
 import { LineReporter } from './reporter';
 import { TransportError } from './transport';
+import { unusableMessage } from './unusable-message';
 
 const COUNTERS_EVERY_MS = 60_000;
 
@@ -39,9 +41,18 @@ async function main(): Promise<number> {
     process.stdout.write(`${loadOrCreateKeyPair(options.dataDir).publicKeyBase64}\n`);
     return 0;
   }
+  // Said before anything is written to the data dir: with no key and no stored node there is nothing to run.
+  if (!options.apiKey && !hasStoredNode(options.dataDir)) {
+    process.stderr.write(
+      `--api-key (VCP_API_KEY) is required: no node is stored in ${options.dataDir} yet\n${USAGE}\n`,
+    );
+    return 64; // EX_USAGE
+  }
   jsonLines = options.json;
+  knownNodeId = options.nodeId;
   const reporter = new LineReporter(options.json);
   const identity = await resolveIdentity(options, reporter);
+  knownNodeId = identity.nodeId;
   const { engine, close } = standaloneEngine(options.concurrency);
   const agent = new Agent({
     nodeId: identity.nodeId,
@@ -79,16 +90,23 @@ async function main(): Promise<number> {
     server: shownServer(options.server),
   });
   const counters = setInterval(() => agent.reportCounters(), COUNTERS_EVERY_MS);
-  const refusal = await Promise.race([stopRequested.then(() => null), agent.keyRefused]);
-  // A refused key: what runs now can no longer be reported, so nothing is waited for.
-  await (refusal ? agent.stop(0, 'key refused: not reported') : stop());
+  const unusable = await Promise.race([stopRequested.then(() => null), agent.unusable]);
+  // Unusable (the agent stops itself at once): what runs now can no longer be reported, nothing is waited for.
+  await (unusable ? agent.stop(0) : stop());
   clearInterval(counters);
   await close();
-  if (!refusal) return 0;
-  return exitWith(78, `the server refused this node's key (${refusal.message}); ${KEY_REFUSED_HINT}`); // EX_CONFIG
+  if (!unusable) return 0;
+  const context = {
+    nodeId: identity.nodeId,
+    dataDir: options.dataDir,
+    publicKey: identity.keys.publicKeyBase64,
+  };
+  return exitWith(78, unusableMessage(unusable, context)); // EX_CONFIG
 }
 
 let jsonLines = false;
+/** The node id once known (a flag, then the identity), for the lines of setup errors. */
+let knownNodeId: string | undefined;
 
 /** The last word: a line on stderr, and with --json also a JSON line on stdout, so a log consumer sees why. */
 function exitWith(code: number, message: string): number {
@@ -105,7 +123,7 @@ main().then(
   (error: unknown) => {
     // Setup problems (bad flags, a refused key, an unknown node) are the operator's to fix: their message only.
     if (error instanceof TransportError && error.status === 401) {
-      process.exit(exitWith(78, `${error.message}: ${KEY_REFUSED_HINT}`));
+      process.exit(exitWith(78, `${error.message}: ${keyRefusedHint(knownNodeId)}`));
     }
     if (
       error instanceof AgentSetupError ||

@@ -31,6 +31,33 @@ describe('LineReporter', () => {
     expect(back).toMatch(/ the server answers again \(after 1200 ms of network errors\)$/);
   });
 
+  it('counts runs and slots in the singular and the plural', () => {
+    const [one] = linesOf(false, { event: 'stopping', running: 1, grace_ms: 0 });
+    const [two] = linesOf(false, { event: 'stopping', running: 2, grace_ms: 0 });
+    expect(one).toMatch(/ stopping: 1 run in flight, grace 0 ms$/);
+    expect(two).toMatch(/ stopping: 2 runs in flight, grace 0 ms$/);
+    const [limited] = linesOf(false, {
+      event: 'slots_limited',
+      slots: 1,
+      concurrency: 2,
+      max_concurrent_runs: 1,
+    });
+    expect(limited).toMatch(/ the server leases at most 1 run to one node: using 1 of 2 slots$/);
+  });
+
+  it('says the server is still unreachable, with the attempts and how long', () => {
+    const [line] = linesOf(false, {
+      event: 'still_unreachable',
+      attempts: 15,
+      for_ms: 61_400,
+      during: 'claim',
+      message: 'ECONNREFUSED',
+    });
+    expect(line).toMatch(
+      / still unreachable after 15 attempts over 1 min \(claim\): ECONNREFUSED; retrying$/,
+    );
+  });
+
   it('says a throttled call waits, and how long', () => {
     const [line] = linesOf(false, { event: 'throttled', during: 'claim', message: '429', retry_ms: 2000 });
     expect(line).toMatch(/ rate limited \(claim\): 429; retrying in 2000 ms$/);

@@ -50,15 +50,18 @@ export function inWords(secs: number): string {
   return `${Math.floor(hours / 24)} d ${hours % 24} h`;
 }
 
+/** `1 run`, `2 runs`. */
+const plural = (count: unknown, noun: string) => `${String(count)} ${noun}${count === 1 ? '' : 's'}`;
+
 const HUMAN: Record<string, (e: AgentEvent) => string> = {
   registered: (e) => `registered node ${String(e.node_id)} (key stored in ${String(e.data_dir)})`,
   started: (e) =>
-    `node ${String(e.node_id)} started: ${String(e.concurrency)} slot${e.concurrency === 1 ? '' : 's'}, ` +
+    `node ${String(e.node_id)} started: ${plural(e.concurrency, 'slot')}, ` +
     `public key ${String(e.public_key)}`,
   slots_limited: (e) =>
     Number(e.slots) < Number(e.concurrency)
-      ? `the server leases at most ${String(e.max_concurrent_runs)} runs to one node: using ${String(e.slots)} of ${String(e.concurrency)} slots`
-      : `the server leases up to ${String(e.max_concurrent_runs)} runs to one node: using all ${String(e.slots)} slots`,
+      ? `the server leases at most ${plural(e.max_concurrent_runs, 'run')} to one node: using ${String(e.slots)} of ${plural(e.concurrency, 'slot')}`
+      : `the server leases up to ${plural(e.max_concurrent_runs, 'run')} to one node: using all ${plural(e.slots, 'slot')}`,
   claimed: (e) => `claimed task ${String(e.task_id)} (${String(e.task_type)}, run ${String(e.run_id)})`,
   finished: (e) =>
     `finished task ${String(e.task_id)} in ${String(e.execution_time_ms)} ms: ${String(e.outcome)}`,
@@ -75,12 +78,15 @@ const HUMAN: Record<string, (e: AgentEvent) => string> = {
     `network error (${String(e.during)}): ${String(e.message)}; retrying in ${String(e.retry_ms)} ms`,
   throttled: (e) =>
     `rate limited (${String(e.during)}): ${String(e.message)}; retrying in ${String(e.retry_ms)} ms`,
+  still_unreachable: (e) =>
+    `still unreachable after ${String(e.attempts)} attempts over ${inWords(Math.round(Number(e.for_ms) / 1000))} ` +
+    `(${String(e.during)}): ${String(e.message)}; retrying`,
   reconnected: (e) => `the server answers again (after ${String(e.after_ms)} ms of network errors)`,
   key_sunset: (e) =>
     `the server stops accepting this node's key at ${String(e.sunset)} (in ${inWords(Number(e.in_secs))}): ` +
     String(e.hint),
   counters: (e) => `counters: ${fieldsOf(e)}`,
-  stopping: (e) => `stopping: ${String(e.running)} runs in flight, grace ${String(e.grace_ms)} ms`,
+  stopping: (e) => `stopping: ${plural(e.running, 'run')} in flight, grace ${String(e.grace_ms)} ms`,
   stopped: (e) => `stopped: ${fieldsOf(e)}`,
 };
 

@@ -1,20 +1,42 @@
 import type { Counters, Reporter } from './reporter';
 import { TransportError } from './transport';
 
+/** After the first network error of a run of them, at most one line a minute says the server is still away. */
+const STILL_UNREACHABLE_EVERY_MS = 60_000;
+
+/**
+ * Answers after which this node cannot work until its operator acts, by the server's stable code or reason:
+ * its key refused (401); its results signed with a key pair other than the one it registered (422
+ * `signature_invalid`: the data dir's key file was lost or replaced); no public key registered (403
+ * `no_public_key`). Retrying would only lease runs that then expire, each burning an attempt of a task.
+ */
+export type Unusable = 'key_refused' | 'signature_invalid' | 'no_public_key';
+
+export function unusableBy(error: unknown): Unusable | null {
+  if (!(error instanceof TransportError)) return null;
+  if (error.status === 401) return 'key_refused';
+  if (error.status === 422 && error.code === 'signature_invalid') return 'signature_invalid';
+  if (error.status === 403 && error.code === 'no_public_key') return 'no_public_key';
+  return null;
+}
+
+export interface UnusableAnswer {
+  kind: Unusable;
+  error: TransportError;
+}
+
 /**
  * What the agent makes of how the server answered its calls: refusals, throttling and network errors
- * counted and told (with the wait before the retry), one line when the server answers again after network
- * errors, and a refused key (401) made known to whoever stops the agent.
+ * counted and told (with the wait before the retry; a run of network errors as its first line and then at
+ * most one a minute), one line when the server answers again, and an answer that makes the node unusable
+ * made known to whoever stops the agent.
  */
 export class ServerAnswers {
-  private keyRefusedBy: ((error: TransportError) => void) | null = null;
-  /** When the first network error of a run of them happened (null: the server answers). */
-  private unreachableSince: number | null = null;
-  /**
-   * Resolves when the server refuses the node's key (401: revoked, rotated past its grace, the node deleted
-   * or rejected). Nothing the agent retries can change that: the operator must act, so it should stop.
-   */
-  readonly keyRefused = new Promise<TransportError>((resolve) => (this.keyRefusedBy = resolve));
+  private markUnusable: ((answer: UnusableAnswer) => void) | null = null;
+  /** The run of network errors going on (null: the server answers). */
+  private unreachable: { since: number; attempts: number; toldAt: number } | null = null;
+  /** Resolves at the first answer that makes this node unusable (see Unusable): the agent should stop. */
+  readonly unusable = new Promise<UnusableAnswer>((resolve) => (this.markUnusable = resolve));
 
   /** Sleeps (Sleeps.sleep's wakers) that end when the server answers again after network errors. */
   readonly reconnectWakers = new Set<() => void>();
@@ -22,25 +44,26 @@ export class ServerAnswers {
   constructor(
     private readonly counters: Counters,
     private readonly reporter: Reporter,
+    private readonly clock: () => number = () => performance.now(),
   ) {}
 
-  /** A refused result (the caller counts and reports it): a 401 still means the key is gone. */
+  /** A refused result (the caller counts and reports it): it may make the node unusable. */
   resultRefused(error: unknown): void {
-    this.noticeKeyRefusal(error);
+    this.noticeUnusable(error);
   }
 
   /** After network errors, the first answer says the server is reachable again (once). */
   answered(): void {
-    if (this.unreachableSince === null) return;
-    const afterMs = Math.round(performance.now() - this.unreachableSince);
-    this.unreachableSince = null;
+    if (this.unreachable === null) return;
+    const afterMs = Math.round(this.clock() - this.unreachable.since);
+    this.unreachable = null;
     this.reporter.emit({ event: 'reconnected', after_ms: afterMs });
     for (const wake of this.reconnectWakers) wake();
   }
 
   /** A call failed during `during`; it is retried in `retryMs` unless it was refused. */
   failed(error: unknown, during: string, retryMs: number): void {
-    this.noticeKeyRefusal(error);
+    this.noticeUnusable(error);
     if (error instanceof TransportError && !error.retryable) {
       this.counters.refused++;
       this.reporter.emit({ event: 'refused', during, message: error.message, status: error.status });
@@ -57,16 +80,28 @@ export class ServerAnswers {
       return;
     }
     this.counters.network_errors++;
-    this.unreachableSince ??= performance.now();
+    const message = error instanceof Error ? error.message : String(error);
+    const now = this.clock();
+    if (this.unreachable === null) {
+      this.unreachable = { since: now, attempts: 1, toldAt: now };
+      this.reporter.emit({ event: 'network_error', during, message, retry_ms: Math.round(retryMs) });
+      return;
+    }
+    const unreachable = this.unreachable;
+    unreachable.attempts++;
+    if (now - unreachable.toldAt < STILL_UNREACHABLE_EVERY_MS) return;
+    unreachable.toldAt = now;
     this.reporter.emit({
-      event: 'network_error',
+      event: 'still_unreachable',
+      attempts: unreachable.attempts,
+      for_ms: Math.round(now - unreachable.since),
       during,
-      message: error instanceof Error ? error.message : String(error),
-      retry_ms: Math.round(retryMs),
+      message,
     });
   }
 
-  private noticeKeyRefusal(error: unknown): void {
-    if (error instanceof TransportError && error.status === 401) this.keyRefusedBy?.(error);
+  private noticeUnusable(error: unknown): void {
+    const kind = unusableBy(error);
+    if (kind) this.markUnusable?.({ kind, error: error as TransportError });
   }
 }

@@ -32,7 +32,7 @@ const CACHE_BYTES = 256 * 1024 * 1024;
 export const embeddedOwnerName = (index: number) => `system_embedded_${index}`;
 export const embeddedNodeId = (index: number) => `embedded-${index}`;
 
-const WARNINGS = new Set(['network_error', 'refused', 'slots_limited']);
+const WARNINGS = new Set(['network_error', 'still_unreachable', 'refused', 'slots_limited']);
 
 class LogReporter implements Reporter {
   constructor(
