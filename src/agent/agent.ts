@@ -32,7 +32,7 @@ export interface AgentSetup {
   random?: () => number;
   /** The agent's waits (backoff, heartbeat gaps); tests observe them. */
   sleeps?: Sleeps;
-  /** Milliseconds from a monotonic clock, for the slots' busy share in the counters; tests set it. */
+  /** Milliseconds from a monotonic clock (slots' busy share, how long the server is away); tests set it. */
   clock?: () => number;
 }
 
