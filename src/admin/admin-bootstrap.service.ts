@@ -3,6 +3,7 @@ import { AuditAction } from '../audit/audit-actions';
 import { AuditService } from '../audit/audit.service';
 import { PasswordHasher, passwordProblem } from '../auth/password';
 import { RefreshTokenService } from '../auth/refresh-token.service';
+import { isReservedUsername } from '../common/validation/reserved-names';
 import { isUsername } from '../common/validation/username';
 import { TransactionRunner } from '../database/transaction-runner';
 import { UserStatusCache } from '../users/user-status.cache';
@@ -73,6 +74,11 @@ export class AdminBootstrapService implements OnApplicationBootstrap {
       // Nobody can log in as a system account: made admin, it would only pass for one (see AdminUsersService).
       if (existing && isSystemAccount(existing)) {
         throw new Error(`${username} is a built-in system account: choose another name for the admin`);
+      }
+      if (!existing && isReservedUsername(username)) {
+        throw new Error(
+          `${username} is reserved for the server's own accounts: choose another name for the admin`,
+        );
       }
       let result: EnsureAdminOutcome = 'unchanged';
       let userId = existing?.userId;

@@ -9,6 +9,7 @@ import type { AgentEvent, Reporter } from '../agent/reporter';
 import type { Principal } from '../common/auth/principal';
 import { Scope } from '../common/auth/scopes';
 import { CoreConfig } from '../common/config/core.config';
+import { EMBEDDED_NODE_ID_PREFIX, SYSTEM_ACCOUNT_PREFIX } from '../common/validation/reserved-names';
 import { TransactionRunner } from '../database/transaction-runner';
 import { HeartbeatService } from '../nodes/heartbeat.service';
 import { NEUTRAL_SCORE } from '../nodes/health-score';
@@ -29,8 +30,8 @@ const SHUTDOWN_GRACE_MS = 5000;
 const CACHE_BYTES = 256 * 1024 * 1024;
 
 /** The built-in owner of embedded node `index` (created disabled, so no one logs in as it). */
-export const embeddedOwnerName = (index: number) => `system_embedded_${index}`;
-export const embeddedNodeId = (index: number) => `embedded-${index}`;
+export const embeddedOwnerName = (index: number) => `${SYSTEM_ACCOUNT_PREFIX}embedded_${index}`;
+export const embeddedNodeId = (index: number) => `${EMBEDDED_NODE_ID_PREFIX}${index}`;
 
 const WARNINGS = new Set(['network_error', 'still_unreachable', 'refused', 'slots_limited']);
 

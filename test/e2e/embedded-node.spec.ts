@@ -1,6 +1,9 @@
 import { EmbeddedNodes } from '../../src/embedded-node/embedded-node.service';
 import { useAdminApp } from '../support/admin';
-import { bearer, login, newSession, Session } from '../support/auth';
+import { AdminBootstrapService } from '../../src/admin/admin-bootstrap.service';
+import { bearer, login, newSession, register, Session, uniqueName } from '../support/auth';
+import { ORIGINAL_NODE } from '../support/nodes';
+import { expect422 } from '../support/validation';
 import { eventually } from '../support/eventually';
 import { finalTask } from '../support/task-waits';
 import { submitTask } from '../support/tasks';
@@ -57,6 +60,36 @@ describe('the embedded node (default setup: PGlite, EMBEDDED_NODE=auto)', () => 
     });
     expect(patched.statusCode).toBe(403);
     expect(patched.json().error).toBe('forbidden');
+  });
+
+  it('keeps its names: no user registers a system_ account or an embedded-<n> node, whatever the case', async () => {
+    for (const username of ['system_embedded_1', 'System_Embedded_2', 'SYSTEM_anything']) {
+      const res = await ctx.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/register',
+        payload: { username, password: 'correct horse battery' },
+      });
+      expect(expect422(res, 'username')[0].message).toMatch(/reserved/);
+    }
+    for (const nodeId of ['embedded-1', 'embedded-3', 'Embedded-12']) {
+      const res = await ctx.app.inject({
+        method: 'POST',
+        url: '/api/v1/nodes',
+        headers: bearer(alice.accessToken),
+        payload: { ...ORIGINAL_NODE, node_id: nodeId },
+      });
+      expect(expect422(res, 'node_id')[0].message).toMatch(/reserved/);
+    }
+    // Only the family: a near name stays open.
+    await register(ctx.app, uniqueName('systemic'));
+    // Nor can the bootstrap (ADMIN_USERNAME, create-admin) create one.
+    await expect(
+      ctx.app.get(AdminBootstrapService).ensureAdmin('System_Embedded_3', 'a good password 123', 'cli'),
+    ).rejects.toThrow("System_Embedded_3 is reserved for the server's own accounts");
+    const [{ n }] = await ctx.dataSource.query(
+      `SELECT count(*)::int AS n FROM users WHERE lower(username) LIKE 'system\\_%'`,
+    );
+    expect(n).toBe(1); // system_embedded_1, the server's own
   });
 
   it('completes a wasm_execution task whose module was uploaded inline (base64)', async () => {

@@ -3,6 +3,7 @@ import { IsEmail, IsOptional, IsString, MaxLength } from 'class-validator';
 import { IsPassword, PASSWORD_MAX_BYTES, PASSWORD_MIN_BYTES } from '../password';
 import { ALL_SCOPES, ROLES } from '../../common/auth/scopes';
 import type { Scope } from '../../common/auth/scopes';
+import { IsNotReservedUsername } from '../../common/validation/reserved-names';
 import { IsUsername, USERNAME_PATTERN } from '../../common/validation/username';
 import type { UserRecord } from '../../users/users.repository';
 const PASSWORD_DOC = `${PASSWORD_MIN_BYTES}–${PASSWORD_MAX_BYTES} bytes of UTF-8, no NUL (bcrypt reads only 72 bytes)`;
@@ -11,9 +12,10 @@ export class RegisterDto {
   @ApiProperty({
     example: 'alice',
     pattern: USERNAME_PATTERN.source,
-    description: '3–32 of A–Z a–z 0–9 _; unique ignoring case',
+    description: '3–32 of A–Z a–z 0–9 _; unique ignoring case; names starting with `system_` are reserved',
   })
   @IsUsername()
+  @IsNotReservedUsername()
   username!: string;
 
   @ApiProperty({ example: 'correct horse battery', description: PASSWORD_DOC })

@@ -17,6 +17,7 @@ import {
   ValidateNested,
   registerDecorator,
 } from 'class-validator';
+import { IsNotReservedNodeId } from '../../common/validation/reserved-names';
 
 export const NODE_TYPES = ['compute', 'gateway', 'storage', 'validator'] as const;
 export type NodeType = (typeof NODE_TYPES)[number];
@@ -83,11 +84,16 @@ export class NodeCapabilitiesDto {
 }
 
 export class RegisterNodeDto {
-  @ApiProperty({ example: 'node-001', pattern: NODE_ID_PATTERN.source })
+  @ApiProperty({
+    example: 'node-001',
+    pattern: NODE_ID_PATTERN.source,
+    description: '`embedded-<n>` is reserved for the embedded nodes',
+  })
   @IsString()
   @Matches(NODE_ID_PATTERN, {
     message: 'node_id must be 1–64 ASCII letters, digits, "-" or "_"',
   })
+  @IsNotReservedNodeId()
   node_id!: string;
 
   @ApiProperty({ example: 'us-west', minLength: 1, maxLength: 32 })
