@@ -74,10 +74,13 @@ export class TaskEventStreams implements OnModuleDestroy {
     }
     const mine = this.perUser.get(principal.userId) ?? 0;
     if (mine >= this.config.maxStreamsPerUser) {
-      throw new AppException(
+      const limited = new AppException(
         ErrorCode.RateLimited,
         `At most ${this.config.maxStreamsPerUser} task event streams may be open at once; close one first`,
       );
+      // A slot frees only when one of the caller's streams ends (no window to wait out): retry at SSE's pace.
+      limited.headers['Retry-After'] = String(RECONNECT_MS / 1000);
+      throw limited;
     }
     const stream: OpenStream = { userId: principal.userId, out: new PassThrough(), closed: false };
     this.streams.add(stream);

@@ -160,6 +160,7 @@ describeEachDatabase('task events (SSE) on %s', (database) => {
     const third = await inject(task.task_id, alice);
     expect(third.statusCode).toBe(429);
     expect(third.json().error).toBe('rate_limited');
+    expect(third.headers['retry-after']).toBe('2');
 
     const before = streams.openCount;
     a.close();
