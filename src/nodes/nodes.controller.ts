@@ -121,6 +121,9 @@ export class NodesController {
   @Authenticated({ scopes: [Scope.NodesWrite] })
   @ApiCreatedResponse({ type: NodeKeyDto, description: 'The new node key, shown once' })
   @ApiNotFoundResponse({ description: 'No such node of yours (`not_found`)' })
+  @ApiConflictResponse({
+    description: 'The node is rejected: no key until an admin reinstates it (`conflict`)',
+  })
   @ApiBody({ type: RotateNodeKeyDto, required: false })
   rotateKey(
     @Param('node_id') nodeId: string,

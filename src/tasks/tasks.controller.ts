@@ -21,6 +21,7 @@ import {
   ApiPayloadTooLargeResponse,
   ApiProduces,
   ApiTags,
+  ApiServiceUnavailableResponse,
   ApiTooManyRequestsResponse,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
@@ -121,6 +122,10 @@ export class TasksController {
     description: 'Last-Event-ID is not an event of this stream (`validation_error`)',
   })
   @ApiTooManyRequestsResponse({ description: 'Too many of the caller’s streams are open' })
+  @ApiServiceUnavailableResponse({
+    description:
+      'TASK_EVENTS_MAX_STREAMS streams are open on this server (`service_unavailable`, with `Retry-After`)',
+  })
   async events(
     @Param('task_id') taskId: string,
     @Headers('last-event-id') lastEventId: string | undefined,

@@ -1,6 +1,7 @@
 import { HELLO_WASM_BASE64, TASK_EXAMPLES } from '../../src/tasks/dto/task-examples';
 import { useTestApp } from '../support/app';
 import { bearer, newSession, Session } from '../support/auth';
+import { registerNode } from '../support/nodes';
 import { postTask } from '../support/tasks';
 
 type Json = Record<string, unknown>;
@@ -109,6 +110,30 @@ describe('the OpenAPI document', () => {
     expect(headers('/api/v1/auth/me', 'get', '401')).toEqual(['X-Request-Id']);
     expect(headers('/api/v1/auth/login', 'post', '200')).not.toContain('Sunset');
     expect(headers('/api/v1/tasks', 'post', '415')).not.toContain('Sunset');
+  });
+
+  it('documents the refusals routes answer after they run: a rejected node’s key (409), the stream cap (503)', async () => {
+    const node = await registerNode(ctx.app, bearer(alice.accessToken));
+    const call = (url: string) =>
+      ctx.app.inject({
+        method: 'POST',
+        url: `/api/v1/nodes/${node.node_id}${url}`,
+        headers: bearer(alice.accessToken),
+        payload: {},
+      });
+    expect((await call('/reject')).statusCode).toBe(200);
+    const refused = await call('/keys');
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().message).toBe('A rejected node gets no key until an admin reinstates it');
+    expect(operation('/api/v1/nodes/{node_id}/keys', 'post').responses['409']).toMatchObject({
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorResponse' } } },
+    });
+    const full = operation('/api/v1/tasks/{task_id}/events', 'get').responses['503'];
+    expect(full).toMatchObject({
+      description: expect.stringContaining('TASK_EVENTS_MAX_STREAMS'),
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorResponse' } } },
+    });
+    expect(Object.keys(full.headers ?? {})).toContain('Retry-After');
   });
 
   it('documents fields of any JSON value as such (a task result can be a string), and the key-only route as key-only', () => {
