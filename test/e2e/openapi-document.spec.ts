@@ -1,3 +1,4 @@
+import { getMetadataStorage } from 'class-validator';
 import { HELLO_WASM_BASE64, TASK_EXAMPLES } from '../../src/tasks/dto/task-examples';
 import { useTestApp } from '../support/app';
 import { bearer, newSession, Session } from '../support/auth';
@@ -134,6 +135,42 @@ describe('the OpenAPI document', () => {
       content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorResponse' } } },
     });
     expect(Object.keys(full.headers ?? {})).toContain('Retry-After');
+  });
+
+  it('types every @IsInt field of a body or query DTO as integer (a client must not offer 1.5)', () => {
+    const storage = getMetadataStorage() as unknown as {
+      validationMetadatas: Map<new () => object, { name?: string; propertyName: string }[]>;
+    };
+    const wrong: string[] = [];
+    const queryInts = new Set<string>();
+    let checked = 0;
+    for (const [target, metas] of storage.validationMetadatas) {
+      // Only API DTOs (the environment's *Variables classes use class-validator too, with no Swagger metadata).
+      if (!Reflect.hasMetadata('swagger/apiModelPropertiesArray', target.prototype)) continue;
+      for (const { propertyName } of metas.filter((meta) => meta.name === 'isInt')) {
+        checked++;
+        const declared = (
+          Reflect.getMetadata('swagger/apiModelProperties', target.prototype, propertyName) as
+            { type?: unknown } | undefined
+        )?.type;
+        const schema = doc.components.schemas[target.name] as
+          { properties?: Record<string, { type?: string }> } | undefined;
+        if (schema === undefined) queryInts.add(propertyName);
+        const documented = schema === undefined ? declared : schema.properties?.[propertyName]?.type;
+        if (documented !== 'integer') wrong.push(`${target.name}.${propertyName}`);
+      }
+    }
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        const params = (op.parameters ?? []) as { in: string; name: string; schema?: { type?: string } }[];
+        for (const param of params.filter((p) => p.in === 'query' && queryInts.has(p.name))) {
+          if (param.schema?.type !== 'integer') wrong.push(`${method.toUpperCase()} ${path} ?${param.name}`);
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(15);
+    expect(queryInts.has('limit')).toBe(true);
+    expect(wrong).toEqual([]);
   });
 
   it('documents fields of any JSON value as such (a task result can be a string), and the key-only route as key-only', () => {

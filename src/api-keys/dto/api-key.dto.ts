@@ -38,6 +38,7 @@ export class CreateApiKeyDto {
 
 export class RotateApiKeyDto {
   @ApiPropertyOptional({
+    type: 'integer',
     minimum: 0,
     maximum: 86400,
     default: 0,

@@ -53,7 +53,7 @@ export class HeartbeatDto {
   @Max(600_000)
   network_latency_ms?: number;
 
-  @ApiPropertyOptional({ minimum: 0, maximum: 100000 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: 100000 })
   @IsOptional()
   @IsInt()
   @Min(0)
@@ -112,6 +112,7 @@ export class HeartbeatHistoryQueryDto extends PageQueryDto {
 
 export class RotateNodeKeyDto {
   @ApiPropertyOptional({
+    type: 'integer',
     minimum: 0,
     maximum: 86400,
     default: 0,

@@ -66,7 +66,7 @@ export class NodeCapabilitiesDto {
   @Max(100000)
   bandwidth_mbps!: number;
 
-  @ApiProperty({ minimum: 1, maximum: 1024, example: 8 })
+  @ApiProperty({ type: 'integer', minimum: 1, maximum: 1024, example: 8 })
   @IsInt()
   @Min(1)
   @Max(1024)

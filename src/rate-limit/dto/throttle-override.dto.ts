@@ -22,7 +22,12 @@ export class CreateThrottleOverrideDto {
   @IsIn(KEY_TIERS)
   tier?: (typeof KEY_TIERS)[number];
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 1_000_000, description: 'Requests per minute, on every route' })
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 1,
+    maximum: 1_000_000,
+    description: 'Requests per minute, on every route',
+  })
   @IsOptional()
   @IsInt()
   @Min(1)
@@ -30,6 +35,7 @@ export class CreateThrottleOverrideDto {
   rpm?: number;
 
   @ApiPropertyOptional({
+    type: 'integer',
     minimum: 1,
     maximum: 100_000,
     description: 'Requests per second, on every route; at most `rpm` when both are given',

@@ -7,6 +7,7 @@ export const MAX_CLAIM = 16;
 
 export class ClaimRequestDto {
   @ApiPropertyOptional({
+    type: 'integer',
     minimum: 1,
     maximum: MAX_CLAIM,
     default: 1,
@@ -19,6 +20,7 @@ export class ClaimRequestDto {
   max?: number;
 
   @ApiPropertyOptional({
+    type: 'integer',
     minimum: 0,
     maximum: 25000,
     default: 0,

@@ -72,12 +72,17 @@ export class RunResultRequestDto {
   @MaxLength(MAX_RESULT_TEXT_CHARS)
   stderr?: string;
 
-  @ApiPropertyOptional() @IsOptional() @IsInt() @Min(-2147483648) @Max(2147483647) exit_code?: number;
+  @ApiPropertyOptional({ type: 'integer' })
+  @IsOptional()
+  @IsInt()
+  @Min(-2147483648)
+  @Max(2147483647)
+  exit_code?: number;
 
-  @ApiProperty({ minimum: 0 }) @IsInt() @Min(0) @Max(86_400_000) execution_time_ms!: number;
+  @ApiProperty({ type: 'integer', minimum: 0 }) @IsInt() @Min(0) @Max(86_400_000) execution_time_ms!: number;
 
   // A bigint column; JSON numbers past 2^53 are not exact anyway.
-  @ApiPropertyOptional({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
+  @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
   @IsOptional()
   @IsInt()
   @Min(0)

@@ -32,13 +32,14 @@ export const DEFAULT_QUEUE_TIMEOUT_SEC = 86_400;
 
 /** The original's requirements, plus optional capability floors (no hidden per-type minimums). */
 export class TaskRequirementsDto {
-  @ApiProperty({ minimum: 1, maximum: 1000, example: 1 })
+  @ApiProperty({ type: 'integer', minimum: 1, maximum: 1000, example: 1 })
   @IsInt()
   @Min(1)
   @Max(1000)
   min_nodes!: number;
 
   @ApiPropertyOptional({
+    type: 'integer',
     minimum: 1,
     maximum: 1000,
     description:
@@ -52,6 +53,7 @@ export class TaskRequirementsDto {
   quorum?: number;
 
   @ApiPropertyOptional({
+    type: 'integer',
     minimum: 1,
     maximum: 1000,
     description:
@@ -75,7 +77,7 @@ export class TaskRequirementsDto {
   @IsIn(VERIFICATION_MODES)
   verification?: VerificationMode;
 
-  @ApiProperty({ minimum: 1, maximum: 3600, example: 60 })
+  @ApiProperty({ type: 'integer', minimum: 1, maximum: 3600, example: 60 })
   @IsInt()
   @Min(1)
   @Max(3600)
@@ -84,7 +86,7 @@ export class TaskRequirementsDto {
   @ApiPropertyOptional({ default: false }) @IsOptional() @IsBoolean() require_gpu?: boolean;
   @ApiPropertyOptional({ default: false }) @IsOptional() @IsBoolean() require_proof?: boolean;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 1024 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 1024 })
   @IsOptional()
   @IsInt()
   @Min(1)
@@ -150,21 +152,32 @@ export class CreateTaskDto {
 
   @ApiPropertyOptional({ default: true }) @IsOptional() @IsBoolean() deterministic?: boolean;
 
-  @ApiPropertyOptional({ minimum: 0, maximum: 9, default: 0, description: 'Higher runs first' })
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 0,
+    maximum: 9,
+    default: 0,
+    description: 'Higher runs first',
+  })
   @IsOptional()
   @IsInt()
   @Min(0)
   @Max(9)
   priority?: number;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: DEFAULT_MAX_ATTEMPTS })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 100, default: DEFAULT_MAX_ATTEMPTS })
   @IsOptional()
   @IsInt()
   @Min(1)
   @Max(100)
   max_attempts?: number;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 2_592_000, default: DEFAULT_QUEUE_TIMEOUT_SEC })
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 1,
+    maximum: 2_592_000,
+    default: DEFAULT_QUEUE_TIMEOUT_SEC,
+  })
   @IsOptional()
   @IsInt()
   @Min(1)
