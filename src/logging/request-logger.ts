@@ -8,6 +8,7 @@ import { onRouterErrorAnswered } from '../common/http/framework-errors';
 import { onClosedByClient } from '../common/http/closed-by-client';
 import { longLivedKindOf } from '../common/http/long-lived';
 import { RouteTemplates, UNMATCHED_ROUTE } from '../common/http/route-templates';
+import { wasShedLoad } from '../common/errors/shed-load';
 import { redactHeaders, redactQuery, redactUrl } from './redaction';
 
 type LoggedRequest = FastifyRequest & { user?: Principal };
@@ -21,8 +22,8 @@ type LoggedRequest = FastifyRequest & { user?: Principal };
  * matched template, the path's template for a 405, or "unmatched"), `principal_id`, `api_key_id` when a key
  * was used, `res.statusCode` and `duration_ms`; `closed_by_client` on a request its client left before
  * the response was written (status 499 when nothing had been sent: warn, except on a long poll or a stream, where
- * that is how they end). Level: error from 500 (message "request errored", as pino-http wrote), warn from 400, else
- * info. Nothing is built for a level that is off, and no per-request child logger or async context is made:
+ * that is how they end). Level: error from 500 (message "request errored", as pino-http wrote), warn from 400 and
+ * for a 503 shedding load on purpose (AppException.overloaded), else info. Nothing is built for a level that is off, and no per-request child logger or async context is made:
  * app logs inside a request that matter name their request id themselves (audit, the exception filter).
  */
 @Injectable()
@@ -52,12 +53,14 @@ export class RequestLogger {
       // other request before its answer (499) is a warning like other 4xx: often a client's timeout.
       const endedAsLongLived =
         closedWith !== undefined && longLivedKindOf(request, routeOptions.config, status) !== undefined;
-      const level = status >= 500 ? 'error' : status >= 400 && !endedAsLongLived ? 'warn' : 'info';
+      // A 503 shedding load on purpose (a full queue, shutting down) is expected under load, like a 429.
+      const fault = status >= 500 && !(status === 503 && wasShedLoad(request));
+      const level = fault ? 'error' : status >= 400 && !endedAsLongLived ? 'warn' : 'info';
       if (logger.isLevelEnabled(level)) {
         const route = templates.labelOf(request, routeOptions.url, status) ?? UNMATCHED_ROUTE;
-        const line = lineOf(request, route, status, reply.elapsedTime);
+        const line = lineOf(request, route, status, reply.elapsedTime, fault);
         if (closedWith !== undefined) line.closed_by_client = true;
-        logger[level](line, message(status));
+        logger[level](line, fault ? 'request errored' : 'request completed');
       }
     };
     fastify.addHook('onResponse', (request: LoggedRequest, reply: FastifyReply, done: () => void) => {
@@ -82,6 +85,7 @@ function lineOf(
   route: string,
   status: number,
   elapsedMs: number,
+  fault: boolean,
 ): Record<string, unknown> {
   const raw = request.raw;
   const socket = raw.socket as { remoteAddress?: string; remotePort?: number } | undefined;
@@ -104,7 +108,7 @@ function lineOf(
   if (user?.keyId) line.api_key_id = user.keyId;
   line.res = { statusCode: status };
   line.duration_ms = Math.round(elapsedMs);
-  if (status >= 500) line.err = new Error(`failed with status code ${status}`);
+  if (fault) line.err = new Error(`failed with status code ${status}`);
   return line;
 }
 

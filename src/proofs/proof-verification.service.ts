@@ -180,7 +180,11 @@ export class ProofVerificationService {
     );
     if (outcome.kind === 'unavailable') {
       this.logger.warn(`verification not run: ${outcome.message}`);
-      throw AppException.unavailable(refusalMessage(outcome.reason), outcome.retryAfterMs);
+      // A queue's refusal sheds load; no reason is a thread or the pool failing.
+      const message = refusalMessage(outcome.reason);
+      throw outcome.reason === undefined
+        ? AppException.unavailable(message, outcome.retryAfterMs)
+        : AppException.overloaded(message, outcome.retryAfterMs);
     }
     if (outcome.kind === 'timeout') {
       // Not a verdict: a verification's work depends on the key, not on the proof's values, so a run past the

@@ -70,7 +70,7 @@ export class TaskEventStreams implements OnModuleDestroy {
     }
     // Each open stream holds a socket and a poll a second: bounded so one user (or all) cannot exhaust them.
     if (this.streams.size >= this.config.maxStreams) {
-      throw AppException.unavailable('Too many event streams are open on this server; retry later', 5000);
+      throw AppException.overloaded('Too many event streams are open on this server; retry later', 5000);
     }
     const mine = this.perUser.get(principal.userId) ?? 0;
     if (mine >= this.config.maxStreamsPerUser) {

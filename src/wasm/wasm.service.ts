@@ -232,7 +232,7 @@ export class WasmService implements OnApplicationShutdown {
     } catch (error) {
       if (!(error instanceof QueueRefusal)) throw error;
       if (error.reason === 'closed') throw shuttingDown();
-      throw AppException.unavailable(
+      throw AppException.overloaded(
         error.reason === 'lane_full'
           ? 'Too many of your runs are waiting; retry later'
           : 'The WebAssembly engine is busy; retry later',

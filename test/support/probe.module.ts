@@ -1,6 +1,7 @@
 import { Body, Controller, Get, Module, Post } from '@nestjs/common';
 import { Type } from 'class-transformer';
 import { Public } from '../../src/common/auth/public.decorator';
+import { AppException } from '../../src/common/errors/app.exception';
 import { IsInt, IsOptional, IsString, Length, Max, Min, ValidateNested } from 'class-validator';
 
 class ProbeInnerDto {
@@ -32,6 +33,12 @@ class ProbeController {
   @Post('echo')
   echo(@Body() body: ProbeEchoDto) {
     return body;
+  }
+
+  /** A dependency's failure answered 503 (like authentication with its store down): a fault, not load shed. */
+  @Get('unavailable')
+  unavailable(): never {
+    throw AppException.unavailable('The probe dependency is down; retry shortly', 1000);
   }
 
   @Get('boom')

@@ -26,6 +26,8 @@ export interface AppExceptionOptions {
   reason?: ErrorReason;
   /** Defaults to the code's status. */
   status?: number;
+  /** See AppException.overloaded. */
+  shedsLoad?: boolean;
 }
 
 /**
@@ -38,6 +40,8 @@ export class AppException extends HttpException {
   readonly extra: Record<string, unknown>;
   /** The body's `reason`. Public, unlike the log-only reasons some subclasses carry (e.g. why a path was refused). */
   readonly publicReason: ErrorReason | undefined;
+  /** A 503 answered on purpose to shed load (see `overloaded`), not a fault. */
+  readonly shedsLoad: boolean;
 
   constructor(
     readonly code: ErrorCode,
@@ -47,6 +51,7 @@ export class AppException extends HttpException {
     super(message, options.status ?? STATUS_BY_CODE[code]);
     this.extra = options.extra ?? {};
     this.publicReason = options.reason;
+    this.shedsLoad = options.shedsLoad ?? false;
   }
 
   static validation(details: FieldError[], message = 'Request validation failed'): AppException {
@@ -62,11 +67,23 @@ export class AppException extends HttpException {
     return new AppException(ErrorCode.NotFound, message);
   }
 
-  /** 503 `service_unavailable` with `Retry-After` in whole seconds (1–3600, rounded up). */
+  /** 503 `service_unavailable` with `Retry-After` in whole seconds (1–3600, rounded up): a fault, logged as one. */
   static unavailable(message: string, retryAfterMs: number, reason?: ErrorReason): AppException {
-    const error = new AppException(ErrorCode.ServiceUnavailable, message, { reason });
-    const seconds = Number.isFinite(retryAfterMs) ? Math.ceil(retryAfterMs / 1000) : 3600;
-    error.headers['Retry-After'] = String(Math.min(3600, Math.max(1, seconds)));
-    return error;
+    return withRetryAfter(new AppException(ErrorCode.ServiceUnavailable, message, { reason }), retryAfterMs);
   }
+
+  /**
+   * A 503 with `Retry-After` that the server answers on purpose to shed load (a full queue, the stream cap,
+   * shutting down): its request line is a warning, like a 429's. A dependency failing stays `unavailable`.
+   */
+  static overloaded(message: string, retryAfterMs: number, reason?: ErrorReason): AppException {
+    const error = new AppException(ErrorCode.ServiceUnavailable, message, { reason, shedsLoad: true });
+    return withRetryAfter(error, retryAfterMs);
+  }
+}
+
+function withRetryAfter(error: AppException, retryAfterMs: number): AppException {
+  const seconds = Number.isFinite(retryAfterMs) ? Math.ceil(retryAfterMs / 1000) : 3600;
+  error.headers['Retry-After'] = String(Math.min(3600, Math.max(1, seconds)));
+  return error;
 }

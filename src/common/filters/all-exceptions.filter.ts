@@ -4,6 +4,7 @@ import { AppException } from '../errors/app.exception';
 import { ErrorCode, errorCodeForStatus, ErrorReason } from '../errors/error-code';
 import { isClientAbort, isTransientDatabaseError } from '../errors/transient-database-error';
 import { redactPath } from '../auth/credentials-in-url';
+import { markShedLoad } from '../errors/shed-load';
 
 export interface ErrorBody {
   error: ErrorCode;
@@ -38,6 +39,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
       this.logger.log({ request_id: body.request_id }, 'client aborted');
     }
     if (reply.sent) return;
+    if (exception instanceof AppException && exception.shedsLoad) markShedLoad(request);
     if (exception instanceof AppException) void reply.headers(exception.headers);
     if (headers) void reply.headers(headers);
     if (allow) void reply.header('allow', allow);

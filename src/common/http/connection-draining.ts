@@ -11,7 +11,7 @@ const CLOSING_MARGIN_MS = 2000;
 
 /** The answer to a request the server will not serve because it is stopping: 503, retry elsewhere or later. */
 export function shuttingDown(message = 'The server is shutting down; retry shortly'): AppException {
-  return AppException.unavailable(message, 1000, ErrorReason.ShuttingDown);
+  return AppException.overloaded(message, 1000, ErrorReason.ShuttingDown);
 }
 
 /**
