@@ -67,8 +67,9 @@ describe('server shutdown', () => {
         ...auth,
         ...json({ inputs: null, timeout_ms: timeoutMs, runtime }),
       });
-      // The loop spins a thread of the server at full speed: once it has burnt CPU, the run is in the engine.
-      await eventually(() => expect(cpuMs(server.child.pid!) - before).toBeGreaterThan(500), {
+      // The loop spins a thread of the server: once it has burnt CPU, the run is in the engine. 200 ms, not more:
+      // on a busy 2-core CI machine a 3 s run was seen to get only 450 ms of CPU in all.
+      await eventually(() => expect(cpuMs(server.child.pid!) - before).toBeGreaterThan(200), {
         timeoutMs: 10_000,
       });
       return { running };
