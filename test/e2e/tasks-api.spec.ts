@@ -103,6 +103,14 @@ describe('tasks API', () => {
     expect(wrong.json().details).not.toContainEqual(
       expect.objectContaining({ message: 'min_nodes is required' }),
     );
+    // args that is not an array is told so, not that it has "more than 64 elements".
+    expect((await post({ ...ORIGINAL_TASK, args: 'x' }, h)).json().details).toEqual([
+      { field: 'args', message: 'args must be an array' },
+    ]);
+    expect((await post({ ...ORIGINAL_TASK, args: { 0: 'a' } }, h)).json().details).toContainEqual({
+      field: 'args',
+      message: 'args must be an array',
+    });
   });
 
   it('an optional field sent as null is absent (its default), as @IsOptional validated it, in every field', async () => {

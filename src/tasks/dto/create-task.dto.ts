@@ -3,6 +3,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
+  IsArray,
   IsBoolean,
   IsDefined,
   IsIn,
@@ -145,6 +146,7 @@ export class CreateTaskDto {
 
   @ApiPropertyOptional({ type: [String], maxItems: 64 })
   @IsOptional()
+  @IsArray()
   @ArrayMaxSize(64)
   @IsString({ each: true })
   @MaxLength(1024, { each: true })
