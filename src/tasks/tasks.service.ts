@@ -106,7 +106,7 @@ export class TasksService {
     if (deleted.cancelled) this.metrics.taskFinished(deleted.task.taskType, 'cancelled');
     // The task no longer keeps its module: stored bytes nobody else holds go now.
     if (deleted.task.moduleId !== null) await this.ownership.collect(deleted.task.moduleId);
-    return { message: 'Task deleted successfully', task_id: taskId };
+    return { message: 'Task deleted successfully', task_id: deleted.task.taskId };
   }
 
   /** The task if the caller created it or is an admin; otherwise the same 404 as a task that does not exist. */

@@ -377,7 +377,8 @@ describe('tasks API', () => {
     expect(cancelled.json()).toMatchObject({ status: 'cancelled', status_reason: 'cancelled_by_user' });
     expect(cancelled.json().completed_at).not.toBeNull();
     const other = await submitTask(ctx.app, h);
-    const deleted = await call('DELETE', `/tasks/${other.task_id}`, h);
+    // Named in capitals (a UUID's other spelling, accepted), it is answered with the task's id as stored.
+    const deleted = await call('DELETE', `/tasks/${other.task_id.toUpperCase()}`, h);
     expect(deleted.json()).toEqual({ message: 'Task deleted successfully', task_id: other.task_id });
     expect((await call('GET', `/tasks/${other.task_id}`, h)).statusCode).toBe(404);
     const [row] = await ctx.dataSource.query(`SELECT status, deleted_at FROM tasks WHERE task_id = $1`, [
