@@ -16,6 +16,7 @@ export class TaskQueueRepository {
       require_gpu: boolean;
       backing_off: boolean;
       online: number;
+      claiming: number;
       with_gpu: number;
       capable: number;
       fresh: number;
@@ -26,6 +27,8 @@ export class TaskQueueRepository {
     }>(
       `WITH n AS (
          SELECT n.node_id,
+                -- As the claim sees it: a quarantined node, or one without a key to sign with, leases nothing.
+                (n.quarantined_at IS NULL AND n.public_key IS NOT NULL) AS claims,
                 (NOT t.require_gpu OR n.gpu_available) AS gpu_ok,
                 (t.min_cpu_cores IS NULL OR n.cpu_cores >= t.min_cpu_cores)
                   AND (t.min_memory_gb IS NULL OR n.memory_gb >= t.min_memory_gb) AS size_ok,
@@ -39,10 +42,11 @@ export class TaskQueueRepository {
           WHERE t.task_id = $1)
        SELECT t.require_gpu, coalesce(t.not_before > now(), false) AS backing_off,
               (SELECT count(*)::int FROM n) AS online,
-              (SELECT count(*)::int FROM n WHERE gpu_ok) AS with_gpu,
-              (SELECT count(*)::int FROM n WHERE gpu_ok AND size_ok) AS capable,
-              (SELECT count(*)::int FROM n WHERE gpu_ok AND size_ok AND NOT ran) AS fresh,
-              (SELECT count(*)::int FROM n WHERE gpu_ok AND size_ok AND NOT ran AND owner_ok) AS fresh_owner,
+              (SELECT count(*)::int FROM n WHERE claims) AS claiming,
+              (SELECT count(*)::int FROM n WHERE claims AND gpu_ok) AS with_gpu,
+              (SELECT count(*)::int FROM n WHERE claims AND gpu_ok AND size_ok) AS capable,
+              (SELECT count(*)::int FROM n WHERE claims AND gpu_ok AND size_ok AND NOT ran) AS fresh,
+              (SELECT count(*)::int FROM n WHERE claims AND gpu_ok AND size_ok AND NOT ran AND owner_ok) AS fresh_owner,
               t.min_nodes > 1 AS quorum,
               (SELECT count(*)::int FROM task_runs r WHERE r.task_id = t.task_id AND r.status = 'leased') AS leased,
               (SELECT r.outcome FROM task_runs r WHERE r.task_id = t.task_id AND r.status = 'failed'
@@ -55,6 +59,7 @@ export class TaskQueueRepository {
       requireGpu: row.require_gpu,
       backingOff: row.backing_off,
       online: row.online,
+      claiming: row.claiming,
       withGpu: row.with_gpu,
       capable: row.capable,
       fresh: row.fresh,

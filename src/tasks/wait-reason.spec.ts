@@ -4,6 +4,7 @@ describe('waitReason', () => {
   const ready: WaitFacts = {
     requireGpu: false,
     online: 3,
+    claiming: 3,
     withGpu: 3,
     capable: 3,
     fresh: 3,
@@ -16,7 +17,16 @@ describe('waitReason', () => {
 
   it.each<[string, Partial<WaitFacts>, string]>([
     ['capable nodes exist', {}, WAIT_REASONS.waiting],
-    ['no node is online', { online: 0, withGpu: 0, capable: 0, fresh: 0 }, WAIT_REASONS.noComputeNode],
+    [
+      'no node is online',
+      { online: 0, claiming: 0, withGpu: 0, capable: 0, fresh: 0 },
+      WAIT_REASONS.noComputeNode,
+    ],
+    [
+      'every online node is quarantined or has no public key',
+      { claiming: 0, withGpu: 0, capable: 0, fresh: 0 },
+      WAIT_REASONS.noClaimingNode,
+    ],
     [
       'a GPU is needed and none is online',
       { requireGpu: true, withGpu: 0, capable: 0, fresh: 0 },

@@ -5,6 +5,8 @@ export interface WaitFacts {
   requireGpu: boolean;
   /** Online, live compute nodes. */
   online: number;
+  /** Of those, the ones whose claims are served: not quarantined, and with a public key to sign results. */
+  claiming: number;
   /** Of those, the ones with a GPU when the task needs one (else all). */
   withGpu: number;
   /** Of those, the ones meeting the task's CPU and memory floors. */
@@ -25,6 +27,8 @@ export interface WaitFacts {
 
 export const WAIT_REASONS = {
   noComputeNode: 'no online compute node',
+  noClaimingNode:
+    'no online compute node may take work: each is quarantined or was registered without a public key',
   noGpuNode: 'no online node with a GPU',
   noCapableNode: 'no online node with the required CPU cores and memory',
   noFreshNode: 'every capable online node has already run this task',
@@ -37,6 +41,8 @@ export const WAIT_REASONS = {
 /** Why a pending task waits, most fundamental cause first. */
 export function waitReason(facts: WaitFacts): string {
   if (facts.online === 0) return WAIT_REASONS.noComputeNode;
+  // Their claims are refused (node_quarantined, no_public_key): "waiting for a free node" would wait forever.
+  if (facts.claiming === 0) return WAIT_REASONS.noClaimingNode;
   if (facts.requireGpu && facts.withGpu === 0) return WAIT_REASONS.noGpuNode;
   if (facts.capable === 0) return WAIT_REASONS.noCapableNode;
   if (facts.fresh === 0) {

@@ -156,6 +156,33 @@ describeEachDatabase('node loss, wait reasons and task metrics on %s', (database
     }
   });
 
+  it('a pending task whose every online node may not claim says so, not "waiting for a free node"', async () => {
+    const h = bearer(alice.accessToken);
+    await ctx.dataSource.query(`UPDATE nodes SET status = 'offline' WHERE status <> 'rejected'`);
+    const task = await submitTask(ctx.app, h);
+    const reason = async () => (await getTask(ctx.app, task.task_id, h)).status_reason;
+    const agent = await newAgent(CPU_ONLY);
+    // Its claims are refused (403 node_quarantined, 403 no_public_key): the task would wait forever for it.
+    const node = [agent.nodeId];
+    const [{ public_key: key }] = await ctx.dataSource.query(
+      `SELECT public_key FROM nodes WHERE node_id = $1`,
+      node,
+    );
+    for (const change of ['quarantined_at = now()', 'public_key = NULL']) {
+      await ctx.dataSource.query(`UPDATE nodes SET ${change} WHERE node_id = $1`, node);
+      expect(await reason()).toBe(
+        'no online compute node may take work: each is quarantined or was registered without a public key',
+      );
+      await ctx.dataSource.query(
+        `UPDATE nodes SET quarantined_at = NULL, public_key = $2 WHERE node_id = $1`,
+        [...node, key],
+      );
+    }
+    // The control: the same node, reinstated, is simply waited for.
+    expect(await reason()).toBe('waiting for a free node');
+    await ctx.app.inject({ method: 'POST', url: `/api/v1/tasks/${task.task_id}/cancel`, headers: h });
+  });
+
   it('a running quorum task with no run leased says what it waits for', async () => {
     const h = bearer(alice.accessToken);
     await ctx.dataSource.query(`UPDATE nodes SET status = 'offline' WHERE status <> 'rejected'`);
