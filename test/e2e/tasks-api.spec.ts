@@ -59,6 +59,12 @@ describe('tasks API', () => {
       'requirements.min_nodes',
     );
     expect422(await post({ ...ORIGINAL_TASK, inputs: { a: 'x'.repeat(10_001) } }, h), 'inputs.a');
+    // argv as the run route and the engine's contract bound it (issue 7: ≤ 64 strings of ≤ 256 characters).
+    expect(
+      (await post({ ...ORIGINAL_TASK, task_type: 'wasm_execution', args: ['x'.repeat(256)] }, h)).json()
+        .details,
+    ).toEqual([expect.objectContaining({ field: 'module_id' })]);
+    expect422(await post({ ...ORIGINAL_TASK, args: ['x'.repeat(257)] }, h), 'args');
     // Settings that would be stored but do nothing for this task.
     const requirements = ORIGINAL_TASK.requirements;
     expect422(

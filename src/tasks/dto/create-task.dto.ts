@@ -18,6 +18,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { RUN_LIMITS } from '../../wasm/run-request';
 
 export const TASK_TYPES = ['wasm_execution', 'computation', 'zk_proof', 'federated_learning'] as const;
 export type TaskType = (typeof TASK_TYPES)[number];
@@ -144,12 +145,18 @@ export class CreateTaskDto {
   @Matches(SHA256_HEX, { message: 'circuit_id must be a lowercase hex SHA-256' })
   circuit_id?: string;
 
-  @ApiPropertyOptional({ type: [String], maxItems: 64 })
+  // The engine's argv contract, as on the run route: a node may refuse longer ones (issue 7).
+  @ApiPropertyOptional({
+    type: 'array',
+    items: { type: 'string', maxLength: RUN_LIMITS.maxArgLength },
+    maxItems: RUN_LIMITS.maxArgs,
+    description: `argv after the program name; strings of at most ${RUN_LIMITS.maxArgLength} characters`,
+  })
   @IsOptional()
   @IsArray()
-  @ArrayMaxSize(64)
+  @ArrayMaxSize(RUN_LIMITS.maxArgs)
   @IsString({ each: true })
-  @MaxLength(1024, { each: true })
+  @MaxLength(RUN_LIMITS.maxArgLength, { each: true })
   args?: string[];
 
   @ApiPropertyOptional({ default: true }) @IsOptional() @IsBoolean() deterministic?: boolean;
