@@ -162,6 +162,23 @@ describe('tasks API', () => {
     }
   });
 
+  it('the requirements a task answers with are accepted again (min_nodes 1000: max_runs defaults to 1002)', async () => {
+    const h = bearer(alice.accessToken);
+    const first = await post(
+      { ...ORIGINAL_TASK, requirements: { min_nodes: 1000, max_execution_time_sec: 60 } },
+      h,
+    );
+    expect(first.json().requirements).toMatchObject({ quorum: 1000, max_runs: 1002 });
+    const again = await post({ ...ORIGINAL_TASK, requirements: first.json().requirements }, h);
+    expect([again.statusCode, again.json().details]).toEqual([201, undefined]);
+    expect(again.json().requirements).toEqual(first.json().requirements);
+    expect422(
+      await post({ ...ORIGINAL_TASK, requirements: { ...first.json().requirements, max_runs: 1003 } }, h),
+      'requirements.max_runs',
+    );
+    for (const task of [first, again]) await call('POST', `/tasks/${task.json().task_id}/cancel`, h);
+  });
+
   it('refuses federated_learning, which no node executes yet, and stores no task (422 task_type_not_supported)', async () => {
     const h = bearer(alice.accessToken);
     const before = await ctx.dataSource.query(`SELECT count(*)::int AS n FROM tasks`);

@@ -31,13 +31,14 @@ export const SHA256_HEX = /^[0-9a-f]{64}$/;
 const MAX_MODULE_BASE64 = 180_000_000;
 export const DEFAULT_MAX_ATTEMPTS = 3;
 export const DEFAULT_QUEUE_TIMEOUT_SEC = 86_400;
+const MAX_MIN_NODES = 1000;
 
 /** The original's requirements, plus optional capability floors (no hidden per-type minimums). */
 export class TaskRequirementsDto {
-  @ApiProperty({ type: 'integer', minimum: 1, maximum: 1000, example: 1 })
+  @ApiProperty({ type: 'integer', minimum: 1, maximum: MAX_MIN_NODES, example: 1 })
   @IsInt()
   @Min(1)
-  @Max(1000)
+  @Max(MAX_MIN_NODES)
   min_nodes!: number;
 
   @ApiPropertyOptional({
@@ -54,10 +55,11 @@ export class TaskRequirementsDto {
   @Max(1000)
   quorum?: number;
 
+  // Up to the default of the largest min_nodes: a task's requirements, as it answers them, are accepted again.
   @ApiPropertyOptional({
     type: 'integer',
     minimum: 1,
-    maximum: 1000,
+    maximum: MAX_MIN_NODES + 2,
     description:
       'min_nodes ≥ 2: the most runs with a result before the task fails as no_consensus (one more run per ' +
       'disagreement; default min_nodes + 2)',
@@ -65,7 +67,7 @@ export class TaskRequirementsDto {
   @IsOptional()
   @IsInt()
   @Min(1)
-  @Max(1000)
+  @Max(MAX_MIN_NODES + 2)
   max_runs?: number;
 
   @ApiPropertyOptional({
