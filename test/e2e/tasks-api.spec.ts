@@ -119,66 +119,6 @@ describe('tasks API', () => {
     });
   });
 
-  it('an optional field sent as null is absent (its default), as @IsOptional validated it, in every field', async () => {
-    // Generated clients send every optional field they do not set as null. Top-level nulls already meant
-    // "absent" (priority: null → 0); quorum, max_runs, module_id, circuit_id and wasm_module were read as
-    // present by the per-type checks: a 422 with a wrong message ("must be a majority of min_nodes") instead.
-    const nulls = {
-      wasm_module: null,
-      module_id: null,
-      circuit_id: null,
-      args: null,
-      deterministic: null,
-      priority: null,
-      max_attempts: null,
-      queue_timeout_sec: null,
-    };
-    const requirementNulls = {
-      quorum: null,
-      max_runs: null,
-      verification: null,
-      require_gpu: null,
-      require_proof: null,
-      min_cpu_cores: null,
-      min_memory_gb: null,
-    };
-    const h = bearer(alice.accessToken);
-    for (const min_nodes of [1, 2]) {
-      const requirements = { min_nodes, max_execution_time_sec: 60, ...requirementNulls };
-      const res = await post({ ...ORIGINAL_TASK, ...nulls, requirements }, h);
-      expect({ min_nodes, status: res.statusCode, details: res.json().details }).toEqual({
-        min_nodes,
-        status: 201,
-        details: undefined,
-      });
-      expect(res.json()).toMatchObject({
-        priority: 0,
-        max_attempts: 3,
-        circuit_id: null,
-        requirements: { min_nodes, require_gpu: false, require_proof: false },
-        verification: { method: min_nodes === 1 ? 'none' : 'quorum' },
-      });
-      if (min_nodes === 2) expect(res.json().requirements).toMatchObject({ quorum: 2, max_runs: 4 });
-    }
-  });
-
-  it('the requirements a task answers with are accepted again (min_nodes 1000: max_runs defaults to 1002)', async () => {
-    const h = bearer(alice.accessToken);
-    const first = await post(
-      { ...ORIGINAL_TASK, requirements: { min_nodes: 1000, max_execution_time_sec: 60 } },
-      h,
-    );
-    expect(first.json().requirements).toMatchObject({ quorum: 1000, max_runs: 1002 });
-    const again = await post({ ...ORIGINAL_TASK, requirements: first.json().requirements }, h);
-    expect([again.statusCode, again.json().details]).toEqual([201, undefined]);
-    expect(again.json().requirements).toEqual(first.json().requirements);
-    expect422(
-      await post({ ...ORIGINAL_TASK, requirements: { ...first.json().requirements, max_runs: 1003 } }, h),
-      'requirements.max_runs',
-    );
-    for (const task of [first, again]) await call('POST', `/tasks/${task.json().task_id}/cancel`, h);
-  });
-
   it('refuses federated_learning, which no node executes yet, and stores no task (422 task_type_not_supported)', async () => {
     const h = bearer(alice.accessToken);
     const before = await ctx.dataSource.query(`SELECT count(*)::int AS n FROM tasks`);
