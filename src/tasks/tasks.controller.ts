@@ -34,7 +34,7 @@ import { Scope } from '../common/auth/scopes';
 import { BodyLimit } from '../common/http/body-limit';
 import { RawJsonBody } from '../common/http/body-parsers';
 import { LongLived } from '../common/http/long-lived';
-import { moduleUploadBodyLimit } from '../wasm/module-upload';
+import { taskBodyLimit } from '../wasm/module-upload';
 import { CreateTaskDto } from './dto/create-task.dto';
 import { CreateTaskPipe } from './create-task.pipe';
 import type { CreateTaskRequest } from './create-task.pipe';
@@ -59,7 +59,7 @@ export class TasksController {
   @Post()
   @Authenticated({ scopes: [Scope.TasksWrite] })
   @RateLimitTier('task')
-  @BodyLimit(moduleUploadBodyLimit)
+  @BodyLimit(taskBodyLimit)
   // Forbidden keys reach CreateTaskPipe as own properties, to be refused by name instead of deleted unseen.
   @RawJsonBody()
   @ApiHeader({

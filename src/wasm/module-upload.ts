@@ -16,6 +16,15 @@ export function moduleUploadBodyLimit({ get, defaultLimit }: BodyLimitContext): 
   return Math.max(base64Chars(get(WasmConfig).maxModuleBytes) + JSON_ENVELOPE_CHARS, defaultLimit);
 }
 
+/**
+ * POST /tasks's body limit: a module at WASM_MAX_MODULE_BYTES in base64 (`wasm_module`) beside the rest of a task
+ * body, which may take BODY_LIMIT_BYTES on its own (its inputs). With the upload's limit (1 KiB beside the
+ * module) a task carrying a module near its cap and a few KiB of inputs was a 413.
+ */
+export function taskBodyLimit({ get, defaultLimit }: BodyLimitContext): number {
+  return base64Chars(get(WasmConfig).maxModuleBytes) + defaultLimit;
+}
+
 const invalid = (message: string, field = 'wasm_module') =>
   AppException.validation([{ field, message }], `${field} ${message}`);
 

@@ -1,7 +1,10 @@
 import { useAdminApp } from '../support/admin';
+import { useTestApp } from '../support/app';
 import { bearer, newSession, Session } from '../support/auth';
 import { ORIGINAL_TASK } from '../support/tasks';
 import { expect422 } from '../support/validation';
+import { fixture, sha256 } from '../support/wasm';
+import { name, section } from '../support/wasm-encoding';
 
 /** POST /tasks: how optional requirement fields are read (null, defaults) and that answered ones round-trip. */
 describe('task submission fields', () => {
@@ -75,5 +78,53 @@ describe('task submission fields', () => {
       'requirements.max_runs',
     );
     for (const task of [first, again]) await call('POST', `/tasks/${task.json().task_id}/cancel`, h);
+  });
+});
+
+/** POST /tasks's body limit: a module at its cap inline, beside a task body that fits BODY_LIMIT_BYTES. */
+describe('task submission body limit', () => {
+  // Above the largest built-in program (registered at boot under the same cap).
+  const cap = 48 * 1024;
+  // The echo fixture padded with a custom section to exactly the cap (64 KiB of base64).
+  const echo = fixture('echo');
+  const padding = cap - echo.length - 1 - 3 - name('pad').length;
+  const module = Buffer.concat([echo, Buffer.from(section(0, [...name('pad'), ...Buffer.alloc(padding)]))]);
+  const ctx = useTestApp({
+    database: 'pglite',
+    env: { WASM_MAX_MODULE_BYTES: String(cap), BODY_LIMIT_BYTES: '4096' },
+  });
+  let h: Record<string, string>;
+
+  beforeAll(async () => {
+    h = bearer((await newSession(ctx.app, 'carol')).accessToken);
+  });
+
+  const post = (payload: object) =>
+    ctx.app.inject({ method: 'POST', url: '/api/v1/tasks', headers: h, payload });
+  const task = (inputs: object, wasm_module?: string) => ({
+    task_type: 'wasm_execution',
+    ...(wasm_module ? { wasm_module } : { module_id: sha256(module) }),
+    inputs,
+    requirements: { min_nodes: 1, max_execution_time_sec: 60 },
+  });
+
+  it('admits a module at WASM_MAX_MODULE_BYTES inline with inputs a body without it may carry', async () => {
+    expect(module.length).toBe(cap);
+    const inputs = { text: 'x'.repeat(3000) };
+    // The control: these inputs alone are well within BODY_LIMIT_BYTES (the module stored first).
+    const upload = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/modules',
+      headers: { ...h, 'content-type': 'application/wasm' },
+      payload: module,
+    });
+    expect(upload.statusCode).toBe(201);
+    expect((await post(task(inputs))).statusCode).toBe(201);
+    // With the module inline: was a 413, the route's limit leaving 1 KiB beside the module.
+    const inline = await post(task(inputs, module.toString('base64')));
+    expect([inline.statusCode, inline.json().error]).toEqual([201, undefined]);
+    // Past the module's base64 and BODY_LIMIT_BYTES together: 413 still.
+    const over = await post(task({ text: 'x'.repeat(4200) }, module.toString('base64')));
+    expect(over.statusCode).toBe(413);
   });
 });
