@@ -15,7 +15,7 @@ export class CheckResultDto {
   @ApiProperty({ enum: ['up', 'down', 'degraded'] })
   status!: 'up' | 'down' | 'degraded';
 
-  @ApiProperty()
+  @ApiProperty({ type: 'integer' })
   latency_ms!: number;
 
   @ApiProperty({ required: false })

@@ -77,7 +77,7 @@ export class TokenPairDto {
   @ApiProperty({ example: 'Bearer' })
   token_type!: 'Bearer';
 
-  @ApiProperty({ example: 900, description: 'Access token lifetime in seconds' })
+  @ApiProperty({ type: 'integer', example: 900, description: 'Access token lifetime in seconds' })
   expires_in!: number;
 }
 

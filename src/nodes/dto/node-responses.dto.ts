@@ -5,13 +5,18 @@ import { NodeCapabilitiesDto, NODE_TYPES } from './register-node.dto';
 /** The original's NodeInfo plus `public_key` and `labels`; `owner_id` is null for non-admins viewing others. */
 export class NodeReputationDto {
   @ApiProperty({
+    type: 'integer',
     description: 'Runs whose output matched the accepted output (quorum) or whose proof verified',
   })
   valid!: number;
-  @ApiProperty({ description: 'Runs outvoted by a quorum, or with a rejected proof' }) invalid!: number;
-  @ApiProperty({ description: 'Runs that reported a node fault (error, timeout)' }) error!: number;
-  @ApiProperty({ description: 'Leases that ended without a result (expired, node lost)' }) lost!: number;
-  @ApiProperty({ description: 'Valid results in a row (an invalid one resets it)' }) valid_streak!: number;
+  @ApiProperty({ type: 'integer', description: 'Runs outvoted by a quorum, or with a rejected proof' })
+  invalid!: number;
+  @ApiProperty({ type: 'integer', description: 'Runs that reported a node fault (error, timeout)' })
+  error!: number;
+  @ApiProperty({ type: 'integer', description: 'Leases that ended without a result (expired, node lost)' })
+  lost!: number;
+  @ApiProperty({ type: 'integer', description: 'Valid results in a row (an invalid one resets it)' })
+  valid_streak!: number;
   @ApiProperty({
     nullable: true,
     type: Number,
@@ -82,10 +87,11 @@ export class HeartbeatResponseDto {
   @ApiProperty({ format: 'date-time' }) timestamp!: string;
   @ApiProperty() health_score!: number;
   @ApiProperty({ enum: NODE_STATUSES }) node_status!: string;
-  @ApiProperty() active_tasks!: number;
-  @ApiProperty({ description: 'Send the next heartbeat within this many seconds' })
+  @ApiProperty({ type: 'integer' }) active_tasks!: number;
+  @ApiProperty({ type: 'integer', description: 'Send the next heartbeat within this many seconds' })
   heartbeat_interval_secs!: number;
   @ApiPropertyOptional({
+    type: 'integer',
     description:
       'Most runs the server leases to one node at once (NODE_MAX_CONCURRENT_RUNS): slots beyond it would idle',
   })
@@ -99,13 +105,13 @@ export class HeartbeatRecordDto {
   bucket_start!: string;
   @ApiProperty({ format: 'date-time', description: 'The latest heartbeat in the interval' })
   recorded_at!: string;
-  @ApiProperty({ description: 'Heartbeats received in the interval' }) heartbeats!: number;
+  @ApiProperty({ type: 'integer', description: 'Heartbeats received in the interval' }) heartbeats!: number;
   @ApiProperty() health_score!: number;
   @ApiProperty({ nullable: true, type: Number }) cpu_usage!: number | null;
   @ApiProperty({ nullable: true, type: Number }) memory_usage!: number | null;
   @ApiProperty({ nullable: true, type: Number }) disk_usage!: number | null;
-  @ApiProperty({ nullable: true, type: Number }) network_latency_ms!: number | null;
-  @ApiProperty() active_tasks!: number;
+  @ApiProperty({ nullable: true, type: 'integer' }) network_latency_ms!: number | null;
+  @ApiProperty({ type: 'integer' }) active_tasks!: number;
   @ApiProperty({ nullable: true, type: String }) agent_version!: string | null;
   @ApiProperty({ enum: NODE_STATUSES }) status!: string;
 }
@@ -121,17 +127,20 @@ export class HeartbeatPageDto {
 }
 
 export class ClusterStatsDto {
-  @ApiProperty({ description: 'Live (not deleted), non-rejected nodes' }) total_nodes!: number;
-  @ApiProperty({ description: 'Online with a health score of at least 70' }) healthy_nodes!: number;
-  @ApiProperty() total_tasks!: number;
-  @ApiProperty() completed_tasks!: number;
-  @ApiProperty() failed_tasks!: number;
+  @ApiProperty({ type: 'integer', description: 'Live (not deleted), non-rejected nodes' })
+  total_nodes!: number;
+  @ApiProperty({ type: 'integer', description: 'Online with a health score of at least 70' })
+  healthy_nodes!: number;
+  @ApiProperty({ type: 'integer' }) total_tasks!: number;
+  @ApiProperty({ type: 'integer' }) completed_tasks!: number;
+  @ApiProperty({ type: 'integer' }) failed_tasks!: number;
   @ApiProperty({ description: 'Mean health score of the counted nodes (0 when there are none)' })
   avg_health_score!: number;
-  @ApiProperty({ description: 'Σ cpu_cores of the counted nodes' }) total_compute_capacity!: number;
-  @ApiProperty() online_nodes!: number;
-  @ApiProperty() pending_tasks!: number;
-  @ApiProperty() running_tasks!: number;
+  @ApiProperty({ type: 'integer', description: 'Σ cpu_cores of the counted nodes' })
+  total_compute_capacity!: number;
+  @ApiProperty({ type: 'integer' }) online_nodes!: number;
+  @ApiProperty({ type: 'integer' }) pending_tasks!: number;
+  @ApiProperty({ type: 'integer' }) running_tasks!: number;
   @ApiPropertyOptional({
     type: 'object',
     additionalProperties: { type: 'integer' },

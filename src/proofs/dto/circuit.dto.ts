@@ -52,12 +52,13 @@ export class CircuitDto {
   @ApiProperty() name!: string;
   @ApiProperty({ enum: PROOF_SYSTEMS }) protocol!: ProofSystem;
   @ApiProperty({ example: 'bn128' }) curve!: string;
-  @ApiProperty({ description: 'Number of public signals a proof carries' }) n_public!: number;
+  @ApiProperty({ type: 'integer', description: 'Number of public signals a proof carries' })
+  n_public!: number;
   @ApiProperty({ type: 'object', additionalProperties: true }) verification_key!: unknown;
   @ApiProperty({ nullable: true, type: String }) wasm_sha256!: string | null;
-  @ApiProperty({ nullable: true, type: Number }) wasm_size!: number | null;
+  @ApiProperty({ nullable: true, type: 'integer' }) wasm_size!: number | null;
   @ApiProperty({ nullable: true, type: String }) zkey_sha256!: string | null;
-  @ApiProperty({ nullable: true, type: Number }) zkey_size!: number | null;
+  @ApiProperty({ nullable: true, type: 'integer' }) zkey_size!: number | null;
   @ApiProperty({ format: 'date-time' }) created_at!: string;
   @ApiProperty({
     nullable: true,
@@ -95,6 +96,7 @@ export class CircuitRemovalDto {
   @ApiProperty({ description: 'It was retired by an earlier call (retired_at is that call’s)' })
   already_retired!: boolean;
   @ApiProperty({
+    type: 'integer',
     description:
       'Its pending or running tasks, left to finish (their nodes still download wasm and zkey); ' +
       '`GET /tasks?circuit_id=…&all=true` lists them',

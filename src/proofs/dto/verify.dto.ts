@@ -83,7 +83,7 @@ export class VerifyProofResultDto {
   @ApiProperty({ pattern: SHA256_HEX_PATTERN.source }) circuit_id!: string;
   @ApiProperty({ format: 'uuid', nullable: true, type: String }) task_id!: string | null;
   @ApiProperty({ format: 'date-time' }) verified_at!: string;
-  @ApiProperty() verification_time_ms!: number;
+  @ApiProperty({ type: 'integer' }) verification_time_ms!: number;
   @ApiProperty({
     nullable: true,
     type: String,

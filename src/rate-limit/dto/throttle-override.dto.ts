@@ -57,8 +57,8 @@ export class ThrottleOverrideDto {
   @ApiProperty({ enum: SUBJECT_TYPES }) subject_type!: string;
   @ApiProperty() subject_id!: string;
   @ApiProperty({ nullable: true, type: String, enum: KEY_TIERS }) tier!: string | null;
-  @ApiProperty({ nullable: true, type: Number }) rpm!: number | null;
-  @ApiProperty({ nullable: true, type: Number }) burst!: number | null;
+  @ApiProperty({ nullable: true, type: 'integer' }) rpm!: number | null;
+  @ApiProperty({ nullable: true, type: 'integer' }) burst!: number | null;
   @ApiProperty({ format: 'date-time' }) expires_at!: string;
   @ApiProperty({ format: 'uuid', nullable: true, type: String }) created_by!: string | null;
   @ApiProperty({ format: 'date-time' }) created_at!: string;

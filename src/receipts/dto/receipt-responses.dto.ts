@@ -32,7 +32,7 @@ export class RunReceiptDto implements RunReceipt {
   @ApiPropertyOptional({ description: 'zk runs: SHA-256 of the JCS form of {proof, public_signals}' })
   proof_hash?: string;
   @ApiProperty() outcome!: string;
-  @ApiProperty() execution_time_ms!: number;
+  @ApiProperty({ type: 'integer' }) execution_time_ms!: number;
 }
 
 export class ReceiptRunDto implements ReceiptRun {
@@ -48,15 +48,15 @@ export class ReceiptRunDto implements ReceiptRun {
 }
 
 export class TaskReceiptDto implements TaskReceipt {
-  @ApiProperty({ enum: [TASK_RECEIPT_VERSION] }) version!: typeof TASK_RECEIPT_VERSION;
+  @ApiProperty({ type: 'integer', enum: [TASK_RECEIPT_VERSION] }) version!: typeof TASK_RECEIPT_VERSION;
   @ApiProperty({ format: 'uuid' }) task_id!: string;
   @ApiProperty() task_type!: string;
   @ApiProperty({ description: `${HEX_SHA256} of the RFC 8785 form of the inputs` }) inputs_hash!: string;
   @ApiPropertyOptional({ description: 'WASM tasks: the module’s SHA-256' }) module_hash?: string;
   @ApiPropertyOptional({ description: 'zk_proof tasks' }) circuit_id?: string;
   @ApiProperty({ enum: RECEIPT_VERIFICATIONS }) verification!: ReceiptVerification;
-  @ApiProperty() min_nodes!: number;
-  @ApiProperty() quorum!: number;
+  @ApiProperty({ type: 'integer' }) min_nodes!: number;
+  @ApiProperty({ type: 'integer' }) quorum!: number;
   @ApiProperty({ description: `The canonical run’s output hash (${HEX_SHA256} of the RFC 8785 form)` })
   output_hash!: string;
   @ApiProperty({ format: 'uuid' }) canonical_run_id!: string;

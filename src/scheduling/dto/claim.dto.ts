@@ -40,9 +40,9 @@ export function claimWaits(request: { body?: unknown }): boolean {
 }
 
 export class RunLimitsDto {
-  @ApiProperty() timeout_ms!: number;
-  @ApiProperty() memory_mb!: number;
-  @ApiProperty() output_bytes!: number;
+  @ApiProperty({ type: 'integer' }) timeout_ms!: number;
+  @ApiProperty({ type: 'integer' }) memory_mb!: number;
+  @ApiProperty({ type: 'integer' }) output_bytes!: number;
 }
 
 /** Everything the node needs to execute the run. */

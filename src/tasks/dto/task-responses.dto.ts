@@ -14,7 +14,10 @@ export class TaskVerificationDto {
     description: 'min_nodes ≥ 2: requirements.verification',
   })
   mode?: string;
-  @ApiPropertyOptional({ description: 'quorum: how many agreeing runs of distinct owners complete the task' })
+  @ApiPropertyOptional({
+    type: 'integer',
+    description: 'quorum: how many agreeing runs of distinct owners complete the task',
+  })
   quorum?: number;
   @ApiPropertyOptional({
     format: 'uuid',
@@ -30,7 +33,7 @@ export class TaskRunDto {
   @ApiProperty() node_id!: string;
   @ApiProperty({ enum: ['leased', 'succeeded', 'failed', 'expired', 'cancelled', 'rejected'] })
   status!: string;
-  @ApiProperty() attempt!: number;
+  @ApiProperty({ type: 'integer' }) attempt!: number;
   @ApiProperty({ nullable: true, type: String }) outcome!: string | null;
   @ApiProperty({
     nullable: true,
@@ -46,12 +49,12 @@ export class TaskRunDto {
     description: 'Compared with the accepted output: valid, invalid, or null (not compared)',
   })
   verdict!: string | null;
-  @ApiProperty({ nullable: true, type: Number }) execution_time_ms!: number | null;
+  @ApiProperty({ nullable: true, type: 'integer' }) execution_time_ms!: number | null;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) started_at!: string | null;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) finished_at!: string | null;
   @ApiProperty({
     nullable: true,
-    type: Number,
+    type: 'integer',
     description:
       'The module’s exit code; shown at once for a failed run, for the others once the task is decided',
   })
@@ -88,9 +91,9 @@ export class TaskInfoDto {
   @ApiProperty({ nullable: true, type: String }) circuit_id!: string | null;
   @ApiProperty({ nullable: true, type: String, description: 'Why it waits, or why it failed' })
   status_reason!: string | null;
-  @ApiProperty() attempts!: number;
-  @ApiProperty() max_attempts!: number;
-  @ApiProperty() priority!: number;
+  @ApiProperty({ type: 'integer' }) attempts!: number;
+  @ApiProperty({ type: 'integer' }) max_attempts!: number;
+  @ApiProperty({ type: 'integer' }) priority!: number;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) completed_at!: string | null;
   @ApiProperty({ type: TaskVerificationDto }) verification!: TaskVerificationDto;
   @ApiPropertyOptional({ type: [TaskRunDto], description: 'On the single-task GET only' })

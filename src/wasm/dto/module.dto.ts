@@ -40,7 +40,7 @@ export class ModuleExportDto {
 export class ModuleDto {
   @ApiProperty({ pattern: SHA256_HEX_PATTERN.source, description: 'SHA-256 of the module bytes' })
   module_id!: string;
-  @ApiProperty() size_bytes!: number;
+  @ApiProperty({ type: 'integer' }) size_bytes!: number;
   @ApiProperty({ type: [ModuleImportDto] }) imports!: ModuleImportDto[];
   @ApiProperty({ type: [ModuleExportDto] }) exports!: ModuleExportDto[];
   @ApiProperty({ format: 'date-time', description: 'When these bytes were first uploaded' })
@@ -75,11 +75,14 @@ export function toOwnedModuleDto(record: OwnedModule): OwnedModuleDto {
 
 /** `GET /modules/usage`: what the caller is charged for, and their quota. */
 export class ModuleUsageDto {
-  @ApiProperty({ description: 'Bytes of the distinct modules you own or your live tasks run' })
+  @ApiProperty({
+    type: 'integer',
+    description: 'Bytes of the distinct modules you own or your live tasks run',
+  })
   used_bytes!: number;
-  @ApiProperty({ description: 'How many such modules' }) used_modules!: number;
-  @ApiProperty({ description: 'MODULE_STORAGE_QUOTA_BYTES' }) max_bytes!: number;
-  @ApiProperty({ description: 'MODULE_STORAGE_QUOTA_COUNT' }) max_modules!: number;
+  @ApiProperty({ type: 'integer', description: 'How many such modules' }) used_modules!: number;
+  @ApiProperty({ type: 'integer', description: 'MODULE_STORAGE_QUOTA_BYTES' }) max_bytes!: number;
+  @ApiProperty({ type: 'integer', description: 'MODULE_STORAGE_QUOTA_COUNT' }) max_modules!: number;
 }
 
 export class ModuleDeletedDto {

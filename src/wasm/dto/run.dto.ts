@@ -56,7 +56,7 @@ export class RunModuleRequestDto {
 }
 
 export class RunResultDto {
-  @ApiProperty({ type: Number, nullable: true, description: 'null unless the module exited' })
+  @ApiProperty({ type: 'integer', nullable: true, description: 'null unless the module exited' })
   exit_code!: number | null;
   @ApiProperty({
     ...ANY_JSON,
@@ -64,7 +64,7 @@ export class RunResultDto {
   })
   stdout!: unknown;
   @ApiProperty() stderr!: string;
-  @ApiProperty() execution_time_ms!: number;
+  @ApiProperty({ type: 'integer' }) execution_time_ms!: number;
   @ApiProperty({ pattern: SHA256_HEX_PATTERN.source, description: 'SHA-256 of the module' })
   module_hash!: string;
   @ApiProperty({ pattern: SHA256_HEX_PATTERN.source, description: 'SHA-256 of the JSON given on stdin' })
