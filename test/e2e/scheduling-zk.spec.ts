@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { useAdminApp } from '../support/admin';
-import { generateNodeKeyPair, signReceipt } from '../../src/common/receipts/receipt';
+import { generateNodeKeyPair, proofHash, signReceipt } from '../../src/common/receipts/receipt';
 import { ProofVerificationService } from '../../src/proofs/proof-verification.service';
 import { LeasedRun, outputHash, receiptFor, TestAgent } from '../support/agent';
 import { bearer, newSession, Session } from '../support/auth';
@@ -171,6 +171,34 @@ describe('zk_proof tasks', () => {
     } finally {
       check.mockRestore();
     }
+  });
+
+  it('the signed receipt binds the proof the result carries (proof_hash of its proof and public_signals)', async () => {
+    const task = await zkTask();
+    const agent = await newAgent();
+    const run = await claimTask(agent, task.task_id);
+    const { proof, publicSignals } = zkFixture('multiplier', 'groth16');
+    // A third-party node reporting its statement as output and the proof beside it, as README pins the body.
+    const output = { public_signals: publicSignals };
+    const body = {
+      fence: run.fence,
+      outcome: 'ok',
+      output,
+      output_hash: outputHash(output),
+      execution_time_ms: 12,
+    };
+    const extra = { proof, public_signals: publicSignals };
+    const withoutProofHash = signReceipt(receiptFor(run, body), agent.keys.privateKey);
+    const unbound = await agent.report(run, 'ok', output, { ...extra, signature: withoutProofHash });
+    expect([unbound.statusCode, unbound.json().reason]).toEqual([422, 'signature_invalid']);
+    const receipt = { ...receiptFor(run, body), proof_hash: proofHash(proof, publicSignals) };
+    const signature = signReceipt(receipt, agent.keys.privateKey);
+    const accepted = await agent.report(run, 'ok', output, { ...extra, signature });
+    expect([accepted.statusCode, accepted.json().task_status]).toEqual([200, 'completed']);
+    const [stored] = await ctx.dataSource.query(`SELECT receipt FROM task_runs WHERE run_id = $1`, [
+      run.run_id,
+    ]);
+    expect(stored.receipt).toMatchObject({ proof_hash: proofHash(proof, publicSignals) });
   });
 
   it('a valid proof of another statement is rejected; the task goes to another node, then fails proof_invalid', async () => {

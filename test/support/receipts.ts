@@ -50,7 +50,12 @@ export function receiptFixture(options: ReceiptFixtureOptions = {}): ReceiptFixt
       inputs_hash: jsonSha256Hex(inputs),
       module_hash: moduleHash,
       circuit_id: circuitId,
-      output,
+      ...(zk
+        ? {
+            proof: (output as { proof?: unknown }).proof,
+            public_signals: (output as { public_signals?: unknown }).public_signals,
+          }
+        : {}),
       output_hash: jsonSha256Hex(output),
       outcome: 'ok',
       execution_time_ms: 12 + index,

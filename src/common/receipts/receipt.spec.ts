@@ -6,7 +6,6 @@ describe('verifyReceipt (public keys parsed once and cached by their text)', () 
     run_id: '00000000-0000-4000-8000-000000000002',
     fence: '7',
     inputs_hash: 'a'.repeat(64),
-    output: { sum: 6 },
     output_hash: 'b'.repeat(64),
     outcome: 'ok',
     execution_time_ms: 3,

@@ -32,8 +32,12 @@ export interface ResultReceiptParts {
   module_hash?: string | null;
   /** The task's circuit (zk runs); absent or null otherwise. */
   circuit_id?: string | null;
-  /** The reported output: a zk run's `{proof, public_signals}` gives `proof_hash`. */
-  output: unknown;
+  /**
+   * A zk run's reported `proof` and `public_signals` (the result's own fields, the proof the server verifies
+   * and stores) give `proof_hash`; absent when the result carries no proof.
+   */
+  proof?: unknown;
+  public_signals?: unknown;
   output_hash: string;
   outcome: string;
   execution_time_ms: number;
@@ -56,10 +60,8 @@ export function resultReceipt(parts: ResultReceiptParts): RunReceipt {
   if (parts.module_hash) receipt.module_hash = parts.module_hash;
   if (parts.circuit_id) {
     receipt.circuit_id = parts.circuit_id;
-    const output = parts.output as { proof?: unknown; public_signals?: unknown } | null | undefined;
-    if (typeof output === 'object' && output !== null && output.proof !== undefined) {
-      receipt.proof_hash = proofHash(output.proof, output.public_signals);
-    }
+    // The proof that is verified and stored, not whatever `output` holds: the signature must bind that one.
+    if (parts.proof !== undefined) receipt.proof_hash = proofHash(parts.proof, parts.public_signals);
   }
   return receipt;
 }
