@@ -67,7 +67,9 @@ export class SchedulingController {
   @ApiOkResponse({ type: ClaimResponseDto, description: 'Leased runs, each with its fence and spec' })
   @ApiNoContentResponse({ description: 'Nothing to do within wait_ms' })
   @ApiForbiddenResponse({
-    description: 'The node is quarantined for invalid results (`reason: node_quarantined`, with why)',
+    description:
+      'The node is quarantined for invalid results (`reason: node_quarantined`, with why), or registered no ' +
+      'public key, so its results could not be checked (`reason: no_public_key`)',
   })
   @ApiNotFoundResponse({ description: 'Another node than the key’s own, or no such node (`not_found`)' })
   @ApiBody({ type: ClaimRequestDto, required: false })
@@ -105,11 +107,24 @@ export class SchedulingController {
       'With Claim-Next: the key of the claim it carries, resent with the result’s retries, so a retry whose ' +
       'first answer was lost gets the runs leased then instead of more (see the claim route)',
   })
-  @ApiOkResponse({ type: RunResultResponseDto })
+  @ApiOkResponse({
+    type: RunResultResponseDto,
+    description: 'Accepted (or the first answer to an identical repeat), with `next_runs` under Claim-Next',
+  })
+  @ApiForbiddenResponse({
+    description:
+      'The node registered no public key: its results cannot be verified (`reason: no_public_key`)',
+  })
   @ApiConflictResponse({
     description: 'Stale fence, expired lease or another node’s run (`reason: lease_lost`)',
   })
-  @ApiUnprocessableEntityResponse({ description: 'output_hash is not the hash of output' })
+  @ApiUnprocessableEntityResponse({
+    description:
+      'The body failed validation, or a malformed Claim-Next or Idempotency-Key header (`validation_error`; ' +
+      '`details` names each field); output_hash is not the hash of output; the signature does not verify ' +
+      'against the node’s key (`reason: signature_invalid`); a proof on a task that takes none, or none on ' +
+      'an ok zk_proof result',
+  })
   async result(
     @Param('run_id') runId: string,
     @Body() dto: RunResultRequestDto,

@@ -136,6 +136,23 @@ describe('the OpenAPI document', () => {
     expect(Object.keys(full.headers ?? {})).toContain('Retry-After');
   });
 
+  it('documents the node protocol’s refusals: no_public_key (403), and every 422 of a result', () => {
+    const described = (path: string, status: string) =>
+      operation(path, 'post').responses[status]?.description ?? '';
+    for (const path of ['/api/v1/nodes/{node_id}/claim', '/api/v1/runs/{run_id}/result']) {
+      expect(described(path, '403')).toContain('no_public_key');
+    }
+    const refusals = described('/api/v1/runs/{run_id}/result', '422');
+    for (const cause of [
+      'validation_error',
+      'output_hash',
+      'signature_invalid',
+      'Claim-Next',
+      'Idempotency-Key',
+    ])
+      expect(refusals).toContain(cause);
+  });
+
   it('documents fields of any JSON value as such (a task result can be a string), and the key-only route as key-only', () => {
     const anyJson = (schema: string, property: string) =>
       (doc.components.schemas[schema].properties as Record<string, Json>)[property];
