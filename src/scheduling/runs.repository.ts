@@ -129,9 +129,10 @@ export class RunsRepository {
            FROM given g
           WHERE r.run_id = g.run_id AND r.fence = g.fence AND r.node_id = $1 AND r.status = 'leased'
             AND r.lease_expires_at > now()
-         RETURNING r.run_id)
+         RETURNING r.run_id, r.fence)
+       -- By run and fence: a run named twice (one fence stale) is renewed for its own fence only.
        SELECT g.run_id,
-              CASE WHEN g.run_id IN (SELECT run_id FROM renewed) THEN 'renewed'
+              CASE WHEN (g.run_id, g.fence) IN (SELECT run_id, fence FROM renewed) THEN 'renewed'
                    WHEN r.status = 'cancelled' AND r.node_id = $1 AND r.fence = g.fence THEN 'cancel'
                    ELSE 'lost' END AS verdict
          FROM given g LEFT JOIN task_runs r ON r.run_id = g.run_id`,

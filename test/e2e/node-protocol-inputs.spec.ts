@@ -34,6 +34,13 @@ describe('node protocol and task inputs at their bounds', () => {
     expect(edge.statusCode).toBe(200);
   });
 
+  it('a heartbeat naming a run twice renews only the pair with its fence: the other is lost', async () => {
+    const { agent, run } = await claimOne();
+    const stale = String(BigInt(run.fence) + 1000n);
+    const beat = await agent.heartbeat([run, { run_id: run.run_id, fence: stale }]);
+    expect(beat.json().leases).toEqual({ renewed: [run.run_id], lost: [run.run_id], cancel: [] });
+  });
+
   it('gas_used past 2^53 is a 422', async () => {
     const { agent, run } = await claimOne();
     const res = await agent.report(run, 'ok', 1, { gas_used: 1e20 });
