@@ -138,7 +138,7 @@ describe('the OpenAPI document', () => {
 
   it('documents the node protocol’s refusals: no_public_key (403), and every 422 of a result', () => {
     const described = (path: string, status: string) =>
-      operation(path, 'post').responses[status]?.description ?? '';
+      (operation(path, 'post').responses[status] as { description?: string } | undefined)?.description ?? '';
     for (const path of ['/api/v1/nodes/{node_id}/claim', '/api/v1/runs/{run_id}/result']) {
       expect(described(path, '403')).toContain('no_public_key');
     }
