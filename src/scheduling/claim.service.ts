@@ -227,7 +227,14 @@ export class ClaimService implements OnModuleDestroy {
           memory_mb: Math.floor(wasm.maxMemoryBytes / (1024 * 1024)),
           output_bytes: wasm.maxOutputBytes,
         },
-        ...(run.circuitId ? { circuit_id: run.circuitId } : {}),
+        // Issue 16 pins "for zk circuit_id + artifact URLs": the download routes node keys may read.
+        ...(run.circuitId
+          ? {
+              circuit_id: run.circuitId,
+              circuit_wasm_url: `/api/v1/circuits/${run.circuitId}/wasm`,
+              circuit_zkey_url: `/api/v1/circuits/${run.circuitId}/zkey`,
+            }
+          : {}),
       },
     };
   }

@@ -3,7 +3,7 @@ import { useAdminApp } from '../support/admin';
 import { generateNodeKeyPair, proofHash, signReceipt } from '../../src/common/receipts/receipt';
 import { ProofVerificationService } from '../../src/proofs/proof-verification.service';
 import { LeasedRun, outputHash, receiptFor, TestAgent } from '../support/agent';
-import { bearer, newSession, Session } from '../support/auth';
+import { apiKeyHeader, bearer, newSession, Session } from '../support/auth';
 import { expect422 } from '../support/validation';
 import { getTask, ORIGINAL_TASK, submitTask } from '../support/tasks';
 import { fixture, sha256, uniqueFixture } from '../support/wasm';
@@ -170,6 +170,27 @@ describe('zk_proof tasks', () => {
       expect(check).toHaveBeenCalledTimes(1);
     } finally {
       check.mockRestore();
+    }
+  });
+
+  it('a zk run’s spec names its circuit and the URLs of its artifacts, readable with the node’s key', async () => {
+    const task = await zkTask();
+    const agent = await newAgent();
+    const run = await claimTask(agent, task.task_id);
+    const base = `/api/v1/circuits/${circuitId}`;
+    expect(run.spec).toMatchObject({
+      circuit_id: circuitId,
+      circuit_wasm_url: `${base}/wasm`,
+      circuit_zkey_url: `${base}/zkey`,
+    });
+    const spec = run.spec as unknown as Record<string, string>;
+    for (const url of [spec.circuit_wasm_url, spec.circuit_zkey_url]) {
+      const res = await ctx.app.inject({
+        method: 'GET',
+        url,
+        headers: apiKeyHeader(agent.node.node_api_key),
+      });
+      expect(res.statusCode).toBe(200);
     }
   });
 

@@ -53,7 +53,12 @@ export class RunSpecDto {
   @ApiProperty({ type: [String] }) args!: string[];
   @ApiProperty() deterministic!: boolean;
   @ApiProperty({ type: RunLimitsDto }) limits!: RunLimitsDto;
-  @ApiPropertyOptional({ type: String }) circuit_id?: string;
+  @ApiPropertyOptional({ type: String, description: 'zk_proof runs: the circuit to prove with' })
+  circuit_id?: string;
+  @ApiPropertyOptional({ type: String, description: 'zk_proof runs: the circuit’s wasm (node keys allowed)' })
+  circuit_wasm_url?: string;
+  @ApiPropertyOptional({ type: String, description: 'zk_proof runs: the circuit’s zkey (node keys allowed)' })
+  circuit_zkey_url?: string;
 }
 
 export class LeasedRunDto {
