@@ -181,7 +181,15 @@ export class RunResultService {
     dto: RunResultRequestDto,
     requestHash: string,
   ): Promise<RunResultResponseDto | null> {
-    if (dto.outcome !== 'ok' || dto.proof !== undefined || !isUuid(runId)) return null;
+    // A proof or public signals (refused on any task but zk_proof) are answered by the locked path.
+    if (
+      dto.outcome !== 'ok' ||
+      dto.proof !== undefined ||
+      (dto.public_signals ?? null) !== null ||
+      !isUuid(runId)
+    ) {
+      return null;
+    }
     const id = runId.toLowerCase();
     const remembered = this.leased.take(id);
     // A quorum run's result is decided with its task locked: no read or write to spare it, none to add.

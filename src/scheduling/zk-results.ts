@@ -84,10 +84,17 @@ export class ZkResults {
       : { check, accepted: false, otherStatement: true, errorMessage: OTHER_STATEMENT, submittedBy };
   }
 
-  /** Inside the result's transaction, before anything is written: an ok zk_proof result carries a proof. */
+  /**
+   * Inside the result's transaction, before anything is written: an ok zk_proof result carries a proof, and
+   * a result of any other task carries no public signals.
+   */
   requireProof(run: RunForResult, dto: RunResultRequestDto): void {
     if (run.taskType === 'zk_proof' && dto.outcome === 'ok' && dto.proof === undefined) {
       throw AppException.invalidField('proof', 'an ok result of a zk_proof task carries its proof');
+    }
+    // As a stray `proof` is (verify): signals no receipt binds must not be accepted as if they meant something.
+    if (run.taskType !== 'zk_proof' && (dto.public_signals ?? null) !== null) {
+      throw AppException.invalidField('public_signals', 'only zk_proof tasks take public signals');
     }
   }
 

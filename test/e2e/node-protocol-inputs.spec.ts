@@ -51,6 +51,18 @@ describe('node protocol and task inputs at their bounds', () => {
     expect((await agent.report(run, 'ok', 1, { gas_used: 12 })).statusCode).toBe(200);
   });
 
+  it('a proof or public signals in the result of a task that is not zk_proof is a 422 naming the field', async () => {
+    const { agent, run } = await claimOne();
+    for (const [field, extra] of [
+      ['proof', { proof: { pi_a: ['1'] } }],
+      ['public_signals', { public_signals: ['1'] }],
+    ] as const) {
+      const res = await agent.report(run, 'ok', 1, extra);
+      expect([res.statusCode, res.json().details]).toEqual([422, [expect.objectContaining({ field })]]);
+    }
+    expect((await agent.report(run, 'ok', 1)).statusCode).toBe(200);
+  });
+
   it('requirements as an array is a 422', async () => {
     for (const requirements of [[], [{ min_nodes: 1, max_execution_time_sec: 60 }]]) {
       const res = await postTask(ctx.app, bearer(alice.accessToken), {
