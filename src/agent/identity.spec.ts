@@ -118,6 +118,23 @@ describe('resolveIdentity without a stored node', () => {
     expect(notApi.message).not.toContain('s3cret');
   });
 
+  it('names a damaged key file in one line (AgentSetupError), without blaming the dir', async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({
+      type: 'pkcs8',
+      format: 'pem',
+    });
+    for (const text of ['', 'not a key', String(rsa)]) {
+      writeFileSync(join(dataDir, 'node-key.pem'), text);
+      const error = (await resolve(answering(200)).catch((e: unknown) => e)) as Error;
+      expect(error).toBeInstanceOf(AgentSetupError);
+      expect(error.message).toContain(
+        `${join(dataDir, 'node-key.pem')} does not hold an Ed25519 private key`,
+      );
+      expect(error.message).not.toContain('writable');
+    }
+  });
+
   it('names an unusable data dir in one line (AgentSetupError), not a stack', async () => {
     const file = join(dataDir, 'a-file');
     writeFileSync(file, 'x');

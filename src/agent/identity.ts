@@ -36,15 +36,32 @@ export function loadOrCreateKeyPair(dataDir: string): NodeKeyPair {
   try {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const path = join(dataDir, KEY_FILE);
-    if (existsSync(path)) return keyPairFromPem(readFileSync(path, 'utf8'));
+    if (existsSync(path)) return storedKeyPair(path, readFileSync(path, 'utf8'));
     const pair = generateNodeKeyPair();
     writePrivate(path, privateKeyPem(pair));
     return pair;
   } catch (error) {
+    if (error instanceof AgentSetupError) throw error;
     // Not writable, a file in the way, a read-only file system: the operator's to fix, said in one line.
     const code = (error as NodeJS.ErrnoException).code;
     if (code === undefined) throw error;
     throw new AgentSetupError(`cannot use the data dir ${dataDir} (${code}): give a writable --data-dir`);
+  }
+}
+
+/**
+ * The key pair the node registered: a file that no longer holds one (truncated, edited, another kind of key)
+ * is said as such. It is not replaced: the server knows the node by its public key, so a new pair means a new
+ * registration.
+ */
+function storedKeyPair(path: string, pem: string): NodeKeyPair {
+  try {
+    return keyPairFromPem(pem);
+  } catch {
+    throw new AgentSetupError(
+      `${path} does not hold an Ed25519 private key (PEM): restore it from a backup, or remove it and ` +
+        'node.json next to it to register a new node with a new key pair',
+    );
   }
 }
 
