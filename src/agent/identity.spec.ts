@@ -71,6 +71,16 @@ describe('resolveIdentity with a node key stored in the data dir', () => {
     expect(calls).toEqual([]);
     expect(JSON.parse(readFileSync(join(dataDir, 'node.json'), 'utf8'))).toEqual(stored);
   });
+
+  it('names a damaged node.json in one line (AgentSetupError), not a JSON stack', async () => {
+    const { send } = validating('vcp_user_key');
+    for (const text of ['', '{"node_id": "n1", "node_api', '{"node_id": "n1"}', 'null']) {
+      writeFileSync(join(dataDir, 'node.json'), text);
+      const error = (await resolve(undefined, send).catch((e: unknown) => e)) as Error;
+      expect(error).toBeInstanceOf(AgentSetupError);
+      expect(error.message).toContain(`${join(dataDir, 'node.json')} is damaged`);
+    }
+  });
 });
 
 describe('resolveIdentity without a stored node', () => {

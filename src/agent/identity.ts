@@ -65,6 +65,31 @@ function storedKeyPair(path: string, pem: string): NodeKeyPair {
   }
 }
 
+/** The node and key an earlier start stored; a damaged file (cut short, edited) is said as such. */
+function storedNode(path: string): { node_id: string; node_api_key: string } {
+  let stored: unknown;
+  try {
+    stored = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== undefined) throw new AgentSetupError(`cannot read ${path} (${code})`);
+    if (!(error instanceof SyntaxError)) throw error;
+  }
+  const { node_id, node_api_key } = (stored ?? {}) as Record<string, unknown>;
+  if (
+    typeof node_id === 'string' &&
+    NODE_ID.test(node_id) &&
+    typeof node_api_key === 'string' &&
+    node_api_key
+  ) {
+    return { node_id, node_api_key };
+  }
+  throw new AgentSetupError(
+    `${path} is damaged (not {"node_id", "node_api_key"}): restore it, or remove it to register again with ` +
+      'a user key (--api-key), or give the node key with --api-key and --node-id',
+  );
+}
+
 /** What a refused key means, and the ways out, for the line the agent exits with. */
 export const keyRefusedHint = (nodeId: string | undefined): string =>
   'it is revoked, expired or mistyped, or its node was rotated, rejected or deleted: issue the node a key ' +
@@ -132,7 +157,7 @@ export async function resolveIdentity(options: IdentityOptions, reporter: Report
   const nodeFile = join(options.dataDir, NODE_FILE);
   const send = options.fetch ?? nodeFetch;
   if (existsSync(nodeFile)) {
-    const stored = JSON.parse(readFileSync(nodeFile, 'utf8')) as { node_id: string; node_api_key: string };
+    const stored = storedNode(nodeFile);
     // One data dir is one node (its key pair, its key): another id here would register a second node with
     // this key pair and overwrite node.json, stranding the first.
     if (options.nodeId !== undefined && options.nodeId !== stored.node_id) {
