@@ -18,7 +18,8 @@ import { telemetry } from './machine';
 import { nodeFetch } from './node-fetch';
 import { OptionsError, parseOptions, shownServer, USAGE } from './options';
 import { AGENT_VERSION } from './version';
-import { LineReporter } from './reporter';
+import { LineReporter, Reporter, zeroCounters } from './reporter';
+import { stopSignals, unlessStopped } from './stop-signals';
 import { TransportError } from './transport';
 import { unusableMessage } from './unusable-message';
 
@@ -26,6 +27,7 @@ const COUNTERS_EVERY_MS = 60_000;
 
 /** `npm run agent`: a node of a VCP server on this machine. It does not boot the API. */
 async function main(): Promise<number> {
+  const stopRequested = stopSignals();
   let options;
   try {
     options = parseOptions(process.argv.slice(2), process.env);
@@ -51,7 +53,9 @@ async function main(): Promise<number> {
   jsonLines = options.json;
   knownNodeId = options.nodeId;
   const reporter = new LineReporter(options.json);
-  const identity = await resolveIdentity(options, reporter);
+  const resolved = await unlessStopped(resolveIdentity(options, reporter), stopRequested);
+  if (resolved.stopped) return stoppedBeforeStart(reporter, options.graceMs);
+  const identity = resolved.value;
   knownNodeId = identity.nodeId;
   const { engine, close } = standaloneEngine(options.concurrency);
   const agent = new Agent({
@@ -72,16 +76,14 @@ async function main(): Promise<number> {
   });
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= agent.stop(options.graceMs));
-  const stopRequested = new Promise<void>((resolve) => {
-    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-      process.on(signal, () => {
-        void stop();
-        resolve();
-      });
-    }
-  });
+  void stopRequested.then(stop);
   process.on('SIGUSR1', () => agent.reportCounters());
-  await agent.start();
+  // A stop while the first heartbeat is retried (the server down) ends it there: no "started" after "stopped".
+  if ((await unlessStopped(agent.start(), stopRequested)).stopped) {
+    await stop();
+    await close();
+    return 0;
+  }
   reporter.emit({
     event: 'started',
     node_id: identity.nodeId,
@@ -102,6 +104,13 @@ async function main(): Promise<number> {
     publicKey: identity.keys.publicKeyBase64,
   };
   return exitWith(78, unusableMessage(unusable, context)); // EX_CONFIG
+}
+
+/** A stop before the node was known: the lines a stop ends with, and exit 0. */
+function stoppedBeforeStart(reporter: Reporter, graceMs: number): number {
+  reporter.emit({ event: 'stopping', running: 0, grace_ms: graceMs });
+  reporter.emit({ event: 'stopped', ...zeroCounters() });
+  return 0;
 }
 
 let jsonLines = false;

@@ -1,0 +1,73 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startAgent } from '../support/agent-process';
+import { eventually } from '../support/eventually';
+
+/**
+ * Issue 17: SIGTERM/SIGINT end the agent with exit 0, also before it got going: while it registers (the
+ * server slow to answer) or while its first heartbeat is being retried (the server down or restarting). A
+ * fake server plays those parts; nothing is leased, so nothing is waited for.
+ */
+describe('the agent process stopped by a signal before it started', () => {
+  let server: Server;
+  let base: string;
+  let dataDir: string;
+  let answer: (req: IncomingMessage, res: ServerResponse) => void;
+  const seen: string[] = [];
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      answer(req, res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  beforeEach(() => {
+    seen.length = 0;
+    dataDir = mkdtempSync(join(tmpdir(), 'vcp-agent-signals-'));
+  });
+  afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    '%s while registering (the server not answering yet): exit 0 at once',
+    async (signal) => {
+      answer = () => undefined; // never answers
+      const agent = startAgent(['--server', base, '--api-key', 'vcp_user_key', '--data-dir', dataDir]);
+      await eventually(() => expect(seen).toContain('GET /api/v1/auth/api-key/validate'), {
+        timeoutMs: 20_000,
+      });
+      agent.child.kill(signal);
+      expect(await agent.exited).toEqual({ code: 0, signal: null });
+      expect(agent.events().map((e) => e.event)).not.toContain('started');
+    },
+    30_000,
+  );
+
+  it('SIGTERM while the first heartbeat is retried (503): exit 0, and no "started" line after "stopped"', async () => {
+    answer = (_req, res) => {
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.end('{"error":"service_unavailable"}');
+    };
+    writeFileSync(
+      join(dataDir, 'node.json'),
+      JSON.stringify({ node_id: 'n1', node_api_key: 'vcp_node_key' }),
+    );
+    const agent = startAgent(['--server', base, '--data-dir', dataDir]);
+    await eventually(() => expect(agent.events().map((e) => e.event)).toContain('network_error'), {
+      timeoutMs: 20_000,
+    });
+    agent.child.kill('SIGTERM');
+    expect(await agent.exited).toEqual({ code: 0, signal: null });
+    const events = agent.events().map((e) => e.event);
+    expect(events).not.toContain('started');
+    expect(events.at(-1)).toBe('stopped');
+  }, 30_000);
+});
