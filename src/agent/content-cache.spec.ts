@@ -44,6 +44,16 @@ describe('ContentCache', () => {
     expect(readdirSync(dir).sort()).toEqual([sha(a), sha(c)].sort());
   });
 
+  it('stays within its byte bound when different downloads finish together', async () => {
+    const sut = new ContentCache(dir, 250, 250);
+    const blobs = [blob(100, 1), blob(100, 2), blob(100, 3), blob(100, 4)];
+    await Promise.all(blobs.map((bytes) => sut.get(sha(bytes), () => Promise.resolve(bytes))));
+    const onDisk = readdirSync(dir).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
+    expect(onDisk).toBeLessThanOrEqual(250);
+    expect(sut.stats.bytes).toBe(onDisk);
+    expect(new ContentCache(dir, 250).stats).toEqual(sut.stats);
+  });
+
   it('a file altered on disk since it was written is not used: it is downloaded again', async () => {
     const bytes = blob(50, 7);
     await new ContentCache(dir, 1024).get(sha(bytes), () => Promise.resolve(bytes));

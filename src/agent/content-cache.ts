@@ -27,6 +27,8 @@ export class ContentCache {
   /** On-disk entries, least recently used first (Map order), with their sizes. */
   private readonly disk = new Map<string, number>();
   private diskBytes = 0;
+  /** Bytes of entries being written: counted against the bound from the moment room is made for them. */
+  private pendingBytes = 0;
   private readonly inflight = new Map<string, Promise<Uint8Array>>();
 
   constructor(
@@ -99,20 +101,31 @@ export class ContentCache {
 
   private async writeDisk(sha256: string, bytes: Uint8Array): Promise<void> {
     if (!this.dir || bytes.byteLength > this.maxBytes) return;
-    while (this.diskBytes + bytes.byteLength > this.maxBytes && this.disk.size > 0) {
+    // Room is made and taken before the first await: downloads that finish together must not each find the
+    // same free bytes and pass the bound between them.
+    const victims: string[] = [];
+    while (this.diskBytes + this.pendingBytes + bytes.byteLength > this.maxBytes && this.disk.size > 0) {
       const oldest = this.disk.keys().next().value as string;
       this.forgetDisk(oldest);
-      await rm(join(this.dir, oldest), { force: true });
+      victims.push(oldest);
     }
-    const path = join(this.dir, sha256);
-    const temp = `${path}.${process.pid}.${Date.now()}.tmp`;
-    const file = await open(temp, 'wx', 0o600);
+    // The rest of the room is being written by others now: this one is used, not kept on disk.
+    if (this.diskBytes + this.pendingBytes + bytes.byteLength > this.maxBytes) return;
+    this.pendingBytes += bytes.byteLength;
     try {
-      await file.writeFile(bytes);
+      for (const victim of victims) await rm(join(this.dir, victim), { force: true });
+      const path = join(this.dir, sha256);
+      const temp = `${path}.${process.pid}.${Date.now()}.tmp`;
+      const file = await open(temp, 'wx', 0o600);
+      try {
+        await file.writeFile(bytes);
+      } finally {
+        await file.close();
+      }
+      await rename(temp, path);
     } finally {
-      await file.close();
+      this.pendingBytes -= bytes.byteLength;
     }
-    await rename(temp, path);
     this.disk.set(sha256, bytes.byteLength);
     this.diskBytes += bytes.byteLength;
   }
