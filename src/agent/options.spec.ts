@@ -55,6 +55,18 @@ describe('agent options', () => {
     expect(() => parseOptions(argv, {})).toThrow(named);
   });
 
+  it.each([['0x10'], ['1e1'], ['  '], ['+4']])(
+    'refuses --concurrency and --grace-secs %j: whole numbers are written in digits',
+    (value) => {
+      const server = { VCP_SERVER_URL: 'http://s:1' };
+      expect(() => parseOptions(['--concurrency', value], server)).toThrow('--concurrency');
+      expect(() => parseOptions(['--grace-secs', value], server)).toThrow('--grace-secs');
+      expect(() => parseOptions([], { ...server, VCP_AGENT_CACHE_MB: value.trim() || '1k' })).toThrow(
+        '--cache-mb',
+      );
+    },
+  );
+
   it('--print-public-key and --help need no server; everything else does', () => {
     expect(parseOptions(['--print-public-key', '--data-dir', '/tmp/k'], {})).toMatchObject({
       printPublicKey: true,

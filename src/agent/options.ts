@@ -45,8 +45,9 @@ each flag also as env: VCP_SERVER_URL, VCP_API_KEY, VCP_NODE_ID, VCP_AGENT_CONCU
 
 function integer(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
   if (text === undefined || text === '') return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > max) {
+  // Digits only: Number() would take '0x10', '1e2', '+4' and a blank (0) as well.
+  const value = /^\d{1,9}$/.test(text) ? Number(text) : NaN;
+  if (!(value >= min && value <= max)) {
     throw new OptionsError(`${name} must be a whole number from ${min} to ${max}`);
   }
   return value;
