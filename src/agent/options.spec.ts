@@ -55,7 +55,17 @@ describe('agent options', () => {
     expect(() => parseOptions(argv, {})).toThrow(named);
   });
 
-  it.each([['0x10'], ['1e1'], ['  '], ['+4']])(
+  it('an empty variable (VCP_AGENT_DIR= in a compose file) is unset, never the current directory', () => {
+    const server = { VCP_SERVER_URL: 'http://s:1' };
+    const empty = { VCP_NODE_ID: '', VCP_AGENT_CONCURRENCY: '', VCP_AGENT_DIR: '', VCP_REGION: '' };
+    const options = parseOptions([], { ...server, ...empty });
+    expect(options).toMatchObject({ nodeId: undefined, region: 'default' });
+    expect(options.dataDir).toBe(parseOptions([], server).dataDir);
+    expect(options.dataDir).not.toBe(process.cwd());
+    expect(() => parseOptions(['--data-dir', ''], server)).toThrow('--data-dir');
+  });
+
+  it.each([['0x10'], ['1e1'], ['  '], [''], ['+4']])(
     'refuses --concurrency and --grace-secs %j: whole numbers are written in digits',
     (value) => {
       const server = { VCP_SERVER_URL: 'http://s:1' };

@@ -44,7 +44,7 @@ each flag also as env: VCP_SERVER_URL, VCP_API_KEY, VCP_NODE_ID, VCP_AGENT_CONCU
 (also --grace-secs / VCP_AGENT_GRACE_SECS, default 30; --cache-mb / VCP_AGENT_CACHE_MB, default 1024)`;
 
 function integer(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
-  if (text === undefined || text === '') return fallback;
+  if (text === undefined) return fallback;
   // Digits only: Number() would take '0x10', '1e2', '+4' and a blank (0) as well.
   const value = /^\d{1,9}$/.test(text) ? Number(text) : NaN;
   if (!(value >= min && value <= max)) {
@@ -53,8 +53,13 @@ function integer(name: string, text: string | undefined, fallback: number, min: 
   return value;
 }
 
-/** Flags win over the environment; the names are pinned by issue 17 (operators and scripts rely on them). */
-export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): AgentOptions {
+/**
+ * Flags win over the environment; the names are pinned by issue 17 (operators and scripts rely on them). An
+ * empty variable (`VCP_AGENT_DIR=` in a compose file or a unit) is unset: an empty data dir would be the
+ * current directory, and an empty region or node id a refusal.
+ */
+export function parseOptions(argv: string[], rawEnv: NodeJS.ProcessEnv): AgentOptions {
+  const env = Object.fromEntries(Object.entries(rawEnv).filter(([, value]) => value !== ''));
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -91,6 +96,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): AgentOptio
   if (nodeId !== undefined && !NODE_ID.test(nodeId)) {
     throw new OptionsError('--node-id must be 1–64 ASCII letters, digits, "-" or "_"');
   }
+  if (values['data-dir'] === '') throw new OptionsError('--data-dir must not be empty');
   const region = values.region ?? env.VCP_REGION ?? 'default';
   if (region.length < 1 || region.length > 32) throw new OptionsError('--region must be 1–32 characters');
   return {
