@@ -141,6 +141,11 @@ main().then(
     ) {
       process.exit(exitWith(78, error.message));
     }
+    // The data dir, found unusable past the key (a cache dir that cannot be made, node.json not writable).
+    const { code, path } = error as NodeJS.ErrnoException;
+    if (typeof code === 'string' && typeof path === 'string') {
+      process.exit(exitWith(78, `cannot use ${path} (${code}): give a writable --data-dir`));
+    }
     if (error instanceof ServerUnreachableError) {
       process.exit(exitWith(69, error.message)); // EX_UNAVAILABLE: a supervisor's restart may find it up
     }
