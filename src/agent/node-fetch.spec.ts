@@ -1,7 +1,7 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { HttpTransport } from './http-transport';
-import { nodeFetch } from './node-fetch';
+import { networkFailure, nodeFetch } from './node-fetch';
 
 /** A real loopback server: what nodeFetch sends is what arrives, and its answers come back unchanged. */
 describe('nodeFetch', () => {
@@ -131,5 +131,21 @@ describe('nodeFetch', () => {
     await expect(nodeFetch(`${base}/slow`, { signal: AbortSignal.timeout(50) })).rejects.toMatchObject({
       name: 'AbortError',
     });
+  });
+
+  it('names a timed-out request "timed out" in the lines, not the DOMException code 23', async () => {
+    answer = () => undefined; // never answers
+    const timedOut = await nodeFetch(`${base}/slow`, { signal: AbortSignal.timeout(50) }).catch(
+      (e: unknown) => e,
+    );
+    expect(networkFailure(timedOut)).toBe('timed out');
+    const stopped = new AbortController();
+    const aborted = nodeFetch(`${base}/slow`, { signal: stopped.signal }).catch((e: unknown) => e);
+    stopped.abort();
+    expect(networkFailure(await aborted)).toBe('aborted');
+    const refused = new TypeError('fetch failed', {
+      cause: Object.assign(new Error('x'), { code: 'ECONNREFUSED' }),
+    });
+    expect(networkFailure(refused)).toBe('ECONNREFUSED');
   });
 });

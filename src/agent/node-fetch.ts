@@ -67,7 +67,12 @@ function failed(error: Error): Error {
 
 /** A failed request's network cause, as fetch and nodeFetch report it (`ECONNREFUSED`), else its message. */
 export function networkFailure(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? error.message;
+  // Not instanceof Error: errors from node's own realm (an abort's) fail it under a test runner's vm context.
+  if (typeof error !== 'object' || error === null) return String(error);
+  const { name, message } = error as { name?: string; message?: string };
+  const cause = (error as { cause?: { name?: string; code?: unknown; message?: string } }).cause;
+  // An abort's cause is the signal's reason, a DOMException whose numeric code (23) says nothing to a person.
+  if (name === 'TimeoutError' || cause?.name === 'TimeoutError') return 'timed out';
+  if (name === 'AbortError') return 'aborted';
+  return (typeof cause?.code === 'string' ? cause.code : undefined) ?? cause?.message ?? String(message);
 }
