@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Fetch } from './http-transport';
@@ -51,6 +51,25 @@ describe('resolveIdentity with a node key stored in the data dir', () => {
       node_id: 'n1',
       node_api_key: 'vcp_rotated_node_key',
     });
+  });
+
+  it('replaces node.json by a rename (never truncated in place, which a crash could leave empty)', async () => {
+    const nodeFile = join(dataDir, 'node.json');
+    const before = statSync(nodeFile).ino;
+    await resolve('vcp_rotated_node_key', validating('vcp_user_key').send);
+    // A new file renamed over the old one: the old inode is gone, no temp file is left, the mode is 0600.
+    expect(statSync(nodeFile).ino).not.toBe(before);
+    expect(statSync(nodeFile).mode & 0o777).toBe(0o600);
+    expect(readdirSync(dataDir).sort()).toEqual(['node-key.pem', 'node.json']);
+  });
+
+  it('makes a stored key file or node.json readable by others private again (0600)', async () => {
+    await resolve(undefined, validating('vcp_user_key').send);
+    for (const name of ['node-key.pem', 'node.json']) chmodSync(join(dataDir, name), 0o644);
+    await resolve(undefined, validating('vcp_user_key').send);
+    for (const name of ['node-key.pem', 'node.json']) {
+      expect(statSync(join(dataDir, name)).mode & 0o777).toBe(0o600);
+    }
   });
 
   it('says plainly when the server cannot be reached', async () => {

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { generateNodeKeyPair, keyPairFromPem, NodeKeyPair, privateKeyPem } from '../common/receipts/receipt';
@@ -25,10 +25,25 @@ export class AgentSetupError extends Error {}
 /** The server did not answer at all (down, a wrong address, TLS against plain HTTP): worth a retry later. */
 export class ServerUnreachableError extends Error {}
 
-/** Written with mode 0600 from the start (O_CREAT with the mode), then chmod in case the file existed. */
+/**
+ * Written with mode 0600 from the start (O_CREAT with the mode; chmod in case a stale temp file existed) to a
+ * temp file renamed over the target: a crash mid-write must not leave an empty node.json or key file, which
+ * would lose the node's key (rename is atomic on one file system).
+ */
 function writePrivate(path: string, text: string): void {
-  writeFileSync(path, text, { mode: 0o600 });
-  chmodSync(path, 0o600);
+  const temp = `${path}.${process.pid}.tmp`;
+  writeFileSync(temp, text, { mode: 0o600, flush: true });
+  chmodSync(temp, 0o600);
+  renameSync(temp, path);
+}
+
+/** A key file readable by others (copied with 0644, unpacked from a backup) is made private again. */
+function keepPrivate(path: string): void {
+  try {
+    if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
+  } catch {
+    // Not ours to change (another owner, a read-only mount): reading it is still possible, and enough.
+  }
 }
 
 /** The node's Ed25519 key pair, generated on first start and kept in the data dir (private key 0600). */
@@ -36,7 +51,10 @@ export function loadOrCreateKeyPair(dataDir: string): NodeKeyPair {
   try {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const path = join(dataDir, KEY_FILE);
-    if (existsSync(path)) return storedKeyPair(path, readFileSync(path, 'utf8'));
+    if (existsSync(path)) {
+      keepPrivate(path);
+      return storedKeyPair(path, readFileSync(path, 'utf8'));
+    }
     const pair = generateNodeKeyPair();
     writePrivate(path, privateKeyPem(pair));
     return pair;
@@ -68,6 +86,7 @@ function storedKeyPair(path: string, pem: string): NodeKeyPair {
 /** The node and key an earlier start stored; a damaged file (cut short, edited) is said as such. */
 function storedNode(path: string): { node_id: string; node_api_key: string } {
   let stored: unknown;
+  keepPrivate(path);
   try {
     stored = JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
