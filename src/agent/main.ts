@@ -27,7 +27,14 @@ const COUNTERS_EVERY_MS = 60_000;
 
 /** `npm run agent`: a node of a VCP server on this machine. It does not boot the API. */
 async function main(): Promise<number> {
-  const stopRequested = stopSignals();
+  const stopRequested = stopSignals((signal) =>
+    process.exit(
+      exitWith(
+        signal === 'SIGINT' ? 130 : 143,
+        `second ${signal}: stopped at once; running work is left to expire on the server and run again`,
+      ),
+    ),
+  );
   let options;
   try {
     options = parseOptions(process.argv.slice(2), process.env);

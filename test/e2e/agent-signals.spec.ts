@@ -9,9 +9,9 @@ import { eventually } from '../support/eventually';
 /**
  * Issue 17: SIGTERM/SIGINT end the agent with exit 0, also before it got going: while it registers (the
  * server slow to answer) or while its first heartbeat is being retried (the server down or restarting). A
- * fake server plays those parts; nothing is leased, so nothing is waited for.
+ * second signal ends it at once, whatever the first still waits for. A fake server plays those parts.
  */
-describe('the agent process stopped by a signal before it started', () => {
+describe('the agent process stopped by a signal', () => {
   let server: Server;
   let base: string;
   let dataDir: string;
@@ -70,4 +70,45 @@ describe('the agent process stopped by a signal before it started', () => {
     expect(events).not.toContain('started');
     expect(events.at(-1)).toBe('stopped');
   }, 30_000);
+
+  it.each([
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+  ] as const)(
+    'a second %s stops it at once (exit %i) while the first waits on a server that stopped answering',
+    async (signal, code) => {
+      let heartbeats = 0;
+      answer = (req, res) => {
+        // The first heartbeat is answered; then the server hangs (heartbeats and claims never answered).
+        if (req.url?.endsWith('/heartbeat') && heartbeats++ === 0) {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(
+            JSON.stringify({ heartbeat_interval_secs: 1, leases: { renewed: [], lost: [], cancel: [] } }),
+          );
+        }
+      };
+      writeFileSync(
+        join(dataDir, 'node.json'),
+        JSON.stringify({ node_id: 'n1', node_api_key: 'vcp_node_key' }),
+      );
+      const agent = startAgent(['--server', base, '--data-dir', dataDir, '--grace-secs', '0']);
+      await eventually(() => expect(agent.events().map((e) => e.event)).toContain('started'), {
+        timeoutMs: 20_000,
+      });
+      await eventually(() => expect(heartbeats).toBeGreaterThan(1), { timeoutMs: 20_000 });
+      agent.child.kill(signal);
+      await eventually(() => expect(agent.events().map((e) => e.event)).toContain('stopping'), {
+        timeoutMs: 10_000,
+      });
+      // The first stop waits for the heartbeat in flight (up to its 30 s timeout); the second does not.
+      agent.child.kill(signal);
+      const exited = await Promise.race([
+        agent.exited,
+        new Promise((resolve) => setTimeout(() => resolve('still running 10 s later'), 10_000).unref()),
+      ]);
+      expect(exited).toEqual({ code, signal: null });
+      expect(agent.output()).toContain(`second ${signal}: stopped at once`);
+    },
+    60_000,
+  );
 });
