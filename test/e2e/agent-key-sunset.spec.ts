@@ -1,11 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { AgentProcess, startAgent } from '../support/agent-process';
-import { TEST_DEFAULTS } from '../support/config';
+import { useAgentServer } from '../support/agent-server';
 import { eventually } from '../support/eventually';
-import { createTestDatabase, TestDatabase } from '../support/postgres';
-import { ServerProcess, startServer } from '../support/server-process';
 
 /**
  * A node key rotated with a grace period: the agent (the built `npm run agent`) reads the server's Sunset on
@@ -13,60 +8,17 @@ import { ServerProcess, startServer } from '../support/server-process';
  * goes on working; restarted with the new key, it has nothing to say.
  */
 describe('an agent whose node key is rotated with grace (server process, PostgreSQL)', () => {
-  let db: TestDatabase;
-  let server: ServerProcess;
-  let base: string;
-  let token: string;
-  const dirs: string[] = [];
-  const agents: AgentProcess[] = [];
-
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${base}/api/v1${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, json: (await res.json().catch(() => null)) as Record<string, any> };
-  };
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    const dataDir = mkdtempSync(join(tmpdir(), 'vcp-sunset-'));
-    dirs.push(dataDir);
-    server = await startServer({
-      ...TEST_DEFAULTS,
-      LOG_LEVEL: 'info', // startServer waits for the "listening" line
-      DATA_DIR: dataDir,
-      DATABASE_URL: db.url,
-      EMBEDDED_NODE: 'off',
-      // Heartbeats every second: the first one after the rotation carries the news.
-      NODE_HEARTBEAT_INTERVAL_SECS: '1',
-    });
-    base = `http://127.0.0.1:${server.port}`;
-    const user = { username: 'rotator', password: 'correct horse battery' };
-    await api('POST', '/auth/register', user);
-    token = (await api('POST', '/auth/login', user)).json.access_token;
-  }, 120_000);
-
-  afterAll(async () => {
-    for (const agent of agents) agent.child.kill('SIGKILL');
-    await Promise.all(agents.map((agent) => agent.exited));
-    await server?.stop();
-    await db?.drop();
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-  });
+  // Heartbeats every second: the first one after the rotation carries the news.
+  const cluster = useAgentServer('rotator', { NODE_HEARTBEAT_INTERVAL_SECS: '1' });
+  const { api } = cluster;
 
   const start = (key: string, dataDir: string) => {
-    const agent = startAgent(['--server', base, '--node-id', 'sunset-node'], {
+    const agent = startAgent(['--server', cluster.base, '--node-id', 'sunset-node'], {
       VCP_API_KEY: key,
       VCP_AGENT_DIR: dataDir,
       VCP_AGENT_CONCURRENCY: '1',
     });
-    agents.push(agent);
-    return agent;
+    return cluster.track(agent);
   };
   const completedBy = async (agent: AgentProcess) => {
     const task = await api('POST', '/tasks', {
@@ -93,8 +45,7 @@ describe('an agent whose node key is rotated with grace (server process, Postgre
   it('says once when the key ends and the way out, keeps working, and is quiet with the new key', async () => {
     const userKey = (await api('POST', '/api-keys', { name: 'agent', scopes: ['nodes:write', 'nodes:read'] }))
       .json.api_key as string;
-    const dataDir = mkdtempSync(join(tmpdir(), 'vcp-sunset-agent-'));
-    dirs.push(dataDir);
+    const dataDir = cluster.tempDir();
     const first = start(userKey, dataDir);
     await eventually(() => expect(first.events().map((e) => e.event)).toContain('started'), {
       timeoutMs: 30_000,

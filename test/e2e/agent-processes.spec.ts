@@ -1,13 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client } from 'pg';
-import { AGENT_MAIN, AgentProcess, startAgent } from '../support/agent-process';
-import { TEST_DEFAULTS } from '../support/config';
+import { AGENT_MAIN, startAgent } from '../support/agent-process';
+import { useAgentServer } from '../support/agent-server';
 import { eventually } from '../support/eventually';
-import { createTestDatabase, TestDatabase } from '../support/postgres';
-import { ServerProcess, startServer } from '../support/server-process';
 import { spinModule } from '../support/spin-module';
 
 /** CI-sized; the issue's 200: `AGENTS_TEST_TASKS=200 npx jest test/e2e/agent-processes.spec.ts`. */
@@ -21,63 +17,19 @@ const SPIN = 200_000_000;
  * its leases expire and its runs finish on the other.
  */
 describe('two agent processes against a server process (PostgreSQL)', () => {
-  let db: TestDatabase;
-  let server: ServerProcess;
-  let pg: Client;
-  let dirs: string[] = [];
-  const agents: AgentProcess[] = [];
-  let base: string;
-  let token: string;
-
-  const api = async (method: string, path: string, body?: unknown, key?: string) => {
-    const res = await fetch(`${base}/api/v1${path}`, {
-      method,
-      headers: {
-        ...(key ? { 'x-api-key': key } : { authorization: `Bearer ${token}` }),
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, json: (await res.json().catch(() => null)) as Record<string, any> };
-  };
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    const dataDir = mkdtempSync(join(tmpdir(), 'vcp-agents-'));
-    dirs.push(dataDir);
-    server = await startServer({
-      ...TEST_DEFAULTS,
-      LOG_LEVEL: 'info',
-      DATA_DIR: dataDir,
-      DATABASE_URL: db.url,
-      EMBEDDED_NODE: 'off',
-      RUN_LEASE_SECS: '5',
-      SCHEDULER_SWEEP_INTERVAL_SECS: '1',
-      TASK_RETRY_BASE_MS: '0',
-    });
-    base = `http://127.0.0.1:${server.port}`;
-    pg = new Client({ connectionString: db.url });
-    await pg.connect();
-    const user = { username: 'operator', password: 'correct horse battery' };
-    await api('POST', '/auth/register', user);
-    token = (await api('POST', '/auth/login', user)).json.access_token;
+  const cluster = useAgentServer('operator', {
+    RUN_LEASE_SECS: '5',
+    SCHEDULER_SWEEP_INTERVAL_SECS: '1',
+    TASK_RETRY_BASE_MS: '0',
   });
-
-  afterAll(async () => {
-    for (const agent of agents) agent.child.kill('SIGKILL');
-    await Promise.all(agents.map((agent) => agent.exited));
-    await pg?.end();
-    await server?.stop();
-    await db?.drop();
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-    dirs = [];
-  });
+  const { api } = cluster;
 
   const leasedBy = async (nodeId: string) =>
     (
-      await pg.query(`SELECT count(*)::int AS n FROM task_runs WHERE node_id = $1 AND status = 'leased'`, [
-        nodeId,
-      ])
+      await cluster.pg.query(
+        `SELECT count(*)::int AS n FROM task_runs WHERE node_id = $1 AND status = 'leased'`,
+        [nodeId],
+      )
     ).rows[0].n as number;
 
   it(`complete ${TASKS} tasks between them; SIGKILL of one mid-run loses nothing`, async () => {
@@ -96,15 +48,14 @@ describe('two agent processes against a server process (PostgreSQL)', () => {
       taskIds.push(res.json.task_id);
     }
     const start = (nodeId: string) => {
-      const dataDir = mkdtempSync(join(tmpdir(), 'vcp-agent-'));
-      dirs.push(dataDir);
+      const dataDir = cluster.tempDir();
       // Flags for the server and key, the environment for the rest: both spellings are the contract.
-      const agent = startAgent(['--server', base, '--api-key', key, '--node-id', nodeId], {
+      const agent = startAgent(['--server', cluster.base, '--api-key', key, '--node-id', nodeId], {
         VCP_AGENT_DIR: dataDir,
         VCP_AGENT_CONCURRENCY: '2',
         VCP_REGION: 'test-region',
       });
-      agents.push(agent);
+      cluster.track(agent);
       return { agent, dataDir };
     };
     const a = start('agent-a');
@@ -128,12 +79,12 @@ describe('two agent processes against a server process (PostgreSQL)', () => {
 
     await eventually(
       async () => {
-        const { rows } = await pg.query(
+        const { rows } = await cluster.pg.query(
           `SELECT status, count(*)::int AS n FROM tasks WHERE task_id = ANY($1) GROUP BY status`,
           [taskIds],
         );
         if (rows.length !== 1 || rows[0].status !== 'completed') {
-          const { rows: open } = await pg.query(
+          const { rows: open } = await cluster.pg.query(
             `SELECT t.task_id, t.status, r.node_id, r.status AS run_status, r.outcome, r.stderr
                FROM tasks t LEFT JOIN task_runs r ON r.task_id = t.task_id
               WHERE t.task_id = ANY($1) AND t.status <> 'completed'`,
@@ -146,7 +97,7 @@ describe('two agent processes against a server process (PostgreSQL)', () => {
       { timeoutMs: 120_000, intervalMs: 250 },
     );
     // A's leases expired and those tasks were finished by B.
-    const { rows: expired } = await pg.query(
+    const { rows: expired } = await cluster.pg.query(
       `SELECT r.task_id, t.status,
               (SELECT count(*)::int FROM task_runs s WHERE s.task_id = r.task_id AND s.node_id = 'agent-b'
                  AND s.status = 'succeeded') AS by_b
@@ -155,7 +106,7 @@ describe('two agent processes against a server process (PostgreSQL)', () => {
     );
     expect(expired.length).toBe(orphaned);
     for (const row of expired) expect(row).toMatchObject({ status: 'completed', by_b: 1 });
-    const { rows: byNode } = await pg.query(
+    const { rows: byNode } = await cluster.pg.query(
       `SELECT node_id, count(*)::int AS n FROM task_runs WHERE status = 'succeeded' GROUP BY node_id`,
     );
     expect(byNode.reduce((sum: number, row: { n: number }) => sum + row.n, 0)).toBe(TASKS);
@@ -178,8 +129,7 @@ describe('two agent processes against a server process (PostgreSQL)', () => {
   }, 240_000);
 
   it('--print-public-key gives the key to register a node with before the agent ever ran; that node works', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'vcp-agent-'));
-    dirs.push(dataDir);
+    const dataDir = cluster.tempDir();
     const printKey = () =>
       execFileSync(process.execPath, [AGENT_MAIN, '--print-public-key', '--data-dir', dataDir], {
         env: { PATH: process.env.PATH ?? '' },
@@ -200,10 +150,10 @@ describe('two agent processes against a server process (PostgreSQL)', () => {
     });
     expect(registered.status).toBe(201);
     const agent = startAgent(
-      ['--server', base, '--api-key', registered.json.node_api_key, '--node-id', 'pre-registered'],
+      ['--server', cluster.base, '--api-key', registered.json.node_api_key, '--node-id', 'pre-registered'],
       { VCP_AGENT_DIR: dataDir, VCP_AGENT_CONCURRENCY: '1' },
     );
-    agents.push(agent);
+    cluster.track(agent);
     const task = await api('POST', '/tasks', {
       task_type: 'computation',
       inputs: { program: 'expression', expression: '6*7' },

@@ -1,13 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client } from 'pg';
-import { AGENT_MAIN, AgentProcess, startAgent } from '../support/agent-process';
-import { TEST_DEFAULTS } from '../support/config';
+import { AGENT_MAIN, startAgent } from '../support/agent-process';
+import { useAgentServer } from '../support/agent-server';
 import { eventually } from '../support/eventually';
-import { createTestDatabase, TestDatabase } from '../support/postgres';
-import { ServerProcess, startServer } from '../support/server-process';
 
 /**
  * Agent processes set up so that they cannot work (a key pair the node did not register, a node without a
@@ -15,30 +11,13 @@ import { ServerProcess, startServer } from '../support/server-process';
  * leasing runs bound to expire.
  */
 describe('agent processes that cannot work (PostgreSQL)', () => {
-  let db: TestDatabase;
-  let server: ServerProcess;
-  let pg: Client;
-  const dirs: string[] = [];
-  const agents: AgentProcess[] = [];
-  let base: string;
-  let token: string;
+  const cluster = useAgentServer('operator', {
+    RUN_LEASE_SECS: '5',
+    SCHEDULER_SWEEP_INTERVAL_SECS: '1',
+    TASK_RETRY_BASE_MS: '0',
+  });
+  const { api, tempDir } = cluster;
 
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${base}/api/v1${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, json: (await res.json().catch(() => null)) as Record<string, any> };
-  };
-  const tempDir = () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vcp-agent-'));
-    dirs.push(dir);
-    return dir;
-  };
   const publicKeyOf = (dataDir: string) =>
     execFileSync(process.execPath, [AGENT_MAIN, '--print-public-key', '--data-dir', dataDir], {
       env: { PATH: process.env.PATH ?? '' },
@@ -56,43 +35,12 @@ describe('agent processes that cannot work (PostgreSQL)', () => {
     return res.json.node_api_key as string;
   };
   const run = (args: string[], dataDir: string) => {
-    const agent = startAgent(['--server', base, ...args], {
+    const agent = startAgent(['--server', cluster.base, ...args], {
       VCP_AGENT_DIR: dataDir,
       VCP_AGENT_CONCURRENCY: '1',
     });
-    agents.push(agent);
-    return agent;
+    return cluster.track(agent);
   };
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    const dataDir = tempDir();
-    server = await startServer({
-      ...TEST_DEFAULTS,
-      LOG_LEVEL: 'info',
-      DATA_DIR: dataDir,
-      DATABASE_URL: db.url,
-      EMBEDDED_NODE: 'off',
-      RUN_LEASE_SECS: '5',
-      SCHEDULER_SWEEP_INTERVAL_SECS: '1',
-      TASK_RETRY_BASE_MS: '0',
-    });
-    base = `http://127.0.0.1:${server.port}`;
-    pg = new Client({ connectionString: db.url });
-    await pg.connect();
-    const user = { username: 'operator', password: 'correct horse battery' };
-    await api('POST', '/auth/register', user);
-    token = (await api('POST', '/auth/login', user)).json.access_token;
-  });
-
-  afterAll(async () => {
-    for (const agent of agents) agent.child.kill('SIGKILL');
-    await Promise.all(agents.map((agent) => agent.exited));
-    await pg?.end();
-    await server?.stop();
-    await db?.drop();
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-  });
 
   it('a key pair other than the registered one: the first refused result ends it (78), one attempt spent', async () => {
     const nodeKey = await register('lost-key', publicKeyOf(tempDir()));
@@ -112,7 +60,9 @@ describe('agent processes that cannot work (PostgreSQL)', () => {
     expect(message).toContain("node lost-key's results");
     expect(message).toContain(join(dataDir, 'node-key.pem'));
     expect(message).toContain('register it again');
-    const { rows } = await pg.query(`SELECT count(*)::int AS n FROM task_runs WHERE node_id = 'lost-key'`);
+    const { rows } = await cluster.pg.query(
+      `SELECT count(*)::int AS n FROM task_runs WHERE node_id = 'lost-key'`,
+    );
     expect(rows[0].n).toBe(1);
     await eventually(
       async () => {
