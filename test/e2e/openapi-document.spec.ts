@@ -1,15 +1,8 @@
 import { HELLO_WASM_BASE64, TASK_EXAMPLES } from '../../src/tasks/dto/task-examples';
-import { useTestApp } from '../support/app';
-import { bearer, newSession, Session } from '../support/auth';
+import { bearer } from '../support/auth';
 import { registerNode } from '../support/nodes';
+import { Json, useOpenApiDocument } from '../support/openapi';
 import { postTask } from '../support/tasks';
-
-type Json = Record<string, unknown>;
-interface Operation {
-  requestBody?: Json;
-  responses: Record<string, { content?: Record<string, { schema?: Json }>; headers?: Json }>;
-  [key: string]: unknown;
-}
 
 /** Every `$ref` string anywhere under `value`. */
 function refsIn(value: unknown, found: string[] = []): string[] {
@@ -25,36 +18,26 @@ function refsIn(value: unknown, found: string[] = []): string[] {
 
 /** What a client, code generator or Swagger UI reads from /api-docs/openapi.json. */
 describe('the OpenAPI document', () => {
-  const ctx = useTestApp({ database: 'pglite' });
-  let doc: {
-    paths: Record<string, Record<string, Operation>>;
-    components: { schemas: Record<string, Json> };
-  };
-  let alice: Session;
-  const operation = (path: string, method: string) => doc.paths[path][method];
-
-  beforeAll(async () => {
-    doc = (await ctx.app.inject({ method: 'GET', url: '/api-docs/openapi.json' })).json();
-    alice = await newSession(ctx.app, 'alice');
-  });
+  const openapi = useOpenApiDocument();
+  const { ctx, operation } = openapi;
 
   it('has no dangling reference (Swagger UI shows a resolver error for one)', () => {
     const resolves = (ref: string) =>
       ref
         .replace(/^#\//, '')
         .split('/')
-        .reduce<unknown>((at, name) => (at as Json | undefined)?.[name], doc) !== undefined;
-    const missing = refsIn(doc).filter((ref) => !resolves(ref));
+        .reduce<unknown>((at, name) => (at as Json | undefined)?.[name], openapi.doc) !== undefined;
+    const missing = refsIn(openapi.doc).filter((ref) => !resolves(ref));
     expect(missing).toEqual([]);
     expect(resolves('#/components/schemas/NoSuchSchema')).toBe(false);
-    expect(refsIn(doc.components.schemas.ReadinessResponseDto)).toEqual([
+    expect(refsIn(openapi.doc.components.schemas.ReadinessResponseDto)).toEqual([
       '#/components/schemas/CheckResultDto',
     ]);
   });
 
   it('describes the error body of every error response', () => {
     const bare: string[] = [];
-    for (const [path, item] of Object.entries(doc.paths)) {
+    for (const [path, item] of Object.entries(openapi.doc.paths)) {
       for (const [method, op] of Object.entries(item)) {
         for (const [status, response] of Object.entries(op.responses)) {
           const schema = response.content?.['application/json']?.schema;
@@ -64,7 +47,7 @@ describe('the OpenAPI document', () => {
       }
     }
     expect(bare).toEqual([]);
-    expect(doc.components.schemas.ErrorResponse).toMatchObject({
+    expect(openapi.doc.components.schemas.ErrorResponse).toMatchObject({
       required: ['error', 'message', 'request_id'],
     });
   });
@@ -113,12 +96,12 @@ describe('the OpenAPI document', () => {
   });
 
   it('documents the refusals routes answer after they run: a rejected node’s key (409), the stream cap (503)', async () => {
-    const node = await registerNode(ctx.app, bearer(alice.accessToken));
+    const node = await registerNode(ctx.app, bearer(openapi.alice.accessToken));
     const call = (url: string) =>
       ctx.app.inject({
         method: 'POST',
         url: `/api/v1/nodes/${node.node_id}${url}`,
-        headers: bearer(alice.accessToken),
+        headers: bearer(openapi.alice.accessToken),
         payload: {},
       });
     expect((await call('/reject')).statusCode).toBe(200);
@@ -155,7 +138,7 @@ describe('the OpenAPI document', () => {
 
   it('documents fields of any JSON value as such (a task result can be a string), and the key-only route as key-only', () => {
     const anyJson = (schema: string, property: string) =>
-      (doc.components.schemas[schema].properties as Record<string, Json>)[property];
+      (openapi.doc.components.schemas[schema].properties as Record<string, Json>)[property];
     for (const [schema, property] of [
       ['TaskInfoDto', 'result'],
       ['CreateTaskDto', 'inputs'],
@@ -170,8 +153,8 @@ describe('the OpenAPI document', () => {
   });
 
   it('lists null in the enums of nullable fields (a strict 3.0.3 validator rejects a null it does not list)', () => {
-    const verdict = (doc.components.schemas.TaskRunDto as { properties: Record<string, Json> }).properties
-      .verdict;
+    const verdict = (openapi.doc.components.schemas.TaskRunDto as { properties: Record<string, Json> })
+      .properties.verdict;
     expect(verdict).toMatchObject({ nullable: true, enum: ['valid', 'invalid', null] });
   });
 
@@ -182,10 +165,10 @@ describe('the OpenAPI document', () => {
     });
     expect(Object.keys(remove.responses)).toEqual(expect.arrayContaining(['200', '401', '403', '404']));
     expect(remove['x-required-scopes']).toEqual(['admin:circuits']);
-    expect(doc.components.schemas.CircuitRemovalDto).toMatchObject({
+    expect(openapi.doc.components.schemas.CircuitRemovalDto).toMatchObject({
       properties: { outcome: { enum: ['deleted', 'retired'] } },
     });
-    expect(doc.components.schemas.CircuitDto).toMatchObject({
+    expect(openapi.doc.components.schemas.CircuitDto).toMatchObject({
       properties: { retired_at: { nullable: true, format: 'date-time' } },
     });
     const restore = operation('/api/v1/admin/circuits/{circuit_id}/restore', 'post');
@@ -219,7 +202,7 @@ describe('the OpenAPI document', () => {
     const examples = operation('/api/v1/tasks', 'post').requestBody?.content as Record<string, Json>;
     expect(Object.keys(examples['application/json'].examples as Json)).toEqual(Object.keys(TASK_EXAMPLES));
     for (const [name, example] of Object.entries(TASK_EXAMPLES)) {
-      const res = await postTask(ctx.app, bearer(alice.accessToken), example.value);
+      const res = await postTask(ctx.app, bearer(openapi.alice.accessToken), example.value);
       expect([name, res.statusCode]).toEqual([name, 201]);
     }
   });
@@ -228,14 +211,14 @@ describe('the OpenAPI document', () => {
     const upload = await ctx.app.inject({
       method: 'POST',
       url: '/api/v1/modules',
-      headers: bearer(alice.accessToken),
+      headers: bearer(openapi.alice.accessToken),
       payload: { wasm_module: HELLO_WASM_BASE64 },
     });
     expect(upload.statusCode).toBeLessThan(300);
     const run = await ctx.app.inject({
       method: 'POST',
       url: `/api/v1/modules/${upload.json<{ module_id: string }>().module_id}/run`,
-      headers: bearer(alice.accessToken),
+      headers: bearer(openapi.alice.accessToken),
       payload: { inputs: {} },
     });
     expect(run.json()).toMatchObject({ outcome: 'ok', stdout: { hello: 'world' } });

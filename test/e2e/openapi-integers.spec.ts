@@ -1,15 +1,9 @@
 import { getMetadataStorage } from 'class-validator';
 import { HELLO_WASM_BASE64 } from '../../src/tasks/dto/task-examples';
-import { useTestApp } from '../support/app';
 import { LeasedRun, TestAgent } from '../support/agent';
-import { apiKeyHeader, bearer, newSession, Session } from '../support/auth';
+import { apiKeyHeader, bearer, newSession } from '../support/auth';
+import { Json, useOpenApiDocument } from '../support/openapi';
 import { ORIGINAL_TASK } from '../support/tasks';
-
-type Json = Record<string, unknown>;
-interface Operation {
-  responses: Record<string, { content?: Record<string, { schema?: Json }> }>;
-  [key: string]: unknown;
-}
 
 /**
  * Integers in the OpenAPI document: a code generator turns `integer` into an int and `number` into a float, so
@@ -17,18 +11,8 @@ interface Operation {
  * must not.
  */
 describe('the OpenAPI document’s integers', () => {
-  const ctx = useTestApp({ database: 'pglite' });
-  let doc: {
-    paths: Record<string, Record<string, Operation>>;
-    components: { schemas: Record<string, Json> };
-  };
-  let alice: Session;
-  const operation = (path: string, method: string) => doc.paths[path][method];
-
-  beforeAll(async () => {
-    doc = (await ctx.app.inject({ method: 'GET', url: '/api-docs/openapi.json' })).json();
-    alice = await newSession(ctx.app, 'alice');
-  });
+  const openapi = useOpenApiDocument();
+  const { ctx, operation } = openapi;
 
   it('types every @IsInt field of a body or query DTO as integer (a client must not offer 1.5)', () => {
     const storage = getMetadataStorage() as unknown as {
@@ -46,14 +30,14 @@ describe('the OpenAPI document’s integers', () => {
           Reflect.getMetadata('swagger/apiModelProperties', target.prototype, propertyName) as
             { type?: unknown } | undefined
         )?.type;
-        const schema = doc.components.schemas[target.name] as
+        const schema = openapi.doc.components.schemas[target.name] as
           { properties?: Record<string, { type?: string }> } | undefined;
         if (schema === undefined) queryInts.add(propertyName);
         const documented = schema === undefined ? declared : schema.properties?.[propertyName]?.type;
         if (documented !== 'integer') wrong.push(`${target.name}.${propertyName}`);
       }
     }
-    for (const [path, item] of Object.entries(doc.paths)) {
+    for (const [path, item] of Object.entries(openapi.doc.paths)) {
       for (const [method, op] of Object.entries(item)) {
         const params = (op.parameters ?? []) as { in: string; name: string; schema?: { type?: string } }[];
         for (const param of params.filter((p) => p.in === 'query' && queryInts.has(p.name))) {
@@ -87,14 +71,14 @@ describe('the OpenAPI document’s integers', () => {
       'HeartbeatRecordDto.disk_usage': 'numeric(5, 2)',
     };
     const numbers: string[] = [];
-    for (const [name, schema] of Object.entries(doc.components.schemas)) {
+    for (const [name, schema] of Object.entries(openapi.doc.components.schemas)) {
       const properties = (schema.properties ?? {}) as Record<string, { type?: string; items?: Json }>;
       for (const [property, field] of Object.entries(properties))
         if (field.type === 'number' || field.items?.type === 'number') numbers.push(`${name}.${property}`);
     }
     expect(numbers.sort()).toEqual(Object.keys(FRACTIONAL).sort());
     const type = (schema: string, property: string) =>
-      (doc.components.schemas[schema].properties as Record<string, Json>)[property].type;
+      (openapi.doc.components.schemas[schema].properties as Record<string, Json>)[property].type;
     for (const [schema, property] of [
       ['TaskInfoDto', 'attempts'],
       ['TaskInfoDto', 'max_attempts'],
@@ -131,7 +115,7 @@ describe('the OpenAPI document’s integers', () => {
       if (schema === undefined || value === null || value === undefined) return;
       if (typeof schema.$ref === 'string') {
         const name = schema.$ref.split('/').pop() as string;
-        return walk(doc.components.schemas[name], value, name);
+        return walk(openapi.doc.components.schemas[name], value, name);
       }
       for (const part of (schema.allOf ?? []) as Json[]) walk(part, value, at);
       if (schema.type === 'integer') {
@@ -169,7 +153,7 @@ describe('the OpenAPI document’s integers', () => {
       );
       return res.json<Record<string, any>>();
     };
-    const owner = bearer(alice.accessToken);
+    const owner = bearer(openapi.alice.accessToken);
     const bob = await newSession(ctx.app, 'bob');
     await call('GET', '/api/v1/health/ready', '/api/v1/health/ready', {});
     await call(

@@ -142,22 +142,39 @@ describe('zk_proof tasks', () => {
     expect(done).toMatchObject({ status: 'completed', proof_id: artifact.proof_id });
   });
 
+  /**
+   * A claimed run of a fresh zk task and the fixture proof's result as a third-party node reports it: its
+   * statement as output, the proof beside it (`extra`), and `body`, the receipt's fields without a proof_hash.
+   */
+  const claimedZkResult = async () => {
+    const task = await zkTask();
+    const agent = await newAgent();
+    const run = await claimTask(agent, task.task_id);
+    const { proof, publicSignals } = zkFixture('multiplier', 'groth16');
+    const output = { public_signals: publicSignals };
+    const body = {
+      fence: run.fence,
+      outcome: 'ok',
+      output,
+      output_hash: outputHash(output),
+      execution_time_ms: 12,
+    };
+    return {
+      task,
+      agent,
+      run,
+      proof,
+      publicSignals,
+      output,
+      body,
+      extra: { proof, public_signals: publicSignals },
+    };
+  };
+
   it('a zk result the node did not sign is refused before its proof costs a verifier thread', async () => {
     const check = jest.spyOn(ctx.app.get(ProofVerificationService), 'check');
     try {
-      const task = await zkTask();
-      const agent = await newAgent();
-      const run = await claimTask(agent, task.task_id);
-      const { proof, publicSignals } = zkFixture('multiplier', 'groth16');
-      const extra = { proof, public_signals: publicSignals };
-      const output = { public_signals: publicSignals };
-      const body = {
-        fence: run.fence,
-        outcome: 'ok',
-        output,
-        output_hash: outputHash(output),
-        execution_time_ms: 12,
-      };
+      const { task, agent, run, output, body, extra } = await claimedZkResult();
       const forged = signReceipt(receiptFor(run, body), generateNodeKeyPair().privateKey);
       const refused = await agent.report(run, 'ok', output, { ...extra, signature: forged });
       expect(refused.statusCode).toBe(422);
@@ -195,20 +212,8 @@ describe('zk_proof tasks', () => {
   });
 
   it('the signed receipt binds the proof the result carries (proof_hash of its proof and public_signals)', async () => {
-    const task = await zkTask();
-    const agent = await newAgent();
-    const run = await claimTask(agent, task.task_id);
-    const { proof, publicSignals } = zkFixture('multiplier', 'groth16');
     // A third-party node reporting its statement as output and the proof beside it, as README pins the body.
-    const output = { public_signals: publicSignals };
-    const body = {
-      fence: run.fence,
-      outcome: 'ok',
-      output,
-      output_hash: outputHash(output),
-      execution_time_ms: 12,
-    };
-    const extra = { proof, public_signals: publicSignals };
+    const { agent, run, proof, publicSignals, output, body, extra } = await claimedZkResult();
     const withoutProofHash = signReceipt(receiptFor(run, body), agent.keys.privateKey);
     const unbound = await agent.report(run, 'ok', output, { ...extra, signature: withoutProofHash });
     expect([unbound.statusCode, unbound.json().reason]).toEqual([422, 'signature_invalid']);
