@@ -64,6 +64,15 @@ describe('ContentCache', () => {
     expect(download).toHaveBeenCalledTimes(1);
   });
 
+  it('removes the temp file of a write a crash cut short, not one whose writer still runs', () => {
+    const id = sha(Buffer.from('entry'));
+    const dead = `${id}.999999999.1.tmp`; // no such process
+    const live = `${id}.${process.pid}.2.tmp`;
+    for (const name of [dead, live]) writeFileSync(join(dir, name), 'half written');
+    expect(new ContentCache(dir, 1024).stats).toEqual({ entries: 0, bytes: 0 });
+    expect(readdirSync(dir)).toEqual([live]);
+  });
+
   it('concurrent gets of one id share one download', async () => {
     const sut = new ContentCache(null, 1024);
     const bytes = blob(10, 4);

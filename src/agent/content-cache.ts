@@ -1,9 +1,21 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const SHA256 = /^[0-9a-f]{64}$/;
+/** An entry being written (writeDisk): `<sha256>.<pid>.<ms>.tmp`. */
+const TEMP = /^[0-9a-f]{64}\.(\d+)\.\d+\.tmp$/;
+
+/** Whether a process of that id exists (EPERM: it does, another user's). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 /** Downloaded bytes did not hash to the id they were asked for: never used, never stored. */
 export class ContentMismatchError extends Error {
@@ -40,6 +52,10 @@ export class ContentCache {
     if (dir) {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       for (const name of readdirSync(dir)) {
+        // A write cut short by a crash leaves its temp file, outside the byte bound: removed unless its writer
+        // still runs (another agent on this data dir by mistake must not lose the file it is writing).
+        const temp = TEMP.exec(name);
+        if (temp && !processAlive(Number(temp[1]))) rmSync(join(dir, name), { force: true });
         if (!SHA256.test(name)) continue;
         const size = statSync(join(dir, name)).size;
         this.disk.set(name, size);
