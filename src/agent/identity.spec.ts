@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Fetch } from './http-transport';
-import { AgentSetupError, resolveIdentity, ServerUnreachableError } from './identity';
+import { AgentSetupError, loadOrCreateKeyPair, resolveIdentity, ServerUnreachableError } from './identity';
 
 const silent = { emit: () => undefined };
 
@@ -162,6 +162,15 @@ describe('resolveIdentity without a stored node', () => {
       );
       expect(error.message).not.toContain('writable');
     }
+  });
+
+  it('says the way out its caller gives for a damaged key file (the embedded node has no node.json)', () => {
+    writeFileSync(join(dataDir, 'node-key.pem'), 'not a key');
+    expect(() => loadOrCreateKeyPair(dataDir, 'remove it and restart')).toThrow(
+      new AgentSetupError(
+        `${join(dataDir, 'node-key.pem')} does not hold an Ed25519 private key (PEM): remove it and restart`,
+      ),
+    );
   });
 
   it('names an unusable data dir in one line (AgentSetupError), not a stack', async () => {

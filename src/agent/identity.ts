@@ -46,14 +46,20 @@ function keepPrivate(path: string): void {
   }
 }
 
-/** The node's Ed25519 key pair, generated on first start and kept in the data dir (private key 0600). */
-export function loadOrCreateKeyPair(dataDir: string): NodeKeyPair {
+const AGENT_KEY_WAY_OUT =
+  'restore it from a backup, or remove it and node.json next to it to register a new node with a new key pair';
+
+/**
+ * The node's Ed25519 key pair, generated on first start and kept in the data dir (private key 0600).
+ * `wayOut`: what to do about a damaged key file, for the one line that names it.
+ */
+export function loadOrCreateKeyPair(dataDir: string, wayOut = AGENT_KEY_WAY_OUT): NodeKeyPair {
   try {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const path = join(dataDir, KEY_FILE);
     if (existsSync(path)) {
       keepPrivate(path);
-      return storedKeyPair(path, readFileSync(path, 'utf8'));
+      return storedKeyPair(path, readFileSync(path, 'utf8'), wayOut);
     }
     const pair = generateNodeKeyPair();
     writePrivate(path, privateKeyPem(pair));
@@ -72,14 +78,11 @@ export function loadOrCreateKeyPair(dataDir: string): NodeKeyPair {
  * is said as such. It is not replaced: the server knows the node by its public key, so a new pair means a new
  * registration.
  */
-function storedKeyPair(path: string, pem: string): NodeKeyPair {
+function storedKeyPair(path: string, pem: string, wayOut: string): NodeKeyPair {
   try {
     return keyPairFromPem(pem);
   } catch {
-    throw new AgentSetupError(
-      `${path} does not hold an Ed25519 private key (PEM): restore it from a backup, or remove it and ` +
-        'node.json next to it to register a new node with a new key pair',
-    );
+    throw new AgentSetupError(`${path} does not hold an Ed25519 private key (PEM): ${wayOut}`);
   }
 }
 

@@ -105,7 +105,11 @@ export class EmbeddedNodes implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private async startNode(index: number): Promise<Agent | null> {
-    const keys = loadOrCreateKeyPair(join(this.core.dataDir, 'embedded-nodes', String(index)));
+    // Registered at every start with the key pair it has: a damaged key file only needs removing.
+    const keys = loadOrCreateKeyPair(
+      join(this.core.dataDir, 'embedded-nodes', String(index)),
+      'remove it and restart: the embedded node registers a new key pair at each start',
+    );
     const nodeId = embeddedNodeId(index);
     const owner = await this.register(index, nodeId, keys.publicKeyBase64);
     if (!owner) {
