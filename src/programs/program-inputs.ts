@@ -102,6 +102,23 @@ const OPERATIONS: Record<string, (terms: string[]) => string> = {
   mean: (terms) => `(${terms.join('+')})/${terms.length}`,
 };
 
+/**
+ * A number as the expression grammar (which has no exponents) reads it: String(n), a double's shortest exact
+ * spelling, with its exponent written out — 1e-7 → "0.0000001", 1e21 → "1" and 21 zeros — so the exact
+ * arithmetic gets the very number the caller sent (JSON.parse turns 0.0000001 into 1e-7 on the way in).
+ */
+function plainDecimal(n: number): string {
+  const text = String(n);
+  const parts = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(text);
+  if (!parts) return text;
+  const [, sign, lead, fraction = '', exponent] = parts;
+  const digits = lead + fraction;
+  const point = 1 + Number(exponent); // where the decimal point falls in `digits`
+  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
+  if (point >= digits.length) return `${sign}${digits}${'0'.repeat(point - digits.length)}`;
+  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
+}
+
 /** The original demo body `{numbers: [1, 2, 3], operation: "sum"}` as an expression ("1+2+3"). */
 function programForNumbers(inputs: Record<string, unknown>): ResolvedComputation | FieldError {
   const extra = Object.keys(inputs).find((key) => key !== 'numbers' && key !== 'operation');
@@ -116,10 +133,9 @@ function programForNumbers(inputs: Record<string, unknown>): ResolvedComputation
   }
   const terms: string[] = [];
   for (const [i, n] of numbers.entries()) {
-    // String(n) of a double is its shortest exact spelling; the expression grammar has no exponents.
-    const literal = typeof n === 'number' ? String(n) : '';
+    const literal = typeof n === 'number' ? plainDecimal(n) : '';
     if (!/^-?\d+(?:\.\d+)?$/.test(literal)) {
-      return { field: `inputs.numbers[${i}]`, message: 'must be a number written without an exponent' };
+      return { field: `inputs.numbers[${i}]`, message: 'must be a number' };
     }
     terms.push(literal);
   }

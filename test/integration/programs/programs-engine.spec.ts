@@ -50,6 +50,11 @@ describe('built-in programs on the WASM engine', () => {
       expect(await value('2 × 3 ÷ 4 − 1')).toMatchObject({ decimal: '0.5' });
       expect(await value('1/1024')).toMatchObject({ decimal: '0.0009765625', exact: true });
       expect(await value('-0*5')).toMatchObject({ decimal: '0', fraction: '0' });
+      // How the original's {numbers} body spells 1e21 and 1e-7 (the grammar has no exponents).
+      expect(await value(`1${'0'.repeat(21)}+0.0000001`)).toMatchObject({
+        decimal: `1${'0'.repeat(21)}.0000001`,
+        exact: true,
+      });
       const a = '123456789012345678901234567890';
       const b = '987654321098765432109876543210';
       expect(await value(`${a}*${b}-${b}`)).toMatchObject({
