@@ -60,6 +60,8 @@ export class Agent {
   private readonly slotState: Slots;
   private readonly heartbeats: Heartbeats;
   private readonly claimAbort = new AbortController();
+  /** Aborted once stopped: a heartbeat still waiting on the server is not waited for. */
+  private readonly beatAbort = new AbortController();
   private readonly random: () => number;
   private slotFreed: (() => void) | null = null;
   /** Slots a result in flight claims for (Claim-Next); the claim loop leaves them alone. */
@@ -125,7 +127,7 @@ export class Agent {
         await this.afterFailure(error, 'heartbeat', failures);
       }
     }
-    this.loops = [this.heartbeats.loop(() => !this.stopped), this.claimLoop()];
+    this.loops = [this.heartbeats.loop(() => !this.stopped, this.beatAbort.signal), this.claimLoop()];
   }
 
   /**
@@ -151,6 +153,7 @@ export class Agent {
     for (const held of this.held.values()) this.drop(held, why);
     await Promise.all([...this.inflight]);
     this.stopped = true;
+    this.beatAbort.abort();
     this.sleeps.endAll();
     await Promise.all(this.loops);
     this.setup.reporter.emit({ event: 'stopped', ...this.counters });

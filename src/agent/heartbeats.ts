@@ -46,7 +46,7 @@ export class Heartbeats {
    * lease taken while idle shortens it from the server's interval to a third of the lease), so a run claimed
    * in the middle of a long idle wait is still renewed in time.
    */
-  async loop(running: () => boolean): Promise<void> {
+  async loop(running: () => boolean, stopped?: AbortSignal): Promise<void> {
     let failures = 0;
     let retryAfterMs: number | null = null;
     let lastAttempt = performance.now();
@@ -61,9 +61,10 @@ export class Heartbeats {
       lastAttempt = performance.now();
       jitter = this.setup.random();
       try {
-        await this.beat();
+        await this.beat(stopped);
         failures = 0;
       } catch (error) {
+        if (!running()) break; // stopped while it was in flight (aborted): nothing to retry or report
         failures++;
         retryAfterMs = retryAfterOf(error);
         this.setup.noteFailure(error, this.retryMs(failures, jitter, retryAfterMs));
@@ -71,7 +72,7 @@ export class Heartbeats {
     }
   }
 
-  async beat(): Promise<void> {
+  async beat(stopped?: AbortSignal): Promise<void> {
     const runs = this.setup.leases();
     const body: HeartbeatBody = {
       ...this.setup.telemetry?.(),
@@ -81,7 +82,7 @@ export class Heartbeats {
     };
     if (this.latencyMs !== undefined) body.network_latency_ms = Math.min(600_000, this.latencyMs);
     const started = performance.now();
-    const answer = await this.setup.transport.heartbeat(body);
+    const answer = await this.setup.transport.heartbeat(body, stopped);
     this.latencyMs = Math.round(performance.now() - started);
     this.setup.noteAnswered();
     this.setup.counters.heartbeats++;

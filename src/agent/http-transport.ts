@@ -44,8 +44,8 @@ export class HttpTransport implements AgentTransport {
     this.base = `${server.replace(/\/+$/, '')}/api/v1`;
   }
 
-  async heartbeat(body: HeartbeatBody): Promise<HeartbeatAnswer> {
-    const res = await this.call('PUT', `/nodes/${this.nodeId}/heartbeat`, body);
+  async heartbeat(body: HeartbeatBody, signal?: AbortSignal): Promise<HeartbeatAnswer> {
+    const res = await this.call('PUT', `/nodes/${this.nodeId}/heartbeat`, body, { signal });
     return (await res.json()) as HeartbeatAnswer;
   }
 

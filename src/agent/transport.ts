@@ -102,7 +102,8 @@ export const retryAfterOf = (error: unknown): number | null =>
   error instanceof TransportError ? error.retryAfterMs : null;
 
 export interface AgentTransport {
-  heartbeat(body: HeartbeatBody): Promise<HeartbeatAnswer>;
+  /** `signal`: the agent has stopped and waits for nothing more (a hung server must not hold its exit). */
+  heartbeat(body: HeartbeatBody, signal?: AbortSignal): Promise<HeartbeatAnswer>;
   /** Long poll: resolves with the runs leased (possibly none) within `waitMs`, or early on `signal`. */
   claim(max: number, waitMs: number, signal: AbortSignal): Promise<LeasedRun[]>;
   /**

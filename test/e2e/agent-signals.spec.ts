@@ -71,42 +71,92 @@ describe('the agent process stopped by a signal', () => {
     expect(events.at(-1)).toBe('stopped');
   }, 30_000);
 
+  const ANSWERED_BEAT = JSON.stringify({
+    heartbeat_interval_secs: 1,
+    leases: { renewed: [], lost: [], cancel: [] },
+  });
+  const MODULE_ID = 'a'.repeat(64);
+  const LEASED_RUN = {
+    run_id: '00000000-0000-4000-8000-000000000001',
+    task_id: '00000000-0000-4000-8000-000000000002',
+    task_type: 'wasm_execution',
+    fence: '1',
+    lease_expires_at: new Date(Date.now() + 3_600_000).toISOString(),
+    spec: {
+      module_id: MODULE_ID,
+      module_url: `/api/v1/modules/${MODULE_ID}/download`,
+      inputs: {},
+      args: [],
+      deterministic: false,
+      limits: { timeout_ms: 1000, memory_mb: 64, output_bytes: 1024 },
+    },
+  };
+  /** The agent of a stored node, started against the fake server; resolves once it has beaten twice. */
+  const startedAgent = async (args: string[], beats: () => number) => {
+    writeFileSync(
+      join(dataDir, 'node.json'),
+      JSON.stringify({ node_id: 'n1', node_api_key: 'vcp_node_key' }),
+    );
+    const agent = startAgent(['--server', base, '--data-dir', dataDir, ...args]);
+    await eventually(() => expect(agent.events().map((e) => e.event)).toContain('started'), {
+      timeoutMs: 20_000,
+    });
+    await eventually(() => expect(beats()).toBeGreaterThan(1), { timeoutMs: 20_000 });
+    return agent;
+  };
+  const exitWithin10s = (agent: ReturnType<typeof startAgent>) =>
+    Promise.race([
+      agent.exited,
+      new Promise((resolve) => setTimeout(() => resolve('still running 10 s later'), 10_000).unref()),
+    ]);
+
+  it('a stop does not wait for a heartbeat a server that stopped answering holds (exit 0 at once)', async () => {
+    let heartbeats = 0;
+    answer = (req, res) => {
+      // The first heartbeat is answered; then the server hangs (heartbeats and claims never answered).
+      if (req.url?.endsWith('/heartbeat') && heartbeats++ === 0) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(ANSWERED_BEAT);
+      }
+    };
+    const agent = await startedAgent(['--grace-secs', '0'], () => heartbeats);
+    agent.child.kill('SIGTERM');
+    // Before, it waited out the heartbeat's 30 s timeout.
+    expect(await exitWithin10s(agent)).toEqual({ code: 0, signal: null });
+    expect(agent.events().at(-1)).toMatchObject({ event: 'stopped' });
+  }, 60_000);
+
   it.each([
     ['SIGTERM', 143],
     ['SIGINT', 130],
   ] as const)(
-    'a second %s stops it at once (exit %i) while the first waits on a server that stopped answering',
+    'a second %s stops it at once (exit %i) while the first waits out the grace period of a run',
     async (signal, code) => {
       let heartbeats = 0;
+      let claims = 0;
       answer = (req, res) => {
-        // The first heartbeat is answered; then the server hangs (heartbeats and claims never answered).
-        if (req.url?.endsWith('/heartbeat') && heartbeats++ === 0) {
+        if (req.url?.endsWith('/heartbeat')) heartbeats++;
+        else if (req.url?.endsWith('/claim') && claims++ === 0) {
           res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(
-            JSON.stringify({ heartbeat_interval_secs: 1, leases: { renewed: [], lost: [], cancel: [] } }),
-          );
-        }
+          res.end(JSON.stringify({ runs: [LEASED_RUN] }));
+          return;
+        } else return; // later claims and the module's download: never answered
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(ANSWERED_BEAT);
       };
-      writeFileSync(
-        join(dataDir, 'node.json'),
-        JSON.stringify({ node_id: 'n1', node_api_key: 'vcp_node_key' }),
-      );
-      const agent = startAgent(['--server', base, '--data-dir', dataDir, '--grace-secs', '0']);
-      await eventually(() => expect(agent.events().map((e) => e.event)).toContain('started'), {
-        timeoutMs: 20_000,
-      });
-      await eventually(() => expect(heartbeats).toBeGreaterThan(1), { timeoutMs: 20_000 });
-      agent.child.kill(signal);
-      await eventually(() => expect(agent.events().map((e) => e.event)).toContain('stopping'), {
+      const agent = await startedAgent(['--grace-secs', '600'], () => heartbeats);
+      await eventually(() => expect(agent.events().map((e) => e.event)).toContain('claimed'), {
         timeoutMs: 10_000,
       });
-      // The first stop waits for the heartbeat in flight (up to its 30 s timeout); the second does not.
       agent.child.kill(signal);
-      const exited = await Promise.race([
-        agent.exited,
-        new Promise((resolve) => setTimeout(() => resolve('still running 10 s later'), 10_000).unref()),
-      ]);
-      expect(exited).toEqual({ code, signal: null });
+      await eventually(
+        () =>
+          expect(agent.events()).toContainEqual(expect.objectContaining({ event: 'stopping', running: 1 })),
+        { timeoutMs: 10_000 },
+      );
+      // The first stop gives the run 600 s to finish; the second does not wait.
+      agent.child.kill(signal);
+      expect(await exitWithin10s(agent)).toEqual({ code, signal: null });
       expect(agent.output()).toContain(`second ${signal}: stopped at once`);
     },
     60_000,
