@@ -2,20 +2,11 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { processAlive } from '../common/runtime/process-alive';
 
 const SHA256 = /^[0-9a-f]{64}$/;
 /** An entry being written (writeDisk): `<sha256>.<pid>.<ms>.tmp`. */
 const TEMP = /^[0-9a-f]{64}\.(\d+)\.\d+\.tmp$/;
-
-/** Whether a process of that id exists (EPERM: it does, another user's). */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Downloaded bytes did not hash to the id they were asked for: never used, never stored. */
 export class ContentMismatchError extends Error {

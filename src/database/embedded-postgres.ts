@@ -1,5 +1,6 @@
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { EmbeddedConnection } from './embedded-connection';
+import { processAlive } from '../common/runtime/process-alive';
 
 /** What the app needs of a PGlite instance (its ESM and CJS typings differ, so a structural type). */
 export interface PGliteHandle {
@@ -17,15 +18,6 @@ export class DataDirInUseError extends Error {
   constructor(dataDir: string, pid: number) {
     super(`The embedded database in ${dataDir} is in use by process ${pid}; stop it or use another DATA_DIR`);
     this.name = 'DataDirInUseError';
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -50,7 +42,7 @@ function lockDataDir(dataDir: string): () => void {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const holder = Number(readFileSync(lockFile, 'utf8'));
-      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && processAlive(holder)) {
         throw new DataDirInUseError(dataDir, holder);
       }
       if (holder === process.pid) throw new DataDirInUseError(dataDir, holder);
