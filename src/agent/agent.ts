@@ -1,40 +1,12 @@
-import type { NodeKeyPair } from '../common/receipts/receipt';
-import { ContentCache } from './content-cache';
-import { execute, Execution, refused, WasmEngine } from './executors';
+import { execute, Execution, refused } from './executors';
+import type { AgentSetup } from './agent-setup';
 import { Heartbeats } from './heartbeats';
 import { retryWaitMs, Sleeps } from './pacing';
 import { ServerAnswers, UnusableAnswer } from './server-answers';
-import { Counters, Reporter, zeroCounters } from './reporter';
+import { Counters, zeroCounters } from './reporter';
 import { resultBodyOf } from './result-body';
 import { Slots } from './slot-usage';
-import {
-  AgentTransport,
-  HeartbeatBody,
-  LeasedRun,
-  retryAfterOf,
-  SubmitAnswer,
-  TransportError,
-} from './transport';
-
-export interface AgentSetup {
-  nodeId: string;
-  concurrency: number;
-  keys: NodeKeyPair;
-  transport: AgentTransport;
-  engine: WasmEngine;
-  cache: ContentCache;
-  reporter: Reporter;
-  version: string;
-  /** Machine telemetry sent with each heartbeat (the embedded node and the CLI measure the same things). */
-  telemetry?: () => Pick<HeartbeatBody, 'cpu_usage' | 'memory_usage'>;
-  /** How long one claim waits for work on the server (long poll). */
-  claimWaitMs?: number;
-  random?: () => number;
-  /** The agent's waits (backoff, heartbeat gaps); tests observe them. */
-  sleeps?: Sleeps;
-  /** Milliseconds from a monotonic clock (slots' busy share, how long the server is away); tests set it. */
-  clock?: () => number;
-}
+import { LeasedRun, retryAfterOf, SubmitAnswer, TransportError } from './transport';
 
 interface Held {
   run: LeasedRun;
@@ -60,8 +32,6 @@ export class Agent {
   private readonly slotState: Slots;
   private readonly heartbeats: Heartbeats;
   private readonly claimAbort = new AbortController();
-  /** Aborted once stopped: a heartbeat still waiting on the server is not waited for. */
-  private readonly beatAbort = new AbortController();
   private readonly random: () => number;
   private slotFreed: (() => void) | null = null;
   /** Slots a result in flight claims for (Claim-Next); the claim loop leaves them alone. */
@@ -127,7 +97,7 @@ export class Agent {
         await this.afterFailure(error, 'heartbeat', failures);
       }
     }
-    this.loops = [this.heartbeats.loop(() => !this.stopped, this.beatAbort.signal), this.claimLoop()];
+    this.loops = [this.heartbeats.loop(() => !this.stopped), this.claimLoop()];
   }
 
   /**
@@ -153,7 +123,7 @@ export class Agent {
     for (const held of this.held.values()) this.drop(held, why);
     await Promise.all([...this.inflight]);
     this.stopped = true;
-    this.beatAbort.abort();
+    this.heartbeats.abortInFlight();
     this.sleeps.endAll();
     await Promise.all(this.loops);
     this.setup.reporter.emit({ event: 'stopped', ...this.counters });

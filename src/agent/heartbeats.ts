@@ -33,8 +33,15 @@ export class Heartbeats {
   private latencyMs: number | undefined;
   /** The loop's wait, woken to be recomputed. */
   private readonly wakers = new Set<() => void>();
+  /** Aborted once the agent stopped: a beat a hung server holds is not waited for. */
+  private readonly inFlight = new AbortController();
 
   constructor(private readonly setup: HeartbeatSetup) {}
+
+  /** The agent stopped (after its grace period, when heartbeats no longer renew anything): abort a beat. */
+  abortInFlight(): void {
+    this.inFlight.abort();
+  }
 
   /** Something changed the next beat's time (a lease taken while idle): the wait is recomputed. */
   wake(): void {
@@ -46,7 +53,7 @@ export class Heartbeats {
    * lease taken while idle shortens it from the server's interval to a third of the lease), so a run claimed
    * in the middle of a long idle wait is still renewed in time.
    */
-  async loop(running: () => boolean, stopped?: AbortSignal): Promise<void> {
+  async loop(running: () => boolean): Promise<void> {
     let failures = 0;
     let retryAfterMs: number | null = null;
     let lastAttempt = performance.now();
@@ -61,7 +68,7 @@ export class Heartbeats {
       lastAttempt = performance.now();
       jitter = this.setup.random();
       try {
-        await this.beat(stopped);
+        await this.beat(this.inFlight.signal);
         failures = 0;
       } catch (error) {
         if (!running()) break; // stopped while it was in flight (aborted): nothing to retry or report

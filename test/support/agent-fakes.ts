@@ -1,6 +1,7 @@
 // The agent's unit tests' stand-ins: a scripted server, an engine that echoes, and agents built on them.
 import { createHash } from 'node:crypto';
-import { Agent, AgentSetup } from '../../src/agent/agent';
+import { Agent } from '../../src/agent/agent';
+import type { AgentSetup } from '../../src/agent/agent-setup';
 import { ContentCache } from '../../src/agent/content-cache';
 import type { WasmEngine } from '../../src/agent/executors';
 import type { AgentEvent } from '../../src/agent/reporter';
