@@ -43,6 +43,22 @@ describe('resolveComputation', () => {
     expect(sut(inputs)).toEqual({ field, message });
   });
 
+  it('counts minLength and maxLength in characters (code points), as the published JSON Schema does', () => {
+    const emoji = '\u{1F600}';
+    expect(emoji.length).toBe(2);
+    expect(sut({ program: 'text_stats', text: emoji.repeat(10_000) })).toMatchObject({ program: 'text_stats' });
+    expect(sut({ program: 'text_stats', text: emoji.repeat(9_999) + 'ab' })).toEqual({
+      field: 'inputs.text',
+      message: 'must be at most 10000 characters',
+    });
+    // A lone surrogate is one character of its own.
+    expect(sut({ program: 'text_stats', text: '\ud800'.repeat(10_001) })).toEqual({
+      field: 'inputs.text',
+      message: 'must be at most 10000 characters',
+    });
+    expect(sut({ program: 'expression', expression: emoji })).toMatchObject({ program: 'expression' });
+  });
+
   it('maps the original demo body {numbers, operation} to an expression', () => {
     const expression = (operation: string, numbers: number[]) =>
       sut({ numbers, operation }) as unknown as { inputs: { expression: string } };

@@ -32,10 +32,10 @@ export function schemaProblem(schema: InputSchema, value: Record<string, unknown
     if (rule.type === 'string') {
       if (typeof field !== 'string') return problem(key, 'must be a string');
       if (rule.const !== undefined && field !== rule.const) return problem(key, `must be "${rule.const}"`);
-      if (rule.minLength !== undefined && field.length < rule.minLength) {
+      if (rule.minLength !== undefined && codePointsAtMost(field, rule.minLength - 1)) {
         return problem(key, `must be at least ${rule.minLength} characters`);
       }
-      if (rule.maxLength !== undefined && field.length > rule.maxLength) {
+      if (rule.maxLength !== undefined && !codePointsAtMost(field, rule.maxLength)) {
         return problem(key, `must be at most ${rule.maxLength} characters`);
       }
     } else {
@@ -51,6 +51,22 @@ export function schemaProblem(schema: InputSchema, value: Record<string, unknown
     }
   }
   return null;
+}
+
+/**
+ * Whether `text` has at most `limit` code points: what the published schema's minLength/maxLength count (JSON
+ * Schema counts characters, not UTF-16 units), so a client validating with it agrees with this check on emoji.
+ */
+function codePointsAtMost(text: string, limit: number): boolean {
+  if (text.length <= limit) return true;
+  if (text.length > 2 * limit) return false;
+  let points = 0;
+  for (let i = 0; i < text.length; i++, points++) {
+    const unit = text.charCodeAt(i);
+    const next = text.charCodeAt(i + 1);
+    if (unit >= 0xd800 && unit <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) i++;
+  }
+  return points <= limit;
 }
 
 /** Only digits, operators, parentheses and spaces (a question like "what is 2+2?" is stripped to this first). */
