@@ -82,7 +82,12 @@ export class TasksService {
       const task = await this.visible(principal, taskId);
       if (task.status === 'cancelled') return task;
       if (!(await this.tasks.cancel(task.taskId, 'cancelled_by_user'))) {
-        throw new AppException(ErrorCode.Conflict, `The task is already ${task.status}`);
+        // The status read above can be stale: a completion (or a cancel) committed while this one waited for
+        // the row. Answer with the status that refused it, and a concurrent cancel's outcome as our own.
+        const now = await this.tasks.findLive(task.taskId);
+        if (!now) throw AppException.notFound('Task not found');
+        if (now.status === 'cancelled') return now;
+        throw new AppException(ErrorCode.Conflict, `The task is already ${now.status}`);
       }
       cancelled = true;
       await this.recordAudit('task.cancelled', principal, task, meta);

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { useAdminApp } from '../support/admin';
 import { apiKeyHeader, bearer, newSession, Session } from '../support/auth';
+import { eventually } from '../support/eventually';
 import { collectPages } from '../support/pages';
 import { ORIGINAL_TASK, submitTask, TaskInfo } from '../support/tasks';
 import { expect422 } from '../support/validation';
@@ -349,5 +350,49 @@ describe('tasks API', () => {
     ]);
     expect(row.status).toBe('cancelled');
     expect(row.deleted_at).not.toBeNull();
+  });
+  /** Runs `step` on a connection of its own holding the task's row lock, while `cancel` waits for that lock. */
+  const cancelWhileLocked = async (taskId: string, step: string, headers: Record<string, string>) => {
+    const locker = ctx.dataSource.createQueryRunner();
+    await locker.connect();
+    try {
+      await locker.startTransaction();
+      await locker.query(`SELECT 1 FROM tasks WHERE task_id = $1 FOR UPDATE`, [taskId]);
+      const cancel = call('POST', `/tasks/${taskId}/cancel`, headers);
+      await eventually(async () => {
+        const [{ n }] = await ctx.dataSource.query<{ n: number }[]>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'WITH task AS%'`,
+        );
+        expect(n).toBe(1);
+      });
+      await locker.query(step, [taskId]);
+      await locker.commitTransaction();
+      return await cancel;
+    } finally {
+      await locker.release();
+    }
+  };
+
+  it('a cancel that loses a race names the status that refused it, and one racing a cancel is that cancel', async () => {
+    const h = bearer(alice.accessToken);
+    const completed = await submitTask(ctx.app, h);
+    const lost = await cancelWhileLocked(
+      completed.task_id,
+      `UPDATE tasks SET status = 'completed', completed_at = now() WHERE task_id = $1`,
+      h,
+    );
+    expect(lost.statusCode).toBe(409);
+    // Read before the wait, the status was pending: the answer names the one that refused the cancel.
+    expect(lost.json()).toMatchObject({ error: 'conflict', message: 'The task is already completed' });
+    const twice = await submitTask(ctx.app, h);
+    const second = await cancelWhileLocked(
+      twice.task_id,
+      `UPDATE tasks SET status = 'cancelled', status_reason = 'cancelled_by_user', completed_at = now()
+        WHERE task_id = $1`,
+      h,
+    );
+    expect(second.statusCode).toBe(200);
+    expect(second.json()).toMatchObject({ task_id: twice.task_id, status: 'cancelled' });
   });
 });
