@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { AddressInfo } from 'node:net';
 import { TaskEventStreams } from '../../src/tasks/task-event-streams';
 import { useTestApp } from '../support/app';
 import { bearer, newSession, Session } from '../support/auth';
 import { eventually } from '../support/eventually';
 import { LogCapture } from '../support/log-capture';
-import { SseClient } from '../support/sse';
+import { useTaskStreams } from '../support/sse';
 import { submitTask } from '../support/tasks';
 
 /** TASK_EVENTS_MAX_STREAMS: the server's bound on open event streams, across users (the per-user one is 429). */
@@ -18,27 +17,13 @@ describe('task event streams at the server-wide bound', () => {
   });
   let alice: Session;
   let bob: Session;
-  let baseUrl: string;
-  const clients: SseClient[] = [];
 
   beforeAll(async () => {
     alice = await newSession(ctx.app, 'alice');
     bob = await newSession(ctx.app, 'bob');
-    await ctx.app.listen(0, '127.0.0.1');
-    baseUrl = `http://127.0.0.1:${(ctx.app.getHttpServer().address() as AddressInfo).port}`;
   });
-  afterAll(() => {
-    for (const client of clients) client.close();
-  });
-
-  const stream = (taskId: string, session: Session, requestId = randomUUID()) => {
-    const client = new SseClient(`${baseUrl}/api/v1/tasks/${taskId}/events`, {
-      ...bearer(session.accessToken),
-      'x-request-id': requestId,
-    });
-    clients.push(client);
-    return client;
-  };
+  const sse = useTaskStreams(ctx);
+  const stream = (taskId: string, session: Session) => sse.stream(taskId, session.accessToken);
 
   it('answers 503 with Retry-After past it (a load shed, logged as a warning), and a stream again once one closes', async () => {
     const streams = ctx.app.get(TaskEventStreams);

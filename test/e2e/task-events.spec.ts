@@ -1,11 +1,10 @@
-import { AddressInfo } from 'node:net';
 import { TaskEventStreams } from '../../src/tasks/task-event-streams';
 import { useAdminApp } from '../support/admin';
 import { TestAgent } from '../support/agent';
 import { bearer, newSession, Session } from '../support/auth';
 import { describeEachDatabase } from '../support/databases';
 import { eventually } from '../support/eventually';
-import { parseSse, SseClient, SseMessage } from '../support/sse';
+import { parseSse, SseMessage, useTaskStreams } from '../support/sse';
 import { submitTask } from '../support/tasks';
 
 const statuses = (messages: SseMessage[]) =>
@@ -26,28 +25,16 @@ describeEachDatabase('task events (SSE) on %s', (database) => {
   });
   let alice: Session;
   let bob: Session;
-  let baseUrl: string;
-  const clients: SseClient[] = [];
 
   beforeAll(async () => {
     alice = await newSession(ctx.app, 'alice');
     bob = await newSession(ctx.app, 'bob');
-    await ctx.app.listen(0, '127.0.0.1');
-    baseUrl = `http://127.0.0.1:${(ctx.app.getHttpServer().address() as AddressInfo).port}`;
   });
-  afterEach(() => {
-    for (const client of clients.splice(0)) client.close();
-  });
+  const sse = useTaskStreams(ctx);
 
   const newAgent = () => TestAgent.register(ctx.app, bearer(bob.accessToken));
-  const stream = (taskId: string, session: Session, headers: Record<string, string> = {}) => {
-    const client = new SseClient(`${baseUrl}/api/v1/tasks/${taskId}/events`, {
-      ...bearer(session.accessToken),
-      ...headers,
-    });
-    clients.push(client);
-    return client;
-  };
+  const stream = (taskId: string, session: Session, headers: Record<string, string> = {}) =>
+    sse.stream(taskId, session.accessToken, headers);
   const inject = (taskId: string, session: Session, headers: Record<string, string> = {}) =>
     ctx.app.inject({
       method: 'GET',

@@ -1,4 +1,6 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { request, IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 export interface SseMessage {
   id?: string;
@@ -74,4 +76,31 @@ export class SseClient {
   close(): void {
     this.res?.destroy();
   }
+}
+
+/**
+ * For a describe block whose app (`ctx`, from useTestApp/useAdminApp) listens on a port once booted:
+ * `stream(taskId, accessToken, headers)` opens a task's event stream as a real client; every stream opened
+ * is closed after each test.
+ */
+export function useTaskStreams(ctx: { app: NestFastifyApplication }) {
+  let baseUrl = '';
+  const clients: SseClient[] = [];
+  beforeAll(async () => {
+    await ctx.app.listen(0, '127.0.0.1');
+    baseUrl = `http://127.0.0.1:${(ctx.app.getHttpServer().address() as AddressInfo).port}`;
+  });
+  afterEach(() => {
+    for (const client of clients.splice(0)) client.close();
+  });
+  return {
+    stream(taskId: string, accessToken: string, headers: Record<string, string> = {}): SseClient {
+      const client = new SseClient(`${baseUrl}/api/v1/tasks/${taskId}/events`, {
+        authorization: `Bearer ${accessToken}`,
+        ...headers,
+      });
+      clients.push(client);
+      return client;
+    },
+  };
 }
