@@ -152,6 +152,27 @@ describe('requests whose client left before the answer', () => {
     expect((await counted(HEALTH_ROUTE, '499')).requests).toBe(0);
   });
 
+  it('answers the requests pipelined before a malformed one first, then its 400, then closes the connection', async () => {
+    const [runId, healthId] = [randomUUID(), randomUUID()];
+    const socket = await open();
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    // One write: the parser refuses the third request while the first runs (1.5 s of loop).
+    await send(
+      socket,
+      `${runRequest(runId)}${healthRequest(healthId)}GET /api/v1/health HTTP/1.1\r\nBad Header\r\n\r\n`,
+    );
+    await closed;
+    expect(received.match(/HTTP\/1.1 \d{3}/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 400']);
+    expect(received).toContain(`x-request-id: ${runId}`);
+    expect(received).toMatch(/"error":"bad_request"[^]*$/);
+    // Answered, not left: no 499 and no closed_by_client for either.
+    expect(await logs.completedLine(runId)).toMatchObject({ res: { statusCode: 200 } });
+    expect(await logs.completedLine(healthId)).toMatchObject({ res: { statusCode: 200 } });
+    expect([...linesOf(runId), ...linesOf(healthId)].filter((line) => line.closed_by_client)).toEqual([]);
+  });
+
   /** An event stream on a fresh connection, its first event received; a valid request pipelined behind it. */
   const streamWithPipelinedRequest = async () => {
     const task = await submitTask(ctx.app, bearer(alice.accessToken));

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { IncomingHttpHeaders, IncomingMessage, ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { errorCodeForStatus } from '../errors/error-code';
-import type { FastifyInstance } from 'fastify';
-import { answerPending } from './closed-by-client';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { afterPendingAnswers, pendingStream } from './closed-by-client';
+import { longLivedKindOf } from './long-lived';
 import { requestIdFor } from './request-id';
 import { API_CSP, staticSecurityHeaders } from './security-headers';
 
@@ -103,40 +104,59 @@ function whatArrived(error: NodeJS.ErrnoException, socket: Socket): Partial<Refu
   return line ? { method: line[1], url: line[2] } : {};
 }
 
+/** How long a refused request's answer waits for the answers of the requests pipelined before it. */
+const PIPELINED_ANSWERS_WAIT_MS = 30_000;
+const REFUSED = Symbol('vcp.refused');
+
 /**
  * Fastify's `clientErrorHandler` (called with the Fastify instance as `this`): Node's HTTP parser refused the
  * request (malformed, headers too large, a body cut off) or it did not arrive within HTTP_REQUEST_TIMEOUT_MS.
  * No Fastify hook runs for this answer, so the API's JSON error body, the request id (the request's own when
  * its head had arrived and Fastify had it, else a fresh one) and the security headers are written here by
- * hand, and the listeners (request line, metrics) are told. Nothing is written while an earlier request of
- * the connection awaits or receives its answer: that would corrupt it for the client.
+ * hand, and the listeners (request line, metrics) are told. Requests pipelined before it get their answers
+ * first (anything written while one is pending would corrupt it for the client); behind a stream of events,
+ * which has no end to wait for, the connection is closed without an answer.
  */
 export function answerClientError(
   this: object | undefined,
   error: NodeJS.ErrnoException,
-  socket: Socket,
+  socket: Socket & { [REFUSED]?: true },
 ): void {
-  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  // One refusal per connection: the parser may report the rest of its input again while earlier answers go out.
+  if (error.code === 'ECONNRESET' || socket.destroyed || socket[REFUSED]) return;
+  socket[REFUSED] = true;
+  const status = statusFor(error);
+  const arrived = whatArrived(error, socket);
+  const requestId = arrived.requestId ?? randomUUID();
+  const close = () => {
+    // end() rather than destroy(): destroying with unread input makes the kernel send a RST that can discard
+    // the answer before the client reads it (see lingering-close.ts); a stalled client is cut off by the timer.
+    socket.end();
+    setTimeout(() => socket.destroy(), 1_000).unref();
+  };
   // A refused request after answered ones on a keep-alive connection is answered too (a 431 for a grown cookie
-  // must not look like a dropped connection), but not while an earlier (pipelined) request still awaits or
-  // receives its answer: the client would read ours as, or inside, that one.
-  if (socket.writable && !answerPending(socket)) {
-    const status = statusFor(error);
-    const arrived = whatArrived(error, socket);
-    const requestId = arrived.requestId ?? randomUUID();
-    const { body, headers } = errorAnswer(status, requestId);
-    const head = Object.entries(headers)
-      .map(([name, value]) => `${name}: ${value}\r\n`)
-      .join('');
-    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head}\r\n${body}`);
-    const code = error.code ?? 'unknown';
-    tellListeners(this, { ...arrived, requestId, status, code, socket });
-  }
-  // end() rather than destroy(): destroying with unread input makes the kernel send a RST that can discard
-  // the answer before the client reads it (see lingering-close.ts); a stalled client is cut off by the timer.
-  socket.end();
-  setTimeout(() => socket.destroy(), 1_000).unref();
+  // must not look like a dropped connection), in its turn: after the requests pipelined before it.
+  const answer = () => {
+    if (socket.writable) {
+      const { body, headers } = errorAnswer(status, requestId);
+      const head = Object.entries(headers)
+        .map(([name, value]) => `${name}: ${value}\r\n`)
+        .join('');
+      socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head}\r\n${body}`);
+      tellListeners(this, { ...arrived, requestId, status, code: error.code ?? 'unknown', socket });
+    }
+    close();
+  };
+  if (!socket.writable || pendingStream(socket, isStream)) return close();
+  const backstop = setTimeout(() => socket.destroy(), PIPELINED_ANSWERS_WAIT_MS).unref();
+  afterPendingAnswers(socket, () => {
+    clearTimeout(backstop);
+    answer();
+  });
 }
+
+const isStream = (reply: FastifyReply) =>
+  longLivedKindOf(reply.request, reply.request.routeOptions.config, reply.statusCode) === 'stream';
 
 /**
  * Node's `checkExpectation`: a request with an `Expect` other than `100-continue`, which Node would answer with

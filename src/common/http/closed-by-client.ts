@@ -8,8 +8,12 @@ export const CLIENT_CLOSED_STATUS = 499;
 export type ClosedByClientListener = (request: FastifyRequest, reply: FastifyReply, status: number) => void;
 
 const OUTSTANDING = Symbol('vcp.outstandingReplies');
-/** The replies of this connection's requests not yet answered in full; undefined until its first request. */
-type WatchedSocket = Socket & { [OUTSTANDING]?: Set<FastifyReply> };
+const ON_ANSWERED = Symbol('vcp.onAnswered');
+/**
+ * The replies of this connection's requests not yet answered in full (undefined until its first request), and
+ * what to do once none that arrived in full is left (afterPendingAnswers).
+ */
+type WatchedSocket = Socket & { [OUTSTANDING]?: Set<FastifyReply>; [ON_ANSWERED]?: () => void };
 
 /**
  * Whether a request of this connection that arrived in full still awaits its answer or is receiving it, so
@@ -22,6 +26,26 @@ export function answerPending(socket: Socket): boolean {
   if (!outstanding) return false;
   for (const reply of outstanding) if (reply.request.raw.complete) return true;
   return false;
+}
+
+/**
+ * Whether one of the connection's pending answers is a stream of events (`isStream` judges a reply): an answer
+ * with no end to wait for.
+ */
+export function pendingStream(socket: Socket, isStream: (reply: FastifyReply) => boolean): boolean {
+  for (const reply of (socket as WatchedSocket)[OUTSTANDING] ?? []) {
+    if (reply.request.raw.complete && isStream(reply)) return true;
+  }
+  return false;
+}
+
+/**
+ * Runs `then` once no request of this connection that arrived in full awaits or receives its answer (at once if
+ * none does); never if the connection closes first. One per connection: a later call replaces an earlier one.
+ */
+export function afterPendingAnswers(socket: Socket, then: () => void): void {
+  if (!answerPending(socket)) return then();
+  (socket as WatchedSocket)[ON_ANSWERED] = then;
 }
 
 const listenersByServer = new WeakMap<object, ClosedByClientListener[]>();
@@ -40,6 +64,7 @@ export function onClosedByClient(fastify: FastifyInstance, listener: ClosedByCli
     const all: ClosedByClientListener[] = (listeners = []);
     listenersByServer.set(fastify, all);
     function socketClosed(this: WatchedSocket) {
+      this[ON_ANSWERED] = undefined;
       const outstanding = this[OUTSTANDING];
       if (!outstanding) return;
       const left = [...outstanding];
@@ -64,7 +89,13 @@ export function onClosedByClient(fastify: FastifyInstance, listener: ClosedByCli
     });
     fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
       // Not kept past its response: an idle keep-alive connection must not hold a request and its reply.
-      (request.raw.socket as WatchedSocket)[OUTSTANDING]?.delete(reply);
+      const socket = request.raw.socket as WatchedSocket;
+      socket[OUTSTANDING]?.delete(reply);
+      const then = socket[ON_ANSWERED];
+      if (then && !answerPending(socket)) {
+        socket[ON_ANSWERED] = undefined;
+        then();
+      }
       done();
     });
   }
