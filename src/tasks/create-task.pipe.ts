@@ -38,23 +38,6 @@ export class CreateTaskPipe implements PipeTransform<unknown, Promise<CreateTask
       (inputs === undefined ? null : deepJsonFieldError(inputs, 'inputs')) ??
       deepJsonFieldError(body, '', KEYS_ONLY, INPUTS);
     if (problem) throw AppException.validation([problem]);
-    return withoutNulls(await validateDto(CreateTaskDto, body));
+    return validateDto(CreateTaskDto, body);
   }
-}
-
-/**
- * An optional field sent as null is absent: @IsOptional validated it so, and generated clients send null for
- * every optional field they leave unset. Dropped here, so the per-type checks and defaults never read a null
- * as a value (`quorum: null` was "not a majority", `module_id: null` "a module"). `inputs` keeps its null: any
- * JSON value is an input; the required fields cannot be null after validation.
- */
-function withoutNulls(dto: CreateTaskDto): CreateTaskDto {
-  const drop = (target: object, keep?: string) => {
-    for (const [key, value] of Object.entries(target)) {
-      if (value === null && key !== keep) delete (target as Record<string, unknown>)[key];
-    }
-  };
-  drop(dto, 'inputs');
-  drop(dto.requirements);
-  return dto;
 }

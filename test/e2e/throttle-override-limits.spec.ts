@@ -7,7 +7,7 @@ import { expect422 } from '../support/validation';
 describe('throttle override limits', () => {
   const ctx = useAdminApp({ database: 'pglite' });
 
-  const create = (limits: { rpm?: number; burst?: number }) =>
+  const create = (limits: { rpm?: number | null; burst?: number | null; tier?: string | null }) =>
     ctx.app.inject({
       method: 'POST',
       url: '/api/v1/admin/throttle-overrides',
@@ -43,5 +43,17 @@ describe('throttle override limits', () => {
       [null, 500],
       [1, null],
     ]);
+  });
+
+  it('an optional field sent as null is left out (generated clients send one for each), never a 500', async () => {
+    const tiered = await create({ tier: 'elevated', rpm: null, burst: null });
+    expect(tiered.statusCode).toBe(201);
+    expect(tiered.json()).toMatchObject({ tier: 'elevated', rpm: null, burst: null });
+    const burstOnly = await create({ tier: null, rpm: null, burst: 5 });
+    expect(burstOnly.statusCode).toBe(201);
+    expect(burstOnly.json()).toMatchObject({ tier: null, rpm: null, burst: 5 });
+    const nothing = await create({ tier: null, rpm: null, burst: null });
+    expect422(nothing, 'tier');
+    expect(nothing.json().details).toEqual([{ field: 'tier', message: 'give a tier, rpm or burst' }]);
   });
 });

@@ -1,6 +1,7 @@
-import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, ValidationError, ValidationPipe } from '@nestjs/common';
 import { AppException, FieldError } from '../errors/app.exception';
 import { IS_DEEP_JSON, readDeepJsonMessage } from './deep-json.decorator';
+import { withoutOptionalNulls } from './optional-nulls';
 
 function fieldError(rule: string, message: string, parent: string, field: string): FieldError {
   // A rejected unknown property is reported as such, not as "property x should not exist".
@@ -32,12 +33,20 @@ function flatten(errors: ValidationError[], parent = ''): FieldError[] {
   });
 }
 
+/** The global pipe: class-validator's, then an optional field sent as null is taken as left out. */
+class ApiValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    return withoutOptionalNulls(await super.transform(value, metadata));
+  }
+}
+
 /**
  * Strips nothing silently: unknown fields are rejected (forbidNonWhitelisted), so a typo in a request is a
- * 422 the caller can see instead of a field that quietly does nothing.
+ * 422 the caller can see instead of a field that quietly does nothing. An optional field sent as `null` is
+ * the field left out (withoutOptionalNulls), except where null is a value (NullIsAValue).
  */
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new ApiValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     transform: true,

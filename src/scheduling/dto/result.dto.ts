@@ -16,6 +16,7 @@ import {
   MaxLength,
   Min,
 } from 'class-validator';
+import { NullIsAValue } from '../../common/validation/optional-nulls';
 import { OUTCOMES, PROGRAM_FAULT_OUTCOMES } from '../../wasm/wasm.service';
 import { LeasedRunDto } from './claim.dto';
 
@@ -52,6 +53,7 @@ export class RunResultRequestDto {
 
   @ApiPropertyOptional({ ...ANY_JSON, description: 'Any JSON value within the deep-JSON limits' })
   @IsOptional()
+  @NullIsAValue()
   @IsDeepJson(RESULT_JSON_LIMITS)
   output?: unknown;
 

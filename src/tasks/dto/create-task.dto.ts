@@ -18,6 +18,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { NullIsAValue } from '../../common/validation/optional-nulls';
 import { RUN_LIMITS } from '../../wasm/run-request';
 
 export const TASK_TYPES = ['wasm_execution', 'computation', 'zk_proof', 'federated_learning'] as const;
@@ -122,6 +123,7 @@ export class CreateTaskDto {
 
   @ApiPropertyOptional({ ...ANY_JSON, description: 'Any JSON value within the deep-JSON limits; default {}' })
   @IsOptional()
+  @NullIsAValue()
   inputs?: unknown;
 
   @ApiProperty({ type: TaskRequirementsDto })
