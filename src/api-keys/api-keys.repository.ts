@@ -119,10 +119,13 @@ export class ApiKeysRepository {
     return toRecord(row);
   }
 
-  /** A user's own keys (not revoked, expired ones included): node keys are the node's and do not count. */
-  async countUnrevoked(userId: string): Promise<number> {
+  /**
+   * A user's own keys that still authenticate: not revoked, not expired (a key in a rotation's grace period
+   * counts until the grace ends, which is its `expires_at`). Node keys are the node's and do not count.
+   */
+  async countLive(userId: string): Promise<number> {
     const [{ n }] = await this.db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL AND node_id IS NULL`,
+      `SELECT count(*)::int AS n FROM api_keys WHERE user_id = $1 AND node_id IS NULL AND ${LIVE}`,
       [userId],
     );
     return n;

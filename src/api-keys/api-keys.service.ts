@@ -159,9 +159,12 @@ export class ApiKeysService {
     return created;
   }
 
-  /** Call with the owner's row locked. Unrevoked keys count, including those in a rotation's grace period. */
+  /**
+   * Call with the owner's row locked. Keys that still authenticate count, those in a rotation's grace period
+   * included; revoked and expired ones do not.
+   */
   private async assertRoomForAnotherKey(userId: string): Promise<void> {
-    if ((await this.keys.countUnrevoked(userId)) >= MAX_LIVE_KEYS_PER_USER) {
+    if ((await this.keys.countLive(userId)) >= MAX_LIVE_KEYS_PER_USER) {
       throw new AppException(ErrorCode.Conflict, `At most ${MAX_LIVE_KEYS_PER_USER} live API keys per user`);
     }
   }
