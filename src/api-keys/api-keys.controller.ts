@@ -44,7 +44,13 @@ export class ApiKeysController {
   }
 
   @Get()
-  @ApiOkResponse({ type: [ApiKeyDto], description: 'The caller’s keys, newest first, never with secrets' })
+  @ApiOkResponse({
+    type: [ApiKeyDto],
+    description:
+      'The caller’s keys, never with secrets, at most 200: first every live key (not revoked, not expired; a ' +
+      'key in its grace period is live), newest first, always all of them; then the most recent revoked or ' +
+      'expired keys, newest first, filling the rest. Node keys are listed under their node',
+  })
   list(@CurrentPrincipal() principal: Principal): Promise<ApiKeyDto[]> {
     return this.keys.list(principal);
   }

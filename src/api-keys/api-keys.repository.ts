@@ -131,11 +131,22 @@ export class ApiKeysRepository {
     return n;
   }
 
-  /** The user's keys, newest first; node keys are managed through their node and not listed. */
+  /**
+   * The user's keys: every live one, newest first, then the newest revoked or expired ones up to `limit` keys in
+   * all (live keys are never cut: the cap keeps them far below it). One statement, so one now() decides which
+   * are live. Node keys are managed through their node and not listed.
+   */
   async listForUser(userId: string, limit: number): Promise<ApiKeyRecord[]> {
     const rows = await this.db.query<KeyRow>(
-      `SELECT ${COLUMNS} FROM api_keys WHERE user_id = $1 AND node_id IS NULL
-        ORDER BY created_at DESC LIMIT $2`,
+      `WITH live AS (
+         SELECT ${COLUMNS} FROM api_keys WHERE user_id = $1 AND node_id IS NULL AND ${LIVE}
+       ), past AS (
+         SELECT ${COLUMNS} FROM api_keys WHERE user_id = $1 AND node_id IS NULL AND NOT (${LIVE})
+          ORDER BY created_at DESC, key_id DESC
+          LIMIT GREATEST($2::int - (SELECT count(*) FROM live), 0)
+       )
+       SELECT * FROM (SELECT * FROM live UNION ALL SELECT * FROM past) k
+        ORDER BY revoked_at IS NULL AND NOT expired DESC, created_at DESC, key_id DESC`,
       [userId, limit],
     );
     return rows.map(toRecord);

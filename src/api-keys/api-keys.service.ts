@@ -22,6 +22,8 @@ import {
 } from './dto/api-key.dto';
 
 export const MAX_LIVE_KEYS_PER_USER = 50;
+/** How many keys the list holds at most: every live key, then the newest revoked or expired ones. */
+export const LISTED_KEYS = 200;
 /** The key every new account gets, as the original API did (shown once, in the register response). */
 export const DEFAULT_KEY_SCOPES: readonly Scope[] = [
   Scope.TasksRead,
@@ -76,7 +78,7 @@ export class ApiKeysService {
   }
 
   async list(principal: Principal): Promise<ApiKeyDto[]> {
-    return (await this.keys.listForUser(principal.userId, 200)).map(toApiKeyDto);
+    return (await this.keys.listForUser(principal.userId, LISTED_KEYS)).map(toApiKeyDto);
   }
 
   async get(principal: Principal, keyId: string): Promise<ApiKeyDto> {

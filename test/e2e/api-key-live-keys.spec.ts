@@ -1,6 +1,6 @@
-import { MAX_LIVE_KEYS_PER_USER } from '../../src/api-keys/api-keys.service';
+import { LISTED_KEYS, MAX_LIVE_KEYS_PER_USER } from '../../src/api-keys/api-keys.service';
 import { useTestApp } from '../support/app';
-import { bearer, newSession, Session } from '../support/auth';
+import { apiKeyHeader, bearer, newSession, Session } from '../support/auth';
 import { describeEachDatabase } from '../support/databases';
 
 interface KeyView {
@@ -14,7 +14,7 @@ interface KeyView {
 
 /**
  * A key that still authenticates (not revoked, not expired; one in a rotation's grace period until the grace
- * ends) is live. Only live keys count toward the per-user cap.
+ * ends) is live. Only live keys count toward the per-user cap, and the list always holds every live key.
  */
 describeEachDatabase('live API keys on %s', (database) => {
   const ctx = useTestApp({ database });
@@ -86,6 +86,56 @@ describeEachDatabase('live API keys on %s', (database) => {
       const next = await rotate(owner, current, 600);
       expect(next.statusCode).toBe(201);
       expect((await create(owner)).statusCode).toBe(201);
+    });
+  });
+
+  describe('the list', () => {
+    it('holds every live key, newest first, then the newest revoked or expired ones up to the cap', async () => {
+      const owner = await newSession(ctx.app, 'keylist');
+      const listed = async () => {
+        const res = await call('GET', '/api-keys', owner);
+        expect(res.statusCode).toBe(200);
+        return res.json<KeyView[]>().map((key) => key.key_id);
+      };
+      const made = async (name: string, extra: object = {}) => {
+        const res = await create(owner, { name, ...extra });
+        expect(res.statusCode).toBe(201);
+        return res.json<KeyView>().key_id;
+      };
+      const defaultKey = await defaultKeyId(owner);
+      const lapsed = await made('lapsed');
+      await expire([lapsed]);
+      const gone = await made('gone');
+      expect((await call('DELETE', `/api-keys/${gone}`, owner)).statusCode).toBe(204);
+      const graced = await made('graced');
+      const successor = (await rotate(owner, graced, 600)).json<KeyView>().key_id;
+      const expiring = await made('expiring', { expires_at: new Date(Date.now() + 3_600_000).toISOString() });
+      const live = [expiring, successor, graced, defaultKey];
+      expect(await listed()).toEqual([...live, gone, lapsed]);
+
+      // Newer than all of the above: 200 revoked keys, as many creations and deletions would leave.
+      await ctx.dataSource.query(
+        `INSERT INTO api_keys (user_id, key_hash, key_prefix, name, scopes, created_at, revoked_at, revoked_reason)
+         SELECT $1, md5(gen_random_uuid()::text) || md5(gen_random_uuid()::text), 'vcp_GoneGone', 'bulk', '{tasks:read}',
+                now() + i * interval '1 ms', now(), 'revoked'
+           FROM generate_series(1, 200) AS i`,
+        [owner.userId],
+      );
+      const bulk = await ctx.dataSource.query<{ key_id: string }[]>(
+        `SELECT key_id FROM api_keys WHERE user_id = $1 AND name = 'bulk' ORDER BY created_at DESC`,
+        [owner.userId],
+      );
+      expect(await listed()).toEqual([
+        ...live,
+        ...bulk.slice(0, LISTED_KEYS - live.length).map((row) => row.key_id),
+      ]);
+      // Each listed live key still works: the default key, for one.
+      const validated = await ctx.app.inject({
+        method: 'GET',
+        url: '/api/v1/auth/api-key/validate',
+        headers: apiKeyHeader(owner.apiKey),
+      });
+      expect(validated.json()).toMatchObject({ key_id: defaultKey });
     });
   });
 });
