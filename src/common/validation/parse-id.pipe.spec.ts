@@ -12,10 +12,10 @@ describe('id pipes', () => {
   const uuid = new ParseUuidPipe('API key not found');
   const sha = new ParseSha256Pipe('Circuit not found');
 
-  it('pass a well-formed id through unchanged (UUIDs in either case)', async () => {
+  it('pass a well-formed id through (UUIDs in either case, lowercased as stored)', async () => {
     const id = '0f8fad5b-d9cb-469f-a165-70867728950e';
     await expect(uuid.transform(id)).resolves.toBe(id);
-    await expect(uuid.transform(id.toUpperCase())).resolves.toBe(id.toUpperCase());
+    await expect(uuid.transform(id.toUpperCase())).resolves.toBe(id);
     await expect(sha.transform('c'.repeat(64))).resolves.toBe('c'.repeat(64));
   });
 

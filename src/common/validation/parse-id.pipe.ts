@@ -21,10 +21,18 @@ class ParseIdPipe implements PipeTransform<string, Promise<string>> {
   }
 }
 
-/** `@Param('key_id', new ParseUuidPipe('API key not found'))` */
+/**
+ * `@Param('key_id', new ParseUuidPipe('API key not found'))`. Either case is accepted, and the id is passed on
+ * lowercased, as stored: a handler comparing it with stored ids (a cache to clear on revocation, an echo) must
+ * not miss the one it names because of its spelling.
+ */
 export class ParseUuidPipe extends ParseIdPipe {
   constructor(notFoundMessage: string) {
     super(isUuid, notFoundMessage);
+  }
+
+  override async transform(value: string): Promise<string> {
+    return (await super.transform(value)).toLowerCase();
   }
 }
 
