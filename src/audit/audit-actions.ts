@@ -22,6 +22,7 @@ export const AuditAction = {
   AdminAuditViewed: 'admin.audit_viewed',
   AdminThrottleOverrideCreated: 'admin.throttle_override_created',
   AdminThrottleOverrideDeleted: 'admin.throttle_override_deleted',
+  AdminThrottleOverridesListed: 'admin.throttle_overrides_listed',
   CircuitRegistered: 'circuit.registered',
   CircuitDeleted: 'circuit.deleted',
   CircuitRetired: 'circuit.retired',

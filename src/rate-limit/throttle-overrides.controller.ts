@@ -36,8 +36,11 @@ export class ThrottleOverridesController {
 
   @Get()
   @ApiOkResponse({ type: [ThrottleOverrideDto], description: 'Overrides that have not expired' })
-  list(): Promise<ThrottleOverrideDto[]> {
-    return this.overrides.list();
+  list(
+    @CurrentPrincipal() actor: Principal,
+    @CurrentRequestMeta() meta: RequestMeta,
+  ): Promise<ThrottleOverrideDto[]> {
+    return this.overrides.list(actor, meta);
   }
 
   @Delete(':id')

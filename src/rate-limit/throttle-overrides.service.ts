@@ -114,8 +114,14 @@ export class ThrottleOverridesService {
     return toThrottleOverrideDto(record);
   }
 
-  async list(): Promise<ThrottleOverrideDto[]> {
-    return (await this.overrides.listActive(500)).map(toThrottleOverrideDto);
+  /** Audited like the other admin reads (users listed, audit log viewed). */
+  async list(actor: Principal, meta: RequestMeta): Promise<ThrottleOverrideDto[]> {
+    const overrides = await this.overrides.listActive(500);
+    await this.audit.record(
+      { action: AuditAction.AdminThrottleOverridesListed, status: 'success', userId: actor.userId },
+      meta,
+    );
+    return overrides.map(toThrottleOverrideDto);
   }
 
   async remove(actor: Principal, overrideId: string, meta: RequestMeta): Promise<void> {

@@ -27,6 +27,11 @@ describe('the audit log', () => {
     adminActions['admin.user_enabled'] = await as(admin.accessToken, 'PATCH', subjectUrl, {
       disabled: false,
     });
+    adminActions['admin.throttle_overrides_listed'] = await as(
+      admin.accessToken,
+      'GET',
+      '/api/v1/admin/throttle-overrides',
+    );
     for (const res of Object.values(adminActions)) expect(res.statusCode).toBe(200);
     const failed = await ctx.app.inject({
       method: 'POST',
