@@ -1,12 +1,13 @@
 import { defineFeatureConfig } from '../common/config/feature-config';
 import { PatternVariable, TextVariable } from '../common/config/variables';
 import { USERNAME_PATTERN } from '../common/validation/username';
+import { isBeyondBcrypt, PASSWORD_MAX_BYTES, PASSWORD_MIN_BYTES } from '../auth/password';
 
 export class AdminVariables {
   @PatternVariable(USERNAME_PATTERN)
   ADMIN_USERNAME?: string;
 
-  @TextVariable({ minLength: 8, maxLength: 256 })
+  @TextVariable({ minLength: PASSWORD_MIN_BYTES, maxLength: 256 })
   ADMIN_PASSWORD?: string;
 }
 
@@ -23,10 +24,18 @@ export class AdminConfig {
 export const adminConfig = defineFeatureConfig({
   token: AdminConfig,
   schema: AdminVariables,
-  check: (env) =>
-    Boolean(env.ADMIN_USERNAME) !== Boolean(env.ADMIN_PASSWORD)
+  check: (env) => [
+    ...(Boolean(env.ADMIN_USERNAME) !== Boolean(env.ADMIN_PASSWORD)
       ? ['ADMIN_USERNAME: ADMIN_USERNAME and ADMIN_PASSWORD must be set together']
-      : [],
+      : []),
+    // The rule every password follows (bcrypt reads 72 bytes), told at the config check rather than at boot.
+    ...(env.ADMIN_PASSWORD && isBeyondBcrypt(env.ADMIN_PASSWORD)
+      ? [
+          `ADMIN_PASSWORD: must be ${PASSWORD_MIN_BYTES} to ${PASSWORD_MAX_BYTES} bytes of UTF-8, without NUL ` +
+            '(bcrypt reads only the first 72 bytes)',
+        ]
+      : []),
+  ],
   build: (env) =>
     new AdminConfig({
       bootstrapAdmin:

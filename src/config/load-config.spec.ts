@@ -211,6 +211,18 @@ describe('loadConfig', () => {
     expect(problemsOf({ JWT_SECRET: 'short' })).toEqual(['JWT_SECRET: must be at least 16 characters']);
   });
 
+  it('holds ADMIN_PASSWORD to the password rule (bcrypt reads 72 bytes) at the config check, not at boot', () => {
+    const rule =
+      'ADMIN_PASSWORD: must be 8 to 72 bytes of UTF-8, without NUL (bcrypt reads only the first 72 bytes)';
+    expect(problemsOf({ ADMIN_USERNAME: 'root1', ADMIN_PASSWORD: 'p'.repeat(81) })).toEqual([rule]);
+    // 40 characters, 80 bytes: the bound is in bytes.
+    expect(problemsOf({ ADMIN_USERNAME: 'root1', ADMIN_PASSWORD: 'é'.repeat(40) })).toEqual([rule]);
+    expect(load({ ADMIN_USERNAME: 'root1', ADMIN_PASSWORD: 'p'.repeat(72) }).admin.bootstrapAdmin).toEqual({
+      username: 'root1',
+      password: 'p'.repeat(72),
+    });
+  });
+
   it.each([['*'], ['https://a.example.com,*'], ['null'], ['https://*.example.com'], ['a.example.com']])(
     'refuses CORS_ALLOWED_ORIGINS=%s in any environment',
     (origins) => {
