@@ -255,19 +255,18 @@ export class ProofVerificationService {
    * created by the caller. Any other case is the same 404, so a caller cannot probe for others' task ids.
    */
   private async ownedTask(request: VerifyRequest, callerId: string): Promise<string | null> {
-    let taskId = request.taskId;
-    let creatorId: string | null;
+    const taskId = request.taskId;
     if (request.runId) {
       const run = await this.artifacts.runOwner(request.runId);
-      if (!run || (taskId && run.taskId !== taskId)) throw AppException.notFound('Task run not found');
-      taskId = run.taskId;
-      creatorId = run.creatorId;
-    } else if (taskId) {
-      creatorId = await this.artifacts.taskCreator(taskId);
-    } else {
-      return null;
+      // Another user's run answers exactly as an unknown one: its id must not be probeable either.
+      if (!run || (taskId && run.taskId !== taskId) || run.creatorId !== callerId) {
+        throw AppException.notFound('Task run not found');
+      }
+      return run.taskId;
     }
-    if (creatorId !== callerId) throw AppException.notFound('Task not found');
+    if (!taskId) return null;
+    if ((await this.artifacts.taskCreator(taskId)) !== callerId)
+      throw AppException.notFound('Task not found');
     return taskId;
   }
 }

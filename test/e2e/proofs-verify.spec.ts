@@ -265,16 +265,24 @@ describe('POST /api/v1/proofs/verify on PostgreSQL', () => {
       const bobsTask = await createTask(ctx.dataSource, users.bob.userId);
       const bobsRun = await createRun(ctx.dataSource, bobsTask);
       const before = await artifacts();
-      for (const patch of [
-        { task_id: bobsTask },
-        { task_id: '00000000-0000-4000-8000-000000000000' },
-        { run_id: bobsRun },
-      ]) {
+      for (const [patch, message] of [
+        [{ task_id: bobsTask }, 'Task not found'],
+        [{ task_id: '00000000-0000-4000-8000-000000000000' }, 'Task not found'],
+        [{ run_id: bobsRun }, 'Task run not found'],
+        [{ run_id: '00000000-0000-4000-8000-000000000000' }, 'Task run not found'],
+      ] as const) {
         const res = await verify(apiKeyHeader(users.alice.apiKey), modern('multiplier', 'groth16', patch));
-        expect({ patch, status: res.statusCode, error: res.json().error }).toEqual({
+        // Another user's task or run is answered word for word as an unknown one.
+        expect({
+          patch,
+          status: res.statusCode,
+          error: res.json().error,
+          message: res.json().message,
+        }).toEqual({
           patch,
           status: 404,
           error: 'not_found',
+          message,
         });
       }
       const legacy = await verify(
