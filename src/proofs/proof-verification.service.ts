@@ -98,7 +98,13 @@ export class ProofVerificationService {
       if (circuit.retired) throw circuitRetired('proofs');
     }
     const taskId = await this.ownedTask(request, callerId);
-    const check = await this.checkAgainst(circuit, request.proof, request.publicSignals, callerId);
+    const check = await this.checkAgainst(
+      circuit,
+      request.proof,
+      request.publicSignals,
+      callerId,
+      request.fields,
+    );
     // A circuit cached as active may have been retired or deleted since, on any replica: the insert itself
     // checks, so the common case costs no extra read.
     const proofId = await this.artifacts.insertForActiveCircuit(
@@ -165,11 +171,12 @@ export class ProofVerificationService {
     proof: unknown,
     rawSignals: unknown,
     laneOwner: string,
+    fields: VerifyRequest['fields'] = { proof: 'proof', publicSignals: 'public_signals' },
   ): Promise<ProofCheck> {
     let publicSignals: string[];
     try {
-      validateProof(circuit.protocol, proof);
-      publicSignals = validatePublicSignals(rawSignals, circuit.nPublic);
+      validateProof(circuit.protocol, proof, fields.proof);
+      publicSignals = validatePublicSignals(rawSignals, circuit.nPublic, fields.publicSignals);
     } catch (error) {
       throw error instanceof ShapeError ? rejected(error) : error;
     }

@@ -11,7 +11,13 @@ export interface VerifyRequest {
   publicSignals: unknown;
   taskId: string | null;
   runId: string | null;
+  /** The names the caller gave the proof and its signals, for the 422s that name a part of them. */
+  fields: { proof: string; publicSignals: string };
 }
+
+const MODERN_FIELDS = { proof: 'proof', publicSignals: 'public_signals' } as const;
+/** The original's form sends them as base64 of JSON: a path into the decoded JSON is named under its field. */
+const LEGACY_FIELDS = { proof: 'proof_data', publicSignals: 'public_inputs' } as const;
 
 /** The original's caps on its base64 fields, counted in base64 characters, before anything is decoded. */
 export const MAX_PROOF_DATA_CHARS = 100 * 1024;
@@ -96,6 +102,7 @@ export function parseVerifyRequest(body: unknown): VerifyRequest {
       ...request,
       proof: base64Json(b.proof_data, 'proof_data', MAX_PROOF_DATA_CHARS),
       publicSignals: base64Json(b.public_inputs, 'public_inputs', MAX_PUBLIC_INPUTS_CHARS),
+      fields: LEGACY_FIELDS,
     };
   }
   if (!('proof' in b)) throw AppException.invalidField('proof', 'is required');
@@ -106,5 +113,6 @@ export function parseVerifyRequest(body: unknown): VerifyRequest {
     publicSignals: b.public_signals,
     taskId: optionalUuid(b.task_id, 'task_id'),
     runId: optionalUuid(b.run_id, 'run_id'),
+    fields: MODERN_FIELDS,
   };
 }

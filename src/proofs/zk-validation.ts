@@ -120,8 +120,8 @@ function asObject(value: unknown, field: string): Record<string, unknown> {
 }
 
 /** Checks a snarkjs proof object against the exact JSON snarkjs 0.7 writes for `protocol`. */
-export function validateProof(protocol: ProofSystem, proof: unknown): void {
-  const f = 'proof';
+export function validateProof(protocol: ProofSystem, proof: unknown, field = 'proof'): void {
+  const f = field;
   protocolAndCurve(asObject(proof, f), protocol, f);
   switch (protocol) {
     case 'groth16': {

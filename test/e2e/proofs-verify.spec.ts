@@ -216,6 +216,16 @@ describe('POST /api/v1/proofs/verify on PostgreSQL', () => {
         legacyVerifyBody(task, ids['multiplier.groth16'], proofData, publicInputs);
       await expect422(legacy(Buffer.from('{"pi_a": [').toString('base64')), 'proof_data');
       await expect422(legacy(b64(zkFixture('multiplier', 'groth16').proof), 'not base64!'), 'public_inputs');
+      // A part of the decoded JSON is named under the field the caller sent, not the modern form's.
+      await expect422(
+        legacy(b64(zkFixture('multiplier', 'groth16').proof), b64([33, 11])),
+        'public_inputs[0]',
+      );
+      await expect422(legacy(b64([])), 'proof_data');
+      await expect422(
+        legacy(b64({ ...zkFixture('multiplier', 'groth16').proof, curve: 'x' })),
+        'proof_data.curve',
+      );
       await expect422(modern('multiplier', 'groth16', { proof: 'garbage' }), 'proof');
       await expect422(modern('multiplier', 'groth16', { proof: [1, 2] }), 'proof');
       // The API-wide rule: a body that does not parse as JSON is bad_request (README, HTTP conventions).
