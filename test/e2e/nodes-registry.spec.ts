@@ -94,6 +94,27 @@ describe('node registry', () => {
     expect(res.json<{ details: { field: string }[] }>().details.map((d) => d.field)).toContain(field);
   });
 
+  it('takes optional fields sent as null as left out: registration and heartbeat (generated clients send them)', async () => {
+    const nodeId = `nulls-${Date.now()}`;
+    const res = await call('POST', '/nodes', apiKeyHeader(owner.apiKey), {
+      ...ORIGINAL_NODE,
+      node_id: nodeId,
+      public_key: null,
+      labels: null,
+    });
+    expect(res.statusCode).toBe(201);
+    expect(res.json()).toMatchObject({ node_id: nodeId, public_key: null, labels: {} });
+    const nodeKey = res.json().node_api_key as string;
+    const full = { cpu_usage: 20, memory_usage: 40, network_latency_ms: 50 };
+    const scored = await call('PUT', `/nodes/${nodeId}/heartbeat`, apiKeyHeader(nodeKey), full);
+    expect(scored.statusCode).toBe(200);
+    // Nulls report nothing: the score stays what the last telemetry made it, as after an empty heartbeat.
+    const nulls = { cpu_usage: null, memory_usage: null, network_latency_ms: null };
+    const kept = await call('PUT', `/nodes/${nodeId}/heartbeat`, apiKeyHeader(nodeKey), nulls);
+    expect(kept.statusCode).toBe(200);
+    expect(kept.json().health_score).toBe(scored.json().health_score);
+  });
+
   it('keeps labels and normalises an Ed25519 key; a live id is 409, an owner may revive a deleted one', async () => {
     const other = await newSession(ctx.app, 'other');
     const raw = Buffer.alloc(32, 7).toString('base64');
