@@ -83,6 +83,8 @@ export class VerifierPool implements OnApplicationShutdown {
       maxQueue: options.workers,
       closeTimeout: options.timeoutMs,
     });
+    // A thread that fails outside a verification is the pool's 'error' event: unheard, it would end the process.
+    this.pool.on('error', (error: unknown) => this.logger.error(`verifier thread failed: ${String(error)}`));
   }
 
   /** Threads currently running (0 once closed). */

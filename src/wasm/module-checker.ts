@@ -1,4 +1,4 @@
-import { Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { join } from 'node:path';
 import { Piscina } from 'piscina';
 import type { ModuleCheck } from './module-check';
@@ -13,6 +13,7 @@ const WORKER_FILE = join(__dirname, 'module-check.worker.js');
 @Injectable()
 export class ModuleChecker implements OnApplicationShutdown {
   private readonly pool: Piscina<{ bytes: Uint8Array; limits: WasmConfig['structure'] }, ModuleCheck>;
+  private readonly logger = new Logger(ModuleChecker.name);
   private parsed = 0;
   private closing: Promise<void> | null = null;
 
@@ -26,6 +27,11 @@ export class ModuleChecker implements OnApplicationShutdown {
       // The scan needs little JS heap; V8's validation memory is bounded by the structural limits.
       resourceLimits: { maxOldGenerationSizeMb: 128 },
     });
+    // A thread that fails outside a check (its file gone from under a running server) is the pool's 'error'
+    // event: unheard, it would end the process; the check it was for fails on its own.
+    this.pool.on('error', (error: unknown) =>
+      this.logger.error(`module check thread failed: ${String(error)}`),
+    );
   }
 
   get checks(): number {
