@@ -28,6 +28,7 @@ import { LeaseSlots20261202150000 } from './20261202150000-LeaseSlots';
 import { CircuitRetirement20261202160000 } from './20261202160000-CircuitRetirement';
 import { NodeKeyPages20261203120000 } from './20261203120000-NodeKeyPages';
 import { CircuitTaskPages20261204000000 } from './20261204000000-CircuitTaskPages';
+import { NodeTelemetry20261204120000 } from './20261204120000-NodeTelemetry';
 
 /** Every migration, in order. A new migration is added here as well as in its own file. */
 export const MIGRATIONS = [
@@ -61,4 +62,5 @@ export const MIGRATIONS = [
   CircuitRetirement20261202160000,
   NodeKeyPages20261203120000,
   CircuitTaskPages20261204000000,
+  NodeTelemetry20261204120000,
 ];

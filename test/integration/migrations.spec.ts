@@ -2,6 +2,7 @@ import { DataSource } from 'typeorm';
 import { MIGRATIONS } from '../../migrations';
 import { CircuitRetirement20261202160000 } from '../../migrations/20261202160000-CircuitRetirement';
 import { CircuitTaskPages20261204000000 } from '../../migrations/20261204000000-CircuitTaskPages';
+import { NodeTelemetry20261204120000 } from '../../migrations/20261204120000-NodeTelemetry';
 import { createDataSource } from '../../src/database/data-source.factory';
 import { createTestEnv, describeEachDatabase, TestEnv } from '../support/databases';
 import { hasInlineIndex, migrationStatements, schemaSnapshot } from '../support/schema';
@@ -197,6 +198,35 @@ describe('migrations', () => {
         { name: 'before', retired_at: null },
       ]);
       expect(await taskIndexes()).toEqual(['idx_tasks_circuit_page']);
+    });
+
+    it("node telemetry: a node from before starts from its history's latest value of each part", async () => {
+      const at = MIGRATIONS.indexOf(NodeTelemetry20261204120000);
+      for (let i = MIGRATIONS.length - 1; i >= at; i--) await ds.undoLastMigration({ transaction: 'each' });
+      const [{ user_id }] = await ds.query(
+        `INSERT INTO users (username, password_hash) VALUES ('telemetry', 'x') RETURNING user_id`,
+      );
+      await ds.query(
+        `INSERT INTO nodes (node_id, owner_id, region, node_type, bandwidth_mbps, cpu_cores, memory_gb)
+           VALUES ('t-1', $1, 'eu', 'compute', 100, 2, 4), ('t-2', $1, 'eu', 'compute', 100, 2, 4)`,
+        [user_id],
+      );
+      await ds.query(
+        `INSERT INTO node_heartbeat_history (node_id, bucket_start, health_score, cpu_usage, memory_usage,
+                                             network_latency_ms, status)
+         VALUES ('t-1', now() - interval '2 minutes', 80, 10, 30, 70, 'online'),
+                ('t-1', now() - interval '1 minute', 80, 20, NULL, NULL, 'online')`,
+      );
+      await ds.runMigrations({ transaction: 'each' });
+      expect(
+        await ds.query(
+          `SELECT node_id, cpu_usage::float8 AS cpu, memory_usage::float8 AS memory, network_latency_ms AS latency
+             FROM nodes WHERE node_id LIKE 't-%' ORDER BY node_id`,
+        ),
+      ).toEqual([
+        { node_id: 't-1', cpu: 20, memory: 30, latency: 70 },
+        { node_id: 't-2', cpu: null, memory: null, latency: null },
+      ]);
     });
   });
 });
