@@ -11,6 +11,9 @@
  *   reliability = the node's reputation (nodes/reputation.ts: Wilson lower bound of valid over compared runs;
  *                 NEUTRAL until a run of it was compared)
  *   score       = round(100 × (0.4·bandwidth + 0.3·latency + 0.2·spare + 0.1·reliability), 2)
+ *
+ * Heartbeats are scored in SQL by healthScoreSql (heartbeats.repository.ts), from the node's stored telemetry;
+ * test/integration/nodes/health-score-sql.spec.ts holds the two to the same numbers.
  */
 export const HEALTH_WEIGHTS = { bandwidth: 0.4, latency: 0.3, spareCompute: 0.2, reliability: 0.1 } as const;
 export const NEUTRAL = 0.5;

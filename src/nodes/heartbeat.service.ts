@@ -10,13 +10,12 @@ import { VcpMetrics } from '../metrics/vcp-metrics';
 import type { HeartbeatDto, HeartbeatHistoryQueryDto } from './dto/node-requests.dto';
 import type { HeartbeatPageDto, HeartbeatResponseDto, LeaseReportDto } from './dto/node-responses.dto';
 import { reputationScore } from './reputation';
-import { healthScore } from './health-score';
 import { HeartbeatResult, HeartbeatsRepository, HeartbeatWrite } from './heartbeats.repository';
 import { NodesConfig } from './nodes.config';
 import { NodesRepository } from './nodes.repository';
 import { NodesService } from './nodes.service';
 
-/** A node's bandwidth changes only when it registers again, so scoring reads it from here for a few seconds. */
+/** A node's reputation (the score's reliability part) is read from here for a few seconds. */
 const PROFILE_TTL_MS = 5000;
 const MAX_PROFILES = 10_000;
 /** Most nodes written by one statement. */
@@ -46,10 +45,7 @@ interface Waiter {
 export class HeartbeatService {
   private pending = new Map<string, { write: HeartbeatWrite; waiters: Waiter[] }>();
   private draining = false;
-  private readonly profiles = new Map<
-    string,
-    { bandwidthMbps: number; reliability: number | null; until: number }
-  >();
+  private readonly profiles = new Map<string, { reliability: number | null; until: number }>();
   private scheduling: HeartbeatScheduling | undefined;
 
   constructor(
@@ -69,8 +65,8 @@ export class HeartbeatService {
   /** The node's key (checked by the guard) or its owner/an admin (checked here). */
   async heartbeat(principal: Principal, nodeId: string, dto: HeartbeatDto): Promise<HeartbeatResponseDto> {
     if (principal.nodeId === undefined) await this.nodes.visible(principal, nodeId);
-    const { bandwidthMbps, reliability } = await this.profileOf(nodeId);
-    const telemetry = [dto.cpu_usage, dto.memory_usage, dto.network_latency_ms].some((v) => v !== undefined);
+    const reliability = await this.reliabilityOf(nodeId);
+    // The score is computed by the write, from the node's latest value of each part (see HeartbeatsRepository).
     const write: HeartbeatWrite = {
       nodeId,
       cpuUsage: dto.cpu_usage ?? null,
@@ -79,15 +75,7 @@ export class HeartbeatService {
       networkLatencyMs: dto.network_latency_ms ?? null,
       activeTasks: dto.active_tasks ?? null,
       agentVersion: dto.agent_version ?? null,
-      healthScore: telemetry
-        ? healthScore({
-            bandwidthMbps,
-            cpuUsage: dto.cpu_usage,
-            memoryUsage: dto.memory_usage,
-            networkLatencyMs: dto.network_latency_ms,
-            reliability,
-          })
-        : null,
+      reliability,
       count: 1,
     };
     // Inside a caller's transaction the write must be part of it, not of a batch that outlives it.
@@ -153,20 +141,17 @@ export class HeartbeatService {
     };
   }
 
-  private async profileOf(nodeId: string): Promise<{ bandwidthMbps: number; reliability: number | null }> {
+  /** Also the 404 of a missing node before anything is queued. */
+  private async reliabilityOf(nodeId: string): Promise<number | null> {
     const now = this.clock.nowMs();
     const cached = this.profiles.get(nodeId);
-    if (cached && cached.until > now) return cached;
+    if (cached && cached.until > now) return cached.reliability;
     const profile = await this.nodesRepository.heartbeatProfile(nodeId);
     if (!profile) throw AppException.notFound('Node not found');
     if (this.profiles.size >= MAX_PROFILES) this.profiles.clear();
-    const entry = {
-      bandwidthMbps: profile.bandwidthMbps,
-      reliability: reputationScore(profile.runsValid, profile.runsInvalid),
-      until: now + PROFILE_TTL_MS,
-    };
-    this.profiles.set(nodeId, entry);
-    return entry;
+    const reliability = reputationScore(profile.runsValid, profile.runsInvalid);
+    this.profiles.set(nodeId, { reliability, until: now + PROFILE_TTL_MS });
+    return reliability;
   }
 
   /** Why a heartbeat changed nothing: the node was rejected or deleted meanwhile. */
@@ -218,7 +203,10 @@ export class HeartbeatService {
   }
 }
 
-/** Two heartbeats of one node in one batch: the later one's telemetry, the earlier one's where it sent none. */
+/**
+ * Two heartbeats of one node in one batch: the later one's telemetry, the earlier one's where it sent none —
+ * what the node row holds after writing them one by one, so the score the write computes is the same.
+ */
 function merge(earlier: HeartbeatWrite, later: HeartbeatWrite): HeartbeatWrite {
   return {
     nodeId: later.nodeId,
@@ -228,7 +216,7 @@ function merge(earlier: HeartbeatWrite, later: HeartbeatWrite): HeartbeatWrite {
     networkLatencyMs: later.networkLatencyMs ?? earlier.networkLatencyMs,
     activeTasks: later.activeTasks ?? earlier.activeTasks,
     agentVersion: later.agentVersion ?? earlier.agentVersion,
-    healthScore: later.healthScore ?? earlier.healthScore,
+    reliability: later.reliability,
     count: earlier.count + later.count,
   };
 }

@@ -125,7 +125,8 @@ export class NodesRepository {
          region = EXCLUDED.region, node_type = EXCLUDED.node_type, bandwidth_mbps = EXCLUDED.bandwidth_mbps,
          cpu_cores = EXCLUDED.cpu_cores, memory_gb = EXCLUDED.memory_gb, gpu_available = EXCLUDED.gpu_available,
          health_score = EXCLUDED.health_score, status = 'online', public_key = EXCLUDED.public_key,
-         labels = EXCLUDED.labels, agent_version = NULL, registered_at = now(), last_seen = now(),
+         labels = EXCLUDED.labels, agent_version = NULL, cpu_usage = NULL, memory_usage = NULL,
+         network_latency_ms = NULL, registered_at = now(), last_seen = now(),
          last_heartbeat = now(), updated_at = now(), deleted_at = NULL
        WHERE nodes.deleted_at IS NOT NULL AND nodes.owner_id = EXCLUDED.owner_id
        RETURNING ${COLUMNS}`,
