@@ -1,6 +1,7 @@
 import { defineFeatureConfig } from '../common/config/feature-config';
 import { PatternVariable, TextVariable } from '../common/config/variables';
 import { USERNAME_PATTERN } from '../common/validation/username';
+import { isReservedUsername, SYSTEM_ACCOUNT_PREFIX } from '../common/validation/reserved-names';
 import { isBeyondBcrypt, PASSWORD_MAX_BYTES, PASSWORD_MIN_BYTES } from '../auth/password';
 
 export class AdminVariables {
@@ -27,6 +28,11 @@ export const adminConfig = defineFeatureConfig({
   check: (env) => [
     ...(Boolean(env.ADMIN_USERNAME) !== Boolean(env.ADMIN_PASSWORD)
       ? ['ADMIN_USERNAME: ADMIN_USERNAME and ADMIN_PASSWORD must be set together']
+      : []),
+    ...(isReservedUsername(env.ADMIN_USERNAME)
+      ? [
+          `ADMIN_USERNAME: names starting with "${SYSTEM_ACCOUNT_PREFIX}" are reserved for the server's own accounts`,
+        ]
       : []),
     // The rule every password follows (bcrypt reads 72 bytes), told at the config check rather than at boot.
     ...(env.ADMIN_PASSWORD && isBeyondBcrypt(env.ADMIN_PASSWORD)

@@ -211,12 +211,15 @@ describe('loadConfig', () => {
     expect(problemsOf({ JWT_SECRET: 'short' })).toEqual(['JWT_SECRET: must be at least 16 characters']);
   });
 
-  it('holds ADMIN_PASSWORD to the password rule (bcrypt reads 72 bytes) at the config check, not at boot', () => {
+  it('holds ADMIN_PASSWORD to the password rule (bcrypt reads 72 bytes) and ADMIN_USERNAME to the reserved names at the config check, not at boot', () => {
     const rule =
       'ADMIN_PASSWORD: must be 8 to 72 bytes of UTF-8, without NUL (bcrypt reads only the first 72 bytes)';
     expect(problemsOf({ ADMIN_USERNAME: 'root1', ADMIN_PASSWORD: 'p'.repeat(81) })).toEqual([rule]);
     // 40 characters, 80 bytes: the bound is in bytes.
     expect(problemsOf({ ADMIN_USERNAME: 'root1', ADMIN_PASSWORD: 'é'.repeat(40) })).toEqual([rule]);
+    expect(problemsOf({ ADMIN_USERNAME: 'System_Boss', ADMIN_PASSWORD: 'goodpassword1' })).toEqual([
+      'ADMIN_USERNAME: names starting with "system_" are reserved for the server\'s own accounts',
+    ]);
     expect(load({ ADMIN_USERNAME: 'root1', ADMIN_PASSWORD: 'p'.repeat(72) }).admin.bootstrapAdmin).toEqual({
       username: 'root1',
       password: 'p'.repeat(72),
