@@ -66,14 +66,14 @@ export function completeDocument(document: OpenAPIObject): OpenAPIObject {
   for (const item of Object.values(document.paths)) {
     for (const method of METHODS) {
       const operation = item[method] as Operation | undefined;
-      if (operation) completeOperation(operation);
+      if (operation) completeOperation(operation, method);
     }
   }
   for (const schema of Object.values(schemas)) listNullInEnums(schema as Schema);
   return document;
 }
 
-function completeOperation(operation: Operation): void {
+function completeOperation(operation: Operation, method: (typeof METHODS)[number]): void {
   const tier = (operation[RATE_TIER_EXTENSION] as string | undefined) ?? 'general';
   operation[RATE_TIER_EXTENSION] = tier;
   const { responses } = operation;
@@ -96,6 +96,13 @@ function completeOperation(operation: Operation): void {
     responses['415'] ??= {
       description: `A body of another media type than ${types}, or JSON not in UTF-8 (\`bad_request\`)`,
     };
+  } else if (method !== 'get' && method !== 'head') {
+    // Fastify reads a body sent to any other method, so one sent where none is taken is still parsed.
+    responses['400'] ??= {
+      description: 'This route takes no body; one sent anyway is not JSON (`bad_request`)',
+    };
+    responses['413'] ??= { description: 'A body larger than the server accepts (`payload_too_large`)' };
+    responses['415'] ??= { description: 'A body of a media type other than JSON (`bad_request`)' };
   }
   const validatesInput = body !== undefined || operation.parameters?.some((p) => p.in === 'query');
   if (validatesInput)

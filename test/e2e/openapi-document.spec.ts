@@ -72,6 +72,9 @@ describe('the OpenAPI document', () => {
     expect(statuses('/api/v1/auth/register', 'post')).toEqual(['400', '413', '415']);
     expect(statuses('/api/v1/auth/me', 'get')).toEqual(['401']);
     expect(statuses('/api/v1/tasks', 'post')).toEqual(['400', '401', '413', '415']);
+    // A route that takes no body still parses one sent to it (any method but GET and HEAD).
+    expect(statuses('/api/v1/auth/logout-all', 'post')).toEqual(['400', '401', '413', '415']);
+    expect(statuses('/api/v1/api-keys/{key_id}', 'delete')).toEqual(['400', '401', '413', '415']);
     expect(operation('/api/v1/modules', 'post').responses['415']).toMatchObject({
       description: expect.stringContaining('application/wasm'),
     });
@@ -93,6 +96,18 @@ describe('the OpenAPI document', () => {
     expect(headers('/api/v1/auth/me', 'get', '401')).toEqual(['X-Request-Id']);
     expect(headers('/api/v1/auth/login', 'post', '200')).not.toContain('Sunset');
     expect(headers('/api/v1/tasks', 'post', '415')).not.toContain('Sunset');
+  });
+
+  it('answers what it documents for a body sent where none is taken: malformed JSON 400, a form 415', async () => {
+    const send = (contentType: string, payload: string) =>
+      ctx.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/logout-all',
+        headers: { ...bearer(openapi.alice.accessToken), 'content-type': contentType },
+        payload,
+      });
+    expect((await send('application/json', '{"a":')).statusCode).toBe(400);
+    expect((await send('application/x-www-form-urlencoded', 'a=1')).statusCode).toBe(415);
   });
 
   it('documents the refusals routes answer after they run: a rejected node’s key (409), the stream cap (503)', async () => {
