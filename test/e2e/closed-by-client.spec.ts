@@ -171,6 +171,12 @@ describe('requests whose client left before the answer', () => {
     expect(await logs.completedLine(runId)).toMatchObject({ res: { statusCode: 200 } });
     expect(await logs.completedLine(healthId)).toMatchObject({ res: { statusCode: 200 } });
     expect([...linesOf(runId), ...linesOf(healthId)].filter((line) => line.closed_by_client)).toEqual([]);
+    // The refused request's line names its own request line, not the first one of the packet (the run).
+    const refusedId = /"request_id":"([^"]+)"[^]*$/.exec(received)![1];
+    expect(await logs.completedLine(refusedId)).toMatchObject({
+      res: { statusCode: 400 },
+      req: { method: 'GET', url: '/api/v1/health' },
+    });
   });
 
   /** An event stream on a fresh connection, its first event received; a valid request pipelined behind it. */

@@ -87,8 +87,8 @@ const REQUEST_LINE = /^([A-Z]{1,20}) ([\x21-\x7e]{1,2048}) HTTP\/1\.[01]\r?\n/;
 /**
  * The method, URL and headers of the refused request, when Node got that far: a request whose head was parsed
  * and whose body is still arriving (a timeout) is the parser's `incoming` (an internal field, read defensively;
- * a complete one is an earlier request of the connection); otherwise the request line at the start of the
- * packet the parser refused, if it is there.
+ * a complete one is an earlier request of the connection); otherwise the request line the refused head starts
+ * with in the packet the parser refused, if it is there.
  */
 function whatArrived(error: NodeJS.ErrnoException, socket: Socket): Partial<RefusedRequest> {
   const incoming = (socket as { parser?: { incoming?: IncomingMessage | null } }).parser?.incoming;
@@ -98,9 +98,19 @@ function whatArrived(error: NodeJS.ErrnoException, socket: Socket): Partial<Refu
     const requestId = requestIdFor(incoming);
     return { requestId, method: incoming.method, url: incoming.url, headers: incoming.headers };
   }
-  const packet = (error as { rawPacket?: unknown }).rawPacket;
+  const { rawPacket: packet, bytesParsed } = error as { rawPacket?: unknown; bytesParsed?: unknown };
   if (!Buffer.isBuffer(packet)) return {};
-  const line = REQUEST_LINE.exec(packet.subarray(0, 2100).toString('latin1'));
+  const lineAt = (start: number) =>
+    REQUEST_LINE.exec(packet.subarray(start, start + 2100).toString('latin1'));
+  // Requests pipelined before it may fill the start of the packet: its head is the last one that begins (after
+  // a blank line) before the point the parser stopped; else the packet's first.
+  const stop = typeof bytesParsed === 'number' ? bytesParsed : 0;
+  let line: RegExpExecArray | null = null;
+  for (let blank = packet.lastIndexOf('\r\n\r\n', stop); blank >= 0 && !line;) {
+    if (blank + 4 < stop) line = lineAt(blank + 4);
+    blank = blank > 0 ? packet.lastIndexOf('\r\n\r\n', blank - 1) : -1;
+  }
+  line ??= lineAt(0);
   return line ? { method: line[1], url: line[2] } : {};
 }
 
