@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { defineFeatureConfig } from '../config/feature-config';
 import { cidrListProblems } from '../config/problems';
 import { splitList } from '../config/values';
@@ -60,10 +61,28 @@ function corsProblems(origins: string[]): string[] {
   return [];
 }
 
+/** A DNS label: letters, digits, hyphens (not at either end); underscores too, as container names have them. */
+const HOST_LABEL = /^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
+
+/**
+ * The address to bind: checked here, so that a typo stops the start before migrations and not at listen().
+ * A name must still resolve to a local address there; this only refuses what can never be one.
+ */
+function hostProblems(host: string | undefined): string[] {
+  if (host === undefined || isIP(host) !== 0) return [];
+  const name = host.endsWith('.') ? host.slice(0, -1) : host;
+  if (name.length <= 253 && name.split('.').every((label) => HOST_LABEL.test(label))) return [];
+  return [
+    'HOST: must be an IP address (such as 0.0.0.0, :: or 127.0.0.1) or a host name (labels of 1 to 63 letters, ' +
+      'digits, hyphens or underscores, separated by dots; at most 253 characters)',
+  ];
+}
+
 export const httpConfig = defineFeatureConfig({
   token: HttpConfig,
   schema: HttpVariables,
   check: (env) => [
+    ...hostProblems(env.HOST),
     ...corsProblems(splitList(env.CORS_ALLOWED_ORIGINS)),
     ...cidrListProblems(splitList(env.TRUSTED_PROXY_CIDRS), 'TRUSTED_PROXY_CIDRS'),
   ],
