@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { AdminBootstrapService, describeAdminOutcome } from './admin/admin-bootstrap.service';
 import { AppModule } from './app.module';
-import { ConfigValidationError } from './common/config/problems';
+import { EX_CONFIG, SettingsError } from './common/config/problems';
 import { loadConfig } from './config/load-config';
 
 const USAGE =
@@ -86,7 +86,8 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    console.error(error instanceof ConfigValidationError || error instanceof Error ? error.message : error);
-    process.exit(1);
+    console.error(error instanceof Error ? error.message : error);
+    // As the server: a bad variable, or an account that exists with another password (AdminPasswordMismatch).
+    process.exit(error instanceof SettingsError ? EX_CONFIG : 1);
   },
 );

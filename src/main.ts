@@ -4,8 +4,7 @@ import 'reflect-metadata';
 import { Logger, LoggerService } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from './app.factory';
-import { AdminPasswordMismatch } from './admin/admin-bootstrap.service';
-import { ConfigValidationError } from './common/config/problems';
+import { ConfigValidationError, EX_CONFIG, SettingsError } from './common/config/problems';
 import { ConnectionDraining } from './common/http/connection-draining';
 import { loadConfig } from './config/load-config';
 import { misspelledVariables } from './config/misspelled-variables';
@@ -52,7 +51,7 @@ async function bootstrap(): Promise<void> {
   } catch (error) {
     if (error instanceof ConfigValidationError) {
       console.error(error.message);
-      process.exit(78); // EX_CONFIG
+      process.exit(EX_CONFIG);
     }
     throw error;
   }
@@ -75,6 +74,6 @@ bootstrap().catch((error: unknown) => {
   const reason = error instanceof Error ? error.message : String(error);
   startupLog?.fatal?.(`startup failed: ${reason}`, 'Bootstrap');
   console.error('startup failed:', reason);
-  // ADMIN_USERNAME names an account whose password is not ADMIN_PASSWORD: the operator's settings to fix.
-  process.exit(error instanceof AdminPasswordMismatch ? 78 : 1);
+  // E.g. ADMIN_USERNAME names an account whose password is not ADMIN_PASSWORD: the operator's settings to fix.
+  process.exit(error instanceof SettingsError ? EX_CONFIG : 1);
 });

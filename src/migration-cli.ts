@@ -1,6 +1,6 @@
 // First: an unsupported Node gets a sentence, not a stack from the first dependency it cannot load.
 import './common/runtime/require-supported-node';
-import { ConfigValidationError } from './common/config/problems';
+import { EX_CONFIG, SettingsError } from './common/config/problems';
 import { loadDatabaseSettings } from './config/load-config';
 import { createDataSource } from './database/data-source.factory';
 
@@ -59,5 +59,5 @@ async function main(command: string | undefined): Promise<void> {
 
 main(process.argv[2]).catch((error: unknown) => {
   console.error(error instanceof Error ? error.message : error);
-  process.exitCode = error instanceof ConfigValidationError ? 78 : 1; // EX_CONFIG, as the server
+  process.exitCode = error instanceof SettingsError ? EX_CONFIG : 1; // as the server
 });

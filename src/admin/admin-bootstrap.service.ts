@@ -3,6 +3,7 @@ import { AuditAction } from '../audit/audit-actions';
 import { AuditService } from '../audit/audit.service';
 import { PasswordHasher, passwordProblem } from '../auth/password';
 import { RefreshTokenService } from '../auth/refresh-token.service';
+import { SettingsError } from '../common/config/problems';
 import { isReservedUsername } from '../common/validation/reserved-names';
 import { isUsername } from '../common/validation/username';
 import { TransactionRunner } from '../database/transaction-runner';
@@ -23,7 +24,7 @@ export function describeAdminOutcome(username: string, outcome: EnsureAdminOutco
 }
 
 /** The named account exists with another password: it is not made admin (and, unasked, not changed). */
-export class AdminPasswordMismatch extends Error {}
+export class AdminPasswordMismatch extends SettingsError {}
 
 /**
  * The first admin: ADMIN_USERNAME + ADMIN_PASSWORD at boot, or `npm run cli -- create-admin <username>`.

@@ -23,10 +23,20 @@ describe('create-admin CLI', () => {
     env?.cleanup();
   });
 
-  function run(args: string[], stdin: string): Promise<{ code: number | null; output: string }> {
+  function run(
+    args: string[],
+    stdin: string,
+    extraEnv: Record<string, string> = {},
+  ): Promise<{ code: number | null; output: string }> {
     return new Promise((resolve) => {
       const child = spawn(process.execPath, [CLI, ...args], {
-        env: { PATH: process.env.PATH ?? '', DATABASE_URL: db.url, DATA_DIR: env.dataDir, BCRYPT_COST: '4' },
+        env: {
+          PATH: process.env.PATH ?? '',
+          DATABASE_URL: db.url,
+          DATA_DIR: env.dataDir,
+          BCRYPT_COST: '4',
+          ...extraEnv,
+        },
         stdio: ['pipe', 'pipe', 'pipe'],
       });
       let output = '';
@@ -82,5 +92,21 @@ describe('create-admin CLI', () => {
     expect(reset.output).toContain('password reset');
     expect(reset.output).not.toContain('other password');
     expect((await run(['create-admin', 'cli_owner', 'extra'], '')).code).toBe(2);
+  });
+
+  it('exits 78 as the server does on a bad variable and on an account with another password', async () => {
+    const bad = await run(['create-admin', 'cli_cfg'], '', { BCRYPT_COST: '99' });
+    expect(bad).toMatchObject({ code: 78 });
+    expect(bad.output).toMatch(/^Invalid configuration:\n {2}- BCRYPT_COST: must be a whole number from/);
+    expect((await run(['create-admin', 'cli_user'], 'its password\nits password\n')).code).toBe(0);
+    const client = new Client({ connectionString: db.url });
+    await client.connect();
+    await client
+      .query(`UPDATE users SET role = 'user' WHERE username = 'cli_user'`)
+      .finally(() => client.end());
+    const mismatch = await run(['create-admin', 'cli_user'], 'another password\nanother password\n');
+    expect(mismatch).toMatchObject({ code: 78 });
+    expect(mismatch.output).toContain('exists with another password');
+    expect(await roleOf('cli_user')).toBe('user');
   });
 });

@@ -4,8 +4,17 @@ import ipaddr from 'ipaddr.js';
 
 export type RawEnvironment = NodeJS.ProcessEnv;
 
+/** How a process ends when the operator's settings refuse the start (sysexits' EX_CONFIG). */
+export const EX_CONFIG = 78;
+
+/**
+ * A start refused for what only the operator can fix (a variable, a directory, a file in DATA_DIR): the server
+ * and the CLIs print its message alone, one line without a stack, and exit EX_CONFIG.
+ */
+export class SettingsError extends Error {}
+
 /** Everything wrong with the environment at once (the server exits 78 with this report). */
-export class ConfigValidationError extends Error {
+export class ConfigValidationError extends SettingsError {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigValidationError';
