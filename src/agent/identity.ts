@@ -1,6 +1,7 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { writePrivateFile } from '../common/fs/private-file';
 import { generateNodeKeyPair, keyPairFromPem, NodeKeyPair, privateKeyPem } from '../common/receipts/receipt';
 import type { Fetch } from './http-transport';
 import { networkFailure, nodeFetch } from './node-fetch';
@@ -24,18 +25,6 @@ export class AgentSetupError extends Error {}
 
 /** The server did not answer at all (down, a wrong address, TLS against plain HTTP): worth a retry later. */
 export class ServerUnreachableError extends Error {}
-
-/**
- * Written with mode 0600 from the start (O_CREAT with the mode; chmod in case a stale temp file existed) to a
- * temp file renamed over the target: a crash mid-write must not leave an empty node.json or key file, which
- * would lose the node's key (rename is atomic on one file system).
- */
-function writePrivate(path: string, text: string): void {
-  const temp = `${path}.${process.pid}.tmp`;
-  writeFileSync(temp, text, { mode: 0o600, flush: true });
-  chmodSync(temp, 0o600);
-  renameSync(temp, path);
-}
 
 /** A key file readable by others (copied with 0644, unpacked from a backup) is made private again. */
 function keepPrivate(path: string): void {
@@ -62,7 +51,7 @@ export function loadOrCreateKeyPair(dataDir: string, wayOut = AGENT_KEY_WAY_OUT)
       return storedKeyPair(path, readFileSync(path, 'utf8'), wayOut);
     }
     const pair = generateNodeKeyPair();
-    writePrivate(path, privateKeyPem(pair));
+    writePrivateFile(path, privateKeyPem(pair));
     return pair;
   } catch (error) {
     if (error instanceof AgentSetupError) throw error;
@@ -192,7 +181,7 @@ export async function resolveIdentity(options: IdentityOptions, reporter: Report
     // of the first registration, often left in the environment, does not.
     const given = options.apiKey;
     if (given && given !== stored.node_api_key && (await isNodeKey(send, options.server, given))) {
-      writePrivate(nodeFile, JSON.stringify({ node_id: stored.node_id, node_api_key: given }));
+      writePrivateFile(nodeFile, JSON.stringify({ node_id: stored.node_id, node_api_key: given }));
       return { nodeId: stored.node_id, nodeKey: given, keys };
     }
     return { nodeId: stored.node_id, nodeKey: stored.node_api_key, keys };
@@ -240,6 +229,6 @@ export async function resolveIdentity(options: IdentityOptions, reporter: Report
   } else {
     throw new AgentSetupError(`the server refused the API key (${who.status})`);
   }
-  writePrivate(nodeFile, JSON.stringify({ node_id: identity.nodeId, node_api_key: identity.nodeKey }));
+  writePrivateFile(nodeFile, JSON.stringify({ node_id: identity.nodeId, node_api_key: identity.nodeKey }));
   return identity;
 }
