@@ -1,4 +1,5 @@
 import { buildCoreConfig, CoreVariables } from '../common/config/core.config';
+import { directoryProblems } from '../common/config/directories';
 import type { ConfigContext, FeatureConfig } from '../common/config/feature-config';
 import { ConfigValidationError, parseVariables, RawEnvironment } from '../common/config/problems';
 import { AppConfig, FEATURE_CONFIGS, FEATURE_KEYS, FeatureKey, FeatureVariables } from './app-config';
@@ -39,8 +40,11 @@ export function loadDatabaseSettings(
   const feature = FEATURE_CONFIGS.database;
   const { env, problems } = parseVariables(feature.schema, raw);
   const all = [...coreVariables.problems, ...problems, ...(feature.check?.(env, raw) ?? [])];
-  if (all.length > 0) throw new ConfigValidationError(all);
   const core = buildCoreConfig(coreVariables.env, cwd);
+  // The embedded database lives in DATA_DIR.
+  if (!raw.DATABASE_URL?.trim())
+    all.push(...directoryProblems([{ variable: 'DATA_DIR', path: core.dataDir, write: true }]));
+  if (all.length > 0) throw new ConfigValidationError(all);
   return { core, database: feature.build(env, { core, cwd, raw, secrets: {} }) };
 }
 
@@ -62,9 +66,19 @@ export function loadConfig(raw: RawEnvironment = process.env, cwd = process.cwd(
   const core = buildCoreConfig(coreVariables.env, cwd);
   const secrets = declaredSecrets(variables);
   if (core.isProduction) problems.push(...productionProblems(variables, secrets));
+  const missing = [...secrets.values()].some((value) => value === undefined);
+  // DATA_DIR holds the embedded database and the generated secrets: unused, it is not required to exist.
+  const dataDirUsed = !raw.DATABASE_URL?.trim() || missing;
+  problems.push(
+    ...directoryProblems([
+      ...(dataDirUsed ? [{ variable: 'DATA_DIR', path: core.dataDir, write: true }] : []),
+      ...FEATURE_KEYS.flatMap(
+        (key) => featureConfig(key).directories?.(variables[key], { core, cwd, raw }) ?? [],
+      ),
+    ]),
+  );
   if (problems.length > 0) throw new ConfigValidationError([...new Set(problems)]);
 
-  const missing = [...secrets.values()].some((value) => value === undefined);
   const generated = missing ? loadOrCreateDevSecrets(core.dataDir, [...secrets.keys()], generateSecret) : {};
   const secretOf = (name: string): string => secrets.get(name) ?? generated[name];
   const features = Object.fromEntries(

@@ -45,9 +45,20 @@ export class ProofsConfig {
   }
 }
 
+const storageDir = (env: ProofsVariables, dataDir: string, cwd: string): string =>
+  resolvePath(env.CIRCUIT_STORAGE_DIR ?? join(dataDir, 'circuits'), cwd);
+
 export const proofsConfig = defineFeatureConfig({
   token: ProofsConfig,
   schema: ProofsVariables,
+  directories: (env, { core, cwd }) => [
+    {
+      variable: 'CIRCUIT_STORAGE_DIR',
+      path: storageDir(env, core.dataDir, cwd),
+      write: true,
+      isDefault: env.CIRCUIT_STORAGE_DIR === undefined,
+    },
+  ],
   build: (env, { core, cwd }) =>
     new ProofsConfig({
       verifyTimeoutMs: env.PROOF_VERIFY_TIMEOUT_MS ?? 10_000,
@@ -55,6 +66,6 @@ export const proofsConfig = defineFeatureConfig({
       maxQueuedPerUser: env.PROOF_MAX_QUEUED_PER_USER ?? 256,
       maxWasmBytes: env.CIRCUIT_WASM_MAX_BYTES ?? 8 * 1024 * 1024,
       maxZkeyBytes: env.CIRCUIT_ZKEY_MAX_BYTES ?? 32 * 1024 * 1024,
-      storageDir: resolvePath(env.CIRCUIT_STORAGE_DIR ?? join(core.dataDir, 'circuits'), cwd),
+      storageDir: storageDir(env, core.dataDir, cwd),
     }),
 });

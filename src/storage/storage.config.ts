@@ -24,12 +24,27 @@ export class StorageConfig {
   }
 }
 
+const cacheDir = (env: StorageVariables, dataDir: string, cwd: string): string =>
+  resolvePath(env.CONTENT_CACHE_DIR ?? join(dataDir, 'content-cache'), cwd);
+
 export const storageConfig = defineFeatureConfig({
   token: StorageConfig,
   schema: StorageVariables,
+  // The cache is made only on PostgreSQL (the embedded database's content lives in files already).
+  directories: (env, { core, cwd, raw }) =>
+    raw.DATABASE_URL?.trim()
+      ? [
+          {
+            variable: 'CONTENT_CACHE_DIR',
+            path: cacheDir(env, core.dataDir, cwd),
+            write: true,
+            isDefault: env.CONTENT_CACHE_DIR === undefined,
+          },
+        ]
+      : [],
   build: (env, { core, cwd }) =>
     new StorageConfig({
-      cacheDir: resolvePath(env.CONTENT_CACHE_DIR ?? join(core.dataDir, 'content-cache'), cwd),
+      cacheDir: cacheDir(env, core.dataDir, cwd),
       cacheMaxBytes: env.CONTENT_CACHE_MAX_BYTES ?? 512 * 1024 * 1024,
     }),
 });

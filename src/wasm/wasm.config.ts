@@ -117,16 +117,29 @@ export class WasmConfig {
   }
 }
 
+/** Uploaded modules live with the rest of the service's data unless roots are named. */
+const allowedRoots = (env: WasmVariables, dataDir: string, cwd: string): string[] =>
+  splitList(env.WASM_ALLOWED_ROOTS ?? join(dataDir, 'wasm-modules')).map((path) => resolvePath(path, cwd));
+
 export const wasmConfig = defineFeatureConfig({
   token: WasmConfig,
   schema: WasmVariables,
+  check: (env) =>
+    env.WASM_ALLOWED_ROOTS !== undefined && splitList(env.WASM_ALLOWED_ROOTS).length === 0
+      ? ['WASM_ALLOWED_ROOTS: must name at least one directory']
+      : [],
+  // Uploads go to the first root; the others are only read.
+  directories: (env, { core, cwd }) =>
+    allowedRoots(env, core.dataDir, cwd).map((path, index) => ({
+      variable: 'WASM_ALLOWED_ROOTS',
+      path,
+      write: index === 0,
+      isDefault: env.WASM_ALLOWED_ROOTS === undefined,
+    })),
   build: (env, { core, cwd }) => {
     const maxConcurrency = env.WASM_MAX_CONCURRENCY ?? availableParallelism();
     return new WasmConfig({
-      // Uploaded modules live with the rest of the service's data unless roots are named.
-      allowedRoots: splitList(env.WASM_ALLOWED_ROOTS ?? join(core.dataDir, 'wasm-modules')).map((path) =>
-        resolvePath(path, cwd),
-      ),
+      allowedRoots: allowedRoots(env, core.dataDir, cwd),
       maxModuleBytes: env.WASM_MAX_MODULE_BYTES ?? 10 * 1024 * 1024,
       timeoutMs: (env.WASM_TIMEOUT_SECS ?? 30) * 1000,
       maxMemoryBytes: (env.WASM_MAX_MEMORY_MB ?? 256) * 1024 * 1024,

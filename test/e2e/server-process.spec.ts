@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -159,7 +159,20 @@ describe('the server process', () => {
     expect(output).not.toContain('a-strong-pepper-value');
   });
 
+  it('refuses a directory variable whose path cannot be a directory at the config check: one line, exit 78', async () => {
+    const { code, output } = await runServerToExit({
+      DATA_DIR: dataDir,
+      WASM_ALLOWED_ROOTS: '/dev/null/sub',
+    });
+    expect(code).toBe(78);
+    expect(output.trim()).toBe(
+      'Invalid configuration:\n  - WASM_ALLOWED_ROOTS: cannot create /dev/null/sub: /dev/null is not a directory',
+    );
+  });
+
   it('a failed start logs JSON lines at LOG_LEVEL, the last one fatal, and exits 1 (not Nest’s console report)', async () => {
+    // The embedded database is in use by a live process (this one): the database module fails as it starts.
+    writeFileSync(join(dataDir, 'pgdata.lock'), String(process.pid));
     const run = (level: string) =>
       new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
         const child = spawn(process.execPath, [MAIN], {
@@ -169,7 +182,6 @@ describe('the server process', () => {
             EMBEDDED_NODE: 'off',
             DATA_DIR: dataDir,
             LOG_LEVEL: level,
-            WASM_ALLOWED_ROOTS: '/dev/null/not-a-dir', // mkdir fails while the modules start
           },
           stdio: ['ignore', 'pipe', 'pipe'],
         });
@@ -187,10 +199,10 @@ describe('the server process', () => {
       .map((line) => JSON.parse(line) as { level: number; msg: string });
     expect(lines.at(-1)).toMatchObject({
       level: 60,
-      msg: expect.stringContaining('startup failed: ENOTDIR'),
+      msg: expect.stringContaining('startup failed: The embedded database'),
     });
     expect(info.stdout).not.toContain('\u001b['); // no ANSI colours
-    expect(info.stderr).toContain('startup failed: ENOTDIR');
+    expect(info.stderr).toContain('startup failed: The embedded database');
     const silent = await run('silent');
     expect([silent.code, silent.stdout]).toEqual([1, '']);
   });

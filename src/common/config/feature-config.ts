@@ -1,5 +1,6 @@
 import type { Type } from '@nestjs/common';
 import type { CoreConfig } from './core.config';
+import type { DirectoryUse } from './directories';
 import type { RawEnvironment } from './problems';
 
 /** What a feature's `build` may use besides its own variables. */
@@ -34,6 +35,11 @@ export interface FeatureConfig<Env extends object, Config, Secret extends string
   readonly otherVariables?: readonly string[];
   /** Rules the schema cannot state (lists, pairs, generated names): problems name the variable, never the value. */
   check?(env: Env, raw: RawEnvironment): string[];
+  /**
+   * Directories the feature creates or uses at boot: checked with the variables (directories.ts), so that one
+   * that cannot be a directory is a config problem, not a stack trace from the module that creates it.
+   */
+  directories?(env: Env, context: Omit<ConfigContext, 'secrets'>): DirectoryUse[];
   /** Runs only when no feature reported a problem. */
   build(env: Env, context: ConfigContext<Secret>): Config;
 }
