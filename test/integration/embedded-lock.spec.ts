@@ -1,7 +1,10 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { DataSource } from 'typeorm';
 import { createDataSource, embeddedDataDir } from '../../src/database/data-source.factory';
 import { testConfig, TestConfig } from '../support/config';
+
+const BOOT_ID = '/proc/sys/kernel/random/boot_id';
+const onLinux = existsSync(BOOT_ID) ? it : it.skip;
 
 /** Two processes on one PGlite directory would corrupt it; the data directory is locked while open. */
 describe('embedded database lock', () => {
@@ -36,4 +39,16 @@ describe('embedded database lock', () => {
     expect(await ds.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
     await ds.destroy();
   });
+
+  // A container's server has the same pid on every start: its own pid in the lock must not block the restart.
+  onLinux(
+    'takes over a lock naming this pid when that process started at another time (a crashed container)',
+    async () => {
+      const boot = readFileSync(BOOT_ID, 'utf8').trim();
+      writeFileSync(`${embeddedDataDir(env.config)}.lock`, `${process.pid} 1 ${boot}`);
+      const ds = await openDb();
+      expect(await ds.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+      await ds.destroy();
+    },
+  );
 });
