@@ -1,13 +1,33 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bootId, processStartTime } from '../common/runtime/process-identity';
-import { DataDirInUseError, lockDataDir } from './data-dir-lock';
+import { bootId, pidNamespace, processStartTime } from '../common/runtime/process-identity';
+import { DataDirInUseError, LOCK_LEASE_MS, LOCK_RENEW_MS, lockDataDir } from './data-dir-lock';
 
-const PROC = existsSync(`/proc/${process.pid}/stat`) && bootId() !== undefined;
+const PROC =
+  existsSync(`/proc/${process.pid}/stat`) && bootId() !== undefined && pidNamespace() !== undefined;
 const onProc = PROC ? it : it.skip;
 const DEAD_PID = 2147483646;
+
+/** A lock in the format this version writes. */
+function lock(
+  pid: number,
+  startTime = processStartTime(pid),
+  boot = bootId(),
+  namespace = pidNamespace(),
+): string {
+  return `${pid} ${startTime} ${boot} ${namespace}`;
+}
 
 /** A crashed server's lock must not block every restart; a live server's lock must block every other opener. */
 describe('lockDataDir', () => {
@@ -38,22 +58,22 @@ describe('lockDataDir', () => {
     expect(readFileSync(lockFile, 'utf8')).toMatch(new RegExp(`^${process.pid}\\b`));
     release();
     expect(existsSync(lockFile)).toBe(false);
+    expect(readdirSync(dir)).toEqual([]);
   }
 
   function expectRefused(pid: number): void {
     const before = readFileSync(lockFile, 'utf8');
     expect(() => lockDataDir(dataDir)).toThrow(DataDirInUseError);
-    expect(() => lockDataDir(dataDir)).toThrow(`in use by process ${pid};`);
+    expect(() => lockDataDir(dataDir)).toThrow(`in use by process ${pid}`);
     expect(readFileSync(lockFile, 'utf8')).toBe(before);
+    expect(readdirSync(dir)).toEqual(['pgdata.lock']);
   }
 
-  onProc('records the pid, its start time and the boot id, and removes the lock on release', () => {
+  onProc('records the pid, its start time, the boot id and the PID namespace; release removes it', () => {
     const release = lockDataDir(dataDir);
-    expect(readFileSync(lockFile, 'utf8')).toBe(
-      `${process.pid} ${processStartTime(process.pid)} ${bootId()}`,
-    );
+    expect(readFileSync(lockFile, 'utf8')).toBe(lock(process.pid));
+    expect(lock(process.pid)).toMatch(/^\d+ \d+ [0-9a-f-]{36} \d+$/);
     release();
-    expect(existsSync(lockFile)).toBe(false);
     expect(readdirSync(dir)).toEqual([]);
   });
 
@@ -67,7 +87,7 @@ describe('lockDataDir', () => {
   onProc(
     'takes over a lock naming this pid with another start time (a container restarted after a crash)',
     () => {
-      writeFileSync(lockFile, `${process.pid} 1 ${bootId()}`);
+      writeFileSync(lockFile, lock(process.pid, '1'));
       expectTakenOver();
     },
   );
@@ -76,14 +96,14 @@ describe('lockDataDir', () => {
     'takes over a lock naming a running, unrelated process with another start time (a reused pid)',
     () => {
       const pid = startSleeper();
-      writeFileSync(lockFile, `${pid} 1 ${bootId()}`);
+      writeFileSync(lockFile, lock(pid, '1'));
       expectTakenOver();
     },
   );
 
   onProc('refuses a lock whose holder runs with the start time recorded', () => {
     const pid = startSleeper();
-    writeFileSync(lockFile, `${pid} ${processStartTime(pid)} ${bootId()}`);
+    writeFileSync(lockFile, lock(pid));
     expectRefused(pid);
   });
 
@@ -91,15 +111,15 @@ describe('lockDataDir', () => {
     'takes over a lock written in another boot, even if its pid and start time match a process now',
     () => {
       const pid = startSleeper();
-      writeFileSync(lockFile, `${pid} ${processStartTime(pid)} 00000000-0000-0000-0000-000000000000`);
+      writeFileSync(lockFile, lock(pid, undefined, '00000000-0000-0000-0000-000000000000'));
       expectTakenOver();
     },
   );
 
-  it('takes over a lock whose process no longer runs, in either format', () => {
+  onProc('takes over a lock whose process no longer runs, in either format', () => {
     writeFileSync(lockFile, String(DEAD_PID));
     expectTakenOver();
-    writeFileSync(lockFile, `${DEAD_PID} 12345 ${bootId() ?? 'b00d'}`);
+    writeFileSync(lockFile, lock(DEAD_PID, '12345'));
     expectTakenOver();
   });
 
@@ -109,13 +129,37 @@ describe('lockDataDir', () => {
     expectRefused(pid);
   });
 
+  it('refuses a pid-only lock naming this pid, as before (an older version in another container may hold it)', () => {
+    writeFileSync(lockFile, String(process.pid));
+    expectRefused(process.pid);
+  });
+
+  // Two containers on one volume: both servers can be pid 1, and neither can look up the other's pids.
   onProc(
-    'takes over a pid-only lock naming this pid: where /proc is, this process would have recorded more',
+    'refuses a lock from another PID namespace while it is renewed, and takes it over once it is not',
     () => {
-      writeFileSync(lockFile, String(process.pid));
+      writeFileSync(lockFile, lock(process.pid, '1', bootId(), '1'));
+      expectRefused(process.pid);
+      expect(() => lockDataDir(dataDir)).toThrow('in another PID namespace');
+      const expired = new Date(Date.now() - LOCK_LEASE_MS - 1000);
+      utimesSync(lockFile, expired, expired);
       expectTakenOver();
     },
   );
+
+  it('renews its lock while held', () => {
+    jest.useFakeTimers({ doNotFake: ['Date'] });
+    try {
+      const release = lockDataDir(dataDir);
+      const old = new Date(Date.now() - LOCK_LEASE_MS);
+      utimesSync(lockFile, old, old);
+      jest.advanceTimersByTime(LOCK_RENEW_MS);
+      expect(Date.now() - statSync(lockFile).mtimeMs).toBeLessThan(LOCK_RENEW_MS);
+      release();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
 
   it('takes over an unreadable lock, as before', () => {
     writeFileSync(lockFile, 'not a pid');

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   linkSync,
@@ -7,56 +8,69 @@ import {
   rmSync,
   unlinkSync,
   writeFileSync,
+  statSync,
+  utimesSync,
   writeSync,
 } from 'node:fs';
 import { processAlive } from '../common/runtime/process-alive';
-import { bootId, processStartTime } from '../common/runtime/process-identity';
+import { bootId, pidNamespace, processStartTime } from '../common/runtime/process-identity';
+
+/** The holder touches its lock this often; a lock from another PID namespace untouched for LOCK_LEASE_MS is stale. */
+export const LOCK_RENEW_MS = 10_000;
+export const LOCK_LEASE_MS = 60_000;
 
 export class DataDirInUseError extends Error {
-  constructor(dataDir: string, pid: number) {
-    super(`The embedded database in ${dataDir} is in use by process ${pid}; stop it or use another DATA_DIR`);
+  constructor(dataDir: string, pid: number, elsewhere = false) {
+    const where = elsewhere
+      ? ` (in another PID namespace: its lock is taken over once not renewed for ${LOCK_LEASE_MS / 1000} s)`
+      : '';
+    super(
+      `The embedded database in ${dataDir} is in use by process ${pid}${where}; stop it or use another DATA_DIR`,
+    );
     this.name = 'DataDirInUseError';
   }
 }
 
-/** A lock file's holder: its pid and, where Linux tells them, that process's start time and the boot it ran in. */
+/** A lock file's holder: its pid and, where Linux tells them, its start time, boot and PID namespace. */
 interface LockHolder {
   pid: number;
-  startTime?: string;
-  bootId?: string;
+  identity?: { startTime: string; bootId: string; pidNamespace: string };
 }
 
-/** What this process records: `<pid>`, or `<pid> <start time> <boot id>` where /proc gives them. */
+/** What this process records: `<pid> <start time> <boot id> <pid namespace>`, or `<pid>` where /proc is not. */
 function ownLock(): string {
-  const startTime = processStartTime(process.pid);
-  const boot = bootId();
-  return startTime !== undefined && boot !== undefined
-    ? `${process.pid} ${startTime} ${boot}`
+  const identity = [processStartTime(process.pid), bootId(), pidNamespace()];
+  return identity.every((part) => part !== undefined)
+    ? `${process.pid} ${identity.join(' ')}`
     : String(process.pid);
 }
 
 function parseLock(text: string): LockHolder | undefined {
-  const match = /^\s*(\d+)(?: (\d+) ([0-9a-f-]+))?\s*$/.exec(text);
+  const match = /^\s*(\d+)(?: (\d+) ([0-9a-f-]+) (\d+))?\s*$/.exec(text);
   const pid = Number(match?.[1]);
   if (!match || !Number.isSafeInteger(pid) || pid <= 0) return undefined;
-  return { pid, startTime: match[2], bootId: match[3] };
+  if (match[2] === undefined) return { pid };
+  return { pid, identity: { startTime: match[2], bootId: match[3], pidNamespace: match[4] } };
 }
 
 /**
- * Whether the process that wrote the lock still runs. Integrity: a wrong "no" lets two servers write one
+ * Whether the process that wrote the lock may still run. Integrity: a wrong "no" lets two servers write one
  * directory, so a holder is presumed alive wherever its identity cannot be checked; a wrong "yes" only blocks.
  */
-function holderRuns(holder: LockHolder): boolean {
+function holderRuns(holder: LockHolder, lockFile: string): 'here' | 'elsewhere' | false {
+  const { pid, identity } = holder;
+  // A pid alone (an older version, or no /proc): as before, since a live holder cannot be told from a reused pid.
+  if (!identity) return pid === process.pid || processAlive(pid) ? 'here' : false;
   const boot = bootId();
-  if (holder.bootId !== undefined && boot !== undefined && holder.bootId !== boot) return false;
-  if (holder.startTime === undefined) {
-    // A pid alone (an older version, or no /proc): where /proc is, this process would have recorded more.
-    if (holder.pid === process.pid) return processStartTime(process.pid) === undefined;
-    return processAlive(holder.pid);
+  if (boot !== undefined && identity.bootId !== boot) return false;
+  if (identity.pidNamespace !== pidNamespace()) {
+    // Its pids are not ours to look up (another container, or the host): only its renewals show it runs.
+    const renewed = statSync(lockFile, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+    return Date.now() - renewed < LOCK_LEASE_MS ? 'elsewhere' : false;
   }
-  if (!processAlive(holder.pid)) return false;
-  const startTime = processStartTime(holder.pid);
-  return startTime === undefined || startTime === holder.startTime;
+  if (!processAlive(pid)) return false;
+  const startTime = processStartTime(pid);
+  return startTime === undefined || startTime === identity.startTime ? 'here' : false;
 }
 
 /**
@@ -64,7 +78,7 @@ function holderRuns(holder: LockHolder): boolean {
  * (link, like O_EXCL, fails on an existing file), so no one reads a half-written lock and judges it stale.
  */
 function createLock(lockFile: string, content: string): boolean {
-  const temp = `${lockFile}.${process.pid}.tmp`;
+  const temp = `${lockFile}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     writeFileSync(temp, content, { mode: 0o600 });
     linkSync(temp, lockFile);
@@ -102,7 +116,7 @@ function readLock(lockFile: string): string | undefined {
  * moved is that server's live one, and goes back.
  */
 function removeStaleLock(lockFile: string, judged: string): void {
-  const aside = `${lockFile}.${process.pid}.stale`;
+  const aside = `${lockFile}.${randomBytes(6).toString('hex')}.stale`;
   try {
     renameSync(lockFile, aside);
   } catch (error) {
@@ -117,14 +131,23 @@ function removeStaleLock(lockFile: string, judged: string): void {
  * PGlite does not lock its data directory, and two processes writing one directory corrupt it. `<dataDir>.lock`
  * names the process holding it; a lock left by a process that no longer runs is taken over, including when its
  * pid now belongs to another process or to this one (a container's server has the same pid on every start).
- * Returns the release.
+ * A holder in another PID namespace is judged by its renewals. Returns the release.
  */
 export function lockDataDir(dataDir: string): () => void {
   const lockFile = `${dataDir}.lock`;
   const content = ownLock();
   for (let attempt = 0; attempt < 3; attempt++) {
     if (createLock(lockFile, content)) {
+      const renewal = setInterval(() => {
+        try {
+          const now = new Date();
+          utimesSync(lockFile, now, now);
+        } catch {
+          // Gone or unwritable: nothing to renew.
+        }
+      }, LOCK_RENEW_MS).unref();
       return () => {
+        clearInterval(renewal);
         try {
           if (readLock(lockFile) === content) unlinkSync(lockFile);
         } catch {
@@ -135,7 +158,8 @@ export function lockDataDir(dataDir: string): () => void {
     const existing = readLock(lockFile);
     if (existing === undefined) continue; // released meanwhile
     const holder = parseLock(existing);
-    if (holder && holderRuns(holder)) throw new DataDirInUseError(dataDir, holder.pid);
+    const runs = holder && holderRuns(holder, lockFile);
+    if (holder && runs) throw new DataDirInUseError(dataDir, holder.pid, runs === 'elsewhere');
     removeStaleLock(lockFile, existing);
   }
   throw new Error(`Could not lock ${dataDir}`);

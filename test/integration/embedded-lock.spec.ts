@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { DataSource } from 'typeorm';
 import { createDataSource, embeddedDataDir } from '../../src/database/data-source.factory';
 import { testConfig, TestConfig } from '../support/config';
@@ -45,7 +45,8 @@ describe('embedded database lock', () => {
     'takes over a lock naming this pid when that process started at another time (a crashed container)',
     async () => {
       const boot = readFileSync(BOOT_ID, 'utf8').trim();
-      writeFileSync(`${embeddedDataDir(env.config)}.lock`, `${process.pid} 1 ${boot}`);
+      const namespace = /\d+/.exec(readlinkSync('/proc/self/ns/pid'))![0];
+      writeFileSync(`${embeddedDataDir(env.config)}.lock`, `${process.pid} 1 ${boot} ${namespace}`);
       const ds = await openDb();
       expect(await ds.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
       await ds.destroy();

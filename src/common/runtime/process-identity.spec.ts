@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bootId, processStartTime } from './process-identity';
+import { bootId, pidNamespace, processStartTime } from './process-identity';
 
 const onProc = existsSync(`/proc/${process.pid}/stat`) ? it : it.skip;
 
@@ -31,7 +31,8 @@ describe('processStartTime', () => {
     expect(processStartTime(2147483646)).toBeUndefined();
   });
 
-  onProc('has a boot id', () => {
+  onProc('has a boot id and a PID namespace', () => {
     expect(bootId()).toMatch(/^[0-9a-f-]{36}$/);
+    expect(pidNamespace()).toMatch(/^\d+$/);
   });
 });

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 
 /**
  * When process `pid` started (clock ticks after boot: field 22 of /proc/<pid>/stat), or undefined where that
@@ -22,6 +22,15 @@ export function bootId(): string | undefined {
   try {
     const id = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
     return /^[0-9a-f-]+$/.test(id) ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The PID namespace this process sees pids in (a container has its own), or undefined without /proc. */
+export function pidNamespace(): string | undefined {
+  try {
+    return /^pid:\[(\d+)\]$/.exec(readlinkSync('/proc/self/ns/pid'))?.[1];
   } catch {
     return undefined;
   }
