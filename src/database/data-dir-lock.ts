@@ -146,14 +146,18 @@ export function lockDataDir(dataDir: string): () => void {
           // Gone or unwritable: nothing to renew.
         }
       }, LOCK_RENEW_MS).unref();
-      return () => {
+      const release = (): void => {
         clearInterval(renewal);
+        process.removeListener('exit', release);
         try {
           if (readLock(lockFile) === content) unlinkSync(lockFile);
         } catch {
           // Already gone: nothing to release.
         }
       };
+      // Exiting without closing (a startup that failed after opening) frees it too: only a crash leaves it.
+      process.once('exit', release);
+      return release;
     }
     const existing = readLock(lockFile);
     if (existing === undefined) continue; // released meanwhile

@@ -24,10 +24,21 @@ export function exited(child: ChildProcess): Promise<{ code: number | null; sign
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 }
 
+/** `node dist/src/main.js`, or that run by a launcher (such as `unshare --pid --fork`). */
+function serverCommand(launcher: string[]): [string, string[]] {
+  return launcher.length
+    ? [launcher[0], [...launcher.slice(1), process.execPath, MAIN]]
+    : [process.execPath, [MAIN]];
+}
+
 /** Runs the built server as `npm start` does (node dist/src/main.js) and waits until it listens. */
-export async function startServer(env: Record<string, string>, timeoutMs = 90_000): Promise<ServerProcess> {
+export async function startServer(
+  env: Record<string, string>,
+  timeoutMs = 90_000,
+  launcher: string[] = [],
+): Promise<ServerProcess> {
   requireBuild();
-  const child = spawn(process.execPath, [MAIN], {
+  const child = spawn(...serverCommand(launcher), {
     env: {
       PATH: process.env.PATH ?? '',
       PORT: '0',
@@ -73,9 +84,10 @@ export async function startServer(env: Record<string, string>, timeoutMs = 90_00
 /** Runs the server expecting it to refuse to start; resolves with its exit code and output. */
 export async function runServerToExit(
   env: Record<string, string>,
+  launcher: string[] = [],
 ): Promise<{ code: number | null; output: string }> {
   requireBuild();
-  const child = spawn(process.execPath, [MAIN], {
+  const child = spawn(...serverCommand(launcher), {
     env: { PATH: process.env.PATH ?? '', PORT: '0', EMBEDDED_NODE: 'off', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
