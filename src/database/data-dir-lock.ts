@@ -127,6 +127,11 @@ function removeStaleLock(lockFile: string, judged: string): void {
   else renameSync(aside, lockFile);
 }
 
+/** The releases of the locks this process holds: exiting without closing (a startup that failed after opening)
+ * frees them too, so only a crash leaves a lock behind. */
+const heldLocks = new Set<() => void>();
+process.on('exit', () => heldLocks.forEach((release) => release()));
+
 /**
  * PGlite does not lock its data directory, and two processes writing one directory corrupt it. `<dataDir>.lock`
  * names the process holding it; a lock left by a process that no longer runs is taken over, including when its
@@ -148,15 +153,14 @@ export function lockDataDir(dataDir: string): () => void {
       }, LOCK_RENEW_MS).unref();
       const release = (): void => {
         clearInterval(renewal);
-        process.removeListener('exit', release);
+        heldLocks.delete(release);
         try {
           if (readLock(lockFile) === content) unlinkSync(lockFile);
         } catch {
           // Already gone: nothing to release.
         }
       };
-      // Exiting without closing (a startup that failed after opening) frees it too: only a crash leaves it.
-      process.once('exit', release);
+      heldLocks.add(release);
       return release;
     }
     const existing = readLock(lockFile);
