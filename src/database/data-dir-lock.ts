@@ -6,10 +6,10 @@ import {
   readFileSync,
   renameSync,
   rmSync,
-  unlinkSync,
-  writeFileSync,
   statSync,
+  unlinkSync,
   utimesSync,
+  writeFileSync,
   writeSync,
 } from 'node:fs';
 import { processAlive } from '../common/runtime/process-alive';
