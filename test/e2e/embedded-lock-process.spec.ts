@@ -9,6 +9,11 @@ import { exited, runServerToExit, ServerProcess, startServer } from '../support/
 /** Each start in a PID namespace of its own, where the server is pid 1: what a container does. */
 const CONTAINER = ['unshare', '--pid', '--mount-proc', '--kill-child'];
 const containers = spawnSync(CONTAINER[0], [...CONTAINER.slice(1), 'true']).status === 0;
+if (!containers) {
+  console.warn(
+    'embedded-lock-process: the PID-namespace test is skipped: `unshare --pid` is not permitted here',
+  );
+}
 const inContainers = containers ? it : it.skip;
 
 /** The embedded database's lock, seen from the processes of the built server. */
