@@ -1,13 +1,18 @@
 import type { StructuralLimits } from './wasm.config';
 import { capMemory, InvalidModuleError, ModuleSummary, summarize } from './wasm-binary';
+import { dataSegmentFault } from './wasm-data-segments';
 import { checkStructure, LimitExceededError } from './wasm-limits';
 
 const NOT_WASM = 'is not a valid WebAssembly module';
 const HEADER = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
 const hasWasmHeader = (bytes: Uint8Array) => bytes.length >= 8 && HEADER.every((b, i) => bytes[i] === b);
 
-/** What the check thread answers: the module's imports and exports, or why it is refused (safe to show). */
-export type ModuleCheck = { ok: true; summary: ModuleSummary } | { ok: false; reason: string };
+/**
+ * What the check thread answers: the module's imports and exports, and why instantiating it would fail where
+ * the binary tells (a run refuses it; an upload stores it), or why it is refused (safe to show).
+ */
+export type ModuleCheck =
+  { ok: true; summary: ModuleSummary; instantiationFault: string | null } | { ok: false; reason: string };
 
 /**
  * Everything that parses a module, in the order that bounds its cost: the structural limits first (a linear
@@ -31,7 +36,7 @@ export function checkModule(bytes: Uint8Array, limits: StructuralLimits): Module
     const summary = summarize(bytes);
     // A cap of 4 GiB checks only what can never run (shared or 64-bit memories), not the configured cap.
     capMemory(bytes, 4 * 1024 * 1024 * 1024);
-    return { ok: true, summary };
+    return { ok: true, summary, instantiationFault: dataSegmentFault(bytes) };
   } catch (error) {
     if (error instanceof InvalidModuleError) return { ok: false, reason: error.reason };
     return notWasm;

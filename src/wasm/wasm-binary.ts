@@ -35,13 +35,13 @@ export class InvalidModuleError extends Error {
   }
 }
 
-interface Limits {
+export interface Limits {
   flags: number;
   min: bigint;
   max: bigint | null;
 }
 
-class Reader {
+export class Reader {
   pos: number;
   constructor(
     readonly bytes: Uint8Array,
@@ -72,6 +72,26 @@ class Reader {
 
   u32(): number {
     return Number(this.leb(32));
+  }
+
+  /** Signed LEB128 of an i32.const, as the unsigned 32-bit value a memory offset is. */
+  i32(): number {
+    let result = 0;
+    let shift = 0;
+    let b: number;
+    do {
+      b = this.byte();
+      if (shift < 32) result |= (b & 0x7f) << shift;
+      shift += 7;
+      if (shift > 35 && b & 0x80) throw new InvalidModuleError('malformed LEB128 integer');
+    } while (b & 0x80);
+    if (shift < 32 && b & 0x40) result |= -1 << shift;
+    return result >>> 0;
+  }
+
+  skip(count: number): void {
+    if (this.pos + count > this.end) throw new InvalidModuleError('truncated module');
+    this.pos += count;
   }
 
   name(): string {
@@ -114,7 +134,7 @@ function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-interface Section {
+export interface Section {
   id: number;
   /** Header (id + size) start. */
   start: number;
@@ -122,7 +142,7 @@ interface Section {
   end: number;
 }
 
-function sections(bytes: Uint8Array): Section[] {
+export function sections(bytes: Uint8Array): Section[] {
   const header = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
   if (bytes.length < 8 || header.some((b, i) => bytes[i] !== b)) {
     throw new InvalidModuleError('not a WebAssembly binary module (bad magic or version)');

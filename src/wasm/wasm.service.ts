@@ -270,6 +270,12 @@ export class WasmService implements OnApplicationShutdown {
       if (!summary.exports.some((e) => e.name === '_start' && e.kind === 'function')) {
         throw new InvalidModuleError('not a WASI command: no _start export');
       }
+      // Checked here for both runtimes: wasmer's SDK does not refuse these modules itself, and instantiating
+      // one there failed a thread of its own, which shut down the worker's SDK thread pool.
+      if (!summary.exports.some((e) => e.name === 'memory' && e.kind === 'memory')) {
+        throw new InvalidModuleError('module exports no memory');
+      }
+      if (checked.instantiationFault !== null) throw new InvalidModuleError(checked.instantiationFault);
       // Reads only the import and memory sections (the rest is copied): the run's memory cap is checked here.
       capMemory(bytes, maxMemoryBytes);
     } catch (error) {
