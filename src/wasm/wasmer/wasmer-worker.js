@@ -10,6 +10,9 @@
  */
 const { parentPort, workerData } = require('node:worker_threads');
 const { setPriority } = require('node:os');
+const { setInterval, clearInterval } = require('node:timers');
+const { dirname, join } = require('node:path');
+const { pathToFileURL } = require('node:url');
 const { Capture } = require('../output-capture.js');
 
 if (!parentPort) throw new Error('wasmer-worker must run in a worker thread');
@@ -45,9 +48,38 @@ const sdkModule = new Promise((resolve) => (receiveSdkModule = resolve));
 // (~0.3 s on the first run) before any real guest's clock starts.
 const WARM_UP = Buffer.from('AGFzbQEAAAABBAFgAAADAgEABQMBAAEHEwIGbWVtb3J5AgAGX3N0YXJ0AAAKBAECAAs=', 'base64');
 
+/**
+ * Whether a thread of the SDK's own pool has failed. One failure shuts the pool down ("Scheduler is dead") and
+ * every later spawn in this client fails, so this worker must then be replaced. It is read from the SDK's
+ * Node worker adapter (not part of its exported API; the version is pinned): if that is not where 0.16 keeps
+ * it, only a spawn that fails for that reason tells.
+ * @type {() => boolean}
+ */
+let sdkPoolFailed = () => false;
+
+async function watchSdkPool() {
+  try {
+    const adapter = pathToFileURL(
+      join(dirname(require.resolve('@wasmer/sdk/node')), 'node-worker-adapter.js'),
+    );
+    const { nodeWorkerStats } = await import(adapter.href);
+    if (typeof nodeWorkerStats === 'function') sdkPoolFailed = () => nodeWorkerStats().workerFailures > 0;
+    else throw new Error('no nodeWorkerStats');
+  } catch (error) {
+    port.postMessage({
+      type: 'warning',
+      message: `cannot watch the wasmer SDK's threads: ${describe(error)}`,
+    });
+  }
+}
+
+/** @param {unknown} error */
+const poolShutDown = (error) => /thread pool is shut down|Scheduler is dead/.test(String(error));
+
 const client = (async () => {
   // ESM-only package: a real dynamic import from this CommonJS file.
   const sdk = /** @type {Sdk} */ (await import('@wasmer/sdk/node'));
+  await watchSdkPool();
   const module = await sdkModule;
   // cache: false — nothing is written to disk (the default is a .wasmer directory in the cwd).
   const wasmer = new sdk.Wasmer({ cache: false, ...(module ? { wasm: module } : {}) });
@@ -113,12 +145,65 @@ async function packageFor(id, moduleHash) {
   return pkg;
 }
 
+/** @typedef {{ id: number, moduleHash: string, stdin: Uint8Array, args: string[], env: Record<string, string>,
+ *   maxOutputBytes: number }} Job */
 /**
- * @param {{ id: number, moduleHash: string, stdin: Uint8Array, args: string[], env: Record<string, string>,
- *   maxOutputBytes: number }} job
- * @returns {Promise<{ result: Result, healthy: boolean, warning?: string }>}
+ * `retry`: this worker's SDK can no longer run anything, so the main thread replaces it and runs the job again
+ * on a fresh one (a guest has nothing outside its fresh sandbox, so running it again changes nothing else).
+ * @typedef {{ result: Result, healthy: boolean, retry?: boolean, warning?: string }} Answer
+ */
+
+/** How often a run looks whether the SDK's thread pool failed meanwhile. */
+const POOL_CHECK_MS = 20;
+
+/**
+ * Runs a job, unless the SDK's thread pool fails meanwhile. Measured: a module whose instantiation fails in the
+ * SDK (a start function that traps) ends its own run first, and the pool fails some milliseconds later, often
+ * during the next run, whose spawn then hangs instead of failing.
+ * @param {Job} job
+ * @returns {Promise<Answer>}
  */
 async function execute(job) {
+  /** @type {NodeJS.Timeout | undefined} */
+  let timer;
+  /** @type {Promise<Answer>} */
+  const poolFailed = new Promise((resolve) => {
+    timer = setInterval(() => {
+      if (sdkPoolFailed()) resolve(poolFailure(new Uint8Array(), new Uint8Array(), null));
+    }, POOL_CHECK_MS);
+  });
+  try {
+    return await Promise.race([runOnSdk(job), poolFailed]);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/**
+ * Security: a module that broke the SDK's thread pool must not fail later runs here, which may be other
+ * users': the worker is reported unusable, so it is replaced and the run goes to a fresh one.
+ * @param {Uint8Array} stdout @param {Uint8Array} stderr @param {unknown} error
+ * @returns {Answer}
+ */
+function poolFailure(stdout, stderr, error) {
+  const detail = 'the wasmer runtime failed';
+  const result = {
+    end: /** @type {const} */ ('trap'),
+    exitCode: null,
+    stdout,
+    stderr,
+    memoryBytes: null,
+    detail,
+  };
+  const warning = `the wasmer SDK's thread pool has shut down${error ? `: ${describe(error)}` : ''}`;
+  return { result, healthy: false, retry: true, warning };
+}
+
+/**
+ * @param {Job} job
+ * @returns {Promise<Answer>}
+ */
+async function runOnSdk(job) {
   const { sdk, wasmer } = await client;
   const stdout = new Capture(job.maxOutputBytes);
   const stderr = new Capture(job.maxOutputBytes);
@@ -135,6 +220,7 @@ async function execute(job) {
     memoryBytes: null,
     detail,
   });
+  if (sdkPoolFailed()) return poolFailure(stdout.bytes(), stderr.bytes(), null);
   /** @type {Package} */
   let pkg;
   try {
@@ -189,10 +275,12 @@ async function execute(job) {
       return { result: finish('output_limit', null), healthy: false };
     }
     const output = await proc.wait({ check: false });
-    if (output.reason === 'exited') return { result: finish('exited', output.exitCode), healthy: true };
-    return { result: finish('trap', null, output.reason), healthy: true };
+    const healthy = !sdkPoolFailed();
+    if (output.reason === 'exited') return { result: finish('exited', output.exitCode), healthy };
+    return { result: finish('trap', null, output.reason), healthy };
   } catch (error) {
-    // A guest trap is thrown by the SDK (EXECUTION_ERROR).
+    if (sdkPoolFailed() || poolShutDown(error)) return poolFailure(stdout.bytes(), stderr.bytes(), error);
+    // A guest trap is thrown by the SDK (EXECUTION_ERROR); it leaves the client usable.
     if (error instanceof sdk.WasmerError && error.code === 'EXECUTION_ERROR') {
       return { result: finish('trap', null, describe(error)), healthy: true };
     }

@@ -24,7 +24,15 @@ type FromWorker =
   | { type: 'warning'; message: string }
   | { type: 'need-bytes'; id: number }
   | { type: 'started'; id: number }
-  | { type: 'result'; id: number; result: RuntimeResult; healthy: boolean; warning?: string };
+  | {
+      type: 'result';
+      id: number;
+      result: RuntimeResult;
+      healthy: boolean;
+      /** The guest did not start: the worker cannot run anything. */
+      retry?: boolean;
+      warning?: string;
+    };
 
 export interface WasmerRuntimeOptions {
   /** Workers kept (each holds one SDK client, 60–90 MB fresh); more start on demand, up to the service's cap. */
@@ -87,13 +95,22 @@ export class WasmerRuntime implements WasmRuntime {
   run(job: RuntimeJob): Promise<RuntimeResult> {
     if (this.closed) return Promise.reject(new Error('WasmerRuntime is closed'));
     if (job.deterministic) return Promise.reject(new Error('the wasmer runtime has no deterministic mode'));
-    const empty = () => ({ stdout: new Uint8Array(), stderr: new Uint8Array(), memoryBytes: null });
+    return this.attempt(job, 1);
+  }
+
+  /**
+   * One try of a run on one worker. A worker that answers that it could not start the guest because it is
+   * unusable (its SDK thread pool shut down) is replaced and the job tried again on another, `retries` times:
+   * the guest never ran, and the run is not failed for what an earlier module did to that worker.
+   */
+  private attempt(job: RuntimeJob, retries: number): Promise<RuntimeResult> {
+    if (this.closed) return Promise.reject(new Error('WasmerRuntime is closed'));
     if (job.signal?.aborted)
       return Promise.resolve({ end: 'timeout', exitCode: null, ...empty(), detail: CANCELLED });
     const slot = this.acquire();
     const id = this.nextId++;
     return new Promise<RuntimeResult>((resolve) => {
-      const settle = (result: RuntimeResult, workerIsHealthy: boolean) => {
+      const settle = (result: RuntimeResult, workerIsHealthy: boolean, retry = false) => {
         clearTimeout(timer);
         job.signal?.removeEventListener('abort', onAbort);
         slot.worker.off('message', onMessage);
@@ -102,7 +119,7 @@ export class WasmerRuntime implements WasmRuntime {
         slot.runs += 1;
         if (workerIsHealthy && slot.runs < (this.options.runsPerWorker ?? RUNS_PER_WORKER)) slot.busy = false;
         else this.replace(slot);
-        resolve(result);
+        resolve(retry && retries > 0 && !this.closed ? this.attempt(job, retries - 1) : result);
       };
       // Starting a worker's SDK client (0.3–2 s on a busy 2-core machine) and loading the package are not the
       // guest's time, as compiling is not on v8: they have a bound of their own, and the guest's timeout starts
@@ -128,7 +145,7 @@ export class WasmerRuntime implements WasmRuntime {
           slot.worker.postMessage({ type: 'bytes', id, bytes }, [bytes.buffer]);
         } else if (message.type === 'result' && message.id === id) {
           if (message.warning) this.logger.warn(`wasmer worker replaced after: ${message.warning}`);
-          settle(message.result, message.healthy);
+          settle(message.result, message.healthy, message.retry);
         }
       };
       // A worker that dies (the SDK failed to start, an internal error) ends this call only.
@@ -235,6 +252,8 @@ export class WasmerRuntime implements WasmRuntime {
     if (!this.closed && this.slots.length < this.options.poolSize) this.slots.push(this.spawn());
   }
 }
+
+const empty = () => ({ stdout: new Uint8Array(), stderr: new Uint8Array(), memoryBytes: null });
 
 function describe(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);

@@ -1,0 +1,101 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { testConfig, TestConfig } from '../../support/config';
+import { buildEngine, Engine, fixture } from '../../support/wasm';
+import { name, section, WASM_HEADER } from '../../support/wasm-encoding';
+
+const wasmModule = (...sections: number[][]) => new Uint8Array([...WASM_HEADER, ...sections.flat()]);
+const TYPE_VOID = section(1, [1, 0x60, 0, 0]);
+const ONE_PAGE = section(5, [1, 0x00, 1]);
+const EXPORTS = section(7, [2, ...name('memory'), 0x02, 0, ...name('_start'), 0x00, 0]);
+
+/** `(module (func (export "_start")))`: no memory. */
+const NO_MEMORY = wasmModule(
+  TYPE_VOID,
+  section(3, [1, 0]),
+  section(7, [1, ...name('_start'), 0x00, 0]),
+  section(10, [1, 2, 0, 0x0b]),
+);
+/** One page of memory and a data segment at 0x11170 (past its 64 KiB). */
+const DATA_OUT_OF_BOUNDS = wasmModule(
+  TYPE_VOID,
+  section(3, [1, 0]),
+  ONE_PAGE,
+  EXPORTS,
+  section(12, [1]),
+  section(10, [1, 2, 0, 0x0b]),
+  section(11, [1, 0x00, 0x41, 0xf0, 0xa2, 0x04, 0x0b, 3, ...Buffer.from('abc')]),
+);
+/** A valid module whose start function traps: only instantiating it can tell. */
+const START_TRAPS = wasmModule(
+  TYPE_VOID,
+  section(3, [2, 0, 0]),
+  ONE_PAGE,
+  section(7, [2, ...name('memory'), 0x02, 0, ...name('_start'), 0x00, 1]),
+  section(8, [0]),
+  section(10, [2, 3, 0, 0x00, 0x0b, 2, 0, 0x0b]),
+);
+
+/**
+ * Modules wasmer's SDK fails to instantiate shut down the worker's SDK thread pool (some milliseconds after
+ * their own run): every later wasmer run on that worker, anyone's, failed ("Scheduler is dead") or hung.
+ */
+describe('wasmer: a module cannot break later runs', () => {
+  let env: TestConfig;
+  let engine: Engine;
+  let hostDir: string;
+
+  beforeAll(async () => {
+    hostDir = mkdtempSync(join(tmpdir(), 'vcp-wasm-unusable-'));
+    // One worker: every run goes to the worker the module before it ran on.
+    env = testConfig({ WASM_ALLOWED_ROOTS: join(hostDir, 'modules'), WASM_MAX_CONCURRENCY: '1' });
+    engine = await buildEngine(env.config);
+  });
+
+  afterAll(async () => {
+    await engine?.close();
+    env?.cleanup();
+    rmSync(hostDir, { recursive: true, force: true });
+  });
+
+  const run = (bytes: Uint8Array, runtime: 'v8' | 'wasmer' = 'wasmer', inputs: unknown = null) =>
+    engine.service.runBytes(bytes, { inputs, runtime });
+
+  const echoStillRuns = async (call: number) => {
+    const echo = await run(fixture('echo'), 'wasmer', { call });
+    expect(echo).toEqual(expect.objectContaining({ outcome: 'ok', exit_code: 0, stdout: { call } }));
+  };
+
+  it.each([
+    ['no exported memory', NO_MEMORY, 'module exports no memory'],
+    ['a data segment out of bounds', DATA_OUT_OF_BOUNDS, 'data segment is out of bounds'],
+  ])('a module with %s is invalid_module on both runtimes, before it runs', async (_, bytes, reason) => {
+    expect(WebAssembly.validate(bytes)).toBe(true);
+    for (const runtime of ['v8', 'wasmer'] as const) {
+      for (let i = 0; i < 3; i++) {
+        const sut = await run(bytes, runtime);
+        expect(sut).toEqual(
+          expect.objectContaining({
+            outcome: 'invalid_module',
+            exit_code: null,
+            stderr: `invalid module: ${reason}`,
+          }),
+        );
+      }
+    }
+    await echoStillRuns(1);
+  });
+
+  it('a module whose start function traps fails its own runs only: the next wasmer run succeeds', async () => {
+    expect(WebAssembly.validate(START_TRAPS)).toBe(true);
+    expect(await run(START_TRAPS, 'v8')).toEqual(expect.objectContaining({ outcome: 'invalid_module' }));
+    for (let i = 0; i < 3; i++) {
+      const sut = await run(START_TRAPS);
+      expect(sut.outcome).not.toBe('ok');
+      await echoStillRuns(i);
+    }
+    for (let i = 0; i < 3; i++) expect((await run(START_TRAPS)).outcome).not.toBe('ok');
+    await echoStillRuns(3);
+  });
+});
