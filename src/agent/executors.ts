@@ -106,8 +106,7 @@ async function executeWasm(deps: ExecutorDeps, run: LeasedRun, signal: AbortSign
   const execution: Execution = {
     engineMs,
     outcome: result.outcome,
-    // The output is stdout parsed as JSON, else its text (the engine's rule, parseStdout: the same on every
-    // node, and the text where parsing would change a number); a program may print a NUL,
+    // The output is stdout parsed as JSON, else its text (the engine's rule); a program may print a NUL,
     // which the server could not store: it is reported as U+FFFD, the same on every node.
     output: result.outcome === 'ok' ? storableText(result.stdout) : null,
     executionTimeMs: result.execution_time_ms,

@@ -4,12 +4,12 @@ import { FairLimiter, QueueRefusal } from '../common/concurrency/fair-limiter';
 import { internalLane, Lane } from '../common/concurrency/fair-queue';
 import { AppException } from '../common/errors/app.exception';
 import { ConnectionDraining, shuttingDown } from '../common/http/connection-draining';
+import { findDeepJsonViolation } from '../common/validation/deep-json';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { LruCache } from './lru-cache';
 import { ModuleChecker } from './module-checker';
 import { describeImport, ModuleStoreService } from './module-store.service';
 import type { RunRequest } from './run-request';
-import { parseStdout } from './stdout-json';
 import { CANCELLED, RuntimeResult, WasmRuntime } from './runtime';
 import { capMemory, InvalidModuleError } from './wasm-binary';
 import { WasmConfig, WasmRuntimeName } from './wasm.config';
@@ -40,7 +40,7 @@ export const PROGRAM_FAULT_OUTCOMES: readonly Outcome[] = [
 
 export interface RunResult {
   exit_code: number | null;
-  /** Parsed when stdout is JSON that parsing does not change (see parseStdout), else the text. */
+  /** Parsed when stdout is JSON within the deep-JSON limits, else the text. */
   stdout: unknown;
   stderr: string;
   execution_time_ms: number;
@@ -334,4 +334,20 @@ function joinCutoff(
 function appendDetail(result: RuntimeResult): string {
   const stderr = Buffer.from(result.stderr).toString('utf8');
   return stderr ? `${stderr}\n[${result.end}: ${result.detail}]` : `[${result.end}: ${result.detail}]`;
+}
+
+/**
+ * Guest output is untrusted: it is only returned as parsed JSON when it also passes the deep-JSON limits
+ * (JSON.parse itself does not recurse, but serialising a 500 000-deep value back to a client would).
+ */
+function parseStdout(bytes: Uint8Array): unknown {
+  const text = Buffer.from(bytes).toString('utf8');
+  const trimmed = text.trim();
+  if (trimmed === '') return text;
+  try {
+    const parsed = JSON.parse(trimmed) as unknown;
+    return findDeepJsonViolation(parsed) ? text : parsed;
+  } catch {
+    return text; // not JSON: returned as text, as the contract says
+  }
 }

@@ -60,10 +60,7 @@ export class RunResultDto {
   exit_code!: number | null;
   @ApiProperty({
     ...ANY_JSON,
-    description:
-      'Parsed JSON when stdout is JSON (within the inputs limits) and parsing changes none of its numbers, else ' +
-      'the text as printed: an integer without fraction or exponent must lie within ±(2^53−1), any other number ' +
-      'must keep its decimal value as a double (12345678901234567891 or 1e400 make it the text)',
+    description: 'Parsed JSON when stdout is JSON (within the inputs limits), else the text',
   })
   stdout!: unknown;
   @ApiProperty() stderr!: string;
