@@ -162,7 +162,7 @@ export function sections(bytes: Uint8Array): Section[] {
   return out;
 }
 
-function kindOf(code: number): ExternKind {
+export function kindOf(code: number): ExternKind {
   const kind = KINDS[code];
   if (!kind) throw new InvalidModuleError('unknown import or export kind');
   return kind;
@@ -198,7 +198,7 @@ export function summarize(bytes: Uint8Array): ModuleSummary {
   return { imports, exports };
 }
 
-function skipImportDesc(r: Reader, kind: ExternKind): void {
+export function skipImportDesc(r: Reader, kind: ExternKind): void {
   switch (kind) {
     case 'function':
       r.u32();

@@ -1,4 +1,4 @@
-import { Reader, sections, WASM_PAGE_BYTES } from './wasm-binary';
+import { kindOf, Reader, sections, skipImportDesc, WASM_PAGE_BYTES } from './wasm-binary';
 
 const OUT_OF_BOUNDS = 'data segment is out of bounds';
 
@@ -64,22 +64,11 @@ function readImports(r: Reader, memories: (number | null)[], globals: (number | 
   for (let n = r.u32(); n > 0; n--) {
     r.name();
     r.name();
-    const kind = r.byte();
-    if (kind === 0) r.u32();
-    else if (kind === 1) {
-      r.byte();
-      r.limits();
-    } else if (kind === 2) {
-      r.limits();
-      memories.push(null);
-    } else if (kind === 3) {
-      r.byte();
-      r.byte();
-      globals.push(null);
-    } else {
-      r.byte();
-      r.u32();
-    }
+    const kind = kindOf(r.byte());
+    skipImportDesc(r, kind);
+    // Imported: their size or value is not in the binary.
+    if (kind === 'memory') memories.push(null);
+    else if (kind === 'global') globals.push(null);
   }
 }
 
