@@ -62,7 +62,7 @@ describe('HeartbeatService group commit', () => {
   beforeEach(() => {
     writes = new ControlledWrites();
     const nodes = {
-      heartbeatProfile: () => Promise.resolve({ bandwidthMbps: 100, status: 'online' }),
+      comparedRuns: () => Promise.resolve({ runsValid: 0, runsInvalid: 0 }),
       findLive: () => Promise.resolve(null),
     } as unknown as NodesRepository;
     const metrics = { nodeHeartbeat: jest.fn(), nodeBackOnline: backOnline } as unknown as VcpMetrics;

@@ -16,8 +16,8 @@ import { NodesRepository } from './nodes.repository';
 import { NodesService } from './nodes.service';
 
 /** A node's reputation (the score's reliability part) is read from here for a few seconds. */
-const PROFILE_TTL_MS = 5000;
-const MAX_PROFILES = 10_000;
+const RELIABILITY_TTL_MS = 5000;
+const MAX_RELIABILITIES = 10_000;
 /** Most nodes written by one statement. */
 const MAX_BATCH = 500;
 const DEFAULT_PAGE = 50;
@@ -45,7 +45,7 @@ interface Waiter {
 export class HeartbeatService {
   private pending = new Map<string, { write: HeartbeatWrite; waiters: Waiter[] }>();
   private draining = false;
-  private readonly profiles = new Map<string, { reliability: number | null; until: number }>();
+  private readonly reliabilities = new Map<string, { reliability: number | null; until: number }>();
   private scheduling: HeartbeatScheduling | undefined;
 
   constructor(
@@ -144,13 +144,13 @@ export class HeartbeatService {
   /** Also the 404 of a missing node before anything is queued. */
   private async reliabilityOf(nodeId: string): Promise<number | null> {
     const now = this.clock.nowMs();
-    const cached = this.profiles.get(nodeId);
+    const cached = this.reliabilities.get(nodeId);
     if (cached && cached.until > now) return cached.reliability;
-    const profile = await this.nodesRepository.heartbeatProfile(nodeId);
-    if (!profile) throw AppException.notFound('Node not found');
-    if (this.profiles.size >= MAX_PROFILES) this.profiles.clear();
-    const reliability = reputationScore(profile.runsValid, profile.runsInvalid);
-    this.profiles.set(nodeId, { reliability, until: now + PROFILE_TTL_MS });
+    const runs = await this.nodesRepository.comparedRuns(nodeId);
+    if (!runs) throw AppException.notFound('Node not found');
+    if (this.reliabilities.size >= MAX_RELIABILITIES) this.reliabilities.clear();
+    const reliability = reputationScore(runs.runsValid, runs.runsInvalid);
+    this.reliabilities.set(nodeId, { reliability, until: now + RELIABILITY_TTL_MS });
     return reliability;
   }
 

@@ -217,27 +217,13 @@ export class NodesRepository {
     return affected > 0;
   }
 
-  /** What a heartbeat needs to score a node: bandwidth and compared runs; null if it is not live. */
-  async heartbeatProfile(
-    nodeId: string,
-  ): Promise<{ bandwidthMbps: number; status: NodeStatus; runsValid: number; runsInvalid: number } | null> {
-    const [row] = await this.db.query<{
-      bandwidth_mbps: number;
-      status: NodeStatus;
-      runs_valid: number;
-      runs_invalid: number;
-    }>(
-      `SELECT bandwidth_mbps, status, runs_valid, runs_invalid FROM nodes WHERE node_id = $1 AND deleted_at IS NULL`,
+  /** A live node's compared runs (the health score's reliability part); null if it is not live. */
+  async comparedRuns(nodeId: string): Promise<{ runsValid: number; runsInvalid: number } | null> {
+    const [row] = await this.db.query<{ runs_valid: number; runs_invalid: number }>(
+      `SELECT runs_valid, runs_invalid FROM nodes WHERE node_id = $1 AND deleted_at IS NULL`,
       [nodeId],
     );
-    return row
-      ? {
-          bandwidthMbps: row.bandwidth_mbps,
-          status: row.status,
-          runsValid: row.runs_valid,
-          runsInvalid: row.runs_invalid,
-        }
-      : null;
+    return row ? { runsValid: row.runs_valid, runsInvalid: row.runs_invalid } : null;
   }
 
   /**
