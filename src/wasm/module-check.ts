@@ -9,7 +9,7 @@ const hasWasmHeader = (bytes: Uint8Array) => bytes.length >= 8 && HEADER.every((
 
 /**
  * What the check thread answers: the module's imports and exports, and why instantiating it would fail where
- * the binary tells (a run refuses it; an upload stores it), or why it is refused (safe to show).
+ * the binary tells (an upload and a run refuse it), or why it is refused (safe to show).
  */
 export type ModuleCheck =
   { ok: true; summary: ModuleSummary; instantiationFault: string | null } | { ok: false; reason: string };

@@ -164,6 +164,11 @@ export class ModuleStoreService {
     if (!summary.exports.some((e) => e.name === '_start' && e.kind === 'function')) {
       throw invalid('is not a WASI command: it does not export a _start function');
     }
+    // Refused here, not only at its runs: no runtime can ever start it, so storing it would only fail later.
+    if (!summary.exports.some((e) => e.name === 'memory' && e.kind === 'memory')) {
+      throw invalid('is not a WASI command: it does not export its memory');
+    }
+    if (checked.instantiationFault !== null) throw invalid(`cannot be instantiated: ${checked.instantiationFault}`);
     if (summary.imports.length > MAX_SUMMARY_ENTRIES || summary.exports.length > MAX_SUMMARY_ENTRIES) {
       throw invalid(`has more than ${MAX_SUMMARY_ENTRIES} imports or exports`);
     }

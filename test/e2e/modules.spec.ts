@@ -1,6 +1,7 @@
 import { DataSource } from 'typeorm';
 import { MODULES, swapStored } from '../support/content';
 import { BODY_LIMIT, CAP, Reply, useModuleRoutes } from '../support/module-routes';
+import { DATA_OUT_OF_BOUNDS, NO_MEMORY } from '../support/unrunnable-modules';
 import { expect422 } from '../support/validation';
 import { fixture, sha256, uniqueFixture } from '../support/wasm';
 
@@ -67,6 +68,17 @@ describe('module routes over HTTP', () => {
       expect(details(res)).toEqual([
         { field: 'wasm_module', message: expect.stringContaining('env.host_escape') },
       ]);
+    });
+
+    it('422 for a module no runtime can start: no exported memory, a data segment past its memory', async () => {
+      for (const [bytes, reason] of [
+        [NO_MEMORY, 'it does not export its memory'],
+        [DATA_OUT_OF_BOUNDS, 'cannot be instantiated: data segment is out of bounds'],
+      ] as const) {
+        const res = await uploadWasm(Buffer.from(bytes));
+        expect422(res, 'wasm_module');
+        expect(details(res)).toEqual([{ field: 'wasm_module', message: expect.stringContaining(reason) }]);
+      }
     });
 
     it('refuses garbage with a stable 4xx code, never a 500', async () => {

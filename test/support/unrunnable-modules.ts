@@ -1,0 +1,34 @@
+import { name, section, WASM_HEADER } from './wasm-encoding';
+
+/** Valid WebAssembly that no runtime can start: each one fails only at instantiation. */
+const wasmModule = (...sections: number[][]) => new Uint8Array([...WASM_HEADER, ...sections.flat()]);
+const TYPE_VOID = section(1, [1, 0x60, 0, 0]);
+const ONE_PAGE = section(5, [1, 0x00, 1]);
+const EXPORTS = section(7, [2, ...name('memory'), 0x02, 0, ...name('_start'), 0x00, 0]);
+
+/** `(module (func (export "_start")))`: no memory. */
+export const NO_MEMORY = wasmModule(
+  TYPE_VOID,
+  section(3, [1, 0]),
+  section(7, [1, ...name('_start'), 0x00, 0]),
+  section(10, [1, 2, 0, 0x0b]),
+);
+/** One page of memory and a data segment at 0x11170 (past its 64 KiB). */
+export const DATA_OUT_OF_BOUNDS = wasmModule(
+  TYPE_VOID,
+  section(3, [1, 0]),
+  ONE_PAGE,
+  EXPORTS,
+  section(12, [1]),
+  section(10, [1, 2, 0, 0x0b]),
+  section(11, [1, 0x00, 0x41, 0xf0, 0xa2, 0x04, 0x0b, 3, ...Buffer.from('abc')]),
+);
+/** A valid module whose start function traps: only instantiating it can tell. */
+export const START_TRAPS = wasmModule(
+  TYPE_VOID,
+  section(3, [2, 0, 0]),
+  ONE_PAGE,
+  section(7, [2, ...name('memory'), 0x02, 0, ...name('_start'), 0x00, 1]),
+  section(8, [0]),
+  section(10, [2, 3, 0, 0x00, 0x0b, 2, 0, 0x0b]),
+);
