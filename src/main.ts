@@ -6,6 +6,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from './app.factory';
 import { ConfigValidationError, EX_CONFIG, SettingsError } from './common/config/problems';
 import { ConnectionDraining } from './common/http/connection-draining';
+import { listenFailure } from './common/http/listen-failure';
 import { loadConfig } from './config/load-config';
 import { misspelledVariables } from './config/misspelled-variables';
 import { bootstrapLogger } from './logging/bootstrap-logger';
@@ -59,7 +60,9 @@ async function bootstrap(): Promise<void> {
   for (const warning of misspelledVariables(process.env)) startupLog.warn(warning, 'Config');
   const app = await createApp(config);
   handleShutdown(app, config.http.shutdownTimeoutMs);
-  await app.listen(config.http.port, config.http.host);
+  await app.listen(config.http.port, config.http.host).catch((error: unknown) => {
+    throw listenFailure(error, config.http.host, config.http.port);
+  });
   // getUrl() names a loopback address for a wildcard bind: say the server answers on every interface too.
   const wildcard = config.http.host === '0.0.0.0' || config.http.host === '::';
   const bound = wildcard ? ` (bound to ${config.http.host}: every interface)` : '';

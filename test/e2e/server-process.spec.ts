@@ -1,6 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { connect } from 'node:net';
+import { AddressInfo, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { loadConfig } from '../../src/config/load-config';
@@ -168,6 +168,28 @@ describe('the server process', () => {
     expect(output.trim()).toBe(
       'Invalid configuration:\n  - WASM_ALLOWED_ROOTS: cannot create /dev/null/sub: /dev/null is not a directory',
     );
+  });
+
+  it('a HOST listen() cannot use is a setting to fix (one line, exit 78); a PORT in use is named (exit 1)', async () => {
+    // A documentation address (RFC 5737), on no interface here; a name that does not resolve would ask the
+    // network's name service (listen-failure.spec covers that mapping).
+    const wrongHost = await runServerToExit({ DATA_DIR: dataDir, HOST: '192.0.2.1' });
+    expect([wrongHost.code, wrongHost.output.trim().split('\n').at(-1)]).toEqual([
+      78,
+      'startup failed: HOST=192.0.2.1 is not an address of this machine',
+    ]);
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const { code, output } = await runServerToExit({ DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: String(port) });
+      expect([code, output.trim().split('\n').at(-1)]).toEqual([
+        1,
+        `startup failed: PORT=${port} on 127.0.0.1 is already in use by another process`,
+      ]);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 
   it('a failed start logs JSON lines at LOG_LEVEL, the last one fatal, and exits 1 (not Nest’s console report)', async () => {
