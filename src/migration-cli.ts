@@ -2,6 +2,7 @@
 import './common/runtime/require-supported-node';
 import { EX_CONFIG, SettingsError } from './common/config/problems';
 import { loadDatabaseSettings } from './config/load-config';
+import type { DataSource } from 'typeorm';
 import { createDataSource } from './database/data-source.factory';
 
 /** `show` with migrations not yet applied: a deploy step can wait for `run` (exit 0: all applied). */
@@ -26,24 +27,18 @@ async function main(command: string | undefined): Promise<void> {
         applied.length ? applied.map((m) => `applied ${m.name}`).join('\n') : 'no pending migrations',
       );
     } else if (command === 'revert') {
-      const [{ exists }] = await dataSource.query<{ exists: boolean }[]>(
-        `SELECT to_regclass('public.migrations') IS NOT NULL AS exists`,
-      );
-      const [last] = exists
+      const [last] = (await migrationsTableExists(dataSource))
         ? await dataSource.query<{ name: string }[]>(`SELECT name FROM migrations ORDER BY id DESC LIMIT 1`)
         : [];
       await dataSource.undoLastMigration({ transaction: 'each' });
       console.log(last ? `reverted ${last.name}` : 'nothing to revert');
     } else {
-      const applied = new Set(
-        (
-          await dataSource
-            .query<{ name: string }[]>(
-              `SELECT name FROM migrations WHERE to_regclass('public.migrations') IS NOT NULL`,
-            )
-            .catch(() => [])
-        ).map((row) => row.name),
-      );
+      // Asked first, so a fresh database is not a failed query (logged as a warning) and a real failure is not
+      // taken for "nothing applied".
+      const rows = (await migrationsTableExists(dataSource))
+        ? await dataSource.query<{ name: string }[]>(`SELECT name FROM migrations`)
+        : [];
+      const applied = new Set(rows.map((row) => row.name));
       const pending = dataSource.migrations
         .map((m) => m.name ?? m.constructor.name)
         .filter((n) => !applied.has(n));
@@ -55,6 +50,13 @@ async function main(command: string | undefined): Promise<void> {
   } finally {
     await dataSource.destroy();
   }
+}
+
+async function migrationsTableExists(dataSource: DataSource): Promise<boolean> {
+  const [{ exists }] = await dataSource.query<{ exists: boolean }[]>(
+    `SELECT to_regclass('public.migrations') IS NOT NULL AS exists`,
+  );
+  return exists;
 }
 
 main(process.argv[2]).catch((error: unknown) => {
