@@ -71,12 +71,14 @@ export class RunResultService {
     const zk = await this.zkResults.verify(nodeId, runId, dto);
     const proofRejected = zk !== null && !zk.accepted;
     let badSignature = false;
+    let replayed = false;
     const response = await this.tx.run(async (): Promise<RunResultResponseDto | null> => {
       const run = isUuid(runId) ? await this.runs.lockForResult(runId.toLowerCase()) : null;
       // Another node's run answers like a lost lease: the caller learns nothing about runs not leased to it.
       if (!run || run.nodeId !== nodeId) throw leaseLost();
       if (run.status !== 'leased') {
         if (run.fence === dto.fence && run.resultRequestHash === requestHash) {
+          replayed = true;
           return run.resultResponse as RunResultResponseDto;
         }
         throw leaseLost();
@@ -148,6 +150,8 @@ export class RunResultService {
       return response;
     });
     if (badSignature || response === null) throw signatureInvalid();
+    // An identical repeat: the first answer was counted and announced when it committed, not again.
+    if (replayed) return response;
     this.announce(response, effect, proofRejected ? 'proof_invalid' : dto.outcome, finished);
     return response;
   }
