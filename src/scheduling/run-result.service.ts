@@ -64,7 +64,7 @@ export class RunResultService {
     const solo = await this.soloCompletion(nodeId, runId, dto, requestHash);
     if (solo) return solo;
     let effect: OkEffect = noEffect('');
-    const finished: { taskType?: string; status?: string } = {};
+    let finished: { taskType?: string; status?: string } = {};
     // A proof costs up to seconds of a verifier thread: a result this node did not sign never gets that far.
     if (dto.proof !== undefined && (await this.signedByAnotherKey(nodeId, runId, dto)))
       throw signatureInvalid();
@@ -73,6 +73,11 @@ export class RunResultService {
     let badSignature = false;
     let replayed = false;
     const response = await this.tx.run(async (): Promise<RunResultResponseDto | null> => {
+      // Run again after a deadlock: what a rolled-back attempt decided must not be counted for this one.
+      effect = noEffect('');
+      finished = {};
+      badSignature = false;
+      replayed = false;
       const run = isUuid(runId) ? await this.runs.lockForResult(runId.toLowerCase()) : null;
       // Another node's run answers like a lost lease: the caller learns nothing about runs not leased to it.
       if (!run || run.nodeId !== nodeId) throw leaseLost();
