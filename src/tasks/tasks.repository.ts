@@ -225,23 +225,24 @@ export class TasksRepository {
   }
 
   /**
-   * Cancels an open task and withdraws its leases in one statement: the leased runs become `cancelled`, and
-   * their nodes are told to stop at their next heartbeat. false: the task was not open.
+   * Cancels an open task and withdraws its leases: the leased runs become `cancelled`, and their nodes are told
+   * to stop at their next heartbeat. Inside the caller's transaction. false: the task was not open.
    */
   async cancel(taskId: string, reason: string): Promise<boolean> {
     const rows = await this.db.query(
-      `WITH task AS (
-         UPDATE tasks SET status = 'cancelled', status_reason = $2, completed_at = now(), updated_at = now()
-          WHERE task_id = $1 AND status IN ${OPEN_STATUSES} AND deleted_at IS NULL
-          RETURNING task_id),
-       runs AS (
-         UPDATE task_runs r SET status = 'cancelled', completed_at = now()
-           FROM task WHERE r.task_id = task.task_id AND r.status = 'leased'
-          RETURNING r.run_id)
-       SELECT task_id FROM task`,
+      `UPDATE tasks SET status = 'cancelled', status_reason = $2, completed_at = now(), updated_at = now()
+        WHERE task_id = $1 AND status IN ${OPEN_STATUSES} AND deleted_at IS NULL
+        RETURNING task_id`,
       [taskId, reason],
     );
-    return rows.length > 0;
+    if (rows.length === 0) return false;
+    // A statement of its own, after the task's: a statement sees only the runs committed when it started, and a
+    // claim that held the task's row while the cancel waited for it committed its run later (it stayed leased).
+    await this.db.execute(
+      `UPDATE task_runs SET status = 'cancelled', completed_at = now() WHERE task_id = $1 AND status = 'leased'`,
+      [taskId],
+    );
+    return true;
   }
 
   async softDelete(taskId: string): Promise<boolean> {

@@ -362,7 +362,8 @@ describe('tasks API', () => {
       await eventually(async () => {
         const [{ n }] = await ctx.dataSource.query<{ n: number }[]>(
           `SELECT count(*)::int AS n FROM pg_stat_activity
-            WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'WITH task AS%'`,
+            WHERE datname = current_database() AND wait_event_type = 'Lock'
+              AND query LIKE 'UPDATE tasks SET status = ''cancelled''%'`,
         );
         expect(n).toBe(1);
       });

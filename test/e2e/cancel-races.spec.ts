@@ -1,0 +1,69 @@
+import { Client } from 'pg';
+import type { DatabaseSession } from '../../src/database/transaction-runner';
+import { ClaimsRepository } from '../../src/scheduling/claims.repository';
+import { TestAgent } from '../support/agent';
+import { useTestApp } from '../support/app';
+import { bearer, newSession, Session } from '../support/auth';
+import { eventually } from '../support/eventually';
+import { submitTask } from '../support/tasks';
+
+/**
+ * A cancel withdraws every lease its task holds, including one a claim committed while the cancel waited for
+ * the task's row: that run's node is told to stop at its next heartbeat (cancel), and the run does not stay
+ * leased on a cancelled task.
+ */
+describe('a cancel racing a claim (PostgreSQL)', () => {
+  const ctx = useTestApp({ env: { SCHEDULER_SWEEP_INTERVAL_SECS: '3600' } });
+  let alice: Session;
+  let bob: Session;
+
+  beforeAll(async () => {
+    alice = await newSession(ctx.app, 'alice');
+    bob = await newSession(ctx.app, 'bob');
+  });
+
+  it('a run leased while the cancel waited for the task is cancelled with it', async () => {
+    const task = await submitTask(ctx.app, bearer(alice.accessToken), { priority: 9 });
+    const agent = await TestAgent.register(ctx.app, bearer(bob.accessToken));
+    const claimer = new Client({ connectionString: ctx.db!.url });
+    await claimer.connect();
+    try {
+      // The real claim statement, in a transaction held open: it has leased the task and holds its row.
+      const session = {
+        queryPrepared: async (_name: string, sql: string, values: unknown[]) =>
+          (await claimer.query(sql, values)).rows,
+      } as unknown as DatabaseSession;
+      await claimer.query('BEGIN');
+      const [run] = await new ClaimsRepository(session).claim(agent.nodeId, 1, 4, 60, null);
+      expect(run.taskId).toBe(task.task_id);
+      // Started now (an injected request is sent once awaited).
+      const cancel = Promise.resolve(
+        ctx.app.inject({
+          method: 'POST',
+          url: `/api/v1/tasks/${task.task_id}/cancel`,
+          headers: bearer(alice.accessToken),
+        }),
+      );
+      // The cancel's statement started before the claim committed, and waits for the task's row.
+      await eventually(async () => {
+        // Inside the claimer's transaction, which would otherwise keep its first snapshot of the activity view.
+        await claimer.query('SELECT pg_stat_clear_snapshot()');
+        const { rows } = await claimer.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%UPDATE tasks SET status = ''cancelled''%'`,
+        );
+        expect(rows[0].n).toBe(1);
+      });
+      await claimer.query('COMMIT');
+      const res = await cancel;
+      expect(res.statusCode).toBe(200);
+      expect(res.json().status).toBe('cancelled');
+      const [row] = await ctx.dataSource.query(`SELECT status FROM task_runs WHERE run_id = $1`, [run.runId]);
+      expect(row.status).toBe('cancelled');
+      const heartbeat = await agent.heartbeat([{ run_id: run.runId, fence: run.fence }]);
+      expect(heartbeat.json().leases).toEqual({ renewed: [], lost: [], cancel: [run.runId] });
+    } finally {
+      await claimer.end();
+    }
+  });
+});
