@@ -306,7 +306,11 @@ export class RunsRepository {
     };
   }
 
-  /** How many other nodes reported this same task-fault outcome (and output) for the task. */
+  /**
+   * How many other nodes reported this same task-fault outcome (and output) for the task; for a quorum run,
+   * how many other owners: one operator never decides a quorum task alone, its failure included (after its
+   * node's failed run, another node of the same owner may take the task).
+   */
   async sameFaultElsewhere(
     taskId: string,
     runId: string,
@@ -314,8 +318,11 @@ export class RunsRepository {
     outputHash: string,
   ): Promise<number> {
     const [row] = await this.db.query<{ n: number }>(
-      `SELECT count(DISTINCT node_id)::int AS n FROM task_runs
-        WHERE task_id = $1 AND run_id <> $2 AND status = 'failed' AND outcome = $3 AND output_hash = $4`,
+      `SELECT count(DISTINCT CASE WHEN me.quorum_run THEN r.node_owner_id::text ELSE r.node_id END)::int AS n
+         FROM task_runs r JOIN task_runs me ON me.run_id = $2
+        WHERE r.task_id = $1 AND r.run_id <> $2 AND r.status = 'failed' AND r.outcome = $3
+          AND r.output_hash = $4
+          AND NOT (me.quorum_run AND r.node_owner_id IS NOT DISTINCT FROM me.node_owner_id)`,
       [taskId, runId, outcome, outputHash],
     );
     return row?.n ?? 0;

@@ -337,6 +337,27 @@ describeEachDatabase('verified results on %s', (database) => {
     });
   });
 
+  it('one owner never fails a quorum task alone: the same trap from two of its nodes counts once', async () => {
+    const twin = await operator('twin');
+    const [a, b, x] = [await agentOf(twin), await agentOf(twin), await agentOf()];
+    const task = await submitTask(ctx.app, bearer(alice.accessToken), {
+      ...FIRST,
+      requirements: { ...FIRST.requirements, max_runs: 4 },
+    });
+    for (const agent of [a, b]) {
+      const [run] = await agent.claim();
+      expect(run.task_id).toBe(task.task_id);
+      // b may take it after a's failed run (only a leased or succeeded run holds the owner's place).
+      expect((await agent.report(run, 'trap', null)).json()).toMatchObject({ task_status: 'pending' });
+    }
+    const [rx] = await x.claim();
+    expect(rx.task_id).toBe(task.task_id);
+    expect((await x.report(rx, 'trap', null)).json()).toMatchObject({
+      task_status: 'failed',
+      task_status_reason: 'unexecutable',
+    });
+  });
+
   it('refuses quorum settings that cannot decide, with the field named', async () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ min_nodes: 4, quorum: 2 }, 'requirements.quorum'],
