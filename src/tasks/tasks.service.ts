@@ -79,6 +79,7 @@ export class TasksService {
   async cancel(principal: Principal, taskId: string, meta: RequestMeta): Promise<TaskInfoDto> {
     let cancelled = false;
     const task = await this.tx.run(async () => {
+      cancelled = false; // run again after a deadlock: only the committed attempt's cancel counts
       const task = await this.visible(principal, taskId);
       if (task.status === 'cancelled') return task;
       if (!(await this.tasks.cancel(task.taskId, 'cancelled_by_user'))) {
