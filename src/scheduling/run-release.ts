@@ -56,7 +56,10 @@ export class RunRelease implements OnModuleInit {
       // a task that takes its nodes down), and the promise is redispatch within the lease + 2 s.
       const released = await this.tasks.releaseSlot(run.taskId, 0);
       if (released === 'requeued') effect.requeued++;
-      if (released === 'failed') effect.exhausted.push(run.taskType);
+      if (released === 'failed') {
+        effect.exhausted.push(run.taskType);
+        await this.tasks.withdrawLeases(run.taskId);
+      }
       effect.taskIds.push(run.taskId);
       await this.audit.record(
         {

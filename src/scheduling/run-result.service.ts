@@ -152,6 +152,8 @@ export class RunResultService {
         completes: effect.completesWithRun === true,
       });
       if (!recorded) throw leaseLost();
+      // After this run's own record (still leased until then): the task's other leases serve nothing now.
+      if (finished.status === 'failed') await this.tasks.withdrawLeases(run.taskId);
       return response;
     });
     if (badSignature || response === null) throw signatureInvalid();

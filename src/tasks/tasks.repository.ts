@@ -236,13 +236,21 @@ export class TasksRepository {
       [taskId, reason],
     );
     if (rows.length === 0) return false;
-    // A statement of its own, after the task's: a statement sees only the runs committed when it started, and a
-    // claim that held the task's row while the cancel waited for it committed its run later (it stayed leased).
+    await this.withdrawLeases(taskId);
+    return true;
+  }
+
+  /**
+   * The leased runs of a task that has just been cancelled or failed become `cancelled`: their nodes are told to
+   * stop at their next heartbeat instead of having the lease renewed for work nobody will use. A statement of
+   * its own, after the task's: a statement sees only the runs committed when it started, and a claim that held
+   * the task's row while this transaction waited for it committed its run later (it stayed leased).
+   */
+  async withdrawLeases(taskId: string): Promise<void> {
     await this.db.execute(
       `UPDATE task_runs SET status = 'cancelled', completed_at = now() WHERE task_id = $1 AND status = 'leased'`,
       [taskId],
     );
-    return true;
   }
 
   async softDelete(taskId: string): Promise<boolean> {

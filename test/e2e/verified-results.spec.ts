@@ -358,6 +358,37 @@ describeEachDatabase('verified results on %s', (database) => {
     });
   });
 
+  it('a task that fails while another run is leased tells that run\'s node to stop (cancel), not renew', async () => {
+    const [x, y, z] = [await agentOf(), await agentOf(), await agentOf()];
+    const task = await submitTask(ctx.app, bearer(alice.accessToken), {
+      ...FIRST,
+      requirements: { min_nodes: 3, quorum: 2, max_execution_time_sec: 60 },
+    });
+    const [[rx], [ry], [rz]] = [await x.claim(), await y.claim(), await z.claim()];
+    expect([rx.task_id, ry.task_id, rz.task_id]).toEqual([task.task_id, task.task_id, task.task_id]);
+    await x.report(rx, 'trap', null);
+    expect((await y.report(ry, 'trap', null)).json()).toMatchObject({ task_status_reason: 'unexecutable' });
+    expect((await z.heartbeat([rz])).json().leases).toEqual({ renewed: [], lost: [], cancel: [rz.run_id] });
+    expect((await z.report(rz, 'ok', { v: 1 })).statusCode).toBe(409);
+  });
+
+  it('a task a lost lease fails (attempts exhausted) tells its other leased run\'s node to stop', async () => {
+    const [x, y] = [await agentOf(), await agentOf()];
+    const task = await submitTask(ctx.app, bearer(alice.accessToken), { ...FIRST, max_attempts: 1 });
+    const [[rx], [ry]] = [await x.claim(), await y.claim()];
+    expect([rx.task_id, ry.task_id]).toEqual([task.task_id, task.task_id]);
+    await ctx.dataSource.query(
+      `UPDATE task_runs SET lease_expires_at = now() - interval '1 second' WHERE run_id = $1`,
+      [rx.run_id],
+    );
+    await ctx.app.get(LeaseSweeper).sweep();
+    expect(await getTask(ctx.app, task.task_id, bearer(alice.accessToken))).toMatchObject({
+      status: 'failed',
+      status_reason: 'attempts_exhausted',
+    });
+    expect((await y.heartbeat([ry])).json().leases).toEqual({ renewed: [], lost: [], cancel: [ry.run_id] });
+  });
+
   it('refuses quorum settings that cannot decide, with the field named', async () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ min_nodes: 4, quorum: 2 }, 'requirements.quorum'],
