@@ -36,7 +36,13 @@ const PROOF_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const CLAIM_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 
 /** Why a lease ended without a result (`vcp_task_leases_expired_total{cause}`). */
-export const LEASE_LOSS_CAUSES = ['lease_expired', 'node_deleted', 'node_rejected', 'node_offline'] as const;
+export const LEASE_LOSS_CAUSES = [
+  'lease_expired',
+  'node_deleted',
+  'node_rejected',
+  'node_offline',
+  'node_quarantined',
+] as const;
 export type LeaseLossCause = (typeof LEASE_LOSS_CAUSES)[number];
 
 interface HttpSeries {

@@ -15,6 +15,7 @@ import { RunResultRequestDto, RunResultResponseDto, TASK_FAULT_OUTCOMES } from '
 import { LeasedRunFacts, LeasedRuns } from './leased-runs';
 import { RunForResult, RunsRepository } from './runs.repository';
 import { ReputationRepository } from './reputation.repository';
+import { RunRelease } from './run-release';
 import { SchedulingConfig } from './scheduling.config';
 import { noEffect, OkEffect, Verification, Verdict } from './verification';
 import { ZkResults } from './zk-results';
@@ -57,6 +58,7 @@ export class RunResultService {
     private readonly verification: Verification,
     private readonly reputation: ReputationRepository,
     private readonly leased: LeasedRuns,
+    private readonly release: RunRelease,
   ) {}
 
   async submit(nodeId: string, runId: string, dto: RunResultRequestDto): Promise<RunResultResponseDto> {
@@ -160,7 +162,28 @@ export class RunResultService {
     // An identical repeat: the first answer was counted and announced when it committed, not again.
     if (replayed) return response;
     this.announce(response, effect, proofRejected ? 'proof_invalid' : dto.outcome, finished);
+    if (effect.quarantined.length > 0) await this.releaseQuarantined(effect.quarantined);
     return response;
+  }
+
+  /**
+   * Security: a node this result quarantined loses its other leases at once, so nothing it still computes is
+   * accepted (a trusted node's run would complete its task alone); the runs go back to the queue for others.
+   */
+  private async releaseQuarantined(nodeIds: string[]): Promise<void> {
+    try {
+      const released = await this.tx.run(async () =>
+        this.release.giveBack(await this.runs.releaseForNodes(nodeIds), 'node_quarantined'),
+      );
+      this.release.afterCommit(released);
+    } catch (error) {
+      // The result committed and its answer stands; those leases then end when they expire.
+      this.logger.error({
+        msg: "releasing a quarantined node's leases failed",
+        node_ids: nodeIds,
+        err: error,
+      });
+    }
   }
 
   /** After a result committed: wake-ups, the task's event stream and the metrics. */

@@ -358,7 +358,7 @@ describeEachDatabase('verified results on %s', (database) => {
     });
   });
 
-  it('a task that fails while another run is leased tells that run\'s node to stop (cancel), not renew', async () => {
+  it("a task that fails while another run is leased tells that run's node to stop (cancel), not renew", async () => {
     const [x, y, z] = [await agentOf(), await agentOf(), await agentOf()];
     const task = await submitTask(ctx.app, bearer(alice.accessToken), {
       ...FIRST,
@@ -372,7 +372,7 @@ describeEachDatabase('verified results on %s', (database) => {
     expect((await z.report(rz, 'ok', { v: 1 })).statusCode).toBe(409);
   });
 
-  it('a task a lost lease fails (attempts exhausted) tells its other leased run\'s node to stop', async () => {
+  it("a task a lost lease fails (attempts exhausted) tells its other leased run's node to stop", async () => {
     const [x, y] = [await agentOf(), await agentOf()];
     const task = await submitTask(ctx.app, bearer(alice.accessToken), { ...FIRST, max_attempts: 1 });
     const [[rx], [ry]] = [await x.claim(), await y.claim()];
@@ -387,6 +387,41 @@ describeEachDatabase('verified results on %s', (database) => {
       status_reason: 'attempts_exhausted',
     });
     expect((await y.heartbeat([ry])).json().leases).toEqual({ renewed: [], lost: [], cancel: [ry.run_id] });
+  });
+
+  it('a node quarantined while it holds other leases loses them: requeued for other nodes, its result refused', async () => {
+    const [liar, h1, h2] = [await agentOf(), await agentOf(), await agentOf()];
+    const h = bearer(alice.accessToken);
+    const tasks = [];
+    for (let i = 0; i < 4; i++)
+      tasks.push(await submitTask(ctx.app, h, { ...FIRST, inputs: { numbers: [i, 2], operation: 'sum' } }));
+    const ids = tasks.map((t) => t.task_id);
+    const liarRuns = await liar.claim({ max: 4, wait_ms: 0 });
+    const honestRuns = await h1.claim({ max: 4, wait_ms: 0 });
+    expect(liarRuns.map((r) => r.task_id).sort()).toEqual([...ids].sort());
+    expect(honestRuns.map((r) => r.task_id).sort()).toEqual([...ids].sort());
+    const [kept] = liarRuns.filter((r) => r.task_id === ids[3]);
+    // Three tasks where the liar is outvoted: the third invalid run quarantines it.
+    for (const id of ids.slice(0, 3)) {
+      await liar.report(
+        liarRuns.find((r) => r.task_id === id)!,
+        'ok',
+        LIE,
+      );
+      const mine = honestRuns.find((r) => r.task_id === id)!;
+      await h1.report(mine, 'ok', honest(mine));
+    }
+    for (const run of await h2.claim({ max: 3, wait_ms: 0 })) await h2.report(run, 'ok', honest(run));
+    expect((await nodeView(liar)).reputation).toMatchObject({ quarantined: true });
+    // Its lease on the fourth task is gone: the node is told so, and its result there counts for nothing.
+    expect((await liar.heartbeat([kept])).json().leases).toEqual({
+      renewed: [],
+      lost: [kept.run_id],
+      cancel: [],
+    });
+    expect((await liar.report(kept, 'ok', LIE)).statusCode).toBe(409);
+    const [again] = await h2.claim({ max: 1, wait_ms: 0 });
+    expect(again.task_id).toBe(ids[3]);
   });
 
   it('refuses quorum settings that cannot decide, with the field named', async () => {
