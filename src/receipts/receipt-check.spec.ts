@@ -156,6 +156,17 @@ describe('checkReceipt', () => {
     expect(changed).toBeGreaterThan(text.length / 2);
   });
 
+  it('a field that is an object whose own toString is not a function fails the format check, never throws', () => {
+    // JSON.parse makes {"toString": 1} an own property: String() of it (or a template literal) throws.
+    const hostile = { toString: 1 };
+    const zk = copyOf(receiptFixture({ minNodes: 1, taskType: 'zk_proof' }).file);
+    (zk.receipt as unknown as Record<string, unknown>).proof_id = hostile;
+    expect(failed(sut(zk))).toEqual(expect.arrayContaining([CHECKS.format, CHECKS.proof]));
+    const quorum = copyOf(receiptFixture().file);
+    (quorum.receipt as unknown as Record<string, unknown>).quorum = hostile;
+    expect(failed(sut(quorum))).toEqual(expect.arrayContaining([CHECKS.format, CHECKS.quorum]));
+  });
+
   it('names the format problem of something that is not a receipt', () => {
     expect(sut(null)).toEqual([expect.objectContaining({ name: CHECKS.format, holds: false })]);
     expect(failed(sut({ receipt: {}, signature: 'x' }))).toContain(CHECKS.format);

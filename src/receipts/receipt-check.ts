@@ -47,6 +47,12 @@ const isObject = (value: unknown): value is Json =>
 const isText = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
 const isCount = (value: unknown): value is number => Number.isInteger(value) && (value as number) >= 1;
 const idOf = (id: unknown) => (typeof id === 'string' ? id : '?');
+/**
+ * A value from the file, as text for a message. Never String(): a parsed object whose own `toString` is not a
+ * function ({"toString": 1}) makes it throw, and a malformed receipt must fail its checks, not the checker.
+ */
+export const shown = (value: unknown): string =>
+  typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
 
 const pass = (name: CheckName, detail: string): ReceiptCheck => ({ name, holds: true, detail });
 const fail = (name: CheckName, detail: string): ReceiptCheck => ({ name, holds: false, detail });
@@ -90,7 +96,7 @@ export function checkReceipt(file: unknown, options: CheckOptions = {}): Receipt
       ...(isText(receipt.proof_id) ? [] : ['no proof_id']),
       ...(isText(receipt.circuit_id) ? [] : ['no circuit_id']),
     ];
-    checks.push(verdictOf(CHECKS.proof, problems, `proof ${String(receipt.proof_id)}`));
+    checks.push(verdictOf(CHECKS.proof, problems, `proof ${shown(receipt.proof_id)}`));
   }
   return checks;
 }
@@ -164,7 +170,7 @@ function serverKeyId(receipt: Json): ReceiptCheck {
   const key = receipt.server_public_key;
   if (!isCanonicalBase64(key, 32)) return fail(CHECKS.serverKeyId, 'server_public_key is not a 32-byte key');
   return keyIdOf(key) === receipt.server_key_id
-    ? pass(CHECKS.serverKeyId, `server_key_id ${String(receipt.server_key_id)} is server_public_key’s`)
+    ? pass(CHECKS.serverKeyId, `server_key_id ${shown(receipt.server_key_id)} is server_public_key’s`)
     : fail(CHECKS.serverKeyId, 'server_key_id is not the SHA-256 of server_public_key');
 }
 
@@ -234,6 +240,6 @@ function quorum(receipt: Json, runs: Json[]): ReceiptCheck {
       .map((run) => Buffer.from(String(run.node_public_key), 'base64').toString('base64')),
   );
   const needed = isCount(receipt.quorum) ? receipt.quorum : Infinity;
-  const detail = `${keys.size} distinct node key(s) vouch for the output; quorum ${String(receipt.quorum)}`;
+  const detail = `${keys.size} distinct node key(s) vouch for the output; quorum ${shown(receipt.quorum)}`;
   return keys.size >= needed ? pass(CHECKS.quorum, detail) : fail(CHECKS.quorum, detail);
 }

@@ -1,7 +1,7 @@
 // First: an unsupported Node gets a sentence, not a stack from the first dependency it cannot load.
 import '../common/runtime/require-supported-node';
 import { readFileSync } from 'node:fs';
-import { checkReceipt, type ReceiptCheck } from './receipt-check';
+import { checkReceipt, type ReceiptCheck, shown } from './receipt-check';
 import { isCanonicalBase64 } from './task-receipt';
 
 export const USAGE =
@@ -66,8 +66,8 @@ export function report(file: unknown, checks: ReceiptCheck[], pinned: boolean): 
   if (receipt && typeof receipt === 'object') {
     const runs = Array.isArray(receipt.runs) ? receipt.runs.length : 0;
     lines.push(
-      `receipt of task ${String(receipt.task_id)} (${String(receipt.task_type)}, ` +
-        `verification ${String(receipt.verification)}, ${runs} run${runs === 1 ? '' : 's'})`,
+      `receipt of task ${shown(receipt.task_id)} (${shown(receipt.task_type)}, ` +
+        `verification ${shown(receipt.verification)}, ${runs} run${runs === 1 ? '' : 's'})`,
     );
   }
   for (const check of checks) {

@@ -112,6 +112,17 @@ describe('verify-receipt CLI', () => {
     expect(stdout.split('\n').filter((line) => line.startsWith('  holds   server signature'))).toEqual([]);
   });
 
+  it('exits 1, naming the format check, for a receipt whose fields are objects with an own toString', async () => {
+    // Parsed JSON, so checkable: a check fails (1), the checker does not ("could not check", 2).
+    const odd = copyOf(file) as unknown as { receipt: Record<string, unknown> };
+    for (const field of ['task_id', 'task_type', 'verification', 'quorum']) odd.receipt[field] = { toString: 1 };
+    const { code, stdout, stderr } = await run([save('odd.json', odd)]);
+    expect(stderr).toBe('');
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/^receipt of task \{"toString":1\} /);
+    expect(stdout).toMatch(/^ {2}FAILED {2}format: /m);
+  });
+
   it('loads no Nest, database or HTTP code', async () => {
     const probe = await new Promise<string>((resolve) => {
       const child = spawn(process.execPath, [
