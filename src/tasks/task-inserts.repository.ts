@@ -53,6 +53,20 @@ const INSERT_FIELDS: readonly ((item: TaskInsert) => unknown)[] = [
   ({ audit }) => (audit.metadata === null ? null : JSON.stringify(audit.metadata)),
 ];
 
+const FOREIGN_KEY_VIOLATION = '23503';
+/** PostgreSQL's name for `tasks.module_id REFERENCES wasm_modules` (migration SchedulingEngine). */
+const MODULE_FOREIGN_KEY = 'tasks_module_id_fkey';
+
+/**
+ * Whether an insert failed because the task's module is gone: deleted after the submission checked it and
+ * before the row was written (the foreign key refused the row, so nothing was written).
+ */
+export function isModuleGone(error: unknown): boolean {
+  const driverError = (error as { driverError?: { code?: unknown; constraint?: unknown } } | null)
+    ?.driverError;
+  return driverError?.code === FOREIGN_KEY_VIOLATION && driverError.constraint === MODULE_FOREIGN_KEY;
+}
+
 /** Submissions: a task, its `created` event (the tasks trigger) and its audit row, written together. */
 @Injectable()
 export class TaskInsertsRepository {

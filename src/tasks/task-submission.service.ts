@@ -21,6 +21,7 @@ import { CreateTaskDto, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE_TIMEOUT_SEC } from '
 import type { TaskInfoDto } from './dto/task-responses.dto';
 import { IdempotencyKeysRepository } from './idempotency-keys.repository';
 import { TaskInsertBatcher } from './task-insert-batcher';
+import { isModuleGone } from './task-inserts.repository';
 import { toTaskInfo } from './task-view';
 import { NewTask, TasksRepository } from './tasks.repository';
 import { WorkSignal } from './work-signal';
@@ -107,6 +108,12 @@ export class TaskSubmissionService {
       this.signal.notify();
       return toTaskInfo(task);
     } catch (error) {
+      // Checked above, deleted (by its owner) before the insert: as if it had never been stored, not a 500.
+      if (isModuleGone(error)) {
+        throw dto.wasm_module !== undefined
+          ? invalid('wasm_module', 'was deleted while the task was submitted: submit the task again')
+          : invalid('module_id', 'no stored module has this id');
+      }
       if (!(error instanceof IdempotencyRace) || idempotencyKey === undefined) throw error;
       const replay = await this.replay(principal, idempotencyKey, requestHash);
       if (!replay) throw error;

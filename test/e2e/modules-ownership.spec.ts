@@ -1,5 +1,6 @@
 import { DataSource } from 'typeorm';
 import { programNamed } from '../../src/programs/program-catalog';
+import { ModuleOwnershipService } from '../../src/wasm/module-ownership.service';
 import { useAdminApp } from '../support/admin';
 import { bearer, newSession, Session } from '../support/auth';
 import { MODULES, storedBytes } from '../support/content';
@@ -136,6 +137,27 @@ describe('module ownership, deletion and storage quota', () => {
     expect((await call('DELETE', `/tasks/${task.json().task_id}`, alice)).statusCode).toBe(200);
     expect(await stored(id)).toBe(false);
     expect((await call('GET', `/modules/${id}`, alice)).statusCode).toBe(404);
+  });
+
+  it('a task naming a module deleted while it is being submitted is a 422 on module_id, not a 500', async () => {
+    const alice = await user();
+    const bytes = uniqueFixture('echo');
+    const id = sha256(bytes);
+    await upload(alice, bytes);
+    // The delete commits between the submission's checks and its insert (the foreign key then refuses the row).
+    const ownership = ctx.app.get(ModuleOwnershipService);
+    const assertCanRun = ownership.assertCanRun.bind(ownership);
+    jest.spyOn(ownership, 'assertCanRun').mockImplementationOnce(async (...args) => {
+      await assertCanRun(...args);
+      expect((await call('DELETE', `/modules/${id}`, alice)).statusCode).toBe(200);
+    });
+    const task = await call('POST', '/tasks', alice, wasmTask(id));
+    expect(task.json()).toMatchObject({
+      error: 'validation_error',
+      details: [{ field: 'module_id', message: 'no stored module has this id' }],
+    });
+    expect(task.statusCode).toBe(422);
+    expect(await stored(id)).toBe(false);
   });
 
   it('an admin may delete anyone’s module: out of every list, bytes gone', async () => {
