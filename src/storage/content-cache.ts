@@ -88,6 +88,9 @@ export class ContentCache {
       this.forget(sha256);
       throw error;
     }
+    // Evicted (or deleted) while it was being written: that unlink ran before the file existed, so the copy
+    // would stay on disk uncounted, past the budget. (A store of the same bytes since has its own entry.)
+    if (!this.entries.has(sha256)) await this.files.delete(sha256);
   }
 
   async delete(sha256: string): Promise<void> {
