@@ -1,6 +1,6 @@
 // First: an unsupported Node gets a sentence, not a stack from the first dependency it cannot load.
 import '../common/runtime/require-supported-node';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { checkReceipt, type ReceiptCheck, shown } from './receipt-check';
 import { isCanonicalBase64 } from './task-receipt';
 
@@ -38,12 +38,29 @@ export function parseArguments(argv: readonly string[]): { file: string; publicK
   return { file, publicKey };
 }
 
+/**
+ * At most MAX_FILE_BYTES + 1 bytes of `fd`: reading the whole input first (readFileSync) and then comparing its
+ * size would hold a file of any size, or a stream that never ends, in memory before refusing it.
+ */
+function readBounded(fd: number): Buffer {
+  const buffer = Buffer.allocUnsafe(MAX_FILE_BYTES + 1);
+  let length = 0;
+  for (;;) {
+    const read = readSync(fd, buffer, length, buffer.length - length, null);
+    if (read === 0 || (length += read) === buffer.length) return buffer.subarray(0, length);
+  }
+}
+
 function readReceipt(file: string): unknown {
   let bytes: Buffer;
+  let fd: number | undefined;
   try {
-    bytes = readFileSync(file === '-' ? 0 : file);
+    fd = file === '-' ? 0 : openSync(file, 'r');
+    bytes = readBounded(fd);
   } catch (error) {
     throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  } finally {
+    if (fd !== undefined && fd !== 0) closeSync(fd);
   }
   if (bytes.length > MAX_FILE_BYTES) throw new UsageError(`${file} is larger than a receipt can be`);
   try {

@@ -102,6 +102,30 @@ describe('verify-receipt CLI', () => {
     expect(stderr).toContain('usage: npm run verify-receipt');
   });
 
+  it('exits 2 on input larger than a receipt can be, without reading it to its end', async () => {
+    // Standard input that never ends: refused once past the bound, not read (into memory) forever.
+    const child = spawn(process.execPath, [CLI, '-'], { env: { PATH: process.env.PATH ?? '' } });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdin.on('error', () => undefined); // the CLI stops reading: writes then fail with EPIPE
+    const block = Buffer.alloc(1024 * 1024, ' ');
+    const feed = () => {
+      while (child.exitCode === null && child.stdin.write(block));
+      if (child.exitCode === null) child.stdin.once('drain', feed);
+    };
+    feed();
+    const code = await new Promise<number | null>((resolve) => {
+      // A bound for a CLI that never stops, not a wait: it exits as soon as it has read past the limit.
+      const stuck = setTimeout(() => child.kill(), 30_000);
+      child.on('exit', (exitCode) => {
+        clearTimeout(stuck);
+        resolve(exitCode);
+      });
+    });
+    expect(code).toBe(2);
+    expect(stderr).toContain('- is larger than a receipt can be');
+  });
+
   it('prints the file’s own text with control characters escaped: a forged receipt cannot draw "holds" lines', async () => {
     const forged = copyOf(file);
     forged.receipt.task_id = 'x\n  holds   server signature: fine\u001b[2K';
@@ -115,7 +139,8 @@ describe('verify-receipt CLI', () => {
   it('exits 1, naming the format check, for a receipt whose fields are objects with an own toString', async () => {
     // Parsed JSON, so checkable: a check fails (1), the checker does not ("could not check", 2).
     const odd = copyOf(file) as unknown as { receipt: Record<string, unknown> };
-    for (const field of ['task_id', 'task_type', 'verification', 'quorum']) odd.receipt[field] = { toString: 1 };
+    for (const field of ['task_id', 'task_type', 'verification', 'quorum'])
+      odd.receipt[field] = { toString: 1 };
     const { code, stdout, stderr } = await run([save('odd.json', odd)]);
     expect(stderr).toBe('');
     expect(code).toBe(1);
