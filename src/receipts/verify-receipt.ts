@@ -51,6 +51,42 @@ function readBounded(fd: number): Buffer {
   }
 }
 
+/**
+ * The first member name that appears twice in one object of `text` (JSON that JSON.parse accepted), or null.
+ * JSON.parse keeps the last of duplicates silently, so without this a file could show one `output_hash` to a
+ * reader (or a parser that keeps the first) while every check passes on another.
+ */
+export function duplicateKey(text: string): string | null {
+  // One entry per open container: an object's names so far, or null for an array.
+  const open: (Set<string> | null)[] = [];
+  let expectName = false;
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i];
+    if (char === '{') {
+      open.push(new Set());
+      expectName = true;
+    } else if (char === '[') {
+      open.push(null);
+    } else if (char === '}' || char === ']') {
+      open.pop();
+    } else if (char === ',') {
+      expectName = open[open.length - 1] instanceof Set;
+    } else if (char === '"') {
+      const start = i;
+      for (i++; text[i] !== '"'; i++) if (text[i] === '\\') i++;
+      const names = open[open.length - 1];
+      if (expectName && names) {
+        // Decoded, so that "a" and "\u0061" are the same name, as they are to JSON.parse.
+        const name = JSON.parse(text.slice(start, i + 1)) as string;
+        if (names.has(name)) return name;
+        names.add(name);
+      }
+      expectName = false;
+    }
+  }
+  return null;
+}
+
 function readReceipt(file: string): unknown {
   let bytes: Buffer;
   let fd: number | undefined;
@@ -63,11 +99,20 @@ function readReceipt(file: string): unknown {
     if (fd !== undefined && fd !== 0) closeSync(fd);
   }
   if (bytes.length > MAX_FILE_BYTES) throw new UsageError(`${file} is larger than a receipt can be`);
+  const text = bytes.toString('utf8');
+  let parsed: unknown;
   try {
-    return JSON.parse(bytes.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch {
     throw new UsageError(`${file} is not JSON`); // the parser's own message may quote the file's bytes
   }
+  const duplicate = duplicateKey(text);
+  if (duplicate !== null) {
+    throw new UsageError(
+      `${file} names ${printable(JSON.stringify(duplicate.slice(0, 64)))} twice in one object`,
+    );
+  }
+  return parsed;
 }
 
 // Control and bidirectional-override characters from the file would let a forged receipt draw its own

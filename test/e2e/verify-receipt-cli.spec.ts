@@ -102,6 +102,17 @@ describe('verify-receipt CLI', () => {
     expect(stderr).toContain('usage: npm run verify-receipt');
   });
 
+  it('exits 2 on a file that names a field twice in one object: a shadowed value is never passed as checked', async () => {
+    // JSON.parse keeps the last output_hash (the signed one); a reader, or a parser keeping the first, sees the other.
+    const good = JSON.stringify(file);
+    const shadowed = good.replace('"output_hash":', `"output_hash":"${'0'.repeat(64)}","output_hash":`);
+    expect(shadowed).not.toBe(good);
+    const { code, stdout, stderr } = await run([save('shadowed.json', shadowed)]);
+    expect(code).toBe(2);
+    expect(stdout).not.toContain('holds');
+    expect(stderr).toContain('names "output_hash" twice in one object');
+  });
+
   it('exits 2 on input larger than a receipt can be, without reading it to its end', async () => {
     // Standard input that never ends: refused once past the bound, not read (into memory) forever.
     const child = spawn(process.execPath, [CLI, '-'], { env: { PATH: process.env.PATH ?? '' } });
