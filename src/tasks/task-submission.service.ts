@@ -72,7 +72,9 @@ export class TaskSubmissionService {
     // A computation runs a built-in program: its module, with the inputs that program reads (a prompt or the
     // original `{numbers, operation}` body is stored as the program inputs it maps to).
     const plan = dto.task_type === 'computation' ? this.programs.plan(inputs) : null;
-    const moduleId = plan ? plan.moduleId : await this.moduleOf(principal, dto);
+    const { moduleId, newToUsage } = plan
+      ? { moduleId: plan.moduleId, newToUsage: null }
+      : await this.moduleOf(principal, dto);
     const audit = this.audit.row(
       {
         action: 'task.submitted',
@@ -83,7 +85,12 @@ export class TaskSubmissionService {
       },
       meta,
     );
-    const insert = () => this.insert(principal, dto, plan ? plan.inputs : inputs, moduleId, audit);
+    const insertTask = () => this.insert(principal, dto, plan ? plan.inputs : inputs, moduleId, audit);
+    // A module new to the user's usage is charged by this insert: its room is checked again, under the user's lock.
+    const insert = () =>
+      moduleId !== null && newToUsage !== null
+        ? this.ownership.insertWithinQuota(principal.userId, moduleId, newToUsage.sizeBytes, insertTask)
+        : insertTask();
     try {
       // Without an Idempotency-Key the insert is one atomic statement (shared with the submissions of the same
       // event-loop turn: TaskInsertBatcher; a zk_proof task's is a transaction, see `insert`); with one, the
@@ -203,14 +210,21 @@ export class TaskSubmissionService {
     }
   }
 
-  /** A stored module's id, storing `wasm_module` first exactly as an upload would (outside any transaction). */
-  private async moduleOf(principal: Principal, dto: CreateTaskDto): Promise<string | null> {
+  /**
+   * A stored module's id, storing `wasm_module` first exactly as an upload would (outside any transaction);
+   * `newToUsage` when the task is what will charge the module to the user (not owned, not run by a live task).
+   */
+  private async moduleOf(
+    principal: Principal,
+    dto: CreateTaskDto,
+  ): Promise<{ moduleId: string | null; newToUsage: { sizeBytes: number } | null }> {
     if (dto.wasm_module !== undefined) {
       const bytes = moduleBytesOf({ wasm_module: dto.wasm_module }, this.wasmConfig.maxModuleBytes);
       // Stored as the user's own upload, under the same storage quota.
-      return (await this.ownership.upload(bytes, principal.userId)).record.moduleId;
+      const { record } = await this.ownership.upload(bytes, principal.userId);
+      return { moduleId: record.moduleId, newToUsage: null };
     }
-    if (dto.module_id === undefined) return null;
+    if (dto.module_id === undefined) return { moduleId: null, newToUsage: null };
     const module = await this.modules.metadata(dto.module_id).catch((error: unknown) => {
       if (error instanceof AppException && error.code === ErrorCode.NotFound) {
         throw invalid('module_id', 'no stored module has this id');
@@ -218,8 +232,8 @@ export class TaskSubmissionService {
       throw error;
     });
     // A live task keeps its module stored, so the module counts toward its creator's quota too.
-    await this.ownership.assertCanRun(principal.userId, module.moduleId, module.sizeBytes);
-    return dto.module_id;
+    const isNew = await this.ownership.assertCanRun(principal.userId, module.moduleId, module.sizeBytes);
+    return { moduleId: dto.module_id, newToUsage: isNew ? { sizeBytes: module.sizeBytes } : null };
   }
 
   private insert(

@@ -68,10 +68,29 @@ export class ModuleOwnershipService {
 
   /**
    * For a task that will run `moduleId` (stored already): refused when the module is new to the user's usage
-   * and does not fit. Checked before the task is inserted.
+   * and does not fit. Checked before the task is inserted; true when the module was new to the usage (the
+   * insert then goes through `insertWithinQuota`).
    */
-  async assertCanRun(userId: string, moduleId: string, sizeBytes: number): Promise<void> {
-    await this.assertRoom(userId, moduleId, sizeBytes);
+  async assertCanRun(userId: string, moduleId: string, sizeBytes: number): Promise<boolean> {
+    return this.assertRoom(userId, moduleId, sizeBytes);
+  }
+
+  /**
+   * Runs `insert` (of a task running `moduleId`, new to the user's usage) with the room checked again under
+   * the user's lock, in the insert's transaction: concurrent tasks must not all fit in the last free bytes,
+   * as concurrent uploads cannot.
+   */
+  insertWithinQuota<T>(
+    userId: string,
+    moduleId: string,
+    sizeBytes: number,
+    insert: () => Promise<T>,
+  ): Promise<T> {
+    return this.tx.run(async () => {
+      await this.owners.lockUser(userId);
+      await this.assertRoom(userId, moduleId, sizeBytes);
+      return insert();
+    });
   }
 
   usage(userId: string): Promise<ModuleUsage> {
@@ -142,11 +161,12 @@ export class ModuleOwnershipService {
     return true;
   }
 
-  private async assertRoom(userId: string, moduleId: string, sizeBytes: number): Promise<void> {
-    if (await this.owners.isCharged(userId, moduleId)) return;
+  /** Refuses a module new to the user's usage that does not fit; true when it was new (and fits). */
+  private async assertRoom(userId: string, moduleId: string, sizeBytes: number): Promise<boolean> {
+    if (await this.owners.isCharged(userId, moduleId)) return false;
     const used = await this.owners.usage(userId);
     const { moduleQuotaBytes, moduleQuotaCount } = this.config;
-    if (used.bytes + sizeBytes <= moduleQuotaBytes && used.modules + 1 <= moduleQuotaCount) return;
+    if (used.bytes + sizeBytes <= moduleQuotaBytes && used.modules + 1 <= moduleQuotaCount) return true;
     throw new AppException(
       ErrorCode.PayloadTooLarge,
       'Module storage quota exceeded: delete modules (or tasks that run them) you no longer need',

@@ -146,10 +146,10 @@ describe('module ownership, deletion and storage quota', () => {
     await upload(alice, bytes);
     // The delete commits between the submission's checks and its insert (the foreign key then refuses the row).
     const ownership = ctx.app.get(ModuleOwnershipService);
-    const assertCanRun = ownership.assertCanRun.bind(ownership);
     jest.spyOn(ownership, 'assertCanRun').mockImplementationOnce(async (...args) => {
-      await assertCanRun(...args);
+      const isNew = await ModuleOwnershipService.prototype.assertCanRun.apply(ownership, args);
       expect((await call('DELETE', `/modules/${id}`, alice)).statusCode).toBe(200);
+      return isNew;
     });
     const task = await call('POST', '/tasks', alice, wasmTask(id));
     expect(task.json()).toMatchObject({
@@ -244,6 +244,34 @@ describe('module ownership, deletion and storage quota', () => {
       await upload(erin, theirs);
       refusedForQuota(await call('POST', '/tasks', dave, wasmTask(sha256(theirs))));
       expect((await call('POST', '/tasks', erin, wasmTask(sha256(theirs)))).statusCode).toBe(201);
+    });
+
+    it('concurrent tasks naming modules new to the user cannot all fit in the last free room', async () => {
+      const [gina, hank, ivan] = [await user(), await user(), await user()];
+      await upload(gina, uniqueFixture('echo'));
+      // Room for one more echo-sized module: of three tasks, each running a module of others, one fits.
+      const theirs = [uniqueFixture('echo'), uniqueFixture('echo'), uniqueFixture('echo')];
+      for (const [i, bytes] of theirs.entries())
+        expect((await upload(i ? hank : ivan, bytes)).statusCode).toBe(201);
+      // Every submission passes its first check before any is inserted: the race, made certain.
+      const ownership = ctx.app.get(ModuleOwnershipService);
+      let arrived = 0;
+      let allArrived!: () => void;
+      const barrier = new Promise<void>((resolve) => (allArrived = resolve));
+      jest.spyOn(ownership, 'assertCanRun').mockImplementation(async (...args) => {
+        const isNew = await ModuleOwnershipService.prototype.assertCanRun.apply(ownership, args);
+        if (++arrived === theirs.length) allArrived();
+        await barrier;
+        return isNew;
+      });
+      const answers = await Promise.all(
+        theirs.map((bytes) => call('POST', '/tasks', gina, wasmTask(sha256(bytes)))),
+      );
+      jest.mocked(ownership.assertCanRun).mockRestore();
+      expect(answers.map((res) => res.statusCode).sort()).toEqual([201, 413, 413]);
+      refusedForQuota(answers.find((res) => res.statusCode === 413)!);
+      const usage = (await call('GET', '/modules/usage', gina)).json<{ used_bytes: number }>();
+      expect(usage.used_bytes).toBeLessThanOrEqual(Math.floor(ECHO_SIZE * 2.5));
     });
 
     it('a live task keeps its module charged to its creator until the task is deleted', async () => {
