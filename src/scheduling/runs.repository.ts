@@ -42,12 +42,22 @@ export interface SucceededRun {
   runId: string;
   nodeId: string;
   outputHash: string;
+  /** The key its signature was verified with (null only on rows from before that was stored). */
+  publicKey: string | null;
 }
 
-const toSucceededRun = (row: { run_id: string; node_id: string; output_hash: string }): SucceededRun => ({
+interface SucceededRunRow {
+  run_id: string;
+  node_id: string;
+  output_hash: string;
+  node_public_key: string | null;
+}
+
+const toSucceededRun = (row: SucceededRunRow): SucceededRun => ({
   runId: row.run_id,
   nodeId: row.node_id,
   outputHash: row.output_hash,
+  publicKey: row.node_public_key,
 });
 
 export interface RunForResult {
@@ -168,7 +178,7 @@ export class RunsRepository {
       run_target: number;
       max_runs: number;
       canonical_hash: string | null;
-      succeeded_so_far: { run_id: string; node_id: string; output_hash: string }[] | null;
+      succeeded_so_far: SucceededRunRow[] | null;
       inputs_hash: string;
       wasm_module_hash: string | null;
       circuit_id: string | null;
@@ -184,7 +194,8 @@ export class RunsRepository {
               -- of every task, per result (0.7 ms a quorum result and growing, bench/README.md).
               CASE WHEN $2::boolean AND t.min_nodes > 1 THEN (
                 SELECT json_agg(json_build_object('run_id', s.run_id, 'node_id', s.node_id,
-                                                  'output_hash', s.output_hash) ORDER BY s.fence)
+                                                  'output_hash', s.output_hash,
+                                                  'node_public_key', s.node_public_key) ORDER BY s.fence)
                          FILTER (WHERE s.status = 'succeeded')
                   FROM task_runs s WHERE s.task_id = r.task_id) END AS succeeded_so_far,
               r.inputs_hash, r.wasm_module_hash, t.circuit_id,
@@ -338,8 +349,8 @@ export class RunsRepository {
   }
 
   private async succeededRuns(taskId: string): Promise<SucceededRun[]> {
-    const rows = await this.db.query<{ run_id: string; node_id: string; output_hash: string }>(
-      `SELECT run_id, node_id, output_hash FROM task_runs
+    const rows = await this.db.query<SucceededRunRow>(
+      `SELECT run_id, node_id, output_hash, node_public_key FROM task_runs
         WHERE task_id = $1 AND status = 'succeeded' ORDER BY fence`,
       [taskId],
     );

@@ -95,9 +95,16 @@ export class Verification {
       return { ...effect, taskStatus: 'completed' };
     }
     const earlier = await this.runs.earlierSucceeded(run);
-    const reported = [...earlier, { runId: run.runId, nodeId: run.nodeId, outputHash }];
-    const agreeing = reported.filter((r) => r.outputHash === outputHash);
-    if (agreeing.length >= run.quorum) {
+    const reported = [
+      ...earlier,
+      { runId: run.runId, nodeId: run.nodeId, outputHash, publicKey: run.nodePublicKey },
+    ];
+    // Counted by signing key, as the receipt's offline check counts them: one key registered under two owners
+    // (a copied data dir) is one voice, not a quorum.
+    const vouching = new Set(
+      reported.filter((r) => r.outputHash === outputHash).map((r) => r.publicKey ?? `run:${r.runId}`),
+    );
+    if (vouching.size >= run.quorum) {
       await this.tasks.complete(run.taskId, output, run.runId);
       const judged: JudgedRun[] = reported.map((r) => ({
         runId: r.runId,

@@ -1,3 +1,4 @@
+import { checkReceipt } from '../../src/receipts/receipt-check';
 import { LeaseSweeper } from '../../src/scheduling/lease-sweeper';
 import { LeasedRun, TestAgent } from '../support/agent';
 import { useAdminApp } from '../support/admin';
@@ -5,6 +6,7 @@ import { apiKeyHeader, bearer, newSession, Session } from '../support/auth';
 import { describeEachDatabase } from '../support/databases';
 import { scrape, valueOf } from '../support/prometheus';
 import { FIRST, QUORUM_TASK, quorumAgents } from '../support/quorum';
+import { registerNode } from '../support/nodes';
 import { getTask, submitTask } from '../support/tasks';
 
 /** The honest answer for a run: a function of its inputs, so honest nodes agree and a liar's answer differs. */
@@ -422,6 +424,32 @@ describeEachDatabase('verified results on %s', (database) => {
     expect((await liar.report(kept, 'ok', LIE)).statusCode).toBe(409);
     const [again] = await h2.claim({ max: 1, wait_ms: 0 });
     expect(again.task_id).toBe(ids[3]);
+  });
+
+  it('one signing key under two owners is one voice: their agreement is no quorum until another key agrees', async () => {
+    const a = await agentOf();
+    const owner = await operator('copy');
+    // A copied data dir: the same key pair registered by another owner.
+    const copied = new TestAgent(
+      ctx.app,
+      await registerNode(ctx.app, bearer(owner.accessToken), { public_key: a.keys.publicKeyBase64 }),
+      a.keys,
+    );
+    const task = await submitTask(ctx.app, bearer(alice.accessToken), FIRST);
+    const [[ra], [rc]] = [await a.claim(), await copied.claim()];
+    expect([ra.task_id, rc.task_id]).toEqual([task.task_id, task.task_id]);
+    await a.report(ra, 'ok', honest(ra));
+    expect((await copied.report(rc, 'ok', honest(rc))).json()).toMatchObject({ task_status: 'running' });
+    const third = await agentOf();
+    const [rt] = await third.claim();
+    expect(rt.task_id).toBe(task.task_id);
+    expect((await third.report(rt, 'ok', honest(rt))).json()).toMatchObject({ task_status: 'completed' });
+    const receipt = await ctx.app.inject({
+      method: 'GET',
+      url: `/api/v1/tasks/${task.task_id}/receipt`,
+      headers: bearer(alice.accessToken),
+    });
+    expect(checkReceipt(receipt.json()).filter((check) => !check.holds)).toEqual([]);
   });
 
   it('refuses quorum settings that cannot decide, with the field named', async () => {
