@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { createHash } from 'node:crypto';
+import { sha256Off } from '../common/crypto/sha256-off';
 import { AuditService } from '../audit/audit.service';
 import type { Principal, RequestMeta } from '../common/auth/principal';
 import { AppException } from '../common/errors/app.exception';
@@ -43,7 +43,7 @@ export class ModuleOwnershipService {
    * (so a refused upload costs no disk) and again, under the user's lock, when ownership is recorded.
    */
   async upload(bytes: Uint8Array, userId: string): Promise<StoredModule> {
-    const moduleId = createHash('sha256').update(bytes).digest('hex');
+    const moduleId = await sha256Off(bytes);
     await this.assertRoom(userId, moduleId, bytes.byteLength);
     const stored = await this.store.store(bytes, userId);
     try {

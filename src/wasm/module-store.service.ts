@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { webcrypto } from 'node:crypto';
+import { sha256Off } from '../common/crypto/sha256-off';
 import { AppException } from '../common/errors/app.exception';
 import { isSha256Hex } from '../common/validation/sha256';
 import { ErrorCode } from '../common/errors/error-code';
@@ -52,13 +52,6 @@ export function moduleContentOptions(config: WasmConfig): FsContentStoreOptions 
     layout: { shard: false, suffix: '.wasm' },
     maxBytes: config.maxModuleBytes,
   };
-}
-
-/** SHA-256 hex computed by WebCrypto, which hashes on libuv's thread pool instead of the event loop. */
-async function sha256Off(bytes: Uint8Array): Promise<string> {
-  return Buffer.from(await webcrypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>)).toString(
-    'hex',
-  );
 }
 
 export interface StoredModule {
