@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveRoots } from './contained-paths';
@@ -18,6 +19,10 @@ export interface ContentCacheOptions {
   verifiedCacheBytes?: number;
 }
 
+const describeFault = (error: unknown) =>
+  (error as NodeJS.ErrnoException | undefined)?.code ??
+  (error instanceof Error ? error.message : String(error));
+
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
@@ -27,6 +32,7 @@ const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&
  * run are counted at boot (oldest written first), so restarts cannot grow the cache past its bound.
  */
 export class ContentCache {
+  private readonly logger = new Logger('ContentCache');
   /** Object id → size in bytes, least recently used first (Map keeps insertion order). */
   private readonly entries = new Map<string, number>();
   private total = 0;
@@ -66,8 +72,15 @@ export class ContentCache {
       this.touch(sha256);
       return bytes;
     } catch (error) {
-      if (!(error instanceof ContentUnavailableError || error instanceof ContentIntegrityError)) throw error;
-      await this.delete(sha256);
+      if (error instanceof ContentUnavailableError || error instanceof ContentIntegrityError) {
+        await this.delete(sha256);
+        return null;
+      }
+      // Only a copy: a fault reading it (EMFILE, EACCES, EIO) is no reason to fail a request the database can
+      // answer. The entry stays: the fault may pass, and a copy that is really gone is dropped as above.
+      this.logger.warn(
+        `reading the cached copy ${sha256} failed (${describeFault(error)}): reading the database`,
+      );
       return null;
     }
   }

@@ -32,6 +32,21 @@ describe('ContentCache', () => {
       budgetBytes,
     });
 
+  it('a fault reading a copy (EMFILE) answers null, so the caller reads the database; the copy stays counted', async () => {
+    const sut = await cache(10_000);
+    const bytes = randomBytes(1000);
+    await sut.store(sha256(bytes), bytes);
+    // The file system fails this one read, as a process out of descriptors would.
+    const files = (sut as unknown as { files: { open: (id: string) => Promise<Buffer> } }).files;
+    const open = files.open.bind(files);
+    files.open = () =>
+      Promise.reject(Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' }));
+    await expect(sut.read(sha256(bytes))).resolves.toBeNull();
+    files.open = open;
+    expect(sut.bytes).toBe(1000);
+    expect(await sut.read(sha256(bytes))).toEqual(bytes);
+  });
+
   it('concurrent stores stay within the budget: a copy evicted while it was being written does not stay on disk', async () => {
     const sut = await cache(2500);
     const objects = Array.from({ length: 8 }, () => randomBytes(1000));
