@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, rename, rm, unlink } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { isSha256Hex } from '../common/validation/sha256';
 import { ContainedPaths, resolveRoots } from './contained-paths';
@@ -31,6 +31,11 @@ export interface FsContentStoreOptions {
   verifiedCacheBytes?: number;
 }
 
+/** The name `write` gives the bytes until they are complete (see there). */
+const TEMPORARY_FILE = /^\.[0-9a-f]{64}\.[0-9a-f]{16}\.tmp$/;
+/** A temporary file older than this was left by a write that a crash interrupted. */
+const STALE_TEMPORARY_MS = 60 * 60 * 1000;
+
 /** Fsyncs a directory, so that a rename into it survives a crash (Linux; the file's own fsync does not). */
 async function syncDirectory(dir: string): Promise<void> {
   const handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
@@ -51,9 +56,41 @@ export class FsContentStore extends ContentStore {
   private readonly paths: ContainedPaths;
   private readonly verified: VerifiedFiles;
 
-  /** Creates missing roots (0700) and canonicalises them before the store exists. */
+  /**
+   * Creates missing roots (0700) and canonicalises them before the store exists, and removes from the write
+   * root the temporary files of writes a crash interrupted.
+   */
   static async create(options: FsContentStoreOptions): Promise<FsContentStore> {
-    return new FsContentStore({ ...options, roots: await resolveRoots(options.roots) });
+    const store = new FsContentStore({ ...options, roots: await resolveRoots(options.roots) });
+    await store.removeStaleTemporaries();
+    return store;
+  }
+
+  /**
+   * Only those older than STALE_TEMPORARY_MS: a root may be shared with another server writing now, and no
+   * write lasts that long. Returns how many were removed.
+   */
+  async removeStaleTemporaries(now = Date.now()): Promise<number> {
+    const root = this.paths.writeRoot;
+    const dirs = [root];
+    if (this.options.layout.shard) {
+      for (const entry of await readdir(root, { withFileTypes: true })) {
+        if (entry.isDirectory() && /^[0-9a-f]{2}$/.test(entry.name)) dirs.push(join(root, entry.name));
+      }
+    }
+    let removed = 0;
+    for (const dir of dirs) {
+      for (const file of await readdir(dir)) {
+        if (!TEMPORARY_FILE.test(file)) continue;
+        const stat = await lstat(join(dir, file)).catch(() => null);
+        if (!stat?.isFile() || now - stat.mtimeMs < STALE_TEMPORARY_MS) continue;
+        await rm(join(dir, file), { force: true });
+        removed++;
+      }
+    }
+    if (removed > 0)
+      this.logger.warn(`removed ${removed} temporary file(s) of interrupted writes from ${root}`);
+    return removed;
   }
 
   /** `options.roots` must already be canonical (resolveRoots); FsContentStore.create does that. */

@@ -10,6 +10,7 @@ import {
   statSync,
   symlinkSync,
   unlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -212,6 +213,29 @@ describe('FsContentStore', () => {
       expect(statSync(dir).mode & 0o777).toBe(0o700);
       expect(readdirSync(dir)).toEqual([id]);
       await expect(sharded.open(id)).resolves.toEqual(echo);
+    });
+
+    it('at create, removes the temporary files of interrupted writes older than an hour, nothing else', async () => {
+      const dir = join(shardedRoot, 'ab');
+      mkdirSync(dir, { recursive: true });
+      const temporary = (tag: string) => join(dir, `.${'ab'.repeat(32)}.${tag.repeat(8)}.tmp`);
+      const [stale, fresh, object] = [temporary('0a'), temporary('0b'), join(dir, 'ab'.repeat(32))];
+      const other = join(dir, '.not-ours.tmp');
+      for (const path of [stale, fresh, object, other]) writeFileSync(path, 'x');
+      const twoHoursAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
+      for (const path of [stale, object, other]) utimesSync(path, twoHoursAgo, twoHoursAgo);
+      await FsContentStore.create({
+        name: 'sharded',
+        roots: [shardedRoot],
+        layout: { shard: true, suffix: '' },
+        maxBytes: MiB,
+      });
+      expect([stale, fresh, object, other].map((path) => existsSync(path))).toEqual([
+        false,
+        true,
+        true,
+        true,
+      ]);
     });
 
     it('refuses to write through a shard directory that is a symlink out of the root', async () => {
