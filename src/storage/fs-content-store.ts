@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { sha256Off } from '../common/crypto/sha256-off';
 import { isSha256Hex } from '../common/validation/sha256';
 import { ContainedPaths, resolveRoots } from './contained-paths';
 import { ContentIntegrityError, ContentStore, ContentUnavailableError } from './content-store';
@@ -104,7 +105,7 @@ export class FsContentStore extends ContentStore {
   async put(bytes: Uint8Array): Promise<string> {
     if (bytes.byteLength > this.options.maxBytes)
       throw new RangeError('content is larger than the store allows');
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const sha256 = await sha256Off(bytes); // on the thread pool: a module is up to tens of MiB
     // Idempotent: a copy that verifies is kept; a missing, refused or corrupt one is replaced in the first root.
     if (!(await this.has(sha256))) await this.write(sha256, bytes);
     return sha256;

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { sha256Off } from '../common/crypto/sha256-off';
 import { isSha256Hex } from '../common/validation/sha256';
 import { TransactionRunner } from '../database/transaction-runner';
 import { ContentCache } from './content-cache';
@@ -70,7 +71,7 @@ export class PgContentStore extends ContentStore {
   async put(bytes: Uint8Array): Promise<string> {
     if (bytes.byteLength > this.options.maxBytes)
       throw new RangeError('content is larger than the store allows');
-    const sha256 = sha256Of(bytes);
+    const sha256 = await sha256Off(bytes); // on the thread pool: a module is up to tens of MiB
     const chunks: Uint8Array[] = [];
     for (let at = 0; at < bytes.byteLength; at += this.chunkBytes)
       chunks.push(bytes.subarray(at, at + this.chunkBytes));
