@@ -57,8 +57,15 @@ export class TaskEventStreams implements OnModuleDestroy {
     for (const stream of this.streams) this.close(stream);
   }
 
-  /** Checks access and capacity (404/422/429/503 before anything is sent), then returns the event stream. */
-  async open(principal: Principal, taskId: string, lastEventId: string | undefined): Promise<PassThrough> {
+  /**
+   * Checks access and capacity (404/422/429/503 before anything is sent), then returns the event stream; null
+   * for a reconnect that has seen a finished task's last event (answered 204).
+   */
+  async open(
+    principal: Principal,
+    taskId: string,
+    lastEventId: string | undefined,
+  ): Promise<PassThrough | null> {
     const afterId = lastEventId === undefined ? '0' : lastEventId.trim();
     if (!EVENT_ID.test(afterId)) {
       throw AppException.invalidField('Last-Event-ID', 'must be the id of an event of this stream');
@@ -67,6 +74,12 @@ export class TaskEventStreams implements OnModuleDestroy {
     // Another stream's id would replay from an arbitrary point (or past this task's last event, hiding its end).
     if (afterId !== '0' && !(await this.events.isEventOf(task.taskId, afterId))) {
       throw AppException.invalidField('Last-Event-ID', 'must be the id of an event of this stream');
+    }
+    // A browser's EventSource reconnects to every stream that ends, for good, unless it is answered 204: the
+    // reconnect after a finished task's last event gets that, not an empty stream every RECONNECT_MS.
+    if (afterId !== '0' && TERMINAL.has(task.status)) {
+      const rest = await this.events.after(task.taskId, afterId, 1);
+      if (rest.events.length === 0 && rest.taskStatus !== null && TERMINAL.has(rest.taskStatus)) return null;
     }
     // Each open stream holds a socket and a poll a second: bounded so one user (or all) cannot exhaust them.
     if (this.streams.size >= this.config.maxStreams) {

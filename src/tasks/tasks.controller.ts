@@ -16,6 +16,7 @@ import {
   ApiConflictResponse,
   ApiCreatedResponse,
   ApiHeader,
+  ApiNoContentResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiPayloadTooLargeResponse,
@@ -117,6 +118,11 @@ export class TasksController {
       'Server-Sent Events: `status` and `run` events (JSON data) with increasing ids, heartbeat comments; ' +
       'ends after the terminal status event',
   })
+  @ApiNoContentResponse({
+    description:
+      'A reconnect whose Last-Event-ID is the last event of a finished task: nothing will follow (an ' +
+      'EventSource stops reconnecting)',
+  })
   @ApiNotFoundResponse({ description: NOT_FOUND })
   @ApiUnprocessableEntityResponse({
     description: 'Last-Event-ID is not an event of this stream (`validation_error`)',
@@ -133,6 +139,10 @@ export class TasksController {
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const stream = await this.eventStreams.open(principal, taskId, lastEventId);
+    if (stream === null) {
+      await reply.code(HttpStatus.NO_CONTENT).send();
+      return;
+    }
     // A client that goes away ends its stream (and frees its slot) at once.
     reply.raw.on('close', () => stream.destroy());
     // Sent as a stream through Fastify, so the security headers, request id and metrics hooks all apply.

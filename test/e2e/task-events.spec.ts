@@ -97,9 +97,13 @@ describeEachDatabase('task events (SSE) on %s', (database) => {
 
     const resumed = await inject(taskId, alice, { 'last-event-id': messages[2].id! });
     expect(parseSse(resumed.body).messages).toEqual(messages.slice(3));
+    // Past a finished task's last event: 204, which an EventSource takes as "stop reconnecting".
     const afterLast = await inject(taskId, alice, { 'last-event-id': messages[messages.length - 1].id! });
-    expect(afterLast.statusCode).toBe(200);
-    expect(parseSse(afterLast.body).messages).toEqual([]);
+    expect([afterLast.statusCode, afterLast.body]).toEqual([204, '']);
+    // Control: one event before the end still gets a stream with that event.
+    const beforeLast = await inject(taskId, alice, { 'last-event-id': messages[messages.length - 2].id! });
+    expect(beforeLast.statusCode).toBe(200);
+    expect(parseSse(beforeLast.body).messages).toEqual(messages.slice(-1));
 
     const malformed = await inject(taskId, alice, { 'last-event-id': 'abc' });
     expect(malformed.statusCode).toBe(422);
