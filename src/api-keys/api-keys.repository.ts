@@ -162,12 +162,18 @@ export class ApiKeysRepository {
     return row ? toRecord(row) : null;
   }
 
-  async revoke(keyId: string, reason: ApiKeyRevokedReason, replacedBy: string | null = null): Promise<void> {
-    await this.db.execute(
+  /** false: the key was already revoked (its first revocation, time and reason, stand). */
+  async revoke(
+    keyId: string,
+    reason: ApiKeyRevokedReason,
+    replacedBy: string | null = null,
+  ): Promise<boolean> {
+    const { affected } = await this.db.execute(
       `UPDATE api_keys SET revoked_at = now(), revoked_reason = $2, replaced_by = COALESCE($3, replaced_by)
-        WHERE key_id = $1`,
+        WHERE key_id = $1 AND revoked_at IS NULL`,
       [keyId, reason, replacedBy],
     );
+    return affected > 0;
   }
 
   /** The old key keeps working until the grace ends (or its own expiry, if that comes first). */

@@ -89,7 +89,9 @@ export class ApiKeysService {
     await this.transactions.run(async () => {
       const key = await this.owned(principal, keyId);
       if (key.revokedAt) return;
-      await this.keys.revoke(keyId, 'revoked');
+      // The read above takes no lock: a concurrent revoke (or rotation) may have revoked the key since, and
+      // only the request whose statement revoked it writes the audit row.
+      if (!(await this.keys.revoke(keyId, 'revoked'))) return;
       await this.audit.record(
         {
           action: AuditAction.ApiKeyRevoked,

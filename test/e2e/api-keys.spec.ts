@@ -1,6 +1,7 @@
 import { PostgresQueryRunner } from 'typeorm/driver/postgres/PostgresQueryRunner';
 import { API_KEY_CACHE_TTL_MS } from '../../src/api-keys/api-key-auth.service';
 import { generateApiKey } from '../../src/api-keys/api-key.format';
+import { ApiKeysRepository } from '../../src/api-keys/api-keys.repository';
 import { FakeClock } from '../../src/common/clock/fake-clock';
 import { apiKeyHeader, bearer, newSession, Session } from '../support/auth';
 import { useTestApp } from '../support/app';
@@ -261,6 +262,37 @@ describeEachDatabase('API keys on %s', (database) => {
       { action: 'api_key.revoked', resource_id: rotated.json().key_id },
       { action: 'api_key.rotated', resource_id: made.key_id },
     ]);
+  });
+
+  const itOnPostgres: jest.It = database === 'postgres' ? it : ((() => undefined) as unknown as jest.It);
+
+  itOnPostgres('two concurrent revocations of one key write one audit row', async () => {
+    const user = await newSession(ctx.app, 'revoke_race');
+    const made = (
+      await createKey({ name: 'raced', scopes: ['tasks:read'] }, bearer(user.accessToken))
+    ).json();
+    // Both requests read the key as live before either revokes it: the race, made certain. (PostgreSQL only:
+    // PGlite runs one transaction at a time, so the second would never reach the barrier.)
+    const repository = ctx.app.get(ApiKeysRepository);
+    let arrived = 0;
+    let bothArrived!: () => void;
+    const barrier = new Promise<void>((resolve) => (bothArrived = resolve));
+    jest.spyOn(repository, 'findOwned').mockImplementation(async (...args) => {
+      const key = await ApiKeysRepository.prototype.findOwned.apply(repository, args);
+      if (++arrived === 2) bothArrived();
+      await barrier;
+      return key;
+    });
+    const answers = await Promise.all(
+      [1, 2].map(() => call('DELETE', `/api-keys/${made.key_id}`, bearer(user.accessToken))),
+    );
+    jest.mocked(repository.findOwned).mockRestore();
+    expect(answers.map((res) => res.statusCode)).toEqual([204, 204]);
+    const rows: { action: string }[] = await ctx.dataSource.query(
+      `SELECT action FROM audit_log WHERE action = 'api_key.revoked' AND resource_id = $1`,
+      [made.key_id],
+    );
+    expect(rows).toHaveLength(1);
   });
 
   it('audits a refused real key with the key and its owner; an unknown key with neither', async () => {
