@@ -104,7 +104,8 @@ export class TasksService {
     const deleted = await this.tx.run(async () => {
       const task = await this.visible(principal, taskId);
       const cancelled = await this.tasks.cancel(task.taskId, 'deleted');
-      await this.tasks.softDelete(task.taskId);
+      // The read above takes no lock: a concurrent delete may have committed since; it alone audits the delete.
+      if (!(await this.tasks.softDelete(task.taskId))) throw AppException.notFound('Task not found');
       await this.recordAudit('task.deleted', principal, task, meta);
       return { task, cancelled };
     });

@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import type { DatabaseSession } from '../../src/database/transaction-runner';
 import { ClaimsRepository } from '../../src/scheduling/claims.repository';
+import { TasksRepository } from '../../src/tasks/tasks.repository';
 import { TestAgent } from '../support/agent';
 import { useTestApp } from '../support/app';
 import { bearer, newSession, Session } from '../support/auth';
@@ -65,5 +66,41 @@ describe('a cancel racing a claim (PostgreSQL)', () => {
     } finally {
       await claimer.end();
     }
+  });
+});
+
+describe('two deletes of one task (PostgreSQL)', () => {
+  const ctx = useTestApp({ env: { SCHEDULER_SWEEP_INTERVAL_SECS: '3600' } });
+
+  it('one deletes it and writes the audit row; the other is the 404 of a deleted task', async () => {
+    const alice = await newSession(ctx.app, 'alice_del');
+    const task = await submitTask(ctx.app, bearer(alice.accessToken));
+    // Both requests find the task live before either deletes it: the race, made certain.
+    const tasks = ctx.app.get(TasksRepository);
+    let arrived = 0;
+    let bothArrived!: () => void;
+    const barrier = new Promise<void>((resolve) => (bothArrived = resolve));
+    jest.spyOn(tasks, 'findLive').mockImplementation(async (...args) => {
+      const found = await TasksRepository.prototype.findLive.apply(tasks, args);
+      if (++arrived === 2) bothArrived();
+      await barrier;
+      return found;
+    });
+    const answers = await Promise.all(
+      [1, 2].map(() =>
+        ctx.app.inject({
+          method: 'DELETE',
+          url: `/api/v1/tasks/${task.task_id}`,
+          headers: bearer(alice.accessToken),
+        }),
+      ),
+    );
+    jest.mocked(tasks.findLive).mockRestore();
+    expect(answers.map((res) => res.statusCode).sort()).toEqual([200, 404]);
+    const rows: unknown[] = await ctx.dataSource.query(
+      `SELECT 1 FROM audit_log WHERE action = 'task.deleted' AND resource_id = $1`,
+      [task.task_id],
+    );
+    expect(rows).toHaveLength(1);
   });
 });
