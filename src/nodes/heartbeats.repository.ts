@@ -130,8 +130,6 @@ export class HeartbeatsRepository {
          SELECT * FROM unnest($1::varchar[], $2::float8[], $3::float8[], $4::float8[], $5::float8[], $6::int[],
                               $7::varchar[], $8::float8[], $9::int[])
            AS v(node_id, cpu, mem, disk, latency, active, agent_version, reliability, beats)
-       ), previous AS (
-         SELECT n.node_id, n.status FROM nodes n JOIN v ON v.node_id = n.node_id
        ), seen AS (
          UPDATE nodes n SET last_heartbeat = now(), last_seen = now(), updated_at = now(),
                 status = CASE WHEN n.status = 'offline' THEN 'online' ELSE n.status END,
@@ -139,9 +137,14 @@ export class HeartbeatsRepository {
                 health_score = CASE WHEN v.cpu IS NULL AND v.mem IS NULL AND v.latency IS NULL
                                     THEN n.health_score ELSE ${SCORE} END,
                 agent_version = COALESCE(v.agent_version, n.agent_version)
-           FROM v
+           -- The status before this update, read locked: a plain read is the statement's snapshot, so a heartbeat
+           -- that waited for another replica's heartbeat of an offline node saw it offline too, and both
+           -- counted its return (vcp_node_online_transitions_total). Locked, it is the row this update changes.
+           FROM v JOIN (SELECT node_id, status FROM nodes WHERE node_id = ANY ($1::varchar[])
+                         ORDER BY node_id FOR UPDATE) previous ON previous.node_id = v.node_id
           WHERE n.node_id = v.node_id AND n.deleted_at IS NULL AND n.status <> 'rejected'
-          RETURNING n.node_id, n.status, n.health_score, n.cpu_usage, n.memory_usage, n.network_latency_ms
+          RETURNING n.node_id, n.status, n.health_score, n.cpu_usage, n.memory_usage, n.network_latency_ms,
+                    previous.status AS previous_status
        ), history AS (
          INSERT INTO node_heartbeat_history AS h (node_id, bucket_start, recorded_at, health_score, cpu_usage,
                 memory_usage, disk_usage, network_latency_ms, active_tasks, status, agent_version, heartbeats)
@@ -158,8 +161,7 @@ export class HeartbeatsRepository {
            agent_version = COALESCE(EXCLUDED.agent_version, h.agent_version),
            heartbeats = h.heartbeats + EXCLUDED.heartbeats
        )
-       SELECT seen.node_id, seen.status, seen.health_score, previous.status AS previous_status
-         FROM seen JOIN previous ON previous.node_id = seen.node_id`,
+       SELECT seen.node_id, seen.status, seen.health_score, seen.previous_status FROM seen`,
       [
         column('nodeId'),
         column('cpuUsage'),

@@ -1,5 +1,6 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { register as clearGlobalMetrics } from 'prom-client';
+import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { VcpMetrics } from '../../../src/metrics/vcp-metrics';
 import { NodeLivenessSweeper } from '../../../src/nodes/node-liveness.sweeper';
@@ -114,5 +115,50 @@ describe('two replicas sweeping at once', () => {
       [nodeIds],
     );
     expect(remaining[0].n).toBe(15);
+  });
+});
+
+/**
+ * Another replica's heartbeat brings an offline node back while this replica's heartbeat statement for it is
+ * under way: the transition is that replica's, and this one must not count it as well.
+ */
+describe('a heartbeat racing another replica’s heartbeat of an offline node', () => {
+  const ctx = useTestApp({ env: { NODE_SWEEP_INTERVAL_SECS: '3600' } });
+
+  it('counts the node’s return online once, on the replica that made it', async () => {
+    const owner = await newSession(ctx.app, 'racing_beats');
+    const node = await registerNode(ctx.app, apiKeyHeader(owner.apiKey));
+    await ctx.dataSource.query(`UPDATE nodes SET status = 'offline' WHERE node_id = $1`, [node.node_id]);
+    const registry = ctx.app.get(VcpMetrics).registry;
+    const transitions = async () =>
+      (await registry.getSingleMetric('vcp_node_online_transitions_total')!.get()).values[0]?.value ?? 0;
+    const before = await transitions();
+    const other = new Client({ connectionString: ctx.db!.url });
+    await other.connect();
+    try {
+      // The other replica's heartbeat, its transaction held open: the node is online, its row locked.
+      await other.query('BEGIN');
+      await other.query(
+        `UPDATE nodes SET status = 'online', last_heartbeat = now() WHERE node_id = $1 AND status = 'offline'`,
+        [node.node_id],
+      );
+      const beat = Promise.resolve(heartbeat(ctx.app, node.node_id, apiKeyHeader(node.node_api_key), {}));
+      // This replica's heartbeat statement started while the node was offline, and waits for its row.
+      await eventually(async () => {
+        await other.query('SELECT pg_stat_clear_snapshot()');
+        const { rows } = await other.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%UPDATE nodes n SET last_heartbeat%'`,
+        );
+        expect(rows[0].n).toBe(1);
+      });
+      await other.query('COMMIT');
+      const res = await beat;
+      expect(res.statusCode).toBe(200);
+      expect(res.json()).toMatchObject({ node_status: 'online' });
+      expect((await transitions()) - before).toBe(0);
+    } finally {
+      await other.end();
+    }
   });
 });
