@@ -241,8 +241,11 @@ export class NodesService {
       if (!(await this.nodes.reinstate(node.nodeId))) {
         throw new AppException(ErrorCode.Conflict, 'Only a rejected or quarantined node can be reinstated');
       }
-      const action = node.status === 'rejected' ? 'node.reinstated' : 'node.quarantine_lifted';
-      await this.audit.record(this.event(action, principal, node), meta);
+      // A node can be both rejected and quarantined: the statement lifts both, and each lift is its own row.
+      if (node.status === 'rejected')
+        await this.audit.record(this.event('node.reinstated', principal, node), meta);
+      if (node.record.quarantinedAt !== null)
+        await this.audit.record(this.event('node.quarantine_lifted', principal, node), meta);
       return (await this.nodes.findLive(node.nodeId, null))!;
     });
     return toNodeInfo(node, principal);

@@ -213,6 +213,27 @@ describe('node registry', () => {
     ]);
   });
 
+  it('reinstating a node both quarantined and rejected audits both lifts', async () => {
+    const node = await registerNode(ctx.app, bearer(owner.accessToken));
+    // Quarantined by its results (verified-results.spec makes one for real), then rejected by its owner.
+    await ctx.dataSource.query(
+      `UPDATE nodes SET quarantined_at = now(), quarantine_reason = 'outvoted' WHERE node_id = $1`,
+      [node.node_id],
+    );
+    expect((await call('POST', `/nodes/${node.node_id}/reject`, bearer(owner.accessToken))).statusCode).toBe(
+      200,
+    );
+    const reinstated = await call('POST', `/nodes/${node.node_id}/reinstate`, bearer(adminToken));
+    expect(reinstated.statusCode).toBe(200);
+    expect(reinstated.json()).toMatchObject({ status: 'offline', reputation: { quarantined: false } });
+    const rows: { action: string }[] = await ctx.dataSource.query(
+      `SELECT action FROM audit_log
+        WHERE resource_id = $1 AND action IN ('node.reinstated', 'node.quarantine_lifted') ORDER BY action`,
+      [node.node_id],
+    );
+    expect(rows.map((row) => row.action)).toEqual(['node.quarantine_lifted', 'node.reinstated']);
+  });
+
   it('a user cannot put nodes:agent on a key of their own (422)', async () => {
     const res = await call('POST', '/api-keys', bearer(adminToken), {
       name: 'agent',
