@@ -311,22 +311,23 @@ export class TasksRepository {
     retryBaseMs: number,
     exhaustedReason = 'attempts_exhausted',
   ): Promise<'requeued' | 'failed' | 'unchanged'> {
+    // Judged in the UPDATE, on the row version it changes: a release that waited for another release of the
+    // same task saw, in a read of its own, active runs that the other had given back (the task got an attempt
+    // more than it had), and would not re-check that the task was still open.
+    const exhausted = `(GREATEST(run_target, min_nodes) - (active_runs - 1))
+                         > (max_attempts + GREATEST(run_target, min_nodes) - 1 - attempts)`;
     const [row] = await this.db.query<{ status: string }>(
-      `WITH t AS (
-         SELECT task_id, (GREATEST(run_target, min_nodes) - (active_runs - 1))
-                         > (max_attempts + GREATEST(run_target, min_nodes) - 1 - attempts) AS exhausted
-           FROM tasks WHERE task_id = $1 AND status IN ${OPEN_STATUSES} AND active_runs > 0)
-       UPDATE tasks SET active_runs = active_runs - 1, updated_at = now(),
+      `UPDATE tasks SET active_runs = active_runs - 1, updated_at = now(),
               -- A trusted node's failed run (adaptive replication) sends the task back to full replication.
               run_target = GREATEST(run_target, min_nodes),
-              status = CASE WHEN t.exhausted THEN 'failed' WHEN active_runs = 1 THEN 'pending' ELSE status END,
-              status_reason = CASE WHEN t.exhausted THEN $3::varchar
+              status = CASE WHEN ${exhausted} THEN 'failed' WHEN active_runs = 1 THEN 'pending' ELSE status END,
+              status_reason = CASE WHEN ${exhausted} THEN $3::varchar
                                    WHEN active_runs = 1 THEN 'retrying after a failed run' ELSE status_reason END,
-              completed_at = CASE WHEN t.exhausted THEN now() ELSE completed_at END,
+              completed_at = CASE WHEN ${exhausted} THEN now() ELSE completed_at END,
               not_before = now() + LEAST(300000, $2::int * power(2, LEAST(attempts - 1, 20))
                                                  * (0.5 + random() / 2)) * interval '1 millisecond'
-         FROM t WHERE tasks.task_id = t.task_id
-       RETURNING tasks.status`,
+        WHERE task_id = $1 AND status IN ${OPEN_STATUSES} AND active_runs > 0
+       RETURNING status`,
       [taskId, retryBaseMs, exhaustedReason],
     );
     if (!row) return 'unchanged';

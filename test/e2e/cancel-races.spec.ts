@@ -104,3 +104,51 @@ describe('two deletes of one task (PostgreSQL)', () => {
     expect(rows).toHaveLength(1);
   });
 });
+
+describe('two runs of one task given back at once (PostgreSQL)', () => {
+  const ctx = useTestApp({ env: { SCHEDULER_SWEEP_INTERVAL_SECS: '3600' } });
+
+  it('the second release judges the attempts left on the row the first one changed: the task fails', async () => {
+    const alice = await newSession(ctx.app, 'alice_rel');
+    // Two runs needed, two attempts allowed, both used by the two claims: neither run may fail.
+    const task = await submitTask(ctx.app, bearer(alice.accessToken), {
+      priority: 9,
+      max_attempts: 2,
+      requirements: { min_nodes: 2, max_execution_time_sec: 60 },
+    });
+    for (const name of ['op_rel_a', 'op_rel_b']) {
+      const owner = await newSession(ctx.app, name);
+      const [run] = await (await TestAgent.register(ctx.app, bearer(owner.accessToken))).claim();
+      expect(run.task_id).toBe(task.task_id);
+    }
+    const first = new Client({ connectionString: ctx.db!.url });
+    await first.connect();
+    try {
+      const session = {
+        query: async (sql: string, values: unknown[]) => (await first.query(sql, values)).rows,
+      } as unknown as DatabaseSession;
+      // The first release, in a transaction held open: it has given back its run and holds the task's row.
+      await first.query('BEGIN');
+      expect(await new TasksRepository(session).releaseSlot(task.task_id, 0)).toBe('requeued');
+      const second = ctx.app.get(TasksRepository).releaseSlot(task.task_id, 0);
+      await eventually(async () => {
+        await first.query('SELECT pg_stat_clear_snapshot()');
+        const { rows } = await first.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock'
+              AND query LIKE '%active_runs = active_runs - 1%'`,
+        );
+        expect(rows[0].n).toBe(1);
+      });
+      await first.query('COMMIT');
+      expect(await second).toBe('failed');
+      const [row] = await ctx.dataSource.query(
+        `SELECT status, status_reason, active_runs FROM tasks WHERE task_id = $1`,
+        [task.task_id],
+      );
+      expect(row).toEqual({ status: 'failed', status_reason: 'attempts_exhausted', active_runs: 0 });
+    } finally {
+      await first.end();
+    }
+  });
+});
