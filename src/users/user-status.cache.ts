@@ -21,6 +21,8 @@ export const USER_STATUS_TTL_MS = 2000;
 @Injectable()
 export class UserStatusCache {
   private readonly entries = new Map<string, { status: UserStatus | null; expiresAt: number }>();
+  /** Counts invalidations: a read that was in flight across one may predate the change, so it is not kept. */
+  private invalidations = 0;
 
   constructor(
     private readonly users: UsersRepository,
@@ -31,6 +33,7 @@ export class UserStatusCache {
     const now = this.clock.nowMs();
     const cached = this.entries.get(userId);
     if (cached && cached.expiresAt > now) return cached.status;
+    const invalidations = this.invalidations;
     const user = await this.users.findById(userId);
     const status = user
       ? {
@@ -41,6 +44,8 @@ export class UserStatusCache {
           accessTokenEpoch: user.accessTokenEpoch,
         }
       : null;
+    // Read before an invalidation on this replica answered after it: that request uses it, later ones read again.
+    if (invalidations !== this.invalidations) return status;
     if (this.entries.size > 10_000) this.entries.clear(); // bounded: a flood of token subjects cannot grow it
     this.entries.set(userId, { status, expiresAt: now + USER_STATUS_TTL_MS });
     return status;
@@ -48,6 +53,7 @@ export class UserStatusCache {
 
   /** Local changes take effect at once on this replica; others follow within the TTL. */
   invalidate(userId: string): void {
+    this.invalidations += 1;
     this.entries.delete(userId);
   }
 }
