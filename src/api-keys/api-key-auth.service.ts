@@ -50,6 +50,8 @@ const FAILURE_AUDITS_PER_MINUTE = 10;
 export class ApiKeyAuthService {
   private readonly logger = new Logger('ApiKeyAuth');
   private readonly cache = new Map<string, CachedLookup>();
+  /** Counts forget() calls: a lookup that was in flight across one may predate the revocation, so it is not kept. */
+  private forgets = 0;
   private readonly lastUsedWrites = new Map<string, number>();
   private readonly failureRows: AuditRowBudget;
 
@@ -69,9 +71,14 @@ export class ApiKeyAuthService {
     const now = this.clock.nowMs();
     let entry = this.cache.get(hash);
     if (!entry || entry.cachedUntil <= now) {
+      const forgets = this.forgets;
       entry = await this.lookup(hash, now);
-      if (this.cache.size >= MAX_CACHE_ENTRIES) this.cache.clear();
-      this.cache.set(hash, entry);
+      // Read before a revocation or rotation on this replica, answered after it: this request uses it, later
+      // ones look again.
+      if (forgets === this.forgets) {
+        if (this.cache.size >= MAX_CACHE_ENTRIES) this.cache.clear();
+        this.cache.set(hash, entry);
+      }
     }
     const key = entry.keyId && entry.ownerId ? { keyId: entry.keyId, ownerId: entry.ownerId } : undefined;
     if (!entry.principal) return { ok: false, reason: entry.reason ?? 'unknown', key };
@@ -82,6 +89,7 @@ export class ApiKeyAuthService {
 
   /** Drops a key from this replica's cache at once (revocation, rotation). */
   forget(keyId: string): void {
+    this.forgets += 1;
     for (const [hash, entry] of this.cache) if (entry.keyId === keyId) this.cache.delete(hash);
   }
 

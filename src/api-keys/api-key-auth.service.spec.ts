@@ -1,0 +1,58 @@
+import type { AuditService } from '../audit/audit.service';
+import { FakeClock } from '../common/clock/fake-clock';
+import { keyedHash } from '../common/crypto/keyed-hash';
+import type { VcpMetrics } from '../metrics/vcp-metrics';
+import { generateApiKey } from './api-key.format';
+import { ApiKeyAuthService } from './api-key-auth.service';
+import { ApiKeysConfig } from './api-keys.config';
+import type { ApiKeysRepository, KeyCredential } from './api-keys.repository';
+
+const PEPPER = 'p'.repeat(48);
+
+describe('ApiKeyAuthService', () => {
+  it('does not keep a lookup that was in flight when the key was revoked on this replica', async () => {
+    const key = generateApiKey();
+    const credential: KeyCredential = {
+      keyId: '00000000-0000-4000-8000-000000000001',
+      scopes: ['tasks:read'],
+      rateLimitTier: 'general',
+      revoked: false,
+      expiresInMs: null,
+      expiresAt: null,
+      replacedBy: null,
+      userId: '00000000-0000-4000-8000-000000000002',
+      username: 'alice',
+      role: 'user',
+      ownerDisabled: false,
+      nodeId: null,
+    };
+    // A request's lookup, read before the revocation and answered after it; later lookups read the row as it is.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const findCredential = jest
+      .fn<Promise<KeyCredential | null>, [string]>()
+      .mockImplementationOnce(async (hash) => {
+        const read = hash === keyedHash(key, PEPPER) ? { ...credential } : null;
+        await gate;
+        return read;
+      })
+      .mockImplementation((hash) =>
+        Promise.resolve(hash === keyedHash(key, PEPPER) ? { ...credential } : null),
+      );
+    const auth = new ApiKeyAuthService(
+      { findCredential, touchLastUsed: () => Promise.resolve() } as unknown as ApiKeysRepository,
+      new ApiKeysConfig({ pepper: PEPPER }),
+      {} as AuditService,
+      {} as VcpMetrics,
+      new FakeClock(),
+    );
+
+    const inFlight = auth.authenticate(key);
+    credential.revoked = true;
+    auth.forget(credential.keyId);
+    release();
+    expect((await inFlight).ok).toBe(true); // that request began before the revocation
+    // Every later request on this replica is refused at once, not after the cache's 2 s.
+    expect(await auth.authenticate(key)).toMatchObject({ ok: false, reason: 'revoked' });
+  });
+});
