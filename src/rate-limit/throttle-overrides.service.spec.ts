@@ -64,6 +64,21 @@ describe('ThrottleOverridesService.find', () => {
     expect(await sut.find(['ip:198.51.100.1'])).toMatchObject({ rpm: 5 });
     expect(overrides.reads).toBe(2);
   });
+
+  it('applies an override made on another replica within the refresh interval when the snapshot read is slow', async () => {
+    // The snapshot read sees no override; one is created at once after it, and the read's answer takes 500 ms.
+    overrides.active = () => {
+      overrides.reads += 1;
+      const rows = overrides.rows;
+      overrides.rows = [override('198.51.100.2', 60_000)];
+      clock.advance(500);
+      return Promise.resolve(rows);
+    };
+    expect(await sut.find(['ip:198.51.100.2'])).toBeNull();
+    clock.advance(OVERRIDES_REFRESH_MS - 500);
+    // 2 s after it was made (README: on every replica within 2 s): the snapshot is that old, so it is read again.
+    expect(await sut.find(['ip:198.51.100.2'])).toMatchObject({ rpm: 5 });
+  });
 });
 
 describe('isStandardIp', () => {

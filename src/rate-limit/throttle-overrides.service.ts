@@ -174,7 +174,8 @@ export class ThrottleOverridesService {
         { tier: r.tier, rpm: r.rpm, burst: r.burst, expiresAt: readAt + r.expiresInMs },
       ]),
     );
-    this.loadedAt = this.clock.nowMs();
+    // As old as the read, not its answer: a slow read would otherwise stretch the 2 s by its own duration.
+    this.loadedAt = readAt;
   }
 }
 
