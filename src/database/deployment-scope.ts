@@ -15,7 +15,10 @@ export function deploymentScope(
   let scope: string;
   if (database.url) {
     const url = new URL(database.url);
-    scope = `${url.hostname}:${url.port}${url.pathname}`;
+    // One database however its URL is written: host names are case-insensitive (a URL keeps their case for
+    // postgres:), and a port left out is PostgreSQL's 5432 (written as before, without it).
+    const port = url.port === '5432' ? '' : url.port;
+    scope = `${url.hostname.toLowerCase()}:${port}${url.pathname}`;
   } else scope = `embedded:${hostname()}:${core.dataDir}`;
   return createHash('sha256').update(scope).digest('hex').slice(0, 16);
 }
