@@ -30,9 +30,15 @@ export class PostgresWakeUps extends WakeUpTransport implements OnApplicationShu
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
+  /**
+   * `timeoutMs` bounds the connect and each query, as DB_CONNECTION_TIMEOUT_SECS bounds the pool's connects: a
+   * reconnect that meets a server that never answers (a hung or unreachable host that took the TCP connection)
+   * would otherwise wait on it for good, and the replica would never LISTEN again.
+   */
   constructor(
     private readonly url: string,
     private readonly replicaId: string,
+    private readonly timeoutMs: number,
   ) {
     super();
   }
@@ -73,6 +79,8 @@ export class PostgresWakeUps extends WakeUpTransport implements OnApplicationShu
       connectionString: this.url,
       application_name: LISTENER_APPLICATION_NAME,
       keepAlive: true,
+      connectionTimeoutMillis: this.timeoutMs,
+      query_timeout: this.timeoutMs,
     });
     let lost = false;
     const onLost = (error?: Error) => {

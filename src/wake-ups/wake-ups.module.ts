@@ -38,7 +38,7 @@ export function redisWakeUpChannel(databaseUrl: string): string {
         const transport =
           redis.url && connection.client
             ? new RedisWakeUps(redis.url, connection.client, redisWakeUpChannel(database.url), replicaId)
-            : new PostgresWakeUps(database.url, replicaId);
+            : new PostgresWakeUps(database.url, replicaId, database.connectionTimeoutMs);
         await transport.start();
         return transport;
       },

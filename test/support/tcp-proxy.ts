@@ -8,6 +8,13 @@ export class TcpProxy {
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
   port = 0;
+  /**
+   * While set, new connections are accepted and then left unanswered (nothing is forwarded either way): a
+   * server that hangs, or a path that swallows packets. They stay so until stop().
+   */
+  unanswering = false;
+  /** The connections left unanswered and still open, with what their clients sent (a startup message, say). */
+  readonly held = new Set<{ received: string }>();
 
   constructor(
     private readonly targetHost: string,
@@ -17,6 +24,18 @@ export class TcpProxy {
   async start(): Promise<number> {
     if (this.server) return this.port;
     const server = createServer((client) => {
+      if (this.unanswering) {
+        const held = { received: '' };
+        this.held.add(held);
+        this.sockets.add(client);
+        client.on('data', (chunk: Buffer) => (held.received += chunk.toString('latin1')));
+        client.once('close', () => {
+          this.sockets.delete(client);
+          this.held.delete(held);
+        });
+        client.on('error', () => client.destroy());
+        return;
+      }
       const upstream = connect(this.targetPort, this.targetHost);
       for (const socket of [client, upstream]) {
         this.sockets.add(socket);

@@ -1,0 +1,150 @@
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import Redis from 'ioredis';
+import { DataSource } from 'typeorm';
+import { ClaimService } from '../../src/scheduling/claim.service';
+import { LISTENER_APPLICATION_NAME } from '../../src/wake-ups/postgres-wake-ups';
+import { redisWakeUpChannel } from '../../src/wake-ups/wake-ups.module';
+import { TestAgent } from '../support/agent';
+import { bootApp } from '../support/app';
+import { bearer, newSession, Session } from '../support/auth';
+import { testConfig, TestConfig } from '../support/config';
+import { eventually } from '../support/eventually';
+import { ADMIN_URL, createTestDatabase, REDIS_URL, TestDatabase } from '../support/postgres';
+import { submitTask } from '../support/tasks';
+import { TcpProxy } from '../support/tcp-proxy';
+
+/**
+ * Wake-ups between replicas across a real fault: PostgreSQL or Redis becomes unreachable (every connection cut,
+ * new ones refused, through a loopback proxy) and comes back. The fallback poll is 30 s and the claim waits
+ * 25 s, so the claim can only come back with the run if the transport was re-established by itself.
+ */
+describe.each([
+  ['LISTEN/NOTIFY', 'postgres'],
+  ['Redis pub/sub', 'redis'],
+] as const)('wake-ups over %s after an outage', (_name, kind) => {
+  let db: TestDatabase;
+  let env: TestConfig;
+  let proxy: TcpProxy;
+  let a: NestFastifyApplication;
+  let b: NestFastifyApplication;
+  let alice: Session;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const target = new URL(kind === 'postgres' ? db.url : REDIS_URL);
+    proxy = new TcpProxy(target.hostname, Number(target.port || (kind === 'postgres' ? 5432 : 6379)));
+    target.port = String(await proxy.start());
+    env = testConfig({
+      DATABASE_URL: kind === 'postgres' ? target.toString() : db.url,
+      ...(kind === 'redis' ? { REDIS_URL: target.toString() } : {}),
+      SCHEDULER_FALLBACK_POLL_MS: '30000',
+      SCHEDULER_SWEEP_INTERVAL_SECS: '3600',
+      DB_CONNECTION_TIMEOUT_SECS: '2',
+    });
+    a = await bootApp(env.config);
+    b = await bootApp(env.config);
+    alice = await newSession(a, 'alice');
+  });
+
+  afterAll(async () => {
+    await proxy?.start(); // let the pools close cleanly
+    await a?.close();
+    await b?.close();
+    await proxy?.stop();
+    await db?.drop();
+    env?.cleanup();
+  });
+
+  /** How many replicas listen now: LISTEN backends in pg_stat_activity, or subscribers of the Redis channel. */
+  const listeners = async (): Promise<number[]> => {
+    if (kind === 'postgres') {
+      const admin = new DataSource({ type: 'postgres', url: ADMIN_URL });
+      await admin.initialize();
+      try {
+        const rows = await admin.query<{ pid: number }[]>(
+          `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = $2`,
+          [db.name, LISTENER_APPLICATION_NAME],
+        );
+        return rows.map((row) => row.pid);
+      } finally {
+        await admin.destroy();
+      }
+    }
+    const redis = new Redis(REDIS_URL, { lazyConnect: true });
+    try {
+      await redis.connect();
+      const [, count] = (await redis.pubsub('NUMSUB', redisWakeUpChannel(db.url))) as [string, number];
+      return Array.from({ length: count }, (_, i) => i);
+    } finally {
+      redis.disconnect();
+    }
+  };
+
+  const wokenAcrossReplicas = async () => {
+    const agent = await TestAgent.register(b, bearer(alice.accessToken));
+    const claims = b.get(ClaimService);
+    const before = claims.waiting;
+    const waiting = agent.claimRaw({ max: 1, wait_ms: 25_000 });
+    await eventually(() => expect(claims.waiting).toBe(before + 1));
+    const task = await submitTask(a, bearer(alice.accessToken));
+    const res = await waiting;
+    expect(res.statusCode).toBe(200);
+    expect(res.json().runs).toEqual([expect.objectContaining({ task_id: task.task_id })]);
+  };
+
+  it('re-establishes the listeners by itself, and wake-ups resume', async () => {
+    const old = await listeners();
+    expect(old).toHaveLength(2);
+    await proxy.stop();
+    await eventually(async () => expect(await listeners()).toHaveLength(0), { timeoutMs: 10_000 });
+    await proxy.start();
+    await eventually(
+      async () => {
+        const now = await listeners();
+        expect(now).toHaveLength(2);
+        if (kind === 'postgres') expect(now.filter((pid) => old.includes(pid))).toEqual([]);
+      },
+      { timeoutMs: 15_000, intervalMs: 200 },
+    );
+    await eventually(
+      async () => {
+        const res = await b.inject({ method: 'GET', url: '/api/v1/health/ready' });
+        expect(res.statusCode).toBe(200);
+      },
+      { timeoutMs: 15_000, intervalMs: 200 },
+    );
+    await wokenAcrossReplicas();
+  }, 60_000);
+
+  if (kind === 'postgres') {
+    it('a LISTEN reconnect that meets a server that never answers gives up and tries again', async () => {
+      expect(await listeners()).toHaveLength(2);
+      await proxy.stop();
+      // Back, but not answering: the reconnects' TCP connections are accepted and left hanging.
+      proxy.unanswering = true;
+      await proxy.start();
+      // Both replicas' LISTEN connections are among the hung ones (their startup message names them).
+      await eventually(
+        () =>
+          expect(
+            [...proxy.held].filter((held) => held.received.includes(LISTENER_APPLICATION_NAME)),
+          ).toHaveLength(2),
+        { timeoutMs: 10_000, intervalMs: 50 },
+      );
+      // The server answers again; the hung connections stay hung (as a half-open connection does).
+      proxy.unanswering = false;
+      await eventually(
+        async () => {
+          const res = await b.inject({ method: 'GET', url: '/api/v1/health/ready' });
+          expect(res.statusCode).toBe(200);
+        },
+        { timeoutMs: 15_000, intervalMs: 200 },
+      );
+      await eventually(async () => expect(await listeners()).toHaveLength(2), {
+        timeoutMs: 15_000,
+        intervalMs: 200,
+      });
+      await wokenAcrossReplicas();
+    }, 60_000);
+  }
+});
