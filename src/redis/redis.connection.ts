@@ -22,6 +22,10 @@ export class RedisConnection implements OnApplicationShutdown {
           enableOfflineQueue: false,
           maxRetriesPerRequest: 1,
           connectTimeout: 2000,
+          // A connection that takes commands and answers nothing (a hung server, or one that took the TCP
+          // connection and never answered the first command) is dropped and reconnected; without this, ioredis
+          // waits on it for good and the replica never uses Redis again.
+          socketTimeout: 2000,
           retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
         })
       : null;

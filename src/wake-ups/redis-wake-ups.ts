@@ -35,6 +35,9 @@ export class RedisWakeUps extends WakeUpTransport implements OnApplicationShutdo
       // The subscription waits for Redis however long it is away, instead of failing after 20 retries.
       maxRetriesPerRequest: null,
       connectTimeout: 2000,
+      // A connection whose commands get no answer is dropped and reconnected (see RedisConnection); an idle
+      // subscription waits for nothing, so it is never cut for being quiet.
+      socketTimeout: 2000,
       retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
     });
     // While Redis is away the subscriber fails every reconnect: one line a minute says so.
