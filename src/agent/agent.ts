@@ -239,8 +239,12 @@ export class Agent {
     try {
       execution = await execute(deps, run, held.controller.signal);
     } catch (error) {
-      // Downloads that failed on the network: the node could not run it, the task goes back to the queue.
-      execution = refused(String(error));
+      // Downloads that failed on the network, an engine that refused the run (busy): the node could not run
+      // it, the task goes back to the queue. The receipt names what the server bound the run to, so it verifies.
+      execution = refused(String(error), {
+        moduleHash: run.spec.module_id ?? undefined,
+        circuitId: run.spec.circuit_id,
+      });
     } finally {
       this.slotState.end(run.run_id);
     }
