@@ -9,6 +9,7 @@ import type { AgentEvent, Reporter } from '../agent/reporter';
 import type { Principal } from '../common/auth/principal';
 import { Scope } from '../common/auth/scopes';
 import { CoreConfig } from '../common/config/core.config';
+import { ConnectionDraining } from '../common/http/connection-draining';
 import { EMBEDDED_NODE_ID_PREFIX, SYSTEM_ACCOUNT_PREFIX } from '../common/validation/reserved-names';
 import { TransactionRunner } from '../database/transaction-runner';
 import { HeartbeatService } from '../nodes/heartbeat.service';
@@ -24,7 +25,11 @@ import { WasmService } from '../wasm/wasm.service';
 import { DirectTransport } from './direct-transport';
 import { EmbeddedNodeConfig } from './embedded-node.config';
 
-/** Embedded runs get this long to finish at shutdown; the rest are handed back (their leases expire). */
+/**
+ * Embedded runs get this long to finish at shutdown, and at most half the time to the shutdown cutoff: the
+ * cutoff stops the engine's runs, and a run stopped under the node would be reported as failed (costing its
+ * task an attempt). The rest are handed back (their leases expire).
+ */
 const SHUTDOWN_GRACE_MS = 5000;
 /** Verified module and circuit bytes each embedded node keeps in memory. */
 const CACHE_BYTES = 256 * 1024 * 1024;
@@ -75,6 +80,7 @@ export class EmbeddedNodes implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly modules: ModuleStoreService,
     private readonly circuits: CircuitRegistryService,
     private readonly engine: WasmService,
+    private readonly draining: ConnectionDraining,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -101,7 +107,8 @@ export class EmbeddedNodes implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
-    await Promise.all(this.agents.splice(0).map((agent) => agent.stop(SHUTDOWN_GRACE_MS)));
+    const graceMs = Math.min(SHUTDOWN_GRACE_MS, this.draining.cutoffAfterMs / 2);
+    await Promise.all(this.agents.splice(0).map((agent) => agent.stop(graceMs)));
   }
 
   private async startNode(index: number): Promise<Agent | null> {

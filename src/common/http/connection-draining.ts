@@ -40,18 +40,20 @@ export class ConnectionDraining implements BeforeApplicationShutdown, OnApplicat
     return this.cut.signal;
   }
 
-  /** Starts draining (idempotent); the cutoff comes SHUTDOWN_TIMEOUT_MS less the closing margin later. */
+  /** From the start of draining to the cutoff: SHUTDOWN_TIMEOUT_MS less the closing margin. */
+  get cutoffAfterMs(): number {
+    const deadline = this.http.shutdownTimeoutMs;
+    return deadline - Math.min(CLOSING_MARGIN_MS, deadline / 4);
+  }
+
+  /** Starts draining (idempotent); the cutoff comes `cutoffAfterMs` later. */
   begin(): void {
     if (this.draining) return;
     this.draining = true;
-    const deadline = this.http.shutdownTimeoutMs;
-    this.cutTimer = setTimeout(
-      () => {
-        this.logger.warn('shutdown deadline near: stopping the work still running');
-        this.cut.abort();
-      },
-      deadline - Math.min(CLOSING_MARGIN_MS, deadline / 4),
-    );
+    this.cutTimer = setTimeout(() => {
+      this.logger.warn('shutdown deadline near: stopping the work still running');
+      this.cut.abort();
+    }, this.cutoffAfterMs);
     this.cutTimer.unref();
   }
 

@@ -1,0 +1,86 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TEST_DEFAULTS } from '../support/config';
+import { eventually } from '../support/eventually';
+import { ServerProcess, startServer } from '../support/server-process';
+import { fixture } from '../support/wasm';
+
+/** The built server (default setup: PGlite, an embedded node) stopped by a real signal while its node runs a task. */
+describe('embedded node at server shutdown', () => {
+  let dataDir: string;
+  let started: ServerProcess | undefined;
+  beforeEach(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'vcp-embedded-shutdown-'));
+  });
+  afterEach(async () => {
+    if (started) await started.stop('SIGKILL');
+    started = undefined;
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  /** A server whose embedded node runs a `loop` task (it spins until its 20 s timeout). */
+  async function serverRunningLoop(env: Record<string, string> = {}) {
+    const server = (started = await startServer({
+      ...TEST_DEFAULTS,
+      LOG_LEVEL: 'info',
+      DATA_DIR: dataDir,
+      EMBEDDED_NODE: 'on',
+      EMBEDDED_NODE_CONCURRENCY: '1',
+      ...env,
+    }));
+    const base = `http://127.0.0.1:${server.port}/api/v1`;
+    const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+      fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const user = { username: 'runner', password: 'correct horse battery' };
+    expect((await post('/auth/register', user)).status).toBe(201);
+    const { access_token } = (await (await post('/auth/login', user)).json()) as { access_token: string };
+    const auth = { authorization: `Bearer ${access_token}` };
+    const submitted = await post(
+      '/tasks',
+      {
+        task_type: 'wasm_execution',
+        wasm_module: fixture('loop').toString('base64'),
+        inputs: {},
+        requirements: { min_nodes: 1, max_execution_time_sec: 20 },
+        max_attempts: 1,
+      },
+      auth,
+    );
+    expect(submitted.status).toBe(201);
+    const { task_id } = (await submitted.json()) as { task_id: string };
+    await eventually(
+      async () => {
+        const task = (await (await fetch(`${base}/tasks/${task_id}`, { headers: auth })).json()) as {
+          status: string;
+        };
+        expect(task.status).toBe('running');
+      },
+      { timeoutMs: 20_000 },
+    );
+    return { server, base, auth, task_id };
+  }
+
+  it('hands back a run that would outlast a short SHUTDOWN_TIMEOUT_MS, unreported, and exits 0 in time', async () => {
+    const deadlineMs = 2000;
+    const { server, auth, task_id } = await serverRunningLoop({ SHUTDOWN_TIMEOUT_MS: String(deadlineMs) });
+    const { code, ms } = await server.stop('SIGTERM');
+    expect({ code, output: code === 0 ? '' : server.output() }).toEqual({ code: 0, output: '' });
+    expect(ms).toBeLessThan(deadlineMs);
+
+    // The run the shutdown stopped is the server's doing, not the task's or the node's: it is not reported as a
+    // failed run (which cost the task its only attempt), its lease is left to expire and the task runs again.
+    const again = (started = await startServer({ ...TEST_DEFAULTS, LOG_LEVEL: 'info', DATA_DIR: dataDir }));
+    const task = (await (
+      await fetch(`http://127.0.0.1:${again.port}/api/v1/tasks/${task_id}`, { headers: auth })
+    ).json()) as { status: string; status_reason: string | null; runs: { outcome: string | null }[] };
+    expect({ status: task.status, outcomes: task.runs.map((run) => run.outcome) }).toEqual({
+      status: 'running',
+      outcomes: [null],
+    });
+  }, 150_000);
+});
