@@ -1,16 +1,14 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
-import { ClaimService } from '../../src/scheduling/claim.service';
 import { LISTENER_APPLICATION_NAME } from '../../src/wake-ups/postgres-wake-ups';
 import { redisWakeUpChannel } from '../../src/wake-ups/wake-ups.module';
-import { TestAgent } from '../support/agent';
 import { bootApp } from '../support/app';
-import { bearer, newSession, Session } from '../support/auth';
+import { newSession, Session } from '../support/auth';
 import { testConfig, TestConfig } from '../support/config';
 import { eventually } from '../support/eventually';
 import { ADMIN_URL, createTestDatabase, REDIS_URL, TestDatabase } from '../support/postgres';
-import { submitTask } from '../support/tasks';
+import { wokenAcrossReplicas as wokenAcrossReplicasOf } from '../support/wake-ups';
 import { TcpProxy } from '../support/tcp-proxy';
 
 /**
@@ -80,17 +78,7 @@ describe.each([
     }
   };
 
-  const wokenAcrossReplicas = async () => {
-    const agent = await TestAgent.register(b, bearer(alice.accessToken));
-    const claims = b.get(ClaimService);
-    const before = claims.waiting;
-    const waiting = agent.claimRaw({ max: 1, wait_ms: 25_000 });
-    await eventually(() => expect(claims.waiting).toBe(before + 1));
-    const task = await submitTask(a, bearer(alice.accessToken));
-    const res = await waiting;
-    expect(res.statusCode).toBe(200);
-    expect(res.json().runs).toEqual([expect.objectContaining({ task_id: task.task_id })]);
-  };
+  const wokenAcrossReplicas = () => wokenAcrossReplicasOf(a, b, alice);
 
   it('re-establishes the listeners by itself, and wake-ups resume', async () => {
     const old = await listeners();

@@ -1,15 +1,13 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DataSource } from 'typeorm';
-import { ClaimService } from '../../src/scheduling/claim.service';
 import { LISTENER_APPLICATION_NAME } from '../../src/wake-ups/postgres-wake-ups';
 import { WakeUpTransport } from '../../src/wake-ups/wake-up-transport';
-import { TestAgent } from '../support/agent';
 import { bootApp } from '../support/app';
-import { bearer, newSession, Session } from '../support/auth';
+import { newSession, Session } from '../support/auth';
 import { createTestEnv, TestEnv } from '../support/databases';
 import { eventually } from '../support/eventually';
 import { REDIS_URL } from '../support/postgres';
-import { submitTask } from '../support/tasks';
+import { wokenAcrossReplicas as wokenAcrossReplicasOf } from '../support/wake-ups';
 
 /**
  * Wake-ups between replicas: two app instances on one PostgreSQL database, a long-polling claim on replica B
@@ -54,18 +52,7 @@ describe.each([
         )
     ).map((row) => row.pid);
 
-  /** B's agent waits in a long poll; A's submission must wake it. */
-  const wokenAcrossReplicas = async () => {
-    const agent = await TestAgent.register(b, bearer(alice.accessToken));
-    const claims = b.get(ClaimService);
-    const before = claims.waiting;
-    const waiting = agent.claimRaw({ max: 1, wait_ms: 25_000 });
-    await eventually(() => expect(claims.waiting).toBe(before + 1));
-    const task = await submitTask(a, bearer(alice.accessToken));
-    const res = await waiting;
-    expect(res.statusCode).toBe(200);
-    expect(res.json().runs).toEqual([expect.objectContaining({ task_id: task.task_id })]);
-  };
+  const wokenAcrossReplicas = () => wokenAcrossReplicasOf(a, b, alice);
 
   it('uses the transport it should', async () => {
     expect(a.get(WakeUpTransport).kind).toBe(kind);
