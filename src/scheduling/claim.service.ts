@@ -34,6 +34,8 @@ export class ClaimService implements OnModuleDestroy {
   private closing = false;
   /** Waiting claims and their node's reputation, in the order they started to wait (a Map keeps it). */
   private readonly stopWaiting = new Map<(byWakeUp?: boolean) => void, number>();
+  /** Wake-ups that found no claim waiting (each claim compares it across its look for work). */
+  private missedWakeUps = 0;
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -94,6 +96,7 @@ export class ClaimService implements OnModuleDestroy {
           if (wokenByWork) this.wakeOne();
           return null;
         }
+        const missedBefore = this.missedWakeUps;
         const runs = await this.leaseNow(nodeId, max, claimKey ?? null);
         if (runs.length > 0) {
           if (wokenByWork) this.wakeOne();
@@ -103,6 +106,12 @@ export class ClaimService implements OnModuleDestroy {
         // nothing (the claim statement skips it) and learns why here.
         score ??= await this.standing(nodeId);
         if (expired || this.closing) return null;
+        // A wake-up that came while this claim was looking found no claim waiting: its work may have committed
+        // after the look's snapshot, so look again now rather than at the fallback poll.
+        if (this.missedWakeUps !== missedBefore) {
+          wokenByWork = true;
+          continue;
+        }
         wokenByWork = await this.nextChance(score, (done) => (wake = done));
       }
     } finally {
@@ -188,7 +197,8 @@ export class ClaimService implements OnModuleDestroy {
         bestScore = score;
       }
     }
-    best?.(true);
+    if (best) best(true);
+    else this.missedWakeUps += 1;
   }
 
   /**

@@ -70,6 +70,30 @@ describe('claim wake-ups', () => {
     expect([second[0]?.task_id, third[0]?.task_id]).toEqual([pair.task_id, pair.task_id]);
   });
 
+  it('a wake-up that comes while the only claim is looking (none waiting) makes it look again, not wait', async () => {
+    const agent = await TestAgent.register(ctx.app, bearer(operators[2].accessToken));
+    const repository = ctx.app.get(ClaimsRepository);
+    const original = repository.claim.bind(repository);
+    let submitted: Promise<{ task_id: string }> | undefined;
+    // The claim's first look finds nothing; the submission commits, and its wake-up fires, before it waits.
+    const claim = jest.spyOn(repository, 'claim').mockImplementationOnce(async (...args) => {
+      const found = await original(...args);
+      submitted = submitTask(ctx.app, bearer(alice.accessToken));
+      await submitted;
+      return found;
+    });
+    try {
+      // The fallback poll is 30 s and the claim's deadline (which looks once more) 20 s: a second look within
+      // eventually's 5 s comes only from the missed wake-up.
+      const res = agent.claimRaw({ max: 1, wait_ms: 20_000 });
+      await eventually(() => expect(claim).toHaveBeenCalledTimes(2));
+      expect((await res).statusCode).toBe(200);
+      expect((await res).json().runs[0].task_id).toBe((await submitted!).task_id);
+    } finally {
+      claim.mockRestore();
+    }
+  });
+
   it('issue 18 acceptance 4: the better-reputed node gets the next task first, though it waited less', async () => {
     const worse = await TestAgent.register(ctx.app, bearer(operators[0].accessToken));
     const better = await TestAgent.register(ctx.app, bearer(operators[1].accessToken));
