@@ -6,7 +6,7 @@ import { TaskEventSignal } from '../tasks/task-event-signal';
 import { TaskQueueRepository } from '../tasks/task-queue.repository';
 import { TasksRepository } from '../tasks/tasks.repository';
 import { RunRelease } from './run-release';
-import { RunsRepository } from './runs.repository';
+import { EndedLeasesRepository } from './ended-leases.repository';
 import { SchedulingConfig } from './scheduling.config';
 
 const BATCH = 200;
@@ -27,7 +27,7 @@ export interface LeaseSweepReport {
 @Injectable()
 export class LeaseSweeper extends IntervalSweep {
   constructor(
-    private readonly runs: RunsRepository,
+    private readonly leases: EndedLeasesRepository,
     private readonly tasks: TasksRepository,
     private readonly queue: TaskQueueRepository,
     private readonly release: RunRelease,
@@ -45,7 +45,7 @@ export class LeaseSweeper extends IntervalSweep {
 
   /** On time for the earliest lease still held: a dead node's runs go back to the queue when it runs out. */
   protected override nextDueInMs(): Promise<number | null> {
-    return this.runs.msUntilFirstLeaseExpiry();
+    return this.leases.msUntilFirstLeaseExpiry();
   }
 
   /** A lease this replica just granted: if its node dies, the run is let again when the lease runs out. */
@@ -57,7 +57,7 @@ export class LeaseSweeper extends IntervalSweep {
     const report: LeaseSweepReport = { expired: 0, requeued: 0, exhausted: 0, queueTimeouts: 0 };
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const effect = await this.tx.run(async () =>
-        this.release.giveBack(await this.runs.expireLeases(BATCH), 'lease_expired'),
+        this.release.giveBack(await this.leases.expireLeases(BATCH), 'lease_expired'),
       );
       this.release.afterCommit(effect);
       report.expired += effect.leases;

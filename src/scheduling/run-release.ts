@@ -7,7 +7,7 @@ import { TaskEventSignal } from '../tasks/task-event-signal';
 import { TasksRepository } from '../tasks/tasks.repository';
 import { WorkSignal } from '../tasks/work-signal';
 import { ReputationRepository } from './reputation.repository';
-import { EndedLease, RunsRepository } from './runs.repository';
+import { EndedLease, EndedLeasesRepository } from './ended-leases.repository';
 
 /** What giving back ended leases did; applied to metrics and wake-ups once its transaction has committed. */
 export interface ReleaseEffect {
@@ -27,7 +27,7 @@ export interface ReleaseEffect {
 @Injectable()
 export class RunRelease implements OnModuleInit {
   constructor(
-    private readonly runs: RunsRepository,
+    private readonly leases: EndedLeasesRepository,
     private readonly tasks: TasksRepository,
     private readonly audit: AuditService,
     private readonly tx: TransactionRunner,
@@ -39,12 +39,18 @@ export class RunRelease implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.nodeLoss.useReleaser(async (nodeIds, cause) => {
-      const effect = await this.tx.run(async () =>
-        this.giveBack(await this.runs.releaseForNodes(nodeIds), cause),
-      );
-      return () => this.afterCommit(effect);
-    });
+    this.nodeLoss.useReleaser((nodeIds, cause) => this.releaseNodes(nodeIds, cause));
+  }
+
+  /**
+   * Ends the nodes' leases now and gives their slots back, in a transaction of its own (or the caller's);
+   * resolves to what must happen once that transaction has committed.
+   */
+  async releaseNodes(nodeIds: string[], cause: LeaseLossCause): Promise<() => void> {
+    const effect = await this.tx.run(async () =>
+      this.giveBack(await this.leases.releaseForNodes(nodeIds), cause),
+    );
+    return () => this.afterCommit(effect);
   }
 
   /** Inside the caller's transaction. */

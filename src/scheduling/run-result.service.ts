@@ -172,10 +172,8 @@ export class RunResultService {
    */
   private async releaseQuarantined(nodeIds: string[]): Promise<void> {
     try {
-      const released = await this.tx.run(async () =>
-        this.release.giveBack(await this.runs.releaseForNodes(nodeIds), 'node_quarantined'),
-      );
-      this.release.afterCommit(released);
+      const afterCommit = await this.release.releaseNodes(nodeIds, 'node_quarantined');
+      afterCommit();
     } catch (error) {
       // The result committed and its answer stands; those leases then end when they expire.
       this.logger.error({

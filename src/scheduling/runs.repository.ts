@@ -2,31 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { DatabaseSession } from '../database/transaction-runner';
 import { completeTaskStatement, OPEN_STATUSES } from '../tasks/task-statements';
 
-/** A lease that ended without a result, and the type of its task (for metrics). */
-export interface EndedLease {
-  runId: string;
-  taskId: string;
-  nodeId: string;
-  taskType: string;
-}
-
-interface EndedLeaseRow {
-  run_id: string;
-  task_id: string;
-  node_id: string;
-  task_type: string;
-}
-
-const ENDED_LEASE_COLUMNS = `run_id, task_id, node_id,
-  (SELECT t.task_type FROM tasks t WHERE t.task_id = task_runs.task_id) AS task_type`;
-
-const toEndedLease = (row: EndedLeaseRow): EndedLease => ({
-  runId: row.run_id,
-  taskId: row.task_id,
-  nodeId: row.node_id,
-  taskType: row.task_type,
-});
-
 export interface ProofContext {
   nodeId: string;
   nodeOwnerId: string | null;
@@ -355,48 +330,5 @@ export class RunsRepository {
       [taskId],
     );
     return rows.map(toSucceededRun);
-  }
-
-  /** Expires leases past their time, a batch at a time; each run changes once however many sweepers race. */
-  /** Milliseconds (by the database's clock) until the earliest held lease runs out; null when none is held. */
-  async msUntilFirstLeaseExpiry(): Promise<number | null> {
-    const [row] = await this.db.query<{ ms: number | null }>(
-      `SELECT (extract(epoch FROM min(lease_expires_at) - now()) * 1000)::float8 AS ms
-         FROM task_runs WHERE status = 'leased'`,
-    );
-    return row?.ms === null || row?.ms === undefined ? null : Math.ceil(Number(row.ms)) + 10;
-  }
-
-  /**
-   * Leases past their time end (a batch per call, the earliest first). Chosen once and updated by primary key,
-   * for the reason given at TasksRepository.expireQueued: the locked rows' conditions were re-checked by FOR
-   * UPDATE on their newest version, so a heartbeat that renewed a lease first keeps it.
-   */
-  async expireLeases(limit: number): Promise<EndedLease[]> {
-    const rows = await this.db.query<EndedLeaseRow>(
-      `UPDATE task_runs SET status = 'expired', outcome = 'lease_expired', completed_at = now()
-        WHERE run_id = ANY (ARRAY(
-                SELECT run_id FROM task_runs
-                 WHERE status = 'leased' AND lease_expires_at <= now()
-                 ORDER BY lease_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED))
-        RETURNING ${ENDED_LEASE_COLUMNS}`,
-      [limit],
-    );
-    return rows.map(toEndedLease);
-  }
-
-  /**
-   * Ends every lease held by these nodes now (deleted, rejected or gone offline): their runs are `expired`
-   * with outcome `node_lost`, without waiting for the lease to run out. Conditional on `leased`, so a result
-   * that committed first keeps its run, and a repeat finds nothing.
-   */
-  async releaseForNodes(nodeIds: string[]): Promise<EndedLease[]> {
-    const rows = await this.db.query<EndedLeaseRow>(
-      `UPDATE task_runs SET status = 'expired', outcome = 'node_lost', completed_at = now()
-        WHERE node_id = ANY($1::varchar[]) AND status = 'leased'
-        RETURNING ${ENDED_LEASE_COLUMNS}`,
-      [nodeIds],
-    );
-    return rows.map(toEndedLease);
   }
 }

@@ -11,6 +11,7 @@ import { LeaseSweeper } from './lease-sweeper';
 import { RunRelease } from './run-release';
 import { RunResultService } from './run-result.service';
 import { ReputationRepository } from './reputation.repository';
+import { EndedLeasesRepository } from './ended-leases.repository';
 import { RunsRepository } from './runs.repository';
 import { SchedulingController } from './scheduling.controller';
 import { Verification } from './verification';
@@ -26,6 +27,7 @@ import { ZkResults } from './zk-results';
   controllers: [SchedulingController],
   providers: [
     RunsRepository,
+    EndedLeasesRepository,
     ClaimsRepository,
     ReputationRepository,
     Verification,

@@ -1,5 +1,5 @@
 import type { DatabaseSession } from '../../../src/database/transaction-runner';
-import { RunsRepository } from '../../../src/scheduling/runs.repository';
+import { EndedLeasesRepository } from '../../../src/scheduling/ended-leases.repository';
 import { TasksRepository } from '../../../src/tasks/tasks.repository';
 import { DatabaseFixture, databaseFixture, rowsReadBy } from '../../support/database-fixture';
 import { describeEachDatabase } from '../../support/databases';
@@ -32,7 +32,7 @@ describeEachDatabase('the lease sweeper on %s reads the queue a bounded number o
   let session: DatabaseSession;
 
   beforeAll(async () => {
-    fixture = await databaseFixture(database, [TasksRepository, RunsRepository]);
+    fixture = await databaseFixture(database, [TasksRepository, EndedLeasesRepository]);
     session = fixture.session;
     // Estimates stay those of a fresh table for the whole test: no autovacuum analyzes it halfway.
     for (const table of ['tasks', 'task_runs']) {
@@ -94,7 +94,7 @@ describeEachDatabase('the lease sweeper on %s reads the queue a bounded number o
     );
     let ended: unknown[] = [];
     const read = await rowsReadBy(fixture, 'task_runs', async () => {
-      ended = await fixture.moduleRef.get(RunsRepository).expireLeases(200);
+      ended = await fixture.moduleRef.get(EndedLeasesRepository).expireLeases(200);
     });
     expect(ended).toHaveLength(DUE_LEASES);
     expect(read).toBeLessThan(LEASED * 3);
