@@ -1,5 +1,5 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { TestAgent } from './agent';
+import { LeasedRun, TestAgent } from './agent';
 import { bearer, newSession, Session } from './auth';
 
 export const QUORUM_TASK = { requirements: { min_nodes: 2, max_execution_time_sec: 60 } };
@@ -12,4 +12,21 @@ export function quorumAgents(ctx: { app: NestFastifyApplication }) {
   const agentOf = async (owner?: Session) =>
     TestAgent.register(ctx.app, bearer((owner ?? (await operator('op'))).accessToken));
   return { operator, agentOf };
+}
+
+/** The honest answer for a run: a function of its inputs, so honest nodes agree and a liar's answer differs. */
+export const honest = (run: LeasedRun) => ({ echo: run.spec.inputs });
+export const LIE = { echo: 'forged' };
+
+/** A node's reputation as an admin reads it. */
+export async function reputationOf(
+  ctx: { app: NestFastifyApplication; admin: { accessToken: string } },
+  agent: TestAgent,
+): Promise<{ reputation: Record<string, unknown> }> {
+  const res = await ctx.app.inject({
+    method: 'GET',
+    url: `/api/v1/nodes/${agent.nodeId}`,
+    headers: bearer(ctx.admin.accessToken),
+  });
+  return res.json<{ reputation: Record<string, unknown> }>();
 }
