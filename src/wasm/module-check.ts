@@ -1,6 +1,6 @@
 import type { StructuralLimits } from './wasm.config';
 import { capMemory, InvalidModuleError, ModuleSummary, summarize } from './wasm-binary';
-import { dataSegmentFault } from './wasm-data-segments';
+import { segmentFault } from './wasm-segments';
 import { checkStructure, LimitExceededError } from './wasm-limits';
 
 const NOT_WASM = 'is not a valid WebAssembly module';
@@ -36,7 +36,7 @@ export function checkModule(bytes: Uint8Array, limits: StructuralLimits): Module
     const summary = summarize(bytes);
     // A cap of 4 GiB checks only what can never run (shared or 64-bit memories), not the configured cap.
     capMemory(bytes, 4 * 1024 * 1024 * 1024);
-    return { ok: true, summary, instantiationFault: dataSegmentFault(bytes) };
+    return { ok: true, summary, instantiationFault: segmentFault(bytes) };
   } catch (error) {
     if (error instanceof InvalidModuleError) return { ok: false, reason: error.reason };
     return notWasm;

@@ -1,7 +1,8 @@
 import { DataSource } from 'typeorm';
 import { MODULES, swapStored } from '../support/content';
 import { BODY_LIMIT, CAP, Reply, useModuleRoutes } from '../support/module-routes';
-import { DATA_OUT_OF_BOUNDS, NO_MEMORY } from '../support/unrunnable-modules';
+import { DATA_OUT_OF_BOUNDS, ELEMENT_OUT_OF_BOUNDS, NO_MEMORY } from '../support/unrunnable-modules';
+import { ORIGINAL_TASK } from '../support/tasks';
 import { expect422 } from '../support/validation';
 import { fixture, sha256, uniqueFixture } from '../support/wasm';
 
@@ -70,14 +71,29 @@ describe('module routes over HTTP', () => {
       ]);
     });
 
-    it('422 for a module no runtime can start: no exported memory, a data segment past its memory', async () => {
+    it('422 for a module no runtime can start: no exported memory, a data or element segment out of bounds', async () => {
       for (const [bytes, reason] of [
         [NO_MEMORY, 'it does not export its memory'],
         [DATA_OUT_OF_BOUNDS, 'cannot be instantiated: data segment is out of bounds'],
+        [ELEMENT_OUT_OF_BOUNDS, 'cannot be instantiated: element segment is out of bounds'],
       ] as const) {
-        const res = await uploadWasm(Buffer.from(bytes));
-        expect422(res, 'wasm_module');
-        expect(details(res)).toEqual([{ field: 'wasm_module', message: expect.stringContaining(reason) }]);
+        const inline = {
+          ...ORIGINAL_TASK,
+          task_type: 'wasm_execution',
+          wasm_module: Buffer.from(bytes).toString('base64'),
+        };
+        const json = (body: unknown) => ({
+          headers: { ...auth(), 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        for (const res of [
+          await uploadWasm(Buffer.from(bytes)),
+          await call('POST', '/tasks', json(inline)),
+        ]) {
+          expect422(res, 'wasm_module');
+          expect(details(res)).toEqual([{ field: 'wasm_module', message: expect.stringContaining(reason) }]);
+        }
+        expect((await call('GET', `/modules/${sha256(bytes)}`, { headers: auth() })).status).toBe(404);
       }
     });
 

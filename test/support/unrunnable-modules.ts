@@ -23,6 +23,16 @@ export const DATA_OUT_OF_BOUNDS = wasmModule(
   section(10, [1, 2, 0, 0x0b]),
   section(11, [1, 0x00, 0x41, 0xf0, 0xa2, 0x04, 0x0b, 3, ...Buffer.from('abc')]),
 );
+/** A table of one element and an element segment writing one function at index 1 (past its end). */
+export const ELEMENT_OUT_OF_BOUNDS = wasmModule(
+  TYPE_VOID,
+  section(3, [1, 0]),
+  section(4, [1, 0x70, 0x00, 1]),
+  ONE_PAGE,
+  EXPORTS,
+  section(9, [1, 0x00, 0x41, 1, 0x0b, 1, 0]),
+  section(10, [1, 2, 0, 0x0b]),
+);
 /** A valid module whose start function traps: only instantiating it can tell. */
 export const START_TRAPS = wasmModule(
   TYPE_VOID,

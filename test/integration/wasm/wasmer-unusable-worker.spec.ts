@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testConfig, TestConfig } from '../../support/config';
 import { buildEngine, Engine, fixture } from '../../support/wasm';
-import { DATA_OUT_OF_BOUNDS, NO_MEMORY, START_TRAPS } from '../../support/unrunnable-modules';
+import { DATA_OUT_OF_BOUNDS, ELEMENT_OUT_OF_BOUNDS, NO_MEMORY, START_TRAPS } from '../../support/unrunnable-modules';
 
 /**
  * Modules wasmer's SDK fails to instantiate shut down the worker's SDK thread pool (some milliseconds after
@@ -38,6 +38,8 @@ describe('wasmer: a module cannot break later runs', () => {
   it.each([
     ['no exported memory', NO_MEMORY, 'module exports no memory'],
     ['a data segment out of bounds', DATA_OUT_OF_BOUNDS, 'data segment is out of bounds'],
+    // Before it was checked here, V8 refused it at instantiation and wasmer ran it to exit_nonzero.
+    ['an element segment out of bounds', ELEMENT_OUT_OF_BOUNDS, 'element segment is out of bounds'],
   ])('a module with %s is invalid_module on both runtimes, before it runs', async (_, bytes, reason) => {
     expect(WebAssembly.validate(bytes)).toBe(true);
     for (const runtime of ['v8', 'wasmer'] as const) {
