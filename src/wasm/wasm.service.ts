@@ -12,6 +12,7 @@ import { describeImport, ModuleStoreService } from './module-store.service';
 import type { RunRequest } from './run-request';
 import { CANCELLED, RuntimeResult, WasmRuntime } from './runtime';
 import { capMemory, InvalidModuleError } from './wasm-binary';
+import { deferStart } from './wasm-start';
 import { WasmConfig, WasmRuntimeName } from './wasm.config';
 
 export const WASM_RUNTIMES_TOKEN = Symbol('vcp.wasmRuntimes');
@@ -191,7 +192,8 @@ export class WasmService implements OnApplicationShutdown {
       const result = await runtime
         .run({
           moduleHash,
-          bytes: () => capMemory(bytes, maxMemoryBytes),
+          // A trapping start function then traps in _start, the same on both runtimes (wasm-start.ts).
+          bytes: () => deferStart(capMemory(bytes, maxMemoryBytes)),
           stdin,
           args,
           env: request.env ?? {},

@@ -1,6 +1,6 @@
 import { name, section, WASM_HEADER } from './wasm-encoding';
 
-/** Valid WebAssembly that no runtime can start: each one fails only at instantiation. */
+/** Valid WebAssembly that no runtime can start as it is: each one fails only at instantiation. */
 const wasmModule = (...sections: number[][]) => new Uint8Array([...WASM_HEADER, ...sections.flat()]);
 const TYPE_VOID = section(1, [1, 0x60, 0, 0]);
 const ONE_PAGE = section(5, [1, 0x00, 1]);
@@ -33,7 +33,7 @@ export const ELEMENT_OUT_OF_BOUNDS = wasmModule(
   section(9, [1, 0x00, 0x41, 1, 0x0b, 1, 0]),
   section(10, [1, 2, 0, 0x0b]),
 );
-/** A valid module whose start function traps: only instantiating it can tell. */
+/** A valid module whose start function traps: only running it can tell (a `trap`: see wasm-start.ts). */
 export const START_TRAPS = wasmModule(
   TYPE_VOID,
   section(3, [2, 0, 0]),
