@@ -65,10 +65,10 @@ export class ContentCache {
    * The verified copy of `sha256`, or null. A copy that is gone, refused (a symlink planted in its place) or
    * no longer hashes to its id is never returned: it is dropped, and the caller reads the database instead.
    */
-  async read(sha256: string): Promise<Buffer | null> {
+  async read(sha256: string, maxBytes = this.options.maxObjectBytes): Promise<Buffer | null> {
     if (!this.entries.has(sha256)) return null;
     try {
-      const bytes = await this.files.open(sha256);
+      const bytes = await this.files.open(sha256, maxBytes);
       this.touch(sha256);
       return bytes;
     } catch (error) {
@@ -91,6 +91,8 @@ export class ContentCache {
    */
   async store(sha256: string, bytes: Uint8Array): Promise<void> {
     if (bytes.byteLength > this.options.budgetBytes || this.options.budgetBytes === 0) return;
+    // Stored under a higher limit than today's: read from the database each time, as `put` refuses it.
+    if (bytes.byteLength > this.options.maxObjectBytes) return;
     this.forget(sha256);
     this.entries.set(sha256, bytes.byteLength);
     this.total += bytes.byteLength;

@@ -45,9 +45,10 @@ export abstract class ContentStore {
   /**
    * The bytes stored under `sha256`, checked against it before they are returned. Throws
    * ContentUnavailableError (missing or refused) or ContentIntegrityError (the bytes do not hash to the id).
-   * The returned Buffer may be shared: callers must not modify it.
+   * The returned Buffer may be shared: callers must not modify it. `maxBytes` (default: the store's own limit)
+   * bounds what is read, for a caller that knows the object's recorded size (stored under a higher limit).
    */
-  abstract open(sha256: string): Promise<Buffer>;
+  abstract open(sha256: string, maxBytes?: number): Promise<Buffer>;
 
   /** Whether a copy that verifies against `sha256` is stored. */
   async has(sha256: string): Promise<boolean> {

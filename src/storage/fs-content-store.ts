@@ -112,13 +112,13 @@ export class FsContentStore extends ContentStore {
   }
 
   /** Looks in each root in order; the first copy found must verify. */
-  async open(sha256: string): Promise<Buffer> {
+  async open(sha256: string, maxBytes = this.options.maxBytes): Promise<Buffer> {
     // Only a well-formed digest becomes a path: nothing a caller passes can name another file.
     if (!isSha256Hex(sha256)) throw new ContentUnavailableError('malformed_id');
     const name = this.relativePath(sha256);
     for (const root of this.paths.roots) {
       try {
-        return await this.readVerified(join(root, name), sha256);
+        return await this.readVerified(join(root, name), sha256, maxBytes);
       } catch (error) {
         if (error instanceof ContentUnavailableError && error.reason === 'missing') continue;
         // The operator must hear of it: callers answer 409, and only 5xx are logged by the error filter.
@@ -196,8 +196,7 @@ export class FsContentStore extends ContentStore {
    * it, rewrite, truncation) changes its identity, and the file is read and verified again, and refused if
    * it no longer hashes to the id.
    */
-  private async readVerified(candidate: string, sha256: string): Promise<Buffer> {
-    const { maxBytes } = this.options;
+  private async readVerified(candidate: string, sha256: string, maxBytes: number): Promise<Buffer> {
     const real = await this.paths.canonicalize(candidate);
     const key = `${sha256}:${real}`;
     const known = this.verified.get(key);

@@ -100,14 +100,14 @@ export class PgContentStore extends ContentStore {
     return sha256;
   }
 
-  async open(sha256: string): Promise<Buffer> {
+  async open(sha256: string, maxBytes = this.options.maxBytes): Promise<Buffer> {
     // A malformed id never reaches SQL or the file system.
     if (!isSha256Hex(sha256)) throw new ContentUnavailableError('malformed_id');
     // The database decides what exists: a cached copy of an object deleted since is never served.
     const object = await this.settings.repository.find(this.namespace, sha256);
-    if (!object) return this.readRoots.open(sha256);
-    if (object.sizeBytes > this.options.maxBytes) throw new ContentUnavailableError('too_large');
-    const cached = await this.cache.read(sha256);
+    if (!object) return this.readRoots.open(sha256, maxBytes);
+    if (object.sizeBytes > maxBytes) throw new ContentUnavailableError('too_large');
+    const cached = await this.cache.read(sha256, maxBytes);
     if (cached) return cached;
     const bytes = await this.fetch(sha256, object);
     await this.cacheCopy(sha256, bytes);

@@ -124,17 +124,21 @@ export class ModuleStoreService {
     return isSha256Hex(moduleId) && (await this.repository.findById(moduleId)) !== null;
   }
 
-  /** The verified bytes of a stored module (row must exist; file read once and checked against the id). */
+  /**
+   * The verified bytes of a stored module (row must exist; file read once and checked against the id). A
+   * module stored before WASM_MAX_MODULE_BYTES was lowered stays readable: the limit governs new uploads, and
+   * the read is bounded by the size its row recorded (the bytes must still hash to the id).
+   */
   async read(moduleId: string): Promise<Buffer> {
-    await this.metadata(moduleId);
-    return this.readFile(moduleId);
+    const record = await this.metadata(moduleId);
+    return this.readFile(moduleId, Math.max(record.sizeBytes, this.config.maxModuleBytes));
   }
 
   /** The verified bytes of `<id>.wasm`; any refusal is "not found", a hash mismatch a 409. */
-  async readFile(moduleId: string): Promise<Buffer> {
+  async readFile(moduleId: string, maxBytes = this.config.maxModuleBytes): Promise<Buffer> {
     if (!isSha256Hex(moduleId)) throw AppException.notFound('Module not found');
     try {
-      return await this.content.open(moduleId);
+      return await this.content.open(moduleId, maxBytes);
     } catch (error) {
       // A path probe must not learn what exists on the host: every reason reads the same to a client.
       if (error instanceof ContentUnavailableError) throw AppException.notFound('Module not found');
@@ -161,7 +165,8 @@ export class ModuleStoreService {
     if (!summary.exports.some((e) => e.name === 'memory' && e.kind === 'memory')) {
       throw invalid('is not a WASI command: it does not export its memory');
     }
-    if (checked.instantiationFault !== null) throw invalid(`cannot be instantiated: ${checked.instantiationFault}`);
+    if (checked.instantiationFault !== null)
+      throw invalid(`cannot be instantiated: ${checked.instantiationFault}`);
     if (summary.imports.length > MAX_SUMMARY_ENTRIES || summary.exports.length > MAX_SUMMARY_ENTRIES) {
       throw invalid(`has more than ${MAX_SUMMARY_ENTRIES} imports or exports`);
     }
