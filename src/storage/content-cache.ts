@@ -3,6 +3,7 @@ import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveRoots } from './contained-paths';
 import { ContentIntegrityError, ContentUnavailableError } from './content-store';
+import type { HashedContent } from './hashed-content';
 import { ContentLayout, FsContentStore } from './fs-content-store';
 
 export interface ContentCacheOptions {
@@ -89,7 +90,8 @@ export class ContentCache {
    * Keeps a copy of bytes known to hash to `sha256`. Room is made first, so the files on disk stay within the
    * budget even while the new one is written; an object larger than the whole budget is not cached.
    */
-  async store(sha256: string, bytes: Uint8Array): Promise<void> {
+  async store(sha256: string, content: Uint8Array | HashedContent): Promise<void> {
+    const bytes = content instanceof Uint8Array ? content : content.bytes;
     if (bytes.byteLength > this.options.budgetBytes || this.options.budgetBytes === 0) return;
     // Stored under a higher limit than today's: read from the database each time, as `put` refuses it.
     if (bytes.byteLength > this.options.maxObjectBytes) return;
@@ -98,7 +100,7 @@ export class ContentCache {
     this.total += bytes.byteLength;
     await this.evictOverBudget();
     try {
-      await this.files.put(bytes);
+      await this.files.put(content);
     } catch (error) {
       this.forget(sha256);
       throw error;

@@ -1,3 +1,5 @@
+import type { HashedContent } from './hashed-content';
+
 /** Why a stored object cannot be read: `missing` is the ordinary case, the others are refusals. */
 export type ContentRejection =
   | 'malformed_id'
@@ -39,8 +41,11 @@ export class ContentIntegrityError extends Error {
  * The abstract class is the DI token; a feature module provides the instance for its own namespace.
  */
 export abstract class ContentStore {
-  /** Stores `bytes` (atomically; a copy that already verifies is kept) and returns their SHA-256. */
-  abstract put(bytes: Uint8Array): Promise<string>;
+  /**
+   * Stores the bytes (atomically; a copy that already verifies is kept) and returns their SHA-256. Given
+   * HashedContent, the bytes are not hashed again (see there why that is safe).
+   */
+  abstract put(content: Uint8Array | HashedContent): Promise<string>;
 
   /**
    * The bytes stored under `sha256`, checked against it before they are returned. Throws

@@ -3,10 +3,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { sha256Off } from '../common/crypto/sha256-off';
 import { isSha256Hex } from '../common/validation/sha256';
 import { ContainedPaths, resolveRoots } from './contained-paths';
 import { ContentIntegrityError, ContentStore, ContentUnavailableError } from './content-store';
+import { HashedContent, hashedContent } from './hashed-content';
 import { fingerprint, sameFingerprint, VerifiedFiles } from './verified-files';
 
 /** Verified bytes kept in memory by default (a warm read then reads neither the file nor its hash again). */
@@ -102,10 +102,11 @@ export class FsContentStore extends ContentStore {
     this.verified = new VerifiedFiles(options.verifiedCacheBytes ?? VERIFIED_CACHE_BYTES);
   }
 
-  async put(bytes: Uint8Array): Promise<string> {
+  async put(content: Uint8Array | HashedContent): Promise<string> {
+    const bytes = content instanceof Uint8Array ? content : content.bytes;
     if (bytes.byteLength > this.options.maxBytes)
       throw new RangeError('content is larger than the store allows');
-    const sha256 = await sha256Off(bytes); // on the thread pool: a module is up to tens of MiB
+    const { sha256 } = await hashedContent(content);
     // Idempotent: a copy that verifies is kept; a missing, refused or corrupt one is replaced in the first root.
     if (!(await this.has(sha256))) await this.write(sha256, bytes);
     return sha256;

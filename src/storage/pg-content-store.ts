@@ -1,12 +1,12 @@
 import { Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { sha256Off } from '../common/crypto/sha256-off';
 import { isSha256Hex } from '../common/validation/sha256';
 import { TransactionRunner } from '../database/transaction-runner';
 import { ContentCache } from './content-cache';
 import { ContentRepository, StoredObject } from './content.repository';
 import { ContentIntegrityError, ContentStore, ContentUnavailableError } from './content-store';
+import { HashedContent, hashedContent } from './hashed-content';
 import { FsContentStore, FsContentStoreOptions } from './fs-content-store';
 
 /** Bytes per `content_chunks` row: each read and write statement carries at most this much. */
@@ -68,10 +68,12 @@ export class PgContentStore extends ContentStore {
     return this.options.name;
   }
 
-  async put(bytes: Uint8Array): Promise<string> {
+  async put(content: Uint8Array | HashedContent): Promise<string> {
+    const bytes = content instanceof Uint8Array ? content : content.bytes;
     if (bytes.byteLength > this.options.maxBytes)
       throw new RangeError('content is larger than the store allows');
-    const sha256 = await sha256Off(bytes); // on the thread pool: a module is up to tens of MiB
+    const hashed = await hashedContent(content);
+    const { sha256 } = hashed;
     const chunks: Uint8Array[] = [];
     for (let at = 0; at < bytes.byteLength; at += this.chunkBytes)
       chunks.push(bytes.subarray(at, at + this.chunkBytes));
@@ -96,7 +98,7 @@ export class PgContentStore extends ContentStore {
       await repository.reset(this.namespace, sha256, object);
       await writeChunks();
     });
-    await this.cacheCopy(sha256, bytes);
+    await this.cacheCopy(sha256, hashed);
     return sha256;
   }
 
@@ -170,9 +172,9 @@ export class PgContentStore extends ContentStore {
   }
 
   /** The database holds the content: a cache that cannot be written (disk full) slows reads, never fails them. */
-  private async cacheCopy(sha256: string, bytes: Uint8Array): Promise<void> {
+  private async cacheCopy(sha256: string, content: Uint8Array | HashedContent): Promise<void> {
     try {
-      await this.cache.store(sha256, bytes);
+      await this.cache.store(sha256, content);
     } catch (error) {
       this.logger.warn({ sha256, err: error }, 'could not cache content on local disk');
     }

@@ -1,5 +1,4 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { sha256Off } from '../common/crypto/sha256-off';
 import { AuditService } from '../audit/audit.service';
 import type { Principal, RequestMeta } from '../common/auth/principal';
 import { AppException } from '../common/errors/app.exception';
@@ -8,6 +7,7 @@ import { pageRequest, toPage } from '../common/pagination/page';
 import { SHA256_HEX_PATTERN, isSha256Hex } from '../common/validation/sha256';
 import { TransactionRunner } from '../database/transaction-runner';
 import { ContentStore } from '../storage/content-store';
+import { hashContent } from '../storage/hashed-content';
 import { OwnedModulePageDto, toOwnedModuleDto } from './dto/module.dto';
 import { ModuleOwnersRepository, ModuleUsage } from './module-owners.repository';
 import { ModuleStoreService, StoredModule } from './module-store.service';
@@ -43,9 +43,11 @@ export class ModuleOwnershipService {
    * (so a refused upload costs no disk) and again, under the user's lock, when ownership is recorded.
    */
   async upload(bytes: Uint8Array, userId: string): Promise<StoredModule> {
-    const moduleId = await sha256Off(bytes);
+    // Hashed once: the store and its content store are given the digest (HashedContent says why that is safe).
+    const content = await hashContent(bytes);
+    const moduleId = content.sha256;
     await this.assertRoom(userId, moduleId, bytes.byteLength);
-    const stored = await this.store.store(bytes, userId);
+    const stored = await this.store.store(content, userId);
     try {
       await this.tx.run(async () => {
         await this.owners.lockUser(userId);
@@ -62,7 +64,7 @@ export class ModuleOwnershipService {
     }
     // A delete of the same module that committed between our write and our ownership removed the file:
     // store it again (the row and our ownership now keep it). Presence is enough: `put` verified the bytes.
-    if (!(await this.content.exists(moduleId))) await this.content.put(bytes);
+    if (!(await this.content.exists(moduleId))) await this.content.put(content);
     return stored;
   }
 

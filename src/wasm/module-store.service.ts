@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { sha256Off } from '../common/crypto/sha256-off';
 import { AppException } from '../common/errors/app.exception';
 import { isSha256Hex } from '../common/validation/sha256';
 import { ErrorCode } from '../common/errors/error-code';
 import { ContentIntegrityError, ContentStore, ContentUnavailableError } from '../storage/content-store';
 import { FsContentStoreOptions } from '../storage/fs-content-store';
+import { HashedContent, hashedContent } from '../storage/hashed-content';
 import { WasmConfig } from './wasm.config';
 import { ModuleChecker } from './module-checker';
 import { ImportEntry, ModuleSummary } from './wasm-binary';
@@ -75,21 +75,24 @@ export class ModuleStoreService {
   /**
    * Hashes, validates and stores a module; `created` is false when the same bytes were stored before. Known
    * bytes are recognised by their hash before anything parses them: they passed the same checks when first
-   * stored, and re-uploading them must cost no more than hashing (the hash runs on libuv's thread pool).
+   * stored, and re-uploading them must cost no more than hashing (the hash runs on libuv's thread pool). The
+   * bytes are hashed once, here or by the caller (HashedContent), and the store is given that hash.
    */
-  async store(bytes: Uint8Array, uploadedBy: string | null): Promise<StoredModule> {
+  async store(content: Uint8Array | HashedContent, uploadedBy: string | null): Promise<StoredModule> {
+    const bytes = content instanceof Uint8Array ? content : content.bytes;
     if (bytes.length > this.config.maxModuleBytes) {
       throw new AppException(ErrorCode.PayloadTooLarge, 'Module is larger than WASM_MAX_MODULE_BYTES');
     }
-    const known = await this.repository.findById(await sha256Off(bytes));
+    const hashed = await hashedContent(content);
+    const known = await this.repository.findById(hashed.sha256);
     // The file is rewritten if it went missing or no longer verifies (put is idempotent).
     if (known) {
-      await this.content.put(bytes);
+      await this.content.put(hashed);
       return { record: known, created: false };
     }
     const summary = await this.validate(bytes);
     // File first, row second: a row never points at bytes that are not on disk.
-    const moduleId = await this.content.put(bytes);
+    const moduleId = await this.content.put(hashed);
     return this.repository.insertIfAbsent({
       moduleId,
       sizeBytes: bytes.length,

@@ -1,6 +1,7 @@
 import { Test, TestingModule } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
 import type { Principal } from '../../../src/common/auth/principal';
+import * as sha256OffModule from '../../../src/common/crypto/sha256-off';
 import { AppException } from '../../../src/common/errors/app.exception';
 import { ConfigModule } from '../../../src/config/config.module';
 import { DatabaseModule } from '../../../src/database/database.module';
@@ -60,6 +61,22 @@ describeEachDatabase('module ownership on %s', (database) => {
     // The refused bytes are not left stored, whichever upload lost.
     const kept = await Promise.all(modules.map((bytes) => stored(sha256(bytes))));
     expect(kept.filter(Boolean)).toHaveLength(2);
+  });
+
+  it('an upload hashes its bytes once, new or known, and stores them under that hash', async () => {
+    const user = await newUser();
+    const bytes = uniqueFixture('echo');
+    const hashes = jest.spyOn(sha256OffModule, 'sha256Off');
+    try {
+      expect((await sut.upload(bytes, user.userId)).created).toBe(true);
+      expect(hashes).toHaveBeenCalledTimes(1);
+      expect(await storedBytes(ds, env.config, MODULES, sha256(bytes))).toEqual(bytes);
+      hashes.mockClear();
+      expect((await sut.upload(bytes, (await newUser()).userId)).created).toBe(false);
+      expect(hashes).toHaveBeenCalledTimes(1);
+    } finally {
+      hashes.mockRestore();
+    }
   });
 
   it('a live task keeps the module after its owner deletes it; once the task is deleted, collection removes it', async () => {
