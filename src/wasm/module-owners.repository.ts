@@ -119,6 +119,23 @@ export class ModuleOwnersRepository {
   }
 
   /**
+   * Modules nobody holds (no owner, no live task, not built-in) whose row is older than `olderThanSecs`: what
+   * a delete left when the process ended between its commit and its collect (or a user's account went with
+   * their ownership). Oldest first, at most `limit`.
+   */
+  async unheld(olderThanSecs: number, limit: number): Promise<string[]> {
+    const rows = await this.db.query<{ module_id: string }>(
+      `SELECT m.module_id FROM wasm_modules m
+        WHERE NOT m.built_in AND m.created_at < now() - $1 * interval '1 second'
+          AND NOT EXISTS (SELECT 1 FROM module_owners o WHERE o.module_id = m.module_id)
+          AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.module_id = m.module_id AND t.deleted_at IS NULL)
+        ORDER BY m.created_at LIMIT $2`,
+      [olderThanSecs, limit],
+    );
+    return rows.map((row) => row.module_id);
+  }
+
+  /**
    * Deletes the module's row if nothing holds it (no owner, no live task); true when it did, and the caller
    * then deletes the bytes before the transaction commits. The row is locked first, so an upload of the same
    * bytes waits for this transaction and then stores them again. Deleted tasks lose their reference (they are

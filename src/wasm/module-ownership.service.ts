@@ -145,14 +145,15 @@ export class ModuleOwnershipService {
 
   /**
    * Deletes a module nobody holds any more (after a task that ran it was deleted, or a refused upload);
-   * nothing happens while an owner or a live task holds it.
+   * nothing happens while an owner or a live task holds it. True when it was deleted.
    */
-  async collect(moduleId: string): Promise<void> {
+  async collect(moduleId: string): Promise<boolean> {
     try {
-      await this.tx.run(() => this.deleteIfUnheld(moduleId));
+      return await this.tx.run(() => this.deleteIfUnheld(moduleId));
     } catch (error) {
       // A task or an upload took the module meanwhile (foreign key): it stays, which is correct.
       this.logger.warn({ moduleId, err: error }, 'module kept: it was taken while being collected');
+      return false;
     }
   }
 

@@ -6,6 +6,7 @@ import { moduleContentOptions, ModuleStoreService } from './module-store.service
 import { ModulesController } from './modules.controller';
 import { ModuleOwnershipService } from './module-ownership.service';
 import { ModuleOwnersRepository } from './module-owners.repository';
+import { ModuleSweeper } from './module-sweeper';
 import { WasmRuntime } from './runtime';
 import { V8Runtime } from './v8/v8.runtime';
 import { WasmConfig } from './wasm.config';
@@ -27,6 +28,7 @@ import { WasmerRuntime } from './wasmer/wasmer.runtime';
     ModuleStoreService,
     ModuleOwnersRepository,
     ModuleOwnershipService,
+    ModuleSweeper,
     {
       provide: WASM_RUNTIMES_TOKEN,
       inject: [WasmConfig],

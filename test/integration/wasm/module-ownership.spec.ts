@@ -6,6 +6,7 @@ import { AppException } from '../../../src/common/errors/app.exception';
 import { ConfigModule } from '../../../src/config/config.module';
 import { DatabaseModule } from '../../../src/database/database.module';
 import { ModuleOwnershipService } from '../../../src/wasm/module-ownership.service';
+import { ModuleSweeper, UNHELD_GRACE_SECS } from '../../../src/wasm/module-sweeper';
 import { WasmModule } from '../../../src/wasm/wasm.module';
 import { MODULES, storedBytes } from '../../support/content';
 import { createTestEnv, describeEachDatabase, TestEnv } from '../../support/databases';
@@ -103,6 +104,32 @@ describeEachDatabase('module ownership on %s', (database) => {
     expect(await ds.query(`SELECT module_id FROM tasks WHERE task_id = $1`, [task_id])).toEqual([
       { module_id: null },
     ]);
+  });
+
+  it('a sweep collects a module a delete left when the process ended before its collect, and nothing held or fresh', async () => {
+    const user = await newUser();
+    const [left, fresh, owned, running] = [1, 2, 3, 4].map(() => uniqueFixture('echo'));
+    const ids = [left, fresh, owned, running].map((bytes) => sha256(bytes));
+    // One user each: the quota here holds two modules.
+    for (const bytes of [left, fresh, owned]) await sut.upload(bytes, (await newUser()).userId);
+    await sut.upload(running, user.userId);
+    await ds.query(
+      `INSERT INTO tasks (creator_id, task_type, max_execution_time_sec, module_id)
+       VALUES ($1, 'wasm_execution', 60, $2)`,
+      [user.userId, ids[3]],
+    );
+    // The delete's transaction committed (ownership gone); its collect never ran.
+    await ds.query(`DELETE FROM module_owners WHERE module_id = ANY($1)`, [[ids[0], ids[1], ids[3]]]);
+    // All but `fresh` are past the grace an upload in flight is given.
+    await ds.query(
+      `UPDATE wasm_modules SET created_at = now() - ($2 + 60) * interval '1 second' WHERE module_id = ANY($1)`,
+      [[ids[0], ids[2], ids[3]], UNHELD_GRACE_SECS],
+    );
+    const sweeper = moduleRef.get(ModuleSweeper);
+    expect(await sweeper.sweep()).toBe(1);
+    expect(await Promise.all(ids.map(stored))).toEqual([false, true, true, true]);
+    expect(await ds.query(`SELECT 1 FROM wasm_modules WHERE module_id = $1`, [ids[0]])).toHaveLength(0);
+    expect(await sweeper.sweep()).toBe(0);
   });
 
   it('an upload after a delete of the same bytes stores them again', async () => {
