@@ -78,10 +78,12 @@ export class ClaimsRepository {
             AND quarantined_at IS NULL AND public_key IS NOT NULL),
        replayed AS (
          -- A repeated claim (its answer was lost): the runs it leased, renewed as a heartbeat would renew them.
+         -- Only while the node may still claim (security: a node quarantined, rejected or deleted since must
+         -- not keep its leases alive by replaying; it gets what a fresh claim would, e.g. the 403).
          UPDATE task_runs r SET lease_expires_at = now() + $4::int * interval '1 second'
            FROM tasks t
-          WHERE $5::varchar IS NOT NULL AND r.node_id = $1 AND r.claim_key = $5 AND r.status = 'leased'
-            AND r.lease_expires_at > now() AND t.task_id = r.task_id
+          WHERE $5::varchar IS NOT NULL AND EXISTS (SELECT 1 FROM node) AND r.node_id = $1 AND r.claim_key = $5
+            AND r.status = 'leased' AND r.lease_expires_at > now() AND t.task_id = r.task_id
          RETURNING r.run_id, r.task_id, r.fence, r.lease_expires_at, t.task_type, t.inputs, t.args,
                    t.deterministic, t.module_id, t.circuit_id, t.max_execution_time_sec, r.inputs_hash,
                    (t.min_nodes = 1 OR t.run_target = 1) AS completes_alone),
