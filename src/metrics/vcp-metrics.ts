@@ -32,6 +32,9 @@ const LONG_HTTP_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 15, 20, 25, 30, 60, 300, 900
 /** WASM runs end by WASM_TIMEOUT_SECS (default 30 s). */
 const WASM_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60];
 const PROOF_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** What one claim statement did: leased runs, found none, or answered a repeat with the runs it had leased. */
+export type ClaimResult = 'leased' | 'empty' | 'replayed';
+
 /** One claim statement: well under a millisecond on an idle database, seconds only under lock contention. */
 const CLAIM_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 
@@ -174,7 +177,7 @@ export class VcpMetrics {
     });
     this.claimDuration = new Histogram({
       name: 'vcp_task_claim_duration_seconds',
-      help: 'Time of one claim statement (not the long poll around it), by whether it leased anything',
+      help: 'Time of one claim statement (not the long poll around it), by whether it leased anything or answered a repeat',
       labelNames: ['result'],
       buckets: CLAIM_BUCKETS,
       registers,
@@ -299,8 +302,8 @@ export class VcpMetrics {
     if (count > 0) this.tasksFinished.inc({ task_type: taskType, status }, count);
   }
 
-  observeClaim(leased: boolean, seconds: number): void {
-    this.claimDuration.observe({ result: leased ? 'leased' : 'empty' }, seconds);
+  observeClaim(result: ClaimResult, seconds: number): void {
+    this.claimDuration.observe({ result }, seconds);
   }
 
   leaseExpired(cause: LeaseLossCause, count = 1): void {

@@ -132,7 +132,9 @@ export class ClaimService implements OnModuleDestroy {
   private async leaseNow(nodeId: string, max: number, claimKey: string | null): Promise<LeasedRunDto[]> {
     const started = performance.now();
     const claimed = await this.claimNow(nodeId, max, claimKey);
-    this.metrics.observeClaim(claimed.length > 0, (performance.now() - started) / 1000);
+    // A repeat leased nothing: counted as `leased` it would inflate the lease rate the histogram is read for.
+    const result = claimed.length === 0 ? 'empty' : claimed[0].replayed ? 'replayed' : 'leased';
+    this.metrics.observeClaim(result, (performance.now() - started) / 1000);
     if (claimed.length === 0) return [];
     this.sweeper.leaseGranted(claimed[0].leaseExpiresAt);
     this.leased.remember(nodeId, claimed);

@@ -19,6 +19,8 @@ export interface ClaimedRun {
   nodePublicKey: string | null;
   /** The run's result alone decides its task (min_nodes 1, or a run target of 1), as of the lease. */
   completesAlone: boolean;
+  /** Leased by an earlier claim with the same key (a repeat), not by this one. */
+  replayed: boolean;
 }
 
 /**
@@ -70,6 +72,7 @@ export class ClaimsRepository {
       inputs_hash: string;
       public_key: string | null;
       completes_alone: boolean;
+      replayed: boolean;
     }>(
       'vcp_claim',
       `WITH node AS (
@@ -154,11 +157,12 @@ export class ClaimsRepository {
          RETURNING run_id, task_id, fence, lease_expires_at)
        SELECT r.run_id, r.task_id, r.fence, r.lease_expires_at, c.task_type, c.inputs, c.args, c.deterministic,
               c.module_id, c.circuit_id, c.max_execution_time_sec, c.inputs_hash,
-              (SELECT public_key FROM node) AS public_key, (c.min_nodes = 1 OR c.run_target = 1) AS completes_alone
+              (SELECT public_key FROM node) AS public_key, (c.min_nodes = 1 OR c.run_target = 1) AS completes_alone,
+              false AS replayed
          FROM runs r JOIN claimed c ON c.task_id = r.task_id
        UNION ALL
        SELECT run_id, task_id, fence, lease_expires_at, task_type, inputs, args, deterministic, module_id,
-              circuit_id, max_execution_time_sec, inputs_hash, (SELECT public_key FROM node), completes_alone
+              circuit_id, max_execution_time_sec, inputs_hash, (SELECT public_key FROM node), completes_alone, true
          FROM replayed
         ORDER BY fence`,
       [nodeId, max, maxConcurrent, leaseSecs, claimKey],
@@ -178,6 +182,7 @@ export class ClaimsRepository {
       inputsHash: row.inputs_hash,
       nodePublicKey: row.public_key,
       completesAlone: row.completes_alone,
+      replayed: row.replayed,
     }));
   }
 }

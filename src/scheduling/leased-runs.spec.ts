@@ -16,6 +16,7 @@ const claimed = (runId: string, overrides: Partial<ClaimedRun> = {}): ClaimedRun
   inputsHash: 'b'.repeat(64),
   nodePublicKey: 'key',
   completesAlone: true,
+  replayed: false,
   ...overrides,
 });
 

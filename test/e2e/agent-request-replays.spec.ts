@@ -6,11 +6,13 @@ import { apiKeyHeader, bearer, newSession, Session } from '../support/auth';
 import { describeEachDatabase } from '../support/databases';
 import { eventually } from '../support/eventually';
 import { heartbeat, ORIGINAL_NODE, uniqueNodeId } from '../support/nodes';
+import { scrape, valueOf } from '../support/prometheus';
 import { FIRST, quorumAgents } from '../support/quorum';
 import { submitTask } from '../support/tasks';
 
 const fencesOf = (runs: LeasedRun[]) => runs.map(({ run_id, fence }) => ({ run_id, fence }));
 const keyed = (key: string) => ({ 'idempotency-key': key });
+const SCRAPE_TOKEN = randomUUID();
 
 /**
  * Issue 19, the server's half: claims repeated with their Idempotency-Key, results repeated after they were
@@ -20,7 +22,12 @@ const keyed = (key: string) => ({ 'idempotency-key': key });
 describeEachDatabase('repeated agent requests on %s', (database) => {
   const ctx = useAdminApp({
     database,
-    env: { TASK_RETRY_BASE_MS: '0', SCHEDULER_SWEEP_INTERVAL_SECS: '3600', NODE_MAX_CONCURRENT_RUNS: '100' },
+    env: {
+      TASK_RETRY_BASE_MS: '0',
+      SCHEDULER_SWEEP_INTERVAL_SECS: '3600',
+      NODE_MAX_CONCURRENT_RUNS: '100',
+      METRICS_TOKEN: SCRAPE_TOKEN,
+    },
   });
   let alice: Session;
   let bob: Session;
@@ -52,6 +59,12 @@ describeEachDatabase('repeated agent requests on %s', (database) => {
   const runsOfNode = async (nodeId: string): Promise<number> =>
     (await ctx.dataSource.query(`SELECT count(*)::int AS n FROM task_runs WHERE node_id = $1`, [nodeId]))[0]
       .n;
+  const claimsBy = async (result: string): Promise<number> =>
+    valueOf(
+      (await scrape(ctx.app, { authorization: `Bearer ${SCRAPE_TOKEN}` })).samples,
+      'vcp_task_claim_duration_seconds_count',
+      { result },
+    );
 
   it('a claim repeated with its Idempotency-Key gets the same runs, renewed, and leases nothing more', async () => {
     await firstTasks(3);
@@ -64,8 +77,14 @@ describeEachDatabase('repeated agent requests on %s', (database) => {
       `UPDATE task_runs SET lease_expires_at = now() + interval '2 seconds' WHERE run_id = ANY($1)`,
       [first.map((run) => run.run_id)],
     );
+    const [leasedBefore, replayedBefore] = [await claimsBy('leased'), await claimsBy('replayed')];
     const again = await agent.claim({ max: 2, wait_ms: 0 }, keyed(key));
     expect(fencesOf(again)).toEqual(fencesOf(first));
+    // The repeat leased nothing: the claim histogram says `replayed`, not `leased`.
+    expect([await claimsBy('leased'), await claimsBy('replayed')]).toEqual([
+      leasedBefore,
+      replayedBefore + 1,
+    ]);
     expect(again.map((run) => run.spec)).toEqual(first.map((run) => run.spec));
     for (const run of again) expect(await leaseOf(run.run_id)).toBeGreaterThan(20);
     expect(await runsOfNode(agent.nodeId)).toBe(2);
