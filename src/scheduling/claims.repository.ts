@@ -76,9 +76,14 @@ export class ClaimsRepository {
     }>(
       'vcp_claim',
       `WITH node AS (
+         -- FOR SHARE: a delete, reject, quarantine or offline sweep of the node in progress is waited for and
+         -- these conditions re-read on the row it committed, so this claim leases nothing to a node it lost
+         -- (that transaction's release of the node's leases could not see runs this claim had not committed).
+         -- One taken first by this claim makes that transaction wait for it, and then release what it leased.
          SELECT node_id, owner_id, cpu_cores, memory_gb, gpu_available, valid_streak, public_key FROM nodes
           WHERE node_id = $1 AND status = 'online' AND deleted_at IS NULL AND node_type = 'compute'
-            AND quarantined_at IS NULL AND public_key IS NOT NULL),
+            AND quarantined_at IS NULL AND public_key IS NOT NULL
+            FOR SHARE),
        replayed AS (
          -- A repeated claim (its answer was lost): the runs it leased, renewed as a heartbeat would renew them.
          -- Only while the node may still claim (security: a node quarantined, rejected or deleted since must
