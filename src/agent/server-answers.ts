@@ -8,7 +8,7 @@ const STILL_UNREACHABLE_EVERY_MS = 60_000;
  * Answers after which this node cannot work until its operator acts, by the server's stable code or reason:
  * its key refused (401); its results signed with a key pair other than the one it registered (422
  * `signature_invalid`: the data dir's key file was lost or replaced); no public key registered (403
- * `no_public_key`). Retrying would only lease runs that then expire, each burning an attempt of a task.
+ * `no_public_key`). Retrying would only lease runs it cannot deliver (each refused, or expiring unreported).
  */
 export type Unusable = 'key_refused' | 'signature_invalid' | 'no_public_key';
 

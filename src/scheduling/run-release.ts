@@ -91,4 +91,40 @@ export class RunRelease implements OnModuleInit {
     if (effect.requeued > 0) this.signal.notify();
     this.events.publish(...effect.taskIds);
   }
+
+  /**
+   * A result whose signature does not verify against the node's registered key (audited): the node cannot
+   * deliver this run (its key pair is not the registered one, or it signs something else), which is no fault
+   * of the task. Its lease ends now and the task gets back its slot and the attempt, queued again at once,
+   * instead of waiting out the lease and paying an attempt for it; the node's record counts an error. In the
+   * caller's transaction or one of its own; the result is what must happen once it committed.
+   */
+  async refuseSignature(
+    run: { runId: string; taskId: string; nodeId: string },
+    fence: string,
+  ): Promise<() => void> {
+    const ended = await this.tx.run(async () => {
+      await this.audit.record(
+        {
+          action: 'run.signature_invalid',
+          status: 'failure',
+          userId: null,
+          resourceType: 'task_run',
+          resourceId: run.runId,
+          metadata: { task_id: run.taskId, node_id: run.nodeId, fence },
+        },
+        null,
+      );
+      const lease = await this.leases.endRefused(run.runId, fence, 'signature_invalid');
+      if (!lease) return null;
+      await this.reputation.countError(run.nodeId);
+      return { requeued: (await this.tasks.returnSlot(run.taskId)) === 'requeued' };
+    });
+    return () => {
+      if (!ended) return;
+      this.metrics.taskRunFinished('signature_invalid');
+      if (ended.requeued) this.signal.notify();
+      this.events.publish(run.taskId);
+    };
+  }
 }

@@ -4,7 +4,6 @@ import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
 import { isRetryableConflict } from '../common/errors/transient-database-error';
 import { isUuid } from '../common/validation/uuid';
-import { AuditService } from '../audit/audit.service';
 import { resultReceipt, RunReceipt, verifyReceipt } from '../common/receipts/receipt';
 import { TransactionRunner } from '../database/transaction-runner';
 import { VcpMetrics } from '../metrics/vcp-metrics';
@@ -54,7 +53,6 @@ export class RunResultService {
     private readonly metrics: VcpMetrics,
     private readonly events: TaskEventSignal,
     private readonly zkResults: ZkResults,
-    private readonly audit: AuditService,
     private readonly verification: Verification,
     private readonly reputation: ReputationRepository,
     private readonly leased: LeasedRuns,
@@ -72,13 +70,14 @@ export class RunResultService {
       throw signatureInvalid();
     const zk = await this.zkResults.verify(nodeId, runId, dto);
     const proofRejected = zk !== null && !zk.accepted;
-    let badSignature = false;
+    // What a refused signature must do once its transaction committed (the refusal is the null response).
+    let afterRefusal: (() => void) | undefined;
     let replayed = false;
     const response = await this.tx.run(async (): Promise<RunResultResponseDto | null> => {
       // Run again after a deadlock: what a rolled-back attempt decided must not be counted for this one.
       effect = noEffect('');
       finished = {};
-      badSignature = false;
+      afterRefusal = undefined;
       replayed = false;
       const run = isUuid(runId) ? await this.runs.lockForResult(runId.toLowerCase()) : null;
       // Another node's run answers like a lost lease: the caller learns nothing about runs not leased to it.
@@ -108,9 +107,8 @@ export class RunResultService {
       }
       const receipt = receiptOf(run, dto, outputHash);
       if (!verifyReceipt(receipt, dto.signature, run.nodePublicKey)) {
-        // Audited in this transaction, which commits (nothing else was written); the 422 follows it.
-        await this.auditBadSignature(run, dto);
-        badSignature = true;
+        // Audited and the lease given back in this transaction, which commits; the 422 follows it.
+        afterRefusal = await this.release.refuseSignature(run, dto.fence);
         return null;
       }
       // Inside one transaction: if the fenced update below finds the lease gone, all of this rolls back.
@@ -158,7 +156,10 @@ export class RunResultService {
       if (finished.status === 'failed') await this.tasks.withdrawLeases(run.taskId);
       return response;
     });
-    if (badSignature || response === null) throw signatureInvalid();
+    if (response === null) {
+      afterRefusal?.();
+      throw signatureInvalid();
+    }
     // An identical repeat: the first answer was counted and announced when it committed, not again.
     if (replayed) return response;
     this.announce(response, effect, proofRejected ? 'proof_invalid' : dto.outcome, finished);
@@ -278,7 +279,7 @@ export class RunResultService {
     const outputHash = jsonSha256Hex(dto.output ?? null);
     if (outputHash !== dto.output_hash) return false;
     if (verifyReceipt(receiptOf(run, dto, outputHash), dto.signature, run.nodePublicKey)) return false;
-    await this.auditBadSignature(run, dto);
+    (await this.release.refuseSignature(run, dto.fence))();
     return true;
   }
 
@@ -315,20 +316,6 @@ export class RunResultService {
       verdict: result.verdict,
       completion: result.completes ? { taskId: run.taskId, output: dto.output ?? null } : null,
     });
-  }
-
-  private auditBadSignature(run: RunForResult, dto: RunResultRequestDto): Promise<unknown> {
-    return this.audit.record(
-      {
-        action: 'run.signature_invalid',
-        status: 'failure',
-        userId: null,
-        resourceType: 'task_run',
-        resourceId: run.runId,
-        metadata: { task_id: run.taskId, node_id: run.nodeId, fence: dto.fence },
-      },
-      null,
-    );
   }
 
   private countVerdicts(effect: OkEffect): void {

@@ -122,7 +122,8 @@ export class SchedulingController {
     description:
       'The body failed validation, or a malformed Claim-Next or Idempotency-Key header (`validation_error`; ' +
       '`details` names each field); output_hash is not the hash of output; the signature does not verify ' +
-      'against the node’s key (`reason: signature_invalid`); a proof on a task that takes none, or none on ' +
+      'against the node’s key (`reason: signature_invalid`: the run’s lease ends, its task is queued again ' +
+      'without spending an attempt); a proof on a task that takes none, or none on ' +
       'an ok zk_proof result',
   })
   async result(

@@ -335,6 +335,24 @@ export class TasksRepository {
   }
 
   /**
+   * A run refused for its node's fault alone (a result its node did not sign) gives its slot back and the
+   * attempt its claim took: the task is queued again at once, as if that claim had not happened.
+   */
+  async returnSlot(taskId: string): Promise<'requeued' | 'unchanged'> {
+    const [row] = await this.db.query<{ status: string }>(
+      `UPDATE tasks SET active_runs = active_runs - 1, attempts = GREATEST(attempts - 1, 0), updated_at = now(),
+              -- As releaseSlot: a trusted node's run (adaptive replication) no longer stands for the task alone.
+              run_target = GREATEST(run_target, min_nodes),
+              status = CASE WHEN active_runs = 1 THEN 'pending' ELSE status END,
+              status_reason = CASE WHEN active_runs = 1 THEN 'waiting for a node' ELSE status_reason END
+        WHERE task_id = $1 AND status IN ${OPEN_STATUSES} AND active_runs > 0
+       RETURNING status`,
+      [taskId],
+    );
+    return row ? 'requeued' : 'unchanged';
+  }
+
+  /**
    * Tasks waiting for a node past their queue timeout fail: pending ones no node claimed, and quorum tasks
    * still seeking a run (a batch per call, oldest deadline first). The
    * batch is chosen once (ARRAY(...) is an InitPlan) and updated by primary key: written as `task_id IN (SELECT

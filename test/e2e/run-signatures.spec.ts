@@ -22,11 +22,12 @@ describe('signed run results', () => {
       [runId],
     );
 
-  it('a result signed with another key is refused (422 signature_invalid), audited, and changes nothing', async () => {
+  it('a result signed with another key is refused (422 signature_invalid), audited, and its lease given back uncharged', async () => {
     const h = bearer(alice.accessToken);
-    const task = await submitTask(ctx.app, h);
+    const task = await submitTask(ctx.app, h, { priority: 9, max_attempts: 1 });
     const agent = await TestAgent.register(ctx.app, bearer(bob.accessToken));
     const [run] = await agent.claim();
+    expect(run.task_id).toBe(task.task_id);
     const body = {
       fence: run.fence,
       outcome: 'ok',
@@ -49,39 +50,75 @@ describe('signed run results', () => {
         metadata: expect.objectContaining({ task_id: task.task_id, node_id: agent.nodeId }),
       }),
     ]);
-    expect(await getTask(ctx.app, task.task_id, h)).toMatchObject({ status: 'running', result: null });
-    // The node's own signature over the very same receipt is accepted.
-    const accepted = await agent.report(run, 'ok', { sum: 6 });
-    expect(accepted.statusCode).toBe(200);
-    expect(accepted.json()).toMatchObject({ task_status: 'completed' });
+    // The node's fault, not the task's: the run ends now, the task is queued again with its one attempt left,
+    // and the node's record counts an error.
+    const [row] = await ctx.dataSource.query(
+      `SELECT r.status, r.outcome, t.attempts, n.runs_error, n.runs_lost
+         FROM task_runs r JOIN tasks t USING (task_id) JOIN nodes n ON n.node_id = r.node_id WHERE r.run_id = $1`,
+      [run.run_id],
+    );
+    expect(row).toEqual({
+      status: 'expired',
+      outcome: 'signature_invalid',
+      attempts: 0,
+      runs_error: 1,
+      runs_lost: 0,
+    });
+    expect(await getTask(ctx.app, task.task_id, h)).toMatchObject({ status: 'pending', result: null });
+    // Its lease is gone: even the node's own signature now is a lost lease, and its heartbeat hears it lost.
+    expect((await agent.report(run, 'ok', { sum: 6 })).json()).toMatchObject({ reason: 'lease_lost' });
+    const beat = await agent.heartbeat([{ run_id: run.run_id, fence: run.fence }]);
+    expect(beat.json().leases).toEqual({ renewed: [], lost: [run.run_id], cancel: [] });
+    // Another node takes it at once, on the attempt the refused run did not use up.
+    const other = await TestAgent.register(ctx.app, bearer(bob.accessToken));
+    const [retry] = await other.claim();
+    expect(retry.task_id).toBe(task.task_id);
+    expect((await other.report(retry, 'ok', { sum: 6 })).json()).toMatchObject({ task_status: 'completed' });
   });
 
   it('the signature binds every receipt field: the right key over a different outcome or time is refused', async () => {
-    const task = await submitTask(ctx.app, bearer(alice.accessToken));
     const agent = await TestAgent.register(ctx.app, bearer(bob.accessToken));
-    const [run] = await agent.claim();
-    expect(run.task_id).toBe(task.task_id);
-    const body = {
-      fence: run.fence,
-      outcome: 'ok',
-      output: 7,
-      output_hash: outputHash(7),
-      execution_time_ms: 12,
+    /** A run of a fresh task, and a result body for it. */
+    const leased = async () => {
+      const task = await submitTask(ctx.app, bearer(alice.accessToken), { priority: 9 });
+      const [run] = await agent.claim();
+      expect(run.task_id).toBe(task.task_id);
+      const body = {
+        fence: run.fence,
+        outcome: 'ok',
+        output: 7,
+        output_hash: outputHash(7),
+        execution_time_ms: 12,
+      };
+      return { task, run, body };
     };
+    const timed = await leased();
     const signedTime = signReceipt(
-      receiptFor(run, { ...body, execution_time_ms: 13 }),
+      receiptFor(timed.run, { ...timed.body, execution_time_ms: 13 }),
       agent.keys.privateKey,
     );
-    const res = await agent.report(run, 'ok', 7, { signature: signedTime });
+    const res = await agent.report(timed.run, 'ok', 7, { signature: signedTime });
     expect(res.statusCode).toBe(422);
     expect(res.json().reason).toBe('signature_invalid');
-    const signedOutcome = signReceipt(receiptFor(run, { ...body, outcome: 'trap' }), agent.keys.privateKey);
-    expect((await agent.report(run, 'ok', 7, { signature: signedOutcome })).json().reason).toBe(
+    const other = await leased();
+    const signedOutcome = signReceipt(
+      receiptFor(other.run, { ...other.body, outcome: 'trap' }),
+      agent.keys.privateKey,
+    );
+    expect((await agent.report(other.run, 'ok', 7, { signature: signedOutcome })).json().reason).toBe(
       'signature_invalid',
     );
     // Not base64 of 64 bytes at all: the same refusal, never a 500.
-    expect((await agent.report(run, 'ok', 7, { signature: 'not a signature' })).statusCode).toBe(422);
-    expect((await agent.report(run, 'ok', 7)).statusCode).toBe(200);
+    const garbled = await leased();
+    expect((await agent.report(garbled.run, 'ok', 7, { signature: 'not a signature' })).statusCode).toBe(422);
+    // The control: the node's own signature over the receipt as it is.
+    const signed = await leased();
+    expect((await agent.report(signed.run, 'ok', 7)).statusCode).toBe(200);
+    // The refused tasks went back to the queue: out of the next tests' way.
+    for (const { task } of [timed, other, garbled]) {
+      const url = `/api/v1/tasks/${task.task_id}/cancel`;
+      await ctx.app.inject({ method: 'POST', url, headers: bearer(alice.accessToken) });
+    }
   });
 
   it('the receipt is the pinned JCS form: keys sorted, absent fields omitted (never null)', () => {

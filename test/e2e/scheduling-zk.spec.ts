@@ -181,8 +181,15 @@ describe('zk_proof tasks', () => {
       expect(refused.json()).toMatchObject({ reason: 'signature_invalid' });
       expect(check).not.toHaveBeenCalled();
       expect(await artifactsOf(task.task_id)).toEqual([]);
-      // The control: the node's own signature over the same result is verified (once) and completes the task.
-      const accepted = await agent.report(run, 'ok', output, extra);
+      // Its lease was given back: another node takes the task, and its own signature over the same result is
+      // verified (once) and completes it.
+      expect(await getTask(ctx.app, task.task_id, bearer(alice.accessToken))).toMatchObject({
+        status: 'pending',
+      });
+      expect((await agent.report(run, 'ok', output, extra)).json()).toMatchObject({ reason: 'lease_lost' });
+      const other = await newAgent();
+      const retry = await claimTask(other, task.task_id);
+      const accepted = await other.report(retry, 'ok', output, extra);
       expect(accepted.json()).toMatchObject({ task_status: 'completed' });
       expect(check).toHaveBeenCalledTimes(1);
     } finally {
@@ -213,10 +220,18 @@ describe('zk_proof tasks', () => {
 
   it('the signed receipt binds the proof the result carries (proof_hash of its proof and public_signals)', async () => {
     // A third-party node reporting its statement as output and the proof beside it, as README pins the body.
-    const { agent, run, proof, publicSignals, output, body, extra } = await claimedZkResult();
-    const withoutProofHash = signReceipt(receiptFor(run, body), agent.keys.privateKey);
-    const unbound = await agent.report(run, 'ok', output, { ...extra, signature: withoutProofHash });
+    const refusedRun = await claimedZkResult();
+    const withoutProofHash = signReceipt(
+      receiptFor(refusedRun.run, refusedRun.body),
+      refusedRun.agent.keys.privateKey,
+    );
+    const unbound = await refusedRun.agent.report(refusedRun.run, 'ok', refusedRun.output, {
+      ...refusedRun.extra,
+      signature: withoutProofHash,
+    });
     expect([unbound.statusCode, unbound.json().reason]).toEqual([422, 'signature_invalid']);
+    // That refusal gave its lease back: the binding receipt is checked on a run of its own.
+    const { agent, run, proof, publicSignals, output, body, extra } = await claimedZkResult();
     const receipt = { ...receiptFor(run, body), proof_hash: proofHash(proof, publicSignals) };
     const signature = signReceipt(receipt, agent.keys.privateKey);
     const accepted = await agent.report(run, 'ok', output, { ...extra, signature });

@@ -87,8 +87,10 @@ describeEachDatabase('a result that completes its task alone, on %s', (database)
     const res = await agent.report(run, 'ok', { result: 6 });
     expect(res.statusCode).toBe(422);
     expect(res.json().reason).toBe('signature_invalid');
-    expect(await runRow(run.run_id)).toEqual({ status: 'leased', outcome: null });
-    expect((await getTask(ctx.app, task.task_id, bearer(alice.accessToken))).status).toBe('running');
+    // Refused, the lease is given back (the node cannot deliver it) and the task queued again.
+    expect(await runRow(run.run_id)).toEqual({ status: 'expired', outcome: 'signature_invalid' });
+    expect((await getTask(ctx.app, task.task_id, bearer(alice.accessToken))).status).toBe('pending');
+    await ctx.dataSource.query(`UPDATE tasks SET status = 'cancelled' WHERE task_id = $1`, [task.task_id]);
   });
 
   if (database !== 'postgres') return;
