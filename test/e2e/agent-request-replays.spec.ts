@@ -122,31 +122,42 @@ describeEachDatabase('repeated agent requests on %s', (database) => {
     for (const run of repeated) expect((await b.report(run, 'ok', 6)).statusCode).toBe(200);
   });
 
-  it('a repeat by a node quarantined since its claim is the 403 a fresh claim gets, and renews nothing', async () => {
-    await firstTasks(1);
-    const agent = await newAgent();
-    const key = randomUUID();
-    const [run] = await agent.claim({ max: 1, wait_ms: 0 }, keyed(key));
-    // Quarantined while it still holds the lease: the moment between the quarantine's commit and the release
-    // of its leases (or a release that failed, which leaves them to expire).
-    await ctx.dataSource.query(
-      `UPDATE nodes SET quarantined_at = now(), quarantine_reason = 'test' WHERE node_id = $1`,
-      [agent.nodeId],
-    );
-    await ctx.dataSource.query(
-      `UPDATE task_runs SET lease_expires_at = now() + interval '2 seconds' WHERE run_id = $1`,
-      [run.run_id],
-    );
-    const repeat = await agent.claimRaw({ max: 1, wait_ms: 0 }, keyed(key));
-    expect([repeat.statusCode, repeat.json().reason]).toEqual([403, 'node_quarantined']);
-    expect(await leaseOf(run.run_id)).toBeLessThan(3);
-    // The control: reinstated, the same repeat gets its run back, renewed.
-    await ctx.dataSource.query(`UPDATE nodes SET quarantined_at = NULL WHERE node_id = $1`, [agent.nodeId]);
-    const again = await agent.claim({ max: 1, wait_ms: 0 }, keyed(key));
-    expect(fencesOf(again)).toEqual(fencesOf([run]));
-    expect(await leaseOf(run.run_id)).toBeGreaterThan(20);
-    expect((await agent.report(run, 'ok', 0)).statusCode).toBe(200);
-  });
+  it.each([
+    {
+      standing: 'quarantined',
+      set: `quarantined_at = now(), quarantine_reason = 'test'`,
+      lift: 'quarantined_at = NULL',
+      answer: [403, 'node_quarantined'],
+    },
+    // Its key not yet refused: a replica hears of a revocation within 5 s.
+    { standing: 'rejected', set: `status = 'rejected'`, lift: `status = 'online'`, answer: [204, undefined] },
+  ])(
+    'a repeat by a node $standing since its claim gets what a fresh claim gets, and renews nothing',
+    async ({ set, lift, answer }) => {
+      await firstTasks(1);
+      const agent = await newAgent();
+      const key = randomUUID();
+      const [run] = await agent.claim({ max: 1, wait_ms: 0 }, keyed(key));
+      // Changed while it still holds the lease: as between a quarantine's commit and the release of its leases
+      // (or after a release that failed, which leaves them to expire).
+      await ctx.dataSource.query(`UPDATE nodes SET ${set} WHERE node_id = $1`, [agent.nodeId]);
+      await ctx.dataSource.query(
+        `UPDATE task_runs SET lease_expires_at = now() + interval '2 seconds' WHERE run_id = $1`,
+        [run.run_id],
+      );
+      const repeat = await agent.claimRaw({ max: 1, wait_ms: 0 }, keyed(key));
+      expect([repeat.statusCode, repeat.statusCode === 204 ? undefined : repeat.json().reason]).toEqual(
+        answer,
+      );
+      expect(await leaseOf(run.run_id)).toBeLessThan(3);
+      // The control: restored, the same repeat gets its run back, renewed.
+      await ctx.dataSource.query(`UPDATE nodes SET ${lift} WHERE node_id = $1`, [agent.nodeId]);
+      const again = await agent.claim({ max: 1, wait_ms: 0 }, keyed(key));
+      expect(fencesOf(again)).toEqual(fencesOf([run]));
+      expect(await leaseOf(run.run_id)).toBeGreaterThan(20);
+      expect((await agent.report(run, 'ok', 0)).statusCode).toBe(200);
+    },
+  );
 
   it('without the header a repeated claim leases more (as before); a malformed key is a 422 naming it', async () => {
     await firstTasks(2);
