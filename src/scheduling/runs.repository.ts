@@ -98,7 +98,8 @@ export class RunsRepository {
 
   /**
    * Renews every lease the node names, in one statement: renewed when the run is still leased to it with
-   * that fence and not yet expired; `cancel` when its task was cancelled; otherwise lost.
+   * that fence and not yet expired, and the node is not quarantined; `cancel` when its task was cancelled;
+   * otherwise lost.
    */
   async renew(
     nodeId: string,
@@ -114,6 +115,9 @@ export class RunsRepository {
            FROM given g
           WHERE r.run_id = g.run_id AND r.fence = g.fence AND r.node_id = $1 AND r.status = 'leased'
             AND r.lease_expires_at > now()
+            -- Security: a quarantined node's leases are taken back after its quarantine commits; until then,
+            -- or if that failed, its heartbeats must not keep them alive (they then expire and are requeued).
+            AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.node_id = $1 AND n.quarantined_at IS NOT NULL)
          RETURNING r.run_id, r.fence)
        -- By run and fence: a run named twice (one fence stale) is renewed for its own fence only.
        SELECT g.run_id,

@@ -124,6 +124,42 @@ describeEachDatabase('quorum faults and leases on %s', (database) => {
     expect(again.task_id).toBe(ids[3]);
   });
 
+  it('a quarantined node whose leases were not taken back cannot keep them alive with heartbeats', async () => {
+    const task = await submitTask(ctx.app, bearer(alice.accessToken), { priority: 9 });
+    const agent = await agentOf();
+    const [run] = await agent.claim();
+    expect(run.task_id).toBe(task.task_id);
+    // Quarantined, its lease still held: as before the release that follows the quarantine, or after it failed.
+    await ctx.dataSource.query(
+      `UPDATE nodes SET quarantined_at = now(), quarantine_reason = 'test' WHERE node_id = $1`,
+      [agent.nodeId],
+    );
+    await ctx.dataSource.query(
+      `UPDATE task_runs SET lease_expires_at = now() + interval '2 seconds' WHERE run_id = $1`,
+      [run.run_id],
+    );
+    const leaseSecs = async () =>
+      Number(
+        (
+          await ctx.dataSource.query(
+            `SELECT extract(epoch FROM lease_expires_at - now()) AS s FROM task_runs WHERE run_id = $1`,
+            [run.run_id],
+          )
+        )[0].s,
+      );
+    expect((await agent.heartbeat([run])).json().leases).toEqual({
+      renewed: [],
+      lost: [run.run_id],
+      cancel: [],
+    });
+    expect(await leaseSecs()).toBeLessThan(3);
+    // The control: reinstated, the same heartbeat renews it.
+    await ctx.dataSource.query(`UPDATE nodes SET quarantined_at = NULL WHERE node_id = $1`, [agent.nodeId]);
+    expect((await agent.heartbeat([run])).json().leases.renewed).toEqual([run.run_id]);
+    expect(await leaseSecs()).toBeGreaterThan(10);
+    expect((await agent.report(run, 'ok', honest(run))).statusCode).toBe(200);
+  });
+
   it('one signing key under two owners is one voice: their agreement is no quorum until another key agrees', async () => {
     const a = await agentOf();
     const owner = await operator('copy');
