@@ -39,6 +39,7 @@ describe('loadConfig', () => {
       url: null,
       maxConnections: 10,
       connectionTimeoutMs: 30_000,
+      migrationLockTimeoutMs: 300_000,
       embeddedVacuumIntervalMs: 300_000,
     });
     expect(sut.redis.url).toBeNull();
@@ -150,6 +151,7 @@ describe('loadConfig', () => {
       PORT: '8080',
       DB_MAX_CONNECTIONS: '25',
       DB_CONNECTION_TIMEOUT_SECS: '5',
+      DB_MIGRATION_LOCK_TIMEOUT_SECS: '20',
       EMBEDDED_VACUUM_INTERVAL_SECS: '0',
       DATABASE_URL: 'postgres://vcp@db.internal:5432/vcp',
       REDIS_URL: 'redis://127.0.0.1:6379',
@@ -162,6 +164,7 @@ describe('loadConfig', () => {
       url: 'postgres://vcp@db.internal:5432/vcp',
       maxConnections: 25,
       connectionTimeoutMs: 5000,
+      migrationLockTimeoutMs: 20_000,
       embeddedVacuumIntervalMs: 0,
     });
     expect(sut.http.corsAllowedOrigins).toEqual(['https://a.example.com', 'https://b.example.com']);
@@ -205,6 +208,9 @@ describe('loadConfig', () => {
   it('says each rule with its bounds, once per variable', () => {
     expect(problemsOf({ PORT: 'abc' })).toEqual(['PORT: must be a whole number from 0 to 65535']);
     expect(problemsOf({ PORT: '70000' })).toEqual(['PORT: must be a whole number from 0 to 65535']);
+    expect(problemsOf({ DB_MIGRATION_LOCK_TIMEOUT_SECS: '0' })).toEqual([
+      'DB_MIGRATION_LOCK_TIMEOUT_SECS: must be a whole number from 1 to 86400',
+    ]);
     expect(problemsOf({ LOG_LEVEL: 'loud' })).toEqual([
       'LOG_LEVEL: must be one of: fatal, error, warn, info, debug, trace, silent',
     ]);

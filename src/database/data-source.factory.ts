@@ -6,6 +6,7 @@ import type { PostgresConnectionOptions } from 'typeorm/driver/postgres/Postgres
 import { MIGRATIONS } from '../../migrations';
 import type { CoreConfig } from '../common/config/core.config';
 import type { DatabaseConfig } from './database.config';
+import { acquireMigrationLock, releaseMigrationLock } from './migration-lock';
 import { TypeOrmLogAdapter } from './typeorm-logger';
 import { openEmbeddedPostgres, PGliteHandle } from './embedded-postgres';
 
@@ -45,22 +46,29 @@ export class EmbeddedDataSource extends DataSource {
  * A DataSource on a PostgreSQL server whose migrations take turns across processes: every replica runs the
  * pending migrations as it boots, and two running them at once on a fresh database collide (the second's
  * CREATE TABLE meets the first's uncommitted one). The migrations run on one connection that holds a
- * session-level advisory lock, so a replica that waited finds them applied. (PGlite needs none: one process
- * holds its DATA_DIR.)
+ * session-level advisory lock, so a replica that waited finds them applied; it waits at most
+ * DB_MIGRATION_LOCK_TIMEOUT_SECS. (PGlite needs none: one process holds its DATA_DIR.)
  */
 export class PostgresDataSource extends DataSource {
+  constructor(
+    options: DataSourceOptions,
+    private readonly migrationLockTimeoutMs: number,
+  ) {
+    super(options);
+  }
+
   override async runMigrations(options?: Parameters<DataSource['runMigrations']>[0]): Promise<Migration[]> {
     const runner = this.createQueryRunner();
     try {
       // Session-level, not per transaction: migrations run one transaction each ('each'), all under the lock.
-      await runner.query(`SELECT pg_advisory_lock(hashtextextended('vcp.migrations', 0))`);
+      await acquireMigrationLock(runner, this.migrationLockTimeoutMs);
       try {
         const executor = new MigrationExecutor(this, runner);
         executor.transaction = options?.transaction ?? this.options.migrationsTransactionMode ?? 'all';
         executor.fake = options?.fake ?? false;
         return await executor.executePendingMigrations();
       } finally {
-        await runner.query(`SELECT pg_advisory_unlock(hashtextextended('vcp.migrations', 0))`);
+        await releaseMigrationLock(runner);
       }
     } finally {
       await runner.release();
@@ -85,6 +93,7 @@ export function embeddedDataDir(settings: DataSourceSettings): string {
 }
 
 const EMBEDDED_PGLITE = Symbol('vcp.embeddedPglite');
+const MIGRATION_LOCK_TIMEOUT_MS = Symbol('vcp.migrationLockTimeoutMs');
 
 /**
  * PostgreSQL when DATABASE_URL is set, else embedded PGlite in DATA_DIR. Both go through the same `pg`
@@ -97,15 +106,20 @@ export async function buildDataSourceOptions(
 ): Promise<DataSourceOptions> {
   const { database } = settings;
   if (database.url) {
+    const extra = {
+      max: database.maxConnections,
+      connectionTimeoutMillis: database.connectionTimeoutMs,
+      idleTimeoutMillis: 30_000,
+    };
+    Object.defineProperty(extra, MIGRATION_LOCK_TIMEOUT_MS, {
+      value: database.migrationLockTimeoutMs,
+      enumerable: false,
+    });
     return {
       ...commonOptions(migrationsRun),
       url: database.url,
       applicationName: POSTGRES_APPLICATION_NAME,
-      extra: {
-        max: database.maxConnections,
-        connectionTimeoutMillis: database.connectionTimeoutMs,
-        idleTimeoutMillis: 30_000,
-      },
+      extra,
     };
   }
   const dataDir = embeddedDataDir(settings);
@@ -130,8 +144,13 @@ export async function buildDataSourceOptions(
 
 /** The DataSource for options made by buildDataSourceOptions (an embedded one closes PGlite on destroy). */
 export function dataSourceFromOptions(options: DataSourceOptions): DataSource {
-  const pglite = (options.extra as Record<symbol, PGliteHandle | undefined> | undefined)?.[EMBEDDED_PGLITE];
-  return pglite ? new EmbeddedDataSource(options, pglite) : new PostgresDataSource(options);
+  const extra = options.extra as Record<symbol, unknown> | undefined;
+  const pglite = extra?.[EMBEDDED_PGLITE] as PGliteHandle | undefined;
+  if (pglite) return new EmbeddedDataSource(options, pglite);
+  return new PostgresDataSource(
+    options,
+    (extra?.[MIGRATION_LOCK_TIMEOUT_MS] as number | undefined) ?? 300_000,
+  );
 }
 
 export async function createDataSource(

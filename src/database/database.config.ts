@@ -11,6 +11,9 @@ export class DatabaseVariables {
   @IntVariable(1, 600)
   DB_CONNECTION_TIMEOUT_SECS?: number;
 
+  @IntVariable(1, 86_400)
+  DB_MIGRATION_LOCK_TIMEOUT_SECS?: number;
+
   @IntVariable(0, 86_400)
   EMBEDDED_VACUUM_INTERVAL_SECS?: number;
 }
@@ -20,6 +23,8 @@ export class DatabaseConfig {
   readonly url!: string | null;
   readonly maxConnections!: number;
   readonly connectionTimeoutMs!: number;
+  /** How long a start waits for another session's migration lock before it gives up (PostgreSQL only). */
+  readonly migrationLockTimeoutMs!: number;
   /** How often the embedded database is vacuumed and analyzed (it has no autovacuum); 0: never. */
   readonly embeddedVacuumIntervalMs!: number;
 
@@ -37,6 +42,7 @@ export const databaseConfig = defineFeatureConfig({
       url: env.DATABASE_URL ?? null,
       maxConnections: env.DB_MAX_CONNECTIONS ?? 10,
       connectionTimeoutMs: (env.DB_CONNECTION_TIMEOUT_SECS ?? 30) * 1000,
+      migrationLockTimeoutMs: (env.DB_MIGRATION_LOCK_TIMEOUT_SECS ?? 300) * 1000,
       embeddedVacuumIntervalMs: (env.EMBEDDED_VACUUM_INTERVAL_SECS ?? 300) * 1000,
     }),
 });

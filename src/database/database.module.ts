@@ -6,6 +6,7 @@ import { DatabaseClock } from './database-clock';
 import { buildDataSourceOptions, dataSourceFromOptions } from './data-source.factory';
 import { DatabaseConfig } from './database.config';
 import { EmbeddedVacuum } from './embedded-vacuum';
+import { MigrationLockTimeoutError } from './migration-lock';
 import { DatabaseSession, TransactionRunner } from './transaction-runner';
 
 async function initialize(options: DataSourceOptions) {
@@ -32,6 +33,8 @@ async function initialize(options: DataSourceOptions) {
         // A PostgreSQL server may still be starting when we boot; an embedded database either opens or not.
         retryAttempts: database.url ? 5 : 0,
         retryDelay: 2000,
+        // Waiting again would double DB_MIGRATION_LOCK_TIMEOUT_SECS, the bound the operator set on that wait.
+        toRetry: (error: unknown) => !(error instanceof MigrationLockTimeoutError),
       }),
       dataSourceFactory: (options?: DataSourceOptions) => initialize(options!),
     }),
