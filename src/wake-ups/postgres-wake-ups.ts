@@ -1,5 +1,5 @@
 import { Logger, OnApplicationShutdown } from '@nestjs/common';
-import { Client } from 'pg';
+import { Client, QueryConfig } from 'pg';
 import { CoalescingSender, WakeUpTransport } from './wake-up-transport';
 
 /** The channel replicas NOTIFY and LISTEN on; NOTIFY is scoped to the database, so deployments never mix. */
@@ -8,6 +8,13 @@ const CHANNEL = 'vcp_work';
 export const LISTENER_APPLICATION_NAME = 'vcp-wakeups';
 const RETRY_FIRST_MS = 100;
 const RETRY_MAX_MS = 5000;
+/**
+ * How often the listener asks its server a trivial query, and the longest it waits for the answer: a LISTEN
+ * connection only receives, so one whose path died without a reset (a dropped NAT entry, a vanished host)
+ * would look alive until the OS keepalive gives up (hours), and this replica would hear no wake-up meanwhile.
+ */
+const LIVENESS_INTERVAL_MS = 5000;
+const LIVENESS_TIMEOUT_MAX_MS = 5000;
 
 /**
  * Wake-ups between replicas on PostgreSQL: one dedicated connection per replica that LISTENs (a pooled
@@ -15,7 +22,8 @@ const RETRY_MAX_MS = 5000;
  * NOTIFYs, so publishing never takes a connection from the request pool. Payloads carry the replica's id so
  * that a replica ignores its own notifications (it has already woken its claimers in process). A dropped
  * connection is replaced with exponential backoff; after each (re)connect the listeners look once, since
- * notifications sent while nobody listened are gone.
+ * notifications sent while nobody listened are gone. A connection that stops answering the liveness check
+ * is replaced the same way.
  */
 export class PostgresWakeUps extends WakeUpTransport implements OnApplicationShutdown {
   readonly kind = 'postgres' as const;
@@ -83,9 +91,11 @@ export class PostgresWakeUps extends WakeUpTransport implements OnApplicationShu
       query_timeout: this.timeoutMs,
     });
     let lost = false;
+    let liveness: NodeJS.Timeout | undefined = undefined; // set once connected
     const onLost = (error?: Error) => {
       if (lost) return;
       lost = true;
+      clearInterval(liveness);
       if (this.client === client) this.client = null;
       client.end().catch(() => undefined);
       if (this.closed) return;
@@ -112,8 +122,19 @@ export class PostgresWakeUps extends WakeUpTransport implements OnApplicationShu
       await client.end().catch(() => undefined);
       return;
     }
+    if (lost) return; // dropped between LISTEN and here: its retry is already scheduled
     this.client = client;
     this.retryMs = RETRY_FIRST_MS;
+    liveness = setInterval(() => {
+      const timeoutMs = Math.min(this.timeoutMs, LIVENESS_TIMEOUT_MAX_MS);
+      // pg reads query_timeout per query too (its types only declare it on the client).
+      const ping: QueryConfig & { query_timeout: number } = { text: 'SELECT 1', query_timeout: timeoutMs };
+      client.query(ping).catch((error: unknown) => {
+        // end() destroys the socket of a connection whose query hangs, so a dead path is not waited on.
+        onLost(new Error(`no answer to its liveness check within ${timeoutMs} ms (${describe(error)})`));
+      });
+    }, LIVENESS_INTERVAL_MS);
+    liveness.unref();
     this.wake();
   }
 

@@ -15,6 +15,8 @@ export class TcpProxy {
   unanswering = false;
   /** The connections left unanswered and still open, with what their clients sent (a startup message, say). */
   readonly held = new Set<{ received: string }>();
+  /** The forwarded connections still open, with what their clients sent first, and a way to silence them. */
+  private readonly forwarded = new Set<{ received: string; silence(): void }>();
 
   constructor(
     private readonly targetHost: string,
@@ -42,6 +44,19 @@ export class TcpProxy {
         socket.once('close', () => this.sockets.delete(socket));
         socket.on('error', () => socket.destroy());
       }
+      const forwarded = {
+        received: '',
+        silence: () => {
+          client.unpipe(upstream);
+          upstream.unpipe(client);
+          upstream.on('data', () => undefined); // read and dropped, as the client's bytes are below
+        },
+      };
+      this.forwarded.add(forwarded);
+      client.once('close', () => this.forwarded.delete(forwarded));
+      client.on('data', (chunk: Buffer) => {
+        if (forwarded.received.length < 4096) forwarded.received += chunk.toString('latin1');
+      });
       client.pipe(upstream).pipe(client);
       client.once('close', () => upstream.destroy());
       upstream.once('close', () => client.destroy());
@@ -53,6 +68,22 @@ export class TcpProxy {
     this.port = (server.address() as { port: number }).port;
     this.server = server;
     return this.port;
+  }
+
+  /**
+   * The open connections whose client sent `marker` (a PostgreSQL startup message names its application) go
+   * silent: nothing more is forwarded either way, and neither end is told (no FIN, no reset), as when a path
+   * drops packets or a host vanishes. Returns how many.
+   */
+  blackHole(marker: string): number {
+    let count = 0;
+    for (const connection of this.forwarded) {
+      if (!connection.received.includes(marker)) continue;
+      connection.silence();
+      this.forwarded.delete(connection);
+      count++;
+    }
+    return count;
   }
 
   /** The service becomes unreachable: open connections are cut and new ones refused. */
