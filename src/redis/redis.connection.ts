@@ -10,6 +10,7 @@ export class RedisConnection implements OnApplicationShutdown {
   private readonly logger = new Logger(RedisConnection.name);
   readonly client: Redis | null;
   private refusal: string | null = null;
+  private readonly refusalListeners: (() => void)[] = [];
   /** While Redis is away the client fails every reconnect (every 2 s): one line a minute says so. */
   private readonly warnings = new RepeatedWarnings(this.logger);
 
@@ -41,6 +42,12 @@ export class RedisConnection implements OnApplicationShutdown {
     return this.refusal;
   }
 
+  /** Runs `listener` once REDIS_URL is given up for a refused database (at once if it already was). */
+  onRefusal(listener: () => void): void {
+    if (this.refusal) listener();
+    else this.refusalListeners.push(listener);
+  }
+
   async onApplicationShutdown(): Promise<void> {
     if (this.client) await closeRedis(this.client);
   }
@@ -57,8 +64,10 @@ export class RedisConnection implements OnApplicationShutdown {
     }
     this.refusal = `REDIS_URL selects database ${db}, which this Redis server refused (${error.message})`;
     this.logger.error(
-      `${this.refusal}: Redis is not used (rate limits are per replica); fix REDIS_URL and restart`,
+      `${this.refusal}: Redis is not used (rate limits are per replica, wake-ups go through PostgreSQL); ` +
+        `fix REDIS_URL and restart`,
     );
     client.disconnect();
+    for (const listener of this.refusalListeners.splice(0)) listener();
   }
 }

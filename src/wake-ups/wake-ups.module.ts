@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { Logger, Module } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DatabaseConfig } from '../database/database.config';
 import { deploymentScope } from '../database/deployment-scope';
@@ -7,7 +7,10 @@ import { RedisConnection } from '../redis/redis.connection';
 import { RedisModule } from '../redis/redis.module';
 import { PostgresWakeUps } from './postgres-wake-ups';
 import { RedisWakeUps } from './redis-wake-ups';
+import { SwitchableWakeUps } from './switchable-wake-ups';
 import { InProcessWakeUps, WakeUpTransport } from './wake-up-transport';
+
+const logger = new Logger('WakeUps');
 
 /**
  * The Redis channel of one deployment: named after the database (without credentials), so deployments that
@@ -19,8 +22,8 @@ export function redisWakeUpChannel(databaseUrl: string): string {
 
 /**
  * Wake-ups between replicas: nothing to do on the embedded database (one process), Redis pub/sub when
- * REDIS_URL is set, else a LISTEN connection per replica on PostgreSQL. The transport is connected before
- * the app listens, and closed at shutdown.
+ * REDIS_URL is set (PostgreSQL once Redis refuses REDIS_URL's database), else a LISTEN connection per replica
+ * on PostgreSQL. The transport is connected before the app listens, and closed at shutdown.
  */
 @Module({
   imports: [RedisModule],
@@ -34,12 +37,27 @@ export function redisWakeUpChannel(databaseUrl: string): string {
         connection: RedisConnection,
       ): Promise<WakeUpTransport> => {
         if (!database.url) return new InProcessWakeUps();
+        const url = database.url;
         const replicaId = randomUUID();
-        const transport =
-          redis.url && connection.client
-            ? new RedisWakeUps(redis.url, connection.client, redisWakeUpChannel(database.url), replicaId)
-            : new PostgresWakeUps(database.url, replicaId, database.connectionTimeoutMs);
+        const postgres = () => new PostgresWakeUps(url, replicaId, database.connectionTimeoutMs);
+        if (!redis.url || !connection.client) {
+          const transport = postgres();
+          await transport.start();
+          return transport;
+        }
+        const transport = new SwitchableWakeUps(
+          new RedisWakeUps(redis.url, connection.client, redisWakeUpChannel(url), replicaId),
+        );
         await transport.start();
+        // Redis is then set aside until a restart (the publishing client is closed): every wake-up would be lost.
+        connection.onRefusal(() => {
+          logger.warn('REDIS_URL refused: wake-ups go through PostgreSQL LISTEN/NOTIFY instead');
+          transport.switchTo(postgres()).catch((error: unknown) => {
+            logger.error(
+              `wake-ups could not move to PostgreSQL: ${error instanceof Error ? error.message : String(error)}`,
+            );
+          });
+        });
         return transport;
       },
     },

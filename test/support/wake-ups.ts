@@ -5,7 +5,11 @@ import { bearer, Session } from './auth';
 import { eventually } from './eventually';
 import { submitTask } from './tasks';
 
-/** An agent of replica `b` waits in a long poll; a submission on replica `a` must wake it with that task. */
+/**
+ * An agent of replica `b` waits in a long poll; a submission on replica `a` must wake it with that task, within
+ * 10 s: the claim waits 25 s and looks once more at its end, so its answer alone would not tell a wake-up from
+ * that last look.
+ */
 export async function wokenAcrossReplicas(
   a: NestFastifyApplication,
   b: NestFastifyApplication,
@@ -17,6 +21,7 @@ export async function wokenAcrossReplicas(
   const waiting = agent.claimRaw({ max: 1, wait_ms: 25_000 });
   await eventually(() => expect(claims.waiting).toBe(before + 1));
   const task = await submitTask(a, bearer(user.accessToken));
+  await eventually(() => expect(claims.waiting).toBe(before), { timeoutMs: 10_000, intervalMs: 50 });
   const res = await waiting;
   expect(res.statusCode).toBe(200);
   expect(res.json().runs).toEqual([expect.objectContaining({ task_id: task.task_id })]);
