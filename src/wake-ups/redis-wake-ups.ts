@@ -9,7 +9,7 @@ const START_WAIT_MS = 2000;
 /**
  * Wake-ups between replicas over Redis pub/sub (when REDIS_URL is set). Publishing goes through the shared
  * client; subscribing needs a connection of its own (a subscribed Redis connection can do nothing else),
- * which ioredis reconnects and re-subscribes by itself. After each (re)connect the listeners look once.
+ * which ioredis reconnects and re-subscribes by itself. After each (re)subscription the listeners look once.
  */
 export class RedisWakeUps extends WakeUpTransport implements OnApplicationShutdown {
   readonly kind = 'redis' as const;
@@ -48,7 +48,15 @@ export class RedisWakeUps extends WakeUpTransport implements OnApplicationShutdo
     });
     this.subscriber.on('ready', () => {
       warnings.recovered();
-      this.wake();
+      // ioredis re-subscribes as it gets ready, but says 'ready' before Redis has confirmed it, and what is
+      // published until then reaches nobody here. Redis answers commands in order, so the answer to this
+      // SUBSCRIBE (of a channel already asked for: no change) comes once that re-subscription holds: a look
+      // from then on sees whatever those publications announced.
+      this.subscriber.subscribe(this.channel).then(
+        () => this.wake(),
+        (error: unknown) =>
+          this.logger.debug(`re-subscribe failed: ${error instanceof Error ? error.message : String(error)}`),
+      );
     });
   }
 

@@ -15,6 +15,12 @@ export class TcpProxy {
   unanswering = false;
   /** The connections left unanswered and still open, with what their clients sent (a startup message, say). */
   readonly held = new Set<{ received: string }>();
+  /**
+   * While set, a connection whose client sends a chunk containing it (case-insensitive) has that chunk and all
+   * it sends after held back until release(): a server slow to take one command (a SUBSCRIBE, say).
+   */
+  holdFrom: string | null = null;
+  private readonly heldBack = new Set<() => void>();
   /** The forwarded connections still open, with what their clients sent first, and a way to silence them. */
   private readonly forwarded = new Set<{ received: string; silence(): void }>();
 
@@ -44,20 +50,35 @@ export class TcpProxy {
         socket.once('close', () => this.sockets.delete(socket));
         socket.on('error', () => socket.destroy());
       }
+      // Client bytes are written by hand (not piped) so that they can be held back or dropped.
+      let silenced = false;
+      let heldBack: Buffer[] | null = null;
       const forwarded = {
         received: '',
         silence: () => {
-          client.unpipe(upstream);
+          silenced = true;
           upstream.unpipe(client);
-          upstream.on('data', () => undefined); // read and dropped, as the client's bytes are below
+          upstream.on('data', () => undefined); // read and dropped, as the client's bytes are
         },
       };
       this.forwarded.add(forwarded);
       client.once('close', () => this.forwarded.delete(forwarded));
       client.on('data', (chunk: Buffer) => {
         if (forwarded.received.length < 4096) forwarded.received += chunk.toString('latin1');
+        if (silenced) return;
+        const marker = this.holdFrom?.toLowerCase();
+        if (!heldBack && marker && chunk.toString('latin1').toLowerCase().includes(marker)) {
+          heldBack = [];
+          this.heldBack.add(() => {
+            for (const held of heldBack ?? []) upstream.write(held);
+            heldBack = null;
+          });
+        }
+        if (heldBack) heldBack.push(chunk);
+        else upstream.write(chunk);
       });
-      client.pipe(upstream).pipe(client);
+      client.once('end', () => upstream.end());
+      upstream.pipe(client);
       client.once('close', () => upstream.destroy());
       upstream.once('close', () => client.destroy());
     });
@@ -84,6 +105,18 @@ export class TcpProxy {
       count++;
     }
     return count;
+  }
+
+  /** How many connections have bytes held back (holdFrom). */
+  get heldBackCount(): number {
+    return this.heldBack.size;
+  }
+
+  /** Stops holding back, and forwards what was held, in order. */
+  release(): void {
+    this.holdFrom = null;
+    for (const flush of this.heldBack) flush();
+    this.heldBack.clear();
   }
 
   /** The service becomes unreachable: open connections are cut and new ones refused. */

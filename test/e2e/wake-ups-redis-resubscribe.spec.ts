@@ -1,0 +1,78 @@
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { ClaimService } from '../../src/scheduling/claim.service';
+import { TestAgent } from '../support/agent';
+import { bootApp } from '../support/app';
+import { bearer, newSession, Session } from '../support/auth';
+import { testConfig, TestConfig } from '../support/config';
+import { eventually } from '../support/eventually';
+import { createTestDatabase, REDIS_URL, TestDatabase } from '../support/postgres';
+import { TcpProxy } from '../support/tcp-proxy';
+import { submitTask } from '../support/tasks';
+
+/**
+ * Replica `b` reaches Redis through a loopback proxy, `a` directly. `b`'s connections are cut; as its
+ * subscriber reconnects, the proxy holds its SUBSCRIBE back while `a` commits work and publishes: that
+ * publication reaches nobody. The fallback poll is 30 s and the claim waits 25 s: the claim is answered within
+ * 10 s only if `b` looks again once its subscription is back.
+ */
+describe('a wake-up published while the Redis subscriber re-subscribes', () => {
+  let db: TestDatabase;
+  let envA: TestConfig;
+  let envB: TestConfig;
+  let proxy: TcpProxy;
+  let a: NestFastifyApplication;
+  let b: NestFastifyApplication;
+  let alice: Session;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const target = new URL(REDIS_URL);
+    proxy = new TcpProxy(target.hostname, Number(target.port || 6379));
+    target.port = String(await proxy.start());
+    const common = {
+      DATABASE_URL: db.url,
+      SCHEDULER_FALLBACK_POLL_MS: '30000',
+      SCHEDULER_SWEEP_INTERVAL_SECS: '3600',
+      // Two DATA_DIRs would generate two sets of secrets: the replicas of one deployment share theirs.
+      JWT_SECRET: 'k7Qw9zR2mX4pL8vN1bY6cF3hJ5tG0sAa',
+      REFRESH_TOKEN_PEPPER: 'a-strong-pepper-value-1234567890',
+      API_KEY_PEPPER: 'another-strong-pepper-0987654321',
+    };
+    envA = testConfig({ ...common, REDIS_URL });
+    envB = testConfig({ ...common, REDIS_URL: target.toString() });
+    a = await bootApp(envA.config);
+    b = await bootApp(envB.config);
+    alice = await newSession(a, 'alice');
+  });
+
+  afterAll(async () => {
+    proxy?.release();
+    await a?.close();
+    await b?.close();
+    await proxy?.stop();
+    await db?.drop();
+    envA?.cleanup();
+    envB?.cleanup();
+  });
+
+  it('is not lost: the claim on the re-subscribed replica looks again once and gets the work', async () => {
+    const agent = await TestAgent.register(b, bearer(alice.accessToken));
+    const claims = b.get(ClaimService);
+    const before = claims.waiting;
+    const waiting = agent.claimRaw({ max: 1, wait_ms: 25_000 });
+    await eventually(() => expect(claims.waiting).toBe(before + 1));
+
+    proxy.holdFrom = 'subscribe';
+    await proxy.stop();
+    await proxy.start();
+    // Only the subscriber sends SUBSCRIBE; it is held (well inside its 2 s socket timeout) while `a` publishes.
+    await eventually(() => expect(proxy.heldBackCount).toBe(1), { timeoutMs: 10_000, intervalMs: 10 });
+    const task = await submitTask(a, bearer(alice.accessToken));
+    proxy.release();
+
+    await eventually(() => expect(claims.waiting).toBe(before), { timeoutMs: 10_000, intervalMs: 50 });
+    const res = await waiting;
+    expect(res.statusCode).toBe(200);
+    expect(res.json().runs).toEqual([expect.objectContaining({ task_id: task.task_id })]);
+  }, 60_000);
+});
