@@ -5,6 +5,12 @@ import { closeRedis } from '../redis/close-redis';
 import { CoalescingSender, WakeUpTransport } from './wake-up-transport';
 
 const START_WAIT_MS = 2000;
+/**
+ * How often the subscriber sends PING: a subscription only receives, so one whose path died without a reset
+ * would wait for messages until the OS keepalive gives up (hours). An unanswered PING trips the 2 s
+ * socketTimeout, and ioredis reconnects and re-subscribes.
+ */
+const LIVENESS_INTERVAL_MS = 5000;
 
 /**
  * Wake-ups between replicas over Redis pub/sub (when REDIS_URL is set). Publishing goes through the shared
@@ -17,6 +23,7 @@ export class RedisWakeUps extends WakeUpTransport implements OnApplicationShutdo
   private readonly listeners: (() => void)[] = [];
   private readonly subscriber: Redis;
   private readonly sender: CoalescingSender;
+  private readonly liveness: NodeJS.Timeout;
 
   constructor(
     url: string,
@@ -46,6 +53,15 @@ export class RedisWakeUps extends WakeUpTransport implements OnApplicationShutdo
     this.subscriber.on('message', (channel: string, payload: string) => {
       if (channel === this.channel && payload !== this.replicaId) this.wake();
     });
+    this.liveness = setInterval(() => {
+      if (this.subscriber.status !== 'ready') return; // reconnecting: nothing to check, nothing to queue
+      this.subscriber.ping().catch((error: unknown) => {
+        this.logger.debug(
+          `subscriber PING failed: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      });
+    }, LIVENESS_INTERVAL_MS);
+    this.liveness.unref();
     this.subscriber.on('ready', () => {
       warnings.recovered();
       // ioredis re-subscribes as it gets ready, but says 'ready' before Redis has confirmed it, and what is
@@ -84,6 +100,7 @@ export class RedisWakeUps extends WakeUpTransport implements OnApplicationShutdo
   }
 
   onApplicationShutdown(): Promise<void> {
+    clearInterval(this.liveness);
     return closeRedis(this.subscriber);
   }
 

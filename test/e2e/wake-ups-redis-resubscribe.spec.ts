@@ -10,12 +10,11 @@ import { TcpProxy } from '../support/tcp-proxy';
 import { submitTask } from '../support/tasks';
 
 /**
- * Replica `b` reaches Redis through a loopback proxy, `a` directly. `b`'s connections are cut; as its
- * subscriber reconnects, the proxy holds its SUBSCRIBE back while `a` commits work and publishes: that
- * publication reaches nobody. The fallback poll is 30 s and the claim waits 25 s: the claim is answered within
- * 10 s only if `b` looks again once its subscription is back.
+ * Replica `b` reaches Redis through a loopback proxy, `a` directly, and `b`'s subscription misses a wake-up `a`
+ * publishes. The fallback poll is 30 s and the claim waits 25 s: the claim is answered within the bound only if
+ * `b` notices and looks again by itself.
  */
-describe('a wake-up published while the Redis subscriber re-subscribes', () => {
+describe('wake-ups over Redis when the subscriber of a replica misses one', () => {
   let db: TestDatabase;
   let envA: TestConfig;
   let envB: TestConfig;
@@ -55,7 +54,9 @@ describe('a wake-up published while the Redis subscriber re-subscribes', () => {
     envB?.cleanup();
   });
 
-  it('is not lost: the claim on the re-subscribed replica looks again once and gets the work', async () => {
+  // `b`'s connections are cut; as its subscriber reconnects, the proxy holds its SUBSCRIBE back while `a`
+  // commits work and publishes, to nobody.
+  it('published while re-subscribing: the claim looks again once subscribed, and gets the work', async () => {
     const agent = await TestAgent.register(b, bearer(alice.accessToken));
     const claims = b.get(ClaimService);
     const before = claims.waiting;
@@ -71,6 +72,24 @@ describe('a wake-up published while the Redis subscriber re-subscribes', () => {
     proxy.release();
 
     await eventually(() => expect(claims.waiting).toBe(before), { timeoutMs: 10_000, intervalMs: 50 });
+    const res = await waiting;
+    expect(res.statusCode).toBe(200);
+    expect(res.json().runs).toEqual([expect.objectContaining({ task_id: task.task_id })]);
+  }, 60_000);
+
+  // `b`'s subscriber connection goes silent without a FIN or a reset: only its own PING can tell.
+  it('published to a subscription that silently died: it is replaced within seconds, and the claim gets the work', async () => {
+    const agent = await TestAgent.register(b, bearer(alice.accessToken));
+    const claims = b.get(ClaimService);
+    const before = claims.waiting;
+    const waiting = agent.claimRaw({ max: 1, wait_ms: 25_000 });
+    await eventually(() => expect(claims.waiting).toBe(before + 1));
+
+    expect(proxy.blackHole('subscribe')).toBe(1);
+    const task = await submitTask(a, bearer(alice.accessToken));
+
+    // A PING every 5 s, unanswered after 2 s, then a reconnect and a re-subscription.
+    await eventually(() => expect(claims.waiting).toBe(before), { timeoutMs: 15_000, intervalMs: 50 });
     const res = await waiting;
     expect(res.statusCode).toBe(200);
     expect(res.json().runs).toEqual([expect.objectContaining({ task_id: task.task_id })]);
