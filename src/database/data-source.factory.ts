@@ -58,6 +58,18 @@ export class PostgresDataSource extends DataSource {
   }
 
   override async runMigrations(options?: Parameters<DataSource['runMigrations']>[0]): Promise<Migration[]> {
+    return this.underMigrationLock(options, (executor) => executor.executePendingMigrations());
+  }
+
+  /** `migration:revert` takes the same lock: a revert racing a replica's migrations would undo under it. */
+  override async undoLastMigration(options?: Parameters<DataSource['undoLastMigration']>[0]): Promise<void> {
+    await this.underMigrationLock(options, (executor) => executor.undoLastMigration());
+  }
+
+  private async underMigrationLock<T>(
+    options: { transaction?: 'all' | 'none' | 'each'; fake?: boolean } | undefined,
+    work: (executor: MigrationExecutor) => Promise<T>,
+  ): Promise<T> {
     const runner = this.createQueryRunner();
     try {
       // Session-level, not per transaction: migrations run one transaction each ('each'), all under the lock.
@@ -66,7 +78,7 @@ export class PostgresDataSource extends DataSource {
         const executor = new MigrationExecutor(this, runner);
         executor.transaction = options?.transaction ?? this.options.migrationsTransactionMode ?? 'all';
         executor.fake = options?.fake ?? false;
-        return await executor.executePendingMigrations();
+        return await work(executor);
       } finally {
         await releaseMigrationLock(runner);
       }

@@ -32,11 +32,11 @@ describe('the migration lock held by another session (PostgreSQL, built)', () =>
   const lock = () => holder.query(`SELECT pg_advisory_lock(hashtextextended('vcp.migrations', 0))`);
   const unlock = () => holder.query(`SELECT pg_advisory_unlock(hashtextextended('vcp.migrations', 0))`);
 
-  const cli = (timeoutSecs: number) =>
+  const cli = (timeoutSecs: number, command = 'run') =>
     new Promise<{ code: number; out: string }>((resolve) => {
       execFile(
         process.execPath,
-        [CLI, 'run'],
+        [CLI, command],
         {
           env: {
             PATH: process.env.PATH ?? '',
@@ -113,5 +113,21 @@ describe('the migration lock held by another session (PostgreSQL, built)', () =>
       `waiting up to 60 s for the migration lock, held by PostgreSQL backend pid ${holderPid}`,
     );
     expect(await migrationsTable()).toBe(true);
+  });
+
+  it('migration:revert waits for the same lock, and reverts nothing while another session holds it', async () => {
+    expect((await cli(60)).code).toBe(0);
+    const count = async () =>
+      (await holder.query<{ n: number }>(`SELECT count(*)::int AS n FROM migrations`)).rows[0].n;
+    const applied = await count();
+    await lock();
+    try {
+      const revert = await cli(1, 'revert');
+      expect(revert.code).toBe(1);
+      expect(revert.out).toContain(`PostgreSQL backend pid ${holderPid} ("${HOLDER}"`);
+      expect(await count()).toBe(applied);
+    } finally {
+      await unlock();
+    }
   });
 });
