@@ -105,13 +105,19 @@ export class RefreshTokenService {
     });
   }
 
-  /** Logout: revokes the family of the presented token. Returns its owner when the token was known. */
+  /**
+   * Logout: revokes the family of the presented token. Returns its owner when a live session was ended, null
+   * when the token was unknown or its family had already ended (nothing done, nothing audited).
+   */
   async revokeFamilyOf(presented: string, meta: RequestMeta): Promise<string | null> {
     if (!presented.startsWith(REFRESH_TOKEN_PREFIX)) return null;
     return this.transactions.run(async () => {
       const token = await this.tokens.findByHash(this.hash(presented));
       if (!token) return null;
       const revoked = await this.tokens.revokeFamily(token.familyId, 'logout');
+      // A family already ended (logged out, logout-all, reuse, expiry) had no session to end: an audit row
+      // would tell the reader that a login was ended now, by whoever replayed the dead token.
+      if (revoked === 0) return null;
       await this.audit.record(
         {
           action: AuditAction.AuthLogout,
@@ -119,7 +125,10 @@ export class RefreshTokenService {
           userId: token.userId,
           resourceType: 'refresh_token_family',
           resourceId: token.familyId,
-          metadata: { revoked_tokens: revoked },
+          // A used (rotated-away) token still ends its live family, as a detected reuse would; marked so.
+          metadata: token.revokedAt
+            ? { revoked_tokens: revoked, stale_token: true }
+            : { revoked_tokens: revoked },
         },
         meta,
       );

@@ -95,6 +95,58 @@ describe('the audit log', () => {
     expect(await log(`action=auth.register&to=${new Date(0).toISOString()}`)).toEqual([]);
   });
 
+  it('audits a logout only when it ended a live login, marking one made with a used token', async () => {
+    const session = await newSession(ctx.app, 'relogout');
+    const logout = (refreshToken: string) =>
+      ctx.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/logout',
+        payload: { refresh_token: refreshToken },
+      });
+    const logouts = async () => {
+      const res = await as(
+        admin.accessToken,
+        'GET',
+        `/api/v1/admin/audit-log?action=auth.logout&user_id=${session.userId}`,
+      );
+      expect(res.statusCode).toBe(200);
+      return res.json().items as Record<string, any>[];
+    };
+    // A used (rotated-away) token: its family is live, so the logout ends it, and says the token was stale.
+    const rotated = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/refresh',
+      payload: { refresh_token: session.refreshToken },
+    });
+    expect(rotated.statusCode).toBe(200);
+    const stale = await logout(session.refreshToken);
+    expect(stale.statusCode).toBe(204);
+    expect(await logouts()).toEqual([
+      expect.objectContaining({
+        status: 'success',
+        request_id: stale.headers['x-request-id'],
+        metadata: { revoked_tokens: 1, stale_token: true },
+      }),
+    ]);
+    // The family is over: the same logout again, with either token, ends nothing and is not audited.
+    for (const token of [session.refreshToken, rotated.json().refresh_token]) {
+      expect((await logout(token)).statusCode).toBe(204);
+    }
+    // A live token's logout (control): one row without the mark; after logout-all, its token's logout none.
+    const second = await login(ctx.app, session.username, session.password);
+    const live = await logout(second.refresh_token);
+    const third = await login(ctx.app, session.username, session.password);
+    expect((await as(third.access_token, 'POST', '/api/v1/auth/logout-all')).statusCode).toBe(204);
+    expect((await logout(third.refresh_token)).statusCode).toBe(204);
+    const rows = await logouts();
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toMatchObject({
+      request_id: live.headers['x-request-id'],
+      metadata: { revoked_tokens: 1 },
+    });
+    expect(rows[0].metadata.stale_token).toBeUndefined();
+  });
+
   it('pages through audit rows written within one millisecond, each once, newest first', async () => {
     const action = `test.page_${Date.now()}`;
     // Six rows in one millisecond (a cursor carries milliseconds, the database microseconds), one row later.
