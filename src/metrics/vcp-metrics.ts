@@ -31,7 +31,14 @@ const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1
 const LONG_HTTP_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 15, 20, 25, 30, 60, 300, 900, 1800, 3600, 7200];
 /** WASM runs end by WASM_TIMEOUT_SECS (default 30 s). */
 const WASM_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60];
-const PROOF_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/**
+ * Verifications end by PROOF_VERIFY_TIMEOUT_MS (default 10 s, at most 600 s): bounds on both sides of the
+ * default and up to the maximum, so a timeout (observed at the budget or just past it) never shares the last
+ * finite bucket with a slow verdict.
+ */
+const PROOF_BUCKETS = [
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 7.5, 10, 15, 30, 60, 120, 300, 600,
+];
 /** What one claim statement did: leased runs, found none, or answered a repeat with the runs it had leased. */
 export type ClaimResult = 'leased' | 'empty' | 'replayed';
 
@@ -202,7 +209,7 @@ export class VcpMetrics {
     });
     this.proofDuration = new Histogram({
       name: 'proof_verification_duration_seconds',
-      help: 'Proof verification time in seconds, by protocol and result',
+      help: 'Proof verification time in seconds, by protocol and result (true, false, error, timeout)',
       labelNames: ['protocol', 'valid'],
       buckets: PROOF_BUCKETS,
       registers,
@@ -319,8 +326,12 @@ export class VcpMetrics {
     this.wasmDuration.observe({ runtime, outcome }, seconds);
   }
 
-  /** `valid` is "error" when no verdict was reached (worker failure, timeout). */
-  observeProofVerification(protocol: string, valid: 'true' | 'false' | 'error', seconds: number): void {
+  /** `valid` is "error" when the verifier failed, "timeout" when it ran past PROOF_VERIFY_TIMEOUT_MS. */
+  observeProofVerification(
+    protocol: string,
+    valid: 'true' | 'false' | 'error' | 'timeout',
+    seconds: number,
+  ): void {
     this.proofDuration.observe({ protocol, valid }, seconds);
   }
 

@@ -14,9 +14,17 @@ export abstract class ProofVerificationObserver {
   abstract observe(event: ProofVerificationEvent): void;
 }
 
+const VALID_LABEL = {
+  valid: 'true',
+  invalid: 'false',
+  failed: 'error',
+  timeout: 'timeout',
+} as const satisfies Record<ProofVerificationEvent['outcome'], string>;
+
 /**
- * Feeds `proof_verification_duration_seconds{protocol, valid}`: valid is "true" or "false" for a verdict and
- * "error" when none was reached (worker failure, timeout). Without the metrics module (the service-level
+ * Feeds `proof_verification_duration_seconds{protocol, valid}`: valid is "true" or "false" for a verdict,
+ * "error" when the verifier failed and "timeout" when the run outlasted its budget (a starved machine, not a
+ * slow proof: kept apart so it never reads as a slow verdict). Without the metrics module (the service-level
  * tests and the proof bench compose ProofsModule alone) nothing is recorded.
  */
 @Injectable()
@@ -26,7 +34,7 @@ export class MetricsProofVerificationObserver extends ProofVerificationObserver 
   }
 
   observe(event: ProofVerificationEvent): void {
-    const valid = event.outcome === 'valid' ? 'true' : event.outcome === 'invalid' ? 'false' : 'error';
+    const valid = VALID_LABEL[event.outcome];
     this.metrics?.observeProofVerification(event.protocol, valid, event.durationSeconds);
   }
 }
