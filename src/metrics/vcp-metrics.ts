@@ -134,7 +134,9 @@ export class VcpMetrics {
     });
     this.nodes = new Gauge({
       name: 'vcp_nodes',
-      help: 'Live (not deleted) nodes by status, as of this replica’s last liveness sweep',
+      help:
+        'Live (not deleted) nodes by status, cluster-wide, as of this replica’s last liveness sweep; every ' +
+        'replica exports the same count: aggregate with max(), not sum()',
       labelNames: ['status'],
       registers,
     });
@@ -197,7 +199,9 @@ export class VcpMetrics {
     });
     this.queueDepth = new Gauge({
       name: 'vcp_tasks_queued',
-      help: 'Tasks waiting for a node (status pending), as of this replica’s last lease sweep',
+      help:
+        'Tasks waiting for a node (status pending), cluster-wide, as of this replica’s last lease sweep; every ' +
+        'replica exports the same count: aggregate with max(), not sum()',
       registers,
     });
     this.wasmDuration = new Histogram({

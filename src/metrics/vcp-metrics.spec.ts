@@ -1,0 +1,22 @@
+import { Registry } from 'prom-client';
+import { VcpMetrics } from './vcp-metrics';
+
+describe('VcpMetrics', () => {
+  it('says in HELP that the cluster-wide gauges are aggregated with max(), and only those', async () => {
+    const registry = new Registry();
+    new VcpMetrics(registry);
+    const text = await registry.metrics();
+    const help = new Map(
+      text
+        .split('\n')
+        .filter((line) => line.startsWith('# HELP '))
+        .map((line) => {
+          const [name, ...rest] = line.slice('# HELP '.length).split(' ');
+          return [name, rest.join(' ')] as const;
+        }),
+    );
+    const clusterWide = [...help].filter(([, text]) => text.includes('cluster-wide')).map(([name]) => name);
+    expect(clusterWide.sort()).toEqual(['vcp_nodes', 'vcp_tasks_queued']);
+    for (const name of clusterWide) expect(help.get(name)).toMatch(/aggregate with max\(\), not sum\(\)/);
+  });
+});
