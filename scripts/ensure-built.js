@@ -57,6 +57,11 @@ const built = stampTime();
 const changed = Math.max(...INPUTS.map((input) => newest(join(ROOT, input))));
 if (built > 0 && changed <= built) process.exit(0);
 if (process.argv.includes('--check')) process.exit(1);
+// The build prints nothing while it works (about a minute): without this line a first `npm start` looks hung.
+process.stderr.write(
+  `${built > 0 ? 'dist/ is older than the sources' : 'dist/ has not been built yet'}: ` +
+    'building it first (npm run build, about a minute)…\n',
+);
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const build = spawnSync(npm, ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
 process.exit(build.status ?? 1);

@@ -1,5 +1,15 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const ROOT = join(__dirname, '../../..');
@@ -35,6 +45,31 @@ describe('scripts/ensure-built.js (needs the build `npm test` makes first)', () 
       rmSync(marker, { force: true });
     }
     expect(run('--check').status).toBe(0);
+  });
+
+  it('says on stderr that it builds, and why, before the build starts (a first start is silent a minute)', () => {
+    // A copy in a directory of its own, whose build fails at once: this checkout's dist/ is left alone.
+    const root = mkdtempSync(join(tmpdir(), 'ensure-built-'));
+    try {
+      mkdirSync(join(root, 'scripts'));
+      mkdirSync(join(root, 'src'));
+      copyFileSync(SCRIPT, join(root, 'scripts/ensure-built.js'));
+      writeFileSync(join(root, 'src/main.ts'), '');
+      writeFileSync(join(root, 'package.json'), JSON.stringify({ scripts: { build: 'exit 3' } }));
+      const copy = () =>
+        spawnSync(process.execPath, [join(root, 'scripts/ensure-built.js')], { cwd: root, encoding: 'utf8' });
+      const first = copy();
+      expect(first.status).toBe(3);
+      expect(first.stdout).toBe('');
+      expect(first.stderr).toMatch(/^dist\/ has not been built yet: building it first \(npm run build/);
+      mkdirSync(join(root, 'dist'));
+      writeFileSync(join(root, 'dist/.built'), '');
+      const past = new Date(Date.now() - 60_000);
+      utimesSync(join(root, 'dist/.built'), past, past);
+      expect(copy().stderr).toMatch(/^dist\/ is older than the sources: building it first/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('is what the scripts an operator runs beside a live server use, instead of an unconditional build', () => {
