@@ -26,6 +26,7 @@ function handleShutdown(app: NestFastifyApplication, deadlineMs: number): void {
     if (closing) return;
     closing = true;
     logger.log(`${signal} received: draining requests and closing`);
+    const started = performance.now();
     // Started with the deadline's timer, so that the cutoff is measured from the same instant.
     app.get(ConnectionDraining).begin();
     const deadline = setTimeout(() => {
@@ -34,7 +35,10 @@ function handleShutdown(app: NestFastifyApplication, deadlineMs: number): void {
     }, deadlineMs);
     deadline.unref();
     app.close().then(
-      () => process.exit(0),
+      () => {
+        logger.log(`closed in ${Math.round(performance.now() - started)} ms; exiting 0`);
+        process.exit(0);
+      },
       (error: unknown) => {
         logger.error(`shutdown failed: ${error instanceof Error ? error.message : String(error)}`);
         process.exit(1);

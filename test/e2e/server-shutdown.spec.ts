@@ -89,6 +89,9 @@ describe('server shutdown', () => {
     const { code, ms } = await stopping;
     expect(code).toBe(0);
     expect(ms).toBeLessThan(10_000);
+    // The last line says the close finished, so an operator does not wonder whether it hung or was killed.
+    const lines = server.output().trim().split('\n');
+    expect(lines.at(-1)).toMatch(/"context":"Shutdown".*"msg":"closed in \d+ ms; exiting 0"/);
   }, 60_000);
 
   it.each(['v8', 'wasmer'])(
