@@ -177,6 +177,19 @@ describe('HTTP hygiene (real app on PostgreSQL)', () => {
       expect(res.json().request_id).toBe(res.headers['x-request-id']);
     });
 
+    it('404 outside /api/v1/ (a browser on the bare address, a path without the prefix) points to the API', async () => {
+      for (const url of ['/', '/health?x=1', '/api/v1']) {
+        const res = await inject({ method: 'GET', url });
+        expect(res.statusCode).toBe(404);
+        expect(res.json().message).toBe(
+          `No route for GET ${url.split('?')[0]}: the API is under /api/v1/ (Swagger UI at /swagger-ui)`,
+        );
+      }
+      // Inside the prefix, the path alone (control).
+      const inside = await inject({ method: 'GET', url: '/api/v1/does-not-exist' });
+      expect(inside.json().message).toBe('No route for GET /api/v1/does-not-exist');
+    });
+
     it('405 with Allow for a known path and another method; 404 stays for unknown paths and preflights', async () => {
       const wrong = await inject({ method: 'PATCH', url: '/api/v1/health?x=1' });
       expect(wrong.statusCode).toBe(405);

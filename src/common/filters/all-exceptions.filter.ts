@@ -98,9 +98,15 @@ export class AllExceptionsFilter implements ExceptionFilter {
 
   private messageOf(exception: HttpException, request: FastifyRequest): string {
     const status = exception.getStatus();
-    if (status === 404 && isRouteNotFound(exception))
+    if (status === 404 && isRouteNotFound(exception)) {
       // The path is echoed to the client and into logs: a key or token pasted into it is not repeated.
-      return `No route for ${request.method} ${redactPath(pathOf(request))}`;
+      const path = pathOf(request);
+      const message = `No route for ${request.method} ${redactPath(path)}`;
+      // A browser opened on the server's address, or a path without the prefix (`/health`), is pointed the way.
+      return path.startsWith(API_PREFIX)
+        ? message
+        : `${message}: the API is under ${API_PREFIX} (Swagger UI at /swagger-ui)`;
+    }
     if (status === 413) return 'Request body is too large';
     const response = exception.getResponse();
     if (typeof response === 'string') return response;
@@ -117,6 +123,7 @@ const ROUTED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
 const isRouteNotFound = (exception: HttpException) => /^Cannot [A-Z]+ /.test(exception.message);
 
 const pathOf = (request: FastifyRequest) => request.url.split('?')[0];
+const API_PREFIX = '/api/v1/';
 
 /**
  * The methods the path has routes for, when the request's method is not one of them: a 405 with `Allow` tells a
