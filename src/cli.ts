@@ -42,6 +42,10 @@ async function readPasswords(count: number): Promise<string[]> {
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(USAGE);
+    return 0;
+  }
   const resetPassword = argv.includes('--reset-password');
   const [command, username, ...rest] = argv.filter((arg) => arg !== '--reset-password');
   if (command !== 'create-admin' || !username || rest.length > 0) {

@@ -79,6 +79,15 @@ describe('create-admin CLI', () => {
     expect(await roleOf('cli_other')).toBeUndefined();
   });
 
+  it('prints its usage and exits 0 on --help, as the agent does, without taking --help for a username', async () => {
+    for (const args of [['--help'], ['create-admin', '--help'], ['-h']]) {
+      const help = await run(args, '');
+      expect(help).toMatchObject({ code: 0 });
+      expect(help.output).toMatch(/^usage: npm run cli -- create-admin <username>/);
+    }
+    expect(await roleOf('--help')).toBeUndefined();
+  });
+
   it('makes an existing account admin only with its own password; --reset-password sets a new one', async () => {
     expect((await run(['create-admin', 'cli_owner'], 'first password\nfirst password\n')).code).toBe(0);
     const other = await run(['create-admin', 'cli_owner'], 'other password\nother password\n');
