@@ -58,6 +58,11 @@ describe('waitReason', () => {
       WAIT_REASONS.noOtherOwner,
     ],
     ['owners are no reason for a task without a quorum', { freshOwner: 0 }, WAIT_REASONS.waiting],
+    [
+      'a quorum task every capable node has run (a one-node setup): says what the quorum still needs',
+      { quorum: true, fresh: 0, freshOwner: 0 },
+      'every capable online node has already run this task: its quorum needs a run on another node, of another owner',
+    ],
     ['no node beats backoff', { online: 0, backingOff: true }, WAIT_REASONS.noComputeNode],
   ])('%s', (_case, patch, reason) => {
     expect(waitReason({ ...ready, ...patch })).toBe(reason);

@@ -32,6 +32,8 @@ export const WAIT_REASONS = {
   noGpuNode: 'no online node with a GPU',
   noCapableNode: 'no online node with the required CPU cores and memory',
   noFreshNode: 'every capable online node has already run this task',
+  /** Appended for a quorum task: one run in, it is not done, and a reader would otherwise not see why. */
+  quorumNeedsNode: 'its quorum needs a run on another node, of another owner',
   noOtherOwner:
     'its quorum needs a node of another owner: every capable online node belongs to an owner that has run it',
   backingOff: 'retrying after a failed run',
@@ -52,7 +54,9 @@ export function waitReason(facts: WaitFacts): string {
     if (fault !== null && (PROGRAM_FAULT_OUTCOMES as readonly string[]).includes(fault)) {
       return `${WAIT_REASONS.noFreshNode}: its ${fault} fails it as unexecutable once another node reports the same`;
     }
-    return WAIT_REASONS.noFreshNode;
+    return facts.quorum
+      ? `${WAIT_REASONS.noFreshNode}: ${WAIT_REASONS.quorumNeedsNode}`
+      : WAIT_REASONS.noFreshNode;
   }
   if (facts.quorum && facts.freshOwner === 0) return WAIT_REASONS.noOtherOwner;
   if (facts.backingOff) return WAIT_REASONS.backingOff;

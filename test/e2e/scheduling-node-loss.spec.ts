@@ -197,7 +197,8 @@ describeEachDatabase('node loss, wait reasons and task metrics on %s', (database
     expect((await first.report(run, 'ok', 6)).json()).toMatchObject({ task_status: 'running' });
     expect(await view(quorum.task_id)).toMatchObject({
       status: 'running',
-      status_reason: 'every capable online node has already run this task',
+      status_reason:
+        'every capable online node has already run this task: its quorum needs a run on another node, of another owner',
     });
     await newAgent(CPU_ONLY); // bob's second node: a node that has not run it, of the owner who has
     expect((await view(quorum.task_id)).status_reason).toBe(
