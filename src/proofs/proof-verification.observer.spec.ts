@@ -1,5 +1,7 @@
 import { Registry } from 'prom-client';
 import { VcpMetrics } from '../metrics/vcp-metrics';
+import type { ConfigContext } from '../common/config/feature-config';
+import { proofsConfig } from './proofs.config';
 import { MetricsProofVerificationObserver, ProofVerificationEvent } from './proof-verification.observer';
 
 describe('MetricsProofVerificationObserver', () => {
@@ -19,7 +21,9 @@ describe('MetricsProofVerificationObserver', () => {
     return { observe, buckets };
   };
   /** What a verification gets without PROOF_VERIFY_TIMEOUT_MS. */
-  const defaultTimeoutSeconds = 10;
+  const defaultTimeoutSeconds =
+    proofsConfig.build({}, { core: { dataDir: '/data' }, cwd: '/' } as unknown as ConfigContext)
+      .verifyTimeoutMs / 1000;
 
   it('labels a timeout "timeout", apart from a verifier failure ("error") and from the verdicts', async () => {
     const { observe, buckets } = setup();
