@@ -23,6 +23,8 @@ export class EmbeddedNodeConfig {
   readonly concurrency!: number | null;
   /** How many embedded nodes, each with its own key pair and owner (a demo setting: quorum on one machine). */
   readonly nodes!: number;
+  /** Set when EMBEDDED_NODES or EMBEDDED_NODE_CONCURRENCY is given but no embedded node runs: why, for a warning. */
+  readonly ignored!: string | null;
 
   constructor(values: EmbeddedNodeConfig) {
     Object.assign(this, values);
@@ -37,10 +39,21 @@ export const embeddedNodeConfig = defineFeatureConfig({
     const mode = env.EMBEDDED_NODE ?? 'auto';
     // auto: the default setup only (embedded database, not production); a real deployment runs real nodes.
     const enabled = mode === 'on' || (mode === 'auto' && !raw.DATABASE_URL && !core.isProduction);
+    const given = (['EMBEDDED_NODES', 'EMBEDDED_NODE_CONCURRENCY'] as const).filter(
+      (name) => env[name] !== undefined,
+    );
+    const because =
+      mode === 'off'
+        ? 'EMBEDDED_NODE=off'
+        : `EMBEDDED_NODE=auto runs none ${raw.DATABASE_URL ? 'with DATABASE_URL set' : 'in production'} (EMBEDDED_NODE=on would)`;
     return new EmbeddedNodeConfig({
       enabled,
       concurrency: env.EMBEDDED_NODE_CONCURRENCY ?? null,
       nodes: env.EMBEDDED_NODES ?? 1,
+      ignored:
+        enabled || given.length === 0
+          ? null
+          : `${given.join(' and ')} ignored: no embedded node runs, as ${because}`,
     });
   },
 });

@@ -84,7 +84,11 @@ export class EmbeddedNodes implements OnApplicationBootstrap, OnModuleDestroy {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    if (!this.config.enabled) return;
+    if (!this.config.enabled) {
+      // The tour's EMBEDDED_NODES=2 carried over to a PostgreSQL setup would otherwise leave tasks waiting unsaid.
+      if (this.config.ignored) this.logger.warn(this.config.ignored);
+      return;
+    }
     for (let index = 1; index <= this.config.nodes; index++) {
       // A node that cannot start (its id taken, its first heartbeat refused) is logged; the server still serves.
       const agent = await this.startNode(index).catch((error: unknown) => {
