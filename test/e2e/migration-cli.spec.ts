@@ -1,10 +1,7 @@
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { MIGRATIONS } from '../../migrations';
+import { runMigrationCli } from '../support/migration-cli';
 import { createTestDatabase, TestDatabase } from '../support/postgres';
 import { requireBuild } from '../support/server-process';
-
-const CLI = join(__dirname, '../../dist/src/migration-cli.js');
 
 /** The migration job of a deployment: a production database, none of the app's secrets, a gate on `show`. */
 describe('migration CLI (built)', () => {
@@ -17,23 +14,7 @@ describe('migration CLI (built)', () => {
   afterAll(() => database.drop());
 
   const cli = (command: string, env: Record<string, string> = {}) =>
-    new Promise<{ code: number; out: string }>((resolve) => {
-      execFile(
-        process.execPath,
-        [CLI, command],
-        // Production, without JWT_SECRET, peppers, CORS or metrics settings: a migration job needs none.
-        {
-          env: {
-            PATH: process.env.PATH ?? '',
-            ENVIRONMENT: 'production',
-            DATABASE_URL: database.url,
-            ...env,
-          },
-        },
-        (error, stdout, stderr) =>
-          resolve({ code: error ? Number(error.code) : 0, out: `${stdout}${stderr}` }),
-      );
-    });
+    runMigrationCli(database.url, command, env);
 
   it('show exits 3 naming what is pending, run applies it, then show exits 0', async () => {
     const before = await cli('show');

@@ -1,14 +1,13 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { TEST_DEFAULTS } from '../support/config';
 import { eventually } from '../support/eventually';
+import { runMigrationCli } from '../support/migration-cli';
 import { createTestDatabase, TestDatabase } from '../support/postgres';
 import { requireBuild, runServerToExit } from '../support/server-process';
 
-const CLI = join(__dirname, '../../dist/src/migration-cli.js');
 const HOLDER = 'migration-lock-holder-test';
 
 /** A start behind a migration lock another session keeps (a stuck replica or job) waits a bounded time. */
@@ -33,23 +32,7 @@ describe('the migration lock held by another session (PostgreSQL, built)', () =>
   const unlock = () => holder.query(`SELECT pg_advisory_unlock(hashtextextended('vcp.migrations', 0))`);
 
   const cli = (timeoutSecs: number, command = 'run') =>
-    new Promise<{ code: number; out: string }>((resolve) => {
-      execFile(
-        process.execPath,
-        [CLI, command],
-        {
-          env: {
-            PATH: process.env.PATH ?? '',
-            ENVIRONMENT: 'production',
-            DATABASE_URL: database.url,
-            DB_MIGRATION_LOCK_TIMEOUT_SECS: String(timeoutSecs),
-          },
-          timeout: 20_000,
-        },
-        (error, stdout, stderr) =>
-          resolve({ code: error ? Number(error.code) : 0, out: `${stdout}${stderr}` }),
-      );
-    });
+    runMigrationCli(database.url, command, { DB_MIGRATION_LOCK_TIMEOUT_SECS: String(timeoutSecs) }, 20_000);
 
   const migrationsTable = async () =>
     (await holder.query<{ exists: boolean }>(`SELECT to_regclass('public.migrations') IS NOT NULL AS exists`))

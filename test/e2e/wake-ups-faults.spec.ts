@@ -3,18 +3,24 @@ import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { LISTENER_APPLICATION_NAME } from '../../src/wake-ups/postgres-wake-ups';
 import { redisWakeUpChannel } from '../../src/wake-ups/wake-ups.module';
-import { bootApp } from '../support/app';
-import { newSession, Session } from '../support/auth';
+import { Session } from '../support/auth';
 import { testConfig, TestConfig } from '../support/config';
 import { eventually } from '../support/eventually';
 import { ADMIN_URL, createTestDatabase, REDIS_URL, TestDatabase } from '../support/postgres';
-import { wokenAcrossReplicas as wokenAcrossReplicasOf } from '../support/wake-ups';
+import {
+  bootReplicas,
+  ONLY_WAKE_UPS,
+  Replicas,
+  wokenAcrossReplicas as wokenAcrossReplicasOf,
+} from '../support/wake-ups';
 import { TcpProxy } from '../support/tcp-proxy';
 
 /**
  * Wake-ups between replicas across a real fault: PostgreSQL or Redis becomes unreachable (every connection cut,
  * new ones refused, through a loopback proxy) and comes back. The fallback poll is 30 s and the claim waits
- * 25 s, so the claim can only come back with the run if the transport was re-established by itself.
+ * 25 s, so the claim can only come back with the run if the transport was re-established by itself. Last, on
+ * PostgreSQL, the LISTEN connections go silent without a FIN or a reset (the proxy stops forwarding them and
+ * tells neither end): nothing but the replica's own liveness check can notice.
  */
 describe.each([
   ['LISTEN/NOTIFY', 'postgres'],
@@ -26,6 +32,7 @@ describe.each([
   let a: NestFastifyApplication;
   let b: NestFastifyApplication;
   let alice: Session;
+  let replicas: Replicas | undefined;
 
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -35,19 +42,16 @@ describe.each([
     env = testConfig({
       DATABASE_URL: kind === 'postgres' ? target.toString() : db.url,
       ...(kind === 'redis' ? { REDIS_URL: target.toString() } : {}),
-      SCHEDULER_FALLBACK_POLL_MS: '30000',
-      SCHEDULER_SWEEP_INTERVAL_SECS: '3600',
+      ...ONLY_WAKE_UPS,
       DB_CONNECTION_TIMEOUT_SECS: '2',
     });
-    a = await bootApp(env.config);
-    b = await bootApp(env.config);
-    alice = await newSession(a, 'alice');
+    replicas = await bootReplicas(env.config);
+    ({ a, b, alice } = replicas);
   });
 
   afterAll(async () => {
     await proxy?.start(); // let the pools close cleanly
-    await a?.close();
-    await b?.close();
+    await replicas?.close();
     await proxy?.stop();
     await db?.drop();
     env?.cleanup();
@@ -137,4 +141,18 @@ describe.each([
     });
     await wokenAcrossReplicas();
   }, 60_000);
+
+  if (kind === 'postgres') {
+    it('a LISTEN connection gone silent is replaced within seconds, and wake-ups resume', async () => {
+      const old = await listeners();
+      expect(old).toHaveLength(2);
+      expect(proxy.blackHole(LISTENER_APPLICATION_NAME)).toBe(2);
+      // 5 s between liveness checks, 2 s for the answer (DB_CONNECTION_TIMEOUT_SECS), then a reconnect.
+      await eventually(
+        async () => expect((await listeners()).filter((pid) => !old.includes(pid))).toHaveLength(2),
+        { timeoutMs: 15_000, intervalMs: 200 },
+      );
+      await wokenAcrossReplicas();
+    }, 60_000);
+  }
 });

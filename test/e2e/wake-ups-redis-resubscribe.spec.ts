@@ -1,13 +1,13 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ClaimService } from '../../src/scheduling/claim.service';
 import { TestAgent } from '../support/agent';
-import { bootApp } from '../support/app';
-import { bearer, newSession, Session } from '../support/auth';
+import { bearer, Session } from '../support/auth';
 import { testConfig, TestConfig } from '../support/config';
 import { eventually } from '../support/eventually';
 import { createTestDatabase, REDIS_URL, TestDatabase } from '../support/postgres';
 import { TcpProxy } from '../support/tcp-proxy';
 import { submitTask } from '../support/tasks';
+import { bootReplicas, ONLY_WAKE_UPS, Replicas } from '../support/wake-ups';
 
 /**
  * Replica `b` reaches Redis through a loopback proxy, `a` directly, and `b`'s subscription misses a wake-up `a`
@@ -22,6 +22,7 @@ describe('wake-ups over Redis when the subscriber of a replica misses one', () =
   let a: NestFastifyApplication;
   let b: NestFastifyApplication;
   let alice: Session;
+  let replicas: Replicas | undefined;
 
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -30,8 +31,7 @@ describe('wake-ups over Redis when the subscriber of a replica misses one', () =
     target.port = String(await proxy.start());
     const common = {
       DATABASE_URL: db.url,
-      SCHEDULER_FALLBACK_POLL_MS: '30000',
-      SCHEDULER_SWEEP_INTERVAL_SECS: '3600',
+      ...ONLY_WAKE_UPS,
       // Two DATA_DIRs would generate two sets of secrets: the replicas of one deployment share theirs.
       JWT_SECRET: 'k7Qw9zR2mX4pL8vN1bY6cF3hJ5tG0sAa',
       REFRESH_TOKEN_PEPPER: 'a-strong-pepper-value-1234567890',
@@ -39,15 +39,13 @@ describe('wake-ups over Redis when the subscriber of a replica misses one', () =
     };
     envA = testConfig({ ...common, REDIS_URL });
     envB = testConfig({ ...common, REDIS_URL: target.toString() });
-    a = await bootApp(envA.config);
-    b = await bootApp(envB.config);
-    alice = await newSession(a, 'alice');
+    replicas = await bootReplicas(envA.config, envB.config);
+    ({ a, b, alice } = replicas);
   });
 
   afterAll(async () => {
     proxy?.release();
-    await a?.close();
-    await b?.close();
+    await replicas?.close();
     await proxy?.stop();
     await db?.drop();
     envA?.cleanup();

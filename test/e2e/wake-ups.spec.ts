@@ -2,12 +2,16 @@ import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DataSource } from 'typeorm';
 import { LISTENER_APPLICATION_NAME } from '../../src/wake-ups/postgres-wake-ups';
 import { WakeUpTransport } from '../../src/wake-ups/wake-up-transport';
-import { bootApp } from '../support/app';
-import { newSession, Session } from '../support/auth';
+import { Session } from '../support/auth';
 import { createTestEnv, TestEnv } from '../support/databases';
 import { eventually } from '../support/eventually';
 import { REDIS_URL } from '../support/postgres';
-import { wokenAcrossReplicas as wokenAcrossReplicasOf } from '../support/wake-ups';
+import {
+  bootReplicas,
+  ONLY_WAKE_UPS,
+  Replicas,
+  wokenAcrossReplicas as wokenAcrossReplicasOf,
+} from '../support/wake-ups';
 
 /**
  * Wake-ups between replicas: two app instances on one PostgreSQL database, a long-polling claim on replica B
@@ -16,29 +20,28 @@ import { wokenAcrossReplicas as wokenAcrossReplicasOf } from '../support/wake-up
  * Both apps share one config (same secrets and database): passport's strategies are process-global, and the
  * second app's strategies then authenticate the first app's callers against the same data.
  */
+/** A database index the test Redis server does not have: Redis is then set aside, and wake-ups move to PostgreSQL. */
+const REFUSED_INDEX = Object.assign(new URL(REDIS_URL), { pathname: '/99' }).toString();
+
 describe.each([
   ['LISTEN/NOTIFY', 'postgres', {}],
   ['Redis pub/sub', 'redis', { REDIS_URL }],
+  ['LISTEN/NOTIFY once Redis refused its database index', 'postgres', { REDIS_URL: REFUSED_INDEX }],
 ] as const)('wake-ups between replicas over %s', (_name, kind, extraEnv) => {
   let env: TestEnv;
   let a: NestFastifyApplication;
   let b: NestFastifyApplication;
   let alice: Session;
+  let replicas: Replicas | undefined;
 
   beforeAll(async () => {
-    env = await createTestEnv('postgres', {
-      SCHEDULER_FALLBACK_POLL_MS: '30000',
-      SCHEDULER_SWEEP_INTERVAL_SECS: '3600',
-      ...extraEnv,
-    });
-    a = await bootApp(env.config);
-    b = await bootApp(env.config);
-    alice = await newSession(a, 'alice');
+    env = await createTestEnv('postgres', { ...ONLY_WAKE_UPS, ...extraEnv });
+    replicas = await bootReplicas(env.config);
+    ({ a, b, alice } = replicas);
   });
 
   afterAll(async () => {
-    await a?.close();
-    await b?.close();
+    await replicas?.close();
     await env?.dispose();
   });
 
@@ -55,10 +58,17 @@ describe.each([
   const wokenAcrossReplicas = () => wokenAcrossReplicasOf(a, b, alice);
 
   it('uses the transport it should', async () => {
-    expect(a.get(WakeUpTransport).kind).toBe(kind);
-    expect(b.get(WakeUpTransport).kind).toBe(kind);
-    // One LISTEN connection per replica on PostgreSQL, none when Redis carries the wake-ups.
-    expect(await listenerPids()).toHaveLength(kind === 'postgres' ? 2 : 0);
+    const refused = (extraEnv as { REDIS_URL?: string }).REDIS_URL === REFUSED_INDEX;
+    // Eventually: a replica moves to PostgreSQL after the refusal, which comes with Redis's first answer.
+    await eventually(async () => {
+      if (refused) {
+        const ready = await b.inject({ method: 'GET', url: '/api/v1/health/ready' });
+        expect(ready.json().checks.redis).toMatchObject({ status: 'degraded' });
+      }
+      expect([a, b].map((app) => app.get(WakeUpTransport).kind)).toEqual([kind, kind]);
+      // One LISTEN connection per replica on PostgreSQL, none when Redis carries the wake-ups.
+      expect(await listenerPids()).toHaveLength(kind === 'postgres' ? 2 : 0);
+    });
   });
 
   it('a long-polling claim on replica B is woken by a submission on replica A', wokenAcrossReplicas, 20_000);

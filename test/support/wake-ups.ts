@@ -1,7 +1,9 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { AppConfig } from '../../src/config/app-config';
 import { ClaimService } from '../../src/scheduling/claim.service';
 import { TestAgent } from './agent';
-import { bearer, Session } from './auth';
+import { bootApp } from './app';
+import { bearer, newSession, Session } from './auth';
 import { eventually } from './eventually';
 import { submitTask } from './tasks';
 
@@ -25,4 +27,37 @@ export async function wokenAcrossReplicas(
   const res = await waiting;
   expect(res.statusCode).toBe(200);
   expect(res.json().runs).toEqual([expect.objectContaining({ task_id: task.task_id })]);
+}
+
+/** Settings under which only a wake-up answers a 25 s long poll in time: the fallback poll is 30 s, no sweep runs. */
+export const ONLY_WAKE_UPS = { SCHEDULER_FALLBACK_POLL_MS: '30000', SCHEDULER_SWEEP_INTERVAL_SECS: '3600' };
+
+export interface Replicas {
+  a: NestFastifyApplication;
+  b: NestFastifyApplication;
+  /** A user signed up on `a`. */
+  alice: Session;
+  close(): Promise<void>;
+}
+
+/**
+ * Two replicas of one deployment, `a` booted with `configA` and `b` with `configB` (by default the same: their
+ * secrets must match, and passport's strategies are process-global).
+ */
+export async function bootReplicas(configA: AppConfig, configB: AppConfig = configA): Promise<Replicas> {
+  const a = await bootApp(configA);
+  const b = await bootApp(configB).catch(async (error: unknown) => {
+    await a.close();
+    throw error;
+  });
+  const alice = await newSession(a, 'alice');
+  return {
+    a,
+    b,
+    alice,
+    close: async () => {
+      await a.close();
+      await b.close();
+    },
+  };
 }
