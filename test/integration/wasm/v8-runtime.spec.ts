@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runInThisContext } from 'node:vm';
 import { COMPILED_BYTES_PER_MODULE_BYTE, V8Runtime, V8RuntimeOptions } from '../../../src/wasm/v8/v8.runtime';
 import type { RunRequest } from '../../../src/wasm/run-request';
 import type { ModuleStoreService } from '../../../src/wasm/module-store.service';
@@ -113,17 +114,25 @@ describe('v8 runtime: guests cannot reach the host through node:wasi', () => {
     const service = await engine();
     let delivered = 0;
     const onSignal = () => delivered++;
-    process.on('SIGWINCH', onSignal); // WASI signal 27; node:wasi would kill(getpid(), SIGWINCH)
+    // Jest's `process` is a copy whose listeners a real signal never reaches: listen on the host's own (which
+    // also keeps SIGUSR2 from ending the test process if the guard broke).
+    const host = runInThisContext('process') as NodeJS.Process;
+    // WASI signal 12; node:wasi would kill(getpid(), SIGUSR2). It maps no signal 27 (SIGWINCH): ENOSYS.
+    host.on('SIGUSR2', onSignal);
     try {
       const sut = await run(
         service,
-        exitWithErrnoOf({ name: 'proc_raise', params: ['i32'] }, (op) => op.i32(27)),
+        exitWithErrnoOf({ name: 'proc_raise', params: ['i32'] }, (op) => op.i32(12)),
       );
       await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(sut).toEqual(expect.objectContaining({ outcome: 'exit_nonzero', exit_code: ENOTSUP }));
       expect(delivered).toBe(0);
+      expect(sut).toEqual(expect.objectContaining({ outcome: 'exit_nonzero', exit_code: ENOTSUP }));
+      // Control: a SIGUSR2 the host does get reaches the listener within the same wait.
+      process.kill(process.pid, 'SIGUSR2');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(delivered).toBe(1);
     } finally {
-      process.off('SIGWINCH', onSignal);
+      host.off('SIGUSR2', onSignal);
     }
   });
 
