@@ -4,7 +4,9 @@ import { createDataSource, embeddedDataDir } from '../../src/database/data-sourc
 import { testConfig, TestConfig } from '../support/config';
 
 const BOOT_ID = '/proc/sys/kernel/random/boot_id';
-const onLinux = existsSync(BOOT_ID) ? it : it.skip;
+const LINUX = existsSync(BOOT_ID);
+if (!LINUX) console.warn(`SKIPPED embedded-lock boot-id test: no ${BOOT_ID} on this machine`);
+const onLinux = LINUX ? it : it.skip;
 
 /** Two processes on one PGlite directory would corrupt it; the data directory is locked while open. */
 describe('embedded database lock', () => {

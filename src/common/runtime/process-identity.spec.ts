@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bootId, pidNamespace, processStartTime } from './process-identity';
 
-const onProc = existsSync(`/proc/${process.pid}/stat`) ? it : it.skip;
+const PROC = existsSync(`/proc/${process.pid}/stat`);
+if (!PROC) console.warn('SKIPPED process-identity tests: no /proc/<pid>/stat on this machine');
+const onProc = PROC ? it : it.skip;
 
 describe('processStartTime', () => {
   onProc('reads the start time even when the command name holds spaces and parentheses', async () => {
