@@ -96,10 +96,13 @@ describe('auth routes under fuzzed bodies (property)', () => {
     env: { RATE_LIMIT_AUTH_RPM: '100000', RATE_LIMIT_AUTH_BURST: '100000' },
   });
   let user: Session;
+  // The PATCH fuzz may disable or demote whom it names: not `user`, whose token the later tests need.
+  let target: Session;
   let keyId: string;
 
   beforeAll(async () => {
     user = await newSession(ctx.app, 'fuzz');
+    target = await newSession(ctx.app, 'fuzztarget');
     const listed = await ctx.app.inject({
       method: 'GET',
       url: '/api/v1/api-keys',
@@ -132,7 +135,7 @@ describe('auth routes under fuzzed bodies (property)', () => {
     },
     {
       method: 'PATCH',
-      url: () => `/admin/users/${user.userId}`,
+      url: () => `/admin/users/${target.userId}`,
       fields: ['role', 'disabled'],
       auth: () => bearer(ctx.admin.accessToken),
     },
@@ -141,6 +144,7 @@ describe('auth routes under fuzzed bodies (property)', () => {
   it.each(routes.map((route) => [`${route.method} ${route.fields.join(',')}`, route] as const))(
     '%s never answers 5xx (seed 20261201)',
     async (_name, route) => {
+      const statuses = new Set<number>();
       await fc.assert(
         fc.asyncProperty(bodyWith(route.fields), async (body) => {
           const res = await ctx.app.inject({
@@ -150,15 +154,21 @@ describe('auth routes under fuzzed bodies (property)', () => {
             payload: toJson(body),
             remoteAddress: freshClientIp(),
           });
+          statuses.add(res.statusCode);
           // The failing body is in the message, so a shrunk counterexample can be replayed by hand.
           if (res.statusCode >= 500) throw new Error(`${res.statusCode} for ${toJson(body)}: ${res.body}`);
         }),
         { numRuns: 150, seed: 20261201 },
       );
+      // Control: the bodies reached the route's validation, not only a guard or the rate limit before it.
+      expect(statuses).toContain(422);
+      const turnedAway = Object.keys(route.auth()).length > 0 ? [401, 403, 429] : [429];
+      expect([...statuses].filter((status) => turnedAway.includes(status))).toEqual([]);
     },
   );
 
   it('hostile key ids in the path never answer 5xx', async () => {
+    const statuses = new Set<number>();
     await fc.assert(
       fc.asyncProperty(hostileString, fc.constantFrom('GET', 'DELETE', 'POST'), async (id, method) => {
         const res = await ctx.app.inject({
@@ -167,9 +177,13 @@ describe('auth routes under fuzzed bodies (property)', () => {
           headers: bearer(user.accessToken),
           remoteAddress: freshClientIp(),
         });
+        statuses.add(res.statusCode);
         expect(res.statusCode).toBeLessThan(500);
       }),
       { numRuns: 150, seed: 20261201 },
     );
+    // Control: the ids reached the route (an unknown key is a 404), not only the guard before it.
+    expect(statuses).toContain(404);
+    expect([...statuses].filter((status) => [401, 403, 429].includes(status))).toEqual([]);
   });
 });
