@@ -104,6 +104,7 @@ describe('agent requests replayed twice (PostgreSQL)', () => {
       expect(ids(runsOf(second.body))).toEqual(ids(runsOf(first.body)));
     // A repeated heartbeat answers for the same runs and renews none the first did not (a result that
     // landed between the two sends makes a renewed run lost in the second, never the other way round).
+    expect(answered('heartbeat').length).toBeGreaterThan(0);
     for (const { first, second } of answered('heartbeat')) {
       expect(second.status).toBe(first.status);
       const [a, b] = [leasesOf(first.body), leasesOf(second.body)];

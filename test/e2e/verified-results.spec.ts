@@ -201,6 +201,7 @@ describeEachDatabase('verified results on %s', (database) => {
          FROM tasks t WHERE t.task_id = ANY($1::uuid[])`,
       [paired.map((run) => run.task_id)],
     );
+    expect(rows).toHaveLength(paired.length);
     for (const row of rows) {
       expect(row).toMatchObject({ status: 'completed', valid: 2, completions: 1 });
       expect(row.canonical_run_id).not.toBeNull();
