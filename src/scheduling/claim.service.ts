@@ -9,6 +9,7 @@ import type { ClaimRequestDto, ClaimResponseDto, LeasedRunDto } from './dto/clai
 import { LeaseSweeper } from './lease-sweeper';
 import { LeasedRuns } from './leased-runs';
 import { ReputationRepository } from './reputation.repository';
+import { RunRelease } from './run-release';
 import { ClaimedRun, ClaimsRepository } from './claims.repository';
 import { SchedulingConfig } from './scheduling.config';
 
@@ -48,6 +49,7 @@ export class ClaimService implements OnModuleDestroy {
     private readonly reputation: ReputationRepository,
     private readonly sweeper: LeaseSweeper,
     private readonly leased: LeasedRuns,
+    private readonly release: RunRelease,
   ) {
     this.unsubscribe = this.signal.subscribe(() => this.wakeOne());
   }
@@ -99,6 +101,13 @@ export class ClaimService implements OnModuleDestroy {
         const missedBefore = this.missedWakeUps;
         const runs = await this.leaseNow(nodeId, max, claimKey ?? null);
         if (runs.length > 0) {
+          // The caller left while the statement ran: what it leased goes back at once, not to a closed socket.
+          if (abandoned?.aborted) {
+            await this.release.handBack(
+              runs.map((run) => ({ runId: run.run_id, taskId: run.task_id, fence: run.fence })),
+            );
+            return null;
+          }
           if (wokenByWork) this.wakeOne();
           return { runs };
         }

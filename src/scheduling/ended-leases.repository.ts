@@ -76,8 +76,11 @@ export class EndedLeasesRepository {
     return rows.map(toEndedLease);
   }
 
-  /** Ends one lease whose result was refused (see RunRelease.refuseSignature); null when it no longer holds. */
-  async endRefused(runId: string, fence: string, outcome: string): Promise<EndedLease | null> {
+  /**
+   * Ends one lease its node will not deliver (a result refused, a claim whose caller left: see RunRelease);
+   * null when it no longer holds.
+   */
+  async endUndelivered(runId: string, fence: string, outcome: string): Promise<EndedLease | null> {
     const [row] = await this.db.query<EndedLeaseRow>(
       `UPDATE task_runs SET status = 'expired', outcome = $3, completed_at = now()
         WHERE run_id = $1 AND fence = $2::bigint AND status = 'leased'

@@ -115,7 +115,7 @@ export class RunRelease implements OnModuleInit {
         },
         null,
       );
-      const lease = await this.leases.endRefused(run.runId, fence, 'signature_invalid');
+      const lease = await this.leases.endUndelivered(run.runId, fence, 'signature_invalid');
       if (!lease) return null;
       await this.reputation.countError(run.nodeId);
       return { requeued: (await this.tasks.returnSlot(run.taskId)) === 'requeued' };
@@ -126,5 +126,26 @@ export class RunRelease implements OnModuleInit {
       if (ended.requeued) this.signal.notify();
       this.events.publish(run.taskId);
     };
+  }
+
+  /**
+   * Runs a claim leased for a caller that had gone meanwhile (its connection closed while the claim statement
+   * ran): nobody will run them. Each lease ends now (outcome `claim_abandoned`) and its task gets back the slot
+   * and the attempt, queued again at once, as if that claim had not happened: no fault of the task's, nor of
+   * the node's (an agent stopping or restarting), where the run waited out its lease and counted as lost.
+   */
+  async handBack(runs: { runId: string; taskId: string; fence: string }[]): Promise<void> {
+    const ended = await this.tx.run(async () => {
+      const effect = { runs: 0, requeued: 0 };
+      for (const run of runs) {
+        if (!(await this.leases.endUndelivered(run.runId, run.fence, 'claim_abandoned'))) continue;
+        effect.runs++;
+        if ((await this.tasks.returnSlot(run.taskId)) === 'requeued') effect.requeued++;
+      }
+      return effect;
+    });
+    for (let i = 0; i < ended.runs; i++) this.metrics.taskRunFinished('claim_abandoned');
+    if (ended.requeued > 0) this.signal.notify();
+    this.events.publish(...runs.map((run) => run.taskId));
   }
 }

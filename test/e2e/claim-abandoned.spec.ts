@@ -1,7 +1,9 @@
 import type { AddressInfo } from 'node:net';
+import { Client } from 'pg';
 import { TestAgent } from '../support/agent';
 import { useTestApp } from '../support/app';
 import { bearer, newSession, Session } from '../support/auth';
+import { eventually } from '../support/eventually';
 import { getTask, submitTask } from '../support/tasks';
 
 /**
@@ -31,5 +33,75 @@ describe('a claim whose caller went away', () => {
     const done = await getTask(ctx.app, task.task_id, bearer(alice.accessToken));
     expect(done.status).toBe('completed');
     expect(done.runs).toHaveLength(1);
+  });
+});
+
+/**
+ * The caller goes away while the claim statement itself runs (held here behind a lock on the node's row, which
+ * the claim reads FOR SHARE): the statement then commits its leases for nobody. They are handed back at once.
+ */
+describe('a claim whose caller went away while its statement ran (PostgreSQL)', () => {
+  const ctx = useTestApp({ env: { SCHEDULER_SWEEP_INTERVAL_SECS: '3600' } });
+  let alice: Session;
+  let bob: Session;
+  let baseUrl: string;
+  let holder: Client;
+
+  beforeAll(async () => {
+    alice = await newSession(ctx.app, 'alice');
+    bob = await newSession(ctx.app, 'bob');
+    await ctx.app.listen(0, '127.0.0.1');
+    baseUrl = `http://127.0.0.1:${(ctx.app.getHttpServer().address() as AddressInfo).port}`;
+  });
+  // Per test: the app's teardown drops the database, which would end a holder still connected.
+  beforeEach(async () => {
+    holder = new Client({ connectionString: ctx.db!.url });
+    await holder.connect();
+  });
+  afterEach(() => holder.end());
+
+  const claimsWaitingOnLock = async (): Promise<number> => {
+    await holder.query('SELECT pg_stat_clear_snapshot()');
+    const { rows } = await holder.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock' AND position('replayed AS' IN query) > 0`,
+    );
+    return rows[0].n;
+  };
+  const openConnections = () =>
+    new Promise<number>((resolve, reject) =>
+      ctx.app.getHttpServer().getConnections((error, count) => (error ? reject(error) : resolve(count))),
+    );
+
+  it('hands back what it leased: the task is queued at once, its attempt not spent', async () => {
+    const task = await submitTask(ctx.app, bearer(alice.accessToken));
+    const gone = await TestAgent.register(ctx.app, bearer(bob.accessToken));
+    await holder.query('BEGIN');
+    await holder.query(`SELECT 1 FROM nodes WHERE node_id = $1 FOR UPDATE`, [gone.nodeId]);
+    const req = gone.openClaim(baseUrl);
+    await eventually(async () => expect(await claimsWaitingOnLock()).toBe(1));
+    req.destroy();
+    // The server has seen the connection close before the statement can go on.
+    await eventually(async () => expect(await openConnections()).toBe(0));
+    await holder.query('COMMIT');
+
+    // The statement leased the task, then gave it back: ended, not left leased for its lease's 30 s.
+    await eventually(async () => {
+      const runs = await ctx.dataSource.query<{ status: string; outcome: string }[]>(
+        `SELECT status, outcome FROM task_runs WHERE task_id = $1`,
+        [task.task_id],
+      );
+      expect(runs).toEqual([{ status: 'expired', outcome: 'claim_abandoned' }]);
+    });
+    const [{ status, attempts }] = await ctx.dataSource.query<{ status: string; attempts: number }[]>(
+      `SELECT status, attempts FROM tasks WHERE task_id = $1`,
+      [task.task_id],
+    );
+    expect({ status, attempts }).toEqual({ status: 'pending', attempts: 0 });
+    const other = await TestAgent.register(ctx.app, bearer(bob.accessToken));
+    const [run] = await other.claim({ max: 1, wait_ms: 0 });
+    expect(run?.task_id).toBe(task.task_id);
+    expect((await other.report(run, 'ok', 1)).statusCode).toBe(200);
+    expect((await getTask(ctx.app, task.task_id, bearer(alice.accessToken))).status).toBe('completed');
   });
 });

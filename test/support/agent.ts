@@ -1,7 +1,7 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import canonicalize from 'canonicalize';
 import { createHash } from 'node:crypto';
-import { request } from 'node:http';
+import { ClientRequest, request } from 'node:http';
 import { jsonSha256Hex } from '../../src/common/crypto/json-hash';
 import {
   generateNodeKeyPair,
@@ -82,9 +82,9 @@ export class TestAgent {
    * A long-poll claim over a real connection to the listening app at `baseUrl`, closed by this client once the
    * server is waiting on it (an agent stopped mid-poll).
    */
-  async abandonClaim(baseUrl: string): Promise<void> {
-    const claims = this.app.get(ClaimService);
-    const body = JSON.stringify({ max: 1, wait_ms: 20_000 });
+  /** A claim sent over a real connection (to `baseUrl`), which the caller can close by destroying it. */
+  openClaim(baseUrl: string, claim: object = { max: 1, wait_ms: 0 }): ClientRequest {
+    const body = JSON.stringify(claim);
     const req = request(`${baseUrl}/api/v1/nodes/${this.nodeId}/claim`, {
       method: 'POST',
       headers: {
@@ -95,6 +95,12 @@ export class TestAgent {
     });
     req.on('error', () => undefined); // the client's own destroy
     req.end(body);
+    return req;
+  }
+
+  async abandonClaim(baseUrl: string): Promise<void> {
+    const claims = this.app.get(ClaimService);
+    const req = this.openClaim(baseUrl, { max: 1, wait_ms: 20_000 });
     await eventually(() => expect(claims.waiting).toBe(1));
     req.destroy();
     await eventually(() => expect(claims.waiting).toBe(0));
