@@ -6,6 +6,7 @@ import {
   bodyKeys,
   encode,
   hostileBody,
+  hostileHeaders,
   hostileQuery,
   hostileString,
   isErrorShape,
@@ -48,13 +49,15 @@ describe('fuzzing every public route: hostile bodies and query strings never get
           pathValue,
           hostileBody(bodyKeysOf(operation)),
           hostileQuery(operation),
-          async (param, payload, query) => {
+          hostileHeaders(operation),
+          async (param, payload, query, extraHeaders) => {
             const url = path.replace(/\{[^}]+\}/g, () => encode(param)) + query;
             const hasBody = method !== 'GET' && method !== 'DELETE';
             const res = await ctx.app.inject({
               method,
               url,
               headers: {
+                ...extraHeaders,
                 ...bearer(ctx.admin.accessToken),
                 ...(hasBody ? { 'content-type': 'application/json' } : {}),
               },
@@ -68,7 +71,8 @@ describe('fuzzing every public route: hostile bodies and query strings never get
             ) {
               failures.push(
                 `${method} ${url.slice(0, 200)} → ${res.statusCode} ${res.body.slice(0, 200)} ` +
-                  JSON.stringify(payload)?.slice(0, 300),
+                  JSON.stringify(payload)?.slice(0, 300) +
+                  JSON.stringify(extraHeaders),
               );
             }
             return true;

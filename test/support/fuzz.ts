@@ -139,3 +139,21 @@ export function isErrorShape(statusCode: number, body: string): boolean {
     return false;
   }
 }
+
+/** What an HTTP header can carry: tab, printable ASCII and Latin-1 (Node refuses to send anything else). */
+const headerSafe = hostileString.map((text) => text.replace(/[^\t\x20-\x7e\x80-\xff]/g, ''));
+
+/** Hostile values for the route's documented request headers (Idempotency-Key, Claim-Next …), each optional. */
+export const hostileHeaders = (operation: OpenApiOperation) => {
+  const names = (operation.parameters ?? [])
+    .filter((p) => p.in === 'header')
+    .map((p) => p.name.toLowerCase());
+  const value = fc.oneof(
+    headerSafe,
+    fc.constantFrom('0', '1', '16', '17', '-1', '1.0', ' 1', 'x'.repeat(256)),
+  );
+  // requiredKeys: []: an absent header is left out, never sent as undefined.
+  return fc
+    .record(Object.fromEntries(names.map((name) => [name, value])), { requiredKeys: [] })
+    .map((headers) => headers as Record<string, string>);
+};
