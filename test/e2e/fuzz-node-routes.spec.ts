@@ -27,7 +27,14 @@ import { RESULT_OUTCOMES } from '../../src/scheduling/dto/result.dto';
  * of a registered node that has a public key, its own id where the path names the node, and, for a result, a
  * run leased to it at that moment, so the hostile input meets validation and the services, not the guard.
  */
-type Answer = { status: number; body: string; request: string };
+type Answer = { status: number; body: string; request: string; ms: number; mayWaitMs: number };
+
+/** A claim may take as long as the long poll it validly asked for; anything else answers at once. */
+const HANG_MS = 5_000;
+const askedWait = (payload: unknown): number => {
+  const wait = (payload as { wait_ms?: unknown } | null)?.wait_ms;
+  return Number.isInteger(wait) && (wait as number) > 0 && (wait as number) <= 25_000 ? (wait as number) : 0;
+};
 
 describe('fuzzing the node protocol with a node’s own credentials', () => {
   const ctx = useAdminApp({ env: { ...TEST_DEFAULTS, ...UNLIMITED_RATES } });
@@ -68,6 +75,7 @@ describe('fuzzing the node protocol with a node’s own credentials', () => {
     extraHeaders: Record<string, string> = {},
   ): Promise<Answer> => {
     const hasBody = method !== 'GET' && method !== 'DELETE';
+    const started = performance.now();
     const res = await ctx.app.inject({
       method,
       url,
@@ -77,15 +85,22 @@ describe('fuzzing the node protocol with a node’s own credentials', () => {
     return {
       status: res.statusCode,
       body: res.body,
+      ms: performance.now() - started,
+      mayWaitMs: url.includes('/claim') ? askedWait(payload) : 0,
       request: `${method} ${url.slice(0, 160)} ${JSON.stringify(extraHeaders)} ${JSON.stringify(payload)?.slice(0, 300)}`,
     };
   };
 
-  /** No 5xx (503 is the documented overload answer), and every refusal in the documented shape. */
+  /** No 5xx (503 is the documented overload answer), no hang, and every refusal in the documented shape. */
   const failuresIn = (answers: Answer[]) =>
     answers
-      .filter((a) => (a.status >= 500 && a.status !== 503) || !isErrorShape(a.status, a.body))
-      .map((a) => `${a.request} → ${a.status} ${a.body.slice(0, 200)}`);
+      .filter(
+        (a) =>
+          (a.status >= 500 && a.status !== 503) ||
+          !isErrorShape(a.status, a.body) ||
+          a.ms > a.mayWaitMs + HANG_MS,
+      )
+      .map((a) => `${a.request} → ${a.status} in ${Math.round(a.ms)} ms ${a.body.slice(0, 200)}`);
   const countOf = (answers: Answer[]) =>
     answers.reduce<Record<number, number>>(
       (acc, a) => ({ ...acc, [a.status]: (acc[a.status] ?? 0) + 1 }),
