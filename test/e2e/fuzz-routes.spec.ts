@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { useAdminApp } from '../support/admin';
-import { bearer } from '../support/auth';
+import { apiKeyHeader, bearer } from '../support/auth';
 import { TEST_DEFAULTS } from '../support/config';
 import {
   bodyKeys,
@@ -30,8 +30,18 @@ describe('fuzzing every public route: hostile bodies and query strings never get
   const ctx = useAdminApp({ env: { ...TEST_DEFAULTS, ...UNLIMITED_RATES } });
   let doc: OpenApiDocument;
 
+  let adminKey: string;
+
   beforeAll(async () => {
     doc = (await ctx.app.inject({ method: 'GET', url: '/api-docs/openapi.json' })).json<OpenApiDocument>();
+    const key = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/api-keys',
+      headers: bearer(ctx.admin.accessToken),
+      payload: { name: 'fuzz', scopes: ['nodes:read'] },
+    });
+    expect(key.statusCode).toBe(201);
+    adminKey = key.json<{ api_key: string }>().api_key;
   });
 
   it('covers every route of the OpenAPI document', async () => {
@@ -39,16 +49,21 @@ describe('fuzzing every public route: hostile bodies and query strings never get
     expect(routes.length).toBeGreaterThan(20);
     const failures: string[] = [];
     const statuses = new Map<number, number>();
+    const refusedByGuard = new Map<string, number>();
     let fuzzed = 0;
     for (const { path, method, operation } of routes) {
       if (SKIPPED.has(`${method} ${path}`) || operation['x-node-agent']?.users === false) continue;
       fuzzed++;
+      // A route about the key itself (GET /auth/api-key/validate) offers no bearer scheme: it gets the admin's key.
+      const credentials = operation.security?.some((scheme) => 'bearer' in scheme)
+        ? bearer(ctx.admin.accessToken)
+        : apiKeyHeader(adminKey);
       const pathValue = fc.oneof(hostileString, fc.uuid());
       await fc.assert(
         fc.asyncProperty(
           pathValue,
           hostileBody(bodyKeysOf(operation)),
-          hostileQuery(operation),
+          hostileQuery(operation, false),
           hostileHeaders(operation),
           async (param, payload, query, extraHeaders) => {
             const url = path.replace(/\{[^}]+\}/g, () => encode(param)) + query;
@@ -58,12 +73,16 @@ describe('fuzzing every public route: hostile bodies and query strings never get
               url,
               headers: {
                 ...extraHeaders,
-                ...bearer(ctx.admin.accessToken),
+                ...credentials,
                 ...(hasBody ? { 'content-type': 'application/json' } : {}),
               },
               ...(hasBody ? { payload: JSON.stringify(payload) ?? 'null' } : {}),
             });
             statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
+            if ([401, 403, 429].includes(res.statusCode)) {
+              const route = `${method} ${path} ${res.statusCode}`;
+              refusedByGuard.set(route, (refusedByGuard.get(route) ?? 0) + 1);
+            }
             // 503 is the documented overload answer (with Retry-After), not a failure.
             if (
               (res.statusCode >= 500 && res.statusCode !== 503) ||
@@ -82,6 +101,8 @@ describe('fuzzing every public route: hostile bodies and query strings never get
       );
     }
     expect(failures).toEqual([]);
+    // Each route got credentials it accepts: the guard and the throttle refused none of its requests.
+    expect(Object.fromEntries(refusedByGuard)).toEqual({});
     expect(fuzzed).toBeGreaterThan(20);
     // The inputs reached validation and handlers, not only the router: refusals and successes both occur.
     expect(statuses.get(422)).toBeGreaterThan(100);

@@ -6,6 +6,7 @@ export type OpenApiOperation = {
   parameters?: { name: string; in: string }[];
   requestBody?: { content?: Record<string, { schema?: { $ref?: string; properties?: object } }> };
   'x-node-agent'?: { node_param: string | null; users: boolean };
+  security?: Record<string, unknown>[];
 };
 export type OpenApiDocument = {
   paths: Record<string, Record<string, OpenApiOperation>>;
