@@ -68,6 +68,7 @@ describe('fuzzing every public route: hostile bodies and query strings never get
           async (param, payload, query, extraHeaders) => {
             const url = path.replace(/\{[^}]+\}/g, () => encode(param)) + query;
             const hasBody = method !== 'GET' && method !== 'DELETE';
+            const started = performance.now();
             const res = await ctx.app.inject({
               method,
               url,
@@ -83,13 +84,15 @@ describe('fuzzing every public route: hostile bodies and query strings never get
               const route = `${method} ${path} ${res.statusCode}`;
               refusedByGuard.set(route, (refusedByGuard.get(route) ?? 0) + 1);
             }
-            // 503 is the documented overload answer (with Retry-After), not a failure.
+            const ms = performance.now() - started;
+            // 503 is the documented overload answer (with Retry-After), not a failure; 5 s without one is a hang.
             if (
               (res.statusCode >= 500 && res.statusCode !== 503) ||
-              !isErrorShape(res.statusCode, res.body)
+              !isErrorShape(res.statusCode, res.body) ||
+              ms > 5_000
             ) {
               failures.push(
-                `${method} ${url.slice(0, 200)} → ${res.statusCode} ${res.body.slice(0, 200)} ` +
+                `${method} ${url.slice(0, 200)} → ${res.statusCode} in ${Math.round(ms)} ms ${res.body.slice(0, 200)} ` +
                   JSON.stringify(payload)?.slice(0, 300) +
                   JSON.stringify(extraHeaders),
               );
