@@ -46,7 +46,7 @@ describe('fuzzing the node protocol with a node’s own credentials', () => {
   beforeAll(async () => {
     doc = (await ctx.app.inject({ method: 'GET', url: '/api-docs/openapi.json' })).json<OpenApiDocument>();
     routes = routesOf(doc).filter((route) => route.operation['x-node-agent']);
-    // Another user's node: a node never runs its own owner's tasks.
+    // Owned by another user than the tasks' creator (the admin), as in production.
     const owner = await newSession(ctx.app, 'fuzz_node_owner');
     agent = await TestAgent.register(ctx.app, bearer(owner.accessToken));
   });
