@@ -29,8 +29,11 @@ import { RESULT_OUTCOMES } from '../../src/scheduling/dto/result.dto';
  */
 type Answer = { status: number; body: string; request: string; ms: number; mayWaitMs: number };
 
-/** A claim may take as long as the long poll it validly asked for; anything else answers at once. */
-const HANG_MS = 5_000;
+/**
+ * A claim may take as long as the long poll it validly asked for; anything else answers at once. 15 s past that
+ * is a hang (generous: the CI machine's two cores are shared with other suites, and a hang is unbounded).
+ */
+const HANG_MS = 15_000;
 const askedWait = (payload: unknown): number => {
   const wait = (payload as { wait_ms?: unknown } | null)?.wait_ms;
   return Number.isInteger(wait) && (wait as number) > 0 && (wait as number) <= 25_000 ? (wait as number) : 0;
