@@ -12,6 +12,7 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
+import { ExplainedError } from '../common/config/problems';
 import { processAlive } from '../common/runtime/process-alive';
 import { bootId, pidNamespace, processStartTime } from '../common/runtime/process-identity';
 
@@ -19,7 +20,7 @@ import { bootId, pidNamespace, processStartTime } from '../common/runtime/proces
 export const LOCK_RENEW_MS = 10_000;
 export const LOCK_LEASE_MS = 60_000;
 
-export class DataDirInUseError extends Error {
+export class DataDirInUseError extends ExplainedError {
   constructor(dataDir: string, pid: number, elsewhere = false) {
     const where = elsewhere
       ? ` (in another PID namespace: its lock is taken over once not renewed for ${LOCK_LEASE_MS / 1000} s)`

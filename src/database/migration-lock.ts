@@ -1,16 +1,19 @@
 import { Logger } from '@nestjs/common';
 import type { QueryRunner } from 'typeorm';
+import { ExplainedError } from '../common/config/problems';
 
 /** The session-level advisory lock migrations run under (advisory locks are per database). */
 const MIGRATION_LOCK_KEY = `hashtextextended('vcp.migrations', 0)`;
-const LOCK_NOT_AVAILABLE = '55P03';
+export const LOCK_NOT_AVAILABLE = '55P03';
+/** The wait that DB_MIGRATION_LOCK_TIMEOUT_SECS bounds: its timeout is told as MigrationLockTimeoutError. */
+export const MIGRATION_LOCK_WAIT = `SELECT pg_advisory_lock(${MIGRATION_LOCK_KEY})`;
 
 /**
  * The migration lock was still held by another session when DB_MIGRATION_LOCK_TIMEOUT_SECS ran out. Not a
  * setting to fix (exit 1, like a port still taken): another replica's migrations, or a stuck session, which a
  * restart after it ends gets past.
  */
-export class MigrationLockTimeoutError extends Error {
+export class MigrationLockTimeoutError extends ExplainedError {
   override readonly name = 'MigrationLockTimeoutError';
 }
 
@@ -60,7 +63,7 @@ export async function acquireMigrationLock(runner: QueryRunner, timeoutMs: numbe
   // lock_timeout bounds advisory-lock waits too; set on this session only, and reset before migrations run.
   await runner.query(`SELECT set_config('lock_timeout', $1, false)`, [`${timeoutMs}ms`]);
   try {
-    await runner.query(`SELECT pg_advisory_lock(${MIGRATION_LOCK_KEY})`);
+    await runner.query(MIGRATION_LOCK_WAIT);
   } catch (error) {
     if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw error;
     const holder = (await lockHolder(runner)) ?? 'a session that has let it go since';

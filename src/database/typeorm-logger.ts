@@ -1,5 +1,6 @@
 import { Logger as NestLogger } from '@nestjs/common';
 import { Logger as TypeOrmLogger } from 'typeorm';
+import { LOCK_NOT_AVAILABLE, MIGRATION_LOCK_WAIT } from './migration-lock';
 
 const UNIQUE_VIOLATION = '23505';
 
@@ -20,7 +21,10 @@ export class TypeOrmLogAdapter implements TypeOrmLogger {
     const line = `query failed: ${message} — ${query.slice(0, 500)}`;
     // A unique violation is how the code learns of a duplicate (a taken username, a racing claim) and answers
     // it (409, a retry): expected, so not a warning an operator should chase.
-    if (sqlStateOf(error) === UNIQUE_VIOLATION) this.logger.debug?.(line);
+    const code = sqlStateOf(error);
+    if (code === UNIQUE_VIOLATION) this.logger.debug?.(line);
+    // The migration lock's bounded wait running out: MigrationLockTimeoutError says so, naming the holder.
+    else if (code === LOCK_NOT_AVAILABLE && query === MIGRATION_LOCK_WAIT) this.logger.debug?.(line);
     else this.logger.warn(line);
   }
 

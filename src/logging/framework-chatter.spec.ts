@@ -1,4 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
+import { ExplainedError, SettingsError } from '../common/config/problems';
 import { FrameworkChatterFilter } from './framework-chatter';
 
 describe('FrameworkChatterFilter', () => {
@@ -31,5 +32,20 @@ describe('FrameworkChatterFilter', () => {
     sut.warn('careful', 'InstanceLoader');
     sut.error('broken', 'RouterExplorer');
     expect(calls.map(([level]) => level)).toEqual(['log', 'log', 'warn', 'error']);
+  });
+
+  it("moves Nest's report of an explained start failure to debug: main.ts says it in one line", () => {
+    sut.error(new ExplainedError('the data dir is in use'), undefined, 'ExceptionHandler');
+    sut.error(new SettingsError('HOST=x is not a known host name'), undefined, 'ExceptionHandler');
+    sut.error('Error: listen EADDRINUSE: address already in use 127.0.0.1:3000', 'NestApplication');
+    sut.error('Error: getaddrinfo ENOTFOUND nowhere.invalid', 'NestApplication');
+    expect(calls.map(([level]) => level)).toEqual(['debug', 'debug', 'debug', 'debug']);
+  });
+
+  it('keeps every other error, stack and all, at error (negative control)', () => {
+    sut.error(new Error('something unexpected'), undefined, 'ExceptionHandler');
+    sut.error('Error: listen EMFILE: too many open files', 'NestApplication');
+    sut.error(new ExplainedError('explained, but not by Nest'), undefined, 'Bootstrap');
+    expect(calls.map(([level]) => level)).toEqual(['error', 'error', 'error']);
   });
 });

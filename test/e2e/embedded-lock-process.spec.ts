@@ -60,7 +60,7 @@ describe('embedded database lock across server processes', () => {
     try {
       const port = (busy.address() as { port: number }).port;
       const run = await runServerToExit({ DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: String(port) });
-      expect(run.output).toContain('EADDRINUSE');
+      expect(run.output).toContain(`PORT=${port} on 127.0.0.1 is already in use`);
       expect(run.code).toBe(1);
       expect(existsSync(join(dataDir, 'pgdata'))).toBe(true);
       expect(existsSync(lockFile)).toBe(false);

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { AddressInfo, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -170,6 +170,13 @@ describe('the server process', () => {
     );
   });
 
+  /** An explained failure is its one fatal line: no error line before it (Nest's report), no stack. */
+  const expectOnlyTheExplanation = (output: string) => {
+    expect(output).not.toContain('    at ');
+    expect(output).not.toContain('"level":50');
+    expect(output).toContain('"level":60');
+  };
+
   it('a HOST listen() cannot use is a setting to fix (one line, exit 78); a PORT in use is named (exit 1)', async () => {
     // A documentation address (RFC 5737), on no interface here; a name that does not resolve would ask the
     // network's name service (listen-failure.spec covers that mapping).
@@ -178,15 +185,21 @@ describe('the server process', () => {
       78,
       'startup failed: HOST=192.0.2.1 is not an address of this machine',
     ]);
+    expectOnlyTheExplanation(wrongHost.output);
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     const port = (taken.address() as AddressInfo).port;
     try {
-      const { code, output } = await runServerToExit({ DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: String(port) });
+      const { code, output } = await runServerToExit({
+        DATA_DIR: dataDir,
+        HOST: '127.0.0.1',
+        PORT: String(port),
+      });
       expect([code, output.trim().split('\n').at(-1)]).toEqual([
         1,
         `startup failed: PORT=${port} on 127.0.0.1 is already in use by another process`,
       ]);
+      expectOnlyTheExplanation(output);
     } finally {
       await new Promise((resolve) => taken.close(resolve));
     }
@@ -225,7 +238,18 @@ describe('the server process', () => {
     });
     expect(info.stdout).not.toContain('\u001b['); // no ANSI colours
     expect(info.stderr).toContain('startup failed: The embedded database');
+    expectOnlyTheExplanation(info.stdout);
     const silent = await run('silent');
     expect([silent.code, silent.stdout]).toEqual([1, '']);
+  });
+
+  it('an unexpected failed start still logs its stack (control for the explained ones above)', async () => {
+    // A PG_VERSION no PostgreSQL wrote: PGlite fails to open, an error nobody explained.
+    mkdirSync(join(dataDir, 'pgdata'));
+    writeFileSync(join(dataDir, 'pgdata', 'PG_VERSION'), 'not a version\n');
+    const { code, output } = await runServerToExit({ DATA_DIR: dataDir, LOG_LEVEL: 'info' });
+    expect(code).toBe(1);
+    expect(output).toMatch(/"level":50,[^\n]*"context":"ExceptionHandler"[^\n]*\\n {4}at /);
+    expect(output).toContain('"level":60');
   });
 });

@@ -8,10 +8,16 @@ export type RawEnvironment = NodeJS.ProcessEnv;
 export const EX_CONFIG = 78;
 
 /**
+ * A failure whose message already tells the operator what happened and what to do (a directory in use, a port
+ * taken): a failed start says it in one line, and Nest's report of it (with a stack) is left out.
+ */
+export class ExplainedError extends Error {}
+
+/**
  * A start refused for what only the operator can fix (a variable, a directory, a file in DATA_DIR): the server
  * and the CLIs print its message alone, one line without a stack, and exit EX_CONFIG.
  */
-export class SettingsError extends Error {}
+export class SettingsError extends ExplainedError {}
 
 /** Everything wrong with the environment at once (the server exits 78 with this report). */
 export class ConfigValidationError extends SettingsError {
