@@ -13,6 +13,7 @@ export type ConnectedWakeUps = WakeUpTransport & OnApplicationShutdown & { start
 export class SwitchableWakeUps extends WakeUpTransport implements OnApplicationShutdown {
   private readonly listeners: (() => void)[] = [];
   private closed = false;
+  private readonly switching = new Set<Promise<void>>();
 
   constructor(private current: ConnectedWakeUps) {
     super();
@@ -33,13 +34,39 @@ export class SwitchableWakeUps extends WakeUpTransport implements OnApplicationS
     const previous = this.current;
     next.subscribe(() => this.wake());
     this.current = next;
+    const switching = this.replace(previous, next);
+    this.switching.add(switching);
+    try {
+      await switching;
+    } finally {
+      this.switching.delete(switching);
+    }
+  }
+
+  /**
+   * Shutdown (or another switch) may come while `previous` closes or `next` starts. Its close of `next` may
+   * then run before `next` connected, and a connection opened after it would keep the process alive: `next`
+   * is not started once set aside, and is closed again once its start returns.
+   */
+  private async replace(previous: ConnectedWakeUps, next: ConnectedWakeUps): Promise<void> {
     await previous.onApplicationShutdown();
-    await next.start();
+    if (this.setAside(next)) return;
+    try {
+      await next.start();
+    } finally {
+      if (this.setAside(next)) await next.onApplicationShutdown();
+    }
+  }
+
+  private setAside(transport: ConnectedWakeUps): boolean {
+    return this.closed || this.current !== transport;
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.closed = true;
     await this.current.onApplicationShutdown();
+    // A switch under way closes what it started: shutdown ends only once nothing is left open.
+    await Promise.all([...this.switching].map((switching) => switching.catch(() => undefined)));
   }
 
   publish(): void {
