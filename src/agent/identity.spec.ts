@@ -131,6 +131,25 @@ describe('resolveIdentity without a stored node', () => {
     await expect(resolve(answering(401))).rejects.toThrow('POST /api/v1/nodes/n1/keys');
   });
 
+  it('a refused first key names the key to give, not a node.json there is none of', async () => {
+    const refused = resolveIdentity(
+      {
+        server: 'http://server',
+        apiKey: 'vcp_k',
+        nodeId: undefined,
+        dataDir,
+        region: 'r',
+        fetch: answering(401),
+      },
+      silent,
+    );
+    await expect(refused).rejects.toThrow(
+      'the server refused the API key (401): it is revoked, expired or mistyped: give a user API key with ' +
+        'nodes:write to register this node',
+    );
+    await expect(refused).rejects.not.toThrow('node.json');
+  });
+
   it('never prints a password the server URL carries (basic auth for a proxy), but does send it', async () => {
     const sent: string[] = [];
     const failing: Fetch = (url) => {

@@ -107,6 +107,11 @@ export const keyRefusedHint = (nodeId: string | undefined): string =>
   `(POST /api/v1/nodes/${nodeId ?? '<node_id>'}/keys) and give it with --api-key, or remove node.json from ` +
   'the data dir to register again with a user key';
 
+/** A refused key while no node is stored: there is no node.json to remove, and no node key unless --node-id. */
+const firstKeyRefusedHint = (nodeId: string | undefined): string =>
+  'it is revoked, expired or mistyped: give a user API key with nodes:write to register this node' +
+  (nodeId ? `, or a key issued to node ${nodeId} (POST /api/v1/nodes/${nodeId}/keys)` : '');
+
 /** A node id from the host name: the allowed characters only, at most 64. */
 export function nodeIdFromHost(host = hostname()): string {
   const cleaned = host
@@ -225,7 +230,7 @@ export async function resolveIdentity(options: IdentityOptions, reporter: Report
         'without /api/v1',
     );
   } else if (who.status === 401) {
-    throw new AgentSetupError(`the server refused the API key (401): ${keyRefusedHint(options.nodeId)}`);
+    throw new AgentSetupError(`the server refused the API key (401): ${firstKeyRefusedHint(options.nodeId)}`);
   } else {
     throw new AgentSetupError(`the server refused the API key (${who.status})`);
   }
