@@ -1,0 +1,83 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startAgent } from '../support/agent-process';
+
+/** What an operator sees when the built agent cannot start: one line saying why, the documented exit code. */
+describe('the agent process refusing to start', () => {
+  let dataDir: string;
+  let server: Server;
+  let url: string;
+  /** The status every request to the stand-in server gets (a server's 401, or 404 where there is no API). */
+  let status = 404;
+
+  beforeAll(async () => {
+    server = createServer((_request, response) => {
+      response.writeHead(status, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ error: 'x', message: 'x' }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise((resolve) => server.close(resolve)));
+  beforeEach(() => (dataDir = mkdtempSync(join(tmpdir(), 'vcp-agent-start-'))));
+  afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  async function run(args: string[]): Promise<{ code: number | null; output: string }> {
+    const agent = startAgent([...args, '--api-key', 'vcp_not_a_key']);
+    const { code } = await agent.exited;
+    const output = agent.output();
+    expect(agent.output()).not.toContain('    at ');
+    return { code, output };
+  }
+
+  const lastWord = (output: string) =>
+    output
+      .trim()
+      .split('\n')
+      .filter((line) => !line.startsWith('{'))
+      .at(-1);
+
+  it('a --server that is not a URL: the flag named, exit 64', async () => {
+    const { code, output } = await run(['--server', 'not-a-url', '--data-dir', dataDir]);
+    expect(code).toBe(64);
+    expect(output).toContain('--server must be a URL such as http://host:3000');
+  });
+
+  it('a server that cannot be reached: one line, exit 69', async () => {
+    const { code, output } = await run(['--server', 'http://127.0.0.1:9', '--data-dir', dataDir]);
+    expect([code, lastWord(output)]).toEqual([
+      69,
+      'vcp agent: cannot reach the server at http://127.0.0.1:9 (ECONNREFUSED)',
+    ]);
+  });
+
+  it('a URL with no VCP API behind it: one line, exit 78', async () => {
+    status = 404;
+    const { code, output } = await run(['--server', url, '--data-dir', dataDir]);
+    expect(code).toBe(78);
+    expect(lastWord(output)).toMatch(/^vcp agent: no VCP API at http:\/\/127\.0\.0\.1:\d+ \(404\)/);
+  });
+
+  it('a refused key at the first start names the key to give, not a node.json: one line, exit 78', async () => {
+    status = 401;
+    const { code, output } = await run(['--server', url, '--data-dir', dataDir]);
+    expect([code, lastWord(output)]).toEqual([
+      78,
+      'vcp agent: the server refused the API key (401): it is revoked, expired or mistyped: give a user API ' +
+        'key with nodes:write to register this node',
+    ]);
+  });
+
+  it('a data dir that cannot be one (a file in the way): one line naming it, exit 78', async () => {
+    const file = join(dataDir, 'file');
+    writeFileSync(file, 'x');
+    const { code, output } = await run(['--server', url, '--data-dir', join(file, 'sub')]);
+    expect([code, lastWord(output)]).toEqual([
+      78,
+      `vcp agent: cannot use the data dir ${join(file, 'sub')} (ENOTDIR): give a writable --data-dir`,
+    ]);
+  });
+});
