@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { MIGRATION_LOCK_WAIT } from './migration-lock';
 import { TypeOrmLogAdapter } from './typeorm-logger';
 
 describe('TypeOrmLogAdapter', () => {
@@ -18,5 +19,18 @@ describe('TypeOrmLogAdapter', () => {
     sut.logQueryError(other, 'SELECT …');
     sut.logQueryError('connection terminated', 'SELECT …');
     expect(warn).toHaveBeenCalledTimes(2);
+  });
+
+  it('logs the migration lock wait running out at debug (MigrationLockTimeoutError says it), not as a warning', () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const debug = jest.spyOn(Logger.prototype, 'debug').mockImplementation(() => undefined);
+    const sut = new TypeOrmLogAdapter();
+    const timedOut = Object.assign(new Error('canceling statement due to lock timeout'), { code: '55P03' });
+    sut.logQueryError(timedOut, MIGRATION_LOCK_WAIT);
+    expect(debug).toHaveBeenCalledWith(expect.stringContaining('query failed: canceling statement'));
+    expect(warn).not.toHaveBeenCalled();
+    // The same error on any other statement is nobody's explanation: still a warning.
+    sut.logQueryError(timedOut, 'UPDATE tasks …');
+    expect(warn).toHaveBeenCalledTimes(1);
   });
 });
