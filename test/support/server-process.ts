@@ -94,7 +94,8 @@ export async function runServerToExit(
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  // A server that would not exit; generous, as a start on a loaded 2-core CI machine took over 20 s once.
+  const timer = setTimeout(() => child.kill('SIGKILL'), 40_000);
   const { code } = await exited(child);
   clearTimeout(timer);
   return { code, output };
