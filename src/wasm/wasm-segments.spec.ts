@@ -81,7 +81,12 @@ describe('segmentFault: element segments', () => {
   /** One function, one table of `min` elements (or an imported one) and the given element section entries. */
   function withElements(
     entries: number[][],
-    { min = 2, imported = false, validates = true as boolean | 'either', globals = [] as number[][] } = {},
+    {
+      min = 2,
+      imported = false,
+      validates = true,
+      globals = [] as number[][],
+    }: { min?: number; imported?: boolean; validates?: boolean | 'either'; globals?: number[][] } = {},
   ): Uint8Array {
     const table = imported
       ? section(2, [1, ...name('env'), ...name('table'), 0x01, FUNCREF, 0x00, ...leb(min)])
