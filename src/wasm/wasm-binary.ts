@@ -112,7 +112,8 @@ export class Reader {
   }
 }
 
-function encodeLeb(value: bigint): number[] {
+/** Unsigned LEB128, as the binary format writes sizes, counts and indices. */
+export function encodeLeb(value: bigint): number[] {
   const out: number[] = [];
   do {
     let b = Number(value & 0x7fn);
@@ -123,7 +124,7 @@ function encodeLeb(value: bigint): number[] {
   return out;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
+export function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   const total = parts.reduce((n, p) => n + p.length, 0);
   const out = new Uint8Array(total);
   let offset = 0;

@@ -1,4 +1,13 @@
-import { InvalidModuleError, kindOf, Reader, Section, sections, skipImportDesc } from './wasm-binary';
+import {
+  concat,
+  encodeLeb,
+  InvalidModuleError,
+  kindOf,
+  Reader,
+  Section,
+  sections,
+  skipImportDesc,
+} from './wasm-binary';
 
 const FUNCTION_TYPE = 0x60;
 const CALL = 0x10;
@@ -130,23 +139,4 @@ function append(bytes: Uint8Array, s: Section, count: number, entry: number[]): 
   return [new Uint8Array([s.id, ...leb(size), ...head]), bytes.subarray(r.pos, s.end), new Uint8Array(entry)];
 }
 
-function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
-
-function leb(value: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = value & 0x7f;
-    value = Math.floor(value / 128);
-    if (value !== 0) b |= 0x80;
-    out.push(b);
-  } while (value !== 0);
-  return out;
-}
+const leb = (value: number): number[] => encodeLeb(BigInt(value));
