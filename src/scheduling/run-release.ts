@@ -19,6 +19,21 @@ export interface ReleaseEffect {
   taskIds: string[];
 }
 
+/** A leased run its node will not deliver, and the lease's fence. */
+interface UndeliveredRun {
+  runId: string;
+  taskId: string;
+  fence: string;
+}
+
+/** What returnUndelivered did; announced once its transaction has committed. */
+interface UndeliveredEffect {
+  outcome: string;
+  requeued: number;
+  /** The tasks whose run's lease it ended. */
+  taskIds: string[];
+}
+
 /**
  * Leases that end without a result — past their time (the lease sweep) or because their node was deleted,
  * rejected or went offline (at once, in the transaction that lost the node) — give their slot back: the task
@@ -115,17 +130,11 @@ export class RunRelease implements OnModuleInit {
         },
         null,
       );
-      const lease = await this.leases.endUndelivered(run.runId, fence, 'signature_invalid');
-      if (!lease) return null;
-      await this.reputation.countError(run.nodeId);
-      return { requeued: (await this.tasks.returnSlot(run.taskId)) === 'requeued' };
+      const effect = await this.returnUndelivered([{ ...run, fence }], 'signature_invalid');
+      if (effect.taskIds.length > 0) await this.reputation.countError(run.nodeId);
+      return effect;
     });
-    return () => {
-      if (!ended) return;
-      this.metrics.taskRunFinished('signature_invalid');
-      if (ended.requeued) this.signal.notify();
-      this.events.publish(run.taskId);
-    };
+    return () => this.announceUndelivered(ended);
   }
 
   /**
@@ -134,18 +143,25 @@ export class RunRelease implements OnModuleInit {
    * and the attempt, queued again at once, as if that claim had not happened: no fault of the task's, nor of
    * the node's (an agent stopping or restarting), where the run waited out its lease and counted as lost.
    */
-  async handBack(runs: { runId: string; taskId: string; fence: string }[]): Promise<void> {
-    const ended = await this.tx.run(async () => {
-      const effect = { runs: 0, requeued: 0 };
-      for (const run of runs) {
-        if (!(await this.leases.endUndelivered(run.runId, run.fence, 'claim_abandoned'))) continue;
-        effect.runs++;
-        if ((await this.tasks.returnSlot(run.taskId)) === 'requeued') effect.requeued++;
-      }
-      return effect;
-    });
-    for (let i = 0; i < ended.runs; i++) this.metrics.taskRunFinished('claim_abandoned');
-    if (ended.requeued > 0) this.signal.notify();
-    this.events.publish(...runs.map((run) => run.taskId));
+  async handBack(runs: UndeliveredRun[]): Promise<void> {
+    this.announceUndelivered(await this.tx.run(() => this.returnUndelivered(runs, 'claim_abandoned')));
+  }
+
+  /** Inside the caller's transaction: ends each lease still held (`outcome`); its task gets slot and attempt back. */
+  private async returnUndelivered(runs: UndeliveredRun[], outcome: string): Promise<UndeliveredEffect> {
+    const effect: UndeliveredEffect = { outcome, requeued: 0, taskIds: [] };
+    for (const run of runs) {
+      if (!(await this.leases.endUndelivered(run.runId, run.fence, outcome))) continue;
+      effect.taskIds.push(run.taskId);
+      if ((await this.tasks.returnSlot(run.taskId)) === 'requeued') effect.requeued++;
+    }
+    return effect;
+  }
+
+  /** Once returnUndelivered's transaction committed. */
+  private announceUndelivered(effect: UndeliveredEffect): void {
+    for (let i = 0; i < effect.taskIds.length; i++) this.metrics.taskRunFinished(effect.outcome);
+    if (effect.requeued > 0) this.signal.notify();
+    if (effect.taskIds.length > 0) this.events.publish(...effect.taskIds);
   }
 }
