@@ -3,7 +3,7 @@ import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveRoots } from './contained-paths';
 import { ContentIntegrityError, ContentUnavailableError } from './content-store';
-import type { HashedContent } from './hashed-content';
+import { bytesOf, type HashedContent } from './hashed-content';
 import { ContentLayout, FsContentStore } from './fs-content-store';
 
 export interface ContentCacheOptions {
@@ -91,7 +91,7 @@ export class ContentCache {
    * budget even while the new one is written; an object larger than the whole budget is not cached.
    */
   async store(sha256: string, content: Uint8Array | HashedContent): Promise<void> {
-    const bytes = content instanceof Uint8Array ? content : content.bytes;
+    const bytes = bytesOf(content);
     if (bytes.byteLength > this.options.budgetBytes || this.options.budgetBytes === 0) return;
     // Stored under a higher limit than today's: read from the database each time, as `put` refuses it.
     if (bytes.byteLength > this.options.maxObjectBytes) return;

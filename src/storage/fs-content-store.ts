@@ -6,7 +6,7 @@ import { basename, dirname, join } from 'node:path';
 import { isSha256Hex } from '../common/validation/sha256';
 import { ContainedPaths, resolveRoots } from './contained-paths';
 import { ContentIntegrityError, ContentStore, ContentUnavailableError } from './content-store';
-import { HashedContent, hashedContent } from './hashed-content';
+import { bytesOf, HashedContent, hashedContent } from './hashed-content';
 import { fingerprint, sameFingerprint, VerifiedFiles } from './verified-files';
 
 /** Verified bytes kept in memory by default (a warm read then reads neither the file nor its hash again). */
@@ -103,7 +103,7 @@ export class FsContentStore extends ContentStore {
   }
 
   async put(content: Uint8Array | HashedContent): Promise<string> {
-    const bytes = content instanceof Uint8Array ? content : content.bytes;
+    const bytes = bytesOf(content);
     if (bytes.byteLength > this.options.maxBytes)
       throw new RangeError('content is larger than the store allows');
     const { sha256 } = await hashedContent(content);

@@ -23,3 +23,8 @@ export async function hashContent(bytes: Uint8Array): Promise<HashedContent> {
 export function hashedContent(content: Uint8Array | HashedContent): Promise<HashedContent> | HashedContent {
   return content instanceof Uint8Array ? hashContent(content) : content;
 }
+
+/** The bytes, whether hashed yet or not. */
+export function bytesOf(content: Uint8Array | HashedContent): Uint8Array {
+  return content instanceof Uint8Array ? content : content.bytes;
+}

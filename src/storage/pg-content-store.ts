@@ -6,7 +6,7 @@ import { TransactionRunner } from '../database/transaction-runner';
 import { ContentCache } from './content-cache';
 import { ContentRepository, StoredObject } from './content.repository';
 import { ContentIntegrityError, ContentStore, ContentUnavailableError } from './content-store';
-import { HashedContent, hashedContent } from './hashed-content';
+import { bytesOf, HashedContent, hashedContent } from './hashed-content';
 import { FsContentStore, FsContentStoreOptions } from './fs-content-store';
 
 /** Bytes per `content_chunks` row: each read and write statement carries at most this much. */
@@ -69,7 +69,7 @@ export class PgContentStore extends ContentStore {
   }
 
   async put(content: Uint8Array | HashedContent): Promise<string> {
-    const bytes = content instanceof Uint8Array ? content : content.bytes;
+    const bytes = bytesOf(content);
     if (bytes.byteLength > this.options.maxBytes)
       throw new RangeError('content is larger than the store allows');
     const hashed = await hashedContent(content);

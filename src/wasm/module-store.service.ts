@@ -4,7 +4,7 @@ import { isSha256Hex } from '../common/validation/sha256';
 import { ErrorCode } from '../common/errors/error-code';
 import { ContentIntegrityError, ContentStore, ContentUnavailableError } from '../storage/content-store';
 import { FsContentStoreOptions } from '../storage/fs-content-store';
-import { HashedContent, hashedContent } from '../storage/hashed-content';
+import { bytesOf, HashedContent, hashedContent } from '../storage/hashed-content';
 import { WasmConfig } from './wasm.config';
 import { ModuleChecker } from './module-checker';
 import { ImportEntry, ModuleSummary } from './wasm-binary';
@@ -79,7 +79,7 @@ export class ModuleStoreService {
    * bytes are hashed once, here or by the caller (HashedContent), and the store is given that hash.
    */
   async store(content: Uint8Array | HashedContent, uploadedBy: string | null): Promise<StoredModule> {
-    const bytes = content instanceof Uint8Array ? content : content.bytes;
+    const bytes = bytesOf(content);
     if (bytes.length > this.config.maxModuleBytes) {
       throw new AppException(ErrorCode.PayloadTooLarge, 'Module is larger than WASM_MAX_MODULE_BYTES');
     }
