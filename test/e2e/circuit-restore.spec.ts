@@ -1,7 +1,13 @@
 import { TEST_ADMIN, useAdminApp } from '../support/admin';
 import { apiKeyHeader, bearer, newSession, Session } from '../support/auth';
 import { describeEachDatabase } from '../support/databases';
-import { circuitPayload, FixtureCircuit, FixtureProtocol, postFixtureProof, postZkTask } from '../support/zk';
+import {
+  FixtureCircuit,
+  FixtureProtocol,
+  postFixtureProof,
+  postZkTask,
+  registerCircuit,
+} from '../support/zk';
 
 /**
  * `POST /admin/circuits/:circuit_id/restore`: a retired circuit is active again (new tasks and proofs
@@ -22,14 +28,7 @@ describeEachDatabase('circuit restore on %s', (database) => {
   });
 
   const register = async (circuit: FixtureCircuit, protocol: FixtureProtocol): Promise<string> => {
-    const res = await ctx.app.inject({
-      method: 'POST',
-      url: '/api/v1/admin/circuits',
-      headers: admin,
-      payload: circuitPayload(circuit, protocol, { wasm: true, zkey: true }),
-    });
-    expect(res.statusCode).toBe(201);
-    return res.json<{ circuit_id: string }>().circuit_id;
+    return registerCircuit(ctx.app, admin, circuit, protocol);
   };
   const remove = (circuitId: string) =>
     ctx.app.inject({ method: 'DELETE', url: `/api/v1/admin/circuits/${circuitId}`, headers: admin });

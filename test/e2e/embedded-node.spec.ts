@@ -8,7 +8,7 @@ import { eventually } from '../support/eventually';
 import { finalTask } from '../support/task-waits';
 import { submitTask } from '../support/tasks';
 import { fixture, sha256 } from '../support/wasm';
-import { circuitPayload, FixtureProtocol } from '../support/zk';
+import { FixtureProtocol, registerCircuit } from '../support/zk';
 
 const REQUIREMENTS = { min_nodes: 1, max_execution_time_sec: 30, require_gpu: false, require_proof: false };
 
@@ -140,13 +140,7 @@ describe('the embedded node (default setup: PGlite, EMBEDDED_NODE=auto)', () => 
   it.each<FixtureProtocol>(['groth16', 'plonk'])(
     'completes a %s zk_proof task: the proof it returns verifies against the circuit',
     async (protocol) => {
-      const registered = await ctx.app.inject({
-        method: 'POST',
-        url: '/api/v1/admin/circuits',
-        headers: bearer(ctx.admin.accessToken),
-        payload: circuitPayload('multiplier', protocol, { wasm: true, zkey: true }),
-      });
-      const circuitId = registered.json<{ circuit_id: string }>().circuit_id;
+      const circuitId = await registerCircuit(ctx.app, bearer(ctx.admin.accessToken), 'multiplier', protocol);
       const h = bearer(alice.accessToken);
       const task = await submitTask(ctx.app, h, {
         task_type: 'zk_proof',

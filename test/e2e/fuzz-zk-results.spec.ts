@@ -5,7 +5,7 @@ import { bearer, newSession, Session } from '../support/auth';
 import { TEST_DEFAULTS } from '../support/config';
 import { hostileString, hostileValue, isErrorShape, RUNS_PER_ROUTE, UNLIMITED_RATES } from '../support/fuzz';
 import { getTask, submitTask } from '../support/tasks';
-import { circuitPayload, Q, R, zkFixture } from '../support/zk';
+import { Q, R, zkFixture, registerCircuit } from '../support/zk';
 
 /**
  * zk_proof results fuzzed as only a node can send them: the proof and public signals of the fixture's valid
@@ -25,14 +25,7 @@ describe('fuzzing zk_proof results with validly signed, damaged proofs', () => {
   beforeAll(async () => {
     alice = await newSession(ctx.app, 'zk_fuzz_alice');
     bob = await newSession(ctx.app, 'zk_fuzz_bob');
-    const res = await ctx.app.inject({
-      method: 'POST',
-      url: '/api/v1/admin/circuits',
-      headers: bearer(ctx.admin.accessToken),
-      payload: circuitPayload('multiplier', 'groth16', { wasm: true, zkey: true }),
-    });
-    expect(res.statusCode).toBe(201);
-    circuitId = res.json().circuit_id;
+    circuitId = await registerCircuit(ctx.app, bearer(ctx.admin.accessToken), 'multiplier', 'groth16');
   });
   afterAll(async () => {
     await (globalThis as { curve_bn128?: { terminate(): Promise<void> } }).curve_bn128?.terminate();

@@ -7,7 +7,7 @@ import { apiKeyHeader, bearer, newSession, Session } from '../support/auth';
 import { expect422 } from '../support/validation';
 import { getTask, ORIGINAL_TASK, submitTask } from '../support/tasks';
 import { fixture, sha256, uniqueFixture } from '../support/wasm';
-import { circuitPayload, ZK_FIXTURES, zkFixture } from '../support/zk';
+import { ZK_FIXTURES, zkFixture, registerCircuit } from '../support/zk';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const snarkjs = require('snarkjs') as {
@@ -42,14 +42,7 @@ describe('zk_proof tasks', () => {
   beforeAll(async () => {
     alice = await newSession(ctx.app, 'alice');
     bob = await newSession(ctx.app, 'bob');
-    const res = await ctx.app.inject({
-      method: 'POST',
-      url: '/api/v1/admin/circuits',
-      headers: bearer(ctx.admin.accessToken),
-      payload: circuitPayload('multiplier', 'groth16', { wasm: true, zkey: true }),
-    });
-    expect(res.statusCode).toBe(201);
-    circuitId = res.json().circuit_id;
+    circuitId = await registerCircuit(ctx.app, bearer(ctx.admin.accessToken), 'multiplier', 'groth16');
     // A valid proof, generated here, of another statement: 35 = 5 · 7.
     otherStatement = await prove('5', '7');
   });

@@ -2,7 +2,7 @@ import { useAdminApp } from '../support/admin';
 import { bearer, newSession, Session } from '../support/auth';
 import { describeEachDatabase } from '../support/databases';
 import { submitTask } from '../support/tasks';
-import { circuitPayload, FixtureCircuit, FixtureProtocol, postZkTask } from '../support/zk';
+import { FixtureCircuit, FixtureProtocol, postZkTask, registerCircuit } from '../support/zk';
 
 interface Page {
   items: { task_id: string; status: string; circuit_id: string | null }[];
@@ -22,14 +22,7 @@ describeEachDatabase('listing tasks by circuit on %s', (database) => {
   let other: string;
 
   const register = async (name: FixtureCircuit, protocol: FixtureProtocol) => {
-    const res = await ctx.app.inject({
-      method: 'POST',
-      url: '/api/v1/admin/circuits',
-      headers: admin,
-      payload: circuitPayload(name, protocol, { wasm: true, zkey: true }),
-    });
-    expect(res.statusCode).toBe(201);
-    return res.json<{ circuit_id: string }>().circuit_id;
+    return registerCircuit(ctx.app, admin, name, protocol);
   };
   const zkTask = async (session: Session, circuitId: string) => {
     const res = await postZkTask(ctx.app, bearer(session.accessToken), circuitId);

@@ -195,3 +195,21 @@ export const MALFORMED_SIGNAL_CASES: [string, unknown, string][] = [
   ['empty signals', [], 'public_signals'],
   ['a string instead of a list', '33,11', 'public_signals'],
 ];
+
+/** Registers a fixture circuit as an admin (`headers`); its circuit_id. */
+export async function registerCircuit(
+  app: NestFastifyApplication,
+  headers: Record<string, string>,
+  circuit: FixtureCircuit,
+  protocol: FixtureProtocol,
+  uploads: { wasm?: boolean; zkey?: boolean } = { wasm: true, zkey: true },
+): Promise<string> {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/v1/admin/circuits',
+    headers,
+    payload: circuitPayload(circuit, protocol, uploads),
+  });
+  expect(res.statusCode).toBe(201);
+  return res.json<{ circuit_id: string }>().circuit_id;
+}
