@@ -1,14 +1,14 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import Redis from 'ioredis';
-import { DataSource } from 'typeorm';
 import { LISTENER_APPLICATION_NAME } from '../../src/wake-ups/postgres-wake-ups';
 import { redisWakeUpChannel } from '../../src/wake-ups/wake-ups.module';
 import { Session } from '../support/auth';
 import { testConfig, TestConfig } from '../support/config';
 import { eventually } from '../support/eventually';
-import { ADMIN_URL, createTestDatabase, REDIS_URL, TestDatabase } from '../support/postgres';
+import { createTestDatabase, REDIS_URL, TestDatabase } from '../support/postgres';
 import {
   bootReplicas,
+  listenerPids,
   ONLY_WAKE_UPS,
   Replicas,
   wokenAcrossReplicas as wokenAcrossReplicasOf,
@@ -60,17 +60,7 @@ describe.each([
   /** How many replicas listen now: LISTEN backends in pg_stat_activity, or subscribers of the Redis channel. */
   const listeners = async (): Promise<number[]> => {
     if (kind === 'postgres') {
-      const admin = new DataSource({ type: 'postgres', url: ADMIN_URL });
-      await admin.initialize();
-      try {
-        const rows = await admin.query<{ pid: number }[]>(
-          `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = $2`,
-          [db.name, LISTENER_APPLICATION_NAME],
-        );
-        return rows.map((row) => row.pid);
-      } finally {
-        await admin.destroy();
-      }
+      return listenerPids(db.name);
     }
     const redis = new Redis(REDIS_URL, { lazyConnect: true });
     try {

@@ -1,6 +1,5 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DataSource } from 'typeorm';
-import { LISTENER_APPLICATION_NAME } from '../../src/wake-ups/postgres-wake-ups';
 import { WakeUpTransport } from '../../src/wake-ups/wake-up-transport';
 import { Session } from '../support/auth';
 import { createTestEnv, TestEnv } from '../support/databases';
@@ -8,6 +7,7 @@ import { eventually } from '../support/eventually';
 import { REDIS_URL } from '../support/postgres';
 import {
   bootReplicas,
+  listenerPids as listenerPidsOf,
   ONLY_WAKE_UPS,
   Replicas,
   wokenAcrossReplicas as wokenAcrossReplicasOf,
@@ -45,15 +45,7 @@ describe.each([
     await env?.dispose();
   });
 
-  const listenerPids = async () =>
-    (
-      await a
-        .get(DataSource)
-        .query<{ pid: number }[]>(
-          `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = $2`,
-          [env.db!.name, LISTENER_APPLICATION_NAME],
-        )
-    ).map((row) => row.pid);
+  const listenerPids = () => listenerPidsOf(env.db!.name);
 
   const wokenAcrossReplicas = () => wokenAcrossReplicasOf(a, b, alice);
 

@@ -1,10 +1,13 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { AppConfig } from '../../src/config/app-config';
+import { Client } from 'pg';
 import { ClaimService } from '../../src/scheduling/claim.service';
+import { LISTENER_APPLICATION_NAME } from '../../src/wake-ups/postgres-wake-ups';
 import { TestAgent } from './agent';
 import { bootApp } from './app';
 import { bearer, newSession, Session } from './auth';
 import { eventually } from './eventually';
+import { ADMIN_URL } from './postgres';
 import { submitTask } from './tasks';
 
 /**
@@ -60,4 +63,19 @@ export async function bootReplicas(configA: AppConfig, configB: AppConfig = conf
       await b.close();
     },
   };
+}
+
+/** The LISTEN backends of a database, read over an admin connection of its own (the replicas' may be cut). */
+export async function listenerPids(databaseName: string): Promise<number[]> {
+  const admin = new Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query<{ pid: number }>(
+      `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = $2`,
+      [databaseName, LISTENER_APPLICATION_NAME],
+    );
+    return rows.map((row) => row.pid);
+  } finally {
+    await admin.end();
+  }
 }
