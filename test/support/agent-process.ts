@@ -6,7 +6,7 @@ export const AGENT_MAIN = join(__dirname, '../../dist/src/agent/main.js');
 
 export interface AgentProcess {
   child: ChildProcess;
-  /** The `--json` lines printed so far, parsed. */
+  /** The JSON lines printed so far, parsed. */
   events(): Record<string, unknown>[];
   output(): string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -15,7 +15,16 @@ export interface AgentProcess {
 /** Runs the built agent (`npm run agent`) as its own process with the given flags and `--json`. */
 export function startAgent(args: string[], env: Record<string, string> = {}): AgentProcess {
   requireBuild();
-  const child = spawn(process.execPath, [AGENT_MAIN, ...args, '--json'], {
+  return startNodeScript(AGENT_MAIN, [...args, '--json'], env);
+}
+
+/** Runs a node program (the agent, or another one that prints JSON lines) with only PATH and `env`. */
+export function startNodeScript(
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+): AgentProcess {
+  const child = spawn(process.execPath, [script, ...args], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
