@@ -189,23 +189,29 @@ async function main() {
   }
   log('started', { node_id: nodeId, public_key: publicKey });
 
-  // Heartbeats at the interval the server answers (while holding a run, at most a third of its lease's time
-  // left), naming the run in hand to renew its lease; `lost` or `cancel` for it stops it, unreported.
-  let current = null; // { run, abort: AbortController }
-  let heartbeatTimer;
+  // Heartbeats at the interval the server answers, and while holding a run at least every third of its lease
+  // (which a renewal extends by as long again), naming the run to renew its lease; `lost` or `cancel` for it
+  // stops it, and nothing is reported.
+  let current = null; // { run, abort: AbortController, leaseMs }
+  let [lastBeat, intervalMs] = [0, 0];
   async function heartbeat() {
+    lastBeat = Date.now();
     const runs = current ? [{ run_id: current.run.run_id, fence: current.run.fence }] : [];
     const body = { active_tasks: runs.length, agent_version: 'minimal-node/1', runs };
     const res = await api('PUT', `/api/v1/nodes/${nodeId}/heartbeat`, { body });
     if (res.status !== 200) fatal('heartbeat refused', res.json);
     const { lost = [], cancel = [] } = res.json.leases ?? {};
     if (current && [...lost, ...cancel].includes(current.run.run_id)) current.abort.abort();
-    let ms = res.json.heartbeat_interval_secs * 1000;
-    if (current)
-      ms = Math.min(ms, Math.max(500, (Date.parse(current.run.lease_expires_at) - Date.now()) / 3));
-    heartbeatTimer = setTimeout(heartbeat, ms);
+    intervalMs = res.json.heartbeat_interval_secs * 1000;
   }
   await heartbeat();
+  void (async () => {
+    for (;;) {
+      await sleep(250);
+      if (Date.now() - lastBeat >= Math.min(intervalMs, current ? current.leaseMs / 3 : Infinity))
+        await heartbeat();
+    }
+  })();
 
   // Stopping: a long poll whose connection closes leases nothing; the run in hand is finished and reported.
   let stopping = false;
@@ -237,7 +243,8 @@ async function main() {
 
   /** Runs one leased run and reports it; answers the runs the result's Claim-Next leased. */
   async function work(run) {
-    current = { run, abort: new AbortController() };
+    const leaseMs = Math.max(3000, Date.parse(run.lease_expires_at) - Date.now()); // as the server counts it
+    current = { run, abort: new AbortController(), leaseMs };
     const result = await execute(run, current.abort.signal);
     current = null;
     if (result.outcome === 'aborted') return (log('dropped', { run_id: run.run_id }), []);
@@ -292,7 +299,6 @@ async function main() {
       queue.push(...(await work(run)));
     }
   }
-  clearTimeout(heartbeatTimer);
   log('stopped');
   process.exit(0);
 }

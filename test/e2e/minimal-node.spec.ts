@@ -18,7 +18,8 @@ const fixture = (name: string) => readFileSync(join(__dirname, `../fixtures/wasm
  * signature_invalid), so the signature is really checked.
  */
 describe('a node written from the documentation (examples/minimal-node.mjs)', () => {
-  const cluster = useAgentServer('writer');
+  // Leases shorter than a run below, so that only heartbeat renewals keep it.
+  const cluster = useAgentServer('writer', { RUN_LEASE_SECS: '4' });
   const { api } = cluster;
   let userKey = '';
   /** The honest node's data dir (its key pair and node key), kept between the tests. */
@@ -46,12 +47,12 @@ describe('a node written from the documentation (examples/minimal-node.mjs)', ()
     if (!found) throw new Error(`no ${name} event yet:\n${node.output()}`);
     return found;
   };
-  const submit = async (module: string, inputs: unknown) => {
+  const submit = async (module: string, inputs: unknown, maxSecs = 30) => {
     const res = await api('POST', '/tasks', {
       task_type: 'wasm_execution',
       wasm_module: fixture(module).toString('base64'),
       inputs,
-      requirements: { min_nodes: 1, max_execution_time_sec: 30 },
+      requirements: { min_nodes: 1, max_execution_time_sec: maxSecs },
     });
     expect(res.status).toBe(201);
     return res.json as { task_id: string; module_id: string };
@@ -146,6 +147,19 @@ describe('a node written from the documentation (examples/minimal-node.mjs)', ()
     expect(onServer.json.outcome).toBe('ok');
     expect(done.result).toEqual(onServer.json.stdout);
     expect(done.result.random).toMatch(/^[0-9a-f]{32}$/);
+    await stop(node);
+  });
+
+  it('renews its lease by heartbeats while a run outlasts it, and reports the run when it ends', async () => {
+    const node = startNode('minimal-long', cluster.tempDir());
+    const task = await submit('loop', null, 9); // spins until its 9 s timeout, past two 4 s leases
+    const reported = await eventually(
+      () => node.events().find((e) => e.event === 'result') ?? Promise.reject(new Error(node.output())),
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
+    expect(reported).toMatchObject({ outcome: 'timeout', status: 200, answer: { run_status: 'failed' } });
+    const runs = (await taskOf(task.task_id)).runs as Record<string, unknown>[];
+    expect(runs[0]).toMatchObject({ node_id: 'minimal-long', status: 'failed', outcome: 'timeout' });
     await stop(node);
   });
 
