@@ -157,7 +157,11 @@ export class NodesController {
   @Authenticated({ scopes: [Scope.NodesWrite] })
   @NodeAgent({ nodeParam: 'node_id', users: true })
   @RateLimitTier('agent')
-  @ApiOkResponse({ type: HeartbeatResponseDto, description: 'The node’s key, or its owner (`nodes:write`)' })
+  @ApiOkResponse({
+    type: HeartbeatResponseDto,
+    description:
+      'Recorded (by the node’s key, or its owner with `nodes:write`): the next beat’s interval and, for the `runs` named, which leases were renewed, lost or cancelled',
+  })
   @ApiNotFoundResponse({ description: NOT_FOUND })
   @ApiConflictResponse({ description: 'The node is rejected (`conflict`)' })
   @ApiBody({ type: HeartbeatDto, required: false })

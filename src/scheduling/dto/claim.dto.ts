@@ -40,18 +40,32 @@ export function claimWaits(request: { body?: unknown }): boolean {
 }
 
 export class RunLimitsDto {
-  @ApiProperty({ type: 'integer' }) timeout_ms!: number;
-  @ApiProperty({ type: 'integer' }) memory_mb!: number;
-  @ApiProperty({ type: 'integer' }) output_bytes!: number;
+  @ApiProperty({ type: 'integer', description: 'Past this, the run’s outcome is `timeout`' })
+  timeout_ms!: number;
+  @ApiProperty({ type: 'integer', description: 'The module’s memory cap (`memory_limit`)' })
+  memory_mb!: number;
+  @ApiProperty({ type: 'integer', description: 'Most stdout bytes (`output_limit`)' }) output_bytes!: number;
 }
 
-/** Everything the node needs to execute the run. */
+/** Everything the node needs to execute the run (README, Tasks and scheduling: "Executing a WASM run"). */
 export class RunSpecDto {
-  @ApiProperty({ nullable: true, type: String }) module_id!: string | null;
-  @ApiProperty({ nullable: true, type: String }) module_url!: string | null;
-  @ApiProperty({ ...ANY_JSON, description: 'The task inputs (any JSON)' }) inputs!: unknown;
-  @ApiProperty({ type: [String] }) args!: string[];
-  @ApiProperty() deterministic!: boolean;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: 'WASM runs: the module’s SHA-256 (hex), which the receipt names as `module_hash`',
+  })
+  module_id!: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'The module’s bytes: a path on this server' })
+  module_url!: string | null;
+  @ApiProperty({
+    ...ANY_JSON,
+    description:
+      'The task inputs (any JSON): `JSON.stringify` of them is the module’s stdin, the SHA-256 of their RFC 8785 form the receipt’s `inputs_hash`',
+  })
+  inputs!: unknown;
+  @ApiProperty({ type: [String], description: 'The module’s argv after `main`' }) args!: string[];
+  @ApiProperty({ description: 'Fixed clocks and seeded random_get (README: "Executing a WASM run")' })
+  deterministic!: boolean;
   @ApiProperty({ type: RunLimitsDto }) limits!: RunLimitsDto;
   @ApiPropertyOptional({ type: String, description: 'zk_proof runs: the circuit to prove with' })
   circuit_id?: string;
@@ -66,7 +80,11 @@ export class LeasedRunDto {
   @ApiProperty({ format: 'uuid' }) task_id!: string;
   @ApiProperty() task_type!: string;
   @ApiProperty({ description: 'Decimal string; send it back with renewals and the result' }) fence!: string;
-  @ApiProperty({ format: 'date-time' }) lease_expires_at!: string;
+  @ApiProperty({
+    format: 'date-time',
+    description: 'Renew the lease by heartbeats (`runs`) at least every third of the time until then',
+  })
+  lease_expires_at!: string;
   @ApiProperty({ type: RunSpecDto }) spec!: RunSpecDto;
 }
 
