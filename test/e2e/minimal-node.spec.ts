@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { AgentProcess, startNodeScript } from '../support/agent-process';
 import { useAgentServer } from '../support/agent-server';
 import { eventually } from '../support/eventually';
+import { circuitPayload } from '../support/zk';
 
 const EXAMPLE = join(__dirname, '../../examples/minimal-node.mjs');
 const VERIFY_RECEIPT = join(__dirname, '../../dist/src/receipts/verify-receipt.js');
@@ -19,7 +20,12 @@ const fixture = (name: string) => readFileSync(join(__dirname, `../fixtures/wasm
  */
 describe('a node written from the documentation (examples/minimal-node.mjs)', () => {
   // Leases shorter than a run below, so that only heartbeat renewals keep it.
-  const cluster = useAgentServer('writer', { RUN_LEASE_SECS: '4' });
+  const admin = { username: 'admin', password: 'change this admin password' };
+  const cluster = useAgentServer('writer', {
+    RUN_LEASE_SECS: '4',
+    ADMIN_USERNAME: admin.username,
+    ADMIN_PASSWORD: admin.password,
+  });
   const { api } = cluster;
   let userKey = '';
   /** The honest node's data dir (its key pair and node key), kept between the tests. */
@@ -160,6 +166,36 @@ describe('a node written from the documentation (examples/minimal-node.mjs)', ()
     expect(reported).toMatchObject({ outcome: 'timeout', status: 200, answer: { run_status: 'failed' } });
     const runs = (await taskOf(task.task_id)).runs as Record<string, unknown>[];
     expect(runs[0]).toMatchObject({ node_id: 'minimal-long', status: 'failed', outcome: 'timeout' });
+    expect((await api('POST', `/tasks/${task.task_id}/cancel`)).status).toBe(200); // no other node runs it
+    await stop(node);
+  });
+
+  it('refuses a task kind it does not run the documented way: outcome error, signed with the task’s circuit', async () => {
+    const login = await api('POST', '/auth/login', admin);
+    const registered = await fetch(`${cluster.base}/api/v1/admin/circuits`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${login.json.access_token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(circuitPayload('multiplier', 'groth16', { wasm: true, zkey: true })),
+    });
+    expect(registered.status).toBe(201);
+    const { circuit_id } = (await registered.json()) as { circuit_id: string };
+    const posted = await api('POST', '/tasks', {
+      task_type: 'zk_proof',
+      circuit_id,
+      inputs: { public_signals: ['33', '11'], a: '3', b: '11' },
+      requirements: { min_nodes: 1, max_execution_time_sec: 30 },
+    });
+    expect(posted.status).toBe(201);
+    const node = startNode('minimal-zk', cluster.tempDir());
+    const reported = await eventually(
+      () => node.events().find((e) => e.event === 'result') ?? Promise.reject(new Error(node.output())),
+      { timeoutMs: 30_000, intervalMs: 50 },
+    );
+    // Accepted as the node's own fault: the receipt named the circuit although the node ran nothing.
+    expect(reported).toMatchObject({ outcome: 'error', status: 200, answer: { run_status: 'failed' } });
+    const runs = (await taskOf(posted.json.task_id)).runs as Record<string, unknown>[];
+    expect(runs).toEqual([expect.objectContaining({ node_id: 'minimal-zk', outcome: 'error' })]);
+    expect((await api('POST', `/tasks/${posted.json.task_id}/cancel`)).status).toBe(200);
     await stop(node);
   });
 
