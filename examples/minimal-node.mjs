@@ -2,7 +2,8 @@
 // A minimal VCP node, written from README.md ("Nodes", "Tasks and scheduling") and the OpenAPI document alone:
 // no dependency, nothing from src/. It runs `wasm_execution` and `computation` tasks one at a time with
 // node:wasi and refuses other kinds the documented way (`outcome: "error"`). The real agent (`npm run agent`)
-// does more: several slots, memory caps, zk proofs, a disk cache, telemetry, backoff with jitter.
+// does more: several slots, memory caps, zk proofs, a disk cache, telemetry, backoff with jitter. Modules get
+// no file system (no preopened directory) and no network here either, but only the timeout bounds them.
 //
 //   VCP_SERVER_URL=http://localhost:3000 VCP_API_KEY=vcp_… VCP_NODE_ID=my-node node examples/minimal-node.mjs
 //
@@ -25,10 +26,8 @@ function jcs(value) {
   if (value === null || typeof value !== 'object') return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map(jcs).join(',')}]`;
   const keys = Object.keys(value).filter((key) => value[key] !== undefined);
-  return `{${keys
-    .sort()
-    .map((key) => `${JSON.stringify(key)}:${jcs(value[key])}`)
-    .join(',')}}`;
+  const members = keys.sort().map((key) => `${JSON.stringify(key)}:${jcs(value[key])}`);
+  return `{${members.join(',')}}`;
 }
 const jcsHash = (value) => sha256(Buffer.from(jcs(value ?? null), 'utf8'));
 
@@ -224,18 +223,15 @@ async function main() {
   process.on('SIGTERM', stop).on('SIGINT', stop);
 
   const modules = new Map(); // module_id → bytes: downloads are rate-limited (tier general), so fetch each once
+  const refuse = (why) => ({ outcome: 'error', stderr: why, ms: 0 }); // the node's fault: the task runs elsewhere
   async function execute(run, signal) {
     const { spec } = run;
     if (!['wasm_execution', 'computation'].includes(run.task_type) || !spec.module_id)
-      return { outcome: 'error', stderr: `this node does not run ${run.task_type} tasks`, ms: 0 };
+      return refuse(`this node does not run ${run.task_type} tasks`);
     if (!modules.has(spec.module_id)) {
       const res = await api('GET', spec.module_url, { raw: true });
-      if (res.status !== 200 || sha256(res.bytes) !== spec.module_id)
-        return {
-          outcome: 'error',
-          stderr: `module download: ${res.status}, or not the module's bytes`,
-          ms: 0,
-        };
+      if (res.status !== 200) return refuse(`the module's download answered ${res.status}`);
+      if (sha256(res.bytes) !== spec.module_id) return refuse('the downloaded bytes are not the module');
       modules.set(spec.module_id, res.bytes);
     }
     return runModule(modules.get(spec.module_id), spec, signal);
