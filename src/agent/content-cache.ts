@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { makeDirectories } from '../common/fs/make-directories';
 import { processAlive } from '../common/runtime/process-alive';
 
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -41,7 +42,7 @@ export class ContentCache {
     private readonly maxMemoryBytes = Math.min(maxBytes, 256 * 1024 * 1024),
   ) {
     if (dir) {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      makeDirectories(dir, 0o700);
       for (const name of readdirSync(dir)) {
         // A write cut short by a crash leaves its temp file, outside the byte bound: removed unless its writer
         // still runs (another agent on this data dir by mistake must not lose the file it is writing).

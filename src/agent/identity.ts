@@ -1,6 +1,7 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { makeDirectories } from '../common/fs/make-directories';
 import { writePrivateFile } from '../common/fs/private-file';
 import { generateNodeKeyPair, keyPairFromPem, NodeKeyPair, privateKeyPem } from '../common/receipts/receipt';
 import type { Fetch } from './http-transport';
@@ -44,7 +45,7 @@ const AGENT_KEY_WAY_OUT =
  */
 export function loadOrCreateKeyPair(dataDir: string, wayOut = AGENT_KEY_WAY_OUT): NodeKeyPair {
   try {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    makeDirectories(dataDir, 0o700);
     const path = join(dataDir, KEY_FILE);
     if (existsSync(path)) {
       keepPrivate(path);

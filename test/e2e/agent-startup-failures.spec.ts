@@ -71,6 +71,24 @@ describe('the agent process refusing to start', () => {
     ]);
   });
 
+  // Node's recursive mkdir spun forever there (ENOENT under an existing parent): bounded, so a hang fails.
+  it.each(['/proc/self/vcp-agent', '/proc/1/vcp/agent'])(
+    'a data dir on a file system that makes no directories (%s): one line naming it, exit 78, no hang',
+    async (procDir) => {
+      const agent = startAgent(['--server', url, '--data-dir', procDir, '--api-key', 'vcp_not_a_key']);
+      let timer: NodeJS.Timeout | undefined;
+      const hung = new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), 15_000)));
+      const ended = await Promise.race([agent.exited, hung]);
+      clearTimeout(timer);
+      if (ended === 'hung') agent.child.kill('SIGKILL');
+      expect([ended, lastWord(agent.output())]).toEqual([
+        { code: 78, signal: null },
+        `vcp agent: cannot use the data dir ${procDir} (ENOENT): give a writable --data-dir`,
+      ]);
+    },
+    30_000,
+  );
+
   it('a data dir that cannot be one (a file in the way): one line naming it, exit 78', async () => {
     const file = join(dataDir, 'file');
     writeFileSync(file, 'x');
