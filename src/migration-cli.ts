@@ -1,5 +1,6 @@
 // First: an unsupported Node gets a sentence, not a stack from the first dependency it cannot load.
 import './common/runtime/require-supported-node';
+import { Logger } from '@nestjs/common';
 import { EX_CONFIG, SettingsError } from './common/config/problems';
 import { loadDatabaseSettings } from './config/load-config';
 import type { DataSource } from 'typeorm';
@@ -18,6 +19,10 @@ async function main(command: string | undefined): Promise<void> {
     process.exitCode = 2;
     return;
   }
+  // No app here, so Nest's console logger keeps its own default of every level, debug included: it printed the
+  // debug lines the server drops at its default LOG_LEVEL=info (such as TypeORM's failed lock wait, which
+  // MigrationLockTimeoutError then says plainly). The CLI prints what a server start would.
+  Logger.overrideLogger(['fatal', 'error', 'warn', 'log']);
   const dataSource = await createDataSource(loadDatabaseSettings(), { migrationsRun: false });
   await dataSource.initialize();
   try {

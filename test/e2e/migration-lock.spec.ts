@@ -45,6 +45,13 @@ describe('the migration lock held by another session (PostgreSQL, built)', () =>
       expect(run.code).toBe(1);
       expect(run.out).toContain('DB_MIGRATION_LOCK_TIMEOUT_SECS');
       expect(run.out).toContain(`PostgreSQL backend pid ${holderPid} ("${HOLDER}"`);
+      // It ends with that line alone: not TypeORM's failed query for the wait (a debug line) beside it.
+      const lines = run.out.trim().split('\n');
+      expect(lines.at(-1)).toMatch(
+        /^the migration lock \(PostgreSQL advisory lock 'vcp.migrations'\) was still held/,
+      );
+      expect(run.out).not.toContain('query failed');
+      expect(run.out).not.toContain('SELECT pg_advisory_lock(');
       expect(await migrationsTable()).toBe(false);
     } finally {
       await unlock();
