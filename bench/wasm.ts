@@ -22,6 +22,7 @@ import { moduleContentOptions, ModuleStoreService } from '../src/wasm/module-sto
 import { V8Runtime } from '../src/wasm/v8/v8.runtime';
 import { ENGINE_LANE, WasmService } from '../src/wasm/wasm.service';
 import { NewWasmModule, WasmModuleRecord, WasmModulesRepository } from '../src/wasm/wasm-modules.repository';
+import type { TransactionRunner } from '../src/database/transaction-runner';
 import { WasmerRuntime } from '../src/wasm/wasmer/wasmer.runtime';
 
 const CALLS = Number(process.env.CALLS ?? 200);
@@ -44,6 +45,12 @@ class MemoryRepository extends WasmModulesRepository {
     const row = this.rows.get(moduleId);
     if (row) this.rows.set(moduleId, { ...row, uploadedBy: null });
     return Promise.resolve();
+  }
+  lockBytes(): Promise<void> {
+    return Promise.resolve();
+  }
+  unnamed(moduleIds: string[]): Promise<string[]> {
+    return Promise.resolve(moduleIds.filter((id) => !this.rows.has(id)));
   }
 }
 
@@ -94,6 +101,7 @@ async function engine(
     content,
     new MemoryRepository(),
     new ModuleChecker(config.wasm),
+    { run: <T>(work: () => Promise<T>) => work() } as TransactionRunner,
   );
   // A fresh engine per row, so "cold" includes starting its workers or SDK and compiling the module.
   const service = new WasmService(config.wasm, store, [

@@ -20,6 +20,7 @@ import {
   ATTACKERS,
   FIXTURES,
   MemoryRepository,
+  memoryTransactions,
   ms,
   timed,
   verdict,
@@ -37,6 +38,7 @@ async function wasmFlood(config: AppConfig, laneOf: (user: string) => Lane): Pro
     content,
     new MemoryRepository(),
     new ModuleChecker(config.wasm),
+    memoryTransactions,
   );
   const engine = new WasmService(config.wasm, store, [
     new V8Runtime({ poolSize: config.wasm.maxConcurrency }),

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { TransactionRunner } from '../../src/database/transaction-runner';
 import {
   NewWasmModule,
   WasmModuleRecord,
@@ -44,4 +45,13 @@ export class MemoryRepository extends WasmModulesRepository {
     if (row) this.rows.set(moduleId, { ...row, uploadedBy: null });
     return Promise.resolve();
   }
+  lockBytes(): Promise<void> {
+    return Promise.resolve();
+  }
+  unnamed(moduleIds: string[]): Promise<string[]> {
+    return Promise.resolve(moduleIds.filter((id) => !this.rows.has(id)));
+  }
 }
+
+/** Transactions for MemoryRepository: the work runs as it is (nothing to commit). */
+export const memoryTransactions = { run: <T>(work: () => Promise<T>) => work() } as TransactionRunner;

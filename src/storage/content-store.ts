@@ -79,4 +79,11 @@ export abstract class ContentStore {
    * read roots are not the store's to delete.
    */
   abstract delete(sha256: string): Promise<void>;
+
+  /**
+   * The ids of objects this store holds (and `delete` removes) that were stored before `before` (ms since the
+   * epoch): for a sweep of bytes no row names, such as those a crash left between `put` and the caller's row
+   * insert. Copies in other read roots are not listed.
+   */
+  abstract storedBefore(before: number): Promise<string[]>;
 }

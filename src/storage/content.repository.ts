@@ -115,6 +115,15 @@ export class ContentRepository {
     return row ? { size: row.size, bytes: row.bytes } : null;
   }
 
+  /** The ids of objects stored before `before`. */
+  async storedBefore(namespace: string, before: Date): Promise<string[]> {
+    const rows = await this.db.query<{ sha256: string }>(
+      `SELECT sha256 FROM content_objects WHERE namespace = $1 AND created_at < $2`,
+      [namespace, before],
+    );
+    return rows.map((row) => row.sha256);
+  }
+
   /** Removes the object; its chunks go with it (ON DELETE CASCADE). */
   async delete(namespace: string, sha256: string): Promise<void> {
     await this.db.execute(`DELETE FROM content_objects WHERE namespace = $1 AND sha256 = $2`, [

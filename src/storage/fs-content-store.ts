@@ -73,14 +73,8 @@ export class FsContentStore extends ContentStore {
    */
   async removeStaleTemporaries(now = Date.now()): Promise<number> {
     const root = this.paths.writeRoot;
-    const dirs = [root];
-    if (this.options.layout.shard) {
-      for (const entry of await readdir(root, { withFileTypes: true })) {
-        if (entry.isDirectory() && /^[0-9a-f]{2}$/.test(entry.name)) dirs.push(join(root, entry.name));
-      }
-    }
     let removed = 0;
-    for (const dir of dirs) {
+    for (const dir of await this.writeDirectories()) {
       for (const file of await readdir(dir)) {
         if (!TEMPORARY_FILE.test(file)) continue;
         const stat = await lstat(join(dir, file)).catch(() => null);
@@ -92,6 +86,33 @@ export class FsContentStore extends ContentStore {
     if (removed > 0)
       this.logger.warn(`removed ${removed} temporary file(s) of interrupted writes from ${root}`);
     return removed;
+  }
+
+  /** The write root, and its shard directories in the sharded layout. */
+  private async writeDirectories(): Promise<string[]> {
+    const root = this.paths.writeRoot;
+    const dirs = [root];
+    if (this.options.layout.shard) {
+      for (const entry of await readdir(root, { withFileTypes: true })) {
+        if (entry.isDirectory() && /^[0-9a-f]{2}$/.test(entry.name)) dirs.push(join(root, entry.name));
+      }
+    }
+    return dirs;
+  }
+
+  /** Objects in the write root (where `delete` removes them) last written before `before` (mtime). */
+  async storedBefore(before: number): Promise<string[]> {
+    const { suffix } = this.options.layout;
+    const ids: string[] = [];
+    for (const dir of await this.writeDirectories()) {
+      for (const file of await readdir(dir)) {
+        const id = file.slice(0, 64);
+        if (file !== `${id}${suffix}` || !isSha256Hex(id)) continue;
+        const stat = await lstat(join(dir, file)).catch(() => null);
+        if (stat?.isFile() && stat.mtimeMs < before) ids.push(id);
+      }
+    }
+    return ids;
   }
 
   /** `options.roots` must already be canonical (resolveRoots); FsContentStore.create does that. */

@@ -133,6 +133,16 @@ export class PgContentStore extends ContentStore {
     await this.readRoots.delete(sha256);
   }
 
+  /**
+   * Rows stored before `before`, and the files the file system store wrote to the first root before
+   * PostgreSQL (`delete` removes both). `put` commits the row and its chunks before the caller inserts its
+   * own row, so a crash in between leaves bytes in the database that no row names, as it leaves a file.
+   */
+  async storedBefore(before: number): Promise<string[]> {
+    const rows = await this.settings.repository.storedBefore(this.namespace, new Date(before));
+    return [...new Set([...rows, ...(await this.readRoots.storedBefore(before))])];
+  }
+
   /** Whether the stored object is exactly `chunks`: sizes, then each chunk's hash as the database computes it. */
   private async matches(sha256: string, existing: StoredObject, chunks: Uint8Array[]): Promise<boolean> {
     if (existing.chunkCount !== chunks.length) return false;

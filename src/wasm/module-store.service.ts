@@ -2,13 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { AppException } from '../common/errors/app.exception';
 import { isSha256Hex } from '../common/validation/sha256';
 import { ErrorCode } from '../common/errors/error-code';
+import { TransactionRunner } from '../database/transaction-runner';
 import { ContentIntegrityError, ContentStore, ContentUnavailableError } from '../storage/content-store';
 import { FsContentStoreOptions } from '../storage/fs-content-store';
 import { bytesOf, HashedContent, hashedContent } from '../storage/hashed-content';
 import { WasmConfig } from './wasm.config';
 import { ModuleChecker } from './module-checker';
 import { ImportEntry, ModuleSummary } from './wasm-binary';
-import { WasmModuleRecord, WasmModulesRepository } from './wasm-modules.repository';
+import { NewWasmModule, WasmModuleRecord, WasmModulesRepository } from './wasm-modules.repository';
 
 const MAX_SUMMARY_ENTRIES = 1000;
 const WASI_MODULE = 'wasi_snapshot_preview1';
@@ -54,6 +55,15 @@ export function moduleContentOptions(config: WasmConfig): FsContentStoreOptions 
   };
 }
 
+/**
+ * Bytes no row names, stored longer ago than this, are what a crash between `put` and the row's insert left
+ * behind: no upload lasts an hour. (Even a younger file could go safely, see collectUnnamedBytes; this only
+ * keeps the sweep out of the way of uploads in flight.)
+ */
+export const UNNAMED_BYTES_GRACE_MS = 60 * 60 * 1000;
+/** Objects per sweep, each removed in its own short transaction; a backlog goes over the next sweeps. */
+const UNNAMED_BATCH = 100;
+
 export interface StoredModule {
   record: WasmModuleRecord;
   created: boolean;
@@ -70,6 +80,7 @@ export class ModuleStoreService {
     private readonly content: ContentStore,
     private readonly repository: WasmModulesRepository,
     readonly checker: ModuleChecker,
+    private readonly tx: TransactionRunner,
   ) {}
 
   /**
@@ -93,13 +104,52 @@ export class ModuleStoreService {
     const summary = await this.validate(bytes);
     // File first, row second: a row never points at bytes that are not on disk.
     const moduleId = await this.content.put(hashed);
-    return this.repository.insertIfAbsent({
+    return this.insertNamingBytes(hashed, {
       moduleId,
       sizeBytes: bytes.length,
       imports: summary.imports,
       exports: summary.exports,
       uploadedBy,
     });
+  }
+
+  /**
+   * The row, inserted under the module's bytes lock with its bytes present: `put` may have found an old copy
+   * nobody named (and kept it) that collectUnnamedBytes has removed since, so a missing copy is written again
+   * here, where no sweep can remove it before the row names it. Presence is enough: `put` verified the bytes.
+   */
+  private insertNamingBytes(
+    hashed: HashedContent,
+    module: NewWasmModule,
+  ): Promise<{ record: WasmModuleRecord; created: boolean }> {
+    return this.tx.run(async () => {
+      await this.repository.lockBytes(module.moduleId);
+      if (!(await this.content.exists(module.moduleId))) await this.content.put(hashed);
+      return this.repository.insertIfAbsent(module);
+    });
+  }
+
+  /**
+   * Removes stored bytes that no module row names and that were stored more than UNNAMED_BYTES_GRACE_MS
+   * before `now`: a crash between an upload's `put` and its row leaves them, and nothing else ever would.
+   * Safe across replicas sharing the store and database: each object is checked again and removed under its
+   * bytes lock, which the row's insert takes too, so an upload of the same bytes either finds its row's
+   * bytes gone and writes them again, or has named them before the check. How many were removed.
+   */
+  async collectUnnamedBytes(now = Date.now()): Promise<number> {
+    const stored = await this.content.storedBefore(now - UNNAMED_BYTES_GRACE_MS);
+    if (stored.length === 0) return 0;
+    let removed = 0;
+    for (const moduleId of (await this.repository.unnamed(stored)).slice(0, UNNAMED_BATCH)) {
+      const gone = await this.tx.run(async () => {
+        await this.repository.lockBytes(moduleId);
+        if (await this.repository.findById(moduleId)) return false;
+        await this.content.delete(moduleId);
+        return true;
+      });
+      if (gone) removed++;
+    }
+    return removed;
   }
 
   /**

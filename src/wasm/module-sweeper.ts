@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { IntervalSweep } from '../common/concurrency/interval-sweep';
 import { ModuleOwnersRepository } from './module-owners.repository';
 import { ModuleOwnershipService } from './module-ownership.service';
+import { ModuleStoreService } from './module-store.service';
 
 /**
  * Rows younger than this are left alone: an upload stores its row, then records its owner in a second
@@ -28,6 +29,7 @@ export class ModuleSweeper extends IntervalSweep {
   constructor(
     private readonly owners: ModuleOwnersRepository,
     private readonly ownership: ModuleOwnershipService,
+    private readonly store: ModuleStoreService,
   ) {
     super('ModuleSweeper');
   }
@@ -41,13 +43,15 @@ export class ModuleSweeper extends IntervalSweep {
     this.sweepWithin(FIRST_SWEEP_MS);
   }
 
-  /** How many modules it deleted. */
-  async sweep(): Promise<number> {
+  /** How many modules it deleted, and how many stored objects no module named. */
+  async sweep(now = Date.now()): Promise<{ modules: number; unnamedBytes: number }> {
     let collected = 0;
     for (const moduleId of await this.owners.unheld(UNHELD_GRACE_SECS, BATCH)) {
       if (await this.ownership.collect(moduleId)) collected++;
     }
     if (collected > 0) this.logger.warn(`collected ${collected} stored module(s) that nobody held`);
-    return collected;
+    const unnamed = await this.store.collectUnnamedBytes(now);
+    if (unnamed > 0) this.logger.warn(`removed ${unnamed} stored module file(s) that no module row named`);
+    return { modules: collected, unnamedBytes: unnamed };
   }
 }

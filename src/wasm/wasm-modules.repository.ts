@@ -23,6 +23,13 @@ export abstract class WasmModulesRepository {
    * first. Never charged to anyone's quota, never collected.
    */
   abstract markBuiltIn(moduleId: string): Promise<void>;
+  /**
+   * Until the transaction ends: the insert of the module's row and the sweep of bytes no row names take turns
+   * on its bytes (ModuleStoreService).
+   */
+  abstract lockBytes(moduleId: string): Promise<void>;
+  /** Those of `moduleIds` that no row names. */
+  abstract unnamed(moduleIds: string[]): Promise<string[]>;
 }
 
 interface Row {
@@ -79,6 +86,21 @@ export class SqlWasmModulesRepository extends WasmModulesRepository {
       moduleId,
     ]);
     return rows.length > 0 ? toRecord(rows[0]) : null;
+  }
+
+  async lockBytes(moduleId: string): Promise<void> {
+    await this.db.query(`SELECT pg_advisory_xact_lock(hashtextextended('vcp.module_bytes:' || $1, 0))`, [
+      moduleId,
+    ]);
+  }
+
+  async unnamed(moduleIds: string[]): Promise<string[]> {
+    const rows = await this.db.query<{ id: string }>(
+      `SELECT id FROM unnest($1::text[]) AS id
+        WHERE NOT EXISTS (SELECT 1 FROM wasm_modules WHERE module_id = id)`,
+      [moduleIds],
+    );
+    return rows.map((row) => row.id);
   }
 
   async markBuiltIn(moduleId: string): Promise<void> {

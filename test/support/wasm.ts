@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { AppConfig } from '../../src/config/app-config';
+import type { TransactionRunner } from '../../src/database/transaction-runner';
 import { WasmRuntimeName } from '../../src/wasm/wasm.config';
 import { FsContentStore } from '../../src/storage/fs-content-store';
 import { ModuleChecker } from '../../src/wasm/module-checker';
@@ -73,7 +74,19 @@ export class InMemoryWasmModulesRepository extends WasmModulesRepository {
     if (row) this.rows.set(moduleId, { ...row, uploadedBy: null });
     return Promise.resolve();
   }
+
+  /** One process, no database: nothing to take turns with. */
+  lockBytes() {
+    return Promise.resolve();
+  }
+
+  unnamed(moduleIds: string[]) {
+    return Promise.resolve(moduleIds.filter((id) => !this.rows.has(id)));
+  }
 }
+
+/** The in-memory repository's transactions: the work runs as it is (nothing to commit). */
+const noTransactions = { run: <T>(work: () => Promise<T>) => work() } as TransactionRunner;
 
 /** The real module store on disk (the module namespace of the content store) over an in-memory repository. */
 export async function buildModuleStore(config: AppConfig): Promise<ModuleStoreService> {
@@ -83,6 +96,7 @@ export async function buildModuleStore(config: AppConfig): Promise<ModuleStoreSe
     content,
     new InMemoryWasmModulesRepository(),
     new ModuleChecker(config.wasm),
+    noTransactions,
   );
 }
 

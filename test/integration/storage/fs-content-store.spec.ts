@@ -248,5 +248,26 @@ describe('FsContentStore', () => {
       expect(await reason(sharded.put(bytes))).toBe('symlink_escape');
       expect(readdirSync(outside)).toEqual([]);
     });
+
+    it('lists the objects written before a time (mtime), in every shard, not temporaries or strangers', async () => {
+      const [old, fresh] = [randomBytes(64), randomBytes(64)];
+      const [oldId, freshId] = [await sharded.put(old), await sharded.put(fresh)];
+      const then = new Date(Date.now() - 2 * 60 * 60 * 1000);
+      utimesSync(join(shardedRoot, oldId.slice(0, 2), oldId), then, then);
+      const dir = join(shardedRoot, 'cd');
+      mkdirSync(dir, { recursive: true });
+      for (const name of [
+        `.${'cd'.repeat(32)}.${'0a'.repeat(8)}.tmp`,
+        `${'cd'.repeat(32)}.bak`,
+        'CD'.repeat(32),
+      ]) {
+        writeFileSync(join(dir, name), 'x');
+        utimesSync(join(dir, name), then, then);
+      }
+      const listed = await sharded.storedBefore(Date.now() - 60 * 60 * 1000);
+      expect(listed).toContain(oldId);
+      expect(listed).not.toContain(freshId);
+      expect(listed.filter((id) => id !== oldId && /^cd|^CD/.test(id))).toEqual([]);
+    });
   });
 });

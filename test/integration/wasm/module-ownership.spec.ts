@@ -126,10 +126,10 @@ describeEachDatabase('module ownership on %s', (database) => {
       [[ids[0], ids[2], ids[3]], UNHELD_GRACE_SECS],
     );
     const sweeper = moduleRef.get(ModuleSweeper);
-    expect(await sweeper.sweep()).toBe(1);
+    expect(await sweeper.sweep()).toEqual({ modules: 1, unnamedBytes: 0 });
     expect(await Promise.all(ids.map(stored))).toEqual([false, true, true, true]);
     expect(await ds.query(`SELECT 1 FROM wasm_modules WHERE module_id = $1`, [ids[0]])).toHaveLength(0);
-    expect(await sweeper.sweep()).toBe(0);
+    expect(await sweeper.sweep()).toEqual({ modules: 0, unnamedBytes: 0 });
   });
 
   it('an upload after a delete of the same bytes stores them again', async () => {
