@@ -22,6 +22,7 @@ import { AppConfig } from './config/app-config';
 import { RequestLogger } from './logging/request-logger';
 import { HttpMetricsHook } from './metrics/http-metrics.hook';
 import { registerOpenApi } from './openapi/openapi';
+import { RefusedResults } from './scheduling/refused-results';
 
 export const API_PREFIX = 'api/v1';
 
@@ -78,6 +79,7 @@ export async function configureApp(
   registerNulInUrlCheck(app);
   // After the request id, security headers and CORS hooks, so an early 401/403 carries them.
   app.get(EarlyAuthentication).register(app);
+  app.get(RefusedResults).register(app);
   await registerOpenApi(app, config.core.version);
   return app;
 }

@@ -39,6 +39,7 @@ export const AuditAction = {
   TaskDeleted: 'task.deleted',
   RunLeaseLost: 'run.lease_lost',
   RunSignatureInvalid: 'run.signature_invalid',
+  RunResultInvalid: 'run.result_invalid',
   RunInvalid: 'run.invalid',
   NodeQuarantined: 'node.quarantined',
   NodeQuarantineLifted: 'node.quarantine_lifted',

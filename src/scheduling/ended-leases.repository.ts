@@ -76,6 +76,19 @@ export class EndedLeasesRepository {
     return rows.map(toEndedLease);
   }
 
+  /** The run if `nodeId` holds its lease and the lease is live (not yet past its time); else null. */
+  async heldLive(
+    runId: string,
+    nodeId: string,
+  ): Promise<{ runId: string; taskId: string; fence: string } | null> {
+    const [row] = await this.db.query<{ run_id: string; task_id: string; fence: string }>(
+      `SELECT run_id, task_id, fence FROM task_runs
+        WHERE run_id = $1 AND node_id = $2 AND status = 'leased' AND lease_expires_at > now()`,
+      [runId, nodeId],
+    );
+    return row ? { runId: row.run_id, taskId: row.task_id, fence: String(row.fence) } : null;
+  }
+
   /**
    * Ends one lease its node will not deliver (a result refused, a claim whose caller left: see RunRelease);
    * null when it no longer holds.

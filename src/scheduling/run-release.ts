@@ -138,6 +138,38 @@ export class RunRelease implements OnModuleInit {
   }
 
   /**
+   * A result its node sent for the run's live lease that was refused before it was read: not JSON (400), or a
+   * body that failed validation (422; see RefusedResults). As with a refused signature, the node cannot deliver
+   * this run in a form the server reads, which is no fault of the task: the lease ends now (outcome
+   * `result_invalid`, audited `run.result_invalid`), the task gets back its slot and the attempt, and the node's
+   * record counts an error. `fence` is the one the body named, or null when it named none: a run is leased
+   * once, so its id alone names the lease. Nothing changes unless `nodeId` holds that live lease. The result is
+   * what must happen once its transaction committed.
+   */
+  async refuseResult(runId: string, nodeId: string, fence: string | null): Promise<() => void> {
+    const run = await this.leases.heldLive(runId, nodeId);
+    if (!run || (fence !== null && fence !== run.fence)) return () => undefined;
+    const ended = await this.tx.run(async () => {
+      const effect = await this.returnUndelivered([run], 'result_invalid');
+      if (effect.taskIds.length === 0) return effect;
+      await this.audit.record(
+        {
+          action: 'run.result_invalid',
+          status: 'failure',
+          userId: null,
+          resourceType: 'task_run',
+          resourceId: run.runId,
+          metadata: { task_id: run.taskId, node_id: nodeId, fence: run.fence },
+        },
+        null,
+      );
+      await this.reputation.countError(nodeId);
+      return effect;
+    });
+    return () => this.announceUndelivered(ended);
+  }
+
+  /**
    * Runs a claim leased for a caller that had gone meanwhile (its connection closed while the claim statement
    * ran): nobody will run them. Each lease ends now (outcome `claim_abandoned`) and its task gets back the slot
    * and the attempt, queued again at once, as if that claim had not happened: no fault of the task's, nor of

@@ -1,5 +1,6 @@
 import { Body, Controller, HttpCode, HttpStatus, Param, Post, Res } from '@nestjs/common';
 import {
+  ApiBadRequestResponse,
   ApiBody,
   ApiConflictResponse,
   ApiForbiddenResponse,
@@ -23,6 +24,7 @@ import { CurrentPrincipal } from '../common/auth/request-context.decorator';
 import { IdempotencyKey } from '../common/validation/idempotency-key';
 import { ClaimNext } from './claim-next';
 import { ClaimService } from './claim.service';
+import { EndsLeaseWhenRefused } from './refused-results';
 import { ClaimRequestDto, ClaimResponseDto, claimWaits, MAX_CLAIM } from './dto/claim.dto';
 import { MAX_RESULT_TEXT_CHARS, RunResultRequestDto, RunResultResponseDto } from './dto/result.dto';
 import { RunResultService } from './run-result.service';
@@ -88,6 +90,7 @@ export class SchedulingController {
   @Post('runs/:run_id/result')
   @HttpCode(HttpStatus.OK)
   @BodyLimit(resultBodyLimit)
+  @EndsLeaseWhenRefused()
   @Authenticated()
   // The node is not in the path: the service checks the run is leased to the calling node.
   @NodeAgent({ users: false })
@@ -118,10 +121,17 @@ export class SchedulingController {
   @ApiConflictResponse({
     description: 'Stale fence, expired lease or another node’s run (`reason: lease_lost`)',
   })
+  @ApiBadRequestResponse({
+    description:
+      'The body is not JSON (`bad_request`); from the node holding the run’s live lease, this ends the lease ' +
+      'as a 422 validation refusal does (outcome `result_invalid`)',
+  })
   @ApiUnprocessableEntityResponse({
     description:
-      'The body failed validation, or a malformed Claim-Next or Idempotency-Key header (`validation_error`; ' +
-      '`details` names each field); output_hash is not the hash of output; the signature does not verify ' +
+      'The body failed validation (`validation_error`; `details` names each field: from the node holding the ' +
+      'run’s live lease, under the fence the body names if it names one, the lease ends, outcome ' +
+      '`result_invalid`, its task queued again without spending an attempt), or a malformed Claim-Next or ' +
+      'Idempotency-Key header (the lease stays); output_hash is not the hash of output; the signature does not verify ' +
       'against the node’s key (`reason: signature_invalid`: the run’s lease ends, its task is queued again ' +
       'without spending an attempt); a proof on a task that takes none, or none on ' +
       'an ok zk_proof result',

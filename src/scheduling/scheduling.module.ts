@@ -8,6 +8,7 @@ import { LeasedRuns } from './leased-runs';
 import { ClaimsRepository } from './claims.repository';
 import { LeaseRenewal } from './lease-renewal';
 import { LeaseSweeper } from './lease-sweeper';
+import { RefusedResults } from './refused-results';
 import { RunRelease } from './run-release';
 import { RunResultService } from './run-result.service';
 import { ReputationRepository } from './reputation.repository';
@@ -37,6 +38,7 @@ import { ZkResults } from './zk-results';
     ZkResults,
     LeaseRenewal,
     RunRelease,
+    RefusedResults,
     LeaseSweeper,
   ],
   // The embedded node (issue 17) calls the node protocol's services directly.

@@ -48,7 +48,9 @@ describe('node protocol and task inputs at their bounds', () => {
       422,
       [expect.objectContaining({ field: 'gas_used' })],
     ]);
-    expect((await agent.report(run, 'ok', 1, { gas_used: 12 })).statusCode).toBe(200);
+    // The refused body ended the node's lease (result_invalid): the control is a fresh one.
+    const fresh = await claimOne();
+    expect((await fresh.agent.report(fresh.run, 'ok', 1, { gas_used: 12 })).statusCode).toBe(200);
   });
 
   it('a proof or public signals in the result of a task that is not zk_proof is a 422 naming the field', async () => {
@@ -109,8 +111,8 @@ describe('node protocol and task inputs at their bounds', () => {
         ]);
       }
     }
-    // The lease is untouched: the node's honest result still lands.
-    expect((await agent.report(run, 'ok', { x: 1 })).statusCode).toBe(200);
+    // The first refused body ended the node's lease (result_invalid): its honest result now comes too late.
+    expect((await agent.report(run, 'ok', { x: 1 })).json()).toMatchObject({ reason: 'lease_lost' });
   });
 
   it('output and proof keep the deep-JSON limits of inputs', async () => {
