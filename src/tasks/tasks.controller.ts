@@ -114,6 +114,7 @@ export class TasksController {
   @ApiProduces('text/event-stream')
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume after this event id' })
   @ApiOkResponse({
+    schema: { type: 'string' },
     description:
       'Server-Sent Events: `status` and `run` events (JSON data) with increasing ids, heartbeat comments; ' +
       'ends after the terminal status event',
