@@ -53,10 +53,10 @@ const BEFORE_AUTHENTICATION = new Set([400, 401, 413, 415]);
 
 /**
  * What the decorators cannot say route by route, added to the generated document once: the error body every
- * 4xx/5xx carries, the statuses the pipeline answers before any route runs (401 on routes that need
- * credentials; 400, 413 and 415 on routes with a body; 429 on rate-limited routes; 422 where a body or a query
- * is validated), the headers every response carries, each route's rate-limit tier, and `null` in nullable
- * enums (OpenAPI 3.0.3 validators reject a null that the enum does not list).
+ * 4xx/5xx carries, the statuses the pipeline answers before any route runs (401 on every route: missing
+ * credentials, or ones sent in the URL; 400, 413 and 415 on routes with a body; 429 on rate-limited routes; 422
+ * where a body or a query is validated), the headers every response carries, each route's rate-limit tier,
+ * and `null` in nullable enums (OpenAPI 3.0.3 validators reject a null that the enum does not list).
  */
 export function completeDocument(document: OpenAPIObject): OpenAPIObject {
   const components = (document.components ??= {});
@@ -87,6 +87,12 @@ function completeOperation(operation: Operation, method: (typeof METHODS)[number
     responses['401'] ??= {
       description:
         'No credentials, or ones that are malformed, expired, revoked or not valid here (`unauthorized`)',
+    };
+  // Public routes too: credentials are refused in a URL on every route, where logs and proxies would keep them.
+  else
+    responses['401'] ??= {
+      description:
+        'A credential in the URL (an API key, JWT or refresh token in a query value; `unauthorized`)',
     };
   const body = operation.requestBody;
   if (body !== undefined) {

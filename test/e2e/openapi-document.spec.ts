@@ -68,8 +68,12 @@ describe('the OpenAPI document', () => {
   it('documents the statuses the pipeline answers before a route runs, and the headers of every response', () => {
     const statuses = (path: string, method: string) =>
       ['400', '401', '413', '415'].filter((status) => status in operation(path, method).responses);
-    expect(statuses('/api/v1/health', 'get')).toEqual([]);
-    expect(statuses('/api/v1/auth/register', 'post')).toEqual(['400', '413', '415']);
+    // A public route refuses only a credential sent in its URL.
+    expect(statuses('/api/v1/health', 'get')).toEqual(['401']);
+    expect(operation('/api/v1/health', 'get').responses['401']).toMatchObject({
+      description: expect.stringContaining('in the URL'),
+    });
+    expect(statuses('/api/v1/auth/register', 'post')).toEqual(['400', '401', '413', '415']);
     expect(statuses('/api/v1/auth/me', 'get')).toEqual(['401']);
     expect(statuses('/api/v1/tasks', 'post')).toEqual(['400', '401', '413', '415']);
     // A route that takes no body still parses one sent to it (any method but GET and HEAD).
