@@ -50,13 +50,17 @@ const HEADERS: Record<string, { description: string; schema: Schema }> = {
 const RATE_LIMIT_HEADERS = ['X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'];
 /** What the pipeline answers before a route's guards run: such an answer carries no key's Sunset. */
 const BEFORE_AUTHENTICATION = new Set([400, 401, 413, 415]);
+const SHUTTING_DOWN =
+  'The server is shutting down (`service_unavailable`, `reason: shutting_down`): retry after `Retry-After` ' +
+  'seconds (another replica may answer at once)';
 
 /**
  * What the decorators cannot say route by route, added to the generated document once: the error body every
  * 4xx/5xx carries, the statuses the pipeline answers before any route runs (401 on every route: missing
  * credentials, or ones sent in the URL; 400, 413 and 415 on routes with a body; 429 on rate-limited routes; 422
- * where a body or a query is validated), the headers every response carries, each route's rate-limit tier,
- * and `null` in nullable enums (OpenAPI 3.0.3 validators reject a null that the enum does not list).
+ * where a body or a query is validated; 503 while the server drains), the headers every response carries, each
+ * route's rate-limit tier, and `null` in nullable enums (OpenAPI 3.0.3 validators reject a null that the enum
+ * does not list).
  */
 export function completeDocument(document: OpenAPIObject): OpenAPIObject {
   const components = (document.components ??= {});
@@ -110,6 +114,11 @@ function completeOperation(operation: Operation, method: (typeof METHODS)[number
     responses['413'] ??= { description: 'A body larger than the server accepts (`payload_too_large`)' };
     responses['415'] ??= { description: 'A body of a media type other than JSON (`bad_request`)' };
   }
+  // Draining (src/common/http/connection-draining.ts) answers every request before its route runs.
+  const draining = responses['503'];
+  if (draining === undefined) responses['503'] = { description: SHUTTING_DOWN };
+  else if (!draining.description?.includes('shutting_down'))
+    draining.description = `${draining.description ?? ''}; or ${SHUTTING_DOWN.replace(/^The/, 'the')}`;
   const validatesInput = body !== undefined || operation.parameters?.some((p) => p.in === 'query');
   if (validatesInput)
     responses['422'] ??= {

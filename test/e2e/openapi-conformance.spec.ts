@@ -1,4 +1,5 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { ConnectionDraining } from '../../src/common/http/connection-draining';
 import { HELLO_WASM_BASE64 } from '../../src/tasks/dto/task-examples';
 import { AdminAppContext, useAdminApp } from '../support/admin';
 import { LeasedRun, TestAgent } from '../support/agent';
@@ -317,6 +318,9 @@ describe('the OpenAPI document against what the server answers', () => {
     await sweep(tour, doc, nodeKey);
     await sweep(tour, doc, admin);
     await sweep(tour, doc, bearer((await newSession(ctx.app, 'sweeper')).accessToken), true);
+    // Last: once the server drains (SIGTERM), every route answers 503 shutting_down.
+    ctx.app.get(ConnectionDraining).begin();
+    await sweep(tour, doc, admin);
   }, 180_000);
 
   it('answers each toured operation with a documented status, media type and body', () => {

@@ -94,6 +94,11 @@ describe('the OpenAPI document', () => {
       'X-API-Key-Replaced-By',
     ]);
     expect(headers('/api/v1/auth/me', 'get', '429')).toContain('Retry-After');
+    // Draining answers every route 503 shutting_down, with Retry-After.
+    expect(headers('/api/v1/health', 'get', '503')).toContain('Retry-After');
+    expect(operation('/api/v1/health/ready', 'get').responses['503']).toMatchObject({
+      description: expect.stringMatching(/does not answer.*shutting_down/),
+    });
     // An ending key's Sunset: on what answers after authentication, never on a refusal of the credentials or
     // on a route no key authenticates.
     expect(headers('/api/v1/auth/me', 'get', '403')).toContain('Sunset');
