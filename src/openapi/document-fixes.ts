@@ -49,7 +49,7 @@ const HEADERS: Record<string, { description: string; schema: Schema }> = {
 };
 const RATE_LIMIT_HEADERS = ['X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'];
 /** What the pipeline answers before a route's guards run: such an answer carries no key's Sunset. */
-const BEFORE_AUTHENTICATION = new Set([400, 401, 413, 415]);
+const BEFORE_AUTHENTICATION = new Set([400, 401, 413, 414, 415]);
 const SHUTTING_DOWN =
   'The server is shutting down (`service_unavailable`, `reason: shutting_down`): retry after `Retry-After` ' +
   'seconds (another replica may answer at once)';
@@ -57,10 +57,10 @@ const SHUTTING_DOWN =
 /**
  * What the decorators cannot say route by route, added to the generated document once: the error body every
  * 4xx/5xx carries, the statuses the pipeline answers before any route runs (401 on every route: missing
- * credentials, or ones sent in the URL; 400, 413 and 415 on routes with a body; 429 on rate-limited routes; 422
- * where a body or a query is validated; 503 while the server drains), the headers every response carries, each
- * route's rate-limit tier, and `null` in nullable enums (OpenAPI 3.0.3 validators reject a null that the enum
- * does not list).
+ * credentials, or ones sent in the URL; 400, 413 and 415 on routes with a body; 400 and 414 for a bad path
+ * parameter; 429 on rate-limited routes; 422 where a body or a query is validated, and for a `%00` in any URL; 503
+ * while the server drains), the headers every response carries, each route's rate-limit tier, and `null` in
+ * nullable enums (OpenAPI 3.0.3 validators reject a null that the enum does not list).
  */
 export function completeDocument(document: OpenAPIObject): OpenAPIObject {
   const components = (document.components ??= {});
@@ -124,6 +124,18 @@ function completeOperation(operation: Operation, method: (typeof METHODS)[number
     responses['422'] ??= {
       description: 'The body or query failed validation (`validation_error`; `details` names each field)',
     };
+  else
+    responses['422'] ??= {
+      description: 'A `%00` in the URL: text the database cannot store (`validation_error`)',
+    };
+  // The router refuses these before any route runs (src/common/http/framework-errors.ts).
+  if (operation.parameters?.some((p) => p.in === 'path')) {
+    const badParameter = 'a path parameter that is not correctly percent-encoded (`bad_request`)';
+    const malformed = responses['400'];
+    if (malformed === undefined) responses['400'] = { description: `A${badParameter.slice(1)}` };
+    else malformed.description = `${malformed.description ?? ''}; or ${badParameter}`;
+    responses['414'] ??= { description: 'A path parameter longer than 100 characters (`bad_request`)' };
+  }
   for (const [status, response] of Object.entries(responses)) {
     const code = Number(status);
     if (code >= 400 && response.content === undefined) {

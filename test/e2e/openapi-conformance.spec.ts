@@ -281,6 +281,24 @@ async function sweep({ call }: Tour, doc: OpenApiDocument, headers: Headers, bod
   }
 }
 
+/**
+ * Every operation once with each URL the router or the pipeline refuses before the route runs: a `%00` (text
+ * PostgreSQL cannot store), a bad percent-encoding, and a path parameter over 100 characters.
+ */
+async function sweepUrls({ call }: Tour, doc: OpenApiDocument, headers: Headers) {
+  for (const operation of operationsOf(doc)) {
+    const [method, path] = operation.split(' ');
+    if (path === '/api/v1/auth/logout-all') continue;
+    const body = method === 'GET' ? undefined : {};
+    const known = path.replace(/\{[^}]+\}/g, UNKNOWN_ID);
+    await call(method, `${known}?q=%00`, headers, body);
+    await call(method, `${known}?q=%zz`, headers, body);
+    if (!path.includes('{')) continue;
+    await call(method, path.replace(/\{[^}]+\}/g, 'a'.repeat(101)), headers, body);
+    await call(method, path.replace(/\{[^}]+\}/g, '%zz'), headers, body);
+  }
+}
+
 describe('the OpenAPI document against what the server answers', () => {
   const ctx: AdminAppContext = useAdminApp({
     database: 'pglite',
@@ -318,6 +336,7 @@ describe('the OpenAPI document against what the server answers', () => {
     await sweep(tour, doc, nodeKey);
     await sweep(tour, doc, admin);
     await sweep(tour, doc, bearer((await newSession(ctx.app, 'sweeper')).accessToken), true);
+    await sweepUrls(tour, doc, admin);
     // Last: once the server drains (SIGTERM), every route answers 503 shutting_down.
     ctx.app.get(ConnectionDraining).begin();
     await sweep(tour, doc, admin);

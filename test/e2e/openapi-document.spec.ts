@@ -55,7 +55,10 @@ describe('the OpenAPI document', () => {
   it('names each route’s rate-limit tier and documents its 429; 422 where a body or query is validated', () => {
     const tiers = (path: string, method: string) => {
       const op = operation(path, method);
-      return [op['x-rate-limit-tier'], '429' in op.responses, '422' in op.responses];
+      const validated = /failed validation/.test(
+        (op.responses['422'] as { description?: string } | undefined)?.description ?? '',
+      );
+      return [op['x-rate-limit-tier'], '429' in op.responses, validated];
     };
     expect(tiers('/api/v1/health', 'get')).toEqual(['none', false, false]);
     expect(tiers('/api/v1/tasks', 'post')).toEqual(['task', true, true]);
@@ -63,6 +66,16 @@ describe('the OpenAPI document', () => {
     expect(tiers('/api/v1/auth/me', 'get')).toEqual(['general', true, false]);
     expect(tiers('/api/v1/nodes/{node_id}/claim', 'post')).toEqual(['agent', true, true]);
     expect(tiers('/api/v1/auth/login', 'post')).toEqual(['auth', true, true]);
+    // Elsewhere a 422 is only the `%00` any URL may carry; a path parameter adds the router's 400 and 414.
+    expect(operation('/api/v1/health', 'get').responses['422']).toMatchObject({
+      description: expect.stringContaining('%00'),
+    });
+    expect(Object.keys(operation('/api/v1/tasks/{task_id}', 'get').responses)).toEqual(
+      expect.arrayContaining(['400', '414']),
+    );
+    expect(operation('/api/v1/tasks/{task_id}/cancel', 'post').responses['400']).toMatchObject({
+      description: expect.stringMatching(/not JSON.*percent-encoded/),
+    });
   });
 
   it('documents the statuses the pipeline answers before a route runs, and the headers of every response', () => {
