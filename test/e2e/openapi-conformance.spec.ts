@@ -351,7 +351,7 @@ describe('the OpenAPI document against what the server answers', () => {
     expect(unknown.map((r) => [r.status, JSON.parse(r.body).error])).toEqual([[404, 'not_found']]);
   });
 
-  it('would report a missing required field, a wrong type, an undocumented status or media type', () => {
+  it('would report a missing required field, a wrong type, an undocumented status, media type or header value', () => {
     const check = conformanceChecker(doc);
     const me = recorded.find((r) => r.template === '/api/v1/auth/me' && r.status === 200)!;
     expect(check(me)).toBeUndefined();
@@ -364,6 +364,8 @@ describe('the OpenAPI document against what the server answers', () => {
       /\/last_login must match format "date-time"/,
     );
     expect(check({ ...me, status: 418 })).toMatch(/status not documented/);
+    const headers = { ...me.headers, 'x-ratelimit-remaining': 'many' };
+    expect(check({ ...me, headers })).toMatch(/header X-RateLimit-Remaining: many/);
     expect(check({ ...me, contentType: 'text/plain' })).toMatch(/answered text\/plain/);
   });
 

@@ -11,6 +11,8 @@ export interface RecordedResponse {
   template: string | undefined;
   status: number;
   contentType: string;
+  /** Response headers, names in lower case. */
+  headers: Record<string, string | undefined>;
   body: string;
 }
 
@@ -64,6 +66,7 @@ export function recordResponses(app: NestFastifyApplication, doc: OpenApiDocumen
       template: match(options.url.split('?')[0]),
       status: res.statusCode,
       contentType: res.headers['content-type'] ?? '',
+      headers: res.headers,
       body: res.body,
     });
     return res;
@@ -116,6 +119,20 @@ export function conformanceChecker(doc: OpenApiDocument): ConformanceCheck {
     }
     return validate;
   };
+  const headerComponents = (doc.components as { headers?: Record<string, Json> }).headers ?? {};
+  /** A documented header the response sends must hold a value of its schema; a required one must be sent. */
+  const headerProblems = (documented: Json | undefined, response: RecordedResponse) =>
+    Object.entries(documented ?? {}).flatMap(([name, declared]) => {
+      const ref = (declared as Json).$ref;
+      const header = typeof ref === 'string' ? headerComponents[ref.split('/').pop()!] : (declared as Json);
+      const value = response.headers[name.toLowerCase()];
+      if (value === undefined) return header.required === true ? [`header ${name} missing`] : [];
+      const schema = header.schema as Json | undefined;
+      if (!schema) return [];
+      const numeric = schema.type === 'integer' || schema.type === 'number';
+      const validate = validatorFor(`header ${name}`, schema);
+      return validate(numeric && value !== '' ? Number(value) : value) ? [] : [`header ${name}: ${value}`];
+    });
   return (response) => {
     const where = `${response.method} ${response.template} → ${response.status}`;
     const operation = doc.paths[response.template!]?.[response.method.toLowerCase()];
@@ -123,6 +140,8 @@ export function conformanceChecker(doc: OpenApiDocument): ConformanceCheck {
     const documented = operation.responses[String(response.status)] ?? operation.responses.default;
     if (!documented)
       return `${where}: status not documented (documents ${Object.keys(operation.responses).join(', ')})`;
+    const badHeaders = headerProblems(documented.headers, response);
+    if (badHeaders.length > 0) return `${where}: ${badHeaders.join('; ')}`;
     const mediaType = response.contentType.split(';')[0].trim();
     const content = documented.content;
     if (!content) {
