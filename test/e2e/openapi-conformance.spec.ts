@@ -12,6 +12,7 @@ import {
   recordResponses,
   RecordedResponse,
 } from '../support/openapi-conformance';
+import { eventually } from '../support/eventually';
 import { finalTask } from '../support/task-waits';
 import { ORIGINAL_TASK, submitTask } from '../support/tasks';
 import { fixture } from '../support/wasm';
@@ -182,6 +183,23 @@ async function tourNodes({ app, call }: Tour, alice: Session, admin: Headers) {
     await finalTask(app, task.task_id, h, 30_000);
     await call('GET', `/api/v1/tasks/${task.task_id}/receipt`, h);
   }
+  // A quorum of two: the embedded node and this one agree, so the task carries its verification.
+  const quorum = await submitTask(app, h, {
+    task_type: 'wasm_execution',
+    wasm_module: fixture('echo').toString('base64'),
+    inputs: { quorum: true },
+    requirements: { ...REQUIREMENTS, min_nodes: 2 },
+  });
+  const [voter] = await eventually(async () => {
+    const runs = await agent.claim({ max: 1, wait_ms: 0 });
+    if (runs.length === 0) throw new Error('no run leased yet');
+    return runs;
+  });
+  await agent.report(voter, 'ok', voter.spec.inputs);
+  const agreed = await finalTask(app, quorum.task_id, h, 30_000);
+  if (agreed.verification?.method !== 'quorum') throw new Error(`no quorum: ${JSON.stringify(agreed)}`);
+  await call('GET', `/api/v1/tasks/${quorum.task_id}`, h);
+  await call('GET', `/api/v1/tasks/${quorum.task_id}/receipt`, h);
   await call('POST', `/api/v1/nodes/${agent.nodeId}/keys`, h, {});
   await call('GET', `/api/v1/nodes/${agent.nodeId}/keys`, h);
   await call('GET', '/api/v1/cluster/stats', h);
