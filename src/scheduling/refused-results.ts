@@ -3,7 +3,6 @@ import {
   CallHandler,
   ExecutionContext,
   Injectable,
-  Logger,
   NestInterceptor,
   UseInterceptors,
 } from '@nestjs/common';
@@ -66,8 +65,6 @@ function fenceNamedBy(body: unknown): string | null {
  */
 @Injectable()
 export class RefusedResults implements NestInterceptor {
-  private readonly logger = new Logger('RefusedResults');
-
   constructor(private readonly release: RunRelease) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -96,8 +93,8 @@ export class RefusedResults implements NestInterceptor {
   }
 
   /**
-   * The body's refusal only: the service's own refusals (409, a wrong output_hash or signature) decide for
-   * themselves, and a malformed header alone says nothing of the result, which the node may resend without it.
+   * The body's refusal only: the service's own refusals (a wrong output_hash, a stray or missing proof: see
+   * RunResultService.submit; a signature; a 409) are decided there, and a malformed header alone says nothing of the result, which the node may resend without it.
    */
   private async afterRefusal(request: FastifyRequest, error: unknown): Promise<never> {
     if (
@@ -120,11 +117,7 @@ export class RefusedResults implements NestInterceptor {
     const runId = (request.params as { run_id?: unknown } | undefined)?.run_id;
     if (nodeId === undefined || !isUuid(runId)) return;
     // Security: only the lease's own node ends it, as it could by reporting the run failed: no new power.
-    try {
-      (await this.release.refuseResult(runId.toLowerCase(), nodeId, fence))();
-    } catch (error) {
-      this.logger.error({ msg: 'ending the lease of a refused result failed', run_id: runId, err: error });
-    }
+    await this.release.refuseResultQuietly(runId, nodeId, fence);
   }
 }
 

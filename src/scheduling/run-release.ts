@@ -1,4 +1,4 @@
-import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import { TransactionRunner } from '../database/transaction-runner';
 import { LeaseLossCause, VcpMetrics } from '../metrics/vcp-metrics';
@@ -41,6 +41,8 @@ interface UndeliveredEffect {
  */
 @Injectable()
 export class RunRelease implements OnModuleInit {
+  private readonly logger = new Logger('RunRelease');
+
   constructor(
     private readonly leases: EndedLeasesRepository,
     private readonly tasks: TasksRepository,
@@ -167,6 +169,18 @@ export class RunRelease implements OnModuleInit {
       return effect;
     });
     return () => this.announceUndelivered(ended);
+  }
+
+  /**
+   * refuseResult from a refusal's path (RefusedResults, RunResultService): the refusal is answered as it is
+   * whatever happens here, so a failure to end the lease is logged and the lease expires as it used to.
+   */
+  async refuseResultQuietly(runId: string, nodeId: string, fence: string | null): Promise<void> {
+    try {
+      (await this.refuseResult(runId.toLowerCase(), nodeId, fence))();
+    } catch (error) {
+      this.logger.error({ msg: 'ending the lease of a refused result failed', run_id: runId, err: error });
+    }
   }
 
   /**

@@ -31,6 +31,11 @@ const signatureInvalid = () =>
     },
   );
 
+const isBodyRefusal = (error: unknown): boolean =>
+  error instanceof AppException &&
+  error.code === ErrorCode.ValidationError &&
+  error.publicReason !== 'signature_invalid';
+
 const leaseLost = () =>
   new AppException(ErrorCode.Conflict, 'The lease of this run is lost: stop and claim again', {
     reason: 'lease_lost',
@@ -60,6 +65,22 @@ export class RunResultService {
   ) {}
 
   async submit(nodeId: string, runId: string, dto: RunResultRequestDto): Promise<RunResultResponseDto> {
+    try {
+      return await this.submitRead(nodeId, runId, dto);
+    } catch (error) {
+      // A body that reads but does not hold together (an output_hash not of its output, a stray or missing
+      // proof) ends its node's live lease as a body refused by validation does (RefusedResults): resent as
+      // it is, it would be refused again. A refused signature has ended its lease already.
+      if (isBodyRefusal(error)) await this.release.refuseResultQuietly(runId, nodeId, dto.fence);
+      throw error;
+    }
+  }
+
+  private async submitRead(
+    nodeId: string,
+    runId: string,
+    dto: RunResultRequestDto,
+  ): Promise<RunResultResponseDto> {
     const requestHash = jsonSha256Hex(dto);
     const solo = await this.soloCompletion(nodeId, runId, dto, requestHash);
     if (solo) return solo;

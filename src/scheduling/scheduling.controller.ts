@@ -131,10 +131,10 @@ export class SchedulingController {
       'The body failed validation (`validation_error`; `details` names each field: from the node holding the ' +
       'run’s live lease, under the fence the body names if it names one, the lease ends, outcome ' +
       '`result_invalid`, its task queued again without spending an attempt), or a malformed Claim-Next or ' +
-      'Idempotency-Key header (the lease stays); output_hash is not the hash of output; the signature does not verify ' +
-      'against the node’s key (`reason: signature_invalid`: the run’s lease ends, its task is queued again ' +
-      'without spending an attempt); a proof on a task that takes none, or none on ' +
-      'an ok zk_proof result',
+      'Idempotency-Key header (the lease stays); output_hash is not the hash of output, a malformed proof, a ' +
+      'proof on a task that takes none, or none on an ok zk_proof result (the lease ends as for an invalid ' +
+      'body); the signature does not verify against the node’s key (`reason: signature_invalid`: the run’s ' +
+      'lease ends, its task is queued again without spending an attempt)',
   })
   async result(
     @Param('run_id') runId: string,

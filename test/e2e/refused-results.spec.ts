@@ -1,4 +1,4 @@
-import { LeasedRun, TestAgent } from '../support/agent';
+import { LeasedRun, outputHash, TestAgent } from '../support/agent';
 import { apiKeyHeader, bearer, newSession, Session } from '../support/auth';
 import { describeEachDatabase } from '../support/databases';
 import { Headers } from '../support/nodes';
@@ -148,6 +148,27 @@ describeEachDatabase('a refused result body, on %s', (database) => {
       },
     });
     await expectEndedUncharged(first.task, first.run, first.agent);
+  });
+
+  it('a body that reads but does not hold together (422 from the service, answered as before) ends it too', async () => {
+    // Signed, so only the service's own checks refuse it: an output_hash not of its output; a proof, or public
+    // signals, on a task that takes none.
+    for (const [field, extra] of [
+      ['output_hash', { output_hash: outputHash(7) }],
+      ['proof', { proof: { pi_a: ['1'] } }],
+      ['public_signals', { public_signals: ['1'] }],
+    ] as const) {
+      const { task, agent, run } = await leased();
+      const refused = answer(await agent.report(run, 'ok', 6, extra));
+      expect(refused).toEqual({
+        status: 422,
+        body: expect.objectContaining({
+          error: 'validation_error',
+          details: [expect.objectContaining({ field })],
+        }),
+      });
+      await expectEndedUncharged(task, run, agent);
+    }
   });
 
   it('a malformed Claim-Next header beside a valid body (422) leaves the lease: the result may come again', async () => {

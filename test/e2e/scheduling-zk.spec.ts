@@ -283,7 +283,7 @@ describe('zk_proof tasks', () => {
     expect(artifacts[0].error_message).toContain('public signals differ');
   });
 
-  it('an ok zk result without a proof, or a proof on another task type, is a 422 that changes nothing', async () => {
+  it('an ok zk result without a proof, or a proof on another task type, is a 422 that completes nothing', async () => {
     const task = await zkTask();
     const agent = await newAgent();
     const run = await claimTask(agent, task.task_id);
@@ -292,10 +292,20 @@ describe('zk_proof tasks', () => {
     const plainRun = await claimTask(agent, plain.task_id);
     const { proof, publicSignals } = zkFixture('multiplier', 'groth16');
     expect422(await reportProof(agent, plainRun, proof, publicSignals), 'proof');
-    expect(await getTask(ctx.app, task.task_id, bearer(alice.accessToken))).toMatchObject({
-      status: 'running',
-    });
+    // Each refusal ended its node's lease (result_invalid, refused-results.spec): both tasks are queued again,
+    // their attempts given back, and the node's late proof is too late.
+    for (const { task_id } of [task, plain]) {
+      expect(await getTask(ctx.app, task_id, bearer(alice.accessToken))).toMatchObject({
+        status: 'pending',
+        attempts: 0,
+      });
+    }
     expect((await reportProof(agent, run, proof, publicSignals)).json()).toMatchObject({
+      reason: 'lease_lost',
+    });
+    const other = await newAgent();
+    const retry = await claimTask(other, task.task_id);
+    expect((await reportProof(other, retry, proof, publicSignals)).json()).toMatchObject({
       task_status: 'completed',
     });
   });
