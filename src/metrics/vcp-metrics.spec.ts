@@ -16,7 +16,11 @@ describe('VcpMetrics', () => {
         }),
     );
     const clusterWide = [...help].filter(([, text]) => text.includes('cluster-wide')).map(([name]) => name);
-    expect(clusterWide.sort()).toEqual(['vcp_nodes', 'vcp_tasks_queued']);
+    expect(clusterWide.sort()).toEqual([
+      'vcp_nodes',
+      'vcp_tasks_queued',
+      'vcp_tasks_queued_oldest_age_seconds',
+    ]);
     for (const name of clusterWide) expect(help.get(name)).toMatch(/aggregate with max\(\), not sum\(\)/);
   });
 });

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { RateTier } from '../common/auth/rate-tiers';
+import { RATE_TIERS, RateTier } from '../common/auth/rate-tiers';
 import { UNMATCHED_ROUTE } from '../common/http/route-templates';
 
 /**
@@ -86,6 +86,7 @@ export class VcpMetrics {
   private readonly claimDuration: Histogram;
   private readonly leasesExpired: Counter;
   private readonly queueDepth: Gauge;
+  private readonly oldestQueuedAge: Gauge;
   private readonly wasmDuration: Histogram;
   private readonly proofDuration: Histogram;
 
@@ -204,6 +205,13 @@ export class VcpMetrics {
         'replica exports the same count: aggregate with max(), not sum()',
       registers,
     });
+    this.oldestQueuedAge = new Gauge({
+      name: 'vcp_tasks_queued_oldest_age_seconds',
+      help:
+        'Seconds since the oldest pending task was submitted (0 with none pending), cluster-wide, as of this ' +
+        'replica’s last lease sweep; every replica exports the same value: aggregate with max(), not sum()',
+      registers,
+    });
     this.wasmDuration = new Histogram({
       name: 'wasm_execution_duration_seconds',
       help: 'WebAssembly execution time in seconds, by runtime and outcome',
@@ -218,6 +226,12 @@ export class VcpMetrics {
       buckets: PROOF_BUCKETS,
       registers,
     });
+    // Counters of closed label sets start at 0, so the first event is an increase() and not a new series
+    // (Prometheus sees no increase in a series' first sample: a one-off lease loss would never alert).
+    for (const event of AUTH_EVENTS) this.authEvents.inc({ event }, 0);
+    for (const tier of RATE_TIERS) this.rateLimited.inc({ tier }, 0);
+    for (const cause of LEASE_LOSS_CAUSES) this.leasesExpired.inc({ cause }, 0);
+    for (const verdict of ['valid', 'invalid']) this.runsVerifiedTotal.inc({ verdict }, 0);
   }
 
   /**
@@ -321,9 +335,10 @@ export class VcpMetrics {
     if (count > 0) this.leasesExpired.inc({ cause }, count);
   }
 
-  /** Pending tasks as counted by this replica's last lease sweep (never a query at scrape time). */
-  setQueueDepth(pending: number): void {
+  /** Pending tasks and the oldest one's age, by this replica's last lease sweep (never a query at scrape time). */
+  setQueueDepth(pending: number, oldestAgeSecs: number): void {
     this.queueDepth.set(pending);
+    this.oldestQueuedAge.set(oldestAgeSecs);
   }
 
   observeWasmExecution(runtime: string, outcome: string, seconds: number): void {

@@ -72,7 +72,8 @@ export class LeaseSweeper extends IntervalSweep {
       this.events.publish(...failed.map((task) => task.taskId));
       if (failed.length < BATCH) break;
     }
-    this.metrics.setQueueDepth(await this.queue.countPending());
+    const pending = await this.queue.pendingStats();
+    this.metrics.setQueueDepth(pending.count, pending.oldestAgeSecs);
     if (report.expired > 0) this.logger.warn({ msg: 'leases expired', ...report });
     return report;
   }

@@ -70,11 +70,15 @@ export class TaskQueueRepository {
     };
   }
 
-  /** Tasks waiting for a node (the queue depth gauge); idx_tasks_queue_expiry covers `status = 'pending'`. */
-  async countPending(): Promise<number> {
-    const [row] = await this.db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM tasks WHERE status = 'pending'`,
+  /**
+   * Tasks waiting for a node and how long the oldest has waited since it was submitted (the queue gauges), by the
+   * database's clock; idx_tasks_open_status (status, created_at) answers both.
+   */
+  async pendingStats(): Promise<{ count: number; oldestAgeSecs: number }> {
+    const [row] = await this.db.query<{ n: number; oldest: number | null }>(
+      `SELECT count(*)::int AS n, extract(epoch FROM now() - min(created_at))::float8 AS oldest
+         FROM tasks WHERE status = 'pending'`,
     );
-    return row.n;
+    return { count: row.n, oldestAgeSecs: Math.max(0, row.oldest ?? 0) };
   }
 }
