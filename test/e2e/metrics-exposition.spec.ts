@@ -33,6 +33,16 @@ function readmeMetricNames(): Set<string> {
   return names;
 }
 
+/** The series README's alert rules name (`http_errors`, `proof_verification_duration_seconds_count`, …). */
+function readmeAlertSeries(): string[] {
+  const readme = readFileSync(join(__dirname, '../../README.md'), 'utf8');
+  const rules = readme.slice(readme.indexOf('```yaml\n  groups:'));
+  const exprs = rules.slice(0, rules.indexOf('```\n', 8)).match(/expr: .*/g) ?? [];
+  expect(exprs.length).toBeGreaterThan(3);
+  // Series are the names before a selector, a range or a closing parenthesis, once `by (labels)` is dropped.
+  return exprs.flatMap((expr) => expr.replace(/by \([^)]*\)/g, '').match(/\b[a-z_]+(?=[{[)])/g) ?? []);
+}
+
 /** What a Prometheus operator relies on in the scrape, whatever the tour before it did. */
 describe('the /metrics exposition', () => {
   const ctx = useTestApp({
@@ -93,6 +103,15 @@ describe('the /metrics exposition', () => {
   it('lists in README every vcp_* and other family of its own, and exposes every one README lists', () => {
     const exposed = families.filter((f) => !isDefault(f)).sort();
     expect([...readmeMetricNames()].sort()).toEqual(exposed);
+  });
+
+  it('has README alert rules that name only series it exposes', () => {
+    const named = readmeAlertSeries();
+    expect(named).toContain('vcp_tasks_queued_oldest_age_seconds');
+    const exposed = (name: string) =>
+      exposition.types.has(name) ||
+      exposition.types.get(name.replace(/_(count|sum|bucket)$/, '')) === 'histogram';
+    expect(named.filter((name) => !exposed(name))).toEqual([]);
   });
 
   it('starts counters of closed label sets at 0, so the first event is an increase', () => {
