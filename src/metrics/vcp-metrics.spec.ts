@@ -23,4 +23,15 @@ describe('VcpMetrics', () => {
     ]);
     for (const name of clusterWide) expect(help.get(name)).toMatch(/aggregate with max\(\), not sum\(\)/);
   });
+
+  it('has WASM and proof duration buckets up to the largest time limit their variables allow', () => {
+    const registry = new Registry();
+    new VcpMetrics(registry);
+    const largestBound = (name: string) => {
+      const histogram = registry.getSingleMetric(name) as unknown as { upperBounds: number[] };
+      return Math.max(...histogram.upperBounds);
+    };
+    expect(largestBound('wasm_execution_duration_seconds')).toBeGreaterThanOrEqual(3600); // WASM_TIMEOUT_SECS
+    expect(largestBound('proof_verification_duration_seconds')).toBeGreaterThanOrEqual(600); // PROOF_VERIFY_TIMEOUT_MS / 1000
+  });
 });
