@@ -253,8 +253,11 @@ describe('segmentFault: hostile bytes', () => {
       0x0f,
       ...new Array<number>(1 << 20).fill(0),
     ];
+    const bytes = module(TABLE, section(9, body));
+    // Only the parse is timed (building the 1 MiB fixture took most of a run on a loaded machine). A hang
+    // bound, not a performance target: a parser that followed the count would not end at all.
     const started = performance.now();
-    expect(segmentFault(module(TABLE, section(9, body)))).toBeNull();
+    expect(segmentFault(bytes)).toBeNull();
     expect(performance.now() - started).toBeLessThan(2000);
   });
 
