@@ -102,4 +102,21 @@ export class EndedLeasesRepository {
     );
     return row ? toEndedLease(row) : null;
   }
+
+  /**
+   * Ends a live lease its own node hands back (outcome `released`): the fence, the node and the lease's time
+   * must all still hold, as for a result. null when it does not. The run stays a run of this node on this task
+   * (`expired`), so the claim's distinct-nodes rule keeps the node off the task for a lease, as after any
+   * lost lease: claiming and releasing cannot pick tasks.
+   */
+  async endReleased(runId: string, nodeId: string, fence: string): Promise<EndedLease | null> {
+    const [row] = await this.db.query<EndedLeaseRow>(
+      `UPDATE task_runs SET status = 'expired', outcome = 'released', completed_at = now()
+        WHERE run_id = $1 AND node_id = $2 AND fence = $3::bigint AND status = 'leased'
+          AND lease_expires_at > now()
+        RETURNING ${ENDED_LEASE_COLUMNS}`,
+      [runId, nodeId, fence],
+    );
+    return row ? toEndedLease(row) : null;
+  }
 }

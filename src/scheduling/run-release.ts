@@ -1,5 +1,8 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
+import { AppException } from '../common/errors/app.exception';
+import { ErrorCode } from '../common/errors/error-code';
+import { isUuid } from '../common/validation/uuid';
 import { TransactionRunner } from '../database/transaction-runner';
 import { LeaseLossCause, VcpMetrics } from '../metrics/vcp-metrics';
 import { NodeLoss } from '../nodes/node-loss';
@@ -8,6 +11,12 @@ import { TasksRepository } from '../tasks/tasks.repository';
 import { WorkSignal } from '../tasks/work-signal';
 import { ReputationRepository } from './reputation.repository';
 import { EndedLease, EndedLeasesRepository } from './ended-leases.repository';
+
+/** A result or a release of a run whose lease the caller no longer holds (or never did). */
+export const leaseLost = () =>
+  new AppException(ErrorCode.Conflict, 'The lease of this run is lost: stop and claim again', {
+    reason: 'lease_lost',
+  });
 
 /** What giving back ended leases did; applied to metrics and wake-ups once its transaction has committed. */
 export interface ReleaseEffect {
@@ -191,6 +200,27 @@ export class RunRelease implements OnModuleInit {
    */
   async handBack(runs: UndeliveredRun[]): Promise<void> {
     this.announceUndelivered(await this.tx.run(() => this.returnUndelivered(runs, 'claim_abandoned')));
+  }
+
+  /**
+   * POST /runs/:run_id/release: a node that is stopping hands back a run it will not finish. The lease ends now
+   * (outcome `released`) and the task gets back its slot and the attempt, queued again at once, instead of
+   * waiting out the lease and counting it as lost: an orderly hand-back, on no fault counter of the task's or
+   * the node's. Anything but the caller's live lease with that fence (another node's run, a stale fence, an
+   * expired or already ended lease, no such run) is 409 `lease_lost`, as a result would be.
+   */
+  async releaseOwn(nodeId: string, runId: string, fence: string): Promise<void> {
+    if (!isUuid(runId)) throw leaseLost();
+    const effect = await this.tx.run(async () => {
+      const effect: UndeliveredEffect = { outcome: 'released', requeued: 0, taskIds: [] };
+      const ended = await this.leases.endReleased(runId.toLowerCase(), nodeId, fence);
+      if (!ended) return null;
+      effect.taskIds.push(ended.taskId);
+      if ((await this.tasks.returnSlot(ended.taskId)) === 'requeued') effect.requeued++;
+      return effect;
+    });
+    if (!effect) throw leaseLost();
+    this.announceUndelivered(effect);
   }
 
   /** Inside the caller's transaction: ends each lease still held (`outcome`); its task gets slot and attempt back. */

@@ -14,7 +14,7 @@ import { RunResultRequestDto, RunResultResponseDto, TASK_FAULT_OUTCOMES } from '
 import { LeasedRunFacts, LeasedRuns } from './leased-runs';
 import { RunForResult, RunsRepository } from './runs.repository';
 import { ReputationRepository } from './reputation.repository';
-import { RunRelease } from './run-release';
+import { leaseLost, RunRelease } from './run-release';
 import { SchedulingConfig } from './scheduling.config';
 import { noEffect, OkEffect, Verification, Verdict } from './verification';
 import { ZkResults } from './zk-results';
@@ -35,11 +35,6 @@ const isBodyRefusal = (error: unknown): boolean =>
   error instanceof AppException &&
   error.code === ErrorCode.ValidationError &&
   error.publicReason !== 'signature_invalid';
-
-const leaseLost = () =>
-  new AppException(ErrorCode.Conflict, 'The lease of this run is lost: stop and claim again', {
-    reason: 'lease_lost',
-  });
 
 /**
  * POST /runs/:run_id/result. Fence check, hash check, the run row, the task's state change and the stored

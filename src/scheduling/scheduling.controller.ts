@@ -27,6 +27,8 @@ import { ClaimService } from './claim.service';
 import { EndsLeaseWhenRefused } from './refused-results';
 import { ClaimRequestDto, ClaimResponseDto, claimWaits, MAX_CLAIM } from './dto/claim.dto';
 import { MAX_RESULT_TEXT_CHARS, RunResultRequestDto, RunResultResponseDto } from './dto/result.dto';
+import { RunReleaseRequestDto } from './dto/release.dto';
+import { RunRelease } from './run-release';
 import { RunResultService } from './run-result.service';
 
 /** JSON escapes a control character in 6 bytes (`\u0001`). */
@@ -41,13 +43,14 @@ function resultBodyLimit({ get, defaultLimit }: BodyLimitContext): number {
   return Math.max(defaultLimit, text + 64 * 1024);
 }
 
-/** The node protocol: claim runs (long poll) and report their results. Node keys only. */
+/** The node protocol: claim runs (long poll), report their results or hand them back. Node keys only. */
 @ApiTags('scheduling')
 @Controller()
 export class SchedulingController {
   constructor(
     private readonly claims: ClaimService,
     private readonly results: RunResultService,
+    private readonly release: RunRelease,
   ) {}
 
   @Post('nodes/:node_id/claim')
@@ -147,5 +150,32 @@ export class SchedulingController {
     const answer = await this.results.submit(nodeId, runId, dto);
     if (claimNext === undefined) return answer;
     return { ...answer, next_runs: await this.claims.claimNext(nodeId, claimNext, claimKey) };
+  }
+
+  @Post('runs/:run_id/release')
+  // 204, as a claim with nothing to lease: there is nothing to answer but that the run is no longer the node's.
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @Authenticated()
+  // The node is not in the path: as for a result, only the node the run is leased to may hand it back.
+  @NodeAgent({ users: false })
+  @RateLimitTier('agent')
+  @ApiNoContentResponse({
+    description:
+      'Handed back: the lease ended (run outcome `released`) and the task is queued again at once, its ' +
+      'attempt not spent',
+  })
+  @ApiConflictResponse({
+    description:
+      'Stale fence, expired or already ended lease, or another node’s run (`reason: lease_lost`), as for a result',
+  })
+  @ApiUnprocessableEntityResponse({
+    description: 'The body failed validation (`validation_error`; `details` names each field)',
+  })
+  async releaseRun(
+    @Param('run_id') runId: string,
+    @Body() dto: RunReleaseRequestDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<void> {
+    await this.release.releaseOwn(principal.nodeId!, runId, dto.fence);
   }
 }

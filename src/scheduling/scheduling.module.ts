@@ -42,6 +42,6 @@ import { ZkResults } from './zk-results';
     LeaseSweeper,
   ],
   // The embedded node (issue 17) calls the node protocol's services directly.
-  exports: [ClaimService, RunResultService],
+  exports: [ClaimService, RunResultService, RunRelease],
 })
 export class SchedulingModule {}

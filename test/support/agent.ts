@@ -151,6 +151,16 @@ export class TestAgent {
     });
   }
 
+  /** Hands a run back (POST /runs/:run_id/release) with its fence, or `fence`; with `headers` instead of the key. */
+  release(run: Pick<LeasedRun, 'run_id' | 'fence'>, fence: unknown = run.fence, headers?: Headers) {
+    return this.app.inject({
+      method: 'POST',
+      url: `/api/v1/runs/${run.run_id}/release`,
+      headers: headers ?? apiKeyHeader(this.node.node_api_key),
+      payload: { fence },
+    });
+  }
+
   heartbeat(runs: Pick<LeasedRun, 'run_id' | 'fence'>[]) {
     return this.app.inject({
       method: 'PUT',
