@@ -219,4 +219,26 @@ describe('Agent', () => {
     expect(server.queue).toHaveLength(1);
     expect(events.at(-1)).toMatchObject({ event: 'stopped' });
   });
+
+  it('stop: a run still executing after the grace period is stopped, unreported, and handed back; a result on its way is not', async () => {
+    server.holdSubmits = true;
+    server.queue.push(leasedRun(3));
+    await until(() => events.some((e) => e.event === 'finished'));
+    engine.hold = true;
+    server.queue.push(leasedRun(4));
+    await until(() => engine.started.length === 2);
+    const stopped = sut.stop(50);
+    try {
+      await until(() => engine.aborted.length === 1);
+      await until(() => server.released.length > 0);
+    } finally {
+      server.releaseSubmits();
+    }
+    await stopped;
+    expect(server.released).toEqual([{ runId: leasedRun(4).run_id, fence: leasedRun(4).fence }]);
+    expect(server.submitted.map((s) => s.runId)).toEqual([leasedRun(3).run_id]);
+    expect(events.filter((e) => e.event === 'released')).toEqual([
+      expect.objectContaining({ run_id: leasedRun(4).run_id }),
+    ]);
+  });
 });

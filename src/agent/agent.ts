@@ -13,9 +13,16 @@ interface Held {
   controller: AbortController;
   /** Why the run is no longer ours to report (lost, cancelled, shutdown), or null while it is. */
   dropped: string | null;
+  /** Its execution ended (its result is being reported). */
+  executed: boolean;
 }
 
 const MAX_CLAIM = 16;
+/**
+ * How long a stop waits for the server to take back the runs it stopped: short, so a server that does not
+ * answer holds the exit no longer than this past the grace period (those leases then expire, as before).
+ */
+const RELEASE_WAIT_MS = 2_000;
 
 /**
  * The node agent's loop, the same for a remote node (HTTP) and the embedded one (direct calls): heartbeats at
@@ -102,7 +109,8 @@ export class Agent {
 
   /**
    * Stops claiming, lets running work finish within `graceMs` (heartbeats go on meanwhile), then stops what is
-   * left without reporting it: those leases expire and the server gives the runs to other nodes.
+   * left without reporting it and hands those runs back, so the server queues them again at once (should that
+   * fail, their leases expire and the runs go to other nodes then).
    */
   stop(graceMs: number, why = 'shutdown'): Promise<void> {
     this.stopPromise ??= this.shutdown(graceMs, why);
@@ -120,13 +128,35 @@ export class Agent {
       new Promise((resolve) => (timer = setTimeout(resolve, graceMs))),
     ]);
     clearTimeout(timer);
+    // Runs still executing; one whose result is on its way may yet be accepted, and is left to it.
+    const unfinished = [...this.held.values()].filter((held) => held.dropped === null && !held.executed);
     for (const held of this.held.values()) this.drop(held, why);
+    const handedBack = this.handBack(unfinished.map((held) => held.run));
     await Promise.all([...this.inflight]);
+    await handedBack;
     this.stopped = true;
     this.heartbeats.abortInFlight();
     this.sleeps.endAll();
     await Promise.all(this.loops);
     this.setup.reporter.emit({ event: 'stopped', ...this.counters });
+  }
+
+  /** One release per run, all at once, bounded by RELEASE_WAIT_MS; a failure leaves the lease to expire. */
+  private async handBack(runs: LeasedRun[]): Promise<void> {
+    if (runs.length === 0) return;
+    const signal = AbortSignal.timeout(RELEASE_WAIT_MS);
+    const released = Promise.all(
+      runs.map((run) =>
+        this.setup.transport.release(run.run_id, run.fence, signal).then(
+          () => this.setup.reporter.emit({ event: 'released', task_id: run.task_id, run_id: run.run_id }),
+          () => undefined,
+        ),
+      ),
+    );
+    // A transport that does not heed the signal is not waited for past it either.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([released, new Promise((resolve) => (timer = setTimeout(resolve, RELEASE_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   /** The counters, the runs held now and how busy the slots were since the last report (percent). */
@@ -205,7 +235,7 @@ export class Agent {
   }
 
   private startRun(run: LeasedRun): void {
-    const held: Held = { run, controller: new AbortController(), dropped: null };
+    const held: Held = { run, controller: new AbortController(), dropped: null, executed: false };
     this.held.set(run.run_id, held);
     this.slotState.begin(run.run_id);
     const leaseMs = Date.parse(run.lease_expires_at) - Date.now();
@@ -246,6 +276,7 @@ export class Agent {
         circuitId: run.spec.circuit_id,
       });
     } finally {
+      held.executed = true;
       this.slotState.end(run.run_id);
     }
     const claimNext = held.dropped === null ? this.reserveClaimNext(run) : undefined;

@@ -131,3 +131,31 @@ describe('HttpTransport results carrying a claim (Claim-Next)', () => {
     expect(keys[1]).not.toBe(keys[0]);
   });
 });
+
+describe('HttpTransport releases', () => {
+  it('hands a run back with its fence and the node key; a 409 is an error the agent ignores', async () => {
+    const sent: { url: string; method?: string; body?: unknown; key: string | null }[] = [];
+    const replies = [new Response(null, { status: 204 }), json(409, { reason: 'lease_lost' })];
+    const send: Fetch = (input, init) => {
+      sent.push({
+        url: input as string,
+        method: init?.method,
+        body: JSON.parse(init?.body as string),
+        key: new Headers(init?.headers).get('x-api-key'),
+      });
+      return Promise.resolve(replies.shift()!);
+    };
+    const sut = new HttpTransport('http://server/', 'node-1', 'vcp_key', send);
+    await sut.release('r1', '7', new AbortController().signal);
+    await expect(sut.release('r1', '7', new AbortController().signal)).rejects.toMatchObject({
+      status: 409,
+      code: 'lease_lost',
+    });
+    expect(sent[0]).toEqual({
+      url: 'http://server/api/v1/runs/r1/release',
+      method: 'POST',
+      body: { fence: '7' },
+      key: 'vcp_key',
+    });
+  });
+});

@@ -105,6 +105,10 @@ export class HttpTransport implements AgentTransport {
     }
   }
 
+  async release(runId: string, fence: string, signal: AbortSignal): Promise<void> {
+    await this.call('POST', `/runs/${runId}/release`, { fence }, { signal });
+  }
+
   async module(moduleId: string): Promise<Uint8Array> {
     return this.download(`/modules/${moduleId}/download`);
   }

@@ -111,6 +111,11 @@ export interface AgentTransport {
    * retry of the same submit is the same claim (it gets the runs leased by an answer that was lost).
    */
   submit(runId: string, body: ResultBody, claimNext?: number): Promise<SubmitAnswer>;
+  /**
+   * Hands back a run this node will not finish (it is stopping): its lease ends and the server queues the task
+   * again at once. `signal` bounds the wait; a failure leaves the lease to expire, as before.
+   */
+  release(runId: string, fence: string, signal: AbortSignal): Promise<void>;
   /** The bytes of a stored module (the caller checks them against the id). */
   module(moduleId: string): Promise<Uint8Array>;
   circuit(circuitId: string): Promise<CircuitInfo>;

@@ -14,6 +14,7 @@ import { HeartbeatService } from '../nodes/heartbeat.service';
 import { CircuitRegistryService } from '../proofs/circuit-registry.service';
 import { ClaimService } from '../scheduling/claim.service';
 import type { RunResultRequestDto } from '../scheduling/dto/result.dto';
+import { RunRelease } from '../scheduling/run-release';
 import { RunResultService } from '../scheduling/run-result.service';
 import { ModuleStoreService } from '../wasm/module-store.service';
 
@@ -21,6 +22,7 @@ export interface DirectServices {
   heartbeats: HeartbeatService;
   claims: ClaimService;
   results: RunResultService;
+  release: RunRelease;
   modules: ModuleStoreService;
   circuits: CircuitRegistryService;
 }
@@ -76,6 +78,11 @@ export class DirectTransport implements AgentTransport {
       }
       throw error;
     }
+  }
+
+  /** A direct call needs no bound: it answers once its transaction commits. */
+  release(runId: string, fence: string): Promise<void> {
+    return call(() => this.services.release.releaseOwn(this.nodeId, runId, fence));
   }
 
   module(moduleId: string): Promise<Uint8Array> {

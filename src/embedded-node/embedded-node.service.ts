@@ -17,6 +17,7 @@ import { NEUTRAL_SCORE } from '../nodes/health-score';
 import { NodesRepository } from '../nodes/nodes.repository';
 import { CircuitRegistryService } from '../proofs/circuit-registry.service';
 import { ClaimService } from '../scheduling/claim.service';
+import { RunRelease } from '../scheduling/run-release';
 import { RunResultService } from '../scheduling/run-result.service';
 import { SchedulingConfig } from '../scheduling/scheduling.config';
 import { SYSTEM_ACCOUNT_PASSWORD_HASH, isSystemAccount, UsersRepository } from '../users/users.repository';
@@ -28,7 +29,8 @@ import { EmbeddedNodeConfig } from './embedded-node.config';
 /**
  * Embedded runs get this long to finish at shutdown, and at most half the time to the shutdown cutoff: the
  * cutoff stops the engine's runs, and a run stopped under the node would be reported as failed (costing its
- * task an attempt). The rest are handed back (their leases expire).
+ * task an attempt). The rest are stopped and handed back (POST /runs/:run_id/release's service): their tasks
+ * are queued again at once, their attempts not spent.
  */
 const SHUTDOWN_GRACE_MS = 5000;
 /** Verified module and circuit bytes each embedded node keeps in memory. */
@@ -77,6 +79,7 @@ export class EmbeddedNodes implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly heartbeats: HeartbeatService,
     private readonly claims: ClaimService,
     private readonly results: RunResultService,
+    private readonly release: RunRelease,
     private readonly modules: ModuleStoreService,
     private readonly circuits: CircuitRegistryService,
     private readonly engine: WasmService,
@@ -141,6 +144,7 @@ export class EmbeddedNodes implements OnApplicationBootstrap, OnModuleDestroy {
       heartbeats: this.heartbeats,
       claims: this.claims,
       results: this.results,
+      release: this.release,
       modules: this.modules,
       circuits: this.circuits,
     };

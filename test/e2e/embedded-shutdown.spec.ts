@@ -65,7 +65,7 @@ describe('embedded node at server shutdown', () => {
     return { server, base, auth, task_id };
   }
 
-  it('hands back a run that would outlast a short SHUTDOWN_TIMEOUT_MS, unreported, and exits 0 in time', async () => {
+  it('hands back a run that would outlast a short SHUTDOWN_TIMEOUT_MS, unreported, released at once, and exits 0 in time', async () => {
     const deadlineMs = 2000;
     const { server, auth, task_id } = await serverRunningLoop({ SHUTDOWN_TIMEOUT_MS: String(deadlineMs) });
     const { code, ms } = await server.stop('SIGTERM');
@@ -73,14 +73,15 @@ describe('embedded node at server shutdown', () => {
     expect(ms).toBeLessThan(deadlineMs);
 
     // The run the shutdown stopped is the server's doing, not the task's or the node's: it is not reported as a
-    // failed run (which cost the task its only attempt), its lease is left to expire and the task runs again.
+    // failed run (which cost the task its only attempt) nor left to wait out its lease: it is handed back
+    // (outcome `released`), and the task is queued again with its only attempt still to spend.
     const again = (started = await startServer({ ...TEST_DEFAULTS, LOG_LEVEL: 'info', DATA_DIR: dataDir }));
     const task = (await (
       await fetch(`http://127.0.0.1:${again.port}/api/v1/tasks/${task_id}`, { headers: auth })
-    ).json()) as { status: string; status_reason: string | null; runs: { outcome: string | null }[] };
-    expect({ status: task.status, outcomes: task.runs.map((run) => run.outcome) }).toEqual({
-      status: 'running',
-      outcomes: [null],
+    ).json()) as { status: string; attempts: number; runs: { outcome: string | null }[] };
+    expect({ attempts: task.attempts, outcomes: task.runs.map((run) => run.outcome) }).toEqual({
+      attempts: 0,
+      outcomes: ['released'],
     });
   }, 150_000);
 });

@@ -97,6 +97,14 @@ export class FakeServer implements AgentTransport {
     return { ...answer, next };
   }
 
+  /** The runs handed back (release), in order. */
+  released: { runId: string; fence: string }[] = [];
+
+  release(runId: string, fence: string): Promise<void> {
+    this.released.push({ runId, fence });
+    return Promise.resolve();
+  }
+
   module(): Promise<Uint8Array> {
     return Promise.resolve(MODULE);
   }
