@@ -110,11 +110,12 @@ describe('fuzzing the node protocol with a node’s own credentials', () => {
       {},
     );
 
-  it('covers the node protocol: claim, result, heartbeat, module and circuit downloads', () => {
+  it('covers the node protocol: claim, result, release, heartbeat, module and circuit downloads', () => {
     expect(routes.map((r) => `${r.method} ${r.path}`).sort()).toEqual(
       expect.arrayContaining([
         'POST /api/v1/nodes/{node_id}/claim',
         'POST /api/v1/runs/{run_id}/result',
+        'POST /api/v1/runs/{run_id}/release',
         'PUT /api/v1/nodes/{node_id}/heartbeat',
         'GET /api/v1/modules/{module_id}/download',
       ]),

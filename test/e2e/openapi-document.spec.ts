@@ -171,6 +171,13 @@ describe('the OpenAPI document', () => {
       'Idempotency-Key',
     ])
       expect(refusals).toContain(cause);
+    // A release answers 204, and refuses what a result refuses for the lease (409 lease_lost) and its body (422).
+    const release = '/api/v1/runs/{run_id}/release';
+    expect(Object.keys(operation(release, 'post').responses)).toEqual(
+      expect.arrayContaining(['204', '409', '422']),
+    );
+    expect(described(release, '409')).toContain('lease_lost');
+    expect(described(release, '422')).toContain('validation_error');
   });
 
   it('documents fields of any JSON value as such (a task result can be a string), and the key-only route as key-only', () => {

@@ -316,15 +316,17 @@ describe('scope matrix for API keys', () => {
         const sharedRead = agent !== undefined && !agent.node_param && method === 'get';
         // A run route names no node: a run not leased to this node is refused by the handler (lease_lost).
         const runRoute = agent !== undefined && !agent.node_param && !sharedRead;
-        const payload = runRoute
-          ? {
-              fence: '1',
-              outcome: 'ok',
-              output_hash: 'a'.repeat(64),
-              execution_time_ms: 1,
-              signature: 'A'.repeat(86) + '==',
-            }
-          : {};
+        const payload = path.endsWith('/release')
+          ? { fence: '1' }
+          : runRoute
+            ? {
+                fence: '1',
+                outcome: 'ok',
+                output_hash: 'a'.repeat(64),
+                execution_time_ms: 1,
+                signature: 'A'.repeat(86) + '==',
+              }
+            : {};
         const send = (url: string) =>
           ctx.app.inject({
             method: method.toUpperCase() as 'GET',
