@@ -23,6 +23,8 @@ export class EmbeddedNodeConfig {
   readonly concurrency!: number | null;
   /** How many embedded nodes, each with its own key pair and owner (a demo setting: quorum on one machine). */
   readonly nodes!: number;
+  /** The database is the embedded one (no DATABASE_URL), which one server process at a time opens. */
+  readonly embeddedDatabase!: boolean;
   /** Set when EMBEDDED_NODES or EMBEDDED_NODE_CONCURRENCY is given but no embedded node runs: why, for a warning. */
   readonly ignored!: string | null;
 
@@ -50,6 +52,7 @@ export const embeddedNodeConfig = defineFeatureConfig({
       enabled,
       concurrency: env.EMBEDDED_NODE_CONCURRENCY ?? null,
       nodes: env.EMBEDDED_NODES ?? 1,
+      embeddedDatabase: !raw.DATABASE_URL,
       ignored:
         enabled || given.length === 0
           ? null

@@ -132,6 +132,12 @@ export class EmbeddedNodes implements OnApplicationBootstrap, OnModuleDestroy {
       );
       return null;
     }
+    // Safe only on the embedded database: on a shared PostgreSQL another replica's node of this id may be live.
+    if (this.config.embeddedDatabase) {
+      const released = await this.release.releaseLeftBehind(nodeId);
+      if (released > 0)
+        this.logger.log(`embedded node ${nodeId}: ${released} run(s) of a previous start handed back`);
+    }
     const principal: Principal = {
       userId: owner.userId,
       username: owner.username,

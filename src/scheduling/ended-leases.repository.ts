@@ -119,4 +119,15 @@ export class EndedLeasesRepository {
     );
     return row ? toEndedLease(row) : null;
   }
+
+  /** Ends every lease the node still holds as handed back (outcome `released`): see RunRelease.releaseLeftBehind. */
+  async endAllReleased(nodeId: string): Promise<EndedLease[]> {
+    const rows = await this.db.query<EndedLeaseRow>(
+      `UPDATE task_runs SET status = 'expired', outcome = 'released', completed_at = now()
+        WHERE node_id = $1 AND status = 'leased'
+        RETURNING ${ENDED_LEASE_COLUMNS}`,
+      [nodeId],
+    );
+    return rows.map(toEndedLease);
+  }
 }

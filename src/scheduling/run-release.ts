@@ -223,6 +223,24 @@ export class RunRelease implements OnModuleInit {
     this.announceUndelivered(effect);
   }
 
+  /**
+   * An embedded node starting on the embedded database: whatever that node still holds was leased by a server
+   * process that is gone (killed, or stopped past its grace), since only one process at a time opens that
+   * database. Nobody will deliver those runs: they are handed back as a release would, not left to expire.
+   */
+  async releaseLeftBehind(nodeId: string): Promise<number> {
+    const effect = await this.tx.run(async () => {
+      const effect: UndeliveredEffect = { outcome: 'released', requeued: 0, taskIds: [] };
+      for (const ended of await this.leases.endAllReleased(nodeId)) {
+        effect.taskIds.push(ended.taskId);
+        if ((await this.tasks.returnSlot(ended.taskId)) === 'requeued') effect.requeued++;
+      }
+      return effect;
+    });
+    this.announceUndelivered(effect);
+    return effect.taskIds.length;
+  }
+
   /** Inside the caller's transaction: ends each lease still held (`outcome`); its task gets slot and attempt back. */
   private async returnUndelivered(runs: UndeliveredRun[], outcome: string): Promise<UndeliveredEffect> {
     const effect: UndeliveredEffect = { outcome, requeued: 0, taskIds: [] };

@@ -84,4 +84,33 @@ describe('embedded node at server shutdown', () => {
       outcomes: ['released'],
     });
   }, 150_000);
+
+  it('runs its node held when the server was killed (-9) are handed back at the next start, not left to expire', async () => {
+    // Two nodes: the one that held the run does not take that task again for a lease (as after a lost lease).
+    const env = { EMBEDDED_NODES: '2', RUN_LEASE_SECS: '120' };
+    const { server, auth, task_id } = await serverRunningLoop(env);
+    expect((await server.stop('SIGKILL')).signal).toBe('SIGKILL');
+
+    const again = (started = await startServer({
+      ...TEST_DEFAULTS,
+      LOG_LEVEL: 'info',
+      DATA_DIR: dataDir,
+      EMBEDDED_NODE: 'on',
+      EMBEDDED_NODE_CONCURRENCY: '1',
+      ...env,
+    }));
+    // Well within the 120 s lease the killed process's run would otherwise hold.
+    await eventually(
+      async () => {
+        const task = (await (
+          await fetch(`http://127.0.0.1:${again.port}/api/v1/tasks/${task_id}`, { headers: auth })
+        ).json()) as { attempts: number; runs: { status: string; outcome: string | null }[] };
+        expect({
+          attempts: task.attempts,
+          runs: task.runs.map((run) => `${run.status}:${run.outcome}`).sort(),
+        }).toEqual({ attempts: 1, runs: ['expired:released', 'leased:null'] });
+      },
+      { timeoutMs: 30_000 },
+    );
+  }, 150_000);
 });
