@@ -1,5 +1,6 @@
 import { execute, Execution, refused } from './executors';
 import type { AgentSetup } from './agent-setup';
+import { handBack } from './hand-back';
 import { Heartbeats } from './heartbeats';
 import { retryWaitMs, Sleeps } from './pacing';
 import { ServerAnswers, UnusableAnswer } from './server-answers';
@@ -18,11 +19,6 @@ interface Held {
 }
 
 const MAX_CLAIM = 16;
-/**
- * How long a stop waits for the server to take back the runs it stopped: short, so a server that does not
- * answer holds the exit no longer than this past the grace period (those leases then expire, as before).
- */
-const RELEASE_WAIT_MS = 2_000;
 
 /**
  * The node agent's loop, the same for a remote node (HTTP) and the embedded one (direct calls): heartbeats at
@@ -131,7 +127,10 @@ export class Agent {
     // Runs still executing; one whose result is on its way may yet be accepted, and is left to it.
     const unfinished = [...this.held.values()].filter((held) => held.dropped === null && !held.executed);
     for (const held of this.held.values()) this.drop(held, why);
-    const handedBack = this.handBack(unfinished.map((held) => held.run));
+    const handedBack = handBack(
+      this.setup,
+      unfinished.map((held) => held.run),
+    );
     await Promise.all([...this.inflight]);
     await handedBack;
     this.stopped = true;
@@ -139,24 +138,6 @@ export class Agent {
     this.sleeps.endAll();
     await Promise.all(this.loops);
     this.setup.reporter.emit({ event: 'stopped', ...this.counters });
-  }
-
-  /** One release per run, all at once, bounded by RELEASE_WAIT_MS; a failure leaves the lease to expire. */
-  private async handBack(runs: LeasedRun[]): Promise<void> {
-    if (runs.length === 0) return;
-    const signal = AbortSignal.timeout(RELEASE_WAIT_MS);
-    const released = Promise.all(
-      runs.map((run) =>
-        this.setup.transport.release(run.run_id, run.fence, signal).then(
-          () => this.setup.reporter.emit({ event: 'released', task_id: run.task_id, run_id: run.run_id }),
-          () => undefined,
-        ),
-      ),
-    );
-    // A transport that does not heed the signal is not waited for past it either.
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([released, new Promise((resolve) => (timer = setTimeout(resolve, RELEASE_WAIT_MS)))]);
-    clearTimeout(timer);
   }
 
   /** The counters, the runs held now and how busy the slots were since the last report (percent). */
