@@ -33,6 +33,7 @@ export const AuditAction = {
   NodeReinstated: 'node.reinstated',
   NodeKeyRotated: 'node.key_rotated',
   NodePurged: 'node.purged',
+  ModuleUploaded: 'module.uploaded',
   ModuleDeleted: 'module.deleted',
   TaskSubmitted: 'task.submitted',
   TaskCancelled: 'task.cancelled',

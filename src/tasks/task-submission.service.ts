@@ -74,7 +74,7 @@ export class TaskSubmissionService {
     const plan = dto.task_type === 'computation' ? this.programs.plan(inputs) : null;
     const { moduleId, newToUsage } = plan
       ? { moduleId: plan.moduleId, newToUsage: null }
-      : await this.moduleOf(principal, dto);
+      : await this.moduleOf(principal, dto, meta);
     const audit = this.audit.row(
       {
         action: 'task.submitted',
@@ -217,11 +217,12 @@ export class TaskSubmissionService {
   private async moduleOf(
     principal: Principal,
     dto: CreateTaskDto,
+    meta: RequestMeta,
   ): Promise<{ moduleId: string | null; newToUsage: { sizeBytes: number } | null }> {
     if (dto.wasm_module !== undefined) {
       const bytes = moduleBytesOf({ wasm_module: dto.wasm_module }, this.wasmConfig.maxModuleBytes);
       // Stored as the user's own upload, under the same storage quota.
-      const { record } = await this.ownership.upload(bytes, principal.userId);
+      const { record } = await this.ownership.upload(bytes, principal, meta, 'task');
       return { moduleId: record.moduleId, newToUsage: null };
     }
     if (dto.module_id === undefined) return { moduleId: null, newToUsage: null };

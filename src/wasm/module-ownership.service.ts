@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { AuditAction } from '../audit/audit-actions';
 import { AuditService } from '../audit/audit.service';
 import type { Principal, RequestMeta } from '../common/auth/principal';
 import { AppException } from '../common/errors/app.exception';
@@ -41,8 +42,15 @@ export class ModuleOwnershipService {
   /**
    * Stores a module as the user's, within their quota. The quota is checked before the bytes are written
    * (so a refused upload costs no disk) and again, under the user's lock, when ownership is recorded.
+   * Audited `module.uploaded` in that transaction (`via`: an upload, or a task's inline `wasm_module`).
    */
-  async upload(bytes: Uint8Array, userId: string): Promise<StoredModule> {
+  async upload(
+    bytes: Uint8Array,
+    principal: Principal,
+    meta: RequestMeta,
+    via: 'upload' | 'task',
+  ): Promise<StoredModule> {
+    const { userId } = principal;
     // Hashed once: the store and its content store are given the digest (HashedContent says why that is safe).
     const content = await hashContent(bytes);
     const moduleId = content.sha256;
@@ -55,7 +63,19 @@ export class ModuleOwnershipService {
         // Again, in this transaction: a collect that ran since the store's insert may have removed the row.
         const { moduleId: id, sizeBytes, imports, exports, uploadedBy } = stored.record;
         await this.modules.insertIfAbsent({ moduleId: id, sizeBytes, imports, exports, uploadedBy });
-        await this.owners.add(userId, moduleId);
+        const newlyOwned = await this.owners.add(userId, moduleId);
+        // Even a repeat is a row: "who put this module in their list, when" must not depend on who was first.
+        await this.audit.record(
+          {
+            action: AuditAction.ModuleUploaded,
+            status: 'success',
+            userId,
+            resourceType: 'module',
+            resourceId: moduleId,
+            metadata: { size_bytes: sizeBytes, stored: stored.created, newly_owned: newlyOwned, via },
+          },
+          meta,
+        );
       });
     } catch (error) {
       // Refused after the write: bytes nobody holds must not stay on disk.

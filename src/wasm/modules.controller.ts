@@ -90,10 +90,11 @@ export class ModulesController {
   async upload(
     @Body() body: unknown,
     @CurrentPrincipal() principal: Principal,
+    @CurrentRequestMeta() meta: RequestMeta,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ModuleDto> {
     const bytes = moduleBytesOf(body, this.config.maxModuleBytes);
-    const { record, created } = await this.ownership.upload(bytes, principal.userId);
+    const { record, created } = await this.ownership.upload(bytes, principal, meta, 'upload');
     if (!created) void reply.status(HttpStatus.OK);
     return toModuleDto(record);
   }

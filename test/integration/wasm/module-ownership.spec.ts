@@ -53,7 +53,7 @@ describeEachDatabase('module ownership on %s', (database) => {
   it('concurrent uploads at the edge of the quota: exactly the ones that fit are stored', async () => {
     const user = await newUser();
     const modules = [uniqueFixture('echo'), uniqueFixture('echo'), uniqueFixture('echo')];
-    const results = await Promise.allSettled(modules.map((bytes) => sut.upload(bytes, user.userId)));
+    const results = await Promise.allSettled(modules.map((bytes) => sut.upload(bytes, user, META, 'upload')));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
     const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     expect(refused).toHaveLength(1);
@@ -69,11 +69,11 @@ describeEachDatabase('module ownership on %s', (database) => {
     const bytes = uniqueFixture('echo');
     const hashes = jest.spyOn(sha256OffModule, 'sha256Off');
     try {
-      expect((await sut.upload(bytes, user.userId)).created).toBe(true);
+      expect((await sut.upload(bytes, user, META, 'upload')).created).toBe(true);
       expect(hashes).toHaveBeenCalledTimes(1);
       expect(await storedBytes(ds, env.config, MODULES, sha256(bytes))).toEqual(bytes);
       hashes.mockClear();
-      expect((await sut.upload(bytes, (await newUser()).userId)).created).toBe(false);
+      expect((await sut.upload(bytes, await newUser(), META, 'upload')).created).toBe(false);
       expect(hashes).toHaveBeenCalledTimes(1);
     } finally {
       hashes.mockRestore();
@@ -84,7 +84,7 @@ describeEachDatabase('module ownership on %s', (database) => {
     const user = await newUser();
     const bytes = uniqueFixture('echo');
     const id = sha256(bytes);
-    await sut.upload(bytes, user.userId);
+    await sut.upload(bytes, user, META, 'upload');
     const [{ task_id }] = await ds.query<{ task_id: string }[]>(
       `INSERT INTO tasks (creator_id, task_type, max_execution_time_sec, module_id)
        VALUES ($1, 'wasm_execution', 60, $2) RETURNING task_id`,
@@ -111,8 +111,8 @@ describeEachDatabase('module ownership on %s', (database) => {
     const [left, fresh, owned, running] = [1, 2, 3, 4].map(() => uniqueFixture('echo'));
     const ids = [left, fresh, owned, running].map((bytes) => sha256(bytes));
     // One user each: the quota here holds two modules.
-    for (const bytes of [left, fresh, owned]) await sut.upload(bytes, (await newUser()).userId);
-    await sut.upload(running, user.userId);
+    for (const bytes of [left, fresh, owned]) await sut.upload(bytes, await newUser(), META, 'upload');
+    await sut.upload(running, user, META, 'upload');
     await ds.query(
       `INSERT INTO tasks (creator_id, task_type, max_execution_time_sec, module_id)
        VALUES ($1, 'wasm_execution', 60, $2)`,
@@ -136,10 +136,10 @@ describeEachDatabase('module ownership on %s', (database) => {
     const user = await newUser();
     const bytes = uniqueFixture('echo');
     const id = sha256(bytes);
-    await sut.upload(bytes, user.userId);
+    await sut.upload(bytes, user, META, 'upload');
     await sut.remove(user, id, META);
     expect(await stored(id)).toBe(false);
-    const again = await sut.upload(bytes, user.userId);
+    const again = await sut.upload(bytes, user, META, 'upload');
     expect(again.created).toBe(true);
     expect(await stored(id)).toBe(true);
   });
