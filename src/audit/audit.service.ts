@@ -44,6 +44,8 @@ export class AuditService {
    * that statement succeeded.
    */
   row(event: AuditEvent, meta: RequestMeta | null): NewAuditRecord {
+    // "Which script did this?": a change made with an API key names the key, so a leaked one can be traced.
+    const metadata = meta?.apiKeyId ? { api_key_id: meta.apiKeyId, ...event.metadata } : event.metadata;
     return {
       action: event.action,
       status: event.status,
@@ -54,7 +56,7 @@ export class AuditService {
       userAgent: clip(meta?.userAgent, 512),
       requestId: meta?.requestId ?? null,
       errorMessage: clip(event.errorMessage, 1000),
-      metadata: event.metadata ? (neutralizeDeep(event.metadata) as Record<string, unknown>) : null,
+      metadata: metadata ? (neutralizeDeep(metadata) as Record<string, unknown>) : null,
     };
   }
 

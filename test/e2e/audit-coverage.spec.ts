@@ -1,4 +1,5 @@
 import type { Response } from 'light-my-request';
+import { isDeepStrictEqual } from 'node:util';
 import { useAdminApp } from '../support/admin';
 import { apiKeyHeader, bearer, login, newSession, Session, uniqueName } from '../support/auth';
 import { UNLIMITED_RATES } from '../support/fuzz';
@@ -32,6 +33,8 @@ interface Expected {
   userId: string | null;
   resourceType?: string | null;
   resourceId?: string;
+  /** Set by `perform`: the API key the call was made with (metadata.api_key_id), or null for a bearer token. */
+  apiKeyId?: string | null;
 }
 
 interface AuditRow {
@@ -48,10 +51,14 @@ describe('audit coverage: every mutating operation is audited or consciously exe
   const ctx = useAdminApp({ env: { ...UNLIMITED_RATES, PROOF_WORKERS: '1' } });
   let doc: OpenApiDocument;
   let alice: Session;
+  let aliceKeyId: string;
 
   beforeAll(async () => {
     doc = (await ctx.app.inject({ method: 'GET', url: '/api-docs/openapi.json' })).json<OpenApiDocument>();
     alice = await newSession(ctx.app, 'alice');
+    const keys = await call('GET', '/api-keys', bearer(alice.accessToken));
+    const own = keys.json<{ key_id: string; key_prefix: string }[]>();
+    aliceKeyId = own.find((key) => alice.apiKey.startsWith(key.key_prefix))!.key_id;
   });
 
   const admin = () => bearer(ctx.admin.accessToken);
@@ -71,7 +78,8 @@ describe('audit coverage: every mutating operation is audited or consciously exe
     expect({ op, ok: res.statusCode >= 200 && res.statusCode < 300, body: res.body.slice(0, 300) }).toEqual(
       expect.objectContaining({ op, ok: true }),
     );
-    performed.set(op, { res, expected });
+    const key = res.raw.req.headers['x-api-key'];
+    performed.set(op, { res, expected: { ...expected, apiKeyId: key === alice.apiKey ? aliceKeyId : null } });
   };
 
   const steps: [string, () => Promise<void>][] = [
@@ -434,8 +442,9 @@ describe('audit coverage: every mutating operation is audited or consciously exe
         userId: row.user_id,
         ...(expected.resourceType !== undefined ? { resourceType: row.resource_type } : {}),
         ...(expected.resourceId !== undefined ? { resourceId: row.resource_id } : {}),
+        apiKeyId: row.metadata?.api_key_id ?? null,
       };
-      if (!row || JSON.stringify(found) !== JSON.stringify(expected) || row.status !== 'success') {
+      if (!row || !isDeepStrictEqual(found, expected) || row.status !== 'success') {
         missing.push({ op, expected, rows_with_this_request_id: rows });
       }
     }
@@ -460,7 +469,13 @@ describe('audit coverage: every mutating operation is audited or consciously exe
         user_id: alice.userId,
         resource_type: 'module',
         resource_id: sha256(bytes),
-        metadata: { size_bytes: bytes.length, stored: true, newly_owned: true, via: 'task' },
+        metadata: {
+          api_key_id: aliceKeyId,
+          size_bytes: bytes.length,
+          stored: true,
+          newly_owned: true,
+          via: 'task',
+        },
       }),
     ]);
   });

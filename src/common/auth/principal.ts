@@ -26,4 +26,6 @@ export interface RequestMeta {
   ip: string | null;
   userAgent: string | null;
   requestId: string | null;
+  /** The API key (a node key included) that authenticated the request: audit rows name it as the actor's key. */
+  apiKeyId?: string | null;
 }

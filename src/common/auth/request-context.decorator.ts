@@ -12,13 +12,17 @@ export const CurrentPrincipal = createParamDecorator((_data: unknown, ctx: Execu
   return principal;
 });
 
-/** Client address (as resolved by Fastify's trustProxy, if it is an IP), user agent and request id. */
+/**
+ * Client address (as resolved by Fastify's trustProxy, if it is an IP), user agent, request id, and the API key
+ * that authenticated the request (once the guard has run).
+ */
 export function requestMetaOf(request: FastifyRequest): RequestMeta {
   const userAgent = request.headers['user-agent'];
   return {
     ip: clientAddress(request),
     userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 255) : null,
     requestId: String(request.id),
+    apiKeyId: (request as AuthedRequest).user?.keyId ?? null,
   };
 }
 
