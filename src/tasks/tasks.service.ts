@@ -133,7 +133,8 @@ export class TasksService {
         userId: principal.userId,
         resourceType: 'task',
         resourceId: task.taskId,
-        metadata: { previous_status: task.status },
+        // An admin may cancel or delete anyone's task: the row names whose it was, as node rows do.
+        metadata: { previous_status: task.status, owner_id: task.creatorId },
       },
       meta,
     );

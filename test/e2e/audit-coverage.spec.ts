@@ -479,4 +479,33 @@ describe('audit coverage: every mutating operation is audited or consciously exe
       }),
     ]);
   });
+
+  it('an admin cancelling and deleting a user’s task: the rows name the admin as actor and the task’s owner', async () => {
+    const created = await call('POST', '/tasks', apiKeyHeader(alice.apiKey), {
+      task_type: 'computation',
+      inputs: { numbers: [1, 2], operation: 'sum' },
+      requirements: { min_nodes: 1, max_execution_time_sec: 60 },
+    });
+    expect(created.statusCode).toBe(201);
+    const taskId = created.json<{ task_id: string }>().task_id;
+    const cancel = await call('POST', `/tasks/${taskId}/cancel`, admin());
+    const remove = await call('DELETE', `/tasks/${taskId}`, admin());
+    for (const [res, action] of [
+      [cancel, 'task.cancelled'],
+      [remove, 'task.deleted'],
+    ] as const) {
+      expect(res.statusCode).toBe(200);
+      const page = await call('GET', `/admin/audit-log?action=${action}&limit=100`, admin());
+      const rows = page
+        .json<{ items: AuditRow[] }>()
+        .items.filter((row) => row.request_id === res.headers['x-request-id']);
+      expect(rows).toEqual([
+        expect.objectContaining({
+          user_id: ctx.admin.userId,
+          resource_id: taskId,
+          metadata: expect.objectContaining({ owner_id: alice.userId }),
+        }),
+      ]);
+    }
+  });
 });
