@@ -20,6 +20,8 @@ const EXEMPT: Record<string, string> = {
     'node protocol, thousands a second; a lease lost is audited run.lease_lost',
   'POST /api/v1/runs/{run_id}/result':
     'node protocol, thousands a second; refused results are audited run.signature_invalid / run.result_invalid / run.invalid',
+  'POST /api/v1/runs/{run_id}/release':
+    'node protocol: an orderly hand-back at a node’s stop, visible as the run’s outcome released and its task event',
   'POST /api/v1/modules/{module_id}/run':
     'runs in the request and stores nothing: its answer is the result, no state changes',
   'POST /api/v1/proofs/verify':
