@@ -249,7 +249,11 @@ describe('AuthenticationGuard', () => {
         message: 'Invalid, expired or revoked API key',
       });
       expect(apiKeys.failures).toEqual([
-        { reason: 'revoked', meta: { ip: '198.51.100.4', userAgent: 'unit-test', requestId: request.id } },
+        {
+          reason: 'revoked',
+          // No key authenticated the request: a refused key is named by its audit row's reason, not as the actor.
+          meta: { ip: '198.51.100.4', userAgent: 'unit-test', requestId: request.id, apiKeyId: null },
+        },
       ]);
       expect(failures.requests).toEqual([request]);
     });
