@@ -4,7 +4,7 @@ import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
 import { isRetryableConflict } from '../common/errors/transient-database-error';
 import { isUuid } from '../common/validation/uuid';
-import { resultReceipt, RunReceipt, verifyReceipt } from '../common/receipts/receipt';
+import { RunReceipt, verifyReceipt } from '../common/receipts/receipt';
 import { TransactionRunner } from '../database/transaction-runner';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { TasksRepository } from '../tasks/tasks.repository';
@@ -14,27 +14,13 @@ import { RunResultRequestDto, RunResultResponseDto, TASK_FAULT_OUTCOMES } from '
 import { LeasedRunFacts, LeasedRuns } from './leased-runs';
 import { RunForResult, RunsRepository } from './runs.repository';
 import { ReputationRepository } from './reputation.repository';
+import { isBodyRefusal, receiptOf, signatureInvalid } from './result-receipt';
 import { leaseLost, RunRelease } from './run-release';
 import { SchedulingConfig } from './scheduling.config';
 import { noEffect, OkEffect, Verification, Verdict } from './verification';
 import { ZkResults } from './zk-results';
 
 const OPEN: ReadonlySet<string> = new Set(['pending', 'running']);
-
-const signatureInvalid = () =>
-  new AppException(
-    ErrorCode.ValidationError,
-    'The signature is not this node’s signature of the run receipt',
-    {
-      reason: 'signature_invalid',
-      extra: { details: [{ field: 'signature', message: 'does not verify against the node’s public key' }] },
-    },
-  );
-
-const isBodyRefusal = (error: unknown): boolean =>
-  error instanceof AppException &&
-  error.code === ErrorCode.ValidationError &&
-  error.publicReason !== 'signature_invalid';
 
 /**
  * POST /runs/:run_id/result. Fence check, hash check, the run row, the task's state change and the stored
@@ -374,28 +360,4 @@ export class RunResultService {
     if (released === 'requeued') return { ...noEffect('pending'), requeued: true };
     return noEffect(run.taskStatus);
   }
-}
-
-/**
- * The receipt the node must have signed, rebuilt from what the server knows (task, run, inputs hash, module
- * or circuit) and what the node reports (output hash, outcome, time). `proof_hash` binds a zk run's proof.
- */
-export function receiptOf(
-  run: Pick<RunForResult, 'taskId' | 'runId' | 'inputsHash' | 'moduleHash' | 'circuitId'>,
-  dto: RunResultRequestDto,
-  outputHash: string,
-): RunReceipt {
-  return resultReceipt({
-    task_id: run.taskId,
-    run_id: run.runId,
-    fence: dto.fence,
-    inputs_hash: run.inputsHash,
-    module_hash: run.moduleHash,
-    circuit_id: run.circuitId,
-    proof: dto.proof,
-    public_signals: dto.public_signals,
-    output_hash: outputHash,
-    outcome: dto.outcome,
-    execution_time_ms: dto.execution_time_ms,
-  });
 }
