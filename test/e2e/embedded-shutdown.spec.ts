@@ -20,15 +20,19 @@ describe('embedded node at server shutdown', () => {
   });
 
   /** A server whose embedded node runs a `loop` task (it spins until its 20 s timeout). */
-  async function serverRunningLoop(env: Record<string, string> = {}) {
-    const server = (started = await startServer({
+  /** A server with an embedded node of one slot on the test's data dir. */
+  const startEmbedded = (env: Record<string, string>) =>
+    startServer({
       ...TEST_DEFAULTS,
       LOG_LEVEL: 'info',
       DATA_DIR: dataDir,
       EMBEDDED_NODE: 'on',
       EMBEDDED_NODE_CONCURRENCY: '1',
       ...env,
-    }));
+    });
+
+  async function serverRunningLoop(env: Record<string, string> = {}) {
+    const server = (started = await startEmbedded(env));
     const base = `http://127.0.0.1:${server.port}/api/v1`;
     const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
       fetch(`${base}${path}`, {
@@ -91,14 +95,7 @@ describe('embedded node at server shutdown', () => {
     const { server, auth, task_id } = await serverRunningLoop(env);
     expect((await server.stop('SIGKILL')).signal).toBe('SIGKILL');
 
-    const again = (started = await startServer({
-      ...TEST_DEFAULTS,
-      LOG_LEVEL: 'info',
-      DATA_DIR: dataDir,
-      EMBEDDED_NODE: 'on',
-      EMBEDDED_NODE_CONCURRENCY: '1',
-      ...env,
-    }));
+    const again = (started = await startEmbedded(env));
     // Well within the 120 s lease the killed process's run would otherwise hold.
     await eventually(
       async () => {
