@@ -212,11 +212,10 @@ export class RunRelease implements OnModuleInit {
   async releaseOwn(nodeId: string, runId: string, fence: string): Promise<void> {
     if (!isUuid(runId)) throw leaseLost();
     const effect = await this.tx.run(async () => {
-      const effect: UndeliveredEffect = { outcome: 'released', requeued: 0, taskIds: [] };
       const ended = await this.leases.endReleased(runId.toLowerCase(), nodeId, fence);
       if (!ended) return null;
-      effect.taskIds.push(ended.taskId);
-      if ((await this.tasks.returnSlot(ended.taskId)) === 'requeued') effect.requeued++;
+      const effect: UndeliveredEffect = { outcome: 'released', requeued: 0, taskIds: [] };
+      await this.returnSlot(effect, ended.taskId);
       return effect;
     });
     if (!effect) throw leaseLost();
@@ -231,10 +230,8 @@ export class RunRelease implements OnModuleInit {
   async releaseLeftBehind(nodeId: string): Promise<number> {
     const effect = await this.tx.run(async () => {
       const effect: UndeliveredEffect = { outcome: 'released', requeued: 0, taskIds: [] };
-      for (const ended of await this.leases.endAllReleased(nodeId)) {
-        effect.taskIds.push(ended.taskId);
-        if ((await this.tasks.returnSlot(ended.taskId)) === 'requeued') effect.requeued++;
-      }
+      for (const ended of await this.leases.endAllReleased(nodeId))
+        await this.returnSlot(effect, ended.taskId);
       return effect;
     });
     this.announceUndelivered(effect);
@@ -245,11 +242,16 @@ export class RunRelease implements OnModuleInit {
   private async returnUndelivered(runs: UndeliveredRun[], outcome: string): Promise<UndeliveredEffect> {
     const effect: UndeliveredEffect = { outcome, requeued: 0, taskIds: [] };
     for (const run of runs) {
-      if (!(await this.leases.endUndelivered(run.runId, run.fence, outcome))) continue;
-      effect.taskIds.push(run.taskId);
-      if ((await this.tasks.returnSlot(run.taskId)) === 'requeued') effect.requeued++;
+      if (await this.leases.endUndelivered(run.runId, run.fence, outcome))
+        await this.returnSlot(effect, run.taskId);
     }
     return effect;
+  }
+
+  /** Inside the caller's transaction: the task of a lease just ended gets slot and attempt back (in `effect`). */
+  private async returnSlot(effect: UndeliveredEffect, taskId: string): Promise<void> {
+    effect.taskIds.push(taskId);
+    if ((await this.tasks.returnSlot(taskId)) === 'requeued') effect.requeued++;
   }
 
   /** Once returnUndelivered's transaction committed. */
