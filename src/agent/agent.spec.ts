@@ -220,6 +220,23 @@ describe('Agent', () => {
     expect(events.at(-1)).toMatchObject({ event: 'stopped' });
   });
 
+  it('stop: runs leased by a result answered after the stop began are handed back, never started', async () => {
+    const ownServer = new FakeServer();
+    const ownEngine = new FakeEngine();
+    const one = oneSlotAgent(ownServer, ownEngine);
+    await one.start();
+    ownServer.holdSubmits = true;
+    ownServer.queue.push(leasedRun(5));
+    await until(() => ownServer.submitsWaiting === 1);
+    ownServer.queue.push(leasedRun(6));
+    const stopped = one.stop(5000);
+    ownServer.releaseSubmits(); // run 5's result (Claim-Next: 1) is answered with run 6, after the stop began
+    await stopped;
+    expect(ownServer.submitted.map((s) => [s.runId, s.claimNext])).toEqual([[leasedRun(5).run_id, 1]]);
+    expect(ownEngine.started).toHaveLength(1);
+    expect(ownServer.released).toEqual([{ runId: leasedRun(6).run_id, fence: leasedRun(6).fence }]);
+  });
+
   it('stop: a run still executing after the grace period is stopped, unreported, and handed back; a result on its way is not', async () => {
     server.holdSubmits = true;
     server.queue.push(leasedRun(3));

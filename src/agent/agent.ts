@@ -42,6 +42,8 @@ export class Agent {
   /** Cleared when the server answers a result without `next` (it predates Claim-Next): claim separately. */
   private claimNextOffered = true;
   private stopping = false;
+  /** Runs a result's Claim-Next leased once the stop had begun: never started, handed back with the rest. */
+  private readonly leasedWhileStopping: LeasedRun[] = [];
   private stopped = false;
   private stopPromise: Promise<void> | null = null;
   private leaseMs = 30_000;
@@ -132,7 +134,7 @@ export class Agent {
       unfinished.map((held) => held.run),
     );
     await Promise.all([...this.inflight]);
-    await handedBack;
+    await Promise.all([handedBack, handBack(this.setup, this.leasedWhileStopping)]);
     this.stopped = true;
     this.heartbeats.abortInFlight();
     this.sleeps.endAll();
@@ -210,8 +212,9 @@ export class Agent {
   /** The result that carried a claim is answered (or given up): its runs start, the claim loop takes over. */
   private releaseClaimNext(next: LeasedRun[] | undefined): void {
     this.reservedByResult = 0;
-    // Runs leased after shutdown began are not started: their leases expire, as a late claim answer's do.
-    if (!this.stopping) for (const run of next ?? []) this.startRun(run);
+    // Runs leased by a result answered after shutdown began are not started: the stop hands them back.
+    if (this.stopping) this.leasedWhileStopping.push(...(next ?? []));
+    else for (const run of next ?? []) this.startRun(run);
     this.slotFreed?.();
   }
 

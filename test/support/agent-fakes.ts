@@ -51,6 +51,11 @@ export class FakeServer implements AgentTransport {
   holdSubmits = false;
   private readonly heldSubmits: (() => void)[] = [];
 
+  /** Submissions waiting for releaseSubmits(). */
+  get submitsWaiting(): number {
+    return this.heldSubmits.length;
+  }
+
   releaseSubmits(): void {
     this.holdSubmits = false;
     for (const resolve of this.heldSubmits.splice(0)) resolve();
