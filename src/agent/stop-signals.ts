@@ -1,14 +1,40 @@
+import { EventEmitter } from 'node:events';
+
+/**
+ * npm passes the SIGINT/SIGTERM it gets on to the script it runs, so Ctrl-C on `npm run agent` (or a supervisor
+ * signalling the whole process group) reaches the agent twice at once: one repeat of the first signal within this
+ * long is that same stop, not an operator's second one.
+ */
+export const NPM_REPEAT_MS = 1000;
+
 /**
  * Resolves at the first SIGTERM or SIGINT. Listening starts when it is called — the agent's first line — so a
  * signal while it registers or waits for its first heartbeat ends it with exit 0 like any stop, not killed by
  * the signal (exit 143 or 130 to a supervisor). A second one calls `forced`.
  */
-export function stopSignals(forced: (signal: NodeJS.Signals) => void): Promise<NodeJS.Signals> {
-  let first: NodeJS.Signals | undefined;
+export function stopSignals(
+  forced: (signal: NodeJS.Signals) => void,
+  {
+    signals = process,
+    underNpm = process.env.npm_lifecycle_event !== undefined,
+    now = Date.now,
+  }: { signals?: EventEmitter; underNpm?: boolean; now?: () => number } = {},
+): Promise<NodeJS.Signals> {
+  let first: { signal: NodeJS.Signals; at: number; repeated: boolean } | undefined;
   return new Promise((resolve) => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-      process.on(signal, () => {
-        if (first === undefined) resolve((first = signal));
+      signals.on(signal, () => {
+        if (first === undefined) {
+          first = { signal, at: now(), repeated: false };
+          resolve(signal);
+        } else if (
+          underNpm &&
+          !first.repeated &&
+          signal === first.signal &&
+          now() - first.at < NPM_REPEAT_MS
+        ) {
+          first.repeated = true;
+        }
         // A second Ctrl-C (or SIGTERM) means now: an operator must not have to wait out the grace period or a
         // request to a server that stopped answering. Leases left behind expire and their runs requeue.
         else forced(signal);
