@@ -66,19 +66,34 @@ describe('AdminUsersService.update', () => {
 
   describe('the last active admin', () => {
     it.each([
-      ['demote', { role: 'user' as const }],
-      ['disable', { disabled: true }],
-    ])('cannot %s themself: 409 conflict (last_admin), nothing changed or audited', async (_verb, change) => {
-      const admin = users.add({ username: 'root', role: 'admin' });
-      expect(await appErrorOf(() => sut.update(actorFor(admin.userId), admin.userId, change, meta))).toEqual({
-        status: 409,
-        code: 'conflict',
-        reason: 'last_admin',
-        message: 'The last active admin cannot be demoted or disabled',
-      });
-      expect(await users.findById(admin.userId)).toMatchObject({ role: 'admin', disabledAt: null });
-      expect(audit.events).toEqual([]);
-    });
+      ['demote', { role: 'user' as const }, 'admin.role_changed', { role: { from: 'admin', to: 'user' } }],
+      ['disable', { disabled: true }, 'admin.user_disabled', { disabled: true }],
+    ])(
+      'cannot %s themself: 409 conflict (last_admin), audited only as refused',
+      async (_verb, change, action, metadata) => {
+        const admin = users.add({ username: 'root', role: 'admin' });
+        expect(
+          await appErrorOf(() => sut.update(actorFor(admin.userId), admin.userId, change, meta)),
+        ).toEqual({
+          status: 409,
+          code: 'conflict',
+          reason: 'last_admin',
+          message: 'The last active admin cannot be demoted or disabled',
+        });
+        expect(await users.findById(admin.userId)).toMatchObject({ role: 'admin', disabledAt: null });
+        expect(audit.events).toEqual([
+          {
+            action,
+            status: 'failure',
+            userId: admin.userId,
+            resourceType: 'user',
+            resourceId: admin.userId,
+            errorMessage: 'last_admin',
+            metadata,
+          },
+        ]);
+      },
+    );
 
     it('a disabled admin is not another admin; once enabled, the demotion goes through', async () => {
       const root = users.add({ username: 'root', role: 'admin' });

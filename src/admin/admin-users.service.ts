@@ -49,11 +49,15 @@ export class AdminUsersService {
     if (dto.role === undefined && dto.disabled === undefined) {
       throw AppException.validation([{ field: 'role', message: 'give role or disabled (or both)' }]);
     }
-    const updated = await this.transactions.run(async () => {
+    // Set where a change is refused: its rows are written once the transaction rolled back, so they stay.
+    let refusal: Refusal | null = null;
+    const work = async (): Promise<UserRecord> => {
+      refusal = null;
       const target = await this.users.findByIdForUpdate(userId);
       if (!target) throw AppException.notFound('User not found');
       // Enabled or promoted, a passwordless system account would pass for an active admin (the last-admin check).
       if (isSystemAccount(target)) {
+        refusal = { reason: 'system_account', target, requested: dto };
         throw new AppException(
           ErrorCode.Forbidden,
           `${target.username} is a built-in system account: its role and status cannot be changed`,
@@ -70,6 +74,11 @@ export class AdminUsersService {
         (changes.role === 'user' || changes.disabled === true);
       // Never leave the system without an active admin (including an admin demoting or disabling themself).
       if (losesAdmin && (await this.users.lockOtherActiveAdmins(target.userId)) === 0) {
+        refusal = {
+          reason: ErrorReason.LastAdmin,
+          target,
+          requested: { role: changes.role, disabled: changes.disabled },
+        };
         throw new AppException(ErrorCode.Conflict, 'The last active admin cannot be demoted or disabled', {
           reason: ErrorReason.LastAdmin,
         });
@@ -105,8 +114,46 @@ export class AdminUsersService {
       }
       if (changes.disabled === false) await row(AuditAction.AdminUserEnabled, { disabled: false });
       return changed;
+    };
+    const updated = await this.transactions.run(work).catch(async (error: unknown) => {
+      if (refusal) await this.recordRefusal(actor, refusal, meta);
+      throw error;
     });
     this.statuses.invalidate(userId);
     return toAdminUserDto(updated);
   }
+
+  /**
+   * One failure row per refused change, as a success writes one per change, so filtering by action finds the
+   * attempt. Written outside the refused transaction (which rolls back) and before the error is answered.
+   */
+  private async recordRefusal(actor: Principal, refusal: Refusal, meta: RequestMeta): Promise<void> {
+    const { reason, target, requested } = refusal;
+    const attempts: [AuditAction, Record<string, unknown>][] = [];
+    if (requested.role !== undefined)
+      attempts.push([AuditAction.AdminRoleChanged, { role: { from: target.role, to: requested.role } }]);
+    if (requested.disabled === true) attempts.push([AuditAction.AdminUserDisabled, { disabled: true }]);
+    if (requested.disabled === false) attempts.push([AuditAction.AdminUserEnabled, { disabled: false }]);
+    for (const [action, metadata] of attempts) {
+      await this.audit.record(
+        {
+          action,
+          status: 'failure',
+          userId: actor.userId,
+          resourceType: 'user',
+          resourceId: target.userId,
+          errorMessage: reason,
+          metadata,
+        },
+        meta,
+      );
+    }
+  }
+}
+
+interface Refusal {
+  /** The row's errorMessage: the error's `reason` where it has one. */
+  reason: typeof ErrorReason.LastAdmin | 'system_account';
+  target: UserRecord;
+  requested: { role?: UserRecord['role']; disabled?: boolean };
 }

@@ -58,8 +58,10 @@ export class ApiKeysService {
   async create(principal: Principal, dto: CreateApiKeyDto, meta: RequestMeta): Promise<CreatedApiKeyDto> {
     // A key never grants more than the credential that creates it: scopes only narrow (and admin:* needs admin).
     const beyond = dto.scopes.filter((scope) => !principal.scopes.includes(scope));
-    if (beyond.length > 0)
+    if (beyond.length > 0) {
+      await this.recordEscalation(AuditAction.ApiKeyCreated, principal, null, beyond, meta);
       throw new AppException(ErrorCode.Forbidden, `You cannot grant scope: ${beyond.join(', ')}`);
+    }
     const expiresAt = dto.expires_at ? new Date(dto.expires_at) : null;
     if (expiresAt && !(await this.databaseClock.isFuture(expiresAt))) {
       throw AppException.validation([{ field: 'expires_at', message: 'expires_at must be in the future' }]);
@@ -112,7 +114,10 @@ export class ApiKeysService {
     graceSeconds: number,
     meta: RequestMeta,
   ): Promise<CreatedApiKeyDto> {
-    const created = await this.transactions.run(async () => {
+    // Set when the key holds scopes the caller does not; audited once the transaction rolled back, so it stays.
+    let escalation: Scope[] | null = null;
+    const work = async (): Promise<CreatedApiKeyDto> => {
+      escalation = null;
       // The owner's row first, as in create: concurrent creations and rotations take turns at the cap.
       await this.users.findByIdForUpdate(principal.userId);
       const old = await this.owned(principal, keyId, true);
@@ -131,11 +136,13 @@ export class ApiKeysService {
       // Rotation hands out a fresh secret with the old key's scopes: like creation, it must not give the
       // caller (say, a key narrowed to keys:manage) more than it holds.
       const beyond = old.scopes.filter((scope) => !principal.scopes.includes(scope));
-      if (beyond.length > 0)
+      if (beyond.length > 0) {
+        escalation = beyond;
         throw new AppException(
           ErrorCode.Forbidden,
           `You cannot rotate a key with scope: ${beyond.join(', ')}`,
         );
+      }
       // With a grace period the old key stays live beside the new one, so the pair counts toward the cap.
       if (graceSeconds > 0) await this.assertRoomForAnotherKey(principal.userId);
       const { apiKey, record } = await this.insert(
@@ -158,11 +165,36 @@ export class ApiKeysService {
         meta,
       );
       return toCreatedApiKeyDto(record, apiKey);
+    };
+    const created = await this.transactions.run(work).catch(async (error: unknown) => {
+      if (escalation)
+        await this.recordEscalation(AuditAction.ApiKeyRotated, principal, keyId, escalation, meta);
+      throw error;
     });
     this.auth.forget(keyId);
     return created;
   }
 
+  /** A credential asking for scopes it does not hold: a privilege escalation attempt an operator wants to see. */
+  private async recordEscalation(
+    action: AuditAction,
+    principal: Principal,
+    keyId: string | null,
+    refused: readonly Scope[],
+    meta: RequestMeta,
+  ): Promise<void> {
+    await this.audit.record(
+      {
+        action,
+        status: 'failure',
+        userId: principal.userId,
+        ...(keyId ? { resourceType: 'api_key', resourceId: keyId } : {}),
+        errorMessage: 'scope_not_held',
+        metadata: { refused_scopes: refused },
+      },
+      meta,
+    );
+  }
   /**
    * Call with the owner's row locked. Keys that still authenticate count, those in a rotation's grace period
    * included; revoked and expired ones do not.

@@ -20,7 +20,7 @@ import {
 } from './dto/auth.dto';
 import { isBeyondBcrypt, PasswordHasher } from './password';
 import type { Principal, RequestMeta } from '../common/auth/principal';
-import { RefreshTokenService } from './refresh-token.service';
+import { RefreshTokenService, RotationResult } from './refresh-token.service';
 
 const invalidLogin = () => new AppException(ErrorCode.Unauthorized, 'Invalid username or password');
 const invalidRefresh = () => new AppException(ErrorCode.Unauthorized, 'Invalid or expired refresh token');
@@ -64,9 +64,18 @@ export class AuthService {
       this.metrics.authEvent('register');
       return toRegisterResponseDto(user.user, user.apiKey);
     } catch (error) {
-      if (isUniqueViolation(error))
-        throw new AppException(ErrorCode.Conflict, 'That username or email is taken');
-      throw error;
+      if (!isUniqueViolation(error)) throw error;
+      // Recorded like a failed login (registration is rate limited like it): after the rollback, so it stays.
+      await this.audit.record(
+        {
+          action: AuditAction.AuthRegister,
+          status: 'failure',
+          errorMessage: 'username or email taken',
+          metadata: { username: dto.username.slice(0, 64) },
+        },
+        meta,
+      );
+      throw new AppException(ErrorCode.Conflict, 'That username or email is taken');
     }
   }
 
@@ -113,6 +122,8 @@ export class AuthService {
     const user = result.kind === 'rotated' ? await this.users.findById(result.userId) : null;
     if (result.kind === 'reuse_detected') this.statuses.invalidate(result.userId); // its tokens were cut
     if (result.kind !== 'rotated' || !user) {
+      // A detected reuse wrote its own row (auth.refresh_reuse_detected) in the transaction that acted on it.
+      if (result.kind === 'invalid') await this.refreshRefused(result, meta);
       this.metrics.authEvent(result.kind === 'reuse_detected' ? 'refresh_reuse_detected' : 'refresh_failure');
       throw invalidRefresh();
     }
@@ -156,5 +167,22 @@ export class AuthService {
       token_type: 'Bearer',
       expires_in: this.accessTokens.ttlSeconds,
     };
+  }
+
+  /** Like a failed login: anonymous but rate limited (tier `auth`), so a row per attempt is affordable. */
+  private async refreshRefused(
+    refusal: Extract<RotationResult, { kind: 'invalid' }>,
+    meta: RequestMeta,
+  ): Promise<void> {
+    await this.audit.record(
+      {
+        action: AuditAction.AuthRefresh,
+        status: 'failure',
+        userId: refusal.userId ?? null,
+        ...(refusal.familyId ? { resourceType: 'refresh_token_family', resourceId: refusal.familyId } : {}),
+        errorMessage: refusal.reason,
+      },
+      meta,
+    );
   }
 }

@@ -12,9 +12,12 @@ import { RefreshTokensRepository, RevokedReason, TokenOrigin } from './refresh-t
 
 export const REFRESH_TOKEN_PREFIX = 'rt_';
 
+/** Why a refresh token was refused (the audit row's errorMessage). */
+export type RefreshRefusal = 'unknown_token' | 'revoked_token' | 'family_expired' | 'user_disabled';
+
 export type RotationResult =
   | { kind: 'rotated'; userId: string; refreshToken: string }
-  | { kind: 'invalid' }
+  | { kind: 'invalid'; reason: RefreshRefusal; userId?: string; familyId?: string }
   | { kind: 'reuse_detected'; userId: string };
 
 /**
@@ -50,16 +53,18 @@ export class RefreshTokenService {
   }
 
   async rotate(presented: string, meta: RequestMeta): Promise<RotationResult> {
-    if (!presented.startsWith(REFRESH_TOKEN_PREFIX)) return { kind: 'invalid' };
+    if (!presented.startsWith(REFRESH_TOKEN_PREFIX)) return { kind: 'invalid', reason: 'unknown_token' };
     const tokenHash = this.hash(presented);
     // Decided and written in one transaction, with the token row locked: of N concurrent refreshes with one
     // token, exactly one sees it live. The others see it rotated, which is a replay.
     return this.transactions.run(async () => {
       const current = await this.tokens.findByHashForUpdate(tokenHash);
-      if (!current) return { kind: 'invalid' } as const;
+      if (!current) return { kind: 'invalid', reason: 'unknown_token' } as const;
+      const refused = (reason: RefreshRefusal) =>
+        ({ kind: 'invalid', reason, userId: current.userId, familyId: current.familyId }) as const;
 
       if (current.revokedAt) {
-        if (current.revokedReason !== 'rotated') return { kind: 'invalid' } as const;
+        if (current.revokedReason !== 'rotated') return refused('revoked_token');
         const revoked = await this.tokens.revokeFamily(current.familyId, 'reuse_detected');
         // A replayed refresh token means one copy is in the wrong hands, and nobody can tell whose access
         // tokens are whose: every access token of the account is cut with the family.
@@ -80,12 +85,12 @@ export class RefreshTokenService {
 
       if (current.familyExpired) {
         await this.tokens.revokeFamily(current.familyId, 'expired');
-        return { kind: 'invalid' } as const;
+        return refused('family_expired');
       }
       const owner = await this.users.findById(current.userId);
       if (!owner || owner.disabledAt) {
         await this.tokens.revokeFamily(current.familyId, 'user_disabled');
-        return { kind: 'invalid' } as const;
+        return refused('user_disabled');
       }
 
       await this.tokens.markRotated(current.tokenId);
