@@ -7,6 +7,7 @@ import { ApiKeyAuthService } from '../api-keys/api-key-auth.service';
 import { AccessDenialAudit } from '../audit/access-denials';
 import { FailedAuthenticationThrottle } from '../common/auth/failed-authentication.throttle';
 import { largeBodyRouteOf } from '../common/http/body-limit';
+import { VcpMetrics } from '../metrics/vcp-metrics';
 import { AuthenticationGuard } from './guards/authentication.guard';
 import { markAuthenticatedEarly } from './guards/authenticated-early';
 import { AuthorizationGuard } from './guards/authorization.guard';
@@ -30,8 +31,9 @@ export class EarlyAuthentication {
     apiKeys: ApiKeyAuthService,
     failures: FailedAuthenticationThrottle,
     denials: AccessDenialAudit,
+    metrics: VcpMetrics,
   ) {
-    this.authentication = new AuthenticationGuard(reflector, apiKeys, failures);
+    this.authentication = new AuthenticationGuard(reflector, apiKeys, failures, metrics);
     this.authorization = new AuthorizationGuard(reflector, denials);
   }
 

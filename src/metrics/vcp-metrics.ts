@@ -17,6 +17,7 @@ export const AUTH_EVENTS = [
   'refresh_failure',
   'refresh_reuse_detected',
   'api_key_failure',
+  'access_token_failure',
 ] as const;
 export type AuthEvent = (typeof AUTH_EVENTS)[number];
 
@@ -126,7 +127,7 @@ export class VcpMetrics {
     });
     this.authEvents = new Counter({
       name: 'auth_events_total',
-      help: 'Authentication events: logins, registrations, refreshes, refresh-token reuse, API key failures',
+      help: 'Authentication events: logins, registrations, refreshes, refresh-token reuse, API key and access token failures',
       labelNames: ['event'],
       registers,
     });

@@ -192,6 +192,10 @@ describe('metrics', () => {
     expect(
       (await get('/api/v1/auth/me', { 'x-api-key': `${session.apiKey.slice(0, -6)}zzzzzz` })).statusCode,
     ).toBe(401);
+    // A refused bearer token is counted (never audited: README, Audit log); one a valid key stands in for is not.
+    expect((await get('/api/v1/auth/me', { authorization: 'Bearer not.a.jwt' })).statusCode).toBe(401);
+    const keyInstead = { authorization: 'Bearer not.a.jwt', 'x-api-key': session.apiKey };
+    expect((await get('/api/v1/auth/me', keyInstead)).statusCode).toBe(200);
     const after = (await scrape(ctx.app, AUTH)).samples;
     const delta = (event: string) =>
       valueOf(after, 'auth_events_total', { event }) - valueOf(before, 'auth_events_total', { event });
@@ -202,6 +206,7 @@ describe('metrics', () => {
       refresh: delta('refresh'),
       refresh_reuse_detected: delta('refresh_reuse_detected'),
       api_key_failure: delta('api_key_failure'),
+      access_token_failure: delta('access_token_failure'),
     }).toEqual({
       register: 1,
       login_success: 1,
@@ -209,6 +214,7 @@ describe('metrics', () => {
       refresh: 1,
       refresh_reuse_detected: 1,
       api_key_failure: 1,
+      access_token_failure: 1,
     });
   });
 

@@ -1,6 +1,7 @@
 import { Reflector } from '@nestjs/core';
 import { JwtService } from '@nestjs/jwt';
 import type { FastifyRequest } from 'fastify';
+import { Registry } from 'prom-client';
 import { testConfig, TestConfig } from '../../../test/support/config';
 import { FakeUsersRepository } from '../../../test/support/fake-users.repository';
 import {
@@ -20,6 +21,7 @@ import { ROLE_SCOPES, Scope } from '../../common/auth/scopes';
 import { FakeClock } from '../../common/clock/fake-clock';
 import { AppException } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code';
+import { VcpMetrics } from '../../metrics/vcp-metrics';
 import { UserStatusCache } from '../../users/user-status.cache';
 import { AccessTokenService, JWT_ALGORITHM, JWT_AUDIENCE, JWT_ISSUER } from '../access-token.service';
 import { JwtStrategy } from '../strategies/jwt.strategy';
@@ -104,7 +106,12 @@ describe('AuthenticationGuard', () => {
     new ApiKeyStrategy(apiKeys.asService());
     failures = new RecordingFailureThrottle();
     tokens = new AccessTokenService(new JwtService(), env.config.auth);
-    sut = new AuthenticationGuard(new Reflector(), apiKeys.asService(), failures);
+    sut = new AuthenticationGuard(
+      new Reflector(),
+      apiKeys.asService(),
+      failures,
+      new VcpMetrics(new Registry()),
+    );
     const owner = users.add({ username: 'key-owner' });
     keyOwner = {
       userId: owner.userId,

@@ -17,6 +17,7 @@ import { IS_PUBLIC_KEY } from '../../common/auth/public.decorator';
 import { routeMetadata } from '../../common/http/route-metadata';
 import type { Principal } from '../../common/auth/principal';
 import { requestMetaOf } from '../../common/auth/request-context.decorator';
+import { VcpMetrics } from '../../metrics/vcp-metrics';
 import { wasAuthenticatedEarly } from './authenticated-early';
 
 /** Query parameters that would carry a credential in a URL, where proxies, browsers and logs keep it. */
@@ -32,6 +33,7 @@ export class AuthenticationGuard extends AuthGuard(['jwt', 'api-key']) {
     private readonly reflector: Reflector,
     private readonly apiKeys: ApiKeyAuthService,
     private readonly failures: FailedAuthenticationThrottle,
+    private readonly metrics: VcpMetrics,
   ) {
     super();
   }
@@ -63,8 +65,12 @@ export class AuthenticationGuard extends AuthGuard(['jwt', 'api-key']) {
       if (sunset) announceKeySunset(context.switchToHttp().getResponse<FastifyReply>(), sunset);
       return passed;
     } catch (error) {
-      if (error instanceof AppException && error.code === ErrorCode.Unauthorized)
+      if (error instanceof AppException && error.code === ErrorCode.Unauthorized) {
+        // Counted, never audited: anyone can send bad bearer tokens, and a row each would let them flood the
+        // audit table (README, Audit log). JWT first: a 401 with a bearer token means the token was refused.
+        if (request.headers.authorization !== undefined) this.metrics.authEvent('access_token_failure');
         await this.failures.recordFailure(request);
+      }
       throw error;
     }
   }
