@@ -26,11 +26,13 @@ const HEADERS: Record<string, { description: string; schema: Schema }> = {
     schema: { type: 'string' },
   },
   'X-RateLimit-Limit': {
-    description: "Requests allowed per window on this route's tier",
+    description:
+      "Requests allowed per minute on this route's tier for this caller; on a 429 of the per-second burst " +
+      'limit, the burst (and X-RateLimit-Reset is then 1)',
     schema: { type: 'integer' },
   },
   'X-RateLimit-Remaining': {
-    description: 'Requests left in the current window',
+    description: 'Requests left in the current window (the minute, or the second of a burst 429)',
     schema: { type: 'integer' },
   },
   'X-RateLimit-Reset': { description: 'Seconds until the window ends', schema: { type: 'integer' } },

@@ -21,7 +21,7 @@ import { NodeAgent } from '../common/auth/node-agent.decorator';
 import type { Principal } from '../common/auth/principal';
 import { RateLimitTier } from '../common/auth/rate-tier.decorator';
 import { CurrentPrincipal } from '../common/auth/request-context.decorator';
-import { IdempotencyKey } from '../common/validation/idempotency-key';
+import { IdempotencyKey, IDEMPOTENCY_KEY_SCHEMA } from '../common/validation/idempotency-key';
 import { ClaimNext } from './claim-next';
 import { ClaimService } from './claim.service';
 import { EndsLeaseWhenRefused } from './refused-results';
@@ -65,8 +65,9 @@ export class SchedulingController {
   @ApiHeader({
     name: 'Idempotency-Key',
     required: false,
+    schema: IDEMPOTENCY_KEY_SCHEMA,
     description:
-      'One per logical claim, resent with its retries: a repeat while the runs it leased are still leased ' +
+      '1–255 printable ASCII characters, no spaces. One per logical claim, resent with its retries: a repeat while the runs it leased are still leased ' +
       'to this node answers with those runs (same fences, leases renewed) instead of leasing more',
   })
   @ApiOkResponse({ type: ClaimResponseDto, description: 'Leased runs, each with its fence and spec' })
@@ -109,6 +110,7 @@ export class SchedulingController {
   @ApiHeader({
     name: 'Idempotency-Key',
     required: false,
+    schema: IDEMPOTENCY_KEY_SCHEMA,
     description:
       'With Claim-Next: the key of the claim it carries, resent with the result’s retries, so a retry whose ' +
       'first answer was lost gets the runs leased then instead of more (see the claim route)',

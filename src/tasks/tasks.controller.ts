@@ -35,6 +35,7 @@ import { Scope } from '../common/auth/scopes';
 import { BodyLimit } from '../common/http/body-limit';
 import { RawJsonBody } from '../common/http/body-parsers';
 import { LongLived } from '../common/http/long-lived';
+import { IDEMPOTENCY_KEY_SCHEMA } from '../common/validation/idempotency-key';
 import { taskBodyLimit } from '../wasm/module-upload';
 import { CreateTaskDto } from './dto/create-task.dto';
 import { CreateTaskPipe } from './create-task.pipe';
@@ -66,7 +67,13 @@ export class TasksController {
   @ApiHeader({
     name: 'Idempotency-Key',
     required: false,
-    description: 'Same key and body within 24 h: same task',
+    schema: IDEMPOTENCY_KEY_SCHEMA,
+    description:
+      '1–255 printable ASCII characters, no spaces (else 422 naming the header). The same key and body (as ' +
+      'JSON: key order, whitespace and optional fields sent as null do not count) from the same user within ' +
+      '24 h answer 201 with the first task as it is now, also while the first request is still being ' +
+      'handled: resend a submission whose answer was lost (network error, 5xx, 503 `shutting_down`) with its ' +
+      'key, and it is stored once. Another body is 422 `idempotency_key_reused`',
   })
   @ApiBody({ type: CreateTaskDto, examples: TASK_EXAMPLES })
   @ApiCreatedResponse({
@@ -80,6 +87,13 @@ export class TasksController {
   })
   @ApiPayloadTooLargeResponse({
     description: 'Body over its limit, or `wasm_module` past the storage quota (`storage_quota_exceeded`)',
+  })
+  @ApiUnprocessableEntityResponse({
+    description:
+      'The body failed validation (`validation_error`; `details` names each field: a per-type check, ' +
+      '`inputs` against the program’s schema, a `forbidden_key`); `federated_learning` ' +
+      '(`reason: task_type_not_supported`); a malformed Idempotency-Key, or one used before with another ' +
+      'body (`reason: idempotency_key_reused`)',
   })
   submit(
     @Body(CreateTaskPipe) dto: CreateTaskRequest,
@@ -116,8 +130,11 @@ export class TasksController {
   @ApiOkResponse({
     schema: { type: 'string' },
     description:
-      'Server-Sent Events: `status` and `run` events (JSON data) with increasing ids, heartbeat comments; ' +
-      'ends after the terminal status event',
+      'Server-Sent Events with increasing ids: `status` (`{task_id, status, status_reason, attempts, at}`, ' +
+      'the reason recorded with that change) and `run` (`{task_id, run_id, node_id, status, attempt, ' +
+      'outcome, at}`); a `: heartbeat` comment every TASK_EVENTS_HEARTBEAT_MS (15 s by default). Ends after ' +
+      'the terminal status event (`completed`, `failed` or `cancelled`); events carry no result: read the ' +
+      'task (GET /tasks/:task_id) then. A stream cut short resumes with Last-Event-ID',
   })
   @ApiNoContentResponse({
     description:
@@ -128,7 +145,12 @@ export class TasksController {
   @ApiUnprocessableEntityResponse({
     description: 'Last-Event-ID is not an event of this stream (`validation_error`)',
   })
-  @ApiTooManyRequestsResponse({ description: 'Too many of the caller’s streams are open' })
+  @ApiTooManyRequestsResponse({
+    description:
+      'Over the `task` tier’s limit, or TASK_EVENTS_MAX_STREAMS_PER_USER of the caller’s streams are open on ' +
+      'this replica (`Retry-After: 2`; the X-RateLimit-* headers still describe the tier); both `rate_limited`, ' +
+      '`Retry-After` says when to retry',
+  })
   @ApiServiceUnavailableResponse({
     description:
       'TASK_EVENTS_MAX_STREAMS streams are open on this server (`service_unavailable`, with `Retry-After`)',

@@ -242,6 +242,27 @@ describe('the OpenAPI document', () => {
     }
   });
 
+  it('documents the Idempotency-Key a submission takes as the server checks it (no spaces, 1–255)', async () => {
+    const header = (operation('/api/v1/tasks', 'post').parameters as Json[]).find(
+      (p) => p.name === 'Idempotency-Key',
+    );
+    const schema = header?.schema as { pattern?: string; minLength?: number; maxLength?: number } | undefined;
+    const documented = (key: string) =>
+      new RegExp(schema?.pattern ?? '(?!)').test(key) &&
+      key.length >= (schema?.minLength ?? 0) &&
+      key.length <= (schema?.maxLength ?? 0);
+    const body = TASK_EXAMPLES.expression.value;
+    for (const key of ['retry-1', 'a b', 'é', '~'.repeat(255), 'x'.repeat(256), '\tx']) {
+      const res = await ctx.app.inject({
+        method: 'POST',
+        url: '/api/v1/tasks',
+        headers: { ...bearer(openapi.alice.accessToken), 'idempotency-key': key },
+        payload: body,
+      });
+      expect([key, res.statusCode]).toEqual([key, documented(key) ? 201 : 422]);
+    }
+  });
+
   it('offers task examples that the server accepts as they are', async () => {
     const examples = operation('/api/v1/tasks', 'post').requestBody?.content as Record<string, Json>;
     expect(Object.keys(examples['application/json'].examples as Json)).toEqual(Object.keys(TASK_EXAMPLES));

@@ -89,7 +89,14 @@ export class TaskInfoDto {
   @ApiProperty({ type: TaskRequirementsDto }) requirements!: TaskRequirementsDto;
   @ApiProperty({ nullable: true, type: String }) module_id!: string | null;
   @ApiProperty({ nullable: true, type: String }) circuit_id!: string | null;
-  @ApiProperty({ nullable: true, type: String, description: 'Why it waits, or why it failed' })
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description:
+      'pending or running: why it waits (a sentence: README, Tasks and scheduling) or null; failed: one of ' +
+      '`attempts_exhausted`, `unexecutable`, `proof_invalid`, `no_consensus`, `queue_timeout`; cancelled: ' +
+      '`cancelled_by_user` or `deleted`; completed: null',
+  })
   status_reason!: string | null;
   @ApiProperty({ type: 'integer' }) attempts!: number;
   @ApiProperty({ type: 'integer' }) max_attempts!: number;
