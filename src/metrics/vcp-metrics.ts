@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { RATE_TIERS, RateTier } from '../common/auth/rate-tiers';
 import { UNMATCHED_ROUTE } from '../common/http/route-templates';
+import { RUN_OUTCOMES, RunOutcome } from '../common/runs/run-outcomes';
+import { FINAL_TASK_STATUSES, TASK_TYPES } from '../common/tasks/task-kinds';
 
 /**
  * Every metric the service exports, defined here and only here; modules call the methods below where the
@@ -44,7 +46,8 @@ const PROOF_BUCKETS = [
   0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 7.5, 10, 15, 30, 60, 120, 300, 600,
 ];
 /** What one claim statement did: leased runs, found none, or answered a repeat with the runs it had leased. */
-export type ClaimResult = 'leased' | 'empty' | 'replayed';
+export const CLAIM_RESULTS = ['leased', 'empty', 'replayed'] as const;
+export type ClaimResult = (typeof CLAIM_RESULTS)[number];
 
 /** One claim statement: well under a millisecond on an idle database, seconds only under lock contention. */
 const CLAIM_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
@@ -58,6 +61,10 @@ export const LEASE_LOSS_CAUSES = [
   'node_quarantined',
 ] as const;
 export type LeaseLossCause = (typeof LEASE_LOSS_CAUSES)[number];
+
+/** How a run compared with its task's accepted output (`vcp_runs_verified_total{verdict}`). */
+export const RUN_VERDICTS = ['valid', 'invalid'] as const;
+export type RunVerdict = (typeof RUN_VERDICTS)[number];
 
 interface HttpSeries {
   labels: Record<'method' | 'route' | 'status_code', string>;
@@ -230,12 +237,19 @@ export class VcpMetrics {
       buckets: PROOF_BUCKETS,
       registers,
     });
-    // Counters of closed label sets start at 0, so the first event is an increase() and not a new series
-    // (Prometheus sees no increase in a series' first sample: a one-off lease loss would never alert).
+    // Series of closed label sets start at 0, so the first event is an increase() and not a new series
+    // (Prometheus sees no increase in a series' first sample: a one-off lease loss would never alert). The
+    // claim histogram too: increase() of its _count is how a first `replayed` claim is seen.
     for (const event of AUTH_EVENTS) this.authEvents.inc({ event }, 0);
     for (const tier of RATE_TIERS) this.rateLimited.inc({ tier }, 0);
     for (const cause of LEASE_LOSS_CAUSES) this.leasesExpired.inc({ cause }, 0);
-    for (const verdict of ['valid', 'invalid']) this.runsVerifiedTotal.inc({ verdict }, 0);
+    for (const verdict of RUN_VERDICTS) this.runsVerifiedTotal.inc({ verdict }, 0);
+    for (const outcome of RUN_OUTCOMES) this.taskRuns.inc({ outcome }, 0);
+    for (const task_type of TASK_TYPES) {
+      this.tasksSubmitted.inc({ task_type }, 0);
+      for (const status of FINAL_TASK_STATUSES) this.tasksFinished.inc({ task_type, status }, 0);
+    }
+    for (const result of CLAIM_RESULTS) this.claimDuration.zero({ result });
   }
 
   /**
@@ -313,12 +327,11 @@ export class VcpMetrics {
     this.tasksSubmitted.inc({ task_type: taskType });
   }
 
-  /** `outcome` is a validated run outcome or `lease_expired` (closed set). */
-  taskRunFinished(outcome: string): void {
+  taskRunFinished(outcome: RunOutcome): void {
     this.taskRuns.inc({ outcome });
   }
 
-  runsVerified(verdict: 'valid' | 'invalid', count = 1): void {
+  runsVerified(verdict: RunVerdict, count = 1): void {
     if (count > 0) this.runsVerifiedTotal.inc({ verdict }, count);
   }
 

@@ -3,6 +3,7 @@ import { AuditService } from '../audit/audit.service';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
 import { isUuid } from '../common/validation/uuid';
+import type { RunOutcome } from '../common/runs/run-outcomes';
 import { TransactionRunner } from '../database/transaction-runner';
 import { LeaseLossCause, VcpMetrics } from '../metrics/vcp-metrics';
 import { NodeLoss } from '../nodes/node-loss';
@@ -37,7 +38,7 @@ interface UndeliveredRun {
 
 /** What returnUndelivered did; announced once its transaction has committed. */
 interface UndeliveredEffect {
-  outcome: string;
+  outcome: RunOutcome;
   requeued: number;
   /** The tasks whose run's lease it ended. */
   taskIds: string[];
@@ -239,7 +240,7 @@ export class RunRelease implements OnModuleInit {
   }
 
   /** Inside the caller's transaction: ends each lease still held (`outcome`); its task gets slot and attempt back. */
-  private async returnUndelivered(runs: UndeliveredRun[], outcome: string): Promise<UndeliveredEffect> {
+  private async returnUndelivered(runs: UndeliveredRun[], outcome: RunOutcome): Promise<UndeliveredEffect> {
     const effect: UndeliveredEffect = { outcome, requeued: 0, taskIds: [] };
     for (const run of runs) {
       if (await this.leases.endUndelivered(run.runId, run.fence, outcome))

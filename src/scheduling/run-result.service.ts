@@ -5,6 +5,7 @@ import { ErrorCode } from '../common/errors/error-code';
 import { isRetryableConflict } from '../common/errors/transient-database-error';
 import { isUuid } from '../common/validation/uuid';
 import { RunReceipt, verifyReceipt } from '../common/receipts/receipt';
+import type { RunOutcome } from '../common/runs/run-outcomes';
 import { TransactionRunner } from '../database/transaction-runner';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { TasksRepository } from '../tasks/tasks.repository';
@@ -191,7 +192,7 @@ export class RunResultService {
   private announce(
     response: RunResultResponseDto,
     effect: OkEffect,
-    outcome: string,
+    outcome: RunOutcome,
     finished: { taskType?: string; status?: string },
   ): void {
     if (effect.requeued) this.signal.notify();

@@ -3,7 +3,8 @@ import { PassThrough } from 'node:stream';
 import type { Principal } from '../common/auth/principal';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
-import type { TaskStatus } from './dto/task-queries.dto';
+import { FINAL_TASK_STATUSES } from '../common/tasks/task-kinds';
+import type { TaskStatus } from '../common/tasks/task-kinds';
 import { TaskEventSignal } from './task-event-signal';
 import { TaskEvent, TaskEventsRepository } from './task-events.repository';
 import { TasksConfig } from './tasks.config';
@@ -15,7 +16,7 @@ const FALLBACK_POLL_MS = 1000;
 const BATCH = 200;
 /** A client reconnecting after a drop waits this long (the `retry` field); it then sends Last-Event-ID. */
 const RECONNECT_MS = 2000;
-const TERMINAL: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'cancelled']);
+const TERMINAL: ReadonlySet<TaskStatus> = new Set(FINAL_TASK_STATUSES);
 /** An event id as we send it: a positive decimal that fits a bigint. */
 const EVENT_ID = /^(0|[1-9][0-9]{0,17})$/;
 

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseSession } from '../database/transaction-runner';
-import type { TaskStatus } from './dto/task-queries.dto';
+import type { TaskStatus } from '../common/tasks/task-kinds';
 
 export interface TaskEvent {
   /** Decimal string of the event's bigint id. */

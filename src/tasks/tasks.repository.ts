@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { cursorTime, KeysetCursor, pageTime } from '../common/pagination/cursor';
 import { DatabaseSession } from '../database/transaction-runner';
-import type { TaskType, VerificationMode } from './dto/create-task.dto';
-import type { TaskStatus } from './dto/task-queries.dto';
+import type { TaskStatus, TaskType } from '../common/tasks/task-kinds';
+import type { VerificationMode } from './dto/create-task.dto';
 import { completeTaskStatement, OPEN_STATUSES } from './task-statements';
 
 export interface TaskRecord {

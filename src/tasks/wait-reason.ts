@@ -1,4 +1,4 @@
-import { PROGRAM_FAULT_OUTCOMES } from '../wasm/wasm.service';
+import { PROGRAM_FAULT_OUTCOMES } from '../common/runs/run-outcomes';
 
 /** What the database says about the nodes a pending task could run on (TasksRepository.waitFacts). */
 export interface WaitFacts {

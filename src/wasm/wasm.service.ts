@@ -5,6 +5,7 @@ import { internalLane, Lane } from '../common/concurrency/fair-queue';
 import { AppException } from '../common/errors/app.exception';
 import { ConnectionDraining, shuttingDown } from '../common/http/connection-draining';
 import { findDeepJsonViolation } from '../common/validation/deep-json';
+import type { Outcome } from '../common/runs/run-outcomes';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { LruCache } from './lru-cache';
 import { ModuleChecker } from './module-checker';
@@ -16,28 +17,6 @@ import { deferStart } from './wasm-start';
 import { WasmConfig, WasmRuntimeName } from './wasm.config';
 
 export const WASM_RUNTIMES_TOKEN = Symbol('vcp.wasmRuntimes');
-
-export const OUTCOMES = [
-  'ok',
-  'exit_nonzero',
-  'trap',
-  'timeout',
-  'memory_limit',
-  'output_limit',
-  'invalid_module',
-] as const;
-export type Outcome = (typeof OUTCOMES)[number];
-
-/**
- * Outcomes that are the program's own fault, the same on any node (unlike a timeout or the output cap, which
- * a slower or differently configured node may meet where another would not).
- */
-export const PROGRAM_FAULT_OUTCOMES: readonly Outcome[] = [
-  'trap',
-  'exit_nonzero',
-  'invalid_module',
-  'memory_limit',
-];
 
 export interface RunResult {
   exit_code: number | null;

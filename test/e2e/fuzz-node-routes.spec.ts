@@ -20,7 +20,7 @@ import {
 } from '../support/fuzz';
 import { getTask, submitTask } from '../support/tasks';
 import { signReceipt } from '../../src/common/receipts/receipt';
-import { RESULT_OUTCOMES } from '../../src/scheduling/dto/result.dto';
+import { RESULT_OUTCOMES } from '../../src/common/runs/run-outcomes';
 
 /**
  * The node protocol's routes (`x-node-agent` in the OpenAPI document), fuzzed as a node calls them: with the key

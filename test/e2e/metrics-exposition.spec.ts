@@ -1,6 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { RATE_TIERS } from '../../src/common/auth/rate-tiers';
+import { RUN_OUTCOMES } from '../../src/common/runs/run-outcomes';
+import { FINAL_TASK_STATUSES, TASK_TYPES } from '../../src/common/tasks/task-kinds';
+import { AUTH_EVENTS, CLAIM_RESULTS, LEASE_LOSS_CAUSES, RUN_VERDICTS } from '../../src/metrics/vcp-metrics';
 import { LeaseSweeper } from '../../src/scheduling/lease-sweeper';
 import { TestAgent } from '../support/agent';
 import { useTestApp } from '../support/app';
@@ -49,10 +53,12 @@ describe('the /metrics exposition', () => {
     database: 'pglite',
     env: { METRICS_TOKEN: TOKEN, SCHEDULER_SWEEP_INTERVAL_SECS: '3600' },
   });
+  let fresh: Exposition;
   let exposition: Exposition;
   let families: string[];
 
   beforeAll(async () => {
+    fresh = await scrape(ctx.app, AUTH);
     // A tour: accounts, a task submitted, claimed, reported and read, refusals on id-bearing paths.
     const alice = await newSession(ctx.app, 'alice');
     const bob = await newSession(ctx.app, 'bob');
@@ -114,27 +120,22 @@ describe('the /metrics exposition', () => {
     expect(named.filter((name) => !exposed(name))).toEqual([]);
   });
 
-  it('starts counters of closed label sets at 0, so the first event is an increase', () => {
-    const causes = ['lease_expired', 'node_deleted', 'node_rejected', 'node_offline', 'node_quarantined'];
-    for (const cause of causes) {
-      expect(exposition.samples).toContainEqual({
-        name: 'vcp_task_leases_expired_total',
-        labels: { cause },
-        value: 0,
-      });
+  it('starts every series of a closed label set at 0 on a fresh server, so the first event is an increase', () => {
+    const zero = (name: string, labels: Record<string, string>) =>
+      expect(fresh.samples).toContainEqual({ name, labels, value: 0 });
+    for (const event of AUTH_EVENTS) zero('auth_events_total', { event });
+    for (const tier of RATE_TIERS) zero('rate_limited_total', { tier });
+    for (const cause of LEASE_LOSS_CAUSES) zero('vcp_task_leases_expired_total', { cause });
+    for (const verdict of RUN_VERDICTS) zero('vcp_runs_verified_total', { verdict });
+    for (const outcome of RUN_OUTCOMES) zero('vcp_task_runs_total', { outcome });
+    for (const task_type of TASK_TYPES) {
+      zero('vcp_tasks_submitted_total', { task_type });
+      for (const status of FINAL_TASK_STATUSES) zero('vcp_tasks_finished_total', { task_type, status });
     }
-    for (const tier of ['auth', 'node', 'agent', 'task', 'proof', 'general'])
-      expect(exposition.samples).toContainEqual({ name: 'rate_limited_total', labels: { tier }, value: 0 });
-    expect(exposition.samples).toContainEqual({
-      name: 'vcp_runs_verified_total',
-      labels: { verdict: 'invalid' },
-      value: 0,
-    });
-    expect(exposition.samples).toContainEqual({
-      name: 'auth_events_total',
-      labels: { event: 'refresh_reuse_detected' },
-      value: 0,
-    });
+    for (const result of CLAIM_RESULTS) {
+      zero('vcp_task_claim_duration_seconds_count', { result });
+      zero('vcp_task_claim_duration_seconds_bucket', { result, le: '+Inf' });
+    }
   });
 
   it('says how long the oldest pending task has waited, and 0 when none waits', async () => {

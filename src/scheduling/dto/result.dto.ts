@@ -17,12 +17,9 @@ import {
   Min,
 } from 'class-validator';
 import { NullIsAValue } from '../../common/validation/optional-nulls';
-import { OUTCOMES, PROGRAM_FAULT_OUTCOMES } from '../../wasm/wasm.service';
+import { PROGRAM_FAULT_OUTCOMES, RESULT_OUTCOMES } from '../../common/runs/run-outcomes';
+import type { ResultOutcome } from '../../common/runs/run-outcomes';
 import { LeasedRunDto } from './claim.dto';
-
-/** The WASM engine's outcomes, plus `error` (the node could not run it at all). */
-export const RESULT_OUTCOMES = [...OUTCOMES, 'error'] as const;
-export type ResultOutcome = (typeof RESULT_OUTCOMES)[number];
 
 /** Outcomes that are the task's own fault: two distinct nodes reporting one identically fail the task. */
 export const TASK_FAULT_OUTCOMES: readonly ResultOutcome[] = PROGRAM_FAULT_OUTCOMES;

@@ -19,10 +19,9 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { NullIsAValue } from '../../common/validation/optional-nulls';
+import { TASK_TYPES } from '../../common/tasks/task-kinds';
+import type { TaskType } from '../../common/tasks/task-kinds';
 import { RUN_LIMITS } from '../../wasm/run-request';
-
-export const TASK_TYPES = ['wasm_execution', 'computation', 'zk_proof', 'federated_learning'] as const;
-export type TaskType = (typeof TASK_TYPES)[number];
 
 export const VERIFICATION_MODES = ['replicate', 'adaptive'] as const;
 export type VerificationMode = (typeof VERIFICATION_MODES)[number];

@@ -3,11 +3,8 @@ import { IsIn, IsOptional } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination/page.dto';
 import { IsQueryBoolean } from '../../common/validation/query-boolean';
 import { IsSha256Hex, SHA256_HEX_PATTERN } from '../../common/validation/sha256';
-import { TASK_TYPES } from './create-task.dto';
-import type { TaskType } from './create-task.dto';
-
-export const TASK_STATUSES = ['pending', 'running', 'completed', 'failed', 'cancelled'] as const;
-export type TaskStatus = (typeof TASK_STATUSES)[number];
+import { TASK_STATUSES, TASK_TYPES } from '../../common/tasks/task-kinds';
+import type { TaskStatus, TaskType } from '../../common/tasks/task-kinds';
 
 export class ListTasksQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ enum: TASK_STATUSES }) @IsOptional() @IsIn(TASK_STATUSES) status?: TaskStatus;

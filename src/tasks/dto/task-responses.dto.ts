@@ -1,7 +1,7 @@
 import { ANY_JSON } from '../../common/openapi/any-json';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { TASK_TYPES, TaskRequirementsDto } from './create-task.dto';
-import { TASK_STATUSES } from './task-queries.dto';
+import { TASK_STATUSES, TASK_TYPES } from '../../common/tasks/task-kinds';
+import { TaskRequirementsDto } from './create-task.dto';
 
 /** `trusted_node`: adaptive replication let a node with a long valid streak run the task alone. */
 export const VERIFICATION_METHODS = ['none', 'quorum', 'proof', 'trusted_node'] as const;

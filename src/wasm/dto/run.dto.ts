@@ -5,8 +5,8 @@ import { SHA256_HEX_PATTERN } from '../../common/validation/sha256';
 import { WASM_RUNTIMES } from '../wasm.config';
 import type { WasmRuntimeName } from '../wasm.config';
 import { RUN_LIMITS } from '../run-request';
-import { OUTCOMES } from '../wasm.service';
-import type { Outcome } from '../wasm.service';
+import { OUTCOMES } from '../../common/runs/run-outcomes';
+import type { Outcome } from '../../common/runs/run-outcomes';
 
 /**
  * Documents the run body. The route reads the body itself (RunRequestPipe checks every value), so these
