@@ -173,7 +173,8 @@ export class CircuitRepository {
   /**
    * Serialises the writes that decide whether a stored wasm or zkey is still needed (registrations and
    * deletions, in a transaction): circuits may share those files (one witness generator, several setups), so
-   * a delete must see every circuit committed before it, and a registration must see a delete's effect.
+   * a delete must see every circuit committed before it, and a registration must see a delete's effect (or
+   * CircuitBlobSweeper's, which deletes files no circuit names under this lock).
    * On the embedded database the single session serialises them already.
    */
   async lockArtifacts(): Promise<void> {
@@ -227,6 +228,16 @@ export class CircuitRepository {
   }
 
   /** Whether any circuit's wasm or zkey is the stored file `sha256`. */
+  /** Those of `ids` that no circuit (retired ones included) names as its wasm or zkey. */
+  async unnamedArtifacts(ids: string[]): Promise<string[]> {
+    const rows = await this.db.query<{ id: string }>(
+      `SELECT id FROM unnest($1::text[]) AS id
+        WHERE NOT EXISTS (SELECT 1 FROM circuits WHERE wasm_sha256 = id OR zkey_sha256 = id)`,
+      [ids],
+    );
+    return rows.map((row) => row.id);
+  }
+
   async artifactInUse(sha256: string): Promise<boolean> {
     const rows = await this.db.query(
       `SELECT 1 WHERE EXISTS (SELECT 1 FROM circuits WHERE wasm_sha256 = $1 OR zkey_sha256 = $1)`,

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
 import { ClockModule } from '../common/clock/clock.module';
 import { provideContentStore } from '../storage/content-store.provider';
+import { CircuitBlobSweeper } from './circuit-blob-sweeper';
 import { CircuitRegistryService } from './circuit-registry.service';
 import { CircuitRemovalService } from './circuit-removal.service';
 import { CircuitRestorationService } from './circuit-restoration.service';
@@ -25,7 +26,7 @@ import { VerifierPool } from './verifier-pool';
     CircuitRepository,
     // Witness generators and proving keys, at `<CIRCUIT_STORAGE_DIR>/<first two hex>/<sha256>` (the layout
     // existing data dirs hold). Nothing here reads them back, so no bytes are cached. A circuit's deletion
-    // deletes the files no other circuit uses.
+    // deletes the files no other circuit uses; CircuitBlobSweeper those a crashed registration left.
     provideContentStore(ProofsConfig, (config) => ({
       name: 'circuit-blobs',
       roots: [config.storageDir],
@@ -33,6 +34,7 @@ import { VerifierPool } from './verifier-pool';
       maxBytes: Math.max(config.maxWasmBytes, config.maxZkeyBytes),
       verifiedCacheBytes: 0,
     })),
+    CircuitBlobSweeper,
     CircuitRegistryService,
     CircuitRemovalService,
     CircuitRestorationService,

@@ -6,6 +6,7 @@ import { TransactionRunner } from '../database/transaction-runner';
 import { ContentIntegrityError, ContentStore, ContentUnavailableError } from '../storage/content-store';
 import { FsContentStoreOptions } from '../storage/fs-content-store';
 import { bytesOf, HashedContent, hashedContent } from '../storage/hashed-content';
+import { collectUnnamedBytes } from '../storage/unnamed-bytes';
 import { WasmConfig } from './wasm.config';
 import { ModuleChecker } from './module-checker';
 import { ImportEntry, ModuleSummary } from './wasm-binary';
@@ -54,15 +55,6 @@ export function moduleContentOptions(config: WasmConfig): FsContentStoreOptions 
     maxBytes: config.maxModuleBytes,
   };
 }
-
-/**
- * Bytes no row names, stored longer ago than this, are what a crash between `put` and the row's insert left
- * behind: no upload lasts an hour. (Even a younger file could go safely, see collectUnnamedBytes; this only
- * keeps the sweep out of the way of uploads in flight.)
- */
-export const UNNAMED_BYTES_GRACE_MS = 60 * 60 * 1000;
-/** Objects per sweep, each removed in its own short transaction; a backlog goes over the next sweeps. */
-const UNNAMED_BATCH = 100;
 
 export interface StoredModule {
   record: WasmModuleRecord;
@@ -129,27 +121,9 @@ export class ModuleStoreService {
     });
   }
 
-  /**
-   * Removes stored bytes that no module row names and that were stored more than UNNAMED_BYTES_GRACE_MS
-   * before `now`: a crash between an upload's `put` and its row leaves them, and nothing else ever would.
-   * Safe across replicas sharing the store and database: each object is checked again and removed under its
-   * bytes lock, which the row's insert takes too, so an upload of the same bytes either finds its row's
-   * bytes gone and writes them again, or has named them before the check. How many were removed.
-   */
-  async collectUnnamedBytes(now = Date.now()): Promise<number> {
-    const stored = await this.content.storedBefore(now - UNNAMED_BYTES_GRACE_MS);
-    if (stored.length === 0) return 0;
-    let removed = 0;
-    for (const moduleId of (await this.repository.unnamed(stored)).slice(0, UNNAMED_BATCH)) {
-      const gone = await this.tx.run(async () => {
-        await this.repository.lockBytes(moduleId);
-        if (await this.repository.findById(moduleId)) return false;
-        await this.content.delete(moduleId);
-        return true;
-      });
-      if (gone) removed++;
-    }
-    return removed;
+  /** Stored module bytes no row names, over an hour old, removed (see collectUnnamedBytes): how many. */
+  collectUnnamedBytes(now = Date.now()): Promise<number> {
+    return collectUnnamedBytes(this.content, this.repository, this.tx, now);
   }
 
   /**

@@ -1,20 +1,23 @@
 import { Test, TestingModule } from '@nestjs/testing';
-import { utimes } from 'node:fs/promises';
 import { DataSource } from 'typeorm';
 import { ConfigModule } from '../../../src/config/config.module';
 import { DatabaseModule } from '../../../src/database/database.module';
 import { TransactionRunner } from '../../../src/database/transaction-runner';
 import { ContentStore } from '../../../src/storage/content-store';
-import { ModuleStoreService, UNNAMED_BYTES_GRACE_MS } from '../../../src/wasm/module-store.service';
+import { ModuleStoreService } from '../../../src/wasm/module-store.service';
 import { ModuleSweeper } from '../../../src/wasm/module-sweeper';
 import { WasmModule } from '../../../src/wasm/wasm.module';
 import { WasmModulesRepository } from '../../../src/wasm/wasm-modules.repository';
-import { MODULES, onPostgres, storedBytes, storedFile } from '../../support/content';
+import { MODULES, storedBytes } from '../../support/content';
 import { createTestEnv, describeEachDatabase, TestEnv } from '../../support/databases';
-import { eventually } from '../../support/eventually';
+import {
+  ageStored,
+  holdNextPut,
+  holdTransactionOpen,
+  HOUR_AND_A_BIT_MS,
+  untilWaitingOnAdvisoryLock,
+} from '../../support/unnamed-bytes';
 import { sha256, uniqueFixture } from '../../support/wasm';
-
-const HOUR_AND_A_BIT_MS = UNNAMED_BYTES_GRACE_MS + 60_000;
 
 /**
  * Bytes a crash left between an upload's `put` and its row: the module sweep removes them once they are old
@@ -51,19 +54,7 @@ describeEachDatabase('stored module bytes no row names, on %s', (database) => {
   const named = async (id: string) => (await rows.findById(id)) !== null;
   /** Bytes stored as a crash after `put` leaves them: no row. */
   const orphan = async (bytes: Buffer) => content.put(bytes);
-  /** Stored an hour and more ago: the row's time on PostgreSQL, the file's mtime on PGlite. */
-  async function age(id: string): Promise<void> {
-    const then = new Date(Date.now() - HOUR_AND_A_BIT_MS);
-    if (onPostgres(ds)) {
-      await ds.query(`UPDATE content_objects SET created_at = $3 WHERE namespace = $1 AND sha256 = $2`, [
-        MODULES,
-        id,
-        then,
-      ]);
-    } else {
-      await utimes(storedFile(ds, env.config, MODULES, id), then, then);
-    }
-  }
+  const age = (id: string) => ageStored(ds, env.config, MODULES, id);
 
   it('removes old bytes no row names; keeps fresh ones and those a row names', async () => {
     const [old, fresh, module] = [1, 2, 3].map(() => uniqueFixture('echo'));
@@ -92,26 +83,16 @@ describeEachDatabase('stored module bytes no row names, on %s', (database) => {
     await orphan(bytes);
     await age(id);
     // The upload is held right after its `put` found the old copy (and kept it): the sweep runs then.
-    let found!: () => void;
-    const putDone = new Promise<void>((resolve) => (found = resolve));
-    let release!: () => void;
-    const proceed = new Promise<void>((resolve) => (release = resolve));
-    const put = content.put.bind(content);
-    const spy = jest.spyOn(content, 'put').mockImplementationOnce(async (given) => {
-      const result = await put(given);
-      found();
-      await proceed;
-      return result;
-    });
+    const held = holdNextPut(content);
     try {
       const upload = store.store(bytes, null);
-      await putDone;
+      await held.done;
       expect(await store.collectUnnamedBytes()).toBe(1);
       expect(await stored(id)).toBeNull();
-      release();
+      held.release();
       expect((await upload).created).toBe(true);
     } finally {
-      spy.mockRestore();
+      held.restore();
     }
     expect(await named(id)).toBe(true);
     expect(await stored(id)).toEqual(bytes);
@@ -124,11 +105,7 @@ describeEachDatabase('stored module bytes no row names, on %s', (database) => {
     await orphan(bytes);
     await age(id);
     // Held open: the transaction of an upload's row insert, bytes lock taken, row not yet committed.
-    let locked!: () => void;
-    const holding = new Promise<void>((resolve) => (locked = resolve));
-    let commit!: () => void;
-    const committing = new Promise<void>((resolve) => (commit = resolve));
-    const insert = tx.run(async () => {
+    const insert = holdTransactionOpen(tx, async () => {
       await rows.lockBytes(id);
       await rows.insertIfAbsent({
         moduleId: id,
@@ -137,26 +114,12 @@ describeEachDatabase('stored module bytes no row names, on %s', (database) => {
         exports: [],
         uploadedBy: null,
       });
-      locked();
-      await committing;
     });
-    await holding;
+    await insert.held;
     const sweep = store.collectUnnamedBytes();
-    if (onPostgres(ds)) {
-      // The sweep's session waits on the advisory lock (PGlite has one session: it waits by construction).
-      await eventually(
-        async () => {
-          const [{ n }] = await ds.query<{ n: number }[]>(
-            `SELECT count(*)::int AS n FROM pg_stat_activity
-              WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'`,
-          );
-          expect(n).toBe(1);
-        },
-        { timeoutMs: 10_000 },
-      );
-    }
-    commit();
-    await insert;
+    await untilWaitingOnAdvisoryLock(ds);
+    insert.commit();
+    await insert.committed;
     expect(await sweep).toBe(0);
     expect(await stored(id)).toEqual(bytes);
   });
