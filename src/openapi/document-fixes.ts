@@ -1,6 +1,7 @@
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { REPLACED_BY_HEADER, SUNSET_HEADER } from '../common/auth/key-sunset';
 import { RATE_TIER_EXTENSION } from '../common/auth/rate-tier.decorator';
+import { OPERATION_SUMMARIES } from './operation-summaries';
 
 type Schema = Record<string, unknown>;
 interface Response {
@@ -9,8 +10,9 @@ interface Response {
   headers?: Record<string, unknown>;
 }
 interface Operation {
+  summary?: string;
   parameters?: { in: string }[];
-  requestBody?: { content?: Record<string, unknown> };
+  requestBody?: { content?: Record<string, { schema?: Schema }> };
   security?: Record<string, string[]>[];
   responses: Record<string, Response>;
   [extension: `x-${string}`]: unknown;
@@ -62,17 +64,19 @@ const SHUTTING_DOWN =
  * credentials, or ones sent in the URL; 400, 413 and 415 on routes with a body; 400 and 414 for a bad path
  * parameter; 429 on rate-limited routes; 422 where a body or a query is validated, and for a `%00` in any URL; 503
  * while the server drains), the headers every response carries, each route's rate-limit tier, and `null` in
- * nullable enums (OpenAPI 3.0.3 validators reject a null that the enum does not list).
+ * nullable enums (OpenAPI 3.0.3 validators reject a null that the enum does not list), and each route's summary.
  */
 export function completeDocument(document: OpenAPIObject): OpenAPIObject {
   const components = (document.components ??= {});
   const schemas = components.schemas ?? (components.schemas = {});
   schemas[ERROR_SCHEMA] = errorSchema();
   components.headers = { ...components.headers, ...HEADERS };
-  for (const item of Object.values(document.paths)) {
+  for (const [path, item] of Object.entries(document.paths)) {
     for (const method of METHODS) {
       const operation = item[method] as Operation | undefined;
-      if (operation) completeOperation(operation, method);
+      if (!operation) continue;
+      operation.summary ??= OPERATION_SUMMARIES[`${method.toUpperCase()} ${path}`];
+      completeOperation(operation, method);
     }
   }
   for (const schema of Object.values(schemas)) listNullInEnums(schema as Schema);
@@ -101,6 +105,7 @@ function completeOperation(operation: Operation, method: (typeof METHODS)[number
         'A credential in the URL (an API key, JWT or refresh token in a query value; `unauthorized`)',
     };
   const body = operation.requestBody;
+  if (body !== undefined) narrowBodyTypes(body.content ?? {});
   if (body !== undefined) {
     responses['400'] ??= { description: 'The body is not well-formed JSON (`bad_request`)' };
     responses['413'] ??= { description: 'The body is larger than this route accepts (`payload_too_large`)' };
@@ -150,6 +155,23 @@ function completeOperation(operation: Operation, method: (typeof METHODS)[number
     if (byApiKey && !BEFORE_AUTHENTICATION.has(code)) headers.push(SUNSET_HEADER, REPLACED_BY_HEADER);
     response.headers ??= {};
     for (const name of headers) response.headers[name] ??= { $ref: `#/components/headers/${name}` };
+  }
+}
+
+/**
+ * `@ApiBody` gives every media type one schema: where that is a oneOf of bytes and JSON (a module upload), each
+ * type gets its own member, so Swagger UI offers a file picker for the bytes and a JSON sample for the JSON
+ * (it samples a oneOf's first member: the JSON editor showed `"string"`).
+ */
+function narrowBodyTypes(content: Record<string, { schema?: Schema }>): void {
+  for (const [type, media] of Object.entries(content)) {
+    const members = media.schema?.oneOf as Schema[] | undefined;
+    if (!Array.isArray(members)) continue;
+    const binary = members.filter((member) => member.format === 'binary');
+    const json = members.filter((member) => member.format !== 'binary');
+    if (binary.length === 0 || json.length === 0) continue;
+    const kept = /[/+]json$/.test(type) ? json : binary;
+    media.schema = kept.length === 1 ? kept[0] : { oneOf: kept };
   }
 }
 

@@ -16,8 +16,28 @@ export function buildOpenApiDocument(app: NestFastifyApplication, version: strin
         'Errors are JSON `{error, message, request_id}` with a stable `error` code.',
     )
     .setVersion(version)
-    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'bearer')
-    .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key' }, 'api-key')
+    .addBearerAuth(
+      {
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'JWT',
+        description:
+          'The `access_token` that `POST /api/v1/auth/login` returns (paste the token alone, without `Bearer`)',
+      },
+      'bearer',
+    )
+    .addApiKey(
+      {
+        type: 'apiKey',
+        in: 'header',
+        name: 'X-API-Key',
+        description:
+          'A user API key: the `api_key` `POST /api/v1/auth/register` returns, or one from `POST /api/v1/api-keys`. ' +
+          "Or a node key (`node_api_key` from `POST /api/v1/nodes`), valid only on its own node's routes that " +
+          'carry `x-node-agent`',
+      },
+      'api-key',
+    )
     .build();
   return completeDocument(SwaggerModule.createDocument(app, builder));
 }

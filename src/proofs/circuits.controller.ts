@@ -20,6 +20,7 @@ import { BodyLimit } from '../common/http/body-limit';
 import { ParseSha256Pipe } from '../common/validation/parse-id.pipe';
 import { CircuitRegistrationPipe, circuitUploadBodyLimit } from './circuit-registration.pipe';
 import type { CircuitRegistration } from './circuit-registration.pipe';
+import { MULTIPLIER_GROTH16_VKEY } from './dto/circuit-examples';
 import { CircuitRegistryService } from './circuit-registry.service';
 import { CircuitRemovalService } from './circuit-removal.service';
 import { CircuitRestorationService } from './circuit-restoration.service';
@@ -48,7 +49,15 @@ export class AdminCircuitsController {
 
   @Post()
   @BodyLimit(circuitUploadBodyLimit)
-  @ApiBody({ type: RegisterCircuitDto })
+  @ApiBody({
+    type: RegisterCircuitDto,
+    examples: {
+      multiplier: {
+        summary: 'A groth16 circuit (a·b = c): verification only, no prover files',
+        value: { name: 'multiplier', protocol: 'groth16', verification_key: MULTIPLIER_GROTH16_VKEY },
+      },
+    },
+  })
   @ApiCreatedResponse({ type: RegisteredCircuitDto, description: 'Registered' })
   @ApiOkResponse({
     type: RegisteredCircuitDto,

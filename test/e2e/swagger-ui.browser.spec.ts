@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Browser, chromium } from 'playwright-core';
 import { bootApp } from '../support/app';
+import { newSession } from '../support/auth';
 import { testConfig, TestConfig } from '../support/config';
 import { createTestDatabase, TestDatabase } from '../support/postgres';
 
@@ -99,6 +100,45 @@ if (!haveChromium) {
     expect(consoleErrors.filter((text) => /Content Security Policy/i.test(text))).toEqual([]);
     expect(foreignRequests).toEqual([]);
     await page.screenshot({ path: `${env.dataDir}/swagger-ui.png`, fullPage: false });
+    await page.close();
+  });
+
+  it('authorizes with an API key in its dialog and runs an authenticated GET from the page', async () => {
+    const alice = await newSession(app, 'explorer');
+    const page = await browser.newPage();
+    await page.addInitScript(() => {
+      const seen: string[] = [];
+      (window as unknown as { __csp: string[] }).__csp = seen;
+      document.addEventListener('securitypolicyviolation', (e) => seen.push(e.violatedDirective));
+    });
+    await page.goto(`${baseUrl}/swagger-ui`, { waitUntil: 'networkidle' });
+    await page.click('.auth-wrapper .btn.authorize');
+    // The dialog offers both schemes the routes take, each with what to paste.
+    const dialog = await page.waitForSelector('.modal-ux', { timeout: 10_000 });
+    const offered = await dialog.$$eval('.auth-container h4', (nodes) =>
+      nodes.map((n) => n.textContent?.trim()),
+    );
+    expect(offered).toEqual([expect.stringContaining('bearer'), expect.stringContaining('api-key')]);
+    expect(await dialog.textContent()).toContain('node key');
+    const apiKeyForm = page.locator('.auth-container', { hasText: 'api-key' });
+    await apiKeyForm.locator('input').fill(alice.apiKey);
+    await apiKeyForm.locator('button.authorize').click();
+    await apiKeyForm.locator('button[aria-label="Remove authorization"]').waitFor({ timeout: 5_000 });
+    await page.click('.modal-ux button.close-modal');
+
+    const me = page.locator('#operations-auth-AuthController_me');
+    await me.locator('.opblock-summary-control').click();
+    await me.locator('button.try-out__btn').click();
+    await me.locator('button.execute').click();
+    const status = me.locator('.live-responses-table tbody .response-col_status');
+    await status.waitFor({ timeout: 10_000 });
+    expect((await status.textContent())?.trim()).toBe('200');
+    // The body rendered is alice's, so the key went in its header (a request without it is a 401).
+    expect(await me.locator('.live-responses-table tbody .response-col_description').textContent()).toContain(
+      alice.username,
+    );
+    expect(await me.locator('.curl-command').textContent()).toContain('X-API-Key');
+    expect(await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp)).toEqual([]);
     await page.close();
   });
 });

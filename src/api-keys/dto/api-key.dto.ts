@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { FAR_FUTURE_EXAMPLE } from '../../common/openapi/examples';
 import {
   ArrayMaxSize,
   ArrayMinSize,
@@ -30,7 +31,11 @@ export class CreateApiKeyDto {
   @IsIn(GRANTABLE_SCOPES, { each: true })
   scopes!: Scope[];
 
-  @ApiPropertyOptional({ format: 'date-time', description: 'When the key stops working; in the future' })
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description: 'When the key stops working; in the future',
+    example: FAR_FUTURE_EXAMPLE,
+  })
   @IsOptional()
   @IsDateTime()
   expires_at?: string;

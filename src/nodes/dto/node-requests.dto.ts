@@ -35,7 +35,7 @@ const apply =
 export class HeldRunDto {
   @ApiProperty({ format: 'uuid' }) @IsUUID() run_id!: string;
 
-  @ApiProperty({ description: 'The fence of the lease, as claimed' })
+  @ApiProperty({ description: 'The fence of the lease, as claimed', example: '1' })
   @IsFence()
   fence!: string;
 }

@@ -116,6 +116,7 @@ export class RegisterNodeDto {
   @ApiPropertyOptional({
     description: 'Ed25519 public key: standard base64 of the 32 raw bytes, or an SPKI PEM',
     maxLength: 512,
+    example: 'IYv6vzAMXFCzabP7Z6A49IC3gvTCtIgnL/9Vq724nhI=',
   })
   @IsOptional()
   @IsString()

@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { FAR_FUTURE_EXAMPLE } from '../../common/openapi/examples';
 import { IsIn, IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
 import { AtMostField } from '../../common/validation/at-most-field';
 import { IsDateTime } from '../../common/validation/date-time';
@@ -8,7 +9,7 @@ export const SUBJECT_TYPES = ['user', 'api_key', 'ip'] as const;
 export const KEY_TIERS = ['general', 'elevated', 'unlimited'] as const;
 
 export class CreateThrottleOverrideDto {
-  @ApiProperty({ enum: SUBJECT_TYPES })
+  @ApiProperty({ enum: SUBJECT_TYPES, example: 'ip' })
   @IsIn(SUBJECT_TYPES)
   subject_type!: (typeof SUBJECT_TYPES)[number];
 
@@ -47,7 +48,11 @@ export class CreateThrottleOverrideDto {
   @AtMostField('rpm', 'a per-second burst above the per-minute limit never applies')
   burst?: number;
 
-  @ApiProperty({ format: 'date-time', description: 'When the override ends; in the future' })
+  @ApiProperty({
+    format: 'date-time',
+    description: 'When the override ends; in the future',
+    example: FAR_FUTURE_EXAMPLE,
+  })
   @IsDateTime()
   expires_at!: string;
 }

@@ -42,7 +42,7 @@ const RESULT_JSON_LIMITS: DeepJsonLimits = Object.freeze({
 });
 
 export class RunResultRequestDto {
-  @ApiProperty({ description: 'The fence of the lease, as claimed' })
+  @ApiProperty({ description: 'The fence of the lease, as claimed', example: '1' })
   @IsFence()
   fence!: string;
 

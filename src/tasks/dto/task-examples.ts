@@ -1,9 +1,6 @@
-/**
- * A WASI command of 160 bytes that writes {"hello":"world"} to stdout (fd_write of a data segment), so the
- * inline-module example runs as it is.
- */
-export const HELLO_WASM_BASE64 =
-  'AGFzbQEAAAABDAJgBH9/f38Bf2AAAAIjARZ3YXNpX3NuYXBzaG90X3ByZXZpZXcxCGZkX3dyaXRlAAADAgEBBQMBAAEHEwIGbWVtb3J5AgAGX3N0YXJ0AAEKHQEbAEEAQRA2AgBBBEESNgIAQQFBAEEBQQgQABoLCxgBAEEQCxJ7ImhlbGxvIjoid29ybGQifQo=';
+import { HELLO_WASM_BASE64 } from '../../common/openapi/examples';
+
+export { HELLO_WASM_BASE64 };
 
 const solo = { min_nodes: 1, max_execution_time_sec: 60 };
 

@@ -1,3 +1,4 @@
+import { HELLO_WASM_BASE64 } from '../../common/openapi/examples';
 import { ApiProperty } from '@nestjs/swagger';
 import { PageDto } from '../../common/pagination/page.dto';
 import { IsSha256Hex, SHA256_HEX_PATTERN } from '../../common/validation/sha256';
@@ -22,6 +23,7 @@ export class UploadModuleJsonDto {
   @ApiProperty({
     format: 'byte',
     description: 'Standard base64 (with padding) of the module, at most WASM_MAX_MODULE_BYTES once decoded',
+    example: HELLO_WASM_BASE64,
   })
   wasm_module!: string;
 }

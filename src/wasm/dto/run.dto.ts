@@ -39,12 +39,14 @@ export class RunModuleRequestDto {
   })
   env?: Record<string, string>;
 
-  @ApiPropertyOptional({ enum: WASM_RUNTIMES, description: 'Default: WASM_DEFAULT_RUNTIME' })
+  // v8, the runtime `deterministic` needs: Swagger UI's sample sets both.
+  @ApiPropertyOptional({ enum: WASM_RUNTIMES, example: 'v8', description: 'Default: WASM_DEFAULT_RUNTIME' })
   runtime?: WasmRuntimeName;
 
   @ApiPropertyOptional({
     type: 'integer',
     minimum: 1,
+    example: 5000,
     description: 'Wall-clock limit in milliseconds; at most (and by default) WASM_TIMEOUT_SECS',
   })
   timeout_ms?: number;
