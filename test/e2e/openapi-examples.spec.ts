@@ -170,6 +170,20 @@ describe('every example in the OpenAPI document, sent as Swagger UI sends it', (
     expect(defects).toEqual([]);
   });
 
+  it('pre-fills no optional filter: a list tried out as offered shows what exists', () => {
+    // Swagger UI puts an optional query parameter's example in its field, so it is sent as a filter.
+    const prefilled = offers.flatMap((o) =>
+      ((o.operation.parameters ?? []) as Json[])
+        .filter((p) => p.in === 'query' && p.required !== true)
+        .filter((p) => p.example !== undefined || (p.schema as Json | undefined)?.example !== undefined)
+        .map((p) => `${o.method} ${o.path} ?${String(p.name)}`),
+    );
+    expect(prefilled).toEqual([]);
+    const list = tried.find((t) => t.tried.call === 'GET /api/v1/tasks')!.tried;
+    expect(list.status).toBe(200);
+    expect(list.answer).toMatch(/^\{"items":\[\{"task_id"/);
+  });
+
   it('names each operation in a line, and tells the Authorize dialog what to paste for each scheme', () => {
     const unnamed = offers.filter((o) => !o.operation.summary).map((o) => `${o.method} ${o.path}`);
     expect(unnamed).toEqual([]);

@@ -2,14 +2,13 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
 import { PageDto, PageQueryDto } from '../../common/pagination/page.dto';
 import { IsDateTime } from '../../common/validation/date-time';
-import { AUDIT_ACTIONS, AuditAction } from '../audit-actions';
+import { AUDIT_ACTIONS } from '../audit-actions';
 import type { AuditRecord } from '../audit-log.repository';
 
 export class AuditQueryDto extends PageQueryDto {
   // Not an enum in the document: a well-formed name outside today's list is accepted (a replica of another
   // version may know more actions) and matches no row, which an enum would call invalid.
   @ApiPropertyOptional({
-    example: AuditAction.AuthLogin,
     pattern: '^[a-z0-9_.:-]+$',
     maxLength: 64,
     description: `An action name: ${AUDIT_ACTIONS.join(', ')}. A well-formed name outside these matches no row`,

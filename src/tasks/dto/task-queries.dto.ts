@@ -10,11 +10,11 @@ export class ListTasksQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ enum: TASK_STATUSES }) @IsOptional() @IsIn(TASK_STATUSES) status?: TaskStatus;
   @ApiPropertyOptional({ enum: TASK_TYPES }) @IsOptional() @IsIn(TASK_TYPES) task_type?: TaskType;
 
+  // No example: Swagger UI fills an optional query field with it, and "List your tasks" then filtered by it.
   @ApiPropertyOptional({
     pattern: SHA256_HEX_PATTERN.source,
-    example: 'c8b3a5e0d6f24e1b9a7c3d2f1e0b9a8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a',
     description:
-      'Only tasks naming this circuit (zk_proof tasks), e.g. a retired circuit’s unfinished ones with ' +
+      'Only tasks naming this circuit (its 64-hex `circuit_id`; zk_proof tasks), e.g. a retired circuit’s unfinished ones with ' +
       '`status=pending` or `running`. An unknown circuit matches none',
   })
   @IsOptional()
