@@ -22,6 +22,7 @@ import { ProofVerificationService } from './proof-verification.service';
 import { verifyBodyLimit } from './verify-request';
 import type { VerifyRequest } from './verify-request';
 import { VerifyRequestPipe } from './verify-request.pipe';
+import { MULTIPLIER_GROTH16_CIRCUIT_ID, MULTIPLIER_GROTH16_PROOF } from './dto/circuit-examples';
 
 @ApiTags('proofs')
 @Controller('proofs')
@@ -40,6 +41,16 @@ export class ProofsController {
         { $ref: getSchemaPath(VerifyProofRequestDto) },
         { $ref: getSchemaPath(LegacyVerifyProofRequestDto) },
       ],
+    },
+    examples: {
+      multiplier: {
+        summary: "3 · 11 = 33 on the multiplier circuit (register it first: POST /admin/circuits' example)",
+        value: {
+          circuit_id: MULTIPLIER_GROTH16_CIRCUIT_ID,
+          proof: MULTIPLIER_GROTH16_PROOF,
+          public_signals: ['33', '11'],
+        },
+      },
     },
   })
   @ApiOkResponse({

@@ -126,7 +126,13 @@ describe('every example in the OpenAPI document, sent as Swagger UI sends it', (
       method: 'POST',
       url: '/api/v1/admin/throttle-overrides',
       headers: admin,
-      payload: { subject_type: 'user', subject_id: alice.userId, rpm: 100, burst: 10 },
+      payload: {
+        subject_type: 'user',
+        subject_id: alice.userId,
+        rpm: 100,
+        burst: 10,
+        expires_at: '2099-01-01T00:00:00Z',
+      },
     });
     // Its events stream until the task ends: a person watches one that has (a cancelled one, here).
     const ended = await submitTask(ctx.app, admin, {
@@ -168,6 +174,11 @@ describe('every example in the OpenAPI document, sent as Swagger UI sends it', (
   it('accepts each example unchanged: no validation refusal, no 5xx, no 401/403 with valid credentials', () => {
     const defects = tried.map(({ tried: t, secured }) => defect(t, secured)).filter(Boolean);
     expect(defects).toEqual([]);
+  });
+
+  it('verifies the proof example against the circuit the registration example registers', () => {
+    const verified = tried.find((t) => t.tried.call === 'POST /api/v1/proofs/verify')!.tried;
+    expect([verified.status, verified.answer]).toEqual([200, expect.stringContaining('"valid":true')]);
   });
 
   it('pre-fills no optional filter: a list tried out as offered shows what exists', () => {
