@@ -29,7 +29,8 @@ describe('the embedded node when the engine refuses its run', () => {
       task_type: 'wasm_execution',
       wasm_module: fixture('loop').toString('base64'),
       inputs: {},
-      requirements: { min_nodes: 1, max_execution_time_sec: 2 },
+      // Long enough that all three are leased while the first still runs, on a loaded machine too.
+      requirements: { min_nodes: 1, max_execution_time_sec: 10 },
       max_attempts: 3,
     };
     // Three runs leased at once: one runs, one waits in the lane, the third finds the lane full.
