@@ -26,6 +26,7 @@ import { UsersModule } from './users/users.module';
 import { WasmModule } from './wasm/wasm.module';
 import { EmbeddedNodeModule } from './embedded-node/embedded-node.module';
 import { ReceiptsModule } from './receipts/receipts.module';
+import { RetentionModule } from './retention/retention.module';
 
 export interface AppModuleOptions {
   /** Where JSON logs go (stdout by default); tests pass a stream to read them. */
@@ -58,6 +59,7 @@ export class AppModule {
         ReceiptsModule,
         EmbeddedNodeModule,
         RateLimitModule,
+        RetentionModule,
         ...(options.extraModules ?? []),
       ],
       providers: [

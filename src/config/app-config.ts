@@ -18,6 +18,7 @@ import { WasmConfig, wasmConfig } from '../wasm/wasm.config';
 import { EmbeddedNodeConfig, embeddedNodeConfig } from '../embedded-node/embedded-node.config';
 import { ReceiptsConfig, receiptsConfig } from '../receipts/receipts.config';
 import { StorageConfig, storageConfig } from '../storage/storage.config';
+import { RetentionConfig, retentionConfig } from '../retention/retention.config';
 
 /**
  * The whole configuration, built once at boot by `loadConfig`: the core settings and each feature's own
@@ -44,6 +45,7 @@ export class AppConfig {
   readonly embeddedNode!: EmbeddedNodeConfig;
   readonly receipts!: ReceiptsConfig;
   readonly storage!: StorageConfig;
+  readonly retention!: RetentionConfig;
 
   constructor(values: AppConfig) {
     Object.assign(this, values);
@@ -73,6 +75,7 @@ export const FEATURE_CONFIGS = {
   embeddedNode: embeddedNodeConfig,
   receipts: receiptsConfig,
   storage: storageConfig,
+  retention: retentionConfig,
 } satisfies { readonly [K in FeatureKey]: FeatureConfig<object, AppConfig[K]> };
 
 export const FEATURE_KEYS = Object.keys(FEATURE_CONFIGS) as FeatureKey[];

@@ -12,6 +12,7 @@ export const CHURNING_TABLES = [
   'api_keys',
   'users',
   'refresh_tokens',
+  'audit_log',
   'throttle_overrides',
   'wasm_modules',
   'module_owners',

@@ -66,6 +66,10 @@ export type LeaseLossCause = (typeof LEASE_LOSS_CAUSES)[number];
 export const RUN_VERDICTS = ['valid', 'invalid'] as const;
 export type RunVerdict = (typeof RUN_VERDICTS)[number];
 
+/** The tables the retention sweep prunes (`vcp_retention_rows_pruned_total{table}`). */
+export const RETENTION_TABLES = ['task_idempotency_keys', 'refresh_tokens', 'audit_log'] as const;
+export type RetentionTable = (typeof RETENTION_TABLES)[number];
+
 interface HttpSeries {
   labels: Record<'method' | 'route' | 'status_code', string>;
   /** Made on first use, so a series of only long requests adds none to http_request_duration (and back). */
@@ -100,6 +104,7 @@ export class VcpMetrics {
   private readonly oldestQueuedAge: Gauge;
   private readonly wasmDuration: Histogram;
   private readonly proofDuration: Histogram;
+  private readonly retentionPruned: Counter;
 
   constructor(readonly registry: Registry) {
     const registers = [registry];
@@ -237,6 +242,12 @@ export class VcpMetrics {
       buckets: PROOF_BUCKETS,
       registers,
     });
+    this.retentionPruned = new Counter({
+      name: 'vcp_retention_rows_pruned_total',
+      help: 'Rows this replica’s retention sweep deleted, by table',
+      labelNames: ['table'],
+      registers,
+    });
     // Series of closed label sets start at 0, so the first event is an increase() and not a new series
     // (Prometheus sees no increase in a series' first sample: a one-off lease loss would never alert). The
     // claim histogram too: increase() of its _count is how a first `replayed` claim is seen.
@@ -250,6 +261,7 @@ export class VcpMetrics {
       for (const status of FINAL_TASK_STATUSES) this.tasksFinished.inc({ task_type, status }, 0);
     }
     for (const result of CLAIM_RESULTS) this.claimDuration.zero({ result });
+    for (const table of RETENTION_TABLES) this.retentionPruned.inc({ table }, 0);
   }
 
   /**
@@ -369,6 +381,10 @@ export class VcpMetrics {
     seconds: number,
   ): void {
     this.proofDuration.observe({ protocol, valid }, seconds);
+  }
+
+  rowsPruned(table: RetentionTable, count: number): void {
+    if (count > 0) this.retentionPruned.inc({ table }, count);
   }
 
   /** The rate limiter's Redis outage fallback, read from the storage when Prometheus scrapes. */
