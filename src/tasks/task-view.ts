@@ -1,9 +1,9 @@
 import type { TaskInfoDto, TaskRunDto, VerificationMethod } from './dto/task-responses.dto';
 import type { TaskRunRecord } from './task-runs.repository';
-import type { TaskRecord } from './tasks.repository';
+import type { TaskDetail, TaskRecord } from './tasks.repository';
 
-/** TaskInfo as the original shaped it, plus our fields; never the entity (it holds inputs and hashes). */
-export function toTaskInfo(task: TaskRecord, runs?: TaskRunRecord[]): TaskInfoDto {
+/** TaskInfo as the original shaped it, plus our fields; never the entity (it holds hashes). */
+export function toTaskInfo(task: TaskRecord): TaskInfoDto {
   const requirements: TaskInfoDto['requirements'] = {
     min_nodes: task.minNodes,
     max_execution_time_sec: task.maxExecutionTimeSec,
@@ -40,9 +40,16 @@ export function toTaskInfo(task: TaskRecord, runs?: TaskRunRecord[]): TaskInfoDt
         ? { method, mode: task.verificationMode, quorum: task.quorum, canonical_run_id: task.canonicalRunId }
         : { method },
   };
-  const open = task.status === 'pending' || task.status === 'running';
-  if (runs) info.runs = runs.map((run) => toRunView(run, open));
   return info;
+}
+
+/**
+ * A task's own view (GET /tasks/:task_id, and the cancel answer): TaskInfo with the inputs as stored — the JSON
+ * its `inputs_hash` is the JCS SHA-256 of — and its runs. Lists and the submission's answer leave both out.
+ */
+export function toTaskDetail(task: TaskDetail, runs: TaskRunRecord[]): TaskInfoDto {
+  const open = task.status === 'pending' || task.status === 'running';
+  return { ...toTaskInfo(task), inputs: task.inputs, runs: runs.map((run) => toRunView(run, open)) };
 }
 
 function toRunView(run: TaskRunRecord, taskOpen: boolean): TaskRunDto {

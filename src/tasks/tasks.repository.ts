@@ -11,7 +11,6 @@ export interface TaskRecord {
   taskType: TaskType;
   status: TaskStatus;
   statusReason: string | null;
-  inputs: unknown;
   result: unknown;
   proofId: string | null;
   minNodes: number;
@@ -34,6 +33,12 @@ export interface TaskRecord {
   createdAt: Date;
   updatedAt: Date;
   completedAt: Date | null;
+}
+
+/** A task as its own view reads it: with the inputs it was stored (and hashed) with, which lists leave out. */
+export interface TaskDetail extends TaskRecord {
+  /** Exactly the JSON value `inputs_hash` is the JCS SHA-256 of (JSON `null` is a value of its own). */
+  inputs: unknown;
 }
 
 export interface NewTask {
@@ -74,7 +79,7 @@ export interface TaskRow {
   task_type: TaskType;
   status: TaskStatus;
   status_reason: string | null;
-  inputs: unknown;
+  inputs?: unknown;
   result: unknown;
   proof_id: string | null;
   min_nodes: number;
@@ -106,7 +111,6 @@ const TASK_COLUMNS = [
   'task_type',
   'status',
   'status_reason',
-  'inputs',
   'result',
   'proof_id',
   'min_nodes',
@@ -130,8 +134,9 @@ const TASK_COLUMNS = [
   'completed_at',
 ] as const satisfies readonly (keyof TaskRow)[];
 
-// Compile-time check that the list covers TaskRow (all but the computed assigned_nodes).
-type UnreadColumn = Exclude<keyof TaskRow, (typeof TASK_COLUMNS)[number] | 'assigned_nodes'>;
+// Compile-time check that the list covers TaskRow (all but the computed assigned_nodes, and inputs: read by
+// findLive alone, since a page of tasks would carry every task's inputs — up to the body limit each — unshown).
+type UnreadColumn = Exclude<keyof TaskRow, (typeof TASK_COLUMNS)[number] | 'assigned_nodes' | 'inputs'>;
 const everyColumnRead: [UnreadColumn] extends [never] ? true : never = true;
 void everyColumnRead;
 
@@ -150,7 +155,6 @@ export function toRecord(row: TaskRow): TaskRecord {
     taskType: row.task_type,
     status: row.status,
     statusReason: row.status_reason,
-    inputs: row.inputs,
     result: row.result,
     proofId: row.proof_id,
     minNodes: row.min_nodes,
@@ -181,13 +185,13 @@ export function toRecord(row: TaskRow): TaskRecord {
 export class TasksRepository {
   constructor(private readonly db: DatabaseSession) {}
 
-  async findLive(taskId: string): Promise<TaskRecord | null> {
+  async findLive(taskId: string): Promise<TaskDetail | null> {
     const [row] = await this.db.queryPrepared<TaskRow>(
       'vcp_task_live',
-      `SELECT ${COLUMNS} FROM tasks t WHERE t.task_id = $1 AND t.deleted_at IS NULL`,
+      `SELECT ${COLUMNS}, t.inputs FROM tasks t WHERE t.task_id = $1 AND t.deleted_at IS NULL`,
       [taskId],
     );
-    return row ? toRecord(row) : null;
+    return row ? { ...toRecord(row), inputs: row.inputs } : null;
   }
 
   /**

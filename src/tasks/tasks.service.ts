@@ -13,10 +13,10 @@ import type { ListTasksQueryDto } from './dto/task-queries.dto';
 import type { TaskDeletedDto, TaskInfoDto, TaskPageDto } from './dto/task-responses.dto';
 import { TaskEventSignal } from './task-event-signal';
 import { TaskQueueRepository } from './task-queue.repository';
-import { toTaskInfo } from './task-view';
+import { toTaskDetail, toTaskInfo } from './task-view';
 import { WAIT_REASONS, WaitFacts, waitReason } from './wait-reason';
 import { TaskRunsRepository } from './task-runs.repository';
-import { TaskRecord, TasksRepository } from './tasks.repository';
+import { TaskDetail, TaskRecord, TasksRepository } from './tasks.repository';
 
 const DEFAULT_PAGE = 50;
 
@@ -72,7 +72,7 @@ export class TasksService {
       if (facts && task.status === 'pending') task = { ...task, statusReason: waitReason(facts) };
       else if (facts && facts.leased === 0) task = { ...task, statusReason: runningReason(task, facts) };
     }
-    return toTaskInfo(task, await this.taskRuns.runsOf(task.taskId));
+    return toTaskDetail(task, await this.taskRuns.runsOf(task.taskId));
   }
 
   /** Pending runs are withdrawn; leased runs are told to stop at their node's next heartbeat. */
@@ -96,7 +96,7 @@ export class TasksService {
     });
     this.events.publish(task.taskId);
     if (cancelled) this.metrics.taskFinished(task.taskType, 'cancelled');
-    return toTaskInfo(task, await this.taskRuns.runsOf(task.taskId));
+    return toTaskDetail(task, await this.taskRuns.runsOf(task.taskId));
   }
 
   /** Cancels first if needed, then removes the task from lists; runs and artifacts stay for audit. */
@@ -117,7 +117,7 @@ export class TasksService {
   }
 
   /** The task if the caller created it or is an admin; otherwise the same 404 as a task that does not exist. */
-  async visible(principal: Principal, taskId: string): Promise<TaskRecord> {
+  async visible(principal: Principal, taskId: string): Promise<TaskDetail> {
     const task = isUuid(taskId) ? await this.tasks.findLive(taskId.toLowerCase()) : null;
     if (!task || (task.creatorId !== principal.userId && principal.role !== 'admin')) {
       throw AppException.notFound('Task not found');

@@ -258,6 +258,15 @@ describe('golden responses of the main routes', () => {
       `/api/v1/admin/throttle-overrides/${override.body.override_id}`,
       admin,
     );
+    // The original's {prompt}: its own view shows the program inputs it was stored (and is hashed) as.
+    const task = await step('submit task', 'POST', '/api/v1/tasks', user, {
+      task_type: 'computation',
+      inputs: { prompt: 'what is 2+2?' },
+      requirements: { min_nodes: 1, max_execution_time_sec: 60 },
+    });
+    await step('get task', 'GET', `/api/v1/tasks/${task.body.task_id}`, user);
+    await step('list tasks', 'GET', '/api/v1/tasks', user);
+    await step('cancel task', 'POST', `/api/v1/tasks/${task.body.task_id}/cancel`, user);
     await step('logout-all', 'POST', '/api/v1/auth/logout-all', user);
 
     expectGolden('responses.json', recorded);

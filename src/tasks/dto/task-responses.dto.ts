@@ -103,7 +103,20 @@ export class TaskInfoDto {
   @ApiProperty({ type: 'integer' }) priority!: number;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) completed_at!: string | null;
   @ApiProperty({ type: TaskVerificationDto }) verification!: TaskVerificationDto;
-  @ApiPropertyOptional({ type: [TaskRunDto], description: 'On the single-task GET only' })
+  @ApiPropertyOptional({
+    ...ANY_JSON,
+    example: { program: 'expression', expression: '2+3*4' },
+    description:
+      'The task’s own view only (GET /tasks/:task_id and the cancel answer; not lists): the inputs as stored and ' +
+      'given to the nodes, exactly the JSON value whose RFC 8785 (JCS) form’s SHA-256 is the receipt’s ' +
+      '`inputs_hash`. `{}` when none were sent; a `computation` task sent the original’s `{prompt}` or ' +
+      '`{numbers, operation}` shows the program inputs they were mapped to',
+  })
+  inputs?: unknown;
+  @ApiPropertyOptional({
+    type: [TaskRunDto],
+    description: 'The task’s own view only (GET /tasks/:task_id and the cancel answer)',
+  })
   runs?: TaskRunDto[];
 }
 

@@ -80,7 +80,6 @@ describeEachDatabase('task submissions on %s, batched per event-loop turn', (dat
       expect(record).toMatchObject({
         creatorId: userId,
         status: 'pending',
-        inputs: task(n).inputs,
         minNodes: task(n).minNodes,
         quorum: task(n).quorum,
         maxRuns: task(n).maxRuns,
@@ -96,11 +95,12 @@ describeEachDatabase('task submissions on %s, batched per event-loop turn', (dat
     expect(new Set(ids).size).toBe(numbers.length);
     const rows = await session.query<{
       task_id: string;
+      inputs: unknown;
       args: string[];
       expires_in: number;
       request_id: string;
     }>(
-      `SELECT t.task_id, t.args, round(extract(epoch FROM t.queue_expires_at - t.created_at))::int AS expires_in,
+      `SELECT t.task_id, t.inputs, t.args, round(extract(epoch FROM t.queue_expires_at - t.created_at))::int AS expires_in,
               a.request_id
          FROM tasks t JOIN audit_log a ON a.resource_id = t.task_id::text AND a.action = 'task.submitted'
         WHERE t.task_id = ANY($1::uuid[])`,
@@ -109,7 +109,12 @@ describeEachDatabase('task submissions on %s, batched per event-loop turn', (dat
     expect(rows).toHaveLength(numbers.length);
     for (const row of rows) {
       const n = numbers[ids.indexOf(row.task_id)];
-      expect(row).toMatchObject({ args: task(n).args, expires_in: 600 + n, request_id: `req-${n}` });
+      expect(row).toMatchObject({
+        inputs: task(n).inputs,
+        args: task(n).args,
+        expires_in: 600 + n,
+        request_id: `req-${n}`,
+      });
     }
     const [{ events }] = await session.query<{ events: number }>(
       `SELECT count(*)::int AS events FROM task_events WHERE task_id = ANY($1::uuid[]) AND event_type = 'status'`,
