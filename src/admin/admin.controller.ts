@@ -26,7 +26,7 @@ export class AdminUsersController {
   constructor(private readonly adminUsers: AdminUsersService) {}
 
   @Get()
-  @ApiOkResponse({ type: AdminUserPageDto })
+  @ApiOkResponse({ type: AdminUserPageDto, description: 'Every user, oldest first (`limit`, `cursor`)' })
   list(
     @Query() query: PageQueryDto,
     @CurrentPrincipal() actor: Principal,
@@ -36,7 +36,7 @@ export class AdminUsersController {
   }
 
   @Patch(':id')
-  @ApiOkResponse({ type: AdminUserDto })
+  @ApiOkResponse({ type: AdminUserDto, description: 'The user as changed' })
   @ApiNotFoundResponse({ description: 'No such user (`not_found`)' })
   @ApiConflictResponse({ description: 'It would leave no active admin (`last_admin`)' })
   @ApiForbiddenResponse({ description: 'A built-in system account (`forbidden`), or not an admin' })
@@ -60,7 +60,10 @@ export class AdminAuditController {
   ) {}
 
   @Get()
-  @ApiOkResponse({ type: AuditPageDto })
+  @ApiOkResponse({
+    type: AuditPageDto,
+    description: 'Audit rows matching every filter given, newest first (this read is itself audited)',
+  })
   async list(
     @Query() query: AuditQueryDto,
     @CurrentPrincipal() actor: Principal,

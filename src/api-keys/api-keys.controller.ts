@@ -56,7 +56,7 @@ export class ApiKeysController {
   }
 
   @Get(':key_id')
-  @ApiOkResponse({ type: ApiKeyDto })
+  @ApiOkResponse({ type: ApiKeyDto, description: 'The key’s metadata (never the key itself)' })
   @ApiNotFoundResponse({ description: 'No such key of yours (`not_found`)' })
   get(
     @Param('key_id', new ParseUuidPipe('API key not found')) keyId: string,

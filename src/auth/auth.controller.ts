@@ -25,7 +25,10 @@ export class AuthController {
 
   @Public()
   @Post('register')
-  @ApiCreatedResponse({ type: RegisterResponseDto })
+  @ApiCreatedResponse({
+    type: RegisterResponseDto,
+    description: 'The new user, with an API key shown this once',
+  })
   @ApiConflictResponse({ description: 'The username (or email) is taken (`conflict`)' })
   @ApiUnprocessableEntityResponse({ description: 'Invalid username, password or email (`validation_error`)' })
   register(@Body() dto: RegisterDto, @CurrentRequestMeta() meta: RequestMeta): Promise<RegisterResponseDto> {
@@ -37,7 +40,7 @@ export class AuthController {
   @HttpCode(HttpStatus.OK)
   // A NUL in the username is a failed login like any other (401, audited); AuthService never looks it up.
   @AcceptsNulInBody()
-  @ApiOkResponse({ type: TokenPairDto })
+  @ApiOkResponse({ type: TokenPairDto, description: 'An access token and a refresh token' })
   @ApiUnauthorizedResponse({ description: 'Wrong username or password (`unauthorized`)' })
   login(@Body() dto: LoginDto, @CurrentRequestMeta() meta: RequestMeta): Promise<TokenPairDto> {
     return this.auth.login(dto, meta);
@@ -77,7 +80,7 @@ export class AuthController {
   @Authenticated()
   // A read that scripts make often: not held to the auth tier's 10 a minute, which guards credentials.
   @RateLimitTier('general')
-  @ApiOkResponse({ type: MeDto })
+  @ApiOkResponse({ type: MeDto, description: 'Who the credentials belong to' })
   me(@CurrentPrincipal() principal: Principal): Promise<MeDto> {
     return this.auth.me(principal);
   }

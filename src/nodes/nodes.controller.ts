@@ -71,7 +71,7 @@ export class NodesController {
 
   @Get(':node_id')
   @Authenticated({ scopes: [Scope.NodesRead] })
-  @ApiOkResponse({ type: NodeInfoDto })
+  @ApiOkResponse({ type: NodeInfoDto, description: 'The node (its owner’s, or any to an admin)' })
   @ApiNotFoundResponse({ description: NOT_FOUND })
   get(@Param('node_id') nodeId: string, @CurrentPrincipal() principal: Principal): Promise<NodeInfoDto> {
     return this.nodes.get(principal, nodeId);

@@ -2,6 +2,7 @@ import type { OpenAPIObject } from '@nestjs/swagger';
 import { REPLACED_BY_HEADER, SUNSET_HEADER } from '../common/auth/key-sunset';
 import { RATE_TIER_EXTENSION } from '../common/auth/rate-tier.decorator';
 import { OPERATION_SUMMARIES } from './operation-summaries';
+import { pathParameterDescription } from './path-parameters';
 
 type Schema = Record<string, unknown>;
 interface Response {
@@ -11,7 +12,7 @@ interface Response {
 }
 interface Operation {
   summary?: string;
-  parameters?: { in: string }[];
+  parameters?: { in: string; name: string; description?: string }[];
   requestBody?: { content?: Record<string, { schema?: Schema }> };
   security?: Record<string, string[]>[];
   responses: Record<string, Response>;
@@ -76,6 +77,10 @@ export function completeDocument(document: OpenAPIObject): OpenAPIObject {
       const operation = item[method] as Operation | undefined;
       if (!operation) continue;
       operation.summary ??= OPERATION_SUMMARIES[`${method.toUpperCase()} ${path}`];
+      for (const parameter of operation.parameters ?? []) {
+        if (parameter.in === 'path' && !parameter.description)
+          parameter.description = pathParameterDescription(path, parameter.name);
+      }
       completeOperation(operation, method);
     }
   }

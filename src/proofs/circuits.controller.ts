@@ -135,7 +135,7 @@ export class CircuitsController {
   @Get(':circuit_id')
   // Nodes read the circuit (its protocol) to prove zk_proof tasks: any node key may, like any user.
   @NodeAgent({ users: true })
-  @ApiOkResponse({ type: CircuitDto })
+  @ApiOkResponse({ type: CircuitDto, description: 'The circuit, also when retired' })
   @ApiNotFoundResponse({ description: 'No such circuit (`not_found`)' })
   get(@Param('circuit_id', new ParseSha256Pipe('Circuit not found')) circuitId: string): Promise<CircuitDto> {
     return this.registry.get(circuitId);

@@ -147,7 +147,7 @@ export class ModulesController {
 
   @Get(':module_id')
   @Authenticated({ scopes: [Scope.TasksRead] })
-  @ApiOkResponse({ type: ModuleDto })
+  @ApiOkResponse({ type: ModuleDto, description: 'The stored module’s size, imports and exports' })
   @ApiUnprocessableEntityResponse({ description: 'Not a module id (`validation_error`)' })
   @ApiNotFoundResponse({ description: 'No such module (`not_found`)' })
   async get(@Param() { module_id }: ModuleIdParams): Promise<ModuleDto> {

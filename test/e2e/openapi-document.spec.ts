@@ -35,6 +35,27 @@ describe('the OpenAPI document', () => {
     ]);
   });
 
+  it('describes every response and every parameter (Swagger UI shows an empty description as a blank)', () => {
+    const blank: string[] = [];
+    const isBlank = (described: { description?: unknown }) =>
+      typeof described.description !== 'string' || described.description.trim() === '';
+    for (const [path, item] of Object.entries(openapi.doc.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        for (const [status, response] of Object.entries(op.responses)) {
+          if (isBlank(response as { description?: unknown })) blank.push(`${method} ${path} ${status}`);
+        }
+        for (const parameter of (op.parameters ?? []) as {
+          in: string;
+          name: string;
+          description?: unknown;
+        }[]) {
+          if (isBlank(parameter)) blank.push(`${method} ${path} ${parameter.in} ${parameter.name}`);
+        }
+      }
+    }
+    expect(blank).toEqual([]);
+  });
+
   it('describes the error body of every error response', () => {
     const bare: string[] = [];
     for (const [path, item] of Object.entries(openapi.doc.paths)) {

@@ -19,17 +19,17 @@ export class AuditQueryDto extends PageQueryDto {
   @Matches(/^[a-z0-9_.:-]+$/, { message: 'action must be an action name such as auth.login' })
   action?: string;
 
-  @ApiPropertyOptional({ format: 'uuid' })
+  @ApiPropertyOptional({ format: 'uuid', description: 'Only rows of this user (the actor)' })
   @IsOptional()
   @IsUUID()
   user_id?: string;
 
-  @ApiPropertyOptional({ format: 'date-time' })
+  @ApiPropertyOptional({ format: 'date-time', description: 'Only rows recorded at or after this time' })
   @IsOptional()
   @IsDateTime()
   from?: string;
 
-  @ApiPropertyOptional({ format: 'date-time' })
+  @ApiPropertyOptional({ format: 'date-time', description: 'Only rows recorded at or before this time' })
   @IsOptional()
   @IsDateTime()
   to?: string;

@@ -6,7 +6,13 @@ import { Page, PAGE_LIMIT } from './page';
 
 /** `?limit` (1–100, default 50) and an opaque `?cursor` from a previous page's `next_cursor`. */
 export class PageQueryDto {
-  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: PAGE_LIMIT.max, default: PAGE_LIMIT.default })
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 1,
+    maximum: PAGE_LIMIT.max,
+    default: PAGE_LIMIT.default,
+    description: `Items per page, at most ${PAGE_LIMIT.max}; fewer (and \`next_cursor: null\`) on the last page`,
+  })
   @IsOptional()
   @Transform(({ value }: { value: unknown }) =>
     typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value,

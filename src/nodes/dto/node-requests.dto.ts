@@ -80,17 +80,17 @@ const toBoolean = ({ value }: { value: unknown }) =>
   value === 'true' ? true : value === 'false' ? false : value;
 
 export class ListNodesQueryDto extends PageQueryDto {
-  @ApiPropertyOptional({ enum: NODE_STATUSES })
+  @ApiPropertyOptional({ enum: NODE_STATUSES, description: 'Only nodes with this status' })
   @IsOptional()
   @IsIn(NODE_STATUSES)
   status?: NodeStatus;
 
-  @ApiPropertyOptional({ enum: NODE_TYPES })
+  @ApiPropertyOptional({ enum: NODE_TYPES, description: 'Only nodes of this type' })
   @IsOptional()
   @IsIn(NODE_TYPES)
   node_type?: NodeType;
 
-  @ApiPropertyOptional({ maxLength: 32 })
+  @ApiPropertyOptional({ maxLength: 32, description: 'Only nodes in this region (exact, case-sensitive)' })
   @IsOptional()
   @IsString()
   @Length(1, 32)

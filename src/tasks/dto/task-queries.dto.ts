@@ -7,8 +7,14 @@ import { TASK_STATUSES, TASK_TYPES } from '../../common/tasks/task-kinds';
 import type { TaskStatus, TaskType } from '../../common/tasks/task-kinds';
 
 export class ListTasksQueryDto extends PageQueryDto {
-  @ApiPropertyOptional({ enum: TASK_STATUSES }) @IsOptional() @IsIn(TASK_STATUSES) status?: TaskStatus;
-  @ApiPropertyOptional({ enum: TASK_TYPES }) @IsOptional() @IsIn(TASK_TYPES) task_type?: TaskType;
+  @ApiPropertyOptional({ enum: TASK_STATUSES, description: 'Only tasks with this status' })
+  @IsOptional()
+  @IsIn(TASK_STATUSES)
+  status?: TaskStatus;
+  @ApiPropertyOptional({ enum: TASK_TYPES, description: 'Only tasks of this type' })
+  @IsOptional()
+  @IsIn(TASK_TYPES)
+  task_type?: TaskType;
 
   // No example: Swagger UI fills an optional query field with it, and "List your tasks" then filtered by it.
   @ApiPropertyOptional({
