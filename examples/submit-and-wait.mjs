@@ -257,12 +257,16 @@ async function checkReceipt(task, sent, moduleBytes) {
     vouching.filter((run) => run.verdict !== 'invalid').map((run) => run.node_public_key),
   );
   const module = moduleBytes ? sha256(moduleBytes) : task.module_id; // an inline module's id is its SHA-256
+  const inputs = sent.inputs === undefined ? {} : sent.inputs;
+  // The original's {prompt} or {numbers, operation} runs as the program inputs it maps to, which only the
+  // task's own view shows (task.inputs): the receipt is checked against those.
+  const mapped = sent.task_type === 'computation' && !Object.hasOwn(Object(inputs), 'program');
   const checks = {
     'server key pinned': r.server_public_key === pinned,
     'server key id': r.server_key_id === sha256(Buffer.from(r.server_public_key, 'base64')),
     'server signature': ed25519Verifies(r.server_public_key, r, signature),
     'this task': r.task_id === task.task_id && r.min_nodes === task.requirements.min_nodes,
-    'inputs sent': r.inputs_hash === jcsHash(sent.inputs === undefined ? {} : sent.inputs),
+    'inputs sent': r.inputs_hash === jcsHash(mapped ? task.inputs : inputs),
     'module or circuit': task.circuit_id ? r.circuit_id === task.circuit_id : r.module_hash === module,
     'result printed': r.output_hash === jcsHash(task.result),
     'run signatures': runs.length === r.runs.length && r.runs.every(bindsTask),

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentProcess, startNodeScript } from '../support/agent-process';
 import { useAgentServer } from '../support/agent-server';
@@ -162,6 +163,30 @@ describe('a client written from the documentation (examples/submit-and-wait.mjs)
     expect(streams.at(-1)?.status).toBe(200);
     expect(streams[1].at - streams[0].at).toBeGreaterThanOrEqual(2000); // Retry-After: 2
     await api('POST', `/tasks/${blocked.json.task_id}/cancel`);
+  });
+
+  it('checks the receipt of the original’s {prompt} against the program inputs the task shows it ran as', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vcp-prompt-task-'));
+    const file = join(dir, 'task.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        task_type: 'computation',
+        inputs: { prompt: 'what is 2+2?' },
+        requirements: { min_nodes: 1, max_execution_time_sec: 60 },
+      }),
+    );
+    try {
+      const { code, report, script } = await run(['--task', file]);
+      expect({ code, output: code === 0 ? '' : script.output() }).toEqual({ code: 0, output: '' });
+      expect(report).toMatchObject({
+        status: 'completed',
+        result: { result: 4 },
+        receipt: { verified: true },
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('ends non-zero with the task’s reason when the task fails', async () => {
