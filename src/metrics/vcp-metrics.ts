@@ -4,27 +4,19 @@ import { RATE_TIERS, RateTier } from '../common/auth/rate-tiers';
 import { UNMATCHED_ROUTE } from '../common/http/route-templates';
 import { RUN_OUTCOMES, RunOutcome } from '../common/runs/run-outcomes';
 import { FINAL_TASK_STATUSES, TASK_TYPES } from '../common/tasks/task-kinds';
-
-/**
- * Every metric the service exports, defined here and only here; modules call the methods below where the
- * event happens. A metric is added with the module that feeds it, so a scrape never
- * shows a series that stays at zero for want of code. Label values come from closed sets in code (never from a request), so the number of series
- * is bounded whatever clients send.
- */
-export const AUTH_EVENTS = [
-  'login_success',
-  'login_failure',
-  'register',
-  'refresh',
-  'refresh_failure',
-  'refresh_reuse_detected',
-  'api_key_failure',
-  'access_token_failure',
-] as const;
-export type AuthEvent = (typeof AUTH_EVENTS)[number];
-
-/** The node statuses the `vcp_nodes` gauge reports (the nodes table's CHECK constraint). */
-export const NODE_STATUS_LABELS = ['online', 'offline', 'busy', 'draining', 'suspended', 'rejected'] as const;
+import {
+  AUTH_EVENTS,
+  AuthEvent,
+  CLAIM_RESULTS,
+  ClaimResult,
+  LEASE_LOSS_CAUSES,
+  LeaseLossCause,
+  NODE_STATUS_LABELS,
+  RETENTION_TABLES,
+  RetentionTable,
+  RUN_VERDICTS,
+  RunVerdict,
+} from './metric-labels';
 
 const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
@@ -45,30 +37,9 @@ const WASM_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300,
 const PROOF_BUCKETS = [
   0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 7.5, 10, 15, 30, 60, 120, 300, 600,
 ];
-/** What one claim statement did: leased runs, found none, or answered a repeat with the runs it had leased. */
-export const CLAIM_RESULTS = ['leased', 'empty', 'replayed'] as const;
-export type ClaimResult = (typeof CLAIM_RESULTS)[number];
 
 /** One claim statement: well under a millisecond on an idle database, seconds only under lock contention. */
 const CLAIM_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
-
-/** Why a lease ended without a result (`vcp_task_leases_expired_total{cause}`). */
-export const LEASE_LOSS_CAUSES = [
-  'lease_expired',
-  'node_deleted',
-  'node_rejected',
-  'node_offline',
-  'node_quarantined',
-] as const;
-export type LeaseLossCause = (typeof LEASE_LOSS_CAUSES)[number];
-
-/** How a run compared with its task's accepted output (`vcp_runs_verified_total{verdict}`). */
-export const RUN_VERDICTS = ['valid', 'invalid'] as const;
-export type RunVerdict = (typeof RUN_VERDICTS)[number];
-
-/** The tables the retention sweep prunes (`vcp_retention_rows_pruned_total{table}`). */
-export const RETENTION_TABLES = ['task_idempotency_keys', 'refresh_tokens', 'audit_log'] as const;
-export type RetentionTable = (typeof RETENTION_TABLES)[number];
 
 interface HttpSeries {
   labels: Record<'method' | 'route' | 'status_code', string>;
@@ -79,6 +50,12 @@ interface HttpSeries {
   errors: ReturnType<Counter['labels']> | null;
 }
 
+/**
+ * Every metric the service exports, defined here and only here; modules call the methods below where the
+ * event happens. A metric is added with the module that feeds it, so a scrape never shows a series that stays
+ * at zero for want of code. Label values come from closed sets in code (./metric-labels.ts and the sets in
+ * common/), never from a request, so the number of series is bounded whatever clients send.
+ */
 @Injectable()
 export class VcpMetrics {
   private readonly httpDuration: Histogram;

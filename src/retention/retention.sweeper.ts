@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { IntervalSweep } from '../common/concurrency/interval-sweep';
-import { RetentionTable, VcpMetrics } from '../metrics/vcp-metrics';
+import type { RetentionTable } from '../metrics/metric-labels';
+import { VcpMetrics } from '../metrics/vcp-metrics';
 import { RetentionConfig } from './retention.config';
 import { RetentionRepository } from './retention.repository';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { RATE_TIERS } from '../../src/common/auth/rate-tiers';
 import { RUN_OUTCOMES } from '../../src/common/runs/run-outcomes';
 import { FINAL_TASK_STATUSES, TASK_TYPES } from '../../src/common/tasks/task-kinds';
-import { AUTH_EVENTS, CLAIM_RESULTS, LEASE_LOSS_CAUSES, RUN_VERDICTS } from '../../src/metrics/vcp-metrics';
+import { AUTH_EVENTS, CLAIM_RESULTS, LEASE_LOSS_CAUSES, RUN_VERDICTS } from '../../src/metrics/metric-labels';
 import { LeaseSweeper } from '../../src/scheduling/lease-sweeper';
 import { TestAgent } from '../support/agent';
 import { useTestApp } from '../support/app';
