@@ -9,6 +9,7 @@ export const AuditAction = {
   AuthRefreshReuseDetected: 'auth.refresh_reuse_detected',
   AuthLogout: 'auth.logout',
   AuthLogoutAll: 'auth.logout_all',
+  AuthPasswordChanged: 'auth.password_changed',
   AuthApiKeyFailed: 'auth.api_key_failed',
   AuthAdminAccessDenied: 'auth.admin_access_denied',
   ApiKeyCreated: 'api_key.created',

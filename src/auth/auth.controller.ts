@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, HttpStatus, Post } from '@nestjs/commo
 import {
   ApiConflictResponse,
   ApiCreatedResponse,
+  ApiForbiddenResponse,
   ApiNoContentResponse,
   ApiOkResponse,
   ApiTags,
@@ -14,14 +15,26 @@ import { AuthService } from './auth.service';
 import { Authenticated } from '../common/auth/authenticated.decorator';
 import { Public } from '../common/auth/public.decorator';
 import { CurrentPrincipal, CurrentRequestMeta } from '../common/auth/request-context.decorator';
-import { LoginDto, MeDto, RefreshDto, RegisterDto, RegisterResponseDto, TokenPairDto } from './dto/auth.dto';
+import {
+  ChangePasswordDto,
+  LoginDto,
+  MeDto,
+  RefreshDto,
+  RegisterDto,
+  RegisterResponseDto,
+  TokenPairDto,
+} from './dto/auth.dto';
+import { PasswordChangeService } from './password-change.service';
 import type { Principal, RequestMeta } from '../common/auth/principal';
 
 @ApiTags('auth')
 @RateLimitTier('auth')
 @Controller('auth')
 export class AuthController {
-  constructor(private readonly auth: AuthService) {}
+  constructor(
+    private readonly auth: AuthService,
+    private readonly passwords: PasswordChangeService,
+  ) {}
 
   @Public()
   @Post('register')
@@ -74,6 +87,34 @@ export class AuthController {
     @CurrentRequestMeta() meta: RequestMeta,
   ): Promise<void> {
     return this.auth.logoutAll(principal, meta);
+  }
+
+  @Post('password')
+  // A leaked script key must not be able to take the account over: only a login session may do this.
+  @Authenticated({ sessionOnly: true })
+  @HttpCode(HttpStatus.OK)
+  @ApiOkResponse({
+    type: TokenPairDto,
+    description:
+      'Changed. Every session of the account ended (refresh tokens revoked, access tokens issued before cut); ' +
+      'this is a new one, as login answers. API keys keep working',
+  })
+  @ApiForbiddenResponse({
+    description:
+      'The current password is wrong (`forbidden`, reason `wrong_password`; audited, and counted with failed ' +
+      'authentications), or the account is a built-in system account (`forbidden`)',
+  })
+  @ApiUnprocessableEntityResponse({
+    description:
+      'Request failed validation (`validation_error`): the new password breaks the registration rule, or ' +
+      'is the current one',
+  })
+  changePassword(
+    @Body() dto: ChangePasswordDto,
+    @CurrentPrincipal() principal: Principal,
+    @CurrentRequestMeta() meta: RequestMeta,
+  ): Promise<TokenPairDto> {
+    return this.passwords.change(principal, dto, meta);
   }
 
   @Get('me')

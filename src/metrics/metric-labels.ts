@@ -13,6 +13,8 @@ export const AUTH_EVENTS = [
   'refresh_reuse_detected',
   'api_key_failure',
   'access_token_failure',
+  'password_change',
+  'password_change_failure',
 ] as const;
 export type AuthEvent = (typeof AUTH_EVENTS)[number];
 

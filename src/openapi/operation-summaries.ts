@@ -10,6 +10,7 @@ export const OPERATION_SUMMARIES: Record<string, string> = {
   'POST /api/v1/auth/refresh': 'Swap a refresh token for a new pair (each refresh token works once)',
   'POST /api/v1/auth/logout': 'End the session of this refresh token',
   'POST /api/v1/auth/logout-all': "End every session of the caller's account",
+  'POST /api/v1/auth/password': 'Change your password (ends every session; answers a new token pair)',
   'GET /api/v1/auth/me': 'Who the credentials belong to: user, role, scopes',
   'GET /api/v1/admin/users': 'Admin: list accounts',
   'PATCH /api/v1/admin/users/{id}': "Admin: change an account's role or disable it",

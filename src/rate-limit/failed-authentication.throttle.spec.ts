@@ -2,6 +2,7 @@ import { Registry } from 'prom-client';
 import { testConfig } from '../../test/support/config';
 import { appErrorOf, fakeRequest } from '../../test/support/guard-context';
 import { UNIT_RATE_LIMITS } from '../../test/support/rate-limit-env';
+import { clientAddress } from '../common/auth/client-address';
 import { FakeClock } from '../common/clock/fake-clock';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { BoundedMemoryThrottlerStorage } from './bounded-memory.storage';
@@ -22,7 +23,7 @@ describe('AuthFailureThrottle', () => {
     sut = new AuthFailureThrottle(storage, config.rateLimit, new VcpMetrics(registry));
   });
 
-  const fail = (ip: string) => sut.recordFailure(fakeRequest({ ip }));
+  const fail = (ip: string) => sut.recordFailure(clientAddress(fakeRequest({ ip })));
 
   it("allows the auth tier's per-minute count of failures from one client, then answers 429", async () => {
     for (let i = 0; i < 10; i++) await fail('198.51.100.1');

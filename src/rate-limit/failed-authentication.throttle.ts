@@ -1,10 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import type { FastifyRequest } from 'fastify';
 import { FailedAuthenticationThrottle } from '../common/auth/failed-authentication.throttle';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
 import { VcpMetrics } from '../metrics/vcp-metrics';
-import { clientAddress } from '../common/auth/client-address';
 import { clientSubject } from './client-subject';
 import { RateLimitConfig } from './rate-limit.config';
 import { ResilientThrottlerStorage } from './resilient.storage';
@@ -22,10 +20,10 @@ export class AuthFailureThrottle extends FailedAuthenticationThrottle {
     super();
   }
 
-  async recordFailure(request: FastifyRequest): Promise<void> {
+  async recordFailure(client: string | null): Promise<void> {
     const limit = this.config.tiers.auth.rpm;
     const record = await this.counters.increment(
-      `auth-failure:${clientSubject(clientAddress(request) ?? undefined)}`,
+      `auth-failure:${clientSubject(client ?? undefined)}`,
       WINDOW_MS,
       limit,
       WINDOW_MS,

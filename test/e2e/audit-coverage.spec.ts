@@ -129,6 +129,14 @@ describe('audit coverage: every mutating operation is audited or consciously exe
       const res = await call('POST', '/auth/logout-all', bearer(tokens.access_token));
       return [res, { action: 'auth.logout_all', userId: state.bobId }];
     },
+    'POST /api/v1/auth/password': async () => {
+      const tokens = await login(ctx.app, state.bobName);
+      const res = await call('POST', '/auth/password', bearer(tokens.access_token), {
+        current_password: 'correct horse battery',
+        new_password: 'a longer passphrase',
+      });
+      return [res, rowOf('auth.password_changed', state.bobId, 'user', state.bobId)];
+    },
     'POST /api/v1/api-keys': async () => {
       const res = await call('POST', '/api-keys', bearer(alice.accessToken), {
         name: 'audited',

@@ -268,6 +268,10 @@ describe('golden responses of the main routes', () => {
     await step('list tasks', 'GET', '/api/v1/tasks', user);
     await step('cancel task', 'POST', `/api/v1/tasks/${task.body.task_id}/cancel`, user);
     await step('logout-all', 'POST', '/api/v1/auth/logout-all', user);
+    const again = bearer((await login(ctx.app, 'golden_user', 'golden user password')).access_token);
+    const change = (current_password: string) => ({ current_password, new_password: 'golden new password' });
+    await step('change password wrong', 'POST', '/api/v1/auth/password', again, change('not the password'));
+    await step('change password', 'POST', '/api/v1/auth/password', again, change('golden user password'));
 
     expectGolden('responses.json', recorded);
   });

@@ -50,6 +50,12 @@ async function tourAuth({ app, call }: Tour, alice: Session) {
   const bob = await newSession(app, 'bob');
   await call('POST', '/api/v1/auth/logout-all', bearer(bob.accessToken));
   await call('GET', '/api/v1/auth/me', bearer(bob.accessToken)); // cut: 401
+  const dana = await newSession(app, 'dana');
+  const change = (headers: Headers, current: string, next: string) =>
+    call('POST', '/api/v1/auth/password', headers, { current_password: current, new_password: next });
+  await change(bearer(dana.accessToken), 'not the password', 'a longer passphrase'); // 403 wrong_password
+  await change(apiKeyHeader(dana.apiKey), dana.password, 'a longer passphrase'); // an API key: 403
+  await change(bearer(dana.accessToken), dana.password, 'a longer passphrase'); // a new token pair
 }
 
 /** API keys: create, list, get, rotate, revoke, and a key too narrow for a route (403). */

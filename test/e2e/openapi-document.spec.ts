@@ -201,7 +201,7 @@ describe('the OpenAPI document', () => {
     expect(described(release, '422')).toContain('validation_error');
   });
 
-  it('documents fields of any JSON value as such (a task result can be a string), and the key-only route as key-only', () => {
+  it('documents fields of any JSON value as such (a task result can be a string), and the key-only route as key-only (and the session-only one as session-only)', () => {
     const anyJson = (schema: string, property: string) =>
       (openapi.doc.components.schemas[schema].properties as Record<string, Json>)[property];
     for (const [schema, property] of [
@@ -215,6 +215,8 @@ describe('the OpenAPI document', () => {
       expect(field.oneOf).toEqual(expect.arrayContaining([{ type: 'string' }, { type: 'number' }]));
     }
     expect(operation('/api/v1/auth/api-key/validate', 'get').security).toEqual([{ 'api-key': [] }]);
+    // A password change takes a login session only: a leaked script key must not take the account over.
+    expect(operation('/api/v1/auth/password', 'post').security).toEqual([{ bearer: [] }]);
   });
 
   it('lists null in the enums of nullable fields (a strict 3.0.3 validator rejects a null it does not list)', () => {

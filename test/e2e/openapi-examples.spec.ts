@@ -90,6 +90,10 @@ describe('every example in the OpenAPI document, sent as Swagger UI sends it', (
     // It ends every session of its caller: a session of its own, so the admin's stays.
     if (offer.path === '/api/v1/auth/logout-all')
       headers = bearer((await newSession(ctx.app, 'leaver')).accessToken);
+    // It ends every session too, and its example's current_password must be the caller's: a session whose
+    // password is the example's (newSession's), so the example is sent with valid credentials, as stated.
+    if (offer.path === '/api/v1/auth/password')
+      headers = bearer((await newSession(ctx.app, 'changer')).accessToken);
     const secured = schemes.length > 0;
     const bodies = offer.bodies.length > 0 ? offer.bodies : [{ label: 'no body', body: undefined }];
     for (const { label, body } of bodies)

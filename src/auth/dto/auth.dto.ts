@@ -49,6 +49,21 @@ export class RefreshDto {
   refresh_token!: string;
 }
 
+export class ChangePasswordDto {
+  // As login's password: whatever the account's is, checked (and refused when wrong) by bcrypt, never the rule.
+  @ApiProperty({ example: 'correct horse battery', description: 'The account’s password now' })
+  @IsString()
+  @MaxLength(1024)
+  current_password!: string;
+
+  @ApiProperty({
+    example: 'a longer passphrase, 2026',
+    description: `${PASSWORD_DOC}; not the current one`,
+  })
+  @IsPassword()
+  new_password!: string;
+}
+
 export class RegisterResponseDto {
   @ApiProperty({ format: 'uuid' })
   user_id!: string;

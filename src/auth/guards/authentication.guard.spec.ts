@@ -1,6 +1,5 @@
 import { Reflector } from '@nestjs/core';
 import { JwtService } from '@nestjs/jwt';
-import type { FastifyRequest } from 'fastify';
 import { Registry } from 'prom-client';
 import { testConfig, TestConfig } from '../../../test/support/config';
 import { FakeUsersRepository } from '../../../test/support/fake-users.repository';
@@ -14,6 +13,7 @@ import {
 import type { ApiKeyAuthService, ApiKeyCheck, ApiKeyFailure } from '../../api-keys/api-key-auth.service';
 import { ApiKeyStrategy } from '../../api-keys/api-key.strategy';
 import { Authenticated } from '../../common/auth/authenticated.decorator';
+import { clientAddress } from '../../common/auth/client-address';
 import { FailedAuthenticationThrottle } from '../../common/auth/failed-authentication.throttle';
 import type { Principal, RequestMeta } from '../../common/auth/principal';
 import { Public } from '../../common/auth/public.decorator';
@@ -57,12 +57,12 @@ class FakeApiKeyAuth implements Pick<ApiKeyAuthService, 'authenticate' | 'record
 
 /** The port as the rate-limit module would implement it, reduced to: count, and refuse past `allowed`. */
 class RecordingFailureThrottle extends FailedAuthenticationThrottle {
-  readonly requests: FastifyRequest[] = [];
+  readonly clients: (string | null)[] = [];
   allowed = Infinity;
 
-  recordFailure(request: FastifyRequest): Promise<void> {
-    this.requests.push(request);
-    if (this.requests.length > this.allowed) {
+  recordFailure(client: string | null): Promise<void> {
+    this.clients.push(client);
+    if (this.clients.length > this.allowed) {
       return Promise.reject(
         new AppException(ErrorCode.RateLimited, 'Too many failed authentications; retry later'),
       );
@@ -141,7 +141,7 @@ describe('AuthenticationGuard', () => {
         await expect(sut.canActivate(context)).resolves.toBe(true);
         expect(context.switchToHttp().getRequest<{ user?: Principal }>().user).toBeUndefined();
       }
-      expect(failures.requests).toHaveLength(0);
+      expect(failures.clients).toHaveLength(0);
     });
 
     it('are only the marked ones: an undecorated handler is closed', async () => {
@@ -164,7 +164,7 @@ describe('AuthenticationGuard', () => {
         scopes: ROLE_SCOPES.user,
         authMethod: 'jwt',
       });
-      expect(failures.requests).toHaveLength(0);
+      expect(failures.clients).toHaveLength(0);
     });
 
     it('a valid X-API-Key sets the key principal', async () => {
@@ -205,7 +205,7 @@ describe('AuthenticationGuard', () => {
         code: 'unauthorized',
         message: 'Valid credentials are required',
       });
-      expect(failures.requests).toEqual([request]);
+      expect(failures.clients).toEqual([clientAddress(request)]);
     });
 
     interface TokenTwist {
@@ -231,7 +231,7 @@ describe('AuthenticationGuard', () => {
       );
       const { request, outcome } = run({ headers: bearer(token) });
       expect(await appErrorOf(() => outcome)).toMatchObject({ status: 401, code: 'unauthorized' });
-      expect(failures.requests).toEqual([request]);
+      expect(failures.clients).toEqual([clientAddress(request)]);
     });
 
     it('a token whose account was disabled: 401, though the same token passed before', async () => {
@@ -245,7 +245,7 @@ describe('AuthenticationGuard', () => {
         code: 'unauthorized',
         message: 'Invalid or expired access token',
       });
-      expect(failures.requests).toHaveLength(1);
+      expect(failures.clients).toHaveLength(1);
     });
 
     it('a revoked key: 401, audited with its reason and the request metadata, counted', async () => {
@@ -262,7 +262,7 @@ describe('AuthenticationGuard', () => {
           meta: { ip: '198.51.100.4', userAgent: 'unit-test', requestId: request.id, apiKeyId: null },
         },
       ]);
-      expect(failures.requests).toEqual([request]);
+      expect(failures.clients).toEqual([clientAddress(request)]);
     });
   });
 
@@ -328,7 +328,7 @@ describe('AuthenticationGuard', () => {
     it('is not consulted when authentication succeeds', async () => {
       failures.allowed = 0;
       await expect(run({ headers: { 'x-api-key': VALID_KEY } }).outcome).resolves.toBe(true);
-      expect(failures.requests).toHaveLength(0);
+      expect(failures.clients).toHaveLength(0);
     });
   });
 });

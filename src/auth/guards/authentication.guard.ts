@@ -12,6 +12,7 @@ import {
   isCredentialParamName,
   queryValueHoldsCredential,
 } from '../../common/auth/credentials-in-url';
+import { clientAddress } from '../../common/auth/client-address';
 import { announceKeySunset } from '../../common/auth/key-sunset';
 import { IS_PUBLIC_KEY } from '../../common/auth/public.decorator';
 import { routeMetadata } from '../../common/http/route-metadata';
@@ -69,7 +70,7 @@ export class AuthenticationGuard extends AuthGuard(['jwt', 'api-key']) {
         // Counted, never audited: anyone can send bad bearer tokens, and a row each would let them flood the
         // audit table (README, Audit log). JWT first: a 401 with a bearer token means the token was refused.
         if (request.headers.authorization !== undefined) this.metrics.authEvent('access_token_failure');
-        await this.failures.recordFailure(request);
+        await this.failures.recordFailure(clientAddress(request));
       }
       throw error;
     }

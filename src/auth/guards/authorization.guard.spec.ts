@@ -10,6 +10,7 @@ class OpenController {
   @Public() health() {}
   @Authenticated() anyCaller() {}
   @Authenticated({ scopes: [Scope.TasksRead, Scope.TasksWrite] }) writeTasks() {}
+  @Authenticated({ sessionOnly: true }) changePassword() {}
   undecorated() {}
 }
 
@@ -55,6 +56,16 @@ describe('AuthorizationGuard', () => {
   it('accepts any principal where no role or scope is required', () => {
     expect(allows(OpenController, 'anyCaller', principal('user', []))).toBe(true);
     expect(allows(OpenController, 'undecorated', principal('user', []))).toBe(true);
+  });
+
+  it('lets only a login session (bearer JWT) through a session-only route: an API key is 403 whatever its scopes', async () => {
+    const session: Principal = { ...principal('admin'), authMethod: 'jwt', keyId: undefined };
+    expect(allows(OpenController, 'changePassword', session)).toBe(true);
+    expect(await appErrorOf(() => allows(OpenController, 'changePassword', principal('admin')))).toEqual({
+      status: 403,
+      code: 'forbidden',
+      message: 'This needs a login session (a bearer token), not an API key',
+    });
   });
 
   it("checks the controller's role: a user gets 403 forbidden, an admin passes", async () => {

@@ -34,6 +34,12 @@ export class AuthorizationGuard implements CanActivate {
       throw new AppException(ErrorCode.Forbidden, 'Only the node’s own key can call this route');
     }
     const requirements = routeMetadata<AuthRequirements>(this.reflector, AUTH_REQUIREMENTS_KEY, context);
+    if (requirements?.sessionOnly && principal.authMethod !== 'jwt') {
+      throw new AppException(
+        ErrorCode.Forbidden,
+        'This needs a login session (a bearer token), not an API key',
+      );
+    }
     if (requirements?.roles?.length && !requirements.roles.includes(principal.role)) {
       if (requirements.roles.includes('admin')) {
         const route = `${request.method} ${request.routeOptions.url ?? request.url}`;

@@ -15,6 +15,11 @@ export interface AuthRequirements {
   roles?: readonly Role[];
   /** The caller's credential must carry every one of these scopes. */
   scopes?: readonly Scope[];
+  /**
+   * Only a login session's access token (bearer JWT), never an API key, whatever its scopes: for what would let
+   * a leaked script key take the account over (its password). `keys:manage` cannot serve: a key may carry it.
+   */
+  sessionOnly?: boolean;
 }
 
 /**
@@ -29,10 +34,12 @@ export function Authenticated(requirements: AuthRequirements = {}, { apiKeyOnly 
     ApiExtension('x-required-roles', requirements.roles ?? []),
     // `apiKeyOnly`: the route itself refuses a bearer token (it is about the key), so the document offers none.
     ...(apiKeyOnly ? [] : [ApiBearerAuth('bearer')]),
-    ApiSecurity('api-key'),
+    ...(requirements.sessionOnly ? [] : [ApiSecurity('api-key')]),
     ApiUnauthorizedResponse({ description: 'Missing, invalid or expired credentials (`unauthorized`)' }),
     ApiForbiddenResponse({
-      description: 'Authenticated, but the role or scopes do not allow this (`forbidden`)',
+      description: requirements.sessionOnly
+        ? 'Authenticated, but not by a login session: an API key cannot do this (`forbidden`)'
+        : 'Authenticated, but the role or scopes do not allow this (`forbidden`)',
     }),
   );
 }

@@ -46,6 +46,11 @@ export const ErrorReason = {
   ReceiptUnavailable: 'receipt_unavailable',
   /** 409 `conflict`: the circuit is retired; it stays readable but takes no new tasks or proofs. */
   CircuitRetired: 'circuit_retired',
+  /**
+   * 403 `forbidden`: a password change's `current_password` is not the account's. Not a 401: the session is
+   * valid, and a client that read 401 as "logged out" would drop it.
+   */
+  WrongPassword: 'wrong_password',
   /** 503 `service_unavailable`: the server is draining before it stops; retry (another replica, or later). */
   ShuttingDown: 'shutting_down',
 } as const;
