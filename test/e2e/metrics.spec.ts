@@ -185,10 +185,21 @@ describe('metrics', () => {
       payload: { username: session.username, password: 'not the password' },
     });
     expect(bad.statusCode).toBe(401);
+    const changePassword = (current: string) =>
+      ctx.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/password',
+        headers: { authorization: `Bearer ${session.accessToken}` },
+        payload: { current_password: current, new_password: 'another correct horse' },
+      });
+    expect((await changePassword('not the password')).statusCode).toBe(403);
+    const changed = await changePassword(session.password);
+    expect(changed.statusCode).toBe(200);
+    const { refresh_token: refreshToken } = changed.json<{ refresh_token: string }>();
     const refresh = (token: string) =>
       ctx.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refresh_token: token } });
-    expect((await refresh(session.refreshToken)).statusCode).toBe(200);
-    expect((await refresh(session.refreshToken)).statusCode).toBe(401); // replay of a rotated token
+    expect((await refresh(refreshToken)).statusCode).toBe(200);
+    expect((await refresh(refreshToken)).statusCode).toBe(401); // replay of a rotated token
     expect(
       (await get('/api/v1/auth/me', { 'x-api-key': `${session.apiKey.slice(0, -6)}zzzzzz` })).statusCode,
     ).toBe(401);
@@ -207,6 +218,8 @@ describe('metrics', () => {
       refresh_reuse_detected: delta('refresh_reuse_detected'),
       api_key_failure: delta('api_key_failure'),
       access_token_failure: delta('access_token_failure'),
+      password_change: delta('password_change'),
+      password_change_failure: delta('password_change_failure'),
     }).toEqual({
       register: 1,
       login_success: 1,
@@ -215,6 +228,8 @@ describe('metrics', () => {
       refresh_reuse_detected: 1,
       api_key_failure: 1,
       access_token_failure: 1,
+      password_change: 1,
+      password_change_failure: 1,
     });
   });
 
