@@ -3,6 +3,7 @@ import { JwtService } from '@nestjs/jwt';
 import { randomUUID } from 'node:crypto';
 import type { Role } from '../common/auth/scopes';
 import { AuthConfig } from './auth.config';
+import type { TokenPairDto } from './dto/auth.dto';
 
 export const JWT_ISSUER = 'vcp';
 export const JWT_AUDIENCE = 'vcp-api';
@@ -48,5 +49,15 @@ export class AccessTokenService {
         jwtid: randomUUID(),
       },
     );
+  }
+
+  /** What login, refresh and a password change answer: an access token for `user` beside its refresh token. */
+  pair(user: { userId: string; role: Role; accessTokenEpoch: number }, refreshToken: string): TokenPairDto {
+    return {
+      access_token: this.sign(user.userId, user.role, user.accessTokenEpoch),
+      refresh_token: refreshToken,
+      token_type: 'Bearer',
+      expires_in: this.ttlSeconds,
+    };
   }
 }

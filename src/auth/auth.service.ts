@@ -6,7 +6,7 @@ import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { TransactionRunner } from '../database/transaction-runner';
-import { isUniqueViolation, UserRecord, UsersRepository } from '../users/users.repository';
+import { isUniqueViolation, UsersRepository } from '../users/users.repository';
 import { UserStatusCache } from '../users/user-status.cache';
 import { AccessTokenService } from './access-token.service';
 import {
@@ -114,7 +114,7 @@ export class AuthService {
       return token;
     });
     this.metrics.authEvent('login_success');
-    return this.tokenPair(user, refreshToken);
+    return this.accessTokens.pair(user, refreshToken);
   }
 
   async refresh(presented: string, meta: RequestMeta): Promise<TokenPairDto> {
@@ -128,7 +128,7 @@ export class AuthService {
       throw invalidRefresh();
     }
     this.metrics.authEvent('refresh');
-    return this.tokenPair(user, result.refreshToken);
+    return this.accessTokens.pair(user, result.refreshToken);
   }
 
   /** Idempotent: an unknown or already revoked token is not an error (nothing to reveal, nothing to undo). */
@@ -158,15 +158,6 @@ export class AuthService {
     const user = await this.users.findById(principal.userId);
     if (!user) throw new AppException(ErrorCode.Unauthorized, 'Valid credentials are required');
     return toMeDto(user, principal.scopes);
-  }
-
-  private tokenPair(user: UserRecord, refreshToken: string): TokenPairDto {
-    return {
-      access_token: this.accessTokens.sign(user.userId, user.role, user.accessTokenEpoch),
-      refresh_token: refreshToken,
-      token_type: 'Bearer',
-      expires_in: this.accessTokens.ttlSeconds,
-    };
   }
 
   /** Like a failed login: anonymous but rate limited (tier `auth`), so a row per attempt is affordable. */

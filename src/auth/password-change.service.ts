@@ -87,16 +87,7 @@ export class PasswordChangeService {
     }
     this.statuses.invalidate(user.userId); // this replica refuses the old access tokens at once
     this.metrics.authEvent('password_change');
-    return {
-      access_token: this.accessTokens.sign(
-        issued.user.userId,
-        issued.user.role,
-        issued.user.accessTokenEpoch,
-      ),
-      refresh_token: issued.refreshToken,
-      token_type: 'Bearer',
-      expires_in: this.accessTokens.ttlSeconds,
-    };
+    return this.accessTokens.pair(issued.user, issued.refreshToken);
   }
 
   /** Written outside any transaction, so it stays although the request answers 4xx. Never a password. */
