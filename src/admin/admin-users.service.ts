@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { AuditAction } from '../audit/audit-actions';
-import { AuditService } from '../audit/audit.service';
+import { AuditedRefusal, keepingRefusals } from '../audit/audited-refusal';
+import { AuditEvent, AuditService } from '../audit/audit.service';
 import type { Principal, RequestMeta } from '../common/auth/principal';
 import { RefreshTokenService } from '../auth/refresh-token.service';
 import { AppException } from '../common/errors/app.exception';
@@ -49,19 +50,16 @@ export class AdminUsersService {
     if (dto.role === undefined && dto.disabled === undefined) {
       throw AppException.validation([{ field: 'role', message: 'give role or disabled (or both)' }]);
     }
-    // Set where a change is refused: its rows are written once the transaction rolled back, so they stay.
-    let refusal: Refusal | null = null;
     const work = async (): Promise<UserRecord> => {
-      refusal = null;
       const target = await this.users.findByIdForUpdate(userId);
       if (!target) throw AppException.notFound('User not found');
       // Enabled or promoted, a passwordless system account would pass for an active admin (the last-admin check).
       if (isSystemAccount(target)) {
-        refusal = { reason: 'system_account', target, requested: dto };
-        throw new AppException(
+        const error = new AppException(
           ErrorCode.Forbidden,
           `${target.username} is a built-in system account: its role and status cannot be changed`,
         );
+        throw new AuditedRefusal(error, refusalRows(actor, 'system_account', target, dto));
       }
       const changes: { role?: UserRecord['role']; disabled?: boolean } = {};
       if (dto.role !== undefined && dto.role !== target.role) changes.role = dto.role;
@@ -74,14 +72,12 @@ export class AdminUsersService {
         (changes.role === 'user' || changes.disabled === true);
       // Never leave the system without an active admin (including an admin demoting or disabling themself).
       if (losesAdmin && (await this.users.lockOtherActiveAdmins(target.userId)) === 0) {
-        refusal = {
-          reason: ErrorReason.LastAdmin,
-          target,
-          requested: { role: changes.role, disabled: changes.disabled },
-        };
-        throw new AppException(ErrorCode.Conflict, 'The last active admin cannot be demoted or disabled', {
-          reason: ErrorReason.LastAdmin,
-        });
+        const error = new AppException(
+          ErrorCode.Conflict,
+          'The last active admin cannot be demoted or disabled',
+          { reason: ErrorReason.LastAdmin },
+        );
+        throw new AuditedRefusal(error, refusalRows(actor, ErrorReason.LastAdmin, target, changes));
       }
       if (Object.keys(changes).length === 0) return target;
       const changed = (await this.users.update(target.userId, changes))!;
@@ -115,45 +111,35 @@ export class AdminUsersService {
       if (changes.disabled === false) await row(AuditAction.AdminUserEnabled, { disabled: false });
       return changed;
     };
-    const updated = await this.transactions.run(work).catch(async (error: unknown) => {
-      if (refusal) await this.recordRefusal(actor, refusal, meta);
-      throw error;
-    });
+    // A refused change's rows are written once its transaction rolled back, so they stay.
+    const updated = await keepingRefusals(this.audit, meta, () => this.transactions.run(work));
     this.statuses.invalidate(userId);
     return toAdminUserDto(updated);
   }
-
-  /**
-   * One failure row per refused change, as a success writes one per change, so filtering by action finds the
-   * attempt. Written outside the refused transaction (which rolls back) and before the error is answered.
-   */
-  private async recordRefusal(actor: Principal, refusal: Refusal, meta: RequestMeta): Promise<void> {
-    const { reason, target, requested } = refusal;
-    const attempts: [AuditAction, Record<string, unknown>][] = [];
-    if (requested.role !== undefined)
-      attempts.push([AuditAction.AdminRoleChanged, { role: { from: target.role, to: requested.role } }]);
-    if (requested.disabled === true) attempts.push([AuditAction.AdminUserDisabled, { disabled: true }]);
-    if (requested.disabled === false) attempts.push([AuditAction.AdminUserEnabled, { disabled: false }]);
-    for (const [action, metadata] of attempts) {
-      await this.audit.record(
-        {
-          action,
-          status: 'failure',
-          userId: actor.userId,
-          resourceType: 'user',
-          resourceId: target.userId,
-          errorMessage: reason,
-          metadata,
-        },
-        meta,
-      );
-    }
-  }
 }
 
-interface Refusal {
-  /** The row's errorMessage: the error's `reason` where it has one. */
-  reason: typeof ErrorReason.LastAdmin | 'system_account';
-  target: UserRecord;
-  requested: { role?: UserRecord['role']; disabled?: boolean };
+/**
+ * One failure row per refused change, as a success writes one per change, so filtering by action finds the
+ * attempt; `reason` is the row's errorMessage (the error's `reason` where it has one).
+ */
+function refusalRows(
+  actor: Principal,
+  reason: typeof ErrorReason.LastAdmin | 'system_account',
+  target: UserRecord,
+  requested: { role?: UserRecord['role']; disabled?: boolean },
+): AuditEvent[] {
+  const attempts: [AuditAction, Record<string, unknown>][] = [];
+  if (requested.role !== undefined)
+    attempts.push([AuditAction.AdminRoleChanged, { role: { from: target.role, to: requested.role } }]);
+  if (requested.disabled === true) attempts.push([AuditAction.AdminUserDisabled, { disabled: true }]);
+  if (requested.disabled === false) attempts.push([AuditAction.AdminUserEnabled, { disabled: false }]);
+  return attempts.map(([action, metadata]) => ({
+    action,
+    status: 'failure',
+    userId: actor.userId,
+    resourceType: 'user',
+    resourceId: target.userId,
+    errorMessage: reason,
+    metadata,
+  }));
 }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { AuditAction } from '../audit/audit-actions';
-import { AuditService } from '../audit/audit.service';
+import { AuditedRefusal, keepingRefusals } from '../audit/audited-refusal';
+import { AuditEvent, AuditService } from '../audit/audit.service';
 import type { Principal, RequestMeta } from '../common/auth/principal';
 import { Scope } from '../common/auth/scopes';
 import { keyedHash } from '../common/crypto/keyed-hash';
@@ -59,7 +60,7 @@ export class ApiKeysService {
     // A key never grants more than the credential that creates it: scopes only narrow (and admin:* needs admin).
     const beyond = dto.scopes.filter((scope) => !principal.scopes.includes(scope));
     if (beyond.length > 0) {
-      await this.recordEscalation(AuditAction.ApiKeyCreated, principal, null, beyond, meta);
+      await this.audit.record(escalation(AuditAction.ApiKeyCreated, principal, null, beyond), meta);
       throw new AppException(ErrorCode.Forbidden, `You cannot grant scope: ${beyond.join(', ')}`);
     }
     const expiresAt = dto.expires_at ? new Date(dto.expires_at) : null;
@@ -114,10 +115,7 @@ export class ApiKeysService {
     graceSeconds: number,
     meta: RequestMeta,
   ): Promise<CreatedApiKeyDto> {
-    // Set when the key holds scopes the caller does not; audited once the transaction rolled back, so it stays.
-    let escalation: Scope[] | null = null;
     const work = async (): Promise<CreatedApiKeyDto> => {
-      escalation = null;
       // The owner's row first, as in create: concurrent creations and rotations take turns at the cap.
       await this.users.findByIdForUpdate(principal.userId);
       const old = await this.owned(principal, keyId, true);
@@ -137,11 +135,11 @@ export class ApiKeysService {
       // caller (say, a key narrowed to keys:manage) more than it holds.
       const beyond = old.scopes.filter((scope) => !principal.scopes.includes(scope));
       if (beyond.length > 0) {
-        escalation = beyond;
-        throw new AppException(
+        const error = new AppException(
           ErrorCode.Forbidden,
           `You cannot rotate a key with scope: ${beyond.join(', ')}`,
         );
+        throw new AuditedRefusal(error, [escalation(AuditAction.ApiKeyRotated, principal, keyId, beyond)]);
       }
       // With a grace period the old key stays live beside the new one, so the pair counts toward the cap.
       if (graceSeconds > 0) await this.assertRoomForAnotherKey(principal.userId);
@@ -166,35 +164,12 @@ export class ApiKeysService {
       );
       return toCreatedApiKeyDto(record, apiKey);
     };
-    const created = await this.transactions.run(work).catch(async (error: unknown) => {
-      if (escalation)
-        await this.recordEscalation(AuditAction.ApiKeyRotated, principal, keyId, escalation, meta);
-      throw error;
-    });
+    // A refused rotation's row is written once its transaction rolled back, so it stays.
+    const created = await keepingRefusals(this.audit, meta, () => this.transactions.run(work));
     this.auth.forget(keyId);
     return created;
   }
 
-  /** A credential asking for scopes it does not hold: a privilege escalation attempt an operator wants to see. */
-  private async recordEscalation(
-    action: AuditAction,
-    principal: Principal,
-    keyId: string | null,
-    refused: readonly Scope[],
-    meta: RequestMeta,
-  ): Promise<void> {
-    await this.audit.record(
-      {
-        action,
-        status: 'failure',
-        userId: principal.userId,
-        ...(keyId ? { resourceType: 'api_key', resourceId: keyId } : {}),
-        errorMessage: 'scope_not_held',
-        metadata: { refused_scopes: refused },
-      },
-      meta,
-    );
-  }
   /**
    * Call with the owner's row locked. Keys that still authenticate count, those in a rotation's grace period
    * included; revoked and expired ones do not.
@@ -243,4 +218,21 @@ export class ApiKeysService {
     }
     return { apiKey, record };
   }
+}
+
+/** A credential asking for scopes it does not hold: a privilege escalation attempt an operator wants to see. */
+function escalation(
+  action: AuditAction,
+  principal: Principal,
+  keyId: string | null,
+  refused: readonly Scope[],
+): AuditEvent {
+  return {
+    action,
+    status: 'failure',
+    userId: principal.userId,
+    ...(keyId ? { resourceType: 'api_key', resourceId: keyId } : {}),
+    errorMessage: 'scope_not_held',
+    metadata: { refused_scopes: refused },
+  };
 }
