@@ -5,8 +5,13 @@ import { RequestHeader } from './request-header';
 
 /** An `Idempotency-Key` header: 1–255 printable ASCII characters (no spaces), as for task submissions. */
 export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
-/** The same rule for the OpenAPI document (`!`–`~` is 0x21–0x7E). */
-export const IDEMPOTENCY_KEY_SCHEMA = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[!-~]+$' };
+/** The same rule for the OpenAPI document (an ECMA-262 pattern, as JSON Schema's). */
+export const IDEMPOTENCY_KEY_SCHEMA = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 255,
+  pattern: IDEMPOTENCY_KEY_PATTERN.source,
+};
 
 /** Absent stays undefined; a malformed key is a 422 naming the header. */
 export class IdempotencyKeyPipe implements PipeTransform<unknown, Promise<string | undefined>> {
