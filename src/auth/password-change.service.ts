@@ -65,7 +65,7 @@ export class PasswordChangeService {
       await this.users.setPasswordHash(user.userId, newHash);
       // Whoever knew the old password (or holds a token from it) loses what it gave them, as at logout-all.
       const revoked = await this.refreshTokens.revokeAllForUser(user.userId, 'logout_all');
-      await this.users.cutAccessTokens(user.userId);
+      const accessTokenEpoch = await this.users.cutAccessTokens(user.userId);
       await this.audit.record(
         {
           action: AuditAction.AuthPasswordChanged,
@@ -77,9 +77,9 @@ export class PasswordChangeService {
         },
         meta,
       );
-      // Read after the cut-off, so the new access token carries the raised epoch.
-      const cut = await this.users.findById(user.userId);
-      return cut && { user: cut, refreshToken: await this.refreshTokens.issueFamily(user.userId, meta) };
+      // The new access token carries the raised epoch, so it outlives the cut-off.
+      const refreshToken = await this.refreshTokens.issueFamily(user.userId, meta);
+      return { user: { ...locked, accessTokenEpoch }, refreshToken };
     });
     if (!issued) {
       await this.refuse(principal, 'wrong password', meta);

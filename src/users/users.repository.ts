@@ -119,11 +119,14 @@ export class UsersRepository {
   }
 
   /** Ends every access token issued so far: they carry the previous epoch (checked in JwtStrategy). */
-  async cutAccessTokens(userId: string): Promise<void> {
-    await this.db.execute(
-      `UPDATE users SET access_token_epoch = access_token_epoch + 1, updated_at = now() WHERE user_id = $1`,
+  /** Raises the account's access-token epoch (tokens issued before stop working); the new epoch. */
+  async cutAccessTokens(userId: string): Promise<number> {
+    const [row] = await this.db.query<{ access_token_epoch: number }>(
+      `UPDATE users SET access_token_epoch = access_token_epoch + 1, updated_at = now() WHERE user_id = $1
+       RETURNING access_token_epoch`,
       [userId],
     );
+    return row?.access_token_epoch ?? 0;
   }
 
   async setPasswordHash(userId: string, passwordHash: string): Promise<void> {

@@ -59,10 +59,10 @@ export class FakeUsersRepository implements Pick<UsersRepository, UsedByUnitTest
     return Promise.resolve({ ...updated });
   }
 
-  cutAccessTokens(userId: string): Promise<void> {
+  cutAccessTokens(userId: string): Promise<number> {
     const user = this.users.get(userId);
     if (user) this.users.set(userId, { ...user, accessTokenEpoch: user.accessTokenEpoch + 1 });
-    return Promise.resolve();
+    return Promise.resolve(user ? user.accessTokenEpoch + 1 : 0);
   }
 
   asRepository(): UsersRepository {
