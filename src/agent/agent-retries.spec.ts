@@ -149,6 +149,40 @@ describe('Agent when the server refuses, throttles or cannot be reached', () => 
     }
   });
 
+  it('measures a lease on the server’s clock: a server a minute ahead still gets beats within a third of it', async () => {
+    const ownServer = new (class extends FakeServer {
+      serverNow = () => Date.now() + 60_000;
+    })();
+    const ownEvents: AgentEvent[] = [];
+    const agent = testAgent({
+      transport: ownServer,
+      engine: new FakeEngine(),
+      reporter: { emit: (event) => ownEvents.push(event) },
+      sleeps: new (class extends Sleeps {
+        override sleep(ms: number, wakers?: Set<() => void>): Promise<void> {
+          return super.sleep(Math.min(ms, 5), wakers); // the announced wait is what counts here
+        }
+      })(),
+    });
+    ownServer.submitAnswers = [
+      new TransportError('POST /runs/x/result: 429 rate_limited', true, 429, 'rate_limited', 2_000),
+    ];
+    await agent.start();
+    try {
+      // A 3 s lease as the server counts it; on this machine's clock it ends 63 s from now.
+      ownServer.queue.push({
+        ...leasedRun(7),
+        lease_expires_at: new Date(Date.now() + 63_000).toISOString(),
+      });
+      await until(() => ownServer.submitted.length === 1);
+      const throttled = ownEvents.filter((e) => e.event === 'throttled');
+      // A third of the lease (1 s), not of the 63 s this machine's clock would make of it.
+      expect(throttled.map((e) => e.retry_ms)).toEqual([1_000]);
+    } finally {
+      await agent.stop(0);
+    }
+  });
+
   it('says when the server refuses its key (401), not when it refuses something else (403)', async () => {
     let refused: TransportError | null = null;
     void sut.unusable.then(({ error }) => (refused = error));

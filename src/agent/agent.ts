@@ -222,8 +222,9 @@ export class Agent {
     const held: Held = { run, controller: new AbortController(), dropped: null, executed: false };
     this.held.set(run.run_id, held);
     this.slotState.begin(run.run_id);
-    const leaseMs = Date.parse(run.lease_expires_at) - Date.now();
-    // Clocks differ between machines: the estimate only sets how often to beat, within sane bounds.
+    // Measured on the server's clock (this machine's may be off by minutes), and still only within sane bounds:
+    // the estimate sets how often to beat.
+    const leaseMs = Date.parse(run.lease_expires_at) - (this.setup.transport.serverNow?.() ?? Date.now());
     if (Number.isFinite(leaseMs)) this.leaseMs = Math.min(300_000, Math.max(3_000, leaseMs));
     this.counters.claimed++;
     this.heartbeats.wake();

@@ -75,6 +75,31 @@ describe('HttpTransport claims', () => {
     await expect(claim()).rejects.toMatchObject({ retryable: true, status: 429, retryAfterMs: null });
   });
 
+  it('reads the server’s clock from its answers’ Date, and dates its Retry-After on it', async () => {
+    const serverClock = Date.now() + 3_600_000; // an hour ahead of this machine
+    const dated = (status: number, extra: Record<string, string> = {}) =>
+      new Response(status === 204 ? null : JSON.stringify({ error: 'x' }), {
+        status,
+        headers: { date: new Date(serverClock).toUTCString(), ...extra },
+      });
+    const { send } = scripted([
+      dated(204),
+      dated(503, { 'retry-after': new Date(serverClock + 30_000).toUTCString() }),
+    ]);
+    const sut = new HttpTransport('http://server', 'node-1', 'vcp_key', send);
+    expect(Math.abs(sut.serverNow() - Date.now())).toBeLessThan(1_000); // no answer yet: its own clock
+    await sut.claim(1, 0, new AbortController().signal);
+    // Date has whole seconds, rounded down: the estimate is at most a second (and the test's time) ahead.
+    expect(sut.serverNow() - serverClock).toBeGreaterThanOrEqual(0);
+    expect(sut.serverNow() - serverClock).toBeLessThan(2_000);
+    const error = (await sut
+      .claim(1, 0, new AbortController().signal)
+      .catch((e: unknown) => e)) as TransportError;
+    // 30 s on the server's clock, not an hour and a half on this machine's.
+    expect(error.retryAfterMs).toBeGreaterThan(29_000);
+    expect(error.retryAfterMs).toBeLessThanOrEqual(30_000);
+  });
+
   it('sends no key with other requests', async () => {
     const { send, keys } = scripted([json(200, { heartbeat_interval_secs: 15, node_status: 'online' })]);
     const sut = new HttpTransport('http://server', 'node-1', 'vcp_key', send);

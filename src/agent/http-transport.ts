@@ -34,6 +34,8 @@ export class HttpTransport implements AgentTransport {
   private unansweredClaimKey: string | null = null;
   /** The same for the claim a result carries (Claim-Next; the agent has at most one in flight). */
   private unansweredClaimNextKey: string | null = null;
+  /** How far the server's clock is ahead of this machine's, from its last answer's `Date` (0 before one). */
+  private clockOffsetMs = 0;
 
   constructor(
     server: string,
@@ -105,6 +107,10 @@ export class HttpTransport implements AgentTransport {
     }
   }
 
+  serverNow(): number {
+    return Date.now() + this.clockOffsetMs;
+  }
+
   async release(runId: string, fence: string, signal: AbortSignal): Promise<void> {
     await this.call('POST', `/runs/${runId}/release`, { fence }, { signal });
   }
@@ -151,6 +157,11 @@ export class HttpTransport implements AgentTransport {
     } catch (error) {
       throw new TransportError(`${method} ${path}: ${networkFailure(error)}`, true);
     }
+    // Leases and Retry-After dates are on the server's clock, and this machine's may be off by minutes. `Date`
+    // has whole seconds (rounded down): a second more errs towards a lease that ends sooner, beats that come
+    // earlier.
+    const serverDate = Date.parse(res.headers.get('date') ?? '');
+    if (Number.isFinite(serverDate)) this.clockOffsetMs = serverDate + 1_000 - Date.now();
     if (res.ok) return res;
     const answer = (await res.json().catch(() => ({}))) as ErrorBody;
     const retryable = res.status >= 500 || res.status === 429;
@@ -159,7 +170,12 @@ export class HttpTransport implements AgentTransport {
       retryable,
       res.status,
       answer.reason ?? answer.error ?? null,
-      retryable ? parseRetryAfter(res.headers.get('retry-after'), Date.now()) : null,
+      retryable
+        ? parseRetryAfter(
+            res.headers.get('retry-after'),
+            Number.isFinite(serverDate) ? serverDate : Date.now(),
+          )
+        : null,
     );
   }
 }

@@ -120,4 +120,6 @@ export interface AgentTransport {
   module(moduleId: string): Promise<Uint8Array>;
   circuit(circuitId: string): Promise<CircuitInfo>;
   circuitArtifact(circuitId: string, kind: 'wasm' | 'zkey'): Promise<Uint8Array>;
+  /** The server's clock now, as far as its answers tell (a lease ends on it); absent: the agent's own clock. */
+  serverNow?(): number;
 }
