@@ -38,7 +38,7 @@ export class AdminUsersController {
   @Patch(':id')
   @ApiOkResponse({ type: AdminUserDto, description: 'The user as changed' })
   @ApiNotFoundResponse({ description: 'No such user (`not_found`)' })
-  @ApiConflictResponse({ description: 'It would leave no active admin (`last_admin`)' })
+  @ApiConflictResponse({ description: 'It would leave no active admin (`conflict`, `reason: last_admin`)' })
   @ApiForbiddenResponse({ description: 'A built-in system account (`forbidden`), or not an admin' })
   update(
     @Param('id', new ParseUuidPipe('User not found')) userId: string,

@@ -1,6 +1,7 @@
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { REPLACED_BY_HEADER, SUNSET_HEADER } from '../common/auth/key-sunset';
 import { RATE_TIER_EXTENSION } from '../common/auth/rate-tier.decorator';
+import { ErrorCode, ErrorReason } from '../common/errors/error-code';
 import { OPERATION_SUMMARIES } from './operation-summaries';
 import { pathParameterDescription } from './path-parameters';
 
@@ -189,12 +190,19 @@ function errorSchema(): Schema {
     additionalProperties: true,
     required: ['error', 'message', 'request_id'],
     properties: {
+      // Listed, not an enum: a generated client with a closed enum would fail on a value added later.
       error: {
         type: 'string',
-        description: 'Stable code: branch on it',
+        description: `Stable code: branch on it. One of ${listed(Object.values(ErrorCode))}`,
         example: 'validation_error',
       },
-      reason: { type: 'string', description: 'A finer stable cause, where one code covers several' },
+      reason: {
+        type: 'string',
+        description:
+          'A finer stable cause, where one code covers several; each route names those it answers. One of ' +
+          `${listed(Object.values(ErrorReason))}; new ones may appear`,
+        example: 'lease_lost',
+      },
       message: { type: 'string', description: 'For people; may change' },
       request_id: { type: 'string', description: 'Also in the X-Request-Id header and the server log' },
       details: {
@@ -208,6 +216,8 @@ function errorSchema(): Schema {
     },
   };
 }
+
+const listed = (values: readonly string[]) => values.map((value) => `\`${value}\``).join(', ');
 
 function listNullInEnums(schema: Schema): void {
   if (Array.isArray(schema.enum) && schema.nullable === true && !schema.enum.includes(null)) {

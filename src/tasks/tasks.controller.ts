@@ -86,7 +86,9 @@ export class TasksController {
       'retired circuit (`circuit_retired`)',
   })
   @ApiPayloadTooLargeResponse({
-    description: 'Body over its limit, or `wasm_module` past the storage quota (`storage_quota_exceeded`)',
+    description:
+      'Body over its limit, or a `wasm_module` (or a `module_id` new to your usage) past your module storage ' +
+      'quota (`reason: storage_quota_exceeded`, with `quota`)',
   })
   @ApiUnprocessableEntityResponse({
     description:
