@@ -1,6 +1,6 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { AppException } from '../common/errors/app.exception';
-import { ErrorCode } from '../common/errors/error-code';
+import { ErrorCode, ErrorReason } from '../common/errors/error-code';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { WasmConfig } from '../wasm/wasm.config';
 import { TaskEventSignal } from '../tasks/task-event-signal';
@@ -185,14 +185,14 @@ export class ClaimService implements OnModuleDestroy {
       throw new AppException(
         ErrorCode.Forbidden,
         'This node registered no public key: its results cannot be verified, so it gets no work (register it with one)',
-        { reason: 'no_public_key' },
+        { reason: ErrorReason.NoPublicKey },
       );
     }
     if (standing?.quarantineReason) {
       throw new AppException(
         ErrorCode.Forbidden,
         `This node is quarantined: ${standing.quarantineReason}. An admin can reinstate it.`,
-        { reason: 'node_quarantined' },
+        { reason: ErrorReason.NodeQuarantined },
       );
     }
     return standing?.score ?? 0;

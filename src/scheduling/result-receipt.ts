@@ -1,5 +1,5 @@
 import { AppException } from '../common/errors/app.exception';
-import { ErrorCode } from '../common/errors/error-code';
+import { ErrorCode, ErrorReason } from '../common/errors/error-code';
 import { resultReceipt, RunReceipt } from '../common/receipts/receipt';
 import type { RunResultRequestDto } from './dto/result.dto';
 import type { RunForResult } from './runs.repository';
@@ -10,7 +10,7 @@ export const signatureInvalid = () =>
     ErrorCode.ValidationError,
     'The signature is not this node’s signature of the run receipt',
     {
-      reason: 'signature_invalid',
+      reason: ErrorReason.SignatureInvalid,
       extra: { details: [{ field: 'signature', message: 'does not verify against the node’s public key' }] },
     },
   );
@@ -22,7 +22,7 @@ export const signatureInvalid = () =>
 export const isBodyRefusal = (error: unknown): boolean =>
   error instanceof AppException &&
   error.code === ErrorCode.ValidationError &&
-  error.publicReason !== 'signature_invalid';
+  error.publicReason !== ErrorReason.SignatureInvalid;
 
 /**
  * The receipt the node must have signed, rebuilt from what the server knows (task, run, inputs hash, module

@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import { AppException } from '../common/errors/app.exception';
-import { ErrorCode } from '../common/errors/error-code';
+import { ErrorCode, ErrorReason } from '../common/errors/error-code';
 import { isUuid } from '../common/validation/uuid';
 import type { RunOutcome } from '../common/runs/run-outcomes';
 import { TransactionRunner } from '../database/transaction-runner';
@@ -17,7 +17,7 @@ import { EndedLease, EndedLeasesRepository } from './ended-leases.repository';
 /** A result or a release of a run whose lease the caller no longer holds (or never did). */
 export const leaseLost = () =>
   new AppException(ErrorCode.Conflict, 'The lease of this run is lost: stop and claim again', {
-    reason: 'lease_lost',
+    reason: ErrorReason.LeaseLost,
   });
 
 /** What giving back ended leases did; applied to metrics and wake-ups once its transaction has committed. */

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { jsonSha256Hex } from '../common/crypto/json-hash';
 import { AppException } from '../common/errors/app.exception';
-import { ErrorCode } from '../common/errors/error-code';
+import { ErrorCode, ErrorReason } from '../common/errors/error-code';
 import { isRetryableConflict } from '../common/errors/transient-database-error';
 import { isUuid } from '../common/validation/uuid';
 import { RunReceipt, verifyReceipt } from '../common/receipts/receipt';
@@ -105,7 +105,7 @@ export class RunResultService {
         throw new AppException(
           ErrorCode.Forbidden,
           'This node registered no public key: its results cannot be verified (register it with one)',
-          { reason: 'no_public_key' },
+          { reason: ErrorReason.NoPublicKey },
         );
       }
       const receipt = receiptOf(run, dto, outputHash);

@@ -137,7 +137,7 @@ export class TaskSubmissionService {
         ErrorCode.ValidationError,
         'Idempotency-Key was used with another request body',
         {
-          reason: 'idempotency_key_reused',
+          reason: ErrorReason.IdempotencyKeyReused,
           extra: { details: [{ field: 'Idempotency-Key', message: 'was used with another request body' }] },
         },
       );
