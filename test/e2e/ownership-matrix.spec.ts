@@ -89,7 +89,8 @@ const EXEMPT: Record<
 /**
  * Every operation on a resource a user owns, called by Bob (a second, non-admin user) with his session token
  * and with an API key holding every scope a user can have, on a fresh resource of Alice's: the answer is the
- * one an unknown id gets (status, error code and message), and Alice reads her resource unchanged afterwards.
+ * one an unknown id gets (status, error code, message and headers), and Alice reads her resource unchanged
+ * afterwards.
  */
 describe('ownership matrix: another user’s resource answers as an unknown one, and stays as it was', () => {
   const ctx = useAdminApp();
@@ -271,6 +272,11 @@ describe('ownership matrix: another user’s resource answers as an unknown one,
           [bob.userId, id],
         );
         expect({ ...where, done }).toEqual({ ...where, done: [] });
+        // The control: to Alice the resource is there (whatever she may do with it in this state).
+        if (status === 404) {
+          const own = await asAlice(method, url(id), payload);
+          expect({ ...where, owner: own.statusCode }).not.toEqual({ ...where, owner: 404 });
+        }
       }
     }
   });

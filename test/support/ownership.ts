@@ -3,14 +3,26 @@ import { ROLE_SCOPES } from '../../src/common/auth/scopes';
 import { apiKeyHeader, bearer, Session } from './auth';
 import type { Headers } from './nodes';
 
-type Answer = { statusCode: number; json: () => { error?: string; reason?: string; message?: string } };
+type Answer = {
+  statusCode: number;
+  headers: Record<string, unknown>;
+  json: () => { error?: string; reason?: string; message?: string };
+};
 
-/** What a caller learns from a refusal: status, code, reason and message (the id it names, aside). */
+/** Headers that differ between any two answers: the request's own id, the clock, the rate-limit countdown. */
+const PER_REQUEST = new Set(['x-request-id', 'date', 'x-ratelimit-remaining', 'x-ratelimit-reset']);
+
+/** What a caller learns from a refusal: status, code, reason, message and headers (the id they name, aside). */
 export const answerSeen = (res: Answer, id: string) => ({
   status: res.statusCode,
   error: res.json().error,
   reason: res.json().reason,
   message: res.json().message?.replaceAll(id, '<id>'),
+  headers: Object.fromEntries(
+    Object.entries(res.headers)
+      .filter(([name]) => !PER_REQUEST.has(name))
+      .map(([name, value]) => [name, String(value).replaceAll(id, '<id>')]),
+  ),
 });
 
 /** Every credential a user can hold: the session token, and an API key with every scope a user may have. */
