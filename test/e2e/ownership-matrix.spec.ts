@@ -258,12 +258,21 @@ describe('ownership matrix: another user’s resource answers as an unknown one,
       for (const [credential, headers] of bobsCredentials) {
         const id = await kind.states[state]();
         const before = await kind.state(id);
-        const send = (target: string) =>
-          ctx.app.inject({ method, url: url(target), headers, ...(payload ? { payload } : {}) });
+        const send = (target: string, as: Method | 'HEAD' = method) =>
+          ctx.app.inject({ method: as, url: url(target), headers, ...(payload ? { payload } : {}) });
         const missing = kind.unknown();
         const where = { op, state, credential };
         const hidden = answerSeen(await send(id), id);
         expect({ ...where, ...hidden }).toEqual({ ...where, ...answerSeen(await send(missing), missing) });
+        // Every GET route answers HEAD too (not in the document): headers only, the same ones.
+        if (method === 'GET') {
+          const head = answerSeen(await send(id, 'HEAD'), id);
+          expect({ ...where, head }).toEqual({
+            ...where,
+            head: answerSeen(await send(missing, 'HEAD'), missing),
+          });
+          expect({ ...where, head: head.status }).toEqual({ ...where, head: status });
+        }
         expect({ ...where, status: hidden.status }).toEqual({ ...where, status });
         expect({ ...where, after: await kind.state(id) }).toEqual({ ...where, after: before });
         // Nothing Bob did to it is recorded as done.
