@@ -20,7 +20,11 @@ import { BodyLimit } from '../common/http/body-limit';
 import { ParseSha256Pipe } from '../common/validation/parse-id.pipe';
 import { CircuitRegistrationPipe, circuitUploadBodyLimit } from './circuit-registration.pipe';
 import type { CircuitRegistration } from './circuit-registration.pipe';
-import { MULTIPLIER_GROTH16_VKEY } from './dto/circuit-examples';
+import {
+  MULTIPLIER_GROTH16_VKEY,
+  MULTIPLIER_GROTH16_ZKEY_BASE64,
+  MULTIPLIER_WASM_BASE64,
+} from './dto/circuit-examples';
 import { CircuitRegistryService } from './circuit-registry.service';
 import { CircuitRemovalService } from './circuit-removal.service';
 import { CircuitRestorationService } from './circuit-restoration.service';
@@ -55,6 +59,17 @@ export class AdminCircuitsController {
       multiplier: {
         summary: 'A groth16 circuit (a·b = c): verification only, no prover files',
         value: { name: 'multiplier', protocol: 'groth16', verification_key: MULTIPLIER_GROTH16_VKEY },
+      },
+      multiplier_with_prover: {
+        summary:
+          "The same circuit with its wasm and zkey, which zk_proof tasks need (POST /tasks' zk_proof example)",
+        value: {
+          name: 'multiplier',
+          protocol: 'groth16',
+          verification_key: MULTIPLIER_GROTH16_VKEY,
+          wasm: MULTIPLIER_WASM_BASE64,
+          zkey: MULTIPLIER_GROTH16_ZKEY_BASE64,
+        },
       },
     },
   })

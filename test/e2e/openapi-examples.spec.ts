@@ -5,9 +5,9 @@ import { apiKeyHeader, bearer, newSession } from '../support/auth';
 import { Headers, registerNode } from '../support/nodes';
 import type { Json, OpenApiDocument } from '../support/openapi';
 import { swaggerUiSampler, TryItOut, tryItOuts } from '../support/openapi-examples';
-import { submitTask } from '../support/tasks';
+import { finalTask } from '../support/task-waits';
+import { postTask, submitTask, TaskInfo } from '../support/tasks';
 import { fixture } from '../support/wasm';
-import { registerCircuit } from '../support/zk';
 
 /** A node without a public key gets no work (403): an agent registers one. */
 function agentPublicKey(): string {
@@ -16,6 +16,27 @@ function agentPublicKey(): string {
 }
 
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
+
+/** The body of one of an operation's examples, as offered. */
+function exampleBody(offers: TryItOut[], call: string, label: string): Json {
+  const offer = offers.find((o) => `${o.method} ${o.path}` === call)!;
+  return offer.bodies.find((b) => b.label === label)!.body as Json;
+}
+
+/**
+ * Registers the circuit exactly as POST /admin/circuits' multiplier_with_prover example does (nothing the spec
+ * adds), so the examples that name it show they run once a person has done that; its circuit_id.
+ */
+async function registerExampleCircuit(app: AdminAppContext['app'], admin: Headers, offers: TryItOut[]) {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/v1/admin/circuits',
+    headers: admin,
+    payload: exampleBody(offers, 'POST /api/v1/admin/circuits', 'multiplier_with_prover'),
+  });
+  expect([res.statusCode, res.body]).toEqual([201, expect.stringContaining('"wasm_sha256":"')]);
+  return res.json<{ circuit_id: string }>().circuit_id;
+}
 
 /** One "Try it out" as Swagger UI would send it, and what the server answered. */
 interface Tried {
@@ -154,7 +175,7 @@ describe('every example in the OpenAPI document, sent as Swagger UI sends it', (
       module_id: upload.json<{ module_id: string }>().module_id,
       task_id: task.task_id,
       key_id: key.json<{ key_id: string }>().key_id,
-      circuit_id: await registerCircuit(ctx.app, admin, 'multiplier', 'groth16'),
+      circuit_id: await registerExampleCircuit(ctx.app, admin, offers),
       // Its sample disables the account: one of its own, so alice's key stays valid.
       '/api/v1/admin/users/{id} id': (await newSession(ctx.app, 'patched')).userId,
       '/api/v1/admin/throttle-overrides/{id} id': override.json<{ override_id: string }>().override_id,
@@ -183,6 +204,18 @@ describe('every example in the OpenAPI document, sent as Swagger UI sends it', (
   it('verifies the proof example against the circuit the registration example registers', () => {
     const verified = tried.find((t) => t.tried.call === 'POST /api/v1/proofs/verify')!.tried;
     expect([verified.status, verified.answer]).toEqual([200, expect.stringContaining('"valid":true')]);
+  });
+
+  it('accepts the zk_proof task example on the circuit the registration example registers', () => {
+    const zk = exampleBody(offers, 'POST /api/v1/tasks', 'zk_proof');
+    expect(zk.circuit_id).toBe(ids.circuit_id);
+    const submitted = tried.find(
+      (t) => t.tried.call === 'POST /api/v1/tasks' && t.tried.label === 'zk_proof',
+    )!;
+    expect([submitted.tried.status, submitted.tried.answer]).toEqual([
+      201,
+      expect.stringContaining('"pending"'),
+    ]);
   });
 
   it('pre-fills no optional filter: a list tried out as offered shows what exists', () => {
@@ -229,4 +262,23 @@ describe('every example in the OpenAPI document, sent as Swagger UI sends it', (
     const unauthorized = await tryOut(tasks, {}, tasks.bodies[0].body, 'no credentials');
     expect(defect(unauthorized, true)).toMatch(/→ 401/);
   });
+});
+
+describe('the zk_proof task example, with an embedded node', () => {
+  const ctx: AdminAppContext = useAdminApp({ database: 'pglite', env: { EMBEDDED_NODE: 'auto' } });
+
+  it('completes once the registration example is registered: the node proves 3 · 11 = 33', async () => {
+    const doc = (
+      await ctx.app.inject({ method: 'GET', url: '/api-docs/openapi.json' })
+    ).json<OpenApiDocument>();
+    const offers = tryItOuts(doc, swaggerUiSampler());
+    const admin = bearer(ctx.admin.accessToken);
+    await registerExampleCircuit(ctx.app, admin, offers);
+    const submitted = await postTask(ctx.app, admin, exampleBody(offers, 'POST /api/v1/tasks', 'zk_proof'));
+    expect(submitted.statusCode).toBe(201);
+    const task = submitted.json<TaskInfo>();
+    const done = await finalTask(ctx.app, task.task_id, admin);
+    expect(done).toMatchObject({ status: 'completed', result: { public_signals: ['33', '11'] } });
+    expect(done.proof_id).toMatch(/^[0-9a-f-]{36}$/);
+  }, 60_000);
 });

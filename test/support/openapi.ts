@@ -1,5 +1,4 @@
-import { useTestApp } from './app';
-import type { TestAppContext } from './app';
+import { AdminAppContext, useAdminApp } from './admin';
 import { newSession, Session } from './auth';
 
 export type Json = Record<string, unknown>;
@@ -16,7 +15,8 @@ export interface OpenApiDocument {
 }
 
 export interface OpenApiContext {
-  ctx: TestAppContext;
+  /** With an admin, for the examples that need one first (a circuit's registration). */
+  ctx: AdminAppContext;
   /** /api-docs/openapi.json as a client reads it (set in beforeAll). */
   doc: OpenApiDocument;
   /** A user, for the specs that also call the routes they read about (set in beforeAll). */
@@ -26,7 +26,7 @@ export interface OpenApiContext {
 
 /** An app on PGlite, its OpenAPI document and one user, for the specs that check the document. */
 export function useOpenApiDocument(): OpenApiContext {
-  const ctx = useTestApp({ database: 'pglite' });
+  const ctx = useAdminApp({ database: 'pglite' });
   const context = {
     ctx,
     operation: (path: string, method: string) => context.doc.paths[path][method],

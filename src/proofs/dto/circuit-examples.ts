@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 /**
  * The groth16 verification key of a two-input multiplier (a·b = c; the circuit test/fixtures/zk builds), so
  * the registration example in Swagger UI registers a circuit as it is.
@@ -123,3 +126,13 @@ export const MULTIPLIER_GROTH16_PROOF = {
   protocol: 'groth16',
   curve: 'bn128',
 };
+
+/** A file of ./examples (copied next to the compiled code by the build, as nest-cli.json's assets say), base64. */
+const exampleBase64 = (file: string) => readFileSync(join(__dirname, 'examples', file)).toString('base64');
+
+/**
+ * The multiplier's witness generator (circom's wasm) and groth16 proving key (the zkey of MULTIPLIER_GROTH16_VKEY),
+ * so a registration example carries what a zk_proof task on the circuit needs (about 50 kB of base64).
+ */
+export const MULTIPLIER_WASM_BASE64 = exampleBase64('multiplier.wasm');
+export const MULTIPLIER_GROTH16_ZKEY_BASE64 = exampleBase64('multiplier.groth16.zkey');

@@ -1,4 +1,5 @@
 import { HELLO_WASM_BASE64 } from '../../common/openapi/examples';
+import { MULTIPLIER_GROTH16_CIRCUIT_ID } from '../../proofs/dto/circuit-examples';
 
 export { HELLO_WASM_BASE64 };
 
@@ -39,6 +40,17 @@ export const TASK_EXAMPLES: Record<string, { summary: string; value: object }> =
   wasm_inline: {
     summary: 'Your own WebAssembly module, inline (base64), JSON inputs on its stdin',
     value: { task_type: 'wasm_execution', wasm_module: HELLO_WASM_BASE64, inputs: {}, requirements: solo },
+  },
+  zk_proof: {
+    summary:
+      "A groth16 proof that 3 · 11 = 33 (register the circuit first: POST /admin/circuits' multiplier_with_prover example)",
+    value: {
+      task_type: 'zk_proof',
+      circuit_id: MULTIPLIER_GROTH16_CIRCUIT_ID,
+      // The statement (the output 33, then the public input 11); a and b are the witness, for the node alone.
+      inputs: { public_signals: ['33', '11'], a: '3', b: '11' },
+      requirements: solo,
+    },
   },
   quorum: {
     summary: 'Verified by quorum: two nodes of distinct owners must agree (try EMBEDDED_NODES=2)',
