@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bashBlocks, instrument, mismatches, outputsOf, README } from '../support/readme-tour';
@@ -51,6 +51,7 @@ describe('README matcher for `# → …` lines', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'vcp-readme-tour-'));
     mkdirSync(join(dir, 'home'));
+    mkdirSync(join(dir, 'tmp'));
     // "With the server running (`ADMIN_USERNAME=admin ADMIN_PASSWORD='…' EMBEDDED_NODES=2 npm start`, …"
     const start = /`((?:[A-Z_]+=(?:'[^']*'|\S+)\s+)+)npm\s+start`/.exec(
       readme.slice(readme.indexOf('\n## A short tour\n')),
@@ -76,11 +77,14 @@ describe('README matcher for `# → …` lines', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Runs README text in bash from the repository's root, with only PATH and a HOME of the test's own. */
+  /**
+   * Runs README text in bash from the repository's root, with only PATH, and a HOME and TMPDIR of the test's own
+   * (so what it writes stays out of the shared /tmp, and is removed with the test's directory).
+   */
   const bash = (script: string) =>
     spawn('bash', ['-c', script], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: join(dir, 'home') },
+      env: { PATH: process.env.PATH ?? '', HOME: join(dir, 'home'), TMPDIR: join(dir, 'tmp') },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true, // its own process group, as a terminal's foreground job
     });
@@ -94,6 +98,8 @@ describe('README matcher for `# → …` lines', () => {
     const block = blocks[0].replaceAll(README_BASE, base);
     const { script, expectations } = instrument(block);
     expect(expectations.length).toBeGreaterThanOrEqual(5);
+    // A fixed name in a directory every user shares could be another's file, or a link to one: the tour names none.
+    expect(block).not.toMatch(/\/tmp\b/);
 
     const child = bash(`set -euo pipefail\n${script}`);
     let stdout = '';
@@ -116,6 +122,9 @@ describe('README matcher for `# → …` lines', () => {
       }))
       .filter(({ problems }) => problems.length);
     expect(report).toEqual([]);
+    // The receipt it verified is the file mktemp made, in the tour's TMPDIR.
+    const files = readdirSync(join(dir, 'tmp')).map((name) => readFileSync(join(dir, 'tmp', name), 'utf8'));
+    expect(files).toContainEqual(expect.stringMatching(/^\{"receipt":\{.*"task_id":"[0-9a-f-]{36}"/));
     apiKey = (JSON.parse(outputs[0]) as { api_key: string }).api_key;
   }, 90_000);
 
