@@ -16,11 +16,13 @@ export class ReputationRepository {
   constructor(private readonly db: DatabaseSession) {}
 
   /**
-   * Records verdicts in one statement for any number: sets them on the runs that already finished (`runId`
+   * Records verdicts on one task's runs in one statement: sets them on the runs that already finished (`runId`
    * given; the reporting run gets its verdict with its result) and counts them into their nodes' records —
-   * valid extends the node's streak, invalid ends it.
+   * valid extends the node's streak, invalid ends it. A valid verdict is not counted for a node whose owner
+   * created the task (see below); an invalid one always is.
    */
   async recordVerdicts(
+    taskId: string,
     verdicts: { nodeId: string; verdict: 'valid' | 'invalid'; setOnRun: string | null }[],
   ): Promise<void> {
     if (verdicts.length === 0) return;
@@ -34,15 +36,25 @@ export class ReputationRepository {
        v AS (
          SELECT node_id, count(*) FILTER (WHERE verdict = 'valid')::int AS valid,
                 count(*) FILTER (WHERE verdict = 'invalid')::int AS invalid
-           FROM unnest($1::varchar[], $2::varchar[]) AS x(node_id, verdict) GROUP BY node_id)
-       UPDATE nodes n SET runs_valid = n.runs_valid + v.valid, runs_invalid = n.runs_invalid + v.invalid,
-              valid_streak = CASE WHEN v.invalid > 0 THEN 0 ELSE n.valid_streak + v.valid END
-         FROM v WHERE n.node_id = v.node_id`,
+           FROM unnest($1::varchar[], $2::varchar[]) AS x(node_id, verdict) GROUP BY node_id),
+       -- Security: agreeing on, or proving, a task its own owner created earns a node nothing. The owner chose
+       -- the task and may know its answer, so one operator could otherwise build a valid streak alone (say,
+       -- one proof resubmitted on many zk_proof tasks of the same statement) and be trusted to run other
+       -- users' adaptive tasks alone. A lie still counts: it hurts no one but its owner.
+       earned AS (
+         SELECT v.node_id, v.invalid,
+                CASE WHEN n.owner_id = (SELECT creator_id FROM tasks WHERE task_id = $5::uuid) THEN 0
+                     ELSE v.valid END AS valid
+           FROM v JOIN nodes n ON n.node_id = v.node_id)
+       UPDATE nodes n SET runs_valid = n.runs_valid + e.valid, runs_invalid = n.runs_invalid + e.invalid,
+              valid_streak = CASE WHEN e.invalid > 0 THEN 0 ELSE n.valid_streak + e.valid END
+         FROM earned e WHERE n.node_id = e.node_id`,
       [
         verdicts.map((v) => v.nodeId),
         verdicts.map((v) => v.verdict),
         finished.map((v) => v.setOnRun),
         finished.map((v) => v.verdict),
+        taskId,
       ],
     );
   }

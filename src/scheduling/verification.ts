@@ -142,6 +142,7 @@ export class Verification {
   async judge(taskId: string, judged: JudgedRun[], effect: OkEffect, reportingRunId?: string): Promise<void> {
     effect.judged.push(...judged);
     await this.reputation.recordVerdicts(
+      taskId,
       judged.map((r) => ({
         nodeId: r.nodeId,
         verdict: r.verdict,
