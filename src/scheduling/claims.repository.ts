@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseSession } from '../database/transaction-runner';
+import { leaseDeadline } from './lease-deadline';
 import { MAX_NODE_CONCURRENT_RUNS } from './scheduling.config';
 
 export interface ClaimedRun {
@@ -88,10 +89,13 @@ export class ClaimsRepository {
          -- A repeated claim (its answer was lost): the runs it leased, renewed as a heartbeat would renew them.
          -- Only while the node may still claim (security: a node quarantined, rejected or deleted since must
          -- not keep its leases alive by replaying; it gets what a fresh claim would, e.g. the 403).
-         UPDATE task_runs r SET lease_expires_at = now() + $4::int * interval '1 second'
+         -- Within the run's time, as a heartbeat's renewal (leaseDeadline): repeats keep no lease alive past it.
+         UPDATE task_runs r
+            SET lease_expires_at = LEAST(now() + $4::int * interval '1 second', ${leaseDeadline('r', 't')})
            FROM tasks t
           WHERE $5::varchar IS NOT NULL AND EXISTS (SELECT 1 FROM node) AND r.node_id = $1 AND r.claim_key = $5
             AND r.status = 'leased' AND r.lease_expires_at > now() AND t.task_id = r.task_id
+            AND ${leaseDeadline('r', 't')} > now()
          RETURNING r.run_id, r.task_id, r.fence, r.lease_expires_at, t.task_type, t.inputs, t.args,
                    t.deterministic, t.module_id, t.circuit_id, t.max_execution_time_sec, r.inputs_hash,
                    (t.min_nodes = 1 OR t.run_target = 1) AS completes_alone),

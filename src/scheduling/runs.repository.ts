@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseSession } from '../database/transaction-runner';
 import { completeTaskStatement, OPEN_STATUSES } from '../tasks/task-statements';
+import { leaseDeadline } from './lease-deadline';
 
 export interface ProofContext {
   nodeId: string;
@@ -98,8 +99,8 @@ export class RunsRepository {
 
   /**
    * Renews every lease the node names, in one statement: renewed when the run is still leased to it with
-   * that fence and not yet expired, and the node is not quarantined; `cancel` when its task was cancelled;
-   * otherwise lost.
+   * that fence and not yet expired, the node is not quarantined and the run is within its time (see
+   * leaseDeadline: never past it); `cancel` when its task was cancelled; otherwise lost.
    */
   async renew(
     nodeId: string,
@@ -111,10 +112,11 @@ export class RunsRepository {
       `WITH given AS (
          SELECT DISTINCT * FROM unnest($2::uuid[], $3::bigint[]) AS g(run_id, fence)),
        renewed AS (
-         UPDATE task_runs r SET lease_expires_at = now() + $4::int * interval '1 second'
-           FROM given g
+         UPDATE task_runs r
+            SET lease_expires_at = LEAST(now() + $4::int * interval '1 second', ${leaseDeadline('r', 't')})
+           FROM given g, tasks t
           WHERE r.run_id = g.run_id AND r.fence = g.fence AND r.node_id = $1 AND r.status = 'leased'
-            AND r.lease_expires_at > now()
+            AND r.lease_expires_at > now() AND t.task_id = r.task_id AND ${leaseDeadline('r', 't')} > now()
             -- Security: a quarantined node's leases are taken back after its quarantine commits; until then,
             -- or if that failed, its heartbeats must not keep them alive (they then expire and are requeued).
             AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.node_id = $1 AND n.quarantined_at IS NOT NULL)

@@ -138,6 +138,46 @@ describe('a malicious node operator', () => {
     expect((await holder.report(run, 'ok', { sum: 6 })).json()).toMatchObject({ task_status: 'completed' });
   });
 
+  it('holds a lease by heartbeats without reporting: renewed no further than max_execution_time_sec + 900 s', async () => {
+    const task = await submitTask(ctx.app, bearer(alice.accessToken), { priority: 9 });
+    const node = await TestAgent.register(ctx.app, bearer(mallory.accessToken));
+    const claimKey = { 'idempotency-key': `hog-${task.task_id}` };
+    const [run] = await node.claim({ max: 1, wait_ms: 0 }, claimKey);
+    expect(run.task_id).toBe(task.task_id);
+    const leaseEnd = async () => {
+      const [row] = await ctx.dataSource.query<{ ends_in: number }[]>(
+        `SELECT extract(epoch FROM lease_expires_at - now())::float8 AS ends_in FROM task_runs WHERE run_id = $1`,
+        [run.run_id],
+      );
+      return row.ends_in;
+    };
+    /** As if the run had been claimed `secs` ago (60 s is the task's max_execution_time_sec). */
+    const claimedAgo = (secs: number) =>
+      ctx.dataSource.query(
+        `UPDATE task_runs SET started_at = now() - $2::int * interval '1 second' WHERE run_id = $1`,
+        [run.run_id, secs],
+      );
+
+    // Close to its deadline, a renewal extends the lease up to it and no further.
+    await claimedAgo(60 + 900 - 10);
+    expect((await node.heartbeat([run])).json().leases.renewed).toEqual([run.run_id]);
+    expect(await leaseEnd()).toBeLessThanOrEqual(10);
+    // Past it, neither a heartbeat nor a repeated claim renews it: the lease runs out and counts as lost.
+    await ctx.dataSource.query(
+      `UPDATE task_runs SET lease_expires_at = now() + interval '5 seconds' WHERE run_id = $1`,
+      [run.run_id],
+    );
+    await claimedAgo(60 + 900 + 1);
+    expect((await node.heartbeat([run])).json().leases).toEqual({
+      renewed: [],
+      lost: [run.run_id],
+      cancel: [],
+    });
+    const repeated = await node.claim({ max: 1, wait_ms: 0 }, claimKey);
+    expect(repeated.map((r) => r.run_id)).not.toContain(run.run_id);
+    expect(await leaseEnd()).toBeLessThanOrEqual(5);
+  });
+
   it('cannot earn reputation on tasks its owner created: one proof on many of its own zk tasks counts nothing', async () => {
     const circuitId = await registerCircuit(ctx.app, bearer(ctx.admin.accessToken), 'multiplier', 'groth16');
     const { proof, publicSignals } = zkFixture('multiplier', 'groth16');

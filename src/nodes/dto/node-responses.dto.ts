@@ -76,7 +76,12 @@ export class NodeMessageDto {
 
 /** What became of each lease a heartbeat named. */
 export class LeaseReportDto {
-  @ApiProperty({ type: [String], description: 'Renewed for RUN_LEASE_SECS' }) renewed!: string[];
+  @ApiProperty({
+    type: [String],
+    description:
+      'Renewed for RUN_LEASE_SECS, never past the task’s max_execution_time_sec + 900 s after the claim',
+  })
+  renewed!: string[];
   @ApiProperty({ type: [String], description: 'Not yours any more: stop, do not report' }) lost!: string[];
   @ApiProperty({ type: [String], description: 'Task cancelled: stop now' }) cancel!: string[];
 }
