@@ -18,8 +18,8 @@ export class ReputationRepository {
   /**
    * Records verdicts on one task's runs in one statement: sets them on the runs that already finished (`runId`
    * given; the reporting run gets its verdict with its result) and counts them into their nodes' records —
-   * valid extends the node's streak, invalid ends it. A valid verdict is not counted for a node whose owner
-   * created the task (see below); an invalid one always is.
+   * valid extends the node's streak, invalid ends it. Neither counts for a node whose owner created the task
+   * (see below).
    */
   async recordVerdicts(
     taskId: string,
@@ -37,15 +37,15 @@ export class ReputationRepository {
          SELECT node_id, count(*) FILTER (WHERE verdict = 'valid')::int AS valid,
                 count(*) FILTER (WHERE verdict = 'invalid')::int AS invalid
            FROM unnest($1::varchar[], $2::varchar[]) AS x(node_id, verdict) GROUP BY node_id),
-       -- Security: agreeing on, or proving, a task its own owner created earns a node nothing. The owner chose
-       -- the task and may know its answer, so one operator could otherwise build a valid streak alone (say,
-       -- one proof resubmitted on many zk_proof tasks of the same statement) and be trusted to run other
-       -- users' adaptive tasks alone. A lie still counts: it hurts no one but its owner.
+       -- Security: verdicts on a task its node's own owner created do not count. The owner chose the task and
+       -- may know its answer, so one operator could otherwise build a valid streak alone (say, one proof
+       -- resubmitted on many zk_proof tasks of the same statement) and be trusted to run other users'
+       -- adaptive tasks alone. Its lies there are left out too: they harm only their owner, and counting them
+       -- alone would tip the invalid share (and quarantine) of a node that mostly serves its own owner.
+       own AS (SELECT creator_id FROM tasks WHERE task_id = $5::uuid),
        earned AS (
-         SELECT v.node_id, v.invalid,
-                CASE WHEN n.owner_id = (SELECT creator_id FROM tasks WHERE task_id = $5::uuid) THEN 0
-                     ELSE v.valid END AS valid
-           FROM v JOIN nodes n ON n.node_id = v.node_id)
+         SELECT v.node_id, v.valid, v.invalid FROM v JOIN nodes n ON n.node_id = v.node_id
+          WHERE n.owner_id IS DISTINCT FROM (SELECT creator_id FROM own))
        UPDATE nodes n SET runs_valid = n.runs_valid + e.valid, runs_invalid = n.runs_invalid + e.invalid,
               valid_streak = CASE WHEN e.invalid > 0 THEN 0 ELSE n.valid_streak + e.valid END
          FROM earned e WHERE n.node_id = e.node_id`,

@@ -178,7 +178,7 @@ describe('a malicious node operator', () => {
     expect(await leaseEnd()).toBeLessThanOrEqual(5);
   });
 
-  it('cannot earn reputation on tasks its owner created: one proof on many of its own zk tasks counts nothing', async () => {
+  it('cannot earn reputation on tasks its owner created: one proof on many of its own zk tasks, or a lie there, counts nothing', async () => {
     const circuitId = await registerCircuit(ctx.app, bearer(ctx.admin.accessToken), 'multiplier', 'groth16');
     const { proof, publicSignals } = zkFixture('multiplier', 'groth16');
     const zkTask = (creator: Session) =>
@@ -206,7 +206,30 @@ describe('a malicious node operator', () => {
       );
       expect(verdict).toBe('valid');
     }
-    expect((await reputationOf(ctx, node)).reputation).toMatchObject({ valid: 0, valid_streak: 0 });
+    // Nor does a lie there (a well-formed proof that does not verify): it harms only Mallory.
+    const ownTask = await zkTask(mallory);
+    const lie = await claimOf(node, ownTask.task_id);
+    const tampered = { ...proof, pi_a: proof.pi_c, pi_c: proof.pi_a };
+    const refused = await node.report(
+      lie,
+      'ok',
+      { public_signals: publicSignals },
+      {
+        proof: tampered,
+        public_signals: publicSignals,
+      },
+    );
+    expect(refused.json()).toMatchObject({ run_status: 'rejected' });
+    const [{ verdict: lieVerdict }] = await ctx.dataSource.query<{ verdict: string }[]>(
+      `SELECT verdict FROM task_runs WHERE run_id = $1`,
+      [lie.run_id],
+    );
+    expect(lieVerdict).toBe('invalid');
+    expect((await reputationOf(ctx, node)).reputation).toMatchObject({
+      valid: 0,
+      invalid: 0,
+      valid_streak: 0,
+    });
     // Someone else's task is work that counts.
     await prove(node, (await zkTask(alice)).task_id);
     expect((await reputationOf(ctx, node)).reputation).toMatchObject({ valid: 1, valid_streak: 1 });
