@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineFeatureConfig } from '../common/config/feature-config';
 import { ChoiceVariable, IntVariable } from '../common/config/variables';
 
@@ -32,6 +33,14 @@ export class EmbeddedNodeConfig {
     Object.assign(this, values);
     Object.freeze(this);
   }
+}
+
+/**
+ * Slots of each embedded node: EMBEDDED_NODE_CONCURRENCY, else a slot per core but one (the server's own), never
+ * more than the server leases to one node (NODE_MAX_CONCURRENT_RUNS).
+ */
+export function embeddedNodeSlots(config: EmbeddedNodeConfig, maxConcurrentRuns: number): number {
+  return config.concurrency ?? Math.min(Math.max(1, availableParallelism() - 1), maxConcurrentRuns);
 }
 
 export const embeddedNodeConfig = defineFeatureConfig({

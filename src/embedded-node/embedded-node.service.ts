@@ -1,5 +1,4 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from '../agent/agent';
 import { ContentCache } from '../agent/content-cache';
@@ -24,7 +23,7 @@ import { SYSTEM_ACCOUNT_PASSWORD_HASH, isSystemAccount, UsersRepository } from '
 import { ModuleStoreService } from '../wasm/module-store.service';
 import { WasmService } from '../wasm/wasm.service';
 import { DirectTransport } from './direct-transport';
-import { EmbeddedNodeConfig } from './embedded-node.config';
+import { EmbeddedNodeConfig, embeddedNodeSlots } from './embedded-node.config';
 
 /**
  * Embedded runs get this long to finish at shutdown, and at most half the time to the shutdown cutoff: the
@@ -167,10 +166,7 @@ export class EmbeddedNodes implements OnApplicationBootstrap, OnModuleDestroy {
     };
     const agent: Agent = new Agent({
       nodeId,
-      // By default a slot per core but one (the server's own), never more than the server leases to a node.
-      concurrency:
-        this.config.concurrency ??
-        Math.min(Math.max(1, availableParallelism() - 1), this.scheduling.maxConcurrentRuns),
+      concurrency: embeddedNodeSlots(this.config, this.scheduling.maxConcurrentRuns),
       keys,
       transport: new DirectTransport(services, nodeId, principal),
       engine: this.engine,

@@ -5,7 +5,8 @@ export class NodesVariables {
   @IntVariable(1, 3600)
   NODE_HEARTBEAT_INTERVAL_SECS?: number;
 
-  @IntVariable(1, 86400)
+  // From 2: it must exceed the heartbeat interval, which is at least 1.
+  @IntVariable(2, 86400)
   NODE_OFFLINE_AFTER_SECS?: number;
 
   @IntVariable(1, 3600)
