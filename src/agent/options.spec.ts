@@ -90,7 +90,9 @@ describe('agent options', () => {
   it('refuses a --node-id the server would refuse, as a bad flag', () => {
     const server = ['--server', 'http://s:1'];
     expect(() => parseOptions([...server, '--node-id', 'has space'], {})).toThrow(OptionsError);
-    expect(() => parseOptions(server, { VCP_NODE_ID: 'x'.repeat(65) })).toThrow('--node-id must be 1–64');
+    expect(() => parseOptions(server, { VCP_NODE_ID: 'x'.repeat(65) })).toThrow(
+      '--node-id (VCP_NODE_ID) must be 1–64',
+    );
     expect(parseOptions([...server, '--node-id', 'node_1-a'], {}).nodeId).toBe('node_1-a');
   });
 });

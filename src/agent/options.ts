@@ -43,12 +43,49 @@ export const USAGE = `usage: npm run agent -- --server <url> --api-key <key> [--
 each flag also as env: VCP_SERVER_URL, VCP_API_KEY, VCP_NODE_ID, VCP_AGENT_CONCURRENCY, VCP_AGENT_DIR, VCP_REGION
 (also --grace-secs / VCP_AGENT_GRACE_SECS, default 30; --cache-mb / VCP_AGENT_CACHE_MB, default 1024)`;
 
-function integer(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
+/** The agent's flags, as parseArgs reads them. */
+export const AGENT_FLAGS = {
+  server: { type: 'string' },
+  'api-key': { type: 'string' },
+  'node-id': { type: 'string' },
+  concurrency: { type: 'string' },
+  'data-dir': { type: 'string' },
+  region: { type: 'string' },
+  json: { type: 'boolean' },
+  'grace-secs': { type: 'string' },
+  'cache-mb': { type: 'string' },
+  'print-public-key': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+type AgentFlag = keyof typeof AGENT_FLAGS;
+
+/** The environment variable each flag may also be given as. */
+export const AGENT_FLAG_VARIABLES = {
+  server: 'VCP_SERVER_URL',
+  'api-key': 'VCP_API_KEY',
+  'node-id': 'VCP_NODE_ID',
+  concurrency: 'VCP_AGENT_CONCURRENCY',
+  'data-dir': 'VCP_AGENT_DIR',
+  region: 'VCP_REGION',
+  'grace-secs': 'VCP_AGENT_GRACE_SECS',
+  'cache-mb': 'VCP_AGENT_CACHE_MB',
+} as const satisfies Partial<Record<AgentFlag, string>>;
+
+/** A flag as a refusal names it: with its variable, as either may have given the value. */
+const named = (flag: keyof typeof AGENT_FLAG_VARIABLES) => `--${flag} (${AGENT_FLAG_VARIABLES[flag]})`;
+
+function integer(
+  flag: keyof typeof AGENT_FLAG_VARIABLES,
+  text: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   if (text === undefined) return fallback;
   // Digits only: Number() would take '0x10', '1e2', '+4' and a blank (0) as well.
   const value = /^\d{1,9}$/.test(text) ? Number(text) : NaN;
   if (!(value >= min && value <= max)) {
-    throw new OptionsError(`${name} must be a whole number from ${min} to ${max}`);
+    throw new OptionsError(`${named(flag)} must be a whole number from ${min} to ${max}`);
   }
   return value;
 }
@@ -60,28 +97,12 @@ function integer(name: string, text: string | undefined, fallback: number, min: 
  */
 export function parseOptions(argv: string[], rawEnv: NodeJS.ProcessEnv): AgentOptions {
   const env = Object.fromEntries(Object.entries(rawEnv).filter(([, value]) => value !== ''));
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      server: { type: 'string' },
-      'api-key': { type: 'string' },
-      'node-id': { type: 'string' },
-      concurrency: { type: 'string' },
-      'data-dir': { type: 'string' },
-      region: { type: 'string' },
-      json: { type: 'boolean' },
-      'grace-secs': { type: 'string' },
-      'cache-mb': { type: 'string' },
-      'print-public-key': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  });
+  const { values } = parseArgs({ args: argv, options: AGENT_FLAGS, strict: true });
   const printPublicKey = values['print-public-key'] ?? false;
   const help = values.help ?? false;
   const server =
     values.server ?? env.VCP_SERVER_URL ?? (printPublicKey || help ? 'http://localhost:3000' : '');
-  if (!server) throw new OptionsError('--server (VCP_SERVER_URL) is required');
+  if (!server) throw new OptionsError(`${named('server')} is required`);
   let url: URL;
   try {
     url = new URL(server);
@@ -94,17 +115,18 @@ export function parseOptions(argv: string[], rawEnv: NodeJS.ProcessEnv): AgentOp
   const nodeId = values['node-id'] ?? env.VCP_NODE_ID;
   // A flag's mistake, said before anything is created in the data dir (exit 64, like any bad flag).
   if (nodeId !== undefined && !NODE_ID.test(nodeId)) {
-    throw new OptionsError('--node-id must be 1–64 ASCII letters, digits, "-" or "_"');
+    throw new OptionsError(`${named('node-id')} must be 1–64 ASCII letters, digits, "-" or "_"`);
   }
   if (values['data-dir'] === '') throw new OptionsError('--data-dir must not be empty');
   const region = values.region ?? env.VCP_REGION ?? 'default';
-  if (region.length < 1 || region.length > 32) throw new OptionsError('--region must be 1–32 characters');
+  if (region.length < 1 || region.length > 32)
+    throw new OptionsError(`${named('region')} must be 1–32 characters`);
   return {
     server: url.toString().replace(/\/+$/, ''),
     apiKey: values['api-key'] ?? env.VCP_API_KEY,
     nodeId,
     concurrency: integer(
-      '--concurrency',
+      'concurrency',
       values.concurrency ?? env.VCP_AGENT_CONCURRENCY,
       defaultConcurrency(),
       1,
@@ -113,9 +135,9 @@ export function parseOptions(argv: string[], rawEnv: NodeJS.ProcessEnv): AgentOp
     dataDir: resolve(values['data-dir'] ?? env.VCP_AGENT_DIR ?? join(homedir(), '.vcp-agent')),
     region,
     json: values.json ?? false,
-    graceMs: integer('--grace-secs', values['grace-secs'] ?? env.VCP_AGENT_GRACE_SECS, 30, 0, 3600) * 1000,
+    graceMs: integer('grace-secs', values['grace-secs'] ?? env.VCP_AGENT_GRACE_SECS, 30, 0, 3600) * 1000,
     cacheBytes:
-      integer('--cache-mb', values['cache-mb'] ?? env.VCP_AGENT_CACHE_MB, 1024, 1, 1024 * 1024) * 1024 * 1024,
+      integer('cache-mb', values['cache-mb'] ?? env.VCP_AGENT_CACHE_MB, 1024, 1, 1024 * 1024) * 1024 * 1024,
     printPublicKey,
     help,
   };
