@@ -46,6 +46,7 @@ export class WasmVariables {
   @IntVariable(1, 1_000_000)
   WASM_MAX_FUNCTIONS?: number;
 
+  // V8's own limits (kV8MaxWasmFunctionSize, kV8MaxWasmFunctionLocals): it refuses a module beyond them anyway.
   @IntVariable(1024, 7_654_321)
   WASM_MAX_FUNCTION_BYTES?: number;
 

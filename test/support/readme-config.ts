@@ -47,22 +47,35 @@ export function configTable(section = readmeSection('Configuration')): ConfigRow
   });
 }
 
-/** A range a row's meaning states: `(1–3600)`, `(60–86400 s)`, `16–512 characters`, `8–72 bytes of UTF-8`. */
+/**
+ * A range a row's meaning states: `(1–3600)`, `(60–86400 s)`, `16–512 characters`, `8–72 bytes of UTF-8`, or
+ * only a lower bound: `(at least 1024)`.
+ */
 export interface DocumentedRange {
   low: number;
-  high: number;
+  /** null: no upper bound. */
+  high: number | null;
   /** What is counted: the value itself, or the length of a text. */
   unit: 'number' | 'characters' | 'bytes';
   text: string;
 }
 
 export function documentedRanges(meaning: string): DocumentedRange[] {
-  return [...meaning.matchAll(/(\d+)–(\d+)( s| characters| bytes of UTF-8)?/g)].map((match) => ({
+  const bounded = [...meaning.matchAll(/(\d+)–(\d+)( s| characters| bytes of UTF-8)?/g)].map(
+    (match): DocumentedRange => ({
+      low: Number(match[1]),
+      high: Number(match[2]),
+      unit: match[3] === ' characters' ? 'characters' : match[3] === ' bytes of UTF-8' ? 'bytes' : 'number',
+      text: match[0],
+    }),
+  );
+  const atLeast = [...meaning.matchAll(/\(at least (\d+)[;)]/g)].map((match): DocumentedRange => ({
     low: Number(match[1]),
-    high: Number(match[2]),
-    unit: match[3] === ' characters' ? 'characters' : match[3] === ' bytes of UTF-8' ? 'bytes' : 'number',
+    high: null,
+    unit: 'number',
     text: match[0],
   }));
+  return [...bounded, ...atLeast];
 }
 
 /**

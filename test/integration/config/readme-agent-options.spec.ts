@@ -96,6 +96,7 @@ describe("README's agent options", () => {
     let checked = 0;
     for (const [name, note] of notes) {
       for (const range of documentedRanges(note)) {
+        if (range.high === null) throw new Error(`${name}: the agent's ranges have an upper bound`);
         const valueOf = (n: number) => (range.unit === 'number' ? String(n) : 'x'.repeat(n));
         const refusal = (n: number) => {
           try {

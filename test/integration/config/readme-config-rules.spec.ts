@@ -25,6 +25,12 @@ const RANGE_OWNERS: Record<string, string> = {
   'ADMIN_USERNAME, ADMIN_PASSWORD': 'ADMIN_PASSWORD',
 };
 
+/** Whole-number variables whose row states no range, each with why. */
+const UNSTATED_RANGES: Record<string, string> = {
+  CONTENT_CACHE_MAX_BYTES:
+    'any whole number of bytes: the row says `0` turns the cache off, and there is no maximum',
+};
+
 const ownerOf = (row: ConfigRow): string => {
   if (row.names.length === 1) return row.names[0];
   const owner = RANGE_OWNERS[row.written.join(', ')];
@@ -58,9 +64,10 @@ describe("README's configuration table: ranges, choices and production", () => {
         // An ASCII text is as many bytes as characters.
         const valueOf = (n: number) => (range.unit === 'number' ? String(n) : 'x'.repeat(n));
         const at = (n: number) => problemsOf(name, { ...companions(name), [name]: valueOf(n) });
+        const bounds = range.high === null ? [range.low] : [range.low, range.high];
         for (const [n, bound] of [
           [range.low - 1, range.low],
-          [range.high + 1, range.high],
+          ...(range.high === null ? [] : [[range.high + 1, range.high]]),
         ]) {
           const problems = at(n);
           if (!problems.some((problem) => problem.includes(String(bound))))
@@ -68,7 +75,7 @@ describe("README's configuration table: ranges, choices and production", () => {
               `${name} (${range.text}): ${n} is not refused naming ${bound}: ${JSON.stringify(problems)}`,
             );
         }
-        for (const n of [range.low, range.high]) {
+        for (const n of bounds) {
           const problems = at(n);
           if (problems.length > 0)
             wrong.push(`${name} (${range.text}): ${n} is refused: ${problems.join('; ')}`);
@@ -78,6 +85,22 @@ describe("README's configuration table: ranges, choices and production", () => {
     }
     expect(wrong).toEqual([]);
     expect(checked).toBeGreaterThan(15); // the table's ranges were found at all
+  });
+
+  it('states the range of every whole-number variable, as the schema declares it', () => {
+    const undocumented: string[] = [];
+    for (const [name, row] of ROW_OF) {
+      const rules = declaredRulesOf(name);
+      if (!rules.has('min') || name in UNSTATED_RANGES) continue;
+      const [min, max] = [rules.get('min')![0] as number, rules.get('max')![0] as number];
+      const declared = `${min}–${max === Number.MAX_SAFE_INTEGER ? '' : max}`;
+      const stated = documentedRanges(row.meaning).map((range) => `${range.low}–${range.high ?? ''}`);
+      if (!stated.includes(declared))
+        undocumented.push(`${name}: declared ${declared}, README states ${stated.join(', ') || 'none'}`);
+    }
+    expect(undocumented).toEqual([]);
+    // An exception that no longer applies is removed.
+    expect(Object.keys(UNSTATED_RANGES).filter((name) => !declaredRulesOf(name).has('min'))).toEqual([]);
   });
 
   it('refuses below the minimum a row says production refuses', () => {
