@@ -38,6 +38,11 @@ const NOT_SETTINGS: Record<string, string> = {
   npm_lifecycle_event: 'set by npm itself: the agent only learns whether npm started it',
 };
 
+/** Variables render.yaml sets that are Render's own, each with why. */
+const RENDER_ONLY: Record<string, string> = {
+  NODE_VERSION: "Render's: which Node.js runs the service",
+};
+
 const cores = availableParallelism();
 
 /** A loaded config as JSON (keys as JWK), so two can be compared leaf by leaf. */
@@ -168,5 +173,18 @@ describe("README's configuration table", () => {
       const environment = (load(env) as { core: { environment: string } }).core.environment;
       expect([value, environment]).toEqual([value, documented ? value : 'development']);
     }
+  });
+
+  it('is what the Render blueprint sets: documented variables, with values the loader takes', () => {
+    const blueprint = readFileSync(join(__dirname, '../../../render.yaml'), 'utf8');
+    const values = [...blueprint.matchAll(/- key: (\w+)\n\s+value: "?([^"\n]*)"?/g)];
+    const all = [...blueprint.matchAll(/- key: (\w+)/g)].map((match) => match[1]);
+    expect(all.filter((name) => !ROW_OF.has(name) && !(name in RENDER_ONLY))).toEqual([]);
+    const literal = Object.fromEntries(
+      values.filter(([, name]) => !(name in RENDER_ONLY)).map(([, name, value]) => [name, value]),
+    );
+    expect(Object.keys(literal).sort()).toEqual(['DB_MAX_CONNECTIONS', 'ENVIRONMENT', 'TRUSTED_PROXY_CIDRS']);
+    expect(literal.ENVIRONMENT).toBe('production');
+    expect(() => loadConfig({ ...PRODUCTION_SETTINGS, ...literal }, cwd)).not.toThrow();
   });
 });
