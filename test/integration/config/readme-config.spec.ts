@@ -97,6 +97,8 @@ describe("README's configuration table", () => {
         !agent.has(name),
     );
     expect(sorted(unknown)).toEqual([]);
+    const mentioned = readmeVariableMentions();
+    expect(Object.keys(OTHER_MENTIONS).filter((name) => !mentioned.has(name))).toEqual([]);
   });
 
   it('is where every variable src/ reads outside the config schemas is documented (or the agent section)', () => {
@@ -119,6 +121,7 @@ describe("README's configuration table", () => {
         !(name.startsWith('VCP_') && agentSection.includes(`\`${name}\``)),
     );
     expect(sorted(undocumented)).toEqual([]);
+    expect(Object.keys(NOT_SETTINGS).filter((name) => !read.has(name))).toEqual([]);
   });
 
   it('gives each variable the default the loader applies', () => {
