@@ -1,4 +1,5 @@
 import { Fetch, HttpTransport } from './http-transport';
+import { MAX_DOWNLOAD_BYTES } from './node-fetch';
 import { TransportError } from './transport';
 
 type Reply = Response | Error;
@@ -182,5 +183,20 @@ describe('HttpTransport releases', () => {
       body: { fence: '7' },
       key: 'vcp_key',
     });
+  });
+});
+
+describe('HttpTransport answer bounds', () => {
+  it('lets a download be as large as a stored module or proving key; other answers get the default bound', async () => {
+    const bounds: (number | undefined)[] = [];
+    const send: Fetch = (_input, init) => {
+      bounds.push(init?.maxBodyBytes);
+      return Promise.resolve(json(200, { heartbeat_interval_secs: 15, node_status: 'online' }));
+    };
+    const sut = new HttpTransport('http://server', 'node-1', 'vcp_key', send);
+    await sut.module('a'.repeat(64));
+    await sut.circuitArtifact('c1', 'zkey');
+    await sut.heartbeat({ active_tasks: 0, agent_version: 'test', runs: [] });
+    expect(bounds).toEqual([MAX_DOWNLOAD_BYTES, MAX_DOWNLOAD_BYTES, undefined]);
   });
 });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { networkFailure, nodeFetch } from './node-fetch';
+import { MAX_DOWNLOAD_BYTES, networkFailure, nodeFetch } from './node-fetch';
 import { parseRetryAfter } from './pacing';
 import {
   AgentTransport,
@@ -24,8 +24,14 @@ interface ErrorBody {
   message?: string;
 }
 
-/** What sends the requests: nodeFetch, or a wrapper around a fetch (tests replay every request through one). */
-export type Fetch = typeof fetch;
+/**
+ * What sends the requests: nodeFetch, or a wrapper around a fetch (tests replay every request through one).
+ * `maxBodyBytes`: the most of the answer nodeFetch reads (a fetch ignores it).
+ */
+export type Fetch = (
+  input: string | URL | Request,
+  init?: RequestInit & { maxBodyBytes?: number },
+) => Promise<Response>;
 
 /** The node protocol over HTTP(S) with the node's key, against a server on any machine. */
 export class HttpTransport implements AgentTransport {
@@ -128,7 +134,10 @@ export class HttpTransport implements AgentTransport {
   }
 
   private async download(path: string): Promise<Uint8Array> {
-    const res = await this.call('GET', path, undefined, { timeoutMs: DOWNLOAD_TIMEOUT_MS });
+    const res = await this.call('GET', path, undefined, {
+      timeoutMs: DOWNLOAD_TIMEOUT_MS,
+      maxBodyBytes: MAX_DOWNLOAD_BYTES,
+    });
     return new Uint8Array(await res.arrayBuffer());
   }
 
@@ -137,7 +146,12 @@ export class HttpTransport implements AgentTransport {
     method: string,
     path: string,
     body?: unknown,
-    options: { timeoutMs?: number; signal?: AbortSignal; headers?: Record<string, string> } = {},
+    options: {
+      timeoutMs?: number;
+      signal?: AbortSignal;
+      headers?: Record<string, string>;
+      maxBodyBytes?: number;
+    } = {},
   ): Promise<Response> {
     const timeout = AbortSignal.timeout(options.timeoutMs ?? CALL_TIMEOUT_MS);
     const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
@@ -153,6 +167,7 @@ export class HttpTransport implements AgentTransport {
         },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal,
+        maxBodyBytes: options.maxBodyBytes,
       });
     } catch (error) {
       throw new TransportError(`${method} ${path}: ${networkFailure(error)}`, true);

@@ -1,7 +1,8 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { HttpTransport } from './http-transport';
-import { networkFailure, nodeFetch } from './node-fetch';
+import { eventually } from '../../test/support/eventually';
+import { MAX_ANSWER_BYTES, networkFailure, nodeFetch } from './node-fetch';
 
 /** A real loopback server: what nodeFetch sends is what arrives, and its answers come back unchanged. */
 describe('nodeFetch', () => {
@@ -147,5 +148,83 @@ describe('nodeFetch', () => {
       cause: Object.assign(new Error('x'), { code: 'ECONNREFUSED' }),
     });
     expect(networkFailure(refused)).toBe('ECONNREFUSED');
+  });
+
+  describe('a hostile or broken server', () => {
+    it('an answer that keeps coming is cut off at maxBodyBytes: the request fails, the stream ends', async () => {
+      let sent = 0;
+      let closed = false;
+      answer = (_req, res) => {
+        res.on('close', () => (closed = true));
+        const more = () => {
+          while (!res.destroyed && res.write(Buffer.alloc(16 * 1024))) sent += 16 * 1024;
+          if (!res.destroyed) res.once('drain', more);
+        };
+        more(); // chunked, no Content-Length: only counting the bytes finds the end of it
+      };
+      const failure = await nodeFetch(`${base}/api/v1/modules/m/download`, {
+        maxBodyBytes: 64 * 1024,
+        signal: AbortSignal.timeout(10_000),
+      }).catch((e: unknown) => e);
+      expect(networkFailure(failure)).toBe('the answer is larger than 0.0625 MiB, the most the agent reads');
+      await eventually(() => expect(closed).toBe(true));
+      expect(sent).toBeLessThan(16 * 1024 * 1024);
+    });
+
+    it('an answer whose Content-Length is over the default bound is refused before its body is read', async () => {
+      answer = (_req, res) => {
+        res.writeHead(200, { 'content-length': String(MAX_ANSWER_BYTES + 1) });
+        res.write('{"runs":[');
+      };
+      const failure = await nodeFetch(`${base}/x`, { signal: AbortSignal.timeout(5_000) }).catch(
+        (e: unknown) => e,
+      );
+      expect(networkFailure(failure)).toBe('the answer is larger than 256 MiB, the most the agent reads');
+    });
+
+    it('a body that stalls half-way is given up at the timeout; one cut short of its Content-Length fails', async () => {
+      answer = (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+        res.write('{"runs":');
+      };
+      const stalled = await nodeFetch(`${base}/x`, { signal: AbortSignal.timeout(100) }).catch(
+        (e: unknown) => e,
+      );
+      expect(networkFailure(stalled)).toBe('timed out');
+      answer = (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+        res.end('{"runs":[]}');
+        res.socket?.end(); // the promised 89 other bytes never come
+      };
+      const short = await nodeFetch(`${base}/x`, { signal: AbortSignal.timeout(5_000) }).catch(
+        (e: unknown) => e,
+      );
+      expect(short).toMatchObject({ name: 'TypeError', cause: { code: 'ECONNRESET' } });
+    });
+
+    it('a redirect is not followed: the key goes to no other host', async () => {
+      const elsewhere: IncomingMessage['headers'][] = [];
+      const other = createServer((req, res) => {
+        elsewhere.push(req.headers);
+        res.end('{}');
+      });
+      await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+      const otherBase = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+      try {
+        answer = (_req, res) => {
+          res.writeHead(307, { location: `${otherBase}/api/v1/nodes/n1/heartbeat` });
+          res.end();
+        };
+        const res = await nodeFetch(`${base}/api/v1/nodes/n1/heartbeat`, {
+          method: 'PUT',
+          headers: { 'x-api-key': 'vcp_secret_key' },
+          body: '{}',
+        });
+        expect(res.status).toBe(307);
+        expect(elsewhere).toEqual([]);
+      } finally {
+        await new Promise((resolve) => other.close(resolve));
+      }
+    });
   });
 });

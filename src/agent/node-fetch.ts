@@ -11,13 +11,23 @@ const MAX_SOCKETS = 16;
 const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: MAX_SOCKETS });
 const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: MAX_SOCKETS });
 
+const MIB = 1024 * 1024;
+/**
+ * The most of an answer the agent reads, unless the request says otherwise (`maxBodyBytes`): a JSON answer (a
+ * claim of 16 runs with their inputs among them). A server or proxy that sends more gets the request failed,
+ * never the agent's memory.
+ */
+export const MAX_ANSWER_BYTES = 256 * MIB;
+/** A module or a circuit artifact: the most a server stores (WASM_MAX_MODULE_BYTES, CIRCUIT_ZKEY_MAX_BYTES). */
+export const MAX_DOWNLOAD_BYTES = 1024 * MIB;
+
 /**
  * The agent's fetch: node:http(s) on keep-alive connections, the answer buffered into a `Response`. The
  * global fetch (undici's WHATWG streams, Headers and Request objects) cost the agent about twice the CPU per
  * request, and an agent makes two or three requests for every run it executes. Only what the agent sends is
  * supported: a method, string headers, a string body and an abort signal; of the answer's headers, those in
- * READ_HEADERS. TLS is verified as by fetch (the
- * defaults of node:https).
+ * READ_HEADERS. TLS is verified as by fetch (the defaults of node:https). Redirects are not followed (the key
+ * goes to the server given, nowhere else), and an answer is read up to `maxBodyBytes`.
  */
 export const nodeFetch: Fetch = (input, init = {}) =>
   new Promise<Response>((resolve, reject) => {
@@ -33,8 +43,16 @@ export const nodeFetch: Fetch = (input, init = {}) =>
         signal: init.signal ?? undefined,
       },
       (res: IncomingMessage) => {
+        const maxBytes = init.maxBodyBytes ?? MAX_ANSWER_BYTES;
+        // Refused before a byte is read when the answer says it is too long, else as soon as it gets too long.
+        if (Number(res.headers['content-length']) > maxBytes) return req.destroy(tooLarge(maxBytes));
         const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        let bytes = 0;
+        res.on('data', (chunk: Buffer) => {
+          bytes += chunk.byteLength;
+          if (bytes > maxBytes) req.destroy(tooLarge(maxBytes));
+          else chunks.push(chunk);
+        });
         res.on('error', (error) => reject(failed(error)));
         res.on('end', () => {
           const status = res.statusCode ?? 0;
@@ -46,6 +64,9 @@ export const nodeFetch: Fetch = (input, init = {}) =>
     req.on('error', (error) => reject(failed(error)));
     req.end(typeof init.body === 'string' ? init.body : undefined);
   });
+
+const tooLarge = (maxBytes: number) =>
+  new Error(`the answer is larger than ${maxBytes / MIB} MiB, the most the agent reads`);
 
 /** The answer's headers the agent reads (a full Headers object per answer costs CPU for nothing). */
 const READ_HEADERS = ['content-type', 'retry-after', 'date', 'sunset', 'x-api-key-replaced-by'] as const;
