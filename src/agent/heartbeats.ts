@@ -2,6 +2,10 @@ import { retryWaitMs, Sleeps } from './pacing';
 import type { Counters } from './reporter';
 import { AgentTransport, HeartbeatBody, retryAfterOf } from './transport';
 
+/** The heartbeat intervals a server may ask for (NODE_HEARTBEAT_INTERVAL_SECS). */
+const MIN_INTERVAL_SECS = 1;
+const MAX_INTERVAL_SECS = 3600;
+
 export interface HeartbeatSetup {
   transport: AgentTransport;
   version: string;
@@ -93,7 +97,10 @@ export class Heartbeats {
     this.latencyMs = Math.round(performance.now() - started);
     this.setup.noteAnswered();
     this.setup.counters.heartbeats++;
-    if (answer.heartbeat_interval_secs > 0) this.intervalMs = answer.heartbeat_interval_secs * 1000;
+    const secs = answer.heartbeat_interval_secs;
+    // Held to NODE_HEARTBEAT_INTERVAL_SECS' range: past 2^31 ms a timer fires at once (a beat every millisecond).
+    if (typeof secs === 'number' && secs > 0)
+      this.intervalMs = Math.min(MAX_INTERVAL_SECS, Math.max(MIN_INTERVAL_SECS, secs)) * 1000;
     const maxRuns = answer.max_concurrent_runs;
     if (typeof maxRuns === 'number' && Number.isInteger(maxRuns) && maxRuns > 0)
       this.setup.noteMaxRuns(maxRuns);

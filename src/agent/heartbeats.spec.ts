@@ -1,0 +1,52 @@
+import { Heartbeats } from './heartbeats';
+import { Sleeps } from './pacing';
+import { zeroCounters } from './reporter';
+import type { AgentTransport } from './transport';
+
+/** The wait the loop makes after a beat the server answered with `interval` (jitter 0.5: the interval itself). */
+async function waitAfter(interval: unknown): Promise<number> {
+  const waits: number[] = [];
+  const sleeps = new (class extends Sleeps {
+    override sleep(ms: number): Promise<void> {
+      waits.push(ms);
+      return Promise.resolve();
+    }
+  })();
+  const transport = {
+    heartbeat: () => Promise.resolve({ heartbeat_interval_secs: interval, node_status: 'online' }),
+  } as unknown as AgentTransport;
+  const sut = new Heartbeats({
+    transport,
+    version: 'test',
+    counters: zeroCounters(),
+    random: () => 0.5,
+    sleeps,
+    leases: () => [],
+    renewWithinMs: () => null,
+    drop: () => undefined,
+    noteFailure: () => undefined,
+    noteAnswered: () => undefined,
+    noteMaxRuns: () => undefined,
+  });
+  await sut.beat();
+  await sut.loop(() => waits.length === 0);
+  return waits[0];
+}
+
+describe('Heartbeats, when the server names its interval', () => {
+  it('beats at the interval the server asks for', async () => {
+    expect(await waitAfter(15)).toBeCloseTo(15_000, -2);
+  });
+
+  // Past 2^31 ms a timer fires at once: a server asking for 1e9 s would get a beat every millisecond.
+  it('keeps it within 1 s – 1 h (NODE_HEARTBEAT_INTERVAL_SECS), so an absurd one is no tight loop', async () => {
+    expect(await waitAfter(1e9)).toBeCloseTo(3_600_000, -3);
+    expect(await waitAfter(0.001)).toBeCloseTo(1_000, -2);
+  });
+
+  it('keeps its own (15 s) when the interval is not a positive number', async () => {
+    for (const interval of [null, -5, 'soon', Number.NaN]) {
+      expect(await waitAfter(interval)).toBeCloseTo(15_000, -2);
+    }
+  });
+});
