@@ -200,3 +200,54 @@ describe('HttpTransport answer bounds', () => {
     expect(bounds).toEqual([MAX_DOWNLOAD_BYTES, MAX_DOWNLOAD_BYTES, undefined]);
   });
 });
+
+describe('HttpTransport answers that are not what the protocol says', () => {
+  const html = () =>
+    new Response('<html>502 Bad Gateway</html>', { status: 200, headers: { 'content-type': 'text/html' } });
+
+  it('a 2xx that is not a JSON object is retryable like a lost answer, and names the call', async () => {
+    const { send, keys } = scripted([html(), json(200, { runs: 'none' }), json(200, [1]), nothing()]);
+    const sut = new HttpTransport('http://server', 'node-1', 'vcp_key', send);
+    const claim = () => sut.claim(1, 0, new AbortController().signal);
+    await expect(claim()).rejects.toMatchObject({
+      name: 'TransportError',
+      retryable: true,
+      message: 'POST /nodes/node-1/claim: 200 with a body that is not a JSON object (text/html)',
+    });
+    await expect(claim()).rejects.toMatchObject({
+      retryable: true,
+      message: "POST /nodes/node-1/claim: the answer's runs is not a list",
+    });
+    await expect(claim()).rejects.toMatchObject({ retryable: true });
+    expect(await claim()).toEqual([]);
+    // The same claim each time: runs it may have leased are not leased again.
+    expect(new Set(keys).size).toBe(1);
+  });
+
+  it('a heartbeat, a result or a circuit answered so is a retryable TransportError too', async () => {
+    const body = {
+      fence: '1',
+      outcome: 'ok',
+      output_hash: '0'.repeat(64),
+      execution_time_ms: 1,
+      signature: 's',
+    };
+    const { send } = scripted([
+      html(),
+      html(),
+      json(200, { task_status: 'completed', next_runs: {} }),
+      html(),
+    ]);
+    const sut = new HttpTransport('http://server', 'node-1', 'vcp_key', send);
+    const failures = [
+      sut.heartbeat({ active_tasks: 0, agent_version: 'test', runs: [] }),
+      sut.submit('r1', body),
+      sut.submit('r1', body, 1),
+      sut.circuit('c1'),
+    ].map((call) => call.catch((e: unknown) => e));
+    for (const failure of await Promise.all(failures)) {
+      expect(failure).toBeInstanceOf(TransportError);
+      expect(failure).toMatchObject({ retryable: true });
+    }
+  });
+});

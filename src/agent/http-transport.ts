@@ -53,8 +53,8 @@ export class HttpTransport implements AgentTransport {
   }
 
   async heartbeat(body: HeartbeatBody, signal?: AbortSignal): Promise<HeartbeatAnswer> {
-    const res = await this.call('PUT', `/nodes/${this.nodeId}/heartbeat`, body, { signal });
-    return (await res.json()) as HeartbeatAnswer;
+    const path = `/nodes/${this.nodeId}/heartbeat`;
+    return answerOf<HeartbeatAnswer>(await this.call('PUT', path, body, { signal }), 'PUT', path);
   }
 
   /**
@@ -65,13 +65,14 @@ export class HttpTransport implements AgentTransport {
   async claim(max: number, waitMs: number, signal: AbortSignal): Promise<LeasedRun[]> {
     const key = (this.unansweredClaimKey ??= randomUUID());
     try {
+      const path = `/nodes/${this.nodeId}/claim`;
       const res = await this.call(
         'POST',
-        `/nodes/${this.nodeId}/claim`,
+        path,
         { max, wait_ms: waitMs },
         { timeoutMs: waitMs + CLAIM_SLACK_MS, signal, headers: { 'idempotency-key': key } },
       );
-      const runs = res.status === 204 ? [] : ((await res.json()) as { runs: LeasedRun[] }).runs;
+      const runs = res.status === 204 ? [] : runsOf(await answerOf(res, 'POST', path), 'runs', path);
       this.unansweredClaimKey = null;
       return runs;
     } catch (error) {
@@ -88,18 +89,20 @@ export class HttpTransport implements AgentTransport {
       headers['idempotency-key'] = this.unansweredClaimNextKey ??= randomUUID();
     }
     try {
-      const res = await this.call('POST', `/runs/${runId}/result`, body, { headers });
-      const answer = (await res.json()) as {
+      const path = `/runs/${runId}/result`;
+      const res = await this.call('POST', path, body, { headers });
+      const answer = await answerOf<{
         task_status: string;
         run_status?: string;
-        next_runs?: LeasedRun[];
-      };
+        next_runs?: unknown;
+      }>(res, 'POST', path);
+      const next = answer.next_runs === undefined ? undefined : runsOf(answer, 'next_runs', path);
       if (claimNext !== undefined) this.unansweredClaimNextKey = null;
       return {
         accepted: true,
         taskStatus: answer.task_status,
         runStatus: answer.run_status,
-        next: answer.next_runs,
+        next,
       };
     } catch (error) {
       // A refusal is an answer (nothing was claimed); anything else may have leased runs unseen.
@@ -126,7 +129,8 @@ export class HttpTransport implements AgentTransport {
   }
 
   async circuit(circuitId: string): Promise<CircuitInfo> {
-    return (await (await this.call('GET', `/circuits/${circuitId}`)).json()) as CircuitInfo;
+    const path = `/circuits/${circuitId}`;
+    return answerOf<CircuitInfo>(await this.call('GET', path), 'GET', path);
   }
 
   circuitArtifact(circuitId: string, kind: 'wasm' | 'zkey'): Promise<Uint8Array> {
@@ -193,4 +197,31 @@ export class HttpTransport implements AgentTransport {
         : null,
     );
   }
+}
+
+/**
+ * A 2xx answer's JSON object. Anything else (a proxy's HTML page, a body cut short) is retryable like a lost
+ * answer, and says which call got it, where JSON.parse would say only "Unexpected token".
+ */
+async function answerOf<T = Record<string, unknown>>(
+  res: Response,
+  method: string,
+  path: string,
+): Promise<T> {
+  const answer: unknown = await res.json().catch(() => undefined);
+  if (typeof answer === 'object' && answer !== null && !Array.isArray(answer)) {
+    return answer as T;
+  }
+  const type = res.headers.get('content-type') ?? 'no content type';
+  throw new TransportError(
+    `${method} ${path}: ${res.status} with a body that is not a JSON object (${type})`,
+    true,
+  );
+}
+
+/** The leased runs of a claim's (or a result's) answer: a list, else the answer is unusable. */
+function runsOf(answer: object, field: string, path: string): LeasedRun[] {
+  const runs = (answer as Record<string, unknown>)[field];
+  if (Array.isArray(runs)) return runs as LeasedRun[];
+  throw new TransportError(`POST ${path}: the answer's ${field} is not a list`, true);
 }
