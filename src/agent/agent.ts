@@ -1,6 +1,7 @@
 import { execute, Execution, refused } from './executors';
 import type { AgentSetup } from './agent-setup';
 import { handBack } from './hand-back';
+import { unstartable } from './leased-run';
 import { Heartbeats } from './heartbeats';
 import { retryWaitMs, Sleeps } from './pacing';
 import { ServerAnswers, UnusableAnswer } from './server-answers';
@@ -219,6 +220,12 @@ export class Agent {
   }
 
   private startRun(run: LeasedRun): void {
+    const problem = unstartable(run, this.held);
+    if (problem !== null) {
+      const runId = (run as Partial<LeasedRun> | null)?.run_id;
+      this.setup.reporter.emit({ event: 'ignored', run_id: runId ?? null, message: problem });
+      return;
+    }
     const held: Held = { run, controller: new AbortController(), dropped: null, executed: false };
     this.held.set(run.run_id, held);
     this.slotState.begin(run.run_id);

@@ -3,8 +3,9 @@ import { jsonSha256Hex } from '../common/crypto/json-hash';
 import { storableText } from '../common/validation/unstorable-text';
 import type { WasmService } from '../wasm/wasm.service';
 import { ContentCache, ContentMismatchError } from './content-cache';
+import { checkedLimits } from './leased-run';
 import { prove } from './prover';
-import type { AgentTransport, LeasedRun } from './transport';
+import type { AgentTransport, LeasedRun, RunLimits } from './transport';
 
 /** The part of the WASM engine the agent uses: runs bytes it downloaded, under the run's limits. */
 export type WasmEngine = Pick<WasmService, 'runBytes'>;
@@ -48,12 +49,16 @@ export const refused = (message: string, extra: Partial<Execution> = {}): Execut
 });
 
 export async function execute(deps: ExecutorDeps, run: LeasedRun, signal: AbortSignal): Promise<Execution> {
+  const limits = checkedLimits(run);
+  if (typeof limits === 'string') {
+    return refused(limits, { moduleHash: run.spec.module_id ?? undefined, circuitId: run.spec.circuit_id });
+  }
   switch (run.task_type) {
     case 'wasm_execution':
     case 'computation':
-      return executeWasm(deps, run, signal);
+      return executeWasm(deps, run, limits, signal);
     case 'zk_proof':
-      return executeProof(deps, run, signal);
+      return executeProof(deps, run, limits, signal);
     case 'federated_learning':
       return refused('federated_learning is not supported by this agent yet (its own issue)');
     default:
@@ -77,7 +82,12 @@ async function fetchChecked(
   }
 }
 
-async function executeWasm(deps: ExecutorDeps, run: LeasedRun, signal: AbortSignal): Promise<Execution> {
+async function executeWasm(
+  deps: ExecutorDeps,
+  run: LeasedRun,
+  limits: RunLimits,
+  signal: AbortSignal,
+): Promise<Execution> {
   const { spec } = run;
   if (!spec.module_id) {
     return refused(`this ${run.task_type} task names no module (built-in programs need a newer server)`);
@@ -92,11 +102,11 @@ async function executeWasm(deps: ExecutorDeps, run: LeasedRun, signal: AbortSign
       inputs: spec.inputs,
       args: spec.args,
       runtime: 'v8',
-      timeoutMs: spec.limits.timeout_ms,
+      timeoutMs: limits.timeout_ms,
       deterministic: spec.deterministic,
       limits: {
-        maxMemoryBytes: spec.limits.memory_mb * 1024 * 1024,
-        maxOutputBytes: spec.limits.output_bytes,
+        maxMemoryBytes: limits.memory_mb * 1024 * 1024,
+        maxOutputBytes: limits.output_bytes,
       },
       signal,
     },
@@ -119,7 +129,12 @@ async function executeWasm(deps: ExecutorDeps, run: LeasedRun, signal: AbortSign
   return execution;
 }
 
-async function executeProof(deps: ExecutorDeps, run: LeasedRun, signal: AbortSignal): Promise<Execution> {
+async function executeProof(
+  deps: ExecutorDeps,
+  run: LeasedRun,
+  limits: RunLimits,
+  signal: AbortSignal,
+): Promise<Execution> {
   const circuitId = run.spec.circuit_id;
   if (!circuitId) return refused('this zk_proof task names no circuit');
   const circuit = await deps.transport.circuit(circuitId);
@@ -140,7 +155,7 @@ async function executeProof(deps: ExecutorDeps, run: LeasedRun, signal: AbortSig
     inputs: witnessInputs(run.spec.inputs),
     wasm,
     zkey,
-    timeoutMs: run.spec.limits.timeout_ms,
+    timeoutMs: limits.timeout_ms,
     signal,
   });
   const executionTimeMs = Math.round(performance.now() - started);

@@ -70,6 +70,7 @@ const HUMAN: Record<string, (e: AgentEvent) => string> = {
       ? `submitted task ${String(e.task_id)}: run rejected (the proof did not verify), task ${String(e.task_status)}`
       : `submitted task ${String(e.task_id)}: task ${String(e.task_status)}`,
   dropped: (e) => `dropped task ${String(e.task_id)}: ${String(e.reason)}`,
+  ignored: (e) => `ignored run ${String(e.run_id)} the server leased: ${String(e.message)}`,
   refused: (e) =>
     typeof e.task_id === 'string'
       ? `result of task ${e.task_id} refused: ${String(e.message)}`

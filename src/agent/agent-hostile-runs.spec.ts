@@ -1,0 +1,98 @@
+import { FakeEngine, FakeServer, leasedRun, testAgent, until } from '../../test/support/agent-fakes';
+import type { Agent } from './agent';
+import type { AgentEvent } from './reporter';
+import type { LeasedRun } from './transport';
+
+/** Claim answers a buggy or hostile server may give: runs twice over, runs without their fields, absurd limits. */
+describe('Agent given runs it should not trust', () => {
+  let server: FakeServer;
+  let engine: FakeEngine;
+  let events: AgentEvent[];
+  let sut: Agent;
+
+  beforeEach(async () => {
+    server = new FakeServer();
+    engine = new FakeEngine();
+    events = [];
+    sut = testAgent({
+      concurrency: 2,
+      transport: server,
+      engine,
+      reporter: { emit: (event) => events.push(event) },
+    });
+    await sut.start();
+  });
+
+  afterEach(() => sut.stop(0));
+
+  const ignored = () => events.filter((e) => e.event === 'ignored');
+
+  it('runs a run once when a claim names it twice', async () => {
+    server.queue.push(leasedRun(1), leasedRun(1));
+    await until(() => server.submitted.length === 1 && ignored().length === 1);
+    await sut.stop(0);
+    expect(engine.started).toHaveLength(1);
+    expect(server.submitted).toHaveLength(1);
+    expect(ignored()[0]).toMatchObject({
+      run_id: leasedRun(1).run_id,
+      message: 'it is running here already',
+    });
+    expect(sut.counters.claimed).toBe(1);
+  });
+
+  it('does not start a run it holds again when a later claim leases it anew', async () => {
+    engine.hold = true;
+    server.queue.push(leasedRun(2));
+    await until(() => engine.started.length === 1);
+    server.queue.push(leasedRun(2));
+    await until(() => ignored().length === 1);
+    expect(sut.running).toBe(1);
+    engine.releaseAll();
+    await until(() => server.submitted.length === 1);
+    // The slot it would have taken is free: the next run is claimed and runs.
+    engine.hold = false;
+    server.queue.push(leasedRun(3));
+    await until(() => server.submitted.length === 2);
+    expect(engine.started).toHaveLength(2);
+  });
+
+  it('ignores a run it could neither run nor report (no id, fence or spec), and goes on', async () => {
+    const noSpec = { ...leasedRun(4), spec: undefined };
+    const noFence = { ...leasedRun(5), fence: 7 };
+    server.queue.push(
+      null as unknown as LeasedRun,
+      noSpec as unknown as LeasedRun,
+      noFence as unknown as LeasedRun,
+    );
+    server.queue.push(leasedRun(6));
+    await until(() => server.submitted.length === 1 && ignored().length === 3);
+    expect(server.submitted[0].runId).toBe(leasedRun(6).run_id);
+    expect(ignored().map((e) => e.message)).toEqual([
+      'the server leased it without a run_id, task_id, fence or spec',
+      'the server leased it without a run_id, task_id, fence or spec',
+      'the server leased it without a run_id, task_id, fence or spec',
+    ]);
+    expect(engine.started).toHaveLength(1);
+  });
+
+  it('holds a timeout past the most a server allows (1 h) to 1 h, and refuses limits that are no limits', async () => {
+    const withLimits = (n: number, limits: unknown): LeasedRun => {
+      const run = leasedRun(n);
+      return { ...run, spec: { ...run.spec, limits: limits as LeasedRun['spec']['limits'] } };
+    };
+    server.queue.push(withLimits(1, { timeout_ms: 1e12, memory_mb: 1e9, output_bytes: 65536 }));
+    await until(() => server.submitted.length === 1);
+    expect(engine.started[0]).toMatchObject({ timeoutMs: 3_600_000 });
+    server.queue.push(
+      withLimits(2, { timeout_ms: 1000, memory_mb: 64, output_bytes: -1 }),
+      withLimits(3, { timeout_ms: null, memory_mb: 64, output_bytes: 1024 }),
+      withLimits(4, undefined),
+    );
+    await until(() => server.submitted.length === 4);
+    expect(engine.started).toHaveLength(1);
+    for (const { body } of server.submitted.slice(1)) {
+      expect(body).toMatchObject({ outcome: 'error' });
+      expect(body.stderr).toMatch(/^the server's limits for this run are not positive whole numbers: /);
+    }
+  });
+});
