@@ -251,3 +251,18 @@ describe('HttpTransport answers that are not what the protocol says', () => {
     }
   });
 });
+
+describe('HttpTransport redirects', () => {
+  it('a redirect is a refusal that says where it points and that it was not followed', async () => {
+    const moved = new Response(null, { status: 308, headers: { location: 'https://server/api/v1/x' } });
+    const { send } = scripted([moved]);
+    const sut = new HttpTransport('http://server', 'node-1', 'vcp_key', send);
+    await expect(sut.heartbeat({ active_tasks: 0, agent_version: 'test', runs: [] })).rejects.toMatchObject({
+      retryable: false,
+      status: 308,
+      message:
+        'PUT /nodes/node-1/heartbeat: 308 redirect to https://server/api/v1/x, not followed: give the URL the ' +
+        'server answers on as --server',
+    });
+  });
+});

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { MAX_DOWNLOAD_BYTES, networkFailure, nodeFetch } from './node-fetch';
+import { MAX_DOWNLOAD_BYTES, networkFailure, nodeFetch, redirectedTo } from './node-fetch';
 import { parseRetryAfter } from './pacing';
 import {
   AgentTransport,
@@ -182,6 +182,9 @@ export class HttpTransport implements AgentTransport {
     const serverDate = Date.parse(res.headers.get('date') ?? '');
     if (Number.isFinite(serverDate)) this.clockOffsetMs = serverDate + 1_000 - Date.now();
     if (res.ok) return res;
+    if (res.status >= 300 && res.status < 400) {
+      throw new TransportError(`${method} ${path}: ${redirectedTo(res)}`, false, res.status);
+    }
     const answer = (await res.json().catch(() => ({}))) as ErrorBody;
     const retryable = res.status >= 500 || res.status === 429;
     throw new TransportError(

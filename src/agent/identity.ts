@@ -5,7 +5,7 @@ import { makeDirectories } from '../common/fs/make-directories';
 import { writePrivateFile } from '../common/fs/private-file';
 import { generateNodeKeyPair, keyPairFromPem, NodeKeyPair, privateKeyPem } from '../common/receipts/receipt';
 import type { Fetch } from './http-transport';
-import { networkFailure, nodeFetch } from './node-fetch';
+import { networkFailure, nodeFetch, redirectedTo } from './node-fetch';
 import { measureCapabilities } from './machine';
 import { NODE_ID, shownServer } from './options';
 import { Reporter } from './reporter';
@@ -152,6 +152,15 @@ async function request(
   } catch (error) {
     throw new ServerUnreachableError(
       `cannot reach the server at ${shownServer(server)} (${networkFailure(error)})`,
+    );
+  }
+  if (res.status >= 300 && res.status < 400) {
+    throw new AgentSetupError(`the server at ${shownServer(server)} answered ${redirectedTo(res)}`);
+  }
+  // A proxy whose server is down (502, 503) or a throttled start: not the key's fault, and a restart may pass.
+  if (res.status >= 500 || res.status === 429) {
+    throw new ServerUnreachableError(
+      `the server at ${shownServer(server)} answered ${res.status} to ${method} /api/v1${path}: try again later`,
     );
   }
   const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;

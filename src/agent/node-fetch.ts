@@ -69,7 +69,14 @@ const tooLarge = (maxBytes: number) =>
   new Error(`the answer is larger than ${maxBytes / MIB} MiB, the most the agent reads`);
 
 /** The answer's headers the agent reads (a full Headers object per answer costs CPU for nothing). */
-const READ_HEADERS = ['content-type', 'retry-after', 'date', 'sunset', 'x-api-key-replaced-by'] as const;
+const READ_HEADERS = [
+  'content-type',
+  'retry-after',
+  'date',
+  'sunset',
+  'x-api-key-replaced-by',
+  'location',
+] as const;
 
 function headersRead(res: IncomingMessage): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -84,6 +91,15 @@ function headersRead(res: IncomingMessage): Record<string, string> {
 function failed(error: Error): Error {
   if (error.name === 'AbortError') return error;
   return new TypeError('fetch failed', { cause: error });
+}
+
+/**
+ * What a redirect answer says for an operator: where it points and that it was not followed (following it
+ * would send the key to wherever a proxy points).
+ */
+export function redirectedTo(res: Response): string {
+  const location = (res.headers.get('location') ?? 'nowhere').slice(0, 200);
+  return `${res.status} redirect to ${location}, not followed: give the URL the server answers on as --server`;
 }
 
 /** A failed request's network cause, as fetch and nodeFetch report it (`ECONNREFUSED`), else its message. */

@@ -12,14 +12,21 @@ describe('the agent process refusing to start', () => {
   let url: string;
   /** The status every request to the stand-in server gets (a server's 401, or 404 where there is no API). */
   let status = 404;
+  /** Where a redirect points: the same stand-in under another name, so a request that followed it is seen. */
+  let elsewhere = '';
+  let keySentElsewhere = false;
 
   beforeAll(async () => {
-    server = createServer((_request, response) => {
-      response.writeHead(status, { 'content-type': 'application/json' });
+    server = createServer((request, response) => {
+      if (request.headers.host === elsewhere) keySentElsewhere = true;
+      const redirect = status >= 300 && status < 400 ? { location: `http://${elsewhere}/api/v1` } : {};
+      response.writeHead(status, { 'content-type': 'application/json', ...redirect });
       response.end(JSON.stringify({ error: 'x', message: 'x' }));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const port = (server.address() as AddressInfo).port;
+    url = `http://127.0.0.1:${port}`;
+    elsewhere = `localhost:${port}`;
   });
   afterAll(() => new Promise((resolve) => server.close(resolve)));
   beforeEach(() => (dataDir = mkdtempSync(join(tmpdir(), 'vcp-agent-start-'))));
@@ -30,6 +37,7 @@ describe('the agent process refusing to start', () => {
     const { code } = await agent.exited;
     const output = agent.output();
     expect(agent.output()).not.toContain('    at ');
+    expect(output).not.toContain('vcp_not_a_key'); // no line, error or exit message repeats the key
     return { code, output };
   }
 
@@ -68,6 +76,27 @@ describe('the agent process refusing to start', () => {
       78,
       'vcp agent: the server refused the API key (401): it is revoked, expired or mistyped: give a user API ' +
         'key with nodes:write to register this node',
+    ]);
+  });
+
+  it('a redirect (a proxy sending http to https, say) is named and not followed: one line, exit 78', async () => {
+    status = 301;
+    keySentElsewhere = false;
+    const { code, output } = await run(['--server', url, '--data-dir', dataDir]);
+    expect([code, lastWord(output)]).toEqual([
+      78,
+      `vcp agent: the server at ${url} answered 301 redirect to http://${elsewhere}/api/v1, not followed: give ` +
+        'the URL the server answers on as --server',
+    ]);
+    expect(keySentElsewhere).toBe(false);
+  });
+
+  it('a proxy whose server is down (502) at the first start is no refused key: one line, exit 69', async () => {
+    status = 502;
+    const { code, output } = await run(['--server', url, '--data-dir', dataDir]);
+    expect([code, lastWord(output)]).toEqual([
+      69,
+      `vcp agent: the server at ${url} answered 502 to GET /api/v1/auth/api-key/validate: try again later`,
     ]);
   });
 
