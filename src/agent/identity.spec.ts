@@ -131,6 +131,21 @@ describe('resolveIdentity without a stored node', () => {
     await expect(resolve(answering(401))).rejects.toThrow('POST /api/v1/nodes/n1/keys');
   });
 
+  it('a registration answered without a node key stores nothing (no "undefined" key refused at every start)', async () => {
+    const send: Fetch = (input) => {
+      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+      return Promise.resolve(
+        url.endsWith('/nodes')
+          ? new Response(JSON.stringify({ node_id: 'n1' }), { status: 201 })
+          : new Response(JSON.stringify({ scopes: ['nodes:write'] }), { status: 200 }),
+      );
+    };
+    await expect(resolve(send, dataDir, 'http://server')).rejects.toThrow(
+      new AgentSetupError('registering node n1: the answer holds no node_api_key'),
+    );
+    expect(readdirSync(dataDir)).not.toContain('node.json');
+  });
+
   it('a refused first key names the key to give, not a node.json there is none of', async () => {
     const refused = resolveIdentity(
       {

@@ -228,7 +228,12 @@ export async function resolveIdentity(options: IdentityOptions, reporter: Report
         `registering node ${nodeId} failed: ${registered.status} ${typeof registered.json.message === 'string' ? registered.json.message : ''}`,
       );
     }
-    identity = { nodeId, nodeKey: String(registered.json.node_api_key), keys };
+    const nodeKey = registered.json.node_api_key;
+    // Stored as given, a missing key would be "undefined": refused (401) at this and every later start.
+    if (typeof nodeKey !== 'string' || nodeKey === '') {
+      throw new AgentSetupError(`registering node ${nodeId}: the answer holds no node_api_key`);
+    }
+    identity = { nodeId, nodeKey, keys };
     reporter.emit({ event: 'registered', node_id: nodeId, data_dir: options.dataDir });
   } else if (who.status === 403) {
     // A node key is refused on every route but its node's agent routes: it is one, for the node named.
