@@ -95,4 +95,22 @@ describe('Agent given runs it should not trust', () => {
       expect(body.stderr).toMatch(/^the server's limits for this run are not positive whole numbers: /);
     }
   });
+
+  it('never runs module bytes that do not hash to the module id, nor keeps them: each run downloads anew', async () => {
+    let downloads = 0;
+    server.module = () => {
+      downloads++;
+      return Promise.resolve(Buffer.from('other bytes than the id names'));
+    };
+    server.queue.push(leasedRun(1));
+    await until(() => server.submitted.length === 1);
+    server.queue.push(leasedRun(2));
+    await until(() => server.submitted.length === 2);
+    expect(engine.started).toEqual([]);
+    expect(downloads).toBe(2);
+    for (const { body } of server.submitted) {
+      expect(body).toMatchObject({ outcome: 'error' });
+      expect(body.stderr).toMatch(/^the downloaded content does not hash to [0-9a-f]{64}$/);
+    }
+  });
 });
