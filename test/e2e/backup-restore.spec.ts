@@ -1,0 +1,269 @@
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eventually } from '../support/eventually';
+import { createTestDatabase, TestDatabase } from '../support/postgres';
+import { runServerToExit, ServerProcess, startServer } from '../support/server-process';
+import { fixture } from '../support/wasm';
+import { circuitPayload, zkFixture } from '../support/zk';
+
+const VERIFY_RECEIPT = join(__dirname, '../../dist/src/receipts/verify-receipt.js');
+const ADMIN = { username: 'backupadmin', password: 'a backup admin password' };
+const ALICE = { username: 'alice', password: 'correct horse battery' };
+const ECHO = fixture('echo');
+const CIRCUIT = zkFixture('multiplier', 'groth16');
+
+interface Call {
+  token?: string;
+  apiKey?: string;
+  json?: unknown;
+  wasm?: Buffer;
+}
+
+async function call(port: number, method: string, path: string, { token, apiKey, json, wasm }: Call = {}) {
+  const headers: Record<string, string> = {};
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (apiKey) headers['x-api-key'] = apiKey;
+  if (json !== undefined) headers['content-type'] = 'application/json';
+  if (wasm) headers['content-type'] = 'application/wasm';
+  return fetch(`http://127.0.0.1:${port}/api/v1${path}`, {
+    method,
+    headers,
+    body: json !== undefined ? JSON.stringify(json) : wasm && new Uint8Array(wasm),
+  });
+}
+
+async function ok<T>(response: Promise<Response>, status = 200): Promise<T> {
+  const res = await response;
+  const text = await res.text();
+  if (res.status !== status) throw new Error(`expected ${status}, got ${res.status}: ${text}`);
+  return JSON.parse(text) as T;
+}
+
+async function bytes(response: Promise<Response>): Promise<Buffer> {
+  const res = await response;
+  expect(res.status).toBe(200);
+  return Buffer.from(await res.arrayBuffer());
+}
+
+const login = (port: number, who: { username: string; password: string }) =>
+  ok<{ access_token: string; refresh_token: string }>(call(port, 'POST', '/auth/login', { json: who }));
+
+/** Submits `6*7` to one node and waits (generously: a loaded 2-core machine) until it completes. */
+async function completedTask(port: number, token: string): Promise<Record<string, unknown>> {
+  const { task_id } = await ok<{ task_id: string }>(
+    call(port, 'POST', '/tasks', {
+      token,
+      json: {
+        task_type: 'computation',
+        inputs: { program: 'expression', expression: '6*7' },
+        requirements: { min_nodes: 1, max_execution_time_sec: 60 },
+      },
+    }),
+    201,
+  );
+  return eventually(
+    async () => {
+      const task = await ok<Record<string, unknown>>(call(port, 'GET', `/tasks/${task_id}`, { token }));
+      expect(task.status).toBe('completed');
+      return task;
+    },
+    { timeoutMs: 120_000, intervalMs: 250 },
+  );
+}
+
+/** What a user made before the backup, as the server answered then. */
+interface Before {
+  apiKey: string;
+  token: string;
+  refreshToken: string;
+  moduleId: string;
+  circuitId?: string;
+  task: Record<string, unknown>;
+  receipt: unknown;
+  publicKey: string;
+}
+
+async function populate(port: number, withCircuit: boolean): Promise<Before> {
+  const { api_key: apiKey } = await ok<{ api_key: string }>(
+    call(port, 'POST', '/auth/register', { json: ALICE }),
+    201,
+  );
+  const { access_token: token, refresh_token: refreshToken } = await login(port, ALICE);
+  const { module_id: moduleId } = await ok<{ module_id: string }>(
+    call(port, 'POST', '/modules', { token, wasm: ECHO }),
+    201,
+  );
+  let circuitId: string | undefined;
+  if (withCircuit) {
+    const admin = (await login(port, ADMIN)).access_token;
+    const payload = circuitPayload('multiplier', 'groth16', { wasm: true, zkey: true });
+    circuitId = (
+      await ok<{ circuit_id: string }>(
+        call(port, 'POST', '/admin/circuits', { token: admin, json: payload }),
+        201,
+      )
+    ).circuit_id;
+  }
+  const task = await completedTask(port, token);
+  const receipt = await ok(call(port, 'GET', `/tasks/${String(task.task_id)}/receipt`, { token }));
+  const { public_key: publicKey } = await ok<{ public_key: string }>(
+    call(port, 'GET', '/receipts/public-key'),
+  );
+  return { apiKey, token, refreshToken, moduleId, circuitId, task, receipt, publicKey };
+}
+
+/** The receipt checked offline by the built CLI, its server key pinned to `publicKey`. */
+function verifyReceipt(
+  dir: string,
+  receipt: unknown,
+  publicKey: string,
+): { status: number | null; stdout: string } {
+  const file = join(dir, 'receipt.json');
+  writeFileSync(file, JSON.stringify(receipt));
+  const run = spawnSync(process.execPath, [VERIFY_RECEIPT, file, '--public-key', publicKey], {
+    encoding: 'utf8',
+  });
+  return { status: run.status, stdout: run.stdout };
+}
+
+/** Everything made before the backup reads back the same from the restored copy, and new work completes. */
+async function expectRestored(port: number, before: Before, scratch: string): Promise<void> {
+  // The password, the old access and refresh tokens and the old API key all still work: same secrets.
+  const token = (await login(port, ALICE)).access_token;
+  const taskId = String(before.task.task_id);
+  expect(await ok(call(port, 'GET', `/tasks/${taskId}`, { token: before.token }))).toEqual(before.task);
+  await ok(call(port, 'POST', '/auth/refresh', { json: { refresh_token: before.refreshToken } }));
+  expect(await ok(call(port, 'GET', `/modules/${before.moduleId}`, { apiKey: before.apiKey }))).toMatchObject(
+    {
+      module_id: before.moduleId,
+    },
+  );
+
+  expect(await bytes(call(port, 'GET', `/modules/${before.moduleId}/download`, { token }))).toEqual(ECHO);
+  if (before.circuitId) {
+    expect(await bytes(call(port, 'GET', `/circuits/${before.circuitId}/wasm`, { token }))).toEqual(
+      CIRCUIT.wasm,
+    );
+    expect(await bytes(call(port, 'GET', `/circuits/${before.circuitId}/zkey`, { token }))).toEqual(
+      CIRCUIT.zkey,
+    );
+  }
+
+  // The receipt is signed as it is read (`issued_at` is then): the same content, signed by the same key.
+  type Signed = { receipt: { issued_at: string }; signature: string };
+  const unsigned = ({ receipt: { issued_at: _issued, ...rest } }: Signed) => rest;
+  const receipt = await ok<Signed>(call(port, 'GET', `/tasks/${taskId}/receipt`, { token }));
+  expect(unsigned(receipt)).toEqual(unsigned(before.receipt as Signed));
+  expect(await ok(call(port, 'GET', '/receipts/public-key'))).toMatchObject({ public_key: before.publicKey });
+  for (const signed of [before.receipt, receipt]) {
+    const check = verifyReceipt(scratch, signed, before.publicKey);
+    expect(check.stdout).toMatch(/all \d+ checks hold/);
+    expect(check.status).toBe(0);
+  }
+
+  expect((await completedTask(port, token)).result).toMatchObject({ result: 42 });
+}
+
+const filesIn = (dir: string) =>
+  readdirSync(dir, { recursive: true, withFileTypes: true }).filter((entry) => !entry.isDirectory());
+
+const pgTool = (name: string) =>
+  ['/usr/bin', '/usr/local/bin'].map((dir) => join(dir, name)).find(existsSync);
+
+function run(command: string, args: string[]): void {
+  const result = spawnSync(command, args, { encoding: 'utf8' });
+  if (result.status !== 0)
+    throw new Error(`${command} ${args.join(' ')} exited ${result.status}: ${result.stderr}`);
+}
+
+/** README, "Backup and restore", followed step by step on a copy made elsewhere. */
+describe('backup and restore', () => {
+  let scratch: string;
+  let server: ServerProcess | undefined;
+  beforeEach(() => (scratch = mkdtempSync(join(tmpdir(), 'vcp-backup-'))));
+  afterEach(async () => {
+    if (server && server.child.exitCode === null && server.child.signalCode === null) await server.stop();
+    server = undefined;
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  const common = { ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password, EMBEDDED_NODE: 'on' };
+
+  describe('on PostgreSQL', () => {
+    const databases: TestDatabase[] = [];
+    afterAll(() => Promise.all(databases.map((db) => db.drop())));
+
+    it('restores from pg_dump and the secrets alone: the bytes of modules and circuit files are in the database', async () => {
+      const pgDump = pgTool('pg_dump');
+      const pgRestore = pgTool('pg_restore');
+      if (!pgDump || !pgRestore) {
+        // Not a skip of the whole file: the embedded default below needs no client tools.
+        console.warn(
+          'pg_dump or pg_restore not found in /usr/bin or /usr/local/bin: the PostgreSQL part is not run',
+        );
+        return;
+      }
+      const [original, restored] = [await createTestDatabase(), await createTestDatabase()];
+      databases.push(original, restored);
+      const dirs = (root: string) => ({
+        DATA_DIR: join(root, 'data'),
+        WASM_ALLOWED_ROOTS: join(root, 'modules'),
+        CIRCUIT_STORAGE_DIR: join(root, 'circuits'),
+      });
+      const old = dirs(join(scratch, 'old'));
+      server = await startServer({ ...common, ...old, DATABASE_URL: original.url });
+      const before = await populate(server.port, true);
+      expect((await server.stop()).code).toBe(0);
+
+      // On PostgreSQL the module and circuit bytes live in the database: the storage directories (read only,
+      // for files stored before the switch) hold nothing to copy.
+      expect(filesIn(old.WASM_ALLOWED_ROOTS)).toEqual([]);
+      expect(filesIn(old.CIRCUIT_STORAGE_DIR)).toEqual([]);
+
+      // The steps: the database, then (development) the generated secrets.
+      const fresh = dirs(join(scratch, 'new'));
+      const dump = join(scratch, 'vcp.dump');
+      run(pgDump, ['--format=custom', `--file=${dump}`, original.url]);
+      run(pgRestore, ['--no-owner', '--exit-on-error', `--dbname=${restored.url}`, dump]);
+      cpSync(join(old.DATA_DIR, 'secrets.json'), join(fresh.DATA_DIR, 'secrets.json'));
+      rmSync(join(scratch, 'old'), { recursive: true, force: true }); // the machine is lost
+
+      server = await startServer({ ...common, ...fresh, DATABASE_URL: restored.url });
+      await expectRestored(server.port, before, scratch);
+      expect((await server.stop()).code).toBe(0);
+    }, 600_000);
+  });
+
+  describe('on the embedded database', () => {
+    it('moves to another directory as a copy of the stopped DATA_DIR', async () => {
+      const old = join(scratch, 'old');
+      server = await startServer({ ...common, DATA_DIR: old });
+      const before = await populate(server.port, true);
+
+      // Copied while it runs, the copy names the running server in its lock: a start on it is refused.
+      const live = join(scratch, 'live-copy');
+      // (A file the running server removes mid-copy fails the copy: try again, as a user would.)
+      await eventually(
+        () => {
+          rmSync(live, { recursive: true, force: true });
+          cpSync(old, live, { recursive: true });
+        },
+        { timeoutMs: 30_000, intervalMs: 100 },
+      );
+      const refused = await runServerToExit({ DATA_DIR: live });
+      expect(refused.output).toContain(`is in use by process ${server.child.pid}`);
+      expect(refused.code).not.toBe(0);
+
+      expect((await server.stop()).code).toBe(0);
+      const moved = join(scratch, 'moved');
+      run('cp', ['-a', old, moved]);
+      rmSync(old, { recursive: true, force: true });
+
+      server = await startServer({ ...common, DATA_DIR: moved });
+      await expectRestored(server.port, before, scratch);
+      expect((await server.stop()).code).toBe(0);
+    }, 600_000);
+  });
+});
