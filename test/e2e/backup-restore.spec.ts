@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { eventually } from '../support/eventually';
 import { createTestDatabase, TestDatabase } from '../support/postgres';
 import { runServerToExit, ServerProcess, startServer } from '../support/server-process';
+import { ORIGINAL_NODE, uniqueNodeId } from '../support/nodes';
 import { fixture } from '../support/wasm';
 import { circuitPayload, zkFixture } from '../support/zk';
 
@@ -76,6 +77,7 @@ async function completedTask(port: number, token: string): Promise<Record<string
 /** What a user made before the backup, as the server answered then. */
 interface Before {
   apiKey: string;
+  nodeKey: string;
   token: string;
   refreshToken: string;
   moduleId: string;
@@ -95,6 +97,10 @@ async function populate(port: number, withCircuit: boolean): Promise<Before> {
     call(port, 'POST', '/modules', { token, wasm: ECHO }),
     201,
   );
+  const { node_api_key: nodeKey } = await ok<{ node_api_key: string }>(
+    call(port, 'POST', '/nodes', { token, json: { ...ORIGINAL_NODE, node_id: uniqueNodeId() } }),
+    201,
+  );
   let circuitId: string | undefined;
   if (withCircuit) {
     const admin = (await login(port, ADMIN)).access_token;
@@ -111,7 +117,7 @@ async function populate(port: number, withCircuit: boolean): Promise<Before> {
   const { public_key: publicKey } = await ok<{ public_key: string }>(
     call(port, 'GET', '/receipts/public-key'),
   );
-  return { apiKey, token, refreshToken, moduleId, circuitId, task, receipt, publicKey };
+  return { apiKey, nodeKey, token, refreshToken, moduleId, circuitId, task, receipt, publicKey };
 }
 
 /** The receipt checked offline by the built CLI, its server key pinned to `publicKey`. */
@@ -141,7 +147,9 @@ async function expectRestored(port: number, before: Before, scratch: string): Pr
     },
   );
 
-  expect(await bytes(call(port, 'GET', `/modules/${before.moduleId}/download`, { token }))).toEqual(ECHO);
+  // A node key (an agent's credential) still works too: a node downloads the module of a run it leased.
+  const download = call(port, 'GET', `/modules/${before.moduleId}/download`, { apiKey: before.nodeKey });
+  expect(await bytes(download)).toEqual(ECHO);
   if (before.circuitId) {
     expect(await bytes(call(port, 'GET', `/circuits/${before.circuitId}/wasm`, { token }))).toEqual(
       CIRCUIT.wasm,
