@@ -225,6 +225,13 @@ describe('a malicious node operator', () => {
       [lie.run_id],
     );
     expect(lieVerdict).toBe('invalid');
+    // Queued again for another node: cancelled, so that the next tests' fresh nodes do not lease it.
+    const cancelled = await ctx.app.inject({
+      method: 'POST',
+      url: `/api/v1/tasks/${ownTask.task_id}/cancel`,
+      headers: bearer(mallory.accessToken),
+    });
+    expect(cancelled.statusCode).toBe(200);
     expect((await reputationOf(ctx, node)).reputation).toMatchObject({
       valid: 0,
       invalid: 0,
