@@ -23,6 +23,15 @@ const json = (status: number, body: unknown) =>
 const leased = () => json(200, { runs: [{ run_id: 'r', fence: '1' }] });
 const nothing = () => new Response(null, { status: 204 });
 
+/** A result body: its content does not matter to the transport. */
+const RESULT = {
+  fence: '1',
+  outcome: 'ok',
+  output_hash: '0'.repeat(64),
+  execution_time_ms: 1,
+  signature: 's',
+};
+
 describe('HttpTransport claims', () => {
   const claimWith = (send: Fetch) => {
     const sut = new HttpTransport('http://server', 'node-1', 'vcp_key', send);
@@ -110,13 +119,6 @@ describe('HttpTransport claims', () => {
 });
 
 describe('HttpTransport results carrying a claim (Claim-Next)', () => {
-  const body = {
-    fence: '1',
-    outcome: 'ok',
-    output_hash: '0'.repeat(64),
-    execution_time_ms: 1,
-    signature: 's',
-  };
   const accepted = (next?: unknown[]) =>
     json(200, { task_status: 'completed', ...(next ? { next_runs: next } : {}) });
 
@@ -128,15 +130,15 @@ describe('HttpTransport results carrying a claim (Claim-Next)', () => {
       accepted(),
     ]);
     const sut = new HttpTransport('http://server', 'node-1', 'vcp_key', send);
-    await expect(sut.submit('r1', body, 2)).rejects.toMatchObject({ retryable: true });
-    expect(await sut.submit('r1', body, 2)).toEqual({
+    await expect(sut.submit('r1', RESULT, 2)).rejects.toMatchObject({ retryable: true });
+    expect(await sut.submit('r1', RESULT, 2)).toEqual({
       accepted: true,
       taskStatus: 'completed',
       next: [{ run_id: 'r2', fence: '2' }],
     });
-    expect(await sut.submit('r2', body, 1)).toMatchObject({ next: [] });
+    expect(await sut.submit('r2', RESULT, 1)).toMatchObject({ next: [] });
     // Without Claim-Next: neither header, and no `next` (a server that predates it answers the same).
-    expect(await sut.submit('r3', body)).toEqual({
+    expect(await sut.submit('r3', RESULT)).toEqual({
       accepted: true,
       taskStatus: 'completed',
       next: undefined,
@@ -152,8 +154,8 @@ describe('HttpTransport results carrying a claim (Claim-Next)', () => {
   it('a refusal is an answer (nothing was claimed): the next result carries a new key', async () => {
     const { send, keys } = scripted([json(409, { error: 'conflict', reason: 'lease_lost' }), accepted([])]);
     const sut = new HttpTransport('http://server', 'node-1', 'vcp_key', send);
-    expect(await sut.submit('r1', body, 1)).toEqual({ accepted: false, reason: 'lease_lost' });
-    await sut.submit('r2', body, 1);
+    expect(await sut.submit('r1', RESULT, 1)).toEqual({ accepted: false, reason: 'lease_lost' });
+    await sut.submit('r2', RESULT, 1);
     expect(keys[1]).not.toBe(keys[0]);
   });
 });
@@ -225,13 +227,6 @@ describe('HttpTransport answers that are not what the protocol says', () => {
   });
 
   it('a heartbeat, a result or a circuit answered so is a retryable TransportError too', async () => {
-    const body = {
-      fence: '1',
-      outcome: 'ok',
-      output_hash: '0'.repeat(64),
-      execution_time_ms: 1,
-      signature: 's',
-    };
     const { send } = scripted([
       html(),
       html(),
@@ -241,8 +236,8 @@ describe('HttpTransport answers that are not what the protocol says', () => {
     const sut = new HttpTransport('http://server', 'node-1', 'vcp_key', send);
     const failures = [
       sut.heartbeat({ active_tasks: 0, agent_version: 'test', runs: [] }),
-      sut.submit('r1', body),
-      sut.submit('r1', body, 1),
+      sut.submit('r1', RESULT),
+      sut.submit('r1', RESULT, 1),
       sut.circuit('c1'),
     ].map((call) => call.catch((e: unknown) => e));
     for (const failure of await Promise.all(failures)) {

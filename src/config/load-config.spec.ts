@@ -5,16 +5,10 @@ import { ConfigValidationError } from '../common/config/problems';
 import { AppConfig } from './app-config';
 import { DEV_SECRETS_FILE } from './dev-secrets';
 import { configProblems } from '../../test/support/config-problems';
+import { PRODUCTION_SETTINGS } from '../../test/support/production-settings';
 import { loadConfig } from './load-config';
 
-const STRONG = {
-  JWT_SECRET: 'k7Qw9zR2mX4pL8vN1bY6cF3hJ5tG0sAa',
-  REFRESH_TOKEN_PEPPER: 'pepper-one-0123456789abcdefghij',
-  API_KEY_PEPPER: 'pepper-two-0123456789abcdefghij',
-  CORS_ALLOWED_ORIGINS: 'https://app.example.com',
-  METRICS_TOKEN: 'scrape-9f8e7d6c5b4a39281706',
-  RECEIPT_SIGNING_KEY: 'mdxg7/LIAXTrB3rgZu/obbg/dOQ1chnNDwrA4FktBZA=',
-};
+const STRONG = PRODUCTION_SETTINGS;
 
 describe('loadConfig', () => {
   let dataDir: string;

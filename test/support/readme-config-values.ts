@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { CoreVariables } from '../../src/common/config/core.config';
 import { declaredRules } from '../../src/common/config/problems';
 import { FEATURE_CONFIGS } from '../../src/config/app-config';
+import { PRODUCTION_SETTINGS } from './production-settings';
 import { configTable, ConfigRow, documentedTierDefaults } from './readme-config';
+
+export { PRODUCTION_SETTINGS };
 
 /** README's configuration table, and its row of each variable. */
 export const ROWS = configTable();
@@ -55,16 +58,6 @@ export function documentedDefault(name: string, env: Record<string, string> = {}
   if (!described) throw new Error(`${name}: README's default "${defaultText}" is not one the test can read`);
   return described(name, env);
 }
-
-/** Settings a production start needs besides ENVIRONMENT (see README: required in production). */
-export const PRODUCTION_SETTINGS: Record<string, string> = {
-  JWT_SECRET: 'k7Qw9zR2mX4pL8vN1bY6cF3hJ5tG0sAa',
-  REFRESH_TOKEN_PEPPER: 'pepper-one-0123456789abcdefghij',
-  API_KEY_PEPPER: 'pepper-two-0123456789abcdefghij',
-  CORS_ALLOWED_ORIGINS: 'https://app.example.com',
-  METRICS_TOKEN: 'scrape-9f8e7d6c5b4a39281706',
-  RECEIPT_SIGNING_KEY: 'mdxg7/LIAXTrB3rgZu/obbg/dOQ1chnNDwrA4FktBZA=',
-};
 
 const ADMIN_PAIR = { ADMIN_USERNAME: 'operator', ADMIN_PASSWORD: 'correct horse battery' };
 
