@@ -356,7 +356,7 @@ export class Agent {
     this.emitDropped(held.run, held.dropped ?? 'dropped');
   }
 
-  private emitDropped(run: LeasedRun, reason: string, extra: Record<string, unknown> = {}): void {
+  private emitDropped(run: LeasedRun, reason: string, extra: { result_status?: number } = {}): void {
     if (reason === 'task cancelled') this.counters.cancelled++;
     else if (reason === 'lease lost') this.counters.lease_lost++;
     this.setup.reporter.emit({
