@@ -31,9 +31,13 @@ export function prove(job: ProveJob): Promise<ProveResult> {
   return new Promise<ProveResult>((resolve) => {
     const worker = new Worker(WORKER_FILE, {
       workerData: { protocol: job.protocol, inputs: job.inputs, wasm: job.wasm, zkey: job.zkey },
-      stdout: false,
-      stderr: false,
+      // Read and discarded: a circuit's log() (printed with console.log on this thread) is the task author's
+      // text, and the agent's stdout is its operator's (--json: one JSON object a line, for log pipelines).
+      stdout: true,
+      stderr: true,
     });
+    worker.stdout.resume();
+    worker.stderr.resume();
     let settled = false;
     const finish = (result: ProveResult) => {
       if (settled) return;
