@@ -176,6 +176,15 @@ describe('a malicious node operator', () => {
     const repeated = await node.claim({ max: 1, wait_ms: 0 }, claimKey);
     expect(repeated.map((r) => r.run_id)).not.toContain(run.run_id);
     expect(await leaseEnd()).toBeLessThanOrEqual(5);
+    // Cancelled: else the lease sweep (due RUN_LEASE_SECS, 120 s, after this file's first lease: within its run
+    // on a loaded machine) requeues the task at top priority, and the next tests' fresh nodes lease it instead
+    // of their own.
+    const cancelled = await ctx.app.inject({
+      method: 'POST',
+      url: `/api/v1/tasks/${task.task_id}/cancel`,
+      headers: bearer(alice.accessToken),
+    });
+    expect(cancelled.statusCode).toBe(200);
   });
 
   it('cannot earn reputation on tasks its owner created: one proof on many of its own zk tasks, or a lie there, counts nothing', async () => {
