@@ -110,6 +110,21 @@ describe('HttpTransport claims', () => {
     expect(error.retryAfterMs).toBeLessThanOrEqual(30_000);
   });
 
+  it('keeps its clock estimate past a download, whose Date is from when its answer began', async () => {
+    const dated = (at: number, body: BodyInit | null, status = 200) =>
+      new Response(body, { status, headers: { date: new Date(at).toUTCString() } });
+    const { send } = scripted([
+      dated(Date.now(), null, 204),
+      // A module that took two minutes to arrive: its Date is two minutes old when the last byte is read.
+      dated(Date.now() - 120_000, new Uint8Array([0, 97, 115, 109])),
+    ]);
+    const sut = new HttpTransport('http://server', 'node-1', 'vcp_key', send);
+    await sut.claim(1, 0, new AbortController().signal);
+    await sut.module('m');
+    // The claim's estimate (this machine's clock, within Date's second), not two minutes behind.
+    expect(Math.abs(sut.serverNow() - Date.now())).toBeLessThan(5_000);
+  });
+
   it('sends no key with other requests', async () => {
     const { send, keys } = scripted([json(200, { heartbeat_interval_secs: 15, node_status: 'online' })]);
     const sut = new HttpTransport('http://server', 'node-1', 'vcp_key', send);

@@ -141,6 +141,9 @@ export class HttpTransport implements AgentTransport {
     const res = await this.call('GET', path, undefined, {
       timeoutMs: DOWNLOAD_TIMEOUT_MS,
       maxBodyBytes: MAX_DOWNLOAD_BYTES,
+      // Its Date is when the first of up to a GiB of bytes left: read once the last arrived (minutes later, on a
+      // slow link), it would put the server's clock that far behind.
+      clockless: true,
     });
     return new Uint8Array(await res.arrayBuffer());
   }
@@ -155,6 +158,8 @@ export class HttpTransport implements AgentTransport {
       signal?: AbortSignal;
       headers?: Record<string, string>;
       maxBodyBytes?: number;
+      /** The answer's Date says nothing of the server's clock now (see download). */
+      clockless?: boolean;
     } = {},
   ): Promise<Response> {
     const timeout = AbortSignal.timeout(options.timeoutMs ?? CALL_TIMEOUT_MS);
@@ -180,7 +185,8 @@ export class HttpTransport implements AgentTransport {
     // has whole seconds (rounded down): a second more errs towards a lease that ends sooner, beats that come
     // earlier.
     const serverDate = Date.parse(res.headers.get('date') ?? '');
-    if (Number.isFinite(serverDate)) this.clockOffsetMs = serverDate + 1_000 - Date.now();
+    if (Number.isFinite(serverDate) && !options.clockless)
+      this.clockOffsetMs = serverDate + 1_000 - Date.now();
     if (res.ok) return res;
     if (res.status >= 300 && res.status < 400) {
       throw new TransportError(`${method} ${path}: ${redirectedTo(res)}`, false, res.status);
