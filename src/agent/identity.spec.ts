@@ -72,12 +72,21 @@ describe('resolveIdentity with a node key stored in the data dir', () => {
     }
   });
 
-  it('says plainly when the server cannot be reached', async () => {
+  it('keeps the stored key when the server cannot say what another key is (down, 5xx, 429): it starts', async () => {
     const refused: Fetch = () =>
       Promise.reject(new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } }));
-    const error = (await resolve('vcp_other', refused).catch((e: unknown) => e)) as Error;
-    expect(error).toBeInstanceOf(ServerUnreachableError);
-    expect(error.message).toBe('cannot reach the server at http://server (ECONNREFUSED)');
+    const failing =
+      (status: number): Fetch =>
+      () =>
+        Promise.resolve(new Response('{}', { status }));
+    for (const send of [refused, failing(503), failing(502), failing(429)]) {
+      expect((await resolve('vcp_user_key', send)).nodeKey).toBe(stored.node_api_key);
+    }
+    expect(JSON.parse(readFileSync(join(dataDir, 'node.json'), 'utf8'))).toEqual(stored);
+    // A redirect is a wrong --server, not a server that is away: said, as at a first start.
+    const redirect: Fetch = () =>
+      Promise.resolve(new Response(null, { status: 301, headers: { location: 'https://server/' } }));
+    await expect(resolve('vcp_user_key', redirect)).rejects.toBeInstanceOf(AgentSetupError);
   });
 
   it('refuses another --node-id: the data dir is its node (a second registration would strand the first)', async () => {
@@ -123,6 +132,15 @@ describe('resolveIdentity without a stored node', () => {
       },
       silent,
     );
+
+  it('says plainly when the server cannot be reached to register the node', async () => {
+    const refused: Fetch = () =>
+      Promise.reject(new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } }));
+    const error = (await resolve(refused).catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(ServerUnreachableError);
+    expect(error.message).toBe('cannot reach the server at http://server/api/v1 (ECONNREFUSED)');
+    await expect(resolve(answering(503))).rejects.toBeInstanceOf(ServerUnreachableError);
+  });
 
   it('says what a 404 and a 401 mean instead of blaming the key for a wrong URL', async () => {
     await expect(resolve(answering(404))).rejects.toThrow(

@@ -173,6 +173,21 @@ async function isNodeKey(send: Fetch, server: string, key: string): Promise<bool
 }
 
 /**
+ * Whether `key` is a node key, as far as a server that answers now can tell. A restart while the server is down,
+ * failing (5xx) or throttling keeps the stored key: the agent then waits for the server as it does for any call,
+ * where exiting would leave a node without a supervisor stopped. (A rotated key given then is taken at a later
+ * start: the stored one works through the rotation's grace period.)
+ */
+async function isNodeKeyIfAnswered(send: Fetch, server: string, key: string): Promise<boolean> {
+  try {
+    return await isNodeKey(send, server, key);
+  } catch (error) {
+    if (error instanceof ServerUnreachableError) return false;
+    throw error;
+  }
+}
+
+/**
  * Who this agent is. A stored node key (from an earlier start) is used, unless `--api-key` is another node key
  * (it replaces the stored one). Otherwise `--api-key` is either
  * a user key with `nodes:write` — the agent registers its node with its public key and capabilities and
@@ -195,7 +210,7 @@ export async function resolveIdentity(options: IdentityOptions, reporter: Report
     // Another node key given (rotated, or the node registered again) replaces the stored one; the user key
     // of the first registration, often left in the environment, does not.
     const given = options.apiKey;
-    if (given && given !== stored.node_api_key && (await isNodeKey(send, options.server, given))) {
+    if (given && given !== stored.node_api_key && (await isNodeKeyIfAnswered(send, options.server, given))) {
       writePrivateFile(nodeFile, JSON.stringify({ node_id: stored.node_id, node_api_key: given }));
       return { nodeId: stored.node_id, nodeKey: given, keys };
     }
