@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { runNodeScript } from '../../support/node-script';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ZK_FIXTURES } from '../../support/zk';
@@ -26,12 +26,7 @@ prove({
 describe('prover: a circuit writes nothing to the agent process', () => {
   it('proves a circuit that log()s, and the process prints only its own line', async () => {
     if (!existsSync(PROVER)) throw new Error(`${PROVER} is missing: run npm run build`);
-    const child = spawn(process.execPath, ['-e', SCRIPT], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const { code, stdout, stderr } = await runNodeScript(SCRIPT);
     expect(code).toBe(0);
     expect(stdout).toBe('{"end":"proved"}\n'); // the witness was computed: the log() ran
     expect(stderr).toBe('');

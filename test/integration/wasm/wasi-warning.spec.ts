@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { runNodeScript } from '../../support/node-script';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { FIXTURES } from '../../support/wasm';
@@ -29,12 +29,7 @@ runtime
 describe('v8 runtime: no WASI ExperimentalWarning on stderr', () => {
   it('runs a guest in a child process whose stderr carries other warnings but not the WASI one', async () => {
     if (!existsSync(RUNTIME)) throw new Error(`${RUNTIME} is missing: run npm run build`);
-    const child = spawn(process.execPath, ['-e', SCRIPT], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const { code, stdout, stderr } = await runNodeScript(SCRIPT);
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toEqual({ end: 'exited', stdout: '{"a":1}' }); // a guest really ran
     expect(stderr).toContain('another experimental thing'); // the capture works, other warnings pass
