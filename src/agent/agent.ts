@@ -1,7 +1,7 @@
 import { execute, Execution, refused } from './executors';
 import type { AgentSetup } from './agent-setup';
 import { handBack } from './hand-back';
-import { unstartable } from './leased-run';
+import { leaseLengthMs, unstartable } from './leased-run';
 import { Heartbeats } from './heartbeats';
 import { retryWaitMs, Sleeps } from './pacing';
 import { ServerAnswers, UnusableAnswer } from './server-answers';
@@ -229,10 +229,7 @@ export class Agent {
     const held: Held = { run, controller: new AbortController(), dropped: null, executed: false };
     this.held.set(run.run_id, held);
     this.slotState.begin(run.run_id);
-    // Measured on the server's clock (this machine's may be off by minutes), and still only within sane bounds:
-    // the estimate sets how often to beat.
-    const leaseMs = Date.parse(run.lease_expires_at) - (this.setup.transport.serverNow?.() ?? Date.now());
-    if (Number.isFinite(leaseMs)) this.leaseMs = Math.min(300_000, Math.max(3_000, leaseMs));
+    this.leaseMs = leaseLengthMs(run, this.setup.transport.serverNow?.() ?? Date.now()) ?? this.leaseMs;
     this.counters.claimed++;
     this.heartbeats.wake();
     this.setup.reporter.emit({

@@ -49,3 +49,13 @@ export function checkedLimits(run: LeasedRun): RunLimits | string {
   }
   return `the server's limits for this run are not positive whole numbers: ${JSON.stringify(limits) ?? 'none'}`;
 }
+
+/**
+ * How long the run's lease lasts, within sane bounds (3 s – 5 min), or null when the server's time is not one:
+ * the estimate only sets how often to beat. `serverNow` is the server's clock (this machine's may be off by
+ * minutes).
+ */
+export function leaseLengthMs(run: LeasedRun, serverNow: number): number | null {
+  const leaseMs = Date.parse(run.lease_expires_at) - serverNow;
+  return Number.isFinite(leaseMs) ? Math.min(300_000, Math.max(3_000, leaseMs)) : null;
+}
