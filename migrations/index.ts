@@ -29,6 +29,7 @@ import { CircuitRetirement20261202160000 } from './20261202160000-CircuitRetirem
 import { NodeKeyPages20261203120000 } from './20261203120000-NodeKeyPages';
 import { CircuitTaskPages20261204000000 } from './20261204000000-CircuitTaskPages';
 import { NodeTelemetry20261204120000 } from './20261204120000-NodeTelemetry';
+import { QuorumOwnerFaults20261205120000 } from './20261205120000-QuorumOwnerFaults';
 
 /** Every migration, in order. A new migration is added here as well as in its own file. */
 export const MIGRATIONS = [
@@ -63,4 +64,5 @@ export const MIGRATIONS = [
   NodeKeyPages20261203120000,
   CircuitTaskPages20261204000000,
   NodeTelemetry20261204120000,
+  QuorumOwnerFaults20261205120000,
 ];

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseSession } from '../database/transaction-runner';
+import { ownerFaultRun } from '../tasks/task-statements';
 import { leaseDeadline } from './lease-deadline';
 import { MAX_NODE_CONCURRENT_RUNS } from './scheduling.config';
 
@@ -38,7 +39,9 @@ export class ClaimsRepository {
    * unique (task_id, node_id) index (over runs not `expired`) refuses a second live run of one task on one node
    * even if the query erred, and
    * task_runs_quorum_owner_key a second live or succeeded run of one owner on a quorum task (two claims of one
-   * owner's nodes racing on PostgreSQL: the loser's statement fails and the caller claims again).
+   * owner's nodes racing on PostgreSQL: the loser's statement fails and the caller claims again). So one owner's
+   * runs of a quorum task follow each other: each ended, committed, before the next is leased, and a claim sees
+   * the last one either leased or ended, which the owner's two-faults bar below and releaseSlot rely on.
    *
    * NODE_MAX_CONCURRENT_RUNS without a lock: each new run takes one of the node's free lease slots (1..limit,
    * lowest first, in slot order), unique among the node's leased runs (task_runs_node_lease_slot_key). Two
@@ -134,9 +137,13 @@ export class ClaimsRepository {
             -- A quorum needs distinct owners: an ownerless node never serves one, an owner serves one run. The
             -- runs of a quorum task are its quorum runs (min_nodes > 1 at claim): a lookup on
             -- task_runs_quorum_owner_key, where NOT EXISTS hashed every leased and succeeded run per claim.
+            -- Security: an owner whose nodes ended two runs of it for their fault takes it no more (a lookup on
+            -- idx_task_runs_quorum_owner_fault), else its nodes could take turns holding it open for ever.
             AND (t.min_nodes = 1 OR (node.owner_id IS NOT NULL AND (
                   SELECT 1 FROM task_runs r WHERE r.task_id = t.task_id AND r.node_owner_id = node.owner_id
-                     AND r.quorum_run AND r.status IN ('leased', 'succeeded') LIMIT 1) IS NULL))
+                     AND r.quorum_run AND r.status IN ('leased', 'succeeded') LIMIT 1) IS NULL
+                AND (SELECT 1 FROM task_runs r WHERE r.task_id = t.task_id AND r.node_owner_id = node.owner_id
+                        AND ${ownerFaultRun('r')} OFFSET 1 LIMIT 1) IS NULL))
           ORDER BY t.priority DESC, t.created_at, t.task_id
           LIMIT (SELECT n FROM slots)
           FOR UPDATE OF t SKIP LOCKED),

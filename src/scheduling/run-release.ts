@@ -88,7 +88,7 @@ export class RunRelease implements OnModuleInit {
     for (const run of ended) {
       // No backoff: a lost lease says the node went away, not that the task fails (max_attempts still bounds
       // a task that takes its nodes down), and the promise is redispatch within the lease + 2 s.
-      const released = await this.tasks.releaseSlot(run.taskId, 0);
+      const released = await this.tasks.releaseSlot(run, 0);
       if (released === 'requeued') effect.requeued++;
       if (released === 'failed') {
         effect.exhausted.push(run.taskType);

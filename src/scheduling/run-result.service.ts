@@ -356,7 +356,7 @@ export class RunResultService {
       return { ...noEffect('failed'), reason: 'unexecutable' };
     }
     // A node fault, or a task fault not yet confirmed: the slot goes back to the queue.
-    const released = await this.tasks.releaseSlot(run.taskId, this.config.retryBaseMs);
+    const released = await this.tasks.releaseSlot(run, this.config.retryBaseMs);
     if (released === 'failed') return { ...noEffect('failed'), reason: 'attempts_exhausted' };
     if (released === 'requeued') return { ...noEffect('pending'), requeued: true };
     return noEffect(run.taskStatus);

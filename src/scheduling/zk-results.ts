@@ -100,7 +100,7 @@ export class ZkResults {
 
   /** Inside the result's transaction: a rejected proof gives the run's slot back (or fails the task). */
   async reject(run: RunForResult): Promise<ZkRejection> {
-    const released = await this.tasks.releaseSlot(run.taskId, this.config.retryBaseMs, 'proof_invalid');
+    const released = await this.tasks.releaseSlot(run, this.config.retryBaseMs, 'proof_invalid');
     if (released === 'failed') return { taskStatus: 'failed', reason: 'proof_invalid', requeued: false };
     if (released === 'requeued') return { taskStatus: 'pending', reason: null, requeued: true };
     return { taskStatus: run.taskStatus, reason: null, requeued: false };

@@ -17,3 +17,13 @@ export function completeTaskStatement(
           WHERE task_id = ${ref.taskId} AND status IN ${OPEN_STATUSES} ${andAlso}
           RETURNING task_id`;
 }
+
+/**
+ * A run (alias `r`) of a quorum task that ended for its node's fault: it failed (any outcome but `ok`: the
+ * node's error, or a task fault one node alone never confirms), lost its lease, or had its result refused.
+ * Not a run its node handed back (`released`) or that never reached it (`claim_abandoned`). Per owner, only the
+ * first one may spend an attempt, and the second bars the owner's nodes from the task (see releaseSlot and the
+ * claim); idx_task_runs_quorum_owner_fault finds them by task and owner.
+ */
+export const ownerFaultRun = (r: string) =>
+  `${r}.quorum_run AND ${r}.status IN ('failed', 'expired') AND ${r}.outcome NOT IN ('released', 'claim_abandoned')`;

@@ -3,7 +3,7 @@ import { cursorTime, KeysetCursor, pageTime } from '../common/pagination/cursor'
 import { DatabaseSession } from '../database/transaction-runner';
 import type { TaskStatus, TaskType } from '../common/tasks/task-kinds';
 import type { VerificationMode } from './dto/create-task.dto';
-import { completeTaskStatement, OPEN_STATUSES } from './task-statements';
+import { completeTaskStatement, OPEN_STATUSES, ownerFaultRun } from './task-statements';
 
 export interface TaskRecord {
   taskId: string;
@@ -309,9 +309,16 @@ export class TasksRepository {
    * A run that will not deliver (node fault, lease expiry) gives its slot back. The task fails as
    * attempts_exhausted when the claims left cannot fill the slots still needed; otherwise it is queued again
    * after a jittered exponential backoff (base × 2^(attempts−1) × [0.5, 1), at most 5 minutes).
+   *
+   * Security: a quorum run whose owner's nodes already ended a run of the task for their fault (ownerFaultRun)
+   * gives its attempt back, as returnSlot does: one operator, however many nodes it has, spends at most one of
+   * a quorum task's attempts (so fails it as attempts_exhausted alone only at max_attempts 1). The claim bars
+   * that owner from then on.
+   * Judged here, in the statement that releases: the owner's earlier runs ended and committed before this one
+   * was leased (task_runs_quorum_owner_key), so two releases of one owner never judge each other unseen.
    */
   async releaseSlot(
-    taskId: string,
+    run: { taskId: string; runId: string },
     retryBaseMs: number,
     exhaustedReason = 'attempts_exhausted',
   ): Promise<'requeued' | 'failed' | 'unchanged'> {
@@ -319,20 +326,24 @@ export class TasksRepository {
     // same task saw, in a read of its own, active runs that the other had given back (the task got an attempt
     // more than it had), and would not re-check that the task was still open.
     const exhausted = `(GREATEST(run_target, min_nodes) - (active_runs - 1))
-                         > (max_attempts + GREATEST(run_target, min_nodes) - 1 - attempts)`;
+                         > (max_attempts + GREATEST(run_target, min_nodes) - 1 - (attempts - x.refund))`;
     const [row] = await this.db.query<{ status: string }>(
-      `UPDATE tasks SET active_runs = active_runs - 1, updated_at = now(),
+      `UPDATE tasks SET active_runs = active_runs - 1, attempts = GREATEST(attempts - x.refund, 0), updated_at = now(),
               -- A trusted node's failed run (adaptive replication) sends the task back to full replication.
               run_target = GREATEST(run_target, min_nodes),
               status = CASE WHEN ${exhausted} THEN 'failed' WHEN active_runs = 1 THEN 'pending' ELSE status END,
               status_reason = CASE WHEN ${exhausted} THEN $3::varchar
                                    WHEN active_runs = 1 THEN 'retrying after a failed run' ELSE status_reason END,
               completed_at = CASE WHEN ${exhausted} THEN now() ELSE completed_at END,
-              not_before = now() + LEAST(300000, $2::int * power(2, LEAST(attempts - 1, 20))
+              not_before = now() + LEAST(300000, $2::int * power(2, LEAST(attempts - x.refund - 1, 20))
                                                  * (0.5 + random() / 2)) * interval '1 millisecond'
+         FROM (SELECT EXISTS (
+                 SELECT 1 FROM task_runs run JOIN task_runs o
+                     ON o.task_id = run.task_id AND o.node_owner_id = run.node_owner_id AND o.run_id <> run.run_id
+                  WHERE run.run_id = $4 AND run.quorum_run AND ${ownerFaultRun('o')})::int AS refund) x
         WHERE task_id = $1 AND status IN ${OPEN_STATUSES} AND active_runs > 0
        RETURNING status`,
-      [taskId, retryBaseMs, exhaustedReason],
+      [run.taskId, retryBaseMs, exhaustedReason, run.runId],
     );
     if (!row) return 'unchanged';
     return row.status === 'failed' ? 'failed' : 'requeued';

@@ -13,7 +13,7 @@ export interface WaitFacts {
   capable: number;
   /** Of those, the ones that have not run this task yet (distinct nodes per task). */
   fresh: number;
-  /** Of those, the ones a quorum task may still take: of an owner with no live or succeeded run of it. */
+  /** Of those, the ones a quorum task may still take: of an owner with no live or succeeded run of it (nor two faults). */
   freshOwner: number;
   /** The task needs a quorum (min_nodes > 1): its runs must come from nodes of distinct owners. */
   quorum: boolean;

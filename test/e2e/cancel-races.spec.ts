@@ -116,10 +116,12 @@ describe('two runs of one task given back at once (PostgreSQL)', () => {
       max_attempts: 2,
       requirements: { min_nodes: 2, max_execution_time_sec: 60 },
     });
+    const runIds: string[] = [];
     for (const name of ['op_rel_a', 'op_rel_b']) {
       const owner = await newSession(ctx.app, name);
       const [run] = await (await TestAgent.register(ctx.app, bearer(owner.accessToken))).claim();
       expect(run.task_id).toBe(task.task_id);
+      runIds.push(run.run_id);
     }
     const first = new Client({ connectionString: ctx.db!.url });
     await first.connect();
@@ -129,8 +131,10 @@ describe('two runs of one task given back at once (PostgreSQL)', () => {
       } as unknown as DatabaseSession;
       // The first release, in a transaction held open: it has given back its run and holds the task's row.
       await first.query('BEGIN');
-      expect(await new TasksRepository(session).releaseSlot(task.task_id, 0)).toBe('requeued');
-      const second = ctx.app.get(TasksRepository).releaseSlot(task.task_id, 0);
+      expect(
+        await new TasksRepository(session).releaseSlot({ taskId: task.task_id, runId: runIds[0] }, 0),
+      ).toBe('requeued');
+      const second = ctx.app.get(TasksRepository).releaseSlot({ taskId: task.task_id, runId: runIds[1] }, 0);
       await eventually(async () => {
         await first.query('SELECT pg_stat_clear_snapshot()');
         const { rows } = await first.query<{ n: number }>(
