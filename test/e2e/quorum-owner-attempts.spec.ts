@@ -20,8 +20,26 @@ describeEachDatabase('an owner’s failed runs of a quorum task on %s', (databas
   const { operator, agentOf } = quorumAgents(ctx);
   const task = (id: string) => getTask(ctx.app, id, bearer(alice.accessToken));
 
+  const submitted: string[] = [];
+  const submit = async (body: Record<string, unknown>) => {
+    const submittedTask = await submitTask(ctx.app, bearer(alice.accessToken), body);
+    submitted.push(submittedTask.task_id);
+    return submittedTask;
+  };
+
   beforeAll(async () => {
     alice = await newSession(ctx.app, 'alice');
+  });
+
+  // A test that failed leaves no open task for the next one's nodes to claim first.
+  afterEach(async () => {
+    for (const id of submitted.splice(0)) {
+      await ctx.app.inject({
+        method: 'POST',
+        url: `/api/v1/tasks/${id}/cancel`,
+        headers: bearer(alice.accessToken),
+      });
+    }
   });
 
   /** The run's lease ends as when it runs out (swept), and `agoSecs` later: its node may claim the task again. */
@@ -51,7 +69,7 @@ describeEachDatabase('an owner’s failed runs of a quorum task on %s', (databas
   it('an operator whose three nodes fail it, by errors and lost leases, spends one attempt; honest owners complete it', async () => {
     const mallory = await operator('mallory');
     const nodes = [await agentOf(mallory), await agentOf(mallory), await agentOf(mallory)];
-    const { task_id } = await submitTask(ctx.app, bearer(alice.accessToken), FIRST);
+    const { task_id } = await submit(FIRST);
     const leasedTo: string[] = [];
     for (const [i, node] of nodes.entries()) {
       const runs = await node.claim();
@@ -74,10 +92,28 @@ describeEachDatabase('an owner’s failed runs of a quorum task on %s', (databas
     await completeWithHonestOwners(task_id);
   });
 
+  it('a refused result is one of its owner’s two faults: it gave its attempt back, the next failure gives its own', async () => {
+    const trent = await operator('trent');
+    const nodes = [await agentOf(trent), await agentOf(trent), await agentOf(trent)];
+    const { task_id } = await submit(FIRST);
+    const [refused] = await nodes[0].claim();
+    expect(refused.task_id).toBe(task_id);
+    // Unsigned: refused unread (422), its lease ended as result_invalid.
+    expect((await nodes[0].report(refused, 'ok', honest(refused), { signature: undefined })).statusCode).toBe(
+      422,
+    );
+    const [failed] = await nodes[1].claim();
+    expect(failed.task_id).toBe(task_id);
+    await nodes[1].report(failed, 'error', null);
+    expect(await nodes[2].claim()).toEqual([]);
+    expect(await task(task_id)).toMatchObject({ status: 'pending', attempts: 0 });
+    await completeWithHonestOwners(task_id);
+  });
+
   it('an owner whose node failed once serves the task again: with another node, or the same one after a lost lease', async () => {
     const bob = await operator('bob');
     const [b1, b2] = [await agentOf(bob), await agentOf(bob)];
-    const first = await submitTask(ctx.app, bearer(alice.accessToken), FIRST);
+    const first = await submit(FIRST);
     const [failed] = await b1.claim();
     expect(failed.task_id).toBe(first.task_id);
     await b1.report(failed, 'error', null);
@@ -89,7 +125,7 @@ describeEachDatabase('an owner’s failed runs of a quorum task on %s', (databas
     expect((await x.report(rx, 'ok', honest(rx))).json()).toMatchObject({ task_status: 'completed' });
 
     const carol = await agentOf();
-    const second = await submitTask(ctx.app, bearer(alice.accessToken), FIRST);
+    const second = await submit(FIRST);
     const [lost] = await carol.claim();
     expect(lost.task_id).toBe(second.task_id);
     await loseLease(lost, 3600);
@@ -104,7 +140,7 @@ describeEachDatabase('an owner’s failed runs of a quorum task on %s', (databas
   it('a single-node task still spends an attempt on every failed run, whoever’s node it was', async () => {
     const dave = await operator('dave');
     const nodes = [await agentOf(dave), await agentOf(dave)];
-    const { task_id } = await submitTask(ctx.app, bearer(alice.accessToken), {
+    const { task_id } = await submit({
       ...ORIGINAL_TASK,
       priority: 9,
       max_attempts: 2,
@@ -122,7 +158,7 @@ describeEachDatabase('an owner’s failed runs of a quorum task on %s', (databas
   it('claims of its other nodes racing the end of each run leave the owner one attempt spent and two runs', async () => {
     const mallory = await operator('racer');
     const nodes = [await agentOf(mallory), await agentOf(mallory), await agentOf(mallory)];
-    const { task_id } = await submitTask(ctx.app, bearer(alice.accessToken), FIRST);
+    const { task_id } = await submit(FIRST);
     type Holder = { node: TestAgent; run: LeasedRun } | undefined;
     let holder: Holder;
     const claimAll = async (others: TestAgent[]): Promise<Holder> => {
