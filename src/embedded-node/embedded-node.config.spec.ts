@@ -1,5 +1,5 @@
 import type { ConfigContext } from '../common/config/feature-config';
-import { embeddedNodeConfig, EmbeddedNodeVariables } from './embedded-node.config';
+import { embeddedNodeConfig, embeddedNodeSlots, EmbeddedNodeVariables } from './embedded-node.config';
 
 describe('embeddedNodeConfig', () => {
   const build = (env: EmbeddedNodeVariables, raw: Record<string, string> = {}, isProduction = false) =>
@@ -33,5 +33,50 @@ describe('embeddedNodeConfig', () => {
       ignored: null,
     });
     expect(build({}, postgres)).toMatchObject({ enabled: false, ignored: null });
+  });
+
+  describe('embeddedNodeSlots: the nodes together lease no more runs than the engine runs at once', () => {
+    const sizing = (env: EmbeddedNodeVariables, engineSlots: number, cores = 4, maxConcurrentRuns = 4) =>
+      embeddedNodeSlots(build(env), { maxConcurrentRuns, engineSlots, cores });
+
+    it('gives each node cores − 1 slots by default while the engine has room for them all', () => {
+      expect(sizing({}, 4)).toEqual({ slots: [3], warning: null });
+      expect(sizing({}, 4, 1)).toEqual({ slots: [1], warning: null });
+      expect(sizing({}, 16, 16, 4)).toEqual({ slots: [4], warning: null });
+    });
+
+    it('shares the engine out between nodes by default (2 nodes on 4 cores: 2 + 2, not 3 + 3), silently', () => {
+      expect(sizing({ EMBEDDED_NODES: 2 }, 4)).toEqual({ slots: [2, 2], warning: null });
+      expect(sizing({ EMBEDDED_NODES: 3 }, 4)).toEqual({ slots: [2, 1, 1], warning: null });
+      expect(sizing({ EMBEDDED_NODES: 2 }, 8, 4)).toEqual({ slots: [3, 3], warning: null });
+    });
+
+    it('limits an EMBEDDED_NODE_CONCURRENCY the engine cannot run, and says so', () => {
+      expect(sizing({ EMBEDDED_NODES: 2, EMBEDDED_NODE_CONCURRENCY: 4 }, 5)).toEqual({
+        slots: [3, 2],
+        warning:
+          'EMBEDDED_NODE_CONCURRENCY limited to 3+2 slot(s): the embedded nodes share the WASM engine’s 5 slot(s) ' +
+          '(WASM_MAX_CONCURRENCY), and a leased run must not wait for one',
+      });
+      expect(sizing({ EMBEDDED_NODE_CONCURRENCY: 8 }, 16, 4, 4)).toEqual({
+        slots: [4],
+        warning:
+          'EMBEDDED_NODE_CONCURRENCY limited to 4 slot(s): the server leases at most 4 run(s) to one node ' +
+          '(NODE_MAX_CONCURRENT_RUNS)',
+      });
+      expect(sizing({ EMBEDDED_NODES: 2, EMBEDDED_NODE_CONCURRENCY: 2 }, 4)).toEqual({
+        slots: [2, 2],
+        warning: null,
+      });
+    });
+
+    it('starts no more nodes than the engine has slots (each needs one), and says how to get them all', () => {
+      expect(sizing({ EMBEDDED_NODES: 3 }, 2)).toEqual({
+        slots: [1, 1],
+        warning:
+          'EMBEDDED_NODES limited to 2: the embedded nodes share the WASM engine’s 2 slot(s) ' +
+          '(WASM_MAX_CONCURRENCY), one each at least; raise WASM_MAX_CONCURRENCY to run 3',
+      });
+    });
   });
 });

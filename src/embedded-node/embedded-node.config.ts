@@ -35,12 +35,57 @@ export class EmbeddedNodeConfig {
   }
 }
 
+/** What the embedded nodes are sized against: the server's lease cap per node and its WASM engine. */
+export interface EmbeddedNodeLimits {
+  /** NODE_MAX_CONCURRENT_RUNS: the most runs the server leases to one node. */
+  maxConcurrentRuns: number;
+  /** WASM_MAX_CONCURRENCY: runs the in-process engine executes at once, which every embedded node shares. */
+  engineSlots: number;
+  /** The machine's cores (for the default). */
+  cores?: number;
+}
+
+/** How many embedded nodes start and the slots of each; a warning when a setting was cut down to fit. */
+export interface EmbeddedNodeSizing {
+  slots: number[];
+  warning: string | null;
+}
+
 /**
- * Slots of each embedded node: EMBEDDED_NODE_CONCURRENCY, else a slot per core but one (the server's own), never
- * more than the server leases to one node (NODE_MAX_CONCURRENT_RUNS).
+ * Slots of each embedded node: EMBEDDED_NODE_CONCURRENCY, else a slot per core but one (the server's own),
+ * never more than the server leases to one node (NODE_MAX_CONCURRENT_RUNS) — and all of them together never more
+ * than the engine runs at once (WASM_MAX_CONCURRENCY). A claimed run's deadline counts from its claim (see
+ * lease-deadline.ts), so a run leased to a node that then waits for an engine slot behind its siblings could
+ * use up its deadline waiting; leasing no more than the engine runs keeps that wait off. Shared out evenly,
+ * the first nodes taking what does not divide; a node needs one slot, so past the engine’s slots no node starts.
  */
-export function embeddedNodeSlots(config: EmbeddedNodeConfig, maxConcurrentRuns: number): number {
-  return config.concurrency ?? Math.min(Math.max(1, availableParallelism() - 1), maxConcurrentRuns);
+export function embeddedNodeSlots(
+  config: EmbeddedNodeConfig,
+  limits: EmbeddedNodeLimits,
+): EmbeddedNodeSizing {
+  const { maxConcurrentRuns, engineSlots } = limits;
+  const cores = limits.cores ?? availableParallelism();
+  const wanted = Math.min(config.concurrency ?? Math.max(1, cores - 1), maxConcurrentRuns);
+  const nodes = Math.min(config.nodes, engineSlots);
+  const total = Math.min(nodes * wanted, engineSlots);
+  const slots = Array.from(
+    { length: nodes },
+    (_, i) => Math.floor(total / nodes) + (i < total % nodes ? 1 : 0),
+  );
+  let warning: string | null = null;
+  if (nodes < config.nodes) {
+    warning =
+      `EMBEDDED_NODES limited to ${nodes}: the embedded nodes share the WASM engine’s ${engineSlots} slot(s) ` +
+      `(WASM_MAX_CONCURRENCY), one each at least; raise WASM_MAX_CONCURRENCY to run ${config.nodes}`;
+  } else if (config.concurrency !== null && slots.some((n) => n < config.concurrency!)) {
+    const why =
+      config.concurrency > maxConcurrentRuns && slots.every((n) => n === maxConcurrentRuns)
+        ? `the server leases at most ${maxConcurrentRuns} run(s) to one node (NODE_MAX_CONCURRENT_RUNS)`
+        : `the embedded nodes share the WASM engine’s ${engineSlots} slot(s) (WASM_MAX_CONCURRENCY), ` +
+          'and a leased run must not wait for one';
+    warning = `EMBEDDED_NODE_CONCURRENCY limited to ${slots.join('+')} slot(s): ${why}`;
+  }
+  return { slots, warning };
 }
 
 export const embeddedNodeConfig = defineFeatureConfig({

@@ -21,6 +21,7 @@ import { RunResultService } from '../scheduling/run-result.service';
 import { SchedulingConfig } from '../scheduling/scheduling.config';
 import { SYSTEM_ACCOUNT_PASSWORD_HASH, isSystemAccount, UsersRepository } from '../users/users.repository';
 import { ModuleStoreService } from '../wasm/module-store.service';
+import { WasmConfig } from '../wasm/wasm.config';
 import { WasmService } from '../wasm/wasm.service';
 import { DirectTransport } from './direct-transport';
 import { EmbeddedNodeConfig, embeddedNodeSlots } from './embedded-node.config';
@@ -71,6 +72,7 @@ export class EmbeddedNodes implements OnApplicationBootstrap, OnModuleDestroy {
   constructor(
     private readonly config: EmbeddedNodeConfig,
     private readonly scheduling: SchedulingConfig,
+    private readonly wasm: WasmConfig,
     private readonly core: CoreConfig,
     private readonly tx: TransactionRunner,
     private readonly users: UsersRepository,
@@ -91,9 +93,15 @@ export class EmbeddedNodes implements OnApplicationBootstrap, OnModuleDestroy {
       if (this.config.ignored) this.logger.warn(this.config.ignored);
       return;
     }
-    for (let index = 1; index <= this.config.nodes; index++) {
+    const { slots, warning } = embeddedNodeSlots(this.config, {
+      maxConcurrentRuns: this.scheduling.maxConcurrentRuns,
+      engineSlots: this.wasm.maxConcurrency,
+    });
+    if (warning) this.logger.warn(warning);
+    for (const [at, concurrency] of slots.entries()) {
       // A node that cannot start (its id taken, its first heartbeat refused) is logged; the server still serves.
-      const agent = await this.startNode(index).catch((error: unknown) => {
+      const index = at + 1;
+      const agent = await this.startNode(index, concurrency).catch((error: unknown) => {
         this.logger.error(`embedded node ${index} not started: ${String(error)}`);
         return null;
       });
@@ -117,7 +125,7 @@ export class EmbeddedNodes implements OnApplicationBootstrap, OnModuleDestroy {
     await Promise.all(this.agents.splice(0).map((agent) => agent.stop(graceMs)));
   }
 
-  private async startNode(index: number): Promise<Agent | null> {
+  private async startNode(index: number, concurrency: number): Promise<Agent | null> {
     // Registered at every start with the key pair it has: a damaged key file only needs removing.
     const keys = loadOrCreateKeyPair(
       join(this.core.dataDir, 'embedded-nodes', String(index)),
@@ -166,7 +174,7 @@ export class EmbeddedNodes implements OnApplicationBootstrap, OnModuleDestroy {
     };
     const agent: Agent = new Agent({
       nodeId,
-      concurrency: embeddedNodeSlots(this.config, this.scheduling.maxConcurrentRuns),
+      concurrency,
       keys,
       transport: new DirectTransport(services, nodeId, principal),
       engine: this.engine,

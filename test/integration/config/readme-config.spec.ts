@@ -152,10 +152,14 @@ describe("README's configuration table", () => {
     expect(logging(load({ ENVIRONMENT: 'test' }))).toBe('warn');
 
     const config = loadConfig({}, cwd);
-    expect(embeddedNodeSlots(config.embeddedNode, config.scheduling.maxConcurrentRuns)).toBe(
-      // cores − 1 (≥ 1), at most NODE_MAX_CONCURRENT_RUNS
+    const limits = {
+      maxConcurrentRuns: config.scheduling.maxConcurrentRuns,
+      engineSlots: config.wasm.maxConcurrency,
+    };
+    expect(embeddedNodeSlots(config.embeddedNode, limits).slots).toEqual([
+      // cores − 1 (≥ 1), at most NODE_MAX_CONCURRENT_RUNS (and the engine's cores, which it is below)
       Math.min(Math.max(1, cores - 1), config.scheduling.maxConcurrentRuns),
-    );
+    ]);
 
     // Generated outside production: kept in DATA_DIR/secrets.json.
     const generated = ROWS.filter((row) => row.defaultText === 'generated outside production').flatMap(
