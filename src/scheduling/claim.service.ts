@@ -145,7 +145,8 @@ export class ClaimService implements OnModuleDestroy {
     const result = claimed.length === 0 ? 'empty' : claimed[0].replayed ? 'replayed' : 'leased';
     this.metrics.observeClaim(result, (performance.now() - started) / 1000);
     if (claimed.length === 0) return [];
-    this.sweeper.leaseGranted(claimed[0].leaseExpiresAt);
+    // The earliest: a lease ends at RUN_LEASE_SECS or its run's deadline, whichever comes first (per task).
+    this.sweeper.leaseGranted(new Date(Math.min(...claimed.map((run) => run.leaseExpiresAt.getTime()))));
     this.leased.remember(nodeId, claimed);
     this.events.publish(...claimed.map((run) => run.taskId));
     return claimed.map((run) => this.toLeasedRun(run));

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseSession } from '../database/transaction-runner';
 import { ownerFaultRun } from '../tasks/task-statements';
-import { leaseDeadline } from './lease-deadline';
+import { leaseDeadline, RUN_TIME_ALLOWANCE_SECS } from './lease-deadline';
 import { MAX_NODE_CONCURRENT_RUNS } from './scheduling.config';
 
 export interface ClaimedRun {
@@ -162,8 +162,11 @@ export class ClaimsRepository {
        runs AS (
          INSERT INTO task_runs (task_id, node_id, node_owner_id, status, fence, lease_expires_at, attempt,
                                 started_at, inputs_hash, wasm_module_hash, quorum_run, claim_key, lease_slot)
+         -- The first lease too ends by the run's deadline (leaseDeadline, started_at being now()): a
+         -- RUN_LEASE_SECS longer than the run's time must not hold the task past it without a renewal.
          SELECT c.task_id, node.node_id, node.owner_id, 'leased', nextval('task_run_fence_seq'),
-                now() + $4::int * interval '1 second', c.attempts, now(), c.inputs_hash, c.module_id,
+                now() + LEAST($4::int, c.max_execution_time_sec + ${RUN_TIME_ALLOWANCE_SECS}) * interval '1 second',
+                c.attempts, now(), c.inputs_hash, c.module_id,
                 c.min_nodes > 1, $5::varchar, f.slot
            FROM (SELECT claimed.*, row_number() OVER (ORDER BY task_id) AS k FROM claimed) c
            JOIN free_slots f ON f.k = c.k
