@@ -272,6 +272,26 @@ export class RunsRepository {
     return rows.length > 0;
   }
 
+  /**
+   * A zk_proof result arrived on this node's live lease (that fence, leased, not expired) within the run's
+   * deadline: its lease is held at least `holdMs` from now, while the server verifies the proof (which may wait
+   * for a verifier thread), so the result is judged by when it arrived, not by how long the server's own queue
+   * took. Security: only before the deadline (leaseDeadline) — the hold ends at most `holdMs` after it, a node
+   * cannot push it on by submitting again, and heartbeats still renew nothing past the deadline.
+   */
+  async holdForVerification(runId: string, nodeId: string, fence: string, holdMs: number): Promise<boolean> {
+    const rows = await this.db.query<{ run_id: string }>(
+      `UPDATE task_runs r
+          SET lease_expires_at = GREATEST(r.lease_expires_at, now() + $4::int * interval '1 millisecond')
+         FROM tasks t
+        WHERE r.run_id = $1 AND r.node_id = $2 AND r.fence = $3::bigint AND r.status = 'leased'
+          AND r.lease_expires_at > now() AND t.task_id = r.task_id AND ${leaseDeadline('r', 't')} > now()
+       RETURNING r.run_id`,
+      [runId, nodeId, fence, holdMs],
+    );
+    return rows.length > 0;
+  }
+
   /** What a zk_proof result is checked against: the run's lease holder and its task's circuit and statement. */
   async proofContext(runId: string): Promise<ProofContext | null> {
     const [row] = await this.db.query<{

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AppException } from '../common/errors/app.exception';
 import { isUuid } from '../common/validation/uuid';
 import { ProofCheck, ProofVerificationService } from '../proofs/proof-verification.service';
+import { ProofsConfig } from '../proofs/proofs.config';
 import { TasksRepository } from '../tasks/tasks.repository';
 import type { RunResultRequestDto } from './dto/result.dto';
 import { RunForResult, RunsRepository } from './runs.repository';
@@ -24,6 +25,9 @@ export interface ZkRejection {
   requeued: boolean;
 }
 
+/** Beyond the verification's own bounds (a wait and a run, each PROOF_VERIFY_TIMEOUT_MS): reading the circuit, the result's transaction. */
+const HOLD_MARGIN_MS = 10_000;
+
 const OTHER_STATEMENT =
   'The proof does not prove the task’s statement: its public signals differ from inputs.public_signals';
 
@@ -41,6 +45,7 @@ export class ZkResults {
     private readonly tasks: TasksRepository,
     private readonly proofs: ProofVerificationService,
     private readonly config: SchedulingConfig,
+    private readonly proofsConfig: ProofsConfig,
   ) {}
 
   /**
@@ -63,6 +68,14 @@ export class ZkResults {
     if (dto.public_signals === undefined) {
       throw AppException.invalidField('public_signals', 'an ok result of a zk_proof task carries them');
     }
+    // Judged at arrival: a lease live now is held while the proof waits for, and runs on, a verifier thread
+    // (the result's transaction then finds it live); one that ran out meanwhile would refuse a result in time.
+    await this.runs.holdForVerification(
+      runId.toLowerCase(),
+      nodeId,
+      dto.fence,
+      2 * this.proofsConfig.verifyTimeoutMs + HOLD_MARGIN_MS,
+    );
     // The node owner's fair-queue lane: one owner's nodes cannot crowd out other verifications.
     const submittedBy = context.nodeOwnerId;
     const check = await this.proofs.check(
