@@ -82,7 +82,9 @@ export class LeasedRunDto {
   @ApiProperty({ description: 'Decimal string; send it back with renewals and the result' }) fence!: string;
   @ApiProperty({
     format: 'date-time',
-    description: 'Renew the lease by heartbeats (`runs`) at least every third of the time until then',
+    description:
+      'RUN_LEASE_SECS after the claim, or the run’s deadline (max_execution_time_sec + 900 s) if sooner. ' +
+      'Renew the lease by heartbeats (`runs`) at least every third of the time until then',
   })
   lease_expires_at!: string;
   @ApiProperty({ type: RunSpecDto }) spec!: RunSpecDto;
