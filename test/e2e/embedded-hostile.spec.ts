@@ -30,6 +30,8 @@ describe('hostile modules as tasks (two embedded nodes)', () => {
       EMBEDDED_NODE: 'on',
       EMBEDDED_NODES: '2',
       EMBEDDED_NODE_CONCURRENCY: '2',
+      // Engine slots for both nodes' two (the nodes together never lease more runs than the engine runs).
+      WASM_MAX_CONCURRENCY: '4',
       RUN_LEASE_SECS: '3',
       SCHEDULER_SWEEP_INTERVAL_SECS: '1',
       TASK_RETRY_BASE_MS: '0',
