@@ -25,7 +25,10 @@ export interface ZkRejection {
   requeued: boolean;
 }
 
-/** Beyond the verification's own bounds (a wait and a run, each PROOF_VERIFY_TIMEOUT_MS): reading the circuit, the result's transaction. */
+/**
+ * A lease's hold beyond the verification's own bounds (a wait and a run, each PROOF_VERIFY_TIMEOUT_MS): reading
+ * the circuit, the result's transaction.
+ */
 const HOLD_MARGIN_MS = 10_000;
 
 const OTHER_STATEMENT =
