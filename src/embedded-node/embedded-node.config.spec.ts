@@ -70,12 +70,12 @@ describe('embeddedNodeConfig', () => {
       });
     });
 
-    it('starts no more nodes than the engine has slots (each needs one), and says how to get them all', () => {
+    it('starts every node asked for, one slot each, past the engine’s slots, and says a run may wait', () => {
       expect(sizing({ EMBEDDED_NODES: 3 }, 2)).toEqual({
-        slots: [1, 1],
+        slots: [1, 1, 1],
         warning:
-          'EMBEDDED_NODES limited to 2: the embedded nodes share the WASM engine’s 2 slot(s) ' +
-          '(WASM_MAX_CONCURRENCY), one each at least; raise WASM_MAX_CONCURRENCY to run 3',
+          'EMBEDDED_NODES=3 is more than the WASM engine’s 2 slot(s) (WASM_MAX_CONCURRENCY): each node has one ' +
+          'slot, and a run leased to one may wait for the engine; raise WASM_MAX_CONCURRENCY to 3',
       });
     });
   });

@@ -57,7 +57,8 @@ export interface EmbeddedNodeSizing {
  * than the engine runs at once (WASM_MAX_CONCURRENCY). A claimed run's deadline counts from its claim (see
  * lease-deadline.ts), so a run leased to a node that then waits for an engine slot behind its siblings could
  * use up its deadline waiting; leasing no more than the engine runs keeps that wait off. Shared out evenly,
- * the first nodes taking what does not divide; a node needs one slot, so past the engine’s slots no node starts.
+ * the first nodes taking what does not divide. Every node asked for starts, with one slot at least: EMBEDDED_NODES
+ * is how quorum is tried on one machine, and a demo short of a node would wait for ever, not slowly.
  */
 export function embeddedNodeSlots(
   config: EmbeddedNodeConfig,
@@ -66,17 +67,17 @@ export function embeddedNodeSlots(
   const { maxConcurrentRuns, engineSlots } = limits;
   const cores = limits.cores ?? availableParallelism();
   const wanted = Math.min(config.concurrency ?? Math.max(1, cores - 1), maxConcurrentRuns);
-  const nodes = Math.min(config.nodes, engineSlots);
-  const total = Math.min(nodes * wanted, engineSlots);
+  const nodes = config.nodes;
+  const total = Math.max(nodes, Math.min(nodes * wanted, engineSlots));
   const slots = Array.from(
     { length: nodes },
     (_, i) => Math.floor(total / nodes) + (i < total % nodes ? 1 : 0),
   );
   let warning: string | null = null;
-  if (nodes < config.nodes) {
+  if (nodes > engineSlots) {
     warning =
-      `EMBEDDED_NODES limited to ${nodes}: the embedded nodes share the WASM engine’s ${engineSlots} slot(s) ` +
-      `(WASM_MAX_CONCURRENCY), one each at least; raise WASM_MAX_CONCURRENCY to run ${config.nodes}`;
+      `EMBEDDED_NODES=${nodes} is more than the WASM engine’s ${engineSlots} slot(s) (WASM_MAX_CONCURRENCY): ` +
+      `each node has one slot, and a run leased to one may wait for the engine; raise WASM_MAX_CONCURRENCY to ${nodes}`;
   } else if (config.concurrency !== null && slots.some((n) => n < config.concurrency!)) {
     const why =
       config.concurrency > maxConcurrentRuns && slots.every((n) => n === maxConcurrentRuns)
