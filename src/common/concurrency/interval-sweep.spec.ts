@@ -6,6 +6,7 @@ class ProbeSweep extends IntervalSweep {
   finish: (() => void)[] = [];
   failNext = false;
   dueInMs: number | null = null;
+  dueFails = false;
 
   constructor() {
     super('ProbeSweep');
@@ -16,6 +17,7 @@ class ProbeSweep extends IntervalSweep {
   }
 
   protected override nextDueInMs(): Promise<number | null> {
+    if (this.dueFails) return Promise.reject(new Error('database down'));
     return Promise.resolve(this.dueInMs);
   }
 
@@ -71,6 +73,31 @@ describe('IntervalSweep', () => {
     expect(sut.started).toBe(1);
     jest.advanceTimersByTime(1);
     expect(sut.started).toBe(2);
+  });
+
+  it('asks for the first deadline at start: one known before any sweep is kept (leases from before a restart)', async () => {
+    const restarted = new ProbeSweep();
+    restarted.dueInMs = 30;
+    restarted.onApplicationBootstrap();
+    await settle();
+    jest.advanceTimersByTime(29);
+    expect(restarted.started).toBe(0);
+    jest.advanceTimersByTime(1);
+    expect(restarted.started).toBe(1);
+    restarted.finish.shift()!();
+    await restarted.onModuleDestroy();
+  });
+
+  it('logs a deadline it cannot read at start and sweeps at the interval', async () => {
+    const restarted = new ProbeSweep();
+    restarted.dueFails = true;
+    restarted.onApplicationBootstrap();
+    await settle();
+    expect(Logger.prototype.error).toHaveBeenCalledWith(expect.stringContaining('database down'));
+    jest.advanceTimersByTime(100);
+    expect(restarted.started).toBe(1);
+    restarted.finish.shift()!();
+    await restarted.onModuleDestroy();
   });
 
   it('does not sweep early for a deadline at or past the interval (negative control)', async () => {

@@ -24,8 +24,8 @@ export abstract class IntervalSweep implements OnApplicationBootstrap, OnModuleD
   abstract sweep(): Promise<unknown>;
 
   /**
-   * When the next sweep is due sooner than the interval (ms from now), or null: asked after every sweep, so
-   * a sweeper can be on time for a known deadline (a lease running out) without a short interval.
+   * When the next sweep is due sooner than the interval (ms from now), or null: asked at start and after every
+   * sweep, so a sweeper can be on time for a known deadline (a lease running out) without a short interval.
    */
   protected nextDueInMs(): Promise<number | null> {
     return Promise.resolve(null);
@@ -34,6 +34,11 @@ export abstract class IntervalSweep implements OnApplicationBootstrap, OnModuleD
   onApplicationBootstrap(): void {
     this.timer = setInterval(() => this.tick(), this.intervalMs);
     this.timer.unref();
+    // Deadlines from before this process (leases granted before a restart or a restore) are kept from the
+    // start, not only once the first tick has swept.
+    this.armEarly().catch((error: unknown) =>
+      this.logger.error(`could not read when the first sweep is due: ${String(error)}`),
+    );
   }
 
   async onModuleDestroy(): Promise<void> {
