@@ -1,12 +1,14 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from 'pg';
+import { bytes, call, dumpAndRestore, filesIn, login, ok, pgTool, run } from '../support/backup';
 import { eventually } from '../support/eventually';
 import { createTestDatabase, TestDatabase } from '../support/postgres';
 import { runServerToExit, ServerProcess, startServer } from '../support/server-process';
 import { ORIGINAL_NODE, uniqueNodeId } from '../support/nodes';
-import { fixture } from '../support/wasm';
+import { fixture, sha256 } from '../support/wasm';
 import { circuitPayload, zkFixture } from '../support/zk';
 
 const VERIFY_RECEIPT = join(__dirname, '../../dist/src/receipts/verify-receipt.js');
@@ -15,52 +17,19 @@ const ALICE = { username: 'alice', password: 'correct horse battery' };
 const ECHO = fixture('echo');
 const CIRCUIT = zkFixture('multiplier', 'groth16');
 
-interface Call {
-  token?: string;
-  apiKey?: string;
-  json?: unknown;
-  wasm?: Buffer;
-}
-
-async function call(port: number, method: string, path: string, { token, apiKey, json, wasm }: Call = {}) {
-  const headers: Record<string, string> = {};
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (apiKey) headers['x-api-key'] = apiKey;
-  if (json !== undefined) headers['content-type'] = 'application/json';
-  if (wasm) headers['content-type'] = 'application/wasm';
-  return fetch(`http://127.0.0.1:${port}/api/v1${path}`, {
-    method,
-    headers,
-    body: json !== undefined ? JSON.stringify(json) : wasm && new Uint8Array(wasm),
-  });
-}
-
-async function ok<T>(response: Promise<Response>, status = 200): Promise<T> {
-  const res = await response;
-  const text = await res.text();
-  if (res.status !== status) throw new Error(`expected ${status}, got ${res.status}: ${text}`);
-  return JSON.parse(text) as T;
-}
-
-async function bytes(response: Promise<Response>): Promise<Buffer> {
-  const res = await response;
-  expect(res.status).toBe(200);
-  return Buffer.from(await res.arrayBuffer());
-}
-
-const login = (port: number, who: { username: string; password: string }) =>
-  ok<{ access_token: string; refresh_token: string }>(call(port, 'POST', '/auth/login', { json: who }));
-
-/** Submits `6*7` to one node and waits (generously: a loaded 2-core machine) until it completes. */
-async function completedTask(port: number, token: string): Promise<Record<string, unknown>> {
+/** Submits `6*7` (or `task`) to one node and waits (generously: a loaded 2-core machine) until it completes. */
+async function completedTask(
+  port: number,
+  token: string,
+  task: Record<string, unknown> = {
+    task_type: 'computation',
+    inputs: { program: 'expression', expression: '6*7' },
+  },
+): Promise<Record<string, unknown>> {
   const { task_id } = await ok<{ task_id: string }>(
     call(port, 'POST', '/tasks', {
       token,
-      json: {
-        task_type: 'computation',
-        inputs: { program: 'expression', expression: '6*7' },
-        requirements: { min_nodes: 1, max_execution_time_sec: 60 },
-      },
+      json: { ...task, requirements: { min_nodes: 1, max_execution_time_sec: 60 } },
     }),
     201,
   );
@@ -174,16 +143,14 @@ async function expectRestored(port: number, before: Before, scratch: string): Pr
   expect((await completedTask(port, token)).result).toMatchObject({ result: 42 });
 }
 
-const filesIn = (dir: string) =>
-  readdirSync(dir, { recursive: true, withFileTypes: true }).filter((entry) => !entry.isDirectory());
-
-const pgTool = (name: string) =>
-  ['/usr/bin', '/usr/local/bin'].map((dir) => join(dir, name)).find(existsSync);
-
-function run(command: string, args: string[]): void {
-  const result = spawnSync(command, args, { encoding: 'utf8' });
-  if (result.status !== 0)
-    throw new Error(`${command} ${args.join(' ')} exited ${result.status}: ${result.stderr}`);
+async function withClient<T>(url: string, use: (db: Client) => Promise<T>): Promise<T> {
+  const db = new Client({ connectionString: url });
+  await db.connect();
+  try {
+    return await use(db);
+  } finally {
+    await db.end();
+  }
 }
 
 /** README, "Backup and restore", followed step by step on a copy made elsewhere. */
@@ -203,23 +170,24 @@ describe('backup and restore', () => {
     const databases: TestDatabase[] = [];
     afterAll(() => Promise.all(databases.map((db) => db.drop())));
 
+    const dirs = (root: string) => ({
+      DATA_DIR: join(root, 'data'),
+      WASM_ALLOWED_ROOTS: join(root, 'modules'),
+      CIRCUIT_STORAGE_DIR: join(root, 'circuits'),
+    });
+    /** Not a skip of the whole file: the embedded default below needs no client tools. */
+    const noClientTools = () => {
+      if (pgTool('pg_dump') && pgTool('pg_restore')) return false;
+      console.warn(
+        'pg_dump or pg_restore not found in /usr/bin or /usr/local/bin: the PostgreSQL part is not run',
+      );
+      return true;
+    };
+
     it('restores from pg_dump and the secrets alone: the bytes of modules and circuit files are in the database', async () => {
-      const pgDump = pgTool('pg_dump');
-      const pgRestore = pgTool('pg_restore');
-      if (!pgDump || !pgRestore) {
-        // Not a skip of the whole file: the embedded default below needs no client tools.
-        console.warn(
-          'pg_dump or pg_restore not found in /usr/bin or /usr/local/bin: the PostgreSQL part is not run',
-        );
-        return;
-      }
+      if (noClientTools()) return;
       const [original, restored] = [await createTestDatabase(), await createTestDatabase()];
       databases.push(original, restored);
-      const dirs = (root: string) => ({
-        DATA_DIR: join(root, 'data'),
-        WASM_ALLOWED_ROOTS: join(root, 'modules'),
-        CIRCUIT_STORAGE_DIR: join(root, 'circuits'),
-      });
       const old = dirs(join(scratch, 'old'));
       server = await startServer({ ...common, ...old, DATABASE_URL: original.url });
       const before = await populate(server.port, true);
@@ -232,14 +200,84 @@ describe('backup and restore', () => {
 
       // The steps: the database, then (development) the generated secrets.
       const fresh = dirs(join(scratch, 'new'));
-      const dump = join(scratch, 'vcp.dump');
-      run(pgDump, ['--format=custom', `--file=${dump}`, original.url]);
-      run(pgRestore, ['--no-owner', '--exit-on-error', `--dbname=${restored.url}`, dump]);
+      dumpAndRestore(original.url, restored.url, join(scratch, 'vcp.dump'));
       cpSync(join(old.DATA_DIR, 'secrets.json'), join(fresh.DATA_DIR, 'secrets.json'));
       rmSync(join(scratch, 'old'), { recursive: true, force: true }); // the machine is lost
 
       server = await startServer({ ...common, ...fresh, DATABASE_URL: restored.url });
       await expectRestored(server.port, before, scratch);
+      expect((await server.stop()).code).toBe(0);
+    }, 600_000);
+
+    it('restores files stored before the switch to database storage from the copied directories', async () => {
+      if (noClientTools()) return;
+      const [original, restored] = [await createTestDatabase(), await createTestDatabase()];
+      databases.push(original, restored);
+      const old = dirs(join(scratch, 'old'));
+      server = await startServer({ ...common, ...old, DATABASE_URL: original.url });
+      const before = await populate(server.port, true);
+      expect((await server.stop()).code).toBe(0);
+
+      // The deployment as a version before database storage left it: the module and the circuit's files are in
+      // the storage directories (their layouts: `<sha256>.wasm`, `<first two hex>/<sha256>`), not in the database.
+      const legacy = [
+        {
+          namespace: 'wasm-modules',
+          file: (id: string) => join(old.WASM_ALLOWED_ROOTS, `${id}.wasm`),
+          bytes: ECHO,
+        },
+        ...[CIRCUIT.wasm, CIRCUIT.zkey].map((content) => ({
+          namespace: 'circuit-blobs',
+          file: (id: string) => join(old.CIRCUIT_STORAGE_DIR, id.slice(0, 2), id),
+          bytes: content,
+        })),
+      ];
+      const stored = (url: string) =>
+        withClient(
+          url,
+          async (db) =>
+            (
+              await db.query<{ n: number }>(
+                `SELECT count(*)::int AS n FROM content_objects WHERE (namespace, sha256) IN (($1, $2), ($3, $4), ($5, $6))`,
+                legacy.flatMap(({ namespace, bytes: content }) => [namespace, sha256(content)]),
+              )
+            ).rows[0].n,
+        );
+      for (const { file, bytes: content } of legacy) {
+        mkdirSync(join(file(sha256(content)), '..'), { recursive: true });
+        writeFileSync(file(sha256(content)), content);
+      }
+      await withClient(original.url, (db) =>
+        db.query(
+          `DELETE FROM content_objects WHERE (namespace, sha256) IN (($1, $2), ($3, $4), ($5, $6))`,
+          legacy.flatMap(({ namespace, bytes: content }) => [namespace, sha256(content)]),
+        ),
+      );
+
+      // The steps: the directories first, then the database and the secrets; all back on a new machine, the
+      // directories under other paths (the variables name them).
+      const backup = join(scratch, 'backup');
+      cpSync(old.WASM_ALLOWED_ROOTS, join(backup, 'modules'), { recursive: true });
+      cpSync(old.CIRCUIT_STORAGE_DIR, join(backup, 'circuits'), { recursive: true });
+      dumpAndRestore(original.url, restored.url, join(scratch, 'vcp.dump'));
+      cpSync(join(old.DATA_DIR, 'secrets.json'), join(backup, 'secrets.json'));
+      rmSync(join(scratch, 'old'), { recursive: true, force: true }); // the machine is lost
+      const fresh = dirs(join(scratch, 'new'));
+      cpSync(join(backup, 'modules'), fresh.WASM_ALLOWED_ROOTS, { recursive: true });
+      cpSync(join(backup, 'circuits'), fresh.CIRCUIT_STORAGE_DIR, { recursive: true });
+      cpSync(join(backup, 'secrets.json'), join(fresh.DATA_DIR, 'secrets.json'));
+      expect(await stored(restored.url)).toBe(0); // read from the files alone
+
+      server = await startServer({ ...common, ...fresh, DATABASE_URL: restored.url });
+      await expectRestored(server.port, before, scratch);
+      // The restored embedded node runs the module from its file.
+      const { access_token: token } = await login(server.port, ALICE);
+      const task = await completedTask(server.port, token, {
+        task_type: 'wasm_execution',
+        module_id: before.moduleId,
+        inputs: { restored: 'from a file' },
+      });
+      expect(task.result).toEqual({ restored: 'from a file' });
       expect((await server.stop()).code).toBe(0);
     }, 600_000);
   });
