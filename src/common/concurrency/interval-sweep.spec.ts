@@ -16,9 +16,13 @@ class ProbeSweep extends IntervalSweep {
     return 100;
   }
 
-  protected override nextDueInMs(): Promise<number | null> {
-    if (this.dueFails) return Promise.reject(new Error('database down'));
-    return Promise.resolve(this.dueInMs);
+  /** Holds the answer of nextDueInMs until resolved (a slow database). */
+  dueGate: Promise<void> = Promise.resolve();
+
+  protected override async nextDueInMs(): Promise<number | null> {
+    await this.dueGate;
+    if (this.dueFails) throw new Error('database down');
+    return this.dueInMs;
   }
 
   sweep(): Promise<void> {
@@ -98,6 +102,20 @@ describe('IntervalSweep', () => {
     expect(restarted.started).toBe(1);
     restarted.finish.shift()!();
     await restarted.onModuleDestroy();
+  });
+
+  it('shutdown waits for the deadline still being read at start (its query needs the database)', async () => {
+    const restarted = new ProbeSweep();
+    let answer = (): void => undefined;
+    restarted.dueGate = new Promise((resolve) => (answer = resolve));
+    restarted.onApplicationBootstrap();
+    let stopped = false;
+    const stopping = restarted.onModuleDestroy().then(() => (stopped = true));
+    await settle();
+    expect(stopped).toBe(false);
+    answer();
+    await stopping;
+    expect(stopped).toBe(true);
   });
 
   it('does not sweep early for a deadline at or past the interval (negative control)', async () => {

@@ -11,6 +11,7 @@ export abstract class IntervalSweep implements OnApplicationBootstrap, OnModuleD
   private earlyAt = Infinity;
   private stopped = false;
   private running: Promise<unknown> | undefined;
+  private arming: Promise<unknown> | undefined;
 
   protected readonly logger: Logger;
 
@@ -36,7 +37,7 @@ export abstract class IntervalSweep implements OnApplicationBootstrap, OnModuleD
     this.timer.unref();
     // Deadlines from before this process (leases granted before a restart or a restore) are kept from the
     // start, not only once the first tick has swept.
-    this.armEarly().catch((error: unknown) =>
+    this.arming = this.armEarly().catch((error: unknown) =>
       this.logger.error(`could not read when the first sweep is due: ${String(error)}`),
     );
   }
@@ -46,6 +47,7 @@ export abstract class IntervalSweep implements OnApplicationBootstrap, OnModuleD
     clearInterval(this.timer);
     clearTimeout(this.early);
     this.timer = undefined;
+    await this.arming; // its query must not outlive the database connection
     await this.running;
   }
 
