@@ -38,6 +38,8 @@ describe('Agent given runs it should not trust', () => {
       message: 'it is running here already',
     });
     expect(sut.counters.claimed).toBe(1);
+    // Releasing the duplicate would end the lease of the run it executed.
+    expect(server.released).toEqual([]);
   });
 
   it('does not start a run it holds again when a later claim leases it anew', async () => {
@@ -47,6 +49,7 @@ describe('Agent given runs it should not trust', () => {
     server.queue.push(leasedRun(2));
     await until(() => ignored().length === 1);
     expect(sut.running).toBe(1);
+    expect(server.released).toEqual([]);
     engine.releaseAll();
     await until(() => server.submitted.length === 1);
     // The slot it would have taken is free: the next run is claimed and runs.
@@ -73,6 +76,38 @@ describe('Agent given runs it should not trust', () => {
       'the server leased it without a run_id, task_id, fence or spec',
     ]);
     expect(engine.started).toHaveLength(1);
+    // The one it can name (run_id and fence) is handed back at once, not left to wait out its lease.
+    expect(server.released).toEqual([{ runId: leasedRun(4).run_id, fence: leasedRun(4).fence }]);
+    expect(events).toContainEqual(
+      expect.objectContaining({
+        event: 'released',
+        run_id: leasedRun(4).run_id,
+        task_id: leasedRun(4).task_id,
+      }),
+    );
+  });
+
+  it('says so when an ignored run cannot be handed back, leaves it to expire and goes on', async () => {
+    server.release = () => Promise.reject(new Error('POST /runs/x/release: 409 lease_lost'));
+    server.queue.push({ ...leasedRun(7), task_id: undefined } as unknown as LeasedRun, leasedRun(8));
+    await until(() => server.submitted.length === 1 && events.some((e) => e.event === 'release_failed'));
+    expect(events.find((e) => e.event === 'release_failed')).toEqual({
+      event: 'release_failed',
+      run_id: leasedRun(7).run_id,
+      message: 'POST /runs/x/release: 409 lease_lost: its lease expires on the server',
+    });
+    expect(server.submitted[0].runId).toBe(leasedRun(8).run_id);
+  });
+
+  it('hands back no ignored run whose run_id is no UUID or whose fence is no fence', async () => {
+    server.queue.push(
+      { ...leasedRun(1), run_id: '../../nodes/n2/keys', spec: undefined } as unknown as LeasedRun,
+      { ...leasedRun(2), fence: '-1', spec: undefined } as unknown as LeasedRun,
+      leasedRun(3),
+    );
+    await until(() => server.submitted.length === 1 && ignored().length === 2);
+    await sut.stop(0);
+    expect(server.released).toEqual([]);
   });
 
   it('holds a timeout past the most a server allows (1 h) to 1 h, and refuses limits that are no limits', async () => {

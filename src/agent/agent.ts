@@ -1,7 +1,7 @@
 import { execute, Execution, refused } from './executors';
 import type { AgentSetup } from './agent-setup';
-import { handBack } from './hand-back';
-import { leaseLengthMs, unstartable } from './leased-run';
+import { handBack, handBackIgnored } from './hand-back';
+import { Held, leaseLengthMs, unstartable } from './leased-run';
 import { Heartbeats } from './heartbeats';
 import { retryWaitMs, Sleeps } from './pacing';
 import { ServerAnswers, UnusableAnswer } from './server-answers';
@@ -9,15 +9,6 @@ import { Counters, zeroCounters } from './reporter';
 import { resultBodyOf } from './result-body';
 import { Slots } from './slot-usage';
 import { LeasedRun, retryAfterOf, SubmitAnswer, TransportError } from './transport';
-
-interface Held {
-  run: LeasedRun;
-  controller: AbortController;
-  /** Why the run is no longer ours to report (lost, cancelled, shutdown), or null while it is. */
-  dropped: string | null;
-  /** Its execution ended (its result is being reported). */
-  executed: boolean;
-}
 
 const MAX_CLAIM = 16;
 
@@ -31,6 +22,8 @@ export class Agent {
   readonly counters: Counters = zeroCounters();
   private readonly held = new Map<string, Held>();
   private readonly inflight = new Set<Promise<void>>();
+  /** Releases of runs it ignored (bounded): a stop waits for them, so their lines come before `stopped`. */
+  private readonly releasing = new Set<Promise<void>>();
   private readonly sleeps: Sleeps;
   /** Held runs still executing take a slot; the others are reporting their result, which needs none. */
   private readonly slotState: Slots;
@@ -135,7 +128,7 @@ export class Agent {
       unfinished.map((held) => held.run),
     );
     await Promise.all([...this.inflight]);
-    await Promise.all([handedBack, handBack(this.setup, this.leasedWhileStopping)]);
+    await Promise.all([handedBack, handBack(this.setup, this.leasedWhileStopping), ...this.releasing]);
     this.stopped = true;
     this.heartbeats.abortInFlight();
     this.sleeps.endAll();
@@ -180,20 +173,8 @@ export class Agent {
     }
   }
 
-  /**
-   * Slots beyond what the server leases to one node would only keep a claim waiting for nothing: the agent
-   * uses as many as the server allows, and says so once whenever that changes.
-   */
   private limitSlots(maxConcurrentRuns: number): void {
-    if (!this.slotState.limitTo(maxConcurrentRuns)) return;
-    const { size: slots, concurrency } = this.slotState;
-    this.setup.reporter.emit({
-      event: 'slots_limited',
-      slots,
-      concurrency,
-      max_concurrent_runs: maxConcurrentRuns,
-    });
-    this.slotFreed?.();
+    if (this.slotState.limitTo(maxConcurrentRuns, this.setup.reporter)) this.slotFreed?.();
   }
 
   /**
@@ -224,6 +205,10 @@ export class Agent {
     if (problem !== null) {
       const runId = (run as Partial<LeasedRun> | null)?.run_id;
       this.setup.reporter.emit({ event: 'ignored', run_id: runId ?? null, message: problem });
+      const releasing = handBackIgnored(this.setup, run, this.held).finally(() =>
+        this.releasing.delete(releasing),
+      );
+      this.releasing.add(releasing);
       return;
     }
     const held: Held = { run, controller: new AbortController(), dropped: null, executed: false };

@@ -1,5 +1,15 @@
 import type { LeasedRun, RunLimits } from './transport';
 
+/** A run the agent started and holds the lease of. */
+export interface Held {
+  run: LeasedRun;
+  controller: AbortController;
+  /** Why the run is no longer ours to report (lost, cancelled, shutdown), or null while it is. */
+  dropped: string | null;
+  /** Its execution ended (its result is being reported). */
+  executed: boolean;
+}
+
 /** The longest run a server may lease: a task's max_execution_time_sec is at most 3600. */
 export const MAX_RUN_TIMEOUT_MS = 3_600_000;
 
@@ -9,7 +19,7 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
 /**
  * Why a leased run is not started, or null: one the agent holds already (a server that leases it twice would
  * get it run and reported twice, and the slots miscounted), or one without the fields it is run and reported
- * under. Its lease, if the server keeps one, expires there.
+ * under. The agent hands back what it can name and does not hold (handBackIgnored); the rest expire there.
  */
 export function unstartable(run: unknown, held: ReadonlyMap<string, unknown>): string | null {
   const fields = isObject(run) ? run : {};

@@ -1,3 +1,5 @@
+import type { Reporter } from './reporter';
+
 /**
  * How busy the agent's slots were between two counter reports: the share of slot-time in which a run held a
  * slot (from its start until it finished executing). For an operator: a low share while the queue is full
@@ -87,12 +89,21 @@ export class Slots {
     return Math.min(this.count - this.executing, this.count + 1 - heldLeases);
   }
 
-  /** Uses no more slots than the server leases to one node; true when that changed the count. */
-  limitTo(maxConcurrentRuns: number): boolean {
+  /**
+   * Uses no more slots than the server leases to one node (more would only keep a claim waiting for nothing),
+   * and says so once whenever that changes; true when it changed the count.
+   */
+  limitTo(maxConcurrentRuns: number, reporter: Reporter): boolean {
     const slots = Math.min(this.concurrency, maxConcurrentRuns);
     if (slots === this.count) return false;
     this.count = slots;
     this.usage.resize(slots);
+    reporter.emit({
+      event: 'slots_limited',
+      slots,
+      concurrency: this.concurrency,
+      max_concurrent_runs: maxConcurrentRuns,
+    });
     return true;
   }
 
