@@ -16,7 +16,7 @@ import {
 } from './identity';
 import { telemetry } from './machine';
 import { nodeFetch } from './node-fetch';
-import { OptionsError, parseOptions, shownServer, USAGE } from './options';
+import { jsonAsked, OptionsError, parseOptions, shownServer, USAGE } from './options';
 import { AGENT_VERSION } from './version';
 import { LineReporter, Reporter, zeroCounters } from './reporter';
 import { stopSignals, unlessStopped } from './stop-signals';
@@ -35,13 +35,15 @@ async function main(): Promise<number> {
       ),
     ),
   );
+  const argv = process.argv.slice(2);
   let options;
   try {
-    options = parseOptions(process.argv.slice(2), process.env);
+    options = parseOptions(argv, process.env);
   } catch (error) {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`);
-    return 64; // EX_USAGE
+    jsonLines = jsonAsked(argv);
+    return usageError(error instanceof Error ? error.message : String(error));
   }
+  jsonLines = options.json;
   if (options.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
@@ -52,12 +54,8 @@ async function main(): Promise<number> {
   }
   // Said before anything is written to the data dir: with no key and no stored node there is nothing to run.
   if (!options.apiKey && !hasStoredNode(options.dataDir)) {
-    process.stderr.write(
-      `--api-key (VCP_API_KEY) is required: no node is stored in ${options.dataDir} yet\n${USAGE}\n`,
-    );
-    return 64; // EX_USAGE
+    return usageError(`--api-key (VCP_API_KEY) is required: no node is stored in ${options.dataDir} yet`);
   }
-  jsonLines = options.json;
   knownNodeId = options.nodeId;
   const reporter = new LineReporter(options.json);
   const resolved = await unlessStopped(resolveIdentity(options, reporter), stopRequested);
@@ -127,12 +125,32 @@ let knownNodeId: string | undefined;
 /** The last word: a line on stderr, and with --json also a JSON line on stdout, so a log consumer sees why. */
 function exitWith(code: number, message: string): number {
   process.stderr.write(`vcp agent: ${message}\n`);
-  if (jsonLines)
+  return exitedLine(code, message);
+}
+
+/** Bad flags (exit 64): the reason and the usage on stderr, and with --json the `exited` line. */
+function usageError(message: string): number {
+  process.stderr.write(`${message}\n${USAGE}\n`);
+  return exitedLine(64, message); // EX_USAGE
+}
+
+let exitedWritten = false;
+/** With --json, the `exited` line: once, whichever exit path comes first (a second signal during another). */
+function exitedLine(code: number, message: string): number {
+  if (jsonLines && !exitedWritten) {
+    exitedWritten = true;
     process.stdout.write(
       `${JSON.stringify({ time: new Date().toISOString(), event: 'exited', code, message })}\n`,
     );
+  }
   return code;
 }
+
+// A bug that escapes (an exception in a callback, an unhandled rejection) ends the agent with exit 1 as it
+// would, but with its stack after `vcp agent:` and, with --json, an `exited` line like every other exit.
+process.on('uncaughtException', (error) =>
+  process.exit(exitWith(1, error instanceof Error ? (error.stack ?? error.message) : String(error))),
+);
 
 main().then(
   (code) => process.exit(code),

@@ -91,6 +91,15 @@ function integer(
 }
 
 /**
+ * Whether arguments that did not parse (a usage error) ask for `--json`, read leniently (unknown flags, missing
+ * values let through), so the error's `exited` line reaches the log pipeline that asked for lines. `--json`
+ * given as another flag's value, or with a value (`--json=yes`), does not count.
+ */
+export function jsonAsked(argv: string[]): boolean {
+  return parseArgs({ args: argv, options: AGENT_FLAGS, strict: false }).values.json === true;
+}
+
+/**
  * Flags win over the environment; the names are pinned by issue 17 (operators and scripts rely on them). An
  * empty variable (`VCP_AGENT_DIR=` in a compose file or a unit) is unset: an empty data dir would be the
  * current directory, and an empty region or node id a refusal.

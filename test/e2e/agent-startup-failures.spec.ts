@@ -3,7 +3,7 @@ import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startAgent } from '../support/agent-process';
+import { AGENT_MAIN, startAgent, startNodeScript } from '../support/agent-process';
 
 /** What an operator sees when the built agent cannot start: one line saying why, the documented exit code. */
 describe('the agent process refusing to start', () => {
@@ -38,7 +38,16 @@ describe('the agent process refusing to start', () => {
     const output = agent.output();
     expect(agent.output()).not.toContain('    at ');
     expect(output).not.toContain('vcp_not_a_key'); // no line, error or exit message repeats the key
+    expectOneExitedLine(agent.events(), code);
     return { code, output };
+  }
+
+  /** With --json, every exit ends with exactly one `exited` line: its code, the reason without the usage. */
+  function expectOneExitedLine(events: Record<string, unknown>[], code: number | null): void {
+    expect(events.filter((e) => e.event === 'exited')).toEqual([
+      { time: expect.any(String), event: 'exited', code, message: expect.any(String) },
+    ]);
+    expect(events.at(-1)).toMatchObject({ event: 'exited' });
   }
 
   const lastWord = (output: string) =>
@@ -52,6 +61,26 @@ describe('the agent process refusing to start', () => {
     const { code, output } = await run(['--server', 'not-a-url', '--data-dir', dataDir]);
     expect(code).toBe(64);
     expect(output).toContain('--server must be a URL such as http://host:3000');
+    expect(output).toContain('"message":"--server must be a URL such as http://host:3000"}');
+  });
+
+  it('bad usage, with --json: the message and the usage on stderr, and one exited line with code 64', async () => {
+    const { code, output } = await run(['--server', url, '--data-dir', dataDir, '--bogus']);
+    expect(code).toBe(64);
+    expect(output).toContain("Unknown option '--bogus'");
+    expect(output).toContain('usage: npm run agent');
+    const noKey = startAgent(['--server', url, '--data-dir', dataDir]);
+    expect(await noKey.exited).toEqual({ code: 64, signal: null });
+    expectOneExitedLine(noKey.events(), 64);
+    expect(noKey.events().at(-1)?.message).toBe(
+      `--api-key (VCP_API_KEY) is required: no node is stored in ${dataDir} yet`,
+    );
+    // Without --json (or with --json only as another flag's value), no JSON line at all.
+    for (const args of [['--bogus'], ['--server', url, '--node-id', '--json']]) {
+      const plain = startNodeScript(AGENT_MAIN, [...args, '--data-dir', dataDir]);
+      expect(await plain.exited).toEqual({ code: 64, signal: null });
+      expect(plain.events()).toEqual([]);
+    }
   });
 
   it('a server that cannot be reached: one line, exit 69', async () => {
