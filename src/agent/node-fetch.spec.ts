@@ -171,6 +171,30 @@ describe('nodeFetch', () => {
       expect(sent).toBeLessThan(16 * 1024 * 1024);
     });
 
+    it('an answer past the bound that arrives whole at once fails, never cut short, and leaves no error unheard', async () => {
+      answer = (_req, res) => {
+        // Headers sent first: chunked, no Content-Length; the body then comes in one chunk.
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ runs: [{ inputs: 'x'.repeat(10_000) }] }));
+      };
+      const unheard: unknown[] = [];
+      const listener = (error: unknown) => unheard.push(error);
+      process.on('uncaughtException', listener);
+      try {
+        const failure = await nodeFetch(`${base}/x`, { maxBodyBytes: 4096 }).catch((e: unknown) => e);
+        expect(failure).toBeInstanceOf(TypeError);
+        expect(networkFailure(failure)).toMatch(
+          /^the answer is larger than .* MiB, the most the agent reads$/,
+        );
+        // The next request on a fresh connection works, and nothing was thrown meanwhile.
+        answer = (_req, res) => res.end('{}');
+        expect((await nodeFetch(`${base}/y`)).status).toBe(200);
+      } finally {
+        process.off('uncaughtException', listener);
+      }
+      expect(unheard).toEqual([]);
+    });
+
     it('an answer whose Content-Length is over the default bound is refused before its body is read', async () => {
       answer = (_req, res) => {
         res.writeHead(200, { 'content-length': String(MAX_ANSWER_BYTES + 1) });

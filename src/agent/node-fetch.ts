@@ -44,17 +44,28 @@ export const nodeFetch: Fetch = (input, init = {}) =>
       },
       (res: IncomingMessage) => {
         const maxBytes = init.maxBodyBytes ?? MAX_ANSWER_BYTES;
+        // Listened to first: the answer cut off below fails it too, and an unheard error would end the agent.
+        res.on('error', (error) => reject(failed(error)));
+        let refused = false;
+        // Failed here, not through req.destroy(error): an answer read whole already would end (resolving with
+        // its body cut short) and that error go unheard. The connection is closed, the rest never read.
+        const refuse = () => {
+          refused = true;
+          reject(failed(new AnswerTooLargeError(maxBytes)));
+          req.destroy();
+        };
         // Refused before a byte is read when the answer says it is too long, else as soon as it gets too long.
-        if (Number(res.headers['content-length']) > maxBytes) return req.destroy(tooLarge(maxBytes));
+        if (Number(res.headers['content-length']) > maxBytes) return refuse();
         const chunks: Buffer[] = [];
         let bytes = 0;
         res.on('data', (chunk: Buffer) => {
+          if (refused) return;
           bytes += chunk.byteLength;
-          if (bytes > maxBytes) req.destroy(tooLarge(maxBytes));
+          if (bytes > maxBytes) refuse();
           else chunks.push(chunk);
         });
-        res.on('error', (error) => reject(failed(error)));
         res.on('end', () => {
+          if (refused) return;
           const status = res.statusCode ?? 0;
           const body = status === 204 || status === 304 ? null : Buffer.concat(chunks);
           resolve(new Response(body, { status, headers: headersRead(res) }));
@@ -65,8 +76,13 @@ export const nodeFetch: Fetch = (input, init = {}) =>
     req.end(typeof init.body === 'string' ? init.body : undefined);
   });
 
-const tooLarge = (maxBytes: number) =>
-  new Error(`the answer is larger than ${maxBytes / MIB} MiB, the most the agent reads`);
+/** An answer past `maxBodyBytes`: asking the same again gets the same answer (see HttpTransport.claim). */
+export class AnswerTooLargeError extends Error {
+  constructor(readonly maxBytes: number) {
+    super(`the answer is larger than ${maxBytes / MIB} MiB, the most the agent reads`);
+    this.name = 'AnswerTooLargeError';
+  }
+}
 
 /** The answer's headers the agent reads (a full Headers object per answer costs CPU for nothing). */
 const READ_HEADERS = [
