@@ -1,5 +1,6 @@
 import { execute, Execution, refused } from './executors';
 import type { AgentSetup } from './agent-setup';
+import { ClaimSize } from './claim-size';
 import { handBack, handBackIgnored } from './hand-back';
 import { Held, leaseLengthMs, unstartable } from './leased-run';
 import { Heartbeats } from './heartbeats';
@@ -8,9 +9,7 @@ import { ServerAnswers, UnusableAnswer } from './server-answers';
 import { Counters, zeroCounters } from './reporter';
 import { resultBodyOf } from './result-body';
 import { Slots } from './slot-usage';
-import { LeasedRun, retryAfterOf, SubmitAnswer, TransportError } from './transport';
-
-const MAX_CLAIM = 16;
+import { isAnswerTooLarge, LeasedRun, retryAfterOf, SubmitAnswer, TransportError } from './transport';
 
 /**
  * The node agent's loop, the same for a remote node (HTTP) and the embedded one (direct calls): heartbeats at
@@ -43,12 +42,14 @@ export class Agent {
   private leaseMs = 30_000;
   private loops: Promise<void>[] = [];
   private readonly answers: ServerAnswers;
+  private readonly claimSize: ClaimSize;
 
   constructor(private readonly setup: AgentSetup) {
     this.random = setup.random ?? Math.random;
     this.sleeps = setup.sleeps ?? new Sleeps();
     this.slotState = new Slots(setup.concurrency, setup.clock);
     this.answers = new ServerAnswers(this.counters, setup.reporter, setup.clock);
+    this.claimSize = new ClaimSize(setup.reporter, setup.clock ?? (() => performance.now()));
     // Nothing it runs now could be reported, and every claim would lease runs bound to expire: it stops at once.
     void this.answers.unusable.then(({ kind }) => this.stop(0, `not reported: ${kind.replaceAll('_', ' ')}`));
     this.heartbeats = new Heartbeats({
@@ -155,9 +156,10 @@ export class Agent {
         this.slotFreed = null;
         continue;
       }
+      const max = Math.min(free, this.claimSize.max);
       try {
         const runs = await this.setup.transport.claim(
-          Math.min(free, MAX_CLAIM),
+          max,
           this.setup.claimWaitMs ?? 20_000,
           this.claimAbort.signal,
         );
@@ -166,6 +168,13 @@ export class Agent {
         for (const run of runs) this.startRun(run);
       } catch (error) {
         if (this.stopping) break;
+        if (isAnswerTooLarge(error)) {
+          // Asked again at once for one run; one run's answer too large is backed off from, said each time.
+          const retryMs = max > 1 ? 0 : this.retryMs(error, failures++);
+          this.claimSize.tooLarge(error, 'claim', max, retryMs);
+          await this.sleeps.sleep(retryMs);
+          continue;
+        }
         // Backing off from network errors (up to 30 s), it claims again once a heartbeat gets through: after a
         // server restart the node would otherwise sit idle for the rest of its backoff.
         await this.afterFailure(error, 'claim', failures++, this.answers.reconnectWakers);
@@ -187,7 +196,7 @@ export class Agent {
     const idle = this.slotFreed !== null && this.reservedByResult === 0 && !this.stopping;
     const free = this.slotState.free(this.held.size);
     if (!idle || !this.claimNextOffered || run.task_type === 'zk_proof' || free <= 0) return undefined;
-    this.reservedByResult = Math.min(free, MAX_CLAIM);
+    this.reservedByResult = Math.min(free, this.claimSize.max);
     return this.reservedByResult;
   }
 
@@ -286,6 +295,7 @@ export class Agent {
     // What the agent adds to the engine's run (module fetch or cache, hashing, signing), for bench:tasks.
     const overheadMs =
       execution.engineMs === undefined ? undefined : round2(performance.now() - started - execution.engineMs);
+    let claimsNext = claimNext;
     for (let failures = 0; ; failures++) {
       if (held.dropped !== null) {
         this.reportDropped(held);
@@ -293,8 +303,14 @@ export class Agent {
       }
       let answer: SubmitAnswer;
       try {
-        answer = await this.setup.transport.submit(run.run_id, body, claimNext);
+        answer = await this.setup.transport.submit(run.run_id, body, claimsNext);
       } catch (error) {
+        if (claimsNext !== undefined && isAnswerTooLarge(error)) {
+          // The result again at once, without a claim: the runs that one leased expire unseen.
+          this.claimSize.tooLarge(error, 'submit', claimsNext, 0);
+          claimsNext = undefined;
+          continue;
+        }
         if (error instanceof TransportError && error.retryable && !this.stopped) {
           await this.afterFailure(error, 'submit', failures);
           continue;
@@ -315,7 +331,7 @@ export class Agent {
         this.emitDropped(run, 'lease lost', { result_status: 409 });
         return undefined;
       }
-      if (claimNext !== undefined && answer.next === undefined) this.claimNextOffered = false;
+      if (claimsNext !== undefined && answer.next === undefined) this.claimNextOffered = false;
       this.counters.submitted++;
       // A proof the server could not verify is rejected: the node's run did not succeed, whatever it thought.
       if (execution.outcome === 'ok' && answer.runStatus !== 'rejected') this.counters.succeeded++;
@@ -364,14 +380,13 @@ export class Agent {
 
   private async afterFailure(error: unknown, during: string, failures: number, wakers?: Set<() => void>) {
     // One draw: the wait the line announces is the wait.
-    const retryMs = retryWaitMs(
-      failures + 1,
-      this.random(),
-      retryAfterOf(error),
-      this.renewWithinMs() ?? Infinity,
-    );
+    const retryMs = this.retryMs(error, failures);
     this.answers.failed(error, during, retryMs);
     await this.sleeps.sleep(retryMs, wakers);
+  }
+
+  private retryMs(error: unknown, failures: number): number {
+    return retryWaitMs(failures + 1, this.random(), retryAfterOf(error), this.renewWithinMs() ?? Infinity);
   }
 
   /** While holding leases, a third of the lease: beats and retries wait no longer, so renewals get through. */

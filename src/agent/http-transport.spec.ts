@@ -1,6 +1,8 @@
+import { createServer } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { Fetch, HttpTransport } from './http-transport';
-import { MAX_DOWNLOAD_BYTES } from './node-fetch';
-import { TransportError } from './transport';
+import { AnswerTooLargeError, MAX_DOWNLOAD_BYTES, nodeFetch } from './node-fetch';
+import { ANSWER_TOO_LARGE, TransportError } from './transport';
 
 type Reply = Response | Error;
 
@@ -173,6 +175,19 @@ describe('HttpTransport results carrying a claim (Claim-Next)', () => {
     await sut.submit('r2', RESULT, 1);
     expect(keys[1]).not.toBe(keys[0]);
   });
+
+  it('an answer too large to read fails with answer_too_large; the next claim it carries is a new one', async () => {
+    const tooLarge = new TypeError('fetch failed', { cause: new AnswerTooLargeError(4096) });
+    const { send, keys } = scripted([tooLarge, accepted([])]);
+    const sut = new HttpTransport('http://server', 'node-1', 'vcp_key', send);
+    await expect(sut.submit('r1', RESULT, 2)).rejects.toMatchObject({
+      retryable: true,
+      code: ANSWER_TOO_LARGE,
+    });
+    await sut.submit('r1', RESULT, 1);
+    expect(keys[1]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(keys[1]).not.toBe(keys[0]);
+  });
 });
 
 describe('HttpTransport releases', () => {
@@ -215,6 +230,46 @@ describe('HttpTransport answer bounds', () => {
     await sut.circuitArtifact('c1', 'zkey');
     await sut.heartbeat({ active_tasks: 0, agent_version: 'test', runs: [] });
     expect(bounds).toEqual([MAX_DOWNLOAD_BYTES, MAX_DOWNLOAD_BYTES, undefined]);
+  });
+});
+
+describe('HttpTransport claim answers larger than it reads', () => {
+  it('fails the claim with answer_too_large, and the next claim is a new one (its key would replay the answer)', async () => {
+    const claims: { key: string | undefined; max: number }[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        const { max } = JSON.parse(body) as { max: number };
+        claims.push({ key: req.headers['idempotency-key'] as string | undefined, max });
+        const runs = Array.from({ length: max }, (_, i) => ({
+          run_id: `r${i}`,
+          fence: '1',
+          spec: 'x'.repeat(3000),
+        }));
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ runs }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      // A cap of 4 KiB stands in for the 256 MiB one: one run fits, four do not.
+      const sut = new HttpTransport(`http://127.0.0.1:${port}`, 'node-1', 'vcp_key', nodeFetch, 4096);
+      const claim = (max: number) => sut.claim(max, 0, new AbortController().signal);
+      await expect(claim(4)).rejects.toMatchObject({
+        name: 'TransportError',
+        retryable: true,
+        code: ANSWER_TOO_LARGE,
+        message: expect.stringMatching(/^POST \/nodes\/node-1\/claim: the answer is larger than /),
+      });
+      expect(await claim(1)).toHaveLength(1);
+      expect(claims.map((c) => c.max)).toEqual([4, 1]);
+      expect(claims[1].key).toMatch(/^[0-9a-f-]{36}$/);
+      expect(claims[1].key).not.toBe(claims[0].key);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 

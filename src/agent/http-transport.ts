@@ -1,14 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import { MAX_DOWNLOAD_BYTES, networkFailure, nodeFetch, redirectedTo } from './node-fetch';
+import {
+  AnswerTooLargeError,
+  MAX_DOWNLOAD_BYTES,
+  networkFailure,
+  nodeFetch,
+  redirectedTo,
+} from './node-fetch';
 import { parseRetryAfter } from './pacing';
 import {
   AgentTransport,
+  ANSWER_TOO_LARGE,
   CircuitInfo,
   HeartbeatAnswer,
   HeartbeatBody,
   LeasedRun,
   ResultBody,
   SubmitAnswer,
+  isAnswerTooLarge,
   TransportError,
 } from './transport';
 
@@ -48,6 +56,8 @@ export class HttpTransport implements AgentTransport {
     private readonly nodeId: string,
     private readonly nodeKey: string,
     private readonly send: Fetch = nodeFetch,
+    /** The most of a JSON answer read (undefined: nodeFetch's MAX_ANSWER_BYTES); tests set a small one. */
+    private readonly maxAnswerBytes?: number,
   ) {
     this.base = `${server.replace(/\/+$/, '')}/api/v1`;
   }
@@ -76,8 +86,10 @@ export class HttpTransport implements AgentTransport {
       this.unansweredClaimKey = null;
       return runs;
     } catch (error) {
-      // A refusal is an answer: the next claim is a new one. Anything else may have leased runs unseen.
-      if (error instanceof TransportError && !error.retryable) this.unansweredClaimKey = null;
+      // A refusal is an answer: the next claim is a new one. Anything else may have leased runs unseen. An
+      // answer too large to read would come again, as large, for the same key: those runs expire unseen.
+      if (error instanceof TransportError && (!error.retryable || isAnswerTooLarge(error)))
+        this.unansweredClaimKey = null;
       throw error;
     }
   }
@@ -105,8 +117,10 @@ export class HttpTransport implements AgentTransport {
         next,
       };
     } catch (error) {
-      // A refusal is an answer (nothing was claimed); anything else may have leased runs unseen.
-      if (claimNext !== undefined && error instanceof TransportError && !error.retryable) {
+      // A refusal is an answer (nothing was claimed); anything else may have leased runs unseen. An answer
+      // too large to read would come again for the same key (see claim).
+      const answered = error instanceof TransportError && (!error.retryable || isAnswerTooLarge(error));
+      if (claimNext !== undefined && answered) {
         this.unansweredClaimNextKey = null;
       }
       if (error instanceof TransportError && error.status === 409 && error.code === 'lease_lost') {
@@ -176,10 +190,12 @@ export class HttpTransport implements AgentTransport {
         },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal,
-        maxBodyBytes: options.maxBodyBytes,
+        maxBodyBytes: options.maxBodyBytes ?? this.maxAnswerBytes,
       });
     } catch (error) {
-      throw new TransportError(`${method} ${path}: ${networkFailure(error)}`, true);
+      const tooLarge = (error as { cause?: unknown }).cause instanceof AnswerTooLargeError;
+      const code = tooLarge ? ANSWER_TOO_LARGE : null;
+      throw new TransportError(`${method} ${path}: ${networkFailure(error)}`, true, null, code);
     }
     // Leases and Retry-After dates are on the server's clock, and this machine's may be off by minutes. `Date`
     // has whole seconds (rounded down): a second more errs towards a lease that ends sooner, beats that come

@@ -97,6 +97,12 @@ export class TransportError extends Error {
   }
 }
 
+/** The code of a TransportError for an answer larger than the agent reads (retryable, as a network error). */
+export const ANSWER_TOO_LARGE = 'answer_too_large';
+
+export const isAnswerTooLarge = (error: unknown): error is TransportError =>
+  error instanceof TransportError && error.code === ANSWER_TOO_LARGE;
+
 /** The `Retry-After` a failed call carried, if any. */
 export const retryAfterOf = (error: unknown): number | null =>
   error instanceof TransportError ? error.retryAfterMs : null;

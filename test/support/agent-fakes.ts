@@ -10,8 +10,10 @@ import {
   HeartbeatAnswer,
   HeartbeatBody,
   LeasedRun,
+  ANSWER_TOO_LARGE,
   ResultBody,
   SubmitAnswer,
+  TransportError,
 } from '../../src/agent/transport';
 import { generateNodeKeyPair, NodeKeyPair } from '../../src/common/receipts/receipt';
 import type { RunRequest } from '../../src/wasm/run-request';
@@ -78,6 +80,12 @@ export class FakeServer implements AgentTransport {
     return Promise.resolve({ heartbeat_interval_secs: 1, node_status: 'online', leases, ...max });
   }
 
+  /**
+   * How many leased runs an answer (a claim's, a result's `next`) holds before it is too large for the agent to
+   * read: past it the call fails as HttpTransport's does, and the runs it leased are lost (they would expire).
+   */
+  answerFits = Infinity;
+
   /** Failures the next claims meet, in order. */
   claimFailures: Error[] = [];
 
@@ -86,6 +94,7 @@ export class FakeServer implements AgentTransport {
     if (failure) throw failure;
     this.claimMaxes.push(max);
     const runs = this.queue.splice(0, max);
+    if (runs.length > this.answerFits) throw tooLarge(`POST /nodes/n/claim`);
     if (runs.length > 0) this.leasingClaims++;
     if (runs.length === 0) await new Promise((resolve) => setTimeout(resolve, signal.aborted ? 0 : 20));
     return runs;
@@ -99,6 +108,10 @@ export class FakeServer implements AgentTransport {
     this.submitted.push({ runId, body, claimNext });
     const next =
       claimNext !== undefined && this.offersClaimNext ? this.queue.splice(0, claimNext) : undefined;
+    if (next !== undefined && next.length > this.answerFits) {
+      this.submitted.pop(); // the answer never arrived: the result is sent again
+      throw tooLarge(`POST /runs/${runId}/result`);
+    }
     return { ...answer, next };
   }
 
@@ -122,6 +135,14 @@ export class FakeServer implements AgentTransport {
     throw new Error('no circuits here');
   }
 }
+
+const tooLarge = (call: string) =>
+  new TransportError(
+    `${call}: the answer is larger than 256 MiB, the most the agent reads`,
+    true,
+    null,
+    ANSWER_TOO_LARGE,
+  );
 
 /** Echoes the inputs after `release()` is called for the run (or at once), and notices a cancel. */
 export class FakeEngine implements WasmEngine {
