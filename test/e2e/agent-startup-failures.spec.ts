@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
-import { AddressInfo } from 'node:net';
+import { AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AGENT_MAIN, startAgent, startNodeScript } from '../support/agent-process';
@@ -80,6 +80,27 @@ describe('the agent process refusing to start', () => {
       const plain = startNodeScript(AGENT_MAIN, [...args, '--data-dir', dataDir]);
       expect(await plain.exited).toEqual({ code: 64, signal: null });
       expect(plain.events()).toEqual([]);
+    }
+  });
+
+  it('a bug that escapes (an uncaught exception): exit 1, its stack on stderr, one exited line', async () => {
+    // A server that accepts and never answers: the agent is waiting on it when the bug strikes.
+    const silent = createNetServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const preload = join(dataDir, 'bug.js');
+    writeFileSync(preload, "setTimeout(() => { throw new Error('a bug in the agent'); }, 200);\n");
+    try {
+      const { port } = silent.address() as AddressInfo;
+      const agent = startAgent(
+        ['--server', `http://127.0.0.1:${port}`, '--data-dir', join(dataDir, 'd'), '--api-key', 'vcp_x'],
+        { NODE_OPTIONS: `--require ${preload}` },
+      );
+      expect(await agent.exited).toEqual({ code: 1, signal: null });
+      expectOneExitedLine(agent.events(), 1);
+      expect(agent.events().at(-1)?.message).toMatch(/^Error: a bug in the agent\n +at /);
+      expect(agent.output()).toContain('vcp agent: Error: a bug in the agent');
+    } finally {
+      silent.close();
     }
   });
 
