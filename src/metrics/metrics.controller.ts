@@ -5,6 +5,7 @@ import type { FastifyReply } from 'fastify';
 import { Registry } from 'prom-client';
 import { Public } from '../common/auth/public.decorator';
 import { NoRateLimit } from '../common/auth/rate-tier.decorator';
+import { IgnoresQuery } from '../common/http/unknown-query.guard';
 import { MetricsAccessGuard } from './metrics-access.guard';
 
 /**
@@ -15,6 +16,7 @@ import { MetricsAccessGuard } from './metrics-access.guard';
 @ApiExcludeController()
 @Public()
 @NoRateLimit()
+@IgnoresQuery()
 @UseGuards(MetricsAccessGuard)
 @Controller()
 export class MetricsController extends PrometheusController {

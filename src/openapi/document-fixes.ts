@@ -2,6 +2,7 @@ import type { OpenAPIObject } from '@nestjs/swagger';
 import { REPLACED_BY_HEADER, SUNSET_HEADER } from '../common/auth/key-sunset';
 import { RATE_TIER_EXTENSION } from '../common/auth/rate-tier.decorator';
 import { ErrorCode, ErrorReason } from '../common/errors/error-code';
+import { IGNORES_QUERY_EXTENSION } from '../common/http/unknown-query.guard';
 import { OPERATION_SUMMARIES } from './operation-summaries';
 import { pathParameterDescription } from './path-parameters';
 
@@ -64,8 +65,8 @@ const SHUTTING_DOWN =
  * What the decorators cannot say route by route, added to the generated document once: the error body every
  * 4xx/5xx carries, the statuses the pipeline answers before any route runs (401 on every route: missing
  * credentials, or ones sent in the URL; 400, 413 and 415 on routes with a body; 400 and 414 for a bad path
- * parameter; 429 on rate-limited routes; 422 where a body or a query is validated, and for a `%00` in any URL; 503
- * while the server drains), the headers every response carries, each route's rate-limit tier, and `null` in
+ * parameter; 429 on rate-limited routes; 422 where a body or a query is validated, for a query parameter a route
+ * does not take, and for a `%00` in any URL; 503 while the server drains), the headers every response carries, each route's rate-limit tier, and `null` in
  * nullable enums (OpenAPI 3.0.3 validators reject a null that the enum does not list), and each route's summary.
  */
 export function completeDocument(document: OpenAPIObject): OpenAPIObject {
@@ -132,15 +133,22 @@ function completeOperation(operation: Operation, method: (typeof METHODS)[number
   if (draining === undefined) responses['503'] = { description: SHUTTING_DOWN };
   else if (!draining.description?.includes('shutting_down'))
     draining.description = `${draining.description ?? ''}; or ${SHUTTING_DOWN.replace(/^The/, 'the')}`;
-  const validatesInput = body !== undefined || operation.parameters?.some((p) => p.in === 'query');
-  if (validatesInput)
-    responses['422'] ??= {
-      description: 'The body or query failed validation (`validation_error`; `details` names each field)',
-    };
-  else
-    responses['422'] ??= {
-      description: 'A `%00` in the URL: text the database cannot store (`validation_error`)',
-    };
+  const takesQuery = operation.parameters?.some((p) => p.in === 'query') ?? false;
+  const validated = [body !== undefined && 'body', takesQuery && 'query'].filter(Boolean).join(' or ');
+  responses['422'] ??= {
+    description: validated
+      ? `The ${validated} failed validation (\`validation_error\`; \`details\` names each field)`
+      : 'A `%00` in the URL: text the database cannot store (`validation_error`)',
+  };
+  // UnknownQueryGuard (src/common/http/unknown-query.guard.ts); probes and scrapers ignore the query.
+  const unprocessable = responses['422'];
+  const saysQuery = takesQuery && /\bquery\b/.test(unprocessable.description ?? '');
+  if (operation[IGNORES_QUERY_EXTENSION] !== true && !saysQuery)
+    unprocessable.description =
+      `${unprocessable.description ?? ''}; or ` +
+      (takesQuery
+        ? 'a query parameter not listed here (`details` names it)'
+        : 'any query parameter: this route takes none (`details` names it)');
   // The router refuses these before any route runs (src/common/http/framework-errors.ts).
   if (operation.parameters?.some((p) => p.in === 'path')) {
     const badParameter = 'a path parameter that is not correctly percent-encoded (`bad_request`)';

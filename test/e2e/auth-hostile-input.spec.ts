@@ -159,7 +159,9 @@ describe('auth under hostile input', () => {
         headers: apiKeyHeader(session.apiKey),
         remoteAddress: freshClientIp(),
       });
-      expect(res.statusCode).toBe(200);
+      // Not a credential (401): only a parameter this route does not take.
+      expect(res.statusCode).toBe(422);
+      expect(res.json().details).toEqual([{ field: 'note', message: 'is not an allowed field' }]);
     });
   });
 });

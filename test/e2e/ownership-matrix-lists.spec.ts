@@ -54,11 +54,11 @@ describe('ownership matrix: lists and the node protocol', () => {
   const FIELD = { tasks: 'task_id', nodes: 'node_id', 'api-keys': 'key_id', modules: 'module_id' } as const;
   type Listed = keyof typeof FIELD;
   /**
-   * A non-admin's `?all=true`: README makes it the admins' filter on tasks and nodes (others get 403). The
-   * module list validates its query, so there it is an unknown parameter (422); the key list reads no query
-   * and ignores it (200, the caller's own keys). None may show another user's items.
+   * A non-admin's `?all=true`: README makes it the admins' filter on tasks and nodes (others get 403). On the
+   * module list (a query without `all`) and the key list (no query at all) it is an unknown parameter (422).
+   * None may show another user's items.
    */
-  const ALL_ANSWER: Record<Listed, number> = { tasks: 403, nodes: 403, 'api-keys': 200, modules: 422 };
+  const ALL_ANSWER: Record<Listed, number> = { tasks: 403, nodes: 403, 'api-keys': 422, modules: 422 };
 
   it('a list shows only the caller’s items, and a non-admin’s `all=true` is refused, never obeyed', async () => {
     const alices = await things(alice);

@@ -3,9 +3,12 @@ import { AppException, FieldError } from '../errors/app.exception';
 import { IS_DEEP_JSON, readDeepJsonMessage } from './deep-json.decorator';
 import { withoutOptionalNulls } from './optional-nulls';
 
+/** The message of a field (of a body or a query) the request may not have. */
+export const UNKNOWN_FIELD_MESSAGE = 'is not an allowed field';
+
 function fieldError(rule: string, message: string, parent: string, field: string): FieldError {
   // A rejected unknown property is reported as such, not as "property x should not exist".
-  if (rule === 'whitelistValidation') return { field, message: 'is not an allowed field' };
+  if (rule === 'whitelistValidation') return { field, message: UNKNOWN_FIELD_MESSAGE };
   if (rule === IS_DEEP_JSON) {
     const { path, text } = readDeepJsonMessage(message);
     return { field: parent ? `${parent}.${path}` : path, message: text };
