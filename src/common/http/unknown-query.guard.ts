@@ -29,7 +29,10 @@ export const IgnoresQuery = () =>
 
 const QUERY_ARGUMENT = `${RouteParamtypes.QUERY}:`;
 
-/** Whether a handler takes a `@Query()` parameter (Nest keys a handler's parameters `<type>:<index>`). */
+/**
+ * Whether a handler takes a `@Query()` parameter (Nest keys a handler's parameters `<type>:<index>`). Routes read
+ * their query through one DTO, which refuses the rest; a named `@Query('x')` alone would let others through.
+ */
 function takesQuery(controller: Type, handler: Type): boolean {
   const parameters = Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, handler.name) as object | undefined;
   return Object.keys(parameters ?? {}).some((key) => key.startsWith(QUERY_ARGUMENT));
