@@ -183,15 +183,20 @@ describe('backup and restore', () => {
       );
       return true;
     };
-
-    it('restores from pg_dump and the secrets alone: the bytes of modules and circuit files are in the database', async () => {
-      if (noClientTools()) return;
+    /** The deployment to back up: a database to restore into, and a server that populated the first and stopped. */
+    const populatedAndStopped = async () => {
       const [original, restored] = [await createTestDatabase(), await createTestDatabase()];
       databases.push(original, restored);
       const old = dirs(join(scratch, 'old'));
       server = await startServer({ ...common, ...old, DATABASE_URL: original.url });
       const before = await populate(server.port, true);
       expect((await server.stop()).code).toBe(0);
+      return { original, restored, old, before };
+    };
+
+    it('restores from pg_dump and the secrets alone: the bytes of modules and circuit files are in the database', async () => {
+      if (noClientTools()) return;
+      const { original, restored, old, before } = await populatedAndStopped();
 
       // On PostgreSQL the module and circuit bytes live in the database: the storage directories (read only,
       // for files stored before the switch) hold nothing to copy.
@@ -211,12 +216,7 @@ describe('backup and restore', () => {
 
     it('restores files stored before the switch to database storage from the copied directories', async () => {
       if (noClientTools()) return;
-      const [original, restored] = [await createTestDatabase(), await createTestDatabase()];
-      databases.push(original, restored);
-      const old = dirs(join(scratch, 'old'));
-      server = await startServer({ ...common, ...old, DATABASE_URL: original.url });
-      const before = await populate(server.port, true);
-      expect((await server.stop()).code).toBe(0);
+      const { original, restored, old, before } = await populatedAndStopped();
 
       // The deployment as a version before database storage left it: the module and the circuit's files are in
       // the storage directories (their layouts: `<sha256>.wasm`, `<first two hex>/<sha256>`), not in the database.

@@ -1,6 +1,5 @@
-import { signReceipt } from '../../src/common/receipts/receipt';
 import { useAdminApp } from '../support/admin';
-import { LeasedRun, outputHash, receiptFor, TestAgent } from '../support/agent';
+import { LeasedRun, signedOkResult, TestAgent } from '../support/agent';
 import { apiKeyHeader, bearer, newSession, Session } from '../support/auth';
 import { FIRST, honest, quorumAgents, reputationOf } from '../support/quorum';
 import { getTask, submitTask } from '../support/tasks';
@@ -27,19 +26,8 @@ describe('a malicious node operator', () => {
   });
 
   /** An ok result for `run`, signed with `signer`'s key, as a third-party node builds it. */
-  const signedResult = (signer: TestAgent, run: LeasedRun, output: unknown) => {
-    const body: Record<string, unknown> = {
-      fence: run.fence,
-      outcome: 'ok',
-      output,
-      output_hash: outputHash(output),
-      stdout: '',
-      stderr: '',
-      exit_code: 0,
-      execution_time_ms: 12,
-    };
-    return { ...body, signature: signReceipt(receiptFor(run, body), signer.keys.privateKey) };
-  };
+  const signedResult = (signer: TestAgent, run: LeasedRun, output: unknown) =>
+    signedOkResult(run, output, signer.keys.privateKey);
   const post = (sender: TestAgent, runId: string, body: object) =>
     ctx.app.inject({
       method: 'POST',

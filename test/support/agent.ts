@@ -1,6 +1,6 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import canonicalize from 'canonicalize';
-import { createHash } from 'node:crypto';
+import { createHash, KeyObject } from 'node:crypto';
 import { ClientRequest, request } from 'node:http';
 import { jsonSha256Hex } from '../../src/common/crypto/json-hash';
 import {
@@ -54,6 +54,25 @@ export const outputHash = (output: unknown) =>
   createHash('sha256')
     .update(canonicalize(output ?? null) ?? 'null', 'utf8')
     .digest('hex');
+
+/** The result body of an `ok` run with this output, signed over its receipt with `privateKey`, as a node builds it. */
+export function signedOkResult(
+  run: LeasedRun,
+  output: unknown,
+  privateKey: KeyObject,
+): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    fence: run.fence,
+    outcome: 'ok',
+    output,
+    output_hash: outputHash(output),
+    stdout: '',
+    stderr: '',
+    exit_code: 0,
+    execution_time_ms: 12,
+  };
+  return { ...body, signature: signReceipt(receiptFor(run, body), privateKey) };
+}
 
 /** A test agent: plain HTTP calls with the node's key, no engine; results signed with its own key pair. */
 export class TestAgent {

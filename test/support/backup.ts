@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateNodeKeyPair, NodeKeyPair, signReceipt } from '../../src/common/receipts/receipt';
-import { LeasedRun, outputHash, receiptFor } from './agent';
+import { generateNodeKeyPair, NodeKeyPair } from '../../src/common/receipts/receipt';
+import { LeasedRun, signedOkResult } from './agent';
 import { ORIGINAL_NODE, uniqueNodeId } from './nodes';
 
 /** Helpers for the backup-and-restore specs, which drive the built server over HTTP. */
@@ -103,17 +103,7 @@ export class HttpNode {
 
   /** The signed result body of an `ok` run with this output. */
   result(run: LeasedRun, output: unknown): Record<string, unknown> {
-    const body: Record<string, unknown> = {
-      fence: run.fence,
-      outcome: 'ok',
-      output,
-      output_hash: outputHash(output),
-      stdout: '',
-      stderr: '',
-      exit_code: 0,
-      execution_time_ms: 12,
-    };
-    return { ...body, signature: signReceipt(receiptFor(run, body), this.keys.privateKey) };
+    return signedOkResult(run, output, this.keys.privateKey);
   }
 
   report(port: number, run: LeasedRun, body: Record<string, unknown>) {
