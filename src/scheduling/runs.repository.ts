@@ -279,17 +279,15 @@ export class RunsRepository {
    * took. Security: only before the deadline (leaseDeadline) — the hold ends at most `holdMs` after it, a node
    * cannot push it on by submitting again, and heartbeats still renew nothing past the deadline.
    */
-  async holdForVerification(runId: string, nodeId: string, fence: string, holdMs: number): Promise<boolean> {
-    const rows = await this.db.query<{ run_id: string }>(
+  async holdForVerification(runId: string, nodeId: string, fence: string, holdMs: number): Promise<void> {
+    await this.db.query(
       `UPDATE task_runs r
           SET lease_expires_at = GREATEST(r.lease_expires_at, now() + $4::int * interval '1 millisecond')
          FROM tasks t
         WHERE r.run_id = $1 AND r.node_id = $2 AND r.fence = $3::bigint AND r.status = 'leased'
-          AND r.lease_expires_at > now() AND t.task_id = r.task_id AND ${leaseDeadline('r', 't')} > now()
-       RETURNING r.run_id`,
+          AND r.lease_expires_at > now() AND t.task_id = r.task_id AND ${leaseDeadline('r', 't')} > now()`,
       [runId, nodeId, fence, holdMs],
     );
-    return rows.length > 0;
   }
 
   /** What a zk_proof result is checked against: the run's lease holder and its task's circuit and statement. */
