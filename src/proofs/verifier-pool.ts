@@ -57,7 +57,10 @@ const EXPECTED_VERIFY_MS = 50;
  */
 export class VerifierPool implements OnApplicationShutdown {
   private readonly logger = new Logger(VerifierPool.name);
-  private readonly pool: Piscina<VerifyJob, WorkerResult>;
+  /** Made at the first verification (see threadsStarted). */
+  private pool: Piscina<VerifyJob, WorkerResult> | null = null;
+  private started: Promise<void> | null = null;
+  private threadsReady = false;
   private readonly limiter: FairLimiter;
   private closing: Promise<void> | null = null;
 
@@ -73,23 +76,40 @@ export class VerifierPool implements OnApplicationShutdown {
       maxWaitMs: options.timeoutMs,
       expectedRunMs: EXPECTED_VERIFY_MS,
     });
-    this.pool = new Piscina<VerifyJob, WorkerResult>({
-      filename: VERIFY_WORKER_FILE,
-      minThreads: options.workers,
-      maxThreads: options.workers,
-      // Threads are kept: rebuilding a curve costs more than a verification.
-      idleTimeout: Number.MAX_SAFE_INTEGER,
-      // The limiter never has more than `workers` jobs out, so piscina only queues while it replaces a thread.
-      maxQueue: options.workers,
-      closeTimeout: options.timeoutMs,
-    });
-    // A thread that fails outside a verification is the pool's 'error' event: unheard, it would end the process.
-    this.pool.on('error', (error: unknown) => this.logger.error(`verifier thread failed: ${String(error)}`));
   }
 
-  /** Threads currently running (0 once closed). */
+  /** Threads currently running (0 before the first verification and once closed). */
   get threadCount(): number {
-    return this.pool.threads.length;
+    return this.pool?.threads.length ?? 0;
+  }
+
+  /**
+   * The threads, started at the first verification rather than at boot: a server that never verifies a proof
+   * never pays for them (each thread loads snarkjs and builds a curve, ~0.5 s of CPU). Each start is waited for
+   * before the first job is timed, so no verification's budget is spent starting a thread.
+   */
+  private threadsStarted(): Promise<void> {
+    this.started ??= (async () => {
+      const pool = new Piscina<VerifyJob, WorkerResult>({
+        filename: VERIFY_WORKER_FILE,
+        minThreads: this.options.workers,
+        maxThreads: this.options.workers,
+        // Threads are kept: rebuilding a curve costs more than a verification.
+        idleTimeout: Number.MAX_SAFE_INTEGER,
+        // The limiter never has more than `workers` jobs out, so piscina only queues while it replaces a thread.
+        maxQueue: this.options.workers,
+        closeTimeout: this.options.timeoutMs,
+      });
+      // A thread that fails outside a verification is the pool's 'error' event: unheard, it would end the process.
+      pool.on('error', (error: unknown) => this.logger.error(`verifier thread failed: ${String(error)}`));
+      this.pool = pool;
+      // A job of no protocol answers at once, once its thread has loaded: one per thread. A thread that cannot
+      // start fails the verification that next needs it (`unavailable`), as it would have at boot.
+      const warmUp = { protocol: 'none', vkey: null, publicSignals: [], proof: null } as unknown as VerifyJob;
+      await Promise.allSettled(Array.from({ length: this.options.workers }, () => pool.run(warmUp)));
+      this.threadsReady = true;
+    })();
+    return this.started;
   }
 
   get stats(): { active: number; queued: number } {
@@ -99,6 +119,11 @@ export class VerifierPool implements OnApplicationShutdown {
   /** `lane` is whose verification it is; `timeoutMs` (tests) overrides the run's budget on its thread. */
   async verify(job: VerifyJob, lane: Lane, timeoutMs = this.options.timeoutMs): Promise<VerifyOutcome> {
     if (this.closing) return this.unavailable('the verifier is shutting down');
+    // Once started, admission stays synchronous: calls made in one turn of the event loop queue in call order.
+    if (!this.threadsReady) {
+      await this.threadsStarted();
+      if (this.closing) return this.unavailable('the verifier is shutting down');
+    }
     try {
       return await this.limiter.run(lane, () => this.runOnThread(job, timeoutMs));
     } catch (error) {
@@ -121,7 +146,7 @@ export class VerifierPool implements OnApplicationShutdown {
       abort.abort();
     }, timeoutMs);
     try {
-      const result = await this.pool.run(job, { signal: abort.signal });
+      const result = await this.pool!.run(job, { signal: abort.signal });
       // The budget decides, not the event loop's order: an answer handled after the deadline (a busy loop can
       // take the thread's message before the due timer) is a timeout like one the timer caught.
       const elapsed = performance.now() - started;
@@ -146,13 +171,14 @@ export class VerifierPool implements OnApplicationShutdown {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.limiter.close();
+      await this.started;
       try {
-        await this.pool.close();
+        await this.pool?.close();
       } catch (error) {
         this.logger.warn(
           `closing verifier threads: ${error instanceof Error ? error.message : String(error)}`,
         );
-        await this.pool.destroy();
+        await this.pool?.destroy();
       }
       // The threads' curves die with them. A curve built on this thread (a bench, a CLI, a future prover
       // calling snarkjs directly) owns worker threads of its own that would keep the process alive.

@@ -8,6 +8,7 @@ import { FsContentStoreOptions } from '../storage/fs-content-store';
 import { bytesOf, HashedContent, hashedContent } from '../storage/hashed-content';
 import { collectUnnamedBytes } from '../storage/unnamed-bytes';
 import { WasmConfig } from './wasm.config';
+import type { ModuleCheck } from './module-check';
 import { ModuleChecker } from './module-checker';
 import { ImportEntry, ModuleSummary } from './wasm-binary';
 import { NewWasmModule, WasmModuleRecord, WasmModulesRepository } from './wasm-modules.repository';
@@ -56,6 +57,9 @@ export function moduleContentOptions(config: WasmConfig): FsContentStoreOptions 
   };
 }
 
+/** Parses a module: on the check thread, or (built-in programs) on the event loop. */
+type CheckModule = (bytes: Uint8Array) => Promise<ModuleCheck> | ModuleCheck;
+
 export interface StoredModule {
   record: WasmModuleRecord;
   created: boolean;
@@ -81,7 +85,11 @@ export class ModuleStoreService {
    * stored, and re-uploading them must cost no more than hashing (the hash runs on libuv's thread pool). The
    * bytes are hashed once, here or by the caller (HashedContent), and the store is given that hash.
    */
-  async store(content: Uint8Array | HashedContent, uploadedBy: string | null): Promise<StoredModule> {
+  async store(
+    content: Uint8Array | HashedContent,
+    uploadedBy: string | null,
+    check: CheckModule = (bytes) => this.checker.check(bytes),
+  ): Promise<StoredModule> {
     const bytes = bytesOf(content);
     if (bytes.length > this.config.maxModuleBytes) {
       throw new AppException(ErrorCode.PayloadTooLarge, 'Module is larger than WASM_MAX_MODULE_BYTES');
@@ -93,7 +101,7 @@ export class ModuleStoreService {
       await this.content.put(hashed);
       return { record: known, created: false };
     }
-    const summary = await this.validate(bytes);
+    const summary = await this.validate(bytes, check);
     // File first, row second: a row never points at bytes that are not on disk.
     const moduleId = await this.content.put(hashed);
     return this.insertNamingBytes(hashed, {
@@ -132,7 +140,7 @@ export class ModuleStoreService {
    * uploaded the same bytes first). Idempotent: run at every boot.
    */
   async registerBuiltIn(bytes: Uint8Array): Promise<WasmModuleRecord> {
-    const { record } = await this.store(bytes, null);
+    const { record } = await this.store(bytes, null, (own) => this.checker.checkBuiltIn(own));
     // Idempotent: also claims bytes a user uploaded first (they keep their ownership row, uncharged).
     await this.repository.markBuiltIn(record.moduleId);
     return { ...record, uploadedBy: null };
@@ -175,10 +183,13 @@ export class ModuleStoreService {
   }
 
   /** The checks every stored module passes (parsing on the check thread); failures are 422 with a reason. */
-  async validate(bytes: Uint8Array): Promise<ModuleSummary> {
+  async validate(
+    bytes: Uint8Array,
+    check: CheckModule = (bytes) => this.checker.check(bytes),
+  ): Promise<ModuleSummary> {
     const invalid = (message: string, field = 'wasm_module') =>
       AppException.validation([{ field, message }], message);
-    const checked = await this.checker.check(bytes);
+    const checked = await check(bytes);
     if (!checked.ok) throw invalid(checked.reason);
     const summary = checked.summary;
     const offending = summary.imports.find((entry) => !isAllowedImportModule(entry.module));

@@ -1,11 +1,13 @@
 import { PROGRAMS, programNamed } from '../../src/programs/program-catalog';
 import { ProgramsService } from '../../src/programs/programs.service';
+import { ModuleChecker } from '../../src/wasm/module-checker';
 import { ENGINE_LANE, WasmService } from '../../src/wasm/wasm.service';
 import { useAdminApp } from '../support/admin';
 import { TestAgent } from '../support/agent';
 import { bearer, newSession, Session } from '../support/auth';
 import { getTask, ORIGINAL_TASK, submitTask } from '../support/tasks';
 import { expect422 } from '../support/validation';
+import { fixture } from '../support/wasm';
 
 const EXPRESSION_ID = programNamed('expression')!.sha256;
 
@@ -66,6 +68,22 @@ describe('built-in programs over HTTP', () => {
     expect((await uploaders()).find((m) => m.module_id === EXPRESSION_ID)?.uploaded_by).toBe(alice.userId);
     await ctx.app.get(ProgramsService).onApplicationBootstrap();
     expect((await uploaders()).every((m) => m.uploaded_by === null)).toBe(true);
+  });
+
+  it('parses the programs at boot without starting a check thread; a user’s upload still gets one', async () => {
+    const checker = ctx.app.get(ModuleChecker);
+    expect(checker.checks).toBeGreaterThanOrEqual(PROGRAMS.length);
+    expect(checker.threadCount).toBe(0);
+    const parsed = checker.checks;
+    const upload = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/modules',
+      headers: { ...bearer(alice.accessToken), 'content-type': 'application/wasm' },
+      payload: fixture('echo'),
+    });
+    expect(upload.statusCode).toBe(201);
+    expect(checker.checks).toBe(parsed + 1);
+    expect(checker.threadCount).toBe(1);
   });
 
   it('a computation task runs its program: module_id set, inputs checked against the schema (422 names the field)', async () => {

@@ -5,7 +5,7 @@ import { useAdminApp } from '../support/admin';
 import { bearer, newSession, Session } from '../support/auth';
 import { describeEachDatabase } from '../support/databases';
 import { registerNode } from '../support/nodes';
-import { FIRST, honest, LIE, quorumAgents, reputationOf } from '../support/quorum';
+import { FIRST, LIE, QUORUM_APP_ENV, honest, quorumAgents, reputationOf } from '../support/quorum';
 import { getTask, submitTask } from '../support/tasks';
 
 /**
@@ -15,7 +15,7 @@ import { getTask, submitTask } from '../support/tasks';
 describeEachDatabase('quorum faults and leases on %s', (database) => {
   const ctx = useAdminApp({
     database,
-    env: { TASK_RETRY_BASE_MS: '0', SCHEDULER_SWEEP_INTERVAL_SECS: '3600', NODE_MAX_CONCURRENT_RUNS: '100' },
+    env: QUORUM_APP_ENV,
   });
   let alice: Session;
   const { operator, agentOf } = quorumAgents(ctx);

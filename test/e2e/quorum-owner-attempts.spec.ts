@@ -4,7 +4,7 @@ import { LeasedRun, TestAgent } from '../support/agent';
 import { useTestApp } from '../support/app';
 import { bearer, newSession, Session } from '../support/auth';
 import { describeEachDatabase } from '../support/databases';
-import { FIRST, honest, quorumAgents } from '../support/quorum';
+import { FIRST, QUORUM_APP_ENV, honest, quorumAgents } from '../support/quorum';
 import { getTask, ORIGINAL_TASK, submitTask } from '../support/tasks';
 
 /**
@@ -14,7 +14,7 @@ import { getTask, ORIGINAL_TASK, submitTask } from '../support/tasks';
 describeEachDatabase('an owner’s failed runs of a quorum task on %s', (database) => {
   const ctx = useTestApp({
     database,
-    env: { TASK_RETRY_BASE_MS: '0', SCHEDULER_SWEEP_INTERVAL_SECS: '3600', NODE_MAX_CONCURRENT_RUNS: '100' },
+    env: QUORUM_APP_ENV,
   });
   let alice: Session;
   const { operator, agentOf } = quorumAgents(ctx);

@@ -117,8 +117,14 @@ describe('server shutdown', () => {
         request_id: expect.any(String),
       });
       const { code, ms } = await stopping;
+      // Exit 0 is the server's own word that it closed before its deadline (at the deadline it exits 1), and
+      // the time it logs is measured by the same clock as that deadline.
       expect(code).toBe(0);
-      expect(ms).toBeLessThan(deadlineMs);
+      const closedMs = Number(/closed in (\d+) ms; exiting 0/.exec(server.output())?.[1]);
+      expect(closedMs).toBeLessThan(deadlineMs);
+      // Seen from outside, process exit and this test's own event loop add a little on a loaded machine (6.13 s
+      // was seen); without the cutoff the process would still run at 20 s.
+      expect(ms).toBeLessThan(deadlineMs + 2000);
       expect(server.output()).toContain('shutdown deadline near');
     },
     60_000,

@@ -4,14 +4,22 @@ import { useAdminApp } from '../support/admin';
 import { apiKeyHeader, bearer, newSession, Session } from '../support/auth';
 import { describeEachDatabase } from '../support/databases';
 import { scrape, valueOf } from '../support/prometheus';
-import { FIRST, honest, LIE, QUORUM_TASK, quorumAgents, reputationOf } from '../support/quorum';
+import {
+  FIRST,
+  LIE,
+  QUORUM_APP_ENV,
+  QUORUM_TASK,
+  honest,
+  quorumAgents,
+  reputationOf,
+} from '../support/quorum';
 import { getTask, submitTask } from '../support/tasks';
 
 /** Issue 18 acceptance 1, 2 and the quorum rules (3 and adaptive replication: verified-receipts.spec.ts), with test agents of distinct owners making HTTP calls. */
 describeEachDatabase('verified results on %s', (database) => {
   const ctx = useAdminApp({
     database,
-    env: { TASK_RETRY_BASE_MS: '0', SCHEDULER_SWEEP_INTERVAL_SECS: '3600', NODE_MAX_CONCURRENT_RUNS: '100' },
+    env: QUORUM_APP_ENV,
   });
   let alice: Session;
   const { operator, agentOf } = quorumAgents(ctx);

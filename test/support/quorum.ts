@@ -2,6 +2,16 @@ import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LeasedRun, TestAgent } from './agent';
 import { bearer, newSession, Session } from './auth';
 
+/**
+ * The app settings quorum specs run under: a failed run is retried at once, leases are swept only when a test
+ * asks, and one node may hold many runs.
+ */
+export const QUORUM_APP_ENV = {
+  TASK_RETRY_BASE_MS: '0',
+  SCHEDULER_SWEEP_INTERVAL_SECS: '3600',
+  NODE_MAX_CONCURRENT_RUNS: '100',
+};
+
 export const QUORUM_TASK = { requirements: { min_nodes: 2, max_execution_time_sec: 60 } };
 /** Claimed before anything an earlier test left in the queue. */
 export const FIRST = { ...QUORUM_TASK, priority: 9 };
