@@ -100,7 +100,7 @@ export interface DataSourceSettings {
   readonly core: Pick<CoreConfig, 'dataDir'>;
 }
 
-export function embeddedDataDir(settings: DataSourceSettings): string {
+export function embeddedDataDir(settings: Pick<DataSourceSettings, 'core'>): string {
   return join(settings.core.dataDir, 'pgdata');
 }
 

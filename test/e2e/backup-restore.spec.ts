@@ -6,6 +6,7 @@ import { Client } from 'pg';
 import { bytes, call, dumpAndRestore, filesIn, login, ok, pgTool, run } from '../support/backup';
 import { eventually } from '../support/eventually';
 import { createTestDatabase, TestDatabase } from '../support/postgres';
+import { seedDataDir } from '../support/pglite-template';
 import { runServerToExit, ServerProcess, startServer } from '../support/server-process';
 import { ORIGINAL_NODE, uniqueNodeId } from '../support/nodes';
 import { fixture, sha256 } from '../support/wasm';
@@ -284,7 +285,7 @@ describe('backup and restore', () => {
 
   describe('on the embedded database', () => {
     it('moves to another directory as a copy of the stopped DATA_DIR', async () => {
-      const old = join(scratch, 'old');
+      const old = seedDataDir(join(scratch, 'old'));
       server = await startServer({ ...common, DATA_DIR: old });
       const before = await populate(server.port, true);
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TEST_DEFAULTS } from '../support/config';
 import { eventually } from '../support/eventually';
+import { seedDataDir } from '../support/pglite-template';
 import { ServerProcess, startServer } from '../support/server-process';
 import { fixture } from '../support/wasm';
 
@@ -11,7 +12,7 @@ describe('embedded node at server shutdown', () => {
   let dataDir: string;
   let started: ServerProcess | undefined;
   beforeEach(() => {
-    dataDir = mkdtempSync(join(tmpdir(), 'vcp-embedded-shutdown-'));
+    dataDir = seedDataDir(mkdtempSync(join(tmpdir(), 'vcp-embedded-shutdown-')));
   });
   afterEach(async () => {
     if (started) await started.stop('SIGKILL');

@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/config/load-config';
 import { createDataSource } from '../../src/database/data-source.factory';
 import { MIGRATIONS } from '../../migrations';
 import { createTestDatabase, TestDatabase } from '../support/postgres';
+import { seedDataDir } from '../support/pglite-template';
 import { MAIN, requireBuild, runServerToExit, startServer } from '../support/server-process';
 
 const LINE_BATCHER = join(dirname(MAIN), 'logging', 'line-batcher.js');
@@ -180,6 +181,8 @@ describe('the server process', () => {
   it('a HOST listen() cannot use is a setting to fix (one line, exit 78); a PORT in use is named (exit 1)', async () => {
     // A documentation address (RFC 5737), on no interface here; a name that does not resolve would ask the
     // network's name service (listen-failure.spec covers that mapping).
+    // Both fail after opening the database: one made already (initdb is not what this tests).
+    seedDataDir(dataDir);
     const wrongHost = await runServerToExit({ DATA_DIR: dataDir, HOST: '192.0.2.1' });
     expect([wrongHost.code, wrongHost.output.trim().split('\n').at(-1)]).toEqual([
       78,

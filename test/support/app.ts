@@ -54,13 +54,20 @@ export interface TestAppOptions extends BootOptions {
 
 /**
  * Boots the real app once for the enclosing describe block, on a private PostgreSQL database (default) or a
- * private PGlite directory, and tears everything down after. Read the fields inside hooks and tests.
+ * private PGlite directory, and tears everything down after. Read the fields inside hooks and tests. The
+ * database is migrated already (copied from a template): the app's boot finds nothing to migrate, as at any
+ * restart; migrating an empty database at boot is tested where a test makes its own (migrations.spec,
+ * server-process.spec).
  */
 export function useTestApp(options: TestAppOptions = {}): TestAppContext {
   const ctx = {} as TestAppContext;
   let testEnv: TestEnv | undefined;
   beforeAll(async () => {
-    testEnv = await createTestEnv(options.database, { ...options.env, ...options.envFactory?.() });
+    testEnv = await createTestEnv(
+      options.database,
+      { ...options.env, ...options.envFactory?.() },
+      { migrated: true },
+    );
     ctx.db = testEnv.db;
     ctx.env = testEnv;
     ctx.app = await bootApp(ctx.env.config, options);

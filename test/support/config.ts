@@ -35,7 +35,11 @@ export interface TestConfig {
  * A config built by the real loader from an explicit environment, with a private temporary DATA_DIR (holding a new,
  * empty embedded database when the config has no DATABASE_URL: see seedEmbeddedDatabase).
  */
-export function testConfig(env: Record<string, string | undefined> = {}): TestConfig {
+export function testConfig(
+  env: Record<string, string | undefined> = {},
+  /** The PGlite cluster the embedded database is copied from (default: a new, empty one). */
+  embeddedTemplate?: string,
+): TestConfig {
   const dataDir = mkdtempSync(join(tmpdir(), 'vcp-test-'));
   const config = loadConfig({
     ...TEST_DEFAULTS,
@@ -44,6 +48,6 @@ export function testConfig(env: Record<string, string | undefined> = {}): TestCo
     WASM_ALLOWED_ROOTS: join(dataDir, 'wasm-modules'),
     ...env,
   });
-  if (config.database.url === null) seedEmbeddedDatabase(config);
+  if (config.database.url === null) seedEmbeddedDatabase(config, embeddedTemplate);
   return { config, dataDir, cleanup: () => rmSync(dataDir, { recursive: true, force: true }) };
 }

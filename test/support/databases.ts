@@ -1,4 +1,5 @@
 import { testConfig, TestConfig } from './config';
+import { migratedTemplate } from './pglite-template';
 import { createTestDatabase, TestDatabase } from './postgres';
 
 export type TestDatabaseKind = 'postgres' | 'pglite';
@@ -23,16 +24,19 @@ export interface TestEnv extends TestConfig {
 
 /**
  * A config on a private database of the given kind: a fresh PostgreSQL database, or PGlite in the config's
- * own temporary DATA_DIR.
+ * own temporary DATA_DIR. Empty, or with `migrated` every migration applied already (copied from a template):
+ * for a test that boots the app and does not test migrating.
  */
 export async function createTestEnv(
   database: TestDatabaseKind = 'postgres',
   env: Record<string, string | undefined> = {},
+  { migrated = false } = {},
 ): Promise<TestEnv> {
-  const db = database === 'pglite' ? undefined : await createTestDatabase();
+  const db = database === 'pglite' ? undefined : await createTestDatabase({ migrated });
+  const embeddedTemplate = !db && migrated ? await migratedTemplate() : undefined;
   let config: TestConfig;
   try {
-    config = testConfig({ ...(db ? { DATABASE_URL: db.url } : {}), ...env });
+    config = testConfig({ ...(db ? { DATABASE_URL: db.url } : {}), ...env }, embeddedTemplate);
   } catch (error) {
     await db?.drop();
     throw error;

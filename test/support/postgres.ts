@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import { loadDatabaseSettings } from '../../src/config/load-config';
+import { createDataSource } from '../../src/database/data-source.factory';
+import { migrationsKey } from './migrations-key';
 
 export const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -20,14 +23,66 @@ async function admin<T>(fn: (client: Client) => Promise<T>): Promise<T> {
   }
 }
 
-/** A fresh, empty database on the real PostgreSQL server, private to one test file. */
-export async function createTestDatabase(): Promise<TestDatabase> {
-  const name = `vcp_test_${randomBytes(6).toString('hex')}`;
-  await admin((c) => c.query(`CREATE DATABASE ${name}`));
+function databaseUrl(name: string): string {
   const url = new URL(ADMIN_URL);
   url.pathname = `/${name}`;
+  return url.toString();
+}
+
+const TEMPLATE_PREFIX = 'vcp_test_template_';
+let migratedTemplateName: Promise<string> | undefined;
+
+/**
+ * A database with every migration applied by the server's own data source, named by the migrations' source
+ * and made once per server (per changed migrations): tests that boot the app copy it (CREATE DATABASE ...
+ * TEMPLATE) instead of migrating their own. Made under a name of its own and renamed into place, so a
+ * half-made one is never copied; of two test workers that make it at once, the second's rename loses.
+ */
+function migratedTemplate(): Promise<string> {
+  migratedTemplateName ??= (async () => {
+    const name = `${TEMPLATE_PREFIX}${migrationsKey()}`;
+    const exists = await admin((c) => c.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [name]));
+    if (exists.rowCount) return name;
+    const building = `vcp_test_building_${randomBytes(6).toString('hex')}`;
+    await admin((c) => c.query(`CREATE DATABASE ${building}`));
+    try {
+      const settings = loadDatabaseSettings({ ENVIRONMENT: 'test', DATABASE_URL: databaseUrl(building) });
+      const dataSource = await createDataSource(settings);
+      try {
+        await dataSource.initialize();
+      } finally {
+        await dataSource.destroy();
+      }
+      await admin((c) => c.query(`ALTER DATABASE ${building} RENAME TO ${name}`));
+    } catch (error) {
+      await admin((c) => c.query(`DROP DATABASE IF EXISTS ${building} WITH (FORCE)`));
+      const made = await admin((c) => c.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [name]));
+      if (!made.rowCount) throw error;
+    }
+    // Templates of older migrations; one being copied right now (another checkout's run) is left alone.
+    const stale = await admin((c) =>
+      c.query<{ datname: string }>(
+        `SELECT datname FROM pg_database WHERE datname LIKE '${TEMPLATE_PREFIX}%' AND datname <> $1`,
+        [name],
+      ),
+    );
+    for (const { datname } of stale.rows)
+      await admin((c) => c.query(`DROP DATABASE IF EXISTS ${datname}`)).catch(() => undefined);
+    return name;
+  })();
+  return migratedTemplateName;
+}
+
+/**
+ * A fresh database on the real PostgreSQL server, private to one test file: empty, or with `migrated` a copy
+ * of one every migration was applied to (for tests that boot the app and do not test migrating).
+ */
+export async function createTestDatabase({ migrated = false } = {}): Promise<TestDatabase> {
+  const name = `vcp_test_${randomBytes(6).toString('hex')}`;
+  const template = migrated ? ` TEMPLATE ${await migratedTemplate()}` : '';
+  await admin((c) => c.query(`CREATE DATABASE ${name}${template}`));
   return {
-    url: url.toString(),
+    url: databaseUrl(name),
     name,
     drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
   };
