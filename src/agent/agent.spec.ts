@@ -237,6 +237,34 @@ describe('Agent', () => {
     expect(ownServer.released).toEqual([{ runId: leasedRun(6).run_id, fence: leasedRun(6).fence }]);
   });
 
+  it.each([
+    [
+      'refused',
+      () => Promise.reject(new Error('POST /runs/x/release: 409 lease_lost')),
+      'POST /runs/x/release: 409 lease_lost',
+    ],
+    ['unanswered', () => new Promise<void>(() => undefined), 'no answer within 2 s'],
+  ])(
+    'stop: a hand-back %s is said in one release_failed line, before the last line (stopped)',
+    async (_how, release, why) => {
+      server.release = release;
+      engine.hold = true;
+      server.queue.push(leasedRun(4));
+      await until(() => engine.started.length === 1);
+      await sut.stop(0);
+      const lines = events.map((e) => e.event);
+      expect(events.filter((e) => e.event === 'release_failed')).toEqual([
+        {
+          event: 'release_failed',
+          run_id: leasedRun(4).run_id,
+          message: `${why}: its lease expires on the server`,
+        },
+      ]);
+      expect(lines.at(-1)).toBe('stopped');
+      expect(lines).not.toContain('released');
+    },
+  );
+
   it('stop: a run still executing after the grace period is stopped, unreported, and handed back; a result on its way is not', async () => {
     server.holdSubmits = true;
     server.queue.push(leasedRun(3));

@@ -12,23 +12,16 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Hands back runs a stopping agent will not finish (POST /runs/:run_id/release): one release per run, all at
- * once, bounded by RELEASE_WAIT_MS; a failure leaves the lease to expire.
+ * once, bounded by RELEASE_WAIT_MS; a failure is said in one line and leaves the lease to expire.
  */
 export async function handBack(
-  { transport, reporter }: Pick<AgentSetup, 'transport' | 'reporter'>,
+  setup: Pick<AgentSetup, 'transport' | 'reporter'>,
   runs: LeasedRun[],
 ): Promise<void> {
-  if (runs.length === 0) return;
-  const signal = AbortSignal.timeout(RELEASE_WAIT_MS);
-  const released = Promise.all(
-    runs.map((run) =>
-      transport.release(run.run_id, run.fence, signal).then(
-        () => reporter.emit({ event: 'released', task_id: run.task_id, run_id: run.run_id }),
-        () => undefined,
-      ),
-    ),
+  await releaseAll(
+    setup,
+    runs.map((run) => ({ runId: run.run_id, taskId: run.task_id, fence: run.fence })),
   );
-  await withinReleaseWait(released);
 }
 
 /**
@@ -38,7 +31,7 @@ export async function handBack(
  * within RELEASE_WAIT_MS is said in one line and the lease left to expire, as before.
  */
 export async function handBackIgnored(
-  { transport, reporter }: Pick<AgentSetup, 'transport' | 'reporter'>,
+  setup: Pick<AgentSetup, 'transport' | 'reporter'>,
   run: unknown,
   held: ReadonlyMap<string, unknown>,
 ): Promise<void> {
@@ -46,18 +39,38 @@ export async function handBackIgnored(
   // The run_id goes into the request's path: only a UUID, so a hostile claim answer cannot aim the node's key
   // at another route of the server.
   if (typeof runId !== 'string' || !UUID.test(runId) || !isFence(fence) || held.has(runId)) return;
-  const task = typeof taskId === 'string' ? taskId : null;
+  await releaseAll(setup, [{ runId, taskId: typeof taskId === 'string' ? taskId : null, fence }]);
+}
+
+/**
+ * The releases, each said as `released` or `release_failed` before this returns (a stop's last line stays
+ * `stopped`): a release still unanswered at RELEASE_WAIT_MS is said failed then, and its late answer is not.
+ */
+async function releaseAll(
+  { transport, reporter }: Pick<AgentSetup, 'transport' | 'reporter'>,
+  runs: { runId: string; taskId: string | null; fence: string }[],
+): Promise<void> {
+  if (runs.length === 0) return;
   const signal = AbortSignal.timeout(RELEASE_WAIT_MS);
-  const released = transport.release(runId, fence, signal).then(
-    () => reporter.emit({ event: 'released', task_id: task, run_id: runId }),
-    (error: unknown) =>
-      reporter.emit({
-        event: 'release_failed',
-        run_id: runId,
-        message: `${error instanceof Error ? error.message : String(error)}: its lease expires on the server`,
-      }),
+  const unsaid = new Set(runs.map((run) => run.runId));
+  const failed = (runId: string, why: string) =>
+    reporter.emit({
+      event: 'release_failed',
+      run_id: runId,
+      message: `${why}: its lease expires on the server`,
+    });
+  const released = Promise.all(
+    runs.map(({ runId, taskId, fence }) =>
+      transport.release(runId, fence, signal).then(
+        () => unsaid.delete(runId) && reporter.emit({ event: 'released', task_id: taskId, run_id: runId }),
+        (error: unknown) =>
+          unsaid.delete(runId) && failed(runId, error instanceof Error ? error.message : String(error)),
+      ),
+    ),
   );
   await withinReleaseWait(released);
+  for (const runId of unsaid) failed(runId, `no answer within ${RELEASE_WAIT_MS / 1000} s`);
+  unsaid.clear();
 }
 
 /** A transport that does not heed the release's signal is not waited for past it either. */
