@@ -182,11 +182,8 @@ export class ModuleStoreService {
     }
   }
 
-  /** The checks every stored module passes (parsing on the check thread); failures are 422 with a reason. */
-  async validate(
-    bytes: Uint8Array,
-    check: CheckModule = (bytes) => this.checker.check(bytes),
-  ): Promise<ModuleSummary> {
+  /** The checks every stored module passes (parsed by `check`); failures are 422 with a reason. */
+  private async validate(bytes: Uint8Array, check: CheckModule): Promise<ModuleSummary> {
     const invalid = (message: string, field = 'wasm_module') =>
       AppException.validation([{ field, message }], message);
     const checked = await check(bytes);

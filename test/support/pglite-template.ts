@@ -11,9 +11,12 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import type { AppConfig } from '../../src/config/app-config';
 import { loadDatabaseSettings } from '../../src/config/load-config';
-import { createDataSource, embeddedDataDir } from '../../src/database/data-source.factory';
+import {
+  createDataSource,
+  DataSourceSettings,
+  embeddedDataDir,
+} from '../../src/database/data-source.factory';
 import { migrationsKey } from './migrations-key';
 
 const ROOT = join(__dirname, '../..');
@@ -102,7 +105,7 @@ export async function migratedTemplate(): Promise<string> {
  * created itself; its own first start on an empty DATA_DIR stays covered where a test makes its own directory
  * (test/e2e/server-process.spec.ts).
  */
-export function seedEmbeddedDatabase(config: Pick<AppConfig, 'core'>, from = template()): void {
+export function seedEmbeddedDatabase(config: Pick<DataSourceSettings, 'core'>, from = template()): void {
   const target = embeddedDataDir(config);
   // A DATA_DIR a test passed in may hold a database already: never write over one.
   if (existsSync(target)) return;
@@ -114,6 +117,6 @@ export function seedEmbeddedDatabase(config: Pick<AppConfig, 'core'>, from = tem
  * on an empty directory is not what it tests: the process skips PGlite's initdb (~8–10 s of CPU).
  */
 export function seedDataDir(dataDir: string): string {
-  seedEmbeddedDatabase({ core: { dataDir } as AppConfig['core'] });
+  seedEmbeddedDatabase({ core: { dataDir } });
   return dataDir;
 }
