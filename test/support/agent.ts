@@ -55,24 +55,35 @@ export const outputHash = (output: unknown) =>
     .update(canonicalize(output ?? null) ?? 'null', 'utf8')
     .digest('hex');
 
-/** The result body of an `ok` run with this output, signed over its receipt with `privateKey`, as a node builds it. */
-export function signedOkResult(
+/**
+ * The result body a node sends for a run, signed over its receipt with `privateKey` unless `extra` names its
+ * own `signature` (even undefined: then none is sent).
+ */
+export function signedResult(
   run: LeasedRun,
+  outcome: string,
   output: unknown,
   privateKey: KeyObject,
+  extra: Record<string, unknown> = {},
 ): Record<string, unknown> {
   const body: Record<string, unknown> = {
     fence: run.fence,
-    outcome: 'ok',
+    outcome,
     output,
     output_hash: outputHash(output),
     stdout: '',
     stderr: '',
-    exit_code: 0,
+    exit_code: outcome === 'ok' ? 0 : null,
     execution_time_ms: 12,
+    ...extra,
   };
-  return { ...body, signature: signReceipt(receiptFor(run, body), privateKey) };
+  if (!('signature' in extra)) body.signature = signReceipt(receiptFor(run, body), privateKey);
+  return body;
 }
+
+/** The signed result body of an `ok` run with this output. */
+export const signedOkResult = (run: LeasedRun, output: unknown, privateKey: KeyObject) =>
+  signedResult(run, 'ok', output, privateKey);
 
 /** A test agent: plain HTTP calls with the node's key, no engine; results signed with its own key pair. */
 export class TestAgent {
@@ -149,24 +160,11 @@ export class TestAgent {
     extra: Record<string, unknown> = {},
     headers: Headers = {},
   ) {
-    const body: Record<string, unknown> = {
-      fence: run.fence,
-      outcome,
-      output,
-      output_hash: outputHash(output),
-      stdout: '',
-      stderr: '',
-      exit_code: outcome === 'ok' ? 0 : null,
-      execution_time_ms: 12,
-      ...extra,
-    };
-    // `extra.signature` (even undefined: then none is sent) replaces the node's own signature.
-    if (!('signature' in extra)) body.signature = signReceipt(receiptFor(run, body), this.keys.privateKey);
     return this.app.inject({
       method: 'POST',
       url: `/api/v1/runs/${run.run_id}/result`,
       headers: { ...apiKeyHeader(this.node.node_api_key), ...headers },
-      payload: body,
+      payload: signedResult(run, outcome, output, this.keys.privateKey, extra),
     });
   }
 
