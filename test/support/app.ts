@@ -31,9 +31,15 @@ export async function bootApp(config: AppConfig, options: BootOptions = {}): Pro
   const app = moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(config), {
     bufferLogs: true,
   });
-  await configureApp(app, config);
-  await app.init();
-  await app.getHttpAdapter().getInstance().ready();
+  try {
+    await configureApp(app, config);
+    await app.init();
+    await app.getHttpAdapter().getInstance().ready();
+  } catch (error) {
+    // A boot that fails halfway has started timers and connections: without a close, Jest never exits.
+    await app.close().catch(() => undefined);
+    throw error;
+  }
   return app;
 }
 

@@ -78,9 +78,11 @@ export async function migratedTemplate(): Promise<string> {
   const prefix = `vcp-test-pglite-${pgliteVersion()}-migrated-`;
   const path = join(CACHE, `${prefix}${migrationsKey()}`);
   if (existsSync(join(path, COMPLETE))) return path;
+  // First: it makes the cache directory on a fresh install (`npm ci` leaves none), which mkdtemp needs.
+  const source = template();
   const building = mkdtempSync(join(CACHE, 'vcp-test-pglite-building-'));
   const cluster = join(building, 'pgdata');
-  cpSync(template(), cluster, { recursive: true, filter: (file) => !file.endsWith(COMPLETE) });
+  cpSync(source, cluster, { recursive: true, filter: (file) => !file.endsWith(COMPLETE) });
   const dataSource = await createDataSource(
     loadDatabaseSettings({ ENVIRONMENT: 'test', DATA_DIR: building }),
   );
