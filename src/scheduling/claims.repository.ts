@@ -123,6 +123,9 @@ export class ClaimsRepository {
           WHERE t.status IN ('pending', 'running') AND t.active_runs < t.run_target AND t.deleted_at IS NULL
             AND t.attempts < t.max_attempts + t.run_target - 1
             AND (t.not_before IS NULL OR t.not_before <= now())
+            -- Security: past its queue timeout a task is leased no more (the sweeper fails it once none is
+            -- leased), else nodes taking turns at claim and release could keep it open for ever.
+            AND (t.queue_expires_at IS NULL OR t.queue_expires_at > now())
             AND (NOT t.require_gpu OR node.gpu_available)
             AND (t.min_cpu_cores IS NULL OR node.cpu_cores >= t.min_cpu_cores)
             AND (t.min_memory_gb IS NULL OR node.memory_gb >= t.min_memory_gb)

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { LeaseSweeper } from '../../src/scheduling/lease-sweeper';
 import { TestAgent } from '../support/agent';
 import { useTestApp } from '../support/app';
 import { bearer, newSession, Session } from '../support/auth';
@@ -75,6 +76,34 @@ describe('a node hands back a leased run', () => {
     const [again] = await other.claim();
     expect(again?.task_id).toBe(task.task_id);
     expect((await other.report(again, 'ok', 1)).statusCode).toBe(200);
+  });
+
+  it('past its queue timeout a handed-back task goes to no node (two nodes taking turns cannot hold it open) and fails', async () => {
+    const task = await submitTask(ctx.app, bearer(alice.accessToken));
+    const [holder, other] = [
+      await TestAgent.register(ctx.app, bearer(bob.accessToken)),
+      await TestAgent.register(ctx.app, bearer(bob.accessToken)),
+    ];
+    const [run] = await holder.claim();
+    expect(run?.task_id).toBe(task.task_id);
+    await ctx.dataSource.query(
+      `UPDATE tasks SET queue_expires_at = now() - interval '1 second' WHERE task_id = $1`,
+      [task.task_id],
+    );
+    // A lease held past the timeout is not cut short: the run may still finish.
+    expect((await holder.heartbeat([run])).json().leases).toEqual({
+      renewed: [run.run_id],
+      lost: [],
+      cancel: [],
+    });
+    expect((await holder.release(run)).statusCode).toBe(204);
+    // The test above is the control: before its timeout, a handed-back task goes to the next node at once.
+    expect(await other.claim()).toEqual([]);
+    await ctx.app.get(LeaseSweeper).sweep();
+    expect(await getTask(ctx.app, task.task_id, bearer(alice.accessToken))).toMatchObject({
+      status: 'failed',
+      status_reason: 'queue_timeout',
+    });
   });
 
   it('anything but the caller’s live lease is 409 lease_lost, as for a result; a user key is 403', async () => {
