@@ -14,7 +14,7 @@ describe('create-admin CLI', () => {
 
   beforeAll(async () => {
     requireBuild();
-    db = await createTestDatabase();
+    db = await createTestDatabase({ migrated: true });
     env = testConfig({ DATABASE_URL: db.url });
   });
 

@@ -61,7 +61,7 @@ describe('migrations', () => {
     let result: Awaited<ReturnType<typeof upDownUp>>;
 
     beforeAll(async () => {
-      env = await createTestEnv(database);
+      env = await createTestEnv(database, {}, { migrated: false });
       ds = await createDataSource(env.config, { migrationsRun: false });
       await ds.initialize();
       result = await upDownUp(ds);

@@ -69,11 +69,7 @@ export function useTestApp(options: TestAppOptions = {}): TestAppContext {
   const ctx = {} as TestAppContext;
   let testEnv: TestEnv | undefined;
   beforeAll(async () => {
-    testEnv = await createTestEnv(
-      options.database,
-      { ...options.env, ...options.envFactory?.() },
-      { migrated: true },
-    );
+    testEnv = await createTestEnv(options.database, { ...options.env, ...options.envFactory?.() });
     ctx.db = testEnv.db;
     ctx.env = testEnv;
     ctx.app = await bootApp(ctx.env.config, options);

@@ -13,7 +13,7 @@ export interface DatabaseFixture {
   close(): Promise<void>;
 }
 
-/** The app's database module (migrated) on a fresh database of `database`, with `providers`, without the app. */
+/** The app's database module on a fresh (migrated) database of `database`, with `providers`, without the app. */
 export async function databaseFixture(
   database: TestDatabaseKind,
   providers: Provider[],

@@ -24,13 +24,14 @@ export interface TestEnv extends TestConfig {
 
 /**
  * A config on a private database of the given kind: a fresh PostgreSQL database, or PGlite in the config's
- * own temporary DATA_DIR. Empty, or with `migrated` every migration applied already (copied from a template):
- * for a test that boots the app and does not test migrating.
+ * own temporary DATA_DIR. Every migration is applied already (copied from a template), so the app's boot
+ * finds nothing to migrate; `migrated: false` gives an empty database, for a test of migrating or of a
+ * first start.
  */
 export async function createTestEnv(
   database: TestDatabaseKind = 'postgres',
   env: Record<string, string | undefined> = {},
-  { migrated = false } = {},
+  { migrated = true } = {},
 ): Promise<TestEnv> {
   const db = database === 'pglite' ? undefined : await createTestDatabase({ migrated });
   const embeddedTemplate = !db && migrated ? await migratedTemplate() : undefined;

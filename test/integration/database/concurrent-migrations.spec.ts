@@ -9,7 +9,7 @@ describe('migrations of two replicas booting at once (PostgreSQL)', () => {
   let env: TestEnv;
   const sources: DataSource[] = [];
 
-  beforeAll(async () => (env = await createTestEnv('postgres')));
+  beforeAll(async () => (env = await createTestEnv('postgres', {}, { migrated: false })));
   afterAll(async () => {
     await Promise.all(sources.filter((s) => s.isInitialized).map((source) => source.destroy()));
     await env?.dispose();
