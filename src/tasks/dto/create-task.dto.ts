@@ -189,6 +189,9 @@ export class CreateTaskDto {
     minimum: 1,
     maximum: 2_592_000,
     default: DEFAULT_QUEUE_TIMEOUT_SEC,
+    description:
+      'Seconds from submission that the task may wait for a node. Past them no node is leased it, and it fails ' +
+      '(`queue_timeout`) once no node holds it: a lease held then runs its course.',
   })
   @IsOptional()
   @IsInt()
