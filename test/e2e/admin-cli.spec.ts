@@ -14,7 +14,7 @@ describe('create-admin CLI', () => {
 
   beforeAll(async () => {
     requireBuild();
-    db = await createTestDatabase({ migrated: true });
+    db = await createTestDatabase();
     env = testConfig({ DATABASE_URL: db.url });
   });
 

@@ -44,7 +44,11 @@ describe('backup and restore with tasks in flight (PostgreSQL)', () => {
       console.warn('pg_dump or pg_restore not found in /usr/bin or /usr/local/bin: not run');
       return;
     }
-    const [original, restored] = [await createTestDatabase(), await createTestDatabase()];
+    // Empty: the original is made by the first replica's start, the copy by the restore.
+    const [original, restored] = [
+      await createTestDatabase({ migrated: false }),
+      await createTestDatabase({ migrated: false }),
+    ];
     databases.push(original, restored);
     // The task tier's 30 a minute would throttle the test's polling of six tasks.
     const limits = { RATE_LIMIT_TASK_RPM: '6000', RATE_LIMIT_TASK_BURST: '200' };

@@ -186,7 +186,11 @@ describe('backup and restore', () => {
     };
     /** The deployment to back up: a database to restore into, and a server that populated the first and stopped. */
     const populatedAndStopped = async () => {
-      const [original, restored] = [await createTestDatabase(), await createTestDatabase()];
+      // Empty: the original is made by the server's first start, the copy by the restore.
+      const [original, restored] = [
+        await createTestDatabase({ migrated: false }),
+        await createTestDatabase({ migrated: false }),
+      ];
       databases.push(original, restored);
       const old = dirs(join(scratch, 'old'));
       server = await startServer({ ...common, ...old, DATABASE_URL: original.url });

@@ -99,7 +99,7 @@ describe('HTTP edges over a real socket (oversize and slow bodies, parser errors
   let baseUrl: string;
 
   beforeAll(async () => {
-    db = await createTestDatabase({ migrated: true });
+    db = await createTestDatabase();
     server = await startServer({
       DATABASE_URL: db.url,
       BODY_LIMIT_BYTES: String(MiB),

@@ -16,7 +16,7 @@ describe('HTTP hygiene (real app on PostgreSQL)', () => {
   const logs = new LogCapture();
 
   beforeAll(async () => {
-    db = await createTestDatabase({ migrated: true });
+    db = await createTestDatabase();
     env = testConfig({
       DATABASE_URL: db.url,
       CORS_ALLOWED_ORIGINS: `${ALLOWED}, https://ops.example.com`,

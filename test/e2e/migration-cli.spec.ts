@@ -9,7 +9,7 @@ describe('migration CLI (built)', () => {
 
   beforeAll(async () => {
     requireBuild();
-    database = await createTestDatabase();
+    database = await createTestDatabase({ migrated: false });
   });
   afterAll(() => database.drop());
 

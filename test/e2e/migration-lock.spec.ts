@@ -18,7 +18,7 @@ describe('the migration lock held by another session (PostgreSQL, built)', () =>
 
   beforeAll(async () => {
     requireBuild();
-    database = await createTestDatabase();
+    database = await createTestDatabase({ migrated: false });
     holder = new Client({ connectionString: database.url, application_name: HOLDER });
     await holder.connect();
     holderPid = (await holder.query<{ pid: number }>(`SELECT pg_backend_pid() AS pid`)).rows[0].pid;

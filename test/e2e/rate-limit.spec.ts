@@ -210,10 +210,7 @@ describe('rate limiting', () => {
 
   describe('two instances on one Redis', () => {
     it('of two deployments (two databases) count apart: their keys carry the deployment', async () => {
-      const [dbA, dbB] = [
-        await createTestDatabase({ migrated: true }),
-        await createTestDatabase({ migrated: true }),
-      ];
+      const [dbA, dbB] = [await createTestDatabase(), await createTestDatabase()];
       const envA = testConfig({ ...STRICT, DATABASE_URL: dbA.url, REDIS_URL });
       const envB = testConfig({ ...STRICT, DATABASE_URL: dbB.url, REDIS_URL });
       const a = await bootApp(envA.config, { extraModules: [RateLimitProbeModule] });
@@ -234,7 +231,7 @@ describe('rate limiting', () => {
     });
 
     it(`allow exactly L of 3L concurrent requests spread over both`, async () => {
-      const db = await createTestDatabase({ migrated: true });
+      const db = await createTestDatabase();
       const envA = testConfig({ ...STRICT, DATABASE_URL: db.url, REDIS_URL });
       const envB = testConfig({ ...STRICT, DATABASE_URL: db.url, REDIS_URL });
       const a = await bootApp(envA.config, { extraModules: [RateLimitProbeModule] });

@@ -14,7 +14,7 @@ describe('GET /api/v1/health/ready', () => {
   let redisProxy: TcpProxy;
 
   beforeAll(async () => {
-    db = await createTestDatabase({ migrated: true });
+    db = await createTestDatabase();
     const pgUrl = new URL(db.url);
     pgProxy = new TcpProxy(pgUrl.hostname, Number(pgUrl.port || 5432));
     pgUrl.port = String(await pgProxy.start());

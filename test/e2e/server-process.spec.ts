@@ -64,7 +64,7 @@ describe('the server process', () => {
 
   describe('on PostgreSQL', () => {
     let db: TestDatabase;
-    beforeAll(async () => (db = await createTestDatabase()));
+    beforeAll(async () => (db = await createTestDatabase({ migrated: false })));
     afterAll(() => db?.drop());
 
     it('serves with DATABASE_URL and migrates the database', async () => {

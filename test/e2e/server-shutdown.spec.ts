@@ -24,7 +24,7 @@ describe('server shutdown', () => {
   let started: ServerProcess | undefined;
   beforeEach(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'vcp-shutdown-'));
-    db = await createTestDatabase({ migrated: true });
+    db = await createTestDatabase();
   });
   afterEach(async () => {
     if (started) await started.stop('SIGKILL');

@@ -3,11 +3,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { createDataSource } from '../../src/database/data-source.factory';
 import { PROGRAMS } from '../../src/programs/program-catalog';
 import { TEST_ADMIN } from '../support/admin';
 import { AgentProcess, startAgent } from '../support/agent-process';
-import { testConfig, TEST_DEFAULTS } from '../support/config';
+import { TEST_DEFAULTS } from '../support/config';
 import { MODULES } from '../support/content';
 import { eventually } from '../support/eventually';
 import { createTestDatabase, TestDatabase } from '../support/postgres';
@@ -58,11 +57,8 @@ describe('shared content between two server replicas (PostgreSQL)', () => {
   const cached = (dataDir: string, id: string) => join(dataDir, 'content-cache', MODULES, `${id}.wasm`);
 
   beforeAll(async () => {
+    // Migrated already: two replicas booting at once is what this test is about, not two concurrent migrators.
     db = await createTestDatabase();
-    // Migrated first: two replicas booting at once is what this test is about, not two concurrent migrators.
-    const migrate = testConfig({ DATABASE_URL: db.url });
-    dirs.push(migrate.dataDir);
-    await (await createDataSource(migrate.config)).initialize().then((ds) => ds.destroy());
 
     // Secrets are shared by every replica of a deployment (otherwise each generates its own in DATA_DIR).
     const shared = {

@@ -25,7 +25,7 @@ if (!haveChromium) {
   let baseUrl: string;
 
   beforeAll(async () => {
-    db = await createTestDatabase({ migrated: true });
+    db = await createTestDatabase();
     env = testConfig({ DATABASE_URL: db.url });
     app = await bootApp(env.config);
     await app.listen(0, '127.0.0.1');

@@ -35,7 +35,7 @@ describe.each([
   let replicas: Replicas | undefined;
 
   beforeAll(async () => {
-    db = await createTestDatabase({ migrated: true });
+    db = await createTestDatabase();
     const target = new URL(kind === 'postgres' ? db.url : REDIS_URL);
     proxy = new TcpProxy(target.hostname, Number(target.port || (kind === 'postgres' ? 5432 : 6379)));
     target.port = String(await proxy.start());

@@ -25,7 +25,7 @@ describe('wake-ups over Redis when the subscriber of a replica misses one', () =
   let replicas: Replicas | undefined;
 
   beforeAll(async () => {
-    db = await createTestDatabase({ migrated: true });
+    db = await createTestDatabase();
     const target = new URL(REDIS_URL);
     proxy = new TcpProxy(target.hostname, Number(target.port || 6379));
     target.port = String(await proxy.start());

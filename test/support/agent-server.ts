@@ -70,7 +70,7 @@ export function useAgentServer(username: string, env: Record<string, string> = {
   };
 
   beforeAll(async () => {
-    db = await createTestDatabase({ migrated: true });
+    db = await createTestDatabase();
     server = await startServer({
       ...TEST_DEFAULTS,
       LOG_LEVEL: 'info', // startServer waits for the "listening" line

@@ -74,10 +74,11 @@ function migratedTemplate(): Promise<string> {
 }
 
 /**
- * A fresh database on the real PostgreSQL server, private to one test file: empty, or with `migrated` a copy
- * of one every migration was applied to (for tests that boot the app and do not test migrating).
+ * A fresh database on the real PostgreSQL server, private to one test file: a copy of one every migration was
+ * applied to, so a boot finds nothing to migrate; `migrated: false` gives an empty one, for a test of
+ * migrating, of a first start or of a restore.
  */
-export async function createTestDatabase({ migrated = false } = {}): Promise<TestDatabase> {
+export async function createTestDatabase({ migrated = true } = {}): Promise<TestDatabase> {
   const name = `vcp_test_${randomBytes(6).toString('hex')}`;
   const template = migrated ? ` TEMPLATE ${await migratedTemplate()}` : '';
   await admin((c) => c.query(`CREATE DATABASE ${name}${template}`));

@@ -42,7 +42,7 @@ describe.each([
   let auditLog: AuditLogRepository;
 
   beforeAll(async () => {
-    db = onPostgres ? await createTestDatabase({ migrated: true }) : undefined;
+    db = onPostgres ? await createTestDatabase() : undefined;
     env = testConfig(db ? { DATABASE_URL: db.url } : {});
     moduleRef = await Test.createTestingModule({
       imports: [ConfigModule.forRoot(env.config), DatabaseModule],
@@ -200,7 +200,7 @@ describe('TransactionRunner on a deadlock (PostgreSQL)', () => {
   let session: DatabaseSession;
 
   beforeAll(async () => {
-    db = await createTestDatabase({ migrated: true });
+    db = await createTestDatabase();
     env = testConfig({ DATABASE_URL: db.url });
     moduleRef = await Test.createTestingModule({
       imports: [ConfigModule.forRoot(env.config), DatabaseModule],

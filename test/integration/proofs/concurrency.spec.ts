@@ -19,7 +19,7 @@ describe('200 concurrent verifications', () => {
   let app: Awaited<ReturnType<typeof bootProofs>>;
 
   beforeAll(async () => {
-    db = await createTestDatabase({ migrated: true });
+    db = await createTestDatabase();
     // PROOF_VERIFY_TIMEOUT_MS counts time queued in the pool: the last of 200 proofs on 2 threads waits ≈ 2.5 s on
     // a quiet machine but more than the default 10 s on a shared one under load, and would be a stored timeout
     // (valid: false). This test is about lag and correct answers; timeouts have their own test.

@@ -41,7 +41,7 @@ describe('a flood of valid proofs on one thread with a short budget', () => {
   let ds: DataSource;
 
   beforeAll(async () => {
-    db = await createTestDatabase({ migrated: true });
+    db = await createTestDatabase();
     env = testConfig({
       DATABASE_URL: db.url,
       DB_MAX_CONNECTIONS: '10',
@@ -108,7 +108,7 @@ describe('one user past PROOF_MAX_QUEUED_PER_USER', () => {
   let app: Awaited<ReturnType<typeof bootProofs>>;
 
   beforeAll(async () => {
-    db = await createTestDatabase({ migrated: true });
+    db = await createTestDatabase();
     env = testConfig({
       DATABASE_URL: db.url,
       PROOF_WORKERS: '1',

@@ -68,7 +68,7 @@ describe('proof verification (service level, real PostgreSQL, real snarkjs threa
   const count = async () => (await ds.query(`SELECT count(*)::int AS n FROM proof_artifacts`))[0].n as number;
 
   beforeAll(async () => {
-    db = await createTestDatabase({ migrated: true });
+    db = await createTestDatabase();
     env = testConfig({ DATABASE_URL: db.url, PROOF_WORKERS: '2' });
     app = await bootProofs(env.config);
     ds = app.get(DataSource);

@@ -70,7 +70,7 @@ describe('PgContentStore on PostgreSQL', () => {
     );
 
   beforeAll(async () => {
-    db = await createTestDatabase({ migrated: true });
+    db = await createTestDatabase();
     env = testConfig({ DATABASE_URL: db.url });
     moduleRef = await Test.createTestingModule({
       imports: [ConfigModule.forRoot(env.config), DatabaseModule],
