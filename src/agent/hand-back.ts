@@ -62,9 +62,12 @@ async function releaseAll(
   const released = Promise.all(
     runs.map(({ runId, taskId, fence }) =>
       transport.release(runId, fence, signal).then(
-        () => unsaid.delete(runId) && reporter.emit({ event: 'released', task_id: taskId, run_id: runId }),
-        (error: unknown) =>
-          unsaid.delete(runId) && failed(runId, error instanceof Error ? error.message : String(error)),
+        () => {
+          if (unsaid.delete(runId)) reporter.emit({ event: 'released', task_id: taskId, run_id: runId });
+        },
+        (error: unknown) => {
+          if (unsaid.delete(runId)) failed(runId, error instanceof Error ? error.message : String(error));
+        },
       ),
     ),
   );

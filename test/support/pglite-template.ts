@@ -12,12 +12,8 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { loadDatabaseSettings } from '../../src/config/load-config';
-import {
-  createDataSource,
-  DataSourceSettings,
-  embeddedDataDir,
-} from '../../src/database/data-source.factory';
-import { migrationsKey } from './migrations-key';
+import { DataSourceSettings, embeddedDataDir } from '../../src/database/data-source.factory';
+import { applyMigrations, migrationsKey } from './migrations';
 
 const ROOT = join(__dirname, '../..');
 const CACHE = join(ROOT, 'node_modules/.cache');
@@ -81,18 +77,15 @@ export async function migratedTemplate(): Promise<string> {
   // First: it makes the cache directory on a fresh install (`npm ci` leaves none), which mkdtemp needs.
   const source = template();
   const building = mkdtempSync(join(CACHE, 'vcp-test-pglite-building-'));
-  const cluster = join(building, 'pgdata');
-  cpSync(source, cluster, { recursive: true, filter: (file) => !file.endsWith(COMPLETE) });
-  const dataSource = await createDataSource(
-    loadDatabaseSettings({ ENVIRONMENT: 'test', DATA_DIR: building }),
-  );
   try {
-    await dataSource.initialize();
+    const cluster = join(building, 'pgdata');
+    cpSync(source, cluster, { recursive: true, filter: (file) => !file.endsWith(COMPLETE) });
+    await applyMigrations(loadDatabaseSettings({ ENVIRONMENT: 'test', DATA_DIR: building }));
+    publish(cluster, path);
   } finally {
-    await dataSource.destroy();
+    // A failed migration leaves no half-made cluster behind in the cache.
+    rmSync(building, { recursive: true, force: true });
   }
-  publish(cluster, path);
-  rmSync(building, { recursive: true, force: true });
   for (const stale of readdirSync(CACHE).filter(
     (name) => name.startsWith(prefix) && join(CACHE, name) !== path,
   ))

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { loadDatabaseSettings } from '../../src/config/load-config';
-import { createDataSource } from '../../src/database/data-source.factory';
-import { migrationsKey } from './migrations-key';
+import { applyMigrations, migrationsKey } from './migrations';
 
 export const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -46,13 +45,9 @@ function migratedTemplate(): Promise<string> {
     const building = `vcp_test_building_${randomBytes(6).toString('hex')}`;
     await admin((c) => c.query(`CREATE DATABASE ${building}`));
     try {
-      const settings = loadDatabaseSettings({ ENVIRONMENT: 'test', DATABASE_URL: databaseUrl(building) });
-      const dataSource = await createDataSource(settings);
-      try {
-        await dataSource.initialize();
-      } finally {
-        await dataSource.destroy();
-      }
+      await applyMigrations(
+        loadDatabaseSettings({ ENVIRONMENT: 'test', DATABASE_URL: databaseUrl(building) }),
+      );
       await admin((c) => c.query(`ALTER DATABASE ${building} RENAME TO ${name}`));
     } catch (error) {
       await admin((c) => c.query(`DROP DATABASE IF EXISTS ${building} WITH (FORCE)`));
