@@ -209,6 +209,19 @@ describe('loadConfig', () => {
       'LOG_LEVEL: must be one of: fatal, error, warn, info, debug, trace, silent',
     ]);
     expect(problemsOf({ JWT_SECRET: 'short' })).toEqual(['JWT_SECRET: must be at least 16 characters']);
+    expect(problemsOf({ DATABASE_URL: 'postgres:///vcp' })).toEqual([
+      'DATABASE_URL: is not a PostgreSQL URL: postgres://user:password@host:port/database, or for a Unix ' +
+        'socket postgresql:///database?host=/path/to/socket/directory',
+    ]);
+  });
+
+  it('takes a DATABASE_URL that names a Unix socket, in the forms node-postgres connects with', () => {
+    for (const url of [
+      'postgresql:///vcp?host=/var/run/postgresql',
+      'postgres://vcp:secret@/vcp?host=/cloudsql/project:region:instance',
+      'postgres://vcp@%2Fvar%2Frun%2Fpostgresql/vcp',
+    ])
+      expect(load({ DATABASE_URL: url }).database.url).toBe(url);
   });
 
   it('holds ADMIN_PASSWORD to the password rule (bcrypt reads 72 bytes) and ADMIN_USERNAME to the reserved names at the config check, not at boot', () => {

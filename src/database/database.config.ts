@@ -1,8 +1,9 @@
 import { defineFeatureConfig } from '../common/config/feature-config';
-import { IntVariable, UrlVariable } from '../common/config/variables';
+import { IntVariable } from '../common/config/variables';
+import { PostgresUrlVariable } from './postgres-url';
 
 export class DatabaseVariables {
-  @UrlVariable(['postgres', 'postgresql'])
+  @PostgresUrlVariable()
   DATABASE_URL?: string;
 
   @IntVariable(1, 500)

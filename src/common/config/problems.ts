@@ -29,6 +29,9 @@ export class ConfigValidationError extends SettingsError {
 
 const RULE_TEXTS: Record<string, string> = {
   isUrl: 'is not a valid URL of the expected scheme',
+  isPostgresUrl:
+    'is not a PostgreSQL URL: postgres://user:password@host:port/database, or for a Unix socket ' +
+    'postgresql:///database?host=/path/to/socket/directory',
   matches: 'has characters that are not allowed',
   isString: 'must be a string',
 };

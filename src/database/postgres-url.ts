@@ -1,0 +1,64 @@
+import { applyDecorators } from '@nestjs/common';
+import { Transform } from 'class-transformer';
+import { IsOptional, isFQDN, isIP, ValidateBy } from 'class-validator';
+
+/** Where a DATABASE_URL points, read as node-postgres (pg-connection-string) reads it. */
+export interface PostgresEndpoint {
+  /** A host name or IP address, or the directory of a Unix socket (an absolute path). */
+  host: string;
+  /** As written ('' when left out: 5432). */
+  port: string;
+  database: string;
+  socket: boolean;
+}
+
+const SCHEME = /^postgres(ql)?:\/\//i;
+
+/**
+ * The endpoint of a `postgres://` or `postgresql://` URL, or null when node-postgres could not connect with it
+ * (no host, a malformed host or port, another scheme). Besides `user:password@host:port/database`, it takes the
+ * forms node-postgres takes for a Unix socket: the directory in the `host` query parameter
+ * (`postgresql:///vcp?host=/var/run/postgresql`, Cloud SQL's `postgres://u:p@/vcp?host=/cloudsql/…`) or
+ * percent-encoded as the host (`postgres://u@%2Fvar%2Frun%2Fpostgresql/vcp`). A `host` or `port` query
+ * parameter wins over the URL's own, as in node-postgres. Only host, port and database are read: the other
+ * parameters (sslmode, …) are left to the driver.
+ */
+export function postgresEndpoint(raw: string): PostgresEndpoint | null {
+  if (!SCHEME.test(raw)) return null;
+  try {
+    let url: URL;
+    let hostless = false;
+    try {
+      url = new URL(raw);
+    } catch {
+      // Credentials with no host (`u:p@/db?host=/socket`) are no WHATWG URL; node-postgres retries the same way.
+      url = new URL(raw.replace('@/', '@placeholder/'));
+      hostless = true;
+    }
+    const named = hostless ? '' : decodeURIComponent(url.hostname.replace(/^\[(.+)\]$/, '$1'));
+    const host = url.searchParams.get('host') || named;
+    const port = url.searchParams.get('port') || url.port;
+    const socket = host.startsWith('/');
+    if (!host || !(socket || isIP(host) || isFQDN(host, { require_tld: false, allow_underscores: true })))
+      return null;
+    if (port && !(/^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65_535)) return null;
+    return { host, port, database: decodeURIComponent(url.pathname.slice(1)), socket };
+  } catch {
+    return null; // not a URL at all, or a malformed percent-escape
+  }
+}
+
+/** DATABASE_URL's rule (its message is `isPostgresUrl` in common/config/problems.ts). */
+export const PostgresUrlVariable = () =>
+  applyDecorators(
+    Transform(({ value }: { value: unknown }) =>
+      typeof value === 'string' && value.trim() === '' ? undefined : value,
+    ),
+    IsOptional(),
+    ValidateBy({
+      name: 'isPostgresUrl',
+      validator: {
+        validate: (value: unknown) => typeof value === 'string' && postgresEndpoint(value) !== null,
+      },
+    }),
+  );
