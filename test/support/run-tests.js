@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /*
- * `npm test`: the parallel pass (unit, integration, e2e on two workers), then the serial pass (tests that
+ * `npm test`: the parallel pass (unit, integration, e2e on three workers), then the serial pass (tests that
  * measure time or event-loop lag, alone on the machine), then one closing line "N passed, N failed" for both.
  */
 'use strict';
