@@ -1,19 +1,8 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Client } from 'pg';
 import { POSTGRES_APPLICATION_NAME } from '../../src/database/data-source.factory';
 import { bootApp } from '../support/app';
 import { testConfig, TestConfig } from '../support/config';
-import { ADMIN_URL, createTestDatabase, TestDatabase } from '../support/postgres';
-
-async function asAdmin<T>(fn: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
+import { admin, ADMIN_URL, createTestDatabase, TestDatabase } from '../support/postgres';
 
 /**
  * DATABASE_URL naming a Unix socket, as co-located servers and Cloud SQL connect: the real PostgreSQL's own
@@ -27,7 +16,7 @@ describe('PostgreSQL over a Unix socket (DATABASE_URL with ?host=/socket/directo
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    const setting = await asAdmin((c) =>
+    const setting = await admin((c) =>
       c.query<{ dirs: string }>('SELECT current_setting($1) AS dirs', ['unix_socket_directories']),
     );
     socketDirectory = setting.rows[0].dirs.split(',')[0]?.trim() || undefined;
@@ -60,7 +49,7 @@ describe('PostgreSQL over a Unix socket (DATABASE_URL with ?host=/socket/directo
     expect(ready.json()).toMatchObject({ status: 'ready', checks: { database: { status: 'up' } } });
 
     // client_port is -1 for a Unix-socket session; a TCP one (the localhost default) has a real port.
-    const sessions = await asAdmin((c) =>
+    const sessions = await admin((c) =>
       c.query<{ client_port: number }>(
         'SELECT client_port FROM pg_stat_activity WHERE datname = $1 AND application_name = $2',
         [db.name, POSTGRES_APPLICATION_NAME],
