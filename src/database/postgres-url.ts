@@ -1,6 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { Transform } from 'class-transformer';
 import { IsOptional, isFQDN, isIP, ValidateBy } from 'class-validator';
+import { emptyToUndefined } from '../common/config/variables';
 
 /** Where a DATABASE_URL points, read as node-postgres (pg-connection-string) reads it. */
 export interface PostgresEndpoint {
@@ -42,7 +43,7 @@ export function postgresEndpoint(raw: string): PostgresEndpoint | null {
     if (!host || !(socket || isIP(host) || isFQDN(host, { require_tld: false, allow_underscores: true })))
       return null;
     if (port && !(/^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65_535)) return null;
-    return { host, port, database: decodeURIComponent(url.pathname.slice(1)), socket };
+    return { host, port, database: decodeURI(url.pathname.slice(1)), socket };
   } catch {
     return null; // not a URL at all, or a malformed percent-escape
   }
@@ -51,9 +52,7 @@ export function postgresEndpoint(raw: string): PostgresEndpoint | null {
 /** DATABASE_URL's rule (its message is `isPostgresUrl` in common/config/problems.ts). */
 export const PostgresUrlVariable = () =>
   applyDecorators(
-    Transform(({ value }: { value: unknown }) =>
-      typeof value === 'string' && value.trim() === '' ? undefined : value,
-    ),
+    Transform(emptyToUndefined),
     IsOptional(),
     ValidateBy({
       name: 'isPostgresUrl',

@@ -12,14 +12,13 @@ describe('PostgreSQL over a Unix socket (DATABASE_URL with ?host=/socket/directo
   let db: TestDatabase;
   let env: TestConfig | undefined;
   let app: NestFastifyApplication | undefined;
-  let socketDirectory: string | undefined;
 
   beforeAll(async () => {
     db = await createTestDatabase();
     const setting = await admin((c) =>
       c.query<{ dirs: string }>('SELECT current_setting($1) AS dirs', ['unix_socket_directories']),
     );
-    socketDirectory = setting.rows[0].dirs.split(',')[0]?.trim() || undefined;
+    const socketDirectory = setting.rows[0].dirs.split(',')[0]?.trim() || undefined;
     if (!socketDirectory) return;
     const user = new URL(ADMIN_URL).username || 'postgres';
     env = testConfig({
