@@ -15,6 +15,9 @@ const SERIAL = [
   '/test/integration/proofs/concurrency.spec.ts',
   // A 100 ms run timeout as its negative control, and an RSS bound: a loaded parallel pass timed the control out.
   '/test/integration/wasm/compile-bounds.spec.ts',
+  // A wasmer worker must start within 15 s (START_LIMIT_MS): under a loaded parallel pass, one start took longer.
+  '/test/integration/wasm/wasmer-runtime.spec.ts',
+  '/test/integration/wasm/wasmer-unusable-worker.spec.ts',
   // A whole deployment (replicas, agents, PostgreSQL and Redis of its own) with faults: alone on the machine.
   '/test/chaos/chaos-ci.spec.ts',
 ];
