@@ -172,6 +172,7 @@ describe('loadConfig', () => {
     ['DB_MAX_CONNECTIONS', '0'],
     ['DATABASE_URL', 'mysql://root@localhost/db'],
     ['REDIS_URL', 'http://localhost:6379'],
+    ['REDIS_URL', 'unix://cache/redis.sock'],
     ['ENVIRONMENT', 'staging'],
     ['HTTP_REQUEST_TIMEOUT_MS', '10'],
     ['BODY_LIMIT_BYTES', '12kb'],

@@ -1,8 +1,8 @@
 import { defineFeatureConfig } from '../common/config/feature-config';
-import { UrlVariable } from '../common/config/variables';
+import { RedisUrlVariable } from './redis-url';
 
 export class RedisVariables {
-  @UrlVariable(['redis', 'rediss'])
+  @RedisUrlVariable()
   REDIS_URL?: string;
 }
 

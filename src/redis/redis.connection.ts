@@ -2,6 +2,7 @@ import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import Redis, { ReplyError } from 'ioredis';
 import { RepeatedWarnings } from '../common/logging/repeated-warnings';
 import { closeRedis } from './close-redis';
+import { createRedisClient } from './redis-url';
 import { RedisConfig } from './redis.config';
 
 /** The shared Redis client when REDIS_URL is set (null otherwise), closed on shutdown. */
@@ -16,7 +17,7 @@ export class RedisConnection implements OnApplicationShutdown {
 
   constructor(config: RedisConfig) {
     this.client = config.url
-      ? new Redis(config.url, {
+      ? createRedisClient(config.url, {
           lazyConnect: false,
           // Fail fast while Redis is down instead of queueing commands without bound; ioredis keeps
           // reconnecting in the background, so the service recovers when Redis returns.

@@ -1,7 +1,8 @@
 import { Logger, OnApplicationShutdown } from '@nestjs/common';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import { RepeatedWarnings } from '../common/logging/repeated-warnings';
 import { closeRedis } from '../redis/close-redis';
+import { createRedisClient } from '../redis/redis-url';
 import { CoalescingSender, WakeUpTransport } from './wake-up-transport';
 
 const START_WAIT_MS = 2000;
@@ -37,7 +38,7 @@ export class RedisWakeUps extends WakeUpTransport implements OnApplicationShutdo
       (error) =>
         this.logger.debug(`PUBLISH failed: ${error instanceof Error ? error.message : String(error)}`),
     );
-    this.subscriber = new Redis(url, {
+    this.subscriber = createRedisClient(url, {
       lazyConnect: true,
       // The subscription waits for Redis however long it is away, instead of failing after 20 retries.
       maxRetriesPerRequest: null,

@@ -32,6 +32,9 @@ const RULE_TEXTS: Record<string, string> = {
   isPostgresUrl:
     'is not a PostgreSQL URL: postgres://user:password@host:port/database, or for a Unix socket ' +
     'postgresql:///database?host=/path/to/socket/directory',
+  isRedisUrl:
+    'is not a Redis URL: redis://[user:password@]host:port/database (rediss:// for TLS), or for a Unix ' +
+    'socket unix:///path/to/redis.sock?db=n',
   matches: 'has characters that are not allowed',
   isString: 'must be a string',
 };
