@@ -19,7 +19,7 @@ export async function benchPostgres(): Promise<{ url: string; drop(): Promise<vo
     }
   };
   await admin(`CREATE DATABASE ${name}`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+  // The path is replaced as text: Cloud SQL's `postgres://u:p@/db?host=/cloudsql/…` is no WHATWG URL.
+  const url = adminUrl.replace(/^(postgres(?:ql)?:\/\/[^/?#]*)(\/[^?#]*)?/i, `$1/${name}`);
+  return { url, drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
