@@ -122,8 +122,11 @@ describe('README matcher for `# → …` lines', () => {
       }))
       .filter(({ problems }) => problems.length);
     expect(report).toEqual([]);
-    // The receipt it verified is the file mktemp made, in the tour's TMPDIR.
-    const files = readdirSync(join(dir, 'tmp')).map((name) => readFileSync(join(dir, 'tmp', name), 'utf8'));
+    // The receipt it verified is the file mktemp made, in the tour's TMPDIR (where npm on Node 22+ also keeps
+    // its node-compile-cache directory).
+    const files = readdirSync(join(dir, 'tmp'), { withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => readFileSync(join(dir, 'tmp', entry.name), 'utf8'));
     expect(files).toContainEqual(expect.stringMatching(/^\{"receipt":\{.*"task_id":"[0-9a-f-]{36}"/));
     apiKey = (JSON.parse(outputs[0]) as { api_key: string }).api_key;
   }, 90_000);
