@@ -31,6 +31,7 @@ const OTHER_MENTIONS: Record<string, string> = {
   CHAOS_SEED: "the chaos test's setting (test/chaos), not the server's",
   CHAOS_PROFILE: "the chaos test's setting (test/chaos), not the server's",
   BENCH_DATABASE_URL: "the benches' database (bench/), not the server's",
+  NODE_OPTIONS: "Node.js's own, named by the Configuration section's throughput tuning note",
 };
 
 /** Names read from the environment in src/ that are neither the server's settings nor the agent's. */
