@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { lockDataDir } from './data-dir-lock';
 import { EmbeddedConnection } from './embedded-connection';
 
@@ -19,6 +22,8 @@ export async function openEmbeddedPostgres(dataDir: string): Promise<EmbeddedPos
   try {
     // PGlite is ESM-only; `module: node20` keeps this a real dynamic import in the CommonJS build.
     const { PGlite } = await import('@electric-sql/pglite');
+    // A new data dir is made in a thread of its own (see the worker): ~400 MB less resident memory until restart.
+    if (!existsSync(join(dataDir, 'PG_VERSION'))) await createDataDir(dataDir);
     const pglite = await PGlite.create({ dataDir });
     const handle: PGliteHandle = {
       get closed() {
@@ -46,4 +51,19 @@ export async function openEmbeddedPostgres(dataDir: string): Promise<EmbeddedPos
     release();
     throw error;
   }
+}
+
+/** Runs initdb for `dataDir` in a thread that ends with it (pglite-initdb.worker.js). */
+function createDataDir(dataDir: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(join(__dirname, 'pglite-initdb.worker.js'), { workerData: dataDir });
+    let answer: { done?: true; error?: string } | undefined;
+    worker.once('message', (message: { done?: true; error?: string }) => (answer = message));
+    worker.once('error', reject);
+    worker.once('exit', (code) => {
+      if (answer?.done) resolve();
+      else
+        reject(new Error(`the embedded database could not be created: ${answer?.error ?? `exit ${code}`}`));
+    });
+  });
 }
