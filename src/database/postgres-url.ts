@@ -1,7 +1,5 @@
-import { applyDecorators } from '@nestjs/common';
-import { Transform } from 'class-transformer';
-import { IsOptional, isFQDN, isIP, ValidateBy } from 'class-validator';
-import { emptyToUndefined } from '../common/config/variables';
+import { isFQDN, isIP } from 'class-validator';
+import { ParsedVariable, urlAllowingNoHost } from '../common/config/variables';
 
 /** Where a DATABASE_URL points, read as node-postgres (pg-connection-string) reads it. */
 export interface PostgresEndpoint {
@@ -27,15 +25,7 @@ const SCHEME = /^postgres(ql)?:\/\//i;
 export function postgresEndpoint(raw: string): PostgresEndpoint | null {
   if (!SCHEME.test(raw)) return null;
   try {
-    let url: URL;
-    let hostless = false;
-    try {
-      url = new URL(raw);
-    } catch {
-      // Credentials with no host (`u:p@/db?host=/socket`) are no WHATWG URL; node-postgres retries the same way.
-      url = new URL(raw.replace('@/', '@placeholder/'));
-      hostless = true;
-    }
+    const { url, hostless } = urlAllowingNoHost(raw);
     const named = hostless ? '' : decodeURIComponent(url.hostname.replace(/^\[(.+)\]$/, '$1'));
     const host = url.searchParams.get('host') || named;
     const port = url.searchParams.get('port') || url.port;
@@ -51,13 +41,4 @@ export function postgresEndpoint(raw: string): PostgresEndpoint | null {
 
 /** DATABASE_URL's rule (its message is `isPostgresUrl` in common/config/problems.ts). */
 export const PostgresUrlVariable = () =>
-  applyDecorators(
-    Transform(emptyToUndefined),
-    IsOptional(),
-    ValidateBy({
-      name: 'isPostgresUrl',
-      validator: {
-        validate: (value: unknown) => typeof value === 'string' && postgresEndpoint(value) !== null,
-      },
-    }),
-  );
+  ParsedVariable('isPostgresUrl', (raw) => postgresEndpoint(raw) !== null);

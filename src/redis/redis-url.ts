@@ -1,8 +1,6 @@
-import { applyDecorators } from '@nestjs/common';
-import { Transform } from 'class-transformer';
-import { IsOptional, isURL, ValidateBy } from 'class-validator';
+import { isURL } from 'class-validator';
 import Redis, { RedisOptions } from 'ioredis';
-import { emptyToUndefined } from '../common/config/variables';
+import { ParsedVariable, urlAllowingNoHost } from '../common/config/variables';
 
 /** Where a REDIS_URL on a Unix socket points. */
 export interface RedisSocket {
@@ -24,17 +22,8 @@ const TCP_SCHEMES = ['redis', 'rediss'];
 export function redisSocket(raw: string): RedisSocket | null {
   if (!SOCKET_SCHEME.test(raw)) return null;
   try {
-    let url: URL;
-    let host: string;
-    try {
-      url = new URL(raw);
-      host = url.hostname;
-    } catch {
-      // Credentials before an empty host (`unix://u:p@/path`) are no WHATWG URL: read them over a placeholder.
-      url = new URL(raw.replace('@/', '@placeholder/'));
-      host = url.hostname === 'placeholder' ? '' : url.hostname;
-    }
-    if (host !== '') return null;
+    const { url, hostless } = urlAllowingNoHost(raw);
+    if (!hostless && url.hostname !== '') return null;
     if (!url.pathname.startsWith('/') || url.pathname === '/') return null;
     const query = url.searchParams;
     const db = query.get('db');
@@ -67,12 +56,4 @@ export function createRedisClient(url: string, options: RedisOptions): Redis {
 }
 
 /** REDIS_URL's rule (its message is `isRedisUrl` in common/config/problems.ts). */
-export const RedisUrlVariable = () =>
-  applyDecorators(
-    Transform(emptyToUndefined),
-    IsOptional(),
-    ValidateBy({
-      name: 'isRedisUrl',
-      validator: { validate: (value: unknown) => typeof value === 'string' && isRedisUrl(value) },
-    }),
-  );
+export const RedisUrlVariable = () => ParsedVariable('isRedisUrl', isRedisUrl);

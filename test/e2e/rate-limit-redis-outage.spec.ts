@@ -1,4 +1,4 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import Redis from 'ioredis';
 import { ResilientThrottlerStorage } from '../../src/rate-limit/resilient.storage';
@@ -6,31 +6,13 @@ import { useTestApp } from '../support/app';
 import { TEST_DEFAULTS } from '../support/config';
 import { freePort } from '../support/free-port';
 import { scrape, valueOf } from '../support/prometheus';
+import { startPrivateRedis } from '../support/private-redis';
 import { RateLimitProbeModule } from '../support/rate-limit-probe.module';
 
 const LIMIT = 5;
 
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    {
-      stdio: 'ignore',
-    },
-  );
-  const client = new Redis({ port, lazyConnect: true, retryStrategy: () => null });
-  for (let i = 0; i < 50; i++) {
-    try {
-      await client.connect();
-      await client.ping();
-      client.disconnect();
-      return child;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-  throw new Error('redis-server did not start');
-}
+const startRedis = (port: number) =>
+  startPrivateRedis(['--port', String(port), '--bind', '127.0.0.1'], { port });
 
 /** A Redis of the test's own, killed mid-load and restarted: requests keep flowing, limits keep applying. */
 describe('rate limiting through a Redis outage', () => {

@@ -1,12 +1,12 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { ResilientThrottlerStorage } from '../../src/rate-limit/resilient.storage';
 import { useTestApp } from '../support/app';
 import { TEST_DEFAULTS } from '../support/config';
-import { eventually } from '../support/eventually';
+import { startPrivateRedis } from '../support/private-redis';
 import { RateLimitProbeModule } from '../support/rate-limit-probe.module';
 
 const LIMIT = 3;
@@ -25,28 +25,9 @@ describe('REDIS_URL on a Unix socket', () => {
     new Redis({ path: socket, db, password: PASSWORD, lazyConnect: true, retryStrategy: () => null });
 
   beforeAll(async () => {
-    server = spawn(
-      'redis-server',
-      ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--requirepass', PASSWORD].concat([
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-      ]),
-      { stdio: 'ignore' },
-    );
-    await eventually(
-      async () => {
-        expect(existsSync(socket)).toBe(true); // a failed connect would leave ioredis's connect timer behind
-        const probe = client(0);
-        try {
-          await probe.connect();
-          expect(await probe.ping()).toBe('PONG');
-        } finally {
-          probe.disconnect();
-        }
-      },
-      { timeoutMs: 10_000, intervalMs: 100 },
+    server = await startPrivateRedis(
+      ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--requirepass', PASSWORD],
+      { path: socket, password: PASSWORD },
     );
   });
   afterAll(() => {

@@ -28,7 +28,6 @@ export class ConfigValidationError extends SettingsError {
 }
 
 const RULE_TEXTS: Record<string, string> = {
-  isUrl: 'is not a valid URL of the expected scheme',
   isPostgresUrl:
     'is not a PostgreSQL URL: postgres://user:password@host:port/database, or for a Unix socket ' +
     'postgresql:///database?host=/path/to/socket/directory',

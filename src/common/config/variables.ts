@@ -5,12 +5,12 @@ import {
   IsInt,
   IsOptional,
   IsString,
-  IsUrl,
   Matches,
   Max,
   MaxLength,
   Min,
   MinLength,
+  ValidateBy,
 } from 'class-validator';
 
 /**
@@ -47,12 +47,32 @@ export const SecretVariable = () => TextVariable({ minLength: 16, maxLength: 512
 export const ChoiceVariable = (values: readonly string[]) =>
   applyDecorators(Transform(emptyToUndefined), IsOptional(), IsIn(values));
 
-export const UrlVariable = (protocols: string[]) =>
+/**
+ * A value `accepts` must take (a URL read as its driver reads it, say). `rule` names the rule, and its message in
+ * RULE_TEXTS (common/config/problems.ts).
+ */
+export const ParsedVariable = (rule: string, accepts: (raw: string) => boolean) =>
   applyDecorators(
     Transform(emptyToUndefined),
     IsOptional(),
-    IsUrl({ protocols, require_tld: false, require_protocol: true }),
+    ValidateBy({
+      name: rule,
+      validator: { validate: (value: unknown) => typeof value === 'string' && accepts(value) },
+    }),
   );
+
+/**
+ * `raw` as a WHATWG URL, also when it has credentials and no host (`scheme://user:password@/path`), a form that
+ * node-postgres (Unix sockets, Cloud SQL) and redis-py take but WHATWG refuses: it is read over a placeholder
+ * host, and `hostless` says so. Throws as `new URL` does on anything else.
+ */
+export function urlAllowingNoHost(raw: string): { url: URL; hostless: boolean } {
+  try {
+    return { url: new URL(raw), hostless: false };
+  } catch {
+    return { url: new URL(raw.replace('@/', '@placeholder/')), hostless: true };
+  }
+}
 
 export const PatternVariable = (pattern: RegExp) =>
   applyDecorators(Transform(emptyToUndefined), IsOptional(), Matches(pattern));
