@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { lockDataDir } from './data-dir-lock';
@@ -24,7 +24,7 @@ export async function openEmbeddedPostgres(dataDir: string): Promise<EmbeddedPos
     const { PGlite } = await import('@electric-sql/pglite');
     // A new data dir is made in a thread of its own (see the worker): ~400 MB less resident memory until restart.
     if (!existsSync(join(dataDir, 'PG_VERSION'))) await createDataDir(dataDir);
-    const pglite = await PGlite.create({ dataDir });
+    const pglite = await explainingOpenFailure(dataDir, () => PGlite.create({ dataDir }));
     const handle: PGliteHandle = {
       get closed() {
         return pglite.closed;
@@ -53,8 +53,54 @@ export async function openEmbeddedPostgres(dataDir: string): Promise<EmbeddedPos
   }
 }
 
+async function explainingOpenFailure<T>(dataDir: string, open: () => Promise<T>): Promise<T> {
+  try {
+    return await open();
+  } catch (error) {
+    // PGlite's own errors on a damaged data dir ("Aborted()", a TypeError) name neither the dir nor a way out.
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(
+      `the embedded database in ${dataDir} could not be opened: ${reason}. If it never held data (an older ` +
+        "version's first start, interrupted), delete it and start again; otherwise restore it from a backup " +
+        '(README: "Backup and restore")',
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Makes a new data dir whole or not at all. initdb writes into a sibling (`<dataDir>.creating`) that is renamed
+ * onto `dataDir` once complete: a start killed meanwhile (kill -9, Ctrl-C during a first `npm start`) left a
+ * data dir with PG_VERSION but not all of its files, which PGlite could never open again. A leftover sibling
+ * is an earlier creation's that did not finish; the caller holds the data dir's lock, so nobody else uses it.
+ */
+async function createDataDir(dataDir: string): Promise<void> {
+  const building = `${dataDir}.creating`;
+  try {
+    // Files without PG_VERSION: an older version's interrupted creation (it wrote in place); initdb over them
+    // in place, as that version did, rather than move or delete files this version did not write.
+    if (holdsEntries(dataDir)) return await runInitdb(dataDir);
+    rmSync(building, { recursive: true, force: true });
+    mkdirSync(building, { mode: 0o700 }); // the mode the data dir had: only the server's user reads it
+    await runInitdb(building);
+    renameSync(building, dataDir); // replaces the empty dir the caller made; atomic on one file system
+  } catch (error) {
+    rmSync(building, { recursive: true, force: true });
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`the embedded database could not be created: ${reason}`, { cause: error });
+  }
+}
+
+function holdsEntries(dir: string): boolean {
+  try {
+    return readdirSync(dir).length > 0;
+  } catch {
+    return false; // missing, or not a directory: the rename onto it says so
+  }
+}
+
 /** Runs initdb for `dataDir` in a thread that ends with it (pglite-initdb.worker.js). */
-function createDataDir(dataDir: string): Promise<void> {
+function runInitdb(dataDir: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(join(__dirname, 'pglite-initdb.worker.js'), { workerData: dataDir });
     let answer: { done?: true; error?: string } | undefined;
@@ -62,8 +108,7 @@ function createDataDir(dataDir: string): Promise<void> {
     worker.once('error', reject);
     worker.once('exit', (code) => {
       if (answer?.done) resolve();
-      else
-        reject(new Error(`the embedded database could not be created: ${answer?.error ?? `exit ${code}`}`));
+      else reject(new Error(answer?.error ?? `initdb's thread exited with ${code}`));
     });
   });
 }
