@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { lockDataDir } from './data-dir-lock';
@@ -80,6 +80,9 @@ async function createDataDir(dataDir: string): Promise<void> {
     // Files without PG_VERSION: an older version's interrupted creation (it wrote in place); initdb over them
     // in place, as that version did, rather than move or delete files this version did not write.
     if (holdsEntries(dataDir)) return await runInitdb(dataDir);
+    // Said before initdb's seconds rather than by the rename after them.
+    if (existsSync(dataDir) && !statSync(dataDir).isDirectory())
+      throw new Error(`${dataDir} is not a directory`);
     rmSync(building, { recursive: true, force: true });
     mkdirSync(building, { mode: 0o700 }); // the mode the data dir had: only the server's user reads it
     await runInitdb(building);
@@ -95,7 +98,7 @@ function holdsEntries(dir: string): boolean {
   try {
     return readdirSync(dir).length > 0;
   } catch {
-    return false; // missing, or not a directory: the rename onto it says so
+    return false; // missing, or not a directory
   }
 }
 
