@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { DataSource, DataSourceOptions, Migration, MigrationExecutor } from 'typeorm';
 import type { PostgresConnectionOptions } from 'typeorm/driver/postgres/PostgresConnectionOptions';
 import { MIGRATIONS } from '../../migrations';
@@ -135,7 +135,8 @@ export async function buildDataSourceOptions(
     };
   }
   const dataDir = embeddedDataDir(settings);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // DATA_DIR for the lock; the data dir itself is made whole by openEmbeddedPostgres (or refused if a file).
+  mkdirSync(dirname(dataDir), { recursive: true, mode: 0o700 });
   const { pglite, pgConfig } = await openEmbeddedPostgres(dataDir);
   const extra = {
     ...pgConfig,

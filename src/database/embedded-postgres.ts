@@ -86,7 +86,7 @@ async function createDataDir(dataDir: string): Promise<void> {
     rmSync(building, { recursive: true, force: true });
     mkdirSync(building, { mode: 0o700 }); // the mode the data dir had: only the server's user reads it
     await runInitdb(building);
-    renameSync(building, dataDir); // replaces the empty dir the caller made; atomic on one file system
+    renameSync(building, dataDir); // atomic on one file system (and replaces an empty dir)
   } catch (error) {
     rmSync(building, { recursive: true, force: true });
     const reason = error instanceof Error ? error.message : String(error);
