@@ -84,7 +84,7 @@ async function createDataDir(dataDir: string): Promise<void> {
     if (existsSync(dataDir) && !statSync(dataDir).isDirectory())
       throw new Error(`${dataDir} is not a directory`);
     rmSync(building, { recursive: true, force: true });
-    mkdirSync(building, { mode: 0o700 }); // the mode the data dir had: only the server's user reads it
+    mkdirSync(building, { mode: 0o700 }); // only the server's user reads the database
     await runInitdb(building);
     renameSync(building, dataDir); // atomic on one file system (and replaces an empty dir)
   } catch (error) {
