@@ -24,7 +24,9 @@ export async function openEmbeddedPostgres(dataDir: string): Promise<EmbeddedPos
     const { PGlite } = await import('@electric-sql/pglite');
     // A new data dir is made in a thread of its own (see the worker): ~400 MB less resident memory until restart.
     if (!existsSync(join(dataDir, 'PG_VERSION'))) await createDataDir(dataDir);
-    const pglite = await explainingOpenFailure(dataDir, () => PGlite.create({ dataDir }));
+    const pglite = await PGlite.create({ dataDir }).catch((error: unknown) => {
+      throw openFailure(dataDir, error);
+    });
     const handle: PGliteHandle = {
       get closed() {
         return pglite.closed;
@@ -53,20 +55,17 @@ export async function openEmbeddedPostgres(dataDir: string): Promise<EmbeddedPos
   }
 }
 
-async function explainingOpenFailure<T>(dataDir: string, open: () => Promise<T>): Promise<T> {
-  try {
-    return await open();
-  } catch (error) {
-    // PGlite's own errors on a damaged data dir ("Aborted()", a TypeError) name neither the dir nor a way out.
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new Error(
-      `the embedded database in ${dataDir} could not be opened: ${reason}. If it never held data (an older ` +
-        "version's first start, interrupted), delete it and start again; otherwise restore it from a backup " +
-        '(README: "Backup and restore")',
-      { cause: error },
-    );
-  }
+/** PGlite's own errors on a damaged data dir ("Aborted()", a TypeError) name neither the dir nor a way out. */
+function openFailure(dataDir: string, error: unknown): Error {
+  return new Error(
+    `the embedded database in ${dataDir} could not be opened: ${reasonOf(error)}. If it never held data (an ` +
+      "older version's first start, interrupted), delete it and start again; otherwise restore it from a backup " +
+      '(README: "Backup and restore")',
+    { cause: error },
+  );
 }
+
+const reasonOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /**
  * Makes a new data dir whole or not at all. initdb writes into a sibling (`<dataDir>.creating`) that is renamed
@@ -77,28 +76,19 @@ async function explainingOpenFailure<T>(dataDir: string, open: () => Promise<T>)
 async function createDataDir(dataDir: string): Promise<void> {
   const building = `${dataDir}.creating`;
   try {
+    const existing = statSync(dataDir, { throwIfNoEntry: false });
+    // Said before initdb's seconds rather than by the rename after them.
+    if (existing && !existing.isDirectory()) throw new Error(`${dataDir} is not a directory`);
     // Files without PG_VERSION: an older version's interrupted creation (it wrote in place); initdb over them
     // in place, as that version did, rather than move or delete files this version did not write.
-    if (holdsEntries(dataDir)) return await runInitdb(dataDir);
-    // Said before initdb's seconds rather than by the rename after them.
-    if (existsSync(dataDir) && !statSync(dataDir).isDirectory())
-      throw new Error(`${dataDir} is not a directory`);
+    if (existing && readdirSync(dataDir).length > 0) return await runInitdb(dataDir);
     rmSync(building, { recursive: true, force: true });
     mkdirSync(building, { mode: 0o700 }); // only the server's user reads the database
     await runInitdb(building);
     renameSync(building, dataDir); // atomic on one file system (and replaces an empty dir)
   } catch (error) {
     rmSync(building, { recursive: true, force: true });
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new Error(`the embedded database could not be created: ${reason}`, { cause: error });
-  }
-}
-
-function holdsEntries(dir: string): boolean {
-  try {
-    return readdirSync(dir).length > 0;
-  } catch {
-    return false; // missing, or not a directory
+    throw new Error(`the embedded database could not be created: ${reasonOf(error)}`, { cause: error });
   }
 }
 

@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually } from '../support/eventually';
-import { exited, MAIN, requireBuild, startServer } from '../support/server-process';
+import { exited, spawnServer, startServer } from '../support/server-process';
 
 /**
  * A first start killed while initdb writes the new data dir (kill -9, or Ctrl-C during a first `npm start`).
@@ -19,17 +18,7 @@ describe('a first start killed while the embedded database is being created', ()
   /** Starts the server on an empty DATA_DIR and SIGKILLs it as soon as initdb has written PG_VERSION. */
   async function killOnceVersionWritten(): Promise<void> {
     rmSync(dataDir, { recursive: true, force: true });
-    requireBuild();
-    const child = spawn(process.execPath, [MAIN], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        PORT: '0',
-        HOST: '127.0.0.1',
-        EMBEDDED_NODE: 'off',
-        DATA_DIR: dataDir,
-      },
-      stdio: 'ignore',
-    });
+    const child = spawnServer({ DATA_DIR: dataDir });
     const done = exited(child);
     const written = [join(dataDir, 'pgdata.creating', 'PG_VERSION'), join(dataDir, 'pgdata', 'PG_VERSION')];
     // A tight poll: PG_VERSION comes ~0.5 s before initdb ends (measured 520-570 ms on this machine).

@@ -1,6 +1,7 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, ChildProcessByStdio, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 
 export const MAIN = join(__dirname, '../../dist/src/main.js');
 
@@ -31,14 +32,13 @@ function serverCommand(launcher: string[]): [string, string[]] {
     : [process.execPath, [MAIN]];
 }
 
-/** Runs the built server as `npm start` does (node dist/src/main.js) and waits until it listens. */
-export async function startServer(
+/** The built server as `npm start` runs it, on a free loopback port, with no embedded node unless `env` says. */
+export function spawnServer(
   env: Record<string, string>,
-  timeoutMs = 90_000,
   launcher: string[] = [],
-): Promise<ServerProcess> {
+): ChildProcessByStdio<null, Readable, Readable> {
   requireBuild();
-  const child = spawn(...serverCommand(launcher), {
+  return spawn(...serverCommand(launcher), {
     env: {
       PATH: process.env.PATH ?? '',
       PORT: '0',
@@ -49,6 +49,15 @@ export async function startServer(
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+}
+
+/** Runs the built server as `npm start` does (node dist/src/main.js) and waits until it listens. */
+export async function startServer(
+  env: Record<string, string>,
+  timeoutMs = 90_000,
+  launcher: string[] = [],
+): Promise<ServerProcess> {
+  const child = spawnServer(env, launcher);
   let out = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
