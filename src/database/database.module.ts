@@ -5,6 +5,7 @@ import { CoreConfig } from '../common/config/core.config';
 import { DatabaseClock } from './database-clock';
 import { buildDataSourceOptions, dataSourceFromOptions } from './data-source.factory';
 import { DatabaseConfig } from './database.config';
+import { EmbeddedDurabilityWarning } from './embedded-durability';
 import { EmbeddedVacuum } from './embedded-vacuum';
 import { MigrationLockTimeoutError } from './migration-lock';
 import { DatabaseSession, TransactionRunner } from './transaction-runner';
@@ -39,7 +40,7 @@ async function initialize(options: DataSourceOptions) {
       dataSourceFactory: (options?: DataSourceOptions) => initialize(options!),
     }),
   ],
-  providers: [DatabaseSession, TransactionRunner, DatabaseClock, EmbeddedVacuum],
+  providers: [DatabaseSession, TransactionRunner, DatabaseClock, EmbeddedVacuum, EmbeddedDurabilityWarning],
   exports: [DatabaseSession, TransactionRunner, DatabaseClock],
 })
 export class DatabaseModule {}
