@@ -19,6 +19,9 @@ describe('a first start killed while the embedded database is being created', ()
   async function killOnceVersionWritten(): Promise<void> {
     rmSync(dataDir, { recursive: true, force: true });
     const child = spawnServer({ DATA_DIR: dataDir });
+    // Drained, unread: a full pipe would stall the server before initdb, and the poll below would time out.
+    child.stdout.resume();
+    child.stderr.resume();
     const done = exited(child);
     const written = [join(dataDir, 'pgdata.creating', 'PG_VERSION'), join(dataDir, 'pgdata', 'PG_VERSION')];
     // A tight poll: PG_VERSION comes ~0.5 s before initdb ends (measured 520-570 ms on this machine).
