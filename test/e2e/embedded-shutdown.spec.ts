@@ -75,7 +75,13 @@ describe('embedded node at server shutdown', () => {
     const { server, auth, task_id } = await serverRunningLoop({ SHUTDOWN_TIMEOUT_MS: String(deadlineMs) });
     const { code, ms } = await server.stop('SIGTERM');
     expect({ code, output: code === 0 ? '' : server.output() }).toEqual({ code: 0, output: '' });
-    expect(ms).toBeLessThan(deadlineMs);
+    // Exit 0 is the server's own word that it closed before its deadline (at the deadline it exits 1), and the
+    // time it logs is measured by the same clock as that deadline.
+    const closedMs = Number(/closed in (\d+) ms; exiting 0/.exec(server.output())?.[1]);
+    expect(closedMs).toBeLessThan(deadlineMs);
+    // Seen from outside, the signal's delivery and the process's exit add to that on a loaded machine (2.55 s
+    // was seen in a parallel pass on Node 24, the server's own close well within 2 s).
+    expect(ms).toBeLessThan(deadlineMs + 2000);
 
     // The run the shutdown stopped is the server's doing, not the task's or the node's: it is not reported as a
     // failed run (which cost the task its only attempt) nor left to wait out its lease: it is handed back
