@@ -7,12 +7,22 @@ import type Redis from 'ioredis';
  */
 export async function closeRedis(client: Redis): Promise<void> {
   if (client.status !== 'ready') {
-    client.disconnect();
+    drop(client);
     return;
   }
   try {
     await client.quit();
   } catch {
-    client.disconnect(); // the connection broke during QUIT: nothing is left to flush
+    drop(client); // the connection broke during QUIT: nothing is left to flush
   }
+}
+
+/**
+ * ioredis's disconnect() only half-closes its socket and keeps a 2 s timer to destroy it: a Redis that stopped
+ * answering (paused, or a dead link) never closes its side, so the socket and the timer would outlive the app.
+ */
+function drop(client: Redis): void {
+  if (client.status === 'end') return; // closed before (a refused database): disconnect() would only start a timer
+  client.disconnect();
+  (client.stream as Redis['stream'] | undefined)?.destroy();
 }
