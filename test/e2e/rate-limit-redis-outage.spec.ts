@@ -23,10 +23,6 @@ describe('rate limiting through a Redis outage', () => {
     port = await freePort();
     redis = await startRedis(port);
   });
-  afterAll(() => {
-    redis?.kill('SIGKILL');
-  });
-
   const ctx = useTestApp({
     env: {
       ...TEST_DEFAULTS,
@@ -35,6 +31,12 @@ describe('rate limiting through a Redis outage', () => {
     },
     extraModules: [RateLimitProbeModule],
     envFactory: () => ({ REDIS_URL: `redis://127.0.0.1:${port}` }),
+  });
+  // Declared after the app's own teardown, so it runs after it (Jest runs after-hooks in declaration order): the
+  // app's Redis clients then close with a QUIT answered, not one sent to a killed server (whose ioredis socket
+  // timer would outlive the file for 2 s and keep this Jest worker from exiting).
+  afterAll(() => {
+    redis?.kill('SIGKILL');
   });
 
   const hit = (ip: string) =>
