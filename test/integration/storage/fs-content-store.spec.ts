@@ -244,9 +244,16 @@ describe('FsContentStore', () => {
       const outside = join(base, 'outside-shard');
       mkdirSync(outside);
       chmodSync(outside, 0o700);
-      symlinkSync(outside, join(shardedRoot, id.slice(0, 2)));
-      expect(await reason(sharded.put(bytes))).toBe('symlink_escape');
-      expect(readdirSync(outside)).toEqual([]);
+      const link = join(shardedRoot, id.slice(0, 2));
+      symlinkSync(outside, link);
+      try {
+        expect(await reason(sharded.put(bytes))).toBe('symlink_escape');
+        expect(readdirSync(outside)).toEqual([]);
+      } finally {
+        // The root is shared by this describe's tests: a later put whose id has this prefix (random bytes, 1 in
+        // 256 each) would otherwise meet the link and be refused.
+        unlinkSync(link);
+      }
     });
 
     it('lists the objects written before a time (mtime), in every shard, not temporaries or strangers', async () => {
