@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { testConfig, TestConfig } from '../support/config';
 import { createTestDatabase, TestDatabase } from '../support/postgres';
+import { runNode } from '../support/node-script';
 import { requireBuild } from '../support/server-process';
 
 const CLI = join(__dirname, '../../dist/src/cli.js');
@@ -23,32 +23,17 @@ describe('create-admin CLI', () => {
     env?.cleanup();
   });
 
-  function run(
-    args: string[],
-    stdin: string,
-    extraEnv: Record<string, string> = {},
-  ): Promise<{ code: number | null; output: string }> {
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, [CLI, ...args], {
-        env: {
-          PATH: process.env.PATH ?? '',
-          DATABASE_URL: db.url,
-          DATA_DIR: env.dataDir,
-          BCRYPT_COST: '4',
-          ...extraEnv,
-        },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      let output = '';
-      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      // A CLI that exits before reading its input closes the pipe: the write fails with EPIPE (seen on Node 24),
-      // which is not what these tests check; the exit code and output are.
-      child.stdin.on('error', () => undefined);
-      child.stdin.end(stdin);
-      child.on('exit', (code) => resolve({ code, output }));
+  const run = (args: string[], stdin: string, extraEnv: Record<string, string> = {}) =>
+    runNode([CLI, ...args], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        DATABASE_URL: db.url,
+        DATA_DIR: env.dataDir,
+        BCRYPT_COST: '4',
+        ...extraEnv,
+      },
+      stdin,
     });
-  }
 
   async function roleOf(username: string): Promise<string | undefined> {
     const client = new Client({ connectionString: db.url });

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateNodeKeyPair } from '../../src/common/receipts/receipt';
+import { runNode } from '../support/node-script';
 import { copyOf, flipBase64, receiptFixture } from '../support/receipts';
 
 const CLI = join(__dirname, '../../dist/src/receipts/verify-receipt.js');
@@ -24,21 +25,9 @@ describe('verify-receipt CLI', () => {
     return path;
   };
 
-  function run(args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      // No DATABASE_URL, no DATA_DIR: the check needs nothing but the file.
-      const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '' } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      // A CLI that exits before reading its input closes the pipe: the write fails with EPIPE (seen on Node 24),
-      // which is not what these tests check; the exit code and output are.
-      child.stdin.on('error', () => undefined);
-      child.stdin.end(stdin);
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  // No DATABASE_URL, no DATA_DIR: the check needs nothing but the file.
+  const run = (args: string[], stdin = '') =>
+    runNode([CLI, ...args], { env: { PATH: process.env.PATH ?? '' }, stdin });
 
   it('exits 0 when every check holds, printing each one, and notes where the server key came from', async () => {
     const path = save('good.json', file);

@@ -90,6 +90,16 @@ export async function startServer(
   };
 }
 
+/**
+ * How long the server said its close took ("closed in N ms; exiting 0"), NaN when it did not say. Exit 0 is the
+ * server's own word that it closed before SHUTDOWN_TIMEOUT_MS (at the deadline it exits 1), and this time is
+ * measured by the same clock as that deadline; seen from outside, the signal's delivery and the process's exit
+ * add to it on a loaded machine.
+ */
+export function loggedCloseMs(server: ServerProcess): number {
+  return Number(/closed in (\d+) ms; exiting 0/.exec(server.output())?.[1]);
+}
+
 /** Runs the server expecting it to refuse to start; resolves with its exit code and output. */
 export async function runServerToExit(
   env: Record<string, string>,
