@@ -13,10 +13,11 @@
  *   npm run build && node dist/bench/abuse/module-storage.js
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { largeModule } from '../support/large-module';
+import { statusField } from '../support/server-child';
 
 const MODULES = Number(process.env.ABUSE_STORAGE_MODULES ?? 16);
 const MODULE_MB = Number(process.env.ABUSE_STORAGE_MODULE_MB ?? 9);
@@ -72,11 +73,6 @@ function startServer(env: Record<string, string>): Promise<Server> {
       });
     }, 100);
   });
-}
-
-function rssOf(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match ? Number(match[1]) * 1024 : 0;
 }
 
 function bytesOnDisk(dir: string): number {
@@ -136,7 +132,7 @@ async function variant(cacheBytes: number, modules: Buffer[]): Promise<VariantRe
   });
   const pid = server.child.pid!;
   let peak = 0;
-  const sampler = setInterval(() => (peak = Math.max(peak, rssOf(pid))), 50);
+  const sampler = setInterval(() => (peak = Math.max(peak, statusField(pid, 'VmRSS'))), 50);
   try {
     const user = await request(server.base, 'POST', '/auth/register', null, {
       username: `bench_${Date.now()}`,
@@ -150,7 +146,7 @@ async function variant(cacheBytes: number, modules: Buffer[]): Promise<VariantRe
       inputs: null,
     });
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    const idle = rssOf(pid);
+    const idle = statusField(pid, 'VmRSS');
     peak = idle;
     const result: VariantResult = {
       idle,
@@ -186,7 +182,7 @@ async function variant(cacheBytes: number, modules: Buffer[]): Promise<VariantRe
         result.otherRefusals.push(`upload ${uploaded.status} ${String(uploaded.json.error)}`);
       }
     }
-    result.peak = Math.max(peak, rssOf(pid));
+    result.peak = Math.max(peak, statusField(pid, 'VmRSS'));
     result.diskAfterUploads = bytesOnDisk(store);
     for (const id of ids) {
       const deleted = await request(server.base, 'DELETE', `/modules/${id}`, key);

@@ -13,7 +13,8 @@ export interface ServerChild {
   stop(): Promise<void>;
 }
 
-const statusField = (pid: number, field: 'VmRSS' | 'VmHWM') =>
+/** A size field of a process's /proc status (VmRSS: resident now, VmHWM: its peak), in bytes (0 for a zombie). */
+export const statusField = (pid: number, field: 'VmRSS' | 'VmHWM') =>
   Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) *
   1024;
 
