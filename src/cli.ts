@@ -1,13 +1,9 @@
 // First: an unsupported Node gets a sentence, not a stack from the first dependency it cannot load.
 import './common/runtime/require-supported-node';
 import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
-import { AdminBootstrapService, describeAdminOutcome } from './admin/admin-bootstrap.service';
-import { AppModule } from './app.module';
 import { EX_CONFIG, SettingsError } from './common/config/problems';
-import { loadConfig } from './config/load-config';
 
 const USAGE =
   'usage: npm run cli -- create-admin <username> [--reset-password]   (the password is read from the terminal ' +
@@ -52,6 +48,14 @@ async function main(argv: string[]): Promise<number> {
     console.error(USAGE);
     return 2;
   }
+  // Loaded only for a command that runs: usage and --help answer at once, without the app's ~2,500 modules.
+  const [{ NestFactory }, { AppModule }, { AdminBootstrapService, describeAdminOutcome }, { loadConfig }] =
+    await Promise.all([
+      import('@nestjs/core'),
+      import('./app.module.js'),
+      import('./admin/admin-bootstrap.service.js'),
+      import('./config/load-config.js'),
+    ]);
   const config = loadConfig({
     ...process.env,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
