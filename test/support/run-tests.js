@@ -8,13 +8,15 @@ const { spawn } = require('node:child_process');
 
 const SUMMARY = /^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?$/gm;
 
-function jest(args) {
+function jest(args, nodeOptions = []) {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [require.resolve('jest/bin/jest'), ...args], {
       stdio: ['inherit', 'pipe', 'inherit'],
       env: {
         ...process.env,
-        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --experimental-vm-modules`.trim(),
+        NODE_OPTIONS: [process.env.NODE_OPTIONS ?? '', '--experimental-vm-modules', ...nodeOptions]
+          .join(' ')
+          .trim(),
       },
     });
     let out = '';
@@ -32,7 +34,12 @@ function jest(args) {
 
 async function main() {
   const extra = process.argv.slice(2);
-  const parallel = await jest(['--selectProjects', 'unit', 'integration', 'e2e', ...extra]);
+  // A young generation of 64 MB in the workers: the same 30 files in band took 4–9 % less time and ~5 % less CPU
+  // (fewer scavenges of what each file's app and module graph allocate). Not in the serial pass, which measures.
+  const parallel = await jest(
+    ['--selectProjects', 'unit', 'integration', 'e2e', ...extra],
+    ['--max-semi-space-size=64'],
+  );
   // No --forceExit: the wasmer runtime's SDK lives only in worker threads that it terminates on close.
   const serial = await jest(['--selectProjects', 'serial', '--runInBand', ...extra]);
   const [passed, failed, skipped] = [0, 1, 2].map((i) => parallel.counts[i] + serial.counts[i]);
