@@ -1,6 +1,7 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { statusField } from '../../bench/support/server-child';
 import { startServer } from '../support/server-process';
 
 const MB = 1024 * 1024;
@@ -20,8 +21,7 @@ const SETTLE_LIMIT_MS = 12_000;
 const COME_DOWN_LIMIT_MS = 45_000;
 const SAMPLE_MS = 250;
 
-const residentBytes = (pid: number) =>
-  Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
+const residentBytes = (pid: number) => statusField(pid, 'VmRSS');
 const sampleInterval = () => new Promise((resolve) => setTimeout(resolve, SAMPLE_MS));
 
 /** The lowest resident size sampled after ready, once it has not dropped by SETTLE_DROP for SETTLE_MS. */
