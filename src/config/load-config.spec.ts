@@ -35,6 +35,7 @@ describe('loadConfig', () => {
       connectionTimeoutMs: 30_000,
       migrationLockTimeoutMs: 300_000,
       embeddedVacuumIntervalMs: 300_000,
+      embeddedSharedBuffersMb: 32,
     });
     expect(sut.redis.url).toBeNull();
     expect(sut.http.expectCtMaxAge).toBeNull();
@@ -147,6 +148,7 @@ describe('loadConfig', () => {
       DB_CONNECTION_TIMEOUT_SECS: '5',
       DB_MIGRATION_LOCK_TIMEOUT_SECS: '20',
       EMBEDDED_VACUUM_INTERVAL_SECS: '0',
+      EMBEDDED_SHARED_BUFFERS_MB: '64',
       DATABASE_URL: 'postgres://vcp@db.internal:5432/vcp',
       REDIS_URL: 'redis://127.0.0.1:6379',
       CORS_ALLOWED_ORIGINS: 'https://a.example.com, https://b.example.com',
@@ -160,6 +162,7 @@ describe('loadConfig', () => {
       connectionTimeoutMs: 5000,
       migrationLockTimeoutMs: 20_000,
       embeddedVacuumIntervalMs: 0,
+      embeddedSharedBuffersMb: 64,
     });
     expect(sut.http.corsAllowedOrigins).toEqual(['https://a.example.com', 'https://b.example.com']);
     expect(sut.http.trustedProxyCidrs).toEqual(['10.0.0.0/8', '127.0.0.1']);

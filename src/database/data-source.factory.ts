@@ -137,7 +137,7 @@ export async function buildDataSourceOptions(
   const dataDir = embeddedDataDir(settings);
   // DATA_DIR for the lock; the data dir itself is made whole by openEmbeddedPostgres (or refused if a file).
   mkdirSync(dirname(dataDir), { recursive: true, mode: 0o700 });
-  const { pglite, pgConfig } = await openEmbeddedPostgres(dataDir);
+  const { pglite, pgConfig } = await openEmbeddedPostgres(dataDir, database.embeddedSharedBuffersMb);
   const extra = {
     ...pgConfig,
     max: 1,

@@ -2,6 +2,9 @@ import { defineFeatureConfig } from '../common/config/feature-config';
 import { IntVariable } from '../common/config/variables';
 import { PostgresUrlVariable } from './postgres-url';
 
+/** See README's Configuration; bench/README.md, "The embedded database's buffer pool", for the measurements. */
+export const EMBEDDED_SHARED_BUFFERS_MB = 32;
+
 export class DatabaseVariables {
   @PostgresUrlVariable()
   DATABASE_URL?: string;
@@ -17,6 +20,10 @@ export class DatabaseVariables {
 
   @IntVariable(0, 86_400)
   EMBEDDED_VACUUM_INTERVAL_SECS?: number;
+
+  // PGlite's 32-bit WebAssembly memory holds the pool: at 2048 MB it no longer starts.
+  @IntVariable(1, 1024)
+  EMBEDDED_SHARED_BUFFERS_MB?: number;
 }
 
 export class DatabaseConfig {
@@ -28,6 +35,8 @@ export class DatabaseConfig {
   readonly migrationLockTimeoutMs!: number;
   /** How often the embedded database is vacuumed and analyzed (it has no autovacuum); 0: never. */
   readonly embeddedVacuumIntervalMs!: number;
+  /** The embedded database's buffer pool, in MB (PostgreSQL's `shared_buffers`). */
+  readonly embeddedSharedBuffersMb!: number;
 
   constructor(values: DatabaseConfig) {
     Object.assign(this, values);
@@ -45,5 +54,6 @@ export const databaseConfig = defineFeatureConfig({
       connectionTimeoutMs: (env.DB_CONNECTION_TIMEOUT_SECS ?? 30) * 1000,
       migrationLockTimeoutMs: (env.DB_MIGRATION_LOCK_TIMEOUT_SECS ?? 300) * 1000,
       embeddedVacuumIntervalMs: (env.EMBEDDED_VACUUM_INTERVAL_SECS ?? 300) * 1000,
+      embeddedSharedBuffersMb: env.EMBEDDED_SHARED_BUFFERS_MB ?? EMBEDDED_SHARED_BUFFERS_MB,
     }),
 });

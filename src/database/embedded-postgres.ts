@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { lockDataDir } from './data-dir-lock';
+import { EMBEDDED_SHARED_BUFFERS_MB } from './database.config';
 import { EmbeddedConnection } from './embedded-connection';
 
 /** What the app needs of a PGlite instance (its ESM and CJS typings differ, so a structural type). */
@@ -17,14 +18,21 @@ export interface EmbeddedPostgres {
 }
 
 /** Opens (creating on first use) the PGlite database persisted in `dataDir`, holding its lock until closed. */
-export async function openEmbeddedPostgres(dataDir: string): Promise<EmbeddedPostgres> {
+export async function openEmbeddedPostgres(
+  dataDir: string,
+  sharedBuffersMb = EMBEDDED_SHARED_BUFFERS_MB,
+): Promise<EmbeddedPostgres> {
   const release = lockDataDir(dataDir);
   try {
     // PGlite is ESM-only; `module: node20` keeps this a real dynamic import in the CommonJS build.
     const { PGlite } = await import('@electric-sql/pglite');
     // A new data dir is made in a thread of its own (see the worker): ~400 MB less resident memory until restart.
     if (!existsSync(join(dataDir, 'PG_VERSION'))) await createDataDir(dataDir);
-    const pglite = await PGlite.create({ dataDir }).catch((error: unknown) => {
+    const pglite = await PGlite.create({
+      dataDir,
+      // A start option, not postgresql.conf: PGlite's `postgresqlconf` would overwrite the data dir's whole file.
+      startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${sharedBuffersMb}MB`],
+    }).catch((error: unknown) => {
       throw openFailure(dataDir, error);
     });
     const handle: PGliteHandle = {
