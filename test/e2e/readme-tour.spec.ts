@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bashBlocks, instrument, mismatches, outputsOf, README } from '../support/readme-tour';
 import { eventually } from '../support/eventually';
+import { seedDataDir } from '../support/pglite-template';
 import { ServerProcess, exited, startServer } from '../support/server-process';
 
 const ROOT = join(__dirname, '../..');
@@ -67,7 +68,8 @@ describe('README matcher for `# → …` lines', () => {
     server = await startServer({
       ...env,
       EMBEDDED_NODE: 'auto', // npm start's default (startServer turns it off)
-      DATA_DIR: join(dir, 'data'),
+      // A new cluster copied in, as initdb would make it (~8–10 s of CPU): a first start is server-process.spec's.
+      DATA_DIR: seedDataDir(join(dir, 'data')),
       WASM_ALLOWED_ROOTS: join(dir, 'data', 'wasm-modules'),
     });
     base = `http://127.0.0.1:${server.port}`;
