@@ -7,7 +7,10 @@ const vm = require('node:vm');
 // on our path are transpiled to CommonJS for the tests alone.
 const JEST_REQUIRES_ESM = typeof vm.SourceTextModule?.prototype.hasAsyncGraph === 'function';
 const ESM_ONLY = JEST_REQUIRES_ESM ? [] : ['content-disposition'];
-const esmToCjs = ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', target: 'ES2022' }, diagnostics: false }];
+const esmToCjs = [
+  'ts-jest',
+  { tsconfig: { allowJs: true, module: 'commonjs', target: 'ES2022' }, diagnostics: false },
+];
 /** Tests that measure time or event-loop lag: they run in a second pass with nothing else on the machine. */
 const SERIAL = [
   '/test/integration/wasm/conformance.spec.ts',
@@ -27,9 +30,16 @@ const common = {
     '^.+\\.ts$': tsJest,
     ...(ESM_ONLY.length ? { [`node_modules/(${ESM_ONLY.join('|')})/.+\\.js$`]: esmToCjs } : {}),
   },
-  transformIgnorePatterns: ESM_ONLY.length ? [`/node_modules/(?!(${ESM_ONLY.join('|')})/)`] : ['/node_modules/'],
+  transformIgnorePatterns: ESM_ONLY.length
+    ? [`/node_modules/(?!(${ESM_ONLY.join('|')})/)`]
+    : ['/node_modules/'],
   testEnvironment: 'node',
 };
+/**
+ * The parallel pass's projects reuse V8's code cache for the modules every test file loads again (see the
+ * runtime); the serial pass, which measures time and memory, keeps Jest's own runtime.
+ */
+const parallel = { ...common, runtime: '<rootDir>/test/support/code-cache-runtime.js' };
 
 module.exports = {
   // Two cores, three workers: many files wait on timers, child processes or the database, which left a core idle
@@ -38,9 +48,9 @@ module.exports = {
   testTimeout: 60_000,
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
   projects: [
-    { ...common, displayName: 'unit', rootDir: '.', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
+    { ...parallel, displayName: 'unit', rootDir: '.', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
     {
-      ...common,
+      ...parallel,
       displayName: 'integration',
       rootDir: '.',
       testMatch: ['<rootDir>/test/integration/**/*.spec.ts'],
@@ -48,7 +58,7 @@ module.exports = {
       globalSetup: '<rootDir>/test/support/global-setup.js',
     },
     {
-      ...common,
+      ...parallel,
       displayName: 'e2e',
       rootDir: '.',
       testMatch: ['<rootDir>/test/e2e/**/*.spec.ts'],
