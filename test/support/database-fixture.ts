@@ -13,25 +13,29 @@ export interface DatabaseFixture {
   close(): Promise<void>;
 }
 
-/** The app's database module on a fresh (migrated) database of `database`, with `providers`, without the app. */
+/**
+ * The app's database module on a fresh (migrated) database of `database`, with `providers` and settings `env`,
+ * without the app.
+ */
 export async function databaseFixture(
   database: TestDatabaseKind,
   providers: Provider[],
+  env: Record<string, string> = {},
 ): Promise<DatabaseFixture> {
-  const env = await createTestEnv(database);
+  const testEnv = await createTestEnv(database, env);
   const moduleRef = await Test.createTestingModule({
-    imports: [ConfigModule.forRoot(env.config), DatabaseModule],
+    imports: [ConfigModule.forRoot(testEnv.config), DatabaseModule],
     providers,
   }).compile();
   await moduleRef.init();
   return {
-    env,
+    env: testEnv,
     moduleRef,
     session: moduleRef.get(DatabaseSession),
     tx: moduleRef.get(TransactionRunner),
     close: async () => {
       await moduleRef.close();
-      await env.dispose();
+      await testEnv.dispose();
     },
   };
 }

@@ -1,39 +1,22 @@
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Test, TestingModule } from '@nestjs/testing';
-import { ConfigModule } from '../../../src/config/config.module';
+import { ConfigValidationError } from '../../../src/common/config/problems';
 import { loadDatabaseSettings } from '../../../src/config/load-config';
 import { EMBEDDED_SHARED_BUFFERS_MB } from '../../../src/database/database.config';
-import { DatabaseModule } from '../../../src/database/database.module';
 import { embeddedDataDir } from '../../../src/database/data-source.factory';
-import { DatabaseSession } from '../../../src/database/transaction-runner';
-import { ConfigValidationError } from '../../../src/common/config/problems';
-import { testConfig, TestConfig } from '../../support/config';
+import { DatabaseFixture, databaseFixture } from '../../support/database-fixture';
+import { migratedTemplate } from '../../support/pglite-template';
 
 /** The app's database module on a fresh PGlite, with the given settings. */
 function usePglite(env: Record<string, string>) {
-  const ctx = {} as {
-    env: TestConfig;
-    moduleRef: TestingModule;
-    session: DatabaseSession;
-    confBefore: string;
-  };
+  const ctx = {} as { fixture: DatabaseFixture };
   beforeAll(async () => {
-    ctx.env = testConfig(env);
-    ctx.confBefore = readFileSync(join(embeddedDataDir(ctx.env.config), 'postgresql.conf'), 'utf8');
-    ctx.moduleRef = await Test.createTestingModule({
-      imports: [ConfigModule.forRoot(ctx.env.config), DatabaseModule],
-    }).compile();
-    await ctx.moduleRef.init();
-    ctx.session = ctx.moduleRef.get(DatabaseSession);
+    ctx.fixture = await databaseFixture('pglite', [], env);
   });
-  afterAll(async () => {
-    await ctx.moduleRef?.close();
-    ctx.env?.cleanup();
-  });
+  afterAll(() => ctx.fixture?.close());
   const sharedBuffers = async () =>
-    (await ctx.session.query<{ shared_buffers: string }>('SHOW shared_buffers'))[0].shared_buffers;
+    (await ctx.fixture.session.query<{ shared_buffers: string }>('SHOW shared_buffers'))[0].shared_buffers;
   return { ctx, sharedBuffers };
 }
 
@@ -57,10 +40,11 @@ describe('EMBEDDED_SHARED_BUFFERS_MB', () => {
 
     // PGlite's own `postgresqlconf` option would replace the data dir's whole postgresql.conf: a start option
     // leaves the file (initdb's locale, time zone and text search settings) as it was.
-    it("leaves the data dir's postgresql.conf untouched", () => {
-      const conf = readFileSync(join(embeddedDataDir(ctx.env.config), 'postgresql.conf'), 'utf8');
-      expect(conf).toBe(ctx.confBefore);
-      expect(conf).toMatch(/^shared_buffers = 128MB/m);
+    it("leaves the data dir's postgresql.conf untouched", async () => {
+      const conf = (dir: string) => readFileSync(join(dir, 'postgresql.conf'), 'utf8');
+      const used = conf(embeddedDataDir(ctx.fixture.env.config));
+      expect(used).toBe(conf(await migratedTemplate()));
+      expect(used).toMatch(/^shared_buffers = 128MB/m);
     });
   });
 
