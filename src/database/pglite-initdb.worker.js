@@ -10,8 +10,13 @@
 const { parentPort, workerData } = require('node:worker_threads');
 
 async function main() {
+  const { dataDir, sharedBuffersMb } = /** @type {{ dataDir: string, sharedBuffersMb: number }} */ (
+    workerData
+  );
   const { PGlite } = await import('@electric-sql/pglite');
-  const pglite = await PGlite.create({ dataDir: /** @type {string} */ (workerData) });
+  // The serving instance's buffer pool here too (see openEmbeddedPostgres): less memory at the first start's peak.
+  const startParams = [...PGlite.defaultStartParams, '-c', `shared_buffers=${sharedBuffersMb}MB`];
+  const pglite = await PGlite.create({ dataDir, startParams });
   await pglite.close();
 }
 
