@@ -27,12 +27,10 @@ export async function openEmbeddedPostgres(
     // PGlite is ESM-only; `module: node20` keeps this a real dynamic import in the CommonJS build.
     const { PGlite } = await import('@electric-sql/pglite');
     // A new data dir is made in a thread of its own (see the worker): ~400 MB less resident memory until restart.
-    if (!existsSync(join(dataDir, 'PG_VERSION'))) await createDataDir(dataDir, sharedBuffersMb);
-    const pglite = await PGlite.create({
-      dataDir,
-      // A start option, not postgresql.conf: PGlite's `postgresqlconf` would overwrite the data dir's whole file.
-      startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${sharedBuffersMb}MB`],
-    }).catch((error: unknown) => {
+    // A start option, not postgresql.conf: PGlite's `postgresqlconf` would overwrite the data dir's whole file.
+    const startParams = [...PGlite.defaultStartParams, '-c', `shared_buffers=${sharedBuffersMb}MB`];
+    if (!existsSync(join(dataDir, 'PG_VERSION'))) await createDataDir(dataDir, startParams);
+    const pglite = await PGlite.create({ dataDir, startParams }).catch((error: unknown) => {
       throw openFailure(dataDir, error);
     });
     const handle: PGliteHandle = {
@@ -81,7 +79,7 @@ const reasonOf = (error: unknown) => (error instanceof Error ? error.message : S
  * data dir with PG_VERSION but not all of its files, which PGlite could never open again. A leftover sibling
  * is an earlier creation's that did not finish; the caller holds the data dir's lock, so nobody else uses it.
  */
-async function createDataDir(dataDir: string, sharedBuffersMb: number): Promise<void> {
+async function createDataDir(dataDir: string, startParams: string[]): Promise<void> {
   const building = `${dataDir}.creating`;
   try {
     const existing = statSync(dataDir, { throwIfNoEntry: false });
@@ -89,10 +87,10 @@ async function createDataDir(dataDir: string, sharedBuffersMb: number): Promise<
     if (existing && !existing.isDirectory()) throw new Error(`${dataDir} is not a directory`);
     // Files without PG_VERSION: an older version's interrupted creation (it wrote in place); initdb over them
     // in place, as that version did, rather than move or delete files this version did not write.
-    if (existing && readdirSync(dataDir).length > 0) return await runInitdb(dataDir, sharedBuffersMb);
+    if (existing && readdirSync(dataDir).length > 0) return await runInitdb(dataDir, startParams);
     rmSync(building, { recursive: true, force: true });
     mkdirSync(building, { mode: 0o700 }); // only the server's user reads the database
-    await runInitdb(building, sharedBuffersMb);
+    await runInitdb(building, startParams);
     renameSync(building, dataDir); // atomic on one file system (and replaces an empty dir)
   } catch (error) {
     rmSync(building, { recursive: true, force: true });
@@ -100,11 +98,14 @@ async function createDataDir(dataDir: string, sharedBuffersMb: number): Promise<
   }
 }
 
-/** Runs initdb for `dataDir` in a thread that ends with it (pglite-initdb.worker.js). */
-function runInitdb(dataDir: string, sharedBuffersMb: number): Promise<void> {
+/**
+ * Runs initdb for `dataDir` in a thread that ends with it (pglite-initdb.worker.js). The thread's instance
+ * starts as the serving one will (`startParams`: its buffer pool), so the first start's peak is no larger.
+ */
+function runInitdb(dataDir: string, startParams: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(join(__dirname, 'pglite-initdb.worker.js'), {
-      workerData: { dataDir, sharedBuffersMb },
+      workerData: { dataDir, startParams },
     });
     let answer: { done?: true; error?: string } | undefined;
     worker.once('message', (message: { done?: true; error?: string }) => (answer = message));

@@ -10,12 +10,8 @@
 const { parentPort, workerData } = require('node:worker_threads');
 
 async function main() {
-  const { dataDir, sharedBuffersMb } = /** @type {{ dataDir: string, sharedBuffersMb: number }} */ (
-    workerData
-  );
+  const { dataDir, startParams } = /** @type {{ dataDir: string, startParams: string[] }} */ (workerData);
   const { PGlite } = await import('@electric-sql/pglite');
-  // The serving instance's buffer pool here too (see openEmbeddedPostgres): less memory at the first start's peak.
-  const startParams = [...PGlite.defaultStartParams, '-c', `shared_buffers=${sharedBuffersMb}MB`];
   const pglite = await PGlite.create({ dataDir, startParams });
   await pglite.close();
 }
