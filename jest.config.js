@@ -45,6 +45,11 @@ module.exports = {
   // Two cores, three workers: many files wait on timers, child processes or the database, which left a core idle
   // 8–11 % of the parallel pass with two (a 24-file sample: 131–140 s with two workers, 123 s with three, idle 1 %).
   maxWorkers: 3,
+  // A worker that ran ~100 files holds ~2 GB of heap and ~3 GB resident (vm contexts Node keeps alive: on Node 20
+  // through the ES modules PGlite's import() creates, on 24 through V8's template caches). Exiting it took 401–471 ms
+  // from its 'exit' event to its end, three at once, against Jest's default allowance of 500 ms; past that Jest
+  // kills it and warns "a worker process has failed to exit gracefully" (once per `.ci/run`, with no open handle).
+  workerGracefulExitTimeout: 3000,
   testTimeout: 60_000,
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
   projects: [
