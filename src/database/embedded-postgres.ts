@@ -24,7 +24,8 @@ export async function openEmbeddedPostgres(
 ): Promise<EmbeddedPostgres> {
   const release = lockDataDir(dataDir);
   try {
-    // PGlite is ESM-only; `module: node20` keeps this a real dynamic import in the CommonJS build.
+    // Loaded on first use: a server on PostgreSQL never loads PGlite. `module: node20` keeps this a real dynamic
+    // import in the CommonJS build (PGlite's ES module build, as the initdb thread loads it).
     const { PGlite } = await import('@electric-sql/pglite');
     // A new data dir is made in a thread of its own (see the worker): ~400 MB less resident memory until restart.
     // A start option, not postgresql.conf: PGlite's `postgresqlconf` would overwrite the data dir's whole file.
