@@ -48,7 +48,7 @@ module.exports = {
   // A worker that ran ~100 files holds ~2 GB of heap and ~3 GB resident (vm contexts Node keeps alive: on Node 20
   // through the ES modules PGlite's import() creates, on 24 through V8's template caches). Exiting it took 401–471 ms
   // from its 'exit' event to its end, three at once, against Jest's default allowance of 500 ms; past that Jest
-  // kills it and warns "a worker process has failed to exit gracefully" (once per `.ci/run`, with no open handle).
+  // kills it and warns "a worker process has failed to exit gracefully" (3 of 5 full passes, with no open handle).
   workerGracefulExitTimeout: 3000,
   testTimeout: 60_000,
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
