@@ -3,7 +3,9 @@
  * `completed`, executed either by the server's embedded node or by real agent processes (`dist/src/agent`),
  * never by the bench's signed test nodes. Submissions come from a child process (support/task-nodes.ts);
  * this process only polls the queue until it is empty and reads the agents' `--json` events for their
- * per-run overhead (`overhead_ms`: the agent's time for a run minus the engine call's).
+ * per-run overhead (`overhead_ms`: the agent's time for a run minus the engine call's). The agents' rows also
+ * print the part after the last submission alone (its rate and CPU per result): the agents' path without the
+ * submissions competing for the server.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -205,12 +207,15 @@ async function cpuSnapshot(
   };
 }
 
+type CpuSnapshot = Awaited<ReturnType<typeof cpuSnapshot>>;
+
 function cpuLine(
-  before: Awaited<ReturnType<typeof cpuSnapshot>>,
-  after: Awaited<ReturnType<typeof cpuSnapshot>>,
+  before: CpuSnapshot,
+  after: CpuSnapshot,
   tasks: number,
   submitterCpuS: number,
   agents: number,
+  per = 'task',
 ): string {
   // A backend that started during the row counts from zero; one that ended is left out (it reads 0 now).
   let database = 0;
@@ -219,10 +224,11 @@ function cpuLine(
   const ticks = after.machine.total - before.machine.total;
   const share = (part: number) => `${((part / ticks) * 100 * availableParallelism()).toFixed(0)} %`;
   return (
-    `  CPU per task: server ${perTask(after.server - before.server)}` +
+    `  CPU per ${per}: server ${perTask(after.server - before.server)}` +
     (agents ? `, agents ${perTask(after.agents - before.agents)}` : '') +
     (after.backends.size ? `, PostgreSQL ${perTask(database)}` : '') +
-    `, submitter ${perTask(submitterCpuS)}; the machine busy ` +
+    (submitterCpuS > 0 ? `, submitter ${perTask(submitterCpuS)}` : '') +
+    `; the machine busy ` +
     `${share(after.machine.busy - before.machine.busy)} of ${availableParallelism() * 100} %, ` +
     `steal ${share(after.machine.steal - before.machine.steal)}`
   );
@@ -266,6 +272,13 @@ export async function endToEnd(deps: EndToEndDeps, row: EndToEndRow): Promise<vo
     const startedAt = Date.now();
     const submitter = await submit(row.tasks);
     const submittedS = (performance.now() - started) / 1000;
+    // The agents' rows split at the last submission: after it, the agents' path alone (result, next claim).
+    const atLastSubmission = agents.length
+      ? {
+          cpu: await cpuSnapshot(deps, server.child.pid!, agentPids, databaseUrl, backendsSeen),
+          results: agents.reduce((sum, agent) => sum + agent.overheadMs.length, 0),
+        }
+      : undefined;
     const failed = await drained(server.base, userKey, Date.now() + 600_000);
     const seenEmptyS = (performance.now() - started) / 1000;
     const after = await cpuSnapshot(deps, server.child.pid!, agentPids, databaseUrl, backendsSeen);
@@ -303,6 +316,15 @@ export async function endToEnd(deps: EndToEndDeps, row: EndToEndRow): Promise<vo
           : ''),
     );
     console.log(cpuLine(before, after, row.tasks, submitter.cpuShare * submittedS, row.agents));
+    if (atLastSubmission) {
+      const rest = row.tasks - atLastSubmission.results;
+      const restS = elapsedS - submittedS;
+      console.log(
+        `  after the last submission, agents alone: ${(rest / restS).toFixed(0)} results/s (${rest} in ` +
+          `${restS.toFixed(2)} s to the last completed_at; ${atLastSubmission.results} results before it)`,
+      );
+      console.log(cpuLine(atLastSubmission.cpu, after, rest, 0, row.agents, 'result'));
+    }
   } finally {
     await Promise.all(agents.map(stopAgent));
     await server.stop();
