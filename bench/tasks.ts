@@ -11,10 +11,11 @@
  * tasks submit → completed by the embedded node on PGlite (≥ 200 tasks/s) and by two agent processes on
  * PostgreSQL (≥ 300 tasks/s, agent overhead per run p50 ≤ 2 ms). Verification rows (issue 18,
  * support/verification-cost.ts): cost per completed task of quorum 2 (≤ 2.2×) and of adaptive replication with
- * trusted nodes (≤ 1.3×) relative to min_nodes 1, and a planted liar under both. Knobs: SAMPLES (latency samples, 300),
- * RUNS (throughput runs, 3000), E2E_TASKS (end-to-end tasks, 1000), E2E_POLL_MS (how often the end-to-end rows
- * look for an empty queue, 250; their end is the last completed_at), VERIFY_TASKS (tasks per verification
- * mode and round, 400), VERIFY_ROUNDS (3), PARTS (engine,verification,end-to-end),
+ * trusted nodes (≤ 1.3×) relative to min_nodes 1, and a planted liar under both. Knobs: SAMPLES (latency samples,
+ * 300), RUNS (throughput runs, 3000), E2E_TASKS (end-to-end tasks, 1000), E2E_WARMUP (end-to-end warm-up tasks;
+ * default 50, then four rounds of 250), E2E_POLL_MS (how often the end-to-end rows look for an empty queue, 250;
+ * their end is the last completed_at), VERIFY_TASKS (tasks per verification mode and round, 400), VERIFY_ROUNDS
+ * (3), PARTS (engine,verification,end-to-end),
  * BENCH_LOG_LEVEL (the server's LOG_LEVEL, default info as in production; its output is discarded),
  * BENCH_SERVER_ENV (extra server settings, e.g. DB_MAX_CONNECTIONS=20,LOG_LEVEL=warn).
  */

@@ -102,6 +102,46 @@ const stopAgent = (agent: AgentProcess) =>
  */
 const DRAIN_POLL_MS = Number(process.env.E2E_POLL_MS ?? 250);
 
+/**
+ * The rows measure a warm server, as one that has run for a while is. A freshly started server spent 30–60 %
+ * more CPU on each of its first ~1 000 tasks (2026-12-06, bench/README.md "A warm server"), so the warm-up is
+ * 50 tasks (modules fetched and cached, engine workers started, statements prepared), then WARMUP_ROUNDS rounds of
+ * WARMUP_ROUND_TASKS, each drained before the next, and the row prints the server's CPU per task by round (short and
+ * drained at its end, a round reads higher than the row). E2E_WARMUP=n warms up with n tasks instead (50: a cold
+ * server, as before 2026-12-06).
+ */
+const WARMUP_FIRST_TASKS = 50;
+const WARMUP_ROUNDS = 4;
+const WARMUP_ROUND_TASKS = 250;
+
+export async function warmUp(
+  submit: (count: number) => Promise<unknown>,
+  drain: () => Promise<boolean>,
+  serverCpuSeconds: () => number,
+  fixedTasks?: number,
+): Promise<string> {
+  const round = async (count: number) => {
+    const before = serverCpuSeconds();
+    await submit(count);
+    if (await drain()) throw new Error('warm-up tasks failed');
+    return ((serverCpuSeconds() - before) * 1000) / count;
+  };
+  if (fixedTasks !== undefined && !(Number.isInteger(fixedTasks) && fixedTasks > 0)) {
+    throw new Error(`E2E_WARMUP must be a positive whole number of tasks, not ${fixedTasks}`);
+  }
+  const rounds =
+    fixedTasks !== undefined
+      ? [fixedTasks]
+      : [WARMUP_FIRST_TASKS, ...Array<number>(WARMUP_ROUNDS).fill(WARMUP_ROUND_TASKS)];
+  const perTask: number[] = [];
+  for (const count of rounds) perTask.push(await round(count));
+  return (
+    `warm-up: ${rounds.reduce((sum, count) => sum + count, 0)} tasks` +
+    `${fixedTasks !== undefined ? ' (E2E_WARMUP)' : ''}, server CPU per task by round ` +
+    `${perTask.map((ms) => ms.toFixed(1)).join(', ')} ms`
+  );
+}
+
 /** Polls until no task of the account is pending or running; answers whether any ended `failed`. */
 async function drained(base: string, userKey: string, deadlineMs: number): Promise<boolean> {
   const count = async (status: string) => {
@@ -256,9 +296,12 @@ export async function endToEnd(deps: EndToEndDeps, row: EndToEndRow): Promise<vo
     await Promise.all(agents.map((agent) => agent.started));
     const submit = (count: number) =>
       deps.runTaskNodes({ mode: 'submit', base: server.base, userKey, count, concurrency: 8 });
-    // Warm-up: modules fetched and cached, engine workers started, statements prepared.
-    await submit(50);
-    if (await drained(server.base, userKey, Date.now() + 60_000)) throw new Error('warm-up tasks failed');
+    const warmedUp = await warmUp(
+      submit,
+      () => drained(server.base, userKey, Date.now() + 60_000),
+      () => deps.cpuSeconds(server.child.pid!),
+      process.env.E2E_WARMUP ? Number(process.env.E2E_WARMUP) : undefined,
+    );
     for (const agent of agents) {
       agent.overheadMs.length = 0;
       agent.engineMs.length = 0;
@@ -316,6 +359,7 @@ export async function endToEnd(deps: EndToEndDeps, row: EndToEndRow): Promise<vo
           : ''),
     );
     console.log(cpuLine(before, after, row.tasks, submitter.cpuShare * submittedS, row.agents));
+    console.log(`  ${warmedUp}`);
     if (atLastSubmission) {
       const rest = row.tasks - atLastSubmission.results;
       const restS = elapsedS - submittedS;
