@@ -30,8 +30,11 @@ export class ReputationRepository {
     await this.db.queryPrepared(
       'vcp_record_verdicts',
       `WITH runs AS (
+         -- By primary key (= ANY) within the task: joined to the unnest alone, the generic plan made on the embedded
+         -- database (which never gathers statistics) read every run of every task per write (bench/README.md).
          UPDATE task_runs r SET verdict = f.verdict
-           FROM unnest($3::uuid[], $4::varchar[]) AS f(run_id, verdict) WHERE r.run_id = f.run_id
+           FROM unnest($3::uuid[], $4::varchar[]) AS f(run_id, verdict)
+          WHERE r.run_id = ANY($3::uuid[]) AND r.task_id = $5::uuid AND r.run_id = f.run_id
          RETURNING r.run_id),
        v AS (
          SELECT node_id, count(*) FILTER (WHERE verdict = 'valid')::int AS valid,

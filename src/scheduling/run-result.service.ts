@@ -13,7 +13,7 @@ import { TaskEventSignal } from '../tasks/task-event-signal';
 import { WorkSignal } from '../tasks/work-signal';
 import { RunResultRequestDto, RunResultResponseDto, TASK_FAULT_OUTCOMES } from './dto/result.dto';
 import { LeasedRunFacts, LeasedRuns } from './leased-runs';
-import { RunForResult, RunsRepository } from './runs.repository';
+import { RunForResult, RunOutcome as RecordedOutcome, RunsRepository } from './runs.repository';
 import { ReputationRepository } from './reputation.repository';
 import { isBodyRefusal, receiptOf, signatureInvalid } from './result-receipt';
 import { leaseLost, RunRelease } from './run-release';
@@ -22,6 +22,16 @@ import { noEffect, OkEffect, Verification, Verdict } from './verification';
 import { ZkResults } from './zk-results';
 
 const OPEN: ReadonlySet<string> = new Set(['pending', 'running']);
+
+/** What a result records beside the node's body: as checked and answered here. */
+interface RecordedResult {
+  outcome: string;
+  outputHash: string;
+  requestHash: string;
+  response: RunResultResponseDto;
+  receipt: RunReceipt;
+  nodePublicKey: string;
+}
 
 /**
  * POST /runs/:run_id/result. Fence check, hash check, the run row, the task's state change and the stored
@@ -208,8 +218,9 @@ export class RunResultService {
    * replica kept when it leased the run (LeasedRuns), else from an unlocked read of the run. The one write
    * (RunsRepository.finish with a completion) then checks under its own locks everything that can have changed
    * — the lease (fence, leased, not expired), the task (still open, still one the run completes alone) and the
-   * node's key — and writes nothing otherwise. null: not this case, or the state moved on; the locked path
-   * below then decides (and audits a bad signature), as it always did.
+   * node's key — and writes nothing otherwise. A remembered quorum run's result, checked the same way, goes to
+   * undecidedQuorumResult. null: not this case, or the state moved on; the locked path below then decides (and
+   * audits a bad signature), as it always did.
    */
   private async soloCompletion(
     nodeId: string,
@@ -227,15 +238,14 @@ export class RunResultService {
       return null;
     }
     const id = runId.toLowerCase();
-    const remembered = this.leased.take(id);
-    // A quorum run's result is decided with its task locked: no read or write to spare it, none to add.
-    if (remembered && !remembered.completesAlone) return null;
-    const run = remembered ?? (await this.soloRunAsRead(id));
+    const run = this.leased.take(id) ?? (await this.soloRunAsRead(id));
     if (!run || run.nodeId !== nodeId || run.fence !== dto.fence || run.taskType === 'zk_proof') return null;
     const outputHash = jsonSha256Hex(dto.output ?? null);
     if (outputHash !== dto.output_hash) return null;
     const receipt = receiptOf(run, dto, outputHash);
     if (!verifyReceipt(receipt, dto.signature, run.nodePublicKey)) return null;
+    if (!run.completesAlone)
+      return this.undecidedQuorumResult(run, dto, { outputHash, requestHash, receipt });
     const effect = noEffect('completed');
     const response: RunResultResponseDto = {
       run_id: run.runId,
@@ -255,6 +265,34 @@ export class RunResultService {
       throw error;
     }
     this.announce(response, effect, dto.outcome, { taskType: run.taskType, status: 'completed' });
+    return response;
+  }
+
+  /**
+   * A quorum run's checked `ok` result that decides nothing yet, in one statement on the embedded database
+   * (RunsRepository.finishUndecidedQuorumRun). null when it wrote nothing: the locked path decides.
+   */
+  private async undecidedQuorumResult(
+    run: LeasedRunFacts,
+    dto: RunResultRequestDto,
+    checked: { outputHash: string; requestHash: string; receipt: RunReceipt },
+  ): Promise<RunResultResponseDto | null> {
+    const response: RunResultResponseDto = {
+      run_id: run.runId,
+      task_id: run.taskId,
+      run_status: 'succeeded',
+      task_status: '',
+      task_status_reason: null,
+    };
+    const { nodePublicKey } = run;
+    const outcome = this.outcomeOf(dto, { ...checked, outcome: dto.outcome, response, nodePublicKey });
+    const taskStatus = await this.runs.finishUndecidedQuorumRun(run.runId, run.fence, run.taskId, {
+      ...outcome,
+      verdict: null,
+    });
+    if (taskStatus === null) return null;
+    response.task_status = taskStatus;
+    this.announce(response, noEffect(taskStatus), dto.outcome, {});
     return response;
   }
 
@@ -290,18 +328,18 @@ export class RunResultService {
   private record(
     run: Pick<RunForResult, 'runId' | 'taskId' | 'fence'>,
     dto: RunResultRequestDto,
-    result: {
-      outcome: string;
-      outputHash: string;
-      requestHash: string;
-      response: RunResultResponseDto;
-      receipt: RunReceipt;
-      verdict: Verdict | null;
-      nodePublicKey: string;
-      completes: boolean;
-    },
+    result: RecordedResult & { verdict: Verdict | null; completes: boolean },
   ): Promise<boolean> {
     return this.runs.finish(run.runId, run.fence, {
+      ...this.outcomeOf(dto, result),
+      verdict: result.verdict,
+      completion: result.completes ? { taskId: run.taskId, output: dto.output ?? null } : null,
+    });
+  }
+
+  /** What a result writes into its run row. */
+  private outcomeOf(dto: RunResultRequestDto, result: RecordedResult): Omit<RecordedOutcome, 'verdict'> {
+    return {
       status: result.response.run_status as 'succeeded' | 'failed' | 'rejected',
       outcome: result.outcome,
       output: dto.output ?? null,
@@ -316,9 +354,7 @@ export class RunResultService {
       receipt: result.receipt,
       signature: dto.signature,
       nodePublicKey: result.nodePublicKey,
-      verdict: result.verdict,
-      completion: result.completes ? { taskId: run.taskId, output: dto.output ?? null } : null,
-    });
+    };
   }
 
   private countVerdicts(effect: OkEffect): void {

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DatabaseSession } from '../database/transaction-runner';
 import { completeTaskStatement, OPEN_STATUSES } from '../tasks/task-statements';
 import { leaseDeadline } from './lease-deadline';
+import { finishParameters, recordRun } from './run-result-statement';
 
 export interface ProofContext {
   nodeId: string;
@@ -213,31 +214,7 @@ export class RunsRepository {
 
   /** Records the result if the lease still holds (same fence, still leased, not expired). false: it did not. */
   async finish(runId: string, fence: string, result: RunOutcome): Promise<boolean> {
-    const recordRun = (andAlso = '') => `UPDATE task_runs SET status = $3, outcome = $4, output = $5::jsonb,
-              output_hash = $6, stdout = $7, stderr = $8, exit_code = $9, execution_time_ms = $10, gas_used = $11,
-              result_request_hash = $12, result_response = $13::jsonb, receipt = $14::jsonb, signature = $15,
-              verdict = $16, node_public_key = $17, completed_at = now(), lease_expires_at = NULL
-        WHERE run_id = $1 AND fence = $2 AND status = 'leased' AND lease_expires_at > now() ${andAlso}
-        RETURNING run_id`;
-    const parameters = [
-      runId,
-      fence,
-      result.status,
-      result.outcome,
-      JSON.stringify(result.output ?? null),
-      result.outputHash,
-      result.stdout,
-      result.stderr,
-      result.exitCode,
-      result.executionTimeMs,
-      result.gasUsed,
-      result.requestHash,
-      JSON.stringify(result.response),
-      JSON.stringify(result.receipt),
-      result.signature,
-      result.verdict,
-      result.nodePublicKey,
-    ];
+    const parameters = finishParameters(runId, fence, result);
     const completion = result.completion;
     if (!completion) {
       const rows = await this.db.queryPrepared<{ run_id: string }>('vcp_finish_run', recordRun(), parameters);
@@ -270,6 +247,49 @@ export class RunsRepository {
       [...parameters, completion.taskId, JSON.stringify(completion.output ?? null)],
     );
     return rows.length > 0;
+  }
+
+  /**
+   * Embedded database only (elsewhere null, nothing written): a quorum run's `ok` result that decides nothing
+   * yet, in one statement and no transaction. It writes only if the task is an open quorum task on which, with
+   * this result, fewer runs reported than it seeks and fewer keys vouch for this output than its quorum (as
+   * Verification.onOk decides with the task locked), under the run's lease and the receipt's node key. One
+   * session runs one statement at a time, so nothing reports between its count and its write; on PostgreSQL a
+   * statement's snapshot can miss a result committing meanwhile, and two could both record themselves as
+   * undecided. Returns the task's status, or null when it wrote nothing (the locked path then decides).
+   */
+  async finishUndecidedQuorumRun(
+    runId: string,
+    fence: string,
+    taskId: string,
+    result: RunOutcome,
+  ): Promise<string | null> {
+    if (!this.db.singleSession) return null;
+    const rows = await this.db.queryPrepared<{ task_status: string }>(
+      'vcp_finish_undecided_quorum_run',
+      `WITH undecided AS (
+              -- The task's runs by task_id, filtered after: see forResult on plans made without statistics.
+              SELECT t.task_id, t.status FROM tasks t
+               WHERE t.task_id = $18 AND t.status IN ${OPEN_STATUSES} AND t.task_type <> 'zk_proof'
+                 AND t.min_nodes > 1 AND t.run_target > 1
+                 AND (SELECT count(*) FILTER (WHERE s.status = 'succeeded') FROM task_runs s
+                       WHERE s.task_id = t.task_id) + 1 < t.run_target
+                 -- Vouching keys as Verification.onOk counts them: this run's key, and every other key (or
+                 -- keyless run) that reported the same output.
+                 AND (SELECT count(DISTINCT coalesce(s.node_public_key, 'run:' || s.run_id::text))
+                             FILTER (WHERE s.status = 'succeeded' AND s.output_hash = $6
+                                       AND s.node_public_key IS DISTINCT FROM $17)
+                        FROM task_runs s WHERE s.task_id = t.task_id) + 1 < t.quorum),
+            recorded AS (${recordRun(
+              `AND task_id = $18 AND EXISTS (SELECT 1 FROM undecided)
+               AND (SELECT n.public_key FROM nodes n WHERE n.node_id = task_runs.node_id) = $17`,
+              // The answer a repeat gets names the task's status as this statement found it.
+              `jsonb_set($13::jsonb, '{task_status}', to_jsonb((SELECT status FROM undecided)))`,
+            )})
+       SELECT (SELECT status FROM undecided) AS task_status FROM recorded`,
+      [...finishParameters(runId, fence, result), taskId],
+    );
+    return rows[0]?.task_status ?? null;
   }
 
   /**
