@@ -14,7 +14,7 @@ export interface LeasedRunFacts {
   moduleHash: string | null;
   circuitId: string | null;
   nodePublicKey: string;
-  /** As of the lease: its result alone decides the task. When false: a quorum run (see undecidedQuorumResult). */
+  /** As of the lease: its result alone decides the task. When false: a quorum run (see RunResultService.quorumResult). */
   completesAlone: boolean;
 }
 

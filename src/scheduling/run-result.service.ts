@@ -13,7 +13,9 @@ import { TaskEventSignal } from '../tasks/task-event-signal';
 import { WorkSignal } from '../tasks/work-signal';
 import { RunResultRequestDto, RunResultResponseDto, TASK_FAULT_OUTCOMES } from './dto/result.dto';
 import { LeasedRunFacts, LeasedRuns } from './leased-runs';
-import { RunForResult, RunOutcome as RecordedOutcome, RunsRepository } from './runs.repository';
+import { RunForResult, RunsRepository } from './runs.repository';
+import { QuorumResultsRepository } from './quorum-results.repository';
+import { RecordedResult, runOutcomeOf } from './run-result-statement';
 import { ReputationRepository } from './reputation.repository';
 import { isBodyRefusal, receiptOf, signatureInvalid } from './result-receipt';
 import { leaseLost, RunRelease } from './run-release';
@@ -22,16 +24,6 @@ import { noEffect, OkEffect, Verification, Verdict } from './verification';
 import { ZkResults } from './zk-results';
 
 const OPEN: ReadonlySet<string> = new Set(['pending', 'running']);
-
-/** What a result records beside the node's body: as checked and answered here. */
-interface RecordedResult {
-  outcome: string;
-  outputHash: string;
-  requestHash: string;
-  response: RunResultResponseDto;
-  receipt: RunReceipt;
-  nodePublicKey: string;
-}
 
 /**
  * POST /runs/:run_id/result. Fence check, hash check, the run row, the task's state change and the stored
@@ -54,6 +46,7 @@ export class RunResultService {
     private readonly reputation: ReputationRepository,
     private readonly leased: LeasedRuns,
     private readonly release: RunRelease,
+    private readonly quorumResults: QuorumResultsRepository,
   ) {}
 
   async submit(nodeId: string, runId: string, dto: RunResultRequestDto): Promise<RunResultResponseDto> {
@@ -219,7 +212,7 @@ export class RunResultService {
    * (RunsRepository.finish with a completion) then checks under its own locks everything that can have changed
    * — the lease (fence, leased, not expired), the task (still open, still one the run completes alone) and the
    * node's key — and writes nothing otherwise. A remembered quorum run's result, checked the same way, goes to
-   * undecidedQuorumResult. null: not this case, or the state moved on; the locked path below then decides (and
+   * quorumResult. null: not this case, or the state moved on; the locked path below then decides (and
    * audits a bad signature), as it always did.
    */
   private async soloCompletion(
@@ -244,8 +237,7 @@ export class RunResultService {
     if (outputHash !== dto.output_hash) return null;
     const receipt = receiptOf(run, dto, outputHash);
     if (!verifyReceipt(receipt, dto.signature, run.nodePublicKey)) return null;
-    if (!run.completesAlone)
-      return this.undecidedQuorumResult(run, dto, { outputHash, requestHash, receipt });
+    if (!run.completesAlone) return this.quorumResult(run, dto, { outputHash, requestHash, receipt });
     const effect = noEffect('completed');
     const response: RunResultResponseDto = {
       run_id: run.runId,
@@ -269,10 +261,10 @@ export class RunResultService {
   }
 
   /**
-   * A quorum run's checked `ok` result that decides nothing yet, in one statement on the embedded database
-   * (RunsRepository.finishUndecidedQuorumRun). null when it wrote nothing: the locked path decides.
+   * A quorum run's checked `ok` result, undecided or deciding with every report agreeing, in one statement on
+   * the embedded database (QuorumResultsRepository). null when it wrote nothing: the locked path decides.
    */
-  private async undecidedQuorumResult(
+  private async quorumResult(
     run: LeasedRunFacts,
     dto: RunResultRequestDto,
     checked: { outputHash: string; requestHash: string; receipt: RunReceipt },
@@ -284,15 +276,29 @@ export class RunResultService {
       task_status: '',
       task_status_reason: null,
     };
-    const { nodePublicKey } = run;
-    const outcome = this.outcomeOf(dto, { ...checked, outcome: dto.outcome, response, nodePublicKey });
-    const taskStatus = await this.runs.finishUndecidedQuorumRun(run.runId, run.fence, run.taskId, {
-      ...outcome,
+    const recorded = runOutcomeOf(dto, {
+      ...checked,
+      outcome: dto.outcome,
+      response,
+      nodePublicKey: run.nodePublicKey,
+    });
+    const done = await this.quorumResults.finish(run.runId, run.fence, run.taskId, {
+      ...recorded,
       verdict: null,
     });
-    if (taskStatus === null) return null;
-    response.task_status = taskStatus;
-    this.announce(response, noEffect(taskStatus), dto.outcome, {});
+    if (done === null) return null;
+    response.task_status = done.taskStatus;
+    const effect = noEffect(done.taskStatus);
+    if (done.decision === 'undecided') this.announce(response, effect, dto.outcome, {});
+    else {
+      effect.verdict = 'valid';
+      effect.judged = [...done.earlier, run].map((r) => ({
+        runId: r.runId,
+        nodeId: r.nodeId,
+        verdict: 'valid',
+      }));
+      this.announce(response, effect, dto.outcome, { taskType: run.taskType, status: 'completed' });
+    }
     return response;
   }
 
@@ -331,30 +337,10 @@ export class RunResultService {
     result: RecordedResult & { verdict: Verdict | null; completes: boolean },
   ): Promise<boolean> {
     return this.runs.finish(run.runId, run.fence, {
-      ...this.outcomeOf(dto, result),
+      ...runOutcomeOf(dto, result),
       verdict: result.verdict,
       completion: result.completes ? { taskId: run.taskId, output: dto.output ?? null } : null,
     });
-  }
-
-  /** What a result writes into its run row. */
-  private outcomeOf(dto: RunResultRequestDto, result: RecordedResult): Omit<RecordedOutcome, 'verdict'> {
-    return {
-      status: result.response.run_status as 'succeeded' | 'failed' | 'rejected',
-      outcome: result.outcome,
-      output: dto.output ?? null,
-      outputHash: result.outputHash,
-      stdout: dto.stdout ?? null,
-      stderr: dto.stderr ?? null,
-      exitCode: dto.exit_code ?? null,
-      executionTimeMs: dto.execution_time_ms,
-      gasUsed: dto.gas_used ?? null,
-      requestHash: result.requestHash,
-      response: result.response,
-      receipt: result.receipt,
-      signature: dto.signature,
-      nodePublicKey: result.nodePublicKey,
-    };
   }
 
   private countVerdicts(effect: OkEffect): void {

@@ -238,58 +238,15 @@ export class RunsRepository {
                WHERE task_id = $18 AND status IN ${OPEN_STATUSES} AND task_type <> 'zk_proof'
                  AND (min_nodes = 1 OR run_target = 1)
                  FOR UPDATE),
-            recorded AS (${recordRun(
-              `AND EXISTS (SELECT 1 FROM open_task)
+            recorded AS (${recordRun({
+              andAlso: `AND EXISTS (SELECT 1 FROM open_task)
                AND (SELECT n.public_key FROM nodes n WHERE n.node_id = task_runs.node_id) = $17`,
-            )}),
+            })}),
             completed AS (${completeTask})
        SELECT run_id FROM recorded`,
       [...parameters, completion.taskId, JSON.stringify(completion.output ?? null)],
     );
     return rows.length > 0;
-  }
-
-  /**
-   * Embedded database only (elsewhere null, nothing written): a quorum run's `ok` result that decides nothing
-   * yet, in one statement and no transaction. It writes only if the task is an open quorum task on which, with
-   * this result, fewer runs reported than it seeks and fewer keys vouch for this output than its quorum (as
-   * Verification.onOk decides with the task locked), under the run's lease and the receipt's node key. One
-   * session runs one statement at a time, so nothing reports between its count and its write; on PostgreSQL a
-   * statement's snapshot can miss a result committing meanwhile, and two could both record themselves as
-   * undecided. Returns the task's status, or null when it wrote nothing (the locked path then decides).
-   */
-  async finishUndecidedQuorumRun(
-    runId: string,
-    fence: string,
-    taskId: string,
-    result: RunOutcome,
-  ): Promise<string | null> {
-    if (!this.db.singleSession) return null;
-    const rows = await this.db.queryPrepared<{ task_status: string }>(
-      'vcp_finish_undecided_quorum_run',
-      `WITH undecided AS (
-              -- The task's runs by task_id, filtered after: see forResult on plans made without statistics.
-              SELECT t.task_id, t.status FROM tasks t
-               WHERE t.task_id = $18 AND t.status IN ${OPEN_STATUSES} AND t.task_type <> 'zk_proof'
-                 AND t.min_nodes > 1 AND t.run_target > 1
-                 AND (SELECT count(*) FILTER (WHERE s.status = 'succeeded') FROM task_runs s
-                       WHERE s.task_id = t.task_id) + 1 < t.run_target
-                 -- Vouching keys as Verification.onOk counts them: this run's key, and every other key (or
-                 -- keyless run) that reported the same output.
-                 AND (SELECT count(DISTINCT coalesce(s.node_public_key, 'run:' || s.run_id::text))
-                             FILTER (WHERE s.status = 'succeeded' AND s.output_hash = $6
-                                       AND s.node_public_key IS DISTINCT FROM $17)
-                        FROM task_runs s WHERE s.task_id = t.task_id) + 1 < t.quorum),
-            recorded AS (${recordRun(
-              `AND task_id = $18 AND EXISTS (SELECT 1 FROM undecided)
-               AND (SELECT n.public_key FROM nodes n WHERE n.node_id = task_runs.node_id) = $17`,
-              // The answer a repeat gets names the task's status as this statement found it.
-              `jsonb_set($13::jsonb, '{task_status}', to_jsonb((SELECT status FROM undecided)))`,
-            )})
-       SELECT (SELECT status FROM undecided) AS task_status FROM recorded`,
-      [...finishParameters(runId, fence, result), taskId],
-    );
-    return rows[0]?.task_status ?? null;
   }
 
   /**

@@ -13,6 +13,7 @@ import { RunRelease } from './run-release';
 import { RunResultService } from './run-result.service';
 import { ReputationRepository } from './reputation.repository';
 import { EndedLeasesRepository } from './ended-leases.repository';
+import { QuorumResultsRepository } from './quorum-results.repository';
 import { RunsRepository } from './runs.repository';
 import { SchedulingController } from './scheduling.controller';
 import { Verification } from './verification';
@@ -28,6 +29,7 @@ import { ZkResults } from './zk-results';
   controllers: [SchedulingController],
   providers: [
     RunsRepository,
+    QuorumResultsRepository,
     EndedLeasesRepository,
     ClaimsRepository,
     ReputationRepository,
