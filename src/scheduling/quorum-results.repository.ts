@@ -33,13 +33,18 @@ export interface QuorumStatementResult {
 export class QuorumResultsRepository {
   constructor(private readonly db: DatabaseSession) {}
 
+  /** Whether this database takes quorum results in one statement (the embedded one); see above. */
+  get applies(): boolean {
+    return this.db.singleSession;
+  }
+
   async finish(
     runId: string,
     fence: string,
     taskId: string,
     result: RunOutcome,
   ): Promise<QuorumStatementResult | null> {
-    if (!this.db.singleSession) return null;
+    if (!this.applies) return null;
     const decides = `(SELECT decision FROM decision) = 'decides'`;
     const completeTask = completeTaskStatement(
       { taskId: '$18', result: '$5', canonicalRunId: '$1' },

@@ -1,3 +1,4 @@
+import * as receipts from '../../src/common/receipts/receipt';
 import { TransactionRunner } from '../../src/database/transaction-runner';
 import { QuorumResultsRepository } from '../../src/scheduling/quorum-results.repository';
 import { NO_QUORUM_YET } from '../../src/tasks/tasks.repository';
@@ -10,7 +11,8 @@ import { getTask, submitTask } from '../support/tasks';
 /**
  * On the embedded database a quorum run's result that decides nothing yet, or decides with every report
  * agreeing, is one statement without the result's transaction (QuorumResultsRepository); a mismatch, a liar to
- * judge and a late result take the locked path as before. Test agents of distinct owners making HTTP calls.
+ * judge and a late result take the locked path as before, and on PostgreSQL every quorum result does. Test
+ * agents of distinct owners making HTTP calls.
  */
 describe('quorum results in one statement on PGlite', () => {
   const ctx = useAdminApp({ database: 'pglite', env: QUORUM_APP_ENV });
@@ -152,5 +154,31 @@ describe('quorum results in one statement on PGlite', () => {
     expect((await runRow(runs[0].run_id)).verdict).toBe('valid');
     expect(await validRuns(own)).toEqual(before[0]);
     expect((await validRuns(a)).runs_valid).toBe(before[1].runs_valid + 1);
+  });
+});
+
+describe('quorum results on PostgreSQL', () => {
+  const ctx = useAdminApp({ database: 'postgres', env: QUORUM_APP_ENV });
+  const { agentOf } = quorumAgents(ctx);
+
+  afterEach(() => jest.restoreAllMocks());
+
+  it('take the locked path at once: no one statement, the receipt checked once per result', async () => {
+    const alice = await newSession(ctx.app, 'alice');
+    const [a, b] = [await agentOf(), await agentOf()];
+    const task = await submitTask(ctx.app, bearer(alice.accessToken), {
+      inputs: { numbers: [1, 2], operation: 'sum' },
+      requirements: { min_nodes: 2, max_execution_time_sec: 60 },
+    });
+    const [runA] = await a.claim({ max: 1, wait_ms: 0 });
+    const [runB] = await b.claim({ max: 1, wait_ms: 0 });
+    const statement = jest.spyOn(ctx.app.get(QuorumResultsRepository), 'finish');
+    const verified = jest.spyOn(receipts, 'verifyReceipt');
+    expect((await a.report(runA, 'ok', honest(runA))).json()).toMatchObject({ task_status: 'running' });
+    expect(verified).toHaveBeenCalledTimes(1);
+    expect((await b.report(runB, 'ok', honest(runB))).json()).toMatchObject({ task_status: 'completed' });
+    expect(verified).toHaveBeenCalledTimes(2);
+    expect(statement).not.toHaveBeenCalled();
+    expect((await getTask(ctx.app, task.task_id, bearer(alice.accessToken))).status).toBe('completed');
   });
 });
