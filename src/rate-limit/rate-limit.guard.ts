@@ -23,8 +23,14 @@ import { RATE_TIER_KEY } from '../common/auth/rate-tier.decorator';
 import { routeMetadata } from '../common/http/route-metadata';
 import type { RateTier } from '../common/auth/rate-tiers';
 
-type ThrottledRequest = FastifyRequest & { user?: Principal; [LIMITS]?: Promise<Limits | null> };
+type ThrottledRequest = FastifyRequest & {
+  user?: Principal;
+  [LIMITS]?: Promise<Limits | null>;
+  [BUCKET]?: string;
+};
 const LIMITS = Symbol('vcp.rateLimits');
+/** The request's bucket key, the same for each named throttler (the storage adds the throttler's name). */
+const BUCKET = Symbol('vcp.rateLimitBucket');
 
 export const BURST_WINDOW_MS = 1000;
 export const MINUTE_WINDOW_MS = 60_000;
@@ -74,10 +80,7 @@ export class RateLimitGuard extends ThrottlerGuard {
     const burst = throttler.name === 'burst';
     const limit = burst ? limits.burst : limits.rpm;
     const ttl = burst ? BURST_WINDOW_MS : MINUTE_WINDOW_MS;
-    // Fastify answers HEAD with the GET handler: one route, so one bucket (else HEAD doubles the allowance).
-    const method = request.method === 'HEAD' ? 'GET' : request.method;
-    const route = `${method} ${request.routeOptions.url ?? request.url}`;
-    const key = createHash('sha256').update(`${route}|${tier}|${limits.subject}`).digest('hex');
+    const key = (request[BUCKET] ??= bucketKey(request, tier, limits.subject));
     const record = await this.storageService.increment(key, ttl, limit, ttl, throttler.name ?? 'default');
     // Judged by the count against the limit in force now (not the storage's block flag), so a raised limit or an
     // override applies at once; the window still ends when the counter expires.
@@ -102,4 +105,11 @@ export class RateLimitGuard extends ThrottlerGuard {
     }
     return true;
   }
+}
+
+function bucketKey(request: FastifyRequest, tier: RateTier, subject: string): string {
+  // Fastify answers HEAD with the GET handler: one route, so one bucket (else HEAD doubles the allowance).
+  const method = request.method === 'HEAD' ? 'GET' : request.method;
+  const route = `${method} ${request.routeOptions.url ?? request.url}`;
+  return createHash('sha256').update(`${route}|${tier}|${subject}`).digest('hex');
 }

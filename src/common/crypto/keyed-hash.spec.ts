@@ -12,6 +12,14 @@ describe('keyedHash', () => {
     expect(keyedHash('rt_abd', 'pepper-1')).not.toBe(keyedHash('rt_abc', 'pepper-1'));
   });
 
+  it('gives each of many peppers its own digest (the cached pepper keys are bounded and never mixed up)', () => {
+    const peppers = Array.from({ length: 40 }, (_, i) => `pepper-${i}`);
+    const first = peppers.map((pepper) => keyedHash('rt_abc', pepper));
+    expect(new Set(first).size).toBe(peppers.length);
+    // A second pass, after the cache was cleared and refilled, gives the same digests.
+    expect(peppers.map((pepper) => keyedHash('rt_abc', pepper))).toEqual(first);
+  });
+
   it('matches the HMAC-SHA256 test vector of RFC 4231 (case 2)', () => {
     expect(keyedHash('what do ya want for nothing?', 'Jefe')).toBe(
       '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843',

