@@ -285,7 +285,8 @@ export function printTable(results: RowResult[], title: string): void {
   const measured = results[0]?.rounds.length ?? 0;
   const extra = measured - settings.rounds;
   console.log(
-    `\n${title} — autocannon -c ${settings.connections} -d ${settings.durationSecs} in a child process, ` +
+    `\n${title} on Node ${process.versions.node} — autocannon -c ${settings.connections} ` +
+      `-d ${settings.durationSecs} in a child process, ` +
       `${measured} interleaved rounds${extra > 0 ? ` (${extra} more for refused ones)` : ''}, medians`,
   );
   console.log(
