@@ -1,4 +1,5 @@
-import { Controller, Get, Module } from '@nestjs/common';
+import { ConflictException, Controller, Get, Module, Post } from '@nestjs/common';
+import { IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { Authenticated } from '../../src/common/auth/authenticated.decorator';
 import { Public } from '../../src/common/auth/public.decorator';
 import { NoRateLimit, RateLimitTier } from '../../src/common/auth/rate-tier.decorator';
@@ -40,11 +41,48 @@ class RateLimitBenchController {
   }
 }
 
+/**
+ * bench:login — the server's own event-loop lag around a burst of logins: measured here, in the server, while
+ * the bench sends the logins from its own process (bench/login-timing.ts).
+ */
+@Controller('bench/lag')
+class LagBenchController {
+  private histogram: IntervalHistogram | null = null;
+
+  @Public()
+  @NoRateLimit()
+  @Post('start')
+  start() {
+    this.histogram?.disable();
+    this.histogram = monitorEventLoopDelay({ resolution: 1 });
+    this.histogram.enable();
+    return { ok: true };
+  }
+
+  @Public()
+  @NoRateLimit()
+  @Post('stop')
+  stop() {
+    const histogram = this.histogram;
+    if (!histogram) throw new ConflictException('not started');
+    histogram.disable();
+    this.histogram = null;
+    return { p99_ms: histogram.percentile(99) / 1e6 };
+  }
+}
+
 @Module({ controllers: [ApiKeyBenchController] })
 class ApiKeyBenchModule {}
 
 @Module({ controllers: [RateLimitBenchController] })
 class RateLimitBenchModule {}
 
-export const BENCH_MODULES = { 'api-key': ApiKeyBenchModule, 'rate-limit': RateLimitBenchModule } as const;
+@Module({ controllers: [LagBenchController] })
+class LoginBenchModule {}
+
+export const BENCH_MODULES = {
+  'api-key': ApiKeyBenchModule,
+  'rate-limit': RateLimitBenchModule,
+  login: LoginBenchModule,
+} as const;
 export type BenchModuleName = keyof typeof BENCH_MODULES;

@@ -5,7 +5,7 @@
  * (an account with its API key and an access token, a node of that account and its node key) through its own
  * HTTP routes, prints `{"url", "fixtures"}` and runs until SIGTERM.
  *
- *   BENCH_MODULE=api-key|rate-limit   adds a bench controller (bench/servers/bench-controllers.ts)
+ *   BENCH_MODULE=api-key|rate-limit|login adds a bench controller (bench/servers/bench-controllers.ts)
  *   BENCH_WITHOUT_METRICS_HOOK=1      leaves the HTTP metrics hook out (bench:metrics)
  */
 import 'reflect-metadata';
