@@ -177,6 +177,45 @@ describe('an unknown query parameter, on every route', () => {
     }
   });
 
+  it('refuses a documented parameter given twice as given twice, on every operation that lists one', async () => {
+    const wrong: Record<string, unknown> = {};
+    let listed = 0;
+    for (const key of operationsOf(doc)) {
+      const parameters = ((operation(key).parameters ?? []) as QueryParameter[]).filter(
+        (p) => p.in === 'query',
+      );
+      for (const parameter of parameters) {
+        listed++;
+        const value = encodeURIComponent(sample(parameter));
+        const res = await call(key, `?${parameter.name}=${value}&${parameter.name}=${value}`);
+        const details = res.json<{ details?: unknown }>().details;
+        const wanted = [
+          { field: parameter.name, message: `${parameter.name} is given 2 times: give it once` },
+        ];
+        if (res.statusCode !== 422 || JSON.stringify(details) !== JSON.stringify(wanted))
+          wrong[`${key} ?${parameter.name}`] = { status: res.statusCode, details };
+      }
+    }
+    expect(wrong).toEqual({});
+    expect(listed).toBeGreaterThan(10);
+    // Each refused for its own reason: the repeated one as such, an unknown one (repeated too) as unknown, a
+    // wrong value as wrong; three times is counted.
+    const mixed = await ctx.app.inject({
+      method: 'GET',
+      url: '/api/v1/tasks?status=completed&status=failed&status=failed&zz_unknown=1&zz_unknown=2&limit=0',
+      headers: admin,
+    });
+    expect(mixed.statusCode).toBe(422);
+    expect(mixed.json<{ details: unknown[] }>().details).toEqual(
+      expect.arrayContaining([
+        { field: 'status', message: 'status is given 3 times: give it once' },
+        { field: 'zz_unknown', message: 'is not an allowed field' },
+        { field: 'limit', message: expect.stringContaining('limit must not be less than') },
+      ]),
+    );
+    expect(mixed.json<{ details: unknown[] }>().details).toHaveLength(3);
+  });
+
   it('is in the document: the probes are marked x-ignores-query, every other 422 names a query parameter', () => {
     const marked = operationsOf(doc).filter((key) => operation(key)['x-ignores-query'] === true);
     expect(marked).toEqual(IGNORING);

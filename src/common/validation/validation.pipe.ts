@@ -36,10 +36,37 @@ function flatten(errors: ValidationError[], parent = ''): FieldError[] {
   });
 }
 
+/**
+ * A query parameter given more than once (`?status=completed&status=failed`) arrives as an array, which every
+ * query field refuses with its type's message ("must be one of …" for two values that each are): the refusal
+ * says what is wrong instead. No query field takes a list.
+ */
+function namingRepeatedParameters(error: unknown, query: unknown): unknown {
+  if (!(error instanceof AppException) || typeof query !== 'object' || query === null) return error;
+  const details = error.extra.details as FieldError[] | undefined;
+  const given = query as Record<string, unknown>;
+  const repeated = (field: string) => Object.hasOwn(given, field) && Array.isArray(given[field]);
+  if (!details?.some((detail) => repeated(detail.field))) return error;
+  const named = new Set<string>();
+  return AppException.validation(
+    details.flatMap((detail) => {
+      if (detail.message === UNKNOWN_FIELD_MESSAGE || !repeated(detail.field)) return [detail];
+      if (named.has(detail.field)) return [];
+      named.add(detail.field);
+      const times = (given[detail.field] as unknown[]).length;
+      return [{ field: detail.field, message: `${detail.field} is given ${times} times: give it once` }];
+    }),
+  );
+}
+
 /** The global pipe: class-validator's, then an optional field sent as null is taken as left out. */
 class ApiValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
-    return withoutOptionalNulls(await super.transform(value, metadata));
+    try {
+      return withoutOptionalNulls(await super.transform(value, metadata));
+    } catch (error) {
+      throw metadata.type === 'query' ? namingRepeatedParameters(error, value) : error;
+    }
   }
 }
 
