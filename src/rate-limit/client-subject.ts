@@ -1,13 +1,44 @@
 import ipaddr from 'ipaddr.js';
 
+/** The subject of an address, parsed: ~4 µs with ipaddr.js, paid by every rate-limited request without the memo. */
+function subjectOf(address: string): string {
+  if (!ipaddr.isValid(address)) return 'unknown';
+  const parsed = ipaddr.process(address);
+  if (parsed.kind() === 'ipv4') return parsed.toString();
+  const bytes = parsed.toByteArray().slice(0, 8).concat([0, 0, 0, 0, 0, 0, 0, 0]);
+  return `${ipaddr.fromByteArray(bytes).toString()}/64`;
+}
+
+/**
+ * Subjects of the addresses seen lately. Bounded, and emptied when full: a client cycling through addresses (an
+ * IPv6 /64 holds many) costs memory only up to the bound, and itself the parse again.
+ */
+export class SubjectMemo {
+  private readonly subjects = new Map<string, string>();
+
+  constructor(readonly maxEntries: number) {}
+
+  get size(): number {
+    return this.subjects.size;
+  }
+
+  subjectOf(address: string): string {
+    let subject = this.subjects.get(address);
+    if (subject === undefined) {
+      subject = subjectOf(address);
+      if (this.subjects.size >= this.maxEntries) this.subjects.clear();
+      this.subjects.set(address, subject);
+    }
+    return subject;
+  }
+}
+
+const memo = new SubjectMemo(10_000);
+
 /**
  * The rate-limit identity of a client address. IPv4 (and IPv4-mapped IPv6) is the address itself; IPv6 is its
  * /64, because one host usually controls a whole /64 and could otherwise rotate addresses to dodge its limit.
  */
 export function clientSubject(address: string | undefined): string {
-  if (!address || !ipaddr.isValid(address)) return 'unknown';
-  const parsed = ipaddr.process(address);
-  if (parsed.kind() === 'ipv4') return parsed.toString();
-  const bytes = parsed.toByteArray().slice(0, 8).concat([0, 0, 0, 0, 0, 0, 0, 0]);
-  return `${ipaddr.fromByteArray(bytes).toString()}/64`;
+  return address ? memo.subjectOf(address) : 'unknown';
 }

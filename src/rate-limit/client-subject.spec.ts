@@ -1,0 +1,34 @@
+import { clientSubject, SubjectMemo } from './client-subject';
+
+describe('clientSubject', () => {
+  const cases: [string | undefined, string][] = [
+    ['203.0.113.7', '203.0.113.7'],
+    ['::ffff:203.0.113.7', '203.0.113.7'],
+    ['2001:db8:1:2:aaaa::1', '2001:db8:1:2::/64'],
+    ['2001:db8:1:2:ffff:ffff:ffff:ffff', '2001:db8:1:2::/64'],
+    ['2001:db8:1:3::1', '2001:db8:1:3::/64'],
+    ['::1', '::/64'],
+    ['not an address', 'unknown'],
+    ['', 'unknown'],
+    [undefined, 'unknown'],
+  ];
+
+  it.each(cases)('%p counts as %p, the first time and every time after', (address, subject) => {
+    expect(clientSubject(address)).toBe(subject);
+    expect(clientSubject(address)).toBe(subject);
+  });
+});
+
+describe('SubjectMemo', () => {
+  it('stays within its bound however many addresses it sees, and answers each correctly', () => {
+    const memo = new SubjectMemo(100);
+    for (let i = 1; i <= 1000; i++) {
+      const address = `2001:db8:${i.toString(16)}::${(i % 7).toString(16)}`;
+      expect(memo.subjectOf(address)).toBe(`2001:db8:${i.toString(16)}::/64`);
+      expect(memo.size).toBeLessThanOrEqual(100);
+    }
+    // An address seen before the memo was emptied is parsed again, to the same subject.
+    expect(memo.subjectOf('2001:db8:0::0')).toBe('2001:db8::/64');
+    expect(memo.subjectOf('192.0.2.1')).toBe('192.0.2.1');
+  });
+});
