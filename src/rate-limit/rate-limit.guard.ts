@@ -11,7 +11,7 @@ import {
 // The key @SkipThrottle writes (not re-exported by the package's index).
 import { THROTTLER_SKIP } from '@nestjs/throttler/dist/throttler.constants';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Principal } from '../common/auth/principal';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
@@ -111,5 +111,6 @@ function bucketKey(request: FastifyRequest, tier: RateTier, subject: string): st
   // Fastify answers HEAD with the GET handler: one route, so one bucket (else HEAD doubles the allowance).
   const method = request.method === 'HEAD' ? 'GET' : request.method;
   const route = `${method} ${request.routeOptions.url ?? request.url}`;
-  return createHash('sha256').update(`${route}|${tier}|${subject}`).digest('hex');
+  // One-shot, as every rate-limited request pays it: a Hash object costs ~3× as much (1.0 against 0.3 µs).
+  return hash('sha256', `${route}|${tier}|${subject}`, 'hex');
 }

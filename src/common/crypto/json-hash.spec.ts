@@ -13,4 +13,12 @@ describe('jsonSha256Hex (RFC 8785)', () => {
     expect(jsonSha256Hex({ a: 1 })).not.toBe(jsonSha256Hex({ a: '1' }));
     expect(jsonSha256Hex(undefined)).toBe(sha('null'));
   });
+
+  it('hashes the UTF-8 bytes, to the published digests', () => {
+    expect(jsonSha256Hex(null)).toBe('74234e98afe7498fb5daf1f36ac2d78acc339464f950703b8c019892f982b90b');
+    expect(jsonSha256Hex({ s: 'é€😀' })).toBe(sha('{"s":"é€😀"}'));
+    expect(jsonSha256Hex({ s: 'é€😀' })).not.toBe(
+      createHash('sha256').update('{"s":"é€😀"}', 'latin1').digest('hex'),
+    );
+  });
 });
