@@ -41,7 +41,7 @@ export class AuthenticationGuard extends AuthGuard(['jwt', 'api-key']) {
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {
     const isPublic = routeMetadata<boolean>(this.reflector, IS_PUBLIC_KEY, context);
-    const request = context.switchToHttp().getRequest<FastifyRequest & { user?: Principal }>();
+    const request = context.getArgByIndex<FastifyRequest & { user?: Principal }>(0); // no switchToHttp() closures
     const query = (request.query ?? {}) as Record<string, unknown>;
     // A key, JWT or refresh token in the URL is refused on every route, public ones included, and whatever the
     // parameter's name: accepting it anywhere would teach clients to put credentials where logs and proxies

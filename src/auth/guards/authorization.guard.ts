@@ -25,7 +25,7 @@ export class AuthorizationGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     if (routeMetadata<boolean>(this.reflector, IS_PUBLIC_KEY, context)) return true;
-    const request = context.switchToHttp().getRequest<FastifyRequest & { user?: Principal }>();
+    const request = context.getArgByIndex<FastifyRequest & { user?: Principal }>(0); // no switchToHttp() closures
     const principal = request.user;
     if (!principal) throw new AppException(ErrorCode.Unauthorized, 'Valid credentials are required');
     const agent = routeMetadata<NodeAgentAccess>(this.reflector, NODE_AGENT_KEY, context);
