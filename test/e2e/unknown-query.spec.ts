@@ -60,6 +60,14 @@ describe('an unknown query parameter, on every route', () => {
     return doc.paths[path][method.toLowerCase()];
   };
 
+  /** Every query parameter the document lists, with its operation (`GET /api/v1/tasks`). */
+  const documentedQueryParameters = (): [string, QueryParameter][] =>
+    operationsOf(doc).flatMap((key) =>
+      ((operation(key).parameters ?? []) as QueryParameter[])
+        .filter((parameter) => parameter.in === 'query')
+        .map((parameter): [string, QueryParameter] => [key, parameter]),
+    );
+
   /** The operation at its path, with credentials it accepts and (but for a GET or DELETE) an empty JSON body. */
   const call = (key: string, query: string) => {
     const [method, path] = key.split(' ') as [Method, string];
@@ -152,21 +160,15 @@ describe('an unknown query parameter, on every route', () => {
     const known = await ctx.app.inject({ method: 'GET', url: '/api/v1/tasks?limit=1', headers: admin });
     expect(known.statusCode).toBe(200);
     const refusedAsUnknown: string[] = [];
-    let listed = 0;
-    for (const key of operationsOf(doc)) {
-      const parameters = ((operation(key).parameters ?? []) as QueryParameter[]).filter(
-        (p) => p.in === 'query',
-      );
-      for (const parameter of parameters) {
-        listed++;
-        const res = await call(key, `?${parameter.name}=${encodeURIComponent(sample(parameter))}`);
-        const details = res.statusCode === 422 ? res.json<{ details?: { message: string }[] }>().details : [];
-        if (details?.some((detail) => detail.message === 'is not an allowed field'))
-          refusedAsUnknown.push(`${key} ?${parameter.name}`);
-      }
+    const listed = documentedQueryParameters();
+    for (const [key, parameter] of listed) {
+      const res = await call(key, `?${parameter.name}=${encodeURIComponent(sample(parameter))}`);
+      const details = res.statusCode === 422 ? res.json<{ details?: { message: string }[] }>().details : [];
+      if (details?.some((detail) => detail.message === 'is not an allowed field'))
+        refusedAsUnknown.push(`${key} ?${parameter.name}`);
     }
     expect(refusedAsUnknown).toEqual([]);
-    expect(listed).toBeGreaterThan(10);
+    expect(listed.length).toBeGreaterThan(10);
     for (const url of [
       '/api/v1/health?_=1733390000',
       '/api/v1/health/ready?zz_unknown=1',
@@ -179,25 +181,17 @@ describe('an unknown query parameter, on every route', () => {
 
   it('refuses a documented parameter given twice as given twice, on every operation that lists one', async () => {
     const wrong: Record<string, unknown> = {};
-    let listed = 0;
-    for (const key of operationsOf(doc)) {
-      const parameters = ((operation(key).parameters ?? []) as QueryParameter[]).filter(
-        (p) => p.in === 'query',
-      );
-      for (const parameter of parameters) {
-        listed++;
-        const value = encodeURIComponent(sample(parameter));
-        const res = await call(key, `?${parameter.name}=${value}&${parameter.name}=${value}`);
-        const details = res.json<{ details?: unknown }>().details;
-        const wanted = [
-          { field: parameter.name, message: `${parameter.name} is given 2 times: give it once` },
-        ];
-        if (res.statusCode !== 422 || JSON.stringify(details) !== JSON.stringify(wanted))
-          wrong[`${key} ?${parameter.name}`] = { status: res.statusCode, details };
-      }
+    const listed = documentedQueryParameters();
+    for (const [key, parameter] of listed) {
+      const value = encodeURIComponent(sample(parameter));
+      const res = await call(key, `?${parameter.name}=${value}&${parameter.name}=${value}`);
+      const details = res.json<{ details?: unknown }>().details;
+      const wanted = [{ field: parameter.name, message: `${parameter.name} is given 2 times: give it once` }];
+      if (res.statusCode !== 422 || JSON.stringify(details) !== JSON.stringify(wanted))
+        wrong[`${key} ?${parameter.name}`] = { status: res.statusCode, details };
     }
     expect(wrong).toEqual({});
-    expect(listed).toBeGreaterThan(10);
+    expect(listed.length).toBeGreaterThan(10);
     // Each refused for its own reason: the repeated one as such, an unknown one (repeated too) as unknown, a
     // wrong value as wrong; three times is counted.
     const mixed = await ctx.app.inject({
