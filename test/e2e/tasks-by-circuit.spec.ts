@@ -110,10 +110,10 @@ describeEachDatabase('listing tasks by circuit on %s', (database) => {
         url: `/api/v1/tasks?circuit_id=${bad}`,
         headers: bearer(alice.accessToken),
       });
-      // A repeated parameter (an array) is told it is not a string, and only that.
+      // A repeated parameter is told it is given twice, and only that (README, HTTP conventions).
       const message =
         bad === repeated
-          ? 'circuit_id must be a string'
+          ? 'circuit_id is given 2 times: give it once'
           : 'circuit_id must be 64 lowercase hex characters (a SHA-256)';
       expect([bad, res.statusCode, res.json()]).toEqual([
         bad,
