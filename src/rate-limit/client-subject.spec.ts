@@ -31,4 +31,15 @@ describe('SubjectMemo', () => {
     expect(memo.subjectOf('2001:db8:0::0')).toBe('2001:db8::/64');
     expect(memo.subjectOf('192.0.2.1')).toBe('192.0.2.1');
   });
+
+  it('keeps no text longer than an address could be (an X-Forwarded-For a client filled), and still answers it', () => {
+    const memo = new SubjectMemo(100);
+    expect(memo.subjectOf('x'.repeat(8000))).toBe('unknown');
+    expect(memo.subjectOf(`2001:db8::1${' '.repeat(100)}`)).toBe('unknown');
+    expect(memo.size).toBe(0);
+    // Negative control: the longest real form, an IPv4-tailed IPv6 address, is kept.
+    const longest = '0000:0000:0000:0000:0000:ffff:192.168.100.200';
+    expect(memo.subjectOf(longest)).toBe('192.168.100.200');
+    expect(memo.size).toBe(1);
+  });
 });

@@ -10,6 +10,13 @@ function subjectOf(address: string): string {
 }
 
 /**
+ * The longest text remembered: an IPv6 address with an IPv4 tail is at most 45 characters, plus a zone id. Behind
+ * a trusted proxy the address comes from X-Forwarded-For, which a client can fill with anything: such text is
+ * parsed each time, never kept, so the memo stays under ~1 MB.
+ */
+const MAX_REMEMBERED_LENGTH = 64;
+
+/**
  * Subjects of the addresses seen lately. Bounded, and emptied when full: a client cycling through addresses (an
  * IPv6 /64 holds many) costs memory only up to the bound, and itself the parse again.
  */
@@ -23,6 +30,7 @@ export class SubjectMemo {
   }
 
   subjectOf(address: string): string {
+    if (address.length > MAX_REMEMBERED_LENGTH) return subjectOf(address);
     let subject = this.subjects.get(address);
     if (subject === undefined) {
       subject = subjectOf(address);
