@@ -11,11 +11,9 @@
  *   npm run bench:login            (ROUNDS=20 to change the sample size)
  */
 import { LIFTED_RATE_LIMITS } from './support/bench-env';
-import { startServer } from './support/http-harness';
+import { median, startServer } from './support/http-harness';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 20);
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 async function main(): Promise<void> {
   const server = await startServer('vcp', 'vcp', {
@@ -32,14 +30,15 @@ async function main(): Promise<void> {
 }
 
 async function measure(base: string): Promise<void> {
-  const post = async (path: string, body?: object) => {
+  const call = async (method: 'GET' | 'POST', path: string, body?: object) => {
     const res = await fetch(`${base}${path}`, {
-      method: 'POST',
+      method,
       headers: body ? { 'content-type': 'application/json' } : {},
       body: body ? JSON.stringify(body) : undefined,
     });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
+  const post = (path: string, body?: object) => call('POST', path, body);
   const registered = await post('/auth/register', {
     username: 'bench_user',
     password: 'correct horse battery',
@@ -62,16 +61,16 @@ async function measure(base: string): Promise<void> {
   }
   const ratio = median(unknown) / median(known);
   const database = process.env.DATABASE_URL ? 'PostgreSQL' : 'embedded PGlite';
-  console.log(
-    `bcrypt cost ${process.env.BCRYPT_COST ?? '12 (default)'}, ${ROUNDS} rounds each, on ${database}`,
-  );
+  // The server's own setting, as it read it (BCRYPT_COST or its default).
+  const bcryptCost = (await call('GET', '/bench/login/settings')).body.bcrypt_cost;
+  console.log(`bcrypt cost ${String(bcryptCost)}, ${ROUNDS} rounds each, on ${database}`);
   console.log(`login, known user, wrong password: median ${median(known).toFixed(1)} ms`);
   console.log(`login, unknown user             : median ${median(unknown).toFixed(1)} ms`);
   console.log(
     `ratio unknown/known: ${ratio.toFixed(2)} (target 0.80–1.20) ${Math.abs(ratio - 1) <= 0.2 ? 'OK' : 'MISS'}`,
   );
 
-  await post('/bench/lag/start');
+  await post('/bench/login/lag/start');
   const started = performance.now();
   const answers = await Promise.all(
     Array.from({ length: 50 }, () =>
@@ -79,7 +78,7 @@ async function measure(base: string): Promise<void> {
     ),
   );
   const elapsed = performance.now() - started;
-  const p99 = Number((await post('/bench/lag/stop')).body.p99_ms);
+  const p99 = Number((await post('/bench/login/lag/stop')).body.p99_ms);
   const refused = answers.filter((res) => res.status !== 200);
   if (refused.length > 0) throw new Error(`${refused.length} of 50 logins answered ${refused[0].status}`);
   console.log(`50 concurrent logins: ${elapsed.toFixed(0)} ms total`);

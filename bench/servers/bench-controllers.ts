@@ -1,5 +1,6 @@
 import { ConflictException, Controller, Get, Module, Post } from '@nestjs/common';
 import { IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
+import { AuthConfig } from '../../src/auth/auth.config';
 import { Authenticated } from '../../src/common/auth/authenticated.decorator';
 import { Public } from '../../src/common/auth/public.decorator';
 import { NoRateLimit, RateLimitTier } from '../../src/common/auth/rate-tier.decorator';
@@ -43,15 +44,24 @@ class RateLimitBenchController {
 
 /**
  * bench:login — the server's own event-loop lag around a burst of logins: measured here, in the server, while
- * the bench sends the logins from its own process (bench/login-timing.ts).
+ * the bench sends the logins from its own process (bench/login-timing.ts); and the bcrypt cost it runs with.
  */
-@Controller('bench/lag')
-class LagBenchController {
+@Controller('bench/login')
+class LoginBenchController {
   private histogram: IntervalHistogram | null = null;
+
+  constructor(private readonly auth: AuthConfig) {}
 
   @Public()
   @NoRateLimit()
-  @Post('start')
+  @Get('settings')
+  settings() {
+    return { bcrypt_cost: this.auth.bcryptCost };
+  }
+
+  @Public()
+  @NoRateLimit()
+  @Post('lag/start')
   start() {
     this.histogram?.disable();
     this.histogram = monitorEventLoopDelay({ resolution: 1 });
@@ -61,7 +71,7 @@ class LagBenchController {
 
   @Public()
   @NoRateLimit()
-  @Post('stop')
+  @Post('lag/stop')
   stop() {
     const histogram = this.histogram;
     if (!histogram) throw new ConflictException('not started');
@@ -77,7 +87,7 @@ class ApiKeyBenchModule {}
 @Module({ controllers: [RateLimitBenchController] })
 class RateLimitBenchModule {}
 
-@Module({ controllers: [LagBenchController] })
+@Module({ controllers: [LoginBenchController] })
 class LoginBenchModule {}
 
 export const BENCH_MODULES = {
