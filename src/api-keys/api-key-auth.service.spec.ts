@@ -55,4 +55,44 @@ describe('ApiKeyAuthService', () => {
     // Every later request on this replica is refused at once, not after the cache's 2 s.
     expect(await auth.authenticate(key)).toMatchObject({ ok: false, reason: 'revoked' });
   });
+
+  it('keeps a key in use cached through a flood of unknown keys (one lookup, not one per 10 000 others)', async () => {
+    const key = generateApiKey();
+    const hash = keyedHash(key, PEPPER);
+    const credential: KeyCredential = {
+      keyId: '00000000-0000-4000-8000-000000000003',
+      scopes: ['tasks:read'],
+      rateLimitTier: 'general',
+      revoked: false,
+      expiresInMs: null,
+      expiresAt: null,
+      replacedBy: null,
+      userId: '00000000-0000-4000-8000-000000000004',
+      username: 'bob',
+      role: 'user',
+      ownerDisabled: false,
+      nodeId: null,
+    };
+    let lookupsOfKey = 0;
+    const findCredential = (candidate: string): Promise<KeyCredential | null> => {
+      if (candidate !== hash) return Promise.resolve(null);
+      lookupsOfKey += 1;
+      return Promise.resolve({ ...credential });
+    };
+    const auth = new ApiKeyAuthService(
+      { findCredential, touchLastUsed: () => Promise.resolve() } as unknown as ApiKeysRepository,
+      new ApiKeysConfig({ pepper: PEPPER }),
+      {} as AuditService,
+      {} as VcpMetrics,
+      new FakeClock(), // the clock stands still: nothing expires from the cache by time
+    );
+
+    expect((await auth.authenticate(key)).ok).toBe(true);
+    for (let i = 0; i < 12_000; i++) {
+      expect(await auth.authenticate(generateApiKey())).toMatchObject({ ok: false, reason: 'unknown' });
+      if (i % 100 === 0) expect((await auth.authenticate(key)).ok).toBe(true);
+    }
+    // A cache emptied when full would have looked the key up again after each 10 000 others.
+    expect(lookupsOfKey).toBe(1);
+  });
 });

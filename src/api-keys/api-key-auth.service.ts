@@ -4,6 +4,7 @@ import { AuditRowBudget } from '../audit/audit-row-budget';
 import { AuditService } from '../audit/audit.service';
 import { keySunsetOf } from '../common/auth/key-sunset';
 import type { Principal, RequestMeta } from '../common/auth/principal';
+import { LruCache } from '../common/cache/lru-cache';
 import { NODE_KEY_SCOPES, ROLE_SCOPES } from '../common/auth/scopes';
 import { Clock } from '../common/clock/clock';
 import { keyedHash } from '../common/crypto/keyed-hash';
@@ -49,10 +50,10 @@ const FAILURE_AUDITS_PER_MINUTE = 10;
 @Injectable()
 export class ApiKeyAuthService {
   private readonly logger = new Logger('ApiKeyAuth');
-  private readonly cache = new Map<string, CachedLookup>();
+  private readonly cache = new LruCache<string, CachedLookup>({ maxEntries: MAX_CACHE_ENTRIES });
   /** Counts forget() calls: a lookup that was in flight across one may predate the revocation, so it is not kept. */
   private forgets = 0;
-  private readonly lastUsedWrites = new Map<string, number>();
+  private readonly lastUsedWrites = new LruCache<string, number>({ maxEntries: MAX_CACHE_ENTRIES });
   private readonly failureRows: AuditRowBudget;
 
   constructor(
@@ -76,7 +77,6 @@ export class ApiKeyAuthService {
       // Read before a revocation or rotation on this replica, answered after it: this request uses it, later
       // ones look again.
       if (forgets === this.forgets) {
-        if (this.cache.size >= MAX_CACHE_ENTRIES) this.cache.clear();
         this.cache.set(hash, entry);
       }
     }
@@ -90,7 +90,7 @@ export class ApiKeyAuthService {
   /** Drops a key from this replica's cache at once (revocation, rotation). */
   forget(keyId: string): void {
     this.forgets += 1;
-    for (const [hash, entry] of this.cache) if (entry.keyId === keyId) this.cache.delete(hash);
+    for (const [hash, entry] of this.cache.entries()) if (entry.keyId === keyId) this.cache.delete(hash);
   }
 
   /** Audits a failed key authentication, rate-limited per client so a flood of bad keys cannot flood the table. */
@@ -164,7 +164,6 @@ export class ApiKeyAuthService {
   private touch(keyId: string, now: number): void {
     const last = this.lastUsedWrites.get(keyId) ?? 0;
     if (now - last < LAST_USED_INTERVAL_MS) return;
-    if (this.lastUsedWrites.size >= MAX_CACHE_ENTRIES) this.lastUsedWrites.clear();
     this.lastUsedWrites.set(keyId, now);
     setImmediate(() => {
       this.keys

@@ -10,12 +10,13 @@ describe('AuditRowBudget', () => {
     expect([sut.take('a'), sut.take('a')]).toEqual([2, 0]);
   });
 
-  it('forgets every subject past maxSubjects instead of growing', () => {
+  it('forgets the least recently seen subject past maxSubjects instead of growing', () => {
     const sut = new AuditRowBudget(1, () => 0, 2);
     sut.take('a');
     sut.take('b');
     expect(sut.take('a')).toBeNull();
-    sut.take('c'); // a third subject: the map is cleared first
-    expect(sut.take('a')).toBe(0);
+    sut.take('c'); // a third subject: b, the least recently seen, is forgotten
+    expect(sut.take('a')).toBeNull(); // a flood of new subjects does not give a busy one a fresh budget
+    expect(sut.take('b')).toBe(0);
   });
 });

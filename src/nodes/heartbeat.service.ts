@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Principal } from '../common/auth/principal';
+import { LruCache } from '../common/cache/lru-cache';
 import { Clock } from '../common/clock/clock';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
@@ -45,7 +46,9 @@ interface Waiter {
 export class HeartbeatService {
   private pending = new Map<string, { write: HeartbeatWrite; waiters: Waiter[] }>();
   private draining = false;
-  private readonly reliabilities = new Map<string, { reliability: number | null; until: number }>();
+  private readonly reliabilities = new LruCache<string, { reliability: number | null; until: number }>({
+    maxEntries: MAX_RELIABILITIES,
+  });
   private scheduling: HeartbeatScheduling | undefined;
 
   constructor(
@@ -148,7 +151,6 @@ export class HeartbeatService {
     if (cached && cached.until > now) return cached.reliability;
     const runs = await this.nodesRepository.comparedRuns(nodeId);
     if (!runs) throw AppException.notFound('Node not found');
-    if (this.reliabilities.size >= MAX_RELIABILITIES) this.reliabilities.clear();
     const reliability = reputationScore(runs.runsValid, runs.runsInvalid);
     this.reliabilities.set(nodeId, { reliability, until: now + RELIABILITY_TTL_MS });
     return reliability;

@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { LruCache } from '../common/cache/lru-cache';
 import { Clock } from '../common/clock/clock';
 import { AppException } from '../common/errors/app.exception';
 import { RefusalReason } from '../common/concurrency/fair-limiter';
@@ -75,7 +76,7 @@ const rejected = (error: ShapeError) => AppException.invalidField(error.field, e
 @Injectable()
 export class ProofVerificationService {
   private readonly logger = new Logger(ProofVerificationService.name);
-  private readonly cache = new Map<string, CachedCircuit>();
+  private readonly cache = new LruCache<string, CachedCircuit>({ maxEntries: CIRCUIT_CACHE_SIZE });
 
   constructor(
     private readonly circuits: CircuitRepository,
@@ -252,7 +253,6 @@ export class ProofVerificationService {
       vkey: JSON.parse(record.verificationKey) as unknown,
       retired: record.retiredAt !== null,
     };
-    if (this.cache.size >= CIRCUIT_CACHE_SIZE) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(circuitId, circuit);
     return circuit;
   }

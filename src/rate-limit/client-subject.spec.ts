@@ -27,9 +27,22 @@ describe('SubjectMemo', () => {
       expect(memo.subjectOf(address)).toBe(`2001:db8:${i.toString(16)}::/64`);
       expect(memo.size).toBeLessThanOrEqual(100);
     }
-    // An address seen before the memo was emptied is parsed again, to the same subject.
-    expect(memo.subjectOf('2001:db8:0::0')).toBe('2001:db8::/64');
+    // An address forgotten is parsed again, to the same subject.
+    expect(memo.remembers('2001:db8:1::1')).toBe(false);
+    expect(memo.subjectOf('2001:db8:1::1')).toBe('2001:db8:1::/64');
     expect(memo.subjectOf('192.0.2.1')).toBe('192.0.2.1');
+  });
+
+  it('keeps the address of a client that keeps coming while another cycles through addresses', () => {
+    const memo = new SubjectMemo(100);
+    expect(memo.subjectOf('192.0.2.10')).toBe('192.0.2.10');
+    for (let i = 1; i <= 1000; i++) {
+      memo.subjectOf(`2001:db8:${i.toString(16)}::1`);
+      // A memo emptied when full would have dropped it here, once per hundred new addresses.
+      expect(memo.remembers('192.0.2.10')).toBe(true);
+      expect(memo.subjectOf('192.0.2.10')).toBe('192.0.2.10');
+    }
+    expect(memo.remembers('2001:db8:1::1')).toBe(false);
   });
 
   it('keeps no text longer than an address could be (an X-Forwarded-For a client filled), and still answers it', () => {

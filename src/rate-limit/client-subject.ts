@@ -1,3 +1,4 @@
+import { LruCache } from '../common/cache/lru-cache';
 import ipaddr from 'ipaddr.js';
 
 /** The subject of an address, parsed: ~4 µs with ipaddr.js, paid by every rate-limited request without the memo. */
@@ -17,16 +18,23 @@ function subjectOf(address: string): string {
 const MAX_REMEMBERED_LENGTH = 64;
 
 /**
- * Subjects of the addresses seen lately. Bounded, and emptied when full: a client cycling through addresses (an
- * IPv6 /64 holds many) costs memory only up to the bound, and itself the parse again.
+ * Subjects of the addresses seen lately, the least recently seen forgotten first: a client cycling through
+ * addresses (an IPv6 /64 holds many) costs memory only up to the bound, and itself the parse again.
  */
 export class SubjectMemo {
-  private readonly subjects = new Map<string, string>();
+  private readonly subjects: LruCache<string, string>;
 
-  constructor(readonly maxEntries: number) {}
+  constructor(maxEntries: number) {
+    this.subjects = new LruCache({ maxEntries });
+  }
 
   get size(): number {
     return this.subjects.size;
+  }
+
+  /** Whether the subject of `address` is remembered (without making it more recent). */
+  remembers(address: string): boolean {
+    return this.subjects.has(address);
   }
 
   subjectOf(address: string): string {
@@ -34,7 +42,6 @@ export class SubjectMemo {
     let subject = this.subjects.get(address);
     if (subject === undefined) {
       subject = subjectOf(address);
-      if (this.subjects.size >= this.maxEntries) this.subjects.clear();
       this.subjects.set(address, subject);
     }
     return subject;

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Role } from '../common/auth/scopes';
+import { LruCache } from '../common/cache/lru-cache';
 import { Clock } from '../common/clock/clock';
 import { UsersRepository } from './users.repository';
 
@@ -20,7 +21,10 @@ export const USER_STATUS_TTL_MS = 2000;
 
 @Injectable()
 export class UserStatusCache {
-  private readonly entries = new Map<string, { status: UserStatus | null; expiresAt: number }>();
+  /** Bounded: a flood of token subjects cannot grow it, and forgets the least recently seen first. */
+  private readonly entries = new LruCache<string, { status: UserStatus | null; expiresAt: number }>({
+    maxEntries: 10_000,
+  });
   /** Counts invalidations: a read that was in flight across one may predate the change, so it is not kept. */
   private invalidations = 0;
 
@@ -46,7 +50,6 @@ export class UserStatusCache {
       : null;
     // Read before an invalidation on this replica answered after it: that request uses it, later ones read again.
     if (invalidations !== this.invalidations) return status;
-    if (this.entries.size > 10_000) this.entries.clear(); // bounded: a flood of token subjects cannot grow it
     this.entries.set(userId, { status, expiresAt: now + USER_STATUS_TTL_MS });
     return status;
   }

@@ -7,7 +7,7 @@ import { ConnectionDraining, shuttingDown } from '../common/http/connection-drai
 import { findDeepJsonViolation } from '../common/validation/deep-json';
 import type { Outcome } from '../common/runs/run-outcomes';
 import { VcpMetrics } from '../metrics/vcp-metrics';
-import { LruCache } from './lru-cache';
+import { LruCache } from '../common/cache/lru-cache';
 import { ModuleChecker } from './module-checker';
 import { describeImport, ModuleStoreService } from './module-store.service';
 import type { RunRequest } from './run-request';

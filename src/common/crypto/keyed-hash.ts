@@ -1,8 +1,8 @@
 import { createHmac, createSecretKey, KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
+import { LruCache } from '../cache/lru-cache';
 
-/** Peppers come from configuration: a handful per process (tests make more), so a small map bounds this. */
-const MAX_PEPPER_KEYS = 16;
-const pepperKeys = new Map<string, KeyObject>();
+/** Peppers come from configuration: a handful per process (tests make more), so a small cache bounds this. */
+const pepperKeys = new LruCache<string, KeyObject>({ maxEntries: 16 });
 
 /**
  * The pepper as a KeyObject, built once: createHmac with a string key imports it anew on every call, about a
@@ -11,7 +11,6 @@ const pepperKeys = new Map<string, KeyObject>();
 function pepperKey(pepper: string): KeyObject {
   let key = pepperKeys.get(pepper);
   if (!key) {
-    if (pepperKeys.size >= MAX_PEPPER_KEYS) pepperKeys.clear();
     key = createSecretKey(Buffer.from(pepper, 'utf8'));
     pepperKeys.set(pepper, key);
   }

@@ -1,5 +1,6 @@
 import canonicalize from 'canonicalize';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, sign, verify } from 'node:crypto';
+import { LruCache } from '../cache/lru-cache';
 import { jsonSha256Hex } from '../crypto/json-hash';
 
 /**
@@ -101,8 +102,7 @@ export function verifyReceipt(receipt: RunReceipt, signature: string, publicKeyB
 }
 
 /** Parsed public keys by their base64 text: building a KeyObject costs more than the verify itself. */
-const publicKeys = new Map<string, KeyObject>();
-const PUBLIC_KEY_CACHE_MAX = 1024;
+const publicKeys = new LruCache<string, KeyObject>({ maxEntries: 1024 });
 
 /** The KeyObject of 32 raw Ed25519 key bytes in base64, or null; throws on bytes node:crypto cannot read. */
 function ed25519KeyOf(publicKeyBase64: string): KeyObject | null {
@@ -116,7 +116,6 @@ function ed25519KeyOf(publicKeyBase64: string): KeyObject | null {
     type: 'spki',
   });
   // Keyed by the exact text, so a node that registers another key never verifies against the old one.
-  if (publicKeys.size >= PUBLIC_KEY_CACHE_MAX) publicKeys.delete(publicKeys.keys().next().value as string);
   publicKeys.set(publicKeyBase64, key);
   return key;
 }

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { WASI as WasiClass } from 'node:wasi';
 import { join } from 'node:path';
 import { MessageChannel, MessagePort, Worker } from 'node:worker_threads';
-import { LruCache } from '../lru-cache';
+import { LruCache } from '../../common/cache/lru-cache';
 import { CANCELLED, RuntimeJob, RuntimeResult, WasmRuntime } from '../runtime';
 import { hasStartFunction } from '../wasm-binary';
 

@@ -8,13 +8,31 @@ export interface LruCacheOptions<K, V> {
   onEvict?: (value: V, key: K) => void;
 }
 
+interface Entry<V> {
+  value: V;
+  bytes: number;
+  stamp: number;
+}
+
 /**
  * A bounded map that forgets the least recently used entries (Map keeps insertion order), by count, by bytes or
- * both. An entry weighing more than `maxBytes` by itself is not kept (nor does it evict anything).
+ * both. An entry weighing more than `maxBytes` by itself is not kept (nor does it evict anything). Every in-memory
+ * map that clients can fill (keys, addresses, subjects) is one of these: a flood of new keys then costs only the
+ * coldest entries, where emptying the map when full would also have dropped every hot one at once. By count the
+ * order is nearly LRU: an entry read at least once per `maxEntries / 2` insertions is never evicted.
  */
 export class LruCache<K, V> {
-  private readonly entries = new Map<K, { value: V; bytes: number }>();
+  private readonly items = new Map<K, Entry<V>>();
   private totalBytes = 0;
+  /** Counts insertions and moves: an entry's `stamp` is this count when it last became the newest. */
+  private stamps = 0;
+  /**
+   * A read moves its entry to the newest end only when it is older than this many moves: a newer one cannot be
+   * next to go (more than half the bound would have to come after it), and a Map delete and set on every read
+   * cost several times the lookup itself (~75 against ~20 ns on the 2-core machine). With a byte bound every
+   * read moves, since bytes, not counts, decide what goes.
+   */
+  private readonly freshWithin: number;
   readonly maxEntries: number;
   readonly maxBytes: number;
   private readonly sizeOf: (value: V, key: K) => number;
@@ -28,10 +46,11 @@ export class LruCache<K, V> {
     if (options.maxBytes !== undefined && !options.sizeOf) throw new Error('LruCache maxBytes needs sizeOf');
     this.sizeOf = options.sizeOf ?? (() => 0);
     this.onEvict = options.onEvict ?? (() => undefined);
+    this.freshWithin = this.maxBytes === Infinity ? Math.floor(this.maxEntries / 2) : 0;
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.items.size;
   }
 
   /** The bytes the entries hold, as weighed when they were set. */
@@ -40,10 +59,13 @@ export class LruCache<K, V> {
   }
 
   get(key: K): V | undefined {
-    const entry = this.entries.get(key);
+    const entry = this.items.get(key);
     if (entry === undefined) return undefined;
-    this.entries.delete(key);
-    this.entries.set(key, entry);
+    if (this.stamps - entry.stamp >= this.freshWithin) {
+      this.items.delete(key);
+      entry.stamp = ++this.stamps;
+      this.items.set(key, entry);
+    }
     return entry.value;
   }
 
@@ -52,11 +74,11 @@ export class LruCache<K, V> {
     this.delete(key);
     const bytes = this.sizeOf(value, key);
     if (bytes > this.maxBytes) return false;
-    this.entries.set(key, { value, bytes });
+    this.items.set(key, { value, bytes, stamp: ++this.stamps });
     this.totalBytes += bytes;
-    while (this.entries.size > this.maxEntries || this.totalBytes > this.maxBytes) {
-      const [oldest, evicted] = this.entries.entries().next().value as [K, { value: V; bytes: number }];
-      this.entries.delete(oldest);
+    while (this.items.size > this.maxEntries || this.totalBytes > this.maxBytes) {
+      const [oldest, evicted] = this.items.entries().next().value as [K, Entry<V>];
+      this.items.delete(oldest);
       this.totalBytes -= evicted.bytes;
       this.onEvict(evicted.value, oldest);
     }
@@ -65,23 +87,28 @@ export class LruCache<K, V> {
 
   /** Whether `key` is cached, without making it the most recently used. */
   has(key: K): boolean {
-    return this.entries.has(key);
+    return this.items.has(key);
   }
 
   /** Forgets `key` (not an eviction: `onEvict` is not called). */
   delete(key: K): void {
-    const entry = this.entries.get(key);
+    const entry = this.items.get(key);
     if (!entry) return;
-    this.entries.delete(key);
+    this.items.delete(key);
     this.totalBytes -= entry.bytes;
   }
 
   keys(): IterableIterator<K> {
-    return this.entries.keys();
+    return this.items.keys();
+  }
+
+  /** Every entry, least recently used first, without making any more recent; deleting while iterating is safe. */
+  *entries(): IterableIterator<[K, V]> {
+    for (const [key, entry] of this.items) yield [key, entry.value];
   }
 
   clear(): void {
-    this.entries.clear();
+    this.items.clear();
     this.totalBytes = 0;
   }
 }
