@@ -1,6 +1,6 @@
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode, ErrorReason } from '../common/errors/error-code';
-import { resultReceipt, RunReceipt } from '../common/receipts/receipt';
+import { resultReceipt, RunReceipt, verifyReceipt } from '../common/receipts/receipt';
 import type { RunResultRequestDto } from './dto/result.dto';
 import type { RunForResult } from './runs.repository';
 
@@ -46,4 +46,22 @@ export function receiptOf(
     outcome: dto.outcome,
     execution_time_ms: dto.execution_time_ms,
   });
+}
+
+/**
+ * One submission's receipt checks. Its one-statement path and its locked path may check the same receipt with
+ * the same key, and an Ed25519 verify (~60 µs) need not run twice. Only a receipt that verified is remembered,
+ * and only the same key, signature and receipt fields (JSON of all three, so no two triples read alike) pass
+ * without a verify.
+ */
+export class SubmissionReceipts {
+  private verified: string | undefined;
+
+  verify(receipt: RunReceipt, signature: string, publicKeyBase64: string): boolean {
+    const checked = JSON.stringify([publicKeyBase64, signature, receipt]);
+    if (checked === this.verified) return true;
+    if (!verifyReceipt(receipt, signature, publicKeyBase64)) return false;
+    this.verified = checked;
+    return true;
+  }
 }

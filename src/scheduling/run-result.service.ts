@@ -4,7 +4,7 @@ import { AppException } from '../common/errors/app.exception';
 import { ErrorCode, ErrorReason } from '../common/errors/error-code';
 import { isRetryableConflict } from '../common/errors/transient-database-error';
 import { isUuid } from '../common/validation/uuid';
-import { RunReceipt, verifyReceipt } from '../common/receipts/receipt';
+import type { RunReceipt } from '../common/receipts/receipt';
 import type { RunOutcome } from '../common/runs/run-outcomes';
 import { TransactionRunner } from '../database/transaction-runner';
 import { VcpMetrics } from '../metrics/vcp-metrics';
@@ -17,7 +17,7 @@ import { RunForResult, RunsRepository } from './runs.repository';
 import { QuorumResultsRepository } from './quorum-results.repository';
 import { RecordedResult, runOutcomeOf } from './run-result-statement';
 import { ReputationRepository } from './reputation.repository';
-import { isBodyRefusal, receiptOf, signatureInvalid } from './result-receipt';
+import { isBodyRefusal, receiptOf, signatureInvalid, SubmissionReceipts } from './result-receipt';
 import { leaseLost, RunRelease } from './run-release';
 import { SchedulingConfig } from './scheduling.config';
 import { noEffect, OkEffect, Verification, Verdict } from './verification';
@@ -67,12 +67,13 @@ export class RunResultService {
     dto: RunResultRequestDto,
   ): Promise<RunResultResponseDto> {
     const requestHash = jsonSha256Hex(dto);
-    const solo = await this.soloCompletion(nodeId, runId, dto, requestHash);
+    const receipts = new SubmissionReceipts();
+    const solo = await this.soloCompletion(nodeId, runId, dto, { requestHash, receipts });
     if (solo) return solo;
     let effect: OkEffect = noEffect('');
     let finished: { taskType?: string; status?: string } = {};
     // A proof costs up to seconds of a verifier thread: a result this node did not sign never gets that far.
-    if (dto.proof !== undefined && (await this.signedByAnotherKey(nodeId, runId, dto)))
+    if (dto.proof !== undefined && (await this.signedByAnotherKey(nodeId, runId, dto, receipts)))
       throw signatureInvalid();
     const zk = await this.zkResults.verify(nodeId, runId, dto);
     const proofRejected = zk !== null && !zk.accepted;
@@ -112,7 +113,7 @@ export class RunResultService {
         );
       }
       const receipt = receiptOf(run, dto, outputHash);
-      if (!verifyReceipt(receipt, dto.signature, run.nodePublicKey)) {
+      if (!receipts.verify(receipt, dto.signature, run.nodePublicKey)) {
         // Audited and the lease given back in this transaction, which commits; the 422 follows it.
         afterRefusal = await this.release.refuseSignature(run, dto.fence);
         return null;
@@ -219,7 +220,7 @@ export class RunResultService {
     nodeId: string,
     runId: string,
     dto: RunResultRequestDto,
-    requestHash: string,
+    { requestHash, receipts }: { requestHash: string; receipts: SubmissionReceipts },
   ): Promise<RunResultResponseDto | null> {
     // A proof or public signals (refused on any task but zk_proof) are answered by the locked path.
     if (
@@ -240,7 +241,7 @@ export class RunResultService {
     const outputHash = jsonSha256Hex(dto.output ?? null);
     if (outputHash !== dto.output_hash) return null;
     const receipt = receiptOf(run, dto, outputHash);
-    if (!verifyReceipt(receipt, dto.signature, run.nodePublicKey)) return null;
+    if (!receipts.verify(receipt, dto.signature, run.nodePublicKey)) return null;
     if (!run.completesAlone) return this.quorumResult(run, dto, { outputHash, requestHash, receipt });
     const effect = noEffect('completed');
     const response: RunResultResponseDto = {
@@ -323,13 +324,14 @@ export class RunResultService {
     nodeId: string,
     runId: string,
     dto: RunResultRequestDto,
+    receipts: SubmissionReceipts,
   ): Promise<boolean> {
     const run = isUuid(runId) ? await this.runs.readForResult(runId.toLowerCase()) : null;
     if (!run || run.nodeId !== nodeId || run.status !== 'leased' || run.fence !== dto.fence) return false;
     if (run.nodePublicKey === null) return false;
     const outputHash = jsonSha256Hex(dto.output ?? null);
     if (outputHash !== dto.output_hash) return false;
-    if (verifyReceipt(receiptOf(run, dto, outputHash), dto.signature, run.nodePublicKey)) return false;
+    if (receipts.verify(receiptOf(run, dto, outputHash), dto.signature, run.nodePublicKey)) return false;
     (await this.release.refuseSignature(run, dto.fence))();
     return true;
   }
