@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseSession } from '../database/transaction-runner';
-import { ownerFaultRun } from '../tasks/task-statements';
+import { ownerBarRun } from '../tasks/task-statements';
 import { leaseDeadline, RUN_TIME_ALLOWANCE_SECS } from './lease-deadline';
 import { MAX_NODE_CONCURRENT_RUNS } from './scheduling.config';
 
@@ -140,13 +140,14 @@ export class ClaimsRepository {
             -- A quorum needs distinct owners: an ownerless node never serves one, an owner serves one run. The
             -- runs of a quorum task are its quorum runs (min_nodes > 1 at claim): a lookup on
             -- task_runs_quorum_owner_key, where NOT EXISTS hashed every leased and succeeded run per claim.
-            -- Security: an owner whose nodes ended two runs of it for their fault takes it no more (a lookup on
-            -- idx_task_runs_quorum_owner_fault), else its nodes could take turns holding it open for ever.
+            -- Security: an owner whose nodes ended two runs of it for their fault or by handing them back takes
+            -- it no more (a lookup on idx_task_runs_quorum_owner_fault), else its nodes could take turns holding
+            -- it open for ever.
             AND (t.min_nodes = 1 OR (node.owner_id IS NOT NULL AND (
                   SELECT 1 FROM task_runs r WHERE r.task_id = t.task_id AND r.node_owner_id = node.owner_id
                      AND r.quorum_run AND r.status IN ('leased', 'succeeded') LIMIT 1) IS NULL
                 AND (SELECT 1 FROM task_runs r WHERE r.task_id = t.task_id AND r.node_owner_id = node.owner_id
-                        AND ${ownerFaultRun('r')} OFFSET 1 LIMIT 1) IS NULL))
+                        AND ${ownerBarRun('r')} OFFSET 1 LIMIT 1) IS NULL))
           ORDER BY t.priority DESC, t.created_at, t.task_id
           LIMIT (SELECT n FROM slots)
           FOR UPDATE OF t SKIP LOCKED),

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseSession } from '../database/transaction-runner';
-import { ownerFaultRun } from './task-statements';
+import { ownerBarRun } from './task-statements';
 import type { WaitFacts } from './wait-reason';
 
 /** Reads about the queue rather than one task: why a task waits, how many wait. */
@@ -36,12 +36,12 @@ export class TaskQueueRepository {
                 EXISTS (SELECT 1 FROM task_runs r
                         WHERE r.task_id = t.task_id AND r.node_id = n.node_id AND r.status <> 'expired') AS ran,
                 -- As the claim sees it: a quorum needs owners that have no live or succeeded run of it yet, nor
-                -- two runs of it ended for their nodes' fault.
+                -- two runs of it ended for their nodes' fault or handed back.
                 (t.min_nodes = 1 OR (n.owner_id IS NOT NULL AND NOT EXISTS (
                    SELECT 1 FROM task_runs r WHERE r.task_id = t.task_id AND r.node_owner_id = n.owner_id
                       AND r.quorum_run AND r.status IN ('leased', 'succeeded'))
                    AND (SELECT count(*) FROM task_runs r WHERE r.task_id = t.task_id AND r.node_owner_id = n.owner_id
-                      AND ${ownerFaultRun('r')}) < 2)) AS owner_ok
+                      AND ${ownerBarRun('r')}) < 2)) AS owner_ok
            FROM tasks t JOIN nodes n ON n.status = 'online' AND n.deleted_at IS NULL AND n.node_type = 'compute'
           WHERE t.task_id = $1)
        SELECT t.require_gpu, coalesce(t.not_before > now(), false) AS backing_off,

@@ -27,3 +27,12 @@ export function completeTaskStatement(
  */
 export const ownerFaultRun = (r: string) =>
   `${r}.quorum_run AND ${r}.status IN ('failed', 'expired') AND ${r}.outcome NOT IN ('released', 'claim_abandoned')`;
+
+/**
+ * A run (alias `r`) of a quorum task that counts toward its owner's bar: an ownerFaultRun, or one its node handed
+ * back (`released`). Two bar the owner's nodes from the task (the claim). A hand-back spends no attempt and is no
+ * fault, but counts here: else an owner's nodes could take turns claiming and handing back a quorum task's run just
+ * before each lease ran out, holding it open until its queue timeout.
+ */
+export const ownerBarRun = (r: string) =>
+  `${r}.quorum_run AND ${r}.status IN ('failed', 'expired') AND ${r}.outcome <> 'claim_abandoned'`;

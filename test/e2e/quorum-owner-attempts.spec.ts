@@ -9,7 +9,8 @@ import { getTask, ORIGINAL_TASK, submitTask } from '../support/tasks';
 
 /**
  * Attempts of a quorum task are not one operator's to spend: whatever its nodes do, an owner's failed and lost
- * runs spend at most one of `max_attempts`, and from its second such run on its nodes no longer take the task.
+ * runs spend at most one of `max_attempts`, and from its second such run on (or second run handed back) its nodes
+ * no longer take the task.
  */
 describeEachDatabase('an owner’s failed runs of a quorum task on %s', (database) => {
   const ctx = useTestApp({
@@ -135,6 +136,37 @@ describeEachDatabase('an owner’s failed runs of a quorum task on %s', (databas
     const other = await agentOf();
     const [run] = await other.claim();
     expect((await other.report(run, 'ok', honest(run))).json()).toMatchObject({ task_status: 'completed' });
+  });
+
+  it('an owner whose nodes handed it back twice takes it no more: turns of claim and hand-back cannot hold it', async () => {
+    const oscar = await operator('oscar');
+    const nodes = [await agentOf(oscar), await agentOf(oscar), await agentOf(oscar)];
+    const { task_id } = await submit(FIRST);
+    // One hand-back bars nothing: the owner's next node is given the task.
+    for (const node of nodes.slice(0, 2)) {
+      const [run] = await node.claim();
+      expect(run.task_id).toBe(task_id);
+      expect((await node.release(run)).statusCode).toBe(204);
+    }
+    // Two do: neither a third node of that owner, nor a lease later the first one, is given it again.
+    expect(await nodes[2].claim()).toEqual([]);
+    await ctx.dataSource.query(
+      `UPDATE task_runs SET completed_at = completed_at - interval '1 hour' WHERE task_id = $1`,
+      [task_id],
+    );
+    expect(await nodes[0].claim()).toEqual([]);
+    // Hand-backs spend no attempt. With only that owner's nodes online (earlier tests' nodes taken offline), the
+    // task says it waits for another owner's node.
+    await ctx.dataSource.query(
+      `UPDATE nodes SET status = 'offline' WHERE node_id <> ALL($1::varchar[])`,
+      [nodes.map((node) => node.nodeId)],
+    );
+    expect(await task(task_id)).toMatchObject({
+      status: 'pending',
+      attempts: 0,
+      status_reason: WAIT_REASONS.noOtherOwner,
+    });
+    await completeWithHonestOwners(task_id);
   });
 
   it('a single-node task still spends an attempt on every failed run, whoever’s node it was', async () => {
