@@ -1,6 +1,7 @@
 import { appErrorOf } from '../../test/support/guard-context';
 import { FakeUsersRepository } from '../../test/support/fake-users.repository';
 import type { AuditEvent, AuditService } from '../audit/audit.service';
+import type { PasswordHasher } from '../auth/password';
 import type { RefreshTokenService } from '../auth/refresh-token.service';
 import type { Principal, RequestMeta } from '../common/auth/principal';
 import { FakeClock } from '../common/clock/fake-clock';
@@ -53,6 +54,7 @@ describe('AdminUsersService.update', () => {
       statuses,
       refreshTokens as unknown as RefreshTokenService,
       audit as unknown as AuditService,
+      {} as PasswordHasher, // these specs create no account
     );
   });
 

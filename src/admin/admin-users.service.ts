@@ -3,14 +3,15 @@ import { AuditAction } from '../audit/audit-actions';
 import { AuditedRefusal, keepingRefusals } from '../audit/audited-refusal';
 import { AuditEvent, AuditService } from '../audit/audit.service';
 import type { Principal, RequestMeta } from '../common/auth/principal';
+import { PasswordHasher } from '../auth/password';
 import { RefreshTokenService } from '../auth/refresh-token.service';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode, ErrorReason } from '../common/errors/error-code';
 import { Page, pageRequest, toPage } from '../common/pagination/page';
 import { TransactionRunner } from '../database/transaction-runner';
 import { UserStatusCache } from '../users/user-status.cache';
-import { isSystemAccount, UserRecord, UsersRepository } from '../users/users.repository';
-import { AdminUserDto, toAdminUserDto, UpdateUserDto } from './dto/admin.dto';
+import { isSystemAccount, isUniqueViolation, UserRecord, UsersRepository } from '../users/users.repository';
+import { AdminUserDto, CreateUserDto, toAdminUserDto, UpdateUserDto } from './dto/admin.dto';
 
 @Injectable()
 export class AdminUsersService {
@@ -20,7 +21,51 @@ export class AdminUsersService {
     private readonly statuses: UserStatusCache,
     private readonly refreshTokens: RefreshTokenService,
     private readonly audit: AuditService,
+    private readonly passwords: PasswordHasher,
   ) {}
+
+  /** An account made by an admin (the only way in with REGISTRATION=closed); it logs in with its password. */
+  async create(actor: Principal, dto: CreateUserDto, meta: RequestMeta): Promise<AdminUserDto> {
+    const passwordHash = await this.passwords.hash(dto.password);
+    const role = dto.role ?? 'user';
+    try {
+      const created = await this.transactions.run(async () => {
+        const user = await this.users.create({
+          username: dto.username,
+          passwordHash,
+          email: dto.email ?? null,
+          role,
+        });
+        await this.audit.record(
+          {
+            action: AuditAction.AdminUserCreated,
+            status: 'success',
+            userId: actor.userId,
+            resourceType: 'user',
+            resourceId: user.userId,
+            metadata: { role },
+          },
+          meta,
+        );
+        return user;
+      });
+      return toAdminUserDto(created);
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+      // After the rollback, so the refusal's row stays.
+      await this.audit.record(
+        {
+          action: AuditAction.AdminUserCreated,
+          status: 'failure',
+          userId: actor.userId,
+          errorMessage: 'username or email taken',
+          metadata: { username: dto.username.slice(0, 64), role },
+        },
+        meta,
+      );
+      throw new AppException(ErrorCode.Conflict, 'That username or email is taken');
+    }
+  }
 
   /** Oldest first; `cursor` is a previous page's `next_cursor` (a tampered one is a 422). */
   async list(

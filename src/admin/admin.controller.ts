@@ -1,10 +1,12 @@
-import { Body, Controller, Get, Param, Patch, Query } from '@nestjs/common';
+import { Body, Controller, Get, Param, Patch, Post, Query } from '@nestjs/common';
 import {
   ApiConflictResponse,
+  ApiCreatedResponse,
   ApiForbiddenResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiTags,
+  ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
 import { AuditAction } from '../audit/audit-actions';
 import { AuditService } from '../audit/audit.service';
@@ -17,7 +19,7 @@ import { PageQueryDto } from '../common/pagination/page.dto';
 import { ParseUuidPipe } from '../common/validation/parse-id.pipe';
 import { AdminUsersService } from './admin-users.service';
 import { AuditPageDto, AuditQueryDto } from '../audit/dto/audit-log.dto';
-import { AdminUserDto, AdminUserPageDto, UpdateUserDto } from './dto/admin.dto';
+import { AdminUserDto, AdminUserPageDto, CreateUserDto, UpdateUserDto } from './dto/admin.dto';
 
 @ApiTags('admin')
 @Controller('admin/users')
@@ -33,6 +35,24 @@ export class AdminUsersController {
     @CurrentRequestMeta() meta: RequestMeta,
   ): Promise<AdminUserPageDto> {
     return this.adminUsers.list(actor, query, meta);
+  }
+
+  @Post()
+  @ApiCreatedResponse({
+    type: AdminUserDto,
+    description:
+      'The new account; it logs in with the password given (with REGISTRATION=closed, the only way in)',
+  })
+  @ApiConflictResponse({ description: 'The username (or email) is taken (`conflict`)' })
+  @ApiUnprocessableEntityResponse({
+    description: 'Invalid username, password, email or role (`validation_error`), as at registration',
+  })
+  create(
+    @Body() dto: CreateUserDto,
+    @CurrentPrincipal() actor: Principal,
+    @CurrentRequestMeta() meta: RequestMeta,
+  ): Promise<AdminUserDto> {
+    return this.adminUsers.create(actor, dto, meta);
   }
 
   @Patch(':id')

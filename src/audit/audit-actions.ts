@@ -20,6 +20,7 @@ export const AuditAction = {
   AdminRoleChanged: 'admin.role_changed',
   AdminUserDisabled: 'admin.user_disabled',
   AdminUserEnabled: 'admin.user_enabled',
+  AdminUserCreated: 'admin.user_created',
   AdminAuditViewed: 'admin.audit_viewed',
   AdminThrottleOverrideCreated: 'admin.throttle_override_created',
   AdminThrottleOverrideDeleted: 'admin.throttle_override_deleted',

@@ -1,6 +1,10 @@
 import { createSecretKey, KeyObject } from 'node:crypto';
 import { defineFeatureConfig } from '../common/config/feature-config';
-import { IntVariable, SecretVariable } from '../common/config/variables';
+import { ChoiceVariable, IntVariable, SecretVariable } from '../common/config/variables';
+
+/** `open`: anyone may register (the original's behaviour); `closed`: only admins create accounts. */
+export const REGISTRATION_MODES = ['open', 'closed'] as const;
+export type RegistrationMode = (typeof REGISTRATION_MODES)[number];
 
 export class AuthVariables {
   @SecretVariable()
@@ -17,6 +21,9 @@ export class AuthVariables {
 
   @IntVariable(1, 365)
   REFRESH_TOKEN_TTL_DAYS?: number;
+
+  @ChoiceVariable(REGISTRATION_MODES)
+  REGISTRATION?: RegistrationMode;
 }
 
 /** Passwords, access tokens (JWT) and refresh tokens. */
@@ -27,6 +34,11 @@ export class AuthConfig {
   readonly bcryptCost!: number;
   readonly accessTokenTtlSeconds!: number;
   readonly refreshTokenTtlDays!: number;
+  /**
+   * Closed, accounts are made by admins only. A quorum trusts nodes of distinct owners (accounts); where anyone
+   * may register, one person can own several, so a deployment that relies on quorums may close registration.
+   */
+  readonly registration!: RegistrationMode;
 
   /**
    * JWT_SECRET as an HMAC key object, built once. Handed a string, jsonwebtoken first tries to parse it as a
@@ -53,5 +65,6 @@ export const authConfig = defineFeatureConfig({
       bcryptCost: env.BCRYPT_COST ?? 12,
       accessTokenTtlSeconds: env.JWT_ACCESS_TTL_SECONDS ?? 900,
       refreshTokenTtlDays: env.REFRESH_TOKEN_TTL_DAYS ?? 30,
+      registration: env.REGISTRATION ?? 'open',
     }),
 });

@@ -43,6 +43,10 @@ export class AuthController {
     description: 'The new user, with an API key shown this once',
   })
   @ApiConflictResponse({ description: 'The username (or email) is taken (`conflict`)' })
+  @ApiForbiddenResponse({
+    description:
+      'Registration is closed on this server (`forbidden`, `reason: registration_closed`): an admin creates accounts',
+  })
   @ApiUnprocessableEntityResponse({ description: 'Invalid username, password or email (`validation_error`)' })
   register(@Body() dto: RegisterDto, @CurrentRequestMeta() meta: RequestMeta): Promise<RegisterResponseDto> {
     return this.auth.register(dto, meta);

@@ -3,12 +3,13 @@ import { ApiKeysService } from '../api-keys/api-keys.service';
 import { AuditAction } from '../audit/audit-actions';
 import { AuditService } from '../audit/audit.service';
 import { AppException } from '../common/errors/app.exception';
-import { ErrorCode } from '../common/errors/error-code';
+import { ErrorCode, ErrorReason } from '../common/errors/error-code';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { TransactionRunner } from '../database/transaction-runner';
 import { isUniqueViolation, UsersRepository } from '../users/users.repository';
 import { UserStatusCache } from '../users/user-status.cache';
 import { AccessTokenService } from './access-token.service';
+import { AuthConfig } from './auth.config';
 import {
   LoginDto,
   MeDto,
@@ -37,9 +38,27 @@ export class AuthService {
     private readonly apiKeys: ApiKeysService,
     private readonly metrics: VcpMetrics,
     private readonly statuses: UserStatusCache,
+    private readonly config: AuthConfig,
   ) {}
 
   async register(dto: RegisterDto, meta: RequestMeta): Promise<RegisterResponseDto> {
+    // Refused before the password is hashed: a closed server spends no bcrypt on it.
+    if (this.config.registration === 'closed') {
+      await this.audit.record(
+        {
+          action: AuditAction.AuthRegister,
+          status: 'failure',
+          errorMessage: ErrorReason.RegistrationClosed,
+          metadata: { username: dto.username.slice(0, 64) },
+        },
+        meta,
+      );
+      throw new AppException(
+        ErrorCode.Forbidden,
+        'Registration is closed on this server: an admin creates accounts (POST /api/v1/admin/users)',
+        { reason: ErrorReason.RegistrationClosed },
+      );
+    }
     const passwordHash = await this.passwords.hash(dto.password);
     try {
       const user = await this.transactions.run(async () => {

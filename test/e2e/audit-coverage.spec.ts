@@ -235,6 +235,16 @@ describe('audit coverage: every mutating operation is audited or consciously exe
       const res = await call('POST', `/admin/circuits/${state.circuitId}/restore`, admin());
       return [res, rowOf('circuit.restored', ctx.admin.userId, 'circuit', state.circuitId)];
     },
+    'POST /api/v1/admin/users': async () => {
+      const res = await call('POST', '/admin/users', admin(), {
+        username: uniqueName('made'),
+        password: 'correct horse battery',
+      });
+      return [
+        res,
+        rowOf('admin.user_created', ctx.admin.userId, 'user', res.json<{ user_id: string }>().user_id),
+      ];
+    },
     'PATCH /api/v1/admin/users/{id}': async () => {
       const res = await call('PATCH', `/admin/users/${state.bobId}`, admin(), { disabled: true });
       return [res, rowOf('admin.user_disabled', ctx.admin.userId, 'user', state.bobId)];

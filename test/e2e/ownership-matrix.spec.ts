@@ -65,6 +65,7 @@ const EXEMPT: Record<
   'POST /api/v1/api-keys': 'create',
   'POST /api/v1/modules': 'create',
   'GET /api/v1/admin/users': 'admin',
+  'POST /api/v1/admin/users': 'admin',
   'PATCH /api/v1/admin/users/{id}': 'admin',
   'GET /api/v1/admin/audit-log': 'admin',
   'POST /api/v1/admin/throttle-overrides': 'admin',

@@ -1,7 +1,7 @@
 import { GRANTABLE_SCOPES } from '../../src/common/auth/scopes';
 import { useAdminApp } from '../support/admin';
 import { TestAgent } from '../support/agent';
-import { apiKeyHeader, bearer, newSession } from '../support/auth';
+import { apiKeyHeader, bearer, newSession, uniqueName } from '../support/auth';
 import { heartbeat, registerNode } from '../support/nodes';
 import { generateNodeKeyPair } from '../../src/common/receipts/receipt';
 import { ORIGINAL_TASK, submitTask } from '../support/tasks';
@@ -160,6 +160,10 @@ describe('scope matrix for API keys', () => {
       payload: {},
     }),
     'GET /api/v1/admin/users': () => ({ url: '/api/v1/admin/users' }),
+    'POST /api/v1/admin/users': () => ({
+      url: '/api/v1/admin/users',
+      payload: { username: uniqueName('made'), password: 'correct horse battery' },
+    }),
     'PATCH /api/v1/admin/users/{id}': () => ({
       url: `/api/v1/admin/users/${someUserId}`,
       payload: { role: 'user' },

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsIn, ValidateIf } from 'class-validator';
+import { IsBoolean, IsIn, IsOptional, ValidateIf } from 'class-validator';
+import { RegisterDto } from '../../auth/dto/auth.dto';
 import { ROLES } from '../../common/auth/scopes';
 import type { Role } from '../../common/auth/scopes';
 import { PageDto } from '../../common/pagination/page.dto';
@@ -21,6 +22,14 @@ export class UpdateUserDto {
   @OmittableOnly()
   @IsBoolean()
   disabled?: boolean;
+}
+
+/** The fields and rules of a registration, and the role the account starts with. */
+export class CreateUserDto extends RegisterDto {
+  @ApiPropertyOptional({ enum: ROLES, default: 'user' })
+  @IsOptional()
+  @IsIn(ROLES)
+  role?: Role;
 }
 
 export class AdminUserDto {

@@ -51,6 +51,8 @@ export const ErrorReason = {
    * valid, and a client that read 401 as "logged out" would drop it.
    */
   WrongPassword: 'wrong_password',
+  /** 403 `forbidden`: registration is closed (REGISTRATION=closed): an admin creates accounts. */
+  RegistrationClosed: 'registration_closed',
   /** 503 `service_unavailable`: the server is draining before it stops; retry (another replica, or later). */
   ShuttingDown: 'shutting_down',
 } as const;

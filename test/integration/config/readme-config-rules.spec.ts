@@ -126,6 +126,7 @@ describe("README's configuration table: ranges, choices and production", () => {
       'EMBEDDED_NODE',
       'ENVIRONMENT',
       'LOG_LEVEL',
+      'REGISTRATION',
       'WASM_DEFAULT_RUNTIME',
     ]);
     for (const { name, values } of choices) {

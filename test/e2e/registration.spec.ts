@@ -1,0 +1,148 @@
+import { useAdminApp } from '../support/admin';
+import { bearer, login, newSession, uniqueName } from '../support/auth';
+
+const PASSWORD = 'correct horse battery';
+
+/** Audit rows of one action for one username (metadata) or one resource, newest first. */
+async function auditRows(
+  ctx: ReturnType<typeof useAdminApp>,
+  action: string,
+): Promise<
+  {
+    status: string;
+    user_id: string | null;
+    resource_id: string | null;
+    error_message: string | null;
+    metadata: Record<string, unknown> | null;
+  }[]
+> {
+  return ctx.dataSource.query(
+    `SELECT status, user_id, resource_id, error_message, metadata FROM audit_log
+      WHERE action = $1 ORDER BY created_at DESC`,
+    [action],
+  );
+}
+
+describe('REGISTRATION=closed', () => {
+  const ctx = useAdminApp({ env: { REGISTRATION: 'closed' } });
+
+  it('refuses a registration with 403 registration_closed, audited, and creates nothing', async () => {
+    const username = uniqueName('walkin');
+    const res = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/register',
+      payload: { username, password: PASSWORD },
+    });
+    expect(res.statusCode).toBe(403);
+    expect(res.json()).toMatchObject({
+      error: 'forbidden',
+      reason: 'registration_closed',
+      request_id: expect.any(String),
+    });
+    expect(res.json<{ message: string }>().message).toContain('POST /api/v1/admin/users');
+    const [row] = (await auditRows(ctx, 'auth.register')).filter((r) => r.metadata?.username === username);
+    expect(row).toMatchObject({ status: 'failure', error_message: 'registration_closed' });
+    const users = await ctx.dataSource.query(`SELECT 1 FROM users WHERE username = $1`, [username]);
+    expect(users).toHaveLength(0);
+  });
+
+  it('an admin creates an account (role user by default, or admin), and it logs in with its password', async () => {
+    const username = uniqueName('invited');
+    const res = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/admin/users',
+      headers: bearer(ctx.admin.accessToken),
+      payload: { username, password: PASSWORD, email: `${username}@example.com` },
+    });
+    expect(res.statusCode).toBe(201);
+    const created = res.json<{ user_id: string; role: string }>();
+    expect(created).toMatchObject({
+      username,
+      email: `${username}@example.com`,
+      role: 'user',
+      disabled: false,
+      last_login: null,
+    });
+    const [row] = (await auditRows(ctx, 'admin.user_created')).filter(
+      (r) => r.resource_id === created.user_id,
+    );
+    expect(row).toMatchObject({ status: 'success', user_id: ctx.admin.userId, metadata: { role: 'user' } });
+
+    const tokens = await login(ctx.app, username, PASSWORD);
+    const me = await ctx.app.inject({
+      method: 'GET',
+      url: '/api/v1/auth/me',
+      headers: bearer(tokens.access_token),
+    });
+    expect(me.json()).toMatchObject({ user_id: created.user_id, role: 'user' });
+
+    const second = uniqueName('deputy');
+    const admin = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/admin/users',
+      headers: bearer(ctx.admin.accessToken),
+      payload: { username: second, password: PASSWORD, role: 'admin' },
+    });
+    expect(admin.statusCode).toBe(201);
+    expect(admin.json()).toMatchObject({ username: second, role: 'admin', email: null });
+  });
+
+  it('a taken name is 409 (any case), bad fields are 422 as at registration, and a user is 403', async () => {
+    const username = uniqueName('taken');
+    const create = (payload: Record<string, unknown>, token = ctx.admin.accessToken) =>
+      ctx.app.inject({ method: 'POST', url: '/api/v1/admin/users', headers: bearer(token), payload });
+    expect((await create({ username, password: PASSWORD })).statusCode).toBe(201);
+    const taken = await create({ username: username.toUpperCase(), password: PASSWORD });
+    expect(taken.statusCode).toBe(409);
+    expect(taken.json()).toMatchObject({ error: 'conflict' });
+    const [refused] = (await auditRows(ctx, 'admin.user_created')).filter(
+      (r) => r.metadata?.username === username.toUpperCase(),
+    );
+    expect(refused).toMatchObject({ status: 'failure', error_message: 'username or email taken' });
+
+    const invalid: [Record<string, unknown>, string][] = [
+      [{ username: 'x', password: PASSWORD }, 'username'],
+      [{ username: 'system_robot', password: PASSWORD }, 'username'],
+      [{ username: uniqueName(), password: 'short' }, 'password'],
+      [{ username: uniqueName(), password: PASSWORD, role: 'root' }, 'role'],
+      [{ username: uniqueName(), password: PASSWORD, email: 'not an address' }, 'email'],
+      [{ username: uniqueName(), password: PASSWORD, extra: 1 }, 'extra'],
+    ];
+    for (const [payload, field] of invalid) {
+      const res = await create(payload);
+      expect({ payload, status: res.statusCode, error: res.json<{ error: string }>().error }).toEqual({
+        payload,
+        status: 422,
+        error: 'validation_error',
+      });
+      const details = res.json<{ details: { field: string }[] }>().details;
+      expect(details.map((detail) => detail.field)).toContain(field);
+    }
+
+    // Negative control: a user cannot make accounts, whatever the registration mode.
+    const user = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/admin/users',
+      headers: bearer(ctx.admin.accessToken),
+      payload: { username: uniqueName('plain'), password: PASSWORD },
+    });
+    const { access_token } = await login(ctx.app, user.json<{ username: string }>().username, PASSWORD);
+    expect((await create({ username: uniqueName(), password: PASSWORD }, access_token)).statusCode).toBe(403);
+  });
+});
+
+describe('REGISTRATION=open (the default)', () => {
+  const ctx = useAdminApp();
+
+  it('anyone registers, and an admin may still create accounts', async () => {
+    const session = await newSession(ctx.app, 'walkin');
+    expect(session.userId).toEqual(expect.any(String));
+    const res = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/admin/users',
+      headers: bearer(ctx.admin.accessToken),
+      payload: { username: uniqueName('invited'), password: PASSWORD },
+    });
+    expect(res.statusCode).toBe(201);
+  });
+});
