@@ -27,10 +27,10 @@ export class LruCache<K, V> {
   /** Counts insertions and moves: an entry's `stamp` is this count when it last became the newest. */
   private stamps = 0;
   /**
-   * A read moves its entry to the newest end only when it is older than this many moves: a newer one cannot be
-   * next to go (more than half the bound would have to come after it), and a Map delete and set on every read
-   * cost several times the lookup itself (~75 against ~20 ns on the 2-core machine). With a byte bound every
-   * read moves, since bytes, not counts, decide what goes.
+   * A read moves its entry to the newest end only when at least this many insertions and moves came after it:
+   * with fewer, it is in the newer half and far from next to go, and a Map delete and set on every read cost
+   * several times the lookup itself (~75 against ~20 ns on the 2-core machine). With a byte bound every read
+   * moves, since bytes, not counts, decide what goes.
    */
   private readonly freshWithin: number;
   readonly maxEntries: number;
