@@ -9,23 +9,26 @@ import type { ApiKeysRepository, KeyCredential } from './api-keys.repository';
 
 const PEPPER = 'p'.repeat(48);
 
+/** A live user key's row, as the repository returns it. */
+const credentialOf = (username: string): KeyCredential => ({
+  keyId: '00000000-0000-4000-8000-000000000001',
+  scopes: ['tasks:read'],
+  rateLimitTier: 'general',
+  revoked: false,
+  expiresInMs: null,
+  expiresAt: null,
+  replacedBy: null,
+  userId: '00000000-0000-4000-8000-000000000002',
+  username,
+  role: 'user',
+  ownerDisabled: false,
+  nodeId: null,
+});
+
 describe('ApiKeyAuthService', () => {
   it('does not keep a lookup that was in flight when the key was revoked on this replica', async () => {
     const key = generateApiKey();
-    const credential: KeyCredential = {
-      keyId: '00000000-0000-4000-8000-000000000001',
-      scopes: ['tasks:read'],
-      rateLimitTier: 'general',
-      revoked: false,
-      expiresInMs: null,
-      expiresAt: null,
-      replacedBy: null,
-      userId: '00000000-0000-4000-8000-000000000002',
-      username: 'alice',
-      role: 'user',
-      ownerDisabled: false,
-      nodeId: null,
-    };
+    const credential = credentialOf('alice');
     // A request's lookup, read before the revocation and answered after it; later lookups read the row as it is.
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
@@ -59,20 +62,7 @@ describe('ApiKeyAuthService', () => {
   it('keeps a key in use cached through a flood of unknown keys (one lookup, not one per 10 000 others)', async () => {
     const key = generateApiKey();
     const hash = keyedHash(key, PEPPER);
-    const credential: KeyCredential = {
-      keyId: '00000000-0000-4000-8000-000000000003',
-      scopes: ['tasks:read'],
-      rateLimitTier: 'general',
-      revoked: false,
-      expiresInMs: null,
-      expiresAt: null,
-      replacedBy: null,
-      userId: '00000000-0000-4000-8000-000000000004',
-      username: 'bob',
-      role: 'user',
-      ownerDisabled: false,
-      nodeId: null,
-    };
+    const credential = credentialOf('bob');
     let lookupsOfKey = 0;
     const findCredential = (candidate: string): Promise<KeyCredential | null> => {
       if (candidate !== hash) return Promise.resolve(null);
