@@ -191,8 +191,14 @@ describe("README's configuration table", () => {
     const literal = Object.fromEntries(
       values.filter(([, name]) => !(name in RENDER_ONLY)).map(([, name, value]) => [name, value]),
     );
-    expect(Object.keys(literal).sort()).toEqual(['DB_MAX_CONNECTIONS', 'ENVIRONMENT', 'TRUSTED_PROXY_CIDRS']);
+    expect(Object.keys(literal).sort()).toEqual([
+      'DB_MAX_CONNECTIONS',
+      'ENVIRONMENT',
+      'REGISTRATION',
+      'TRUSTED_PROXY_CIDRS',
+    ]);
     expect(literal.ENVIRONMENT).toBe('production');
+    expect(literal.REGISTRATION).toBe('open');
     expect(() => loadConfig({ ...PRODUCTION_SETTINGS, ...literal }, cwd)).not.toThrow();
   });
 });
