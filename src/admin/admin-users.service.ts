@@ -92,9 +92,13 @@ export class AdminUsersService {
     dto: UpdateUserDto,
     meta: RequestMeta,
   ): Promise<AdminUserDto> {
-    if (dto.role === undefined && dto.disabled === undefined) {
-      throw AppException.validation([{ field: 'role', message: 'give role or disabled (or both)' }]);
+    if (dto.role === undefined && dto.disabled === undefined && dto.password === undefined) {
+      throw AppException.validation([
+        { field: 'role', message: 'give role, disabled or password (or several)' },
+      ]);
     }
+    // Hashed before the transaction: bcrypt's ~0.25 s would hold the account's row lock.
+    const passwordHash = dto.password === undefined ? undefined : await this.passwords.hash(dto.password);
     const work = async (): Promise<UserRecord> => {
       const target = await this.users.findByIdForUpdate(userId);
       if (!target) throw AppException.notFound('User not found');
@@ -122,14 +126,22 @@ export class AdminUsersService {
           'The last active admin cannot be demoted or disabled',
           { reason: ErrorReason.LastAdmin },
         );
-        throw new AuditedRefusal(error, refusalRows(actor, ErrorReason.LastAdmin, target, changes));
+        const requested = { ...changes, ...(dto.password === undefined ? {} : { password: dto.password }) };
+        throw new AuditedRefusal(error, refusalRows(actor, ErrorReason.LastAdmin, target, requested));
       }
-      if (Object.keys(changes).length === 0) return target;
+      if (Object.keys(changes).length === 0 && passwordHash === undefined) return target;
       const changed = (await this.users.update(target.userId, changes))!;
       let revoked = 0;
       if (changes.disabled) {
         revoked = await this.refreshTokens.revokeAllForUser(target.userId, 'user_disabled');
         // Ended, not suspended: enabled again, the account starts from a new login.
+        await this.users.cutAccessTokens(target.userId);
+      }
+      // Whoever held the old password (or a token from it) loses what it gave them, as at a password change.
+      let resetRevoked = 0;
+      if (passwordHash !== undefined) {
+        await this.users.setPasswordHash(target.userId, passwordHash);
+        resetRevoked = await this.refreshTokens.revokeAllForUser(target.userId, 'logout_all');
         await this.users.cutAccessTokens(target.userId);
       }
       const row = (action: AuditAction, metadata: Record<string, unknown>) =>
@@ -154,6 +166,12 @@ export class AdminUsersService {
         });
       }
       if (changes.disabled === false) await row(AuditAction.AdminUserEnabled, { disabled: false });
+      if (passwordHash !== undefined) {
+        await row(
+          AuditAction.AdminPasswordReset,
+          resetRevoked ? { revoked_refresh_tokens: resetRevoked } : {},
+        );
+      }
       return changed;
     };
     // A refused change's rows are written once its transaction rolled back, so they stay.
@@ -171,13 +189,14 @@ function refusalRows(
   actor: Principal,
   reason: typeof ErrorReason.LastAdmin | 'system_account',
   target: UserRecord,
-  requested: { role?: UserRecord['role']; disabled?: boolean },
+  requested: { role?: UserRecord['role']; disabled?: boolean; password?: string },
 ): AuditEvent[] {
   const attempts: [AuditAction, Record<string, unknown>][] = [];
   if (requested.role !== undefined)
     attempts.push([AuditAction.AdminRoleChanged, { role: { from: target.role, to: requested.role } }]);
   if (requested.disabled === true) attempts.push([AuditAction.AdminUserDisabled, { disabled: true }]);
   if (requested.disabled === false) attempts.push([AuditAction.AdminUserEnabled, { disabled: false }]);
+  if (requested.password !== undefined) attempts.push([AuditAction.AdminPasswordReset, {}]);
   return attempts.map(([action, metadata]) => ({
     action,
     status: 'failure',

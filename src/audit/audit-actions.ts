@@ -21,6 +21,7 @@ export const AuditAction = {
   AdminUserDisabled: 'admin.user_disabled',
   AdminUserEnabled: 'admin.user_enabled',
   AdminUserCreated: 'admin.user_created',
+  AdminPasswordReset: 'admin.password_reset',
   AdminAuditViewed: 'admin.audit_viewed',
   AdminThrottleOverrideCreated: 'admin.throttle_override_created',
   AdminThrottleOverrideDeleted: 'admin.throttle_override_deleted',

@@ -14,7 +14,7 @@ export const OPERATION_SUMMARIES: Record<string, string> = {
   'GET /api/v1/auth/me': 'Who the credentials belong to: user, role, scopes',
   'GET /api/v1/admin/users': 'Admin: list accounts',
   'POST /api/v1/admin/users': 'Admin: create an account (the only way in with REGISTRATION=closed)',
-  'PATCH /api/v1/admin/users/{id}': "Admin: change an account's role or disable it",
+  'PATCH /api/v1/admin/users/{id}': "Admin: change an account's role, disable it or set a forgotten password",
   'GET /api/v1/admin/audit-log': 'Admin: read the audit log, newest first',
   'POST /api/v1/admin/circuits': 'Admin: register a zero-knowledge circuit (verification key, prover files)',
   'DELETE /api/v1/admin/circuits/{circuit_id}': 'Admin: retire a circuit (kept readable)',

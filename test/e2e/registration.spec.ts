@@ -129,6 +129,66 @@ describe('REGISTRATION=closed', () => {
     const { access_token } = await login(ctx.app, user.json<{ username: string }>().username, PASSWORD);
     expect((await create({ username: uniqueName(), password: PASSWORD }, access_token)).statusCode).toBe(403);
   });
+
+  it('an admin sets a forgotten password: the old one and every session of the account end, audited', async () => {
+    const username = uniqueName('forgetful');
+    const made = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/admin/users',
+      headers: bearer(ctx.admin.accessToken),
+      payload: { username, password: PASSWORD },
+    });
+    const { user_id } = made.json<{ user_id: string }>();
+    const before = await login(ctx.app, username, PASSWORD);
+    const reset = (payload: Record<string, unknown>) =>
+      ctx.app.inject({
+        method: 'PATCH',
+        url: `/api/v1/admin/users/${user_id}`,
+        headers: bearer(ctx.admin.accessToken),
+        payload,
+      });
+    // The password rule of registration holds here too.
+    const weak = await reset({ password: 'short' });
+    expect(weak.statusCode).toBe(422);
+    expect(weak.json<{ details: { field: string }[] }>().details.map((d) => d.field)).toEqual(['password']);
+
+    const res = await reset({ password: 'a brand new password' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ user_id, username, disabled: false });
+    const [row] = (await auditRows(ctx, 'admin.password_reset')).filter((r) => r.resource_id === user_id);
+    expect(row).toMatchObject({
+      status: 'success',
+      user_id: ctx.admin.userId,
+      metadata: { revoked_refresh_tokens: 1 },
+    });
+
+    // The old password, the old access token and the old refresh token are refused; the new password works.
+    const oldLogin = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { username, password: PASSWORD },
+    });
+    expect(oldLogin.statusCode).toBe(401);
+    const me = await ctx.app.inject({
+      method: 'GET',
+      url: '/api/v1/auth/me',
+      headers: bearer(before.access_token),
+    });
+    expect(me.statusCode).toBe(401);
+    const refresh = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/refresh',
+      payload: { refresh_token: before.refresh_token },
+    });
+    expect(refresh.statusCode).toBe(401);
+    const after = await login(ctx.app, username, 'a brand new password');
+    const meAfter = await ctx.app.inject({
+      method: 'GET',
+      url: '/api/v1/auth/me',
+      headers: bearer(after.access_token),
+    });
+    expect(meAfter.json()).toMatchObject({ user_id });
+  });
 });
 
 describe('REGISTRATION=open (the default)', () => {

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsIn, IsOptional, ValidateIf } from 'class-validator';
-import { RegisterDto } from '../../auth/dto/auth.dto';
+import { PASSWORD_DOC, RegisterDto } from '../../auth/dto/auth.dto';
+import { IsPassword } from '../../auth/password';
 import { ROLES } from '../../common/auth/scopes';
 import type { Role } from '../../common/auth/scopes';
 import { PageDto } from '../../common/pagination/page.dto';
@@ -22,6 +23,14 @@ export class UpdateUserDto {
   @OmittableOnly()
   @IsBoolean()
   disabled?: boolean;
+
+  @ApiPropertyOptional({
+    example: 'a new long password',
+    description: `A new password for the account (a forgotten one): its sessions and tokens end. ${PASSWORD_DOC}`,
+  })
+  @OmittableOnly()
+  @IsPassword()
+  password?: string;
 }
 
 /** The fields and rules of a registration, and the role the account starts with. */

@@ -6,7 +6,7 @@ import type { Scope } from '../../common/auth/scopes';
 import { IsNotReservedUsername } from '../../common/validation/reserved-names';
 import { IsUsername, USERNAME_PATTERN } from '../../common/validation/username';
 import type { UserRecord } from '../../users/users.repository';
-const PASSWORD_DOC = `${PASSWORD_MIN_BYTES}–${PASSWORD_MAX_BYTES} bytes of UTF-8, no NUL (bcrypt reads only 72 bytes)`;
+export const PASSWORD_DOC = `${PASSWORD_MIN_BYTES}–${PASSWORD_MAX_BYTES} bytes of UTF-8, no NUL (bcrypt reads only 72 bytes)`;
 
 export class RegisterDto {
   @ApiProperty({
