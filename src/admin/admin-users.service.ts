@@ -106,7 +106,7 @@ export class AdminUsersService {
       if (isSystemAccount(target)) {
         const error = new AppException(
           ErrorCode.Forbidden,
-          `${target.username} is a built-in system account: its role and status cannot be changed`,
+          `${target.username} is a built-in system account: its role, status and password cannot be changed`,
         );
         throw new AuditedRefusal(error, refusalRows(actor, 'system_account', target, dto));
       }

@@ -241,7 +241,7 @@ describe('admin routes and roles', () => {
         expect(res.statusCode).toBe(403);
         expect(res.json()).toMatchObject({
           error: 'forbidden',
-          message: 'system_embedded_1 is a built-in system account: its role and status cannot be changed',
+          message: 'system_embedded_1 is a built-in system account: its role, status and password cannot be changed',
         });
       }
       expect(await row()).toEqual(before);

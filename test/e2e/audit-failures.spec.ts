@@ -68,11 +68,13 @@ describe('the audit log records refused attempts', () => {
       const res = await as(admin.accessToken, 'PATCH', `/api/v1/admin/users/${systemId}`, {
         role: 'admin',
         disabled: false,
+        password: 'a new long password',
       });
       expect(res.statusCode).toBe(403);
       expect(res.json()).toMatchObject({
         error: 'forbidden',
-        message: 'system_embedded_7 is a built-in system account: its role and status cannot be changed',
+        message:
+          'system_embedded_7 is a built-in system account: its role, status and password cannot be changed',
       });
       const failure = {
         status: 'failure',
@@ -87,6 +89,14 @@ describe('the audit log records refused attempts', () => {
       expect(await rowsOf('admin.user_enabled', res)).toEqual([
         expect.objectContaining({ ...failure, metadata: { disabled: false } }),
       ]);
+      expect(await rowsOf('admin.password_reset', res)).toEqual([
+        expect.objectContaining({ ...failure, metadata: {} }),
+      ]);
+      // Nothing was set: a system account keeps the hash nobody can log in with.
+      const [kept] = await ctx.dataSource.query(`SELECT password_hash FROM users WHERE user_id = $1`, [
+        systemId,
+      ]);
+      expect(kept.password_hash).toBe(SYSTEM_ACCOUNT_PASSWORD_HASH);
     } finally {
       await ctx.dataSource.query(`DELETE FROM users WHERE user_id = $1`, [systemId]);
     }
