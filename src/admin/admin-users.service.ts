@@ -10,7 +10,13 @@ import { ErrorCode, ErrorReason } from '../common/errors/error-code';
 import { Page, pageRequest, toPage } from '../common/pagination/page';
 import { TransactionRunner } from '../database/transaction-runner';
 import { UserStatusCache } from '../users/user-status.cache';
-import { isSystemAccount, isUniqueViolation, UserRecord, UsersRepository } from '../users/users.repository';
+import {
+  isSystemAccount,
+  isUniqueViolation,
+  UserRecord,
+  usernameTaken,
+  UsersRepository,
+} from '../users/users.repository';
 import { AdminUserDto, CreateUserDto, toAdminUserDto, UpdateUserDto } from './dto/admin.dto';
 
 @Injectable()
@@ -63,7 +69,7 @@ export class AdminUsersService {
         },
         meta,
       );
-      throw new AppException(ErrorCode.Conflict, 'That username or email is taken');
+      throw usernameTaken();
     }
   }
 
@@ -131,19 +137,18 @@ export class AdminUsersService {
       }
       if (Object.keys(changes).length === 0 && passwordHash === undefined) return target;
       const changed = (await this.users.update(target.userId, changes))!;
+      if (passwordHash !== undefined) await this.users.setPasswordHash(target.userId, passwordHash);
+      // Disabled, the account's sessions end (not suspended: enabled again, it starts from a new login); with a
+      // new password, whoever held the old one (or a token from it) loses what it gave them. Once for both.
       let revoked = 0;
-      if (changes.disabled) {
-        revoked = await this.refreshTokens.revokeAllForUser(target.userId, 'user_disabled');
-        // Ended, not suspended: enabled again, the account starts from a new login.
+      if (changes.disabled || passwordHash !== undefined) {
+        revoked = await this.refreshTokens.revokeAllForUser(
+          target.userId,
+          changes.disabled ? 'user_disabled' : 'logout_all',
+        );
         await this.users.cutAccessTokens(target.userId);
       }
-      // Whoever held the old password (or a token from it) loses what it gave them, as at a password change.
-      let resetRevoked = 0;
-      if (passwordHash !== undefined) {
-        await this.users.setPasswordHash(target.userId, passwordHash);
-        resetRevoked = await this.refreshTokens.revokeAllForUser(target.userId, 'logout_all');
-        await this.users.cutAccessTokens(target.userId);
-      }
+      const revokedTokens = revoked ? { revoked_refresh_tokens: revoked } : {};
       const row = (action: AuditAction, metadata: Record<string, unknown>) =>
         this.audit.record(
           {
@@ -160,18 +165,10 @@ export class AdminUsersService {
       if (changes.role)
         await row(AuditAction.AdminRoleChanged, { role: { from: target.role, to: changes.role } });
       if (changes.disabled === true) {
-        await row(AuditAction.AdminUserDisabled, {
-          disabled: true,
-          ...(revoked ? { revoked_refresh_tokens: revoked } : {}),
-        });
+        await row(AuditAction.AdminUserDisabled, { disabled: true, ...revokedTokens });
       }
       if (changes.disabled === false) await row(AuditAction.AdminUserEnabled, { disabled: false });
-      if (passwordHash !== undefined) {
-        await row(
-          AuditAction.AdminPasswordReset,
-          resetRevoked ? { revoked_refresh_tokens: resetRevoked } : {},
-        );
-      }
+      if (passwordHash !== undefined) await row(AuditAction.AdminPasswordReset, revokedTokens);
       return changed;
     };
     // A refused change's rows are written once its transaction rolled back, so they stay.

@@ -6,7 +6,7 @@ import { AppException } from '../common/errors/app.exception';
 import { ErrorCode, ErrorReason } from '../common/errors/error-code';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { TransactionRunner } from '../database/transaction-runner';
-import { isUniqueViolation, UsersRepository } from '../users/users.repository';
+import { isUniqueViolation, usernameTaken, UsersRepository } from '../users/users.repository';
 import { UserStatusCache } from '../users/user-status.cache';
 import { AccessTokenService } from './access-token.service';
 import { AuthConfig } from './auth.config';
@@ -94,7 +94,7 @@ export class AuthService {
         },
         meta,
       );
-      throw new AppException(ErrorCode.Conflict, 'That username or email is taken');
+      throw usernameTaken();
     }
   }
 

@@ -19,20 +19,18 @@ export function completeTaskStatement(
 }
 
 /**
- * A run (alias `r`) of a quorum task that ended for its node's fault: it failed (any outcome but `ok`: the
- * node's error, or a task fault one node alone never confirms), lost its lease, or had its result refused.
- * Not a run its node handed back (`released`) or that never reached it (`claim_abandoned`). Per owner, only the
- * first one may spend an attempt, and the second bars the owner's nodes from the task (see releaseSlot and the
- * claim); idx_task_runs_quorum_owner_fault finds them by task and owner.
- */
-export const ownerFaultRun = (r: string) =>
-  `${r}.quorum_run AND ${r}.status IN ('failed', 'expired') AND ${r}.outcome NOT IN ('released', 'claim_abandoned')`;
-
-/**
- * A run (alias `r`) of a quorum task that counts toward its owner's bar: an ownerFaultRun, or one its node handed
- * back (`released`). Two bar the owner's nodes from the task (the claim). A hand-back spends no attempt and is no
- * fault, but counts here: else an owner's nodes could take turns claiming and handing back a quorum task's run just
- * before each lease ran out, holding it open until its queue timeout.
+ * A run (alias `r`) of a quorum task that counts toward its owner's bar: it failed (any outcome but `ok`: the
+ * node's error, or a task fault one node alone never confirms), lost its lease, had its result refused, or was
+ * handed back by its node (`released`); not one that never reached it (`claim_abandoned`). Two bar the owner's
+ * nodes from the task (the claim). A hand-back spends no attempt and is no fault, but counts here: else an owner's
+ * nodes could take turns claiming and handing back a quorum task's run just before each lease ran out, holding it
+ * open until its queue timeout. idx_task_runs_quorum_owner_fault finds them by task and owner.
  */
 export const ownerBarRun = (r: string) =>
   `${r}.quorum_run AND ${r}.status IN ('failed', 'expired') AND ${r}.outcome <> 'claim_abandoned'`;
+
+/**
+ * An ownerBarRun that ended for its node's fault (not handed back). Per owner, only the first one may spend an
+ * attempt (see releaseSlot).
+ */
+export const ownerFaultRun = (r: string) => `${ownerBarRun(r)} AND ${r}.outcome <> 'released'`;

@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Role } from '../common/auth/scopes';
+import { AppException } from '../common/errors/app.exception';
+import { ErrorCode } from '../common/errors/error-code';
 import { cursorTime, pageTime } from '../common/pagination/cursor';
 import { DatabaseSession } from '../database/transaction-runner';
 
@@ -65,6 +67,9 @@ export function isSystemAccount(user: Pick<UserRecord, 'passwordHash'>): boolean
 }
 
 const UNIQUE_VIOLATION = '23505';
+
+/** The answer to a unique violation on users, for registration and an admin's new account alike. */
+export const usernameTaken = () => new AppException(ErrorCode.Conflict, 'That username or email is taken');
 
 export function isUniqueViolation(error: unknown): boolean {
   return (

@@ -3,6 +3,13 @@ import { bearer, login, newSession, uniqueName } from '../support/auth';
 
 const PASSWORD = 'correct horse battery';
 
+/** POST /api/v1/admin/users as `token` (the test app's admin unless told). */
+const createUser = (
+  ctx: ReturnType<typeof useAdminApp>,
+  payload: Record<string, unknown>,
+  token = ctx.admin.accessToken,
+) => ctx.app.inject({ method: 'POST', url: '/api/v1/admin/users', headers: bearer(token), payload });
+
 /** Audit rows of one action for one username (metadata) or one resource, newest first. */
 async function auditRows(
   ctx: ReturnType<typeof useAdminApp>,
@@ -48,12 +55,7 @@ describe('REGISTRATION=closed', () => {
 
   it('an admin creates an account (role user by default, or admin), and it logs in with its password', async () => {
     const username = uniqueName('invited');
-    const res = await ctx.app.inject({
-      method: 'POST',
-      url: '/api/v1/admin/users',
-      headers: bearer(ctx.admin.accessToken),
-      payload: { username, password: PASSWORD, email: `${username}@example.com` },
-    });
+    const res = await createUser(ctx, { username, password: PASSWORD, email: `${username}@example.com` });
     expect(res.statusCode).toBe(201);
     const created = res.json<{ user_id: string; role: string }>();
     expect(created).toMatchObject({
@@ -77,20 +79,14 @@ describe('REGISTRATION=closed', () => {
     expect(me.json()).toMatchObject({ user_id: created.user_id, role: 'user' });
 
     const second = uniqueName('deputy');
-    const admin = await ctx.app.inject({
-      method: 'POST',
-      url: '/api/v1/admin/users',
-      headers: bearer(ctx.admin.accessToken),
-      payload: { username: second, password: PASSWORD, role: 'admin' },
-    });
+    const admin = await createUser(ctx, { username: second, password: PASSWORD, role: 'admin' });
     expect(admin.statusCode).toBe(201);
     expect(admin.json()).toMatchObject({ username: second, role: 'admin', email: null });
   });
 
   it('a taken name is 409 (any case), bad fields are 422 as at registration, and a user is 403', async () => {
     const username = uniqueName('taken');
-    const create = (payload: Record<string, unknown>, token = ctx.admin.accessToken) =>
-      ctx.app.inject({ method: 'POST', url: '/api/v1/admin/users', headers: bearer(token), payload });
+    const create = (payload: Record<string, unknown>, token?: string) => createUser(ctx, payload, token);
     expect((await create({ username, password: PASSWORD })).statusCode).toBe(201);
     const taken = await create({ username: username.toUpperCase(), password: PASSWORD });
     expect(taken.statusCode).toBe(409);
@@ -120,24 +116,14 @@ describe('REGISTRATION=closed', () => {
     }
 
     // Negative control: a user cannot make accounts, whatever the registration mode.
-    const user = await ctx.app.inject({
-      method: 'POST',
-      url: '/api/v1/admin/users',
-      headers: bearer(ctx.admin.accessToken),
-      payload: { username: uniqueName('plain'), password: PASSWORD },
-    });
+    const user = await createUser(ctx, { username: uniqueName('plain'), password: PASSWORD });
     const { access_token } = await login(ctx.app, user.json<{ username: string }>().username, PASSWORD);
     expect((await create({ username: uniqueName(), password: PASSWORD }, access_token)).statusCode).toBe(403);
   });
 
   it('an admin sets a forgotten password: the old one and every session of the account end, audited', async () => {
     const username = uniqueName('forgetful');
-    const made = await ctx.app.inject({
-      method: 'POST',
-      url: '/api/v1/admin/users',
-      headers: bearer(ctx.admin.accessToken),
-      payload: { username, password: PASSWORD },
-    });
+    const made = await createUser(ctx, { username, password: PASSWORD });
     const { user_id } = made.json<{ user_id: string }>();
     const before = await login(ctx.app, username, PASSWORD);
     const reset = (payload: Record<string, unknown>) =>
@@ -197,12 +183,7 @@ describe('REGISTRATION=open (the default)', () => {
   it('anyone registers, and an admin may still create accounts', async () => {
     const session = await newSession(ctx.app, 'walkin');
     expect(session.userId).toEqual(expect.any(String));
-    const res = await ctx.app.inject({
-      method: 'POST',
-      url: '/api/v1/admin/users',
-      headers: bearer(ctx.admin.accessToken),
-      payload: { username: uniqueName('invited'), password: PASSWORD },
-    });
+    const res = await createUser(ctx, { username: uniqueName('invited'), password: PASSWORD });
     expect(res.statusCode).toBe(201);
   });
 });
