@@ -92,8 +92,7 @@ export class AdminBootstrapService implements OnApplicationBootstrap {
         await this.users.update(existing.userId, { role: 'admin', disabled: false });
         await this.users.setPasswordHash(existing.userId, await hash());
         // Whoever held the old password loses what it gave them: refresh tokens and access tokens end.
-        await this.refreshTokens.revokeAllForUser(existing.userId, 'logout_all');
-        await this.users.cutAccessTokens(existing.userId);
+        await this.refreshTokens.endSessions(existing.userId, 'logout_all');
         result = 'password reset';
       } else if (!(await this.passwords.verify(password, existing.passwordHash))) {
         const active = existing.role === 'admin' && !existing.disabledAt;

@@ -18,14 +18,16 @@ class FakeAudit implements Pick<AuditService, 'record'> {
   }
 }
 
-class FakeRefreshTokens implements Pick<RefreshTokenService, 'revokeAllForUser'> {
-  /** Live refresh tokens per user; revoking returns how many there were. */
+class FakeRefreshTokens implements Pick<RefreshTokenService, 'endSessions'> {
+  /** Live refresh tokens per user; ending the sessions returns how many there were. */
   readonly live = new Map<string, number>();
 
-  revokeAllForUser(userId: string): Promise<number> {
-    const count = this.live.get(userId) ?? 0;
+  constructor(private readonly users: FakeUsersRepository) {}
+
+  async endSessions(userId: string): Promise<{ revokedTokens: number; accessTokenEpoch: number }> {
+    const revokedTokens = this.live.get(userId) ?? 0;
     this.live.set(userId, 0);
-    return Promise.resolve(count);
+    return { revokedTokens, accessTokenEpoch: await this.users.cutAccessTokens(userId) };
   }
 }
 
@@ -47,7 +49,7 @@ describe('AdminUsersService.update', () => {
     users = new FakeUsersRepository();
     statuses = new UserStatusCache(users.asRepository(), new FakeClock());
     audit = new FakeAudit();
-    refreshTokens = new FakeRefreshTokens();
+    refreshTokens = new FakeRefreshTokens(users);
     sut = new AdminUsersService(
       inlineTransactions,
       users.asRepository(),

@@ -142,11 +142,11 @@ export class AdminUsersService {
       // new password, whoever held the old one (or a token from it) loses what it gave them. Once for both.
       let revoked = 0;
       if (changes.disabled || passwordHash !== undefined) {
-        revoked = await this.refreshTokens.revokeAllForUser(
+        const ended = await this.refreshTokens.endSessions(
           target.userId,
           changes.disabled ? 'user_disabled' : 'logout_all',
         );
-        await this.users.cutAccessTokens(target.userId);
+        revoked = ended.revokedTokens;
       }
       const revokedTokens = revoked ? { revoked_refresh_tokens: revoked } : {};
       const row = (action: AuditAction, metadata: Record<string, unknown>) =>

@@ -157,8 +157,7 @@ export class AuthService {
 
   async logoutAll(principal: Principal, meta: RequestMeta): Promise<void> {
     await this.transactions.run(async () => {
-      const revoked = await this.refreshTokens.revokeAllForUser(principal.userId, 'logout_all');
-      await this.users.cutAccessTokens(principal.userId);
+      const { revokedTokens: revoked } = await this.refreshTokens.endSessions(principal.userId, 'logout_all');
       await this.audit.record(
         {
           action: AuditAction.AuthLogoutAll,

@@ -64,8 +64,10 @@ export class PasswordChangeService {
       if (locked?.passwordHash !== user.passwordHash) return null;
       await this.users.setPasswordHash(user.userId, newHash);
       // Whoever knew the old password (or holds a token from it) loses what it gave them, as at logout-all.
-      const revoked = await this.refreshTokens.revokeAllForUser(user.userId, 'logout_all');
-      const accessTokenEpoch = await this.users.cutAccessTokens(user.userId);
+      const { revokedTokens: revoked, accessTokenEpoch } = await this.refreshTokens.endSessions(
+        user.userId,
+        'logout_all',
+      );
       await this.audit.record(
         {
           action: AuditAction.AuthPasswordChanged,

@@ -141,9 +141,18 @@ export class RefreshTokenService {
     });
   }
 
-  /** Revokes every live token of the user (logout-all, account disabled); joins the caller's transaction. */
-  revokeAllForUser(userId: string, reason: RevokedReason): Promise<number> {
-    return this.tokens.revokeAllForUser(userId, reason);
+  /**
+   * Ends every session of the account (logout-all, a password changed or reset, the account disabled): its live
+   * refresh tokens are revoked and its access tokens cut off. Joins the caller's transaction; the caller then
+   * invalidates UserStatusCache so that this replica refuses the old access tokens at once.
+   */
+  async endSessions(
+    userId: string,
+    reason: RevokedReason,
+  ): Promise<{ revokedTokens: number; accessTokenEpoch: number }> {
+    const revokedTokens = await this.tokens.revokeAllForUser(userId, reason);
+    const accessTokenEpoch = await this.users.cutAccessTokens(userId);
+    return { revokedTokens, accessTokenEpoch };
   }
 
   private origin(token: string, meta: RequestMeta): TokenOrigin {
