@@ -39,7 +39,8 @@ interface AgentProcess {
   child: ChildProcess;
   overheadMs: number[];
   engineMs: number[];
-  started: Promise<void>;
+  /** Its slots, as its `started` line says (`--concurrency`, else its default: cores − 1). */
+  started: Promise<number>;
 }
 
 function startAgent(base: string, userKey: string, dataDir: string, nodeId: string): AgentProcess {
@@ -68,15 +69,20 @@ function startAgent(base: string, userKey: string, dataDir: string, nodeId: stri
   let buffered = '';
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const started = new Promise<void>((resolve, reject) => {
+  const started = new Promise<number>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`agent exited (${code}) before starting: ${stderr}`)));
     child.stdout.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
       const lines = buffered.split('\n');
       buffered = lines.pop() ?? '';
       for (const line of lines) {
-        const event = JSON.parse(line) as { event: string; overhead_ms?: number; engine_ms?: number };
-        if (event.event === 'started') resolve();
+        const event = JSON.parse(line) as {
+          event: string;
+          concurrency?: number;
+          overhead_ms?: number;
+          engine_ms?: number;
+        };
+        if (event.event === 'started') resolve(event.concurrency ?? NaN);
         if (event.event === 'submitted' && typeof event.overhead_ms === 'number') {
           overheadMs.push(event.overhead_ms);
           engineMs.push(event.engine_ms ?? NaN);
@@ -279,6 +285,15 @@ const median = (values: number[]) => {
   return sorted.length ? sorted[Math.floor((sorted.length - 1) / 2)] : NaN;
 };
 
+// With one slot an agent's runs form a chain (execute, report, the answer brings the next): the row then also
+// measures each link's latency, so it says how many slots the agents had.
+const slotsOf = (slots: number[]) =>
+  slots.length === 0
+    ? ''
+    : new Set(slots).size === 1
+      ? ` (${slots[0]} slot${slots[0] === 1 ? '' : 's'} each)`
+      : ` (slots ${slots.join(', ')})`;
+
 export async function endToEnd(deps: EndToEndDeps, row: EndToEndRow): Promise<void> {
   const server = await deps.startServer({
     ...row.env,
@@ -293,7 +308,7 @@ export async function endToEnd(deps: EndToEndDeps, row: EndToEndRow): Promise<vo
       const nodeId = `bench-agent-${process.pid}-${i}`;
       agents.push(startAgent(server.base, userKey, join(agentDir, nodeId), nodeId));
     }
-    await Promise.all(agents.map((agent) => agent.started));
+    const slots = await Promise.all(agents.map((agent) => agent.started));
     const submit = (count: number) =>
       deps.runTaskNodes({ mode: 'submit', base: server.base, userKey, count, concurrency: 8 });
     const warmedUp = await warmUp(
@@ -345,7 +360,7 @@ export async function endToEnd(deps: EndToEndDeps, row: EndToEndRow): Promise<vo
     const overheads = agents.flatMap((agent) => agent.overheadMs);
     const engine = agents.flatMap((agent) => agent.engineMs);
     console.log(
-      `${row.label}: ${rate.toFixed(0)} tasks/s submit → completed (${row.tasks} tasks in ${elapsedS.toFixed(2)} s ` +
+      `${row.label}${slotsOf(slots)}: ${rate.toFixed(0)} tasks/s submit → completed (${row.tasks} tasks in ${elapsedS.toFixed(2)} s ` +
         `to the last completed_at, seen by the ${DRAIN_POLL_MS} ms poll at ${seenEmptyS.toFixed(2)} s; ` +
         `${failed ? 'SOME FAILED' : 'none failed'}; target ≥ ${row.target}: ${verdict}); submitter CPU ` +
         `${(submitter.cpuShare * 100).toFixed(0)} %` +
