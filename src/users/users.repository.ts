@@ -123,8 +123,10 @@ export class UsersRepository {
     await this.db.execute(`UPDATE users SET last_login = now() WHERE user_id = $1`, [userId]);
   }
 
-  /** Raises the account's access-token epoch, so that every access token issued before (carrying the previous
-   * epoch, checked in JwtStrategy) stops working; returns the new epoch. */
+  /**
+   * Raises the account's access-token epoch, so that every access token issued before (carrying the previous
+   * epoch, checked in JwtStrategy) stops working; returns the new epoch.
+   */
   async cutAccessTokens(userId: string): Promise<number> {
     const [row] = await this.db.query<{ access_token_epoch: number }>(
       `UPDATE users SET access_token_epoch = access_token_epoch + 1, updated_at = now() WHERE user_id = $1
