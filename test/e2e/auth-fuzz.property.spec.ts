@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { useAdminApp } from '../support/admin';
 import { bearer, newSession, Session } from '../support/auth';
 import { freshClientIp } from '../support/client-ip';
+import { fuzzRuns } from '../support/fuzz';
 
 /** A number literal written into the JSON text as is (JSON.stringify cannot write 1e999 or 2^70 exactly). */
 class RawNumber {
@@ -142,7 +143,7 @@ describe('auth routes under fuzzed bodies (property)', () => {
   ];
 
   it.each(routes.map((route) => [`${route.method} ${route.fields.join(',')}`, route] as const))(
-    '%s never answers 5xx (seed 20261201)',
+    '%s never answers 5xx',
     async (_name, route) => {
       const statuses = new Set<number>();
       await fc.assert(
@@ -158,7 +159,7 @@ describe('auth routes under fuzzed bodies (property)', () => {
           // The failing body is in the message, so a shrunk counterexample can be replayed by hand.
           if (res.statusCode >= 500) throw new Error(`${res.statusCode} for ${toJson(body)}: ${res.body}`);
         }),
-        { numRuns: 150, seed: 20261201 },
+        fuzzRuns(150, 20261201),
       );
       // Control: the bodies reached the route's validation, not only a guard or the rate limit before it.
       expect(statuses).toContain(422);
@@ -180,7 +181,7 @@ describe('auth routes under fuzzed bodies (property)', () => {
         statuses.add(res.statusCode);
         expect(res.statusCode).toBeLessThan(500);
       }),
-      { numRuns: 150, seed: 20261201 },
+      fuzzRuns(150, 20261201),
     );
     // Control: the ids reached the route (an unknown key is a 404), not only the guard before it.
     expect(statuses).toContain(404);

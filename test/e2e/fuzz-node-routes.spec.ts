@@ -6,6 +6,7 @@ import { TEST_DEFAULTS } from '../support/config';
 import {
   bodyKeys,
   encode,
+  fuzzRuns,
   hostileBody,
   hostileHeaders,
   hostileQuery,
@@ -131,7 +132,11 @@ describe('fuzzing the node protocol with a node’s own credentials', () => {
       const answers: Answer[] = [];
       await fc.assert(
         fc.asyncProperty(
-          fc.oneof(hostileString, fc.uuid()),
+          // Not empty: `/circuits/` is the list, another route, whose guard rightly refuses a node key.
+          fc.oneof(
+            hostileString.filter((text) => text !== ''),
+            fc.uuid(),
+          ),
           hostileBody(bodyKeys(doc, operation)),
           hostileQuery(operation, false),
           hostileHeaders(operation),
@@ -145,7 +150,7 @@ describe('fuzzing the node protocol with a node’s own credentials', () => {
             return true;
           },
         ),
-        { numRuns: RUNS_PER_ROUTE, seed: 1307 },
+        fuzzRuns(RUNS_PER_ROUTE, 1307),
       );
       const counts = countOf(answers);
       perRoute[`${method} ${path}`] = counts;
@@ -254,7 +259,7 @@ describe('fuzzing the node protocol with a node’s own credentials', () => {
           broken.push(`stored ${JSON.stringify(task.result)}: ${answer.request}`);
         return true;
       }),
-      { numRuns: RUNS_PER_ROUTE * 3, seed: 1309 },
+      fuzzRuns(RUNS_PER_ROUTE * 3, 1309),
     );
     expect(failuresIn(answers)).toEqual([]);
     expect(broken).toEqual([]);

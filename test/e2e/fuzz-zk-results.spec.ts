@@ -3,7 +3,14 @@ import { useAdminApp } from '../support/admin';
 import { LeasedRun, TestAgent } from '../support/agent';
 import { bearer, newSession, Session } from '../support/auth';
 import { TEST_DEFAULTS } from '../support/config';
-import { hostileString, hostileValue, isErrorShape, RUNS_PER_ROUTE, UNLIMITED_RATES } from '../support/fuzz';
+import {
+  fuzzRuns,
+  hostileString,
+  hostileValue,
+  isErrorShape,
+  RUNS_PER_ROUTE,
+  UNLIMITED_RATES,
+} from '../support/fuzz';
 import { getTask, submitTask } from '../support/tasks';
 import { Q, R, zkFixture, registerCircuit } from '../support/zk';
 
@@ -157,7 +164,7 @@ describe('fuzzing zk_proof results with validly signed, damaged proofs', () => {
         }
         return true;
       }),
-      { numRuns: RUNS_PER_ROUTE * 4, seed: 1311 },
+      fuzzRuns(RUNS_PER_ROUTE * 4, 1311),
     );
     expect(bad).toEqual([]);
     // Damaged proofs met validation and the verifier too: refused there, the run is rejected (a 200).

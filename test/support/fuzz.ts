@@ -20,6 +20,17 @@ export interface Route {
 
 export const RUNS_PER_ROUTE = 30;
 
+/**
+ * A property's runs and seed. Fixed, so every CI run replays the same inputs; by hand, `FUZZ_SEED=<n>` explores
+ * other inputs and `FUZZ_RUNS=<k>` makes k times as many (the e2e timeouts may then need `--testTimeout`).
+ */
+export function fuzzRuns(numRuns: number, seed: number): { numRuns: number; seed: number } {
+  return {
+    numRuns: numRuns * Number(process.env.FUZZ_RUNS ?? 1),
+    seed: Number(process.env.FUZZ_SEED ?? seed),
+  };
+}
+
 /** Every rate-limit tier lifted out of reach, so the fuzz meets validation and handlers, never a 429. */
 export const UNLIMITED_RATES = Object.fromEntries(
   ['GENERAL', 'AUTH', 'TASK', 'ADMIN', 'PROOF', 'NODE', 'AGENT'].flatMap((tier) => [
