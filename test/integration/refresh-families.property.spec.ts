@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { useTestApp } from '../support/app';
 import { login, register, uniqueName } from '../support/auth';
+import { fuzzRuns } from '../support/fuzz';
 
 type Op =
   | { kind: 'login' }
@@ -36,7 +37,7 @@ describe('refresh token families (property)', () => {
   const call = (url: string, refresh_token: string) =>
     ctx.app.inject({ method: 'POST', url: `/api/v1/auth/${url}`, payload: { refresh_token } });
 
-  it('holds the family invariants over 200 random runs (seed 20261128)', async () => {
+  it('holds the family invariants over random runs', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 12 }), async (ops) => {
         const username = uniqueName('prop');
@@ -79,7 +80,7 @@ describe('refresh token families (property)', () => {
           for (const token of family.tokens) expect((await call('refresh', token)).statusCode).toBe(401);
         }
       }),
-      { numRuns: 200, seed: 20261128, endOnFailure: true },
+      { ...fuzzRuns(200, 20261128), endOnFailure: true },
     );
   }, 300_000);
 });
