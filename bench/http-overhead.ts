@@ -6,6 +6,8 @@
  *   - GET /api/v1/nodes/:id of the caller's own node with an API key (≥ 0.35) and with a JWT (≥ 0.40):
  *     authenticated, rate-limited (limits lifted, the limiter still counts) and metered; one database read
  *     each, so on PGlite and (BENCH_DATABASE_URL) on PostgreSQL, the database deployments use
+ *   - GET /api/v1/programs with the same API key and JWT, for reference (no target): the same pipeline with no
+ *     database read, so the node rows' distance to their targets splits into the read and the rest
  *   - PUT /api/v1/nodes/:id/heartbeat with the node key and telemetry (issue 15: ≥ 0.15 on PGlite, ≥ 0.20 on
  *     PostgreSQL), against bare Fastify and minimal Nest answering a PUT of the same shape
  * PostgreSQL rows run when BENCH_DATABASE_URL names a server (a private database is created and dropped).
@@ -35,7 +37,7 @@ const TELEMETRY = JSON.stringify({
 });
 const JSON_BODY = { 'content-type': 'application/json' };
 
-function vcpRows(vcp: BenchServer, database: string, withHealth: boolean): Row[] {
+function vcpRows(vcp: BenchServer, database: string, databaseFreeRows: boolean): Row[] {
   const { api_key, access_token, node_id, node_key } = vcp.fixtures;
   const health: Row = {
     label: 'vcp GET /health',
@@ -46,8 +48,23 @@ function vcpRows(vcp: BenchServer, database: string, withHealth: boolean): Row[]
       { of: 'nest', atLeast: 0.75 },
     ],
   };
+  // Answered from memory: on the PGlite server only (the database plays no part).
+  const withoutRead: Row[] = [
+    {
+      label: 'vcp GET /programs, API key (no db read)',
+      server: vcp,
+      path: '/api/v1/programs',
+      headers: { 'x-api-key': api_key },
+    },
+    {
+      label: 'vcp GET /programs, JWT (no db read)',
+      server: vcp,
+      path: '/api/v1/programs',
+      headers: { authorization: `Bearer ${access_token}` },
+    },
+  ];
   return [
-    ...(withHealth ? [health] : []),
+    ...(databaseFreeRows ? [health, ...withoutRead] : []),
     {
       label: `vcp GET own node, API key (${database})`,
       server: vcp,

@@ -25,10 +25,19 @@ export const RUNS_PER_ROUTE = 30;
  * other inputs and `FUZZ_RUNS=<k>` makes k times as many (the e2e timeouts may then need `--testTimeout`).
  */
 export function fuzzRuns(numRuns: number, seed: number): { numRuns: number; seed: number } {
-  return {
-    numRuns: numRuns * Number(process.env.FUZZ_RUNS ?? 1),
-    seed: Number(process.env.FUZZ_SEED ?? seed),
-  };
+  return { numRuns: numRuns * fuzzSetting('FUZZ_RUNS', 1), seed: fuzzSetting('FUZZ_SEED', seed) };
+}
+
+/** A mistyped value would otherwise become NaN and fast-check's default, quietly not what was asked. */
+function fuzzSetting(name: 'FUZZ_RUNS' | 'FUZZ_SEED', fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || (name === 'FUZZ_RUNS' && Number(raw) === 0)) {
+    throw new Error(
+      `${name} must be a ${name === 'FUZZ_RUNS' ? 'positive' : 'non-negative'} integer, not "${raw}"`,
+    );
+  }
+  return Number(raw);
 }
 
 /** Every rate-limit tier lifted out of reach, so the fuzz meets validation and handlers, never a 429. */
