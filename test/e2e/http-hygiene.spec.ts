@@ -260,6 +260,21 @@ describe('HTTP hygiene (real app on PostgreSQL)', () => {
       const res = await postEcho('<name>x</name>', 'application/xml');
       expect(res.statusCode).toBe(415);
       expectErrorShape(res.json(), 'bad_request');
+      expect(res.json<{ message: string }>().message).toMatch(
+        /send the body as JSON \(Content-Type: application\/json/,
+      );
+    });
+
+    it('415 for JSON sent as text/plain (fetch’s default for a string body), not a 422 listing every field', async () => {
+      const json = '{"name": "x", "count": 1}';
+      const plain = await postEcho(json, 'text/plain;charset=UTF-8');
+      expect(plain.statusCode).toBe(415);
+      expectErrorShape(plain.json(), 'bad_request');
+      expect(plain.json<{ message: string }>().message).toMatch(/application\/json/);
+      // An empty text/plain body too: the type is refused, whatever it carries.
+      expect((await postEcho('', 'text/plain')).statusCode).toBe(415);
+      // The same bytes declared as JSON are taken (negative control).
+      expect((await postEcho(json)).statusCode).toBe(201);
     });
 
     it('413 for a body over BODY_LIMIT_BYTES', async () => {

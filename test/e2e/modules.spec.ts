@@ -117,8 +117,8 @@ describe('module routes over HTTP', () => {
         [uploadJson('{"wasm_module": '), 400, 'bad_request'],
         [
           call('POST', '/modules', { headers: { ...auth(), 'content-type': 'text/plain' }, body: 'x' }),
-          422,
-          'validation_error',
+          415,
+          'bad_request',
         ],
         [
           call('POST', '/modules', {

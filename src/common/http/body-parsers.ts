@@ -59,8 +59,10 @@ export function AcceptsNulInBody(): MethodDecorator {
  *   5 000-deep object in any DTO field was a 500. A string or key PostgreSQL cannot store (an unpaired
  *   surrogate escape, a NUL) is a 422 too (see unstorable-text.ts).
  * - `application/wasm`: the raw bytes, as a Buffer (module uploads).
- * Nest's `application/x-www-form-urlencoded` parser is not registered: the API takes JSON, and a form post
- * (which a browser sends cross-site without a preflight) is refused with 415.
+ * Nest's `application/x-www-form-urlencoded` parser is not registered, and Fastify's own `text/plain` one is
+ * removed: the API takes JSON, so a form post or a plain-text body (both of which a browser sends cross-site
+ * without a preflight; `fetch` sends a string body as text/plain unless told otherwise) is a 415 saying so, as
+ * the OpenAPI document promises, not a 422 listing every field as missing.
  * Body limits stay Fastify's: BODY_LIMIT_BYTES, or the route's own `@BodyLimit`.
  */
 export function registerBodyParsers(app: NestFastifyApplication): void {
@@ -68,6 +70,7 @@ export function registerBodyParsers(app: NestFastifyApplication): void {
   const { bodyLimit, onProtoPoisoning, onConstructorPoisoning } = fastify.initialConfig;
   const strict = fastify.getDefaultJsonParser(onProtoPoisoning ?? 'error', onConstructorPoisoning ?? 'error');
   const keepKeys = fastify.getDefaultJsonParser('ignore', 'ignore');
+  if (fastify.hasContentTypeParser('text/plain')) fastify.removeContentTypeParser('text/plain');
 
   app.useBodyParser<RawServerDefault>('application/json', { bodyLimit }, (request, body, done) => {
     // JSON is UTF-8 (RFC 8259); a body declared in another charset would be read wrongly, not converted.
