@@ -208,6 +208,23 @@ describe('AuthenticationGuard', () => {
       expect(failures.clients).toEqual([clientAddress(request)]);
     });
 
+    it('an API key sent as a bearer token: 401 that says where a key goes', async () => {
+      for (const scheme of ['Bearer', 'bearer']) {
+        const { outcome } = run({ headers: { authorization: `${scheme} ${VALID_KEY}` } });
+        expect(await appErrorOf(() => outcome)).toEqual({
+          status: 401,
+          code: 'unauthorized',
+          message:
+            'An API key goes in the X-API-Key header; Authorization: Bearer takes an access token (POST /api/v1/auth/login)',
+        });
+      }
+      // It is told, not accepted: the key is never looked up from that header.
+      expect(apiKeys.lookups).toEqual([]);
+      // Another bad bearer token keeps the plain answer (negative control).
+      const { outcome } = run({ headers: bearer('not-a-token') });
+      expect((await appErrorOf(() => outcome)).message).toBe('Valid credentials are required');
+    });
+
     interface TokenTwist {
       secret?: string;
       exp?: number;

@@ -8,6 +8,7 @@ import { AppException } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code';
 import { FailedAuthenticationThrottle } from '../../common/auth/failed-authentication.throttle';
 import {
+  API_KEY_PREFIX,
   CREDENTIAL_PARAM_NAMES,
   isCredentialParamName,
   queryValueHoldsCredential,
@@ -94,7 +95,19 @@ export class AuthenticationGuard extends AuthGuard(['jwt', 'api-key']) {
     // is a 503 to retry, never a 401 that tells a client its valid key is bad.
     if (error)
       throw AppException.unavailable('Authentication is temporarily unavailable; retry shortly', 1000);
-    if (!principal) throw new AppException(ErrorCode.Unauthorized, 'Valid credentials are required');
+    if (!principal) {
+      const request = context.switchToHttp().getRequest<FastifyRequest>();
+      throw new AppException(ErrorCode.Unauthorized, refusal(request.headers.authorization));
+    }
     return principal;
   }
+}
+
+/** Many APIs take their keys as bearer tokens, so a new client's likeliest mistake gets told where ours go. */
+const KEY_AS_BEARER = new RegExp(`^bearer\\s+${API_KEY_PREFIX}`, 'i');
+
+function refusal(authorization: string | undefined): string {
+  return authorization !== undefined && KEY_AS_BEARER.test(authorization)
+    ? 'An API key goes in the X-API-Key header; Authorization: Bearer takes an access token (POST /api/v1/auth/login)'
+    : 'Valid credentials are required';
 }
