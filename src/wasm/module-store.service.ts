@@ -184,8 +184,8 @@ export class ModuleStoreService {
 
   /** The checks every stored module passes (parsed by `check`); failures are 422 with a reason. */
   private async validate(bytes: Uint8Array, check: CheckModule): Promise<ModuleSummary> {
-    const invalid = (message: string, field = 'wasm_module') =>
-      AppException.validation([{ field, message }], message);
+    // Named in the message too, as every one-field 422 is: the reasons are fragments ("is not a WASI command").
+    const invalid = (message: string) => AppException.invalidField('wasm_module', message);
     const checked = await check(bytes);
     if (!checked.ok) throw invalid(checked.reason);
     const summary = checked.summary;

@@ -110,7 +110,8 @@ describeEachDatabase('module store on %s', (database) => {
   it('refuses bytes that are not WebAssembly with 422', async () => {
     await expect(store.store(Buffer.from('#!/bin/sh\nrm -rf /\n'), userId)).rejects.toMatchObject({
       code: 'validation_error',
-      message: 'is not a valid WebAssembly module',
+      message: 'wasm_module: is not a valid WebAssembly module',
+      extra: { details: [{ field: 'wasm_module', message: 'is not a valid WebAssembly module' }] },
     });
     await expect(store.store(Buffer.alloc(0), userId)).rejects.toMatchObject({ code: 'validation_error' });
   });
