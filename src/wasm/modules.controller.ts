@@ -24,7 +24,7 @@ import { PageQueryDto } from '../common/pagination/page.dto';
 import { ParseSha256Pipe } from '../common/validation/parse-id.pipe';
 import { Scope } from '../common/auth/scopes';
 import { BodyLimit } from '../common/http/body-limit';
-import { RawJsonBody } from '../common/http/body-parsers';
+import { AcceptsWasmBody, RawJsonBody } from '../common/http/body-parsers';
 import { RateLimitTier } from '../common/auth/rate-tier.decorator';
 import {
   ModuleDeletedDto,
@@ -67,6 +67,7 @@ export class ModulesController {
   @Authenticated({ scopes: [Scope.TasksWrite] })
   @RateLimitTier('task')
   @BodyLimit(moduleUploadBodyLimit)
+  @AcceptsWasmBody()
   @ApiConsumes('application/wasm', 'application/json')
   @ApiExtraModels(UploadModuleJsonDto)
   @ApiBody({

@@ -196,6 +196,23 @@ describe('HTTP edges over a real socket (oversize and slow bodies, parser errors
     }
   });
 
+  it('answers a JSON body that is not UTF-8 with 400 naming the byte, never decoding it as U+FFFD', async () => {
+    const login = (username: Buffer) =>
+      fetch(`${baseUrl}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: Buffer.concat([Buffer.from('{"username":"'), username, Buffer.from('","password":"x"}')]),
+      });
+    const broken = await login(Buffer.from([0x61, 0xff, 0xfe, 0x62]));
+    expect(broken.status).toBe(400);
+    expect(await broken.json()).toMatchObject({
+      error: 'bad_request',
+      message: 'The JSON body is not valid UTF-8 (byte 14 begins no UTF-8 character)',
+    });
+    // The same characters well formed reach the route (a wrong password: 401).
+    expect((await login(Buffer.from('a\u00ff\u00feb'))).status).toBe(401);
+  });
+
   describe('routes with large body limits answer 401/403 before reading the body', () => {
     const DECLARED = 50 * MiB;
     const firstPart = 'x'.repeat(MiB);

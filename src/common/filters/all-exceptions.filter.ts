@@ -5,6 +5,7 @@ import { ErrorCode, errorCodeForStatus, ErrorReason } from '../errors/error-code
 import { isClientAbort, isTransientDatabaseError } from '../errors/transient-database-error';
 import { redactPath } from '../auth/credentials-in-url';
 import { markShedLoad } from '../errors/shed-load';
+import { UNSUPPORTED_MEDIA_TYPE } from '../errors/unsupported-media-type';
 
 export interface ErrorBody {
   error: ErrorCode;
@@ -108,7 +109,6 @@ export class AllExceptionsFilter implements ExceptionFilter {
         : `${message}: the API is under ${API_PREFIX} (Swagger UI at /swagger-ui)`;
     }
     if (status === 413) return 'Request body is too large';
-    // Fastify's words ("Unsupported Media Type") say what is wrong but not what would be right.
     if (status === 415) return UNSUPPORTED_MEDIA_TYPE;
     const response = exception.getResponse();
     if (typeof response === 'string') return response;
@@ -123,10 +123,6 @@ const ROUTED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
 
 /** Nest's answer when no route matched the method and path (its not-found handler's "Cannot GET /x"). */
 const isRouteNotFound = (exception: HttpException) => /^Cannot [A-Z]+ /.test(exception.message);
-
-const UNSUPPORTED_MEDIA_TYPE =
-  'Unsupported media type: send the body as JSON (Content-Type: application/json; a module upload also ' +
-  'takes application/wasm)';
 
 const pathOf = (request: FastifyRequest) => request.url.split('?')[0];
 const API_PREFIX = '/api/v1/';

@@ -1,8 +1,10 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyRequest, RawServerDefault } from 'fastify';
 import { AppException } from '../errors/app.exception';
-import { ErrorCode } from '../errors/error-code';
+import { ErrorCode, errorCodeForStatus } from '../errors/error-code';
+import { UNSUPPORTED_MEDIA_TYPE } from '../errors/unsupported-media-type';
 import { findTooDeepJson } from '../validation/json-depth';
+import { invalidUtf8Offset } from '../validation/utf8';
 import { mayNamePrototype, prototypePoisoningError } from '../validation/poisoned-key';
 import {
   findUnstorableText,
@@ -49,16 +51,24 @@ export function AcceptsNulInBody(): MethodDecorator {
   return addRouteConfig({ [ACCEPTS_NUL_KEY]: true });
 }
 
+const ACCEPTS_WASM_KEY = 'vcpAcceptsWasm';
+
+/** The route takes an `application/wasm` body (module uploads); every other route answers such a body 415. */
+export function AcceptsWasmBody(): MethodDecorator {
+  return addRouteConfig({ [ACCEPTS_WASM_KEY]: true });
+}
+
 /**
  * The API's body parsers, in place of the ones Nest registers at `init()`:
  * - `application/json`: Fastify's own parser (empty → 400, invalid → 400, prototype poisoning → 400 naming the
- *   key), after a
+ *   key; bytes that are not UTF-8 → 400 naming the offset, never decoded as U+FFFD), after a
  *   depth check without parsing: a body nested deeper than MAX_JSON_BODY_DEPTH is a 422 `max_depth` naming
  *   the path. JSON.parse is iterative but slow on deep nesting, and class-transformer (the global
  *   ValidationPipe) recurses and overflows the stack at a few thousand levels: before this check, a
  *   5 000-deep object in any DTO field was a 500. A string or key PostgreSQL cannot store (an unpaired
  *   surrogate escape, a NUL) is a 422 too (see unstorable-text.ts).
- * - `application/wasm`: the raw bytes, as a Buffer (module uploads).
+ * - `application/wasm`: the raw bytes, as a Buffer, on the routes marked AcceptsWasmBody (module uploads); on
+ *   any other route a 415, as for any type the API does not take, not a validation error about a Buffer.
  * Nest's `application/x-www-form-urlencoded` parser is not registered, and Fastify's own `text/plain` one is
  * removed: the API takes JSON, so a form post or a plain-text body (both of which a browser sends cross-site
  * without a preflight; `fetch` sends a string body as text/plain unless told otherwise) is a 415 saying so, as
@@ -78,6 +88,12 @@ export function registerBodyParsers(app: NestFastifyApplication): void {
     if (charset !== null && charset !== 'utf-8' && charset !== 'utf8') {
       const message = `The JSON body must be UTF-8, not ${charset}`;
       done(new AppException(ErrorCode.BadRequest, message, { status: 415 }), undefined);
+      return;
+    }
+    const badByte = invalidUtf8Offset(body);
+    if (badByte !== null) {
+      const message = `The JSON body is not valid UTF-8 (byte ${badByte} begins no UTF-8 character)`;
+      done(new AppException(ErrorCode.BadRequest, message), undefined);
       return;
     }
     const text = body.toString('utf8');
@@ -103,5 +119,8 @@ export function registerBodyParsers(app: NestFastifyApplication): void {
       done(AppException.validation([{ field: at, message: UNSTORABLE_TEXT_MESSAGE }]), undefined);
     });
   });
-  app.useBodyParser('application/wasm', { bodyLimit });
+  app.useBodyParser<RawServerDefault>('application/wasm', { bodyLimit }, (request, body, done) => {
+    if (routeFlag(request, ACCEPTS_WASM_KEY)) done(null, body);
+    else done(new AppException(errorCodeForStatus(415), UNSUPPORTED_MEDIA_TYPE, { status: 415 }), undefined);
+  });
 }
