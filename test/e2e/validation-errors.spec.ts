@@ -232,6 +232,12 @@ describe('validation error bodies', () => {
     await step('page: limit 0', 'GET', '/admin/users?limit=0', admin);
     await step('page: limit negative', 'GET', '/admin/users?limit=-1', admin);
     await step('page: limit a word', 'GET', '/admin/audit-log?limit=ten', admin);
+    // A body that is not an object is named as such, not validated as one (every field "required").
+    const taskInArray = '[{"task_type":"computation","inputs":{},"requirements":{}}]';
+    await step('body: an array holding the task', 'POST', '/tasks', user, taskInArray);
+    await step('body: null', 'POST', '/tasks', user, 'null');
+    await step('body: a string', 'POST', '/api-keys', user, '"key"');
+    await step('body: a number', 'POST', '/auth/login', {}, '123');
 
     const me = await ctx.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: admin });
     const adminId = me.json<{ user_id: string }>().user_id;

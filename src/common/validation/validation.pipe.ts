@@ -62,6 +62,12 @@ function namingRepeatedParameters(error: unknown, query: unknown): unknown {
 /** The global pipe: class-validator's, then an optional field sent as null is taken as left out. */
 class ApiValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    // An array or a scalar body would otherwise be validated as an object: `[{…}]` got "0: is not an allowed
+    // field" and every required field named as missing, though the client had sent them (inside the array).
+    const notAnObject = value === null || typeof value !== 'object' || Array.isArray(value);
+    if (metadata.type === 'body' && value !== undefined && notAnObject && this.toValidate(metadata)) {
+      throw AppException.validation([{ field: 'body', message: 'must be a JSON object' }]);
+    }
     try {
       return withoutOptionalNulls(await super.transform(value, metadata));
     } catch (error) {
