@@ -59,7 +59,8 @@ export const PROGRAMS: readonly ProgramDefinition[] = [
     description:
       'Evaluates an arithmetic expression (+ − * /, unary signs, parentheses, decimal literals) on exact ' +
       'rationals. Output {result, decimal, exact, fraction}: `decimal` is exact when the value terminates, ' +
-      'else rounded to 30 fractional digits (`exact: false`); `fraction` is always exact. An expression ' +
+      'else rounded to 30 fractional digits (`exact: false`); `fraction` is always exact; `result` is `decimal` ' +
+      'as a JSON number, null past 300 integer digits. An expression ' +
       'without a value answers {error: syntax_error | division_by_zero | number_too_large, message, position}.',
     sha256: '0d1bc7b74dd5034b43a4f7ec75fe228c5a5ba75515a6617e550f90f4fe30c4d0',
     inputSchema: schema(['expression'], {

@@ -13,6 +13,9 @@ describe('resolveComputation', () => {
     [{ program: 'monte_carlo_pi', samples: 100_000_001 }, 'inputs.samples', 'must be from 1 to 100000000'],
     [{ program: 'monte_carlo_pi', samples: 2.5 }, 'inputs.samples', 'must be an integer'],
     [{ program: 'monte_carlo_pi', seed: -1 }, 'inputs.seed', 'must be from 0 to 9007199254740991'],
+    [{ program: 'monte_carlo_pi', seed: 2 ** 53 }, 'inputs.seed', 'must be from 0 to 9007199254740991'],
+    [{ program: 'monte_carlo_pi', seed: 1e300 }, 'inputs.seed', 'must be from 0 to 9007199254740991'],
+    [{ program: 'monte_carlo_pi', seed: '1' }, 'inputs.seed', 'must be an integer'],
     [{ program: 'expression' }, 'inputs.expression', 'is required'],
     [{ program: 'expression', expression: '' }, 'inputs.expression', 'must be at least 1 characters'],
     [
@@ -46,7 +49,9 @@ describe('resolveComputation', () => {
   it('counts minLength and maxLength in characters (code points), as the published JSON Schema does', () => {
     const emoji = '\u{1F600}';
     expect(emoji.length).toBe(2);
-    expect(sut({ program: 'text_stats', text: emoji.repeat(10_000) })).toMatchObject({ program: 'text_stats' });
+    expect(sut({ program: 'text_stats', text: emoji.repeat(10_000) })).toMatchObject({
+      program: 'text_stats',
+    });
     expect(sut({ program: 'text_stats', text: emoji.repeat(9_999) + 'ab' })).toEqual({
       field: 'inputs.text',
       message: 'must be at most 10000 characters',

@@ -40,9 +40,10 @@ export function schemaProblem(schema: InputSchema, value: Record<string, unknown
       }
     } else {
       // Integers only: a node reads the literal digit by digit, so 1e3 or 2.5 must never reach it.
-      if (typeof field !== 'number' || !Number.isSafeInteger(field))
-        return problem(key, 'must be an integer');
+      if (typeof field !== 'number' || !Number.isInteger(field)) return problem(key, 'must be an integer');
+      // 2^53 and past (1e300 too) is an integer out of range, not "not an integer": the range says what is.
       if (
+        !Number.isSafeInteger(field) ||
         (rule.minimum !== undefined && field < rule.minimum) ||
         (rule.maximum !== undefined && field > rule.maximum)
       ) {

@@ -61,6 +61,9 @@ describe('built-in programs on the WASM engine', () => {
         decimal: (BigInt(a) * BigInt(b) - BigInt(b)).toString(),
         exact: true,
       });
+      // Past 300 integer digits `result` is null (README): `decimal` holds the value.
+      expect(await value('9'.repeat(300))).toMatchObject({ result: Number('9'.repeat(300)) });
+      expect(await value('9'.repeat(301))).toMatchObject({ result: null, decimal: '9'.repeat(301) });
     });
 
     it('expression: no value is an answer with a code and the position; bad input exits 2', async () => {
