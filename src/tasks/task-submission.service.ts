@@ -6,7 +6,7 @@ import { jsonSha256Hex } from '../common/crypto/json-hash';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode, ErrorReason } from '../common/errors/error-code';
 import { assertDeepJson } from '../common/validation/deep-json';
-import { IDEMPOTENCY_KEY_PATTERN } from '../common/validation/idempotency-key';
+import { idempotencyKeyProblem } from '../common/validation/idempotency-key';
 import { WasmConfig } from '../wasm/wasm.config';
 import { TransactionRunner } from '../database/transaction-runner';
 import { VcpMetrics } from '../metrics/vcp-metrics';
@@ -57,9 +57,8 @@ export class TaskSubmissionService {
     idempotencyKey: string | undefined,
     meta: RequestMeta,
   ): Promise<TaskInfoDto> {
-    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey)) {
-      throw invalid('Idempotency-Key', 'Idempotency-Key must be 1–255 printable ASCII characters');
-    }
+    const keyProblem = idempotencyKey === undefined ? null : idempotencyKeyProblem(idempotencyKey);
+    if (keyProblem !== null) throw invalid('Idempotency-Key', keyProblem);
     const inputs = dto.inputs === undefined ? {} : dto.inputs;
     assertDeepJson(inputs, 'inputs');
     // Only a submission with an Idempotency-Key is compared with an earlier one: hash the body only then.

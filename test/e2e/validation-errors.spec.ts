@@ -238,6 +238,13 @@ describe('validation error bodies', () => {
     await step('body: null', 'POST', '/tasks', user, 'null');
     await step('body: a string', 'POST', '/api-keys', user, '"key"');
     await step('body: a number', 'POST', '/auth/login', {}, '123');
+    // Node joins a header sent twice with ", ".
+    const twice = { ...user, 'idempotency-key': 'a1, a2' };
+    await step('task: idempotency key twice', 'POST', '/tasks', twice, {
+      task_type: 'computation',
+      inputs: { program: 'expression', expression: '1+1' },
+      requirements: { min_nodes: 1, max_execution_time_sec: 10 },
+    });
 
     const me = await ctx.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: admin });
     const adminId = me.json<{ user_id: string }>().user_id;

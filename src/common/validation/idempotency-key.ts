@@ -13,17 +13,23 @@ export const IDEMPOTENCY_KEY_SCHEMA = {
   pattern: IDEMPOTENCY_KEY_PATTERN.source,
 };
 
+/** Why `value`, an Idempotency-Key header as received, is refused; null when it is a key. */
+export function idempotencyKeyProblem(value: unknown): string | null {
+  if (typeof value === 'string' && IDEMPOTENCY_KEY_PATTERN.test(value)) return null;
+  // Node joins a repeated header with ", " (a key holds no space): say so, as for a repeated query parameter.
+  const given = typeof value === 'string' ? value.split(', ') : [];
+  return given.length > 1 && given.every((part) => IDEMPOTENCY_KEY_PATTERN.test(part))
+    ? `Idempotency-Key is given ${given.length} times: give it once`
+    : 'Idempotency-Key must be 1–255 printable ASCII characters';
+}
+
 /** Absent stays undefined; a malformed key is a 422 naming the header. */
 export class IdempotencyKeyPipe implements PipeTransform<unknown, Promise<string | undefined>> {
   async transform(value: unknown): Promise<string | undefined> {
     if (value === undefined) return undefined;
-    if (typeof value === 'string' && IDEMPOTENCY_KEY_PATTERN.test(value)) return value;
-    return refuseAfterOtherParameters(
-      AppException.invalidField(
-        'Idempotency-Key',
-        'Idempotency-Key must be 1–255 printable ASCII characters',
-      ),
-    );
+    const problem = idempotencyKeyProblem(value);
+    if (problem === null) return value as string;
+    return refuseAfterOtherParameters(AppException.invalidField('Idempotency-Key', problem));
   }
 }
 
