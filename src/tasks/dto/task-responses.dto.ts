@@ -62,7 +62,10 @@ export class TaskRunDto {
   @ApiProperty({
     nullable: true,
     type: String,
-    description: 'The last 4 096 characters of the run’s stdout (shown like exit_code)',
+    description:
+      'The last 4 096 characters of the run’s stdout, as its node reported it (shown like exit_code); null ' +
+      'when the node sent none: the VCP agent sends it for a run that did not end `ok` (an `ok` run’s ' +
+      'stdout is its output)',
   })
   stdout_tail!: string | null;
   @ApiProperty({
