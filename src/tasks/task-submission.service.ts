@@ -7,6 +7,7 @@ import { AppException } from '../common/errors/app.exception';
 import { ErrorCode, ErrorReason } from '../common/errors/error-code';
 import { assertDeepJson } from '../common/validation/deep-json';
 import { idempotencyKeyProblem } from '../common/validation/idempotency-key';
+import { HttpConfig } from '../common/http/http.config';
 import { WasmConfig } from '../wasm/wasm.config';
 import { TransactionRunner } from '../database/transaction-runner';
 import { VcpMetrics } from '../metrics/vcp-metrics';
@@ -37,6 +38,7 @@ class IdempotencyRace extends Error {}
 @Injectable()
 export class TaskSubmissionService {
   constructor(
+    private readonly http: HttpConfig,
     private readonly wasmConfig: WasmConfig,
     private readonly tasks: TasksRepository,
     private readonly inserts: TaskInsertBatcher,
@@ -61,6 +63,7 @@ export class TaskSubmissionService {
     if (keyProblem !== null) throw invalid('Idempotency-Key', keyProblem);
     const inputs = dto.inputs === undefined ? {} : dto.inputs;
     assertDeepJson(inputs, 'inputs');
+    this.assertInputsWithinBodyLimit(inputs);
     // Only a submission with an Idempotency-Key is compared with an earlier one: hash the body only then.
     const requestHash = idempotencyKey === undefined ? '' : jsonSha256Hex(dto);
     if (idempotencyKey !== undefined) {
@@ -125,6 +128,21 @@ export class TaskSubmissionService {
       if (!replay) throw error;
       return replay;
     }
+  }
+
+  /**
+   * The route's body limit makes room for an inline module only: inputs are held to BODY_LIMIT_BYTES as on
+   * every other route, since they are stored and sent to a node with each of the task's claims. JSON.stringify
+   * is never longer than the text the client sent for the same value, so no body within BODY_LIMIT_BYTES fails.
+   */
+  private assertInputsWithinBodyLimit(inputs: unknown): void {
+    const bytes = Buffer.byteLength(JSON.stringify(inputs));
+    if (bytes <= this.http.bodyLimitBytes) return;
+    throw new AppException(
+      ErrorCode.PayloadTooLarge,
+      `inputs take ${bytes} bytes as JSON, over BODY_LIMIT_BYTES (${this.http.bodyLimitBytes}): a task's ` +
+        'body may be larger only by its inline module',
+    );
   }
 
   /** The first request's task for a repeated key and body; a reused key with another body is a 422. */

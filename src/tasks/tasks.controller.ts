@@ -87,7 +87,8 @@ export class TasksController {
   })
   @ApiPayloadTooLargeResponse({
     description:
-      'Body over its limit, or a `wasm_module` (or a `module_id` new to your usage) past your module storage ' +
+      'Body over its limit (BODY_LIMIT_BYTES plus room for an inline module), `inputs` over BODY_LIMIT_BYTES ' +
+      'as JSON, or a `wasm_module` (or a `module_id` new to your usage) past your module storage ' +
       'quota (`reason: storage_quota_exceeded`, with `quota`)',
   })
   @ApiUnprocessableEntityResponse({

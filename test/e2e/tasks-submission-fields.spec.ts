@@ -127,4 +127,17 @@ describe('task submission body limit', () => {
     const over = await post(task({ text: 'x'.repeat(4200) }, module.toString('base64')));
     expect(over.statusCode).toBe(413);
   });
+
+  it('holds inputs to BODY_LIMIT_BYTES: the larger route limit makes room for an inline module only', async () => {
+    // Within the route's limit (the module's allowance), but no module: was a 201, storing ~63 KB of inputs.
+    const inputs = { parts: Array.from({ length: 7 }, () => 'x'.repeat(9000)) };
+    const big = await post(task(inputs));
+    expect(big.statusCode).toBe(413);
+    expect(big.json<{ message: string }>().message).toBe(
+      `inputs take ${JSON.stringify(inputs).length} bytes as JSON, over BODY_LIMIT_BYTES (4096): a task's body ` +
+        'may be larger only by its inline module',
+    );
+    // Just within it, no module (negative control): taken.
+    expect((await post(task({ text: 'x'.repeat(3900) }))).statusCode).toBe(201);
+  });
 });
