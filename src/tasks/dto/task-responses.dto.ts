@@ -33,7 +33,12 @@ export class TaskRunDto {
   @ApiProperty() node_id!: string;
   @ApiProperty({ enum: ['leased', 'succeeded', 'failed', 'expired', 'cancelled', 'rejected'] })
   status!: string;
-  @ApiProperty({ type: 'integer' }) attempt!: number;
+  @ApiProperty({
+    type: 'integer',
+    description:
+      'The task’s attempt this run spent (a run given back uncharged shares the next run’s number)',
+  })
+  attempt!: number;
   @ApiProperty({ nullable: true, type: String }) outcome!: string | null;
   @ApiProperty({
     nullable: true,
@@ -101,8 +106,18 @@ export class TaskInfoDto {
       '`cancelled_by_user` or `deleted`; completed: null',
   })
   status_reason!: string | null;
-  @ApiProperty({ type: 'integer' }) attempts!: number;
-  @ApiProperty({ type: 'integer' }) max_attempts!: number;
+  @ApiProperty({
+    type: 'integer',
+    description:
+      'Runs the task was charged. Every run of a quorum task counts, so its budget is `max_attempts` plus the ' +
+      'runs its quorum seeks, less one: `attempts` may pass `max_attempts` there',
+  })
+  attempts!: number;
+  @ApiProperty({
+    type: 'integer',
+    description: 'Attempts a task may spend on failed or lost runs before it fails as `attempts_exhausted`',
+  })
+  max_attempts!: number;
   @ApiProperty({ type: 'integer' }) priority!: number;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) completed_at!: string | null;
   @ApiProperty({ type: TaskVerificationDto }) verification!: TaskVerificationDto;
