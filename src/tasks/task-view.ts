@@ -40,6 +40,7 @@ export function toTaskInfo(task: TaskRecord): TaskInfoDto {
         ? { method, mode: task.verificationMode, quorum: task.quorum, canonical_run_id: task.canonicalRunId }
         : { method },
   };
+  if (task.resultOmitted) info.result_omitted = true;
   return info;
 }
 

@@ -12,6 +12,8 @@ export interface TaskRecord {
   status: TaskStatus;
   statusReason: string | null;
   result: unknown;
+  /** A list item's result was over LIST_RESULT_MAX_BYTES and left out. */
+  resultOmitted?: true;
   proofId: string | null;
   minNodes: number;
   quorum: number;
@@ -145,6 +147,16 @@ export const COLUMNS = `${TASK_COLUMNS.map((column) => `t.${column}`).join(', ')
   (SELECT array_agg(r.node_id ORDER BY r.fence) FROM task_runs r
      WHERE r.task_id = t.task_id AND r.status IN ('leased', 'succeeded')) AS assigned_nodes`;
 
+/**
+ * A list item carries its result up to this many bytes of JSON; a larger one is left out (`result_omitted`),
+ * else a page of 100 tasks could carry 100 outputs of WASM_MAX_OUTPUT_BYTES. The task's own view has it.
+ */
+export const LIST_RESULT_MAX_BYTES = 64 * 1024;
+const LIST_COLUMNS = COLUMNS.replace(
+  't.result,',
+  'CASE WHEN NOT o.result_omitted THEN t.result END AS result, o.result_omitted,',
+);
+
 /** Why a quorum task runs once more: its sought runs all reported and no output had a quorum. */
 export const NO_QUORUM_YET = "no quorum yet: one more run on another owner's node";
 
@@ -205,8 +217,9 @@ export class TasksRepository {
    */
   async list(filter: TaskFilter, after: KeysetCursor | null, fetch: number): Promise<TaskRecord[]> {
     const byCircuit = filter.circuitId === undefined ? '' : 'AND t.circuit_id = $7';
-    const rows = await this.db.query<TaskRow>(
-      `SELECT ${COLUMNS} FROM tasks t
+    const rows = await this.db.query<TaskRow & { result_omitted: boolean }>(
+      `SELECT ${LIST_COLUMNS} FROM tasks t
+        CROSS JOIN LATERAL (SELECT octet_length(t.result::text) > ${LIST_RESULT_MAX_BYTES} AS result_omitted) o
         WHERE t.deleted_at IS NULL
           AND ($1::uuid IS NULL OR t.creator_id = $1::uuid)
           AND ($2::varchar IS NULL OR t.status = $2)
@@ -225,7 +238,9 @@ export class TasksRepository {
         ...(filter.circuitId === undefined ? [] : [filter.circuitId]),
       ],
     );
-    return rows.map(toRecord);
+    return rows.map((row) =>
+      row.result_omitted ? { ...toRecord(row), resultOmitted: true } : toRecord(row),
+    );
   }
 
   /**

@@ -93,6 +93,13 @@ export class TaskInfoDto {
   @ApiProperty({ format: 'date-time' }) updated_at!: string;
   @ApiProperty({ ...ANY_JSON, description: 'The accepted output (any JSON value), once completed' })
   result!: unknown;
+  @ApiPropertyOptional({
+    enum: [true],
+    description:
+      'Only in lists, when the result is over 64 KiB of JSON: `result` is null there, and the task’s own view ' +
+      '(GET /tasks/{task_id}) has it',
+  })
+  result_omitted?: true;
   @ApiProperty({ nullable: true, type: String }) proof_id!: string | null;
   @ApiProperty({ type: TaskRequirementsDto }) requirements!: TaskRequirementsDto;
   @ApiProperty({ nullable: true, type: String }) module_id!: string | null;
