@@ -1,5 +1,7 @@
 // First: an unsupported Node gets a sentence, not a stack from the first dependency it cannot load.
 import '../common/runtime/require-supported-node';
+// Second: SIGUSR1 is the counters' signal from the first moment on, never Node's inspector.
+import { answerCountersSignal } from './counters-signal';
 import { join } from 'node:path';
 import { Agent } from './agent';
 import { ContentCache } from './content-cache';
@@ -82,7 +84,7 @@ async function main(): Promise<number> {
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= agent.stop(options.graceMs));
   void stopRequested.then(stop);
-  process.on('SIGUSR1', () => agent.reportCounters());
+  answerCountersSignal(() => agent.reportCounters());
   // A stop while the first heartbeat is retried (the server down) ends it there: no "started" after "stopped".
   if ((await unlessStopped(agent.start(), stopRequested)).stopped) {
     await stop();

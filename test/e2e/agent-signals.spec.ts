@@ -51,6 +51,19 @@ describe('the agent process stopped by a signal', () => {
     30_000,
   );
 
+  it('SIGUSR1 while registering is the counters signal, never Node’s inspector (127.0.0.1:9229)', async () => {
+    answer = () => undefined; // never answers
+    const agent = startAgent(['--server', base, '--api-key', 'vcp_user_key', '--data-dir', dataDir]);
+    await eventually(() => expect(seen).toContain('GET /api/v1/auth/api-key/validate'), {
+      timeoutMs: 20_000,
+    });
+    // Before the handler was installed first thing, this opened the inspector ("Debugger listening on ws://…").
+    agent.child.kill('SIGUSR1');
+    agent.child.kill('SIGTERM');
+    expect(await agent.exited).toEqual({ code: 0, signal: null });
+    expect(agent.output()).not.toMatch(/debugger|inspector/i);
+  }, 30_000);
+
   it('SIGTERM while the first heartbeat is retried (503): exit 0, and no "started" line after "stopped"', async () => {
     answer = (_req, res) => {
       res.writeHead(503, { 'content-type': 'application/json' });
