@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { inWords, LineReporter } from './reporter';
 
 describe('LineReporter', () => {
@@ -82,6 +83,30 @@ describe('LineReporter', () => {
       '1 d 1 h',
       '2 d 5 h',
     ]);
+  });
+
+  it('has a sentence for every event the agent emits (none printed as raw JSON to a person)', () => {
+    const sources = readdirSync(__dirname).filter(
+      (file) => file.endsWith('.ts') && !file.endsWith('.spec.ts'),
+    );
+    const emitted = new Set(
+      sources.flatMap((file) =>
+        [...readFileSync(`${__dirname}/${file}`, 'utf8').matchAll(/event: '([a-z_]+)'/g)].map((m) => m[1]),
+      ),
+    );
+    emitted.delete('exited'); // written by main.ts itself, with --json only
+    expect(emitted.size).toBeGreaterThan(15);
+    const raw = [...emitted].filter((event) => linesOf(false, { event })[0].includes('{"event"'));
+    expect(raw).toEqual([]);
+  });
+
+  it('says which run was handed back, or could not be', () => {
+    expect(linesOf(false, { event: 'released', task_id: 't1', run_id: 'r1' })[0]).toMatch(
+      / handed back task t1 \(run r1\): queued again on the server$/,
+    );
+    expect(linesOf(false, { event: 'release_failed', run_id: 'r1', message: 'timeout' })[0]).toMatch(
+      / could not hand back run r1: timeout$/,
+    );
   });
 
   it('--json: one object a line with its time', () => {

@@ -70,6 +70,14 @@ const HUMAN: Record<string, (e: AgentEvent) => string> = {
       ? `submitted task ${String(e.task_id)}: run rejected (the proof did not verify), task ${String(e.task_status)}`
       : `submitted task ${String(e.task_id)}: task ${String(e.task_status)}`,
   dropped: (e) => `dropped task ${String(e.task_id)}: ${String(e.reason)}`,
+  released: (e) =>
+    typeof e.task_id === 'string'
+      ? `handed back task ${e.task_id} (run ${String(e.run_id)}): queued again on the server`
+      : `handed back run ${String(e.run_id)}: queued again on the server`,
+  release_failed: (e) => `could not hand back run ${String(e.run_id)}: ${String(e.message)}`,
+  answer_too_large: (e) =>
+    `the answer to a claim for ${plural(e.runs, 'run')} (${String(e.during)}) was too large: ${String(e.message)}; ` +
+    `claiming one run at a time, retrying in ${String(e.retry_ms)} ms`,
   ignored: (e) => `ignored run ${String(e.run_id)} the server leased: ${String(e.message)}`,
   refused: (e) =>
     typeof e.task_id === 'string'
