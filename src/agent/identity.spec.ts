@@ -164,6 +164,39 @@ describe('resolveIdentity without a stored node', () => {
     expect(readdirSync(dataDir)).not.toContain('node.json');
   });
 
+  it('a refused registration says which field the server refused and why', async () => {
+    const send: Fetch = (input) => {
+      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+      const refusal = {
+        error: 'validation_error',
+        message: 'Request validation failed',
+        details: [{ field: 'node_id', message: 'node ids "embedded-<n>" are reserved' }],
+      };
+      return Promise.resolve(
+        url.endsWith('/nodes')
+          ? new Response(JSON.stringify(refusal), { status: 422 })
+          : new Response(JSON.stringify({ scopes: ['nodes:write'] }), { status: 200 }),
+      );
+    };
+    await expect(resolve(send, dataDir, 'http://server')).rejects.toThrow(
+      new AgentSetupError(
+        'registering node n1 failed: 422 Request validation failed (node_id: node ids "embedded-<n>" are reserved)',
+      ),
+    );
+  });
+
+  it('stores a node key given with --node-id only once the server accepted a heartbeat', async () => {
+    const identity = await resolve(answering(403), dataDir, 'http://server');
+    expect(identity).toMatchObject({ nodeId: 'n1', nodeKey: 'vcp_k' });
+    // A mistyped id (its first heartbeat a 404) leaves nothing that would refuse the corrected one.
+    expect(readdirSync(dataDir)).not.toContain('node.json');
+    identity.storeOnceAccepted!();
+    expect(JSON.parse(readFileSync(join(dataDir, 'node.json'), 'utf8'))).toEqual({
+      node_id: 'n1',
+      node_api_key: 'vcp_k',
+    });
+  });
+
   it('a refused first key names the key to give, not a node.json there is none of', async () => {
     const refused = resolveIdentity(
       {

@@ -20,9 +20,21 @@ export interface NodeIdentity {
   nodeId: string;
   nodeKey: string;
   keys: NodeKeyPair;
+  /** Stores a node key given with --node-id, once the server accepted a heartbeat (main.ts). */
+  storeOnceAccepted?: () => void;
 }
 
 export class AgentSetupError extends Error {}
+
+/** A refusal's message and each field it names (`Request validation failed (node_id: …)`): what to change. */
+function refusalWords(json: Record<string, unknown>): string {
+  const message = typeof json.message === 'string' ? json.message : '';
+  const details = (Array.isArray(json.details) ? (json.details as unknown[]) : []).flatMap((detail) => {
+    const { field, message: why } = (detail ?? {}) as Record<string, unknown>;
+    return typeof field === 'string' && typeof why === 'string' ? [`${field}: ${why}`] : [];
+  });
+  return details.length > 0 ? `${message} (${details.join('; ')})` : message;
+}
 
 /** The server did not answer at all (down, a wrong address, TLS against plain HTTP): worth a retry later. */
 export class ServerUnreachableError extends Error {}
@@ -240,7 +252,7 @@ export async function resolveIdentity(options: IdentityOptions, reporter: Report
     });
     if (registered.status !== 201) {
       throw new AgentSetupError(
-        `registering node ${nodeId} failed: ${registered.status} ${typeof registered.json.message === 'string' ? registered.json.message : ''}`,
+        `registering node ${nodeId} failed: ${registered.status} ${refusalWords(registered.json)}`,
       );
     }
     const nodeKey = registered.json.node_api_key;
@@ -253,7 +265,15 @@ export async function resolveIdentity(options: IdentityOptions, reporter: Report
   } else if (who.status === 403) {
     // A node key is refused on every route but its node's agent routes: it is one, for the node named.
     if (!options.nodeId) throw new AgentSetupError('with a node key, give its node with --node-id');
-    identity = { nodeId: options.nodeId, nodeKey: options.apiKey, keys };
+    const given = { node_id: options.nodeId, node_api_key: options.apiKey };
+    // Not stored yet: a mistyped --node-id (its heartbeat a 404) must not tie the data dir to a node that
+    // does not exist, refusing the corrected id at the next start.
+    return {
+      nodeId: given.node_id,
+      nodeKey: given.node_api_key,
+      keys,
+      storeOnceAccepted: () => writePrivateFile(nodeFile, JSON.stringify(given)),
+    };
   } else if (who.status === 404) {
     throw new AgentSetupError(
       `no VCP API at ${shownServer(options.server)} (404): give the server's base URL, such as http://host:3000, ` +

@@ -91,6 +91,7 @@ async function main(): Promise<number> {
     await close();
     return 0;
   }
+  identity.storeOnceAccepted?.();
   reporter.emit({
     event: 'started',
     node_id: identity.nodeId,
@@ -160,6 +161,11 @@ main().then(
     // Setup problems (bad flags, a refused key, an unknown node) are the operator's to fix: their message only.
     if (error instanceof TransportError && error.status === 401) {
       process.exit(exitWith(78, `${error.message}: ${keyRefusedHint(knownNodeId)}`));
+    }
+    // Only the first heartbeat can end a start so: a node key given with another node's id, or a deleted node.
+    if (error instanceof TransportError && error.status === 404 && knownNodeId !== undefined) {
+      const hint = `the server knows no node ${knownNodeId}: give the --node-id the node key was issued for`;
+      process.exit(exitWith(78, `${error.message}; ${hint}`));
     }
     if (
       error instanceof AgentSetupError ||

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
 import { AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,12 +15,17 @@ describe('the agent process refusing to start', () => {
   /** Where a redirect points: the same stand-in under another name, so a request that followed it is seen. */
   let elsewhere = '';
   let keySentElsewhere = false;
+  /** A status for one path in place of `status`. */
+  let statusOf: (url: string) => number | undefined = () => undefined;
 
   beforeAll(async () => {
     server = createServer((request, response) => {
       if (request.headers.host === elsewhere) keySentElsewhere = true;
       const redirect = status >= 300 && status < 400 ? { location: `http://${elsewhere}/api/v1` } : {};
-      response.writeHead(status, { 'content-type': 'application/json', ...redirect });
+      response.writeHead(statusOf(request.url ?? '') ?? status, {
+        'content-type': 'application/json',
+        ...redirect,
+      });
       response.end(JSON.stringify({ error: 'x', message: 'x' }));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -29,7 +34,10 @@ describe('the agent process refusing to start', () => {
     elsewhere = `localhost:${port}`;
   });
   afterAll(() => new Promise((resolve) => server.close(resolve)));
-  beforeEach(() => (dataDir = mkdtempSync(join(tmpdir(), 'vcp-agent-start-'))));
+  beforeEach(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'vcp-agent-start-'));
+    statusOf = () => undefined;
+  });
   afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
 
   async function run(args: string[]): Promise<{ code: number | null; output: string }> {
@@ -127,6 +135,17 @@ describe('the agent process refusing to start', () => {
       'vcp agent: the server refused the API key (401): it is revoked, expired or mistyped: give a user API ' +
         'key with nodes:write to register this node',
     ]);
+  });
+
+  it('a node key with a mistyped --node-id: the id named, exit 78, and nothing stored to refuse the right one', async () => {
+    // A node key: 403 on the key check; its heartbeat for a node the server does not know: 404.
+    statusOf = (path) => (path.endsWith('/validate') ? 403 : path.endsWith('/heartbeat') ? 404 : undefined);
+    const { code, output } = await run(['--server', url, '--data-dir', dataDir, '--node-id', 'typo']);
+    expect(code).toBe(78);
+    expect(lastWord(output)).toMatch(
+      /^vcp agent: .*404.*; the server knows no node typo: give the --node-id the node key was issued for$/,
+    );
+    expect(readdirSync(dataDir)).not.toContain('node.json');
   });
 
   it('a redirect (a proxy sending http to https, say) is named and not followed: one line, exit 78', async () => {
