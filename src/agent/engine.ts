@@ -9,6 +9,8 @@ import { WasmService } from '../wasm/wasm.service';
  */
 export function standaloneEngine(concurrency: number): {
   engine: WasmService;
+  /** Starts the workers of the slots the agent uses (the server may lease it fewer runs than `concurrency`). */
+  warmUp: (workers: number) => void;
   close: () => Promise<void>;
 } {
   const config = new WasmConfig({
@@ -27,8 +29,9 @@ export function standaloneEngine(concurrency: number): {
     moduleQuotaBytes: 0,
     moduleQuotaCount: 0,
   });
+  // Workers start on demand, or at warmUp once the server has said how many runs it leases one node: a
+  // --concurrency 64 against its limit of 4 started 64 idle workers (~600 MB).
   const runtime = new V8Runtime({ poolSize: concurrency });
-  runtime.warmUp();
   const engine = new WasmService(config, undefined, [runtime]);
-  return { engine, close: () => engine.close() } as const;
+  return { engine, warmUp: (workers) => runtime.warmUp(workers), close: () => engine.close() } as const;
 }

@@ -64,7 +64,7 @@ async function main(): Promise<number> {
   if (resolved.stopped) return stoppedBeforeStart(reporter, options.graceMs);
   const identity = resolved.value;
   knownNodeId = identity.nodeId;
-  const { engine, close } = standaloneEngine(options.concurrency);
+  const { engine, warmUp, close } = standaloneEngine(options.concurrency);
   const agent = new Agent({
     nodeId: identity.nodeId,
     concurrency: options.concurrency,
@@ -92,6 +92,7 @@ async function main(): Promise<number> {
     return 0;
   }
   identity.storeOnceAccepted?.();
+  warmUp(agent.slots);
   reporter.emit({
     event: 'started',
     node_id: identity.nodeId,

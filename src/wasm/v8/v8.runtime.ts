@@ -157,9 +157,10 @@ export class V8Runtime implements WasmRuntime {
     return this.compiled.has(moduleHash);
   }
 
-  /** Starts the pool ahead of the first call (optional: workers are also started on demand). */
-  warmUp(): void {
-    while (this.slots.length < this.options.poolSize) this.slots.push(this.spawn());
+  /** Starts the pool, or `workers` of it, ahead of the first call (optional: workers also start on demand). */
+  warmUp(workers = this.options.poolSize): void {
+    const target = Math.min(workers, this.options.poolSize);
+    while (this.slots.length < target) this.slots.push(this.spawn());
   }
 
   /**
