@@ -84,6 +84,11 @@ async function main(argv: string[]): Promise<number> {
     const outcome = await app
       .get(AdminBootstrapService)
       .ensureAdmin(username, password, 'cli', resetPassword);
+    // Asked for an admin with this password and not given one: a provisioning script must not read success.
+    if (outcome === 'password not its own') {
+      console.error(describeAdminOutcome(username, outcome));
+      return EX_CONFIG;
+    }
     console.log(describeAdminOutcome(username, outcome));
     return 0;
   } finally {

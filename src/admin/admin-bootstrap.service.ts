@@ -19,7 +19,7 @@ export function describeAdminOutcome(username: string, outcome: EnsureAdminOutco
   if (outcome !== 'password not its own') return `admin "${username}": ${outcome}`;
   return (
     `admin "${username}": unchanged — the password given is not its password, which is left as it is ` +
-    '(`npm run cli -- create-admin --reset-password` sets it)'
+    `(\`npm run cli -- create-admin ${username} --reset-password\` sets it)`
   );
 }
 
@@ -99,7 +99,7 @@ export class AdminBootstrapService implements OnApplicationBootstrap {
         if (!active) {
           throw new AdminPasswordMismatch(
             `account "${username}" exists with another password: it is not made admin. Give its own ` +
-              'password, choose another name, or reset it with `npm run cli -- create-admin --reset-password`',
+              `password, choose another name, or reset it with \`npm run cli -- create-admin ${username} --reset-password\``,
           );
         }
         result = 'password not its own';

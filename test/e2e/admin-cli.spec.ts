@@ -79,8 +79,12 @@ describe('create-admin CLI', () => {
   it('makes an existing account admin only with its own password; --reset-password sets a new one', async () => {
     expect((await run(['create-admin', 'cli_owner'], 'first password\nfirst password\n')).code).toBe(0);
     const other = await run(['create-admin', 'cli_owner'], 'other password\nother password\n');
-    expect(other.output).toContain('unchanged'); // already an active admin: left as it is
-    expect(other.output).toContain('not its password');
+    // Already an active admin: left as it is, and not a success (a provisioning script's typo must show).
+    expect(other.code).toBe(78);
+    expect(other.output).toContain('unchanged');
+    expect(other.output).toContain(
+      'not its password, which is left as it is (`npm run cli -- create-admin cli_owner --reset-password` sets it)',
+    );
     const reset = await run(
       ['create-admin', 'cli_owner', '--reset-password'],
       'other password\nother password\n',
@@ -104,6 +108,7 @@ describe('create-admin CLI', () => {
     const mismatch = await run(['create-admin', 'cli_user'], 'another password\nanother password\n');
     expect(mismatch).toMatchObject({ code: 78 });
     expect(mismatch.output).toContain('exists with another password');
+    expect(mismatch.output).toContain('`npm run cli -- create-admin cli_user --reset-password`');
     expect(await roleOf('cli_user')).toBe('user');
   });
 });
