@@ -9,7 +9,7 @@ import { ConnectionDraining } from './common/http/connection-draining';
 import { listenFailure } from './common/http/listen-failure';
 import { loadConfig } from './config/load-config';
 import { misspelledVariables } from './config/misspelled-variables';
-import { bootstrapLogger } from './logging/bootstrap-logger';
+import { bootstrapLogger, logRefusedSettings } from './logging/bootstrap-logger';
 
 /** Set once the configuration is read: a failed start is then also told as a JSON line, at `fatal`. */
 let startupLog: LoggerService | undefined;
@@ -56,6 +56,7 @@ async function bootstrap(): Promise<void> {
   } catch (error) {
     if (error instanceof ConfigValidationError) {
       console.error(error.message);
+      logRefusedSettings(error.message);
       process.exit(EX_CONFIG);
     }
     throw error;

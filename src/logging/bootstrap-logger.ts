@@ -1,7 +1,9 @@
 import type { LoggerService } from '@nestjs/common';
 import pino, { DestinationStream, Logger } from 'pino';
 import { FrameworkChatterFilter } from './framework-chatter';
+import { packageVersion } from '../common/config/core.config';
 import { batchedStdout } from './line-batcher';
+import { LOG_LEVELS } from './logging.config';
 
 /**
  * Nest's logger until the app's own takes over (configureApp): the same JSON lines, level and destination as
@@ -18,6 +20,17 @@ export function bootstrapLogger(
     destination ?? batchedStdout(),
   );
   return new FrameworkChatterFilter(new PinoLoggerService(logger));
+}
+
+/**
+ * The `fatal` line of a start refused for its settings (exit 78), which come before any configuration, hence
+ * any logger: a log pipeline reading stdout sees why, as for every other failed start. Written at once.
+ */
+export function logRefusedSettings(message: string, env: NodeJS.ProcessEnv = process.env): void {
+  const level = env.LOG_LEVEL !== undefined && LOG_LEVELS.includes(env.LOG_LEVEL) ? env.LOG_LEVEL : 'info';
+  const version = env.APP_VERSION ?? packageVersion();
+  const logger = bootstrapLogger({ logging: { level }, core: { version } }, pino.destination({ sync: true }));
+  logger.fatal?.(`startup failed: ${message}`, 'Bootstrap');
 }
 
 /** Nest's LoggerService over a pino logger: `{context, msg}` lines, as nestjs-pino writes them. */

@@ -1,8 +1,10 @@
 import { defineFeatureConfig } from '../common/config/feature-config';
 import { ChoiceVariable } from '../common/config/variables';
 
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
 export class LoggingVariables {
-  @ChoiceVariable(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  @ChoiceVariable(LOG_LEVELS)
   LOG_LEVEL?: string;
 }
 

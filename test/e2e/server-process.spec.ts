@@ -160,15 +160,20 @@ describe('the server process', () => {
     expect(output).not.toContain('a-strong-pepper-value');
   });
 
-  it('refuses a directory variable whose path cannot be a directory at the config check: one line, exit 78', async () => {
+  it('refuses a directory variable whose path cannot be a directory at the config check: exit 78, said on stderr and as the fatal line', async () => {
     const { code, output } = await runServerToExit({
       DATA_DIR: dataDir,
       WASM_ALLOWED_ROOTS: '/dev/null/sub',
     });
     expect(code).toBe(78);
-    expect(output.trim()).toBe(
-      'Invalid configuration:\n  - WASM_ALLOWED_ROOTS: cannot create /dev/null/sub: /dev/null is not a directory',
-    );
+    const lines = output.trim().split('\n');
+    const message =
+      'Invalid configuration:\n  - WASM_ALLOWED_ROOTS: cannot create /dev/null/sub: /dev/null is not a directory';
+    expect(lines.filter((line) => !line.startsWith('{')).join('\n')).toBe(message);
+    // A log pipeline reading stdout sees why too, as for every other failed start (README: Metrics and logs).
+    expect(lines.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as unknown)).toEqual([
+      expect.objectContaining({ level: 60, context: 'Bootstrap', msg: `startup failed: ${message}` }),
+    ]);
   });
 
   /** An explained failure is its one fatal line: no error line before it (Nest's report), no stack. */

@@ -46,7 +46,7 @@ export function buildCoreConfig(env: CoreVariables, cwd: string): CoreConfig {
   });
 }
 
-function packageVersion(): string {
+export function packageVersion(): string {
   // Walk up from this file: it sits at src/common/config (ts-jest) or dist/src/common/config (built).
   let dir = __dirname;
   for (let depth = 0; depth < 6; depth++) {
