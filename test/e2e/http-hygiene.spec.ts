@@ -178,11 +178,17 @@ describe('HTTP hygiene (real app on PostgreSQL)', () => {
     });
 
     it('404 outside /api/v1/ (a browser on the bare address, a path without the prefix) points to the API', async () => {
-      for (const url of ['/', '/health?x=1', '/api/v1']) {
+      for (const url of ['/', '/health?x=1']) {
         const res = await inject({ method: 'GET', url });
         expect(res.statusCode).toBe(404);
         expect(res.json().message).toBe(
           `No route for GET ${url.split('?')[0]}: the API is under /api/v1/ (Swagger UI at /swagger-ui)`,
+        );
+      }
+      for (const url of ['/api/v1', '/api/v1/']) {
+        expect((await inject({ method: 'GET', url })).json().message).toBe(
+          `No route for GET ${url}: the API's routes are under /api/v1/, such as GET /api/v1/health ` +
+            '(Swagger UI at /swagger-ui lists them)',
         );
       }
       // Inside the prefix, the path alone (control).

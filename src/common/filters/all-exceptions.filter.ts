@@ -103,7 +103,11 @@ export class AllExceptionsFilter implements ExceptionFilter {
       // The path is echoed to the client and into logs: a key or token pasted into it is not repeated.
       const path = pathOf(request);
       const message = `No route for ${request.method} ${redactPath(path)}`;
-      // A browser opened on the server's address, or a path without the prefix (`/health`), is pointed the way.
+      // A browser opened on the server's address, or a path without the prefix (`/health`), is pointed the way;
+      // so is the prefix itself, which has no route of its own.
+      if (path === API_PREFIX || path === API_PREFIX.slice(0, -1)) {
+        return `${message}: the API's routes are under ${API_PREFIX}, such as GET ${API_PREFIX}health (Swagger UI at /swagger-ui lists them)`;
+      }
       return path.startsWith(API_PREFIX)
         ? message
         : `${message}: the API is under ${API_PREFIX} (Swagger UI at /swagger-ui)`;
