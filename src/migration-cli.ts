@@ -4,7 +4,10 @@ import { Logger } from '@nestjs/common';
 import { EX_CONFIG, SettingsError } from './common/config/problems';
 import { loadDatabaseSettings } from './config/load-config';
 import type { DataSource } from 'typeorm';
-import { createDataSource } from './database/data-source.factory';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { MIGRATIONS } from '../migrations';
+import { createDataSource, embeddedDataDir } from './database/data-source.factory';
 
 /** `show` with migrations not yet applied: a deploy step can wait for `run` (exit 0: all applied). */
 const EXIT_PENDING = 3;
@@ -23,7 +26,21 @@ async function main(command: string | undefined): Promise<void> {
   // debug lines the server drops at its default LOG_LEVEL=info (such as TypeORM's failed lock wait, which
   // MigrationLockTimeoutError then says plainly). The CLI prints what a server start would.
   Logger.overrideLogger(['fatal', 'error', 'warn', 'log']);
-  const dataSource = await createDataSource(loadDatabaseSettings(), { migrationsRun: false });
+  const settings = loadDatabaseSettings();
+  // An embedded database not made yet is not made by a look at it: every migration is pending, none to revert.
+  if (
+    command !== 'run' &&
+    !settings.database.url &&
+    !existsSync(join(embeddedDataDir(settings), 'PG_VERSION'))
+  ) {
+    if (command === 'revert') return console.log('nothing to revert (no embedded database in DATA_DIR yet)');
+    console.log(
+      MIGRATIONS.map((Migration) => `pending ${new Migration().name ?? Migration.name}`).join('\n'),
+    );
+    process.exitCode = EXIT_PENDING;
+    return;
+  }
+  const dataSource = await createDataSource(settings, { migrationsRun: false });
   await dataSource.initialize();
   try {
     if (command === 'run') {

@@ -1,3 +1,6 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MIGRATIONS } from '../../migrations';
 import { runMigrationCli } from '../support/migration-cli';
 import { createTestDatabase, TestDatabase } from '../support/postgres';
@@ -25,6 +28,23 @@ describe('migration CLI (built)', () => {
     const run = await cli('run');
     expect([run.code, run.out]).toEqual([0, expect.stringContaining('applied ')]);
     expect(await cli('show')).toEqual({ code: 0, out: 'all migrations applied\n' });
+  });
+
+  it('on an embedded DATA_DIR with no database yet, show and revert answer without making one', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'vcp-migration-show-'));
+    try {
+      const show = await cli('show', { DATABASE_URL: '', DATA_DIR: dataDir });
+      expect(show.code).toBe(3);
+      expect(show.out.trim().split('\n')).toEqual(MIGRATIONS.map((m) => `pending ${new m().name}`));
+      const revert = await cli('revert', { DATABASE_URL: '', DATA_DIR: dataDir });
+      expect([revert.code, revert.out]).toEqual([
+        0,
+        'nothing to revert (no embedded database in DATA_DIR yet)\n',
+      ]);
+      expect(readdirSync(dataDir)).toEqual([]); // before, a whole embedded database was made for a look
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('a bad setting is a configuration error (exit 78) naming the variable', async () => {
