@@ -90,7 +90,14 @@ export class AdminAuditController {
     @CurrentRequestMeta() meta: RequestMeta,
   ): Promise<AuditPageDto> {
     const page = await this.auditLog.page(
-      { action: query.action, userId: query.user_id, from: query.from, to: query.to },
+      {
+        action: query.action,
+        userId: query.user_id,
+        resourceType: query.resource_type,
+        resourceId: query.resource_id,
+        from: query.from,
+        to: query.to,
+      },
       query,
     );
     await this.audit.record(

@@ -25,6 +25,8 @@ export interface AuditRecord extends NewAuditRecord {
 export interface AuditFilters {
   action?: string;
   userId?: string;
+  resourceType?: string;
+  resourceId?: string;
   from?: string;
   to?: string;
 }
@@ -109,6 +111,9 @@ export class AuditLogRepository {
     };
     if (filters.action) where((p) => `action = ${p}`, filters.action);
     if (filters.userId) where((p) => `user_id = ${p}`, filters.userId);
+    // On idx_audit_log_resource: what happened to an account, a key, a node (user_id is who did it).
+    if (filters.resourceType) where((p) => `resource_type = ${p}`, filters.resourceType);
+    if (filters.resourceId) where((p) => `resource_id = ${p}`, filters.resourceId);
     if (filters.from) where((p) => `created_at >= ${p}::timestamptz`, filters.from);
     if (filters.to) where((p) => `created_at <= ${p}::timestamptz`, filters.to);
     if (before) {

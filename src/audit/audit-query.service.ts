@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { AppException } from '../common/errors/app.exception';
 import { Page, pageRequest, toPage } from '../common/pagination/page';
 import { AuditFilters, AuditLogRepository } from './audit-log.repository';
 import { AuditEntryDto, toAuditEntryDto } from './dto/audit-log.dto';
@@ -14,6 +15,10 @@ export class AuditQueryService {
     filters: AuditFilters,
     query: { limit?: number; cursor?: string },
   ): Promise<Page<AuditEntryDto>> {
+    // An empty page would read as "nothing happened": a window that ends before it starts is a mistake.
+    if (filters.from && filters.to && Date.parse(filters.from) > Date.parse(filters.to)) {
+      throw AppException.invalidField('to', 'must not be before from');
+    }
     const request = pageRequest(query);
     const after = request.after;
     const rows = await this.auditLog.page(

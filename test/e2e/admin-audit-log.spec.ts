@@ -171,6 +171,32 @@ describe('the audit log', () => {
     expect(seen[0].at).toBe('2026-06-01T12:00:01.000Z');
   });
 
+  it('filters by what was done to a resource (user_id is who did it); a window ending before it starts is 422', async () => {
+    const bob = await newSession(ctx.app, 'audit_target');
+    const bobUrl = `/api/v1/admin/users/${bob.userId}`;
+    expect((await as(admin.accessToken, 'PATCH', bobUrl, { disabled: true })).statusCode).toBe(200);
+    expect((await as(admin.accessToken, 'PATCH', bobUrl, { disabled: false })).statusCode).toBe(200);
+    const read = async (query: string) =>
+      (await as(admin.accessToken, 'GET', `/api/v1/admin/audit-log?${query}`)).json<{
+        items: { action: string; user_id: string | null; resource_id: string | null }[];
+      }>().items;
+    const aboutBob = await read(`resource_type=user&resource_id=${bob.userId}`);
+    expect(aboutBob.map((row) => row.action)).toEqual(
+      expect.arrayContaining(['admin.user_disabled', 'admin.user_enabled']),
+    );
+    expect(aboutBob.every((row) => row.resource_id === bob.userId)).toBe(true);
+    // The actor filter does not find them: bob did none of it (the negative control).
+    const byBob = await read(`user_id=${bob.userId}&action=admin.user_disabled`);
+    expect(byBob).toEqual([]);
+    const backwards = await as(
+      admin.accessToken,
+      'GET',
+      '/api/v1/admin/audit-log?from=2027-01-01T00:00:00Z&to=2026-01-01T00:00:00Z',
+    );
+    expect(backwards.statusCode).toBe(422);
+    expect(backwards.json().details).toEqual([{ field: 'to', message: 'must not be before from' }]);
+  });
+
   it('fails a login whose audit row cannot be written, issuing no tokens', async () => {
     const session = await newSession(ctx.app, 'noaudit');
     const [before] = await ctx.dataSource.query(`SELECT last_login FROM users WHERE user_id = $1`, [

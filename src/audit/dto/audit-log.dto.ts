@@ -24,6 +24,28 @@ export class AuditQueryDto extends PageQueryDto {
   @IsUUID()
   user_id?: string;
 
+  @ApiPropertyOptional({
+    maxLength: 64,
+    pattern: '^[a-z0-9_]+$',
+    description:
+      'Only rows about this kind of resource: user, api_key, refresh_token_family, node, task, task_run, ' +
+      'module, circuit, throttle_override',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(64)
+  @Matches(/^[a-z0-9_]+$/, { message: 'resource_type must be a resource kind such as user' })
+  resource_type?: string;
+
+  @ApiPropertyOptional({
+    maxLength: 128,
+    description: 'Only rows about this resource (a user’s, key’s, node’s or task’s id): what was done to it',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(128)
+  resource_id?: string;
+
   @ApiPropertyOptional({ format: 'date-time', description: 'Only rows recorded at or after this time' })
   @IsOptional()
   @IsDateTime()
