@@ -1,40 +1,40 @@
 import { EventEmitter } from 'node:events';
-import { NPM_REPEAT_MS, stopSignals } from './stop-signals';
+import { REPEAT_MS, stopSignals } from './stop-signals';
 
 describe('stopSignals', () => {
   let clock: number;
   let signals: EventEmitter;
   let forced: NodeJS.Signals[];
-  const start = (underNpm: boolean) =>
-    stopSignals((signal) => forced.push(signal), { signals, underNpm, now: () => clock });
+  const start = () => stopSignals((signal) => forced.push(signal), { signals, now: () => clock });
   beforeEach(() => {
     clock = 0;
     signals = new EventEmitter();
     forced = [];
   });
 
-  it('resolves with the first signal; a second one forces the stop', async () => {
-    const sut = start(false);
+  it('resolves with the first signal; the same one a second later forces the stop', async () => {
+    const sut = start();
     signals.emit('SIGINT');
+    clock += REPEAT_MS;
     signals.emit('SIGINT');
     expect({ first: await sut, forced }).toEqual({ first: 'SIGINT', forced: ['SIGINT'] });
   });
 
-  it("under npm, the first signal's repeat at once is npm passing on that same stop, not a second one", async () => {
-    const sut = start(true);
-    signals.emit('SIGINT'); // the terminal's Ctrl-C, to the agent
+  it("the first signal's repeat at once is that same stop passed on (npm, a process group), not a second one", async () => {
+    const sut = start();
+    signals.emit('SIGINT'); // the terminal's Ctrl-C, to the agent (or a supervisor's, to the process)
     clock += 50;
-    signals.emit('SIGINT'); // the same, passed on by npm
+    signals.emit('SIGINT'); // the same, passed on by npm (or sent to the process group)
     expect({ first: await sut, forced }).toEqual({ first: 'SIGINT', forced: [] });
-    signals.emit('SIGINT'); // the operator's second Ctrl-C: npm passes it on too, and it forces the stop
+    signals.emit('SIGINT'); // the operator's second Ctrl-C, however soon: it forces the stop
     expect(forced).toEqual(['SIGINT']);
   });
 
-  it('under npm, another signal, or the same one a second later, still forces the stop', () => {
-    void start(true);
+  it('another signal, or the same one a second later, still forces the stop', () => {
+    void start();
     signals.emit('SIGTERM');
     signals.emit('SIGINT');
-    clock += NPM_REPEAT_MS;
+    clock += REPEAT_MS;
     signals.emit('SIGTERM');
     expect(forced).toEqual(['SIGINT', 'SIGTERM']);
   });

@@ -1,24 +1,21 @@
 import { EventEmitter } from 'node:events';
 
 /**
- * npm passes the SIGINT/SIGTERM it gets on to the script it runs, so Ctrl-C on `npm run agent` (or a supervisor
- * signalling the whole process group) reaches the agent twice at once: one repeat of the first signal within this
- * long is that same stop, not an operator's second one.
+ * npm passes the SIGINT/SIGTERM it gets on to the script it runs, so Ctrl-C on `npm run agent` reaches the agent
+ * twice at once; so does a supervisor signalling both the process and its process group (`timeout`, for one).
+ * One repeat of the first signal within this long is that same stop, not an operator's second one.
  */
-export const NPM_REPEAT_MS = 1000;
+export const REPEAT_MS = 1000;
 
 /**
  * Resolves at the first SIGTERM or SIGINT. Listening starts when it is called — the agent's first line — so a
  * signal while it registers or waits for its first heartbeat ends it with exit 0 like any stop, not killed by
- * the signal (exit 143 or 130 to a supervisor). A second one calls `forced`.
+ * the signal (exit 143 or 130 to a supervisor). A second one (another signal, or the first a second later)
+ * calls `forced`.
  */
 export function stopSignals(
   forced: (signal: NodeJS.Signals) => void,
-  {
-    signals = process,
-    underNpm = process.env.npm_lifecycle_event !== undefined,
-    now = Date.now,
-  }: { signals?: EventEmitter; underNpm?: boolean; now?: () => number } = {},
+  { signals = process, now = Date.now }: { signals?: EventEmitter; now?: () => number } = {},
 ): Promise<NodeJS.Signals> {
   let first: { signal: NodeJS.Signals; at: number; repeated: boolean } | undefined;
   return new Promise((resolve) => {
@@ -27,12 +24,7 @@ export function stopSignals(
         if (first === undefined) {
           first = { signal, at: now(), repeated: false };
           resolve(signal);
-        } else if (
-          underNpm &&
-          !first.repeated &&
-          signal === first.signal &&
-          now() - first.at < NPM_REPEAT_MS
-        ) {
+        } else if (!first.repeated && signal === first.signal && now() - first.at < REPEAT_MS) {
           first.repeated = true;
         }
         // A second Ctrl-C (or SIGTERM) means now: an operator must not have to wait out the grace period or a

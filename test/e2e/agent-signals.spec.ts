@@ -3,6 +3,7 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { REPEAT_MS } from '../../src/agent/stop-signals';
 import { startAgent } from '../support/agent-process';
 import { eventually } from '../support/eventually';
 
@@ -162,11 +163,14 @@ describe('the agent process stopped by a signal', () => {
         timeoutMs: 10_000,
       });
       agent.child.kill(signal);
+      const firstAt = Date.now();
       await eventually(
         () =>
           expect(agent.events()).toContainEqual(expect.objectContaining({ event: 'stopping', running: 1 })),
         { timeoutMs: 10_000 },
       );
+      // Past the window in which a repeat is the same stop passed on (npm, a process group: stop-signals.ts).
+      await eventually(() => expect(Date.now() - firstAt).toBeGreaterThan(REPEAT_MS), { timeoutMs: 5_000 });
       // The first stop gives the run 600 s to finish; the second does not wait.
       agent.child.kill(signal);
       expect(await exitWithin10s(agent)).toEqual({ code, signal: null });

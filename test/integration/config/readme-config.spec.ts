@@ -35,9 +35,7 @@ const OTHER_MENTIONS: Record<string, string> = {
 };
 
 /** Names read from the environment in src/ that are neither the server's settings nor the agent's. */
-const NOT_SETTINGS: Record<string, string> = {
-  npm_lifecycle_event: 'set by npm itself: the agent only learns whether npm started it',
-};
+const NOT_SETTINGS: Record<string, string> = {};
 
 /** Variables render.yaml sets that are Render's own, each with why. */
 const RENDER_ONLY: Record<string, string> = {
