@@ -109,6 +109,18 @@ describe('LineReporter', () => {
     );
   });
 
+  it('tells nothing after `stopped`, the last line of a stop', () => {
+    const lines: string[] = [];
+    const reporter = new LineReporter(true, (line) => lines.push(line));
+    reporter.emit({ event: 'stopping', running: 0, grace_ms: 0 });
+    reporter.emit({ event: 'stopped', heartbeats: 0 });
+    reporter.emit({ event: 'slots_limited', slots: 1, concurrency: 2, max_concurrent_runs: 1 });
+    expect(lines.map((line) => (JSON.parse(line) as { event: string }).event)).toEqual([
+      'stopping',
+      'stopped',
+    ]);
+  });
+
   it('--json: one object a line with its time', () => {
     const [line] = linesOf(true, { event: 'throttled', during: 'claim', retry_ms: 2000 });
     expect(JSON.parse(line)).toEqual({

@@ -100,12 +100,17 @@ const HUMAN: Record<string, (e: AgentEvent) => string> = {
 };
 
 export class LineReporter implements Reporter {
+  private stopped = false;
+
   constructor(
     private readonly json: boolean,
     private readonly write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
   ) {}
 
   emit(event: AgentEvent): void {
+    // A stop ends with `stopped` (README): an answer that arrives while the agent exits is not told after it.
+    if (this.stopped) return;
+    if (event.event === 'stopped') this.stopped = true;
     const time = new Date().toISOString();
     if (this.json) {
       this.write(JSON.stringify({ time, ...event }));
