@@ -184,7 +184,7 @@ describe('Agent when the server refuses, throttles or cannot be reached', () => 
   });
 
   it('says when the server refuses its key (401), not when it refuses something else (403)', async () => {
-    let refused: TransportError | null = null;
+    let refused: Error | null = null;
     void sut.unusable.then(({ error }) => (refused = error));
     const beats = server.beats.length;
     server.heartbeatFailures = [

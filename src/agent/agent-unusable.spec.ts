@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { FakeEngine, FakeServer, leasedRun, testAgent, until } from '../../test/support/agent-fakes';
+import { ContentCache } from './content-cache';
 import type { AgentEvent } from './reporter';
 import { TransportError } from './transport';
 
@@ -55,6 +59,41 @@ describe('Agent when the server says this node cannot work', () => {
       expect(events.filter((e) => e.event === 'refused')).toHaveLength(1);
     } finally {
       await agent.stop(0);
+    }
+  });
+
+  it('a cache it cannot write (its data dir): the run handed back uncharged, nothing reported, and it stops', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vcp-agent-cache-'));
+    try {
+      const cache = new ContentCache(join(dir, 'cache'), 1024 * 1024);
+      // The cache directory turns into a file (a permission change would not stop root, which tests run as).
+      rmSync(join(dir, 'cache'), { recursive: true });
+      writeFileSync(join(dir, 'cache'), '');
+      const server = new FakeServer();
+      const events: AgentEvent[] = [];
+      const agent = testAgent({
+        nodeId: 'n5',
+        transport: server,
+        engine: new FakeEngine(),
+        cache,
+        reporter: { emit: (event) => events.push(event) },
+      });
+      await agent.start();
+      try {
+        server.queue.push(leasedRun(5));
+        const { kind, error } = await agent.unusable;
+        expect(kind).toBe('data_dir_unusable');
+        expect((error as NodeJS.ErrnoException).path).toContain(join(dir, 'cache'));
+        await until(() => events.some((e) => e.event === 'stopped'));
+        // Before: reported as `error`, spending an attempt of the task and showing its creator this path.
+        expect(server.submitted).toEqual([]);
+        expect(server.released).toEqual([{ runId: leasedRun(5).run_id, fence: leasedRun(5).fence }]);
+        expect(events.map((e) => e.event)).toContain('released');
+      } finally {
+        await agent.stop(0);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

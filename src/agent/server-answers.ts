@@ -9,8 +9,9 @@ const STILL_UNREACHABLE_EVERY_MS = 60_000;
  * its key refused (401); its results signed with a key pair other than the one it registered (422
  * `signature_invalid`: the data dir's key file was lost or replaced); no public key registered (403
  * `no_public_key`). Retrying would only lease runs it cannot deliver (each refused, or expiring unreported).
+ * `data_dir_unusable` is the node's own: its cache in the data dir cannot be written (see dataDirUnusable).
  */
-export type Unusable = 'key_refused' | 'signature_invalid' | 'no_public_key';
+export type Unusable = 'key_refused' | 'signature_invalid' | 'no_public_key' | 'data_dir_unusable';
 
 export function unusableBy(error: unknown): Unusable | null {
   if (!(error instanceof TransportError)) return null;
@@ -22,7 +23,17 @@ export function unusableBy(error: unknown): Unusable | null {
 
 export interface UnusableAnswer {
   kind: Unusable;
-  error: TransportError;
+  error: Error;
+}
+
+/** A file system error of the node's own (its data dir: permissions, a full disk), not the network's. */
+export function isLocalFileError(error: unknown): error is NodeJS.ErrnoException {
+  // Not `instanceof Error`: Node's own errors come from another realm under a test runner's sandbox.
+  const { code, path, syscall } = (typeof error === 'object' && error !== null ? error : {}) as Record<
+    string,
+    unknown
+  >;
+  return typeof code === 'string' && typeof path === 'string' && typeof syscall === 'string';
 }
 
 /**
@@ -98,6 +109,11 @@ export class ServerAnswers {
       during,
       message,
     });
+  }
+
+  /** The node's data dir failed a run (a cache it cannot write): every run would, so the agent stops. */
+  dataDirUnusable(error: NodeJS.ErrnoException): void {
+    this.markUnusable?.({ kind: 'data_dir_unusable', error });
   }
 
   private noticeUnusable(error: unknown): void {

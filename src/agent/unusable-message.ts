@@ -22,6 +22,13 @@ export function unusableMessage({ kind, error }: UnusableAnswer, at: UnusableCon
         `the server refuses node ${at.nodeId}'s results: the key pair in ${keyFile} is not the one the node ` +
         `registered (${error.message}); restore the node's original ${keyFile}, or ${registerAnew}`
       );
+    case 'data_dir_unusable': {
+      const { code, path } = error as NodeJS.ErrnoException;
+      return (
+        `node ${at.nodeId} cannot use ${path ?? at.dataDir} (${code ?? error.message}) to run what it is leased: ` +
+        'give a writable --data-dir with room for its cache (the run was handed back, its task queued again)'
+      );
+    }
     case 'no_public_key':
       return (
         `node ${at.nodeId} registered no public key, so the server gives it no work (${error.message}); ` +
