@@ -4,6 +4,7 @@ import '../common/runtime/require-supported-node';
 import { answerCountersSignal } from './counters-signal';
 import { join } from 'node:path';
 import { Agent } from './agent';
+import { lockAgentDataDir } from './agent-lock';
 import { ContentCache } from './content-cache';
 import { standaloneEngine } from './engine';
 import { HttpTransport } from './http-transport';
@@ -59,6 +60,7 @@ async function main(): Promise<number> {
     return usageError(`--api-key (VCP_API_KEY) is required: no node is stored in ${options.dataDir} yet`);
   }
   knownNodeId = options.nodeId;
+  lockAgentDataDir(options.dataDir);
   const reporter = new LineReporter(options.json);
   const resolved = await unlessStopped(resolveIdentity(options, reporter), stopRequested);
   if (resolved.stopped) return stoppedBeforeStart(reporter, options.graceMs);

@@ -21,7 +21,11 @@ export const LOCK_RENEW_MS = 10_000;
 export const LOCK_LEASE_MS = 60_000;
 
 export class DataDirInUseError extends ExplainedError {
-  constructor(dataDir: string, pid: number, elsewhere = false) {
+  constructor(
+    dataDir: string,
+    readonly pid: number,
+    readonly elsewhere = false,
+  ) {
     const where = elsewhere
       ? ` (in another PID namespace: its lock is taken over once not renewed for ${LOCK_LEASE_MS / 1000} s)`
       : '';

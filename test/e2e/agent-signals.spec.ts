@@ -52,6 +52,28 @@ describe('the agent process stopped by a signal', () => {
     30_000,
   );
 
+  it('a second agent on the same data dir exits 78 naming the first (a data dir is one node)', async () => {
+    answer = () => undefined; // never answers: the first agent stays registering
+    const first = startAgent(['--server', base, '--api-key', 'vcp_user_key', '--data-dir', dataDir]);
+    await eventually(() => expect(seen).toContain('GET /api/v1/auth/api-key/validate'), {
+      timeoutMs: 20_000,
+    });
+    const second = startAgent(['--server', base, '--api-key', 'vcp_user_key', '--data-dir', dataDir]);
+    expect(await second.exited).toEqual({ code: 78, signal: null });
+    expect(second.output()).toContain(
+      `vcp agent: the data dir ${dataDir} is in use by agent process ${first.child.pid}: a data dir is one node`,
+    );
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toEqual({ code: 0, signal: null });
+    // Released at exit: the next agent on it starts (and is stopped registering, as the first was).
+    const third = startAgent(['--server', base, '--api-key', 'vcp_user_key', '--data-dir', dataDir]);
+    await eventually(() => expect(seen.filter((s) => s.endsWith('/validate')).length).toBe(2), {
+      timeoutMs: 20_000,
+    });
+    third.child.kill('SIGTERM');
+    expect(await third.exited).toEqual({ code: 0, signal: null });
+  }, 60_000);
+
   it('SIGUSR1 while registering is the counters signal, never Node’s inspector (127.0.0.1:9229)', async () => {
     answer = () => undefined; // never answers
     const agent = startAgent(['--server', base, '--api-key', 'vcp_user_key', '--data-dir', dataDir]);
