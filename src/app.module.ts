@@ -21,7 +21,7 @@ import { SchedulingModule } from './scheduling/scheduling.module';
 import { NodesModule } from './nodes/nodes.module';
 import { ProofsModule } from './proofs/proofs.module';
 import { RateLimitGuard } from './rate-limit/rate-limit.guard';
-import { UnknownQueryGuard } from './common/http/unknown-query.guard';
+import { UnknownInputGuard } from './common/http/unknown-input.guard';
 import { RateLimitModule } from './rate-limit/rate-limit.module';
 import { UsersModule } from './users/users.module';
 import { WasmModule } from './wasm/wasm.module';
@@ -69,7 +69,7 @@ export class AppModule {
         { provide: APP_GUARD, useClass: AuthenticationGuard },
         { provide: APP_GUARD, useClass: AuthorizationGuard },
         { provide: APP_GUARD, useExisting: RateLimitGuard },
-        { provide: APP_GUARD, useClass: UnknownQueryGuard },
+        { provide: APP_GUARD, useClass: UnknownInputGuard },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
         { provide: APP_PIPE, useFactory: createValidationPipe },
         // The same two guards, run in onRequest for routes with large bodies (see the class).

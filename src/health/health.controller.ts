@@ -2,7 +2,7 @@ import { Controller, Get } from '@nestjs/common';
 import { ApiExtraModels, ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { Public } from '../common/auth/public.decorator';
 import { NoRateLimit } from '../common/auth/rate-tier.decorator';
-import { IgnoresQuery } from '../common/http/unknown-query.guard';
+import { IgnoresQuery } from '../common/http/unknown-input.guard';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
 import { CheckResultDto, HealthResponseDto, ReadinessResponseDto } from './health.dto';

@@ -5,7 +5,7 @@ import type { FastifyReply } from 'fastify';
 import { Registry } from 'prom-client';
 import { Public } from '../common/auth/public.decorator';
 import { NoRateLimit } from '../common/auth/rate-tier.decorator';
-import { IgnoresQuery } from '../common/http/unknown-query.guard';
+import { IgnoresQuery } from '../common/http/unknown-input.guard';
 import { MetricsAccessGuard } from './metrics-access.guard';
 
 /**

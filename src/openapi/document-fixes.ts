@@ -2,7 +2,7 @@ import type { OpenAPIObject } from '@nestjs/swagger';
 import { REPLACED_BY_HEADER, SUNSET_HEADER } from '../common/auth/key-sunset';
 import { RATE_TIER_EXTENSION } from '../common/auth/rate-tier.decorator';
 import { ErrorCode, ErrorReason } from '../common/errors/error-code';
-import { IGNORES_QUERY_EXTENSION } from '../common/http/unknown-query.guard';
+import { IGNORES_QUERY_EXTENSION } from '../common/http/unknown-input.guard';
 import { OPERATION_SUMMARIES } from './operation-summaries';
 import { pathParameterDescription } from './path-parameters';
 
@@ -140,7 +140,7 @@ function completeOperation(operation: Operation, method: (typeof METHODS)[number
       ? `The ${validated} failed validation (\`validation_error\`; \`details\` names each field)`
       : 'A `%00` in the URL: text the database cannot store (`validation_error`)',
   };
-  // UnknownQueryGuard (src/common/http/unknown-query.guard.ts); probes and scrapers ignore the query.
+  // UnknownInputGuard (src/common/http/unknown-input.guard.ts); probes and scrapers ignore the query.
   const unprocessable = responses['422'];
   const saysQuery = takesQuery && /\bquery\b/.test(unprocessable.description ?? '');
   if (operation[IGNORES_QUERY_EXTENSION] !== true && !saysQuery)
@@ -149,6 +149,9 @@ function completeOperation(operation: Operation, method: (typeof METHODS)[number
       (takesQuery
         ? 'a query parameter not listed here (`details` names it)'
         : 'any query parameter: this route takes none (`details` names it)');
+  // The same guard: a body with fields, or not an object, where the route takes none (`{}` and null pass).
+  if (body === undefined && method !== 'get' && method !== 'head')
+    unprocessable.description = `${unprocessable.description ?? ''}; or a body with any field, or one that is not an object: this route takes none (\`details\` names it)`;
   // The router refuses these before any route runs (src/common/http/framework-errors.ts).
   if (operation.parameters?.some((p) => p.in === 'path')) {
     const badParameter = 'a path parameter that is not correctly percent-encoded (`bad_request`)';

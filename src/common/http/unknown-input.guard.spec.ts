@@ -1,7 +1,7 @@
-import { Query } from '@nestjs/common';
+import { Body, Query } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { appErrorOf, fakeRequest, httpContext } from '../../../test/support/guard-context';
-import { IgnoresQuery, UnknownQueryGuard } from './unknown-query.guard';
+import { IgnoresQuery, UnknownInputGuard } from './unknown-input.guard';
 
 class ListQuery {
   limit?: number;
@@ -10,6 +10,8 @@ class ListQuery {
 class ThingsController {
   list(@Query() _query: ListQuery) {}
   get() {}
+  create(@Body() _body: ListQuery) {}
+  cancel() {}
 }
 
 @IgnoresQuery()
@@ -17,8 +19,8 @@ class ProbeController {
   health() {}
 }
 
-describe('UnknownQueryGuard', () => {
-  const sut = new UnknownQueryGuard(new Reflector());
+describe('UnknownInputGuard', () => {
+  const sut = new UnknownInputGuard(new Reflector());
   const call = <T>(controller: new () => T, handler: keyof T & string, query: Record<string, string>) =>
     sut.canActivate(httpContext(controller, handler, fakeRequest({ query })));
 
@@ -56,8 +58,40 @@ describe('UnknownQueryGuard', () => {
     expect((await appErrorOf(() => call(ThingsController, 'get', parsed))).status).toBe(422);
   });
 
+  describe('a body', () => {
+    const send = (handler: 'create' | 'cancel', body: unknown) => {
+      const request = Object.assign(fakeRequest({ method: 'POST' }), { body });
+      return sut.canActivate(httpContext(ThingsController, handler, request));
+    };
+    const detailsOf = (run: () => unknown): unknown => {
+      try {
+        run();
+      } catch (error) {
+        return (error as { extra: { details: unknown } }).extra.details;
+      }
+      return null;
+    };
+
+    it('refuses one with fields on a route that takes none, naming each (never dropped in silence)', () => {
+      expect(detailsOf(() => send('cancel', { reason: 'x', anything: [1] }))).toEqual([
+        { field: 'reason', message: 'is not an allowed field' },
+        { field: 'anything', message: 'is not an allowed field' },
+      ]);
+      for (const body of [[1], 'x', 3, true]) {
+        expect(detailsOf(() => send('cancel', body))).toEqual([
+          { field: 'body', message: 'this route takes no body' },
+        ]);
+      }
+    });
+
+    it('lets {} and null through (clients send them for "nothing"), and leaves a @Body() route to its pipe', () => {
+      for (const body of [undefined, null, {}, Object.create(null)]) expect(send('cancel', body)).toBe(true);
+      expect(send('create', { anything: 1 })).toBe(true);
+    });
+  });
+
   it('reads no metadata for a request without a query, and a route’s metadata once', () => {
-    const fresh = new UnknownQueryGuard(new Reflector());
+    const fresh = new UnknownInputGuard(new Reflector());
     const call = (query: Record<string, string>) =>
       fresh.canActivate(httpContext(ThingsController, 'get', fakeRequest({ query })));
     const reads = jest.spyOn(Reflect, 'getMetadata');
