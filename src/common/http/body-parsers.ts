@@ -1,7 +1,7 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyRequest, RawServerDefault } from 'fastify';
 import { AppException } from '../errors/app.exception';
-import { ErrorCode, errorCodeForStatus } from '../errors/error-code';
+import { ErrorCode } from '../errors/error-code';
 import { UNSUPPORTED_MEDIA_TYPE } from '../errors/unsupported-media-type';
 import { findTooDeepJson } from '../validation/json-depth';
 import { invalidUtf8Offset } from '../validation/utf8';
@@ -121,6 +121,6 @@ export function registerBodyParsers(app: NestFastifyApplication): void {
   });
   app.useBodyParser<RawServerDefault>('application/wasm', { bodyLimit }, (request, body, done) => {
     if (routeFlag(request, ACCEPTS_WASM_KEY)) done(null, body);
-    else done(new AppException(errorCodeForStatus(415), UNSUPPORTED_MEDIA_TYPE, { status: 415 }), undefined);
+    else done(new AppException(ErrorCode.BadRequest, UNSUPPORTED_MEDIA_TYPE, { status: 415 }), undefined);
   });
 }
