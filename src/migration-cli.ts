@@ -35,7 +35,9 @@ async function main(command: string | undefined): Promise<void> {
   ) {
     if (command === 'revert') return console.log('nothing to revert (no embedded database in DATA_DIR yet)');
     console.log(
-      MIGRATIONS.map((Migration) => `pending ${new Migration().name ?? Migration.name}`).join('\n'),
+      inApplyOrder(MIGRATIONS.map((Migration) => new Migration().name ?? Migration.name))
+        .map((name) => `pending ${name}`)
+        .join('\n'),
     );
     process.exitCode = EXIT_PENDING;
     return;
@@ -61,9 +63,9 @@ async function main(command: string | undefined): Promise<void> {
         ? await dataSource.query<{ name: string }[]>(`SELECT name FROM migrations`)
         : [];
       const applied = new Set(rows.map((row) => row.name));
-      const pending = dataSource.migrations
-        .map((m) => m.name ?? m.constructor.name)
-        .filter((n) => !applied.has(n));
+      const pending = inApplyOrder(
+        dataSource.migrations.map((m) => m.name ?? m.constructor.name).filter((n) => !applied.has(n)),
+      );
       console.log(
         pending.length ? pending.map((name) => `pending ${name}`).join('\n') : 'all migrations applied',
       );
@@ -72,6 +74,12 @@ async function main(command: string | undefined): Promise<void> {
   } finally {
     await dataSource.destroy();
   }
+}
+
+/** The order `run` applies them in: TypeORM sorts by each name's last 13 characters, not the list's order. */
+function inApplyOrder(names: string[]): string[] {
+  const timestamp = (name: string) => parseInt(name.slice(-13), 10);
+  return [...names].sort((a, b) => timestamp(a) - timestamp(b));
 }
 
 async function migrationsTableExists(dataSource: DataSource): Promise<boolean> {

@@ -27,6 +27,8 @@ describe('migration CLI (built)', () => {
     expect(before.out.trim().split('\n')).toHaveLength(MIGRATIONS.length);
     const run = await cli('run');
     expect([run.code, run.out]).toEqual([0, expect.stringContaining('applied ')]);
+    // Listed in the order `run` applies them (TypeORM's, by timestamp: not the list in migrations/index.ts).
+    expect(before.out.replaceAll('pending ', '')).toBe(run.out.replaceAll('applied ', ''));
     expect(await cli('show')).toEqual({ code: 0, out: 'all migrations applied\n' });
   });
 
@@ -35,7 +37,9 @@ describe('migration CLI (built)', () => {
     try {
       const show = await cli('show', { DATABASE_URL: '', DATA_DIR: dataDir });
       expect(show.code).toBe(3);
-      expect(show.out.trim().split('\n')).toEqual(MIGRATIONS.map((m) => `pending ${new m().name}`));
+      const names = MIGRATIONS.map((m) => new m().name!);
+      const byTimestamp = [...names].sort((a, b) => Number(a.slice(-13)) - Number(b.slice(-13)));
+      expect(show.out.trim().split('\n')).toEqual(byTimestamp.map((name) => `pending ${name}`));
       const revert = await cli('revert', { DATABASE_URL: '', DATA_DIR: dataDir });
       expect([revert.code, revert.out]).toEqual([
         0,
