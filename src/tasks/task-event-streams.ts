@@ -20,11 +20,16 @@ const TERMINAL: ReadonlySet<TaskStatus> = new Set(FINAL_TASK_STATUSES);
 /** An event id as we send it: a positive decimal that fits a bigint. */
 const EVENT_ID = /^(0|[1-9][0-9]{0,17})$/;
 
+/** How long a shutdown waits for the streams it ended to reach their clients. */
+const SHUTDOWN_FLUSH_MS = 1000;
+
 interface OpenStream {
   userId: string;
   out: PassThrough;
   closed: boolean;
   wake?: () => void;
+  /** Resolves when the response carrying the stream has finished (or its connection closed). */
+  sent?: Promise<void>;
 }
 
 /** One SSE message: `id`, `event` and one line of JSON data (JSON.stringify never emits a newline). */
@@ -41,6 +46,7 @@ export function formatEvent(event: TaskEvent): string {
 export class TaskEventStreams implements OnModuleDestroy {
   private readonly logger = new Logger('TaskEventStreams');
   private readonly streams = new Set<OpenStream>();
+  private readonly byOut = new WeakMap<PassThrough, OpenStream>();
   private readonly perUser = new Map<string, number>();
 
   constructor(
@@ -54,8 +60,34 @@ export class TaskEventStreams implements OnModuleDestroy {
     return this.streams.size;
   }
 
-  onModuleDestroy(): void {
-    for (const stream of this.streams) this.close(stream);
+  /**
+   * Ends every open stream with a comment saying why, and waits (at most SHUTDOWN_FLUSH_MS) until they reached
+   * their clients: the process exits once closing is done, which cut streams off mid-response (curl: "transfer
+   * closed with outstanding read data") and, at times, before their log line. An EventSource reconnects with
+   * Last-Event-ID, through a load balancer to another replica.
+   */
+  async onModuleDestroy(): Promise<void> {
+    const open = [...this.streams];
+    for (const stream of open) {
+      stream.out.write(': the server is shutting down: reconnect with Last-Event-ID\n\n');
+      this.close(stream);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(open.map((stream) => stream.sent)),
+      new Promise((resolve) => (timer = setTimeout(resolve, SHUTDOWN_FLUSH_MS))),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** The response that carries `out` (returned by open): a shutdown waits for it to finish. */
+  sending(out: PassThrough, response: NodeJS.EventEmitter): void {
+    const stream = this.byOut.get(out);
+    if (!stream) return;
+    stream.sent = new Promise((resolve) => {
+      response.once('finish', resolve);
+      response.once('close', resolve);
+    });
   }
 
   /**
@@ -98,6 +130,7 @@ export class TaskEventStreams implements OnModuleDestroy {
     }
     const stream: OpenStream = { userId: principal.userId, out: new PassThrough(), closed: false };
     this.streams.add(stream);
+    this.byOut.set(stream.out, stream);
     this.perUser.set(principal.userId, mine + 1);
     stream.out.on('close', () => this.close(stream));
     stream.out.write(`retry: ${RECONNECT_MS}\n\n`);

@@ -171,6 +171,7 @@ export class TasksController {
     }
     // A client that goes away ends its stream (and frees its slot) at once.
     reply.raw.on('close', () => stream.destroy());
+    this.eventStreams.sending(stream, reply.raw);
     // Sent as a stream through Fastify, so the security headers, request id and metrics hooks all apply.
     await reply
       .header('content-type', 'text/event-stream; charset=utf-8')

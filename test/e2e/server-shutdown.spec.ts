@@ -127,6 +127,55 @@ describe('server shutdown', () => {
     60_000,
   );
 
+  it('ends an open task event stream cleanly, saying why, and logs its request, before it exits 0', async () => {
+    const server = (started = await startServer({
+      ...TEST_DEFAULTS,
+      LOG_LEVEL: 'info',
+      DATA_DIR: dataDir,
+      DATABASE_URL: db.url,
+    }));
+    const base = `http://127.0.0.1:${server.port}/api/v1`;
+    const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+      fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      });
+    const registered = await post('/auth/register', {
+      username: 'watcher',
+      password: 'correct horse battery',
+    });
+    const { api_key } = (await registered.json()) as { api_key: string };
+    // No node has a GPU: the task stays queued, its stream open.
+    const submitted = await post(
+      '/tasks',
+      {
+        task_type: 'computation',
+        inputs: { program: 'expression', expression: '1' },
+        requirements: { min_nodes: 1, max_execution_time_sec: 60, require_gpu: true },
+      },
+      { 'x-api-key': api_key },
+    );
+    const { task_id } = (await submitted.json()) as { task_id: string };
+    const events = await fetch(`${base}/tasks/${task_id}/events`, { headers: { 'x-api-key': api_key } });
+    const reader = events.body!.getReader();
+    let text = '';
+    const decoder = new TextDecoder();
+    while (!text.includes('event: status')) text += decoder.decode((await reader.read()).value);
+    const stopping = server.stop('SIGTERM');
+    // Read to its end: a stream cut off mid-response rejects here ("terminated"), as curl exited 18.
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      text += decoder.decode(chunk.value);
+    }
+    expect(text).toMatch(/: the server is shutting down: reconnect with Last-Event-ID\n\n$/);
+    expect((await stopping).code).toBe(0);
+    const logged = server
+      .output()
+      .split('\n')
+      .filter((line) => line.includes(`/tasks/${task_id}/events`) && line.includes('request completed'));
+    expect(logged).toHaveLength(1);
+  }, 60_000);
+
   it('exits 0 at once on SIGTERM while Redis is unreachable', async () => {
     const server = (started = await startServer({
       ...TEST_DEFAULTS,
