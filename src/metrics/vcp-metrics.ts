@@ -365,13 +365,18 @@ export class VcpMetrics {
   }
 
   /** The rate limiter's Redis outage fallback, read from the storage when Prometheus scrapes. */
-  trackRateLimitStorage(storage: { readonly mode: string; readonly fallbacks: number }): void {
+  trackRateLimitStorage(storage: {
+    readonly mode: string;
+    readonly fallbacks: number;
+    refresh?(): Promise<void>;
+  }): void {
     let counted = 0;
     new Counter({
       name: 'rate_limit_storage_fallbacks_total',
       help: 'Times this replica lost Redis and fell back to in-memory rate limits',
       registers: [this.registry],
-      collect() {
+      async collect() {
+        await storage.refresh?.();
         if (storage.fallbacks > counted) this.inc(storage.fallbacks - counted);
         counted = storage.fallbacks;
       },
@@ -380,7 +385,8 @@ export class VcpMetrics {
       name: 'rate_limit_storage_degraded',
       help: '1 while Redis is configured but unreachable, so rate limits hold per replica only',
       registers: [this.registry],
-      collect() {
+      async collect() {
+        await storage.refresh?.(); // one ping shared with the counter's collect
         this.set(storage.mode === 'degraded' ? 1 : 0);
       },
     });

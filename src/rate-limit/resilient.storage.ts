@@ -18,6 +18,7 @@ export class ResilientThrottlerStorage implements ThrottlerStorage {
   private readonly redisStore: ThrottlerStorageRedisService | null;
   private degradedSince: number | null = null;
   private lastAttempt = 0;
+  private refreshing: Promise<void> | null = null;
   /** How many times this replica fell back to memory (readiness and logs report it). */
   fallbacks = 0;
 
@@ -26,7 +27,7 @@ export class ResilientThrottlerStorage implements ThrottlerStorage {
    * say) would otherwise share the counters of one subject, since keys are derived from route and subject only.
    */
   constructor(
-    redis: Redis | null,
+    private readonly redis: Redis | null,
     readonly memory = new BoundedMemoryThrottlerStorage(),
     private readonly clock: Clock = new SystemClock(),
     private readonly namespace = '',
@@ -56,23 +57,45 @@ export class ResilientThrottlerStorage implements ThrottlerStorage {
         this.redisStore.increment(`${this.namespace}${key}`, ttl, limit, blockDuration, name),
         REDIS_TIMEOUT_MS,
       );
-      if (this.degradedSince !== null) {
-        this.logger.log(
-          `Redis answers again after ${now - this.degradedSince} ms: shared rate limits restored`,
-        );
-        this.degradedSince = null;
-      }
+      this.answered(now);
       return record;
     } catch (error) {
-      if (this.degradedSince === null) {
-        this.degradedSince = now;
-        this.fallbacks += 1;
-        this.logger.warn(
-          `Redis unreachable (${(error as Error).message}): rate limits fall back to this replica's memory`,
-        );
-      }
+      this.unanswered(now, error);
       return this.memory.increment(key, ttl, limit, blockDuration, name);
     }
+  }
+
+  /**
+   * Asks Redis itself (at most once a second), so that `mode` is current when no limited request came to tell:
+   * the metrics scrape calls it, else the degraded gauge missed an outage on a quiet replica, or stayed 1 after.
+   */
+  refresh(): Promise<void> {
+    const redis = this.redis;
+    const now = this.clock.nowMs();
+    if (!redis || now - this.lastAttempt < RETRY_INTERVAL_MS) return this.refreshing ?? Promise.resolve();
+    this.lastAttempt = now;
+    this.refreshing ??= withTimeout(redis.ping(), REDIS_TIMEOUT_MS)
+      .then(
+        () => this.answered(now),
+        (error: unknown) => this.unanswered(now, error),
+      )
+      .finally(() => (this.refreshing = null));
+    return this.refreshing;
+  }
+
+  private answered(now: number): void {
+    if (this.degradedSince === null) return;
+    this.logger.log(`Redis answers again after ${now - this.degradedSince} ms: shared rate limits restored`);
+    this.degradedSince = null;
+  }
+
+  private unanswered(now: number, error: unknown): void {
+    if (this.degradedSince !== null) return;
+    this.degradedSince = now;
+    this.fallbacks += 1;
+    this.logger.warn(
+      `Redis unreachable (${(error as Error).message}): rate limits fall back to this replica's memory`,
+    );
   }
 }
 

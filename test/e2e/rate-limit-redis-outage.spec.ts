@@ -4,6 +4,7 @@ import Redis from 'ioredis';
 import { ResilientThrottlerStorage } from '../../src/rate-limit/resilient.storage';
 import { useTestApp } from '../support/app';
 import { TEST_DEFAULTS } from '../support/config';
+import { eventually } from '../support/eventually';
 import { freePort } from '../support/free-port';
 import { scrape, valueOf } from '../support/prometheus';
 import { startPrivateRedis } from '../support/private-redis';
@@ -93,5 +94,19 @@ describe('rate limiting through a Redis outage', () => {
     const back = await ready();
     expect(back.json().checks.redis.status).toBe('up');
     expect(await storageMetrics()).toEqual({ degraded: 0, fallbacks: 1 });
+  });
+
+  it('the gauge follows Redis at each scrape, with no limited request to notice it (as readiness does)', async () => {
+    expect(await storageMetrics()).toEqual({ degraded: 0, fallbacks: 1 });
+    redis!.kill('SIGKILL');
+    await new Promise((resolve) => redis!.once('exit', resolve));
+    // Before, only a rate-limited request moved it: a quiet replica's alert never fired.
+    await eventually(async () => expect(await storageMetrics()).toEqual({ degraded: 1, fallbacks: 2 }), {
+      timeoutMs: 10_000,
+    });
+    redis = await startRedis(port);
+    await eventually(async () => expect(await storageMetrics()).toEqual({ degraded: 0, fallbacks: 2 }), {
+      timeoutMs: 15_000,
+    });
   });
 });
