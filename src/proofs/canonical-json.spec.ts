@@ -27,4 +27,15 @@ describe('canonicalDecimal', () => {
       expect(() => canonicalDecimal(value, 'f')).toThrow(ShapeError);
     },
   );
+
+  it('calls a canonical decimal past 78 digits too large, not malformed (the caller names its bound)', () => {
+    expect(() => canonicalDecimal('9'.repeat(79), 'f', 'must be less than r')).toThrow(
+      new ShapeError('f', 'must be less than r'),
+    );
+    expect(() => canonicalDecimal('9'.repeat(200_000), 'f')).toThrow(
+      new ShapeError('f', 'has too many digits'),
+    );
+    // Malformed past 78 characters is still malformed (the negative control).
+    expect(() => canonicalDecimal(`${'9'.repeat(79)}x`, 'f')).toThrow(/canonical decimal/);
+  });
 });

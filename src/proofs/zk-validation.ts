@@ -12,37 +12,43 @@ export class ShapeError extends Error {
   }
 }
 
-// r and q have 77 digits. The length is checked before the pattern and BigInt: converting a megabyte of digits
-// costs far more than a verification, so the bound keeps a hostile body cheap to refuse.
+// r and q have 77 digits. The length is checked before BigInt: converting a megabyte of digits costs far more
+// than a verification (the pattern, linear, does not), so the bound keeps a hostile body cheap to refuse.
 const MAX_DIGITS = 78;
 // One spelling per number: no sign, no leading zeros, no hex, no exponent, no whitespace. BigInt() alone would
 // accept " 0x1f" and "-0", and snarkjs reduces what it gets, so aliases of a value would otherwise verify.
 const CANONICAL_DECIMAL = /^(0|[1-9][0-9]*)$/;
 export const MAX_PUBLIC_SIGNALS = 10_000;
 
-export function canonicalDecimal(value: unknown, field: string): bigint {
+/** `tooLarge`: the reason for a canonical decimal past MAX_DIGITS (the bound the caller holds it to). */
+export function canonicalDecimal(value: unknown, field: string, tooLarge = 'has too many digits'): bigint {
   if (typeof value !== 'string') throw new ShapeError(field, 'must be a decimal string');
-  if (value.length === 0 || value.length > MAX_DIGITS || !CANONICAL_DECIMAL.test(value)) {
+  if (value.length === 0 || !CANONICAL_DECIMAL.test(value)) {
     throw new ShapeError(
       field,
       'must be a canonical decimal (digits only: no sign, leading zero, hex or space)',
     );
   }
+  // Before BigInt: a megabyte of digits is refused for its length, never converted.
+  if (value.length > MAX_DIGITS) throw new ShapeError(field, tooLarge);
   return BigInt(value);
 }
+
+const BELOW_R = 'must be less than the bn128 scalar field order r';
+const BELOW_Q = 'must be less than the bn128 base field order q';
 
 /** A public signal or evaluation: must lie in F_r. snarkjs ≥ 0.7 also checks (CVE-2023-33252); we refuse
  *  before it runs, and with a reason, because x and x + r would otherwise be two spellings of one input. */
 function scalar(value: unknown, field: string): bigint {
-  const n = canonicalDecimal(value, field);
-  if (n >= BN128_R) throw new ShapeError(field, 'must be less than the bn128 scalar field order r');
+  const n = canonicalDecimal(value, field, BELOW_R);
+  if (n >= BN128_R) throw new ShapeError(field, BELOW_R);
   return n;
 }
 
 /** A point coordinate: must lie in F_q, so that a coordinate has exactly one spelling (no x + q alias). */
 function coordinate(value: unknown, field: string): bigint {
-  const n = canonicalDecimal(value, field);
-  if (n >= BN128_Q) throw new ShapeError(field, 'must be less than the bn128 base field order q');
+  const n = canonicalDecimal(value, field, BELOW_Q);
+  if (n >= BN128_Q) throw new ShapeError(field, BELOW_Q);
   return n;
 }
 
