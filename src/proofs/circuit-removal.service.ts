@@ -6,6 +6,7 @@ import { AppException } from '../common/errors/app.exception';
 import { TransactionRunner } from '../database/transaction-runner';
 import { ContentStore } from '../storage/content-store';
 import { CircuitRecord, CircuitRepository } from './circuit.repository';
+import { ProofVerificationService } from './proof-verification.service';
 import type { CircuitRemovalDto } from './dto/circuit.dto';
 
 /**
@@ -24,6 +25,7 @@ export class CircuitRemovalService {
     private readonly circuits: CircuitRepository,
     private readonly blobs: ContentStore,
     private readonly audit: AuditService,
+    private readonly verification: ProofVerificationService,
   ) {}
 
   /**
@@ -36,7 +38,7 @@ export class CircuitRemovalService {
     actorId: string,
     meta: RequestMeta | null = null,
   ): Promise<CircuitRemovalDto> {
-    return this.transactions.run(async () => {
+    const removed = await this.transactions.run(async (): Promise<CircuitRemovalDto> => {
       await this.circuits.lockArtifacts();
       const circuit = await this.circuits.lockById(circuitId);
       if (!circuit) throw AppException.notFound('Circuit not found');
@@ -70,6 +72,10 @@ export class CircuitRemovalService {
         unfinished_tasks: references.unfinishedTasks,
       };
     });
+    // Once committed: this replica's verifications then refuse it before they run (others find out at the
+    // proof's insert, after verifying).
+    this.verification.forget(circuitId);
+    return removed;
   }
 
   /**

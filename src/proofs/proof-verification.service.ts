@@ -241,6 +241,11 @@ export class ProofVerificationService {
     });
   }
 
+  /** Drops the cached circuit (retired or deleted here): the next verification reads it afresh. */
+  forget(circuitId: string): void {
+    this.cache.delete(circuitId);
+  }
+
   private async circuit(circuitId: string): Promise<CachedCircuit> {
     const cached = this.cache.get(circuitId);
     if (cached) return cached;

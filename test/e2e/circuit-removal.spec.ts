@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { VerifierPool } from '../../src/proofs/verifier-pool';
 import { TEST_ADMIN, useAdminApp } from '../support/admin';
 import { LeasedRun, TestAgent } from '../support/agent';
 import { apiKeyHeader, bearer, newSession, Session } from '../support/auth';
@@ -253,9 +254,13 @@ describeEachDatabase('circuit removal on %s', (database) => {
     expect(res.json()).toMatchObject({ outcome: 'retired', unfinished_tasks: 0 });
     const [row] = await auditRows('circuit.retired', circuitId);
     expect(row.metadata).toMatchObject({ referenced_by_tasks: false, referenced_by_proofs: true });
+    const verifications = jest.spyOn(ctx.app.get(VerifierPool), 'verify');
     const refused = await verify(circuitId, 'groth16', 'poseidon_preimage');
     expect(refused.statusCode).toBe(409);
     expect(refused.json()).toMatchObject({ reason: 'circuit_retired', request_id: expect.any(String) });
+    // Refused before a verifier thread ran it (it was counted as a valid=true verification before).
+    expect(verifications).not.toHaveBeenCalled();
+    verifications.mockRestore();
     const proofs = await ctx.dataSource.query(
       `SELECT count(*)::int AS n FROM proof_artifacts WHERE circuit_id = $1`,
       [circuitId],
