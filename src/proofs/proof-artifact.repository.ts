@@ -80,21 +80,46 @@ export class ProofArtifactRepository {
   }
 
   /** The task's creator, or null when there is no such task. */
-  async taskCreator(taskId: string): Promise<string | null> {
-    const rows = await this.db.query<{ creator_id: string }>(
-      `SELECT creator_id FROM tasks WHERE task_id = $1`,
+  /** The task's creator, type and circuit; null when there is no such task. */
+  async taskOwner(taskId: string): Promise<ProofTaskOwner | null> {
+    const rows = await this.db.query<{ creator_id: string; task_type: string; circuit_id: string | null }>(
+      `SELECT creator_id, task_type, circuit_id FROM tasks WHERE task_id = $1`,
       [taskId],
     );
-    return rows[0]?.creator_id ?? null;
+    return rows[0] ? toOwner(taskId, rows[0]) : null;
   }
 
-  /** The task a run belongs to and that task's creator, in one query; null when there is no such run. */
-  async runOwner(runId: string): Promise<{ taskId: string; creatorId: string } | null> {
-    const rows = await this.db.query<{ task_id: string; creator_id: string }>(
-      `SELECT r.task_id, t.creator_id FROM task_runs r JOIN tasks t ON t.task_id = r.task_id
+  /** The task a run belongs to, with that task's creator, type and circuit, in one query; null: no such run. */
+  async runOwner(runId: string): Promise<ProofTaskOwner | null> {
+    const rows = await this.db.query<{
+      task_id: string;
+      creator_id: string;
+      task_type: string;
+      circuit_id: string | null;
+    }>(
+      `SELECT r.task_id, t.creator_id, t.task_type, t.circuit_id FROM task_runs r
+         JOIN tasks t ON t.task_id = r.task_id
         WHERE r.run_id = $1`,
       [runId],
     );
-    return rows[0] ? { taskId: rows[0].task_id, creatorId: rows[0].creator_id } : null;
+    return rows[0] ? toOwner(rows[0].task_id, rows[0]) : null;
   }
 }
+
+/** What binding a proof to a task needs to know of the task. */
+export interface ProofTaskOwner {
+  taskId: string;
+  creatorId: string;
+  taskType: string;
+  circuitId: string | null;
+}
+
+const toOwner = (
+  taskId: string,
+  row: { creator_id: string; task_type: string; circuit_id: string | null },
+): ProofTaskOwner => ({
+  taskId,
+  creatorId: row.creator_id,
+  taskType: row.task_type,
+  circuitId: row.circuit_id,
+});

@@ -8,7 +8,7 @@ import { canonicalJson } from './canonical-json';
 import type { VerifyProofResultDto } from './dto/verify.dto';
 import { circuitRetired } from './circuit-retired';
 import { CircuitRepository } from './circuit.repository';
-import { NewProofArtifact, ProofArtifactRepository } from './proof-artifact.repository';
+import { NewProofArtifact, ProofArtifactRepository, ProofTaskOwner } from './proof-artifact.repository';
 import { ProofSystem } from './proof-system';
 import { ProofVerificationEvent, ProofVerificationObserver } from './proof-verification.observer';
 import { VerifierPool, VerifyOutcome } from './verifier-pool';
@@ -274,11 +274,31 @@ export class ProofVerificationService {
       if (!run || (taskId && run.taskId !== taskId) || run.creatorId !== callerId) {
         throw AppException.notFound('Task run not found');
       }
-      return run.taskId;
+      return boundTo(run, request, 'run_id');
     }
     if (!taskId) return null;
-    if ((await this.artifacts.taskCreator(taskId)) !== callerId)
-      throw AppException.notFound('Task not found');
-    return taskId;
+    const task = await this.artifacts.taskOwner(taskId);
+    if (task?.creatorId !== callerId) throw AppException.notFound('Task not found');
+    return boundTo(task, request, 'task_id');
   }
+}
+
+/**
+ * A proof is bound only to a zk_proof task of its own circuit: an answer `{valid: true, task_id}` for another
+ * task (a computation, another circuit's statement) would read as that task's statement proven.
+ */
+function boundTo(task: ProofTaskOwner, request: VerifyRequest, field: 'task_id' | 'run_id'): string {
+  if (task.taskType !== 'zk_proof') {
+    throw AppException.invalidField(
+      field,
+      `names a ${task.taskType} task: a proof is bound to a zk_proof task`,
+    );
+  }
+  if (task.circuitId !== request.circuitId) {
+    throw AppException.invalidField(
+      field,
+      "names a task of another circuit: a proof is bound to its circuit's tasks",
+    );
+  }
+  return task.taskId;
 }

@@ -57,7 +57,11 @@ export class ProofsController {
     type: VerifyProofResultDto,
     description: 'Verified and stored; a well-formed proof that does not verify is `valid: false`',
   })
-  @ApiUnprocessableEntityResponse({ description: 'Malformed proof, signals or request (`validation_error`)' })
+  @ApiUnprocessableEntityResponse({
+    description:
+      'Malformed proof, signals or request, or a `task_id`/`run_id` of a task that is not a zk_proof task of ' +
+      'this circuit (`validation_error`)',
+  })
   @ApiNotFoundResponse({ description: 'Unknown circuit, or a task or run that is not yours (`not_found`)' })
   @ApiConflictResponse({ description: 'The circuit is retired (`conflict`, `reason: circuit_retired`)' })
   @ApiPayloadTooLargeResponse({ description: 'Body over the route’s limit (`payload_too_large`)' })

@@ -130,7 +130,7 @@ describe('POST /api/v1/proofs/verify on PostgreSQL', () => {
     });
 
     it("accepts the original's base64 form at its full caps, far above BODY_LIMIT_BYTES", async () => {
-      const task = await createTask(ctx.dataSource, users.alice.userId);
+      const task = await createTask(ctx.dataSource, users.alice.userId, ids['multiplier.groth16']);
       const f = zkFixture('multiplier', 'groth16');
       const payload = legacyVerifyBody(
         task,
@@ -149,13 +149,56 @@ describe('POST /api/v1/proofs/verify on PostgreSQL', () => {
     });
 
     it("a run of the caller's task records the run and its task", async () => {
-      const task = await createTask(ctx.dataSource, users.alice.userId);
+      const task = await createTask(ctx.dataSource, users.alice.userId, ids['multiplier.plonk']);
       const run = await createRun(ctx.dataSource, task);
       const res = await verify(
         apiKeyHeader(users.alice.apiKey),
         modern('multiplier', 'plonk', { run_id: run }),
       );
       expect(res.json()).toMatchObject({ valid: true, task_id: task });
+    });
+
+    it('binds a proof only to a zk_proof task of its own circuit (422 naming task_id or run_id, nothing stored)', async () => {
+      const other = await createTask(ctx.dataSource, users.alice.userId, ids['multiplier.plonk']);
+      const otherRun = await createRun(ctx.dataSource, other);
+      const [{ task_id: computation }] = await ctx.dataSource.query(
+        `INSERT INTO tasks (creator_id, task_type, max_execution_time_sec) VALUES ($1, 'computation', 60)
+         RETURNING task_id`,
+        [users.alice.userId],
+      );
+      const before = await artifacts();
+      const alice = apiKeyHeader(users.alice.apiKey);
+      for (const [patch, field, message] of [
+        [
+          { task_id: other },
+          'task_id',
+          "names a task of another circuit: a proof is bound to its circuit's tasks",
+        ],
+        [
+          { run_id: otherRun },
+          'run_id',
+          "names a task of another circuit: a proof is bound to its circuit's tasks",
+        ],
+        [
+          { task_id: computation },
+          'task_id',
+          'names a computation task: a proof is bound to a zk_proof task',
+        ],
+      ] as const) {
+        const res = await verify(alice, modern('multiplier', 'groth16', patch));
+        expect({ field, status: res.statusCode, details: res.json().details }).toEqual({
+          field,
+          status: 422,
+          details: [{ field, message }],
+        });
+      }
+      expect(await artifacts()).toBe(before);
+      // Its own circuit's task (the control): bound.
+      const own = await createTask(ctx.dataSource, users.alice.userId, ids['multiplier.groth16']);
+      expect((await verify(alice, modern('multiplier', 'groth16', { task_id: own }))).json()).toMatchObject({
+        valid: true,
+        task_id: own,
+      });
     });
   });
 
@@ -211,7 +254,7 @@ describe('POST /api/v1/proofs/verify on PostgreSQL', () => {
     });
 
     it('garbage JSON → 422 inside the request; a body that is not JSON at all → 400', async () => {
-      const task = await createTask(ctx.dataSource, users.alice.userId);
+      const task = await createTask(ctx.dataSource, users.alice.userId, ids['multiplier.groth16']);
       const legacy = (proofData: string, publicInputs?: string) =>
         legacyVerifyBody(task, ids['multiplier.groth16'], proofData, publicInputs);
       await expect422(legacy(Buffer.from('{"pi_a": [').toString('base64')), 'proof_data');
@@ -237,7 +280,7 @@ describe('POST /api/v1/proofs/verify on PostgreSQL', () => {
     });
 
     it('oversized base64 → 422 within the route limit, 413 beyond it', async () => {
-      const task = await createTask(ctx.dataSource, users.alice.userId);
+      const task = await createTask(ctx.dataSource, users.alice.userId, ids['multiplier.groth16']);
       const id = ids['multiplier.groth16'];
       const ok = b64(zkFixture('multiplier', 'groth16').proof);
       const big = (proofData: string, publicInputs?: string) =>
@@ -272,7 +315,7 @@ describe('POST /api/v1/proofs/verify on PostgreSQL', () => {
 
   describe('who may verify what', () => {
     it("another user's task or run is a 404, like an unknown task, and nothing is stored", async () => {
-      const bobsTask = await createTask(ctx.dataSource, users.bob.userId);
+      const bobsTask = await createTask(ctx.dataSource, users.bob.userId, ids['multiplier.groth16']);
       const bobsRun = await createRun(ctx.dataSource, bobsTask);
       const before = await artifacts();
       for (const [patch, message] of [
@@ -348,7 +391,7 @@ describe('POST /api/v1/proofs/verify on PGlite', () => {
     ['multiplier', 'groth16'],
     ['multiplier', 'plonk'],
   ];
-  const { ctx, users, verify, modern, expect422, artifacts } = proofApp('pglite', FEW);
+  const { ctx, ids, users, verify, modern, expect422, artifacts } = proofApp('pglite', FEW);
 
   it('verifies, refuses and stores as on PostgreSQL', async () => {
     for (const [circuit, protocol] of FEW) {
@@ -361,7 +404,7 @@ describe('POST /api/v1/proofs/verify on PGlite', () => {
       expect(changed.json()).toMatchObject({ valid: false });
       await expect422(modern(circuit, protocol, { public_signals: ['033', '11'] }), 'public_signals[0]');
     }
-    const bobsTask = await createTask(ctx.dataSource, users.bob.userId);
+    const bobsTask = await createTask(ctx.dataSource, users.bob.userId, ids['multiplier.groth16']);
     const stolen = await verify(
       apiKeyHeader(users.alice.apiKey),
       modern('multiplier', 'groth16', { task_id: bobsTask }),

@@ -77,11 +77,11 @@ export async function createUser(ds: DataSource, username: string): Promise<stri
   return user_id as string;
 }
 
-export async function createTask(ds: DataSource, creatorId: string): Promise<string> {
+export async function createTask(ds: DataSource, creatorId: string, circuitId: string): Promise<string> {
   const [{ task_id }] = await ds.query(
-    `INSERT INTO tasks (creator_id, task_type, max_execution_time_sec, require_proof)
-     VALUES ($1, 'zk_proof', 60, true) RETURNING task_id`,
-    [creatorId],
+    `INSERT INTO tasks (creator_id, task_type, max_execution_time_sec, require_proof, circuit_id)
+     VALUES ($1, 'zk_proof', 60, true, $2) RETURNING task_id`,
+    [creatorId, circuitId],
   );
   return task_id as string;
 }

@@ -122,7 +122,7 @@ describe('proof verification (service level, real PostgreSQL, real snarkjs threa
     });
 
     it("accepts the original's base64 form for the caller's own task", async () => {
-      const task = await createTask(ds, alice);
+      const task = await createTask(ds, alice, ids['multiplier.groth16']);
       const f = zkFixture('multiplier', 'groth16');
       const result = await sut.verify(
         legacyVerifyBody(task, ids['multiplier.groth16'], b64(f.proof), b64(f.publicSignals)),
@@ -221,7 +221,7 @@ describe('proof verification (service level, real PostgreSQL, real snarkjs threa
 
     it('garbage JSON → 422, in either form', async () => {
       const id = ids['multiplier.groth16'];
-      const task = await createTask(ds, alice);
+      const task = await createTask(ds, alice, ids['multiplier.groth16']);
       const legacy = (proofData: string, publicInputs?: string) =>
         sut.verify(legacyVerifyBody(task, id, proofData, publicInputs), alice);
       await expect422(legacy(Buffer.from('{"pi_a": [').toString('base64')), 'proof_data');
@@ -234,7 +234,7 @@ describe('proof verification (service level, real PostgreSQL, real snarkjs threa
 
     it('oversized base64 → 422 before anything is decoded', async () => {
       const id = ids['multiplier.groth16'];
-      const task = await createTask(ds, alice);
+      const task = await createTask(ds, alice, ids['multiplier.groth16']);
       const ok = b64(zkFixture('multiplier', 'groth16').proof);
       // Not even valid base64: the cap must be what refuses it, not the decoder.
       await expect422(
@@ -273,8 +273,8 @@ describe('proof verification (service level, real PostgreSQL, real snarkjs threa
     };
 
     it("another user's task, an unknown task and a run of another task are all the same 404", async () => {
-      const bobsTask = await createTask(ds, bob);
-      const alicesTask = await createTask(ds, alice);
+      const bobsTask = await createTask(ds, bob, ids['multiplier.groth16']);
+      const alicesTask = await createTask(ds, alice, ids['multiplier.groth16']);
       const bobsRun = await createRun(ds, bobsTask);
       const before = await count();
       await expect404(sut.verify(modern('multiplier', 'groth16', { task_id: bobsTask }), alice));
@@ -292,7 +292,7 @@ describe('proof verification (service level, real PostgreSQL, real snarkjs threa
     });
 
     it("a run of the caller's task records both the run and its task", async () => {
-      const task = await createTask(ds, alice);
+      const task = await createTask(ds, alice, ids['multiplier.plonk']);
       const run = await createRun(ds, task);
       const result = await sut.verify(modern('multiplier', 'plonk', { run_id: run }), alice);
       expect(result).toMatchObject({ valid: true, task_id: task });
