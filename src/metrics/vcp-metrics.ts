@@ -360,6 +360,11 @@ export class VcpMetrics {
     this.proofDuration.observe({ protocol, valid }, seconds);
   }
 
+  /** Starts a proof series at 0 (its owner knows the closed set): a first error is then an increase(). */
+  zeroProofVerification(protocol: string, valid: 'true' | 'false' | 'error' | 'timeout'): void {
+    this.proofDuration.zero({ protocol, valid });
+  }
+
   rowsPruned(table: RetentionTable, count: number): void {
     if (count > 0) this.retentionPruned.inc({ table }, count);
   }

@@ -14,7 +14,10 @@ describe('MetricsProofVerificationObserver', () => {
       const metric = await registry.getSingleMetric('proof_verification_duration_seconds')!.get();
       return new Map(
         metric.values
-          .filter((v) => v.labels.le !== undefined && v.labels.valid === valid)
+          // groth16's: every protocol's series exist from the start (at 0).
+          .filter(
+            (v) => v.labels.le !== undefined && v.labels.valid === valid && v.labels.protocol === 'groth16',
+          )
           .map((v) => [v.labels.le, v.value]),
       );
     };

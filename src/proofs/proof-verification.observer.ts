@@ -1,6 +1,6 @@
 import { Injectable, Optional } from '@nestjs/common';
 import { VcpMetrics } from '../metrics/vcp-metrics';
-import { ProofSystem } from './proof-system';
+import { PROOF_SYSTEMS, ProofSystem } from './proof-system';
 
 export interface ProofVerificationEvent {
   circuitId: string;
@@ -31,6 +31,11 @@ const VALID_LABEL = {
 export class MetricsProofVerificationObserver extends ProofVerificationObserver {
   constructor(@Optional() private readonly metrics?: VcpMetrics) {
     super();
+    // Every pair starts at 0 (3 protocols × 4 results), so README's alert on `valid=~"error|timeout"` sees the
+    // first verifier error after a start as an increase(), not as a new series it cannot count.
+    for (const protocol of PROOF_SYSTEMS) {
+      for (const valid of Object.values(VALID_LABEL)) metrics?.zeroProofVerification(protocol, valid);
+    }
   }
 
   observe(event: ProofVerificationEvent): void {

@@ -5,6 +5,7 @@ import { RATE_TIERS } from '../../src/common/auth/rate-tiers';
 import { RUN_OUTCOMES } from '../../src/common/runs/run-outcomes';
 import { FINAL_TASK_STATUSES, TASK_TYPES } from '../../src/common/tasks/task-kinds';
 import { AUTH_EVENTS, CLAIM_RESULTS, LEASE_LOSS_CAUSES, RUN_VERDICTS } from '../../src/metrics/metric-labels';
+import { PROOF_SYSTEMS } from '../../src/proofs/proof-system';
 import { LeaseSweeper } from '../../src/scheduling/lease-sweeper';
 import { TestAgent } from '../support/agent';
 import { useTestApp } from '../support/app';
@@ -135,6 +136,12 @@ describe('the /metrics exposition', () => {
     for (const result of CLAIM_RESULTS) {
       zero('vcp_task_claim_duration_seconds_count', { result });
       zero('vcp_task_claim_duration_seconds_bucket', { result, le: '+Inf' });
+    }
+    // README's VcpProofVerificationFailing alert counts the first `error` or `timeout` only if it is an increase.
+    for (const protocol of PROOF_SYSTEMS) {
+      for (const valid of ['true', 'false', 'error', 'timeout']) {
+        zero('proof_verification_duration_seconds_count', { protocol, valid });
+      }
     }
   });
 
