@@ -74,7 +74,7 @@ export class TaskEventStreams implements OnModuleDestroy {
     }
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.all(open.map((stream) => stream.sent)),
+      Promise.all(open.map((stream) => stream.sent ?? Promise.resolve())),
       new Promise((resolve) => (timer = setTimeout(resolve, SHUTDOWN_FLUSH_MS))),
     ]);
     clearTimeout(timer);

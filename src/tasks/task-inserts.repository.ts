@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { NewAuditRecord } from '../audit/audit-log.repository';
 import { DatabaseSession } from '../database/transaction-runner';
-import { COLUMNS, NewTask, TaskRecord, TaskRow, toRecord } from './tasks.repository';
+import { COLUMNS, TaskRecord, TaskRow, toRecord } from './task-rows';
+import type { NewTask } from './tasks.repository';
 
 export interface TaskInsert {
   task: NewTask;

@@ -37,7 +37,7 @@ describe('migration CLI (built)', () => {
     try {
       const show = await cli('show', { DATABASE_URL: '', DATA_DIR: dataDir });
       expect(show.code).toBe(3);
-      const names = MIGRATIONS.map((m) => new m().name!);
+      const names = MIGRATIONS.map((m) => new m().name);
       const byTimestamp = [...names].sort((a, b) => Number(a.slice(-13)) - Number(b.slice(-13)));
       expect(show.out.trim().split('\n')).toEqual(byTimestamp.map((name) => `pending ${name}`));
       const revert = await cli('revert', { DATABASE_URL: '', DATA_DIR: dataDir });
