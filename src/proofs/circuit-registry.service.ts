@@ -13,6 +13,7 @@ import { CircuitRepository } from './circuit.repository';
 import { CircuitDto, toCircuitDto } from './dto/circuit.dto';
 import { CURVE } from './proof-system';
 import { canonicalJson, sha256Hex } from './canonical-json';
+import { wasmWitnessSize, zkeyWitnessSize } from './witness-size';
 import { verificationKeyOfZkey } from './zkey-key';
 
 interface StoredBlob {
@@ -49,6 +50,21 @@ async function assertZkeyOf(zkey: Buffer, circuitId: string): Promise<void> {
   }
 }
 
+/**
+ * The witness generator must make the witness the proving key expects: with another circuit's wasm every
+ * zk_proof task fails (`Invalid witness length`) on every node, and since those tasks reference the circuit
+ * it can then only be retired, never fixed, as its artifacts never change. Checked when both come in one call.
+ */
+function assertWitnessesAgree(wasm: Buffer, zkey: Buffer): void {
+  const made = wasmWitnessSize(wasm);
+  const expected = zkeyWitnessSize(zkey);
+  if (made === null || expected === null || made === expected) return;
+  throw AppException.invalidField(
+    'wasm',
+    `makes a witness of ${made} values, and the zkey expects ${expected}: it is another circuit's witness generator`,
+  );
+}
+
 @Injectable()
 export class CircuitRegistryService {
   constructor(
@@ -69,6 +85,7 @@ export class CircuitRegistryService {
   ): Promise<RegisterCircuitResult> {
     const { circuitId, name, protocol } = registration;
     if (registration.zkey) await assertZkeyOf(registration.zkey, circuitId);
+    if (registration.wasm && registration.zkey) assertWitnessesAgree(registration.wasm, registration.zkey);
     // Blobs are stored (content-addressed, idempotent) before the transaction, so no connection waits on disk.
     const wasm = await this.store(registration.wasm);
     const zkey = await this.store(registration.zkey);

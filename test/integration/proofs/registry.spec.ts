@@ -149,6 +149,47 @@ describeEachDatabase('circuit registry on %s', (database) => {
     expect(await circuitCount()).toBe(circuits);
   });
 
+  it("refuses another circuit's witness generator beside the zkey (422 wasm), which no task could ever use", async () => {
+    const circuits = await circuitCount();
+    const poseidon = zkFixture('poseidon_preimage', 'groth16');
+    // Poseidon's key and zkey with the multiplier's wasm: every zk_proof task on it would fail, for good.
+    const mixed = sut.register(
+      {
+        name: 'mixed',
+        protocol: 'groth16',
+        verification_key: poseidon.vkey,
+        wasm: zkFixture('multiplier', 'groth16').wasm.toString('base64'),
+        zkey: poseidon.zkey.toString('base64'),
+      },
+      null,
+    );
+    await expect(mixed).rejects.toMatchObject({
+      extra: {
+        details: [
+          {
+            field: 'wasm',
+            message:
+              "makes a witness of 4 values, and the zkey expects 417: it is another circuit's witness generator",
+          },
+        ],
+      },
+    });
+    expect(await circuitCount()).toBe(circuits);
+    // The multiplier's own (the control): taken.
+    const f = zkFixture('multiplier', 'plonk');
+    const own = await sut.register(
+      {
+        name: 'own',
+        protocol: 'plonk',
+        verification_key: f.vkey,
+        wasm: f.wasm.toString('base64'),
+        zkey: f.zkey.toString('base64'),
+      },
+      null,
+    );
+    expect(own.circuit.circuit_id).toMatch(/^[0-9a-f]{64}$/);
+  });
+
   it('the database refuses a circuit row whose id is not the hash of its stored key', async () => {
     const ds = app.get(DataSource);
     await expect(
