@@ -1,11 +1,11 @@
-import { execute, Execution, refused } from './executors';
+import { executeOrRefuse, Execution } from './executors';
 import type { AgentSetup } from './agent-setup';
 import { ClaimSize } from './claim-size';
 import { handBack, handBackIgnored } from './hand-back';
 import { Held, leaseLengthMs, unstartable } from './leased-run';
 import { Heartbeats } from './heartbeats';
 import { retryWaitMs, Sleeps } from './pacing';
-import { isLocalFileError, ServerAnswers, UnusableAnswer } from './server-answers';
+import { ServerAnswers, UnusableAnswer } from './server-answers';
 import { Counters, zeroCounters } from './reporter';
 import { resultBodyOf } from './result-body';
 import { Slots } from './slot-usage';
@@ -250,21 +250,13 @@ export class Agent {
     const started = performance.now();
     let execution: Execution;
     try {
-      execution = await execute(deps, run, held.controller.signal);
+      execution = await executeOrRefuse(deps, run, held.controller.signal);
     } catch (error) {
-      if (isLocalFileError(error)) {
-        // The node's own fault, not the task's: reported as `error` it spent an attempt of someone's task and
-        // showed them a path of this machine. Handed back uncharged instead, and the agent stops (exit 78).
-        this.answers.dataDirUnusable(error);
-        await handBack(this.setup, [run]);
-        return;
-      }
-      // Downloads that failed on the network, an engine that refused the run (busy): the node could not run
-      // it, the task goes back to the queue. The receipt names what the server bound the run to, so it verifies.
-      execution = refused(String(error), {
-        moduleHash: run.spec.module_id ?? undefined,
-        circuitId: run.spec.circuit_id,
-      });
+      // The node's own data dir failed it (isLocalFileError): reported as `error` it spent an attempt of
+      // someone's task and showed them a path of this machine. Handed back uncharged; the agent stops (78).
+      this.answers.dataDirUnusable(error as NodeJS.ErrnoException);
+      await handBack(this.setup, [run]);
+      return;
     } finally {
       held.executed = true;
       this.slotState.end(run.run_id);

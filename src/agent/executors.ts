@@ -82,6 +82,38 @@ async function fetchChecked(
   }
 }
 
+/** A file system error of the node's own (its data dir: permissions, a full disk), not the network's. */
+export function isLocalFileError(error: unknown): error is NodeJS.ErrnoException {
+  // Not `instanceof Error`: Node's own errors come from another realm under a test runner's sandbox.
+  const { code, path, syscall } = (typeof error === 'object' && error !== null ? error : {}) as Record<
+    string,
+    unknown
+  >;
+  return typeof code === 'string' && typeof path === 'string' && typeof syscall === 'string';
+}
+
+/**
+ * `execute`, with a failure the node met (a download failed on the network, an engine that refused the run,
+ * busy) made a refused run: the task goes back to the queue, and the receipt names what the server bound the
+ * run to, so it verifies. A file system error of the node's own data dir is thrown instead (isLocalFileError):
+ * it is no fault of the task's.
+ */
+export async function executeOrRefuse(
+  deps: ExecutorDeps,
+  run: LeasedRun,
+  signal: AbortSignal,
+): Promise<Execution> {
+  try {
+    return await execute(deps, run, signal);
+  } catch (error) {
+    if (isLocalFileError(error)) throw error;
+    return refused(String(error), {
+      moduleHash: run.spec.module_id ?? undefined,
+      circuitId: run.spec.circuit_id,
+    });
+  }
+}
+
 async function executeWasm(
   deps: ExecutorDeps,
   run: LeasedRun,

@@ -26,16 +26,6 @@ export interface UnusableAnswer {
   error: Error;
 }
 
-/** A file system error of the node's own (its data dir: permissions, a full disk), not the network's. */
-export function isLocalFileError(error: unknown): error is NodeJS.ErrnoException {
-  // Not `instanceof Error`: Node's own errors come from another realm under a test runner's sandbox.
-  const { code, path, syscall } = (typeof error === 'object' && error !== null ? error : {}) as Record<
-    string,
-    unknown
-  >;
-  return typeof code === 'string' && typeof path === 'string' && typeof syscall === 'string';
-}
-
 /**
  * What the agent makes of how the server answered its calls: refusals, throttling and network errors
  * counted and told (with the wait before the retry; a run of network errors as its first line and then at

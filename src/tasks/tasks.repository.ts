@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { cursorTime, KeysetCursor, pageTime } from '../common/pagination/cursor';
 import { DatabaseSession } from '../database/transaction-runner';
 import type { TaskStatus, TaskType } from '../common/tasks/task-kinds';
-import type { VerificationMode } from './dto/create-task.dto';
 import {
   COLUMNS,
   LIST_COLUMNS,
@@ -16,26 +15,29 @@ import { completeTaskStatement, OPEN_STATUSES, ownerFaultRun } from './task-stat
 
 export type { TaskDetail, TaskRecord } from './task-rows';
 
-export interface NewTask {
-  creatorId: string;
-  taskType: TaskType;
+/** What a submission stores: the record's settings, with what only the insert takes. */
+export interface NewTask extends Pick<
+  TaskRecord,
+  | 'creatorId'
+  | 'taskType'
+  | 'minNodes'
+  | 'quorum'
+  | 'maxRuns'
+  | 'verificationMode'
+  | 'maxExecutionTimeSec'
+  | 'requireGpu'
+  | 'requireProof'
+  | 'minCpuCores'
+  | 'minMemoryGb'
+  | 'moduleId'
+  | 'circuitId'
+  | 'priority'
+  | 'maxAttempts'
+> {
   inputs: unknown;
   inputsHash: string;
-  minNodes: number;
-  quorum: number;
-  maxRuns: number;
-  verificationMode: VerificationMode;
-  maxExecutionTimeSec: number;
-  requireGpu: boolean;
-  requireProof: boolean;
-  minCpuCores: number | null;
-  minMemoryGb: number | null;
-  moduleId: string | null;
-  circuitId: string | null;
   args: string[];
   deterministic: boolean;
-  priority: number;
-  maxAttempts: number;
   queueTimeoutSec: number;
 }
 
