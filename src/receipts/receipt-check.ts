@@ -1,6 +1,5 @@
-import { verifyEd25519, verifyReceipt, type RunReceipt } from '../common/receipts/receipt';
+import { isCanonicalBase64, verifyEd25519, verifyReceipt, type RunReceipt } from '../common/receipts/receipt';
 import {
-  isCanonicalBase64,
   keyIdOf,
   RECEIPT_VERIFICATIONS,
   RUN_VERDICTS,

@@ -86,14 +86,3 @@ export function signTaskReceipt(receipt: TaskReceipt, privateKey: KeyObject): st
 export function keyIdOf(publicKeyBase64: string): string {
   return createHash('sha256').update(Buffer.from(publicKeyBase64, 'base64')).digest('hex');
 }
-
-/**
- * Standard base64 that decodes to exactly `bytes` bytes and is the one encoding of them. Buffer.from skips
- * characters outside the alphabet and ignores the unused low bits of the last character, so without this a
- * changed byte could still decode to the same signature.
- */
-export function isCanonicalBase64(text: unknown, bytes: number): text is string {
-  if (typeof text !== 'string') return false;
-  const decoded = Buffer.from(text, 'base64');
-  return decoded.length === bytes && decoded.toString('base64') === text;
-}

@@ -2,7 +2,7 @@
 import '../common/runtime/require-supported-node';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { checkReceipt, type ReceiptCheck, shown } from './receipt-check';
-import { isCanonicalBase64 } from './task-receipt';
+import { isCanonicalBase64 } from '../common/receipts/receipt';
 
 export const USAGE =
   'usage: npm run verify-receipt -- <receipt.json | -> [--public-key <base64>]\n' +

@@ -328,6 +328,9 @@ export class RunResultService {
   ): Promise<boolean> {
     const run = isUuid(runId) ? await this.runs.readForResult(runId.toLowerCase()) : null;
     if (!run || run.nodeId !== nodeId || run.status !== 'leased' || run.fence !== dto.fence) return false;
+    // The field's rule first: a receipt signed with the proof's hash, as for a zk run, is not a forgery.
+    if (run.taskType !== 'zk_proof')
+      throw AppException.invalidField('proof', 'only zk_proof tasks take a proof');
     if (run.nodePublicKey === null) return false;
     const outputHash = jsonSha256Hex(dto.output ?? null);
     if (outputHash !== dto.output_hash) return false;

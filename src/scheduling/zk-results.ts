@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
+import { jsonSha256Hex } from '../common/crypto/json-hash';
 import { AppException } from '../common/errors/app.exception';
+import { proofHash } from '../common/receipts/receipt';
 import { isUuid } from '../common/validation/uuid';
 import { ProofCheck, ProofVerificationService } from '../proofs/proof-verification.service';
 import { ProofsConfig } from '../proofs/proofs.config';
@@ -30,6 +32,9 @@ export interface ZkRejection {
  * the circuit, the result's transaction.
  */
 const HOLD_MARGIN_MS = 10_000;
+
+const ZK_OUTPUT_RULE =
+  'an ok result of a zk_proof task has output {proof, public_signals}: the proof and public_signals it carries';
 
 const OTHER_STATEMENT =
   'The proof does not prove the task’s statement: its public signals differ from inputs.public_signals';
@@ -70,6 +75,10 @@ export class ZkResults {
     if (dto.outcome !== 'ok') return null;
     if (dto.public_signals === undefined) {
       throw AppException.invalidField('public_signals', 'an ok result of a zk_proof task carries them');
+    }
+    // The task's result is the run's output: only the proof verified below may become it, not a node's claim.
+    if (jsonSha256Hex(dto.output ?? null) !== proofHash(dto.proof, dto.public_signals)) {
+      throw AppException.invalidField('output', ZK_OUTPUT_RULE);
     }
     // Judged at arrival: a lease live now is held while the proof waits for, and runs on, a verifier thread
     // (the result's transaction then finds it live); one that ran out meanwhile would refuse a result in time.

@@ -208,7 +208,7 @@ describeEachDatabase('circuit removal on %s', (database) => {
       by.report(
         r,
         'ok',
-        { public_signals: f.publicSignals },
+        { proof: f.proof, public_signals: f.publicSignals },
         { proof: f.proof, public_signals: f.publicSignals },
       );
     expect((await report(run, agent)).json()).toMatchObject({ task_status: 'completed' });

@@ -106,7 +106,7 @@ describe('fuzzing zk_proof results with validly signed, damaged proofs', () => {
     const res = await agent.report(
       run,
       'ok',
-      { public_signals: publicSignals },
+      { proof, public_signals: publicSignals },
       { proof, public_signals: publicSignals },
     );
     expect(res.statusCode).toBe(200);
@@ -132,7 +132,7 @@ describe('fuzzing zk_proof results with validly signed, damaged proofs', () => {
         // pi_a[2] is '1' in the fixture: a '1' put there damages nothing, and the valid proof may complete its task.
         if (JSON.stringify([damagedProof, damagedSignals]) === JSON.stringify([proof, publicSignals]))
           return true;
-        const output = { public_signals: damagedSignals };
+        const output = { proof: damagedProof, public_signals: damagedSignals };
         let res;
         try {
           res = await agent.report(run, 'ok', output, {

@@ -187,7 +187,7 @@ describe('a malicious node operator', () => {
       });
     const prove = async (node: TestAgent, taskId: string) => {
       const run = await claimOf(node, taskId);
-      const output = { public_signals: publicSignals };
+      const output = { proof, public_signals: publicSignals };
       const res = await node.report(run, 'ok', output, { proof, public_signals: publicSignals });
       expect(res.json()).toMatchObject({ run_status: 'succeeded', task_status: 'completed' });
       return run;
@@ -210,7 +210,7 @@ describe('a malicious node operator', () => {
     const refused = await node.report(
       lie,
       'ok',
-      { public_signals: publicSignals },
+      { proof: tampered, public_signals: publicSignals },
       {
         proof: tampered,
         public_signals: publicSignals,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { LeasedRun, outputHash, TestAgent } from '../support/agent';
+import { proofHash, signReceipt } from '../../src/common/receipts/receipt';
+import { LeasedRun, outputHash, receiptFor, signedResult, TestAgent } from '../support/agent';
 import { useTestApp } from '../support/app';
 import { apiKeyHeader, bearer, newSession, Session } from '../support/auth';
 import { postTask, submitTask } from '../support/tasks';
@@ -34,11 +35,39 @@ describe('node protocol and task inputs at their bounds', () => {
     expect(edge.statusCode).toBe(200);
   });
 
-  it('a heartbeat naming a run twice renews only the pair with its fence: the other is lost', async () => {
+  it('a heartbeat naming a run twice is a 422 (its answer names runs by id alone), and renews nothing', async () => {
     const { agent, run } = await claimOne();
     const stale = String(BigInt(run.fence) + 1000n);
-    const beat = await agent.heartbeat([run, { run_id: run.run_id, fence: stale }]);
-    expect(beat.json().leases).toEqual({ renewed: [run.run_id], lost: [run.run_id], cancel: [] });
+    for (const twice of [
+      [run, { run_id: run.run_id, fence: stale }],
+      [run, { run_id: run.run_id.toUpperCase(), fence: run.fence }],
+    ]) {
+      const beat = await agent.heartbeat(twice);
+      expect([beat.statusCode, beat.json().details]).toEqual([
+        422,
+        [{ field: 'runs', message: 'runs must name each run once' }],
+      ]);
+    }
+    // Negative control: the run named once is renewed.
+    const once = await agent.heartbeat([run]);
+    expect(once.json().leases).toEqual({ renewed: [run.run_id], lost: [], cancel: [] });
+  });
+
+  it('a signature that is not standard base64 is refused as a signature (422), though its bytes decode', async () => {
+    for (const mangle of [
+      (signature: string) => `${signature.slice(0, 10)}!!@@ \n${signature.slice(10)}`,
+      (signature: string) => `${signature}AAAA`,
+      (signature: string) => ` ${signature} `,
+      (signature: string) => Buffer.from(signature, 'base64').toString('base64url'),
+    ]) {
+      const { agent, run } = await claimOne();
+      const body = signedResult(run, 'ok', { n: 1 }, agent.keys.privateKey);
+      const res = await agent.report(run, 'ok', { n: 1 }, { signature: mangle(String(body.signature)) });
+      expect([res.statusCode, res.json().reason]).toEqual([422, 'signature_invalid']);
+    }
+    // Negative control: the same result with its signature as signed completes.
+    const { agent, run } = await claimOne();
+    expect((await agent.report(run, 'ok', { n: 1 })).json()).toMatchObject({ task_status: 'completed' });
   });
 
   it('gas_used past 2^53 is a 422', async () => {
@@ -65,6 +94,21 @@ describe('node protocol and task inputs at their bounds', () => {
     }
     const fresh = await claimOne();
     expect((await fresh.agent.report(fresh.run, 'ok', 1)).statusCode).toBe(200);
+  });
+
+  it('a proof on a task that is not zk_proof is refused by its field even when the node signed its proof_hash', async () => {
+    const { agent, run } = await claimOne();
+    const extra = { proof: { pi_a: ['1'] }, public_signals: ['1'] };
+    const body = signedResult(run, 'ok', 1, agent.keys.privateKey, extra);
+    // Signed as README says a result carrying a proof is signed: with proof_hash.
+    const receipt = { ...receiptFor(run, body), proof_hash: proofHash(extra.proof, extra.public_signals) };
+    const signature = signReceipt(receipt, agent.keys.privateKey);
+    const res = await agent.report(run, 'ok', 1, { ...extra, signature });
+    expect([res.statusCode, res.json().reason, res.json().details]).toEqual([
+      422,
+      undefined,
+      [{ field: 'proof', message: 'only zk_proof tasks take a proof' }],
+    ]);
   });
 
   it('requirements as an array is a 422', async () => {

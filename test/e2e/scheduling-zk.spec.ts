@@ -64,7 +64,12 @@ describe('zk_proof tasks', () => {
     return run!;
   };
   const reportProof = (agent: TestAgent, run: LeasedRun, proof: object, publicSignals: string[]) =>
-    agent.report(run, 'ok', { public_signals: publicSignals }, { proof, public_signals: publicSignals });
+    agent.report(
+      run,
+      'ok',
+      { proof, public_signals: publicSignals },
+      { proof, public_signals: publicSignals },
+    );
   const artifactsOf = (taskId: string) =>
     ctx.dataSource.query(
       `SELECT proof_id, run_id, verified, error_message FROM proof_artifacts WHERE task_id = $1 ORDER BY verified_at`,
@@ -137,14 +142,14 @@ describe('zk_proof tasks', () => {
 
   /**
    * A claimed run of a fresh zk task and the fixture proof's result as a third-party node reports it: its
-   * statement as output, the proof beside it (`extra`), and `body`, the receipt's fields without a proof_hash.
+   * proof and statement as output and beside it (`extra`), and `body`, the receipt's fields without a proof_hash.
    */
   const claimedZkResult = async () => {
     const task = await zkTask();
     const agent = await newAgent();
     const run = await claimTask(agent, task.task_id);
     const { proof, publicSignals } = zkFixture('multiplier', 'groth16');
-    const output = { public_signals: publicSignals };
+    const output = { proof, public_signals: publicSignals };
     const body = {
       fence: run.fence,
       outcome: 'ok',
@@ -212,7 +217,7 @@ describe('zk_proof tasks', () => {
   });
 
   it('the signed receipt binds the proof the result carries (proof_hash of its proof and public_signals)', async () => {
-    // A third-party node reporting its statement as output and the proof beside it, as README pins the body.
+    // A third-party node reporting the proof and its statement as output and beside it, as README pins the body.
     const refusedRun = await claimedZkResult();
     const withoutProofHash = signReceipt(
       receiptFor(refusedRun.run, refusedRun.body),
@@ -308,5 +313,43 @@ describe('zk_proof tasks', () => {
     expect((await reportProof(other, retry, proof, publicSignals)).json()).toMatchObject({
       task_status: 'completed',
     });
+  });
+
+  it('an ok zk result whose output is not {proof, public_signals} (its own proof) is a 422 naming output', async () => {
+    const check = jest.spyOn(ctx.app.get(ProofVerificationService), 'check');
+    try {
+      const { proof, publicSignals } = zkFixture('multiplier', 'groth16');
+      for (const output of [
+        { answer: 42, note: 'anything the node says' },
+        null,
+        { public_signals: publicSignals },
+        { proof, public_signals: publicSignals, extra: 1 },
+        { proof: { ...proof, pi_a: proof.pi_c }, public_signals: publicSignals },
+      ]) {
+        const task = await zkTask();
+        const agent = await newAgent();
+        const run = await claimTask(agent, task.task_id);
+        const res = await agent.report(run, 'ok', output, { proof, public_signals: publicSignals });
+        expect422(res, 'output');
+        // Refused before a verifier thread ran, and its lease ended: the task is queued again.
+        expect(await getTask(ctx.app, task.task_id, bearer(alice.accessToken))).toMatchObject({
+          status: 'pending',
+          result: null,
+        });
+      }
+      expect(check).not.toHaveBeenCalled();
+      // Negative control: the same proof with output {proof, public_signals} completes, and is the result.
+      const task = await zkTask();
+      const agent = await newAgent();
+      const run = await claimTask(agent, task.task_id);
+      expect((await reportProof(agent, run, proof, publicSignals)).json()).toMatchObject({
+        task_status: 'completed',
+      });
+      expect(await getTask(ctx.app, task.task_id, bearer(alice.accessToken))).toMatchObject({
+        result: { proof, public_signals: publicSignals },
+      });
+    } finally {
+      check.mockRestore();
+    }
   });
 });

@@ -94,7 +94,7 @@ describe.each(['postgres', 'pglite'] as const)(
       node.report(
         run,
         'ok',
-        { public_signals: proof.publicSignals },
+        { proof: proof.proof, public_signals: proof.publicSignals },
         { proof: proof.proof, public_signals: proof.publicSignals },
       );
 

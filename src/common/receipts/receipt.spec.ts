@@ -43,4 +43,22 @@ describe('verifyReceipt (public keys parsed once and cached by their text)', () 
     expect(verifyReceipt(receipt, signature, '')).toBe(false);
     expect(verifyReceipt(receipt, 'not base64 at all', signer.publicKeyBase64)).toBe(false);
   });
+
+  it('takes a signature only as standard base64, the one encoding of its 64 bytes', () => {
+    const signer = generateNodeKeyPair();
+    const signature = signReceipt(receipt, signer.privateKey);
+    expect(verifyReceipt(receipt, signature, signer.publicKeyBase64)).toBe(true);
+    const urlSafe = Buffer.from(signature, 'base64').toString('base64url');
+    // Each of these decodes to the same 64 bytes with Buffer.from's lenient base64.
+    for (const mangled of [
+      `${signature.slice(0, 10)}!!@@ \n${signature.slice(10)}`,
+      `${signature}AAAA`,
+      ` ${signature} `,
+      urlSafe,
+      signature.replace(/==$/, ''),
+    ]) {
+      expect(Buffer.from(mangled, 'base64').equals(Buffer.from(signature, 'base64'))).toBe(true);
+      expect(verifyReceipt(receipt, mangled, signer.publicKeyBase64)).toBe(false);
+    }
+  });
 });

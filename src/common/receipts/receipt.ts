@@ -129,13 +129,24 @@ export function verifyEd25519(bytes: Buffer, signature: string, publicKeyBase64:
     if (typeof signature !== 'string' || typeof publicKeyBase64 !== 'string') return false;
     const key = ed25519KeyOf(publicKeyBase64);
     if (key === null) return false;
-    const signatureBytes = Buffer.from(signature, 'base64');
-    // Ed25519 signatures are 64 bytes; anything else (bad base64 included) is simply not a signature.
-    if (signatureBytes.length !== 64) return false;
-    return verify(null, bytes, key, signatureBytes);
+    // Pinned as standard base64: a text only a lenient decoder reads (junk, padding, base64url) would reach
+    // server-signed receipts that strict verifiers refuse. Ed25519 signatures are 64 bytes.
+    if (!isCanonicalBase64(signature, 64)) return false;
+    return verify(null, bytes, key, Buffer.from(signature, 'base64'));
   } catch {
     return false; // a key or signature node:crypto cannot read verifies nothing
   }
+}
+
+/**
+ * Standard base64 that decodes to exactly `bytes` bytes and is the one encoding of them. Buffer.from skips
+ * characters outside the alphabet and ignores the unused low bits of the last character, so without this a
+ * changed byte could still decode to the same signature.
+ */
+export function isCanonicalBase64(text: unknown, bytes: number): text is string {
+  if (typeof text !== 'string') return false;
+  const decoded = Buffer.from(text, 'base64');
+  return decoded.length === bytes && decoded.toString('base64') === text;
 }
 
 export interface NodeKeyPair {

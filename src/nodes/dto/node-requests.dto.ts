@@ -3,6 +3,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import {
   ArrayMaxSize,
+  ArrayUnique,
   IsArray,
   IsUUID,
   ValidateNested,
@@ -40,6 +41,12 @@ export class HeldRunDto {
   fence!: string;
 }
 
+/** A held run's identity for the uniqueness check; an entry without a run id is unlike any other. */
+const runIdentity = (run: unknown): unknown => {
+  const runId = (run as { run_id?: unknown } | null)?.run_id;
+  return typeof runId === 'string' ? runId.toLowerCase() : Symbol();
+};
+
 /** Telemetry a node reports with its heartbeat; every field optional (the original sent an empty body). */
 export class HeartbeatDto {
   @ApiPropertyOptional({ minimum: 0, maximum: 100 }) @apply(...Percent()) cpu_usage?: number;
@@ -67,10 +74,12 @@ export class HeartbeatDto {
   @Matches(/^[\x21-\x7e]+$/, { message: 'agent_version must be printable ASCII without spaces' })
   agent_version?: string;
 
-  @ApiPropertyOptional({ type: [HeldRunDto], maxItems: 1024, description: 'Leases to renew' })
+  @ApiPropertyOptional({ type: [HeldRunDto], maxItems: 1024, description: 'Leases to renew, each run once' })
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(1024)
+  // The answer lists run ids only: a run named twice (one fence stale) would read as both renewed and lost.
+  @ArrayUnique(runIdentity, { message: 'runs must name each run once' })
   @ValidateNested({ each: true })
   @Type(() => HeldRunDto)
   runs?: HeldRunDto[];

@@ -48,7 +48,12 @@ export class RunResultRequestDto {
 
   @ApiProperty({ enum: RESULT_OUTCOMES }) @IsIn(RESULT_OUTCOMES) outcome!: ResultOutcome;
 
-  @ApiPropertyOptional({ ...ANY_JSON, description: 'Any JSON value within the deep-JSON limits' })
+  @ApiPropertyOptional({
+    ...ANY_JSON,
+    description:
+      'Any JSON value within the deep-JSON limits; for an ok zk_proof result, {proof, public_signals} with the ' +
+      'values of those fields',
+  })
   @IsOptional()
   @NullIsAValue()
   @IsDeepJson(RESULT_JSON_LIMITS)
@@ -109,7 +114,7 @@ export class RunResultRequestDto {
   @ApiProperty({
     maxLength: 128,
     description:
-      'Standard base64 of the Ed25519 signature over the UTF-8 RFC 8785 form of the receipt ' +
+      'Standard base64 (padded, nothing else) of the Ed25519 signature over the UTF-8 RFC 8785 form of the receipt ' +
       '{task_id, run_id, fence, module_hash | circuit_id, inputs_hash, output_hash, proof_hash, outcome, ' +
       'execution_time_ms} (absent fields omitted), by the key the node registered',
   })
