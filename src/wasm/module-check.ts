@@ -1,5 +1,5 @@
 import type { StructuralLimits } from './wasm.config';
-import { capMemory, InvalidModuleError, ModuleSummary, summarize } from './wasm-binary';
+import { capModule, InvalidModuleError, ModuleSummary, summarize } from './wasm-binary';
 import { segmentFault } from './wasm-segments';
 import { checkStructure, LimitExceededError } from './wasm-limits';
 
@@ -35,7 +35,7 @@ export function checkModule(bytes: Uint8Array, limits: StructuralLimits): Module
     if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>)) return notWasm;
     const summary = summarize(bytes);
     // A cap of 4 GiB checks only what can never run (shared or 64-bit memories), not the configured cap.
-    capMemory(bytes, 4 * 1024 * 1024 * 1024);
+    capModule(bytes, 4 * 1024 * 1024 * 1024);
     return { ok: true, summary, instantiationFault: segmentFault(bytes) };
   } catch (error) {
     if (error instanceof InvalidModuleError) return { ok: false, reason: error.reason };

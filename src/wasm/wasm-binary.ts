@@ -2,10 +2,11 @@
 // the DOM is used on the server.
 /// <reference lib="dom" />
 /**
- * Just enough of the WebAssembly binary format to summarise a module and cap its memories. Neither runtime
- * caps wasm memory by itself (a malloc loop reaches 4 GiB in both), so the cap is written into the module:
- * every memory's maximum is lowered to the cap before instantiation, and `memory.grow` past it then fails
- * inside the guest. Only the import (2) and memory (5) sections are rewritten; every other byte is copied.
+ * Just enough of the WebAssembly binary format to summarise a module and cap its memories and tables. Neither
+ * runtime caps wasm memory by itself (a malloc loop reaches 4 GiB in both), so the cap is written into the
+ * module: every memory's maximum is lowered to the cap before instantiation, and `memory.grow` past it then
+ * fails inside the guest; tables likewise (MAX_TABLE_ELEMENTS). Only the import (2), table (4) and memory (5)
+ * sections are rewritten; every other byte is copied.
  */
 
 export const WASM_PAGE_BYTES = 64 * 1024;
@@ -237,13 +238,55 @@ function capLimits(limits: Limits, capPages: bigint): number[] {
 }
 
 /**
- * Returns a copy of the module whose every memory (defined or imported) has `max ≤ capBytes`. Throws
- * InvalidModuleError for shared or 64-bit memories and for an initial size above the cap.
+ * The most elements a module's tables may hold in all, initial or grown. V8 keeps a table in the JS heap of
+ * the guest's worker (64 MB, ~8 bytes an element), and a table past that heap aborted the whole process (a
+ * fatal out-of-memory), not just the worker: 10 M elements, V8's own limit, took down the server or agent.
  */
-export function capMemory(bytes: Uint8Array, capBytes: number): Uint8Array<ArrayBuffer> {
+export const MAX_TABLE_ELEMENTS = 1_000_000;
+
+/** A table section with each table's maximum lowered so that all of them together fit MAX_TABLE_ELEMENTS. */
+function capTables(r: Reader): Uint8Array {
+  const tables: { type: Uint8Array; min: bigint; max: bigint | null }[] = [];
+  for (let count = r.u32(); count > 0; count--) {
+    const typeStart = r.pos;
+    const refType = r.byte();
+    if (refType === 0x40) throw new InvalidModuleError('tables with an initializer are not supported');
+    if (refType === 0x63 || refType === 0x64) r.leb(33); // a typed reference's heap type
+    const type = r.bytes.subarray(typeStart, r.pos);
+    const limits = r.limits();
+    if (limits.flags > 0x01) throw new InvalidModuleError('unsupported table limits');
+    tables.push({ type, min: limits.min, max: limits.max });
+  }
+  let spare = BigInt(MAX_TABLE_ELEMENTS) - tables.reduce((sum, t) => sum + t.min, 0n);
+  if (spare < 0n) {
+    throw new InvalidModuleError(`tables of more than ${MAX_TABLE_ELEMENTS} elements in all are not allowed`);
+  }
+  const body: Uint8Array[] = [new Uint8Array(encodeLeb(BigInt(tables.length)))];
+  for (const table of tables) {
+    // The room left goes to the first tables that can grow (table.grow past a maximum fails in the guest).
+    const grown = table.max === null || table.max - table.min > spare ? spare : table.max - table.min;
+    spare -= grown;
+    body.push(table.type, new Uint8Array([0x01, ...encodeLeb(table.min), ...encodeLeb(table.min + grown)]));
+  }
+  return concat(body);
+}
+
+/**
+ * Returns a copy of the module whose every memory (defined or imported) has `max ≤ capBytes`, and whose
+ * tables hold at most MAX_TABLE_ELEMENTS in all. Throws InvalidModuleError for shared or 64-bit memories, for
+ * an initial size above the cap, and for tables whose initial sizes are past theirs.
+ */
+export function capModule(bytes: Uint8Array, capBytes: number): Uint8Array<ArrayBuffer> {
   const capPages = BigInt(Math.floor(capBytes / WASM_PAGE_BYTES));
   const parts: Uint8Array[] = [bytes.subarray(0, 8)];
   for (const s of sections(bytes)) {
+    if (s.id === 4) {
+      const r = new Reader(bytes, s.contentStart, s.end);
+      const content = capTables(r);
+      if (r.pos !== s.end) throw new InvalidModuleError('malformed section');
+      parts.push(new Uint8Array([s.id, ...encodeLeb(BigInt(content.length))]), content);
+      continue;
+    }
     if (s.id !== 2 && s.id !== 5) {
       parts.push(bytes.subarray(s.start, s.end));
       continue;

@@ -12,7 +12,7 @@ import { ModuleChecker } from './module-checker';
 import { describeImport, ModuleStoreService } from './module-store.service';
 import type { RunRequest } from './run-request';
 import { CANCELLED, RuntimeResult, WasmRuntime } from './runtime';
-import { capMemory, InvalidModuleError } from './wasm-binary';
+import { capModule, InvalidModuleError } from './wasm-binary';
 import { deferStart } from './wasm-start';
 import { WasmConfig, WasmRuntimeName } from './wasm.config';
 
@@ -172,7 +172,7 @@ export class WasmService implements OnApplicationShutdown {
         .run({
           moduleHash,
           // A trapping start function then traps in _start, the same on both runtimes (wasm-start.ts).
-          bytes: () => deferStart(capMemory(bytes, maxMemoryBytes)),
+          bytes: () => deferStart(capModule(bytes, maxMemoryBytes)),
           stdin,
           args,
           env: request.env ?? {},
@@ -258,7 +258,7 @@ export class WasmService implements OnApplicationShutdown {
       }
       if (checked.instantiationFault !== null) throw new InvalidModuleError(checked.instantiationFault);
       // Reads only the import and memory sections (the rest is copied): the run's memory cap is checked here.
-      capMemory(bytes, maxMemoryBytes);
+      capModule(bytes, maxMemoryBytes);
     } catch (error) {
       if (!(error instanceof InvalidModuleError)) throw error;
       verdict = `invalid module: ${error.reason}`;

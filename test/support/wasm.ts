@@ -33,7 +33,13 @@ export type Fixture =
   | 'env'
   | 'clock_random'
   | 'host_import'
-  | 'tiny';
+  | 'tiny'
+  | 'stdio_escape'
+  | 'sleep'
+  | 'stdio_stat'
+  | 'table_grow'
+  | 'big_table'
+  | 'zero_writes';
 
 export function fixture(name: Fixture): Buffer {
   return readFileSync(join(FIXTURES, `${name}.wasm`));
@@ -141,7 +147,10 @@ export const TIMED_RUNTIMES: WasmRuntimeName[] = ['v8', 'wasmer'];
  * running or runnable right now. A spinning guest is always in this set, whatever the machine's load. Linux
  * only: null where /proc/self/task does not exist.
  */
-export function runnableGuestThreads(): Set<string> | null {
+export const runnableGuestThreads = (): Set<string> | null => guestThreads(true);
+
+/** Threads of this process that run guests or wait for one (nice ≥ 10), in any state; null without /proc. */
+export function guestThreads(runnableOnly = false): Set<string> | null {
   if (!existsSync('/proc/self/task')) return null;
   const found = new Set<string>();
   for (const tid of readdirSync('/proc/self/task')) {
@@ -149,7 +158,7 @@ export function runnableGuestThreads(): Set<string> | null {
       const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
       // After "pid (comm) ": field 3 (state) is index 0, field 19 (nice) index 16.
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (fields[0] === 'R' && Number(fields[16]) >= 10) found.add(tid);
+      if ((!runnableOnly || fields[0] === 'R') && Number(fields[16]) >= 10) found.add(tid);
     } catch {
       // the thread ended while we looked
     }

@@ -5,8 +5,8 @@
  * same file runs from src/ (tests) and dist/ (copied by nest-cli assets) without a TypeScript loader.
  *
  * node:wasi is not a sandbox by itself (Node's docs say so); isolation comes from V8's wasm sandbox plus
- * giving the guest nothing: no preopened directories, an explicit environment, no sockets, and stdio that
- * never touches the host's descriptors.
+ * giving the guest nothing: no preopened directories, an explicit environment, no sockets, stdio that never
+ * touches the host's descriptors, and only the WASI functions guest-imports.js allows.
  *
  * Messages from the pool (v8.runtime.ts), on the `jobs` port; answers go to the parent port:
  *   { run: { hash, module? | bytes?, keep?, hasStart?, stdin, args, env, maxOutputBytes, deterministic } }
@@ -21,6 +21,7 @@ const { setPriority } = require('node:os');
 const { Capture } = require('../output-capture.js');
 const { seededStream } = require('./seeded-stream.js');
 const { WASI, setMemory } = require('./node-wasi.js');
+const { EXIT, importsFor, OutputLimitReached, WASI_MODULE } = require('./guest-imports.js');
 
 if (!parentPort) throw new Error('v8-worker must run in a worker thread');
 const port = parentPort;
@@ -36,15 +37,6 @@ try {
 
 // Any stdio call we do not intercept lands on /dev/null, never on the host's real stdin/stdout/stderr.
 const devNull = openSync('/dev/null', 'r+');
-const WASI_MODULE = 'wasi_snapshot_preview1';
-// 2023-11-14T22:13:20Z: a fixed, recognisable epoch for deterministic runs.
-const DETERMINISTIC_EPOCH_NS = 1_700_000_000_000_000_000n;
-const TICK_NS = 1_000_000n;
-const ESUCCESS = 0;
-const EBADF = 8;
-const ENOTSUP = 58;
-
-class OutputLimitReached extends Error {}
 
 /**
  * @typedef {{ module: WebAssembly.Module, imports: string[], hasStart: boolean }} Cached
@@ -53,10 +45,7 @@ class OutputLimitReached extends Error {}
  * @typedef {{ hash: string, module?: WebAssembly.Module, bytes?: Uint8Array, keep?: boolean, hasStart?: boolean,
  *   stdin: Uint8Array, args: string[], env: Record<string, string>, maxOutputBytes: number,
  *   deterministic: { seed: string } | null }} Job
- * @typedef {{ stdin: Uint8Array, stdinOffset: number, stdout: Capture, stderr: Capture,
- *   memory: WebAssembly.Memory | undefined, exitCode: number, deterministic: boolean, ticks: bigint,
- *   random: (length: number) => Buffer }} CallState
- *   What the import functions of one instance read; filled in when its call starts.
+ * @typedef {import('./guest-imports.js').CallState} CallState
  * @typedef {{ args: string[], env: Record<string, string>, wasi: WASI, base: Record<string, Function>,
  *   used: boolean }} Host
  *   A node:wasi instance and its import functions, for one argv and environment.
@@ -67,8 +56,6 @@ const modules = new Map();
 
 /** What a reused host points at between calls, so it keeps no guest's memory alive. */
 const NO_MEMORY = new WebAssembly.Memory({ initial: 0 });
-/** Thrown by proc_exit to unwind the guest; the code is in the call's state. */
-const EXIT = Symbol('proc_exit');
 
 /** The host of the last call (or the one built for the next). */
 /** @type {Host | null} */
@@ -119,8 +106,6 @@ function hostFor(/** @type {string[]} */ args, /** @type {Record<string, string>
 }
 
 const EMPTY = new Uint8Array(0);
-/** Descriptors are u32 in WASI; the i32 a guest passes may look negative here. */
-const isStdio = (/** @type {number} */ fd) => fd >>> 0 <= 2;
 const noRandom = () => Buffer.alloc(0);
 
 /** @returns {CallState} */
@@ -135,111 +120,9 @@ function newState() {
     exitCode: 0,
     deterministic: false,
     ticks: 0n,
+    sleptNs: 0n,
     random: noRandom,
   };
-}
-
-/**
- * The import object of one instance: node:wasi's functions, with these replaced: stdio reads and writes
- * (served from memory), the clock and random source of deterministic calls, proc_exit, and every call that
- * would reach beyond the guest (below). Only the names the module imports are copied: copying all of
- * node:wasi's costs more than running a small guest.
- * @param {Cached} cached @param {Record<string, Function>} base @param {CallState} state
- */
-function importsFor(cached, base, state) {
-  const mem = () => {
-    if (!state.memory) throw new Error('memory not ready');
-    return state.memory.buffer;
-  };
-  /** Refused on stdio: node:wasi would apply it to the host descriptor behind it (see below). */
-  const stdioGuard =
-    (/** @type {string} */ name) =>
-    (/** @type {number[]} */ ...a) =>
-      isStdio(a[0]) ? ENOTSUP : base[name](...a);
-  /** @type {Record<string, Function>} */
-  const overrides = {
-    fd_write: (/** @type {number[]} */ ...a) => {
-      const [fd, iovs, iovsLen, nwrittenPtr] = a;
-      if (fd !== 1 && fd !== 2) return base.fd_write(...a);
-      const view = new DataView(mem());
-      let written = 0;
-      for (let i = 0; i < iovsLen; i++) {
-        const ptr = view.getUint32(iovs + i * 8, true);
-        const len = view.getUint32(iovs + i * 8 + 4, true);
-        if (!(fd === 1 ? state.stdout : state.stderr).push(new Uint8Array(mem(), ptr, len)))
-          throw new OutputLimitReached();
-        written += len;
-      }
-      view.setUint32(nwrittenPtr, written, true);
-      return ESUCCESS;
-    },
-    fd_read: (/** @type {number[]} */ ...a) => {
-      const [fd, iovs, iovsLen, nreadPtr] = a;
-      if (fd !== 0) return base.fd_read(...a);
-      const view = new DataView(mem());
-      const stdin = state.stdin;
-      let read = 0;
-      for (let i = 0; i < iovsLen && state.stdinOffset < stdin.length; i++) {
-        const ptr = view.getUint32(iovs + i * 8, true);
-        const len = view.getUint32(iovs + i * 8 + 4, true);
-        const chunk = stdin.subarray(state.stdinOffset, state.stdinOffset + len);
-        new Uint8Array(mem(), ptr, chunk.length).set(chunk);
-        state.stdinOffset += chunk.length;
-        read += chunk.length;
-      }
-      view.setUint32(nreadPtr, read, true);
-      return ESUCCESS;
-    },
-    proc_exit: (/** @type {number} */ code) => {
-      state.exitCode = code;
-      throw EXIT;
-    },
-    // node:wasi sends the signal to the host process: proc_raise(9) would SIGKILL the server.
-    proc_raise: () => ENOTSUP,
-    // node:wasi closes the host descriptor behind a guest's stdio, the worker's one /dev/null: later calls
-    // would fail, and the number could be reused by the host for a file or a socket that the next guest's
-    // stdio would then reach. Closing stdio is a no-op, and renumbering onto or from it (which closes the
-    // target) is refused. (No other descriptor can exist: there are no preopens.)
-    fd_close: (/** @type {number} */ fd) => (isStdio(fd) ? ESUCCESS : base.fd_close(fd)),
-    fd_renumber: (/** @type {number} */ from, /** @type {number} */ to) =>
-      isStdio(from) || isStdio(to) ? ENOTSUP : base.fd_renumber(from, to),
-    // The same for what would change the descriptor's flags, rights, size or times: state that outlives
-    // the call, and a host file (/dev/null) touched.
-    fd_fdstat_set_flags: stdioGuard('fd_fdstat_set_flags'),
-    fd_fdstat_set_rights: stdioGuard('fd_fdstat_set_rights'),
-    fd_filestat_set_size: stdioGuard('fd_filestat_set_size'),
-    fd_filestat_set_times: stdioGuard('fd_filestat_set_times'),
-    fd_allocate: stdioGuard('fd_allocate'),
-    // Same module + same input ⇒ same bytes out: in deterministic calls the clock starts at a fixed epoch
-    // and advances one tick per read, and random_get is a stream seeded by the caller, so nothing of the
-    // host leaks in.
-    clock_time_get: (
-      /** @type {number} */ id,
-      /** @type {bigint} */ precision,
-      /** @type {number} */ ptr,
-    ) => {
-      if (!state.deterministic) return base.clock_time_get(id, precision, ptr);
-      if (id > 3) return EBADF;
-      new DataView(mem()).setBigUint64(ptr, DETERMINISTIC_EPOCH_NS + state.ticks++ * TICK_NS, true);
-      return ESUCCESS;
-    },
-    clock_res_get: (/** @type {number} */ id, /** @type {number} */ ptr) => {
-      if (!state.deterministic) return base.clock_res_get(id, ptr);
-      if (id > 3) return EBADF;
-      new DataView(mem()).setBigUint64(ptr, TICK_NS, true);
-      return ESUCCESS;
-    },
-    random_get: (/** @type {number} */ ptr, /** @type {number} */ len) => {
-      if (!state.deterministic) return base.random_get(ptr, len);
-      new Uint8Array(mem(), ptr, len).set(state.random(len));
-      return ESUCCESS;
-    },
-  };
-  /** @type {Record<string, Function>} */
-  const imports = {};
-  for (const name of cached.imports)
-    imports[name] = Object.hasOwn(overrides, name) ? overrides[name] : base[name];
-  return { [WASI_MODULE]: imports };
 }
 
 /** Runs the command; returns its exit code (0 unless it called proc_exit). Throws what the guest threw. */

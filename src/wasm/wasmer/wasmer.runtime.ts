@@ -138,7 +138,7 @@ export class WasmerRuntime implements WasmRuntime {
             settle({ end: 'timeout', exitCode: null, ...empty(), detail: null }, false);
           }, job.timeoutMs);
         } else if (message.type === 'need-bytes' && message.id === id) {
-          // Only on a miss of the worker's package cache. The bytes are moved, not copied (capMemory builds a
+          // Only on a miss of the worker's package cache. The bytes are moved, not copied (capModule builds a
           // fresh buffer; anything else is copied first).
           const capped = job.bytes();
           const bytes = capped.byteLength === capped.buffer.byteLength ? capped : capped.slice();

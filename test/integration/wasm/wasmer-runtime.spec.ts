@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { capMemory } from '../../../src/wasm/wasm-binary';
+import { capModule } from '../../../src/wasm/wasm-binary';
 import { RuntimeJob } from '../../../src/wasm/runtime';
 import { WasmerRuntime } from '../../../src/wasm/wasmer/wasmer.runtime';
 import { fixture, sha256 } from '../../support/wasm';
@@ -19,7 +19,7 @@ function guestThreads(): number | null {
 
 const job = (inputs: unknown): RuntimeJob => ({
   moduleHash: sha256(fixture('echo')),
-  bytes: () => capMemory(fixture('echo'), 64 * 1024 * 1024),
+  bytes: () => capModule(fixture('echo'), 64 * 1024 * 1024),
   stdin: Buffer.from(JSON.stringify(inputs)),
   args: [],
   env: {},
