@@ -10,6 +10,7 @@ import { DatabaseModule } from './database/database.module';
 import { AdminModule } from './admin/admin.module';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
+import { CredentialCheckModule } from './auth/credential-recheck';
 import { EarlyAuthentication } from './auth/early-authentication.hook';
 import { AuthenticationGuard } from './auth/guards/authentication.guard';
 import { AuthorizationGuard } from './auth/guards/authorization.guard';
@@ -51,6 +52,7 @@ export class AppModule {
         UsersModule,
         AuditModule,
         AuthModule,
+        CredentialCheckModule,
         AdminModule,
         ProofsModule,
         WasmModule,

@@ -78,6 +78,9 @@ export class ClaimsRepository {
       completes_alone: boolean;
       replayed: boolean;
     }>(
+      // Security, the owner's disabled_at: a long poll authenticated before its owner was disabled must not lease
+      // work to a node whose key is now refused (the run could never be reported and would wait out its lease).
+      // (SQL comments here count against pg_stat_activity's 1 KB of query text, which tests read.)
       'vcp_claim',
       `WITH node AS (
          -- FOR SHARE: a delete, reject, quarantine or offline sweep of the node in progress is waited for and
@@ -87,7 +90,8 @@ export class ClaimsRepository {
          SELECT node_id, owner_id, cpu_cores, memory_gb, gpu_available, valid_streak, public_key FROM nodes
           WHERE node_id = $1 AND status = 'online' AND deleted_at IS NULL AND node_type = 'compute'
             AND quarantined_at IS NULL AND public_key IS NOT NULL
-            FOR SHARE),
+            AND NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = nodes.owner_id AND u.disabled_at IS NOT NULL)
+            FOR SHARE OF nodes),
        replayed AS (
          -- A repeated claim (its answer was lost): the runs it leased, renewed as a heartbeat would renew them.
          -- Only while the node may still claim (security: a node quarantined, rejected or deleted since must

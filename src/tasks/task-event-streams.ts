@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { PassThrough } from 'node:stream';
+import { CredentialCheck, CredentialHeaders } from '../common/auth/credential-check';
 import type { Principal } from '../common/auth/principal';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
@@ -20,6 +21,10 @@ const TERMINAL: ReadonlySet<TaskStatus> = new Set(FINAL_TASK_STATUSES);
 /** An event id as we send it: a positive decimal that fits a bigint. */
 const EVENT_ID = /^(0|[1-9][0-9]{0,17})$/;
 
+/** How often a stream checks that the credential that opened it still holds. */
+const CREDENTIAL_CHECK_MS = 1000;
+const CREDENTIAL_ENDED = ': the credential that opened this stream is no longer valid\n\n';
+
 /** How long a shutdown waits for the streams it ended to reach their clients. */
 const SHUTDOWN_FLUSH_MS = 1000;
 
@@ -27,6 +32,9 @@ interface OpenStream {
   userId: string;
   out: PassThrough;
   closed: boolean;
+  /** Whether the credential that opened the stream still holds (CredentialCheck), and when it was last asked. */
+  credentialHolds: () => Promise<boolean>;
+  credentialCheckedAt: number;
   wake?: () => void;
   /** Resolves when the response carrying the stream has finished (or its connection closed). */
   sent?: Promise<void>;
@@ -54,6 +62,7 @@ export class TaskEventStreams implements OnModuleDestroy {
     private readonly events: TaskEventsRepository,
     private readonly signal: TaskEventSignal,
     private readonly config: TasksConfig,
+    private readonly credentials: CredentialCheck,
   ) {}
 
   get openCount(): number {
@@ -96,6 +105,7 @@ export class TaskEventStreams implements OnModuleDestroy {
    */
   async open(
     principal: Principal,
+    headers: CredentialHeaders,
     taskId: string,
     lastEventId: string | undefined,
   ): Promise<PassThrough | null> {
@@ -128,7 +138,13 @@ export class TaskEventStreams implements OnModuleDestroy {
       limited.headers['Retry-After'] = String(RECONNECT_MS / 1000);
       throw limited;
     }
-    const stream: OpenStream = { userId: principal.userId, out: new PassThrough(), closed: false };
+    const stream: OpenStream = {
+      userId: principal.userId,
+      out: new PassThrough(),
+      closed: false,
+      credentialHolds: () => this.credentials.holds(headers, principal),
+      credentialCheckedAt: Date.now(),
+    };
     this.streams.add(stream);
     this.byOut.set(stream.out, stream);
     this.perUser.set(principal.userId, mine + 1);
@@ -153,6 +169,12 @@ export class TaskEventStreams implements OnModuleDestroy {
       // Subscribed before the read, so a signal for a commit that the read just missed still wakes us.
       const woken = this.nextChance(stream, taskId);
       const page = await this.events.after(taskId, last, BATCH);
+      // Security: a stream lives until its task ends (up to the queue timeout); a revoked key, a disabled or
+      // demoted account or a logout-all ends it as it would refuse a new request.
+      if (!(await this.credentialStillHolds(stream))) {
+        stream.out.write(CREDENTIAL_ENDED);
+        return;
+      }
       for (const event of page.events) {
         if (stream.closed) return;
         if (!stream.out.write(formatEvent(event))) await this.drained(stream);
@@ -166,6 +188,18 @@ export class TaskEventStreams implements OnModuleDestroy {
       }
       if (drainedAll) await woken;
       else stream.wake?.();
+    }
+  }
+
+  /** At most once per CREDENTIAL_CHECK_MS; a check that cannot tell (the database is down) keeps the stream. */
+  private async credentialStillHolds(stream: OpenStream): Promise<boolean> {
+    const now = Date.now();
+    if (now - stream.credentialCheckedAt < CREDENTIAL_CHECK_MS) return true;
+    stream.credentialCheckedAt = now;
+    try {
+      return await stream.credentialHolds();
+    } catch {
+      return true;
     }
   }
 

@@ -9,6 +9,7 @@ import {
   Param,
   Post,
   Query,
+  Req,
   Res,
 } from '@nestjs/common';
 import {
@@ -26,7 +27,7 @@ import {
   ApiTooManyRequestsResponse,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Authenticated } from '../common/auth/authenticated.decorator';
 import type { Principal, RequestMeta } from '../common/auth/principal';
 import { RateLimitTier } from '../common/auth/rate-tier.decorator';
@@ -162,9 +163,10 @@ export class TasksController {
     @Param('task_id') taskId: string,
     @Headers('last-event-id') lastEventId: string | undefined,
     @CurrentPrincipal() principal: Principal,
+    @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const stream = await this.eventStreams.open(principal, taskId, lastEventId);
+    const stream = await this.eventStreams.open(principal, request.headers, taskId, lastEventId);
     if (stream === null) {
       await reply.code(HttpStatus.NO_CONTENT).send();
       return;

@@ -68,6 +68,11 @@ export class SseClient {
     return parseSse(this.text);
   }
 
+  /** Everything received so far, comments included (parseSse counts comments, not their text). */
+  get body(): string {
+    return this.text;
+  }
+
   get isEnded(): boolean {
     return this.endedFlag;
   }
