@@ -4,6 +4,7 @@ import type { AuditAction } from './audit-actions';
 import { AuditLogRepository, AuditStatus, NewAuditRecord } from './audit-log.repository';
 import { neutralize, neutralizeDeep } from '../common/text/sanitize';
 import { RequestLogger } from '../logging/request-logger';
+import { containsCredential } from '../common/auth/credentials-in-url';
 
 export interface AuditEvent {
   action: AuditAction;
@@ -53,7 +54,9 @@ export class AuditService {
       resourceType: event.resourceType ?? null,
       resourceId: clip(event.resourceId, 128),
       ipAddress: meta?.ip ?? null,
-      userAgent: clip(meta?.userAgent, 512),
+      // As in the request log: a User-Agent holding a key or token (a script that put one there) is not kept.
+      userAgent:
+        meta?.userAgent && containsCredential(meta.userAgent) ? '[redacted]' : clip(meta?.userAgent, 512),
       requestId: meta?.requestId ?? null,
       errorMessage: clip(event.errorMessage, 1000),
       metadata: metadata ? (neutralizeDeep(metadata) as Record<string, unknown>) : null,

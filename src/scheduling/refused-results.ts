@@ -11,6 +11,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { catchError, Observable } from 'rxjs';
 import type { Principal } from '../common/auth/principal';
+import { requestMetaOf } from '../common/auth/request-context.decorator';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code';
 import { addRouteConfig } from '../common/http/route-config';
@@ -117,7 +118,11 @@ export class RefusedResults implements NestInterceptor {
     const runId = (request.params as { run_id?: unknown } | undefined)?.run_id;
     if (nodeId === undefined || !isUuid(runId)) return;
     // Security: only the lease's own node ends it, as it could by reporting the run failed: no new power.
-    await this.release.refuseResultQuietly(runId, nodeId, fence);
+    const caller = {
+      userId: (request as FastifyRequest & { user?: Principal }).user!.userId,
+      meta: requestMetaOf(request),
+    };
+    await this.release.refuseResultQuietly(runId, nodeId, fence, caller);
   }
 }
 

@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
+import type { RequestMeta } from '../common/auth/principal';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode, ErrorReason } from '../common/errors/error-code';
 import { isUuid } from '../common/validation/uuid';
@@ -13,6 +14,17 @@ import { TasksRepository } from '../tasks/tasks.repository';
 import { WorkSignal } from '../tasks/work-signal';
 import { ReputationRepository } from './reputation.repository';
 import { EndedLease, EndedLeasesRepository } from './ended-leases.repository';
+
+/**
+ * Who sent a refused result, for its audit row: the node key's owner and the request (IP, user agent, request
+ * id, the key's id). A result from the embedded node's direct transport has none.
+ */
+export interface ResultCaller {
+  userId: string | null;
+  meta: RequestMeta | null;
+}
+
+const NO_CALLER: ResultCaller = { userId: null, meta: null };
 
 /** A result or a release of a run whose lease the caller no longer holds (or never did). */
 export const leaseLost = () =>
@@ -130,18 +142,19 @@ export class RunRelease implements OnModuleInit {
   async refuseSignature(
     run: { runId: string; taskId: string; nodeId: string },
     fence: string,
+    caller: ResultCaller = NO_CALLER,
   ): Promise<() => void> {
     const ended = await this.tx.run(async () => {
       await this.audit.record(
         {
           action: 'run.signature_invalid',
           status: 'failure',
-          userId: null,
+          userId: caller.userId,
           resourceType: 'task_run',
           resourceId: run.runId,
           metadata: { task_id: run.taskId, node_id: run.nodeId, fence },
         },
-        null,
+        caller.meta,
       );
       const effect = await this.returnUndelivered([{ ...run, fence }], 'signature_invalid');
       if (effect.taskIds.length > 0) await this.reputation.countError(run.nodeId);
@@ -159,7 +172,12 @@ export class RunRelease implements OnModuleInit {
    * once, so its id alone names the lease. Nothing changes unless `nodeId` holds that live lease. The result is
    * what must happen once its transaction committed.
    */
-  async refuseResult(runId: string, nodeId: string, fence: string | null): Promise<() => void> {
+  async refuseResult(
+    runId: string,
+    nodeId: string,
+    fence: string | null,
+    caller: ResultCaller = NO_CALLER,
+  ): Promise<() => void> {
     const run = await this.leases.heldLive(runId, nodeId);
     if (!run || (fence !== null && fence !== run.fence)) return () => undefined;
     const ended = await this.tx.run(async () => {
@@ -169,12 +187,12 @@ export class RunRelease implements OnModuleInit {
         {
           action: 'run.result_invalid',
           status: 'failure',
-          userId: null,
+          userId: caller.userId,
           resourceType: 'task_run',
           resourceId: run.runId,
           metadata: { task_id: run.taskId, node_id: nodeId, fence: run.fence },
         },
-        null,
+        caller.meta,
       );
       await this.reputation.countError(nodeId);
       return effect;
@@ -186,9 +204,14 @@ export class RunRelease implements OnModuleInit {
    * refuseResult from a refusal's path (RefusedResults, RunResultService): the refusal is answered as it is
    * whatever happens here, so a failure to end the lease is logged and the lease expires as it used to.
    */
-  async refuseResultQuietly(runId: string, nodeId: string, fence: string | null): Promise<void> {
+  async refuseResultQuietly(
+    runId: string,
+    nodeId: string,
+    fence: string | null,
+    caller: ResultCaller = NO_CALLER,
+  ): Promise<void> {
     try {
-      (await this.refuseResult(runId.toLowerCase(), nodeId, fence))();
+      (await this.refuseResult(runId.toLowerCase(), nodeId, fence, caller))();
     } catch (error) {
       this.logger.error({ msg: 'ending the lease of a refused result failed', run_id: runId, err: error });
     }

@@ -18,7 +18,7 @@ import { QuorumResultsRepository } from './quorum-results.repository';
 import { RecordedResult, runOutcomeOf } from './run-result-statement';
 import { ReputationRepository } from './reputation.repository';
 import { isBodyRefusal, receiptOf, signatureInvalid, SubmissionReceipts } from './result-receipt';
-import { leaseLost, RunRelease } from './run-release';
+import { leaseLost, ResultCaller, RunRelease } from './run-release';
 import { SchedulingConfig } from './scheduling.config';
 import { noEffect, OkEffect, Verification, Verdict } from './verification';
 import { ZkResults } from './zk-results';
@@ -49,14 +49,19 @@ export class RunResultService {
     private readonly quorumResults: QuorumResultsRepository,
   ) {}
 
-  async submit(nodeId: string, runId: string, dto: RunResultRequestDto): Promise<RunResultResponseDto> {
+  async submit(
+    nodeId: string,
+    runId: string,
+    dto: RunResultRequestDto,
+    caller?: ResultCaller,
+  ): Promise<RunResultResponseDto> {
     try {
-      return await this.submitRead(nodeId, runId, dto);
+      return await this.submitRead(nodeId, runId, dto, caller);
     } catch (error) {
       // A body that reads but does not hold together (an output_hash not of its output, a stray or missing
       // proof) ends its node's live lease as a body refused by validation does (RefusedResults): resent as
       // it is, it would be refused again. A refused signature has ended its lease already.
-      if (isBodyRefusal(error)) await this.release.refuseResultQuietly(runId, nodeId, dto.fence);
+      if (isBodyRefusal(error)) await this.release.refuseResultQuietly(runId, nodeId, dto.fence, caller);
       throw error;
     }
   }
@@ -65,6 +70,7 @@ export class RunResultService {
     nodeId: string,
     runId: string,
     dto: RunResultRequestDto,
+    caller: ResultCaller | undefined,
   ): Promise<RunResultResponseDto> {
     const requestHash = jsonSha256Hex(dto);
     const receipts = new SubmissionReceipts();
@@ -73,7 +79,7 @@ export class RunResultService {
     let effect: OkEffect = noEffect('');
     let finished: { taskType?: string; status?: string } = {};
     // A proof costs up to seconds of a verifier thread: a result this node did not sign never gets that far.
-    if (dto.proof !== undefined && (await this.signedByAnotherKey(nodeId, runId, dto, receipts)))
+    if (dto.proof !== undefined && (await this.signedByAnotherKey(nodeId, runId, dto, { receipts, caller })))
       throw signatureInvalid();
     const zk = await this.zkResults.verify(nodeId, runId, dto);
     const proofRejected = zk !== null && !zk.accepted;
@@ -115,7 +121,7 @@ export class RunResultService {
       const receipt = receiptOf(run, dto, outputHash);
       if (!receipts.verify(receipt, dto.signature, run.nodePublicKey)) {
         // Audited and the lease given back in this transaction, which commits; the 422 follows it.
-        afterRefusal = await this.release.refuseSignature(run, dto.fence);
+        afterRefusal = await this.release.refuseSignature(run, dto.fence, caller);
         return null;
       }
       // Inside one transaction: if the fenced update below finds the lease gone, all of this rolls back.
@@ -324,7 +330,7 @@ export class RunResultService {
     nodeId: string,
     runId: string,
     dto: RunResultRequestDto,
-    receipts: SubmissionReceipts,
+    { receipts, caller }: { receipts: SubmissionReceipts; caller: ResultCaller | undefined },
   ): Promise<boolean> {
     const run = isUuid(runId) ? await this.runs.readForResult(runId.toLowerCase()) : null;
     if (!run || run.nodeId !== nodeId || run.status !== 'leased' || run.fence !== dto.fence) return false;
@@ -335,7 +341,7 @@ export class RunResultService {
     const outputHash = jsonSha256Hex(dto.output ?? null);
     if (outputHash !== dto.output_hash) return false;
     if (receipts.verify(receiptOf(run, dto, outputHash), dto.signature, run.nodePublicKey)) return false;
-    (await this.release.refuseSignature(run, dto.fence))();
+    (await this.release.refuseSignature(run, dto.fence, caller))();
     return true;
   }
 

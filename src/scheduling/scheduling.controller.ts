@@ -18,9 +18,9 @@ import { BodyLimit, BodyLimitContext } from '../common/http/body-limit';
 import { LongLived } from '../common/http/long-lived';
 import { WasmConfig } from '../wasm/wasm.config';
 import { NodeAgent } from '../common/auth/node-agent.decorator';
-import type { Principal } from '../common/auth/principal';
+import type { Principal, RequestMeta } from '../common/auth/principal';
 import { RateLimitTier } from '../common/auth/rate-tier.decorator';
-import { CurrentPrincipal } from '../common/auth/request-context.decorator';
+import { CurrentPrincipal, CurrentRequestMeta } from '../common/auth/request-context.decorator';
 import { IdempotencyKey, IDEMPOTENCY_KEY_SCHEMA } from '../common/validation/idempotency-key';
 import { ClaimNext } from './claim-next';
 import { ClaimService } from './claim.service';
@@ -145,11 +145,12 @@ export class SchedulingController {
     @Param('run_id') runId: string,
     @Body() dto: RunResultRequestDto,
     @CurrentPrincipal() principal: Principal,
+    @CurrentRequestMeta() meta: RequestMeta,
     @ClaimNext() claimNext: number | undefined,
     @IdempotencyKey() claimKey: string | undefined,
   ): Promise<RunResultResponseDto> {
     const nodeId = principal.nodeId!;
-    const answer = await this.results.submit(nodeId, runId, dto);
+    const answer = await this.results.submit(nodeId, runId, dto, { userId: principal.userId, meta });
     if (claimNext === undefined) return answer;
     return { ...answer, next_runs: await this.claims.claimNext(nodeId, claimNext, claimKey) };
   }

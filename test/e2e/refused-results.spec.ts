@@ -68,13 +68,23 @@ describeEachDatabase('a refused result body, on %s', (database) => {
       runs_lost: 0,
     });
     const audit = await ctx.dataSource.query(
-      `SELECT action, metadata FROM audit_log WHERE resource_id = $1 ORDER BY created_at`,
+      `SELECT action, metadata, user_id, ip_address, request_id FROM audit_log WHERE resource_id = $1
+        ORDER BY created_at`,
       [run.run_id],
     );
+    // Who sent it, as for any audited request: the node key's owner, the key, the client and the request.
     expect(audit).toEqual([
       {
         action: 'run.result_invalid',
-        metadata: { task_id: task.task_id, node_id: agent.nodeId, fence: run.fence },
+        metadata: {
+          task_id: task.task_id,
+          node_id: agent.nodeId,
+          fence: run.fence,
+          api_key_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        },
+        user_id: bob.userId,
+        ip_address: expect.any(String),
+        request_id: expect.any(String),
       },
     ]);
     // The node's own correct result now comes too late: the lease is gone.

@@ -18,7 +18,8 @@ describe('signed run results', () => {
 
   const auditRows = (runId: string) =>
     ctx.dataSource.query(
-      `SELECT action, status, metadata FROM audit_log WHERE resource_id = $1 ORDER BY created_at`,
+      `SELECT action, status, metadata, user_id, ip_address, request_id FROM audit_log WHERE resource_id = $1
+        ORDER BY created_at`,
       [runId],
     );
 
@@ -47,7 +48,15 @@ describe('signed run results', () => {
       expect.objectContaining({
         action: 'run.signature_invalid',
         status: 'failure',
-        metadata: expect.objectContaining({ task_id: task.task_id, node_id: agent.nodeId }),
+        metadata: expect.objectContaining({
+          task_id: task.task_id,
+          node_id: agent.nodeId,
+          api_key_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        }),
+        // Who sent it: the node key's owner, the client and the request.
+        user_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        ip_address: expect.any(String),
+        request_id: refused.json().request_id,
       }),
     ]);
     // The node's fault, not the task's: the run ends now, the task is queued again with its one attempt left,
