@@ -3,6 +3,7 @@ import { DatabaseSession } from '../database/transaction-runner';
 import { ownerBarRun } from '../tasks/task-statements';
 import { leaseDeadline, RUN_TIME_ALLOWANCE_SECS } from './lease-deadline';
 import { MAX_NODE_CONCURRENT_RUNS } from './scheduling.config';
+import { SYSTEM_ACCOUNT_PASSWORD_HASH } from '../users/users.repository';
 
 export interface ClaimedRun {
   runId: string;
@@ -80,6 +81,7 @@ export class ClaimsRepository {
     }>(
       // Security, the owner's disabled_at: a long poll authenticated before its owner was disabled must not lease
       // work to a node whose key is now refused (the run could never be reported and would wait out its lease).
+      // The embedded nodes' built-in owners are disabled from the start (nobody logs in as them): not those.
       // (SQL comments here count against pg_stat_activity's 1 KB of query text, which tests read.)
       'vcp_claim',
       `WITH node AS (
@@ -90,7 +92,8 @@ export class ClaimsRepository {
          SELECT node_id, owner_id, cpu_cores, memory_gb, gpu_available, valid_streak, public_key FROM nodes
           WHERE node_id = $1 AND status = 'online' AND deleted_at IS NULL AND node_type = 'compute'
             AND quarantined_at IS NULL AND public_key IS NOT NULL
-            AND NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = nodes.owner_id AND u.disabled_at IS NOT NULL)
+            AND NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = nodes.owner_id AND u.disabled_at IS NOT NULL
+                              AND u.password_hash <> '${SYSTEM_ACCOUNT_PASSWORD_HASH}')
             FOR SHARE OF nodes),
        replayed AS (
          -- A repeated claim (its answer was lost): the runs it leased, renewed as a heartbeat would renew them.
