@@ -54,12 +54,13 @@ async function bootstrap(): Promise<void> {
   try {
     config = loadConfig();
   } catch (error) {
-    if (error instanceof ConfigValidationError) {
-      console.error(error.message);
-      logRefusedSettings(error.message);
-      process.exit(EX_CONFIG);
-    }
-    throw error;
+    if (!(error instanceof SettingsError)) throw error;
+    // No logger yet, but a log pipeline reading stdout must see why (DATA_DIR/secrets.json damaged, say).
+    console.error(
+      error instanceof ConfigValidationError ? error.message : `startup failed: ${error.message}`,
+    );
+    logRefusedSettings(error.message);
+    process.exit(EX_CONFIG);
   }
   startupLog = bootstrapLogger(config);
   for (const warning of misspelledVariables(process.env)) startupLog.warn(warning, 'Config');

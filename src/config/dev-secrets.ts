@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SettingsError } from '../common/config/problems';
+import { makeDirectories } from '../common/fs/make-directories';
 import { writePrivateFile } from '../common/fs/private-file';
 
 export const DEV_SECRETS_FILE = 'secrets.json';
@@ -56,7 +57,7 @@ export function loadOrCreateDevSecrets(
   }
   try {
     if (changed) {
-      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+      makeDirectories(dataDir, 0o700);
       // Atomically: a crash mid-write would otherwise leave a damaged file, and the next start refused.
       writePrivateFile(file, JSON.stringify(secrets, null, 2) + '\n');
     }

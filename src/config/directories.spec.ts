@@ -41,6 +41,33 @@ describe('directories at the config check', () => {
     },
   );
 
+  it.each([
+    ['DATA_DIR', {}],
+    ['WASM_ALLOWED_ROOTS', {}],
+    ['CIRCUIT_STORAGE_DIR', {}],
+    ['CONTENT_CACHE_DIR', POSTGRES],
+  ])(
+    'refuses %s under /proc or /sys, where access() lets root write but nothing can be made',
+    (name, env) => {
+      // Node's mkdir -p under /proc never returns: the check is what keeps the start from spinning.
+      expect(problemsOf({ ...env, [name]: '/proc/vcp-test-nope' })).toEqual([
+        `${name}: cannot create /proc/vcp-test-nope: /proc is on proc, a kernel file system`,
+      ]);
+      expect(problemsOf({ ...env, [name]: '/sys/vcp-test-nope/deeper' })).toEqual([
+        `${name}: cannot create /sys/vcp-test-nope/deeper: /sys is on sysfs, a kernel file system`,
+      ]);
+    },
+  );
+
+  it('refuses a directory on /proc to write in, and for the migration CLI too', () => {
+    expect(problemsOf({ DATA_DIR: '/proc' })).toEqual([
+      'DATA_DIR: /proc is not writable: it is on proc, a kernel file system',
+    ]);
+    expect(configProblems(() => loadDatabaseSettings({ DATA_DIR: '/proc/vcp-test-nope' }, root))).toEqual([
+      'DATA_DIR: cannot create /proc/vcp-test-nope: /proc is on proc, a kernel file system',
+    ]);
+  });
+
   it('refuses a path that is a regular file, and says each variable', () => {
     expect(
       problemsOf({ WASM_ALLOWED_ROOTS: `${join(root, 'ok')},${file}`, CIRCUIT_STORAGE_DIR: file }),

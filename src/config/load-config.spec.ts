@@ -131,11 +131,7 @@ describe('loadConfig', () => {
       moduleQuotaBytes: 65536,
       moduleQuotaCount: 7,
     });
-    // A per-user share above the whole is the whole.
-    expect(load({ WASM_MAX_CONCURRENCY: '2', WASM_MAX_CONCURRENCY_PER_USER: '8' }).wasm).toMatchObject({
-      maxConcurrency: 2,
-      maxConcurrencyPerUser: 2,
-    });
+    // A per-user share above the whole is refused: config-values.spec.ts.
     expect(load({ WASM_MAX_CONCURRENCY: '4', WASM_MAX_CONCURRENCY_PER_USER: '3' }).wasm).toMatchObject({
       maxConcurrencyPerUser: 3,
     });

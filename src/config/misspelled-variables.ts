@@ -17,16 +17,19 @@ export function knownVariables(): Set<string> {
 
 /**
  * Set variables that are not the service's but are one or two edits from one of its names
- * (`RATE_LIMIT_TSAK_RPM`): a typo silently leaves the default in force, so start-up says so. Names far from
- * every known one (NODE_OPTIONS, a platform's own) and single words (HOME) are not the service's business.
+ * (`RATE_LIMIT_TSAK_RPM`, `ENVIROMENT`): a typo silently leaves the default in force, so start-up says so. Names
+ * far from every known one (NODE_OPTIONS, a platform's own) and short single words (HOME) are not its business.
  */
 export function misspelledVariables(raw: RawEnvironment, known = knownVariables()): string[] {
   const warnings: string[] = [];
   for (const name of Object.keys(raw)) {
-    // Short or single-word names (HOME, USER, TERM) are the shell's: one edit from PORT or HOST is chance.
-    if (known.has(name) || raw[name] === undefined || !name.includes('_') || name.length < 6) continue;
+    if (known.has(name) || raw[name] === undefined) continue;
+    // A single word is the shell's (HOME, USER, TERM: one edit from PORT or HOST is chance) unless it is long
+    // and one edit from ours: ENVIROMENT (one letter short) would skip every production check without a word.
+    const word = !name.includes('_');
+    if (name.length < (word ? 8 : 6)) continue;
     let closest: string | undefined;
-    let best = 3;
+    let best = word ? 2 : 3;
     for (const candidate of known) {
       const distance = editDistance(name, candidate, best);
       if (distance < best) [closest, best] = [candidate, distance];

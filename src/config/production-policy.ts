@@ -5,20 +5,56 @@ const PLACEHOLDER_WORDS = ['dev', 'test', 'changeme', 'secret'];
 const MIN_PRODUCTION_SECRET_LENGTH = 32;
 
 /**
- * A secret a person typed around a placeholder word: one whose leading letters hold the word ("supersecret…"), has it as a word of its
- * own (between separators or at the end), or holds it with no digit and no capital. A word merely inside a
- * random string is not one: about 1 in 800 outputs of `openssl rand -base64 32` contain "dev" or "test".
+ * A secret a person typed around a placeholder word: one whose leading letters hold the word ("supersecret…",
+ * "MyDevKey…"), has it as a word of its own (between separators or at the end), or holds it with no digit and no
+ * capital. A word merely inside a random string is not one: about 1 in 800 outputs of `openssl rand -base64 32`
+ * contain "dev" or "test", 1 in 5 800 in their leading letters ("dEV1II…").
  */
 export function looksLikePlaceholder(secret: string): boolean {
   const lower = secret.toLowerCase();
   const humanTyped = !/[0-9A-Z]/.test(secret);
-  const leadingWord = /^[a-z]+/.exec(lower)?.[0] ?? '';
+  const leadingWord = typedLeadingLetters(secret);
+  // `+`, `/` and `=` are base64's own characters, so they separate no words.
   return PLACEHOLDER_WORDS.some(
     (word) =>
       leadingWord.includes(word) ||
-      new RegExp(`(^|[^a-z0-9])${word}([^a-z0-9]|$)`).test(lower) ||
+      new RegExp(`(^|[^a-z0-9+/=])${word}([^a-z0-9+/=]|$)`).test(lower) ||
       (humanTyped && lower.includes(word)),
   );
+}
+
+/**
+ * The leading letters, lower-cased, when a person would have typed them (one case, or capitalised words) in a
+ * secret that does not read as random output; else ''. Random leading letters spell "dev" far too often.
+ */
+function typedLeadingLetters(secret: string): string {
+  const letters = /^[A-Za-z]*/.exec(secret)![0];
+  const typed = /^[a-z]*(?:[A-Z][a-z]+)*$|^[A-Z]+$/.test(letters);
+  return typed && !readsAsRandom(secret) ? letters.toLowerCase() : '';
+}
+
+/**
+ * Output of `openssl rand -base64 32` or `-hex 32` (or base64url): one of those alphabets and, for base64, digits,
+ * lower case and a capital not followed by lower case (a typed phrase capitalises words: "MyDevKey…"), with no
+ * run such as "0123" or "abcd". A random base64 secret of 32 bytes fails this about once in 1 200.
+ */
+function readsAsRandom(secret: string): boolean {
+  if (secret.length < MIN_PRODUCTION_SECRET_LENGTH) return false;
+  if (/^(?:[0-9a-f]+|[0-9A-F]+)$/.test(secret)) return true;
+  if (!/^(?:[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9_-]+)$/.test(secret)) return false;
+  return (
+    /[0-9]/.test(secret) && /[a-z]/.test(secret) && /[A-Z][^a-z]/.test(secret) && !hasCountingRun(secret)
+  );
+}
+
+/** Four characters in a row that count up in one class: "0123", "abcd", "WXYZ". */
+function hasCountingRun(secret: string): boolean {
+  for (let i = 0; i + 3 < secret.length; i++) {
+    const four = secret.slice(i, i + 4);
+    const counts = [1, 2, 3].every((k) => four.charCodeAt(k) === four.charCodeAt(0) + k);
+    if (counts && /^(?:[0-9]{4}|[a-z]{4}|[A-Z]{4})$/.test(four)) return true;
+  }
+  return false;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { makeDirectories } from '../common/fs/make-directories';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DataSource, DataSourceOptions, Migration, MigrationExecutor } from 'typeorm';
@@ -136,7 +136,7 @@ export async function buildDataSourceOptions(
   }
   const dataDir = embeddedDataDir(settings);
   // DATA_DIR for the lock; the data dir itself is made whole by openEmbeddedPostgres (or refused if a file).
-  mkdirSync(dirname(dataDir), { recursive: true, mode: 0o700 });
+  makeDirectories(dirname(dataDir), 0o700);
   const { pglite, pgConfig } = await openEmbeddedPostgres(dataDir, database.embeddedSharedBuffersMb);
   const extra = {
     ...pgConfig,

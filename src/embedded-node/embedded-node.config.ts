@@ -94,20 +94,22 @@ export const embeddedNodeConfig = defineFeatureConfig({
   schema: EmbeddedNodeVariables,
   build: (env, { core, raw }) => {
     const mode = env.EMBEDDED_NODE ?? 'auto';
+    // Blank is unset, as the database config reads it: a blank DATABASE_URL is the embedded database.
+    const embeddedDatabase = !raw.DATABASE_URL?.trim();
     // auto: the default setup only (embedded database, not production); a real deployment runs real nodes.
-    const enabled = mode === 'on' || (mode === 'auto' && !raw.DATABASE_URL && !core.isProduction);
+    const enabled = mode === 'on' || (mode === 'auto' && embeddedDatabase && !core.isProduction);
     const given = (['EMBEDDED_NODES', 'EMBEDDED_NODE_CONCURRENCY'] as const).filter(
       (name) => env[name] !== undefined,
     );
     const because =
       mode === 'off'
         ? 'EMBEDDED_NODE=off'
-        : `EMBEDDED_NODE=auto runs none ${raw.DATABASE_URL ? 'with DATABASE_URL set' : 'in production'} (EMBEDDED_NODE=on would)`;
+        : `EMBEDDED_NODE=auto runs none ${embeddedDatabase ? 'in production' : 'with DATABASE_URL set'} (EMBEDDED_NODE=on would)`;
     return new EmbeddedNodeConfig({
       enabled,
       concurrency: env.EMBEDDED_NODE_CONCURRENCY ?? null,
       nodes: env.EMBEDDED_NODES ?? 1,
-      embeddedDatabase: !raw.DATABASE_URL,
+      embeddedDatabase,
       ignored:
         enabled || given.length === 0
           ? null

@@ -1,7 +1,7 @@
 import type { LoggerService } from '@nestjs/common';
 import pino, { DestinationStream, Logger } from 'pino';
 import { FrameworkChatterFilter } from './framework-chatter';
-import { packageVersion } from '../common/config/core.config';
+import { APP_VERSION_PATTERN, packageVersion } from '../common/config/core.config';
 import { batchedStdout } from './line-batcher';
 import { LOG_LEVELS } from './logging.config';
 
@@ -26,10 +26,17 @@ export function bootstrapLogger(
  * The `fatal` line of a start refused for its settings (exit 78), which come before any configuration, hence
  * any logger: a log pipeline reading stdout sees why, as for every other failed start. Written at once.
  */
-export function logRefusedSettings(message: string, env: NodeJS.ProcessEnv = process.env): void {
+export function logRefusedSettings(
+  message: string,
+  env: NodeJS.ProcessEnv = process.env,
+  destination: DestinationStream = pino.destination({ sync: true }),
+): void {
   const level = env.LOG_LEVEL !== undefined && LOG_LEVELS.includes(env.LOG_LEVEL) ? env.LOG_LEVEL : 'info';
-  const version = env.APP_VERSION ?? packageVersion();
-  const logger = bootstrapLogger({ logging: { level }, core: { version } }, pino.destination({ sync: true }));
+  // Only a valid APP_VERSION: the refused one may be what the line reports, and a message never echoes a value.
+  const { APP_VERSION } = env;
+  const version =
+    APP_VERSION !== undefined && APP_VERSION_PATTERN.test(APP_VERSION) ? APP_VERSION : packageVersion();
+  const logger = bootstrapLogger({ logging: { level }, core: { version } }, destination);
   logger.fatal?.(`startup failed: ${message}`, 'Bootstrap');
 }
 

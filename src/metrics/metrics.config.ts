@@ -1,11 +1,11 @@
 import { defineFeatureConfig } from '../common/config/feature-config';
 import { cidrListProblems } from '../common/config/problems';
 import { splitList } from '../common/config/values';
-import { SecretVariable, TextVariable } from '../common/config/variables';
+import { TextVariable, TokenVariable } from '../common/config/variables';
 
 export class MetricsVariables {
   /** Bearer token Prometheus must present on `/metrics`; compared in constant time. */
-  @SecretVariable()
+  @TokenVariable()
   METRICS_TOKEN?: string;
 
   @TextVariable({ maxLength: 8192 })

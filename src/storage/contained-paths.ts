@@ -1,4 +1,5 @@
-import { mkdir, realpath } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
+import { makeDirectories } from '../common/fs/make-directories';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { ContentUnavailableError } from './content-store';
 
@@ -15,7 +16,7 @@ export async function resolveRoots(roots: readonly string[]): Promise<string[]> 
   if (roots.length === 0) throw new Error('a content store needs at least one root directory');
   const resolved: string[] = [];
   for (const root of roots) {
-    await mkdir(root, { recursive: true, mode: 0o700 });
+    makeDirectories(root, 0o700);
     resolved.push(await realpath(root));
   }
   return resolved;

@@ -118,6 +118,18 @@ export class WasmConfig {
   }
 }
 
+/**
+ * A per-user share set above the whole is refused, not cut down: the operator meant something else. The default
+ * (half) always fits. A value outside its own range is said by the schema already.
+ */
+function perUserConcurrencyProblems(env: WasmVariables): string[] {
+  const perUser = env.WASM_MAX_CONCURRENCY_PER_USER;
+  const max = env.WASM_MAX_CONCURRENCY ?? availableParallelism();
+  if (typeof perUser !== 'number' || typeof max !== 'number' || max < 1 || perUser <= max) return [];
+  const unset = env.WASM_MAX_CONCURRENCY === undefined ? ` (unset: the number of cores, ${max})` : '';
+  return [`WASM_MAX_CONCURRENCY_PER_USER: must be at most WASM_MAX_CONCURRENCY${unset}`];
+}
+
 /** Uploaded modules live with the rest of the service's data unless roots are named. */
 const allowedRoots = (env: WasmVariables, dataDir: string, cwd: string): string[] =>
   splitList(env.WASM_ALLOWED_ROOTS ?? join(dataDir, 'wasm-modules')).map((path) => resolvePath(path, cwd));
@@ -125,10 +137,12 @@ const allowedRoots = (env: WasmVariables, dataDir: string, cwd: string): string[
 export const wasmConfig = defineFeatureConfig({
   token: WasmConfig,
   schema: WasmVariables,
-  check: (env) =>
-    env.WASM_ALLOWED_ROOTS !== undefined && splitList(env.WASM_ALLOWED_ROOTS).length === 0
+  check: (env) => [
+    ...(env.WASM_ALLOWED_ROOTS !== undefined && splitList(env.WASM_ALLOWED_ROOTS).length === 0
       ? ['WASM_ALLOWED_ROOTS: must name at least one directory']
-      : [],
+      : []),
+    ...perUserConcurrencyProblems(env),
+  ],
   // Uploads go to the first root; the others are only read.
   directories: (env, { core, cwd }) =>
     allowedRoots(env, core.dataDir, cwd).map((path, index) => ({
@@ -146,10 +160,7 @@ export const wasmConfig = defineFeatureConfig({
       maxMemoryBytes: (env.WASM_MAX_MEMORY_MB ?? 256) * 1024 * 1024,
       maxConcurrency,
       // Half the slots by default: a second user finds one free however many runs the first has queued.
-      maxConcurrencyPerUser: Math.min(
-        maxConcurrency,
-        env.WASM_MAX_CONCURRENCY_PER_USER ?? Math.ceil(maxConcurrency / 2),
-      ),
+      maxConcurrencyPerUser: env.WASM_MAX_CONCURRENCY_PER_USER ?? Math.ceil(maxConcurrency / 2),
       maxQueuedPerUser: env.WASM_MAX_QUEUED_PER_USER ?? 16,
       // v8 by the benchmark in bench/wasm.ts (numbers in bench/README.md).
       defaultRuntime: env.WASM_DEFAULT_RUNTIME ?? 'v8',

@@ -69,8 +69,8 @@ const COMPANIONS: Record<string, Record<string, string>> = {
   // The offline threshold must exceed the heartbeat interval: each bound of one needs room in the other.
   NODE_HEARTBEAT_INTERVAL_SECS: { NODE_OFFLINE_AFTER_SECS: '86400' },
   NODE_OFFLINE_AFTER_SECS: { NODE_HEARTBEAT_INTERVAL_SECS: '1' },
-  // Per-user runs are at most WASM_MAX_CONCURRENCY: on one core both are 1, and no other value would show.
-  WASM_MAX_CONCURRENCY_PER_USER: { WASM_MAX_CONCURRENCY: '4' },
+  // Per-user runs are at most WASM_MAX_CONCURRENCY (refused above it): room for every value of the range.
+  WASM_MAX_CONCURRENCY_PER_USER: { WASM_MAX_CONCURRENCY: '256' },
 };
 export const companions = (name: string): Record<string, string> => COMPANIONS[name] ?? {};
 

@@ -3,6 +3,9 @@ import { dirname, join } from 'node:path';
 import { ChoiceVariable, PatternVariable, TextVariable } from './variables';
 import { resolvePath } from './values';
 
+/** What APP_VERSION may be: it is logged on every line and reported by the health endpoint. */
+export const APP_VERSION_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+
 export const ENVIRONMENTS = ['development', 'test', 'production'] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];
 
@@ -14,7 +17,7 @@ export class CoreVariables {
   @TextVariable()
   NODE_ENV?: string;
 
-  @PatternVariable(/^[A-Za-z0-9._-]{1,64}$/)
+  @PatternVariable(APP_VERSION_PATTERN)
   APP_VERSION?: string;
 
   @TextVariable({ maxLength: 4096 })

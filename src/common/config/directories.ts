@@ -1,4 +1,4 @@
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /** A directory a feature creates (when missing) or uses at boot: the config check looks at it first. */
@@ -13,6 +13,26 @@ export interface DirectoryUse {
 }
 
 const codeOf = (error: unknown) => (error as NodeJS.ErrnoException).code ?? 'error';
+
+/** Kernel file systems (statfs magic numbers) that hold no directories or files of ours. */
+const KERNEL_FILE_SYSTEMS = new Map<number, string>([
+  [0x9fa0, 'proc'],
+  [0x62656572, 'sysfs'],
+  [0x27e0eb, 'cgroup'],
+  [0x63677270, 'cgroup2'],
+  [0x64626720, 'debugfs'],
+  [0x74726163, 'tracefs'],
+  [0x73636673, 'securityfs'],
+  [0x1cd1, 'devpts'],
+]);
+
+function kernelFileSystem(path: string): string | undefined {
+  try {
+    return KERNEL_FILE_SYSTEMS.get(statfsSync(path).type);
+  } catch {
+    return undefined; // no statfs here: access() alone decides
+  }
+}
 
 /**
  * What would keep a directory from being created or used at boot, found without creating anything (the check
@@ -37,6 +57,13 @@ export function directoryProblem({ variable, path, write }: DirectoryUse): strin
     }
   }
   const created = existing !== path;
+  // access() grants root W_OK on /proc and /sys, where nothing can be made: there Node's recursive mkdir
+  // never returns (mkdir says ENOENT though the parent exists), so such a path is refused before.
+  const kernel = created || write ? kernelFileSystem(existing) : undefined;
+  if (kernel)
+    return created
+      ? `${variable}: cannot create ${path}: ${existing} is on ${kernel}, a kernel file system`
+      : `${variable}: ${path} is not writable: it is on ${kernel}, a kernel file system`;
   try {
     accessSync(
       existing,

@@ -35,6 +35,9 @@ const RULE_TEXTS: Record<string, string> = {
     'is not a Redis URL: redis://[user:password@]host:port/database (rediss:// for TLS), or for a Unix ' +
     'socket unix:///path/to/redis.sock?db=n',
   matches: 'has characters that are not allowed',
+  hasNoWhitespace:
+    'must not contain whitespace (a trailing newline from the file it was read from, say): a bearer token ' +
+    'holds none, so it could never match',
   isString: 'must be a string',
 };
 

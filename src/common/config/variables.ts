@@ -19,13 +19,15 @@ import {
  * boot report (see describeProblems), so a schema never needs a message of its own.
  */
 
-const toInt = ({ value }: { value: unknown }) =>
-  typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value.trim()) : value;
 /** A blank value counts as unset. */
 export const emptyToUndefined = ({ value }: { value: unknown }) =>
   typeof value === 'string' && value.trim() === '' ? undefined : value;
+const toInt = ({ value }: { value: unknown }) =>
+  typeof value === 'string' && /^-?\d+$/.test(value.trim())
+    ? Number(value.trim())
+    : emptyToUndefined({ value });
 
-/** A whole number from `min` to `max`; any other text stays text and fails `isInt`. */
+/** A whole number from `min` to `max`, or blank (unset); any other text stays text and fails `isInt`. */
 export const IntVariable = (min: number, max: number) =>
   applyDecorators(Transform(toInt), IsOptional(), IsInt(), Min(min), Max(max));
 
@@ -43,6 +45,19 @@ export const TextVariable = ({ minLength, maxLength }: { minLength?: number; max
  * placeholder words: config/production-policy.ts).
  */
 export const SecretVariable = () => TextVariable({ minLength: 16, maxLength: 512 });
+
+/**
+ * A secret a client sends back as it is (a bearer token): whitespace could never match what arrives in the header,
+ * and is most often the newline at the end of the file the value was read from.
+ */
+export const TokenVariable = () =>
+  applyDecorators(
+    SecretVariable(),
+    ValidateBy({
+      name: 'hasNoWhitespace',
+      validator: { validate: (value: unknown) => typeof value === 'string' && !/\s/.test(value) },
+    }),
+  );
 
 export const ChoiceVariable = (values: readonly string[]) =>
   applyDecorators(Transform(emptyToUndefined), IsOptional(), IsIn(values));
