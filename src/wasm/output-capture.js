@@ -2,6 +2,12 @@
 'use strict';
 
 /**
+ * Small writes are copied into blocks of this size: one buffer per write (a program that putc()s) filled the
+ * guest worker's 64 MB heap long before the output cap, with ~300 000 one-byte writes.
+ */
+const BLOCK_BYTES = 64 * 1024;
+
+/**
  * Collects up to `max` bytes of a guest's stdout or stderr, in both runtimes' worker threads (plain
  * JavaScript, like them, so it runs from src/ in tests and from dist/ once copied as an asset).
  */
@@ -12,6 +18,8 @@ class Capture {
     this.length = 0;
     /** @type {Uint8Array[]} */
     this.chunks = [];
+    /** Bytes used in the last chunk (a block being filled). */
+    this.used = 0;
   }
 
   /**
@@ -23,19 +31,43 @@ class Capture {
     // An empty write keeps nothing: a guest looping on them filled the worker's heap with empty chunks.
     if (bytes.length === 0) return true;
     const room = this.max - this.length;
-    if (bytes.length > room) {
-      if (room > 0) this.chunks.push(bytes.slice(0, room));
-      this.length = this.max;
-      return false;
+    const kept = bytes.length > room ? bytes.subarray(0, room) : bytes;
+    this.append(kept);
+    return bytes.length <= room;
+  }
+
+  /** @param {Uint8Array} bytes */
+  append(bytes) {
+    if (bytes.length === 0) return;
+    const last = this.chunks[this.chunks.length - 1];
+    if (last && this.used + bytes.length <= last.length) {
+      last.set(bytes, this.used);
+      this.used += bytes.length;
+    } else if (bytes.length >= BLOCK_BYTES) {
+      this.seal();
+      this.chunks.push(bytes.slice());
+      this.used = bytes.length;
+    } else {
+      this.seal();
+      const block = new Uint8Array(Math.min(BLOCK_BYTES, this.max - this.length));
+      block.set(bytes);
+      this.chunks.push(block);
+      this.used = bytes.length;
     }
-    this.chunks.push(bytes.slice());
     this.length += bytes.length;
-    return true;
+  }
+
+  /** Trims the last block to what it holds, before another chunk follows it. */
+  seal() {
+    const index = this.chunks.length - 1;
+    if (index >= 0 && this.used < this.chunks[index].length)
+      this.chunks[index] = this.chunks[index].slice(0, this.used);
   }
 
   /** Everything kept, in an ArrayBuffer of its own (not Node's shared pool), so it can be transferred. */
   bytes() {
-    if (this.chunks.length === 1) return this.chunks[0]; // a slice: its own ArrayBuffer, exactly
+    this.seal();
+    if (this.chunks.length === 1) return this.chunks[0]; // its own ArrayBuffer, exactly
     const out = new Uint8Array(this.length);
     let offset = 0;
     for (const chunk of this.chunks) {

@@ -39,7 +39,10 @@ export type Fixture =
   | 'stdio_stat'
   | 'table_grow'
   | 'big_table'
-  | 'zero_writes';
+  | 'zero_writes'
+  | 'file_writer'
+  | 'fd_edges'
+  | 'byte_writes';
 
 export function fixture(name: Fixture): Buffer {
   return readFileSync(join(FIXTURES, `${name}.wasm`));

@@ -96,8 +96,28 @@ const client = (async () => {
   }
   return { sdk, wasmer };
 })();
+/**
+ * The process's resident size once this worker's client was ready. What guests write to their in-memory file
+ * system stays in the SDK's memory after their sandbox is closed (a probe's 1 GB file stayed, and later runs of
+ * other users then failed or timed out): a worker past GROWTH_LIMIT_BYTES of growth since is replaced, which
+ * frees it. The measure is the whole process's, so other work can retire a worker early; that costs a start.
+ */
+let rssAtReady = 0;
+const GROWTH_LIMIT_BYTES = 512 * 1024 * 1024;
+
+/** Why this worker should be replaced after a run, or null. */
+function outgrown() {
+  const grown = process.memoryUsage.rss() - rssAtReady;
+  return grown > GROWTH_LIMIT_BYTES
+    ? `the process grew by ${Math.round(grown / 1048576)} MB since this worker started (what guests wrote to their file systems stays in the SDK's memory)`
+    : null;
+}
+
 client.then(
-  () => port.postMessage({ type: 'ready' }),
+  () => {
+    rssAtReady = process.memoryUsage.rss();
+    port.postMessage({ type: 'ready' });
+  },
   // Without a client this worker is useless: failing it lets the main thread replace it.
   (error) => {
     throw error;
@@ -309,6 +329,8 @@ port.on('message', (message) => {
   if (message.type === 'run') {
     void execute(message.job).then((outcome) => {
       const { result } = outcome;
+      const grown = outcome.healthy ? outgrown() : null;
+      if (grown) Object.assign(outcome, { healthy: false, warning: grown });
       port.postMessage({ type: 'result', id: message.job.id, ...outcome }, [
         /** @type {ArrayBuffer} */ (result.stdout.buffer),
         /** @type {ArrayBuffer} */ (result.stderr.buffer),

@@ -114,6 +114,18 @@ describe('guests of the v8 runtime stay inside', () => {
     expect(sut.outcome).toBe('timeout');
     expect(sut.stderr).toBe('');
   });
+
+  it('answers reads and writes of the wrong stdio descriptor, and a clock id past 3, with EBADF itself', async () => {
+    const sut = await run('fd_edges', { deterministic: true });
+    expect([sut.outcome, sut.exit_code]).toEqual(['exit_nonzero', 80808]);
+  });
+
+  it('keeps output written a byte at a time up to the output cap, and stops it there', async () => {
+    const ok = await run('byte_writes', { args: ['500000'] });
+    expect([ok.outcome, String(ok.stdout).length]).toEqual(['ok', 500000]);
+    const capped = await run('byte_writes', { args: ['700000'], limits: { maxOutputBytes: 600000 } });
+    expect(capped.outcome).toBe('output_limit');
+  });
 });
 
 function lstatExists(path: string): boolean {
