@@ -10,15 +10,19 @@ import { collectUnnamedBytes } from '../storage/unnamed-bytes';
 import { WasmConfig } from './wasm.config';
 import type { ModuleCheck } from './module-check';
 import { ModuleChecker } from './module-checker';
+import { WASIX_SPAWNS } from './runtime';
 import { ImportEntry, ModuleSummary } from './wasm-binary';
 import { NewWasmModule, WasmModuleRecord, WasmModulesRepository } from './wasm-modules.repository';
 
 const MAX_SUMMARY_ENTRIES = 1000;
 const WASI_MODULE = 'wasi_snapshot_preview1';
 
-/** Accepted at upload: WASI preview 1 for both runtimes, and WASIX (wasmer only, checked again at run). */
-export function isAllowedImportModule(module: string): boolean {
-  return module === WASI_MODULE || /^wasix_[A-Za-z0-9_]+$/.test(module);
+/**
+ * Accepted at upload: WASI preview 1 for both runtimes, and WASIX (wasmer only, checked again at run) but for
+ * its functions that start another module or thread, which no runtime runs (WASIX_SPAWNS).
+ */
+export function isAllowedImport({ module, name }: ImportEntry): boolean {
+  return module === WASI_MODULE || (/^wasix_[A-Za-z0-9_]+$/.test(module) && !WASIX_SPAWNS.test(name));
 }
 
 /** An import named for a message: escaped and bounded, since the names come from an untrusted binary. */
@@ -189,9 +193,12 @@ export class ModuleStoreService {
     const checked = await check(bytes);
     if (!checked.ok) throw invalid(checked.reason);
     const summary = checked.summary;
-    const offending = summary.imports.find((entry) => !isAllowedImportModule(entry.module));
+    const offending = summary.imports.find((entry) => !isAllowedImport(entry));
     if (offending) {
-      throw invalid(`import ${describeImport(offending)} is not allowed: only WASI (or WASIX) imports are`);
+      throw invalid(
+        `import ${describeImport(offending)} is not allowed: only WASI (or WASIX) imports are, and not ` +
+          'those that start another module or thread',
+      );
     }
     if (!summary.exports.some((e) => e.name === '_start' && e.kind === 'function')) {
       throw invalid('is not a WASI command: it does not export a _start function');

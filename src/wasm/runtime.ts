@@ -1,5 +1,12 @@
 import { WasmRuntimeName } from './wasm.config';
 
+/**
+ * WASIX functions that start another module or thread (proc_exec3, proc_spawn, proc_fork, thread_spawn, …): not
+ * available. A module a guest writes to its file system and starts is not the one whose memory was capped, and
+ * a probe's child grew to 2 GiB, several at once, past WASM_MAX_MEMORY_MB.
+ */
+export const WASIX_SPAWNS = /^(proc_exec|proc_spawn|proc_fork|thread_spawn)/;
+
 /** One execution, as handed to a runtime. Everything is already validated and capped by WasmService. */
 export interface RuntimeJob {
   moduleHash: string;

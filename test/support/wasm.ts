@@ -42,7 +42,8 @@ export type Fixture =
   | 'zero_writes'
   | 'file_writer'
   | 'fd_edges'
-  | 'byte_writes';
+  | 'byte_writes'
+  | 'wasix_spawn';
 
 export function fixture(name: Fixture): Buffer {
   return readFileSync(join(FIXTURES, `${name}.wasm`));

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { CANCELLED, RuntimeJob, RuntimeResult, WasmRuntime } from '../runtime';
+import { CANCELLED, RuntimeJob, RuntimeResult, WASIX_SPAWNS, WasmRuntime } from '../runtime';
 import { COMPILED_BYTES_PER_MODULE_BYTE, DEFAULT_MODULE_CACHE_BYTES } from '../v8/v8.runtime';
 
 const WORKER_FILE = join(__dirname, 'wasmer-worker.js');
@@ -55,13 +55,6 @@ export interface WasmerRuntimeOptions {
 const RUNS_PER_WORKER = 500;
 
 /**
- * WASIX functions that start another module or thread (proc_exec3, proc_spawn, proc_fork, thread_spawn, …):
- * not available. A module a guest writes to its file system and starts is not the one whose memory was capped,
- * and a probe's child grew to 2 GiB, several at once, past WASM_MAX_MEMORY_MB.
- */
-const SPAWNS = /^(proc_exec|proc_spawn|proc_fork|thread_spawn)/;
-
-/**
  * Runs WASI/WASIX commands with @wasmer/sdk, one SDK client per worker thread and one guest per worker at a
  * time. Each call gets a fresh sandbox (so no file a guest writes survives into another call), with
  * networking disabled and only the virtual file system; stdout and stderr are streamed, and a guest whose
@@ -92,7 +85,7 @@ export class WasmerRuntime implements WasmRuntime {
 
   supportsImport(module: string, name: string): boolean {
     if (module === WASI_MODULE) return true;
-    return /^wasix_[A-Za-z0-9_]+$/.test(module) && !SPAWNS.test(name);
+    return /^wasix_[A-Za-z0-9_]+$/.test(module) && !WASIX_SPAWNS.test(name);
   }
 
   /** Starts the pool ahead of the first call (optional: workers are also started on demand). */

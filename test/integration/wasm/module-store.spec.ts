@@ -127,6 +127,17 @@ describeEachDatabase('module store on %s', (database) => {
     await expect(store.metadata(sha256(bytes))).rejects.toMatchObject({ code: 'not_found' });
   });
 
+  it('refuses WASIX functions that start another module or thread (422 naming the import); other WASIX passes', async () => {
+    const spawner = fixture('wasix_spawn');
+    await expect(store.store(spawner, userId)).rejects.toMatchObject({
+      code: 'validation_error',
+      message: expect.stringContaining('"wasix_32v1.proc_spawn"'),
+    });
+    // Negative control: the same module importing another WASIX function (a name of the same length) is stored.
+    const other = Buffer.from(spawner.toString('latin1').replace('proc_spawn', 'proc_idle_'), 'latin1');
+    await expect(store.store(other, userId)).resolves.toMatchObject({ record: { moduleId: sha256(other) } });
+  });
+
   it('answers 404 for unknown and malformed ids', async () => {
     await expect(store.metadata('0'.repeat(64))).rejects.toMatchObject({ code: 'not_found' });
     await expect(store.metadata('../../etc/passwd')).rejects.toMatchObject({ code: 'not_found' });
