@@ -29,22 +29,7 @@ export class CredentialRecheck extends CredentialCheck {
     }
     const status = await this.statuses.get(principal.userId);
     if (!status || status.disabled || status.role !== principal.role) return false;
-    return accessTokenEpoch(headers.authorization) === status.accessTokenEpoch;
-  }
-}
-
-/**
- * The epoch claim of a bearer token that was verified when the request was authenticated (only the claim is
- * read again here: the signature cannot have changed); NaN for anything unreadable, which matches no epoch.
- */
-function accessTokenEpoch(authorization: string | string[] | undefined): number {
-  if (typeof authorization !== 'string') return NaN;
-  const payload = authorization.replace(/^bearer\s+/i, '').split('.')[1] ?? '';
-  try {
-    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { epoch?: unknown };
-    return claims.epoch === undefined ? 0 : typeof claims.epoch === 'number' ? claims.epoch : NaN;
-  } catch {
-    return NaN;
+    return principal.accessTokenEpoch === status.accessTokenEpoch;
   }
 }
 

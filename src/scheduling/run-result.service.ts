@@ -79,7 +79,10 @@ export class RunResultService {
     let effect: OkEffect = noEffect('');
     let finished: { taskType?: string; status?: string } = {};
     // A proof costs up to seconds of a verifier thread: a result this node did not sign never gets that far.
-    if (dto.proof !== undefined && (await this.signedByAnotherKey(nodeId, runId, dto, { receipts, caller })))
+    if (
+      dto.proof !== undefined &&
+      (await this.zkResults.signedByAnotherKey(nodeId, runId, dto, receipts, caller))
+    )
       throw signatureInvalid();
     const zk = await this.zkResults.verify(nodeId, runId, dto);
     const proofRejected = zk !== null && !zk.accepted;
@@ -319,30 +322,6 @@ export class RunResultService {
     if (!run || run.status !== 'leased' || !run.leaseLive || run.nodePublicKey === null) return null;
     if (!OPEN.has(run.taskStatus) || (run.minNodes !== 1 && run.runTarget !== 1)) return null;
     return { ...run, nodePublicKey: run.nodePublicKey, completesAlone: true };
-  }
-
-  /**
-   * Before a proof is verified: true when the run is this node's live lease and the receipt does not verify
-   * against its key (audited). Anything else (no such run, a lost lease, no key, a wrong output hash) is left
-   * to the result's transaction, which answers it with the run locked.
-   */
-  private async signedByAnotherKey(
-    nodeId: string,
-    runId: string,
-    dto: RunResultRequestDto,
-    { receipts, caller }: { receipts: SubmissionReceipts; caller: ResultCaller | undefined },
-  ): Promise<boolean> {
-    const run = isUuid(runId) ? await this.runs.readForResult(runId.toLowerCase()) : null;
-    if (!run || run.nodeId !== nodeId || run.status !== 'leased' || run.fence !== dto.fence) return false;
-    // The field's rule first: a receipt signed with the proof's hash, as for a zk run, is not a forgery.
-    if (run.taskType !== 'zk_proof')
-      throw AppException.invalidField('proof', 'only zk_proof tasks take a proof');
-    if (run.nodePublicKey === null) return false;
-    const outputHash = jsonSha256Hex(dto.output ?? null);
-    if (outputHash !== dto.output_hash) return false;
-    if (receipts.verify(receiptOf(run, dto, outputHash), dto.signature, run.nodePublicKey)) return false;
-    (await this.release.refuseSignature(run, dto.fence, caller))();
-    return true;
   }
 
   /** The run's result, and with `completes` its task's completion, if the lease still holds (else false). */

@@ -7,6 +7,8 @@ import { ProofCheck, ProofVerificationService } from '../proofs/proof-verificati
 import { ProofsConfig } from '../proofs/proofs.config';
 import { TasksRepository } from '../tasks/tasks.repository';
 import type { RunResultRequestDto } from './dto/result.dto';
+import { receiptOf, SubmissionReceipts } from './result-receipt';
+import { ResultCaller, RunRelease } from './run-release';
 import { RunForResult, RunsRepository } from './runs.repository';
 import { SchedulingConfig } from './scheduling.config';
 
@@ -54,7 +56,33 @@ export class ZkResults {
     private readonly proofs: ProofVerificationService,
     private readonly config: SchedulingConfig,
     private readonly proofsConfig: ProofsConfig,
+    private readonly release: RunRelease,
   ) {}
+
+  /**
+   * Before a proof is verified (a result this node did not sign never costs a verifier thread): true when the run is this node's live lease and the receipt does not verify
+   * against its key (audited). Anything else (no such run, a lost lease, no key, a wrong output hash) is left
+   * to the result's transaction, which answers it with the run locked.
+   */
+  async signedByAnotherKey(
+    nodeId: string,
+    runId: string,
+    dto: RunResultRequestDto,
+    receipts: SubmissionReceipts,
+    caller: ResultCaller | undefined,
+  ): Promise<boolean> {
+    const run = isUuid(runId) ? await this.runs.readForResult(runId.toLowerCase()) : null;
+    if (!run || run.nodeId !== nodeId || run.status !== 'leased' || run.fence !== dto.fence) return false;
+    // The field's rule first: a receipt signed with the proof's hash, as for a zk run, is not a forgery.
+    if (run.taskType !== 'zk_proof')
+      throw AppException.invalidField('proof', 'only zk_proof tasks take a proof');
+    if (run.nodePublicKey === null) return false;
+    const outputHash = jsonSha256Hex(dto.output ?? null);
+    if (outputHash !== dto.output_hash) return false;
+    if (receipts.verify(receiptOf(run, dto, outputHash), dto.signature, run.nodePublicKey)) return false;
+    (await this.release.refuseSignature(run, dto.fence, caller))();
+    return true;
+  }
 
   /**
    * Before the result's transaction: verification runs on the verifier pool's threads, never while holding the

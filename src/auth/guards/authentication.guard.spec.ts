@@ -163,6 +163,7 @@ describe('AuthenticationGuard', () => {
         role: 'user',
         scopes: ROLE_SCOPES.user,
         authMethod: 'jwt',
+        accessTokenEpoch: user.accessTokenEpoch,
       });
       expect(failures.clients).toHaveLength(0);
     });

@@ -60,6 +60,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       role: status.role,
       scopes: ROLE_SCOPES[status.role],
       authMethod: 'jwt',
+      accessTokenEpoch: status.accessTokenEpoch,
     };
   }
 }

@@ -8,6 +8,8 @@ export interface Principal {
   role: Role;
   scopes: readonly Scope[];
   authMethod: 'jwt' | 'api_key';
+  /** An access token's epoch claim (JWT only): a request outliving its check compares it again (CredentialCheck). */
+  accessTokenEpoch?: number;
   keyId?: string;
   /** The API key's `rate_limit_tier` (general, elevated, unlimited). */
   rateLimitTier?: string;
