@@ -1,22 +1,11 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { capModule } from '../../../src/wasm/wasm-binary';
 import { RuntimeJob } from '../../../src/wasm/runtime';
 import { WasmerRuntime } from '../../../src/wasm/wasmer/wasmer.runtime';
 import { eventually } from '../../support/eventually';
-import { fixture, sha256 } from '../../support/wasm';
+import { fixture, guestThreads, sha256 } from '../../support/wasm';
 
 /** Threads of this process at nice ≥ 10: the wasmer workers and every thread the SDK started in them. */
-function guestThreads(): number | null {
-  if (!existsSync('/proc/self/task')) return null;
-  return readdirSync('/proc/self/task').filter((tid) => {
-    try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) >= 10;
-    } catch {
-      return false;
-    }
-  }).length;
-}
+const guestThreadCount = (): number | null => guestThreads()?.size ?? null;
 
 const job = (inputs: unknown): RuntimeJob => ({
   moduleHash: sha256(fixture('echo')),
@@ -32,7 +21,7 @@ const job = (inputs: unknown): RuntimeJob => ({
 /** The worker-pool mechanics of the wasmer runtime; its contract is the conformance suite's subject. */
 describe('WasmerRuntime worker pool', () => {
   it('replaces a worker after runsPerWorker runs without failing a call, and close() ends every SDK thread', async () => {
-    const before = guestThreads();
+    const before = guestThreadCount();
     const runtime = new WasmerRuntime({ poolSize: 1, runsPerWorker: 2 });
     try {
       for (let i = 0; i < 5; i++) {
@@ -40,12 +29,12 @@ describe('WasmerRuntime worker pool', () => {
         expect(result).toEqual(expect.objectContaining({ end: 'exited', exitCode: 0 }));
         expect(JSON.parse(Buffer.from(result.stdout).toString('utf8'))).toEqual({ call: i });
       }
-      if (before !== null) expect(guestThreads()).toBeGreaterThan(before);
+      if (before !== null) expect(guestThreadCount()).toBeGreaterThan(before);
     } finally {
       await runtime.close();
     }
     // terminate() resolves once the worker's thread has ended, and a worker ends its nested workers first.
-    if (before !== null) expect(guestThreads()).toBe(before);
+    if (before !== null) expect(guestThreadCount()).toBe(before);
     await expect(runtime.run(job(null))).rejects.toThrow('closed');
   });
 
