@@ -227,7 +227,6 @@ export class CircuitRepository {
     await this.db.execute(`DELETE FROM circuits WHERE circuit_id = $1`, [circuitId]);
   }
 
-  /** Whether any circuit's wasm or zkey is the stored file `sha256`. */
   /** Those of `ids` that no circuit (retired ones included) names as its wasm or zkey. */
   async unnamedArtifacts(ids: string[]): Promise<string[]> {
     const rows = await this.db.query<{ id: string }>(

@@ -79,7 +79,6 @@ export class ProofArtifactRepository {
     return affected > 0 ? proofId : null;
   }
 
-  /** The task's creator, or null when there is no such task. */
   /** The task's creator, type and circuit; null when there is no such task. */
   async taskOwner(taskId: string): Promise<ProofTaskOwner | null> {
     const rows = await this.db.query<{ creator_id: string; task_type: string; circuit_id: string | null }>(
