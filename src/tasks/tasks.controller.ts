@@ -137,7 +137,8 @@ export class TasksController {
       'Server-Sent Events with increasing ids: `status` (`{task_id, status, status_reason, attempts, at}`, ' +
       'the reason recorded with that change) and `run` (`{task_id, run_id, node_id, status, attempt, ' +
       'outcome, at}`); a `: heartbeat` comment every TASK_EVENTS_HEARTBEAT_MS (15 s by default). Ends after ' +
-      'the terminal status event (`completed`, `failed` or `cancelled`); events carry no result: read the ' +
+      "the terminal status event (`completed`, `failed` or `cancelled`; a quorum task's run still leased at " +
+      'its decision may end later, as a `run` event after it); events carry no result: read the ' +
       'task (GET /tasks/:task_id) then. A stream cut short resumes with Last-Event-ID',
   })
   @ApiNoContentResponse({

@@ -46,7 +46,12 @@ export class AuditQueryDto extends PageQueryDto {
   @MaxLength(128)
   resource_id?: string;
 
-  @ApiPropertyOptional({ format: 'date-time', description: 'Only rows recorded at or after this time' })
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description:
+      "Only rows recorded at or after this time: a row is stamped with its transaction's start and readable " +
+      'at its commit, so to follow the log ask again from a minute before the newest row read and skip seen ids',
+  })
   @IsOptional()
   @IsDateTime()
   from?: string;
