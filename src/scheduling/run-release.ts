@@ -100,7 +100,12 @@ export class RunRelease implements OnModuleInit {
     for (const run of ended) {
       // No backoff: a lost lease says the node went away, not that the task fails (max_attempts still bounds
       // a task that takes its nodes down), and the promise is redispatch within the lease + 2 s.
-      const released = await this.tasks.releaseSlot(run, 0);
+      // A quarantine is the server taking the run back for what the node did elsewhere: the task gets its
+      // attempt back (a node cannot get itself quarantined again and again: that takes an admin's reinstate).
+      const released =
+        cause === 'node_quarantined'
+          ? await this.tasks.returnSlot(run.taskId)
+          : await this.tasks.releaseSlot(run, 0);
       if (released === 'requeued') effect.requeued++;
       if (released === 'failed') {
         effect.exhausted.push(run.taskType);

@@ -96,9 +96,15 @@ describeEachDatabase('quorum faults and leases on %s', (database) => {
     for (let i = 0; i < 4; i++)
       tasks.push(await submitTask(ctx.app, h, { ...FIRST, inputs: { numbers: [i, 2], operation: 'sum' } }));
     const ids = tasks.map((t) => t.task_id);
-    const liarRuns = await liar.claim({ max: 4, wait_ms: 0 });
+    // A task of another user's that trusts one node and allows one attempt, which the liar holds too.
+    const bob = bearer((await operator('bob')).accessToken);
+    const single = await submitTask(ctx.app, bob, {
+      requirements: { min_nodes: 1, max_execution_time_sec: 60 },
+      max_attempts: 1,
+    });
+    const liarRuns = await liar.claim({ max: 5, wait_ms: 0 });
     const honestRuns = await h1.claim({ max: 4, wait_ms: 0 });
-    expect(liarRuns.map((r) => r.task_id).sort()).toEqual([...ids].sort());
+    expect(liarRuns.map((r) => r.task_id).sort()).toEqual([...ids, single.task_id].sort());
     expect(honestRuns.map((r) => r.task_id).sort()).toEqual([...ids].sort());
     const [kept] = liarRuns.filter((r) => r.task_id === ids[3]);
     // Three tasks where the liar is outvoted: the third invalid run quarantines it.
@@ -120,8 +126,12 @@ describeEachDatabase('quorum faults and leases on %s', (database) => {
       cancel: [],
     });
     expect((await liar.report(kept, 'ok', LIE)).statusCode).toBe(409);
-    const [again] = await h2.claim({ max: 1, wait_ms: 0 });
-    expect(again.task_id).toBe(ids[3]);
+    // Taken back by the server, not failed by the task: its attempt is given back, so the task that allowed
+    // one is queued again instead of failing as attempts_exhausted, and the quorum task's count is h1's alone.
+    expect(await getTask(ctx.app, single.task_id, bob)).toMatchObject({ status: 'pending', attempts: 0 });
+    expect((await getTask(ctx.app, ids[3], h)).attempts).toBe(1);
+    const again = await h2.claim({ max: 2, wait_ms: 0 });
+    expect(again.map((r) => r.task_id).sort()).toEqual([ids[3], single.task_id].sort());
   });
 
   it('a quarantined node whose leases were not taken back cannot keep them alive with heartbeats', async () => {
