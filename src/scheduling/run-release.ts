@@ -10,7 +10,7 @@ import type { LeaseLossCause } from '../metrics/metric-labels';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { NodeLoss } from '../nodes/node-loss';
 import { TaskEventSignal } from '../tasks/task-event-signal';
-import { TasksRepository } from '../tasks/tasks.repository';
+import { requeued, TasksRepository } from '../tasks/tasks.repository';
 import { WorkSignal } from '../tasks/work-signal';
 import { ReputationRepository } from './reputation.repository';
 import { EndedLease, EndedLeasesRepository } from './ended-leases.repository';
@@ -105,8 +105,8 @@ export class RunRelease implements OnModuleInit {
       const released =
         cause === 'node_quarantined'
           ? await this.tasks.returnSlot(run.taskId)
-          : await this.tasks.releaseSlot(run, 0);
-      if (released === 'requeued') effect.requeued++;
+          : await this.tasks.releaseSlot(run, 0, 'attempts_exhausted', 'waiting for a node');
+      if (requeued(released)) effect.requeued++;
       if (released === 'failed') {
         effect.exhausted.push(run.taskType);
         await this.tasks.withdrawLeases(run.taskId);
@@ -281,7 +281,7 @@ export class RunRelease implements OnModuleInit {
   /** Inside the caller's transaction: the task of a lease just ended gets slot and attempt back (in `effect`). */
   private async returnSlot(effect: UndeliveredEffect, taskId: string): Promise<void> {
     effect.taskIds.push(taskId);
-    if ((await this.tasks.returnSlot(taskId)) === 'requeued') effect.requeued++;
+    if (requeued(await this.tasks.returnSlot(taskId))) effect.requeued++;
   }
 
   /** Once returnUndelivered's transaction committed. */

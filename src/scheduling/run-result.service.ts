@@ -8,7 +8,7 @@ import type { RunReceipt } from '../common/receipts/receipt';
 import type { RunOutcome } from '../common/runs/run-outcomes';
 import { TransactionRunner } from '../database/transaction-runner';
 import { VcpMetrics } from '../metrics/vcp-metrics';
-import { TasksRepository } from '../tasks/tasks.repository';
+import { requeued, TasksRepository } from '../tasks/tasks.repository';
 import { TaskEventSignal } from '../tasks/task-event-signal';
 import { WorkSignal } from '../tasks/work-signal';
 import { RunResultRequestDto, RunResultResponseDto, TASK_FAULT_OUTCOMES } from './dto/result.dto';
@@ -374,7 +374,7 @@ export class RunResultService {
     // A node fault, or a task fault not yet confirmed: the slot goes back to the queue.
     const released = await this.tasks.releaseSlot(run, this.config.retryBaseMs);
     if (released === 'failed') return { ...noEffect('failed'), reason: 'attempts_exhausted' };
-    if (released === 'requeued') return { ...noEffect('pending'), requeued: true };
+    if (requeued(released)) return { ...noEffect(released), requeued: true };
     return noEffect(run.taskStatus);
   }
 }

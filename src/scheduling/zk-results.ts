@@ -5,7 +5,7 @@ import { proofHash } from '../common/receipts/receipt';
 import { isUuid } from '../common/validation/uuid';
 import { ProofCheck, ProofVerificationService } from '../proofs/proof-verification.service';
 import { ProofsConfig } from '../proofs/proofs.config';
-import { TasksRepository } from '../tasks/tasks.repository';
+import { requeued, TasksRepository } from '../tasks/tasks.repository';
 import type { RunResultRequestDto } from './dto/result.dto';
 import { receiptOf, SubmissionReceipts } from './result-receipt';
 import { ResultCaller, RunRelease } from './run-release';
@@ -155,7 +155,7 @@ export class ZkResults {
   async reject(run: RunForResult): Promise<ZkRejection> {
     const released = await this.tasks.releaseSlot(run, this.config.retryBaseMs, 'proof_invalid');
     if (released === 'failed') return { taskStatus: 'failed', reason: 'proof_invalid', requeued: false };
-    if (released === 'requeued') return { taskStatus: 'pending', reason: null, requeued: true };
+    if (requeued(released)) return { taskStatus: released, reason: null, requeued: true };
     return { taskStatus: run.taskStatus, reason: null, requeued: false };
   }
 

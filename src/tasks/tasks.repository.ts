@@ -54,6 +54,16 @@ export interface TaskFilter {
 export const NO_QUORUM_YET = "no quorum yet: one more run on another owner's node";
 
 /** The tasks table (and the run rows a task's owner reads). Soft-deleted tasks are invisible here. */
+/**
+ * What releasing a run's slot did to its task: queued again (`pending`), still `running` on its other runs with
+ * the slot open to another node, `failed` (no attempts left), or `unchanged` (the task was no longer open).
+ */
+export type SlotRelease = 'pending' | 'running' | 'failed' | 'unchanged';
+
+/** Whether a release left the task open for another run (a slot to fill: wake the waiting claims). */
+export const requeued = (release: SlotRelease): release is 'pending' | 'running' =>
+  release === 'pending' || release === 'running';
+
 @Injectable()
 export class TasksRepository {
   constructor(private readonly db: DatabaseSession) {}
@@ -197,7 +207,8 @@ export class TasksRepository {
     run: { taskId: string; runId: string },
     retryBaseMs: number,
     exhaustedReason = 'attempts_exhausted',
-  ): Promise<'requeued' | 'failed' | 'unchanged'> {
+    requeueReason = 'retrying after a failed run',
+  ): Promise<SlotRelease> {
     // Judged in the UPDATE, on the row version it changes: a release that waited for another release of the
     // same task saw, in a read of its own, active runs that the other had given back (the task got an attempt
     // more than it had), and would not re-check that the task was still open.
@@ -209,7 +220,7 @@ export class TasksRepository {
               run_target = GREATEST(run_target, min_nodes),
               status = CASE WHEN ${exhausted} THEN 'failed' WHEN active_runs = 1 THEN 'pending' ELSE status END,
               status_reason = CASE WHEN ${exhausted} THEN $3::varchar
-                                   WHEN active_runs = 1 THEN 'retrying after a failed run' ELSE status_reason END,
+                                   WHEN active_runs = 1 THEN $5::varchar ELSE status_reason END,
               completed_at = CASE WHEN ${exhausted} THEN now() ELSE completed_at END,
               not_before = now() + LEAST(300000, $2::int * power(2, LEAST(attempts - x.refund - 1, 20))
                                                  * (0.5 + random() / 2)) * interval '1 millisecond'
@@ -219,17 +230,16 @@ export class TasksRepository {
                   WHERE run.run_id = $4 AND run.quorum_run AND ${ownerFaultRun('o')})::int AS refund) x
         WHERE task_id = $1 AND status IN ${OPEN_STATUSES} AND active_runs > 0
        RETURNING status`,
-      [run.taskId, retryBaseMs, exhaustedReason, run.runId],
+      [run.taskId, retryBaseMs, exhaustedReason, run.runId, requeueReason],
     );
-    if (!row) return 'unchanged';
-    return row.status === 'failed' ? 'failed' : 'requeued';
+    return row ? (row.status as SlotRelease) : 'unchanged';
   }
 
   /**
    * A run refused for its node's fault alone (a result its node did not sign) gives its slot back and the
    * attempt its claim took: the task is queued again at once, as if that claim had not happened.
    */
-  async returnSlot(taskId: string): Promise<'requeued' | 'unchanged'> {
+  async returnSlot(taskId: string): Promise<SlotRelease> {
     const [row] = await this.db.query<{ status: string }>(
       `UPDATE tasks SET active_runs = active_runs - 1, attempts = GREATEST(attempts - 1, 0), updated_at = now(),
               -- As releaseSlot: a trusted node's run (adaptive replication) no longer stands for the task alone.
@@ -240,7 +250,7 @@ export class TasksRepository {
        RETURNING status`,
       [taskId],
     );
-    return row ? 'requeued' : 'unchanged';
+    return row ? (row.status as SlotRelease) : 'unchanged';
   }
 
   /**

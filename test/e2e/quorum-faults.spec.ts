@@ -72,6 +72,35 @@ describeEachDatabase('quorum faults and leases on %s', (database) => {
     expect((await z.report(rz, 'ok', { v: 1 })).statusCode).toBe(409);
   });
 
+  it("a failed run answers its task's status as it is: still running on the task's other run", async () => {
+    const [x, y] = [await agentOf(), await agentOf()];
+    const h = bearer(alice.accessToken);
+    const task = await submitTask(ctx.app, h, FIRST);
+    const [[rx], [ry]] = [await x.claim(), await y.claim()];
+    expect([rx.task_id, ry.task_id]).toEqual([task.task_id, task.task_id]);
+    const answer = (await x.report(rx, 'error', null)).json();
+    expect(answer).toMatchObject({ run_status: 'failed', task_status: 'running' });
+    expect((await getTask(ctx.app, task.task_id, h)).status).toBe('running');
+    // A lost lease requeues without a failed run: the reason says the task waits, not that it retries.
+    await ctx.dataSource.query(
+      `UPDATE task_runs SET lease_expires_at = now() - interval '1 second' WHERE run_id = $1`,
+      [ry.run_id],
+    );
+    await ctx.app.get(LeaseSweeper).sweep();
+    const [listed] = await ctx.dataSource.query<{ status: string; status_reason: string }[]>(
+      `SELECT status, status_reason FROM tasks WHERE task_id = $1`,
+      [task.task_id],
+    );
+    expect(listed).toEqual({ status: 'pending', status_reason: 'waiting for a node' });
+    // Out of the way of the next tests' claims.
+    const cancelled = await ctx.app.inject({
+      method: 'POST',
+      url: `/api/v1/tasks/${task.task_id}/cancel`,
+      headers: h,
+    });
+    expect(cancelled.statusCode).toBe(200);
+  });
+
   it("a task a lost lease fails (attempts exhausted) tells its other leased run's node to stop", async () => {
     const [x, y] = [await agentOf(), await agentOf()];
     const task = await submitTask(ctx.app, bearer(alice.accessToken), { ...FIRST, max_attempts: 1 });

@@ -83,7 +83,13 @@ export class LeaseReportDto {
   })
   renewed!: string[];
   @ApiProperty({ type: [String], description: 'Not yours any more: stop, do not report' }) lost!: string[];
-  @ApiProperty({ type: [String], description: 'Task cancelled: stop now' }) cancel!: string[];
+  @ApiProperty({
+    type: [String],
+    description:
+      'The task was cancelled or deleted, or failed while the run was leased (another run decided it): ' +
+      'stop now, do not report',
+  })
+  cancel!: string[];
 }
 
 export class HeartbeatResponseDto {
