@@ -71,6 +71,8 @@ export class PostgresDataSource extends DataSource {
     work: (executor: MigrationExecutor) => Promise<T>,
   ): Promise<T> {
     const runner = this.createQueryRunner();
+    // The lock's wait and a migration's statements may take longer than DB_QUERY_TIMEOUT_SECS: not bounded here.
+    const restoreQueryTimeout = withoutQueryTimeout(await runner.connect());
     try {
       // Session-level, not per transaction: migrations run one transaction each ('each'), all under the lock.
       await acquireMigrationLock(runner, this.migrationLockTimeoutMs);
@@ -83,9 +85,24 @@ export class PostgresDataSource extends DataSource {
         await releaseMigrationLock(runner);
       }
     } finally {
+      restoreQueryTimeout();
       await runner.release();
     }
   }
+}
+
+/**
+ * Lifts the pool's `query_timeout` from one pg client (pg reads it from the client's connection parameters at
+ * each query); the returned function puts it back before the client returns to the pool.
+ */
+function withoutQueryTimeout(client: unknown): () => void {
+  const parameters = (client as { connectionParameters?: { query_timeout?: number } }).connectionParameters;
+  if (!parameters) return () => undefined;
+  const saved = parameters.query_timeout;
+  parameters.query_timeout = 0;
+  return () => {
+    parameters.query_timeout = saved;
+  };
 }
 
 /**
@@ -122,6 +139,9 @@ export async function buildDataSourceOptions(
       max: database.maxConnections,
       connectionTimeoutMillis: database.connectionTimeoutMs,
       idleTimeoutMillis: 30_000,
+      // A PostgreSQL that stops answering (frozen, or a path that drops packets) gives no error and no reset:
+      // without a bound, a request holding a connection would wait for it as long as TCP does.
+      query_timeout: database.queryTimeoutMs,
     };
     Object.defineProperty(extra, MIGRATION_LOCK_TIMEOUT_MS, {
       value: database.migrationLockTimeoutMs,

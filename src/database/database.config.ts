@@ -15,6 +15,9 @@ export class DatabaseVariables {
   @IntVariable(1, 600)
   DB_CONNECTION_TIMEOUT_SECS?: number;
 
+  @IntVariable(1, 3600)
+  DB_QUERY_TIMEOUT_SECS?: number;
+
   @IntVariable(1, 86_400)
   DB_MIGRATION_LOCK_TIMEOUT_SECS?: number;
 
@@ -31,6 +34,11 @@ export class DatabaseConfig {
   readonly url!: string | null;
   readonly maxConnections!: number;
   readonly connectionTimeoutMs!: number;
+  /**
+   * How long a statement of the running service waits for PostgreSQL's answer before it fails (and its
+   * connection is closed, not reused); migrations are exempt.
+   */
+  readonly queryTimeoutMs!: number;
   /** How long a start waits for another session's migration lock before it gives up (PostgreSQL only). */
   readonly migrationLockTimeoutMs!: number;
   /** How often the embedded database is vacuumed and analyzed (it has no autovacuum); 0: never. */
@@ -52,6 +60,7 @@ export const databaseConfig = defineFeatureConfig({
       url: env.DATABASE_URL ?? null,
       maxConnections: env.DB_MAX_CONNECTIONS ?? 10,
       connectionTimeoutMs: (env.DB_CONNECTION_TIMEOUT_SECS ?? 30) * 1000,
+      queryTimeoutMs: (env.DB_QUERY_TIMEOUT_SECS ?? 30) * 1000,
       migrationLockTimeoutMs: (env.DB_MIGRATION_LOCK_TIMEOUT_SECS ?? 300) * 1000,
       embeddedVacuumIntervalMs: (env.EMBEDDED_VACUUM_INTERVAL_SECS ?? 300) * 1000,
       embeddedSharedBuffersMb: env.EMBEDDED_SHARED_BUFFERS_MB ?? EMBEDDED_SHARED_BUFFERS_MB,

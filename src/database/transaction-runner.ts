@@ -63,12 +63,14 @@ export class DatabaseSession {
   /** Rows and affected count; TypeORM's plain `query` shapes UPDATE and DELETE results differently. */
   async execute<Row = never>(sql: string, parameters: unknown[] = []): Promise<StatementResult<Row>> {
     const transaction = transactionRunner();
-    if (transaction) return statementResult<Row>(await transaction.query(sql, parameters, true));
-    const runner = this.dataSource.createQueryRunner();
+    const runner = transaction ?? this.dataSource.createQueryRunner();
     try {
       return statementResult<Row>(await runner.query(sql, parameters, true));
+    } catch (error) {
+      await closeIfUnanswered(runner, error);
+      throw error;
     } finally {
-      await runner.release();
+      if (!transaction) await runner.release();
     }
   }
 
@@ -87,6 +89,7 @@ export class DatabaseSession {
       try {
         return (await client.query({ name, text: sql, values: parameters })).rows;
       } catch (error) {
+        await closeIfUnanswered(runner, error);
         throw new QueryFailedError(sql, parameters, error as Error);
       }
     } finally {
@@ -98,6 +101,26 @@ export class DatabaseSession {
   async ping(): Promise<void> {
     await this.query('SELECT 1');
   }
+}
+
+/** pg's error for a statement that got no answer within `query_timeout` (DB_QUERY_TIMEOUT_SECS). */
+export function isUnansweredQuery(error: unknown): boolean {
+  for (let current = error, depth = 0; current && typeof current === 'object' && depth < 3; depth++) {
+    if ((current as { message?: unknown }).message === 'Query read timeout') return true;
+    current = (current as { driverError?: unknown }).driverError;
+  }
+  return false;
+}
+
+/**
+ * A statement PostgreSQL never answered is still outstanding on its connection, and everything sent there
+ * later would queue behind it: the connection is closed (end() destroys the socket of a client with a query
+ * in flight, and marks it ending, so the pool drops it instead of handing it out again).
+ */
+async function closeIfUnanswered(runner: QueryRunner, error: unknown): Promise<void> {
+  if (!isUnansweredQuery(error)) return;
+  const client = (await runner.connect()) as { end?: () => Promise<void> };
+  void client.end?.().catch(() => undefined);
 }
 
 /** The pg client under a TypeORM query runner (PostgreSQL and the PGlite adapter alike). */
@@ -132,7 +155,7 @@ export class TransactionRunner {
     try {
       for (let attempt = 1; ; attempt++) {
         try {
-          return await this.dataSource.transaction((manager) => inContext(manager.queryRunner!, work));
+          return await this.transaction(work);
         } catch (error) {
           if (attempt >= this.maxAttempts || !isRetryableConflict(error)) throw error;
           await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt));
@@ -143,6 +166,26 @@ export class TransactionRunner {
       // in the process (~5 µs of a health request's ~48 on Node 20, bench/README.md); off between
       // transactions, the next run() enables it again.
       if (--openTransactions === 0) currentTransaction.disable();
+    }
+  }
+
+  /**
+   * DataSource.transaction's own steps, except that a BEGIN, statement or COMMIT PostgreSQL never answered
+   * closes the connection (closeIfUnanswered) instead of queueing a ROLLBACK behind it for another timeout.
+   */
+  private async transaction<T>(work: () => Promise<T>): Promise<T> {
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      await runner.startTransaction();
+      const result = await inContext(runner, work);
+      await runner.commitTransaction();
+      return result;
+    } catch (error) {
+      if (isUnansweredQuery(error)) await closeIfUnanswered(runner, error);
+      else if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      throw error;
+    } finally {
+      await runner.release();
     }
   }
 }

@@ -19,6 +19,8 @@ const TRANSIENT_MESSAGES = [
   /Client has encountered a connection error/i,
   /the database system is (starting up|shutting down|in recovery mode)/i,
   /terminating connection/i,
+  // pg's own, after DB_QUERY_TIMEOUT_SECS without an answer: the server went silent (its connection is closed).
+  /^Query read timeout$/,
 ];
 
 /**
