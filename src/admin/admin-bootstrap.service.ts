@@ -12,10 +12,16 @@ import { isSystemAccount, UsersRepository } from '../users/users.repository';
 import { AdminConfig } from './admin.config';
 
 export type EnsureAdminOutcome =
-  'created' | 'promoted' | 'unchanged' | 'password reset' | 'password not its own';
+  'created' | 'promoted' | 'unchanged' | 'password reset' | 'password not its own' | 'left to the admins';
 
 /** One line for the operator (boot log, CLI). */
 export function describeAdminOutcome(username: string, outcome: EnsureAdminOutcome): string {
+  if (outcome === 'left to the admins') {
+    return (
+      `admin "${username}": left as it is (not an active admin) — another admin is active, and ADMIN_USERNAME ` +
+      `only makes the first admin: an admin changes it, or \`npm run cli -- create-admin ${username}\``
+    );
+  }
   if (outcome !== 'password not its own') return `admin "${username}": ${outcome}`;
   return (
     `admin "${username}": unchanged — the password given is not its password, which is left as it is ` +
@@ -29,7 +35,9 @@ export class AdminPasswordMismatch extends SettingsError {}
 /**
  * The first admin: ADMIN_USERNAME + ADMIN_PASSWORD at boot, or `npm run cli -- create-admin <username>`.
  * Idempotent. An existing account is promoted (and re-enabled) only when the password given is its own:
- * anyone may register a name before the operator picks it, and must not become admin by that.
+ * anyone may register a name before the operator picks it, and must not become admin by that. From the
+ * environment, only while no other admin is active: the variables stay set across restarts, and a boot must
+ * not undo an admin's later demotion or disabling of that account (a compromised first admin, say).
  * `resetPassword` (the CLI's `--reset-password`, for someone with the server's database) sets the password
  * instead of checking it: the way back from a lost admin password.
  */
@@ -52,7 +60,7 @@ export class AdminBootstrapService implements OnApplicationBootstrap {
     if (!admin) return;
     const outcome = await this.ensureAdmin(admin.username, admin.password, 'env');
     const line = describeAdminOutcome(admin.username, outcome);
-    if (outcome === 'password not its own') this.logger.warn(line);
+    if (outcome === 'password not its own' || outcome === 'left to the admins') this.logger.warn(line);
     else this.logger.log(line);
   }
 
@@ -104,10 +112,14 @@ export class AdminBootstrapService implements OnApplicationBootstrap {
         }
         result = 'password not its own';
       } else if (existing.role !== 'admin' || existing.disabledAt) {
-        await this.users.update(existing.userId, { role: 'admin', disabled: false });
-        result = 'promoted';
+        if (source === 'env' && (await this.users.lockOtherActiveAdmins(existing.userId)) > 0) {
+          result = 'left to the admins';
+        } else {
+          await this.users.update(existing.userId, { role: 'admin', disabled: false });
+          result = 'promoted';
+        }
       }
-      if (result !== 'unchanged' && result !== 'password not its own') {
+      if (result === 'created' || result === 'promoted' || result === 'password reset') {
         await this.audit.record(
           {
             action: AuditAction.AdminBootstrap,

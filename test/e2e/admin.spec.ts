@@ -2,7 +2,7 @@ import { AdminBootstrapService, AdminPasswordMismatch } from '../../src/admin/ad
 import { UserStatusCache } from '../../src/users/user-status.cache';
 import { SYSTEM_ACCOUNT_PASSWORD_HASH } from '../../src/users/users.repository';
 import { AdminSession, TEST_ADMIN, useAdminApp } from '../support/admin';
-import { login, newSession, Session, requestAs } from '../support/auth';
+import { login, newSession, Session, requestAs, uniqueName } from '../support/auth';
 import { eventually } from '../support/eventually';
 import { expect422 } from '../support/validation';
 
@@ -183,8 +183,13 @@ describe('admin routes and roles', () => {
       bootstrap.ensureAdmin(squatter.username, 'the operators own password', 'env'),
     ).rejects.toThrow(AdminPasswordMismatch);
     expect((await as(squatter.accessToken, 'GET', '/api/v1/auth/me')).json().role).toBe('user');
-    // With the account's own password it is promoted (the account is the operator's).
-    expect(await bootstrap.ensureAdmin(squatter.username, squatter.password, 'env')).toBe('promoted');
+    // With the account's own password, the variables leave it to the admins while one is active (a boot must
+    // not undo what an admin decided); the CLI, the operator's own command, promotes it.
+    expect(await bootstrap.ensureAdmin(squatter.username, squatter.password, 'env')).toBe(
+      'left to the admins',
+    );
+    expect((await as(squatter.accessToken, 'GET', '/api/v1/auth/me')).json().role).toBe('user');
+    expect(await bootstrap.ensureAdmin(squatter.username, squatter.password, 'cli')).toBe('promoted');
     // An active admin named with another password stays as it is, password included.
     expect(await bootstrap.ensureAdmin(squatter.username, 'yet another password', 'env')).toBe(
       'password not its own',
@@ -206,6 +211,33 @@ describe('admin routes and roles', () => {
     expect((await as(fresh.access_token, 'GET', '/api/v1/auth/me')).json().role).toBe('admin');
     // Demoted again so that the last-admin test below still sees one admin.
     await as(admin.accessToken, 'PATCH', `/api/v1/admin/users/${squatter.userId}`, { role: 'user' });
+  });
+
+  it("a boot with ADMIN_USERNAME does not undo an admin's demotion or disabling of that account", async () => {
+    const bootstrap = ctx.app.get(AdminBootstrapService);
+    const first = { username: uniqueName('first'), password: 'the first admins password' };
+    expect(await bootstrap.ensureAdmin(first.username, first.password, 'env')).toBe('created');
+    const [{ user_id: firstId }] = await ctx.dataSource.query<{ user_id: string }[]>(
+      `SELECT user_id FROM users WHERE username = $1`,
+      [first.username],
+    );
+    const url = `/api/v1/admin/users/${firstId}`;
+    expect((await as(admin.accessToken, 'PATCH', url, { role: 'user', disabled: true })).statusCode).toBe(
+      200,
+    );
+    // The next boot, with the same variables.
+    expect(await bootstrap.ensureAdmin(first.username, first.password, 'env')).toBe('left to the admins');
+    const [row] = await ctx.dataSource.query<{ role: string; disabled: boolean }[]>(
+      `SELECT role, disabled_at IS NOT NULL AS disabled FROM users WHERE user_id = $1`,
+      [firstId],
+    );
+    expect(row).toEqual({ role: 'user', disabled: true });
+    const refused = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { username: first.username, password: first.password },
+    });
+    expect(refused.statusCode).toBe(401);
   });
 
   it('refuses to demote or disable the last active admin, including oneself', async () => {
@@ -241,7 +273,8 @@ describe('admin routes and roles', () => {
         expect(res.statusCode).toBe(403);
         expect(res.json()).toMatchObject({
           error: 'forbidden',
-          message: 'system_embedded_1 is a built-in system account: its role, status and password cannot be changed',
+          message:
+            'system_embedded_1 is a built-in system account: its role, status and password cannot be changed',
         });
       }
       expect(await row()).toEqual(before);
