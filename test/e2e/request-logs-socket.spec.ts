@@ -128,6 +128,42 @@ describe('request lines over a real socket', () => {
     }).toEqual({ count431: 1, count400: 1, count408: 1, errors408: 1, unmatched408: 1 });
   });
 
+  it('a body sent on past its 413 and then cut off is one request: one answer, one line, one count', async () => {
+    const before = await httpCounts();
+    // The head says 3 MB (over BODY_LIMIT_BYTES): the 413 goes out at once; the client sends 100 KB more, then
+    // closes its side mid-body, which Node's parser reports as a malformed request (HPE_INVALID_EOF_STATE).
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1');
+      let text = '';
+      socket.on('data', (chunk: Buffer) => {
+        const first = text === '';
+        text += chunk.toString('latin1');
+        if (first) socket.end(Buffer.alloc(100_000, 0x61));
+      });
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve(text));
+      socket.on('connect', () =>
+        socket.write(
+          'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+            'Content-Length: 3000000\r\n\r\n{"username":"',
+        ),
+      );
+      setTimeout(() => reject(new Error(`no close within 20 s; got ${text}`)), 20_000).unref();
+    });
+    expect(answer.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 413']);
+    const requestId = requestIdOf(answer)!;
+    expect(await logs.completedLine(requestId)).toMatchObject({ res: { statusCode: 413 } });
+    // Give a second line every chance to be written: the connection has closed, and the app's own 413 line is in.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(logs.lines.filter((line) => line.includes(requestId) && line.includes('"res"'))).toHaveLength(1);
+    const after = await httpCounts();
+    const grew = (series: string) => (after[series] ?? 0) - (before[series] ?? 0);
+    expect({
+      count413: grew('http_request_count POST /api/v1/auth/login 413'),
+      count400: grew('http_request_count POST /api/v1/auth/login 400'),
+    }).toEqual({ count413: 1, count400: 0 });
+  });
+
   it('answers, logs and counts a refusal on a keep-alive connection after answered requests (431, 408)', async () => {
     const before = await httpCounts();
     /** Two answered requests on one connection, then `refused`: what the server sent after the second answer. */

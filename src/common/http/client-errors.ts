@@ -3,7 +3,7 @@ import { IncomingHttpHeaders, IncomingMessage, ServerResponse, STATUS_CODES } fr
 import type { Socket } from 'node:net';
 import { errorCodeForStatus } from '../errors/error-code';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { afterPendingAnswers, pendingStream } from './closed-by-client';
+import { afterPendingAnswers, answeredInFull, pendingStream } from './closed-by-client';
 import { longLivedKindOf } from './long-lived';
 import { requestIdFor } from './request-id';
 import { API_CSP, staticSecurityHeaders } from './security-headers';
@@ -136,6 +136,14 @@ export function answerClientError(
   if (error.code === 'ECONNRESET' || socket.destroyed || socket[REFUSED]) return;
   socket[REFUSED] = true;
   const status = statusFor(error);
+  const incoming = (socket as { parser?: { incoming?: IncomingMessage | null } }).parser?.incoming;
+  // Answered already (a 413 before its body, which the client went on sending and then cut off): a second
+  // answer would follow the first on the wire, and a second log line and count would describe one request.
+  if (incoming && !incoming.complete && answeredInFull(incoming)) {
+    socket.end();
+    setTimeout(() => socket.destroy(), 1_000).unref();
+    return;
+  }
   const arrived = whatArrived(error, socket);
   const requestId = arrived.requestId ?? randomUUID();
   const close = () => {

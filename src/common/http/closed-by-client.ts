@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
@@ -8,6 +9,7 @@ export const CLIENT_CLOSED_STATUS = 499;
 export type ClosedByClientListener = (request: FastifyRequest, reply: FastifyReply, status: number) => void;
 
 const OUTSTANDING = Symbol('vcp.outstandingReplies');
+const ANSWERED = Symbol('vcp.answered');
 const ON_ANSWERED = Symbol('vcp.onAnswered');
 /**
  * The replies of this connection's requests not yet answered in full (undefined until its first request), and
@@ -26,6 +28,15 @@ export function answerPending(socket: Socket): boolean {
   if (!outstanding) return false;
   for (const reply of outstanding) if (reply.request.raw.complete) return true;
   return false;
+}
+
+/**
+ * Whether the app's answer to this request was sent in full (its onResponse ran): a request Node's parser
+ * refuses after that (a body the client went on sending past a 413, then cut off) was already answered, logged
+ * and counted. Tracked for servers whose requests are watched (see onClosedByClient).
+ */
+export function answeredInFull(request: IncomingMessage): boolean {
+  return (request as IncomingMessage & { [ANSWERED]?: true })[ANSWERED] === true;
 }
 
 /**
@@ -89,6 +100,7 @@ export function onClosedByClient(fastify: FastifyInstance, listener: ClosedByCli
     });
     fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
       // Not kept past its response: an idle keep-alive connection must not hold a request and its reply.
+      (request.raw as IncomingMessage & { [ANSWERED]?: true })[ANSWERED] = true;
       const socket = request.raw.socket as WatchedSocket;
       socket[OUTSTANDING]?.delete(reply);
       const then = socket[ON_ANSWERED];
