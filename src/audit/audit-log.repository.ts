@@ -114,8 +114,11 @@ export class AuditLogRepository {
     // On idx_audit_log_resource: what happened to an account, a key, a node (user_id is who did it).
     if (filters.resourceType) where((p) => `resource_type = ${p}`, filters.resourceType);
     if (filters.resourceId) where((p) => `resource_id = ${p}`, filters.resourceId);
-    if (filters.from) where((p) => `created_at >= ${p}::timestamptz`, filters.from);
-    if (filters.to) where((p) => `created_at <= ${p}::timestamptz`, filters.to);
+    // At millisecond precision, as rows show their time: `to` = a row's own created_at includes that row. On the
+    // column itself (not pageTime), so idx_audit_log_created_at still serves the range.
+    const ms = (p: string) => `date_trunc('milliseconds', ${p}::timestamptz)`;
+    if (filters.from) where((p) => `created_at >= ${ms(p)}`, filters.from);
+    if (filters.to) where((p) => `created_at < ${ms(p)} + interval '1 millisecond'`, filters.to);
     if (before) {
       parameters.push(before.createdAt, before.logId);
       const n = parameters.length;

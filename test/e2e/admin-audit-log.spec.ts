@@ -93,6 +93,11 @@ describe('the audit log', () => {
     const from = new Date(Date.now() - 60_000).toISOString();
     expect((await log(`action=auth.register&from=${from}`)).length).toBeGreaterThan(0);
     expect(await log(`action=auth.register&to=${new Date(0).toISOString()}`)).toEqual([]);
+    // A row's own time (shown to the millisecond, stored to the microsecond) as `from` and as `to` finds it.
+    const [row] = await log('action=admin.audit_viewed');
+    const at = encodeURIComponent(row.created_at);
+    const ids = async (query: string) => (await log(query)).map((e) => e.log_id);
+    expect(await ids(`action=admin.audit_viewed&from=${at}&to=${at}`)).toContain(row.log_id);
   });
 
   it('audits a logout only when it ended a live login, marking one made with a used token', async () => {
