@@ -136,7 +136,9 @@ export class CircuitRegistryService {
           resourceType: 'circuit',
           resourceId: circuitId,
           metadata: {
-            name,
+            // The circuit's name as stored: a key registered again keeps its first name, whatever this one said.
+            name: record.name,
+            ...(record.name !== name ? { name_given: name } : {}),
             protocol,
             already_existed: !created,
             ...(attached.length > 0 ? { attached } : {}),

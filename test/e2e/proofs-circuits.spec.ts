@@ -98,6 +98,8 @@ describe('circuit registry over HTTP', () => {
       [first.headers['x-request-id'], false],
       [again.headers['x-request-id'], true],
     ]);
+    // The row names the circuit as stored, and the name that second request gave beside it.
+    expect(rows[1].metadata).toMatchObject({ name: circuit.name, name_given: 'renamed' });
     expect(rows[0]).toMatchObject({ status: 'success', resource_type: 'circuit' });
   });
 
