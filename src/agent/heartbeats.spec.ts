@@ -50,3 +50,33 @@ describe('Heartbeats, when the server names its interval', () => {
     }
   });
 });
+
+describe('Heartbeats, while holding leases', () => {
+  it('waits for a beat’s answer no longer than a third of the lease, so its retry still renews them', async () => {
+    const timeouts: (number | undefined)[] = [];
+    const transport = {
+      heartbeat: (_body: unknown, _signal: unknown, timeoutMs?: number) => {
+        timeouts.push(timeoutMs);
+        return Promise.resolve({ heartbeat_interval_secs: 15, node_status: 'online' });
+      },
+    } as unknown as AgentTransport;
+    let leases: { run_id: string; fence: string }[] = [{ run_id: 'r1', fence: '1' }];
+    const sut = new Heartbeats({
+      transport,
+      version: 'test',
+      counters: zeroCounters(),
+      random: () => 0.5,
+      sleeps: new Sleeps(),
+      leases: () => leases,
+      renewWithinMs: () => (leases.length > 0 ? 10_000 : null),
+      drop: () => undefined,
+      noteFailure: () => undefined,
+      noteAnswered: () => undefined,
+      noteMaxRuns: () => undefined,
+    });
+    await sut.beat();
+    leases = [];
+    await sut.beat();
+    expect(timeouts).toEqual([10_000, undefined]);
+  });
+});

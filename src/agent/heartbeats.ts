@@ -93,7 +93,10 @@ export class Heartbeats {
     };
     if (this.latencyMs !== undefined) body.network_latency_ms = Math.min(600_000, this.latencyMs);
     const started = performance.now();
-    const answer = await this.setup.transport.heartbeat(body, stopped);
+    // While holding leases, a beat that gets no answer is given up within a third of the lease, so that its
+    // retry still renews them: waiting the transport's 30 s for one hung beat let every lease run out.
+    const timeoutMs = runs.length > 0 ? (this.setup.renewWithinMs() ?? undefined) : undefined;
+    const answer = await this.setup.transport.heartbeat(body, stopped, timeoutMs);
     this.latencyMs = Math.round(performance.now() - started);
     this.setup.noteAnswered();
     this.setup.counters.heartbeats++;

@@ -331,3 +331,23 @@ describe('HttpTransport redirects', () => {
     });
   });
 });
+
+describe('HttpTransport heartbeats', () => {
+  it('gives up on a heartbeat the server never answers after the timeout the agent asks for', async () => {
+    const held: import('node:http').ServerResponse[] = [];
+    const server = createServer((_req, res) => held.push(res)); // answers nothing, ever
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const sut = new HttpTransport(`http://127.0.0.1:${port}`, 'node-1', 'vcp_key', nodeFetch);
+      await expect(
+        sut.heartbeat({ runs: [], active_tasks: 0, agent_version: 'test' }, undefined, 200),
+      ).rejects.toMatchObject({ retryable: true });
+      expect(held).toHaveLength(1);
+    } finally {
+      for (const res of held) res.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }, 10_000); // far under the transport's own 30 s: a heartbeat that waited for those fails here
+});

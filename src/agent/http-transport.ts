@@ -62,9 +62,10 @@ export class HttpTransport implements AgentTransport {
     this.base = `${server.replace(/\/+$/, '')}/api/v1`;
   }
 
-  async heartbeat(body: HeartbeatBody, signal?: AbortSignal): Promise<HeartbeatAnswer> {
+  async heartbeat(body: HeartbeatBody, signal?: AbortSignal, timeoutMs?: number): Promise<HeartbeatAnswer> {
     const path = `/nodes/${this.nodeId}/heartbeat`;
-    return answerOf<HeartbeatAnswer>(await this.call('PUT', path, body, { signal }), 'PUT', path);
+    const options = { signal, timeoutMs: Math.min(CALL_TIMEOUT_MS, timeoutMs ?? CALL_TIMEOUT_MS) };
+    return answerOf<HeartbeatAnswer>(await this.call('PUT', path, body, options), 'PUT', path);
   }
 
   /**

@@ -108,8 +108,11 @@ export const retryAfterOf = (error: unknown): number | null =>
   error instanceof TransportError ? error.retryAfterMs : null;
 
 export interface AgentTransport {
-  /** `signal`: the agent has stopped and waits for nothing more (a hung server must not hold its exit). */
-  heartbeat(body: HeartbeatBody, signal?: AbortSignal): Promise<HeartbeatAnswer>;
+  /**
+   * `signal`: the agent has stopped and waits for nothing more (a hung server must not hold its exit).
+   * `timeoutMs`: how long to wait for the answer (over HTTP; the transport's own bound when absent).
+   */
+  heartbeat(body: HeartbeatBody, signal?: AbortSignal, timeoutMs?: number): Promise<HeartbeatAnswer>;
   /** Long poll: resolves with the runs leased (possibly none) within `waitMs`, or early on `signal`. */
   claim(max: number, waitMs: number, signal: AbortSignal): Promise<LeasedRun[]>;
   /**
