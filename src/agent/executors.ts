@@ -5,7 +5,9 @@ import type { WasmService } from '../wasm/wasm.service';
 import { ContentCache, ContentMismatchError } from './content-cache';
 import { checkedLimits } from './leased-run';
 import { prove } from './prover';
-import type { AgentTransport, LeasedRun, RunLimits } from './transport';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { retryWaitMs } from './pacing';
+import { AgentTransport, LeasedRun, retryAfterOf, RunLimits, TransportError } from './transport';
 
 /** The part of the WASM engine the agent uses: runs bytes it downloaded, under the run's limits. */
 export type WasmEngine = Pick<WasmService, 'runBytes'>;
@@ -66,19 +68,41 @@ export async function execute(deps: ExecutorDeps, run: LeasedRun, signal: AbortS
   }
 }
 
+/** Tries of one download that fails for the network or the server (a reset, a 502, a timeout) before giving up. */
+export const DOWNLOAD_TRIES = 4;
+/** The longest wait between two tries: the run's lease is held (and renewed by heartbeats) meanwhile. */
+const DOWNLOAD_RETRY_CAP_MS = 5_000;
+
+/**
+ * `call` (a download), tried again with backoff after a failure the network or the server may get over (a
+ * retryable TransportError): one lost answer must not cost someone's task an attempt.
+ */
+async function retried<T>(call: () => Promise<T>, signal: AbortSignal): Promise<T> {
+  for (let failures = 1; ; failures++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!(error instanceof TransportError && error.retryable) || failures >= DOWNLOAD_TRIES) throw error;
+      const waitMs = retryWaitMs(failures, Math.random(), retryAfterOf(error), DOWNLOAD_RETRY_CAP_MS);
+      await sleep(waitMs, undefined, { signal });
+    }
+  }
+}
+
 /** Downloads through the content-addressed cache; a mismatch or a missing object refuses the run. */
 async function fetchChecked(
   cache: ContentCache,
   sha256: string,
   download: () => Promise<Uint8Array>,
+  signal: AbortSignal,
 ): Promise<Uint8Array | string> {
   try {
-    return await cache.get(sha256, download);
+    return await retried(() => cache.get(sha256, download), signal);
   } catch (error) {
     if (error instanceof ContentMismatchError) return `the downloaded content does not hash to ${sha256}`;
     const status = (error as { status?: number | null }).status;
     if (status === 404) return `${sha256} is not on the server`;
-    throw error; // network trouble: the caller retries or lets the lease go
+    throw error; // still failing: the run is refused (executeOrRefuse), or the agent's own disk failed it
   }
 }
 
@@ -125,7 +149,7 @@ async function executeWasm(
     return refused(`this ${run.task_type} task names no module (built-in programs need a newer server)`);
   }
   const moduleId = spec.module_id;
-  const bytes = await fetchChecked(deps.cache, moduleId, () => deps.transport.module(moduleId));
+  const bytes = await fetchChecked(deps.cache, moduleId, () => deps.transport.module(moduleId), signal);
   if (typeof bytes === 'string') return refused(bytes, { moduleHash: moduleId });
   const engineStarted = performance.now();
   const result = await deps.engine.runBytes(
@@ -169,16 +193,22 @@ async function executeProof(
 ): Promise<Execution> {
   const circuitId = run.spec.circuit_id;
   if (!circuitId) return refused('this zk_proof task names no circuit');
-  const circuit = await deps.transport.circuit(circuitId);
+  const circuit = await retried(() => deps.transport.circuit(circuitId), signal);
   if (!circuit.wasm_sha256 || !circuit.zkey_sha256) {
     return refused('the circuit has no witness generator and proving key', { circuitId });
   }
-  const wasm = await fetchChecked(deps.cache, circuit.wasm_sha256, () =>
-    deps.transport.circuitArtifact(circuitId, 'wasm'),
+  const wasm = await fetchChecked(
+    deps.cache,
+    circuit.wasm_sha256,
+    () => deps.transport.circuitArtifact(circuitId, 'wasm'),
+    signal,
   );
   if (typeof wasm === 'string') return refused(wasm, { circuitId });
-  const zkey = await fetchChecked(deps.cache, circuit.zkey_sha256, () =>
-    deps.transport.circuitArtifact(circuitId, 'zkey'),
+  const zkey = await fetchChecked(
+    deps.cache,
+    circuit.zkey_sha256,
+    () => deps.transport.circuitArtifact(circuitId, 'zkey'),
+    signal,
   );
   if (typeof zkey === 'string') return refused(zkey, { circuitId });
   const started = performance.now();

@@ -1,0 +1,45 @@
+import { FakeEngine, FakeServer, leasedRun, MODULE } from '../../test/support/agent-fakes';
+import { ContentCache } from './content-cache';
+import { DOWNLOAD_TRIES, executeOrRefuse } from './executors';
+import { TransportError } from './transport';
+
+/** A server whose module downloads fail with `failures` (in order) before they answer. */
+function serverFailingDownloads(failures: Error[]) {
+  const server = new FakeServer();
+  let downloads = 0;
+  server.module = () => {
+    downloads++;
+    const failure = failures.shift();
+    return failure ? Promise.reject(failure) : Promise.resolve(MODULE);
+  };
+  return { server, downloads: () => downloads };
+}
+
+const run = (server: FakeServer) =>
+  executeOrRefuse(
+    { transport: server, engine: new FakeEngine(), cache: new ContentCache(null, 1024 * 1024) },
+    leasedRun(1),
+    new AbortController().signal,
+  );
+
+describe('executeOrRefuse when the module download fails', () => {
+  it('tries a download that failed on the network or the server again: the run is executed', async () => {
+    const { server, downloads } = serverFailingDownloads([
+      new TransportError('GET /modules/m/download: 502', true, 502),
+      new TransportError('GET /modules/m/download: ECONNRESET', true),
+    ]);
+    expect(await run(server)).toMatchObject({ outcome: 'ok' });
+    expect(downloads()).toBe(3);
+  }, 20_000);
+
+  it(`refuses the run (error) after ${DOWNLOAD_TRIES} failed tries, and at once on a refusal that will not pass`, async () => {
+    const down = serverFailingDownloads(
+      Array.from({ length: DOWNLOAD_TRIES }, () => new TransportError('GET …: 503', true, 503)),
+    );
+    expect(await run(down.server)).toMatchObject({ outcome: 'error' });
+    expect(down.downloads()).toBe(DOWNLOAD_TRIES);
+    const forbidden = serverFailingDownloads([new TransportError('GET …: 403', false, 403)]);
+    expect(await run(forbidden.server)).toMatchObject({ outcome: 'error' });
+    expect(forbidden.downloads()).toBe(1);
+  }, 60_000);
+});
