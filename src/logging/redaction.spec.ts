@@ -36,6 +36,11 @@ describe('redactHeaders (the request log line)', () => {
       'x-client-secret',
       'x-user-password',
       'x-apikey',
+      'x-access-key',
+      'x-private-key',
+      'x-credential',
+      'x-session',
+      'x-pwd',
     ];
     const logged = redactHeaders(Object.fromEntries(names.map((name) => [name, 'opaque value'])));
     expect(logged).toEqual(Object.fromEntries(names.map((name) => [name, '[redacted]'])));
@@ -57,12 +62,21 @@ describe('redactHeaders (the request log line)', () => {
     });
   });
 
+  it("censors a value in an authentication scheme's form under any header: another system's token", () => {
+    const headers = {
+      'x-upstream': 'Bearer opaque-token-of-another-system',
+      'x-forwarded-basic': 'basic dXNlcjpwdw==',
+    };
+    expect(redactHeaders(headers)).toEqual({ 'x-upstream': '[redacted]', 'x-forwarded-basic': '[redacted]' });
+  });
+
   it('keeps ordinary headers that merely look close (negative control)', () => {
     const headers = {
       'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) eyJ-not-a-token',
       'x-sort': `export_${'a'.repeat(50)}`,
       accept: 'application/json',
       'x-keyboard': 'vcp_short',
+      'x-note': 'a bearer of news',
     };
     expect(redactHeaders(headers)).toEqual(headers);
   });

@@ -28,8 +28,14 @@ const CREDENTIAL_HEADERS = new Set([
   'cookie',
   'set-cookie',
 ]);
-/** A header whose (lower-case) name holds one of these carries a credential: X-Auth-Token, Api-Key. */
-const CREDENTIAL_NAME = /auth|token|secret|passw|api[-_]?key/;
+/**
+ * A header whose (lower-case) name holds one of these carries a credential: X-Auth-Token, Api-Key,
+ * X-Access-Key, X-Private-Key, X-Credential, X-Session, X-Pwd.
+ */
+const CREDENTIAL_NAME =
+  /auth|token|secret|passw|pwd|api[-_]?key|access[-_]?key|private[-_]?key|credential|session/;
+/** A value in an HTTP authentication scheme's form (`Bearer …`), whatever header carries it: another system's token. */
+const AUTH_SCHEME_VALUE = /^\s*(?:bearer|basic|digest|negotiate)\s+\S/i;
 /**
  * What a header value must hold for the credential or the control-character check to matter. One regex pass
  * per value (measured as cheap as three `includes`, and it answers both); the exact checks run only on a hit.
@@ -58,6 +64,7 @@ export function redactHeaders(headers: Record<string, unknown>): Record<string, 
   for (const name in headers) {
     const value = headers[name];
     if (isCredentialHeader(name)) copy[name] = '[redacted]';
+    else if (typeof value === 'string' && AUTH_SCHEME_VALUE.test(value)) copy[name] = '[redacted]';
     else if (typeof value === 'string' && !WORTH_A_LOOK.test(value)) copy[name] = value;
     else copy[name] = holdsCredential(value) ? '[redacted]' : escaped(value);
   }
