@@ -333,6 +333,13 @@ describe('HttpTransport redirects', () => {
 });
 
 describe('HttpTransport heartbeats', () => {
+  it('sends a heartbeat whose timeout is a fraction of a millisecond (a third of a lease)', async () => {
+    const { send } = scripted([json(200, { heartbeat_interval_secs: 15, node_status: 'online' })]);
+    const sut = new HttpTransport('http://server', 'node-1', 'vcp_key', send);
+    const body = { runs: [], active_tasks: 0, agent_version: 'test' };
+    expect(await sut.heartbeat(body, undefined, 10_000 / 3)).toMatchObject({ heartbeat_interval_secs: 15 });
+  });
+
   it('gives up on a heartbeat the server never answers after the timeout the agent asks for', async () => {
     const held: import('node:http').ServerResponse[] = [];
     const server = createServer((_req, res) => held.push(res)); // answers nothing, ever

@@ -64,7 +64,8 @@ export class HttpTransport implements AgentTransport {
 
   async heartbeat(body: HeartbeatBody, signal?: AbortSignal, timeoutMs?: number): Promise<HeartbeatAnswer> {
     const path = `/nodes/${this.nodeId}/heartbeat`;
-    const options = { signal, timeoutMs: Math.min(CALL_TIMEOUT_MS, timeoutMs ?? CALL_TIMEOUT_MS) };
+    // Whole milliseconds: AbortSignal.timeout throws on a fraction (a third of a lease is one), so no beat went.
+    const options = { signal, timeoutMs: Math.ceil(Math.min(CALL_TIMEOUT_MS, timeoutMs ?? CALL_TIMEOUT_MS)) };
     return answerOf<HeartbeatAnswer>(await this.call('PUT', path, body, options), 'PUT', path);
   }
 
