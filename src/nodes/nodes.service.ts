@@ -91,13 +91,12 @@ export class NodesService {
 
   async register(principal: Principal, dto: RegisterNodeDto, meta: RequestMeta): Promise<RegisteredNodeDto> {
     const publicKey = dto.public_key === undefined ? null : normalizeEd25519PublicKey(dto.public_key);
-    if (dto.public_key !== undefined && publicKey === null) {
-      throw AppException.validation([
-        {
-          field: 'public_key',
-          message: 'public_key must be an Ed25519 key: base64 of its 32 raw bytes, or an SPKI PEM',
-        },
-      ]);
+    if (dto.public_key !== undefined && (publicKey === null || publicKey === 'weak')) {
+      const message =
+        publicKey === 'weak'
+          ? 'public_key is a point of small order (or not canonical): signatures by it would prove nothing'
+          : 'public_key must be an Ed25519 key: base64 of its 32 raw bytes, or an SPKI PEM';
+      throw AppException.validation([{ field: 'public_key', message }]);
     }
     const { node, key, revoked } = await this.tx.run(async () => {
       const node = await this.nodes.register({

@@ -20,5 +20,7 @@ describe('normalizeEd25519PublicKey', () => {
       normalizeEd25519PublicKey('-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----'),
     ).toBeNull();
     expect(normalizeEd25519PublicKey('not base64 at all')).toBeNull();
+    // The identity point, a key every signature R = identity, S = 0 verifies with: refused as weak.
+    expect(normalizeEd25519PublicKey(`AQ${'A'.repeat(41)}=`)).toBe('weak');
   });
 });

@@ -82,6 +82,8 @@ describe('node registry', () => {
     ['capabilities.gpu_available', caps({ gpu_available: 'yes' })],
     ['capabilities.extra', caps({ extra: 1 })],
     ['public_key', { public_key: 'AAAA' }],
+    // The identity point: any R = identity, S = 0 signature verifies with it (a weak key).
+    ['public_key', { public_key: `AQ${'A'.repeat(41)}=` }],
     ['labels', { labels: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v'])) }],
     ['labels', { labels: { 'bad key!': 'v' } }],
     ['labels', { labels: { zone: 'v'.repeat(129) } }],

@@ -2,6 +2,7 @@ import canonicalize from 'canonicalize';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, sign, verify } from 'node:crypto';
 import { LruCache } from '../cache/lru-cache';
 import { jsonSha256Hex } from '../crypto/json-hash';
+import { isWeakEd25519PublicKey } from './weak-keys';
 
 /**
  * The signed receipt of a run (issue 17, pinned so that anyone can write a node). The signature is the
@@ -109,7 +110,7 @@ function ed25519KeyOf(publicKeyBase64: string): KeyObject | null {
   const cached = publicKeys.get(publicKeyBase64);
   if (cached) return cached;
   const raw = Buffer.from(publicKeyBase64, 'base64');
-  if (raw.length !== 32) return null;
+  if (raw.length !== 32 || isWeakEd25519PublicKey(raw)) return null;
   const key = createPublicKey({
     key: Buffer.concat([ED25519_SPKI_PREFIX, raw]),
     format: 'der',
