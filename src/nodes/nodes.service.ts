@@ -23,7 +23,7 @@ import { NODE_ID_PATTERN, RegisterNodeDto } from './dto/register-node.dto';
 import { NEUTRAL_SCORE } from './health-score';
 import { NodeLoss } from './node-loss';
 import { NodeRecord, NodesRepository } from './nodes.repository';
-import { normalizeEd25519PublicKey } from './public-key';
+import { normalizeEd25519PublicKey, WEAK_PUBLIC_KEY } from './public-key';
 import { reputationScore } from './reputation';
 
 const DEFAULT_PAGE = 50;
@@ -90,10 +90,11 @@ export class NodesService {
   ) {}
 
   async register(principal: Principal, dto: RegisterNodeDto, meta: RequestMeta): Promise<RegisteredNodeDto> {
-    const publicKey = dto.public_key === undefined ? null : normalizeEd25519PublicKey(dto.public_key);
-    if (dto.public_key !== undefined && (publicKey === null || publicKey === 'weak')) {
+    const given = dto.public_key === undefined ? null : normalizeEd25519PublicKey(dto.public_key);
+    const publicKey = typeof given === 'string' ? given : null;
+    if (dto.public_key !== undefined && publicKey === null) {
       const message =
-        publicKey === 'weak'
+        given === WEAK_PUBLIC_KEY
           ? 'public_key is a point of small order (or not canonical): signatures by it would prove nothing'
           : 'public_key must be an Ed25519 key: base64 of its 32 raw bytes, or an SPKI PEM';
       throw AppException.validation([{ field: 'public_key', message }]);

@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { normalizeEd25519PublicKey } from './public-key';
+import { normalizeEd25519PublicKey, WEAK_PUBLIC_KEY } from './public-key';
 
 describe('normalizeEd25519PublicKey', () => {
   const { publicKey } = generateKeyPairSync('ed25519');
@@ -21,6 +21,6 @@ describe('normalizeEd25519PublicKey', () => {
     ).toBeNull();
     expect(normalizeEd25519PublicKey('not base64 at all')).toBeNull();
     // The identity point, a key every signature R = identity, S = 0 verifies with: refused as weak.
-    expect(normalizeEd25519PublicKey(`AQ${'A'.repeat(41)}=`)).toBe('weak');
+    expect(normalizeEd25519PublicKey(`AQ${'A'.repeat(41)}=`)).toBe(WEAK_PUBLIC_KEY);
   });
 });
