@@ -253,8 +253,11 @@ async function checkReceipt(task, sent, moduleBytes) {
     run.receipt.outcome === 'ok';
   const runs = r.runs.filter((run) => ed25519Verifies(run.node_public_key, run.receipt, run.signature));
   const vouching = runs.filter((run) => bindsTask(run) && run.receipt.output_hash === r.output_hash);
+  // A run vouches when judged valid, or when it is the canonical run; one not compared (verdict null) does not.
   const voices = new Set(
-    vouching.filter((run) => run.verdict !== 'invalid').map((run) => run.node_public_key),
+    vouching
+      .filter((run) => run.verdict === 'valid' || run.run_id === r.canonical_run_id)
+      .map((run) => run.node_public_key),
   );
   const module = moduleBytes ? sha256(moduleBytes) : task.module_id; // an inline module's id is its SHA-256
   const inputs = sent.inputs === undefined ? {} : sent.inputs;
@@ -268,10 +271,16 @@ async function checkReceipt(task, sent, moduleBytes) {
     'this task': r.task_id === task.task_id && r.min_nodes === task.requirements.min_nodes,
     'inputs sent': r.inputs_hash === jcsHash(mapped ? task.inputs : inputs),
     'module or circuit': task.circuit_id ? r.circuit_id === task.circuit_id : r.module_hash === module,
+    // They decide a module's output with its inputs (receipts issued before they were added lack them).
+    'arguments sent':
+      Boolean(task.circuit_id) ||
+      r.args === undefined ||
+      (jcsHash(r.args) === jcsHash(sent.args ?? []) && r.deterministic === (sent.deterministic ?? true)),
     'result printed': r.output_hash === jcsHash(task.result),
     'run signatures': runs.length === r.runs.length && r.runs.every(bindsTask),
     'canonical run': vouching.some((run) => run.run_id === r.canonical_run_id),
-    quorum: voices.size >= r.quorum,
+    // Only a quorum receipt claims agreement; a trusted node's (adaptive replication) names one run alone.
+    quorum: r.verification !== 'quorum' || voices.size >= r.quorum,
   };
   const failed = Object.keys(checks).filter((name) => !checks[name]);
   const { verification, server_key_id } = r;

@@ -125,6 +125,20 @@ describe('checkReceipt', () => {
     expect(failed(sut(resign(invalidCanonical, server)))).toEqual([CHECKS.outputsAgree, CHECKS.quorum]);
   });
 
+  it('a WASM receipt may state args and deterministic, of their types and only beside module_hash', () => {
+    const server = generateNodeKeyPair();
+    const stated = copyOf(receiptFixture({ minNodes: 1, taskType: 'computation' }).file).receipt;
+    Object.assign(stated, { args: ['0', 'a'], deterministic: true });
+    expect(failed(sut(resign(stated, server)))).toEqual([]);
+    for (const wrong of [{ args: [1] }, { args: 'a b' }, { deterministic: 'yes' }]) {
+      const receipt = { ...copyOf(stated), ...wrong } as unknown as typeof stated;
+      expect(failed(sut(resign(receipt, server)))).toEqual([CHECKS.format]);
+    }
+    const zk = copyOf(receiptFixture({ minNodes: 1, taskType: 'zk_proof' }).file).receipt;
+    Object.assign(zk, { args: [] });
+    expect(failed(sut(resign(zk, server)))).toEqual([CHECKS.format]);
+  });
+
   it('a run of another task, or another module, does not bind', () => {
     const server = generateNodeKeyPair();
     const { file } = receiptFixture();

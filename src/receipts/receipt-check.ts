@@ -119,6 +119,13 @@ function formatProblems(receipt: Json): string[] {
   for (const field of ['module_hash', 'circuit_id', 'proof_id']) {
     if (field in receipt && !isText(receipt[field])) problems.push(`${field} is not a string`);
   }
+  const { args, deterministic } = receipt;
+  if ('args' in receipt && !(Array.isArray(args) && args.every((arg) => typeof arg === 'string')))
+    problems.push('args is not a list of strings');
+  if ('deterministic' in receipt && typeof deterministic !== 'boolean')
+    problems.push('deterministic is not true or false');
+  if (('args' in receipt || 'deterministic' in receipt) && !('module_hash' in receipt))
+    problems.push('args and deterministic belong to WASM receipts (with module_hash)');
   if (!RECEIPT_VERIFICATIONS.includes(receipt.verification as never)) problems.push('unknown verification');
   if (!isCount(receipt.min_nodes) || !isCount(receipt.quorum) || receipt.quorum > receipt.min_nodes) {
     problems.push('min_nodes and quorum must be whole numbers with 1 ≤ quorum ≤ min_nodes');

@@ -16,11 +16,16 @@ export interface AcceptedRunRecord {
 
 export interface ReceiptEvidence {
   inputsHash: string | null;
+  /** The task's arguments and determinism: with the module and the inputs, what decides a WASM run's output. */
+  args: string[];
+  deterministic: boolean;
   runs: AcceptedRunRecord[];
 }
 
 interface EvidenceRow {
   inputs_hash: string | null;
+  args: string[];
+  deterministic: boolean;
   run_id: string | null;
   node_id: string | null;
   public_key: string | null;
@@ -41,7 +46,7 @@ export class ReceiptsRepository {
   async evidence(taskId: string): Promise<ReceiptEvidence | null> {
     // LEFT JOIN: a task without accepted runs still yields one row (its inputs hash, run columns null).
     const rows = await this.db.query<EvidenceRow>(
-      `SELECT t.inputs_hash, r.run_id, r.node_id, COALESCE(r.node_public_key, n.public_key) AS public_key,
+      `SELECT t.inputs_hash, t.args, t.deterministic, r.run_id, r.node_id, COALESCE(r.node_public_key, n.public_key) AS public_key,
               r.verdict, r.receipt, r.signature
          FROM tasks t
          LEFT JOIN task_runs r
@@ -55,6 +60,8 @@ export class ReceiptsRepository {
     if (rows.length === 0) return null;
     return {
       inputsHash: rows[0].inputs_hash,
+      args: rows[0].args,
+      deterministic: rows[0].deterministic,
       runs: rows
         .filter((row): row is EvidenceRow & { run_id: string } => row.run_id !== null)
         .map((row) => ({

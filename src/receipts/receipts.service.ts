@@ -66,7 +66,12 @@ export class ReceiptsService {
       task_id: task.taskId,
       task_type: task.taskType,
       inputs_hash: evidence.inputsHash,
-      ...(task.moduleId ? { module_hash: task.moduleId } : {}),
+      // Security: the arguments (the guest's argv, which also seeds its random source unless deterministic) and
+      // the determinism change a WASM run's output as much as its inputs do; the node's run receipt (pinned)
+      // binds the task, and the server states them here.
+      ...(task.moduleId
+        ? { module_hash: task.moduleId, args: evidence.args, deterministic: evidence.deterministic }
+        : {}),
       ...(task.circuitId ? { circuit_id: task.circuitId } : {}),
       verification: verificationOf(task.taskType, task.minNodes, task.runTarget === 1),
       min_nodes: task.minNodes,

@@ -38,6 +38,12 @@ export interface TaskReceipt {
   inputs_hash: string;
   /** WASM tasks: the module's SHA-256 (its id). Absent otherwise. */
   module_hash?: string;
+  /**
+   * WASM tasks: the arguments the module ran with (after its name) and whether the run was deterministic,
+   * which decide its output with the inputs. Absent otherwise, and from receipts issued before they were added.
+   */
+  args?: string[];
+  deterministic?: boolean;
   /** zk_proof tasks: the circuit (the SHA-256 of its verification key). Absent otherwise. */
   circuit_id?: string;
   verification: ReceiptVerification;

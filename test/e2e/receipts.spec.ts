@@ -71,6 +71,8 @@ describe('task receipts', () => {
       server_key_id: key.key_id,
     });
     expect(signed.receipt).not.toHaveProperty('proof_id');
+    // What decides the module's output beside its inputs: the defaults the submission left (no args, deterministic).
+    expect(signed.receipt).toMatchObject({ args: [], deterministic: true });
     expect(signed.receipt.runs).toEqual([
       expect.objectContaining({
         run_id: run.run_id,

@@ -53,6 +53,15 @@ export class TaskReceiptDto implements TaskReceipt {
   @ApiProperty() task_type!: string;
   @ApiProperty({ description: `${HEX_SHA256} of the RFC 8785 form of the inputs` }) inputs_hash!: string;
   @ApiPropertyOptional({ description: 'WASM tasks: the module’s SHA-256' }) module_hash?: string;
+  @ApiPropertyOptional({
+    type: [String],
+    description: 'WASM tasks: the arguments the module ran with (they decide its output with the inputs)',
+  })
+  args?: string[];
+  @ApiPropertyOptional({
+    description: 'WASM tasks: whether the run was deterministic (clock and random fixed)',
+  })
+  deterministic?: boolean;
   @ApiPropertyOptional({ description: 'zk_proof tasks' }) circuit_id?: string;
   @ApiProperty({ enum: RECEIPT_VERIFICATIONS }) verification!: ReceiptVerification;
   @ApiProperty({ type: 'integer' }) min_nodes!: number;
