@@ -21,12 +21,25 @@ import { telemetry } from './machine';
 import { nodeFetch } from './node-fetch';
 import { jsonAsked, OptionsError, parseOptions, shownServer, USAGE } from './options';
 import { AGENT_VERSION } from './version';
-import { LineReporter, Reporter, zeroCounters } from './reporter';
+import { LineReporter, Reporter, streamLines, zeroCounters } from './reporter';
 import { stopSignals, unlessStopped } from './stop-signals';
 import { TransportError } from './transport';
 import { unusableMessage } from './unusable-message';
 
 const COUNTERS_EVERY_MS = 60_000;
+
+// With stderr gone as well there is nowhere left to say anything; the work goes on regardless.
+const stderrLine = streamLines(process.stderr, () => undefined);
+/**
+ * Once stdout's reader is gone (EPIPE), its lines are dropped and the agent goes on working: its runs and
+ * leases matter more than the log of them, and a log shipper that restarts must not cost a node its runs.
+ */
+const stdoutLine = streamLines(process.stdout, (error) =>
+  stderrLine(
+    `vcp agent: standard output failed (${(error as NodeJS.ErrnoException).code ?? error.message}): ` +
+      'its lines are dropped from now on; the agent goes on working',
+  ),
+);
 
 /** `npm run agent`: a node of a VCP server on this machine. It does not boot the API. */
 async function main(): Promise<number> {
@@ -48,11 +61,11 @@ async function main(): Promise<number> {
   }
   jsonLines = options.json;
   if (options.help) {
-    process.stdout.write(`${USAGE}\n`);
+    stdoutLine(USAGE);
     return 0;
   }
   if (options.printPublicKey) {
-    process.stdout.write(`${loadOrCreateKeyPair(options.dataDir).publicKeyBase64}\n`);
+    stdoutLine(loadOrCreateKeyPair(options.dataDir).publicKeyBase64);
     return 0;
   }
   // Said before anything is written to the data dir: with no key and no stored node there is nothing to run.
@@ -61,7 +74,7 @@ async function main(): Promise<number> {
   }
   knownNodeId = options.nodeId;
   lockAgentDataDir(options.dataDir);
-  const reporter = new LineReporter(options.json);
+  const reporter = new LineReporter(options.json, stdoutLine);
   const resolved = await unlessStopped(resolveIdentity(options, reporter), stopRequested);
   if (resolved.stopped) return stoppedBeforeStart(reporter, options.graceMs);
   const identity = resolved.value;
@@ -130,13 +143,13 @@ let knownNodeId: string | undefined;
 
 /** The last word: a line on stderr, and with --json also a JSON line on stdout, so a log consumer sees why. */
 function exitWith(code: number, message: string): number {
-  process.stderr.write(`vcp agent: ${message}\n`);
+  stderrLine(`vcp agent: ${message}`);
   return exitedLine(code, message);
 }
 
 /** Bad flags (exit 64): the reason and the usage on stderr, and with --json the `exited` line. */
 function usageError(message: string): number {
-  process.stderr.write(`${message}\n${USAGE}\n`);
+  stderrLine(`${message}\n${USAGE}`);
   return exitedLine(64, message); // EX_USAGE
 }
 
@@ -145,9 +158,7 @@ let exitedWritten = false;
 function exitedLine(code: number, message: string): number {
   if (jsonLines && !exitedWritten) {
     exitedWritten = true;
-    process.stdout.write(
-      `${JSON.stringify({ time: new Date().toISOString(), event: 'exited', code, message })}\n`,
-    );
+    stdoutLine(JSON.stringify({ time: new Date().toISOString(), event: 'exited', code, message }));
   }
   return code;
 }

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { inWords, LineReporter } from './reporter';
+import { Writable } from 'node:stream';
+import { inWords, LineReporter, streamLines } from './reporter';
 
 describe('LineReporter', () => {
   const linesOf = (json: boolean, event: Parameters<LineReporter['emit']>[0]) => {
@@ -129,5 +130,24 @@ describe('LineReporter', () => {
       during: 'claim',
       retry_ms: 2000,
     });
+  });
+});
+
+describe('streamLines', () => {
+  it('a stream whose reader went away (EPIPE) is told once and written no more, never thrown', async () => {
+    const written: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        written.push(chunk.toString());
+        callback(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+      },
+    });
+    const lost: string[] = [];
+    const write = streamLines(stream, (error) => lost.push((error as NodeJS.ErrnoException).code ?? ''));
+    write('first');
+    await new Promise((resolve) => setImmediate(resolve));
+    write('second');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect({ written, lost }).toEqual({ written: ['first\n'], lost: ['EPIPE'] });
   });
 });

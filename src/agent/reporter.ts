@@ -99,12 +99,35 @@ const HUMAN: Record<string, (e: AgentEvent) => string> = {
   stopped: (e) => `stopped: ${fieldsOf(e)}`,
 };
 
+/**
+ * Writes lines to `stream` until it fails (EPIPE: their reader went away, `| head` or a log shipper restarting),
+ * then drops them: the lines are a log of the work, and losing their reader must not stop the work, nor end
+ * the process with its runs leased and left to expire. `lost` is told once, with the stream's error.
+ */
+export function streamLines(
+  stream: NodeJS.WritableStream,
+  lost: (error: Error) => void,
+): (line: string) => void {
+  let broken = false;
+  const fail = (error: Error) => {
+    if (broken) return;
+    broken = true;
+    lost(error);
+  };
+  // Listened to for good: a write to a closed pipe fails later, as an 'error' event that, unheard, would
+  // be an uncaught exception (exit 1).
+  stream.on('error', fail);
+  return (line) => {
+    if (!broken) stream.write(`${line}\n`);
+  };
+}
+
 export class LineReporter implements Reporter {
   private stopped = false;
 
   constructor(
     private readonly json: boolean,
-    private readonly write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+    private readonly write: (line: string) => void,
   ) {}
 
   emit(event: AgentEvent): void {

@@ -10,7 +10,8 @@ import { eventually } from '../support/eventually';
 /**
  * Issue 17: SIGTERM/SIGINT end the agent with exit 0, also before it got going: while it registers (the
  * server slow to answer) or while its first heartbeat is being retried (the server down or restarting). A
- * second signal ends it at once, whatever the first still waits for. A fake server plays those parts.
+ * second signal ends it at once, whatever the first still waits for. Its stdout's reader going away does not
+ * end it. A fake server plays those parts.
  */
 describe('the agent process stopped by a signal', () => {
   let server: Server;
@@ -200,4 +201,33 @@ describe('the agent process stopped by a signal', () => {
     },
     60_000,
   );
+
+  it('its stdout reader gone (EPIPE) as it claims: it goes on working, and a stop hands the run back (exit 0)', async () => {
+    let heartbeats = 0;
+    let claim: ServerResponse | undefined;
+    let download: ServerResponse | undefined;
+    answer = (req, res) => {
+      if (req.url?.endsWith('/heartbeat')) heartbeats++;
+      else if (req.url?.endsWith('/claim'))
+        return void (claim ??= res); // the first, answered below
+      // The module's download waits for the release (a stop waits for it: the download heeds no abort).
+      else if (req.url?.endsWith('/download')) return void (download = res);
+      else if (!req.url?.endsWith('/release')) return;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(req.url.endsWith('/heartbeat') ? ANSWERED_BEAT : '{}');
+      if (req.url.endsWith('/release')) download?.writeHead(404).end();
+    };
+    const agent = await startedAgent(['--grace-secs', '0'], () => heartbeats);
+    await eventually(() => expect(claim).toBeDefined(), { timeoutMs: 10_000 });
+    agent.child.stdout?.destroy(); // `| head` done reading, a log shipper restarting
+    claim!.writeHead(200, { 'content-type': 'application/json' });
+    claim!.end(JSON.stringify({ runs: [LEASED_RUN] })); // its `claimed` line meets the closed pipe
+    // Before, the agent exited 1 there, its run's lease left to expire. It still renews the lease it holds:
+    const beats = heartbeats;
+    await eventually(() => expect(heartbeats).toBeGreaterThan(beats + 1), { timeoutMs: 10_000 });
+    agent.child.kill('SIGTERM');
+    expect(await agent.exited).toEqual({ code: 0, signal: null });
+    expect(seen).toContain(`POST /api/v1/runs/${LEASED_RUN.run_id}/release`);
+    expect(agent.output()).toContain('vcp agent: standard output failed (EPIPE)');
+  }, 60_000);
 });
