@@ -22,7 +22,7 @@ import { nodeFetch } from './node-fetch';
 import { jsonAsked, OptionsError, parseOptions, shownServer, USAGE } from './options';
 import { AGENT_VERSION } from './version';
 import { LineReporter, Reporter, streamLines, zeroCounters } from './reporter';
-import { stopSignals, unlessStopped } from './stop-signals';
+import { FORCED_EXIT_CODES, stopSignals, unlessStopped } from './stop-signals';
 import { TransportError } from './transport';
 import { unusableMessage } from './unusable-message';
 
@@ -46,7 +46,7 @@ async function main(): Promise<number> {
   const stopRequested = stopSignals((signal) =>
     process.exit(
       exitWith(
-        signal === 'SIGINT' ? 130 : 143,
+        FORCED_EXIT_CODES[signal],
         `second ${signal}: stopped at once; running work is left to expire on the server and run again`,
       ),
     ),

@@ -38,4 +38,13 @@ describe('stopSignals', () => {
     signals.emit('SIGTERM');
     expect(forced).toEqual(['SIGINT', 'SIGTERM']);
   });
+
+  it('SIGHUP (its terminal or SSH session closed) is a stop like SIGTERM; a second one forces it', async () => {
+    const sut = start();
+    signals.emit('SIGHUP');
+    expect(await sut).toBe('SIGHUP');
+    clock += REPEAT_MS;
+    signals.emit('SIGHUP');
+    expect(forced).toEqual(['SIGHUP']);
+  });
 });

@@ -7,19 +7,29 @@ import { EventEmitter } from 'node:events';
  */
 export const REPEAT_MS = 1000;
 
+/** A supervisor's stop (SIGTERM), Ctrl-C (SIGINT), the terminal or SSH session it runs in closing (SIGHUP). */
+export const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+
+/** The exit status of a second signal, which stops at once: 128 + the signal's number, as if killed by it. */
+export const FORCED_EXIT_CODES: Record<(typeof STOP_SIGNALS)[number], number> = {
+  SIGHUP: 129,
+  SIGINT: 130,
+  SIGTERM: 143,
+};
+
 /**
- * Resolves at the first SIGTERM or SIGINT. Listening starts when it is called — the agent's first line — so a
- * signal while it registers or waits for its first heartbeat ends it with exit 0 like any stop, not killed by
- * the signal (exit 143 or 130 to a supervisor). A second one (another signal, or the first a second later)
- * calls `forced`.
+ * Resolves at the first SIGTERM, SIGINT or SIGHUP. Listening starts when it is called — the agent's first
+ * line — so a signal while it registers or waits for its first heartbeat ends it with exit 0 like any stop, not
+ * killed by the signal (exit 143, 130 or 129 to a supervisor). A second one (another signal, or the first a
+ * second later) calls `forced`.
  */
 export function stopSignals(
-  forced: (signal: NodeJS.Signals) => void,
+  forced: (signal: (typeof STOP_SIGNALS)[number]) => void,
   { signals = process, now = Date.now }: { signals?: EventEmitter; now?: () => number } = {},
 ): Promise<NodeJS.Signals> {
   let first: { signal: NodeJS.Signals; at: number; repeated: boolean } | undefined;
   return new Promise((resolve) => {
-    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    for (const signal of STOP_SIGNALS) {
       signals.on(signal, () => {
         if (first === undefined) {
           first = { signal, at: now(), repeated: false };

@@ -8,10 +8,10 @@ import { startAgent } from '../support/agent-process';
 import { eventually } from '../support/eventually';
 
 /**
- * Issue 17: SIGTERM/SIGINT end the agent with exit 0, also before it got going: while it registers (the
- * server slow to answer) or while its first heartbeat is being retried (the server down or restarting). A
- * second signal ends it at once, whatever the first still waits for. Its stdout's reader going away does not
- * end it. A fake server plays those parts.
+ * Issue 17: SIGTERM/SIGINT (and SIGHUP: its terminal or SSH session closed) end the agent with exit 0, also
+ * before it got going: while it registers (the server slow to answer) or while its first heartbeat is being
+ * retried (the server down or restarting). A second signal ends it at once, whatever the first still waits
+ * for. Its stdout's reader going away does not end it. A fake server plays those parts.
  */
 describe('the agent process stopped by a signal', () => {
   let server: Server;
@@ -38,7 +38,7 @@ describe('the agent process stopped by a signal', () => {
   });
   afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
 
-  it.each(['SIGTERM', 'SIGINT'] as const)(
+  it.each(['SIGTERM', 'SIGINT', 'SIGHUP'] as const)(
     '%s while registering (the server not answering yet): exit 0 at once',
     async (signal) => {
       answer = () => undefined; // never answers
@@ -49,6 +49,7 @@ describe('the agent process stopped by a signal', () => {
       agent.child.kill(signal);
       expect(await agent.exited).toEqual({ code: 0, signal: null });
       expect(agent.events().map((e) => e.event)).not.toContain('started');
+      expect(agent.events().at(-1)).toMatchObject({ event: 'stopped' });
     },
     30_000,
   );
@@ -166,6 +167,7 @@ describe('the agent process stopped by a signal', () => {
   it.each([
     ['SIGTERM', 143],
     ['SIGINT', 130],
+    ['SIGHUP', 129],
   ] as const)(
     'a second %s stops it at once (exit %i) while the first waits out the grace period of a run',
     async (signal, code) => {
