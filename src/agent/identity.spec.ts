@@ -24,6 +24,7 @@ describe('resolveIdentity with a node key stored in the data dir', () => {
 
   beforeEach(() => {
     dataDir = mkdtempSync(join(tmpdir(), 'vcp-identity-'));
+    loadOrCreateKeyPair(dataDir); // the pair the node was registered with
     writeFileSync(join(dataDir, 'node.json'), JSON.stringify(stored));
   });
   afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -98,6 +99,20 @@ describe('resolveIdentity with a node key stored in the data dir', () => {
     await expect(other).rejects.toThrow(`the data dir ${dataDir} belongs to node n1`);
     expect(calls).toEqual([]);
     expect(JSON.parse(readFileSync(join(dataDir, 'node.json'), 'utf8'))).toEqual(stored);
+  });
+
+  it('refuses to start when the key file is gone: never a new key pair the node was not registered with', async () => {
+    const keyFile = join(dataDir, 'node-key.pem');
+    rmSync(keyFile);
+    const { send, calls } = validating('vcp_user_key');
+    const error = (await resolve(undefined, send).catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(AgentSetupError);
+    expect(error.message).toBe(
+      `${keyFile} is missing, but ${join(dataDir, 'node.json')} holds the node registered with its public key: ` +
+        'restore the key file from a backup, or remove node.json to register a new node with a new key pair',
+    );
+    expect(() => loadOrCreateKeyPair(dataDir)).toThrow(error.message); // --print-public-key too
+    expect({ files: readdirSync(dataDir), calls }).toEqual({ files: ['node.json'], calls: [] });
   });
 
   it('names a damaged node.json in one line (AgentSetupError), not a JSON stack', async () => {

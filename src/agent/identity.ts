@@ -63,6 +63,14 @@ export function loadOrCreateKeyPair(dataDir: string, wayOut = AGENT_KEY_WAY_OUT)
       keepPrivate(path);
       return storedKeyPair(path, readFileSync(path, 'utf8'), wayOut);
     }
+    // The stored node was registered with the lost pair's public key: a new pair's results would be refused as
+    // signed by another key, each spending an attempt of someone's task, so the loss is said before any claim.
+    if (hasStoredNode(dataDir)) {
+      throw new AgentSetupError(
+        `${path} is missing, but ${join(dataDir, NODE_FILE)} holds the node registered with its public key: ` +
+          'restore the key file from a backup, or remove node.json to register a new node with a new key pair',
+      );
+    }
     const pair = generateNodeKeyPair();
     writePrivateFile(path, privateKeyPem(pair));
     return pair;

@@ -1,9 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startAgent } from '../support/agent-process';
+import { startAgent, storeNode } from '../support/agent-process';
 import { eventually } from '../support/eventually';
 
 /** The agent starts engine workers for the slots it uses, not for a --concurrency the server limits. */
@@ -29,10 +29,7 @@ describe('the agent’s engine workers', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     dataDir = mkdtempSync(join(tmpdir(), 'vcp-agent-workers-'));
-    writeFileSync(
-      join(dataDir, 'node.json'),
-      JSON.stringify({ node_id: 'n1', node_api_key: 'vcp_node_key' }),
-    );
+    storeNode(dataDir);
   });
   afterAll(async () => {
     server.closeAllConnections();

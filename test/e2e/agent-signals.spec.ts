@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPEAT_MS } from '../../src/agent/stop-signals';
-import { startAgent } from '../support/agent-process';
+import { startAgent, storeNode } from '../support/agent-process';
 import { eventually } from '../support/eventually';
 
 /**
@@ -94,10 +94,7 @@ describe('the agent process stopped by a signal', () => {
       res.writeHead(503, { 'content-type': 'application/json' });
       res.end('{"error":"service_unavailable"}');
     };
-    writeFileSync(
-      join(dataDir, 'node.json'),
-      JSON.stringify({ node_id: 'n1', node_api_key: 'vcp_node_key' }),
-    );
+    storeNode(dataDir);
     const agent = startAgent(['--server', base, '--data-dir', dataDir]);
     await eventually(() => expect(agent.events().map((e) => e.event)).toContain('network_error'), {
       timeoutMs: 20_000,
@@ -131,10 +128,7 @@ describe('the agent process stopped by a signal', () => {
   };
   /** The agent of a stored node, started against the fake server; resolves once it has beaten twice. */
   const startedAgent = async (args: string[], beats: () => number) => {
-    writeFileSync(
-      join(dataDir, 'node.json'),
-      JSON.stringify({ node_id: 'n1', node_api_key: 'vcp_node_key' }),
-    );
+    storeNode(dataDir);
     const agent = startAgent(['--server', base, '--data-dir', dataDir, ...args]);
     await eventually(() => expect(agent.events().map((e) => e.event)).toContain('started'), {
       timeoutMs: 20_000,

@@ -1,5 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadOrCreateKeyPair } from '../../src/agent/identity';
 import { exited, requireBuild } from './server-process';
 
 export const AGENT_MAIN = join(__dirname, '../../dist/src/agent/main.js');
@@ -10,6 +12,12 @@ export interface AgentProcess {
   events(): Record<string, unknown>[];
   output(): string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** A data dir an earlier start left: the node's key pair and node.json naming the node and its key. */
+export function storeNode(dataDir: string, node = { node_id: 'n1', node_api_key: 'vcp_node_key' }): void {
+  loadOrCreateKeyPair(dataDir);
+  writeFileSync(join(dataDir, 'node.json'), JSON.stringify(node));
 }
 
 /** Runs the built agent (`npm run agent`) as its own process with the given flags and `--json`. */
