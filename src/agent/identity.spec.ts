@@ -90,6 +90,43 @@ describe('resolveIdentity with a node key stored in the data dir', () => {
     await expect(resolve('vcp_user_key', redirect)).rejects.toBeInstanceOf(AgentSetupError);
   });
 
+  it('a refused --api-key (401: a rotated key mistyped) stops the start; from VCP_API_KEY it is said', async () => {
+    const refusing: Fetch = () => Promise.resolve(new Response('{}', { status: 401 }));
+    const nodeFile = join(dataDir, 'node.json');
+    await expect(resolve('vcp_typo', refusing)).rejects.toThrow(
+      new AgentSetupError(
+        'the server refused the --api-key given (401): it is revoked, expired or mistyped; give the ' +
+          `node's current key, or leave --api-key out to start with the one in ${nodeFile}`,
+      ),
+    );
+    // A variable outlives the start it was set for (a registration's user key, revoked since): said, not fatal.
+    const events: unknown[] = [];
+    const fromEnv = await resolveIdentity(
+      {
+        server: 'http://s',
+        apiKey: 'vcp_old',
+        apiKeyFromEnv: true,
+        nodeId: 'n1',
+        dataDir,
+        region: 'r',
+        fetch: refusing,
+      },
+      { emit: (event) => events.push(event) },
+    );
+    expect(fromEnv.nodeKey).toBe(stored.node_api_key);
+    expect(events).toEqual([
+      {
+        event: 'refused',
+        during: 'start',
+        status: 401,
+        message:
+          'the server refused the VCP_API_KEY given (401): it is revoked, expired or mistyped; starting with ' +
+          `the node key stored in ${nodeFile}`,
+      },
+    ]);
+    expect(JSON.parse(readFileSync(nodeFile, 'utf8'))).toEqual(stored);
+  });
+
   it('refuses another --node-id: the data dir is its node (a second registration would strand the first)', async () => {
     const { send, calls } = validating('vcp_user_key');
     const other = resolveIdentity(

@@ -133,6 +133,28 @@ const firstKeyRefusedHint = (nodeId: string | undefined): string =>
   'it is revoked, expired or mistyped: give a user API key with nodes:write to register this node' +
   (nodeId ? `, or a key issued to node ${nodeId} (POST /api/v1/nodes/${nodeId}/keys)` : '');
 
+/**
+ * A key the server refuses (401) beside a stored node: most likely a rotated node key mistyped, which would
+ * otherwise go unnoticed until the stored key's grace ends. Given as --api-key for this start, it stops the
+ * start; from VCP_API_KEY, often a registration's user key left in a unit file and revoked since, it is said
+ * and the stored key used, so an unrelated revocation does not keep a working node from restarting.
+ */
+function refusedGivenKey(options: IdentityOptions, nodeFile: string, reporter: Reporter): void {
+  const name = options.apiKeyFromEnv ? 'VCP_API_KEY' : '--api-key';
+  const refused = `the server refused the ${name} given (401): it is revoked, expired or mistyped`;
+  if (!options.apiKeyFromEnv) {
+    throw new AgentSetupError(
+      `${refused}; give the node's current key, or leave --api-key out to start with the one in ${nodeFile}`,
+    );
+  }
+  reporter.emit({
+    event: 'refused',
+    during: 'start',
+    status: 401,
+    message: `${refused}; starting with the node key stored in ${nodeFile}`,
+  });
+}
+
 /** A node id from the host name: the allowed characters only, at most 64. */
 export function nodeIdFromHost(host = hostname()): string {
   const cleaned = host
@@ -145,6 +167,8 @@ export function nodeIdFromHost(host = hostname()): string {
 export interface IdentityOptions {
   server: string;
   apiKey: string | undefined;
+  /** The key came from VCP_API_KEY (default: --api-key): a refused one is said, not fatal, with a stored node. */
+  apiKeyFromEnv?: boolean;
   nodeId: string | undefined;
   dataDir: string;
   region: string;
@@ -187,22 +211,23 @@ async function request(
   return { status: res.status, json };
 }
 
-/** A node key is refused (403) on every route but its node's agent routes, key validation included. */
-async function isNodeKey(send: Fetch, server: string, key: string): Promise<boolean> {
-  return (await request(send, server, key, 'GET', '/auth/api-key/validate')).status === 403;
-}
-
 /**
- * Whether `key` is a node key, as far as a server that answers now can tell. A restart while the server is down,
- * failing (5xx) or throttling keeps the stored key: the agent then waits for the server as it does for any call,
- * where exiting would leave a node without a supervisor stopped. (A rotated key given then is taken at a later
- * start: the stored one works through the rotation's grace period.)
+ * What `key` is, as far as a server that answers now can tell: a node key (refused, 403, on every route but its
+ * node's agent routes, key validation included), a user key, a key refused (401), or unknown. A restart while
+ * the server is down, failing (5xx) or throttling keeps the stored key: the agent then waits for the server as
+ * it does for any call, where exiting would leave a node without a supervisor stopped. (A rotated key given
+ * then is taken at a later start: the stored one works through the rotation's grace period.)
  */
-async function isNodeKeyIfAnswered(send: Fetch, server: string, key: string): Promise<boolean> {
+async function keyKindIfAnswered(
+  send: Fetch,
+  server: string,
+  key: string,
+): Promise<'node' | 'user' | 'refused' | 'unknown'> {
   try {
-    return await isNodeKey(send, server, key);
+    const { status } = await request(send, server, key, 'GET', '/auth/api-key/validate');
+    return status === 403 ? 'node' : status === 401 ? 'refused' : status === 200 ? 'user' : 'unknown';
   } catch (error) {
-    if (error instanceof ServerUnreachableError) return false;
+    if (error instanceof ServerUnreachableError) return 'unknown';
     throw error;
   }
 }
@@ -230,10 +255,13 @@ export async function resolveIdentity(options: IdentityOptions, reporter: Report
     // Another node key given (rotated, or the node registered again) replaces the stored one; the user key
     // of the first registration, often left in the environment, does not.
     const given = options.apiKey;
-    if (given && given !== stored.node_api_key && (await isNodeKeyIfAnswered(send, options.server, given))) {
+    const kind =
+      given && given !== stored.node_api_key && (await keyKindIfAnswered(send, options.server, given));
+    if (given && kind === 'node') {
       writePrivateFile(nodeFile, JSON.stringify({ node_id: stored.node_id, node_api_key: given }));
       return { nodeId: stored.node_id, nodeKey: given, keys };
     }
+    if (kind === 'refused') refusedGivenKey(options, nodeFile, reporter);
     return { nodeId: stored.node_id, nodeKey: stored.node_api_key, keys };
   }
   if (!options.apiKey) {

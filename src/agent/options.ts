@@ -6,6 +6,8 @@ import { defaultConcurrency } from './machine';
 export interface AgentOptions {
   server: string;
   apiKey: string | undefined;
+  /** The key came from VCP_API_KEY, not --api-key (a variable outlives the start it was set for). */
+  apiKeyFromEnv: boolean;
   nodeId: string | undefined;
   concurrency: number;
   dataDir: string;
@@ -133,6 +135,7 @@ export function parseOptions(argv: string[], rawEnv: NodeJS.ProcessEnv): AgentOp
   return {
     server: url.toString().replace(/\/+$/, ''),
     apiKey: values['api-key'] ?? env.VCP_API_KEY,
+    apiKeyFromEnv: values['api-key'] === undefined && env.VCP_API_KEY !== undefined,
     nodeId,
     concurrency: integer(
       'concurrency',

@@ -66,12 +66,19 @@ describe("README's agent options", () => {
   });
 
   it('reads each variable, as its flag would give it', () => {
+    // Where the key came from is the one difference: a refused VCP_API_KEY is said, a refused --api-key stops.
+    const parsed = (argv: string[], env: NodeJS.ProcessEnv) => ({
+      ...parseOptions(argv, env),
+      apiKeyFromEnv: undefined,
+    });
     for (const [name, flag] of FLAG_OF) {
-      const before = parseOptions([], BASE);
-      const byVariable = parseOptions([], { ...BASE, [name]: sampleOf(name) });
+      const before = parsed([], BASE);
+      const byVariable = parsed([], { ...BASE, [name]: sampleOf(name) });
       expect([name, byVariable]).not.toEqual([name, before]);
-      expect([name, parseOptions([flag, sampleOf(name)], BASE)]).toEqual([name, byVariable]);
+      expect([name, parsed([flag, sampleOf(name)], BASE)]).toEqual([name, byVariable]);
     }
+    expect(parseOptions([], { ...BASE, VCP_API_KEY: 'vcp_k' }).apiKeyFromEnv).toBe(true);
+    expect(parseOptions(['--api-key', 'vcp_k'], { ...BASE, VCP_API_KEY: 'vcp_k' }).apiKeyFromEnv).toBe(false);
   });
 
   it('applies the documented defaults', () => {
