@@ -211,6 +211,29 @@ async function request(
   return { status: res.status, json };
 }
 
+/** What a 404 to the key check means: no VCP API at this URL (most often, /api/v1 given with it). */
+const noVcpApi = (server: string) =>
+  `no VCP API at ${shownServer(server)} (404): give the server's base URL, such as http://host:3000, ` +
+  'without /api/v1';
+
+/**
+ * Why a stored node's first heartbeat was a 404, when its URL is the cause: the key check, which every VCP
+ * server answers, is a 404 there too. Null when it is not, or cannot be told (then the node is the unknown).
+ */
+export async function noVcpApiAt(
+  server: string,
+  key: string,
+  send: Fetch = nodeFetch,
+): Promise<string | null> {
+  try {
+    const { status } = await request(send, server, key, 'GET', '/auth/api-key/validate');
+    return status === 404 ? noVcpApi(server) : null;
+  } catch (error) {
+    if (error instanceof ServerUnreachableError || error instanceof AgentSetupError) return null;
+    throw error;
+  }
+}
+
 /**
  * What `key` is, as far as a server that answers now can tell: a node key (refused, 403, on every route but its
  * node's agent routes, key validation included), a user key, a key refused (401), or unknown. A restart while
@@ -311,10 +334,7 @@ export async function resolveIdentity(options: IdentityOptions, reporter: Report
       storeOnceAccepted: () => writePrivateFile(nodeFile, JSON.stringify(given)),
     };
   } else if (who.status === 404) {
-    throw new AgentSetupError(
-      `no VCP API at ${shownServer(options.server)} (404): give the server's base URL, such as http://host:3000, ` +
-        'without /api/v1',
-    );
+    throw new AgentSetupError(noVcpApi(options.server));
   } else if (who.status === 401) {
     throw new AgentSetupError(`the server refused the API key (401): ${firstKeyRefusedHint(options.nodeId)}`);
   } else {

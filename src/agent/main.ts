@@ -14,6 +14,7 @@ import {
   hasStoredNode,
   keyRefusedHint,
   loadOrCreateKeyPair,
+  noVcpApiAt,
   resolveIdentity,
   ServerUnreachableError,
 } from './identity';
@@ -79,6 +80,7 @@ async function main(): Promise<number> {
   if (resolved.stopped) return stoppedBeforeStart(reporter, options.graceMs);
   const identity = resolved.value;
   knownNodeId = identity.nodeId;
+  knownApi = { server: options.server, key: identity.nodeKey };
   const { engine, warmUp, close } = standaloneEngine(options.concurrency);
   const agent = new Agent({
     nodeId: identity.nodeId,
@@ -140,6 +142,8 @@ function stoppedBeforeStart(reporter: Reporter, graceMs: number): number {
 let jsonLines = false;
 /** The node id once known (a flag, then the identity), for the lines of setup errors. */
 let knownNodeId: string | undefined;
+/** The server and node key once known, to tell a wrong URL from an unknown node. */
+let knownApi: { server: string; key: string } | undefined;
 
 /** The last word: a line on stderr, and with --json also a JSON line on stdout, so a log consumer sees why. */
 function exitWith(code: number, message: string): number {
@@ -171,13 +175,16 @@ process.on('uncaughtException', (error) =>
 
 main().then(
   (code) => process.exit(code),
-  (error: unknown) => {
+  async (error: unknown) => {
     // Setup problems (bad flags, a refused key, an unknown node) are the operator's to fix: their message only.
     if (error instanceof TransportError && error.status === 401) {
       process.exit(exitWith(78, `${error.message}: ${keyRefusedHint(knownNodeId)}`));
     }
     // Only the first heartbeat can end a start so: a node key given with another node's id, or a deleted node.
     if (error instanceof TransportError && error.status === 404 && knownNodeId !== undefined) {
+      // A URL with /api/v1 in it gets 404 for every route: said as at a first start, not as an unknown node.
+      const wrongUrl = knownApi && (await noVcpApiAt(knownApi.server, knownApi.key));
+      if (wrongUrl) process.exit(exitWith(78, wrongUrl));
       const hint = `the server knows no node ${knownNodeId}: give the --node-id the node key was issued for`;
       process.exit(exitWith(78, `${error.message}; ${hint}`));
     }

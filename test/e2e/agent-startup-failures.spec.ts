@@ -3,7 +3,7 @@ import { createServer, Server } from 'node:http';
 import { AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AGENT_MAIN, startAgent, startNodeScript } from '../support/agent-process';
+import { AGENT_MAIN, startAgent, startNodeScript, storeNode } from '../support/agent-process';
 
 /** What an operator sees when the built agent cannot start: one line saying why, the documented exit code. */
 describe('the agent process refusing to start', () => {
@@ -146,6 +146,17 @@ describe('the agent process refusing to start', () => {
       /^vcp agent: .*404.*; the server knows no node typo: give the --node-id the node key was issued for$/,
     );
     expect(readdirSync(dataDir)).not.toContain('node.json');
+  });
+
+  it('a stored node and a --server with /api/v1: no VCP API there, as at a first start, not an unknown node', async () => {
+    status = 404; // every route, as a VCP server answers under /api/v1/api/v1
+    storeNode(dataDir);
+    const { code, output } = await run(['--server', `${url}/api/v1`, '--data-dir', dataDir]);
+    expect([code, lastWord(output)]).toEqual([
+      78,
+      `vcp agent: no VCP API at ${url}/api/v1 (404): give the server's base URL, such as http://host:3000, ` +
+        'without /api/v1',
+    ]);
   });
 
   it('a redirect (a proxy sending http to https, say) is named and not followed: one line, exit 78', async () => {
