@@ -95,4 +95,13 @@ describe('agent options', () => {
     );
     expect(parseOptions([...server, '--node-id', 'node_1-a'], {}).nodeId).toBe('node_1-a');
   });
+
+  it('counts --region in characters, as the server does (RegisterNodeDto): 32 emoji pass, 33 do not', () => {
+    const server = ['--server', 'http://s:1'];
+    expect(parseOptions([...server, '--region', '😀'.repeat(32)], {}).region).toBe('😀'.repeat(32));
+    expect(() => parseOptions([...server, '--region', '😀'.repeat(33)], {})).toThrow(
+      '--region (VCP_REGION) must be 1–32 characters',
+    );
+    expect(() => parseOptions([...server, '--region', ''], {})).toThrow('--region');
+  });
 });

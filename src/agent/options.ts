@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { length } from 'class-validator';
 import { defaultConcurrency } from './machine';
 
 export interface AgentOptions {
@@ -130,8 +131,8 @@ export function parseOptions(argv: string[], rawEnv: NodeJS.ProcessEnv): AgentOp
   }
   if (values['data-dir'] === '') throw new OptionsError('--data-dir must not be empty');
   const region = values.region ?? env.VCP_REGION ?? 'default';
-  if (region.length < 1 || region.length > 32)
-    throw new OptionsError(`${named('region')} must be 1–32 characters`);
+  // Counted as the server's @Length(1, 32) counts (characters, not UTF-16 units), by the same function.
+  if (!length(region, 1, 32)) throw new OptionsError(`${named('region')} must be 1–32 characters`);
   return {
     server: url.toString().replace(/\/+$/, ''),
     apiKey: values['api-key'] ?? env.VCP_API_KEY,
