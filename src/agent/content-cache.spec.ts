@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContentCache, ContentMismatchError } from './content-cache';
@@ -21,6 +21,17 @@ describe('ContentCache', () => {
     expect(download).toHaveBeenCalledTimes(1);
     expect(readdirSync(dir)).toEqual([sha(bytes)]);
     expect(statSync(join(dir, sha(bytes))).mode & 0o777).toBe(0o600);
+  });
+
+  it('forgets what is no entry (a dangling or other symlink, a directory) at start, instead of failing', () => {
+    const good = blob(10, 1);
+    writeFileSync(join(dir, sha(good)), good);
+    symlinkSync('/nonexistent', join(dir, 'a'.repeat(64)));
+    symlinkSync(join(dir, sha(good)), join(dir, 'b'.repeat(64)));
+    mkdirSync(join(dir, 'c'.repeat(64)));
+    const sut = new ContentCache(dir, 1024);
+    expect(sut.stats).toEqual({ entries: 1, bytes: 10 });
+    expect(readdirSync(dir).sort()).toEqual([sha(good), 'c'.repeat(64)].sort());
   });
 
   it('refuses bytes that do not hash to the id, and keeps nothing of them', async () => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, rmSync } from 'node:fs';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeDirectories } from '../common/fs/make-directories';
@@ -15,6 +15,23 @@ export class ContentMismatchError extends Error {
     super(`downloaded content does not hash to ${sha256}`);
     this.name = 'ContentMismatchError';
   }
+}
+
+/**
+ * The size of a cache entry found at start, or null for what is none and is forgotten: a symlink (dangling or
+ * not: it is removed), a directory, a file that cannot be looked at. A download puts the entry back.
+ */
+function entrySize(path: string): number | null {
+  try {
+    // lstat, not stat: a link would have the cache count, and read, whatever it points at.
+    const stat = lstatSync(path);
+    if (stat.isFile()) return stat.size;
+    if (stat.isSymbolicLink()) rmSync(path, { force: true });
+  } catch (error) {
+    // Gone since readdir, or not ours to look at or remove: no entry either way, and no reason to stop.
+    if ((error as NodeJS.ErrnoException).code === undefined) throw error;
+  }
+  return null;
 }
 
 const sha256Of = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
@@ -49,7 +66,8 @@ export class ContentCache {
         const temp = TEMP.exec(name);
         if (temp && !processAlive(Number(temp[1]))) rmSync(join(dir, name), { force: true });
         if (!SHA256.test(name)) continue;
-        const size = statSync(join(dir, name)).size;
+        const size = entrySize(join(dir, name));
+        if (size === null) continue;
         this.disk.set(name, size);
         this.diskBytes += size;
       }
