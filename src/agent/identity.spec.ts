@@ -2,9 +2,18 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Fetch } from './http-transport';
-import { AgentSetupError, loadOrCreateKeyPair, resolveIdentity, ServerUnreachableError } from './identity';
+import {
+  AgentSetupError,
+  loadOrCreateKeyPair,
+  resolveIdentity,
+  ServerCertificateError,
+  ServerUnreachableError,
+} from './identity';
 
 const silent = { emit: () => undefined };
+/** How nodeFetch fails against a server whose certificate is self-signed. */
+const selfSigned: Fetch = () =>
+  Promise.reject(new TypeError('fetch failed', { cause: { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' } }));
 
 /** Answers key validation: 200 for the user key, 403 for any other (a node key), and records the calls. */
 function validating(userKey: string) {
@@ -80,7 +89,7 @@ describe('resolveIdentity with a node key stored in the data dir', () => {
       (status: number): Fetch =>
       () =>
         Promise.resolve(new Response('{}', { status }));
-    for (const send of [refused, failing(503), failing(502), failing(429)]) {
+    for (const send of [refused, selfSigned, failing(503), failing(502), failing(429)]) {
       expect((await resolve('vcp_user_key', send)).nodeKey).toBe(stored.node_api_key);
     }
     expect(JSON.parse(readFileSync(join(dataDir, 'node.json'), 'utf8'))).toEqual(stored);
@@ -192,6 +201,16 @@ describe('resolveIdentity without a stored node', () => {
     expect(error).toBeInstanceOf(ServerUnreachableError);
     expect(error.message).toBe('cannot reach the server at http://server/api/v1 (ECONNREFUSED)');
     await expect(resolve(answering(503))).rejects.toBeInstanceOf(ServerUnreachableError);
+  });
+
+  it('says a TLS certificate it does not trust is one (exit 78), and the way out: NODE_EXTRA_CA_CERTS', async () => {
+    const error = (await resolve(selfSigned).catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(ServerCertificateError);
+    expect(error.message).toBe(
+      "refused the server at http://server/api/v1: DEPTH_ZERO_SELF_SIGNED_CERT: the server's TLS certificate " +
+        "is not trusted here (self-signed, or from a CA this machine does not know): give that CA's " +
+        'certificate to the agent as NODE_EXTRA_CA_CERTS=<ca.pem>',
+    );
   });
 
   it('says what a 404 and a 401 mean instead of blaming the key for a wrong URL', async () => {

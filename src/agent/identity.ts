@@ -6,6 +6,7 @@ import { writePrivateFile } from '../common/fs/private-file';
 import { generateNodeKeyPair, keyPairFromPem, NodeKeyPair, privateKeyPem } from '../common/receipts/receipt';
 import type { Fetch } from './http-transport';
 import { networkFailure, nodeFetch, redirectedTo } from './node-fetch';
+import { certificateProblem } from './tls-failure';
 import { measureCapabilities } from './machine';
 import { NODE_ID, shownServer } from './options';
 import { Reporter } from './reporter';
@@ -38,6 +39,12 @@ function refusalWords(json: Record<string, unknown>): string {
 
 /** The server did not answer at all (down, a wrong address, TLS against plain HTTP): worth a retry later. */
 export class ServerUnreachableError extends Error {}
+
+/**
+ * The server answered with a TLS certificate this machine does not accept: no answer either (a stored node
+ * waits for the server as it would), but at a first start the operator's to fix, not a restart's (exit 78).
+ */
+export class ServerCertificateError extends ServerUnreachableError {}
 
 /** A key file readable by others (copied with 0644, unpacked from a backup) is made private again. */
 function keepPrivate(path: string): void {
@@ -194,6 +201,10 @@ async function request(
       signal: AbortSignal.timeout(30_000),
     });
   } catch (error) {
+    const certificate = certificateProblem((error as { cause?: { code?: unknown } }).cause?.code);
+    if (certificate) {
+      throw new ServerCertificateError(`refused the server at ${shownServer(server)}: ${certificate}`);
+    }
     throw new ServerUnreachableError(
       `cannot reach the server at ${shownServer(server)} (${networkFailure(error)})`,
     );

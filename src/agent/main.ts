@@ -16,6 +16,7 @@ import {
   loadOrCreateKeyPair,
   noVcpApiAt,
   resolveIdentity,
+  ServerCertificateError,
   ServerUnreachableError,
 } from './identity';
 import { telemetry } from './machine';
@@ -200,6 +201,7 @@ main().then(
     if (typeof code === 'string' && typeof path === 'string') {
       process.exit(exitWith(78, `cannot use ${path} (${code}): give a writable --data-dir`));
     }
+    if (error instanceof ServerCertificateError) process.exit(exitWith(78, error.message));
     if (error instanceof ServerUnreachableError) {
       process.exit(exitWith(69, error.message)); // EX_UNAVAILABLE: a supervisor's restart may find it up
     }

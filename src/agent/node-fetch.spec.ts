@@ -150,6 +150,18 @@ describe('nodeFetch', () => {
     expect(networkFailure(refused)).toBe('ECONNREFUSED');
   });
 
+  it('says what a TLS certificate failure means and the way out, not only its code', () => {
+    const failing = (code: string) =>
+      networkFailure(new TypeError('fetch failed', { cause: Object.assign(new Error('x'), { code }) }));
+    expect(failing('DEPTH_ZERO_SELF_SIGNED_CERT')).toBe(
+      "DEPTH_ZERO_SELF_SIGNED_CERT: the server's TLS certificate is not trusted here (self-signed, or from a " +
+        "CA this machine does not know): give that CA's certificate to the agent as NODE_EXTRA_CA_CERTS=<ca.pem>",
+    );
+    expect(failing('UNABLE_TO_VERIFY_LEAF_SIGNATURE')).toContain('NODE_EXTRA_CA_CERTS=<ca.pem>');
+    expect(failing('CERT_HAS_EXPIRED')).toContain('not valid now (expired');
+    expect(failing('ERR_TLS_CERT_ALTNAME_INVALID')).toContain('not for this host name');
+  });
+
   describe('a hostile or broken server', () => {
     it('an answer that keeps coming is cut off at maxBodyBytes: the request fails, the stream ends', async () => {
       let sent = 0;

@@ -1,6 +1,7 @@
 import { Agent as HttpAgent, IncomingMessage, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Fetch } from './http-transport';
+import { certificateProblem } from './tls-failure';
 import { AGENT_VERSION } from './version';
 
 /** Names the agent in the server's request lines and audit rows (a node's registration, a refused key). */
@@ -118,7 +119,10 @@ export function redirectedTo(res: Response): string {
   return `${res.status} redirect to ${location}, not followed: give the URL the server answers on as --server`;
 }
 
-/** A failed request's network cause, as fetch and nodeFetch report it (`ECONNREFUSED`), else its message. */
+/**
+ * A failed request's network cause, as fetch and nodeFetch report it (`ECONNREFUSED`), else its message; a
+ * TLS certificate failure with what it means and the way out (certificateProblem).
+ */
 export function networkFailure(error: unknown): string {
   // Not instanceof Error: errors from node's own realm (an abort's) fail it under a test runner's vm context.
   if (typeof error !== 'object' || error === null) return String(error);
@@ -127,5 +131,7 @@ export function networkFailure(error: unknown): string {
   // An abort's cause is the signal's reason, a DOMException whose numeric code (23) says nothing to a person.
   if (name === 'TimeoutError' || cause?.name === 'TimeoutError') return 'timed out';
   if (name === 'AbortError') return 'aborted';
+  const certificate = certificateProblem(cause?.code);
+  if (certificate) return certificate;
   return (typeof cause?.code === 'string' ? cause.code : undefined) ?? cause?.message ?? String(message);
 }
