@@ -254,6 +254,8 @@ export class Agent {
     } catch (error) {
       // The node's own data dir failed it (isLocalFileError): reported as `error` it spent an attempt of
       // someone's task and showed them a path of this machine. Handed back uncharged; the agent stops (78).
+      // Dropped first: the stop that follows must not find it unfinished and hand it back a second time.
+      this.drop(held, 'handed back');
       this.answers.dataDirUnusable(error as NodeJS.ErrnoException);
       await handBack(this.setup, [run]);
       return;
