@@ -42,6 +42,26 @@ describe('ServerAnswers', () => {
     expect(events.at(-1)).toMatchObject({ event: 'network_error', during: 'claim', retry_ms: 100 });
   });
 
+  it('tells a refusal the loops retry (a redirect, a 4xx) at most once a minute per call and status', () => {
+    const { answers, events, counters, advance } = setup();
+    const refused = (status: number) =>
+      new TransportError(`PUT /nodes/n1/heartbeat: ${status} x`, false, status, 'x');
+    for (let i = 0; i < 20; i++) {
+      answers.failed(refused(307), 'heartbeat', 3_300);
+      advance(3_300); // 20 retries in 66 s: the first and one a minute later
+    }
+    answers.failed(refused(400), 'heartbeat', 3_300); // another status: told at once
+    answers.failed(refused(307), 'claim', 3_300); // another call: told at once
+    const told = events.map((e) => `${String(e.event)} ${String(e.during)} ${String(e.status)}`);
+    expect(told).toEqual([
+      'refused heartbeat 307',
+      'refused heartbeat 307',
+      'refused heartbeat 400',
+      'refused claim 307',
+    ]);
+    expect(counters.refused).toBe(22); // each one counted
+  });
+
   it('knows the answers that make the node unusable by their code, not their message', () => {
     const refused = (status: number, code: string | null) =>
       new TransportError(`POST /x: ${status} some words`, false, status, code);

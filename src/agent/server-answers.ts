@@ -3,6 +3,8 @@ import { TransportError } from './transport';
 
 /** After the first network error of a run of them, at most one line a minute says the server is still away. */
 const STILL_UNREACHABLE_EVERY_MS = 60_000;
+/** A refusal the loops retry (a redirect, a 4xx) is told at most this often for one call and status. */
+const REFUSED_AGAIN_EVERY_MS = 60_000;
 
 /**
  * Answers after which this node cannot work until its operator acts, by the server's stable code or reason:
@@ -36,6 +38,8 @@ export class ServerAnswers {
   private markUnusable: ((answer: UnusableAnswer) => void) | null = null;
   /** The run of network errors going on (null: the server answers). */
   private unreachable: { since: number; attempts: number; toldAt: number } | null = null;
+  /** When each refusal (`during` and status) was last told. */
+  private readonly refusalsToldAt = new Map<string, number>();
   /** Resolves at the first answer that makes this node unusable (see Unusable): the agent should stop. */
   readonly unusable = new Promise<UnusableAnswer>((resolve) => (this.markUnusable = resolve));
 
@@ -67,6 +71,12 @@ export class ServerAnswers {
     this.noticeUnusable(error);
     if (error instanceof TransportError && !error.retryable) {
       this.counters.refused++;
+      // The heartbeat and claim loops retry a refusal as they do a network error: not an error line each time.
+      const key = `${during} ${error.status}`;
+      const toldAt = this.refusalsToldAt.get(key);
+      const now = this.clock();
+      if (toldAt !== undefined && now - toldAt < REFUSED_AGAIN_EVERY_MS) return;
+      this.refusalsToldAt.set(key, now);
       this.reporter.emit({ event: 'refused', during, message: error.message, status: error.status });
       return;
     }
