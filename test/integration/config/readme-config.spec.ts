@@ -32,6 +32,7 @@ const OTHER_MENTIONS: Record<string, string> = {
   CHAOS_PROFILE: "the chaos test's setting (test/chaos), not the server's",
   BENCH_DATABASE_URL: "the benches' database (bench/), not the server's",
   NODE_OPTIONS: "Node.js's own, named by the Configuration section's throughput tuning note",
+  NODE_EXTRA_CA_CERTS: "Node.js's own, the agent's way to trust a server's private CA (its TLS section)",
 };
 
 /** Names read from the environment in src/ that are neither the server's settings nor the agent's. */
