@@ -95,7 +95,7 @@ export class Heartbeats {
     const started = performance.now();
     // While holding leases, a beat that gets no answer is given up within a third of the lease, so that its
     // retry still renews them: waiting the transport's 30 s for one hung beat let every lease run out.
-    const timeoutMs = runs.length > 0 ? (this.setup.renewWithinMs() ?? undefined) : undefined;
+    const timeoutMs = this.setup.renewWithinMs() ?? undefined;
     const answer = await this.setup.transport.heartbeat(body, stopped, timeoutMs);
     this.latencyMs = Math.round(performance.now() - started);
     this.setup.noteAnswered();

@@ -181,8 +181,9 @@ export class TransactionRunner {
       await runner.commitTransaction();
       return result;
     } catch (error) {
-      if (isUnansweredQuery(error)) await closeIfUnanswered(runner, error);
-      else if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      await closeIfUnanswered(runner, error);
+      if (!isUnansweredQuery(error) && runner.isTransactionActive)
+        await runner.rollbackTransaction().catch(() => undefined);
       throw error;
     } finally {
       await runner.release();

@@ -136,22 +136,18 @@ export function answerClientError(
   if (error.code === 'ECONNRESET' || socket.destroyed || socket[REFUSED]) return;
   socket[REFUSED] = true;
   const status = statusFor(error);
-  const incoming = (socket as { parser?: { incoming?: IncomingMessage | null } }).parser?.incoming;
-  // Answered already (a 413 before its body, which the client went on sending and then cut off): a second
-  // answer would follow the first on the wire, and a second log line and count would describe one request.
-  if (incoming && !incoming.complete && answeredInFull(incoming)) {
-    socket.end();
-    setTimeout(() => socket.destroy(), 1_000).unref();
-    return;
-  }
-  const arrived = whatArrived(error, socket);
-  const requestId = arrived.requestId ?? randomUUID();
   const close = () => {
     // end() rather than destroy(): destroying with unread input makes the kernel send a RST that can discard
     // the answer before the client reads it (see lingering-close.ts); a stalled client is cut off by the timer.
     socket.end();
     setTimeout(() => socket.destroy(), 1_000).unref();
   };
+  const incoming = (socket as { parser?: { incoming?: IncomingMessage | null } }).parser?.incoming;
+  // Answered already (a 413 before its body, which the client went on sending and then cut off): a second
+  // answer would follow the first on the wire, and a second log line and count would describe one request.
+  if (incoming && !incoming.complete && answeredInFull(incoming)) return close();
+  const arrived = whatArrived(error, socket);
+  const requestId = arrived.requestId ?? randomUUID();
   // A refused request after answered ones on a keep-alive connection is answered too (a 431 for a grown cookie
   // must not look like a dropped connection), in its turn: after the requests pipelined before it.
   const answer = () => {
