@@ -30,6 +30,7 @@ import { NodeKeyPages20261203120000 } from './20261203120000-NodeKeyPages';
 import { CircuitTaskPages20261204000000 } from './20261204000000-CircuitTaskPages';
 import { NodeTelemetry20261204120000 } from './20261204120000-NodeTelemetry';
 import { QuorumOwnerFaults20261205120000 } from './20261205120000-QuorumOwnerFaults';
+import { LiveTaskCounts20261207120000 } from './20261207120000-LiveTaskCounts';
 
 /** Every migration, in order. A new migration is added here as well as in its own file. */
 export const MIGRATIONS = [
@@ -65,4 +66,5 @@ export const MIGRATIONS = [
   CircuitTaskPages20261204000000,
   NodeTelemetry20261204120000,
   QuorumOwnerFaults20261205120000,
+  LiveTaskCounts20261207120000,
 ];

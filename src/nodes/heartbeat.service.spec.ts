@@ -54,6 +54,7 @@ describe('HeartbeatService group commit', () => {
     historyIntervalSecs: 60,
     historyRetentionDays: 7,
     purgeAfterDays: 30,
+    maxPerUser: 1000,
   });
   let writes: ControlledWrites;
   let sut: HeartbeatService;

@@ -20,9 +20,12 @@ export class NodesVariables {
 
   @IntVariable(1, 3650)
   NODE_PURGE_AFTER_DAYS?: number;
+
+  @IntVariable(1, 1_000_000)
+  NODE_MAX_PER_USER?: number;
 }
 
-/** Node liveness and heartbeat history. */
+/** Node liveness, heartbeat history and how many nodes one user may register. */
 export class NodesConfig {
   /** How often agents should heartbeat (returned in every heartbeat response, so agents follow the server). */
   readonly heartbeatIntervalSecs!: number;
@@ -35,6 +38,8 @@ export class NodesConfig {
   readonly historyRetentionDays!: number;
   /** Offline for this long: soft-deleted by the sweep (and audited). */
   readonly purgeAfterDays!: number;
+  /** Nodes (not deleted) one user may own; past it, a registration is 409. */
+  readonly maxPerUser!: number;
 
   constructor(values: NodesConfig) {
     Object.assign(this, values);
@@ -61,5 +66,6 @@ export const nodesConfig = defineFeatureConfig({
       historyIntervalSecs: env.NODE_HISTORY_INTERVAL_SECS ?? 60,
       historyRetentionDays: env.NODE_HISTORY_RETENTION_DAYS ?? 7,
       purgeAfterDays: env.NODE_PURGE_AFTER_DAYS ?? 30,
+      maxPerUser: env.NODE_MAX_PER_USER ?? 1_000,
     }),
 });

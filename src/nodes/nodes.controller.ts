@@ -53,7 +53,11 @@ export class NodesController {
     type: RegisteredNodeDto,
     description: 'The node key is in `node_api_key`, shown once',
   })
-  @ApiConflictResponse({ description: 'The node_id belongs to a live node (`conflict`)' })
+  @ApiConflictResponse({
+    description:
+      'The node_id belongs to a live node (`conflict`), or you own NODE_MAX_PER_USER nodes already ' +
+      '(`reason: node_limit`): delete one first',
+  })
   register(
     @Body() dto: RegisterNodeDto,
     @CurrentPrincipal() principal: Principal,

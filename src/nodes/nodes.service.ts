@@ -5,7 +5,7 @@ import { AuditService } from '../audit/audit.service';
 import type { Principal, RequestMeta } from '../common/auth/principal';
 import { jsonSha256Hex } from '../common/crypto/json-hash';
 import { AppException } from '../common/errors/app.exception';
-import { ErrorCode } from '../common/errors/error-code';
+import { ErrorCode, ErrorReason } from '../common/errors/error-code';
 import { decodeCursor, encodeCursor } from '../common/pagination/cursor';
 import { pageRequest, toPage } from '../common/pagination/page';
 import type { PageQueryDto } from '../common/pagination/page.dto';
@@ -23,6 +23,7 @@ import { NODE_ID_PATTERN, RegisterNodeDto } from './dto/register-node.dto';
 import { NEUTRAL_SCORE } from './health-score';
 import { NodeLoss } from './node-loss';
 import { NodeRecord, NodesRepository } from './nodes.repository';
+import { NodesConfig } from './nodes.config';
 import { normalizeEd25519PublicKey, WEAK_PUBLIC_KEY } from './public-key';
 import { reputationScore } from './reputation';
 
@@ -82,6 +83,7 @@ function sameRegistration(node: NodeRecord, dto: RegisterNodeDto, publicKey: str
 @Injectable()
 export class NodesService {
   constructor(
+    private readonly config: NodesConfig,
     private readonly nodes: NodesRepository,
     private readonly nodeKeys: NodeKeysService,
     private readonly audit: AuditService,
@@ -100,6 +102,7 @@ export class NodesService {
       throw AppException.validation([{ field: 'public_key', message }]);
     }
     const { node, key, revoked } = await this.tx.run(async () => {
+      await this.assertRoomForAnotherNode(principal.userId, dto.node_id);
       const node = await this.nodes.register({
         nodeId: dto.node_id,
         ownerId: principal.userId,
@@ -136,6 +139,21 @@ export class NodesService {
     });
     this.nodeKeys.forget(revoked);
     return { ...toNodeInfo(node, principal), node_api_key: key.apiKey };
+  }
+
+  /**
+   * NODE_MAX_PER_USER, checked under the owner's lock. A repeat of a registration of one of the owner's nodes
+   * adds none, so it goes on to its own answer (a replay, or 409 `conflict` for an id in use).
+   */
+  private async assertRoomForAnotherNode(ownerId: string, nodeId: string): Promise<void> {
+    const max = this.config.maxPerUser;
+    if ((await this.nodes.countOwnedLocked(ownerId, max)) < max) return;
+    if (await this.nodes.findLive(nodeId, ownerId)) return;
+    throw new AppException(
+      ErrorCode.Conflict,
+      `You own ${max} nodes, the most one user may register: delete one you no longer use first`,
+      { reason: ErrorReason.NodeLimit },
+    );
   }
 
   /**

@@ -196,7 +196,7 @@ function errorSchema(): Schema {
   return {
     type: 'object',
     description:
-      'Some errors add fields their route documents (`details`, `override_id`, `quota`, `checks`): ' +
+      'Some errors add fields their route documents (`details`, `override_id`, `quota`, `limit`, `checks`): ' +
       'clients must accept more properties',
     additionalProperties: true,
     required: ['error', 'message', 'request_id'],

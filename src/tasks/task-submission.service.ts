@@ -23,6 +23,7 @@ import type { TaskInfoDto } from './dto/task-responses.dto';
 import { IdempotencyKeysRepository } from './idempotency-keys.repository';
 import { TaskInsertBatcher } from './task-insert-batcher';
 import { isModuleGone } from './task-inserts.repository';
+import { LiveTaskLimit } from './live-task-limit';
 import { toTaskInfo } from './task-view';
 import { NewTask, TasksRepository } from './tasks.repository';
 import { WorkSignal } from './work-signal';
@@ -51,6 +52,7 @@ export class TaskSubmissionService {
     private readonly tx: TransactionRunner,
     private readonly signal: WorkSignal,
     private readonly metrics: VcpMetrics,
+    private readonly liveTasks: LiveTaskLimit,
   ) {}
 
   async submit(
@@ -71,6 +73,7 @@ export class TaskSubmissionService {
       if (replay) return replay;
     }
     await this.checkType(dto);
+    await this.liveTasks.admit(principal.userId);
     // A computation runs a built-in program: its module, with the inputs that program reads (a prompt or the
     // original `{numbers, operation}` body is stored as the program inputs it maps to).
     const plan = dto.task_type === 'computation' ? this.programs.plan(inputs) : null;

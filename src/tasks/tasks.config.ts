@@ -10,9 +10,12 @@ export class TasksVariables {
 
   @IntVariable(1, 100_000)
   TASK_EVENTS_MAX_STREAMS?: number;
+
+  @IntVariable(1, 10_000_000)
+  TASK_MAX_LIVE_PER_USER?: number;
 }
 
-/** The task event streams (`GET /tasks/:task_id/events`). */
+/** The task event streams (`GET /tasks/:task_id/events`) and the live-task limit of submissions. */
 export class TasksConfig {
   /** A comment line this often keeps an idle stream (and the proxies on its way) open. */
   readonly eventsHeartbeatMs!: number;
@@ -20,6 +23,8 @@ export class TasksConfig {
   readonly maxStreamsPerUser!: number;
   /** Open streams on a replica; past it, 503. */
   readonly maxStreams!: number;
+  /** Pending and running tasks one user may have; past it, a submission is 429. */
+  readonly maxLivePerUser!: number;
 
   constructor(values: TasksConfig) {
     Object.assign(this, values);
@@ -35,5 +40,6 @@ export const tasksConfig = defineFeatureConfig({
       eventsHeartbeatMs: env.TASK_EVENTS_HEARTBEAT_MS ?? 15_000,
       maxStreamsPerUser: env.TASK_EVENTS_MAX_STREAMS_PER_USER ?? 8,
       maxStreams: env.TASK_EVENTS_MAX_STREAMS ?? 2_000,
+      maxLivePerUser: env.TASK_MAX_LIVE_PER_USER ?? 10_000,
     }),
 });

@@ -92,6 +92,12 @@ export class TasksController {
       'as JSON, or a `wasm_module` (or a `module_id` new to your usage) past your module storage ' +
       'quota (`reason: storage_quota_exceeded`, with `quota`)',
   })
+  @ApiTooManyRequestsResponse({
+    description:
+      "Over the `task` tier's limit (`rate_limited`), or you have TASK_MAX_LIVE_PER_USER pending or running " +
+      'tasks already (`reason: live_task_limit`, with `limit`: `live_tasks` and `max_live_tasks`): ' +
+      '`Retry-After` says when to retry',
+  })
   @ApiUnprocessableEntityResponse({
     description:
       'The body failed validation (`validation_error`; `details` names each field: a per-type check, ' +

@@ -1,10 +1,12 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
+import { ClockModule } from '../common/clock/clock.module';
 import { ProgramsModule } from '../programs/programs.module';
 import { ProofsModule } from '../proofs/proofs.module';
 import { WakeUpsModule } from '../wake-ups/wake-ups.module';
 import { WasmModule } from '../wasm/wasm.module';
 import { IdempotencyKeysRepository } from './idempotency-keys.repository';
+import { LiveTaskLimit } from './live-task-limit';
 import { TaskEventSignal } from './task-event-signal';
 import { TaskEventStreams } from './task-event-streams';
 import { TaskEventsRepository } from './task-events.repository';
@@ -23,7 +25,7 @@ import { WorkSignal } from './work-signal';
  * about new work through WorkSignal.
  */
 @Module({
-  imports: [AuditModule, ProgramsModule, ProofsModule, WasmModule, WakeUpsModule],
+  imports: [AuditModule, ClockModule, ProgramsModule, ProofsModule, WasmModule, WakeUpsModule],
   controllers: [TasksController],
   providers: [
     TasksRepository,
@@ -31,6 +33,7 @@ import { WorkSignal } from './work-signal';
     TaskInsertBatcher,
     IdempotencyKeysRepository,
     TaskSubmissionService,
+    LiveTaskLimit,
     TasksService,
     TaskRunsRepository,
     WorkSignal,

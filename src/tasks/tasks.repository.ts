@@ -77,6 +77,19 @@ export class TasksRepository {
     return row ? { ...toRecord(row), inputs: row.inputs } : null;
   }
 
+  /** The creator's pending and running tasks, counted up to `atMost` (idx_tasks_creator_open). */
+  async countLive(creatorId: string, atMost: number): Promise<number> {
+    const [row] = await this.db.queryPrepared<{ live: number }>(
+      'vcp_tasks_count_live',
+      `SELECT count(*)::int AS live FROM (
+         SELECT 1 FROM tasks
+          WHERE creator_id = $1 AND status IN ${OPEN_STATUSES} AND deleted_at IS NULL
+          LIMIT $2) counted`,
+      [creatorId, atMost],
+    );
+    return row.live;
+  }
+
   /**
    * Newest first, keyset-paged on (created_at, task_id). Times compare at millisecond precision, the precision a
    * cursor carries through JavaScript (at microseconds, tasks created within one millisecond were skipped).

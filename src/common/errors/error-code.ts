@@ -38,6 +38,10 @@ export const ErrorReason = {
   NodeQuarantined: 'node_quarantined',
   /** 413 `payload_too_large`: the module would take the user past MODULE_STORAGE_QUOTA_BYTES (or _COUNT). */
   StorageQuotaExceeded: 'storage_quota_exceeded',
+  /** 429 `rate_limited`: the user has TASK_MAX_LIVE_PER_USER pending or running tasks already. */
+  LiveTaskLimit: 'live_task_limit',
+  /** 409 `conflict`: the user owns NODE_MAX_PER_USER nodes already. */
+  NodeLimit: 'node_limit',
   /** 409 `conflict`: the subject already has a throttle override in force (`override_id` names it). */
   ThrottleOverrideExists: 'throttle_override_exists',
   /** 409 `conflict`: only a completed task has a receipt. */
