@@ -20,6 +20,7 @@ export const OPERATION_SUMMARIES: Record<string, string> = {
   'DELETE /api/v1/admin/circuits/{circuit_id}': 'Admin: retire a circuit (kept readable)',
   'POST /api/v1/admin/circuits/{circuit_id}/restore': 'Admin: restore a retired circuit',
   'GET /api/v1/circuits': 'List circuits',
+  'GET /api/v1/proofs/{proof_id}': 'Get a stored proof verification: verdict, proof and signals',
   'GET /api/v1/circuits/{circuit_id}': 'Get a circuit and its verification key',
   'GET /api/v1/circuits/{circuit_id}/wasm': "Download a circuit's witness generator (.wasm)",
   'GET /api/v1/circuits/{circuit_id}/zkey': "Download a circuit's proving key (.zkey)",

@@ -9,6 +9,7 @@ const BY_NAME: Record<string, string> = {
   circuit_id: 'The circuit’s id: the SHA-256 of its verification key’s canonical JSON, 64 lowercase hex',
   module_id: 'The module’s id: the SHA-256 of its bytes, 64 lowercase hex',
   key_id: 'The API key’s id (a UUID, never the key itself)',
+  proof_id: 'The proof’s id (a UUID: `proof_id` of a verification, or of a completed zk_proof task)',
 };
 const ID_BY_PATH: Record<string, string> = {
   '/api/v1/admin/users/{id}': 'The user’s id (a UUID)',

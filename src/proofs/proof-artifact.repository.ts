@@ -79,6 +79,23 @@ export class ProofArtifactRepository {
     return affected > 0 ? proofId : null;
   }
 
+  /**
+   * A stored verification, if `viewerId` may read it (null: an admin, who may read any): the user who submitted
+   * it (for a task's proof, the owner of the node that made it), or the creator of the task it is bound to while
+   * that task is not deleted.
+   */
+  async findVisible(proofId: string, viewerId: string | null): Promise<StoredProof | null> {
+    const [row] = await this.db.query<StoredProofRow>(
+      `SELECT p.proof_id, p.circuit_id, p.proof_system, p.verified, p.task_id, p.run_id, p.verified_at,
+              p.verification_time_ms, p.error_message, p.proof_data, p.public_inputs
+         FROM proof_artifacts p
+         LEFT JOIN tasks t ON t.task_id = p.task_id AND t.deleted_at IS NULL
+        WHERE p.proof_id = $1 AND ($2::uuid IS NULL OR p.submitted_by = $2::uuid OR t.creator_id = $2::uuid)`,
+      [proofId, viewerId],
+    );
+    return row ? toStoredProof(row) : null;
+  }
+
   /** The task's creator, type and circuit; null when there is no such task. */
   async taskOwner(taskId: string): Promise<ProofTaskOwner | null> {
     const rows = await this.db.query<{ creator_id: string; task_type: string; circuit_id: string | null }>(
@@ -122,3 +139,56 @@ const toOwner = (
   taskType: row.task_type,
   circuitId: row.circuit_id,
 });
+
+interface StoredProofRow {
+  proof_id: string;
+  circuit_id: string;
+  proof_system: ProofSystem;
+  verified: boolean;
+  task_id: string | null;
+  run_id: string | null;
+  verified_at: Date | null;
+  verification_time_ms: string | null;
+  error_message: string | null;
+  proof_data: Uint8Array;
+  public_inputs: Uint8Array;
+}
+
+/** A verification as stored: the proof and signals are the canonical JSON the verifier checked. */
+export interface StoredProof {
+  proofId: string;
+  circuitId: string;
+  proofSystem: ProofSystem;
+  valid: boolean;
+  taskId: string | null;
+  runId: string | null;
+  verifiedAt: Date | null;
+  verificationTimeMs: number | null;
+  errorMessage: string | null;
+  proof: unknown;
+  publicSignals: unknown;
+}
+
+const toStoredProof = (row: StoredProofRow): StoredProof => ({
+  proofId: row.proof_id,
+  circuitId: row.circuit_id,
+  proofSystem: row.proof_system,
+  valid: row.verified,
+  taskId: row.task_id,
+  runId: row.run_id,
+  verifiedAt: row.verified_at,
+  verificationTimeMs: row.verification_time_ms === null ? null : Number(row.verification_time_ms),
+  errorMessage: row.error_message,
+  proof: storedJson(row.proof_data),
+  publicSignals: storedJson(row.public_inputs),
+});
+
+/** Every verification this service stores holds canonical JSON; a row from before it may not (null then). */
+function storedJson(bytes: Uint8Array): unknown {
+  try {
+    // PGlite answers bytea as a Uint8Array, node-postgres as a Buffer.
+    return JSON.parse(Buffer.from(bytes).toString('utf8')) as unknown;
+  } catch {
+    return null;
+  }
+}

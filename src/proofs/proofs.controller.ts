@@ -1,5 +1,5 @@
 import { RateLimitTier } from '../common/auth/rate-tier.decorator';
-import { Body, Controller, HttpCode, HttpStatus, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
 import {
   ApiBody,
   ApiConflictResponse,
@@ -19,6 +19,9 @@ import { Scope } from '../common/auth/scopes';
 import { BodyLimit } from '../common/http/body-limit';
 import { LegacyVerifyProofRequestDto, VerifyProofRequestDto, VerifyProofResultDto } from './dto/verify.dto';
 import { ProofVerificationService } from './proof-verification.service';
+import { PROOF_NOT_FOUND, ProofReadsService } from './proof-reads.service';
+import { StoredProofDto } from './dto/stored-proof.dto';
+import { ParseUuidPipe } from '../common/validation/parse-id.pipe';
 import { verifyBodyLimit } from './verify-request';
 import type { VerifyRequest } from './verify-request';
 import { VerifyRequestPipe } from './verify-request.pipe';
@@ -27,7 +30,10 @@ import { MULTIPLIER_GROTH16_CIRCUIT_ID, MULTIPLIER_GROTH16_PROOF } from './dto/c
 @ApiTags('proofs')
 @Controller('proofs')
 export class ProofsController {
-  constructor(private readonly verification: ProofVerificationService) {}
+  constructor(
+    private readonly verification: ProofVerificationService,
+    private readonly reads: ProofReadsService,
+  ) {}
 
   @Post('verify')
   @HttpCode(HttpStatus.OK)
@@ -75,5 +81,22 @@ export class ProofsController {
     @CurrentPrincipal() principal: Principal,
   ): Promise<VerifyProofResultDto> {
     return this.verification.verify(request, principal.userId);
+  }
+
+  @Get(':proof_id')
+  // No scope of its own, as circuits are read: any credential of the user reads their proofs (a proof reveals
+  // nothing it proves, and a task's is in its result already); node keys never.
+  @Authenticated()
+  @ApiOkResponse({ type: StoredProofDto, description: 'The stored verification, with its proof and signals' })
+  @ApiNotFoundResponse({
+    description:
+      'No such proof, or not yours: you verified it, made it on your node, or own the task it is bound to ' +
+      '(`not_found`)',
+  })
+  get(
+    @Param('proof_id', new ParseUuidPipe(PROOF_NOT_FOUND)) proofId: string,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<StoredProofDto> {
+    return this.reads.get(principal, proofId);
   }
 }

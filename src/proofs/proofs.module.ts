@@ -11,6 +11,7 @@ import { CircuitRepository } from './circuit.repository';
 import { ProofArtifactRepository } from './proof-artifact.repository';
 import { MetricsProofVerificationObserver, ProofVerificationObserver } from './proof-verification.observer';
 import { ProofVerificationService } from './proof-verification.service';
+import { ProofReadsService } from './proof-reads.service';
 import { ProofsConfig } from './proofs.config';
 import { ProofsController } from './proofs.controller';
 import { VerifierPool } from './verifier-pool';
@@ -40,6 +41,7 @@ import { VerifierPool } from './verifier-pool';
     CircuitRestorationService,
     ProofArtifactRepository,
     ProofVerificationService,
+    ProofReadsService,
     { provide: ProofVerificationObserver, useClass: MetricsProofVerificationObserver },
     {
       provide: VerifierPool,

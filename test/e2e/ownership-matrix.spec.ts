@@ -5,6 +5,7 @@ import { bearer, newSession, Session } from '../support/auth';
 import { answerSeen, everyCredential } from '../support/ownership';
 import { Headers, registerNode, uniqueNodeId } from '../support/nodes';
 import { submitTask } from '../support/tasks';
+import { postFixtureProof, registerCircuit } from '../support/zk';
 import { sha256, uniqueFixture } from '../support/wasm';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -189,8 +190,30 @@ describe('ownership matrix: another user’s resource answers as an unknown one,
     }),
   };
 
+  // A verification Alice stored (POST /proofs/verify), on a circuit the admin registered once.
+  let circuitId: string | undefined;
+  const proof: Kind = {
+    states: {
+      verified: async () => {
+        circuitId ??= await registerCircuit(ctx.app, bearer(ctx.admin.accessToken), 'multiplier', 'groth16');
+        const res = await postFixtureProof(
+          ctx.app,
+          bearer(alice.accessToken),
+          circuitId,
+          'multiplier',
+          'groth16',
+        );
+        expect(res.statusCode).toBe(200);
+        return res.json<{ proof_id: string }>().proof_id;
+      },
+    },
+    unknown: () => randomUUID(),
+    state: (id) => read(`/api/v1/proofs/${id}`),
+  };
+
   const OWNED: Record<string, Owned> = {
     'GET /api/v1/tasks/{task_id}': { kind: task, url: (id) => `/api/v1/tasks/${id}` },
+    'GET /api/v1/proofs/{proof_id}': { kind: proof, url: (id) => `/api/v1/proofs/${id}` },
     // Not a pending task: its stream, if it were opened, would not end.
     'GET /api/v1/tasks/{task_id}/events': {
       kind: task,
@@ -247,7 +270,7 @@ describe('ownership matrix: another user’s resource answers as an unknown one,
     // Whatever names a user's resource in its path is owned, not exempt.
     expect(
       Object.keys(EXEMPT).filter(
-        (op) => /\{(task_id|key_id|node_id|run_id)\}/.test(op) && EXEMPT[op] !== 'agent',
+        (op) => /\{(task_id|key_id|node_id|run_id|proof_id)\}/.test(op) && EXEMPT[op] !== 'agent',
       ),
     ).toEqual([]);
   });

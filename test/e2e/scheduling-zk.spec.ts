@@ -138,6 +138,24 @@ describe('zk_proof tasks', () => {
     const [artifact] = await artifactsOf(task.task_id);
     expect(artifact).toMatchObject({ run_id: run.run_id, verified: true, error_message: null });
     expect(done).toMatchObject({ status: 'completed', proof_id: artifact.proof_id });
+
+    // The task's proof reads back for its creator and for the owner of the node that made it, no one else.
+    const readProof = (headers: Record<string, string>) =>
+      ctx.app.inject({ method: 'GET', url: `/api/v1/proofs/${artifact.proof_id}`, headers });
+    const stored = await readProof(bearer(alice.accessToken));
+    expect(stored.statusCode).toBe(200);
+    expect(stored.json()).toMatchObject({
+      proof_id: artifact.proof_id,
+      circuit_id: circuitId,
+      valid: true,
+      task_id: task.task_id,
+      run_id: run.run_id,
+      proof,
+      public_signals: STATEMENT,
+    });
+    expect((await readProof(bearer(bob.accessToken))).json()).toEqual(stored.json());
+    const carol = await newSession(ctx.app, 'carol');
+    expect((await readProof(bearer(carol.accessToken))).statusCode).toBe(404);
   });
 
   /**
