@@ -83,7 +83,8 @@ export class AuthController {
   }
 
   @Post('logout-all')
-  @Authenticated()
+  // Security: a leaked script key, whatever its scopes, must not be able to end its owner's sessions at will.
+  @Authenticated({ sessionOnly: true })
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse({ description: 'Every refresh token family of the caller is revoked' })
   logoutAll(

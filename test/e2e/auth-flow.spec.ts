@@ -3,7 +3,7 @@ import { USER_STATUS_TTL_MS } from '../../src/users/user-status.cache';
 import { useTestApp } from '../support/app';
 import { describeEachDatabase } from '../support/databases';
 import { dumpEveryTable } from '../support/schema';
-import { bearer, login, newSession, register, uniqueName } from '../support/auth';
+import { apiKeyHeader, bearer, login, newSession, register, uniqueName } from '../support/auth';
 import { expect422 } from '../support/validation';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -197,9 +197,17 @@ describeEachDatabase('identity on %s', (database) => {
   it('logout-all revokes every family of the caller', async () => {
     const session = await newSession(ctx.app);
     const other = await login(ctx.app, session.username, session.password);
+    // An API key, even the account's default one with every user scope, cannot: a leaked key must not be able
+    // to end its owner's sessions.
+    const byKey = await post('/auth/logout-all', {}, apiKeyHeader(session.apiKey));
+    expect(byKey.statusCode).toBe(403);
+    expect(byKey.json()).toMatchObject({ error: 'forbidden' });
+    const stillIn = await post('/auth/refresh', { refresh_token: other.refresh_token });
+    expect(stillIn.statusCode).toBe(200);
+
     const res = await post('/auth/logout-all', {}, bearer(session.accessToken));
     expect(res.statusCode).toBe(204);
-    for (const token of [session.refreshToken, other.refresh_token]) {
+    for (const token of [session.refreshToken, stillIn.json<{ refresh_token: string }>().refresh_token]) {
       expect((await post('/auth/refresh', { refresh_token: token })).statusCode).toBe(401);
     }
   });
