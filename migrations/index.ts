@@ -31,6 +31,7 @@ import { CircuitTaskPages20261204000000 } from './20261204000000-CircuitTaskPage
 import { NodeTelemetry20261204120000 } from './20261204120000-NodeTelemetry';
 import { QuorumOwnerFaults20261205120000 } from './20261205120000-QuorumOwnerFaults';
 import { LiveTaskCounts20261207120000 } from './20261207120000-LiveTaskCounts';
+import { FailedRunRetry20261207130000 } from './20261207130000-FailedRunRetry';
 
 /** Every migration, in order. A new migration is added here as well as in its own file. */
 export const MIGRATIONS = [
@@ -67,4 +68,5 @@ export const MIGRATIONS = [
   NodeTelemetry20261204120000,
   QuorumOwnerFaults20261205120000,
   LiveTaskCounts20261207120000,
+  FailedRunRetry20261207130000,
 ];

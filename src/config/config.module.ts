@@ -1,5 +1,6 @@
 import { DynamicModule, Global, Module, ValueProvider } from '@nestjs/common';
 import { CoreConfig } from '../common/config/core.config';
+import { RunLeaseSettings } from '../common/runs/run-lease';
 import { AppConfig, FEATURE_CONFIGS, FEATURE_KEYS } from './app-config';
 
 /**
@@ -12,6 +13,7 @@ export class ConfigModule {
   static forRoot(config: AppConfig): DynamicModule {
     const providers: ValueProvider[] = [
       { provide: CoreConfig, useValue: config.core },
+      { provide: RunLeaseSettings, useValue: config.scheduling },
       ...FEATURE_KEYS.map((key) => ({ provide: FEATURE_CONFIGS[key].token, useValue: config[key] })),
     ];
     return { module: ConfigModule, providers, exports: providers.map((provider) => provider.provide) };

@@ -37,7 +37,7 @@ export class ClaimsRepository {
   /**
    * Leases up to `max` runs to the node in one statement: eligible open tasks in priority then age order, a
    * slot taken on each by compare-and-set on `active_runs`, a run row with a fresh fence per task. The
-   * unique (task_id, node_id) index (over runs not `expired`) refuses a second live run of one task on one node
+   * unique (task_id, node_id) index (over runs neither `expired` nor `failed`) refuses a second live run of one task on one node
    * even if the query erred, and
    * task_runs_quorum_owner_key a second live or succeeded run of one owner on a quorum task (two claims of one
    * owner's nodes racing on PostgreSQL: the loser's statement fails and the caller claims again). So one owner's
@@ -136,13 +136,15 @@ export class ClaimsRepository {
             AND (NOT t.require_gpu OR node.gpu_available)
             AND (t.min_cpu_cores IS NULL OR node.cpu_cores >= t.min_cpu_cores)
             AND (t.min_memory_gb IS NULL OR node.memory_gb >= t.min_memory_gb)
-            -- Distinct nodes per task; a node whose lease on it was lost may take it again one lease later,
-            -- when no other node has: otherwise a task lost on every eligible node would stay open forever.
+            -- Distinct nodes per task; a node whose run of it failed or whose lease on it was lost may take it
+            -- again one lease later, when no other node has: otherwise a task every eligible node tried once
+            -- (the one node of the default setup) would wait out its queue timeout. Attempts still bound it.
             -- Written as a per-task lookup (not NOT EXISTS, which the planner may turn into an anti-join that
             -- rescans all of the node's runs for every queued task), on idx_task_runs_node_task.
             AND (SELECT 1 FROM task_runs r
                   WHERE r.node_id = $1 AND r.task_id = t.task_id
-                    AND (r.status <> 'expired' OR r.completed_at > now() - $4::int * interval '1 second')
+                    AND (r.status NOT IN ('expired', 'failed')
+                         OR r.completed_at > now() - $4::int * interval '1 second')
                   LIMIT 1) IS NULL
             -- A quorum needs distinct owners: an ownerless node never serves one, an owner serves one run. The
             -- runs of a quorum task are its quorum runs (min_nodes > 1 at claim): a lookup on

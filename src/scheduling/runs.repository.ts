@@ -296,7 +296,9 @@ export class RunsRepository {
   /**
    * How many other nodes reported this same task-fault outcome (and output) for the task; for a quorum run,
    * how many other owners: one operator never decides a quorum task alone, its failure included (after its
-   * node's failed run, another node of the same owner may take the task).
+   * node's failed run, another node of the same owner may take the task). The reporting node's own earlier
+   * runs never count: a node may retry a task it failed (a lease later), and one node alone never fails a task
+   * as unexecutable.
    */
   async sameFaultElsewhere(
     taskId: string,
@@ -308,7 +310,7 @@ export class RunsRepository {
       `SELECT count(DISTINCT CASE WHEN me.quorum_run THEN r.node_owner_id::text ELSE r.node_id END)::int AS n
          FROM task_runs r JOIN task_runs me ON me.run_id = $2
         WHERE r.task_id = $1 AND r.run_id <> $2 AND r.status = 'failed' AND r.outcome = $3
-          AND r.output_hash = $4
+          AND r.output_hash = $4 AND r.node_id <> me.node_id
           AND NOT (me.quorum_run AND r.node_owner_id IS NOT DISTINCT FROM me.node_owner_id)`,
       [taskId, runId, outcome, outputHash],
     );

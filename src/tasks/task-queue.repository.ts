@@ -10,9 +10,9 @@ export class TaskQueueRepository {
 
   /**
    * Why a pending task waits, as counts over the live online compute nodes: one statement, one pass over the
-   * online nodes (never many), run only for a single-task GET.
+   * online nodes (never many), run only for a single-task GET. `leaseSecs`: RUN_LEASE_SECS, as the claim has it.
    */
-  async waitFacts(taskId: string): Promise<WaitFacts | null> {
+  async waitFacts(taskId: string, leaseSecs: number): Promise<WaitFacts | null> {
     const [row] = await this.db.query<{
       require_gpu: boolean;
       backing_off: boolean;
@@ -21,6 +21,7 @@ export class TaskQueueRepository {
       with_gpu: number;
       capable: number;
       fresh: number;
+      again_later: number;
       fresh_owner: number;
       quorum: boolean;
       leased: number;
@@ -33,8 +34,14 @@ export class TaskQueueRepository {
                 (NOT t.require_gpu OR n.gpu_available) AS gpu_ok,
                 (t.min_cpu_cores IS NULL OR n.cpu_cores >= t.min_cpu_cores)
                   AND (t.min_memory_gb IS NULL OR n.memory_gb >= t.min_memory_gb) AS size_ok,
+                -- As the claim sees it: a run of the node bars it from the task, one that failed or lost its
+                -- lease only until a lease after it ended.
                 EXISTS (SELECT 1 FROM task_runs r
-                        WHERE r.task_id = t.task_id AND r.node_id = n.node_id AND r.status <> 'expired') AS ran,
+                        WHERE r.task_id = t.task_id AND r.node_id = n.node_id
+                          AND r.status NOT IN ('expired', 'failed')) AS ran,
+                EXISTS (SELECT 1 FROM task_runs r
+                        WHERE r.task_id = t.task_id AND r.node_id = n.node_id AND r.status IN ('expired', 'failed')
+                          AND r.completed_at > now() - $2::int * interval '1 second') AS ran_lately,
                 -- As the claim sees it: a quorum needs owners that have no live or succeeded run of it yet, nor
                 -- two runs of it ended for their nodes' fault or handed back.
                 (t.min_nodes = 1 OR (n.owner_id IS NOT NULL AND NOT EXISTS (
@@ -49,14 +56,18 @@ export class TaskQueueRepository {
               (SELECT count(*)::int FROM n WHERE claims) AS claiming,
               (SELECT count(*)::int FROM n WHERE claims AND gpu_ok) AS with_gpu,
               (SELECT count(*)::int FROM n WHERE claims AND gpu_ok AND size_ok) AS capable,
-              (SELECT count(*)::int FROM n WHERE claims AND gpu_ok AND size_ok AND NOT ran) AS fresh,
-              (SELECT count(*)::int FROM n WHERE claims AND gpu_ok AND size_ok AND NOT ran AND owner_ok) AS fresh_owner,
+              (SELECT count(*)::int FROM n WHERE claims AND gpu_ok AND size_ok AND NOT ran AND NOT ran_lately)
+                AS fresh,
+              (SELECT count(*)::int FROM n WHERE claims AND gpu_ok AND size_ok AND NOT ran AND ran_lately)
+                AS again_later,
+              (SELECT count(*)::int FROM n WHERE claims AND gpu_ok AND size_ok AND NOT ran AND NOT ran_lately
+                AND owner_ok) AS fresh_owner,
               t.min_nodes > 1 AS quorum,
               (SELECT count(*)::int FROM task_runs r WHERE r.task_id = t.task_id AND r.status = 'leased') AS leased,
               (SELECT r.outcome FROM task_runs r WHERE r.task_id = t.task_id AND r.status = 'failed'
                 ORDER BY r.completed_at DESC NULLS LAST LIMIT 1) AS last_failure
          FROM tasks t WHERE t.task_id = $1`,
-      [taskId],
+      [taskId, leaseSecs],
     );
     if (!row) return null;
     return {
@@ -67,6 +78,7 @@ export class TaskQueueRepository {
       withGpu: row.with_gpu,
       capable: row.capable,
       fresh: row.fresh,
+      againLater: row.again_later,
       freshOwner: row.fresh_owner,
       quorum: row.quorum,
       leased: row.leased,

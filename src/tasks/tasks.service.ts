@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import type { Principal, RequestMeta } from '../common/auth/principal';
 import { AppException } from '../common/errors/app.exception';
+import { RunLeaseSettings } from '../common/runs/run-lease';
 import { ErrorCode } from '../common/errors/error-code';
 import { decodeCursor, encodeCursor } from '../common/pagination/cursor';
 import { isUuid, UUID_PATTERN } from '../common/validation/uuid';
@@ -32,6 +33,7 @@ export class TasksService {
     private readonly events: TaskEventSignal,
     private readonly metrics: VcpMetrics,
     private readonly ownership: ModuleOwnershipService,
+    private readonly lease: RunLeaseSettings,
   ) {}
 
   async list(principal: Principal, query: ListTasksQueryDto): Promise<TaskPageDto> {
@@ -68,7 +70,7 @@ export class TasksService {
     let task = await this.visible(principal, taskId);
     // Only a quorum task runs with no run leased (seeking its next one): another running task is working.
     if (task.status === 'pending' || (task.status === 'running' && task.minNodes > 1)) {
-      const facts = await this.queue.waitFacts(task.taskId);
+      const facts = await this.queue.waitFacts(task.taskId, this.lease.leaseSecs);
       if (facts && task.status === 'pending') task = { ...task, statusReason: waitReason(facts) };
       else if (facts && facts.leased === 0) task = { ...task, statusReason: runningReason(task, facts) };
     }

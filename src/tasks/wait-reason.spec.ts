@@ -8,6 +8,7 @@ describe('waitReason', () => {
     withGpu: 3,
     capable: 3,
     fresh: 3,
+    againLater: 0,
     freshOwner: 3,
     quorum: false,
     leased: 0,
@@ -36,14 +37,19 @@ describe('waitReason', () => {
     ['floors unmet', { capable: 0, fresh: 0 }, WAIT_REASONS.noCapableNode],
     ['every capable node ran it', { fresh: 0 }, WAIT_REASONS.noFreshNode],
     [
-      'every capable node ran it, the last one trapped',
-      { fresh: 0, lastFailure: 'trap' },
-      `${WAIT_REASONS.noFreshNode}: its trap fails it as unexecutable once another node reports the same`,
+      'every capable node ran it lately, the last one trapped: it may retry a lease later',
+      { fresh: 0, againLater: 1, lastFailure: 'trap' },
+      `${WAIT_REASONS.ranLately}: its trap fails it as unexecutable once another node reports the same`,
     ],
     // A node fault is not the task's: no confirmation is awaited.
     [
-      'every capable node ran it, the last one timed out',
-      { fresh: 0, lastFailure: 'timeout' },
+      'every capable node ran it lately, the last one timed out',
+      { fresh: 0, againLater: 1, lastFailure: 'timeout' },
+      WAIT_REASONS.ranLately,
+    ],
+    [
+      'a trap on a task every capable node holds or finished: no retry to announce',
+      { fresh: 0, againLater: 0, lastFailure: 'trap' },
       WAIT_REASONS.noFreshNode,
     ],
     [

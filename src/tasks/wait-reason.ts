@@ -13,6 +13,8 @@ export interface WaitFacts {
   capable: number;
   /** Of those, the ones that have not run this task yet (distinct nodes per task). */
   fresh: number;
+  /** Of those capable, the ones whose run of it failed or lost its lease less than a lease ago: they may retry then. */
+  againLater: number;
   /** Of those, the ones a quorum task may still take: of an owner with no live or succeeded run of it (nor two faults). */
   freshOwner: number;
   /** The task needs a quorum (min_nodes > 1): its runs must come from nodes of distinct owners. */
@@ -32,6 +34,8 @@ export const WAIT_REASONS = {
   noGpuNode: 'no online node with a GPU',
   noCapableNode: 'no online node with the required CPU cores and memory',
   noFreshNode: 'every capable online node has already run this task',
+  ranLately:
+    'every capable online node ran this task lately: one may run it again a lease after its run ended',
   /** Appended for a quorum task: one run in, it is not done, and a reader would otherwise not see why. */
   quorumNeedsNode: 'its quorum needs a run on another node, of another owner',
   noOtherOwner:
@@ -47,13 +51,16 @@ export function waitReason(facts: WaitFacts): string {
   if (facts.claiming === 0) return WAIT_REASONS.noClaimingNode;
   if (facts.requireGpu && facts.withGpu === 0) return WAIT_REASONS.noGpuNode;
   if (facts.capable === 0) return WAIT_REASONS.noCapableNode;
-  if (facts.fresh === 0) {
+  if (facts.fresh === 0 && facts.againLater > 0) {
     const fault = facts.lastFailure;
     // The pinned rule: a task fault fails the task only once another node reports it too (one node's trap
-    // may be its own broken runtime). With no other node online, say so rather than look stuck.
+    // may be its own broken runtime); the same node retrying it spends its attempts instead. Say so.
     if (fault !== null && (PROGRAM_FAULT_OUTCOMES as readonly string[]).includes(fault)) {
-      return `${WAIT_REASONS.noFreshNode}: its ${fault} fails it as unexecutable once another node reports the same`;
+      return `${WAIT_REASONS.ranLately}: its ${fault} fails it as unexecutable once another node reports the same`;
     }
+    return WAIT_REASONS.ranLately;
+  }
+  if (facts.fresh === 0) {
     return facts.quorum
       ? `${WAIT_REASONS.noFreshNode}: ${WAIT_REASONS.quorumNeedsNode}`
       : WAIT_REASONS.noFreshNode;

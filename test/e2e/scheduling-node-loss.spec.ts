@@ -137,15 +137,17 @@ describeEachDatabase('node loss, wait reasons and task metrics on %s', (database
     const runs = await agent.claim({ max: 16, wait_ms: 0 });
     expect(runs.map((r) => r.task_id)).toEqual([plain.task_id]);
     expect((await agent.report(runs[0], 'error', null)).json()).toMatchObject({ task_status: 'pending' });
-    expect(await reason(plain.task_id)).toBe('every capable online node has already run this task');
+    // The only node may run it again a lease after its failed run ended (not at once: another node first).
+    const ranLately =
+      'every capable online node ran this task lately: one may run it again a lease after its run ended';
+    expect(await reason(plain.task_id)).toBe(ranLately);
     // A task fault from the only node waits for another node to confirm it, and says so.
     const faulty = await submitTask(ctx.app, h);
     const [faultyRun] = await agent.claim({ max: 16, wait_ms: 0 });
     expect(faultyRun.task_id).toBe(faulty.task_id);
     expect((await agent.report(faultyRun, 'trap', null)).json()).toMatchObject({ task_status: 'pending' });
     expect(await reason(faulty.task_id)).toBe(
-      'every capable online node has already run this task: its trap fails it as unexecutable once another ' +
-        'node reports the same',
+      `${ranLately}: its trap fails it as unexecutable once another node reports the same`,
     );
     await newAgent(CPU_ONLY);
     expect(await reason(plain.task_id)).toBe('waiting for a free node');
@@ -154,6 +156,35 @@ describeEachDatabase('node loss, wait reasons and task metrics on %s', (database
     for (const task of [plain, gpu, big, faulty]) {
       await ctx.app.inject({ method: 'POST', url: `/api/v1/tasks/${task.task_id}/cancel`, headers: h });
     }
+  });
+
+  it('the only node retries a task it failed once a lease has passed: attempts, not the queue timeout, end it', async () => {
+    const h = bearer(alice.accessToken);
+    await ctx.dataSource.query(`UPDATE nodes SET status = 'offline' WHERE status <> 'rejected'`);
+    const agent = await newAgent(CPU_ONLY);
+    const task = await submitTask(ctx.app, h, { max_attempts: 2 });
+    /** What a lease's time does to the task's ended runs: their node's bar on it ends. */
+    const aLeaseLater = () =>
+      ctx.dataSource.query(
+        `UPDATE task_runs SET completed_at = completed_at - interval '1 hour' WHERE task_id = $1`,
+        [task.task_id],
+      );
+    const claimIt = async () =>
+      (await agent.claim({ max: 16, wait_ms: 0 })).find((r) => r.task_id === task.task_id);
+
+    // A trap twice from one node is one node's word: attempts run out, the task is not `unexecutable`.
+    const first = await claimIt();
+    expect((await agent.report(first!, 'trap', null)).json()).toMatchObject({ task_status: 'pending' });
+    expect(await claimIt()).toBeUndefined();
+    await aLeaseLater();
+    const second = await claimIt();
+    expect(second).toBeDefined();
+    expect((await agent.report(second!, 'trap', null)).json()).toMatchObject({ task_status: 'failed' });
+    expect(await getTask(ctx.app, task.task_id, h)).toMatchObject({
+      status: 'failed',
+      status_reason: 'attempts_exhausted',
+      attempts: 2,
+    });
   });
 
   it('a pending task whose every online node may not claim says so, not "waiting for a free node"', async () => {
