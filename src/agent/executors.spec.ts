@@ -43,3 +43,32 @@ describe('executeOrRefuse when the module download fails', () => {
     expect(forbidden.downloads()).toBe(1);
   }, 60_000);
 });
+
+describe('executeOrRefuse on a run that did not end ok', () => {
+  /** An engine whose run exits 3 after printing `stdout` (parsed already, as the engine does with JSON). */
+  const failing = (stdout: unknown) => {
+    const engine = new FakeEngine();
+    const runBytes = engine.runBytes.bind(engine);
+    engine.runBytes = async (bytes, request) => ({
+      ...(await runBytes(bytes, request)),
+      exit_code: 3,
+      stdout,
+      outcome: 'exit_nonzero',
+    });
+    return executeOrRefuse(
+      { transport: new FakeServer(), engine, cache: new ContentCache(null, 1024 * 1024) },
+      leasedRun(1),
+      new AbortController().signal,
+    );
+  };
+
+  it('sends the stdout tail for its owner to read, JSON the module printed included', async () => {
+    expect(await failing({ argc: 2 })).toMatchObject({
+      outcome: 'exit_nonzero',
+      stdout: '{"argc":2}',
+      exitCode: 3,
+    });
+    expect(await failing('plain text')).toMatchObject({ stdout: 'plain text' });
+    expect(await failing(undefined)).not.toHaveProperty('stdout');
+  });
+});

@@ -179,8 +179,11 @@ async function executeWasm(
     moduleHash: result.module_hash,
     stderr: storableText(clip(result.stderr)),
   };
-  if (result.outcome !== 'ok' && typeof result.stdout === 'string')
-    execution.stdout = storableText(clip(result.stdout));
+  // The engine has parsed JSON stdout already; a failed run's tail is text either way, for its owner to read.
+  if (result.outcome !== 'ok' && result.stdout !== undefined && result.stdout !== null) {
+    const text = typeof result.stdout === 'string' ? result.stdout : JSON.stringify(result.stdout);
+    execution.stdout = storableText(clip(text));
+  }
   if (result.exit_code !== null) execution.exitCode = result.exit_code;
   return execution;
 }

@@ -21,7 +21,7 @@ describe('resolveComputation', () => {
     [
       { program: 'expression', expression: '1'.repeat(1001) },
       'inputs.expression',
-      'must be at most 1000 characters',
+      'must be at most 1000 characters, counted in UTF-16 units (an emoji counts two)',
     ],
     [{ program: 'expression', expression: 7 }, 'inputs.expression', 'must be a string'],
     [{ program: 'expression', expression: '1', x: 1 }, 'inputs.x', 'is not an input of this program'],
@@ -46,22 +46,40 @@ describe('resolveComputation', () => {
     expect(sut(inputs)).toEqual({ field, message });
   });
 
-  it('counts minLength and maxLength in characters (code points), as the published JSON Schema does', () => {
+  it('counts maxLength in UTF-16 units, as the programs and the deep-JSON limit do; minLength in code points', () => {
     const emoji = '\u{1F600}';
     expect(emoji.length).toBe(2);
-    expect(sut({ program: 'text_stats', text: emoji.repeat(10_000) })).toMatchObject({
+    const tooLong = {
+      field: 'inputs.expression',
+      message: 'must be at most 1000 characters, counted in UTF-16 units (an emoji counts two)',
+    };
+    // 501 emoji are 501 code points but 1002 units: the expression program would refuse them (exit 2), a run
+    // that fails on every node; refused here instead, before anything is stored.
+    expect(sut({ program: 'expression', expression: emoji.repeat(501) })).toEqual(tooLong);
+    expect(sut({ program: 'expression', expression: emoji.repeat(500) })).toMatchObject({
+      program: 'expression',
+    });
+    expect(sut({ program: 'expression', expression: '1'.repeat(1001) })).toEqual(tooLong);
+    expect(sut({ program: 'text_stats', text: emoji.repeat(5_000) })).toMatchObject({
       program: 'text_stats',
     });
-    expect(sut({ program: 'text_stats', text: emoji.repeat(9_999) + 'ab' })).toEqual({
+    expect(sut({ program: 'text_stats', text: emoji.repeat(4_999) + 'abc' })).toMatchObject({
       field: 'inputs.text',
-      message: 'must be at most 10000 characters',
     });
-    // A lone surrogate is one character of its own.
-    expect(sut({ program: 'text_stats', text: '\ud800'.repeat(10_001) })).toEqual({
-      field: 'inputs.text',
-      message: 'must be at most 10000 characters',
-    });
+    // One emoji is one character for minLength 1, as JSON Schema counts.
     expect(sut({ program: 'expression', expression: emoji })).toMatchObject({ program: 'expression' });
+  });
+
+  it('refuses numbers a JSON number does not carry exactly, rather than answer exact for another number', () => {
+    // What JSON.parse makes of the caller's 12345678901234567890 (the literal itself would lose precision).
+    expect(sut({ numbers: [JSON.parse('12345678901234567890') as number, 1], operation: 'sum' })).toEqual({
+      field: 'inputs.numbers[0]',
+      message: expect.stringContaining('integer past 2^53 with more than 15 significant digits'),
+    });
+    // A double's own spelling reads back as sent: a client's serialised random fraction, 1e21, 2^53 − 1.
+    expect(sut({ numbers: [0.8362529182946584, 9007199254740991, 1e21], operation: 'sum' })).toMatchObject({
+      program: 'expression',
+    });
   });
 
   it('maps the original demo body {numbers, operation} to an expression', () => {
@@ -89,8 +107,33 @@ describe('programForPrompt', () => {
     ['estimate π with 1,000,000 samples, seed 9', { program: 'monte_carlo_pi', samples: 1_000_000, seed: 9 }],
     ['Summarize: The cat sat.', { program: 'text_stats', text: 'The cat sat.' }],
     ['word count the fox and the hen', { program: 'text_stats', text: 'the fox and the hen' }],
+    // A summary that mentions π is still a summary.
+    [
+      'summarize: The number pi is irrational.',
+      { program: 'text_stats', text: 'The number pi is irrational.' },
+    ],
+    ['pi to 5 decimal points', { program: 'monte_carlo_pi' }],
+    ['estimate pi, 500 samples, seed=3.', { program: 'monte_carlo_pi', samples: 500, seed: 3 }],
   ])('%s → %j', (prompt, inputs) => {
     expect(programForPrompt(prompt)).toEqual({ program: inputs.program, inputs });
+  });
+
+  it.each([
+    ['estimate pi with 1e6 samples', 'samples'],
+    ['estimate pi with 10 500 samples', 'samples'],
+    ['estimate pi, seed of 5', 'seed'],
+  ])('refuses %s rather than read another number from it', (prompt, what) => {
+    expect(programForPrompt(prompt)).toEqual({
+      field: 'inputs.prompt',
+      message: expect.stringContaining(`names ${what} in a form this mapping cannot read`),
+    });
+  });
+
+  it('passes a negative seed on for the schema to refuse, not dropped', () => {
+    expect(resolveComputation({ prompt: 'estimate pi using seed -5 and 1000 samples' })).toEqual({
+      field: 'inputs.prompt',
+      message: expect.stringContaining('asks for seed that must be from'),
+    });
   });
 
   it('lists the programs for a prompt it cannot map, instead of guessing', () => {

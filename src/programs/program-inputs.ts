@@ -35,8 +35,14 @@ export function schemaProblem(schema: InputSchema, value: Record<string, unknown
       if (rule.minLength !== undefined && codePointsAtMost(field, rule.minLength - 1)) {
         return problem(key, `must be at least ${rule.minLength} characters`);
       }
-      if (rule.maxLength !== undefined && !codePointsAtMost(field, rule.maxLength)) {
-        return problem(key, `must be at most ${rule.maxLength} characters`);
+      // UTF-16 units, not code points: the programs (and the deep-JSON limit before them) count a string's
+      // `length`, so an input within the code-point count but not this one would be accepted and then make
+      // its program refuse it, a run that fails on every node.
+      if (rule.maxLength !== undefined && field.length > rule.maxLength) {
+        return problem(
+          key,
+          `must be at most ${rule.maxLength} characters, counted in UTF-16 units (an emoji counts two)`,
+        );
       }
     } else {
       // Integers only: a node reads the literal digit by digit, so 1e3 or 2.5 must never reach it.
@@ -55,8 +61,8 @@ export function schemaProblem(schema: InputSchema, value: Record<string, unknown
 }
 
 /**
- * Whether `text` has at most `limit` code points: what the published schema's minLength/maxLength count (JSON
- * Schema counts characters, not UTF-16 units), so a client validating with it agrees with this check on emoji.
+ * Whether `text` has at most `limit` code points: what the published schema's minLength counts (JSON Schema
+ * counts characters, not UTF-16 units), so a client validating with it agrees with this check on emoji.
  */
 function codePointsAtMost(text: string, limit: number): boolean {
   if (text.length <= limit) return true;
@@ -92,24 +98,50 @@ export function programForPrompt(prompt: string): ResolvedComputation | FieldErr
   if (arithmetic.length > 0 && /\d/.test(arithmetic) && ARITHMETIC.test(arithmetic)) {
     return { program: 'expression', inputs: { program: 'expression', expression: arithmetic } };
   }
-  if (PI.test(text)) {
-    const inputs: Record<string, unknown> = { program: 'monte_carlo_pi' };
-    const samples = /([\d_,]+)\s*(?:samples|points|iterations)/i.exec(text);
-    const seed = /seed\s*[:=]?\s*(\d+)/i.exec(text);
-    if (samples) inputs.samples = Number(samples[1].replace(/[_,]/g, ''));
-    if (seed) inputs.seed = Number(seed[1]);
-    return { program: 'monte_carlo_pi', inputs };
-  }
+  // Before π: "summarize: the number pi is irrational" asks for the text's stats, not for π.
   const summary = SUMMARY.exec(text);
   if (summary && text.length > summary[0].length) {
     return { program: 'text_stats', inputs: { program: 'text_stats', text: text.slice(summary[0].length) } };
   }
+  if (PI.test(text)) return piFromPrompt(text);
   return {
     field: 'inputs.prompt',
     message:
       `matches no built-in program (${PROGRAM_LIST}); give inputs.program, or a prompt that is arithmetic, ` +
       'asks to estimate pi, or starts with "summarize"',
   };
+}
+
+const COUNT_WORD = /^(?:samples|points|iterations)\b/i;
+const WHOLE_NUMBER = /^\d[\d_,]*$/;
+const SEED = /\bseed\b\s*[:=]?\s*(\S*)/i;
+
+/**
+ * "N samples" and "seed N" read out of a π prompt only when unambiguous: anything else that names them (1e6
+ * samples, 10 500 samples, seed -5) is a 422 asking for the number in inputs, never a guess that runs.
+ */
+function piFromPrompt(text: string): ResolvedComputation | FieldError {
+  const inputs: Record<string, unknown> = { program: 'monte_carlo_pi' };
+  const unreadable = (what: string): FieldError => ({
+    field: 'inputs.prompt',
+    message: `names ${what} in a form this mapping cannot read: give inputs.program "monte_carlo_pi" with inputs.${what}`,
+  });
+  const words = text.split(/\s+/);
+  // "5 decimal points" names no count: only a count word right after something numeric is read.
+  const at = words.findIndex((word, i) => COUNT_WORD.test(word) && /\d/.test(words[i - 1] ?? ''));
+  if (at >= 0) {
+    const count = words[at - 1];
+    if (!WHOLE_NUMBER.test(count) || /\d$/.test(words[at - 2] ?? '')) return unreadable('samples');
+    inputs.samples = Number(count.replace(/[_,]/g, ''));
+  }
+  const seed = SEED.exec(text);
+  if (seed) {
+    const value = seed[1].replace(/[.,;!?)]+$/, '');
+    // A negative or fractional seed is passed on as written, for the schema to refuse by its range.
+    if (!/^-?\d+(?:\.\d+)?$/.test(value)) return unreadable('seed');
+    inputs.seed = Number(value);
+  }
+  return { program: 'monte_carlo_pi', inputs };
 }
 
 const OPERATIONS: Record<string, (terms: string[]) => string> = {
@@ -136,6 +168,13 @@ function plainDecimal(n: number): string {
   return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
 }
 
+/** Every decimal of at most this many significant digits survives a double exactly (DBL_DIG). */
+const MAX_EXACT_DIGITS = 15;
+
+function significantDigits(literal: string): number {
+  return literal.replace(/[-.]/g, '').replace(/^0+/, '').replace(/0+$/, '').length;
+}
+
 /** The original demo body `{numbers: [1, 2, 3], operation: "sum"}` as an expression ("1+2+3"). */
 function programForNumbers(inputs: Record<string, unknown>): ResolvedComputation | FieldError {
   const extra = Object.keys(inputs).find((key) => key !== 'numbers' && key !== 'operation');
@@ -153,6 +192,17 @@ function programForNumbers(inputs: Record<string, unknown>): ResolvedComputation
     const literal = typeof n === 'number' ? plainDecimal(n) : '';
     if (!/^-?\d+(?:\.\d+)?$/.test(literal)) {
       return { field: `inputs.numbers[${i}]`, message: 'must be a number' };
+    }
+    // An integer past 2^53 with more than 15 significant digits is not the one the caller wrote
+    // (12345678901234567890 arrives as …567000): the exact arithmetic would answer `exact: true` for another
+    // number. A double's own spelling (1e21, or any fraction a client serialised) reads back as sent.
+    if (!Number.isSafeInteger(n) && Number.isInteger(n) && significantDigits(literal) > MAX_EXACT_DIGITS) {
+      return {
+        field: `inputs.numbers[${i}]`,
+        message:
+          `is an integer past 2^53 with more than ${MAX_EXACT_DIGITS} significant digits, which a JSON number ` +
+          'does not keep exactly: write the computation as inputs.expression (program "expression")',
+      };
     }
     terms.push(literal);
   }

@@ -327,4 +327,11 @@ function checkQuorum(dto: CreateTaskDto): void {
   if (dto.task_type === 'zk_proof' && n > 1) {
     throw invalid('requirements.min_nodes', 'a zk_proof task is verified by its proof: min_nodes must be 1');
   }
+  // A built-in program reads only its inputs, and a prover only the witness: argv would be stored and ignored.
+  if (dto.args !== undefined && dto.args.length > 0 && dto.task_type !== 'wasm_execution') {
+    throw invalid('args', 'only wasm_execution tasks take command-line arguments');
+  }
+  if (dto.deterministic === false && dto.task_type === 'zk_proof') {
+    throw invalid('deterministic', 'applies to WebAssembly runs: a zk_proof task is checked by its proof');
+  }
 }

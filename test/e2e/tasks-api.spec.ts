@@ -76,6 +76,22 @@ describe('tasks API', () => {
       await post({ ...ORIGINAL_TASK, requirements: { ...requirements, max_runs: 5 } }, h),
       'requirements.max_runs',
     );
+    // A built-in program reads only its inputs, a prover only its witness.
+    expect422(await post({ ...ORIGINAL_TASK, args: ['--fast'] }, h), 'args');
+    expect(await post({ ...ORIGINAL_TASK, args: [] }, h)).toMatchObject({ statusCode: 201 });
+    expect422(
+      await post(
+        {
+          ...ORIGINAL_TASK,
+          task_type: 'zk_proof',
+          circuit_id: 'a'.repeat(64),
+          deterministic: false,
+          inputs: {},
+        },
+        h,
+      ),
+      'deterministic',
+    );
     expect422(await post({ ...ORIGINAL_TASK, surprise: 1 }, h));
   });
 

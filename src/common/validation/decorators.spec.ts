@@ -71,14 +71,22 @@ describe('composite validators', () => {
       { field: 'inputs.list[1]', message: 'max_array_items: array has more than 1000 items' },
     ]);
     expect(await details({ inputs: { 'odd key': 'x'.repeat(10_001) } })).toEqual([
-      { field: 'inputs["odd key"]', message: 'max_string_length: string is longer than 10000 characters' },
+      {
+        field: 'inputs["odd key"]',
+        message:
+          'max_string_length: string is longer than 10000 characters (UTF-16 units: an emoji counts two)',
+      },
     ]);
     await expect(
       validateDto(Envelope, { task: { inputs: { s: 'x'.repeat(10_001) } } }),
     ).rejects.toMatchObject({
       extra: {
         details: [
-          { field: 'task.inputs.s', message: 'max_string_length: string is longer than 10000 characters' },
+          {
+            field: 'task.inputs.s',
+            message:
+              'max_string_length: string is longer than 10000 characters (UTF-16 units: an emoji counts two)',
+          },
         ],
       },
     });

@@ -69,7 +69,11 @@ export function findDeepJsonViolation(
     }
     if (typeof node === 'string') {
       if (node.length > limits.maxStringLength) {
-        return fail('max_string_length', path, `string is longer than ${limits.maxStringLength} characters`);
+        return fail(
+          'max_string_length',
+          path,
+          `string is longer than ${limits.maxStringLength} characters (UTF-16 units: an emoji counts two)`,
+        );
       }
       continue;
     }
