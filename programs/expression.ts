@@ -5,7 +5,8 @@
 // Arithmetic is on exact rationals. Output {result, decimal, exact, fraction}:
 //   decimal  the value in decimal, exact when it terminates, else rounded to 30 fractional digits;
 //   exact    whether `decimal` is the exact value;  fraction  the exact value as "n" or "n/d";
-//   result   `decimal` as a JSON number (null when its integer part has more than 300 digits).
+//   result   `decimal` as a JSON number (null when its integer part has more than 300 digits, or when it is
+//            not zero and has more than 300 zeros after the point: either would not read back as it is).
 // An expression without a value is still an answer (exit 0): {error: "syntax_error" | "division_by_zero" |
 // "number_too_large", message, position}. Input that breaks the contract (not a JSON object, unknown field,
 // missing or over-long expression) is {error: "invalid_input", message} with exit code 2.
@@ -59,7 +60,9 @@ class Evaluator {
 
   private unexpected(): string {
     if (this.i >= this.s.length) return "unexpected end of the expression";
-    return "unexpected " + quote(this.s.charAt(this.i)) + " at position " + this.i.toString();
+    // A whole code point: half of a surrogate pair would be quoted as replacement characters.
+    const point = String.fromCodePoint(this.s.codePointAt(this.i));
+    return "unexpected " + quote(point) + " at position " + this.i.toString();
   }
 
   private space(): void {
@@ -190,6 +193,19 @@ function invalid(message: string): void {
   exit(2);
 }
 
+/** A non-zero value with more than MAX_RESULT_DIGITS zeros after the point: a JSON number reader reads 0. */
+function vanishes(text: string): bool {
+  let i = text.charCodeAt(0) == 45 ? 1 : 0; // "-"
+  if (text.charCodeAt(i) != 48 || text.charCodeAt(i + 1) != 46) return false; // "0."
+  i += 2;
+  let zeros = 0;
+  while (i < text.length && text.charCodeAt(i) == 48) {
+    zeros++;
+    i++;
+  }
+  return i < text.length && zeros > MAX_RESULT_DIGITS;
+}
+
 export function _main(): void {
   const root = parseInput(readStdin(), "expression", ["program", "expression"]);
   if (root === null) return invalid(inputProblem);
@@ -208,7 +224,8 @@ export function _main(): void {
     return exit(0);
   }
   const decimal = decimalText(value);
-  const result = decimal.integerDigits <= MAX_RESULT_DIGITS ? decimal.text : "null";
+  const readable = decimal.integerDigits <= MAX_RESULT_DIGITS && !vanishes(decimal.text);
+  const result = readable ? decimal.text : "null";
   writeStdout(
     '{"result":' + result +
       ',"decimal":' + quote(decimal.text) +

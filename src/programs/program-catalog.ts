@@ -60,9 +60,9 @@ export const PROGRAMS: readonly ProgramDefinition[] = [
       'Evaluates an arithmetic expression (+ − * /, unary signs, parentheses, decimal literals) on exact ' +
       'rationals. Output {result, decimal, exact, fraction}: `decimal` is exact when the value terminates, ' +
       'else rounded to 30 fractional digits (`exact: false`); `fraction` is always exact; `result` is `decimal` ' +
-      'as a JSON number, null past 300 integer digits. An expression ' +
+      'as a JSON number, null past 300 integer digits or 300 zeros after the point. An expression ' +
       'without a value answers {error: syntax_error | division_by_zero | number_too_large, message, position}.',
-    sha256: '0d1bc7b74dd5034b43a4f7ec75fe228c5a5ba75515a6617e550f90f4fe30c4d0',
+    sha256: '141acc59ae659fe59dcf2201ae56133bc6d41961b85452646047fd43f6d07c05',
     inputSchema: schema(['expression'], {
       program: programField('expression'),
       expression: {

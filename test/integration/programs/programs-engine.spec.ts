@@ -64,6 +64,12 @@ describe('built-in programs on the WASM engine', () => {
       // Past 300 integer digits `result` is null (README): `decimal` holds the value.
       expect(await value('9'.repeat(300))).toMatchObject({ result: Number('9'.repeat(300)) });
       expect(await value('9'.repeat(301))).toMatchObject({ result: null, decimal: '9'.repeat(301) });
+      // So is a non-zero value past 300 zeros after the point, which a JSON number reader would read as 0.
+      const tiny = `0.${'0'.repeat(990)}1`;
+      expect(await value(tiny)).toMatchObject({ result: null, decimal: tiny, exact: true });
+      expect(await value(`-0.${'0'.repeat(301)}1`)).toMatchObject({ result: null });
+      expect(await value(`0.${'0'.repeat(300)}1`)).toMatchObject({ result: 1e-301 });
+      expect(await value('0')).toMatchObject({ result: 0 });
     });
 
     it('expression: no value is an answer with a code and the position; bad input exits 2', async () => {
@@ -80,6 +86,8 @@ describe('built-in programs on the WASM engine', () => {
         message: 'unexpected end of the expression',
       });
       expect(await value('3..4')).toMatchObject({ error: 'syntax_error', position: 2 });
+      // A character outside the BMP is quoted whole, not as two broken halves.
+      expect(await value('\u{1F600}+1')).toMatchObject({ message: 'unexpected "\u{1F600}" at position 0' });
       expect(await value('')).toMatchObject({ error: 'syntax_error', message: 'the expression is empty' });
       for (const inputs of [{ expression: 5 }, { expression: '1', extra: true }, 'not an object']) {
         const result = await run('expression', inputs, runtime);
