@@ -66,6 +66,11 @@ describe('tasks API', () => {
         .details,
     ).toEqual([expect.objectContaining({ field: 'module_id' })]);
     expect422(await post({ ...ORIGINAL_TASK, args: ['x'.repeat(257)] }, h), 'args');
+    // Counted in UTF-16 units, as the run route counts them: 129 emoji are 258.
+    expect422(
+      await post({ ...ORIGINAL_TASK, task_type: 'wasm_execution', args: ['\u{1F600}'.repeat(129)] }, h),
+      'args',
+    );
     // Settings that would be stored but do nothing for this task.
     const requirements = ORIGINAL_TASK.requirements;
     expect422(

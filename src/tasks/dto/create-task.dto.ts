@@ -34,6 +34,9 @@ export const DEFAULT_QUEUE_TIMEOUT_SEC = 86_400;
 const MAX_MIN_NODES = 1000;
 
 /** The original's requirements, plus optional capability floors (no hidden per-type minimums). */
+/** No `u` flag: `[\s\S]` is one UTF-16 unit, so an emoji counts two. */
+const ARG_WITHIN_LIMIT = new RegExp(`^[\\s\\S]{0,${RUN_LIMITS.maxArgLength}}$`);
+
 export class TaskRequirementsDto {
   @ApiProperty({ type: 'integer', minimum: 1, maximum: MAX_MIN_NODES, example: 1 })
   @IsInt()
@@ -159,7 +162,11 @@ export class CreateTaskDto {
   @IsArray()
   @ArrayMaxSize(RUN_LIMITS.maxArgs)
   @IsString({ each: true })
-  @MaxLength(RUN_LIMITS.maxArgLength, { each: true })
+  // UTF-16 units, as the run route and the engine count them (MaxLength would count an emoji as one).
+  @Matches(ARG_WITHIN_LIMIT, {
+    each: true,
+    message: `each value in args must be at most ${RUN_LIMITS.maxArgLength} characters (UTF-16 units)`,
+  })
   args?: string[];
 
   @ApiPropertyOptional({ default: true }) @IsOptional() @IsBoolean() deterministic?: boolean;
