@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsIn, IsOptional, ValidateIf } from 'class-validator';
+import { IsBoolean, IsIn, IsOptional } from 'class-validator';
 import { PASSWORD_DOC, RegisterDto } from '../../auth/dto/auth.dto';
 import { IsPassword } from '../../auth/password';
 import { ROLES } from '../../common/auth/scopes';
@@ -7,20 +7,15 @@ import type { Role } from '../../common/auth/scopes';
 import { PageDto } from '../../common/pagination/page.dto';
 import type { UserRecord } from '../../users/users.repository';
 
-/**
- * Optional, but not nullable: `@IsOptional` would let `null` through to a NOT NULL column (a 500). An absent
- * field means "leave it"; `null` is a 422.
- */
-const OmittableOnly = () => ValidateIf((_object, value) => value !== undefined);
-
+/** A field absent or `null` is left as it is (the ValidationPipe deletes optional nulls before the handler). */
 export class UpdateUserDto {
   @ApiPropertyOptional({ enum: ROLES })
-  @OmittableOnly()
+  @IsOptional()
   @IsIn(ROLES)
   role?: Role;
 
   @ApiPropertyOptional({ description: 'true disables the account and revokes all its refresh tokens' })
-  @OmittableOnly()
+  @IsOptional()
   @IsBoolean()
   disabled?: boolean;
 
@@ -28,7 +23,7 @@ export class UpdateUserDto {
     example: 'a new long password',
     description: `A new password for the account (a forgotten one): its sessions and tokens end. ${PASSWORD_DOC}`,
   })
-  @OmittableOnly()
+  @IsOptional()
   @IsPassword()
   password?: string;
 }
