@@ -38,9 +38,16 @@ describe('parseRunRequest', () => {
       deterministic: true,
     });
     expect(parseRunRequest({ inputs: null }, CAP_MS)).toEqual(expect.objectContaining({ inputs: null }));
-    expect(parseRunRequest({ inputs: 1, args: null, env: null }, CAP_MS)).toEqual(
-      expect.objectContaining({ args: undefined, env: undefined }),
-    );
+    // Every optional field sent as null is left out (generated clients send one for each field unset).
+    const nulls = { args: null, env: null, runtime: null, timeout_ms: null, deterministic: null };
+    expect(parseRunRequest({ inputs: 1, ...nulls }, CAP_MS)).toEqual({
+      inputs: 1,
+      args: undefined,
+      env: undefined,
+      runtime: undefined,
+      timeoutMs: undefined,
+      deterministic: undefined,
+    });
   });
 
   it('refuses a body that is not an object, unknown fields (own `__proto__` included) and missing inputs', () => {

@@ -23,7 +23,8 @@ export interface RunRequest {
 }
 
 export const RUN_LIMITS = { maxArgs: 64, maxArgLength: 256, maxEnv: 64, maxEnvValueLength: 4096 } as const;
-const RUN_FIELDS = ['inputs', 'args', 'env', 'runtime', 'timeout_ms', 'deterministic'];
+const OPTIONAL_RUN_FIELDS = ['args', 'env', 'runtime', 'timeout_ms', 'deterministic'] as const;
+const RUN_FIELDS: readonly string[] = ['inputs', ...OPTIONAL_RUN_FIELDS];
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 
 /** The body's own fields: an object, known fields only, `inputs` present. The first problem is the 422. */
@@ -45,9 +46,8 @@ function runFields(body: unknown): Record<string, unknown> {
   return fields;
 }
 
-// `args` and `env` may be null: the same as absent.
 function argsProblems(args: unknown): FieldError[] {
-  if (args === undefined || args === null) return [];
+  if (args === undefined) return [];
   if (!Array.isArray(args) || args.length > RUN_LIMITS.maxArgs) {
     return [{ field: 'args', message: `must be an array of at most ${RUN_LIMITS.maxArgs} strings` }];
   }
@@ -65,7 +65,7 @@ function argsProblems(args: unknown): FieldError[] {
 }
 
 function envProblems(env: unknown): FieldError[] {
-  if (env === undefined || env === null) return [];
+  if (env === undefined) return [];
   const entries = typeof env === 'object' && env !== null && !Array.isArray(env) ? Object.entries(env) : null;
   if (!entries || entries.length > RUN_LIMITS.maxEnv) {
     return [{ field: 'env', message: `must be an object of at most ${RUN_LIMITS.maxEnv} variables` }];
@@ -87,7 +87,11 @@ function envProblems(env: unknown): FieldError[] {
  */
 export function parseRunRequest(body: unknown, maxTimeoutMs: number): RunRequest {
   const fields = runFields(body);
-  const { inputs, args, env, runtime, timeout_ms: timeoutMs, deterministic } = fields;
+  const { inputs } = fields;
+  // Every optional field sent as null is the field left out (generated clients send one for each field unset).
+  const [args, env, runtime, timeoutMs, deterministic] = OPTIONAL_RUN_FIELDS.map(
+    (key) => fields[key] ?? undefined,
+  );
   const problems: FieldError[] = [];
   const inputsProblem = deepJsonFieldError(inputs, 'inputs');
   if (inputsProblem) problems.push(inputsProblem);
@@ -108,8 +112,8 @@ export function parseRunRequest(body: unknown, maxTimeoutMs: number): RunRequest
   if (problems.length > 0) throw AppException.validation(problems);
   return {
     inputs,
-    args: (args ?? undefined) as string[] | undefined,
-    env: (env ?? undefined) as Record<string, string> | undefined,
+    args: args as string[] | undefined,
+    env: env as Record<string, string> | undefined,
     runtime: runtime as WasmRuntimeName | undefined,
     timeoutMs: timeoutMs as number | undefined,
     deterministic: deterministic as boolean | undefined,

@@ -62,6 +62,14 @@ describe('module runs over HTTP', () => {
       expect(res.json()).toMatchObject({ outcome: 'timeout', exit_code: null, runtime: 'v8' });
     });
 
+    it('takes an optional field sent as null as left out (generated clients send one for each)', async () => {
+      for (const field of ['args', 'env', 'runtime', 'timeout_ms', 'deterministic']) {
+        const res = await run(echoId, { inputs: { field }, [field]: null });
+        expect({ field, status: res.status }).toEqual({ field, status: 200 });
+        expect(res.json()).toMatchObject({ outcome: 'ok', stdout: { field }, runtime: 'v8' });
+      }
+    });
+
     it('feeds wasm_execution_duration_seconds{runtime, outcome}', async () => {
       const series = async (outcome: string) => {
         const { samples } = await scrape(ctx.app);
