@@ -3,6 +3,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { WasmConfig } from '../wasm/wasm.config';
 import { completeDocument } from './document-fixes';
 
 export const OPENAPI_JSON_PATH = '/api-docs/openapi.json';
@@ -39,7 +40,17 @@ export function buildOpenApiDocument(app: NestFastifyApplication, version: strin
       'api-key',
     )
     .build();
-  return completeDocument(SwaggerModule.createDocument(app, builder));
+  const document = completeDocument(SwaggerModule.createDocument(app, builder));
+  stateConfiguredBounds(document, app.get(WasmConfig, { strict: false }));
+  return document;
+}
+
+/** The bounds set by configuration, which no decorator can know: a run's timeout_ms is capped at WASM_TIMEOUT_SECS. */
+function stateConfiguredBounds(document: OpenAPIObject, wasm: WasmConfig): void {
+  const run = document.components?.schemas?.RunModuleRequestDto as
+    { properties?: Record<string, Record<string, unknown>> } | undefined;
+  const timeout = run?.properties?.timeout_ms;
+  if (timeout) timeout.maximum = wasm.timeoutMs;
 }
 
 /**

@@ -23,7 +23,14 @@ export class CreateApiKeyDto {
   @IsDisplayName()
   name!: string;
 
-  @ApiProperty({ enum: GRANTABLE_SCOPES, isArray: true, example: ['tasks:read', 'tasks:write'] })
+  @ApiProperty({
+    enum: GRANTABLE_SCOPES,
+    isArray: true,
+    minItems: 1,
+    maxItems: GRANTABLE_SCOPES.length,
+    uniqueItems: true,
+    example: ['tasks:read', 'tasks:write'],
+  })
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(GRANTABLE_SCOPES.length)

@@ -22,7 +22,7 @@ export class RegisterDto {
   @IsPassword()
   password!: string;
 
-  @ApiPropertyOptional({ example: 'alice@example.com' })
+  @ApiPropertyOptional({ example: 'alice@example.com', format: 'email', maxLength: 254 })
   @IsOptional()
   @IsString()
   @MaxLength(254)
@@ -31,19 +31,23 @@ export class RegisterDto {
 }
 
 export class LoginDto {
-  @ApiProperty({ example: 'alice' })
+  @ApiProperty({ example: 'alice', maxLength: 64 })
   @IsString()
   @MaxLength(64)
   username!: string;
 
-  @ApiProperty({ example: 'correct horse battery' })
+  @ApiProperty({ example: 'correct horse battery', maxLength: 1024 })
   @IsString()
   @MaxLength(1024)
   password!: string;
 }
 
 export class RefreshDto {
-  @ApiProperty({ example: 'rt_…', description: 'The refresh token from login or the previous refresh' })
+  @ApiProperty({
+    example: 'rt_…',
+    maxLength: 256,
+    description: 'The refresh token from login or the previous refresh',
+  })
   @IsString()
   @MaxLength(256)
   refresh_token!: string;
@@ -51,7 +55,11 @@ export class RefreshDto {
 
 export class ChangePasswordDto {
   // As login's password: whatever the account's is, checked (and refused when wrong) by bcrypt, never the rule.
-  @ApiProperty({ example: 'correct horse battery', description: 'The account’s password now' })
+  @ApiProperty({
+    example: 'correct horse battery',
+    maxLength: 1024,
+    description: 'The account’s password now',
+  })
   @IsString()
   @MaxLength(1024)
   current_password!: string;

@@ -74,7 +74,12 @@ export class HeartbeatDto {
   @Matches(/^[\x21-\x7e]+$/, { message: 'agent_version must be printable ASCII without spaces' })
   agent_version?: string;
 
-  @ApiPropertyOptional({ type: [HeldRunDto], maxItems: 1024, description: 'Leases to renew, each run once' })
+  @ApiPropertyOptional({
+    type: [HeldRunDto],
+    maxItems: 1024,
+    uniqueItems: true,
+    description: 'Leases to renew, each run once',
+  })
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(1024)

@@ -76,14 +76,18 @@ export class RunResultRequestDto {
   @MaxLength(MAX_RESULT_TEXT_CHARS)
   stderr?: string;
 
-  @ApiPropertyOptional({ type: 'integer' })
+  @ApiPropertyOptional({ type: 'integer', format: 'int32', minimum: -2147483648, maximum: 2147483647 })
   @IsOptional()
   @IsInt()
   @Min(-2147483648)
   @Max(2147483647)
   exit_code?: number;
 
-  @ApiProperty({ type: 'integer', minimum: 0 }) @IsInt() @Min(0) @Max(86_400_000) execution_time_ms!: number;
+  @ApiProperty({ type: 'integer', minimum: 0, maximum: 86_400_000 })
+  @IsInt()
+  @Min(0)
+  @Max(86_400_000)
+  execution_time_ms!: number;
 
   // A bigint column; JSON numbers past 2^53 are not exact anyway.
   @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
@@ -103,6 +107,7 @@ export class RunResultRequestDto {
 
   @ApiPropertyOptional({
     type: [String],
+    maxItems: MAX_PUBLIC_SIGNALS,
     description: 'zk_proof tasks: the proof’s public signals; must equal the task’s inputs.public_signals',
   })
   @IsOptional()

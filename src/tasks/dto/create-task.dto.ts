@@ -117,7 +117,10 @@ export class CreateTaskDto {
   @IsIn(TASK_TYPES)
   task_type!: TaskType;
 
-  @ApiPropertyOptional({ description: 'Standard base64 of a module, stored like an upload' })
+  @ApiPropertyOptional({
+    maxLength: MAX_MODULE_BASE64,
+    description: 'Standard base64 of a module, stored like an upload',
+  })
   @IsOptional()
   @IsString()
   @MaxLength(MAX_MODULE_BASE64)
