@@ -99,6 +99,10 @@ function completeOperation(operation: Operation, method: (typeof METHODS)[number
     responses['429'] ??= {
       description: `Over the \`${tier}\` tier's limit (\`rate_limited\`); \`Retry-After\` says when to retry`,
     };
+  // A node-only route (x-node-agent, users: false) answers any user credential 403: only the node's key works.
+  const nodeAgent = operation['x-node-agent'] as { users?: boolean } | undefined;
+  if (nodeAgent?.users === false && operation.security)
+    operation.security = operation.security.filter((scheme) => 'api-key' in scheme);
   const byApiKey = operation.security?.some((scheme) => 'api-key' in scheme) ?? false;
   if (operation.security?.some((scheme) => Object.keys(scheme).length > 0))
     responses['401'] ??= {

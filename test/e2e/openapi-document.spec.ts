@@ -217,6 +217,19 @@ describe('the OpenAPI document', () => {
     expect(operation('/api/v1/auth/api-key/validate', 'get').security).toEqual([{ 'api-key': [] }]);
     // A password change takes a login session only: a leaked script key must not take the account over.
     expect(operation('/api/v1/auth/password', 'post').security).toEqual([{ bearer: [] }]);
+    // The node-only routes take the node's key alone: any user credential is a 403 there.
+    const nodeOnly = Object.entries(openapi.doc.paths).flatMap(([path, item]) =>
+      Object.entries(item)
+        .filter(([, op]) => (op['x-node-agent'] as { users?: boolean } | undefined)?.users === false)
+        .map(([method, op]) => ({ route: `${method.toUpperCase()} ${path}`, security: op.security })),
+    );
+    expect(nodeOnly.map(({ route }) => route).sort()).toEqual([
+      'POST /api/v1/nodes/{node_id}/claim',
+      'POST /api/v1/runs/{run_id}/release',
+      'POST /api/v1/runs/{run_id}/result',
+    ]);
+    for (const { route, security } of nodeOnly)
+      expect({ route, security }).toEqual({ route, security: [{ 'api-key': [] }] });
   });
 
   it('lists null in the enums of nullable fields (a strict 3.0.3 validator rejects a null it does not list)', () => {
