@@ -3,6 +3,12 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ApiKeyAuthService } from '../api-keys/api-key-auth.service';
+import { CREDENTIAL_IN_URL_MESSAGE, queryValueHoldsCredential } from '../common/auth/credentials-in-url';
+import { requestMetaOf } from '../common/auth/request-context.decorator';
+import { AppException } from '../common/errors/app.exception';
+import { ErrorCode } from '../common/errors/error-code';
 import { WasmConfig } from '../wasm/wasm.config';
 import { completeDocument } from './document-fixes';
 
@@ -65,30 +71,47 @@ export async function registerOpenApi(app: NestFastifyApplication, version: stri
   const page = readFileSync(join(assets, 'swagger-ui.html'));
   const initScript = readFileSync(join(assets, 'swagger-init.js'));
   const fastify = app.getHttpAdapter().getInstance();
+  const apiKeys = app.get(ApiKeyAuthService, { strict: false });
 
-  fastify.get(OPENAPI_JSON_PATH, (_request, reply) => {
-    void reply.type('application/json; charset=utf-8').send(documentJson);
-  });
-  // With ignoreTrailingSlash this also answers /swagger-ui/.
-  fastify.get(SWAGGER_UI_PATH, (_request, reply) => {
-    void reply.type('text/html; charset=utf-8').send(page);
-  });
-  fastify.get(`${SWAGGER_UI_PATH}/vcp-swagger-init.js`, (_request, reply) => {
-    void reply
-      .type('text/javascript; charset=utf-8')
-      .header('cache-control', 'public, max-age=300')
-      .send(initScript);
-  });
-  await app.register(fastifyStatic, {
-    root: dirname(require.resolve('swagger-ui-dist/package.json')),
-    prefix: `${SWAGGER_UI_PATH}/`,
-    index: false,
-    decorateReply: false,
-    // Only the files the page needs; the rest of the package (its own index.html, source maps) stays unserved.
-    allowedPath: (pathName: string) =>
-      ['/swagger-ui.css', '/swagger-ui-bundle.js', '/favicon-32x32.png', '/favicon-16x16.png'].includes(
-        pathName,
-      ),
-    maxAge: 3600 * 1000,
+  await app.register(async (docs: FastifyInstance) => {
+    // These routes exist before Nest sets its error handler (at init), and a route keeps the handler of its
+    // registration: this one hands errors to whichever is in force, so they answer the API's error body.
+    docs.setErrorHandler((error, request, reply) =>
+      fastify.errorHandler.call(fastify, error, request, reply),
+    );
+    // Fastify's routes, not Nest's: AuthenticationGuard never sees them, so its credential-in-URL rule is here.
+    docs.addHook(
+      'onRequest',
+      (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
+        if (!queryValueHoldsCredential(request.query)) return done();
+        apiKeys.recordFailure('query_string', requestMetaOf(request));
+        done(new AppException(ErrorCode.Unauthorized, CREDENTIAL_IN_URL_MESSAGE));
+      },
+    );
+    docs.get(OPENAPI_JSON_PATH, (_request, reply) => {
+      void reply.type('application/json; charset=utf-8').send(documentJson);
+    });
+    // With ignoreTrailingSlash this also answers /swagger-ui/.
+    docs.get(SWAGGER_UI_PATH, (_request, reply) => {
+      void reply.type('text/html; charset=utf-8').send(page);
+    });
+    docs.get(`${SWAGGER_UI_PATH}/vcp-swagger-init.js`, (_request, reply) => {
+      void reply
+        .type('text/javascript; charset=utf-8')
+        .header('cache-control', 'public, max-age=300')
+        .send(initScript);
+    });
+    await docs.register(fastifyStatic, {
+      root: dirname(require.resolve('swagger-ui-dist/package.json')),
+      prefix: `${SWAGGER_UI_PATH}/`,
+      index: false,
+      decorateReply: false,
+      // Only the files the page needs; the rest of the package (its own index.html, source maps) stays unserved.
+      allowedPath: (pathName: string) =>
+        ['/swagger-ui.css', '/swagger-ui-bundle.js', '/favicon-32x32.png', '/favicon-16x16.png'].includes(
+          pathName,
+        ),
+      maxAge: 3600 * 1000,
+    });
   });
 }

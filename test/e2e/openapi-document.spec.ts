@@ -141,6 +141,40 @@ describe('the OpenAPI document', () => {
     expect(headers('/api/v1/tasks', 'post', '415')).not.toContain('Sunset');
   });
 
+  it('refuses a credential in the URL of the document and of Swagger UI with the 401 every route answers', async () => {
+    const credentials = [openapi.alice.apiKey, openapi.alice.accessToken, openapi.alice.refreshToken];
+    const get = (url: string) => ctx.app.inject({ method: 'GET', url });
+    for (const path of [
+      '/api-docs/openapi.json',
+      '/swagger-ui',
+      '/swagger-ui/',
+      '/swagger-ui/vcp-swagger-init.js',
+      '/swagger-ui/swagger-ui.css',
+      '/api/v1/health', // a Nest route, for comparison: the same answer
+    ]) {
+      expect({ path, status: (await get(path)).statusCode }).toEqual({ path, status: 200 });
+      for (const credential of credentials) {
+        const res = await get(`${path}?k=${encodeURIComponent(credential)}`);
+        expect({ path, status: res.statusCode, body: res.json() }).toEqual({
+          path,
+          status: 401,
+          body: {
+            error: 'unauthorized',
+            message: 'Credentials are accepted only in headers, never in the URL',
+            request_id: res.headers['x-request-id'],
+          },
+        });
+      }
+    }
+    // Any refusal before these routes run is in the API's error shape too (it was Fastify's own).
+    const nul = await get('/swagger-ui?x=%00');
+    expect({ status: nul.statusCode, error: nul.json().error, request_id: nul.json().request_id }).toEqual({
+      status: 422,
+      error: 'validation_error',
+      request_id: nul.headers['x-request-id'],
+    });
+  });
+
   it('answers what it documents for a body sent where none is taken: malformed JSON 400, a form 415', async () => {
     const send = (contentType: string, payload: string) =>
       ctx.app.inject({

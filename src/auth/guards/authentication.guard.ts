@@ -9,6 +9,7 @@ import { ErrorCode } from '../../common/errors/error-code';
 import { FailedAuthenticationThrottle } from '../../common/auth/failed-authentication.throttle';
 import {
   API_KEY_PREFIX,
+  CREDENTIAL_IN_URL_MESSAGE,
   CREDENTIAL_PARAM_NAMES,
   isCredentialParamName,
   queryValueHoldsCredential,
@@ -52,10 +53,7 @@ export class AuthenticationGuard extends AuthGuard(['jwt', 'api-key']) {
       (!isPublic && Object.keys(query).some((name) => isCredentialParamName(name)))
     ) {
       this.apiKeys.recordFailure('query_string', requestMetaOf(request));
-      throw new AppException(
-        ErrorCode.Unauthorized,
-        'Credentials are accepted only in headers, never in the URL',
-      );
+      throw new AppException(ErrorCode.Unauthorized, CREDENTIAL_IN_URL_MESSAGE);
     }
     if (isPublic) return true;
     // A large-body route was authenticated in onRequest by this same guard (EarlyAuthentication).

@@ -4,6 +4,8 @@
  * proxies, browsers and logs keep URLs, so a key seen there must be treated as leaked and never stored again.
  */
 export const API_KEY_PREFIX = 'vcp_';
+/** The 401's message for a credential in a URL, on every route (AuthenticationGuard, the OpenAPI routes). */
+export const CREDENTIAL_IN_URL_MESSAGE = 'Credentials are accepted only in headers, never in the URL';
 export const API_KEY_BODY_LENGTH = 40;
 export const API_KEY_CHECKSUM_LENGTH = 6;
 const API_KEY_ANYWHERE = new RegExp(
