@@ -121,6 +121,22 @@ describe('the /metrics exposition', () => {
     expect(named.filter((name) => !exposed(name))).toEqual([]);
   });
 
+  it('names every kind of auth_events_total event in its HELP text (README lists the same)', () => {
+    const help = exposition.help.get('auth_events_total') ?? '';
+    const kinds: [string, RegExp][] = [
+      ['login', /logins/],
+      ['register', /registrations/],
+      ['refresh', /refreshes/],
+      ['refresh_reuse_detected', /refresh-token reuse/],
+      ['api_key_failure', /API key .*failures/],
+      ['access_token_failure', /access token .*failures/],
+      ['password_change', /password changes/],
+      ['password_change_failure', /failed password changes/],
+    ];
+    for (const [event, words] of kinds)
+      expect({ event, help }).toEqual({ event, help: expect.stringMatching(words) });
+  });
+
   it('starts every series of a closed label set at 0 on a fresh server, so the first event is an increase', () => {
     const zero = (name: string, labels: Record<string, string>) =>
       expect(fresh.samples).toContainEqual({ name, labels, value: 0 });
