@@ -122,7 +122,7 @@ function completeOperation(operation: Operation, method: (typeof METHODS)[number
     responses['413'] ??= { description: 'The body is larger than this route accepts (`payload_too_large`)' };
     const types = Object.keys(body.content ?? {}).join(', ') || 'application/json';
     responses['415'] ??= {
-      description: `A body of another media type than ${types}, or JSON not in UTF-8 (\`bad_request\`)`,
+      description: `A body of another media type than ${types}, JSON not in UTF-8, or a body in a content coding (\`Content-Encoding: gzip\`: none is decoded; \`bad_request\`)`,
     };
   } else if (method !== 'get' && method !== 'head') {
     // Fastify reads a body sent to any other method, so one sent where none is taken is still parsed.
@@ -130,7 +130,9 @@ function completeOperation(operation: Operation, method: (typeof METHODS)[number
       description: 'This route takes no body; one sent anyway is not JSON (`bad_request`)',
     };
     responses['413'] ??= { description: 'A body larger than the server accepts (`payload_too_large`)' };
-    responses['415'] ??= { description: 'A body of a media type other than JSON (`bad_request`)' };
+    responses['415'] ??= {
+      description: 'A body of a media type other than JSON, or in a content coding (`bad_request`)',
+    };
   }
   // Draining (src/common/http/connection-draining.ts) answers every request before its route runs.
   const draining = responses['503'];

@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { createTestDatabase, TestDatabase } from '../support/postgres';
 import { ServerProcess, startServer } from '../support/server-process';
 
@@ -211,6 +212,37 @@ describe('HTTP edges over a real socket (oversize and slow bodies, parser errors
     });
     // The same characters well formed reach the route (a wrong password: 401).
     expect((await login(Buffer.from('a\u00ff\u00feb'))).status).toBe(401);
+  });
+
+  it('answers a body in a content coding (gzip) with the JSON 415 naming it: no coding is decoded', async () => {
+    const json = '{"username":"nobody","password":"x"}';
+    const login = (body: Buffer, encoding: string, type = 'application/json') =>
+      fetch(`${baseUrl}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': type, 'content-encoding': encoding },
+        body: new Uint8Array(body),
+      });
+    for (const [encoding, body] of [
+      ['gzip', gzipSync(json)],
+      ['br', brotliCompressSync(json)],
+      ['identity, gzip', gzipSync(json)],
+    ] as const) {
+      const res = await login(body, encoding);
+      expect({ encoding, status: res.status, accepts: res.headers.get('accept-encoding') }).toEqual({
+        encoding,
+        status: 415,
+        accepts: 'identity',
+      });
+      const answer = (await res.json()) as Record<string, unknown>;
+      expect(answer).toEqual({
+        error: 'bad_request',
+        message: expect.stringMatching(/Content-Encoding: (gzip|br)\b.*unencoded/),
+        request_id: res.headers.get('x-request-id'),
+      });
+    }
+    // A module upload's bytes too; identity is no coding: the body reaches the route (a wrong password: 401).
+    expect((await login(gzipSync('\0asm'), 'gzip', 'application/wasm')).status).toBe(415);
+    expect((await login(Buffer.from(json), 'identity')).status).toBe(401);
   });
 
   describe('routes with large body limits answer 401/403 before reading the body', () => {

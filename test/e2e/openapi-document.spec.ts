@@ -116,6 +116,13 @@ describe('the OpenAPI document', () => {
     expect(operation('/api/v1/modules', 'post').responses['415']).toMatchObject({
       description: expect.stringContaining('application/wasm'),
     });
+    for (const [path, method] of [
+      ['/api/v1/tasks', 'post'],
+      ['/api/v1/auth/logout-all', 'post'],
+    ])
+      expect(operation(path, method).responses['415']).toMatchObject({
+        description: expect.stringContaining('content coding'),
+      });
     const headers = (path: string, method: string, status: string) =>
       Object.keys(operation(path, method).responses[status].headers ?? {});
     expect(headers('/api/v1/health', 'get', '200')).toEqual(['X-Request-Id']);

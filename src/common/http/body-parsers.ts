@@ -35,6 +35,27 @@ function charsetOf(contentType: string | undefined): string | null {
   return match ? match[1].toLowerCase() : null;
 }
 
+const CODING_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$/;
+
+/**
+ * A 415 for a body in a content coding (gzip, br…): the server takes bodies as sent, decoding none, so such a
+ * body would be read as garbled JSON (RFC 9110 §15.5.16; `Accept-Encoding: identity` says which it takes).
+ */
+function contentCodingRefusal(request: FastifyRequest): AppException | null {
+  const header = request.headers['content-encoding'];
+  const codings = (Array.isArray(header) ? header.join(',') : (header ?? ''))
+    .split(',')
+    .map((coding) => coding.trim().toLowerCase())
+    .filter((coding) => coding !== '' && coding !== 'identity');
+  if (codings.length === 0) return null;
+  // Named only when it is a plain token: the message must not echo arbitrary header text.
+  const named = CODING_TOKEN.test(codings[0]) ? codings[0] : 'a content coding';
+  const message = `The body is encoded (Content-Encoding: ${named}); the server takes bodies unencoded only`;
+  const refusal = new AppException(ErrorCode.BadRequest, message, { status: 415 });
+  refusal.headers['Accept-Encoding'] = 'identity';
+  return refusal;
+}
+
 /** Whether the request's route set `key` in its config (RawJsonBody, AcceptsNulInBody). */
 function routeFlag(request: FastifyRequest, key: string): boolean {
   return (request.routeOptions.config as unknown as Record<string, unknown>)[key] === true;
@@ -73,6 +94,7 @@ export function AcceptsWasmBody(): MethodDecorator {
  * removed: the API takes JSON, so a form post or a plain-text body (both of which a browser sends cross-site
  * without a preflight; `fetch` sends a string body as text/plain unless told otherwise) is a 415 saying so, as
  * the OpenAPI document promises, not a 422 listing every field as missing.
+ * A body in a content coding (`Content-Encoding: gzip`) is a 415 on either: none is decoded.
  * Body limits stay Fastify's: BODY_LIMIT_BYTES, or the route's own `@BodyLimit`.
  */
 export function registerBodyParsers(app: NestFastifyApplication): void {
@@ -83,6 +105,8 @@ export function registerBodyParsers(app: NestFastifyApplication): void {
   if (fastify.hasContentTypeParser('text/plain')) fastify.removeContentTypeParser('text/plain');
 
   app.useBodyParser<RawServerDefault>('application/json', { bodyLimit }, (request, body, done) => {
+    const encoded = contentCodingRefusal(request);
+    if (encoded) return done(encoded, undefined);
     // JSON is UTF-8 (RFC 8259); a body declared in another charset would be read wrongly, not converted.
     const charset = charsetOf(request.headers['content-type']);
     if (charset !== null && charset !== 'utf-8' && charset !== 'utf8') {
@@ -120,7 +144,9 @@ export function registerBodyParsers(app: NestFastifyApplication): void {
     });
   });
   app.useBodyParser<RawServerDefault>('application/wasm', { bodyLimit }, (request, body, done) => {
-    if (routeFlag(request, ACCEPTS_WASM_KEY)) done(null, body);
+    const encoded = contentCodingRefusal(request);
+    if (encoded) done(encoded, undefined);
+    else if (routeFlag(request, ACCEPTS_WASM_KEY)) done(null, body);
     else done(new AppException(ErrorCode.BadRequest, UNSUPPORTED_MEDIA_TYPE, { status: 415 }), undefined);
   });
 }
