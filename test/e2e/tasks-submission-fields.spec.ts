@@ -79,6 +79,31 @@ describe('task submission fields', () => {
     );
     for (const task of [first, again]) await call('POST', `/tasks/${task.json().task_id}/cancel`, h);
   });
+
+  it('refuses args and deterministic where the task would store and not use them; counts an argument in UTF-16 units', async () => {
+    const h = bearer(alice.accessToken);
+    // A built-in program reads only its inputs, a prover only its witness.
+    expect422(await post({ ...ORIGINAL_TASK, args: ['--fast'] }, h), 'args');
+    expect(await post({ ...ORIGINAL_TASK, args: [] }, h)).toMatchObject({ statusCode: 201 });
+    expect422(
+      await post(
+        {
+          ...ORIGINAL_TASK,
+          task_type: 'zk_proof',
+          circuit_id: 'a'.repeat(64),
+          deterministic: false,
+          inputs: {},
+        },
+        h,
+      ),
+      'deterministic',
+    );
+    // 129 emoji are 258 UTF-16 units, past the run route's and the engine's 256.
+    expect422(
+      await post({ ...ORIGINAL_TASK, task_type: 'wasm_execution', args: ['\u{1F600}'.repeat(129)] }, h),
+      'args',
+    );
+  });
 });
 
 /** POST /tasks's body limit: a module at its cap inline, beside a task body that fits BODY_LIMIT_BYTES. */
