@@ -116,9 +116,7 @@ export class VcpMetrics {
     });
     this.authEvents = new Counter({
       name: 'auth_events_total',
-      help:
-        'Authentication events: logins, registrations, refreshes, refresh-token reuse, API key and access token ' +
-        'failures, password changes and failed password changes',
+      help: 'Authentication events: logins, registrations, refreshes, refresh-token reuse, API key and access token failures, password changes and failed password changes',
       labelNames: ['event'],
       registers,
     });

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { ApiKeysModule } from '../api-keys/api-keys.module';
 import { AuditModule } from '../audit/audit.module';
 import { ClockModule } from '../common/clock/clock.module';
+import { UsersModule } from '../users/users.module';
 import { ClusterStatsRepository } from './cluster-stats.repository';
 import { ClusterStatsService } from './cluster-stats.service';
 import { HeartbeatService } from './heartbeat.service';
@@ -18,7 +19,7 @@ import { NodesService } from './nodes.service';
  * exported so the scheduling module can add lease renewal to the same call.
  */
 @Module({
-  imports: [ApiKeysModule, AuditModule, ClockModule],
+  imports: [ApiKeysModule, AuditModule, ClockModule, UsersModule],
   controllers: [NodesController, ClusterController],
   providers: [
     NodesRepository,

@@ -147,12 +147,8 @@ export class NodesRepository {
     return row ? toRecord(row) : null;
   }
 
-  /**
-   * Locks the owner's row for the rest of the transaction (so that concurrent registrations cannot both pass
-   * NODE_MAX_PER_USER) and counts the nodes they own that are not deleted, up to `atMost`.
-   */
-  async countOwnedLocked(ownerId: string, atMost: number): Promise<number> {
-    await this.db.query(`SELECT 1 FROM users WHERE user_id = $1 FOR UPDATE`, [ownerId]);
+  /** The nodes `ownerId` owns that are not deleted, counted up to `atMost`. */
+  async countOwned(ownerId: string, atMost: number): Promise<number> {
     const [row] = await this.db.query<{ owned: number }>(
       `SELECT count(*)::int AS owned FROM (
          SELECT 1 FROM nodes WHERE owner_id = $1 AND deleted_at IS NULL LIMIT $2) counted`,

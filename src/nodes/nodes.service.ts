@@ -26,6 +26,7 @@ import { NodeRecord, NodesRepository } from './nodes.repository';
 import { NodesConfig } from './nodes.config';
 import { normalizeEd25519PublicKey, WEAK_PUBLIC_KEY } from './public-key';
 import { reputationScore } from './reputation';
+import { UsersRepository } from '../users/users.repository';
 
 const DEFAULT_PAGE = 50;
 
@@ -89,6 +90,7 @@ export class NodesService {
     private readonly audit: AuditService,
     private readonly tx: TransactionRunner,
     private readonly nodeLoss: NodeLoss,
+    private readonly users: UsersRepository,
   ) {}
 
   async register(principal: Principal, dto: RegisterNodeDto, meta: RequestMeta): Promise<RegisteredNodeDto> {
@@ -147,7 +149,9 @@ export class NodesService {
    */
   private async assertRoomForAnotherNode(ownerId: string, nodeId: string): Promise<void> {
     const max = this.config.maxPerUser;
-    if ((await this.nodes.countOwnedLocked(ownerId, max)) < max) return;
+    // The owner's row, locked for the transaction: concurrent registrations cannot both pass the limit.
+    await this.users.findByIdForUpdate(ownerId);
+    if ((await this.nodes.countOwned(ownerId, max)) < max) return;
     if (await this.nodes.findLive(nodeId, ownerId)) return;
     throw new AppException(
       ErrorCode.Conflict,

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseSession } from '../database/transaction-runner';
-import { ownerBarRun } from '../tasks/task-statements';
+import { ownerBarRun, retriableRun } from '../tasks/task-statements';
 import { leaseDeadline, RUN_TIME_ALLOWANCE_SECS } from './lease-deadline';
 import { MAX_NODE_CONCURRENT_RUNS } from './scheduling.config';
 import { SYSTEM_ACCOUNT_PASSWORD_HASH } from '../users/users.repository';
@@ -143,8 +143,7 @@ export class ClaimsRepository {
             -- rescans all of the node's runs for every queued task), on idx_task_runs_node_task.
             AND (SELECT 1 FROM task_runs r
                   WHERE r.node_id = $1 AND r.task_id = t.task_id
-                    AND (r.status NOT IN ('expired', 'failed')
-                         OR r.completed_at > now() - $4::int * interval '1 second')
+                    AND (NOT ${retriableRun('r')} OR r.completed_at > now() - $4::int * interval '1 second')
                   LIMIT 1) IS NULL
             -- A quorum needs distinct owners: an ownerless node never serves one, an owner serves one run. The
             -- runs of a quorum task are its quorum runs (min_nodes > 1 at claim): a lookup on

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseSession } from '../database/transaction-runner';
-import { ownerBarRun } from './task-statements';
+import { ownerBarRun, retriableRun } from './task-statements';
 import type { WaitFacts } from './wait-reason';
 
 /** Reads about the queue rather than one task: why a task waits, how many wait. */
@@ -37,10 +37,9 @@ export class TaskQueueRepository {
                 -- As the claim sees it: a run of the node bars it from the task, one that failed or lost its
                 -- lease only until a lease after it ended.
                 EXISTS (SELECT 1 FROM task_runs r
-                        WHERE r.task_id = t.task_id AND r.node_id = n.node_id
-                          AND r.status NOT IN ('expired', 'failed')) AS ran,
+                        WHERE r.task_id = t.task_id AND r.node_id = n.node_id AND NOT ${retriableRun('r')}) AS ran,
                 EXISTS (SELECT 1 FROM task_runs r
-                        WHERE r.task_id = t.task_id AND r.node_id = n.node_id AND r.status IN ('expired', 'failed')
+                        WHERE r.task_id = t.task_id AND r.node_id = n.node_id AND ${retriableRun('r')}
                           AND r.completed_at > now() - $2::int * interval '1 second') AS ran_lately,
                 -- As the claim sees it: a quorum needs owners that have no live or succeeded run of it yet, nor
                 -- two runs of it ended for their nodes' fault or handed back.

@@ -19,6 +19,13 @@ export function completeTaskStatement(
 }
 
 /**
+ * The runs after which their node may take the task again, one lease after they ended (`completed_at`): failed
+ * runs and lost leases. Any other run of a node bars it from its task for good (distinct nodes per task). The
+ * claim and a task's wait reason both read this; task_runs_task_node_key is partial on the same statuses.
+ */
+export const retriableRun = (r: string) => `${r}.status IN ('expired', 'failed')`;
+
+/**
  * A run (alias `r`) of a quorum task that counts toward its owner's bar: it failed (any outcome but `ok`: the
  * node's error, or a task fault one node alone never confirms), lost its lease, had its result refused, or was
  * handed back by its node (`released`); not one that never reached it (`claim_abandoned`). Two bar the owner's
