@@ -32,6 +32,7 @@ import { NodeTelemetry20261204120000 } from './20261204120000-NodeTelemetry';
 import { QuorumOwnerFaults20261205120000 } from './20261205120000-QuorumOwnerFaults';
 import { LiveTaskCounts20261207120000 } from './20261207120000-LiveTaskCounts';
 import { FailedRunRetry20261207130000 } from './20261207130000-FailedRunRetry';
+import { FairShareOrder20261207140000 } from './20261207140000-FairShareOrder';
 
 /** Every migration, in order. A new migration is added here as well as in its own file. */
 export const MIGRATIONS = [
@@ -69,4 +70,5 @@ export const MIGRATIONS = [
   QuorumOwnerFaults20261205120000,
   LiveTaskCounts20261207120000,
   FailedRunRetry20261207130000,
+  FairShareOrder20261207140000,
 ];

@@ -35,7 +35,7 @@ export class ClaimsRepository {
   constructor(private readonly db: DatabaseSession) {}
 
   /**
-   * Leases up to `max` runs to the node in one statement: eligible open tasks in priority then age order, a
+   * Leases up to `max` runs to the node in one statement: eligible open tasks in priority then fair order, a
    * slot taken on each by compare-and-set on `active_runs`, a run row with a fresh fence per task. The
    * unique (task_id, node_id) index (over runs neither `expired` nor `failed`) refuses a second live run of one task on one node
    * even if the query erred, and
@@ -156,7 +156,7 @@ export class ClaimsRepository {
                      AND r.quorum_run AND r.status IN ('leased', 'succeeded') LIMIT 1) IS NULL
                 AND (SELECT 1 FROM task_runs r WHERE r.task_id = t.task_id AND r.node_owner_id = node.owner_id
                         AND ${ownerBarRun('r')} OFFSET 1 LIMIT 1) IS NULL))
-          ORDER BY t.priority DESC, t.created_at, t.task_id
+          ORDER BY t.priority DESC, t.fair_at, t.task_id
           LIMIT (SELECT n FROM slots)
           FOR UPDATE OF t SKIP LOCKED),
        claimed AS (

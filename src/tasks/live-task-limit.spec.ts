@@ -24,6 +24,7 @@ describe('LiveTaskLimit', () => {
       maxStreamsPerUser: 8,
       maxStreams: 2000,
       maxLivePerUser,
+      fairShareStepMs: 1000,
     });
     const limit = new LiveTaskLimit(config, tasks as unknown as TasksRepository, clock);
     return { tasks, clock, limit };

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { NewAuditRecord } from '../audit/audit-log.repository';
 import { DatabaseSession } from '../database/transaction-runner';
 import { COLUMNS, TaskRecord, TaskRow, toRecord } from './task-rows';
+import { TasksConfig } from './tasks.config';
 import type { NewTask } from './tasks.repository';
 
 export interface TaskInsert {
@@ -14,7 +15,7 @@ export interface TaskInsert {
 const TASK_INSERT_COLUMNS = `creator_id, task_type, inputs, inputs_hash, min_nodes, max_execution_time_sec,
   require_gpu, require_proof, min_cpu_cores, min_memory_gb, module_id, circuit_id, args, deterministic, priority,
   max_attempts, queue_timeout_sec, queue_expires_at, status_reason, quorum, max_runs, run_target,
-  verification_mode`;
+  verification_mode, fair_at`;
 const AUDIT_INSERT_COLUMNS = `user_id, action, resource_type, resource_id, ip_address, user_agent, request_id, status,
   error_message, metadata`;
 
@@ -68,10 +69,26 @@ export function isModuleGone(error: unknown): boolean {
   return driverError?.code === FOREIGN_KEY_VIOLATION && driverError.constraint === MODULE_FOREIGN_KEY;
 }
 
+/**
+ * A task's place in the claim order within its priority (`fair_at`, TASK_FAIR_SHARE_STEP_MS): one step per run
+ * after its creator's latest open task (found on idx_tasks_creator_open), and no earlier than now. Fairness:
+ * a user's flood is spread out one step a task, while a newcomer's task takes its place at now, ahead of the
+ * flood's later tasks. `creator`, `stepMs` and `runs` (the runs the task needs) are SQL expressions.
+ */
+function fairPlace(creator: string, stepMs: string, runs: string): string {
+  return `GREATEST(now(), (SELECT max(o.fair_at) FROM tasks o
+                            WHERE o.creator_id = ${creator} AND o.status IN ('pending', 'running')
+                              AND o.deleted_at IS NULL))
+          + ${stepMs}::int * ${runs} * interval '1 millisecond'`;
+}
+
 /** Submissions: a task, its `created` event (the tasks trigger) and its audit row, written together. */
 @Injectable()
 export class TaskInsertsRepository {
-  constructor(private readonly db: DatabaseSession) {}
+  constructor(
+    private readonly db: DatabaseSession,
+    private readonly config: TasksConfig,
+  ) {}
 
   /**
    * The task, its `created` event (the tasks trigger) and its audit row (resource_id: the new task's id) in one
@@ -83,14 +100,15 @@ export class TaskInsertsRepository {
       `WITH t AS (
          INSERT INTO tasks (${TASK_INSERT_COLUMNS})
          VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $14, $15, $16, $17,
-                 now() + $17::int * interval '1 second', 'waiting for a node', $18, $19, $5, $20)
+                 now() + $17::int * interval '1 second', 'waiting for a node', $18, $19, $5, $20,
+                 ${fairPlace('$1::uuid', '$30', '$5::int')})
          RETURNING *),
        audited AS (
          INSERT INTO audit_log (${AUDIT_INSERT_COLUMNS})
          SELECT $21::uuid, $22::varchar, $23::varchar, t.task_id::text, $24::inet, $25::text, $26::varchar,
                 $27::varchar, $28::text, $29::jsonb FROM t)
        SELECT ${COLUMNS} FROM t`,
-      INSERT_FIELDS.map((field) => field({ task, audit })),
+      [...INSERT_FIELDS.map((field) => field({ task, audit })), this.config.fairShareStepMs],
     );
     return toRecord(row);
   }
@@ -111,18 +129,20 @@ export class TaskInsertsRepository {
                               $13::varchar[], $14::jsonb[], $15::bool[], $16::smallint[], $17::int[], $18::int[],
                               $19::int[], $20::int[], $21::varchar[],
                               $22::uuid[], $23::varchar[], $24::varchar[], $25::inet[], $26::text[], $27::varchar[],
-                              $28::varchar[], $29::text[], $30::jsonb[])
+                              $28::varchar[], $29::text[], $30::jsonb[]) WITH ORDINALITY
              AS i(task_id, creator_id, task_type, inputs, inputs_hash, min_nodes, max_execution_time_sec,
                   require_gpu, require_proof, min_cpu_cores, min_memory_gb, module_id, circuit_id, args,
                   deterministic, priority, max_attempts, queue_timeout_sec, quorum, max_runs, verification_mode,
                   a_user_id, a_action, a_resource_type, a_ip_address, a_user_agent, a_request_id, a_status,
-                  a_error_message, a_metadata)),
+                  a_error_message, a_metadata, ord)),
        t AS (
          INSERT INTO tasks (task_id, ${TASK_INSERT_COLUMNS})
          SELECT task_id, creator_id, task_type, inputs, inputs_hash, min_nodes, max_execution_time_sec,
                 require_gpu, require_proof, min_cpu_cores, min_memory_gb, module_id, circuit_id, args, deterministic,
                 priority, max_attempts, queue_timeout_sec, now() + queue_timeout_sec * interval '1 second',
-                'waiting for a node', quorum, max_runs, min_nodes, verification_mode
+                'waiting for a node', quorum, max_runs, min_nodes, verification_mode,
+                -- A creator's tasks in one batch follow each other, one step per run apart.
+                ${fairPlace('input.creator_id', '$31', 'sum(min_nodes) OVER (PARTITION BY creator_id ORDER BY ord)')}
            FROM input
          RETURNING *),
        audited AS (
@@ -131,7 +151,7 @@ export class TaskInsertsRepository {
                 a_status, a_error_message, a_metadata
            FROM input)
        SELECT ${COLUMNS} FROM t`,
-      [ids, ...INSERT_FIELDS.map((field) => items.map(field))],
+      [ids, ...INSERT_FIELDS.map((field) => items.map(field)), this.config.fairShareStepMs],
     );
     const byId = new Map(rows.map((row) => [row.task_id, toRecord(row)]));
     return ids.map((id) => {
