@@ -44,6 +44,37 @@ describe('executeOrRefuse when the module download fails', () => {
   }, 60_000);
 });
 
+describe('executeOrRefuse on a run dropped during its download', () => {
+  it('ends at once, while the download goes on into the cache for the runs that share it', async () => {
+    const server = new FakeServer();
+    let finishDownload!: (bytes: Uint8Array) => void;
+    let downloads = 0;
+    server.module = () => {
+      downloads++;
+      return new Promise((resolve) => (finishDownload = resolve));
+    };
+    const engine = new FakeEngine();
+    const cache = new ContentCache(null, 1024 * 1024);
+    const controller = new AbortController();
+    const execution = executeOrRefuse({ transport: server, engine, cache }, leasedRun(1), controller.signal);
+    await new Promise(setImmediate);
+    expect(downloads).toBe(1);
+
+    controller.abort(new Error('lost'));
+    // Without the race against the signal this waits for the download, which never comes here.
+    expect(await execution).toMatchObject({ outcome: 'error' });
+
+    finishDownload(MODULE);
+    const again = await executeOrRefuse(
+      { transport: server, engine, cache },
+      leasedRun(1),
+      new AbortController().signal,
+    );
+    expect(again).toMatchObject({ outcome: 'ok' });
+    expect(downloads).toBe(1);
+  });
+});
+
 describe('executeOrRefuse on a run that did not end ok', () => {
   /** An engine whose run exits 3 after printing `stdout` (parsed already, as the engine does with JSON). */
   const failing = (stdout: unknown) => {

@@ -89,6 +89,19 @@ async function retried<T>(call: () => Promise<T>, signal: AbortSignal): Promise<
   }
 }
 
+/**
+ * `work`, or the signal's abort, whichever comes first: a dropped run (`lost`, `cancel`) frees its slot at once
+ * instead of waiting for a slow download, which goes on for the cache (other runs may share it).
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
 /** Downloads through the content-addressed cache; a mismatch or a missing object refuses the run. */
 async function fetchChecked(
   cache: ContentCache,
@@ -97,7 +110,7 @@ async function fetchChecked(
   signal: AbortSignal,
 ): Promise<Uint8Array | string> {
   try {
-    return await retried(() => cache.get(sha256, download), signal);
+    return await retried(() => untilAborted(cache.get(sha256, download), signal), signal);
   } catch (error) {
     if (error instanceof ContentMismatchError) return `the downloaded content does not hash to ${sha256}`;
     const status = (error as { status?: number | null }).status;
@@ -196,7 +209,7 @@ async function executeProof(
 ): Promise<Execution> {
   const circuitId = run.spec.circuit_id;
   if (!circuitId) return refused('this zk_proof task names no circuit');
-  const circuit = await retried(() => deps.transport.circuit(circuitId), signal);
+  const circuit = await retried(() => untilAborted(deps.transport.circuit(circuitId), signal), signal);
   if (!circuit.wasm_sha256 || !circuit.zkey_sha256) {
     return refused('the circuit has no witness generator and proving key', { circuitId });
   }
