@@ -63,10 +63,22 @@ export class ApiKeysService {
       await this.audit.record(escalation(AuditAction.ApiKeyCreated, principal, null, beyond), meta);
       throw new AppException(ErrorCode.Forbidden, `You cannot grant scope: ${beyond.join(', ')}`);
     }
-    const expiresAt = dto.expires_at ? new Date(dto.expires_at) : null;
-    if (expiresAt && !(await this.databaseClock.isFuture(expiresAt))) {
+    const requested = dto.expires_at ? new Date(dto.expires_at) : null;
+    if (requested && !(await this.databaseClock.isFuture(requested))) {
       throw AppException.validation([{ field: 'expires_at', message: 'expires_at must be in the future' }]);
     }
+    // Security: a key never outlives the key that creates it, else a key meant to last ten minutes, leaked,
+    // could leave keys behind that last for ever. Unset, it ends with its creator; later is refused.
+    const creatorEnd = await this.creatingKeyEnd(principal);
+    if (requested && creatorEnd && requested > creatorEnd) {
+      throw AppException.validation([
+        {
+          field: 'expires_at',
+          message: `expires_at must not be later than the end of the API key making this request (${creatorEnd.toISOString()})`,
+        },
+      ]);
+    }
+    const expiresAt = requested ?? creatorEnd;
     return this.transactions.run(async () => {
       // Lock the owner's row so concurrent creations cannot both pass the live-key limit.
       await this.users.findByIdForUpdate(principal.userId);
@@ -141,11 +153,18 @@ export class ApiKeysService {
         );
         throw new AuditedRefusal(error, [escalation(AuditAction.ApiKeyRotated, principal, keyId, beyond)]);
       }
+      const creatorEnd = await this.creatingKeyEnd(principal);
       // With a grace period the old key stays live beside the new one, so the pair counts toward the cap.
       if (graceSeconds > 0) await this.assertRoomForAnotherKey(principal.userId);
       const { apiKey, record } = await this.insert(
         old.userId,
-        { name: old.name, scopes: old.scopes, expiresAt: old.expiresAt, tier: old.rateLimitTier },
+        // As at creation, the successor ends no later than the key that rotates it.
+        {
+          name: old.name,
+          scopes: old.scopes,
+          expiresAt: earlier(old.expiresAt, creatorEnd),
+          tier: old.rateLimitTier,
+        },
         meta,
         false,
       );
@@ -181,6 +200,12 @@ export class ApiKeysService {
   }
 
   /** Another user's key and a missing key look the same: 404, so key ids reveal nothing. */
+  /** When the API key making the request stops working (its expiry, or a rotation's grace end); null: never, or a login. */
+  private async creatingKeyEnd(principal: Principal): Promise<Date | null> {
+    if (principal.authMethod !== 'api_key' || !principal.keyId) return null;
+    return (await this.keys.findOwned(principal.keyId, principal.userId))?.expiresAt ?? null;
+  }
+
   private async owned(principal: Principal, keyId: string, forUpdate = false): Promise<ApiKeyRecord> {
     const key = await this.keys.findOwned(keyId, principal.userId, forUpdate);
     if (!key) throw AppException.notFound('API key not found');
@@ -235,4 +260,11 @@ function escalation(
     errorMessage: 'scope_not_held',
     metadata: { refused_scopes: refused },
   };
+}
+
+/** The earlier of two ends (null: never). */
+function earlier(a: Date | null, b: Date | null): Date | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return a < b ? a : b;
 }

@@ -116,4 +116,41 @@ describeEachDatabase('the end of an API key announced on its answers on %s', (da
       'sunset',
     );
   });
+
+  it('a key made or rotated by a key that ends ends no later than it (security: a leaked short key leaves none that last)', async () => {
+    const parentEnd = '2099-05-06T07:08:09.000Z';
+    const parent = await createKey({
+      name: 'short',
+      scopes: ['keys:manage', 'tasks:read'],
+      expires_at: parentEnd,
+    });
+    const byParent = (url: string, payload: object) =>
+      call('POST', url, apiKeyHeader(parent.api_key), payload);
+
+    const unset = await byParent('/api-keys', { name: 'child', scopes: ['tasks:read'] });
+    expect(unset.statusCode).toBe(201);
+    expect(unset.json<KeyView>().expires_at).toBe(parentEnd);
+    const earlier = await byParent('/api-keys', {
+      name: 'child',
+      scopes: ['tasks:read'],
+      expires_at: '2099-01-01T00:00:00Z',
+    });
+    expect(earlier.json<KeyView>().expires_at).toBe('2099-01-01T00:00:00.000Z');
+    const later = await byParent('/api-keys', {
+      name: 'child',
+      scopes: ['tasks:read'],
+      expires_at: '2100-01-01T00:00:00Z',
+    });
+    expect(later.statusCode).toBe(422);
+    expect(later.json()).toMatchObject({ error: 'validation_error' });
+    expect(JSON.stringify(later.json())).toContain(parentEnd); // in the field's message
+
+    // Rotating a key that never ends: its successor ends with the key that rotated it.
+    const forever = await createKey({ name: 'forever', scopes: ['tasks:read'] });
+    const rotated = await byParent(`/api-keys/${forever.key_id}/rotate`, {});
+    expect(rotated.statusCode).toBe(201);
+    expect(rotated.json<KeyView>().expires_at).toBe(parentEnd);
+    // Negative control: a login session's key (no end of its own) still makes keys that never end.
+    expect((await createKey({ name: 'by-login', scopes: ['tasks:read'] })).expires_at).toBeNull();
+  });
 });

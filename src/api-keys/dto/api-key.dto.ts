@@ -40,7 +40,9 @@ export class CreateApiKeyDto {
 
   @ApiPropertyOptional({
     format: 'date-time',
-    description: 'When the key stops working; in the future',
+    description:
+      'When the key stops working; in the future. Made with an API key that ends, no later than it (unset: ' +
+      'when it ends)',
     example: FAR_FUTURE_EXAMPLE,
   })
   @IsOptional()
