@@ -78,7 +78,9 @@ export class HeartbeatDto {
     type: [HeldRunDto],
     maxItems: 1024,
     uniqueItems: true,
-    description: 'Leases to renew, each run once',
+    description:
+      'Leases to renew, each run once: a `run_id` named twice is 422, even with different fences ' +
+      '(stricter than `uniqueItems`, which only refuses equal entries)',
   })
   @IsOptional()
   @IsArray()
