@@ -4,7 +4,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * Fair order between users: nodes take open tasks by priority, then by `fair_at` (set at submission to one step
  * per run after the creator's latest open task, and no earlier than the submission), no longer by age alone,
  * so one user's flood does not queue everyone else behind it. Tasks from before keep their age as their place.
- * The creator's open-task index gains `fair_at`: a submission finds its creator's latest place from it.
+ * The creator's open-task index gains `created_at`: a submission finds its creator's newest open tasks, which
+ * hold the latest place, from it.
  */
 export class FairShareOrder20261207140000 implements MigrationInterface {
   name = 'FairShareOrder20261207140000';
@@ -19,7 +20,7 @@ export class FairShareOrder20261207140000 implements MigrationInterface {
     );
     await q.query(`DROP INDEX idx_tasks_creator_open`);
     await q.query(
-      `CREATE INDEX idx_tasks_creator_open ON tasks (creator_id, fair_at)
+      `CREATE INDEX idx_tasks_creator_open ON tasks (creator_id, created_at)
          WHERE status IN ('pending', 'running') AND deleted_at IS NULL`,
     );
   }

@@ -71,14 +71,22 @@ export function isModuleGone(error: unknown): boolean {
 
 /**
  * A task's place in the claim order within its priority (`fair_at`, TASK_FAIR_SHARE_STEP_MS): one step per run
- * after its creator's latest open task (found on idx_tasks_creator_open), and no earlier than now. Fairness:
- * a user's flood is spread out one step a task, while a newcomer's task takes its place at now, ahead of the
- * flood's later tasks. `creator`, `stepMs` and `runs` (the runs the task needs) are SQL expressions.
+ * after its creator's latest open task, and no earlier than now. Fairness: a user's flood is spread out one step
+ * a task, while a newcomer's task takes its place at now, ahead of the flood's later tasks. `creator`, `stepMs`
+ * and `runs` (the runs the task needs) are SQL expressions.
  */
 function fairPlace(creator: string, stepMs: string, runs: string): string {
+  const open = (alias: string) =>
+    `${alias}.creator_id = ${creator} AND ${alias}.status IN ('pending', 'running') AND ${alias}.deleted_at IS NULL`;
+  // A user's open tasks have their places in the order they were created (each place is at least the newest
+  // open one's), so the latest place is among the newest open tasks: those of one statement, on
+  // idx_tasks_creator_open (creator_id, created_at). Not max(fair_at) over every open task, nor ORDER BY fair_at:
+  // on a database never analyzed (the embedded one, its first minutes) the planner may sort all of the user's
+  // tasks for those, where both of the creator's indexes give this lookup in order.
   return `GREATEST(now(), (SELECT max(o.fair_at) FROM tasks o
-                            WHERE o.creator_id = ${creator} AND o.status IN ('pending', 'running')
-                              AND o.deleted_at IS NULL))
+                            WHERE ${open('o')}
+                              AND o.created_at = (SELECT n.created_at FROM tasks n WHERE ${open('n')}
+                                                   ORDER BY n.created_at DESC LIMIT 1)))
           + ${stepMs}::int * ${runs} * interval '1 millisecond'`;
 }
 

@@ -3,7 +3,7 @@ import { TaskInsertBatcher } from '../../../src/tasks/task-insert-batcher';
 import { TaskInsertsRepository } from '../../../src/tasks/task-inserts.repository';
 import type { NewAuditRecord } from '../../../src/audit/audit-log.repository';
 import type { NewTask } from '../../../src/tasks/tasks.repository';
-import { DatabaseFixture, databaseFixture } from '../../support/database-fixture';
+import { DatabaseFixture, databaseFixture, rowsReadBy } from '../../support/database-fixture';
 import { describeEachDatabase, TestDatabaseKind } from '../../support/databases';
 
 const STEP_MS = 1000;
@@ -147,6 +147,26 @@ describeEachDatabase('the claim order between users on %s', (database) => {
       );
       expect(ahead_ms).toBeGreaterThan(0);
       expect(ahead_ms).toBeLessThanOrEqual(STEP_MS);
+    });
+  });
+
+  describe('with many open tasks', () => {
+    beforeAll(open(STEP_MS));
+    afterAll(() => fixture?.close());
+
+    it('finds its creator’s latest place without reading the creator’s other open tasks', async () => {
+      await fixture.session.query(
+        `INSERT INTO tasks (creator_id, task_type, max_execution_time_sec, created_at, fair_at)
+         SELECT $1, 'computation', 60, now() - s * interval '1 ms', now() + (400 - s) * interval '1 second'
+           FROM generate_series(1, 400) AS s`,
+        [users.flooder],
+      );
+      const one = () => inserts.insert(task(users.flooder), audit(users.flooder));
+      const batch = () =>
+        Promise.all([1, 2, 3].map(() => batcher.insert(task(users.flooder), audit(users.flooder))));
+      // A read of every open task would be 400 rows or more a statement.
+      expect(await rowsReadBy(fixture, 'tasks', one)).toBeLessThan(10);
+      expect(await rowsReadBy(fixture, 'tasks', batch)).toBeLessThan(20);
     });
   });
 
