@@ -286,4 +286,18 @@ describe('Agent', () => {
       expect.objectContaining({ run_id: leasedRun(4).run_id }),
     ]);
   });
+
+  it('stop: a result a hung server never answers is given up after the hand-back wait, and its run handed back', async () => {
+    server.holdSubmits = true; // never released: the server took the request and hangs
+    server.queue.push(leasedRun(5));
+    await until(() => server.submitsWaiting === 1);
+    // Without giving it up, the stop would wait for an answer that never comes (over HTTP: the request's 30 s).
+    await sut.stop(50);
+    expect(server.released).toEqual([{ runId: leasedRun(5).run_id, fence: leasedRun(5).fence }]);
+    expect(events.filter((e) => e.event === 'dropped')).toEqual([
+      expect.objectContaining({ run_id: leasedRun(5).run_id, reason: 'shutdown' }),
+    ]);
+    expect(events.filter((e) => e.event === 'released')).toHaveLength(1);
+    expect(events.at(-1)).toMatchObject({ event: 'stopped' });
+  });
 });

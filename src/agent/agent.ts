@@ -1,13 +1,14 @@
 import { executeOrRefuse, Execution } from './executors';
 import type { AgentSetup } from './agent-setup';
 import { ClaimSize } from './claim-size';
-import { handBack, handBackIgnored } from './hand-back';
+import { handBack, handBackIgnored, RELEASE_WAIT_MS } from './hand-back';
 import { Held, leaseLengthMs, unstartable } from './leased-run';
 import { Heartbeats } from './heartbeats';
-import { retryWaitMs, Sleeps } from './pacing';
+import { retryWaitMs, Sleeps, waitAtMost } from './pacing';
 import { ServerAnswers, UnusableAnswer } from './server-answers';
 import { Counters, zeroCounters } from './reporter';
 import { resultBodyOf } from './result-body';
+import { noteDropped, noteSubmitted, round2 } from './run-events';
 import { Slots } from './slot-usage';
 import { isAnswerTooLarge, LeasedRun, retryAfterOf, SubmitAnswer, TransportError } from './transport';
 
@@ -28,6 +29,10 @@ export class Agent {
   private readonly slotState: Slots;
   private readonly heartbeats: Heartbeats;
   private readonly claimAbort = new AbortController();
+  /** Aborted when a stop gives up the results still unanswered after the grace period. */
+  private readonly resultAbort = new AbortController();
+  /** Wakes results waiting to be sent again when a stop gives them up. */
+  private readonly resultWakers = new Set<() => void>();
   private readonly random: () => number;
   private slotFreed: (() => void) | null = null;
   /** Slots a result in flight claims for (Claim-Next); the claim loop leaves them alone. */
@@ -115,21 +120,26 @@ export class Agent {
     this.claimAbort.abort();
     this.slotFreed?.();
     this.setup.reporter.emit({ event: 'stopping', running: this.held.size, grace_ms: graceMs });
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.all([...this.inflight]),
-      new Promise((resolve) => (timer = setTimeout(resolve, graceMs))),
-    ]);
-    clearTimeout(timer);
-    // Runs still executing; one whose result is on its way may yet be accepted, and is left to it.
-    const unfinished = [...this.held.values()].filter((held) => held.dropped === null && !held.executed);
+    await waitAtMost(Promise.all([...this.inflight]), graceMs);
+    // Runs still executing are stopped and handed back. One whose result is on its way may yet be accepted: it
+    // gets as long as the hand-backs may take, then its answer is given up and the run handed back too, so a
+    // hung server holds the exit no longer than that past the grace period.
+    const live = [...this.held.values()].filter((held) => held.dropped === null);
+    const sending = live.filter((held) => held.executed);
     for (const held of this.held.values()) this.drop(held, why);
-    const handedBack = handBack(
-      this.setup,
-      unfinished.map((held) => held.run),
-    );
+    const handedBack = handBack(this.setup, runsOf(live.filter((held) => !sending.includes(held))));
+    await waitAtMost(Promise.all([...this.inflight]), RELEASE_WAIT_MS);
+    const unanswered = sending.filter((held) => this.held.has(held.run.run_id));
+    this.resultAbort.abort();
+    for (const wake of [...this.resultWakers]) wake();
     await Promise.all([...this.inflight]);
-    await Promise.all([handedBack, handBack(this.setup, this.leasedWhileStopping), ...this.releasing]);
+    const givenUp = handBack(this.setup, runsOf(unanswered));
+    await Promise.all([
+      handedBack,
+      givenUp,
+      handBack(this.setup, this.leasedWhileStopping),
+      ...this.releasing,
+    ]);
     this.stopped = true;
     this.heartbeats.abortInFlight();
     this.sleeps.endAll();
@@ -304,8 +314,13 @@ export class Agent {
       }
       let answer: SubmitAnswer;
       try {
-        answer = await this.setup.transport.submit(run.run_id, body, claimsNext);
+        answer = await this.setup.transport.submit(run.run_id, body, claimsNext, this.resultAbort.signal);
       } catch (error) {
+        if (this.resultAbort.signal.aborted) {
+          // Given up by a stop (see shutdown), which hands the run back.
+          this.reportDropped(held);
+          return undefined;
+        }
         if (claimsNext !== undefined && isAnswerTooLarge(error)) {
           // The result again at once, without a claim: the runs that one leased expire unseen.
           this.claimSize.tooLarge(error, 'submit', claimsNext, 0);
@@ -313,7 +328,11 @@ export class Agent {
           continue;
         }
         if (error instanceof TransportError && error.retryable && !this.stopped) {
-          await this.afterFailure(error, 'submit', failures);
+          await this.afterFailure(error, 'submit', failures, this.resultWakers);
+          if (this.resultAbort.signal.aborted) {
+            this.reportDropped(held);
+            return undefined;
+          }
           continue;
         }
         this.counters.refused++;
@@ -333,20 +352,7 @@ export class Agent {
         return undefined;
       }
       if (claimsNext !== undefined && answer.next === undefined) this.claimNextOffered = false;
-      this.counters.submitted++;
-      // A proof the server could not verify is rejected: the node's run did not succeed, whatever it thought.
-      if (execution.outcome === 'ok' && answer.runStatus !== 'rejected') this.counters.succeeded++;
-      else this.counters.failed++;
-      this.setup.reporter.emit({
-        event: 'submitted',
-        task_id: run.task_id,
-        run_id: run.run_id,
-        ...(answer.runStatus ? { run_status: answer.runStatus } : {}),
-        ...(overheadMs === undefined
-          ? {}
-          : { overhead_ms: overheadMs, engine_ms: round2(execution.engineMs ?? 0) }),
-        task_status: answer.taskStatus,
-      });
+      noteSubmitted(this.counters, this.setup.reporter, { run, execution, answer, overheadMs });
       return answer.next;
     }
   }
@@ -356,15 +362,7 @@ export class Agent {
   }
 
   private emitDropped(run: LeasedRun, reason: string, extra: { result_status?: number } = {}): void {
-    if (reason === 'task cancelled') this.counters.cancelled++;
-    else if (reason === 'lease lost') this.counters.lease_lost++;
-    this.setup.reporter.emit({
-      event: 'dropped',
-      task_id: run.task_id,
-      run_id: run.run_id,
-      reason,
-      ...extra,
-    });
+    noteDropped(this.counters, this.setup.reporter, run, reason, extra);
   }
 
   private dropById(runId: string, reason: string): void {
@@ -396,4 +394,4 @@ export class Agent {
   }
 }
 
-const round2 = (ms: number) => Math.round(ms * 100) / 100;
+const runsOf = (held: readonly Held[]): LeasedRun[] => held.map((one) => one.run);

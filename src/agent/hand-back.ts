@@ -6,7 +6,7 @@ import type { LeasedRun } from './transport';
  * How long a stop waits for the server to take back the runs it stopped: short, so a server that does not
  * answer holds the exit no longer than this past the grace period (those leases then expire, as before).
  */
-const RELEASE_WAIT_MS = 2_000;
+export const RELEASE_WAIT_MS = 2_000;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

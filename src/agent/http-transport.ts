@@ -96,7 +96,12 @@ export class HttpTransport implements AgentTransport {
     }
   }
 
-  async submit(runId: string, body: ResultBody, claimNext?: number): Promise<SubmitAnswer> {
+  async submit(
+    runId: string,
+    body: ResultBody,
+    claimNext?: number,
+    signal?: AbortSignal,
+  ): Promise<SubmitAnswer> {
     const headers: Record<string, string> = {};
     if (claimNext !== undefined) {
       headers['claim-next'] = String(claimNext);
@@ -104,7 +109,7 @@ export class HttpTransport implements AgentTransport {
     }
     try {
       const path = `/runs/${runId}/result`;
-      const res = await this.call('POST', path, body, { headers });
+      const res = await this.call('POST', path, body, { headers, signal });
       const answer = await answerOf<{
         task_status: string;
         run_status?: string;

@@ -40,6 +40,13 @@ export function parseRetryAfter(header: string | null, nowMs: number): number | 
   return Number.isNaN(date) ? null : Math.max(0, date - nowMs);
 }
 
+/** Waits for `work`, but no longer than `ms`. */
+export async function waitAtMost(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
 /** Timed sleeps that end early: every one at `endAll()`, one registered in `wakers` when it is woken. */
 export class Sleeps {
   private readonly sleepers = new Set<() => void>();

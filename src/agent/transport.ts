@@ -118,8 +118,9 @@ export interface AgentTransport {
   /**
    * `claimNext`: once the result is accepted, lease up to that many runs in the same call (no waiting). A
    * retry of the same submit is the same claim (it gets the runs leased by an answer that was lost).
+   * `signal`: the agent is stopping and gives the answer up (a hung server must not hold its exit).
    */
-  submit(runId: string, body: ResultBody, claimNext?: number): Promise<SubmitAnswer>;
+  submit(runId: string, body: ResultBody, claimNext?: number, signal?: AbortSignal): Promise<SubmitAnswer>;
   /**
    * Hands back a run this node will not finish (it is stopping): its lease ends and the server queues the task
    * again at once. `signal` bounds the wait; a failure leaves the lease to expire, as before.

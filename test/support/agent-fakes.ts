@@ -100,8 +100,21 @@ export class FakeServer implements AgentTransport {
     return runs;
   }
 
-  async submit(runId: string, body: ResultBody, claimNext?: number): Promise<SubmitAnswer> {
-    if (this.holdSubmits) await new Promise<void>((resolve) => this.heldSubmits.push(resolve));
+  async submit(
+    runId: string,
+    body: ResultBody,
+    claimNext?: number,
+    signal?: AbortSignal,
+  ): Promise<SubmitAnswer> {
+    if (this.holdSubmits) {
+      // A held submission given up (signal) fails as HttpTransport's does when its request is aborted.
+      await new Promise<void>((resolve, reject) => {
+        this.heldSubmits.push(resolve);
+        signal?.addEventListener('abort', () =>
+          reject(new TransportError(`POST /runs/${runId}/result: aborted`, true)),
+        );
+      });
+    }
     const answer = this.submitAnswers.shift() ?? { accepted: true, taskStatus: 'completed' };
     if (answer instanceof Error) return Promise.reject(answer);
     if (!answer.accepted) return answer;
