@@ -116,6 +116,12 @@ export interface V8RuntimeOptions {
 const empty = () => ({ stdout: new Uint8Array(), stderr: new Uint8Array(), memoryBytes: null });
 
 /**
+ * A worker whose guest's linear memory ended this large is replaced after the run: an idle worker's heap is not
+ * collected, so it would keep the guest's memory (up to the cap, in every slot) until its next run.
+ */
+export const RECYCLE_AFTER_MEMORY_BYTES = 64 * 1024 * 1024;
+
+/**
  * Runs WASI commands with node:wasi in a pool of worker threads. A worker runs one guest at a time; the
  * timeout terminates the worker (the only way to stop a wasm loop that makes no calls) and a fresh one takes
  * its place. Compiled modules are cached by hash; each worker is sent a module once and keeps it while it is
@@ -141,6 +147,11 @@ export class V8Runtime implements WasmRuntime {
   /** The compiled-module cache: entries and charged bytes (for tests and benches). */
   get cacheStats(): { entries: number; bytes: number; budget: number } {
     return { entries: this.compiled.size, bytes: this.compiled.bytes, budget: this.compiled.maxBytes };
+  }
+
+  /** The pool's worker threads, by id (for tests: a replaced worker has a new one). */
+  get workerThreadIds(): number[] {
+    return this.slots.map((slot) => slot.worker.threadId);
   }
 
   /** Whether the compiled form of `hash` is cached (without making it the most recently used). */
@@ -271,7 +282,7 @@ export class V8Runtime implements WasmRuntime {
       if ('warning' in message) this.logger.warn(message.warning);
       else if ('compiled' in message) this.cache(slot, message.compiled);
       else if ('need' in message) this.resend(slot, message.need);
-      else this.settle(slot, message.result, true);
+      else this.settle(slot, message.result, (message.result.memoryBytes ?? 0) < RECYCLE_AFTER_MEMORY_BYTES);
     });
     // A worker that dies (its own heap exhausted, an internal error) ends its call only.
     worker.on('error', (error: Error) => {

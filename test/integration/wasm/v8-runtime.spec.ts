@@ -214,6 +214,7 @@ describe('v8 runtime: warm state carries nothing from one call to the next', () 
   let dir: string;
   let service: WasmService;
   let store: ModuleStoreService;
+  let runtime: V8Runtime;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'vcp-wasm-v8-'));
@@ -221,9 +222,8 @@ describe('v8 runtime: warm state carries nothing from one call to the next', () 
     store = await buildModuleStore(env.config);
     // One worker and room (by bytes) for one of the larger fixtures: switching modules evicts, and the worker
     // drops it too.
-    service = new WasmService(env.config.wasm, store, [
-      new V8Runtime({ poolSize: 1, cacheBytes: 30_000 * COMPILED_BYTES_PER_MODULE_BYTE }),
-    ]);
+    runtime = new V8Runtime({ poolSize: 1, cacheBytes: 30_000 * COMPILED_BYTES_PER_MODULE_BYTE });
+    service = new WasmService(env.config.wasm, store, [runtime]);
   });
 
   afterAll(async () => {
@@ -267,5 +267,17 @@ describe('v8 runtime: warm state carries nothing from one call to the next', () 
     const fixedAgain = await run('clock_random', { deterministic: true });
     expect(fixedAgain.output_hash).toBe(fixed.output_hash);
     expect(free.output_hash).not.toBe(fixed.output_hash);
+  });
+
+  it('a worker whose guest grew large is replaced after the run, so an idle engine does not keep that memory', async () => {
+    expect((await run('echo', { inputs: 'small' })).stdout).toBe('small');
+    const [small] = runtime.workerThreadIds;
+    expect((await run('echo', { inputs: 'small again' })).stdout).toBe('small again');
+    expect(runtime.workerThreadIds).toEqual([small]); // negative control: a small run keeps its worker
+
+    expect((await run('memory_bomb')).outcome).toBe('memory_limit'); // past RECYCLE_AFTER_MEMORY_BYTES
+    expect(runtime.workerThreadIds).toHaveLength(1);
+    expect(runtime.workerThreadIds).not.toEqual([small]);
+    expect((await run('echo', { inputs: 'after' })).stdout).toBe('after');
   });
 });
