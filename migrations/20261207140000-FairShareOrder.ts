@@ -1,11 +1,10 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * Fair order between users: nodes take open tasks by priority, then by `fair_at` (set at submission to one step
- * per run after the creator's latest open task, and no earlier than the submission), no longer by age alone,
- * so one user's flood does not queue everyone else behind it. Tasks from before keep their age as their place.
- * The creator's open-task index gains `created_at`: a submission finds its creator's newest open tasks, which
- * hold the latest place, from it.
+ * Fair order between users: nodes take open tasks by priority, then by `fair_at` (set at submission from the
+ * creator's row in task_queue_places: one step per run after the creator's latest place, no earlier than the
+ * submission), no longer by age alone, so one user's flood does not queue everyone else behind it. Tasks from
+ * before keep their age as their place.
  */
 export class FairShareOrder20261207140000 implements MigrationInterface {
   name = 'FairShareOrder20261207140000';
@@ -18,19 +17,17 @@ export class FairShareOrder20261207140000 implements MigrationInterface {
       `CREATE INDEX idx_tasks_claimable ON tasks (priority DESC, fair_at, task_id)
          WHERE status IN ('pending', 'running') AND active_runs < run_target`,
     );
-    await q.query(`DROP INDEX idx_tasks_creator_open`);
+    // One row per user who submitted: the latest place handed out, taken and moved under its row lock, so
+    // concurrent submissions of one user (on any replica) get places one after the other, never the same one.
     await q.query(
-      `CREATE INDEX idx_tasks_creator_open ON tasks (creator_id, created_at)
-         WHERE status IN ('pending', 'running') AND deleted_at IS NULL`,
+      `CREATE TABLE task_queue_places (
+         creator_id uuid PRIMARY KEY REFERENCES users (user_id) ON DELETE CASCADE,
+         last_place timestamptz NOT NULL)`,
     );
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.query(`DROP INDEX idx_tasks_creator_open`);
-    await q.query(
-      `CREATE INDEX idx_tasks_creator_open ON tasks (creator_id)
-         WHERE status IN ('pending', 'running') AND deleted_at IS NULL`,
-    );
+    await q.query(`DROP TABLE task_queue_places`);
     await q.query(`DROP INDEX idx_tasks_claimable`);
     await q.query(
       `CREATE INDEX idx_tasks_claimable ON tasks (priority DESC, created_at, task_id)

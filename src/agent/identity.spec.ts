@@ -256,6 +256,33 @@ describe('resolveIdentity without a stored node', () => {
     );
   });
 
+  it('a node id taken already, derived from the host name, points to --node-id', async () => {
+    const send: Fetch = (input) => {
+      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+      const taken = { error: 'conflict', message: 'Node is already registered' };
+      return Promise.resolve(
+        url.endsWith('/nodes')
+          ? new Response(JSON.stringify(taken), { status: 409 })
+          : new Response(JSON.stringify({ scopes: ['nodes:write'] }), { status: 200 }),
+      );
+    };
+    const options = {
+      server: 'http://server',
+      apiKey: 'vcp_k',
+      nodeId: undefined,
+      dataDir,
+      region: 'r',
+      fetch: send,
+    };
+    const derived = (await resolveIdentity(options, silent).catch((e: unknown) => e)) as Error;
+    expect(derived.message).toMatch(/failed: 409 Node is already registered; name it with --node-id$/);
+    // Named by the operator already: no such hint.
+    const named = (await resolveIdentity({ ...options, nodeId: 'n1' }, silent).catch(
+      (e: unknown) => e,
+    )) as Error;
+    expect(named.message).toBe('registering node n1 failed: 409 Node is already registered');
+  });
+
   it('stores a node key given with --node-id only once the server accepted a heartbeat', async () => {
     const identity = await resolve(answering(403), dataDir, 'http://server');
     expect(identity).toMatchObject({ nodeId: 'n1', nodeKey: 'vcp_k' });

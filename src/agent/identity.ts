@@ -131,9 +131,10 @@ function storedNode(path: string): { node_id: string; node_api_key: string } {
 
 /** What a refused key means, and the ways out, for the line the agent exits with. */
 export const keyRefusedHint = (nodeId: string | undefined): string =>
-  'it is revoked, expired or mistyped, or its node was rotated, rejected or deleted: issue the node a key ' +
-  `(POST /api/v1/nodes/${nodeId ?? '<node_id>'}/keys) and give it with --api-key, or remove node.json from ` +
-  'the data dir to register again with a user key';
+  "it is revoked, expired or mistyped, its node's key was rotated, or its owner's account is disabled: issue " +
+  `the node a key (POST /api/v1/nodes/${nodeId ?? '<node_id>'}/keys) and give it with --api-key; if the node ` +
+  'was deleted or rejected (that route then answers 404), remove node.json from the data dir to register a new ' +
+  'node with a user key';
 
 /** A refused key while no node is stored: there is no node.json to remove, and no node key unless --node-id. */
 const firstKeyRefusedHint = (nodeId: string | undefined): string =>
@@ -321,8 +322,11 @@ export async function resolveIdentity(options: IdentityOptions, reporter: Report
       public_key: keys.publicKeyBase64,
     });
     if (registered.status !== 201) {
+      // A node id taken already (the default comes from the host name, which other machines may share).
+      const taken =
+        registered.status === 409 && options.nodeId === undefined ? '; name it with --node-id' : '';
       throw new AgentSetupError(
-        `registering node ${nodeId} failed: ${registered.status} ${refusalWords(registered.json)}`,
+        `registering node ${nodeId} failed: ${registered.status} ${refusalWords(registered.json)}${taken}`,
       );
     }
     const nodeKey = registered.json.node_api_key;

@@ -7,6 +7,7 @@ export const CHURNING_TABLES = [
   'tasks',
   'task_runs',
   'task_idempotency_keys',
+  'task_queue_places',
   'nodes',
   'node_heartbeat_history',
   'api_keys',

@@ -35,21 +35,24 @@ export class LiveTaskLimit {
     private readonly clock: Clock,
   ) {}
 
-  /** Counts the submission in, or refuses it with 429 `rate_limited`, reason `live_task_limit`. */
-  async admit(userId: string): Promise<void> {
+  /**
+   * Counts the submission in, or refuses it with 429 `rate_limited`, reason `live_task_limit`. Returns the
+   * user's open tasks before this one, as counted (the fair order's bound on how far ahead the user's place is).
+   */
+  async admit(userId: string): Promise<number> {
     const max = this.config.maxLivePerUser;
     const nowMs = this.clock.nowMs();
     const seen = this.counted.get(userId);
     if (seen && nowMs - seen.atMs < RECOUNT_AFTER_MS && seen.live < max / 2) {
       seen.live += 1;
-      return;
+      return seen.live - 1;
     }
     const live = await this.tasks.countLive(userId, max);
     if (live >= max) {
       this.counted.delete(userId);
       const limited = new AppException(
         ErrorCode.RateLimited,
-        `You have ${max} pending or running tasks, the most one user may have: wait for some to end, ` +
+        `You have ${max} or more pending or running tasks, the most one user may have: wait for some to end, ` +
           'or cancel those you no longer need',
         { reason: ErrorReason.LiveTaskLimit, extra: { limit: { live_tasks: live, max_live_tasks: max } } },
       );
@@ -57,5 +60,6 @@ export class LiveTaskLimit {
       throw limited;
     }
     this.counted.set(userId, { live: live + 1, atMs: nowMs });
+    return live;
   }
 }

@@ -53,6 +53,7 @@ const INSERT_FIELDS: readonly ((item: TaskInsert) => unknown)[] = [
   ({ audit }) => audit.status,
   ({ audit }) => audit.errorMessage,
   ({ audit }) => (audit.metadata === null ? null : JSON.stringify(audit.metadata)),
+  ({ task }) => task.creatorOpenTasks,
 ];
 
 const FOREIGN_KEY_VIOLATION = '23503';
@@ -70,24 +71,24 @@ export function isModuleGone(error: unknown): boolean {
 }
 
 /**
- * A task's place in the claim order within its priority (`fair_at`, TASK_FAIR_SHARE_STEP_MS): one step per run
- * after its creator's latest open task, and no earlier than now. Fairness: a user's flood is spread out one step
- * a task, while a newcomer's task takes its place at now, ahead of the flood's later tasks. `creator`, `stepMs`
- * and `runs` (the runs the task needs) are SQL expressions.
+ * Open tasks a user's place may run ahead of what the live-task limit counted: one user's submissions in flight
+ * at once (on this replica and others) are counted in any order, and must not pull each other's places back.
  */
-function fairPlace(creator: string, stepMs: string, runs: string): string {
-  const open = (alias: string) =>
-    `${alias}.creator_id = ${creator} AND ${alias}.status IN ('pending', 'running') AND ${alias}.deleted_at IS NULL`;
-  // A user's open tasks have their places in the order they were created (each place is at least the newest
-  // open one's), so the latest place is among the newest open tasks: those of one statement, on
-  // idx_tasks_creator_open (creator_id, created_at). Not max(fair_at) over every open task, nor ORDER BY fair_at:
-  // on a database never analyzed (the embedded one, its first minutes) the planner may sort all of the user's
-  // tasks for those, where both of the creator's indexes give this lookup in order.
-  return `GREATEST(now(), (SELECT max(o.fair_at) FROM tasks o
-                            WHERE ${open('o')}
-                              AND o.created_at = (SELECT n.created_at FROM tasks n WHERE ${open('n')}
-                                                   ORDER BY n.created_at DESC LIMIT 1)))
-          + ${stepMs}::int * ${runs} * interval '1 millisecond'`;
+export const FAIR_PLACE_SLACK_TASKS = 16;
+
+/**
+ * Fair order (TASK_FAIR_SHARE_STEP_MS): a submission moves its creator's row in task_queue_places one step per
+ * task, from the later of now and the creator's last place, and each task's place (`fair_at`) is where that
+ * leaves it. A flood is spread out one step a task while a newcomer's task goes in at now, ahead of the flood's
+ * later tasks. The row's lock puts one user's concurrent submissions (on any replica) one after another: read
+ * from the tasks themselves, they got the same place. The last place is held to (open + FAIR_PLACE_SLACK_TASKS)
+ * steps ahead of now, `open` being the creator's open tasks as the live-task limit counted them: places handed
+ * to tasks that have since ended are not held against the user, even while one old task stays open. SQL
+ * expressions; milliseconds as bigint (a long step times a large count passes 2^31).
+ */
+function movedPlace(last: string, open: string, stepMs: string, tasks: string): string {
+  const ms = (n: string) => `${stepMs}::bigint * ${n} * interval '1 millisecond'`;
+  return `GREATEST(now(), LEAST(${last}, now() + ${ms(`(${open} + ${FAIR_PLACE_SLACK_TASKS})`)})) + ${ms(tasks)}`;
 }
 
 /** Submissions: a task, its `created` event (the tasks trigger) and its audit row, written together. */
@@ -105,11 +106,16 @@ export class TaskInsertsRepository {
   async insert(task: NewTask, audit: NewAuditRecord): Promise<TaskRecord> {
     const [row] = await this.db.queryPrepared<TaskRow>(
       'vcp_insert_task',
-      `WITH t AS (
+      `WITH place AS (
+         INSERT INTO task_queue_places AS p (creator_id, last_place)
+         VALUES ($1, ${movedPlace('now()', '0', '$31', '1')})
+         ON CONFLICT (creator_id) DO UPDATE SET last_place = ${movedPlace('p.last_place', '$30::int', '$31', '1')}
+         RETURNING last_place),
+       t AS (
          INSERT INTO tasks (${TASK_INSERT_COLUMNS})
          VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $14, $15, $16, $17,
                  now() + $17::int * interval '1 second', 'waiting for a node', $18, $19, $5, $20,
-                 ${fairPlace('$1::uuid', '$30', '$5::int')})
+                 (SELECT last_place FROM place))
          RETURNING *),
        audited AS (
          INSERT INTO audit_log (${AUDIT_INSERT_COLUMNS})
@@ -137,21 +143,38 @@ export class TaskInsertsRepository {
                               $13::varchar[], $14::jsonb[], $15::bool[], $16::smallint[], $17::int[], $18::int[],
                               $19::int[], $20::int[], $21::varchar[],
                               $22::uuid[], $23::varchar[], $24::varchar[], $25::inet[], $26::text[], $27::varchar[],
-                              $28::varchar[], $29::text[], $30::jsonb[]) WITH ORDINALITY
+                              $28::varchar[], $29::text[], $30::jsonb[], $31::int[]) WITH ORDINALITY
              AS i(task_id, creator_id, task_type, inputs, inputs_hash, min_nodes, max_execution_time_sec,
                   require_gpu, require_proof, min_cpu_cores, min_memory_gb, module_id, circuit_id, args,
                   deterministic, priority, max_attempts, queue_timeout_sec, quorum, max_runs, verification_mode,
                   a_user_id, a_action, a_resource_type, a_ip_address, a_user_agent, a_request_id, a_status,
-                  a_error_message, a_metadata, ord)),
+                  a_error_message, a_metadata, open_tasks, ord)),
+       costs AS (
+         SELECT creator_id, count(*) AS tasks, max(open_tasks) AS open_tasks
+           FROM input GROUP BY creator_id),
+       places AS (
+         -- In creator order: two batches locking the rows of the same creators in opposite orders would deadlock.
+         INSERT INTO task_queue_places AS p (creator_id, last_place)
+         SELECT creator_id, ${movedPlace('now()', '0', '$32', 'tasks')} FROM costs ORDER BY creator_id
+         ON CONFLICT (creator_id) DO UPDATE
+            SET last_place = ${movedPlace(
+              'p.last_place',
+              '(SELECT c.open_tasks FROM costs c WHERE c.creator_id = p.creator_id)',
+              '$32',
+              '(SELECT c.tasks FROM costs c WHERE c.creator_id = p.creator_id)',
+            )}
+         RETURNING creator_id, last_place),
        t AS (
          INSERT INTO tasks (task_id, ${TASK_INSERT_COLUMNS})
          SELECT task_id, creator_id, task_type, inputs, inputs_hash, min_nodes, max_execution_time_sec,
                 require_gpu, require_proof, min_cpu_cores, min_memory_gb, module_id, circuit_id, args, deterministic,
                 priority, max_attempts, queue_timeout_sec, now() + queue_timeout_sec * interval '1 second',
                 'waiting for a node', quorum, max_runs, min_nodes, verification_mode,
-                -- A creator's tasks in one batch follow each other, one step per run apart.
-                ${fairPlace('input.creator_id', '$31', 'sum(min_nodes) OVER (PARTITION BY creator_id ORDER BY ord)')}
-           FROM input
+                -- A creator's tasks in one batch follow each other, one step apart, up to the last place.
+                places.last_place - $32::bigint * (costs.tasks - row_number() OVER (PARTITION BY input.creator_id
+                                                                                      ORDER BY ord))
+                                    * interval '1 millisecond'
+           FROM input JOIN costs USING (creator_id) JOIN places USING (creator_id)
          RETURNING *),
        audited AS (
          INSERT INTO audit_log (${AUDIT_INSERT_COLUMNS})

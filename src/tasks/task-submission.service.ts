@@ -73,7 +73,7 @@ export class TaskSubmissionService {
       if (replay) return replay;
     }
     await this.checkType(dto);
-    await this.liveTasks.admit(principal.userId);
+    const openTasks = await this.liveTasks.admit(principal.userId);
     // A computation runs a built-in program: its module, with the inputs that program reads (a prompt or the
     // original `{numbers, operation}` body is stored as the program inputs it maps to).
     const plan = dto.task_type === 'computation' ? this.programs.plan(inputs) : null;
@@ -90,7 +90,8 @@ export class TaskSubmissionService {
       },
       meta,
     );
-    const insertTask = () => this.insert(principal, dto, plan ? plan.inputs : inputs, moduleId, audit);
+    const insertTask = () =>
+      this.insert(principal, dto, plan ? plan.inputs : inputs, { moduleId, openTasks }, audit);
     // A module new to the user's usage is charged by this insert: its room is checked again, under the user's lock.
     const insert = () =>
       moduleId !== null && newToUsage !== null
@@ -261,7 +262,7 @@ export class TaskSubmissionService {
     principal: Principal,
     dto: CreateTaskDto,
     inputs: unknown,
-    moduleId: string | null,
+    { moduleId, openTasks }: { moduleId: string | null; openTasks: number },
     audit: NewAuditRecord,
   ) {
     const r = dto.requirements;
@@ -286,6 +287,7 @@ export class TaskSubmissionService {
       priority: dto.priority ?? 0,
       maxAttempts: dto.max_attempts ?? DEFAULT_MAX_ATTEMPTS,
       queueTimeoutSec: dto.queue_timeout_sec ?? DEFAULT_QUEUE_TIMEOUT_SEC,
+      creatorOpenTasks: openTasks,
     };
     const circuitId = task.circuitId;
     if (circuitId === null) return this.inserts.insert(task, audit);

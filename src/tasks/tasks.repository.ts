@@ -39,6 +39,11 @@ export interface NewTask extends Pick<
   args: string[];
   deterministic: boolean;
   queueTimeoutSec: number;
+  /**
+   * The creator's open tasks before this one, as the live-task limit counted them: the creator's place in the
+   * fair order is at most that many steps ahead of now (TaskInsertsRepository).
+   */
+  creatorOpenTasks: number;
 }
 
 export interface TaskFilter {

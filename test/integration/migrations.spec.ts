@@ -22,6 +22,7 @@ const EXPECTED_TABLES = [
   'task_assignments',
   'task_events',
   'task_idempotency_keys',
+  'task_queue_places',
   'task_runs',
   'tasks',
   'throttle_overrides',

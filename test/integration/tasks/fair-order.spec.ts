@@ -1,16 +1,17 @@
+import type { NewAuditRecord } from '../../../src/audit/audit-log.repository';
 import { ClaimsRepository } from '../../../src/scheduling/claims.repository';
 import { TaskInsertBatcher } from '../../../src/tasks/task-insert-batcher';
-import { TaskInsertsRepository } from '../../../src/tasks/task-inserts.repository';
-import type { NewAuditRecord } from '../../../src/audit/audit-log.repository';
+import { FAIR_PLACE_SLACK_TASKS, TaskInsertsRepository } from '../../../src/tasks/task-inserts.repository';
 import type { NewTask } from '../../../src/tasks/tasks.repository';
-import { DatabaseFixture, databaseFixture, rowsReadBy } from '../../support/database-fixture';
+import { DatabaseFixture, databaseFixture } from '../../support/database-fixture';
 import { describeEachDatabase, TestDatabaseKind } from '../../support/databases';
 
 /**
- * Far longer than the test's submissions take, so that no place comes due while they are sent: which ones have
- * would depend on the machine's speed (a newcomer also waits behind a flood's places that have come due).
+ * TASK_FAIR_SHARE_STEP_MS at its highest: far longer than the test's submissions take, so that no place comes due
+ * while they are sent (which ones have would depend on the machine's speed), and a step times many tasks passes
+ * 2^31 ms.
  */
-const STEP_MS = 60_000;
+const STEP_MS = 3_600_000;
 
 interface Users {
   flooder: string;
@@ -40,7 +41,8 @@ async function setUp(database: TestDatabaseKind, stepMs: number) {
   return { fixture, users };
 }
 
-const task = (creatorId: string, minNodes = 1): NewTask => ({
+/** A task of `creatorId`, who has `open` open tasks before it (as the live-task limit counts them). */
+const task = (creatorId: string, open: number, minNodes = 1): NewTask => ({
   creatorId,
   taskType: 'computation',
   inputs: { program: 'expression', expression: '1+1' },
@@ -61,6 +63,7 @@ const task = (creatorId: string, minNodes = 1): NewTask => ({
   priority: 0,
   maxAttempts: 3,
   queueTimeoutSec: 600,
+  creatorOpenTasks: open,
 });
 
 /** What a submission writes besides its task; the audit row plays no part here. */
@@ -87,21 +90,36 @@ describeEachDatabase('the claim order between users on %s', (database) => {
   let inserts: TaskInsertsRepository;
   let batcher: TaskInsertBatcher;
   let claims: ClaimsRepository;
+  /** Each user's open tasks, counted up as the live-task limit would. */
+  let opened: Map<string, number>;
 
   const open = (stepMs: number) => async () => {
     ({ fixture, users } = await setUp(database, stepMs));
     inserts = fixture.moduleRef.get(TaskInsertsRepository);
     batcher = fixture.moduleRef.get(TaskInsertBatcher);
     claims = fixture.moduleRef.get(ClaimsRepository);
+    opened = new Map();
+  };
+  const next = (userId: string, minNodes = 1) => {
+    const before = opened.get(userId) ?? 0;
+    opened.set(userId, before + 1);
+    return task(userId, before, minNodes);
+  };
+  const batched = (userId: string, minNodes = 1) => batcher.insert(next(userId, minNodes), audit(userId));
+  const alone = (userId: string, minNodes = 1) => inserts.insert(next(userId, minNodes), audit(userId));
+  const placesOf = async (taskIds: string[]) => {
+    const rows = await fixture.session.query<{ task_id: string; at: number }>(
+      `SELECT task_id, (extract(epoch FROM fair_at - now()) * 1000)::float8 AS at FROM tasks WHERE task_id = ANY($1)`,
+      [taskIds],
+    );
+    return taskIds.map((id) => rows.find((row) => row.task_id === id)!.at);
   };
 
   /** A flood from one user (a batch of 20, then 10 one at a time), then one task of another user. */
   const floodThenNewcomer = async () => {
-    const flood = await Promise.all(
-      Array.from({ length: 20 }, () => batcher.insert(task(users.flooder), audit(users.flooder))),
-    );
-    for (let i = 0; i < 10; i++) flood.push(await inserts.insert(task(users.flooder), audit(users.flooder)));
-    const newcomer = await inserts.insert(task(users.newcomer), audit(users.newcomer));
+    const flood = await Promise.all(Array.from({ length: 20 }, () => batched(users.flooder)));
+    for (let i = 0; i < 10; i++) flood.push(await alone(users.flooder));
+    const newcomer = await alone(users.newcomer);
     return { flood: flood.map((t) => t.taskId), newcomer: newcomer.taskId };
   };
 
@@ -127,53 +145,41 @@ describeEachDatabase('the claim order between users on %s', (database) => {
       expect(order.filter((id) => id !== newcomer)).toEqual(flood);
     });
 
-    it('spaces a user’s tasks one step per run they need, and forgets a queue that has drained', async () => {
-      const records = await Promise.all(
-        [1, 3, 1, 2].map((minNodes) => batcher.insert(task(users.newcomer, minNodes), audit(users.newcomer))),
-      );
-      const places = await fixture.session.query<{ task_id: string; at: number }>(
-        `SELECT task_id, (extract(epoch FROM fair_at) * 1000)::float8 AS at FROM tasks WHERE task_id = ANY($1)`,
-        [records.map((r) => r.taskId)],
-      );
-      const at = records.map((r) => places.find((p) => p.task_id === r.taskId)!.at);
+    it('spaces a user’s tasks one step apart, whatever runs each needs', async () => {
+      const records = await Promise.all([1, 3, 1, 2].map((minNodes) => batched(users.newcomer, minNodes)));
+      records.push(await alone(users.newcomer, 1000));
+      const at = await placesOf(records.map((r) => r.taskId));
       const gaps = at.slice(1).map((value, i) => Math.round(value - at[i]));
-      expect(gaps).toEqual([3 * STEP_MS, 1 * STEP_MS, 2 * STEP_MS]);
-
-      // Every open task of the user ends: the next one takes its place from now, not from the old places.
-      await fixture.session.query(
-        `UPDATE tasks SET status = 'completed' WHERE creator_id = $1 AND status IN ('pending', 'running')`,
-        [users.newcomer],
-      );
-      const next = await inserts.insert(task(users.newcomer), audit(users.newcomer));
-      const [{ ahead_ms }] = await fixture.session.query<{ ahead_ms: number }>(
-        `SELECT (extract(epoch FROM fair_at - now()) * 1000)::float8 AS ahead_ms FROM tasks WHERE task_id = $1`,
-        [next.taskId],
-      );
-      expect(ahead_ms).toBeGreaterThan(0);
-      expect(ahead_ms).toBeLessThanOrEqual(STEP_MS);
+      expect(gaps).toEqual(Array(4).fill(STEP_MS));
     });
 
-    it('finds its creator’s latest place without reading the creator’s other open tasks', async () => {
-      const [{ user_id: heavy }] = await fixture.session.query<{ user_id: string }>(
-        `INSERT INTO users (username, password_hash, role) VALUES ('heavy', 'x', 'user') RETURNING user_id`,
-      );
+    it('gives concurrent submissions of one user places one after the other, never the same one', async () => {
+      // Each on its own connection (on PostgreSQL): read from the tasks, they all got the same place.
+      const records = await Promise.all(Array.from({ length: 8 }, () => alone(users.flooder)));
+      const at = (await placesOf(records.map((r) => r.taskId))).sort((a, b) => a - b);
+      const gaps = at.slice(1).map((value, i) => Math.round(value - at[i]));
+      expect(gaps).toEqual(Array(7).fill(STEP_MS));
+    });
+
+    it('does not hold places of tasks that have ended against their creator, one still open or not', async () => {
+      // The newcomer's places reach 40 steps and more ahead; all but the last of its tasks end.
+      await Promise.all(Array.from({ length: 40 }, () => batched(users.newcomer)));
       await fixture.session.query(
-        `INSERT INTO tasks (creator_id, task_type, max_execution_time_sec, created_at, fair_at)
-         SELECT $1, 'computation', 60, now() - s * interval '1 ms', now() + (400 - s) * interval '1 second'
-           FROM generate_series(1, 400) AS s`,
-        [heavy],
+        `UPDATE tasks SET status = 'completed'
+          WHERE creator_id = $1 AND status IN ('pending', 'running')
+            AND task_id <> (SELECT task_id FROM tasks WHERE creator_id = $1 ORDER BY fair_at DESC LIMIT 1)`,
+        [users.newcomer],
       );
-      const one = () => inserts.insert(task(heavy), audit(heavy));
-      const batch = () => Promise.all([1, 2, 3].map(() => batcher.insert(task(heavy), audit(heavy))));
-      // A read of every open task would be 400 rows or more a statement.
-      expect(await rowsReadBy(fixture, 'tasks', one)).toBeLessThan(10);
-      expect(await rowsReadBy(fixture, 'tasks', batch)).toBeLessThan(20);
-      // And the place found is the latest (399 s ahead, on the newest task): all four come after it.
-      const [{ after }] = await fixture.session.query<{ after: number }>(
-        `SELECT count(*)::int AS after FROM tasks WHERE creator_id = $1 AND fair_at > now() + interval '399.5 seconds'`,
-        [heavy],
-      );
-      expect(after).toBe(4);
+      opened.set(users.newcomer, 1);
+      const oneOpen = await alone(users.newcomer);
+      // A user with many open tasks is not held back: a large count leaves the place after the last one.
+      opened.set(users.newcomer, 10_000_000);
+      const manyOpen = await alone(users.newcomer);
+      const [ahead, after] = await placesOf([oneOpen.taskId, manyOpen.taskId]);
+      // One open task before it: at most that and the slack ahead of now, not after the old places.
+      expect(ahead).toBeGreaterThan(0);
+      expect(ahead).toBeLessThanOrEqual((1 + FAIR_PLACE_SLACK_TASKS + 1) * STEP_MS);
+      expect(Math.round(after - ahead)).toBe(STEP_MS);
     });
   });
 

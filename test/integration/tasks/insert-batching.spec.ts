@@ -53,6 +53,7 @@ describeEachDatabase('task submissions on %s, batched per event-loop turn', (dat
     priority: n % 10,
     maxAttempts: 3,
     queueTimeoutSec: 600 + n,
+    creatorOpenTasks: n,
   });
   const audit = (n: number): NewAuditRecord => ({
     userId,
