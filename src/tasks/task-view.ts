@@ -20,6 +20,7 @@ export function toTaskInfo(task: TaskRecord): TaskInfoDto {
   const method = verificationMethod(task);
   const info: TaskInfoDto = {
     task_id: task.taskId,
+    creator_id: task.creatorId,
     task_type: task.taskType,
     status: task.status,
     assigned_nodes: task.assignedNodes,

@@ -85,6 +85,11 @@ export class TaskRunDto {
 /** The original TaskInfo (`task_id` … `proof_id`) and our additions. */
 export class TaskInfoDto {
   @ApiProperty({ format: 'uuid' }) task_id!: string;
+  @ApiProperty({
+    format: 'uuid',
+    description: 'The user who submitted it: yours in your own lists; in an admin’s (`?all=true`), whose it is',
+  })
+  creator_id!: string;
   @ApiProperty({ enum: TASK_TYPES }) task_type!: string;
   @ApiProperty({ enum: TASK_STATUSES }) status!: string;
   @ApiProperty({ type: [String], description: 'Nodes holding or having completed a run' })
