@@ -2,7 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runInThisContext } from 'node:vm';
-import { COMPILED_BYTES_PER_MODULE_BYTE, V8Runtime, V8RuntimeOptions } from '../../../src/wasm/v8/v8.runtime';
+import {
+  COMPILED_BYTES_PER_MODULE_BYTE,
+  RECYCLE_AFTER_MEMORY_BYTES,
+  V8Runtime,
+  V8RuntimeOptions,
+} from '../../../src/wasm/v8/v8.runtime';
 import type { RunRequest } from '../../../src/wasm/run-request';
 import type { ModuleStoreService } from '../../../src/wasm/module-store.service';
 import { WasmService } from '../../../src/wasm/wasm.service';
@@ -218,7 +223,7 @@ describe('v8 runtime: warm state carries nothing from one call to the next', () 
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'vcp-wasm-v8-'));
-    env = testConfig({ WASM_ALLOWED_ROOTS: dir, WASM_TIMEOUT_SECS: '5' });
+    env = testConfig({ WASM_ALLOWED_ROOTS: dir, WASM_TIMEOUT_SECS: '30' });
     store = await buildModuleStore(env.config);
     // One worker and room (by bytes) for one of the larger fixtures: switching modules evicts, and the worker
     // drops it too.
@@ -275,7 +280,12 @@ describe('v8 runtime: warm state carries nothing from one call to the next', () 
     expect((await run('echo', { inputs: 'small again' })).stdout).toBe('small again');
     expect(runtime.workerThreadIds).toEqual([small]); // negative control: a small run keeps its worker
 
-    expect((await run('memory_bomb')).outcome).toBe('memory_limit'); // past RECYCLE_AFTER_MEMORY_BYTES
+    // A cap just past RECYCLE_AFTER_MEMORY_BYTES, and 30 s to reach it: at the default cap (256 MB) the bomb
+    // took longer than 5 s on a loaded machine.
+    const bomb = await run('memory_bomb', {
+      limits: { maxMemoryBytes: RECYCLE_AFTER_MEMORY_BYTES + 16 * 1024 * 1024 },
+    });
+    expect(bomb.outcome).toBe('memory_limit');
     expect(runtime.workerThreadIds).toHaveLength(1);
     expect(runtime.workerThreadIds).not.toEqual([small]);
     expect((await run('echo', { inputs: 'after' })).stdout).toBe('after');
