@@ -33,6 +33,7 @@ import { QuorumOwnerFaults20261205120000 } from './20261205120000-QuorumOwnerFau
 import { LiveTaskCounts20261207120000 } from './20261207120000-LiveTaskCounts';
 import { FailedRunRetry20261207130000 } from './20261207130000-FailedRunRetry';
 import { FairShareOrder20261207140000 } from './20261207140000-FairShareOrder';
+import { ControlPlaneClock20261207210000 } from './20261207210000-ControlPlaneClock';
 
 /** Every migration, in order. A new migration is added here as well as in its own file. */
 export const MIGRATIONS = [
@@ -71,4 +72,5 @@ export const MIGRATIONS = [
   LiveTaskCounts20261207120000,
   FailedRunRetry20261207130000,
   FairShareOrder20261207140000,
+  ControlPlaneClock20261207210000,
 ];

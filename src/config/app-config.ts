@@ -19,6 +19,7 @@ import { EmbeddedNodeConfig, embeddedNodeConfig } from '../embedded-node/embedde
 import { ReceiptsConfig, receiptsConfig } from '../receipts/receipts.config';
 import { StorageConfig, storageConfig } from '../storage/storage.config';
 import { RetentionConfig, retentionConfig } from '../retention/retention.config';
+import { OutagesConfig, outagesConfig } from '../outages/outages.config';
 
 /**
  * The whole configuration, built once at boot by `loadConfig`: the core settings and each feature's own
@@ -46,6 +47,7 @@ export class AppConfig {
   readonly receipts!: ReceiptsConfig;
   readonly storage!: StorageConfig;
   readonly retention!: RetentionConfig;
+  readonly outages!: OutagesConfig;
 
   constructor(values: AppConfig) {
     Object.assign(this, values);
@@ -76,6 +78,7 @@ export const FEATURE_CONFIGS = {
   receipts: receiptsConfig,
   storage: storageConfig,
   retention: retentionConfig,
+  outages: outagesConfig,
 } satisfies { readonly [K in FeatureKey]: FeatureConfig<object, AppConfig[K]> };
 
 export const FEATURE_KEYS = Object.keys(FEATURE_CONFIGS) as FeatureKey[];

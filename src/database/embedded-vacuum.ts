@@ -8,6 +8,7 @@ export const CHURNING_TABLES = [
   'task_runs',
   'task_idempotency_keys',
   'task_queue_places',
+  'control_plane_clock',
   'nodes',
   'node_heartbeat_history',
   'api_keys',

@@ -3,6 +3,7 @@ import type { Principal } from '../common/auth/principal';
 import { Scope } from '../common/auth/scopes';
 import type { DatabaseSession } from '../database/transaction-runner';
 import type { VcpMetrics } from '../metrics/vcp-metrics';
+import type { ControlPlaneClock } from '../outages/control-plane-clock';
 import { HeartbeatService } from './heartbeat.service';
 import type { HeartbeatResult, HeartbeatsRepository, HeartbeatWrite } from './heartbeats.repository';
 import { NodesConfig } from './nodes.config';
@@ -74,6 +75,7 @@ describe('HeartbeatService group commit', () => {
       config,
       metrics,
       new FakeClock(),
+      { settled: () => undefined } as unknown as ControlPlaneClock,
       { inTransaction: false } as DatabaseSession,
     );
   });

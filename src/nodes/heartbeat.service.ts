@@ -15,6 +15,7 @@ import { HeartbeatResult, HeartbeatsRepository, HeartbeatWrite } from './heartbe
 import { NodesConfig } from './nodes.config';
 import { NodesRepository } from './nodes.repository';
 import { NodesService } from './nodes.service';
+import { ControlPlaneClock } from '../outages/control-plane-clock';
 
 /** A node's reputation (the score's reliability part) is read from here for a few seconds. */
 const RELIABILITY_TTL_MS = 5000;
@@ -58,6 +59,7 @@ export class HeartbeatService {
     private readonly config: NodesConfig,
     private readonly metrics: VcpMetrics,
     private readonly clock: Clock,
+    private readonly outages: ControlPlaneClock,
     private readonly db: DatabaseSession,
   ) {}
 
@@ -67,6 +69,7 @@ export class HeartbeatService {
 
   /** The node's key (checked by the guard) or its owner/an admin (checked here). */
   async heartbeat(principal: Principal, nodeId: string, dto: HeartbeatDto): Promise<HeartbeatResponseDto> {
+    await this.outages.settled();
     if (principal.nodeId === undefined) await this.nodes.visible(principal, nodeId);
     const reliability = await this.reliabilityOf(nodeId);
     // The score is computed by the write, from the node's latest value of each part (see HeartbeatsRepository).

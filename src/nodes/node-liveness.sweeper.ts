@@ -8,6 +8,7 @@ import { HeartbeatsRepository } from './heartbeats.repository';
 import { NodeLoss } from './node-loss';
 import { NodesConfig } from './nodes.config';
 import { NodesRepository } from './nodes.repository';
+import { ControlPlaneClock } from '../outages/control-plane-clock';
 
 /** Rows per statement when purging nodes or pruning history, so one sweep never holds long locks. */
 const BATCH = 500;
@@ -38,6 +39,7 @@ export class NodeLivenessSweeper extends IntervalSweep {
     private readonly config: NodesConfig,
     private readonly metrics: VcpMetrics,
     private readonly nodeLoss: NodeLoss,
+    private readonly outages: ControlPlaneClock,
   ) {
     super('NodeLiveness');
   }
@@ -47,6 +49,7 @@ export class NodeLivenessSweeper extends IntervalSweep {
   }
 
   async sweep(): Promise<SweepReport> {
+    await this.outages.settled();
     const { offline, released } = await this.tx.run(async () => {
       const offline = await this.nodes.markSilentOffline(this.config.offlineAfterSecs);
       return { offline, released: await this.nodeLoss.release(offline, 'node_offline') };

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { OutagesModule } from '../outages/outages.module';
 import { ApiKeysModule } from '../api-keys/api-keys.module';
 import { AuditModule } from '../audit/audit.module';
 import { ClockModule } from '../common/clock/clock.module';
@@ -19,7 +20,7 @@ import { NodesService } from './nodes.service';
  * exported so the scheduling module can add lease renewal to the same call.
  */
 @Module({
-  imports: [ApiKeysModule, AuditModule, ClockModule, UsersModule],
+  imports: [OutagesModule, ApiKeysModule, AuditModule, ClockModule, UsersModule],
   controllers: [NodesController, ClusterController],
   providers: [
     NodesRepository,

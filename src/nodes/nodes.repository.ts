@@ -246,6 +246,8 @@ export class NodesRepository {
       `UPDATE nodes SET status = 'offline', updated_at = now()
         WHERE status IN ${ALIVE_STATUSES} AND deleted_at IS NULL
           AND last_heartbeat < now() - make_interval(secs => $1)
+          -- After an outage of the control plane (ControlPlaneClock), every node gets the whole time again.
+          AND NOT EXISTS (SELECT 1 FROM control_plane_clock c WHERE c.resumed_at > now() - make_interval(secs => $1))
         RETURNING node_id`,
       [offlineAfterSecs],
     );

@@ -12,6 +12,7 @@ import { ReputationRepository } from './reputation.repository';
 import { RunRelease } from './run-release';
 import { ClaimedRun, ClaimsRepository } from './claims.repository';
 import { SchedulingConfig } from './scheduling.config';
+import { ControlPlaneClock } from '../outages/control-plane-clock';
 
 const UNIQUE_VIOLATION = '23505';
 const DEADLOCK_DETECTED = '40P01';
@@ -50,6 +51,7 @@ export class ClaimService implements OnModuleDestroy {
     private readonly sweeper: LeaseSweeper,
     private readonly leased: LeasedRuns,
     private readonly release: RunRelease,
+    private readonly outages: ControlPlaneClock,
   ) {
     this.unsubscribe = this.signal.subscribe(() => this.wakeOne());
   }
@@ -76,6 +78,7 @@ export class ClaimService implements OnModuleDestroy {
     claimKey?: string,
     abandoned?: AbortSignal,
   ): Promise<ClaimResponseDto | null> {
+    await this.outages.settled();
     const max = dto.max ?? 1;
     const waitMs = dto.wait_ms ?? 0;
     let expired = waitMs === 0;

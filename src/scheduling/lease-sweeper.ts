@@ -8,6 +8,7 @@ import { TasksRepository } from '../tasks/tasks.repository';
 import { RunRelease } from './run-release';
 import { EndedLeasesRepository } from './ended-leases.repository';
 import { SchedulingConfig } from './scheduling.config';
+import { ControlPlaneClock } from '../outages/control-plane-clock';
 
 const BATCH = 200;
 const MAX_ROUNDS = 20;
@@ -35,6 +36,7 @@ export class LeaseSweeper extends IntervalSweep {
     private readonly config: SchedulingConfig,
     private readonly events: TaskEventSignal,
     private readonly metrics: VcpMetrics,
+    private readonly outages: ControlPlaneClock,
   ) {
     super('LeaseSweeper');
   }
@@ -54,6 +56,7 @@ export class LeaseSweeper extends IntervalSweep {
   }
 
   async sweep(): Promise<LeaseSweepReport> {
+    await this.outages.settled();
     const report: LeaseSweepReport = { expired: 0, requeued: 0, exhausted: 0, queueTimeouts: 0 };
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const effect = await this.tx.run(async () =>

@@ -14,6 +14,7 @@ import { requeued, TasksRepository } from '../tasks/tasks.repository';
 import { WorkSignal } from '../tasks/work-signal';
 import { ReputationRepository } from './reputation.repository';
 import { EndedLease, EndedLeasesRepository } from './ended-leases.repository';
+import { ControlPlaneClock } from '../outages/control-plane-clock';
 
 /**
  * Who sent a refused result, for its audit row: the node key's owner and the request (IP, user agent, request
@@ -76,6 +77,7 @@ export class RunRelease implements OnModuleInit {
     private readonly events: TaskEventSignal,
     private readonly metrics: VcpMetrics,
     private readonly reputation: ReputationRepository,
+    private readonly outages: ControlPlaneClock,
   ) {}
 
   onModuleInit(): void {
@@ -241,6 +243,7 @@ export class RunRelease implements OnModuleInit {
    */
   async releaseOwn(nodeId: string, runId: string, fence: string): Promise<void> {
     if (!isUuid(runId)) throw leaseLost();
+    await this.outages.settled();
     const effect = await this.tx.run(async () => {
       const ended = await this.leases.endReleased(runId.toLowerCase(), nodeId, fence);
       if (!ended) return null;

@@ -22,6 +22,7 @@ import { leaseLost, ResultCaller, RunRelease } from './run-release';
 import { SchedulingConfig } from './scheduling.config';
 import { noEffect, OkEffect, Verification, Verdict } from './verification';
 import { ZkResults } from './zk-results';
+import { ControlPlaneClock } from '../outages/control-plane-clock';
 
 const OPEN: ReadonlySet<string> = new Set(['pending', 'running']);
 
@@ -47,6 +48,7 @@ export class RunResultService {
     private readonly leased: LeasedRuns,
     private readonly release: RunRelease,
     private readonly quorumResults: QuorumResultsRepository,
+    private readonly outages: ControlPlaneClock,
   ) {}
 
   async submit(
@@ -55,6 +57,7 @@ export class RunResultService {
     dto: RunResultRequestDto,
     caller?: ResultCaller,
   ): Promise<RunResultResponseDto> {
+    await this.outages.settled();
     try {
       return await this.submitRead(nodeId, runId, dto, caller);
     } catch (error) {

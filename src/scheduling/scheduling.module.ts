@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { OutagesModule } from '../outages/outages.module';
 import { AuditModule } from '../audit/audit.module';
 import { NodesModule } from '../nodes/nodes.module';
 import { ProofsModule } from '../proofs/proofs.module';
@@ -25,7 +26,7 @@ import { ZkResults } from './zk-results';
  * results by quorum with the nodes' reputation (issue 18).
  */
 @Module({
-  imports: [AuditModule, NodesModule, ProofsModule, TasksModule],
+  imports: [OutagesModule, AuditModule, NodesModule, ProofsModule, TasksModule],
   controllers: [SchedulingController],
   providers: [
     RunsRepository,

@@ -13,6 +13,7 @@ const EXPECTED_TABLES = [
   'circuits',
   'content_chunks',
   'content_objects',
+  'control_plane_clock',
   'migrations',
   'module_owners',
   'node_heartbeat_history',

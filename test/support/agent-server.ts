@@ -24,6 +24,10 @@ export interface AgentServer {
   tempDir(): string;
   /** Keeps an agent to SIGKILL after the file's tests (if it is still running). */
   track(agent: AgentProcess): AgentProcess;
+  /** Sends the server process a signal (SIGSTOP and SIGCONT pause and resume it). */
+  signalServer(signal: NodeJS.Signals): void;
+  /** What the server printed so far. */
+  serverOutput(): string;
 }
 
 /**
@@ -67,6 +71,10 @@ export function useAgentServer(username: string, env: Record<string, string> = {
       agents.push(agent);
       return agent;
     },
+    signalServer(signal) {
+      server?.child.kill(signal);
+    },
+    serverOutput: () => server?.output() ?? '',
   };
 
   beforeAll(async () => {
@@ -89,6 +97,7 @@ export function useAgentServer(username: string, env: Record<string, string> = {
 
   afterAll(async () => {
     for (const agent of agents) agent.child.kill('SIGKILL');
+    server?.child.kill('SIGCONT'); // a test that failed while the server was paused must not hang its stop
     await Promise.all(agents.map((agent) => agent.exited));
     await state.pg?.end();
     await server?.stop();

@@ -1,0 +1,46 @@
+import { Injectable } from '@nestjs/common';
+import { DatabaseSession } from '../database/transaction-runner';
+
+/** An outage the tick found and credited. */
+export interface CreditedOutage {
+  /** How long no replica had moved the clock, in seconds: what every live lease was extended by. */
+  awaySecs: number;
+  leasesExtended: number;
+}
+
+/** The shared clock row (see the ControlPlaneClock migration). */
+@Injectable()
+export class ControlPlaneClockRepository {
+  constructor(private readonly db: DatabaseSession) {}
+
+  /**
+   * Moves the clock to now. If it had not moved for `creditAfterSecs` or more, the same statement extends every
+   * live lease by the whole gap and marks now as a resumption. One statement under the row's lock: replicas
+   * ticking at once are serialised, and the second re-reads the moved row, so a gap is credited once.
+   */
+  async tick(creditAfterSecs: number): Promise<CreditedOutage | null> {
+    const [row] = await this.db.query<{ away_secs: number | null; extended: number }>(
+      `WITH previous AS (
+         SELECT extract(epoch FROM now() - seen_at)::float8 AS away_secs
+           FROM control_plane_clock WHERE id = 1 FOR UPDATE),
+       credit AS (SELECT away_secs FROM previous WHERE away_secs >= $1),
+       extended AS (
+         UPDATE task_runs SET lease_expires_at = lease_expires_at + make_interval(secs => (SELECT away_secs FROM credit))
+          WHERE status = 'leased' AND EXISTS (SELECT 1 FROM credit)
+         RETURNING 1),
+       moved AS (
+         INSERT INTO control_plane_clock AS c (id, seen_at) VALUES (1, now())
+         ON CONFLICT (id) DO UPDATE
+           SET seen_at = GREATEST(c.seen_at, now()),
+               resumed_at = CASE WHEN EXISTS (SELECT 1 FROM credit) THEN now() ELSE c.resumed_at END,
+               last_outage_secs = COALESCE((SELECT away_secs FROM credit), c.last_outage_secs)
+         RETURNING 1)
+       SELECT (SELECT away_secs FROM credit) AS away_secs, (SELECT count(*) FROM extended)::int AS extended,
+              (SELECT count(*) FROM moved)::int AS moved`,
+      [creditAfterSecs],
+    );
+    return row?.away_secs === null || row?.away_secs === undefined
+      ? null
+      : { awaySecs: Number(row.away_secs), leasesExtended: row.extended };
+  }
+}

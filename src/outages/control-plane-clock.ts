@@ -1,0 +1,74 @@
+import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { ControlPlaneClockRepository, CreditedOutage } from './control-plane-clock.repository';
+import { OutagesConfig } from './outages.config';
+
+/**
+ * The control plane's heartbeat, so that its own outages are not charged to nodes and runs. Every replica
+ * ticks the shared clock row every quarter of OUTAGE_CREDIT_AFTER_SECS; the first tick after a longer gap (every
+ * replica paused or down, or the database unreachable) extends the live leases by the gap and starts a grace
+ * for node liveness (NodesRepository.markSilentOffline). Whatever judges a lease or a heartbeat by the clock
+ * (sweeps, heartbeats, claims, results, releases) awaits `settled()` first: after a pause of this replica, the
+ * gap is credited before anything is judged by it, whichever of the waiting requests and timers runs first.
+ */
+@Injectable()
+export class ControlPlaneClock implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger('ControlPlaneClock');
+  private timer: NodeJS.Timeout | undefined;
+  private lastTickAt = -Infinity;
+  private ticking: Promise<void> | undefined;
+
+  constructor(
+    private readonly clock: ControlPlaneClockRepository,
+    private readonly config: OutagesConfig,
+  ) {}
+
+  private get intervalMs(): number {
+    return Math.max(250, this.config.creditAfterMs / 4);
+  }
+
+  /** The first tick before the app serves anything or sweeps: a restart after a long outage credits it first. */
+  async onModuleInit(): Promise<void> {
+    if (this.config.creditAfterMs === 0) return;
+    await this.tick();
+    this.timer = setInterval(() => void this.tick(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.ticking; // its statement must not outlive the database connection
+  }
+
+  /**
+   * Resolves at once while this replica's last tick is recent (the common case: no query); otherwise after a
+   * tick, so a gap this replica has not credited yet is credited before the caller judges a deadline.
+   */
+  settled(): Promise<void> | undefined {
+    if (this.timer === undefined || performance.now() - this.lastTickAt < this.config.creditAfterMs / 2) {
+      return undefined;
+    }
+    return this.tick();
+  }
+
+  /** One tick at a time per replica; a failed one is logged, and the next timer tick or caller tries again. */
+  private tick(): Promise<void> {
+    this.ticking ??= this.clock
+      .tick(this.config.creditAfterMs / 1000)
+      .then((outage) => {
+        this.lastTickAt = performance.now();
+        if (outage) this.reportOutage(outage);
+      })
+      .catch((error: unknown) => this.logger.warn(`could not move the control plane clock: ${String(error)}`))
+      .finally(() => (this.ticking = undefined));
+    return this.ticking;
+  }
+
+  private reportOutage(outage: CreditedOutage): void {
+    this.logger.warn({
+      msg: 'the control plane was away: live leases extended by the gap, nodes given time to heartbeat',
+      away_secs: Math.round(outage.awaySecs * 10) / 10,
+      leases_extended: outage.leasesExtended,
+    });
+  }
+}

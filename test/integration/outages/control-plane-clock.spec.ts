@@ -1,0 +1,108 @@
+import { NodesRepository } from '../../../src/nodes/nodes.repository';
+import { ControlPlaneClockRepository } from '../../../src/outages/control-plane-clock.repository';
+import { EndedLeasesRepository } from '../../../src/scheduling/ended-leases.repository';
+import { DatabaseFixture, databaseFixture } from '../../support/database-fixture';
+import { describeEachDatabase } from '../../support/databases';
+
+const CREDIT_AFTER_SECS = 10;
+const OFFLINE_AFTER_SECS = 90;
+
+/**
+ * The control plane's clock row: a gap in it (no replica reached the database) is credited to the live leases
+ * and to node liveness once; a shorter one is not, and then leases and silent nodes end as before.
+ */
+describeEachDatabase('the control plane clock', (database) => {
+  let fixture: DatabaseFixture;
+  let clock: ControlPlaneClockRepository;
+  let runId: string;
+
+  beforeEach(async () => {
+    fixture = await databaseFixture(database, [
+      ControlPlaneClockRepository,
+      NodesRepository,
+      EndedLeasesRepository,
+    ]);
+    clock = fixture.moduleRef.get(ControlPlaneClockRepository);
+    const { session } = fixture;
+    const [{ user_id }] = await session.query<{ user_id: string }>(
+      `INSERT INTO users (username, password_hash, role) VALUES ('operator', 'x', 'user') RETURNING user_id`,
+    );
+    // A node silent for two minutes, holding a lease that ran out 5 s ago: both ended by the sweeps unless an
+    // outage is credited.
+    await session.query(
+      `INSERT INTO nodes (node_id, owner_id, region, node_type, bandwidth_mbps, cpu_cores, memory_gb, status,
+                          public_key, last_heartbeat)
+       VALUES ('worker', $1, 'r', 'compute', 100, 4, 8, 'online', 'k', now() - interval '2 minutes')`,
+      [user_id],
+    );
+    const [{ task_id }] = await session.query<{ task_id: string }>(
+      `INSERT INTO tasks (creator_id, task_type, status, max_execution_time_sec, active_runs)
+       VALUES ($1, 'computation', 'running', 60, 1) RETURNING task_id`,
+      [user_id],
+    );
+    [{ run_id: runId }] = await session.query<{ run_id: string }>(
+      `INSERT INTO task_runs (task_id, node_id, node_owner_id, status, lease_expires_at, started_at)
+       VALUES ($1, 'worker', $2, 'leased', now() - interval '5 seconds', now() - interval '65 seconds')
+       RETURNING run_id`,
+      [task_id, user_id],
+    );
+  });
+  afterEach(() => fixture.close());
+
+  const lastMovedSecsAgo = (secs: number) =>
+    fixture.session.query(
+      `INSERT INTO control_plane_clock (id, seen_at) VALUES (1, now() - make_interval(secs => $1))
+       ON CONFLICT (id) DO UPDATE SET seen_at = EXCLUDED.seen_at`,
+      [secs],
+    );
+  const leaseLeftSecs = async () =>
+    Number(
+      (
+        await fixture.session.query<{ left: number }>(
+          `SELECT extract(epoch FROM lease_expires_at - now())::float8 AS left FROM task_runs WHERE run_id = $1`,
+          [runId],
+        )
+      )[0].left,
+    );
+  const sweep = async () => ({
+    expired: (await fixture.moduleRef.get(EndedLeasesRepository).expireLeases(100)).map(
+      (lease) => lease.runId,
+    ),
+    offline: await fixture.moduleRef.get(NodesRepository).markSilentOffline(OFFLINE_AFTER_SECS),
+  });
+
+  it('credits a gap as long as the setting once: the lease keeps the time it had left, the node its time to beat', async () => {
+    await lastMovedSecsAgo(60);
+    const outage = await clock.tick(CREDIT_AFTER_SECS);
+    expect(outage).toEqual({ awaySecs: expect.any(Number), leasesExtended: 1 });
+    expect(outage!.awaySecs).toBeGreaterThanOrEqual(60);
+    expect(outage!.awaySecs).toBeLessThan(70);
+    // It had 55 s left when the control plane went away, and has them now.
+    expect(await leaseLeftSecs()).toBeGreaterThan(50);
+    expect(await leaseLeftSecs()).toBeLessThanOrEqual(55.5);
+    expect(await sweep()).toEqual({ expired: [], offline: [] });
+    // Credited once: the next tick finds the clock moved.
+    const left = await leaseLeftSecs();
+    expect(await clock.tick(CREDIT_AFTER_SECS)).toBeNull();
+    expect(await leaseLeftSecs()).toBeLessThanOrEqual(left);
+  });
+
+  it('does not credit a shorter gap: the lease expires and the silent node goes offline (negative control)', async () => {
+    await lastMovedSecsAgo(CREDIT_AFTER_SECS - 2);
+    expect(await clock.tick(CREDIT_AFTER_SECS)).toBeNull();
+    expect(await sweep()).toEqual({ expired: [runId], offline: ['worker'] });
+  });
+
+  it('credits nothing on a database no replica has ticked yet', async () => {
+    expect(await clock.tick(CREDIT_AFTER_SECS)).toBeNull();
+    expect(await sweep()).toEqual({ expired: [runId], offline: ['worker'] });
+  });
+
+  it('credits a gap once when replicas tick at the same moment', async () => {
+    await lastMovedSecsAgo(60);
+    const ticks = await Promise.all([clock.tick(CREDIT_AFTER_SECS), clock.tick(CREDIT_AFTER_SECS)]);
+    expect(ticks.filter((outage) => outage !== null)).toHaveLength(1);
+    expect(await leaseLeftSecs()).toBeLessThanOrEqual(55.5);
+    expect(await leaseLeftSecs()).toBeGreaterThan(50);
+  });
+});
