@@ -1,0 +1,105 @@
+import { Logger } from '@nestjs/common';
+import { ControlPlaneClock } from './control-plane-clock';
+import type { ControlPlaneClockRepository, CreditedOutage } from './control-plane-clock.repository';
+import { OutagesConfig } from './outages.config';
+
+/** A clock row whose ticks finish when the test says so. */
+class HeldTicks {
+  calls = 0;
+  private pending: ((outcome: CreditedOutage | null | Error) => void)[] = [];
+  tick = (): Promise<CreditedOutage | null> => {
+    this.calls++;
+    return new Promise((resolve, reject) =>
+      this.pending.push((outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome))),
+    );
+  };
+  answer(outcome: CreditedOutage | null | Error = null): void {
+    this.pending.shift()!(outcome);
+  }
+}
+
+const flush = async () => {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+};
+
+describe('ControlPlaneClock', () => {
+  let ticks: HeldTicks;
+  let clock: ControlPlaneClock;
+
+  beforeEach(() => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask'] });
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    ticks = new HeldTicks();
+    clock = new ControlPlaneClock(
+      ticks as unknown as ControlPlaneClockRepository,
+      new OutagesConfig({ creditAfterMs: 10_000 }),
+    );
+  });
+  afterEach(async () => {
+    await clock.onModuleDestroy();
+    jest.useRealTimers();
+    jest.restoreAllMocks();
+  });
+
+  const started = async () => {
+    const init = clock.onModuleInit();
+    ticks.answer();
+    await init;
+  };
+
+  it('ticks before the app starts, then every quarter of the setting', async () => {
+    await started();
+    expect(ticks.calls).toBe(1);
+    jest.advanceTimersByTime(2_500);
+    expect(ticks.calls).toBe(2);
+    ticks.answer();
+  });
+
+  it('lets callers through without a query while the last tick is recent', async () => {
+    await started();
+    jest.advanceTimersByTime(2_000);
+    expect(clock.settled()).toBeUndefined();
+    expect(ticks.calls).toBe(1);
+  });
+
+  it('makes callers wait for one shared tick once this replica has not ticked for half the setting', async () => {
+    await started();
+    // The process was paused: no timer ran, the clocks moved on.
+    jest.setSystemTime(Date.now() + 60_000);
+    const first = clock.settled();
+    const second = clock.settled();
+    expect(first).toBeInstanceOf(Promise);
+    expect(second).toBe(first);
+    expect(ticks.calls).toBe(2);
+    let done = false;
+    void first!.then(() => (done = true));
+    await flush();
+    expect(done).toBe(false); // not before the tick has credited the gap
+    ticks.answer({ awaySecs: 60, leasesExtended: 3 });
+    await flush();
+    expect(done).toBe(true);
+    expect(clock.settled()).toBeUndefined();
+  });
+
+  it('lets callers on after a failed tick, and asks again on the next call', async () => {
+    await started();
+    jest.setSystemTime(Date.now() + 60_000);
+    const waiting = clock.settled()!;
+    ticks.answer(new Error('database down'));
+    await expect(waiting).resolves.toBeUndefined();
+    expect(clock.settled()).toBeInstanceOf(Promise);
+    expect(ticks.calls).toBe(3);
+    ticks.answer();
+  });
+
+  it('does nothing when the setting is 0', async () => {
+    clock = new ControlPlaneClock(
+      ticks as unknown as ControlPlaneClockRepository,
+      new OutagesConfig({ creditAfterMs: 0 }),
+    );
+    await clock.onModuleInit();
+    jest.setSystemTime(Date.now() + 60_000);
+    expect(clock.settled()).toBeUndefined();
+    expect(ticks.calls).toBe(0);
+  });
+});
