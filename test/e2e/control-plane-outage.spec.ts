@@ -69,7 +69,7 @@ describe('an outage of the control plane (the server paused past a lease)', () =
     const finishedOf = () => agent.events().filter((e) => e.event === 'finished' && e.task_id === taskId);
     try {
       // The run ends while the server is paused (its result cannot be delivered yet)...
-      await eventually(async () => expect(finishedOf()).toHaveLength(1), {
+      await eventually(() => expect(finishedOf()).toHaveLength(1), {
         timeoutMs: 30_000,
         intervalMs: 50,
       });
