@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import type { DatabaseSession } from '../database/transaction-runner';
 import { ControlPlaneClock } from './control-plane-clock';
 import type { ControlPlaneClockRepository, CreditedOutage } from './control-plane-clock.repository';
 import { OutagesConfig } from './outages.config';
@@ -25,6 +26,7 @@ const flush = async () => {
 describe('ControlPlaneClock', () => {
   let ticks: HeldTicks;
   let clock: ControlPlaneClock;
+  const session = { inTransaction: false } as { inTransaction: boolean } & DatabaseSession;
 
   beforeEach(() => {
     jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask'] });
@@ -33,6 +35,7 @@ describe('ControlPlaneClock', () => {
     clock = new ControlPlaneClock(
       ticks as unknown as ControlPlaneClockRepository,
       new OutagesConfig({ creditAfterMs: 10_000 }),
+      session,
     );
   });
   afterEach(async () => {
@@ -81,6 +84,18 @@ describe('ControlPlaneClock', () => {
     expect(clock.settled()).toBeUndefined();
   });
 
+  it('never makes a caller inside a transaction wait (the embedded database has one session)', async () => {
+    await started();
+    jest.setSystemTime(Date.now() + 60_000);
+    session.inTransaction = true;
+    try {
+      expect(clock.settled()).toBeUndefined();
+      expect(ticks.calls).toBe(1);
+    } finally {
+      session.inTransaction = false;
+    }
+  });
+
   it('lets callers on after a failed tick, and asks again on the next call', async () => {
     await started();
     jest.setSystemTime(Date.now() + 60_000);
@@ -96,6 +111,7 @@ describe('ControlPlaneClock', () => {
     clock = new ControlPlaneClock(
       ticks as unknown as ControlPlaneClockRepository,
       new OutagesConfig({ creditAfterMs: 0 }),
+      session,
     );
     await clock.onModuleInit();
     jest.setSystemTime(Date.now() + 60_000);

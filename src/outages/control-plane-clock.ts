@@ -1,4 +1,5 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { DatabaseSession } from '../database/transaction-runner';
 import { ControlPlaneClockRepository, CreditedOutage } from './control-plane-clock.repository';
 import { OutagesConfig } from './outages.config';
 
@@ -21,6 +22,7 @@ export class ControlPlaneClock implements OnModuleInit, OnModuleDestroy {
   constructor(
     private readonly clock: ControlPlaneClockRepository,
     private readonly config: OutagesConfig,
+    private readonly db: DatabaseSession,
   ) {}
 
   private get intervalMs(): number {
@@ -46,7 +48,8 @@ export class ControlPlaneClock implements OnModuleInit, OnModuleDestroy {
    * tick, so a gap this replica has not credited yet is credited before the caller judges a deadline.
    */
   settled(): Promise<void> | undefined {
-    if (this.timer === undefined) return undefined;
+    // Never from inside a transaction: on the embedded database (one session) the tick would wait for it to end.
+    if (this.timer === undefined || this.db.inTransaction) return undefined;
     // Both clocks: the monotonic one runs on through a SIGSTOP but not through a suspended machine (a laptop
     // running the embedded default), the wall clock through both. Either one late costs one tick, never a credit:
     // the database's clock decides that.
