@@ -51,7 +51,10 @@ export class NodeLivenessSweeper extends IntervalSweep {
   async sweep(): Promise<SweepReport> {
     await this.outages.settled();
     const { offline, released } = await this.tx.run(async () => {
-      const offline = await this.nodes.markSilentOffline(this.config.offlineAfterSecs);
+      const offline = await this.nodes.markSilentOffline(
+        this.config.offlineAfterSecs,
+        this.outages.creditAfterSecs,
+      );
       return { offline, released: await this.nodeLoss.release(offline, 'node_offline') };
     });
     released();

@@ -4,6 +4,7 @@ import { DatabaseSession } from '../database/transaction-runner';
 import type { NodeStatus } from './dto/node-requests.dto';
 import type { NodeRecordOfRuns } from './reputation';
 import type { NodeType } from './dto/register-node.dto';
+import { uncreditedOutageSql } from '../outages/control-plane-clock.repository';
 
 export interface NodeRecord {
   nodeId: string;
@@ -241,15 +242,17 @@ export class NodesRepository {
    * status and the database's clock, so replicas sweeping at once change each node once: under PostgreSQL's
    * row lock the second UPDATE re-reads the row, finds it offline and skips it.
    */
-  async markSilentOffline(offlineAfterSecs: number): Promise<string[]> {
+  async markSilentOffline(offlineAfterSecs: number, outageCreditAfterSecs: number): Promise<string[]> {
     const rows = await this.db.query<{ node_id: string }>(
       `UPDATE nodes SET status = 'offline', updated_at = now()
         WHERE status IN ${ALIVE_STATUSES} AND deleted_at IS NULL
           AND last_heartbeat < now() - make_interval(secs => $1)
-          -- After an outage of the control plane (ControlPlaneClock), every node gets the whole time again.
+          -- After an outage of the control plane (ControlPlaneClock), every node gets the whole time again; and
+          -- none is judged while an outage may be going on uncredited.
           AND NOT EXISTS (SELECT 1 FROM control_plane_clock c WHERE c.resumed_at > now() - make_interval(secs => $1))
+          AND NOT ${uncreditedOutageSql('$2')}
         RETURNING node_id`,
-      [offlineAfterSecs],
+      [offlineAfterSecs, outageCreditAfterSecs],
     );
     return rows.map((row) => row.node_id);
   }

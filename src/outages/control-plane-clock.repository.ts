@@ -1,6 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseSession } from '../database/transaction-runner';
 
+/**
+ * SQL, true while an outage may be under way and not yet credited: no replica has moved the clock for
+ * `creditAfterSecs` (a parameter; 0 turns this off). The sweeps judge nothing then. Their statement may have
+ * been sent before the outage and waited in a frozen database: it runs at the thaw, by the database's clock,
+ * perhaps before the tick that credits the gap, and would end every lease and node the outage made late.
+ */
+export const uncreditedOutageSql = (creditAfterSecs: string): string =>
+  `EXISTS (SELECT 1 FROM control_plane_clock c
+            WHERE ${creditAfterSecs}::float8 > 0 AND c.seen_at < now() - make_interval(secs => ${creditAfterSecs}::float8))`;
+
 /** An outage the tick found and credited. */
 export interface CreditedOutage {
   /** How long no replica had moved the clock, in seconds: what every live lease was extended by. */

@@ -84,6 +84,18 @@ describe('ControlPlaneClock', () => {
     expect(clock.settled()).toBeUndefined();
   });
 
+  it('counts a tick from when it was sent: one answered late leaves the replica stale', async () => {
+    await started();
+    jest.advanceTimersByTime(2_500); // the timer's tick, held by a frozen database for 6 s
+    jest.setSystemTime(Date.now() + 6_000);
+    ticks.answer();
+    await flush();
+    const waiting = clock.settled();
+    expect(waiting).toBeInstanceOf(Promise);
+    ticks.answer();
+    await waiting;
+  });
+
   it('never makes a caller inside a transaction wait (the embedded database has one session)', async () => {
     await started();
     jest.setSystemTime(Date.now() + 60_000);

@@ -18,12 +18,19 @@ export class ControlPlaneClock implements OnModuleInit, OnModuleDestroy {
   /** When this replica last moved the clock, by the monotonic clock and by the wall clock (see `settled`). */
   private lastTickAt = { monotonic: -Infinity, wall: -Infinity };
   private ticking: Promise<void> | undefined;
+  /** Whether the last tick failed: a database that is down fails every tick, and that is logged once. */
+  private failing = false;
 
   constructor(
     private readonly clock: ControlPlaneClockRepository,
     private readonly config: OutagesConfig,
     private readonly db: DatabaseSession,
   ) {}
+
+  /** The setting in seconds (0: off), for the sweeps' statements (see `uncreditedOutageSql`). */
+  get creditAfterSecs(): number {
+    return this.config.creditAfterMs / 1000;
+  }
 
   private get intervalMs(): number {
     return Math.max(250, this.config.creditAfterMs / 4);
@@ -62,13 +69,21 @@ export class ControlPlaneClock implements OnModuleInit, OnModuleDestroy {
 
   /** One tick at a time per replica; a failed one is logged, and the next timer tick or caller tries again. */
   private tick(): Promise<void> {
+    // Fresh from when the tick was sent, not answered: the gap it measured ends there, and a tick that waited
+    // (a frozen database, a held row) must not make this replica look fresh for that long afterwards.
+    const sentAt = { monotonic: performance.now(), wall: Date.now() };
     this.ticking ??= this.clock
-      .tick(this.config.creditAfterMs / 1000)
+      .tick(this.creditAfterSecs)
       .then((outage) => {
-        this.lastTickAt = { monotonic: performance.now(), wall: Date.now() };
+        this.lastTickAt = sentAt;
+        if (this.failing) this.logger.log('the control plane clock moves again');
+        this.failing = false;
         if (outage) this.reportOutage(outage);
       })
-      .catch((error: unknown) => this.logger.warn(`could not move the control plane clock: ${String(error)}`))
+      .catch((error: unknown) => {
+        if (!this.failing) this.logger.warn(`could not move the control plane clock: ${String(error)}`);
+        this.failing = true;
+      })
       .finally(() => (this.ticking = undefined));
     return this.ticking;
   }

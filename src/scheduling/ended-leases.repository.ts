@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseSession } from '../database/transaction-runner';
+import { uncreditedOutageSql } from '../outages/control-plane-clock.repository';
 
 /** A lease that ended without a result, and the type of its task (for metrics). */
 export interface EndedLease {
@@ -46,17 +47,18 @@ export class EndedLeasesRepository {
   /**
    * Leases past their time end (a batch per call, the earliest first). Chosen once and updated by primary key,
    * for the reason given at TasksRepository.expireQueued: the locked rows' conditions were re-checked by FOR
-   * UPDATE on their newest version, so a heartbeat that renewed a lease first keeps it.
+   * UPDATE on their newest version, so a heartbeat that renewed a lease first keeps it. None while an outage of
+   * the control plane may be going on uncredited (uncreditedOutageSql).
    */
-  async expireLeases(limit: number): Promise<EndedLease[]> {
+  async expireLeases(limit: number, outageCreditAfterSecs: number): Promise<EndedLease[]> {
     const rows = await this.db.query<EndedLeaseRow>(
       `UPDATE task_runs SET status = 'expired', outcome = 'lease_expired', completed_at = now()
         WHERE run_id = ANY (ARRAY(
                 SELECT run_id FROM task_runs
-                 WHERE status = 'leased' AND lease_expires_at <= now()
+                 WHERE status = 'leased' AND lease_expires_at <= now() AND NOT ${uncreditedOutageSql('$2')}
                  ORDER BY lease_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED))
         RETURNING ${ENDED_LEASE_COLUMNS}`,
-      [limit],
+      [limit, outageCreditAfterSecs],
     );
     return rows.map(toEndedLease);
   }

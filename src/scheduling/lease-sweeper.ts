@@ -60,7 +60,10 @@ export class LeaseSweeper extends IntervalSweep {
     const report: LeaseSweepReport = { expired: 0, requeued: 0, exhausted: 0, queueTimeouts: 0 };
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const effect = await this.tx.run(async () =>
-        this.release.giveBack(await this.leases.expireLeases(BATCH), 'lease_expired'),
+        this.release.giveBack(
+          await this.leases.expireLeases(BATCH, this.outages.creditAfterSecs),
+          'lease_expired',
+        ),
       );
       this.release.afterCommit(effect);
       report.expired += effect.leases;

@@ -64,11 +64,13 @@ describeEachDatabase('the control plane clock', (database) => {
         )
       )[0].left,
     );
-  const sweep = async () => ({
-    expired: (await fixture.moduleRef.get(EndedLeasesRepository).expireLeases(100)).map(
+  const sweep = async (creditAfterSecs = CREDIT_AFTER_SECS) => ({
+    expired: (await fixture.moduleRef.get(EndedLeasesRepository).expireLeases(100, creditAfterSecs)).map(
       (lease) => lease.runId,
     ),
-    offline: await fixture.moduleRef.get(NodesRepository).markSilentOffline(OFFLINE_AFTER_SECS),
+    offline: await fixture.moduleRef
+      .get(NodesRepository)
+      .markSilentOffline(OFFLINE_AFTER_SECS, creditAfterSecs),
   });
 
   it('credits a gap as long as the setting once: the lease keeps the time it had left, the node its time to beat', async () => {
@@ -91,6 +93,18 @@ describeEachDatabase('the control plane clock', (database) => {
     await lastMovedSecsAgo(CREDIT_AFTER_SECS - 2);
     expect(await clock.tick(CREDIT_AFTER_SECS)).toBeNull();
     expect(await sweep()).toEqual({ expired: [runId], offline: ['worker'] });
+  });
+
+  it('sweeps judge nothing while a gap is not yet credited (a sweep that waited in a frozen database)', async () => {
+    await lastMovedSecsAgo(60);
+    expect(await sweep()).toEqual({ expired: [], offline: [] });
+    expect(await clock.tick(CREDIT_AFTER_SECS)).toMatchObject({ leasesExtended: 1 });
+    expect(await sweep()).toEqual({ expired: [], offline: [] });
+  });
+
+  it('with the setting at 0, sweeps judge by the clock alone (negative control)', async () => {
+    await lastMovedSecsAgo(60);
+    expect(await sweep(0)).toEqual({ expired: [runId], offline: ['worker'] });
   });
 
   it('credits nothing on a database no replica has ticked yet', async () => {

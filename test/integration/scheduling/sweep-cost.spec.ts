@@ -94,7 +94,7 @@ describeEachDatabase('the lease sweeper on %s reads the queue a bounded number o
     );
     let ended: unknown[] = [];
     const read = await rowsReadBy(fixture, 'task_runs', async () => {
-      ended = await fixture.moduleRef.get(EndedLeasesRepository).expireLeases(200);
+      ended = await fixture.moduleRef.get(EndedLeasesRepository).expireLeases(200, 10);
     });
     expect(ended).toHaveLength(DUE_LEASES);
     expect(read).toBeLessThan(LEASED * 3);
