@@ -1,7 +1,7 @@
 import { Heartbeats } from './heartbeats';
 import { Sleeps } from './pacing';
 import { zeroCounters } from './reporter';
-import type { AgentTransport } from './transport';
+import { AgentTransport, TransportError } from './transport';
 
 /** The wait the loop makes after a beat the server answered with `interval` (jitter 0.5: the interval itself). */
 async function waitAfter(interval: unknown): Promise<number> {
@@ -77,6 +77,51 @@ describe('Heartbeats, while holding leases', () => {
     await sut.beat();
     leases = [];
     await sut.beat();
-    expect(timeouts).toEqual([10_000, undefined]);
+    expect(timeouts).toEqual([10_000, 15_000]); // idle: the server's interval
+  });
+});
+
+describe('Heartbeats, when beats fail while idle', () => {
+  it('retries within the server’s interval, not at the 30 s the backoff reaches (the node must not go offline)', async () => {
+    // The loop waits by the monotonic clock: the fake sleeps move a fake one on by their wait.
+    let now = 0;
+    const clock = jest.spyOn(performance, 'now').mockImplementation(() => now);
+    const sleeps = new (class extends Sleeps {
+      override sleep(ms: number): Promise<void> {
+        now += ms;
+        return Promise.resolve();
+      }
+    })();
+    let answered = false;
+    const transport = {
+      heartbeat: () => {
+        if (answered) return Promise.reject(new TransportError('503 service_unavailable', true, 503));
+        answered = true;
+        return Promise.resolve({ heartbeat_interval_secs: 2, node_status: 'online' });
+      },
+    } as unknown as AgentTransport;
+    const failures: number[] = [];
+    const sut = new Heartbeats({
+      transport,
+      version: 'test',
+      counters: zeroCounters(),
+      random: () => 0.999, // the longest wait the backoff allows
+      sleeps,
+      leases: () => [],
+      renewWithinMs: () => null,
+      drop: () => undefined,
+      noteFailure: (_error, retryMs) => failures.push(retryMs),
+      noteAnswered: () => undefined,
+      noteMaxRuns: () => undefined,
+    });
+    await sut.beat();
+    try {
+      await sut.loop(() => failures.length < 10);
+    } finally {
+      clock.mockRestore();
+    }
+    expect(failures).toHaveLength(10);
+    expect(Math.max(...failures)).toBeLessThanOrEqual(2_000);
+    expect(failures.at(-1)).toBeGreaterThan(1_900); // capped, not merely short: 250 ms × 2^10 would be 30 s
   });
 });

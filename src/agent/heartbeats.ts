@@ -5,6 +5,9 @@ import { AgentTransport, HeartbeatBody, retryAfterOf } from './transport';
 /** The heartbeat intervals a server may ask for (NODE_HEARTBEAT_INTERVAL_SECS). */
 const MIN_INTERVAL_SECS = 1;
 const MAX_INTERVAL_SECS = 3600;
+/** An idle beat's answer is waited for the server's interval, within these bounds (the transport's own is 30 s). */
+const MIN_IDLE_TIMEOUT_MS = 5_000;
+const MAX_IDLE_TIMEOUT_MS = 30_000;
 
 export interface HeartbeatSetup {
   transport: AgentTransport;
@@ -94,8 +97,12 @@ export class Heartbeats {
     if (this.latencyMs !== undefined) body.network_latency_ms = Math.min(600_000, this.latencyMs);
     const started = performance.now();
     // While holding leases, a beat that gets no answer is given up within a third of the lease, so that its
-    // retry still renews them: waiting the transport's 30 s for one hung beat let every lease run out.
-    const timeoutMs = this.setup.renewWithinMs() ?? undefined;
+    // retry still renews them: waiting the transport's 30 s for one hung beat let every lease run out. Idle,
+    // within the server's interval (5–30 s): one hung beat (a paused replica behind a balancer) must not keep
+    // the node silent past NODE_OFFLINE_AFTER_SECS, nor leave runs claimed meanwhile unrenewed for 30 s.
+    const timeoutMs =
+      this.setup.renewWithinMs() ??
+      Math.min(MAX_IDLE_TIMEOUT_MS, Math.max(MIN_IDLE_TIMEOUT_MS, this.intervalMs));
     const answer = await this.setup.transport.heartbeat(body, stopped, timeoutMs);
     this.latencyMs = Math.round(performance.now() - started);
     this.setup.noteAnswered();
@@ -111,8 +118,13 @@ export class Heartbeats {
     for (const runId of answer.leases?.cancel ?? []) this.setup.drop(runId, 'task cancelled');
   }
 
+  /**
+   * Bounded by the server's interval even when idle (and by a third of the lease while holding leases): a node
+   * whose beats failed for a while (the database down) must be back before NODE_OFFLINE_AFTER_SECS, which is
+   * longer than the interval, not at the 30 s the backoff reaches. That is no more often than beating at all.
+   */
   private retryMs(failures: number, jitter: number, retryAfterMs: number | null): number {
-    return retryWaitMs(failures, jitter, retryAfterMs, this.setup.renewWithinMs() ?? Infinity);
+    return retryWaitMs(failures, jitter, retryAfterMs, this.setup.renewWithinMs() ?? this.intervalMs);
   }
 
   /** The server's interval, within `renewWithinMs` while holding leases, jittered ±10 %. */
