@@ -119,12 +119,14 @@ export class Heartbeats {
   }
 
   /**
-   * Bounded by the server's interval even when idle (and by a third of the lease while holding leases): a node
-   * whose beats failed for a while (the database down) must be back before NODE_OFFLINE_AFTER_SECS, which is
-   * longer than the interval, not at the 30 s the backoff reaches. That is no more often than beating at all.
+   * The backoff is bounded by the server's interval even when idle (and everything by a third of the lease while
+   * holding leases): a node whose beats failed for a while (the database down) must be back before
+   * NODE_OFFLINE_AFTER_SECS, which is longer than the interval, not at the 30 s the backoff reaches. That is no
+   * more often than beating at all. A longer `Retry-After` is still waited for while idle.
    */
   private retryMs(failures: number, jitter: number, retryAfterMs: number | null): number {
-    return retryWaitMs(failures, jitter, retryAfterMs, this.setup.renewWithinMs() ?? this.intervalMs);
+    const within = this.setup.renewWithinMs();
+    return retryWaitMs(failures, jitter, retryAfterMs, within ?? Infinity, within ?? this.intervalMs);
   }
 
   /** The server's interval, within `renewWithinMs` while holding leases, jittered ±10 %. */

@@ -15,14 +15,16 @@ export function backoffMs(failures: number, jitter: number, capMs = Infinity): n
  * The wait before a retry: the backoff, or the server's `Retry-After` when it asks for longer — retrying
  * sooner only meets the same refusal. Spread over a quarter more (agents refused together come back apart),
  * and bounded like the backoff (30 s, and `capMs` while holding leases: a renewal beats a lost lease).
+ * `backoffCapMs` bounds the backoff alone (an idle heartbeat's: the server's interval).
  */
 export function retryWaitMs(
   failures: number,
   jitter: number,
   retryAfterMs: number | null,
   capMs = Infinity,
+  backoffCapMs = capMs,
 ): number {
-  const backoff = backoffMs(failures, jitter, capMs);
+  const backoff = backoffMs(failures, jitter, Math.min(capMs, backoffCapMs));
   if (retryAfterMs === null) return backoff;
   return Math.max(backoff, Math.min(MAX_BACKOFF_MS, capMs, retryAfterMs * (1 + 0.25 * jitter)));
 }
