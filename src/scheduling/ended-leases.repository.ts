@@ -35,11 +35,17 @@ const toEndedLease = (row: EndedLeaseRow): EndedLease => ({
 export class EndedLeasesRepository {
   constructor(private readonly db: DatabaseSession) {}
 
-  /** Milliseconds (by the database's clock) until the earliest held lease runs out; null when none is held. */
-  async msUntilFirstLeaseExpiry(): Promise<number | null> {
+  /**
+   * Milliseconds (by the database's clock) until the earliest held lease runs out; null when none is held, or
+   * while an outage may be going on uncredited: expireLeases ends nothing then, and a sweep planned for a lease
+   * already past its time would be planned again at once, in a loop, until the credit.
+   */
+  async msUntilFirstLeaseExpiry(outageCreditAfterSecs: number): Promise<number | null> {
     const [row] = await this.db.query<{ ms: number | null }>(
-      `SELECT (extract(epoch FROM min(lease_expires_at) - now()) * 1000)::float8 AS ms
+      `SELECT CASE WHEN ${uncreditedOutageSql('$1')} THEN NULL
+                   ELSE (extract(epoch FROM min(lease_expires_at) - now()) * 1000)::float8 END AS ms
          FROM task_runs WHERE status = 'leased'`,
+      [outageCreditAfterSecs],
     );
     return row?.ms === null || row?.ms === undefined ? null : Math.ceil(Number(row.ms)) + 10;
   }

@@ -47,7 +47,7 @@ export class LeaseSweeper extends IntervalSweep {
 
   /** On time for the earliest lease still held: a dead node's runs go back to the queue when it runs out. */
   protected override nextDueInMs(): Promise<number | null> {
-    return this.leases.msUntilFirstLeaseExpiry();
+    return this.leases.msUntilFirstLeaseExpiry(this.outages.creditAfterSecs);
   }
 
   /** A lease this replica just granted: if its node dies, the run is let again when the lease runs out. */

@@ -97,7 +97,11 @@ describeEachDatabase('the control plane clock', (database) => {
 
   it('sweeps judge nothing while a gap is not yet credited (a sweep that waited in a frozen database)', async () => {
     await lastMovedSecsAgo(60);
+    const leases = fixture.moduleRef.get(EndedLeasesRepository);
     expect(await sweep()).toEqual({ expired: [], offline: [] });
+    // No early sweep is planned for the lease past its time meanwhile (it would be planned again at once).
+    expect(await leases.msUntilFirstLeaseExpiry(CREDIT_AFTER_SECS)).toBeNull();
+    expect(await leases.msUntilFirstLeaseExpiry(0)).toBeLessThan(0);
     expect(await clock.tick(CREDIT_AFTER_SECS)).toMatchObject({ leasesExtended: 1 });
     expect(await sweep()).toEqual({ expired: [], offline: [] });
   });
