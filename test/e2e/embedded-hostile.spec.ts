@@ -64,14 +64,23 @@ describe('hostile modules as tasks (two embedded nodes)', () => {
         status: 'failed',
         reason,
       });
-      // Both nodes ran it (a task fault needs a second node to confirm it), each to the same outcome.
-      expect({ name, runs: done.runs!.map((run) => [run.node_id, run.outcome]).sort() }).toEqual({
+      // Two runs to the same outcome. A task fault (unexecutable) needs a second node to confirm it, so both
+      // nodes ran those; a run that timed out or flooded may be retried by the same node once the lease time
+      // has passed (a busy machine keeps the other node on the longer tasks), so only the outcomes are pinned.
+      const runs = done.runs!.map((run) => [run.node_id, run.outcome]).sort();
+      expect({ name, outcomes: runs.map(([, runOutcome]) => runOutcome) }).toEqual({
         name,
-        runs: [
-          ['embedded-1', outcome],
-          ['embedded-2', outcome],
-        ],
+        outcomes: [outcome, outcome],
       });
+      if (reason === 'unexecutable') {
+        expect({ name, runs }).toEqual({
+          name,
+          runs: [
+            ['embedded-1', outcome],
+            ['embedded-2', outcome],
+          ],
+        });
+      }
     }
     // The submitter can read why: the trap's stderr is in the task's runs.
     const trapped = await finalTask(ctx.app, submitted[3], h);
