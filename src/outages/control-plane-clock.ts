@@ -69,10 +69,11 @@ export class ControlPlaneClock implements OnModuleInit, OnModuleDestroy {
 
   /** One tick at a time per replica; a failed one is logged, and the next timer tick or caller tries again. */
   private tick(): Promise<void> {
+    if (this.ticking) return this.ticking;
     // Fresh from when the tick was sent, not answered: the gap it measured ends there, and a tick that waited
     // (a frozen database, a held row) must not make this replica look fresh for that long afterwards.
     const sentAt = { monotonic: performance.now(), wall: Date.now() };
-    this.ticking ??= this.clock
+    this.ticking = this.clock
       .tick(this.creditAfterSecs)
       .then((outage) => {
         this.lastTickAt = sentAt;
