@@ -26,14 +26,23 @@ export class HealthController {
 
   @Get('ready')
   @ApiOkResponse({ type: ReadinessResponseDto, description: 'Every dependency answers' })
-  @ApiServiceUnavailableResponse({ description: 'A dependency does not answer; `checks` says which' })
+  @ApiServiceUnavailableResponse({
+    description: 'A dependency does not answer; `checks` says which. Retry-After says when to ask again',
+  })
   async readiness(): Promise<ReadinessResponseDto> {
     const { ready, checks } = await this.health.readiness();
     if (!ready) {
       const failed = Object.keys(checks).filter((name) => checks[name].status === 'down');
-      throw new AppException(ErrorCode.ServiceUnavailable, `Not ready: ${failed.join(', ')} check failed`, {
-        extra: { checks },
-      });
+      const error = new AppException(
+        ErrorCode.ServiceUnavailable,
+        `Not ready: ${failed.join(', ')} check failed`,
+        {
+          extra: { checks },
+        },
+      );
+      // As every other 503 of a dependency down: a client told to wait for readiness knows when to ask again.
+      error.headers['Retry-After'] = '1';
+      throw error;
     }
     const degraded = Object.values(checks).some((check) => check.status === 'degraded');
     return { status: degraded ? 'degraded' : 'ready', checks };

@@ -17,6 +17,7 @@ describe('VcpMetrics', () => {
     );
     const clusterWide = [...help].filter(([, text]) => text.includes('cluster-wide')).map(([name]) => name);
     expect(clusterWide.sort()).toEqual([
+      'vcp_control_plane_last_outage_seconds',
       'vcp_nodes',
       'vcp_tasks_queued',
       'vcp_tasks_queued_oldest_age_seconds',

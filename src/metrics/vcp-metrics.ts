@@ -1,5 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import {
+  CLAIM_BUCKETS,
+  HTTP_BUCKETS,
+  LONG_HTTP_BUCKETS,
+  PROOF_BUCKETS,
+  WASM_BUCKETS,
+} from './metric-buckets';
+import { RateLimitStorageState, registerRateLimitStorageMetrics } from './rate-limit-storage.metrics';
 import { RATE_TIERS, RateTier } from '../common/auth/rate-tiers';
 import { UNMATCHED_ROUTE } from '../common/http/route-templates';
 import { RUN_OUTCOMES, RunOutcome } from '../common/runs/run-outcomes';
@@ -19,27 +27,6 @@ import {
 } from './metric-labels';
 
 const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
-
-/** An API's latencies: 1 ms to 10 s. */
-const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-/** Long polls wait up to 25 s (`wait_ms`); event streams stay open for seconds to hours. */
-const LONG_HTTP_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 15, 20, 25, 30, 60, 300, 900, 1800, 3600, 7200];
-/**
- * WASM runs end by WASM_TIMEOUT_SECS (default 30 s, at most 3600 s): bounds up to the maximum, so a raised
- * limit's slow runs and timeouts land in finite buckets, not all in +Inf.
- */
-const WASM_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600];
-/**
- * Verifications end by PROOF_VERIFY_TIMEOUT_MS (default 10 s, at most 600 s): bounds on both sides of the
- * default and up to the maximum, so a timeout (observed at the budget or just past it) never shares the last
- * finite bucket with a slow verdict.
- */
-const PROOF_BUCKETS = [
-  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 7.5, 10, 15, 30, 60, 120, 300, 600,
-];
-
-/** One claim statement: well under a millisecond on an idle database, seconds only under lock contention. */
-const CLAIM_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 
 interface HttpSeries {
   labels: Record<'method' | 'route' | 'status_code', string>;
@@ -82,6 +69,9 @@ export class VcpMetrics {
   private readonly wasmDuration: Histogram;
   private readonly proofDuration: Histogram;
   private readonly retentionPruned: Counter;
+  private readonly outagesCredited: Counter;
+  private readonly leasesCredited: Counter;
+  private readonly lastOutage: Gauge;
 
   constructor(readonly registry: Registry) {
     const registers = [registry];
@@ -223,6 +213,26 @@ export class VcpMetrics {
       name: 'vcp_retention_rows_pruned_total',
       help: 'Rows this replica’s retention sweep deleted, by table',
       labelNames: ['table'],
+      registers,
+    });
+    this.outagesCredited = new Counter({
+      name: 'vcp_control_plane_outages_credited_total',
+      help:
+        'Outages of the control plane (no replica reached the database for OUTAGE_CREDIT_AFTER_SECS) that this ' +
+        'replica credited to leases and node liveness; each is credited by one replica: aggregate with sum()',
+      registers,
+    });
+    this.leasesCredited = new Counter({
+      name: 'vcp_task_leases_credited_total',
+      help: 'Live leases this replica extended by the length of an outage of the control plane',
+      registers,
+    });
+    this.lastOutage = new Gauge({
+      name: 'vcp_control_plane_last_outage_seconds',
+      help:
+        'Seconds the last outage of the control plane any replica credited lasted (0: none yet), cluster-wide, as ' +
+        'of this replica’s last tick of the shared clock; every replica exports the same value: aggregate with ' +
+        'max(), not sum()',
       registers,
     });
     // Series of closed label sets start at 0, so the first event is an increase() and not a new series
@@ -370,30 +380,16 @@ export class VcpMetrics {
   }
 
   /** The rate limiter's Redis outage fallback, read from the storage when Prometheus scrapes. */
-  trackRateLimitStorage(storage: {
-    readonly mode: string;
-    readonly fallbacks: number;
-    refresh?(): Promise<void>;
-  }): void {
-    let counted = 0;
-    new Counter({
-      name: 'rate_limit_storage_fallbacks_total',
-      help: 'Times this replica lost Redis and fell back to in-memory rate limits',
-      registers: [this.registry],
-      async collect() {
-        await storage.refresh?.();
-        if (storage.fallbacks > counted) this.inc(storage.fallbacks - counted);
-        counted = storage.fallbacks;
-      },
-    });
-    new Gauge({
-      name: 'rate_limit_storage_degraded',
-      help: '1 while Redis is configured but unreachable, so rate limits hold per replica only',
-      registers: [this.registry],
-      async collect() {
-        await storage.refresh?.(); // one ping shared with the counter's collect
-        this.set(storage.mode === 'degraded' ? 1 : 0);
-      },
-    });
+  trackRateLimitStorage(storage: RateLimitStorageState): void {
+    registerRateLimitStorageMetrics(this.registry, storage);
+  }
+
+  /** The control plane's clock moved: `credited`, an outage this replica credited; `lastOutageSecs`, any replica's last. */
+  controlPlaneClockMoved(credited: { leasesExtended: number } | null, lastOutageSecs: number | null): void {
+    if (credited) {
+      this.outagesCredited.inc();
+      this.leasesCredited.inc(credited.leasesExtended);
+    }
+    this.lastOutage.set(lastOutageSecs ?? 0);
   }
 }

@@ -18,6 +18,12 @@ export interface CreditedOutage {
   leasesExtended: number;
 }
 
+/** What a tick found: the outage it credited (null: none), and the last one any replica credited (null: never). */
+export interface ClockTick {
+  credited: CreditedOutage | null;
+  lastOutageSecs: number | null;
+}
+
 /** The shared clock row (see the ControlPlaneClock migration). */
 @Injectable()
 export class ControlPlaneClockRepository {
@@ -28,8 +34,12 @@ export class ControlPlaneClockRepository {
    * live lease by the whole gap and marks now as a resumption. One statement under the row's lock: replicas
    * ticking at once are serialised, and the second re-reads the moved row, so a gap is credited once.
    */
-  async tick(creditAfterSecs: number): Promise<CreditedOutage | null> {
-    const [row] = await this.db.query<{ away_secs: number | null; extended: number }>(
+  async tick(creditAfterSecs: number): Promise<ClockTick> {
+    const [row] = await this.db.query<{
+      away_secs: number | null;
+      extended: number;
+      last_outage_secs: number | null;
+    }>(
       `WITH previous AS (
          SELECT extract(epoch FROM now() - seen_at)::float8 AS away_secs
            FROM control_plane_clock WHERE id = 1 FOR UPDATE),
@@ -44,13 +54,13 @@ export class ControlPlaneClockRepository {
            SET seen_at = GREATEST(c.seen_at, now()),
                resumed_at = CASE WHEN EXISTS (SELECT 1 FROM credit) THEN now() ELSE c.resumed_at END,
                last_outage_secs = COALESCE((SELECT away_secs FROM credit), c.last_outage_secs)
-         RETURNING 1)
-       -- \`moved\` runs though nothing reads it: a data-modifying WITH always runs to completion.
-       SELECT (SELECT away_secs FROM credit) AS away_secs, (SELECT count(*) FROM extended)::int AS extended`,
+         RETURNING c.last_outage_secs)
+       SELECT (SELECT away_secs FROM credit) AS away_secs, (SELECT count(*) FROM extended)::int AS extended,
+              (SELECT last_outage_secs FROM moved)::float8 AS last_outage_secs`,
       [creditAfterSecs],
     );
-    return row?.away_secs === null || row?.away_secs === undefined
-      ? null
-      : { awaySecs: Number(row.away_secs), leasesExtended: row.extended };
+    const credited =
+      row.away_secs === null ? null : { awaySecs: Number(row.away_secs), leasesExtended: row.extended };
+    return { credited, lastOutageSecs: row.last_outage_secs === null ? null : Number(row.last_outage_secs) };
   }
 }

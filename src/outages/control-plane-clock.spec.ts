@@ -1,20 +1,22 @@
 import { Logger } from '@nestjs/common';
 import type { DatabaseSession } from '../database/transaction-runner';
 import { ControlPlaneClock } from './control-plane-clock';
-import type { ControlPlaneClockRepository, CreditedOutage } from './control-plane-clock.repository';
+import { Registry } from 'prom-client';
+import { VcpMetrics } from '../metrics/vcp-metrics';
+import type { ClockTick, ControlPlaneClockRepository } from './control-plane-clock.repository';
 import { OutagesConfig } from './outages.config';
 
 /** A clock row whose ticks finish when the test says so. */
 class HeldTicks {
   calls = 0;
-  private pending: ((outcome: CreditedOutage | null | Error) => void)[] = [];
-  tick = (): Promise<CreditedOutage | null> => {
+  private pending: ((outcome: ClockTick | Error) => void)[] = [];
+  tick = (): Promise<ClockTick> => {
     this.calls++;
     return new Promise((resolve, reject) =>
       this.pending.push((outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome))),
     );
   };
-  answer(outcome: CreditedOutage | null | Error = null): void {
+  answer(outcome: ClockTick | Error = { credited: null, lastOutageSecs: null }): void {
     this.pending.shift()!(outcome);
   }
 }
@@ -26,16 +28,19 @@ const flush = async () => {
 describe('ControlPlaneClock', () => {
   let ticks: HeldTicks;
   let clock: ControlPlaneClock;
+  let registry: Registry;
   const session = { inTransaction: false } as { inTransaction: boolean } & DatabaseSession;
 
   beforeEach(() => {
     jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask'] });
     jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     ticks = new HeldTicks();
+    registry = new Registry();
     clock = new ControlPlaneClock(
       ticks as unknown as ControlPlaneClockRepository,
       new OutagesConfig({ creditAfterMs: 10_000 }),
       session,
+      new VcpMetrics(registry),
     );
   });
   afterEach(async () => {
@@ -78,10 +83,30 @@ describe('ControlPlaneClock', () => {
     void first!.then(() => (done = true));
     await flush();
     expect(done).toBe(false); // not before the tick has credited the gap
-    ticks.answer({ awaySecs: 60, leasesExtended: 3 });
+    ticks.answer({ credited: { awaySecs: 60, leasesExtended: 3 }, lastOutageSecs: 60 });
     await flush();
     expect(done).toBe(true);
     expect(clock.settled()).toBeUndefined();
+  });
+
+  const metric = async (name: string) =>
+    (await registry.getSingleMetric(name)!.get()).values.reduce((sum, { value }) => sum + value, 0);
+
+  it('counts the outages and leases it credited, and exports the last outage any replica credited', async () => {
+    await started();
+    expect(await metric('vcp_control_plane_last_outage_seconds')).toBe(0);
+    // Another replica credited a 42 s outage: this one exports its length, but counts no credit of its own.
+    jest.advanceTimersByTime(2_500);
+    ticks.answer({ credited: null, lastOutageSecs: 42 });
+    await flush();
+    expect(await metric('vcp_control_plane_outages_credited_total')).toBe(0);
+    expect(await metric('vcp_control_plane_last_outage_seconds')).toBe(42);
+    jest.advanceTimersByTime(2_500);
+    ticks.answer({ credited: { awaySecs: 61, leasesExtended: 3 }, lastOutageSecs: 61 });
+    await flush();
+    expect(await metric('vcp_control_plane_outages_credited_total')).toBe(1);
+    expect(await metric('vcp_task_leases_credited_total')).toBe(3);
+    expect(await metric('vcp_control_plane_last_outage_seconds')).toBe(61);
   });
 
   it('counts a tick from when it was sent: one answered late leaves the replica stale', async () => {
@@ -124,6 +149,7 @@ describe('ControlPlaneClock', () => {
       ticks as unknown as ControlPlaneClockRepository,
       new OutagesConfig({ creditAfterMs: 0 }),
       session,
+      new VcpMetrics(new Registry()),
     );
     await clock.onModuleInit();
     jest.setSystemTime(Date.now() + 60_000);

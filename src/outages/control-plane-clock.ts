@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { DatabaseSession } from '../database/transaction-runner';
+import { VcpMetrics } from '../metrics/vcp-metrics';
 import { ControlPlaneClockRepository, CreditedOutage } from './control-plane-clock.repository';
 import { OutagesConfig } from './outages.config';
 
@@ -25,6 +26,7 @@ export class ControlPlaneClock implements OnModuleInit, OnModuleDestroy {
     private readonly clock: ControlPlaneClockRepository,
     private readonly config: OutagesConfig,
     private readonly db: DatabaseSession,
+    private readonly metrics: VcpMetrics,
   ) {}
 
   /** The setting in seconds (0: off), for the sweeps' statements (see `uncreditedOutageSql`). */
@@ -75,11 +77,12 @@ export class ControlPlaneClock implements OnModuleInit, OnModuleDestroy {
     const sentAt = { monotonic: performance.now(), wall: Date.now() };
     this.ticking = this.clock
       .tick(this.creditAfterSecs)
-      .then((outage) => {
+      .then(({ credited, lastOutageSecs }) => {
         this.lastTickAt = sentAt;
         if (this.failing) this.logger.log('the control plane clock moves again');
         this.failing = false;
-        if (outage) this.reportOutage(outage);
+        this.metrics.controlPlaneClockMoved(credited, lastOutageSecs);
+        if (credited) this.reportOutage(credited);
       })
       .catch((error: unknown) => {
         if (!this.failing) this.logger.warn(`could not move the control plane clock: ${String(error)}`);

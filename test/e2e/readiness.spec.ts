@@ -69,11 +69,13 @@ describe('GET /api/v1/health/ready', () => {
       checks: { database: { status: 'down' }, redis: { status: 'up' } },
     });
     expect(down.json().request_id).toBeDefined();
+    expect(down.headers['retry-after']).toBe('1');
     expect(down.body).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|password/);
 
     await pgProxy.start();
     const up = await readyWith(200);
     expect(up.json().checks.database.status).toBe('up');
+    expect(up.headers['retry-after']).toBeUndefined();
   });
 
   it('stays 200 but reports redis as degraded while Redis is unreachable, and recovers by itself', async () => {

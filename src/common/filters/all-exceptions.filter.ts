@@ -6,6 +6,7 @@ import { isClientAbort, isTransientDatabaseError } from '../errors/transient-dat
 import { redactPath } from '../auth/credentials-in-url';
 import { markShedLoad } from '../errors/shed-load';
 import { UNSUPPORTED_MEDIA_TYPE } from '../errors/unsupported-media-type';
+import { RepeatedWarnings } from '../logging/repeated-warnings';
 
 export interface ErrorBody {
   error: ErrorCode;
@@ -23,6 +24,11 @@ export interface ErrorBody {
 @Catch()
 export class AllExceptionsFilter implements ExceptionFilter {
   private readonly logger = new Logger('ExceptionFilter');
+  /**
+   * While the database is down every request fails the same way (hundreds a second): its cause is written once
+   * a minute, with how many were left out; each request's own line (a 503) still names its request id.
+   */
+  private readonly databaseUnavailable = new RepeatedWarnings(this.logger);
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
@@ -35,7 +41,9 @@ export class AllExceptionsFilter implements ExceptionFilter {
         exception instanceof Error ? exception.message : 'Non-error thrown',
       );
     } else if (headers) {
-      this.logger.warn({ request_id: body.request_id }, `database unavailable: ${String(exception)}`);
+      this.databaseUnavailable.warn(
+        `database unavailable: ${String(exception)} (request ${body.request_id})`,
+      );
     } else if (isClientAbort(exception)) {
       this.logger.log({ request_id: body.request_id }, 'client aborted');
     }

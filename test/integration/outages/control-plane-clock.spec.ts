@@ -75,23 +75,24 @@ describeEachDatabase('the control plane clock', (database) => {
 
   it('credits a gap as long as the setting once: the lease keeps the time it had left, the node its time to beat', async () => {
     await lastMovedSecsAgo(60);
-    const outage = await clock.tick(CREDIT_AFTER_SECS);
+    const { credited: outage, lastOutageSecs } = await clock.tick(CREDIT_AFTER_SECS);
     expect(outage).toEqual({ awaySecs: expect.any(Number), leasesExtended: 1 });
     expect(outage!.awaySecs).toBeGreaterThanOrEqual(60);
     expect(outage!.awaySecs).toBeLessThan(70);
+    expect(lastOutageSecs).toBe(outage!.awaySecs);
     // It had 55 s left when the control plane went away, and has them now.
     expect(await leaseLeftSecs()).toBeGreaterThan(50);
     expect(await leaseLeftSecs()).toBeLessThanOrEqual(55.5);
     expect(await sweep()).toEqual({ expired: [], offline: [] });
     // Credited once: the next tick finds the clock moved.
     const left = await leaseLeftSecs();
-    expect(await clock.tick(CREDIT_AFTER_SECS)).toBeNull();
+    expect(await clock.tick(CREDIT_AFTER_SECS)).toEqual({ credited: null, lastOutageSecs: outage!.awaySecs });
     expect(await leaseLeftSecs()).toBeLessThanOrEqual(left);
   });
 
   it('does not credit a shorter gap: the lease expires and the silent node goes offline (negative control)', async () => {
     await lastMovedSecsAgo(CREDIT_AFTER_SECS - 2);
-    expect(await clock.tick(CREDIT_AFTER_SECS)).toBeNull();
+    expect((await clock.tick(CREDIT_AFTER_SECS)).credited).toBeNull();
     expect(await sweep()).toEqual({ expired: [runId], offline: ['worker'] });
   });
 
@@ -102,7 +103,7 @@ describeEachDatabase('the control plane clock', (database) => {
     // No early sweep is planned for the lease past its time meanwhile (it would be planned again at once).
     expect(await leases.msUntilFirstLeaseExpiry(CREDIT_AFTER_SECS)).toBeNull();
     expect(await leases.msUntilFirstLeaseExpiry(0)).toBeLessThan(0);
-    expect(await clock.tick(CREDIT_AFTER_SECS)).toMatchObject({ leasesExtended: 1 });
+    expect((await clock.tick(CREDIT_AFTER_SECS)).credited).toMatchObject({ leasesExtended: 1 });
     expect(await sweep()).toEqual({ expired: [], offline: [] });
   });
 
@@ -112,14 +113,14 @@ describeEachDatabase('the control plane clock', (database) => {
   });
 
   it('credits nothing on a database no replica has ticked yet', async () => {
-    expect(await clock.tick(CREDIT_AFTER_SECS)).toBeNull();
+    expect(await clock.tick(CREDIT_AFTER_SECS)).toEqual({ credited: null, lastOutageSecs: null });
     expect(await sweep()).toEqual({ expired: [runId], offline: ['worker'] });
   });
 
   it('credits a gap once when replicas tick at the same moment', async () => {
     await lastMovedSecsAgo(60);
     const ticks = await Promise.all([clock.tick(CREDIT_AFTER_SECS), clock.tick(CREDIT_AFTER_SECS)]);
-    expect(ticks.filter((outage) => outage !== null)).toHaveLength(1);
+    expect(ticks.filter((tick) => tick.credited !== null)).toHaveLength(1);
     expect(await leaseLeftSecs()).toBeLessThanOrEqual(55.5);
     expect(await leaseLeftSecs()).toBeGreaterThan(50);
   });
