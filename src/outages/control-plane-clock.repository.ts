@@ -11,6 +11,16 @@ export const uncreditedOutageSql = (creditAfterSecs: string): string =>
   `EXISTS (SELECT 1 FROM control_plane_clock c
             WHERE ${creditAfterSecs}::float8 > 0 AND c.seen_at < now() - make_interval(secs => ${creditAfterSecs}::float8))`;
 
+/**
+ * SQL, true while the lease of the run row `alias` holds: before its time, or at any time while an outage may be
+ * under way uncredited (uncreditedOutageSql). A heartbeat, result or release sent before the database froze runs at
+ * the thaw, perhaps before the tick that credits the gap: the outage must not lapse its lease. `creditAfterSecs` is
+ * the validated setting (an integer, 0–3600), written into the statement so that it stays one prepared statement.
+ * The clock row is read only for a lease past its time (an InitPlan, run on first need): a live lease costs nothing.
+ */
+export const leaseHoldsSql = (alias: string, creditAfterSecs: number): string =>
+  `(${alias}.lease_expires_at > now() OR ${uncreditedOutageSql(String(Math.trunc(creditAfterSecs)))})`;
+
 /** An outage the tick found and credited. */
 export interface CreditedOutage {
   /** How long no replica had moved the clock, in seconds: what every live lease was extended by. */

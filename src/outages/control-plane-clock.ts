@@ -31,7 +31,7 @@ export class ControlPlaneClock implements OnModuleInit, OnModuleDestroy {
 
   /** The setting in seconds (0: off), for the sweeps' statements (see `uncreditedOutageSql`). */
   get creditAfterSecs(): number {
-    return this.config.creditAfterMs / 1000;
+    return this.config.creditAfterSecs;
   }
 
   private get intervalMs(): number {

@@ -14,7 +14,12 @@ export class OutagesConfig {
    */
   readonly creditAfterMs!: number;
 
-  constructor(values: OutagesConfig) {
+  /** The setting in seconds (0: off), as the statements that judge leases take it (see leaseHoldsSql). */
+  get creditAfterSecs(): number {
+    return this.creditAfterMs / 1000;
+  }
+
+  constructor(values: Pick<OutagesConfig, 'creditAfterMs'>) {
     Object.assign(this, values);
     Object.freeze(this);
   }

@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseSession } from '../database/transaction-runner';
+import { leaseHoldsSql } from '../outages/control-plane-clock.repository';
+import { OutagesConfig } from '../outages/outages.config';
 import { ownerBarRun, retriableRun } from '../tasks/task-statements';
 import { leaseDeadline, RUN_TIME_ALLOWANCE_SECS } from './lease-deadline';
 import { MAX_NODE_CONCURRENT_RUNS } from './scheduling.config';
@@ -32,7 +34,10 @@ export interface ClaimedRun {
  */
 @Injectable()
 export class ClaimsRepository {
-  constructor(private readonly db: DatabaseSession) {}
+  constructor(
+    private readonly db: DatabaseSession,
+    private readonly outages: OutagesConfig,
+  ) {}
 
   /**
    * Leases up to `max` runs to the node in one statement: eligible open tasks in priority then fair order, a
@@ -104,7 +109,7 @@ export class ClaimsRepository {
             SET lease_expires_at = LEAST(now() + $4::int * interval '1 second', ${leaseDeadline('r', 't')})
            FROM tasks t
           WHERE $5::varchar IS NOT NULL AND EXISTS (SELECT 1 FROM node) AND r.node_id = $1 AND r.claim_key = $5
-            AND r.status = 'leased' AND r.lease_expires_at > now() AND t.task_id = r.task_id
+            AND r.status = 'leased' AND ${leaseHoldsSql('r', this.outages.creditAfterSecs)} AND t.task_id = r.task_id
             AND ${leaseDeadline('r', 't')} > now()
          RETURNING r.run_id, r.task_id, r.fence, r.lease_expires_at, t.task_type, t.inputs, t.args,
                    t.deterministic, t.module_id, t.circuit_id, t.max_execution_time_sec, r.inputs_hash,

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseSession } from '../database/transaction-runner';
-import { uncreditedOutageSql } from '../outages/control-plane-clock.repository';
+import { leaseHoldsSql, uncreditedOutageSql } from '../outages/control-plane-clock.repository';
+import { OutagesConfig } from '../outages/outages.config';
 
 /** A lease that ended without a result, and the type of its task (for metrics). */
 export interface EndedLease {
@@ -33,7 +34,10 @@ const toEndedLease = (row: EndedLeaseRow): EndedLease => ({
  */
 @Injectable()
 export class EndedLeasesRepository {
-  constructor(private readonly db: DatabaseSession) {}
+  constructor(
+    private readonly db: DatabaseSession,
+    private readonly outages: OutagesConfig,
+  ) {}
 
   /**
    * Milliseconds (by the database's clock) until the earliest held lease runs out; null when none is held, or
@@ -84,14 +88,15 @@ export class EndedLeasesRepository {
     return rows.map(toEndedLease);
   }
 
-  /** The run if `nodeId` holds its lease and the lease is live (not yet past its time); else null. */
+  /** The run if `nodeId` holds its lease and the lease is live (see leaseHoldsSql); else null. */
   async heldLive(
     runId: string,
     nodeId: string,
   ): Promise<{ runId: string; taskId: string; fence: string } | null> {
     const [row] = await this.db.query<{ run_id: string; task_id: string; fence: string }>(
       `SELECT run_id, task_id, fence FROM task_runs
-        WHERE run_id = $1 AND node_id = $2 AND status = 'leased' AND lease_expires_at > now()`,
+        WHERE run_id = $1 AND node_id = $2 AND status = 'leased'
+          AND ${leaseHoldsSql('task_runs', this.outages.creditAfterSecs)}`,
       [runId, nodeId],
     );
     return row ? { runId: row.run_id, taskId: row.task_id, fence: String(row.fence) } : null;
@@ -121,7 +126,7 @@ export class EndedLeasesRepository {
     const [row] = await this.db.query<EndedLeaseRow>(
       `UPDATE task_runs SET status = 'expired', outcome = 'released', completed_at = now()
         WHERE run_id = $1 AND node_id = $2 AND fence = $3::bigint AND status = 'leased'
-          AND lease_expires_at > now()
+          AND ${leaseHoldsSql('task_runs', this.outages.creditAfterSecs)}
         RETURNING ${ENDED_LEASE_COLUMNS}`,
       [runId, nodeId, fence],
     );

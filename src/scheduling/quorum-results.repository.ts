@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseSession } from '../database/transaction-runner';
 import { completeTaskStatement, OPEN_STATUSES } from '../tasks/task-statements';
+import { leaseHoldsSql } from '../outages/control-plane-clock.repository';
+import { OutagesConfig } from '../outages/outages.config';
 import { finishParameters, recordRun } from './run-result-statement';
 import type { RunOutcome } from './runs.repository';
 
@@ -31,7 +33,10 @@ export interface QuorumStatementResult {
  */
 @Injectable()
 export class QuorumResultsRepository {
-  constructor(private readonly db: DatabaseSession) {}
+  constructor(
+    private readonly db: DatabaseSession,
+    private readonly outages: OutagesConfig,
+  ) {}
 
   /** Whether this database takes quorum results in one statement (the embedded one); see above. */
   get applies(): boolean {
@@ -77,6 +82,7 @@ export class QuorumResultsRepository {
                      t.status, t.creator_id
                 FROM task t CROSS JOIN reports r),
             recorded AS (${recordRun({
+              leaseHolds: leaseHoldsSql('task_runs', this.outages.creditAfterSecs),
               andAlso: `AND task_id = $18 AND (SELECT decision FROM decision) IS NOT NULL
                AND (SELECT n.public_key FROM nodes n WHERE n.node_id = task_runs.node_id) = $17`,
               // The answer a repeat gets names the task's status as this statement left it.

@@ -3,16 +3,27 @@ import type { RunResultRequestDto, RunResultResponseDto } from './dto/result.dto
 import type { RunOutcome } from './runs.repository';
 
 /**
- * The UPDATE that records a run's result, only under its lease (same fence, still leased, not expired): for the
- * result statements of RunsRepository and QuorumResultsRepository. `andAlso` adds conditions; `response` is the
- * answer stored for repeats and `verdict` the run's verdict, as SQL (by default the parameters).
+ * The UPDATE that records a run's result, only under its lease (same fence, still leased, and `leaseHolds`, the
+ * SQL of leaseHoldsSql for `task_runs`): for the result statements of RunsRepository and QuorumResultsRepository.
+ * `andAlso` adds conditions; `response` is the answer stored for repeats and `verdict` the run's verdict, as SQL
+ * (by default the parameters).
  */
-export function recordRun({ andAlso = '', response = '$13::jsonb', verdict = '$16' } = {}): string {
+export function recordRun({
+  leaseHolds,
+  andAlso = '',
+  response = '$13::jsonb',
+  verdict = '$16',
+}: {
+  leaseHolds: string;
+  andAlso?: string;
+  response?: string;
+  verdict?: string;
+}): string {
   return `UPDATE task_runs SET status = $3, outcome = $4, output = $5::jsonb, output_hash = $6, stdout = $7,
                  stderr = $8, exit_code = $9, execution_time_ms = $10, gas_used = $11, result_request_hash = $12,
                  result_response = ${response}, receipt = $14::jsonb, signature = $15, verdict = ${verdict},
                  node_public_key = $17, completed_at = now(), lease_expires_at = NULL
-           WHERE run_id = $1 AND fence = $2 AND status = 'leased' AND lease_expires_at > now() ${andAlso}
+           WHERE run_id = $1 AND fence = $2 AND status = 'leased' AND ${leaseHolds} ${andAlso}
           RETURNING run_id, node_id`;
 }
 

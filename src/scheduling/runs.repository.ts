@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { DatabaseSession } from '../database/transaction-runner';
 import { completeTaskStatement, OPEN_STATUSES } from '../tasks/task-statements';
 import { leaseDeadline } from './lease-deadline';
+import { leaseHoldsSql } from '../outages/control-plane-clock.repository';
+import { OutagesConfig } from '../outages/outages.config';
 import { finishParameters, recordRun } from './run-result-statement';
 
 export interface ProofContext {
@@ -96,7 +98,15 @@ export interface RunOutcome {
  */
 @Injectable()
 export class RunsRepository {
-  constructor(private readonly db: DatabaseSession) {}
+  constructor(
+    private readonly db: DatabaseSession,
+    private readonly outages: OutagesConfig,
+  ) {}
+
+  /** SQL: the lease of run row `alias` holds (see leaseHoldsSql: an outage not yet credited lapses none). */
+  private leaseHolds(alias: string): string {
+    return leaseHoldsSql(alias, this.outages.creditAfterSecs);
+  }
 
   /**
    * Renews every lease the node names, in one statement: renewed when the run is still leased to it with
@@ -117,7 +127,7 @@ export class RunsRepository {
             SET lease_expires_at = LEAST(now() + $4::int * interval '1 second', ${leaseDeadline('r', 't')})
            FROM given g, tasks t
           WHERE r.run_id = g.run_id AND r.fence = g.fence AND r.node_id = $1 AND r.status = 'leased'
-            AND r.lease_expires_at > now() AND t.task_id = r.task_id AND ${leaseDeadline('r', 't')} > now()
+            AND ${this.leaseHolds('r')} AND t.task_id = r.task_id AND ${leaseDeadline('r', 't')} > now()
             -- Security: a quarantined node's leases are taken back after its quarantine commits; until then,
             -- or if that failed, its heartbeats must not keep them alive (they then expire and are requeued).
             AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.node_id = $1 AND n.quarantined_at IS NOT NULL)
@@ -168,7 +178,7 @@ export class RunsRepository {
     }>(
       lock ? 'vcp_run_for_result_locked' : 'vcp_run_for_result',
       `SELECT r.run_id, r.task_id, r.node_id, r.status, r.fence, r.result_request_hash, r.result_response,
-              (r.lease_expires_at > now()) AS lease_live, t.status AS task_status, t.task_type, t.min_nodes,
+              ${this.leaseHolds('r')} AS lease_live, t.status AS task_status, t.task_type, t.min_nodes,
               t.quorum, t.run_target, t.max_runs,
               (SELECT c.output_hash FROM task_runs c WHERE c.run_id = t.canonical_run_id) AS canonical_hash,
               -- The task's runs by task_id only, succeeded ones kept by FILTER: with the status in WHERE, a plan made
@@ -217,7 +227,11 @@ export class RunsRepository {
     const parameters = finishParameters(runId, fence, result);
     const completion = result.completion;
     if (!completion) {
-      const rows = await this.db.queryPrepared<{ run_id: string }>('vcp_finish_run', recordRun(), parameters);
+      const rows = await this.db.queryPrepared<{ run_id: string }>(
+        'vcp_finish_run',
+        recordRun({ leaseHolds: this.leaseHolds('task_runs') }),
+        parameters,
+      );
       return rows.length > 0;
     }
     // The run's result and its task's completion, both or neither: the task is locked first and must still be
@@ -239,6 +253,7 @@ export class RunsRepository {
                  AND (min_nodes = 1 OR run_target = 1)
                  FOR UPDATE),
             recorded AS (${recordRun({
+              leaseHolds: this.leaseHolds('task_runs'),
               andAlso: `AND EXISTS (SELECT 1 FROM open_task)
                AND (SELECT n.public_key FROM nodes n WHERE n.node_id = task_runs.node_id) = $17`,
             })}),
@@ -262,7 +277,7 @@ export class RunsRepository {
           SET lease_expires_at = GREATEST(r.lease_expires_at, now() + $4::int * interval '1 millisecond')
          FROM tasks t
         WHERE r.run_id = $1 AND r.node_id = $2 AND r.fence = $3::bigint AND r.status = 'leased'
-          AND r.lease_expires_at > now() AND t.task_id = r.task_id AND ${leaseDeadline('r', 't')} > now()`,
+          AND ${this.leaseHolds('r')} AND t.task_id = r.task_id AND ${leaseDeadline('r', 't')} > now()`,
       [runId, nodeId, fence, holdMs],
     );
   }

@@ -7,6 +7,10 @@ import { useTestApp } from '../support/app';
 import { bearer, newSession, Session } from '../support/auth';
 import { eventually } from '../support/eventually';
 import { submitTask } from '../support/tasks';
+import { OutagesConfig } from '../../src/outages/outages.config';
+
+/** The default setting: no outage is under way in these tests (the clock is fresh or never moved). */
+const OUTAGES = new OutagesConfig({ creditAfterMs: 10_000 });
 
 /**
  * A cancel withdraws every lease its task holds, including one a claim committed while the cancel waited for
@@ -35,7 +39,7 @@ describe('a cancel racing a claim (PostgreSQL)', () => {
           (await claimer.query(sql, values)).rows,
       } as unknown as DatabaseSession;
       await claimer.query('BEGIN');
-      const [run] = await new ClaimsRepository(session).claim(agent.nodeId, 1, 4, 60, null);
+      const [run] = await new ClaimsRepository(session, OUTAGES).claim(agent.nodeId, 1, 4, 60, null);
       expect(run.taskId).toBe(task.task_id);
       // Started now (an injected request is sent once awaited).
       const cancel = Promise.resolve(

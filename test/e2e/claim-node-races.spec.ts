@@ -6,6 +6,10 @@ import { useTestApp } from '../support/app';
 import { bearer, newSession, Session } from '../support/auth';
 import { eventually } from '../support/eventually';
 import { submitTask } from '../support/tasks';
+import { OutagesConfig } from '../../src/outages/outages.config';
+
+/** The default setting: no outage is under way in these tests (the clock is fresh or never moved). */
+const OUTAGES = new OutagesConfig({ creditAfterMs: 10_000 });
 
 /**
  * A claim racing the loss of its node (a delete, a quarantine): whichever commits second sees the other, so no
@@ -112,7 +116,7 @@ describe('a claim racing its node’s delete or quarantine (PostgreSQL)', () => 
         (await holder.query(sql, values)).rows,
     } as unknown as DatabaseSession;
     await holder.query('BEGIN');
-    const [run] = await new ClaimsRepository(session).claim(agent.nodeId, 1, 4, 60, null);
+    const [run] = await new ClaimsRepository(session, OUTAGES).claim(agent.nodeId, 1, 4, 60, null);
     expect(run.taskId).toBe(task.task_id);
     let settled = false;
     const deletion = Promise.resolve(

@@ -1,6 +1,10 @@
 import { RunsRepository } from '../../../src/scheduling/runs.repository';
 import { ClaimFixture, claimFixture } from '../../support/claim-fixtures';
 import { rowsReadBy } from '../../support/database-fixture';
+import { OutagesConfig } from '../../../src/outages/outages.config';
+
+/** The default setting: no outage is under way in these tests (the clock is fresh or never moved). */
+const OUTAGES = new OutagesConfig({ creditAfterMs: 10_000 });
 
 const HISTORY = 400;
 
@@ -24,7 +28,7 @@ describe('a quorum result’s locked read on PGlite', () => {
   it('reads the task’s own runs, not every succeeded run', async () => {
     const runs = await fixture.claims.claim('veteran', 12, 12, 300, null);
     expect(runs).toHaveLength(12);
-    const repository = new RunsRepository(fixture.session);
+    const repository = new RunsRepository(fixture.session, OUTAGES);
     const reads: number[] = [];
     // Past the prepared statement's first five executions, when PostgreSQL settles on a generic plan.
     for (const run of runs) {

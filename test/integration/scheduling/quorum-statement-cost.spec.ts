@@ -2,6 +2,10 @@ import { QuorumResultsRepository } from '../../../src/scheduling/quorum-results.
 import type { RunOutcome } from '../../../src/scheduling/runs.repository';
 import { ClaimFixture, claimFixture } from '../../support/claim-fixtures';
 import { rowsReadBy } from '../../support/database-fixture';
+import { OutagesConfig } from '../../../src/outages/outages.config';
+
+/** The default setting: no outage is under way in these tests (the clock is fresh or never moved). */
+const OUTAGES = new OutagesConfig({ creditAfterMs: 10_000 });
 
 const HISTORY = 400;
 const TASKS = 8;
@@ -51,7 +55,7 @@ describe('a quorum result’s one statement on PGlite', () => {
   afterAll(() => fixture?.close());
 
   it('reads the task’s own runs when it records undecided results and when it decides', async () => {
-    const quorum = new QuorumResultsRepository(fixture.session);
+    const quorum = new QuorumResultsRepository(fixture.session, OUTAGES);
     const first = await fixture.claims.claim('veteran', TASKS, TASKS, 300, null);
     const second = await fixture.claims.claim('second', TASKS, TASKS, 300, null);
     expect(first).toHaveLength(TASKS);
