@@ -42,6 +42,11 @@ const HEADERS: Record<string, { description: string; schema: Schema }> = {
   },
   'X-RateLimit-Reset': { description: 'Seconds until the window ends', schema: { type: 'integer' } },
   'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer' } },
+  'WWW-Authenticate': {
+    description:
+      'On every 401: `Bearer realm="vcp"`, with `error="invalid_token"` when a bearer token was sent and refused',
+    schema: { type: 'string', example: 'Bearer realm="vcp", error="invalid_token"' },
+  },
   [SUNSET_HEADER]: {
     description:
       'RFC 8594, on answers to a request authenticated by an API key that stops working at a known time (its ' +
@@ -173,6 +178,7 @@ function completeOperation(operation: Operation, method: (typeof METHODS)[number
     }
     const headers = ['X-Request-Id'];
     if (limited && code < 400) headers.push(...RATE_LIMIT_HEADERS);
+    if (code === 401) headers.push('WWW-Authenticate');
     if (code === 429) headers.push(...RATE_LIMIT_HEADERS, 'Retry-After');
     if (code === 503 && response.description?.includes('Retry-After')) headers.push('Retry-After');
     if (byApiKey && !BEFORE_AUTHENTICATION.has(code)) headers.push(SUNSET_HEADER, REPLACED_BY_HEADER);

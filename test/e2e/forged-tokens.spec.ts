@@ -1,5 +1,6 @@
 import { createHmac, generateKeyPairSync, sign as rsaSign } from 'node:crypto';
 import { JWT_AUDIENCE, JWT_ISSUER } from '../../src/auth/access-token.service';
+import { CREDENTIALS_CHALLENGE, INVALID_TOKEN_CHALLENGE } from '../../src/common/auth/challenges';
 import { useTestApp } from '../support/app';
 import { newSession, Session } from '../support/auth';
 
@@ -94,7 +95,7 @@ describe('forged and misused access tokens', () => {
     ['empty', () => ''],
   ];
 
-  it.each(cases)('rejects %s with 401', async (_case, forge) => {
+  it.each(cases)('rejects %s with 401', async (name, forge) => {
     const res = await me(forge());
     expect(res.statusCode).toBe(401);
     expect(res.json()).toEqual({
@@ -102,6 +103,21 @@ describe('forged and misused access tokens', () => {
       message: expect.any(String),
       request_id: expect.any(String),
     });
+    // RFC 6750: a token that was sent and refused is `invalid_token`; no token at all is a plain challenge.
+    const challenge = name === 'empty' ? CREDENTIALS_CHALLENGE : INVALID_TOKEN_CHALLENGE;
+    expect(res.headers['www-authenticate']).toBe(challenge);
+    // Only a token of ours that ran out says so; a forged one never learns more than "invalid".
+    const expired = /^The access token has expired/.test(res.json<{ message: string }>().message);
+    expect({ name, expired }).toEqual({ name, expired: name === 'expired' });
+  });
+
+  it('does not say "expired" for an expired token signed with another secret (negative control)', async () => {
+    const forged = hmacJwt(
+      { alg: 'HS256' },
+      claims({ exp: now() - 10 }),
+      'not-the-secret-at-all-0123456789ab',
+    );
+    expect((await me(forged)).json()).toMatchObject({ message: 'Invalid or expired access token' });
   });
 
   it.each([
@@ -111,5 +127,6 @@ describe('forged and misused access tokens', () => {
   ])('rejects %s with 401', async (_case, headers: Record<string, string>) => {
     const res = await ctx.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers });
     expect(res.statusCode).toBe(401);
+    expect(res.headers['www-authenticate']).toBe(CREDENTIALS_CHALLENGE);
   });
 });

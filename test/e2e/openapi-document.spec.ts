@@ -143,7 +143,7 @@ describe('the OpenAPI document', () => {
     // An ending key's Sunset: on what answers after authentication, never on a refusal of the credentials or
     // on a route no key authenticates.
     expect(headers('/api/v1/auth/me', 'get', '403')).toContain('Sunset');
-    expect(headers('/api/v1/auth/me', 'get', '401')).toEqual(['X-Request-Id']);
+    expect(headers('/api/v1/auth/me', 'get', '401')).toEqual(['X-Request-Id', 'WWW-Authenticate']);
     expect(headers('/api/v1/auth/login', 'post', '200')).not.toContain('Sunset');
     expect(headers('/api/v1/tasks', 'post', '415')).not.toContain('Sunset');
   });

@@ -13,6 +13,7 @@ import {
 import type { ApiKeyAuthService, ApiKeyCheck, ApiKeyFailure } from '../../api-keys/api-key-auth.service';
 import { ApiKeyStrategy } from '../../api-keys/api-key.strategy';
 import { Authenticated } from '../../common/auth/authenticated.decorator';
+import { INVALID_TOKEN_CHALLENGE } from '../../common/auth/challenges';
 import { clientAddress } from '../../common/auth/client-address';
 import { FailedAuthenticationThrottle } from '../../common/auth/failed-authentication.throttle';
 import type { Principal, RequestMeta } from '../../common/auth/principal';
@@ -221,9 +222,9 @@ describe('AuthenticationGuard', () => {
       }
       // It is told, not accepted: the key is never looked up from that header.
       expect(apiKeys.lookups).toEqual([]);
-      // Another bad bearer token keeps the plain answer (negative control).
+      // Another bad bearer token gets the token's answer (negative control).
       const { outcome } = run({ headers: bearer('not-a-token') });
-      expect((await appErrorOf(() => outcome)).message).toBe('Valid credentials are required');
+      expect((await appErrorOf(() => outcome)).message).toBe('Invalid or expired access token');
     });
 
     interface TokenTwist {
@@ -231,26 +232,46 @@ describe('AuthenticationGuard', () => {
       exp?: number;
       issuer?: string;
     }
-    it.each<[string, TokenTwist]>([
-      ['signed with another secret', { secret: 'another-secret-0123456789abcdefghij' }],
-      ['expired', { exp: Math.floor(Date.now() / 1000) - 60 }],
-      ['of another issuer', { issuer: 'someone-else' }],
-    ])('a token %s: 401 unauthorized, counted', async (_case, twist) => {
-      const user = users.add({ username: 'mallory' });
-      const token = new JwtService().sign(
-        { typ: 'access', role: 'user', exp: twist.exp ?? Math.floor(Date.now() / 1000) + 300 },
-        {
-          secret: twist.secret ?? env.config.auth.jwtSecret,
-          algorithm: JWT_ALGORITHM,
-          subject: user.userId,
-          issuer: twist.issuer ?? JWT_ISSUER,
-          audience: JWT_AUDIENCE,
-        },
-      );
-      const { request, outcome } = run({ headers: bearer(token) });
-      expect(await appErrorOf(() => outcome)).toMatchObject({ status: 401, code: 'unauthorized' });
-      expect(failures.clients).toEqual([clientAddress(request)]);
-    });
+    const EXPIRED =
+      'The access token has expired: get a new one with POST /api/v1/auth/refresh, or log in again';
+    it.each<[string, TokenTwist, string]>([
+      [
+        'signed with another secret',
+        { secret: 'another-secret-0123456789abcdefghij' },
+        'Invalid or expired access token',
+      ],
+      ['expired', { exp: Math.floor(Date.now() / 1000) - 60 }, EXPIRED],
+      ['of another issuer', { issuer: 'someone-else' }, 'Invalid or expired access token'],
+    ])(
+      'a token %s: 401 unauthorized saying why, with an invalid_token challenge, counted',
+      async (_case, twist, message) => {
+        const user = users.add({ username: 'mallory' });
+        const token = new JwtService().sign(
+          { typ: 'access', role: 'user', exp: twist.exp ?? Math.floor(Date.now() / 1000) + 300 },
+          {
+            secret: twist.secret ?? env.config.auth.jwtSecret,
+            algorithm: JWT_ALGORITHM,
+            subject: user.userId,
+            issuer: twist.issuer ?? JWT_ISSUER,
+            audience: JWT_AUDIENCE,
+          },
+        );
+        const { request, outcome } = run({ headers: bearer(token) });
+        const refused = await outcome.then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        expect(refused).toBeInstanceOf(AppException);
+        const { code, message: said, headers } = refused as AppException;
+        expect({ status: (refused as AppException).getStatus(), code, message: said }).toEqual({
+          status: 401,
+          code: 'unauthorized',
+          message,
+        });
+        expect(headers['WWW-Authenticate']).toBe(INVALID_TOKEN_CHALLENGE);
+        expect(failures.clients).toEqual([clientAddress(request)]);
+      },
+    );
 
     it('a token whose account was disabled: 401, though the same token passed before', async () => {
       const user = users.add({ username: 'bob' });

@@ -16,12 +16,14 @@ import {
 } from '../../common/auth/credentials-in-url';
 import { clientAddress } from '../../common/auth/client-address';
 import { announceKeySunset } from '../../common/auth/key-sunset';
+import { INVALID_TOKEN_CHALLENGE } from '../../common/auth/challenges';
 import { IS_PUBLIC_KEY } from '../../common/auth/public.decorator';
 import { routeMetadata } from '../../common/http/route-metadata';
 import type { Principal } from '../../common/auth/principal';
 import { requestMetaOf } from '../../common/auth/request-context.decorator';
 import { VcpMetrics } from '../../metrics/vcp-metrics';
 import { wasAuthenticatedEarly } from './authenticated-early';
+import { invalidToken } from '../strategies/jwt.strategy';
 
 /** Query parameters that would carry a credential in a URL, where proxies, browsers and logs keep it. */
 export const KEY_QUERY_PARAMS: readonly string[] = [...CREDENTIAL_PARAM_NAMES];
@@ -78,7 +80,7 @@ export class AuthenticationGuard extends AuthGuard(['jwt', 'api-key']) {
   override handleRequest<T = Principal>(
     error: unknown,
     principal: T | false,
-    _info: unknown,
+    challenges: unknown,
     context: ExecutionContext,
   ): T {
     if (error instanceof ApiKeyRejected) {
@@ -88,24 +90,52 @@ export class AuthenticationGuard extends AuthGuard(['jwt', 'api-key']) {
         error.key,
       );
     }
-    if (error instanceof AppException) throw error;
+    if (error instanceof AppException) throw withTokenChallenge(error, context);
     // A strategy that threw (not refused) could not look the credentials up: the database is unreachable. That
     // is a 503 to retry, never a 401 that tells a client its valid key is bad.
     if (error)
       throw AppException.unavailable('Authentication is temporarily unavailable; retry shortly', 1000);
     if (!principal) {
       const request = context.switchToHttp().getRequest<FastifyRequest>();
-      throw new AppException(ErrorCode.Unauthorized, refusal(request.headers.authorization));
+      const refused = new AppException(
+        ErrorCode.Unauthorized,
+        refusal(request.headers.authorization, challenges),
+      );
+      throw withTokenChallenge(refused, context);
     }
     return principal;
   }
 }
 
+/** A 401 for a bearer token that was sent says so in its challenge (`error="invalid_token"`, RFC 6750). */
+function withTokenChallenge(error: AppException, context: ExecutionContext): AppException {
+  const authorization = context.switchToHttp().getRequest<FastifyRequest>().headers.authorization;
+  if (
+    error.code === ErrorCode.Unauthorized &&
+    authorization !== undefined &&
+    /^bearer\s+\S/i.test(authorization)
+  ) {
+    error.headers['WWW-Authenticate'] = INVALID_TOKEN_CHALLENGE;
+  }
+  return error;
+}
+
 /** Many APIs take their keys as bearer tokens, so a new client's likeliest mistake gets told where ours go. */
 const KEY_AS_BEARER = new RegExp(`^bearer\\s+${API_KEY_PREFIX}`, 'i');
 
-function refusal(authorization: string | undefined): string {
-  return authorization !== undefined && KEY_AS_BEARER.test(authorization)
-    ? 'An API key goes in the X-API-Key header; Authorization: Bearer takes an access token (POST /api/v1/auth/login)'
-    : 'Valid credentials are required';
+/**
+ * Why no strategy accepted the request. `challenges`: what each strategy failed with (passport hands them over
+ * in strategy order); jsonwebtoken checks the signature before the expiry, so an expired token was one of ours.
+ */
+function refusal(authorization: string | undefined, challenges: unknown): string {
+  if (authorization !== undefined && KEY_AS_BEARER.test(authorization))
+    return 'An API key goes in the X-API-Key header; Authorization: Bearer takes an access token (POST /api/v1/auth/login)';
+  const tokenErrors = [challenges].flat().filter((challenge) => challenge instanceof Error);
+  if (tokenErrors.some((challenge) => challenge.name === 'TokenExpiredError'))
+    return 'The access token has expired: get a new one with POST /api/v1/auth/refresh, or log in again';
+  if (tokenErrors.some((challenge) => JWT_ERRORS.has(challenge.name))) return invalidToken().message;
+  return 'Valid credentials are required';
 }
+
+/** jsonwebtoken's refusals of a token it read (passport-jwt's own "No auth token" is a plain Error). */
+const JWT_ERRORS = new Set(['JsonWebTokenError', 'TokenExpiredError', 'NotBeforeError']);

@@ -7,6 +7,7 @@ import { redactPath } from '../auth/credentials-in-url';
 import { markShedLoad } from '../errors/shed-load';
 import { UNSUPPORTED_MEDIA_TYPE } from '../errors/unsupported-media-type';
 import { RepeatedWarnings } from '../logging/repeated-warnings';
+import { CREDENTIALS_CHALLENGE } from '../auth/challenges';
 
 export interface ErrorBody {
   error: ErrorCode;
@@ -52,6 +53,9 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (exception instanceof AppException) void reply.headers(exception.headers);
     if (headers) void reply.headers(headers);
     if (allow) void reply.header('allow', allow);
+    if (status === Number(HttpStatus.UNAUTHORIZED) && !reply.hasHeader('www-authenticate')) {
+      void reply.header('www-authenticate', CREDENTIALS_CHALLENGE);
+    }
     void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(body);
   }
 
