@@ -91,6 +91,7 @@ export class EmbeddedNodes implements OnApplicationBootstrap, OnModuleDestroy {
     if (!this.config.enabled) {
       // The tour's EMBEDDED_NODES=2 carried over to a PostgreSQL setup would otherwise leave tasks waiting unsaid.
       if (this.config.ignored) this.logger.warn(this.config.ignored);
+      await this.retireLeftovers([]);
       return;
     }
     const { slots, warning } = embeddedNodeSlots(this.config, {
@@ -106,6 +107,28 @@ export class EmbeddedNodes implements OnApplicationBootstrap, OnModuleDestroy {
         return null;
       });
       if (agent) this.agents.push(agent);
+    }
+    await this.retireLeftovers(slots.map((_, at) => embeddedNodeId(at + 1)));
+  }
+
+  /**
+   * The embedded nodes of an earlier start that this one does not run (EMBEDDED_NODES lowered, EMBEDDED_NODE
+   * off) are offline from now and their runs handed back, as a running node's are in startNode: left alone, their
+   * runs would wait out their leases (an attempt each) and they would count as online until the liveness sweep.
+   */
+  private async retireLeftovers(running: string[]): Promise<void> {
+    // Only on the embedded database: one process opens it, so nothing else can be running those nodes.
+    if (!this.config.embeddedDatabase) return;
+    try {
+      for (const nodeId of await this.nodes.retireEmbedded(running)) {
+        const released = await this.release.releaseLeftBehind(nodeId);
+        this.logger.log(
+          `embedded node ${nodeId} is not run by this start: offline, ${released} run(s) handed back`,
+        );
+      }
+    } catch (error) {
+      // The server still serves: their leases run out and the liveness sweep marks them offline, as before.
+      this.logger.error(`embedded nodes of an earlier start not retired: ${String(error)}`);
     }
   }
 

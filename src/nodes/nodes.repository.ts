@@ -5,6 +5,7 @@ import type { NodeStatus } from './dto/node-requests.dto';
 import type { NodeRecordOfRuns } from './reputation';
 import type { NodeType } from './dto/register-node.dto';
 import { uncreditedOutageSql } from '../outages/control-plane-clock.repository';
+import { SYSTEM_ACCOUNT_PASSWORD_HASH } from '../users/users.repository';
 
 export interface NodeRecord {
   nodeId: string;
@@ -253,6 +254,25 @@ export class NodesRepository {
           AND NOT ${uncreditedOutageSql('$2')}
         RETURNING node_id`,
       [offlineAfterSecs, outageCreditAfterSecs],
+    );
+    return rows.map((row) => row.node_id);
+  }
+
+  /**
+   * Embedded nodes of an earlier start (labelled so, under a built-in owner) other than `running`, that are alive or
+   * still hold a lease: marked offline (if alive) and returned, for their leases to be handed back (EmbeddedNodes).
+   */
+  async retireEmbedded(running: string[]): Promise<string[]> {
+    const rows = await this.db.query<{ node_id: string }>(
+      `UPDATE nodes n
+          SET status = CASE WHEN n.status IN ${ALIVE_STATUSES} THEN 'offline' ELSE n.status END, updated_at = now()
+         FROM users u
+        WHERE u.user_id = n.owner_id AND u.password_hash = '${SYSTEM_ACCOUNT_PASSWORD_HASH}'
+          AND n.labels ->> 'embedded' = 'true' AND n.deleted_at IS NULL AND NOT (n.node_id = ANY($1::varchar[]))
+          AND (n.status IN ${ALIVE_STATUSES}
+               OR EXISTS (SELECT 1 FROM task_runs r WHERE r.node_id = n.node_id AND r.status = 'leased'))
+        RETURNING n.node_id`,
+      [running],
     );
     return rows.map((row) => row.node_id);
   }

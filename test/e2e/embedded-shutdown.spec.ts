@@ -32,7 +32,7 @@ describe('embedded node at server shutdown', () => {
       ...env,
     });
 
-  async function serverRunningLoop(env: Record<string, string> = {}) {
+  async function serverRunningLoop(env: Record<string, string> = {}, minNodes = 1) {
     const server = (started = await startEmbedded(env));
     const base = `http://127.0.0.1:${server.port}/api/v1`;
     const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
@@ -51,7 +51,7 @@ describe('embedded node at server shutdown', () => {
         task_type: 'wasm_execution',
         wasm_module: fixture('loop').toString('base64'),
         inputs: {},
-        requirements: { min_nodes: 1, max_execution_time_sec: 20 },
+        requirements: { min_nodes: minNodes, max_execution_time_sec: 20 },
         max_attempts: 1,
       },
       auth,
@@ -92,25 +92,35 @@ describe('embedded node at server shutdown', () => {
     });
   }, 150_000);
 
-  it('runs its node held when the server was killed (-9) are handed back at the next start, not left to expire', async () => {
-    // Two nodes: the one that held the run does not take that task again for a lease (as after a lost lease).
-    const env = { EMBEDDED_NODES: '2', RUN_LEASE_SECS: '120' };
-    const { server, auth, task_id } = await serverRunningLoop(env);
-    expect((await server.stop('SIGKILL')).signal).toBe('SIGKILL');
-
-    const again = (started = await startEmbedded(env));
-    // Well within the 120 s lease the killed process's run would otherwise hold.
+  it('runs its nodes held when the server was killed (-9) are handed back at the next start, not left to expire, nodes it no longer runs included', async () => {
+    // A quorum task, so that both nodes hold a run of it; the next start runs one node (EMBEDDED_NODES lowered).
+    const { server, base, auth, task_id } = await serverRunningLoop(
+      { EMBEDDED_NODES: '2', RUN_LEASE_SECS: '120' },
+      2,
+    );
     await eventually(
       async () => {
-        const task = (await (
-          await fetch(`http://127.0.0.1:${again.port}/api/v1/tasks/${task_id}`, { headers: auth })
-        ).json()) as { attempts: number; runs: { status: string; outcome: string | null }[] };
-        expect({
-          attempts: task.attempts,
-          runs: task.runs.map((run) => `${run.status}:${run.outcome}`).sort(),
-        }).toEqual({ attempts: 1, runs: ['expired:released', 'leased:null'] });
+        const task = (await (await fetch(`${base}/tasks/${task_id}`, { headers: auth })).json()) as {
+          runs: { status: string }[];
+        };
+        expect(task.runs.map((run) => run.status)).toEqual(['leased', 'leased']);
       },
-      { timeoutMs: 30_000 },
+      { timeoutMs: 20_000 },
+    );
+    expect((await server.stop('SIGKILL')).signal).toBe('SIGKILL');
+
+    const again = (started = await startEmbedded({ EMBEDDED_NODES: '1', RUN_LEASE_SECS: '120' }));
+    // Well within the 120 s lease the killed process's runs would otherwise hold. Neither spent an attempt;
+    // embedded-1 does not take the task again for a lease (as after a lost lease), and no other node runs.
+    const task = (await (
+      await fetch(`http://127.0.0.1:${again.port}/api/v1/tasks/${task_id}`, { headers: auth })
+    ).json()) as { attempts: number; runs: { status: string; outcome: string | null }[] };
+    expect({
+      attempts: task.attempts,
+      runs: task.runs.map((run) => `${run.status}:${run.outcome}`),
+    }).toEqual({ attempts: 0, runs: ['expired:released', 'expired:released'] });
+    expect(again.output()).toContain(
+      'embedded node embedded-2 is not run by this start: offline, 1 run(s) handed back',
     );
   }, 150_000);
 });
