@@ -212,6 +212,19 @@ describeEachDatabase('identity on %s', (database) => {
     }
   });
 
+  it('says so when the access token is sent where the refresh token goes', async () => {
+    const session = await newSession(ctx.app, uniqueName('mixup'));
+    for (const path of ['/auth/refresh', '/auth/logout']) {
+      const details = expect422(await post(path, { refresh_token: session.accessToken }), 'refresh_token');
+      expect(details.map((detail) => detail.message)).toContain(
+        'this is an access token (a JWT, for Authorization: Bearer); send the refresh token from login or the ' +
+          'previous refresh, which starts with rt_',
+      );
+    }
+    // The refresh token itself passes (negative control).
+    expect((await post('/auth/refresh', { refresh_token: session.refreshToken })).statusCode).toBe(200);
+  });
+
   it('logout is idempotent and reveals nothing about unknown tokens', async () => {
     expect((await post('/auth/logout', { refresh_token: 'rt_unknown' })).statusCode).toBe(204);
     expect((await post('/auth/logout', { refresh_token: 'not-even-a-token' })).statusCode).toBe(204);

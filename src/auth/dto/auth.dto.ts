@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsEmail, IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsEmail, IsOptional, IsString, MaxLength, ValidateBy } from 'class-validator';
 import { IsPassword, PASSWORD_MAX_BYTES, PASSWORD_MIN_BYTES } from '../password';
 import { ALL_SCOPES, ROLES } from '../../common/auth/scopes';
 import type { Scope } from '../../common/auth/scopes';
@@ -42,14 +42,31 @@ export class LoginDto {
   password!: string;
 }
 
+/** A JWT's shape (base64url JSON header `{"…`, payload, signature): an access token where a refresh token goes. */
+const JWT_SHAPE = /^eyJ[\w-]*\.[\w-]*\.[\w-]*$/;
+
+/** Refuses an access token sent as the refresh token (a likely mix-up) with a message that says which is which. */
+function IsNotAccessToken(): PropertyDecorator {
+  return ValidateBy({
+    name: 'isNotAccessToken',
+    validator: {
+      validate: (value: unknown) => typeof value !== 'string' || !JWT_SHAPE.test(value),
+      defaultMessage: () =>
+        'this is an access token (a JWT, for Authorization: Bearer); send the refresh token from login or the ' +
+        'previous refresh, which starts with rt_',
+    },
+  });
+}
+
 export class RefreshDto {
   @ApiProperty({
     example: 'rt_…',
     maxLength: 256,
-    description: 'The refresh token from login or the previous refresh',
+    description: 'The refresh token from login or the previous refresh (`rt_…`; not the access token)',
   })
   @IsString()
   @MaxLength(256)
+  @IsNotAccessToken()
   refresh_token!: string;
 }
 
