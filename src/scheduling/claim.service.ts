@@ -135,9 +135,23 @@ export class ClaimService implements OnModuleDestroy {
   /**
    * The claim a result carries (`Claim-Next`): one look, no waiting. A quarantined node leases nothing (the
    * claim statement skips it) and its accepted result stays an acceptance: its next claim of its own learns why.
+   * `callerGone`: whether the node's connection closed meanwhile (an agent killed while its result waited, on a
+   * frozen database say): then nothing is leased, and what a claim leased as it left goes back at once
+   * (`claim_abandoned`), as for a long poll, instead of waiting out its lease and costing an attempt.
    */
-  claimNext(nodeId: string, max: number, claimKey?: string): Promise<LeasedRunDto[]> {
-    return this.leaseNow(nodeId, max, claimKey ?? null);
+  async claimNext(
+    nodeId: string,
+    max: number,
+    claimKey?: string,
+    callerGone: () => boolean = () => false,
+  ): Promise<LeasedRunDto[]> {
+    if (callerGone()) return [];
+    const runs = await this.leaseNow(nodeId, max, claimKey ?? null);
+    if (runs.length === 0 || !callerGone()) return runs;
+    await this.release.handBack(
+      runs.map((run) => ({ runId: run.run_id, taskId: run.task_id, fence: run.fence })),
+    );
+    return [];
   }
 
   /** One claim statement and what follows a lease: metrics, the sweeper's deadline, the result's facts, events. */

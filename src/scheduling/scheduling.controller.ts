@@ -13,7 +13,7 @@ import {
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Authenticated } from '../common/auth/authenticated.decorator';
-import { abandonedBy } from '../common/http/abandoned';
+import { abandonedBy, clientGone } from '../common/http/abandoned';
 import { BodyLimit, BodyLimitContext } from '../common/http/body-limit';
 import { LongLived } from '../common/http/long-lived';
 import { WasmConfig } from '../wasm/wasm.config';
@@ -148,11 +148,13 @@ export class SchedulingController {
     @CurrentRequestMeta() meta: RequestMeta,
     @ClaimNext() claimNext: number | undefined,
     @IdempotencyKey() claimKey: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<RunResultResponseDto> {
     const nodeId = principal.nodeId!;
     const answer = await this.results.submit(nodeId, runId, dto, { userId: principal.userId, meta });
     if (claimNext === undefined) return answer;
-    return { ...answer, next_runs: await this.claims.claimNext(nodeId, claimNext, claimKey) };
+    const nextRuns = await this.claims.claimNext(nodeId, claimNext, claimKey, () => clientGone(reply));
+    return { ...answer, next_runs: nextRuns };
   }
 
   @Post('runs/:run_id/release')

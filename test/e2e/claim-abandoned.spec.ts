@@ -1,6 +1,7 @@
+import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client } from 'pg';
-import { TestAgent } from '../support/agent';
+import { signedResult, TestAgent } from '../support/agent';
 import { useTestApp } from '../support/app';
 import { bearer, newSession, Session } from '../support/auth';
 import { eventually } from '../support/eventually';
@@ -103,5 +104,65 @@ describe('a claim whose caller went away while its statement ran (PostgreSQL)', 
     expect(run?.task_id).toBe(task.task_id);
     expect((await other.report(run, 'ok', 1)).statusCode).toBe(200);
     expect((await getTask(ctx.app, task.task_id, bearer(alice.accessToken))).status).toBe('completed');
+  });
+
+  it("leases nothing with a result's Claim-Next once its caller went away while the result waited", async () => {
+    const first = await submitTask(ctx.app, bearer(alice.accessToken));
+    const next = await submitTask(ctx.app, bearer(alice.accessToken));
+    const gone = await TestAgent.register(ctx.app, bearer(bob.accessToken));
+    const [run] = await gone.claim({ max: 1, wait_ms: 0 });
+    expect(run.task_id).toBe(first.task_id);
+    // The result waits on the run's row (as on a frozen database), and its agent is killed meanwhile.
+    await holder.query('BEGIN');
+    await holder.query(`SELECT 1 FROM task_runs WHERE run_id = $1 FOR UPDATE`, [run.run_id]);
+    const body = JSON.stringify(signedResult(run, 'ok', 1, gone.keys.privateKey));
+    const req = request(`${baseUrl}/api/v1/runs/${run.run_id}/result`, {
+      method: 'POST',
+      headers: {
+        'x-api-key': gone.node.node_api_key,
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        'claim-next': '1',
+      },
+    });
+    req.on('error', () => undefined); // the client's own destroy
+    req.end(body);
+    const resultsWaitingOnLock = async () => {
+      await holder.query('SELECT pg_stat_clear_snapshot()');
+      const { rows } = await holder.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%UPDATE task_runs%'`,
+      );
+      return rows[0].n;
+    };
+    await eventually(async () => expect(await resultsWaitingOnLock()).toBe(1));
+    req.destroy();
+    await eventually(async () => expect(await openConnections()).toBe(0));
+    await holder.query('COMMIT');
+
+    // The result is recorded (its work was done); the next task is not leased to the node that is gone.
+    await eventually(async () =>
+      expect((await getTask(ctx.app, first.task_id, bearer(alice.accessToken))).status).toBe('completed'),
+    );
+    const leased = await ctx.dataSource.query<{ n: number }[]>(
+      `SELECT count(*)::int AS n FROM task_runs WHERE node_id = $1 AND status = 'leased'`,
+      [gone.nodeId],
+    );
+    expect(leased[0].n).toBe(0);
+    const waiting = await getTask(ctx.app, next.task_id, bearer(alice.accessToken));
+    expect({ status: waiting.status, attempts: waiting.attempts }).toEqual({
+      status: 'pending',
+      attempts: 0,
+    });
+    // A caller still there gets its next run with the result (negative control).
+    const third = await submitTask(ctx.app, bearer(alice.accessToken));
+    const other = await TestAgent.register(ctx.app, bearer(bob.accessToken));
+    const [again] = await other.claim({ max: 1, wait_ms: 0 });
+    expect(again.task_id).toBe(next.task_id);
+    const answer = await other.report(again, 'ok', 1, {}, { 'claim-next': '1' });
+    expect(answer.statusCode).toBe(200);
+    expect(answer.json<{ next_runs: { task_id: string }[] }>().next_runs.map((r) => r.task_id)).toEqual([
+      third.task_id,
+    ]);
   });
 });
