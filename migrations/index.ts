@@ -34,6 +34,7 @@ import { LiveTaskCounts20261207120000 } from './20261207120000-LiveTaskCounts';
 import { FailedRunRetry20261207130000 } from './20261207130000-FailedRunRetry';
 import { FairShareOrder20261207140000 } from './20261207140000-FairShareOrder';
 import { ControlPlaneClock20261207210000 } from './20261207210000-ControlPlaneClock';
+import { ControlPlaneClockCounts20261208000000 } from './20261208000000-ControlPlaneClockCounts';
 
 /** Every migration, in order. A new migration is added here as well as in its own file. */
 export const MIGRATIONS = [
@@ -73,4 +74,5 @@ export const MIGRATIONS = [
   FailedRunRetry20261207130000,
   FairShareOrder20261207140000,
   ControlPlaneClock20261207210000,
+  ControlPlaneClockCounts20261208000000,
 ];

@@ -18,7 +18,9 @@ describe('VcpMetrics', () => {
     const clusterWide = [...help].filter(([, text]) => text.includes('cluster-wide')).map(([name]) => name);
     expect(clusterWide.sort()).toEqual([
       'vcp_control_plane_last_outage_seconds',
+      'vcp_control_plane_outages_credited_total',
       'vcp_nodes',
+      'vcp_task_leases_credited_total',
       'vcp_tasks_queued',
       'vcp_tasks_queued_oldest_age_seconds',
     ]);

@@ -72,6 +72,8 @@ export class VcpMetrics {
   private readonly outagesCredited: Counter;
   private readonly leasesCredited: Counter;
   private readonly lastOutage: Gauge;
+  private outagesCreditedSeen = 0;
+  private leasesCreditedSeen = 0;
 
   constructor(readonly registry: Registry) {
     const registers = [registry];
@@ -218,13 +220,17 @@ export class VcpMetrics {
     this.outagesCredited = new Counter({
       name: 'vcp_control_plane_outages_credited_total',
       help:
-        'Outages of the control plane (no replica reached the database for OUTAGE_CREDIT_AFTER_SECS) that this ' +
-        'replica credited to leases and node liveness; each is credited by one replica: aggregate with sum()',
+        'Outages of the control plane (no replica reached the database for OUTAGE_CREDIT_AFTER_SECS) credited to ' +
+        'leases and node liveness, cluster-wide, as this replica’s last tick of the shared clock read the count; ' +
+        'every replica exports the same value: aggregate with max(), not sum()',
       registers,
     });
     this.leasesCredited = new Counter({
       name: 'vcp_task_leases_credited_total',
-      help: 'Live leases this replica extended by the length of an outage of the control plane',
+      help:
+        'Live leases extended by the length of an outage of the control plane, cluster-wide, as this replica’s ' +
+        'last tick of the shared clock read the count; every replica exports the same value: aggregate with ' +
+        'max(), not sum()',
       registers,
     });
     this.lastOutage = new Gauge({
@@ -384,12 +390,19 @@ export class VcpMetrics {
     registerRateLimitStorageMetrics(this.registry, storage);
   }
 
-  /** The control plane's clock moved: `credited`, an outage this replica credited; `lastOutageSecs`, any replica's last. */
-  controlPlaneClockMoved(credited: { leasesExtended: number } | null, lastOutageSecs: number | null): void {
-    if (credited) {
-      this.outagesCredited.inc();
-      this.leasesCredited.inc(credited.leasesExtended);
-    }
-    this.lastOutage.set(lastOutageSecs ?? 0);
+  /** The clock row's record of every outage credit, as a tick of this replica read it back (cluster-wide). */
+  controlPlaneClockMoved(soFar: {
+    outages: number;
+    leasesExtended: number;
+    lastOutageSecs: number | null;
+  }): void {
+    // Counters that follow the row: from 0 up to its count at the first tick, then by what it grew.
+    const outages = soFar.outages - this.outagesCreditedSeen;
+    if (outages > 0) this.outagesCredited.inc(outages);
+    const leases = soFar.leasesExtended - this.leasesCreditedSeen;
+    if (leases > 0) this.leasesCredited.inc(leases);
+    this.outagesCreditedSeen = Math.max(this.outagesCreditedSeen, soFar.outages);
+    this.leasesCreditedSeen = Math.max(this.leasesCreditedSeen, soFar.leasesExtended);
+    this.lastOutage.set(soFar.lastOutageSecs ?? 0);
   }
 }

@@ -28,10 +28,21 @@ export interface CreditedOutage {
   leasesExtended: number;
 }
 
-/** What a tick found: the outage it credited (null: none), and the last one any replica credited (null: never). */
+/**
+ * What the clock row records of every credit so far, whichever tick made it (the same on every replica): a credit
+ * can commit with no replica hearing of it, when the tick that made it timed out on the client (a frozen database).
+ */
+export interface CreditsSoFar {
+  outages: number;
+  leasesExtended: number;
+  /** How long the last credited outage lasted; null before the first. */
+  lastOutageSecs: number | null;
+}
+
+/** What a tick found: the outage it credited itself (null: none), and the row's record of every credit. */
 export interface ClockTick {
   credited: CreditedOutage | null;
-  lastOutageSecs: number | null;
+  soFar: CreditsSoFar;
 }
 
 /** The shared clock row (see the ControlPlaneClock migration). */
@@ -49,6 +60,8 @@ export class ControlPlaneClockRepository {
       away_secs: number | null;
       extended: number;
       last_outage_secs: number | null;
+      outages_credited: number;
+      leases_credited: number;
     }>(
       `WITH previous AS (
          SELECT extract(epoch FROM now() - seen_at)::float8 AS away_secs
@@ -63,14 +76,22 @@ export class ControlPlaneClockRepository {
          ON CONFLICT (id) DO UPDATE
            SET seen_at = GREATEST(c.seen_at, now()),
                resumed_at = CASE WHEN EXISTS (SELECT 1 FROM credit) THEN now() ELSE c.resumed_at END,
-               last_outage_secs = COALESCE((SELECT away_secs FROM credit), c.last_outage_secs)
-         RETURNING c.last_outage_secs)
+               last_outage_secs = COALESCE((SELECT away_secs FROM credit), c.last_outage_secs),
+               outages_credited = c.outages_credited + (SELECT count(*) FROM credit),
+               leases_credited = c.leases_credited + (SELECT count(*) FROM extended)
+         RETURNING c.last_outage_secs, c.outages_credited, c.leases_credited)
        SELECT (SELECT away_secs FROM credit) AS away_secs, (SELECT count(*) FROM extended)::int AS extended,
-              (SELECT last_outage_secs FROM moved)::float8 AS last_outage_secs`,
+              m.last_outage_secs::float8, m.outages_credited::float8, m.leases_credited::float8
+         FROM moved m`,
       [creditAfterSecs],
     );
     const credited =
       row.away_secs === null ? null : { awaySecs: Number(row.away_secs), leasesExtended: row.extended };
-    return { credited, lastOutageSecs: row.last_outage_secs === null ? null : Number(row.last_outage_secs) };
+    const soFar = {
+      outages: Number(row.outages_credited),
+      leasesExtended: Number(row.leases_credited),
+      lastOutageSecs: row.last_outage_secs === null ? null : Number(row.last_outage_secs),
+    };
+    return { credited, soFar };
   }
 }

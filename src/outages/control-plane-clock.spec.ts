@@ -6,6 +6,11 @@ import { VcpMetrics } from '../metrics/vcp-metrics';
 import type { ClockTick, ControlPlaneClockRepository } from './control-plane-clock.repository';
 import { OutagesConfig } from './outages.config';
 
+const NOTHING_CREDITED: ClockTick = {
+  credited: null,
+  soFar: { outages: 0, leasesExtended: 0, lastOutageSecs: null },
+};
+
 /** A clock row whose ticks finish when the test says so. */
 class HeldTicks {
   calls = 0;
@@ -16,7 +21,7 @@ class HeldTicks {
       this.pending.push((outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome))),
     );
   };
-  answer(outcome: ClockTick | Error = { credited: null, lastOutageSecs: null }): void {
+  answer(outcome: ClockTick | Error = NOTHING_CREDITED): void {
     this.pending.shift()!(outcome);
   }
 }
@@ -29,11 +34,12 @@ describe('ControlPlaneClock', () => {
   let ticks: HeldTicks;
   let clock: ControlPlaneClock;
   let registry: Registry;
+  let warn: jest.SpyInstance;
   const session = { inTransaction: false } as { inTransaction: boolean } & DatabaseSession;
 
   beforeEach(() => {
     jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask'] });
-    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     ticks = new HeldTicks();
     registry = new Registry();
     clock = new ControlPlaneClock(
@@ -83,7 +89,10 @@ describe('ControlPlaneClock', () => {
     void first!.then(() => (done = true));
     await flush();
     expect(done).toBe(false); // not before the tick has credited the gap
-    ticks.answer({ credited: { awaySecs: 60, leasesExtended: 3 }, lastOutageSecs: 60 });
+    ticks.answer({
+      credited: { awaySecs: 60, leasesExtended: 3 },
+      soFar: { outages: 1, leasesExtended: 3, lastOutageSecs: 60 },
+    });
     await flush();
     expect(done).toBe(true);
     expect(clock.settled()).toBeUndefined();
@@ -92,21 +101,43 @@ describe('ControlPlaneClock', () => {
   const metric = async (name: string) =>
     (await registry.getSingleMetric(name)!.get()).values.reduce((sum, { value }) => sum + value, 0);
 
-  it('counts the outages and leases it credited, and exports the last outage any replica credited', async () => {
-    await started();
-    expect(await metric('vcp_control_plane_last_outage_seconds')).toBe(0);
-    // Another replica credited a 42 s outage: this one exports its length, but counts no credit of its own.
+  const away = () =>
+    (warn.mock.calls as unknown[][])
+      .map(([line]) => line as { msg?: string; away_secs?: number; leases_extended?: number })
+      .filter((line) => line.msg?.startsWith('the control plane was away'));
+
+  it('follows the row’s counts of credits, whichever tick made them, and logs each outage once', async () => {
+    const init = clock.onModuleInit();
+    // Two outages were credited before this replica started: counted from its first tick, not logged by it.
+    ticks.answer({ credited: null, soFar: { outages: 2, leasesExtended: 5, lastOutageSecs: 12 } });
+    await init;
+    expect(await metric('vcp_control_plane_outages_credited_total')).toBe(2);
+    expect(await metric('vcp_control_plane_last_outage_seconds')).toBe(12);
+    expect(away()).toEqual([]);
+    // A credit no replica heard of (its tick timed out on the client; the frozen database ran it at the thaw).
     jest.advanceTimersByTime(2_500);
-    ticks.answer({ credited: null, lastOutageSecs: 42 });
+    ticks.answer({ credited: null, soFar: { outages: 3, leasesExtended: 9, lastOutageSecs: 42 } });
     await flush();
-    expect(await metric('vcp_control_plane_outages_credited_total')).toBe(0);
+    expect(await metric('vcp_control_plane_outages_credited_total')).toBe(3);
+    expect(await metric('vcp_task_leases_credited_total')).toBe(9);
     expect(await metric('vcp_control_plane_last_outage_seconds')).toBe(42);
+    expect(away()).toEqual([expect.objectContaining({ away_secs: 42, leases_extended: 4 })]);
+    // This replica's own credit: logged once, from its answer.
     jest.advanceTimersByTime(2_500);
-    ticks.answer({ credited: { awaySecs: 61, leasesExtended: 3 }, lastOutageSecs: 61 });
+    ticks.answer({
+      credited: { awaySecs: 61, leasesExtended: 3 },
+      soFar: { outages: 4, leasesExtended: 12, lastOutageSecs: 61 },
+    });
     await flush();
-    expect(await metric('vcp_control_plane_outages_credited_total')).toBe(1);
-    expect(await metric('vcp_task_leases_credited_total')).toBe(3);
-    expect(await metric('vcp_control_plane_last_outage_seconds')).toBe(61);
+    expect(await metric('vcp_control_plane_outages_credited_total')).toBe(4);
+    expect(away()).toHaveLength(2);
+    expect(away()[1]).toMatchObject({ away_secs: 61, leases_extended: 3 });
+    // Nothing new: nothing counted or logged (negative control).
+    jest.advanceTimersByTime(2_500);
+    ticks.answer({ credited: null, soFar: { outages: 4, leasesExtended: 12, lastOutageSecs: 61 } });
+    await flush();
+    expect(await metric('vcp_control_plane_outages_credited_total')).toBe(4);
+    expect(away()).toHaveLength(2);
   });
 
   it('counts a tick from when it was sent: one answered late leaves the replica stale', async () => {

@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { DatabaseSession } from '../database/transaction-runner';
 import { VcpMetrics } from '../metrics/vcp-metrics';
-import { ControlPlaneClockRepository, CreditedOutage } from './control-plane-clock.repository';
+import { ControlPlaneClockRepository, CreditsSoFar } from './control-plane-clock.repository';
 import { OutagesConfig } from './outages.config';
 
 /**
@@ -21,6 +21,8 @@ export class ControlPlaneClock implements OnModuleInit, OnModuleDestroy {
   private ticking: Promise<void> | undefined;
   /** Whether the last tick failed: a database that is down fails every tick, and that is logged once. */
   private failing = false;
+  /** The row's record of credits as this replica's last answered tick read it (undefined before the first). */
+  private creditsSeen: CreditsSoFar | undefined;
 
   constructor(
     private readonly clock: ControlPlaneClockRepository,
@@ -77,12 +79,18 @@ export class ControlPlaneClock implements OnModuleInit, OnModuleDestroy {
     const sentAt = { monotonic: performance.now(), wall: Date.now() };
     this.ticking = this.clock
       .tick(this.creditAfterSecs)
-      .then(({ credited, lastOutageSecs }) => {
+      .then(({ credited, soFar }) => {
         this.lastTickAt = sentAt;
         if (this.failing) this.logger.log('the control plane clock moves again');
         this.failing = false;
-        this.metrics.controlPlaneClockMoved(credited, lastOutageSecs);
-        if (credited) this.reportOutage(credited);
+        this.metrics.controlPlaneClockMoved(soFar);
+        const seen = this.creditsSeen;
+        this.creditsSeen = soFar;
+        // Every replica logs an outage once: from its own tick's credit, or from the row's count, since the tick
+        // that credited it may have timed out on its client while the frozen database still ran it.
+        if (credited) this.reportOutage(credited.awaySecs, credited.leasesExtended);
+        else if (seen && soFar.outages > seen.outages)
+          this.reportOutage(soFar.lastOutageSecs ?? 0, soFar.leasesExtended - seen.leasesExtended);
       })
       .catch((error: unknown) => {
         if (!this.failing) this.logger.warn(`could not move the control plane clock: ${String(error)}`);
@@ -92,11 +100,11 @@ export class ControlPlaneClock implements OnModuleInit, OnModuleDestroy {
     return this.ticking;
   }
 
-  private reportOutage(outage: CreditedOutage): void {
+  private reportOutage(awaySecs: number, leasesExtended: number): void {
     this.logger.warn({
       msg: 'the control plane was away: live leases extended by the gap, nodes given time to heartbeat',
-      away_secs: Math.round(outage.awaySecs * 10) / 10,
-      leases_extended: outage.leasesExtended,
+      away_secs: Math.round(awaySecs * 10) / 10,
+      leases_extended: leasesExtended,
     });
   }
 }
