@@ -7,6 +7,7 @@ import {
   PROOF_BUCKETS,
   WASM_BUCKETS,
 } from './metric-buckets';
+import { OutageCredits, OutageMetrics } from './outage-metrics';
 import { RateLimitStorageState, registerRateLimitStorageMetrics } from './rate-limit-storage.metrics';
 import { RATE_TIERS, RateTier } from '../common/auth/rate-tiers';
 import { UNMATCHED_ROUTE } from '../common/http/route-templates';
@@ -69,11 +70,7 @@ export class VcpMetrics {
   private readonly wasmDuration: Histogram;
   private readonly proofDuration: Histogram;
   private readonly retentionPruned: Counter;
-  private readonly outagesCredited: Counter;
-  private readonly leasesCredited: Counter;
-  private readonly lastOutage: Gauge;
-  private outagesCreditedSeen = 0;
-  private leasesCreditedSeen = 0;
+  private readonly outages: OutageMetrics;
 
   constructor(readonly registry: Registry) {
     const registers = [registry];
@@ -217,30 +214,7 @@ export class VcpMetrics {
       labelNames: ['table'],
       registers,
     });
-    this.outagesCredited = new Counter({
-      name: 'vcp_control_plane_outages_credited_total',
-      help:
-        'Outages of the control plane (no replica reached the database for OUTAGE_CREDIT_AFTER_SECS) credited to ' +
-        'leases and node liveness, cluster-wide, as this replica’s last tick of the shared clock read the count; ' +
-        'every replica exports the same value: aggregate with max(), not sum()',
-      registers,
-    });
-    this.leasesCredited = new Counter({
-      name: 'vcp_task_leases_credited_total',
-      help:
-        'Live leases extended by the length of an outage of the control plane, cluster-wide, as this replica’s ' +
-        'last tick of the shared clock read the count; every replica exports the same value: aggregate with ' +
-        'max(), not sum()',
-      registers,
-    });
-    this.lastOutage = new Gauge({
-      name: 'vcp_control_plane_last_outage_seconds',
-      help:
-        'Seconds the last outage of the control plane any replica credited lasted (0: none yet), cluster-wide, as ' +
-        'of this replica’s last tick of the shared clock; every replica exports the same value: aggregate with ' +
-        'max(), not sum()',
-      registers,
-    });
+    this.outages = new OutageMetrics(registry);
     // Series of closed label sets start at 0, so the first event is an increase() and not a new series
     // (Prometheus sees no increase in a series' first sample: a one-off lease loss would never alert). The
     // claim histogram too: increase() of its _count is how a first `replayed` claim is seen.
@@ -391,18 +365,7 @@ export class VcpMetrics {
   }
 
   /** The clock row's record of every outage credit, as a tick of this replica read it back (cluster-wide). */
-  controlPlaneClockMoved(soFar: {
-    outages: number;
-    leasesExtended: number;
-    lastOutageSecs: number | null;
-  }): void {
-    // Counters that follow the row: from 0 up to its count at the first tick, then by what it grew.
-    const outages = soFar.outages - this.outagesCreditedSeen;
-    if (outages > 0) this.outagesCredited.inc(outages);
-    const leases = soFar.leasesExtended - this.leasesCreditedSeen;
-    if (leases > 0) this.leasesCredited.inc(leases);
-    this.outagesCreditedSeen = Math.max(this.outagesCreditedSeen, soFar.outages);
-    this.leasesCreditedSeen = Math.max(this.leasesCreditedSeen, soFar.leasesExtended);
-    this.lastOutage.set(soFar.lastOutageSecs ?? 0);
+  controlPlaneClockMoved(soFar: OutageCredits): void {
+    this.outages.moved(soFar);
   }
 }
