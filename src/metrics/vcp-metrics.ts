@@ -39,8 +39,8 @@ interface HttpSeries {
 }
 
 /**
- * Every metric the service exports, defined here and only here; modules call the methods below where the
- * event happens. A metric is added with the module that feeds it, so a scrape never shows a series that stays
+ * Every metric the service exports, defined here and only here (or in the parts built here: outage-metrics.ts,
+ * rate-limit-storage.metrics.ts); modules call the methods below where the event happens. A metric is added with the module that feeds it, so a scrape never shows a series that stays
  * at zero for want of code. Label values come from closed sets in code (./metric-labels.ts and the sets in
  * common/), never from a request, so the number of series is bounded whatever clients send.
  */
