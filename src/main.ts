@@ -9,6 +9,7 @@ import { ConnectionDraining } from './common/http/connection-draining';
 import { listenFailure } from './common/http/listen-failure';
 import { loadConfig } from './config/load-config';
 import { misspelledVariables } from './config/misspelled-variables';
+import { outageCoverageWarnings } from './outages/outage-coverage';
 import { bootstrapLogger, logRefusedSettings } from './logging/bootstrap-logger';
 
 /** Set once the configuration is read: a failed start is then also told as a JSON line, at `fatal`. */
@@ -64,6 +65,13 @@ async function bootstrap(): Promise<void> {
   }
   startupLog = bootstrapLogger(config);
   for (const warning of misspelledVariables(process.env)) startupLog.warn(warning, 'Config');
+  const coverage = outageCoverageWarnings({
+    creditAfterSecs: config.outages.creditAfterSecs,
+    leaseSecs: config.scheduling.leaseSecs,
+    heartbeatIntervalSecs: config.nodes.heartbeatIntervalSecs,
+    offlineAfterSecs: config.nodes.offlineAfterSecs,
+  });
+  for (const warning of coverage) startupLog.warn(warning, 'Config');
   const app = await createApp(config);
   handleShutdown(app, config.http.shutdownTimeoutMs);
   await app.listen(config.http.port, config.http.host).catch((error: unknown) => {
