@@ -3,7 +3,7 @@ import { DatabaseSession } from '../database/transaction-runner';
 
 /**
  * SQL, true while an outage may be under way and not yet credited: no replica has moved the clock for
- * `creditAfterSecs` (a parameter; 0 turns this off). The sweeps judge nothing then. Their statement may have
+ * `creditAfterSecs` (SQL: a parameter or a literal; 0 turns this off). The sweeps judge nothing then. Their statement may have
  * been sent before the outage and waited in a frozen database: it runs at the thaw, by the database's clock,
  * perhaps before the tick that credits the gap, and would end every lease and node the outage made late.
  */
@@ -12,14 +12,22 @@ export const uncreditedOutageSql = (creditAfterSecs: string): string =>
             WHERE ${creditAfterSecs}::float8 > 0 AND c.seen_at < now() - make_interval(secs => ${creditAfterSecs}::float8))`;
 
 /**
- * SQL, true while the lease of the run row `alias` holds: before its time, or at any time while an outage may be
- * under way uncredited (uncreditedOutageSql). A heartbeat, result or release sent before the database froze runs at
- * the thaw, perhaps before the tick that credits the gap: the outage must not lapse its lease. `creditAfterSecs` is
- * the validated setting (an integer, 0–3600), written into the statement so that it stays one prepared statement.
- * The clock row is read only for a lease past its time (an InitPlan, run on first need): a live lease costs nothing.
+ * SQL, true while the lease of the run row `alias` holds: before its time, or, while an outage may be under way
+ * uncredited (as in uncreditedOutageSql), if it was live when the control plane was last seen. A heartbeat, result
+ * or release sent before the database froze runs at the thaw, perhaps before the tick that credits the gap: the
+ * outage must not lapse its lease; a lease that had lapsed before is lost as ever. `creditAfterSecs` is the
+ * validated setting (an integer, 0–3600), written into the statement so that it stays one prepared statement. The
+ * clock row is read only for a lease past its time (OR stops at its first true arm): a live lease costs nothing.
  */
-export const leaseHoldsSql = (alias: string, creditAfterSecs: number): string =>
-  `(${alias}.lease_expires_at > now() OR ${uncreditedOutageSql(String(Math.trunc(creditAfterSecs)))})`;
+export function leaseHoldsSql(alias: string, creditAfterSecs: number): string {
+  // Never anything but a whole number in SQL text (the setting is validated as an integer).
+  if (!Number.isInteger(creditAfterSecs))
+    throw new Error(`not a whole number of seconds: ${creditAfterSecs}`);
+  return `(${alias}.lease_expires_at > now()
+           OR EXISTS (SELECT 1 FROM control_plane_clock c
+                       WHERE ${creditAfterSecs} > 0 AND c.seen_at < now() - make_interval(secs => ${creditAfterSecs})
+                         AND ${alias}.lease_expires_at > c.seen_at))`;
+}
 
 /** An outage the tick found and credited. */
 export interface CreditedOutage {
@@ -52,10 +60,13 @@ export class ControlPlaneClockRepository {
 
   /**
    * Moves the clock to now. If it had not moved for `creditAfterSecs` or more, the same statement extends every
-   * live lease by the whole gap and marks now as a resumption. One statement under the row's lock: replicas
+   * lease that was live when the clock last moved by the whole gap, so it keeps the time it had left then, but
+   * never past `leaseSecs` from now: a lease renewed at the thaw (leaseHoldsSql) is not extended twice, and a
+   * gap that was no outage (the setting was 0, or ticks failed while the rest worked) gives no lease more than a
+   * renewal would. It also marks now as a resumption. One statement under the row's lock: replicas
    * ticking at once are serialised, and the second re-reads the moved row, so a gap is credited once.
    */
-  async tick(creditAfterSecs: number): Promise<ClockTick> {
+  async tick(creditAfterSecs: number, leaseSecs: number): Promise<ClockTick> {
     const [row] = await this.db.query<{
       away_secs: number | null;
       extended: number;
@@ -64,12 +75,15 @@ export class ControlPlaneClockRepository {
       leases_credited: number;
     }>(
       `WITH previous AS (
-         SELECT extract(epoch FROM now() - seen_at)::float8 AS away_secs
+         SELECT seen_at, extract(epoch FROM now() - seen_at)::float8 AS away_secs
            FROM control_plane_clock WHERE id = 1 FOR UPDATE),
-       credit AS (SELECT away_secs FROM previous WHERE away_secs >= $1),
+       credit AS (SELECT seen_at, away_secs FROM previous WHERE away_secs >= $1),
        extended AS (
-         UPDATE task_runs SET lease_expires_at = lease_expires_at + make_interval(secs => (SELECT away_secs FROM credit))
-          WHERE status = 'leased' AND EXISTS (SELECT 1 FROM credit)
+         UPDATE task_runs r
+            SET lease_expires_at = LEAST(r.lease_expires_at + make_interval(secs => cr.away_secs),
+                                         GREATEST(r.lease_expires_at, now() + make_interval(secs => $2)))
+           FROM credit cr
+          WHERE r.status = 'leased' AND r.lease_expires_at > cr.seen_at
          RETURNING 1),
        moved AS (
          INSERT INTO control_plane_clock AS c (id, seen_at) VALUES (1, now())
@@ -83,7 +97,7 @@ export class ControlPlaneClockRepository {
        SELECT (SELECT away_secs FROM credit) AS away_secs, (SELECT count(*) FROM extended)::int AS extended,
               m.last_outage_secs::float8, m.outages_credited::float8, m.leases_credited::float8
          FROM moved m`,
-      [creditAfterSecs],
+      [creditAfterSecs, leaseSecs],
     );
     const credited =
       row.away_secs === null ? null : { awaySecs: Number(row.away_secs), leasesExtended: row.extended };

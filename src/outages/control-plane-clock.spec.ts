@@ -47,6 +47,7 @@ describe('ControlPlaneClock', () => {
       new OutagesConfig({ creditAfterMs: 10_000 }),
       session,
       new VcpMetrics(registry),
+      { leaseSecs: 30 },
     );
   });
   afterEach(async () => {
@@ -181,6 +182,7 @@ describe('ControlPlaneClock', () => {
       new OutagesConfig({ creditAfterMs: 0 }),
       session,
       new VcpMetrics(new Registry()),
+      { leaseSecs: 30 },
     );
     await clock.onModuleInit();
     jest.setSystemTime(Date.now() + 60_000);

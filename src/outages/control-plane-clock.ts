@@ -1,4 +1,5 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { RunLeaseSettings } from '../common/runs/run-lease';
 import { DatabaseSession } from '../database/transaction-runner';
 import { VcpMetrics } from '../metrics/vcp-metrics';
 import { ControlPlaneClockRepository, CreditsSoFar } from './control-plane-clock.repository';
@@ -29,6 +30,7 @@ export class ControlPlaneClock implements OnModuleInit, OnModuleDestroy {
     private readonly config: OutagesConfig,
     private readonly db: DatabaseSession,
     private readonly metrics: VcpMetrics,
+    private readonly lease: RunLeaseSettings,
   ) {}
 
   /** The setting in seconds (0: off), for the sweeps' statements (see `uncreditedOutageSql`). */
@@ -78,7 +80,7 @@ export class ControlPlaneClock implements OnModuleInit, OnModuleDestroy {
     // (a frozen database, a held row) must not make this replica look fresh for that long afterwards.
     const sentAt = { monotonic: performance.now(), wall: Date.now() };
     this.ticking = this.clock
-      .tick(this.creditAfterSecs)
+      .tick(this.creditAfterSecs, this.lease.leaseSecs)
       .then(({ credited, soFar }) => {
         this.lastTickAt = sentAt;
         if (this.failing) this.logger.log('the control plane clock moves again');

@@ -223,7 +223,7 @@ export class RunResultService {
    * zk_proof; min_nodes 1, or a run target of 1), signed by the node. Its receipt is rebuilt from the facts this
    * replica kept when it leased the run (LeasedRuns), else from an unlocked read of the run. The one write
    * (RunsRepository.finish with a completion) then checks under its own locks everything that can have changed
-   * — the lease (fence, leased, not expired), the task (still open, still one the run completes alone) and the
+   * — the lease (fence, leased, leaseHoldsSql), the task (still open, still one the run completes alone) and the
    * node's key — and writes nothing otherwise. A remembered quorum run's result, checked the same way, goes to
    * quorumResult. null: not this case, or the state moved on; the locked path below then decides (and
    * audits a bad signature), as it always did.

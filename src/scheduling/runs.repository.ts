@@ -110,7 +110,7 @@ export class RunsRepository {
 
   /**
    * Renews every lease the node names, in one statement: renewed when the run is still leased to it with
-   * that fence and not yet expired, the node is not quarantined and the run is within its time (see
+   * that fence and its lease holds (leaseHoldsSql), the node is not quarantined and the run is within its time (see
    * leaseDeadline: never past it); `cancel` when its task was cancelled; otherwise lost.
    */
   async renew(
@@ -222,7 +222,7 @@ export class RunsRepository {
     };
   }
 
-  /** Records the result if the lease still holds (same fence, still leased, not expired). false: it did not. */
+  /** Records the result if the lease still holds (same fence, still leased, leaseHoldsSql). false: it did not. */
   async finish(runId: string, fence: string, result: RunOutcome): Promise<boolean> {
     const parameters = finishParameters(runId, fence, result);
     const completion = result.completion;
@@ -265,7 +265,7 @@ export class RunsRepository {
   }
 
   /**
-   * A zk_proof result arrived on this node's live lease (that fence, leased, not expired) within the run's
+   * A zk_proof result arrived on this node's live lease (that fence, leased, leaseHoldsSql) within the run's
    * deadline: its lease is held at least `holdMs` from now, while the server verifies the proof (which may wait
    * for a verifier thread), so the result is judged by when it arrived, not by how long the server's own queue
    * took. Security: only before the deadline (leaseDeadline) — the hold ends at most `holdMs` after it, a node

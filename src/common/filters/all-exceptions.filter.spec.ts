@@ -56,4 +56,18 @@ describe('AllExceptionsFilter', () => {
       /\(request request-3\) \(and 2 more like it since the last line\)$/,
     );
   });
+
+  it('writes each deadlock that ran out of retries, with its request id: a bug, not an outage', () => {
+    const filter = new AllExceptionsFilter();
+    const deadlock = () => Object.assign(new Error('deadlock detected'), { code: '40P01' });
+    for (const id of ['a', 'b']) {
+      const { reply, sent } = replyRecorder();
+      filter.catch(deadlock(), hostFor(id, reply));
+      expect(sent.status).toBe(503);
+    }
+    expect(warn.mock.calls.map(([fields]: unknown[]) => fields)).toEqual([
+      { request_id: 'a' },
+      { request_id: 'b' },
+    ]);
+  });
 });

@@ -2,7 +2,11 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode, errorCodeForStatus, ErrorReason } from '../errors/error-code';
-import { isClientAbort, isTransientDatabaseError } from '../errors/transient-database-error';
+import {
+  isClientAbort,
+  isRetryableConflict,
+  isTransientDatabaseError,
+} from '../errors/transient-database-error';
 import { redactPath } from '../auth/credentials-in-url';
 import { markShedLoad } from '../errors/shed-load';
 import { UNSUPPORTED_MEDIA_TYPE } from '../errors/unsupported-media-type';
@@ -27,7 +31,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
   private readonly logger = new Logger('ExceptionFilter');
   /**
    * While the database is down every request fails the same way (hundreds a second): its cause is written once
-   * a minute, with how many were left out; each request's own line (a 503) still names its request id.
+   * a minute, with how many were left out; each request's own line (a 503) still names its request id. A deadlock
+   * or serialization failure that ran out of retries is a bug's trace, not an outage: each is written.
    */
   private readonly databaseUnavailable = new RepeatedWarnings(this.logger);
 
@@ -41,6 +46,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
         { err: exception, request_id: body.request_id },
         exception instanceof Error ? exception.message : 'Non-error thrown',
       );
+    } else if (headers && isRetryableConflict(exception)) {
+      this.logger.warn({ request_id: body.request_id }, `database conflict: ${String(exception)}`);
     } else if (headers) {
       this.databaseUnavailable.warn(
         `database unavailable: ${String(exception)} (request ${body.request_id})`,

@@ -6,6 +6,7 @@ import { describeEachDatabase } from '../../support/databases';
 
 const CREDIT_AFTER_SECS = 10;
 const OFFLINE_AFTER_SECS = 90;
+const LEASE_SECS = 60;
 
 /**
  * The control plane's clock row: a gap in it (no replica reached the database) is credited to the live leases
@@ -75,7 +76,7 @@ describeEachDatabase('the control plane clock', (database) => {
 
   it('credits a gap as long as the setting once: the lease keeps the time it had left, the node its time to beat', async () => {
     await lastMovedSecsAgo(60);
-    const { credited: outage, soFar } = await clock.tick(CREDIT_AFTER_SECS);
+    const { credited: outage, soFar } = await clock.tick(CREDIT_AFTER_SECS, LEASE_SECS);
     expect(outage).toEqual({ awaySecs: expect.any(Number), leasesExtended: 1 });
     expect(outage!.awaySecs).toBeGreaterThanOrEqual(60);
     expect(outage!.awaySecs).toBeLessThan(70);
@@ -86,13 +87,13 @@ describeEachDatabase('the control plane clock', (database) => {
     expect(await sweep()).toEqual({ expired: [], offline: [] });
     // Credited once: the next tick finds the clock moved.
     const left = await leaseLeftSecs();
-    expect(await clock.tick(CREDIT_AFTER_SECS)).toEqual({ credited: null, soFar });
+    expect(await clock.tick(CREDIT_AFTER_SECS, LEASE_SECS)).toEqual({ credited: null, soFar });
     expect(await leaseLeftSecs()).toBeLessThanOrEqual(left);
   });
 
   it('does not credit a shorter gap: the lease expires and the silent node goes offline (negative control)', async () => {
     await lastMovedSecsAgo(CREDIT_AFTER_SECS - 2);
-    expect((await clock.tick(CREDIT_AFTER_SECS)).credited).toBeNull();
+    expect((await clock.tick(CREDIT_AFTER_SECS, LEASE_SECS)).credited).toBeNull();
     expect(await sweep()).toEqual({ expired: [runId], offline: ['worker'] });
   });
 
@@ -103,7 +104,7 @@ describeEachDatabase('the control plane clock', (database) => {
     // No early sweep is planned for the lease past its time meanwhile (it would be planned again at once).
     expect(await leases.msUntilFirstLeaseExpiry(CREDIT_AFTER_SECS)).toBeNull();
     expect(await leases.msUntilFirstLeaseExpiry(0)).toBeLessThan(0);
-    expect((await clock.tick(CREDIT_AFTER_SECS)).credited).toMatchObject({ leasesExtended: 1 });
+    expect((await clock.tick(CREDIT_AFTER_SECS, LEASE_SECS)).credited).toMatchObject({ leasesExtended: 1 });
     expect(await sweep()).toEqual({ expired: [], offline: [] });
   });
 
@@ -113,7 +114,7 @@ describeEachDatabase('the control plane clock', (database) => {
   });
 
   it('credits nothing on a database no replica has ticked yet', async () => {
-    expect(await clock.tick(CREDIT_AFTER_SECS)).toEqual({
+    expect(await clock.tick(CREDIT_AFTER_SECS, LEASE_SECS)).toEqual({
       credited: null,
       soFar: { outages: 0, leasesExtended: 0, lastOutageSecs: null },
     });
@@ -122,11 +123,46 @@ describeEachDatabase('the control plane clock', (database) => {
 
   it('credits a gap once when replicas tick at the same moment', async () => {
     await lastMovedSecsAgo(60);
-    const ticks = await Promise.all([clock.tick(CREDIT_AFTER_SECS), clock.tick(CREDIT_AFTER_SECS)]);
+    const ticks = await Promise.all([
+      clock.tick(CREDIT_AFTER_SECS, LEASE_SECS),
+      clock.tick(CREDIT_AFTER_SECS, LEASE_SECS),
+    ]);
     expect(ticks.filter((tick) => tick.credited !== null)).toHaveLength(1);
     // The row counts it once too: whichever tick answered second read the count the first one left.
     expect(ticks.map((tick) => tick.soFar.outages)).toEqual([1, 1]);
     expect(await leaseLeftSecs()).toBeLessThanOrEqual(55.5);
     expect(await leaseLeftSecs()).toBeGreaterThan(50);
+  });
+
+  const leaseEndsIn = (secs: number) =>
+    fixture.session.query(
+      `UPDATE task_runs SET lease_expires_at = now() + make_interval(secs => $2) WHERE run_id = $1`,
+      [runId, secs],
+    );
+
+  it('neither credits nor holds a lease that had lapsed before the clock last moved', async () => {
+    await lastMovedSecsAgo(60);
+    await leaseEndsIn(-61);
+    const leases = fixture.moduleRef.get(EndedLeasesRepository);
+    expect(await leases.heldLive(runId, 'worker')).toBeNull();
+    expect((await clock.tick(CREDIT_AFTER_SECS, LEASE_SECS)).credited).toMatchObject({ leasesExtended: 0 });
+    expect((await sweep()).expired).toEqual([runId]);
+  });
+
+  it('holds a lease live when the clock last moved while the gap is not credited, and not once it is moved (negative control)', async () => {
+    await lastMovedSecsAgo(60);
+    const leases = fixture.moduleRef.get(EndedLeasesRepository);
+    expect(await leases.heldLive(runId, 'worker')).toMatchObject({ runId });
+    await lastMovedSecsAgo(0);
+    expect(await leases.heldLive(runId, 'worker')).toBeNull();
+  });
+
+  it('extends no lease past a lease from now: one renewed at the thaw, or a gap that was no outage', async () => {
+    // Renewed at the thaw, before the crediting tick: it has a whole lease already.
+    await lastMovedSecsAgo(600);
+    await leaseEndsIn(LEASE_SECS);
+    expect((await clock.tick(CREDIT_AFTER_SECS, LEASE_SECS)).credited).toMatchObject({ leasesExtended: 1 });
+    expect(await leaseLeftSecs()).toBeLessThanOrEqual(LEASE_SECS + 0.5);
+    expect(await leaseLeftSecs()).toBeGreaterThan(LEASE_SECS - 5);
   });
 });
