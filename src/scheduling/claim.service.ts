@@ -106,9 +106,7 @@ export class ClaimService implements OnModuleDestroy {
         if (runs.length > 0) {
           // The caller left while the statement ran: what it leased goes back at once, not to a closed socket.
           if (abandoned?.aborted) {
-            await this.release.handBack(
-              runs.map((run) => ({ runId: run.run_id, taskId: run.task_id, fence: run.fence })),
-            );
+            await this.handBack(runs);
             return null;
           }
           if (wokenByWork) this.wakeOne();
@@ -148,10 +146,15 @@ export class ClaimService implements OnModuleDestroy {
     if (callerGone()) return [];
     const runs = await this.leaseNow(nodeId, max, claimKey ?? null);
     if (runs.length === 0 || !callerGone()) return runs;
-    await this.release.handBack(
+    await this.handBack(runs);
+    return [];
+  }
+
+  /** Runs leased for a caller that is gone go back at once (`claim_abandoned`; see RunRelease.handBack). */
+  private handBack(runs: LeasedRunDto[]): Promise<void> {
+    return this.release.handBack(
       runs.map((run) => ({ runId: run.run_id, taskId: run.task_id, fence: run.fence })),
     );
-    return [];
   }
 
   /** One claim statement and what follows a lease: metrics, the sweeper's deadline, the result's facts, events. */
