@@ -102,15 +102,15 @@ export class ClaimService implements OnModuleDestroy {
           return null;
         }
         const missedBefore = this.missedWakeUps;
-        const runs = await this.leaseNow(nodeId, max, claimKey ?? null);
-        if (runs.length > 0) {
+        const claimed = await this.leaseNow(nodeId, max, claimKey ?? null);
+        if (claimed.length > 0) {
           // The caller left while the statement ran: what it leased goes back at once, not to a closed socket.
           if (abandoned?.aborted) {
-            await this.handBack(runs);
+            await this.handBack(claimed);
             return null;
           }
           if (wokenByWork) this.wakeOne();
-          return { runs };
+          return { runs: claimed.map((run) => this.toLeasedRun(run)) };
         }
         // Read once per poll, and only when there was nothing to lease: a quarantined node's claim leases
         // nothing (the claim statement skips it) and learns why here.
@@ -144,21 +144,24 @@ export class ClaimService implements OnModuleDestroy {
     callerGone: () => boolean = () => false,
   ): Promise<LeasedRunDto[]> {
     if (callerGone()) return [];
-    const runs = await this.leaseNow(nodeId, max, claimKey ?? null);
-    if (runs.length === 0 || !callerGone()) return runs;
-    await this.handBack(runs);
+    const claimed = await this.leaseNow(nodeId, max, claimKey ?? null);
+    if (claimed.length === 0 || !callerGone()) return claimed.map((run) => this.toLeasedRun(run));
+    await this.handBack(claimed);
     return [];
   }
 
-  /** Runs leased for a caller that is gone go back at once (`claim_abandoned`; see RunRelease.handBack). */
-  private handBack(runs: LeasedRunDto[]): Promise<void> {
+  /**
+   * Runs leased for a caller that is gone go back at once (`claim_abandoned`; see RunRelease.handBack), but not
+   * one a repeat of the claim (its retry) has answered with since: `replays` tells them apart.
+   */
+  private handBack(runs: ClaimedRun[]): Promise<void> {
     return this.release.handBack(
-      runs.map((run) => ({ runId: run.run_id, taskId: run.task_id, fence: run.fence })),
+      runs.map(({ runId, taskId, fence, replays }) => ({ runId, taskId, fence, replays })),
     );
   }
 
   /** One claim statement and what follows a lease: metrics, the sweeper's deadline, the result's facts, events. */
-  private async leaseNow(nodeId: string, max: number, claimKey: string | null): Promise<LeasedRunDto[]> {
+  private async leaseNow(nodeId: string, max: number, claimKey: string | null): Promise<ClaimedRun[]> {
     const started = performance.now();
     const claimed = await this.claimNow(nodeId, max, claimKey);
     // A repeat leased nothing: counted as `leased` it would inflate the lease rate the histogram is read for.
@@ -169,7 +172,7 @@ export class ClaimService implements OnModuleDestroy {
     this.sweeper.leaseGranted(new Date(Math.min(...claimed.map((run) => run.leaseExpiresAt.getTime()))));
     this.leased.remember(nodeId, claimed);
     this.events.publish(...claimed.map((run) => run.taskId));
-    return claimed.map((run) => this.toLeasedRun(run));
+    return claimed;
   }
 
   /**

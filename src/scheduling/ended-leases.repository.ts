@@ -104,14 +104,22 @@ export class EndedLeasesRepository {
 
   /**
    * Ends one lease its node will not deliver (a result refused, a claim whose caller left: see RunRelease);
-   * null when it no longer holds.
+   * null when it no longer holds. `replays` (a claim's hand-back): how many repeats of that claim had answered
+   * with the run when it did; a lease a later repeat (the agent's retry, same Idempotency-Key) answered with
+   * meanwhile is not ended, since a live agent holds it now.
    */
-  async endUndelivered(runId: string, fence: string, outcome: string): Promise<EndedLease | null> {
+  async endUndelivered(
+    runId: string,
+    fence: string,
+    outcome: string,
+    replays?: number,
+  ): Promise<EndedLease | null> {
     const [row] = await this.db.query<EndedLeaseRow>(
       `UPDATE task_runs SET status = 'expired', outcome = $3, completed_at = now()
         WHERE run_id = $1 AND fence = $2::bigint AND status = 'leased'
+          AND ($4::int IS NULL OR claim_replays = $4::int)
         RETURNING ${ENDED_LEASE_COLUMNS}`,
-      [runId, fence, outcome],
+      [runId, fence, outcome, replays ?? null],
     );
     return row ? toEndedLease(row) : null;
   }

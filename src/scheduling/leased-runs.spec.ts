@@ -17,6 +17,7 @@ const claimed = (runId: string, overrides: Partial<ClaimedRun> = {}): ClaimedRun
   nodePublicKey: 'key',
   completesAlone: true,
   replayed: false,
+  replays: 0,
   ...overrides,
 });
 

@@ -48,6 +48,8 @@ interface UndeliveredRun {
   runId: string;
   taskId: string;
   fence: string;
+  /** A claim's run: how many repeats of the claim had answered with it when this one did (ClaimedRun.replays). */
+  replays?: number;
 }
 
 /** What returnUndelivered did; announced once its transaction has committed. */
@@ -275,7 +277,7 @@ export class RunRelease implements OnModuleInit {
   private async returnUndelivered(runs: UndeliveredRun[], outcome: RunOutcome): Promise<UndeliveredEffect> {
     const effect: UndeliveredEffect = { outcome, requeued: 0, taskIds: [] };
     for (const run of runs) {
-      if (await this.leases.endUndelivered(run.runId, run.fence, outcome))
+      if (await this.leases.endUndelivered(run.runId, run.fence, outcome, run.replays))
         await this.returnSlot(effect, run.taskId);
     }
     return effect;

@@ -6,6 +6,9 @@ import { useTestApp } from '../support/app';
 import { bearer, newSession, Session } from '../support/auth';
 import { eventually } from '../support/eventually';
 import { getTask, submitTask } from '../support/tasks';
+import { ClaimsRepository } from '../../src/scheduling/claims.repository';
+import { RunRelease } from '../../src/scheduling/run-release';
+import { SchedulingConfig } from '../../src/scheduling/scheduling.config';
 
 /**
  * An agent that stops or restarts during a long-poll claim closes its connection. The claim must stop with it:
@@ -164,5 +167,53 @@ describe('a claim whose caller went away while its statement ran (PostgreSQL)', 
     expect(answer.json<{ next_runs: { task_id: string }[] }>().next_runs.map((r) => r.task_id)).toEqual([
       third.task_id,
     ]);
+  });
+
+  /**
+   * The abandoned claim's hand-back races its own caller's retry: the agent timed out, and its retry with the
+   * same Idempotency-Key was answered with the runs the first claim had just leased. Called in that order here
+   * (the first claim's statement, the retry over HTTP, then the first claim's hand-back), deterministically.
+   */
+  it('leaves alone a run that a retry of the claim (same Idempotency-Key) was answered with meanwhile', async () => {
+    const claims = ctx.app.get(ClaimsRepository);
+    const release = ctx.app.get(RunRelease);
+    const { maxConcurrentRuns, leaseSecs } = ctx.app.get(SchedulingConfig);
+    const agent = await TestAgent.register(ctx.app, bearer(bob.accessToken));
+    const leaseFor = (key: string) => claims.claim(agent.nodeId, 1, maxConcurrentRuns, leaseSecs, key);
+    const runStatus = async (runId: string) =>
+      (
+        await ctx.dataSource.query<{ status: string; outcome: string | null }[]>(
+          `SELECT status, outcome FROM task_runs WHERE run_id = $1`,
+          [runId],
+        )
+      )[0];
+
+    const task = await submitTask(ctx.app, bearer(alice.accessToken));
+    const [first] = await leaseFor('retried-claim');
+    expect({ task: first.taskId, replays: first.replays }).toEqual({ task: task.task_id, replays: 0 });
+    const [retried] = await agent.claim({ max: 1, wait_ms: 0 }, { 'idempotency-key': 'retried-claim' });
+    expect({ run: retried.run_id, fence: retried.fence }).toEqual({ run: first.runId, fence: first.fence });
+    await release.handBack([first]);
+    expect(await runStatus(first.runId)).toEqual({ status: 'leased', outcome: null });
+    expect((await agent.report(retried, 'ok', 1)).statusCode).toBe(200);
+    expect((await getTask(ctx.app, task.task_id, bearer(alice.accessToken))).status).toBe('completed');
+
+    // Negative controls: with no repeat in between, the hand-back ends the lease; and a repeat whose own caller
+    // left hands back what it was answered with.
+    const lone = await submitTask(ctx.app, bearer(alice.accessToken));
+    const [abandoned] = await leaseFor('lone-claim');
+    expect(abandoned.taskId).toBe(lone.task_id);
+    await release.handBack([abandoned]);
+    expect(await runStatus(abandoned.runId)).toEqual({ status: 'expired', outcome: 'claim_abandoned' });
+    await submitTask(ctx.app, bearer(alice.accessToken));
+    const [again] = await leaseFor('repeated-claim');
+    const [repeat] = await leaseFor('repeated-claim');
+    expect({ run: repeat.runId, replayed: repeat.replayed, replays: repeat.replays }).toEqual({
+      run: again.runId,
+      replayed: true,
+      replays: 1,
+    });
+    await release.handBack([repeat]);
+    expect(await runStatus(repeat.runId)).toEqual({ status: 'expired', outcome: 'claim_abandoned' });
   });
 });
