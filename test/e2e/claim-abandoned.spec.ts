@@ -6,6 +6,7 @@ import { useTestApp } from '../support/app';
 import { bearer, newSession, Session } from '../support/auth';
 import { eventually } from '../support/eventually';
 import { getTask, submitTask } from '../support/tasks';
+import { ClaimService } from '../../src/scheduling/claim.service';
 import { ClaimsRepository } from '../../src/scheduling/claims.repository';
 import { RunRelease } from '../../src/scheduling/run-release';
 import { SchedulingConfig } from '../../src/scheduling/scheduling.config';
@@ -215,5 +216,30 @@ describe('a claim whose caller went away while its statement ran (PostgreSQL)', 
     });
     await release.handBack([repeat]);
     expect(await runStatus(repeat.runId)).toEqual({ status: 'expired', outcome: 'claim_abandoned' });
+  });
+
+  it("hands back what a result's Claim-Next leased when its caller left during the claim statement", async () => {
+    const claims = ctx.app.get(ClaimService);
+    const agent = await TestAgent.register(ctx.app, bearer(bob.accessToken));
+    await submitTask(ctx.app, bearer(alice.accessToken));
+    // The caller is there when the claim starts and gone when it ends (its connection closed meanwhile).
+    let looks = 0;
+    const goneAfterTheClaim = () => ++looks > 1;
+    expect(await claims.claimNext(agent.nodeId, 1, undefined, goneAfterTheClaim)).toEqual([]);
+    expect(looks).toBe(2);
+    const runs = await ctx.dataSource.query<{ task_id: string; status: string; outcome: string }[]>(
+      `SELECT task_id, status, outcome FROM task_runs WHERE node_id = $1`,
+      [agent.nodeId],
+    );
+    expect(runs).toEqual([expect.objectContaining({ status: 'expired', outcome: 'claim_abandoned' })]);
+    const [{ status, attempts }] = await ctx.dataSource.query<{ status: string; attempts: number }[]>(
+      `SELECT status, attempts FROM tasks WHERE task_id = $1`,
+      [runs[0].task_id],
+    );
+    expect({ status, attempts }).toEqual({ status: 'pending', attempts: 0 });
+    // Negative control: a caller still there gets the run.
+    const other = await TestAgent.register(ctx.app, bearer(bob.accessToken));
+    const [run] = await claims.claimNext(other.nodeId, 1, undefined, () => false);
+    expect(run?.task_id).toBe(runs[0].task_id);
   });
 });
