@@ -8,8 +8,11 @@ import { DatabaseSession } from '../database/transaction-runner';
  * perhaps before the tick that credits the gap, and would end every lease and node the outage made late.
  */
 export const uncreditedOutageSql = (creditAfterSecs: string): string =>
-  `EXISTS (SELECT 1 FROM control_plane_clock c
-            WHERE ${creditAfterSecs}::float8 > 0 AND c.seen_at < now() - make_interval(secs => ${creditAfterSecs}::float8))`;
+  `EXISTS (SELECT 1 FROM control_plane_clock c WHERE ${clockStaleSql(creditAfterSecs)})`;
+
+/** SQL on the clock row `c`: no replica has moved it for `creditAfterSecs` (a parameter or a literal; 0: off). */
+const clockStaleSql = (creditAfterSecs: string): string =>
+  `${creditAfterSecs}::float8 > 0 AND c.seen_at < now() - make_interval(secs => ${creditAfterSecs}::float8)`;
 
 /**
  * SQL, true while the lease of the run row `alias` holds: before its time, or, while an outage may be under way
@@ -25,8 +28,7 @@ export function leaseHoldsSql(alias: string, creditAfterSecs: number): string {
     throw new Error(`not a whole number of seconds: ${creditAfterSecs}`);
   return `(${alias}.lease_expires_at > now()
            OR EXISTS (SELECT 1 FROM control_plane_clock c
-                       WHERE ${creditAfterSecs} > 0 AND c.seen_at < now() - make_interval(secs => ${creditAfterSecs})
-                         AND ${alias}.lease_expires_at > c.seen_at))`;
+                       WHERE ${clockStaleSql(String(creditAfterSecs))} AND ${alias}.lease_expires_at > c.seen_at))`;
 }
 
 /** An outage the tick found and credited. */
