@@ -35,7 +35,7 @@ import { FailedRunRetry20261207130000 } from './20261207130000-FailedRunRetry';
 import { FairShareOrder20261207140000 } from './20261207140000-FairShareOrder';
 import { ControlPlaneClock20261207210000 } from './20261207210000-ControlPlaneClock';
 import { ControlPlaneClockCounts20261208000000 } from './20261208000000-ControlPlaneClockCounts';
-import { ClaimReplayMark20261208100000 } from './20261208100000-ClaimReplayMark';
+import { ClaimHolders20261208100000 } from './20261208100000-ClaimHolders';
 
 /** Every migration, in order. A new migration is added here as well as in its own file. */
 export const MIGRATIONS = [
@@ -76,5 +76,5 @@ export const MIGRATIONS = [
   FairShareOrder20261207140000,
   ControlPlaneClock20261207210000,
   ControlPlaneClockCounts20261208000000,
-  ClaimReplayMark20261208100000,
+  ClaimHolders20261208100000,
 ];

@@ -152,12 +152,10 @@ export class ClaimService implements OnModuleDestroy {
 
   /**
    * Runs leased for a caller that is gone go back at once (`claim_abandoned`; see RunRelease.handBack), but not
-   * one a repeat of the claim (its retry) has answered with since: `replays` tells them apart.
+   * one a retry of the claim (same Idempotency-Key) was answered with too.
    */
   private handBack(runs: ClaimedRun[]): Promise<void> {
-    return this.release.handBack(
-      runs.map(({ runId, taskId, fence, replays }) => ({ runId, taskId, fence, replays })),
-    );
+    return this.release.handBack(runs.map(({ runId, taskId, fence }) => ({ runId, taskId, fence })));
   }
 
   /** One claim statement and what follows a lease: metrics, the sweeper's deadline, the result's facts, events. */

@@ -26,8 +26,6 @@ export interface ClaimedRun {
   completesAlone: boolean;
   /** Leased by an earlier claim with the same key (a repeat), not by this one. */
   replayed: boolean;
-  /** How many repeats have answered with this run, this one included (0 for the claim that leased it). */
-  replays: number;
 }
 
 /**
@@ -85,7 +83,6 @@ export class ClaimsRepository {
       public_key: string | null;
       completes_alone: boolean;
       replayed: boolean;
-      claim_replays: number;
     }>(
       // Security, the owner's disabled_at: a long poll authenticated before its owner was disabled must not lease
       // work to a node whose key is now refused (the run could never be reported and would wait out its lease).
@@ -108,17 +105,17 @@ export class ClaimsRepository {
          -- Only while the node may still claim (security: a node quarantined, rejected or deleted since must
          -- not keep its leases alive by replaying; it gets what a fresh claim would, e.g. the 403).
          -- Within the run's time, as a heartbeat's renewal (leaseDeadline): repeats keep no lease alive past it.
-         -- Counted: a hand-back of an earlier answer's runs (its caller left) must now leave them alone.
+         -- One more answer a live caller may hold: a hand-back of another (its caller left) leaves the run alone.
          UPDATE task_runs r
             SET lease_expires_at = LEAST(now() + $4::int * interval '1 second', ${leaseDeadline('r', 't')}),
-                claim_replays = r.claim_replays + 1
+                claim_holders = r.claim_holders + 1
            FROM tasks t
           WHERE $5::varchar IS NOT NULL AND EXISTS (SELECT 1 FROM node) AND r.node_id = $1 AND r.claim_key = $5
             AND r.status = 'leased' AND ${leaseHoldsSql('r', this.outages.creditAfterSecs)} AND t.task_id = r.task_id
             AND ${leaseDeadline('r', 't')} > now()
          RETURNING r.run_id, r.task_id, r.fence, r.lease_expires_at, t.task_type, t.inputs, t.args,
                    t.deterministic, t.module_id, t.circuit_id, t.max_execution_time_sec, r.inputs_hash,
-                   (t.min_nodes = 1 OR t.run_target = 1) AS completes_alone, r.claim_replays),
+                   (t.min_nodes = 1 OR t.run_target = 1) AS completes_alone),
        slots AS (
          SELECT CASE WHEN EXISTS (SELECT 1 FROM replayed) THEN 0
                 ELSE GREATEST(0, LEAST($2::int, $3::int - (
@@ -199,12 +196,11 @@ export class ClaimsRepository {
        SELECT r.run_id, r.task_id, r.fence, r.lease_expires_at, c.task_type, c.inputs, c.args, c.deterministic,
               c.module_id, c.circuit_id, c.max_execution_time_sec, c.inputs_hash,
               (SELECT public_key FROM node) AS public_key, (c.min_nodes = 1 OR c.run_target = 1) AS completes_alone,
-              false AS replayed, 0 AS claim_replays
+              false AS replayed
          FROM runs r JOIN claimed c ON c.task_id = r.task_id
        UNION ALL
        SELECT run_id, task_id, fence, lease_expires_at, task_type, inputs, args, deterministic, module_id,
-              circuit_id, max_execution_time_sec, inputs_hash, (SELECT public_key FROM node), completes_alone, true,
-              claim_replays
+              circuit_id, max_execution_time_sec, inputs_hash, (SELECT public_key FROM node), completes_alone, true
          FROM replayed
         ORDER BY fence`,
       [nodeId, max, maxConcurrent, leaseSecs, claimKey],
@@ -225,7 +221,6 @@ export class ClaimsRepository {
       nodePublicKey: row.public_key,
       completesAlone: row.completes_alone,
       replayed: row.replayed,
-      replays: Number(row.claim_replays),
     }));
   }
 }

@@ -102,26 +102,34 @@ export class EndedLeasesRepository {
     return row ? { runId: row.run_id, taskId: row.task_id, fence: String(row.fence) } : null;
   }
 
-  /**
-   * Ends one lease its node will not deliver (a result refused, a claim whose caller left: see RunRelease);
-   * null when it no longer holds. `replays` (a claim's hand-back): how many repeats of that claim had answered
-   * with the run when it did; a lease a later repeat (the agent's retry, same Idempotency-Key) answered with
-   * meanwhile is not ended, since a live agent holds it now.
-   */
-  async endUndelivered(
-    runId: string,
-    fence: string,
-    outcome: string,
-    replays?: number,
-  ): Promise<EndedLease | null> {
+  /** Ends one lease its node will not deliver (a result refused: see RunRelease); null when it no longer holds. */
+  async endUndelivered(runId: string, fence: string, outcome: string): Promise<EndedLease | null> {
     const [row] = await this.db.query<EndedLeaseRow>(
       `UPDATE task_runs SET status = 'expired', outcome = $3, completed_at = now()
         WHERE run_id = $1 AND fence = $2::bigint AND status = 'leased'
-          AND ($4::int IS NULL OR claim_replays = $4::int)
         RETURNING ${ENDED_LEASE_COLUMNS}`,
-      [runId, fence, outcome, replays ?? null],
+      [runId, fence, outcome],
     );
     return row ? toEndedLease(row) : null;
+  }
+
+  /**
+   * A claim whose caller left gives up its answer with this run (`claim_holders` one less). The lease ends
+   * (`claim_abandoned`) only when no answer is left that a live caller may hold: a retry of the same claim (same
+   * Idempotency-Key) may have been answered with the run, before this claim's statement or after it, and its
+   * agent holds the run now. null when the lease did not end.
+   */
+  async abandonClaimed(runId: string, fence: string): Promise<EndedLease | null> {
+    const [row] = await this.db.query<EndedLeaseRow & { status: string }>(
+      `UPDATE task_runs SET claim_holders = claim_holders - 1,
+              status = CASE WHEN claim_holders <= 1 THEN 'expired' ELSE status END,
+              outcome = CASE WHEN claim_holders <= 1 THEN 'claim_abandoned' ELSE outcome END,
+              completed_at = CASE WHEN claim_holders <= 1 THEN now() ELSE completed_at END
+        WHERE run_id = $1 AND fence = $2::bigint AND status = 'leased'
+        RETURNING ${ENDED_LEASE_COLUMNS}, status`,
+      [runId, fence],
+    );
+    return row?.status === 'expired' ? toEndedLease(row) : null;
   }
 
   /**

@@ -17,7 +17,6 @@ const claimed = (runId: string, overrides: Partial<ClaimedRun> = {}): ClaimedRun
   nodePublicKey: 'key',
   completesAlone: true,
   replayed: false,
-  replays: 0,
   ...overrides,
 });
 

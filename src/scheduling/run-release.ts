@@ -48,8 +48,6 @@ interface UndeliveredRun {
   runId: string;
   taskId: string;
   fence: string;
-  /** A claim's run: how many repeats of the claim had answered with it when this one did (ClaimedRun.replays). */
-  replays?: number;
 }
 
 /** What returnUndelivered did; announced once its transaction has committed. */
@@ -227,10 +225,12 @@ export class RunRelease implements OnModuleInit {
   }
 
   /**
-   * Runs a claim leased for a caller that had gone meanwhile (its connection closed while the claim statement
-   * ran): nobody will run them. Each lease ends now (outcome `claim_abandoned`) and its task gets back the slot
-   * and the attempt, queued again at once, as if that claim had not happened: no fault of the task's, nor of
-   * the node's (an agent stopping or restarting), where the run waited out its lease and counted as lost.
+   * Runs a claim leased or replayed for a caller that had gone meanwhile (its connection closed while the claim
+   * statement ran): that caller will not run them. Each lease ends now (outcome `claim_abandoned`) unless another
+   * answer with the run may have reached a live caller (see EndedLeasesRepository.abandonClaimed), and its task
+   * gets back the slot and the attempt, queued again at once, as if that claim had not happened: no fault of the
+   * task's, nor of the node's (an agent stopping or restarting), where the run waited out its lease and counted
+   * as lost.
    */
   async handBack(runs: UndeliveredRun[]): Promise<void> {
     this.announceUndelivered(await this.tx.run(() => this.returnUndelivered(runs, 'claim_abandoned')));
@@ -277,8 +277,11 @@ export class RunRelease implements OnModuleInit {
   private async returnUndelivered(runs: UndeliveredRun[], outcome: RunOutcome): Promise<UndeliveredEffect> {
     const effect: UndeliveredEffect = { outcome, requeued: 0, taskIds: [] };
     for (const run of runs) {
-      if (await this.leases.endUndelivered(run.runId, run.fence, outcome, run.replays))
-        await this.returnSlot(effect, run.taskId);
+      const ended =
+        outcome === 'claim_abandoned'
+          ? await this.leases.abandonClaimed(run.runId, run.fence)
+          : await this.leases.endUndelivered(run.runId, run.fence, outcome);
+      if (ended) await this.returnSlot(effect, run.taskId);
     }
     return effect;
   }

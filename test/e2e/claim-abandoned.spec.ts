@@ -172,15 +172,11 @@ describe('a claim whose caller went away while its statement ran (PostgreSQL)', 
 
   /**
    * The abandoned claim's hand-back races its own caller's retry: the agent timed out, and its retry with the
-   * same Idempotency-Key was answered with the runs the first claim had just leased. Called in that order here
-   * (the first claim's statement, the retry over HTTP, then the first claim's hand-back), deterministically.
+   * same Idempotency-Key was answered with the same runs, its statement running before or after the abandoned
+   * one's (another replica, a thaw). Called here in each order (the statements, then the abandoned claim's
+   * hand-back), deterministically.
    */
-  it('leaves alone a run that a retry of the claim (same Idempotency-Key) was answered with meanwhile', async () => {
-    const claims = ctx.app.get(ClaimsRepository);
-    const release = ctx.app.get(RunRelease);
-    const { maxConcurrentRuns, leaseSecs } = ctx.app.get(SchedulingConfig);
-    const agent = await TestAgent.register(ctx.app, bearer(bob.accessToken));
-    const leaseFor = (key: string) => claims.claim(agent.nodeId, 1, maxConcurrentRuns, leaseSecs, key);
+  describe('a retry of an abandoned claim', () => {
     const runStatus = async (runId: string) =>
       (
         await ctx.dataSource.query<{ status: string; outcome: string | null }[]>(
@@ -188,34 +184,73 @@ describe('a claim whose caller went away while its statement ran (PostgreSQL)', 
           [runId],
         )
       )[0];
+    const leaseFor = async (agent: TestAgent, key: string) => {
+      const { maxConcurrentRuns, leaseSecs } = ctx.app.get(SchedulingConfig);
+      const runs = await ctx.app
+        .get(ClaimsRepository)
+        .claim(agent.nodeId, 1, maxConcurrentRuns, leaseSecs, key);
+      expect(runs).toHaveLength(1);
+      return runs[0];
+    };
+    const handBack = (run: { runId: string; taskId: string; fence: string }) =>
+      ctx.app.get(RunRelease).handBack([run]);
 
-    const task = await submitTask(ctx.app, bearer(alice.accessToken));
-    const [first] = await leaseFor('retried-claim');
-    expect({ task: first.taskId, replays: first.replays }).toEqual({ task: task.task_id, replays: 0 });
-    const [retried] = await agent.claim({ max: 1, wait_ms: 0 }, { 'idempotency-key': 'retried-claim' });
-    expect({ run: retried.run_id, fence: retried.fence }).toEqual({ run: first.runId, fence: first.fence });
-    await release.handBack([first]);
-    expect(await runStatus(first.runId)).toEqual({ status: 'leased', outcome: null });
-    expect((await agent.report(retried, 'ok', 1)).statusCode).toBe(200);
-    expect((await getTask(ctx.app, task.task_id, bearer(alice.accessToken))).status).toBe('completed');
-
-    // Negative controls: with no repeat in between, the hand-back ends the lease; and a repeat whose own caller
-    // left hands back what it was answered with.
-    const lone = await submitTask(ctx.app, bearer(alice.accessToken));
-    const [abandoned] = await leaseFor('lone-claim');
-    expect(abandoned.taskId).toBe(lone.task_id);
-    await release.handBack([abandoned]);
-    expect(await runStatus(abandoned.runId)).toEqual({ status: 'expired', outcome: 'claim_abandoned' });
-    await submitTask(ctx.app, bearer(alice.accessToken));
-    const [again] = await leaseFor('repeated-claim');
-    const [repeat] = await leaseFor('repeated-claim');
-    expect({ run: repeat.runId, replayed: repeat.replayed, replays: repeat.replays }).toEqual({
-      run: again.runId,
-      replayed: true,
-      replays: 1,
+    it('keeps the run leased to the retry answered after the abandoned claim', async () => {
+      const agent = await TestAgent.register(ctx.app, bearer(bob.accessToken));
+      const task = await submitTask(ctx.app, bearer(alice.accessToken));
+      const abandoned = await leaseFor(agent, 'retried-after');
+      expect(abandoned.taskId).toBe(task.task_id);
+      const [retried] = await agent.claim({ max: 1, wait_ms: 0 }, { 'idempotency-key': 'retried-after' });
+      expect({ run: retried.run_id, fence: retried.fence }).toEqual({
+        run: abandoned.runId,
+        fence: abandoned.fence,
+      });
+      await handBack(abandoned);
+      expect(await runStatus(abandoned.runId)).toEqual({ status: 'leased', outcome: null });
+      expect((await agent.report(retried, 'ok', 1)).statusCode).toBe(200);
+      expect((await getTask(ctx.app, task.task_id, bearer(alice.accessToken))).status).toBe('completed');
     });
-    await release.handBack([repeat]);
-    expect(await runStatus(repeat.runId)).toEqual({ status: 'expired', outcome: 'claim_abandoned' });
+
+    it('keeps the run leased to the retry answered before the abandoned claim', async () => {
+      const agent = await TestAgent.register(ctx.app, bearer(bob.accessToken));
+      const task = await submitTask(ctx.app, bearer(alice.accessToken));
+      const [retried] = await agent.claim({ max: 1, wait_ms: 0 }, { 'idempotency-key': 'retried-before' });
+      expect(retried.task_id).toBe(task.task_id);
+      const abandoned = await leaseFor(agent, 'retried-before');
+      expect({ run: abandoned.runId, replayed: abandoned.replayed }).toEqual({
+        run: retried.run_id,
+        replayed: true,
+      });
+      await handBack(abandoned);
+      expect(await runStatus(retried.run_id)).toEqual({ status: 'leased', outcome: null });
+      expect((await agent.report(retried, 'ok', 1)).statusCode).toBe(200);
+      expect((await getTask(ctx.app, task.task_id, bearer(alice.accessToken))).status).toBe('completed');
+    });
+
+    it('ends the lease once every claim answered with it has handed it back (negative controls)', async () => {
+      const agent = await TestAgent.register(ctx.app, bearer(bob.accessToken));
+      await submitTask(ctx.app, bearer(alice.accessToken));
+      const alone = await leaseFor(agent, 'no-retry');
+      await handBack(alone);
+      expect(await runStatus(alone.runId)).toEqual({ status: 'expired', outcome: 'claim_abandoned' });
+      const [{ status, attempts }] = await ctx.dataSource.query<{ status: string; attempts: number }[]>(
+        `SELECT status, attempts FROM tasks WHERE task_id = $1`,
+        [alone.taskId],
+      );
+      expect({ status, attempts }).toEqual({ status: 'pending', attempts: 0 });
+
+      const other = await TestAgent.register(ctx.app, bearer(bob.accessToken));
+      const first = await leaseFor(other, 'both-gone');
+      const repeat = await leaseFor(other, 'both-gone');
+      expect({ run: repeat.runId, replayed: repeat.replayed }).toEqual({ run: first.runId, replayed: true });
+      await handBack(repeat);
+      expect(await runStatus(first.runId)).toEqual({ status: 'leased', outcome: null });
+      await handBack(first);
+      expect(await runStatus(first.runId)).toEqual({ status: 'expired', outcome: 'claim_abandoned' });
+      // A hand-back of a lease already ended changes nothing.
+      await handBack(first);
+      expect(await runStatus(first.runId)).toEqual({ status: 'expired', outcome: 'claim_abandoned' });
+    });
   });
 
   it("hands back what a result's Claim-Next leased when its caller left during the claim statement", async () => {
