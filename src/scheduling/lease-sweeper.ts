@@ -72,7 +72,8 @@ export class LeaseSweeper extends IntervalSweep {
       if (effect.leases < BATCH) break;
     }
     for (let round = 0; round < MAX_ROUNDS; round++) {
-      const failed = await this.tasks.expireQueued(BATCH);
+      // One transaction: expireQueued locks its batch, then re-checks it in a statement of its own.
+      const failed = await this.tx.run(() => this.tasks.expireQueued(BATCH));
       report.queueTimeouts += failed.length;
       for (const task of failed) this.metrics.taskFinished(task.taskType, 'failed');
       this.events.publish(...failed.map((task) => task.taskId));

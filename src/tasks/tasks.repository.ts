@@ -273,20 +273,30 @@ export class TasksRepository {
 
   /**
    * Tasks waiting for a node past their queue timeout fail: pending ones no node claimed, and quorum tasks
-   * still seeking a run (a batch per call, oldest deadline first). The
-   * batch is chosen once (ARRAY(...) is an InitPlan) and updated by primary key: written as `task_id IN (SELECT
-   * …)` plus the conditions again, a database without statistics (PGlite until EmbeddedVacuum's first pass) planned the subquery
-   * inside a nested loop over every pending task, rescanning the queue once per queued task — 420 ms of the
-   * embedded server's only thread at 1 000 pending. FOR UPDATE re-checked the conditions on each row's newest
-   * version and holds its lock until the update, so they still hold there.
+   * still seeking a run (a batch per call, oldest deadline first). In the caller's transaction, two statements:
+   * the batch is locked first (lockQueuedPastTimeout), then failed by failLockedQueued, whose own snapshot sees
+   * every claim that committed before the locks, and no claim can lease a locked task (claims skip locked rows).
+   * One statement could not tell: a claim that leased a quorum task's next run and committed while the statement
+   * ran had its task row re-checked under FOR UPDATE, but not the NOT EXISTS over task_runs, which reads the
+   * statement's older snapshot, so the task failed with a live lease on it.
    */
   async expireQueued(limit: number): Promise<{ taskId: string; taskType: TaskType }[]> {
+    const taskIds = await this.lockQueuedPastTimeout(limit);
+    return taskIds.length === 0 ? [] : this.failLockedQueued(taskIds);
+  }
+
+  /**
+   * Locks up to `limit` tasks of each kind that expireQueued fails, oldest deadline first. Chosen once (ARRAY(...)
+   * is an InitPlan): written as `task_id IN (SELECT …)` plus the conditions again, a database without statistics
+   * (PGlite until EmbeddedVacuum's first pass) planned the subquery inside a nested loop over every pending task,
+   * rescanning the queue once per queued task — 420 ms of the embedded server's only thread at 1 000 pending.
+   */
+  private async lockQueuedPastTimeout(limit: number): Promise<string[]> {
     // The second batch: quorum tasks between runs (running, seeking another run, none leased), which would
     // otherwise wait forever for a node of another owner that never comes. Running tasks are few (in flight),
     // found through idx_tasks_open_status.
-    const rows = await this.db.query<{ task_id: string; task_type: TaskType }>(
-      `UPDATE tasks SET status = 'failed', status_reason = 'queue_timeout', completed_at = now(), updated_at = now()
-        WHERE task_id = ANY (ARRAY(
+    const [row] = await this.db.query<{ ids: string[] }>(
+      `SELECT ARRAY(
                 SELECT task_id FROM tasks
                  WHERE status = 'pending' AND queue_expires_at <= now() AND active_runs = 0
                  ORDER BY queue_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
@@ -294,9 +304,22 @@ export class TasksRepository {
                 SELECT t.task_id FROM tasks t
                  WHERE t.status = 'running' AND t.queue_expires_at <= now() AND t.active_runs < t.run_target
                    AND NOT EXISTS (SELECT 1 FROM task_runs r WHERE r.task_id = t.task_id AND r.status = 'leased')
-                 LIMIT $1 FOR UPDATE OF t SKIP LOCKED))
-        RETURNING task_id, task_type`,
+                 LIMIT $1 FOR UPDATE OF t SKIP LOCKED) AS ids`,
       [limit],
+    );
+    return row?.ids ?? [];
+  }
+
+  /** Fails the locked tasks of `taskIds` that are still waiting for a node past their queue timeout. */
+  async failLockedQueued(taskIds: string[]): Promise<{ taskId: string; taskType: TaskType }[]> {
+    const rows = await this.db.query<{ task_id: string; task_type: TaskType }>(
+      `UPDATE tasks t SET status = 'failed', status_reason = 'queue_timeout', completed_at = now(), updated_at = now()
+        WHERE t.task_id = ANY ($1::uuid[]) AND t.queue_expires_at <= now()
+          AND ((t.status = 'pending' AND t.active_runs = 0)
+               OR (t.status = 'running' AND t.active_runs < t.run_target
+                   AND NOT EXISTS (SELECT 1 FROM task_runs r WHERE r.task_id = t.task_id AND r.status = 'leased')))
+        RETURNING t.task_id, t.task_type`,
+      [taskIds],
     );
     return rows.map((row) => ({ taskId: row.task_id, taskType: row.task_type }));
   }
