@@ -1,5 +1,5 @@
 import { ClaimsRepository } from '../../src/scheduling/claims.repository';
-import { DatabaseFixture, databaseFixture } from './database-fixture';
+import { DatabaseFixture, databaseFixture, insertNodeOwner } from './database-fixture';
 import { TestDatabaseKind } from './databases';
 
 export interface ClaimFixture extends DatabaseFixture {
@@ -16,14 +16,7 @@ export async function claimFixture(
 ): Promise<ClaimFixture> {
   const fixture = await databaseFixture(database, [ClaimsRepository]);
   const { session } = fixture;
-  const [{ user_id }] = await session.query<{ user_id: string }>(
-    `INSERT INTO users (username, password_hash, role) VALUES ('claimer', 'x', 'user') RETURNING user_id`,
-  );
-  await session.query(
-    `INSERT INTO nodes (node_id, owner_id, region, node_type, bandwidth_mbps, cpu_cores, memory_gb, status, public_key)
-     VALUES ($1, $2, 'r', 'compute', 100, 4, 8, 'online', 'k')`,
-    [nodeId, user_id],
-  );
+  const user_id = await insertNodeOwner(session, { username: 'claimer', nodeId });
   await session.query(
     `WITH done AS (
        INSERT INTO tasks (creator_id, task_type, status, max_execution_time_sec)

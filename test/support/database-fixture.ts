@@ -63,3 +63,23 @@ export function rowsReadBy(
     return (await reads()) - before;
   });
 }
+
+/**
+ * A user `username` and an online compute node `nodeId` of theirs with a public key (one a claim accepts),
+ * inserted directly; the user's id.
+ */
+export async function insertNodeOwner(
+  session: DatabaseSession,
+  { username, nodeId, publicKey = 'k' }: { username: string; nodeId: string; publicKey?: string },
+): Promise<string> {
+  const [{ user_id }] = await session.query<{ user_id: string }>(
+    `INSERT INTO users (username, password_hash, role) VALUES ($1, 'x', 'user') RETURNING user_id`,
+    [username],
+  );
+  await session.query(
+    `INSERT INTO nodes (node_id, owner_id, region, node_type, bandwidth_mbps, cpu_cores, memory_gb, status, public_key)
+     VALUES ($1, $2, 'r', 'compute', 100, 4, 8, 'online', $3)`,
+    [nodeId, user_id, publicKey],
+  );
+  return user_id;
+}

@@ -1,6 +1,6 @@
 import type { DatabaseSession } from '../../../src/database/transaction-runner';
 import { TasksRepository } from '../../../src/tasks/tasks.repository';
-import { DatabaseFixture, databaseFixture } from '../../support/database-fixture';
+import { DatabaseFixture, databaseFixture, insertNodeOwner } from '../../support/database-fixture';
 
 /**
  * The queue timeout fails a quorum task still seeking a run only while none of its runs is leased. The sweep
@@ -20,14 +20,7 @@ describe('the queue timeout of a quorum task that a claim leased meanwhile (Post
     fixture = await databaseFixture('postgres', [TasksRepository]);
     session = fixture.session;
     tasks = fixture.moduleRef.get(TasksRepository);
-    const [{ user_id }] = await session.query<{ user_id: string }>(
-      `INSERT INTO users (username, password_hash, role) VALUES ('owner', 'x', 'user') RETURNING user_id`,
-    );
-    await session.query(
-      `INSERT INTO nodes (node_id, owner_id, region, node_type, bandwidth_mbps, cpu_cores, memory_gb, status, public_key)
-       VALUES ('claimer', $1, 'r', 'compute', 100, 4, 8, 'online', 'k')`,
-      [user_id],
-    );
+    const user_id = await insertNodeOwner(session, { username: 'owner', nodeId: 'claimer' });
     // A quorum task past its queue timeout, one of its two runs leased (the claim that committed meanwhile).
     [{ task_id: taskId }] = await session.query<{ task_id: string }>(
       `INSERT INTO tasks (creator_id, task_type, max_execution_time_sec, status, active_runs, min_nodes,

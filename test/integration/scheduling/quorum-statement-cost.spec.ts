@@ -1,7 +1,7 @@
 import { QuorumResultsRepository } from '../../../src/scheduling/quorum-results.repository';
 import type { RunOutcome } from '../../../src/scheduling/runs.repository';
 import { ClaimFixture, claimFixture } from '../../support/claim-fixtures';
-import { rowsReadBy } from '../../support/database-fixture';
+import { insertNodeOwner, rowsReadBy } from '../../support/database-fixture';
 import { OutagesConfig } from '../../../src/outages/outages.config';
 
 /** The default setting: no outage is under way in these tests (the clock is fresh or never moved). */
@@ -42,14 +42,7 @@ describe('a quorum result’s one statement on PGlite', () => {
     await fixture.session.query(
       `UPDATE tasks SET min_nodes = 2, quorum = 2, run_target = 2, max_runs = 4 WHERE status = 'pending'`,
     );
-    const [{ user_id }] = await fixture.session.query<{ user_id: string }>(
-      `INSERT INTO users (username, password_hash, role) VALUES ('second', 'x', 'user') RETURNING user_id`,
-    );
-    await fixture.session.query(
-      `INSERT INTO nodes (node_id, owner_id, region, node_type, bandwidth_mbps, cpu_cores, memory_gb, status, public_key)
-       VALUES ('second', $1, 'r', 'compute', 100, 4, 8, 'online', 'k2')`,
-      [user_id],
-    );
+    await insertNodeOwner(fixture.session, { username: 'second', nodeId: 'second', publicKey: 'k2' });
   });
 
   afterAll(() => fixture?.close());

@@ -1,7 +1,12 @@
 import type { DatabaseSession } from '../../../src/database/transaction-runner';
 import { EndedLeasesRepository } from '../../../src/scheduling/ended-leases.repository';
 import { TasksRepository } from '../../../src/tasks/tasks.repository';
-import { DatabaseFixture, databaseFixture, rowsReadBy } from '../../support/database-fixture';
+import {
+  DatabaseFixture,
+  databaseFixture,
+  insertNodeOwner,
+  rowsReadBy,
+} from '../../support/database-fixture';
 import { describeEachDatabase } from '../../support/databases';
 
 const QUEUED = 400;
@@ -38,14 +43,7 @@ describeEachDatabase('the lease sweeper on %s reads the queue a bounded number o
     for (const table of ['tasks', 'task_runs']) {
       await session.query(`ALTER TABLE ${table} SET (autovacuum_enabled = false)`);
     }
-    const [{ user_id }] = await session.query<{ user_id: string }>(
-      `INSERT INTO users (username, password_hash, role) VALUES ('sweeper', 'x', 'user') RETURNING user_id`,
-    );
-    await session.query(
-      `INSERT INTO nodes (node_id, owner_id, region, node_type, bandwidth_mbps, cpu_cores, memory_gb, status, public_key)
-       VALUES ('busy', $1, 'r', 'compute', 100, 4, 8, 'online', 'k')`,
-      [user_id],
-    );
+    const user_id = await insertNodeOwner(session, { username: 'sweeper', nodeId: 'busy' });
     await session.query(
       `INSERT INTO tasks (creator_id, task_type, max_execution_time_sec, queue_expires_at)
        SELECT $1, 'computation', 60, now() + interval '1 hour' FROM generate_series(1, $2::int)`,
