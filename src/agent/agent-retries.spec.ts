@@ -203,4 +203,79 @@ describe('Agent when the server refuses, throttles or cannot be reached', () => 
     server.heartbeatFailures = [revoked];
     expect(await sut.unusable).toEqual({ kind: 'key_refused', error: revoked });
   });
+
+  it('a heartbeat that calls a run lost while its result is being sent lets the result’s retry tell', async () => {
+    // The result was accepted and its answer lost: the run is no longer leased, and the next beat says `lost`.
+    server.submitAnswers = [new TransportError('POST /runs/x/result: ECONNRESET', true)];
+    server.holdSubmits = true;
+    const run = leasedRun(4);
+    server.queue.push(run);
+    await until(() => server.submitsWaiting === 1);
+    const beats = server.beats.length;
+    server.leases = { renewed: [], lost: [run.run_id], cancel: [] };
+    await until(() => server.beats.length > beats + 1);
+    server.releaseSubmits();
+    // The retry is answered as the server answers a result it accepted: counted as done, not as a lost lease.
+    await until(() => sut.counters.submitted === 1);
+    expect(sut.counters).toMatchObject({ succeeded: 1, lease_lost: 0 });
+    expect(events.filter((e) => e.event === 'dropped')).toEqual([]);
+  });
+
+  it('a result the server refuses after such a beat is dropped as lost then (negative control)', async () => {
+    server.holdSubmits = true;
+    server.submitAnswers = [{ accepted: false, reason: 'lease_lost' }];
+    const run = leasedRun(5);
+    server.queue.push(run);
+    await until(() => server.submitsWaiting === 1);
+    server.leases = { renewed: [], lost: [run.run_id], cancel: [] };
+    const beats = server.beats.length;
+    await until(() => server.beats.length > beats + 1);
+    server.releaseSubmits();
+    await until(() => events.some((e) => e.event === 'dropped'));
+    expect(events.find((e) => e.event === 'dropped')).toMatchObject({
+      reason: 'lease lost',
+      result_status: 409,
+    });
+    expect(sut.counters).toMatchObject({ succeeded: 0, lease_lost: 1 });
+  });
+});
+
+/**
+ * An answer that leases runs (a claim, a result carrying Claim-Next) and never arrives is retried with the same
+ * Idempotency-Key, which gets those runs only while their lease holds: the agent must give the answer up in time
+ * for the retry to arrive within the lease, which counts from the answer.
+ */
+describe('Agent waiting for answers that lease runs', () => {
+  it('gives them up within two thirds of a lease, so that their retry still gets what they leased', async () => {
+    const server = new FakeServer();
+    const engine = new FakeEngine();
+    // The default long poll (no claimWaitMs), and runs leased for 12 s.
+    const sut = testAgent({ transport: server, engine, claimWaitMs: undefined });
+    await sut.start();
+    try {
+      await until(() => server.claimWaits.length > 0);
+      // Before any run tells the lease: the server's default of 30 s is assumed.
+      expect(server.claimWaits[0]).toEqual({ waitMs: 10_000, slackMs: 10_000 });
+      const run = { ...leasedRun(1), lease_expires_at: new Date(Date.now() + 12_000).toISOString() };
+      server.queue.push(run, leasedRun(2));
+      await until(() => server.submitted.length === 2);
+      // The first result carried the claim for the freed slot: given up after a third of the 12 s lease.
+      expect(server.submitted[0].claimNext).toBe(1);
+      expect(server.submitTimeouts[0]).toBeGreaterThan(3_900);
+      expect(server.submitTimeouts[0]).toBeLessThanOrEqual(4_000);
+      // Run 2's result, and the claims that follow, go by its 3 s lease.
+      expect(server.submitted[1].claimNext).toBe(1);
+      expect(server.submitTimeouts[1]).toBeLessThanOrEqual(1_000);
+      const claims = server.claimWaits.length;
+      await until(() => server.claimWaits.length > claims);
+      const { waitMs, slackMs } = server.claimWaits.at(-1)!;
+      expect(waitMs + slackMs!).toBeLessThanOrEqual(2_000);
+      // Whole milliseconds: wait_ms is an integer on the wire, and AbortSignal.timeout throws on a fraction.
+      for (const value of [waitMs, slackMs, ...server.submitTimeouts.filter((ms) => ms !== undefined)])
+        expect(Number.isInteger(value)).toBe(true);
+      expect(waitMs + slackMs!).toBeGreaterThan(1_500);
+    } finally {
+      await sut.stop(0);
+    }
+  });
 });

@@ -8,9 +8,14 @@ import { retryWaitMs, Sleeps, waitAtMost } from './pacing';
 import { ServerAnswers, UnusableAnswer } from './server-answers';
 import { Counters, zeroCounters } from './reporter';
 import { resultBodyOf } from './result-body';
-import { noteDropped, noteSubmitted, round2 } from './run-events';
+import { LEASE_LOST, noteDropped, noteSubmitted, round2 } from './run-events';
 import { Slots } from './slot-usage';
 import { isAnswerTooLarge, LeasedRun, retryAfterOf, SubmitAnswer, TransportError } from './transport';
+
+/** The longest long poll the agent asks for (a third of the lease when that is shorter: see answerSlackMs). */
+const MAX_CLAIM_WAIT_MS = 20_000;
+/** The most the agent waits past a claim's wait for its answer (see answerSlackMs). */
+const MAX_ANSWER_SLACK_MS = 15_000;
 
 /**
  * The node agent's loop, the same for a remote node (HTTP) and the embedded one (direct calls): heartbeats at
@@ -170,8 +175,9 @@ export class Agent {
       try {
         const runs = await this.setup.transport.claim(
           max,
-          this.setup.claimWaitMs ?? 20_000,
+          this.setup.claimWaitMs ?? Math.min(MAX_CLAIM_WAIT_MS, Math.round(this.leaseMs / 3)),
           this.claimAbort.signal,
+          this.answerSlackMs(),
         );
         failures = 0;
         this.answers.answered();
@@ -314,7 +320,15 @@ export class Agent {
       }
       let answer: SubmitAnswer;
       try {
-        answer = await this.setup.transport.submit(run.run_id, body, claimsNext, this.resultAbort.signal);
+        // A result that carries a claim is given up as a claim is (answerSlackMs), else its runs would expire.
+        const timeoutMs = claimsNext === undefined ? undefined : this.answerSlackMs();
+        answer = await this.setup.transport.submit(
+          run.run_id,
+          body,
+          claimsNext,
+          this.resultAbort.signal,
+          timeoutMs,
+        );
       } catch (error) {
         if (this.resultAbort.signal.aborted) {
           // Given up by a stop (see shutdown), which hands the run back.
@@ -348,7 +362,7 @@ export class Agent {
       this.answers.answered();
       if (!answer.accepted) {
         // Another node has the run now (or the task was cancelled): nothing to do, nothing to shout about.
-        this.emitDropped(run, 'lease lost', { result_status: 409 });
+        this.emitDropped(run, LEASE_LOST, { result_status: 409 });
         return undefined;
       }
       if (claimsNext !== undefined && answer.next === undefined) this.claimNextOffered = false;
@@ -367,7 +381,11 @@ export class Agent {
 
   private dropById(runId: string, reason: string): void {
     const held = this.held.get(runId);
-    if (held) this.drop(held, reason);
+    if (!held) return;
+    // A run whose result is being sent may have been accepted, its answer lost: the server then calls it `lost`
+    // (no longer leased). The result's retry, which the server answers as it did the first time, tells which.
+    if (reason === LEASE_LOST && held.executed) return;
+    this.drop(held, reason);
   }
 
   /** Stops the run at once (its engine worker or prover thread is terminated); its result is never sent. */
@@ -389,6 +407,19 @@ export class Agent {
   }
 
   /** While holding leases, a third of the lease: beats and retries wait no longer, so renewals get through. */
+  /**
+   * How long past the moment the server may have answered the agent waits for an answer that leases runs (a
+   * claim, a result carrying Claim-Next) before retrying it with the same Idempotency-Key. A lease counts from
+   * the answer, and only a retry that reaches the server within it gets (and renews) what a lost answer leased:
+   * waiting the transport's usual 15–30 s, as long as the default 30 s lease, lost every run of a stalled
+   * answer and charged them to the node. A third of the lease, as for a heartbeat: with a claim's wait of a
+   * third, the retry is due two thirds of a lease after the earliest answer, and its backoff has the rest.
+   */
+  private answerSlackMs(): number {
+    // Whole milliseconds: a claim's wait_ms is an integer, and AbortSignal.timeout throws on a fraction.
+    return Math.min(MAX_ANSWER_SLACK_MS, Math.round(this.leaseMs / 3));
+  }
+
   private renewWithinMs(): number | null {
     return this.held.size > 0 ? this.leaseMs / 3 : null;
   }

@@ -1,5 +1,6 @@
 import { retryWaitMs, Sleeps } from './pacing';
 import type { Counters } from './reporter';
+import { LEASE_LOST } from './run-events';
 import { AgentTransport, HeartbeatBody, retryAfterOf } from './transport';
 
 /** The heartbeat intervals a server may ask for (NODE_HEARTBEAT_INTERVAL_SECS). */
@@ -114,7 +115,7 @@ export class Heartbeats {
     const maxRuns = answer.max_concurrent_runs;
     if (typeof maxRuns === 'number' && Number.isInteger(maxRuns) && maxRuns > 0)
       this.setup.noteMaxRuns(maxRuns);
-    for (const runId of answer.leases?.lost ?? []) this.setup.drop(runId, 'lease lost');
+    for (const runId of answer.leases?.lost ?? []) this.setup.drop(runId, LEASE_LOST);
     for (const runId of answer.leases?.cancel ?? []) this.setup.drop(runId, 'task cancelled');
   }
 

@@ -74,7 +74,12 @@ export class HttpTransport implements AgentTransport {
    * Idempotency-Key, so the server answers with the runs it leased then instead of leasing more: runs this
    * node never learned about would sit leased until they expire, counted against it as lost.
    */
-  async claim(max: number, waitMs: number, signal: AbortSignal): Promise<LeasedRun[]> {
+  async claim(
+    max: number,
+    waitMs: number,
+    signal: AbortSignal,
+    slackMs = CLAIM_SLACK_MS,
+  ): Promise<LeasedRun[]> {
     const key = (this.unansweredClaimKey ??= randomUUID());
     try {
       const path = `/nodes/${this.nodeId}/claim`;
@@ -82,7 +87,7 @@ export class HttpTransport implements AgentTransport {
         'POST',
         path,
         { max, wait_ms: waitMs },
-        { timeoutMs: waitMs + CLAIM_SLACK_MS, signal, headers: { 'idempotency-key': key } },
+        { timeoutMs: waitMs + slackMs, signal, headers: { 'idempotency-key': key } },
       );
       const runs = res.status === 204 ? [] : runsOf(await answerOf(res, 'POST', path), 'runs', path);
       this.unansweredClaimKey = null;
@@ -101,6 +106,7 @@ export class HttpTransport implements AgentTransport {
     body: ResultBody,
     claimNext?: number,
     signal?: AbortSignal,
+    timeoutMs?: number,
   ): Promise<SubmitAnswer> {
     const headers: Record<string, string> = {};
     if (claimNext !== undefined) {
@@ -109,7 +115,7 @@ export class HttpTransport implements AgentTransport {
     }
     try {
       const path = `/runs/${runId}/result`;
-      const res = await this.call('POST', path, body, { headers, signal });
+      const res = await this.call('POST', path, body, { headers, signal, timeoutMs });
       const answer = await answerOf<{
         task_status: string;
         run_status?: string;
@@ -183,7 +189,8 @@ export class HttpTransport implements AgentTransport {
       clockless?: boolean;
     } = {},
   ): Promise<Response> {
-    const timeout = AbortSignal.timeout(options.timeoutMs ?? CALL_TIMEOUT_MS);
+    // Whole milliseconds: AbortSignal.timeout throws on a fraction.
+    const timeout = AbortSignal.timeout(Math.ceil(options.timeoutMs ?? CALL_TIMEOUT_MS));
     const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
     let res: Response;
     try {

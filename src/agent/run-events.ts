@@ -36,6 +36,9 @@ export function noteSubmitted(
   });
 }
 
+/** The `dropped` reason of a run that is no longer the node's (the server said so, or refused its result 409). */
+export const LEASE_LOST = 'lease lost';
+
 /** A run the agent stopped or gave up (lost, cancelled, a stop): counted, and said in a `dropped` line. */
 export function noteDropped(
   counters: Counters,
@@ -45,6 +48,6 @@ export function noteDropped(
   extra: { result_status?: number } = {},
 ): void {
   if (reason === 'task cancelled') counters.cancelled++;
-  else if (reason === 'lease lost') counters.lease_lost++;
+  else if (reason === LEASE_LOST) counters.lease_lost++;
   reporter.emit({ event: 'dropped', task_id: run.task_id, run_id: run.run_id, reason, ...extra });
 }

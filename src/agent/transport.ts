@@ -113,14 +113,24 @@ export interface AgentTransport {
    * `timeoutMs`: how long to wait for the answer (over HTTP; the transport's own bound when absent).
    */
   heartbeat(body: HeartbeatBody, signal?: AbortSignal, timeoutMs?: number): Promise<HeartbeatAnswer>;
-  /** Long poll: resolves with the runs leased (possibly none) within `waitMs`, or early on `signal`. */
-  claim(max: number, waitMs: number, signal: AbortSignal): Promise<LeasedRun[]>;
+  /**
+   * Long poll: resolves with the runs leased (possibly none) within `waitMs`, or early on `signal`. `slackMs`:
+   * how long past `waitMs` to wait for the answer before giving it up (over HTTP; its own default when absent).
+   */
+  claim(max: number, waitMs: number, signal: AbortSignal, slackMs?: number): Promise<LeasedRun[]>;
   /**
    * `claimNext`: once the result is accepted, lease up to that many runs in the same call (no waiting). A
    * retry of the same submit is the same claim (it gets the runs leased by an answer that was lost).
    * `signal`: the agent is stopping and gives the answer up (a hung server must not hold its exit).
+   * `timeoutMs`: how long to wait for the answer (over HTTP; the transport's own bound when absent).
    */
-  submit(runId: string, body: ResultBody, claimNext?: number, signal?: AbortSignal): Promise<SubmitAnswer>;
+  submit(
+    runId: string,
+    body: ResultBody,
+    claimNext?: number,
+    signal?: AbortSignal,
+    timeoutMs?: number,
+  ): Promise<SubmitAnswer>;
   /**
    * Hands back a run this node will not finish (it is stopping): its lease ends and the server queues the task
    * again at once. `signal` bounds the wait; a failure leaves the lease to expire, as before.

@@ -69,6 +69,10 @@ export class FakeServer implements AgentTransport {
   maxConcurrentRuns: number | undefined;
   /** The `max` of every claim the claim loop made. */
   claimMaxes: number[] = [];
+  /** The wait and the slack past it of every claim the claim loop made. */
+  claimWaits: { waitMs: number; slackMs: number | undefined }[] = [];
+  /** The timeout of every submission, in order (undefined: the transport's own). */
+  submitTimeouts: (number | undefined)[] = [];
 
   heartbeat(body: HeartbeatBody): Promise<HeartbeatAnswer> {
     const failure = this.heartbeatFailures.shift();
@@ -89,10 +93,11 @@ export class FakeServer implements AgentTransport {
   /** Failures the next claims meet, in order. */
   claimFailures: Error[] = [];
 
-  async claim(max: number, _waitMs: number, signal: AbortSignal): Promise<LeasedRun[]> {
+  async claim(max: number, waitMs: number, signal: AbortSignal, slackMs?: number): Promise<LeasedRun[]> {
     const failure = this.claimFailures.shift();
     if (failure) throw failure;
     this.claimMaxes.push(max);
+    this.claimWaits.push({ waitMs, slackMs });
     const runs = this.queue.splice(0, max);
     if (runs.length > this.answerFits) throw tooLarge(`POST /nodes/n/claim`);
     if (runs.length > 0) this.leasingClaims++;
@@ -105,7 +110,9 @@ export class FakeServer implements AgentTransport {
     body: ResultBody,
     claimNext?: number,
     signal?: AbortSignal,
+    timeoutMs?: number,
   ): Promise<SubmitAnswer> {
+    this.submitTimeouts.push(timeoutMs);
     if (this.holdSubmits) {
       // A held submission given up (signal) fails as HttpTransport's does when its request is aborted.
       await new Promise<void>((resolve, reject) => {
