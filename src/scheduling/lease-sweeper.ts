@@ -13,6 +13,9 @@ import { ControlPlaneClock } from '../outages/control-plane-clock';
 const BATCH = 200;
 const MAX_ROUNDS = 20;
 
+/** The most node ids a `leases expired` line names. */
+const LOGGED_NODES = 10;
+
 export interface LeaseSweepReport {
   expired: number;
   requeued: number;
@@ -58,6 +61,7 @@ export class LeaseSweeper extends IntervalSweep {
   async sweep(): Promise<LeaseSweepReport> {
     await this.outages.settled();
     const report: LeaseSweepReport = { expired: 0, requeued: 0, exhausted: 0, queueTimeouts: 0 };
+    const nodes = new Set<string>();
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const effect = await this.tx.run(async () =>
         this.release.giveBack(
@@ -69,6 +73,7 @@ export class LeaseSweeper extends IntervalSweep {
       report.expired += effect.leases;
       report.requeued += effect.requeued;
       report.exhausted += effect.exhausted.length;
+      for (const nodeId of effect.nodeIds) nodes.add(nodeId);
       if (effect.leases < BATCH) break;
     }
     for (let round = 0; round < MAX_ROUNDS; round++) {
@@ -81,7 +86,9 @@ export class LeaseSweeper extends IntervalSweep {
     }
     const pending = await this.queue.pendingStats();
     this.metrics.setQueueDepth(pending.count, pending.oldestAgeSecs);
-    if (report.expired > 0) this.logger.warn({ msg: 'leases expired', ...report });
+    // Which nodes lost them (a few, for the operator to look at; the audit log has each run), not only how many.
+    if (report.expired > 0)
+      this.logger.warn({ msg: 'leases expired', ...report, nodes: [...nodes].slice(0, LOGGED_NODES) });
     return report;
   }
 }

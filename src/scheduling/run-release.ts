@@ -41,6 +41,8 @@ export interface ReleaseEffect {
   /** Task types of the tasks that failed as attempts_exhausted. */
   exhausted: string[];
   taskIds: string[];
+  /** The nodes whose leases ended, each once. */
+  nodeIds: string[];
 }
 
 /** A leased run its node will not deliver, and the lease's fence. */
@@ -97,7 +99,15 @@ export class RunRelease implements OnModuleInit {
 
   /** Inside the caller's transaction. */
   async giveBack(ended: EndedLease[], cause: LeaseLossCause): Promise<ReleaseEffect> {
-    const effect: ReleaseEffect = { cause, leases: ended.length, requeued: 0, exhausted: [], taskIds: [] };
+    const nodeIds = [...new Set(ended.map((run) => run.nodeId))];
+    const effect: ReleaseEffect = {
+      cause,
+      leases: ended.length,
+      requeued: 0,
+      exhausted: [],
+      taskIds: [],
+      nodeIds,
+    };
     await this.reputation.countLost(ended.map((run) => run.nodeId));
     for (const run of ended) {
       // No backoff: a lost lease says the node went away, not that the task fails (max_attempts still bounds

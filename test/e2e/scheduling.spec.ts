@@ -3,13 +3,23 @@ import { useAdminApp } from '../support/admin';
 import { TestAgent } from '../support/agent';
 import { bearer, newSession, Session } from '../support/auth';
 import { describeEachDatabase } from '../support/databases';
+import { LogCapture } from '../support/log-capture';
 import { getTask, submitTask } from '../support/tasks';
 
 /** Acceptance 1–4 (and the cancel part of 5) of issue 16, with test agents making plain HTTP calls. */
+/** One capture for both apps of this file: nestjs-pino builds its logger once per process (see api-keys.spec). */
+const logs = new LogCapture();
+
 describeEachDatabase('scheduling on %s', (database) => {
   const ctx = useAdminApp({
     database,
-    env: { TASK_RETRY_BASE_MS: '0', SCHEDULER_SWEEP_INTERVAL_SECS: '3600', NODE_MAX_CONCURRENT_RUNS: '100' },
+    env: {
+      TASK_RETRY_BASE_MS: '0',
+      SCHEDULER_SWEEP_INTERVAL_SECS: '3600',
+      NODE_MAX_CONCURRENT_RUNS: '100',
+      LOG_LEVEL: 'warn',
+    },
+    logDestination: logs,
   });
   let alice: Session;
   let bob: Session;
@@ -124,6 +134,11 @@ describeEachDatabase('scheduling on %s', (database) => {
       cancel: [],
     });
     expect(await sweep()).toMatchObject({ expired: 1, requeued: 1 });
+    // The operator's line names the node that lost the lease, not only how many were lost.
+    const warned = await logs.onlyLine(
+      (line) => line.msg === 'leases expired' && JSON.stringify(line.nodes).includes(first.nodeId),
+    );
+    expect(warned).toMatchObject({ expired: 1, requeued: 1, nodes: [first.nodeId] });
     expect(await sweep()).toMatchObject({ expired: 0, requeued: 0 });
     expect(await getTask(ctx.app, task.task_id, h)).toMatchObject({ status: 'pending', assigned_nodes: [] });
 
