@@ -221,22 +221,23 @@ describe('Agent when the server refuses, throttles or cannot be reached', () => 
     expect(events.filter((e) => e.event === 'dropped')).toEqual([]);
   });
 
-  it('a result the server refuses after such a beat is dropped as lost then (negative control)', async () => {
-    server.holdSubmits = true;
-    server.submitAnswers = [{ accepted: false, reason: 'lease_lost' }];
+  it('gives such a result up a lease after that beat if its retries keep failing (never retried for ever)', async () => {
+    server.submitAnswers = Array.from(
+      { length: 1000 },
+      () => new TransportError('POST: 502 bad gateway', true),
+    );
     const run = leasedRun(5);
     server.queue.push(run);
-    await until(() => server.submitsWaiting === 1);
+    await until(() => server.submitTimeouts.length > 0);
     server.leases = { renewed: [], lost: [run.run_id], cancel: [] };
-    const beats = server.beats.length;
-    await until(() => server.beats.length > beats + 1);
-    server.releaseSubmits();
-    await until(() => events.some((e) => e.event === 'dropped'));
+    // The runs are leased for 3 s here: dropped within that after the beat (and its retries' backoff).
+    await until(() => events.some((e) => e.event === 'dropped'), 10_000);
     expect(events.find((e) => e.event === 'dropped')).toMatchObject({
+      run_id: run.run_id,
       reason: 'lease lost',
-      result_status: 409,
     });
     expect(sut.counters).toMatchObject({ succeeded: 0, lease_lost: 1 });
+    expect(sut.running).toBe(0);
   });
 });
 

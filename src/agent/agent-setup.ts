@@ -17,7 +17,7 @@ export interface AgentSetup {
   version: string;
   /** Machine telemetry sent with each heartbeat (the embedded node and the CLI measure the same things). */
   telemetry?: () => Pick<HeartbeatBody, 'cpu_usage' | 'memory_usage'>;
-  /** How long one claim waits for work on the server (long poll). */
+  /** How long one claim waits for work on the server (long poll); default 20 s or a third of the lease if shorter. */
   claimWaitMs?: number;
   random?: () => number;
   /** The agent's waits (backoff, heartbeat gaps); tests observe them. */

@@ -236,7 +236,13 @@ export class Agent {
       this.releasing.add(releasing);
       return;
     }
-    const held: Held = { run, controller: new AbortController(), dropped: null, executed: false };
+    const held: Held = {
+      run,
+      controller: new AbortController(),
+      dropped: null,
+      executed: false,
+      lostAt: null,
+    };
     this.held.set(run.run_id, held);
     this.slotState.begin(run.run_id);
     this.leaseMs = leaseLengthMs(run, this.setup.transport.serverNow?.() ?? Date.now()) ?? this.leaseMs;
@@ -342,6 +348,11 @@ export class Agent {
           continue;
         }
         if (error instanceof TransportError && error.retryable && !this.stopped) {
+          if (held.lostAt !== null && this.now() - held.lostAt > this.leaseMs) {
+            this.drop(held, LEASE_LOST);
+            this.reportDropped(held);
+            return undefined;
+          }
           await this.afterFailure(error, 'submit', failures, this.resultWakers);
           if (this.resultAbort.signal.aborted) {
             this.reportDropped(held);
@@ -383,8 +394,12 @@ export class Agent {
     const held = this.held.get(runId);
     if (!held) return;
     // A run whose result is being sent may have been accepted, its answer lost: the server then calls it `lost`
-    // (no longer leased). The result's retry, which the server answers as it did the first time, tells which.
-    if (reason === LEASE_LOST && held.executed) return;
+    // (no longer leased). The result's retry, which the server answers as it did the first time, tells which;
+    // retries that fail for a lease after that give it up (gaveUpAfterLost), so nothing is retried for ever.
+    if (reason === LEASE_LOST && held.executed) {
+      held.lostAt ??= this.now();
+      return;
+    }
     this.drop(held, reason);
   }
 
@@ -402,11 +417,14 @@ export class Agent {
     await this.sleeps.sleep(retryMs, wakers);
   }
 
+  private now(): number {
+    return this.setup.clock?.() ?? performance.now();
+  }
+
   private retryMs(error: unknown, failures: number): number {
     return retryWaitMs(failures + 1, this.random(), retryAfterOf(error), this.renewWithinMs() ?? Infinity);
   }
 
-  /** While holding leases, a third of the lease: beats and retries wait no longer, so renewals get through. */
   /**
    * How long past the moment the server may have answered the agent waits for an answer that leases runs (a
    * claim, a result carrying Claim-Next) before retrying it with the same Idempotency-Key. A lease counts from
@@ -420,6 +438,7 @@ export class Agent {
     return Math.min(MAX_ANSWER_SLACK_MS, Math.round(this.leaseMs / 3));
   }
 
+  /** While holding leases, a third of the lease: beats and retries wait no longer, so renewals get through. */
   private renewWithinMs(): number | null {
     return this.held.size > 0 ? this.leaseMs / 3 : null;
   }

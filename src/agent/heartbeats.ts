@@ -22,7 +22,10 @@ export interface HeartbeatSetup {
   leases(): { run_id: string; fence: string }[];
   /** While holding leases a third of the lease (so one lost beat is survivable), else null. */
   renewWithinMs(): number | null;
-  /** The server's answer: the run is no longer the agent's (`lease lost`) or its task was `task cancelled`. */
+  /**
+   * The server's answer: the run is no longer the agent's (`lease lost`; for a run whose result is being sent,
+   * the result's retry tells whether it was accepted) or its task was `task cancelled`.
+   */
   drop(runId: string, reason: string): void;
   /** A beat failed; the next is tried in `retryMs` (unless the wait is recomputed meanwhile). */
   noteFailure(error: unknown, retryMs: number): void;

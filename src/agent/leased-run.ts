@@ -8,6 +8,8 @@ export interface Held {
   dropped: string | null;
   /** Its execution ended (its result is being reported). */
   executed: boolean;
+  /** When (agent's clock) a heartbeat called it lost while its result was being sent; null if none did. */
+  lostAt: number | null;
 }
 
 /** The longest run a server may lease: a task's max_execution_time_sec is at most 3600. */

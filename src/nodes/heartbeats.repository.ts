@@ -234,7 +234,7 @@ export class HeartbeatsRepository {
   /** Deletes up to `batch` rows older than the retention; the sweep calls it until fewer come back. */
   async pruneOlderThan(days: number, batch: number): Promise<number> {
     const { affected } = await this.db.execute(
-      // Chosen once, deleted by primary key (see TasksRepository.expireQueued for why not `IN (SELECT …)`).
+      // Chosen once, deleted by primary key (see TasksRepository.lockQueuedPastTimeout for why not `IN (SELECT …)`).
       `DELETE FROM node_heartbeat_history WHERE heartbeat_id = ANY (ARRAY(
          SELECT heartbeat_id FROM node_heartbeat_history
           WHERE recorded_at < now() - make_interval(days => $1) LIMIT $2))`,

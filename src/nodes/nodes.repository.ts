@@ -280,7 +280,7 @@ export class NodesRepository {
   /** Soft-deletes nodes offline for longer than `days`; returns them (they are audited, never silent). */
   async purgeLongOffline(days: number, limit: number): Promise<{ nodeId: string; ownerId: string | null }[]> {
     const rows = await this.db.query<{ node_id: string; owner_id: string | null }>(
-      // Chosen once, updated by primary key (see TasksRepository.expireQueued for why not `IN (SELECT …)`).
+      // Chosen once, updated by primary key (see TasksRepository.lockQueuedPastTimeout for why not `IN (SELECT …)`).
       `UPDATE nodes SET deleted_at = now(), updated_at = now()
         WHERE node_id = ANY (ARRAY(
           SELECT node_id FROM nodes

@@ -1,6 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseSession } from '../database/transaction-runner';
 
+/** SQL on the clock row `c`: no replica has moved it for `creditAfterSecs` (a parameter or a literal; 0: off). */
+const clockStaleSql = (creditAfterSecs: string): string =>
+  `${creditAfterSecs}::float8 > 0 AND c.seen_at < now() - make_interval(secs => ${creditAfterSecs}::float8)`;
+
 /**
  * SQL, true while an outage may be under way and not yet credited: no replica has moved the clock for
  * `creditAfterSecs` (SQL: a parameter or a literal; 0 turns this off). The sweeps judge nothing then. Their statement may have
@@ -9,10 +13,6 @@ import { DatabaseSession } from '../database/transaction-runner';
  */
 export const uncreditedOutageSql = (creditAfterSecs: string): string =>
   `EXISTS (SELECT 1 FROM control_plane_clock c WHERE ${clockStaleSql(creditAfterSecs)})`;
-
-/** SQL on the clock row `c`: no replica has moved it for `creditAfterSecs` (a parameter or a literal; 0: off). */
-const clockStaleSql = (creditAfterSecs: string): string =>
-  `${creditAfterSecs}::float8 > 0 AND c.seen_at < now() - make_interval(secs => ${creditAfterSecs}::float8)`;
 
 /**
  * SQL, true while the lease of the run row `alias` holds: before its time, or, while an outage may be under way

@@ -55,9 +55,10 @@ export class EndedLeasesRepository {
   }
 
   /**
-   * Leases past their time end (a batch per call, the earliest first). Chosen once and updated by primary key,
-   * for the reason given at TasksRepository.expireQueued: the locked rows' conditions were re-checked by FOR
-   * UPDATE on their newest version, so a heartbeat that renewed a lease first keeps it. None while an outage of
+   * Leases past their time end (a batch per call, the earliest first). Chosen once and updated by primary key
+   * (see TasksRepository.lockQueuedPastTimeout for why not `IN (SELECT …)`). FOR UPDATE re-checks the locked
+   * rows' conditions, all on the run row itself, on its newest version, so a heartbeat that renewed a lease first
+   * keeps it. None while an outage of
    * the control plane may be going on uncredited (uncreditedOutageSql).
    */
   async expireLeases(limit: number, outageCreditAfterSecs: number): Promise<EndedLease[]> {

@@ -237,10 +237,10 @@ export class RunRelease implements OnModuleInit {
   /**
    * Runs a claim leased or replayed for a caller that had gone meanwhile (its connection closed while the claim
    * statement ran): that caller will not run them. Each lease ends now (outcome `claim_abandoned`) unless another
-   * answer with the run may have reached a live caller (see EndedLeasesRepository.abandonClaimed), and its task
-   * gets back the slot and the attempt, queued again at once, as if that claim had not happened: no fault of the
-   * task's, nor of the node's (an agent stopping or restarting), where the run waited out its lease and counted
-   * as lost.
+   * answer with the run may have reached a live caller (see EndedLeasesRepository.abandonClaimed); the task of
+   * each lease ended gets back the slot and the attempt, queued again at once, as if that claim had not happened:
+   * no fault of the task's, nor of the node's (an agent stopping or restarting), where the run waited out its
+   * lease and counted as lost.
    */
   async handBack(runs: UndeliveredRun[]): Promise<void> {
     this.announceUndelivered(await this.tx.run(() => this.returnUndelivered(runs, 'claim_abandoned')));

@@ -281,6 +281,8 @@ export class TasksRepository {
    * statement's older snapshot, so the task failed with a live lease on it.
    */
   async expireQueued(limit: number): Promise<{ taskId: string; taskType: TaskType }[]> {
+    // Outside a transaction the locks would end with the first statement, and the race with them.
+    if (!this.db.inTransaction) throw new Error('expireQueued must run in a transaction');
     const taskIds = await this.lockQueuedPastTimeout(limit);
     return taskIds.length === 0 ? [] : this.failLockedQueued(taskIds);
   }
@@ -310,7 +312,10 @@ export class TasksRepository {
     return row?.ids ?? [];
   }
 
-  /** Fails the locked tasks of `taskIds` that are still waiting for a node past their queue timeout. */
+  /**
+   * Fails the locked tasks of `taskIds` that are still waiting for a node past their queue timeout (expireQueued's
+   * second statement; public for its test, which hands it a batch that such a claim had raced).
+   */
   async failLockedQueued(taskIds: string[]): Promise<{ taskId: string; taskType: TaskType }[]> {
     const rows = await this.db.query<{ task_id: string; task_type: TaskType }>(
       `UPDATE tasks t SET status = 'failed', status_reason = 'queue_timeout', completed_at = now(), updated_at = now()

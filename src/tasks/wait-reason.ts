@@ -39,7 +39,7 @@ export const WAIT_REASONS = {
   /** Appended for a quorum task: one run in, it is not done, and a reader would otherwise not see why. */
   quorumNeedsNode: 'its quorum needs a run on another node, of another owner',
   noOtherOwner:
-    'its quorum needs a node of another owner: every capable online node belongs to an owner that has run it or whose nodes ended two runs of it (failed, lost or handed back)',
+    'its quorum needs a node of another owner: every capable online node belongs to an owner that has run it or whose nodes ended two runs of it (failed, lost, refused or handed back)',
   backingOff: 'retrying after a failed run',
   waiting: 'waiting for a free node',
 } as const;

@@ -233,7 +233,7 @@ describeEachDatabase('node loss, wait reasons and task metrics on %s', (database
     });
     await newAgent(CPU_ONLY); // bob's second node: a node that has not run it, of the owner who has
     expect((await view(quorum.task_id)).status_reason).toBe(
-      'its quorum needs a node of another owner: every capable online node belongs to an owner that has run it or whose nodes ended two runs of it (failed, lost or handed back)',
+      'its quorum needs a node of another owner: every capable online node belongs to an owner that has run it or whose nodes ended two runs of it (failed, lost, refused or handed back)',
     );
     const carol = await newSession(ctx.app, `carol${randomBytes(3).toString('hex')}`);
     await TestAgent.register(ctx.app, bearer(carol.accessToken), { capabilities: CPU_ONLY });

@@ -6,10 +6,10 @@ import { describeEachDatabase } from '../support/databases';
 import { LogCapture } from '../support/log-capture';
 import { getTask, submitTask } from '../support/tasks';
 
-/** Acceptance 1–4 (and the cancel part of 5) of issue 16, with test agents making plain HTTP calls. */
 /** One capture for both apps of this file: nestjs-pino builds its logger once per process (see api-keys.spec). */
 const logs = new LogCapture();
 
+/** Acceptance 1–4 (and the cancel part of 5) of issue 16, with test agents making plain HTTP calls. */
 describeEachDatabase('scheduling on %s', (database) => {
   const ctx = useAdminApp({
     database,

@@ -43,8 +43,15 @@ describe('the queue timeout of a quorum task that a claim leased meanwhile (Post
       .status;
 
   it('leaves the task running while a run of it is leased', async () => {
+    // The sweep's statements in a batch whose lock raced such a claim: the second sees the claim's run.
     expect(await fixture.tx.run(() => tasks.failLockedQueued([taskId]))).toEqual([]);
+    // The whole sweep, which would not pick it either (no race here: the concurrency cannot be forced).
+    expect(await fixture.tx.run(() => tasks.expireQueued(10))).toEqual([]);
     expect(await statusOf()).toBe('running');
+  });
+
+  it('runs only in a transaction, which holds the batch’s locks between its two statements', async () => {
+    await expect(tasks.expireQueued(10)).rejects.toThrow('expireQueued must run in a transaction');
   });
 
   it('fails it once none is leased (negative control)', async () => {

@@ -73,7 +73,7 @@ describeEachDatabase('the lease sweeper on %s reads the queue a bounded number o
     );
     let failed: { taskId: string }[] = [];
     const read = await rowsReadBy(fixture, 'tasks', async () => {
-      failed = await fixture.moduleRef.get(TasksRepository).expireQueued(200);
+      failed = await fixture.tx.run(() => fixture.moduleRef.get(TasksRepository).expireQueued(200));
     });
     expect(failed).toHaveLength(DUE);
     // The pending tasks and the running ones (quorum tasks seeking a run time out too), each read a few times.
