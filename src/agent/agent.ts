@@ -1,3 +1,4 @@
+import { answerSlackMs, claimWaitMs } from './answer-timing';
 import { executeOrRefuse, Execution } from './executors';
 import type { AgentSetup } from './agent-setup';
 import { ClaimSize } from './claim-size';
@@ -11,11 +12,6 @@ import { resultBodyOf } from './result-body';
 import { LEASE_LOST, noteDropped, noteSubmitted, round2 } from './run-events';
 import { Slots } from './slot-usage';
 import { isAnswerTooLarge, LeasedRun, retryAfterOf, SubmitAnswer, TransportError } from './transport';
-
-/** The longest long poll the agent asks for (a third of the lease when that is shorter: see answerSlackMs). */
-const MAX_CLAIM_WAIT_MS = 20_000;
-/** The most the agent waits past a claim's wait for its answer (see answerSlackMs). */
-const MAX_ANSWER_SLACK_MS = 15_000;
 
 /**
  * The node agent's loop, the same for a remote node (HTTP) and the embedded one (direct calls): heartbeats at
@@ -175,9 +171,9 @@ export class Agent {
       try {
         const runs = await this.setup.transport.claim(
           max,
-          this.setup.claimWaitMs ?? Math.min(MAX_CLAIM_WAIT_MS, Math.round(this.leaseMs / 3)),
+          this.setup.claimWaitMs ?? claimWaitMs(this.leaseMs),
           this.claimAbort.signal,
-          this.answerSlackMs(),
+          answerSlackMs(this.leaseMs),
         );
         failures = 0;
         this.answers.answered();
@@ -327,7 +323,7 @@ export class Agent {
       let answer: SubmitAnswer;
       try {
         // A result that carries a claim is given up as a claim is (answerSlackMs), else its runs would expire.
-        const timeoutMs = claimsNext === undefined ? undefined : this.answerSlackMs();
+        const timeoutMs = claimsNext === undefined ? undefined : answerSlackMs(this.leaseMs);
         answer = await this.setup.transport.submit(
           run.run_id,
           body,
@@ -423,19 +419,6 @@ export class Agent {
 
   private retryMs(error: unknown, failures: number): number {
     return retryWaitMs(failures + 1, this.random(), retryAfterOf(error), this.renewWithinMs() ?? Infinity);
-  }
-
-  /**
-   * How long past the moment the server may have answered the agent waits for an answer that leases runs (a
-   * claim, a result carrying Claim-Next) before retrying it with the same Idempotency-Key. A lease counts from
-   * the answer, and only a retry that reaches the server within it gets (and renews) what a lost answer leased:
-   * waiting the transport's usual 15–30 s, as long as the default 30 s lease, lost every run of a stalled
-   * answer and charged them to the node. A third of the lease, as for a heartbeat: with a claim's wait of a
-   * third, the retry is due two thirds of a lease after the earliest answer, and its backoff has the rest.
-   */
-  private answerSlackMs(): number {
-    // Whole milliseconds: a claim's wait_ms is an integer, and AbortSignal.timeout throws on a fraction.
-    return Math.min(MAX_ANSWER_SLACK_MS, Math.round(this.leaseMs / 3));
   }
 
   /** While holding leases, a third of the lease: beats and retries wait no longer, so renewals get through. */
