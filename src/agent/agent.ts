@@ -1,4 +1,5 @@
 import { answerSlackMs, claimWaitMs } from './answer-timing';
+import { ResultSending, sendResult } from './result-submission';
 import { executeOrRefuse, Execution } from './executors';
 import type { AgentSetup } from './agent-setup';
 import { ClaimSize } from './claim-size';
@@ -8,10 +9,9 @@ import { Heartbeats } from './heartbeats';
 import { retryWaitMs, Sleeps, waitAtMost } from './pacing';
 import { ServerAnswers, UnusableAnswer } from './server-answers';
 import { Counters, zeroCounters } from './reporter';
-import { resultBodyOf } from './result-body';
-import { LEASE_LOST, noteDropped, noteSubmitted, round2 } from './run-events';
+import { LEASE_LOST } from './run-events';
 import { Slots } from './slot-usage';
-import { isAnswerTooLarge, LeasedRun, retryAfterOf, SubmitAnswer, TransportError } from './transport';
+import { isAnswerTooLarge, LeasedRun, retryAfterOf, TransportError } from './transport';
 
 /**
  * The node agent's loop, the same for a remote node (HTTP) and the embedded one (direct calls): heartbeats at
@@ -49,6 +49,7 @@ export class Agent {
   private loops: Promise<void>[] = [];
   private readonly answers: ServerAnswers;
   private readonly claimSize: ClaimSize;
+  private readonly resultSending: ResultSending;
 
   constructor(private readonly setup: AgentSetup) {
     this.random = setup.random ?? Math.random;
@@ -56,6 +57,19 @@ export class Agent {
     this.slotState = new Slots(setup.concurrency, setup.clock);
     this.answers = new ServerAnswers(this.counters, setup.reporter, setup.clock);
     this.claimSize = new ClaimSize(setup.reporter, setup.clock ?? (() => performance.now()));
+    this.resultSending = {
+      setup,
+      counters: this.counters,
+      answers: this.answers,
+      claimSize: this.claimSize,
+      signal: this.resultAbort.signal,
+      leaseMs: () => this.leaseMs,
+      now: () => this.now(),
+      stopped: () => this.stopped,
+      afterFailure: (error, failures) => this.afterFailure(error, 'submit', failures, this.resultWakers),
+      drop: (held, reason) => this.drop(held, reason),
+      noClaimNext: () => (this.claimNextOffered = false),
+    };
     // Nothing it runs now could be reported, and every claim would lease runs bound to expire: it stops at once.
     void this.answers.unusable.then(({ kind }) => this.stop(0, `not reported: ${kind.replaceAll('_', ' ')}`));
     this.heartbeats = new Heartbeats({
@@ -285,113 +299,18 @@ export class Agent {
     if (claimNext === undefined) this.slotFreed?.();
     let next: LeasedRun[] | undefined;
     try {
-      next = await this.report(held, execution, started, claimNext);
+      next = await sendResult(this.resultSending, held, execution, started, claimNext);
     } finally {
       if (claimNext !== undefined) this.releaseClaimNext(next);
     }
-  }
-
-  /** Submits the run's result (retrying network errors); the runs its Claim-Next leased, if any. */
-  private async report(
-    held: Held,
-    execution: Execution,
-    started: number,
-    claimNext: number | undefined,
-  ): Promise<LeasedRun[] | undefined> {
-    const { run } = held;
-    if (held.dropped !== null) {
-      this.reportDropped(held);
-      return undefined;
-    }
-    this.setup.reporter.emit({
-      event: 'finished',
-      task_id: run.task_id,
-      run_id: run.run_id,
-      outcome: execution.outcome,
-      execution_time_ms: execution.executionTimeMs,
-    });
-    const body = resultBodyOf(run, execution, this.setup.keys.privateKey);
-    // What the agent adds to the engine's run (module fetch or cache, hashing, signing), for bench:tasks.
-    const overheadMs =
-      execution.engineMs === undefined ? undefined : round2(performance.now() - started - execution.engineMs);
-    let claimsNext = claimNext;
-    for (let failures = 0; ; failures++) {
-      if (held.dropped !== null) {
-        this.reportDropped(held);
-        return undefined;
-      }
-      let answer: SubmitAnswer;
-      try {
-        // A result that carries a claim is given up as a claim is (answerSlackMs), else its runs would expire.
-        const timeoutMs = claimsNext === undefined ? undefined : answerSlackMs(this.leaseMs);
-        answer = await this.setup.transport.submit(
-          run.run_id,
-          body,
-          claimsNext,
-          this.resultAbort.signal,
-          timeoutMs,
-        );
-      } catch (error) {
-        if (this.resultAbort.signal.aborted) {
-          // Given up by a stop (see shutdown), which hands the run back.
-          this.reportDropped(held);
-          return undefined;
-        }
-        if (claimsNext !== undefined && isAnswerTooLarge(error)) {
-          // The result again at once, without a claim: the runs that one leased expire unseen.
-          this.claimSize.tooLarge(error, 'submit', claimsNext, 0);
-          claimsNext = undefined;
-          continue;
-        }
-        if (error instanceof TransportError && error.retryable && !this.stopped) {
-          if (held.lostAt !== null && this.now() - held.lostAt > this.leaseMs) {
-            this.drop(held, LEASE_LOST);
-            this.reportDropped(held);
-            return undefined;
-          }
-          await this.afterFailure(error, 'submit', failures, this.resultWakers);
-          if (this.resultAbort.signal.aborted) {
-            this.reportDropped(held);
-            return undefined;
-          }
-          continue;
-        }
-        this.counters.refused++;
-        this.answers.resultRefused(error);
-        this.setup.reporter.emit({
-          event: 'refused',
-          task_id: run.task_id,
-          run_id: run.run_id,
-          message: error instanceof Error ? error.message : String(error),
-        });
-        return undefined;
-      }
-      this.answers.answered();
-      if (!answer.accepted) {
-        // Another node has the run now (or the task was cancelled): nothing to do, nothing to shout about.
-        this.emitDropped(run, LEASE_LOST, { result_status: 409 });
-        return undefined;
-      }
-      if (claimsNext !== undefined && answer.next === undefined) this.claimNextOffered = false;
-      noteSubmitted(this.counters, this.setup.reporter, { run, execution, answer, overheadMs });
-      return answer.next;
-    }
-  }
-
-  private reportDropped(held: Held): void {
-    this.emitDropped(held.run, held.dropped ?? 'dropped');
-  }
-
-  private emitDropped(run: LeasedRun, reason: string, extra: { result_status?: number } = {}): void {
-    noteDropped(this.counters, this.setup.reporter, run, reason, extra);
   }
 
   private dropById(runId: string, reason: string): void {
     const held = this.held.get(runId);
     if (!held) return;
     // A run whose result is being sent may have been accepted, its answer lost: the server then calls it `lost`
-    // (no longer leased). The result's retry, which the server answers as it did the first time, tells which;
-    // retries that fail for a lease after that give it up (gaveUpAfterLost), so nothing is retried for ever.
+    // (no longer leased). The result's retry, which the server answers as it did the first time, tells which
+    // (sendResult gives it up a lease after this, so nothing is retried for ever).
     if (reason === LEASE_LOST && held.executed) {
       held.lostAt ??= this.now();
       return;
