@@ -155,7 +155,7 @@ export class ClaimService implements OnModuleDestroy {
    * one a retry of the claim (same Idempotency-Key) was answered with too.
    */
   private handBack(runs: ClaimedRun[]): Promise<void> {
-    return this.release.handBack(runs.map(({ runId, taskId, fence }) => ({ runId, taskId, fence })));
+    return this.release.handBack(runs);
   }
 
   /** One claim statement and what follows a lease: metrics, the sweeper's deadline, the result's facts, events. */

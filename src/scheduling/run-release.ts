@@ -243,7 +243,10 @@ export class RunRelease implements OnModuleInit {
    * lease and counted as lost.
    */
   async handBack(runs: UndeliveredRun[]): Promise<void> {
-    this.announceUndelivered(await this.tx.run(() => this.returnUndelivered(runs, 'claim_abandoned')));
+    const abandon = (run: UndeliveredRun) => this.leases.abandonClaimed(run.runId, run.fence);
+    this.announceUndelivered(
+      await this.tx.run(() => this.returnUndelivered(runs, 'claim_abandoned', abandon)),
+    );
   }
 
   /**
@@ -283,15 +286,18 @@ export class RunRelease implements OnModuleInit {
     return effect.taskIds.length;
   }
 
-  /** Inside the caller's transaction: ends each lease still held (`outcome`); its task gets slot and attempt back. */
-  private async returnUndelivered(runs: UndeliveredRun[], outcome: RunOutcome): Promise<UndeliveredEffect> {
+  /**
+   * Inside the caller's transaction: ends each lease still held (`outcome`; `end` ends one, null if it did not);
+   * its task gets slot and attempt back.
+   */
+  private async returnUndelivered(
+    runs: UndeliveredRun[],
+    outcome: RunOutcome,
+    end = (run: UndeliveredRun) => this.leases.endUndelivered(run.runId, run.fence, outcome),
+  ): Promise<UndeliveredEffect> {
     const effect: UndeliveredEffect = { outcome, requeued: 0, taskIds: [] };
     for (const run of runs) {
-      const ended =
-        outcome === 'claim_abandoned'
-          ? await this.leases.abandonClaimed(run.runId, run.fence)
-          : await this.leases.endUndelivered(run.runId, run.fence, outcome);
-      if (ended) await this.returnSlot(effect, run.taskId);
+      if (await end(run)) await this.returnSlot(effect, run.taskId);
     }
     return effect;
   }

@@ -1,13 +1,13 @@
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client } from 'pg';
-import { signedResult, TestAgent } from '../support/agent';
+import { LeasedRun, signedResult, TestAgent } from '../support/agent';
 import { useTestApp } from '../support/app';
 import { bearer, newSession, Session } from '../support/auth';
 import { eventually } from '../support/eventually';
 import { getTask, submitTask } from '../support/tasks';
 import { ClaimService } from '../../src/scheduling/claim.service';
-import { ClaimsRepository } from '../../src/scheduling/claims.repository';
+import { ClaimedRun, ClaimsRepository } from '../../src/scheduling/claims.repository';
 import { RunRelease } from '../../src/scheduling/run-release';
 import { SchedulingConfig } from '../../src/scheduling/scheduling.config';
 
@@ -195,6 +195,19 @@ describe('a claim whose caller went away while its statement ran (PostgreSQL)', 
     const handBack = (run: { runId: string; taskId: string; fence: string }) =>
       ctx.app.get(RunRelease).handBack([run]);
 
+    /** The abandoned claim's hand-back leaves the run leased; the retry's agent reports it and the task completes. */
+    const handBackLeavesItToTheRetry = async (
+      abandoned: ClaimedRun,
+      agent: TestAgent,
+      retried: LeasedRun,
+      taskId: string,
+    ) => {
+      await handBack(abandoned);
+      expect(await runStatus(retried.run_id)).toEqual({ status: 'leased', outcome: null });
+      expect((await agent.report(retried, 'ok', 1)).statusCode).toBe(200);
+      expect((await getTask(ctx.app, taskId, bearer(alice.accessToken))).status).toBe('completed');
+    };
+
     it('keeps the run leased to the retry answered after the abandoned claim', async () => {
       const agent = await TestAgent.register(ctx.app, bearer(bob.accessToken));
       const task = await submitTask(ctx.app, bearer(alice.accessToken));
@@ -205,10 +218,7 @@ describe('a claim whose caller went away while its statement ran (PostgreSQL)', 
         run: abandoned.runId,
         fence: abandoned.fence,
       });
-      await handBack(abandoned);
-      expect(await runStatus(abandoned.runId)).toEqual({ status: 'leased', outcome: null });
-      expect((await agent.report(retried, 'ok', 1)).statusCode).toBe(200);
-      expect((await getTask(ctx.app, task.task_id, bearer(alice.accessToken))).status).toBe('completed');
+      await handBackLeavesItToTheRetry(abandoned, agent, retried, task.task_id);
     });
 
     it('keeps the run leased to the retry answered before the abandoned claim', async () => {
@@ -221,10 +231,7 @@ describe('a claim whose caller went away while its statement ran (PostgreSQL)', 
         run: retried.run_id,
         replayed: true,
       });
-      await handBack(abandoned);
-      expect(await runStatus(retried.run_id)).toEqual({ status: 'leased', outcome: null });
-      expect((await agent.report(retried, 'ok', 1)).statusCode).toBe(200);
-      expect((await getTask(ctx.app, task.task_id, bearer(alice.accessToken))).status).toBe('completed');
+      await handBackLeavesItToTheRetry(abandoned, agent, retried, task.task_id);
     });
 
     it('ends the lease once every claim answered with it has handed it back (negative controls)', async () => {
